@@ -1,0 +1,176 @@
+//! Problems found in a job file, each with its place (`FILE:LINE:COL`), what
+//! is wrong and how to fix it. Validation collects them all instead of
+//! stopping at the first.
+
+use serde::Serialize;
+use std::fmt;
+use std::ops::Range;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// A 1-based line and column (columns count characters, not bytes).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Pos {
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Pos {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.line, self.column)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Diagnostic {
+    pub file: String,
+    /// `None` for problems with the file as a whole (unreadable, too large).
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub severity: Severity,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{}:{l}:{c}: {}: {}", self.file, self.severity, self.message),
+            _ => write!(f, "{}: {}: {}", self.file, self.severity, self.message),
+        }
+    }
+}
+
+/// Maps byte offsets of one source text to lines and columns.
+pub struct LineIndex<'a> {
+    text: &'a str,
+    starts: Vec<usize>,
+}
+
+impl<'a> LineIndex<'a> {
+    pub fn new(text: &'a str) -> Self {
+        let mut starts = vec![0];
+        starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
+        LineIndex { text, starts }
+    }
+
+    pub fn pos(&self, offset: usize) -> Pos {
+        let offset = offset.min(self.text.len());
+        let line = self.starts.partition_point(|&s| s <= offset);
+        let start = self.starts[line.saturating_sub(1)];
+        let column = self.text.get(start..offset).map_or(offset - start, |s| s.chars().count()) + 1;
+        Pos { line, column }
+    }
+}
+
+/// Collects the diagnostics of one file.
+pub struct Sink<'a> {
+    pub file: String,
+    pub lines: LineIndex<'a>,
+    pub items: Vec<Diagnostic>,
+}
+
+impl<'a> Sink<'a> {
+    pub fn new(file: &str, text: &'a str) -> Self {
+        Sink { file: file.to_string(), lines: LineIndex::new(text), items: Vec::new() }
+    }
+
+    pub fn at(&mut self, span: Option<Range<usize>>, severity: Severity, message: String) {
+        let pos = span.map(|s| self.lines.pos(s.start));
+        self.items.push(Diagnostic {
+            file: self.file.clone(),
+            line: pos.map(|p| p.line),
+            column: pos.map(|p| p.column),
+            severity,
+            message,
+        });
+    }
+
+    pub fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+        self.at(span, Severity::Error, message.into());
+    }
+
+    pub fn warn(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+        self.at(span, Severity::Warning, message.into());
+    }
+
+    pub fn pos(&self, span: &Option<Range<usize>>) -> Pos {
+        span.as_ref().map(|s| self.lines.pos(s.start)).unwrap_or_default()
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+}
+
+/// The closest candidate to a misspelt name, for "did you mean".
+pub fn did_you_mean<'k>(name: &str, candidates: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
+    let limit = (name.chars().count() / 3).clamp(1, 3);
+    candidates
+        .into_iter()
+        .map(|c| (distance(name, c), c))
+        .filter(|(d, _)| *d <= limit)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Optimal string alignment distance (Levenshtein plus adjacent swaps).
+fn distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.to_lowercase().chars().collect();
+    let b: Vec<char> = b.to_lowercase().chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_count_characters() {
+        let idx = LineIndex::new("ab\nµx = 1\n");
+        assert_eq!(idx.pos(0), Pos { line: 1, column: 1 });
+        assert_eq!(idx.pos(3), Pos { line: 2, column: 1 });
+        // 'x' follows a two-byte character: byte 5, column 2.
+        assert_eq!(idx.pos(5), Pos { line: 2, column: 2 });
+        assert_eq!(idx.pos(100), Pos { line: 3, column: 1 });
+    }
+
+    #[test]
+    fn suggestions() {
+        let keys = ["attempts", "interval", "delay", "mode"];
+        assert_eq!(did_you_mean("atempts", keys), Some("attempts"));
+        assert_eq!(did_you_mean("intreval", keys), Some("interval"));
+        assert_eq!(did_you_mean("dealy", keys), Some("delay"));
+        assert_eq!(did_you_mean("colour", keys), None);
+    }
+}

@@ -1,0 +1,458 @@
+//! The typed job: what a job file means once defaults are filled in and the
+//! merge rules (restart group → task, reschedule job → group, check_restart
+//! service → check) are applied. Every value here is final; nothing
+//! downstream needs to know which of them the file wrote.
+
+use super::diag::Pos;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobType {
+    Service,
+    Batch,
+    System,
+    Sysbatch,
+}
+
+impl JobType {
+    pub const NAMES: [&'static str; 4] = ["service", "batch", "system", "sysbatch"];
+
+    pub fn parse(s: &str) -> Option<JobType> {
+        Some(match s {
+            "service" => JobType::Service,
+            "batch" => JobType::Batch,
+            "system" => JobType::System,
+            "sysbatch" => JobType::Sysbatch,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobType::Service => "service",
+            JobType::Batch => "batch",
+            JobType::System => "system",
+            JobType::Sysbatch => "sysbatch",
+        }
+    }
+
+    /// Nomad's `restart` defaults (reference §1.2): service and system share
+    /// one, batch and sysbatch the other.
+    pub fn default_restart(self) -> RestartPolicy {
+        match self {
+            JobType::Service | JobType::System => RestartPolicy {
+                attempts: 2,
+                interval: Duration::from_secs(30 * 60),
+                delay: Duration::from_secs(15),
+                mode: RestartMode::Fail,
+            },
+            JobType::Batch | JobType::Sysbatch => RestartPolicy {
+                attempts: 3,
+                interval: Duration::from_secs(24 * 3600),
+                delay: Duration::from_secs(15),
+                mode: RestartMode::Fail,
+            },
+        }
+    }
+
+    /// Nomad's `reschedule` defaults (reference §3.1); system and sysbatch
+    /// jobs have none.
+    pub fn default_reschedule(self) -> Option<ReschedulePolicy> {
+        match self {
+            JobType::Service => Some(ReschedulePolicy {
+                attempts: 0,
+                interval: Duration::ZERO,
+                delay: Duration::from_secs(30),
+                delay_function: DelayFunction::Exponential,
+                max_delay: Duration::from_secs(3600),
+                unlimited: true,
+            }),
+            JobType::Batch => Some(ReschedulePolicy {
+                attempts: 1,
+                interval: Duration::from_secs(24 * 3600),
+                delay: Duration::from_secs(5),
+                delay_function: DelayFunction::Constant,
+                max_delay: Duration::ZERO,
+                unlimited: false,
+            }),
+            JobType::System | JobType::Sysbatch => None,
+        }
+    }
+
+    /// Whether a task that exits 0 is restarted (Nomad's `onSuccess`).
+    pub fn restarts_on_success(self) -> bool {
+        matches!(self, JobType::Service | JobType::System)
+    }
+}
+
+impl fmt::Display for JobType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    /// The block label: the job's ID.
+    pub id: String,
+    /// `name`, or the ID when not set.
+    pub name: String,
+    pub pos: Pos,
+    /// The text of this job's block in its file, as written.
+    pub source: String,
+    pub job_type: JobType,
+    pub datacenters: Vec<String>,
+    pub region: String,
+    pub priority: u8,
+    pub meta: BTreeMap<String, String>,
+    pub constraints: Vec<Constraint>,
+    pub groups: Vec<Group>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Group {
+    pub name: String,
+    pub pos: Pos,
+    pub count: u32,
+    pub restart: RestartPolicy,
+    /// `None` for system and sysbatch jobs.
+    pub reschedule: Option<ReschedulePolicy>,
+    pub constraints: Vec<Constraint>,
+    /// Group meta merged over job meta.
+    pub meta: BTreeMap<String, String>,
+    pub ports: Vec<Port>,
+    pub services: Vec<Service>,
+    pub tasks: Vec<Task>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Port {
+    pub label: String,
+    /// `None` asks for a dynamic port.
+    pub static_port: Option<u16>,
+    pub pos: Pos,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    Exec,
+    RawExec,
+}
+
+impl Driver {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Driver::Exec => "exec",
+            Driver::RawExec => "raw_exec",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Task {
+    pub name: String,
+    pub pos: Pos,
+    pub driver: Driver,
+    /// `command`, `args`, `env` values and `work_dir` keep their `${...}`
+    /// references; they are interpolated at every start.
+    pub command: String,
+    pub args: Vec<String>,
+    pub work_dir: Option<String>,
+    pub env: BTreeMap<String, String>,
+    pub user: Option<String>,
+    pub kill_timeout: Duration,
+    /// A signal name such as `SIGINT`.
+    pub kill_signal: String,
+    pub shutdown_delay: Duration,
+    pub leader: bool,
+    pub lifecycle: Option<Lifecycle>,
+    pub logs: Logs,
+    pub resources: Resources,
+    pub restart: RestartPolicy,
+    pub services: Vec<Service>,
+    pub constraints: Vec<Constraint>,
+    /// Task meta merged over group and job meta.
+    pub meta: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    Prestart,
+    Poststart,
+    Poststop,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lifecycle {
+    pub hook: Hook,
+    pub sidecar: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Logs {
+    pub max_files: u32,
+    /// Megabytes.
+    pub max_file_size: u32,
+}
+
+impl Default for Logs {
+    fn default() -> Self {
+        Logs { max_files: 10, max_file_size: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resources {
+    /// MHz.
+    pub cpu: u32,
+    /// MB.
+    pub memory: u32,
+    /// MB; `None` when not set, `Some(-1)` for no hard limit.
+    pub memory_max: Option<i64>,
+}
+
+impl Default for Resources {
+    fn default() -> Self {
+        Resources { cpu: 100, memory: 300, memory_max: None }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestartMode {
+    Fail,
+    Delay,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RestartPolicy {
+    pub attempts: u32,
+    pub interval: Duration,
+    pub delay: Duration,
+    pub mode: RestartMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DelayFunction {
+    Constant,
+    Exponential,
+    Fibonacci,
+}
+
+impl DelayFunction {
+    pub const NAMES: [&'static str; 3] = ["constant", "exponential", "fibonacci"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DelayFunction::Constant => "constant",
+            DelayFunction::Exponential => "exponential",
+            DelayFunction::Fibonacci => "fibonacci",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReschedulePolicy {
+    pub attempts: u32,
+    pub interval: Duration,
+    pub delay: Duration,
+    pub delay_function: DelayFunction,
+    pub max_delay: Duration,
+    pub unlimited: bool,
+}
+
+impl ReschedulePolicy {
+    /// Disabled when `attempts = 0` and `unlimited = false` (reference §3.1).
+    pub fn enabled(&self) -> bool {
+        self.attempts > 0 || self.unlimited
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PortRef {
+    Number(u16),
+    Label(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    pub name: String,
+    pub pos: Pos,
+    pub port: Option<PortRef>,
+    pub tags: Vec<String>,
+    pub checks: Vec<Check>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckStatus {
+    Passing,
+    Warning,
+    Critical,
+}
+
+impl CheckStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CheckStatus::Passing => "passing",
+            CheckStatus::Warning => "warning",
+            CheckStatus::Critical => "critical",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum CheckKind {
+    Http {
+        path: String,
+        method: String,
+        headers: BTreeMap<String, Vec<String>>,
+        body: Option<String>,
+        protocol: String,
+    },
+    Tcp,
+    Script {
+        command: String,
+        args: Vec<String>,
+    },
+}
+
+impl CheckKind {
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            CheckKind::Http { .. } => "http",
+            CheckKind::Tcp => "tcp",
+            CheckKind::Script { .. } => "script",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Check {
+    pub name: String,
+    pub pos: Pos,
+    pub kind: CheckKind,
+    pub interval: Duration,
+    pub timeout: Duration,
+    /// Falls back to the service's port when not set.
+    pub port: Option<PortRef>,
+    /// Host to check; 127.0.0.1 when not set.
+    pub address: Option<String>,
+    /// Status before the first result; Consul's default is critical.
+    pub initial_status: CheckStatus,
+    /// For script checks of group services: the task whose user, environment
+    /// and directory the script runs with.
+    pub task: Option<String>,
+    pub check_restart: CheckRestart,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckRestart {
+    /// 0 disables check-triggered restarts.
+    pub limit: u32,
+    pub grace: Duration,
+    pub ignore_warnings: bool,
+}
+
+impl Default for CheckRestart {
+    fn default() -> Self {
+        CheckRestart { limit: 0, grace: Duration::from_secs(1), ignore_warnings: false }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operator {
+    Equal,
+    NotEqual,
+    Less,
+    LessEqual,
+    Greater,
+    GreaterEqual,
+    Version,
+    Semver,
+    Regexp,
+    SetContains,
+    SetContainsAll,
+    SetContainsAny,
+    IsSet,
+    IsNotSet,
+    DistinctHosts,
+    DistinctProperty,
+}
+
+impl Operator {
+    pub const NAMES: [&'static str; 19] = [
+        "=",
+        "==",
+        "is",
+        "!=",
+        "not",
+        "<",
+        "<=",
+        ">",
+        ">=",
+        "version",
+        "semver",
+        "regexp",
+        "set_contains",
+        "set_contains_all",
+        "set_contains_any",
+        "is_set",
+        "is_not_set",
+        "distinct_hosts",
+        "distinct_property",
+    ];
+
+    pub fn parse(s: &str) -> Option<Operator> {
+        Some(match s {
+            "=" | "==" | "is" => Operator::Equal,
+            "!=" | "not" => Operator::NotEqual,
+            "<" => Operator::Less,
+            "<=" => Operator::LessEqual,
+            ">" => Operator::Greater,
+            ">=" => Operator::GreaterEqual,
+            "version" => Operator::Version,
+            "semver" => Operator::Semver,
+            "regexp" => Operator::Regexp,
+            "set_contains" => Operator::SetContains,
+            "set_contains_all" => Operator::SetContainsAll,
+            "set_contains_any" => Operator::SetContainsAny,
+            "is_set" => Operator::IsSet,
+            "is_not_set" => Operator::IsNotSet,
+            "distinct_hosts" => Operator::DistinctHosts,
+            "distinct_property" => Operator::DistinctProperty,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operator::Equal => "=",
+            Operator::NotEqual => "!=",
+            Operator::Less => "<",
+            Operator::LessEqual => "<=",
+            Operator::Greater => ">",
+            Operator::GreaterEqual => ">=",
+            Operator::Version => "version",
+            Operator::Semver => "semver",
+            Operator::Regexp => "regexp",
+            Operator::SetContains => "set_contains",
+            Operator::SetContainsAll => "set_contains_all",
+            Operator::SetContainsAny => "set_contains_any",
+            Operator::IsSet => "is_set",
+            Operator::IsNotSet => "is_not_set",
+            Operator::DistinctHosts => "distinct_hosts",
+            Operator::DistinctProperty => "distinct_property",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Constraint {
+    /// Left target, usually `${attr.…}`, `${node.…}` or `${meta.…}`.
+    pub attribute: String,
+    pub operator: Operator,
+    /// Right target.
+    pub value: String,
+    pub pos: Pos,
+}

@@ -1,0 +1,5 @@
+//! supd keeps the programs of one Linux host running: it reads Nomad job
+//! files and supervises each task as a child process.
+
+pub mod jobspec; // HCL job files -> typed jobs; defaults, merge rules, validation
+pub mod node; // this host's attributes; constraint evaluation
