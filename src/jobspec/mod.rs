@@ -108,3 +108,6 @@ pub fn placement_warnings(file: &str, jobs: &[Job], node: &Node) -> Vec<Diagnost
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by_key(|d| (d.line, d.column));
 }
+
+#[cfg(test)]
+mod tests;

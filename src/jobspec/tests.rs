@@ -1,0 +1,566 @@
+//! Defaults, merge rules and Nomad's validation rules, checked on small
+//! job files (reference §1.2–1.4, §2.2, §3.1, §7 cases 7, 24, 25).
+
+use super::model::*;
+use super::{Parsed, Severity, parse_str};
+use std::time::Duration;
+
+fn parse(src: &str) -> Parsed {
+    parse_str("t.hcl", src)
+}
+
+fn job(src: &str) -> Job {
+    let p = parse(src);
+    assert!(p.is_valid(), "unexpected errors: {:#?}", p.diagnostics);
+    assert_eq!(p.jobs.len(), 1);
+    p.jobs.into_iter().next().unwrap()
+}
+
+fn errors(src: &str) -> Vec<String> {
+    parse(src).diagnostics.into_iter().filter(|d| d.severity == Severity::Error).map(|d| d.message).collect()
+}
+
+fn warnings(src: &str) -> Vec<String> {
+    parse(src).diagnostics.into_iter().filter(|d| d.severity == Severity::Warning).map(|d| d.message).collect()
+}
+
+/// A job of `type` whose group and task bodies are given.
+fn wrap(job_type: &str, group_body: &str, task_body: &str) -> String {
+    format!(
+        r#"job "j" {{
+  type = "{job_type}"
+  group "g" {{
+    {group_body}
+    task "t" {{
+      driver = "exec"
+      config {{ command = "/bin/true" }}
+      {task_body}
+    }}
+  }}
+}}"#
+    )
+}
+
+const S: fn(u64) -> Duration = Duration::from_secs;
+
+#[test]
+fn restart_defaults_per_job_type() {
+    for (ty, attempts, interval) in
+        [("service", 2, 1800), ("system", 2, 1800), ("batch", 3, 86400), ("sysbatch", 3, 86400)]
+    {
+        let j = job(&wrap(ty, "", ""));
+        let want = RestartPolicy { attempts, interval: S(interval), delay: S(15), mode: RestartMode::Fail };
+        assert_eq!(j.groups[0].restart, want, "{ty}");
+        assert_eq!(j.groups[0].tasks[0].restart, want, "{ty}");
+    }
+}
+
+#[test]
+fn reschedule_defaults_per_job_type() {
+    let service = job(&wrap("service", "", "")).groups[0].reschedule.unwrap();
+    assert_eq!(
+        service,
+        ReschedulePolicy {
+            attempts: 0,
+            interval: Duration::ZERO,
+            delay: S(30),
+            delay_function: DelayFunction::Exponential,
+            max_delay: S(3600),
+            unlimited: true
+        }
+    );
+    let batch = job(&wrap("batch", "", "")).groups[0].reschedule.unwrap();
+    assert_eq!(
+        batch,
+        ReschedulePolicy {
+            attempts: 1,
+            interval: S(86400),
+            delay: S(5),
+            delay_function: DelayFunction::Constant,
+            max_delay: Duration::ZERO,
+            unlimited: false
+        }
+    );
+    assert_eq!(job(&wrap("system", "", "")).groups[0].reschedule, None);
+    assert_eq!(job(&wrap("sysbatch", "", "")).groups[0].reschedule, None);
+}
+
+#[test]
+fn other_defaults() {
+    let j = job(&wrap("service", "", ""));
+    assert_eq!((j.datacenters.clone(), j.region.as_str(), j.priority), (vec!["*".to_string()], "global", 50));
+    let g = &j.groups[0];
+    assert_eq!(g.count, 1);
+    let t = &g.tasks[0];
+    assert_eq!(t.kill_timeout, S(5));
+    assert_eq!(t.kill_signal, "SIGINT");
+    assert_eq!(t.shutdown_delay, Duration::ZERO);
+    assert_eq!(t.logs, Logs { max_files: 10, max_file_size: 10 });
+    assert_eq!(t.resources, Resources { cpu: 100, memory: 300, memory_max: None });
+    assert!(!t.leader && t.lifecycle.is_none() && t.user.is_none());
+    assert_eq!(t.driver, Driver::Exec);
+    assert_eq!(j.name, "j");
+}
+
+#[test]
+fn group_restart_overlays_the_type_default() {
+    let j = job(&wrap("batch", r#"restart { attempts = 5 }"#, ""));
+    let want = RestartPolicy { attempts: 5, interval: S(86400), delay: S(15), mode: RestartMode::Fail };
+    assert_eq!(j.groups[0].restart, want);
+    assert_eq!(j.groups[0].tasks[0].restart, want, "a task without restart inherits the group's");
+}
+
+#[test]
+fn task_restart_overlays_only_its_own_fields() {
+    let j = job(&wrap(
+        "service",
+        r#"restart {
+      attempts = 5
+      delay    = "1s"
+      mode     = "delay"
+    }"#,
+        r#"restart { delay = "2s" }"#,
+    ));
+    let t = &j.groups[0].tasks[0];
+    assert_eq!(t.restart, RestartPolicy { attempts: 5, interval: S(1800), delay: S(2), mode: RestartMode::Delay });
+    // attempts = 0 is written, so it overrides (fields are "set", not "non-zero").
+    let j = job(&wrap("service", r#"restart { attempts = 5 }"#, r#"restart { attempts = 0 }"#));
+    assert_eq!(j.groups[0].tasks[0].restart.attempts, 0);
+    assert_eq!(j.groups[0].restart.attempts, 5);
+}
+
+#[test]
+fn reschedule_merges_job_then_group_then_defaults() {
+    let src = r#"job "j" {
+  reschedule { delay = "10s" }
+  group "a" {
+    reschedule { max_delay = "2h" }
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+    }
+  }
+  group "b" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+    }
+  }
+}"#;
+    let j = job(src);
+    let a = j.groups[0].reschedule.unwrap();
+    assert_eq!(
+        (a.delay, a.max_delay, a.delay_function, a.unlimited),
+        (S(10), S(7200), DelayFunction::Exponential, true)
+    );
+    let b = j.groups[1].reschedule.unwrap();
+    assert_eq!((b.delay, b.max_delay), (S(10), S(3600)));
+    assert_eq!(j.groups[0].tasks[0].driver, Driver::RawExec);
+}
+
+#[test]
+fn check_restart_merges_service_into_check() {
+    let src = wrap(
+        "service",
+        r#"network {
+      port "http" { static = 8080 }
+    }"#,
+        r#"service {
+        port = "http"
+        check_restart {
+          limit           = 3
+          grace           = "90s"
+          ignore_warnings = true
+        }
+        check {
+          name     = "inherits"
+          type     = "tcp"
+          interval = "10s"
+          timeout  = "2s"
+        }
+        check {
+          name     = "zero-limit-does-not-override"
+          type     = "tcp"
+          interval = "10s"
+          timeout  = "2s"
+          check_restart {
+            limit           = 0
+            ignore_warnings = false
+          }
+        }
+        check {
+          name     = "own"
+          type     = "tcp"
+          interval = "10s"
+          timeout  = "2s"
+          check_restart {
+            limit = 5
+            grace = "10s"
+          }
+        }
+      }"#,
+    );
+    let j = job(&src);
+    let checks = &j.groups[0].tasks[0].services[0].checks;
+    let cr: Vec<CheckRestart> = checks.iter().map(|c| c.check_restart).collect();
+    assert_eq!(cr[0], CheckRestart { limit: 3, grace: S(90), ignore_warnings: true });
+    assert_eq!(
+        cr[1],
+        CheckRestart { limit: 3, grace: S(90), ignore_warnings: true },
+        "limit 0 and false do not override"
+    );
+    assert_eq!(cr[2], CheckRestart { limit: 5, grace: S(10), ignore_warnings: true });
+    assert_eq!(checks[0].port, Some(PortRef::Label("http".into())), "a check falls back to its service's port");
+}
+
+#[test]
+fn check_restart_defaults_and_names() {
+    let src = wrap(
+        "service",
+        "",
+        r#"service {
+        port = 6379
+        check {
+          type     = "tcp"
+          interval = "10s"
+          timeout  = "2s"
+        }
+      }"#,
+    );
+    let j = job(&src);
+    let svc = &j.groups[0].tasks[0].services[0];
+    assert_eq!(svc.name, "j-g-t");
+    let c = &svc.checks[0];
+    assert_eq!(c.name, "service: \"j-g-t\" check");
+    assert_eq!(c.check_restart, CheckRestart { limit: 0, grace: S(1), ignore_warnings: false });
+    assert_eq!(c.initial_status, CheckStatus::Critical);
+    assert_eq!(c.port, Some(PortRef::Number(6379)));
+}
+
+#[test]
+fn http_and_script_checks() {
+    let src = wrap(
+        "service",
+        r#"network {
+      port "web" {}
+    }"#,
+        r#"service {
+        port = "web"
+        check {
+          type     = "http"
+          path     = "/health"
+          method   = "post"
+          header   = { X-Token = ["a", "b"] }
+          body     = "{}"
+          interval = "5s"
+          timeout  = "1s"
+          initial_status = "passing"
+        }
+        check {
+          name     = "script"
+          type     = "script"
+          command  = "/bin/check"
+          args     = ["-v", "${NOMAD_PORT_web}"]
+          interval = "30s"
+          timeout  = "5s"
+        }
+      }"#,
+    );
+    let j = job(&src);
+    assert_eq!(j.groups[0].ports, vec![Port { label: "web".into(), static_port: None, pos: j.groups[0].ports[0].pos }]);
+    let checks = &j.groups[0].tasks[0].services[0].checks;
+    match &checks[0].kind {
+        CheckKind::Http { path, method, headers, body, protocol } => {
+            assert_eq!((path.as_str(), method.as_str(), protocol.as_str()), ("/health", "POST", "http"));
+            assert_eq!(headers["X-Token"], vec!["a", "b"]);
+            assert_eq!(body.as_deref(), Some("{}"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(checks[0].initial_status, CheckStatus::Passing);
+    assert_eq!(
+        checks[1].kind,
+        CheckKind::Script { command: "/bin/check".into(), args: vec!["-v".into(), "${NOMAD_PORT_web}".into()] }
+    );
+}
+
+#[test]
+fn meta_merges_job_group_task_and_both_forms_read() {
+    let src = r#"job "j" {
+  meta {
+    a = "job"
+    b = "job"
+  }
+  group "g" {
+    meta = { b = "group", c = "group" }
+    task "t" {
+      driver = "exec"
+      config { command = "/bin/true" }
+      meta { c = "task" }
+      env = { PORT = 8080, DEBUG = true }
+    }
+  }
+}"#;
+    let j = job(src);
+    let t = &j.groups[0].tasks[0];
+    let pairs: Vec<(&str, &str)> = t.meta.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    assert_eq!(pairs, vec![("a", "job"), ("b", "group"), ("c", "task")]);
+    assert_eq!(t.env["PORT"], "8080");
+    assert_eq!(t.env["DEBUG"], "true");
+}
+
+#[test]
+fn interpolation_is_kept_and_escapes_stay_distinct() {
+    let j = job(&wrap(
+        "service",
+        "",
+        r#"env {
+        A = "${NOMAD_ALLOC_INDEX}-x"
+        B = "$${NOT_A_REFERENCE}"
+        C = "${attr.kernel.name}/${meta.rack}/${node.datacenter}"
+      }"#,
+    ));
+    let env = &j.groups[0].tasks[0].env;
+    assert_eq!(env["A"], "${NOMAD_ALLOC_INDEX}-x");
+    assert_eq!(env["B"], "$${NOT_A_REFERENCE}");
+    assert_eq!(env["C"], "${attr.kernel.name}/${meta.rack}/${node.datacenter}");
+    let e = errors(&wrap("service", "", r#"env { A = "${var.x}" }"#));
+    assert!(e[0].contains("input variable"), "{e:?}");
+    let e = errors(&wrap("service", "", r#"env { A = "${foo}" }"#));
+    assert!(e[0].contains("unknown reference `${foo}`"), "{e:?}");
+    let e = errors(&wrap("service", "", r#"env { A = "${upper("x")}" }"#));
+    assert!(e[0].contains("is an expression"), "{e:?}");
+}
+
+#[test]
+fn several_jobs_in_one_file_and_source_kept() {
+    let src = format!("{}\n{}", wrap("service", "", ""), wrap("batch", "", "").replace("job \"j\"", "job \"k\""));
+    let p = parse(&src);
+    assert!(p.is_valid(), "{:?}", p.diagnostics);
+    let ids: Vec<&str> = p.jobs.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(ids, ["j", "k"]);
+    assert!(p.jobs[1].source.starts_with("job \"k\"") && p.jobs[1].source.ends_with('}'));
+    assert_eq!(p.jobs[1].pos.line, 12);
+}
+
+#[test]
+fn a_bad_job_does_not_hide_a_good_one() {
+    let bad = wrap("service", "count = -1", "");
+    let good = wrap("service", "", "").replace("job \"j\"", "job \"ok\"");
+    let p = parse(&format!("{bad}\n{good}"));
+    assert_eq!(p.errors(), 1);
+    assert_eq!(p.jobs.iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["ok"]);
+}
+
+// Reference §7 case 7 and §1.4.
+#[test]
+fn restart_rules() {
+    let e = errors(&wrap(
+        "service",
+        r#"restart {
+      attempts = 0
+      mode     = "delay"
+    }"#,
+        "",
+    ));
+    assert!(e.len() == 1 && e[0].contains("ambiguous"), "{e:?}");
+    let w = warnings(&wrap(
+        "service",
+        r#"restart {
+      interval = "4s"
+      delay    = "1s"
+    }"#,
+        "",
+    ));
+    assert!(w.iter().any(|m| m.contains("below 5s")), "{w:?}");
+    let e = errors(&wrap(
+        "service",
+        r#"restart {
+      attempts = 3
+      delay    = "15s"
+      interval = "30s"
+    }"#,
+        "",
+    ));
+    assert_eq!(
+        e,
+        [
+            "Nomad can't restart the task group 3 times in an interval of 30s with a delay of 15s — set interval to at least 45s, or lower attempts or delay"
+        ]
+    );
+    let e = errors(&wrap("service", r#"restart { mode = "retry" }"#, ""));
+    assert!(e[0].starts_with("invalid mode \"retry\""), "{e:?}");
+    // The rule applies to the merged policy a task ends up with.
+    let e = errors(&wrap("service", r#"restart { interval = "1m" }"#, r#"restart { attempts = 5 }"#));
+    assert!(e.len() == 1 && e[0].starts_with("Nomad can't restart the task 5 times in an interval of 1m0s"), "{e:?}");
+    // delay = 0 is legal; interval 0 is not when attempts count.
+    assert!(errors(&wrap("service", r#"restart { delay = "0s" }"#, "")).is_empty());
+    let e = errors(&wrap(
+        "service",
+        r#"restart {
+      interval = "0s"
+      delay    = "0s"
+    }"#,
+        "",
+    ));
+    assert!(e[0].contains("interval is 0"), "{e:?}");
+}
+
+// Reference §7 case 24 and §3.1.
+#[test]
+fn reschedule_rules() {
+    let e = errors(&wrap(
+        "service",
+        r#"reschedule {
+      attempts = 3
+      interval = "1h"
+    }"#,
+        "",
+    ));
+    assert!(e.len() == 1 && e[0].contains("ambiguous") && e[0].contains("unlimited = false"), "{e:?}");
+    assert!(
+        errors(&wrap(
+            "service",
+            r#"reschedule {
+      attempts  = 3
+      interval  = "1h"
+      unlimited = false
+    }"#,
+            ""
+        ))
+        .is_empty()
+    );
+    // Disabled: attempts = 0 and unlimited = false, nothing else checked.
+    let j = job(&wrap(
+        "service",
+        r#"reschedule {
+      attempts  = 0
+      unlimited = false
+      delay     = "1s"
+    }"#,
+        "",
+    ));
+    assert!(!j.groups[0].reschedule.unwrap().enabled());
+    let e = errors(&wrap("system", r#"reschedule { delay = "30s" }"#, ""));
+    assert!(e.len() == 1 && e[0].starts_with("system jobs cannot have a reschedule policy"), "{e:?}");
+    let e = errors(&wrap(
+        "service",
+        r#"reschedule {
+      delay     = "10m"
+      max_delay = "5m"
+    }"#,
+        "",
+    ));
+    assert!(e[0].contains("max_delay 5m0s is below delay 10m0s"), "{e:?}");
+    let e = errors(&wrap(
+        "batch",
+        r#"reschedule {
+      attempts = 5
+      interval = "1m"
+      delay    = "30s"
+    }"#,
+        "",
+    ));
+    assert!(
+        e[0].starts_with("only 2 of 5 reschedule attempts fit in 1m0s") && e[0].ends_with("at least 2m30s"),
+        "{e:?}"
+    );
+    let w = warnings(&wrap("batch", r#"reschedule { delay = "1s" }"#, ""));
+    assert!(w.iter().any(|m| m.contains("below 5s")), "{w:?}");
+}
+
+#[test]
+fn viable_attempts_follow_nomad() {
+    use super::decode::viable_attempts;
+    let p = |attempts, interval, delay, f, max| ReschedulePolicy {
+        attempts,
+        interval: S(interval),
+        delay: S(delay),
+        delay_function: f,
+        max_delay: S(max),
+        unlimited: false,
+    };
+    assert_eq!(viable_attempts(&p(3, 90, 30, DelayFunction::Constant, 0)), (true, 0, S(90)));
+    assert_eq!(viable_attempts(&p(4, 90, 30, DelayFunction::Constant, 0)), (false, 3, S(120)));
+    // exponential 5, 10, 20, 40: the last delay must fit below the interval.
+    assert_eq!(viable_attempts(&p(4, 41, 5, DelayFunction::Exponential, 3600)).0, true);
+    assert_eq!(viable_attempts(&p(4, 40, 5, DelayFunction::Exponential, 3600)), (false, 3, S(40)));
+    // fibonacci 5, 5, 10, 15, then 25 is capped at 20 and the rest grows
+    // by the cap: 5, 5, 10, 15, 20, 40.
+    assert_eq!(viable_attempts(&p(6, 30, 5, DelayFunction::Fibonacci, 20)), (false, 5, S(40)));
+    assert_eq!(viable_attempts(&p(6, 40, 5, DelayFunction::Fibonacci, 20)).0, true);
+}
+
+// Reference §7 case 25 and §4.6.
+#[test]
+fn durations_in_job_files() {
+    let w = warnings(&wrap("service", r#"reschedule { max_delay = "1hr" }"#, ""));
+    assert!(w.iter().any(|m| m.contains("\"hr\"")), "{w:?}");
+    let j = job(&wrap("service", r#"reschedule { max_delay = "1hr" }"#, ""));
+    assert_eq!(j.groups[0].reschedule.unwrap().max_delay, S(3600));
+    let e = errors(&wrap("service", r#"restart { delay = 30 }"#, ""));
+    assert!(e[0].contains("no unit") && e[0].contains("\"30s\""), "{e:?}");
+    let j = job(&wrap(
+        "service",
+        r#"restart {
+      interval = "1h30m"
+      delay    = "1.5s"
+    }"#,
+        r#"kill_timeout = "250ms""#,
+    ));
+    assert_eq!(j.groups[0].restart.interval, S(5400));
+    assert_eq!(j.groups[0].restart.delay, Duration::from_millis(1500));
+    assert_eq!(j.groups[0].tasks[0].kill_timeout, Duration::from_millis(250));
+}
+
+#[test]
+fn constraint_forms() {
+    let src = r#"job "j" {
+  constraint {
+    attribute = "${attr.kernel.name}"
+    value     = "linux"
+  }
+  constraint {
+    attribute = "${attr.kernel.version}"
+    version   = ">= 3.19"
+  }
+  constraint { distinct_hosts = true }
+  constraint {
+    distinct_property = "${meta.rack}"
+    value             = "2"
+  }
+  constraint {
+    attribute = "${meta.gpu}"
+    operator  = "is_not_set"
+  }
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config { command = "/bin/true" }
+    }
+  }
+}"#;
+    let j = job(src);
+    let ops: Vec<(Operator, &str, &str)> =
+        j.constraints.iter().map(|c| (c.operator, c.attribute.as_str(), c.value.as_str())).collect();
+    assert_eq!(
+        ops,
+        [
+            (Operator::Equal, "${attr.kernel.name}", "linux"),
+            (Operator::Version, "${attr.kernel.version}", ">= 3.19"),
+            (Operator::DistinctHosts, "", ""),
+            (Operator::DistinctProperty, "${meta.rack}", "2"),
+            (Operator::IsNotSet, "${meta.gpu}", ""),
+        ]
+    );
+    assert_eq!(j.constraints[1].pos.line, 6);
+}
+
+#[test]
+fn positions_point_at_the_problem() {
+    let src = wrap("service", "restart {\n      atempts = 2\n    }", "");
+    let p = parse(&src);
+    let d = &p.diagnostics[0];
+    assert_eq!((d.line, d.column), (Some(5), Some(7)));
+    assert_eq!(d.message, "unknown key `atempts` in restart — did you mean `attempts`?");
+}
