@@ -483,12 +483,12 @@ fn viable_attempts_follow_nomad() {
     assert_eq!(viable_attempts(&p(3, 90, 30, DelayFunction::Constant, 0)), (true, 0, S(90)));
     assert_eq!(viable_attempts(&p(4, 90, 30, DelayFunction::Constant, 0)), (false, 3, S(120)));
     // exponential 5, 10, 20, 40: the last delay must fit below the interval.
-    assert_eq!(viable_attempts(&p(4, 41, 5, DelayFunction::Exponential, 3600)).0, true);
+    assert!(viable_attempts(&p(4, 41, 5, DelayFunction::Exponential, 3600)).0);
     assert_eq!(viable_attempts(&p(4, 40, 5, DelayFunction::Exponential, 3600)), (false, 3, S(40)));
     // fibonacci 5, 5, 10, 15, then 25 is capped at 20 and the rest grows
     // by the cap: 5, 5, 10, 15, 20, 40.
     assert_eq!(viable_attempts(&p(6, 30, 5, DelayFunction::Fibonacci, 20)), (false, 5, S(40)));
-    assert_eq!(viable_attempts(&p(6, 40, 5, DelayFunction::Fibonacci, 20)).0, true);
+    assert!(viable_attempts(&p(6, 40, 5, DelayFunction::Fibonacci, 20)).0);
 }
 
 // Reference §7 case 25 and §4.6.
