@@ -111,3 +111,46 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
 
 #[cfg(test)]
 mod tests;
+
+/// Parses every `*.hcl` file of a directory, in name order. A job ID
+/// defined by an earlier file is an error in the later one.
+pub fn parse_dir(dir: &Path) -> Result<Vec<(std::path::PathBuf, Parsed)>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read job directory {}: {e}", dir.display()))?;
+    let mut paths: Vec<std::path::PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "hcl"))
+        .collect();
+    paths.sort();
+    let mut seen: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    let mut out = Vec::new();
+    for path in paths {
+        let mut parsed = parse_file(&path);
+        let name = path.display().to_string();
+        let mut dups = Vec::new();
+        for job in &parsed.jobs {
+            if let Some(first) = seen.get(&job.id) {
+                dups.push(Diagnostic {
+                    file: name.clone(),
+                    line: Some(job.pos.line),
+                    column: Some(job.pos.column),
+                    severity: Severity::Error,
+                    message: format!(
+                        "job {:?} is already defined in {first} — job names must be unique across the job directory",
+                        job.id
+                    ),
+                });
+            } else {
+                seen.insert(job.id.clone(), name.clone());
+            }
+        }
+        if !dups.is_empty() {
+            let ids: Vec<String> =
+                dups.iter().filter_map(|d| d.message.split('"').nth(1).map(str::to_string)).collect();
+            parsed.jobs.retain(|j| !ids.contains(&j.id));
+            parsed.diagnostics.extend(dups);
+            sort(&mut parsed.diagnostics);
+        }
+        out.push((path, parsed));
+    }
+    Ok(out)
+}
