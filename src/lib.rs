@@ -4,3 +4,4 @@
 pub mod jobspec; // HCL job files -> typed jobs; defaults, merge rules, validation
 pub mod node; // this host's attributes; constraint evaluation
 pub mod policy; // restart, check_restart, reschedule: pure decisions
+pub mod process; // spawn, signal, reap: the only place that forks or waits

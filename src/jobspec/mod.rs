@@ -9,6 +9,7 @@ pub mod diag;
 pub mod duration;
 pub mod model;
 mod reader;
+pub mod template;
 pub mod version;
 
 pub use diag::{Diagnostic, Severity};

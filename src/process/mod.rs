@@ -1,0 +1,317 @@
+//! The one place that forks, execs, signals and waits. Everything a child
+//! needs (argv, envp, ids) is prepared before the fork; between fork and
+//! exec the child makes only async-signal-safe system calls. Exec failures
+//! reach the parent through std's close-on-exec error pipe, so a missing
+//! binary is an error from the child itself, not a guess.
+
+use nix::errno::Errno;
+use nix::sys::signal::{Signal, kill, killpg};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// Everything needed to start one task process.
+#[derive(Debug, Clone)]
+pub struct SpawnSpec {
+    pub program: String,
+    pub args: Vec<String>,
+    /// The complete environment; nothing of supd's is added.
+    pub env: Vec<(String, String)>,
+    pub work_dir: Option<PathBuf>,
+    pub user: Option<UserIds>,
+}
+
+/// A resolved `user`: ids and supplementary groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserIds {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub groups: Vec<u32>,
+    pub home: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpawnError {
+    pub message: String,
+    /// Transient shortages (descriptors, processes, memory) may pass;
+    /// a missing or non-executable program will not.
+    pub recoverable: bool,
+}
+
+/// How a child ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Code(i32),
+    Signal(i32, bool),
+}
+
+impl Exit {
+    pub fn success(self) -> bool {
+        self == Exit::Code(0)
+    }
+}
+
+/// Looks a user up by name (or numeric id). Done in the parent, before
+/// any fork: NSS lookups are not async-signal-safe.
+pub fn lookup_user(name: &str) -> Result<UserIds, String> {
+    let user = match name.parse::<u32>() {
+        Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
+        Err(_) => nix::unistd::User::from_name(name),
+    };
+    let user = user
+        .map_err(|e| format!("cannot look up user {name:?}: {e}"))?
+        .ok_or_else(|| format!("user {name:?} does not exist on this host"))?;
+    let cname = std::ffi::CString::new(user.name.clone()).map_err(|_| format!("bad user name {name:?}"))?;
+    let groups = nix::unistd::getgrouplist(&cname, user.gid)
+        .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
+        .unwrap_or_else(|_| vec![user.gid.as_raw()]);
+    Ok(UserIds { name: user.name, uid: user.uid.as_raw(), gid: user.gid.as_raw(), groups, home: user.dir })
+}
+
+/// Starts a process in its own session and process group, stdin from
+/// /dev/null, stdout and stderr as given, only descriptors 0, 1 and 2 open.
+pub fn spawn(spec: &SpawnSpec, stdout: Stdio, stderr: Stdio) -> Result<Pid, SpawnError> {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args).env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
+    cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+    if let Some(dir) = &spec.work_dir {
+        cmd.current_dir(dir);
+    }
+    let ids = spec.user.as_ref().map(|u| (u.uid, u.gid, u.groups.clone()));
+    // SAFETY: the closure only makes async-signal-safe system calls
+    // (setsid, close_range, setgroups, setgid, setuid) on data prepared
+    // before the fork, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Descriptors supd inherited without close-on-exec must not
+            // reach the task (std's own error pipe is close-on-exec already).
+            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+            if let Some((uid, gid, groups)) = &ids {
+                if libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::setgid(*gid) < 0 || libc::setuid(*uid) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    match cmd.spawn() {
+        // The Child is dropped without waiting: supd reaps every child with
+        // waitpid(-1), so exits of tasks, checks and orphans arrive alike.
+        Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
+        Err(e) => Err(spawn_error(&spec.program, &e)),
+    }
+}
+
+fn spawn_error(program: &str, e: &std::io::Error) -> SpawnError {
+    let errno = e.raw_os_error().unwrap_or(0);
+    let (message, recoverable) = match Errno::from_raw(errno) {
+        Errno::ENOENT => (format!("binary {program:?} could not be found ({e})"), false),
+        Errno::EACCES => {
+            (format!("binary {program:?} is not executable or a directory is not searchable ({e})"), false)
+        }
+        Errno::ENOEXEC => (format!("{program:?} is not an executable format ({e})"), false),
+        Errno::EPERM => (format!("not permitted to start {program:?} as the requested user ({e})"), false),
+        Errno::EMFILE | Errno::ENFILE => {
+            (format!("out of file descriptors starting {program:?} ({e}) — raise the open-files limit of supd"), true)
+        }
+        Errno::EAGAIN | Errno::ENOMEM => (format!("out of processes or memory starting {program:?} ({e})"), true),
+        _ => (format!("failed to start {program:?}: {e}"), false),
+    };
+    SpawnError { message, recoverable }
+}
+
+/// Every child that has ended since the last call, without blocking.
+pub fn reap() -> Vec<(Pid, Exit)> {
+    let mut out = Vec::new();
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) => out.push((pid, Exit::Code(code))),
+            Ok(WaitStatus::Signaled(pid, sig, core)) => out.push((pid, Exit::Signal(sig as i32, core))),
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
+            Ok(_) => continue,
+            Err(Errno::EINTR) => continue,
+            Err(_) => break,
+        }
+    }
+    out
+}
+
+/// Sends a signal to a whole process group. A group that is already gone is
+/// not an error.
+pub fn signal_group(pgid: Pid, sig: Signal) -> Result<(), Errno> {
+    match killpg(pgid, sig) {
+        Ok(()) | Err(Errno::ESRCH) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn signal_pid(pid: Pid, sig: Signal) -> Result<(), Errno> {
+    match kill(pid, sig) {
+        Ok(()) | Err(Errno::ESRCH) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Makes supd the reaper of orphaned descendants of its tasks.
+pub fn become_subreaper() -> Result<(), Errno> {
+    nix::sys::prctl::set_child_subreaper(true)
+}
+
+/// Raises the soft open-files limit to the hard limit; returns the new
+/// soft limit.
+pub fn raise_nofile_limit() -> Result<u64, Errno> {
+    use nix::sys::resource::{Resource, getrlimit, setrlimit};
+    let (soft, hard) = getrlimit(Resource::RLIMIT_NOFILE)?;
+    if soft < hard {
+        setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
+    }
+    Ok(hard.max(soft))
+}
+
+/// Marks every descriptor above 2 that supd inherited as close-on-exec, so
+/// that no task inherits what supd's parent left open.
+pub fn close_inherited_on_exec() {
+    // SAFETY: a plain system call with constant arguments.
+    unsafe {
+        libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
+    }
+}
+
+/// Direct children of this process, from /proc (supd is a subreaper, so
+/// orphaned descendants of tasks show up here).
+pub fn own_children() -> Vec<Pid> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{me}/task")) else { return out };
+    for t in tasks.flatten() {
+        if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+            out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()).map(Pid::from_raw));
+        }
+    }
+    out
+}
+
+/// The value of one environment variable of a process, if readable.
+pub fn environ_var(pid: Pid, name: &str) -> Option<String> {
+    let data = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+    let prefix = format!("{name}=");
+    data.split(|b| *b == 0)
+        .find_map(|kv| kv.strip_prefix(prefix.as_bytes()).map(|v| String::from_utf8_lossy(v).into_owned()))
+}
+
+/// supd's own environment for tasks: everything but `NOTIFY_SOCKET`.
+pub fn inherited_env() -> Vec<(String, String)> {
+    std::env::vars_os()
+        .filter(|(k, _)| k != &OsString::from("NOTIFY_SOCKET"))
+        .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
+        .collect()
+}
+
+/// Names a signal number (`SIGTERM`) for messages.
+pub fn signal_name(sig: i32) -> String {
+    Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| format!("signal {sig}"))
+}
+
+/// Parses `SIGTERM`, `TERM` or `15`.
+pub fn parse_signal(text: &str) -> Option<Signal> {
+    if let Ok(n) = text.parse::<i32>() {
+        return Signal::try_from(n).ok();
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn wait_for(pid: Pid) -> Exit {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(_, c)) => return Exit::Code(c),
+                Ok(WaitStatus::Signaled(_, s, core)) => return Exit::Signal(s as i32, core),
+                _ => {}
+            }
+            assert!(Instant::now() < deadline, "child {pid} did not end");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn spec(program: &str, args: &[&str]) -> SpawnSpec {
+        SpawnSpec {
+            program: program.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: vec![("PATH".into(), "/usr/bin:/bin".into()), ("X".into(), "42".into())],
+            work_dir: Some("/tmp".into()),
+            user: None,
+        }
+    }
+
+    #[test]
+    fn exec_errors_come_from_the_child() {
+        let e = spawn(&spec("/no/such/bin", &[]), Stdio::null(), Stdio::null()).unwrap_err();
+        assert!(!e.recoverable && e.message.contains("could not be found"), "{e:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+        let e = spawn(&spec(plain.to_str().unwrap(), &[]), Stdio::null(), Stdio::null()).unwrap_err();
+        assert!(!e.recoverable && e.message.contains("not executable"), "{e:?}");
+    }
+
+    #[test]
+    fn own_session_env_workdir_and_no_extra_descriptors() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("out");
+        let script = format!(
+            "echo $X; pwd; ps -o sid= -p $$; echo $$; ls /proc/$$/fd | sort -n | tr '\\n' ' '; test -t 0 && echo tty || echo notty > /dev/null; cat > {}",
+            dir.path().join("stdin").display()
+        );
+        let f = std::fs::File::create(&out).unwrap();
+        let pid = spawn(&spec("/bin/sh", &["-c", &script]), Stdio::from(f), Stdio::null()).unwrap();
+        assert_eq!(wait_for(pid), Exit::Code(0));
+        let text = std::fs::read_to_string(&out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "42");
+        assert_eq!(lines[1], "/tmp");
+        assert_eq!(lines[2].trim(), lines[3].trim(), "the task leads its own session");
+        // ls itself opens a descriptor for the directory; only 0, 1, 2 are inherited.
+        let fds: Vec<&str> = lines[4].split_whitespace().collect();
+        assert!(fds.len() <= 4 && fds[..3] == ["0", "1", "2"], "{fds:?}");
+        assert_eq!(std::fs::read(dir.path().join("stdin")).unwrap(), b"", "stdin is /dev/null");
+    }
+
+    #[test]
+    fn group_signals() {
+        let pid = spawn(&spec("/bin/sleep", &["30"]), Stdio::null(), Stdio::null()).unwrap();
+        signal_group(pid, Signal::SIGTERM).unwrap();
+        assert_eq!(wait_for(pid), Exit::Signal(Signal::SIGTERM as i32, false));
+        // Signalling a group that is gone is fine.
+        signal_group(pid, Signal::SIGKILL).unwrap();
+    }
+
+    #[test]
+    fn users_and_signal_names() {
+        let root = lookup_user("root").unwrap();
+        assert_eq!((root.uid, root.gid), (0, 0));
+        assert_eq!(lookup_user("0").unwrap().name, "root");
+        assert!(lookup_user("no-such-user-here").unwrap_err().contains("does not exist"));
+        assert_eq!(parse_signal("SIGTERM"), Some(Signal::SIGTERM));
+        assert_eq!(parse_signal("hup"), Some(Signal::SIGHUP));
+        assert_eq!(parse_signal("9"), Some(Signal::SIGKILL));
+        assert_eq!(parse_signal("SIGNOPE"), None);
+        assert_eq!(signal_name(15), "SIGTERM");
+    }
+}
