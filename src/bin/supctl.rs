@@ -1,8 +1,13 @@
-//! supctl: the operator's command line for supd.
+//! supctl: the operator's command line for supd. Flags -> one request ->
+//! print. Exit codes: 0 done; 1 refused or invalid (reason on stderr);
+//! 2 usage error; 3 no daemon at the socket.
 
 use clap::{Parser, Subcommand};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use supd::control::client::{ClientError, Connection};
+use supd::control::protocol::{Request, Response, Status, TaskStatus};
 use supd::jobspec::{self, Diagnostic};
 use supd::node::Node;
 
@@ -12,12 +17,23 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// supd's control socket (default: as supd's default).
+    #[arg(long, global = true, value_name = "PATH", env = "SUPD_SOCKET")]
+    socket: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Jobs, instances and tasks; one instance or task in detail with its
+    /// recent events. TARGET: JOB[/GROUP[/INDEX]][/TASK].
+    Status { target: Option<String> },
+    /// Submit, update or stop jobs.
+    Job {
+        #[command(subcommand)]
+        command: JobCommand,
+    },
     /// Check job files without a daemon: syntax, types, Nomad's rules, and
     /// whether this host can run them. Exit 0 when every file is valid, 1
     /// when any is not (warnings never fail), 2 on a usage error.
@@ -26,12 +42,262 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Restart the tasks of a target (uses no restart attempt); a dead task
+    /// is started again.
+    Restart { target: String },
+    /// Send a signal (SIGHUP, HUP or a number) to the running tasks of a target.
+    Signal { target: String, signal: String },
+    /// Every task event; with --follow, keep streaming new ones (NDJSON with --json).
+    Events {
+        #[arg(short, long)]
+        follow: bool,
+    },
+    /// Re-read the job directory: add, update and remove jobs.
+    Reload {
+        /// Only show what would change.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Stop every task, then supd exits.
+    Shutdown,
+}
+
+#[derive(Subcommand)]
+enum JobCommand {
+    /// Submit or update a job from FILE, or standard input with `-`.
+    Run { file: String },
+    /// Stop a job's instances.
+    Stop { job: String },
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Validate { files } => validate(&files, cli.json),
+    let socket = cli.socket.clone().unwrap_or_else(supd::config::default_socket);
+    let request = match cli.command {
+        Command::Validate { files } => return validate(&files, cli.json),
+        Command::Status { target } => Request::Status { target },
+        Command::Job { command: JobCommand::Run { file } } => {
+            let (source, name) = if file == "-" {
+                let mut s = String::new();
+                if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+                    eprintln!("supctl: cannot read the job from standard input: {e}");
+                    return ExitCode::from(1);
+                }
+                (s, "<stdin>".to_string())
+            } else {
+                match std::fs::read_to_string(&file) {
+                    Ok(s) => (s, file),
+                    Err(e) => {
+                        eprintln!("supctl: cannot read {file}: {e}");
+                        return ExitCode::from(1);
+                    }
+                }
+            };
+            Request::JobRun { source, file: name }
+        }
+        Command::Job { command: JobCommand::Stop { job } } => Request::JobStop { job },
+        Command::Restart { target } => Request::Restart { target },
+        Command::Signal { target, signal } => Request::Signal { target, signal },
+        Command::Events { follow } => return events(&socket, follow, cli.json),
+        Command::Reload { dry_run } => Request::Reload { dry_run },
+        Command::Shutdown => Request::Shutdown,
+    };
+    let detail =
+        matches!(&request, Request::Status { target: Some(t) } if t.split('/').count() >= 3 || t.contains('['));
+    match Connection::call(&socket, request) {
+        Ok(r) => print_response(&r, cli.json, detail),
+        Err(e) => client_error(e),
+    }
+}
+
+fn client_error(e: ClientError) -> ExitCode {
+    match e {
+        ClientError::NoDaemon(m) => {
+            eprintln!("supctl: {m}");
+            ExitCode::from(3)
+        }
+        ClientError::Protocol(m) => {
+            eprintln!("supctl: {m}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn print_response(r: &Response, json: bool, detail: bool) -> ExitCode {
+    if !r.ok {
+        eprintln!("supctl: {}", r.error.as_deref().unwrap_or("refused"));
+        return ExitCode::from(1);
+    }
+    if json {
+        let out = match &r.status {
+            Some(s) => serde_json::to_string_pretty(s),
+            None => serde_json::to_string_pretty(r),
+        };
+        match out {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("supctl: cannot encode JSON: {e}");
+                return ExitCode::from(1);
+            }
+        }
+        return ExitCode::SUCCESS;
+    }
+    for m in &r.messages {
+        if r.status.is_some() {
+            eprintln!("{m}");
+        } else {
+            println!("{m}");
+        }
+    }
+    if let Some(s) = &r.status {
+        print!("{}", if detail { render_detail(s) } else { render_table(s) });
+    }
+    ExitCode::SUCCESS
+}
+
+/// One line per task: the view an operator scans first.
+fn render_table(s: &Status) -> String {
+    let mut rows = vec![["INSTANCE", "TASK", "STATE", "PID", "RESTARTS", "LAST EVENT"].map(String::from).to_vec()];
+    for job in &s.jobs {
+        for g in &job.groups {
+            for i in &g.instances {
+                for t in &i.tasks {
+                    let last = t.events.last().map_or(String::new(), |e| {
+                        if e.message.is_empty() { e.kind.clone() } else { format!("{}: {}", e.kind, e.message) }
+                    });
+                    rows.push(vec![
+                        i.name.clone(),
+                        t.name.clone(),
+                        task_state(t),
+                        t.pid.map_or("-".into(), |p| p.to_string()),
+                        t.restarts.to_string(),
+                        last,
+                    ]);
+                }
+            }
+        }
+    }
+    let mut out = String::new();
+    let summary: Vec<String> = s.jobs.iter().map(|j| format!("{} ({}) {}", j.name, j.job_type, j.status)).collect();
+    out.push_str(&format!("node {} ({}): {} job(s)\n", s.node.name, s.node.datacenter, s.jobs.len()));
+    for line in summary {
+        out.push_str(&format!("  {line}\n"));
+    }
+    if rows.len() > 1 {
+        out.push('\n');
+        out.push_str(&table(&rows));
+    }
+    out
+}
+
+fn task_state(t: &TaskStatus) -> String {
+    match (t.state.as_str(), t.failed) {
+        ("dead", true) => "dead (failed)".into(),
+        (s, _) => s.to_string(),
+    }
+}
+
+/// One instance or task with its recent events, like `nomad alloc status`.
+fn render_detail(s: &Status) -> String {
+    let mut out = String::new();
+    for job in &s.jobs {
+        for g in &job.groups {
+            for i in &g.instances {
+                out.push_str(&format!(
+                    "Instance {} ({})\nID       = {}\nStatus   = {}\n",
+                    i.name, job.job_type, i.id, i.status
+                ));
+                for t in &i.tasks {
+                    out.push_str(&format!(
+                        "\nTask {:?} is {:?}{}\n",
+                        t.name,
+                        t.state,
+                        if t.failed { " (failed)" } else { "" }
+                    ));
+                    let exit = match (&t.exit_code, &t.signal) {
+                        (Some(c), _) => format!("exit code {c}"),
+                        (None, Some(sig)) => format!("signal {sig}"),
+                        _ => "-".into(),
+                    };
+                    out.push_str(&format!(
+                        "PID = {}  Total Restarts = {}  Last Restart = {}  Started At = {}  Finished At = {}  Last Exit = {exit}\n",
+                        t.pid.map_or("-".into(), |p| p.to_string()),
+                        t.restarts,
+                        t.last_restart.as_deref().unwrap_or("N/A"),
+                        t.started_at.as_deref().unwrap_or("N/A"),
+                        t.finished_at.as_deref().unwrap_or("N/A"),
+                    ));
+                    out.push_str("\nRecent Events:\n");
+                    let mut rows = vec![vec!["Time".to_string(), "Type".into(), "Description".into()]];
+                    for e in t.events.iter().rev() {
+                        rows.push(vec![e.time.clone(), e.kind.clone(), e.message.clone()]);
+                    }
+                    out.push_str(&table(&rows));
+                }
+                out.push('\n');
+            }
+        }
+    }
+    out
+}
+
+fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> =
+        (0..cols).map(|c| rows.iter().map(|r| r.get(c).map_or(0, |x| x.chars().count())).max().unwrap_or(0)).collect();
+    let mut out = String::new();
+    for r in rows {
+        let line: Vec<String> = r
+            .iter()
+            .enumerate()
+            .map(|(i, cell)| if i + 1 == r.len() { cell.clone() } else { format!("{cell:<w$}", w = widths[i]) })
+            .collect();
+        out.push_str(line.join("  ").trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn events(socket: &std::path::Path, follow: bool, json: bool) -> ExitCode {
+    let mut conn = match Connection::open(socket) {
+        Ok(c) => c,
+        Err(e) => return client_error(e),
+    };
+    if let Err(e) = conn.send(Request::Events { follow }) {
+        return client_error(e);
+    }
+    let first = match conn.next_response() {
+        Ok(Some(r)) => r,
+        Ok(None) => return client_error(ClientError::Protocol("supd closed the connection".into())),
+        Err(e) => return client_error(e),
+    };
+    if !first.ok {
+        eprintln!("supctl: {}", first.error.as_deref().unwrap_or("refused"));
+        return ExitCode::from(1);
+    }
+    let print = |l: &supd::control::protocol::EventLine| {
+        if json {
+            if let Ok(s) = serde_json::to_string(l) {
+                println!("{s}");
+            }
+        } else {
+            println!(
+                "{}  {}.{}[{}]/{}  {}  {}",
+                l.event.time, l.job, l.group, l.index, l.task, l.event.kind, l.event.message
+            );
+        }
+    };
+    first.events.iter().for_each(print);
+    if !follow {
+        return ExitCode::SUCCESS;
+    }
+    // Following: further lines are bare events.
+    loop {
+        match conn.next_event() {
+            Ok(Some(l)) => print(&l),
+            Ok(None) => return ExitCode::SUCCESS,
+            Err(e) => return client_error(e),
+        }
     }
 }
 

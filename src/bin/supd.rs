@@ -1,10 +1,11 @@
-//! supd: the daemon. Flags -> configuration -> the job directory.
+//! supd: the daemon. Flags -> configuration -> supervisor::run.
 
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use supd::jobspec;
 use supd::node::Node;
+use supd::supervisor::{Config, Supervisor};
 
 #[derive(Parser)]
 #[command(
@@ -17,39 +18,67 @@ struct Cli {
     /// else $XDG_CONFIG_HOME/supd/jobs (~/.config/supd/jobs).
     #[arg(long, value_name = "DIR")]
     jobs: Option<PathBuf>,
+    /// Control socket. Default: /run/supd/supd.sock as root, else
+    /// $XDG_RUNTIME_DIR/supd/supd.sock (or /tmp/supd-$UID/supd.sock).
+    #[arg(long, value_name = "PATH", env = "SUPD_SOCKET")]
+    socket: Option<PathBuf>,
+    /// error, warn, info, debug or trace.
+    #[arg(long, value_name = "LEVEL", default_value = "info")]
+    log_level: log::LevelFilter,
     /// Load and validate the job directory, print what was found, and exit:
     /// 0 when every file is valid, 1 otherwise.
     #[arg(long)]
     check: bool,
 }
 
-fn default_job_dir() -> PathBuf {
-    if nix::unistd::geteuid().is_root() {
-        return PathBuf::from("/etc/supd/jobs");
-    }
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    base.join("supd").join("jobs")
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let dir = cli.jobs.unwrap_or_else(default_job_dir);
-    let files = match jobspec::parse_dir(&dir) {
+    let job_dir = cli.jobs.unwrap_or_else(supd::config::default_job_dir);
+    let node = Node::detect();
+    if cli.check {
+        return check(&job_dir, &node);
+    }
+    supd::logging::init(cli.log_level);
+    supd::process::close_inherited_on_exec();
+    match supd::process::raise_nofile_limit() {
+        Ok(n) => log::debug!("open files limit: {n}"),
+        Err(e) => log::warn!("cannot raise the open files limit: {e}"),
+    }
+    if let Err(e) = supd::process::become_subreaper() {
+        log::warn!(
+            "cannot become the reaper of orphaned task processes: {e}; daemons that tasks start may outlive them"
+        );
+    }
+    if !job_dir.is_dir() {
+        log::warn!(
+            "job directory {} does not exist; starting with no jobs (add files there, then `supctl reload`)",
+            job_dir.display()
+        );
+    }
+    let socket = cli.socket.unwrap_or_else(supd::config::default_socket);
+    let cfg = Config { job_dir, socket, node };
+    match Supervisor::new(cfg) {
+        Ok(s) => ExitCode::from(s.run() as u8),
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn check(dir: &std::path::Path, node: &Node) -> ExitCode {
+    let files = match jobspec::parse_dir(dir) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("supd: {e}");
             return ExitCode::from(1);
         }
     };
-    let node = Node::detect();
     let mut valid = true;
     for (path, parsed) in &files {
         let name = path.display().to_string();
         let mut diags = parsed.diagnostics.clone();
-        diags.extend(jobspec::placement_warnings(&name, &parsed.jobs, &node));
+        diags.extend(jobspec::placement_warnings(&name, &parsed.jobs, node));
         jobspec::sort(&mut diags);
         for d in &diags {
             eprintln!("{d}");
@@ -68,10 +97,6 @@ fn main() -> ExitCode {
     }
     if files.is_empty() {
         eprintln!("supd: no *.hcl job files in {}", dir.display());
-    }
-    if !cli.check {
-        eprintln!("supd: running tasks is not available in this build; use --check to validate the job directory");
-        return ExitCode::from(1);
     }
     if valid { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }

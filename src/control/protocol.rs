@@ -1,0 +1,203 @@
+//! The only contract between supd and supctl: newline-delimited JSON over a
+//! stream Unix socket. A client sends one request line and reads one
+//! response line (`events --follow` keeps streaming event lines). Every
+//! message carries `version`; fields may be added, never renamed.
+
+use serde::{Deserialize, Serialize};
+
+pub const VERSION: u32 = 1;
+
+/// Requests longer than this are refused (a job's HCL travels inside one).
+pub const MAX_REQUEST: usize = 17 << 20;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// `target` is `JOB`, `JOB/GROUP`, `JOB/GROUP/INDEX` or `JOB/GROUP/INDEX/TASK`
+    /// (`JOB/GROUP/TASK` also works for the instance 0 of a group).
+    Status {
+        #[serde(default)]
+        target: Option<String>,
+    },
+    /// Submit or update a job from HCL text; `file` names it in messages.
+    JobRun {
+        source: String,
+        file: String,
+    },
+    JobStop {
+        job: String,
+    },
+    Restart {
+        target: String,
+    },
+    Signal {
+        target: String,
+        signal: String,
+    },
+    Events {
+        #[serde(default)]
+        follow: bool,
+    },
+    Reload {
+        #[serde(default)]
+        dry_run: bool,
+    },
+    Shutdown,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Envelope {
+    pub version: u32,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// One response line.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Response {
+    pub version: u32,
+    pub ok: bool,
+    /// Why the request was refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Human-readable outcome, one line each.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<Status>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<EventLine>,
+}
+
+impl Response {
+    pub fn ok(messages: Vec<String>) -> Response {
+        Response { version: VERSION, ok: true, error: None, messages, status: None, events: Vec::new() }
+    }
+
+    pub fn refused(error: impl Into<String>) -> Response {
+        Response {
+            version: VERSION,
+            ok: false,
+            error: Some(error.into()),
+            messages: Vec::new(),
+            status: None,
+            events: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    pub version: u32,
+    pub node: NodeStatus,
+    pub jobs: Vec<JobStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub datacenter: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobStatus {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub job_type: String,
+    /// `running`, `pending`, `complete`, `failed` or `dead` (stopped).
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+    pub groups: Vec<GroupStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupStatus {
+    pub name: String,
+    pub instances: Vec<InstanceStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceStatus {
+    pub index: u32,
+    /// `job.group[index]`
+    pub name: String,
+    pub id: String,
+    pub status: String,
+    pub tasks: Vec<TaskStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskStatus {
+    pub name: String,
+    /// `pending`, `running` or `dead`.
+    pub state: String,
+    pub failed: bool,
+    pub pid: Option<i32>,
+    pub restarts: u32,
+    pub exit_code: Option<i32>,
+    pub signal: Option<String>,
+    pub health: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub finished_at: Option<String>,
+    #[serde(default)]
+    pub last_restart: Option<String>,
+    pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// RFC 3339, UTC.
+    pub time: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+}
+
+/// An event with the task it belongs to, as `events` streams them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EventLine {
+    pub version: u32,
+    pub job: String,
+    pub group: String,
+    pub index: u32,
+    pub task: String,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_round_trip_as_one_line() {
+        let reqs = [
+            Request::Status { target: Some("web/site/0".into()) },
+            Request::JobRun { source: "job \"x\" {\n}\n".into(), file: "x.hcl".into() },
+            Request::JobStop { job: "x".into() },
+            Request::Restart { target: "x/g/0/t".into() },
+            Request::Signal { target: "x".into(), signal: "SIGHUP".into() },
+            Request::Events { follow: true },
+            Request::Reload { dry_run: true },
+            Request::Shutdown,
+        ];
+        for r in reqs {
+            let line = serde_json::to_string(&Envelope { version: VERSION, request: r.clone() }).unwrap();
+            assert!(!line.contains('\n'));
+            let back: Envelope = serde_json::from_str(&line).unwrap();
+            assert_eq!(back.request, r);
+        }
+        let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"status"}"#).unwrap();
+        assert_eq!(e.request, Request::Status { target: None });
+    }
+
+    #[test]
+    fn bad_requests_say_why() {
+        let e = serde_json::from_str::<Envelope>(r#"{"version":1,"cmd":"bogus"}"#).unwrap_err().to_string();
+        assert!(e.contains("unknown variant `bogus`"), "{e}");
+        assert!(serde_json::from_str::<Envelope>(r#"{"cmd":"status"}"#).is_err(), "version is required");
+    }
+}

@@ -1,0 +1,391 @@
+//! The event loop: one thread, one `mio::Poll`. Signals, the control socket
+//! and its clients are file descriptors; timers are one min-heap whose
+//! earliest deadline is the poll timeout. With nothing due, supd sleeps.
+//! This module owns every piece of runtime state; `policy` decides,
+//! `process` acts.
+
+mod control;
+mod run;
+pub mod task;
+
+use crate::jobspec::{self, Job};
+use crate::node::Node;
+use crate::process;
+use mio::net::UnixListener;
+use mio::{Events, Interest, Poll, Token};
+use nix::unistd::Pid;
+use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook_mio::v1_0::Signals;
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use task::JobRun;
+
+const SIGNALS: Token = Token(0);
+const LISTENER: Token = Token(1);
+const FIRST_CLIENT: usize = 2;
+
+/// What supd needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub job_dir: PathBuf,
+    pub socket: PathBuf,
+    pub node: Node,
+}
+
+#[derive(Debug)]
+pub enum Error {
+    Setup(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Setup(s) => f.write_str(s),
+        }
+    }
+}
+
+/// Identifies one task of one instance of one job version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TaskKey {
+    pub run: u64,
+    pub inst: usize,
+    pub task: usize,
+}
+
+/// Why a timer is due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// Start (or restart) a task, if its generation still matches.
+    Start(TaskKey, u64),
+    /// SIGKILL a task that outlived its kill_timeout.
+    Escalate(TaskKey, u64),
+}
+
+#[derive(Debug, PartialEq, Eq)]
+struct Due {
+    at: Instant,
+    seq: u64,
+    timer: Timer,
+}
+
+impl Ord for Due {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+impl PartialOrd for Due {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+pub struct Supervisor {
+    cfg: Config,
+    poll: Poll,
+    signals: Signals,
+    listener: UnixListener,
+    clients: HashMap<Token, control::Client>,
+    next_token: usize,
+    /// Every job version with live processes, current or retired.
+    runs: BTreeMap<u64, JobRun>,
+    /// Job ID -> the serial of its current version.
+    current: BTreeMap<String, u64>,
+    next_serial: u64,
+    /// Each live task process and the task it belongs to.
+    pids: HashMap<Pid, TaskKey>,
+    timers: BinaryHeap<Reverse<Due>>,
+    next_seq: u64,
+    rng: u64,
+    shutting_down: bool,
+    /// Files of the job directory that failed to load, with their problems.
+    load_errors: BTreeMap<String, Vec<String>>,
+    /// The newest event sent to `events --follow` clients.
+    sent_events: u64,
+}
+
+impl Supervisor {
+    pub fn new(cfg: Config) -> Result<Supervisor, Error> {
+        let poll = Poll::new().map_err(|e| Error::Setup(format!("cannot create the event loop: {e}")))?;
+        let mut signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP])
+            .map_err(|e| Error::Setup(format!("cannot install signal handlers: {e}")))?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .map_err(|e| Error::Setup(format!("cannot watch signals: {e}")))?;
+        let mut listener = bind(&cfg.socket)?;
+        poll.registry()
+            .register(&mut listener, LISTENER, Interest::READABLE)
+            .map_err(|e| Error::Setup(format!("cannot watch the control socket: {e}")))?;
+        Ok(Supervisor {
+            cfg,
+            poll,
+            signals,
+            listener,
+            clients: HashMap::new(),
+            next_token: FIRST_CLIENT,
+            runs: BTreeMap::new(),
+            current: BTreeMap::new(),
+            next_serial: 1,
+            pids: HashMap::new(),
+            timers: BinaryHeap::new(),
+            next_seq: 0,
+            rng: seed(),
+            shutting_down: false,
+            load_errors: BTreeMap::new(),
+            sent_events: 0,
+        })
+    }
+
+    /// Loads the job directory, starts everything, and runs until shut
+    /// down. Returns the exit code supd should end with.
+    pub fn run(mut self) -> i32 {
+        let plan = self.plan_reload();
+        self.apply_reload(plan);
+        log::info!("supd ready: {} job(s), control socket {}", self.current.len(), self.cfg.socket.display());
+        let mut events = Events::with_capacity(256);
+        loop {
+            if self.shutting_down && self.everything_stopped() {
+                break;
+            }
+            let timeout = self.timers.peek().map(|Reverse(d)| d.at.saturating_duration_since(Instant::now()));
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    log::error!("event loop: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                continue;
+            }
+            for ev in events.iter() {
+                match ev.token() {
+                    SIGNALS => self.on_signals(),
+                    LISTENER => self.accept(),
+                    token => self.on_client(token, ev.is_readable(), ev.is_writable()),
+                }
+            }
+            self.run_due_timers();
+            self.broadcast_events();
+        }
+        let _ = std::fs::remove_file(&self.cfg.socket);
+        log::info!("supd stopped: every task has ended");
+        0
+    }
+
+    fn on_signals(&mut self) {
+        let pending: Vec<i32> = self.signals.pending().collect();
+        for sig in pending {
+            match sig {
+                SIGCHLD => self.reap(),
+                SIGTERM | SIGINT | SIGQUIT => self.shutdown(sig),
+                SIGHUP => {
+                    log::info!("SIGHUP: reloading {}", self.cfg.job_dir.display());
+                    let plan = self.plan_reload();
+                    self.apply_reload(plan);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        for (pid, exit) in process::reap() {
+            match self.pids.remove(&pid) {
+                Some(key) => self.on_exit(key, exit),
+                None => {
+                    log::debug!("reaped adopted orphan {pid}: {exit:?}");
+                    self.sweep_orphans();
+                }
+            }
+        }
+    }
+
+    fn arm(&mut self, at: Instant, timer: Timer) {
+        self.next_seq += 1;
+        self.timers.push(Reverse(Due { at, seq: self.next_seq, timer }));
+    }
+
+    fn run_due_timers(&mut self) {
+        let now = Instant::now();
+        while let Some(Reverse(d)) = self.timers.peek() {
+            if d.at > now {
+                break;
+            }
+            let Some(Reverse(d)) = self.timers.pop() else { break };
+            match d.timer {
+                Timer::Start(key, generation) => {
+                    if self.task(key).is_some_and(|t| t.generation == generation) {
+                        self.start_task(key);
+                    }
+                }
+                Timer::Escalate(key, generation) => {
+                    if let Some(t) = self.task(key)
+                        && t.generation == generation
+                        && let Some(pid) = t.pid
+                    {
+                        log::info!("task {} outlived its kill_timeout; sending SIGKILL", t.spec.name);
+                        let _ = process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                    }
+                }
+            }
+        }
+    }
+
+    fn task(&self, key: TaskKey) -> Option<&task::TaskRun> {
+        self.runs.get(&key.run)?.instances.get(key.inst)?.tasks.get(key.task)
+    }
+
+    fn task_mut(&mut self, key: TaskKey) -> Option<&mut task::TaskRun> {
+        self.runs.get_mut(&key.run)?.instances.get_mut(key.inst)?.tasks.get_mut(key.task)
+    }
+
+    fn everything_stopped(&self) -> bool {
+        self.pids.is_empty() && self.runs.values().all(|r| !r.instances.iter().any(task::Instance::is_live))
+    }
+
+    /// A sample from [0, 1) for restart jitter (xorshift; quality is not
+    /// critical, spreading restarts is).
+    fn jitter(&mut self) -> f64 {
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        (self.rng >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Reads the job directory and works out what a reload would change.
+    fn plan_reload(&mut self) -> Reload {
+        let mut plan = Reload::default();
+        let files = match jobspec::parse_dir(&self.cfg.job_dir) {
+            Ok(f) => f,
+            Err(e) => {
+                plan.messages.push(format!("{e} — keeping the jobs that run"));
+                plan.failed_dir = true;
+                return plan;
+            }
+        };
+        let mut seen_files = Vec::new();
+        for (path, parsed) in files {
+            let name = path.display().to_string();
+            seen_files.push(name.clone());
+            if !parsed.is_valid() {
+                let problems: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
+                plan.messages
+                    .push(format!("{name}: invalid, not loaded (the jobs it defined keep running as they were):"));
+                plan.messages.extend(problems.iter().map(|p| format!("  {p}")));
+                plan.invalid.insert(name, problems);
+                continue;
+            }
+            for d in &parsed.diagnostics {
+                log::warn!("{d}");
+            }
+            for job in parsed.jobs {
+                match self.current.get(&job.id).and_then(|s| self.runs.get(s)) {
+                    Some(run) if run.job.source == job.source && !run.stopped => {}
+                    Some(_) => {
+                        plan.messages.push(format!("update job {:?} from {name}", job.id));
+                        plan.submit.push((job, name.clone()));
+                    }
+                    None => {
+                        plan.messages.push(format!("add job {:?} from {name}", job.id));
+                        plan.submit.push((job, name.clone()));
+                    }
+                }
+            }
+        }
+        let submitted: Vec<&str> = plan.submit.iter().map(|(j, _)| j.id.as_str()).collect();
+        for (id, serial) in &self.current {
+            let Some(run) = self.runs.get(serial) else { continue };
+            let Some(file) = &run.file else { continue };
+            if run.stopped || submitted.contains(&id.as_str()) || plan.invalid.contains_key(file) {
+                continue;
+            }
+            let still_defined =
+                seen_files.contains(file) && jobspec::parse_file(Path::new(file)).jobs.iter().any(|j| &j.id == id);
+            if !still_defined {
+                plan.messages.push(format!("remove job {id:?} (no longer in {file})"));
+                plan.remove.push(id.clone());
+            }
+        }
+        if plan.messages.is_empty() {
+            plan.messages.push("no changes".into());
+        }
+        plan
+    }
+
+    fn apply_reload(&mut self, plan: Reload) {
+        for m in &plan.messages {
+            if plan.invalid.is_empty() && !plan.failed_dir {
+                log::info!("{m}");
+            } else {
+                log::warn!("{m}");
+            }
+        }
+        self.load_errors = plan.invalid;
+        for id in plan.remove {
+            self.stop_job(&id);
+        }
+        for (job, file) in plan.submit {
+            self.submit(job, Some(file));
+        }
+    }
+}
+
+/// What a reload would do.
+#[derive(Debug, Default)]
+struct Reload {
+    submit: Vec<(Job, String)>,
+    remove: Vec<String>,
+    invalid: BTreeMap<String, Vec<String>>,
+    messages: Vec<String>,
+    failed_dir: bool,
+}
+
+fn bind(path: &Path) -> Result<UnixListener, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| Error::Setup(format!("cannot create the socket directory {}: {e}", dir.display())))?;
+    }
+    if std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(Error::Setup(format!(
+            "another supd already listens on {} — stop it, or give this one another --socket",
+            path.display()
+        )));
+    }
+    let _ = std::fs::remove_file(path);
+    let listener =
+        UnixListener::bind(path).map_err(|e| Error::Setup(format!("cannot listen on {}: {e}", path.display())))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+        .map_err(|e| Error::Setup(format!("cannot restrict {} to mode 0600: {e}", path.display())))?;
+    Ok(listener)
+}
+
+fn seed() -> u64 {
+    let mut buf = [0u8; 8];
+    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
+        use std::io::Read;
+        let _ = f.read_exact(&mut buf);
+    }
+    let s = u64::from_le_bytes(buf);
+    if s == 0 { 0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()) } else { s }
+}
+
+/// A random identifier shaped like Nomad's allocation IDs.
+fn random_id(rng: &mut u64) -> String {
+    let mut next = || {
+        *rng ^= *rng << 13;
+        *rng ^= *rng >> 7;
+        *rng ^= *rng << 17;
+        *rng
+    };
+    let (a, b) = (next(), next());
+    format!(
+        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xffff,
+        b >> 48,
+        b & 0xffff_ffff_ffff
+    )
+}

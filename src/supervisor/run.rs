@@ -1,0 +1,472 @@
+//! Running tasks: starting them, handling their ends through the restart
+//! policy, stopping them with escalation, and the coupling of the tasks of
+//! one instance (lifecycle hooks, leader, sibling failure; reference §5).
+
+use super::task::{After, Instance, JobRun, State, TaskRun};
+use super::{Supervisor, TaskKey, Timer, random_id};
+use crate::jobspec::duration::GoDuration;
+use crate::jobspec::model::{Hook, Job};
+use crate::jobspec::template::interpolate;
+use crate::policy::restart::{Decision, Outcome, RestartTracker, restarts_on_success};
+use crate::process::{self, Exit, SpawnSpec};
+use nix::sys::signal::Signal;
+use std::collections::BTreeMap;
+use std::process::Stdio;
+use std::time::{Instant, SystemTime};
+
+impl Supervisor {
+    /// Runs a job, replacing the version that runs under its ID. An
+    /// identical job is a no-op.
+    pub(super) fn submit(&mut self, job: Job, file: Option<String>) -> Vec<String> {
+        if let Some(serial) = self.current.get(&job.id)
+            && let Some(run) = self.runs.get(serial)
+            && run.job.source == job.source
+            && !run.stopped
+        {
+            return vec![format!("job {:?} is unchanged", job.id)];
+        }
+        let mut messages = Vec::new();
+        if self.current.contains_key(&job.id) {
+            self.stop_job(&job.id);
+            messages.push(format!("job {:?} updated: its instances are replaced", job.id));
+        } else {
+            messages.push(format!("job {:?} submitted", job.id));
+        }
+        let serial = self.next_serial;
+        self.next_serial += 1;
+        let mut instances = Vec::new();
+        for (gi, group) in job.groups.iter().enumerate() {
+            for index in 0..group.count {
+                let ports =
+                    group.ports.iter().map(|p| (p.label.clone(), p.static_port.unwrap_or_else(free_port))).collect();
+                let tasks = group
+                    .tasks
+                    .iter()
+                    .map(|t| {
+                        let tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
+                        let mut run = TaskRun::new(t.clone(), tracker);
+                        run.push_event("Received", "Task received by client".into());
+                        run
+                    })
+                    .collect();
+                instances.push(Instance {
+                    group: gi,
+                    index,
+                    id: random_id(&mut self.rng),
+                    name: format!("{}.{}[{index}]", job.id, group.name),
+                    tasks,
+                    winding_down: false,
+                    ports,
+                });
+            }
+        }
+        let n = instances.len();
+        self.current.insert(job.id.clone(), serial);
+        self.runs.insert(serial, JobRun { serial, job, file, instances, stopped: false });
+        for inst in 0..n {
+            self.advance(serial, inst);
+        }
+        messages
+    }
+
+    /// Stops every instance of a job; it stays listed as dead.
+    pub(super) fn stop_job(&mut self, id: &str) -> bool {
+        let Some(&serial) = self.current.get(id) else { return false };
+        if let Some(run) = self.runs.get_mut(&serial) {
+            run.stopped = true;
+        }
+        let n = self.runs.get(&serial).map_or(0, |r| r.instances.len());
+        for inst in 0..n {
+            self.wind_down(serial, inst, None);
+        }
+        true
+    }
+
+    /// Stops every instance of every job, then supd exits. A second
+    /// request kills what is left at once.
+    pub(super) fn shutdown(&mut self, sig: i32) {
+        if self.shutting_down {
+            log::warn!("{}: killing every task now", process::signal_name(sig));
+            for pid in self.pids.keys() {
+                let _ = process::signal_group(*pid, Signal::SIGKILL);
+            }
+            return;
+        }
+        log::info!("{}: stopping every task", process::signal_name(sig));
+        self.shutting_down = true;
+        let all: Vec<(u64, usize)> =
+            self.runs.iter().flat_map(|(s, r)| (0..r.instances.len()).map(move |i| (*s, i))).collect();
+        for (serial, inst) in all {
+            self.wind_down(serial, inst, None);
+        }
+    }
+
+    /// Stops the live tasks of an instance and lets nothing restart;
+    /// `why` is the event each stopped task gets first.
+    fn wind_down(&mut self, serial: u64, inst: usize, why: Option<(&'static str, String)>) {
+        let Some(instance) = self.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
+        instance.winding_down = true;
+        let n = instance.tasks.len();
+        for ti in 0..n {
+            let key = TaskKey { run: serial, inst, task: ti };
+            let Some(t) = self.task_mut(key) else { continue };
+            // Poststop tasks run after the others; they are not stopped here.
+            if t.hook() == Some(Hook::Poststop) && t.state != State::Running {
+                continue;
+            }
+            match t.state {
+                State::Running => {
+                    if let Some((kind, msg)) = &why {
+                        t.push_event(kind, msg.clone());
+                    }
+                    self.stop_task(key, After::Killed);
+                }
+                State::Pending => {
+                    t.generation += 1;
+                    if t.launched {
+                        if let Some((kind, msg)) = &why {
+                            t.push_event(kind, msg.clone());
+                        }
+                        t.push_event("Killed", "Task successfully killed".into());
+                    }
+                    t.state = State::Dead;
+                    t.finished_at = Some(SystemTime::now());
+                    t.launched = true;
+                }
+                State::Dead => {}
+            }
+        }
+        self.advance(serial, inst);
+    }
+
+    /// Sends the task its kill signal, and SIGKILL after kill_timeout.
+    pub(super) fn stop_task(&mut self, key: TaskKey, after: After) {
+        let Some(t) = self.task_mut(key) else { return };
+        let Some(pid) = t.pid else { return };
+        if t.stopping.is_some() {
+            // Already being stopped: a restart request upgrades a plain stop.
+            if after != After::Killed {
+                t.stopping = Some(after);
+            }
+            return;
+        }
+        t.stopping = Some(after);
+        let sig = process::parse_signal(&t.spec.kill_signal).unwrap_or(Signal::SIGINT);
+        let timeout = t.spec.kill_timeout;
+        t.push_event("Killing", format!("Sent interrupt. Waiting {} before force killing", GoDuration(timeout)));
+        let generation = t.generation;
+        if let Err(e) = process::signal_group(pid, sig) {
+            log::warn!("cannot signal task {} (pid {pid}): {e}", t.spec.name);
+        }
+        self.arm(Instant::now() + timeout, Timer::Escalate(key, generation));
+    }
+
+    pub(super) fn start_task(&mut self, key: TaskKey) {
+        let Some(run) = self.runs.get(&key.run) else { return };
+        let Some(instance) = run.instances.get(key.inst) else { return };
+        let Some(t) = instance.tasks.get(key.task) else { return };
+        let spec = match self.spawn_spec(run, instance, t) {
+            Ok(s) => s,
+            Err(message) => {
+                self.start_failed(key, message, false);
+                return;
+            }
+        };
+        match process::spawn(&spec, Stdio::inherit(), Stdio::inherit()) {
+            Ok(pid) => {
+                let Some(t) = self.task_mut(key) else { return };
+                t.pid = Some(pid);
+                t.state = State::Running;
+                t.launched = true;
+                t.started_at = Some(SystemTime::now());
+                t.exit = None;
+                t.push_event("Started", "Task started by client".into());
+                log::info!("started task {} as pid {pid}", t.spec.name);
+                self.pids.insert(pid, key);
+                self.advance(key.run, key.inst);
+            }
+            Err(e) => self.start_failed(key, e.message, e.recoverable),
+        }
+    }
+
+    fn start_failed(&mut self, key: TaskKey, message: String, recoverable: bool) {
+        let Some(t) = self.task_mut(key) else { return };
+        log::warn!("task {}: {message}", t.spec.name);
+        t.launched = true;
+        t.push_event("Driver Failure", message);
+        self.decide(key, Outcome::StartError { recoverable });
+    }
+
+    /// A task's process ended.
+    pub(super) fn on_exit(&mut self, key: TaskKey, exit: Exit) {
+        let Some(t) = self.task_mut(key) else { return };
+        let pid = t.pid.take();
+        t.generation += 1; // cancels a pending SIGKILL escalation
+        t.exit = Some(exit);
+        t.finished_at = Some(SystemTime::now());
+        let message = match exit {
+            Exit::Code(c) => format!("Exit Code: {c}"),
+            Exit::Signal(s, _) => format!("Exit Code: {}, Signal: {s}", 128 + s),
+        };
+        t.push_event("Terminated", message);
+        let stopping = t.stopping.take();
+        log::info!("task {} exited: {exit:?}", t.spec.name);
+        // Whatever the task left in its process group goes with it.
+        if let Some(pid) = pid {
+            let _ = process::signal_group(pid, Signal::SIGKILL);
+        }
+        self.sweep_orphans();
+        let outcome = match stopping {
+            Some(After::Killed) => Outcome::Killed,
+            Some(After::Restart(o)) => o,
+            None => Outcome::Exited { success: exit.success() },
+        };
+        self.decide(key, outcome);
+    }
+
+    /// Applies the restart policy to how a task's run ended.
+    fn decide(&mut self, key: TaskKey, outcome: Outcome) {
+        let winding_down = self.shutting_down
+            || self.runs.get(&key.run).is_none_or(|r| r.stopped)
+            || self.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)).is_none_or(|i| i.winding_down);
+        let jitter = self.jitter();
+        let Some(t) = self.task_mut(key) else { return };
+        let mut decision = t.tracker.decide(outcome, Instant::now(), jitter);
+        if winding_down && matches!(decision, Decision::Restart { .. }) {
+            // Nothing restarts while its instance is being torn down.
+            decision = match outcome {
+                Outcome::Exited { success: false } | Outcome::StartError { .. } | Outcome::FailureRestart => {
+                    Decision::Fail { reason: "The instance is stopping: not restarting".into() }
+                }
+                Outcome::Exited { success: true } => Decision::Complete,
+                Outcome::UserRestart | Outcome::Killed => Decision::Killed,
+            };
+        }
+        let now = SystemTime::now();
+        match &decision {
+            Decision::Restart { delay, .. } => {
+                if let Some(m) = decision.message() {
+                    t.push_event("Restarting", m);
+                }
+                t.state = State::Pending;
+                t.restarts += 1;
+                t.last_restart = Some(now);
+                t.generation += 1;
+                let generation = t.generation;
+                let at = Instant::now() + *delay;
+                self.arm(at, Timer::Start(key, generation));
+                return;
+            }
+            Decision::Fail { reason } => {
+                t.push_event("Not Restarting", reason.clone());
+                t.state = State::Dead;
+                t.failed = true;
+                t.finished_at = Some(now);
+            }
+            Decision::Complete => {
+                t.state = State::Dead;
+                t.finished_at = Some(now);
+            }
+            Decision::Killed => {
+                t.push_event("Killed", "Task successfully killed".into());
+                t.state = State::Dead;
+                t.finished_at = Some(now);
+            }
+        }
+        self.task_died(key);
+    }
+
+    /// Group coupling once a task is dead for good (reference §5).
+    fn task_died(&mut self, key: TaskKey) {
+        let Some(instance) = self.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else { return };
+        let t = &instance.tasks[key.task];
+        let name = t.spec.name.clone();
+        let why = if t.failed && t.hook() != Some(Hook::Poststop) {
+            Some(("Sibling Task Failed", format!("Task's sibling {name:?} failed")))
+        } else if t.spec.leader {
+            Some(("Leader Task Dead", "Leader Task in Group dead".to_string()))
+        } else if !instance.winding_down
+            && instance.tasks.iter().filter(|x| x.is_main()).all(|x| x.state == State::Dead)
+            && instance.tasks.iter().any(|x| x.sidecar() && x.state != State::Dead)
+        {
+            Some(("Main Tasks Dead", "Main tasks in the group died".to_string()))
+        } else {
+            None
+        };
+        match why {
+            Some(why) if !instance.winding_down => self.wind_down(key.run, key.inst, Some(why)),
+            _ => self.advance(key.run, key.inst),
+        }
+    }
+
+    /// Starts the tasks whose turn has come: prestart first, main tasks once
+    /// every non-sidecar prestart task has completed, poststart once the
+    /// main tasks run, poststop once everything else is dead.
+    pub(super) fn advance(&mut self, serial: u64, inst: usize) {
+        let stopped = self.shutting_down || self.runs.get(&serial).is_none_or(|r| r.stopped);
+        let Some(instance) = self.runs.get(&serial).and_then(|r| r.instances.get(inst)) else { return };
+        let winding_down = stopped || instance.winding_down;
+        let tasks = &instance.tasks;
+        let prestart_done = tasks
+            .iter()
+            .filter(|t| t.hook() == Some(Hook::Prestart))
+            .all(|t| if t.sidecar() { t.state == State::Running } else { t.state == State::Dead && !t.failed });
+        let main_running = tasks.iter().filter(|t| t.is_main()).all(|t| t.state == State::Running);
+        let others_dead = tasks.iter().filter(|t| t.hook() != Some(Hook::Poststop)).all(|t| t.state == State::Dead);
+        let mut to_start = Vec::new();
+        for (ti, t) in tasks.iter().enumerate() {
+            if t.launched {
+                continue;
+            }
+            let ready = match t.hook() {
+                Some(Hook::Poststop) => others_dead,
+                _ if winding_down => false,
+                Some(Hook::Prestart) => true,
+                None => prestart_done,
+                Some(Hook::Poststart) => main_running,
+            };
+            if ready {
+                to_start.push(ti);
+            }
+        }
+        // Tasks that can never start now (the instance is going away) end
+        // without having run.
+        if winding_down && let Some(instance) = self.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) {
+            for t in instance.tasks.iter_mut() {
+                if !t.launched && t.hook() != Some(Hook::Poststop) {
+                    t.launched = true;
+                    t.state = State::Dead;
+                }
+            }
+        }
+        for ti in to_start {
+            let key = TaskKey { run: serial, inst, task: ti };
+            if let Some(t) = self.task_mut(key) {
+                t.launched = true;
+            }
+            self.start_task(key);
+        }
+        // A retired version with nothing left is forgotten.
+        if let Some(run) = self.runs.get(&serial)
+            && run.stopped
+            && self.current.get(&run.job.id) != Some(&serial)
+            && !run.instances.iter().any(Instance::is_live)
+        {
+            self.runs.remove(&serial);
+        }
+    }
+
+    /// Kills adopted orphans whose task is no longer running: daemons a
+    /// task double-forked, or children left when it died. supd is their
+    /// reaper, and they carry their instance and task in the environment.
+    pub(super) fn sweep_orphans(&mut self) {
+        for pid in process::own_children() {
+            if self.pids.contains_key(&pid) {
+                continue;
+            }
+            let Some(alloc) = process::environ_var(pid, "NOMAD_ALLOC_ID") else { continue };
+            let Some(task) = process::environ_var(pid, "NOMAD_TASK_NAME") else { continue };
+            let running = self
+                .runs
+                .values()
+                .flat_map(|r| &r.instances)
+                .any(|i| i.id == alloc && i.tasks.iter().any(|t| t.spec.name == task && t.state == State::Running));
+            if !running {
+                log::info!("killing pid {pid}, left behind by task {task} of instance {alloc}");
+                let _ = process::signal_group(pid, Signal::SIGKILL);
+                let _ = process::signal_pid(pid, Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// The process to start for a task, with Nomad's runtime environment
+    /// and every `${...}` resolved.
+    fn spawn_spec(&self, run: &JobRun, instance: &Instance, t: &TaskRun) -> Result<SpawnSpec, String> {
+        let job = &run.job;
+        let group = &job.groups[instance.group];
+        let task = &t.spec;
+        let mut vars: BTreeMap<String, String> = BTreeMap::new();
+        let mut set = |k: &str, v: String| {
+            vars.insert(k.to_string(), v);
+        };
+        set("NOMAD_ALLOC_INDEX", instance.index.to_string());
+        set("NOMAD_ALLOC_NAME", instance.name.clone());
+        set("NOMAD_ALLOC_ID", instance.id.clone());
+        set("NOMAD_SHORT_ALLOC_ID", instance.id.chars().take(8).collect());
+        set("NOMAD_JOB_NAME", job.name.clone());
+        set("NOMAD_JOB_ID", job.id.clone());
+        set("NOMAD_GROUP_NAME", group.name.clone());
+        set("NOMAD_TASK_NAME", task.name.clone());
+        set("NOMAD_DC", self.cfg.node.datacenter.clone());
+        set("NOMAD_REGION", job.region.clone());
+        set("NOMAD_NAMESPACE", "default".into());
+        set("NOMAD_CPU_LIMIT", task.resources.cpu.to_string());
+        set("NOMAD_MEMORY_LIMIT", task.resources.memory.to_string());
+        if let Some(m) = task.resources.memory_max {
+            set("NOMAD_MEMORY_MAX_LIMIT", m.to_string());
+        }
+        for (k, v) in &task.meta {
+            set(&format!("NOMAD_META_{k}"), v.clone());
+            set(&format!("NOMAD_META_{}", k.to_ascii_uppercase().replace(['-', '.'], "_")), v.clone());
+        }
+        for (label, port) in &instance.ports {
+            set(&format!("NOMAD_PORT_{label}"), port.to_string());
+            set(&format!("NOMAD_HOST_PORT_{label}"), port.to_string());
+            set(&format!("NOMAD_IP_{label}"), "127.0.0.1".into());
+            set(&format!("NOMAD_ADDR_{label}"), format!("127.0.0.1:{port}"));
+        }
+        let node = &self.cfg.node;
+        let lookup = |vars: &BTreeMap<String, String>, name: &str| -> Option<String> {
+            if let Some(v) = vars.get(name) {
+                return Some(v.clone());
+            }
+            if let Some(rest) = name.strip_prefix("env.") {
+                return vars.get(rest).cloned().or_else(|| std::env::var(rest).ok());
+            }
+            if name.starts_with("attr.") || name.starts_with("node.") || name.starts_with("meta.") {
+                if let Some(key) = name.strip_prefix("meta.")
+                    && let Some(v) = task.meta.get(key)
+                {
+                    return Some(v.clone());
+                }
+                return node.resolve(&format!("${{{name}}}"));
+            }
+            None
+        };
+        let runtime = vars.clone();
+        for (k, v) in &task.env {
+            let value = interpolate(v, &|n| lookup(&runtime, n));
+            vars.insert(k.clone(), value);
+        }
+        let resolve = |s: &str| interpolate(s, &|n| lookup(&vars, n));
+        let program = resolve(&task.command);
+        let args = task.args.iter().map(|a| resolve(a)).collect();
+        let work_dir = task.work_dir.as_deref().map(|d| resolve(d).into());
+        let user = match &task.user {
+            None => None,
+            Some(name) => {
+                let ids = process::lookup_user(name)?;
+                let me = nix::unistd::geteuid().as_raw();
+                if me != 0 && ids.uid != me {
+                    return Err(format!(
+                        "cannot run as user {name:?}: supd is not running as root — remove `user`, or run supd as root"
+                    ));
+                }
+                Some(ids)
+            }
+        };
+        let mut env: BTreeMap<String, String> = process::inherited_env().into_iter().collect();
+        if let Some(u) = &user {
+            env.insert("USER".into(), u.name.clone());
+            env.insert("LOGNAME".into(), u.name.clone());
+            env.insert("HOME".into(), u.home.display().to_string());
+        }
+        env.extend(vars);
+        Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user })
+    }
+}
+
+/// A port nobody listens on now, for a `port` without `static`.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_or(0, |a| a.port())
+}
