@@ -197,7 +197,7 @@ const CHECK: Schema = Schema {
         ("timeout", Attr),
         ("path", Attr),
         ("method", Attr),
-        ("header", Attr),
+        ("header", Either),
         ("body", Attr),
         ("protocol", Attr),
         ("port", Attr),
@@ -247,7 +247,7 @@ const CONSTRAINT: Schema = Schema {
 };
 
 /// Signals a task may name as `kill_signal`.
-pub const SIGNALS: [&str; 30] = [
+pub const SIGNALS: [&str; 31] = [
     "SIGABRT",
     "SIGALRM",
     "SIGBUS",
@@ -278,6 +278,7 @@ pub const SIGNALS: [&str; 30] = [
     "SIGVTALRM",
     "SIGWINCH",
     "SIGXCPU",
+    "SIGXFSZ",
 ];
 
 /// Parses every job of one file. Jobs with errors are left out of the
@@ -287,13 +288,13 @@ pub fn decode<'s>(file: &str, src: &'s str) -> (Vec<Job>, Sink<'s>) {
     let body = match hcl_edit::parser::parse_body(src) {
         Ok(b) => b,
         Err(e) => {
-            let loc = e.location();
+            let (line, column, message) = syntax_error(src, &e);
             r.sink.items.push(super::diag::Diagnostic {
                 file: file.to_string(),
-                line: Some(loc.line()),
-                column: Some(loc.column()),
+                line: Some(line),
+                column: Some(column),
                 severity: super::diag::Severity::Error,
-                message: format!("syntax error: {} — check the brackets, quotes and `=` here", e.message()),
+                message,
             });
             return (Vec::new(), r.sink);
         }
@@ -362,6 +363,118 @@ pub fn decode<'s>(file: &str, src: &'s str) -> (Vec<Job>, Sink<'s>) {
     (jobs, r.sink)
 }
 
+/// A syntax error's place and message. hcl-edit lets a quoted string run
+/// on past its line and then reports a confusing place; HCL forbids that, so
+/// an unterminated string is found here and reported where it starts.
+fn syntax_error(src: &str, e: &hcl_edit::parser::Error) -> (usize, usize, String) {
+    let (line, column) = (e.location().line(), e.location().column());
+    if let Some((l, c)) = unterminated_string(src)
+        && l <= line
+    {
+        return (l, c, "unterminated string — close it with `\"` on the same line".into());
+    }
+    // At the end of a file that ends with a newline, the parser points past
+    // the last line's end; the place is the start of the next line.
+    let lines: Vec<&str> = src.split('\n').collect();
+    let (line, column) = match lines.get(line.saturating_sub(1)) {
+        Some(text) if column > text.chars().count() + 1 => (line + 1, 1),
+        _ => (line, column),
+    };
+    let at_end = line > lines.len() || (line == lines.len() && lines[line - 1].trim().is_empty());
+    let message = if at_end {
+        "unexpected end of file — a block is not closed; add the missing `}`".to_string()
+    } else if e.message().contains("redefined") {
+        "this attribute is already set in this block — remove one of the two".to_string()
+    } else {
+        format!("syntax error: {} — check the brackets, quotes and `=` here", e.message())
+    };
+    (line, column, message)
+}
+
+/// The line and column of the first quoted string that is not closed on
+/// its line, skipping comments and heredocs.
+fn unterminated_string(src: &str) -> Option<(usize, usize)> {
+    let mut in_block_comment = false;
+    let mut heredoc: Option<String> = None;
+    for (ln, line) in src.lines().enumerate() {
+        if let Some(tag) = &heredoc {
+            if line.trim() == tag {
+                heredoc = None;
+            }
+            continue;
+        }
+        let chars: Vec<char> = line.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            if in_block_comment {
+                if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    in_block_comment = false;
+                    i += 1;
+                }
+                i += 1;
+                continue;
+            }
+            match chars[i] {
+                '#' => break,
+                '/' if chars.get(i + 1) == Some(&'/') => break,
+                '/' if chars.get(i + 1) == Some(&'*') => {
+                    in_block_comment = true;
+                    i += 1;
+                }
+                '<' if chars.get(i + 1) == Some(&'<') => {
+                    let tag: String = chars[i + 2..]
+                        .iter()
+                        .skip_while(|c| **c == '-')
+                        .take_while(|c| c.is_alphanumeric() || **c == '_')
+                        .collect();
+                    if !tag.is_empty() {
+                        heredoc = Some(tag);
+                        break;
+                    }
+                }
+                '"' => {
+                    let start = i;
+                    let mut depth = 0usize;
+                    let mut closed = false;
+                    i += 1;
+                    while i < chars.len() {
+                        match chars[i] {
+                            '\\' => i += 1,
+                            '$' | '%' if chars.get(i + 1) == Some(&'{') => {
+                                depth += 1;
+                                i += 1;
+                            }
+                            '}' if depth > 0 => depth -= 1,
+                            '"' if depth == 0 => {
+                                closed = true;
+                                break;
+                            }
+                            _ => {}
+                        }
+                        i += 1;
+                    }
+                    if !closed {
+                        return Some((ln + 1, start + 1));
+                    }
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+    }
+    None
+}
+
+/// A name in quotes that reads well even when it holds quotes itself.
+fn quote(name: &str) -> String {
+    if name.contains('"') { format!("'{name}'") } else { format!("\"{name}\"") }
+}
+
+/// `job "web"`, or `this job` when it has no name.
+fn named(kind: &str, name: &str) -> String {
+    if name.is_empty() { format!("this {kind}") } else { format!("{kind} {name:?}") }
+}
+
 fn error_count(s: &Sink) -> usize {
     s.items.iter().filter(|d| d.severity == super::diag::Severity::Error).count()
 }
@@ -400,24 +513,23 @@ fn job(r: &mut Reader, block: &Block, id: String) -> Job {
     {
         r.sink.error(blk.ident.span(), format!("{job_type} jobs cannot have a reschedule policy — they run on every node; remove the `reschedule` block"));
     }
-    // Job-level reschedule merged with the type's defaults, validated once
-    // here so that groups inheriting it do not repeat the report.
-    if let (Some(spec), Some(defaults)) = (&job_resched, job_type.default_reschedule()) {
-        let merged = spec.over(defaults);
-        validate_reschedule(r, &merged, spec.span.clone());
-    }
     let mut groups = Vec::new();
     let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
     let group_blocks = r.blocks(b, "group");
     if group_blocks.is_empty() {
         r.sink.error(
             block.ident.span(),
-            format!("job {id:?} has no group — add `group \"NAME\" {{ task \"NAME\" {{ … }} }}`"),
+            format!("{} has no group — add `group \"NAME\" {{ task \"NAME\" {{ … }} }}`", named("job", &id)),
         );
     }
     let ctx = JobCtx { id: id.clone(), job_type, meta: meta.clone(), resched: job_resched };
     for gb in group_blocks {
-        let Some(name) = r.label(gb, "group \"NAME\" { … }") else { continue };
+        // A group without a name, or with a taken one, is still read for
+        // its other problems, but not kept.
+        let Some(name) = r.label(gb, "group \"NAME\" { … }") else {
+            group(r, gb, String::new(), &ctx);
+            continue;
+        };
         let lspan = gb.labels.first().and_then(|l| l.span());
         if let Some(first) = seen.get(&name) {
             let at = r.sink.pos(first);
@@ -427,6 +539,7 @@ fn job(r: &mut Reader, block: &Block, id: String) -> Job {
                     "duplicate group {name:?} in job {id:?} (first defined at {at}) — give each group its own name"
                 ),
             );
+            group(r, gb, name, &ctx);
             continue;
         }
         seen.insert(name.clone(), lspan);
@@ -454,7 +567,7 @@ fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -> Group {
 
     let restart_spec = r.one_block(b, "restart", "a group").map(|blk| restart_spec(r, blk)).unwrap_or_default();
     let restart = restart_spec.over(job.job_type.default_restart());
-    if restart_spec.span.is_some() {
+    if restart_spec.span.is_some() && !restart_spec.broken {
         validate_restart(r, &restart, restart_spec.span.clone(), "task group");
     }
 
@@ -467,19 +580,24 @@ fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -> Group {
             None
         }
         Some(defaults) => {
+            // Nomad checks the policy each group ends up with: group fields
+            // over job fields over the type's defaults. The report points at
+            // the group's block, or at the job's when the group has none.
             let mut spec = job.resched.clone().unwrap_or_default();
             if let Some(blk) = resched_block {
-                let own = reschedule_spec(r, blk);
-                spec = own.over_spec(&spec);
-                let merged = spec.over(defaults);
-                validate_reschedule(r, &merged, own.span.clone());
+                spec = reschedule_spec(r, blk).over_spec(&spec);
+            }
+            if spec.span.is_some() && !spec.broken {
+                validate_reschedule(r, &spec.over(defaults), spec.span.clone());
             }
             Some(spec.over(defaults))
         }
     };
 
     let ports = network(r, b);
-    let services = services(r, b, &Scope { job: &job.id, group: &name, task: None, ports: &ports });
+    let task_names: Vec<String> =
+        r.blocks(b, "task").iter().filter_map(|t| t.labels.first().map(|l| l.as_str().to_string())).collect();
+    let services = services(r, b, &Scope { job: &job.id, group: &name, task: None, ports: &ports, tasks: &task_names });
     let mut tasks = Vec::new();
     let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
     let task_blocks = r.blocks(b, "task");
@@ -487,26 +605,32 @@ fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -> Group {
         r.sink.error(
             block.ident.span(),
             format!(
-                "group {name:?} has no task — add `task \"NAME\" {{ driver = \"exec\" config {{ command = \"…\" }} }}`"
+                "{} has no task — add `task \"NAME\" {{ driver = \"exec\" config {{ command = \"…\" }} }}`",
+                named("group", &name)
             ),
         );
     }
     for tb in task_blocks {
-        let Some(tname) = r.label(tb, "task \"NAME\" { … }") else { continue };
+        // As with groups, a nameless or duplicate task is read but not kept.
+        let label = r.label(tb, "task \"NAME\" { … }");
+        let tname = label.clone().unwrap_or_default();
         let lspan = tb.labels.first().and_then(|l| l.span());
-        if let Some(first) = seen.get(&tname) {
-            let at = r.sink.pos(first);
+        let duplicate = label.is_some() && seen.contains_key(&tname);
+        if duplicate {
+            let at = seen.get(&tname).map(|first| r.sink.pos(first)).unwrap_or_default();
             r.sink.error(
-                lspan,
+                lspan.clone(),
                 format!(
                     "duplicate task {tname:?} in group {name:?} (first defined at {at}) — give each task its own name"
                 ),
             );
-            continue;
         }
-        seen.insert(tname.clone(), lspan);
-        let scope = Scope { job: &job.id, group: &name, task: Some(&tname), ports: &ports };
-        tasks.push(task(r, tb, tname.clone(), &scope, job.job_type, &restart_spec, &meta));
+        let scope = Scope { job: &job.id, group: &name, task: Some(&tname), ports: &ports, tasks: &task_names };
+        let t = task(r, tb, tname.clone(), &scope, job.job_type, &restart_spec, &meta);
+        if label.is_some() && !duplicate {
+            seen.insert(tname, lspan);
+            tasks.push(t);
+        }
     }
     let leaders: Vec<&Task> = tasks.iter().filter(|t| t.leader).collect();
     if leaders.len() > 1 {
@@ -515,25 +639,6 @@ fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -> Group {
             block.ident.span(),
             format!("group {name:?} marks {} tasks as leader ({at}) — only one task may be the leader", leaders.len()),
         );
-    }
-    // Script checks of group services run as one of the group's tasks.
-    for svc in &services {
-        for c in &svc.checks {
-            if let Some(t) = &c.task
-                && !tasks.iter().any(|x| &x.name == t)
-            {
-                let hint = did_you_mean(t, tasks.iter().map(|x| x.name.as_str()))
-                    .map_or(String::new(), |s| format!(" — did you mean {s:?}?"));
-                let line = c.pos;
-                r.sink.items.push(super::diag::Diagnostic {
-                    file: r.sink.file.clone(),
-                    line: Some(line.line),
-                    column: Some(line.column),
-                    severity: super::diag::Severity::Error,
-                    message: format!("check {:?} names task {t:?}, which group {name:?} does not have{hint}", c.name),
-                });
-            }
-        }
     }
     let pos = r.sink.pos(&block.ident.span());
     Group { name, pos, count, restart, reschedule, constraints, meta, ports, services, tasks }
@@ -553,7 +658,7 @@ fn network(r: &mut Reader, b: &Body) -> Vec<Port> {
     for pb in r.blocks(&net.body, "port") {
         let Some(label) = r.label(pb, "port \"http\" { static = 8080 }") else { continue };
         r.check_keys(&pb.body, &PORT);
-        let pos = r.sink.pos(&pb.ident.span());
+        let pos = r.sink.pos(&pb.labels.first().and_then(|l| l.span()));
         if let Some(first) = ports.iter().find(|p| p.label == label) {
             r.sink.error(
                 pb.labels.first().and_then(|l| l.span()),
@@ -581,6 +686,8 @@ struct Scope<'a> {
     group: &'a str,
     task: Option<&'a str>,
     ports: &'a [Port],
+    /// The names of the group's tasks.
+    tasks: &'a [String],
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -595,11 +702,14 @@ fn task(
 ) -> Task {
     let b = &block.body;
     r.check_keys(b, &TASK);
+    // Another driver's config keys are that driver's business: they are
+    // not checked once the unsupported driver is reported.
+    let mut foreign_driver = false;
     let driver = match r.attr(b, "driver") {
         None => {
             r.sink.error(
                 block.ident.span(),
-                format!("task {name:?} has no driver — add `driver = \"exec\"` (or \"raw_exec\")"),
+                format!("{} has no driver — add `driver = \"exec\"` (or \"raw_exec\")", named("task", &name)),
             );
             None
         }
@@ -607,9 +717,15 @@ fn task(
             Some("exec") => Some(Driver::Exec),
             Some("raw_exec") => Some(Driver::RawExec),
             Some(other) => {
+                foreign_driver = true;
+                let hint = if matches!(other, "docker" | "podman" | "containerd-driver" | "containerd") {
+                    "; for a container image, run its entrypoint binary with one of them"
+                } else {
+                    ""
+                };
                 r.sink.error(
                     a.value.span(),
-                    format!("driver {other:?} is not supported — supd runs tasks as host processes with driver \"exec\" or \"raw_exec\"; for a container image, run its entrypoint binary with one of them"),
+                    format!("driver {other:?} is not supported — supd runs tasks as host processes with driver \"exec\" or \"raw_exec\"{hint}"),
                 );
                 None
             }
@@ -620,9 +736,7 @@ fn task(
     match r.one_block(b, "config", "a task") {
         Some(cfg) => {
             r.no_label(cfg);
-            // The keys of another driver's config are that driver's business;
-            // the unsupported driver is already reported.
-            if driver.is_some() {
+            if !foreign_driver {
                 r.check_keys(&cfg.body, &CONFIG);
                 match r.attr(&cfg.body, "command") {
                     Some(a) => {
@@ -637,7 +751,8 @@ fn task(
                     None => r.sink.error(
                         cfg.ident.span(),
                         format!(
-                            "task {name:?} config has no `command` — add e.g. `command = \"/usr/bin/redis-server\"`"
+                            "{} config has no `command` — add e.g. `command = \"/usr/bin/redis-server\"`",
+                            named("task", &name)
                         ),
                     ),
                 }
@@ -645,9 +760,9 @@ fn task(
                 work_dir = r.attr(&cfg.body, "work_dir").and_then(|a| r.string(&a.value, "work_dir"));
             }
         }
-        None if driver.is_some() => r.sink.error(
+        None if !foreign_driver => r.sink.error(
             block.ident.span(),
-            format!("task {name:?} has no config block — add `config {{ command = \"…\" }}`"),
+            format!("{} has no config block — add `config {{ command = \"…\" }}`", named("task", &name)),
         ),
         None => {}
     }
@@ -689,7 +804,9 @@ fn task(
     let restart = match &own_restart {
         Some(spec) => {
             let merged = spec.over(group_restart.over(job_type.default_restart()));
-            validate_restart(r, &merged, spec.span.clone(), "task");
+            if !spec.broken && !group_restart.broken {
+                validate_restart(r, &merged, spec.span.clone(), "task");
+            }
             merged
         }
         None => group_restart.over(job_type.default_restart()),
@@ -773,6 +890,9 @@ struct RestartSpec {
     delay: Option<Duration>,
     mode: Option<RestartMode>,
     span: Sp,
+    /// Some field had an error: the policy's rules are not checked, as they
+    /// would judge defaults the file did not ask for.
+    broken: bool,
 }
 
 impl RestartSpec {
@@ -790,7 +910,8 @@ fn restart_spec(r: &mut Reader, blk: &Block) -> RestartSpec {
     r.no_label(blk);
     r.check_keys(&blk.body, &RESTART);
     let b = &blk.body;
-    RestartSpec {
+    let before = r.sink.error_count();
+    let mut spec = RestartSpec {
         attempts: r.attr(b, "attempts").and_then(|a| r.int(&a.value, "attempts", 0, u32::MAX as i64)).map(|v| v as u32),
         interval: r.attr(b, "interval").and_then(|a| r.duration(&a.value, "interval")),
         delay: r.attr(b, "delay").and_then(|a| r.duration(&a.value, "delay")),
@@ -799,7 +920,10 @@ fn restart_spec(r: &mut Reader, blk: &Block) -> RestartSpec {
             .and_then(|a| r.enum_value(&a.value, "mode", &["fail", "delay"]))
             .map(|m| if m == "fail" { RestartMode::Fail } else { RestartMode::Delay }),
         span: blk.ident.span(),
-    }
+        broken: false,
+    };
+    spec.broken = r.sink.error_count() > before;
+    spec
 }
 
 /// Nomad's `RestartPolicy.Validate` (reference §1.4), with DESIGN §3's
@@ -844,6 +968,7 @@ struct RescheduleSpec {
     max_delay: Option<Duration>,
     unlimited: Option<bool>,
     span: Sp,
+    broken: bool,
 }
 
 impl RescheduleSpec {
@@ -867,7 +992,8 @@ impl RescheduleSpec {
             delay_function: self.delay_function.or(base.delay_function),
             max_delay: self.max_delay.or(base.max_delay),
             unlimited: self.unlimited.or(base.unlimited),
-            span: self.span.clone(),
+            span: self.span.clone().or(base.span.clone()),
+            broken: self.broken || base.broken,
         }
     }
 }
@@ -876,7 +1002,8 @@ fn reschedule_spec(r: &mut Reader, blk: &Block) -> RescheduleSpec {
     r.no_label(blk);
     r.check_keys(&blk.body, &RESCHEDULE);
     let b = &blk.body;
-    RescheduleSpec {
+    let before = r.sink.error_count();
+    let mut spec = RescheduleSpec {
         attempts: r.attr(b, "attempts").and_then(|a| r.int(&a.value, "attempts", 0, u32::MAX as i64)).map(|v| v as u32),
         interval: r.attr(b, "interval").and_then(|a| r.duration(&a.value, "interval")),
         delay: r.attr(b, "delay").and_then(|a| r.duration(&a.value, "delay")),
@@ -891,7 +1018,10 @@ fn reschedule_spec(r: &mut Reader, blk: &Block) -> RescheduleSpec {
         max_delay: r.attr(b, "max_delay").and_then(|a| r.duration(&a.value, "max_delay")),
         unlimited: r.attr(b, "unlimited").and_then(|a| r.bool(&a.value, "unlimited")),
         span: blk.ident.span(),
-    }
+        broken: false,
+    };
+    spec.broken = r.sink.error_count() > before;
+    spec
 }
 
 /// Nomad's `ReschedulePolicy.Validate` (reference §3.1), with DESIGN §3's
@@ -906,6 +1036,7 @@ fn validate_reschedule(r: &mut Reader, p: &ReschedulePolicy, span: Sp) {
                 span.clone(),
                 format!("reschedule attempts = {} needs an interval — set e.g. interval = \"1h\"", p.attempts),
             );
+            return;
         }
         if p.unlimited {
             r.sink.error(
@@ -1114,9 +1245,22 @@ fn services(r: &mut Reader, b: &Body, scope: &Scope) -> Vec<Service> {
             );
         }
         for cb in check_blocks {
-            if let Some(c) = check(r, cb, &name, port.as_ref(), svc_restart.as_ref(), scope, provider.as_ref()) {
+            if let Some(c) = check(
+                r,
+                cb,
+                &name,
+                port.as_ref(),
+                r.attr(sbody, "port").is_some(),
+                svc_restart.as_ref(),
+                scope,
+                provider.as_ref(),
+            ) {
                 if let Some(first) = checks.iter().find(|x| x.name == c.name) {
-                    r.sink.error(cb.ident.span(), format!("service {name:?} has two checks named {:?} (the first at {}) — give each check a distinct `name`", c.name, first.pos));
+                    r.sink.error(cb.ident.span(), format!(
+                            "service {name:?} has two checks named {} (the first at {}) — give each check a distinct `name`",
+                            quote(&c.name),
+                            first.pos
+                        ));
                     continue;
                 }
                 checks.push(c);
@@ -1159,6 +1303,7 @@ fn check(
     cb: &Block,
     service: &str,
     service_port: Option<&PortRef>,
+    service_port_written: bool,
     svc_restart: Option<&CheckRestartSpec>,
     scope: &Scope,
     provider: Option<&(String, Sp)>,
@@ -1209,7 +1354,16 @@ fn check(
         },
         None => CheckStatus::Critical,
     };
-    let task = r.attr(b, "task").and_then(|a| r.literal(&a.value, "task"));
+    let task = r.attr(b, "task").and_then(|a| {
+        let t = r.literal(&a.value, "task")?;
+        if !scope.tasks.contains(&t) {
+            let hint = did_you_mean(&t, scope.tasks.iter().map(String::as_str))
+                .map_or(String::new(), |s| format!(" — did you mean {s:?}?"));
+            r.sink.error(a.value.span(), format!("the group has no task {t:?}{hint}"));
+            return None;
+        }
+        Some(t)
+    });
     let own_restart = check_restart_spec(r, b, "a check");
     let check_restart = merge_check_restart(svc_restart, own_restart.as_ref());
     if let Some((p, pspan)) = provider
@@ -1286,7 +1440,7 @@ fn check(
                 }
             };
             let args = r.attr(b, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
-            if scope.task.is_none() && task.is_none() {
+            if scope.task.is_none() && r.attr(b, "task").is_none() {
                 r.sink.error(cb.ident.span(), "script checks of a group service need `task` — name the task whose user and environment the script runs with");
                 return None;
             }
@@ -1294,7 +1448,10 @@ fn check(
         }
     };
     if matches!(kind, CheckKind::Http { .. } | CheckKind::Tcp) && port.is_none() {
-        r.sink.error(cb.ident.span(), format!("{} check {name:?} has no port — set `port` on the check or on its service (a number or a label from the group's network block)", kind.type_name()));
+        // A port that was written but is wrong is reported already.
+        if !service_port_written && r.attr(b, "port").is_none() {
+            r.sink.error(cb.ident.span(), format!("{} check {} has no port — set `port` on the check or on its service (a number or a label from the group's network block)", kind.type_name(), quote(&name)));
+        }
         return None;
     }
     Some(Check {
@@ -1334,8 +1491,26 @@ fn required_duration(r: &mut Reader, b: &Body, cb: &Block, field: &str) -> Optio
     }
 }
 
+/// `header = { Name = ["v"] }`, or Nomad's documented block form
+/// `header { Name = ["v"] }`.
 fn headers(r: &mut Reader, b: &Body) -> BTreeMap<String, Vec<String>> {
     let mut out = BTreeMap::new();
+    for hb in r.blocks(b, "header") {
+        r.no_label(hb);
+        for s in hb.body.iter() {
+            match s {
+                hcl_edit::structure::Structure::Attribute(a) => {
+                    let name = a.key.as_str().to_string();
+                    if let Some(values) = r.string_list(&a.value, &format!("header.{name}")) {
+                        out.insert(name, values);
+                    }
+                }
+                hcl_edit::structure::Structure::Block(x) => {
+                    r.sink.error(x.ident.span(), "`header` holds `Name = [\"value\"]` pairs, not blocks")
+                }
+            }
+        }
+    }
     let Some(a) = r.attr(b, "header") else { return out };
     let Expression::Object(obj) = &a.value else {
         r.sink.error(
@@ -1422,7 +1597,12 @@ fn constraint(r: &mut Reader, cb: &Block) -> Option<Constraint> {
             Some(format!("operator {:?} needs a `value` listing the items", operator.as_str()))
         }
         Operator::Regexp => {
-            regex::Regex::new(&c.value).err().map(|e| format!("regular expression {:?} does not compile: {e}", c.value))
+            // The regex crate draws a multi-line picture; its last line says what is wrong.
+            regex::Regex::new(&c.value).err().map(|e| {
+                let text = e.to_string();
+                let why = text.lines().last().unwrap_or("").trim_start_matches("error: ").to_string();
+                format!("regular expression {:?} does not compile: {why}", c.value)
+            })
         }
         Operator::Version => node_version::Constraints::parse_loose(&c.value)
             .err()
@@ -1430,13 +1610,16 @@ fn constraint(r: &mut Reader, cb: &Block) -> Option<Constraint> {
         Operator::Semver => node_version::Constraints::parse_strict(&c.value)
             .err()
             .map(|e| format!("semver constraint is invalid: {e}")),
-        Operator::DistinctProperty if !c.value.is_empty() => match c.value.parse::<u64>() {
-            Ok(0) => {
-                Some("distinct_property allows at least 1 instance per value — set value to 1 or more".to_string())
+        Operator::DistinctProperty if !c.value.is_empty() => {
+            op_span = r.attr(b, "value").and_then(|a| a.value.span()).or(op_span);
+            match c.value.parse::<u64>() {
+                Ok(0) => {
+                    Some("distinct_property allows at least 1 instance per value — set value to 1 or more".to_string())
+                }
+                Ok(_) => None,
+                Err(_) => Some(format!("distinct_property value {:?} must be a count, e.g. \"2\"", c.value)),
             }
-            Ok(_) => None,
-            Err(_) => Some(format!("distinct_property value {:?} must be a count, e.g. \"2\"", c.value)),
-        },
+        }
         Operator::IsSet | Operator::IsNotSet if !c.value.is_empty() => {
             Some(format!("operator {:?} takes no `value` — remove it", operator.as_str()))
         }

@@ -88,15 +88,24 @@ impl<'a> Sink<'a> {
         Sink { file: file.to_string(), lines: LineIndex::new(text), items: Vec::new() }
     }
 
+    /// Records a problem; the same problem at the same place is recorded
+    /// once (a job-level block inherited by several groups, say).
     pub fn at(&mut self, span: Option<Range<usize>>, severity: Severity, message: String) {
         let pos = span.map(|s| self.lines.pos(s.start));
-        self.items.push(Diagnostic {
+        let d = Diagnostic {
             file: self.file.clone(),
             line: pos.map(|p| p.line),
             column: pos.map(|p| p.column),
             severity,
             message,
-        });
+        };
+        if !self.items.contains(&d) {
+            self.items.push(d);
+        }
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.items.iter().filter(|d| d.severity == Severity::Error).count()
     }
 
     pub fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {

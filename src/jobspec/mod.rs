@@ -45,6 +45,16 @@ impl Parsed {
 
 /// Parses job file text; `file` names it in messages.
 pub fn parse_str(file: &str, src: &str) -> Parsed {
+    // A byte-order mark becomes a space: the parser takes it, and columns
+    // on the first line stay where an editor shows them.
+    let unmarked;
+    let src = match src.strip_prefix('\u{feff}') {
+        Some(rest) => {
+            unmarked = format!(" {rest}");
+            unmarked.as_str()
+        }
+        None => src,
+    };
     let (jobs, sink) = decode::decode(file, src);
     let mut diagnostics = sink.items;
     sort(&mut diagnostics);

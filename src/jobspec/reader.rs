@@ -240,11 +240,19 @@ impl<'s> Reader<'s> {
     /// An integer in `min..=max`. A quoted number is accepted, as HCL
     /// converts it.
     pub fn int(&mut self, expr: &Expression, field: &str, min: i64, max: i64) -> Option<i64> {
+        let range = if max == i64::MAX { format!("at least {min}") } else { format!("between {min} and {max}") };
         let value = match expr {
             Expression::Number(n) => match n.value().as_i64() {
                 Some(v) => v,
                 None => {
-                    self.sink.error(expr.span(), format!("`{field}` must be a whole number, found {}", n.value()));
+                    let shown = expr.span().and_then(|s| self.src.get(s)).unwrap_or("").trim().to_string();
+                    let whole = n.value().as_f64().is_some_and(|f| f.fract() == 0.0);
+                    let message = if whole {
+                        format!("`{field}` must be {range}, found {shown}")
+                    } else {
+                        format!("`{field}` must be a whole number, found {shown}")
+                    };
+                    self.sink.error(expr.span(), message);
                     return None;
                 }
             },
@@ -264,7 +272,6 @@ impl<'s> Reader<'s> {
             }
         };
         if value < min || value > max {
-            let range = if max == i64::MAX { format!("at least {min}") } else { format!("between {min} and {max}") };
             self.sink.error(expr.span(), format!("`{field}` must be {range}, found {value}"));
             return None;
         }
@@ -274,6 +281,14 @@ impl<'s> Reader<'s> {
     /// A Go duration string; see [`duration::parse`].
     pub fn duration(&mut self, expr: &Expression, field: &str) -> Option<Duration> {
         let text = match expr {
+            Expression::UnaryOp(op) if matches!(op.operator.value(), hcl_edit::expr::UnaryOperator::Neg) => {
+                self.sink.error(expr.span(), format!("`{field}` must not be negative — write e.g. \"30s\""));
+                return None;
+            }
+            Expression::Number(n) if n.value().as_f64().is_some_and(|f| f < 0.0) => {
+                self.sink.error(expr.span(), format!("`{field}` must not be negative — write e.g. \"30s\""));
+                return None;
+            }
             Expression::Number(n) => {
                 self.sink.error(
                     expr.span(),
@@ -283,6 +298,13 @@ impl<'s> Reader<'s> {
             }
             other => self.literal(other, field)?,
         };
+        if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit() || c == '.') && text != "0" {
+            self.sink.error(
+                expr.span(),
+                format!("`{field}`: duration {text:?} has no unit — write a unit, e.g. \"{text}s\""),
+            );
+            return None;
+        }
         match duration::parse(&text) {
             Ok(p) => {
                 if let Some(w) = p.warning {
@@ -305,6 +327,7 @@ impl<'s> Reader<'s> {
         }
         let list = allowed.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ");
         let hint = match did_you_mean(&v, allowed.iter().copied()) {
+            Some(s) if allowed.len() > 8 => format!("did you mean {s:?}?"),
             Some(s) => format!("did you mean {s:?}? ({field} is one of {list})"),
             None => format!("use one of {list}"),
         };

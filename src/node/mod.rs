@@ -178,10 +178,8 @@ impl Node {
                     out.push((
                         c.pos,
                         format!(
-                            "this node does not satisfy the constraint `{} {} {}` ({} is {shown}); group {:?} would not be placed here",
-                            c.attribute,
-                            c.operator.as_str(),
-                            c.value,
+                            "this node does not satisfy the constraint `{}` ({} is {shown}); group {:?} would not be placed here",
+                            format!("{} {} {}", c.attribute, c.operator.as_str(), c.value).trim(),
                             c.attribute,
                             group.name
                         ),

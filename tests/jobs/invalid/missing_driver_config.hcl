@@ -1,0 +1,18 @@
+# A task without a driver, and one without a config block.
+#
+# expect: 8:5 error: task "a" has no driver — add `driver = "exec"` (or "raw_exec")
+# expect: 14:5 error: task "b" has no config block — add `config { command = "…" }`
+
+job "web" {
+  group "g" {
+    task "a" {
+      config {
+        command = "/bin/true"
+      }
+    }
+
+    task "b" {
+      driver = "exec"
+    }
+  }
+}
