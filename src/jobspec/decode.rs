@@ -1298,6 +1298,7 @@ fn port_ref(r: &mut Reader, expr: &Expression, ports: &[Port]) -> Option<PortRef
     None
 }
 
+#[allow(clippy::too_many_arguments)]
 fn check(
     r: &mut Reader,
     cb: &Block,
