@@ -309,8 +309,14 @@ impl Supervisor {
             Request::Reload { dry_run } => {
                 let plan = self.plan_reload();
                 let messages = plan.messages.clone();
+                let failed = plan.failed_dir || !plan.invalid.is_empty();
                 if !dry_run {
                     self.apply_reload(plan);
+                }
+                if failed {
+                    // What was valid is applied; the answer still fails, so
+                    // that a script notices the files that were not loaded.
+                    return Response::refused(messages.join("\n"));
                 }
                 Response::ok(messages)
             }

@@ -26,7 +26,8 @@ impl Supervisor {
             return vec![format!("job {:?} is unchanged", job.id)];
         }
         let mut messages = Vec::new();
-        if self.current.contains_key(&job.id) {
+        let replaces = self.current.get(&job.id).copied();
+        if replaces.is_some() {
             self.stop_job(&job.id);
             messages.push(format!("job {:?} updated: its instances are replaced", job.id));
         } else {
@@ -62,7 +63,15 @@ impl Supervisor {
         }
         let n = instances.len();
         self.current.insert(job.id.clone(), serial);
-        self.runs.insert(serial, JobRun { serial, job, file, instances, stopped: false });
+        self.runs.insert(serial, JobRun { serial, job, file, instances, stopped: false, replaces });
+        // The old version is forgotten as soon as nothing of it runs; if
+        // nothing does now, the new one starts at once.
+        if let Some(old) = replaces {
+            let m = self.runs.get(&old).map_or(0, |r| r.instances.len());
+            for inst in 0..m {
+                self.advance(old, inst);
+            }
+        }
         for inst in 0..n {
             self.advance(serial, inst);
         }
@@ -155,8 +164,9 @@ impl Supervisor {
         let timeout = t.spec.kill_timeout;
         t.push_event("Killing", format!("Sent interrupt. Waiting {} before force killing", GoDuration(timeout)));
         let generation = t.generation;
-        if let Err(e) = process::signal_group(pid, sig) {
-            log::warn!("cannot signal task {} (pid {pid}): {e}", t.spec.name);
+        let result = process::signal_group(pid, sig);
+        if let Err(e) = result {
+            log::warn!("cannot signal {} (pid {pid}): {e}", self.label(key));
         }
         self.arm(Instant::now() + timeout, Timer::Escalate(key, generation));
     }
@@ -181,7 +191,7 @@ impl Supervisor {
                 t.started_at = Some(SystemTime::now());
                 t.exit = None;
                 t.push_event("Started", "Task started by client".into());
-                log::info!("started task {} as pid {pid}", t.spec.name);
+                log::info!("{} started as pid {pid}", self.label(key));
                 self.pids.insert(pid, key);
                 self.advance(key.run, key.inst);
             }
@@ -190,8 +200,8 @@ impl Supervisor {
     }
 
     fn start_failed(&mut self, key: TaskKey, message: String, recoverable: bool) {
+        log::warn!("{}: {message}", self.label(key));
         let Some(t) = self.task_mut(key) else { return };
-        log::warn!("task {}: {message}", t.spec.name);
         t.launched = true;
         t.push_event("Driver Failure", message);
         self.decide(key, Outcome::StartError { recoverable });
@@ -210,7 +220,11 @@ impl Supervisor {
         };
         t.push_event("Terminated", message);
         let stopping = t.stopping.take();
-        log::info!("task {} exited: {exit:?}", t.spec.name);
+        let shown = match exit {
+            Exit::Code(c) => format!("exit code {c}"),
+            Exit::Signal(s, _) => format!("signal {}", process::signal_name(s)),
+        };
+        log::info!("{} (pid {}) ended with {shown}", self.label(key), pid.map_or(0, |p| p.as_raw()));
         // Whatever the task left in its process group goes with it.
         if let Some(pid) = pid {
             let _ = process::signal_group(pid, Signal::SIGKILL);
@@ -304,7 +318,11 @@ impl Supervisor {
     /// main tasks run, poststop once everything else is dead.
     pub(super) fn advance(&mut self, serial: u64, inst: usize) {
         let stopped = self.shutting_down || self.runs.get(&serial).is_none_or(|r| r.stopped);
-        let Some(instance) = self.runs.get(&serial).and_then(|r| r.instances.get(inst)) else { return };
+        let Some(run) = self.runs.get(&serial) else { return };
+        if run.replaces.is_some_and(|old| self.runs.contains_key(&old)) {
+            return;
+        }
+        let Some(instance) = run.instances.get(inst) else { return };
         let winding_down = stopped || instance.winding_down;
         let tasks = &instance.tasks;
         let prestart_done = tasks
@@ -353,6 +371,19 @@ impl Supervisor {
             && !run.instances.iter().any(Instance::is_live)
         {
             self.runs.remove(&serial);
+            // The version that waited for this one may start now.
+            let next: Vec<(u64, usize)> = self
+                .runs
+                .values_mut()
+                .filter(|r| r.replaces == Some(serial))
+                .flat_map(|r| {
+                    r.replaces = None;
+                    (0..r.instances.len()).map(move |i| (r.serial, i))
+                })
+                .collect();
+            for (s, i) in next {
+                self.advance(s, i);
+            }
         }
     }
 
@@ -370,12 +401,20 @@ impl Supervisor {
                 .runs
                 .values()
                 .flat_map(|r| &r.instances)
-                .any(|i| i.id == alloc && i.tasks.iter().any(|t| t.spec.name == task && t.state == State::Running));
+                .any(|i| i.id == alloc && i.tasks.iter().any(|t| t.spec.name == task && t.pid.is_some()));
             if !running {
                 log::info!("killing pid {pid}, left behind by task {task} of instance {alloc}");
                 let _ = process::signal_group(pid, Signal::SIGKILL);
                 let _ = process::signal_pid(pid, Signal::SIGKILL);
             }
+        }
+    }
+
+    /// `job.group[index]/task`, for messages.
+    pub(super) fn label(&self, key: TaskKey) -> String {
+        match self.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) {
+            Some(i) => format!("{}/{}", i.name, i.tasks.get(key.task).map_or("?", |t| t.spec.name.as_str())),
+            None => "a task of a removed job".into(),
         }
     }
 

@@ -166,6 +166,9 @@ pub struct JobRun {
     pub instances: Vec<Instance>,
     /// The operator stopped it, or a newer version replaced it.
     pub stopped: bool,
+    /// The version this one replaces: nothing starts until its processes
+    /// are gone, so that the two never hold the same ports at once.
+    pub replaces: Option<u64>,
 }
 
 impl JobRun {
