@@ -153,9 +153,9 @@ impl Supervisor {
         let Some(t) = self.task_mut(key) else { return };
         let Some(pid) = t.pid else { return };
         if t.stopping.is_some() {
-            // Already being stopped: a restart request upgrades a plain stop.
-            if after != After::Killed {
-                t.stopping = Some(after);
+            // Already being stopped: a stop for good wins over a restart.
+            if after == After::Killed {
+                t.stopping = Some(After::Killed);
             }
             return;
         }
@@ -175,6 +175,10 @@ impl Supervisor {
         let Some(run) = self.runs.get(&key.run) else { return };
         let Some(instance) = run.instances.get(key.inst) else { return };
         let Some(t) = instance.tasks.get(key.task) else { return };
+        if t.pid.is_some() {
+            log::error!("{} is already running; not starting it twice", self.label(key));
+            return;
+        }
         let spec = match self.spawn_spec(run, instance, t) {
             Ok(s) => s,
             Err(message) => {
@@ -357,12 +361,15 @@ impl Supervisor {
                 }
             }
         }
-        for ti in to_start {
-            let key = TaskKey { run: serial, inst, task: ti };
-            if let Some(t) = self.task_mut(key) {
+        // All are marked before any starts: starting one advances the
+        // instance again, which must not start the others a second time.
+        for &ti in &to_start {
+            if let Some(t) = self.task_mut(TaskKey { run: serial, inst, task: ti }) {
                 t.launched = true;
             }
-            self.start_task(key);
+        }
+        for ti in to_start {
+            self.start_task(TaskKey { run: serial, inst, task: ti });
         }
         // A retired version with nothing left is forgotten.
         if let Some(run) = self.runs.get(&serial)

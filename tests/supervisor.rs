@@ -1,0 +1,1347 @@
+//! The supervisor end to end: the real `supd` binary on a temporary job
+//! directory and control socket, driven by the real `supctl`, with real
+//! programs (sh scripts, sleep) as tasks. Tasks record their own starts in
+//! files of the temporary directory, so what supd reports is checked against
+//! what actually ran.
+//!
+//! Timing allows for a loaded 2-core machine: waits poll with generous
+//! ceilings, and timing assertions are ranges, never instants.
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+const SUPD: &str = env!("CARGO_BIN_EXE_supd");
+const SUPCTL: &str = env!("CARGO_BIN_EXE_supctl");
+
+/// The ceiling of every wait for something supd should do "soon".
+const PATIENCE: Duration = Duration::from_secs(15);
+
+/// supd passes its own environment to its tasks; this variable, set to the
+/// test's temporary directory, marks every process a test started, so that
+/// nothing leaks from one test into the next.
+const TAG: &str = "SUPD_TEST_TAG";
+
+// --- harness -----------------------------------------------------------------
+
+/// One supd on its own temporary job directory and socket. Dropping it stops
+/// supd (SIGTERM, then SIGKILL) and kills anything its tasks left behind.
+struct Supd {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+}
+
+impl Supd {
+    /// A temporary directory with an empty job directory; supd not started.
+    fn new() -> Supd {
+        let dir = tempfile::Builder::new().prefix("supd-it-").tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("jobs")).expect("job directory");
+        Supd { dir, child: None }
+    }
+
+    /// A path in the temporary directory.
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn dir(&self) -> &str {
+        self.dir.path().to_str().expect("UTF-8 temporary path")
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.path("supd.sock")
+    }
+
+    /// Writes `jobs/NAME` with every `@DIR@` replaced by the temporary
+    /// directory; returns its path.
+    fn write_job(&self, name: &str, hcl: &str) -> PathBuf {
+        let path = self.path("jobs").join(name);
+        std::fs::write(&path, hcl.replace("@DIR@", self.dir())).expect("write job file");
+        path
+    }
+
+    /// Writes a file outside the job directory, with `@DIR@` replaced.
+    fn write_file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text.replace("@DIR@", self.dir())).expect("write file");
+        path
+    }
+
+    fn start(self) -> Supd {
+        self.start_with_env(&[])
+    }
+
+    /// Starts supd with extra environment variables and waits until its
+    /// socket answers.
+    fn start_with_env(mut self, env: &[(&str, &str)]) -> Supd {
+        let log = std::fs::File::create(self.path("supd.log")).expect("supd log");
+        let log2 = log.try_clone().expect("supd log");
+        let mut cmd = Command::new(SUPD);
+        cmd.arg("--jobs")
+            .arg(self.path("jobs"))
+            .arg("--socket")
+            .arg(self.socket())
+            .arg("--log-level")
+            .arg("debug")
+            .env(TAG, self.dir())
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("SUPD_SOCKET")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        self.child = Some(cmd.spawn().expect("start supd"));
+        let ready = wait_until(PATIENCE, || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("supd exited at start with {status}\n{}", self.log());
+            }
+            self.supctl(&["status"]).status.success()
+        });
+        assert!(ready, "supd's socket did not answer\n{}", self.log());
+        self
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.as_ref().expect("supd started").id() as i32
+    }
+
+    /// supd's log, with the output of its tasks.
+    fn log(&self) -> String {
+        format!("--- supd log ---\n{}--- end ---", std::fs::read_to_string(self.path("supd.log")).unwrap_or_default())
+    }
+
+    /// Runs supctl against this supd.
+    fn supctl(&self, args: &[&str]) -> Output {
+        Command::new(SUPCTL)
+            .arg("--socket")
+            .arg(self.socket())
+            .args(args)
+            .env_remove("SUPD_SOCKET")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run supctl")
+    }
+
+    /// Runs supctl and insists that it succeeds; returns its stdout.
+    fn supctl_ok(&self, args: &[&str]) -> String {
+        let out = self.supctl(args);
+        assert!(out.status.success(), "supctl {args:?} failed: {}\n{}", describe(&out), self.log());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn try_status(&self) -> Option<Value> {
+        let out = self.supctl(&["--json", "status"]);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// `supctl --json status`.
+    fn status(&self) -> Value {
+        let out = self.supctl(&["--json", "status"]);
+        assert!(out.status.success(), "supctl status failed: {}\n{}", describe(&out), self.log());
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", describe(&out)))
+    }
+
+    /// Polls the status until `pred` holds; returns that status. Fails the
+    /// test with the last status and supd's log after [`PATIENCE`].
+    fn wait_status(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        let ok = wait_until(PATIENCE, || match self.try_status() {
+            Some(s) => {
+                let done = pred(&s);
+                last = s;
+                done
+            }
+            None => false,
+        });
+        assert!(ok, "timed out waiting until {what}\nlast status: {}\n{}", pretty(&last), self.log());
+        last
+    }
+
+    /// Waits until the task (`JOB/GROUP/INDEX/TASK`) runs; returns its status.
+    fn wait_running(&self, target: &str) -> Value {
+        let st =
+            self.wait_status(&format!("{target} runs"), |s| task(s, target).is_some_and(|t| t["state"] == "running"));
+        task(&st, target).cloned().expect("task")
+    }
+
+    /// Waits until the task is dead for good; returns its status.
+    fn wait_dead(&self, target: &str) -> Value {
+        let st =
+            self.wait_status(&format!("{target} is dead"), |s| task(s, target).is_some_and(|t| t["state"] == "dead"));
+        task(&st, target).cloned().expect("task")
+    }
+
+    /// Waits until a file of the temporary directory has at least `n` lines.
+    fn wait_lines(&self, name: &str, n: usize) -> Vec<String> {
+        let ok = wait_until(PATIENCE, || lines(&self.path(name)).len() >= n);
+        assert!(ok, "{name} did not reach {n} lines: {:?}\n{}", lines(&self.path(name)), self.log());
+        lines(&self.path(name))
+    }
+
+    /// Waits until a process is gone from /proc (reaped, not a zombie);
+    /// fails with what is left of it and supd's log.
+    fn assert_gone(&self, pid: i32, timeout: Duration, what: &str) {
+        if !wait_until(timeout, || !alive(pid)) {
+            panic!("{what} (pid {pid}) is still there after {timeout:?}: {}\n{}", proc_info(pid), self.log());
+        }
+    }
+
+    /// Waits until no process carries the instance's NOMAD_ALLOC_ID; fails
+    /// with what is left and supd's log.
+    fn assert_instance_gone(&self, st: &Value, target: &str) {
+        let id = instance(st, target).and_then(|i| i["id"].as_str()).expect("instance id");
+        let marker = format!("NOMAD_ALLOC_ID={id}");
+        if !wait_until(PATIENCE, || procs_with_env(&marker).is_empty()) {
+            let left: Vec<String> =
+                procs_with_env(&marker).into_iter().map(|p| format!("{p}: {}", proc_info(p))).collect();
+            panic!("processes of instance {target} ({id}) are left: {left:#?}\n{}", self.log());
+        }
+    }
+
+    /// Waits for supd to exit by itself.
+    fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Live processes this test started (through supd), supd excluded.
+    fn leftovers(&self) -> Vec<i32> {
+        let me = self.child.as_ref().map(|c| c.id() as i32);
+        procs_with_env(&format!("{TAG}={}", self.dir())).into_iter().filter(|p| Some(*p) != me).collect()
+    }
+}
+
+impl Drop for Supd {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.as_ref().map(|c| c.id() as i32) {
+            // Politely first: supd stops its tasks; a second SIGTERM kills
+            // what is left; then no more politeness.
+            let mut exited = matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(Some(_))));
+            for _ in 0..2 {
+                if exited {
+                    break;
+                }
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+                exited = self.wait_exit(Duration::from_secs(8)).is_some();
+            }
+            if let Some(child) = self.child.as_mut()
+                && !exited
+            {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        for pid in procs_with_env(&format!("{TAG}={}", self.dir())) {
+            eprintln!("supervisor test: killing leftover process {pid}");
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Calls `pred` every 50 ms until it holds (true) or `timeout` passes (false).
+fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if pred() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// The lines of a file; none when it does not exist yet.
+fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// Whether a process exists (a zombie counts: it has not been reaped).
+fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// What /proc says of a process: its state, parent and command line.
+fn proc_info(pid: i32) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmd: Vec<String> = cmd.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    // After the command's parenthesis: state, ppid, pgrp, session.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or(vec![], |(_, rest)| rest.split_whitespace().take(4).collect());
+    format!("state/ppid/pgrp/sid {fields:?}, cmdline {:?}", cmd.join(" ").trim())
+}
+
+/// Processes whose environment holds the entry `needle` (`NAME=value`).
+fn procs_with_env(needle: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return out };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
+        if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn now_secs() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs_f64()
+}
+
+/// Seconds since 1970 of an RFC 3339 UTC time as supd writes them
+/// (`2026-11-28T05:06:07.123Z`).
+fn rfc3339_secs(text: &str) -> f64 {
+    fn bad<T>(text: &str) -> T {
+        panic!("not an RFC 3339 UTC time: {text:?}")
+    }
+    let (date, time) = text.strip_suffix('Z').and_then(|t| t.split_once('T')).unwrap_or_else(|| bad(text));
+    let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap_or_else(|_| bad(text))).collect();
+    let t: Vec<f64> = time.split(':').map(|x| x.parse().unwrap_or_else(|_| bad(text))).collect();
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d[2] - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    days as f64 * 86_400.0 + t[0] * 3600.0 + t[1] * 60.0 + t[2]
+}
+
+/// Seconds of a Go duration as supd prints them (`2.8s`, `112.5ms`, `1m0s`).
+fn go_duration_secs(text: &str) -> f64 {
+    let mut total = 0.0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(split);
+        let number: f64 = number.parse().unwrap_or_else(|_| panic!("not a Go duration: {text:?}"));
+        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let scale = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => panic!("unknown unit {unit:?} in {text:?}"),
+        };
+        total += number * scale;
+        rest = tail;
+    }
+    total
+}
+
+#[test]
+fn time_parsers() {
+    assert_eq!(rfc3339_secs("1970-01-02T00:00:01.500Z"), 86_401.5);
+    assert_eq!(rfc3339_secs("2000-03-01T00:00:00.000Z") - rfc3339_secs("2000-02-28T00:00:00.000Z"), 2.0 * 86_400.0);
+    assert_eq!(go_duration_secs("1m0s"), 60.0);
+    assert_eq!(go_duration_secs("112.5ms"), 0.1125);
+    assert_eq!(go_duration_secs("1h2m3.5s"), 3723.5);
+}
+
+// --- reading the status --------------------------------------------------------
+
+/// An instance by `JOB/GROUP/INDEX`.
+fn instance<'a>(st: &'a Value, target: &str) -> Option<&'a Value> {
+    let p: Vec<&str> = target.split('/').collect();
+    let index: u64 = p[2].parse().expect("instance index");
+    let job = st["jobs"].as_array()?.iter().find(|j| j["name"] == p[0])?;
+    let group = job["groups"].as_array()?.iter().find(|g| g["name"] == p[1])?;
+    group["instances"].as_array()?.iter().find(|i| i["index"] == index)
+}
+
+/// A task by `JOB/GROUP/INDEX/TASK`.
+fn task<'a>(st: &'a Value, target: &str) -> Option<&'a Value> {
+    let (inst, name) = target.rsplit_once('/').expect("JOB/GROUP/INDEX/TASK");
+    instance(st, inst)?["tasks"].as_array()?.iter().find(|t| t["name"] == name)
+}
+
+fn job_status(st: &Value, job: &str) -> String {
+    st["jobs"]
+        .as_array()
+        .and_then(|js| js.iter().find(|j| j["name"] == job))
+        .map_or(String::new(), |j| j["status"].as_str().unwrap_or_default().to_string())
+}
+
+/// A task's events as (type, message), oldest first.
+fn events(t: &Value) -> Vec<(String, String)> {
+    t["events"]
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .map(|e| {
+                    (
+                        e["type"].as_str().unwrap_or_default().to_string(),
+                        e["message"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn kinds(t: &Value) -> Vec<String> {
+    events(t).into_iter().map(|(k, _)| k).collect()
+}
+
+/// The position of the first event of a type, after position `from`.
+fn event_at(t: &Value, kind: &str, from: usize) -> Option<usize> {
+    kinds(t).iter().skip(from).position(|k| k == kind).map(|i| i + from)
+}
+
+fn pid(t: &Value) -> i32 {
+    t["pid"].as_i64().unwrap_or_else(|| panic!("task has no pid: {}", pretty(t))) as i32
+}
+
+fn restarts(t: &Value) -> u64 {
+    t["restarts"].as_u64().expect("restarts")
+}
+
+// --- restart policy ----------------------------------------------------------------
+
+/// Reference §7 case 1: `attempts + 1` runs, then `Not Restarting`, and
+/// nothing more.
+#[test]
+fn fail_mode_crash_loop_gives_up_after_attempts() {
+    let s = Supd::new();
+    s.write_job(
+        "crash.hcl",
+        r#"
+job "crash" {
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "1m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo started >> @DIR@/starts; exit 1"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let st = s.wait_status("the crash loop gives up", |s| {
+        task(s, "crash/g/0/t").is_some_and(|t| t["state"] == "dead" && t["failed"] == true)
+    });
+    let t = task(&st, "crash/g/0/t").expect("task");
+    assert_eq!(lines(&s.path("starts")).len(), 3, "one run and 2 restarts\n{}", pretty(t));
+    let evs = events(t);
+    let last = evs.last().expect("events");
+    assert_eq!(last.0, "Not Restarting", "{evs:?}");
+    assert_eq!(last.1, "Exceeded allowed attempts 2 in interval 1m0s and mode is \"fail\"");
+    assert_eq!(evs.iter().filter(|(k, _)| k == "Restarting").count(), 2, "{evs:?}");
+    assert_eq!(evs.iter().filter(|(k, _)| k == "Started").count(), 3, "{evs:?}");
+    assert_eq!(restarts(t), 2);
+    assert_eq!(t["exit_code"], 1);
+    assert_eq!(t["pid"], Value::Null);
+    assert_eq!(instance(&st, "crash/g/0").expect("instance")["status"], "failed");
+    assert_eq!(job_status(&st, "crash"), "failed");
+
+    // It stays down.
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(lines(&s.path("starts")).len(), 3, "the task started again after Not Restarting\n{}", s.log());
+    let t = s.status();
+    let t = task(&t, "crash/g/0/t").expect("task");
+    assert_eq!((t["state"].as_str(), restarts(t)), (Some("dead"), 2));
+}
+
+/// Mode "delay" never gives up, and the sliding window holds: at most
+/// `attempts` restarts in any `interval`.
+#[test]
+fn delay_mode_waits_for_the_window_and_never_fails() {
+    let s = Supd::new();
+    s.write_job(
+        "slow.hcl",
+        r#"
+job "slow" {
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "3s"
+      delay    = "100ms"
+      mode     = "delay"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "date +%s.%N >> @DIR@/starts; exit 1"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let first: f64 = s.wait_lines("starts", 1)[0].parse().expect("a time stamp");
+    // Watch ~7 s of the task's life (three windows begin in it).
+    let until = first + 7.0;
+    while now_secs() < until {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let starts: Vec<f64> = lines(&s.path("starts")).iter().map(|l| l.parse().expect("a time stamp")).collect();
+    let seen: Vec<f64> = starts.iter().copied().filter(|t| *t <= until).map(|t| t - first).collect();
+    let st = s.status();
+    let t = task(&st, "slow/g/0/t").expect("task");
+    let evs = events(t);
+    // Restarts at ~0.1 s and ~0.2 s, then the window is full until ~3.1 s,
+    // ~3.2 s, then ~6.1 s, ~6.2 s: 7 starts at most, at least the 4th.
+    assert!((4..=7).contains(&seen.len()), "starts at {seen:?} (s after the first)\n{evs:?}");
+    // The sliding window as supd planned it: each Restarting event at time
+    // T says "Task restarting in D"; no 3 of those T + D within 3 s.
+    let planned: Vec<f64> = t["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|e| e["type"] == "Restarting")
+        .map(|e| {
+            let message = e["message"].as_str().expect("message");
+            let delay = message.rsplit_once("Task restarting in ").map(|(_, d)| d).expect("a delay");
+            rfc3339_secs(e["time"].as_str().expect("time")) + go_duration_secs(delay)
+        })
+        .collect();
+    assert!(planned.len() >= 3, "{evs:?}");
+    for w in planned.windows(3) {
+        assert!(w[2] - w[0] >= 2.99, "3 restarts planned within {:.3}s: {planned:?}\n{evs:?}", w[2] - w[0]);
+    }
+    // And as the task saw it, with slack for the time a start takes to
+    // write its stamp on a loaded machine.
+    let restarts_at = &starts[1..];
+    for w in restarts_at.windows(3) {
+        assert!(w[2] - w[0] >= 2.0, "3 restarts within {:.3}s: {restarts_at:?}\n{evs:?}", w[2] - w[0]);
+    }
+    assert!(
+        evs.iter().any(|(k, m)| k == "Restarting" && m.contains("Exceeded allowed attempts, applying a delay")),
+        "{evs:?}"
+    );
+    assert!(!evs.iter().any(|(k, _)| k == "Not Restarting"), "{evs:?}");
+    assert_eq!(t["failed"], false);
+    assert_ne!(t["state"], "dead");
+    assert_ne!(instance(&st, "slow/g/0").expect("instance")["status"], "failed");
+}
+
+/// Reference §7 case 4: a batch task that exits 0 has done its work.
+#[test]
+fn batch_success_completes() {
+    let s = Supd::new();
+    s.write_job(
+        "once.hcl",
+        r#"
+job "once" {
+  type = "batch"
+  group "g" {
+    restart {
+      attempts = 3
+      interval = "1m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo started >> @DIR@/starts; exit 0"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let t = s.wait_dead("once/g/0/t");
+    assert_eq!(t["failed"], false, "{}", pretty(&t));
+    assert_eq!(t["exit_code"], 0);
+    assert_eq!(restarts(&t), 0);
+    assert!(!kinds(&t).iter().any(|k| k == "Restarting" || k == "Not Restarting"), "{:?}", events(&t));
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(lines(&s.path("starts")).len(), 1, "a completed batch task ran again\n{}", s.log());
+    let st = s.status();
+    assert_eq!(instance(&st, "once/g/0").expect("instance")["status"], "complete");
+    assert_eq!(job_status(&st, "once"), "complete");
+}
+
+/// Reference §7 case 5: a service task that exits 0 is restarted, and
+/// (Nomad compatibility) the restarts come out of its budget.
+#[test]
+fn service_success_is_restarted() {
+    let s = Supd::new();
+    s.write_job(
+        "svc.hcl",
+        r#"
+job "svc" {
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "1m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo started >> @DIR@/starts; exit 0"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let st = s.wait_status("the service task was restarted", |s| {
+        task(s, "svc/g/0/t").is_some_and(|t| t["restarts"].as_u64() >= Some(1))
+    });
+    let t = task(&st, "svc/g/0/t").expect("task");
+    assert!(events(t).iter().any(|(k, m)| k == "Restarting" && m.starts_with("Task restarting in")), "{:?}", events(t));
+    s.wait_lines("starts", 2);
+    // Exit 0 burns attempts like a failure: after 2 restarts it gives up.
+    let t = s.wait_dead("svc/g/0/t");
+    assert_eq!(t["failed"], true, "{}", pretty(&t));
+    assert_eq!(restarts(&t), 2);
+    let evs = events(&t);
+    assert_eq!(evs.last().map(|e| e.0.as_str()), Some("Not Restarting"), "{evs:?}");
+    assert!(evs.iter().any(|(k, m)| k == "Terminated" && m == "Exit Code: 0"), "{evs:?}");
+    assert_eq!(lines(&s.path("starts")).len(), 3);
+}
+
+/// Reference §7 case 8: a start error is not retried and uses no attempt.
+#[test]
+fn missing_binary_is_unrecoverable() {
+    let s = Supd::new();
+    s.write_job(
+        "nobin.hcl",
+        r#"
+job "nobin" {
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "1m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/no/such/bin"
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let t = s.wait_dead("nobin/g/0/t");
+    let evs = events(&t);
+    let failure = event_at(&t, "Driver Failure", 0).unwrap_or_else(|| panic!("no Driver Failure: {evs:?}"));
+    assert!(
+        evs[failure].1.contains("/no/such/bin") && evs[failure].1.contains("could not be found"),
+        "the message should say the binary could not be found: {evs:?}"
+    );
+    let gave_up = event_at(&t, "Not Restarting", failure).unwrap_or_else(|| panic!("no Not Restarting: {evs:?}"));
+    assert_eq!(evs[gave_up].1, "Error was unrecoverable");
+    assert!(!kinds(&t).iter().any(|k| k == "Restarting" || k == "Started"), "{evs:?}");
+    assert_eq!(t["failed"], true);
+    assert_eq!(restarts(&t), 0);
+    let st = s.status();
+    assert_eq!(instance(&st, "nobin/g/0").expect("instance")["status"], "failed");
+}
+
+/// Reference §7 case 11: an operator restart is immediate, counts in
+/// `restarts`, and leaves the policy's budget untouched.
+#[test]
+fn user_restart_uses_no_attempt() {
+    let s = Supd::new();
+    s.write_job(
+        "user.hcl",
+        r#"
+job "user" {
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "1m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/starts; while [ ! -e @DIR@/crash ]; do sleep 0.1; done; exit 1"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let t = s.wait_running("user/g/0/t");
+    let first = pid(&t);
+    assert_eq!(s.wait_lines("starts", 1), vec![first.to_string()]);
+
+    let out = s.supctl_ok(&["restart", "user/g/0/t"]);
+    assert!(out.contains("restarting task t"), "{out}");
+    let st = s.wait_status("the task runs again under a new pid", |s| {
+        task(s, "user/g/0/t").is_some_and(|t| t["state"] == "running" && t["pid"].as_i64() != Some(first.into()))
+    });
+    let t = task(&st, "user/g/0/t").expect("task");
+    let second = pid(t);
+    assert_eq!(restarts(t), 1);
+    assert!(kinds(t).iter().any(|k| k == "Restart Signaled"), "{:?}", events(t));
+    assert_eq!(s.wait_lines("starts", 2), vec![first.to_string(), second.to_string()]);
+    s.assert_gone(first, PATIENCE, "the first process");
+
+    // Now a crash loop: the full 2 attempts remain, so 3 more runs end in
+    // Not Restarting (2 would mean the operator's restart used an attempt).
+    std::fs::write(s.path("crash"), "").expect("crash marker");
+    let t = s.wait_dead("user/g/0/t");
+    let evs = events(&t);
+    assert_eq!(t["failed"], true, "{evs:?}");
+    assert_eq!(
+        evs.last().map(|e| e.1.as_str()),
+        Some("Exceeded allowed attempts 2 in interval 1m0s and mode is \"fail\"")
+    );
+    assert_eq!(restarts(&t), 3, "1 by the operator, 2 by the policy: {evs:?}");
+    assert_eq!(lines(&s.path("starts")).len(), 4, "{evs:?}");
+}
+
+// --- stopping --------------------------------------------------------------------------
+
+/// A task that ignores its kill signal is SIGKILLed after kill_timeout.
+#[test]
+fn stop_escalates_to_sigkill_after_kill_timeout() {
+    let s = Supd::new();
+    s.write_job(
+        "stubborn.hcl",
+        r#"
+job "stubborn" {
+  group "g" {
+    task "t" {
+      driver       = "raw_exec"
+      kill_timeout = "1s"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "trap '' INT TERM; echo $$ > @DIR@/pid; while true; do sleep 0.1; done"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let t = s.wait_running("stubborn/g/0/t");
+    let p = pid(&t);
+    // The pid is written after the trap is set: from here on it holds.
+    assert_eq!(s.wait_lines("pid", 1), vec![p.to_string()]);
+    let begun = Instant::now();
+    let out = s.supctl_ok(&["job", "stop", "stubborn"]);
+    assert!(out.contains("stopping"), "{out}");
+    s.assert_gone(p, Duration::from_secs(10), "the stopped task");
+    let took = begun.elapsed();
+    assert!(took >= Duration::from_millis(800), "gone after {took:?}: the 1s kill_timeout was not waited out");
+    assert!(took <= Duration::from_secs(8), "gone only after {took:?}");
+    let t = s.wait_dead("stubborn/g/0/t");
+    let evs = events(&t);
+    let killing = event_at(&t, "Killing", 0).unwrap_or_else(|| panic!("no Killing event: {evs:?}"));
+    assert!(event_at(&t, "Killed", killing).is_some(), "no Killed after Killing: {evs:?}");
+    assert_eq!(evs.last().map(|e| e.0.as_str()), Some("Killed"), "{evs:?}");
+    assert_eq!(t["failed"], false);
+    assert_eq!(t["signal"], "SIGKILL", "{}", pretty(&t));
+    assert!(s.leftovers().is_empty(), "left behind: {:?}", s.leftovers());
+}
+
+/// supd is a subreaper: a daemon a task double-forked into its own session
+/// goes when the task's job is stopped. The subshell form leaves a zombie
+/// intermediate that supd reaps too.
+#[test]
+fn stop_kills_double_forked_daemons() {
+    daemon_goes_with_its_task("(setsid sleep 1000 & echo $! > @DIR@/daemon.pid); exec sleep 1000");
+}
+
+/// As above, with the launcher reaped by the task itself (as daemon(3) and
+/// `--daemonize` flags do): nothing but the task's own end tells supd that
+/// the daemon is now an orphan of a dead task.
+#[test]
+fn stop_kills_daemons_whose_launcher_was_reaped() {
+    daemon_goes_with_its_task("setsid -f sh -c 'echo $$ > @DIR@/daemon.pid; exec sleep 1000'; exec sleep 1000");
+}
+
+fn daemon_goes_with_its_task(script: &str) {
+    let s = Supd::new();
+    s.write_job(
+        "forker.hcl",
+        &r#"
+job "forker" {
+  group "g" {
+    task "t" {
+      driver       = "raw_exec"
+      kill_timeout = "1s"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "SCRIPT"]
+      }
+    }
+  }
+}
+"#
+        .replace("SCRIPT", script),
+    );
+    let s = s.start();
+    let t = s.wait_running("forker/g/0/t");
+    let main = pid(&t);
+    let daemon: i32 = s.wait_lines("daemon.pid", 1)[0].parse().expect("daemon pid");
+    let st = s.status();
+    let alloc_id = instance(&st, "forker/g/0").expect("instance")["id"].as_str().expect("instance id").to_string();
+    let marker = format!("NOMAD_ALLOC_ID={alloc_id}");
+    assert!(wait_until(PATIENCE, || procs_with_env(&marker).contains(&daemon)), "the daemon {daemon} is not running");
+    assert!(alive(main));
+
+    s.supctl_ok(&["job", "stop", "forker"]);
+    s.wait_dead("forker/g/0/t");
+    s.assert_gone(main, Duration::from_secs(10), "the task's process");
+    let gone = wait_until(Duration::from_secs(10), || !alive(daemon));
+    let left = procs_with_env(&marker);
+    assert!(
+        gone && left.is_empty(),
+        "after `job stop` the daemon {daemon} is {}; processes of instance {alloc_id} left: {left:?}\n{}",
+        if gone { "gone" } else { "still alive" },
+        s.log()
+    );
+}
+
+// --- reload and supctl ---------------------------------------------------------------
+
+const RELOAD_JOB: &str = r#"job "rl" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $VERSION_TAG $$ >> @DIR@/versions; exec sleep 1000"]
+      }
+      env {
+        VERSION_TAG = "one"
+      }
+    }
+  }
+}
+"#;
+
+#[test]
+fn reload_applies_changes_and_keeps_running_on_invalid_files() {
+    let s = Supd::new();
+    let file = s.write_job("rl.hcl", RELOAD_JOB);
+    let file = file.to_str().expect("UTF-8 path").to_string();
+    let s = s.start();
+    let t = s.wait_running("rl/g/0/t");
+    let p1 = pid(&t);
+    assert_eq!(s.wait_lines("versions", 1), vec![format!("one {p1}")]);
+
+    // A dry run shows the update and changes nothing.
+    s.write_job("rl.hcl", &RELOAD_JOB.replace("\"one\"", "\"two\""));
+    let out = s.supctl_ok(&["reload", "--dry-run"]);
+    assert!(out.contains("update job \"rl\""), "{out}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lines(&s.path("versions")).len(), 1, "a dry run changed something\n{}", s.log());
+    assert_eq!(pid(task(&s.status(), "rl/g/0/t").expect("task")), p1);
+
+    // The real one replaces the instance with the new version.
+    let out = s.supctl_ok(&["reload"]);
+    assert!(out.contains("update job \"rl\""), "{out}");
+    let v = s.wait_lines("versions", 2);
+    assert!(v[1].starts_with("two "), "{v:?}");
+    let t = s.wait_running("rl/g/0/t");
+    let p2 = pid(&t);
+    assert_eq!(v[1], format!("two {p2}"));
+    s.assert_gone(p1, PATIENCE, "the old version");
+
+    // An invalid file is reported with its position; the job keeps running.
+    s.write_job("rl.hcl", &RELOAD_JOB.replace("VERSION_TAG = \"one\"", "VERSION_TAG = \"three"));
+    let out = s.supctl(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "a reload that leaves a file out fails: {}", describe(&out));
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let re = regex::Regex::new(&format!(r"{}:(\d+):(\d+): error", regex::escape(&file))).expect("regex");
+    let pos = re.captures(&text).unwrap_or_else(|| panic!("no {file}:LINE:COL problem in: {}", describe(&out)));
+    assert_eq!(&pos[1], "10", "the problem is on line 10: {text}");
+    std::thread::sleep(Duration::from_millis(500));
+    let st = s.status();
+    let t = task(&st, "rl/g/0/t").expect("task");
+    assert_eq!((t["state"].as_str(), pid(t)), (Some("running"), p2), "the old version should keep running");
+    assert_eq!(lines(&s.path("versions")).len(), 2, "{}", s.log());
+    assert!(alive(p2));
+}
+
+#[test]
+fn supctl_exit_codes() {
+    let s = Supd::new();
+
+    // 3: nobody listens at the socket.
+    let out = s.supctl(&["status"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no supd at"), "{}", describe(&out));
+
+    let s = s.start();
+    // 1: refused, with the reason on stderr.
+    let out = s.supctl(&["job", "stop", "nope"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no job \"nope\""), "{}", describe(&out));
+
+    // 2: usage errors.
+    for args in [&["frobnicate"][..], &["job", "stop"], &["status", "a", "b"], &["--no-such-flag", "status"]] {
+        let out = s.supctl(args);
+        assert_eq!(out.status.code(), Some(2), "supctl {args:?}: {}", describe(&out));
+    }
+
+    // 1: an invalid job, with every problem at its line:col.
+    let bad = s.write_file(
+        "bad.hcl",
+        r#"job "bad" {
+  group "g" {
+    task "t" {
+      drivr = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+"#,
+    );
+    let bad = bad.to_str().expect("UTF-8 path");
+    let out = s.supctl(&["job", "run", bad]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains(&format!("{bad}:4:7: error")), "expected the unknown key at 4:7: {}", describe(&out));
+    assert!(job_status(&s.status(), "bad").is_empty(), "an invalid job was accepted");
+
+    // 0, then 0 and "unchanged" for the same job again.
+    let good = s.write_file(
+        "good.hcl",
+        r#"job "good" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let good = good.to_str().expect("UTF-8 path");
+    let first = s.supctl_ok(&["job", "run", good]);
+    assert!(first.contains("submitted"), "{first}");
+    let t = s.wait_running("good/g/0/t");
+    let again = s.supctl_ok(&["job", "run", good]);
+    assert!(again.contains("unchanged"), "{again}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(pid(task(&s.status(), "good/g/0/t").expect("task")), pid(&t), "an unchanged job was restarted");
+
+    // And a stop of a known job succeeds.
+    let out = s.supctl_ok(&["job", "stop", "good"]);
+    assert!(out.contains("stopping"), "{out}");
+}
+
+// --- the task's environment ------------------------------------------------------
+
+#[test]
+fn tasks_get_nomads_runtime_environment() {
+    let s = Supd::new();
+    s.write_job(
+        "envjob.hcl",
+        r#"
+job "envjob" {
+  group "web" {
+    count = 2
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "env > @DIR@/env.tmp.$$ && mv @DIR@/env.tmp.$$ @DIR@/env.web.${NOMAD_ALLOC_INDEX}; exec sleep 1000"]
+      }
+      env {
+        MY_INDEX = "idx-${NOMAD_ALLOC_INDEX}"
+      }
+      meta {
+        owner = "ops"
+      }
+    }
+  }
+  group "api" {
+    network {
+      port "http" {
+        static = 18733
+      }
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "env > @DIR@/env.tmp.$$ && mv @DIR@/env.tmp.$$ @DIR@/env.api.0; exec sleep 1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let notify = s.path("notify.sock");
+    let s = s.start_with_env(&[("NOTIFY_SOCKET", notify.to_str().expect("UTF-8 path"))]);
+    let read_env = |name: &str| -> std::collections::BTreeMap<String, String> {
+        let path = s.path(name);
+        assert!(wait_until(PATIENCE, || path.exists()), "{name} was not written\n{}", s.log());
+        lines(&path).iter().filter_map(|l| l.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    let st = s.wait_status("every instance runs", |s| {
+        ["envjob/web/0/t", "envjob/web/1/t", "envjob/api/0/t"]
+            .iter()
+            .all(|t| task(s, t).is_some_and(|t| t["state"] == "running"))
+    });
+    let web: Vec<&Value> = st["jobs"][0]["groups"][0]["instances"].as_array().expect("instances").iter().collect();
+    assert_eq!(web.iter().map(|i| i["index"].as_u64()).collect::<Vec<_>>(), vec![Some(0), Some(1)], "count = 2");
+
+    for index in 0..2 {
+        let env = read_env(&format!("env.web.{index}"));
+        let get = |k: &str| env.get(k).map(String::as_str);
+        let inst = instance(&st, &format!("envjob/web/{index}")).expect("instance");
+        assert_eq!(get("NOMAD_ALLOC_INDEX"), Some(index.to_string().as_str()), "{env:?}");
+        assert_eq!(get("NOMAD_ALLOC_NAME"), Some(format!("envjob.web[{index}]").as_str()));
+        assert_eq!(inst["name"], format!("envjob.web[{index}]"));
+        assert_eq!(get("NOMAD_ALLOC_ID"), inst["id"].as_str());
+        assert_eq!(get("NOMAD_JOB_NAME"), Some("envjob"));
+        assert_eq!(get("NOMAD_GROUP_NAME"), Some("web"));
+        assert_eq!(get("NOMAD_TASK_NAME"), Some("t"));
+        assert_eq!(get("NOMAD_META_owner"), Some("ops"), "{env:?}");
+        assert_eq!(get("MY_INDEX"), Some(format!("idx-{index}").as_str()), "the task's env is interpolated");
+        assert_eq!(get("NOTIFY_SOCKET"), None, "supd's NOTIFY_SOCKET must not reach tasks");
+        assert_eq!(get(TAG), Some(s.dir()), "the rest of supd's environment is inherited");
+    }
+    let env = read_env("env.api.0");
+    assert_eq!(env.get("NOMAD_PORT_http").map(String::as_str), Some("18733"), "{env:?}");
+    assert_eq!(env.get("NOMAD_GROUP_NAME").map(String::as_str), Some("api"));
+    assert_eq!(env.get("NOMAD_ALLOC_NAME").map(String::as_str), Some("envjob.api[0]"));
+    assert_eq!(env.get("NOTIFY_SOCKET"), None);
+}
+
+// --- the tasks of one instance ------------------------------------------------------
+
+/// Reference §7 case 17.
+#[test]
+fn sibling_failure_takes_the_group_down() {
+    let s = Supd::new();
+    s.write_job(
+        "sib.hcl",
+        r#"
+job "sib" {
+  group "g" {
+    task "a" {
+      driver = "raw_exec"
+      restart {
+        attempts = 0
+      }
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/a.starts; sleep 0.3; exit 1"]
+      }
+    }
+    task "b" {
+      driver = "raw_exec"
+      kill_timeout = "1s"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/b.starts; exec sleep 1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let st = s.wait_status("both tasks are dead", |s| {
+        ["sib/g/0/a", "sib/g/0/b"].iter().all(|t| task(s, t).is_some_and(|t| t["state"] == "dead"))
+    });
+    let a = task(&st, "sib/g/0/a").expect("a");
+    let b = task(&st, "sib/g/0/b").expect("b");
+    assert_eq!(a["failed"], true, "{}", pretty(a));
+    assert_eq!(events(a).last().map(|e| e.1.as_str()), Some("Policy allows no restarts"), "{:?}", events(a));
+    let bevs = events(b);
+    let sibling = event_at(b, "Sibling Task Failed", 0).unwrap_or_else(|| panic!("b: {bevs:?}"));
+    assert_eq!(bevs[sibling].1, "Task's sibling \"a\" failed");
+    let killing = event_at(b, "Killing", sibling).unwrap_or_else(|| panic!("b not killed: {bevs:?}"));
+    assert!(event_at(b, "Killed", killing).is_some(), "{bevs:?}");
+    assert_eq!(b["failed"], false, "a killed sibling is not failed");
+    assert_eq!(instance(&st, "sib/g/0").expect("instance")["status"], "failed");
+    assert_eq!(lines(&s.path("a.starts")).len(), 1, "a started more than once");
+    assert_eq!(lines(&s.path("b.starts")).len(), 1, "b started more than once: {:?}", lines(&s.path("b.starts")));
+    s.assert_instance_gone(&st, "sib/g/0");
+}
+
+/// Reference §7 case 18.
+#[test]
+fn leader_death_ends_the_group() {
+    let s = Supd::new();
+    s.write_job(
+        "lead.hcl",
+        r#"
+job "lead" {
+  type = "batch"
+  group "g" {
+    task "leader" {
+      driver = "raw_exec"
+      leader = true
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/leader.starts; sleep 0.5; exit 0"]
+      }
+    }
+    task "other" {
+      driver = "raw_exec"
+      kill_timeout = "1s"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/other.starts; exec sleep 1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let st = s.wait_status("both tasks are dead", |s| {
+        ["lead/g/0/leader", "lead/g/0/other"].iter().all(|t| task(s, t).is_some_and(|t| t["state"] == "dead"))
+    });
+    let leader = task(&st, "lead/g/0/leader").expect("leader");
+    let other = task(&st, "lead/g/0/other").expect("other");
+    assert_eq!(
+        (leader["failed"].as_bool(), leader["exit_code"].as_i64()),
+        (Some(false), Some(0)),
+        "{}",
+        pretty(leader)
+    );
+    let evs = events(other);
+    let dead = event_at(other, "Leader Task Dead", 0).unwrap_or_else(|| panic!("other: {evs:?}"));
+    let killing = event_at(other, "Killing", dead).unwrap_or_else(|| panic!("other not killed: {evs:?}"));
+    assert!(event_at(other, "Killed", killing).is_some(), "{evs:?}");
+    assert_eq!(other["failed"], false);
+    assert_eq!(instance(&st, "lead/g/0").expect("instance")["status"], "complete");
+    assert_eq!(lines(&s.path("leader.starts")).len(), 1, "the leader started more than once");
+    let others = lines(&s.path("other.starts"));
+    assert_eq!(others.len(), 1, "other started more than once: {others:?}");
+    s.assert_instance_gone(&st, "lead/g/0");
+}
+
+/// Each task of a group runs as one process; stopping the job leaves none,
+/// and supd then exits on the first SIGTERM.
+#[test]
+fn every_task_of_a_group_starts_once() {
+    let s = Supd::new();
+    s.write_job(
+        "two.hcl",
+        r#"
+job "two" {
+  group "g" {
+    task "a" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/starts.${NOMAD_TASK_NAME}; exec sleep 1000"]
+      }
+    }
+    task "b" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/starts.${NOMAD_TASK_NAME}; exec sleep 1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let mut s = s.start();
+    let st = s.wait_status("both tasks run", |s| {
+        ["two/g/0/a", "two/g/0/b"].iter().all(|t| task(s, t).is_some_and(|t| t["state"] == "running"))
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    for name in ["a", "b"] {
+        let t = task(&st, &format!("two/g/0/{name}")).expect("task");
+        assert_eq!(lines(&s.path(&format!("starts.{name}"))), vec![pid(t).to_string()], "task {name}'s starts");
+    }
+    s.supctl_ok(&["job", "stop", "two"]);
+    s.assert_instance_gone(&st, "two/g/0");
+    kill(Pid::from_raw(s.pid()), Signal::SIGTERM).expect("signal supd");
+    assert!(s.wait_exit(PATIENCE).is_some(), "supd did not exit on SIGTERM\n{}", s.log());
+}
+
+/// Reference §7 case 19: a prestart task that is not a sidecar runs to
+/// completion before the main task starts, and is not restarted.
+#[test]
+fn prestart_task_runs_first_and_once() {
+    let s = Supd::new();
+    s.write_job(
+        "life.hcl",
+        r#"
+job "life" {
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "1m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "init" {
+      driver = "raw_exec"
+      lifecycle {
+        hook    = "prestart"
+        sidecar = false
+      }
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo started >> @DIR@/init.starts; sleep 0.5; touch @DIR@/marker; exit 0"]
+      }
+    }
+    task "main" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "if [ -e @DIR@/marker ]; then echo yes; else echo no; fi >> @DIR@/saw; exec sleep 1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    s.wait_running("life/g/0/main");
+    assert_eq!(s.wait_lines("saw", 1), vec!["yes"], "main started before the prestart task had finished");
+    std::thread::sleep(Duration::from_millis(1000));
+    let st = s.status();
+    let init = task(&st, "life/g/0/init").expect("init");
+    assert_eq!((init["state"].as_str(), init["failed"].as_bool()), (Some("dead"), Some(false)), "{}", pretty(init));
+    assert_eq!(restarts(init), 0);
+    assert!(!kinds(init).iter().any(|k| k == "Restarting"), "{:?}", events(init));
+    assert_eq!(lines(&s.path("init.starts")).len(), 1, "the prestart task ran again");
+    assert_eq!(lines(&s.path("saw")), vec!["yes"], "main ran again");
+    assert_eq!(task(&st, "life/g/0/main").expect("main")["state"], "running");
+    assert_eq!(instance(&st, "life/g/0").expect("instance")["status"], "running");
+}
+
+// --- supd itself -----------------------------------------------------------------
+
+#[test]
+fn sigterm_stops_every_task_then_supd_exits_0() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"
+job "a" {
+  group "g" {
+    task "t" {
+      driver       = "raw_exec"
+      kill_signal  = "SIGTERM"
+      kill_timeout = "3s"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "trap 'echo TERM > @DIR@/a.got; exit 0' TERM; echo $$ > @DIR@/a.pid; while true; do sleep 0.1; done"]
+      }
+    }
+  }
+}
+"#,
+    );
+    s.write_job(
+        "b.hcl",
+        r#"
+job "b" {
+  group "g" {
+    count = 2
+    task "t" {
+      driver       = "raw_exec"
+      kill_timeout = "3s"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "trap 'echo INT > @DIR@/b.got.${NOMAD_ALLOC_INDEX}; exit 0' INT; echo $$ >> @DIR@/b.pids; while true; do sleep 0.1; done"]
+      }
+    }
+  }
+}
+"#,
+    );
+    s.write_job(
+        "d.hcl",
+        r#"
+job "d" {
+  group "g" {
+    task "t" {
+      driver       = "raw_exec"
+      kill_timeout = "3s"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "setsid -f sh -c 'echo $$ > @DIR@/d.pid; exec sleep 1000'; exec sleep 1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let mut s = s.start();
+    let daemon: i32 = s.wait_lines("d.pid", 1)[0].parse().expect("pid");
+    let a: i32 = s.wait_lines("a.pid", 1)[0].parse().expect("pid");
+    let b: Vec<i32> = s.wait_lines("b.pids", 2).iter().map(|l| l.parse().expect("pid")).collect();
+    let before = s.leftovers();
+    assert!([a, b[0], b[1], daemon].iter().all(|p| before.contains(p)), "the tasks run: {before:?}");
+
+    kill(Pid::from_raw(s.pid()), Signal::SIGTERM).expect("signal supd");
+    let status = s.wait_exit(PATIENCE).unwrap_or_else(|| panic!("supd did not exit after SIGTERM\n{}", s.log()));
+    assert_eq!(status.code(), Some(0), "supd's exit status\n{}", s.log());
+    assert_eq!(lines(&s.path("a.got")), vec!["TERM"], "a did not get its kill_signal\n{}", s.log());
+    assert_eq!(lines(&s.path("b.got.0")), vec!["INT"], "b[0] did not get SIGINT\n{}", s.log());
+    assert_eq!(lines(&s.path("b.got.1")), vec!["INT"], "b[1] did not get SIGINT\n{}", s.log());
+    for p in [a, b[0], b[1], daemon] {
+        s.assert_gone(p, Duration::from_secs(2), "a task process after supd exited");
+    }
+    assert!(s.leftovers().is_empty(), "processes left behind: {:?}", s.leftovers());
+    assert!(!s.socket().exists(), "supd left its socket behind");
+}
