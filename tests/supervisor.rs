@@ -1345,3 +1345,163 @@ job "d" {
     assert!(s.leftovers().is_empty(), "processes left behind: {:?}", s.leftovers());
     assert!(!s.socket().exists(), "supd left its socket behind");
 }
+
+// --- the control socket ---------------------------------------------------------
+
+/// Clients that send garbage, too little, or hang up mid-request lose only
+/// their own connection; the loop and the tasks carry on.
+#[test]
+fn bad_clients_do_not_disturb_supd() {
+    use std::io::{Read, Write};
+    use std::os::unix::net::UnixStream;
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    let before = pid(&s.wait_running("a/g/0/t"));
+
+    // Garbage gets an error line, then the connection closes.
+    let mut c = UnixStream::connect(s.socket()).expect("connect");
+    c.write_all(b"this is not json\n").expect("write");
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).expect("read");
+    assert!(answer.contains("\"ok\":false") && answer.contains("malformed request"), "{answer}");
+
+    // An unknown command and a wrong version are refused with the reason.
+    let mut c = UnixStream::connect(s.socket()).expect("connect");
+    c.write_all(b"{\"version\":1,\"cmd\":\"explode\"}\n").expect("write");
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).expect("read");
+    assert!(answer.contains("unknown variant"), "{answer}");
+    let mut c = UnixStream::connect(s.socket()).expect("connect");
+    c.write_all(b"{\"version\":99,\"cmd\":\"status\"}\n").expect("write");
+    let mut answer = String::new();
+    c.read_to_string(&mut answer).expect("read");
+    assert!(answer.contains("protocol version 99"), "{answer}");
+
+    // Half a request, then a hang-up; and a client that connects and says nothing.
+    let mut half = UnixStream::connect(s.socket()).expect("connect");
+    half.write_all(b"{\"version\":1,\"cmd\":\"sta").expect("write");
+    drop(half);
+    let _silent = UnixStream::connect(s.socket()).expect("connect");
+
+    // supd still answers, and the task was not touched.
+    let st = s.status();
+    assert_eq!(pid(task(&st, "a/g/0/t").expect("task")), before, "{}", pretty(&st));
+    assert!(alive(before));
+}
+
+/// Anyone who can reach the socket may read; only root or supd's own user may
+/// change anything.
+#[test]
+fn other_users_may_read_but_not_change() {
+    use std::os::unix::fs::PermissionsExt;
+    if !nix::unistd::geteuid().is_root() {
+        panic!("this test switches to the user nobody and needs root (scripts/test runs as root in CI)");
+    }
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    s.wait_running("a/g/0/t");
+    // The socket is 0600; open it (and its directory) up so that nobody can connect.
+    let mode = std::fs::metadata(s.socket()).expect("socket").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the control socket is private to supd's user");
+    std::fs::set_permissions(s.socket(), std::fs::Permissions::from_mode(0o666)).expect("chmod");
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let as_nobody = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", SUPCTL, "--socket"])
+            .arg(s.socket())
+            .args(args)
+            .env_remove("SUPD_SOCKET")
+            .output()
+            .expect("run setpriv")
+    };
+    let read = as_nobody(&["status"]);
+    assert!(read.status.success(), "{}", describe(&read));
+    let change = as_nobody(&["job", "stop", "a"]);
+    assert_eq!(change.status.code(), Some(1), "{}", describe(&change));
+    assert!(String::from_utf8_lossy(&change.stderr).contains("permission denied"), "{}", describe(&change));
+    assert_eq!(task(&s.status(), "a/g/0/t").expect("task")["state"], "running");
+}
+
+/// `supctl events` lists every event; `--follow` streams new ones as they happen.
+#[test]
+fn events_are_listed_and_followed() {
+    use std::io::{BufRead, BufReader};
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    s.wait_running("a/g/0/t");
+    let listed = s.supctl_ok(&["events"]);
+    assert!(listed.contains("a.g[0]/t  Received") && listed.contains("a.g[0]/t  Started"), "{listed}");
+
+    let mut follower = Command::new(SUPCTL)
+        .arg("--socket")
+        .arg(s.socket())
+        .args(["--json", "events", "--follow"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("supctl events --follow");
+    let mut out = BufReader::new(follower.stdout.take().expect("stdout"));
+    // The history comes first.
+    let mut line = String::new();
+    out.read_line(&mut line).expect("read");
+    assert!(line.contains("\"type\":\"Received\""), "{line}");
+    out.read_line(&mut line).expect("read");
+    s.supctl_ok(&["restart", "a/g/0/t"]);
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + PATIENCE;
+    while Instant::now() < deadline {
+        let mut l = String::new();
+        if out.read_line(&mut l).expect("read") == 0 {
+            break;
+        }
+        let v: Value = serde_json::from_str(&l).expect("one JSON event per line");
+        seen.push(v["type"].as_str().unwrap_or("").to_string());
+        if seen.last().map(String::as_str) == Some("Started") {
+            break;
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert_eq!(seen, ["Restart Signaled", "Killing", "Terminated", "Restarting", "Started"], "{}", s.log());
+}
