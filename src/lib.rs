@@ -5,6 +5,7 @@ pub mod config; // embedded defaults: job directory, socket
 pub mod control; // the socket protocol shared by supd and supctl; the client side
 pub mod jobspec; // HCL job files -> typed jobs; defaults, merge rules, validation
 pub mod logging; // supd's own log
+pub mod logs; // capture and rotation of task stdout and stderr
 pub mod node; // this host's attributes; constraint evaluation
 pub mod policy; // restart, check_restart, reschedule: pure decisions
 pub mod process; // spawn, signal, reap: the only place that forks or waits

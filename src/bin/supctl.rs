@@ -71,6 +71,11 @@ enum JobCommand {
 }
 
 fn main() -> ExitCode {
+    // Like any command-line tool: `supctl … | head` ends quietly.
+    // SAFETY: setting a signal disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     let socket = cli.socket.clone().unwrap_or_else(supd::config::default_socket);
     let request = match cli.command {

@@ -289,7 +289,7 @@ pub fn decode<'s>(file: &str, src: &'s str) -> (Vec<Job>, Sink<'s>) {
         Ok(b) => b,
         Err(e) => {
             let (line, column, message) = syntax_error(src, &e);
-            r.sink.items.push(super::diag::Diagnostic {
+            r.sink.push(super::diag::Diagnostic {
                 file: file.to_string(),
                 line: Some(line),
                 column: Some(column),
@@ -367,20 +367,21 @@ pub fn decode<'s>(file: &str, src: &'s str) -> (Vec<Job>, Sink<'s>) {
 /// on past its line and then reports a confusing place; HCL forbids that, so
 /// an unterminated string is found here and reported where it starts.
 fn syntax_error(src: &str, e: &hcl_edit::parser::Error) -> (usize, usize, String) {
-    let (line, column) = (e.location().line(), e.location().column());
+    let index = super::diag::LineIndex::new(src);
+    // hcl-edit's byte offset, turned into a character column here (its own
+    // column counts bytes after some non-ASCII text).
+    let off = e.location().offset();
+    let pos = index.pos(off);
     if let Some((l, c)) = unterminated_string(src)
-        && l <= line
+        && l <= pos.line
     {
         return (l, c, "unterminated string — close it with `\"` on the same line".into());
     }
-    // At the end of a file that ends with a newline, the parser points past
-    // the last line's end; the place is the start of the next line.
-    let lines: Vec<&str> = src.split('\n').collect();
-    let (line, column) = match lines.get(line.saturating_sub(1)) {
-        Some(text) if column > text.chars().count() + 1 => (line + 1, 1),
-        _ => (line, column),
-    };
-    let at_end = line > lines.len() || (line == lines.len() && lines[line - 1].trim().is_empty());
+    // At the end of the input the parser points at the last byte; the place
+    // is just past it.
+    let rest = src.get(off..).unwrap_or("");
+    let at_end = rest.trim().is_empty() || (off + 1 >= src.len() && e.message().contains("expected `}`"));
+    let pos = if at_end { index.pos(src.len()) } else { pos };
     let message = if at_end {
         "unexpected end of file — a block is not closed; add the missing `}`".to_string()
     } else if e.message().contains("redefined") {
@@ -388,7 +389,7 @@ fn syntax_error(src: &str, e: &hcl_edit::parser::Error) -> (usize, usize, String
     } else {
         format!("syntax error: {} — check the brackets, quotes and `=` here", e.message())
     };
-    (line, column, message)
+    (pos.line, pos.column, message)
 }
 
 /// The line and column of the first quoted string that is not closed on
@@ -476,7 +477,7 @@ fn named(kind: &str, name: &str) -> String {
 }
 
 fn error_count(s: &Sink) -> usize {
-    s.items.iter().filter(|d| d.severity == super::diag::Severity::Error).count()
+    s.error_count()
 }
 
 fn job(r: &mut Reader, block: &Block, id: String) -> Job {
@@ -1128,44 +1129,72 @@ pub fn viable_attempts(p: &ReschedulePolicy) -> (bool, u32, Duration) {
             }
         }
         DelayFunction::Exponential => {
+            // Doubling until the cap, then adding the cap each time: once
+            // capped, the rest follows by arithmetic, so a huge `attempts`
+            // costs nothing.
             let mut recommended = Duration::ZERO;
-            let mut possible = 0;
-            for i in 0..p.attempts {
-                let factor = 2u32.checked_pow(i).unwrap_or(u32::MAX);
-                let mut next = p.delay.saturating_mul(factor);
-                if next > p.max_delay {
-                    next = p.max_delay;
-                    recommended = recommended.saturating_add(next);
-                } else {
-                    recommended = next;
+            let mut possible: u64 = 0;
+            let mut i = 0u32;
+            while i < p.attempts {
+                // delay × 2^i passes any cap by i = 64 (durations are < 2^64 ns).
+                let ns = if i >= 64 { u128::MAX } else { p.delay.as_nanos().saturating_mul(1u128 << i) };
+                let next = Duration::from_nanos(ns.min(u128::from(u64::MAX)) as u64);
+                if next > p.max_delay || i >= 64 {
+                    break;
                 }
+                recommended = next;
                 if recommended < p.interval {
                     possible += 1;
                 }
+                i += 1;
             }
+            let rest = u64::from(p.attempts - i);
+            if rest > 0 {
+                let step = p.max_delay.as_nanos();
+                let room = p.interval.as_nanos().saturating_sub(recommended.as_nanos());
+                // Steps k = 1..=rest with recommended + k·step < interval.
+                let fit = if step == 0 {
+                    if room > 0 { rest } else { 0 }
+                } else {
+                    (room.saturating_sub(1) / step).min(u128::from(rest)) as u64
+                };
+                possible += fit;
+                recommended = Duration::from_nanos(
+                    (recommended.as_nanos() + step * u128::from(rest)).min(u128::from(u64::MAX)) as u64,
+                );
+            }
+            let possible = possible.min(u64::from(u32::MAX)) as u32;
             (possible >= p.attempts, possible, recommended)
         }
         DelayFunction::Fibonacci => {
+            // Slots grow as Fibonacci until the cap, then by the cap each time.
+            let slot_count = p.attempts.max(2) as u64;
             let mut slots = vec![p.delay, p.delay];
-            let mut ceiling = false;
-            for i in 2..p.attempts as usize {
-                let next = if ceiling {
-                    slots[i - 1].saturating_add(p.max_delay)
-                } else {
-                    let n = slots[i - 1].saturating_add(slots[i - 2]);
-                    if n > p.max_delay {
-                        ceiling = true;
-                        p.max_delay
-                    } else {
-                        n
+            while (slots.len() as u64) < slot_count {
+                let n = slots[slots.len() - 1].saturating_add(slots[slots.len() - 2]);
+                if n > p.max_delay {
+                    break;
+                }
+                slots.push(n);
+            }
+            let linear_from = slots.len() as u64;
+            let last_slot = |k: u64| -> Duration {
+                // Slot k (0-based) for k >= linear_from: the cap, then +cap per slot.
+                let steps = k - linear_from;
+                Duration::from_nanos((p.max_delay.as_nanos() * u128::from(steps + 1)).min(u128::from(u64::MAX)) as u64)
+            };
+            let recommended = if slot_count > linear_from { last_slot(slot_count - 1) } else { slots[slots.len() - 1] };
+            if p.interval < recommended {
+                let possible = match slots.iter().position(|s| *s > p.interval) {
+                    Some(i) => i as u64,
+                    None if p.max_delay.is_zero() => 0,
+                    None => {
+                        // First linear slot k with (k - linear_from + 1)·cap > interval.
+                        let over = p.interval.as_nanos() / p.max_delay.as_nanos();
+                        linear_from + over as u64
                     }
                 };
-                slots.push(next);
-            }
-            let recommended = slots[slots.len() - 1];
-            if p.interval < recommended {
-                let possible = slots.iter().position(|s| *s > p.interval).unwrap_or(0) as u32;
-                (false, possible, recommended)
+                (false, possible.min(u64::from(u32::MAX)) as u32, recommended)
             } else {
                 (true, 0, recommended)
             }

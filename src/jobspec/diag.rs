@@ -6,7 +6,7 @@ use serde::Serialize;
 use std::fmt;
 use std::ops::Range;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     Error,
@@ -81,31 +81,45 @@ pub struct Sink<'a> {
     pub file: String,
     pub lines: LineIndex<'a>,
     pub items: Vec<Diagnostic>,
+    seen: std::collections::HashSet<(Option<usize>, Option<usize>, Severity, String)>,
+    errors: usize,
 }
 
 impl<'a> Sink<'a> {
     pub fn new(file: &str, text: &'a str) -> Self {
-        Sink { file: file.to_string(), lines: LineIndex::new(text), items: Vec::new() }
+        Sink {
+            file: file.to_string(),
+            lines: LineIndex::new(text),
+            items: Vec::new(),
+            seen: std::collections::HashSet::new(),
+            errors: 0,
+        }
     }
 
     /// Records a problem; the same problem at the same place is recorded
     /// once (a job-level block inherited by several groups, say).
     pub fn at(&mut self, span: Option<Range<usize>>, severity: Severity, message: String) {
         let pos = span.map(|s| self.lines.pos(s.start));
-        let d = Diagnostic {
+        self.push(Diagnostic {
             file: self.file.clone(),
             line: pos.map(|p| p.line),
             column: pos.map(|p| p.column),
             severity,
             message,
-        };
-        if !self.items.contains(&d) {
+        });
+    }
+
+    pub fn push(&mut self, d: Diagnostic) {
+        if self.seen.insert((d.line, d.column, d.severity, d.message.clone())) {
+            if d.severity == Severity::Error {
+                self.errors += 1;
+            }
             self.items.push(d);
         }
     }
 
     pub fn error_count(&self) -> usize {
-        self.items.iter().filter(|d| d.severity == Severity::Error).count()
+        self.errors
     }
 
     pub fn error(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
@@ -121,15 +135,21 @@ impl<'a> Sink<'a> {
     }
 
     pub fn has_errors(&self) -> bool {
-        self.items.iter().any(|d| d.severity == Severity::Error)
+        self.errors > 0
     }
 }
 
 /// The closest candidate to a misspelt name, for "did you mean".
 pub fn did_you_mean<'k>(name: &str, candidates: impl IntoIterator<Item = &'k str>) -> Option<&'k str> {
+    // Typos are in short names; long ones would only cost time.
+    const LONGEST: usize = 64;
+    if name.len() > LONGEST {
+        return None;
+    }
     let limit = (name.chars().count() / 3).clamp(1, 3);
     candidates
         .into_iter()
+        .filter(|c| c.len() <= LONGEST)
         .map(|c| (distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)

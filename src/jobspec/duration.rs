@@ -92,7 +92,7 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
             f = f * 10 + u128::from(c.to_digit(10).unwrap_or(0));
             div *= 10;
         }
-        part += f * scale / div;
+        part = part.checked_add(f * scale / div).ok_or_else(|| format!("duration {quoted} is too large"))?;
         total = total.checked_add(part).ok_or_else(|| format!("duration {quoted} is too large"))?;
         // Go limits durations to int64 nanoseconds (about 292 years).
         if total > i64::MAX as u128 {
@@ -208,6 +208,7 @@ mod tests {
         }
         assert!(parse("1d").unwrap_err().contains("unknown unit \"d\""));
         assert!(parse("99999999999999h").unwrap_err().contains("too large"));
+        assert!(parse("340282366920938463463374607431768211.999us").unwrap_err().contains("too large"));
         assert!(parse("-5s").unwrap_err().contains("negative"));
     }
 

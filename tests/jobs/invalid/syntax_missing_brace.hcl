@@ -1,7 +1,7 @@
 # A missing closing brace: reported at the end of the file, where `}` was
 # expected. (This file deliberately has no final newline.)
 #
-# expect: 14:4 error: syntax error: invalid block body; expected `}`, newline or identifier — check the brackets, quotes and `=` here
+# expect: 14:4 error: unexpected end of file — a block is not closed; add the missing `}`
 
 job "web" {
   group "g" {

@@ -1,0 +1,352 @@
+//! Capture of task output. Each task's stdout and stderr go through a pipe
+//! that supd holds across the task's restarts (as runit and s6 do), read
+//! without blocking in the main loop, into
+//! `<log_dir>/<job>/<group>[<index>]/<task>.stdout.N` (and `.stderr.N`),
+//! rotated by the task's `logs` block. The highest N is the file being
+//! written; the oldest files go once there are `max_files`. A line is not
+//! split across two files unless it is longer than a whole file. When a
+//! write fails (a full disk), output is dropped and counted, and supervision
+//! goes on.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// At most this much is read from one pipe per wake-up before the loop
+/// turns to other work; the rest is read on the next turn.
+const READ_BUDGET: usize = 1 << 20;
+
+/// One captured stream of one task.
+pub struct Stream {
+    dir: PathBuf,
+    /// `task.stdout`
+    base: String,
+    read: File,
+    write: OwnedFd,
+    file: Option<File>,
+    index: u64,
+    size: u64,
+    max_files: u32,
+    max_size: u64,
+    /// The current file ends with a whole line (or is empty).
+    at_line_start: bool,
+    /// Bytes that could not be written.
+    pub dropped: u64,
+    /// The last write error, until it is reported.
+    pub error: Option<String>,
+}
+
+impl Stream {
+    /// Creates the pipe and finds where writing continues: the newest file
+    /// of an earlier run of supd is appended to, never truncated.
+    pub fn open(dir: &Path, base: &str, max_files: u32, max_file_size_mb: u32) -> std::io::Result<Stream> {
+        std::fs::create_dir_all(dir)?;
+        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
+        // The task's end blocks as usual: a task writing faster than supd
+        // reads waits, it does not lose output.
+        nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))?;
+        let index = existing(dir, base).into_iter().max().unwrap_or(0);
+        let mut s = Stream {
+            dir: dir.to_path_buf(),
+            base: base.to_string(),
+            read: File::from(read),
+            write,
+            file: None,
+            index,
+            size: 0,
+            max_files: max_files.max(1),
+            max_size: u64::from(max_file_size_mb.max(1)) << 20,
+            at_line_start: true,
+            dropped: 0,
+            error: None,
+        };
+        s.open_current()?;
+        Ok(s)
+    }
+
+    pub fn raw_fd(&self) -> RawFd {
+        self.read.as_raw_fd()
+    }
+
+    /// The task's end of the pipe, for one start.
+    pub fn stdio(&self) -> std::io::Result<Stdio> {
+        Ok(Stdio::from(self.write.try_clone()?))
+    }
+
+    pub fn current_path(&self) -> PathBuf {
+        self.path(self.index)
+    }
+
+    fn path(&self, index: u64) -> PathBuf {
+        self.dir.join(format!("{}.{index}", self.base))
+    }
+
+    fn open_current(&mut self) -> std::io::Result<()> {
+        let f = OpenOptions::new().create(true).append(true).open(self.current_path())?;
+        self.size = f.metadata()?.len();
+        self.at_line_start = self.size == 0 || ends_with_newline(&self.current_path());
+        self.file = Some(f);
+        Ok(())
+    }
+
+    /// Reads what the task wrote, stores it, and returns it (for followers).
+    pub fn drain(&mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        while out.len() < READ_BUDGET {
+            match self.read.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Err(_) => break, // WouldBlock: all read
+            }
+        }
+        if !out.is_empty() {
+            self.store(&out);
+        }
+        out
+    }
+
+    /// Whether a read stopped at the budget with more to read.
+    pub fn budget() -> usize {
+        READ_BUDGET
+    }
+
+    fn store(&mut self, mut data: &[u8]) {
+        while !data.is_empty() {
+            let room = self.max_size.saturating_sub(self.size) as usize;
+            let cut = if data.len() <= room {
+                data.len()
+            } else {
+                match data[..room].iter().rposition(|b| *b == b'\n') {
+                    Some(i) => i + 1,
+                    // No line end fits. A line that starts here begins a
+                    // fresh file; one already begun here fills this file (it
+                    // is longer than a file, or was read in pieces).
+                    None if self.size > 0 && self.at_line_start => 0,
+                    None => room,
+                }
+            };
+            if cut > 0 {
+                self.write_out(&data[..cut]);
+                data = &data[cut..];
+            }
+            if !data.is_empty() {
+                self.rotate();
+            }
+        }
+    }
+
+    fn write_out(&mut self, chunk: &[u8]) {
+        if self.file.is_none()
+            && let Err(e) = self.open_current()
+        {
+            self.fail(chunk.len(), e);
+            return;
+        }
+        if let Some(f) = self.file.as_mut() {
+            match f.write_all(chunk) {
+                Ok(()) => {
+                    self.size += chunk.len() as u64;
+                    self.at_line_start = chunk.last() == Some(&b'\n');
+                }
+                Err(e) => {
+                    // Reopen next time: the disk may have room again.
+                    self.file = None;
+                    self.fail(chunk.len(), e);
+                }
+            }
+        }
+    }
+
+    fn fail(&mut self, bytes: usize, e: std::io::Error) {
+        self.dropped += bytes as u64;
+        if self.error.is_none() {
+            self.error = Some(format!("cannot write {}: {e}", self.current_path().display()));
+        }
+    }
+
+    fn rotate(&mut self) {
+        self.index += 1;
+        self.file = None;
+        self.size = 0;
+        self.at_line_start = true;
+        if let Err(e) = self.open_current() {
+            if self.error.is_none() {
+                self.error = Some(format!("cannot open {}: {e}", self.current_path().display()));
+            }
+            // Still move on, so that the size limit holds.
+            self.size = 0;
+        }
+        let keep_from = (self.index + 1).saturating_sub(u64::from(self.max_files));
+        for old in existing(&self.dir, &self.base) {
+            if old < keep_from {
+                let _ = std::fs::remove_file(self.path(old));
+            }
+        }
+    }
+
+    /// The last `n` lines written, from the newest files.
+    pub fn tail(&self, n: usize) -> Vec<u8> {
+        tail(&self.dir, &self.base, n)
+    }
+}
+
+fn ends_with_newline(path: &Path) -> bool {
+    use std::io::{Seek, SeekFrom};
+    let mut last = [0u8; 1];
+    File::open(path)
+        .and_then(|mut f| {
+            f.seek(SeekFrom::End(-1))?;
+            f.read_exact(&mut last)
+        })
+        .is_ok_and(|()| last[0] == b'\n')
+}
+
+/// The indices of `base.N` files in `dir`.
+fn existing(dir: &Path, base: &str) -> Vec<u64> {
+    let prefix = format!("{base}.");
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.flatten().filter_map(|e| e.file_name().to_str()?.strip_prefix(&prefix)?.parse::<u64>().ok()).collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The last `n` lines of a rotated stream, at most 4 MiB of them.
+pub fn tail(dir: &Path, base: &str, n: usize) -> Vec<u8> {
+    let mut indices = existing(dir, base);
+    indices.sort_unstable_by(|a, b| b.cmp(a));
+    let mut collected: Vec<u8> = Vec::new();
+    for i in indices {
+        let Ok(data) = std::fs::read(dir.join(format!("{base}.{i}"))) else { continue };
+        let mut joined = data;
+        joined.extend_from_slice(&collected);
+        collected = joined;
+        let lines = collected.iter().filter(|b| **b == b'\n').count();
+        if lines > n || collected.len() > 4 << 20 {
+            break;
+        }
+    }
+    let mut start = collected.len();
+    let mut seen = 0;
+    let body_end = if collected.last() == Some(&b'\n') { collected.len() - 1 } else { collected.len() };
+    for (i, b) in collected[..body_end].iter().enumerate().rev() {
+        if *b == b'\n' {
+            seen += 1;
+            if seen == n {
+                start = i + 1;
+                break;
+            }
+        }
+        start = i;
+    }
+    if n == 0 {
+        return Vec::new();
+    }
+    collected.split_off(start.min(collected.len()))
+}
+
+/// The directory of one instance's logs: `<log_dir>/<job>/<group>[<index>]`.
+pub fn instance_dir(log_dir: &Path, job: &str, group: &str, index: u32) -> PathBuf {
+    log_dir.join(job).join(format!("{group}[{index}]"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn write_through(s: &Stream, data: &[u8]) {
+        let mut w = File::from(s.write.try_clone().unwrap());
+        w.write_all(data).unwrap();
+    }
+
+    fn files(dir: &Path, base: &str) -> Vec<(u64, String)> {
+        let mut v: Vec<(u64, String)> = existing(dir, base)
+            .into_iter()
+            .map(|i| (i, std::fs::read_to_string(dir.join(format!("{base}.{i}"))).unwrap()))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn rotates_at_size_keeping_lines_whole_and_max_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Stream::open(dir.path(), "t.stdout", 3, 1).unwrap();
+        // Lines of 30 KiB (less than a pipe holds): 34 fit a 1 MiB file,
+        // the 35th starts the next.
+        let line = format!("{}\n", "x".repeat(30 * 1024 - 1));
+        for _ in 0..(34 * 4 + 5) {
+            write_through(&s, line.as_bytes());
+            s.drain();
+        }
+        let f = files(dir.path(), "t.stdout");
+        assert_eq!(f.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [2, 3, 4], "only max_files remain");
+        for (_, text) in &f[..2] {
+            assert_eq!(text.len(), 34 * line.len(), "full files hold whole lines");
+        }
+        assert_eq!(f[2].1.len(), 5 * line.len());
+        assert!(f.iter().all(|(_, t)| t.ends_with('\n')));
+    }
+
+    #[test]
+    fn a_line_longer_than_a_file_is_split() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Stream::open(dir.path(), "t.stderr", 10, 1).unwrap();
+        let big = vec![b'y'; (1 << 20) + 10];
+        let mut w = File::from(s.write.try_clone().unwrap());
+        std::thread::spawn(move || w.write_all(&big).unwrap());
+        let mut total = 0;
+        while total < (1 << 20) + 10 {
+            total += s.drain().len();
+        }
+        let f = files(dir.path(), "t.stderr");
+        assert_eq!(f.iter().map(|(_, t)| t.len()).collect::<Vec<_>>(), [1 << 20, 10]);
+    }
+
+    #[test]
+    fn appends_after_a_restart_of_supd_and_tails() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let mut s = Stream::open(dir.path(), "t.stdout", 10, 10).unwrap();
+            write_through(&s, b"one\ntwo\n");
+            s.drain();
+        }
+        let mut s = Stream::open(dir.path(), "t.stdout", 10, 10).unwrap();
+        write_through(&s, b"three\nfour");
+        s.drain();
+        assert_eq!(std::fs::read_to_string(s.current_path()).unwrap(), "one\ntwo\nthree\nfour");
+        assert_eq!(s.tail(2), b"three\nfour");
+        assert_eq!(s.tail(10), b"one\ntwo\nthree\nfour");
+        assert_eq!(s.tail(0), b"");
+    }
+
+    #[test]
+    fn tail_spans_rotated_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("t.stdout.3"), "a\nb\n").unwrap();
+        std::fs::write(dir.path().join("t.stdout.4"), "c\n").unwrap();
+        assert_eq!(tail(dir.path(), "t.stdout", 2), b"b\nc\n");
+        assert_eq!(tail(dir.path(), "t.stdout", 5), b"a\nb\nc\n");
+    }
+
+    #[test]
+    fn unwritable_output_is_counted_not_fatal() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Stream::open(dir.path(), "t.stdout", 10, 10).unwrap();
+        // /dev/full fails every write with ENOSPC, like a full disk.
+        s.file = Some(OpenOptions::new().append(true).open("/dev/full").unwrap());
+        write_through(&s, b"lost\n");
+        assert_eq!(s.drain(), b"lost\n");
+        assert_eq!(s.dropped, 5);
+        assert!(s.error.as_deref().unwrap_or("").contains("No space left"), "{:?}", s.error);
+        // The next write reopens the real file and works.
+        write_through(&s, b"kept\n");
+        s.drain();
+        assert_eq!(std::fs::read_to_string(s.current_path()).unwrap(), "kept\n");
+    }
+}
