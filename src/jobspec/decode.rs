@@ -1153,10 +1153,10 @@ pub fn viable_attempts(p: &ReschedulePolicy) -> (bool, u32, Duration) {
                 let step = p.max_delay.as_nanos();
                 let room = p.interval.as_nanos().saturating_sub(recommended.as_nanos());
                 // Steps k = 1..=rest with recommended + k·step < interval.
-                let fit = if step == 0 {
-                    if room > 0 { rest } else { 0 }
-                } else {
-                    (room.saturating_sub(1) / step).min(u128::from(rest)) as u64
+                let fit = match room.saturating_sub(1).checked_div(step) {
+                    Some(k) => k.min(u128::from(rest)) as u64,
+                    None if room > 0 => rest,
+                    None => 0,
                 };
                 possible += fit;
                 recommended = Duration::from_nanos(
