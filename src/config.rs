@@ -28,6 +28,20 @@ pub fn default_job_dir() -> PathBuf {
     base.join("supd").join("jobs")
 }
 
+/// `/var/log/supd` as root, else `$XDG_STATE_HOME/supd/logs`
+/// (`~/.local/state/supd/logs`).
+pub fn default_log_dir() -> PathBuf {
+    if is_root() {
+        return PathBuf::from("/var/log/supd");
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state")))
+        .unwrap_or_else(|| PathBuf::from(format!("/tmp/supd-{}", nix::unistd::geteuid())));
+    base.join("supd").join("logs")
+}
+
 /// `/run/supd/supd.sock` as root, else `$XDG_RUNTIME_DIR/supd/supd.sock`
 /// (or `/tmp/supd-$UID/supd.sock`).
 pub fn default_socket() -> PathBuf {

@@ -84,6 +84,8 @@ impl Supd {
             .arg(self.path("jobs"))
             .arg("--socket")
             .arg(self.socket())
+            .arg("--log-dir")
+            .arg(self.path("logs"))
             .arg("--log-level")
             .arg("debug")
             .env(TAG, self.dir())
@@ -1504,4 +1506,141 @@ fn events_are_listed_and_followed() {
     let _ = follower.kill();
     let _ = follower.wait();
     assert_eq!(seen, ["Restart Signaled", "Killing", "Terminated", "Restarting", "Started"], "{}", s.log());
+}
+
+// --- task output -------------------------------------------------------------------
+
+/// Output lands in `<log_dir>/<job>/<group>[<index>]/<task>.stdout.N`, the
+/// last words before a crash are on disk when `Terminated` is recorded, and
+/// `supctl logs` shows the last lines of stdout or stderr.
+#[test]
+fn output_is_captured_per_task_and_shown_by_supctl_logs() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "for i in 1 2 3 4 5; do echo line $i; done; echo oops >&2; printf 'last words'; exit 2"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    s.wait_dead("a/g/0/t");
+    let dir = s.path("logs").join("a").join("g[0]");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("t.stdout.0")).expect("stdout file"),
+        "line 1\nline 2\nline 3\nline 4\nline 5\nlast words"
+    );
+    assert_eq!(std::fs::read_to_string(dir.join("t.stderr.0")).expect("stderr file"), "oops\n");
+    assert_eq!(s.supctl_ok(&["logs", "a/g/0/t", "-n", "2"]), "line 5\nlast words");
+    assert_eq!(s.supctl_ok(&["logs", "a", "--stderr"]), "oops\n");
+    let unknown = s.supctl(&["logs", "a/g/0/nope"]);
+    assert_eq!(unknown.status.code(), Some(1), "{}", describe(&unknown));
+}
+
+/// A task that writes much more than its `logs` block allows keeps disk use
+/// within max_files × max_file_size, in files of whole lines.
+#[test]
+fn output_rotates_within_the_logs_limits() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/usr/bin/python3"
+        args    = ["-c", "import sys\nline = 'x' * 99 + '\\n'\nfor i in range(60000): sys.stdout.write(line)"]
+      }
+      logs {
+        max_files     = 3
+        max_file_size = 1
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    s.wait_dead("a/g/0/t");
+    let dir = s.path("logs").join("a").join("g[0]");
+    let mut files: Vec<(String, u64)> = std::fs::read_dir(&dir)
+        .expect("log dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("t.stdout."))
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().expect("meta").len()))
+        .collect();
+    files.sort();
+    // 6 MB written, 1 MB per file, 3 files kept: the newest three of 0..=5.
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["t.stdout.3", "t.stdout.4", "t.stdout.5"], "{files:?}");
+    let total: u64 = files.iter().map(|(_, n)| n).sum();
+    assert!(total <= 3 << 20, "{total} bytes kept");
+    for (name, size) in &files[..2] {
+        assert!(*size <= 1 << 20 && *size > (1 << 20) - 100, "{name}: {size}");
+        let text = std::fs::read_to_string(dir.join(name)).expect("read");
+        assert!(text.ends_with('\n') && text.lines().all(|l| l.len() == 99), "{name} holds whole lines");
+    }
+}
+
+/// `supctl logs --follow` keeps showing a task's output across its restarts.
+#[test]
+fn logs_follow_across_restarts() {
+    use std::io::{BufRead, BufReader};
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    restart {
+      attempts = 10
+      interval = "1m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo run $$; sleep 0.3; exit 1"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    s.wait_running("a/g/0/t");
+    let mut follower = Command::new(SUPCTL)
+        .arg("--socket")
+        .arg(s.socket())
+        .args(["logs", "-f", "a", "-n", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("supctl logs -f");
+    let mut out = BufReader::new(follower.stdout.take().expect("stdout"));
+    let mut pids = Vec::new();
+    while pids.len() < 3 {
+        let mut l = String::new();
+        if out.read_line(&mut l).expect("read") == 0 {
+            break;
+        }
+        if let Some(p) = l.trim().strip_prefix("run ") {
+            pids.push(p.to_string());
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "three different runs followed: {pids:?}\n{}", s.log());
 }

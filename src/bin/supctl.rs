@@ -47,6 +47,21 @@ enum Command {
     Restart { target: String },
     /// Send a signal (SIGHUP, HUP or a number) to the running tasks of a target.
     Signal { target: String, signal: String },
+    /// A task's output: the last lines, and with --follow what it writes
+    /// next, across rotation and restarts. TARGET as in status; a
+    /// single-task group may omit the task.
+    Logs {
+        target: String,
+        /// Follow the output until interrupted.
+        #[arg(short, long)]
+        follow: bool,
+        /// Show stderr instead of stdout.
+        #[arg(long)]
+        stderr: bool,
+        /// How many of the last lines to show first.
+        #[arg(short = 'n', long, default_value_t = 10)]
+        lines: usize,
+    },
     /// Every task event; with --follow, keep streaming new ones (NDJSON with --json).
     Events {
         #[arg(short, long)]
@@ -104,6 +119,9 @@ fn main() -> ExitCode {
         Command::Restart { target } => Request::Restart { target },
         Command::Signal { target, signal } => Request::Signal { target, signal },
         Command::Events { follow } => return events(&socket, follow, cli.json),
+        Command::Logs { target, follow, stderr, lines } => {
+            return logs(&socket, Request::Logs { target, stderr, lines, follow });
+        }
         Command::Reload { dry_run } => Request::Reload { dry_run },
         Command::Shutdown => Request::Shutdown,
     };
@@ -300,6 +318,34 @@ fn events(socket: &std::path::Path, follow: bool, json: bool) -> ExitCode {
     loop {
         match conn.next_event() {
             Ok(Some(l)) => print(&l),
+            Ok(None) => return ExitCode::SUCCESS,
+            Err(e) => return client_error(e),
+        }
+    }
+}
+
+fn logs(socket: &std::path::Path, request: Request) -> ExitCode {
+    use std::io::Write;
+    let mut conn = match Connection::open(socket) {
+        Ok(c) => c,
+        Err(e) => return client_error(e),
+    };
+    if let Err(e) = conn.send(request) {
+        return client_error(e);
+    }
+    let mut stdout = std::io::stdout();
+    loop {
+        match conn.next_response() {
+            Ok(Some(r)) if !r.ok => {
+                eprintln!("supctl: {}", r.error.as_deref().unwrap_or("refused"));
+                return ExitCode::from(1);
+            }
+            Ok(Some(r)) => {
+                if let Some(d) = r.data {
+                    let _ = stdout.write_all(d.as_bytes());
+                    let _ = stdout.flush();
+                }
+            }
             Ok(None) => return ExitCode::SUCCESS,
             Err(e) => return client_error(e),
         }

@@ -22,6 +22,10 @@ struct Cli {
     /// $XDG_RUNTIME_DIR/supd/supd.sock (or /tmp/supd-$UID/supd.sock).
     #[arg(long, value_name = "PATH", env = "SUPD_SOCKET")]
     socket: Option<PathBuf>,
+    /// Where task output goes, as <DIR>/<job>/<group>[<index>]/<task>.stdout.N.
+    /// Default: /var/log/supd as root, else $XDG_STATE_HOME/supd/logs.
+    #[arg(long, value_name = "DIR")]
+    log_dir: Option<PathBuf>,
     /// error, warn, info, debug or trace.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: log::LevelFilter,
@@ -56,7 +60,8 @@ fn main() -> ExitCode {
         );
     }
     let socket = cli.socket.unwrap_or_else(supd::config::default_socket);
-    let cfg = Config { job_dir, socket, node };
+    let log_dir = cli.log_dir.unwrap_or_else(supd::config::default_log_dir);
+    let cfg = Config { job_dir, socket, log_dir, node };
     match Supervisor::new(cfg) {
         Ok(s) => ExitCode::from(s.run() as u8),
         Err(e) => {

@@ -38,6 +38,18 @@ pub enum Request {
         #[serde(default)]
         follow: bool,
     },
+    /// A task's output: the last `lines` lines, then with `follow` what it
+    /// writes next. `target` as in `status`; a single-task group may omit
+    /// the task, a single-instance group the index.
+    Logs {
+        target: String,
+        #[serde(default)]
+        stderr: bool,
+        #[serde(default = "ten")]
+        lines: usize,
+        #[serde(default)]
+        follow: bool,
+    },
     Reload {
         #[serde(default)]
         dry_run: bool,
@@ -67,11 +79,18 @@ pub struct Response {
     pub status: Option<Status>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<EventLine>,
+    /// Task output (lossy UTF-8).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data: Option<String>,
+}
+
+fn ten() -> usize {
+    10
 }
 
 impl Response {
     pub fn ok(messages: Vec<String>) -> Response {
-        Response { version: VERSION, ok: true, error: None, messages, status: None, events: Vec::new() }
+        Response { version: VERSION, ok: true, error: None, messages, status: None, events: Vec::new(), data: None }
     }
 
     pub fn refused(error: impl Into<String>) -> Response {
@@ -82,6 +101,7 @@ impl Response {
             messages: Vec::new(),
             status: None,
             events: Vec::new(),
+            data: None,
         }
     }
 }
@@ -181,6 +201,7 @@ mod tests {
             Request::Restart { target: "x/g/0/t".into() },
             Request::Signal { target: "x".into(), signal: "SIGHUP".into() },
             Request::Events { follow: true },
+            Request::Logs { target: "x/g".into(), stderr: true, lines: 5, follow: false },
             Request::Reload { dry_run: true },
             Request::Shutdown,
         ];

@@ -23,8 +23,10 @@ pub(super) struct Client {
     rbuf: Vec<u8>,
     wbuf: Vec<u8>,
     uid: u32,
-    /// Streams events after its answer.
+    /// Keeps the connection open after its answer (events or logs follow).
     follow: bool,
+    /// Receives task events as they happen.
+    events: bool,
     /// Close once everything is written.
     done: bool,
     writable: bool,
@@ -56,6 +58,7 @@ impl Supervisor {
                             wbuf: Vec::new(),
                             uid,
                             follow: false,
+                            events: false,
                             done: false,
                             writable: false,
                         },
@@ -178,14 +181,32 @@ impl Supervisor {
     }
 
     fn drop_client(&mut self, token: Token) {
+        self.log_followers.retain(|(t, _)| *t != token);
         if let Some(mut c) = self.clients.remove(&token) {
             let _ = self.poll.registry().deregister(&mut c.stream);
         }
     }
 
+    /// Sends a chunk of task output to a `logs --follow` client.
+    pub(super) fn send_data(&mut self, token: Token, data: &[u8]) {
+        let Some(c) = self.clients.get_mut(&token) else { return };
+        if c.wbuf.len() > MAX_BACKLOG {
+            log::warn!("dropping a logs follower that does not keep up");
+            self.drop_client(token);
+            return;
+        }
+        let mut r = Response::ok(Vec::new());
+        r.data = Some(String::from_utf8_lossy(data).into_owned());
+        if let Ok(mut bytes) = serde_json::to_vec(&r) {
+            bytes.push(b'\n');
+            c.wbuf.extend_from_slice(&bytes);
+        }
+        self.flush_client(token);
+    }
+
     /// Sends new task events to every `events --follow` client.
     pub(super) fn broadcast_events(&mut self) {
-        if !self.clients.values().any(|c| c.follow) {
+        if !self.clients.values().any(|c| c.events) {
             self.sent_events = super::task::last_event_seq();
             return;
         }
@@ -203,7 +224,7 @@ impl Supervisor {
                 bytes.extend_from_slice(&b);
             }
         }
-        let tokens: Vec<Token> = self.clients.iter().filter(|(_, c)| c.follow).map(|(t, _)| *t).collect();
+        let tokens: Vec<Token> = self.clients.iter().filter(|(_, c)| c.events).map(|(t, _)| *t).collect();
         for t in tokens {
             if let Some(c) = self.clients.get_mut(&t) {
                 if c.wbuf.len() > MAX_BACKLOG {
@@ -256,7 +277,7 @@ impl Supervisor {
         let uid = self.clients.get(&token).map_or(u32::MAX, |c| c.uid);
         let read_only = matches!(
             envelope.request,
-            Request::Status { .. } | Request::Events { .. } | Request::Reload { dry_run: true }
+            Request::Status { .. } | Request::Events { .. } | Request::Logs { .. } | Request::Reload { dry_run: true }
         );
         let me = nix::unistd::geteuid().as_raw();
         if !read_only && uid != 0 && uid != me {
@@ -299,11 +320,27 @@ impl Supervisor {
                 if follow {
                     if let Some(c) = self.clients.get_mut(&token) {
                         c.follow = true;
+                        c.events = true;
                     }
                     self.sent_events = self.sent_events.max(lines.last().map_or(0, |(s, _)| *s));
                 }
                 let mut r = Response::ok(Vec::new());
                 r.events = lines.into_iter().map(|(_, l)| l).collect();
+                r
+            }
+            Request::Logs { target, stderr, lines, follow } => {
+                let path = match self.log_target(&target, stderr) {
+                    Ok(p) => p,
+                    Err(e) => return Response::refused(e),
+                };
+                let mut r = Response::ok(Vec::new());
+                r.data = Some(String::from_utf8_lossy(&self.log_tail(&path, lines.min(100_000))).into_owned());
+                if follow {
+                    if let Some(c) = self.clients.get_mut(&token) {
+                        c.follow = true;
+                    }
+                    self.log_followers.push((token, path));
+                }
                 r
             }
             Request::Reload { dry_run } => {
@@ -404,6 +441,48 @@ impl Supervisor {
             }
         }
         Ok(sel)
+    }
+
+    /// One task's stream for `logs`: the group, index and task may each be
+    /// left out when there is only one to choose.
+    fn log_target(&self, target: &str, stderr: bool) -> Result<super::output::LogPath, String> {
+        let sel = self.resolve(target)?;
+        let run = &self.runs[&self.current[&sel.job]];
+        let gname = match sel.group {
+            Some(g) => g,
+            None if run.job.groups.len() == 1 => run.job.groups[0].name.clone(),
+            None => {
+                let groups: Vec<String> = run.job.groups.iter().map(|g| format!("{}/{}", sel.job, g.name)).collect();
+                return Err(format!("job {:?} has several groups: name one of {}", sel.job, groups.join(", ")));
+            }
+        };
+        let Some(group) = run.job.groups.iter().find(|g| g.name == gname) else {
+            return Err(format!("job {:?} has no group {gname:?}", sel.job));
+        };
+        let index = match sel.index {
+            Some(i) => i,
+            None if group.count == 1 => 0,
+            None => {
+                return Err(format!(
+                    "group {gname:?} has {} instances: name one, e.g. {}/{gname}/0",
+                    group.count, sel.job
+                ));
+            }
+        };
+        let task = match sel.task {
+            Some(t) => t,
+            None if group.tasks.len() == 1 => group.tasks[0].name.clone(),
+            None => {
+                let names: Vec<&str> = group.tasks.iter().map(|t| t.name.as_str()).collect();
+                return Err(format!(
+                    "group {gname:?} has several tasks ({}): name one, e.g. {}/{gname}/{index}/{}",
+                    names.join(", "),
+                    sel.job,
+                    names[0]
+                ));
+            }
+        };
+        Ok(super::output::LogPath { job: sel.job, group: gname, index, task, stderr })
     }
 
     fn selected_tasks(&self, target: &str) -> Result<Vec<TaskKey>, String> {

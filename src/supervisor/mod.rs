@@ -5,6 +5,7 @@
 //! `process` acts.
 
 mod control;
+mod output;
 mod run;
 pub mod task;
 
@@ -31,6 +32,8 @@ const FIRST_CLIENT: usize = 2;
 pub struct Config {
     pub job_dir: PathBuf,
     pub socket: PathBuf,
+    /// Where task output goes: `<log_dir>/<job>/<group>[<index>]/<task>.stdout.N`.
+    pub log_dir: PathBuf,
     pub node: Node,
 }
 
@@ -105,6 +108,10 @@ pub struct Supervisor {
     load_errors: BTreeMap<String, Vec<String>>,
     /// The newest event sent to `events --follow` clients.
     sent_events: u64,
+    /// Capture pipes: token -> (task, is stderr).
+    log_tokens: HashMap<Token, (TaskKey, bool)>,
+    /// `logs --follow` clients and what they follow.
+    log_followers: Vec<(Token, output::LogPath)>,
 }
 
 impl Supervisor {
@@ -136,6 +143,8 @@ impl Supervisor {
             shutting_down: false,
             load_errors: BTreeMap::new(),
             sent_events: 0,
+            log_tokens: HashMap::new(),
+            log_followers: Vec::new(),
         })
     }
 
@@ -162,6 +171,7 @@ impl Supervisor {
                 match ev.token() {
                     SIGNALS => self.on_signals(),
                     LISTENER => self.accept(),
+                    token if self.log_tokens.contains_key(&token) => self.on_log(token),
                     token => self.on_client(token, ev.is_readable(), ev.is_writable()),
                 }
             }

@@ -11,7 +11,6 @@ use crate::policy::restart::{Decision, Outcome, RestartTracker, restarts_on_succ
 use crate::process::{self, Exit, SpawnSpec};
 use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::{Instant, SystemTime};
 
 impl Supervisor {
@@ -186,7 +185,8 @@ impl Supervisor {
                 return;
             }
         };
-        match process::spawn(&spec, Stdio::inherit(), Stdio::inherit()) {
+        let (stdout, stderr) = self.task_stdio(key);
+        match process::spawn(&spec, stdout, stderr) {
             Ok(pid) => {
                 let Some(t) = self.task_mut(key) else { return };
                 t.pid = Some(pid);
@@ -213,6 +213,7 @@ impl Supervisor {
 
     /// A task's process ended.
     pub(super) fn on_exit(&mut self, key: TaskKey, exit: Exit) {
+        self.drain_logs(key);
         let Some(t) = self.task_mut(key) else { return };
         let pid = t.pid.take();
         t.generation += 1; // cancels a pending SIGKILL escalation
@@ -377,7 +378,9 @@ impl Supervisor {
             && self.current.get(&run.job.id) != Some(&serial)
             && !run.instances.iter().any(Instance::is_live)
         {
-            self.runs.remove(&serial);
+            if let Some(mut old) = self.runs.remove(&serial) {
+                self.close_logs(&mut old);
+            }
             // The version that waited for this one may start now.
             let next: Vec<(u64, usize)> = self
                 .runs

@@ -75,6 +75,8 @@ pub struct TaskRun {
     pub launched: bool,
     /// Set while a stop is in progress.
     pub stopping: Option<After>,
+    /// The capture of its output, kept across restarts.
+    pub log: Option<super::output::TaskLog>,
 }
 
 impl TaskRun {
@@ -94,6 +96,7 @@ impl TaskRun {
             generation: 0,
             launched: false,
             stopping: None,
+            log: None,
         }
     }
 
