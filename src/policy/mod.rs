@@ -3,4 +3,5 @@
 //! reads a clock, spawns, sleeps or logs; the supervisor feeds events in and
 //! carries decisions out, and the tests drive them with a fake clock.
 
+pub mod check_restart;
 pub mod restart;
