@@ -1,6 +1,7 @@
 //! supd keeps the programs of one Linux host running: it reads Nomad job
 //! files and supervises each task as a child process.
 
+pub mod checks; // tcp, http and script health checks as non-blocking state machines
 pub mod config; // embedded defaults: job directory, socket
 pub mod control; // the socket protocol shared by supd and supctl; the client side
 pub mod jobspec; // HCL job files -> typed jobs; defaults, merge rules, validation

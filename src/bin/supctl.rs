@@ -180,7 +180,8 @@ fn print_response(r: &Response, json: bool, detail: bool) -> ExitCode {
 
 /// One line per task: the view an operator scans first.
 fn render_table(s: &Status) -> String {
-    let mut rows = vec![["INSTANCE", "TASK", "STATE", "PID", "RESTARTS", "LAST EVENT"].map(String::from).to_vec()];
+    let mut rows =
+        vec![["INSTANCE", "TASK", "STATE", "HEALTH", "PID", "RESTARTS", "LAST EVENT"].map(String::from).to_vec()];
     for job in &s.jobs {
         for g in &job.groups {
             for i in &g.instances {
@@ -192,6 +193,7 @@ fn render_table(s: &Status) -> String {
                         i.name.clone(),
                         t.name.clone(),
                         task_state(t),
+                        t.health.clone().unwrap_or_else(|| "-".into()),
                         t.pid.map_or("-".into(), |p| p.to_string()),
                         t.restarts.to_string(),
                         last,
@@ -250,6 +252,14 @@ fn render_detail(s: &Status) -> String {
                         t.started_at.as_deref().unwrap_or("N/A"),
                         t.finished_at.as_deref().unwrap_or("N/A"),
                     ));
+                    if !t.checks.is_empty() {
+                        out.push_str("\nChecks:\n");
+                        let mut rows = vec![vec!["Name".to_string(), "Type".into(), "Status".into(), "Output".into()]];
+                        for c in &t.checks {
+                            rows.push(vec![c.name.clone(), c.kind.clone(), c.status.clone(), c.output.clone()]);
+                        }
+                        out.push_str(&table(&rows));
+                    }
                     out.push_str("\nRecent Events:\n");
                     let mut rows = vec![vec!["Time".to_string(), "Type".into(), "Description".into()]];
                     for e in t.events.iter().rev() {

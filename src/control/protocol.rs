@@ -157,7 +157,11 @@ pub struct TaskStatus {
     pub restarts: u32,
     pub exit_code: Option<i32>,
     pub signal: Option<String>,
+    /// The worst status of the task's running checks; null without checks.
     pub health: Option<String>,
+    /// Each health check of the task.
+    #[serde(default)]
+    pub checks: Vec<CheckState>,
     #[serde(default)]
     pub started_at: Option<String>,
     #[serde(default)]
@@ -165,6 +169,16 @@ pub struct TaskStatus {
     #[serde(default)]
     pub last_restart: Option<String>,
     pub events: Vec<Event>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckState {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// `passing`, `warning`, `critical`, or `inactive` while the task is not running.
+    pub status: String,
+    pub output: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

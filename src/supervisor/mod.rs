@@ -5,6 +5,7 @@
 //! `process` acts.
 
 mod control;
+mod health;
 mod output;
 mod run;
 pub mod task;
@@ -58,9 +59,28 @@ pub struct TaskKey {
     pub task: usize,
 }
 
+/// Identifies one health check of one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CheckKey {
+    pub run: u64,
+    pub inst: usize,
+    pub check: usize,
+}
+
+/// What a child process belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owner {
+    Task(TaskKey),
+    Check(CheckKey),
+}
+
 /// Why a timer is due.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Timer {
+    /// Run a check, if its generation still matches.
+    Check(CheckKey, u64),
+    /// A check that has not answered by now is critical.
+    CheckTimeout(CheckKey, u64),
     /// Start (or restart) a task, if its generation still matches.
     Start(TaskKey, u64),
     /// SIGKILL a task that outlived its kill_timeout.
@@ -98,8 +118,10 @@ pub struct Supervisor {
     /// Job ID -> the serial of its current version.
     current: BTreeMap<String, u64>,
     next_serial: u64,
-    /// Each live task process and the task it belongs to.
-    pids: HashMap<Pid, TaskKey>,
+    /// Each live child and what it belongs to: a task or a script check.
+    pids: HashMap<Pid, Owner>,
+    /// Sockets of tcp and http checks in flight.
+    check_tokens: HashMap<Token, CheckKey>,
     timers: BinaryHeap<Reverse<Due>>,
     next_seq: u64,
     rng: u64,
@@ -144,6 +166,7 @@ impl Supervisor {
             load_errors: BTreeMap::new(),
             sent_events: 0,
             log_tokens: HashMap::new(),
+            check_tokens: HashMap::new(),
             log_followers: Vec::new(),
         })
     }
@@ -172,6 +195,7 @@ impl Supervisor {
                     SIGNALS => self.on_signals(),
                     LISTENER => self.accept(),
                     token if self.log_tokens.contains_key(&token) => self.on_log(token),
+                    token if self.check_tokens.contains_key(&token) => self.on_check_socket(token),
                     token => self.on_client(token, ev.is_readable(), ev.is_writable()),
                 }
             }
@@ -202,7 +226,8 @@ impl Supervisor {
     fn reap(&mut self) {
         for (pid, exit) in process::reap() {
             match self.pids.remove(&pid) {
-                Some(key) => self.on_exit(key, exit),
+                Some(Owner::Task(key)) => self.on_exit(key, exit),
+                Some(Owner::Check(key)) => self.on_script_exit(key, exit),
                 None => {
                     log::debug!("reaped adopted orphan {pid}: {exit:?}");
                     self.sweep_orphans();
@@ -229,6 +254,8 @@ impl Supervisor {
                         self.start_task(key);
                     }
                 }
+                Timer::Check(key, generation) => self.run_check(key, generation),
+                Timer::CheckTimeout(key, probe) => self.check_timed_out(key, probe),
                 Timer::Escalate(key, generation) => {
                     if let Some(t) = self.task(key)
                         && t.generation == generation

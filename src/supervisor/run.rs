@@ -57,6 +57,7 @@ impl Supervisor {
                     tasks,
                     winding_down: false,
                     ports,
+                    checks: super::health::instance_checks(&job, gi),
                 });
             }
         }
@@ -178,7 +179,7 @@ impl Supervisor {
             log::error!("{} is already running; not starting it twice", self.label(key));
             return;
         }
-        let spec = match self.spawn_spec(run, instance, t) {
+        let spec = match self.spawn_spec(run, instance, t, None) {
             Ok(s) => s,
             Err(message) => {
                 self.start_failed(key, message, false);
@@ -196,7 +197,8 @@ impl Supervisor {
                 t.exit = None;
                 t.push_event("Started", "Task started by client".into());
                 log::info!("{} started as pid {pid}", self.label(key));
-                self.pids.insert(pid, key);
+                self.pids.insert(pid, super::Owner::Task(key));
+                self.activate_checks(key);
                 self.advance(key.run, key.inst);
             }
             Err(e) => self.start_failed(key, e.message, e.recoverable),
@@ -214,6 +216,7 @@ impl Supervisor {
     /// A task's process ended.
     pub(super) fn on_exit(&mut self, key: TaskKey, exit: Exit) {
         self.drain_logs(key);
+        self.deactivate_checks(key);
         let Some(t) = self.task_mut(key) else { return };
         let pid = t.pid.take();
         t.generation += 1; // cancels a pending SIGKILL escalation
@@ -430,7 +433,13 @@ impl Supervisor {
 
     /// The process to start for a task, with Nomad's runtime environment
     /// and every `${...}` resolved.
-    fn spawn_spec(&self, run: &JobRun, instance: &Instance, t: &TaskRun) -> Result<SpawnSpec, String> {
+    pub(super) fn spawn_spec(
+        &self,
+        run: &JobRun,
+        instance: &Instance,
+        t: &TaskRun,
+        command: Option<(&str, &[String])>,
+    ) -> Result<SpawnSpec, String> {
         let job = &run.job;
         let group = &job.groups[instance.group];
         let task = &t.spec;
@@ -488,8 +497,9 @@ impl Supervisor {
             vars.insert(k.clone(), value);
         }
         let resolve = |s: &str| interpolate(s, &|n| lookup(&vars, n));
-        let program = resolve(&task.command);
-        let args = task.args.iter().map(|a| resolve(a)).collect();
+        let (command, args) = command.unwrap_or((&task.command, &task.args));
+        let program = resolve(command);
+        let args = args.iter().map(|a| resolve(a)).collect();
         let work_dir = task.work_dir.as_deref().map(|d| resolve(d).into());
         let user = match &task.user {
             None => None,

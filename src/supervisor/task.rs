@@ -138,6 +138,8 @@ pub struct Instance {
     pub winding_down: bool,
     /// Ports chosen for this instance: (label, port).
     pub ports: Vec<(String, u16)>,
+    /// The health checks of its services (task and group ones).
+    pub checks: Vec<super::health::CheckRun>,
 }
 
 impl Instance {
@@ -207,7 +209,13 @@ impl JobRun {
                         name: i.name.clone(),
                         id: i.id.clone(),
                         status: i.status().to_string(),
-                        tasks: i.tasks.iter().filter(|t| filter(i, Some(t))).map(task_status).collect(),
+                        tasks: i
+                            .tasks
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, t)| filter(i, Some(t)))
+                            .map(|(ti, t)| task_status(i, ti, t))
+                            .collect(),
                     })
                     .collect(),
             })
@@ -222,7 +230,7 @@ impl JobRun {
     }
 }
 
-fn task_status(t: &TaskRun) -> protocol::TaskStatus {
+fn task_status(inst: &Instance, ti: usize, t: &TaskRun) -> protocol::TaskStatus {
     let (exit_code, signal) = match t.exit {
         Some(Exit::Code(c)) => (Some(c), None),
         Some(Exit::Signal(s, _)) => (None, Some(crate::process::signal_name(s))),
@@ -236,7 +244,18 @@ fn task_status(t: &TaskRun) -> protocol::TaskStatus {
         restarts: t.restarts,
         exit_code,
         signal,
-        health: None,
+        health: super::health::task_health(inst, ti).map(|s| s.as_str().to_string()),
+        checks: inst
+            .checks
+            .iter()
+            .filter(|c| c.task == ti)
+            .map(|c| protocol::CheckState {
+                name: c.spec.name.clone(),
+                kind: c.spec.kind.type_name().to_string(),
+                status: if c.active { c.status.as_str().to_string() } else { "inactive".to_string() },
+                output: c.output.clone(),
+            })
+            .collect(),
         started_at: t.started_at.map(rfc3339),
         finished_at: t.finished_at.map(rfc3339),
         last_restart: t.last_restart.map(rfc3339),

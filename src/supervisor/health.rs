@@ -1,0 +1,305 @@
+//! Health checks in the loop: each check of an instance runs every
+//! `interval` while its task runs, from the task's start; its result goes
+//! through `policy::check_restart`, and a restart it asks for goes through
+//! the task's restart policy like any failure.
+
+use super::task::{After, Instance};
+use super::{CheckKey, Owner, Supervisor, TaskKey, Timer};
+use crate::checks::{self, Outcome, Probe};
+use crate::jobspec::duration::GoDuration;
+use crate::jobspec::model::{Check, CheckKind, CheckStatus, Job, PortRef};
+use crate::policy::check_restart::{CheckWatch, Verdict};
+use crate::policy::restart::Outcome as RunOutcome;
+use crate::process::{self, Exit};
+use mio::{Interest, Token};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use std::io::Read;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::time::Instant;
+
+/// A check in flight.
+pub enum Inflight {
+    Socket { probe: Probe, token: Token },
+    Script { pid: Pid, output: std::fs::File },
+}
+
+pub struct CheckRun {
+    pub spec: Check,
+    /// The task whose runs the check follows, and which it restarts.
+    pub task: usize,
+    pub status: CheckStatus,
+    pub output: String,
+    pub watch: CheckWatch,
+    pub active: bool,
+    /// Bumped to cancel scheduled runs.
+    pub generation: u64,
+    /// Bumped per probe, to match its timeout.
+    pub probe_seq: u64,
+    pub inflight: Option<Inflight>,
+}
+
+impl std::fmt::Debug for CheckRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CheckRun({:?}, {:?})", self.spec.name, self.status)
+    }
+}
+
+/// The checks of one instance of a group: those of its task services, and
+/// those of its group services (which follow the task they name, or the
+/// first main task).
+pub fn instance_checks(job: &Job, group: usize) -> Vec<CheckRun> {
+    let g = &job.groups[group];
+    let first_main = g.tasks.iter().position(|t| t.lifecycle.is_none()).unwrap_or(0);
+    let mut out = Vec::new();
+    let now = Instant::now();
+    for svc in &g.services {
+        for c in &svc.checks {
+            let task = c.task.as_ref().and_then(|n| g.tasks.iter().position(|t| &t.name == n)).unwrap_or(first_main);
+            out.push(new_run(c.clone(), task, now));
+        }
+    }
+    for (ti, t) in g.tasks.iter().enumerate() {
+        for svc in &t.services {
+            for c in &svc.checks {
+                out.push(new_run(c.clone(), ti, now));
+            }
+        }
+    }
+    out
+}
+
+fn new_run(spec: Check, task: usize, now: Instant) -> CheckRun {
+    CheckRun {
+        status: spec.initial_status,
+        watch: CheckWatch::new(spec.check_restart, now),
+        spec,
+        task,
+        output: String::new(),
+        active: false,
+        generation: 0,
+        probe_seq: 0,
+        inflight: None,
+    }
+}
+
+/// The worst status of a task's running checks, as its health.
+pub fn task_health(instance: &Instance, task: usize) -> Option<CheckStatus> {
+    instance.checks.iter().filter(|c| c.task == task && c.active).map(|c| c.status).max_by_key(|s| match s {
+        CheckStatus::Passing => 0,
+        CheckStatus::Warning => 1,
+        CheckStatus::Critical => 2,
+    })
+}
+
+impl Supervisor {
+    fn check_mut(&mut self, key: CheckKey) -> Option<&mut CheckRun> {
+        self.runs.get_mut(&key.run)?.instances.get_mut(key.inst)?.checks.get_mut(key.check)
+    }
+
+    fn checks_of(&self, key: TaskKey) -> Vec<CheckKey> {
+        let Some(inst) = self.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else { return Vec::new() };
+        inst.checks
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.task == key.task)
+            .map(|(i, _)| CheckKey { run: key.run, inst: key.inst, check: i })
+            .collect()
+    }
+
+    /// A task (re)started: its checks begin, with a fresh grace period.
+    pub(super) fn activate_checks(&mut self, key: TaskKey) {
+        let now = Instant::now();
+        for ck in self.checks_of(key) {
+            let Some(c) = self.check_mut(ck) else { continue };
+            c.active = true;
+            c.generation += 1;
+            c.status = c.spec.initial_status;
+            c.output.clear();
+            c.watch = CheckWatch::new(c.spec.check_restart, now);
+            let generation = c.generation;
+            self.arm(now, Timer::Check(ck, generation));
+        }
+    }
+
+    /// A task's process ended: its checks stop until it runs again.
+    pub(super) fn deactivate_checks(&mut self, key: TaskKey) {
+        for ck in self.checks_of(key) {
+            if let Some(c) = self.check_mut(ck) {
+                c.active = false;
+                c.generation += 1;
+            }
+            self.cancel_probe(ck);
+        }
+    }
+
+    fn cancel_probe(&mut self, ck: CheckKey) {
+        let Some(inflight) = self.check_mut(ck).and_then(|c| c.inflight.take()) else { return };
+        match inflight {
+            Inflight::Socket { mut probe, token } => {
+                let _ = self.poll.registry().deregister(&mut probe.stream);
+                self.check_tokens.remove(&token);
+            }
+            Inflight::Script { pid, .. } => {
+                // Reaped like any child; its end no longer matters.
+                let _ = process::signal_group(pid, Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// Starts one run of a check, and schedules the next.
+    pub(super) fn run_check(&mut self, ck: CheckKey, generation: u64) {
+        let Some(c) = self.check_mut(ck) else { return };
+        if !c.active || c.generation != generation {
+            return;
+        }
+        let (interval, timeout) = (c.spec.interval, c.spec.timeout);
+        let busy = c.inflight.is_some();
+        self.arm(Instant::now() + interval, Timer::Check(ck, generation));
+        if busy {
+            return; // the previous run has not timed out yet
+        }
+        match self.start_probe(ck) {
+            Ok(()) => {
+                if let Some(c) = self.check_mut(ck) {
+                    c.probe_seq += 1;
+                    let seq = c.probe_seq;
+                    self.arm(Instant::now() + timeout, Timer::CheckTimeout(ck, seq));
+                }
+            }
+            // A check that cannot even start is critical, never a supd error.
+            Err(text) => self.finish_check(ck, (CheckStatus::Critical, text)),
+        }
+    }
+
+    fn start_probe(&mut self, ck: CheckKey) -> Result<(), String> {
+        let run = self.runs.get(&ck.run).ok_or("job is gone")?;
+        let inst = run.instances.get(ck.inst).ok_or("instance is gone")?;
+        let c = inst.checks.get(ck.check).ok_or("check is gone")?;
+        match &c.spec.kind {
+            CheckKind::Tcp | CheckKind::Http { .. } => {
+                let port = match c.spec.port.as_ref() {
+                    Some(PortRef::Number(n)) => *n,
+                    Some(PortRef::Label(l)) => inst
+                        .ports
+                        .iter()
+                        .find(|(x, _)| x == l)
+                        .map(|(_, p)| *p)
+                        .ok_or_else(|| format!("no port {l:?} in this instance"))?,
+                    None => return Err("the check has no port".into()),
+                };
+                let host = c.spec.address.clone().unwrap_or_else(|| "127.0.0.1".into());
+                let addr = resolve(&host, port)?;
+                let request = match &c.spec.kind {
+                    CheckKind::Http { path, method, headers, body, .. } => {
+                        Some(checks::http_request(method, &format!("{host}:{port}"), path, headers, body.as_deref()))
+                    }
+                    _ => None,
+                };
+                let mut probe = Probe::connect(addr, request).map_err(|e| format!("dial tcp {addr}: {e}"))?;
+                let token = Token(self.next_token);
+                self.next_token += 1;
+                self.poll
+                    .registry()
+                    .register(&mut probe.stream, token, Interest::READABLE | Interest::WRITABLE)
+                    .map_err(|e| format!("cannot watch the check's socket: {e}"))?;
+                self.check_tokens.insert(token, ck);
+                if let Some(c) = self.check_mut(ck) {
+                    c.inflight = Some(Inflight::Socket { probe, token });
+                }
+                Ok(())
+            }
+            CheckKind::Script { command, args } => {
+                let t = inst.tasks.get(c.task).ok_or("task is gone")?;
+                let spec = self.spawn_spec(run, inst, t, Some((command, args)))?;
+                let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
+                    .map_err(|e| format!("cannot create a pipe for the script: {e}"))?;
+                nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))
+                    .map_err(|e| format!("cannot set up the script's pipe: {e}"))?;
+                let err = write.try_clone().map_err(|e| format!("cannot set up the script's pipe: {e}"))?;
+                let pid = process::spawn(&spec, std::process::Stdio::from(write), std::process::Stdio::from(err))
+                    .map_err(|e| e.message)?;
+                self.pids.insert(pid, Owner::Check(ck));
+                if let Some(c) = self.check_mut(ck) {
+                    c.inflight = Some(Inflight::Script { pid, output: std::fs::File::from(read) });
+                }
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn on_check_socket(&mut self, token: Token) {
+        let Some(&ck) = self.check_tokens.get(&token) else { return };
+        let outcome = match self.check_mut(ck).and_then(|c| c.inflight.as_mut()) {
+            Some(Inflight::Socket { probe, .. }) => probe.advance(),
+            _ => None,
+        };
+        if let Some(o) = outcome {
+            self.cancel_probe(ck);
+            self.finish_check(ck, o);
+        }
+    }
+
+    pub(super) fn on_script_exit(&mut self, ck: CheckKey, exit: Exit) {
+        let Some(c) = self.check_mut(ck) else { return };
+        let Some(Inflight::Script { mut output, .. }) = c.inflight.take() else { return };
+        let mut buf = vec![0u8; 4096];
+        let n = output.read(&mut buf).unwrap_or(0);
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        self.finish_check(ck, checks::script_outcome(exit, &text));
+    }
+
+    pub(super) fn check_timed_out(&mut self, ck: CheckKey, seq: u64) {
+        let Some(c) = self.check_mut(ck) else { return };
+        if c.probe_seq != seq || c.inflight.is_none() {
+            return;
+        }
+        let timeout = c.spec.timeout;
+        self.cancel_probe(ck);
+        self.finish_check(ck, (CheckStatus::Critical, format!("timed out after {}", GoDuration(timeout))));
+    }
+
+    /// Records a result: an event when the status changes, and a restart of
+    /// the task when check_restart's limit is reached.
+    fn finish_check(&mut self, ck: CheckKey, (status, output): Outcome) {
+        let Some(c) = self.check_mut(ck) else { return };
+        if !c.active {
+            return;
+        }
+        let changed = c.status != status;
+        let before = c.status;
+        c.status = status;
+        c.output = output.clone();
+        let verdict = c.watch.observe(status, Instant::now());
+        let name = c.spec.name.clone();
+        let key = TaskKey { run: ck.run, inst: ck.inst, task: c.task };
+        if changed && let Some(t) = self.task_mut(key) {
+            t.push_event(
+                "Check Status",
+                format!("check {name:?} is {} (was {}): {output}", status.as_str(), before.as_str()),
+            );
+        }
+        if verdict == Verdict::Restart {
+            log::info!("{}: check {name:?} unhealthy; restarting", self.label(key));
+            if let Some(t) = self.task_mut(key)
+                && t.pid.is_some()
+            {
+                t.push_event("Restart Signaled", format!("healthcheck: check {name:?} unhealthy"));
+                self.deactivate_checks(key);
+                self.stop_task(key, After::Restart(RunOutcome::FailureRestart));
+            }
+        }
+    }
+}
+
+/// An address for a check: an IP literal, or a name resolved now.
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (host, port)
+        .to_socket_addrs()
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .next()
+        .ok_or_else(|| format!("{host} has no address"))
+}
