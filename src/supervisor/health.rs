@@ -1,5 +1,6 @@
 //! Health checks in the loop: each check of an instance runs every
-//! `interval` while its task runs, from the task's start; its result goes
+//! `interval` while its task runs, the first time one interval (at most a
+//! second) after the task's start; its result goes
 //! through `policy::check_restart`, and a restart it asks for goes through
 //! the task's restart policy like any failure.
 
@@ -118,7 +119,11 @@ impl Supervisor {
             c.output.clear();
             c.watch = CheckWatch::new(c.spec.check_restart, now);
             let generation = c.generation;
-            self.arm(now, Timer::Check(ck, generation));
+            // The first run comes one interval after the start, but no later
+            // than a second: a freshly started server is rarely listening at
+            // once, and its health should show soon.
+            let first = c.spec.interval.min(std::time::Duration::from_secs(1));
+            self.arm(now + first, Timer::Check(ck, generation));
         }
     }
 
@@ -276,20 +281,26 @@ impl Supervisor {
         if changed && let Some(t) = self.task_mut(key) {
             t.push_event(
                 "Check Status",
-                format!("check {name:?} is {} (was {}): {output}", status.as_str(), before.as_str()),
+                format!("check {} is {} (was {}): {output}", quoted(&name), status.as_str(), before.as_str()),
             );
         }
         if verdict == Verdict::Restart {
-            log::info!("{}: check {name:?} unhealthy; restarting", self.label(key));
+            log::info!("{}: check {} unhealthy; restarting", self.label(key), quoted(&name));
             if let Some(t) = self.task_mut(key)
                 && t.pid.is_some()
             {
-                t.push_event("Restart Signaled", format!("healthcheck: check {name:?} unhealthy"));
+                t.push_event("Restart Signaled", format!("healthcheck: check {} unhealthy", quoted(&name)));
                 self.deactivate_checks(key);
                 self.stop_task(key, After::Restart(RunOutcome::FailureRestart));
             }
         }
     }
+}
+
+/// A check name in quotes, readable when the name holds quotes itself
+/// (Nomad's default names do: `service: "web" check`).
+fn quoted(name: &str) -> String {
+    if name.contains('"') { format!("'{name}'") } else { format!("\"{name}\"") }
 }
 
 /// An address for a check: an IP literal, or a name resolved now.
