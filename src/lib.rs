@@ -7,7 +7,8 @@ pub mod control; // the socket protocol shared by supd and supctl; the client si
 pub mod jobspec; // HCL job files -> typed jobs; defaults, merge rules, validation
 pub mod logging; // supd's own log
 pub mod logs; // capture and rotation of task stdout and stderr
-pub mod node; // this host's attributes; constraint evaluation
+pub mod node;
+pub mod notify; // sd_notify for Type=notify services // this host's attributes; constraint evaluation
 pub mod policy; // restart, check_restart, reschedule: pure decisions
 pub mod process; // spawn, signal, reap: the only place that forks or waits
 pub mod supervisor; // the event loop; owns all runtime state

@@ -1644,3 +1644,51 @@ fn logs_follow_across_restarts() {
     pids.dedup();
     assert_eq!(pids.len(), 3, "three different runs followed: {pids:?}\n{}", s.log());
 }
+
+// --- systemd -------------------------------------------------------------------------
+
+/// Under systemd (`Type=notify`), supd says READY=1 once the job directory
+/// is loaded and its tasks started, keeps STATUS= current, RELOADING=1 …
+/// READY=1 around a reload, and STOPPING=1 on shutdown; its tasks never see
+/// NOTIFY_SOCKET.
+#[test]
+fn systemd_notifications() {
+    use std::os::unix::net::UnixDatagram;
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    count = 2
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $${NOTIFY_SOCKET:-unset} > @DIR@/seen.$NOMAD_ALLOC_INDEX; exec sleep 1000"]
+      }
+    }
+  }
+}"#,
+    );
+    let path = s.path("notify.sock");
+    let listener = UnixDatagram::bind(&path).expect("bind the notify socket");
+    listener.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let notify = path.to_str().expect("UTF-8 path").to_string();
+    let mut s = s.start_with_env(&[("NOTIFY_SOCKET", &notify)]);
+    let mut recv = || {
+        let mut buf = [0u8; 1024];
+        let n = listener.recv(&mut buf).expect("a notification from supd");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    // Both tasks are started before READY=1.
+    assert_eq!(recv(), "READY=1\nSTATUS=2 running, 0 pending, 0 failed");
+    s.supctl_ok(&["reload"]);
+    assert_eq!(recv(), "RELOADING=1");
+    assert!(recv().starts_with("READY=1\n"));
+    for i in 0..2 {
+        assert_eq!(s.wait_lines(&format!("seen.{i}"), 1), ["unset"], "a task saw NOTIFY_SOCKET");
+    }
+    s.supctl_ok(&["shutdown"]);
+    assert_eq!(recv(), "STOPPING=1");
+    assert!(s.wait_exit(PATIENCE).is_some_and(|st| st.success()), "{}", s.log());
+}

@@ -348,7 +348,10 @@ impl Supervisor {
                 let messages = plan.messages.clone();
                 let failed = plan.failed_dir || !plan.invalid.is_empty();
                 if !dry_run {
+                    self.notify.reloading();
                     self.apply_reload(plan);
+                    let line = self.status_line();
+                    self.notify.ready(&line);
                 }
                 if failed {
                     // What was valid is applied; the answer still fails, so

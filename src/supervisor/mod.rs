@@ -85,6 +85,8 @@ enum Timer {
     Start(TaskKey, u64),
     /// SIGKILL a task that outlived its kill_timeout.
     Escalate(TaskKey, u64),
+    /// Tell systemd's watchdog the loop is alive.
+    Watchdog,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -134,6 +136,7 @@ pub struct Supervisor {
     log_tokens: HashMap<Token, (TaskKey, bool)>,
     /// `logs --follow` clients and what they follow.
     log_followers: Vec<(Token, output::LogPath)>,
+    notify: crate::notify::Notifier,
 }
 
 impl Supervisor {
@@ -168,6 +171,7 @@ impl Supervisor {
             log_tokens: HashMap::new(),
             check_tokens: HashMap::new(),
             log_followers: Vec::new(),
+            notify: crate::notify::Notifier::from_env(),
         })
     }
 
@@ -177,6 +181,10 @@ impl Supervisor {
         let plan = self.plan_reload();
         self.apply_reload(plan);
         log::info!("supd ready: {} job(s), control socket {}", self.current.len(), self.cfg.socket.display());
+        self.notify.ready(&self.status_line());
+        if let Some(every) = crate::notify::watchdog_interval() {
+            self.arm(Instant::now() + every, Timer::Watchdog);
+        }
         let mut events = Events::with_capacity(256);
         loop {
             if self.shutting_down && self.everything_stopped() {
@@ -201,6 +209,10 @@ impl Supervisor {
             }
             self.run_due_timers();
             self.broadcast_events();
+            if self.notify.enabled() {
+                let line = self.status_line();
+                self.notify.status(&line);
+            }
         }
         let _ = std::fs::remove_file(&self.cfg.socket);
         log::info!("supd stopped: every task has ended");
@@ -215,8 +227,10 @@ impl Supervisor {
                 SIGTERM | SIGINT | SIGQUIT => self.shutdown(sig),
                 SIGHUP => {
                     log::info!("SIGHUP: reloading {}", self.cfg.job_dir.display());
+                    self.notify.reloading();
                     let plan = self.plan_reload();
                     self.apply_reload(plan);
+                    self.notify.ready(&self.status_line());
                 }
                 _ => {}
             }
@@ -255,6 +269,12 @@ impl Supervisor {
                     }
                 }
                 Timer::Check(key, generation) => self.run_check(key, generation),
+                Timer::Watchdog => {
+                    self.notify.watchdog();
+                    if let Some(every) = crate::notify::watchdog_interval() {
+                        self.arm(now + every, Timer::Watchdog);
+                    }
+                }
                 Timer::CheckTimeout(key, probe) => self.check_timed_out(key, probe),
                 Timer::Escalate(key, generation) => {
                     if let Some(t) = self.task(key)
@@ -267,6 +287,22 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// `3 running, 1 pending, 0 failed` over every task, for systemd's STATUS.
+    fn status_line(&self) -> String {
+        let (mut running, mut pending, mut failed) = (0, 0, 0);
+        for run in self.current.values().filter_map(|s| self.runs.get(s)) {
+            for t in run.instances.iter().flat_map(|i| &i.tasks) {
+                match t.state {
+                    task::State::Running => running += 1,
+                    task::State::Pending => pending += 1,
+                    task::State::Dead if t.failed => failed += 1,
+                    task::State::Dead => {}
+                }
+            }
+        }
+        format!("{running} running, {pending} pending, {failed} failed")
     }
 
     fn task(&self, key: TaskKey) -> Option<&task::TaskRun> {

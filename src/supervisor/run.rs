@@ -102,6 +102,7 @@ impl Supervisor {
             return;
         }
         log::info!("{}: stopping every task", process::signal_name(sig));
+        self.notify.stopping();
         self.shutting_down = true;
         let all: Vec<(u64, usize)> =
             self.runs.iter().flat_map(|(s, r)| (0..r.instances.len()).map(move |i| (*s, i))).collect();
