@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn no_socket_is_a_no_op() {
-        let n = Notifier { target: None, last_status: String::new() };
+        let mut n = Notifier { target: None, last_status: String::new() };
         assert!(!n.enabled());
         n.ready("x");
     }

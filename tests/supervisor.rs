@@ -1675,7 +1675,7 @@ fn systemd_notifications() {
     listener.set_read_timeout(Some(PATIENCE)).expect("timeout");
     let notify = path.to_str().expect("UTF-8 path").to_string();
     let mut s = s.start_with_env(&[("NOTIFY_SOCKET", &notify)]);
-    let mut recv = || {
+    let recv = || {
         let mut buf = [0u8; 1024];
         let n = listener.recv(&mut buf).expect("a notification from supd");
         String::from_utf8_lossy(&buf[..n]).into_owned()
