@@ -29,6 +29,14 @@ struct Cli {
     /// error, warn, info, debug or trace.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: log::LevelFilter,
+    /// Act as init (PID 1): reap every orphan, and at shutdown stop every
+    /// process left in the namespace. Default: on when supd is PID 1.
+    #[arg(long)]
+    init: bool,
+    /// Exit once every job has ended with nothing left to do: 0 when all
+    /// completed, 1 otherwise. Default: on as init.
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
+    exit_when_done: Option<bool>,
     /// Load and validate the job directory, print what was found, and exit:
     /// 0 when every file is valid, 1 otherwise.
     #[arg(long)]
@@ -61,7 +69,9 @@ fn main() -> ExitCode {
     }
     let socket = cli.socket.unwrap_or_else(supd::config::default_socket);
     let log_dir = cli.log_dir.unwrap_or_else(supd::config::default_log_dir);
-    let cfg = Config { job_dir, socket, log_dir, node };
+    let init = cli.init || std::process::id() == 1;
+    let exit_when_done = cli.exit_when_done.unwrap_or(init);
+    let cfg = Config { job_dir, socket, log_dir, node, init, exit_when_done };
     match Supervisor::new(cfg) {
         Ok(s) => ExitCode::from(s.run() as u8),
         Err(e) => {

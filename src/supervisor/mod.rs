@@ -36,6 +36,10 @@ pub struct Config {
     /// Where task output goes: `<log_dir>/<job>/<group>[<index>]/<task>.stdout.N`.
     pub log_dir: PathBuf,
     pub node: Node,
+    /// Init duties: after the tasks, stop and reap every process left.
+    pub init: bool,
+    /// Exit once every job has ended with nothing left to do.
+    pub exit_when_done: bool,
 }
 
 #[derive(Debug)]
@@ -87,6 +91,8 @@ enum Timer {
     Escalate(TaskKey, u64),
     /// Tell systemd's watchdog the loop is alive.
     Watchdog,
+    /// As init, SIGKILL whatever ignored the final SIGTERM.
+    SweepKill,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -186,9 +192,23 @@ impl Supervisor {
             self.arm(Instant::now() + every, Timer::Watchdog);
         }
         let mut events = Events::with_capacity(256);
+        let mut sweeping = false;
         loop {
+            if !self.shutting_down && self.cfg.exit_when_done && self.all_done() {
+                log::info!("every job has ended; exiting");
+                self.shutting_down = true;
+            }
             if self.shutting_down && self.everything_stopped() {
-                break;
+                if !self.cfg.init || process::own_children().is_empty() {
+                    break;
+                }
+                if !sweeping {
+                    // As init: whatever else is left (orphans of any origin)
+                    // gets SIGTERM, then SIGKILL after the longest kill_timeout.
+                    sweeping = true;
+                    let _ = process::signal_pid(Pid::from_raw(-1), nix::sys::signal::Signal::SIGTERM);
+                    self.arm(Instant::now() + self.longest_kill_timeout(), Timer::SweepKill);
+                }
             }
             let timeout = self.timers.peek().map(|Reverse(d)| d.at.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -199,24 +219,72 @@ impl Supervisor {
                 continue;
             }
             for ev in events.iter() {
-                match ev.token() {
-                    SIGNALS => self.on_signals(),
-                    LISTENER => self.accept(),
-                    token if self.log_tokens.contains_key(&token) => self.on_log(token),
-                    token if self.check_tokens.contains_key(&token) => self.on_check_socket(token),
-                    token => self.on_client(token, ev.is_readable(), ev.is_writable()),
-                }
+                let (token, readable, writable) = (ev.token(), ev.is_readable(), ev.is_writable());
+                // A bug in handling one event must not take the supervisor
+                // (maybe PID 1) down with every task: log it and go on.
+                self.guarded(|s| match token {
+                    SIGNALS => s.on_signals(),
+                    LISTENER => s.accept(),
+                    token if s.log_tokens.contains_key(&token) => s.on_log(token),
+                    token if s.check_tokens.contains_key(&token) => s.on_check_socket(token),
+                    token => s.on_client(token, readable, writable),
+                });
             }
-            self.run_due_timers();
-            self.broadcast_events();
+            self.guarded(|s| s.run_due_timers());
+            self.guarded(|s| s.broadcast_events());
             if self.notify.enabled() {
                 let line = self.status_line();
                 self.notify.status(&line);
             }
         }
         let _ = std::fs::remove_file(&self.cfg.socket);
-        log::info!("supd stopped: every task has ended");
-        0
+        let code = self.exit_code();
+        log::info!("supd stopped: every task has ended (exit status {code})");
+        code
+    }
+
+    fn guarded(&mut self, f: impl FnOnce(&mut Supervisor)) {
+        if let Err(panic) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(self))) {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            log::error!("internal error while handling an event ({what}); supervision goes on");
+        }
+    }
+
+    /// Every current job has ended: no task runs or waits to start.
+    fn all_done(&self) -> bool {
+        self.runs.values().all(|r| !r.instances.iter().any(task::Instance::is_live))
+            && self
+                .current
+                .values()
+                .filter_map(|s| self.runs.get(s))
+                .all(|r| r.instances.iter().all(|i| i.tasks.iter().all(|t| t.state == task::State::Dead)))
+    }
+
+    /// 0 when every instance completed, 1 otherwise (with --exit-when-done
+    /// the exit status tells how the jobs ended).
+    fn exit_code(&self) -> i32 {
+        if !self.cfg.exit_when_done {
+            return 0;
+        }
+        let all_complete = self
+            .current
+            .values()
+            .filter_map(|s| self.runs.get(s))
+            .all(|r| r.instances.iter().all(|i| i.status() == "complete"));
+        if all_complete { 0 } else { 1 }
+    }
+
+    fn longest_kill_timeout(&self) -> Duration {
+        self.runs
+            .values()
+            .flat_map(|r| r.job.groups.iter().flat_map(|g| &g.tasks))
+            .map(|t| t.kill_timeout)
+            .max()
+            .unwrap_or(Duration::from_secs(5))
     }
 
     fn on_signals(&mut self) {
@@ -269,6 +337,9 @@ impl Supervisor {
                     }
                 }
                 Timer::Check(key, generation) => self.run_check(key, generation),
+                Timer::SweepKill => {
+                    let _ = process::signal_pid(Pid::from_raw(-1), nix::sys::signal::Signal::SIGKILL);
+                }
                 Timer::Watchdog => {
                     self.notify.watchdog();
                     if let Some(every) = crate::notify::watchdog_interval() {

@@ -1,0 +1,145 @@
+//! supd as PID 1 of a PID namespace (`unshare --pid --fork --mount-proc`),
+//! as in a container: it reaps every orphan, exits when its jobs are done
+//! with a status that tells how they ended, and stops everything on SIGTERM.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const SUPD: &str = env!("CARGO_BIN_EXE_supd");
+
+fn write_job(dir: &Path, hcl: &str) {
+    std::fs::create_dir_all(dir.join("jobs")).unwrap();
+    std::fs::write(dir.join("jobs").join("job.hcl"), hcl.replace("@DIR@", dir.to_str().unwrap())).unwrap();
+}
+
+/// Starts supd as PID 1 of a new PID namespace.
+fn start_as_init(dir: &Path) -> Child {
+    let log = std::fs::File::create(dir.join("supd.log")).unwrap();
+    Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child", SUPD, "--jobs"])
+        .arg(dir.join("jobs"))
+        .arg("--socket")
+        .arg(dir.join("supd.sock"))
+        .arg("--log-dir")
+        .arg(dir.join("logs"))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .expect("unshare (util-linux) runs supd in a PID namespace; run the tests as root")
+}
+
+fn wait(child: &mut Child, dir: &Path, limit: Duration) -> i32 {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st.code().unwrap_or(-1);
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("supd did not exit\n{}", std::fs::read_to_string(dir.join("supd.log")).unwrap_or_default());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("supd.log")).unwrap_or_default()
+}
+
+/// A batch job that completes: supd, as PID 1, exits 0 by itself. Its task
+/// leaves 40 orphans that end at once; none stays a zombie.
+#[test]
+fn init_reaps_orphans_and_exits_0_when_the_jobs_complete() {
+    let dir = tempfile::tempdir().unwrap();
+    write_job(
+        dir.path(),
+        r#"job "j" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ > @DIR@/task-pid; for i in $(seq 40); do (sh -c 'exit 0' &) ; done; sleep 1; ps -eo stat= | grep -c '^Z' > @DIR@/zombies; exit 0"]
+      }
+    }
+  }
+}"#,
+    );
+    let mut supd = start_as_init(dir.path());
+    let code = wait(&mut supd, dir.path(), Duration::from_secs(20));
+    assert_eq!(code, 0, "{}", log(dir.path()));
+    let zombies = std::fs::read_to_string(dir.path().join("zombies")).unwrap_or_default();
+    assert_eq!(zombies.trim(), "0", "orphans were left as zombies\n{}", log(dir.path()));
+    assert!(log(dir.path()).contains("every job has ended"), "{}", log(dir.path()));
+}
+
+/// A batch job that fails: the container's exit status says so.
+#[test]
+fn init_exits_1_when_a_job_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    write_job(
+        dir.path(),
+        r#"job "j" {
+  type = "batch"
+  group "g" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exit 3"]
+      }
+    }
+  }
+}"#,
+    );
+    let mut supd = start_as_init(dir.path());
+    assert_eq!(wait(&mut supd, dir.path(), Duration::from_secs(20)), 1, "{}", log(dir.path()));
+}
+
+/// SIGTERM from outside the namespace reaches supd as PID 1: each task gets
+/// its own kill signal, a process that ignores SIGTERM and is no task's is
+/// swept with SIGKILL, and supd exits.
+#[test]
+fn sigterm_to_init_stops_tasks_and_sweeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    write_job(
+        dir.path(),
+        r#"job "j" {
+  group "g" {
+    task "t" {
+      driver       = "raw_exec"
+      kill_signal  = "SIGTERM"
+      kill_timeout = "1s"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "trap 'echo got TERM > @DIR@/term; exit 0' TERM; env -u NOMAD_ALLOC_ID -u NOMAD_TASK_NAME setsid sh -c 'trap \"\" TERM; echo $$ > @DIR@/stray; exec sleep 1000' & while true; do sleep 0.1; done"]
+      }
+    }
+  }
+}"#,
+    );
+    let mut supd = start_as_init(dir.path());
+    let stray = dir.path().join("stray");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !stray.exists() {
+        assert!(Instant::now() < deadline, "the task did not start\n{}", log(dir.path()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // unshare's child is supd (PID 1 inside).
+    let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", supd.id(), supd.id())).unwrap();
+    let supd_pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(supd_pid), nix::sys::signal::Signal::SIGTERM).unwrap();
+    let started = Instant::now();
+    let code = wait(&mut supd, dir.path(), Duration::from_secs(20));
+    assert_eq!(code, 0, "{}", log(dir.path()));
+    assert_eq!(std::fs::read_to_string(dir.path().join("term")).unwrap_or_default().trim(), "got TERM");
+    // The stray ignored SIGTERM; it went at the SIGKILL a kill_timeout later.
+    assert!(started.elapsed() >= Duration::from_millis(800), "{:?}", started.elapsed());
+}
