@@ -143,3 +143,51 @@ fn sigterm_to_init_stops_tasks_and_sweeps_the_rest() {
     // The stray ignored SIGTERM; it went at the SIGKILL a kill_timeout later.
     assert!(started.elapsed() >= Duration::from_millis(800), "{:?}", started.elapsed());
 }
+
+/// `--log syslog` sends supd's own log as RFC 3164 datagrams.
+#[test]
+fn log_to_syslog() {
+    use std::os::unix::net::UnixDatagram;
+    let dir = tempfile::tempdir().unwrap();
+    write_job(
+        dir.path(),
+        r#"job "j" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}"#,
+    );
+    let path = dir.path().join("syslog");
+    let rx = UnixDatagram::bind(&path).unwrap();
+    rx.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut supd = Command::new(SUPD)
+        .arg("--jobs")
+        .arg(dir.path().join("jobs"))
+        .arg("--socket")
+        .arg(dir.path().join("supd.sock"))
+        .arg("--log-dir")
+        .arg(dir.path().join("logs"))
+        .args(["--exit-when-done", "--log", "syslog", "--syslog-socket"])
+        .arg(&path)
+        .spawn()
+        .unwrap();
+    let mut lines = Vec::new();
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = rx.recv(&mut buf) {
+        lines.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        if lines.last().is_some_and(|l| l.contains("supd stopped")) {
+            break;
+        }
+    }
+    assert_eq!(wait(&mut supd, dir.path(), Duration::from_secs(20)), 0);
+    assert!(
+        lines.iter().any(|l| l.starts_with("<30>") && l.contains("supd[") && l.contains("j.g[0]/t started")),
+        "{lines:#?}"
+    );
+}

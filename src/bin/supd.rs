@@ -26,6 +26,12 @@ struct Cli {
     /// Default: /var/log/supd as root, else $XDG_STATE_HOME/supd/logs.
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// Where supd's own log goes: stderr, or syslog.
+    #[arg(long, value_name = "stderr|syslog", default_value = "stderr", value_parser = ["stderr", "syslog"])]
+    log: String,
+    /// The syslog socket for --log syslog.
+    #[arg(long, value_name = "PATH", default_value = "/dev/log")]
+    syslog_socket: PathBuf,
     /// error, warn, info, debug or trace.
     #[arg(long, value_name = "LEVEL", default_value = "info")]
     log_level: log::LevelFilter,
@@ -50,7 +56,11 @@ fn main() -> ExitCode {
     if cli.check {
         return check(&job_dir, &node);
     }
-    supd::logging::init(cli.log_level);
+    if cli.log == "syslog" {
+        supd::logging::init_syslog(cli.log_level, cli.syslog_socket.clone());
+    } else {
+        supd::logging::init(cli.log_level);
+    }
     supd::process::close_inherited_on_exec();
     match supd::process::raise_nofile_limit() {
         Ok(n) => log::debug!("open files limit: {n}"),
