@@ -49,7 +49,7 @@ fn log(dir: &Path) -> String {
 }
 
 /// A batch job that completes: supd, as PID 1, exits 0 by itself. Its task
-/// leaves 40 orphans that end at once; none stays a zombie.
+/// leaves 1000 orphans that end at once; a second later none is a zombie.
 #[test]
 fn init_reaps_orphans_and_exits_0_when_the_jobs_complete() {
     let dir = tempfile::tempdir().unwrap();
@@ -62,7 +62,7 @@ fn init_reaps_orphans_and_exits_0_when_the_jobs_complete() {
       driver = "raw_exec"
       config {
         command = "/bin/sh"
-        args    = ["-c", "echo $$ > @DIR@/task-pid; for i in $(seq 40); do (sh -c 'exit 0' &) ; done; sleep 1; ps -eo stat= | grep -c '^Z' > @DIR@/zombies; exit 0"]
+        args    = ["-c", "echo $$ > @DIR@/task-pid; for i in $(seq 1000); do (/bin/true &) ; done; sleep 1; ps -eo stat= | grep -c '^Z' > @DIR@/zombies; exit 0"]
       }
     }
   }

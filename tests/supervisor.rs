@@ -1692,3 +1692,27 @@ fn systemd_notifications() {
     assert_eq!(recv(), "STOPPING=1");
     assert!(s.wait_exit(PATIENCE).is_some_and(|st| st.success()), "{}", s.log());
 }
+
+/// With `WATCHDOG_USEC`, supd pings `WATCHDOG=1` from its loop every half of it.
+#[test]
+fn watchdog_pings_at_half_the_interval() {
+    use std::os::unix::net::UnixDatagram;
+    let s = Supd::new();
+    let path = s.path("notify.sock");
+    let listener = UnixDatagram::bind(&path).expect("bind the notify socket");
+    listener.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let notify = path.to_str().expect("UTF-8 path").to_string();
+    // 400 ms: a ping every 200 ms.
+    let s = s.start_with_env(&[("NOTIFY_SOCKET", &notify), ("WATCHDOG_USEC", "400000")]);
+    let mut pings = Vec::new();
+    let mut buf = [0u8; 512];
+    while pings.len() < 8 {
+        let n = listener.recv(&mut buf).expect("notifications");
+        if &buf[..n] == b"WATCHDOG=1" {
+            pings.push(Instant::now());
+        }
+    }
+    let gaps: Vec<f64> = pings.windows(2).map(|w| (w[1] - w[0]).as_secs_f64()).collect();
+    let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
+    assert!((0.15..0.35).contains(&mean), "mean gap {mean:.3}s, gaps {gaps:?}\n{}", s.log());
+}
