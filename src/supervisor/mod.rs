@@ -306,15 +306,19 @@ impl Supervisor {
     }
 
     fn reap(&mut self) {
+        let mut orphans = 0;
         for (pid, exit) in process::reap() {
             match self.pids.remove(&pid) {
                 Some(Owner::Task(key)) => self.on_exit(key, exit),
                 Some(Owner::Check(key)) => self.on_script_exit(key, exit),
-                None => {
-                    log::debug!("reaped adopted orphan {pid}: {exit:?}");
-                    self.sweep_orphans();
-                }
+                None => orphans += 1,
             }
+        }
+        if orphans > 0 {
+            // A reaped orphan may have left children of a task that ended;
+            // one sweep covers them all.
+            log::debug!("reaped {orphans} adopted orphan(s)");
+            self.sweep_orphans();
         }
     }
 
