@@ -54,7 +54,17 @@ impl Probe {
                         Err(e) => return Some(critical(format!("dial tcp {}: {e}", self.addr))),
                     }
                     match self.request.take() {
-                        None => return Some((CheckStatus::Passing, format!("TCP connect {}: Success", self.addr))),
+                        None => {
+                            // Close with a reset: the check needs no orderly
+                            // shutdown, and skipping it halves the packets
+                            // (and TIME_WAIT) of a check every second.
+                            let _ = nix::sys::socket::setsockopt(
+                                &self.stream,
+                                nix::sys::socket::sockopt::Linger,
+                                &libc::linger { l_onoff: 1, l_linger: 0 },
+                            );
+                            return Some((CheckStatus::Passing, format!("TCP connect {}: Success", self.addr)));
+                        }
                         Some(request) => self.phase = Phase::Sending { request, sent: 0 },
                     }
                 }

@@ -150,8 +150,8 @@ impl Node {
             out.push((
                 job.pos,
                 format!(
-                    "job {:?} runs in datacenters {:?} but this node is in {:?} — add it to `datacenters` or set `datacenter` in supd.toml",
-                    job.id, job.datacenters, self.datacenter
+                    "job {:?} runs in datacenters {:?} but this node is in {:?} — add {:?} to `datacenters`",
+                    job.id, job.datacenters, self.datacenter, self.datacenter
                 ),
             ));
         }

@@ -9,6 +9,7 @@ use super::{CheckKey, Owner, Supervisor, TaskKey, Timer};
 use crate::checks::{self, Outcome, Probe};
 use crate::jobspec::duration::GoDuration;
 use crate::jobspec::model::{Check, CheckKind, CheckStatus, Job, PortRef};
+use crate::jobspec::template::interpolate;
 use crate::policy::check_restart::{CheckWatch, Verdict};
 use crate::policy::restart::Outcome as RunOutcome;
 use crate::process::{self, Exit};
@@ -33,6 +34,8 @@ pub struct CheckRun {
     pub output: String,
     pub watch: CheckWatch,
     pub active: bool,
+    /// When the next run is due (unrounded, so that runs do not drift).
+    pub next_due: Instant,
     /// Bumped to cancel scheduled runs.
     pub generation: u64,
     /// Bumped per probe, to match its timeout.
@@ -78,6 +81,7 @@ fn new_run(spec: Check, task: usize, now: Instant) -> CheckRun {
         task,
         output: String::new(),
         active: false,
+        next_due: now,
         generation: 0,
         probe_seq: 0,
         inflight: None,
@@ -123,7 +127,9 @@ impl Supervisor {
             // than a second: a freshly started server is rarely listening at
             // once, and its health should show soon.
             let first = c.spec.interval.min(std::time::Duration::from_secs(1));
-            self.arm(now + first, Timer::Check(ck, generation));
+            c.next_due = now + first;
+            let at = c.next_due;
+            self.arm(at, Timer::Check(ck, generation));
         }
     }
 
@@ -148,6 +154,9 @@ impl Supervisor {
             Inflight::Script { pid, .. } => {
                 // Reaped like any child; its end no longer matters.
                 let _ = process::signal_group(pid, Signal::SIGKILL);
+                if self.pids.contains_key(&pid) {
+                    self.pids.insert(pid, Owner::Discarded);
+                }
             }
         }
     }
@@ -160,7 +169,15 @@ impl Supervisor {
         }
         let (interval, timeout) = (c.spec.interval, c.spec.timeout);
         let busy = c.inflight.is_some();
-        self.arm(Instant::now() + interval, Timer::Check(ck, generation));
+        // The next run is one interval after this one was due; after a
+        // stall, missed runs are skipped rather than run in a burst.
+        let now = Instant::now();
+        c.next_due += interval;
+        while c.next_due <= now && !interval.is_zero() {
+            c.next_due += interval;
+        }
+        let next = c.next_due;
+        self.arm(next, Timer::Check(ck, generation));
         if busy {
             return; // the previous run has not timed out yet
         }
@@ -193,11 +210,22 @@ impl Supervisor {
                         .ok_or_else(|| format!("no port {l:?} in this instance"))?,
                     None => return Err("the check has no port".into()),
                 };
-                let host = c.spec.address.clone().unwrap_or_else(|| "127.0.0.1".into());
+                // Job-file strings keep `$${` for a literal `${`; undo it here.
+                let text = |s: &str| interpolate(s, &|_| None);
+                let host = c.spec.address.as_deref().map_or_else(|| "127.0.0.1".into(), text);
                 let addr = resolve(&host, port)?;
                 let request = match &c.spec.kind {
                     CheckKind::Http { path, method, headers, body, .. } => {
-                        Some(checks::http_request(method, &format!("{host}:{port}"), path, headers, body.as_deref()))
+                        let headers =
+                            headers.iter().map(|(k, vs)| (k.clone(), vs.iter().map(|v| text(v)).collect())).collect();
+                        let body = body.as_deref().map(text);
+                        Some(checks::http_request(
+                            method,
+                            &format!("{host}:{port}"),
+                            &text(path),
+                            &headers,
+                            body.as_deref(),
+                        ))
                     }
                     _ => None,
                 };
@@ -222,8 +250,9 @@ impl Supervisor {
                 nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))
                     .map_err(|e| format!("cannot set up the script's pipe: {e}"))?;
                 let err = write.try_clone().map_err(|e| format!("cannot set up the script's pipe: {e}"))?;
-                let pid = process::spawn(&spec, std::process::Stdio::from(write), std::process::Stdio::from(err))
-                    .map_err(|e| e.message)?;
+                let pid =
+                    process::spawn_helper(&spec, std::process::Stdio::from(write), std::process::Stdio::from(err))
+                        .map_err(|e| e.message)?;
                 self.pids.insert(pid, Owner::Check(ck));
                 if let Some(c) = self.check_mut(ck) {
                     c.inflight = Some(Inflight::Script { pid, output: std::fs::File::from(read) });
@@ -245,8 +274,12 @@ impl Supervisor {
         }
     }
 
-    pub(super) fn on_script_exit(&mut self, ck: CheckKey, exit: Exit) {
+    pub(super) fn on_script_exit(&mut self, ck: CheckKey, pid: Pid, exit: Exit) {
         let Some(c) = self.check_mut(ck) else { return };
+        // Only the script of the run in flight decides its result.
+        if !matches!(&c.inflight, Some(Inflight::Script { pid: p, .. }) if *p == pid) {
+            return;
+        }
         let Some(Inflight::Script { mut output, .. }) = c.inflight.take() else { return };
         let mut buf = vec![0u8; 4096];
         let n = output.read(&mut buf).unwrap_or(0);

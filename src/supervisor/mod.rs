@@ -76,6 +76,8 @@ pub struct CheckKey {
 enum Owner {
     Task(TaskKey),
     Check(CheckKey),
+    /// A script check killed at its timeout: reaped, its end ignored.
+    Discarded,
 }
 
 /// Why a timer is due.
@@ -143,6 +145,8 @@ pub struct Supervisor {
     /// `logs --follow` clients and what they follow.
     log_followers: Vec<(Token, output::LogPath)>,
     notify: crate::notify::Notifier,
+    /// The origin of the grid check timers are rounded to.
+    epoch: Instant,
 }
 
 impl Supervisor {
@@ -178,6 +182,7 @@ impl Supervisor {
             check_tokens: HashMap::new(),
             log_followers: Vec::new(),
             notify: crate::notify::Notifier::from_env(),
+            epoch: Instant::now(),
         })
     }
 
@@ -310,7 +315,8 @@ impl Supervisor {
         for (pid, exit) in process::reap() {
             match self.pids.remove(&pid) {
                 Some(Owner::Task(key)) => self.on_exit(key, exit),
-                Some(Owner::Check(key)) => self.on_script_exit(key, exit),
+                Some(Owner::Check(key)) => self.on_script_exit(key, pid, exit),
+                Some(Owner::Discarded) => {}
                 None => orphans += 1,
             }
         }
@@ -323,6 +329,17 @@ impl Supervisor {
     }
 
     fn arm(&mut self, at: Instant, timer: Timer) {
+        // Check runs need no millisecond precision: rounding them up to a
+        // 10 ms grid lets one wake-up start many, instead of one each.
+        let at = match timer {
+            Timer::Check(..) | Timer::CheckTimeout(..) => {
+                const GRID: u128 = 10_000_000;
+                let since = at.saturating_duration_since(self.epoch).as_nanos();
+                let up = since.div_ceil(GRID) * GRID;
+                self.epoch + Duration::from_nanos(up.min(u128::from(u64::MAX)) as u64)
+            }
+            _ => at,
+        };
         self.next_seq += 1;
         self.timers.push(Reverse(Due { at, seq: self.next_seq, timer }));
     }

@@ -465,8 +465,10 @@ impl Supervisor {
             set("NOMAD_MEMORY_MAX_LIMIT", m.to_string());
         }
         for (k, v) in &task.meta {
+            // Meta values are literal text: only the `$${` escape is undone.
+            let v = interpolate(v, &|_| None);
             set(&format!("NOMAD_META_{k}"), v.clone());
-            set(&format!("NOMAD_META_{}", k.to_ascii_uppercase().replace(['-', '.'], "_")), v.clone());
+            set(&format!("NOMAD_META_{}", k.to_ascii_uppercase().replace(['-', '.'], "_")), v);
         }
         for (label, port) in &instance.ports {
             set(&format!("NOMAD_PORT_{label}"), port.to_string());
@@ -482,12 +484,8 @@ impl Supervisor {
             if let Some(rest) = name.strip_prefix("env.") {
                 return vars.get(rest).cloned().or_else(|| std::env::var(rest).ok());
             }
+            // As in Nomad, ${meta.*} is the node's meta; the job's is NOMAD_META_*.
             if name.starts_with("attr.") || name.starts_with("node.") || name.starts_with("meta.") {
-                if let Some(key) = name.strip_prefix("meta.")
-                    && let Some(v) = task.meta.get(key)
-                {
-                    return Some(v.clone());
-                }
                 return node.resolve(&format!("${{{name}}}"));
             }
             None
