@@ -182,7 +182,8 @@ impl Supervisor {
             return; // the previous run has not timed out yet
         }
         match self.start_probe(ck) {
-            Ok(()) => {
+            Ok(Some(outcome)) => self.finish_check(ck, outcome),
+            Ok(None) => {
                 if let Some(c) = self.check_mut(ck) {
                     c.probe_seq += 1;
                     let seq = c.probe_seq;
@@ -194,7 +195,8 @@ impl Supervisor {
         }
     }
 
-    fn start_probe(&mut self, ck: CheckKey) -> Result<(), String> {
+    /// Starts a probe; a result known at once is returned.
+    fn start_probe(&mut self, ck: CheckKey) -> Result<Option<Outcome>, String> {
         let run = self.runs.get(&ck.run).ok_or("job is gone")?;
         let inst = run.instances.get(ck.inst).ok_or("instance is gone")?;
         let c = inst.checks.get(ck.check).ok_or("check is gone")?;
@@ -229,7 +231,13 @@ impl Supervisor {
                     }
                     _ => None,
                 };
+                let is_tcp = request.is_none();
                 let mut probe = Probe::connect(addr, request).map_err(|e| format!("dial tcp {addr}: {e}"))?;
+                // On loopback a connect usually completes (or is refused)
+                // within the call: then the result needs no wake-up.
+                if is_tcp && let Some(outcome) = probe.advance() {
+                    return Ok(Some(outcome));
+                }
                 let token = Token(self.next_token);
                 self.next_token += 1;
                 self.poll
@@ -240,7 +248,7 @@ impl Supervisor {
                 if let Some(c) = self.check_mut(ck) {
                     c.inflight = Some(Inflight::Socket { probe, token });
                 }
-                Ok(())
+                Ok(None)
             }
             CheckKind::Script { command, args } => {
                 let t = inst.tasks.get(c.task).ok_or("task is gone")?;
@@ -257,7 +265,7 @@ impl Supervisor {
                 if let Some(c) = self.check_mut(ck) {
                     c.inflight = Some(Inflight::Script { pid, output: std::fs::File::from(read) });
                 }
-                Ok(())
+                Ok(None)
             }
         }
     }
