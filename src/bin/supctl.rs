@@ -17,9 +17,13 @@ struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
     json: bool,
-    /// supd's control socket (default: as supd's default).
+    /// supd's control socket (default: the one supd.toml names, else supd's default).
     #[arg(long, global = true, value_name = "PATH", env = "SUPD_SOCKET")]
     socket: Option<PathBuf>,
+    /// supd.toml, for the socket and this node's name, datacenter and meta
+    /// (default: supd's default path, when it exists).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -92,9 +96,20 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let socket = cli.socket.clone().unwrap_or_else(supd::config::default_socket);
+    let file = match &cli.config {
+        Some(path) => supd::config::File::load(path, true),
+        None => supd::config::File::load(&supd::config::default_config_file(), false),
+    };
+    let file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("supctl: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let socket = cli.socket.clone().or(file.socket.clone()).unwrap_or_else(supd::config::default_socket);
     let request = match cli.command {
-        Command::Validate { files } => return validate(&files, cli.json),
+        Command::Validate { files } => return validate(&files, cli.json, &file),
         Command::Status { target } => Request::Status { target },
         Command::Job { command: JobCommand::Run { file } } => {
             let (source, name) = if file == "-" {
@@ -362,8 +377,9 @@ fn logs(socket: &std::path::Path, request: Request) -> ExitCode {
     }
 }
 
-fn validate(files: &[PathBuf], json: bool) -> ExitCode {
-    let node = Node::detect();
+fn validate(files: &[PathBuf], json: bool, config: &supd::config::File) -> ExitCode {
+    let mut node = Node::detect();
+    config.apply_to(&mut node);
     let mut all: Vec<Diagnostic> = Vec::new();
     let mut invalid = false;
     for path in files {

@@ -14,6 +14,11 @@ use supd::supervisor::{Config, Supervisor};
     about = "Keep the programs of one Linux host running, as Nomad job files describe them"
 )]
 struct Cli {
+    /// supd.toml (every key optional; flags override it). Default:
+    /// /etc/supd/supd.toml as root, else $XDG_CONFIG_HOME/supd/supd.toml,
+    /// used when it exists.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Directory of job files (*.hcl). Default: /etc/supd/jobs as root,
     /// else $XDG_CONFIG_HOME/supd/jobs (~/.config/supd/jobs).
     #[arg(long, value_name = "DIR")]
@@ -27,14 +32,14 @@ struct Cli {
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
     /// Where supd's own log goes: stderr, or syslog.
-    #[arg(long, value_name = "stderr|syslog", default_value = "stderr", value_parser = ["stderr", "syslog"])]
-    log: String,
+    #[arg(long, value_name = "stderr|syslog", value_parser = ["stderr", "syslog"])]
+    log: Option<String>,
     /// The syslog socket for --log syslog.
     #[arg(long, value_name = "PATH", default_value = "/dev/log")]
     syslog_socket: PathBuf,
-    /// error, warn, info, debug or trace.
-    #[arg(long, value_name = "LEVEL", default_value = "info")]
-    log_level: log::LevelFilter,
+    /// error, warn, info, debug or trace (default info).
+    #[arg(long, value_name = "LEVEL")]
+    log_level: Option<log::LevelFilter>,
     /// Act as init (PID 1): reap every orphan, and at shutdown stop every
     /// process left in the namespace. Default: on when supd is PID 1.
     #[arg(long)]
@@ -51,16 +56,55 @@ struct Cli {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let job_dir = cli.jobs.unwrap_or_else(supd::config::default_job_dir);
-    let node = Node::detect();
+    let file = match &cli.config {
+        Some(path) => supd::config::File::load(path, true),
+        None => supd::config::File::load(&supd::config::default_config_file(), false),
+    };
+    let file = match file {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("supd: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let job_dir = cli.jobs.or(file.job_dir.clone()).unwrap_or_else(supd::config::default_job_dir);
+    let mut node = Node::detect();
+    file.apply_to(&mut node);
     if cli.check {
         return check(&job_dir, &node);
     }
-    if cli.log == "syslog" {
-        supd::logging::init_syslog(cli.log_level, cli.syslog_socket.clone());
+    let level = match (cli.log_level, &file.log_level) {
+        (Some(l), _) => l,
+        (None, Some(text)) => match text.parse() {
+            Ok(l) => l,
+            Err(_) => {
+                eprintln!(
+                    "supd: log_level {text:?} in supd.toml is not a level — use error, warn, info, debug or trace"
+                );
+                return ExitCode::from(1);
+            }
+        },
+        (None, None) => log::LevelFilter::Info,
+    };
+    let syslog = match cli.log.as_deref() {
+        Some(l) => l == "syslog",
+        None => file.log == Some(supd::config::LogTarget::Syslog),
+    };
+    if syslog {
+        supd::logging::init_syslog(level, cli.syslog_socket.clone());
     } else {
-        supd::logging::init(cli.log_level);
+        supd::logging::init(level);
     }
+    let socket_group = match &file.socket_group {
+        None => None,
+        Some(name) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => Some(g.gid.as_raw()),
+            _ => {
+                log::error!("socket_group {name:?} in supd.toml is not a group of this host");
+                return ExitCode::from(1);
+            }
+        },
+    };
     supd::process::close_inherited_on_exec();
     match supd::process::raise_nofile_limit() {
         Ok(n) => log::debug!("open files limit: {n}"),
@@ -77,11 +121,11 @@ fn main() -> ExitCode {
             job_dir.display()
         );
     }
-    let socket = cli.socket.unwrap_or_else(supd::config::default_socket);
-    let log_dir = cli.log_dir.unwrap_or_else(supd::config::default_log_dir);
+    let socket = cli.socket.or(file.socket.clone()).unwrap_or_else(supd::config::default_socket);
+    let log_dir = cli.log_dir.or(file.log_dir.clone()).unwrap_or_else(supd::config::default_log_dir);
     let init = cli.init || std::process::id() == 1;
     let exit_when_done = cli.exit_when_done.unwrap_or(init);
-    let cfg = Config { job_dir, socket, log_dir, node, init, exit_when_done };
+    let cfg = Config { job_dir, socket, socket_group, log_dir, node, init, exit_when_done };
     match Supervisor::new(cfg) {
         Ok(s) => ExitCode::from(s.run() as u8),
         Err(e) => {

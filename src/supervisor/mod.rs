@@ -33,6 +33,8 @@ const FIRST_CLIENT: usize = 2;
 pub struct Config {
     pub job_dir: PathBuf,
     pub socket: PathBuf,
+    /// A group allowed to use the socket (mode 0660 instead of 0600).
+    pub socket_group: Option<u32>,
     /// Where task output goes: `<log_dir>/<job>/<group>[<index>]/<task>.stdout.N`.
     pub log_dir: PathBuf,
     pub node: Node,
@@ -157,7 +159,7 @@ impl Supervisor {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch signals: {e}")))?;
-        let mut listener = bind(&cfg.socket)?;
+        let mut listener = bind(&cfg.socket, cfg.socket_group)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch the control socket: {e}")))?;
@@ -506,7 +508,7 @@ struct Reload {
     failed_dir: bool,
 }
 
-fn bind(path: &Path) -> Result<UnixListener, Error> {
+fn bind(path: &Path, group: Option<u32>) -> Result<UnixListener, Error> {
     use std::os::unix::fs::PermissionsExt;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
@@ -521,8 +523,13 @@ fn bind(path: &Path) -> Result<UnixListener, Error> {
     let _ = std::fs::remove_file(path);
     let listener =
         UnixListener::bind(path).map_err(|e| Error::Setup(format!("cannot listen on {}: {e}", path.display())))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-        .map_err(|e| Error::Setup(format!("cannot restrict {} to mode 0600: {e}", path.display())))?;
+    let mode = if group.is_some() { 0o660 } else { 0o600 };
+    if let Some(gid) = group {
+        std::os::unix::fs::chown(path, None, Some(gid))
+            .map_err(|e| Error::Setup(format!("cannot give {} to group {gid}: {e}", path.display())))?;
+    }
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(|e| Error::Setup(format!("cannot set {} to mode {mode:o}: {e}", path.display())))?;
     Ok(listener)
 }
 
