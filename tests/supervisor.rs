@@ -1685,12 +1685,33 @@ fn systemd_notifications() {
     s.supctl_ok(&["reload"]);
     assert_eq!(recv(), "RELOADING=1");
     assert!(recv().starts_with("READY=1\n"));
+    // SIGHUP reloads the same way, as systemd's ExecReload sends it.
+    kill(Pid::from_raw(s.pid()), Signal::SIGHUP).expect("SIGHUP");
+    assert_eq!(recv(), "RELOADING=1");
+    assert!(recv().starts_with("READY=1\n"));
     for i in 0..2 {
         assert_eq!(s.wait_lines(&format!("seen.{i}"), 1), ["unset"], "a task saw NOTIFY_SOCKET");
     }
-    s.supctl_ok(&["shutdown"]);
+    kill(Pid::from_raw(s.pid()), Signal::SIGTERM).expect("SIGTERM");
     assert_eq!(recv(), "STOPPING=1");
     assert!(s.wait_exit(PATIENCE).is_some_and(|st| st.success()), "{}", s.log());
+}
+
+/// NOTIFY_SOCKET may name an abstract socket (`@name`), as systemd does.
+#[test]
+fn systemd_notifications_on_an_abstract_socket() {
+    use std::os::linux::net::SocketAddrExt;
+    use std::os::unix::net::{SocketAddr, UnixDatagram};
+    let s = Supd::new();
+    let name = format!("supd-test-notify-{}", std::process::id());
+    let addr = SocketAddr::from_abstract_name(name.as_bytes()).expect("abstract address");
+    let listener = UnixDatagram::bind_addr(&addr).expect("bind the abstract socket");
+    listener.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    let notify = format!("@{name}");
+    let s = s.start_with_env(&[("NOTIFY_SOCKET", &notify)]);
+    let mut buf = [0u8; 1024];
+    let n = listener.recv(&mut buf).expect("a notification from supd");
+    assert_eq!(&buf[..n], b"READY=1\nSTATUS=0 running, 0 pending, 0 failed", "{}", s.log());
 }
 
 /// With `WATCHDOG_USEC`, supd pings `WATCHDOG=1` from its loop every half of it.
