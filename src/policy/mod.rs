@@ -4,4 +4,5 @@
 //! carries decisions out, and the tests drive them with a fake clock.
 
 pub mod check_restart;
+pub mod reschedule;
 pub mod restart;
