@@ -106,7 +106,14 @@ impl File {
     pub fn load(path: &std::path::Path, required: bool) -> Result<File, String> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(File::default()),
+            // The default file is optional: absent, or another user's
+            // (supctl run by someone else), it is simply not used.
+            Err(e)
+                if !required
+                    && matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied) =>
+            {
+                return Ok(File::default());
+            }
             Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
         };
         File::parse(&text).map_err(|e| format!("{}:{e}", path.display()))

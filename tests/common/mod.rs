@@ -1,0 +1,500 @@
+//! The harness shared by the integration tests that run the real `supd` on
+//! a temporary job directory and socket, driven by the real `supctl`: start,
+//! wait for what supd reports, read its JSON status, and leave nothing
+//! behind. Each test file uses the parts it needs.
+#![allow(dead_code)]
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+pub const SUPD: &str = env!("CARGO_BIN_EXE_supd");
+pub const SUPCTL: &str = env!("CARGO_BIN_EXE_supctl");
+
+/// The ceiling of every wait for something supd should do "soon".
+pub const PATIENCE: Duration = Duration::from_secs(15);
+
+/// supd passes its own environment to its tasks; this variable, set to the
+/// test's temporary directory, marks every process a test started, so that
+/// nothing leaks from one test into the next.
+pub const TAG: &str = "SUPD_TEST_TAG";
+
+// --- harness -----------------------------------------------------------------
+
+/// One supd on its own temporary job directory and socket. Dropping it stops
+/// supd (SIGTERM, then SIGKILL) and kills anything its tasks left behind.
+pub struct Supd {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+}
+
+impl Supd {
+    /// A temporary directory with an empty job directory; supd not started.
+    pub fn new() -> Supd {
+        let dir = tempfile::Builder::new().prefix("supd-it-").tempdir().expect("temporary directory");
+        std::fs::create_dir(dir.path().join("jobs")).expect("job directory");
+        Supd { dir, child: None }
+    }
+
+    /// A path in the temporary directory.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn dir(&self) -> &str {
+        self.dir.path().to_str().expect("UTF-8 temporary path")
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.path("supd.sock")
+    }
+
+    /// Writes `jobs/NAME` with every `@DIR@` replaced by the temporary
+    /// directory and `@PY@` by the python3 interpreter; returns its path.
+    pub fn write_job(&self, name: &str, hcl: &str) -> PathBuf {
+        let path = self.path("jobs").join(name);
+        let hcl = hcl.replace("@DIR@", self.dir());
+        let hcl = if hcl.contains("@PY@") { hcl.replace("@PY@", python()) } else { hcl };
+        std::fs::write(&path, hcl).expect("write job file");
+        path
+    }
+
+    /// Writes a file outside the job directory, with `@DIR@` replaced.
+    pub fn write_file(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text.replace("@DIR@", self.dir())).expect("write file");
+        path
+    }
+
+    pub fn start(self) -> Supd {
+        self.start_with_env(&[])
+    }
+
+    /// Starts supd with extra environment variables and waits until its
+    /// socket answers.
+    pub fn start_with_env(mut self, env: &[(&str, &str)]) -> Supd {
+        let log = std::fs::File::create(self.path("supd.log")).expect("supd log");
+        let log2 = log.try_clone().expect("supd log");
+        let mut cmd = Command::new(SUPD);
+        cmd.arg("--jobs")
+            .arg(self.path("jobs"))
+            .arg("--socket")
+            .arg(self.socket())
+            .arg("--log-dir")
+            .arg(self.path("logs"))
+            .arg("--log-level")
+            .arg("debug")
+            .env(TAG, self.dir())
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("SUPD_SOCKET")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log2);
+        self.child = Some(cmd.spawn().expect("start supd"));
+        let ready = wait_until(PATIENCE, || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
+                panic!("supd exited at start with {status}\n{}", self.log());
+            }
+            self.supctl(&["status"]).status.success()
+        });
+        assert!(ready, "supd's socket did not answer\n{}", self.log());
+        self
+    }
+
+    pub fn pid(&self) -> i32 {
+        self.child.as_ref().expect("supd started").id() as i32
+    }
+
+    /// supd's log, with the output of its tasks.
+    pub fn log(&self) -> String {
+        format!("--- supd log ---\n{}--- end ---", std::fs::read_to_string(self.path("supd.log")).unwrap_or_default())
+    }
+
+    /// Runs supctl against this supd.
+    pub fn supctl(&self, args: &[&str]) -> Output {
+        Command::new(SUPCTL)
+            .arg("--socket")
+            .arg(self.socket())
+            .args(args)
+            .env_remove("SUPD_SOCKET")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run supctl")
+    }
+
+    /// Runs supctl and insists that it succeeds; returns its stdout.
+    pub fn supctl_ok(&self, args: &[&str]) -> String {
+        let out = self.supctl(args);
+        assert!(out.status.success(), "supctl {args:?} failed: {}\n{}", describe(&out), self.log());
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn try_status(&self) -> Option<Value> {
+        let out = self.supctl(&["--json", "status"]);
+        if !out.status.success() {
+            return None;
+        }
+        serde_json::from_slice(&out.stdout).ok()
+    }
+
+    /// `supctl --json status`.
+    pub fn status(&self) -> Value {
+        let out = self.supctl(&["--json", "status"]);
+        assert!(out.status.success(), "supctl status failed: {}\n{}", describe(&out), self.log());
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", describe(&out)))
+    }
+
+    /// Polls the status until `pred` holds; returns that status. Fails the
+    /// test with the last status and supd's log after [`PATIENCE`].
+    pub fn wait_status(&self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let mut last = Value::Null;
+        let ok = wait_until(PATIENCE, || match self.try_status() {
+            Some(s) => {
+                let done = pred(&s);
+                last = s;
+                done
+            }
+            None => false,
+        });
+        assert!(ok, "timed out waiting until {what}\nlast status: {}\n{}", pretty(&last), self.log());
+        last
+    }
+
+    /// Waits until the task (`JOB/GROUP/INDEX/TASK`) runs; returns its status.
+    pub fn wait_running(&self, target: &str) -> Value {
+        let st =
+            self.wait_status(&format!("{target} runs"), |s| task(s, target).is_some_and(|t| t["state"] == "running"));
+        task(&st, target).cloned().expect("task")
+    }
+
+    /// Waits until the task is dead for good; returns its status.
+    pub fn wait_dead(&self, target: &str) -> Value {
+        let st =
+            self.wait_status(&format!("{target} is dead"), |s| task(s, target).is_some_and(|t| t["state"] == "dead"));
+        task(&st, target).cloned().expect("task")
+    }
+
+    /// Waits until the task (`JOB/GROUP/INDEX/TASK`) satisfies `pred`;
+    /// returns the task's status.
+    pub fn wait_task(&self, target: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let st = self.wait_status(&format!("{target}: {what}"), |s| task(s, target).is_some_and(&pred));
+        task(&st, target).cloned().expect("task")
+    }
+
+    /// Waits until the task's health is `health`; returns the task's status.
+    pub fn wait_health(&self, target: &str, health: &str) -> Value {
+        self.wait_task(target, &format!("health is {health}"), |t| t["health"] == health)
+    }
+
+    /// Waits until the task has an event of type `kind` whose message
+    /// satisfies `pred`; returns the task's status.
+    pub fn wait_event(&self, target: &str, kind: &str, pred: impl Fn(&str) -> bool) -> Value {
+        self.wait_task(target, &format!("a {kind:?} event"), |t| events(t).iter().any(|(k, m)| k == kind && pred(m)))
+    }
+
+    /// Live processes of this test (started through supd) whose command line
+    /// is exactly `cmdline` (arguments joined by spaces).
+    pub fn procs_running(&self, cmdline: &str) -> Vec<i32> {
+        procs_with_env(&format!("{TAG}={}", self.dir())).into_iter().filter(|p| cmdline_of(*p) == cmdline).collect()
+    }
+
+    /// Waits until a file of the temporary directory has at least `n` lines.
+    pub fn wait_lines(&self, name: &str, n: usize) -> Vec<String> {
+        let ok = wait_until(PATIENCE, || lines(&self.path(name)).len() >= n);
+        assert!(ok, "{name} did not reach {n} lines: {:?}\n{}", lines(&self.path(name)), self.log());
+        lines(&self.path(name))
+    }
+
+    /// Waits until a process is gone from /proc (reaped, not a zombie);
+    /// fails with what is left of it and supd's log.
+    pub fn assert_gone(&self, pid: i32, timeout: Duration, what: &str) {
+        if !wait_until(timeout, || !alive(pid)) {
+            panic!("{what} (pid {pid}) is still there after {timeout:?}: {}\n{}", proc_info(pid), self.log());
+        }
+    }
+
+    /// Waits until no process carries the instance's NOMAD_ALLOC_ID; fails
+    /// with what is left and supd's log.
+    pub fn assert_instance_gone(&self, st: &Value, target: &str) {
+        let id = instance(st, target).and_then(|i| i["id"].as_str()).expect("instance id");
+        let marker = format!("NOMAD_ALLOC_ID={id}");
+        if !wait_until(PATIENCE, || procs_with_env(&marker).is_empty()) {
+            let left: Vec<String> =
+                procs_with_env(&marker).into_iter().map(|p| format!("{p}: {}", proc_info(p))).collect();
+            panic!("processes of instance {target} ({id}) are left: {left:#?}\n{}", self.log());
+        }
+    }
+
+    /// Waits for supd to exit by itself.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        let child = self.child.as_mut()?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Live processes this test started (through supd), supd excluded.
+    pub fn leftovers(&self) -> Vec<i32> {
+        let me = self.child.as_ref().map(|c| c.id() as i32);
+        procs_with_env(&format!("{TAG}={}", self.dir())).into_iter().filter(|p| Some(*p) != me).collect()
+    }
+}
+
+impl Drop for Supd {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.as_ref().map(|c| c.id() as i32) {
+            // Politely first: supd stops its tasks; a second SIGTERM kills
+            // what is left; then no more politeness.
+            let mut exited = matches!(self.child.as_mut().map(Child::try_wait), Some(Ok(Some(_))));
+            for _ in 0..2 {
+                if exited {
+                    break;
+                }
+                let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+                exited = self.wait_exit(Duration::from_secs(8)).is_some();
+            }
+            if let Some(child) = self.child.as_mut()
+                && !exited
+            {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+        for pid in procs_with_env(&format!("{TAG}={}", self.dir())) {
+            eprintln!("supervisor test: killing leftover process {pid}");
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+}
+
+/// Calls `pred` every 50 ms until it holds (true) or `timeout` passes (false).
+pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if pred() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub fn describe(out: &Output) -> String {
+    format!(
+        "exit {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).unwrap_or_default()
+}
+
+/// The lines of a file; none when it does not exist yet.
+pub fn lines(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).map(|s| s.lines().map(str::to_string).collect()).unwrap_or_default()
+}
+
+/// Whether a process exists (a zombie counts: it has not been reaped).
+pub fn alive(pid: i32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// What /proc says of a process: its state, parent and command line.
+pub fn proc_info(pid: i32) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmd: Vec<String> = cmd.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    // After the command's parenthesis: state, ppid, pgrp, session.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or(vec![], |(_, rest)| rest.split_whitespace().take(4).collect());
+    format!("state/ppid/pgrp/sid {fields:?}, cmdline {:?}", cmd.join(" ").trim())
+}
+
+/// Processes whose environment holds the entry `needle` (`NAME=value`).
+pub fn procs_with_env(needle: &str) -> Vec<i32> {
+    let me = std::process::id() as i32;
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/proc") else { return out };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if pid == me {
+            continue;
+        }
+        let Ok(env) = std::fs::read(e.path().join("environ")) else { continue };
+        if env.split(|b| *b == 0).any(|kv| kv == needle.as_bytes()) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+pub fn now_secs() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_secs_f64()
+}
+
+/// Seconds since 1970 of an RFC 3339 UTC time as supd writes them
+/// (`2026-11-28T05:06:07.123Z`).
+pub fn rfc3339_secs(text: &str) -> f64 {
+    pub fn bad<T>(text: &str) -> T {
+        panic!("not an RFC 3339 UTC time: {text:?}")
+    }
+    let (date, time) = text.strip_suffix('Z').and_then(|t| t.split_once('T')).unwrap_or_else(|| bad(text));
+    let d: Vec<i64> = date.split('-').map(|x| x.parse().unwrap_or_else(|_| bad(text))).collect();
+    let t: Vec<f64> = time.split(':').map(|x| x.parse().unwrap_or_else(|_| bad(text))).collect();
+    // Days from the civil date (Howard Hinnant's algorithm).
+    let (y, m) = if d[1] <= 2 { (d[0] - 1, d[1] + 9) } else { (d[0], d[1] - 3) };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * m + 2) / 5 + d[2] - 1;
+    let days = era * 146_097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719_468;
+    days as f64 * 86_400.0 + t[0] * 3600.0 + t[1] * 60.0 + t[2]
+}
+
+/// Seconds of a Go duration as supd prints them (`2.8s`, `112.5ms`, `1m0s`).
+pub fn go_duration_secs(text: &str) -> f64 {
+    let mut total = 0.0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let split = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        let (number, tail) = rest.split_at(split);
+        let number: f64 = number.parse().unwrap_or_else(|_| panic!("not a Go duration: {text:?}"));
+        let unit_len = tail.find(|c: char| c.is_ascii_digit()).unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let scale = match unit {
+            "h" => 3600.0,
+            "m" => 60.0,
+            "s" => 1.0,
+            "ms" => 1e-3,
+            "us" | "µs" => 1e-6,
+            "ns" => 1e-9,
+            _ => panic!("unknown unit {unit:?} in {text:?}"),
+        };
+        total += number * scale;
+        rest = tail;
+    }
+    total
+}
+
+// --- reading the status --------------------------------------------------------
+
+/// An instance by `JOB/GROUP/INDEX`.
+pub fn instance<'a>(st: &'a Value, target: &str) -> Option<&'a Value> {
+    let p: Vec<&str> = target.split('/').collect();
+    let index: u64 = p[2].parse().expect("instance index");
+    let job = st["jobs"].as_array()?.iter().find(|j| j["name"] == p[0])?;
+    let group = job["groups"].as_array()?.iter().find(|g| g["name"] == p[1])?;
+    group["instances"].as_array()?.iter().find(|i| i["index"] == index)
+}
+
+/// A task by `JOB/GROUP/INDEX/TASK`.
+pub fn task<'a>(st: &'a Value, target: &str) -> Option<&'a Value> {
+    let (inst, name) = target.rsplit_once('/').expect("JOB/GROUP/INDEX/TASK");
+    instance(st, inst)?["tasks"].as_array()?.iter().find(|t| t["name"] == name)
+}
+
+pub fn job_status(st: &Value, job: &str) -> String {
+    st["jobs"]
+        .as_array()
+        .and_then(|js| js.iter().find(|j| j["name"] == job))
+        .map_or(String::new(), |j| j["status"].as_str().unwrap_or_default().to_string())
+}
+
+/// A task's events as (type, message), oldest first.
+pub fn events(t: &Value) -> Vec<(String, String)> {
+    t["events"]
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .map(|e| {
+                    (
+                        e["type"].as_str().unwrap_or_default().to_string(),
+                        e["message"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn kinds(t: &Value) -> Vec<String> {
+    events(t).into_iter().map(|(k, _)| k).collect()
+}
+
+/// The position of the first event of a type, after position `from`.
+pub fn event_at(t: &Value, kind: &str, from: usize) -> Option<usize> {
+    kinds(t).iter().skip(from).position(|k| k == kind).map(|i| i + from)
+}
+
+pub fn pid(t: &Value) -> i32 {
+    t["pid"].as_i64().unwrap_or_else(|| panic!("task has no pid: {}", pretty(t))) as i32
+}
+
+pub fn restarts(t: &Value) -> u64 {
+    t["restarts"].as_u64().expect("restarts")
+}
+
+/// A process's command line, arguments joined by spaces.
+pub fn cmdline_of(pid: i32) -> String {
+    let cmd = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmd: Vec<String> = cmd.split(|b| *b == 0).map(|a| String::from_utf8_lossy(a).into_owned()).collect();
+    cmd.join(" ").trim().to_string()
+}
+
+/// How many events of a type, whose message satisfies `pred`, a task has.
+pub fn count(t: &Value, kind: &str, pred: impl Fn(&str) -> bool) -> usize {
+    events(t).iter().filter(|(k, m)| k == kind && pred(m)).count()
+}
+
+/// The times (seconds since 1970) of a task's events of one type.
+pub fn event_times(t: &Value, kind: &str) -> Vec<f64> {
+    t["events"]
+        .as_array()
+        .map(|es| {
+            es.iter()
+                .filter(|e| e["type"] == kind)
+                .map(|e| rfc3339_secs(e["time"].as_str().expect("event time")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A task's check by name, as listed in `tasks[].checks[]`.
+pub fn check<'a>(t: &'a Value, name: &str) -> Option<&'a Value> {
+    t["checks"].as_array()?.iter().find(|c| c["name"] == name)
+}
+
+/// A check's `status` and `output`.
+pub fn check_state(t: &Value, name: &str) -> (String, String) {
+    let c = check(t, name).unwrap_or_else(|| panic!("no check {name:?}: {}", pretty(t)));
+    (c["status"].as_str().unwrap_or_default().to_string(), c["output"].as_str().unwrap_or_default().to_string())
+}
+
+/// The python3 interpreter itself (not a version manager's shim, whose
+/// start is slow and which leaves a shell between supd and python).
+pub fn python() -> &'static str {
+    static PYTHON: OnceLock<String> = OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .expect("python3 is needed by the health check tests");
+        assert!(out.status.success(), "python3 does not run: {}", describe(&out));
+        String::from_utf8(out.stdout).expect("UTF-8 path").trim().to_string()
+    })
+}
