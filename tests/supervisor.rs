@@ -1328,3 +1328,48 @@ fn watchdog_pings_at_half_the_interval() {
     let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
     assert!((0.15..0.35).contains(&mean), "mean gap {mean:.3}s, gaps {gaps:?}\n{}", s.log());
 }
+
+/// `shutdown_delay` holds the kill signal back when a task is stopped for
+/// good, so that its clients can drain; a restart does not wait.
+#[test]
+fn shutdown_delay_comes_before_the_kill_signal() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    task "t" {
+      driver         = "raw_exec"
+      shutdown_delay = "1s"
+      kill_signal    = "SIGTERM"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    s.wait_running("a/g/0/t");
+    s.supctl_ok(&["restart", "a/g/0/t"]);
+    let t = s.wait_status("restarted", |st| {
+        task(st, "a/g/0/t").is_some_and(|t| t["restarts"] == 1 && t["state"] == "running")
+    });
+    assert!(!kinds(task(&t, "a/g/0/t").unwrap()).contains(&"Waiting for shutdown delay".to_string()));
+    s.supctl_ok(&["job", "stop", "a"]);
+    let t = s.wait_dead("a/g/0/t");
+    let ev = events(&t);
+    let at = |kind: &str| {
+        let e = t["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|e| e["type"] == kind)
+            .unwrap_or_else(|| panic!("no {kind}: {ev:?}"));
+        rfc3339_secs(e["time"].as_str().unwrap())
+    };
+    let waited = at("Killing") - at("Waiting for shutdown delay");
+    assert!((0.8..5.0).contains(&waited), "waited {waited}s: {ev:?}");
+}

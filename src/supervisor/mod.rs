@@ -93,6 +93,8 @@ enum Timer {
     Start(TaskKey, u64),
     /// SIGKILL a task that outlived its kill_timeout.
     Escalate(TaskKey, u64),
+    /// Send a task its kill signal, after its shutdown_delay.
+    Kill(TaskKey, u64),
     /// Tell systemd's watchdog the loop is alive.
     Watchdog,
     /// As init, SIGKILL whatever ignored the final SIGTERM.
@@ -138,6 +140,8 @@ pub struct Supervisor {
     next_seq: u64,
     rng: u64,
     shutting_down: bool,
+    /// A second stop request came: no more waiting.
+    hurry: bool,
     /// Files of the job directory that failed to load, with their problems.
     load_errors: BTreeMap<String, Vec<String>>,
     /// The newest event sent to `events --follow` clients.
@@ -178,6 +182,7 @@ impl Supervisor {
             next_seq: 0,
             rng: seed(),
             shutting_down: false,
+            hurry: false,
             load_errors: BTreeMap::new(),
             sent_events: 0,
             log_tokens: HashMap::new(),
@@ -360,6 +365,11 @@ impl Supervisor {
                     }
                 }
                 Timer::Check(key, generation) => self.run_check(key, generation),
+                Timer::Kill(key, generation) => {
+                    if self.task(key).is_some_and(|t| t.generation == generation) {
+                        self.send_kill(key);
+                    }
+                }
                 Timer::SweepKill => {
                     let _ = process::signal_pid(Pid::from_raw(-1), nix::sys::signal::Signal::SIGKILL);
                 }

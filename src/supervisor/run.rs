@@ -95,6 +95,7 @@ impl Supervisor {
     /// request kills what is left at once.
     pub(super) fn shutdown(&mut self, sig: i32) {
         if self.shutting_down {
+            self.hurry = true;
             log::warn!("{}: killing every task now", process::signal_name(sig));
             for pid in self.pids.keys() {
                 let _ = process::signal_group(*pid, Signal::SIGKILL);
@@ -151,8 +152,11 @@ impl Supervisor {
 
     /// Sends the task its kill signal, and SIGKILL after kill_timeout.
     pub(super) fn stop_task(&mut self, key: TaskKey, after: After) {
+        let hurry = self.shutting_down_now();
         let Some(t) = self.task_mut(key) else { return };
-        let Some(pid) = t.pid else { return };
+        if t.pid.is_none() {
+            return;
+        }
         if t.stopping.is_some() {
             // Already being stopped: a stop for good wins over a restart.
             if after == After::Killed {
@@ -161,15 +165,38 @@ impl Supervisor {
             return;
         }
         t.stopping = Some(after);
+        let delay = t.spec.shutdown_delay;
+        // A task stopped for good first gets its shutdown_delay, as in
+        // Nomad, so that clients can drain; a restart does not wait.
+        if after == After::Killed && !delay.is_zero() && !hurry {
+            t.push_event(
+                "Waiting for shutdown delay",
+                format!("Waiting for shutdown_delay of {} before killing the task.", GoDuration(delay)),
+            );
+            let generation = t.generation;
+            self.arm(Instant::now() + delay, Timer::Kill(key, generation));
+            return;
+        }
+        self.send_kill(key);
+    }
+
+    /// Sends the kill signal now, and arms the SIGKILL escalation.
+    pub(super) fn send_kill(&mut self, key: TaskKey) {
+        let Some(t) = self.task_mut(key) else { return };
+        let Some(pid) = t.pid else { return };
         let sig = process::parse_signal(&t.spec.kill_signal).unwrap_or(Signal::SIGINT);
         let timeout = t.spec.kill_timeout;
         t.push_event("Killing", format!("Sent interrupt. Waiting {} before force killing", GoDuration(timeout)));
         let generation = t.generation;
-        let result = process::signal_group(pid, sig);
-        if let Err(e) = result {
+        if let Err(e) = process::signal_group(pid, sig) {
             log::warn!("cannot signal {} (pid {pid}): {e}", self.label(key));
         }
         self.arm(Instant::now() + timeout, Timer::Escalate(key, generation));
+    }
+
+    /// A second shutdown request skips every wait.
+    fn shutting_down_now(&self) -> bool {
+        self.shutting_down && self.hurry
     }
 
     pub(super) fn start_task(&mut self, key: TaskKey) {
