@@ -42,6 +42,14 @@ pub fn default_log_dir() -> PathBuf {
     base.join("supd").join("logs")
 }
 
+/// `/var/lib/supd` as root, else `$XDG_STATE_HOME/supd/state`.
+pub fn default_state_dir() -> PathBuf {
+    if is_root() {
+        return PathBuf::from("/var/lib/supd");
+    }
+    default_log_dir().parent().map_or_else(|| PathBuf::from("/tmp"), |d| d.join("state"))
+}
+
 /// `/run/supd/supd.sock` as root, else `$XDG_RUNTIME_DIR/supd/supd.sock`
 /// (or `/tmp/supd-$UID/supd.sock`).
 pub fn default_socket() -> PathBuf {
@@ -77,6 +85,8 @@ pub struct File {
     pub socket_group: Option<String>,
     /// Task output. Default: see [`default_log_dir`].
     pub log_dir: Option<PathBuf>,
+    /// What survives a restart of supd. Default: see [`default_state_dir`].
+    pub state_dir: Option<PathBuf>,
     /// `stderr` or `syslog`. Default: `stderr`.
     pub log: Option<LogTarget>,
     /// `error`, `warn`, `info`, `debug` or `trace`. Default: `info`.
@@ -166,6 +176,7 @@ job_dir = "/srv/jobs"
 socket = "/run/x.sock"
 socket_group = "ops"
 log_dir = "/srv/logs"
+state_dir = "/srv/state"
 log = "syslog"
 log_level = "debug"
 [node.meta]
@@ -221,6 +232,7 @@ mod example {
         assert!(all.node_name.is_some() && all.datacenter.is_some() && all.region.is_some());
         assert!(all.node_class.is_some() && all.job_dir.is_some() && all.socket.is_some());
         assert!(all.socket_group.is_some() && all.log_dir.is_some() && all.log.is_some() && all.log_level.is_some());
+        assert!(all.state_dir.is_some());
         assert!(!all.node.meta.is_empty());
     }
 }

@@ -11,4 +11,5 @@ pub mod node;
 pub mod notify; // sd_notify for Type=notify services // this host's attributes; constraint evaluation
 pub mod policy; // restart, check_restart, reschedule: pure decisions
 pub mod process; // spawn, signal, reap: the only place that forks or waits
+pub mod state; // what survives a restart of supd (atomic JSON)
 pub mod supervisor; // the event loop; owns all runtime state

@@ -29,6 +29,8 @@ impl Supd {
             .arg(dir.path().join("s.sock"))
             .arg("--log-dir")
             .arg(dir.path().join("logs"))
+            .arg("--state-dir")
+            .arg(dir.path().join("state"))
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

@@ -1373,3 +1373,50 @@ fn shutdown_delay_comes_before_the_kill_signal() {
     let waited = at("Killing") - at("Waiting for shutdown delay");
     assert!((0.8..5.0).contains(&waited), "waited {waited}s: {ev:?}");
 }
+
+// --- what survives a restart of supd ---------------------------------------------------
+
+/// Jobs submitted with `job run` come back after supd restarts, and a job
+/// the operator stopped stays stopped, even though its file is still in the
+/// job directory.
+#[test]
+fn submitted_and_stopped_jobs_survive_a_restart() {
+    let job = |name: &str| {
+        format!(
+            r#"job "{name}" {{
+  group "g" {{
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }}
+    }}
+  }}
+}}"#
+        )
+    };
+    let s = Supd::new();
+    s.write_job("fromdir.hcl", &job("fromdir"));
+    let submitted = s.write_file("submitted.hcl", &job("submitted"));
+    let mut s = s.start();
+    s.wait_running("fromdir/g/0/t");
+    s.supctl_ok(&["job", "run", submitted.to_str().unwrap()]);
+    s.wait_running("submitted/g/0/t");
+    s.supctl_ok(&["job", "stop", "fromdir"]);
+    s.wait_dead("fromdir/g/0/t");
+    // A clean stop of supd, then a new supd on the same state directory.
+    kill(Pid::from_raw(s.pid()), Signal::SIGTERM).unwrap();
+    assert!(s.wait_exit(PATIENCE).is_some_and(|st| st.success()), "{}", s.log());
+    let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
+    s.child = None;
+    let s2 = Supd { dir, child: None }.start();
+    s2.wait_running("submitted/g/0/t");
+    let st = s2.status();
+    assert_eq!(task(&st, "fromdir/g/0/t").expect("listed")["state"], "dead", "{}", pretty(&st));
+    assert_eq!(job_status(&st, "fromdir"), "dead");
+    // `job run` of a stopped job starts it again, and that survives too.
+    let again = s2.path("jobs").join("fromdir.hcl");
+    s2.supctl_ok(&["job", "run", again.to_str().unwrap()]);
+    s2.wait_running("fromdir/g/0/t");
+}

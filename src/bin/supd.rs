@@ -31,6 +31,10 @@ struct Cli {
     /// Default: /var/log/supd as root, else $XDG_STATE_HOME/supd/logs.
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// What survives a restart of supd (jobs from `supctl job run`, stopped
+    /// jobs). Default: /var/lib/supd as root, else $XDG_STATE_HOME/supd/state.
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
     /// Where supd's own log goes: stderr, or syslog.
     #[arg(long, value_name = "stderr|syslog", value_parser = ["stderr", "syslog"])]
     log: Option<String>,
@@ -125,7 +129,8 @@ fn main() -> ExitCode {
     let log_dir = cli.log_dir.or(file.log_dir.clone()).unwrap_or_else(supd::config::default_log_dir);
     let init = cli.init || std::process::id() == 1;
     let exit_when_done = cli.exit_when_done.unwrap_or(init);
-    let cfg = Config { job_dir, socket, socket_group, log_dir, node, init, exit_when_done };
+    let state_dir = cli.state_dir.or(file.state_dir.clone()).unwrap_or_else(supd::config::default_state_dir);
+    let cfg = Config { job_dir, socket, socket_group, log_dir, state_dir, node, init, exit_when_done };
     match Supervisor::new(cfg) {
         Ok(s) => ExitCode::from(s.run() as u8),
         Err(e) => {

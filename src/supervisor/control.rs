@@ -298,7 +298,7 @@ impl Supervisor {
                     jobspec::placement_warnings(&file, &parsed.jobs, &self.cfg.node).iter().map(|d| d.to_string()),
                 );
                 for job in parsed.jobs {
-                    messages.extend(self.submit(job, None));
+                    messages.extend(self.submit(job, None, file.clone(), true));
                 }
                 Response::ok(messages)
             }
@@ -307,6 +307,8 @@ impl Supervisor {
                     return Response::ok(vec![format!("job {job:?} is already stopped")]);
                 }
                 if self.stop_job(&job) {
+                    self.stopped_jobs.insert(job.clone());
+                    self.state_changed();
                     Response::ok(vec![format!("job {job:?} stopping")])
                 } else {
                     Response::refused(self.unknown_job(&job))

@@ -37,6 +37,8 @@ pub struct Config {
     pub socket_group: Option<u32>,
     /// Where task output goes: `<log_dir>/<job>/<group>[<index>]/<task>.stdout.N`.
     pub log_dir: PathBuf,
+    /// What survives a restart of supd.
+    pub state_dir: PathBuf,
     pub node: Node,
     /// Init duties: after the tasks, stop and reap every process left.
     pub init: bool,
@@ -99,6 +101,8 @@ enum Timer {
     Watchdog,
     /// As init, SIGKILL whatever ignored the final SIGTERM.
     SweepKill,
+    /// Write the state: changes within a short while share one write.
+    Save,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -142,6 +146,10 @@ pub struct Supervisor {
     shutting_down: bool,
     /// A second stop request came: no more waiting.
     hurry: bool,
+    /// Jobs the operator stopped: they stay stopped across reloads and restarts.
+    stopped_jobs: std::collections::BTreeSet<String>,
+    /// The state changed and a save is scheduled.
+    save_pending: bool,
     /// Files of the job directory that failed to load, with their problems.
     load_errors: BTreeMap<String, Vec<String>>,
     /// The newest event sent to `events --follow` clients.
@@ -183,6 +191,8 @@ impl Supervisor {
             rng: seed(),
             shutting_down: false,
             hurry: false,
+            stopped_jobs: std::collections::BTreeSet::new(),
+            save_pending: false,
             load_errors: BTreeMap::new(),
             sent_events: 0,
             log_tokens: HashMap::new(),
@@ -196,6 +206,7 @@ impl Supervisor {
     /// Loads the job directory, starts everything, and runs until shut
     /// down. Returns the exit code supd should end with.
     pub fn run(mut self) -> i32 {
+        self.restore();
         let plan = self.plan_reload();
         self.apply_reload(plan);
         log::info!("supd ready: {} job(s), control socket {}", self.current.len(), self.cfg.socket.display());
@@ -248,6 +259,9 @@ impl Supervisor {
                 let line = self.status_line();
                 self.notify.status(&line);
             }
+        }
+        if self.save_pending {
+            self.save();
         }
         let _ = std::fs::remove_file(&self.cfg.socket);
         let code = self.exit_code();
@@ -370,6 +384,10 @@ impl Supervisor {
                         self.send_kill(key);
                     }
                 }
+                Timer::Save => {
+                    self.save_pending = false;
+                    self.save();
+                }
                 Timer::SweepKill => {
                     let _ = process::signal_pid(Pid::from_raw(-1), nix::sys::signal::Signal::SIGKILL);
                 }
@@ -390,6 +408,56 @@ impl Supervisor {
                     }
                 }
             }
+        }
+    }
+
+    /// Reads the saved state: submitted jobs run again, stopped ones stay stopped.
+    fn restore(&mut self) {
+        let saved = match crate::state::load(&self.cfg.state_dir) {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("{e}");
+                return;
+            }
+        };
+        self.stopped_jobs.extend(saved.stopped);
+        for s in saved.submitted {
+            let parsed = jobspec::parse_str(&s.file, &s.source);
+            if !parsed.is_valid() {
+                log::error!("a saved job from {} no longer loads; it is dropped", s.file);
+                continue;
+            }
+            for job in parsed.jobs {
+                log::info!("restoring job {:?} submitted from {}", job.id, s.file);
+                self.submit(job, None, s.file.clone(), false);
+            }
+        }
+    }
+
+    /// Schedules a save of the state; changes close together share one.
+    fn state_changed(&mut self) {
+        if !self.save_pending {
+            self.save_pending = true;
+            self.arm(Instant::now() + Duration::from_millis(100), Timer::Save);
+        }
+    }
+
+    fn save(&mut self) {
+        let mut saved = crate::state::Saved { version: crate::state::VERSION, ..Default::default() };
+        for serial in self.current.values() {
+            let Some(run) = self.runs.get(serial) else { continue };
+            if run.file.is_none() {
+                saved
+                    .submitted
+                    .push(crate::state::Submitted { file: run.origin.clone(), source: run.job.source.clone() });
+            }
+        }
+        saved.stopped = self.stopped_jobs.iter().cloned().collect();
+        if let Err(e) = crate::state::save(&self.cfg.state_dir, &saved) {
+            log::error!(
+                "cannot save the state in {}: {e}; it will be tried again at the next change",
+                self.cfg.state_dir.display()
+            );
         }
     }
 
@@ -503,7 +571,7 @@ impl Supervisor {
             self.stop_job(&id);
         }
         for (job, file) in plan.submit {
-            self.submit(job, Some(file));
+            self.submit(job, Some(file.clone()), file, false);
         }
     }
 }

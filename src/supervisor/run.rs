@@ -16,13 +16,23 @@ use std::time::{Instant, SystemTime};
 impl Supervisor {
     /// Runs a job, replacing the version that runs under its ID. An
     /// identical job is a no-op.
-    pub(super) fn submit(&mut self, job: Job, file: Option<String>) -> Vec<String> {
+    /// `file` is the job file it came from (None for `job run`), `origin`
+    /// the name it goes by in messages; `explicit` means the operator asked
+    /// for it now, which also ends a `job stop`.
+    pub(super) fn submit(&mut self, job: Job, file: Option<String>, origin: String, explicit: bool) -> Vec<String> {
+        if explicit && self.stopped_jobs.remove(&job.id) {
+            self.state_changed();
+        }
+        let stays_stopped = self.stopped_jobs.contains(&job.id);
         if let Some(serial) = self.current.get(&job.id)
             && let Some(run) = self.runs.get(serial)
             && run.job.source == job.source
-            && !run.stopped
+            && (!run.stopped || stays_stopped)
         {
             return vec![format!("job {:?} is unchanged", job.id)];
+        }
+        if explicit && file.is_none() {
+            self.state_changed();
         }
         let mut messages = Vec::new();
         let replaces = self.current.get(&job.id).copied();
@@ -63,7 +73,14 @@ impl Supervisor {
         }
         let n = instances.len();
         self.current.insert(job.id.clone(), serial);
-        self.runs.insert(serial, JobRun { serial, job, file, instances, stopped: false, replaces });
+        if stays_stopped {
+            // Stopped by the operator before: listed, but nothing starts.
+            for inst in &mut instances {
+                inst.winding_down = true;
+            }
+            messages.push(format!("job {:?} stays stopped (`supctl job run` starts it again)", job.id));
+        }
+        self.runs.insert(serial, JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces });
         // The old version is forgotten as soon as nothing of it runs; if
         // nothing does now, the new one starts at once.
         if let Some(old) = replaces {

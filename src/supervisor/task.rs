@@ -168,6 +168,8 @@ pub struct JobRun {
     pub job: Job,
     /// The job file it came from, or `None` when submitted with `job run`.
     pub file: Option<String>,
+    /// The name it was submitted under (the file, or what supctl named it).
+    pub origin: String,
     pub instances: Vec<Instance>,
     /// The operator stopped it, or a newer version replaced it.
     pub stopped: bool,

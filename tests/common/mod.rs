@@ -86,6 +86,8 @@ impl Supd {
             .arg(self.socket())
             .arg("--log-dir")
             .arg(self.path("logs"))
+            .arg("--state-dir")
+            .arg(self.path("state"))
             .arg("--log-level")
             .arg("debug")
             .env(TAG, self.dir())

@@ -1,0 +1,97 @@
+//! What survives a restart of supd: the jobs submitted with `supctl job
+//! run` (their source) and the jobs the operator stopped. Written
+//! atomically — a temporary file, fsync, rename, fsync of the directory —
+//! so that a crash leaves either the old state or the new one, never half.
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Saved {
+    pub version: u32,
+    /// Jobs submitted through the control socket, in submission order.
+    #[serde(default)]
+    pub submitted: Vec<Submitted>,
+    /// IDs of jobs stopped with `job stop`: they stay stopped.
+    #[serde(default)]
+    pub stopped: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Submitted {
+    /// The name the job was submitted under, for messages.
+    pub file: String,
+    /// The job's HCL, as submitted.
+    pub source: String,
+}
+
+fn path(dir: &Path) -> PathBuf {
+    dir.join("state.json")
+}
+
+/// Reads the saved state; none yet is an empty state. A file that cannot be
+/// read as state is moved aside (`state.json.bad`), so that it can be
+/// examined, and the error says so.
+pub fn load(dir: &Path) -> Result<Saved, String> {
+    let p = path(dir);
+    let text = match std::fs::read_to_string(&p) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Saved::default()),
+        Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+    };
+    match serde_json::from_str::<Saved>(&text) {
+        Ok(s) if s.version <= VERSION => Ok(s),
+        Ok(s) => Err(format!("{} is of a newer supd (version {}); starting without it", p.display(), s.version)),
+        Err(e) => {
+            let bad = dir.join("state.json.bad");
+            let _ = std::fs::rename(&p, &bad);
+            Err(format!("{} is not valid ({e}); moved to {} and starting without it", p.display(), bad.display()))
+        }
+    }
+}
+
+/// Writes the state atomically.
+pub fn save(dir: &Path, state: &Saved) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join("state.json.tmp");
+    let data = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(&data)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path(dir))?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_empty_start() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(load(dir.path()).unwrap(), Saved::default());
+        let s = Saved {
+            version: VERSION,
+            submitted: vec![Submitted { file: "web.hcl".into(), source: "job \"web\" {}\n".into() }],
+            stopped: vec!["old".into()],
+        };
+        save(dir.path(), &s).unwrap();
+        assert_eq!(load(dir.path()).unwrap(), s);
+        assert!(!dir.path().join("state.json.tmp").exists());
+    }
+
+    #[test]
+    fn a_corrupt_file_is_moved_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("state.json"), "{ not json").unwrap();
+        let e = load(dir.path()).unwrap_err();
+        assert!(e.contains("moved to"), "{e}");
+        assert!(dir.path().join("state.json.bad").exists());
+        assert_eq!(load(dir.path()).unwrap(), Saved::default());
+    }
+}
