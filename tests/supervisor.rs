@@ -1420,3 +1420,58 @@ fn submitted_and_stopped_jobs_survive_a_restart() {
     s2.supctl_ok(&["job", "run", again.to_str().unwrap()]);
     s2.wait_running("fromdir/g/0/t");
 }
+
+/// If supd dies (SIGKILL), the next supd on the same state directory stops
+/// the task process the dead one left running before it starts the task
+/// anew — never two at once — and the task keeps the restart budget it had
+/// used: here attempts = 2, one restart before the crash, one after, then
+/// `Not Restarting`.
+#[test]
+fn after_a_crash_of_supd_no_task_runs_twice_and_the_budget_carries_over() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "10m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/starts; n=$(wc -l < @DIR@/starts); if [ $n -eq 2 ]; then exec sleep 1000; fi; exit 1"]
+      }
+    }
+  }
+}"#,
+    );
+    let mut s = s.start();
+    // Run 1 fails, run 2 sleeps.
+    let lines = s.wait_lines("starts", 2);
+    let t = s.wait_running("a/g/0/t");
+    assert_eq!(t["restarts"], 1);
+    let left: i32 = lines[1].parse().unwrap();
+    // Let the coalesced save happen, then supd dies without stopping anything.
+    std::thread::sleep(Duration::from_millis(400));
+    s.child.as_mut().unwrap().kill().unwrap();
+    s.child.as_mut().unwrap().wait().unwrap();
+    s.child = None;
+    assert!(alive(left), "the task outlives the crashed supd");
+    let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
+    let s2 = Supd { dir, child: None }.start();
+    // The leftover is stopped; run 3 and run 4 fail; the budget is spent.
+    s2.assert_gone(left, PATIENCE, "the process left by the crashed supd");
+    let t = s2.wait_dead("a/g/0/t");
+    assert_eq!(t["failed"], true, "{}", pretty(&t));
+    assert_eq!(t["restarts"], 2, "{}", pretty(&t));
+    assert_eq!(lines_of(&s2, "starts").len(), 4, "{}", s2.log());
+    assert!(s2.log().contains("left running by the previous supd"), "{}", s2.log());
+}
+
+fn lines_of(s: &Supd, name: &str) -> Vec<String> {
+    lines(&s.path(name))
+}

@@ -18,6 +18,41 @@ pub struct Saved {
     /// IDs of jobs stopped with `job stop`: they stay stopped.
     #[serde(default)]
     pub stopped: Vec<String>,
+    /// Per task: its restart budget and the process it was running.
+    #[serde(default)]
+    pub tasks: Vec<TaskSaved>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSaved {
+    pub job: String,
+    pub group: String,
+    pub index: u32,
+    pub task: String,
+    /// A digest of the job's source: the history only applies to the same job.
+    pub source_digest: u64,
+    /// Wall-clock times (Unix milliseconds) of the policy restarts in the window.
+    pub restart_times: Vec<u64>,
+    /// Total restarts shown in status.
+    pub restarts: u32,
+    /// The process running when this was written, with its start time
+    /// (clock ticks since boot, /proc/PID/stat field 22) to tell it from a
+    /// later process with the same pid.
+    pub pid: Option<i32>,
+    pub start_ticks: Option<u64>,
+}
+
+/// A digest of a job's source text.
+pub fn digest(source: &str) -> u64 {
+    // FNV-1a: stable across builds, unlike std's hasher.
+    source.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// A process's start time in clock ticks since boot, if it exists.
+pub fn start_ticks(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    after.split_whitespace().nth(19)?.parse().ok()
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -79,10 +114,30 @@ mod tests {
             version: VERSION,
             submitted: vec![Submitted { file: "web.hcl".into(), source: "job \"web\" {}\n".into() }],
             stopped: vec!["old".into()],
+            tasks: vec![TaskSaved {
+                job: "web".into(),
+                group: "g".into(),
+                index: 0,
+                task: "t".into(),
+                source_digest: digest("job \"web\" {}\n"),
+                restart_times: vec![1_800_000_000_000],
+                restarts: 3,
+                pid: Some(42),
+                start_ticks: Some(1234),
+            }],
         };
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), s);
         assert!(!dir.path().join("state.json.tmp").exists());
+    }
+
+    #[test]
+    fn start_ticks_identify_a_process() {
+        let me = std::process::id() as i32;
+        let t = start_ticks(me).expect("this process has a start time");
+        assert_eq!(start_ticks(me), Some(t));
+        assert_eq!(start_ticks(i32::MAX), None);
+        assert_ne!(digest("a"), digest("b"));
     }
 
     #[test]

@@ -150,6 +150,8 @@ pub struct Supervisor {
     stopped_jobs: std::collections::BTreeSet<String>,
     /// The state changed and a save is scheduled.
     save_pending: bool,
+    /// Saved task states not yet matched with a task, by job/group/index/task.
+    saved_tasks: HashMap<(String, String, u32, String), crate::state::TaskSaved>,
     /// Files of the job directory that failed to load, with their problems.
     load_errors: BTreeMap<String, Vec<String>>,
     /// The newest event sent to `events --follow` clients.
@@ -193,6 +195,7 @@ impl Supervisor {
             hurry: false,
             stopped_jobs: std::collections::BTreeSet::new(),
             save_pending: false,
+            saved_tasks: HashMap::new(),
             load_errors: BTreeMap::new(),
             sent_events: 0,
             log_tokens: HashMap::new(),
@@ -421,6 +424,24 @@ impl Supervisor {
             }
         };
         self.stopped_jobs.extend(saved.stopped);
+        for t in saved.tasks {
+            // A process the previous supd was running must not run twice:
+            // it goes before anything starts.
+            if let (Some(pid), Some(ticks)) = (t.pid, t.start_ticks)
+                && crate::state::start_ticks(pid) == Some(ticks)
+            {
+                log::warn!(
+                    "{}.{}[{}]/{}: pid {pid} was left running by the previous supd; stopping it before starting anew",
+                    t.job,
+                    t.group,
+                    t.index,
+                    t.task
+                );
+                let _ = process::signal_group(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                let _ = process::signal_pid(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+            self.saved_tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
+        }
         for s in saved.submitted {
             let parsed = jobspec::parse_str(&s.file, &s.source);
             if !parsed.is_valid() {
@@ -453,6 +474,35 @@ impl Supervisor {
             }
         }
         saved.stopped = self.stopped_jobs.iter().cloned().collect();
+        let (now_i, now_w) = (Instant::now(), std::time::SystemTime::now());
+        for serial in self.current.values() {
+            let Some(run) = self.runs.get(serial) else { continue };
+            let digest = crate::state::digest(&run.job.source);
+            for inst in &run.instances {
+                for t in &inst.tasks {
+                    let restart_times = t
+                        .tracker
+                        .history()
+                        .map(|at| {
+                            let wall = if at <= now_i { now_w - (now_i - at) } else { now_w + (at - now_i) };
+                            wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+                        })
+                        .collect();
+                    let pid = t.pid.map(|p| p.as_raw());
+                    saved.tasks.push(crate::state::TaskSaved {
+                        job: run.job.id.clone(),
+                        group: run.job.groups[inst.group].name.clone(),
+                        index: inst.index,
+                        task: t.spec.name.clone(),
+                        source_digest: digest,
+                        restart_times,
+                        restarts: t.restarts,
+                        pid,
+                        start_ticks: pid.and_then(crate::state::start_ticks),
+                    });
+                }
+            }
+        }
         if let Err(e) = crate::state::save(&self.cfg.state_dir, &saved) {
             log::error!(
                 "cannot save the state in {}: {e}; it will be tried again at the next change",

@@ -49,12 +49,27 @@ impl Supervisor {
             for index in 0..group.count {
                 let ports =
                     group.ports.iter().map(|p| (p.label.clone(), p.static_port.unwrap_or_else(free_port))).collect();
+                let digest = crate::state::digest(&job.source);
                 let tasks = group
                     .tasks
                     .iter()
                     .map(|t| {
-                        let tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
+                        let mut tracker =
+                            RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
+                        // The restart budget a previous supd used, for the same job.
+                        let saved = self
+                            .saved_tasks
+                            .remove(&(job.id.clone(), group.name.clone(), index, t.name.clone()))
+                            .filter(|s| s.source_digest == digest);
+                        let (now_i, now_w) = (Instant::now(), SystemTime::now());
+                        if let Some(s) = &saved {
+                            tracker.restore(s.restart_times.iter().filter_map(|ms| {
+                                let wall = std::time::UNIX_EPOCH + std::time::Duration::from_millis(*ms);
+                                now_w.duration_since(wall).ok().and_then(|ago| now_i.checked_sub(ago))
+                            }));
+                        }
                         let mut run = TaskRun::new(t.clone(), tracker);
+                        run.restarts = saved.map_or(0, |s| s.restarts);
                         run.push_event("Received", "Task received by client".into());
                         run
                     })
@@ -244,6 +259,7 @@ impl Supervisor {
                 log::info!("{} started as pid {pid}", self.label(key));
                 self.pids.insert(pid, super::Owner::Task(key));
                 self.activate_checks(key);
+                self.state_changed();
                 self.advance(key.run, key.inst);
             }
             Err(e) => self.start_failed(key, e.message, e.recoverable),
