@@ -1475,3 +1475,44 @@ fn after_a_crash_of_supd_no_task_runs_twice_and_the_budget_carries_over() {
 fn lines_of(s: &Supd, name: &str) -> Vec<String> {
     lines(&s.path(name))
 }
+
+/// A crash loop that had used its attempts before supd was killed is still
+/// failed after it: the task is not started again.
+#[test]
+fn a_failed_task_stays_failed_across_a_crash_of_supd() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    restart {
+      attempts = 1
+      interval = "10m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/starts; exit 1"]
+      }
+    }
+  }
+}"#,
+    );
+    let mut s = s.start();
+    s.wait_dead("a/g/0/t");
+    std::thread::sleep(Duration::from_millis(400));
+    s.child.as_mut().unwrap().kill().unwrap();
+    s.child.as_mut().unwrap().wait().unwrap();
+    s.child = None;
+    let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
+    let s2 = Supd { dir, child: None }.start();
+    let st = s2.status();
+    let t = task(&st, "a/g/0/t").expect("task");
+    assert_eq!((t["state"].as_str(), t["failed"].as_bool()), (Some("dead"), Some(true)), "{}", pretty(&st));
+    assert_eq!(instance(&st, "a/g/0").unwrap()["status"], "failed");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lines_of(&s2, "starts").len(), 2, "not started again\n{}", s2.log());
+}

@@ -40,6 +40,12 @@ pub struct TaskSaved {
     /// later process with the same pid.
     pub pid: Option<i32>,
     pub start_ticks: Option<u64>,
+    /// The task had ended for good (`dead`), and whether it failed: it is
+    /// not started again.
+    #[serde(default)]
+    pub dead: bool,
+    #[serde(default)]
+    pub failed: bool,
 }
 
 /// A digest of a job's source text.
@@ -124,6 +130,8 @@ mod tests {
                 restarts: 3,
                 pid: Some(42),
                 start_ticks: Some(1234),
+                dead: false,
+                failed: false,
             }],
         };
         save(dir.path(), &s).unwrap();

@@ -499,6 +499,8 @@ impl Supervisor {
                         restarts: t.restarts,
                         pid,
                         start_ticks: pid.and_then(crate::state::start_ticks),
+                        dead: t.state == task::State::Dead && !t.ended_by_shutdown,
+                        failed: t.failed,
                     });
                 }
             }

@@ -69,7 +69,15 @@ impl Supervisor {
                             }));
                         }
                         let mut run = TaskRun::new(t.clone(), tracker);
-                        run.restarts = saved.map_or(0, |s| s.restarts);
+                        run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
+                        if let Some(s) = saved.as_ref().filter(|s| s.dead) {
+                            // It had ended for good: it stays ended.
+                            run.state = State::Dead;
+                            run.failed = s.failed;
+                            run.launched = true;
+                            let how = if s.failed { "failed" } else { "completed" };
+                            run.push_event("Task Setup", format!("Restored: the task had {how} before supd restarted"));
+                        }
                         run.push_event("Received", "Task received by client".into());
                         run
                     })
@@ -150,6 +158,7 @@ impl Supervisor {
         let Some(instance) = self.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
         instance.winding_down = true;
         let n = instance.tasks.len();
+        let shutting_down = self.shutting_down;
         for ti in 0..n {
             let key = TaskKey { run: serial, inst, task: ti };
             let Some(t) = self.task_mut(key) else { continue };
@@ -175,6 +184,7 @@ impl Supervisor {
                     t.state = State::Dead;
                     t.finished_at = Some(SystemTime::now());
                     t.launched = true;
+                    t.ended_by_shutdown = shutting_down;
                 }
                 State::Dead => {}
             }
@@ -313,6 +323,7 @@ impl Supervisor {
             || self.runs.get(&key.run).is_none_or(|r| r.stopped)
             || self.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)).is_none_or(|i| i.winding_down);
         let jitter = self.jitter();
+        let shutting_down = self.shutting_down;
         let Some(t) = self.task_mut(key) else { return };
         let mut decision = t.tracker.decide(outcome, Instant::now(), jitter);
         if winding_down && matches!(decision, Decision::Restart { .. }) {
@@ -338,6 +349,7 @@ impl Supervisor {
                 let generation = t.generation;
                 let at = Instant::now() + *delay;
                 self.arm(at, Timer::Start(key, generation));
+                self.state_changed();
                 return;
             }
             Decision::Fail { reason } => {
@@ -351,11 +363,13 @@ impl Supervisor {
                 t.finished_at = Some(now);
             }
             Decision::Killed => {
+                t.ended_by_shutdown = shutting_down;
                 t.push_event("Killed", "Task successfully killed".into());
                 t.state = State::Dead;
                 t.finished_at = Some(now);
             }
         }
+        self.state_changed();
         self.task_died(key);
     }
 
@@ -419,10 +433,12 @@ impl Supervisor {
         // Tasks that can never start now (the instance is going away) end
         // without having run.
         if winding_down && let Some(instance) = self.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) {
+            let shutting_down = self.shutting_down;
             for t in instance.tasks.iter_mut() {
                 if !t.launched && t.hook() != Some(Hook::Poststop) {
                     t.launched = true;
                     t.state = State::Dead;
+                    t.ended_by_shutdown = shutting_down;
                 }
             }
         }

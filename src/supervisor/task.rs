@@ -77,6 +77,9 @@ pub struct TaskRun {
     pub stopping: Option<After>,
     /// The capture of its output, kept across restarts.
     pub log: Option<super::output::TaskLog>,
+    /// It ended because supd itself was stopping: a later supd starts it
+    /// again, unlike a task that completed or failed.
+    pub ended_by_shutdown: bool,
 }
 
 impl TaskRun {
@@ -97,6 +100,7 @@ impl TaskRun {
             launched: false,
             stopping: None,
             log: None,
+            ended_by_shutdown: false,
         }
     }
 
