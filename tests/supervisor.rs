@@ -1516,3 +1516,86 @@ fn a_failed_task_stays_failed_across_a_crash_of_supd() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(lines_of(&s2, "starts").len(), 2, "not started again\n{}", s2.log());
 }
+
+/// A task that writes as fast as it can for 10 s: disk use stays within
+/// max_files × max_file_size, supd's memory stays flat, and `logs -f` keeps
+/// following across the rotations.
+#[test]
+fn a_flood_of_output_stays_within_bounds() {
+    use std::io::Read;
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/usr/bin/timeout"
+        args    = ["10", "/usr/bin/yes", "a line of output that repeats"]
+      }
+      logs {
+        max_files     = 3
+        max_file_size = 1
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    s.wait_running("a/g/0/t");
+    let rss = |pid: i32| -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        status
+            .lines()
+            .find(|l| l.starts_with("VmRSS:"))
+            .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0)
+    };
+    let rss_start = rss(s.pid());
+    let mut follower = Command::new(SUPCTL)
+        .arg("--socket")
+        .arg(s.socket())
+        .args(["logs", "-f", "a", "-n", "0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("supctl logs -f");
+    let mut out = follower.stdout.take().unwrap();
+    let mut followed = 0u64;
+    let mut buf = vec![0u8; 1 << 16];
+    // Read 5 MB through the follower: five rotations' worth.
+    while followed < 5 << 20 {
+        match out.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => followed += n as u64,
+        }
+    }
+    let _ = follower.kill();
+    let _ = follower.wait();
+    assert!(followed >= 5 << 20, "followed {followed} bytes\n{}", s.log());
+    let dir = s.path("logs").join("a").join("g[0]");
+    let mut peak_disk = 0u64;
+    let mut peak_rss = rss_start;
+    let deadline = Instant::now() + Duration::from_secs(12);
+    while Instant::now() < deadline {
+        let disk: u64 = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with("t.stdout."))
+            .map(|e| e.metadata().map_or(0, |m| m.len()))
+            .sum();
+        peak_disk = peak_disk.max(disk);
+        peak_rss = peak_rss.max(rss(s.pid()));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // At most three files of 1 MB (the rotation removes the oldest as it opens a new one).
+    assert!(peak_disk <= 3 << 20, "disk use reached {peak_disk} bytes");
+    assert!(peak_rss < rss_start + 8 * 1024, "supd's RSS grew from {rss_start} to {peak_rss} KiB");
+    let names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("t.stdout."))
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+}

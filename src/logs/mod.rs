@@ -14,9 +14,9 @@ use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
-/// At most this much is read from one pipe per wake-up before the loop
-/// turns to other work; the rest is read on the next turn.
-const READ_BUDGET: usize = 1 << 20;
+/// At most this much is read per call, so that memory stays flat however
+/// fast a task writes.
+const READ_BUDGET: usize = 64 * 1024;
 
 /// One captured stream of one task.
 pub struct Stream {

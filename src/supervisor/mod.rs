@@ -97,6 +97,8 @@ enum Timer {
     Escalate(TaskKey, u64),
     /// Send a task its kill signal, after its shutdown_delay.
     Kill(TaskKey, u64),
+    /// Go on reading a task's output (stderr when true).
+    Drain(TaskKey, bool),
     /// Tell systemd's watchdog the loop is alive.
     Watchdog,
     /// As init, SIGKILL whatever ignored the final SIGTERM.
@@ -382,6 +384,7 @@ impl Supervisor {
                     }
                 }
                 Timer::Check(key, generation) => self.run_check(key, generation),
+                Timer::Drain(key, stderr) => self.drain_log(key, stderr),
                 Timer::Kill(key, generation) => {
                     if self.task(key).is_some_and(|t| t.generation == generation) {
                         self.send_kill(key);

@@ -103,21 +103,33 @@ impl Supervisor {
         self.drain_log(key, true);
     }
 
-    fn drain_log(&mut self, key: TaskKey, stderr: bool) {
-        let Some(t) = self.task_mut(key) else { return };
-        let Some(log) = t.log.as_mut() else { return };
-        let stream = if stderr { &mut log.err } else { &mut log.out };
-        let mut data = Vec::new();
+    /// Reads a stream chunk by chunk, storing and forwarding each. The
+    /// pipes are edge-triggered, so a stream is read until empty; a task
+    /// that writes faster than that gets a turn of 1 MiB, and the rest is
+    /// read on the next turn of the loop, after other work.
+    pub(super) fn drain_log(&mut self, key: TaskKey, stderr: bool) {
+        let mut total = 0;
         loop {
+            let Some(t) = self.task_mut(key) else { return };
+            let Some(log) = t.log.as_mut() else { return };
+            let stream = if stderr { &mut log.err } else { &mut log.out };
             let chunk = stream.drain();
-            let full = chunk.len() >= Stream::budget();
-            data.extend_from_slice(&chunk);
-            // Edge-triggered: read to the end, but let other work in
-            // between large amounts (the loop returns here at once).
-            if !full || data.len() >= 4 * Stream::budget() {
+            let more = chunk.len() >= Stream::budget();
+            total += chunk.len();
+            if !chunk.is_empty() {
+                self.send_log_data(key, stderr, &chunk);
+            }
+            if !more {
+                break;
+            }
+            if total >= 1 << 20 {
+                self.arm(std::time::Instant::now(), super::Timer::Drain(key, stderr));
                 break;
             }
         }
+        let Some(t) = self.task_mut(key) else { return };
+        let Some(log) = t.log.as_mut() else { return };
+        let stream = if stderr { &mut log.err } else { &mut log.out };
         let problem = stream.error.take().map(|e| (e, stream.dropped));
         if let Some((e, dropped)) = problem {
             log::warn!("{}: {e} ({dropped} bytes of output dropped so far)", self.label(key));
@@ -127,9 +139,6 @@ impl Supervisor {
                     format!("Logs: {e}; output is dropped and counted ({dropped} bytes so far)"),
                 );
             }
-        }
-        if !data.is_empty() {
-            self.send_log_data(key, stderr, &data);
         }
     }
 
