@@ -1599,3 +1599,41 @@ fn a_flood_of_output_stays_within_bounds() {
         .collect();
     assert_eq!(names.len(), 3, "{names:?}");
 }
+
+/// A leftover of a crashed supd that ignores its kill signal gets SIGKILL
+/// after the task's kill_timeout, and only then does the task start anew.
+#[test]
+fn a_stubborn_leftover_is_killed_after_kill_timeout_before_the_task_starts() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    task "t" {
+      driver       = "raw_exec"
+      kill_timeout = "1s"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "trap '' INT TERM; echo $$ >> @DIR@/starts; while true; do sleep 0.1; done"]
+      }
+    }
+  }
+}"#,
+    );
+    let mut s = s.start();
+    let first: i32 = s.wait_lines("starts", 1)[0].parse().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    s.child.as_mut().unwrap().kill().unwrap();
+    s.child.as_mut().unwrap().wait().unwrap();
+    s.child = None;
+    let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
+    let restarted = Instant::now();
+    let s2 = Supd { dir, child: None }.start();
+    let lines = s2.wait_lines("starts", 2);
+    let took = restarted.elapsed();
+    assert!(!alive(first), "the leftover is gone before the task starts again");
+    assert!(took >= Duration::from_millis(800), "the task started {took:?} after supd, before the kill_timeout");
+    assert_ne!(lines[1], lines[0]);
+    let t = s2.wait_running("a/g/0/t");
+    assert!(kinds(&t).contains(&"Killing".to_string()), "{}", pretty(&t));
+}

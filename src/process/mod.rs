@@ -207,6 +207,20 @@ pub fn close_inherited_on_exec() {
     }
 }
 
+/// A descriptor that becomes readable when the process ends, for a
+/// process that is not supd's child (left by a previous supd).
+pub fn pidfd_open(pid: Pid) -> std::io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: a plain system call; on success it returns a new descriptor
+    // that this function then owns.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just returned by the kernel and is owned by no one else.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
 /// Direct children of this process, from /proc (supd is a subreaper, so
 /// orphaned descendants of tasks show up here).
 pub fn own_children() -> Vec<Pid> {

@@ -99,6 +99,8 @@ enum Timer {
     Kill(TaskKey, u64),
     /// Go on reading a task's output (stderr when true).
     Drain(TaskKey, bool),
+    /// SIGKILL a process a previous supd left, after its kill_timeout.
+    LeftoverKill(TaskKey, Pid),
     /// Tell systemd's watchdog the loop is alive.
     Watchdog,
     /// As init, SIGKILL whatever ignored the final SIGTERM.
@@ -152,6 +154,8 @@ pub struct Supervisor {
     stopped_jobs: std::collections::BTreeSet<String>,
     /// The state changed and a save is scheduled.
     save_pending: bool,
+    /// pidfds of processes left by a previous supd, being stopped.
+    leftover_tokens: HashMap<Token, (TaskKey, std::os::fd::OwnedFd)>,
     /// Saved task states not yet matched with a task, by job/group/index/task.
     saved_tasks: HashMap<(String, String, u32, String), crate::state::TaskSaved>,
     /// Files of the job directory that failed to load, with their problems.
@@ -198,6 +202,7 @@ impl Supervisor {
             stopped_jobs: std::collections::BTreeSet::new(),
             save_pending: false,
             saved_tasks: HashMap::new(),
+            leftover_tokens: HashMap::new(),
             load_errors: BTreeMap::new(),
             sent_events: 0,
             log_tokens: HashMap::new(),
@@ -214,6 +219,21 @@ impl Supervisor {
         self.restore();
         let plan = self.plan_reload();
         self.apply_reload(plan);
+        // Processes of jobs that are gone (or changed) get no grace.
+        for (_, t) in std::mem::take(&mut self.saved_tasks) {
+            if let (Some(pid), Some(ticks)) = (t.pid, t.start_ticks)
+                && crate::state::start_ticks(pid) == Some(ticks)
+            {
+                log::warn!(
+                    "{}.{}[{}]/{}: killing pid {pid}, left running by the previous supd for a job that is gone or changed",
+                    t.job,
+                    t.group,
+                    t.index,
+                    t.task
+                );
+                let _ = process::signal_group(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
         log::info!("supd ready: {} job(s), control socket {}", self.current.len(), self.cfg.socket.display());
         self.notify.ready(&self.status_line());
         if let Some(every) = crate::notify::watchdog_interval() {
@@ -255,6 +275,7 @@ impl Supervisor {
                     LISTENER => s.accept(),
                     token if s.log_tokens.contains_key(&token) => s.on_log(token),
                     token if s.check_tokens.contains_key(&token) => s.on_check_socket(token),
+                    token if s.leftover_tokens.contains_key(&token) => s.on_leftover_gone(token),
                     token => s.on_client(token, readable, writable),
                 });
             }
@@ -385,6 +406,12 @@ impl Supervisor {
                 }
                 Timer::Check(key, generation) => self.run_check(key, generation),
                 Timer::Drain(key, stderr) => self.drain_log(key, stderr),
+                Timer::LeftoverKill(key, pid) => {
+                    if self.task(key).is_some_and(|t| t.leftover == Some(pid)) {
+                        let _ = process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                        let _ = process::signal_pid(pid, nix::sys::signal::Signal::SIGKILL);
+                    }
+                }
                 Timer::Kill(key, generation) => {
                     if self.task(key).is_some_and(|t| t.generation == generation) {
                         self.send_kill(key);
@@ -430,19 +457,8 @@ impl Supervisor {
         for t in saved.tasks {
             // A process the previous supd was running must not run twice:
             // it goes before anything starts.
-            if let (Some(pid), Some(ticks)) = (t.pid, t.start_ticks)
-                && crate::state::start_ticks(pid) == Some(ticks)
-            {
-                log::warn!(
-                    "{}.{}[{}]/{}: pid {pid} was left running by the previous supd; stopping it before starting anew",
-                    t.job,
-                    t.group,
-                    t.index,
-                    t.task
-                );
-                let _ = process::signal_group(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-                let _ = process::signal_pid(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-            }
+            // it is stopped (with its task's kill signal and timeout) before
+            // the task starts again; see `submit` and `stop_leftover`.
             self.saved_tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
         }
         for s in saved.submitted {

@@ -70,6 +70,12 @@ impl Supervisor {
                         }
                         let mut run = TaskRun::new(t.clone(), tracker);
                         run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
+                        if let Some(s) = &saved
+                            && let (Some(pid), Some(ticks)) = (s.pid, s.start_ticks)
+                            && crate::state::start_ticks(pid) == Some(ticks)
+                        {
+                            run.leftover = Some(nix::unistd::Pid::from_raw(pid));
+                        }
                         if let Some(s) = saved.as_ref().filter(|s| s.dead) {
                             // It had ended for good: it stays ended.
                             run.state = State::Dead;
@@ -104,6 +110,17 @@ impl Supervisor {
             messages.push(format!("job {:?} stays stopped (`supctl job run` starts it again)", job.id));
         }
         self.runs.insert(serial, JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces });
+        // Processes a previous supd left running go first, each with its
+        // task's kill signal and timeout.
+        for inst in 0..n {
+            let count = self.runs.get(&serial).map_or(0, |r| r.instances[inst].tasks.len());
+            for task in 0..count {
+                let key = TaskKey { run: serial, inst, task };
+                if self.task(key).is_some_and(|t| t.leftover.is_some()) {
+                    self.stop_leftover(key);
+                }
+            }
+        }
         // The old version is forgotten as soon as nothing of it runs; if
         // nothing does now, the new one starts at once.
         if let Some(old) = replaces {
@@ -416,7 +433,7 @@ impl Supervisor {
         let others_dead = tasks.iter().filter(|t| t.hook() != Some(Hook::Poststop)).all(|t| t.state == State::Dead);
         let mut to_start = Vec::new();
         for (ti, t) in tasks.iter().enumerate() {
-            if t.launched {
+            if t.launched || t.leftover.is_some() {
                 continue;
             }
             let ready = match t.hook() {
@@ -498,6 +515,57 @@ impl Supervisor {
                 let _ = process::signal_pid(pid, Signal::SIGKILL);
             }
         }
+    }
+
+    /// Stops a process of this task that a previous supd left running; the
+    /// task starts once it is gone.
+    fn stop_leftover(&mut self, key: TaskKey) {
+        let label = self.label(key);
+        let Some(t) = self.task_mut(key) else { return };
+        let Some(pid) = t.leftover else { return };
+        let sig = process::parse_signal(&t.spec.kill_signal).unwrap_or(Signal::SIGINT);
+        let timeout = t.spec.kill_timeout;
+        t.push_event("Killing", format!("Stopping pid {pid}, left running by the previous supd, before starting anew"));
+        log::warn!("{label}: pid {pid} was left running by the previous supd; stopping it before starting anew");
+        let _ = process::signal_group(pid, sig);
+        match process::pidfd_open(pid) {
+            Ok(fd) => {
+                use std::os::fd::AsRawFd;
+                let token = mio::Token(self.next_token);
+                self.next_token += 1;
+                let raw = fd.as_raw_fd();
+                if self.poll.registry().register(&mut mio::unix::SourceFd(&raw), token, mio::Interest::READABLE).is_ok()
+                {
+                    self.leftover_tokens.insert(token, (key, fd));
+                    self.arm(Instant::now() + timeout, Timer::LeftoverKill(key, pid));
+                    return;
+                }
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ESRCH) => {}
+            Err(e) => log::warn!("{label}: cannot watch pid {pid} ({e}); killing it at once"),
+        }
+        // Gone already, or it cannot be watched: make sure, and go on.
+        let _ = process::signal_group(pid, Signal::SIGKILL);
+        let _ = process::signal_pid(pid, Signal::SIGKILL);
+        if let Some(t) = self.task_mut(key) {
+            t.leftover = None;
+        }
+    }
+
+    /// A leftover process of an earlier supd ended: its task may start.
+    pub(super) fn on_leftover_gone(&mut self, token: mio::Token) {
+        let Some((key, fd)) = self.leftover_tokens.remove(&token) else { return };
+        {
+            use std::os::fd::AsRawFd;
+            let raw = fd.as_raw_fd();
+            let _ = self.poll.registry().deregister(&mut mio::unix::SourceFd(&raw));
+        }
+        drop(fd);
+        if let Some(t) = self.task_mut(key) {
+            t.leftover = None;
+            t.push_event("Killed", "The process left by the previous supd is gone".into());
+        }
+        self.advance(key.run, key.inst);
     }
 
     /// `job.group[index]/task`, for messages.

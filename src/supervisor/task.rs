@@ -80,6 +80,9 @@ pub struct TaskRun {
     /// It ended because supd itself was stopping: a later supd starts it
     /// again, unlike a task that completed or failed.
     pub ended_by_shutdown: bool,
+    /// A process of this task that a previous supd left running: the task
+    /// does not start until it is gone.
+    pub leftover: Option<Pid>,
 }
 
 impl TaskRun {
@@ -101,6 +104,7 @@ impl TaskRun {
             stopping: None,
             log: None,
             ended_by_shutdown: false,
+            leftover: None,
         }
     }
 

@@ -314,8 +314,13 @@ pub fn lines(path: &Path) -> Vec<String> {
 }
 
 /// Whether a process exists (a zombie counts: it has not been reaped).
+/// Whether a process exists and has not ended (a zombie waiting for its
+/// parent to reap it has ended).
 pub fn alive(pid: i32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().next()) != Some("Z"),
+        Err(_) => false,
+    }
 }
 
 /// What /proc says of a process: its state, parent and command line.
