@@ -1637,3 +1637,31 @@ fn a_stubborn_leftover_is_killed_after_kill_timeout_before_the_task_starts() {
     let t = s2.wait_running("a/g/0/t");
     assert!(kinds(&t).contains(&"Killing".to_string()), "{}", pretty(&t));
 }
+
+/// A state file that cannot be read does not stop supd: it is moved aside,
+/// the log says where, and the job directory runs as usual.
+#[test]
+fn a_corrupt_state_file_is_moved_aside() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}"#,
+    );
+    std::fs::create_dir_all(s.path("state")).unwrap();
+    std::fs::write(s.path("state").join("state.json"), "{\"version\":1,\"submitted\":[{\"file\":\"x\",\"sou").unwrap();
+    let s = s.start();
+    s.wait_running("a/g/0/t");
+    assert!(s.path("state").join("state.json.bad").exists());
+    let log = s.log();
+    assert!(log.contains("is not valid") && log.contains("state.json.bad"), "{log}");
+}
