@@ -120,7 +120,7 @@ fn http_outcome(answer: &[u8], closed: bool) -> Outcome {
                 429 => CheckStatus::Warning,
                 _ => CheckStatus::Critical,
             };
-            (status, format!("HTTP {line}"))
+            (status, line)
         }
         _ if closed && answer.is_empty() => critical("connection closed without an answer".into()),
         _ => critical(format!("malformed HTTP answer: {:?}", line.chars().take(80).collect::<String>())),
@@ -238,7 +238,7 @@ mod tests {
         );
         let (s, text) = http(b"HTTP/1.1 503 Service Unavailable\r\n\r\n");
         assert_eq!(s, CheckStatus::Critical);
-        assert_eq!(text, "HTTP HTTP/1.1 503 Service Unavailable");
+        assert_eq!(text, "HTTP/1.1 503 Service Unavailable");
         assert_eq!(http(b"garbage\r\n").0, CheckStatus::Critical);
         assert_eq!(http(b"").1, "connection closed without an answer");
     }
