@@ -1665,3 +1665,24 @@ fn a_corrupt_state_file_is_moved_aside() {
     let log = s.log();
     assert!(log.contains("is not valid") && log.contains("state.json.bad"), "{log}");
 }
+
+/// Clients that connect and never finish a request cannot use up supd:
+/// beyond 256 open connections new ones are refused, and supd answers again
+/// once they go.
+#[test]
+fn too_many_idle_connections_are_refused_not_fatal() {
+    use std::io::Read;
+    use std::os::unix::net::UnixStream;
+    let s = Supd::new().start();
+    let idle: Vec<UnixStream> = (0..256).map(|_| UnixStream::connect(s.socket()).expect("connect")).collect();
+    // Let supd accept them all.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut extra = UnixStream::connect(s.socket()).expect("connect");
+    extra.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut answer = String::new();
+    let _ = extra.read_to_string(&mut answer);
+    assert!(answer.contains("already serves 256"), "{answer:?}");
+    drop(idle);
+    let ok = wait_until(PATIENCE, || s.supctl(&["status"]).status.success());
+    assert!(ok, "supd answers again once the idle connections are gone\n{}", s.log());
+}

@@ -15,6 +15,9 @@ use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
 use std::io::{ErrorKind, Read, Write};
 use std::time::Instant;
 
+/// At most this many control connections at once.
+const MAX_CLIENTS: usize = 256;
+
 /// A follower that falls this far behind is disconnected.
 const MAX_BACKLOG: usize = 4 << 20;
 
@@ -37,6 +40,17 @@ impl Supervisor {
         loop {
             match self.listener.accept() {
                 Ok((mut stream, _)) => {
+                    // Connections that never finish a request must not use up
+                    // supd's descriptors: beyond a bound, new ones are refused.
+                    if self.clients.len() >= MAX_CLIENTS {
+                        let mut line = serde_json::to_vec(&Response::refused(format!(
+                            "supd already serves {MAX_CLIENTS} control connections; try again"
+                        )))
+                        .unwrap_or_default();
+                        line.push(b'\n');
+                        let _ = stream.write(&line);
+                        continue;
+                    }
                     let uid = match getsockopt(&stream, PeerCredentials) {
                         Ok(c) => c.uid(),
                         Err(e) => {
