@@ -13,18 +13,20 @@ fn write_job(dir: &Path, hcl: &str) {
     std::fs::write(dir.join("jobs").join("job.hcl"), hcl.replace("@DIR@", dir.to_str().unwrap())).unwrap();
 }
 
+/// supd's job directory, socket, log and state directories, all in `dir`.
+fn dir_args(dir: &Path) -> Vec<std::path::PathBuf> {
+    ["--jobs", "jobs", "--socket", "supd.sock", "--log-dir", "logs", "--state-dir", "state"]
+        .chunks(2)
+        .flat_map(|kv| [kv[0].into(), dir.join(kv[1])])
+        .collect()
+}
+
 /// Starts supd as PID 1 of a new PID namespace.
 fn start_as_init(dir: &Path) -> Child {
     let log = std::fs::File::create(dir.join("supd.log")).unwrap();
     Command::new("unshare")
-        .args(["--pid", "--fork", "--mount-proc", "--kill-child", SUPD, "--jobs"])
-        .arg(dir.join("jobs"))
-        .arg("--socket")
-        .arg(dir.join("supd.sock"))
-        .arg("--log-dir")
-        .arg(dir.join("logs"))
-        .arg("--state-dir")
-        .arg(dir.join("state"))
+        .args(["--pid", "--fork", "--mount-proc", "--kill-child", SUPD])
+        .args(dir_args(dir))
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -169,14 +171,7 @@ fn log_to_syslog() {
     let rx = UnixDatagram::bind(&path).unwrap();
     rx.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut supd = Command::new(SUPD)
-        .arg("--jobs")
-        .arg(dir.path().join("jobs"))
-        .arg("--socket")
-        .arg(dir.path().join("supd.sock"))
-        .arg("--log-dir")
-        .arg(dir.path().join("logs"))
-        .arg("--state-dir")
-        .arg(dir.path().join("state"))
+        .args(dir_args(dir.path()))
         .args(["--exit-when-done", "--log", "syslog", "--syslog-socket"])
         .arg(&path)
         .spawn()

@@ -948,20 +948,7 @@ fn bad_clients_do_not_disturb_supd() {
     use std::io::{Read, Write};
     use std::os::unix::net::UnixStream;
     let s = Supd::new();
-    s.write_job(
-        "a.hcl",
-        r#"job "a" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sleep"
-        args    = ["1000"]
-      }
-    }
-  }
-}"#,
-    );
+    s.write_job("a.hcl", &sleep_job("a"));
     let s = s.start();
     let before = pid(&s.wait_running("a/g/0/t"));
 
@@ -1005,20 +992,7 @@ fn other_users_may_read_but_not_change() {
         panic!("this test switches to the user nobody and needs root (scripts/test runs as root in CI)");
     }
     let s = Supd::new();
-    s.write_job(
-        "a.hcl",
-        r#"job "a" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sleep"
-        args    = ["1000"]
-      }
-    }
-  }
-}"#,
-    );
+    s.write_job("a.hcl", &sleep_job("a"));
     let s = s.start();
     s.wait_running("a/g/0/t");
     // The socket is 0600; open it (and its directory) up so that nobody can connect.
@@ -1048,20 +1022,7 @@ fn other_users_may_read_but_not_change() {
 fn events_are_listed_and_followed() {
     use std::io::{BufRead, BufReader};
     let s = Supd::new();
-    s.write_job(
-        "a.hcl",
-        r#"job "a" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sleep"
-        args    = ["1000"]
-      }
-    }
-  }
-}"#,
-    );
+    s.write_job("a.hcl", &sleep_job("a"));
     let s = s.start();
     s.wait_running("a/g/0/t");
     let listed = s.supctl_ok(&["events"]);
@@ -1381,24 +1342,9 @@ fn shutdown_delay_comes_before_the_kill_signal() {
 /// job directory.
 #[test]
 fn submitted_and_stopped_jobs_survive_a_restart() {
-    let job = |name: &str| {
-        format!(
-            r#"job "{name}" {{
-  group "g" {{
-    task "t" {{
-      driver = "raw_exec"
-      config {{
-        command = "/bin/sleep"
-        args    = ["1000"]
-      }}
-    }}
-  }}
-}}"#
-        )
-    };
     let s = Supd::new();
-    s.write_job("fromdir.hcl", &job("fromdir"));
-    let submitted = s.write_file("submitted.hcl", &job("submitted"));
+    s.write_job("fromdir.hcl", &sleep_job("fromdir"));
+    let submitted = s.write_file("submitted.hcl", &sleep_job("submitted"));
     let mut s = s.start();
     s.wait_running("fromdir/g/0/t");
     s.supctl_ok(&["job", "run", submitted.to_str().unwrap()]);
@@ -1643,20 +1589,7 @@ fn a_stubborn_leftover_is_killed_after_kill_timeout_before_the_task_starts() {
 #[test]
 fn a_corrupt_state_file_is_moved_aside() {
     let s = Supd::new();
-    s.write_job(
-        "a.hcl",
-        r#"job "a" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sleep"
-        args    = ["1000"]
-      }
-    }
-  }
-}"#,
-    );
+    s.write_job("a.hcl", &sleep_job("a"));
     std::fs::create_dir_all(s.path("state")).unwrap();
     std::fs::write(s.path("state").join("state.json"), "{\"version\":1,\"submitted\":[{\"file\":\"x\",\"sou").unwrap();
     let s = s.start();

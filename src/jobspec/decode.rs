@@ -14,8 +14,6 @@ use std::time::Duration;
 
 use Kind::{Attr, Block as Blk, Either};
 
-const TOP: Schema = Schema { what: "a job file", keys: &[("job", Blk)], ignored: &[] };
-
 const JOB: Schema = Schema {
     what: "job",
     keys: &[
@@ -333,7 +331,6 @@ pub fn decode<'s>(file: &str, src: &'s str) -> (Vec<Job>, Sink<'s>) {
             );
         }
     }
-    let _ = TOP;
     let mut jobs = Vec::new();
     let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
     let job_blocks: Vec<&Block> = body.get_blocks("job").collect();
@@ -342,7 +339,7 @@ pub fn decode<'s>(file: &str, src: &'s str) -> (Vec<Job>, Sink<'s>) {
             .error(Some(0..0), "no job in this file — write `job \"NAME\" { group \"NAME\" { task \"NAME\" { … } } }`");
     }
     for block in job_blocks {
-        let errors_before = error_count(&r.sink);
+        let errors_before = r.sink.error_count();
         let id = r.label(block, "job \"NAME\" { … }");
         if let Some(id) = &id {
             if let Some(first) = seen.get(id) {
@@ -356,7 +353,7 @@ pub fn decode<'s>(file: &str, src: &'s str) -> (Vec<Job>, Sink<'s>) {
             }
         }
         let job = job(&mut r, block, id.unwrap_or_default());
-        if error_count(&r.sink) == errors_before {
+        if r.sink.error_count() == errors_before {
             jobs.push(job);
         }
     }
@@ -474,10 +471,6 @@ fn quote(name: &str) -> String {
 /// `job "web"`, or `this job` when it has no name.
 fn named(kind: &str, name: &str) -> String {
     if name.is_empty() { format!("this {kind}") } else { format!("{kind} {name:?}") }
-}
-
-fn error_count(s: &Sink) -> usize {
-    s.error_count()
 }
 
 fn job(r: &mut Reader, block: &Block, id: String) -> Job {

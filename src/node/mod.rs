@@ -113,21 +113,6 @@ impl Node {
         None
     }
 
-    /// Every attribute as `name = value` pairs with their full names, for display.
-    pub fn all(&self) -> Vec<(String, String)> {
-        let mut out: Vec<(String, String)> = vec![
-            ("node.unique.name".into(), self.name.clone()),
-            ("node.datacenter".into(), self.datacenter.clone()),
-            ("node.region".into(), self.region.clone()),
-        ];
-        if let Some(c) = &self.class {
-            out.push(("node.class".into(), c.clone()));
-        }
-        out.extend(self.attrs.iter().map(|(k, v)| (format!("attr.{k}"), v.clone())));
-        out.extend(self.meta.iter().map(|(k, v)| (format!("meta.{k}"), v.clone())));
-        out
-    }
-
     /// Whether one constraint holds on this node. `distinct_hosts` and
     /// `distinct_property` hold for any single placement; whether `count`
     /// makes them impossible is [`placement_limit`]'s question.

@@ -505,3 +505,20 @@ pub fn python() -> &'static str {
         String::from_utf8(out.stdout).expect("UTF-8 path").trim().to_string()
     })
 }
+
+/// A job of one task that sleeps: the plainest thing to supervise.
+pub fn sleep_job(name: &str) -> String {
+    format!(
+        r#"job "{name}" {{
+  group "g" {{
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }}
+    }}
+  }}
+}}"#
+    )
+}
