@@ -41,6 +41,9 @@ pub struct CheckRun {
     /// Bumped per probe, to match its timeout.
     pub probe_seq: u64,
     pub inflight: Option<Inflight>,
+    /// The address of a named `address`, looked up once per task start:
+    /// name lookups block, so the loop does not repeat them every interval.
+    pub resolved: Option<SocketAddr>,
 }
 
 impl std::fmt::Debug for CheckRun {
@@ -85,6 +88,7 @@ fn new_run(spec: Check, task: usize, now: Instant) -> CheckRun {
         generation: 0,
         probe_seq: 0,
         inflight: None,
+        resolved: None,
     }
 }
 
@@ -121,6 +125,7 @@ impl Supervisor {
             c.generation += 1;
             c.status = c.spec.initial_status;
             c.output.clear();
+            c.resolved = None;
             c.watch = CheckWatch::new(c.spec.check_restart, now);
             let generation = c.generation;
             // The first run comes one interval after the start, but no later
@@ -215,7 +220,11 @@ impl Supervisor {
                 // Job-file strings keep `$${` for a literal `${`; undo it here.
                 let text = |s: &str| interpolate(s, &|_| None);
                 let host = c.spec.address.as_deref().map_or_else(|| "127.0.0.1".into(), text);
-                let addr = resolve(&host, port)?;
+                let addr = match c.resolved {
+                    Some(a) => a,
+                    None => resolve(&host, port)?,
+                };
+                let named = host.parse::<std::net::IpAddr>().is_err();
                 let request = match &c.spec.kind {
                     CheckKind::Http { path, method, headers, body, .. } => {
                         let headers =
@@ -231,6 +240,9 @@ impl Supervisor {
                     }
                     _ => None,
                 };
+                if named && let Some(c) = self.check_mut(ck) {
+                    c.resolved = Some(addr);
+                }
                 let is_tcp = request.is_none();
                 let mut probe = Probe::connect(addr, request).map_err(|e| format!("dial tcp {addr}: {e}"))?;
                 // On loopback a connect usually completes (or is refused)
