@@ -93,6 +93,88 @@ pub struct File {
     pub log_level: Option<String>,
     #[serde(default)]
     pub node: NodeSection,
+    /// Peer hosts a failed instance may be handed to, in order of preference.
+    #[serde(default, rename = "peer")]
+    pub peers: Vec<toml::Spanned<Peer>>,
+    pub handoff: Option<toml::Spanned<Handoff>>,
+}
+
+/// A `[[peer]]`: a host running supd that may take over failed work.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Peer {
+    /// The peer's node name, as it appears in statuses and hand-off histories.
+    pub name: String,
+    /// Host name or address for ssh.
+    pub host: String,
+    /// ssh port. Default: ssh's (22, or the user's ssh config).
+    pub port: Option<u16>,
+    /// Remote user. Default: ssh's (the user supd runs as, or ssh config).
+    pub user: Option<String>,
+    /// The private key (`ssh -i`). Default: ssh's.
+    pub identity_file: Option<PathBuf>,
+    /// Extra ssh options, each `Key=Value`, passed as `-o Key=Value`.
+    #[serde(default)]
+    pub ssh_options: Vec<String>,
+    /// The supctl program on the peer. Default: `supctl`.
+    pub supctl: Option<String>,
+}
+
+/// `[handoff]`: how failed work leaves this host, and whether work may arrive.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Handoff {
+    /// `ssh` (default) or `command`.
+    pub method: Option<HandoffMethod>,
+    /// The program and arguments of the command hook (no shell).
+    pub command: Option<Vec<String>>,
+    /// What the command hook reads on stdin: `envelope` (default) or `hcl`.
+    pub stdin: Option<HandoffStdin>,
+    /// How long one hand-off attempt to one peer may take. Default: `30s`.
+    pub timeout: Option<toml::Spanned<String>>,
+    /// ssh's ConnectTimeout. Default: `10s`.
+    pub connect_timeout: Option<toml::Spanned<String>>,
+    /// Whether this host takes work handed off by peers. Default: false.
+    pub accept: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HandoffMethod {
+    Ssh,
+    Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HandoffStdin {
+    Envelope,
+    Hcl,
+}
+
+/// The hand-off settings, checked and with defaults applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HandoffSettings {
+    pub peers: Vec<Peer>,
+    /// `None`: ssh to each peer; `Some`: this command.
+    pub command: Option<Vec<String>>,
+    pub hcl_stdin: bool,
+    pub timeout: std::time::Duration,
+    pub connect_timeout: std::time::Duration,
+    pub accept: bool,
+}
+
+impl Default for HandoffSettings {
+    fn default() -> Self {
+        HandoffSettings {
+            peers: Vec::new(),
+            command: None,
+            hcl_stdin: false,
+            timeout: std::time::Duration::from_secs(30),
+            connect_timeout: std::time::Duration::from_secs(10),
+            accept: false,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
@@ -131,15 +213,109 @@ impl File {
 
     /// Parses the text; errors start with `LINE:COL: `.
     pub fn parse(text: &str) -> Result<File, String> {
-        toml::from_str::<File>(text).map_err(|e| {
-            let (line, col) = e.span().map_or((1, 1), |s| {
+        let at = |span: Option<std::ops::Range<usize>>| {
+            span.map_or((1, 1), |s| {
                 let before = &text[..s.start.min(text.len())];
                 let line = before.matches('\n').count() + 1;
                 let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
                 (line, col)
-            });
+            })
+        };
+        let file = toml::from_str::<File>(text).map_err(|e| {
+            let (line, col) = at(e.span());
             format!("{line}:{col}: {}", e.message())
-        })
+        })?;
+        file.handoff_settings().map_err(|(span, message)| {
+            let (line, col) = at(span);
+            format!("{line}:{col}: {message}")
+        })?;
+        Ok(file)
+    }
+
+    /// The `[[peer]]` and `[handoff]` settings with their defaults, or the
+    /// first problem and where it is.
+    pub fn handoff_settings(&self) -> Result<HandoffSettings, (Option<std::ops::Range<usize>>, String)> {
+        let mut out = HandoffSettings {
+            peers: self.peers.iter().map(|p| p.get_ref().clone()).collect(),
+            ..HandoffSettings::default()
+        };
+        let Some(spanned) = &self.handoff else { return self.check_peers(out) };
+        let (h, here) = (spanned.get_ref(), Some(spanned.span()));
+        let duration = |v: &Option<toml::Spanned<String>>, key: &str| match v {
+            None => Ok(None),
+            Some(s) => match crate::jobspec::duration::parse(s.get_ref()) {
+                Ok(d) if d.value.is_zero() => {
+                    Err((Some(s.span()), format!("[handoff] {key} must be more than 0s, e.g. \"30s\"")))
+                }
+                Ok(d) => Ok(Some(d.value)),
+                Err(e) => Err((Some(s.span()), format!("[handoff] {key}: {e}"))),
+            },
+        };
+        if let Some(d) = duration(&h.timeout, "timeout")? {
+            out.timeout = d;
+        }
+        if let Some(d) = duration(&h.connect_timeout, "connect_timeout")? {
+            out.connect_timeout = d;
+        }
+        out.accept = h.accept.unwrap_or(false);
+        out.hcl_stdin = h.stdin == Some(HandoffStdin::Hcl);
+        match (h.method, &h.command) {
+            (Some(HandoffMethod::Command) | None, Some(c)) if !c.is_empty() && !c[0].is_empty() => {
+                out.command = Some(c.clone())
+            }
+            (_, Some(_)) if h.method != Some(HandoffMethod::Ssh) => {
+                return Err((
+                    here,
+                    "[handoff] command is empty — name a program, e.g. [\"nomad\", \"job\", \"run\", \"-\"]".into(),
+                ));
+            }
+            (Some(HandoffMethod::Ssh), Some(_)) => {
+                return Err((here, "[handoff] has method = \"ssh\" and a command — remove one of them".into()));
+            }
+            (Some(HandoffMethod::Command), None) => {
+                return Err((
+                    here,
+                    "[handoff] method = \"command\" needs `command = [\"program\", \"arg\", ...]`".into(),
+                ));
+            }
+            _ => {}
+        }
+        if h.stdin.is_some() && out.command.is_none() {
+            return Err((
+                here,
+                "[handoff] stdin only applies to the command hook — set `command`, or remove `stdin`".into(),
+            ));
+        }
+        self.check_peers(out)
+    }
+
+    fn check_peers(&self, out: HandoffSettings) -> Result<HandoffSettings, (Option<std::ops::Range<usize>>, String)> {
+        let mut seen = std::collections::BTreeSet::new();
+        for spanned in &self.peers {
+            let (p, here) = (spanned.get_ref(), Some(spanned.span()));
+            if p.name.is_empty() || p.host.is_empty() {
+                return Err((here, "a [[peer]] needs a non-empty `name` and `host`".into()));
+            }
+            if !seen.insert(p.name.as_str()) {
+                return Err((here, format!("two [[peer]] entries are named {:?} — peer names must be unique", p.name)));
+            }
+            if p.host.starts_with('-') || p.user.as_deref().is_some_and(|u| u.starts_with('-') || u.contains('@')) {
+                return Err((
+                    here,
+                    format!("[[peer]] {:?}: host and user must not start with '-' (or a user contain '@')", p.name),
+                ));
+            }
+            if let Some(o) = p.ssh_options.iter().find(|o| !o.contains('=') || o.starts_with('-')) {
+                return Err((
+                    here,
+                    format!(
+                        "[[peer]] {:?}: ssh_options entries are `Key=Value` (passed as -o Key=Value), not {o:?}",
+                        p.name
+                    ),
+                ));
+            }
+        }
+        Ok(out)
     }
 
     /// Applies the node settings to a detected node.
@@ -204,6 +380,69 @@ rack = "r12"
     }
 
     #[test]
+    fn peers_and_handoff() {
+        let f = File::parse(
+            r#"
+[handoff]
+timeout = "5s"
+accept = true
+
+[[peer]]
+name = "b"
+host = "10.0.0.2"
+port = 2222
+user = "supd"
+identity_file = "/etc/supd/key"
+ssh_options = ["UserKnownHostsFile=/etc/supd/known_hosts"]
+
+[[peer]]
+name = "c"
+host = "10.0.0.3"
+"#,
+        )
+        .unwrap();
+        let h = f.handoff_settings().unwrap();
+        assert_eq!(h.peers.len(), 2);
+        assert_eq!((h.peers[0].port, h.peers[1].port), (Some(2222), None));
+        assert_eq!(h.timeout, std::time::Duration::from_secs(5));
+        assert_eq!(h.connect_timeout, std::time::Duration::from_secs(10));
+        assert!(h.accept && h.command.is_none() && !h.hcl_stdin);
+        let h = File::parse("[handoff]\ncommand = [\"nomad\", \"job\", \"run\", \"-\"]\nstdin = \"hcl\"\n")
+            .unwrap()
+            .handoff_settings()
+            .unwrap();
+        assert_eq!(h.command.as_deref(), Some(&["nomad".to_string(), "job".into(), "run".into(), "-".into()][..]));
+        assert!(h.hcl_stdin && !h.accept);
+        assert_eq!(File::parse("").unwrap().handoff_settings().unwrap(), HandoffSettings::default());
+    }
+
+    #[test]
+    fn bad_peers_and_handoff_point_at_their_place() {
+        let cases = [
+            (
+                "[[peer]]\nname = \"b\"\nhost = \"x\"\n[[peer]]\nname = \"b\"\nhost = \"y\"\n",
+                "4:1: two [[peer]] entries are named \"b\"",
+            ),
+            ("[[peer]]\nname = \"b\"\n", "1:1: missing field `host`"),
+            ("[[peer]]\nname = \"b\"\nhost = \"x\"\nprot = 22\n", "4:1: unknown field `prot`"),
+            ("[[peer]]\nname = \"b\"\nhost = \"-oProxyCommand=x\"\n", "must not start with '-'"),
+            ("[[peer]]\nname = \"b\"\nhost = \"x\"\nssh_options = [\"-v\"]\n", "`Key=Value`"),
+            ("[handoff]\ntimeout = \"30\"\n", "2:11: [handoff] timeout: "),
+            ("[handoff]\nconnect_timeout = \"0s\"\n", "2:19: [handoff] connect_timeout must be more than 0s"),
+            ("[handoff]\nmethod = \"command\"\n", "needs `command = "),
+            ("[handoff]\nmethod = \"ssh\"\ncommand = [\"x\"]\n", "remove one of them"),
+            ("[handoff]\ncommand = []\n", "command is empty"),
+            ("[handoff]\nstdin = \"hcl\"\n", "stdin only applies to the command hook"),
+            ("[handoff]\nmethod = \"scp\"\n", "2:10: unknown variant `scp`"),
+            ("[handoff]\naccept = \"yes\"\n", "2:10: invalid type"),
+        ];
+        for (text, want) in cases {
+            let e = File::parse(text).unwrap_err();
+            assert!(e.contains(want), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
     fn a_missing_default_file_is_fine_a_named_one_is_not() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("supd.toml");
@@ -225,7 +464,11 @@ mod example {
         assert_eq!(file, super::File::default(), "the example only shows defaults, commented out");
         let uncommented: String = text
             .lines()
-            .map(|l| l.strip_prefix('#').filter(|r| r.contains(" = ") && !r.starts_with(' ')).unwrap_or(l))
+            .map(|l| {
+                l.strip_prefix('#')
+                    .filter(|r| (r.contains(" = ") && !r.starts_with(' ')) || r.starts_with('['))
+                    .unwrap_or(l)
+            })
             .collect::<Vec<_>>()
             .join("\n");
         let all = super::File::parse(&uncommented).expect("every key of the example, uncommented, parses");
@@ -234,5 +477,12 @@ mod example {
         assert!(all.socket_group.is_some() && all.log_dir.is_some() && all.log.is_some() && all.log_level.is_some());
         assert!(all.state_dir.is_some());
         assert!(!all.node.meta.is_empty());
+        assert_eq!(all.peers.len(), 1);
+        let p = all.peers[0].get_ref();
+        assert!(p.port.is_some() && p.user.is_some() && p.identity_file.is_some());
+        assert!(!p.ssh_options.is_empty() && p.supctl.is_some());
+        let h = all.handoff.as_ref().expect("[handoff]").get_ref();
+        assert!(h.method.is_some() && h.command.is_some() && h.stdin.is_some());
+        assert!(h.timeout.is_some() && h.connect_timeout.is_some() && h.accept.is_some());
     }
 }

@@ -4,12 +4,14 @@
 pub mod checks; // tcp, http and script health checks as non-blocking state machines
 pub mod config; // embedded defaults: job directory, socket
 pub mod control; // the socket protocol shared by supd and supctl; the client side
+pub mod handoff; // failed instances to peer hosts: envelope, peer choice, ssh and command hooks
 pub mod jobspec; // HCL job files -> typed jobs; defaults, merge rules, validation
 pub mod logging; // supd's own log
 pub mod logs; // capture and rotation of task stdout and stderr
-pub mod node;
-pub mod notify; // sd_notify for Type=notify services // this host's attributes; constraint evaluation
+pub mod node; // this host's attributes; constraint evaluation
+pub mod notify; // sd_notify for Type=notify services
 pub mod policy; // restart, check_restart, reschedule: pure decisions
 pub mod process; // spawn, signal, reap: the only place that forks or waits
 pub mod state; // what survives a restart of supd (atomic JSON)
 pub mod supervisor; // the event loop; owns all runtime state
+pub mod timefmt; // RFC 3339 times

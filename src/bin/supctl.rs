@@ -84,7 +84,14 @@ enum Command {
 #[derive(Subcommand)]
 enum JobCommand {
     /// Submit or update a job from FILE, or standard input with `-`.
-    Run { file: String },
+    Run {
+        file: String,
+        /// FILE is a hand-off envelope from a peer's supd (JSON), not HCL:
+        /// run the instance it carries, if this host accepts hand-offs.
+        /// This is the command a peer runs over ssh.
+        #[arg(long)]
+        handoff: bool,
+    },
     /// Stop a job's instances.
     Stop { job: String },
 }
@@ -111,7 +118,7 @@ fn main() -> ExitCode {
     let request = match cli.command {
         Command::Validate { files } => return validate(&files, cli.json, &file),
         Command::Status { target } => Request::Status { target },
-        Command::Job { command: JobCommand::Run { file } } => {
+        Command::Job { command: JobCommand::Run { file, handoff } } => {
             let (source, name) = if file == "-" {
                 let mut s = String::new();
                 if let Err(e) = std::io::stdin().read_to_string(&mut s) {
@@ -128,7 +135,17 @@ fn main() -> ExitCode {
                     }
                 }
             };
-            Request::JobRun { source, file: name }
+            if handoff {
+                match supd::handoff::Envelope::from_json(source.as_bytes()) {
+                    Ok(envelope) => Request::Handoff { envelope },
+                    Err(e) => {
+                        eprintln!("supctl: {name}: {e}");
+                        return ExitCode::from(1);
+                    }
+                }
+            } else {
+                Request::JobRun { source, file: name }
+            }
         }
         Command::Job { command: JobCommand::Stop { job } } => Request::JobStop { job },
         Command::Restart { target } => Request::Restart { target },
@@ -204,10 +221,14 @@ fn render_table(s: &Status) -> String {
                     let last = t.events.last().map_or(String::new(), |e| {
                         if e.message.is_empty() { e.kind.clone() } else { format!("{}: {}", e.kind, e.message) }
                     });
+                    let state = match i.reschedule.as_ref().and_then(|r| r.handed_off_to.as_ref()) {
+                        Some(peer) if i.status == "handed off" => format!("handed off to {peer}"),
+                        _ => task_state(t),
+                    };
                     rows.push(vec![
                         i.name.clone(),
                         t.name.clone(),
-                        task_state(t),
+                        state,
                         t.health.clone().unwrap_or_else(|| "-".into()),
                         t.pid.map_or("-".into(), |p| p.to_string()),
                         t.restarts.to_string(),
@@ -247,6 +268,9 @@ fn render_detail(s: &Status) -> String {
                     "Instance {} ({})\nID       = {}\nStatus   = {}\n",
                     i.name, job.job_type, i.id, i.status
                 ));
+                if let Some(r) = &i.reschedule {
+                    out.push_str(&render_reschedule(r));
+                }
                 for t in &i.tasks {
                     out.push_str(&format!(
                         "\nTask {:?} is {:?}{}\n",
@@ -285,6 +309,41 @@ fn render_detail(s: &Status) -> String {
                 out.push('\n');
             }
         }
+    }
+    out
+}
+
+/// An instance's hand-off state and history, for the detail view.
+fn render_reschedule(r: &supd::control::protocol::RescheduleStatus) -> String {
+    let mut out = String::new();
+    let allowed = r.allowed.map_or("unlimited".to_string(), |a| a.to_string());
+    out.push_str(&format!("Reschedule = {} ({} of {allowed} attempts used)", r.state, r.attempts));
+    if let Some(to) = &r.handed_off_to {
+        out.push_str(&format!(", handed off to {to}"));
+    }
+    if let Some(next) = &r.next {
+        out.push_str(&format!(", next hand-off at {next}"));
+    }
+    out.push('\n');
+    if let Some(from) = &r.received_from {
+        out.push_str(&format!("Handed In From = {from}\n"));
+    }
+    if let Some(reason) = &r.reason {
+        out.push_str(&format!("Reason   = {reason}\n"));
+    }
+    if !r.history.is_empty() {
+        out.push_str("\nHand-off History:\n");
+        let mut rows = vec![["Time", "From", "To", "Delay", "Reason"].map(String::from).to_vec()];
+        for h in &r.history {
+            rows.push(vec![
+                h.time.clone(),
+                h.from.clone(),
+                h.to.clone().unwrap_or_else(|| "-".into()),
+                h.delay.clone(),
+                h.reason.clone(),
+            ]);
+        }
+        out.push_str(&table(&rows));
     }
     out
 }

@@ -130,7 +130,14 @@ fn main() -> ExitCode {
     let init = cli.init || std::process::id() == 1;
     let exit_when_done = cli.exit_when_done.unwrap_or(init);
     let state_dir = cli.state_dir.or(file.state_dir.clone()).unwrap_or_else(supd::config::default_state_dir);
-    let cfg = Config { job_dir, socket, socket_group, log_dir, state_dir, node, init, exit_when_done };
+    let handoff = match file.handoff_settings() {
+        Ok(h) => h,
+        Err((_, e)) => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
+    let cfg = Config { job_dir, socket, socket_group, log_dir, state_dir, node, init, exit_when_done, handoff };
     match Supervisor::new(cfg) {
         Ok(s) => ExitCode::from(s.run() as u8),
         Err(e) => {

@@ -55,6 +55,10 @@ pub enum Request {
         dry_run: bool,
     },
     Shutdown,
+    /// Run an instance a peer handed to this host (`supctl job run --handoff`).
+    Handoff {
+        envelope: crate::handoff::Envelope,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,7 +148,33 @@ pub struct InstanceStatus {
     pub name: String,
     pub id: String,
     pub status: String,
+    /// Hand-off state and history, once the instance has failed or was
+    /// handed to this host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reschedule: Option<RescheduleStatus>,
     pub tasks: Vec<TaskStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RescheduleStatus {
+    /// `none`, `waiting`, `handing off`, `handed off` or `stays failed`.
+    pub state: String,
+    /// Hand-offs (and attempts no peer took) that count against `allowed`.
+    pub attempts: u32,
+    /// The policy's `attempts`; null when unlimited.
+    pub allowed: Option<u32>,
+    /// When the next hand-off is due (RFC 3339).
+    #[serde(default)]
+    pub next: Option<String>,
+    #[serde(default)]
+    pub handed_off_to: Option<String>,
+    #[serde(default)]
+    pub received_from: Option<String>,
+    /// Why it stays failed.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Oldest first: time, from, to, delay, reason.
+    pub history: Vec<crate::handoff::HistoryEntry>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -150,6 +150,18 @@ pub fn spawn_helper(spec: &SpawnSpec, stdout: Stdio, stderr: Stdio) -> Result<Pi
     }
 }
 
+/// Starts a hand-off hook in its own process group with the given stdin,
+/// stdout and stderr (posix_spawn, as for [`spawn_helper`]).
+pub fn spawn_hook(spec: &SpawnSpec, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Result<Pid, SpawnError> {
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args).env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
+    cmd.stdin(stdin).stdout(stdout).stderr(stderr).process_group(0);
+    match cmd.spawn() {
+        Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
+        Err(e) => Err(spawn_error(&spec.program, &e)),
+    }
+}
+
 /// Every child that has ended since the last call, without blocking.
 pub fn reap() -> Vec<(Pid, Exit)> {
     let mut out = Vec::new();

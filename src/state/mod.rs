@@ -21,6 +21,32 @@ pub struct Saved {
     /// Per task: its restart budget and the process it was running.
     #[serde(default)]
     pub tasks: Vec<TaskSaved>,
+    /// Instances with a hand-off history, or handed off to a peer.
+    #[serde(default)]
+    pub instances: Vec<InstanceSaved>,
+    /// Instances peers handed to this host, as they arrived (with the
+    /// history as it is now).
+    #[serde(default)]
+    pub received: Vec<crate::handoff::Envelope>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InstanceSaved {
+    pub job: String,
+    pub group: String,
+    pub index: u32,
+    /// As in [`TaskSaved`]: it applies to the same job only.
+    pub source_digest: u64,
+    #[serde(default)]
+    pub history: Vec<crate::handoff::HistoryEntry>,
+    /// The peer that took it: it is not run here again until an operator
+    /// says so.
+    #[serde(default)]
+    pub handed_off_to: Option<String>,
+    #[serde(default)]
+    pub handed_off_at: Option<String>,
+    #[serde(default)]
+    pub received_from: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +159,23 @@ mod tests {
                 dead: false,
                 failed: false,
             }],
+            instances: vec![InstanceSaved {
+                job: "web".into(),
+                group: "g".into(),
+                index: 1,
+                source_digest: 7,
+                history: vec![crate::handoff::HistoryEntry::new(
+                    std::time::UNIX_EPOCH,
+                    "a",
+                    Some("b"),
+                    std::time::Duration::from_secs(5),
+                    "task \"t\" failed",
+                )],
+                handed_off_to: Some("b".into()),
+                handed_off_at: Some("2026-11-28T00:00:00.000Z".into()),
+                received_from: None,
+            }],
+            received: Vec::new(),
         };
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), s);

@@ -376,6 +376,19 @@ impl Supervisor {
                 }
                 Response::ok(messages)
             }
+            Request::Handoff { envelope } => {
+                let what = format!("{}.{}[{}] from {}", envelope.job, envelope.group, envelope.index, envelope.origin);
+                match self.receive(envelope, false) {
+                    Ok(m) => {
+                        log::info!("hand-off of {what}: {m}");
+                        Response::ok(vec![m])
+                    }
+                    Err(e) => {
+                        log::warn!("hand-off of {what} refused: {e}");
+                        Response::refused(e)
+                    }
+                }
+            }
             Request::Shutdown => {
                 self.shutdown(libc::SIGTERM);
                 Response::ok(vec!["supd is stopping every task, then exits".into()])
@@ -528,6 +541,42 @@ impl Supervisor {
             return Response::refused(format!("{target}: the job is stopped — submit it again with `supctl job run`"));
         }
         let mut messages = Vec::new();
+        // A handed-off instance (or one waiting to be) runs here again, as a
+        // whole and afresh; a failed one forgets its hand-off history.
+        let mut keys = keys;
+        let mut taken_back = Vec::new();
+        for key in &keys {
+            let Some(i) = self.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) else { continue };
+            match i.resched {
+                super::task::Resched::HandedOff { .. }
+                | super::task::Resched::Waiting { .. }
+                | super::task::Resched::Trying(_) => {
+                    if !taken_back.contains(&(key.run, key.inst)) {
+                        taken_back.push((key.run, key.inst));
+                    }
+                }
+                super::task::Resched::Stay { .. } => {
+                    i.resched = super::task::Resched::Idle;
+                    i.history.clear();
+                }
+                super::task::Resched::Idle => {}
+            }
+        }
+        keys.retain(|k| !taken_back.contains(&(k.run, k.inst)));
+        for (serial, inst) in taken_back {
+            let name =
+                self.runs.get(&serial).and_then(|r| r.instances.get(inst)).map_or(String::new(), |i| i.name.clone());
+            for t in self
+                .runs
+                .get_mut(&serial)
+                .and_then(|r| r.instances.get_mut(inst))
+                .map_or(&mut [][..], |i| &mut i.tasks[..])
+            {
+                t.push_event("Restart Signaled", "User requested it to run here again".into());
+            }
+            self.reset_instance(serial, inst, Vec::new(), None);
+            messages.push(format!("instance {name} runs here again"));
+        }
         for key in keys {
             let Some(t) = self.task_mut(key) else { continue };
             let name = t.spec.name.clone();

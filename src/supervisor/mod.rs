@@ -5,6 +5,7 @@
 //! `process` acts.
 
 mod control;
+mod handoff;
 mod health;
 mod output;
 mod run;
@@ -44,6 +45,8 @@ pub struct Config {
     pub init: bool,
     /// Exit once every job has ended with nothing left to do.
     pub exit_when_done: bool,
+    /// Peers, the hand-off hook, and whether work may arrive.
+    pub handoff: crate::config::HandoffSettings,
 }
 
 #[derive(Debug)]
@@ -82,6 +85,8 @@ enum Owner {
     Check(CheckKey),
     /// A script check killed at its timeout: reaped, its end ignored.
     Discarded,
+    /// A hand-off hook of an instance.
+    Handoff(u64, usize),
 }
 
 /// Why a timer is due.
@@ -107,6 +112,10 @@ enum Timer {
     SweepKill,
     /// Write the state: changes within a short while share one write.
     Save,
+    /// Hand a failed instance off, if its generation still matches.
+    Handoff(u64, usize, u64),
+    /// A hand-off hook that has not finished by now is killed.
+    HandoffTimeout(u64, usize, Pid),
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -158,6 +167,9 @@ pub struct Supervisor {
     leftover_tokens: HashMap<Token, (TaskKey, std::os::fd::OwnedFd)>,
     /// Saved task states not yet matched with a task, by job/group/index/task.
     saved_tasks: HashMap<(String, String, u32, String), crate::state::TaskSaved>,
+    /// Hand-off state for instances about to be created (saved, or just
+    /// received), by job/group/index.
+    saved_instances: HashMap<(String, String, u32), crate::state::InstanceSaved>,
     /// Files of the job directory that failed to load, with their problems.
     load_errors: BTreeMap<String, Vec<String>>,
     /// The newest event sent to `events --follow` clients.
@@ -202,6 +214,7 @@ impl Supervisor {
             stopped_jobs: std::collections::BTreeSet::new(),
             save_pending: false,
             saved_tasks: HashMap::new(),
+            saved_instances: HashMap::new(),
             leftover_tokens: HashMap::new(),
             load_errors: BTreeMap::new(),
             sent_events: 0,
@@ -308,7 +321,9 @@ impl Supervisor {
 
     /// Every current job has ended: no task runs or waits to start.
     fn all_done(&self) -> bool {
-        self.runs.values().all(|r| !r.instances.iter().any(task::Instance::is_live))
+        let handing_off =
+            |i: &task::Instance| matches!(i.resched, task::Resched::Waiting { .. } | task::Resched::Trying(_));
+        self.runs.values().all(|r| !r.instances.iter().any(|i| i.is_live() || handing_off(i)))
             && self
                 .current
                 .values()
@@ -364,6 +379,7 @@ impl Supervisor {
                 Some(Owner::Task(key)) => self.on_exit(key, exit),
                 Some(Owner::Check(key)) => self.on_script_exit(key, pid, exit),
                 Some(Owner::Discarded) => {}
+                Some(Owner::Handoff(serial, inst)) => self.on_hook_exit(serial, inst, pid, exit),
                 None => orphans += 1,
             }
         }
@@ -431,6 +447,8 @@ impl Supervisor {
                     }
                 }
                 Timer::CheckTimeout(key, probe) => self.check_timed_out(key, probe),
+                Timer::Handoff(serial, inst, generation) => self.start_handoff(serial, inst, generation),
+                Timer::HandoffTimeout(serial, inst, pid) => self.hook_timed_out(serial, inst, pid),
                 Timer::Escalate(key, generation) => {
                     if let Some(t) = self.task(key)
                         && t.generation == generation
@@ -461,6 +479,10 @@ impl Supervisor {
             // the task starts again; see `submit` and `stop_leftover`.
             self.saved_tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
         }
+        for i in saved.instances {
+            self.saved_instances.insert((i.job.clone(), i.group.clone(), i.index), i);
+        }
+        let received = saved.received;
         for s in saved.submitted {
             let parsed = jobspec::parse_str(&s.file, &s.source);
             if !parsed.is_valid() {
@@ -470,6 +492,18 @@ impl Supervisor {
             for job in parsed.jobs {
                 log::info!("restoring job {:?} submitted from {}", job.id, s.file);
                 self.submit(job, None, s.file.clone(), false);
+            }
+        }
+        for envelope in received {
+            log::info!(
+                "restoring {}.{}[{}], handed to this host by {}",
+                envelope.job,
+                envelope.group,
+                envelope.index,
+                envelope.origin
+            );
+            if let Err(e) = self.receive(envelope, true) {
+                log::error!("a handed-off instance no longer runs here: {e}");
             }
         }
     }
@@ -486,7 +520,9 @@ impl Supervisor {
         let mut saved = crate::state::Saved { version: crate::state::VERSION, ..Default::default() };
         for serial in self.current.values() {
             let Some(run) = self.runs.get(serial) else { continue };
-            if run.file.is_none() {
+            if run.received {
+                saved.received.extend(self.received_envelopes(run));
+            } else if run.file.is_none() {
                 saved
                     .submitted
                     .push(crate::state::Submitted { file: run.origin.clone(), source: run.job.source.clone() });
@@ -498,6 +534,9 @@ impl Supervisor {
             let Some(run) = self.runs.get(serial) else { continue };
             let digest = crate::state::digest(&run.job.source);
             for inst in &run.instances {
+                if let Some(i) = handoff::saved_instance(run, inst, digest) {
+                    saved.instances.push(i);
+                }
                 for t in &inst.tasks {
                     let restart_times = t
                         .tracker

@@ -20,6 +20,19 @@ impl Supervisor {
     /// the name it goes by in messages; `explicit` means the operator asked
     /// for it now, which also ends a `job stop`.
     pub(super) fn submit(&mut self, job: Job, file: Option<String>, origin: String, explicit: bool) -> Vec<String> {
+        self.submit_instances(job, file, origin, explicit, None)
+    }
+
+    /// [`submit`](Self::submit), for only some instances (`group`, `index`)
+    /// of the job when `only` says so: those peers handed to this host.
+    pub(super) fn submit_instances(
+        &mut self,
+        job: Job,
+        file: Option<String>,
+        origin: String,
+        explicit: bool,
+        only: Option<&[(String, u32)]>,
+    ) -> Vec<String> {
         if explicit && self.stopped_jobs.remove(&job.id) {
             self.state_changed();
         }
@@ -28,7 +41,16 @@ impl Supervisor {
             && let Some(run) = self.runs.get(serial)
             && run.job.source == job.source
             && (!run.stopped || stays_stopped)
+            && only.is_none()
         {
+            // Asked for explicitly, what was handed off runs here again.
+            if explicit {
+                let serial = *serial;
+                let back = self.take_back_handed_off(serial);
+                if back > 0 {
+                    return vec![format!("job {:?}: {back} handed-off instance(s) run here again", job.id)];
+                }
+            }
             return vec![format!("job {:?} is unchanged", job.id)];
         }
         if explicit && file.is_none() {
@@ -47,57 +69,10 @@ impl Supervisor {
         let mut instances = Vec::new();
         for (gi, group) in job.groups.iter().enumerate() {
             for index in 0..group.count {
-                let ports =
-                    group.ports.iter().map(|p| (p.label.clone(), p.static_port.unwrap_or_else(free_port))).collect();
-                let digest = crate::state::digest(&job.source);
-                let tasks = group
-                    .tasks
-                    .iter()
-                    .map(|t| {
-                        let mut tracker =
-                            RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
-                        // The restart budget a previous supd used, for the same job.
-                        let saved = self
-                            .saved_tasks
-                            .remove(&(job.id.clone(), group.name.clone(), index, t.name.clone()))
-                            .filter(|s| s.source_digest == digest);
-                        let (now_i, now_w) = (Instant::now(), SystemTime::now());
-                        if let Some(s) = &saved {
-                            tracker.restore(s.restart_times.iter().filter_map(|ms| {
-                                let wall = std::time::UNIX_EPOCH + std::time::Duration::from_millis(*ms);
-                                now_w.duration_since(wall).ok().and_then(|ago| now_i.checked_sub(ago))
-                            }));
-                        }
-                        let mut run = TaskRun::new(t.clone(), tracker);
-                        run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
-                        if let Some(s) = &saved
-                            && let (Some(pid), Some(ticks)) = (s.pid, s.start_ticks)
-                            && crate::state::start_ticks(pid) == Some(ticks)
-                        {
-                            run.leftover = Some(nix::unistd::Pid::from_raw(pid));
-                        }
-                        if let Some(s) = saved.as_ref().filter(|s| s.dead) {
-                            // It had ended for good: it stays ended.
-                            run.state = State::Dead;
-                            run.failed = s.failed;
-                            run.launched = true;
-                            let how = if s.failed { "failed" } else { "completed" };
-                            run.push_event("Task Setup", format!("Restored: the task had {how} before supd restarted"));
-                        }
-                        run.push_event("Received", "Task received by client".into());
-                        run
-                    })
-                    .collect();
-                instances.push(Instance {
-                    group: gi,
-                    index,
-                    id: random_id(&mut self.rng),
-                    name: format!("{}.{}[{index}]", job.id, group.name),
-                    tasks,
-                    winding_down: false,
-                    ports,
-                    checks: super::health::instance_checks(&job, gi),
-                });
+                if only.is_some_and(|o| !o.iter().any(|(g, i)| g == &group.name && *i == index)) {
+                    continue;
+                }
+                instances.push(self.new_instance(&job, gi, index));
             }
         }
         let n = instances.len();
@@ -109,7 +84,10 @@ impl Supervisor {
             }
             messages.push(format!("job {:?} stays stopped (`supctl job run` starts it again)", job.id));
         }
-        self.runs.insert(serial, JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces });
+        self.runs.insert(
+            serial,
+            JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received: only.is_some() },
+        );
         // Processes a previous supd left running go first, each with its
         // task's kill signal and timeout.
         for inst in 0..n {
@@ -133,6 +111,74 @@ impl Supervisor {
             self.advance(serial, inst);
         }
         messages
+    }
+
+    /// A new instance of a group, with what a previous supd saved of it
+    /// (restart budgets, processes left running, hand-off state).
+    pub(super) fn new_instance(&mut self, job: &Job, gi: usize, index: u32) -> Instance {
+        let group = &job.groups[gi];
+        let ports = group.ports.iter().map(|p| (p.label.clone(), p.static_port.unwrap_or_else(free_port))).collect();
+        let digest = crate::state::digest(&job.source);
+        let tasks = group
+            .tasks
+            .iter()
+            .map(|t| {
+                let mut tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
+                // The restart budget a previous supd used, for the same job.
+                let saved = self
+                    .saved_tasks
+                    .remove(&(job.id.clone(), group.name.clone(), index, t.name.clone()))
+                    .filter(|s| s.source_digest == digest);
+                let (now_i, now_w) = (Instant::now(), SystemTime::now());
+                if let Some(s) = &saved {
+                    tracker.restore(s.restart_times.iter().filter_map(|ms| {
+                        let wall = std::time::UNIX_EPOCH + std::time::Duration::from_millis(*ms);
+                        now_w.duration_since(wall).ok().and_then(|ago| now_i.checked_sub(ago))
+                    }));
+                }
+                let mut run = TaskRun::new(t.clone(), tracker);
+                run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
+                if let Some(s) = &saved
+                    && let (Some(pid), Some(ticks)) = (s.pid, s.start_ticks)
+                    && crate::state::start_ticks(pid) == Some(ticks)
+                {
+                    run.leftover = Some(nix::unistd::Pid::from_raw(pid));
+                }
+                if let Some(s) = saved.as_ref().filter(|s| s.dead) {
+                    // It had ended for good: it stays ended.
+                    run.state = State::Dead;
+                    run.failed = s.failed;
+                    run.launched = true;
+                    let how = if s.failed { "failed" } else { "completed" };
+                    run.push_event("Task Setup", format!("Restored: the task had {how} before supd restarted"));
+                }
+                run.push_event("Received", "Task received by client".into());
+                run
+            })
+            .collect();
+        let mut instance = Instance {
+            group: gi,
+            index,
+            id: random_id(&mut self.rng),
+            name: format!("{}.{}[{index}]", job.id, group.name),
+            tasks,
+            winding_down: false,
+            ports,
+            checks: super::health::instance_checks(job, gi),
+            placed_at: None,
+            history: Vec::new(),
+            received_from: None,
+            resched: super::task::Resched::Idle,
+            resched_gen: 0,
+        };
+        let saved = self
+            .saved_instances
+            .remove(&(job.id.clone(), group.name.clone(), index))
+            .filter(|s| s.source_digest == digest);
+        if let Some(s) = saved {
+            super::handoff::restore_instance(&mut instance, s);
+        }
+        instance
     }
 
     /// Stops every instance of a job; it stays listed as dead.
@@ -167,6 +213,7 @@ impl Supervisor {
         for (serial, inst) in all {
             self.wind_down(serial, inst, None);
         }
+        self.kill_hooks();
     }
 
     /// Stops the live tasks of an instance and lets nothing restart;
@@ -284,6 +331,9 @@ impl Supervisor {
                 t.exit = None;
                 t.push_event("Started", "Task started by client".into());
                 log::info!("{} started as pid {pid}", self.label(key));
+                if let Some(i) = self.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
+                    i.placed_at.get_or_insert_with(Instant::now);
+                }
                 self.pids.insert(pid, super::Owner::Task(key));
                 self.activate_checks(key);
                 self.state_changed();
@@ -469,6 +519,7 @@ impl Supervisor {
         for ti in to_start {
             self.start_task(TaskKey { run: serial, inst, task: ti });
         }
+        self.settle(serial, inst);
         // A retired version with nothing left is forgotten.
         if let Some(run) = self.runs.get(&serial)
             && run.stopped

@@ -148,12 +148,59 @@ pub struct Instance {
     pub ports: Vec<(String, u16)>,
     /// The health checks of its services (task and group ones).
     pub checks: Vec<super::health::CheckRun>,
+    /// When its first task started here: how long it ran before failing
+    /// decides the reschedule delay.
+    pub placed_at: Option<std::time::Instant>,
+    /// Its hand-off history, oldest first: brought along when it was handed
+    /// to this host, and this host's own attempts.
+    pub history: Vec<crate::handoff::HistoryEntry>,
+    /// The node that handed it to this host.
+    pub received_from: Option<String>,
+    /// Where it stands with the reschedule policy once it has failed.
+    pub resched: Resched,
+    /// Bumped to cancel a scheduled hand-off.
+    pub resched_gen: u64,
+}
+
+/// What the reschedule policy made of a failed instance.
+#[derive(Debug, Default)]
+pub enum Resched {
+    /// Not failed, or not looked at yet.
+    #[default]
+    Idle,
+    /// It stays failed: the policy, or no hand-off being configured, says so.
+    Stay { reason: String, quiet: bool },
+    /// A hand-off is due at this time, after this delay.
+    Waiting { at: SystemTime, delay: std::time::Duration },
+    /// Hooks are being run, one peer after the other.
+    Trying(Box<Attempt>),
+    /// A peer took it; it does not run here until an operator says so.
+    HandedOff { peer: String, at: SystemTime },
+}
+
+/// One hand-off attempt in flight.
+#[derive(Debug)]
+pub struct Attempt {
+    /// The delay waited before it.
+    pub delay: std::time::Duration,
+    /// Peers (indices into the configured peers) in the order to try;
+    /// `None` is the command hook without a peer.
+    pub order: Vec<Option<usize>>,
+    pub pos: usize,
+    /// The hook now running, and where its output goes.
+    pub pid: Option<Pid>,
+    pub output: Option<std::fs::File>,
+    pub timed_out: bool,
+    /// Each refusal so far: `peer: reason`.
+    pub refusals: Vec<String>,
 }
 
 impl Instance {
-    /// Nomad's client status (reference §5).
+    /// Nomad's client status (reference §5), or `handed off`.
     pub fn status(&self) -> &'static str {
-        if self.tasks.iter().any(|t| t.state == State::Dead && t.failed) {
+        if matches!(self.resched, Resched::HandedOff { .. }) {
+            "handed off"
+        } else if self.tasks.iter().any(|t| t.state == State::Dead && t.failed) {
             "failed"
         } else if self.tasks.iter().any(|t| t.state == State::Running) {
             "running"
@@ -184,6 +231,8 @@ pub struct JobRun {
     /// The version this one replaces: nothing starts until its processes
     /// are gone, so that the two never hold the same ports at once.
     pub replaces: Option<u64>,
+    /// Handed to this host by peers: only the instances they sent run.
+    pub received: bool,
 }
 
 impl JobRun {
@@ -197,6 +246,8 @@ impl JobRun {
             "running"
         } else if statuses.contains(&"pending") {
             "pending"
+        } else if statuses.contains(&"handed off") {
+            "handed off"
         } else {
             "complete"
         }
@@ -219,6 +270,7 @@ impl JobRun {
                         name: i.name.clone(),
                         id: i.id.clone(),
                         status: i.status().to_string(),
+                        reschedule: reschedule_status(i, g.reschedule.as_ref()),
                         tasks: i
                             .tasks
                             .iter()
@@ -238,6 +290,44 @@ impl JobRun {
             groups,
         }
     }
+}
+
+/// The instance's hand-off state, when there is anything to say.
+fn reschedule_status(
+    i: &Instance,
+    policy: Option<&crate::jobspec::model::ReschedulePolicy>,
+) -> Option<protocol::RescheduleStatus> {
+    let (state, next, to, reason) = match &i.resched {
+        Resched::Idle => ("none", None, None, None),
+        Resched::Stay { quiet: true, .. } if i.history.is_empty() => return None,
+        Resched::Stay { reason, .. } => ("stays failed", None, None, Some(reason.clone())),
+        Resched::Waiting { at, .. } => ("waiting", Some(rfc3339(*at)), None, None),
+        Resched::Trying(_) => ("handing off", None, None, None),
+        Resched::HandedOff { peer, .. } => ("handed off", None, Some(peer.clone()), None),
+    };
+    if matches!(i.resched, Resched::Idle) && i.history.is_empty() {
+        return None;
+    }
+    let now = SystemTime::now();
+    let counted = match policy {
+        Some(p) if !p.unlimited => i
+            .history
+            .iter()
+            .filter_map(|h| crate::timefmt::parse_rfc3339(&h.time))
+            .filter(|t| now.duration_since(*t).map_or(true, |ago| ago < p.interval))
+            .count(),
+        _ => i.history.len(),
+    };
+    Some(protocol::RescheduleStatus {
+        state: state.to_string(),
+        attempts: counted as u32,
+        allowed: policy.filter(|p| !p.unlimited).map(|p| p.attempts),
+        next,
+        handed_off_to: to,
+        received_from: i.received_from.clone(),
+        reason,
+        history: i.history.clone(),
+    })
 }
 
 fn task_status(inst: &Instance, ti: usize, t: &TaskRun) -> protocol::TaskStatus {
@@ -277,41 +367,4 @@ pub fn event(e: &TaskEvent) -> protocol::Event {
     protocol::Event { time: rfc3339(e.time), kind: e.kind.to_string(), message: e.message.clone() }
 }
 
-/// `2026-11-28T05:06:07.123Z`
-pub fn rfc3339(t: SystemTime) -> String {
-    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let secs = d.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        (rem / 60) % 60,
-        rem % 60,
-        d.subsec_millis()
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::time::Duration;
-
-    #[test]
-    fn rfc3339_dates() {
-        let at = |s: u64, ms: u64| rfc3339(SystemTime::UNIX_EPOCH + Duration::from_millis(s * 1000 + ms));
-        assert_eq!(at(0, 0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(at(951_782_400, 5), "2000-02-29T00:00:00.005Z");
-        assert_eq!(at(1_795_838_767, 250), "2026-11-28T04:06:07.250Z");
-        assert_eq!(at(4_107_542_399, 999), "2100-02-28T23:59:59.999Z");
-    }
-}
+pub use crate::timefmt::rfc3339;

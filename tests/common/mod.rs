@@ -76,7 +76,19 @@ impl Supd {
 
     /// Starts supd with extra environment variables and waits until its
     /// socket answers.
-    pub fn start_with_env(mut self, env: &[(&str, &str)]) -> Supd {
+    pub fn start_with_env(self, env: &[(&str, &str)]) -> Supd {
+        self.start_with(env, &[])
+    }
+
+    /// Writes `supd.toml` (with `@DIR@` replaced) and starts supd with it.
+    pub fn start_with_config(self, toml: &str) -> Supd {
+        let path = self.write_file("supd.toml", toml);
+        let path = path.to_str().expect("UTF-8 path").to_string();
+        self.start_with(&[], &["--config", &path])
+    }
+
+    /// Starts supd with extra environment variables and arguments.
+    pub fn start_with(mut self, env: &[(&str, &str)], args: &[&str]) -> Supd {
         let log = std::fs::File::create(self.path("supd.log")).expect("supd log");
         let log2 = log.try_clone().expect("supd log");
         let mut cmd = Command::new(SUPD);
@@ -94,6 +106,7 @@ impl Supd {
             .env_remove("NOTIFY_SOCKET")
             .env_remove("SUPD_SOCKET")
             .envs(env.iter().copied())
+            .args(args)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);

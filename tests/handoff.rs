@@ -1,0 +1,553 @@
+//! Rescheduling to peer hosts, end to end: each "host" is a supd of its
+//! own (socket, state, job directory, node name and meta) behind a real
+//! OpenSSH `sshd` on its own loopback address, with keys and known_hosts
+//! made here, and the receiving side restricted to one command by its
+//! authorized_keys line, as the man page tells operators to do. Run as
+//! root (sshd needs it); scripts/test installs openssh-server.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The client key and known_hosts every sender uses.
+struct Keys {
+    dir: tempfile::TempDir,
+}
+
+impl Keys {
+    fn new() -> Keys {
+        let dir = tempfile::Builder::new().prefix("supd-keys-").tempdir().expect("temporary directory");
+        keygen(&dir.path().join("id"));
+        std::fs::write(dir.path().join("known_hosts"), "").expect("known_hosts");
+        Keys { dir }
+    }
+
+    fn identity(&self) -> PathBuf {
+        self.dir.path().join("id")
+    }
+
+    fn known_hosts(&self) -> PathBuf {
+        self.dir.path().join("known_hosts")
+    }
+
+    fn public(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("id.pub")).expect("public key").trim().to_string()
+    }
+}
+
+fn keygen(path: &Path) {
+    let out = Command::new("ssh-keygen")
+        .args(["-q", "-t", "ed25519", "-N", "", "-C", "supd-test", "-f"])
+        .arg(path)
+        .output()
+        .expect("ssh-keygen (openssh-client)");
+    assert!(out.status.success(), "ssh-keygen: {}", describe(&out));
+}
+
+/// An sshd on 127.0.0.N whose only allowed command hands the envelope to
+/// one supd.
+struct Sshd {
+    child: Option<Child>,
+    addr: String,
+    port: u16,
+    dir: PathBuf,
+}
+
+impl Sshd {
+    fn start(dir: &Path, addr: &str, keys: &Keys, socket: &Path, known: bool) -> Sshd {
+        std::fs::create_dir_all("/run/sshd").expect("sshd's privilege separation directory");
+        keygen(&dir.join("host_key"));
+        let port = free_port(addr);
+        let forced = format!("{SUPCTL} --socket {} job run --handoff -", socket.display());
+        std::fs::write(dir.join("authorized_keys"), format!("restrict,command=\"{forced}\" {}\n", keys.public()))
+            .expect("authorized_keys");
+        let config = format!(
+            "Port {port}\nListenAddress {addr}\nHostKey {d}/host_key\nAuthorizedKeysFile {d}/authorized_keys\n\
+             PidFile none\nStrictModes no\nUsePAM no\nPasswordAuthentication no\nKbdInteractiveAuthentication no\n\
+             PermitRootLogin prohibit-password\nLogLevel VERBOSE\n",
+            d = dir.display()
+        );
+        std::fs::write(dir.join("sshd_config"), config).expect("sshd_config");
+        if known {
+            let host_pub = std::fs::read_to_string(dir.join("host_key.pub")).expect("host key");
+            let mut fields = host_pub.split_whitespace();
+            let line = format!("[{addr}]:{port} {} {}\n", fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+            let mut all = std::fs::read_to_string(keys.known_hosts()).unwrap_or_default();
+            all.push_str(&line);
+            std::fs::write(keys.known_hosts(), all).expect("known_hosts");
+        }
+        let log = std::fs::File::create(dir.join("sshd.log")).expect("sshd log");
+        let child = Command::new("/usr/sbin/sshd")
+            .args(["-D", "-e", "-f"])
+            .arg(dir.join("sshd_config"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .expect("start sshd (openssh-server)");
+        let up = wait_until(PATIENCE, || std::net::TcpStream::connect((addr, port)).is_ok());
+        assert!(
+            up,
+            "sshd on {addr}:{port} did not listen: {}",
+            std::fs::read_to_string(dir.join("sshd.log")).unwrap_or_default()
+        );
+        Sshd { child: Some(child), addr: addr.to_string(), port, dir: dir.to_path_buf() }
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("sshd.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Sshd {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn free_port(addr: &str) -> u16 {
+    std::net::TcpListener::bind((addr, 0)).and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+/// One host: a supd with its node name and meta, and an sshd in front.
+struct Host {
+    name: String,
+    supd: Supd,
+    sshd: Sshd,
+}
+
+/// What a host's supd.toml says, besides its peers.
+struct HostSpec {
+    name: &'static str,
+    addr: &'static str,
+    role: &'static str,
+    accept: bool,
+    /// Whether senders know this host's key.
+    known: bool,
+}
+
+/// Starts the hosts; each names all the others as peers, in order.
+fn cluster(specs: &[HostSpec], keys: &Keys, job: Option<(&str, &str)>, extra: &str) -> Vec<Host> {
+    // sshd first (peers need the ports), then each supd with its peers.
+    let mut pending = Vec::new();
+    for s in specs {
+        let supd = Supd::new();
+        let sshd = Sshd::start(supd.dir.path(), s.addr, keys, &supd.socket(), s.known);
+        pending.push((s, supd, sshd));
+    }
+    let peers: Vec<(String, String, u16)> =
+        pending.iter().map(|(s, _, d)| (s.name.to_string(), d.addr.clone(), d.port)).collect();
+    let mut hosts = Vec::new();
+    for (s, supd, sshd) in pending {
+        let mut toml = format!(
+            "node_name = \"{}\"\n[node.meta]\nrole = \"{}\"\n[handoff]\naccept = {}\ntimeout = \"20s\"\nconnect_timeout = \"5s\"\n{extra}\n",
+            s.name, s.role, s.accept
+        );
+        for (name, addr, port) in &peers {
+            if name == s.name {
+                continue;
+            }
+            toml.push_str(&format!(
+                "[[peer]]\nname = \"{name}\"\nhost = \"{addr}\"\nport = {port}\nidentity_file = \"{}\"\nssh_options = [\"UserKnownHostsFile={}\", \"GlobalKnownHostsFile=/dev/null\"]\n",
+                keys.identity().display(),
+                keys.known_hosts().display()
+            ));
+        }
+        if let Some((file, hcl)) = job
+            && s.name == specs[0].name
+        {
+            supd.write_job(file, hcl);
+        }
+        let supd = supd.start_with_config(&toml);
+        hosts.push(Host { name: s.name.to_string(), supd, sshd });
+    }
+    hosts
+}
+
+/// A job whose task only lives where the node's meta.role is "worker": it
+/// fails at once anywhere else, and is not restarted locally.
+fn worker_job(name: &str, reschedule: &str) -> String {
+    format!(
+        r#"job "{name}" {{
+  group "g" {{
+    restart {{
+      attempts = 0
+      mode     = "fail"
+    }}
+    reschedule {{
+{reschedule}
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "test \"${{meta.role}}\" = worker || exit 3; exec sleep 600"]
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+const ONCE_1S: &str = r#"      delay          = "1s"
+      delay_function = "constant"
+      attempts       = 3
+      interval       = "1h"
+      unlimited      = false"#;
+
+fn spec(name: &'static str, addr: &'static str, role: &'static str) -> HostSpec {
+    HostSpec { name, addr, role, accept: true, known: true }
+}
+
+fn wait_instance(h: &Host, target: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(40);
+    loop {
+        let st = h.supd.status();
+        if instance(&st, target).is_some_and(&pred) {
+            return st;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "host {}: {target} never became {what}:\n{}\n{}\nsshd:\n{}",
+            h.name,
+            pretty(&st),
+            h.supd.log(),
+            h.sshd.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_failed_instance_goes_to_a_peer_and_to_the_next_when_one_is_down() {
+    let keys = Keys::new();
+    let job = worker_job("work", ONCE_1S);
+    let mut hosts = cluster(
+        &[spec("a", "127.0.0.2", "front"), spec("b", "127.0.0.3", "worker"), spec("c", "127.0.0.4", "worker")],
+        &keys,
+        Some(("work.hcl", &job)),
+        "",
+    );
+    let (a, b) = (&hosts[0], &hosts[1]);
+    // A: the task fails at once; after the 1s delay, b takes it.
+    let st = wait_instance(a, "work/g/0", "handed off", |i| i["status"] == "handed off");
+    let inst = instance(&st, "work/g/0").unwrap();
+    assert_eq!(inst["reschedule"]["handed_off_to"], "b", "{}", pretty(inst));
+    let t = &inst["tasks"][0];
+    let failed = event_times(t, "Not Restarting")[0];
+    let handed = event_times(t, "Handed Off")[0];
+    assert!((0.9..8.0).contains(&(handed - failed)), "the hand-off waits the 1s delay: {:.2}s", handed - failed);
+    let k = kinds(t);
+    let pos = |kind: &str| k.iter().position(|x| x == kind).unwrap_or_else(|| panic!("no {kind} in {k:?}"));
+    assert!(pos("Not Restarting") < pos("Rescheduling") && pos("Rescheduling") < pos("Handing Off"));
+    assert!(pos("Handing Off") < pos("Handed Off"), "{k:?}");
+    assert_eq!(t["state"], "dead");
+    assert!(t["pid"].is_null());
+    let text = a.supd.supctl_ok(&["status"]);
+    assert!(text.contains("handed off to b"), "{text}");
+
+    // B runs it, with a in its history.
+    let st = wait_instance(b, "work/g/0", "running", |i| i["status"] == "running");
+    let inst = instance(&st, "work/g/0").unwrap();
+    let r = &inst["reschedule"];
+    assert_eq!(r["received_from"], "a", "{}", pretty(inst));
+    assert_eq!(r["history"].as_array().map(Vec::len), Some(1));
+    assert_eq!((r["history"][0]["from"].as_str(), r["history"][0]["to"].as_str()), (Some("a"), Some("b")));
+    assert_eq!(r["history"][0]["delay"], "1s");
+    assert!(r["history"][0]["reason"].as_str().unwrap_or("").contains("task \"t\" failed"), "{}", pretty(r));
+    assert!(alive(pid(&inst["tasks"][0])));
+    let detail = b.supd.supctl_ok(&["status", "work/g/0"]);
+    assert!(detail.contains("Hand-off History") && detail.contains("Handed In From = a"), "{detail}");
+    // c got nothing.
+    assert!(hosts[2].supd.status()["jobs"].as_array().is_some_and(|j| j.is_empty()));
+
+    // With b's sshd down, the next failure on a goes to c.
+    hosts[1].sshd.stop();
+    let (a, c) = (&hosts[0], &hosts[2]);
+    let out = a.supd.supctl_ok(&["restart", "work/g/0"]);
+    assert!(out.contains("runs here again"), "{out}");
+    let st = wait_instance(a, "work/g/0", "handed off to c", |i| i["reschedule"]["handed_off_to"] == "c");
+    let t = task(&st, "work/g/0/t").unwrap();
+    assert!(
+        count(t, "Hand-off Refused", |m| m.starts_with("b: ") && m.contains("Connection refused")) == 1,
+        "b's refusal carries ssh's reason: {:?}",
+        events(t)
+    );
+    let st = wait_instance(c, "work/g/0", "running", |i| i["status"] == "running");
+    let r = &instance(&st, "work/g/0").unwrap()["reschedule"];
+    assert_eq!(r["received_from"], "a");
+    assert_eq!(r["history"].as_array().and_then(|h| h.last()).map(|h| h["to"].clone()), Some("c".into()));
+}
+
+#[test]
+fn refusals_and_unreachable_peers_are_retried_by_the_delay_function_until_attempts_run_out() {
+    let keys = Keys::new();
+    let job = worker_job(
+        "work",
+        r#"      delay          = "1s"
+      delay_function = "exponential"
+      max_delay      = "1m"
+      attempts       = 3
+      interval       = "1h"
+      unlimited      = false"#,
+    );
+    // b does not accept hand-offs; c's key is unknown to the senders.
+    let hosts = cluster(
+        &[
+            spec("a", "127.0.0.5", "front"),
+            HostSpec { name: "b", addr: "127.0.0.6", role: "worker", accept: false, known: true },
+            HostSpec { name: "c", addr: "127.0.0.7", role: "worker", accept: true, known: false },
+        ],
+        &keys,
+        Some(("work.hcl", &job)),
+        "",
+    );
+    let a = &hosts[0];
+    let st = wait_instance(a, "work/g/0", "out of attempts", |i| i["reschedule"]["state"] == "stays failed");
+    let inst = instance(&st, "work/g/0").unwrap();
+    assert_eq!(inst["status"], "failed");
+    let r = &inst["reschedule"];
+    assert_eq!((r["attempts"].as_u64(), r["allowed"].as_u64()), (Some(3), Some(3)), "{}", pretty(r));
+    assert!(r["reason"].as_str().unwrap_or("").contains("Exhausted 3 reschedule attempts"), "{}", pretty(r));
+    let t = &inst["tasks"][0];
+    assert!(
+        count(t, "Hand-off Refused", |m| m.starts_with("b: ") && m.contains("does not accept handed-off work")) == 3,
+        "{:?}",
+        events(t)
+    );
+    assert!(
+        count(t, "Hand-off Refused", |m| m.starts_with("c: ") && m.contains("Host key verification failed")) == 3,
+        "an unknown host key fails with ssh's reason: {:?}",
+        events(t)
+    );
+    // 1s, then 2s, then 4s between the failed attempts.
+    let starts = event_times(t, "Handing Off");
+    let tries: Vec<f64> = starts.iter().step_by(2).copied().collect();
+    assert_eq!(tries.len(), 3, "{:?}", events(t));
+    let fails = event_times(t, "Hand-off Failed");
+    assert_eq!(fails.len(), 3);
+    let gap1 = tries[1] - fails[0];
+    let gap2 = tries[2] - fails[1];
+    assert!((1.9..5.0).contains(&gap1), "second try waits 2s: {gap1:.2}");
+    assert!((3.9..7.0).contains(&gap2), "third try waits 4s: {gap2:.2}");
+    assert_eq!(count(t, "Not Rescheduling", |m| m.contains("Exhausted")), 1);
+    let delays: Vec<String> =
+        r["history"].as_array().unwrap().iter().map(|h| h["delay"].as_str().unwrap_or("").to_string()).collect();
+    assert_eq!(delays, ["1s", "2s", "4s"]);
+    assert!(r["history"].as_array().unwrap().iter().all(|h| h["to"].is_null()));
+    // Neither peer runs anything.
+    for h in &hosts[1..] {
+        assert!(h.supd.status()["jobs"].as_array().is_some_and(|j| j.is_empty()), "{}", h.name);
+    }
+}
+
+#[test]
+fn a_job_named_with_shell_metacharacters_travels_intact_and_runs_nothing_else() {
+    let keys = Keys::new();
+    let hosts_dir = tempfile::tempdir().expect("dir");
+    let marker = hosts_dir.path().join("pwned");
+    let m = marker.display().to_string();
+    let name = format!("we'b;touch$${{IFS}}{m}$(touch$${{IFS}}{m})`touch$${{IFS}}{m}`\\\"x");
+    let job = worker_job(&name, ONCE_1S);
+    let hosts = cluster(
+        &[spec("a", "127.0.0.8", "front"), spec("b", "127.0.0.9", "worker")],
+        &keys,
+        Some(("odd.hcl", &job)),
+        "",
+    );
+    let parsed = hosts[0].supd.status();
+    let id = parsed["jobs"][0]["name"].as_str().expect("the job loaded").to_string();
+    assert!(id.contains("$(touch") && id.contains(';') && id.contains('\''), "{id}");
+    // (The name holds '/', so the instance is found by position.)
+    let first = |st: &Value| st["jobs"][0]["groups"][0]["instances"][0]["status"].as_str().map(str::to_string);
+    let ok = wait_until(Duration::from_secs(40), || first(&hosts[0].supd.status()).as_deref() == Some("handed off"));
+    assert!(ok, "a hands it off: {}", hosts[0].supd.log());
+    let ok = wait_until(Duration::from_secs(40), || first(&hosts[1].supd.status()).as_deref() == Some("running"));
+    assert!(ok, "b runs it: {}", hosts[1].supd.log());
+    let st = hosts[1].supd.status();
+    assert_eq!(st["jobs"][0]["name"].as_str(), Some(id.as_str()), "the name arrives as it was");
+    assert!(!marker.exists(), "nothing from the job name ran");
+}
+
+/// A command hook that records what it gets.
+fn recorder(dir: &str) -> String {
+    format!(
+        r#"[handoff]
+command = ["/bin/sh", "-c", "cat > {dir}/stdin; env | grep '^SUPD_HANDOFF_' | sort > {dir}/vars; echo accepted by the recorder"]
+"#
+    )
+}
+
+#[test]
+fn the_command_hook_gets_the_envelope_and_variables_and_the_handoff_lasts_across_restarts() {
+    let s = Supd::new();
+    s.write_job("work.hcl", &worker_job("work", ONCE_1S));
+    let dir = s.dir().to_string();
+    let config = format!("node_name = \"a\"\n{}", recorder(&dir));
+    let mut s = s.start_with_config(&config);
+    let st = s.wait_status("handed off", |st| instance(st, "work/g/0").is_some_and(|i| i["status"] == "handed off"));
+    assert_eq!(instance(&st, "work/g/0").unwrap()["reschedule"]["handed_off_to"], "sh");
+    let t = task(&st, "work/g/0/t").unwrap();
+    assert_eq!(count(t, "Handed Off", |m| m.contains("accepted by the recorder")), 1, "{:?}", events(t));
+    let vars = std::fs::read_to_string(s.path("vars")).expect("the hook ran");
+    assert_eq!(
+        vars,
+        "SUPD_HANDOFF_ATTEMPT=1\nSUPD_HANDOFF_GROUP=g\nSUPD_HANDOFF_INDEX=0\nSUPD_HANDOFF_JOB=work\nSUPD_HANDOFF_ORIGIN=a\n"
+    );
+    let envelope: Value =
+        serde_json::from_slice(&std::fs::read(s.path("stdin")).expect("stdin")).expect("the envelope is JSON");
+    assert_eq!(envelope["version"], 1);
+    assert_eq!((envelope["job"].as_str(), envelope["group"].as_str()), (Some("work"), Some("g")));
+    assert_eq!((envelope["index"].as_u64(), envelope["attempt"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(envelope["origin"], "a");
+    let source = std::fs::read_to_string(s.path("jobs/work.hcl")).expect("job");
+    assert_eq!(envelope["source"].as_str().map(str::trim_end), Some(source.trim_end()));
+    let h = &envelope["history"];
+    assert_eq!(
+        (h[0]["from"].as_str(), h[0]["to"].as_str(), h[0]["delay"].as_str()),
+        (Some("a"), Some("sh"), Some("1s"))
+    );
+    let keys: Vec<&str> = envelope.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys.len(), 9, "exactly the envelope's fields: {keys:?}");
+
+    // A restart of supd does not run it here again …
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid()), nix::sys::signal::Signal::SIGTERM);
+    assert!(s.wait_exit(PATIENCE).is_some(), "supd stops");
+    std::fs::remove_file(s.path("vars")).expect("vars");
+    let s = s.start_with_config(&config);
+    let st = s.status();
+    let inst = instance(&st, "work/g/0").expect("instance");
+    assert_eq!(inst["status"], "handed off", "{}", pretty(inst));
+    assert!(inst["tasks"][0]["pid"].is_null());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!s.path("vars").exists(), "and does not hand it off twice");
+    // … until the operator says so.
+    let out = s.supctl_ok(&["restart", "work/g/0"]);
+    assert!(out.contains("runs here again"), "{out}");
+    s.wait_status("handed off again", |st| {
+        task(st, "work/g/0/t")
+            .is_some_and(|t| count(t, "Handed Off", |m| m.contains("recorder")) == 1 && t["restarts"] == 0)
+            && instance(st, "work/g/0").is_some_and(|i| i["status"] == "handed off")
+    });
+    assert!(s.path("vars").exists(), "the hook ran again");
+}
+
+#[test]
+fn with_stdin_hcl_the_command_gets_the_failed_group_alone_as_valid_hcl() {
+    let s = Supd::new();
+    let job = worker_job("shop", ONCE_1S).replacen(
+        "  group \"g\" {",
+        "  group \"web\" {\n    count = 2\n    task \"w\" {\n      driver = \"raw_exec\"\n      config {\n        command = \"/bin/sleep\"\n        args = [\"600\"]\n      }\n    }\n  }\n  group \"g\" {",
+        1,
+    );
+    s.write_job("shop.hcl", &job);
+    let dir = s.dir().to_string();
+    let config = format!(
+        "node_name = \"a\"\n[handoff]\ncommand = [\"/bin/sh\", \"-c\", \"cat > {dir}/reduced.hcl\"]\nstdin = \"hcl\"\n"
+    );
+    let s = s.start_with_config(&config);
+    s.wait_status("handed off", |st| instance(st, "shop/g/0").is_some_and(|i| i["status"] == "handed off"));
+    let hcl = std::fs::read_to_string(s.path("reduced.hcl")).expect("the hook ran");
+    assert!(hcl.contains("group \"g\"") && !hcl.contains("group \"web\""), "{hcl}");
+    let out = s.supctl(&["validate", "--json", s.path("reduced.hcl").to_str().unwrap()]);
+    assert!(out.status.success(), "supctl validate accepts it: {}", describe(&out));
+    // The rest of the job runs on here.
+    let st = s.status();
+    assert_eq!(instance(&st, "shop/web/1").unwrap()["status"], "running");
+}
+
+/// An envelope as a peer would send it.
+fn envelope(source: &str, origin: &str) -> String {
+    serde_json::json!({
+        "version": 1,
+        "job": "work",
+        "source": source,
+        "file": "work.hcl",
+        "group": "g",
+        "index": 0,
+        "origin": origin,
+        "attempt": 1,
+        "history": [{"time": "2026-11-28T07:00:00.000Z", "from": origin, "to": "b", "delay": "5s", "reason": "task \"t\" failed"}],
+    })
+    .to_string()
+}
+
+fn handoff(s: &Supd, envelope: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = Command::new(SUPCTL)
+        .arg("--socket")
+        .arg(s.socket())
+        .args(["job", "run", "--handoff", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("supctl");
+    child.stdin.take().expect("stdin").write_all(envelope.as_bytes()).expect("write the envelope");
+    child.wait_with_output().expect("supctl")
+}
+
+#[test]
+fn receiving_checks_accept_and_placement_and_a_second_handoff_is_an_update() {
+    let job = worker_job("work", ONCE_1S);
+    // Without accept = true: refused with the reason.
+    let s = Supd::new().start_with_config("node_name = \"b\"\n[node.meta]\nrole = \"worker\"\n");
+    let out = handoff(&s, &envelope(&job, "a"));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does not accept handed-off work"), "{}", describe(&out));
+    assert!(s.status()["jobs"].as_array().is_some_and(|j| j.is_empty()));
+    drop(s);
+
+    let s =
+        Supd::new().start_with_config("node_name = \"b\"\n[node.meta]\nrole = \"worker\"\n[handoff]\naccept = true\n");
+    // A constraint this node does not meet: refused with the numbers.
+    let picky = job.replacen(
+        "  group \"g\" {",
+        "  constraint {\n    attribute = \"${meta.role}\"\n    value = \"db\"\n  }\n  group \"g\" {",
+        1,
+    );
+    let out = handoff(&s, &envelope(&picky, "a"));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("does not satisfy the constraint") && err.contains("\"worker\""), "{err}");
+    // Malformed input never reaches supd.
+    let out = handoff(&s, "{\"version\": 1}");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("malformed hand-off envelope"), "{}", describe(&out));
+
+    let out = handoff(&s, &envelope(&job, "a"));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("accepted: work.g[0] runs on node b"), "{}", describe(&out));
+    let first = pid(&s.wait_running("work/g/0/t"));
+    // The same instance again (from another node): an update, not a second copy.
+    let out = handoff(&s, &envelope(&job, "c"));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("already runs"), "{}", describe(&out));
+    let st = s.status();
+    let inst = instance(&st, "work/g/0").unwrap();
+    assert_eq!(pid(&inst["tasks"][0]), first, "the same process runs on");
+    assert_eq!(inst["reschedule"]["received_from"], "c");
+    assert_eq!(st["jobs"][0]["groups"][0]["instances"].as_array().map(Vec::len), Some(1));
+    assert_eq!(s.procs_running("sleep 600").len(), 1, "one process");
+
+    // It survives a restart of supd on the receiving host.
+    let mut s = s;
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid()), nix::sys::signal::Signal::SIGTERM);
+    assert!(s.wait_exit(PATIENCE).is_some());
+    let s = s.start_with_config("node_name = \"b\"\n[node.meta]\nrole = \"worker\"\n[handoff]\naccept = true\n");
+    s.wait_running("work/g/0/t");
+    let st = s.status();
+    assert_eq!(instance(&st, "work/g/0").unwrap()["reschedule"]["received_from"], "c", "{}", pretty(&st));
+}
