@@ -551,3 +551,24 @@ fn receiving_checks_accept_and_placement_and_a_second_handoff_is_an_update() {
     let st = s.status();
     assert_eq!(instance(&st, "work/g/0").unwrap()["reschedule"]["received_from"], "c", "{}", pretty(&st));
 }
+
+#[test]
+fn a_handoff_in_flight_when_supd_stops_is_taken_up_by_the_next_supd() {
+    let s = Supd::new();
+    s.write_job("work.hcl", &worker_job("work", ONCE_1S));
+    let mut s = s.start_with_config("node_name = \"a\"\n[handoff]\ncommand = [\"/bin/sleep\", \"600\"]\n");
+    s.wait_task("work/g/0/t", "a hook runs", |t| count(t, "Handing Off", |_| true) == 1);
+    let hooks = s.procs_running("/bin/sleep 600");
+    assert_eq!(hooks.len(), 1, "the hook runs");
+    let stop = Instant::now();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid()), nix::sys::signal::Signal::SIGTERM);
+    assert!(s.wait_exit(PATIENCE).is_some(), "supd stops");
+    assert!(stop.elapsed() < Duration::from_secs(5), "without waiting for the hook: {:?}", stop.elapsed());
+    assert!(!alive(hooks[0]), "the hook is gone with supd");
+    let dir = s.dir().to_string();
+    let s = s.start_with_config(&format!("node_name = \"a\"\n{}", recorder(&dir)));
+    let st = s.wait_status("handed off", |st| instance(st, "work/g/0").is_some_and(|i| i["status"] == "handed off"));
+    let r = &instance(&st, "work/g/0").unwrap()["reschedule"];
+    assert_eq!(r["history"].as_array().map(Vec::len), Some(1), "one hand-off: {}", pretty(r));
+    assert!(s.path("vars").exists());
+}

@@ -240,6 +240,7 @@ impl Supervisor {
         let peers = self.cfg.handoff.peers.clone();
         let timeout = self.cfg.handoff.timeout;
         let me = self.cfg.node.name.clone();
+        let shutting_down = self.shutting_down;
         let Some(i) = self.instance_mut(serial, inst) else { return };
         let Resched::Trying(a) = &mut i.resched else { return };
         if a.pid != Some(pid) {
@@ -252,6 +253,12 @@ impl Supervisor {
             let _ = f.read_to_end(&mut output);
         }
         a.pid = None;
+        if shutting_down {
+            // Killed because supd stops: the next supd takes it up again
+            // from the saved history.
+            i.resched = Resched::Idle;
+            return;
+        }
         let target = a.order.get(a.pos).copied().flatten();
         let (delay, timed_out) = (a.delay, a.timed_out);
         let peer = target.and_then(|p| peers.get(p));
@@ -413,7 +420,7 @@ impl Supervisor {
         if let Some(why) = placement_refusal(&self.cfg.node, &job, gi) {
             return Err(why);
         }
-        if self.stopped_jobs.contains(&job.id) {
+        if !restoring && self.stopped_jobs.contains(&job.id) {
             return Err(format!(
                 "job {:?} was stopped on node {node} by its operator (`supctl job run` there runs it again)",
                 job.id
