@@ -59,6 +59,9 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
+    // Before anything else opens a descriptor: the low-numbered slots that
+    // keep task starts cheap however many descriptors supd holds.
+    supd::process::spawn::reserve_slots();
     let cli = Cli::parse();
     let file = match &cli.config {
         Some(path) => supd::config::File::load(path, true),

@@ -12,7 +12,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 
 /// At most this much is read per call, so that memory stays flat however
 /// fast a task writes.
@@ -70,9 +69,10 @@ impl Stream {
         self.read.as_raw_fd()
     }
 
-    /// The task's end of the pipe, for one start.
-    pub fn stdio(&self) -> std::io::Result<Stdio> {
-        Ok(Stdio::from(self.write.try_clone()?))
+    /// The task's end of the pipe.
+    pub fn write_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        use std::os::fd::AsFd;
+        self.write.as_fd()
     }
 
     pub fn current_path(&self) -> PathBuf {

@@ -1,17 +1,19 @@
 //! The one place that forks, execs, signals and waits. Everything a child
-//! needs (argv, envp, ids) is prepared before the fork; between fork and
-//! exec the child makes only async-signal-safe system calls. Exec failures
-//! reach the parent through std's close-on-exec error pipe, so a missing
-//! binary is an error from the child itself, not a guess.
+//! needs (argv, envp, ids) is prepared before it is created; until exec the
+//! child makes only async-signal-safe system calls. Exec failures reach the
+//! parent as the child's own errno, so a missing binary is an error from the
+//! child itself, not a guess. How children are created: [`spawn`].
+
+pub mod spawn;
+
+pub use spawn::{Detach, Io};
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 /// Everything needed to start one task process.
 #[derive(Debug, Clone)]
@@ -72,44 +74,11 @@ pub fn lookup_user(name: &str) -> Result<UserIds, String> {
     Ok(UserIds { name: user.name, uid: user.uid.as_raw(), gid: user.gid.as_raw(), groups, home: user.dir })
 }
 
-/// Starts a process in its own session and process group, stdin from
-/// /dev/null, stdout and stderr as given, only descriptors 0, 1 and 2 open.
-pub fn spawn(spec: &SpawnSpec, stdout: Stdio, stderr: Stdio) -> Result<Pid, SpawnError> {
-    let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args).env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
-    cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
-    if let Some(dir) = &spec.work_dir {
-        cmd.current_dir(dir);
-    }
-    let ids = spec.user.as_ref().map(|u| (u.uid, u.gid, u.groups.clone()));
-    // SAFETY: the closure only makes async-signal-safe system calls
-    // (setsid, close_range, setgroups, setgid, setuid) on data prepared
-    // before the fork, and allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // Descriptors supd inherited without close-on-exec must not
-            // reach the task (std's own error pipe is close-on-exec already).
-            libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
-            if let Some((uid, gid, groups)) = &ids {
-                if libc::setgroups(groups.len(), groups.as_ptr()) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::setgid(*gid) < 0 || libc::setuid(*uid) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
-    }
-    match cmd.spawn() {
-        // The Child is dropped without waiting: supd reaps every child with
-        // waitpid(-1), so exits of tasks, checks and orphans arrive alike.
-        Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
-        Err(e) => Err(spawn_error(&spec.program, &e)),
-    }
+/// Starts a task's process in its own session and process group, stdin
+/// from /dev/null, stdout and stderr as given, only descriptors 0, 1 and 2
+/// open (see [`spawn::spawn`]).
+pub fn spawn(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>) -> Result<Pid, SpawnError> {
+    spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Session, &[])
 }
 
 fn spawn_error(program: &str, e: &std::io::Error) -> SpawnError {
@@ -131,35 +100,15 @@ fn spawn_error(program: &str, e: &std::io::Error) -> SpawnError {
 }
 
 /// Starts a short-lived helper (a script check) in its own process group,
-/// without a pre-exec hook, so that std can use posix_spawn (vfork) instead
-/// of fork: much cheaper when it runs hundreds of times a second. Needs a
-/// user switch? Then it takes the full path of [`spawn`].
-pub fn spawn_helper(spec: &SpawnSpec, stdout: Stdio, stderr: Stdio) -> Result<Pid, SpawnError> {
-    if spec.user.is_some() {
-        return spawn(spec, stdout, stderr);
-    }
-    let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args).env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
-    cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr).process_group(0);
-    if let Some(dir) = &spec.work_dir {
-        cmd.current_dir(dir);
-    }
-    match cmd.spawn() {
-        Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
-        Err(e) => Err(spawn_error(&spec.program, &e)),
-    }
+/// in supd's session.
+pub fn spawn_helper(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>) -> Result<Pid, SpawnError> {
+    spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Group, &[])
 }
 
 /// Starts a hand-off hook in its own process group with the given stdin,
-/// stdout and stderr (posix_spawn, as for [`spawn_helper`]).
-pub fn spawn_hook(spec: &SpawnSpec, stdin: Stdio, stdout: Stdio, stderr: Stdio) -> Result<Pid, SpawnError> {
-    let mut cmd = Command::new(&spec.program);
-    cmd.args(&spec.args).env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
-    cmd.stdin(stdin).stdout(stdout).stderr(stderr).process_group(0);
-    match cmd.spawn() {
-        Ok(child) => Ok(Pid::from_raw(child.id() as i32)),
-        Err(e) => Err(spawn_error(&spec.program, &e)),
-    }
+/// stdout and stderr.
+pub fn spawn_hook(spec: &SpawnSpec, stdin: Io<'_>, stdout: Io<'_>, stderr: Io<'_>) -> Result<Pid, SpawnError> {
+    spawn::spawn(spec, stdin, stdout, stderr, Detach::Group, &[])
 }
 
 /// Every child that has ended since the last call, without blocking.
@@ -308,12 +257,12 @@ mod tests {
 
     #[test]
     fn exec_errors_come_from_the_child() {
-        let e = spawn(&spec("/no/such/bin", &[]), Stdio::null(), Stdio::null()).unwrap_err();
+        let e = spawn(&spec("/no/such/bin", &[]), Io::Null, Io::Null).unwrap_err();
         assert!(!e.recoverable && e.message.contains("could not be found"), "{e:?}");
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("plain");
         std::fs::write(&plain, "#!/bin/sh\n").unwrap();
-        let e = spawn(&spec(plain.to_str().unwrap(), &[]), Stdio::null(), Stdio::null()).unwrap_err();
+        let e = spawn(&spec(plain.to_str().unwrap(), &[]), Io::Null, Io::Null).unwrap_err();
         assert!(!e.recoverable && e.message.contains("not executable"), "{e:?}");
     }
 
@@ -327,7 +276,7 @@ mod tests {
             dir.path().join("stdin").display()
         );
         let f = std::fs::File::create(&out).unwrap();
-        let pid = spawn(&spec("/bin/sh", &["-c", &script]), Stdio::from(f), Stdio::null()).unwrap();
+        let pid = spawn(&spec("/bin/sh", &["-c", &script]), Io::Fd(std::os::fd::AsFd::as_fd(&f)), Io::Null).unwrap();
         assert_eq!(wait_for(pid), Exit::Code(0));
         let text = std::fs::read_to_string(&out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
@@ -345,7 +294,7 @@ mod tests {
 
     #[test]
     fn group_signals() {
-        let pid = spawn(&spec("/bin/sleep", &["30"]), Stdio::null(), Stdio::null()).unwrap();
+        let pid = spawn(&spec("/bin/sleep", &["30"]), Io::Null, Io::Null).unwrap();
         signal_group(pid, Signal::SIGTERM).unwrap();
         assert_eq!(wait_for(pid), Exit::Signal(Signal::SIGTERM as i32, false));
         // Signalling a group that is gone is fine.

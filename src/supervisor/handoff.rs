@@ -222,16 +222,14 @@ impl Supervisor {
         let mut stdin = memfd("supd-handoff-in").map_err(|e| format!("cannot hold the envelope: {e}"))?;
         stdin.write_all(&input).and_then(|()| stdin.rewind()).map_err(|e| format!("cannot hold the envelope: {e}"))?;
         let output = memfd("supd-handoff-out").map_err(|e| format!("cannot capture the hook's output: {e}"))?;
-        let (out, err) = match (output.try_clone(), output.try_clone()) {
-            (Ok(a), Ok(b)) => (a, b),
-            (Err(e), _) | (_, Err(e)) => return Err(format!("cannot capture the hook's output: {e}")),
-        };
         let mut env = process::inherited_env();
         env.retain(|(k, _)| !k.starts_with("SUPD_HANDOFF_"));
         env.extend(handoff::hook_env(envelope, peer));
         let spec =
             process::SpawnSpec { program: argv[0].clone(), args: argv[1..].to_vec(), env, work_dir: None, user: None };
-        let pid = process::spawn_hook(&spec, stdin.into(), out.into(), err.into()).map_err(|e| e.message)?;
+        use std::os::fd::AsFd;
+        let (input, out) = (process::Io::Fd(stdin.as_fd()), process::Io::Fd(output.as_fd()));
+        let pid = process::spawn_hook(&spec, input, out, process::Io::Fd(output.as_fd())).map_err(|e| e.message)?;
         Ok((pid, output))
     }
 

@@ -269,10 +269,10 @@ impl Supervisor {
                     .map_err(|e| format!("cannot create a pipe for the script: {e}"))?;
                 nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))
                     .map_err(|e| format!("cannot set up the script's pipe: {e}"))?;
-                let err = write.try_clone().map_err(|e| format!("cannot set up the script's pipe: {e}"))?;
+                let out = std::os::fd::AsFd::as_fd(&write);
                 let pid =
-                    process::spawn_helper(&spec, std::process::Stdio::from(write), std::process::Stdio::from(err))
-                        .map_err(|e| e.message)?;
+                    process::spawn_helper(&spec, process::Io::Fd(out), process::Io::Fd(out)).map_err(|e| e.message)?;
+                drop(write);
                 self.pids.insert(pid, Owner::Check(ck));
                 if let Some(c) = self.check_mut(ck) {
                     c.inflight = Some(Inflight::Script { pid, output: std::fs::File::from(read) });

@@ -5,9 +5,9 @@
 use super::task::JobRun;
 use super::{Supervisor, TaskKey};
 use crate::logs::{self, Stream};
+use crate::process::Io;
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
-use std::process::Stdio;
 
 /// A task's two captured streams.
 pub struct TaskLog {
@@ -34,10 +34,10 @@ pub struct LogPath {
 }
 
 impl Supervisor {
-    /// The stdout and stderr to give a task's process: its capture pipes,
-    /// opened on first use. When they cannot be opened (no room, no rights),
-    /// the task still runs, writing to supd's own stderr, and says so.
-    pub(super) fn task_stdio(&mut self, key: TaskKey) -> (Stdio, Stdio) {
+    /// Opens a task's capture pipes on first use. When they cannot be
+    /// opened (no room, no rights), the task still runs, writing to supd's
+    /// own stderr, and says so.
+    pub(super) fn ensure_task_log(&mut self, key: TaskKey) {
         if self.task(key).is_some_and(|t| t.log.is_none()) {
             match self.open_log(key) {
                 Ok(log) => {
@@ -57,12 +57,14 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// The stdout and stderr to give a task's process: its capture pipes,
+    /// or supd's own when they could not be opened.
+    pub(super) fn task_io(&self, key: TaskKey) -> (Io<'_>, Io<'_>) {
         match self.task(key).and_then(|t| t.log.as_ref()) {
-            Some(l) => match (l.out.stdio(), l.err.stdio()) {
-                (Ok(o), Ok(e)) => (o, e),
-                _ => (Stdio::inherit(), Stdio::inherit()),
-            },
-            None => (Stdio::inherit(), Stdio::inherit()),
+            Some(l) => (Io::Fd(l.out.write_fd()), Io::Fd(l.err.write_fd())),
+            None => (Io::Inherit, Io::Inherit),
         }
     }
 

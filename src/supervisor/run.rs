@@ -320,7 +320,8 @@ impl Supervisor {
                 return;
             }
         };
-        let (stdout, stderr) = self.task_stdio(key);
+        self.ensure_task_log(key);
+        let (stdout, stderr) = self.task_io(key);
         match process::spawn(&spec, stdout, stderr) {
             Ok(pid) => {
                 let Some(t) = self.task_mut(key) else { return };

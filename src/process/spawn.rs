@@ -1,0 +1,411 @@
+//! Starting a process in time independent of how many descriptors supd
+//! holds. supd keeps several descriptors per task (capture pipes, log
+//! files), so with 1000 tasks it holds thousands. `fork` copies that table
+//! and `exec` then closes every close-on-exec entry one by one, each with a
+//! flush: the cost of a start grows with the number of tasks, and starting N
+//! tasks costs N².
+//!
+//! Here the child is created with `clone(CLONE_VM | CLONE_VFORK |
+//! CLONE_FILES)`: it shares supd's memory and descriptor table (no copy of
+//! either) while supd waits, suspended, until it has called `execve`. Its
+//! first act on the table is `close_range(N, ~0, CLOSE_RANGE_UNSHARE)`,
+//! which gives it a private table holding only descriptors below N: three
+//! slots reserved at start-up (low numbers) into which supd has just put the
+//! child's stdin, stdout and stderr. Nothing above is copied, so nothing has
+//! to be closed. The child then moves the slots onto 0, 1 and 2, joins its
+//! cgroups, starts its session, switches user, changes directory and execs.
+//!
+//! Between clone and exec the child only makes system calls on data
+//! prepared before (no allocation, no locks); signals are blocked around
+//! the clone and reset to their defaults in the child before it unblocks
+//! them. An error before or at exec is written to memory the two share
+//! (the child runs in supd's memory until exec), so it reaches supd as the
+//! child's own errno.
+
+use super::{SpawnError, SpawnSpec, spawn_error};
+use nix::unistd::Pid;
+use std::ffi::{CString, c_char, c_int, c_void};
+use std::os::fd::{AsRawFd, RawFd};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+/// Where a child's stdin, stdout or stderr comes from.
+pub enum Io<'a> {
+    /// /dev/null.
+    Null,
+    /// supd's own descriptor of the same number.
+    Inherit,
+    Fd(std::os::fd::BorrowedFd<'a>),
+}
+
+/// How the child is set apart from supd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detach {
+    /// Its own session and process group (`setsid`): a task.
+    Session,
+    /// Its own process group (`setpgid`): a script check or a hook.
+    Group,
+}
+
+/// Three descriptors opened on /dev/null at start-up, before supd opens
+/// anything else, so that they have low numbers.
+struct Slots {
+    fds: [RawFd; 3],
+    null: RawFd,
+}
+
+static SLOTS: OnceLock<Option<Slots>> = OnceLock::new();
+
+/// Reserves the descriptor slots; call it first thing in `main`. (Called
+/// lazily otherwise, with whatever numbers are free then.)
+pub fn reserve_slots() {
+    SLOTS.get_or_init(open_slots);
+}
+
+fn open_slots() -> Option<Slots> {
+    let open = || -> Option<RawFd> {
+        // SAFETY: open(2) on a constant C string.
+        let fd = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC) };
+        (fd >= 0).then_some(fd)
+    };
+    Some(Slots { fds: [open()?, open()?, open()?], null: open()? })
+}
+
+/// The child's stack: the child runs on it until exec while supd is
+/// suspended, so one is enough; the lock keeps spawns from other threads
+/// (tests) apart.
+static STACK: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+const STACK_SIZE: usize = 128 * 1024;
+
+/// What the child needs, all prepared by the parent.
+struct ChildArgs {
+    /// Full paths to try in order (the program, or it in each PATH entry).
+    paths: Vec<CString>,
+    argv: Vec<*const c_char>,
+    envp: Vec<*const c_char>,
+    cwd: Option<CString>,
+    ids: Option<(libc::uid_t, libc::gid_t, Vec<libc::gid_t>)>,
+    detach: Detach,
+    cgroups: Vec<RawFd>,
+    /// Below this the private table keeps descriptors: the slots.
+    keep_below: c_int,
+    slots: [RawFd; 3],
+    /// Signals whose handlers must not run in the child.
+    reset: Vec<c_int>,
+    old_mask: libc::sigset_t,
+    /// The child's errno and the step that failed, 0 when it exec'd.
+    errno: AtomicI32,
+    step: AtomicI32,
+}
+
+const STEP_CGROUP: i32 = 1;
+const STEP_FDS: i32 = 2;
+const STEP_SESSION: i32 = 3;
+const STEP_USER: i32 = 4;
+const STEP_CWD: i32 = 5;
+const STEP_EXEC: i32 = 6;
+
+/// Starts `spec`. `cgroups` are open `cgroup.procs` files the child joins
+/// (writing "0" to each) before it execs.
+pub fn spawn(
+    spec: &SpawnSpec,
+    stdin: Io<'_>,
+    stdout: Io<'_>,
+    stderr: Io<'_>,
+    detach: Detach,
+    cgroups: &[RawFd],
+) -> Result<Pid, SpawnError> {
+    let bad =
+        |what: &str| SpawnError { message: format!("cannot start {:?}: {what}", spec.program), recoverable: false };
+    let cstr = |s: &str| CString::new(s).map_err(|_| bad("a NUL byte in the command line or environment"));
+    let argv0 = cstr(&spec.program)?;
+    let mut argv_c = vec![argv0];
+    for a in &spec.args {
+        argv_c.push(cstr(a)?);
+    }
+    let mut env_c = Vec::with_capacity(spec.env.len());
+    for (k, v) in &spec.env {
+        env_c.push(cstr(&format!("{k}={v}"))?);
+    }
+    let paths = if spec.program.contains('/') {
+        vec![cstr(&spec.program)?]
+    } else {
+        let path = spec
+            .env
+            .iter()
+            .find(|(k, _)| k == "PATH")
+            .map_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", |(_, v)| v.as_str());
+        let mut out = Vec::new();
+        for dir in path.split(':') {
+            let dir = if dir.is_empty() { "." } else { dir };
+            out.push(cstr(&format!("{dir}/{}", spec.program))?);
+        }
+        out
+    };
+    let cwd = match &spec.work_dir {
+        Some(d) => Some(
+            CString::new(d.as_os_str().as_encoded_bytes()).map_err(|_| bad("a NUL byte in the working directory"))?,
+        ),
+        None => None,
+    };
+    let Some(slots) = SLOTS.get_or_init(open_slots) else {
+        return Err(SpawnError { message: "cannot open /dev/null".into(), recoverable: true });
+    };
+    let mut argv: Vec<*const c_char> = argv_c.iter().map(|c| c.as_ptr()).collect();
+    argv.push(std::ptr::null());
+    let mut envp: Vec<*const c_char> = env_c.iter().map(|c| c.as_ptr()).collect();
+    envp.push(std::ptr::null());
+    let mut stack = STACK.lock().unwrap_or_else(|p| p.into_inner());
+    if stack.len() < STACK_SIZE {
+        stack.resize(STACK_SIZE, 0);
+    }
+    let mut args = ChildArgs {
+        paths,
+        argv,
+        envp,
+        cwd,
+        ids: spec.user.as_ref().map(|u| (u.uid, u.gid, u.groups.clone())),
+        detach,
+        cgroups: cgroups.to_vec(),
+        keep_below: slots.fds.iter().copied().max().unwrap_or(2) + 1,
+        slots: slots.fds,
+        reset: vec![
+            libc::SIGCHLD,
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGQUIT,
+            libc::SIGHUP,
+            libc::SIGPIPE,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            libc::SIGALRM,
+        ],
+        // SAFETY: a zeroed sigset_t is a valid value to be overwritten.
+        old_mask: unsafe { std::mem::zeroed() },
+        errno: AtomicI32::new(0),
+        step: AtomicI32::new(0),
+    };
+    // The child's stdio goes into the slots.
+    let put = |io: &Io<'_>, slot: RawFd, own: RawFd| -> std::io::Result<()> {
+        let src = match io {
+            Io::Null => slots.null,
+            Io::Inherit => own,
+            Io::Fd(fd) => fd.as_raw_fd(),
+        };
+        // SAFETY: dup3 onto a slot this module owns.
+        if unsafe { libc::dup3(src, slot, libc::O_CLOEXEC) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    };
+    let placed = put(&stdin, slots.fds[0], 0)
+        .and_then(|()| put(&stdout, slots.fds[1], 1))
+        .and_then(|()| put(&stderr, slots.fds[2], 2));
+    let pid = placed.map(|()| {
+        // SAFETY: every signal blocked around the clone, restored after; the
+        // child gets the old mask back just before exec. `child` only makes
+        // async-signal-safe system calls on `args`, which outlives the
+        // clone (CLONE_VFORK: this thread is suspended until the child has
+        // exec'd or exited).
+        unsafe {
+            let mut all: libc::sigset_t = std::mem::zeroed();
+            libc::sigfillset(&mut all);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut args.old_mask);
+            let top = stack.as_mut_ptr().add(stack.len());
+            let top = (top as usize & !15) as *mut c_void;
+            let pid = libc::clone(
+                child,
+                top,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
+                &mut args as *mut ChildArgs as *mut c_void,
+            );
+            let e = std::io::Error::last_os_error();
+            libc::pthread_sigmask(libc::SIG_SETMASK, &args.old_mask, std::ptr::null_mut());
+            if pid < 0 { Err(e) } else { Ok(pid) }
+        }
+    });
+    // The slots let go of the child's stdio (a pipe must not keep a writer).
+    for &slot in &slots.fds {
+        // SAFETY: as above.
+        unsafe { libc::dup3(slots.null, slot, libc::O_CLOEXEC) };
+    }
+    drop(stack);
+    let pid = match pid {
+        Ok(Ok(pid)) => pid,
+        Ok(Err(e)) | Err(e) => return Err(spawn_error(&spec.program, &e)),
+    };
+    let errno = args.errno.load(Ordering::SeqCst);
+    if errno == 0 {
+        return Ok(Pid::from_raw(pid));
+    }
+    // The child has exited: collect it here, and say what failed.
+    let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+    let e = std::io::Error::from_raw_os_error(errno);
+    match args.step.load(Ordering::SeqCst) {
+        STEP_EXEC | STEP_USER => Err(spawn_error(&spec.program, &e)),
+        STEP_CGROUP => Err(SpawnError {
+            message: format!("cannot join the task's cgroup before starting {:?}: {e}", spec.program),
+            recoverable: true,
+        }),
+        STEP_CWD => Err(SpawnError {
+            message: format!(
+                "cannot change to the working directory {:?} to start {:?}: {e}",
+                spec.work_dir.as_deref().unwrap_or(std::path::Path::new("")),
+                spec.program
+            ),
+            recoverable: false,
+        }),
+        _ => Err(SpawnError { message: format!("failed to start {:?}: {e}", spec.program), recoverable: true }),
+    }
+}
+
+/// The child, from clone to exec. Async-signal-safe system calls only.
+extern "C" fn child(arg: *mut c_void) -> c_int {
+    // SAFETY: `arg` is the parent's ChildArgs, alive and not touched by the
+    // parent until this child execs or exits (CLONE_VFORK).
+    let a = unsafe { &*(arg as *const ChildArgs) };
+    let fail = |step: i32| -> c_int {
+        // SAFETY: reading errno and exiting without running any destructor.
+        unsafe {
+            let e = *libc::__errno_location();
+            a.step.store(step, Ordering::SeqCst);
+            a.errno.store(if e == 0 { libc::EINVAL } else { e }, Ordering::SeqCst);
+            libc::_exit(127)
+        }
+    };
+    // SAFETY: system calls on data prepared by the parent; see above.
+    unsafe {
+        for &sig in &a.reset {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+        for &fd in &a.cgroups {
+            if libc::write(fd, b"0".as_ptr() as *const c_void, 1) != 1 {
+                return fail(STEP_CGROUP);
+            }
+        }
+        // A private descriptor table holding only the slots (and anything
+        // below them): nothing above is copied, so nothing is closed.
+        if libc::syscall(libc::SYS_close_range, a.keep_below as u32, u32::MAX, libc::CLOSE_RANGE_UNSHARE) < 0 {
+            return fail(STEP_FDS);
+        }
+        for (target, &slot) in a.slots.iter().enumerate() {
+            if libc::dup2(slot, target as c_int) < 0 {
+                return fail(STEP_FDS);
+            }
+        }
+        libc::syscall(libc::SYS_close_range, 3u32, a.keep_below as u32, 0u32);
+        let detached = match a.detach {
+            Detach::Session => libc::setsid() >= 0,
+            Detach::Group => libc::setpgid(0, 0) == 0,
+        };
+        if !detached {
+            return fail(STEP_SESSION);
+        }
+        if let Some((uid, gid, groups)) = &a.ids
+            && (libc::setgroups(groups.len(), groups.as_ptr()) < 0 || libc::setgid(*gid) < 0 || libc::setuid(*uid) < 0)
+        {
+            return fail(STEP_USER);
+        }
+        if let Some(dir) = &a.cwd
+            && libc::chdir(dir.as_ptr()) < 0
+        {
+            return fail(STEP_CWD);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &a.old_mask, std::ptr::null_mut());
+        // As execvp: the first path that is not missing wins; EACCES is
+        // remembered over a later ENOENT.
+        let mut saw_eacces = false;
+        for p in &a.paths {
+            libc::execve(p.as_ptr(), a.argv.as_ptr(), a.envp.as_ptr());
+            match *libc::__errno_location() {
+                libc::ENOENT | libc::ENOTDIR => {}
+                libc::EACCES => saw_eacces = true,
+                _ => return fail(STEP_EXEC),
+            }
+        }
+        if saw_eacces {
+            *libc::__errno_location() = libc::EACCES;
+        }
+        fail(STEP_EXEC)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Read;
+    use std::os::fd::OwnedFd;
+
+    fn spec(program: &str, args: &[&str]) -> SpawnSpec {
+        SpawnSpec {
+            program: program.into(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            env: vec![("PATH".into(), "/usr/bin:/bin".into()), ("X".into(), "y z".into())],
+            work_dir: None,
+            user: None,
+        }
+    }
+
+    /// Runs a command with stdout to a pipe; returns what it wrote.
+    fn output(s: &SpawnSpec, detach: Detach) -> String {
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let pid = spawn(s, Io::Null, Io::Fd(std::os::fd::AsFd::as_fd(&w)), Io::Inherit, detach, &[]).unwrap();
+        drop(w);
+        let mut out = String::new();
+        std::fs::File::from(r).read_to_string(&mut out).unwrap();
+        let _ = nix::sys::wait::waitpid(pid, None);
+        out
+    }
+
+    #[test]
+    fn the_child_gets_its_arguments_environment_and_only_three_descriptors() {
+        // Many open descriptors in this process: none reaches the child.
+        let held: Vec<OwnedFd> =
+            (0..200).map(|_| nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap().0).collect();
+        let out =
+            output(&spec("sh", &["-c", "echo \"$0 $X\"; ls /proc/self/fd | tr '\\n' ' '", "a b"]), Detach::Session);
+        let mut lines = out.lines();
+        assert_eq!(lines.next(), Some("a b y z"));
+        // ls's own directory descriptor is the fourth.
+        assert_eq!(lines.next().map(str::trim), Some("0 1 2 3"), "{out}");
+        drop(held);
+    }
+
+    #[test]
+    fn session_group_and_working_directory() {
+        let out = output(&spec("sh", &["-c", "echo $$ $(ps -o sid= -p $$) $(ps -o pgid= -p $$)"]), Detach::Session);
+        let f: Vec<&str> = out.split_whitespace().collect();
+        assert_eq!((f[0], f[0]), (f[1], f[2]), "its own session and group: {out}");
+        let out = output(&spec("sh", &["-c", "echo $$ $(ps -o sid= -p $$) $(ps -o pgid= -p $$)"]), Detach::Group);
+        let f: Vec<&str> = out.split_whitespace().collect();
+        assert!(f[0] == f[2] && f[0] != f[1], "its own group in supd's session: {out}");
+        let mut s = spec("pwd", &[]);
+        s.work_dir = Some("/usr/share".into());
+        assert_eq!(output(&s, Detach::Session).trim(), "/usr/share");
+    }
+
+    #[test]
+    fn path_search_and_errors_of_the_steps_before_exec() {
+        let e =
+            spawn(&spec("no-such-program-here", &[]), Io::Null, Io::Null, Io::Null, Detach::Session, &[]).unwrap_err();
+        assert!(e.message.contains("could not be found"), "{}", e.message);
+        let mut s = spec("true", &[]);
+        s.work_dir = Some("/nonexistent".into());
+        let e = spawn(&s, Io::Null, Io::Null, Io::Null, Detach::Session, &[]).unwrap_err();
+        assert!(e.message.contains("working directory"), "{}", e.message);
+        assert!(spawn(&spec("a\0b", &[]), Io::Null, Io::Null, Io::Null, Detach::Session, &[]).is_err());
+    }
+
+    #[test]
+    fn signal_handlers_and_the_mask_are_the_defaults_in_the_child() {
+        // SIGPIPE is ignored in Rust programs; the child gets the default.
+        let out = output(&spec("sh", &["-c", "grep -E '^Sig(Ign|Blk)' /proc/self/status"]), Detach::Session);
+        for line in out.lines() {
+            let mask = u64::from_str_radix(line.split_whitespace().nth(1).unwrap_or("0"), 16).unwrap_or(1);
+            assert_eq!(mask & (1 << (libc::SIGPIPE - 1)), 0, "{line}");
+            if line.starts_with("SigBlk") {
+                assert_eq!(mask, 0, "nothing blocked: {line}");
+            }
+        }
+    }
+}
