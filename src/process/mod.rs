@@ -9,9 +9,12 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use std::ffi::OsString;
+use std::os::fd::RawFd;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
+
+pub mod cgroup;
 
 /// Everything needed to start one task process.
 #[derive(Debug, Clone)]
@@ -75,6 +78,20 @@ pub fn lookup_user(name: &str) -> Result<UserIds, String> {
 /// Starts a process in its own session and process group, stdin from
 /// /dev/null, stdout and stderr as given, only descriptors 0, 1 and 2 open.
 pub fn spawn(spec: &SpawnSpec, stdout: Stdio, stderr: Stdio) -> Result<Pid, SpawnError> {
+    spawn_in(spec, stdout, stderr, &[])
+}
+
+/// An errno from joining a cgroup travels back from the child above this,
+/// to tell it from an exec error.
+const CGROUP_ERRNO: i32 = 0x1_0000;
+
+/// [`spawn`], with the child joining cgroups before it execs: it writes
+/// "0" (itself) to each `cgroup.procs` descriptor, opened by the parent.
+/// Joining in the child, before exec, is what makes it race-free: no
+/// process of the task ever runs outside its cgroup, where a pid written
+/// by the parent after the spawn would let the task fork first.
+pub fn spawn_in(spec: &SpawnSpec, stdout: Stdio, stderr: Stdio, cgroups: &[RawFd]) -> Result<Pid, SpawnError> {
+    let cgroups = cgroups.to_vec();
     let mut cmd = Command::new(&spec.program);
     cmd.args(&spec.args).env_clear().envs(spec.env.iter().map(|(k, v)| (k, v)));
     cmd.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
@@ -83,12 +100,19 @@ pub fn spawn(spec: &SpawnSpec, stdout: Stdio, stderr: Stdio) -> Result<Pid, Spaw
     }
     let ids = spec.user.as_ref().map(|u| (u.uid, u.gid, u.groups.clone()));
     // SAFETY: the closure only makes async-signal-safe system calls
-    // (setsid, close_range, setgroups, setgid, setuid) on data prepared
+    // (setsid, write, close_range, setgroups, setgid, setuid) on data prepared
     // before the fork, and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
             if libc::setsid() < 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            // Before the user switch, which may take the right to do so.
+            for fd in &cgroups {
+                if libc::write(*fd, b"0".as_ptr().cast(), 1) < 0 {
+                    let errno = std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO);
+                    return Err(std::io::Error::from_raw_os_error(CGROUP_ERRNO + errno));
+                }
             }
             // Descriptors supd inherited without close-on-exec must not
             // reach the task (std's own error pipe is close-on-exec already).
@@ -114,6 +138,13 @@ pub fn spawn(spec: &SpawnSpec, stdout: Stdio, stderr: Stdio) -> Result<Pid, Spaw
 
 fn spawn_error(program: &str, e: &std::io::Error) -> SpawnError {
     let errno = e.raw_os_error().unwrap_or(0);
+    if errno >= CGROUP_ERRNO {
+        let e = std::io::Error::from_raw_os_error(errno - CGROUP_ERRNO);
+        return SpawnError {
+            message: format!("cannot join the task's cgroup before starting {program:?}: {e}"),
+            recoverable: true,
+        };
+    }
     let (message, recoverable) = match Errno::from_raw(errno) {
         Errno::ENOENT => (format!("binary {program:?} could not be found ({e})"), false),
         Errno::EACCES => {
