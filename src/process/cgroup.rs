@@ -347,6 +347,7 @@ impl Cgroups {
             );
         }
         cg.problems = problems;
+        cg.remove_stale();
         cg
     }
 
@@ -385,6 +386,25 @@ impl Cgroups {
 
     fn roles(&self) -> impl Iterator<Item = &Role> {
         [&self.memory, &self.cpu, &self.acct, &self.track].into_iter().flatten()
+    }
+
+    /// Removes the empty task cgroups a crashed supd left behind. One
+    /// made in the last minute may be another supd's, about to be joined
+    /// (several may share a parent): it stays.
+    fn remove_stale(&self) {
+        let now = std::time::SystemTime::now();
+        for r in self.roles() {
+            let Ok(entries) = std::fs::read_dir(&r.parent) else { continue };
+            for e in entries.flatten() {
+                let old =
+                    e.metadata().ok().filter(|m| m.is_dir()).and_then(|m| m.modified().ok()).is_some_and(|t| {
+                        now.duration_since(t).is_ok_and(|age| age > std::time::Duration::from_secs(60))
+                    });
+                if old {
+                    let _ = std::fs::remove_dir(e.path());
+                }
+            }
+        }
     }
 
     /// Removes the parent cgroups when nothing is left in them (at exit).

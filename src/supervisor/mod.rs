@@ -7,6 +7,7 @@
 mod control;
 mod health;
 mod output;
+mod resources;
 mod run;
 pub mod task;
 
@@ -44,6 +45,8 @@ pub struct Config {
     pub init: bool,
     /// Exit once every job has ended with nothing left to do.
     pub exit_when_done: bool,
+    /// Where the tasks' cgroups go, and what they can enforce.
+    pub cgroups: crate::process::cgroup::Cgroups,
 }
 
 #[derive(Debug)]
@@ -107,6 +110,8 @@ enum Timer {
     SweepKill,
     /// Write the state: changes within a short while share one write.
     Save,
+    /// Try again to remove the cgroups of dead tasks.
+    CgroupRemove,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -169,6 +174,8 @@ pub struct Supervisor {
     notify: crate::notify::Notifier,
     /// The origin of the grid check timers are rounded to.
     epoch: Instant,
+    /// Cgroups of dead tasks, removed once their last processes are gone.
+    dying_cgroups: Vec<resources::Dying>,
 }
 
 impl Supervisor {
@@ -210,6 +217,7 @@ impl Supervisor {
             log_followers: Vec::new(),
             notify: crate::notify::Notifier::from_env(),
             epoch: Instant::now(),
+            dying_cgroups: Vec::new(),
         })
     }
 
@@ -289,6 +297,7 @@ impl Supervisor {
         if self.save_pending {
             self.save();
         }
+        self.release_all_cgroups();
         let _ = std::fs::remove_file(&self.cfg.socket);
         let code = self.exit_code();
         log::info!("supd stopped: every task has ended (exit status {code})");
@@ -431,6 +440,7 @@ impl Supervisor {
                     }
                 }
                 Timer::CheckTimeout(key, probe) => self.check_timed_out(key, probe),
+                Timer::CgroupRemove => self.remove_dying_cgroups(),
                 Timer::Escalate(key, generation) => {
                     if let Some(t) = self.task(key)
                         && t.generation == generation
@@ -596,6 +606,21 @@ impl Supervisor {
                 log::warn!("{d}");
             }
             for job in parsed.jobs {
+                // A job that starts nothing (unchanged, or stopped by the
+                // operator) needs no room.
+                let unchanged = self
+                    .current
+                    .get(&job.id)
+                    .and_then(|s| self.runs.get(s))
+                    .is_some_and(|run| run.job.source == job.source && !run.stopped)
+                    || self.stopped_jobs.contains(&job.id);
+                let planned: Vec<&Job> = plan.submit.iter().map(|(j, _)| j).collect();
+                if !unchanged && let Err(e) = self.fit_with(&job, &planned) {
+                    // Refused like an invalid file: what runs keeps running.
+                    plan.messages.push(format!("{name}: job {:?} not loaded: {e}", job.id));
+                    plan.invalid.entry(name.clone()).or_default().push(e);
+                    continue;
+                }
                 match self.current.get(&job.id).and_then(|s| self.runs.get(s)) {
                     Some(run) if run.job.source == job.source && !run.stopped => {}
                     Some(_) => {
