@@ -91,6 +91,18 @@ pub struct File {
     pub log: Option<LogTarget>,
     /// `error`, `warn`, `info`, `debug` or `trace`. Default: `info`.
     pub log_level: Option<String>,
+    /// The cgroup that holds the tasks' cgroups: relative to supd's own
+    /// cgroup, or from the root of each hierarchy with a leading `/`.
+    /// Default: `supd`.
+    pub cgroup_parent: Option<String>,
+    /// A task's `cpu` becomes a hard quota (MHz of the cores' speed)
+    /// instead of a proportional weight. Default: false.
+    pub cpu_hard_limit: Option<bool>,
+    /// `attr.cpu.totalcompute` in MHz, what jobs may reserve in all.
+    /// Default: MHz × cores from /proc/cpuinfo.
+    pub cpu_total_compute: Option<u64>,
+    /// `attr.memory.totalbytes` in MB. Default: MemTotal of /proc/meminfo.
+    pub memory_total_mb: Option<u64>,
     #[serde(default)]
     pub node: NodeSection,
     /// Peer hosts a failed instance may be handed to, in order of preference.
@@ -333,6 +345,28 @@ impl File {
             node.class = Some(c.clone());
         }
         node.meta.extend(self.node.meta.clone());
+        if let Some(mhz) = self.cpu_total_compute {
+            node.attrs.insert("cpu.totalcompute".into(), mhz.to_string());
+        }
+        if let Some(mb) = self.memory_total_mb {
+            node.attrs.insert("memory.totalbytes".into(), mb.saturating_mul(1024 * 1024).to_string());
+        }
+    }
+
+    /// What the cgroups of tasks are set up with.
+    pub fn cgroup_options(&self, node: &crate::node::Node) -> crate::process::cgroup::Options {
+        let attr = |k: &str| node.attrs.get(k).and_then(|v| v.parse::<u64>().ok());
+        // The speed of one core: the configured total spread over the
+        // cores, else what /proc/cpuinfo says.
+        let mhz_per_core = match (self.cpu_total_compute, attr("cpu.numcores")) {
+            (Some(total), Some(cores)) if cores > 0 => Some(total / cores),
+            _ => attr("cpu.frequency"),
+        };
+        crate::process::cgroup::Options {
+            parent: self.cgroup_parent.clone().unwrap_or_else(|| "supd".into()),
+            hard_cpu: self.cpu_hard_limit.unwrap_or(false),
+            mhz_per_core,
+        }
     }
 }
 
@@ -355,6 +389,10 @@ log_dir = "/srv/logs"
 state_dir = "/srv/state"
 log = "syslog"
 log_level = "debug"
+cgroup_parent = "/tasks"
+cpu_hard_limit = true
+cpu_total_compute = 8000
+memory_total_mb = 2048
 [node.meta]
 rack = "r12"
 "#,
@@ -368,6 +406,12 @@ rack = "r12"
         assert_eq!((n.name.as_str(), n.datacenter.as_str(), n.region.as_str()), ("web-1", "eu-west", "eu"));
         assert_eq!(n.class.as_deref(), Some("edge"));
         assert_eq!(n.resolve("${meta.rack}").as_deref(), Some("r12"));
+        assert_eq!(n.resolve("${attr.cpu.totalcompute}").as_deref(), Some("8000"));
+        assert_eq!(n.resolve("${attr.memory.totalbytes}").as_deref(), Some("2147483648"));
+        n.attrs.insert("cpu.numcores".into(), "4".into());
+        let o = f.cgroup_options(&n);
+        assert_eq!((o.parent.as_str(), o.hard_cpu, o.mhz_per_core), ("/tasks", true, Some(2000)));
+        assert_eq!(File::default().cgroup_options(&n).parent, "supd");
     }
 
     #[test]
@@ -476,6 +520,8 @@ mod example {
         assert!(all.node_class.is_some() && all.job_dir.is_some() && all.socket.is_some());
         assert!(all.socket_group.is_some() && all.log_dir.is_some() && all.log.is_some() && all.log_level.is_some());
         assert!(all.state_dir.is_some());
+        assert!(all.cgroup_parent.is_some() && all.cpu_hard_limit.is_some());
+        assert!(all.cpu_total_compute.is_some() && all.memory_total_mb.is_some());
         assert!(!all.node.meta.is_empty());
         assert_eq!(all.peers.len(), 1);
         let p = all.peers[0].get_ref();

@@ -522,6 +522,16 @@ fn receiving_checks_accept_and_placement_and_a_second_handoff_is_an_update() {
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("does not satisfy the constraint") && err.contains("\"worker\""), "{err}");
+    // Work the node cannot hold: refused with the numbers.
+    let big = job.replacen(
+        "      driver = \"raw_exec\"",
+        "      driver = \"raw_exec\"\n      resources {\n        memory = 1000000\n      }",
+        1,
+    );
+    let out = handoff(&s, &envelope(&big, "a"));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("Resources exhausted") && err.contains("cannot hold work.g[0]"), "{err}");
     // Malformed input never reaches supd.
     let out = handoff(&s, "{\"version\": 1}");
     assert_eq!(out.status.code(), Some(1));

@@ -108,8 +108,9 @@ fn init_exits_1_when_a_job_fails() {
 }
 
 /// SIGTERM from outside the namespace reaches supd as PID 1: each task gets
-/// its own kill signal, a process that ignores SIGTERM and is no task's is
-/// swept with SIGKILL, and supd exits.
+/// its own kill signal, a process that ignores SIGTERM and is no task's (it
+/// left its task's session, environment and cgroups) is swept with SIGKILL,
+/// and supd exits.
 #[test]
 fn sigterm_to_init_stops_tasks_and_sweeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();
@@ -123,7 +124,7 @@ fn sigterm_to_init_stops_tasks_and_sweeps_the_rest() {
       kill_timeout = "1s"
       config {
         command = "/bin/sh"
-        args    = ["-c", "trap 'echo got TERM > @DIR@/term; exit 0' TERM; env -u NOMAD_ALLOC_ID -u NOMAD_TASK_NAME setsid sh -c 'trap \"\" TERM; echo $$ > @DIR@/stray; exec sleep 1000' & while true; do sleep 0.1; done"]
+        args    = ["-c", "trap 'echo got TERM > @DIR@/term; exit 0' TERM; env -u NOMAD_ALLOC_ID -u NOMAD_TASK_NAME setsid sh -c 'trap \"\" TERM; for d in /sys/fs/cgroup /sys/fs/cgroup/*; do echo $$ > $d/cgroup.procs; done 2>/dev/null; echo $$ > @DIR@/stray; exec sleep 1000' & while true; do sleep 0.1; done"]
       }
     }
   }

@@ -212,8 +212,11 @@ fn print_response(r: &Response, json: bool, detail: bool) -> ExitCode {
 
 /// One line per task: the view an operator scans first.
 fn render_table(s: &Status) -> String {
-    let mut rows =
-        vec![["INSTANCE", "TASK", "STATE", "HEALTH", "PID", "RESTARTS", "LAST EVENT"].map(String::from).to_vec()];
+    let mut rows = vec![
+        ["INSTANCE", "TASK", "STATE", "HEALTH", "PID", "RESTARTS", "MEMORY", "CPU", "LAST EVENT"]
+            .map(String::from)
+            .to_vec(),
+    ];
     for job in &s.jobs {
         for g in &job.groups {
             for i in &g.instances {
@@ -232,6 +235,8 @@ fn render_table(s: &Status) -> String {
                         t.health.clone().unwrap_or_else(|| "-".into()),
                         t.pid.map_or("-".into(), |p| p.to_string()),
                         t.restarts.to_string(),
+                        memory_cell(t),
+                        cpu_cell(t),
                         last,
                     ]);
                 }
@@ -241,6 +246,7 @@ fn render_table(s: &Status) -> String {
     let mut out = String::new();
     let summary: Vec<String> = s.jobs.iter().map(|j| format!("{} ({}) {}", j.name, j.job_type, j.status)).collect();
     out.push_str(&format!("node {} ({}): {} job(s)\n", s.node.name, s.node.datacenter, s.jobs.len()));
+    out.push_str(&node_resources(s));
     for line in summary {
         out.push_str(&format!("  {line}\n"));
     }
@@ -249,6 +255,88 @@ fn render_table(s: &Status) -> String {
         out.push_str(&table(&rows));
     }
     out
+}
+
+/// The node's cgroups, capacity and what is not enforced.
+fn node_resources(s: &Status) -> String {
+    let n = &s.node;
+    let mut out = String::new();
+    if let Some(cg) = &n.cgroups {
+        out.push_str(&format!("  cgroups {cg}\n"));
+    }
+    let total = |t: Option<u64>| t.map_or("?".to_string(), |t| t.to_string());
+    out.push_str(&format!(
+        "  reserved: cpu {}/{} MHz, memory {}/{} MB\n",
+        n.cpu_reserved,
+        total(n.cpu_total),
+        n.memory_reserved,
+        total(n.memory_total)
+    ));
+    for p in &n.cgroup_problems {
+        out.push_str(&format!("  warning: {p}\n"));
+    }
+    out
+}
+
+/// `12.3M/256M`: memory in use and the hard limit.
+fn memory_cell(t: &TaskStatus) -> String {
+    let Some(r) = &t.resources else { return "-".into() };
+    if !r.enforced.iter().any(|e| e == "memory") {
+        return format!("{}M (no limit)", r.memory);
+    }
+    let used = r.memory_usage.map_or("-".into(), bytes);
+    format!("{used}/{}", r.memory_limit.map_or("-".into(), bytes))
+}
+
+/// `1.2s/500MHz`: cpu time of the current run, and the task's MHz.
+fn cpu_cell(t: &TaskStatus) -> String {
+    let Some(r) = &t.resources else { return "-".into() };
+    if !r.enforced.iter().any(|e| e == "cpu") {
+        return format!("{}MHz (no limit)", r.cpu);
+    }
+    let used = r.cpu_seconds.map_or("-".into(), |s| format!("{s:.1}s"));
+    format!("{used}/{}MHz", r.cpu)
+}
+
+/// A byte count in K, M or G (binary), one decimal below 10.
+fn bytes(b: u64) -> String {
+    let (v, unit) = match b {
+        b if b >= 1 << 30 => (b as f64 / (1u64 << 30) as f64, "G"),
+        b if b >= 1 << 20 => (b as f64 / (1u64 << 20) as f64, "M"),
+        b => (b as f64 / 1024.0, "K"),
+    };
+    if v < 10.0 { format!("{v:.1}{unit}") } else { format!("{v:.0}{unit}") }
+}
+
+/// The resources line of one task in detail.
+fn resources_detail(t: &TaskStatus) -> Option<String> {
+    let r = t.resources.as_ref()?;
+    let mut asked = format!("cpu {} MHz, memory {} MB", r.cpu, r.memory);
+    if let Some(m) = r.memory_max {
+        asked.push_str(&format!(", memory_max {}", if m < 0 { "none".to_string() } else { format!("{m} MB") }));
+    }
+    if r.enforced.is_empty() {
+        return Some(format!("Resources = {asked}; not enforced (no cgroup: see the node's warnings)\n"));
+    }
+    let mut enforced = Vec::new();
+    if r.enforced.iter().any(|e| e == "memory") {
+        enforced.push(format!("memory limit {}", r.memory_limit.map_or("none".into(), bytes)));
+    }
+    if let Some(q) = r.cpu_quota {
+        enforced.push(format!("cpu quota {q} us per 100 ms"));
+    } else if let Some(w) = r.cpu_weight {
+        enforced.push(format!("cpu weight {w}"));
+    }
+    let mut usage = Vec::new();
+    if let Some(m) = r.memory_usage {
+        usage.push(format!("memory {}", bytes(m)));
+    }
+    if let Some(c) = r.cpu_seconds {
+        usage.push(format!("cpu time {c:.2}s"));
+    }
+    let usage = if usage.is_empty() { String::new() } else { format!("; using {}", usage.join(", ")) };
+    let cgroup = r.cgroup.as_deref().map_or(String::new(), |c| format!("\nCgroup = {c}"));
+    Some(format!("Resources = {asked}; {}{usage}{cgroup}\n", enforced.join(", ")))
 }
 
 fn task_state(t: &TaskStatus) -> String {
@@ -291,6 +379,9 @@ fn render_detail(s: &Status) -> String {
                         t.started_at.as_deref().unwrap_or("N/A"),
                         t.finished_at.as_deref().unwrap_or("N/A"),
                     ));
+                    if let Some(line) = resources_detail(t) {
+                        out.push_str(&line);
+                    }
                     if !t.checks.is_empty() {
                         out.push_str("\nChecks:\n");
                         let mut rows = vec![vec!["Name".to_string(), "Type".into(), "Status".into(), "Output".into()]];

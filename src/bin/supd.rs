@@ -140,7 +140,20 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let cfg = Config { job_dir, socket, socket_group, log_dir, state_dir, node, init, exit_when_done, handoff };
+    let cgroups = supd::process::cgroup::Cgroups::setup(&file.cgroup_options(&node));
+    if cgroups.active() {
+        log::info!("cgroups {}", cgroups.summary());
+    }
+    for p in &cgroups.problems {
+        log::warn!("cgroups: {p}");
+    }
+    for (attr, key) in [("cpu.totalcompute", "cpu_total_compute"), ("memory.totalbytes", "memory_total_mb")] {
+        if !node.attrs.contains_key(attr) {
+            log::warn!("attr.{attr} of this host is unknown: jobs are not checked against it — set {key} in supd.toml");
+        }
+    }
+    let cfg =
+        Config { job_dir, socket, socket_group, log_dir, state_dir, node, init, exit_when_done, cgroups, handoff };
     match Supervisor::new(cfg) {
         Ok(s) => ExitCode::from(s.run() as u8),
         Err(e) => {

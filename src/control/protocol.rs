@@ -121,6 +121,24 @@ pub struct Status {
 pub struct NodeStatus {
     pub name: String,
     pub datacenter: String,
+    /// The cgroup layout and what enforces what; null without cgroups.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroups: Option<String>,
+    /// What is not enforced, and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cgroup_problems: Vec<String>,
+    /// `attr.cpu.totalcompute` (MHz), when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_total: Option<u64>,
+    /// `attr.memory.totalbytes` in MB, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_total: Option<u64>,
+    /// What the jobs that run reserve: cpu MHz.
+    #[serde(default)]
+    pub cpu_reserved: u64,
+    /// What the jobs that run reserve: memory MB.
+    #[serde(default)]
+    pub memory_reserved: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -199,6 +217,39 @@ pub struct TaskStatus {
     #[serde(default)]
     pub last_restart: Option<String>,
     pub events: Vec<Event>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<TaskResources>,
+}
+
+/// A task's `resources`, what its cgroup enforces, and what it uses.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskResources {
+    /// MHz, as the job asks.
+    pub cpu: u32,
+    /// MB, as the job asks.
+    pub memory: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_max: Option<i64>,
+    /// What the task's cgroup enforces (`memory`, `cpu`); empty: nothing.
+    pub enforced: Vec<String>,
+    /// The hard memory limit set, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_limit: Option<u64>,
+    /// The cgroup's cpu weight (v1 shares or v2 weight).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_weight: Option<u64>,
+    /// The hard cpu quota, microseconds per 100 ms.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_quota: Option<u64>,
+    /// Memory in use now, in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_usage: Option<u64>,
+    /// CPU time used by the current (or last) run, in seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_seconds: Option<f64>,
+    /// The task's cgroup (the one that tracks its processes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cgroup: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

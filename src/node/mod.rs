@@ -63,6 +63,11 @@ impl Node {
         }
         let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
         let (mut cores, mhz) = cpu_info(&cpuinfo);
+        // Without "cpu MHz" (many ARM hosts), the fastest the cores go.
+        let mhz = mhz.or_else(|| {
+            let khz = std::fs::read_to_string("/sys/devices/system/cpu/cpu0/cpufreq/cpuinfo_max_freq").ok()?;
+            khz.trim().parse::<u64>().ok().map(|k| k / 1000).filter(|m| *m > 0)
+        });
         if cores == 0 {
             cores = std::thread::available_parallelism().map_or(1, usize::from);
         }
@@ -174,6 +179,52 @@ impl Node {
         }
         out
     }
+}
+
+/// What a job reserves: (cpu MHz, memory MB) summed over every task of
+/// every instance, as Nomad's scheduler counts a placement.
+pub fn demand(job: &Job) -> (u64, u64) {
+    job.groups.iter().fold((0, 0), |(cpu, mem), g| {
+        let n = u64::from(g.count);
+        let (c, m) = g
+            .tasks
+            .iter()
+            .fold((0u64, 0u64), |(c, m), t| (c + u64::from(t.resources.cpu), m + u64::from(t.resources.memory)));
+        (cpu + n * c, mem + n * m)
+    })
+}
+
+/// Whether a job fits on this node beside `reserved` (cpu MHz, memory MB)
+/// that other jobs hold: Nomad's "Resources exhausted" otherwise, with
+/// the numbers. A total the node does not know is not checked.
+pub fn fit(node: &Node, reserved: (u64, u64), job: &Job) -> Result<(), String> {
+    let attr = |k: &str| node.attrs.get(k).and_then(|v| v.parse::<u64>().ok());
+    let total_cpu = attr("cpu.totalcompute");
+    let total_mem = attr("memory.totalbytes").map(|b| b / (1024 * 1024));
+    let (cpu, mem) = demand(job);
+    let mut exhausted = Vec::new();
+    if total_cpu.is_some_and(|t| reserved.0 + cpu > t) {
+        exhausted.push("cpu");
+    }
+    if total_mem.is_some_and(|t| reserved.1 + mem > t) {
+        exhausted.push("memory");
+    }
+    if exhausted.is_empty() {
+        return Ok(());
+    }
+    let shown = |v: Option<u64>| v.map_or("unknown".to_string(), |v| v.to_string());
+    let instances: u32 = job.groups.iter().map(|g| g.count).sum();
+    Err(format!(
+        "Resources exhausted: job {:?} needs cpu {cpu} MHz and memory {mem} MB for {instances} instance(s); \
+         this node has cpu {} MHz and memory {} MB, of which other jobs reserve {} MHz and {} MB — {} \
+         (lower the job's `resources`, stop other jobs, or set cpu_total_compute / memory_total_mb in supd.toml)",
+        job.id,
+        shown(total_cpu),
+        shown(total_mem),
+        reserved.0,
+        reserved.1,
+        exhausted.iter().map(|d| format!("Dimension {d:?} exhausted")).collect::<Vec<_>>().join(", "),
+    ))
 }
 
 /// How many instances of a group a single host may hold under this
@@ -319,6 +370,49 @@ mod tests {
     use super::*;
     use crate::jobspec::diag::Pos;
     use Operator::*;
+
+    #[test]
+    fn jobs_fit_beside_what_runs_or_are_refused_with_the_numbers() {
+        let parsed = crate::jobspec::parse_str(
+            "big.hcl",
+            r#"job "big" {
+  group "g" {
+    count = 3
+    task "a" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+      resources {
+        cpu    = 1000
+        memory = 512
+      }
+    }
+    task "b" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+    }
+  }
+}"#,
+        );
+        assert!(parsed.is_valid(), "{:?}", parsed.diagnostics);
+        let job = &parsed.jobs[0];
+        // b has Nomad's defaults: 100 MHz, 300 MB.
+        assert_eq!(demand(job), (3 * 1100, 3 * 812));
+        let mut n = Node::bare("h", "dc1");
+        assert!(fit(&n, (1_000_000, 1_000_000), job).is_ok(), "unknown totals are not checked");
+        n.attrs.insert("cpu.totalcompute".into(), "5000".into());
+        n.attrs.insert("memory.totalbytes".into(), (4096u64 << 20).to_string());
+        assert!(fit(&n, (0, 0), job).is_ok());
+        assert!(fit(&n, (1700, 1660), job).is_ok(), "exactly full fits");
+        let e = fit(&n, (1701, 0), job).unwrap_err();
+        assert!(e.starts_with("Resources exhausted: job \"big\" needs cpu 3300 MHz and memory 2436 MB"), "{e}");
+        assert!(
+            e.contains("this node has cpu 5000 MHz and memory 4096 MB, of which other jobs reserve 1701 MHz and 0 MB"),
+            "{e}"
+        );
+        assert!(e.contains("Dimension \"cpu\" exhausted") && !e.contains("\"memory\" exhausted"), "{e}");
+        let e = fit(&n, (5000, 4096), job).unwrap_err();
+        assert!(e.contains("Dimension \"cpu\" exhausted, Dimension \"memory\" exhausted"), "{e}");
+    }
 
     fn node() -> Node {
         let mut n = Node::bare("web-1", "dc1");

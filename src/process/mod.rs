@@ -13,7 +13,10 @@ use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use std::ffi::OsString;
+use std::os::fd::RawFd;
 use std::path::PathBuf;
+
+pub mod cgroup;
 
 /// Everything needed to start one task process.
 #[derive(Debug, Clone)]
@@ -79,6 +82,15 @@ pub fn lookup_user(name: &str) -> Result<UserIds, String> {
 /// open (see [`spawn::spawn`]).
 pub fn spawn(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>) -> Result<Pid, SpawnError> {
     spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Session, &[])
+}
+
+/// [`spawn`], with the child joining cgroups before it execs: it writes
+/// "0" (itself) to each `cgroup.procs` descriptor, opened by the parent.
+/// Joining in the child, before exec, is what makes it race-free: no
+/// process of the task ever runs outside its cgroup, where a pid written
+/// by the parent after the spawn would let the task fork first.
+pub fn spawn_in(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>, cgroups: &[RawFd]) -> Result<Pid, SpawnError> {
+    spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Session, cgroups)
 }
 
 fn spawn_error(program: &str, e: &std::io::Error) -> SpawnError {

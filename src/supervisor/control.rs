@@ -5,7 +5,7 @@
 
 use super::task::{State, event};
 use super::{Supervisor, TaskKey, Timer};
-use crate::control::protocol::{EventLine, MAX_REQUEST, NodeStatus, Request, Response, Status, VERSION};
+use crate::control::protocol::{EventLine, MAX_REQUEST, Request, Response, Status, VERSION};
 use crate::jobspec;
 use crate::policy::restart::Outcome;
 use crate::process;
@@ -307,6 +307,14 @@ impl Supervisor {
                     let lines: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
                     return Response::refused(lines.join("\n"));
                 }
+                // Every job of the file fits, or none is submitted.
+                let mut planned = Vec::new();
+                for job in &parsed.jobs {
+                    if let Err(e) = self.fit_with(job, &planned) {
+                        return Response::refused(e);
+                    }
+                    planned.push(job);
+                }
                 let mut messages: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
                 messages.extend(
                     jobspec::placement_warnings(&file, &parsed.jobs, &self.cfg.node).iter().map(|d| d.to_string()),
@@ -425,11 +433,7 @@ impl Supervisor {
             jobs.push(run.to_status(&filter));
         }
         let mut r = Response::ok(self.load_errors.values().flat_map(|p| p.clone()).collect());
-        r.status = Some(Status {
-            version: VERSION,
-            node: NodeStatus { name: self.cfg.node.name.clone(), datacenter: self.cfg.node.datacenter.clone() },
-            jobs,
-        });
+        r.status = Some(Status { version: VERSION, node: self.node_status(), jobs });
         r
     }
 

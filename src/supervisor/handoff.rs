@@ -418,6 +418,9 @@ impl Supervisor {
         if let Some(why) = placement_refusal(&self.cfg.node, &job, gi) {
             return Err(why);
         }
+        if !restoring {
+            self.fits_here(&job, gi, envelope.index)?;
+        }
         if !restoring && self.stopped_jobs.contains(&job.id) {
             return Err(format!(
                 "job {:?} was stopped on node {node} by its operator (`supctl job run` there runs it again)",
@@ -511,6 +514,33 @@ impl Supervisor {
         self.state_changed();
         self.advance(serial, ii);
         Ok(format!("accepted: {name} runs on node {node}"))
+    }
+
+    /// Whether one instance of group `gi` fits beside what runs here (the
+    /// job's other live instances included): "Resources exhausted" with the
+    /// numbers otherwise, so that the sender tries the next peer.
+    fn fits_here(&self, job: &crate::jobspec::Job, gi: usize, index: u32) -> Result<(), String> {
+        let (mut cpu, mut mem) = self.reserved(Some(&job.id));
+        if let Some(run) = self.current.get(&job.id).and_then(|s| self.runs.get(s))
+            && !run.stopped
+        {
+            for i in &run.instances {
+                let same = run.job.groups[i.group].name == job.groups[gi].name && i.index == index;
+                if same || i.tasks.iter().all(|t| t.state == State::Dead) {
+                    continue;
+                }
+                for t in &i.tasks {
+                    cpu += u64::from(t.spec.resources.cpu);
+                    mem += u64::from(t.spec.resources.memory);
+                }
+            }
+        }
+        let mut one = job.clone();
+        one.groups = vec![job.groups[gi].clone()];
+        one.groups[0].count = 1;
+        crate::node::fit(&self.cfg.node, (cpu, mem), &one).map_err(|e| {
+            format!("node {} cannot hold {}.{}[{index}]: {e}", self.cfg.node.name, job.id, one.groups[0].name)
+        })
     }
 
     fn received_event(&mut self, e: &Envelope) {

@@ -8,6 +8,7 @@ mod control;
 mod handoff;
 mod health;
 mod output;
+mod resources;
 mod run;
 pub mod task;
 
@@ -47,6 +48,8 @@ pub struct Config {
     pub exit_when_done: bool,
     /// Peers, the hand-off hook, and whether work may arrive.
     pub handoff: crate::config::HandoffSettings,
+    /// Where the tasks' cgroups go, and what they can enforce.
+    pub cgroups: crate::process::cgroup::Cgroups,
 }
 
 #[derive(Debug)]
@@ -116,6 +119,8 @@ enum Timer {
     Handoff(u64, usize, u64),
     /// A hand-off hook that has not finished by now is killed.
     HandoffTimeout(u64, usize, Pid),
+    /// Try again to remove the cgroups of dead tasks.
+    CgroupRemove,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -181,6 +186,8 @@ pub struct Supervisor {
     notify: crate::notify::Notifier,
     /// The origin of the grid check timers are rounded to.
     epoch: Instant,
+    /// Cgroups of dead tasks, removed once their last processes are gone.
+    dying_cgroups: Vec<resources::Dying>,
 }
 
 impl Supervisor {
@@ -223,6 +230,7 @@ impl Supervisor {
             log_followers: Vec::new(),
             notify: crate::notify::Notifier::from_env(),
             epoch: Instant::now(),
+            dying_cgroups: Vec::new(),
         })
     }
 
@@ -302,6 +310,7 @@ impl Supervisor {
         if self.save_pending {
             self.save();
         }
+        self.release_all_cgroups();
         let _ = std::fs::remove_file(&self.cfg.socket);
         let code = self.exit_code();
         log::info!("supd stopped: every task has ended (exit status {code})");
@@ -449,6 +458,7 @@ impl Supervisor {
                 Timer::CheckTimeout(key, probe) => self.check_timed_out(key, probe),
                 Timer::Handoff(serial, inst, generation) => self.start_handoff(serial, inst, generation),
                 Timer::HandoffTimeout(serial, inst, pid) => self.hook_timed_out(serial, inst, pid),
+                Timer::CgroupRemove => self.remove_dying_cgroups(),
                 Timer::Escalate(key, generation) => {
                     if let Some(t) = self.task(key)
                         && t.generation == generation
@@ -635,6 +645,21 @@ impl Supervisor {
                 log::warn!("{d}");
             }
             for job in parsed.jobs {
+                // A job that starts nothing (unchanged, or stopped by the
+                // operator) needs no room.
+                let unchanged = self
+                    .current
+                    .get(&job.id)
+                    .and_then(|s| self.runs.get(s))
+                    .is_some_and(|run| run.job.source == job.source && !run.stopped)
+                    || self.stopped_jobs.contains(&job.id);
+                let planned: Vec<&Job> = plan.submit.iter().map(|(j, _)| j).collect();
+                if !unchanged && let Err(e) = self.fit_with(&job, &planned) {
+                    // Refused like an invalid file: what runs keeps running.
+                    plan.messages.push(format!("{name}: job {:?} not loaded: {e}", job.id));
+                    plan.invalid.entry(name.clone()).or_default().push(e);
+                    continue;
+                }
                 match self.current.get(&job.id).and_then(|s| self.runs.get(s)) {
                     Some(run) if run.job.source == job.source && !run.stopped => {}
                     Some(_) => {

@@ -249,6 +249,7 @@ impl Supervisor {
                     t.finished_at = Some(SystemTime::now());
                     t.launched = true;
                     t.ended_by_shutdown = shutting_down;
+                    self.release_cgroup(key);
                 }
                 State::Dead => {}
             }
@@ -320,9 +321,18 @@ impl Supervisor {
                 return;
             }
         };
+        // Open until the child has joined: dropped after the spawn.
+        let cgroup_fds = match self.cgroup_for_start(key) {
+            Ok(fds) => fds,
+            Err(message) => {
+                self.start_failed(key, message, true);
+                return;
+            }
+        };
+        let cgroup: Vec<std::os::fd::RawFd> = cgroup_fds.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
         self.ensure_task_log(key);
         let (stdout, stderr) = self.task_io(key);
-        match process::spawn(&spec, stdout, stderr) {
+        match process::spawn_in(&spec, stdout, stderr, &cgroup) {
             Ok(pid) => {
                 let Some(t) = self.task_mut(key) else { return };
                 t.pid = Some(pid);
@@ -356,26 +366,34 @@ impl Supervisor {
     pub(super) fn on_exit(&mut self, key: TaskKey, exit: Exit) {
         self.drain_logs(key);
         self.deactivate_checks(key);
+        let oom = self.oom_killed(key, exit);
         let Some(t) = self.task_mut(key) else { return };
         let pid = t.pid.take();
         t.generation += 1; // cancels a pending SIGKILL escalation
         t.exit = Some(exit);
         t.finished_at = Some(SystemTime::now());
-        let message = match exit {
+        let mut message = match exit {
             Exit::Code(c) => format!("Exit Code: {c}"),
             Exit::Signal(s, _) => format!("Exit Code: {}, Signal: {s}", 128 + s),
         };
+        if oom {
+            // Nomad's wording: the exit message of an OOM-killed task.
+            message.push_str(", Exit Message: \"OOM Killed\"");
+        }
         t.push_event("Terminated", message);
         let stopping = t.stopping.take();
         let shown = match exit {
             Exit::Code(c) => format!("exit code {c}"),
             Exit::Signal(s, _) => format!("signal {}", process::signal_name(s)),
         };
+        let shown = if oom { format!("{shown} (OOM killed: it reached its memory limit)") } else { shown };
         log::info!("{} (pid {}) ended with {shown}", self.label(key), pid.map_or(0, |p| p.as_raw()));
-        // Whatever the task left in its process group goes with it.
+        // Whatever the task left in its process group goes with it, and
+        // in its cgroup whatever left the group.
         if let Some(pid) = pid {
             let _ = process::signal_group(pid, Signal::SIGKILL);
         }
+        self.kill_cgroup(key);
         self.sweep_orphans();
         let outcome = match stopping {
             Some(After::Killed) => Outcome::Killed,
@@ -443,6 +461,7 @@ impl Supervisor {
 
     /// Group coupling once a task is dead for good (reference §5).
     fn task_died(&mut self, key: TaskKey) {
+        self.release_cgroup(key);
         let Some(instance) = self.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else { return };
         let t = &instance.tasks[key.task];
         let name = t.spec.name.clone();

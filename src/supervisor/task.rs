@@ -83,6 +83,11 @@ pub struct TaskRun {
     /// A process of this task that a previous supd left running: the task
     /// does not start until it is gone.
     pub leftover: Option<Pid>,
+    /// Its cgroup: made before its first start, kept across restarts,
+    /// removed once it is dead for good.
+    pub cgroup: Option<crate::process::cgroup::TaskCgroup>,
+    /// What its cgroup enforced, kept for `status` after it is removed.
+    pub limits: Option<crate::process::cgroup::Limits>,
 }
 
 impl TaskRun {
@@ -105,6 +110,8 @@ impl TaskRun {
             log: None,
             ended_by_shutdown: false,
             leftover: None,
+            cgroup: None,
+            limits: None,
         }
     }
 
@@ -360,6 +367,7 @@ fn task_status(inst: &Instance, ti: usize, t: &TaskRun) -> protocol::TaskStatus 
         finished_at: t.finished_at.map(rfc3339),
         last_restart: t.last_restart.map(rfc3339),
         events: t.events.iter().map(event).collect(),
+        resources: Some(super::resources::task_resources(t)),
     }
 }
 

@@ -77,18 +77,17 @@ impl Supd {
     /// Starts supd with extra environment variables and waits until its
     /// socket answers.
     pub fn start_with_env(self, env: &[(&str, &str)]) -> Supd {
-        self.start_with(env, &[])
+        self.start_with_args(&[], env)
     }
 
     /// Writes `supd.toml` (with `@DIR@` replaced) and starts supd with it.
     pub fn start_with_config(self, toml: &str) -> Supd {
         let path = self.write_file("supd.toml", toml);
-        let path = path.to_str().expect("UTF-8 path").to_string();
-        self.start_with(&[], &["--config", &path])
+        self.start_with_args(&["--config", path.to_str().expect("UTF-8 path")], &[])
     }
 
-    /// Starts supd with extra environment variables and arguments.
-    pub fn start_with(mut self, env: &[(&str, &str)], args: &[&str]) -> Supd {
+    /// Starts supd with extra arguments and environment variables.
+    pub fn start_with_args(mut self, args: &[&str], env: &[(&str, &str)]) -> Supd {
         let log = std::fs::File::create(self.path("supd.log")).expect("supd log");
         let log2 = log.try_clone().expect("supd log");
         let mut cmd = Command::new(SUPD);
@@ -102,11 +101,11 @@ impl Supd {
             .arg(self.path("state"))
             .arg("--log-level")
             .arg("debug")
+            .args(args)
             .env(TAG, self.dir())
             .env_remove("NOTIFY_SOCKET")
             .env_remove("SUPD_SOCKET")
             .envs(env.iter().copied())
-            .args(args)
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);

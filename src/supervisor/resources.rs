@@ -1,0 +1,260 @@
+//! What tasks may use and do use: each task's cgroup (made before its
+//! first start, emptied at every end, removed once the task is dead for
+//! good), its OOM kills, its usage for `status`, and whether a job fits
+//! on this node beside what already runs.
+
+use super::task::{State, TaskRun};
+use super::{Supervisor, TaskKey, Timer};
+use crate::control::protocol::{NodeStatus, TaskResources};
+use crate::jobspec::Job;
+use crate::process::Exit;
+use crate::process::cgroup::TaskCgroup;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+/// How often, and how many times, removing the cgroup of a dead task is
+/// tried while its last processes are still dying.
+const REMOVE_EVERY: Duration = Duration::from_millis(100);
+const REMOVE_TRIES: u32 = 50;
+
+/// A cgroup whose task is dead for good, waiting for its processes to be
+/// gone so that it can be removed.
+#[derive(Debug)]
+pub(super) struct Dying {
+    cgroup: TaskCgroup,
+    label: String,
+    tries: u32,
+}
+
+impl Supervisor {
+    /// The cgroup the task's next run joins (made on first use), as open
+    /// `cgroup.procs` descriptors for the child; none without cgroups.
+    pub(super) fn cgroup_for_start(&mut self, key: TaskKey) -> Result<Vec<OwnedFd>, String> {
+        if !self.cfg.cgroups.active() {
+            return Ok(Vec::new());
+        }
+        let label = self.label(key);
+        let cgroups = &self.cfg.cgroups;
+        let Some(run) = self.runs.get_mut(&key.run) else { return Ok(Vec::new()) };
+        let job = run.job.id.clone();
+        let Some(inst) = run.instances.get_mut(key.inst) else { return Ok(Vec::new()) };
+        let group = run.job.groups.get(inst.group).map_or("", |g| g.name.as_str());
+        // job.group.index.task.id: no brackets, which shells take for globs.
+        let name = format!("{job}.{group}.{}", inst.index);
+        let id = inst.id.get(..8).unwrap_or(&inst.id).to_string();
+        let Some(t) = inst.tasks.get_mut(key.task) else { return Ok(Vec::new()) };
+        let name = format!("{name}.{}.{id}", t.spec.name);
+        // The cgroup of an earlier run, unless something removed it meanwhile.
+        let kept = t.cgroup.take().and_then(|cg| cg.procs_fds().ok().map(|fds| (cg, fds)));
+        let fds = match kept {
+            Some((cg, fds)) => Ok((cg, fds)),
+            None => cgroups.create(&name, &t.spec.resources).and_then(|cg| cg.procs_fds().map(|fds| (cg, fds))),
+        };
+        let fds = fds.map(|(mut cg, fds)| {
+            cg.mark_start();
+            t.limits = Some(cg.limits.clone());
+            t.cgroup = Some(cg);
+            fds
+        });
+        if let Err(e) = &fds {
+            log::error!("{label}: {e}");
+        }
+        fds
+    }
+
+    /// Whether the kernel's OOM killer struck the task's run that just ended.
+    pub(super) fn oom_killed(&self, key: TaskKey, exit: Exit) -> bool {
+        let sigkill = matches!(exit, Exit::Signal(libc::SIGKILL, _));
+        self.task(key).and_then(|t| t.cgroup.as_ref()).is_some_and(|cg| cg.oom_killed(sigkill))
+    }
+
+    /// Kills whatever a task's run left in its cgroup: descendants that
+    /// left its process group and session too.
+    pub(super) fn kill_cgroup(&self, key: TaskKey) {
+        let Some(cg) = self.task(key).and_then(|t| t.cgroup.as_ref()) else { return };
+        if cg.is_empty() {
+            return;
+        }
+        let pids = cg.pids();
+        match cg.kill_all() {
+            Ok(()) => log::info!("{}: killed what it left in its cgroup (pids {pids:?})", self.label(key)),
+            Err(e) => log::error!("{}: {e}", self.label(key)),
+        }
+    }
+
+    /// A task is dead for good: its cgroup goes, once empty.
+    pub(super) fn release_cgroup(&mut self, key: TaskKey) {
+        let label = self.label(key);
+        let Some(t) = self.task_mut(key) else { return };
+        if t.pid.is_some() {
+            return;
+        }
+        let Some(cgroup) = t.cgroup.take() else { return };
+        self.bury(Dying { cgroup, label, tries: 0 });
+    }
+
+    fn bury(&mut self, mut d: Dying) {
+        if !d.cgroup.is_empty()
+            && let Err(e) = d.cgroup.kill_all()
+        {
+            log::error!("{}: {e}", d.label);
+        }
+        if d.cgroup.remove().is_err() {
+            if self.dying_cgroups.is_empty() {
+                self.arm(Instant::now() + REMOVE_EVERY / 5, Timer::CgroupRemove);
+            }
+            self.dying_cgroups.push(d);
+        }
+    }
+
+    /// Tries again to remove the cgroups of dead tasks.
+    pub(super) fn remove_dying_cgroups(&mut self) {
+        let mut left = Vec::new();
+        for mut d in std::mem::take(&mut self.dying_cgroups) {
+            if !d.cgroup.is_empty() {
+                let _ = d.cgroup.kill_all();
+            }
+            match d.cgroup.remove() {
+                Ok(()) => {}
+                Err(e) if d.tries + 1 >= REMOVE_TRIES => log::error!(
+                    "{}: cannot remove its cgroup {}: {e}; left in it: pids {:?}",
+                    d.label,
+                    d.cgroup.path().map_or(String::new(), |p| p.display().to_string()),
+                    d.cgroup.pids()
+                ),
+                Err(_) => {
+                    d.tries += 1;
+                    left.push(d);
+                }
+            }
+        }
+        self.dying_cgroups = left;
+        if !self.dying_cgroups.is_empty() {
+            self.arm(Instant::now() + REMOVE_EVERY, Timer::CgroupRemove);
+        }
+    }
+
+    /// At exit: every task cgroup, then the parents, are removed (waiting
+    /// a little for processes that are still dying).
+    pub(super) fn release_all_cgroups(&mut self) {
+        let mut keys = Vec::new();
+        for (serial, run) in &self.runs {
+            for (ii, inst) in run.instances.iter().enumerate() {
+                for ti in 0..inst.tasks.len() {
+                    keys.push(TaskKey { run: *serial, inst: ii, task: ti });
+                }
+            }
+        }
+        for key in keys {
+            self.release_cgroup(key);
+        }
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while !self.dying_cgroups.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+            for d in &mut self.dying_cgroups {
+                d.tries = 0;
+            }
+            self.remove_dying_cgroups();
+        }
+        for d in &self.dying_cgroups {
+            log::error!(
+                "{}: its cgroup {} is left: processes are still in it",
+                d.label,
+                d.cgroup.path().map_or(String::new(), |p| p.display().to_string())
+            );
+        }
+        self.cfg.cgroups.remove_parents();
+    }
+
+    /// This node in `status`: its cgroups and its capacity.
+    pub(super) fn node_status(&self) -> NodeStatus {
+        let cg = &self.cfg.cgroups;
+        let attr = |k: &str| self.cfg.node.attrs.get(k).and_then(|v| v.parse::<u64>().ok());
+        let (cpu_reserved, memory_reserved) = self.reserved(None);
+        NodeStatus {
+            name: self.cfg.node.name.clone(),
+            datacenter: self.cfg.node.datacenter.clone(),
+            cgroups: cg.active().then(|| cg.summary()),
+            cgroup_problems: cg.problems.clone(),
+            cpu_total: attr("cpu.totalcompute"),
+            memory_total: attr("memory.totalbytes").map(|b| b / (1024 * 1024)),
+            cpu_reserved,
+            memory_reserved,
+        }
+    }
+
+    /// What the jobs that run reserve: (cpu MHz, memory MB). Stopped jobs,
+    /// and instances that have ended, reserve nothing.
+    pub(super) fn reserved(&self, except: Option<&str>) -> (u64, u64) {
+        let mut total = (0, 0);
+        for (id, serial) in &self.current {
+            let Some(run) = self.runs.get(serial) else { continue };
+            if run.stopped || except == Some(id.as_str()) {
+                continue;
+            }
+            for inst in &run.instances {
+                if inst.tasks.iter().all(|t| t.state == State::Dead) {
+                    continue;
+                }
+                for t in &inst.tasks {
+                    total.0 += u64::from(t.spec.resources.cpu);
+                    total.1 += u64::from(t.spec.resources.memory);
+                }
+            }
+        }
+        total
+    }
+
+    /// Whether a job fits on this node beside what runs (its own current
+    /// version aside): the check of `job run` and reloads, for a hand-off
+    /// received from a peer too.
+    pub fn check_fit(&self, job: &Job) -> Result<(), String> {
+        self.fit_with(job, &[])
+    }
+
+    /// [`Supervisor::check_fit`], counting jobs about to be submitted too.
+    pub(super) fn fit_with(&self, job: &Job, planned: &[&Job]) -> Result<(), String> {
+        let (mut cpu, mut mem) = self.reserved(Some(&job.id));
+        for p in planned.iter().filter(|p| p.id != job.id) {
+            let (c, m) = crate::node::demand(p);
+            cpu += c;
+            mem += m;
+        }
+        crate::node::fit(&self.cfg.node, (cpu, mem), job)
+    }
+}
+
+/// A task's resources for `status`: what it asks, what its cgroup
+/// enforces, what it uses.
+pub(super) fn task_resources(t: &TaskRun) -> TaskResources {
+    let r = &t.spec.resources;
+    let mut out = TaskResources {
+        cpu: r.cpu,
+        memory: r.memory,
+        memory_max: r.memory_max,
+        enforced: Vec::new(),
+        memory_limit: None,
+        cpu_weight: None,
+        cpu_quota: None,
+        memory_usage: None,
+        cpu_seconds: None,
+        cgroup: None,
+    };
+    if let Some(l) = &t.limits {
+        out.enforced = ["memory", "cpu"]
+            .into_iter()
+            .filter(|w| !l.not_enforced.iter().any(|n| n == w))
+            .map(String::from)
+            .collect();
+        out.memory_limit = l.memory_hard;
+        out.cpu_weight = l.cpu_weight;
+        out.cpu_quota = l.cpu_quota;
+    }
+    if let Some(cg) = &t.cgroup {
+        let usage = cg.usage();
+        out.memory_usage = usage.memory_bytes;
+        out.cpu_seconds = usage.cpu_ns.map(|ns| ns as f64 / 1e9);
+        out.cgroup = cg.path().map(|p| p.display().to_string());
+    }
+    out
+}

@@ -1,0 +1,382 @@
+//! Resources through the real supd, as root on this machine's cgroup
+//! layout (hybrid here: v1 memory and cpu, v2 for tracking): a task past its
+//! memory limit is OOM-killed, reported and restarted; cpu weights divide a
+//! contended core; stopping a task kills descendants that left its process
+//! group, session and environment; a job larger than the node is refused.
+//! Every test has its own `cgroup_parent`, and checks that supd removes it.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// supd.toml with a cgroup parent of this test's own.
+fn config(s: &Supd, extra: &str) -> (String, String) {
+    let name = format!("supd-test-{}", s.dir.path().file_name().and_then(|n| n.to_str()).expect("temporary name"));
+    (format!("cgroup_parent = \"{name}\"\n{extra}"), name)
+}
+
+/// These tests need root: they run unconditionally and say so.
+fn need_root() {
+    assert!(nix::unistd::geteuid().is_root(), "the cgroup tests run as root (scripts/test runs them so)");
+}
+
+/// The cgroup directories of a process, in every mounted hierarchy, that
+/// lie under `parent`.
+fn cgroup_dirs(pid: i32, parent: &str) -> Vec<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    let mounts: Vec<(bool, Vec<String>, PathBuf)> = mountinfo
+        .lines()
+        .filter_map(|l| {
+            let (left, right) = l.split_once(" - ")?;
+            let l: Vec<&str> = left.split(' ').collect();
+            let r: Vec<&str> = right.split(' ').collect();
+            let v2 = match r[0] {
+                "cgroup2" => true,
+                "cgroup" => false,
+                _ => return None,
+            };
+            Some((v2, r[2].split(',').map(String::from).collect(), PathBuf::from(l[4])))
+        })
+        .collect();
+    let own = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let mut out = Vec::new();
+    for line in own.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctl, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        if !path.split('/').any(|c| c == parent) {
+            continue;
+        }
+        let mount = if ctl.is_empty() {
+            mounts.iter().find(|m| m.0)
+        } else {
+            mounts.iter().find(|m| !m.0 && ctl.split(',').all(|c| m.1.iter().any(|o| o == c)))
+        };
+        if let Some(m) = mount {
+            out.push(m.2.join(path.trim_start_matches('/')));
+        }
+    }
+    out
+}
+
+/// Every directory named `name` below the cgroup mounts (a few levels deep).
+fn dirs_named(name: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![(PathBuf::from("/sys/fs/cgroup"), 0)];
+    while let Some((dir, depth)) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for e in entries.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name() == name {
+                out.push(e.path());
+            } else if depth < 4 {
+                todo.push((e.path(), depth + 1));
+            }
+        }
+    }
+    out
+}
+
+/// Removes what a failed test left: processes, then cgroups.
+struct Cleanup {
+    parent: String,
+    pids: Vec<i32>,
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        for pid in &self.pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(*pid), nix::sys::signal::Signal::SIGKILL);
+        }
+        // Killed processes take a moment to leave their cgroups.
+        wait_until(Duration::from_secs(5), || {
+            for dir in dirs_named(&self.parent) {
+                if let Ok(entries) = std::fs::read_dir(&dir) {
+                    for e in entries.flatten() {
+                        if e.file_type().is_ok_and(|t| t.is_dir()) {
+                            let _ = std::fs::remove_dir(e.path());
+                        }
+                    }
+                }
+                let _ = std::fs::remove_dir(&dir);
+            }
+            dirs_named(&self.parent).is_empty()
+        });
+    }
+}
+
+/// Stops supd and checks that it removed every cgroup it made.
+fn stop_and_check_cgroups_removed(mut s: Supd, parent: &str) {
+    s.supctl_ok(&["shutdown"]);
+    assert!(s.wait_exit(PATIENCE).is_some(), "supd did not exit\n{}", s.log());
+    let left = dirs_named(parent);
+    assert!(left.is_empty(), "supd left its cgroups: {left:?}\n{}", s.log());
+}
+
+fn resources(t: &Value) -> &Value {
+    &t["resources"]
+}
+
+#[test]
+fn a_task_past_its_memory_is_oom_killed_reported_and_restarted() {
+    need_root();
+    let s = Supd::new();
+    let (toml, parent) = config(&s, "");
+    let _cleanup = Cleanup { parent: parent.clone(), pids: Vec::new() };
+    // Grows by 4 MiB every 10 ms, touching every page, far past 40 MB.
+    s.write_job(
+        "oom.hcl",
+        r#"job "oom" {
+  group "g" {
+    restart {
+      attempts = 1
+      interval = "1m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "hog" {
+      driver = "raw_exec"
+      config {
+        command = "@PY@"
+        args    = ["-c", "import time\nx = []\nwhile True:\n    x.append(bytearray(4 << 20))\n    time.sleep(0.01)"]
+      }
+      resources {
+        cpu    = 100
+        memory = 40
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start_with_config(&toml);
+    let t = s.wait_task("oom/g/0/hog", "OOM-killed twice, then given up", |t| {
+        count(t, "Terminated", |m| m.contains("OOM Killed")) == 2 && t["state"] == "dead"
+    });
+    let ev = events(&t);
+    let terminated: Vec<&String> = ev.iter().filter(|(k, _)| k == "Terminated").map(|(_, m)| m).collect();
+    assert_eq!(
+        terminated, ["Exit Code: 137, Signal: 9, Exit Message: \"OOM Killed\""; 2],
+        "Nomad's wording, every time: {ev:?}"
+    );
+    // The restart policy applies as for any failure: one restart, then no more.
+    assert_eq!(restarts(&t), 1, "{ev:?}");
+    assert_eq!(count(&t, "Not Restarting", |m| m.contains("Exceeded allowed attempts")), 1, "{ev:?}");
+    assert_eq!(t["failed"], true);
+    // How long a run lasted, from its start to the OOM kill: python needs
+    // ~10 MB to start, then reaches 40 MB within a few dozen allocations.
+    let started = event_times(&t, "Started");
+    let ended = event_times(&t, "Terminated");
+    for (a, b) in started.iter().zip(&ended) {
+        eprintln!("run lasted {:.0} ms until its OOM kill", (b - a) * 1000.0);
+        assert!(b - a < 10.0, "an OOM kill took {:.1} s", b - a);
+    }
+    let r = resources(&t);
+    assert_eq!(r["memory"], 40);
+    assert_eq!(r["memory_limit"], 40u64 << 20, "memory is the hard limit: {r}");
+    assert_eq!(r["enforced"], serde_json::json!(["memory", "cpu"]), "{r}");
+    let log = s.log();
+    assert!(log.contains("OOM killed: it reached its memory limit"), "{log}");
+    stop_and_check_cgroups_removed(s, &parent);
+}
+
+/// CPU ticks (user + system) a process used so far.
+fn ticks(pid: i32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let f: Vec<&str> = stat.rsplit_once(')').map_or(vec![], |(_, r)| r.split_whitespace().collect());
+    f.get(11).and_then(|u| u.parse::<u64>().ok()).unwrap_or(0)
+        + f.get(12).and_then(|s| s.parse::<u64>().ok()).unwrap_or(0)
+}
+
+#[test]
+fn a_busy_task_with_more_cpu_gets_more_of_a_contended_core() {
+    need_root();
+    let s = Supd::new();
+    let (toml, parent) = config(&s, "");
+    let _cleanup = Cleanup { parent: parent.clone(), pids: Vec::new() };
+    // Both spin on core 0; their cpu (100 vs 1000 MHz) is their weight.
+    let spinner = |name: &str, cpu: u32| {
+        format!(
+            r#"    task "{name}" {{
+      driver = "raw_exec"
+      config {{
+        command = "/usr/bin/taskset"
+        args    = ["-c", "0", "@PY@", "-c", "while True: pass"]
+      }}
+      resources {{
+        cpu    = {cpu}
+        memory = 50
+      }}
+    }}
+"#
+        )
+    };
+    s.write_job(
+        "spin.hcl",
+        &format!("job \"spin\" {{\n  group \"g\" {{\n{}{}  }}\n}}\n", spinner("small", 100), spinner("large", 1000)),
+    );
+    let s = s.start_with_config(&toml);
+    let small = pid(&s.wait_running("spin/g/0/small"));
+    let large = pid(&s.wait_running("spin/g/0/large"));
+    // Let both settle, then measure over a few seconds.
+    std::thread::sleep(Duration::from_millis(500));
+    let (s0, l0, t0) = (ticks(small), ticks(large), Instant::now());
+    std::thread::sleep(Duration::from_secs(3));
+    let (ds, dl) = (ticks(small) - s0, ticks(large) - l0);
+    let secs = t0.elapsed().as_secs_f64();
+    let ratio = dl as f64 / ds.max(1) as f64;
+    eprintln!(
+        "over {secs:.1} s on one core: large used {dl} ticks, small {ds} ticks: ratio {ratio:.1} (weights 1000:100)"
+    );
+    assert!(dl > 0, "the large task did not run at all");
+    // The weights say 10:1; anything clearly above 1 shows they count, and
+    // a loaded machine keeps well above 3.
+    assert!(ratio >= 3.0, "large/small cpu = {ratio:.2}, expected about 10\n{}", s.log());
+    let st = s.status();
+    let r = resources(task(&st, "spin/g/0/large").expect("task"));
+    assert_eq!(r["cpu_weight"], 1000, "v1 shares are the MHz: {r}");
+    assert!(r["cpu_seconds"].as_f64().is_some_and(|c| c > 0.5), "cpu time is reported: {r}");
+    assert!(r["memory_usage"].as_u64().is_some_and(|m| m > 0), "memory use is reported: {r}");
+    let text = s.supctl_ok(&["status"]);
+    assert!(text.contains("MEMORY") && text.contains("/1000MHz") && text.contains("cgroups hybrid"), "{text}");
+    let detail = s.supctl_ok(&["status", "spin/g/0/large"]);
+    assert!(detail.contains("Resources = cpu 1000 MHz, memory 50 MB; memory limit 50M, cpu weight 1000"), "{detail}");
+    stop_and_check_cgroups_removed(s, &parent);
+}
+
+#[test]
+fn stopping_a_task_kills_descendants_that_left_its_group_session_and_environment() {
+    need_root();
+    let s = Supd::new();
+    let (toml, parent) = config(&s, "");
+    let mut cleanup = Cleanup { parent: parent.clone(), pids: Vec::new() };
+    // Two descendants no process group, session or NOMAD_* variable leads
+    // back to: a setsid'd child, and a daemon whose parent exited.
+    s.write_job(
+        "escape.hcl",
+        r#"job "escape" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "env -i setsid sh -c 'echo $$ > @DIR@/child; exec sleep 1000' & env -i setsid sh -c 'sh -c \"echo \\$$ > @DIR@/daemon; exec sleep 1000\" & exit 0' & exec sleep 1000"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start_with_config(&toml);
+    let main = pid(&s.wait_running("escape/g/0/t"));
+    let child: i32 = s.wait_lines("child", 1)[0].trim().parse().expect("child pid");
+    let daemon: i32 = s.wait_lines("daemon", 1)[0].trim().parse().expect("daemon pid");
+    cleanup.pids = vec![child, daemon];
+    let sid = |p: i32| proc_info(p);
+    for p in [child, daemon] {
+        assert!(alive(p), "pid {p} runs");
+        assert_ne!(
+            nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(p))).ok(),
+            nix::unistd::getsid(Some(nix::unistd::Pid::from_raw(main))).ok(),
+            "pid {p} left the task's session: {}",
+            sid(p)
+        );
+        let env =
+            String::from_utf8_lossy(&std::fs::read(format!("/proc/{p}/environ")).unwrap_or_default()).into_owned();
+        assert!(!env.contains("NOMAD_") && !env.contains(TAG), "pid {p} has no variable to be found by: {env:?}");
+    }
+    // All three are in the task's cgroups, in every hierarchy.
+    let dirs = cgroup_dirs(main, &parent);
+    assert!(dirs.len() >= 2, "the task has cgroups under {parent}: {dirs:?}");
+    for d in &dirs {
+        let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
+        let procs: Vec<i32> = procs.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        for p in [main, child, daemon] {
+            assert!(procs.contains(&p), "pid {p} is in {}: {procs:?}", d.display());
+        }
+    }
+    s.supctl_ok(&["job", "stop", "escape"]);
+    s.wait_dead("escape/g/0/t");
+    for (p, what) in [(main, "the task"), (child, "the setsid'd child"), (daemon, "the orphaned daemon")] {
+        s.assert_gone(p, PATIENCE, what);
+    }
+    // Once the task is dead for good, its cgroups go.
+    let gone = wait_until(PATIENCE, || dirs.iter().all(|d| !d.exists()));
+    assert!(
+        gone,
+        "the task's cgroups are left: {:?}\n{}",
+        dirs.iter().filter(|d| d.exists()).collect::<Vec<_>>(),
+        s.log()
+    );
+    stop_and_check_cgroups_removed(s, &parent);
+}
+
+#[test]
+fn a_job_larger_than_the_node_is_refused_with_the_numbers() {
+    need_root();
+    let s = Supd::new();
+    let (toml, parent) = config(&s, "cpu_total_compute = 1000\nmemory_total_mb = 2000\n");
+    let _cleanup = Cleanup { parent: parent.clone(), pids: Vec::new() };
+    let job = |name: &str, count: u32, cpu: u32| {
+        format!(
+            r#"job "{name}" {{
+  group "g" {{
+    count = {count}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }}
+      resources {{
+        cpu    = {cpu}
+        memory = 100
+      }}
+    }}
+  }}
+}}
+"#
+        )
+    };
+    let s = s.start_with_config(&toml);
+    let st = s.status();
+    assert_eq!((st["node"]["cpu_total"].as_u64(), st["node"]["memory_total"].as_u64()), (Some(1000), Some(2000)));
+    // Larger than the whole node.
+    let big = s.write_file("big.hcl", &job("big", 3, 400));
+    let out = s.supctl(&["job", "run", big.to_str().expect("path")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "refused: {}", describe(&out));
+    assert!(
+        err.contains("Resources exhausted: job \"big\" needs cpu 1200 MHz and memory 300 MB for 3 instance(s)")
+            && err
+                .contains("this node has cpu 1000 MHz and memory 2000 MB, of which other jobs reserve 0 MHz and 0 MB")
+            && err.contains("Dimension \"cpu\" exhausted"),
+        "{err}"
+    );
+    // One that fits, then one that would not fit beside it.
+    let a = s.write_file("a.hcl", &job("a", 1, 600));
+    s.supctl_ok(&["job", "run", a.to_str().expect("path")]);
+    s.wait_running("a/g/0/t");
+    let b = s.write_file("b.hcl", &job("b", 1, 600));
+    let out = s.supctl(&["job", "run", b.to_str().expect("path")]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(err.contains("other jobs reserve 600 MHz and 100 MB"), "{err}");
+    // The same through the job directory: reload refuses it, a runs on.
+    s.write_job("b.hcl", &job("b", 1, 600));
+    let out = s.supctl(&["reload"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(err.contains("job \"b\" not loaded: Resources exhausted"), "{err}");
+    let st = s.status();
+    assert!(st["jobs"].as_array().expect("jobs").iter().all(|j| j["name"] != "b"), "{}", pretty(&st));
+    assert_eq!(st["node"]["cpu_reserved"], 600);
+    // Once a is stopped, b fits.
+    s.supctl_ok(&["job", "stop", "a"]);
+    s.wait_dead("a/g/0/t");
+    s.supctl_ok(&["reload"]);
+    s.wait_running("b/g/0/t");
+    stop_and_check_cgroups_removed(s, &parent);
+}
