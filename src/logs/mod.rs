@@ -31,6 +31,9 @@ pub struct Stream {
     max_size: u64,
     /// The current file ends with a whole line (or is empty).
     at_line_start: bool,
+    /// The directory exists and `index` names the newest file: done at the
+    /// first write, so that a task that writes nothing costs no files.
+    located: bool,
     /// Bytes that could not be written.
     pub dropped: u64,
     /// The last write error, until it is reported.
@@ -38,31 +41,29 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// Creates the pipe and finds where writing continues: the newest file
-    /// of an earlier run of supd is appended to, never truncated.
+    /// Creates the pipe. The file is opened when the first output arrives:
+    /// the newest file of an earlier run of supd is appended to, never
+    /// truncated.
     pub fn open(dir: &Path, base: &str, max_files: u32, max_file_size_mb: u32) -> std::io::Result<Stream> {
-        std::fs::create_dir_all(dir)?;
         let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
         // The task's end blocks as usual: a task writing faster than supd
         // reads waits, it does not lose output.
         nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))?;
-        let index = existing(dir, base).into_iter().max().unwrap_or(0);
-        let mut s = Stream {
+        Ok(Stream {
             dir: dir.to_path_buf(),
             base: base.to_string(),
             read: File::from(read),
             write,
             file: None,
-            index,
+            index: 0,
             size: 0,
             max_files: max_files.max(1),
             max_size: u64::from(max_file_size_mb.max(1)) << 20,
             at_line_start: true,
+            located: false,
             dropped: 0,
             error: None,
-        };
-        s.open_current()?;
-        Ok(s)
+        })
     }
 
     pub fn raw_fd(&self) -> RawFd {
@@ -84,6 +85,11 @@ impl Stream {
     }
 
     fn open_current(&mut self) -> std::io::Result<()> {
+        if !self.located {
+            std::fs::create_dir_all(&self.dir)?;
+            self.index = existing(&self.dir, &self.base).into_iter().max().unwrap_or(0);
+            self.located = true;
+        }
         let f = OpenOptions::new().create(true).append(true).open(self.current_path())?;
         self.size = f.metadata()?.len();
         self.at_line_start = self.size == 0 || ends_with_newline(&self.current_path());

@@ -18,6 +18,9 @@ use std::time::Instant;
 /// At most this many control connections at once.
 const MAX_CLIENTS: usize = 256;
 
+/// Answers larger than this give their memory back once sent.
+const BIG_ANSWER: usize = 256 << 10;
+
 /// A follower that falls this far behind is disconnected.
 const MAX_BACKLOG: usize = 4 << 20;
 
@@ -189,8 +192,19 @@ impl Supervisor {
                 }
             }
         }
+        // A large answer (the status of a thousand tasks is over a
+        // megabyte) leaves the heap grown: once it is out, the buffer and
+        // the freed memory go back to the system.
+        let big = c.wbuf.is_empty() && c.wbuf.capacity() > BIG_ANSWER;
+        if big {
+            c.wbuf = Vec::new();
+        }
         if c.done && c.wbuf.is_empty() {
             self.drop_client(token);
+        }
+        if big {
+            // SAFETY: malloc_trim only releases free memory of the allocator.
+            unsafe { libc::malloc_trim(0) };
         }
     }
 

@@ -115,6 +115,8 @@ enum Timer {
     SweepKill,
     /// Write the state: changes within a short while share one write.
     Save,
+    /// Look for orphans of ended tasks: exits close together share one look.
+    Sweep,
     /// Hand a failed instance off, if its generation still matches.
     Handoff(u64, usize, u64),
     /// A hand-off hook that has not finished by now is killed.
@@ -168,6 +170,8 @@ pub struct Supervisor {
     stopped_jobs: std::collections::BTreeSet<String>,
     /// The state changed and a save is scheduled.
     save_pending: bool,
+    /// A sweep for orphans is scheduled.
+    sweep_pending: bool,
     /// pidfds of processes left by a previous supd, being stopped.
     leftover_tokens: HashMap<Token, (TaskKey, std::os::fd::OwnedFd)>,
     /// Saved task states not yet matched with a task, by job/group/index/task.
@@ -220,6 +224,7 @@ impl Supervisor {
             hurry: false,
             stopped_jobs: std::collections::BTreeSet::new(),
             save_pending: false,
+            sweep_pending: false,
             saved_tasks: HashMap::new(),
             saved_instances: HashMap::new(),
             leftover_tokens: HashMap::new(),
@@ -268,6 +273,9 @@ impl Supervisor {
                 self.shutting_down = true;
             }
             if self.shutting_down && self.everything_stopped() {
+                if std::mem::take(&mut self.sweep_pending) {
+                    self.sweep_orphans();
+                }
                 if !self.cfg.init || process::own_children().is_empty() {
                     break;
                 }
@@ -396,7 +404,7 @@ impl Supervisor {
             // A reaped orphan may have left children of a task that ended;
             // one sweep covers them all.
             log::debug!("reaped {orphans} adopted orphan(s)");
-            self.sweep_orphans();
+            self.sweep_soon();
         }
     }
 
@@ -441,6 +449,10 @@ impl Supervisor {
                     if self.task(key).is_some_and(|t| t.generation == generation) {
                         self.send_kill(key);
                     }
+                }
+                Timer::Sweep => {
+                    self.sweep_pending = false;
+                    self.sweep_orphans();
                 }
                 Timer::Save => {
                     self.save_pending = false;
@@ -515,6 +527,16 @@ impl Supervisor {
             if let Err(e) = self.receive(envelope, true) {
                 log::error!("a handed-off instance no longer runs here: {e}");
             }
+        }
+    }
+
+    /// Schedules a sweep for orphans (reading /proc costs time in
+    /// proportion to supd's children, so a thousand tasks ending together
+    /// share one).
+    fn sweep_soon(&mut self) {
+        if !self.sweep_pending {
+            self.sweep_pending = true;
+            self.arm(Instant::now() + Duration::from_millis(20), Timer::Sweep);
         }
     }
 

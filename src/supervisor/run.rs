@@ -394,7 +394,7 @@ impl Supervisor {
             let _ = process::signal_group(pid, Signal::SIGKILL);
         }
         self.kill_cgroup(key);
-        self.sweep_orphans();
+        self.sweep_soon();
         let outcome = match stopping {
             Some(After::Killed) => Outcome::Killed,
             Some(After::Restart(o)) => o,
