@@ -611,6 +611,8 @@ pub struct TaskCgroup {
     oom_base: (Option<u64>, Option<u64>),
     /// The cpu time counter when the current run started.
     cpu_base: u64,
+    /// Made and not yet started: its counters are all zero.
+    fresh: bool,
     pub limits: Limits,
 }
 
@@ -654,8 +656,8 @@ impl TaskCgroup {
             self.limits.memory_hard = hard;
             self.limits.memory_soft = soft;
             self.limits.swap_allowed = hard.is_some() && !swap_off;
-            self.oom_base = self.oom_counters();
         }
+        self.fresh = true;
         if let Some(d) = &self.cpu {
             let shares = mhz_to_shares(res.cpu);
             let quota = cg.mhz_per_core.filter(|_| cg.hard_cpu).map(|per_core| mhz_to_quota(res.cpu, per_core));
@@ -709,6 +711,12 @@ impl TaskCgroup {
 
     /// Remembers the OOM counters before a run starts.
     pub fn mark_start(&mut self) {
+        if std::mem::take(&mut self.fresh) {
+            // A new cgroup counts from zero: nothing to read.
+            self.oom_base = (None, None);
+            self.cpu_base = 0;
+            return;
+        }
         self.oom_base = self.oom_counters();
         self.cpu_base = self.cpu_ns().unwrap_or(0);
     }
@@ -726,6 +734,10 @@ impl TaskCgroup {
     /// started. Without an OOM kill counter, a SIGKILL after the limit
     /// was hit counts.
     pub fn oom_killed(&self, sigkill: bool) -> bool {
+        // The OOM killer kills with SIGKILL: any other end is not its doing.
+        if !sigkill {
+            return false;
+        }
         let now = self.oom_counters();
         match (now.0, self.oom_base.0) {
             (Some(n), Some(b)) => n > b,
