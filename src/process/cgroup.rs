@@ -14,7 +14,7 @@
 
 use crate::jobspec::model::Resources;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// One cgroup filesystem mount, from /proc/self/mountinfo.
@@ -611,8 +611,12 @@ pub struct TaskCgroup {
     oom_base: (Option<u64>, Option<u64>),
     /// The cpu time counter when the current run started.
     cpu_base: u64,
-    /// Made and not yet started: its counters are all zero.
-    fresh: bool,
+    /// `cgroup.procs` of every hierarchy, opened at the first start and
+    /// kept: each run's child joins by writing to them.
+    procs: Vec<OwnedFd>,
+    /// The counters have moved since the bases were taken (a run ended
+    /// without being read): read them again once the next run is started.
+    stale: bool,
     pub limits: Limits,
 }
 
@@ -657,7 +661,6 @@ impl TaskCgroup {
             self.limits.memory_soft = soft;
             self.limits.swap_allowed = hard.is_some() && !swap_off;
         }
-        self.fresh = true;
         if let Some(d) = &self.cpu {
             let shares = mhz_to_shares(res.cpu);
             let quota = cg.mhz_per_core.filter(|_| cg.hard_cpu).map(|per_core| mhz_to_quota(res.cpu, per_core));
@@ -681,20 +684,24 @@ impl TaskCgroup {
         Ok(())
     }
 
-    /// Opens `cgroup.procs` of every hierarchy, for the child to join them
-    /// between fork and exec (write "0": the writer itself).
-    pub fn procs_fds(&self) -> Result<Vec<OwnedFd>, String> {
-        self.dirs
-            .iter()
-            .map(|d| {
-                let path = d.path.join("cgroup.procs");
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map(OwnedFd::from)
-                    .map_err(|e| format!("cannot open {}: {e}", path.display()))
-            })
-            .collect()
+    /// `cgroup.procs` of every hierarchy, for the child to join them
+    /// before exec (write "0": the writer itself); opened on first use.
+    pub fn procs_fds(&mut self) -> Result<Vec<RawFd>, String> {
+        if self.procs.is_empty() {
+            self.procs = self
+                .dirs
+                .iter()
+                .map(|d| {
+                    let path = d.path.join("cgroup.procs");
+                    std::fs::OpenOptions::new()
+                        .write(true)
+                        .open(&path)
+                        .map(OwnedFd::from)
+                        .map_err(|e| format!("cannot open {}: {e}", path.display()))
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        Ok(self.procs.iter().map(AsRawFd::as_raw_fd).collect())
     }
 
     /// (OOM kills, failures to charge) so far; v1 kernels before 4.13
@@ -702,23 +709,13 @@ impl TaskCgroup {
     fn oom_counters(&self) -> (Option<u64>, Option<u64>) {
         match &self.memory {
             Some(d) if d.v2 => (keyed(&d.path.join("memory.events"), "oom_kill"), None),
-            Some(d) => {
-                (keyed(&d.path.join("memory.oom_control"), "oom_kill"), read_u64(&d.path.join("memory.failcnt")))
-            }
+            Some(d) => match keyed(&d.path.join("memory.oom_control"), "oom_kill") {
+                Some(n) => (Some(n), None),
+                // Kernels before 4.13 have no kill counter.
+                None => (None, read_u64(&d.path.join("memory.failcnt"))),
+            },
             None => (None, None),
         }
-    }
-
-    /// Remembers the OOM counters before a run starts.
-    pub fn mark_start(&mut self) {
-        if std::mem::take(&mut self.fresh) {
-            // A new cgroup counts from zero: nothing to read.
-            self.oom_base = (None, None);
-            self.cpu_base = 0;
-            return;
-        }
-        self.oom_base = self.oom_counters();
-        self.cpu_base = self.cpu_ns().unwrap_or(0);
     }
 
     fn cpu_ns(&self) -> Option<u64> {
@@ -733,16 +730,38 @@ impl TaskCgroup {
     /// Whether the kernel's OOM killer struck in this cgroup since the run
     /// started. Without an OOM kill counter, a SIGKILL after the limit
     /// was hit counts.
-    pub fn oom_killed(&self, sigkill: bool) -> bool {
-        // The OOM killer kills with SIGKILL: any other end is not its doing.
+    ///
+    /// Called once per run, at its end. The OOM killer kills with SIGKILL,
+    /// so any other end is not its doing and nothing is read: the bases are
+    /// read again by [`TaskCgroup::started`], after the next run is on its
+    /// way, off the path from one run's exit to the next one's start. After
+    /// a SIGKILL, the counters read now are where the next run starts from
+    /// (nothing runs in the cgroup in between). A new cgroup starts from
+    /// zero.
+    pub fn end_run(&mut self, sigkill: bool) -> bool {
         if !sigkill {
+            self.stale = true;
             return false;
         }
         let now = self.oom_counters();
-        match (now.0, self.oom_base.0) {
+        let killed = match (now.0, self.oom_base.0) {
             (Some(n), Some(b)) => n > b,
             (Some(n), None) => n > 0,
+            // Without a kill counter: a SIGKILL while failing to charge.
             _ => sigkill && now.1.unwrap_or(0) > self.oom_base.1.unwrap_or(0),
+        };
+        self.oom_base = now;
+        self.cpu_base = self.cpu_ns().unwrap_or(self.cpu_base);
+        self.stale = false;
+        killed
+    }
+
+    /// A run has just started: the bases for its OOM verdict and cpu time,
+    /// when the end of the previous run did not read them.
+    pub fn started(&mut self) {
+        if std::mem::take(&mut self.stale) {
+            self.oom_base = self.oom_counters();
+            self.cpu_base = self.cpu_ns().unwrap_or(self.cpu_base);
         }
     }
 

@@ -9,7 +9,7 @@ use crate::control::protocol::{NodeStatus, TaskResources};
 use crate::jobspec::Job;
 use crate::process::Exit;
 use crate::process::cgroup::TaskCgroup;
-use std::os::fd::OwnedFd;
+use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 /// How often, and how many times, removing the cgroup of a dead task is
@@ -29,7 +29,7 @@ pub(super) struct Dying {
 impl Supervisor {
     /// The cgroup the task's next run joins (made on first use), as open
     /// `cgroup.procs` descriptors for the child; none without cgroups.
-    pub(super) fn cgroup_for_start(&mut self, key: TaskKey) -> Result<Vec<OwnedFd>, String> {
+    pub(super) fn cgroup_for_start(&mut self, key: TaskKey) -> Result<Vec<RawFd>, String> {
         if !self.cfg.cgroups.active() {
             return Ok(Vec::new());
         }
@@ -44,17 +44,17 @@ impl Supervisor {
         let id = inst.id.get(..8).unwrap_or(&inst.id).to_string();
         let Some(t) = inst.tasks.get_mut(key.task) else { return Ok(Vec::new()) };
         let name = format!("{name}.{}.{id}", t.spec.name);
-        // The cgroup of an earlier run, unless something removed it meanwhile.
-        let kept = t.cgroup.take().and_then(|cg| cg.procs_fds().ok().map(|fds| (cg, fds)));
-        let fds = match kept {
-            Some((cg, fds)) => Ok((cg, fds)),
-            None => cgroups.create(&name, &t.spec.resources).and_then(|cg| cg.procs_fds().map(|fds| (cg, fds))),
+        // The cgroup of an earlier run (a start that could not join it
+        // dropped it: see `start_task`), or a new one.
+        let cg = match t.cgroup.take() {
+            Some(cg) => Ok(cg),
+            None => cgroups.create(&name, &t.spec.resources),
         };
-        let fds = fds.map(|(mut cg, fds)| {
-            cg.mark_start();
+        let fds = cg.and_then(|mut cg| {
+            let fds = cg.procs_fds()?;
             t.limits = Some(cg.limits.clone());
             t.cgroup = Some(cg);
-            fds
+            Ok(fds)
         });
         if let Err(e) = &fds {
             log::error!("{label}: {e}");
@@ -63,9 +63,9 @@ impl Supervisor {
     }
 
     /// Whether the kernel's OOM killer struck the task's run that just ended.
-    pub(super) fn oom_killed(&self, key: TaskKey, exit: Exit) -> bool {
+    pub(super) fn oom_killed(&mut self, key: TaskKey, exit: Exit) -> bool {
         let sigkill = matches!(exit, Exit::Signal(libc::SIGKILL, _));
-        self.task(key).and_then(|t| t.cgroup.as_ref()).is_some_and(|cg| cg.oom_killed(sigkill))
+        self.task_mut(key).and_then(|t| t.cgroup.as_mut()).is_some_and(|cg| cg.end_run(sigkill))
     }
 
     /// Kills whatever a task's run left in its cgroup: descendants that

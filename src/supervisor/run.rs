@@ -321,20 +321,22 @@ impl Supervisor {
                 return;
             }
         };
-        // Open until the child has joined: dropped after the spawn.
-        let cgroup_fds = match self.cgroup_for_start(key) {
+        // Kept open by the task's cgroup, across its runs.
+        let cgroup = match self.cgroup_for_start(key) {
             Ok(fds) => fds,
             Err(message) => {
                 self.start_failed(key, message, true);
                 return;
             }
         };
-        let cgroup: Vec<std::os::fd::RawFd> = cgroup_fds.iter().map(std::os::fd::AsRawFd::as_raw_fd).collect();
         self.ensure_task_log(key);
         let (stdout, stderr) = self.task_io(key);
         match process::spawn_in(&spec, stdout, stderr, &cgroup) {
             Ok(pid) => {
                 let Some(t) = self.task_mut(key) else { return };
+                if let Some(cg) = t.cgroup.as_mut() {
+                    cg.started();
+                }
                 t.pid = Some(pid);
                 t.state = State::Running;
                 t.launched = true;
@@ -350,7 +352,15 @@ impl Supervisor {
                 self.state_changed();
                 self.advance(key.run, key.inst);
             }
-            Err(e) => self.start_failed(key, e.message, e.recoverable),
+            Err(e) => {
+                if e.message.starts_with("cannot join the task's cgroup")
+                    && let Some(mut cg) = self.task_mut(key).and_then(|t| t.cgroup.take())
+                {
+                    // Removed or broken under supd: the next start makes a new one.
+                    let _ = cg.remove();
+                }
+                self.start_failed(key, e.message, e.recoverable)
+            }
         }
     }
 
