@@ -475,13 +475,29 @@ fn parent_dir(pl: &Place, parent: &str) -> PathBuf {
 
 fn prepare_v1(target: &Path) -> Result<Vec<String>, String> {
     std::fs::create_dir_all(target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+    writable(target)?;
+    // New memory cgroups take their swappiness from their parent: set once
+    // here, not for every task (as Nomad does; refused in some nested
+    // hierarchies, which is harmless).
+    let swappiness = target.join("memory.swappiness");
+    if swappiness.exists() {
+        let _ = write(&swappiness, "0");
+    }
     Ok(Vec::new())
+}
+
+/// Whether supd may make task cgroups in `dir` (a parent made earlier by
+/// root is not writable for an unprivileged supd).
+fn writable(dir: &Path) -> Result<(), String> {
+    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK)
+        .map_err(|e| format!("cannot make task cgroups in {}: {e}", dir.display()))
 }
 
 /// Makes the v2 parent and hands the wanted controllers down from supd's
 /// own cgroup to it and its children; returns those its children get.
 fn prepare_v2(own: &Path, target: &Path, want: &[&str]) -> Result<Vec<String>, String> {
     std::fs::create_dir_all(target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+    writable(target)?;
     if want.is_empty() {
         return Ok(Vec::new());
     }
@@ -653,9 +669,7 @@ impl TaskCgroup {
                 if let Some(s) = soft {
                     set(d, "memory.soft_limit_in_bytes", &s.to_string())?;
                 }
-                // As Nomad does; refused in some nested hierarchies, which
-                // is harmless.
-                let _ = set(d, "memory.swappiness", "0");
+                // memory.swappiness = 0 comes from the parent (prepare_v1).
             }
             self.limits.memory_hard = hard;
             self.limits.memory_soft = soft;
