@@ -6,7 +6,7 @@
 
 use super::task::{After, Instance};
 use super::{CheckKey, Owner, Supervisor, TaskKey, Timer};
-use crate::checks::{self, Outcome, Probe};
+use crate::checks::{self, Dial, Outcome, Probe};
 use crate::jobspec::duration::GoDuration;
 use crate::jobspec::model::{Check, CheckKind, CheckStatus, Job, PortRef};
 use crate::jobspec::template::interpolate;
@@ -153,7 +153,10 @@ impl Supervisor {
         let Some(inflight) = self.check_mut(ck).and_then(|c| c.inflight.take()) else { return };
         match inflight {
             Inflight::Socket { mut probe, token } => {
-                let _ = self.poll.registry().deregister(&mut probe.stream);
+                // A socket still watched is closed, never kept for reuse.
+                if self.poll.registry().deregister(&mut probe.stream).is_ok() {
+                    probe.finish();
+                }
                 self.check_tokens.remove(&token);
             }
             Inflight::Script { pid, .. } => {
@@ -243,13 +246,18 @@ impl Supervisor {
                 if named && let Some(c) = self.check_mut(ck) {
                     c.resolved = Some(addr);
                 }
-                let is_tcp = request.is_none();
-                let mut probe = Probe::connect(addr, request).map_err(|e| format!("dial tcp {addr}: {e}"))?;
-                // On loopback a connect usually completes (or is refused)
-                // within the call: then the result needs no wake-up.
-                if is_tcp && let Some(outcome) = probe.advance() {
-                    return Ok(Some(outcome));
-                }
+                let mut probe = match request {
+                    // On loopback a connect usually completes (or is
+                    // refused) within the call: then the result needs no
+                    // wake-up.
+                    None => match checks::dial(addr) {
+                        Dial::Done(outcome) => return Ok(Some(outcome)),
+                        Dial::Pending(probe) => probe,
+                    },
+                    Some(request) => {
+                        Probe::connect(addr, Some(request)).map_err(|e| format!("dial tcp {addr}: {e}"))?
+                    }
+                };
                 let token = Token(self.next_token);
                 self.next_token += 1;
                 self.poll
