@@ -42,8 +42,8 @@ pub struct CheckRun {
     /// Bumped per probe, to match its timeout.
     pub probe_seq: u64,
     pub inflight: Option<Inflight>,
-    /// The address of a named `address`, looked up once per task start:
-    /// name lookups block, so the loop does not repeat them every interval.
+    /// The check's address, worked out once per task start (name lookups
+    /// block, so the loop does not repeat them every interval).
     pub resolved: Option<SocketAddr>,
 }
 
@@ -209,8 +209,10 @@ impl Supervisor {
         let run = self.runs.get(&ck.run).ok_or("job is gone")?;
         let inst = run.instances.get(ck.inst).ok_or("instance is gone")?;
         let c = inst.checks.get(ck.check).ok_or("check is gone")?;
-        match &c.spec.kind {
-            CheckKind::Tcp | CheckKind::Http { .. } => {
+        match (&c.spec.kind, c.resolved) {
+            // A tcp check's address is worked out once per task start.
+            (CheckKind::Tcp, Some(addr)) => self.start_socket_probe(ck, addr, None),
+            (CheckKind::Tcp | CheckKind::Http { .. }, _) => {
                 let port = match c.spec.port.as_ref() {
                     Some(PortRef::Number(n)) => *n,
                     Some(PortRef::Label(l)) => inst
@@ -228,7 +230,6 @@ impl Supervisor {
                     Some(a) => a,
                     None => resolve(&host, port)?,
                 };
-                let named = host.parse::<std::net::IpAddr>().is_err();
                 let request = match &c.spec.kind {
                     CheckKind::Http { path, method, headers, body, .. } => {
                         let headers =
@@ -244,34 +245,12 @@ impl Supervisor {
                     }
                     _ => None,
                 };
-                if named && let Some(c) = self.check_mut(ck) {
+                if let Some(c) = self.check_mut(ck) {
                     c.resolved = Some(addr);
                 }
-                let mut probe = match request {
-                    // On loopback a connect usually completes (or is
-                    // refused) within the call: then the result needs no
-                    // wake-up.
-                    None => match checks::dial(addr) {
-                        Dial::Done(outcome) => return Ok(Some(outcome)),
-                        Dial::Pending(probe) => probe,
-                    },
-                    Some(request) => {
-                        Probe::connect(addr, Some(request)).map_err(|e| format!("dial tcp {addr}: {e}"))?
-                    }
-                };
-                let token = Token(self.next_token);
-                self.next_token += 1;
-                self.poll
-                    .registry()
-                    .register(&mut probe.stream, token, Interest::READABLE | Interest::WRITABLE)
-                    .map_err(|e| format!("cannot watch the check's socket: {e}"))?;
-                self.check_tokens.insert(token, ck);
-                if let Some(c) = self.check_mut(ck) {
-                    c.inflight = Some(Inflight::Socket { probe, token });
-                }
-                Ok(None)
+                self.start_socket_probe(ck, addr, request)
             }
-            CheckKind::Script { command, args } => {
+            (CheckKind::Script { command, args }, _) => {
                 let t = inst.tasks.get(c.task).ok_or("task is gone")?;
                 let spec = self.spawn_spec(run, inst, t, Some((command, args)))?;
                 let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
@@ -289,6 +268,35 @@ impl Supervisor {
                 Ok(None)
             }
         }
+    }
+
+    /// Connects a tcp or http probe; a tcp result known at once is returned.
+    fn start_socket_probe(
+        &mut self,
+        ck: CheckKey,
+        addr: SocketAddr,
+        request: Option<Vec<u8>>,
+    ) -> Result<Option<Outcome>, String> {
+        let mut probe = match request {
+            // On loopback a connect usually completes (or is refused)
+            // within the call: then the result needs no wake-up.
+            None => match checks::dial(addr) {
+                Dial::Done(outcome) => return Ok(Some(outcome)),
+                Dial::Pending(probe) => probe,
+            },
+            Some(request) => Probe::connect(addr, Some(request)).map_err(|e| format!("dial tcp {addr}: {e}"))?,
+        };
+        let token = Token(self.next_token);
+        self.next_token += 1;
+        self.poll
+            .registry()
+            .register(&mut probe.stream, token, Interest::READABLE | Interest::WRITABLE)
+            .map_err(|e| format!("cannot watch the check's socket: {e}"))?;
+        self.check_tokens.insert(token, ck);
+        if let Some(c) = self.check_mut(ck) {
+            c.inflight = Some(Inflight::Socket { probe, token });
+        }
+        Ok(None)
     }
 
     pub(super) fn on_check_socket(&mut self, token: Token) {
@@ -333,20 +341,21 @@ impl Supervisor {
         if !c.active {
             return;
         }
-        let changed = c.status != status;
-        let before = c.status;
+        // Most results repeat the last one: nothing to tell, nothing to copy.
+        let change = (c.status != status).then(|| {
+            format!("check {} is {} (was {}): {output}", quoted(&c.spec.name), status.as_str(), c.status.as_str())
+        });
         c.status = status;
-        c.output = output.clone();
+        c.output = output;
         let verdict = c.watch.observe(status, Instant::now());
-        let name = c.spec.name.clone();
         let key = TaskKey { run: ck.run, inst: ck.inst, task: c.task };
-        if changed && let Some(t) = self.task_mut(key) {
-            t.push_event(
-                "Check Status",
-                format!("check {} is {} (was {}): {output}", quoted(&name), status.as_str(), before.as_str()),
-            );
+        let name = (verdict == Verdict::Restart).then(|| c.spec.name.clone());
+        if let Some(text) = change
+            && let Some(t) = self.task_mut(key)
+        {
+            t.push_event("Check Status", text);
         }
-        if verdict == Verdict::Restart {
+        if let Some(name) = name {
             log::info!("{}: check {} unhealthy; restarting", self.label(key), quoted(&name));
             if let Some(t) = self.task_mut(key)
                 && t.pid.is_some()
