@@ -94,6 +94,10 @@ impl Supervisor {
     }
 
     fn bury(&mut self, mut d: Dying) {
+        // Empty, as it nearly always is: removed at once, nothing read.
+        if d.cgroup.remove().is_ok() {
+            return;
+        }
         if !d.cgroup.is_empty()
             && let Err(e) = d.cgroup.kill_all()
         {

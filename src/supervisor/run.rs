@@ -403,7 +403,11 @@ impl Supervisor {
         if let Some(pid) = pid {
             let _ = process::signal_group(pid, Signal::SIGKILL);
         }
-        self.kill_cgroup(key);
+        // Before the cgroup's next run; a task that ends for good has its
+        // cgroup emptied when it is removed.
+        if !self.shutting_down {
+            self.kill_cgroup(key);
+        }
         self.sweep_soon();
         let outcome = match stopping {
             Some(After::Killed) => Outcome::Killed,
