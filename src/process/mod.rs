@@ -208,12 +208,21 @@ pub fn own_children() -> Vec<Pid> {
     out
 }
 
-/// The value of one environment variable of a process, if readable.
-pub fn environ_var(pid: Pid, name: &str) -> Option<String> {
-    let data = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-    let prefix = format!("{name}=");
-    data.split(|b| *b == 0)
-        .find_map(|kv| kv.strip_prefix(prefix.as_bytes()).map(|v| String::from_utf8_lossy(v).into_owned()))
+/// The values of some environment variables of a process (one read of
+/// /proc/PID/environ), each `None` when unset or unreadable.
+pub fn environ_vars<const N: usize>(pid: Pid, names: [&str; N]) -> [Option<String>; N] {
+    let mut out: [Option<String>; N] = std::array::from_fn(|_| None);
+    let Ok(data) = std::fs::read(format!("/proc/{pid}/environ")) else { return out };
+    for kv in data.split(|b| *b == 0) {
+        for (i, name) in names.iter().enumerate() {
+            if out[i].is_none()
+                && let Some(v) = kv.strip_prefix(name.as_bytes()).and_then(|r| r.strip_prefix(b"="))
+            {
+                out[i] = Some(String::from_utf8_lossy(v).into_owned());
+            }
+        }
+    }
+    out
 }
 
 /// supd's own environment for tasks: everything but `NOTIFY_SOCKET`.
@@ -302,6 +311,27 @@ mod tests {
         fds.sort();
         assert_eq!(fds, [0, 1, 2, 3]);
         assert_eq!(std::fs::read(dir.path().join("stdin")).unwrap(), b"", "stdin is /dev/null");
+    }
+
+    #[test]
+    fn environment_of_another_process() {
+        let mut s = spec("/bin/sleep", &["30"]);
+        s.env.push(("NOMAD_TASK_NAME".into(), "web".into()));
+        s.env.push(("NOMAD_ALLOC_ID".into(), "a=b".into()));
+        let pid = spawn(&s, Io::Null, Io::Null).unwrap();
+        // The new program's environment is in place a moment after spawn
+        // returns (exec releases supd before it sets the stack up).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let [id, task, none] = loop {
+            let got = environ_vars(pid, ["NOMAD_ALLOC_ID", "NOMAD_TASK_NAME", "NOMAD"]);
+            if got[0].is_some() || Instant::now() > deadline {
+                break got;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        assert_eq!((id.as_deref(), task.as_deref(), none), (Some("a=b"), Some("web"), None));
+        signal_group(pid, Signal::SIGKILL).unwrap();
+        wait_for(pid);
     }
 
     #[test]

@@ -587,8 +587,9 @@ impl Supervisor {
             if self.pids.contains_key(&pid) {
                 continue;
             }
-            let Some(alloc) = process::environ_var(pid, "NOMAD_ALLOC_ID") else { continue };
-            let Some(task) = process::environ_var(pid, "NOMAD_TASK_NAME") else { continue };
+            let [Some(alloc), Some(task)] = process::environ_vars(pid, ["NOMAD_ALLOC_ID", "NOMAD_TASK_NAME"]) else {
+                continue;
+            };
             let running = self
                 .runs
                 .values()
