@@ -311,7 +311,11 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
         {
             return fail(STEP_CWD);
         }
-        libc::pthread_sigmask(libc::SIG_SETMASK, &a.old_mask, std::ptr::null_mut());
+        // A program starts with no signal blocked, whatever supd's thread
+        // had blocked.
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
         // As execvp: the first path that is not missing wins; EACCES is
         // remembered over a later ENOENT.
         let mut saw_eacces = false;

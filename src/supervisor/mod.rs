@@ -172,6 +172,8 @@ pub struct Supervisor {
     save_pending: bool,
     /// A sweep for orphans is scheduled.
     sweep_pending: bool,
+    /// The last sweep killed leftovers, whose own children may follow.
+    hunting: bool,
     /// pidfds of processes left by a previous supd, being stopped.
     leftover_tokens: HashMap<Token, (TaskKey, std::os::fd::OwnedFd)>,
     /// Saved task states not yet matched with a task, by job/group/index/task.
@@ -225,6 +227,7 @@ impl Supervisor {
             stopped_jobs: std::collections::BTreeSet::new(),
             save_pending: false,
             sweep_pending: false,
+            hunting: false,
             saved_tasks: HashMap::new(),
             saved_instances: HashMap::new(),
             leftover_tokens: HashMap::new(),
@@ -401,10 +404,14 @@ impl Supervisor {
             }
         }
         if orphans > 0 {
-            // A reaped orphan may have left children of a task that ended;
-            // one sweep covers them all.
             log::debug!("reaped {orphans} adopted orphan(s)");
-            self.sweep_soon();
+            // A reaped orphan may have left children of a task that ended:
+            // looked for only while leftovers of ended tasks are being
+            // killed, as their descendants come to supd in turn. Orphans of
+            // running tasks (an init's daily bread) cost only the reaping.
+            if self.hunting {
+                self.sweep_soon();
+            }
         }
     }
 

@@ -583,6 +583,7 @@ impl Supervisor {
     /// task double-forked, or children left when it died. supd is their
     /// reaper, and they carry their instance and task in the environment.
     pub(super) fn sweep_orphans(&mut self) {
+        let mut killed = false;
         for pid in process::own_children() {
             if self.pids.contains_key(&pid) {
                 continue;
@@ -599,8 +600,12 @@ impl Supervisor {
                 log::info!("killing pid {pid}, left behind by task {task} of instance {alloc}");
                 let _ = process::signal_group(pid, Signal::SIGKILL);
                 let _ = process::signal_pid(pid, Signal::SIGKILL);
+                killed = true;
             }
         }
+        // What was killed may leave children of its own to supd: the
+        // orphans reaped next are looked at again.
+        self.hunting = killed;
     }
 
     /// Stops a process of this task that a previous supd left running; the
