@@ -630,6 +630,9 @@ pub struct TaskCgroup {
     /// `cgroup.procs` of every hierarchy, opened at the first start and
     /// kept: each run's child joins by writing to them.
     procs: Vec<OwnedFd>,
+    /// v2 `cgroup.events` of the tracking cgroup, kept open: whether the
+    /// cgroup is empty is one read at each end of a run.
+    events: std::cell::OnceCell<Option<std::fs::File>>,
     /// The counters have moved since the bases were taken (a run ended
     /// without being read): read them again once the next run is started.
     stale: bool,
@@ -800,7 +803,18 @@ impl TaskCgroup {
     /// Whether no process is left in it.
     pub fn is_empty(&self) -> bool {
         match &self.track {
-            Some(d) if d.v2 => keyed(&d.path.join("cgroup.events"), "populated").is_none_or(|p| p == 0),
+            Some(d) if d.v2 => {
+                use std::os::unix::fs::FileExt;
+                let f = self.events.get_or_init(|| std::fs::File::open(d.path.join("cgroup.events")).ok());
+                let mut buf = [0u8; 256];
+                // Read from the start each time: kernfs makes it afresh.
+                let text = match f.as_ref().map(|f| f.read_at(&mut buf, 0)) {
+                    Some(Ok(n)) => String::from_utf8_lossy(&buf[..n]).into_owned(),
+                    _ => std::fs::read_to_string(d.path.join("cgroup.events")).unwrap_or_default(),
+                };
+                let populated = text.lines().find_map(|l| l.strip_prefix("populated ")?.trim().parse::<u64>().ok());
+                populated.is_none_or(|p| p == 0)
+            }
             _ => self
                 .dirs
                 .iter()

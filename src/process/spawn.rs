@@ -186,9 +186,10 @@ pub fn spawn(
         step: AtomicI32::new(0),
     };
     // The child's stdio goes into the slots.
+    // Between spawns every slot holds /dev/null: a Null costs nothing.
     let put = |io: &Io<'_>, slot: RawFd, own: RawFd| -> std::io::Result<()> {
         let src = match io {
-            Io::Null => slots.null,
+            Io::Null => return Ok(()),
             Io::Inherit => own,
             Io::Fd(fd) => fd.as_raw_fd(),
         };
@@ -225,9 +226,11 @@ pub fn spawn(
         }
     });
     // The slots let go of the child's stdio (a pipe must not keep a writer).
-    for &slot in &slots.fds {
-        // SAFETY: as above.
-        unsafe { libc::dup3(slots.null, slot, libc::O_CLOEXEC) };
+    for (io, &slot) in [&stdin, &stdout, &stderr].into_iter().zip(&slots.fds) {
+        if !matches!(io, Io::Null) {
+            // SAFETY: as above.
+            unsafe { libc::dup3(slots.null, slot, libc::O_CLOEXEC) };
+        }
     }
     drop(stack);
     let pid = match pid {
