@@ -567,6 +567,31 @@ fn keyed(path: &Path, key: &str) -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
+/// A small cgroup file in one read: open, read, close (no stat for a size
+/// hint, no second read for the end).
+fn read_small(path: &Path) -> Option<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 1024];
+    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
+    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// A small cgroup file opened on first use and kept: each read is one
+/// pread from the start (kernfs makes the text afresh), not an open, a
+/// stat, two reads and a close.
+#[derive(Debug, Default)]
+struct Kept(std::cell::OnceCell<Option<std::fs::File>>);
+
+impl Kept {
+    fn read(&self, path: &Path) -> Option<String> {
+        use std::os::unix::fs::FileExt;
+        let f = self.0.get_or_init(|| std::fs::File::open(path).ok()).as_ref()?;
+        let mut buf = [0u8; 1024];
+        let n = f.read_at(&mut buf, 0).ok()?;
+        Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+}
+
 /// Nomad's (runc's) conversion of v1 shares to a v2 weight.
 pub fn shares_to_weight(shares: u64) -> u64 {
     1 + (shares.clamp(2, 262_144) - 2) * 9_999 / 262_142
@@ -632,7 +657,7 @@ pub struct TaskCgroup {
     procs: Vec<OwnedFd>,
     /// v2 `cgroup.events` of the tracking cgroup, kept open: whether the
     /// cgroup is empty is one read at each end of a run.
-    events: std::cell::OnceCell<Option<std::fs::File>>,
+    events: Kept,
     /// The counters have moved since the bases were taken (a run ended
     /// without being read): read them again once the next run is started.
     stale: bool,
@@ -738,9 +763,10 @@ impl TaskCgroup {
     fn cpu_ns(&self) -> Option<u64> {
         let d = self.acct.as_ref()?;
         if d.v2 {
-            keyed(&d.path.join("cpu.stat"), "usage_usec").map(|us| us * 1000)
+            let text = read_small(&d.path.join("cpu.stat"))?;
+            text.lines().find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse::<u64>().ok()).map(|us| us * 1000)
         } else {
-            read_u64(&d.path.join("cpuacct.usage"))
+            read_small(&d.path.join("cpuacct.usage"))?.trim().parse().ok()
         }
     }
 
@@ -784,10 +810,10 @@ impl TaskCgroup {
 
     /// What the task uses now; cpu time since its current run started.
     pub fn usage(&self) -> Usage {
-        let memory_bytes = self
-            .memory
-            .as_ref()
-            .and_then(|d| read_u64(&d.path.join(if d.v2 { "memory.current" } else { "memory.usage_in_bytes" })));
+        let memory_bytes = self.memory.as_ref().and_then(|d| {
+            let file = d.path.join(if d.v2 { "memory.current" } else { "memory.usage_in_bytes" });
+            read_small(&file)?.trim().parse().ok()
+        });
         let cpu_ns = self.cpu_ns().map(|n| n.saturating_sub(self.cpu_base));
         Usage { memory_bytes, cpu_ns }
     }
@@ -804,14 +830,7 @@ impl TaskCgroup {
     pub fn is_empty(&self) -> bool {
         match &self.track {
             Some(d) if d.v2 => {
-                use std::os::unix::fs::FileExt;
-                let f = self.events.get_or_init(|| std::fs::File::open(d.path.join("cgroup.events")).ok());
-                let mut buf = [0u8; 256];
-                // Read from the start each time: kernfs makes it afresh.
-                let text = match f.as_ref().map(|f| f.read_at(&mut buf, 0)) {
-                    Some(Ok(n)) => String::from_utf8_lossy(&buf[..n]).into_owned(),
-                    _ => std::fs::read_to_string(d.path.join("cgroup.events")).unwrap_or_default(),
-                };
+                let text = self.events.read(&d.path.join("cgroup.events")).unwrap_or_default();
                 let populated = text.lines().find_map(|l| l.strip_prefix("populated ")?.trim().parse::<u64>().ok());
                 populated.is_none_or(|p| p == 0)
             }
