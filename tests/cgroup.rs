@@ -2,7 +2,8 @@
 //! layout (hybrid here: v1 memory and cpu, v2 for tracking): a task past its
 //! memory limit is OOM-killed, reported and restarted; cpu weights divide a
 //! contended core; stopping a task kills descendants that left its process
-//! group, session and environment; a job larger than the node is refused.
+//! group, session and environment; a job larger than the node is refused;
+//! a task cgroup removed under supd is made again at the next start.
 //! Every test has its own `cgroup_parent`, and checks that supd removes it.
 
 mod common;
@@ -378,5 +379,55 @@ fn a_job_larger_than_the_node_is_refused_with_the_numbers() {
     s.wait_dead("a/g/0/t");
     s.supctl_ok(&["reload"]);
     s.wait_running("b/g/0/t");
+    stop_and_check_cgroups_removed(s, &parent);
+}
+
+#[test]
+fn a_task_cgroup_removed_under_supd_is_made_again_at_the_next_start() {
+    need_root();
+    let s = Supd::new();
+    let (toml, parent) = config(&s, "");
+    let _cleanup = Cleanup { parent: parent.clone(), pids: Vec::new() };
+    s.write_job(
+        "again.hcl",
+        r#"job "again" {
+  group "g" {
+    restart {
+      attempts = 10
+      interval = "1m"
+      delay    = "1s"
+      mode     = "delay"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["600"]
+      }
+      resources {
+        cpu    = 10
+        memory = 32
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start_with_config(&toml);
+    let first = pid(&s.wait_running("again/g/0/t"));
+    let dirs = cgroup_dirs(first, &parent);
+    assert!(!dirs.is_empty(), "the task runs in cgroups under {parent}");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(first), nix::sys::signal::Signal::SIGKILL);
+    s.wait_task("again/g/0/t", "waiting to restart", |t| t["state"] == "pending");
+    // While it waits out its delay, its (now empty) cgroups are removed.
+    for d in &dirs {
+        assert!(wait_until(PATIENCE, || std::fs::remove_dir(d).is_ok() || !d.exists()), "cannot remove {d:?}");
+    }
+    let t = s.wait_task("again/g/0/t", "running again", |t| t["state"] == "running" && pid(t) != first);
+    let again = cgroup_dirs(pid(&t), &parent);
+    assert_eq!(again.len(), dirs.len(), "in new cgroups: {again:?}");
+    assert!(again.iter().all(|d| d.exists()), "{again:?}");
+    assert_eq!(count(&t, "Driver Failure", |_| true), 0, "made again at once: {:?}", events(&t));
+    assert!(s.log().contains("starting it in a new cgroup"), "supd says so\n{}", s.log());
+    assert_eq!(restarts(&t), 1);
     stop_and_check_cgroups_removed(s, &parent);
 }

@@ -307,6 +307,14 @@ impl Supervisor {
     }
 
     pub(super) fn start_task(&mut self, key: TaskKey) {
+        self.start_task_once(key, true);
+    }
+
+    /// Starts a task; `retry`: a kept cgroup that cannot be joined any more
+    /// (removed under supd) is replaced by a new one and the start is made
+    /// again at once.
+    fn start_task_once(&mut self, key: TaskKey, retry: bool) {
+        let kept_cgroup = self.task(key).is_some_and(|t| t.cgroup.is_some());
         let Some(run) = self.runs.get(&key.run) else { return };
         let Some(instance) = run.instances.get(key.inst) else { return };
         let Some(t) = instance.tasks.get(key.task) else { return };
@@ -356,8 +364,13 @@ impl Supervisor {
                 if e.message.starts_with("cannot join the task's cgroup")
                     && let Some(mut cg) = self.task_mut(key).and_then(|t| t.cgroup.take())
                 {
-                    // Removed or broken under supd: the next start makes a new one.
+                    // Removed or broken under supd: a new one is made.
                     let _ = cg.remove();
+                    if retry && kept_cgroup {
+                        log::warn!("{}: {}; starting it in a new cgroup", self.label(key), e.message);
+                        self.start_task_once(key, false);
+                        return;
+                    }
                 }
                 self.start_failed(key, e.message, e.recoverable)
             }
