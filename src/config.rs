@@ -223,6 +223,15 @@ impl File {
         File::parse(&text).map_err(|e| format!("{}:{e}", path.display()))
     }
 
+    /// The file named with `--config` (which must exist), or else the
+    /// default one when it exists.
+    pub fn load_given_or_default(given: Option<&std::path::Path>) -> Result<File, String> {
+        match given {
+            Some(path) => File::load(path, true),
+            None => File::load(&default_config_file(), false),
+        }
+    }
+
     /// Parses the text; errors start with `LINE:COL: `.
     pub fn parse(text: &str) -> Result<File, String> {
         let at = |span: Option<std::ops::Range<usize>>| {

@@ -103,11 +103,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let file = match &cli.config {
-        Some(path) => supd::config::File::load(path, true),
-        None => supd::config::File::load(&supd::config::default_config_file(), false),
-    };
-    let file = match file {
+    let file = match supd::config::File::load_given_or_default(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("supctl: {e}");

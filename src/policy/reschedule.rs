@@ -40,7 +40,7 @@ pub fn decide(p: &ReschedulePolicy, history: &[Event], failed_at: SystemTime, ra
     }
     let delay = next_delay(p, history, ran_for);
     if !p.unlimited {
-        let recent = history.iter().filter(|e| within(e.time, failed_at, p.interval)).count();
+        let recent = counted(p, history, failed_at);
         if recent >= p.attempts as usize {
             return Decision::Stay {
                 reason: format!(
@@ -61,6 +61,12 @@ pub fn decide(p: &ReschedulePolicy, history: &[Event], failed_at: SystemTime, ra
         }
     }
     Decision::Reschedule { delay }
+}
+
+/// The hand-offs that count against `attempts` at `now`: those inside the
+/// sliding `interval`, or all of them for an unlimited policy.
+pub fn counted(p: &ReschedulePolicy, history: &[Event], now: SystemTime) -> usize {
+    if p.unlimited { history.len() } else { history.iter().filter(|e| within(e.time, now, p.interval)).count() }
 }
 
 fn within(t: SystemTime, failed_at: SystemTime, interval: Duration) -> bool {

@@ -123,6 +123,21 @@ pub fn spawn_hook(spec: &SpawnSpec, stdin: Io<'_>, stdout: Io<'_>, stderr: Io<'_
     spawn::spawn(spec, stdin, stdout, stderr, Detach::Group, &[])
 }
 
+/// An anonymous memory file, close-on-exec: a child's stdin prepared
+/// whole, or where its output is kept (it gets it as 0, 1 or 2).
+pub fn memfd(name: &str) -> std::io::Result<std::fs::File> {
+    use std::os::fd::FromRawFd;
+    let cname = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
+    // SAFETY: memfd_create with a valid C string; the descriptor returned
+    // is owned by the File from here on.
+    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: fd is a fresh descriptor nothing else owns.
+    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+}
+
 /// Every child that has ended since the last call, without blocking.
 pub fn reap() -> Vec<(Pid, Exit)> {
     let mut out = Vec::new();

@@ -49,6 +49,29 @@ pub struct InstanceSaved {
     pub received_from: Option<String>,
 }
 
+impl InstanceSaved {
+    /// An instance's history and origin, not handed off.
+    pub fn new(
+        job: &str,
+        group: &str,
+        index: u32,
+        source_digest: u64,
+        history: Vec<crate::handoff::HistoryEntry>,
+        received_from: Option<String>,
+    ) -> InstanceSaved {
+        InstanceSaved {
+            job: job.to_string(),
+            group: group.to_string(),
+            index,
+            source_digest,
+            history,
+            handed_off_to: None,
+            handed_off_at: None,
+            received_from,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskSaved {
     pub job: String,

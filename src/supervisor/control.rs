@@ -584,15 +584,7 @@ impl Supervisor {
         for (serial, inst) in taken_back {
             let name =
                 self.runs.get(&serial).and_then(|r| r.instances.get(inst)).map_or(String::new(), |i| i.name.clone());
-            for t in self
-                .runs
-                .get_mut(&serial)
-                .and_then(|r| r.instances.get_mut(inst))
-                .map_or(&mut [][..], |i| &mut i.tasks[..])
-            {
-                t.push_event("Restart Signaled", "User requested it to run here again".into());
-            }
-            self.reset_instance(serial, inst, Vec::new(), None);
+            self.take_back(serial, inst);
             messages.push(format!("instance {name} runs here again"));
         }
         for key in keys {

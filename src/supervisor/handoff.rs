@@ -72,11 +72,7 @@ impl Supervisor {
             }
             Decision::Reschedule { delay } => {
                 let of = if policy.unlimited { String::new() } else { format!(" of {}", policy.attempts) };
-                let counted = history
-                    .iter()
-                    .filter(|e| now.duration_since(e.time).map_or(true, |ago| ago < policy.interval))
-                    .count();
-                let n = if policy.unlimited { history.len() + 1 } else { counted + 1 };
+                let n = reschedule::counted(&policy, &history, now) + 1;
                 let message = format!("Handing it to a peer in {} (attempt {n}{of})", GoDuration(delay));
                 log::info!("{label}: {message}");
                 self.instance_event(serial, inst, "Rescheduling", message);
@@ -219,9 +215,10 @@ impl Supervisor {
                 (handoff::ssh_argv(peer, h.connect_timeout), input)
             }
         };
-        let mut stdin = memfd("supd-handoff-in").map_err(|e| format!("cannot hold the envelope: {e}"))?;
+        let mut stdin = process::memfd("supd-handoff-in").map_err(|e| format!("cannot hold the envelope: {e}"))?;
         stdin.write_all(&input).and_then(|()| stdin.rewind()).map_err(|e| format!("cannot hold the envelope: {e}"))?;
-        let output = memfd("supd-handoff-out").map_err(|e| format!("cannot capture the hook's output: {e}"))?;
+        let output =
+            process::memfd("supd-handoff-out").map_err(|e| format!("cannot capture the hook's output: {e}"))?;
         let mut env = process::inherited_env();
         env.retain(|(k, _)| !k.starts_with("SUPD_HANDOFF_"));
         env.extend(handoff::hook_env(envelope, peer));
@@ -382,10 +379,16 @@ impl Supervisor {
                 .collect()
         });
         for &inst in &handed {
-            self.instance_event(serial, inst, "Restart Signaled", "User asked to run it here again".into());
-            self.reset_instance(serial, inst, Vec::new(), None);
+            self.take_back(serial, inst);
         }
         handed.len()
+    }
+
+    /// An operator asked for an instance handed off (or waiting to be) to
+    /// run here again: afresh, with no hand-off history.
+    pub(super) fn take_back(&mut self, serial: u64, inst: usize) {
+        self.instance_event(serial, inst, "Restart Signaled", "User requested it to run here again".into());
+        self.reset_instance(serial, inst, Vec::new(), None);
     }
 
     /// Runs an instance a peer handed over (or, `restoring`, one this host
@@ -429,16 +432,14 @@ impl Supervisor {
         }
         let name = format!("{}.{}[{}]", job.id, envelope.group, envelope.index);
         let key = (job.id.clone(), envelope.group.clone(), envelope.index);
-        let incoming = crate::state::InstanceSaved {
-            job: job.id.clone(),
-            group: envelope.group.clone(),
-            index: envelope.index,
-            source_digest: crate::state::digest(&job.source),
-            history: envelope.history.clone(),
-            handed_off_to: None,
-            handed_off_at: None,
-            received_from: Some(envelope.origin.clone()),
-        };
+        let incoming = crate::state::InstanceSaved::new(
+            &job.id,
+            &envelope.group,
+            envelope.index,
+            crate::state::digest(&job.source),
+            envelope.history.clone(),
+            Some(envelope.origin.clone()),
+        );
         let Some(&serial) = self.current.get(&job.id) else {
             if restoring {
                 self.saved_instances.entry(key).or_insert(incoming);
@@ -467,16 +468,14 @@ impl Supervisor {
                 if (g.as_str(), i.index) != (envelope.group.as_str(), envelope.index) {
                     self.saved_instances.insert(
                         (job.id.clone(), g.clone(), i.index),
-                        crate::state::InstanceSaved {
-                            job: job.id.clone(),
-                            group: g.clone(),
-                            index: i.index,
-                            source_digest: digest,
-                            history: i.history.clone(),
-                            handed_off_to: None,
-                            handed_off_at: None,
-                            received_from: i.received_from.clone(),
-                        },
+                        crate::state::InstanceSaved::new(
+                            &job.id,
+                            &g,
+                            i.index,
+                            digest,
+                            i.history.clone(),
+                            i.received_from.clone(),
+                        ),
                     );
                     if job.groups.iter().any(|x| x.name == g && i.index < x.count) {
                         only.push((g, i.index));
@@ -611,16 +610,16 @@ pub(super) fn saved_instance(run: &JobRun, i: &Instance, digest: u64) -> Option<
     if i.history.is_empty() && handed.is_none() && i.received_from.is_none() {
         return None;
     }
-    Some(crate::state::InstanceSaved {
-        job: run.job.id.clone(),
-        group: run.job.groups[i.group].name.clone(),
-        index: i.index,
-        source_digest: digest,
-        history: i.history.clone(),
-        handed_off_to: handed.as_ref().map(|h| h.0.clone()),
-        handed_off_at: handed.map(|h| h.1),
-        received_from: i.received_from.clone(),
-    })
+    let mut saved = crate::state::InstanceSaved::new(
+        &run.job.id,
+        &run.job.groups[i.group].name,
+        i.index,
+        digest,
+        i.history.clone(),
+        i.received_from.clone(),
+    );
+    (saved.handed_off_to, saved.handed_off_at) = handed.unzip();
+    Some(saved)
 }
 
 /// Applies saved hand-off state to a new instance: a handed-off one does
@@ -676,18 +675,4 @@ fn placement_refusal(node: &crate::node::Node, job: &crate::jobspec::Job, gi: us
         }
     }
     None
-}
-
-/// An anonymous memory file, close-on-exec (the hook gets it as 0, 1 or 2).
-fn memfd(name: &str) -> std::io::Result<std::fs::File> {
-    use std::os::fd::FromRawFd;
-    let cname = std::ffi::CString::new(name).map_err(std::io::Error::other)?;
-    // SAFETY: memfd_create with a valid C string; the descriptor returned
-    // is owned by the File from here on.
-    let fd = unsafe { libc::memfd_create(cname.as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: fd is a fresh descriptor nothing else owns.
-    Ok(unsafe { std::fs::File::from_raw_fd(fd) })
 }

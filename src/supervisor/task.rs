@@ -315,15 +315,10 @@ fn reschedule_status(
     if matches!(i.resched, Resched::Idle) && i.history.is_empty() {
         return None;
     }
-    let now = SystemTime::now();
+    let events: Vec<_> = i.history.iter().filter_map(|h| h.to_policy().ok()).collect();
     let counted = match policy {
-        Some(p) if !p.unlimited => i
-            .history
-            .iter()
-            .filter_map(|h| crate::timefmt::parse_rfc3339(&h.time))
-            .filter(|t| now.duration_since(*t).map_or(true, |ago| ago < p.interval))
-            .count(),
-        _ => i.history.len(),
+        Some(p) => crate::policy::reschedule::counted(p, &events, SystemTime::now()),
+        None => events.len(),
     };
     Some(protocol::RescheduleStatus {
         state: state.to_string(),
