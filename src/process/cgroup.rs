@@ -12,9 +12,11 @@
 //! set up, so that supd says so instead of running tasks silently without
 //! limits.
 
+use super::Join;
 use crate::jobspec::model::Resources;
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// One cgroup filesystem mount, from /proc/self/mountinfo.
@@ -652,9 +654,11 @@ pub struct TaskCgroup {
     oom_base: (Option<u64>, Option<u64>),
     /// The cpu time counter when the current run started.
     cpu_base: u64,
-    /// `cgroup.procs` of every hierarchy, opened at the first start and
+    /// v1 `cgroup.procs` of every hierarchy, opened at the first start and
     /// kept: each run's child joins by writing to them.
     procs: Vec<OwnedFd>,
+    /// The v2 directory, kept open: each run's child is made in it.
+    dir: Option<OwnedFd>,
     /// v2 `cgroup.events` of the tracking cgroup, kept open: whether the
     /// cgroup is empty is one read at each end of a run.
     events: Kept,
@@ -726,24 +730,29 @@ impl TaskCgroup {
         Ok(())
     }
 
-    /// `cgroup.procs` of every hierarchy, for the child to join them
-    /// before exec (write "0": the writer itself); opened on first use.
-    pub fn procs_fds(&mut self) -> Result<Vec<RawFd>, String> {
-        if self.procs.is_empty() {
-            self.procs = self
-                .dirs
-                .iter()
-                .map(|d| {
-                    let path = d.path.join("cgroup.procs");
-                    std::fs::OpenOptions::new()
-                        .write(true)
-                        .open(&path)
-                        .map(OwnedFd::from)
-                        .map_err(|e| format!("cannot open {}: {e}", path.display()))
-                })
-                .collect::<Result<_, _>>()?;
+    /// What the child of each run joins before exec: the v2 cgroup it is
+    /// made in (its directory) and the v1 `cgroup.procs` it writes "0" to
+    /// (the writer itself); opened on first use and kept.
+    pub fn join(&mut self) -> Result<Join, String> {
+        if self.procs.is_empty() && self.dir.is_none() {
+            for d in &self.dirs {
+                let open = if d.v2 {
+                    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&d.path)
+                } else {
+                    std::fs::OpenOptions::new().write(true).open(d.path.join("cgroup.procs"))
+                };
+                let fd = open.map(OwnedFd::from).map_err(|e| format!("cannot open {}: {e}", d.path.display()))?;
+                if d.v2 {
+                    self.dir = Some(fd);
+                } else {
+                    self.procs.push(fd);
+                }
+            }
         }
-        Ok(self.procs.iter().map(AsRawFd::as_raw_fd).collect())
+        Ok(Join {
+            procs: self.procs.iter().map(AsRawFd::as_raw_fd).collect(),
+            dir: self.dir.as_ref().map(AsRawFd::as_raw_fd),
+        })
     }
 
     /// (OOM kills, failures to charge) so far; v1 kernels before 4.13

@@ -6,14 +6,13 @@
 
 pub mod spawn;
 
-pub use spawn::{Detach, Io};
+pub use spawn::{Detach, Io, Join};
 
 use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use std::ffi::OsString;
-use std::os::fd::RawFd;
 use std::path::PathBuf;
 
 pub mod cgroup;
@@ -81,16 +80,16 @@ pub fn lookup_user(name: &str) -> Result<UserIds, String> {
 /// from /dev/null, stdout and stderr as given, only descriptors 0, 1 and 2
 /// open (see [`spawn::spawn`]).
 pub fn spawn(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>) -> Result<Pid, SpawnError> {
-    spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Session, &[])
+    spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Session, &Join::none())
 }
 
-/// [`spawn`], with the child joining cgroups before it execs: it writes
-/// "0" (itself) to each `cgroup.procs` descriptor, opened by the parent.
-/// Joining in the child, before exec, is what makes it race-free: no
-/// process of the task ever runs outside its cgroup, where a pid written
-/// by the parent after the spawn would let the task fork first.
-pub fn spawn_in(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>, cgroups: &[RawFd]) -> Result<Pid, SpawnError> {
-    spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Session, cgroups)
+/// [`spawn`], with the child in the task's cgroups before it execs: made
+/// in its v2 cgroup, and writing "0" (itself) to each v1 `cgroup.procs`
+/// descriptor, opened by the parent. Joining before exec is what makes it
+/// race-free: no process of the task ever runs outside its cgroup, where a
+/// pid written by the parent after the spawn would let the task fork first.
+pub fn spawn_in(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>, join: &Join) -> Result<Pid, SpawnError> {
+    spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Session, join)
 }
 
 fn spawn_error(program: &str, e: &std::io::Error) -> SpawnError {
@@ -114,13 +113,13 @@ fn spawn_error(program: &str, e: &std::io::Error) -> SpawnError {
 /// Starts a short-lived helper (a script check) in its own process group,
 /// in supd's session.
 pub fn spawn_helper(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>) -> Result<Pid, SpawnError> {
-    spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Group, &[])
+    spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Group, &Join::none())
 }
 
 /// Starts a hand-off hook in its own process group with the given stdin,
 /// stdout and stderr.
 pub fn spawn_hook(spec: &SpawnSpec, stdin: Io<'_>, stdout: Io<'_>, stderr: Io<'_>) -> Result<Pid, SpawnError> {
-    spawn::spawn(spec, stdin, stdout, stderr, Detach::Group, &[])
+    spawn::spawn(spec, stdin, stdout, stderr, Detach::Group, &Join::none())
 }
 
 /// An anonymous memory file, close-on-exec: a child's stdin prepared

@@ -8,8 +8,8 @@ use super::{Supervisor, TaskKey, Timer};
 use crate::control::protocol::{NodeStatus, TaskResources};
 use crate::jobspec::Job;
 use crate::process::Exit;
+use crate::process::Join;
 use crate::process::cgroup::TaskCgroup;
-use std::os::fd::RawFd;
 use std::time::{Duration, Instant};
 
 /// How often, and how many times, removing the cgroup of a dead task is
@@ -28,21 +28,21 @@ pub(super) struct Dying {
 
 impl Supervisor {
     /// The cgroup the task's next run joins (made on first use), as open
-    /// `cgroup.procs` descriptors for the child; none without cgroups.
-    pub(super) fn cgroup_for_start(&mut self, key: TaskKey) -> Result<Vec<RawFd>, String> {
+    /// descriptors for the child; none without cgroups.
+    pub(super) fn cgroup_for_start(&mut self, key: TaskKey) -> Result<Join, String> {
         if !self.cfg.cgroups.active() {
-            return Ok(Vec::new());
+            return Ok(Join::none());
         }
         let label = self.label(key);
         let cgroups = &self.cfg.cgroups;
-        let Some(run) = self.runs.get_mut(&key.run) else { return Ok(Vec::new()) };
+        let Some(run) = self.runs.get_mut(&key.run) else { return Ok(Join::none()) };
         let job = run.job.id.clone();
-        let Some(inst) = run.instances.get_mut(key.inst) else { return Ok(Vec::new()) };
+        let Some(inst) = run.instances.get_mut(key.inst) else { return Ok(Join::none()) };
         let group = run.job.groups.get(inst.group).map_or("", |g| g.name.as_str());
         // job.group.index.task.id: no brackets, which shells take for globs.
         let name = format!("{job}.{group}.{}", inst.index);
         let id = inst.id.get(..8).unwrap_or(&inst.id).to_string();
-        let Some(t) = inst.tasks.get_mut(key.task) else { return Ok(Vec::new()) };
+        let Some(t) = inst.tasks.get_mut(key.task) else { return Ok(Join::none()) };
         let name = format!("{name}.{}.{id}", t.spec.name);
         // The cgroup of an earlier run (a start that could not join it
         // dropped it: see `start_task`), or a new one.
@@ -51,7 +51,7 @@ impl Supervisor {
             None => cgroups.create(&name, &t.spec.resources),
         };
         let fds = cg.and_then(|mut cg| {
-            let fds = cg.procs_fds()?;
+            let fds = cg.join()?;
             t.limits = Some(cg.limits.clone());
             t.cgroup = Some(cg);
             Ok(fds)
