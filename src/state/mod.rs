@@ -110,6 +110,27 @@ pub fn start_ticks(pid: i32) -> Option<u64> {
     after.split_whitespace().nth(19)?.parse().ok()
 }
 
+/// The time since boot in clock ticks, as `/proc/PID/stat` counts a
+/// process's start: read just before a child is made, it is that child's
+/// start time or a tick or two less (no file of the child is read, so
+/// nothing is left for the kernel to prune when it is reaped).
+pub fn boot_ticks_now() -> Option<u64> {
+    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes the timespec it is given; sysconf has
+    // no preconditions.
+    let (r, hz) = unsafe { (libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut t), libc::sysconf(libc::_SC_CLK_TCK)) };
+    let hz = u64::try_from(hz).ok().filter(|&h| h > 0 && r == 0)?;
+    let ns = u64::try_from(t.tv_sec).ok()? * 1_000_000_000 + u64::try_from(t.tv_nsec).ok()?;
+    Some(ns / (1_000_000_000 / hz))
+}
+
+/// Whether `pid` is still the process that started at `ticks` (as
+/// [`boot_ticks_now`] read it before making it): not a later process
+/// that got the same pid.
+pub fn same_process(pid: i32, ticks: u64) -> bool {
+    start_ticks(pid).is_some_and(|t| t >= ticks && t - ticks <= 2)
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Submitted {
     /// The name the job was submitted under, for messages.
@@ -211,6 +232,18 @@ mod tests {
         let t = start_ticks(me).expect("this process has a start time");
         assert_eq!(start_ticks(me), Some(t));
         assert_eq!(start_ticks(i32::MAX), None);
+        // The clock read before a child is made is its start time.
+        let before = boot_ticks_now().expect("a boot clock");
+        let mut child = std::process::Command::new("sleep").arg("1").spawn().expect("sleep runs");
+        let pid = child.id() as i32;
+        let started = start_ticks(pid).expect("the child has a start time");
+        assert!(started >= before && started - before <= 2, "{before} vs {started}");
+        assert!(same_process(pid, before));
+        assert!(!same_process(pid, before + 3), "a later start is another process");
+        assert!(!same_process(pid, before.saturating_sub(50)), "an earlier start is another process");
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(!same_process(pid, before), "gone");
         assert_ne!(digest("a"), digest("b"));
     }
 

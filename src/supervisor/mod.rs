@@ -194,6 +194,8 @@ pub struct Supervisor {
     epoch: Instant,
     /// Cgroups of dead tasks, removed once their last processes are gone.
     dying_cgroups: Vec<resources::Dying>,
+    /// Removes cgroups while supd stops (started then).
+    janitor: Option<resources::Janitor>,
 }
 
 impl Supervisor {
@@ -239,6 +241,7 @@ impl Supervisor {
             notify: crate::notify::Notifier::from_env(),
             epoch: Instant::now(),
             dying_cgroups: Vec::new(),
+            janitor: None,
         })
     }
 
@@ -251,7 +254,7 @@ impl Supervisor {
         // Processes of jobs that are gone (or changed) get no grace.
         for (_, t) in std::mem::take(&mut self.saved_tasks) {
             if let (Some(pid), Some(ticks)) = (t.pid, t.start_ticks)
-                && crate::state::start_ticks(pid) == Some(ticks)
+                && crate::state::same_process(pid, ticks)
             {
                 log::warn!(
                     "{}.{}[{}]/{}: killing pid {pid}, left running by the previous supd for a job that is gone or changed",
@@ -595,7 +598,7 @@ impl Supervisor {
                         restart_times,
                         restarts: t.restarts,
                         pid,
-                        start_ticks: pid.and_then(crate::state::start_ticks),
+                        start_ticks: t.pid.and(t.start_ticks),
                         dead: t.state == task::State::Dead && !t.ended_by_shutdown,
                         failed: t.failed,
                     });

@@ -140,7 +140,7 @@ impl Supervisor {
                 run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
                 if let Some(s) = &saved
                     && let (Some(pid), Some(ticks)) = (s.pid, s.start_ticks)
-                    && crate::state::start_ticks(pid) == Some(ticks)
+                    && crate::state::same_process(pid, ticks)
                 {
                     run.leftover = Some(nix::unistd::Pid::from_raw(pid));
                 }
@@ -339,6 +339,7 @@ impl Supervisor {
         };
         self.ensure_task_log(key);
         let (stdout, stderr) = self.task_io(key);
+        let ticks = crate::state::boot_ticks_now();
         match process::spawn_in(&spec, stdout, stderr, &cgroup) {
             Ok(pid) => {
                 let Some(t) = self.task_mut(key) else { return };
@@ -349,6 +350,7 @@ impl Supervisor {
                 t.state = State::Running;
                 t.launched = true;
                 t.started_at = Some(SystemTime::now());
+                t.start_ticks = ticks;
                 t.exit = None;
                 t.push_event("Started", "Task started by client".into());
                 log::info!("{} started as pid {pid}", self.label(key));

@@ -65,6 +65,9 @@ pub struct TaskRun {
     pub restarts: u32,
     pub last_restart: Option<SystemTime>,
     pub started_at: Option<SystemTime>,
+    /// Boot time in clock ticks read just before the current process was
+    /// made: with its pid, what identifies it after a restart of supd.
+    pub start_ticks: Option<u64>,
     pub finished_at: Option<SystemTime>,
     pub exit: Option<Exit>,
     pub tracker: RestartTracker,
@@ -100,6 +103,7 @@ impl TaskRun {
             restarts: 0,
             last_restart: None,
             started_at: None,
+            start_ticks: None,
             finished_at: None,
             exit: None,
             tracker,
