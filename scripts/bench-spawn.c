@@ -8,7 +8,7 @@
  *   mode 1: posix_spawn with POSIX_SPAWN_SETSID (clone(CLONE_VM|CLONE_VFORK))
  * and prints wall time, the parent's CPU time and its page faults per spawn.
  *
- *   gcc -O2 -static -o /tmp/bench-task scripts/bench-task.c
+ *   gcc -O2 -static -nostdlib -fno-stack-protector -fno-builtin -o /tmp/bench-task scripts/bench-task.c
  *   gcc -O2 -o /tmp/bench-spawn scripts/bench-spawn.c
  *   ulimit -n 20000; /tmp/bench-spawn MODE N FDS HEAP_KIB /tmp/bench-task
  */
