@@ -1,6 +1,12 @@
 //! The event loop: one thread, one `mio::Poll`. Signals, the control socket
 //! and its clients are file descriptors; timers are one min-heap whose
 //! earliest deadline is the poll timeout. With nothing due, supd sleeps.
+//!
+//! SIGCHLD, the signal supd gets most (a thousand at once as PID 1), is
+//! kept blocked and read from a signalfd: a child's end costs one read
+//! before the waits, where a handler costs its run, a write to the
+//! handler's socket, the return from it, an interrupted poll and two reads.
+//! The other signals come through signal-hook's handlers.
 //! This module owns every piece of runtime state; `policy` decides,
 //! `process` acts.
 
@@ -18,7 +24,7 @@ use crate::process;
 use mio::net::UnixListener;
 use mio::{Events, Interest, Poll, Token};
 use nix::unistd::Pid;
-use signal_hook::consts::{SIGCHLD, SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap};
@@ -28,7 +34,11 @@ use task::JobRun;
 
 const SIGNALS: Token = Token(0);
 const LISTENER: Token = Token(1);
-const FIRST_CLIENT: usize = 2;
+const CHILDREN: Token = Token(2);
+const FIRST_CLIENT: usize = 3;
+
+/// How long reaping waits after a pass that found several orphans.
+const REAP_AGAIN: Duration = Duration::from_millis(1);
 
 /// What supd needs to run.
 #[derive(Debug, Clone)]
@@ -123,6 +133,8 @@ enum Timer {
     HandoffTimeout(u64, usize, Pid),
     /// Try again to remove the cgroups of dead tasks.
     CgroupRemove,
+    /// Reap again, after a pass that found several orphans.
+    Reap,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -148,6 +160,8 @@ pub struct Supervisor {
     cfg: Config,
     poll: Poll,
     signals: Signals,
+    /// SIGCHLD, blocked, as a descriptor.
+    children: nix::sys::signalfd::SignalFd,
     listener: UnixListener,
     clients: HashMap<Token, control::Client>,
     next_token: usize,
@@ -174,6 +188,9 @@ pub struct Supervisor {
     sweep_pending: bool,
     /// The last sweep killed leftovers, whose own children may follow.
     hunting: bool,
+    /// The next reaping waits for `Timer::Reap`: orphans are ending in
+    /// numbers.
+    reap_deferred: bool,
     /// pidfds of processes left by a previous supd, being stopped.
     leftover_tokens: HashMap<Token, (TaskKey, std::os::fd::OwnedFd)>,
     /// Saved task states not yet matched with a task, by job/group/index/task.
@@ -201,11 +218,32 @@ pub struct Supervisor {
 impl Supervisor {
     pub fn new(cfg: Config) -> Result<Supervisor, Error> {
         let poll = Poll::new().map_err(|e| Error::Setup(format!("cannot create the event loop: {e}")))?;
-        let mut signals = Signals::new([SIGCHLD, SIGTERM, SIGINT, SIGQUIT, SIGHUP])
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP])
             .map_err(|e| Error::Setup(format!("cannot install signal handlers: {e}")))?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch signals: {e}")))?;
+        // Blocked in this thread before any other is made (they inherit
+        // the mask), so that every SIGCHLD waits for the signalfd; children
+        // start with nothing blocked (see process::spawn).
+        let mut chld = nix::sys::signal::SigSet::empty();
+        chld.add(nix::sys::signal::Signal::SIGCHLD);
+        let children = chld
+            .thread_block()
+            .and_then(|()| {
+                nix::sys::signalfd::SignalFd::with_flags(
+                    &chld,
+                    nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
+                )
+            })
+            .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
+        poll.registry()
+            .register(
+                &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&children)),
+                CHILDREN,
+                Interest::READABLE,
+            )
+            .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
         let mut listener = bind(&cfg.socket, cfg.socket_group)?;
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)
@@ -214,6 +252,7 @@ impl Supervisor {
             cfg,
             poll,
             signals,
+            children,
             listener,
             clients: HashMap::new(),
             next_token: FIRST_CLIENT,
@@ -230,6 +269,7 @@ impl Supervisor {
             save_pending: false,
             sweep_pending: false,
             hunting: false,
+            reap_deferred: false,
             saved_tasks: HashMap::new(),
             saved_instances: HashMap::new(),
             leftover_tokens: HashMap::new(),
@@ -307,6 +347,7 @@ impl Supervisor {
                 // (maybe PID 1) down with every task: log it and go on.
                 self.guarded(|s| match token {
                     SIGNALS => s.on_signals(),
+                    CHILDREN => s.on_children(),
                     LISTENER => s.accept(),
                     token if s.log_tokens.contains_key(&token) => s.on_log(token),
                     token if s.check_tokens.contains_key(&token) => s.on_check_socket(token),
@@ -377,11 +418,22 @@ impl Supervisor {
             .unwrap_or(Duration::from_secs(5))
     }
 
+    /// SIGCHLD: taken off the signalfd (its readiness is an edge: it
+    /// is read until empty), then every ended child is reaped. While a
+    /// reaping is deferred the signal is left pending, which also keeps
+    /// the kernel from waking supd for the next ones.
+    fn on_children(&mut self) {
+        if self.reap_deferred {
+            return;
+        }
+        while let Ok(Some(_)) = self.children.read_signal() {}
+        self.reap();
+    }
+
     fn on_signals(&mut self) {
         let pending: Vec<i32> = self.signals.pending().collect();
         for sig in pending {
             match sig {
-                SIGCHLD => self.reap(),
                 SIGTERM | SIGINT | SIGQUIT => self.shutdown(sig),
                 SIGHUP => {
                     log::info!("SIGHUP: reloading {}", self.cfg.job_dir.display());
@@ -405,6 +457,15 @@ impl Supervisor {
                 Some(Owner::Handoff(serial, inst)) => self.on_hook_exit(serial, inst, pid, exit),
                 None => orphans += 1,
             }
+        }
+        if orphans > 1 {
+            // Orphans ending in numbers (as init, a whole process tree
+            // going): the next pass waits a millisecond and takes what
+            // ended meanwhile at once, instead of waking supd for every
+            // few of them and taking the CPU they need to end. A task that
+            // ends meanwhile is collected by that pass.
+            self.reap_deferred = true;
+            self.arm(Instant::now() + REAP_AGAIN, Timer::Reap);
         }
         if orphans > 0 {
             log::debug!("reaped {orphans} adopted orphan(s)");
@@ -459,6 +520,10 @@ impl Supervisor {
                     if self.task(key).is_some_and(|t| t.generation == generation) {
                         self.send_kill(key);
                     }
+                }
+                Timer::Reap => {
+                    self.reap_deferred = false;
+                    self.on_children();
                 }
                 Timer::Sweep => {
                     self.sweep_pending = false;
