@@ -111,9 +111,10 @@ pub fn start_ticks(pid: i32) -> Option<u64> {
 }
 
 /// The time since boot in clock ticks, as `/proc/PID/stat` counts a
-/// process's start: read just before a child is made, it is that child's
-/// start time or a tick or two less (no file of the child is read, so
-/// nothing is left for the kernel to prune when it is reaped).
+/// process's start: read just before and just after a child is made, it
+/// brackets that child's start time; when both readings are within a tick,
+/// the first stands for it and no file of the child is read (so nothing
+/// is left for the kernel to prune when it is reaped).
 pub fn boot_ticks_now() -> Option<u64> {
     let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: clock_gettime writes the timespec it is given; sysconf has
@@ -124,11 +125,21 @@ pub fn boot_ticks_now() -> Option<u64> {
     Some(ns / (1_000_000_000 / hz))
 }
 
+/// A child's start time from the boot clock read `before` and `after`
+/// making it: the first reading when the two are within a tick, else its
+/// own `/proc/PID/stat`.
+pub fn child_start_ticks(pid: i32, before: Option<u64>, after: Option<u64>) -> Option<u64> {
+    match (before, after) {
+        (Some(b), Some(a)) if a.saturating_sub(b) <= 1 => Some(b),
+        _ => start_ticks(pid),
+    }
+}
+
 /// Whether `pid` is still the process that started at `ticks` (as
-/// [`boot_ticks_now`] read it before making it): not a later process
-/// that got the same pid.
+/// [`child_start_ticks`] gave it): not a later process that got the same
+/// pid.
 pub fn same_process(pid: i32, ticks: u64) -> bool {
-    start_ticks(pid).is_some_and(|t| t >= ticks && t - ticks <= 2)
+    start_ticks(pid).is_some_and(|t| t >= ticks && t - ticks <= 1)
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -232,18 +243,23 @@ mod tests {
         let t = start_ticks(me).expect("this process has a start time");
         assert_eq!(start_ticks(me), Some(t));
         assert_eq!(start_ticks(i32::MAX), None);
-        // The clock read before a child is made is its start time.
-        let before = boot_ticks_now().expect("a boot clock");
+        // The boot clock read around making a child brackets its start.
+        let before = boot_ticks_now();
         let mut child = std::process::Command::new("sleep").arg("1").spawn().expect("sleep runs");
+        let after = boot_ticks_now();
         let pid = child.id() as i32;
         let started = start_ticks(pid).expect("the child has a start time");
-        assert!(started >= before && started - before <= 2, "{before} vs {started}");
-        assert!(same_process(pid, before));
-        assert!(!same_process(pid, before + 3), "a later start is another process");
-        assert!(!same_process(pid, before.saturating_sub(50)), "an earlier start is another process");
+        let (b, a) = (before.expect("a boot clock"), after.expect("a boot clock"));
+        assert!(b <= started && started <= a, "{b} <= {started} <= {a}");
+        let ticks = child_start_ticks(pid, before, after).expect("a start time");
+        assert!(same_process(pid, ticks));
+        assert!(!same_process(pid, started + 2), "a later start is another process");
+        assert!(!same_process(pid, started.saturating_sub(50)), "an earlier start is another process");
+        // Readings far apart: the child's own start time.
+        assert_eq!(child_start_ticks(pid, Some(0), Some(1000)), Some(started));
         let _ = child.kill();
         let _ = child.wait();
-        assert!(!same_process(pid, before), "gone");
+        assert!(!same_process(pid, ticks), "gone");
         assert_ne!(digest("a"), digest("b"));
     }
 

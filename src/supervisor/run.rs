@@ -339,9 +339,10 @@ impl Supervisor {
         };
         self.ensure_task_log(key);
         let (stdout, stderr) = self.task_io(key);
-        let ticks = crate::state::boot_ticks_now();
+        let before = crate::state::boot_ticks_now();
         match process::spawn_in(&spec, stdout, stderr, &cgroup) {
             Ok(pid) => {
+                let ticks = crate::state::child_start_ticks(pid.as_raw(), before, crate::state::boot_ticks_now());
                 let Some(t) = self.task_mut(key) else { return };
                 if let Some(cg) = t.cgroup.as_mut() {
                     cg.started();
