@@ -27,6 +27,43 @@ fn time_parsers() {
 
 // --- restart policy ----------------------------------------------------------------
 
+/// A supd started with SIGCHLD ignored (inherited across exec) still
+/// sees its tasks end: without the default disposition back, the kernel
+/// would reap them unseen and nothing would restart.
+#[test]
+fn a_supd_started_with_sigchld_ignored_still_restarts_its_tasks() {
+    let s = Supd::new();
+    s.write_job(
+        "again.hcl",
+        r#"
+job "again" {
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "1m"
+      delay    = "50ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo started >> @DIR@/starts; exit 3"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start_with_sigchld_ignored();
+    let st = s.wait_status("the task has failed for good", |s| {
+        task(s, "again/g/0/t").is_some_and(|t| t["state"] == "dead" && t["failed"] == true)
+    });
+    let t = task(&st, "again/g/0/t").expect("task");
+    assert_eq!(lines(&s.path("starts")).len(), 3, "one run and 2 restarts\n{}", pretty(t));
+    assert!(events(t).iter().any(|(_, m)| m.contains("Exit Code: 3")), "its exit status was seen\n{}", pretty(t));
+}
+
 /// Reference §7 case 1: `attempts + 1` runs, then `Not Restarting`, and
 /// nothing more.
 #[test]

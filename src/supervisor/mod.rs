@@ -226,17 +226,22 @@ impl Supervisor {
         // Blocked in this thread before any other is made (they inherit
         // the mask), so that every SIGCHLD waits for the signalfd; children
         // start with nothing blocked (see process::spawn).
+        // A SIGCHLD ignored by whoever started supd would have the kernel
+        // reap its children unseen: the default disposition comes back.
         let mut chld = nix::sys::signal::SigSet::empty();
         chld.add(nix::sys::signal::Signal::SIGCHLD);
-        let children = chld
-            .thread_block()
-            .and_then(|()| {
-                nix::sys::signalfd::SignalFd::with_flags(
-                    &chld,
-                    nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
-                )
-            })
-            .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
+        // SAFETY: the default disposition installs no handler.
+        let children = unsafe {
+            nix::sys::signal::signal(nix::sys::signal::Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl)
+        }
+        .and_then(|_| chld.thread_block())
+        .and_then(|()| {
+            nix::sys::signalfd::SignalFd::with_flags(
+                &chld,
+                nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
+            )
+        })
+        .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
         poll.registry()
             .register(
                 &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&children)),

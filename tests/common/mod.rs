@@ -87,7 +87,16 @@ impl Supd {
     }
 
     /// Starts supd with extra arguments and environment variables.
-    pub fn start_with_args(mut self, args: &[&str], env: &[(&str, &str)]) -> Supd {
+    pub fn start_with_args(self, args: &[&str], env: &[(&str, &str)]) -> Supd {
+        self.launch(args, env, false)
+    }
+
+    /// Starts supd with SIGCHLD ignored, as some launchers leave it.
+    pub fn start_with_sigchld_ignored(self) -> Supd {
+        self.launch(&[], &[], true)
+    }
+
+    fn launch(mut self, args: &[&str], env: &[(&str, &str)], ignore_sigchld: bool) -> Supd {
         let log = std::fs::File::create(self.path("supd.log")).expect("supd log");
         let log2 = log.try_clone().expect("supd log");
         let mut cmd = Command::new(SUPD);
@@ -109,6 +118,16 @@ impl Supd {
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
+        if ignore_sigchld {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: signal(2) only, between fork and exec.
+            unsafe {
+                cmd.pre_exec(|| {
+                    libc::signal(libc::SIGCHLD, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        }
         self.child = Some(cmd.spawn().expect("start supd"));
         let ready = wait_until(PATIENCE, || {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
