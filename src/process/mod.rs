@@ -44,6 +44,9 @@ pub struct SpawnError {
     /// Transient shortages (descriptors, processes, memory) may pass;
     /// a missing or non-executable program will not.
     pub recoverable: bool,
+    /// The child could not be put in its cgroup (removed under supd, not a
+    /// leaf, not permitted): a new cgroup may do.
+    pub cgroup: bool,
 }
 
 /// How a child ended.
@@ -107,7 +110,7 @@ fn spawn_error(program: &str, e: &std::io::Error) -> SpawnError {
         Errno::EAGAIN | Errno::ENOMEM => (format!("out of processes or memory starting {program:?} ({e})"), true),
         _ => (format!("failed to start {program:?}: {e}"), false),
     };
-    SpawnError { message, recoverable }
+    SpawnError { message, recoverable, cgroup: false }
 }
 
 /// Starts a short-lived helper (a script check) in its own process group,

@@ -151,8 +151,11 @@ pub fn spawn(
     detach: Detach,
     join: &Join,
 ) -> Result<Pid, SpawnError> {
-    let bad =
-        |what: &str| SpawnError { message: format!("cannot start {:?}: {what}", spec.program), recoverable: false };
+    let bad = |what: &str| SpawnError {
+        message: format!("cannot start {:?}: {what}", spec.program),
+        recoverable: false,
+        cgroup: false,
+    };
     let cstr = |s: &str| CString::new(s).map_err(|_| bad("a NUL byte in the command line or environment"));
     let argv0 = cstr(&spec.program)?;
     let mut argv_c = vec![argv0];
@@ -185,7 +188,7 @@ pub fn spawn(
         None => None,
     };
     let Some(slots) = SLOTS.get_or_init(open_slots) else {
-        return Err(SpawnError { message: "cannot open /dev/null".into(), recoverable: true });
+        return Err(SpawnError { message: "cannot open /dev/null".into(), recoverable: true, cgroup: false });
     };
     let mut argv: Vec<*const c_char> = argv_c.iter().map(|c| c.as_ptr()).collect();
     argv.push(std::ptr::null());
@@ -295,10 +298,7 @@ pub fn spawn(
         // A cgroup that cannot take the child (removed meanwhile, not a
         // leaf, not permitted).
         Ok(Err(e)) if join.dir.is_some() && !matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM)) => {
-            return Err(SpawnError {
-                message: format!("cannot join the task's cgroup before starting {:?}: {e}", spec.program),
-                recoverable: true,
-            });
+            return Err(cannot_join(&spec.program, &e));
         }
         Ok(Err(e)) | Err(e) => return Err(spawn_error(&spec.program, &e)),
     };
@@ -311,10 +311,7 @@ pub fn spawn(
     let e = std::io::Error::from_raw_os_error(errno);
     match args.step.load(Ordering::SeqCst) {
         STEP_EXEC | STEP_USER => Err(spawn_error(&spec.program, &e)),
-        STEP_CGROUP => Err(SpawnError {
-            message: format!("cannot join the task's cgroup before starting {:?}: {e}", spec.program),
-            recoverable: true,
-        }),
+        STEP_CGROUP => Err(cannot_join(&spec.program, &e)),
         STEP_CWD => Err(SpawnError {
             message: format!(
                 "cannot change to the working directory {:?} to start {:?}: {e}",
@@ -322,8 +319,21 @@ pub fn spawn(
                 spec.program
             ),
             recoverable: false,
+            cgroup: false,
         }),
-        _ => Err(SpawnError { message: format!("failed to start {:?}: {e}", spec.program), recoverable: true }),
+        _ => Err(SpawnError {
+            message: format!("failed to start {:?}: {e}", spec.program),
+            recoverable: true,
+            cgroup: false,
+        }),
+    }
+}
+
+fn cannot_join(program: &str, e: &std::io::Error) -> SpawnError {
+    SpawnError {
+        message: format!("cannot join the task's cgroup before starting {program:?}: {e}"),
+        recoverable: true,
+        cgroup: true,
     }
 }
 

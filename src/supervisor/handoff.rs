@@ -65,10 +65,7 @@ impl Supervisor {
         match decision {
             Decision::Stay { reason } => {
                 log::warn!("{label}: not handing it off: {reason}");
-                self.instance_event(serial, inst, "Not Rescheduling", reason.clone());
-                if let Some(i) = self.instance_mut(serial, inst) {
-                    i.resched = Resched::Stay { reason, quiet: false };
-                }
+                self.stays_failed(serial, inst, reason);
             }
             Decision::Reschedule { delay } => {
                 let of = if policy.unlimited { String::new() } else { format!(" of {}", policy.attempts) };
@@ -107,11 +104,7 @@ impl Supervisor {
             handoff::order_peers(&self.cfg.handoff.peers, &i.history, &me).into_iter().map(Some).collect()
         };
         if order.is_empty() {
-            let reason = format!("no peer other than this node ({me}) is configured");
-            self.instance_event(serial, inst, "Not Rescheduling", reason.clone());
-            if let Some(i) = self.instance_mut(serial, inst) {
-                i.resched = Resched::Stay { reason, quiet: false };
-            }
+            self.stays_failed(serial, inst, format!("no peer other than this node ({me}) is configured"));
             self.state_changed();
             return;
         }
@@ -171,11 +164,7 @@ impl Supervisor {
                 }
                 Err(reason) => {
                     log::warn!("{label}: cannot hand it to {to}: {reason}");
-                    self.instance_event(serial, inst, "Hand-off Refused", format!("{to}: {reason}"));
-                    if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
-                        a.refusals.push(format!("{to}: {reason}"));
-                        a.pos += 1;
-                    }
+                    self.refused(serial, inst, &to, &reason);
                 }
             }
         }
@@ -284,13 +273,27 @@ impl Supervisor {
             if said.is_empty() { how } else { format!("{said} ({how})") }
         };
         log::warn!("{label}: {to} did not take it: {reason}");
+        self.refused(serial, inst, &to, &reason);
+        self.try_peer(serial, inst);
+    }
+
+    /// A peer did not take the instance (its hook could not start, failed
+    /// or timed out): noted, and the attempt moves on to the next peer.
+    fn refused(&mut self, serial: u64, inst: usize, to: &str, reason: &str) {
         self.instance_event(serial, inst, "Hand-off Refused", format!("{to}: {reason}"));
         if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
             a.refusals.push(format!("{to}: {reason}"));
             a.pos += 1;
             a.timed_out = false;
         }
-        self.try_peer(serial, inst);
+    }
+
+    /// The instance stays failed here, for this reason.
+    fn stays_failed(&mut self, serial: u64, inst: usize, reason: String) {
+        self.instance_event(serial, inst, "Not Rescheduling", reason.clone());
+        if let Some(i) = self.instance_mut(serial, inst) {
+            i.resched = Resched::Stay { reason, quiet: false };
+        }
     }
 
     /// A hook outlived `[handoff] timeout`: it is killed, and counts as a refusal.

@@ -18,7 +18,6 @@ use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::io::Read;
 use std::net::{SocketAddr, ToSocketAddrs};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 /// A check in flight.
@@ -119,7 +118,7 @@ impl Supervisor {
 
     /// A task (re)started: its checks begin, with a fresh grace period.
     pub(super) fn activate_checks(&mut self, key: TaskKey) {
-        let now = Instant::now();
+        let (now, epoch) = (Instant::now(), self.epoch);
         for ck in self.checks_of(key) {
             let Some(c) = self.check_mut(ck) else { continue };
             c.active = true;
@@ -134,7 +133,7 @@ impl Supervisor {
             // once, and its health should show soon.
             let first = c.spec.interval.min(Duration::from_secs(1));
             c.next_due = now + first;
-            let at = run_at(c.next_due, c.spec.interval);
+            let at = run_at(epoch, c.next_due, c.spec.interval);
             self.arm(at, Timer::Check(ck, generation));
         }
     }
@@ -172,6 +171,7 @@ impl Supervisor {
 
     /// Starts one run of a check, and schedules the next.
     pub(super) fn run_check(&mut self, ck: CheckKey, generation: u64) {
+        let epoch = self.epoch;
         let Some(c) = self.check_mut(ck) else { return };
         if !c.active || c.generation != generation {
             return;
@@ -185,7 +185,7 @@ impl Supervisor {
         while c.next_due <= now && !interval.is_zero() {
             c.next_due += interval;
         }
-        let next = run_at(c.next_due, interval);
+        let next = run_at(epoch, c.next_due, interval);
         self.arm(next, Timer::Check(ck, generation));
         if busy {
             return; // the previous run has not timed out yet
@@ -378,11 +378,9 @@ const MAX_GRID: Duration = Duration::from_millis(100);
 /// grid): measured in a VM, a wake-up costs as much as one to three
 /// loopback checks, and with 1000 tcp checks a second this takes a quarter
 /// off supd's CPU. A run is at most a tenth of its interval late, and runs
-/// do not drift (`next_due` stays unrounded).
-fn run_at(due: Instant, interval: Duration) -> Instant {
-    static ORIGIN: OnceLock<Instant> = OnceLock::new();
+/// do not drift (`next_due` stays unrounded). `origin`: the loop's epoch.
+fn run_at(origin: Instant, due: Instant, interval: Duration) -> Instant {
     let grid = (interval / 10).min(MAX_GRID).as_nanos().max(1);
-    let origin = *ORIGIN.get_or_init(Instant::now);
     let since = due.saturating_duration_since(origin).as_nanos();
     let up = since.div_ceil(grid) * grid;
     origin + Duration::from_nanos(u64::try_from(up).unwrap_or(u64::MAX))
@@ -420,7 +418,7 @@ mod tests {
             let mut slots = std::collections::BTreeSet::new();
             for ms in 0..200 {
                 let due = t + Duration::from_millis(ms);
-                let at = run_at(due, interval);
+                let at = run_at(t, due, interval);
                 assert!(at >= due && at - due <= grid, "{due:?} {at:?}");
                 slots.insert(at);
             }

@@ -485,10 +485,11 @@ impl Supervisor {
     }
 
     fn arm(&mut self, at: Instant, timer: Timer) {
-        // Check runs need no millisecond precision: rounding them up to a
-        // 10 ms grid lets one wake-up start many, instead of one each.
+        // Check timeouts need no millisecond precision: rounding them up to
+        // a 10 ms grid lets one wake-up handle many, instead of one each.
+        // (Check runs are on a grid of their own: see health::run_at.)
         let at = match timer {
-            Timer::Check(..) | Timer::CheckTimeout(..) => {
+            Timer::CheckTimeout(..) => {
                 const GRID: u128 = 10_000_000;
                 let since = at.saturating_duration_since(self.epoch).as_nanos();
                 let up = since.div_ceil(GRID) * GRID;

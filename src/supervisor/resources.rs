@@ -63,8 +63,10 @@ pub(super) struct Janitor {
     thread: Option<std::thread::JoinHandle<()>>,
 }
 
-/// How long supd waits at exit for the last cgroups to empty.
+/// How long supd waits at exit for the last cgroups to empty, and how
+/// often it tries them meanwhile.
 const EXIT_WAIT: Duration = Duration::from_secs(2);
+const EXIT_RETRY: Duration = Duration::from_millis(20);
 
 impl Janitor {
     fn start() -> Janitor {
@@ -101,13 +103,12 @@ impl Janitor {
 /// last one.
 fn janitor(rx: &std::sync::mpsc::Receiver<Dying>) {
     use std::sync::mpsc::RecvTimeoutError;
-    let every = Duration::from_millis(20);
     let mut busy: Vec<Dying> = Vec::new();
     loop {
         let got = if busy.is_empty() {
             rx.recv().map_err(|_| RecvTimeoutError::Disconnected)
         } else {
-            rx.recv_timeout(every)
+            rx.recv_timeout(EXIT_RETRY)
         };
         match got {
             Ok(mut d) => {
@@ -119,12 +120,18 @@ fn janitor(rx: &std::sync::mpsc::Receiver<Dying>) {
             Err(RecvTimeoutError::Disconnected) => break,
         }
     }
+    bury_before_exit(&mut busy);
+}
+
+/// At exit: the cgroups still busy are tried again every 20 ms for up to
+/// [`EXIT_WAIT`]; those left then are said.
+fn bury_before_exit(busy: &mut Vec<Dying>) {
     let deadline = Instant::now() + EXIT_WAIT;
     while !busy.is_empty() && Instant::now() < deadline {
-        std::thread::sleep(every);
+        std::thread::sleep(EXIT_RETRY);
         busy.retain_mut(|d| !d.bury());
     }
-    for d in &busy {
+    for d in busy.iter() {
         d.left();
     }
 }
@@ -215,26 +222,17 @@ impl Supervisor {
 
     /// Tries again to remove the cgroups of dead tasks.
     pub(super) fn remove_dying_cgroups(&mut self) {
-        let mut left = Vec::new();
-        for mut d in std::mem::take(&mut self.dying_cgroups) {
-            if !d.cgroup.is_empty() {
-                let _ = d.cgroup.kill_all();
+        self.dying_cgroups.retain_mut(|d| {
+            if d.bury() {
+                return false;
             }
-            match d.cgroup.remove() {
-                Ok(()) => {}
-                Err(e) if d.tries + 1 >= REMOVE_TRIES => log::error!(
-                    "{}: cannot remove its cgroup {}: {e}; left in it: pids {:?}",
-                    d.label,
-                    d.cgroup.path().map_or(String::new(), |p| p.display().to_string()),
-                    d.cgroup.pids()
-                ),
-                Err(_) => {
-                    d.tries += 1;
-                    left.push(d);
-                }
+            d.tries += 1;
+            if d.tries >= REMOVE_TRIES {
+                d.left();
+                return false;
             }
-        }
-        self.dying_cgroups = left;
+            true
+        });
         if !self.dying_cgroups.is_empty() {
             self.arm(Instant::now() + REMOVE_EVERY, Timer::CgroupRemove);
         }
@@ -262,14 +260,7 @@ impl Supervisor {
             j.finish();
         }
         // Without a thread: here, the same way.
-        let deadline = Instant::now() + EXIT_WAIT;
-        while !self.dying_cgroups.is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-            self.dying_cgroups.retain_mut(|d| !d.bury());
-        }
-        for d in &self.dying_cgroups {
-            d.left();
-        }
+        bury_before_exit(&mut self.dying_cgroups);
         self.cfg.cgroups.remove_parents();
     }
 

@@ -364,7 +364,7 @@ impl Supervisor {
                 self.advance(key.run, key.inst);
             }
             Err(e) => {
-                if e.message.starts_with("cannot join the task's cgroup")
+                if e.cgroup
                     && let Some(mut cg) = self.task_mut(key).and_then(|t| t.cgroup.take())
                 {
                     // Removed or broken under supd: a new one is made.
