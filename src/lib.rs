@@ -1,6 +1,8 @@
 //! supd keeps the programs of one Linux host running: it reads Nomad job
 //! files and supervises each task as a child process.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
 pub mod checks; // tcp, http and script health checks as non-blocking state machines
 pub mod config; // embedded defaults: job directory, socket
 pub mod control; // the socket protocol shared by supd and supctl; the client side

@@ -2,6 +2,8 @@
 //! print. Exit codes: 0 done; 1 refused or invalid (reason on stderr);
 //! 2 usage error; 3 no daemon at the socket.
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use clap::{Parser, Subcommand};
 use std::io::Read;
 use std::path::PathBuf;
@@ -98,10 +100,7 @@ enum JobCommand {
 
 fn main() -> ExitCode {
     // Like any command-line tool: `supctl … | head` ends quietly.
-    // SAFETY: setting a signal disposition before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    supd::process::sys::default_sigpipe();
     let cli = Cli::parse();
     let file = match supd::config::File::load_given_or_default(cli.config.as_deref()) {
         Ok(f) => f,

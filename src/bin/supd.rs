@@ -1,5 +1,7 @@
 //! supd: the daemon. Flags -> configuration -> supervisor::run.
 
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;

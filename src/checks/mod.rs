@@ -8,13 +8,14 @@
 //! is critical.
 
 use crate::jobspec::model::CheckStatus;
+use crate::process::sys::{RawAddr, connect};
 use mio::net::TcpStream;
 use nix::errno::Errno;
 use nix::sys::socket::{AddressFamily, SockFlag, SockType};
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 /// At most this much of an HTTP answer is read.
 const MAX_ANSWER: usize = 8 * 1024;
@@ -134,60 +135,6 @@ fn connect_state(fd: BorrowedFd, addr: &RawAddr) -> Connect {
         Err(Errno::EALREADY | Errno::EINPROGRESS | Errno::EINTR) => Connect::Pending,
         Err(e) => Connect::Failed(e.into()),
     }
-}
-
-/// A socket address as the kernel takes it.
-struct RawAddr {
-    storage: libc::sockaddr_storage,
-    len: libc::socklen_t,
-}
-
-impl RawAddr {
-    /// `AF_UNSPEC`: connecting to it dissolves a socket's association.
-    fn unspecified() -> RawAddr {
-        // SAFETY: all zeroes is a valid sockaddr_storage (family AF_UNSPEC).
-        let storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-        RawAddr { storage, len: std::mem::size_of::<libc::sockaddr>() as libc::socklen_t }
-    }
-}
-
-impl From<SocketAddr> for RawAddr {
-    fn from(addr: SocketAddr) -> RawAddr {
-        let mut raw = RawAddr::unspecified();
-        let ptr = std::ptr::addr_of_mut!(raw.storage);
-        match addr {
-            SocketAddr::V4(a) => {
-                let sin = libc::sockaddr_in {
-                    sin_family: libc::AF_INET as libc::sa_family_t,
-                    sin_port: a.port().to_be(),
-                    sin_addr: libc::in_addr { s_addr: u32::from_ne_bytes(a.ip().octets()) },
-                    sin_zero: [0; 8],
-                };
-                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in.
-                unsafe { ptr.cast::<libc::sockaddr_in>().write(sin) };
-                raw.len = std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t;
-            }
-            SocketAddr::V6(a) => {
-                let sin6 = libc::sockaddr_in6 {
-                    sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                    sin6_port: a.port().to_be(),
-                    sin6_flowinfo: a.flowinfo(),
-                    sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
-                    sin6_scope_id: a.scope_id(),
-                };
-                // SAFETY: sockaddr_storage is larger than and aligned for sockaddr_in6.
-                unsafe { ptr.cast::<libc::sockaddr_in6>().write(sin6) };
-                raw.len = std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t;
-            }
-        }
-        raw
-    }
-}
-
-fn connect(fd: BorrowedFd, addr: &RawAddr) -> nix::Result<()> {
-    // SAFETY: `addr` holds a valid socket address of `len` bytes.
-    let rc = unsafe { libc::connect(fd.as_raw_fd(), std::ptr::addr_of!(addr.storage).cast(), addr.len) };
-    Errno::result(rc).map(drop)
 }
 
 fn passing(addr: SocketAddr) -> Outcome {

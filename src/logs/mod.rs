@@ -45,10 +45,9 @@ impl Stream {
     /// the newest file of an earlier run of supd is appended to, never
     /// truncated.
     pub fn open(dir: &Path, base: &str, max_files: u32, max_file_size_mb: u32) -> std::io::Result<Stream> {
-        let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
         // The task's end blocks as usual: a task writing faster than supd
         // reads waits, it does not lose output.
-        nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))?;
+        let (read, write) = crate::process::output_pipe()?;
         Ok(Stream {
             dir: dir.to_path_buf(),
             base: base.to_string(),

@@ -886,10 +886,7 @@ impl TaskCgroup {
                 break;
             }
             for pid in pids {
-                // SAFETY: a plain system call.
-                unsafe {
-                    libc::kill(pid, libc::SIGKILL);
-                }
+                let _ = super::signal_pid(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
         }
         if let Some((file, _, off)) = freezer {

@@ -16,6 +16,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub mod cgroup;
+pub mod sys;
 
 /// Everything needed to start one task process.
 #[derive(Debug, Clone)]
@@ -191,18 +192,29 @@ pub fn raise_nofile_limit() -> Result<u64, Errno> {
 /// Marks every descriptor above 2 that supd inherited as close-on-exec, so
 /// that no task inherits what supd's parent left open.
 pub fn close_inherited_on_exec() {
-    // SAFETY: a plain system call with constant arguments.
+    // SAFETY: close_range takes no pointers and only sets the
+    // close-on-exec flag: no descriptor that Rust code owns is closed.
     unsafe {
         libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, libc::CLOSE_RANGE_CLOEXEC);
     }
+}
+
+/// A pipe for a child's output: supd's end (the first) does not block, the
+/// child's end does, so that a child writing faster than supd reads waits
+/// rather than losing output. Both ends close on exec.
+pub fn output_pipe() -> nix::Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd)> {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl};
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
+    fcntl(&write, FcntlArg::F_SETFL(OFlag::empty()))?;
+    Ok((read, write))
 }
 
 /// A descriptor that becomes readable when the process ends, for a
 /// process that is not supd's child (left by a previous supd).
 pub fn pidfd_open(pid: Pid) -> std::io::Result<std::os::fd::OwnedFd> {
     use std::os::fd::FromRawFd;
-    // SAFETY: a plain system call; on success it returns a new descriptor
-    // that this function then owns.
+    // SAFETY: pidfd_open takes no pointers; on success it returns a new
+    // descriptor that this function then owns (nix has no wrapper).
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
     if fd < 0 {
         return Err(std::io::Error::last_os_error());

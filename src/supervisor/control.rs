@@ -203,8 +203,7 @@ impl Supervisor {
             self.drop_client(token);
         }
         if big {
-            // SAFETY: malloc_trim only releases free memory of the allocator.
-            unsafe { libc::malloc_trim(0) };
+            crate::process::sys::trim_heap();
         }
     }
 

@@ -253,10 +253,8 @@ impl Supervisor {
             (CheckKind::Script { command, args }, _) => {
                 let t = inst.tasks.get(c.task).ok_or("task is gone")?;
                 let spec = self.spawn_spec(run, inst, t, Some((command, args)))?;
-                let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)
-                    .map_err(|e| format!("cannot create a pipe for the script: {e}"))?;
-                nix::fcntl::fcntl(&write, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))
-                    .map_err(|e| format!("cannot set up the script's pipe: {e}"))?;
+                let (read, write) =
+                    process::output_pipe().map_err(|e| format!("cannot create a pipe for the script: {e}"))?;
                 let out = std::os::fd::AsFd::as_fd(&write);
                 let pid =
                     process::spawn_helper(&spec, process::Io::Fd(out), process::Io::Fd(out)).map_err(|e| e.message)?;

@@ -223,25 +223,9 @@ impl Supervisor {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch signals: {e}")))?;
-        // Blocked in this thread before any other is made (they inherit
-        // the mask), so that every SIGCHLD waits for the signalfd; children
-        // start with nothing blocked (see process::spawn).
-        // A SIGCHLD ignored by whoever started supd would have the kernel
-        // reap its children unseen: the default disposition comes back.
-        let mut chld = nix::sys::signal::SigSet::empty();
-        chld.add(nix::sys::signal::Signal::SIGCHLD);
-        // SAFETY: the default disposition installs no handler.
-        let children = unsafe {
-            nix::sys::signal::signal(nix::sys::signal::Signal::SIGCHLD, nix::sys::signal::SigHandler::SigDfl)
-        }
-        .and_then(|_| chld.thread_block())
-        .and_then(|()| {
-            nix::sys::signalfd::SignalFd::with_flags(
-                &chld,
-                nix::sys::signalfd::SfdFlags::SFD_NONBLOCK | nix::sys::signalfd::SfdFlags::SFD_CLOEXEC,
-            )
-        })
-        .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
+        // Before any other thread is made: they inherit the blocked SIGCHLD.
+        let children =
+            process::sys::child_signals().map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
         poll.registry()
             .register(
                 &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&children)),
@@ -299,7 +283,7 @@ impl Supervisor {
         // Processes of jobs that are gone (or changed) get no grace.
         for (_, t) in std::mem::take(&mut self.saved_tasks) {
             if let (Some(pid), Some(ticks)) = (t.pid, t.start_ticks)
-                && crate::state::same_process(pid, ticks)
+                && process::sys::same_process(pid, ticks)
             {
                 log::warn!(
                     "{}.{}[{}]/{}: killing pid {pid}, left running by the previous supd for a job that is gone or changed",

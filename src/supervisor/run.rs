@@ -140,7 +140,7 @@ impl Supervisor {
                 run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
                 if let Some(s) = &saved
                     && let (Some(pid), Some(ticks)) = (s.pid, s.start_ticks)
-                    && crate::state::same_process(pid, ticks)
+                    && process::sys::same_process(pid, ticks)
                 {
                     run.leftover = Some(nix::unistd::Pid::from_raw(pid));
                 }
@@ -339,10 +339,10 @@ impl Supervisor {
         };
         self.ensure_task_log(key);
         let (stdout, stderr) = self.task_io(key);
-        let before = crate::state::boot_ticks_now();
+        let before = process::sys::boot_ticks_now();
         match process::spawn_in(&spec, stdout, stderr, &cgroup) {
             Ok(pid) => {
-                let ticks = crate::state::child_start_ticks(pid.as_raw(), before, crate::state::boot_ticks_now());
+                let ticks = process::sys::child_start_ticks(pid.as_raw(), before, process::sys::boot_ticks_now());
                 let Some(t) = self.task_mut(key) else { return };
                 if let Some(cg) = t.cgroup.as_mut() {
                     cg.started();
