@@ -35,7 +35,7 @@ impl Log for Stderr {
         }
         let level = level_name(r.level());
         let line = if self.times {
-            let now = crate::supervisor::task::rfc3339(std::time::SystemTime::now());
+            let now = crate::timefmt::rfc3339(std::time::SystemTime::now());
             format!("{now} supd {level}: {}\n", r.args())
         } else {
             format!("supd {level}: {}\n", r.args())
@@ -125,7 +125,7 @@ fn format_line(level: Level, message: &str) -> String {
         Level::Info => 6,
         Level::Debug | Level::Trace => 7,
     };
-    let stamp = crate::supervisor::task::rfc3339(std::time::SystemTime::now());
+    let stamp = crate::timefmt::rfc3339(std::time::SystemTime::now());
     // RFC 3164 wants "Mmm dd hh:mm:ss"; derive it from the RFC 3339 stamp.
     let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
     let month = stamp.get(5..7).and_then(|m| m.parse::<usize>().ok()).map_or("Jan", |m| months[(m + 11) % 12]);

@@ -269,7 +269,7 @@ pub fn script_outcome(exit: crate::process::Exit, output: &str) -> Outcome {
     };
     let text = match exit {
         Exit::Code(c) => format!("exit code {c}"),
-        Exit::Signal(s, _) => format!("killed by {}", crate::process::signal_name(s)),
+        Exit::Signal { signal: s, .. } => format!("killed by {}", crate::process::signal_name(s)),
     };
     let output = output.trim();
     (status, if output.is_empty() { text } else { format!("{output} ({text})") })
@@ -441,6 +441,6 @@ mod tests {
         assert_eq!(script_outcome(Exit::Code(0), "ok\n"), (CheckStatus::Passing, "ok (exit code 0)".into()));
         assert_eq!(script_outcome(Exit::Code(1), "").0, CheckStatus::Warning);
         assert_eq!(script_outcome(Exit::Code(2), "").0, CheckStatus::Critical);
-        assert_eq!(script_outcome(Exit::Signal(9, false), "").1, "killed by SIGKILL");
+        assert_eq!(script_outcome(Exit::Signal { signal: 9, core_dumped: false }, "").1, "killed by SIGKILL");
     }
 }

@@ -18,7 +18,29 @@ use std::path::{Path, PathBuf};
 const READ_BUDGET: usize = 64 * 1024;
 
 /// One captured stream of one task.
-pub struct Stream {
+/// One of a task's two output streams.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    /// `stdout` or `stderr`: the suffix of its log files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Stream::Stdout => "stdout",
+            Stream::Stderr => "stderr",
+        }
+    }
+
+    /// The stream the protocol's `stderr` flag names.
+    pub fn from_stderr(stderr: bool) -> Stream {
+        if stderr { Stream::Stderr } else { Stream::Stdout }
+    }
+}
+
+pub struct Capture {
     dir: PathBuf,
     /// `task.stdout`
     base: String,
@@ -40,15 +62,15 @@ pub struct Stream {
     pub error: Option<String>,
 }
 
-impl Stream {
+impl Capture {
     /// Creates the pipe. The file is opened when the first output arrives:
     /// the newest file of an earlier run of supd is appended to, never
     /// truncated.
-    pub fn open(dir: &Path, base: &str, max_files: u32, max_file_size_mb: u32) -> std::io::Result<Stream> {
+    pub fn open(dir: &Path, base: &str, max_files: u32, max_file_size_mb: u32) -> std::io::Result<Capture> {
         // The task's end blocks as usual: a task writing faster than supd
         // reads waits, it does not lose output.
         let (read, write) = crate::process::output_pipe()?;
-        Ok(Stream {
+        Ok(Capture {
             dir: dir.to_path_buf(),
             base: base.to_string(),
             read: File::from(read),
@@ -264,7 +286,7 @@ mod tests {
     use super::*;
     use std::io::Write;
 
-    fn write_through(s: &Stream, data: &[u8]) {
+    fn write_through(s: &Capture, data: &[u8]) {
         let mut w = File::from(s.write.try_clone().unwrap());
         w.write_all(data).unwrap();
     }
@@ -281,7 +303,7 @@ mod tests {
     #[test]
     fn rotates_at_size_keeping_lines_whole_and_max_files() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Stream::open(dir.path(), "t.stdout", 3, 1).unwrap();
+        let mut s = Capture::open(dir.path(), "t.stdout", 3, 1).unwrap();
         // Lines of 30 KiB (less than a pipe holds): 34 fit a 1 MiB file,
         // the 35th starts the next.
         let line = format!("{}\n", "x".repeat(30 * 1024 - 1));
@@ -301,7 +323,7 @@ mod tests {
     #[test]
     fn a_line_longer_than_a_file_is_split() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Stream::open(dir.path(), "t.stderr", 10, 1).unwrap();
+        let mut s = Capture::open(dir.path(), "t.stderr", 10, 1).unwrap();
         let big = vec![b'y'; (1 << 20) + 10];
         let mut w = File::from(s.write.try_clone().unwrap());
         std::thread::spawn(move || w.write_all(&big).unwrap());
@@ -317,11 +339,11 @@ mod tests {
     fn appends_after_a_restart_of_supd_and_tails() {
         let dir = tempfile::tempdir().unwrap();
         {
-            let mut s = Stream::open(dir.path(), "t.stdout", 10, 10).unwrap();
+            let mut s = Capture::open(dir.path(), "t.stdout", 10, 10).unwrap();
             write_through(&s, b"one\ntwo\n");
             s.drain();
         }
-        let mut s = Stream::open(dir.path(), "t.stdout", 10, 10).unwrap();
+        let mut s = Capture::open(dir.path(), "t.stdout", 10, 10).unwrap();
         write_through(&s, b"three\nfour");
         s.drain();
         assert_eq!(std::fs::read_to_string(s.current_path()).unwrap(), "one\ntwo\nthree\nfour");
@@ -342,7 +364,7 @@ mod tests {
     #[test]
     fn unwritable_output_is_counted_not_fatal() {
         let dir = tempfile::tempdir().unwrap();
-        let mut s = Stream::open(dir.path(), "t.stdout", 10, 10).unwrap();
+        let mut s = Capture::open(dir.path(), "t.stdout", 10, 10).unwrap();
         // /dev/full fails every write with ENOSPC, like a full disk.
         s.file = Some(OpenOptions::new().append(true).open("/dev/full").unwrap());
         write_through(&s, b"lost\n");

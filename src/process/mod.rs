@@ -54,7 +54,11 @@ pub struct SpawnError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exit {
     Code(i32),
-    Signal(i32, bool),
+    /// Killed by a signal (with a core dump when `core_dumped`).
+    Signal {
+        signal: i32,
+        core_dumped: bool,
+    },
 }
 
 impl Exit {
@@ -147,7 +151,9 @@ pub fn reap() -> Vec<(Pid, Exit)> {
     loop {
         match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(pid, code)) => out.push((pid, Exit::Code(code))),
-            Ok(WaitStatus::Signaled(pid, sig, core)) => out.push((pid, Exit::Signal(sig as i32, core))),
+            Ok(WaitStatus::Signaled(pid, sig, core)) => {
+                out.push((pid, Exit::Signal { signal: sig as i32, core_dumped: core }))
+            }
             Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => break,
             Ok(_) => continue,
             Err(Errno::EINTR) => continue,
@@ -287,7 +293,7 @@ mod tests {
         loop {
             match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::Exited(_, c)) => return Exit::Code(c),
-                Ok(WaitStatus::Signaled(_, s, core)) => return Exit::Signal(s as i32, core),
+                Ok(WaitStatus::Signaled(_, s, core)) => return Exit::Signal { signal: s as i32, core_dumped: core },
                 _ => {}
             }
             assert!(Instant::now() < deadline, "child {pid} did not end");
@@ -367,7 +373,7 @@ mod tests {
     fn group_signals() {
         let pid = spawn(&spec("/bin/sleep", &["30"]), Io::Null, Io::Null).unwrap();
         signal_group(pid, Signal::SIGTERM).unwrap();
-        assert_eq!(wait_for(pid), Exit::Signal(Signal::SIGTERM as i32, false));
+        assert_eq!(wait_for(pid), Exit::Signal { signal: Signal::SIGTERM as i32, core_dumped: false });
         // Signalling a group that is gone is fine.
         signal_group(pid, Signal::SIGKILL).unwrap();
     }

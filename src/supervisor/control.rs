@@ -3,7 +3,7 @@
 //! that sends garbage, too much, or disconnects mid-request only loses its
 //! own connection.
 
-use super::task::{State, event};
+use super::task::State;
 use super::{Supervisor, TaskKey, Timer};
 use crate::control::protocol::{EventLine, MAX_REQUEST, Request, Response, Status, VERSION};
 use crate::jobspec;
@@ -280,7 +280,7 @@ impl Supervisor {
                                 group: group.clone(),
                                 index: inst.index,
                                 task: t.spec.name.clone(),
-                                event: event(e),
+                                event: super::status::event(e),
                             },
                         ));
                     }
@@ -443,7 +443,7 @@ impl Supervisor {
                 None => true,
                 Some(sel) => sel.matches(run, inst, task),
             };
-            jobs.push(run.to_status(&filter));
+            jobs.push(super::status::job_status(run, &filter));
         }
         let mut r = Response::ok(self.load_errors.values().flat_map(|p| p.clone()).collect());
         r.status = Some(Status { version: VERSION, node: self.node_status(), jobs });
@@ -531,7 +531,13 @@ impl Supervisor {
                 ));
             }
         };
-        Ok(super::output::LogPath { job: sel.job, group: gname, index, task, stderr })
+        Ok(super::output::LogPath {
+            job: sel.job,
+            group: gname,
+            index,
+            task,
+            stream: crate::logs::Stream::from_stderr(stderr),
+        })
     }
 
     fn selected_tasks(&self, target: &str) -> Result<Vec<TaskKey>, String> {
@@ -607,7 +613,7 @@ impl Supervisor {
                     if let Some(inst) = self.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
                         inst.winding_down = false;
                     }
-                    self.arm(Instant::now(), Timer::Start(key, generation));
+                    self.timers.arm(Instant::now(), Timer::Start { task: key, generation });
                     messages.push(format!("starting task {name}"));
                 }
             }

@@ -32,7 +32,7 @@ impl Supervisor {
             return;
         }
         let Some(i) = run.instances.get(inst) else { return };
-        if !matches!(i.resched, Resched::Idle) || i.is_live() || i.status() != "failed" {
+        if !matches!(i.resched, Resched::Idle) || i.is_live() || i.status() != super::task::InstanceStatus::Failed {
             return;
         }
         let quiet = match run.job.groups[i.group].reschedule {
@@ -77,7 +77,7 @@ impl Supervisor {
                 i.resched = Resched::Waiting { at: now + delay, delay };
                 i.resched_gen += 1;
                 let generation = i.resched_gen;
-                self.arm(Instant::now() + delay, Timer::Handoff(serial, inst, generation));
+                self.timers.arm(Instant::now() + delay, Timer::Handoff { run: serial, inst, generation });
             }
         }
         self.state_changed();
@@ -155,7 +155,7 @@ impl Supervisor {
                     self.instance_event(serial, inst, "Handing Off", what);
                     self.pids.insert(pid, Owner::Handoff(serial, inst));
                     let timeout = self.cfg.handoff.timeout;
-                    self.arm(Instant::now() + timeout, Timer::HandoffTimeout(serial, inst, pid));
+                    self.timers.arm(Instant::now() + timeout, Timer::HandoffTimeout { run: serial, inst, pid });
                     if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
                         a.pid = Some(pid);
                         a.output = Some(output);
@@ -268,7 +268,7 @@ impl Supervisor {
             let said = handoff::reason(&output);
             let how = match exit {
                 Exit::Code(c) => format!("exit code {c}"),
-                Exit::Signal(s, _) => format!("signal {}", process::signal_name(s)),
+                Exit::Signal { signal: s, .. } => format!("signal {}", process::signal_name(s)),
             };
             if said.is_empty() { how } else { format!("{said} ({how})") }
         };

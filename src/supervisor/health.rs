@@ -4,11 +4,11 @@
 //! through `policy::check_restart`, and a restart it asks for goes through
 //! the task's restart policy like any failure.
 
-use super::task::{After, Instance};
+use super::task::{After, CheckRun, Inflight};
 use super::{CheckKey, Owner, Supervisor, TaskKey, Timer};
 use crate::checks::{self, Dial, Outcome, Probe};
 use crate::jobspec::duration::GoDuration;
-use crate::jobspec::model::{Check, CheckKind, CheckStatus, Job, PortRef};
+use crate::jobspec::model::{CheckKind, CheckStatus, PortRef};
 use crate::jobspec::template::interpolate;
 use crate::policy::check_restart::{CheckWatch, Verdict};
 use crate::policy::restart::Outcome as RunOutcome;
@@ -19,87 +19,6 @@ use nix::unistd::Pid;
 use std::io::Read;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
-
-/// A check in flight.
-pub enum Inflight {
-    Socket { probe: Probe, token: Token },
-    Script { pid: Pid, output: std::fs::File },
-}
-
-pub struct CheckRun {
-    pub spec: Check,
-    /// The task whose runs the check follows, and which it restarts.
-    pub task: usize,
-    pub status: CheckStatus,
-    pub output: String,
-    pub watch: CheckWatch,
-    pub active: bool,
-    /// When the next run is due (unrounded, so that runs do not drift).
-    pub next_due: Instant,
-    /// Bumped to cancel scheduled runs.
-    pub generation: u64,
-    /// Bumped per probe, to match its timeout.
-    pub probe_seq: u64,
-    pub inflight: Option<Inflight>,
-    /// The check's address, worked out once per task start (name lookups
-    /// block, so the loop does not repeat them every interval).
-    pub resolved: Option<SocketAddr>,
-}
-
-impl std::fmt::Debug for CheckRun {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "CheckRun({:?}, {:?})", self.spec.name, self.status)
-    }
-}
-
-/// The checks of one instance of a group: those of its task services, and
-/// those of its group services (which follow the task they name, or the
-/// first main task).
-pub fn instance_checks(job: &Job, group: usize) -> Vec<CheckRun> {
-    let g = &job.groups[group];
-    let first_main = g.tasks.iter().position(|t| t.lifecycle.is_none()).unwrap_or(0);
-    let mut out = Vec::new();
-    let now = Instant::now();
-    for svc in &g.services {
-        for c in &svc.checks {
-            let task = c.task.as_ref().and_then(|n| g.tasks.iter().position(|t| &t.name == n)).unwrap_or(first_main);
-            out.push(new_run(c.clone(), task, now));
-        }
-    }
-    for (ti, t) in g.tasks.iter().enumerate() {
-        for svc in &t.services {
-            for c in &svc.checks {
-                out.push(new_run(c.clone(), ti, now));
-            }
-        }
-    }
-    out
-}
-
-fn new_run(spec: Check, task: usize, now: Instant) -> CheckRun {
-    CheckRun {
-        status: spec.initial_status,
-        watch: CheckWatch::new(spec.check_restart, now),
-        spec,
-        task,
-        output: String::new(),
-        active: false,
-        next_due: now,
-        generation: 0,
-        probe_seq: 0,
-        inflight: None,
-        resolved: None,
-    }
-}
-
-/// The worst status of a task's running checks, as its health.
-pub fn task_health(instance: &Instance, task: usize) -> Option<CheckStatus> {
-    instance.checks.iter().filter(|c| c.task == task && c.active).map(|c| c.status).max_by_key(|s| match s {
-        CheckStatus::Passing => 0,
-        CheckStatus::Warning => 1,
-        CheckStatus::Critical => 2,
-    })
-}
 
 impl Supervisor {
     fn check_mut(&mut self, key: CheckKey) -> Option<&mut CheckRun> {
@@ -118,7 +37,7 @@ impl Supervisor {
 
     /// A task (re)started: its checks begin, with a fresh grace period.
     pub(super) fn activate_checks(&mut self, key: TaskKey) {
-        let (now, epoch) = (Instant::now(), self.epoch);
+        let (now, epoch) = (Instant::now(), self.timers.epoch());
         for ck in self.checks_of(key) {
             let Some(c) = self.check_mut(ck) else { continue };
             c.active = true;
@@ -134,7 +53,7 @@ impl Supervisor {
             let first = c.spec.interval.min(Duration::from_secs(1));
             c.next_due = now + first;
             let at = run_at(epoch, c.next_due, c.spec.interval);
-            self.arm(at, Timer::Check(ck, generation));
+            self.timers.arm(at, Timer::Check { check: ck, generation });
         }
     }
 
@@ -171,7 +90,7 @@ impl Supervisor {
 
     /// Starts one run of a check, and schedules the next.
     pub(super) fn run_check(&mut self, ck: CheckKey, generation: u64) {
-        let epoch = self.epoch;
+        let epoch = self.timers.epoch();
         let Some(c) = self.check_mut(ck) else { return };
         if !c.active || c.generation != generation {
             return;
@@ -186,7 +105,7 @@ impl Supervisor {
             c.next_due += interval;
         }
         let next = run_at(epoch, c.next_due, interval);
-        self.arm(next, Timer::Check(ck, generation));
+        self.timers.arm(next, Timer::Check { check: ck, generation });
         if busy {
             return; // the previous run has not timed out yet
         }
@@ -196,7 +115,7 @@ impl Supervisor {
                 if let Some(c) = self.check_mut(ck) {
                     c.probe_seq += 1;
                     let seq = c.probe_seq;
-                    self.arm(Instant::now() + timeout, Timer::CheckTimeout(ck, seq));
+                    self.timers.arm(Instant::now() + timeout, Timer::CheckTimeout { check: ck, probe: seq });
                 }
             }
             // A check that cannot even start is critical, never a supd error.

@@ -16,7 +16,9 @@ mod health;
 mod output;
 mod resources;
 mod run;
+mod status;
 pub mod task;
+mod timers;
 
 use crate::jobspec::{self, Job};
 use crate::node::Node;
@@ -26,11 +28,12 @@ use mio::{Events, Interest, Poll, Token};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use task::JobRun;
+pub use task::{CheckKey, TaskKey};
+use timers::{Timer, Timers};
 
 const SIGNALS: Token = Token(0);
 const LISTENER: Token = Token(1);
@@ -75,22 +78,6 @@ impl std::fmt::Display for Error {
     }
 }
 
-/// Identifies one task of one instance of one job version.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TaskKey {
-    pub run: u64,
-    pub inst: usize,
-    pub task: usize,
-}
-
-/// Identifies one health check of one instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct CheckKey {
-    pub run: u64,
-    pub inst: usize,
-    pub check: usize,
-}
-
 /// What a child process belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Owner {
@@ -100,60 +87,6 @@ enum Owner {
     Discarded,
     /// A hand-off hook of an instance.
     Handoff(u64, usize),
-}
-
-/// Why a timer is due.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timer {
-    /// Run a check, if its generation still matches.
-    Check(CheckKey, u64),
-    /// A check that has not answered by now is critical.
-    CheckTimeout(CheckKey, u64),
-    /// Start (or restart) a task, if its generation still matches.
-    Start(TaskKey, u64),
-    /// SIGKILL a task that outlived its kill_timeout.
-    Escalate(TaskKey, u64),
-    /// Send a task its kill signal, after its shutdown_delay.
-    Kill(TaskKey, u64),
-    /// Go on reading a task's output (stderr when true).
-    Drain(TaskKey, bool),
-    /// SIGKILL a process a previous supd left, after its kill_timeout.
-    LeftoverKill(TaskKey, Pid),
-    /// Tell systemd's watchdog the loop is alive.
-    Watchdog,
-    /// As init, SIGKILL whatever ignored the final SIGTERM.
-    SweepKill,
-    /// Write the state: changes within a short while share one write.
-    Save,
-    /// Look for orphans of ended tasks: exits close together share one look.
-    Sweep,
-    /// Hand a failed instance off, if its generation still matches.
-    Handoff(u64, usize, u64),
-    /// A hand-off hook that has not finished by now is killed.
-    HandoffTimeout(u64, usize, Pid),
-    /// Try again to remove the cgroups of dead tasks.
-    CgroupRemove,
-    /// Reap again, after a pass that found several orphans.
-    Reap,
-}
-
-#[derive(Debug, PartialEq, Eq)]
-struct Due {
-    at: Instant,
-    seq: u64,
-    timer: Timer,
-}
-
-impl Ord for Due {
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        (self.at, self.seq).cmp(&(other.at, other.seq))
-    }
-}
-
-impl PartialOrd for Due {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
 }
 
 pub struct Supervisor {
@@ -174,8 +107,7 @@ pub struct Supervisor {
     pids: HashMap<Pid, Owner>,
     /// Sockets of tcp and http checks in flight.
     check_tokens: HashMap<Token, CheckKey>,
-    timers: BinaryHeap<Reverse<Due>>,
-    next_seq: u64,
+    timers: Timers,
     rng: u64,
     shutting_down: bool,
     /// A second stop request came: no more waiting.
@@ -202,13 +134,11 @@ pub struct Supervisor {
     load_errors: BTreeMap<String, Vec<String>>,
     /// The newest event sent to `events --follow` clients.
     sent_events: u64,
-    /// Capture pipes: token -> (task, is stderr).
-    log_tokens: HashMap<Token, (TaskKey, bool)>,
+    /// Capture pipes: token -> (task, stream).
+    log_tokens: HashMap<Token, (TaskKey, crate::logs::Stream)>,
     /// `logs --follow` clients and what they follow.
     log_followers: Vec<(Token, output::LogPath)>,
     notify: crate::notify::Notifier,
-    /// The origin of the grid check timers are rounded to.
-    epoch: Instant,
     /// Cgroups of dead tasks, removed once their last processes are gone.
     dying_cgroups: Vec<resources::Dying>,
     /// Removes cgroups while supd stops (started then).
@@ -249,8 +179,7 @@ impl Supervisor {
             current: BTreeMap::new(),
             next_serial: 1,
             pids: HashMap::new(),
-            timers: BinaryHeap::new(),
-            next_seq: 0,
+            timers: Timers::new(Instant::now()),
             rng: seed(),
             shutting_down: false,
             hurry: false,
@@ -268,7 +197,6 @@ impl Supervisor {
             check_tokens: HashMap::new(),
             log_followers: Vec::new(),
             notify: crate::notify::Notifier::from_env(),
-            epoch: Instant::now(),
             dying_cgroups: Vec::new(),
             janitor: None,
         })
@@ -298,7 +226,7 @@ impl Supervisor {
         log::info!("supd ready: {} job(s), control socket {}", self.current.len(), self.cfg.socket.display());
         self.notify.ready(&self.status_line());
         if let Some(every) = crate::notify::watchdog_interval() {
-            self.arm(Instant::now() + every, Timer::Watchdog);
+            self.timers.arm(Instant::now() + every, Timer::Watchdog);
         }
         let mut events = Events::with_capacity(256);
         let mut sweeping = false;
@@ -319,10 +247,10 @@ impl Supervisor {
                     // gets SIGTERM, then SIGKILL after the longest kill_timeout.
                     sweeping = true;
                     let _ = process::signal_pid(Pid::from_raw(-1), nix::sys::signal::Signal::SIGTERM);
-                    self.arm(Instant::now() + self.longest_kill_timeout(), Timer::SweepKill);
+                    self.timers.arm(Instant::now() + self.longest_kill_timeout(), Timer::SweepKill);
                 }
             }
-            let timeout = self.timers.peek().map(|Reverse(d)| d.at.saturating_duration_since(Instant::now()));
+            let timeout = self.timers.timeout(Instant::now());
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     log::error!("event loop: {e}");
@@ -394,7 +322,7 @@ impl Supervisor {
             .current
             .values()
             .filter_map(|s| self.runs.get(s))
-            .all(|r| r.instances.iter().all(|i| i.status() == "complete"));
+            .all(|r| r.instances.iter().all(|i| i.status() == task::InstanceStatus::Complete));
         if all_complete { 0 } else { 1 }
     }
 
@@ -454,7 +382,7 @@ impl Supervisor {
             // few of them and taking the CPU they need to end. A task that
             // ends meanwhile is collected by that pass.
             self.reap_deferred = true;
-            self.arm(Instant::now() + REAP_AGAIN, Timer::Reap);
+            self.timers.arm(Instant::now() + REAP_AGAIN, Timer::Reap);
         }
         if orphans > 0 {
             log::debug!("reaped {orphans} adopted orphan(s)");
@@ -468,45 +396,24 @@ impl Supervisor {
         }
     }
 
-    fn arm(&mut self, at: Instant, timer: Timer) {
-        // Check timeouts need no millisecond precision: rounding them up to
-        // a 10 ms grid lets one wake-up handle many, instead of one each.
-        // (Check runs are on a grid of their own: see health::run_at.)
-        let at = match timer {
-            Timer::CheckTimeout(..) => {
-                const GRID: u128 = 10_000_000;
-                let since = at.saturating_duration_since(self.epoch).as_nanos();
-                let up = since.div_ceil(GRID) * GRID;
-                self.epoch + Duration::from_nanos(up.min(u128::from(u64::MAX)) as u64)
-            }
-            _ => at,
-        };
-        self.next_seq += 1;
-        self.timers.push(Reverse(Due { at, seq: self.next_seq, timer }));
-    }
-
     fn run_due_timers(&mut self) {
         let now = Instant::now();
-        while let Some(Reverse(d)) = self.timers.peek() {
-            if d.at > now {
-                break;
-            }
-            let Some(Reverse(d)) = self.timers.pop() else { break };
-            match d.timer {
-                Timer::Start(key, generation) => {
+        while let Some(timer) = self.timers.pop_due(now) {
+            match timer {
+                Timer::Start { task: key, generation } => {
                     if self.task(key).is_some_and(|t| t.generation == generation) {
                         self.start_task(key);
                     }
                 }
-                Timer::Check(key, generation) => self.run_check(key, generation),
-                Timer::Drain(key, stderr) => self.drain_log(key, stderr),
-                Timer::LeftoverKill(key, pid) => {
+                Timer::Check { check: key, generation } => self.run_check(key, generation),
+                Timer::Drain { task, stream } => self.drain_log(task, stream),
+                Timer::LeftoverKill { task: key, pid } => {
                     if self.task(key).is_some_and(|t| t.leftover == Some(pid)) {
                         let _ = process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
                         let _ = process::signal_pid(pid, nix::sys::signal::Signal::SIGKILL);
                     }
                 }
-                Timer::Kill(key, generation) => {
+                Timer::Kill { task: key, generation } => {
                     if self.task(key).is_some_and(|t| t.generation == generation) {
                         self.send_kill(key);
                     }
@@ -529,14 +436,14 @@ impl Supervisor {
                 Timer::Watchdog => {
                     self.notify.watchdog();
                     if let Some(every) = crate::notify::watchdog_interval() {
-                        self.arm(now + every, Timer::Watchdog);
+                        self.timers.arm(now + every, Timer::Watchdog);
                     }
                 }
-                Timer::CheckTimeout(key, probe) => self.check_timed_out(key, probe),
-                Timer::Handoff(serial, inst, generation) => self.start_handoff(serial, inst, generation),
-                Timer::HandoffTimeout(serial, inst, pid) => self.hook_timed_out(serial, inst, pid),
+                Timer::CheckTimeout { check: key, probe } => self.check_timed_out(key, probe),
+                Timer::Handoff { run: serial, inst, generation } => self.start_handoff(serial, inst, generation),
+                Timer::HandoffTimeout { run: serial, inst, pid } => self.hook_timed_out(serial, inst, pid),
                 Timer::CgroupRemove => self.remove_dying_cgroups(),
-                Timer::Escalate(key, generation) => {
+                Timer::Escalate { task: key, generation } => {
                     if let Some(t) = self.task(key)
                         && t.generation == generation
                         && let Some(pid) = t.pid
@@ -601,7 +508,7 @@ impl Supervisor {
     fn sweep_soon(&mut self) {
         if !self.sweep_pending {
             self.sweep_pending = true;
-            self.arm(Instant::now() + Duration::from_millis(20), Timer::Sweep);
+            self.timers.arm(Instant::now() + Duration::from_millis(20), Timer::Sweep);
         }
     }
 
@@ -609,7 +516,7 @@ impl Supervisor {
     fn state_changed(&mut self) {
         if !self.save_pending {
             self.save_pending = true;
-            self.arm(Instant::now() + Duration::from_millis(100), Timer::Save);
+            self.timers.arm(Instant::now() + Duration::from_millis(100), Timer::Save);
         }
     }
 

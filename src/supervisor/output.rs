@@ -2,35 +2,21 @@
 //! its first start and kept across its restarts, read when readable, and
 //! streamed to `supctl logs --follow` clients.
 
-use super::task::JobRun;
+use super::task::{JobRun, TaskLog};
 use super::{Supervisor, TaskKey};
-use crate::logs::{self, Stream};
+use crate::logs::{self, Capture, Stream};
 use crate::process::Io;
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
 
-/// A task's two captured streams.
-pub struct TaskLog {
-    pub out: Stream,
-    pub err: Stream,
-    pub out_token: Token,
-    pub err_token: Token,
-}
-
-impl std::fmt::Debug for TaskLog {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TaskLog({})", self.out.current_path().display())
-    }
-}
-
-/// Which task's output a follower wants: job, group, index, task, stderr.
+/// Which task's output a follower wants: job, group, index, task, stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogPath {
     pub job: String,
     pub group: String,
     pub index: u32,
     pub task: String,
-    pub stderr: bool,
+    pub stream: Stream,
 }
 
 impl Supervisor {
@@ -76,8 +62,18 @@ impl Supervisor {
             let group = &run.job.groups[inst.group].name;
             (logs::instance_dir(&self.cfg.log_dir, &run.job.id, group, inst.index), t.spec.name.clone(), t.spec.logs)
         };
-        let out = Stream::open(&dir, &format!("{name}.stdout"), limits.max_files, limits.max_file_size)?;
-        let err = Stream::open(&dir, &format!("{name}.stderr"), limits.max_files, limits.max_file_size)?;
+        let out = Capture::open(
+            &dir,
+            &format!("{name}.{}", Stream::Stdout.as_str()),
+            limits.max_files,
+            limits.max_file_size,
+        )?;
+        let err = Capture::open(
+            &dir,
+            &format!("{name}.{}", Stream::Stderr.as_str()),
+            limits.max_files,
+            limits.max_file_size,
+        )?;
         let out_token = Token(self.next_token);
         let err_token = Token(self.next_token + 1);
         self.next_token += 2;
@@ -87,51 +83,57 @@ impl Supervisor {
             let _ = registry.deregister(&mut SourceFd(&out.raw_fd()));
             return Err(e);
         }
-        self.log_tokens.insert(out_token, (key, false));
-        self.log_tokens.insert(err_token, (key, true));
+        self.log_tokens.insert(out_token, (key, Stream::Stdout));
+        self.log_tokens.insert(err_token, (key, Stream::Stderr));
         Ok(TaskLog { out, err, out_token, err_token })
     }
 
     /// Reads a readable capture pipe.
     pub(super) fn on_log(&mut self, token: Token) {
-        let Some(&(key, stderr)) = self.log_tokens.get(&token) else { return };
-        self.drain_log(key, stderr);
+        let Some(&(key, stream)) = self.log_tokens.get(&token) else { return };
+        self.drain_log(key, stream);
     }
 
     /// Reads whatever a task's streams hold; before its end is recorded, so
     /// that its last words are on disk first.
     pub(super) fn drain_logs(&mut self, key: TaskKey) {
-        self.drain_log(key, false);
-        self.drain_log(key, true);
+        self.drain_log(key, Stream::Stdout);
+        self.drain_log(key, Stream::Stderr);
     }
 
     /// Reads a stream chunk by chunk, storing and forwarding each. The
     /// pipes are edge-triggered, so a stream is read until empty; a task
     /// that writes faster than that gets a turn of 1 MiB, and the rest is
     /// read on the next turn of the loop, after other work.
-    pub(super) fn drain_log(&mut self, key: TaskKey, stderr: bool) {
+    pub(super) fn drain_log(&mut self, key: TaskKey, which: Stream) {
         let mut total = 0;
         loop {
             let Some(t) = self.task_mut(key) else { return };
             let Some(log) = t.log.as_mut() else { return };
-            let stream = if stderr { &mut log.err } else { &mut log.out };
+            let stream = match which {
+                Stream::Stdout => &mut log.out,
+                Stream::Stderr => &mut log.err,
+            };
             let chunk = stream.drain();
-            let more = chunk.len() >= Stream::budget();
+            let more = chunk.len() >= Capture::budget();
             total += chunk.len();
             if !chunk.is_empty() {
-                self.send_log_data(key, stderr, &chunk);
+                self.send_log_data(key, which, &chunk);
             }
             if !more {
                 break;
             }
             if total >= 1 << 20 {
-                self.arm(std::time::Instant::now(), super::Timer::Drain(key, stderr));
+                self.timers.arm(std::time::Instant::now(), super::Timer::Drain { task: key, stream: which });
                 break;
             }
         }
         let Some(t) = self.task_mut(key) else { return };
         let Some(log) = t.log.as_mut() else { return };
-        let stream = if stderr { &mut log.err } else { &mut log.out };
+        let stream = match which {
+            Stream::Stdout => &mut log.out,
+            Stream::Stderr => &mut log.err,
+        };
         let problem = stream.error.take().map(|e| (e, stream.dropped));
         if let Some((e, dropped)) = problem {
             log::warn!("{}: {e} ({dropped} bytes of output dropped so far)", self.label(key));
@@ -144,7 +146,7 @@ impl Supervisor {
         }
     }
 
-    fn log_path(&self, key: TaskKey, stderr: bool) -> Option<LogPath> {
+    fn log_path(&self, key: TaskKey, stream: Stream) -> Option<LogPath> {
         let run = self.runs.get(&key.run)?;
         let inst = run.instances.get(key.inst)?;
         Some(LogPath {
@@ -152,15 +154,15 @@ impl Supervisor {
             group: run.job.groups[inst.group].name.clone(),
             index: inst.index,
             task: inst.tasks.get(key.task)?.spec.name.clone(),
-            stderr,
+            stream,
         })
     }
 
-    fn send_log_data(&mut self, key: TaskKey, stderr: bool, data: &[u8]) {
+    fn send_log_data(&mut self, key: TaskKey, stream: Stream, data: &[u8]) {
         if self.log_followers.is_empty() {
             return;
         }
-        let Some(path) = self.log_path(key, stderr) else { return };
+        let Some(path) = self.log_path(key, stream) else { return };
         let tokens: Vec<Token> = self.log_followers.iter().filter(|(_, p)| *p == path).map(|(t, _)| *t).collect();
         for token in tokens {
             self.send_data(token, data);
@@ -185,7 +187,7 @@ impl Supervisor {
     /// The last `lines` lines of a task's stream, from its files.
     pub(super) fn log_tail(&self, path: &LogPath, lines: usize) -> Vec<u8> {
         let dir = logs::instance_dir(&self.cfg.log_dir, &path.job, &path.group, path.index);
-        let base = format!("{}.{}", path.task, if path.stderr { "stderr" } else { "stdout" });
+        let base = format!("{}.{}", path.task, path.stream.as_str());
         logs::tail(&dir, &base, lines)
     }
 }

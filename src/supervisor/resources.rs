@@ -174,7 +174,7 @@ impl Supervisor {
 
     /// Whether the kernel's OOM killer struck the task's run that just ended.
     pub(super) fn oom_killed(&mut self, key: TaskKey, exit: Exit) -> bool {
-        let sigkill = matches!(exit, Exit::Signal(libc::SIGKILL, _));
+        let sigkill = matches!(exit, Exit::Signal { signal: libc::SIGKILL, .. });
         self.task_mut(key).and_then(|t| t.cgroup.as_mut()).is_some_and(|cg| cg.end_run(sigkill))
     }
 
@@ -214,7 +214,7 @@ impl Supervisor {
         };
         if !d.bury() {
             if self.dying_cgroups.is_empty() {
-                self.arm(Instant::now() + REMOVE_EVERY / 5, Timer::CgroupRemove);
+                self.timers.arm(Instant::now() + REMOVE_EVERY / 5, Timer::CgroupRemove);
             }
             self.dying_cgroups.push(d);
         }
@@ -234,7 +234,7 @@ impl Supervisor {
             true
         });
         if !self.dying_cgroups.is_empty() {
-            self.arm(Instant::now() + REMOVE_EVERY, Timer::CgroupRemove);
+            self.timers.arm(Instant::now() + REMOVE_EVERY, Timer::CgroupRemove);
         }
     }
 

@@ -164,7 +164,7 @@ impl Supervisor {
             tasks,
             winding_down: false,
             ports,
-            checks: super::health::instance_checks(job, gi),
+            checks: super::task::instance_checks(job, gi),
             placed_at: None,
             history: Vec::new(),
             received_from: None,
@@ -281,7 +281,7 @@ impl Supervisor {
                 format!("Waiting for shutdown_delay of {} before killing the task.", GoDuration(delay)),
             );
             let generation = t.generation;
-            self.arm(Instant::now() + delay, Timer::Kill(key, generation));
+            self.timers.arm(Instant::now() + delay, Timer::Kill { task: key, generation });
             return;
         }
         self.send_kill(key);
@@ -298,7 +298,7 @@ impl Supervisor {
         if let Err(e) = process::signal_group(pid, sig) {
             log::warn!("cannot signal {} (pid {pid}): {e}", self.label(key));
         }
-        self.arm(Instant::now() + timeout, Timer::Escalate(key, generation));
+        self.timers.arm(Instant::now() + timeout, Timer::Escalate { task: key, generation });
     }
 
     /// A second shutdown request skips every wait.
@@ -400,7 +400,7 @@ impl Supervisor {
         t.finished_at = Some(SystemTime::now());
         let mut message = match exit {
             Exit::Code(c) => format!("Exit Code: {c}"),
-            Exit::Signal(s, _) => format!("Exit Code: {}, Signal: {s}", 128 + s),
+            Exit::Signal { signal: s, .. } => format!("Exit Code: {}, Signal: {s}", 128 + s),
         };
         if oom {
             // Nomad's wording: the exit message of an OOM-killed task.
@@ -410,7 +410,7 @@ impl Supervisor {
         let stopping = t.stopping.take();
         let shown = match exit {
             Exit::Code(c) => format!("exit code {c}"),
-            Exit::Signal(s, _) => format!("signal {}", process::signal_name(s)),
+            Exit::Signal { signal: s, .. } => format!("signal {}", process::signal_name(s)),
         };
         let shown = if oom { format!("{shown} (OOM killed: it reached its memory limit)") } else { shown };
         log::info!("{} (pid {}) ended with {shown}", self.label(key), pid.map_or(0, |p| p.as_raw()));
@@ -464,7 +464,7 @@ impl Supervisor {
                 t.generation += 1;
                 let generation = t.generation;
                 let at = Instant::now() + *delay;
-                self.arm(at, Timer::Start(key, generation));
+                self.timers.arm(at, Timer::Start { task: key, generation });
                 self.state_changed();
                 return;
             }
@@ -644,7 +644,7 @@ impl Supervisor {
                 if self.poll.registry().register(&mut mio::unix::SourceFd(&raw), token, mio::Interest::READABLE).is_ok()
                 {
                     self.leftover_tokens.insert(token, (key, fd));
-                    self.arm(Instant::now() + timeout, Timer::LeftoverKill(key, pid));
+                    self.timers.arm(Instant::now() + timeout, Timer::LeftoverKill { task: key, pid });
                     return;
                 }
             }

@@ -1,15 +1,20 @@
-//! The runtime state of instances and tasks, their events, and the status
-//! Nomad derives from them (reference §5). Plain data: the supervisor's
-//! loop is what changes it.
+//! The model: the runtime state of jobs, instances, tasks and their health
+//! checks, their events, and the status Nomad derives from them (reference
+//! §5). A leaf: it imports nothing of the supervisor's other files, which
+//! all read and change it; `status` renders it for `supctl`.
 
-use crate::control::protocol;
-use crate::jobspec::model::{Hook, Job, Task};
+use crate::checks::Probe;
+use crate::jobspec::model::{Check, CheckStatus, Hook, Job, Task};
+use crate::logs::Capture;
+use crate::policy::check_restart::CheckWatch;
 use crate::policy::restart::{Outcome, RestartTracker};
 use crate::process::Exit;
+use mio::Token;
 use nix::unistd::Pid;
 use std::collections::VecDeque;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 static EVENT_SEQ: AtomicU64 = AtomicU64::new(0);
 
@@ -20,6 +25,22 @@ pub fn last_event_seq() -> u64 {
 
 /// Events kept per task.
 pub const MAX_EVENTS: usize = 50;
+
+/// Identifies one task of one instance of one job version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TaskKey {
+    pub run: u64,
+    pub inst: usize,
+    pub task: usize,
+}
+
+/// Identifies one health check of one instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CheckKey {
+    pub run: u64,
+    pub inst: usize,
+    pub check: usize,
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum State {
@@ -34,6 +55,54 @@ impl State {
             State::Pending => "pending",
             State::Running => "running",
             State::Dead => "dead",
+        }
+    }
+}
+
+/// An instance's status: Nomad's client status (reference §5), or handed
+/// off to a peer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstanceStatus {
+    Pending,
+    Running,
+    Complete,
+    Failed,
+    HandedOff,
+}
+
+impl InstanceStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InstanceStatus::Pending => "pending",
+            InstanceStatus::Running => "running",
+            InstanceStatus::Complete => "complete",
+            InstanceStatus::Failed => "failed",
+            InstanceStatus::HandedOff => "handed off",
+        }
+    }
+}
+
+/// A job's status, from its instances': `dead` once stopped and nothing of
+/// it runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    Pending,
+    Running,
+    Complete,
+    Failed,
+    HandedOff,
+    Dead,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Running => "running",
+            JobStatus::Complete => "complete",
+            JobStatus::Failed => "failed",
+            JobStatus::HandedOff => "handed off",
+            JobStatus::Dead => "dead",
         }
     }
 }
@@ -79,7 +148,7 @@ pub struct TaskRun {
     /// Set while a stop is in progress.
     pub stopping: Option<After>,
     /// The capture of its output, kept across restarts.
-    pub log: Option<super::output::TaskLog>,
+    pub log: Option<TaskLog>,
     /// It ended because supd itself was stopping: a later supd starts it
     /// again, unlike a task that completed or failed.
     pub ended_by_shutdown: bool,
@@ -158,7 +227,7 @@ pub struct Instance {
     /// Ports chosen for this instance: (label, port).
     pub ports: Vec<(String, u16)>,
     /// The health checks of its services (task and group ones).
-    pub checks: Vec<super::health::CheckRun>,
+    pub checks: Vec<CheckRun>,
     /// When its first task started here: how long it ran before failing
     /// decides the reschedule delay.
     pub placed_at: Option<std::time::Instant>,
@@ -208,17 +277,17 @@ pub struct Attempt {
 
 impl Instance {
     /// Nomad's client status (reference §5), or `handed off`.
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> InstanceStatus {
         if matches!(self.resched, Resched::HandedOff { .. }) {
-            "handed off"
+            InstanceStatus::HandedOff
         } else if self.tasks.iter().any(|t| t.state == State::Dead && t.failed) {
-            "failed"
+            InstanceStatus::Failed
         } else if self.tasks.iter().any(|t| t.state == State::Running) {
-            "running"
+            InstanceStatus::Running
         } else if self.tasks.iter().any(|t| t.state == State::Pending) {
-            "pending"
+            InstanceStatus::Pending
         } else {
-            "complete"
+            InstanceStatus::Complete
         }
     }
 
@@ -247,131 +316,115 @@ pub struct JobRun {
 }
 
 impl JobRun {
-    pub fn status(&self) -> &'static str {
-        let statuses: Vec<&str> = self.instances.iter().map(Instance::status).collect();
+    pub fn status(&self) -> JobStatus {
+        let has = |s: InstanceStatus| self.instances.iter().any(|i| i.status() == s);
         if self.stopped && !self.instances.iter().any(Instance::is_live) {
-            "dead"
-        } else if statuses.contains(&"failed") {
-            "failed"
-        } else if statuses.contains(&"running") {
-            "running"
-        } else if statuses.contains(&"pending") {
-            "pending"
-        } else if statuses.contains(&"handed off") {
-            "handed off"
+            JobStatus::Dead
+        } else if has(InstanceStatus::Failed) {
+            JobStatus::Failed
+        } else if has(InstanceStatus::Running) {
+            JobStatus::Running
+        } else if has(InstanceStatus::Pending) {
+            JobStatus::Pending
+        } else if has(InstanceStatus::HandedOff) {
+            JobStatus::HandedOff
         } else {
-            "complete"
-        }
-    }
-
-    pub fn to_status(&self, filter: &dyn Fn(&Instance, Option<&TaskRun>) -> bool) -> protocol::JobStatus {
-        let groups = self
-            .job
-            .groups
-            .iter()
-            .enumerate()
-            .map(|(gi, g)| protocol::GroupStatus {
-                name: g.name.clone(),
-                instances: self
-                    .instances
-                    .iter()
-                    .filter(|i| i.group == gi && filter(i, None))
-                    .map(|i| protocol::InstanceStatus {
-                        index: i.index,
-                        name: i.name.clone(),
-                        id: i.id.clone(),
-                        status: i.status().to_string(),
-                        reschedule: reschedule_status(i, g.reschedule.as_ref()),
-                        tasks: i
-                            .tasks
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, t)| filter(i, Some(t)))
-                            .map(|(ti, t)| task_status(i, ti, t))
-                            .collect(),
-                    })
-                    .collect(),
-            })
-            .collect();
-        protocol::JobStatus {
-            name: self.job.id.clone(),
-            job_type: self.job.job_type.as_str().to_string(),
-            status: self.status().to_string(),
-            file: self.file.clone(),
-            groups,
+            JobStatus::Complete
         }
     }
 }
 
-/// The instance's hand-off state, when there is anything to say.
-fn reschedule_status(
-    i: &Instance,
-    policy: Option<&crate::jobspec::model::ReschedulePolicy>,
-) -> Option<protocol::RescheduleStatus> {
-    let (state, next, to, reason) = match &i.resched {
-        Resched::Idle => ("none", None, None, None),
-        Resched::Stay { quiet: true, .. } if i.history.is_empty() => return None,
-        Resched::Stay { reason, .. } => ("stays failed", None, None, Some(reason.clone())),
-        Resched::Waiting { at, .. } => ("waiting", Some(rfc3339(*at)), None, None),
-        Resched::Trying(_) => ("handing off", None, None, None),
-        Resched::HandedOff { peer, .. } => ("handed off", None, Some(peer.clone()), None),
-    };
-    if matches!(i.resched, Resched::Idle) && i.history.is_empty() {
-        return None;
+/// A check in flight.
+pub enum Inflight {
+    Socket { probe: Probe, token: Token },
+    Script { pid: Pid, output: std::fs::File },
+}
+
+pub struct CheckRun {
+    pub spec: Check,
+    /// The task whose runs the check follows, and which it restarts.
+    pub task: usize,
+    pub status: CheckStatus,
+    pub output: String,
+    pub watch: CheckWatch,
+    pub active: bool,
+    /// When the next run is due (unrounded, so that runs do not drift).
+    pub next_due: Instant,
+    /// Bumped to cancel scheduled runs.
+    pub generation: u64,
+    /// Bumped per probe, to match its timeout.
+    pub probe_seq: u64,
+    pub inflight: Option<Inflight>,
+    /// The check's address, worked out once per task start (name lookups
+    /// block, so the loop does not repeat them every interval).
+    pub resolved: Option<SocketAddr>,
+}
+
+impl std::fmt::Debug for CheckRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CheckRun({:?}, {:?})", self.spec.name, self.status)
     }
-    let events: Vec<_> = i.history.iter().filter_map(|h| h.to_policy().ok()).collect();
-    let counted = match policy {
-        Some(p) => crate::policy::reschedule::counted(p, &events, SystemTime::now()),
-        None => events.len(),
-    };
-    Some(protocol::RescheduleStatus {
-        state: state.to_string(),
-        attempts: counted as u32,
-        allowed: policy.filter(|p| !p.unlimited).map(|p| p.attempts),
-        next,
-        handed_off_to: to,
-        received_from: i.received_from.clone(),
-        reason,
-        history: i.history.clone(),
+}
+
+/// The checks of one instance of a group: those of its task services, and
+/// those of its group services (which follow the task they name, or the
+/// first main task).
+pub fn instance_checks(job: &Job, group: usize) -> Vec<CheckRun> {
+    let g = &job.groups[group];
+    let first_main = g.tasks.iter().position(|t| t.lifecycle.is_none()).unwrap_or(0);
+    let mut out = Vec::new();
+    let now = Instant::now();
+    for svc in &g.services {
+        for c in &svc.checks {
+            let task = c.task.as_ref().and_then(|n| g.tasks.iter().position(|t| &t.name == n)).unwrap_or(first_main);
+            out.push(new_run(c.clone(), task, now));
+        }
+    }
+    for (ti, t) in g.tasks.iter().enumerate() {
+        for svc in &t.services {
+            for c in &svc.checks {
+                out.push(new_run(c.clone(), ti, now));
+            }
+        }
+    }
+    out
+}
+
+fn new_run(spec: Check, task: usize, now: Instant) -> CheckRun {
+    CheckRun {
+        status: spec.initial_status,
+        watch: CheckWatch::new(spec.check_restart, now),
+        spec,
+        task,
+        output: String::new(),
+        active: false,
+        next_due: now,
+        generation: 0,
+        probe_seq: 0,
+        inflight: None,
+        resolved: None,
+    }
+}
+
+/// The worst status of a task's running checks, as its health.
+pub fn task_health(instance: &Instance, task: usize) -> Option<CheckStatus> {
+    instance.checks.iter().filter(|c| c.task == task && c.active).map(|c| c.status).max_by_key(|s| match s {
+        CheckStatus::Passing => 0,
+        CheckStatus::Warning => 1,
+        CheckStatus::Critical => 2,
     })
 }
 
-fn task_status(inst: &Instance, ti: usize, t: &TaskRun) -> protocol::TaskStatus {
-    let (exit_code, signal) = match t.exit {
-        Some(Exit::Code(c)) => (Some(c), None),
-        Some(Exit::Signal(s, _)) => (None, Some(crate::process::signal_name(s))),
-        None => (None, None),
-    };
-    protocol::TaskStatus {
-        name: t.spec.name.clone(),
-        state: t.state.as_str().to_string(),
-        failed: t.failed,
-        pid: t.pid.map(|p| p.as_raw()),
-        restarts: t.restarts,
-        exit_code,
-        signal,
-        health: super::health::task_health(inst, ti).map(|s| s.as_str().to_string()),
-        checks: inst
-            .checks
-            .iter()
-            .filter(|c| c.task == ti)
-            .map(|c| protocol::CheckState {
-                name: c.spec.name.clone(),
-                kind: c.spec.kind.type_name().to_string(),
-                status: if c.active { c.status.as_str().to_string() } else { "inactive".to_string() },
-                output: c.output.clone(),
-            })
-            .collect(),
-        started_at: t.started_at.map(rfc3339),
-        finished_at: t.finished_at.map(rfc3339),
-        last_restart: t.last_restart.map(rfc3339),
-        events: t.events.iter().map(event).collect(),
-        resources: Some(super::resources::task_resources(t)),
+/// A task's two captured streams.
+pub struct TaskLog {
+    pub out: Capture,
+    pub err: Capture,
+    pub out_token: Token,
+    pub err_token: Token,
+}
+
+impl std::fmt::Debug for TaskLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TaskLog({})", self.out.current_path().display())
     }
 }
-
-pub fn event(e: &TaskEvent) -> protocol::Event {
-    protocol::Event { time: rfc3339(e.time), kind: e.kind.to_string(), message: e.message.clone() }
-}
-
-pub use crate::timefmt::rfc3339;
