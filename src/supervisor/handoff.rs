@@ -153,7 +153,7 @@ impl Supervisor {
                     };
                     log::info!("{label}: {what} (pid {pid})");
                     self.instance_event(serial, inst, "Handing Off", what);
-                    self.pids.insert(pid, Owner::Handoff(serial, inst));
+                    self.children.own(pid, Owner::Handoff { run: serial, inst });
                     let timeout = self.cfg.handoff.timeout;
                     self.timers.arm(Instant::now() + timeout, Timer::HandoffTimeout { run: serial, inst, pid });
                     if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
@@ -324,10 +324,8 @@ impl Supervisor {
 
     /// Kills the hooks in flight (supd is stopping).
     pub(super) fn kill_hooks(&mut self) {
-        for (pid, owner) in &self.pids {
-            if matches!(owner, Owner::Handoff(..)) {
-                let _ = process::signal_group(*pid, Signal::SIGKILL);
-            }
+        for pid in self.children.owned_by(|o| matches!(o, Owner::Handoff { .. })) {
+            let _ = process::signal_group(pid, Signal::SIGKILL);
         }
     }
 

@@ -81,8 +81,8 @@ impl Supervisor {
             Inflight::Script { pid, .. } => {
                 // Reaped like any child; its end no longer matters.
                 let _ = process::signal_group(pid, Signal::SIGKILL);
-                if self.pids.contains_key(&pid) {
-                    self.pids.insert(pid, Owner::Discarded);
+                if self.children.owns(pid) {
+                    self.children.own(pid, Owner::Discarded);
                 }
             }
         }
@@ -178,7 +178,7 @@ impl Supervisor {
                 let pid =
                     process::spawn_helper(&spec, process::Io::Fd(out), process::Io::Fd(out)).map_err(|e| e.message)?;
                 drop(write);
-                self.pids.insert(pid, Owner::Check(ck));
+                self.children.own(pid, Owner::Check(ck));
                 if let Some(c) = self.check_mut(ck) {
                     c.inflight = Some(Inflight::Script { pid, output: std::fs::File::from(read) });
                 }

@@ -2,14 +2,13 @@
 //! and its clients are file descriptors; timers are one min-heap whose
 //! earliest deadline is the poll timeout. With nothing due, supd sleeps.
 //!
-//! SIGCHLD, the signal supd gets most (a thousand at once as PID 1), is
-//! kept blocked and read from a signalfd: a child's end costs one read
-//! before the waits, where a handler costs its run, a write to the
-//! handler's socket, the return from it, an interrupted poll and two reads.
-//! The other signals come through signal-hook's handlers.
+//! SIGCHLD comes from a signalfd (see `children`); the other signals
+//! through signal-hook's handlers.
 //! This module owns every piece of runtime state; `policy` decides,
 //! `process` acts.
 
+mod cgroups;
+mod children;
 mod control;
 mod handoff;
 mod health;
@@ -23,6 +22,7 @@ mod timers;
 use crate::jobspec::{self, Job};
 use crate::node::Node;
 use crate::process;
+use children::{Children, Owner};
 use mio::net::UnixListener;
 use mio::{Events, Interest, Poll, Token};
 use nix::unistd::Pid;
@@ -39,9 +39,6 @@ const SIGNALS: Token = Token(0);
 const LISTENER: Token = Token(1);
 const CHILDREN: Token = Token(2);
 const FIRST_CLIENT: usize = 3;
-
-/// How long reaping waits after a pass that found several orphans.
-const REAP_AGAIN: Duration = Duration::from_millis(1);
 
 /// What supd needs to run.
 #[derive(Debug, Clone)]
@@ -78,23 +75,12 @@ impl std::fmt::Display for Error {
     }
 }
 
-/// What a child process belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Owner {
-    Task(TaskKey),
-    Check(CheckKey),
-    /// A script check killed at its timeout: reaped, its end ignored.
-    Discarded,
-    /// A hand-off hook of an instance.
-    Handoff(u64, usize),
-}
-
 pub struct Supervisor {
     cfg: Config,
     poll: Poll,
     signals: Signals,
-    /// SIGCHLD, blocked, as a descriptor.
-    children: nix::sys::signalfd::SignalFd,
+    /// Every child's owner, and the reaping.
+    children: Children,
     listener: UnixListener,
     clients: HashMap<Token, control::Client>,
     next_token: usize,
@@ -103,8 +89,6 @@ pub struct Supervisor {
     /// Job ID -> the serial of its current version.
     current: BTreeMap<String, u64>,
     next_serial: u64,
-    /// Each live child and what it belongs to: a task or a script check.
-    pids: HashMap<Pid, Owner>,
     /// Sockets of tcp and http checks in flight.
     check_tokens: HashMap<Token, CheckKey>,
     timers: Timers,
@@ -116,13 +100,6 @@ pub struct Supervisor {
     stopped_jobs: std::collections::BTreeSet<String>,
     /// The state changed and a save is scheduled.
     save_pending: bool,
-    /// A sweep for orphans is scheduled.
-    sweep_pending: bool,
-    /// The last sweep killed leftovers, whose own children may follow.
-    hunting: bool,
-    /// The next reaping waits for `Timer::Reap`: orphans are ending in
-    /// numbers.
-    reap_deferred: bool,
     /// pidfds of processes left by a previous supd, being stopped.
     leftover_tokens: HashMap<Token, (TaskKey, std::os::fd::OwnedFd)>,
     /// Saved task states not yet matched with a task, by job/group/index/task.
@@ -140,9 +117,7 @@ pub struct Supervisor {
     log_followers: Vec<(Token, output::LogPath)>,
     notify: crate::notify::Notifier,
     /// Cgroups of dead tasks, removed once their last processes are gone.
-    dying_cgroups: Vec<resources::Dying>,
-    /// Removes cgroups while supd stops (started then).
-    janitor: Option<resources::Janitor>,
+    graveyard: cgroups::Graveyard,
 }
 
 impl Supervisor {
@@ -154,14 +129,9 @@ impl Supervisor {
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch signals: {e}")))?;
         // Before any other thread is made: they inherit the blocked SIGCHLD.
-        let children =
-            process::sys::child_signals().map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
+        let children = Children::new().map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
         poll.registry()
-            .register(
-                &mut mio::unix::SourceFd(&std::os::fd::AsRawFd::as_raw_fd(&children)),
-                CHILDREN,
-                Interest::READABLE,
-            )
+            .register(&mut mio::unix::SourceFd(&children.fd()), CHILDREN, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
         let mut listener = bind(&cfg.socket, cfg.socket_group)?;
         poll.registry()
@@ -178,16 +148,12 @@ impl Supervisor {
             runs: BTreeMap::new(),
             current: BTreeMap::new(),
             next_serial: 1,
-            pids: HashMap::new(),
             timers: Timers::new(Instant::now()),
             rng: seed(),
             shutting_down: false,
             hurry: false,
             stopped_jobs: std::collections::BTreeSet::new(),
             save_pending: false,
-            sweep_pending: false,
-            hunting: false,
-            reap_deferred: false,
             saved_tasks: HashMap::new(),
             saved_instances: HashMap::new(),
             leftover_tokens: HashMap::new(),
@@ -197,8 +163,7 @@ impl Supervisor {
             check_tokens: HashMap::new(),
             log_followers: Vec::new(),
             notify: crate::notify::Notifier::from_env(),
-            dying_cgroups: Vec::new(),
-            janitor: None,
+            graveyard: cgroups::Graveyard::default(),
         })
     }
 
@@ -236,7 +201,7 @@ impl Supervisor {
                 self.shutting_down = true;
             }
             if self.shutting_down && self.everything_stopped() {
-                if std::mem::take(&mut self.sweep_pending) {
+                if self.children.take_sweep() {
                     self.sweep_orphans();
                 }
                 if !self.cfg.init || process::own_children().is_empty() {
@@ -335,16 +300,10 @@ impl Supervisor {
             .unwrap_or(Duration::from_secs(5))
     }
 
-    /// SIGCHLD: taken off the signalfd (its readiness is an edge: it
-    /// is read until empty), then every ended child is reaped. While a
-    /// reaping is deferred the signal is left pending, which also keeps
-    /// the kernel from waking supd for the next ones.
+    /// SIGCHLD: every ended child goes to its owner.
     fn on_children(&mut self) {
-        if self.reap_deferred {
-            return;
-        }
-        while let Ok(Some(_)) = self.children.read_signal() {}
-        self.reap();
+        let reaped = self.children.on_signal();
+        self.on_reaped(reaped);
     }
 
     fn on_signals(&mut self) {
@@ -364,35 +323,20 @@ impl Supervisor {
         }
     }
 
-    fn reap(&mut self) {
-        let mut orphans = 0;
-        for (pid, exit) in process::reap() {
-            match self.pids.remove(&pid) {
-                Some(Owner::Task(key)) => self.on_exit(key, exit),
-                Some(Owner::Check(key)) => self.on_script_exit(key, pid, exit),
-                Some(Owner::Discarded) => {}
-                Some(Owner::Handoff(serial, inst)) => self.on_hook_exit(serial, inst, pid, exit),
-                None => orphans += 1,
+    fn on_reaped(&mut self, reaped: children::Reaped) {
+        for (pid, owner, exit) in reaped.ended {
+            match owner {
+                Owner::Task(key) => self.on_exit(key, exit),
+                Owner::Check(key) => self.on_script_exit(key, pid, exit),
+                Owner::Discarded => {}
+                Owner::Handoff { run, inst } => self.on_hook_exit(run, inst, pid, exit),
             }
         }
-        if orphans > 1 {
-            // Orphans ending in numbers (as init, a whole process tree
-            // going): the next pass waits a millisecond and takes what
-            // ended meanwhile at once, instead of waking supd for every
-            // few of them and taking the CPU they need to end. A task that
-            // ends meanwhile is collected by that pass.
-            self.reap_deferred = true;
-            self.timers.arm(Instant::now() + REAP_AGAIN, Timer::Reap);
+        if reaped.reap_again {
+            self.timers.arm(Instant::now() + children::REAP_AGAIN, Timer::Reap);
         }
-        if orphans > 0 {
-            log::debug!("reaped {orphans} adopted orphan(s)");
-            // A reaped orphan may have left children of a task that ended:
-            // looked for only while leftovers of ended tasks are being
-            // killed, as their descendants come to supd in turn. Orphans of
-            // running tasks (an init's daily bread) cost only the reaping.
-            if self.hunting {
-                self.sweep_soon();
-            }
+        if reaped.sweep {
+            self.sweep_soon();
         }
     }
 
@@ -419,12 +363,13 @@ impl Supervisor {
                     }
                 }
                 Timer::Reap => {
-                    self.reap_deferred = false;
-                    self.on_children();
+                    let reaped = self.children.reap_again();
+                    self.on_reaped(reaped);
                 }
                 Timer::Sweep => {
-                    self.sweep_pending = false;
-                    self.sweep_orphans();
+                    if self.children.take_sweep() {
+                        self.sweep_orphans();
+                    }
                 }
                 Timer::Save => {
                     self.save_pending = false;
@@ -506,8 +451,7 @@ impl Supervisor {
     /// proportion to supd's children, so a thousand tasks ending together
     /// share one).
     fn sweep_soon(&mut self) {
-        if !self.sweep_pending {
-            self.sweep_pending = true;
+        if self.children.want_sweep() {
             self.timers.arm(Instant::now() + Duration::from_millis(20), Timer::Sweep);
         }
     }
@@ -600,7 +544,7 @@ impl Supervisor {
     }
 
     fn everything_stopped(&self) -> bool {
-        self.pids.is_empty() && self.runs.values().all(|r| !r.instances.iter().any(task::Instance::is_live))
+        self.children.is_empty() && self.runs.values().all(|r| !r.instances.iter().any(task::Instance::is_live))
     }
 
     /// A sample from [0, 1) for restart jitter (xorshift; quality is not

@@ -200,8 +200,8 @@ impl Supervisor {
         if self.shutting_down {
             self.hurry = true;
             log::warn!("{}: killing every task now", process::signal_name(sig));
-            for pid in self.pids.keys() {
-                let _ = process::signal_group(*pid, Signal::SIGKILL);
+            for pid in self.children.owned_by(|_| true) {
+                let _ = process::signal_group(pid, Signal::SIGKILL);
             }
             return;
         }
@@ -358,7 +358,7 @@ impl Supervisor {
                 if let Some(i) = self.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
                     i.placed_at.get_or_insert_with(Instant::now);
                 }
-                self.pids.insert(pid, super::Owner::Task(key));
+                self.children.own(pid, super::Owner::Task(key));
                 self.activate_checks(key);
                 self.state_changed();
                 self.advance(key.run, key.inst);
@@ -600,10 +600,7 @@ impl Supervisor {
     /// reaper, and they carry their instance and task in the environment.
     pub(super) fn sweep_orphans(&mut self) {
         let mut killed = false;
-        for pid in process::own_children() {
-            if self.pids.contains_key(&pid) {
-                continue;
-            }
+        for pid in self.children.unowned() {
             let [Some(alloc), Some(task)] = process::environ_vars(pid, ["NOMAD_ALLOC_ID", "NOMAD_TASK_NAME"]) else {
                 continue;
             };
@@ -621,7 +618,7 @@ impl Supervisor {
         }
         // What was killed may leave children of its own to supd: the
         // orphans reaped next are looked at again.
-        self.hunting = killed;
+        self.children.swept(killed);
     }
 
     /// Stops a process of this task that a previous supd left running; the
