@@ -1,268 +1,32 @@
-//! The server side of the control socket, inside the event loop: accept,
-//! read one request line, answer, and stream events to followers. A client
-//! that sends garbage, too much, or disconnects mid-request only loses its
-//! own connection.
+//! What each control request does: one method per request, called with a
+//! request the server (`server`) has read, decoded and allowed; the
+//! answer goes back through the server.
 
 use super::task::State;
 use super::{Supervisor, TaskKey, Timer};
-use crate::control::protocol::{EventLine, MAX_REQUEST, Request, Response, Status, VERSION};
+use crate::control::protocol::{EventLine, Request, Response, Status, VERSION};
 use crate::jobspec;
 use crate::policy::restart::Outcome;
 use crate::process;
-use mio::net::UnixStream;
-use mio::{Interest, Token};
-use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
-use std::io::{ErrorKind, Read, Write};
+use mio::Token;
 use std::time::Instant;
 
-/// At most this many control connections at once.
-const MAX_CLIENTS: usize = 256;
-
-/// Answers larger than this give their memory back once sent.
-const BIG_ANSWER: usize = 256 << 10;
-
-/// A follower that falls this far behind is disconnected.
-const MAX_BACKLOG: usize = 4 << 20;
-
-pub(super) struct Client {
-    stream: UnixStream,
-    rbuf: Vec<u8>,
-    wbuf: Vec<u8>,
-    uid: u32,
-    /// Keeps the connection open after its answer (events or logs follow).
-    follow: bool,
-    /// Receives task events as they happen.
-    events: bool,
-    /// Close once everything is written.
-    done: bool,
-    writable: bool,
-}
-
 impl Supervisor {
-    pub(super) fn accept(&mut self) {
-        loop {
-            match self.listener.accept() {
-                Ok((mut stream, _)) => {
-                    // Connections that never finish a request must not use up
-                    // supd's descriptors: beyond a bound, new ones are refused.
-                    if self.clients.len() >= MAX_CLIENTS {
-                        let mut line = serde_json::to_vec(&Response::refused(format!(
-                            "supd already serves {MAX_CLIENTS} control connections; try again"
-                        )))
-                        .unwrap_or_default();
-                        line.push(b'\n');
-                        let _ = stream.write(&line);
-                        continue;
-                    }
-                    let uid = match getsockopt(&stream, PeerCredentials) {
-                        Ok(c) => c.uid(),
-                        Err(e) => {
-                            log::warn!("control client without credentials ({e}); closing");
-                            continue;
-                        }
-                    };
-                    let token = Token(self.next_token);
-                    self.next_token += 1;
-                    if let Err(e) = self.poll.registry().register(&mut stream, token, Interest::READABLE) {
-                        log::warn!("cannot watch a control client: {e}");
-                        continue;
-                    }
-                    self.clients.insert(
-                        token,
-                        Client {
-                            stream,
-                            rbuf: Vec::new(),
-                            wbuf: Vec::new(),
-                            uid,
-                            follow: false,
-                            events: false,
-                            done: false,
-                            writable: false,
-                        },
-                    );
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // Out of descriptors is the likely cause; the listener
-                    // stays registered and the next connection is retried.
-                    log::error!("cannot accept a control connection: {e}");
-                    break;
-                }
-            }
-        }
-    }
-
+    /// A control client's socket is ready: a request it completed is
+    /// carried out and answered.
     pub(super) fn on_client(&mut self, token: Token, readable: bool, writable: bool) {
-        if readable {
-            self.read_client(token);
+        if let Some(request) = self.server.on_ready(self.poll.registry(), token, readable, writable) {
+            let response = self.handle(token, request);
+            self.server.answer(self.poll.registry(), token, response);
         }
-        if writable && let Some(c) = self.clients.get_mut(&token) {
-            c.writable = false;
-        }
-        self.flush_client(token);
-    }
-
-    fn read_client(&mut self, token: Token) {
-        let mut line = None;
-        let mut closed = false;
-        let mut too_long = false;
-        if let Some(c) = self.clients.get_mut(&token) {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match c.stream.read(&mut buf) {
-                    Ok(0) => {
-                        closed = true;
-                        break;
-                    }
-                    Ok(n) => {
-                        if c.follow || c.done {
-                            continue; // nothing more is read from a client that was answered
-                        }
-                        c.rbuf.extend_from_slice(&buf[..n]);
-                        if let Some(i) = c.rbuf.iter().position(|b| *b == b'\n') {
-                            line = Some(c.rbuf[..i].to_vec());
-                            c.rbuf.clear();
-                            break;
-                        }
-                        if c.rbuf.len() > MAX_REQUEST {
-                            too_long = true;
-                            break;
-                        }
-                    }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                    Err(_) => {
-                        closed = true;
-                        break;
-                    }
-                }
-            }
-        }
-        if too_long {
-            self.answer(token, Response::refused("request too long"));
-            return;
-        }
-        if let Some(line) = line {
-            let response = self.handle_line(token, &line);
-            self.answer(token, response);
-        } else if closed {
-            self.drop_client(token);
-        }
-    }
-
-    fn answer(&mut self, token: Token, response: Response) {
-        let Some(c) = self.clients.get_mut(&token) else { return };
-        match serde_json::to_vec(&response) {
-            Ok(mut bytes) => {
-                bytes.push(b'\n');
-                c.wbuf.extend_from_slice(&bytes);
-            }
-            Err(e) => log::error!("cannot encode a response: {e}"),
-        }
-        if !c.follow {
-            c.done = true;
-        }
-        self.flush_client(token);
-    }
-
-    fn flush_client(&mut self, token: Token) {
-        let Some(c) = self.clients.get_mut(&token) else { return };
-        while !c.wbuf.is_empty() {
-            match c.stream.write(&c.wbuf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    c.wbuf.drain(..n);
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    if !c.writable {
-                        c.writable = true;
-                        let _ = self.poll.registry().reregister(
-                            &mut c.stream,
-                            token,
-                            Interest::READABLE | Interest::WRITABLE,
-                        );
-                    }
-                    return;
-                }
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    self.drop_client(token);
-                    return;
-                }
-            }
-        }
-        // A large answer (the status of a thousand tasks is over a
-        // megabyte) leaves the heap grown: once it is out, the buffer and
-        // the freed memory go back to the system.
-        let big = c.wbuf.is_empty() && c.wbuf.capacity() > BIG_ANSWER;
-        if big {
-            c.wbuf = Vec::new();
-        }
-        if c.done && c.wbuf.is_empty() {
-            self.drop_client(token);
-        }
-        if big {
-            crate::process::sys::trim_heap();
-        }
-    }
-
-    fn drop_client(&mut self, token: Token) {
-        self.log_followers.retain(|(t, _)| *t != token);
-        if let Some(mut c) = self.clients.remove(&token) {
-            let _ = self.poll.registry().deregister(&mut c.stream);
-        }
-    }
-
-    /// Sends a chunk of task output to a `logs --follow` client.
-    pub(super) fn send_data(&mut self, token: Token, data: &[u8]) {
-        let Some(c) = self.clients.get_mut(&token) else { return };
-        if c.wbuf.len() > MAX_BACKLOG {
-            log::warn!("dropping a logs follower that does not keep up");
-            self.drop_client(token);
-            return;
-        }
-        let mut r = Response::ok(Vec::new());
-        r.data = Some(String::from_utf8_lossy(data).into_owned());
-        if let Ok(mut bytes) = serde_json::to_vec(&r) {
-            bytes.push(b'\n');
-            c.wbuf.extend_from_slice(&bytes);
-        }
-        self.flush_client(token);
     }
 
     /// Sends new task events to every `events --follow` client.
     pub(super) fn broadcast_events(&mut self) {
-        if !self.clients.values().any(|c| c.events) {
-            self.sent_events = super::task::last_event_seq();
-            return;
-        }
-        let since = self.sent_events;
-        let mut lines: Vec<(u64, EventLine)> = self.event_lines(since);
-        if lines.is_empty() {
-            return;
-        }
+        let Some(since) = self.server.events_wanted_since(super::task::last_event_seq()) else { return };
+        let mut lines = self.event_lines(since);
         lines.sort_by_key(|(seq, _)| *seq);
-        self.sent_events = lines.last().map_or(since, |(s, _)| *s);
-        let mut bytes = Vec::new();
-        for (_, l) in &lines {
-            if let Ok(mut b) = serde_json::to_vec(l) {
-                b.push(b'\n');
-                bytes.extend_from_slice(&b);
-            }
-        }
-        let tokens: Vec<Token> = self.clients.iter().filter(|(_, c)| c.events).map(|(t, _)| *t).collect();
-        for t in tokens {
-            if let Some(c) = self.clients.get_mut(&t) {
-                if c.wbuf.len() > MAX_BACKLOG {
-                    log::warn!("dropping an events follower that does not keep up");
-                    self.drop_client(t);
-                    continue;
-                }
-                c.wbuf.extend_from_slice(&bytes);
-            }
-            self.flush_client(t);
-        }
+        self.server.broadcast_events(self.poll.registry(), &lines);
     }
 
     fn event_lines(&self, since: u64) -> Vec<(u64, EventLine)> {
@@ -290,129 +54,118 @@ impl Supervisor {
         out
     }
 
-    fn handle_line(&mut self, token: Token, line: &[u8]) -> Response {
-        let envelope: crate::control::protocol::Envelope = match serde_json::from_slice(line) {
-            Ok(e) => e,
-            Err(e) => return Response::refused(format!("malformed request: {e}")),
-        };
-        if envelope.version != VERSION {
-            return Response::refused(format!(
-                "protocol version {} is not supported (supd speaks {VERSION}) — use the supctl that ships with this supd",
-                envelope.version
-            ));
-        }
-        let uid = self.clients.get(&token).map_or(u32::MAX, |c| c.uid);
-        let read_only = matches!(
-            envelope.request,
-            Request::Status { .. } | Request::Events { .. } | Request::Logs { .. } | Request::Reload { dry_run: true }
-        );
-        let me = nix::unistd::geteuid().as_raw();
-        if !read_only && uid != 0 && uid != me {
-            return Response::refused(format!(
-                "permission denied: uid {uid} may only read status and events; changes need root or uid {me}"
-            ));
-        }
-        match envelope.request {
+    /// Carries out one request (decoded and allowed by the server).
+    fn handle(&mut self, token: Token, request: Request) -> Response {
+        match request {
             Request::Status { target } => self.status(target.as_deref()),
-            Request::JobRun { source, file } => {
-                let parsed = jobspec::parse_str(&file, &source);
-                if !parsed.is_valid() {
-                    let lines: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
-                    return Response::refused(lines.join("\n"));
-                }
-                // Every job of the file fits, or none is submitted.
-                let mut planned = Vec::new();
-                for job in &parsed.jobs {
-                    if let Err(e) = self.fit_with(job, &planned) {
-                        return Response::refused(e);
-                    }
-                    planned.push(job);
-                }
-                let mut messages: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
-                messages.extend(
-                    jobspec::placement_warnings(&file, &parsed.jobs, &self.cfg.node).iter().map(|d| d.to_string()),
-                );
-                for job in parsed.jobs {
-                    messages.extend(self.submit(job, None, file.clone(), true));
-                }
-                Response::ok(messages)
-            }
-            Request::JobStop { job } => {
-                if self.current.get(&job).and_then(|s| self.runs.get(s)).is_some_and(|r| r.stopped) {
-                    return Response::ok(vec![format!("job {job:?} is already stopped")]);
-                }
-                if self.stop_job(&job) {
-                    self.stopped_jobs.insert(job.clone());
-                    self.state_changed();
-                    Response::ok(vec![format!("job {job:?} stopping")])
-                } else {
-                    Response::refused(self.unknown_job(&job))
-                }
-            }
+            Request::JobRun { source, file } => self.job_run(&file, &source),
+            Request::JobStop { job } => self.job_stop(&job),
             Request::Restart { target } => self.restart(&target),
             Request::Signal { target, signal } => self.signal(&target, &signal),
-            Request::Events { follow } => {
-                let mut lines = self.event_lines(0);
-                lines.sort_by_key(|(s, _)| *s);
-                if follow {
-                    if let Some(c) = self.clients.get_mut(&token) {
-                        c.follow = true;
-                        c.events = true;
-                    }
-                    self.sent_events = self.sent_events.max(lines.last().map_or(0, |(s, _)| *s));
-                }
-                let mut r = Response::ok(Vec::new());
-                r.events = lines.into_iter().map(|(_, l)| l).collect();
-                r
-            }
-            Request::Logs { target, stderr, lines, follow } => {
-                let path = match self.log_target(&target, stderr) {
-                    Ok(p) => p,
-                    Err(e) => return Response::refused(e),
-                };
-                let mut r = Response::ok(Vec::new());
-                r.data = Some(String::from_utf8_lossy(&self.log_tail(&path, lines.min(100_000))).into_owned());
-                if follow {
-                    if let Some(c) = self.clients.get_mut(&token) {
-                        c.follow = true;
-                    }
-                    self.log_followers.push((token, path));
-                }
-                r
-            }
-            Request::Reload { dry_run } => {
-                let plan = self.plan_reload();
-                let messages = plan.messages.clone();
-                let failed = plan.failed_dir || !plan.invalid.is_empty();
-                if !dry_run {
-                    self.notify.reloading();
-                    self.apply_reload(plan);
-                    let line = self.status_line();
-                    self.notify.ready(&line);
-                }
-                if failed {
-                    // What was valid is applied; the answer still fails, so
-                    // that a script notices the files that were not loaded.
-                    return Response::refused(messages.join("\n"));
-                }
-                Response::ok(messages)
-            }
-            Request::Handoff { envelope } => {
-                let what = format!("{}.{}[{}] from {}", envelope.job, envelope.group, envelope.index, envelope.origin);
-                match self.receive(envelope, false) {
-                    Ok(m) => {
-                        log::info!("hand-off of {what}: {m}");
-                        Response::ok(vec![m])
-                    }
-                    Err(e) => {
-                        log::warn!("hand-off of {what} refused: {e}");
-                        Response::refused(e)
-                    }
-                }
-            }
+            Request::Events { follow } => self.events(token, follow),
+            Request::Logs { target, stderr, lines, follow } => self.logs(token, &target, stderr, lines, follow),
+            Request::Reload { dry_run } => self.reload(dry_run),
+            Request::Handoff { envelope } => self.handoff(envelope),
             Request::Shutdown => {
                 self.shutdown(libc::SIGTERM);
                 Response::ok(vec!["supd is stopping every task, then exits".into()])
+            }
+        }
+    }
+
+    /// `job run`: every job of the file is valid and fits, or none is
+    /// submitted.
+    fn job_run(&mut self, file: &str, source: &str) -> Response {
+        let parsed = jobspec::parse_str(file, source);
+        if !parsed.is_valid() {
+            let lines: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
+            return Response::refused(lines.join("\n"));
+        }
+        let mut planned = Vec::new();
+        for job in &parsed.jobs {
+            if let Err(e) = self.fit_with(job, &planned) {
+                return Response::refused(e);
+            }
+            planned.push(job);
+        }
+        let mut messages: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
+        messages.extend(jobspec::placement_warnings(file, &parsed.jobs, &self.cfg.node).iter().map(|d| d.to_string()));
+        for job in parsed.jobs {
+            messages.extend(self.submit(job, None, file.to_string(), true));
+        }
+        Response::ok(messages)
+    }
+
+    /// `job stop`: the job stays stopped across reloads and restarts.
+    fn job_stop(&mut self, job: &str) -> Response {
+        if self.current.get(job).and_then(|s| self.runs.get(s)).is_some_and(|r| r.stopped) {
+            return Response::ok(vec![format!("job {job:?} is already stopped")]);
+        }
+        if self.stop_job(job) {
+            self.stopped_jobs.insert(job.to_string());
+            self.state_changed();
+            Response::ok(vec![format!("job {job:?} stopping")])
+        } else {
+            Response::refused(self.unknown_job(job))
+        }
+    }
+
+    /// `events`: every kept event, then (with `follow`) the new ones.
+    fn events(&mut self, token: Token, follow: bool) -> Response {
+        let mut lines = self.event_lines(0);
+        lines.sort_by_key(|(s, _)| *s);
+        if follow {
+            self.server.follow_events(token, lines.last().map_or(0, |(s, _)| *s));
+        }
+        let mut r = Response::ok(Vec::new());
+        r.events = lines.into_iter().map(|(_, l)| l).collect();
+        r
+    }
+
+    /// `logs`: the last lines of a task's output, then (with `follow`)
+    /// what it writes.
+    fn logs(&mut self, token: Token, target: &str, stderr: bool, lines: usize, follow: bool) -> Response {
+        let path = match self.log_target(target, stderr) {
+            Ok(p) => p,
+            Err(e) => return Response::refused(e),
+        };
+        let mut r = Response::ok(Vec::new());
+        r.data = Some(String::from_utf8_lossy(&self.log_tail(&path, lines.min(100_000))).into_owned());
+        if follow {
+            self.server.follow_logs(token, path);
+        }
+        r
+    }
+
+    /// `reload`: what was valid is applied; the answer still fails when a
+    /// file was not loaded, so that a script notices.
+    fn reload(&mut self, dry_run: bool) -> Response {
+        let plan = self.plan_reload();
+        let messages = plan.messages.clone();
+        let failed = plan.failed_dir || !plan.invalid.is_empty();
+        if !dry_run {
+            self.notify.reloading();
+            self.apply_reload(plan);
+            let line = self.status_line();
+            self.notify.ready(&line);
+        }
+        if failed {
+            return Response::refused(messages.join("\n"));
+        }
+        Response::ok(messages)
+    }
+
+    /// `job run --handoff`: an instance a peer hands to this host.
+    fn handoff(&mut self, envelope: crate::handoff::Envelope) -> Response {
+        let what = format!("{}.{}[{}] from {}", envelope.job, envelope.group, envelope.index, envelope.origin);
+        match self.receive(envelope, false) {
+            Ok(m) => {
+                log::info!("hand-off of {what}: {m}");
+                Response::ok(vec![m])
+            }
+            Err(e) => {
+                log::warn!("hand-off of {what} refused: {e}");
+                Response::refused(e)
             }
         }
     }

@@ -203,8 +203,7 @@ impl Supervisor {
             },
             Some(request) => Probe::connect(addr, Some(request)).map_err(|e| format!("dial tcp {addr}: {e}"))?,
         };
-        let token = Token(self.next_token);
-        self.next_token += 1;
+        let token = self.tokens.next();
         self.poll
             .registry()
             .register(&mut probe.stream, token, Interest::READABLE | Interest::WRITABLE)

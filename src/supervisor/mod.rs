@@ -15,6 +15,7 @@ mod health;
 mod output;
 mod resources;
 mod run;
+mod server;
 mod status;
 pub mod task;
 mod timers;
@@ -23,9 +24,9 @@ use crate::jobspec::{self, Job};
 use crate::node::Node;
 use crate::process;
 use children::{Children, Owner};
-use mio::net::UnixListener;
 use mio::{Events, Interest, Poll, Token};
 use nix::unistd::Pid;
+use server::{ControlServer, Tokens};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use std::collections::{BTreeMap, HashMap};
@@ -38,7 +39,7 @@ use timers::{Timer, Timers};
 const SIGNALS: Token = Token(0);
 const LISTENER: Token = Token(1);
 const CHILDREN: Token = Token(2);
-const FIRST_CLIENT: usize = 3;
+const FIRST_TOKEN: usize = 3;
 
 /// What supd needs to run.
 #[derive(Debug, Clone)]
@@ -81,9 +82,8 @@ pub struct Supervisor {
     signals: Signals,
     /// Every child's owner, and the reaping.
     children: Children,
-    listener: UnixListener,
-    clients: HashMap<Token, control::Client>,
-    next_token: usize,
+    server: ControlServer,
+    tokens: Tokens,
     /// Every job version with live processes, current or retired.
     runs: BTreeMap<u64, JobRun>,
     /// Job ID -> the serial of its current version.
@@ -109,12 +109,8 @@ pub struct Supervisor {
     saved_instances: HashMap<(String, String, u32), crate::state::InstanceSaved>,
     /// Files of the job directory that failed to load, with their problems.
     load_errors: BTreeMap<String, Vec<String>>,
-    /// The newest event sent to `events --follow` clients.
-    sent_events: u64,
     /// Capture pipes: token -> (task, stream).
     log_tokens: HashMap<Token, (TaskKey, crate::logs::Stream)>,
-    /// `logs --follow` clients and what they follow.
-    log_followers: Vec<(Token, output::LogPath)>,
     notify: crate::notify::Notifier,
     /// Cgroups of dead tasks, removed once their last processes are gone.
     graveyard: cgroups::Graveyard,
@@ -133,18 +129,17 @@ impl Supervisor {
         poll.registry()
             .register(&mut mio::unix::SourceFd(&children.fd()), CHILDREN, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
-        let mut listener = bind(&cfg.socket, cfg.socket_group)?;
-        poll.registry()
-            .register(&mut listener, LISTENER, Interest::READABLE)
+        let mut server = ControlServer::bind(&cfg.socket, cfg.socket_group).map_err(|e| Error::Setup(e.0))?;
+        server
+            .register(poll.registry(), LISTENER)
             .map_err(|e| Error::Setup(format!("cannot watch the control socket: {e}")))?;
         Ok(Supervisor {
             cfg,
             poll,
             signals,
             children,
-            listener,
-            clients: HashMap::new(),
-            next_token: FIRST_CLIENT,
+            server,
+            tokens: Tokens::starting_at(FIRST_TOKEN),
             runs: BTreeMap::new(),
             current: BTreeMap::new(),
             next_serial: 1,
@@ -158,10 +153,8 @@ impl Supervisor {
             saved_instances: HashMap::new(),
             leftover_tokens: HashMap::new(),
             load_errors: BTreeMap::new(),
-            sent_events: 0,
             log_tokens: HashMap::new(),
             check_tokens: HashMap::new(),
-            log_followers: Vec::new(),
             notify: crate::notify::Notifier::from_env(),
             graveyard: cgroups::Graveyard::default(),
         })
@@ -230,11 +223,12 @@ impl Supervisor {
                 self.guarded(|s| match token {
                     SIGNALS => s.on_signals(),
                     CHILDREN => s.on_children(),
-                    LISTENER => s.accept(),
+                    LISTENER => s.server.accept(s.poll.registry(), &mut s.tokens),
                     token if s.log_tokens.contains_key(&token) => s.on_log(token),
                     token if s.check_tokens.contains_key(&token) => s.on_check_socket(token),
                     token if s.leftover_tokens.contains_key(&token) => s.on_leftover_gone(token),
-                    token => s.on_client(token, readable, writable),
+                    token if s.server.owns(token) => s.on_client(token, readable, writable),
+                    _ => {}
                 });
             }
             self.guarded(|s| s.run_due_timers());
@@ -248,7 +242,7 @@ impl Supervisor {
             self.save();
         }
         self.release_all_cgroups();
-        let _ = std::fs::remove_file(&self.cfg.socket);
+        self.server.close();
         let code = self.exit_code();
         log::info!("supd stopped: every task has ended (exit status {code})");
         code
@@ -657,31 +651,6 @@ struct Reload {
     invalid: BTreeMap<String, Vec<String>>,
     messages: Vec<String>,
     failed_dir: bool,
-}
-
-fn bind(path: &Path, group: Option<u32>) -> Result<UnixListener, Error> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Setup(format!("cannot create the socket directory {}: {e}", dir.display())))?;
-    }
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Err(Error::Setup(format!(
-            "another supd already listens on {} — stop it, or give this one another --socket",
-            path.display()
-        )));
-    }
-    let _ = std::fs::remove_file(path);
-    let listener =
-        UnixListener::bind(path).map_err(|e| Error::Setup(format!("cannot listen on {}: {e}", path.display())))?;
-    let mode = if group.is_some() { 0o660 } else { 0o600 };
-    if let Some(gid) = group {
-        std::os::unix::fs::chown(path, None, Some(gid))
-            .map_err(|e| Error::Setup(format!("cannot give {} to group {gid}: {e}", path.display())))?;
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::Setup(format!("cannot set {} to mode {mode:o}: {e}", path.display())))?;
-    Ok(listener)
 }
 
 fn seed() -> u64 {

@@ -74,9 +74,7 @@ impl Supervisor {
             limits.max_files,
             limits.max_file_size,
         )?;
-        let out_token = Token(self.next_token);
-        let err_token = Token(self.next_token + 1);
-        self.next_token += 2;
+        let (out_token, err_token) = (self.tokens.next(), self.tokens.next());
         let registry = self.poll.registry();
         registry.register(&mut SourceFd(&out.raw_fd()), out_token, Interest::READABLE)?;
         if let Err(e) = registry.register(&mut SourceFd(&err.raw_fd()), err_token, Interest::READABLE) {
@@ -159,13 +157,12 @@ impl Supervisor {
     }
 
     fn send_log_data(&mut self, key: TaskKey, stream: Stream, data: &[u8]) {
-        if self.log_followers.is_empty() {
+        if !self.server.has_log_followers() {
             return;
         }
         let Some(path) = self.log_path(key, stream) else { return };
-        let tokens: Vec<Token> = self.log_followers.iter().filter(|(_, p)| *p == path).map(|(t, _)| *t).collect();
-        for token in tokens {
-            self.send_data(token, data);
+        for token in self.server.log_followers_of(&path) {
+            self.server.send_data(self.poll.registry(), token, data);
         }
     }
 

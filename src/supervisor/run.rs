@@ -635,8 +635,7 @@ impl Supervisor {
         match process::pidfd_open(pid) {
             Ok(fd) => {
                 use std::os::fd::AsRawFd;
-                let token = mio::Token(self.next_token);
-                self.next_token += 1;
+                let token = self.tokens.next();
                 let raw = fd.as_raw_fd();
                 if self.poll.registry().register(&mut mio::unix::SourceFd(&raw), token, mio::Interest::READABLE).is_ok()
                 {
