@@ -530,7 +530,7 @@ fn validate(files: &[PathBuf], json: bool, config: &supd::config::File) -> ExitC
     for path in files {
         let mut parsed = jobspec::parse_file(path);
         let name = path.display().to_string();
-        parsed.diagnostics.extend(jobspec::placement_warnings(&name, &parsed.jobs, &node));
+        parsed.diagnostics.extend(supd::node::placement_warnings(&name, &parsed.jobs, &node));
         jobspec::sort(&mut parsed.diagnostics);
         invalid |= !parsed.is_valid();
         if json {

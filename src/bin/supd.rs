@@ -173,7 +173,7 @@ fn check(dir: &std::path::Path, node: &Node) -> ExitCode {
     for (path, parsed) in &files {
         let name = path.display().to_string();
         let mut diags = parsed.diagnostics.clone();
-        diags.extend(jobspec::placement_warnings(&name, &parsed.jobs, node));
+        diags.extend(supd::node::placement_warnings(&name, &parsed.jobs, node));
         jobspec::sort(&mut diags);
         for d in &diags {
             eprintln!("{d}");

@@ -15,7 +15,6 @@ pub mod version;
 pub use diag::{Diagnostic, Severity};
 pub use model::Job;
 
-use crate::node::Node;
 use std::path::Path;
 
 /// Job files larger than this are refused rather than read into memory.
@@ -97,22 +96,6 @@ pub fn parse_file(path: &Path) -> Parsed {
             fail(Some(pos.line), Some(pos.column), "the file is not valid UTF-8 here — save it as UTF-8".into())
         }
     }
-}
-
-/// Warnings for jobs this node cannot run as written: datacenters that
-/// do not match, constraints it does not satisfy, counts that
-/// `distinct_hosts` or `distinct_property` make impossible on one host.
-pub fn placement_warnings(file: &str, jobs: &[Job], node: &Node) -> Vec<Diagnostic> {
-    jobs.iter()
-        .flat_map(|job| node.placement_problems(job))
-        .map(|(pos, message)| Diagnostic {
-            file: file.to_string(),
-            line: Some(pos.line),
-            column: Some(pos.column),
-            severity: Severity::Warning,
-            message,
-        })
-        .collect()
 }
 
 /// File order: by line, then column; whole-file problems first.

@@ -3,6 +3,7 @@
 //! and meta, and the evaluation of job constraints against them. Detection
 //! reads /proc and uname once; evaluation is pure, so tests use made-up nodes.
 
+use crate::jobspec::diag::{Diagnostic, Severity};
 use crate::jobspec::model::{Constraint, Job, Operator};
 use regex::Regex;
 use std::collections::BTreeMap;
@@ -363,6 +364,22 @@ fn mem_total(text: &str) -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemTotal:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb * 1024)
+}
+
+/// Warnings for jobs this node cannot run as written: datacenters that
+/// do not match, constraints it does not satisfy, counts that
+/// `distinct_hosts` or `distinct_property` make impossible on one host.
+pub fn placement_warnings(file: &str, jobs: &[Job], node: &Node) -> Vec<Diagnostic> {
+    jobs.iter()
+        .flat_map(|job| node.placement_problems(job))
+        .map(|(pos, message)| Diagnostic {
+            file: file.to_string(),
+            line: Some(pos.line),
+            column: Some(pos.column),
+            severity: Severity::Warning,
+            message,
+        })
+        .collect()
 }
 
 #[cfg(test)]

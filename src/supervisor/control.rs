@@ -89,7 +89,8 @@ impl Supervisor {
             planned.push(job);
         }
         let mut messages: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
-        messages.extend(jobspec::placement_warnings(file, &parsed.jobs, &self.cfg.node).iter().map(|d| d.to_string()));
+        messages
+            .extend(crate::node::placement_warnings(file, &parsed.jobs, &self.cfg.node).iter().map(|d| d.to_string()));
         for job in parsed.jobs {
             messages.extend(self.submit(job, None, file.to_string(), true));
         }

@@ -13,6 +13,8 @@ mod control;
 mod handoff;
 mod health;
 mod output;
+mod persist;
+mod reload;
 mod resources;
 mod run;
 mod server;
@@ -20,7 +22,6 @@ mod status;
 pub mod task;
 mod timers;
 
-use crate::jobspec::{self, Job};
 use crate::node::Node;
 use crate::process;
 use children::{Children, Owner};
@@ -30,7 +31,7 @@ use server::{ControlServer, Tokens};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use task::JobRun;
 pub use task::{CheckKey, TaskKey};
@@ -395,121 +396,12 @@ impl Supervisor {
         }
     }
 
-    /// Reads the saved state: submitted jobs run again, stopped ones stay stopped.
-    fn restore(&mut self) {
-        let saved = match crate::state::load(&self.cfg.state_dir) {
-            Ok(s) => s,
-            Err(e) => {
-                log::error!("{e}");
-                return;
-            }
-        };
-        self.stopped_jobs.extend(saved.stopped);
-        for t in saved.tasks {
-            // A process the previous supd was running must not run twice:
-            // it goes before anything starts.
-            // it is stopped (with its task's kill signal and timeout) before
-            // the task starts again; see `submit` and `stop_leftover`.
-            self.saved_tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
-        }
-        for i in saved.instances {
-            self.saved_instances.insert((i.job.clone(), i.group.clone(), i.index), i);
-        }
-        let received = saved.received;
-        for s in saved.submitted {
-            let parsed = jobspec::parse_str(&s.file, &s.source);
-            if !parsed.is_valid() {
-                log::error!("a saved job from {} no longer loads; it is dropped", s.file);
-                continue;
-            }
-            for job in parsed.jobs {
-                log::info!("restoring job {:?} submitted from {}", job.id, s.file);
-                self.submit(job, None, s.file.clone(), false);
-            }
-        }
-        for envelope in received {
-            log::info!(
-                "restoring {}.{}[{}], handed to this host by {}",
-                envelope.job,
-                envelope.group,
-                envelope.index,
-                envelope.origin
-            );
-            if let Err(e) = self.receive(envelope, true) {
-                log::error!("a handed-off instance no longer runs here: {e}");
-            }
-        }
-    }
-
     /// Schedules a sweep for orphans (reading /proc costs time in
     /// proportion to supd's children, so a thousand tasks ending together
     /// share one).
     fn sweep_soon(&mut self) {
         if self.children.want_sweep() {
             self.timers.arm(Instant::now() + Duration::from_millis(20), Timer::Sweep);
-        }
-    }
-
-    /// Schedules a save of the state; changes close together share one.
-    fn state_changed(&mut self) {
-        if !self.save_pending {
-            self.save_pending = true;
-            self.timers.arm(Instant::now() + Duration::from_millis(100), Timer::Save);
-        }
-    }
-
-    fn save(&mut self) {
-        let mut saved = crate::state::Saved { version: crate::state::VERSION, ..Default::default() };
-        for serial in self.current.values() {
-            let Some(run) = self.runs.get(serial) else { continue };
-            if run.received {
-                saved.received.extend(self.received_envelopes(run));
-            } else if run.file.is_none() {
-                saved
-                    .submitted
-                    .push(crate::state::Submitted { file: run.origin.clone(), source: run.job.source.clone() });
-            }
-        }
-        saved.stopped = self.stopped_jobs.iter().cloned().collect();
-        let (now_i, now_w) = (Instant::now(), std::time::SystemTime::now());
-        for serial in self.current.values() {
-            let Some(run) = self.runs.get(serial) else { continue };
-            let digest = crate::state::digest(&run.job.source);
-            for inst in &run.instances {
-                if let Some(i) = handoff::saved_instance(run, inst, digest) {
-                    saved.instances.push(i);
-                }
-                for t in &inst.tasks {
-                    let restart_times = t
-                        .tracker
-                        .history()
-                        .map(|at| {
-                            let wall = if at <= now_i { now_w - (now_i - at) } else { now_w + (at - now_i) };
-                            wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-                        })
-                        .collect();
-                    let pid = t.pid.map(|p| p.as_raw());
-                    saved.tasks.push(crate::state::TaskSaved {
-                        job: run.job.id.clone(),
-                        group: run.job.groups[inst.group].name.clone(),
-                        index: inst.index,
-                        task: t.spec.name.clone(),
-                        source_digest: digest,
-                        restart_times,
-                        restarts: t.restarts,
-                        pid,
-                        start_ticks: t.pid.and(t.start_ticks),
-                        dead: t.state == task::State::Dead && !t.ended_by_shutdown,
-                        failed: t.failed,
-                    });
-                }
-            }
-        }
-        if let Err(e) = crate::state::save(&self.cfg.state_dir, &saved) {
-            log::error!(
-                "cannot save the state in {}: {e}; it will be tried again at the next change",
-                self.cfg.state_dir.display()
-            );
         }
     }
 
@@ -549,108 +441,6 @@ impl Supervisor {
         self.rng ^= self.rng << 17;
         (self.rng >> 11) as f64 / (1u64 << 53) as f64
     }
-
-    /// Reads the job directory and works out what a reload would change.
-    fn plan_reload(&mut self) -> Reload {
-        let mut plan = Reload::default();
-        let files = match jobspec::parse_dir(&self.cfg.job_dir) {
-            Ok(f) => f,
-            Err(e) => {
-                plan.messages.push(format!("{e} — keeping the jobs that run"));
-                plan.failed_dir = true;
-                return plan;
-            }
-        };
-        let mut seen_files = Vec::new();
-        for (path, parsed) in files {
-            let name = path.display().to_string();
-            seen_files.push(name.clone());
-            if !parsed.is_valid() {
-                let problems: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
-                plan.messages
-                    .push(format!("{name}: invalid, not loaded (the jobs it defined keep running as they were):"));
-                plan.messages.extend(problems.iter().map(|p| format!("  {p}")));
-                plan.invalid.insert(name, problems);
-                continue;
-            }
-            for d in &parsed.diagnostics {
-                log::warn!("{d}");
-            }
-            for job in parsed.jobs {
-                // A job that starts nothing (unchanged, or stopped by the
-                // operator) needs no room.
-                let unchanged = self
-                    .current
-                    .get(&job.id)
-                    .and_then(|s| self.runs.get(s))
-                    .is_some_and(|run| run.job.source == job.source && !run.stopped)
-                    || self.stopped_jobs.contains(&job.id);
-                let planned: Vec<&Job> = plan.submit.iter().map(|(j, _)| j).collect();
-                if !unchanged && let Err(e) = self.fit_with(&job, &planned) {
-                    // Refused like an invalid file: what runs keeps running.
-                    plan.messages.push(format!("{name}: job {:?} not loaded: {e}", job.id));
-                    plan.invalid.entry(name.clone()).or_default().push(e);
-                    continue;
-                }
-                match self.current.get(&job.id).and_then(|s| self.runs.get(s)) {
-                    Some(run) if run.job.source == job.source && !run.stopped => {}
-                    Some(_) => {
-                        plan.messages.push(format!("update job {:?} from {name}", job.id));
-                        plan.submit.push((job, name.clone()));
-                    }
-                    None => {
-                        plan.messages.push(format!("add job {:?} from {name}", job.id));
-                        plan.submit.push((job, name.clone()));
-                    }
-                }
-            }
-        }
-        let submitted: Vec<&str> = plan.submit.iter().map(|(j, _)| j.id.as_str()).collect();
-        for (id, serial) in &self.current {
-            let Some(run) = self.runs.get(serial) else { continue };
-            let Some(file) = &run.file else { continue };
-            if run.stopped || submitted.contains(&id.as_str()) || plan.invalid.contains_key(file) {
-                continue;
-            }
-            let still_defined =
-                seen_files.contains(file) && jobspec::parse_file(Path::new(file)).jobs.iter().any(|j| &j.id == id);
-            if !still_defined {
-                plan.messages.push(format!("remove job {id:?} (no longer in {file})"));
-                plan.remove.push(id.clone());
-            }
-        }
-        if plan.messages.is_empty() {
-            plan.messages.push("no changes".into());
-        }
-        plan
-    }
-
-    fn apply_reload(&mut self, plan: Reload) {
-        for m in &plan.messages {
-            if plan.invalid.is_empty() && !plan.failed_dir {
-                log::info!("{m}");
-            } else {
-                log::warn!("{m}");
-            }
-        }
-        self.load_errors = plan.invalid;
-        for id in plan.remove {
-            self.stop_job(&id);
-        }
-        for (job, file) in plan.submit {
-            self.submit(job, Some(file.clone()), file, false);
-        }
-    }
-}
-
-/// What a reload would do.
-#[derive(Debug, Default)]
-struct Reload {
-    submit: Vec<(Job, String)>,
-    remove: Vec<String>,
-    invalid: BTreeMap<String, Vec<String>>,
-    messages: Vec<String>,
-    failed_dir: bool,
 }
 
 fn seed() -> u64 {

@@ -1,0 +1,119 @@
+//! What survives a restart of supd, from the loop's side: the state is
+//! saved (shortly after a change; changes close together share one write)
+//! and read back at start, where submitted jobs run again, stopped ones
+//! stay stopped, and saved task states wait to be matched with their tasks.
+
+use super::{Supervisor, Timer, handoff, task};
+use crate::jobspec;
+use std::time::{Duration, Instant};
+
+impl Supervisor {
+    /// Reads the saved state: submitted jobs run again, stopped ones stay stopped.
+    pub(super) fn restore(&mut self) {
+        let saved = match crate::state::load(&self.cfg.state_dir) {
+            Ok(s) => s,
+            Err(e) => {
+                log::error!("{e}");
+                return;
+            }
+        };
+        self.stopped_jobs.extend(saved.stopped);
+        for t in saved.tasks {
+            // A process the previous supd was running must not run twice:
+            // it goes before anything starts.
+            // it is stopped (with its task's kill signal and timeout) before
+            // the task starts again; see `submit` and `stop_leftover`.
+            self.saved_tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
+        }
+        for i in saved.instances {
+            self.saved_instances.insert((i.job.clone(), i.group.clone(), i.index), i);
+        }
+        let received = saved.received;
+        for s in saved.submitted {
+            let parsed = jobspec::parse_str(&s.file, &s.source);
+            if !parsed.is_valid() {
+                log::error!("a saved job from {} no longer loads; it is dropped", s.file);
+                continue;
+            }
+            for job in parsed.jobs {
+                log::info!("restoring job {:?} submitted from {}", job.id, s.file);
+                self.submit(job, None, s.file.clone(), false);
+            }
+        }
+        for envelope in received {
+            log::info!(
+                "restoring {}.{}[{}], handed to this host by {}",
+                envelope.job,
+                envelope.group,
+                envelope.index,
+                envelope.origin
+            );
+            if let Err(e) = self.receive(envelope, true) {
+                log::error!("a handed-off instance no longer runs here: {e}");
+            }
+        }
+    }
+
+    /// Schedules a save of the state; changes close together share one.
+    pub(super) fn state_changed(&mut self) {
+        if !self.save_pending {
+            self.save_pending = true;
+            self.timers.arm(Instant::now() + Duration::from_millis(100), Timer::Save);
+        }
+    }
+
+    pub(super) fn save(&mut self) {
+        let mut saved = crate::state::Saved { version: crate::state::VERSION, ..Default::default() };
+        for serial in self.current.values() {
+            let Some(run) = self.runs.get(serial) else { continue };
+            if run.received {
+                saved.received.extend(self.received_envelopes(run));
+            } else if run.file.is_none() {
+                saved
+                    .submitted
+                    .push(crate::state::Submitted { file: run.origin.clone(), source: run.job.source.clone() });
+            }
+        }
+        saved.stopped = self.stopped_jobs.iter().cloned().collect();
+        let (now_i, now_w) = (Instant::now(), std::time::SystemTime::now());
+        for serial in self.current.values() {
+            let Some(run) = self.runs.get(serial) else { continue };
+            let digest = crate::state::digest(&run.job.source);
+            for inst in &run.instances {
+                if let Some(i) = handoff::saved_instance(run, inst, digest) {
+                    saved.instances.push(i);
+                }
+                for t in &inst.tasks {
+                    let restart_times = t
+                        .tracker
+                        .history()
+                        .map(|at| {
+                            let wall = if at <= now_i { now_w - (now_i - at) } else { now_w + (at - now_i) };
+                            wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+                        })
+                        .collect();
+                    let pid = t.pid.map(|p| p.as_raw());
+                    saved.tasks.push(crate::state::TaskSaved {
+                        job: run.job.id.clone(),
+                        group: run.job.groups[inst.group].name.clone(),
+                        index: inst.index,
+                        task: t.spec.name.clone(),
+                        source_digest: digest,
+                        restart_times,
+                        restarts: t.restarts,
+                        pid,
+                        start_ticks: t.pid.and(t.start_ticks),
+                        dead: t.state == task::State::Dead && !t.ended_by_shutdown,
+                        failed: t.failed,
+                    });
+                }
+            }
+        }
+        if let Err(e) = crate::state::save(&self.cfg.state_dir, &saved) {
+            log::error!(
+                "cannot save the state in {}: {e}; it will be tried again at the next change",
+                self.cfg.state_dir.display()
+            );
+        }
+    }
+}

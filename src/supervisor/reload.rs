@@ -1,0 +1,113 @@
+//! Reloading the job directory: each file parsed and checked, then a plan
+//! (jobs to add, update, remove; files that did not load, with their
+//! problems) that a dry run only reports and a reload applies. A file that
+//! does not load changes nothing of what runs.
+
+use super::Supervisor;
+use crate::jobspec::{self, Job};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+impl Supervisor {
+    /// Reads the job directory and works out what a reload would change.
+    pub(super) fn plan_reload(&mut self) -> Reload {
+        let mut plan = Reload::default();
+        let files = match jobspec::parse_dir(&self.cfg.job_dir) {
+            Ok(f) => f,
+            Err(e) => {
+                plan.messages.push(format!("{e} — keeping the jobs that run"));
+                plan.failed_dir = true;
+                return plan;
+            }
+        };
+        let mut seen_files = Vec::new();
+        for (path, parsed) in files {
+            let name = path.display().to_string();
+            seen_files.push(name.clone());
+            if !parsed.is_valid() {
+                let problems: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
+                plan.messages
+                    .push(format!("{name}: invalid, not loaded (the jobs it defined keep running as they were):"));
+                plan.messages.extend(problems.iter().map(|p| format!("  {p}")));
+                plan.invalid.insert(name, problems);
+                continue;
+            }
+            for d in &parsed.diagnostics {
+                log::warn!("{d}");
+            }
+            for job in parsed.jobs {
+                // A job that starts nothing (unchanged, or stopped by the
+                // operator) needs no room.
+                let unchanged = self
+                    .current
+                    .get(&job.id)
+                    .and_then(|s| self.runs.get(s))
+                    .is_some_and(|run| run.job.source == job.source && !run.stopped)
+                    || self.stopped_jobs.contains(&job.id);
+                let planned: Vec<&Job> = plan.submit.iter().map(|(j, _)| j).collect();
+                if !unchanged && let Err(e) = self.fit_with(&job, &planned) {
+                    // Refused like an invalid file: what runs keeps running.
+                    plan.messages.push(format!("{name}: job {:?} not loaded: {e}", job.id));
+                    plan.invalid.entry(name.clone()).or_default().push(e);
+                    continue;
+                }
+                match self.current.get(&job.id).and_then(|s| self.runs.get(s)) {
+                    Some(run) if run.job.source == job.source && !run.stopped => {}
+                    Some(_) => {
+                        plan.messages.push(format!("update job {:?} from {name}", job.id));
+                        plan.submit.push((job, name.clone()));
+                    }
+                    None => {
+                        plan.messages.push(format!("add job {:?} from {name}", job.id));
+                        plan.submit.push((job, name.clone()));
+                    }
+                }
+            }
+        }
+        let submitted: Vec<&str> = plan.submit.iter().map(|(j, _)| j.id.as_str()).collect();
+        for (id, serial) in &self.current {
+            let Some(run) = self.runs.get(serial) else { continue };
+            let Some(file) = &run.file else { continue };
+            if run.stopped || submitted.contains(&id.as_str()) || plan.invalid.contains_key(file) {
+                continue;
+            }
+            let still_defined =
+                seen_files.contains(file) && jobspec::parse_file(Path::new(file)).jobs.iter().any(|j| &j.id == id);
+            if !still_defined {
+                plan.messages.push(format!("remove job {id:?} (no longer in {file})"));
+                plan.remove.push(id.clone());
+            }
+        }
+        if plan.messages.is_empty() {
+            plan.messages.push("no changes".into());
+        }
+        plan
+    }
+
+    pub(super) fn apply_reload(&mut self, plan: Reload) {
+        for m in &plan.messages {
+            if plan.invalid.is_empty() && !plan.failed_dir {
+                log::info!("{m}");
+            } else {
+                log::warn!("{m}");
+            }
+        }
+        self.load_errors = plan.invalid;
+        for id in plan.remove {
+            self.stop_job(&id);
+        }
+        for (job, file) in plan.submit {
+            self.submit(job, Some(file.clone()), file, false);
+        }
+    }
+}
+
+/// What a reload would do.
+#[derive(Debug, Default)]
+pub(super) struct Reload {
+    pub(super) submit: Vec<(Job, String)>,
+    pub(super) remove: Vec<String>,
+    pub(super) invalid: BTreeMap<String, Vec<String>>,
+    pub(super) messages: Vec<String>,
+    pub(super) failed_dir: bool,
+}
