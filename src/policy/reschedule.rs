@@ -50,7 +50,10 @@ pub fn decide(p: &ReschedulePolicy, history: &[Event], failed_at: SystemTime, ra
                 ),
             };
         }
-        if delay >= p.interval {
+        // Nomad's `nextRescheduleTime` always allows the first reschedule
+        // of a limited policy; only a later one must have a delay shorter
+        // than the interval.
+        if !history.is_empty() && delay >= p.interval {
             return Decision::Stay {
                 reason: format!(
                     "the next delay {} would not fit in the interval {}",
@@ -193,6 +196,37 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(decide(&p, &[first], at(25 * 3600), S(3600)), Decision::Reschedule { delay: S(5) });
+    }
+
+    // Nomad, nomad/structs/alloc.go (nextRescheduleTime):
+    //   rescheduleEligible := reschedulePolicy.Unlimited || (reschedulePolicy.Attempts > 0 && a.RescheduleTracker == nil)
+    //   if reschedulePolicy.Attempts > 0 && a.RescheduleTracker != nil && a.RescheduleTracker.Events != nil {
+    //       rescheduleEligible = attempted < attempts && nextDelay < reschedulePolicy.Interval
+    // The first reschedule is always allowed; a later one needs a delay
+    // shorter than the interval, even once the earlier ones left it.
+    #[test]
+    fn the_first_reschedule_is_allowed_even_when_its_delay_fills_the_interval() {
+        let p = ReschedulePolicy {
+            attempts: 1,
+            interval: S(15),
+            delay: S(15),
+            delay_function: DelayFunction::Constant,
+            max_delay: Duration::ZERO,
+            unlimited: false,
+        };
+        assert_eq!(decide(&p, &[], at(0), S(1)), Decision::Reschedule { delay: S(15) });
+        let (d, stay) = chain(&p, &[1, 1]);
+        assert_eq!(d, [15]);
+        assert_eq!(stay.as_deref(), Some("Exhausted 1 reschedule attempts within 15s (1 so far)"));
+        // Long after the first: the count is free again, but 15s does not
+        // fit in 15s.
+        let first = Event { time: at(15), node: "a".into(), delay: S(15), reason: String::new() };
+        match decide(&p, &[first], at(1000), S(985)) {
+            Decision::Stay { reason } => {
+                assert_eq!(reason, "the next delay 15s would not fit in the interval 15s")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     // §7 case 24: disabled.
