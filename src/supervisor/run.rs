@@ -427,6 +427,7 @@ impl Supervisor {
         self.sweep_soon();
         let outcome = match stopping {
             Some(After::Killed) => Outcome::Killed,
+            Some(After::Restart(Outcome::FailureRestart { .. })) => Outcome::FailureRestart { success: exit.success() },
             Some(After::Restart(o)) => o,
             None => Outcome::Exited { success: exit.success() },
         };
@@ -445,10 +446,12 @@ impl Supervisor {
         if winding_down && matches!(decision, Decision::Restart { .. }) {
             // Nothing restarts while its instance is being torn down.
             decision = match outcome {
-                Outcome::Exited { success: false } | Outcome::StartError { .. } | Outcome::FailureRestart => {
+                Outcome::Exited { success: false }
+                | Outcome::StartError { .. }
+                | Outcome::FailureRestart { success: false } => {
                     Decision::Fail { reason: "The instance is stopping: not restarting".into() }
                 }
-                Outcome::Exited { success: true } => Decision::Complete,
+                Outcome::Exited { success: true } | Outcome::FailureRestart { success: true } => Decision::Complete,
                 Outcome::UserRestart | Outcome::Killed => Decision::Killed,
             };
         }
