@@ -420,9 +420,10 @@ fn render_reschedule(r: &supd::control::protocol::RescheduleStatus) -> String {
     }
     if !r.history.is_empty() {
         out.push_str("\nHand-off History:\n");
-        let mut rows = vec![["Time", "From", "To", "Delay", "Reason"].map(String::from).to_vec()];
+        let mut rows = vec![["Attempt", "Time", "From", "To", "Delay", "Reason"].map(String::from).to_vec()];
         for h in &r.history {
             rows.push(vec![
+                if h.attempt == 0 { "-".into() } else { h.attempt.to_string() },
                 h.time.clone(),
                 h.from.clone(),
                 h.to.clone().unwrap_or_else(|| "-".into()),
