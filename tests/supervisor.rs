@@ -376,6 +376,87 @@ job "user" {
     assert_eq!(lines(&s.path("starts")).len(), 4, "{evs:?}");
 }
 
+/// `supctl restart` of a pending task answers as Nomad does ("Task not
+/// running", taskrunner/lifecycle.go): a task waiting out its restart delay,
+/// or for its prestart task, starts on its own and is not started early;
+/// the running tasks of the same target are restarted.
+#[test]
+fn restart_of_a_pending_task_is_refused() {
+    let s = Supd::new();
+    s.write_job(
+        "wait.hcl",
+        r#"
+job "wait" {
+  group "crash" {
+    restart {
+      attempts = 2
+      interval = "10m"
+      delay    = "1m"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/crash.starts; exit 1"]
+      }
+    }
+  }
+  group "life" {
+    task "setup" {
+      driver = "raw_exec"
+      lifecycle {
+        hook    = "prestart"
+        sidecar = false
+      }
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+    task "main" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "touch @DIR@/main-ran; exec sleep 1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let t = s.wait_event("wait/crash/0/t", "Restarting", |_| true);
+    assert_eq!(t["state"], "pending", "waiting out its 1m delay: {}", pretty(&t));
+    s.wait_running("wait/life/0/setup");
+
+    for (target, name) in [("wait/crash/0/t", "t"), ("wait/crash", "t"), ("wait/life/0/main", "main")] {
+        let out = s.supctl(&["restart", target]);
+        assert_eq!(out.status.code(), Some(1), "{target}: {}", describe(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{target}: no task to restart: task \"{name}\" is not running (pending)")),
+            "{target}: {err}"
+        );
+    }
+    // The whole job: the running prestart task restarts, the others wait.
+    let out = s.supctl_ok(&["restart", "wait"]);
+    assert!(out.contains("restarting task setup"), "{out}");
+    assert!(
+        out.contains("task \"main\" is not running (pending)") && out.contains("task \"t\" is not running"),
+        "{out}"
+    );
+    s.wait_task("wait/life/0/setup", "restarted", |t| restarts(t) == 1 && t["state"] == "running");
+
+    std::thread::sleep(Duration::from_millis(500));
+    let st = s.status();
+    let t = task(&st, "wait/crash/0/t").expect("t");
+    assert_eq!((t["state"].as_str(), restarts(t)), (Some("pending"), 1), "{}", pretty(t));
+    assert_eq!(lines(&s.path("crash.starts")).len(), 1, "started before its delay was over");
+    assert_eq!(task(&st, "wait/life/0/main").expect("main")["state"], "pending");
+    assert!(!s.path("main-ran").exists(), "main started before its prestart task was done");
+}
+
 // --- stopping --------------------------------------------------------------------------
 
 /// A task that ignores its kill signal is SIGKILLed after kill_timeout.

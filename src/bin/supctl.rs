@@ -46,8 +46,8 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Restart the tasks of a target (uses no restart attempt); a dead task
-    /// is started again.
+    /// Restart the running tasks of a target (uses no restart attempt); a
+    /// dead task is started again, a pending one is left to start on its own.
     Restart { target: String },
     /// Send a signal (SIGHUP, HUP or a number) to the running tasks of a target.
     Signal { target: String, signal: String },

@@ -594,6 +594,7 @@ impl Supervisor {
             self.take_back(serial, inst);
             messages.push(format!("instance {name} runs here again"));
         }
+        let mut not_running = Vec::new();
         for key in keys {
             let Some(t) = self.task_mut(key) else { continue };
             let name = t.spec.name.clone();
@@ -603,9 +604,17 @@ impl Supervisor {
                     self.stop_task(key, super::task::After::Restart(Outcome::UserRestart));
                     messages.push(format!("restarting task {name}"));
                 }
-                State::Pending | State::Dead => {
-                    // Waiting out a delay, or dead: start it now. A dead
-                    // instance comes back to life as a whole.
+                State::Pending => {
+                    // As Nomad (taskrunner/lifecycle.go, Restart: `case
+                    // structs.TaskStatePending, structs.TaskStateDead:
+                    // return te.ErrTaskNotRunning`): it starts on its own,
+                    // after its restart delay or once its prestart tasks are
+                    // done, and an early start would skip either.
+                    not_running.push(format!("task {name:?} is not running (pending): it starts on its own"));
+                }
+                State::Dead => {
+                    // Dead: start it now (unlike Nomad, see supctl(1)). A
+                    // dead instance comes back to life as a whole.
                     t.push_event("Restart Signaled", reason.into());
                     t.generation += 1;
                     t.failed = false;
@@ -621,8 +630,10 @@ impl Supervisor {
             }
         }
         if messages.is_empty() {
-            return Response::refused(format!("{target}: no task to restart"));
+            let why = if not_running.is_empty() { String::new() } else { format!(": {}", not_running.join("; ")) };
+            return Response::refused(format!("{target}: no task to restart{why}"));
         }
+        messages.extend(not_running);
         Response::ok(messages)
     }
 
