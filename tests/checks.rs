@@ -408,6 +408,78 @@ job "tcpdown" {
     assert_eq!(check_state(later, "port-open").0, "inactive");
 }
 
+/// Reference §2.4: a batch task that check_restart stops, and that exits 0
+/// on its kill signal, has finished its work: it completes and is not
+/// started again. Nomad's tracker (restarts.go, GetState) looks at the exit
+/// first: `if r.exitRes.Successful() && !r.onSuccess { … return
+/// structs.TaskTerminated, 0 }`.
+#[test]
+fn a_batch_task_stopped_by_its_check_that_exits_0_completes() {
+    const T: &str = "done/g/0/t";
+    let s = Supd::new();
+    s.write_job(
+        "done.hcl",
+        r#"
+job "done" {
+  type = "batch"
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "1m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "trap 'exit 0' INT; echo started >> @DIR@/starts; touch @DIR@/ready; while true; do sleep 0.1; done"]
+      }
+      service {
+        check {
+          name     = "never"
+          type     = "script"
+          command  = "/bin/sh"
+          args     = ["-c", "test -e @DIR@/ready && exit 2; exit 0"]
+          interval = "200ms"
+          timeout  = "1s"
+          check_restart {
+            limit = 1
+            grace = "0s"
+          }
+        }
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let t = s.wait_dead(T);
+    let evs = events(&t);
+    // Every event but the check's own: no `Killing` either, as Nomad's
+    // restart path (lifecycle.go, restartImpl) kills without one.
+    let flow: Vec<(&str, &str)> =
+        evs.iter().filter(|(k, _)| k != "Check Status").map(|(k, m)| (k.as_str(), m.as_str())).collect();
+    assert_eq!(
+        flow,
+        [
+            ("Received", "Task received by client"),
+            ("Started", "Task started by client"),
+            // client/serviceregistration/watcher.go: fmt.Sprintf("healthcheck: check %q unhealthy", r.checkName).
+            ("Restart Signaled", r#"healthcheck: check "never" unhealthy"#),
+            ("Terminated", "Exit Code: 0"),
+        ],
+        "{evs:#?}"
+    );
+    assert_eq!((t["failed"].as_bool(), restarts(&t)), (Some(false), 0), "{}", pretty(&t));
+    let st = s.status();
+    assert_eq!(instance(&st, "done/g/0").expect("instance")["status"], "complete", "{}", pretty(&st));
+    assert_eq!(job_status(&st, "done"), "complete");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lines(&s.path("starts")).len(), 1, "it never started again\n{}", s.log());
+}
+
 /// Results inside `grace` after each (re)start are not counted: a check
 /// failing from the start restarts its task only after the grace period, and
 /// again only after a new grace period from the restart.

@@ -151,6 +151,39 @@ fn job_page_documents_every_accepted_key() {
     assert!(missing.is_empty(), "supd-job(5) does not document these keys:\n{}", missing.join("\n"));
 }
 
+/// Every deliberate difference from Nomad (the restart, check_restart and
+/// reschedule ones above all) is an entry of one section, which says what
+/// Nomad does beside what supd does.
+#[test]
+fn job_page_gathers_the_differences_from_nomad() {
+    let page = job_page();
+    let entries: BTreeMap<&str, &str> = section(&page, "DIFFERENCES FROM NOMAD")
+        .split("\n.TP\n")
+        .skip(1)
+        .map(|entry| entry.split_once('\n').unwrap_or((entry, "")))
+        .collect();
+    for title in [
+        "Restart window",
+        "Restart interval 0",
+        "check_restart",
+        "Reschedule backoff reset",
+        "Reschedule target",
+        "Reschedule without a peer",
+        "Restart of a dead task",
+        "Minimum durations",
+        "\\(dq1hr\\(dq",
+        "Bare numbers",
+        "Placement",
+    ] {
+        assert!(entries.contains_key(title), "no entry {title:?} in DIFFERENCES FROM NOMAD: {:?}", entries.keys());
+    }
+    for (title, text) in &entries {
+        assert!(text.contains("Nomad"), "the entry {title:?} does not say what Nomad does:\n{text}");
+    }
+    let placement = entries["Placement"];
+    assert!(placement.contains("distinct_hosts") && placement.contains("distinct_property"), "{placement}");
+}
+
 #[test]
 fn job_page_lists_exactly_the_ignored_nomad_keys() {
     let page = job_page();

@@ -582,3 +582,96 @@ fn a_handoff_in_flight_when_supd_stops_is_taken_up_by_the_next_supd() {
     assert_eq!(r["history"].as_array().map(Vec::len), Some(1), "one hand-off: {}", pretty(r));
     assert!(s.path("vars").exists());
 }
+
+/// A limited policy whose one delay fills its whole interval (valid in
+/// Nomad and here: 1 × delay ≤ interval) hands the instance off once, as
+/// Nomad always allows the first reschedule; the second failure finds the
+/// attempt used. Nomad's 15s are scaled down to 300ms.
+#[test]
+fn a_delay_as_long_as_the_interval_still_allows_the_first_handoff() {
+    let s = Supd::new();
+    s.write_job(
+        "once.hcl",
+        r#"job "once" {
+  type = "batch"
+  group "g" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    reschedule {
+      attempts       = 1
+      interval       = "300ms"
+      delay          = "300ms"
+      delay_function = "constant"
+      unlimited      = false
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/false"
+      }
+    }
+  }
+}
+"#,
+    );
+    let dir = s.dir().to_string();
+    let s = s.start_with_config(&format!("node_name = \"a\"\n{}", recorder(&dir)));
+    let st = s.wait_status("handed off", |st| {
+        instance(st, "once/g/0")
+            .is_some_and(|i| i["status"] == "handed off" || i["reschedule"]["state"] == "stays failed")
+    });
+    let t = task(&st, "once/g/0/t").unwrap();
+    let resched: Vec<(String, String)> =
+        events(t).into_iter().filter(|(k, _)| k.contains("Rescheduling") || k.starts_with("Hand")).collect();
+    assert_eq!(
+        resched,
+        [
+            ("Rescheduling".to_string(), "Handing it to a peer in 300ms (attempt 1 of 1)".to_string()),
+            ("Handing Off".to_string(), "Handing it to `/bin/sh -c cat > DIR/stdin; env | grep '^SUPD_HANDOFF_' | sort > DIR/vars; echo accepted by the recorder`".replace("DIR", &dir)),
+            ("Handed Off".to_string(), "To sh: accepted by the recorder".to_string()),
+        ],
+        "{}",
+        s.log()
+    );
+    assert!(s.path("vars").exists(), "the hook ran");
+}
+
+/// An unlimited policy keeps only the last five hand-offs in the history
+/// (as Nomad's tracker), but the attempts go on being counted: the event,
+/// the hook's SUPD_HANDOFF_ATTEMPT and the status say 8 at the eighth.
+#[test]
+fn unlimited_handoffs_are_counted_beyond_the_kept_history() {
+    let s = Supd::new();
+    s.write_job(
+        "work.hcl",
+        &worker_job(
+            "work",
+            r#"      delay          = "100ms"
+      delay_function = "constant"
+      unlimited      = true"#,
+        ),
+    );
+    let dir = s.dir().to_string();
+    let s = s.start_with_config(&format!(
+        "node_name = \"a\"\n[handoff]\ncommand = [\"/bin/sh\", \"-c\", \"echo $SUPD_HANDOFF_ATTEMPT >> {dir}/attempts; exit 1\"]\n"
+    ));
+    let t = s.wait_event("work/g/0/t", "Rescheduling", |m| m == "Handing it to a peer in 100ms (attempt 8)");
+    let numbers: Vec<String> = events(&t)
+        .into_iter()
+        .filter(|(k, _)| k == "Rescheduling")
+        .map(|(_, m)| m.trim_start_matches("Handing it to a peer in 100ms (attempt ").trim_end_matches(')').to_string())
+        .collect();
+    let expected: Vec<String> = (1..=numbers.len()).map(|n| n.to_string()).collect();
+    assert_eq!(numbers, expected, "{:?}", events(&t));
+    let seen = s.wait_lines("attempts", 8);
+    assert_eq!(seen[..8], ["1", "2", "3", "4", "5", "6", "7", "8"], "SUPD_HANDOFF_ATTEMPT");
+    let st = s.status();
+    let r = &instance(&st, "work/g/0").unwrap()["reschedule"];
+    assert!(r["attempts"].as_u64().is_some_and(|n| n >= 8), "{}", pretty(r));
+    let history = r["history"].as_array().unwrap();
+    assert!(history.len() <= 6, "only the last five and the newest are kept: {}", pretty(r));
+    let last = history.last().unwrap()["attempt"].as_u64().unwrap();
+    assert!(last >= 8 && last <= r["attempts"].as_u64().unwrap(), "{}", pretty(r));
+}

@@ -376,6 +376,87 @@ job "user" {
     assert_eq!(lines(&s.path("starts")).len(), 4, "{evs:?}");
 }
 
+/// `supctl restart` of a pending task answers as Nomad does ("Task not
+/// running", taskrunner/lifecycle.go): a task waiting out its restart delay,
+/// or for its prestart task, starts on its own and is not started early;
+/// the running tasks of the same target are restarted.
+#[test]
+fn restart_of_a_pending_task_is_refused() {
+    let s = Supd::new();
+    s.write_job(
+        "wait.hcl",
+        r#"
+job "wait" {
+  group "crash" {
+    restart {
+      attempts = 2
+      interval = "10m"
+      delay    = "1m"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/crash.starts; exit 1"]
+      }
+    }
+  }
+  group "life" {
+    task "setup" {
+      driver = "raw_exec"
+      lifecycle {
+        hook    = "prestart"
+        sidecar = false
+      }
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+    task "main" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "touch @DIR@/main-ran; exec sleep 1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let t = s.wait_event("wait/crash/0/t", "Restarting", |_| true);
+    assert_eq!(t["state"], "pending", "waiting out its 1m delay: {}", pretty(&t));
+    s.wait_running("wait/life/0/setup");
+
+    for (target, name) in [("wait/crash/0/t", "t"), ("wait/crash", "t"), ("wait/life/0/main", "main")] {
+        let out = s.supctl(&["restart", target]);
+        assert_eq!(out.status.code(), Some(1), "{target}: {}", describe(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(&format!("{target}: no task to restart: task \"{name}\" is not running (pending)")),
+            "{target}: {err}"
+        );
+    }
+    // The whole job: the running prestart task restarts, the others wait.
+    let out = s.supctl_ok(&["restart", "wait"]);
+    assert!(out.contains("restarting task setup"), "{out}");
+    assert!(
+        out.contains("task \"main\" is not running (pending)") && out.contains("task \"t\" is not running"),
+        "{out}"
+    );
+    s.wait_task("wait/life/0/setup", "restarted", |t| restarts(t) == 1 && t["state"] == "running");
+
+    std::thread::sleep(Duration::from_millis(500));
+    let st = s.status();
+    let t = task(&st, "wait/crash/0/t").expect("t");
+    assert_eq!((t["state"].as_str(), restarts(t)), (Some("pending"), 1), "{}", pretty(t));
+    assert_eq!(lines(&s.path("crash.starts")).len(), 1, "started before its delay was over");
+    assert_eq!(task(&st, "wait/life/0/main").expect("main")["state"], "pending");
+    assert!(!s.path("main-ran").exists(), "main started before its prestart task was done");
+}
+
 // --- stopping --------------------------------------------------------------------------
 
 /// A task that ignores its kill signal is SIGKILLed after kill_timeout.
@@ -1094,7 +1175,8 @@ fn events_are_listed_and_followed() {
     }
     let _ = follower.kill();
     let _ = follower.wait();
-    assert_eq!(seen, ["Restart Signaled", "Killing", "Terminated", "Restarting", "Started"], "{}", s.log());
+    // Nomad's restart path kills without a `Killing` event (tests/events.rs).
+    assert_eq!(seen, ["Restart Signaled", "Terminated", "Restarting", "Started"], "{}", s.log());
 }
 
 // --- task output -------------------------------------------------------------------
@@ -1328,7 +1410,11 @@ fn watchdog_pings_at_half_the_interval() {
 }
 
 /// `shutdown_delay` holds the kill signal back when a task is stopped for
-/// good, so that its clients can drain; a restart does not wait.
+/// good, so that its clients can drain; a restart does not wait. The events
+/// come in Nomad's order: the alloc runner's `Killing` (alloc_runner.go,
+/// killTasks) before the task runner's `Waiting for shutdown delay`
+/// (task_runner.go, handleKill: fmt.Sprintf("Waiting for shutdown_delay of
+/// %s before killing the task.", delay)).
 #[test]
 fn shutdown_delay_comes_before_the_kill_signal() {
     let s = Supd::new();
@@ -1355,9 +1441,20 @@ fn shutdown_delay_comes_before_the_kill_signal() {
         task(st, "a/g/0/t").is_some_and(|t| t["restarts"] == 1 && t["state"] == "running")
     });
     assert!(!kinds(task(&t, "a/g/0/t").unwrap()).contains(&"Waiting for shutdown delay".to_string()));
+    let before = events(task(&t, "a/g/0/t").unwrap()).len();
     s.supctl_ok(&["job", "stop", "a"]);
     let t = s.wait_dead("a/g/0/t");
     let ev = events(&t);
+    let stop: Vec<(&str, &str)> = ev[before..].iter().map(|(k, m)| (k.as_str(), m.as_str())).collect();
+    assert_eq!(
+        stop,
+        [
+            ("Killing", "Sent interrupt. Waiting 5s before force killing"),
+            ("Waiting for shutdown delay", "Waiting for shutdown_delay of 1s before killing the task."),
+            ("Terminated", "Exit Code: 143, Signal: 15"),
+            ("Killed", "Task successfully killed"),
+        ]
+    );
     let at = |kind: &str| {
         let e = t["events"]
             .as_array()
@@ -1368,7 +1465,8 @@ fn shutdown_delay_comes_before_the_kill_signal() {
             .unwrap_or_else(|| panic!("no {kind}: {ev:?}"));
         rfc3339_secs(e["time"].as_str().unwrap())
     };
-    let waited = at("Killing") - at("Waiting for shutdown delay");
+    // SIGTERM ends the sleep at once: it ends when the delay is over.
+    let waited = at("Terminated") - at("Waiting for shutdown delay");
     assert!((0.8..5.0).contains(&waited), "waited {waited}s: {ev:?}");
 }
 

@@ -48,8 +48,8 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
-    /// Restart the tasks of a target (uses no restart attempt); a dead task
-    /// is started again.
+    /// Restart the running tasks of a target (uses no restart attempt); a
+    /// dead task is started again, a pending one is left to start on its own.
     Restart { target: String },
     /// Send a signal (SIGHUP, HUP or a number) to the running tasks of a target.
     Signal { target: String, signal: String },
@@ -419,9 +419,10 @@ fn render_reschedule(r: &supd::control::protocol::RescheduleStatus) -> String {
     }
     if !r.history.is_empty() {
         out.push_str("\nHand-off History:\n");
-        let mut rows = vec![["Time", "From", "To", "Delay", "Reason"].map(String::from).to_vec()];
+        let mut rows = vec![["Attempt", "Time", "From", "To", "Delay", "Reason"].map(String::from).to_vec()];
         for h in &r.history {
             rows.push(vec![
+                if h.attempt == 0 { "-".into() } else { h.attempt.to_string() },
                 h.time.clone(),
                 h.from.clone(),
                 h.to.clone().unwrap_or_else(|| "-".into()),

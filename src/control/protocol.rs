@@ -191,7 +191,7 @@ pub struct RescheduleStatus {
     /// Why it stays failed.
     #[serde(default)]
     pub reason: Option<String>,
-    /// Oldest first: time, from, to, delay, reason.
+    /// Oldest first: time, from, to, delay, reason, attempt number.
     pub history: Vec<crate::handoff::HistoryEntry>,
 }
 

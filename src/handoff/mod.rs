@@ -57,6 +57,11 @@ pub struct HistoryEntry {
     pub delay: String,
     /// Why the instance left (or why nobody took it).
     pub reason: String,
+    /// Its number in the instance's chain of hand-offs, 1 for the first;
+    /// it goes on when older entries are no longer kept. 0 (or absent) in a
+    /// history written before the numbers were kept.
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 impl HistoryEntry {
@@ -67,6 +72,7 @@ impl HistoryEntry {
             to: to.map(str::to_string),
             delay: GoDuration(delay).to_string(),
             reason: reason.to_string(),
+            attempt: 0,
         }
     }
 
@@ -76,7 +82,13 @@ impl HistoryEntry {
         let delay = crate::jobspec::duration::parse(&self.delay)
             .map_err(|e| format!("bad delay {:?} in the history: {e}", self.delay))?
             .value;
-        Ok(reschedule::Event { time, node: self.from.clone(), delay, reason: self.reason.clone() })
+        Ok(reschedule::Event {
+            time,
+            node: self.from.clone(),
+            delay,
+            reason: self.reason.clone(),
+            attempt: self.attempt,
+        })
     }
 }
 
@@ -103,15 +115,22 @@ impl Envelope {
     }
 }
 
-/// The history with `new` added, keeping what can still matter (as
-/// [`reschedule::carry`]): the entries inside `interval` for a limited
-/// policy, the last five for an unlimited one. Entries whose time cannot be
-/// read are dropped.
+/// How many hand-offs an instance has had (as [`reschedule::made`]): the
+/// number of the newest entry, or the length of a history without numbers.
+pub fn made(history: &[HistoryEntry]) -> u32 {
+    history.iter().zip(1..).map(|(h, position)| h.attempt.max(position)).max().unwrap_or(0)
+}
+
+/// The history with `new` added and numbered, keeping what can still
+/// matter (as [`reschedule::carry`]): the entries inside `interval` for a
+/// limited policy, the last five for an unlimited one. Entries whose time
+/// cannot be read are dropped.
 pub fn carry(
     p: Option<&crate::jobspec::model::ReschedulePolicy>,
     history: &[HistoryEntry],
-    new: HistoryEntry,
+    mut new: HistoryEntry,
 ) -> Vec<HistoryEntry> {
+    new.attempt = made(history) + 1;
     let Some(p) = p else {
         let mut all = history.to_vec();
         all.push(new);
@@ -315,14 +334,22 @@ mod tests {
         };
         let at = |s: u64| SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000 + s);
         let entry = |s: u64| HistoryEntry::new(at(s), "a", Some("b"), Duration::from_secs(5), "x");
+        let numbered = |s: u64, attempt: u32| HistoryEntry { attempt, ..entry(s) };
         let h = vec![entry(0), entry(3000), entry(3500)];
         let out = carry(Some(&p), &h, entry(4000));
-        assert_eq!(out, vec![entry(3000), entry(3500), entry(4000)], "older than the interval goes");
+        assert_eq!(out, vec![entry(3000), entry(3500), numbered(4000, 4)], "older than the interval goes");
+        // The numbers go on from the newest kept one.
+        let out = carry(Some(&p), &out, entry(7200));
+        assert_eq!(out, vec![numbered(4000, 4), numbered(7200, 5)]);
         p.unlimited = true;
-        let h: Vec<HistoryEntry> = (0..7).map(|i| entry(i * 10)).collect();
-        let out = carry(Some(&p), &h, entry(100));
-        assert_eq!(out.len(), 6, "the last five and the new one");
-        assert_eq!(out[0], entry(20));
+        let mut h: Vec<HistoryEntry> = Vec::new();
+        for i in 0..8 {
+            h = carry(Some(&p), &h, entry(i * 10));
+        }
+        assert_eq!(h.len(), 6, "the last five and the new one");
+        assert_eq!(h[0], numbered(20, 3));
+        assert_eq!(made(&h), 8);
+        assert_eq!(carry(None, &h, entry(100)).last(), Some(&numbered(100, 9)));
     }
 
     #[test]

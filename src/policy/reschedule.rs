@@ -22,6 +22,10 @@ pub struct Event {
     /// The delay that was applied.
     pub delay: Duration,
     pub reason: String,
+    /// Its number in the chain of hand-offs, 1 for the first: the count goes
+    /// on when older events leave the kept history. 0 when not known (a
+    /// history kept before the numbers were): its position counts then.
+    pub attempt: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +54,10 @@ pub fn decide(p: &ReschedulePolicy, history: &[Event], failed_at: SystemTime, ra
                 ),
             };
         }
-        if delay >= p.interval {
+        // Nomad's `nextRescheduleTime` always allows the first reschedule
+        // of a limited policy; only a later one must have a delay shorter
+        // than the interval.
+        if !history.is_empty() && delay >= p.interval {
             return Decision::Stay {
                 reason: format!(
                     "the next delay {} would not fit in the interval {}",
@@ -63,10 +70,21 @@ pub fn decide(p: &ReschedulePolicy, history: &[Event], failed_at: SystemTime, ra
     Decision::Reschedule { delay }
 }
 
-/// The hand-offs that count against `attempts` at `now`: those inside the
-/// sliding `interval`, or all of them for an unlimited policy.
+/// The hand-offs that count at `now`: against `attempts`, those inside the
+/// sliding `interval`; for an unlimited policy, every one of the chain, those
+/// the history no longer keeps included.
 pub fn counted(p: &ReschedulePolicy, history: &[Event], now: SystemTime) -> usize {
-    if p.unlimited { history.len() } else { history.iter().filter(|e| within(e.time, now, p.interval)).count() }
+    if p.unlimited {
+        made(history) as usize
+    } else {
+        history.iter().filter(|e| within(e.time, now, p.interval)).count()
+    }
+}
+
+/// How many hand-offs the chain has had: the number of the newest event,
+/// or the length of the history where numbers are missing.
+pub fn made(history: &[Event]) -> u32 {
+    history.iter().zip(1..).map(|(e, position)| e.attempt.max(position)).max().unwrap_or(0)
 }
 
 fn within(t: SystemTime, failed_at: SystemTime, interval: Duration) -> bool {
@@ -101,8 +119,9 @@ pub fn next_delay(p: &ReschedulePolicy, history: &[Event], ran_for: Duration) ->
 
 /// The history the replacement carries: the earlier events that can still
 /// matter (those inside `interval` for a limited policy, the last five for
-/// an unlimited one, as Nomad keeps them) and the new one.
+/// an unlimited one, as Nomad keeps them) and the new one, numbered next.
 pub fn carry(p: &ReschedulePolicy, history: &[Event], new: Event) -> Vec<Event> {
+    let new = Event { attempt: made(history) + 1, ..new };
     let mut out: Vec<Event> = if p.unlimited {
         history.iter().rev().take(5).rev().cloned().collect()
     } else {
@@ -135,7 +154,7 @@ mod tests {
                 Decision::Reschedule { delay } => {
                     now += delay.as_secs();
                     delays.push(delay.as_secs());
-                    let e = Event { time: at(now), node: "a".into(), delay, reason: "failed".into() };
+                    let e = Event { time: at(now), node: "a".into(), delay, reason: "failed".into(), attempt: 0 };
                     history = carry(p, &history, e);
                 }
                 Decision::Stay { reason } => return (delays, Some(reason)),
@@ -157,7 +176,9 @@ mod tests {
     #[test]
     fn a_long_run_resets_the_backoff() {
         let p = JobType::Service.default_reschedule().unwrap();
-        let hist = |delay: u64| vec![Event { time: at(0), node: "a".into(), delay: S(delay), reason: String::new() }];
+        let hist = |delay: u64| {
+            vec![Event { time: at(0), node: "a".into(), delay: S(delay), reason: String::new(), attempt: 0 }]
+        };
         assert_eq!(next_delay(&p, &hist(3600), S(2 * 3600)), S(30));
         // Nomad would give 32m here (no reset below the cap); supd resets.
         assert_eq!(next_delay(&p, &hist(16 * 60), S(2 * 86400)), S(30));
@@ -184,7 +205,7 @@ mod tests {
     #[test]
     fn batch_window() {
         let p = JobType::Batch.default_reschedule().unwrap();
-        let first = Event { time: at(5), node: "a".into(), delay: S(5), reason: String::new() };
+        let first = Event { time: at(5), node: "a".into(), delay: S(5), reason: String::new(), attempt: 0 };
         assert_eq!(decide(&p, &[], at(0), S(0)), Decision::Reschedule { delay: S(5) });
         match decide(&p, std::slice::from_ref(&first), at(3600), S(3595)) {
             Decision::Stay { reason } => {
@@ -193,6 +214,37 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert_eq!(decide(&p, &[first], at(25 * 3600), S(3600)), Decision::Reschedule { delay: S(5) });
+    }
+
+    // Nomad, nomad/structs/alloc.go (nextRescheduleTime):
+    //   rescheduleEligible := reschedulePolicy.Unlimited || (reschedulePolicy.Attempts > 0 && a.RescheduleTracker == nil)
+    //   if reschedulePolicy.Attempts > 0 && a.RescheduleTracker != nil && a.RescheduleTracker.Events != nil {
+    //       rescheduleEligible = attempted < attempts && nextDelay < reschedulePolicy.Interval
+    // The first reschedule is always allowed; a later one needs a delay
+    // shorter than the interval, even once the earlier ones left it.
+    #[test]
+    fn the_first_reschedule_is_allowed_even_when_its_delay_fills_the_interval() {
+        let p = ReschedulePolicy {
+            attempts: 1,
+            interval: S(15),
+            delay: S(15),
+            delay_function: DelayFunction::Constant,
+            max_delay: Duration::ZERO,
+            unlimited: false,
+        };
+        assert_eq!(decide(&p, &[], at(0), S(1)), Decision::Reschedule { delay: S(15) });
+        let (d, stay) = chain(&p, &[1, 1]);
+        assert_eq!(d, [15]);
+        assert_eq!(stay.as_deref(), Some("Exhausted 1 reschedule attempts within 15s (1 so far)"));
+        // Long after the first: the count is free again, but 15s does not
+        // fit in 15s.
+        let first = Event { time: at(15), node: "a".into(), delay: S(15), reason: String::new(), attempt: 0 };
+        match decide(&p, &[first], at(1000), S(985)) {
+            Decision::Stay { reason } => {
+                assert_eq!(reason, "the next delay 15s would not fit in the interval 15s")
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     // §7 case 24: disabled.
@@ -220,10 +272,33 @@ mod tests {
         assert_eq!(chain(&p, &[4000; 6]).0.len(), 6);
     }
 
+    // An unlimited policy keeps only the last five hand-offs (Nomad's
+    // UpdateRescheduleTracker does too), but the attempt number counts the
+    // whole chain.
+    #[test]
+    fn unlimited_attempts_are_counted_past_the_kept_history() {
+        let p = JobType::Service.default_reschedule().unwrap();
+        let (mut history, mut numbers, mut now) = (Vec::new(), Vec::new(), 0);
+        for _ in 0..10 {
+            now += 10;
+            numbers.push(counted(&p, &history, at(now)) + 1);
+            let Decision::Reschedule { delay } = decide(&p, &history, at(now), S(10)) else { panic!("unlimited") };
+            now += delay.as_secs();
+            let e = Event { time: at(now), node: "a".into(), delay, reason: String::new(), attempt: 0 };
+            history = carry(&p, &history, e);
+            assert!(history.len() <= 6, "{}", history.len());
+        }
+        assert_eq!(numbers, (1..=10).collect::<Vec<usize>>());
+        assert_eq!(history.iter().map(|e| e.attempt).collect::<Vec<_>>(), [5, 6, 7, 8, 9, 10]);
+        // A history kept without numbers counts by its length.
+        let unnumbered: Vec<Event> = history.iter().map(|e| Event { attempt: 0, ..e.clone() }).collect();
+        assert_eq!(made(&unnumbered), 6);
+    }
+
     #[test]
     fn carried_history_is_bounded() {
         let unlimited = JobType::Service.default_reschedule().unwrap();
-        let e = |t: u64| Event { time: at(t), node: "a".into(), delay: S(30), reason: String::new() };
+        let e = |t: u64| Event { time: at(t), node: "a".into(), delay: S(30), reason: String::new(), attempt: 0 };
         let h: Vec<Event> = (0..9).map(e).collect();
         assert_eq!(carry(&unlimited, &h, e(100)).len(), 6, "the last five and the new one");
         let limited = JobType::Batch.default_reschedule().unwrap();

@@ -27,7 +27,10 @@ pub enum Outcome {
     /// (out of descriptors or processes) are retried within the budget.
     StartError { recoverable: bool },
     /// A restart that counts as a failure: a health check asked for it.
-    FailureRestart,
+    /// `success` is how the stopped process then exited: as in Nomad, whose
+    /// tracker looks at the exit before the budget, exit 0 of a task for
+    /// which that means completion completes it.
+    FailureRestart { success: bool },
     /// The operator asked for a restart: immediate, outside the budget.
     UserRestart,
     /// The task was stopped on purpose (job stop, sibling failure, shutdown).
@@ -124,7 +127,7 @@ impl RestartTracker {
             }
             _ => {}
         }
-        let success = outcome == Outcome::Exited { success: true };
+        let success = matches!(outcome, Outcome::Exited { success: true } | Outcome::FailureRestart { success: true });
         if p.attempts == 0 {
             if success && !self.restart_on_success {
                 return Decision::Complete;
@@ -366,9 +369,36 @@ mod tests {
     fn failure_restarts_share_the_budget() {
         let c = clock();
         let mut t = RestartTracker::new(policy(2, 1800, 15, RestartMode::Fail), false);
-        assert!(matches!(t.decide(Outcome::FailureRestart, c.at(0.0), 0.0), Decision::Restart { .. }));
-        assert!(matches!(t.decide(Outcome::FailureRestart, c.at(20.0), 0.0), Decision::Restart { .. }));
-        assert!(matches!(t.decide(Outcome::FailureRestart, c.at(40.0), 0.0), Decision::Fail { .. }));
+        let check = Outcome::FailureRestart { success: false };
+        assert!(matches!(t.decide(check, c.at(0.0), 0.0), Decision::Restart { .. }));
+        assert!(matches!(t.decide(check, c.at(20.0), 0.0), Decision::Restart { .. }));
+        assert!(matches!(t.decide(check, c.at(40.0), 0.0), Decision::Fail { .. }));
+        // A service task that exits 0 when stopped for its check is restarted.
+        let mut t = RestartTracker::new(policy(2, 1800, 15, RestartMode::Fail), true);
+        let check = Outcome::FailureRestart { success: true };
+        assert!(matches!(t.decide(check, c.at(0.0), 0.0), Decision::Restart { .. }));
+    }
+
+    // Reference §2.4's edge. Nomad, client/allocrunner/taskrunner/restarts/restarts.go
+    // (GetState), after `r.count++` and with r.failure set by the check's
+    // restart and r.exitRes by the exit:
+    //   if r.exitRes.Successful() && !r.onSuccess {
+    //       r.reason = "Restart unnecessary as task terminated successfully"
+    //       return structs.TaskTerminated, 0
+    // and, with no attempts at all:
+    //   if !r.onSuccess && r.exitRes != nil && r.exitRes.Successful() {
+    //       return structs.TaskTerminated, 0
+    #[test]
+    fn a_batch_task_that_exits_0_when_stopped_for_its_check_completes() {
+        let c = clock();
+        let ok = Outcome::FailureRestart { success: true };
+        let mut t = RestartTracker::new(policy(1, 1800, 15, RestartMode::Fail), false);
+        assert_eq!(t.decide(ok, c.at(0.0), 0.0), Decision::Complete);
+        let mut t = RestartTracker::new(policy(0, 1800, 15, RestartMode::Fail), false);
+        assert_eq!(t.decide(ok, c.at(0.0), 0.0), Decision::Complete);
+        // Exit 1 after the check's restart is a failure like any other.
+        let failed = Outcome::FailureRestart { success: false };
+        assert!(matches!(t.decide(failed, c.at(1.0), 0.0), Decision::Fail { .. }));
     }
 
     #[test]

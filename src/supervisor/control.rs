@@ -314,6 +314,13 @@ impl Supervisor {
             Ok(k) => k,
             Err(e) => return Response::refused(e),
         };
+        // Nomad's words (client/client.go, RestartAllocation): a named task,
+        // or every running task of the target.
+        let reason = if self.resolve(target).is_ok_and(|s| s.task.is_some()) {
+            "User requested task to restart"
+        } else {
+            "User requested running tasks to restart"
+        };
         if keys.first().is_some_and(|k| self.runs.get(&k.run).is_some_and(|r| r.stopped)) {
             return Response::refused(format!("{target}: the job is stopped — submit it again with `supctl job run`"));
         }
@@ -346,19 +353,28 @@ impl Supervisor {
             self.take_back(serial, inst);
             messages.push(format!("instance {name} runs here again"));
         }
+        let mut not_running = Vec::new();
         for key in keys {
             let Some(t) = self.task_mut(key) else { continue };
             let name = t.spec.name.clone();
             match t.state {
                 State::Running => {
-                    t.push_event("Restart Signaled", "User requested task to restart".into());
+                    t.push_event("Restart Signaled", reason.into());
                     self.stop_task(key, super::task::After::Restart(Outcome::UserRestart));
                     messages.push(format!("restarting task {name}"));
                 }
-                State::Pending | State::Dead => {
-                    // Waiting out a delay, or dead: start it now. A dead
-                    // instance comes back to life as a whole.
-                    t.push_event("Restart Signaled", "User requested task to restart".into());
+                State::Pending => {
+                    // As Nomad (taskrunner/lifecycle.go, Restart: `case
+                    // structs.TaskStatePending, structs.TaskStateDead:
+                    // return te.ErrTaskNotRunning`): it starts on its own,
+                    // after its restart delay or once its prestart tasks are
+                    // done, and an early start would skip either.
+                    not_running.push(format!("task {name:?} is not running (pending): it starts on its own"));
+                }
+                State::Dead => {
+                    // Dead: start it now (unlike Nomad, see supctl(1)). A
+                    // dead instance comes back to life as a whole.
+                    t.push_event("Restart Signaled", reason.into());
                     t.generation += 1;
                     t.failed = false;
                     t.state = State::Pending;
@@ -373,8 +389,10 @@ impl Supervisor {
             }
         }
         if messages.is_empty() {
-            return Response::refused(format!("{target}: no task to restart"));
+            let why = if not_running.is_empty() { String::new() } else { format!(": {}", not_running.join("; ")) };
+            return Response::refused(format!("{target}: no task to restart{why}"));
         }
+        messages.extend(not_running);
         Response::ok(messages)
     }
 
@@ -390,7 +408,9 @@ impl Supervisor {
         for key in keys {
             let Some(t) = self.task_mut(key) else { continue };
             let Some(pid) = t.pid else { continue };
-            t.push_event("Signaling", format!("Task being sent signal {}: User requested signal", sig.as_str()));
+            // Nomad's alloc runner names no signal in the event
+            // (structs.go: `if sig == "" && reason == "" { desc = "Task being sent a signal" }`).
+            t.push_event("Signaling", "Task being sent a signal".into());
             match process::signal_group(pid, sig) {
                 Ok(()) => messages.push(format!("sent {} to task {} (pid {pid})", sig.as_str(), t.spec.name)),
                 Err(e) => return Response::refused(format!("cannot signal task {}: {e}", t.spec.name)),

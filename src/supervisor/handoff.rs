@@ -597,7 +597,7 @@ fn envelope_of(run: &JobRun, i: &Instance, origin: String, history: Vec<HistoryE
         group: run.job.groups[i.group].name.clone(),
         index: i.index,
         origin,
-        attempt: history.len() as u32,
+        attempt: handoff::made(&history),
         history,
     }
 }

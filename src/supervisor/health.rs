@@ -278,7 +278,8 @@ impl Supervisor {
             {
                 t.push_event("Restart Signaled", format!("healthcheck: check {} unhealthy", quoted(&name)));
                 self.deactivate_checks(key);
-                self.stop_task(key, After::Restart(RunOutcome::FailureRestart));
+                // How it exits is filled in when it does.
+                self.stop_task(key, After::Restart(RunOutcome::FailureRestart { success: false }));
             }
         }
     }

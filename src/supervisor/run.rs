@@ -239,12 +239,13 @@ impl Supervisor {
                 }
                 State::Pending => {
                     t.generation += 1;
-                    if t.launched {
-                        if let Some((kind, msg)) = &why {
-                            t.push_event(kind, msg.clone());
-                        }
-                        t.push_event("Killed", "Task successfully killed".into());
+                    // As Nomad's killTasks, a task that has not started yet
+                    // (or waits out a restart delay) gets the reason and
+                    // `Killing` too; its run then ends without `Killed`.
+                    if let Some((kind, msg)) = &why {
+                        t.push_event(kind, msg.clone());
                     }
+                    killing(t);
                     t.state = State::Dead;
                     t.finished_at = Some(SystemTime::now());
                     t.launched = true;
@@ -266,12 +267,18 @@ impl Supervisor {
         }
         if t.stopping.is_some() {
             // Already being stopped: a stop for good wins over a restart.
-            if after == After::Killed {
+            if after == After::Killed && t.stopping != Some(After::Killed) {
+                killing(t);
                 t.stopping = Some(After::Killed);
             }
             return;
         }
         t.stopping = Some(after);
+        // `Killing` comes first, before the shutdown delay, and only on a stop
+        // for good: Nomad's restart path (restartImpl) kills without it.
+        if after == After::Killed {
+            killing(t);
+        }
         let delay = t.spec.shutdown_delay;
         // A task stopped for good first gets its shutdown_delay, as in
         // Nomad, so that clients can drain; a restart does not wait.
@@ -293,7 +300,6 @@ impl Supervisor {
         let Some(pid) = t.pid else { return };
         let sig = process::parse_signal(&t.spec.kill_signal).unwrap_or(Signal::SIGINT);
         let timeout = t.spec.kill_timeout;
-        t.push_event("Killing", format!("Sent interrupt. Waiting {} before force killing", GoDuration(timeout)));
         let generation = t.generation;
         if let Err(e) = process::signal_group(pid, sig) {
             log::warn!("cannot signal {} (pid {pid}): {e}", self.label(key));
@@ -427,6 +433,7 @@ impl Supervisor {
         self.sweep_soon();
         let outcome = match stopping {
             Some(After::Killed) => Outcome::Killed,
+            Some(After::Restart(Outcome::FailureRestart { .. })) => Outcome::FailureRestart { success: exit.success() },
             Some(After::Restart(o)) => o,
             None => Outcome::Exited { success: exit.success() },
         };
@@ -445,10 +452,12 @@ impl Supervisor {
         if winding_down && matches!(decision, Decision::Restart { .. }) {
             // Nothing restarts while its instance is being torn down.
             decision = match outcome {
-                Outcome::Exited { success: false } | Outcome::StartError { .. } | Outcome::FailureRestart => {
+                Outcome::Exited { success: false }
+                | Outcome::StartError { .. }
+                | Outcome::FailureRestart { success: false } => {
                     Decision::Fail { reason: "The instance is stopping: not restarting".into() }
                 }
-                Outcome::Exited { success: true } => Decision::Complete,
+                Outcome::Exited { success: true } | Outcome::FailureRestart { success: true } => Decision::Complete,
                 Outcome::UserRestart | Outcome::Killed => Decision::Killed,
             };
         }
@@ -769,6 +778,14 @@ impl Supervisor {
         env.extend(vars);
         Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user })
     }
+}
+
+/// Records that a task is being stopped for good, in Nomad's words
+/// (nomad/structs/structs.go, PopulateEventDisplayMessage, TaskKilling:
+/// `fmt.Sprintf("Sent interrupt. Waiting %v before force killing", e.KillTimeout)`).
+fn killing(t: &mut TaskRun) {
+    let message = format!("Sent interrupt. Waiting {} before force killing", GoDuration(t.spec.kill_timeout));
+    t.push_event("Killing", message);
 }
 
 /// A port nobody listens on now, for a `port` without `static`.
