@@ -164,11 +164,11 @@ fn main() -> ExitCode {
 fn client_error(e: ClientError) -> ExitCode {
     match e {
         ClientError::NoDaemon(m) => {
-            eprintln!("supctl: {m}");
+            eprintln!("supctl: {}", show_lines(&m));
             ExitCode::from(3)
         }
         ClientError::Protocol(m) => {
-            eprintln!("supctl: {m}");
+            eprintln!("supctl: {}", show_lines(&m));
             ExitCode::from(1)
         }
     }
@@ -176,7 +176,7 @@ fn client_error(e: ClientError) -> ExitCode {
 
 fn print_response(r: &Response, json: bool, detail: bool) -> ExitCode {
     if !r.ok {
-        eprintln!("supctl: {}", r.error.as_deref().unwrap_or("refused"));
+        eprintln!("supctl: {}", show_lines(r.error.as_deref().unwrap_or("refused")));
         return ExitCode::from(1);
     }
     if json {
@@ -195,13 +195,13 @@ fn print_response(r: &Response, json: bool, detail: bool) -> ExitCode {
     }
     for m in &r.messages {
         if r.status.is_some() {
-            eprintln!("{m}");
+            eprintln!("{}", show_lines(m));
         } else {
-            println!("{m}");
+            println!("{}", show_lines(m));
         }
     }
     if let Some(s) = &r.status {
-        print!("{}", if detail { render_detail(s) } else { render_table(s) });
+        print!("{}", show_lines(&if detail { render_detail(s) } else { render_table(s) }));
     }
     ExitCode::SUCCESS
 }
@@ -435,7 +435,20 @@ fn render_reschedule(r: &supd::control::protocol::RescheduleStatus) -> String {
     out
 }
 
+/// Text from supd, a job file or a peer, safe to print: control and
+/// invisible characters escaped (names are checked when a job is
+/// submitted, but a terminal must not act on whatever comes).
+fn show(text: &str) -> std::borrow::Cow<'_, str> {
+    supd::names::printable(text)
+}
+
+/// The same, keeping line breaks.
+fn show_lines(text: &str) -> String {
+    text.split('\n').map(show).collect::<Vec<_>>().join("\n")
+}
+
 fn table(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| show(c).into_owned()).collect()).collect();
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> =
         (0..cols).map(|c| rows.iter().map(|r| r.get(c).map_or(0, |x| x.chars().count())).max().unwrap_or(0)).collect();
@@ -466,7 +479,7 @@ fn events(socket: &std::path::Path, follow: bool, json: bool) -> ExitCode {
         Err(e) => return client_error(e),
     };
     if !first.ok {
-        eprintln!("supctl: {}", first.error.as_deref().unwrap_or("refused"));
+        eprintln!("supctl: {}", show_lines(first.error.as_deref().unwrap_or("refused")));
         return ExitCode::from(1);
     }
     let print = |l: &supd::control::protocol::EventLine| {
@@ -475,10 +488,11 @@ fn events(socket: &std::path::Path, follow: bool, json: bool) -> ExitCode {
                 println!("{s}");
             }
         } else {
-            println!(
+            let line = format!(
                 "{}  {}.{}[{}]/{}  {}  {}",
                 l.event.time, l.job, l.group, l.index, l.task, l.event.kind, l.event.message
             );
+            println!("{}", show(&line));
         }
     };
     first.events.iter().for_each(print);
@@ -508,7 +522,7 @@ fn logs(socket: &std::path::Path, request: Request) -> ExitCode {
     loop {
         match conn.next_response() {
             Ok(Some(r)) if !r.ok => {
-                eprintln!("supctl: {}", r.error.as_deref().unwrap_or("refused"));
+                eprintln!("supctl: {}", show_lines(r.error.as_deref().unwrap_or("refused")));
                 return ExitCode::from(1);
             }
             Ok(Some(r)) => {
@@ -539,7 +553,7 @@ fn validate(files: &[PathBuf], json: bool, config: &supd::config::File) -> ExitC
             continue;
         }
         for d in &parsed.diagnostics {
-            println!("{d}");
+            println!("{}", show_lines(&d.to_string()));
         }
         if parsed.is_valid() {
             let n = parsed.jobs.len();
