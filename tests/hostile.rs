@@ -1,6 +1,6 @@
 //! Hostile and careless input, through the real `supd` and `supctl`: job,
 //! group and task names that would lead out of the log directory, collide,
-//! or hide in a terminal.
+//! or hide in a terminal; job files that are FIFOs or devices.
 
 mod common;
 
@@ -239,4 +239,52 @@ fn status_and_events_print_names_safely() {
             assert!(text.contains(wanted), "supctl {args:?}: {text}");
         }
     }
+}
+
+// --- 2. files that are not job files -------------------------------------------
+
+/// A FIFO in the job directory is an error naming it, and blocks nothing:
+/// not `supctl validate`, not `supd --check`, not supd's start or a reload.
+/// A symlink to /dev/zero is refused without reading it; a symlink to a
+/// job file is read.
+#[test]
+fn a_fifo_or_a_device_in_the_job_directory_blocks_nothing() {
+    let s = Supd::new();
+    let fifo = s.path("jobs").join("x.hcl");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("mkfifo");
+    let fifo_name = fifo.to_str().expect("UTF-8").to_string();
+    let words = "is a FIFO (named pipe), not a job file";
+
+    let out = run_within(Command::new(SUPCTL).args(["validate", &fifo_name]), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).contains(&format!("{fifo_name}: error: {words}")), "{}", describe(&out));
+    let out = run_within(Command::new(SUPD).arg("--check").arg("--jobs").arg(s.path("jobs")), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr(&out).contains(&format!("{fifo_name}: error: {words}")), "{}", describe(&out));
+    let out = run_within(
+        Command::new(SUPCTL).arg("--socket").arg(s.socket()).args(["job", "run", &fifo_name]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr(&out).contains(words), "{}", describe(&out));
+
+    // supd starts with it there (the harness waits for its socket to answer).
+    s.write_file("real.hcl", &job_hcl("linked", "g", "t"));
+    std::os::unix::fs::symlink(s.path("real.hcl"), s.path("jobs").join("linked.hcl")).expect("symlink");
+    let s = s.start();
+    s.wait_running("linked/g/0/t");
+    std::os::unix::fs::symlink("/dev/zero", s.path("jobs").join("z.hcl")).expect("symlink");
+    let reload =
+        run_within(Command::new(SUPCTL).arg("--socket").arg(s.socket()).arg("reload"), Duration::from_secs(10));
+    let text = format!("{}{}", stdout(&reload), stderr(&reload));
+    assert!(text.contains(&format!("{fifo_name}: error: {words}")), "{text}");
+    assert!(text.contains("z.hcl: error: is a device, not a job file"), "{text}");
+    let rss_kb: u64 = std::fs::read_to_string(format!("/proc/{}/status", s.pid()))
+        .expect("supd's status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    assert!(rss_kb < 64 * 1024, "supd grew to {rss_kb} kB");
+    assert_eq!(task(&s.status(), "linked/g/0/t").expect("task")["state"], "running");
 }

@@ -116,19 +116,30 @@ fn main() -> ExitCode {
         Command::Status { target } => Request::Status { target },
         Command::Job { command: JobCommand::Run { file, handoff } } => {
             let (source, name) = if file == "-" {
-                let mut s = String::new();
-                if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+                let mut bytes = Vec::new();
+                if let Err(e) = std::io::stdin().take(jobspec::MAX_FILE_SIZE + 1).read_to_end(&mut bytes) {
                     eprintln!("supctl: cannot read the job from standard input: {e}");
                     return ExitCode::from(1);
                 }
-                (s, "<stdin>".to_string())
+                if bytes.len() as u64 > jobspec::MAX_FILE_SIZE {
+                    eprintln!("supctl: standard input holds more than 16 MiB; a job may be at most 16 MiB");
+                    return ExitCode::from(1);
+                }
+                (bytes, "<stdin>".to_string())
             } else {
-                match std::fs::read_to_string(&file) {
-                    Ok(s) => (s, file),
+                match jobspec::read_source(std::path::Path::new(&file)) {
+                    Ok(bytes) => (bytes, file),
                     Err(e) => {
-                        eprintln!("supctl: cannot read {file}: {e}");
+                        eprintln!("supctl: {file}: {e}");
                         return ExitCode::from(1);
                     }
+                }
+            };
+            let source = match String::from_utf8(source) {
+                Ok(s) => s,
+                Err(_) => {
+                    eprintln!("supctl: {name} is not valid UTF-8 — save it as UTF-8");
+                    return ExitCode::from(1);
                 }
             };
             if handoff {
