@@ -1,11 +1,15 @@
 //! Hostile and careless input, through the real `supd` and `supctl`: job,
 //! group and task names that would lead out of the log directory, collide,
-//! or hide in a terminal; job files that are FIFOs or devices.
+//! or hide in a terminal; job files that are FIFOs or devices; a `--socket`
+//! that names a file; a socket briefly open to everyone; a user who may
+//! not use the socket.
 
 mod common;
 
 use common::*;
 use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -95,6 +99,49 @@ fn output_files(dir: &Path) -> Vec<PathBuf> {
     }
     found.sort();
     found
+}
+
+/// supd with the temporary directory's paths, started outside the harness
+/// (for starts that must fail, or under another program: `under` is that
+/// program and its arguments before supd's path).
+fn supd_command(s: &Supd, socket: &Path, under: &[&str]) -> Command {
+    let mut cmd = match under.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(SUPD);
+            c
+        }
+        None => Command::new(SUPD),
+    };
+    cmd.arg("--jobs")
+        .arg(s.path("jobs"))
+        .arg("--socket")
+        .arg(socket)
+        .arg("--log-dir")
+        .arg(s.path("logs"))
+        .arg("--state-dir")
+        .arg(s.path("state"))
+        .env(TAG, s.dir())
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("SUPD_SOCKET");
+    cmd
+}
+
+fn as_nobody(socket: &Path, args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", SUPCTL, "--socket"])
+        .arg(socket)
+        .args(args)
+        .env_remove("SUPD_SOCKET")
+        .output()
+        .expect("run setpriv")
+}
+
+fn need_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test switches to the user nobody and needs root (scripts/test runs as root in CI)"
+    );
 }
 
 // --- 1. names -----------------------------------------------------------------
@@ -287,4 +334,79 @@ fn a_fifo_or_a_device_in_the_job_directory_blocks_nothing() {
         .expect("VmRSS");
     assert!(rss_kb < 64 * 1024, "supd grew to {rss_kb} kB");
     assert_eq!(task(&s.status(), "linked/g/0/t").expect("task")["state"], "running");
+}
+
+// --- 5. the control socket -----------------------------------------------------
+
+/// `--socket` naming a file that is not a socket: supd refuses to start and
+/// leaves the file as it was.
+#[test]
+fn a_socket_path_that_is_not_a_socket_is_left_alone() {
+    let s = Supd::new();
+    let precious = s.write_file("precious.txt", "keep me\n");
+    let out = run_within(&mut supd_command(&s, &precious, &[]), PATIENCE);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("precious.txt exists and is a regular file, not a socket — supd replaces only a socket"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&precious).expect("still there"), "keep me\n");
+}
+
+/// Started with umask 000, supd's socket is never open to others: the
+/// time between its creation and its chmod is stretched to 2 s (strace
+/// delays the chmod), and in that time the socket is private and another
+/// user cannot connect.
+#[test]
+fn the_socket_is_never_open_to_others_even_with_umask_000() {
+    use std::os::unix::fs::MetadataExt;
+    need_root();
+    let s = Supd::new();
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let socket = s.socket();
+    let strace = ["strace", "-f", "-o", "/dev/null", "-e", "trace=chmod,fchmodat"];
+    let mut cmd =
+        supd_command(&s, &socket, &[&strace[..], &["-e", "inject=chmod,fchmodat:delay_enter=2000000"]].concat());
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    // SAFETY: umask(2) only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let mut tracer = cmd.spawn().expect("strace runs");
+    assert!(wait_until(PATIENCE, || socket.exists()), "no socket made");
+    let mode = std::fs::metadata(&socket).expect("socket").mode() & 0o777;
+    let other = as_nobody(&socket, &["status"]);
+    // Stop supd (as root, once it serves), then its tracer.
+    assert!(wait_until(PATIENCE, || s.supctl(&["status"]).status.success()), "supd did not start");
+    s.supctl_ok(&["shutdown"]);
+    assert!(wait_until(PATIENCE, || matches!(tracer.try_wait(), Ok(Some(_)))), "supd did not stop");
+    assert_eq!(mode & 0o077, 0, "the new socket was open to others: mode {mode:o}");
+    assert_eq!(other.status.code(), Some(5), "another user got in: {}", describe(&other));
+}
+
+/// A user who may not use the socket is told so, not that no supd runs.
+#[test]
+fn a_user_without_rights_on_the_socket_is_told_permission_denied() {
+    need_root();
+    let s = Supd::new().start_with_config("socket_group = \"root\"\n");
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let socket = s.socket();
+    let out = as_nobody(&socket, &["status"]);
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    let want = format!(
+        "supctl: permission denied on {} — ask root, or join socket_group (the group \"root\")\n",
+        socket.display()
+    );
+    assert_eq!(stderr(&out), want);
+    // Without a socket_group, only its owner.
+    drop(s);
+    let s = Supd::new().start();
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = as_nobody(&s.socket(), &["status"]);
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    assert!(stderr(&out).contains("ask root, or join socket_group (supd.toml names none"), "{}", describe(&out));
 }

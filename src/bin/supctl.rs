@@ -1,6 +1,7 @@
 //! supctl: the operator's command line for supd. Flags -> one request ->
 //! print. Exit codes: 0 done; 1 refused or invalid (reason on stderr);
-//! 2 usage error; 3 no daemon at the socket.
+//! 2 usage error; 3 no daemon at the socket; 5 permission denied on the
+//! socket.
 
 use clap::{Parser, Subcommand};
 use std::io::Read;
@@ -12,7 +13,13 @@ use supd::jobspec::{self, Diagnostic};
 use supd::node::Node;
 
 #[derive(Parser)]
-#[command(name = "supctl", version, about = "Drive supd, the process supervisor that runs Nomad job files")]
+#[command(
+    name = "supctl",
+    version,
+    about = "Drive supd, the process supervisor that runs Nomad job files",
+    after_help = "Exit status: 0 done; 1 refused or invalid (the reason on stderr); 2 usage error; \
+                  3 no supd at the socket; 5 permission denied on the socket."
+)]
 struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -177,6 +184,10 @@ fn client_error(e: ClientError) -> ExitCode {
         ClientError::NoDaemon(m) => {
             eprintln!("supctl: {}", show_lines(&m));
             ExitCode::from(3)
+        }
+        ClientError::PermissionDenied(m) => {
+            eprintln!("supctl: {}", show_lines(&m));
+            ExitCode::from(5)
         }
         ClientError::Protocol(m) => {
             eprintln!("supctl: {}", show_lines(&m));

@@ -23,8 +23,9 @@ struct Cli {
     /// else $XDG_CONFIG_HOME/supd/jobs (~/.config/supd/jobs).
     #[arg(long, value_name = "DIR")]
     jobs: Option<PathBuf>,
-    /// Control socket. Default: /run/supd/supd.sock as root, else
-    /// $XDG_RUNTIME_DIR/supd/supd.sock (or /tmp/supd-$UID/supd.sock).
+    /// Control socket: a socket there is replaced when no supd answers on
+    /// it, anything else is left alone. Default: /run/supd/supd.sock as
+    /// root, else $XDG_RUNTIME_DIR/supd/supd.sock (or /tmp/supd-$UID/supd.sock).
     #[arg(long, value_name = "PATH", env = "SUPD_SOCKET")]
     socket: Option<PathBuf>,
     /// Where task output goes, as <DIR>/<job>/<group>[<index>]/<task>.stdout.N.

@@ -825,28 +825,9 @@ struct Reload {
 }
 
 fn bind(path: &Path, group: Option<u32>) -> Result<UnixListener, Error> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| Error::Setup(format!("cannot create the socket directory {}: {e}", dir.display())))?;
-    }
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Err(Error::Setup(format!(
-            "another supd already listens on {} — stop it, or give this one another --socket",
-            path.display()
-        )));
-    }
-    let _ = std::fs::remove_file(path);
-    let listener =
-        UnixListener::bind(path).map_err(|e| Error::Setup(format!("cannot listen on {}: {e}", path.display())))?;
-    let mode = if group.is_some() { 0o660 } else { 0o600 };
-    if let Some(gid) = group {
-        std::os::unix::fs::chown(path, None, Some(gid))
-            .map_err(|e| Error::Setup(format!("cannot give {} to group {gid}: {e}", path.display())))?;
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| Error::Setup(format!("cannot set {} to mode {mode:o}: {e}", path.display())))?;
-    Ok(listener)
+    let listener = crate::control::listen::bind(path, group).map_err(Error::Setup)?;
+    listener.set_nonblocking(true).map_err(|e| Error::Setup(format!("cannot listen on {}: {e}", path.display())))?;
+    Ok(UnixListener::from_std(listener))
 }
 
 fn seed() -> u64 {
