@@ -2,7 +2,7 @@
 //! group and task names that would lead out of the log directory, collide,
 //! or hide in a terminal; job files that are FIFOs or devices; a `--socket`
 //! that names a file; a socket briefly open to everyone; a user who may
-//! not use the socket.
+//! not use the socket; state files this supd must not overwrite.
 
 mod common;
 
@@ -409,4 +409,48 @@ fn a_user_without_rights_on_the_socket_is_told_permission_denied() {
     let out = as_nobody(&s.socket(), &["status"]);
     assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
     assert!(stderr(&out).contains("ask root, or join socket_group (supd.toml names none"), "{}", describe(&out));
+}
+
+// --- 6. state files ------------------------------------------------------------
+
+/// A state file written by a newer supd: this one refuses to start, says
+/// why, and leaves the file as it was.
+#[test]
+fn a_state_file_of_a_newer_supd_is_refused_and_kept() {
+    let s = Supd::new();
+    std::fs::create_dir(s.path("state")).expect("state dir");
+    let text = "{\"version\": 99, \"submitted\": {\"new\": \"shape\"}}\n";
+    std::fs::write(s.path("state/state.json"), text).expect("write");
+    let out = run_within(&mut supd_command(&s, &s.socket(), &[]), PATIENCE);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("was written by a newer supd (state version 99; this supd reads up to 1)"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(std::fs::read_to_string(s.path("state/state.json")).expect("kept"), text);
+    assert!(!s.socket().exists(), "supd stopped before making its socket");
+}
+
+/// Each corrupt state file is kept under a name of its own: a second one
+/// does not replace the first.
+#[test]
+fn corrupt_state_files_are_each_kept() {
+    let mut s = Supd::new();
+    std::fs::create_dir(s.path("state")).expect("state dir");
+    for text in ["{ first bad", "{ second bad"] {
+        std::fs::write(s.path("state/state.json"), text).expect("write");
+        s = s.start();
+        assert!(s.log().contains("is not valid state"), "{}", s.log());
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid()), nix::sys::signal::Signal::SIGTERM);
+        assert!(s.wait_exit(PATIENCE).is_some(), "supd stops");
+    }
+    let mut kept: Vec<String> = std::fs::read_dir(s.path("state"))
+        .expect("state dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("state.json.bad."))
+        .map(|e| std::fs::read_to_string(e.path()).expect("read"))
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["{ first bad", "{ second bad"], "{}", s.log());
 }

@@ -130,6 +130,16 @@ fn main() -> ExitCode {
     let init = cli.init || std::process::id() == 1;
     let exit_when_done = cli.exit_when_done.unwrap_or(init);
     let state_dir = cli.state_dir.or(file.state_dir.clone()).unwrap_or_else(supd::config::default_state_dir);
+    // Before anything runs: a state file this supd cannot read must stop it
+    // here, or its first save would overwrite the file.
+    match supd::state::load(&state_dir) {
+        Ok(_) => {}
+        Err(e) if e.is_fatal() => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
+        Err(e) => log::error!("{e}"),
+    }
     let handoff = match file.handoff_settings() {
         Ok(h) => h,
         Err((_, e)) => {
