@@ -190,8 +190,10 @@ fn hostile_names_are_errors_at_their_label() {
 fn hostile_names_never_make_a_file_outside_their_place() {
     let s = Supd::new();
     let dir = s.dir().to_string();
-    let text: String = hostile_jobs(&dir).iter().map(|(hcl, _, _)| hcl.as_str()).collect();
-    s.write_job("hostile.hcl", &text);
+    // One file each: a file with one invalid job is refused whole.
+    for (k, (hcl, _, _)) in hostile_jobs(&dir).iter().enumerate() {
+        s.write_job(&format!("hostile-{k}.hcl"), hcl);
+    }
     s.write_job("good.hcl", &job_hcl("good", "g", "t"));
     let s = s.start_with_config("[handoff]\naccept = true\n");
     s.wait_running("good/g/0/t");
@@ -214,7 +216,7 @@ fn hostile_names_never_make_a_file_outside_their_place() {
     // A reload refuses the file again.
     let out = s.supctl(&["reload"]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(stderr(&out).contains("hostile.hcl:1:5: error: the job name \"../escape-job\""), "{}", describe(&out));
+    assert!(stderr(&out).contains("hostile-0.hcl:1:5: error: the job name \"../escape-job\""), "{}", describe(&out));
 
     // Through the socket: `job run -`, and a hand-off envelope.
     let run = job_hcl("../escape-run", "g", "t").replace("@DIR@", &dir);
