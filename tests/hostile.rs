@@ -288,6 +288,10 @@ fn status_and_events_print_names_safely() {
             assert!(text.contains(wanted), "supctl {args:?}: {text}");
         }
     }
+    // supd's own log, too.
+    let log = std::fs::read_to_string(s.path("supd.log")).expect("supd's log");
+    assert!(!log.contains(['\u{1b}', '\u{7}']), "supd logged raw control characters: {log:?}");
+    assert!(log.contains("peer\\u{1b}]0;owned\\u{7}"), "{log}");
 }
 
 // --- 2. files that are not job files -------------------------------------------
