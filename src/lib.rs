@@ -10,6 +10,7 @@ pub mod handoff; // failed instances to peer hosts: envelope, peer choice, ssh a
 pub mod jobspec; // HCL job files -> typed jobs; defaults, merge rules, validation
 pub mod logging; // supd's own log
 pub mod logs; // capture and rotation of task stdout and stderr
+pub mod names; // what a job, group or task name may be; the one way paths are built from names
 pub mod node; // this host's attributes; constraint evaluation
 pub mod notify; // sd_notify for Type=notify services
 pub mod policy; // restart, check_restart, reschedule: pure decisions

@@ -2,6 +2,9 @@
 //! systemd), with the time when stderr is a terminal; or syslog (RFC 3164
 //! datagrams to /dev/log) through a writer that never blocks the loop,
 //! reconnects when the syslog daemon comes back, and counts what it drops.
+//! Control characters in a record (a line break, an escape sequence from a
+//! peer's name) are written escaped: a record stays one line, and a
+//! terminal showing the log acts on nothing in it.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use std::io::{ErrorKind, IsTerminal, Write};
@@ -34,11 +37,13 @@ impl Log for Stderr {
             return;
         }
         let level = level_name(r.level());
+        let message = r.args().to_string();
+        let message = crate::names::printable(&message);
         let line = if self.times {
             let now = crate::timefmt::rfc3339(std::time::SystemTime::now());
-            format!("{now} supd {level}: {}\n", r.args())
+            format!("{now} supd {level}: {message}\n")
         } else {
-            format!("supd {level}: {}\n", r.args())
+            format!("supd {level}: {message}\n")
         };
         // A full or closed stderr must not stop supervision.
         let _ = std::io::stderr().write_all(line.as_bytes());
@@ -141,7 +146,8 @@ impl Log for Syslog {
 
     fn log(&self, r: &Record) {
         if self.enabled(r.metadata()) {
-            self.send(format_line(r.level(), &r.args().to_string()).as_bytes());
+            let message = r.args().to_string();
+            self.send(format_line(r.level(), &crate::names::printable(&message)).as_bytes());
         }
     }
 

@@ -356,10 +356,14 @@ fn refusals_and_unreachable_peers_are_retried_by_the_delay_function_until_attemp
 #[test]
 fn a_job_named_with_shell_metacharacters_travels_intact_and_runs_nothing_else() {
     let keys = Keys::new();
-    let hosts_dir = tempfile::tempdir().expect("dir");
-    let marker = hosts_dir.path().join("pwned");
-    let m = marker.display().to_string();
-    let name = format!("we'b;touch$${{IFS}}{m}$(touch$${{IFS}}{m})`touch$${{IFS}}{m}`\\\"x");
+    // A job name holds no `/`: the marker's path is spelled with printf's
+    // octal escapes (`\057`), short enough for a name of at most 128 bytes.
+    let marker = std::path::PathBuf::from(format!("/tmp/pw{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let m = marker.display().to_string().replace('/', "\\\\057");
+    let touch = format!("touch$${{IFS}}$(printf$${{IFS}}'{m}')");
+    // Quoted naively in single quotes, it would run the first touch.
+    let name = format!("we'b;{touch};`{touch}`'\\\"x");
     let job = worker_job(&name, ONCE_1S);
     let hosts = cluster(
         &[spec("a", "127.0.0.8", "front"), spec("b", "127.0.0.9", "worker")],
@@ -369,8 +373,8 @@ fn a_job_named_with_shell_metacharacters_travels_intact_and_runs_nothing_else() 
     );
     let parsed = hosts[0].supd.status();
     let id = parsed["jobs"][0]["name"].as_str().expect("the job loaded").to_string();
-    assert!(id.contains("$(touch") && id.contains(';') && id.contains('\''), "{id}");
-    // (The name holds '/', so the instance is found by position.)
+    assert!(id.contains("$(printf") && id.contains(';') && id.contains('`') && id.contains('\''), "{id}");
+    // (The instance is found by position: the name is awkward to quote.)
     let first = |st: &Value| st["jobs"][0]["groups"][0]["instances"][0]["status"].as_str().map(str::to_string);
     let ok = wait_until(Duration::from_secs(40), || first(&hosts[0].supd.status()).as_deref() == Some("handed off"));
     assert!(ok, "a hands it off: {}", hosts[0].supd.log());
@@ -378,7 +382,9 @@ fn a_job_named_with_shell_metacharacters_travels_intact_and_runs_nothing_else() 
     assert!(ok, "b runs it: {}", hosts[1].supd.log());
     let st = hosts[1].supd.status();
     assert_eq!(st["jobs"][0]["name"].as_str(), Some(id.as_str()), "the name arrives as it was");
-    assert!(!marker.exists(), "nothing from the job name ran");
+    let ran = marker.exists();
+    let _ = std::fs::remove_file(&marker);
+    assert!(!ran, "nothing from the job name ran");
 }
 
 /// A command hook that records what it gets.

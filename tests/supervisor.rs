@@ -1719,19 +1719,28 @@ fn a_stubborn_leftover_is_killed_after_kill_timeout_before_the_task_starts() {
     assert!(kinds(&t).contains(&"Killing".to_string()), "{}", pretty(&t));
 }
 
-/// A state file that cannot be read does not stop supd: it is moved aside,
-/// the log says where, and the job directory runs as usual.
+/// A state file that is not valid state does not stop supd: it is moved
+/// aside (`state.json.bad.TIME`), the log says where, and the job
+/// directory runs as usual.
 #[test]
 fn a_corrupt_state_file_is_moved_aside() {
     let s = Supd::new();
     s.write_job("a.hcl", &sleep_job("a"));
     std::fs::create_dir_all(s.path("state")).unwrap();
-    std::fs::write(s.path("state").join("state.json"), "{\"version\":1,\"submitted\":[{\"file\":\"x\",\"sou").unwrap();
+    let text = "{\"version\":1,\"submitted\":[{\"file\":\"x\",\"sou";
+    std::fs::write(s.path("state").join("state.json"), text).unwrap();
     let s = s.start();
     s.wait_running("a/g/0/t");
-    assert!(s.path("state").join("state.json.bad").exists());
+    let kept: Vec<std::path::PathBuf> = std::fs::read_dir(s.path("state"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("state.json.bad.")))
+        .collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read_to_string(&kept[0]).unwrap(), text);
     let log = s.log();
-    assert!(log.contains("is not valid") && log.contains("state.json.bad"), "{log}");
+    assert!(log.contains("is not valid") && log.contains(&kept[0].display().to_string()), "{log}");
 }
 
 /// Clients that connect and never finish a request cannot use up supd:

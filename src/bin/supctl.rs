@@ -1,6 +1,7 @@
 //! supctl: the operator's command line for supd. Flags -> one request ->
 //! print. Exit codes: 0 done; 1 refused or invalid (reason on stderr);
-//! 2 usage error; 3 no daemon at the socket.
+//! 2 usage error; 3 no daemon at the socket; 5 permission denied on the
+//! socket.
 
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -14,7 +15,13 @@ use supd::jobspec::{self, Diagnostic};
 use supd::node::Node;
 
 #[derive(Parser)]
-#[command(name = "supctl", version, about = "Drive supd, the process supervisor that runs Nomad job files")]
+#[command(
+    name = "supctl",
+    version,
+    about = "Drive supd, the process supervisor that runs Nomad job files",
+    after_help = "Exit status: 0 done; 1 refused or invalid (the reason on stderr); 2 usage error; \
+                  3 no supd at the socket; 5 permission denied on the socket."
+)]
 struct Cli {
     /// Print machine-readable JSON instead of text.
     #[arg(long, global = true)]
@@ -115,19 +122,30 @@ fn main() -> ExitCode {
         Command::Status { target } => Request::Status { target },
         Command::Job { command: JobCommand::Run { file, handoff } } => {
             let (source, name) = if file == "-" {
-                let mut s = String::new();
-                if let Err(e) = std::io::stdin().read_to_string(&mut s) {
+                let mut bytes = Vec::new();
+                if let Err(e) = std::io::stdin().take(jobspec::MAX_FILE_SIZE + 1).read_to_end(&mut bytes) {
                     eprintln!("supctl: cannot read the job from standard input: {e}");
                     return ExitCode::from(1);
                 }
-                (s, "<stdin>".to_string())
+                if bytes.len() as u64 > jobspec::MAX_FILE_SIZE {
+                    eprintln!("supctl: standard input holds more than 16 MiB; a job may be at most 16 MiB");
+                    return ExitCode::from(1);
+                }
+                (bytes, "<stdin>".to_string())
             } else {
-                match std::fs::read_to_string(&file) {
-                    Ok(s) => (s, file),
+                match jobspec::read_source(std::path::Path::new(&file)) {
+                    Ok(bytes) => (bytes, file),
                     Err(e) => {
-                        eprintln!("supctl: cannot read {file}: {e}");
+                        eprintln!("supctl: {file}: {e}");
                         return ExitCode::from(1);
                     }
+                }
+            };
+            let source = match String::from_utf8(source) {
+                Ok(s) => s,
+                Err(_) => {
+                    eprintln!("supctl: {name} is not valid UTF-8 — save it as UTF-8");
+                    return ExitCode::from(1);
                 }
             };
             if handoff {
@@ -163,11 +181,15 @@ fn main() -> ExitCode {
 fn client_error(e: ClientError) -> ExitCode {
     match e {
         ClientError::NoDaemon(m) => {
-            eprintln!("supctl: {m}");
+            eprintln!("supctl: {}", show_lines(&m));
             ExitCode::from(3)
         }
+        ClientError::PermissionDenied(m) => {
+            eprintln!("supctl: {}", show_lines(&m));
+            ExitCode::from(5)
+        }
         ClientError::Protocol(m) => {
-            eprintln!("supctl: {m}");
+            eprintln!("supctl: {}", show_lines(&m));
             ExitCode::from(1)
         }
     }
@@ -175,7 +197,7 @@ fn client_error(e: ClientError) -> ExitCode {
 
 fn print_response(r: &Response, json: bool, detail: bool) -> ExitCode {
     if !r.ok {
-        eprintln!("supctl: {}", r.error.as_deref().unwrap_or("refused"));
+        eprintln!("supctl: {}", show_lines(r.error.as_deref().unwrap_or("refused")));
         return ExitCode::from(1);
     }
     if json {
@@ -194,13 +216,13 @@ fn print_response(r: &Response, json: bool, detail: bool) -> ExitCode {
     }
     for m in &r.messages {
         if r.status.is_some() {
-            eprintln!("{m}");
+            eprintln!("{}", show_lines(m));
         } else {
-            println!("{m}");
+            println!("{}", show_lines(m));
         }
     }
     if let Some(s) = &r.status {
-        print!("{}", if detail { render_detail(s) } else { render_table(s) });
+        print!("{}", show_lines(&if detail { render_detail(s) } else { render_table(s) }));
     }
     ExitCode::SUCCESS
 }
@@ -435,7 +457,20 @@ fn render_reschedule(r: &supd::control::protocol::RescheduleStatus) -> String {
     out
 }
 
+/// Text from supd, a job file or a peer, safe to print: control and
+/// invisible characters escaped (names are checked when a job is
+/// submitted, but a terminal must not act on whatever comes).
+fn show(text: &str) -> std::borrow::Cow<'_, str> {
+    supd::names::printable(text)
+}
+
+/// The same, keeping line breaks.
+fn show_lines(text: &str) -> String {
+    text.split('\n').map(show).collect::<Vec<_>>().join("\n")
+}
+
 fn table(rows: &[Vec<String>]) -> String {
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| show(c).into_owned()).collect()).collect();
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> =
         (0..cols).map(|c| rows.iter().map(|r| r.get(c).map_or(0, |x| x.chars().count())).max().unwrap_or(0)).collect();
@@ -466,7 +501,7 @@ fn events(socket: &std::path::Path, follow: bool, json: bool) -> ExitCode {
         Err(e) => return client_error(e),
     };
     if !first.ok {
-        eprintln!("supctl: {}", first.error.as_deref().unwrap_or("refused"));
+        eprintln!("supctl: {}", show_lines(first.error.as_deref().unwrap_or("refused")));
         return ExitCode::from(1);
     }
     let print = |l: &supd::control::protocol::EventLine| {
@@ -475,10 +510,11 @@ fn events(socket: &std::path::Path, follow: bool, json: bool) -> ExitCode {
                 println!("{s}");
             }
         } else {
-            println!(
+            let line = format!(
                 "{}  {}.{}[{}]/{}  {}  {}",
                 l.event.time, l.job, l.group, l.index, l.task, l.event.kind, l.event.message
             );
+            println!("{}", show(&line));
         }
     };
     first.events.iter().for_each(print);
@@ -508,7 +544,7 @@ fn logs(socket: &std::path::Path, request: Request) -> ExitCode {
     loop {
         match conn.next_response() {
             Ok(Some(r)) if !r.ok => {
-                eprintln!("supctl: {}", r.error.as_deref().unwrap_or("refused"));
+                eprintln!("supctl: {}", show_lines(r.error.as_deref().unwrap_or("refused")));
                 return ExitCode::from(1);
             }
             Ok(Some(r)) => {
@@ -539,7 +575,7 @@ fn validate(files: &[PathBuf], json: bool, config: &supd::config::File) -> ExitC
             continue;
         }
         for d in &parsed.diagnostics {
-            println!("{d}");
+            println!("{}", show_lines(&d.to_string()));
         }
         if parsed.is_valid() {
             let n = parsed.jobs.len();

@@ -25,8 +25,9 @@ struct Cli {
     /// else $XDG_CONFIG_HOME/supd/jobs (~/.config/supd/jobs).
     #[arg(long, value_name = "DIR")]
     jobs: Option<PathBuf>,
-    /// Control socket. Default: /run/supd/supd.sock as root, else
-    /// $XDG_RUNTIME_DIR/supd/supd.sock (or /tmp/supd-$UID/supd.sock).
+    /// Control socket: a socket there is replaced when no supd answers on
+    /// it, anything else is left alone. Default: /run/supd/supd.sock as
+    /// root, else $XDG_RUNTIME_DIR/supd/supd.sock (or /tmp/supd-$UID/supd.sock).
     #[arg(long, value_name = "PATH", env = "SUPD_SOCKET")]
     socket: Option<PathBuf>,
     /// Where task output goes, as <DIR>/<job>/<group>[<index>]/<task>.stdout.N.
@@ -131,6 +132,16 @@ fn main() -> ExitCode {
     let init = cli.init || std::process::id() == 1;
     let exit_when_done = cli.exit_when_done.unwrap_or(init);
     let state_dir = cli.state_dir.or(file.state_dir.clone()).unwrap_or_else(supd::config::default_state_dir);
+    // Before anything runs: a state file this supd cannot read must stop it
+    // here, or its first save would overwrite the file.
+    match supd::state::load(&state_dir) {
+        Ok(_) => {}
+        Err(e) if e.is_fatal() => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
+        Err(e) => log::error!("{e}"),
+    }
     let handoff = match file.handoff_settings() {
         Ok(h) => h,
         Err((_, e)) => {

@@ -9,6 +9,8 @@ use std::path::Path;
 pub enum ClientError {
     /// Nothing listens at the socket (supctl exits 3).
     NoDaemon(String),
+    /// The socket is there but this user may not use it (supctl exits 5).
+    PermissionDenied(String),
     /// The daemon answered with something unreadable, or hung up.
     Protocol(String),
 }
@@ -20,6 +22,13 @@ pub struct Connection {
 impl Connection {
     pub fn open(socket: &Path) -> Result<Connection, ClientError> {
         let stream = UnixStream::connect(socket).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::PermissionDenied {
+                return ClientError::PermissionDenied(format!(
+                    "permission denied on {} — ask root, or join socket_group{}",
+                    socket.display(),
+                    group_hint(socket)
+                ));
+            }
             ClientError::NoDaemon(format!(
                 "no supd at {} ({e}) — start supd, or name its socket with --socket or SUPD_SOCKET",
                 socket.display()
@@ -55,6 +64,19 @@ impl Connection {
         let mut c = Connection::open(socket)?;
         c.send(request)?;
         c.next_response()?.ok_or_else(|| ClientError::Protocol("supd closed the connection without answering".into()))
+    }
+}
+
+/// Which group may use the socket, as far as this user can tell.
+fn group_hint(socket: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(m) = std::fs::metadata(socket) else { return String::new() };
+    if m.mode() & 0o060 == 0 {
+        return " (supd.toml names none: only the socket's owner may use it)".into();
+    }
+    match nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(m.gid())) {
+        Ok(Some(g)) => format!(" (the group {:?})", g.name),
+        _ => format!(" (the group {})", m.gid()),
     }
 }
 

@@ -340,7 +340,7 @@ pub fn decode<'s>(file: &str, src: &'s str) -> (Vec<Job>, Sink<'s>) {
     }
     for block in job_blocks {
         let errors_before = r.sink.error_count();
-        let id = r.label(block, "job \"NAME\" { … }");
+        let id = r.name_label(block, crate::names::Kind::Job, "job \"NAME\" { … }");
         if let Some(id) = &id {
             if let Some(first) = seen.get(id) {
                 let at = r.sink.pos(first);
@@ -482,7 +482,16 @@ fn job(r: &mut Reader, block: &Block, id: String) -> Job {
         }
         None => JobType::Service,
     };
-    let name = r.attr(b, "name").and_then(|a| r.literal(&a.value, "name")).unwrap_or_else(|| id.clone());
+    let name = match r.attr(b, "name") {
+        Some(a) => {
+            let name = r.literal(&a.value, "name");
+            if let Some(problem) = name.as_deref().and_then(|n| crate::names::problem(crate::names::Kind::JobName, n)) {
+                r.sink.error(a.value.span(), problem);
+            }
+            name.unwrap_or_else(|| id.clone())
+        }
+        None => id.clone(),
+    };
     let datacenters = match r.attr(b, "datacenters") {
         Some(a) => {
             let list = r.string_list(&a.value, "datacenters").unwrap_or_else(|| vec!["*".into()]);
@@ -520,7 +529,7 @@ fn job(r: &mut Reader, block: &Block, id: String) -> Job {
     for gb in group_blocks {
         // A group without a name, or with a taken one, is still read for
         // its other problems, but not kept.
-        let Some(name) = r.label(gb, "group \"NAME\" { … }") else {
+        let Some(name) = r.name_label(gb, crate::names::Kind::Group, "group \"NAME\" { … }") else {
             group(r, gb, String::new(), &ctx);
             continue;
         };
@@ -606,9 +615,15 @@ fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -> Group {
     }
     for tb in task_blocks {
         // As with groups, a nameless or duplicate task is read but not kept.
-        let label = r.label(tb, "task \"NAME\" { … }");
+        let mut label = r.name_label(tb, crate::names::Kind::Task, "task \"NAME\" { … }");
         let tname = label.clone().unwrap_or_default();
         let lspan = tb.labels.first().and_then(|l| l.span());
+        if label.is_some()
+            && let Some(problem) = crate::names::together_problem(&job.id, &name, &tname)
+        {
+            r.sink.error(lspan.clone(), problem);
+            label = None;
+        }
         let duplicate = label.is_some() && seen.contains_key(&tname);
         if duplicate {
             let at = seen.get(&tname).map(|first| r.sink.pos(first)).unwrap_or_default();

@@ -60,33 +60,100 @@ pub fn parse_str(file: &str, src: &str) -> Parsed {
     Parsed { jobs, diagnostics }
 }
 
-/// Reads and parses a job file. An unreadable, oversized or non-UTF-8 file
-/// is reported as a diagnostic, never a panic.
+/// Why a job file could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReadError {
+    /// Not a regular file (a FIFO, device, socket or directory): reading it
+    /// could block, or never end.
+    NotAFile(&'static str),
+    /// Over [`MAX_FILE_SIZE`]: the size the file claimed, when that was
+    /// already too much.
+    TooLarge(Option<u64>),
+    Io(String),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::NotAFile("a directory") => f.write_str("is a directory, not a job file"),
+            ReadError::NotAFile(what) => write!(
+                f,
+                "is {what}, not a job file — job files are regular files: remove it, or put the job in a regular file"
+            ),
+            ReadError::TooLarge(Some(size)) => {
+                write!(f, "the file is {size} bytes; job files may be at most 16 MiB — split it into several files")
+            }
+            ReadError::TooLarge(None) => f.write_str(
+                "the file holds more than 16 MiB (more than its size said); job files may be at most 16 MiB — split it into several files",
+            ),
+            ReadError::Io(e) => write!(f, "cannot read the file: {e}"),
+        }
+    }
+}
+
+/// What a file is, when it is not a regular file.
+fn kind_of(t: std::fs::FileType) -> Option<&'static str> {
+    use std::os::unix::fs::FileTypeExt;
+    if t.is_file() {
+        None
+    } else if t.is_dir() {
+        Some("a directory")
+    } else if t.is_fifo() {
+        Some("a FIFO (named pipe)")
+    } else if t.is_socket() {
+        Some("a socket")
+    } else if t.is_char_device() || t.is_block_device() {
+        Some("a device")
+    } else {
+        Some("not a regular file")
+    }
+}
+
+/// Reads a job file: a regular file (a symlink is followed only to one) of
+/// at most [`MAX_FILE_SIZE`] bytes. Anything else is refused without being
+/// read, and nothing here blocks: the file is opened non-blocking and
+/// checked again once open (it may have been replaced in between), and
+/// the read stops at the limit whatever size the file claims.
+pub fn read_source(path: &Path) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let io = |e: std::io::Error| ReadError::Io(e.to_string());
+    // Before opening: opening a device or a FIFO can itself block or act.
+    if let Some(what) = kind_of(std::fs::metadata(path).map_err(io)?.file_type()) {
+        return Err(ReadError::NotAFile(what));
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if let Some(what) = kind_of(meta.file_type()) {
+        return Err(ReadError::NotAFile(what));
+    }
+    if meta.len() > MAX_FILE_SIZE {
+        return Err(ReadError::TooLarge(Some(meta.len())));
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_SIZE + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_FILE_SIZE {
+        return Err(ReadError::TooLarge(None));
+    }
+    Ok(bytes)
+}
+
+/// Reads and parses a job file. An unreadable, oversized, non-UTF-8 or
+/// not regular file is reported as a diagnostic, never a panic or a hang.
 pub fn parse_file(path: &Path) -> Parsed {
     let name = path.display().to_string();
     let fail = |line: Option<usize>, column: Option<usize>, message: String| Parsed {
         jobs: Vec::new(),
         diagnostics: vec![Diagnostic { file: name.clone(), line, column, severity: Severity::Error, message }],
     };
-    match std::fs::metadata(path) {
-        Err(e) => return fail(None, None, format!("cannot read the file: {e}")),
-        Ok(m) if m.is_dir() => return fail(None, None, "is a directory, not a job file".into()),
-        Ok(m) if m.len() > MAX_FILE_SIZE => {
-            return fail(
-                None,
-                None,
-                format!("the file is {} bytes; job files may be at most 16 MiB — split it into several files", m.len()),
-            );
-        }
-        Ok(_) => {}
-    }
-    let bytes = match std::fs::read(path) {
+    let bytes = match read_source(path) {
         Ok(b) => b,
-        Err(e) => return fail(None, None, format!("cannot read the file: {e}")),
+        Err(e) => return fail(None, None, e.to_string()),
     };
-    if bytes.len() as u64 > MAX_FILE_SIZE {
-        return fail(None, None, "the file grew past 16 MiB while being read — job files may be at most 16 MiB".into());
-    }
     match String::from_utf8(bytes) {
         Ok(text) => parse_str(&name, &text),
         Err(e) => {

@@ -132,6 +132,18 @@ impl<'s> Reader<'s> {
         }
     }
 
+    /// The label of a job, group or task block, checked as a name: one
+    /// that would escape a directory, hide in a terminal or not fit a file
+    /// name is an error at the label.
+    pub fn name_label(&mut self, block: &Block, kind: crate::names::Kind, example: &str) -> Option<String> {
+        let name = self.label(block, example)?;
+        if let Some(problem) = crate::names::problem(kind, &name) {
+            self.sink.error(block.labels.first().and_then(|l| l.span()), problem);
+            return None;
+        }
+        Some(name)
+    }
+
     /// Reports labels on a block that takes none.
     pub fn no_label(&mut self, block: &Block) {
         if let Some(l) = block.labels.first() {

@@ -65,8 +65,10 @@ pub struct Capture {
 impl Capture {
     /// Creates the pipe. The file is opened when the first output arrives:
     /// the newest file of an earlier run of supd is appended to, never
-    /// truncated.
+    /// truncated. `base` must be a plain file name (see
+    /// [`crate::names::beneath`]).
     pub fn open(dir: &Path, base: &str, max_files: u32, max_file_size_mb: u32) -> std::io::Result<Capture> {
+        crate::names::beneath(dir, &[base])?;
         // The task's end blocks as usual: a task writing faster than supd
         // reads waits, it does not lose output.
         let (read, write) = crate::process::output_pipe()?;
@@ -97,12 +99,18 @@ impl Capture {
         self.write.as_fd()
     }
 
-    pub fn current_path(&self) -> PathBuf {
+    /// The file being written.
+    pub fn current_path(&self) -> std::io::Result<PathBuf> {
         self.path(self.index)
     }
 
-    fn path(&self, index: u64) -> PathBuf {
-        self.dir.join(format!("{}.{index}", self.base))
+    /// The file being written, for messages.
+    pub fn shown(&self) -> String {
+        format!("{}/{}.{}", self.dir.display(), self.base, self.index)
+    }
+
+    fn path(&self, index: u64) -> std::io::Result<PathBuf> {
+        file(&self.dir, &self.base, index)
     }
 
     fn open_current(&mut self) -> std::io::Result<()> {
@@ -111,9 +119,10 @@ impl Capture {
             self.index = existing(&self.dir, &self.base).into_iter().max().unwrap_or(0);
             self.located = true;
         }
-        let f = OpenOptions::new().create(true).append(true).open(self.current_path())?;
+        let path = self.current_path()?;
+        let f = OpenOptions::new().create(true).append(true).open(&path)?;
         self.size = f.metadata()?.len();
-        self.at_line_start = self.size == 0 || ends_with_newline(&self.current_path());
+        self.at_line_start = self.size == 0 || ends_with_newline(&path);
         self.file = Some(f);
         Ok(())
     }
@@ -191,7 +200,7 @@ impl Capture {
     fn fail(&mut self, bytes: usize, e: std::io::Error) {
         self.dropped += bytes as u64;
         if self.error.is_none() {
-            self.error = Some(format!("cannot write {}: {e}", self.current_path().display()));
+            self.error = Some(format!("cannot write {}: {e}", self.shown()));
         }
     }
 
@@ -202,15 +211,17 @@ impl Capture {
         self.at_line_start = true;
         if let Err(e) = self.open_current() {
             if self.error.is_none() {
-                self.error = Some(format!("cannot open {}: {e}", self.current_path().display()));
+                self.error = Some(format!("cannot open {}: {e}", self.shown()));
             }
             // Still move on, so that the size limit holds.
             self.size = 0;
         }
         let keep_from = (self.index + 1).saturating_sub(u64::from(self.max_files));
         for old in existing(&self.dir, &self.base) {
-            if old < keep_from {
-                let _ = std::fs::remove_file(self.path(old));
+            if old < keep_from
+                && let Ok(path) = self.path(old)
+            {
+                let _ = std::fs::remove_file(path);
             }
         }
     }
@@ -248,7 +259,7 @@ pub fn tail(dir: &Path, base: &str, n: usize) -> Vec<u8> {
     indices.sort_unstable_by(|a, b| b.cmp(a));
     let mut collected: Vec<u8> = Vec::new();
     for i in indices {
-        let Ok(data) = std::fs::read(dir.join(format!("{base}.{i}"))) else { continue };
+        let Ok(data) = file(dir, base, i).and_then(std::fs::read) else { continue };
         let mut joined = data;
         joined.extend_from_slice(&collected);
         collected = joined;
@@ -276,9 +287,15 @@ pub fn tail(dir: &Path, base: &str, n: usize) -> Vec<u8> {
     collected.split_off(start.min(collected.len()))
 }
 
-/// The directory of one instance's logs: `<log_dir>/<job>/<group>[<index>]`.
-pub fn instance_dir(log_dir: &Path, job: &str, group: &str, index: u32) -> PathBuf {
-    log_dir.join(job).join(format!("{group}[{index}]"))
+/// The directory of one instance's logs: `<log_dir>/<job>/<group>[<index>]`,
+/// or an error when a name would lead outside `log_dir`.
+pub fn instance_dir(log_dir: &Path, job: &str, group: &str, index: u32) -> std::io::Result<PathBuf> {
+    Ok(crate::names::beneath(log_dir, &[job, &format!("{group}[{index}]")])?)
+}
+
+/// One file of a rotated stream: `<dir>/<base>.<index>`.
+fn file(dir: &Path, base: &str, index: u64) -> std::io::Result<PathBuf> {
+    Ok(crate::names::beneath(dir, &[&format!("{base}.{index}")])?)
 }
 
 #[cfg(test)]
@@ -346,7 +363,7 @@ mod tests {
         let mut s = Capture::open(dir.path(), "t.stdout", 10, 10).unwrap();
         write_through(&s, b"three\nfour");
         s.drain();
-        assert_eq!(std::fs::read_to_string(s.current_path()).unwrap(), "one\ntwo\nthree\nfour");
+        assert_eq!(std::fs::read_to_string(s.current_path().unwrap()).unwrap(), "one\ntwo\nthree\nfour");
         assert_eq!(s.tail(2), b"three\nfour");
         assert_eq!(s.tail(10), b"one\ntwo\nthree\nfour");
         assert_eq!(s.tail(0), b"");
@@ -374,6 +391,6 @@ mod tests {
         // The next write reopens the real file and works.
         write_through(&s, b"kept\n");
         s.drain();
-        assert_eq!(std::fs::read_to_string(s.current_path()).unwrap(), "kept\n");
+        assert_eq!(std::fs::read_to_string(s.current_path().unwrap()).unwrap(), "kept\n");
     }
 }

@@ -417,15 +417,15 @@ impl Cgroups {
     }
 
     /// Makes the cgroup of one task and sets its limits. `name` must be
-    /// unique among the tasks of this supd.
+    /// unique among the tasks of this supd, and one plain file name (see
+    /// [`crate::names::beneath`]).
     pub fn create(&self, name: &str, res: &Resources) -> Result<TaskCgroup, String> {
-        let name: String =
-            name.chars().map(|c| if c == '/' || c.is_control() || c == '\0' { '_' } else { c }).collect();
-        let name = if name.starts_with('.') { format!("_{name}") } else { name };
+        let name = if name.starts_with('.') { format!("_{name}") } else { name.to_string() };
         let mut cg = TaskCgroup::default();
         let dir_of = |r: &Option<Role>, cg: &mut TaskCgroup| -> Result<Option<Dir>, String> {
             let Some(r) = r else { return Ok(None) };
-            let d = Dir { v2: r.v2, path: r.parent.join(&name) };
+            let path = crate::names::beneath(&r.parent, &[&name]).map_err(|e| format!("cannot name a cgroup: {e}"))?;
+            let d = Dir { v2: r.v2, path };
             if !cg.dirs.iter().any(|x| x.path == d.path) {
                 make_dir(&r.parent, &d.path, r.v2)
                     .map_err(|e| format!("cannot create the cgroup {}: {e}", d.path.display()))?;

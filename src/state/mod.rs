@@ -115,25 +115,115 @@ fn path(dir: &Path) -> PathBuf {
     dir.join("state.json")
 }
 
-/// Reads the saved state; none yet is an empty state. A file that cannot be
-/// read as state is moved aside (`state.json.bad`), so that it can be
-/// examined, and the error says so.
-pub fn load(dir: &Path) -> Result<Saved, String> {
+/// Why the saved state was not read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadError {
+    /// Written by a newer supd: neither read nor overwritten.
+    Newer { path: PathBuf, version: u32 },
+    /// Not readable (rights, I/O): left as it is.
+    Unreadable { path: PathBuf, error: String },
+    /// Not state (cut short, edited by hand): kept under a name of its own,
+    /// never overwritten; supd starts without it.
+    Corrupt { path: PathBuf, error: String, kept_as: PathBuf },
+    /// Not state, and it could not be moved aside: left as it is.
+    Stuck { path: PathBuf, error: String, move_error: String },
+}
+
+impl LoadError {
+    /// supd must not start: it would overwrite a state file it has not read.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(self, LoadError::Corrupt { .. })
+    }
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Newer { path, version } => write!(
+                f,
+                "{} was written by a newer supd (state version {version}; this supd reads up to {VERSION}) — \
+                 run that supd, or move the file away to start this one without its state",
+                path.display()
+            ),
+            LoadError::Unreadable { path, error } => write!(
+                f,
+                "cannot read {}: {error} — supd will not overwrite it: fix its permissions, or move it away",
+                path.display()
+            ),
+            LoadError::Corrupt { path, error, kept_as } => write!(
+                f,
+                "{} is not valid state ({error}); kept as {} and starting without it",
+                path.display(),
+                kept_as.display()
+            ),
+            LoadError::Stuck { path, error, move_error } => write!(
+                f,
+                "{} is not valid state ({error}) and cannot be moved aside ({move_error}) — \
+                 supd will not overwrite it: move it away, then start supd",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Reads the saved state; none yet is an empty state. A file of a newer
+/// supd is refused as it is; one that cannot be read as state is moved
+/// aside under a name with the time (`state.json.bad.20261128T101500.250Z`,
+/// never replacing an earlier one), so that it can be examined.
+pub fn load(dir: &Path) -> Result<Saved, LoadError> {
     let p = path(dir);
     let text = match std::fs::read_to_string(&p) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Saved::default()),
-        Err(e) => return Err(format!("cannot read {}: {e}", p.display())),
+        Err(e) => return Err(LoadError::Unreadable { path: p, error: e.to_string() }),
     };
-    match serde_json::from_str::<Saved>(&text) {
-        Ok(s) if s.version <= VERSION => Ok(s),
-        Ok(s) => Err(format!("{} is of a newer supd (version {}); starting without it", p.display(), s.version)),
+    // The version first: a newer supd's file may not parse as this one's.
+    #[derive(Deserialize)]
+    struct Header {
+        version: u32,
+    }
+    let parsed = serde_json::from_str::<Header>(&text).and_then(|h| {
+        if h.version > VERSION {
+            return Ok(Err(h.version));
+        }
+        serde_json::from_str::<Saved>(&text).map(Ok)
+    });
+    match parsed {
+        Ok(Ok(s)) => Ok(s),
+        Ok(Err(version)) => Err(LoadError::Newer { path: p, version }),
         Err(e) => {
-            let bad = dir.join("state.json.bad");
-            let _ = std::fs::rename(&p, &bad);
-            Err(format!("{} is not valid ({e}); moved to {} and starting without it", p.display(), bad.display()))
+            let error = e.to_string();
+            match keep_aside(dir, &p) {
+                Ok(kept_as) => Err(LoadError::Corrupt { path: p, error, kept_as }),
+                Err(m) => Err(LoadError::Stuck { path: p, error, move_error: m.to_string() }),
+            }
         }
     }
+}
+
+/// Moves `file` to `state.json.bad.TIME` (then `…-1`, `-2`, … when taken),
+/// never replacing a file already there.
+fn keep_aside(dir: &Path, file: &Path) -> std::io::Result<PathBuf> {
+    use nix::fcntl::{AT_FDCWD, RenameFlags, renameat2};
+    let stamp: String =
+        crate::timefmt::rfc3339(std::time::SystemTime::now()).chars().filter(|c| *c != '-' && *c != ':').collect();
+    for n in 0..1000 {
+        let name = if n == 0 { format!("state.json.bad.{stamp}") } else { format!("state.json.bad.{stamp}-{n}") };
+        let to = dir.join(name);
+        match renameat2(AT_FDCWD, file, AT_FDCWD, &to, RenameFlags::RENAME_NOREPLACE) {
+            Ok(()) => return Ok(to),
+            Err(nix::errno::Errno::EEXIST) => continue,
+            // A file system without RENAME_NOREPLACE: a new link cannot
+            // replace anything either.
+            Err(nix::errno::Errno::EINVAL) => match std::fs::hard_link(file, &to) {
+                Ok(()) => return std::fs::remove_file(file).map(|()| to),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            },
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(std::io::Error::other("too many earlier copies"))
 }
 
 /// Writes the state atomically.
@@ -204,12 +294,32 @@ mod tests {
     }
 
     #[test]
-    fn a_corrupt_file_is_moved_aside() {
+    fn a_corrupt_file_is_kept_under_a_new_name_each_time() {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("state.json"), "{ not json").unwrap();
-        let e = load(dir.path()).unwrap_err();
-        assert!(e.contains("moved to"), "{e}");
-        assert!(dir.path().join("state.json.bad").exists());
+        let mut kept = Vec::new();
+        for text in ["{ not json", "{\"version\": \"one\"}", "{\"version\": 1, \"tasks\": 3}"] {
+            std::fs::write(dir.path().join("state.json"), text).unwrap();
+            let e = load(dir.path()).unwrap_err();
+            assert!(!e.is_fatal(), "{e}");
+            let LoadError::Corrupt { kept_as, .. } = e else { panic!("{e}") };
+            assert_eq!(std::fs::read_to_string(&kept_as).unwrap(), text);
+            kept.push(kept_as);
+        }
+        kept.dedup();
+        assert_eq!(kept.len(), 3, "each copy has its own name: {kept:?}");
         assert_eq!(load(dir.path()).unwrap(), Saved::default());
+    }
+
+    #[test]
+    fn a_newer_file_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        // Fields this supd does not know, of types it would not read.
+        let text = "{\"version\": 7, \"tasks\": {\"new\": \"shape\"}}";
+        std::fs::write(dir.path().join("state.json"), text).unwrap();
+        let e = load(dir.path()).unwrap_err();
+        assert!(e.is_fatal());
+        assert!(e.to_string().contains("newer supd (state version 7; this supd reads up to 1)"), "{e}");
+        assert_eq!(std::fs::read_to_string(dir.path().join("state.json")).unwrap(), text);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 }

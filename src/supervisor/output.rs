@@ -60,7 +60,7 @@ impl Supervisor {
             let inst = run.instances.get(key.inst).ok_or_else(|| std::io::Error::other("instance is gone"))?;
             let t = inst.tasks.get(key.task).ok_or_else(|| std::io::Error::other("task is gone"))?;
             let group = &run.job.groups[inst.group].name;
-            (logs::instance_dir(&self.cfg.log_dir, &run.job.id, group, inst.index), t.spec.name.clone(), t.spec.logs)
+            (logs::instance_dir(&self.cfg.log_dir, &run.job.id, group, inst.index)?, t.spec.name.clone(), t.spec.logs)
         };
         let out = Capture::open(
             &dir,
@@ -183,7 +183,9 @@ impl Supervisor {
 
     /// The last `lines` lines of a task's stream, from its files.
     pub(super) fn log_tail(&self, path: &LogPath, lines: usize) -> Vec<u8> {
-        let dir = logs::instance_dir(&self.cfg.log_dir, &path.job, &path.group, path.index);
+        let Ok(dir) = logs::instance_dir(&self.cfg.log_dir, &path.job, &path.group, path.index) else {
+            return Vec::new();
+        };
         let base = format!("{}.{}", path.task, path.stream.as_str());
         logs::tail(&dir, &base, lines)
     }

@@ -379,29 +379,11 @@ fn decode(line: &[u8], uid: u32) -> Result<Request, String> {
     Ok(envelope.request)
 }
 
+/// The socket, made safely (see `control::listen`), as the loop takes it.
 fn bind(path: &Path, group: Option<u32>) -> Result<UnixListener, BindError> {
-    use std::os::unix::fs::PermissionsExt;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| BindError(format!("cannot create the socket directory {}: {e}", dir.display())))?;
-    }
-    if std::os::unix::net::UnixStream::connect(path).is_ok() {
-        return Err(BindError(format!(
-            "another supd already listens on {} — stop it, or give this one another --socket",
-            path.display()
-        )));
-    }
-    let _ = std::fs::remove_file(path);
-    let listener =
-        UnixListener::bind(path).map_err(|e| BindError(format!("cannot listen on {}: {e}", path.display())))?;
-    let mode = if group.is_some() { 0o660 } else { 0o600 };
-    if let Some(gid) = group {
-        std::os::unix::fs::chown(path, None, Some(gid))
-            .map_err(|e| BindError(format!("cannot give {} to group {gid}: {e}", path.display())))?;
-    }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|e| BindError(format!("cannot set {} to mode {mode:o}: {e}", path.display())))?;
-    Ok(listener)
+    let listener = crate::control::listen::bind(path, group).map_err(BindError)?;
+    listener.set_nonblocking(true).map_err(|e| BindError(format!("cannot listen on {}: {e}", path.display())))?;
+    Ok(UnixListener::from_std(listener))
 }
 
 #[cfg(test)]

@@ -425,6 +425,6 @@ pub struct TaskLog {
 
 impl std::fmt::Debug for TaskLog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TaskLog({})", self.out.current_path().display())
+        write!(f, "TaskLog({})", self.out.shown())
     }
 }

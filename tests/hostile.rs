@@ -1,0 +1,462 @@
+//! Hostile and careless input, through the real `supd` and `supctl`: job,
+//! group and task names that would lead out of the log directory, collide,
+//! or hide in a terminal; job files that are FIFOs or devices; a `--socket`
+//! that names a file; a socket briefly open to everyone; a user who may
+//! not use the socket; state files this supd must not overwrite.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+/// A job of one task that notes its start in `@DIR@/started` and writes a
+/// line of output. Labels go into the HCL as written (HCL escapes work).
+fn job_hcl(id: &str, group: &str, task: &str) -> String {
+    format!(
+        r#"job "{id}" {{
+  group "{group}" {{
+    task "{task}" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "echo {id} >> @DIR@/started; echo out; exec sleep 600"]
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// Lines per job of [`job_hcl`]: job `k` (from 0) starts at line 11k+1.
+const JOB_LINES: usize = 11;
+
+/// The hostile jobs, each with the place (job, group or task label) and
+/// the words of the error it must get.
+fn hostile_jobs(dir: &str) -> Vec<(String, &'static str, &'static str)> {
+    let long = "x".repeat(10_000);
+    vec![
+        (job_hcl("../escape-job", "g", "t"), "job", "holds `/`"),
+        (job_hcl(&format!("{dir}/abs"), "g", "t"), "job", "holds `/`"),
+        (job_hcl("b", "g", "../../escape-task"), "task", "holds `/`"),
+        (job_hcl("collide/y", "z", "t"), "job", "holds `/`"),
+        (job_hcl("collide", "y/z", "t"), "group", "holds `/`"),
+        (job_hcl("..", "g", "t"), "job", "names a directory"),
+        (job_hcl("nul\\u0000x", "g", "t"), "job", "holds a NUL character"),
+        (job_hcl("esc\\u001b[31mred", "g", "t"), "job", "holds the control character \\u{1b}"),
+        (job_hcl("c", "g", "tab\\tx"), "task", "holds the control character \\t"),
+        (job_hcl(&long, "g", "t"), "job", "is 10000 bytes long"),
+    ]
+}
+
+/// The column of each label in [`job_hcl`], and its line within the job.
+fn place(which: &str) -> (usize, usize) {
+    match which {
+        "job" => (0, 5),
+        "group" => (1, 9),
+        _ => (2, 10),
+    }
+}
+
+/// Runs a command that must end by itself within `limit`; a command that
+/// is still running then is blocked, and fails the test.
+fn run_within(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    if !wait_until(limit, || matches!(child.try_wait(), Ok(Some(_)))) {
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("output");
+        panic!("{cmd:?} is still running after {limit:?}: it blocked\n{}", describe(&out));
+    }
+    child.wait_with_output().expect("output")
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every captured-output file (`*.stdout.N`, `*.stderr.N`) below `dir`.
+fn output_files(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(p);
+            } else if p.to_string_lossy().contains(".stdout.") || p.to_string_lossy().contains(".stderr.") {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// supd with the temporary directory's paths, started outside the harness
+/// (for starts that must fail, or under another program: `under` is that
+/// program and its arguments before supd's path).
+fn supd_command(s: &Supd, socket: &Path, under: &[&str]) -> Command {
+    let mut cmd = match under.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(SUPD);
+            c
+        }
+        None => Command::new(SUPD),
+    };
+    cmd.arg("--jobs")
+        .arg(s.path("jobs"))
+        .arg("--socket")
+        .arg(socket)
+        .arg("--log-dir")
+        .arg(s.path("logs"))
+        .arg("--state-dir")
+        .arg(s.path("state"))
+        .env(TAG, s.dir())
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("SUPD_SOCKET");
+    cmd
+}
+
+fn as_nobody(socket: &Path, args: &[&str]) -> Output {
+    Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", SUPCTL, "--socket"])
+        .arg(socket)
+        .args(args)
+        .env_remove("SUPD_SOCKET")
+        .output()
+        .expect("run setpriv")
+}
+
+fn need_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test switches to the user nobody and needs root (scripts/test runs as root in CI)"
+    );
+}
+
+// --- 1. names -----------------------------------------------------------------
+
+/// Every hostile name is an error at its label, in `supctl validate` and
+/// `supd --check` alike, and the messages print no raw control character.
+#[test]
+fn hostile_names_are_errors_at_their_label() {
+    let s = Supd::new();
+    let jobs = hostile_jobs(s.dir());
+    let text: String = jobs.iter().map(|(hcl, _, _)| hcl.as_str()).collect();
+    let file = s.write_job("hostile.hcl", &text);
+    let name = file.to_str().expect("UTF-8 path");
+
+    let out = run_within(Command::new(SUPCTL).args(["validate", "--json", name]), PATIENCE);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let diags: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON");
+    for (k, (_, which, words)) in jobs.iter().enumerate() {
+        let (line, column) = place(which);
+        let line = k * JOB_LINES + 1 + line;
+        let found = diags.iter().find(|d| d["line"] == line && d["column"] == column);
+        let d = found.unwrap_or_else(|| panic!("no error at {line}:{column} ({which} of job {k}): {diags:#?}"));
+        let message = d["message"].as_str().expect("message");
+        assert_eq!(d["severity"], "error");
+        assert!(message.contains(words), "{line}:{column}: {message:?} should say {words:?}");
+        assert!(message.len() < 300, "a short message even for a long name: {message}");
+    }
+
+    let out = run_within(Command::new(SUPCTL).args(["validate", name]), PATIENCE);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let text = stdout(&out);
+    assert!(text.contains(&format!("{name}: invalid ({} errors)", jobs.len())), "{text}");
+    assert!(!text.contains(['\u{1b}', '\0', '\t']), "raw control characters printed: {text:?}");
+    assert!(text.contains("esc\\u{1b}[31mred"), "{text}");
+
+    let out = run_within(Command::new(SUPD).arg("--check").arg("--jobs").arg(s.path("jobs")), PATIENCE);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr(&out).contains(&format!("{name}:{}:5: error: the job name \"../escape-job\" holds `/`", 1)));
+}
+
+/// supd loads none of them: nothing starts, and no file appears outside
+/// the log directory or in another instance's place; a good job beside
+/// them runs and logs where it should. `job run -` and a hand-off
+/// envelope with such names are refused the same way.
+#[test]
+fn hostile_names_never_make_a_file_outside_their_place() {
+    let s = Supd::new();
+    let dir = s.dir().to_string();
+    // One file each: a file with one invalid job is refused whole.
+    for (k, (hcl, _, _)) in hostile_jobs(&dir).iter().enumerate() {
+        s.write_job(&format!("hostile-{k}.hcl"), hcl);
+    }
+    s.write_job("good.hcl", &job_hcl("good", "g", "t"));
+    let s = s.start_with_config("[handoff]\naccept = true\n");
+    s.wait_running("good/g/0/t");
+    s.wait_lines("logs/good/g[0]/t.stdout.0", 1);
+    let only_good = |when: &str| {
+        // Anything that did start has had the time to write.
+        std::thread::sleep(Duration::from_millis(500));
+        let st = s.status();
+        let ids: Vec<&str> = st["jobs"].as_array().expect("jobs").iter().filter_map(|j| j["name"].as_str()).collect();
+        assert_eq!(ids, ["good"], "{when}: only the good job is loaded: {}", pretty(&st));
+        assert_eq!(lines(&s.path("started")), ["good"], "{when}: only the good job started\n{}", s.log());
+        let files = output_files(s.dir.path());
+        assert_eq!(files, [s.path("logs/good/g[0]/t.stdout.0")], "{when}: output files\n{}", s.log());
+        for gone in ["escape-job", "abs", "escape-run", "escape-handoff", "logs/escape-task.stdout.0", "logs/collide"] {
+            assert!(!s.path(gone).exists(), "{when}: {gone} was made\n{}", s.log());
+        }
+    };
+    only_good("at start");
+
+    // A reload refuses the file again.
+    let out = s.supctl(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr(&out).contains("hostile-0.hcl:1:5: error: the job name \"../escape-job\""), "{}", describe(&out));
+
+    // Through the socket: `job run -`, and a hand-off envelope.
+    let run = job_hcl("../escape-run", "g", "t").replace("@DIR@", &dir);
+    let out = supctl_input(&s, &["job", "run", "-"], &run);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let words = "<stdin>:1:5: error: the job name \"../escape-run\" holds `/`";
+    assert!(stderr(&out).contains(words), "{}", describe(&out));
+    let envelope = serde_json::json!({
+        "version": 1,
+        "job": "../escape-handoff",
+        "source": job_hcl("../escape-handoff", "g", "t").replace("@DIR@", &dir),
+        "file": "work.hcl",
+        "group": "g",
+        "index": 0,
+        "origin": "a",
+        "attempt": 1,
+        "history": [],
+    });
+    let out = supctl_input(&s, &["job", "run", "--handoff", "-"], &envelope.to_string());
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr(&out).contains("the job name \"../escape-handoff\" holds `/`"), "{}", describe(&out));
+    only_good("after the reload and the requests");
+}
+
+/// supctl with `input` on its standard input.
+fn supctl_input(s: &Supd, args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(SUPCTL)
+        .arg("--socket")
+        .arg(s.socket())
+        .args(args)
+        .env_remove("SUPD_SOCKET")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("supctl");
+    std::io::Write::write_all(&mut child.stdin.take().expect("stdin"), input.as_bytes()).expect("write");
+    child.wait_with_output().expect("supctl")
+}
+
+/// `status` and `events` escape what a terminal would act on, whatever
+/// supd sends (a node name from supd.toml, a peer's name from a hand-off).
+#[test]
+fn status_and_events_print_names_safely() {
+    let s = Supd::new();
+    let hcl = job_hcl("work", "g", "t").replace("@DIR@", s.dir());
+    let s = s.start_with_config("node_name = \"evil\\u001b[2J\"\n[handoff]\naccept = true\n");
+    let envelope = serde_json::json!({
+        "version": 1,
+        "job": "work",
+        "source": hcl,
+        "file": "work.hcl",
+        "group": "g",
+        "index": 0,
+        "origin": "peer\u{1b}]0;owned\u{7}",
+        "attempt": 1,
+        "history": [],
+    });
+    let out = supctl_input(&s, &["job", "run", "--handoff", "-"], &envelope.to_string());
+    assert!(out.status.success(), "{}", describe(&out));
+    s.wait_running("work/g/0/t");
+    for args in [&["status"][..], &["status", "work/g/0"], &["events"]] {
+        let out = s.supctl(args);
+        assert!(out.status.success(), "{}", describe(&out));
+        let text = stdout(&out);
+        assert!(!text.contains(['\u{1b}', '\u{7}']), "supctl {args:?} printed raw control characters: {text:?}");
+        if args[0] == "status" {
+            let wanted = if args.len() == 1 { "evil\\u{1b}[2J" } else { "peer\\u{1b}]0;owned\\u{7}" };
+            assert!(text.contains(wanted), "supctl {args:?}: {text}");
+        }
+    }
+    // supd's own log, too.
+    let log = std::fs::read_to_string(s.path("supd.log")).expect("supd's log");
+    assert!(!log.contains(['\u{1b}', '\u{7}']), "supd logged raw control characters: {log:?}");
+    assert!(log.contains("peer\\u{1b}]0;owned\\u{7}"), "{log}");
+}
+
+// --- 2. files that are not job files -------------------------------------------
+
+/// A FIFO in the job directory is an error naming it, and blocks nothing:
+/// not `supctl validate`, not `supd --check`, not supd's start or a reload.
+/// A symlink to /dev/zero is refused without reading it; a symlink to a
+/// job file is read.
+#[test]
+fn a_fifo_or_a_device_in_the_job_directory_blocks_nothing() {
+    let s = Supd::new();
+    let fifo = s.path("jobs").join("x.hcl");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).expect("mkfifo");
+    let fifo_name = fifo.to_str().expect("UTF-8").to_string();
+    let words = "is a FIFO (named pipe), not a job file";
+
+    let out = run_within(Command::new(SUPCTL).args(["validate", &fifo_name]), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stdout(&out).contains(&format!("{fifo_name}: error: {words}")), "{}", describe(&out));
+    let out = run_within(Command::new(SUPD).arg("--check").arg("--jobs").arg(s.path("jobs")), Duration::from_secs(10));
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr(&out).contains(&format!("{fifo_name}: error: {words}")), "{}", describe(&out));
+    let out = run_within(
+        Command::new(SUPCTL).arg("--socket").arg(s.socket()).args(["job", "run", &fifo_name]),
+        Duration::from_secs(10),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(stderr(&out).contains(words), "{}", describe(&out));
+
+    // supd starts with it there (the harness waits for its socket to answer).
+    s.write_file("real.hcl", &job_hcl("linked", "g", "t"));
+    std::os::unix::fs::symlink(s.path("real.hcl"), s.path("jobs").join("linked.hcl")).expect("symlink");
+    let s = s.start();
+    s.wait_running("linked/g/0/t");
+    std::os::unix::fs::symlink("/dev/zero", s.path("jobs").join("z.hcl")).expect("symlink");
+    let reload =
+        run_within(Command::new(SUPCTL).arg("--socket").arg(s.socket()).arg("reload"), Duration::from_secs(10));
+    let text = format!("{}{}", stdout(&reload), stderr(&reload));
+    assert!(text.contains(&format!("{fifo_name}: error: {words}")), "{text}");
+    assert!(text.contains("z.hcl: error: is a device, not a job file"), "{text}");
+    let rss_kb: u64 = std::fs::read_to_string(format!("/proc/{}/status", s.pid()))
+        .expect("supd's status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    assert!(rss_kb < 64 * 1024, "supd grew to {rss_kb} kB");
+    assert_eq!(task(&s.status(), "linked/g/0/t").expect("task")["state"], "running");
+}
+
+// --- 5. the control socket -----------------------------------------------------
+
+/// `--socket` naming a file that is not a socket: supd refuses to start and
+/// leaves the file as it was.
+#[test]
+fn a_socket_path_that_is_not_a_socket_is_left_alone() {
+    let s = Supd::new();
+    let precious = s.write_file("precious.txt", "keep me\n");
+    let out = run_within(&mut supd_command(&s, &precious, &[]), PATIENCE);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("precious.txt exists and is a regular file, not a socket — supd replaces only a socket"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(std::fs::read_to_string(&precious).expect("still there"), "keep me\n");
+}
+
+/// Started with umask 000, supd's socket is never open to others: the
+/// time between its creation and its chmod is stretched to 2 s (strace
+/// delays the chmod), and in that time the socket is private and another
+/// user cannot connect.
+#[test]
+fn the_socket_is_never_open_to_others_even_with_umask_000() {
+    use std::os::unix::fs::MetadataExt;
+    need_root();
+    let s = Supd::new();
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let socket = s.socket();
+    let strace = ["strace", "-f", "-o", "/dev/null", "-e", "trace=chmod,fchmodat"];
+    let mut cmd =
+        supd_command(&s, &socket, &[&strace[..], &["-e", "inject=chmod,fchmodat:delay_enter=2000000"]].concat());
+    cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+    // SAFETY: umask(2) only, between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::umask(0);
+            Ok(())
+        });
+    }
+    let mut tracer = cmd.spawn().expect("strace runs");
+    assert!(wait_until(PATIENCE, || socket.exists()), "no socket made");
+    let mode = std::fs::metadata(&socket).expect("socket").mode() & 0o777;
+    let other = as_nobody(&socket, &["status"]);
+    // Stop supd (as root, once it serves), then its tracer.
+    assert!(wait_until(PATIENCE, || s.supctl(&["status"]).status.success()), "supd did not start");
+    s.supctl_ok(&["shutdown"]);
+    assert!(wait_until(PATIENCE, || matches!(tracer.try_wait(), Ok(Some(_)))), "supd did not stop");
+    assert_eq!(mode & 0o077, 0, "the new socket was open to others: mode {mode:o}");
+    assert_eq!(other.status.code(), Some(5), "another user got in: {}", describe(&other));
+}
+
+/// A user who may not use the socket is told so, not that no supd runs.
+#[test]
+fn a_user_without_rights_on_the_socket_is_told_permission_denied() {
+    need_root();
+    let s = Supd::new().start_with_config("socket_group = \"root\"\n");
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let socket = s.socket();
+    let out = as_nobody(&socket, &["status"]);
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    let want = format!(
+        "supctl: permission denied on {} — ask root, or join socket_group (the group \"root\")\n",
+        socket.display()
+    );
+    assert_eq!(stderr(&out), want);
+    // Without a socket_group, only its owner.
+    drop(s);
+    let s = Supd::new().start();
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let out = as_nobody(&s.socket(), &["status"]);
+    assert_eq!(out.status.code(), Some(5), "{}", describe(&out));
+    assert!(stderr(&out).contains("ask root, or join socket_group (supd.toml names none"), "{}", describe(&out));
+}
+
+// --- 6. state files ------------------------------------------------------------
+
+/// A state file written by a newer supd: this one refuses to start, says
+/// why, and leaves the file as it was.
+#[test]
+fn a_state_file_of_a_newer_supd_is_refused_and_kept() {
+    let s = Supd::new();
+    std::fs::create_dir(s.path("state")).expect("state dir");
+    let text = "{\"version\": 99, \"submitted\": {\"new\": \"shape\"}}\n";
+    std::fs::write(s.path("state/state.json"), text).expect("write");
+    let out = run_within(&mut supd_command(&s, &s.socket(), &[]), PATIENCE);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        stderr(&out).contains("was written by a newer supd (state version 99; this supd reads up to 1)"),
+        "{}",
+        describe(&out)
+    );
+    assert_eq!(std::fs::read_to_string(s.path("state/state.json")).expect("kept"), text);
+    assert!(!s.socket().exists(), "supd stopped before making its socket");
+}
+
+/// Each corrupt state file is kept under a name of its own: a second one
+/// does not replace the first.
+#[test]
+fn corrupt_state_files_are_each_kept() {
+    let mut s = Supd::new();
+    std::fs::create_dir(s.path("state")).expect("state dir");
+    for text in ["{ first bad", "{ second bad"] {
+        std::fs::write(s.path("state/state.json"), text).expect("write");
+        s = s.start();
+        assert!(s.log().contains("is not valid state"), "{}", s.log());
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid()), nix::sys::signal::Signal::SIGTERM);
+        assert!(s.wait_exit(PATIENCE).is_some(), "supd stops");
+    }
+    let mut kept: Vec<String> = std::fs::read_dir(s.path("state"))
+        .expect("state dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("state.json.bad."))
+        .map(|e| std::fs::read_to_string(e.path()).expect("read"))
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["{ first bad", "{ second bad"], "{}", s.log());
+}
