@@ -31,7 +31,7 @@ impl Supervisor {
 
     fn event_lines(&self, since: u64) -> Vec<(u64, EventLine)> {
         let mut out = Vec::new();
-        for run in self.runs.values() {
+        for run in self.jobs.runs.values() {
             for inst in &run.instances {
                 let group = &run.job.groups[inst.group].name;
                 for t in &inst.tasks {
@@ -99,11 +99,11 @@ impl Supervisor {
 
     /// `job stop`: the job stays stopped across reloads and restarts.
     fn job_stop(&mut self, job: &str) -> Response {
-        if self.current.get(job).and_then(|s| self.runs.get(s)).is_some_and(|r| r.stopped) {
+        if self.jobs.current.get(job).and_then(|s| self.jobs.runs.get(s)).is_some_and(|r| r.stopped) {
             return Response::ok(vec![format!("job {job:?} is already stopped")]);
         }
         if self.stop_job(job) {
-            self.stopped_jobs.insert(job.to_string());
+            self.jobs.stopped.insert(job.to_string());
             self.state_changed();
             Response::ok(vec![format!("job {job:?} stopping")])
         } else {
@@ -147,7 +147,7 @@ impl Supervisor {
         if !dry_run {
             self.notify.reloading();
             self.apply_reload(plan);
-            let line = self.status_line();
+            let line = self.jobs.status_line();
             self.notify.ready(&line);
         }
         if failed {
@@ -172,7 +172,7 @@ impl Supervisor {
     }
 
     fn unknown_job(&self, job: &str) -> String {
-        let hint = crate::jobspec::diag::did_you_mean(job, self.current.keys().map(String::as_str))
+        let hint = crate::jobspec::diag::did_you_mean(job, self.jobs.current.keys().map(String::as_str))
             .map_or(String::new(), |s| format!(" — did you mean {s:?}?"));
         format!("no job {job:?}{hint}")
     }
@@ -186,8 +186,8 @@ impl Supervisor {
             },
         };
         let mut jobs = Vec::new();
-        for (id, serial) in &self.current {
-            let Some(run) = self.runs.get(serial) else { continue };
+        for (id, serial) in &self.jobs.current {
+            let Some(run) = self.jobs.runs.get(serial) else { continue };
             if let Some(sel) = &selection
                 && &sel.job != id
             {
@@ -199,7 +199,7 @@ impl Supervisor {
             };
             jobs.push(super::status::job_status(run, &filter));
         }
-        let mut r = Response::ok(self.load_errors.values().flat_map(|p| p.clone()).collect());
+        let mut r = Response::ok(self.jobs.load_errors.values().flat_map(|p| p.clone()).collect());
         r.status = Some(Status { version: VERSION, node: self.node_status(), jobs });
         r
     }
@@ -216,7 +216,8 @@ impl Supervisor {
             parts = vec![job.into(), group.into(), index.into()];
         }
         let job = parts[0].clone();
-        let run = self.current.get(&job).and_then(|s| self.runs.get(s)).ok_or_else(|| self.unknown_job(&job))?;
+        let run =
+            self.jobs.current.get(&job).and_then(|s| self.jobs.runs.get(s)).ok_or_else(|| self.unknown_job(&job))?;
         let mut sel = Selection { job, group: None, index: None, task: None };
         if let Some(g) = parts.get(1) {
             let Some(group) = run.job.groups.iter().find(|x| &x.name == g) else {
@@ -250,7 +251,7 @@ impl Supervisor {
     /// left out when there is only one to choose.
     fn log_target(&self, target: &str, stderr: bool) -> Result<super::output::LogPath, String> {
         let sel = self.resolve(target)?;
-        let run = &self.runs[&self.current[&sel.job]];
+        let run = &self.jobs.runs[&self.jobs.current[&sel.job]];
         let gname = match sel.group {
             Some(g) => g,
             None if run.job.groups.len() == 1 => run.job.groups[0].name.clone(),
@@ -296,8 +297,8 @@ impl Supervisor {
 
     fn selected_tasks(&self, target: &str) -> Result<Vec<TaskKey>, String> {
         let sel = self.resolve(target)?;
-        let serial = self.current[&sel.job];
-        let run = &self.runs[&serial];
+        let serial = self.jobs.current[&sel.job];
+        let run = &self.jobs.runs[&serial];
         let mut keys = Vec::new();
         for (ii, inst) in run.instances.iter().enumerate() {
             for (ti, t) in inst.tasks.iter().enumerate() {
@@ -321,7 +322,7 @@ impl Supervisor {
         } else {
             "User requested running tasks to restart"
         };
-        if keys.first().is_some_and(|k| self.runs.get(&k.run).is_some_and(|r| r.stopped)) {
+        if keys.first().is_some_and(|k| self.jobs.runs.get(&k.run).is_some_and(|r| r.stopped)) {
             return Response::refused(format!("{target}: the job is stopped — submit it again with `supctl job run`"));
         }
         let mut messages = Vec::new();
@@ -330,7 +331,9 @@ impl Supervisor {
         let mut keys = keys;
         let mut taken_back = Vec::new();
         for key in &keys {
-            let Some(i) = self.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) else { continue };
+            let Some(i) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) else {
+                continue;
+            };
             match i.resched {
                 super::task::Resched::HandedOff { .. }
                 | super::task::Resched::Waiting { .. }
@@ -348,14 +351,18 @@ impl Supervisor {
         }
         keys.retain(|k| !taken_back.contains(&(k.run, k.inst)));
         for (serial, inst) in taken_back {
-            let name =
-                self.runs.get(&serial).and_then(|r| r.instances.get(inst)).map_or(String::new(), |i| i.name.clone());
+            let name = self
+                .jobs
+                .runs
+                .get(&serial)
+                .and_then(|r| r.instances.get(inst))
+                .map_or(String::new(), |i| i.name.clone());
             self.take_back(serial, inst);
             messages.push(format!("instance {name} runs here again"));
         }
         let mut not_running = Vec::new();
         for key in keys {
-            let Some(t) = self.task_mut(key) else { continue };
+            let Some(t) = self.jobs.task_mut(key) else { continue };
             let name = t.spec.name.clone();
             match t.state {
                 State::Running => {
@@ -380,7 +387,7 @@ impl Supervisor {
                     t.state = State::Pending;
                     t.launched = true;
                     let generation = t.generation;
-                    if let Some(inst) = self.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
+                    if let Some(inst) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
                         inst.winding_down = false;
                     }
                     self.timers.arm(Instant::now(), Timer::Start { task: key, generation });
@@ -406,7 +413,7 @@ impl Supervisor {
         };
         let mut messages = Vec::new();
         for key in keys {
-            let Some(t) = self.task_mut(key) else { continue };
+            let Some(t) = self.jobs.task_mut(key) else { continue };
             let Some(pid) = t.pid else { continue };
             // Nomad's alloc runner names no signal in the event
             // (structs.go: `if sig == "" && reason == "" { desc = "Task being sent a signal" }`).

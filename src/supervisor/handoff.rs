@@ -27,8 +27,8 @@ impl Supervisor {
         if self.shutting_down {
             return;
         }
-        let Some(run) = self.runs.get(&serial) else { return };
-        if run.stopped || self.current.get(&run.job.id) != Some(&serial) {
+        let Some(run) = self.jobs.runs.get(&serial) else { return };
+        if run.stopped || self.jobs.current.get(&run.job.id) != Some(&serial) {
             return;
         }
         let Some(i) = run.instances.get(inst) else { return };
@@ -55,7 +55,7 @@ impl Supervisor {
     /// Asks the policy about the next hand-off of a failed instance and
     /// schedules it, or leaves the instance failed with the reason.
     fn plan_handoff(&mut self, serial: u64, inst: usize, ran_for: Duration) {
-        let Some(run) = self.runs.get(&serial) else { return };
+        let Some(run) = self.jobs.runs.get(&serial) else { return };
         let Some(i) = run.instances.get(inst) else { return };
         let Some(policy) = run.job.groups[i.group].reschedule else { return };
         let history: Vec<reschedule::Event> = i.history.iter().filter_map(|h| h.to_policy().ok()).collect();
@@ -89,8 +89,8 @@ impl Supervisor {
             return;
         }
         let me = self.cfg.node.name.clone();
-        let Some(run) = self.runs.get(&serial) else { return };
-        if run.stopped || self.current.get(&run.job.id) != Some(&serial) {
+        let Some(run) = self.jobs.runs.get(&serial) else { return };
+        if run.stopped || self.jobs.current.get(&run.job.id) != Some(&serial) {
             return;
         }
         let Some(i) = run.instances.get(inst) else { return };
@@ -126,7 +126,7 @@ impl Supervisor {
     /// the attempt failed.
     fn try_peer(&mut self, serial: u64, inst: usize) {
         loop {
-            let Some(run) = self.runs.get(&serial) else { return };
+            let Some(run) = self.jobs.runs.get(&serial) else { return };
             let Some(i) = run.instances.get(inst) else { return };
             let Resched::Trying(a) = &i.resched else { return };
             let Some(&target) = a.order.get(a.pos) else {
@@ -338,7 +338,7 @@ impl Supervisor {
         history: Vec<HistoryEntry>,
         received_from: Option<String>,
     ) {
-        let Some(run) = self.runs.get_mut(&serial) else { return };
+        let Some(run) = self.jobs.runs.get_mut(&serial) else { return };
         let job_type = run.job.job_type;
         let Some(i) = run.instances.get_mut(inst) else { return };
         if i.is_live() {
@@ -371,7 +371,7 @@ impl Supervisor {
     /// `supctl job run` of an unchanged job: what was handed off runs here
     /// again. Returns how many instances.
     pub(super) fn take_back_handed_off(&mut self, serial: u64) -> usize {
-        let handed: Vec<usize> = self.runs.get(&serial).map_or(Vec::new(), |r| {
+        let handed: Vec<usize> = self.jobs.runs.get(&serial).map_or(Vec::new(), |r| {
             r.instances
                 .iter()
                 .enumerate()
@@ -425,7 +425,7 @@ impl Supervisor {
         if !restoring {
             self.fits_here(&job, gi, envelope.index)?;
         }
-        if !restoring && self.stopped_jobs.contains(&job.id) {
+        if !restoring && self.jobs.stopped.contains(&job.id) {
             return Err(format!(
                 "job {:?} was stopped on node {node} by its operator (`supctl job run` there runs it again)",
                 job.id
@@ -441,7 +441,7 @@ impl Supervisor {
             envelope.history.clone(),
             Some(envelope.origin.clone()),
         );
-        let Some(&serial) = self.current.get(&job.id) else {
+        let Some(&serial) = self.jobs.current.get(&job.id) else {
             if restoring {
                 self.saved_instances.entry(key).or_insert(incoming);
             } else {
@@ -452,7 +452,7 @@ impl Supervisor {
             self.received_event(&envelope);
             return Ok(format!("accepted: {name} runs on node {node}"));
         };
-        let Some(run) = self.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
+        let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
         if run.job.source != job.source {
             if !run.received {
                 return Err(format!(
@@ -507,7 +507,7 @@ impl Supervisor {
         // One more instance of work this host already runs for peers.
         self.saved_instances.insert(key, incoming);
         let instance = self.new_instance(&job, gi, envelope.index);
-        let Some(run) = self.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
+        let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
         run.instances.push(instance);
         let ii = run.instances.len() - 1;
         self.received_event(&envelope);
@@ -521,7 +521,7 @@ impl Supervisor {
     /// numbers otherwise, so that the sender tries the next peer.
     fn fits_here(&self, job: &crate::jobspec::Job, gi: usize, index: u32) -> Result<(), String> {
         let (mut cpu, mut mem) = self.reserved(Some(&job.id));
-        if let Some(run) = self.current.get(&job.id).and_then(|s| self.runs.get(s))
+        if let Some(run) = self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s))
             && !run.stopped
         {
             for i in &run.instances {
@@ -544,8 +544,8 @@ impl Supervisor {
     }
 
     fn received_event(&mut self, e: &Envelope) {
-        let Some(&serial) = self.current.get(&e.job) else { return };
-        let Some(run) = self.runs.get(&serial) else { return };
+        let Some(&serial) = self.jobs.current.get(&e.job) else { return };
+        let Some(run) = self.jobs.runs.get(&serial) else { return };
         let Some(inst) =
             run.instances.iter().position(|i| run.job.groups[i.group].name == e.group && i.index == e.index)
         else {
@@ -574,16 +574,16 @@ impl Supervisor {
     }
 
     fn group_policy(&self, serial: u64, inst: usize) -> Option<crate::jobspec::model::ReschedulePolicy> {
-        let run = self.runs.get(&serial)?;
+        let run = self.jobs.runs.get(&serial)?;
         run.job.groups[run.instances.get(inst)?.group].reschedule
     }
 
     fn instance_mut(&mut self, serial: u64, inst: usize) -> Option<&mut Instance> {
-        self.runs.get_mut(&serial)?.instances.get_mut(inst)
+        self.jobs.runs.get_mut(&serial)?.instances.get_mut(inst)
     }
 
     fn instance_label(&self, serial: u64, inst: usize) -> String {
-        self.runs.get(&serial).and_then(|r| r.instances.get(inst)).map_or("an instance".into(), |i| i.name.clone())
+        self.jobs.runs.get(&serial).and_then(|r| r.instances.get(inst)).map_or("an instance".into(), |i| i.name.clone())
     }
 }
 

@@ -22,11 +22,13 @@ use std::time::{Duration, Instant};
 
 impl Supervisor {
     fn check_mut(&mut self, key: CheckKey) -> Option<&mut CheckRun> {
-        self.runs.get_mut(&key.run)?.instances.get_mut(key.inst)?.checks.get_mut(key.check)
+        self.jobs.runs.get_mut(&key.run)?.instances.get_mut(key.inst)?.checks.get_mut(key.check)
     }
 
     fn checks_of(&self, key: TaskKey) -> Vec<CheckKey> {
-        let Some(inst) = self.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else { return Vec::new() };
+        let Some(inst) = self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else {
+            return Vec::new();
+        };
         inst.checks
             .iter()
             .enumerate()
@@ -125,7 +127,7 @@ impl Supervisor {
 
     /// Starts a probe; a result known at once is returned.
     fn start_probe(&mut self, ck: CheckKey) -> Result<Option<Outcome>, String> {
-        let run = self.runs.get(&ck.run).ok_or("job is gone")?;
+        let run = self.jobs.runs.get(&ck.run).ok_or("job is gone")?;
         let inst = run.instances.get(ck.inst).ok_or("instance is gone")?;
         let c = inst.checks.get(ck.check).ok_or("check is gone")?;
         match (&c.spec.kind, c.resolved) {
@@ -267,13 +269,13 @@ impl Supervisor {
         let key = TaskKey { run: ck.run, inst: ck.inst, task: c.task };
         let name = (verdict == Verdict::Restart).then(|| c.spec.name.clone());
         if let Some(text) = change
-            && let Some(t) = self.task_mut(key)
+            && let Some(t) = self.jobs.task_mut(key)
         {
             t.push_event("Check Status", text);
         }
         if let Some(name) = name {
             log::info!("{}: check {} unhealthy; restarting", self.label(key), quoted(&name));
-            if let Some(t) = self.task_mut(key)
+            if let Some(t) = self.jobs.task_mut(key)
                 && t.pid.is_some()
             {
                 t.push_event("Restart Signaled", format!("healthcheck: check {} unhealthy", quoted(&name)));

@@ -12,6 +12,7 @@ mod children;
 mod control;
 mod handoff;
 mod health;
+mod jobs;
 mod output;
 mod persist;
 mod reload;
@@ -25,15 +26,15 @@ mod timers;
 use crate::node::Node;
 use crate::process;
 use children::{Children, Owner};
+use jobs::Jobs;
 use mio::{Events, Interest, Poll, Token};
 use nix::unistd::Pid;
 use server::{ControlServer, Tokens};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
-use task::JobRun;
 pub use task::{CheckKey, TaskKey};
 use timers::{Timer, Timers};
 
@@ -85,11 +86,8 @@ pub struct Supervisor {
     children: Children,
     server: ControlServer,
     tokens: Tokens,
-    /// Every job version with live processes, current or retired.
-    runs: BTreeMap<u64, JobRun>,
-    /// Job ID -> the serial of its current version.
-    current: BTreeMap<String, u64>,
-    next_serial: u64,
+    /// Every job, its versions, instances and tasks.
+    jobs: Jobs,
     /// Sockets of tcp and http checks in flight.
     check_tokens: HashMap<Token, CheckKey>,
     timers: Timers,
@@ -97,8 +95,6 @@ pub struct Supervisor {
     shutting_down: bool,
     /// A second stop request came: no more waiting.
     hurry: bool,
-    /// Jobs the operator stopped: they stay stopped across reloads and restarts.
-    stopped_jobs: std::collections::BTreeSet<String>,
     /// The state changed and a save is scheduled.
     save_pending: bool,
     /// pidfds of processes left by a previous supd, being stopped.
@@ -108,8 +104,6 @@ pub struct Supervisor {
     /// Hand-off state for instances about to be created (saved, or just
     /// received), by job/group/index.
     saved_instances: HashMap<(String, String, u32), crate::state::InstanceSaved>,
-    /// Files of the job directory that failed to load, with their problems.
-    load_errors: BTreeMap<String, Vec<String>>,
     /// Capture pipes: token -> (task, stream).
     log_tokens: HashMap<Token, (TaskKey, crate::logs::Stream)>,
     notify: crate::notify::Notifier,
@@ -141,19 +135,15 @@ impl Supervisor {
             children,
             server,
             tokens: Tokens::starting_at(FIRST_TOKEN),
-            runs: BTreeMap::new(),
-            current: BTreeMap::new(),
-            next_serial: 1,
+            jobs: Jobs::default(),
             timers: Timers::new(Instant::now()),
             rng: seed(),
             shutting_down: false,
             hurry: false,
-            stopped_jobs: std::collections::BTreeSet::new(),
             save_pending: false,
             saved_tasks: HashMap::new(),
             saved_instances: HashMap::new(),
             leftover_tokens: HashMap::new(),
-            load_errors: BTreeMap::new(),
             log_tokens: HashMap::new(),
             check_tokens: HashMap::new(),
             notify: crate::notify::Notifier::from_env(),
@@ -182,15 +172,15 @@ impl Supervisor {
                 let _ = process::signal_group(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
         }
-        log::info!("supd ready: {} job(s), control socket {}", self.current.len(), self.cfg.socket.display());
-        self.notify.ready(&self.status_line());
+        log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
+        self.notify.ready(&self.jobs.status_line());
         if let Some(every) = crate::notify::watchdog_interval() {
             self.timers.arm(Instant::now() + every, Timer::Watchdog);
         }
         let mut events = Events::with_capacity(256);
         let mut sweeping = false;
         loop {
-            if !self.shutting_down && self.cfg.exit_when_done && self.all_done() {
+            if !self.shutting_down && self.cfg.exit_when_done && self.jobs.all_done() {
                 log::info!("every job has ended; exiting");
                 self.shutting_down = true;
             }
@@ -206,7 +196,7 @@ impl Supervisor {
                     // gets SIGTERM, then SIGKILL after the longest kill_timeout.
                     sweeping = true;
                     let _ = process::signal_pid(Pid::from_raw(-1), nix::sys::signal::Signal::SIGTERM);
-                    self.timers.arm(Instant::now() + self.longest_kill_timeout(), Timer::SweepKill);
+                    self.timers.arm(Instant::now() + self.jobs.longest_kill_timeout(), Timer::SweepKill);
                 }
             }
             let timeout = self.timers.timeout(Instant::now());
@@ -235,7 +225,7 @@ impl Supervisor {
             self.guarded(|s| s.run_due_timers());
             self.guarded(|s| s.broadcast_events());
             if self.notify.enabled() {
-                let line = self.status_line();
+                let line = self.jobs.status_line();
                 self.notify.status(&line);
             }
         }
@@ -244,7 +234,7 @@ impl Supervisor {
         }
         self.release_all_cgroups();
         self.server.close();
-        let code = self.exit_code();
+        let code = if !self.cfg.exit_when_done || self.jobs.all_complete() { 0 } else { 1 };
         log::info!("supd stopped: every task has ended (exit status {code})");
         code
     }
@@ -258,41 +248,6 @@ impl Supervisor {
                 .unwrap_or_else(|| "unknown".into());
             log::error!("internal error while handling an event ({what}); supervision goes on");
         }
-    }
-
-    /// Every current job has ended: no task runs or waits to start.
-    fn all_done(&self) -> bool {
-        let handing_off =
-            |i: &task::Instance| matches!(i.resched, task::Resched::Waiting { .. } | task::Resched::Trying(_));
-        self.runs.values().all(|r| !r.instances.iter().any(|i| i.is_live() || handing_off(i)))
-            && self
-                .current
-                .values()
-                .filter_map(|s| self.runs.get(s))
-                .all(|r| r.instances.iter().all(|i| i.tasks.iter().all(|t| t.state == task::State::Dead)))
-    }
-
-    /// 0 when every instance completed, 1 otherwise (with --exit-when-done
-    /// the exit status tells how the jobs ended).
-    fn exit_code(&self) -> i32 {
-        if !self.cfg.exit_when_done {
-            return 0;
-        }
-        let all_complete = self
-            .current
-            .values()
-            .filter_map(|s| self.runs.get(s))
-            .all(|r| r.instances.iter().all(|i| i.status() == task::InstanceStatus::Complete));
-        if all_complete { 0 } else { 1 }
-    }
-
-    fn longest_kill_timeout(&self) -> Duration {
-        self.runs
-            .values()
-            .flat_map(|r| r.job.groups.iter().flat_map(|g| &g.tasks))
-            .map(|t| t.kill_timeout)
-            .max()
-            .unwrap_or(Duration::from_secs(5))
     }
 
     /// SIGCHLD: every ended child goes to its owner.
@@ -311,7 +266,7 @@ impl Supervisor {
                     self.notify.reloading();
                     let plan = self.plan_reload();
                     self.apply_reload(plan);
-                    self.notify.ready(&self.status_line());
+                    self.notify.ready(&self.jobs.status_line());
                 }
                 _ => {}
             }
@@ -340,20 +295,20 @@ impl Supervisor {
         while let Some(timer) = self.timers.pop_due(now) {
             match timer {
                 Timer::Start { task: key, generation } => {
-                    if self.task(key).is_some_and(|t| t.generation == generation) {
+                    if self.jobs.task(key).is_some_and(|t| t.generation == generation) {
                         self.start_task(key);
                     }
                 }
                 Timer::Check { check: key, generation } => self.run_check(key, generation),
                 Timer::Drain { task, stream } => self.drain_log(task, stream),
                 Timer::LeftoverKill { task: key, pid } => {
-                    if self.task(key).is_some_and(|t| t.leftover == Some(pid)) {
+                    if self.jobs.task(key).is_some_and(|t| t.leftover == Some(pid)) {
                         let _ = process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
                         let _ = process::signal_pid(pid, nix::sys::signal::Signal::SIGKILL);
                     }
                 }
                 Timer::Kill { task: key, generation } => {
-                    if self.task(key).is_some_and(|t| t.generation == generation) {
+                    if self.jobs.task(key).is_some_and(|t| t.generation == generation) {
                         self.send_kill(key);
                     }
                 }
@@ -384,7 +339,7 @@ impl Supervisor {
                 Timer::HandoffTimeout { run: serial, inst, pid } => self.hook_timed_out(serial, inst, pid),
                 Timer::CgroupRemove => self.remove_dying_cgroups(),
                 Timer::Escalate { task: key, generation } => {
-                    if let Some(t) = self.task(key)
+                    if let Some(t) = self.jobs.task(key)
                         && t.generation == generation
                         && let Some(pid) = t.pid
                     {
@@ -405,32 +360,8 @@ impl Supervisor {
         }
     }
 
-    /// `3 running, 1 pending, 0 failed` over every task, for systemd's STATUS.
-    fn status_line(&self) -> String {
-        let (mut running, mut pending, mut failed) = (0, 0, 0);
-        for run in self.current.values().filter_map(|s| self.runs.get(s)) {
-            for t in run.instances.iter().flat_map(|i| &i.tasks) {
-                match t.state {
-                    task::State::Running => running += 1,
-                    task::State::Pending => pending += 1,
-                    task::State::Dead if t.failed => failed += 1,
-                    task::State::Dead => {}
-                }
-            }
-        }
-        format!("{running} running, {pending} pending, {failed} failed")
-    }
-
-    fn task(&self, key: TaskKey) -> Option<&task::TaskRun> {
-        self.runs.get(&key.run)?.instances.get(key.inst)?.tasks.get(key.task)
-    }
-
-    fn task_mut(&mut self, key: TaskKey) -> Option<&mut task::TaskRun> {
-        self.runs.get_mut(&key.run)?.instances.get_mut(key.inst)?.tasks.get_mut(key.task)
-    }
-
     fn everything_stopped(&self) -> bool {
-        self.children.is_empty() && self.runs.values().all(|r| !r.instances.iter().any(task::Instance::is_live))
+        self.children.is_empty() && self.jobs.nothing_live()
     }
 
     /// A sample from [0, 1) for restart jitter (xorshift; quality is not

@@ -24,10 +24,10 @@ impl Supervisor {
     /// opened (no room, no rights), the task still runs, writing to supd's
     /// own stderr, and says so.
     pub(super) fn ensure_task_log(&mut self, key: TaskKey) {
-        if self.task(key).is_some_and(|t| t.log.is_none()) {
+        if self.jobs.task(key).is_some_and(|t| t.log.is_none()) {
             match self.open_log(key) {
                 Ok(log) => {
-                    if let Some(t) = self.task_mut(key) {
+                    if let Some(t) = self.jobs.task_mut(key) {
                         t.log = Some(log);
                     }
                 }
@@ -37,7 +37,7 @@ impl Supervisor {
                         self.cfg.log_dir.display()
                     );
                     log::warn!("{}: {message}", self.label(key));
-                    if let Some(t) = self.task_mut(key) {
+                    if let Some(t) = self.jobs.task_mut(key) {
                         t.push_event("Task Setup", message);
                     }
                 }
@@ -48,7 +48,7 @@ impl Supervisor {
     /// The stdout and stderr to give a task's process: its capture pipes,
     /// or supd's own when they could not be opened.
     pub(super) fn task_io(&self, key: TaskKey) -> (Io<'_>, Io<'_>) {
-        match self.task(key).and_then(|t| t.log.as_ref()) {
+        match self.jobs.task(key).and_then(|t| t.log.as_ref()) {
             Some(l) => (Io::Fd(l.out.write_fd()), Io::Fd(l.err.write_fd())),
             None => (Io::Inherit, Io::Inherit),
         }
@@ -56,7 +56,7 @@ impl Supervisor {
 
     fn open_log(&mut self, key: TaskKey) -> std::io::Result<TaskLog> {
         let (dir, name, limits) = {
-            let run = self.runs.get(&key.run).ok_or_else(|| std::io::Error::other("job is gone"))?;
+            let run = self.jobs.runs.get(&key.run).ok_or_else(|| std::io::Error::other("job is gone"))?;
             let inst = run.instances.get(key.inst).ok_or_else(|| std::io::Error::other("instance is gone"))?;
             let t = inst.tasks.get(key.task).ok_or_else(|| std::io::Error::other("task is gone"))?;
             let group = &run.job.groups[inst.group].name;
@@ -106,7 +106,7 @@ impl Supervisor {
     pub(super) fn drain_log(&mut self, key: TaskKey, which: Stream) {
         let mut total = 0;
         loop {
-            let Some(t) = self.task_mut(key) else { return };
+            let Some(t) = self.jobs.task_mut(key) else { return };
             let Some(log) = t.log.as_mut() else { return };
             let stream = match which {
                 Stream::Stdout => &mut log.out,
@@ -126,7 +126,7 @@ impl Supervisor {
                 break;
             }
         }
-        let Some(t) = self.task_mut(key) else { return };
+        let Some(t) = self.jobs.task_mut(key) else { return };
         let Some(log) = t.log.as_mut() else { return };
         let stream = match which {
             Stream::Stdout => &mut log.out,
@@ -135,7 +135,7 @@ impl Supervisor {
         let problem = stream.error.take().map(|e| (e, stream.dropped));
         if let Some((e, dropped)) = problem {
             log::warn!("{}: {e} ({dropped} bytes of output dropped so far)", self.label(key));
-            if let Some(t) = self.task_mut(key) {
+            if let Some(t) = self.jobs.task_mut(key) {
                 t.push_event(
                     "Task hook message",
                     format!("Logs: {e}; output is dropped and counted ({dropped} bytes so far)"),
@@ -145,7 +145,7 @@ impl Supervisor {
     }
 
     fn log_path(&self, key: TaskKey, stream: Stream) -> Option<LogPath> {
-        let run = self.runs.get(&key.run)?;
+        let run = self.jobs.runs.get(&key.run)?;
         let inst = run.instances.get(key.inst)?;
         Some(LogPath {
             job: run.job.id.clone(),

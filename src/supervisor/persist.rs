@@ -17,7 +17,7 @@ impl Supervisor {
                 return;
             }
         };
-        self.stopped_jobs.extend(saved.stopped);
+        self.jobs.stopped.extend(saved.stopped);
         for t in saved.tasks {
             // A process the previous supd was running must not run twice:
             // it goes before anything starts.
@@ -64,8 +64,8 @@ impl Supervisor {
 
     pub(super) fn save(&mut self) {
         let mut saved = crate::state::Saved { version: crate::state::VERSION, ..Default::default() };
-        for serial in self.current.values() {
-            let Some(run) = self.runs.get(serial) else { continue };
+        for serial in self.jobs.current.values() {
+            let Some(run) = self.jobs.runs.get(serial) else { continue };
             if run.received {
                 saved.received.extend(self.received_envelopes(run));
             } else if run.file.is_none() {
@@ -74,10 +74,10 @@ impl Supervisor {
                     .push(crate::state::Submitted { file: run.origin.clone(), source: run.job.source.clone() });
             }
         }
-        saved.stopped = self.stopped_jobs.iter().cloned().collect();
+        saved.stopped = self.jobs.stopped.iter().cloned().collect();
         let (now_i, now_w) = (Instant::now(), std::time::SystemTime::now());
-        for serial in self.current.values() {
-            let Some(run) = self.runs.get(serial) else { continue };
+        for serial in self.jobs.current.values() {
+            let Some(run) = self.jobs.runs.get(serial) else { continue };
             let digest = crate::state::digest(&run.job.source);
             for inst in &run.instances {
                 if let Some(i) = handoff::saved_instance(run, inst, digest) {

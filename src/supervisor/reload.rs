@@ -39,11 +39,12 @@ impl Supervisor {
                 // A job that starts nothing (unchanged, or stopped by the
                 // operator) needs no room.
                 let unchanged = self
+                    .jobs
                     .current
                     .get(&job.id)
-                    .and_then(|s| self.runs.get(s))
+                    .and_then(|s| self.jobs.runs.get(s))
                     .is_some_and(|run| run.job.source == job.source && !run.stopped)
-                    || self.stopped_jobs.contains(&job.id);
+                    || self.jobs.stopped.contains(&job.id);
                 let planned: Vec<&Job> = plan.submit.iter().map(|(j, _)| j).collect();
                 if !unchanged && let Err(e) = self.fit_with(&job, &planned) {
                     // Refused like an invalid file: what runs keeps running.
@@ -51,7 +52,7 @@ impl Supervisor {
                     plan.invalid.entry(name.clone()).or_default().push(e);
                     continue;
                 }
-                match self.current.get(&job.id).and_then(|s| self.runs.get(s)) {
+                match self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s)) {
                     Some(run) if run.job.source == job.source && !run.stopped => {}
                     Some(_) => {
                         plan.messages.push(format!("update job {:?} from {name}", job.id));
@@ -65,8 +66,8 @@ impl Supervisor {
             }
         }
         let submitted: Vec<&str> = plan.submit.iter().map(|(j, _)| j.id.as_str()).collect();
-        for (id, serial) in &self.current {
-            let Some(run) = self.runs.get(serial) else { continue };
+        for (id, serial) in &self.jobs.current {
+            let Some(run) = self.jobs.runs.get(serial) else { continue };
             let Some(file) = &run.file else { continue };
             if run.stopped || submitted.contains(&id.as_str()) || plan.invalid.contains_key(file) {
                 continue;
@@ -92,7 +93,7 @@ impl Supervisor {
                 log::warn!("{m}");
             }
         }
-        self.load_errors = plan.invalid;
+        self.jobs.load_errors = plan.invalid;
         for id in plan.remove {
             self.stop_job(&id);
         }

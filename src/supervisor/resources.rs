@@ -21,7 +21,7 @@ impl Supervisor {
         }
         let label = self.label(key);
         let cgroups = &self.cfg.cgroups;
-        let Some(run) = self.runs.get_mut(&key.run) else { return Ok(Join::none()) };
+        let Some(run) = self.jobs.runs.get_mut(&key.run) else { return Ok(Join::none()) };
         let job = run.job.id.clone();
         let Some(inst) = run.instances.get_mut(key.inst) else { return Ok(Join::none()) };
         let group = run.job.groups.get(inst.group).map_or("", |g| g.name.as_str());
@@ -51,13 +51,13 @@ impl Supervisor {
     /// Whether the kernel's OOM killer struck the task's run that just ended.
     pub(super) fn oom_killed(&mut self, key: TaskKey, exit: Exit) -> bool {
         let sigkill = matches!(exit, Exit::Signal { signal: libc::SIGKILL, .. });
-        self.task_mut(key).and_then(|t| t.cgroup.as_mut()).is_some_and(|cg| cg.end_run(sigkill))
+        self.jobs.task_mut(key).and_then(|t| t.cgroup.as_mut()).is_some_and(|cg| cg.end_run(sigkill))
     }
 
     /// Kills whatever a task's run left in its cgroup: descendants that
     /// left its process group and session too.
     pub(super) fn kill_cgroup(&self, key: TaskKey) {
-        let Some(cg) = self.task(key).and_then(|t| t.cgroup.as_ref()) else { return };
+        let Some(cg) = self.jobs.task(key).and_then(|t| t.cgroup.as_ref()) else { return };
         if cg.is_empty() {
             return;
         }
@@ -71,7 +71,7 @@ impl Supervisor {
     /// A task is dead for good: its cgroup goes, once empty.
     pub(super) fn release_cgroup(&mut self, key: TaskKey) {
         let label = self.label(key);
-        let Some(t) = self.task_mut(key) else { return };
+        let Some(t) = self.jobs.task_mut(key) else { return };
         if t.pid.is_some() {
             return;
         }
@@ -92,7 +92,7 @@ impl Supervisor {
     /// a little for processes that are still dying).
     pub(super) fn release_all_cgroups(&mut self) {
         let mut keys = Vec::new();
-        for (serial, run) in &self.runs {
+        for (serial, run) in &self.jobs.runs {
             for (ii, inst) in run.instances.iter().enumerate() {
                 for ti in 0..inst.tasks.len() {
                     keys.push(TaskKey { run: *serial, inst: ii, task: ti });
@@ -128,8 +128,8 @@ impl Supervisor {
     /// and instances that have ended, reserve nothing.
     pub(super) fn reserved(&self, except: Option<&str>) -> (u64, u64) {
         let mut total = (0, 0);
-        for (id, serial) in &self.current {
-            let Some(run) = self.runs.get(serial) else { continue };
+        for (id, serial) in &self.jobs.current {
+            let Some(run) = self.jobs.runs.get(serial) else { continue };
             if run.stopped || except == Some(id.as_str()) {
                 continue;
             }

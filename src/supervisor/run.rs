@@ -33,12 +33,12 @@ impl Supervisor {
         explicit: bool,
         only: Option<&[(String, u32)]>,
     ) -> Vec<String> {
-        if explicit && self.stopped_jobs.remove(&job.id) {
+        if explicit && self.jobs.stopped.remove(&job.id) {
             self.state_changed();
         }
-        let stays_stopped = self.stopped_jobs.contains(&job.id);
-        if let Some(serial) = self.current.get(&job.id)
-            && let Some(run) = self.runs.get(serial)
+        let stays_stopped = self.jobs.stopped.contains(&job.id);
+        if let Some(serial) = self.jobs.current.get(&job.id)
+            && let Some(run) = self.jobs.runs.get(serial)
             && run.job.source == job.source
             && (!run.stopped || stays_stopped)
             && only.is_none()
@@ -57,15 +57,14 @@ impl Supervisor {
             self.state_changed();
         }
         let mut messages = Vec::new();
-        let replaces = self.current.get(&job.id).copied();
+        let replaces = self.jobs.current.get(&job.id).copied();
         if replaces.is_some() {
             self.stop_job(&job.id);
             messages.push(format!("job {:?} updated: its instances are replaced", job.id));
         } else {
             messages.push(format!("job {:?} submitted", job.id));
         }
-        let serial = self.next_serial;
-        self.next_serial += 1;
+        let serial = self.jobs.next_serial();
         let mut instances = Vec::new();
         for (gi, group) in job.groups.iter().enumerate() {
             for index in 0..group.count {
@@ -76,7 +75,7 @@ impl Supervisor {
             }
         }
         let n = instances.len();
-        self.current.insert(job.id.clone(), serial);
+        self.jobs.current.insert(job.id.clone(), serial);
         if stays_stopped {
             // Stopped by the operator before: listed, but nothing starts.
             for inst in &mut instances {
@@ -84,17 +83,17 @@ impl Supervisor {
             }
             messages.push(format!("job {:?} stays stopped (`supctl job run` starts it again)", job.id));
         }
-        self.runs.insert(
+        self.jobs.runs.insert(
             serial,
             JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received: only.is_some() },
         );
         // Processes a previous supd left running go first, each with its
         // task's kill signal and timeout.
         for inst in 0..n {
-            let count = self.runs.get(&serial).map_or(0, |r| r.instances[inst].tasks.len());
+            let count = self.jobs.runs.get(&serial).map_or(0, |r| r.instances[inst].tasks.len());
             for task in 0..count {
                 let key = TaskKey { run: serial, inst, task };
-                if self.task(key).is_some_and(|t| t.leftover.is_some()) {
+                if self.jobs.task(key).is_some_and(|t| t.leftover.is_some()) {
                     self.stop_leftover(key);
                 }
             }
@@ -102,7 +101,7 @@ impl Supervisor {
         // The old version is forgotten as soon as nothing of it runs; if
         // nothing does now, the new one starts at once.
         if let Some(old) = replaces {
-            let m = self.runs.get(&old).map_or(0, |r| r.instances.len());
+            let m = self.jobs.runs.get(&old).map_or(0, |r| r.instances.len());
             for inst in 0..m {
                 self.advance(old, inst);
             }
@@ -183,11 +182,11 @@ impl Supervisor {
 
     /// Stops every instance of a job; it stays listed as dead.
     pub(super) fn stop_job(&mut self, id: &str) -> bool {
-        let Some(&serial) = self.current.get(id) else { return false };
-        if let Some(run) = self.runs.get_mut(&serial) {
+        let Some(&serial) = self.jobs.current.get(id) else { return false };
+        if let Some(run) = self.jobs.runs.get_mut(&serial) {
             run.stopped = true;
         }
-        let n = self.runs.get(&serial).map_or(0, |r| r.instances.len());
+        let n = self.jobs.runs.get(&serial).map_or(0, |r| r.instances.len());
         for inst in 0..n {
             self.wind_down(serial, inst, None);
         }
@@ -209,7 +208,7 @@ impl Supervisor {
         self.notify.stopping();
         self.shutting_down = true;
         let all: Vec<(u64, usize)> =
-            self.runs.iter().flat_map(|(s, r)| (0..r.instances.len()).map(move |i| (*s, i))).collect();
+            self.jobs.runs.iter().flat_map(|(s, r)| (0..r.instances.len()).map(move |i| (*s, i))).collect();
         for (serial, inst) in all {
             self.wind_down(serial, inst, None);
         }
@@ -219,13 +218,13 @@ impl Supervisor {
     /// Stops the live tasks of an instance and lets nothing restart;
     /// `why` is the event each stopped task gets first.
     fn wind_down(&mut self, serial: u64, inst: usize, why: Option<(&'static str, String)>) {
-        let Some(instance) = self.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
+        let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
         instance.winding_down = true;
         let n = instance.tasks.len();
         let shutting_down = self.shutting_down;
         for ti in 0..n {
             let key = TaskKey { run: serial, inst, task: ti };
-            let Some(t) = self.task_mut(key) else { continue };
+            let Some(t) = self.jobs.task_mut(key) else { continue };
             // Poststop tasks run after the others; they are not stopped here.
             if t.hook() == Some(Hook::Poststop) && t.state != State::Running {
                 continue;
@@ -261,7 +260,7 @@ impl Supervisor {
     /// Sends the task its kill signal, and SIGKILL after kill_timeout.
     pub(super) fn stop_task(&mut self, key: TaskKey, after: After) {
         let hurry = self.shutting_down_now();
-        let Some(t) = self.task_mut(key) else { return };
+        let Some(t) = self.jobs.task_mut(key) else { return };
         if t.pid.is_none() {
             return;
         }
@@ -296,7 +295,7 @@ impl Supervisor {
 
     /// Sends the kill signal now, and arms the SIGKILL escalation.
     pub(super) fn send_kill(&mut self, key: TaskKey) {
-        let Some(t) = self.task_mut(key) else { return };
+        let Some(t) = self.jobs.task_mut(key) else { return };
         let Some(pid) = t.pid else { return };
         let sig = process::parse_signal(&t.spec.kill_signal).unwrap_or(Signal::SIGINT);
         let timeout = t.spec.kill_timeout;
@@ -320,8 +319,8 @@ impl Supervisor {
     /// (removed under supd) is replaced by a new one and the start is made
     /// again at once.
     fn start_task_once(&mut self, key: TaskKey, retry: bool) {
-        let kept_cgroup = self.task(key).is_some_and(|t| t.cgroup.is_some());
-        let Some(run) = self.runs.get(&key.run) else { return };
+        let kept_cgroup = self.jobs.task(key).is_some_and(|t| t.cgroup.is_some());
+        let Some(run) = self.jobs.runs.get(&key.run) else { return };
         let Some(instance) = run.instances.get(key.inst) else { return };
         let Some(t) = instance.tasks.get(key.task) else { return };
         if t.pid.is_some() {
@@ -349,7 +348,7 @@ impl Supervisor {
         match process::spawn_in(&spec, stdout, stderr, &cgroup) {
             Ok(pid) => {
                 let ticks = process::sys::child_start_ticks(pid.as_raw(), before, process::sys::boot_ticks_now());
-                let Some(t) = self.task_mut(key) else { return };
+                let Some(t) = self.jobs.task_mut(key) else { return };
                 if let Some(cg) = t.cgroup.as_mut() {
                     cg.started();
                 }
@@ -361,7 +360,7 @@ impl Supervisor {
                 t.exit = None;
                 t.push_event("Started", "Task started by client".into());
                 log::info!("{} started as pid {pid}", self.label(key));
-                if let Some(i) = self.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
+                if let Some(i) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
                     i.placed_at.get_or_insert_with(Instant::now);
                 }
                 self.children.own(pid, super::Owner::Task(key));
@@ -371,7 +370,7 @@ impl Supervisor {
             }
             Err(e) => {
                 if e.cgroup
-                    && let Some(mut cg) = self.task_mut(key).and_then(|t| t.cgroup.take())
+                    && let Some(mut cg) = self.jobs.task_mut(key).and_then(|t| t.cgroup.take())
                 {
                     // Removed or broken under supd: a new one is made.
                     let _ = cg.remove();
@@ -388,7 +387,7 @@ impl Supervisor {
 
     fn start_failed(&mut self, key: TaskKey, message: String, recoverable: bool) {
         log::warn!("{}: {message}", self.label(key));
-        let Some(t) = self.task_mut(key) else { return };
+        let Some(t) = self.jobs.task_mut(key) else { return };
         t.launched = true;
         t.push_event("Driver Failure", message);
         self.decide(key, Outcome::StartError { recoverable });
@@ -399,7 +398,7 @@ impl Supervisor {
         self.drain_logs(key);
         self.deactivate_checks(key);
         let oom = self.oom_killed(key, exit);
-        let Some(t) = self.task_mut(key) else { return };
+        let Some(t) = self.jobs.task_mut(key) else { return };
         let pid = t.pid.take();
         t.generation += 1; // cancels a pending SIGKILL escalation
         t.exit = Some(exit);
@@ -443,11 +442,11 @@ impl Supervisor {
     /// Applies the restart policy to how a task's run ended.
     fn decide(&mut self, key: TaskKey, outcome: Outcome) {
         let winding_down = self.shutting_down
-            || self.runs.get(&key.run).is_none_or(|r| r.stopped)
-            || self.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)).is_none_or(|i| i.winding_down);
+            || self.jobs.runs.get(&key.run).is_none_or(|r| r.stopped)
+            || self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)).is_none_or(|i| i.winding_down);
         let jitter = self.jitter();
         let shutting_down = self.shutting_down;
-        let Some(t) = self.task_mut(key) else { return };
+        let Some(t) = self.jobs.task_mut(key) else { return };
         let mut decision = t.tracker.decide(outcome, Instant::now(), jitter);
         if winding_down && matches!(decision, Decision::Restart { .. }) {
             // Nothing restarts while its instance is being torn down.
@@ -501,7 +500,7 @@ impl Supervisor {
     /// Group coupling once a task is dead for good (reference §5).
     fn task_died(&mut self, key: TaskKey) {
         self.release_cgroup(key);
-        let Some(instance) = self.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else { return };
+        let Some(instance) = self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else { return };
         let t = &instance.tasks[key.task];
         let name = t.spec.name.clone();
         let why = if t.failed && t.hook() != Some(Hook::Poststop) {
@@ -526,9 +525,9 @@ impl Supervisor {
     /// every non-sidecar prestart task has completed, poststart once the
     /// main tasks run, poststop once everything else is dead.
     pub(super) fn advance(&mut self, serial: u64, inst: usize) {
-        let stopped = self.shutting_down || self.runs.get(&serial).is_none_or(|r| r.stopped);
-        let Some(run) = self.runs.get(&serial) else { return };
-        if run.replaces.is_some_and(|old| self.runs.contains_key(&old)) {
+        let stopped = self.shutting_down || self.jobs.runs.get(&serial).is_none_or(|r| r.stopped);
+        let Some(run) = self.jobs.runs.get(&serial) else { return };
+        if run.replaces.is_some_and(|old| self.jobs.runs.contains_key(&old)) {
             return;
         }
         let Some(instance) = run.instances.get(inst) else { return };
@@ -558,7 +557,8 @@ impl Supervisor {
         }
         // Tasks that can never start now (the instance is going away) end
         // without having run.
-        if winding_down && let Some(instance) = self.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) {
+        if winding_down && let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst))
+        {
             let shutting_down = self.shutting_down;
             for t in instance.tasks.iter_mut() {
                 if !t.launched && t.hook() != Some(Hook::Poststop) {
@@ -571,7 +571,7 @@ impl Supervisor {
         // All are marked before any starts: starting one advances the
         // instance again, which must not start the others a second time.
         for &ti in &to_start {
-            if let Some(t) = self.task_mut(TaskKey { run: serial, inst, task: ti }) {
+            if let Some(t) = self.jobs.task_mut(TaskKey { run: serial, inst, task: ti }) {
                 t.launched = true;
             }
         }
@@ -580,16 +580,17 @@ impl Supervisor {
         }
         self.settle(serial, inst);
         // A retired version with nothing left is forgotten.
-        if let Some(run) = self.runs.get(&serial)
+        if let Some(run) = self.jobs.runs.get(&serial)
             && run.stopped
-            && self.current.get(&run.job.id) != Some(&serial)
+            && self.jobs.current.get(&run.job.id) != Some(&serial)
             && !run.instances.iter().any(Instance::is_live)
         {
-            if let Some(mut old) = self.runs.remove(&serial) {
+            if let Some(mut old) = self.jobs.runs.remove(&serial) {
                 self.close_logs(&mut old);
             }
             // The version that waited for this one may start now.
             let next: Vec<(u64, usize)> = self
+                .jobs
                 .runs
                 .values_mut()
                 .filter(|r| r.replaces == Some(serial))
@@ -614,6 +615,7 @@ impl Supervisor {
                 continue;
             };
             let running = self
+                .jobs
                 .runs
                 .values()
                 .flat_map(|r| &r.instances)
@@ -634,7 +636,7 @@ impl Supervisor {
     /// task starts once it is gone.
     fn stop_leftover(&mut self, key: TaskKey) {
         let label = self.label(key);
-        let Some(t) = self.task_mut(key) else { return };
+        let Some(t) = self.jobs.task_mut(key) else { return };
         let Some(pid) = t.leftover else { return };
         let sig = process::parse_signal(&t.spec.kill_signal).unwrap_or(Signal::SIGINT);
         let timeout = t.spec.kill_timeout;
@@ -659,7 +661,7 @@ impl Supervisor {
         // Gone already, or it cannot be watched: make sure, and go on.
         let _ = process::signal_group(pid, Signal::SIGKILL);
         let _ = process::signal_pid(pid, Signal::SIGKILL);
-        if let Some(t) = self.task_mut(key) {
+        if let Some(t) = self.jobs.task_mut(key) {
             t.leftover = None;
         }
     }
@@ -673,7 +675,7 @@ impl Supervisor {
             let _ = self.poll.registry().deregister(&mut mio::unix::SourceFd(&raw));
         }
         drop(fd);
-        if let Some(t) = self.task_mut(key) {
+        if let Some(t) = self.jobs.task_mut(key) {
             t.leftover = None;
             t.push_event("Killed", "The process left by the previous supd is gone".into());
         }
@@ -682,7 +684,7 @@ impl Supervisor {
 
     /// `job.group[index]/task`, for messages.
     pub(super) fn label(&self, key: TaskKey) -> String {
-        match self.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) {
+        match self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) {
             Some(i) => format!("{}/{}", i.name, i.tasks.get(key.task).map_or("?", |t| t.spec.name.as_str())),
             None => "a task of a removed job".into(),
         }
