@@ -17,4 +17,5 @@ pub mod policy; // restart, check_restart, reschedule: pure decisions
 pub mod process; // spawn, signal, reap: the only place that forks or waits
 pub mod state; // what survives a restart of supd (atomic JSON)
 pub mod supervisor; // the event loop; owns all runtime state
+pub mod taskdir; // allocation directories, templates, artifacts
 pub mod timefmt; // RFC 3339 times

@@ -105,10 +105,13 @@ fn man_pages_name_themselves_and_each_other() {
 
 // --- supd-job(5) against the code ------------------------------------------
 
-/// The `Schema` constants of src/jobspec/decode.rs: for each block, the keys
-/// it accepts and the Nomad keys it loads with a warning.
+/// The `Schema` constants of src/jobspec/decode.rs and taskdir_blocks.rs:
+/// for each block, the keys it accepts and the Nomad keys it loads with a
+/// warning.
 fn schemas() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
-    let src = std::fs::read_to_string(Path::new(ROOT).join("src/jobspec/decode.rs")).unwrap();
+    let src = ["src/jobspec/decode.rs", "src/jobspec/taskdir_blocks.rs"]
+        .map(|f| std::fs::read_to_string(Path::new(ROOT).join(f)).unwrap())
+        .join("\n");
     let quoted = |s: &str| -> Vec<String> { s.split('"').skip(1).step_by(2).map(str::to_string).collect() };
     let mut out = BTreeMap::new();
     for part in src.split(": Schema =").skip(1) {

@@ -101,10 +101,10 @@ const TASK: Schema = Schema {
         ("service", Blk),
         ("constraint", Blk),
         ("meta", Either),
+        ("template", Blk),
+        ("artifact", Blk),
     ],
     ignored: &[
-        "artifact",
-        "template",
         "vault",
         "volume_mount",
         "dispatch_payload",
@@ -821,6 +821,7 @@ fn task(
         None => group_restart.over(job_type.default_restart()),
     };
     let services = services(r, b, scope);
+    let (templates, artifacts) = super::taskdir_blocks::decode(r, b);
     let constraints = constraints(r, b);
     let mut meta = group_meta.clone();
     meta.extend(r.string_map(b, "meta"));
@@ -843,6 +844,8 @@ fn task(
         resources,
         restart,
         services,
+        templates,
+        artifacts,
         constraints,
         meta,
     }

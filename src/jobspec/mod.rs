@@ -7,8 +7,10 @@
 pub mod decode;
 pub mod diag;
 pub mod duration;
+pub mod gotemplate;
 pub mod model;
 mod reader;
+pub mod taskdir_blocks;
 pub mod template;
 pub mod version;
 

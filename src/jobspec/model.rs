@@ -4,6 +4,7 @@
 //! downstream needs to know which of them the file wrote.
 
 use super::diag::Pos;
+pub use super::taskdir_blocks::{Artifact, ArtifactMode, ChangeMode, ChangeScript, Checksum, Template, TemplateSource};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -172,6 +173,8 @@ pub struct Task {
     pub resources: Resources,
     pub restart: RestartPolicy,
     pub services: Vec<Service>,
+    pub templates: Vec<Template>,
+    pub artifacts: Vec<Artifact>,
     pub constraints: Vec<Constraint>,
     /// Task meta merged over group and job meta.
     pub meta: BTreeMap<String, String>,

@@ -1,0 +1,901 @@
+//! A task's `template` and `artifact` blocks: decoded into typed values with
+//! Nomad's defaults, and checked as Nomad checks them, plus what supd itself
+//! cannot do (Consul and Vault functions, git/hg/s3/gcs sources). Template
+//! problems are reported at their place in the job file, with their place
+//! inside the template. taskdir renders and fetches what is decoded here.
+
+use super::decode::SIGNALS;
+use super::diag::{Pos, did_you_mean};
+use super::gotemplate;
+use super::reader::{Kind, Reader, Schema};
+use hcl_edit::Span;
+use hcl_edit::expr::Expression;
+use hcl_edit::structure::{Block, Body};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use Kind::{Attr, Block as Blk, Either};
+
+const TEMPLATE: Schema = Schema {
+    what: "template",
+    keys: &[
+        ("data", Attr),
+        ("source", Attr),
+        ("destination", Attr),
+        ("perms", Attr),
+        ("uid", Attr),
+        ("gid", Attr),
+        ("env", Attr),
+        ("change_mode", Attr),
+        ("change_signal", Attr),
+        ("change_script", Blk),
+        ("splay", Attr),
+        ("left_delimiter", Attr),
+        ("right_delimiter", Attr),
+        ("error_on_missing_key", Attr),
+        ("once", Attr),
+    ],
+    ignored: &["wait", "vault_grace"],
+};
+
+const CHANGE_SCRIPT: Schema = Schema {
+    what: "change_script",
+    keys: &[("command", Attr), ("args", Attr), ("timeout", Attr), ("fail_on_error", Attr)],
+    ignored: &["run_on_first_render"],
+};
+
+const ARTIFACT: Schema = Schema {
+    what: "artifact",
+    keys: &[("source", Attr), ("destination", Attr), ("mode", Attr), ("options", Either), ("headers", Either)],
+    ignored: &["insecure", "chown"],
+};
+
+/// One `template` block, with Nomad's defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Template {
+    pub pos: Pos,
+    pub source: TemplateSource,
+    /// As written, `${...}` kept; relative to the task directory
+    /// (see [`destination_place`]).
+    pub destination: String,
+    /// Mode bits of the rendered file. Default 0644.
+    pub perms: u32,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    /// The rendered `KEY=VALUE` lines join the task's environment.
+    pub env: bool,
+    pub change_mode: ChangeMode,
+    /// At most this long a random wait before the change mode is applied.
+    /// Default 5s.
+    pub splay: Duration,
+    pub left_delimiter: String,
+    pub right_delimiter: String,
+    pub error_on_missing_key: bool,
+    /// Render once, never re-render.
+    pub once: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TemplateSource {
+    /// `data`: the template text itself.
+    Data(String),
+    /// `source`: a path on this host (relative: to the task directory),
+    /// `${...}` kept.
+    File(String),
+}
+
+/// What happens when a template renders differently while the task runs.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChangeMode {
+    Noop,
+    Restart,
+    /// A signal name such as `SIGHUP` (the default with `change_mode = "signal"`).
+    Signal(String),
+    Script(ChangeScript),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangeScript {
+    pub command: String,
+    pub args: Vec<String>,
+    /// Default 5s.
+    pub timeout: Duration,
+    pub fail_on_error: bool,
+}
+
+/// One `artifact` block, with Nomad's defaults filled in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Artifact {
+    pub pos: Pos,
+    /// As written, `${...}` kept; go-getter's forms `http(s)://…`,
+    /// `file:///…` or an absolute path, with `?checksum=` and `?archive=`.
+    pub source: String,
+    /// Relative to the task directory (see [`destination_place`]).
+    /// Default `local/`, in mode `file` `local/<file name of the source>`.
+    pub destination: String,
+    pub mode: ArtifactMode,
+    /// `options { checksum = "sha256:…" }`.
+    pub checksum: Option<Checksum>,
+    /// False with `options { archive = "false" }`: an archive is kept as is.
+    pub unpack: bool,
+    pub headers: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArtifactMode {
+    /// An archive is unpacked into the destination directory; any other
+    /// file is put in it under its own name.
+    Any,
+    /// The destination is the file itself.
+    File,
+    /// The source must unpack into the destination directory.
+    Dir,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumAlgo {
+    Md5,
+    Sha1,
+    Sha256,
+    Sha512,
+}
+
+impl ChecksumAlgo {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChecksumAlgo::Md5 => "md5",
+            ChecksumAlgo::Sha1 => "sha1",
+            ChecksumAlgo::Sha256 => "sha256",
+            ChecksumAlgo::Sha512 => "sha512",
+        }
+    }
+
+    fn len(self) -> usize {
+        match self {
+            ChecksumAlgo::Md5 => 16,
+            ChecksumAlgo::Sha1 => 20,
+            ChecksumAlgo::Sha256 => 32,
+            ChecksumAlgo::Sha512 => 64,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checksum {
+    pub algo: ChecksumAlgo,
+    pub digest: Vec<u8>,
+}
+
+impl Checksum {
+    /// go-getter's `TYPE:HEX`, as Nomad validates it.
+    pub fn parse(text: &str) -> Result<Checksum, String> {
+        let text = text.trim();
+        let Some((kind, hex)) = text.split_once(':') else {
+            return Err(format!("checksum {text:?} must be written TYPE:HEX, e.g. \"sha256:3b1f…\""));
+        };
+        let algo = match kind {
+            "md5" => ChecksumAlgo::Md5,
+            "sha1" => ChecksumAlgo::Sha1,
+            "sha256" => ChecksumAlgo::Sha256,
+            "sha512" => ChecksumAlgo::Sha512,
+            "file" => {
+                return Err(
+                    "checksum files (`file:URL`) are not supported — write the digest, e.g. \"sha256:3b1f…\"".into()
+                );
+            }
+            other => return Err(format!("unknown checksum type {other:?} — use md5, sha1, sha256 or sha512")),
+        };
+        let digest = decode_hex(hex).ok_or_else(|| format!("checksum {hex:?} is not hexadecimal"))?;
+        if digest.len() != algo.len() {
+            return Err(format!(
+                "a {} checksum has {} hex digits, {hex:?} has {}",
+                algo.as_str(),
+                algo.len() * 2,
+                hex.len()
+            ));
+        }
+        Ok(Checksum { algo, digest })
+    }
+
+    pub fn hex(&self) -> String {
+        self.digest.iter().map(|b| format!("{b:02x}")).collect()
+    }
+}
+
+fn decode_hex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) || !s.is_ascii() {
+        return None;
+    }
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).ok()).collect()
+}
+
+// --- where destinations go ---------------------------------------------------
+
+/// The two places of an allocation a task may write to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Under {
+    /// The task's own directory.
+    Task,
+    /// The `alloc/` directory the group's tasks share.
+    Alloc,
+}
+
+/// A destination as a path below the task directory or the shared `alloc/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Place {
+    pub under: Under,
+    /// Normal components only: no `.`, `..` or empty ones.
+    pub parts: Vec<String>,
+}
+
+/// Where a destination lands. Relative paths (and absolute ones, as Nomad
+/// joins them to the task directory) start at the task directory;
+/// `${NOMAD_TASK_DIR}`, `${NOMAD_SECRETS_DIR}` and `${NOMAD_ALLOC_DIR}` at
+/// the start stand for `local/`, `secrets/` and the shared `alloc/`. A path
+/// that leaves both the task directory and the shared `alloc/` is refused.
+pub fn destination_place(dest: &str) -> Result<Place, String> {
+    let (mut under, rest) = if let Some(r) = dest.strip_prefix("${NOMAD_TASK_DIR}") {
+        (Under::Task, format!("local/{r}"))
+    } else if let Some(r) = dest.strip_prefix("${NOMAD_SECRETS_DIR}") {
+        (Under::Task, format!("secrets/{r}"))
+    } else if let Some(r) = dest.strip_prefix("${NOMAD_ALLOC_DIR}") {
+        (Under::Alloc, r.to_string())
+    } else {
+        (Under::Task, dest.to_string())
+    };
+    let mut parts: Vec<String> = Vec::new();
+    // Above the task directory is the allocation directory, where only
+    // `alloc/` belongs to the task.
+    let mut above = false;
+    for c in rest.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    if above || under == Under::Alloc {
+                        return Err(outside(dest));
+                    }
+                    above = true;
+                }
+            }
+            c if above => {
+                if c != "alloc" {
+                    return Err(outside(dest));
+                }
+                above = false;
+                under = Under::Alloc;
+            }
+            c => parts.push(c.to_string()),
+        }
+    }
+    if above {
+        return Err(outside(dest));
+    }
+    Ok(Place { under, parts })
+}
+
+fn outside(dest: &str) -> String {
+    format!(
+        "destination {dest:?} is outside the task directory — write a path under local/, secrets/ or tmp/ (or ${{NOMAD_ALLOC_DIR}}/ for the group's shared alloc/)"
+    )
+}
+
+// --- artifact sources ----------------------------------------------------------
+
+/// What an artifact source asks for, once its `${...}` are resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceSpec {
+    pub kind: SourceKind,
+    /// `?checksum=`.
+    pub checksum: Option<Checksum>,
+    /// `?archive=false` gives `Some(false)`; `?archive=FORMAT` names the
+    /// format to unpack whatever the file is called.
+    pub archive: Option<ArchiveChoice>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKind {
+    /// The URL to request, without the query parameters go-getter reads.
+    Http(String),
+    File(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArchiveChoice {
+    Keep,
+    Format(String),
+}
+
+/// The archive formats supd unpacks, by the file name's ending.
+pub const ARCHIVE_FORMATS: &[&str] = &["tar.gz", "tgz", "tar.xz", "txz", "tar", "zip"];
+
+/// Archive endings go-getter knows that supd does not unpack.
+const OTHER_ARCHIVES: &[&str] = &["tar.bz2", "tbz2", "tar.zst", "tzst", "bz2", "gz", "xz", "zst"];
+
+/// The archive format a file name ends with, if any; an error for the
+/// formats supd does not unpack.
+pub fn archive_format(name: &str) -> Result<Option<&'static str>, String> {
+    if let Some(f) = ARCHIVE_FORMATS.iter().find(|f| name.ends_with(&format!(".{f}"))) {
+        return Ok(Some(f));
+    }
+    if let Some(f) = OTHER_ARCHIVES.iter().find(|f| name.ends_with(&format!(".{f}"))) {
+        return Err(format!(
+            "supd does not unpack .{f} files — use .tar.gz, .tgz, .tar.xz, .tar or .zip, or add ?archive=false to keep the file as it is"
+        ));
+    }
+    Ok(None)
+}
+
+/// Reads a source as go-getter would, refusing the getters supd lacks.
+pub fn parse_source(src: &str) -> Result<SourceSpec, String> {
+    refuse_getter(src)?;
+    let (kind, query) = if let Some(rest) = src.strip_prefix("file://") {
+        let (path, q) = rest.split_once('?').unwrap_or((rest, ""));
+        if !path.starts_with('/') {
+            return Err(format!("file source {src:?} needs an absolute path — write file:///path/to/file"));
+        }
+        (SourceKind::File(path.to_string()), q)
+    } else if src.starts_with('/') {
+        let (path, q) = src.split_once('?').unwrap_or((src, ""));
+        (SourceKind::File(path.to_string()), q)
+    } else if src.starts_with("http://") || src.starts_with("https://") {
+        let (base, q) = src.split_once('?').unwrap_or((src, ""));
+        let host = base.split("://").nth(1).unwrap_or("").split('/').next().unwrap_or("");
+        if host.is_empty() {
+            return Err(format!("source {src:?} has no host — write e.g. https://example.com/app.tar.gz"));
+        }
+        let kept: Vec<&str> = q
+            .split('&')
+            .filter(|p| {
+                !p.is_empty() && !["checksum", "archive", "filename"].contains(&p.split('=').next().unwrap_or(""))
+            })
+            .collect();
+        let url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
+        (SourceKind::Http(url), q)
+    } else {
+        return Err(format!(
+            "source {src:?} is not a URL supd can fetch — write http://…, https://…, file:///… or an absolute path"
+        ));
+    };
+    let mut spec = SourceSpec { kind, checksum: None, archive: None };
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k {
+            "checksum" => spec.checksum = Some(Checksum::parse(&v)?),
+            "archive" if v == "false" => spec.archive = Some(ArchiveChoice::Keep),
+            "archive" => {
+                let f = ARCHIVE_FORMATS.iter().find(|f| **f == v).ok_or_else(|| {
+                    format!(
+                        "?archive={v} names no format supd unpacks — use one of {}, or false",
+                        ARCHIVE_FORMATS.join(", ")
+                    )
+                })?;
+                spec.archive = Some(ArchiveChoice::Format(f.to_string()));
+            }
+            _ => {}
+        }
+    }
+    Ok(spec)
+}
+
+/// go-getter's forced getters (`git::…`) and the sources it detects as
+/// git, hg, s3 or gcs without one.
+fn refuse_getter(src: &str) -> Result<(), String> {
+    let getter = if let Some((forced, _)) = src.split_once("::") {
+        Some(forced.to_string())
+    } else {
+        let scheme = src.split_once("://").map(|(s, _)| s);
+        match scheme {
+            Some("git" | "ssh" | "git+ssh") => Some("git".into()),
+            Some("hg") => Some("hg".into()),
+            Some("s3") => Some("s3".into()),
+            Some("gs" | "gcs") => Some("gcs".into()),
+            Some(_) => None,
+            None if src.starts_with("git@") || src.starts_with("github.com/") || src.starts_with("gitlab.com/") => {
+                Some("git".into())
+            }
+            None if src.starts_with("bitbucket.org/") => Some("git".into()),
+            None if src.contains(".amazonaws.com/") => Some("s3".into()),
+            None if src.starts_with("www.googleapis.com/storage/") || src.contains("storage.googleapis.com/") => {
+                Some("gcs".into())
+            }
+            None => None,
+        }
+    };
+    match getter.as_deref() {
+        None => Ok(()),
+        Some(g @ ("http" | "https")) => Err(format!(
+            "write the {g} source as a URL without `{g}::` — supd fetches http://, https://, file:/// and absolute paths"
+        )),
+        Some(g) => {
+            let what = match g {
+                "git" => "a git repository",
+                "hg" => "a Mercurial repository",
+                "s3" => "an S3 bucket",
+                "gcs" => "a Google Cloud Storage bucket",
+                _ => "this kind of source",
+            };
+            Err(format!(
+                "supd does not fetch {what} (go-getter's `{g}` getter) — fetch http://, https://, file:/// or an absolute path; publish the files over HTTP or put them on this host"
+            ))
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+// --- decoding ----------------------------------------------------------------
+
+/// Until the supervisor renders templates and fetches artifacts at task
+/// start, every block says so: a task must not seem to get its files.
+fn not_yet_applied(r: &mut Reader, block: &Block) {
+    let what = block.ident.as_str();
+    r.sink.warn(
+        block.ident.span(),
+        format!("`{what}` is checked, but supd does not apply it at task start yet — the task starts without it"),
+    );
+}
+
+/// The `template` and `artifact` blocks of a task body.
+pub fn decode(r: &mut Reader, b: &Body) -> (Vec<Template>, Vec<Artifact>) {
+    let templates = r.blocks(b, "template").into_iter().filter_map(|tb| template(r, tb)).collect();
+    let artifacts = r.blocks(b, "artifact").into_iter().filter_map(|ab| artifact(r, ab)).collect();
+    (templates, artifacts)
+}
+
+fn template(r: &mut Reader, block: &Block) -> Option<Template> {
+    r.no_label(block);
+    r.check_keys(&block.body, &TEMPLATE);
+    let b = &block.body;
+    let before = r.sink.error_count();
+    let pos = r.sink.pos(&block.ident.span());
+    let left =
+        r.attr(b, "left_delimiter").and_then(|a| delimiter(r, &a.value, "left_delimiter")).unwrap_or("{{".into());
+    let right =
+        r.attr(b, "right_delimiter").and_then(|a| delimiter(r, &a.value, "right_delimiter")).unwrap_or("}}".into());
+    let source = match (r.attr(b, "data"), r.attr(b, "source")) {
+        (Some(_), Some(s)) => {
+            r.sink.error(s.key.span(), "a template has `data` or `source`, not both — remove one of them");
+            None
+        }
+        (Some(d), None) => r.string(&d.value, "data").map(|text| {
+            let text = unescape(&text);
+            check_text(r, &d.value, &text, &left, &right);
+            TemplateSource::Data(text)
+        }),
+        (None, Some(s)) => {
+            let path = r.string(&s.value, "source").map(|p| unescape(&p));
+            if path.as_deref().is_some_and(str::is_empty) {
+                r.sink.error(s.value.span(), "`source` is empty — name the template file, e.g. \"local/app.conf.tpl\"");
+            }
+            path.map(TemplateSource::File)
+        }
+        (None, None) => {
+            r.sink.error(
+                block.ident.span(),
+                "template has neither `data` nor `source` — add data = <<EOT … EOT, or source = \"path/to/file.tpl\"",
+            );
+            None
+        }
+    };
+    let destination = match r.attr(b, "destination") {
+        Some(a) => r.string(&a.value, "destination").and_then(|d| {
+            if d.trim().is_empty() {
+                r.sink
+                    .error(a.value.span(), "`destination` is empty — name the file to write, e.g. \"local/app.conf\"");
+                return None;
+            }
+            if let Err(e) = destination_place(&d) {
+                r.sink.error(a.value.span(), e);
+                return None;
+            }
+            Some(d)
+        }),
+        None => {
+            r.sink
+                .error(block.ident.span(), "template has no `destination` — add e.g. destination = \"local/app.conf\"");
+            None
+        }
+    };
+    let perms = match r.attr(b, "perms") {
+        Some(a) => r.literal(&a.value, "perms").and_then(|p| match u32::from_str_radix(&p, 8) {
+            Ok(v) if v <= 0o7777 => Some(v),
+            _ => {
+                r.sink.error(a.value.span(), format!("`perms` {p:?} is not an octal file mode — write e.g. \"0640\""));
+                None
+            }
+        }),
+        None => Some(0o644),
+    };
+    let uid = r.attr(b, "uid").and_then(|a| r.int(&a.value, "uid", 0, u32::MAX as i64)).map(|v| v as u32);
+    let gid = r.attr(b, "gid").and_then(|a| r.int(&a.value, "gid", 0, u32::MAX as i64)).map(|v| v as u32);
+    let env = r.attr(b, "env").and_then(|a| r.bool(&a.value, "env")).unwrap_or(false);
+    let splay = r.attr(b, "splay").and_then(|a| r.duration(&a.value, "splay")).unwrap_or(Duration::from_secs(5));
+    let error_on_missing_key =
+        r.attr(b, "error_on_missing_key").and_then(|a| r.bool(&a.value, "error_on_missing_key")).unwrap_or(false);
+    let once = r.attr(b, "once").and_then(|a| r.bool(&a.value, "once")).unwrap_or(false);
+    let change_mode = change_mode(r, block, env);
+    if r.sink.error_count() > before {
+        return None;
+    }
+    not_yet_applied(r, block);
+    Some(Template {
+        pos,
+        source: source?,
+        destination: destination?,
+        perms: perms?,
+        uid,
+        gid,
+        env,
+        change_mode: change_mode?,
+        splay,
+        left_delimiter: left,
+        right_delimiter: right,
+        error_on_missing_key,
+        once,
+    })
+}
+
+fn delimiter(r: &mut Reader, expr: &Expression, field: &str) -> Option<String> {
+    let d = r.literal(expr, field)?;
+    if d.trim().is_empty() {
+        r.sink.error(expr.span(), format!("`{field}` is empty — write the delimiter, e.g. \"[[\""));
+        return None;
+    }
+    Some(d)
+}
+
+fn change_mode(r: &mut Reader, block: &Block, env: bool) -> Option<ChangeMode> {
+    let b = &block.body;
+    let mode_attr = r.attr(b, "change_mode");
+    let mode = match mode_attr {
+        Some(a) => r.enum_value(&a.value, "change_mode", &["noop", "restart", "signal", "script"])?,
+        None => "restart".into(),
+    };
+    let signal_attr = r.attr(b, "change_signal");
+    let signal = signal_attr.and_then(|a| {
+        let s = r.literal(&a.value, "change_signal")?.to_uppercase();
+        if !SIGNALS.contains(&s.as_str()) {
+            let hint = did_you_mean(&s, SIGNALS).map_or(String::new(), |d| format!(" — did you mean {d:?}?"));
+            r.sink.error(a.value.span(), format!("unknown signal {s:?}{hint}"));
+            return None;
+        }
+        Some(s)
+    });
+    let script_block = r.one_block(b, "change_script", "a template");
+    let script = script_block.and_then(|sb| change_script(r, sb));
+    match mode.as_str() {
+        "noop" => Some(ChangeMode::Noop),
+        "restart" => Some(ChangeMode::Restart),
+        "signal" => {
+            if env {
+                let span = mode_attr.and_then(|a| a.value.span());
+                r.sink.error(span, "env templates cannot use change_mode \"signal\" — a running task does not re-read its environment; use \"restart\"");
+                return None;
+            }
+            if signal_attr.is_some() && signal.is_none() {
+                return None;
+            }
+            Some(ChangeMode::Signal(signal.unwrap_or_else(|| "SIGHUP".into())))
+        }
+        _ => match (script_block, script) {
+            (None, _) => {
+                let span = mode_attr.and_then(|a| a.value.span());
+                r.sink.error(span, "change_mode \"script\" needs a change_script block — add change_script { command = \"/path/to/script\" }");
+                None
+            }
+            (Some(_), s) => s.map(ChangeMode::Script),
+        },
+    }
+}
+
+fn change_script(r: &mut Reader, sb: &Block) -> Option<ChangeScript> {
+    r.no_label(sb);
+    r.check_keys(&sb.body, &CHANGE_SCRIPT);
+    let b = &sb.body;
+    let command = match r.attr(b, "command") {
+        Some(a) => {
+            let c = r.string(&a.value, "command")?;
+            if c.trim().is_empty() {
+                r.sink.error(a.value.span(), "`command` is empty — name the script to run");
+                return None;
+            }
+            c
+        }
+        None => {
+            r.sink.error(
+                sb.ident.span(),
+                "change_script has no `command` — add e.g. command = \"/usr/local/bin/reload\"",
+            );
+            return None;
+        }
+    };
+    let args = r.attr(b, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
+    let timeout = r.attr(b, "timeout").and_then(|a| r.duration(&a.value, "timeout")).unwrap_or(Duration::from_secs(5));
+    let fail_on_error = r.attr(b, "fail_on_error").and_then(|a| r.bool(&a.value, "fail_on_error")).unwrap_or(false);
+    Some(ChangeScript { command, args, timeout, fail_on_error })
+}
+
+/// The text of a template as the job file's string gives it: the reader
+/// keeps a literal `${` as `$${`.
+fn unescape(s: &str) -> String {
+    s.replace("$${", "${").replace("%%{", "%{")
+}
+
+/// Reports the problems of a template's text, each at its place in the job
+/// file when the text maps onto it character by character, else at the
+/// start of the value; the message gives the place inside the template.
+fn check_text(r: &mut Reader, expr: &Expression, text: &str, left: &str, right: &str) {
+    let problems = gotemplate::check(text, left, right);
+    if problems.is_empty() {
+        return;
+    }
+    let map = source_map(r.src, expr).filter(|(decoded, _)| decoded == text).map(|(_, offsets)| offsets);
+    let starts: Vec<usize> =
+        std::iter::once(0).chain(text.char_indices().filter(|(_, c)| *c == '\n').map(|(i, _)| i + 1)).collect();
+    for p in problems {
+        let char_index = starts.get(p.line - 1).map(|&s| text[..s].chars().count() + p.column - 1).unwrap_or(0);
+        let span = match &map {
+            Some(offsets) => {
+                let at = offsets.get(char_index).or(offsets.last()).copied().unwrap_or(0);
+                Some(at..at)
+            }
+            None => expr.span(),
+        };
+        r.sink.error(span, format!("template line {}, column {}: {}", p.line, p.column, p.message));
+    }
+}
+
+/// The text of a string or heredoc as written in the source, decoded, with
+/// the source offset of each character; `None` when the expression is of
+/// another kind.
+fn source_map(src: &str, expr: &Expression) -> Option<(String, Vec<usize>)> {
+    let span = expr.span()?;
+    let raw = src.get(span.clone())?;
+    let mut text = String::new();
+    let mut offsets = Vec::new();
+    match expr {
+        Expression::String(_) | Expression::StringTemplate(_) => {
+            let body = raw.strip_prefix('"')?.strip_suffix('"')?;
+            let base = span.start + 1;
+            let mut it = body.char_indices().peekable();
+            while let Some((i, c)) = it.next() {
+                let decoded = match c {
+                    '\\' => match it.next()?.1 {
+                        'n' => '\n',
+                        't' => '\t',
+                        'r' => '\r',
+                        '"' => '"',
+                        '\\' => '\\',
+                        'u' | 'U' => return None,
+                        _ => return None,
+                    },
+                    '$' | '%' if body[i + 1..].starts_with(&format!("{c}{{")) => {
+                        it.next();
+                        c
+                    }
+                    c => c,
+                };
+                text.push(decoded);
+                offsets.push(base + i);
+            }
+        }
+        Expression::HeredocTemplate(h) => {
+            let indent = h.indent().unwrap_or(0);
+            let first = raw.find('\n')? + 1;
+            let body = &raw[first..];
+            let end = body.trim_end().rfind('\n').map_or(0, |i| i + 1);
+            let mut line_start = span.start + first;
+            for line in body[..end].split_inclusive('\n') {
+                let skip: usize = line.chars().take(indent).take_while(|c| *c == ' ').map(char::len_utf8).sum();
+                let mut it = line[skip..].char_indices();
+                while let Some((i, c)) = it.next() {
+                    if matches!(c, '$' | '%') && line[skip + i + 1..].starts_with(&format!("{c}{{")) {
+                        it.next();
+                    }
+                    text.push(c);
+                    offsets.push(line_start + skip + i);
+                }
+                line_start += line.len();
+            }
+        }
+        _ => return None,
+    }
+    Some((text, offsets))
+}
+
+fn artifact(r: &mut Reader, block: &Block) -> Option<Artifact> {
+    r.no_label(block);
+    r.check_keys(&block.body, &ARTIFACT);
+    let b = &block.body;
+    let before = r.sink.error_count();
+    let pos = r.sink.pos(&block.ident.span());
+    let mode = match r.attr(b, "mode") {
+        Some(a) => match r.enum_value(&a.value, "mode", &["any", "file", "dir"]).as_deref() {
+            Some("file") => ArtifactMode::File,
+            Some("dir") => ArtifactMode::Dir,
+            _ => ArtifactMode::Any,
+        },
+        None => ArtifactMode::Any,
+    };
+    let options = r.string_map(b, "options");
+    let headers = r.string_map(b, "headers");
+    let options_span = r
+        .attr(b, "options")
+        .and_then(|a| a.value.span())
+        .or_else(|| r.blocks(b, "options").first().and_then(|o| o.ident.span()));
+    let mut checksum = None;
+    let mut unpack = true;
+    for (k, v) in &options {
+        match k.as_str() {
+            "checksum" if v.contains("${") => {}
+            "checksum" => match Checksum::parse(v) {
+                Ok(c) => checksum = Some(c),
+                Err(e) => r.sink.error(options_span.clone(), format!("options.checksum: {e}")),
+            },
+            "archive" if v == "false" => unpack = false,
+            "archive" => r.sink.error(options_span.clone(), format!("options.archive = {v:?}: supd reads only \"false\" here (keep the file packed); to name a format, add ?archive=FORMAT to the source")),
+            other => r.sink.warn(options_span.clone(), format!("options.{other} is ignored by supd — it is an option of a go-getter getter supd does not have")),
+        }
+    }
+    let source_attr = r.attr(b, "source");
+    let source = match source_attr {
+        Some(a) => r.string(&a.value, "source").and_then(|s| {
+            let s = unescape(&s);
+            let problem = if s.trim().is_empty() {
+                Some("`source` is empty — write the URL to fetch, e.g. \"https://example.com/app.tar.gz\"".to_string())
+            } else if s.contains("${") {
+                // The rest is known once the task's environment is.
+                refuse_getter(&s).err()
+            } else {
+                match parse_source(&s) {
+                    Err(e) => Some(e),
+                    Ok(spec) => {
+                        let name = match &spec.kind {
+                            SourceKind::Http(u) => u.split('?').next().unwrap_or("").to_string(),
+                            SourceKind::File(p) => p.clone(),
+                        };
+                        if spec.checksum.is_some() && checksum.is_some() {
+                            Some("the checksum is given twice, in ?checksum= and in options — keep one".into())
+                        } else if spec.archive.is_none() && unpack {
+                            archive_format(&name).err()
+                        } else {
+                            None
+                        }
+                    }
+                }
+            };
+            match problem {
+                Some(p) => {
+                    r.sink.error(a.value.span(), p);
+                    None
+                }
+                None => Some(s),
+            }
+        }),
+        None => {
+            r.sink.error(
+                block.ident.span(),
+                "artifact has no `source` — add e.g. source = \"https://example.com/app.tar.gz\"",
+            );
+            None
+        }
+    };
+    let destination = match r.attr(b, "destination") {
+        Some(a) => r.string(&a.value, "destination").and_then(|d| match destination_place(&d) {
+            Ok(_) => Some(d),
+            Err(e) => {
+                r.sink.error(a.value.span(), e);
+                None
+            }
+        }),
+        None => source.as_ref().map(|s| match mode {
+            ArtifactMode::File => {
+                let base = s.split('?').next().unwrap_or("").rsplit('/').next().unwrap_or("");
+                format!("local/{base}")
+            }
+            _ => "local/".to_string(),
+        }),
+    };
+    if r.sink.error_count() > before {
+        return None;
+    }
+    not_yet_applied(r, block);
+    Some(Artifact { pos, source: source?, destination: destination?, mode, checksum, unpack, headers })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn destinations_stay_in_the_task_directory_or_the_shared_alloc() {
+        let ok = |d: &str| destination_place(d).unwrap();
+        assert_eq!(ok("local/app.conf"), Place { under: Under::Task, parts: vec!["local".into(), "app.conf".into()] });
+        assert_eq!(ok("/local/./a"), Place { under: Under::Task, parts: vec!["local".into(), "a".into()] });
+        assert_eq!(ok("${NOMAD_SECRETS_DIR}/s.env").parts, ["secrets", "s.env"]);
+        assert_eq!(ok("${NOMAD_TASK_DIR}/x").parts, ["local", "x"]);
+        assert_eq!(
+            ok("${NOMAD_ALLOC_DIR}/shared.txt"),
+            Place { under: Under::Alloc, parts: vec!["shared.txt".into()] }
+        );
+        assert_eq!(ok("../alloc/data/x"), Place { under: Under::Alloc, parts: vec!["data".into(), "x".into()] });
+        assert_eq!(ok("local/../secrets/y").parts, ["secrets", "y"]);
+        for bad in ["../other-task/x", "../../etc/passwd", "local/../../x", "${NOMAD_ALLOC_DIR}/../t/x", ".."] {
+            assert!(destination_place(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn checksums_as_go_getter_writes_them() {
+        let c = Checksum::parse("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855").unwrap();
+        assert_eq!(c.algo, ChecksumAlgo::Sha256);
+        assert_eq!(c.hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert!(Checksum::parse("md5:d41d8cd98f00b204e9800998ecf8427e").is_ok());
+        assert_eq!(Checksum::parse("sha256:abcd").unwrap_err(), "a sha256 checksum has 64 hex digits, \"abcd\" has 4");
+        assert!(Checksum::parse("crc32:00").unwrap_err().starts_with("unknown checksum type"));
+        assert!(Checksum::parse("abcd").is_err());
+        assert!(Checksum::parse("md5:zz41d8cd98f00b204e9800998ecf8427").unwrap_err().contains("not hexadecimal"));
+    }
+
+    #[test]
+    fn sources_as_go_getter_reads_them() {
+        let s =
+            parse_source("https://h.example/a/app.tar.gz?checksum=md5:d41d8cd98f00b204e9800998ecf8427e&x=1").unwrap();
+        assert_eq!(s.kind, SourceKind::Http("https://h.example/a/app.tar.gz?x=1".into()));
+        assert_eq!(s.checksum.unwrap().algo, ChecksumAlgo::Md5);
+        let s = parse_source("file:///srv/app.zip?archive=false").unwrap();
+        assert_eq!((s.kind, s.archive), (SourceKind::File("/srv/app.zip".into()), Some(ArchiveChoice::Keep)));
+        assert_eq!(parse_source("/srv/bin").unwrap().kind, SourceKind::File("/srv/bin".into()));
+        assert_eq!(parse_source("http://h/x?archive=tgz").unwrap().archive, Some(ArchiveChoice::Format("tgz".into())));
+        for (src, word) in [
+            ("git::https://github.com/o/r", "git repository"),
+            ("github.com/hashicorp/nomad", "git repository"),
+            ("git@github.com:o/r.git", "git repository"),
+            ("hg::http://h/r", "Mercurial"),
+            ("s3::https://s3.amazonaws.com/b/k", "S3"),
+            ("bucket.s3.amazonaws.com/k", "S3"),
+            ("gcs::https://www.googleapis.com/storage/v1/b/k", "Google Cloud Storage"),
+            ("file://relative/x", "absolute path"),
+            ("example.com/x.tgz", "not a URL"),
+        ] {
+            let e = parse_source(src).unwrap_err();
+            assert!(e.contains(word), "{src}: {e}");
+        }
+        assert_eq!(archive_format("a.tar.gz"), Ok(Some("tar.gz")));
+        assert_eq!(archive_format("a.bin"), Ok(None));
+        assert!(archive_format("a.tar.bz2").unwrap_err().contains(".tar.bz2"));
+    }
+
+    #[test]
+    fn text_maps_onto_the_source() {
+        let src = "x = \"a\\n$${b}\"\ny = <<-EOT\n    one\n      {{ two }}\n    EOT\n";
+        let body = hcl_edit::parser::parse_body(src).unwrap();
+        let x = &body.get_attribute("x").unwrap().value;
+        let (text, offsets) = source_map(src, x).unwrap();
+        assert_eq!(text, "a\n${b}");
+        assert_eq!(offsets, [5, 6, 8, 10, 11, 12]);
+        let y = &body.get_attribute("y").unwrap().value;
+        let (text, offsets) = source_map(src, y).unwrap();
+        assert_eq!(text, "one\n  {{ two }}\n");
+        assert_eq!(&src[offsets[0]..offsets[0] + 3], "one");
+        assert_eq!(&src[offsets[6]..offsets[6] + 2], "{{");
+    }
+}

@@ -1,0 +1,487 @@
+//! Fetching `artifact` blocks into the task directory: `http(s)://` with
+//! ureq and `file://` (or an absolute path) from this host, checked against
+//! go-getter's checksums (md5, sha1, sha256, sha512), then unpacked or put in
+//! place. A download lands in a hidden file inside its destination and is
+//! removed after; nothing is written outside the task directory.
+//!
+//! [`prepare`] is quick and runs on the loop (it resolves `${...}` and the
+//! destination); [`fetch`] blocks and runs on a helper thread, which
+//! [`Fetcher`] starts and whose result comes back through a channel and a
+//! `mio::Waker`. The helper decides nothing: it reports what happened.
+
+use super::beneath::{Dir, Owner};
+use super::layout::TaskDir;
+use super::render::resolve;
+use crate::jobspec::taskdir_blocks::{
+    ArchiveChoice, Artifact, ArtifactMode, Checksum, ChecksumAlgo, Place, SourceKind, archive_format, parse_source,
+};
+use std::fmt;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::{Duration, Instant};
+
+/// How much a fetch may take. Nomad's client defaults are 100 GB and 30
+/// minutes; supd's sizes are smaller, as one host's disk is what they guard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes one download may have.
+    pub max_download: u64,
+    /// Bytes one archive may unpack to.
+    pub max_unpacked: u64,
+    /// Entries one archive may hold (Nomad's decompression_file_count_limit).
+    pub max_files: u64,
+    /// The whole of one download, from connecting to the last byte.
+    pub timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits { max_download: 1 << 30, max_unpacked: 4 << 30, max_files: 4096, timeout: Duration::from_secs(30 * 60) }
+    }
+}
+
+/// Why an artifact was not fetched: the reason of the task's
+/// `Failed Artifact Download` event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ArtifactError {
+    /// The source or destination, once `${...}` are resolved, is not one
+    /// supd can use.
+    Source(String),
+    /// The server answered with an error status.
+    Http {
+        url: String,
+        status: u16,
+        reason: String,
+    },
+    /// No answer: refused, reset, not resolved.
+    Transport {
+        url: String,
+        error: String,
+    },
+    Timeout {
+        url: String,
+        after: Duration,
+    },
+    TooLarge {
+        what: String,
+    },
+    Checksum {
+        source: String,
+        algo: ChecksumAlgo,
+        expected: String,
+        actual: String,
+    },
+    /// An archive entry that would land outside the destination, or that
+    /// supd does not unpack.
+    Unsafe {
+        entry: String,
+        why: String,
+    },
+    Archive(String),
+    /// `mode` does not fit what was fetched.
+    Mode(String),
+    Io(String),
+    Cancelled,
+}
+
+impl fmt::Display for ArtifactError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ArtifactError::Source(m) | ArtifactError::Mode(m) | ArtifactError::Io(m) => f.write_str(m),
+            ArtifactError::Http { url, status, reason } => write!(f, "GET {url}: {status} {reason}"),
+            ArtifactError::Transport { url, error } => write!(f, "GET {url}: {error}"),
+            ArtifactError::Timeout { url, after } => {
+                write!(
+                    f,
+                    "GET {url}: not complete after {:?} — the server is too slow, or the artifact timeout too short",
+                    after
+                )
+            }
+            ArtifactError::TooLarge { what } => {
+                write!(f, "{what} — refused (raise the artifact size limit if it is meant)")
+            }
+            ArtifactError::Checksum { source, algo, expected, actual } => write!(
+                f,
+                "checksum mismatch for {source}: expected {}:{expected}, got {}:{actual}",
+                algo.as_str(),
+                algo.as_str()
+            ),
+            ArtifactError::Unsafe { entry, why } => {
+                write!(f, "archive entry {entry:?} {why} — refused, nothing unpacked")
+            }
+            ArtifactError::Archive(m) => write!(f, "cannot unpack: {m}"),
+            ArtifactError::Cancelled => f.write_str("cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for ArtifactError {}
+
+/// One artifact resolved for one start of a task: what to fetch, where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetch {
+    pub source: SourceKind,
+    /// The source for messages (the URL without its query).
+    pub shown: String,
+    pub checksum: Option<Checksum>,
+    /// The archive format to unpack, if any.
+    pub unpack: Option<&'static str>,
+    pub mode: ArtifactMode,
+    pub headers: Vec<(String, String)>,
+    pub task: TaskDir,
+    /// The destination directory (modes any and dir) or file (mode file).
+    pub dest: Place,
+    /// The file name of a download that is not unpacked, in mode any.
+    pub name: String,
+    /// Owner of what is written; `None` for supd's own, as Nomad without
+    /// `chown`.
+    pub owner: Owner,
+}
+
+/// What one fetch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fetched {
+    pub source: String,
+    /// The file or directory written.
+    pub path: PathBuf,
+    pub downloaded: u64,
+    /// Files and links written (1 when not unpacked).
+    pub files: u64,
+}
+
+/// Resolves an artifact block for a task: `${...}` in its source, headers
+/// and destination, go-getter's query parameters, the archive format.
+pub fn prepare(
+    a: &Artifact,
+    task: &TaskDir,
+    vars: &dyn Fn(&str) -> Option<String>,
+    owner: Owner,
+) -> Result<Fetch, ArtifactError> {
+    let interp = |s: &str| crate::jobspec::template::interpolate(s, vars);
+    let source = interp(&a.source);
+    let spec = parse_source(&source).map_err(ArtifactError::Source)?;
+    let checksum = match (spec.checksum, &a.checksum) {
+        (Some(_), Some(_)) => {
+            return Err(ArtifactError::Source(
+                "the checksum is given twice, in ?checksum= and in options — keep one".into(),
+            ));
+        }
+        (c, o) => c.or_else(|| o.clone()),
+    };
+    let path = match &spec.kind {
+        SourceKind::Http(u) => u.split(['?', '#']).next().unwrap_or("").split("://").nth(1).unwrap_or(""),
+        SourceKind::File(p) => p.as_str(),
+    };
+    let name =
+        path.rsplit('/').next().filter(|n| !n.is_empty() && path.contains('/')).unwrap_or("index.html").to_string();
+    let unpack = match spec.archive {
+        Some(ArchiveChoice::Keep) => None,
+        Some(ArchiveChoice::Format(f)) => {
+            crate::jobspec::taskdir_blocks::ARCHIVE_FORMATS.iter().find(|x| **x == f).copied()
+        }
+        None if a.unpack => archive_format(&name).map_err(ArtifactError::Source)?,
+        None => None,
+    };
+    let dest = resolve(task, &a.destination, vars).map_err(ArtifactError::Source)?;
+    if a.mode == ArtifactMode::File && dest.parts.is_empty() {
+        return Err(ArtifactError::Mode(format!("mode \"file\" needs a file as destination, not {:?}", a.destination)));
+    }
+    let headers = a.headers.iter().map(|(k, v)| (k.clone(), interp(v))).collect();
+    let shown = match &spec.kind {
+        SourceKind::Http(u) => u.split('?').next().unwrap_or(u).to_string(),
+        SourceKind::File(p) => p.clone(),
+    };
+    Ok(Fetch {
+        source: spec.kind,
+        shown,
+        checksum,
+        unpack,
+        mode: a.mode,
+        headers,
+        task: task.clone(),
+        dest,
+        name,
+        owner,
+    })
+}
+
+/// A hash being computed as bytes pass.
+enum Hasher {
+    Md5(md5::Md5),
+    Sha1(sha1::Sha1),
+    Sha256(sha2::Sha256),
+    Sha512(sha2::Sha512),
+}
+
+impl Hasher {
+    fn new(algo: ChecksumAlgo) -> Hasher {
+        use sha2::Digest;
+        match algo {
+            ChecksumAlgo::Md5 => Hasher::Md5(md5::Md5::new()),
+            ChecksumAlgo::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            ChecksumAlgo::Sha256 => Hasher::Sha256(sha2::Sha256::new()),
+            ChecksumAlgo::Sha512 => Hasher::Sha512(sha2::Sha512::new()),
+        }
+    }
+
+    fn update(&mut self, b: &[u8]) {
+        use sha2::Digest;
+        match self {
+            Hasher::Md5(h) => h.update(b),
+            Hasher::Sha1(h) => h.update(b),
+            Hasher::Sha256(h) => h.update(b),
+            Hasher::Sha512(h) => h.update(b),
+        }
+    }
+
+    fn finish(self) -> Vec<u8> {
+        use sha2::Digest;
+        match self {
+            Hasher::Md5(h) => h.finalize().to_vec(),
+            Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha256(h) => h.finalize().to_vec(),
+            Hasher::Sha512(h) => h.finalize().to_vec(),
+        }
+    }
+}
+
+/// A download in progress: where it goes, what it hashes to.
+struct Temp<'a> {
+    dir: &'a Dir,
+    name: String,
+}
+
+impl Drop for Temp<'_> {
+    fn drop(&mut self) {
+        let _ = self.dir.remove_file(&self.name);
+    }
+}
+
+static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
+
+/// Fetches one artifact; blocks, so it runs on a helper thread.
+pub fn fetch(f: &Fetch, limits: &Limits, cancel: &AtomicBool) -> Result<Fetched, ArtifactError> {
+    let io = |e: super::beneath::BeneathError| ArtifactError::Io(format!("{}: {e}", f.shown));
+    let base = Dir::open(f.task.base(&f.dest)).map_err(io)?;
+    let parts: Vec<&str> = f.dest.parts.iter().map(String::as_str).collect();
+    // Where the download lands: the destination directory, or the file's.
+    let (dir_parts, file_name) = match f.mode {
+        ArtifactMode::File => (&parts[..parts.len().saturating_sub(1)], parts.last().copied()),
+        _ => (&parts[..], None),
+    };
+    let dir = base.subdir(dir_parts, Some((0o755, f.owner))).map_err(io)?;
+    if f.mode == ArtifactMode::File && f.unpack.is_some() {
+        return Err(ArtifactError::Mode(format!(
+            "{} is an archive, and mode \"file\" cannot unpack one into a file — use mode \"any\" or \"dir\", or add ?archive=false",
+            f.shown
+        )));
+    }
+    if f.mode == ArtifactMode::Dir && f.unpack.is_none() {
+        return Err(ArtifactError::Mode(format!(
+            "mode \"dir\" needs an archive, and {} is none supd unpacks — use mode \"any\" or \"file\"",
+            f.shown
+        )));
+    }
+    let temp = Temp {
+        dir: &dir,
+        name: format!(".supd-download-{}-{}", std::process::id(), TEMP_SEQ.fetch_add(1, Ordering::Relaxed)),
+    };
+    let mut file = dir.create(&temp.name, 0o600).map_err(io)?;
+    let mut hasher = f.checksum.as_ref().map(|c| Hasher::new(c.algo));
+    let downloaded = match &f.source {
+        SourceKind::Http(url) => download(url, &f.headers, limits, cancel, &mut file, &mut hasher)?,
+        SourceKind::File(path) => {
+            let mut src = File::open(path).map_err(|e| ArtifactError::Io(format!("{path}: {e}")))?;
+            if src.metadata().is_ok_and(|m| m.is_dir()) {
+                return Err(ArtifactError::Source(format!(
+                    "{path} is a directory — supd fetches files; pack the directory as .tar.gz"
+                )));
+            }
+            copy(&mut src, &mut file, limits, cancel, &mut hasher, path)?
+        }
+    };
+    file.sync_all().map_err(|e| ArtifactError::Io(format!("{}: {e}", f.shown)))?;
+    if let (Some(want), Some(h)) = (&f.checksum, hasher) {
+        let got = h.finish();
+        if got != want.digest {
+            return Err(ArtifactError::Checksum {
+                source: f.shown.clone(),
+                algo: want.algo,
+                expected: want.hex(),
+                actual: super::funcs::hex(&got),
+            });
+        }
+    }
+    let dest_path = f.task.path_of(&f.dest);
+    match f.unpack {
+        Some(format) => {
+            let files = super::unpack::unpack(format, &mut file, &dir, f.owner, limits, cancel)?;
+            Ok(Fetched { source: f.shown.clone(), path: dest_path, downloaded, files })
+        }
+        None => {
+            let chmod = nix::sys::stat::fchmod(&file, nix::sys::stat::Mode::from_bits_truncate(0o644));
+            let chown = f.owner.map_or(Ok(()), |(u, g)| {
+                nix::unistd::fchown(&file, Some(nix::unistd::Uid::from_raw(u)), Some(nix::unistd::Gid::from_raw(g)))
+            });
+            chmod.and(chown).map_err(|e| ArtifactError::Io(format!("{}: {}", f.shown, e.desc())))?;
+            drop(file);
+            let name = file_name.unwrap_or(&f.name);
+            dir.rename_to(&temp.name, &dir, name).map_err(io)?;
+            let path = match f.mode {
+                ArtifactMode::File => dest_path,
+                _ => dest_path.join(name),
+            };
+            Ok(Fetched { source: f.shown.clone(), path, downloaded, files: 1 })
+        }
+    }
+}
+
+fn download(
+    url: &str,
+    headers: &[(String, String)],
+    limits: &Limits,
+    cancel: &AtomicBool,
+    out: &mut File,
+    hasher: &mut Option<Hasher>,
+) -> Result<u64, ArtifactError> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(limits.timeout))
+        .http_status_as_error(false)
+        .user_agent(concat!("supd/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into();
+    let started = Instant::now();
+    let failed = |e: ureq::Error| match e {
+        ureq::Error::Timeout(_) => ArtifactError::Timeout { url: url.to_string(), after: started.elapsed() },
+        other => ArtifactError::Transport { url: url.to_string(), error: other.to_string() },
+    };
+    let mut req = agent.get(url);
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
+    }
+    let resp = req.call().map_err(failed)?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(ArtifactError::Http {
+            url: url.to_string(),
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").to_string(),
+        });
+    }
+    let announced = resp.headers().get("content-length").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if let Some(n) = announced
+        && n > limits.max_download
+    {
+        return Err(ArtifactError::TooLarge {
+            what: format!("{url} is {n} bytes, over the limit of {}", limits.max_download),
+        });
+    }
+    let mut body = resp.into_body().into_reader();
+    copy(&mut body, out, limits, cancel, hasher, url).map_err(|e| match e {
+        ArtifactError::Io(m) if m.contains("timeout") || m.contains("timed out") => {
+            ArtifactError::Timeout { url: url.to_string(), after: started.elapsed() }
+        }
+        other => other,
+    })
+}
+
+/// Copies with the download limit, hashing, and a look at `cancel` every chunk.
+fn copy(
+    from: &mut dyn Read,
+    to: &mut File,
+    limits: &Limits,
+    cancel: &AtomicBool,
+    hasher: &mut Option<Hasher>,
+    what: &str,
+) -> Result<u64, ArtifactError> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(ArtifactError::Cancelled);
+        }
+        let n = match from.read(&mut buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                let e = ureq::Error::from(e);
+                return Err(match e {
+                    ureq::Error::Timeout(_) => ArtifactError::Io(format!("{what}: timeout")),
+                    other => ArtifactError::Io(format!("{what}: {other}")),
+                });
+            }
+        };
+        total += n as u64;
+        if total > limits.max_download {
+            return Err(ArtifactError::TooLarge {
+                what: format!("{what} is over the limit of {} bytes", limits.max_download),
+            });
+        }
+        if let Some(h) = hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
+        to.write_all(&buf[..n]).map_err(|e| ArtifactError::Io(format!("{what}: {e}")))?;
+    }
+}
+
+/// The result of one task's artifacts, in block order; the first failure
+/// ends the fetch.
+pub type Outcome = Result<Vec<Fetched>, ArtifactError>;
+
+/// Starts fetches on helper threads and hands their results to the loop:
+/// each finished fetch is queued and the loop's `mio::Waker` woken; the
+/// loop then takes results with [`Fetcher::try_recv`]. `K` says whose
+/// fetch it was (an instance and task, say).
+pub struct Fetcher<K> {
+    tx: Sender<(K, Outcome)>,
+    rx: Receiver<(K, Outcome)>,
+    waker: Arc<mio::Waker>,
+}
+
+/// Stops a fetch at its next chunk.
+#[derive(Debug, Clone)]
+pub struct FetchHandle {
+    cancel: Arc<AtomicBool>,
+}
+
+impl FetchHandle {
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+impl<K: Send + 'static> Fetcher<K> {
+    pub fn new(waker: Arc<mio::Waker>) -> Fetcher<K> {
+        let (tx, rx) = channel();
+        Fetcher { tx, rx, waker }
+    }
+
+    /// Fetches `fetches` in order on a new thread; the result comes back
+    /// under `key`.
+    pub fn start(&self, key: K, fetches: Vec<Fetch>, limits: Limits) -> std::io::Result<FetchHandle> {
+        let cancel = Arc::new(AtomicBool::new(false));
+        let handle = FetchHandle { cancel: cancel.clone() };
+        let (tx, waker) = (self.tx.clone(), self.waker.clone());
+        std::thread::Builder::new().name("supd-artifact".into()).spawn(move || {
+            let outcome = fetches.iter().map(|f| fetch(f, &limits, &cancel)).collect::<Outcome>();
+            // The loop may be gone at shutdown; nothing is left to tell.
+            if tx.send((key, outcome)).is_ok() {
+                let _ = waker.wake();
+            }
+        })?;
+        Ok(handle)
+    }
+
+    /// A finished fetch, if any.
+    pub fn try_recv(&self) -> Option<(K, Outcome)> {
+        self.rx.try_recv().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,336 @@
+//! Rendering a `template` block: its text (from `data`, or the `source`
+//! file read from the task directory) through Go's text/template by the
+//! `gotmpl` crate, with the host-only functions of [`super::funcs`], then
+//! written whole (a new file renamed over the old) with its mode and owner.
+//! Files are read and written only below the task directory or the shared
+//! `alloc/`, as Nomad's template sandbox does.
+//!
+//! Templates are parsed at each render, not kept parsed: a `source` file can
+//! change between renders anyway, and parsing a small template costs
+//! microseconds (see the measurement in the tests).
+
+use super::beneath::{BeneathError, Dir, Owner};
+use super::layout::TaskDir;
+use crate::jobspec::gotemplate;
+use crate::jobspec::taskdir_blocks::{Place, Template, TemplateSource, Under, destination_place};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+/// Templates and the files they read may be this large.
+pub const MAX_FILE: u64 = 16 << 20;
+
+/// A service registered by supd on this host, as `nomadService` returns it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceAddr {
+    pub id: String,
+    pub name: String,
+    pub address: String,
+    pub port: u16,
+    pub tags: Vec<String>,
+    pub job: String,
+    pub alloc_id: String,
+}
+
+/// What one render may see.
+pub struct RenderInput<'a> {
+    pub task: &'a TaskDir,
+    /// The task's environment: what `env` returns.
+    pub env: &'a BTreeMap<String, String>,
+    /// Resolves `${...}` in `source` and `destination` (the same lookup as
+    /// for `command` and `args`).
+    pub vars: &'a dyn Fn(&str) -> Option<String>,
+    pub services: &'a [ServiceAddr],
+    pub datacenter: &'a str,
+}
+
+/// What the functions of one render see.
+pub struct Scope {
+    pub env: BTreeMap<String, String>,
+    pub task: TaskDir,
+    pub services: Vec<ServiceAddr>,
+    pub datacenter: String,
+    /// Wall time since the Unix epoch, for `timestamp`.
+    pub now: Duration,
+}
+
+impl Scope {
+    /// The `file` function: a file below the task directory or `alloc/`.
+    pub fn read_file(&self, path: &str) -> Result<String, String> {
+        let place = if path.starts_with('/') {
+            absolute_place(&self.task, Path::new(path)).ok_or_else(|| sandbox(path))?
+        } else {
+            destination_place(path).map_err(|_| sandbox(path))?
+        };
+        let bytes = read_place(&self.task, &place).map_err(|e| e.to_string())?;
+        String::from_utf8(bytes).map_err(|_| format!("{path} is not UTF-8 text"))
+    }
+}
+
+fn sandbox(path: &str) -> String {
+    format!("{path} is outside the task directory — templates read files only below it and the shared alloc/")
+}
+
+/// Why a template could not be rendered; the text is what the task's
+/// `Template failed` event says.
+#[derive(Debug)]
+pub enum RenderError {
+    /// `source` or `destination` resolves outside the task directory.
+    Place(String),
+    /// The `source` file cannot be read.
+    Source(String, BeneathError),
+    /// The template does not parse, or names a function supd lacks.
+    Syntax {
+        what: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    /// Executing it failed (a function's error, a missing key).
+    Exec {
+        what: String,
+        message: String,
+    },
+    /// An `env = true` template rendered a line that is not `KEY=VALUE`.
+    Env {
+        what: String,
+        line: usize,
+        message: String,
+    },
+    Write(String, BeneathError),
+}
+
+impl fmt::Display for RenderError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RenderError::Place(m) => f.write_str(m),
+            RenderError::Source(p, e) => write!(f, "cannot read the template source {p}: {e}"),
+            RenderError::Syntax { what, line, column, message } => write!(f, "{what}:{line}:{column}: {message}"),
+            RenderError::Exec { what, message } => write!(f, "{what}: {message}"),
+            RenderError::Env { what, line, message } => write!(f, "{what}: rendered line {line}: {message}"),
+            RenderError::Write(p, e) => write!(f, "cannot write {p}: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for RenderError {}
+
+/// A rendered template, not yet written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub place: Place,
+    /// The destination's host path.
+    pub path: PathBuf,
+    pub text: String,
+    /// With `env = true`: the variables it sets, in file order.
+    pub env: Vec<(String, String)>,
+}
+
+/// Where a destination written in the job (`${...}` resolved) lands. An
+/// absolute path outside the task directory is taken relative to it, as
+/// Nomad joins it.
+pub fn resolve(task: &TaskDir, written: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<Place, String> {
+    // The three directory variables stay as written: destination_place
+    // knows them as places, not as host paths.
+    let dirs = ["NOMAD_TASK_DIR", "NOMAD_SECRETS_DIR", "NOMAD_ALLOC_DIR"];
+    let text = crate::jobspec::template::interpolate(written, &|n| if dirs.contains(&n) { None } else { vars(n) });
+    if text.starts_with('/')
+        && let Some(p) = absolute_place(task, Path::new(&text))
+    {
+        return Ok(p);
+    }
+    destination_place(&text)
+}
+
+/// The place of an absolute host path inside the task directory or `alloc/`.
+fn absolute_place(task: &TaskDir, path: &Path) -> Option<Place> {
+    let (under, rest) = if let Ok(r) = path.strip_prefix(&task.dir) {
+        (Under::Task, r)
+    } else {
+        (Under::Alloc, path.strip_prefix(&task.shared).ok()?)
+    };
+    let rel = rest.to_str()?;
+    let prefix = if under == Under::Alloc { "${NOMAD_ALLOC_DIR}/" } else { "" };
+    destination_place(&format!("{prefix}{rel}")).ok().filter(|p| p.under == under)
+}
+
+/// The host path of a template's `source` file, to watch for changes;
+/// `None` for `data`.
+pub fn source_path(t: &Template, input: &RenderInput) -> Result<Option<PathBuf>, RenderError> {
+    match &t.source {
+        TemplateSource::Data(_) => Ok(None),
+        TemplateSource::File(written) => {
+            let place = resolve_source(input, written)?;
+            Ok(Some(input.task.path_of(&place)))
+        }
+    }
+}
+
+/// Where a `source` lands: as a destination, except that an absolute path
+/// is a host path, read only when inside the task directory or `alloc/`.
+fn resolve_source(input: &RenderInput, written: &str) -> Result<Place, RenderError> {
+    let place = resolve(input.task, written, input.vars).map_err(RenderError::Place)?;
+    let text = crate::jobspec::template::interpolate(written, input.vars);
+    if text.starts_with('/') && absolute_place(input.task, Path::new(&text)).is_none() {
+        return Err(RenderError::Place(sandbox(&text)));
+    }
+    Ok(place)
+}
+
+fn read_place(task: &TaskDir, place: &Place) -> Result<Vec<u8>, BeneathError> {
+    let base = Dir::open(task.base(place))?;
+    let Some((last, dirs)) = place.parts.split_last() else {
+        return Err(BeneathError { path: ".".into(), errno: nix::errno::Errno::EISDIR });
+    };
+    let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+    base.subdir(&dirs, None)?.read(last, MAX_FILE)
+}
+
+/// Renders a template; nothing is written.
+pub fn render(t: &Template, input: &RenderInput) -> Result<Rendered, RenderError> {
+    let (text, what) = match &t.source {
+        TemplateSource::Data(d) => (d.clone(), format!("template for {}", t.destination)),
+        TemplateSource::File(written) => {
+            let place = resolve_source(input, written)?;
+            let bytes = read_place(input.task, &place).map_err(|e| RenderError::Source(written.clone(), e))?;
+            let text = String::from_utf8(bytes).map_err(|_| RenderError::Exec {
+                what: written.clone(),
+                message: "the template file is not UTF-8 text".into(),
+            })?;
+            (text, written.clone())
+        }
+    };
+    let place = resolve(input.task, &t.destination, input.vars).map_err(RenderError::Place)?;
+    if place.parts.is_empty() {
+        return Err(RenderError::Place(format!("destination {:?} names a directory, not a file", t.destination)));
+    }
+    let out = execute(&text, &what, t, input)?;
+    let env = if t.env {
+        parse_env(&out).map_err(|(line, message)| RenderError::Env { what: what.clone(), line, message })?
+    } else {
+        Vec::new()
+    };
+    Ok(Rendered { path: input.task.path_of(&place), place, text: out, env })
+}
+
+fn execute(text: &str, what: &str, t: &Template, input: &RenderInput) -> Result<String, RenderError> {
+    let (l, r) = (t.left_delimiter.as_str(), t.right_delimiter.as_str());
+    // Refused functions and block structure, as validation reports them; a
+    // `source` file is seen here first.
+    if let Some(p) = gotemplate::check(text, l, r).into_iter().next() {
+        return Err(RenderError::Syntax { what: what.to_string(), line: p.line, column: p.column, message: p.message });
+    }
+    let scope = Arc::new(Scope {
+        env: input.env.clone(),
+        task: input.task.clone(),
+        services: input.services.to_vec(),
+        datacenter: input.datacenter.to_string(),
+        now: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default(),
+    });
+    let missing = if t.error_on_missing_key { gotmpl::MissingKey::Error } else { gotmpl::MissingKey::Invalid };
+    let tmpl = gotmpl::Template::new("")
+        .delims(l, r)
+        .missing_key(missing)
+        .max_range_iters(1_000_000)
+        .funcs(super::funcs::host_funcs(&scope))
+        .parse(text)
+        .map_err(|e| {
+            let p = gotemplate::syntax(e);
+            RenderError::Syntax { what: what.to_string(), line: p.line, column: p.column, message: p.message }
+        })?;
+    tmpl.execute_to_string(&gotmpl::Value::Nil)
+        .map_err(|e| RenderError::Exec { what: what.to_string(), message: e.to_string() })
+}
+
+/// Writes a rendered template with its mode and owner (the template's
+/// `uid`/`gid` over `owner`, the task's user). Returns whether the file
+/// changed.
+pub fn write(t: &Template, task: &TaskDir, r: &Rendered, owner: Owner) -> Result<bool, RenderError> {
+    let owner = match (t.uid, t.gid, owner) {
+        (None, None, o) => o,
+        (u, g, o) => {
+            let (ou, og) = o.unwrap_or((nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw()));
+            Some((u.unwrap_or(ou), g.unwrap_or(og)))
+        }
+    };
+    let fail = |e| RenderError::Write(r.path.display().to_string(), e);
+    let base = Dir::open(task.base(&r.place)).map_err(fail)?;
+    let Some((name, dirs)) = r.place.parts.split_last() else {
+        return Err(RenderError::Place(format!("destination {:?} names a directory, not a file", t.destination)));
+    };
+    let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+    let dir = base.subdir(&dirs, Some((0o755, owner))).map_err(fail)?;
+    dir.write_atomic(name, r.text.as_bytes(), t.perms, owner).map_err(fail)
+}
+
+/// Renders and writes: what the supervisor calls before a start and when a
+/// `source` file changed.
+pub fn render_to_disk(t: &Template, input: &RenderInput, owner: Owner) -> Result<(Rendered, bool), RenderError> {
+    let r = render(t, input)?;
+    let changed = write(t, input.task, &r, owner)?;
+    Ok((r, changed))
+}
+
+/// The `KEY=VALUE` lines of an `env = true` template, as Nomad reads them:
+/// blank lines and `#` comments skipped, `export ` allowed, values in
+/// double quotes unescaped, in single quotes taken as written. An error
+/// gives the 1-based line.
+pub fn parse_env(text: &str) -> Result<Vec<(String, String)>, (usize, String)> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let line = line.strip_prefix("export ").map_or(line, str::trim_start);
+        let Some((key, value)) = line.split_once('=') else {
+            return Err((i + 1, format!("{line:?} is not KEY=VALUE")));
+        };
+        let key = key.trim();
+        let valid = key.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if !valid {
+            return Err((i + 1, format!("{key:?} is not a variable name")));
+        }
+        let value = value.trim();
+        let value = if let Some(q) = value.strip_prefix('"') {
+            let Some(inner) = q.strip_suffix('"') else {
+                return Err((i + 1, format!("the value of {key} opens a \" it does not close")));
+            };
+            unquote(inner)
+        } else if let Some(q) = value.strip_prefix('\'') {
+            match q.strip_suffix('\'') {
+                Some(inner) => inner.to_string(),
+                None => return Err((i + 1, format!("the value of {key} opens a ' it does not close"))),
+            }
+        } else {
+            value.to_string()
+        };
+        out.push((key.to_string(), value));
+    }
+    Ok(out)
+}
+
+fn unquote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars();
+    while let Some(c) = it.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some(o) => out.push(o),
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,349 @@
+use super::*;
+use crate::jobspec::taskdir_blocks::ChangeMode;
+use crate::taskdir::layout::AllocDir;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+
+fn template(data: &str, dest: &str) -> Template {
+    Template {
+        pos: Default::default(),
+        source: TemplateSource::Data(data.to_string()),
+        destination: dest.to_string(),
+        perms: 0o644,
+        uid: None,
+        gid: None,
+        env: false,
+        change_mode: ChangeMode::Restart,
+        splay: Duration::from_secs(5),
+        left_delimiter: "{{".into(),
+        right_delimiter: "}}".into(),
+        error_on_missing_key: false,
+        once: false,
+    }
+}
+
+struct World {
+    _data: tempfile::TempDir,
+    alloc: AllocDir,
+    task: TaskDir,
+    env: BTreeMap<String, String>,
+    services: Vec<ServiceAddr>,
+}
+
+fn world() -> World {
+    let data = tempfile::tempdir().unwrap();
+    let alloc = AllocDir::new(data.path(), "a1").unwrap();
+    alloc.build().unwrap();
+    let task = alloc.task("web").unwrap();
+    task.build(None).unwrap();
+    let mut env: BTreeMap<String, String> = task.env().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    env.insert("NOMAD_PORT_http".into(), "8080".into());
+    env.insert("GREETING".into(), "hello".into());
+    env.insert("NOMAD_META_env".into(), "prod".into());
+    let services = vec![
+        ServiceAddr {
+            id: "_supd-a1-web-db".into(),
+            name: "db".into(),
+            address: "127.0.0.1".into(),
+            port: 6379,
+            tags: vec!["primary".into()],
+            job: "web".into(),
+            alloc_id: "a1".into(),
+        },
+        ServiceAddr {
+            id: "_supd-a2-web-db".into(),
+            name: "db".into(),
+            address: "127.0.0.1".into(),
+            port: 6380,
+            tags: vec!["replica".into()],
+            job: "web".into(),
+            alloc_id: "a2".into(),
+        },
+    ];
+    World { _data: data, alloc, task, env, services }
+}
+
+impl World {
+    fn render(&self, t: &Template) -> Result<Rendered, RenderError> {
+        let env = self.env.clone();
+        let vars = move |n: &str| env.get(n).cloned();
+        render(t, &self.input(&vars))
+    }
+
+    fn input<'a>(&'a self, vars: &'a dyn Fn(&str) -> Option<String>) -> RenderInput<'a> {
+        RenderInput { task: &self.task, env: &self.env, vars, services: &self.services, datacenter: "dc1" }
+    }
+
+    fn text(&self, data: &str) -> String {
+        self.render(&template(data, "local/out")).map(|r| r.text).unwrap_or_else(|e| format!("ERROR {e}"))
+    }
+}
+
+#[test]
+fn host_functions_render() {
+    let w = world();
+    let cases: &[(&str, &str)] = &[
+        (r#"port={{ env "NOMAD_PORT_http" }} none={{ env "NOPE" }}"#, "port=8080 none="),
+        (r#"{{ envOrDefault "NOPE" "dflt" }} {{ envOrDefault "GREETING" "x" }}"#, "dflt hello"),
+        (r#"{{ "hello" | base64Encode }} {{ "aGVsbG8=" | base64Decode }}"#, "aGVsbG8= hello"),
+        (r#"{{ "a?b" | base64URLEncode }} {{ "YT9i" | base64URLDecode }}"#, "YT9i a?b"),
+        (r#"{{ "a,b,c" | split "," | join ";" }}"#, "a;b;c"),
+        (r#"{{ "MiXed" | toLower }} {{ "MiXed" | toUpper }} {{ "big world" | toTitle }}"#, "mixed MIXED Big World"),
+        (r#"{{ "a-b-c" | replaceAll "-" "+" }} {{ "v1.2.3" | regexReplaceAll "[0-9]" "N" }}"#, "a+b+c vN.N.N"),
+        (r#"{{ "  x " | trimSpace }}|{{ "pre-x" | trimPrefix "pre-" }}|{{ "x.conf" | trimSuffix ".conf" }}"#, "x|x|x"),
+        (
+            r#"{{ with parseJSON `{"a": {"b": [1, "two"]}, "n": 3}` }}{{ .a.b }} {{ .n }} {{ toJSON .a }}{{ end }}"#,
+            r#"[1 two] 3 {"b":[1,"two"]}"#,
+        ),
+        (
+            r#"{{ 5 | subtract 2 }} {{ 2 | add 3 }} {{ 4 | multiply 2.5 }} {{ 7 | divide 2 }} {{ 7 | modulo 4 }}"#,
+            "3 5 10 3 3",
+        ),
+        (r#"{{ "42" | parseInt | add 1 }} {{ if "true" | parseBool }}yes{{ end }}"#, "43 yes"),
+        (r#"{{ if "hello world" | contains "lo w" }}in{{ end }} {{ "a,b" | split "," | contains "b" }}"#, "in true"),
+        (r#"{{ "abc" | sha256Hex }}"#, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+        ("{{ \"a\\nb\" | indent 2 }}", "  a\n  b"),
+        (r#"{{ "x" | regexMatch "^[a-z]$" }}"#, "true"),
+        (r#"{{ timestamp "2006" | len }}"#, "4"),
+        (r#"{{ range nomadServices }}{{ .Name }}:{{ .Tags }}{{ end }}"#, "db:[primary replica]"),
+        (
+            r#"{{ range nomadService "db" }}{{ .Address }}:{{ .Port }}/{{ .AllocID }} {{ end }}"#,
+            "127.0.0.1:6379/a1 127.0.0.1:6380/a2 ",
+        ),
+        (r#"{{ len (nomadService "other") }}"#, "0"),
+        (r#"{{ printf "%05d" 42 }} {{ if eq (env "NOMAD_META_env") "prod" }}P{{ end }}"#, "00042 P"),
+    ];
+    for (t, want) in cases {
+        assert_eq!(w.text(t), *want, "{t}");
+    }
+    let stamp = w.text("{{ timestamp }}");
+    assert!(stamp.len() == 20 && stamp.ends_with('Z') && stamp.as_bytes()[10] == b'T', "{stamp}");
+    let unix: u64 = w.text(r#"{{ timestamp "unix" }}"#).parse().unwrap();
+    assert!(unix > 1_700_000_000);
+}
+
+#[test]
+fn every_host_function_has_an_implementation() {
+    let w = world();
+    let scope = Arc::new(Scope {
+        env: BTreeMap::new(),
+        task: w.task.clone(),
+        services: Vec::new(),
+        datacenter: String::new(),
+        now: Duration::ZERO,
+    });
+    let funcs = crate::taskdir::funcs::host_funcs(&scope);
+    let names: Vec<&str> = funcs.keys().map(String::as_str).collect();
+    assert_eq!(names, gotemplate::HOST_FUNCS, "HOST_FUNCS and the implementations must name the same functions");
+}
+
+#[test]
+fn function_errors_fail_the_render_with_the_reason() {
+    let w = world();
+    assert_eq!(
+        w.text(r#"{{ mustEnv "NOPE" }}"#),
+        "ERROR template for local/out: execution error: mustEnv: the task has no environment variable \"NOPE\""
+    );
+    assert!(
+        w.text(r#"{{ "%%%" | base64Decode }}"#)
+            .starts_with("ERROR template for local/out: execution error: base64Decode:")
+    );
+    assert!(w.text("{{ parseJSON `{` }}").contains("parseJSON"));
+    assert!(w.text(r#"{{ key "a" }}"#).contains("1:4: supd has no Consul: `key` cannot be rendered"));
+    // A missing key renders as Go's <no value>, or fails with
+    // error_on_missing_key.
+    let mut t = template("{{ with parseJSON `{\"a\": 1}` }}{{ .missing }}{{ end }}", "local/out");
+    assert_eq!(w.render(&t).unwrap().text, "<no value>");
+    t.error_on_missing_key = true;
+    assert!(w.render(&t).unwrap_err().to_string().contains("missing"));
+}
+
+#[test]
+fn files_are_read_only_inside_the_task_directory() {
+    let w = world();
+    std::fs::write(w.task.local().join("in.txt"), "inside").unwrap();
+    std::fs::write(w.alloc.shared().join("data/shared.txt"), "shared").unwrap();
+    assert_eq!(w.text(r#"{{ file "local/in.txt" }}"#), "inside");
+    let abs = format!(r#"{{{{ file "{}" }}}}"#, w.task.local().join("in.txt").display());
+    assert_eq!(w.text(&abs), "inside");
+    assert_eq!(w.text(r#"{{ file "../alloc/data/shared.txt" }}"#), "shared");
+    for bad in [r#"{{ file "/etc/hostname" }}"#, r#"{{ file "../../../../etc/hostname" }}"#] {
+        assert!(w.text(bad).contains("is outside the task directory"), "{bad}: {}", w.text(bad));
+    }
+    // A link the task planted is not followed.
+    std::os::unix::fs::symlink("/etc/hostname", w.task.local().join("link")).unwrap();
+    let e = w.text(r#"{{ file "local/link" }}"#);
+    assert!(e.contains("symbolic link"), "{e}");
+}
+
+#[test]
+fn source_files_render_and_are_watched_where_they_are() {
+    let w = world();
+    std::fs::write(w.task.local().join("app.tpl"), "greeting={{ env \"GREETING\" }}\n").unwrap();
+    let mut t = template("", "${NOMAD_TASK_DIR}/app.conf");
+    t.source = TemplateSource::File("local/app.tpl".into());
+    let vars = |n: &str| w.env.get(n).cloned();
+    let input = w.input(&vars);
+    assert_eq!(source_path(&t, &input).unwrap(), Some(w.task.local().join("app.tpl")));
+    let (r, changed) = render_to_disk(&t, &input, None).unwrap();
+    assert!(changed);
+    assert_eq!(r.path, w.task.local().join("app.conf"));
+    assert_eq!(std::fs::read_to_string(&r.path).unwrap(), "greeting=hello\n");
+    let (_, changed) = render_to_disk(&t, &input, None).unwrap();
+    assert!(!changed, "the same text again is no change");
+    std::fs::write(w.task.local().join("app.tpl"), "greeting={{ env \"GREETING\" | toUpper }}\n").unwrap();
+    let (r, changed) = render_to_disk(&t, &input, None).unwrap();
+    assert!(changed);
+    assert_eq!(r.text, "greeting=HELLO\n");
+    // A source file is checked as validation checks `data`, at render.
+    std::fs::write(w.task.local().join("app.tpl"), "a\n {{ secret \"x\" }}").unwrap();
+    let e = render(&t, &input).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "local/app.tpl:2:5: supd has no Vault: `secret` cannot be rendered — read the secret from a file on this host with `file`, or pass it in the task's env"
+    );
+    t.source = TemplateSource::File("local/missing.tpl".into());
+    assert!(
+        render(&t, &input).unwrap_err().to_string().starts_with("cannot read the template source local/missing.tpl")
+    );
+    t.source = TemplateSource::File("/etc/hostname".into());
+    assert!(render(&t, &input).unwrap_err().to_string().contains("outside the task directory"));
+}
+
+#[test]
+fn written_with_mode_owner_and_atomically() {
+    let w = world();
+    let vars = |n: &str| w.env.get(n).cloned();
+    let input = w.input(&vars);
+    let mut t = template("secret={{ env \"GREETING\" }}\n", "secrets/app.env");
+    t.perms = 0o600;
+    let (r, _) = render_to_disk(&t, &input, None).unwrap();
+    let meta = std::fs::metadata(&r.path).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o7777, 0o600);
+    assert_eq!(meta.uid(), nix::unistd::geteuid().as_raw());
+    // New directories on the way are made.
+    let t = template("x", "local/deep/er/f.conf");
+    render_to_disk(&t, &input, None).unwrap();
+    assert!(w.task.local().join("deep/er/f.conf").is_file());
+    // The shared alloc/ is a place too.
+    let t = template("x", "${NOMAD_ALLOC_DIR}/shared.conf");
+    assert_eq!(render_to_disk(&t, &input, None).unwrap().0.path, w.alloc.shared().join("shared.conf"));
+    // A directory the task swapped for a link is refused, nothing is written through it.
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::remove_dir_all(w.task.local().join("deep")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), w.task.local().join("deep")).unwrap();
+    let e = render_to_disk(&template("x", "local/deep/f"), &input, None).unwrap_err();
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+    assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    // A destination that leaves the task directory after interpolation.
+    let e = render(
+        &template("x", "${NOMAD_META_up}/x"),
+        &RenderInput { vars: &|n| (n == "NOMAD_META_up").then(|| "../../..".to_string()), ..w.input(&vars) },
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("outside the task directory"), "{e}");
+    if nix::unistd::geteuid().is_root() {
+        let mut t = template("x", "local/owned");
+        t.uid = Some(65534);
+        t.gid = Some(65534);
+        let (r, _) = render_to_disk(&t, &input, Some((1, 1))).unwrap();
+        let m = std::fs::metadata(&r.path).unwrap();
+        assert_eq!((m.uid(), m.gid()), (65534, 65534));
+        let (r, _) = render_to_disk(&template("y", "local/task-owned"), &input, Some((1, 1))).unwrap();
+        assert_eq!(std::fs::metadata(&r.path).unwrap().uid(), 1);
+    }
+}
+
+#[test]
+fn env_templates() {
+    let w = world();
+    let mut t = template(
+        "# comment\n\nPORT={{ env \"NOMAD_PORT_http\" }}\nexport NAME=\"a \\\"b\\\"\"\nRAW='x=$y'\nEMPTY=\n",
+        "secrets/file.env",
+    );
+    t.env = true;
+    let r = w.render(&t).unwrap();
+    assert_eq!(
+        r.env,
+        [
+            ("PORT".to_string(), "8080".to_string()),
+            ("NAME".into(), "a \"b\"".into()),
+            ("RAW".into(), "x=$y".into()),
+            ("EMPTY".into(), String::new())
+        ]
+    );
+    assert_eq!(parse_env("A=1\nnot a pair\n"), Err((2, "\"not a pair\" is not KEY=VALUE".into())));
+    assert_eq!(parse_env("1A=x"), Err((1, "\"1A\" is not a variable name".into())));
+    assert_eq!(parse_env("A=\"open"), Err((1, "the value of A opens a \" it does not close".into())));
+    t.source = TemplateSource::Data("oops\n".into());
+    assert_eq!(
+        w.render(&t).unwrap_err().to_string(),
+        "template for secrets/file.env: rendered line 1: \"oops\" is not KEY=VALUE"
+    );
+}
+
+#[test]
+fn other_delimiters() {
+    let w = world();
+    let mut t = template("{{ literal }} [[ env \"GREETING\" ]]", "local/x");
+    t.left_delimiter = "[[".into();
+    t.right_delimiter = "]]".into();
+    assert_eq!(w.render(&t).unwrap().text, "{{ literal }} hello");
+}
+
+/// Render time of one small template, and the memory 1000 kept parsed
+/// templates would take. Run alone, in release:
+/// `cargo test --release --lib taskdir::render::tests::measure -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn measure() {
+    let w = world();
+    let t = template("port = {{ env \"NOMAD_PORT_http\" }}\nname = {{ env \"GREETING\" | toUpper }}\n", "local/m.conf");
+    let vars = |n: &str| w.env.get(n).cloned();
+    let input = w.input(&vars);
+    for _ in 0..100 {
+        render(&t, &input).unwrap();
+    }
+    let n = 10_000;
+    let start = std::time::Instant::now();
+    for _ in 0..n {
+        render(&t, &input).unwrap();
+    }
+    let per = start.elapsed() / n;
+    let start = std::time::Instant::now();
+    for _ in 0..1000 {
+        render_to_disk(&t, &input, None).unwrap();
+    }
+    let written = start.elapsed() / 1000;
+    println!(
+        "render (parse + execute) of one small template: {per:?}; with the atomic write (unchanged file): {written:?}"
+    );
+
+    let pss = || -> u64 {
+        let s = std::fs::read_to_string("/proc/self/smaps_rollup").unwrap();
+        s.lines().find(|l| l.starts_with("Pss:")).unwrap().split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    let text = match &t.source {
+        TemplateSource::Data(d) => d.clone(),
+        TemplateSource::File(_) => unreachable!(),
+    };
+    let before = pss();
+    let scope = Arc::new(Scope {
+        env: w.env.clone(),
+        task: w.task.clone(),
+        services: Vec::new(),
+        datacenter: String::new(),
+        now: Duration::ZERO,
+    });
+    let kept: Vec<gotmpl::Template> = (0..1000)
+        .map(|_| gotmpl::Template::new("").funcs(crate::taskdir::funcs::host_funcs(&scope)).parse(&text).unwrap())
+        .collect();
+    let after = pss();
+    let sources: Vec<Template> = (0..1000).map(|_| t.clone()).collect();
+    let after_sources = pss();
+    println!(
+        "PSS: 1000 parsed templates kept: +{} KiB; 1000 template blocks (text only): +{} KiB",
+        after - before,
+        after_sources - after
+    );
+    assert_eq!(kept.len() + sources.len(), 2000);
+}
