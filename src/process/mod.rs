@@ -165,6 +165,16 @@ pub fn signal_group(pgid: Pid, sig: Signal) -> Result<(), Errno> {
     }
 }
 
+/// Whether any process of a group exists, as kill(2) with signal 0 tells
+/// (a process not yet reaped counts).
+pub fn probe_group(pgid: Pid) -> Result<bool, Errno> {
+    match killpg(pgid, None) {
+        Ok(()) => Ok(true),
+        Err(Errno::ESRCH) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn signal_pid(pid: Pid, sig: Signal) -> Result<(), Errno> {
     match kill(pid, sig) {
         Ok(()) | Err(Errno::ESRCH) => Ok(()),

@@ -33,6 +33,8 @@ pub(super) struct Client {
     follow: bool,
     /// Receives task events as they happen.
     events: bool,
+    /// Only those of these tasks.
+    event_filter: Option<Selection>,
     /// Close once everything is written.
     done: bool,
     writable: bool,
@@ -76,6 +78,7 @@ impl Supervisor {
                             uid,
                             follow: false,
                             events: false,
+                            event_filter: None,
                             done: false,
                             writable: false,
                         },
@@ -215,16 +218,16 @@ impl Supervisor {
         }
     }
 
-    /// Sends a chunk of task output to a `logs --follow` client.
-    pub(super) fn send_data(&mut self, token: Token, data: &[u8]) {
+    /// Sends a chunk of task output to a `logs` client; `time` is when it
+    /// was read from the task, for output that is streamed as it comes.
+    pub(super) fn send_data(&mut self, token: Token, data: &[u8], stderr: bool, time: Option<String>) {
         let Some(c) = self.clients.get_mut(&token) else { return };
         if c.wbuf.len() > MAX_BACKLOG {
             log::warn!("dropping a logs follower that does not keep up");
             self.drop_client(token);
             return;
         }
-        let mut r = Response::ok(Vec::new());
-        r.data = Some(String::from_utf8_lossy(data).into_owned());
+        let r = Response::output(data, stderr, time);
         if let Ok(mut bytes) = serde_json::to_vec(&r) {
             bytes.push(b'\n');
             c.wbuf.extend_from_slice(&bytes);
@@ -260,7 +263,17 @@ impl Supervisor {
                     self.drop_client(t);
                     continue;
                 }
-                c.wbuf.extend_from_slice(&bytes);
+                match &c.event_filter {
+                    None => c.wbuf.extend_from_slice(&bytes),
+                    Some(sel) => {
+                        for (_, l) in lines.iter().filter(|(_, l)| sel.matches_line(l)) {
+                            if let Ok(mut b) = serde_json::to_vec(l) {
+                                b.push(b'\n');
+                                c.wbuf.extend_from_slice(&b);
+                            }
+                        }
+                    }
+                }
             }
             self.flush_client(t);
         }
@@ -352,30 +365,64 @@ impl Supervisor {
             }
             Request::Restart { target } => self.restart(&target),
             Request::Signal { target, signal } => self.signal(&target, &signal),
-            Request::Events { follow } => {
+            Request::Events { follow, target, since } => {
+                let filter = match target.as_deref().map(|t| self.resolve(t)).transpose() {
+                    Ok(f) => f,
+                    Err(e) => return Response::refused(e),
+                };
+                let since = match since.as_deref() {
+                    None => None,
+                    Some(text) => match crate::timefmt::parse_rfc3339(text) {
+                        Some(t) => Some(crate::timefmt::rfc3339(t)),
+                        None => {
+                            return Response::refused(format!(
+                                "since {text:?} is not an RFC 3339 time — write e.g. 2026-11-28T05:06:07Z"
+                            ));
+                        }
+                    },
+                };
                 let mut lines = self.event_lines(0);
                 lines.sort_by_key(|(s, _)| *s);
                 if follow {
                     if let Some(c) = self.clients.get_mut(&token) {
                         c.follow = true;
                         c.events = true;
+                        c.event_filter = filter.clone();
                     }
                     self.sent_events = self.sent_events.max(lines.last().map_or(0, |(s, _)| *s));
                 }
+                // Event times are all written alike (UTC, milliseconds), so
+                // they compare as text.
+                lines.retain(|(_, l)| {
+                    filter.as_ref().is_none_or(|f| f.matches_line(l))
+                        && since.as_ref().is_none_or(|s| l.event.time.as_str() >= s.as_str())
+                });
                 let mut r = Response::ok(Vec::new());
                 r.events = lines.into_iter().map(|(_, l)| l).collect();
                 r
             }
-            Request::Logs { target, stderr, lines, follow } => {
-                let path = match self.log_target(&target, stderr) {
+            Request::Logs { target, stderr, lines, follow, all } => {
+                let path = match self.log_target(&target, stderr && !all) {
                     Ok(p) => p,
                     Err(e) => return Response::refused(e),
                 };
-                let mut r = Response::ok(Vec::new());
-                r.data = Some(String::from_utf8_lossy(&self.log_tail(&path, lines.min(100_000))).into_owned());
+                let lines = lines.min(100_000);
+                // Both streams: stdout's last lines go out first, then
+                // stderr's in the answer. The files keep no times, so the
+                // two cannot be merged line by line.
+                let path = if all {
+                    self.send_data(token, &self.log_tail(&path, lines), false, None);
+                    super::output::LogPath { stderr: true, ..path }
+                } else {
+                    path
+                };
+                let r = Response::output(&self.log_tail(&path, lines), path.stderr, None);
                 if follow {
                     if let Some(c) = self.clients.get_mut(&token) {
                         c.follow = true;
+                    }
+                    if all {
+                        self.log_followers.push((token, super::output::LogPath { stderr: false, ..path.clone() }));
                     }
                     self.log_followers.push((token, path));
                 }
@@ -412,7 +459,7 @@ impl Supervisor {
                 }
             }
             Request::Shutdown => {
-                self.shutdown(libc::SIGTERM);
+                self.shutdown(&format!("shutdown requested over the control socket (uid {uid})"));
                 Response::ok(vec!["supd is stopping every task, then exits".into()])
             }
         }
@@ -620,8 +667,13 @@ impl Supervisor {
     }
 
     fn signal(&mut self, target: &str, signal: &str) -> Response {
+        if signal.trim() == "0" {
+            return self.probe(target);
+        }
         let Some(sig) = process::parse_signal(signal) else {
-            return Response::refused(format!("unknown signal {signal:?} — use a name such as SIGHUP or a number"));
+            return Response::refused(format!(
+                "unknown signal {signal:?} — use a name such as SIGHUP, a number, or 0 to test that the tasks are alive"
+            ));
         };
         let keys = match self.selected_tasks(target) {
             Ok(k) => k,
@@ -642,9 +694,33 @@ impl Supervisor {
         }
         Response::ok(messages)
     }
+
+    /// `signal TARGET 0`: whether the target's tasks are alive, as kill(2)
+    /// with no signal tells; nothing is sent and no event is recorded.
+    fn probe(&self, target: &str) -> Response {
+        let keys = match self.selected_tasks(target) {
+            Ok(k) => k,
+            Err(e) => return Response::refused(e),
+        };
+        let mut messages = Vec::new();
+        for key in keys {
+            let Some(t) = self.task(key) else { continue };
+            let Some(pid) = t.pid else { continue };
+            match process::probe_group(pid) {
+                Ok(true) => messages.push(format!("task {} (pid {pid}) is alive", t.spec.name)),
+                Ok(false) => {}
+                Err(e) => return Response::refused(format!("cannot probe task {}: {e}", t.spec.name)),
+            }
+        }
+        if messages.is_empty() {
+            return Response::refused(format!("{target}: no running task"));
+        }
+        Response::ok(messages)
+    }
 }
 
-/// A resolved status/restart/signal target.
+/// A resolved status/restart/signal/events target.
+#[derive(Clone)]
 struct Selection {
     job: String,
     group: Option<String>,
@@ -673,5 +749,13 @@ impl Selection {
             (Some(want), Some(t)) => &t.spec.name == want,
             _ => true,
         }
+    }
+
+    /// Whether an event belongs to a selected task.
+    fn matches_line(&self, l: &EventLine) -> bool {
+        l.job == self.job
+            && self.group.as_ref().is_none_or(|g| &l.group == g)
+            && self.index.is_none_or(|i| l.index == i)
+            && self.task.as_ref().is_none_or(|t| &l.task == t)
     }
 }

@@ -162,8 +162,9 @@ impl Supervisor {
         }
         let Some(path) = self.log_path(key, stderr) else { return };
         let tokens: Vec<Token> = self.log_followers.iter().filter(|(_, p)| *p == path).map(|(t, _)| *t).collect();
+        let time = crate::timefmt::rfc3339(std::time::SystemTime::now());
         for token in tokens {
-            self.send_data(token, data);
+            self.send_data(token, data, stderr, Some(time.clone()));
         }
     }
 
