@@ -222,11 +222,12 @@ pub fn pidfd_open(pid: Pid) -> std::io::Result<std::os::fd::OwnedFd> {
 }
 
 /// Direct children of this process, from /proc (supd is a subreaper, so
-/// orphaned descendants of tasks show up here).
+/// orphaned descendants of tasks show up here). Through /proc/self: as PID 1
+/// of a PID namespace whose /proc was not mounted anew, /proc/1 is another
+/// process (the host's init), while /proc/self is always this one.
 pub fn own_children() -> Vec<Pid> {
-    let me = std::process::id();
     let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{me}/task")) else { return out };
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return out };
     for t in tasks.flatten() {
         if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
             out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()).map(Pid::from_raw));
