@@ -10,19 +10,11 @@ use std::process::{Command, Output};
 use std::time::Duration;
 use supd::jobspec::model::{DelayFunction, JobType, Operator, RestartMode};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+mod common;
 
-/// The path of `cmd`, or a failure that names the package bringing it.
-fn require(cmd: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path).chain(["/usr/sbin".into(), "/sbin".into()]) {
-        let candidate = dir.join(cmd);
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!("`{cmd}` is not installed: install the Debian package `{package}` (scripts/test does so when run as root)");
-}
+use common::require;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
@@ -733,9 +725,18 @@ fn debian_package_has_everything_in_place() {
     };
     let arch = run(Command::new(&dpkg).arg("--print-architecture"));
     assert_eq!(field("Package"), "supd");
-    assert_eq!(field("Version"), env!("CARGO_PKG_VERSION"));
+    // Cargo's version with a Debian revision, as packaging/debian/changelog has it.
+    let version = field("Version");
+    assert!(
+        version.strip_prefix(env!("CARGO_PKG_VERSION")).is_some_and(|r| r.starts_with('-') && r.len() > 1),
+        "Version: {version}"
+    );
     assert_eq!(field("Architecture"), String::from_utf8_lossy(&arch.stdout).trim());
-    assert_eq!(field("Maintainer"), "supd developers");
+    let maintainer = field("Maintainer");
+    let (name, address) = maintainer.split_once(" <").unwrap_or_else(|| panic!("Maintainer: {maintainer}"));
+    let address = address.strip_suffix('>').unwrap_or_else(|| panic!("Maintainer: {maintainer}"));
+    let (user, host) = address.split_once('@').unwrap_or_else(|| panic!("Maintainer: {maintainer}"));
+    assert!(!name.is_empty() && !user.is_empty() && host.contains('.'), "Maintainer: {maintainer}");
     assert!(field("Depends").split(',').any(|d| d.trim().starts_with("libc6")), "Depends: {}", field("Depends"));
     assert!(!field("Description").is_empty());
 
@@ -763,6 +764,74 @@ fn debian_package_has_everything_in_place() {
     assert!(out.status.success(), "{}", text(&out));
     let out = run(Command::new(&supd).arg("--jobs").arg(&job_dir).arg("--check"));
     assert!(out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("job \""), "{}", text(&out));
+
+    // The control files: conffiles, md5sums of every other file, the
+    // maintainer scripts; supd.toml is the commented example, and supd
+    // reads it as it is.
+    let control = tempfile::tempdir().unwrap();
+    let e = run(Command::new(&dpkg_deb).arg("-e").arg(&deb).arg(control.path()));
+    assert!(e.status.success(), "{}", text(&e));
+    let conffiles = std::fs::read_to_string(control.path().join("conffiles")).unwrap();
+    assert_eq!(conffiles, "/etc/supd/supd.toml\n/etc/supd/jobs/example.hcl.disabled\n");
+    assert_eq!(
+        std::fs::read(root.path().join("etc/supd/supd.toml")).unwrap(),
+        std::fs::read(Path::new(ROOT).join("packaging/supd.toml")).unwrap()
+    );
+    let out = run(Command::new(&supd)
+        .args(["--check", "--config"])
+        .arg(root.path().join("etc/supd/supd.toml"))
+        .arg("--jobs")
+        .arg(&job_dir));
+    assert!(out.status.success(), "supd --check with the packaged supd.toml: {}", text(&out));
+    let md5sums = std::fs::read_to_string(control.path().join("md5sums")).unwrap();
+    let summed: BTreeSet<&str> = md5sums.lines().filter_map(|l| l.split_once("  ").map(|(_, p)| p)).collect();
+    let files: BTreeSet<&str> = entries
+        .iter()
+        .filter(|(mode, e)| mode.starts_with('-') && !conffiles.lines().any(|c| c.trim_start_matches('/') == e))
+        .map(|(_, e)| e.as_str())
+        .collect();
+    assert_eq!(summed, files, "md5sums should list every file but the conffiles");
+    let check = run(Command::new("md5sum")
+        .arg("--check")
+        .arg("--quiet")
+        .arg(control.path().join("md5sums"))
+        .current_dir(root.path()));
+    assert!(check.status.success(), "md5sums do not match the files: {}", text(&check));
+    for script in ["postinst", "prerm", "postrm"] {
+        let path = control.path().join(script);
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o755, "{script}");
+        let out = run(Command::new("sh").arg("-n").arg(&path));
+        assert!(out.status.success(), "{script} is not valid sh: {}", text(&out));
+    }
+
+    // The documentation Debian asks for: the changelog of this version, and
+    // a machine-readable copyright naming the license and the crates linked.
+    let out = run(Command::new(&gzip).arg("-dc").arg(root.path().join("usr/share/doc/supd/changelog.Debian.gz")));
+    let changelog = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(changelog.starts_with(&format!("supd ({version}) ")), "changelog.Debian: {changelog}");
+    let copyright = std::fs::read_to_string(root.path().join("usr/share/doc/supd/copyright")).unwrap();
+    assert!(
+        copyright.starts_with("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"),
+        "{copyright}"
+    );
+    for needle in
+        ["\nFiles: *\n", "\nLicense: MIT or Apache-2.0\n", "\nLicense: MIT\n", "\nLicense: Apache-2.0\n", " mio "]
+    {
+        assert!(copyright.contains(needle), "copyright lacks {needle:?}: {copyright}");
+    }
+    // supctl's completions, from the packaged supctl.
+    for (path, shell) in [
+        ("usr/share/bash-completion/completions/supctl", "bash"),
+        ("usr/share/zsh/vendor-completions/_supctl", "zsh"),
+        ("usr/share/fish/vendor_completions.d/supctl.fish", "fish"),
+    ] {
+        let out = run(Command::new(&supctl).args(["completions", shell]));
+        assert!(
+            std::fs::read(root.path().join(path)).unwrap() == out.stdout,
+            "{path} is not `supctl completions {shell}`"
+        );
+    }
 }
 
 // --- the container example -----------------------------------------------------

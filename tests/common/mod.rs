@@ -315,6 +315,18 @@ impl Drop for Supd {
     }
 }
 
+/// The path of `cmd`, or a failure that names the package bringing it.
+pub fn require(cmd: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path).chain(["/usr/sbin".into(), "/sbin".into()]) {
+        let candidate = dir.join(cmd);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("`{cmd}` is not installed: install the Debian package `{package}` (scripts/test does so when run as root)");
+}
+
 /// Calls `pred` every 50 ms until it holds (true) or `timeout` passes (false).
 pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
