@@ -290,3 +290,124 @@ fn starts_something(call: &str) -> bool {
 fn host_has_supd() -> bool {
     Command::new("dpkg-query").args(["-W", "supd"]).output().is_ok_and(|o| o.status.success())
 }
+
+/// The image of packaging/container/Dockerfile, built as far as this
+/// machine allows without a container engine or registry: its build stage
+/// is scripts/build-deb; its final stage installs that package into a
+/// Debian bookworm root (this machine's, in an overlay, as above), copies
+/// the job directory and runs its `supd --check`. Then its ENTRYPOINT runs
+/// as PID 1 of new PID and network namespaces (as Docker starts it), its
+/// HEALTHCHECK command reports healthy once the job's check passes and
+/// unhealthy (1, as Docker wants) once it fails, and `docker stop`'s
+/// SIGTERM ends it with status 0.
+const IMAGE_SCRIPT: &str = r#"
+deb=$1 out=$2 jobs=$3 check=$4 health=$5
+shift 5
+# As Debian's images have it: no service starts while building.
+printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d"
+chmod 0755 "$r/usr/sbin/policy-rc.d"
+# RUN apt-get install /tmp/deb/supd_*.deb python3 (python3 is there)
+mkdir -p "$r/tmp/deb"
+cp "$deb" "$r/tmp/deb/"
+in_root sh -c 'dpkg -i /tmp/deb/supd_*.deb' >"$out/install.log" 2>&1
+# COPY packaging/container/jobs/ /etc/supd/jobs/
+cp -R "$jobs/." "$r/etc/supd/jobs/"
+# RUN supd --check --jobs /etc/supd/jobs
+in_root sh -c "$check" >"$out/check.log" 2>&1
+
+# docker run: the ENTRYPOINT as PID 1, with its own /proc and loopback up
+# as Docker sets them.
+unshare --pid --net --fork --kill-child --mount-proc="$r/proc" \
+  chroot "$r" /bin/sh -c 'ip link set lo up && exec "$@"' sh "$@" \
+  >"$out/supd.log" 2>&1 &
+launcher=$!
+healthcheck() { in_root /bin/sh -c "$health" >"$out/health.out" 2>&1; }
+# Healthy once the job's http check passes (its first run is a second in).
+i=0
+until healthcheck; do
+  i=$((i + 1))
+  [ "$i" -lt 150 ] || { echo "never healthy: $(cat "$out/health.out")" >"$out/fail"; exit 1; }
+  sleep 0.2
+done
+echo "$i" >"$out/healthy-after"
+cp "$out/health.out" "$out/health-healthy.out"
+# The server stops answering: its next check (5s apart, 2s timeout) fails.
+in_root supctl signal web SIGSTOP >"$out/stop.log" 2>&1
+i=0
+while healthcheck; do
+  i=$((i + 1))
+  [ "$i" -lt 150 ] || { echo "never unhealthy" >"$out/fail"; exit 1; }
+  sleep 0.2
+done
+status=0
+healthcheck || status=$?
+echo "$status" >"$out/unhealthy-status"
+cp "$out/health.out" "$out/health-unhealthy.out"
+in_root supctl signal web SIGCONT >>"$out/stop.log" 2>&1
+# docker stop: SIGTERM to PID 1, whose exit status is the container's.
+pid1=$(cat "/proc/$launcher/task/$launcher/children")
+kill -TERM "$pid1"
+i=0
+while kill -0 "$pid1" 2>/dev/null; do
+  i=$((i + 1))
+  [ "$i" -lt 300 ] || { echo "supd did not exit within 60s of SIGTERM" >"$out/fail"; kill -KILL "$pid1"; break; }
+  sleep 0.2
+done
+status=0
+wait "$launcher" || status=$?
+echo "$status" >"$out/exit"
+"#;
+
+#[test]
+fn the_container_image_installs_runs_reports_health_and_stops() {
+    require("ip", "iproute2");
+    require("python3", "python3");
+    let dir = Path::new(ROOT).join("packaging/container");
+    let dockerfile = std::fs::read_to_string(dir.join("Dockerfile")).unwrap();
+    let lines: Vec<&str> = dockerfile.lines().collect();
+    // The two stages, the final one installing the first one's package.
+    let froms: Vec<&str> = lines.iter().copied().filter(|l| l.starts_with("FROM ")).collect();
+    assert_eq!(froms.len(), 2, "a two-stage Dockerfile: {froms:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("RUN scripts/build-deb /out")),
+        "the build stage runs scripts/build-deb"
+    );
+    let install = dockerfile.split("\nRUN ").find(|r| r.contains("apt-get install")).expect("RUN apt-get install");
+    let pattern =
+        install.split_whitespace().find(|w| w.starts_with("/tmp/deb/")).expect("the package in apt-get install");
+    let name = deb().file_name().unwrap().to_string_lossy().into_owned();
+    let (prefix, suffix) = pattern.trim_start_matches("/tmp/deb/").split_once('*').expect("a glob");
+    assert!(name.starts_with(prefix) && name.ends_with(suffix), "{pattern} does not match {name}");
+    assert!(lines.contains(&"COPY packaging/container/jobs/ /etc/supd/jobs/"), "the job directory is copied");
+    let check = lines.iter().find_map(|l| l.strip_prefix("RUN supd --check")).map(|r| format!("supd --check{r}"));
+    let check = check.expect("RUN supd --check");
+    let entry = lines.iter().find_map(|l| l.strip_prefix("ENTRYPOINT ")).expect("ENTRYPOINT");
+    let entry: Vec<String> = serde_json::from_str(entry).expect("ENTRYPOINT in exec form");
+    let health = lines.iter().find_map(|l| l.strip_prefix("HEALTHCHECK ")).expect("HEALTHCHECK");
+    let health = health.split_once("CMD ").expect("HEALTHCHECK … CMD").1;
+    assert!(!health.starts_with('['), "the shell form, so that `|| exit 1` maps supctl's 3 and 4 to Docker's 1");
+
+    let out_dir = tempfile::tempdir().unwrap();
+    let jobs = dir.join("jobs");
+    let mut args =
+        vec![deb().as_os_str(), out_dir.path().as_os_str(), jobs.as_os_str(), check.as_ref(), health.as_ref()];
+    args.extend(entry.iter().map(std::ffi::OsStr::new));
+    let out = in_private_root(IMAGE_SCRIPT, &args);
+    let o = out_dir.path();
+    let logs = || -> String {
+        ["fail", "install.log", "check.log", "health.out", "stop.log", "supd.log"]
+            .iter()
+            .map(|n| format!("--- {n}\n{}", std::fs::read_to_string(o.join(n)).unwrap_or_default()))
+            .collect()
+    };
+    assert!(out.status.success(), "the image steps failed: {}\n{}", text(&out), logs());
+    assert!(read(o, "check.log").contains("job \"web\""), "supd --check: {}", logs());
+    let healthy = read(o, "health-healthy.out");
+    assert!(healthy.contains("passing"), "the status table of a healthy image: {healthy}");
+    assert_eq!(read(o, "unhealthy-status").trim(), "1", "unhealthy is 1 for Docker: {}", logs());
+    let unhealthy = read(o, "health-unhealthy.out");
+    assert!(unhealthy.contains("critical"), "{unhealthy}");
+    assert_eq!(read(o, "exit").trim(), "0", "docker stop ends the container with 0: {}", logs());
+    let log = read(o, "supd.log");
+    assert!(log.contains("SIGTERM: stopping every task"), "{log}");
+}
