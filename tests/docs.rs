@@ -10,19 +10,11 @@ use std::process::{Command, Output};
 use std::time::Duration;
 use supd::jobspec::model::{DelayFunction, JobType, Operator, RestartMode};
 
-const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+mod common;
 
-/// The path of `cmd`, or a failure that names the package bringing it.
-fn require(cmd: &str, package: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    for dir in std::env::split_paths(&path).chain(["/usr/sbin".into(), "/sbin".into()]) {
-        let candidate = dir.join(cmd);
-        if candidate.is_file() {
-            return candidate;
-        }
-    }
-    panic!("`{cmd}` is not installed: install the Debian package `{package}` (scripts/test does so when run as root)");
-}
+use common::require;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn run(cmd: &mut Command) -> Output {
     cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"))
@@ -101,6 +93,186 @@ fn man_pages_name_themselves_and_each_other() {
             assert!(see_also.contains(&reference), "{name}: SEE ALSO should list `{reference}`");
         }
     }
+}
+
+// --- supctl(1) and supd(8) against the binaries ----------------------------
+
+/// The text of one `.SH` section of any page.
+fn page_section<'a>(page: &'a str, name: &str, title: &str) -> &'a str {
+    let start = page.find(&format!(".SH {title}\n")).unwrap_or_else(|| panic!("{name} has no section {title}"));
+    let rest = &page[start + 4..];
+    &rest[..rest.find("\n.SH ").unwrap_or(rest.len())]
+}
+
+fn read_page(name: &str) -> String {
+    std::fs::read_to_string(Path::new(ROOT).join("man").join(name)).unwrap_or_else(|e| panic!("man/{name}: {e}"))
+}
+
+/// Every option of every supctl command, as clap knows them: from the fish
+/// completion script, which lists them one a line, as
+/// (command, long, short); the command is "" for the global options.
+fn supctl_options() -> Vec<(String, String, Option<char>)> {
+    let out = run(Command::new(env!("CARGO_BIN_EXE_supctl")).args(["completions", "fish"]));
+    assert!(out.status.success(), "{}", text(&out));
+    let script = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut options = Vec::new();
+    for line in script.lines().filter(|l| l.starts_with("complete -c supctl -n \"")) {
+        let condition = line.split('"').nth(1).unwrap();
+        let command = if condition == "__fish_supctl_needs_command" {
+            String::new()
+        } else if let Some(rest) = condition.strip_prefix("__fish_supctl_using_subcommand ")
+            && !rest.contains("; and not ")
+        {
+            // `job; and __fish_seen_subcommand_from run` -> `job run`
+            let mut words = rest.split("; and __fish_seen_subcommand_from ");
+            let first = words.next().unwrap().to_string();
+            words.fold(first, |acc, w| format!("{acc} {w}"))
+        } else {
+            continue;
+        };
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let after = |flag: &str| words.windows(2).find(|w| w[0] == flag).map(|w| w[1].to_string());
+        if let Some(long) = after("-l") {
+            options.push((command, long, after("-s").and_then(|s| s.chars().next())));
+        }
+    }
+    assert!(options.iter().any(|(c, l, _)| c == "logs" && l == "follow"), "no options read from {script}");
+    options
+}
+
+/// The `.TP` entry of a command in the COMMANDS section of supctl(1),
+/// with the options indented inside it (`.RS` … `.RE`).
+fn command_entry(commands: &str, command: &str) -> Option<String> {
+    let tag = command.replace('-', "\\-");
+    let mut entries: Vec<Vec<&str>> = Vec::new();
+    let mut depth = 0;
+    for line in commands.lines() {
+        match line {
+            ".RS" => depth += 1,
+            ".RE" => depth -= 1,
+            ".TP" if depth == 0 => {
+                entries.push(Vec::new());
+                continue;
+            }
+            _ => {}
+        }
+        if let Some(e) = entries.last_mut() {
+            e.push(line);
+        }
+    }
+    entries
+        .into_iter()
+        .find(|e| {
+            let first = e.first().copied().unwrap_or("");
+            [".BR ", ".B "].iter().any(|m| {
+                first.strip_prefix(m).is_some_and(|r| {
+                    let r = r.trim_start_matches('"');
+                    r == tag || r.starts_with(&format!("{tag} ")) || r.starts_with(&format!("{tag}\""))
+                })
+            })
+        })
+        .map(|e| e.join("\n"))
+}
+
+#[test]
+fn supctl_page_documents_every_command_and_option() {
+    let page = read_page("supctl.1");
+    let commands = page_section(&page, "supctl.1", "COMMANDS");
+    let options = page_section(&page, "supctl.1", "OPTIONS");
+    let mut missing = Vec::new();
+    let all = supctl_options();
+    let global: Vec<&String> = all.iter().filter(|(c, _, _)| c.is_empty()).map(|(_, l, _)| l).collect();
+    for (command, long, short) in all.iter().cloned() {
+        // Global options are repeated for every command; OPTIONS has them.
+        if long == "help" || long == "version" || (!command.is_empty() && global.contains(&&long)) {
+            continue;
+        }
+        let (where_, text) = if command.is_empty() {
+            ("OPTIONS".to_string(), Some(options.to_string()))
+        } else {
+            (format!("the entry of `{command}`"), command_entry(commands, &command))
+        };
+        let Some(text) = text.as_deref() else {
+            missing.push(format!("COMMANDS has no entry for `{command}`"));
+            continue;
+        };
+        if !text.contains(&format!("\\-\\-{}", long.replace('-', "\\-"))) {
+            missing.push(format!("{where_}: --{long}"));
+        }
+        if let Some(c) = short
+            && !text.contains(&format!("\\-{c}"))
+        {
+            missing.push(format!("{where_}: -{c}"));
+        }
+    }
+    // Every command, with or without options.
+    let out = run(Command::new(env!("CARGO_BIN_EXE_supctl")).arg("--help"));
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let listed: Vec<&str> = help
+        .split("Commands:\n")
+        .nth(1)
+        .expect("supctl --help lists its commands")
+        .lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .collect();
+    assert!(listed.contains(&"completions") && listed.contains(&"status"), "{help}");
+    for c in listed {
+        let c = if c == "job" { "job stop" } else { c };
+        if command_entry(commands, c).is_none() {
+            missing.push(format!("COMMANDS has no entry for `{c}`"));
+        }
+    }
+    assert!(missing.is_empty(), "supctl(1) does not document:\n{}", missing.join("\n"));
+}
+
+#[test]
+fn supd_page_documents_every_option() {
+    let page = read_page("supd.8");
+    let options = page_section(&page, "supd.8", "OPTIONS");
+    let out = run(Command::new(env!("CARGO_BIN_EXE_supd")).arg("--help"));
+    assert!(out.status.success(), "{}", text(&out));
+    let help = String::from_utf8_lossy(&out.stdout).into_owned();
+    let longs: Vec<String> = help
+        .lines()
+        .map(str::trim_start)
+        .filter(|l| l.starts_with('-'))
+        .filter_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("--")))
+        .map(|l| l.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')).next().unwrap_or("").to_string())
+        .filter(|l| !l.is_empty() && l != "help" && l != "version")
+        .collect();
+    assert!(longs.len() >= 10, "options read from supd --help: {longs:?}\n{help}");
+    let missing: Vec<&String> = longs
+        .iter()
+        .filter(|l| {
+            let tag = format!("\\-\\-{}", l.replace('-', "\\-"));
+            !options.lines().any(|line| {
+                line.starts_with(".B")
+                    && line.split_whitespace().nth(1).is_some_and(|w| w.trim_matches('"').starts_with(&tag))
+            })
+        })
+        .collect();
+    assert!(missing.is_empty(), "OPTIONS of supd(8) has no entry for {missing:?}");
+}
+
+#[test]
+fn pages_have_exit_status_environment_and_files() {
+    for name in ["supd.8", "supctl.1"] {
+        let page = read_page(name);
+        for title in ["EXIT STATUS", "ENVIRONMENT", "FILES"] {
+            assert!(!page_section(&page, name, title).trim().is_empty(), "{name}: {title} is empty");
+        }
+    }
+    // supctl's exit statuses, each with its meaning.
+    let page = read_page("supctl.1");
+    let exits = page_section(&page, "supctl.1", "EXIT STATUS");
+    for code in 0..=4 {
+        assert!(exits.contains(&format!(".TP\n.B {code}\n")), "supctl(1) EXIT STATUS lacks {code}");
+    }
+    let page = read_page("supd.8");
+    let systemd = page_section(&page, "supd.8", "SYSTEMD");
+    assert!(systemd.contains("not sandboxed"), "supd(8) SYSTEMD should say the unit is not sandboxed and why");
 }
 
 // --- supd-job(5) against the code ------------------------------------------
@@ -589,9 +761,18 @@ fn debian_package_has_everything_in_place() {
     };
     let arch = run(Command::new(&dpkg).arg("--print-architecture"));
     assert_eq!(field("Package"), "supd");
-    assert_eq!(field("Version"), env!("CARGO_PKG_VERSION"));
+    // Cargo's version with a Debian revision, as packaging/debian/changelog has it.
+    let version = field("Version");
+    assert!(
+        version.strip_prefix(env!("CARGO_PKG_VERSION")).is_some_and(|r| r.starts_with('-') && r.len() > 1),
+        "Version: {version}"
+    );
     assert_eq!(field("Architecture"), String::from_utf8_lossy(&arch.stdout).trim());
-    assert_eq!(field("Maintainer"), "supd developers");
+    let maintainer = field("Maintainer");
+    let (name, address) = maintainer.split_once(" <").unwrap_or_else(|| panic!("Maintainer: {maintainer}"));
+    let address = address.strip_suffix('>').unwrap_or_else(|| panic!("Maintainer: {maintainer}"));
+    let (user, host) = address.split_once('@').unwrap_or_else(|| panic!("Maintainer: {maintainer}"));
+    assert!(!name.is_empty() && !user.is_empty() && host.contains('.'), "Maintainer: {maintainer}");
     assert!(field("Depends").split(',').any(|d| d.trim().starts_with("libc6")), "Depends: {}", field("Depends"));
     assert!(!field("Description").is_empty());
 
@@ -619,6 +800,74 @@ fn debian_package_has_everything_in_place() {
     assert!(out.status.success(), "{}", text(&out));
     let out = run(Command::new(&supd).arg("--jobs").arg(&job_dir).arg("--check"));
     assert!(out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("job \""), "{}", text(&out));
+
+    // The control files: conffiles, md5sums of every other file, the
+    // maintainer scripts; supd.toml is the commented example, and supd
+    // reads it as it is.
+    let control = tempfile::tempdir().unwrap();
+    let e = run(Command::new(&dpkg_deb).arg("-e").arg(&deb).arg(control.path()));
+    assert!(e.status.success(), "{}", text(&e));
+    let conffiles = std::fs::read_to_string(control.path().join("conffiles")).unwrap();
+    assert_eq!(conffiles, "/etc/supd/supd.toml\n/etc/supd/jobs/example.hcl.disabled\n");
+    assert_eq!(
+        std::fs::read(root.path().join("etc/supd/supd.toml")).unwrap(),
+        std::fs::read(Path::new(ROOT).join("packaging/supd.toml")).unwrap()
+    );
+    let out = run(Command::new(&supd)
+        .args(["--check", "--config"])
+        .arg(root.path().join("etc/supd/supd.toml"))
+        .arg("--jobs")
+        .arg(&job_dir));
+    assert!(out.status.success(), "supd --check with the packaged supd.toml: {}", text(&out));
+    let md5sums = std::fs::read_to_string(control.path().join("md5sums")).unwrap();
+    let summed: BTreeSet<&str> = md5sums.lines().filter_map(|l| l.split_once("  ").map(|(_, p)| p)).collect();
+    let files: BTreeSet<&str> = entries
+        .iter()
+        .filter(|(mode, e)| mode.starts_with('-') && !conffiles.lines().any(|c| c.trim_start_matches('/') == e))
+        .map(|(_, e)| e.as_str())
+        .collect();
+    assert_eq!(summed, files, "md5sums should list every file but the conffiles");
+    let check = run(Command::new("md5sum")
+        .arg("--check")
+        .arg("--quiet")
+        .arg(control.path().join("md5sums"))
+        .current_dir(root.path()));
+    assert!(check.status.success(), "md5sums do not match the files: {}", text(&check));
+    for script in ["postinst", "prerm", "postrm"] {
+        let path = control.path().join(script);
+        let mode = std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(&path).unwrap().permissions());
+        assert_eq!(mode & 0o777, 0o755, "{script}");
+        let out = run(Command::new("sh").arg("-n").arg(&path));
+        assert!(out.status.success(), "{script} is not valid sh: {}", text(&out));
+    }
+
+    // The documentation Debian asks for: the changelog of this version, and
+    // a machine-readable copyright naming the license and the crates linked.
+    let out = run(Command::new(&gzip).arg("-dc").arg(root.path().join("usr/share/doc/supd/changelog.Debian.gz")));
+    let changelog = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(changelog.starts_with(&format!("supd ({version}) ")), "changelog.Debian: {changelog}");
+    let copyright = std::fs::read_to_string(root.path().join("usr/share/doc/supd/copyright")).unwrap();
+    assert!(
+        copyright.starts_with("Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n"),
+        "{copyright}"
+    );
+    for needle in
+        ["\nFiles: *\n", "\nLicense: MIT or Apache-2.0\n", "\nLicense: MIT\n", "\nLicense: Apache-2.0\n", " mio "]
+    {
+        assert!(copyright.contains(needle), "copyright lacks {needle:?}: {copyright}");
+    }
+    // supctl's completions, from the packaged supctl.
+    for (path, shell) in [
+        ("usr/share/bash-completion/completions/supctl", "bash"),
+        ("usr/share/zsh/vendor-completions/_supctl", "zsh"),
+        ("usr/share/fish/vendor_completions.d/supctl.fish", "fish"),
+    ] {
+        let out = run(Command::new(&supctl).args(["completions", shell]));
+        assert!(
+            std::fs::read(root.path().join(path)).unwrap() == out.stdout,
+            "{path} is not `supctl completions {shell}`"
+        );
+    }
 }
 
 // --- the container example -----------------------------------------------------

@@ -149,6 +149,48 @@ fn sigterm_to_init_stops_tasks_and_sweeps_the_rest() {
     assert!(started.elapsed() >= Duration::from_millis(800), "{:?}", started.elapsed());
 }
 
+/// PID 1 of a namespace whose /proc is still the host's (`unshare --pid
+/// --fork` without `--mount-proc`, a chroot): SIGTERM stops its task and
+/// supd exits, rather than waiting for the host init's children to go.
+#[test]
+fn init_without_its_own_proc_exits_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    write_job(
+        dir.path(),
+        r#"job "j" {
+  group "g" {
+    task "t" {
+      driver      = "raw_exec"
+      kill_signal = "SIGTERM"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ > @DIR@/started; exec sleep 1000"]
+      }
+    }
+  }
+}"#,
+    );
+    let log_file = std::fs::File::create(dir.path().join("supd.log")).unwrap();
+    let mut supd = Command::new("unshare")
+        .args(["--pid", "--fork", "--kill-child", SUPD])
+        .args(dir_args(dir.path()))
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .expect("unshare (util-linux)");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !dir.path().join("started").exists() {
+        assert!(Instant::now() < deadline, "the task did not start\n{}", log(dir.path()));
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", supd.id(), supd.id())).unwrap();
+    let supd_pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(supd_pid), nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(wait(&mut supd, dir.path(), Duration::from_secs(15)), 0, "{}", log(dir.path()));
+    assert!(log(dir.path()).contains("supd stopped"), "{}", log(dir.path()));
+}
+
 /// `--log syslog` sends supd's own log as RFC 3164 datagrams.
 #[test]
 fn log_to_syslog() {

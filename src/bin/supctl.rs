@@ -1,14 +1,18 @@
 //! supctl: the operator's command line for supd. Flags -> one request ->
 //! print. Exit codes: 0 done; 1 refused or invalid (reason on stderr);
-//! 2 usage error; 3 no daemon at the socket; 5 permission denied on the
-//! socket.
+//! 2 usage error; 3 no daemon at the socket; 4 (status) a selected task is
+//! not running and healthy; 5 permission denied on the socket.
 
-#![deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
-use clap::{Parser, Subcommand};
-use std::io::Read;
+#[path = "supctl/complete.rs"]
+mod complete;
+
+use clap::{CommandFactory, Parser, Subcommand, ValueHint};
+use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::SystemTime;
 use supd::control::client::{ClientError, Connection};
 use supd::control::protocol::{Request, Response, Status, TaskStatus};
 use supd::jobspec::{self, Diagnostic};
@@ -23,15 +27,16 @@ use supd::node::Node;
                   3 no supd at the socket; 5 permission denied on the socket."
 )]
 struct Cli {
-    /// Print machine-readable JSON instead of text.
+    /// Print machine-readable JSON instead of text (not with logs or
+    /// completions, whose output is not records).
     #[arg(long, global = true)]
     json: bool,
     /// supd's control socket (default: the one supd.toml names, else supd's default).
-    #[arg(long, global = true, value_name = "PATH", env = "SUPD_SOCKET")]
+    #[arg(long, global = true, value_name = "PATH", env = "SUPD_SOCKET", value_hint = ValueHint::FilePath)]
     socket: Option<PathBuf>,
     /// supd.toml, for the socket and this node's name, datacenter and meta
     /// (default: supd's default path, when it exists).
-    #[arg(long, global = true, value_name = "FILE")]
+    #[arg(long, global = true, value_name = "FILE", value_hint = ValueHint::FilePath)]
     config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
@@ -40,7 +45,9 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Jobs, instances and tasks; one instance or task in detail with its
-    /// recent events. TARGET: JOB[/GROUP[/INDEX]][/TASK].
+    /// recent events. TARGET: JOB[/GROUP[/INDEX]][/TASK]. Exit 0 when every
+    /// selected task is running and healthy (passing, or no checks) or has
+    /// completed (exit 0), 4 otherwise; the same with --json.
     Status { target: Option<String> },
     /// Submit, update or stop jobs.
     Job {
@@ -52,13 +59,15 @@ enum Command {
     /// when any is not (warnings never fail), 2 on a usage error.
     Validate {
         /// Job files (HCL).
-        #[arg(required = true)]
+        #[arg(required = true, value_hint = ValueHint::FilePath)]
         files: Vec<PathBuf>,
     },
     /// Restart the running tasks of a target (uses no restart attempt); a
     /// dead task is started again, a pending one is left to start on its own.
     Restart { target: String },
-    /// Send a signal (SIGHUP, HUP or a number) to the running tasks of a target.
+    /// Send a signal (SIGHUP, HUP or a number) to the running tasks of a
+    /// target; 0 sends nothing and exits 0 only when a task of the target
+    /// is alive (a liveness probe).
     Signal { target: String, signal: String },
     /// A task's output: the last lines, and with --follow what it writes
     /// next, across rotation and restarts. TARGET as in status; a
@@ -69,14 +78,33 @@ enum Command {
         #[arg(short, long)]
         follow: bool,
         /// Show stderr instead of stdout.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "all")]
         stderr: bool,
+        /// Both streams, each on supctl's own stdout and stderr: the last
+        /// lines of stdout, then those of stderr (the files keep no times to
+        /// merge them by), then with --follow what either writes, in the
+        /// order supd reads it.
+        #[arg(short, long)]
+        all: bool,
+        /// Start each line with the time supd read it from the task (RFC
+        /// 3339, UTC). Only output streamed with --follow has one: the lines
+        /// already in the files were stored without times and show `-`.
+        #[arg(short, long)]
+        timestamps: bool,
         /// How many of the last lines to show first.
         #[arg(short = 'n', long, default_value_t = 10)]
         lines: usize,
     },
-    /// Every task event; with --follow, keep streaming new ones (NDJSON with --json).
+    /// Task events, oldest first; with --follow, keep streaming new ones
+    /// (NDJSON with --json).
     Events {
+        /// Only the events of these tasks: JOB[/GROUP[/INDEX]][/TASK].
+        target: Option<String>,
+        /// Only the events of the last DURATION ("10m", "1h30m"), or since
+        /// an RFC 3339 time.
+        #[arg(long, value_name = "DURATION", value_parser = since)]
+        since: Option<String>,
+        /// Keep streaming new events until interrupted.
         #[arg(short, long)]
         follow: bool,
     },
@@ -88,12 +116,34 @@ enum Command {
     },
     /// Stop every task, then supd exits.
     Shutdown,
+    /// Print a completion script for a shell: job and target names are
+    /// completed from the running supd. Load it with
+    /// `source <(supctl completions bash)`, or install it where the shell
+    /// looks (the Debian package does).
+    Completions {
+        #[arg(value_enum)]
+        shell: complete::Shell,
+    },
+}
+
+/// `--since`: a duration back from now, or an RFC 3339 time; what supd
+/// gets is the RFC 3339 time.
+fn since(text: &str) -> Result<String, String> {
+    if let Some(t) = supd::timefmt::parse_rfc3339(text) {
+        return Ok(supd::timefmt::rfc3339(t));
+    }
+    let d = jobspec::duration::parse(text)
+        .map_err(|e| format!("{e}, or an RFC 3339 time such as 2026-11-28T05:06:07Z"))?
+        .value;
+    let t = SystemTime::now().checked_sub(d).unwrap_or(SystemTime::UNIX_EPOCH);
+    Ok(supd::timefmt::rfc3339(t))
 }
 
 #[derive(Subcommand)]
 enum JobCommand {
     /// Submit or update a job from FILE, or standard input with `-`.
     Run {
+        #[arg(value_hint = ValueHint::FilePath)]
         file: String,
         /// FILE is a hand-off envelope from a peer's supd (JSON), not HCL:
         /// run the instance it carries, if this host accepts hand-offs.
@@ -108,7 +158,22 @@ enum JobCommand {
 fn main() -> ExitCode {
     // Like any command-line tool: `supctl … | head` ends quietly.
     supd::process::sys::default_sigpipe();
+    // What the completion scripts run, outside clap's command tree so that
+    // no completion offers it: `supctl __complete [--position] CWORD WORDS...`.
+    let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some(complete::COMMAND) {
+        return complete::run(&Cli::command(), &args[2..]);
+    }
     let cli = Cli::parse();
+    if cli.json && matches!(cli.command, Command::Logs { .. } | Command::Completions { .. }) {
+        let what = if matches!(cli.command, Command::Logs { .. }) { "logs" } else { "completions" };
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("--json does not apply to {what}: its output is text, not records — leave out --json"),
+            )
+            .exit();
+    }
     let file = match supd::config::File::load_given_or_default(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {
@@ -118,6 +183,7 @@ fn main() -> ExitCode {
     };
     let socket = cli.socket.clone().or(file.socket.clone()).unwrap_or_else(supd::config::default_socket);
     let request = match cli.command {
+        Command::Completions { shell } => return complete::script(shell, &mut Cli::command()),
         Command::Validate { files } => return validate(&files, cli.json, &file),
         Command::Status { target } => Request::Status { target },
         Command::Job { command: JobCommand::Run { file, handoff } } => {
@@ -163,9 +229,11 @@ fn main() -> ExitCode {
         Command::Job { command: JobCommand::Stop { job } } => Request::JobStop { job },
         Command::Restart { target } => Request::Restart { target },
         Command::Signal { target, signal } => Request::Signal { target, signal },
-        Command::Events { follow } => return events(&socket, follow, cli.json),
-        Command::Logs { target, follow, stderr, lines } => {
-            return logs(&socket, Request::Logs { target, stderr, lines, follow });
+        Command::Events { follow, target, since } => {
+            return events(&socket, Request::Events { follow, target, since }, cli.json);
+        }
+        Command::Logs { target, follow, stderr, all, timestamps, lines } => {
+            return logs(&socket, Request::Logs { target, stderr, lines, follow, all }, timestamps);
         }
         Command::Reload { dry_run } => Request::Reload { dry_run },
         Command::Shutdown => Request::Shutdown,
@@ -173,9 +241,29 @@ fn main() -> ExitCode {
     let detail =
         matches!(&request, Request::Status { target: Some(t) } if t.split('/').count() >= 3 || t.contains('['));
     match Connection::call(&socket, request) {
-        Ok(r) => print_response(&r, cli.json, detail),
+        Ok(r) => {
+            let code = print_response(&r, cli.json, detail);
+            match &r.status {
+                Some(s) if r.ok && !all_up(s) => ExitCode::from(4),
+                _ => code,
+            }
+        }
         Err(e) => client_error(e),
     }
+}
+
+/// Whether every task of a status is running and healthy (passing, or no
+/// checks) or has completed (exit 0): `status` exits 0 then, else 4. A
+/// poststop task waits for its turn and is not counted.
+fn all_up(s: &Status) -> bool {
+    s.jobs.iter().flat_map(|j| &j.groups).flat_map(|g| &g.instances).flat_map(|i| &i.tasks).all(|t| {
+        match t.state.as_str() {
+            "running" => t.health.as_deref().is_none_or(|h| h == "passing"),
+            "dead" => !t.failed && t.exit_code == Some(0),
+            "pending" => t.hook.as_deref() == Some("poststop"),
+            _ => false,
+        }
+    })
 }
 
 fn client_error(e: ClientError) -> ExitCode {
@@ -269,9 +357,41 @@ fn render_table(s: &Status) -> String {
     }
     if rows.len() > 1 {
         out.push('\n');
+        if let Some(width) = terminal_width() {
+            trim_last_column(&mut rows, width);
+        }
         out.push_str(&table(&rows));
     }
     out
+}
+
+/// The width to fit the table to: `COLUMNS` when set, else the terminal's
+/// when standard output is one; `None` (no trimming) for a pipe or file.
+fn terminal_width() -> Option<usize> {
+    if let Some(n) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<usize>().ok()).filter(|n| *n > 0) {
+        return Some(n);
+    }
+    supd::process::sys::stdout_columns()
+}
+
+/// Shortens the cells of the last column (LAST EVENT) so that each line
+/// fits in `width`, ending a cut cell with `…`; never below 10 characters.
+fn trim_last_column(rows: &mut [Vec<String>], width: usize) {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    if cols < 2 {
+        return;
+    }
+    let before: usize = (0..cols - 1)
+        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |x| x.chars().count())).max().unwrap_or(0) + 2)
+        .sum();
+    let room = width.saturating_sub(before).max(10);
+    for r in rows.iter_mut() {
+        if let Some(last) = r.last_mut()
+            && last.chars().count() > room
+        {
+            *last = last.chars().take(room - 1).chain(['…']).collect();
+        }
+    }
 }
 
 /// The node's cgroups, capacity and what is not enforced.
@@ -295,9 +415,13 @@ fn node_resources(s: &Status) -> String {
     out
 }
 
-/// `12.3M/256M`: memory in use and the hard limit.
+/// `12.3M/256M`: memory in use and the hard limit; `-` for a task with no
+/// process, which holds no memory whatever its limit was.
 fn memory_cell(t: &TaskStatus) -> String {
     let Some(r) = &t.resources else { return "-".into() };
+    if t.state != "running" {
+        return "-".into();
+    }
     if !r.enforced.iter().any(|e| e == "memory") {
         return format!("{}M (no limit)", r.memory);
     }
@@ -487,12 +611,13 @@ fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
-fn events(socket: &std::path::Path, follow: bool, json: bool) -> ExitCode {
+fn events(socket: &std::path::Path, request: Request, json: bool) -> ExitCode {
+    let follow = matches!(request, Request::Events { follow: true, .. });
     let mut conn = match Connection::open(socket) {
         Ok(c) => c,
         Err(e) => return client_error(e),
     };
-    if let Err(e) = conn.send(Request::Events { follow }) {
+    if let Err(e) = conn.send(request) {
         return client_error(e);
     }
     let first = match conn.next_response() {
@@ -531,8 +656,8 @@ fn events(socket: &std::path::Path, follow: bool, json: bool) -> ExitCode {
     }
 }
 
-fn logs(socket: &std::path::Path, request: Request) -> ExitCode {
-    use std::io::Write;
+fn logs(socket: &std::path::Path, request: Request, timestamps: bool) -> ExitCode {
+    let all = matches!(request, Request::Logs { all: true, .. });
     let mut conn = match Connection::open(socket) {
         Ok(c) => c,
         Err(e) => return client_error(e),
@@ -540,7 +665,7 @@ fn logs(socket: &std::path::Path, request: Request) -> ExitCode {
     if let Err(e) = conn.send(request) {
         return client_error(e);
     }
-    let mut stdout = std::io::stdout();
+    let mut out = LogPrinter { all, timestamps, partial: Default::default() };
     loop {
         match conn.next_response() {
             Ok(Some(r)) if !r.ok => {
@@ -548,13 +673,83 @@ fn logs(socket: &std::path::Path, request: Request) -> ExitCode {
                 return ExitCode::from(1);
             }
             Ok(Some(r)) => {
-                if let Some(d) = r.data {
-                    let _ = stdout.write_all(d.as_bytes());
-                    let _ = stdout.flush();
+                if let Some(d) = &r.data {
+                    out.chunk(r.stream.as_deref() == Some("stderr"), d, r.time.as_deref());
                 }
             }
-            Ok(None) => return ExitCode::SUCCESS,
-            Err(e) => return client_error(e),
+            Ok(None) => {
+                out.finish();
+                return ExitCode::SUCCESS;
+            }
+            Err(e) => {
+                out.finish();
+                return client_error(e);
+            }
+        }
+    }
+}
+
+/// Prints task output. As it comes unless lines need something at their
+/// start (a time) or must not mix (both streams); then whole lines, each
+/// stream's unfinished line kept until its end arrives.
+struct LogPrinter {
+    all: bool,
+    timestamps: bool,
+    /// Per stream (stdout, stderr): the unfinished line and its time.
+    partial: [(String, Option<String>); 2],
+}
+
+/// What `-t` shows for a line stored without a time, as wide as a time.
+const NO_TIME: &str = "-                       ";
+
+impl LogPrinter {
+    fn chunk(&mut self, stderr: bool, data: &str, time: Option<&str>) {
+        if !self.all && !self.timestamps {
+            let mut stdout = std::io::stdout();
+            let _ = stdout.write_all(data.as_bytes());
+            let _ = stdout.flush();
+            return;
+        }
+        let i = usize::from(stderr);
+        let mut rest = data;
+        while let Some(end) = rest.find('\n') {
+            let (line, tail) = rest.split_at(end + 1);
+            let (mut text, started) = std::mem::take(&mut self.partial[i]);
+            text.push_str(line);
+            self.print(stderr, &text, started.as_deref().or(time));
+            rest = tail;
+        }
+        if !rest.is_empty() {
+            let (text, started) = &mut self.partial[i];
+            if text.is_empty() {
+                *started = time.map(str::to_string);
+            }
+            text.push_str(rest);
+        }
+    }
+
+    fn print(&self, stderr: bool, line: &str, time: Option<&str>) {
+        let prefix = match (self.timestamps, time) {
+            (false, _) => String::new(),
+            (true, Some(t)) => format!("{t} "),
+            (true, None) => format!("{NO_TIME} "),
+        };
+        let text = format!("{prefix}{line}");
+        let _ = if self.all && stderr {
+            std::io::stderr().write_all(text.as_bytes())
+        } else {
+            let mut stdout = std::io::stdout();
+            stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush())
+        };
+    }
+
+    /// Prints what is left of unfinished lines when the output ends.
+    fn finish(&mut self) {
+        for i in 0..2 {
+            let (text, time) = std::mem::take(&mut self.partial[i]);
+            if !text.is_empty() {
+                self.print(i == 1, &text, time.as_deref());
+            }
         }
     }
 }

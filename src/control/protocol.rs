@@ -34,13 +34,22 @@ pub enum Request {
         target: String,
         signal: String,
     },
+    /// Task events, oldest first; with `follow`, new ones as they happen.
     Events {
         #[serde(default)]
         follow: bool,
+        /// Only the events of these tasks (a target as in `status`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        /// Only the events at or after this time (RFC 3339).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<String>,
     },
     /// A task's output: the last `lines` lines, then with `follow` what it
     /// writes next. `target` as in `status`; a single-task group may omit
-    /// the task, a single-instance group the index.
+    /// the task, a single-instance group the index. With `all`, both
+    /// streams: the last lines of stdout, then those of stderr, then what
+    /// either writes next, in the order supd reads it.
     Logs {
         target: String,
         #[serde(default)]
@@ -49,6 +58,8 @@ pub enum Request {
         lines: usize,
         #[serde(default)]
         follow: bool,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        all: bool,
     },
     Reload {
         #[serde(default)]
@@ -86,6 +97,13 @@ pub struct Response {
     /// Task output (lossy UTF-8).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
+    /// Which stream `data` is from: `stdout` or `stderr`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<String>,
+    /// When supd read `data` from the task (RFC 3339): set on output
+    /// streamed as it comes; output read back from the files has no time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
 }
 
 fn ten() -> usize {
@@ -94,7 +112,17 @@ fn ten() -> usize {
 
 impl Response {
     pub fn ok(messages: Vec<String>) -> Response {
-        Response { version: VERSION, ok: true, error: None, messages, status: None, events: Vec::new(), data: None }
+        Response {
+            version: VERSION,
+            ok: true,
+            error: None,
+            messages,
+            status: None,
+            events: Vec::new(),
+            data: None,
+            stream: None,
+            time: None,
+        }
     }
 
     pub fn refused(error: impl Into<String>) -> Response {
@@ -106,7 +134,18 @@ impl Response {
             status: None,
             events: Vec::new(),
             data: None,
+            stream: None,
+            time: None,
         }
+    }
+
+    /// A chunk of one task stream's output.
+    pub fn output(data: &[u8], stderr: bool, time: Option<String>) -> Response {
+        let mut r = Response::ok(Vec::new());
+        r.data = Some(String::from_utf8_lossy(data).into_owned());
+        r.stream = Some(if stderr { "stderr" } else { "stdout" }.to_string());
+        r.time = time;
+        r
     }
 }
 
@@ -198,6 +237,10 @@ pub struct RescheduleStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskStatus {
     pub name: String,
+    /// Its lifecycle hook (`prestart`, `poststart`, `poststop`); absent
+    /// for a main task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hook: Option<String>,
     /// `pending`, `running` or `dead`.
     pub state: String,
     pub failed: bool,
@@ -295,8 +338,14 @@ mod tests {
             Request::JobStop { job: "x".into() },
             Request::Restart { target: "x/g/0/t".into() },
             Request::Signal { target: "x".into(), signal: "SIGHUP".into() },
-            Request::Events { follow: true },
-            Request::Logs { target: "x/g".into(), stderr: true, lines: 5, follow: false },
+            Request::Events { follow: true, target: None, since: None },
+            Request::Events {
+                follow: false,
+                target: Some("x/g/0".into()),
+                since: Some("2026-11-28T05:06:07.123Z".into()),
+            },
+            Request::Logs { target: "x/g".into(), stderr: true, lines: 5, follow: false, all: false },
+            Request::Logs { target: "x/g".into(), stderr: false, lines: 5, follow: true, all: true },
             Request::Reload { dry_run: true },
             Request::Shutdown,
         ];
@@ -308,6 +357,14 @@ mod tests {
         }
         let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"status"}"#).unwrap();
         assert_eq!(e.request, Request::Status { target: None });
+        // What an older supctl sends still reads, with the new fields off.
+        let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"events","follow":true}"#).unwrap();
+        assert_eq!(e.request, Request::Events { follow: true, target: None, since: None });
+        let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"logs","target":"x"}"#).unwrap();
+        assert_eq!(
+            e.request,
+            Request::Logs { target: "x".into(), stderr: false, lines: 10, follow: false, all: false }
+        );
     }
 
     #[test]

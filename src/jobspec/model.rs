@@ -187,6 +187,16 @@ pub enum Hook {
     Poststop,
 }
 
+impl Hook {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hook::Prestart => "prestart",
+            Hook::Poststart => "poststart",
+            Hook::Poststop => "poststop",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Lifecycle {
     pub hook: Hook,

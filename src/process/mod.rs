@@ -172,6 +172,16 @@ pub fn signal_group(pgid: Pid, sig: Signal) -> Result<(), Errno> {
     }
 }
 
+/// Whether any process of a group exists, as kill(2) with signal 0 tells
+/// (a process not yet reaped counts).
+pub fn probe_group(pgid: Pid) -> Result<bool, Errno> {
+    match killpg(pgid, None) {
+        Ok(()) => Ok(true),
+        Err(Errno::ESRCH) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn signal_pid(pid: Pid, sig: Signal) -> Result<(), Errno> {
     match kill(pid, sig) {
         Ok(()) | Err(Errno::ESRCH) => Ok(()),
@@ -230,11 +240,12 @@ pub fn pidfd_open(pid: Pid) -> std::io::Result<std::os::fd::OwnedFd> {
 }
 
 /// Direct children of this process, from /proc (supd is a subreaper, so
-/// orphaned descendants of tasks show up here).
+/// orphaned descendants of tasks show up here). Through /proc/self: as PID 1
+/// of a PID namespace whose /proc was not mounted anew, /proc/1 is another
+/// process (the host's init), while /proc/self is always this one.
 pub fn own_children() -> Vec<Pid> {
-    let me = std::process::id();
     let mut out = Vec::new();
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{me}/task")) else { return out };
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else { return out };
     for t in tasks.flatten() {
         if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
             out.extend(s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()).map(Pid::from_raw));

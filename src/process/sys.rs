@@ -93,6 +93,16 @@ pub fn default_sigpipe() {
     let _ = unsafe { nix::sys::signal::signal(Signal::SIGPIPE, SigHandler::SigDfl) };
 }
 
+/// The width of the terminal on standard output; `None` when it is not
+/// a terminal (a pipe or a file).
+pub fn stdout_columns() -> Option<usize> {
+    let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCGWINSZ writes only the winsize it is given, which lives
+    // for the call; it fails on a descriptor that is not a terminal.
+    let r = unsafe { libc::ioctl(libc::STDOUT_FILENO, libc::TIOCGWINSZ, &mut ws) };
+    (r == 0 && ws.ws_col > 0).then_some(usize::from(ws.ws_col))
+}
+
 /// Gives the allocator's free memory back to the system (after a large
 /// answer has gone out, so that a status of a thousand tasks does not stay
 /// in supd's footprint).

@@ -2,10 +2,12 @@
 //! request the server (`server`) has read, decoded and allowed; the
 //! answer goes back through the server.
 
+use super::output::LogPath;
 use super::task::State;
 use super::{Supervisor, TaskKey, Timer};
 use crate::control::protocol::{EventLine, Request, Response, Status, VERSION};
 use crate::jobspec;
+use crate::logs::Stream;
 use crate::policy::restart::Outcome;
 use crate::process;
 use mio::Token;
@@ -62,12 +64,17 @@ impl Supervisor {
             Request::JobStop { job } => self.job_stop(&job),
             Request::Restart { target } => self.restart(&target),
             Request::Signal { target, signal } => self.signal(&target, &signal),
-            Request::Events { follow } => self.events(token, follow),
-            Request::Logs { target, stderr, lines, follow } => self.logs(token, &target, stderr, lines, follow),
+            Request::Events { follow, target, since } => {
+                self.events(token, follow, target.as_deref(), since.as_deref())
+            }
+            Request::Logs { target, stderr, lines, follow, all } => {
+                self.logs(token, &target, stderr, lines, follow, all)
+            }
             Request::Reload { dry_run } => self.reload(dry_run),
             Request::Handoff { envelope } => self.handoff(envelope),
             Request::Shutdown => {
-                self.shutdown(libc::SIGTERM);
+                let uid = self.server.uid(token).map_or("?".to_string(), |u| u.to_string());
+                self.shutdown(&format!("shutdown requested over the control socket (uid {uid})"));
                 Response::ok(vec!["supd is stopping every task, then exits".into()])
             }
         }
@@ -111,13 +118,35 @@ impl Supervisor {
         }
     }
 
-    /// `events`: every kept event, then (with `follow`) the new ones.
-    fn events(&mut self, token: Token, follow: bool) -> Response {
+    /// `events`: every kept event (of a target, since a time), then (with
+    /// `follow`) the new ones.
+    fn events(&mut self, token: Token, follow: bool, target: Option<&str>, since: Option<&str>) -> Response {
+        let filter = match target.map(|t| self.resolve(t)).transpose() {
+            Ok(f) => f,
+            Err(e) => return Response::refused(e),
+        };
+        let since = match since {
+            None => None,
+            Some(text) => match crate::timefmt::parse_rfc3339(text) {
+                Some(t) => Some(crate::timefmt::rfc3339(t)),
+                None => {
+                    return Response::refused(format!(
+                        "since {text:?} is not an RFC 3339 time — write e.g. 2026-11-28T05:06:07Z"
+                    ));
+                }
+            },
+        };
         let mut lines = self.event_lines(0);
         lines.sort_by_key(|(s, _)| *s);
         if follow {
-            self.server.follow_events(token, lines.last().map_or(0, |(s, _)| *s));
+            self.server.follow_events(token, lines.last().map_or(0, |(s, _)| *s), filter.clone());
         }
+        // Event times are all written alike (UTC, milliseconds), so they
+        // compare as text.
+        lines.retain(|(_, l)| {
+            filter.as_ref().is_none_or(|f| f.matches_line(l))
+                && since.as_ref().is_none_or(|s| l.event.time.as_str() >= s.as_str())
+        });
         let mut r = Response::ok(Vec::new());
         r.events = lines.into_iter().map(|(_, l)| l).collect();
         r
@@ -125,14 +154,27 @@ impl Supervisor {
 
     /// `logs`: the last lines of a task's output, then (with `follow`)
     /// what it writes.
-    fn logs(&mut self, token: Token, target: &str, stderr: bool, lines: usize, follow: bool) -> Response {
-        let path = match self.log_target(target, stderr) {
+    /// With `all`, both streams: stdout's last lines go out first, then
+    /// stderr's in the answer (the files keep no times, so the two cannot
+    /// be merged line by line), then what either writes next.
+    fn logs(&mut self, token: Token, target: &str, stderr: bool, lines: usize, follow: bool, all: bool) -> Response {
+        let path = match self.log_target(target, stderr && !all) {
             Ok(p) => p,
             Err(e) => return Response::refused(e),
         };
-        let mut r = Response::ok(Vec::new());
-        r.data = Some(String::from_utf8_lossy(&self.log_tail(&path, lines.min(100_000))).into_owned());
+        let lines = lines.min(100_000);
+        let path = if all {
+            let tail = self.log_tail(&path, lines);
+            self.server.send_data(self.poll.registry(), token, &tail, Stream::Stdout, None);
+            LogPath { stream: Stream::Stderr, ..path }
+        } else {
+            path
+        };
+        let r = Response::output(&self.log_tail(&path, lines), path.stream == Stream::Stderr, None);
         if follow {
+            if all {
+                self.server.follow_logs(token, LogPath { stream: Stream::Stdout, ..path.clone() });
+            }
             self.server.follow_logs(token, path);
         }
         r
@@ -404,8 +446,13 @@ impl Supervisor {
     }
 
     fn signal(&mut self, target: &str, signal: &str) -> Response {
+        if signal.trim() == "0" {
+            return self.probe(target);
+        }
         let Some(sig) = process::parse_signal(signal) else {
-            return Response::refused(format!("unknown signal {signal:?} — use a name such as SIGHUP or a number"));
+            return Response::refused(format!(
+                "unknown signal {signal:?} — use a name such as SIGHUP, a number, or 0 to test that the tasks are alive"
+            ));
         };
         let keys = match self.selected_tasks(target) {
             Ok(k) => k,
@@ -428,10 +475,34 @@ impl Supervisor {
         }
         Response::ok(messages)
     }
+
+    /// `signal TARGET 0`: whether the target's tasks are alive, as kill(2)
+    /// with no signal tells; nothing is sent and no event is recorded.
+    fn probe(&self, target: &str) -> Response {
+        let keys = match self.selected_tasks(target) {
+            Ok(k) => k,
+            Err(e) => return Response::refused(e),
+        };
+        let mut messages = Vec::new();
+        for key in keys {
+            let Some(t) = self.jobs.task(key) else { continue };
+            let Some(pid) = t.pid else { continue };
+            match process::probe_group(pid) {
+                Ok(true) => messages.push(format!("task {} (pid {pid}) is alive", t.spec.name)),
+                Ok(false) => {}
+                Err(e) => return Response::refused(format!("cannot probe task {}: {e}", t.spec.name)),
+            }
+        }
+        if messages.is_empty() {
+            return Response::refused(format!("{target}: no running task"));
+        }
+        Response::ok(messages)
+    }
 }
 
-/// A resolved status/restart/signal target.
-struct Selection {
+/// A resolved status/restart/signal/events target.
+#[derive(Debug, Clone)]
+pub(super) struct Selection {
     job: String,
     group: Option<String>,
     index: Option<u32>,
@@ -459,5 +530,13 @@ impl Selection {
             (Some(want), Some(t)) => &t.spec.name == want,
             _ => true,
         }
+    }
+
+    /// Whether an event belongs to a selected task.
+    pub(super) fn matches_line(&self, l: &EventLine) -> bool {
+        l.job == self.job
+            && self.group.as_ref().is_none_or(|g| &l.group == g)
+            && self.index.is_none_or(|i| l.index == i)
+            && self.task.as_ref().is_none_or(|t| &l.task == t)
     }
 }

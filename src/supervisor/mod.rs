@@ -260,7 +260,7 @@ impl Supervisor {
         let pending: Vec<i32> = self.signals.pending().collect();
         for sig in pending {
             match sig {
-                SIGTERM | SIGINT | SIGQUIT => self.shutdown(sig),
+                SIGTERM | SIGINT | SIGQUIT => self.shutdown(&process::signal_name(sig)),
                 SIGHUP => {
                     log::info!("SIGHUP: reloading {}", self.cfg.job_dir.display());
                     self.notify.reloading();

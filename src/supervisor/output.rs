@@ -161,8 +161,9 @@ impl Supervisor {
             return;
         }
         let Some(path) = self.log_path(key, stream) else { return };
+        let time = crate::timefmt::rfc3339(std::time::SystemTime::now());
         for token in self.server.log_followers_of(&path) {
-            self.server.send_data(self.poll.registry(), token, data);
+            self.server.send_data(self.poll.registry(), token, data, stream, Some(time.clone()));
         }
     }
 

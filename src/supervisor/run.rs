@@ -195,16 +195,18 @@ impl Supervisor {
 
     /// Stops every instance of every job, then supd exits. A second
     /// request kills what is left at once.
-    pub(super) fn shutdown(&mut self, sig: i32) {
+    /// `cause` (a signal's name, or a request over the control socket) is
+    /// what the log says.
+    pub(super) fn shutdown(&mut self, cause: &str) {
         if self.shutting_down {
             self.hurry = true;
-            log::warn!("{}: killing every task now", process::signal_name(sig));
+            log::warn!("{cause}: killing every task now");
             for pid in self.children.owned_by(|_| true) {
                 let _ = process::signal_group(pid, Signal::SIGKILL);
             }
             return;
         }
-        log::info!("{}: stopping every task", process::signal_name(sig));
+        log::info!("{cause}: stopping every task");
         self.notify.stopping();
         self.shutting_down = true;
         let all: Vec<(u64, usize)> =

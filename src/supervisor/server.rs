@@ -7,8 +7,10 @@
 //! sends garbage, too much, or disconnects mid-request only loses its own
 //! connection.
 
+use super::control::Selection;
 use super::output::LogPath;
 use crate::control::protocol::{EventLine, MAX_REQUEST, Request, Response, VERSION};
+use crate::logs::Stream;
 use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
@@ -38,6 +40,8 @@ struct Client {
     follow: bool,
     /// Receives task events as they happen.
     events: bool,
+    /// Only those of these tasks.
+    event_filter: Option<Selection>,
     /// Close once everything is written.
     done: bool,
     writable: bool,
@@ -90,6 +94,11 @@ impl ControlServer {
         let _ = std::fs::remove_file(&self.path);
     }
 
+    /// The uid of a connected client.
+    pub fn uid(&self, token: Token) -> Option<u32> {
+        self.clients.get(&token).map(|c| c.uid)
+    }
+
     pub fn owns(&self, token: Token) -> bool {
         self.clients.contains_key(&token)
     }
@@ -130,6 +139,7 @@ impl ControlServer {
                             uid,
                             follow: false,
                             events: false,
+                            event_filter: None,
                             done: false,
                             writable: false,
                         },
@@ -275,11 +285,12 @@ impl ControlServer {
     }
 
     /// The client stays connected and receives task events newer than
-    /// `since` as they happen.
-    pub fn follow_events(&mut self, token: Token, since: u64) {
+    /// `since` (of the selected tasks only, with a filter) as they happen.
+    pub fn follow_events(&mut self, token: Token, since: u64, filter: Option<Selection>) {
         if let Some(c) = self.clients.get_mut(&token) {
             c.follow = true;
             c.events = true;
+            c.event_filter = filter;
         }
         self.sent_events = self.sent_events.max(since);
     }
@@ -301,16 +312,16 @@ impl ControlServer {
         !self.log_followers.is_empty()
     }
 
-    /// Sends a chunk of task output to a `logs --follow` client.
-    pub fn send_data(&mut self, registry: &Registry, token: Token, data: &[u8]) {
+    /// Sends a chunk of task output to a `logs` client; `time` is when it
+    /// was read from the task, for output that is streamed as it comes.
+    pub fn send_data(&mut self, registry: &Registry, token: Token, data: &[u8], stream: Stream, time: Option<String>) {
         let Some(c) = self.clients.get_mut(&token) else { return };
         if c.wbuf.len() > MAX_BACKLOG {
             log::warn!("dropping a logs follower that does not keep up");
             self.drop_client(registry, token);
             return;
         }
-        let mut r = Response::ok(Vec::new());
-        r.data = Some(String::from_utf8_lossy(data).into_owned());
+        let r = Response::output(data, stream == Stream::Stderr, time);
         if let Ok(mut bytes) = serde_json::to_vec(&r) {
             bytes.push(b'\n');
             c.wbuf.extend_from_slice(&bytes);
@@ -348,7 +359,17 @@ impl ControlServer {
                     self.drop_client(registry, t);
                     continue;
                 }
-                c.wbuf.extend_from_slice(&bytes);
+                match &c.event_filter {
+                    None => c.wbuf.extend_from_slice(&bytes),
+                    Some(sel) => {
+                        for (_, l) in lines.iter().filter(|(_, l)| sel.matches_line(l)) {
+                            if let Ok(mut b) = serde_json::to_vec(l) {
+                                b.push(b'\n');
+                                c.wbuf.extend_from_slice(&b);
+                            }
+                        }
+                    }
+                }
             }
             self.flush_client(registry, t);
         }

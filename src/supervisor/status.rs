@@ -87,6 +87,7 @@ fn task_status(inst: &Instance, ti: usize, t: &TaskRun) -> protocol::TaskStatus 
     };
     protocol::TaskStatus {
         name: t.spec.name.clone(),
+        hook: t.hook().map(|h| h.as_str().to_string()),
         state: t.state.as_str().to_string(),
         failed: t.failed,
         pid: t.pid.map(|p| p.as_raw()),

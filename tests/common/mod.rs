@@ -133,7 +133,7 @@ impl Supd {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("supd exited at start with {status}\n{}", self.log());
             }
-            self.supctl(&["status"]).status.success()
+            answered(&self.supctl(&["status"]))
         });
         assert!(ready, "supd's socket did not answer\n{}", self.log());
         self
@@ -160,16 +160,19 @@ impl Supd {
             .expect("run supctl")
     }
 
-    /// Runs supctl and insists that it succeeds; returns its stdout.
+    /// Runs supctl and insists that it succeeds (for `status`, that supd
+    /// answered: 0 or 4); returns its stdout.
     pub fn supctl_ok(&self, args: &[&str]) -> String {
         let out = self.supctl(args);
-        assert!(out.status.success(), "supctl {args:?} failed: {}\n{}", describe(&out), self.log());
+        let status = args.iter().find(|a| !a.starts_with('-')) == Some(&"status");
+        let ok = if status { answered(&out) } else { out.status.success() };
+        assert!(ok, "supctl {args:?} failed: {}\n{}", describe(&out), self.log());
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     pub fn try_status(&self) -> Option<Value> {
         let out = self.supctl(&["--json", "status"]);
-        if !out.status.success() {
+        if !answered(&out) {
             return None;
         }
         serde_json::from_slice(&out.stdout).ok()
@@ -178,7 +181,7 @@ impl Supd {
     /// `supctl --json status`.
     pub fn status(&self) -> Value {
         let out = self.supctl(&["--json", "status"]);
-        assert!(out.status.success(), "supctl status failed: {}\n{}", describe(&out), self.log());
+        assert!(answered(&out), "supctl status failed: {}\n{}", describe(&out), self.log());
         serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", describe(&out)))
     }
 
@@ -312,6 +315,18 @@ impl Drop for Supd {
     }
 }
 
+/// The path of `cmd`, or a failure that names the package bringing it.
+pub fn require(cmd: &str, package: &str) -> PathBuf {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for dir in std::env::split_paths(&path).chain(["/usr/sbin".into(), "/sbin".into()]) {
+        let candidate = dir.join(cmd);
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("`{cmd}` is not installed: install the Debian package `{package}` (scripts/test does so when run as root)");
+}
+
 /// Calls `pred` every 50 ms until it holds (true) or `timeout` passes (false).
 pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
@@ -324,6 +339,12 @@ pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Whether `supctl status` got an answer from supd: exit 0 (every task up)
+/// or 4 (some task is not running and healthy).
+pub fn answered(out: &Output) -> bool {
+    matches!(out.status.code(), Some(0 | 4))
 }
 
 pub fn describe(out: &Output) -> String {

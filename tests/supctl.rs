@@ -1,0 +1,493 @@
+//! supctl as an operator meets it, through the real binaries: the exit
+//! status of `status`, the filters of `events`, both streams and times in
+//! `logs`, `--json` where it does not apply, the table fitted to the
+//! terminal, what a dead task shows, `shutdown` in supd's log, and
+//! `signal TARGET 0` as a liveness probe.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A service whose script check passes while `@DIR@/healthy` exists.
+const CHECKED: &str = r#"
+job "web" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+      service {
+        check {
+          name     = "file"
+          type     = "script"
+          command  = "/bin/sh"
+          args     = ["-c", "test -e @DIR@/healthy || exit 2"]
+          interval = "200ms"
+          timeout  = "2s"
+        }
+      }
+    }
+  }
+}
+"#;
+
+/// A batch job whose task completes, with a poststop task that waits for
+/// its turn until the instance ends.
+const BATCH: &str = r#"
+job "once" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+"#;
+
+const WITH_POSTSTOP: &str = r#"
+job "side" {
+  group "g" {
+    task "main" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+    task "cleanup" {
+      lifecycle {
+        hook = "poststop"
+      }
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+"#;
+
+fn code(out: &std::process::Output) -> Option<i32> {
+    out.status.code()
+}
+
+#[test]
+fn status_exits_0_only_when_every_selected_task_is_up() {
+    let s = Supd::new();
+    std::fs::write(s.path("healthy"), "").unwrap();
+    s.write_job("web.hcl", CHECKED);
+    s.write_job("once.hcl", BATCH);
+    s.write_job("side.hcl", WITH_POSTSTOP);
+    let s = s.start();
+    s.wait_health("web/g/0/t", "passing");
+    s.wait_task("once/g/0/t", "completed", |t| t["state"] == "dead" && t["exit_code"] == 0);
+    s.wait_running("side/g/0/main");
+
+    // Running and passing, completed, and a poststop task waiting: all up.
+    for args in [&["status"][..], &["--json", "status"], &["status", "web/g/0/t"], &["status", "once"]] {
+        let out = s.supctl(args);
+        assert_eq!(code(&out), Some(0), "supctl {args:?}: {}\n{}", describe(&out), s.log());
+    }
+    let side = task(&s.status(), "side/g/0/cleanup").cloned().expect("poststop task");
+    assert_eq!((side["state"].as_str(), side["hook"].as_str()), (Some("pending"), Some("poststop")), "{side}");
+
+    // The check fails: 4, for the whole node and for that job, with the
+    // same output as before (text, and JSON that is the status).
+    std::fs::remove_file(s.path("healthy")).unwrap();
+    s.wait_health("web/g/0/t", "critical");
+    for args in [&["status"][..], &["status", "web"], &["status", "web/g/0"]] {
+        let out = s.supctl(args);
+        assert_eq!(code(&out), Some(4), "supctl {args:?}: {}", describe(&out));
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("critical"), "supctl {args:?} still prints the status: {text}");
+    }
+    let out = s.supctl(&["--json", "status", "web"]);
+    assert_eq!(code(&out), Some(4), "{}", describe(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON status");
+    assert_eq!(v["jobs"][0]["groups"][0]["instances"][0]["tasks"][0]["health"], "critical");
+    assert!(v.get("exit").is_none() && v["version"] == 1, "the JSON is the status, unchanged: {v}");
+    // What is selected decides: the other jobs are still up.
+    let out = s.supctl(&["status", "once"]);
+    assert_eq!(code(&out), Some(0), "{}", describe(&out));
+
+    // Healthy again: 0.
+    std::fs::write(s.path("healthy"), "").unwrap();
+    s.wait_health("web/g/0/t", "passing");
+    assert_eq!(code(&s.supctl(&["status"])), Some(0));
+
+    // A stopped job is not up.
+    s.supctl_ok(&["job", "stop", "side"]);
+    s.wait_dead("side/g/0/main");
+    let out = s.supctl(&["status", "side"]);
+    assert_eq!(code(&out), Some(4), "{}", describe(&out));
+    // No supd: still 3, not 4.
+    let none = Command::new(SUPCTL).args(["--socket", "/nonexistent/supd.sock", "status"]).output().unwrap();
+    assert_eq!(code(&none), Some(3), "{}", describe(&none));
+}
+
+#[test]
+fn a_failed_task_makes_status_exit_4() {
+    let s = Supd::new();
+    s.write_job(
+        "bad.hcl",
+        r#"
+job "bad" {
+  group "g" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/false"
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    s.wait_task("bad/g/0/t", "failed", |t| t["state"] == "dead" && t["failed"] == true);
+    let out = s.supctl(&["status"]);
+    assert_eq!(code(&out), Some(4), "{}", describe(&out));
+    let out = s.supctl(&["--json", "status", "bad/g/0/t"]);
+    assert_eq!(code(&out), Some(4), "{}", describe(&out));
+}
+
+const TWO: &str = r#"
+job "a" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+job "b" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+"#;
+
+/// `(task, type)` of each line of `supctl events` text output.
+fn event_rows(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split("  ").collect();
+            (f.get(1).unwrap_or(&"").to_string(), f.get(2).unwrap_or(&"").to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn events_filter_by_target_and_time() {
+    let s = Supd::new();
+    s.write_job("two.hcl", TWO);
+    let s = s.start();
+    s.wait_running("a/g/0/t");
+    s.wait_running("b/g/0/t");
+
+    let all = event_rows(&s.supctl_ok(&["events"]));
+    assert!(all.iter().any(|(t, _)| t == "a.g[0]/t") && all.iter().any(|(t, _)| t == "b.g[0]/t"), "{all:?}");
+    for target in ["a", "a/g", "a/g/0", "a/g/0/t", "a.g[0]"] {
+        let rows = event_rows(&s.supctl_ok(&["events", target]));
+        assert!(!rows.is_empty() && rows.iter().all(|(t, _)| t == "a.g[0]/t"), "events {target}: {rows:?}");
+    }
+    let out = s.supctl(&["events", "nope"]);
+    assert_eq!(code(&out), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no job \"nope\""), "{}", describe(&out));
+
+    // --since: the events from a moment on, by RFC 3339 time or by
+    // duration. The restart comes after `mark`.
+    std::thread::sleep(Duration::from_millis(50));
+    let mark_secs = now_secs();
+    std::thread::sleep(Duration::from_millis(50));
+    s.supctl_ok(&["restart", "b"]);
+    s.wait_task("b/g/0/t", "restarted", |t| restarts(t) == 1 && t["state"] == "running");
+    let ndjson = |out: String| -> Vec<Value> {
+        out.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect()
+    };
+    let recent = ndjson(s.supctl_ok(&["--json", "events", "--since", "30s"]));
+    assert!(recent.len() >= all.len(), "30s covers the whole test so far: {recent:?}");
+    let since_mark = rfc3339_of(mark_secs);
+    let recent = ndjson(s.supctl_ok(&["--json", "events", "--since", &since_mark]));
+    let kinds: Vec<&str> = recent.iter().map(|e| e["type"].as_str().unwrap_or_default()).collect();
+    assert!(kinds.contains(&"Restart Signaled") && !kinds.contains(&"Received"), "since {since_mark}: {kinds:?}");
+    assert!(
+        recent.iter().all(|e| rfc3339_secs(e["time"].as_str().unwrap()) >= mark_secs - 0.001 && e["job"] == "b"),
+        "{recent:?}"
+    );
+    let out = s.supctl(&["events", "--since", "soon"]);
+    assert_eq!(code(&out), Some(2), "a bad duration is a usage error: {}", describe(&out));
+
+    // -f with a target: only that target's new events stream.
+    let mut follow = Command::new(SUPCTL)
+        .args(["--socket", s.socket().to_str().unwrap(), "events", "-f", "--since", "0s", "a"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("supctl events -f");
+    let mut reader = BufReader::new(follow.stdout.take().unwrap());
+    // Something to flush past: b first, then a.
+    std::thread::sleep(Duration::from_millis(200));
+    s.supctl_ok(&["restart", "b"]);
+    s.supctl_ok(&["restart", "a"]);
+    let deadline = Instant::now() + PATIENCE;
+    let mut seen = Vec::new();
+    while Instant::now() < deadline {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        seen.push(line.clone());
+        if line.contains("Started") {
+            break;
+        }
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let rows = event_rows(&seen.concat());
+    assert!(rows.iter().any(|(_, k)| k == "Restart Signaled"), "a's restart streamed: {seen:?}");
+    assert!(rows.iter().all(|(t, _)| t == "a.g[0]/t"), "only a's events: {seen:?}");
+}
+
+/// `2026-11-28T05:06:07.123Z` for seconds since 1970 (whole milliseconds,
+/// rounded up so that the time is not before `secs`).
+fn rfc3339_of(secs: f64) -> String {
+    let ms = (secs * 1000.0).ceil() as u64;
+    let t = std::time::UNIX_EPOCH + Duration::from_millis(ms);
+    supd::timefmt::rfc3339(t)
+}
+
+/// A task that writes `out N` to stdout and `err N` to stderr in turn,
+/// 100 ms apart.
+const TALKER: &str = r#"
+job "talk" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "i=0; while true; do echo out $i; sleep 0.1; echo err $i >&2; sleep 0.1; i=$((i+1)); done"]
+      }
+    }
+  }
+}
+"#;
+
+#[test]
+fn logs_all_gives_both_streams_and_t_the_times_it_has() {
+    let s = Supd::new();
+    s.write_job("talk.hcl", TALKER);
+    let s = s.start();
+    s.wait_running("talk/g/0/t");
+    let ok = wait_until(PATIENCE, || {
+        String::from_utf8_lossy(&s.supctl(&["logs", "talk", "--stderr"]).stdout).contains("err 3")
+    });
+    assert!(ok, "{}", s.log());
+
+    // Without -f: the last lines of stdout on stdout, of stderr on stderr.
+    let out = s.supctl(&["logs", "talk", "--all", "-n", "3"]);
+    assert_eq!(code(&out), Some(0), "{}", describe(&out));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.lines().count(), 3, "{}", describe(&out));
+    assert!(stdout.lines().all(|l| l.starts_with("out ")), "{}", describe(&out));
+    assert_eq!(stderr.lines().count(), 3, "{}", describe(&out));
+    assert!(stderr.lines().all(|l| l.starts_with("err ")), "{}", describe(&out));
+
+    // With -f -t, both streams into one pipe: the stored lines first, with
+    // `-` for their unknown times, then new lines in the order written,
+    // each with the time supd read it.
+    let (read, write) = std::io::pipe().expect("pipe");
+    let started = now_secs();
+    let mut follow = Command::new(SUPCTL)
+        .args(["--socket", s.socket().to_str().unwrap(), "logs", "talk", "--all", "-t", "-f", "-n", "2"])
+        .stdout(write.try_clone().unwrap())
+        .stderr(write)
+        .spawn()
+        .expect("supctl logs -f");
+    let mut reader = BufReader::new(read);
+    let mut lines = Vec::new();
+    let deadline = Instant::now() + PATIENCE;
+    while lines.len() < 4 + 8 && Instant::now() < deadline {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        lines.push(line.trim_end().to_string());
+    }
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let ended = now_secs();
+    assert_eq!(lines.len(), 12, "{lines:#?}\n{}", s.log());
+    let (stored, live) = lines.split_at(4);
+    for l in stored {
+        assert!(l.starts_with("- ") && (l.ends_with(|c: char| c.is_ascii_digit())), "a stored line: {l:?}");
+    }
+    let mut last = (String::new(), -1i64);
+    let mut times = Vec::new();
+    for l in live {
+        let (time, text) = l.split_once(' ').unwrap_or_else(|| panic!("{l:?}"));
+        let secs = rfc3339_secs(time);
+        assert!(secs >= started - 1.0 && secs <= ended + 0.5, "{l:?}: not between {started} and {ended}");
+        times.push(secs);
+        let (stream, n) = text.split_once(' ').unwrap_or_else(|| panic!("{l:?}"));
+        let n: i64 = n.parse().unwrap_or_else(|_| panic!("{l:?}"));
+        // out N, err N, out N+1, err N+1, …: the streams alternate.
+        if !last.0.is_empty() {
+            let expected = if last.0 == "out" { ("err", last.1) } else { ("out", last.1 + 1) };
+            assert_eq!((stream, n), expected, "after {last:?}: {live:#?}");
+        }
+        last = (stream.to_string(), n);
+    }
+    assert!(times.windows(2).all(|w| w[1] >= w[0]), "times in order: {live:#?}");
+    // 100 ms between lines: 8 lines span at least ~0.5 s.
+    let span = times.last().unwrap() - times.first().unwrap();
+    assert!((0.5..5.0).contains(&span), "8 lines 100 ms apart span {span:.3}s: {live:#?}");
+
+    // Usage errors: --json, and --all with --stderr.
+    for args in
+        [&["--json", "logs", "talk"][..], &["logs", "talk", "--all", "--stderr"], &["--json", "completions", "bash"]]
+    {
+        let out = s.supctl(args);
+        assert_eq!(code(&out), Some(2), "supctl {args:?}: {}", describe(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("error:"), "{}", describe(&out));
+    }
+    // --json works where it means something: a change prints its answer.
+    let out = s.supctl_ok(&["--json", "restart", "talk"]);
+    let v: Value = serde_json::from_str(&out).expect("JSON answer");
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+/// A job whose task fails at once and for good (its last event is long:
+/// "Not Restarting: Exceeded allowed attempts …"), with a memory limit.
+const LONG_EVENT: &str = r#"
+job "gone" {
+  group "g" {
+    restart {
+      attempts = 1
+      interval = "30m"
+      delay    = "0s"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/false"
+      }
+      resources {
+        memory = 64
+      }
+    }
+  }
+}
+"#;
+
+#[test]
+fn the_table_fits_the_terminal_and_a_dead_task_shows_no_memory() {
+    let s = Supd::new();
+    s.write_job("gone.hcl", LONG_EVENT);
+    let s = s.start();
+    let t = s.wait_task("gone/g/0/t", "failed", |t| t["state"] == "dead" && t["failed"] == true);
+    let message = events(&t).last().map(|(k, m)| format!("{k}: {m}")).expect("an event");
+    assert!(message.chars().count() > 60, "{message}");
+
+    let table_row = |text: &str| -> String {
+        text.lines().find(|l| l.starts_with("gone.g[0]")).unwrap_or_else(|| panic!("no row: {text}")).to_string()
+    };
+    // COLUMNS=110: the row within 110 columns, the event cut.
+    let out = Command::new(SUPCTL)
+        .args(["--socket", s.socket().to_str().unwrap(), "status"])
+        .env("COLUMNS", "110")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let row = table_row(&text);
+    assert!(row.chars().count() <= 110 && row.ends_with('…'), "{row:?} ({} chars)", row.chars().count());
+    let header = text.lines().find(|l| l.starts_with("INSTANCE")).unwrap();
+    let at = header.find("MEMORY").unwrap();
+    let memory: String = row.chars().skip(header[..at].chars().count()).take_while(|c| *c != ' ').collect();
+    assert_eq!(memory, "-", "a dead task holds no memory: {row:?}");
+
+    // A real terminal of 100 columns (script(1) gives supctl a pty).
+    let cmd = format!("stty cols 100 rows 40 && exec {SUPCTL} --socket {} status", s.socket().display());
+    let out =
+        Command::new("script").args(["-q", "-e", "-c", &cmd, "/dev/null"]).env_remove("COLUMNS").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    let row = table_row(&text);
+    assert!(row.chars().count() <= 100 && row.ends_with('…'), "on a 100-column terminal: {row:?}");
+
+    // Into a pipe: the whole text; and in the detail view and JSON.
+    let row = table_row(&s.supctl_ok(&["status"]));
+    assert!(row.ends_with(&message), "{row:?} should end with {message:?}");
+    let detail = s.supctl_ok(&["status", "gone/g/0/t"]);
+    assert!(detail.contains(&t["events"].as_array().unwrap().last().unwrap()["message"].as_str().unwrap().to_string()));
+    let out = Command::new(SUPCTL)
+        .args(["--socket", s.socket().to_str().unwrap(), "--json", "status"])
+        .env("COLUMNS", "40")
+        .output()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let last = task(&v, "gone/g/0/t").unwrap()["events"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(format!("{}: {}", last["type"].as_str().unwrap(), last["message"].as_str().unwrap()), message);
+}
+
+#[test]
+fn signal_0_probes_without_signalling() {
+    let s = Supd::new();
+    s.write_job("two.hcl", TWO);
+    s.write_job("once.hcl", BATCH);
+    let s = s.start();
+    let t = s.wait_running("a/g/0/t");
+    s.wait_task("once/g/0/t", "completed", |t| t["state"] == "dead");
+    let out = s.supctl(&["signal", "a", "0"]);
+    assert_eq!(code(&out), Some(0), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(&format!("(pid {}) is alive", pid(&t))),
+        "{}",
+        describe(&out)
+    );
+    // Nothing was sent: no event, the same process.
+    let after = task(&s.status(), "a/g/0/t").cloned().unwrap();
+    assert!(!kinds(&after).iter().any(|k| k == "Signaling"), "{}", pretty(&after));
+    assert_eq!(pid(&after), pid(&t));
+    // A task that is not running: 1, with the reason.
+    let out = s.supctl(&["signal", "once", "0"]);
+    assert_eq!(code(&out), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no running task"), "{}", describe(&out));
+    let out = s.supctl(&["signal", "nope", "0"]);
+    assert_eq!(code(&out), Some(1), "{}", describe(&out));
+}
+
+#[test]
+fn shutdown_is_logged_as_a_request() {
+    let s = Supd::new();
+    s.write_job("two.hcl", TWO);
+    let mut s = s.start();
+    s.wait_running("a/g/0/t");
+    s.supctl_ok(&["shutdown"]);
+    let status = s.wait_exit(PATIENCE).expect("supd exits after shutdown");
+    assert!(status.success(), "{status}\n{}", s.log());
+    let log = s.log();
+    assert!(log.contains("shutdown requested over the control socket"), "{log}");
+    assert!(!log.contains("SIGTERM"), "no signal was involved: {log}");
+}
