@@ -17,23 +17,24 @@ mod output;
 mod persist;
 mod reload;
 mod resources;
+mod rng;
 mod run;
 mod server;
+mod settings;
 mod status;
 pub mod task;
 mod timers;
 
-use crate::node::Node;
 use crate::process;
 use children::{Children, Owner};
 use jobs::Jobs;
 use mio::{Events, Interest, Poll, Token};
 use nix::unistd::Pid;
 use server::{ControlServer, Tokens};
+pub use settings::{Config, Error};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 pub use task::{CheckKey, TaskKey};
 use timers::{Timer, Timers};
@@ -42,41 +43,6 @@ const SIGNALS: Token = Token(0);
 const LISTENER: Token = Token(1);
 const CHILDREN: Token = Token(2);
 const FIRST_TOKEN: usize = 3;
-
-/// What supd needs to run.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub job_dir: PathBuf,
-    pub socket: PathBuf,
-    /// A group allowed to use the socket (mode 0660 instead of 0600).
-    pub socket_group: Option<u32>,
-    /// Where task output goes: `<log_dir>/<job>/<group>[<index>]/<task>.stdout.N`.
-    pub log_dir: PathBuf,
-    /// What survives a restart of supd.
-    pub state_dir: PathBuf,
-    pub node: Node,
-    /// Init duties: after the tasks, stop and reap every process left.
-    pub init: bool,
-    /// Exit once every job has ended with nothing left to do.
-    pub exit_when_done: bool,
-    /// Peers, the hand-off hook, and whether work may arrive.
-    pub handoff: crate::config::HandoffSettings,
-    /// Where the tasks' cgroups go, and what they can enforce.
-    pub cgroups: crate::process::cgroup::Cgroups,
-}
-
-#[derive(Debug)]
-pub enum Error {
-    Setup(String),
-}
-
-impl std::fmt::Display for Error {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Error::Setup(s) => f.write_str(s),
-        }
-    }
-}
 
 pub struct Supervisor {
     cfg: Config,
@@ -91,7 +57,7 @@ pub struct Supervisor {
     /// Sockets of tcp and http checks in flight.
     check_tokens: HashMap<Token, CheckKey>,
     timers: Timers,
-    rng: u64,
+    rng: rng::Rng,
     shutting_down: bool,
     /// A second stop request came: no more waiting.
     hurry: bool,
@@ -137,7 +103,7 @@ impl Supervisor {
             tokens: Tokens::starting_at(FIRST_TOKEN),
             jobs: Jobs::default(),
             timers: Timers::new(Instant::now()),
-            rng: seed(),
+            rng: rng::Rng::seeded(),
             shutting_down: false,
             hurry: false,
             save_pending: false,
@@ -363,42 +329,4 @@ impl Supervisor {
     fn everything_stopped(&self) -> bool {
         self.children.is_empty() && self.jobs.nothing_live()
     }
-
-    /// A sample from [0, 1) for restart jitter (xorshift; quality is not
-    /// critical, spreading restarts is).
-    fn jitter(&mut self) -> f64 {
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        (self.rng >> 11) as f64 / (1u64 << 53) as f64
-    }
-}
-
-fn seed() -> u64 {
-    let mut buf = [0u8; 8];
-    if let Ok(mut f) = std::fs::File::open("/dev/urandom") {
-        use std::io::Read;
-        let _ = f.read_exact(&mut buf);
-    }
-    let s = u64::from_le_bytes(buf);
-    if s == 0 { 0x9E37_79B9_7F4A_7C15 ^ u64::from(std::process::id()) } else { s }
-}
-
-/// A random identifier shaped like Nomad's allocation IDs.
-fn random_id(rng: &mut u64) -> String {
-    let mut next = || {
-        *rng ^= *rng << 13;
-        *rng ^= *rng >> 7;
-        *rng ^= *rng << 17;
-        *rng
-    };
-    let (a, b) = (next(), next());
-    format!(
-        "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xffff,
-        b >> 48,
-        b & 0xffff_ffff_ffff
-    )
 }

@@ -3,7 +3,7 @@
 //! one instance (lifecycle hooks, leader, sibling failure; reference §5).
 
 use super::task::{After, Instance, JobRun, State, TaskRun};
-use super::{Supervisor, TaskKey, Timer, random_id};
+use super::{Supervisor, TaskKey, Timer};
 use crate::jobspec::duration::GoDuration;
 use crate::jobspec::model::{Hook, Job};
 use crate::jobspec::template::interpolate;
@@ -158,7 +158,7 @@ impl Supervisor {
         let mut instance = Instance {
             group: gi,
             index,
-            id: random_id(&mut self.rng),
+            id: self.rng.alloc_id(),
             name: format!("{}.{}[{index}]", job.id, group.name),
             tasks,
             winding_down: false,
@@ -446,7 +446,7 @@ impl Supervisor {
         let winding_down = self.shutting_down
             || self.jobs.runs.get(&key.run).is_none_or(|r| r.stopped)
             || self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)).is_none_or(|i| i.winding_down);
-        let jitter = self.jitter();
+        let jitter = self.rng.jitter();
         let shutting_down = self.shutting_down;
         let Some(t) = self.jobs.task_mut(key) else { return };
         let mut decision = t.tracker.decide(outcome, Instant::now(), jitter);

@@ -1,0 +1,40 @@
+//! What the supervisor is started with (supd's flags and supd.toml, already
+//! read: `bin/supd.rs` builds it), and why it may fail to start.
+
+use crate::node::Node;
+use std::path::PathBuf;
+
+/// What supd needs to run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub job_dir: PathBuf,
+    pub socket: PathBuf,
+    /// A group allowed to use the socket (mode 0660 instead of 0600).
+    pub socket_group: Option<u32>,
+    /// Where task output goes: `<log_dir>/<job>/<group>[<index>]/<task>.stdout.N`.
+    pub log_dir: PathBuf,
+    /// What survives a restart of supd.
+    pub state_dir: PathBuf,
+    pub node: Node,
+    /// Init duties: after the tasks, stop and reap every process left.
+    pub init: bool,
+    /// Exit once every job has ended with nothing left to do.
+    pub exit_when_done: bool,
+    /// Peers, the hand-off hook, and whether work may arrive.
+    pub handoff: crate::config::HandoffSettings,
+    /// Where the tasks' cgroups go, and what they can enforce.
+    pub cgroups: crate::process::cgroup::Cgroups,
+}
+
+#[derive(Debug)]
+pub enum Error {
+    Setup(String),
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::Setup(s) => f.write_str(s),
+        }
+    }
+}
