@@ -3,6 +3,7 @@
 //! answer goes back through the server.
 
 use super::output::LogPath;
+use super::run::Source;
 use super::task::State;
 use super::{Supervisor, TaskKey, Timer};
 use crate::control::protocol::{EventLine, Request, Response, Status, VERSION};
@@ -99,7 +100,7 @@ impl Supervisor {
         messages
             .extend(crate::node::placement_warnings(file, &parsed.jobs, &self.cfg.node).iter().map(|d| d.to_string()));
         for job in parsed.jobs {
-            messages.extend(self.submit(job, None, file.to_string(), true));
+            messages.extend(self.submit(job, Source::Operator { name: file.to_string() }));
         }
         Response::ok(messages)
     }

@@ -5,6 +5,7 @@
 //! the loop, its end arriving like any child's. The receiving side runs
 //! what a peer hands over, if this host's operator allows it.
 
+use super::run::Source;
 use super::task::{Attempt, Instance, JobRun, Resched, State};
 use super::{Owner, Supervisor, Timer};
 use crate::handoff::{self, Envelope, HistoryEntry};
@@ -396,6 +397,48 @@ impl Supervisor {
     /// had accepted before supd restarted). Returns what happened, or why
     /// this host refuses.
     pub(super) fn receive(&mut self, envelope: Envelope, restoring: bool) -> Result<String, String> {
+        let (job, gi) = self.admit(&envelope, restoring)?;
+        let node = self.cfg.node.name.clone();
+        let name = format!("{}.{}[{}]", job.id, envelope.group, envelope.index);
+        let key = (job.id.clone(), envelope.group.clone(), envelope.index);
+        let incoming = crate::state::InstanceSaved::new(
+            &job.id,
+            &envelope.group,
+            envelope.index,
+            crate::state::digest(&job.source),
+            envelope.history.clone(),
+            Some(envelope.origin.clone()),
+        );
+        let Some(&serial) = self.jobs.current.get(&job.id) else {
+            if restoring {
+                self.saved_instances.entry(key).or_insert(incoming);
+            } else {
+                self.saved_instances.insert(key, incoming);
+            }
+            let only = vec![(envelope.group.clone(), envelope.index)];
+            self.submit(job, Source::HandedIn { name: envelope.file.clone(), only });
+            self.received_event(&envelope);
+            return Ok(format!("accepted: {name} runs on node {node}"));
+        };
+        let Some(run) = self.jobs.runs.get(&serial) else { return Err("internal: job without a run".into()) };
+        if run.job.source != job.source {
+            if !run.received {
+                return Err(format!(
+                    "another version of job {:?} runs on node {node} (from {}); not replacing it with a copy handed off by {}",
+                    job.id, run.origin, envelope.origin
+                ));
+            }
+            self.saved_instances.insert(key, incoming);
+            self.receive_new_version(serial, job, &envelope);
+            return Ok(format!("accepted: {name} runs on node {node} (job {:?} updated)", envelope.job));
+        }
+        self.receive_instance(serial, &job, gi, &envelope, key, incoming)
+    }
+
+    /// The checks before anything of a handed-off instance runs: this host
+    /// accepts work, the job is valid and has that instance, it may run
+    /// here, fits, and was not stopped by this host's operator.
+    fn admit(&self, envelope: &Envelope, restoring: bool) -> Result<(crate::jobspec::Job, usize), String> {
         let node = self.cfg.node.name.clone();
         if !restoring && !self.cfg.handoff.accept {
             return Err(format!(
@@ -431,64 +474,53 @@ impl Supervisor {
                 job.id
             ));
         }
-        let name = format!("{}.{}[{}]", job.id, envelope.group, envelope.index);
-        let key = (job.id.clone(), envelope.group.clone(), envelope.index);
-        let incoming = crate::state::InstanceSaved::new(
-            &job.id,
-            &envelope.group,
-            envelope.index,
-            crate::state::digest(&job.source),
-            envelope.history.clone(),
-            Some(envelope.origin.clone()),
-        );
-        let Some(&serial) = self.jobs.current.get(&job.id) else {
-            if restoring {
-                self.saved_instances.entry(key).or_insert(incoming);
-            } else {
-                self.saved_instances.insert(key, incoming);
-            }
-            let only = [(envelope.group.clone(), envelope.index)];
-            self.submit_instances(job, None, envelope.file.clone(), false, Some(&only));
-            self.received_event(&envelope);
-            return Ok(format!("accepted: {name} runs on node {node}"));
-        };
-        let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
-        if run.job.source != job.source {
-            if !run.received {
-                return Err(format!(
-                    "another version of job {:?} runs on node {node} (from {}); not replacing it with a copy handed off by {}",
-                    job.id, run.origin, envelope.origin
-                ));
-            }
-            // A newer (or older) version of received work: it replaces what
-            // runs, keeping the other received instances and their histories.
-            let digest = crate::state::digest(&job.source);
-            let mut only = Vec::new();
-            for i in &run.instances {
-                let g = run.job.groups[i.group].name.clone();
-                if (g.as_str(), i.index) != (envelope.group.as_str(), envelope.index) {
-                    self.saved_instances.insert(
-                        (job.id.clone(), g.clone(), i.index),
-                        crate::state::InstanceSaved::new(
-                            &job.id,
-                            &g,
-                            i.index,
-                            digest,
-                            i.history.clone(),
-                            i.received_from.clone(),
-                        ),
-                    );
-                    if job.groups.iter().any(|x| x.name == g && i.index < x.count) {
-                        only.push((g, i.index));
-                    }
+        Ok((job, gi))
+    }
+
+    /// A newer (or older) version of received work: it replaces what runs,
+    /// keeping the other received instances and their histories.
+    fn receive_new_version(&mut self, serial: u64, job: crate::jobspec::Job, envelope: &Envelope) {
+        let Some(run) = self.jobs.runs.get(&serial) else { return };
+        let digest = crate::state::digest(&job.source);
+        let mut only = Vec::new();
+        for i in &run.instances {
+            let g = run.job.groups[i.group].name.clone();
+            if (g.as_str(), i.index) != (envelope.group.as_str(), envelope.index) {
+                self.saved_instances.insert(
+                    (job.id.clone(), g.clone(), i.index),
+                    crate::state::InstanceSaved::new(
+                        &job.id,
+                        &g,
+                        i.index,
+                        digest,
+                        i.history.clone(),
+                        i.received_from.clone(),
+                    ),
+                );
+                if job.groups.iter().any(|x| x.name == g && i.index < x.count) {
+                    only.push((g, i.index));
                 }
             }
-            only.push((envelope.group.clone(), envelope.index));
-            self.saved_instances.insert(key, incoming);
-            self.submit_instances(job, None, envelope.file.clone(), false, Some(&only));
-            self.received_event(&envelope);
-            return Ok(format!("accepted: {name} runs on node {node} (job {:?} updated)", envelope.job));
         }
+        only.push((envelope.group.clone(), envelope.index));
+        self.submit(job, Source::HandedIn { name: envelope.file.clone(), only });
+        self.received_event(envelope);
+    }
+
+    /// An instance of a version this host already runs for peers: updated
+    /// if it runs, run again if it ended, added if it is new here.
+    fn receive_instance(
+        &mut self,
+        serial: u64,
+        job: &crate::jobspec::Job,
+        gi: usize,
+        envelope: &Envelope,
+        key: (String, String, u32),
+        incoming: crate::state::InstanceSaved,
+    ) -> Result<String, String> {
+        let node = self.cfg.node.name.clone();
+        let name = format!("{}.{}[{}]", job.id, envelope.group, envelope.index);
+        let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
         if let Some(ii) = run.instances.iter().position(|i| i.group == gi && i.index == envelope.index) {
             let i = &mut run.instances[ii];
             if i.is_live() {
@@ -498,7 +530,7 @@ impl Supervisor {
                 return Ok(format!("{name} already runs on node {node}; its history is updated"));
             }
             self.reset_instance(serial, ii, envelope.history.clone(), Some(envelope.origin.clone()));
-            self.received_event(&envelope);
+            self.received_event(envelope);
             return Ok(format!("accepted: {name} runs on node {node} again"));
         }
         if !run.received {
@@ -506,11 +538,11 @@ impl Supervisor {
         }
         // One more instance of work this host already runs for peers.
         self.saved_instances.insert(key, incoming);
-        let instance = self.new_instance(&job, gi, envelope.index);
+        let instance = self.new_instance(job, gi, envelope.index);
         let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
         run.instances.push(instance);
         let ii = run.instances.len() - 1;
-        self.received_event(&envelope);
+        self.received_event(envelope);
         self.state_changed();
         self.advance(serial, ii);
         Ok(format!("accepted: {name} runs on node {node}"))

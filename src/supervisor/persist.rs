@@ -3,6 +3,7 @@
 //! and read back at start, where submitted jobs run again, stopped ones
 //! stay stopped, and saved task states wait to be matched with their tasks.
 
+use super::run::Source;
 use super::{Supervisor, Timer, handoff, task};
 use crate::jobspec;
 use std::time::{Duration, Instant};
@@ -37,7 +38,7 @@ impl Supervisor {
             }
             for job in parsed.jobs {
                 log::info!("restoring job {:?} submitted from {}", job.id, s.file);
-                self.submit(job, None, s.file.clone(), false);
+                self.submit(job, Source::Restored { name: s.file.clone() });
             }
         }
         for envelope in received {

@@ -4,6 +4,7 @@
 //! does not load changes nothing of what runs.
 
 use super::Supervisor;
+use super::run::Source;
 use crate::jobspec::{self, Job};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -98,7 +99,7 @@ impl Supervisor {
             self.stop_job(&id);
         }
         for (job, file) in plan.submit {
-            self.submit(job, Some(file.clone()), file, false);
+            self.submit(job, Source::JobDir { file });
         }
     }
 }

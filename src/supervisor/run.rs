@@ -13,26 +13,49 @@ use nix::sys::signal::Signal;
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
-impl Supervisor {
-    /// Runs a job, replacing the version that runs under its ID. An
-    /// identical job is a no-op.
-    /// `file` is the job file it came from (None for `job run`), `origin`
-    /// the name it goes by in messages; `explicit` means the operator asked
-    /// for it now, which also ends a `job stop`.
-    pub(super) fn submit(&mut self, job: Job, file: Option<String>, origin: String, explicit: bool) -> Vec<String> {
-        self.submit_instances(job, file, origin, explicit, None)
+/// Where a submitted job comes from, which decides what becomes of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Source {
+    /// A file of the job directory: reloads follow the file.
+    JobDir { file: String },
+    /// `supctl job run`, now: it ends a `job stop`, and it is saved.
+    Operator { name: String },
+    /// A job submitted with `job run` before supd restarted.
+    Restored { name: String },
+    /// Work peers handed to this host: only these instances (group,
+    /// index) run.
+    HandedIn { name: String, only: Vec<(String, u32)> },
+}
+
+impl Source {
+    /// The job file that defines it, for reloads (none when submitted).
+    fn file(&self) -> Option<String> {
+        match self {
+            Source::JobDir { file } => Some(file.clone()),
+            _ => None,
+        }
     }
 
-    /// [`submit`](Self::submit), for only some instances (`group`, `index`)
-    /// of the job when `only` says so: those peers handed to this host.
-    pub(super) fn submit_instances(
-        &mut self,
-        job: Job,
-        file: Option<String>,
-        origin: String,
-        explicit: bool,
-        only: Option<&[(String, u32)]>,
-    ) -> Vec<String> {
+    /// The name it goes by in messages.
+    fn name(&self) -> &str {
+        match self {
+            Source::JobDir { file } => file,
+            Source::Operator { name } | Source::Restored { name } | Source::HandedIn { name, .. } => name,
+        }
+    }
+}
+
+impl Supervisor {
+    /// Runs a job, replacing the version that runs under its ID. An
+    /// identical job is a no-op; what the operator submits again also
+    /// brings back what was handed off.
+    pub(super) fn submit(&mut self, job: Job, source: Source) -> Vec<String> {
+        let (file, origin) = (source.file(), source.name().to_string());
+        let explicit = matches!(source, Source::Operator { .. });
+        let only = match &source {
+            Source::HandedIn { only, .. } => Some(only.as_slice()),
+            _ => None,
+        };
         if explicit && self.jobs.stopped.remove(&job.id) {
             self.state_changed();
         }
