@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use supd::control::protocol::{Status, TaskStatus};
 
 pub const SUPD: &str = env!("CARGO_BIN_EXE_supd");
 pub const SUPCTL: &str = env!("CARGO_BIN_EXE_supctl");
@@ -175,14 +176,20 @@ impl Supd {
         if !answered(&out) {
             return None;
         }
-        serde_json::from_slice(&out.stdout).ok()
+        let v: Value = serde_json::from_slice(&out.stdout).ok()?;
+        typed::<Status>(&v);
+        Some(v)
     }
 
-    /// `supctl --json status`.
+    /// `supctl --json status`, checked against the protocol's own type (a
+    /// field supd renames fails here, not silently in a test).
     pub fn status(&self) -> Value {
         let out = self.supctl(&["--json", "status"]);
         assert!(answered(&out), "supctl status failed: {}\n{}", describe(&out), self.log());
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", describe(&out)))
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("status is not JSON ({e}): {}", describe(&out)));
+        typed::<Status>(&v);
+        v
     }
 
     /// Polls the status until `pred` holds; returns that status. Fails the
@@ -467,28 +474,20 @@ pub fn task<'a>(st: &'a Value, target: &str) -> Option<&'a Value> {
     instance(st, inst)?["tasks"].as_array()?.iter().find(|t| t["name"] == name)
 }
 
+/// A part of a status read as the protocol's type: the tests read the
+/// fields supd writes, by the names supd's own code uses.
+pub fn typed<T: serde::de::DeserializeOwned>(v: &Value) -> T {
+    serde_json::from_value(v.clone())
+        .unwrap_or_else(|e| panic!("not a {} of the protocol ({e}): {}", std::any::type_name::<T>(), pretty(v)))
+}
+
 pub fn job_status(st: &Value, job: &str) -> String {
-    st["jobs"]
-        .as_array()
-        .and_then(|js| js.iter().find(|j| j["name"] == job))
-        .map_or(String::new(), |j| j["status"].as_str().unwrap_or_default().to_string())
+    typed::<Status>(st).jobs.into_iter().find(|j| j.name == job).map_or(String::new(), |j| j.status)
 }
 
 /// A task's events as (type, message), oldest first.
 pub fn events(t: &Value) -> Vec<(String, String)> {
-    t["events"]
-        .as_array()
-        .map(|es| {
-            es.iter()
-                .map(|e| {
-                    (
-                        e["type"].as_str().unwrap_or_default().to_string(),
-                        e["message"].as_str().unwrap_or_default().to_string(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
+    typed::<TaskStatus>(t).events.into_iter().map(|e| (e.kind, e.message)).collect()
 }
 
 pub fn kinds(t: &Value) -> Vec<String> {
@@ -501,11 +500,11 @@ pub fn event_at(t: &Value, kind: &str, from: usize) -> Option<usize> {
 }
 
 pub fn pid(t: &Value) -> i32 {
-    t["pid"].as_i64().unwrap_or_else(|| panic!("task has no pid: {}", pretty(t))) as i32
+    typed::<TaskStatus>(t).pid.unwrap_or_else(|| panic!("task has no pid: {}", pretty(t)))
 }
 
 pub fn restarts(t: &Value) -> u64 {
-    t["restarts"].as_u64().expect("restarts")
+    u64::from(typed::<TaskStatus>(t).restarts)
 }
 
 /// A process's command line, arguments joined by spaces.
