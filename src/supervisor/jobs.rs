@@ -105,29 +105,10 @@ impl Jobs {
 mod tests {
     use super::*;
     use crate::jobspec;
-    use crate::policy::restart::RestartTracker;
 
     fn run(serial: u64, hcl: &str) -> JobRun {
-        let parsed = jobspec::parse_str("t.hcl", hcl);
-        assert!(parsed.is_valid(), "{:?}", parsed.diagnostics);
-        let job = parsed.jobs.into_iter().next().expect("a job");
-        let g = &job.groups[0];
-        let tasks = g.tasks.iter().map(|t| TaskRun::new(t.clone(), RestartTracker::new(t.restart, false))).collect();
-        let inst = Instance {
-            group: 0,
-            index: 0,
-            id: "0000".into(),
-            name: format!("{}.{}[0]", job.id, g.name),
-            tasks,
-            winding_down: false,
-            ports: Vec::new(),
-            checks: Vec::new(),
-            placed_at: None,
-            history: Vec::new(),
-            received_from: None,
-            resched: Resched::Idle,
-            resched_gen: 0,
-        };
+        let inst = super::super::task::tests::instance_of(hcl);
+        let job = jobspec::parse_str("t.hcl", hcl).jobs.into_iter().next().expect("a job");
         JobRun {
             serial,
             job,

@@ -13,6 +13,7 @@ mod control;
 mod handoff;
 mod health;
 mod jobs;
+mod lifecycle;
 mod output;
 mod persist;
 mod reload;

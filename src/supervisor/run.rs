@@ -2,10 +2,11 @@
 //! policy, stopping them with escalation, and the coupling of the tasks of
 //! one instance (lifecycle hooks, leader, sibling failure; reference §5).
 
+use super::lifecycle::{self, Reason, Teardown};
 use super::task::{After, Instance, JobRun, State, TaskRun};
 use super::{Supervisor, TaskKey, Timer};
 use crate::jobspec::duration::GoDuration;
-use crate::jobspec::model::{Hook, Job};
+use crate::jobspec::model::Job;
 use crate::jobspec::template::interpolate;
 use crate::policy::restart::{Decision, Outcome, RestartTracker, restarts_on_success};
 use crate::process::{self, Exit, SpawnSpec};
@@ -242,33 +243,23 @@ impl Supervisor {
 
     /// Stops the live tasks of an instance and lets nothing restart;
     /// `why` is the event each stopped task gets first.
-    fn wind_down(&mut self, serial: u64, inst: usize, why: Option<(&'static str, String)>) {
+    fn wind_down(&mut self, serial: u64, inst: usize, why: Option<Reason>) {
         let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
         instance.winding_down = true;
-        let n = instance.tasks.len();
         let shutting_down = self.shutting_down;
-        for ti in 0..n {
+        for (ti, step) in lifecycle::teardown(&instance.tasks) {
             let key = TaskKey { run: serial, inst, task: ti };
             let Some(t) = self.jobs.task_mut(key) else { continue };
-            // Poststop tasks run after the others; they are not stopped here.
-            if t.hook() == Some(Hook::Poststop) && t.state != State::Running {
-                continue;
+            if let Some(why) = &why {
+                t.push_event(why.kind, why.message.clone());
             }
-            match t.state {
-                State::Running => {
-                    if let Some((kind, msg)) = &why {
-                        t.push_event(kind, msg.clone());
-                    }
-                    self.stop_task(key, After::Killed);
-                }
-                State::Pending => {
-                    t.generation += 1;
+            match step {
+                Teardown::Stop => self.stop_task(key, After::Killed),
+                Teardown::Cancel => {
                     // As Nomad's killTasks, a task that has not started yet
                     // (or waits out a restart delay) gets the reason and
                     // `Killing` too; its run then ends without `Killed`.
-                    if let Some((kind, msg)) = &why {
-                        t.push_event(kind, msg.clone());
-                    }
+                    t.generation += 1;
                     killing(t);
                     t.state = State::Dead;
                     t.finished_at = Some(SystemTime::now());
@@ -276,7 +267,6 @@ impl Supervisor {
                     t.ended_by_shutdown = shutting_down;
                     self.release_cgroup(key);
                 }
-                State::Dead => {}
             }
         }
         self.advance(serial, inst);
@@ -473,17 +463,8 @@ impl Supervisor {
         let shutting_down = self.shutting_down;
         let Some(t) = self.jobs.task_mut(key) else { return };
         let mut decision = t.tracker.decide(outcome, Instant::now(), jitter);
-        if winding_down && matches!(decision, Decision::Restart { .. }) {
-            // Nothing restarts while its instance is being torn down.
-            decision = match outcome {
-                Outcome::Exited { success: false }
-                | Outcome::StartError { .. }
-                | Outcome::FailureRestart { success: false } => {
-                    Decision::Fail { reason: "The instance is stopping: not restarting".into() }
-                }
-                Outcome::Exited { success: true } | Outcome::FailureRestart { success: true } => Decision::Complete,
-                Outcome::UserRestart | Outcome::Killed => Decision::Killed,
-            };
+        if winding_down {
+            decision = lifecycle::while_winding_down(decision, outcome);
         }
         let now = SystemTime::now();
         match &decision {
@@ -526,23 +507,9 @@ impl Supervisor {
     fn task_died(&mut self, key: TaskKey) {
         self.release_cgroup(key);
         let Some(instance) = self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else { return };
-        let t = &instance.tasks[key.task];
-        let name = t.spec.name.clone();
-        let why = if t.failed && t.hook() != Some(Hook::Poststop) {
-            Some(("Sibling Task Failed", format!("Task's sibling {name:?} failed")))
-        } else if t.spec.leader {
-            Some(("Leader Task Dead", "Leader Task in Group dead".to_string()))
-        } else if !instance.winding_down
-            && instance.tasks.iter().filter(|x| x.is_main()).all(|x| x.state == State::Dead)
-            && instance.tasks.iter().any(|x| x.sidecar() && x.state != State::Dead)
-        {
-            Some(("Main Tasks Dead", "Main tasks in the group died".to_string()))
-        } else {
-            None
-        };
-        match why {
-            Some(why) if !instance.winding_down => self.wind_down(key.run, key.inst, Some(why)),
-            _ => self.advance(key.run, key.inst),
+        match lifecycle::coupling(instance, key.task) {
+            Some(why) => self.wind_down(key.run, key.inst, Some(why)),
+            None => self.advance(key.run, key.inst),
         }
     }
 
@@ -556,51 +523,22 @@ impl Supervisor {
             return;
         }
         let Some(instance) = run.instances.get(inst) else { return };
-        let winding_down = stopped || instance.winding_down;
-        let tasks = &instance.tasks;
-        let prestart_done = tasks
-            .iter()
-            .filter(|t| t.hook() == Some(Hook::Prestart))
-            .all(|t| if t.sidecar() { t.state == State::Running } else { t.state == State::Dead && !t.failed });
-        let main_running = tasks.iter().filter(|t| t.is_main()).all(|t| t.state == State::Running);
-        let others_dead = tasks.iter().filter(|t| t.hook() != Some(Hook::Poststop)).all(|t| t.state == State::Dead);
-        let mut to_start = Vec::new();
-        for (ti, t) in tasks.iter().enumerate() {
-            if t.launched || t.leftover.is_some() {
-                continue;
-            }
-            let ready = match t.hook() {
-                Some(Hook::Poststop) => others_dead,
-                _ if winding_down => false,
-                Some(Hook::Prestart) => true,
-                None => prestart_done,
-                Some(Hook::Poststart) => main_running,
-            };
-            if ready {
-                to_start.push(ti);
-            }
-        }
-        // Tasks that can never start now (the instance is going away) end
-        // without having run.
-        if winding_down && let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst))
-        {
-            let shutting_down = self.shutting_down;
-            for t in instance.tasks.iter_mut() {
-                if !t.launched && t.hook() != Some(Hook::Poststop) {
-                    t.launched = true;
-                    t.state = State::Dead;
-                    t.ended_by_shutdown = shutting_down;
-                }
-            }
-        }
-        // All are marked before any starts: starting one advances the
-        // instance again, which must not start the others a second time.
-        for &ti in &to_start {
-            if let Some(t) = self.jobs.task_mut(TaskKey { run: serial, inst, task: ti }) {
+        let turn = lifecycle::turn(&instance.tasks, stopped || instance.winding_down);
+        let shutting_down = self.shutting_down;
+        if let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) {
+            for &ti in &turn.never_run {
+                let t = &mut instance.tasks[ti];
                 t.launched = true;
+                t.state = State::Dead;
+                t.ended_by_shutdown = shutting_down;
+            }
+            // All are marked before any starts: starting one advances the
+            // instance again, which must not start the others a second time.
+            for &ti in &turn.start {
+                instance.tasks[ti].launched = true;
             }
         }
-        for ti in to_start {
+        for ti in turn.start {
             self.start_task(TaskKey { run: serial, inst, task: ti });
         }
         self.settle(serial, inst);

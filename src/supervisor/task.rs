@@ -428,3 +428,32 @@ impl std::fmt::Debug for TaskLog {
         write!(f, "TaskLog({})", self.out.shown())
     }
 }
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    /// An instance of the first group of the job `hcl`, every task pending.
+    pub fn instance_of(hcl: &str) -> Instance {
+        let parsed = crate::jobspec::parse_str("t.hcl", hcl);
+        assert!(parsed.is_valid(), "{:?}", parsed.diagnostics);
+        let job = parsed.jobs.into_iter().next().expect("a job");
+        let g = &job.groups[0];
+        let tasks = g.tasks.iter().map(|t| TaskRun::new(t.clone(), RestartTracker::new(t.restart, false))).collect();
+        Instance {
+            group: 0,
+            index: 0,
+            id: "0000".into(),
+            name: format!("{}.{}[0]", job.id, g.name),
+            tasks,
+            winding_down: false,
+            ports: Vec::new(),
+            checks: Vec::new(),
+            placed_at: None,
+            history: Vec::new(),
+            received_from: None,
+            resched: Resched::Idle,
+            resched_gen: 0,
+        }
+    }
+}
