@@ -25,7 +25,7 @@ impl Supervisor {
     /// Called whenever an instance may have changed: a failed instance with
     /// nothing left running goes to the reschedule policy, once.
     pub(super) fn settle(&mut self, serial: u64, inst: usize) {
-        if self.shutting_down {
+        if self.stopping() {
             return;
         }
         let Some(run) = self.jobs.runs.get(&serial) else { return };
@@ -86,7 +86,7 @@ impl Supervisor {
 
     /// The delay is over: try the peers, one after the other.
     pub(super) fn start_handoff(&mut self, serial: u64, inst: usize, generation: u64) {
-        if self.shutting_down {
+        if self.stopping() {
             return;
         }
         let me = self.cfg.node.name.clone();
@@ -225,7 +225,7 @@ impl Supervisor {
         let peers = self.cfg.handoff.peers.clone();
         let timeout = self.cfg.handoff.timeout;
         let me = self.cfg.node.name.clone();
-        let shutting_down = self.shutting_down;
+        let shutting_down = self.stopping();
         let Some(i) = self.instance_mut(serial, inst) else { return };
         let Resched::Trying(a) = &mut i.resched else { return };
         if a.pid != Some(pid) {
@@ -411,9 +411,9 @@ impl Supervisor {
         );
         let Some(&serial) = self.jobs.current.get(&job.id) else {
             if restoring {
-                self.saved_instances.entry(key).or_insert(incoming);
+                self.unclaimed.instances.entry(key).or_insert(incoming);
             } else {
-                self.saved_instances.insert(key, incoming);
+                self.unclaimed.instances.insert(key, incoming);
             }
             let only = vec![(envelope.group.clone(), envelope.index)];
             self.submit(job, Source::HandedIn { name: envelope.file.clone(), only });
@@ -428,7 +428,7 @@ impl Supervisor {
                     job.id, run.origin, envelope.origin
                 ));
             }
-            self.saved_instances.insert(key, incoming);
+            self.unclaimed.instances.insert(key, incoming);
             self.receive_new_version(serial, job, &envelope);
             return Ok(format!("accepted: {name} runs on node {node} (job {:?} updated)", envelope.job));
         }
@@ -445,7 +445,7 @@ impl Supervisor {
                 "node {node} does not accept handed-off work (set `accept = true` under [handoff] in its supd.toml)"
             ));
         }
-        if self.shutting_down {
+        if self.stopping() {
             return Err(format!("supd on node {node} is shutting down"));
         }
         let parsed = crate::jobspec::parse_str(&envelope.file, &envelope.source);
@@ -486,7 +486,7 @@ impl Supervisor {
         for i in &run.instances {
             let g = run.job.groups[i.group].name.clone();
             if (g.as_str(), i.index) != (envelope.group.as_str(), envelope.index) {
-                self.saved_instances.insert(
+                self.unclaimed.instances.insert(
                     (job.id.clone(), g.clone(), i.index),
                     crate::state::InstanceSaved::new(
                         &job.id,
@@ -537,7 +537,7 @@ impl Supervisor {
             return Err(format!("internal: job {:?} lacks instance {name}", job.id));
         }
         // One more instance of work this host already runs for peers.
-        self.saved_instances.insert(key, incoming);
+        self.unclaimed.instances.insert(key, incoming);
         let instance = self.new_instance(job, gi, envelope.index);
         let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
         run.instances.push(instance);

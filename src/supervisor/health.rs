@@ -5,6 +5,7 @@
 //! the task's restart policy like any failure.
 
 use super::task::{After, CheckRun, Inflight};
+use super::watches::Watched;
 use super::{CheckKey, Owner, Supervisor, TaskKey, Timer};
 use crate::checks::{self, Dial, Outcome, Probe};
 use crate::jobspec::duration::GoDuration;
@@ -13,7 +14,7 @@ use crate::jobspec::template::interpolate;
 use crate::policy::check_restart::{CheckWatch, Verdict};
 use crate::policy::restart::Outcome as RunOutcome;
 use crate::process::{self, Exit};
-use mio::{Interest, Token};
+use mio::Interest;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::io::Read;
@@ -78,7 +79,7 @@ impl Supervisor {
                 if self.poll.registry().deregister(&mut probe.stream).is_ok() {
                     probe.finish();
                 }
-                self.check_tokens.remove(&token);
+                self.watches.forget(token);
             }
             Inflight::Script { pid, .. } => {
                 // Reaped like any child; its end no longer matters.
@@ -173,7 +174,7 @@ impl Supervisor {
             }
             (CheckKind::Script { command, args }, _) => {
                 let t = inst.tasks.get(c.task).ok_or("task is gone")?;
-                let spec = self.spawn_spec(run, inst, t, Some((command, args)))?;
+                let spec = super::launch::spawn_spec(&self.cfg.node, run, inst, t, Some((command, args)))?;
                 let (read, write) =
                     process::output_pipe().map_err(|e| format!("cannot create a pipe for the script: {e}"))?;
                 let out = std::os::fd::AsFd::as_fd(&write);
@@ -205,20 +206,20 @@ impl Supervisor {
             },
             Some(request) => Probe::connect(addr, Some(request)).map_err(|e| format!("dial tcp {addr}: {e}"))?,
         };
-        let token = self.tokens.next();
+        let token = self.watches.token();
         self.poll
             .registry()
             .register(&mut probe.stream, token, Interest::READABLE | Interest::WRITABLE)
             .map_err(|e| format!("cannot watch the check's socket: {e}"))?;
-        self.check_tokens.insert(token, ck);
+        self.watches.watch(token, Watched::Check(ck));
         if let Some(c) = self.check_mut(ck) {
             c.inflight = Some(Inflight::Socket { probe, token });
         }
         Ok(None)
     }
 
-    pub(super) fn on_check_socket(&mut self, token: Token) {
-        let Some(&ck) = self.check_tokens.get(&token) else { return };
+    /// A check's socket is ready: the probe goes one step on.
+    pub(super) fn on_check_socket(&mut self, ck: CheckKey) {
         let outcome = match self.check_mut(ck).and_then(|c| c.inflight.as_mut()) {
             Some(Inflight::Socket { probe, .. }) => probe.advance(),
             _ => None,

@@ -13,6 +13,7 @@ mod control;
 mod handoff;
 mod health;
 mod jobs;
+mod launch;
 mod lifecycle;
 mod output;
 mod persist;
@@ -25,25 +26,36 @@ mod settings;
 mod status;
 pub mod task;
 mod timers;
+mod watches;
 
 use crate::process;
 use children::{Children, Owner};
 use jobs::Jobs;
 use mio::{Events, Interest, Poll, Token};
 use nix::unistd::Pid;
-use server::{ControlServer, Tokens};
+use server::ControlServer;
 pub use settings::{Config, Error};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
 use signal_hook_mio::v1_0::Signals;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 pub use task::{CheckKey, TaskKey};
 use timers::{Timer, Timers};
+use watches::{Watched, Watches};
 
 const SIGNALS: Token = Token(0);
 const LISTENER: Token = Token(1);
 const CHILDREN: Token = Token(2);
 const FIRST_TOKEN: usize = 3;
+
+/// Where supd itself stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Running,
+    /// Every task is being stopped; supd exits once they are.
+    Stopping,
+    /// A second stop request came: no more waiting.
+    Hurrying,
+}
 
 pub struct Supervisor {
     cfg: Config,
@@ -52,27 +64,18 @@ pub struct Supervisor {
     /// Every child's owner, and the reaping.
     children: Children,
     server: ControlServer,
-    tokens: Tokens,
+    /// What every other token of the loop watches.
+    watches: Watches,
     /// Every job, its versions, instances and tasks.
     jobs: Jobs,
-    /// Sockets of tcp and http checks in flight.
-    check_tokens: HashMap<Token, CheckKey>,
     timers: Timers,
     rng: rng::Rng,
-    shutting_down: bool,
-    /// A second stop request came: no more waiting.
-    hurry: bool,
+    /// Running, or stopping every task before supd exits.
+    phase: Phase,
     /// The state changed and a save is scheduled.
     save_pending: bool,
-    /// pidfds of processes left by a previous supd, being stopped.
-    leftover_tokens: HashMap<Token, (TaskKey, std::os::fd::OwnedFd)>,
-    /// Saved task states not yet matched with a task, by job/group/index/task.
-    saved_tasks: HashMap<(String, String, u32, String), crate::state::TaskSaved>,
-    /// Hand-off state for instances about to be created (saved, or just
-    /// received), by job/group/index.
-    saved_instances: HashMap<(String, String, u32), crate::state::InstanceSaved>,
-    /// Capture pipes: token -> (task, stream).
-    log_tokens: HashMap<Token, (TaskKey, crate::logs::Stream)>,
+    /// Saved states not yet matched with their task or instance.
+    unclaimed: persist::Unclaimed,
     notify: crate::notify::Notifier,
     /// Cgroups of dead tasks, removed once their last processes are gone.
     graveyard: cgroups::Graveyard,
@@ -101,18 +104,13 @@ impl Supervisor {
             signals,
             children,
             server,
-            tokens: Tokens::starting_at(FIRST_TOKEN),
+            watches: Watches::starting_at(FIRST_TOKEN),
             jobs: Jobs::default(),
             timers: Timers::new(Instant::now()),
             rng: rng::Rng::seeded(),
-            shutting_down: false,
-            hurry: false,
+            phase: Phase::Running,
             save_pending: false,
-            saved_tasks: HashMap::new(),
-            saved_instances: HashMap::new(),
-            leftover_tokens: HashMap::new(),
-            log_tokens: HashMap::new(),
-            check_tokens: HashMap::new(),
+            unclaimed: persist::Unclaimed::default(),
             notify: crate::notify::Notifier::from_env(),
             graveyard: cgroups::Graveyard::default(),
         })
@@ -124,21 +122,7 @@ impl Supervisor {
         self.restore();
         let plan = self.plan_reload();
         self.apply_reload(plan);
-        // Processes of jobs that are gone (or changed) get no grace.
-        for (_, t) in std::mem::take(&mut self.saved_tasks) {
-            if let (Some(pid), Some(ticks)) = (t.pid, t.start_ticks)
-                && process::sys::same_process(pid, ticks)
-            {
-                log::warn!(
-                    "{}.{}[{}]/{}: killing pid {pid}, left running by the previous supd for a job that is gone or changed",
-                    t.job,
-                    t.group,
-                    t.index,
-                    t.task
-                );
-                let _ = process::signal_group(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-            }
-        }
+        self.kill_unclaimed();
         log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
         self.notify.ready(&self.jobs.status_line());
         if let Some(every) = crate::notify::watchdog_interval() {
@@ -147,24 +131,12 @@ impl Supervisor {
         let mut events = Events::with_capacity(256);
         let mut sweeping = false;
         loop {
-            if !self.shutting_down && self.cfg.exit_when_done && self.jobs.all_done() {
+            if !self.stopping() && self.cfg.exit_when_done && self.jobs.all_done() {
                 log::info!("every job has ended; exiting");
-                self.shutting_down = true;
+                self.phase = Phase::Stopping;
             }
-            if self.shutting_down && self.everything_stopped() {
-                if self.children.take_sweep() {
-                    self.sweep_orphans();
-                }
-                if !self.cfg.init || process::own_children().is_empty() {
-                    break;
-                }
-                if !sweeping {
-                    // As init: whatever else is left (orphans of any origin)
-                    // gets SIGTERM, then SIGKILL after the longest kill_timeout.
-                    sweeping = true;
-                    let _ = process::signal_pid(Pid::from_raw(-1), nix::sys::signal::Signal::SIGTERM);
-                    self.timers.arm(Instant::now() + self.jobs.longest_kill_timeout(), Timer::SweepKill);
-                }
+            if self.stopping() && self.everything_stopped() && self.last_orphans_gone(&mut sweeping) {
+                break;
             }
             let timeout = self.timers.timeout(Instant::now());
             if let Err(e) = self.poll.poll(&mut events, timeout) {
@@ -181,12 +153,14 @@ impl Supervisor {
                 self.guarded(|s| match token {
                     SIGNALS => s.on_signals(),
                     CHILDREN => s.on_children(),
-                    LISTENER => s.server.accept(s.poll.registry(), &mut s.tokens),
-                    token if s.log_tokens.contains_key(&token) => s.on_log(token),
-                    token if s.check_tokens.contains_key(&token) => s.on_check_socket(token),
-                    token if s.leftover_tokens.contains_key(&token) => s.on_leftover_gone(token),
-                    token if s.server.owns(token) => s.on_client(token, readable, writable),
-                    _ => {}
+                    LISTENER => s.server.accept(s.poll.registry(), &mut s.watches.tokens),
+                    token => match s.watches.get(token) {
+                        Some(Watched::Log { task, stream }) => s.drain_log(task, stream),
+                        Some(Watched::Check(check)) => s.on_check_socket(check),
+                        Some(Watched::Leftover(task)) => s.on_leftover_gone(token, task),
+                        None if s.server.owns(token) => s.on_client(token, readable, writable),
+                        None => {}
+                    },
                 });
             }
             self.guarded(|s| s.run_due_timers());
@@ -325,6 +299,11 @@ impl Supervisor {
         if self.children.want_sweep() {
             self.timers.arm(Instant::now() + Duration::from_millis(20), Timer::Sweep);
         }
+    }
+
+    /// supd is stopping every task, to exit.
+    fn stopping(&self) -> bool {
+        self.phase != Phase::Running
     }
 
     fn everything_stopped(&self) -> bool {

@@ -3,11 +3,12 @@
 //! streamed to `supctl logs --follow` clients.
 
 use super::task::{JobRun, TaskLog};
+use super::watches::Watched;
 use super::{Supervisor, TaskKey};
 use crate::logs::{self, Capture, Stream};
 use crate::process::Io;
+use mio::Interest;
 use mio::unix::SourceFd;
-use mio::{Interest, Token};
 
 /// Which task's output a follower wants: job, group, index, task, stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,22 +75,16 @@ impl Supervisor {
             limits.max_files,
             limits.max_file_size,
         )?;
-        let (out_token, err_token) = (self.tokens.next(), self.tokens.next());
+        let (out_token, err_token) = (self.watches.token(), self.watches.token());
         let registry = self.poll.registry();
         registry.register(&mut SourceFd(&out.raw_fd()), out_token, Interest::READABLE)?;
         if let Err(e) = registry.register(&mut SourceFd(&err.raw_fd()), err_token, Interest::READABLE) {
             let _ = registry.deregister(&mut SourceFd(&out.raw_fd()));
             return Err(e);
         }
-        self.log_tokens.insert(out_token, (key, Stream::Stdout));
-        self.log_tokens.insert(err_token, (key, Stream::Stderr));
+        self.watches.watch(out_token, Watched::Log { task: key, stream: Stream::Stdout });
+        self.watches.watch(err_token, Watched::Log { task: key, stream: Stream::Stderr });
         Ok(TaskLog { out, err, out_token, err_token })
-    }
-
-    /// Reads a readable capture pipe.
-    pub(super) fn on_log(&mut self, token: Token) {
-        let Some(&(key, stream)) = self.log_tokens.get(&token) else { return };
-        self.drain_log(key, stream);
     }
 
     /// Reads whatever a task's streams hold; before its end is recorded, so
@@ -175,8 +170,8 @@ impl Supervisor {
                     let registry = self.poll.registry();
                     let _ = registry.deregister(&mut SourceFd(&log.out.raw_fd()));
                     let _ = registry.deregister(&mut SourceFd(&log.err.raw_fd()));
-                    self.log_tokens.remove(&log.out_token);
-                    self.log_tokens.remove(&log.err_token);
+                    self.watches.forget(log.out_token);
+                    self.watches.forget(log.err_token);
                 }
             }
         }

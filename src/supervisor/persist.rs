@@ -6,7 +6,21 @@
 use super::run::Source;
 use super::{Supervisor, Timer, handoff, task};
 use crate::jobspec;
+use crate::process;
+use nix::unistd::Pid;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
+
+/// Saved states not yet matched with what they belong to.
+#[derive(Default)]
+pub(super) struct Unclaimed {
+    /// A previous supd's task states (pid, restart budget), by
+    /// job/group/index/task, until the same job's task is made.
+    pub tasks: HashMap<(String, String, u32, String), crate::state::TaskSaved>,
+    /// Hand-off state for instances about to be made (saved, or just
+    /// received), by job/group/index.
+    pub instances: HashMap<(String, String, u32), crate::state::InstanceSaved>,
+}
 
 impl Supervisor {
     /// Reads the saved state: submitted jobs run again, stopped ones stay stopped.
@@ -24,10 +38,10 @@ impl Supervisor {
             // it goes before anything starts.
             // it is stopped (with its task's kill signal and timeout) before
             // the task starts again; see `submit` and `stop_leftover`.
-            self.saved_tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
+            self.unclaimed.tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
         }
         for i in saved.instances {
-            self.saved_instances.insert((i.job.clone(), i.group.clone(), i.index), i);
+            self.unclaimed.instances.insert((i.job.clone(), i.group.clone(), i.index), i);
         }
         let received = saved.received;
         for s in saved.submitted {
@@ -51,6 +65,25 @@ impl Supervisor {
             );
             if let Err(e) = self.receive(envelope, true) {
                 log::error!("a handed-off instance no longer runs here: {e}");
+            }
+        }
+    }
+
+    /// Once every job is in: processes a previous supd left for jobs that
+    /// are gone (or changed) are killed, without grace.
+    pub(super) fn kill_unclaimed(&mut self) {
+        for (_, t) in std::mem::take(&mut self.unclaimed.tasks) {
+            if let (Some(pid), Some(ticks)) = (t.pid, t.start_ticks)
+                && process::sys::same_process(pid, ticks)
+            {
+                log::warn!(
+                    "{}.{}[{}]/{}: killing pid {pid}, left running by the previous supd for a job that is gone or changed",
+                    t.job,
+                    t.group,
+                    t.index,
+                    t.task
+                );
+                let _ = process::signal_group(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
             }
         }
     }

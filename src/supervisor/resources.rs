@@ -76,7 +76,7 @@ impl Supervisor {
             return;
         }
         let Some(cgroup) = t.cgroup.take() else { return };
-        if self.graveyard.bury(Dying::new(cgroup, label), self.shutting_down) {
+        if self.graveyard.bury(Dying::new(cgroup, label), self.stopping()) {
             self.timers.arm(Instant::now() + RETRY_FIRST, Timer::CgroupRemove);
         }
     }

@@ -2,16 +2,15 @@
 //! policy, stopping them with escalation, and the coupling of the tasks of
 //! one instance (lifecycle hooks, leader, sibling failure; reference §5).
 
+use super::launch;
 use super::lifecycle::{self, Reason, Teardown};
 use super::task::{After, Instance, JobRun, State, TaskRun};
-use super::{Supervisor, TaskKey, Timer};
+use super::{Phase, Supervisor, TaskKey, Timer};
 use crate::jobspec::duration::GoDuration;
 use crate::jobspec::model::Job;
-use crate::jobspec::template::interpolate;
 use crate::policy::restart::{Decision, Outcome, RestartTracker, restarts_on_success};
-use crate::process::{self, Exit, SpawnSpec};
+use crate::process::{self, Exit};
 use nix::sys::signal::Signal;
-use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
 /// Where a submitted job comes from, which decides what becomes of it.
@@ -149,7 +148,8 @@ impl Supervisor {
                 let mut tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
                 // The restart budget a previous supd used, for the same job.
                 let saved = self
-                    .saved_tasks
+                    .unclaimed
+                    .tasks
                     .remove(&(job.id.clone(), group.name.clone(), index, t.name.clone()))
                     .filter(|s| s.source_digest == digest);
                 let (now_i, now_w) = (Instant::now(), SystemTime::now());
@@ -195,7 +195,8 @@ impl Supervisor {
             resched_gen: 0,
         };
         let saved = self
-            .saved_instances
+            .unclaimed
+            .instances
             .remove(&(job.id.clone(), group.name.clone(), index))
             .filter(|s| s.source_digest == digest);
         if let Some(s) = saved {
@@ -222,8 +223,8 @@ impl Supervisor {
     /// `cause` (a signal's name, or a request over the control socket) is
     /// what the log says.
     pub(super) fn shutdown(&mut self, cause: &str) {
-        if self.shutting_down {
-            self.hurry = true;
+        if self.stopping() {
+            self.phase = Phase::Hurrying;
             log::warn!("{cause}: killing every task now");
             for pid in self.children.owned_by(|_| true) {
                 let _ = process::signal_group(pid, Signal::SIGKILL);
@@ -232,7 +233,7 @@ impl Supervisor {
         }
         log::info!("{cause}: stopping every task");
         self.notify.stopping();
-        self.shutting_down = true;
+        self.phase = Phase::Stopping;
         let all: Vec<(u64, usize)> =
             self.jobs.runs.iter().flat_map(|(s, r)| (0..r.instances.len()).map(move |i| (*s, i))).collect();
         for (serial, inst) in all {
@@ -241,12 +242,30 @@ impl Supervisor {
         self.kill_hooks();
     }
 
+    /// Every task has ended while supd stops: true once supd may exit. As
+    /// init, whatever else is left (orphans of any origin) gets SIGTERM
+    /// first, then SIGKILL after the longest kill_timeout.
+    pub(super) fn last_orphans_gone(&mut self, sweeping: &mut bool) -> bool {
+        if self.children.take_sweep() {
+            self.sweep_orphans();
+        }
+        if !self.cfg.init || process::own_children().is_empty() {
+            return true;
+        }
+        if !*sweeping {
+            *sweeping = true;
+            let _ = process::signal_pid(nix::unistd::Pid::from_raw(-1), Signal::SIGTERM);
+            self.timers.arm(Instant::now() + self.jobs.longest_kill_timeout(), Timer::SweepKill);
+        }
+        false
+    }
+
     /// Stops the live tasks of an instance and lets nothing restart;
     /// `why` is the event each stopped task gets first.
     fn wind_down(&mut self, serial: u64, inst: usize, why: Option<Reason>) {
+        let shutting_down = self.stopping();
         let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
         instance.winding_down = true;
-        let shutting_down = self.shutting_down;
         for (ti, step) in lifecycle::teardown(&instance.tasks) {
             let key = TaskKey { run: serial, inst, task: ti };
             let Some(t) = self.jobs.task_mut(key) else { continue };
@@ -323,7 +342,7 @@ impl Supervisor {
 
     /// A second shutdown request skips every wait.
     fn shutting_down_now(&self) -> bool {
-        self.shutting_down && self.hurry
+        self.phase == Phase::Hurrying
     }
 
     pub(super) fn start_task(&mut self, key: TaskKey) {
@@ -342,7 +361,7 @@ impl Supervisor {
             log::error!("{} is already running; not starting it twice", self.label(key));
             return;
         }
-        let spec = match self.spawn_spec(run, instance, t, None) {
+        let spec = match launch::spawn_spec(&self.cfg.node, run, instance, t, None) {
             Ok(s) => s,
             Err(message) => {
                 self.start_failed(key, message, false);
@@ -441,7 +460,7 @@ impl Supervisor {
         }
         // Before the cgroup's next run; a task that ends for good has its
         // cgroup emptied when it is removed.
-        if !self.shutting_down {
+        if !self.stopping() {
             self.kill_cgroup(key);
         }
         self.sweep_soon();
@@ -456,11 +475,11 @@ impl Supervisor {
 
     /// Applies the restart policy to how a task's run ended.
     fn decide(&mut self, key: TaskKey, outcome: Outcome) {
-        let winding_down = self.shutting_down
+        let winding_down = self.stopping()
             || self.jobs.runs.get(&key.run).is_none_or(|r| r.stopped)
             || self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)).is_none_or(|i| i.winding_down);
         let jitter = self.rng.jitter();
-        let shutting_down = self.shutting_down;
+        let shutting_down = self.stopping();
         let Some(t) = self.jobs.task_mut(key) else { return };
         let mut decision = t.tracker.decide(outcome, Instant::now(), jitter);
         if winding_down {
@@ -517,14 +536,14 @@ impl Supervisor {
     /// every non-sidecar prestart task has completed, poststart once the
     /// main tasks run, poststop once everything else is dead.
     pub(super) fn advance(&mut self, serial: u64, inst: usize) {
-        let stopped = self.shutting_down || self.jobs.runs.get(&serial).is_none_or(|r| r.stopped);
+        let stopped = self.stopping() || self.jobs.runs.get(&serial).is_none_or(|r| r.stopped);
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         if run.replaces.is_some_and(|old| self.jobs.runs.contains_key(&old)) {
             return;
         }
         let Some(instance) = run.instances.get(inst) else { return };
         let turn = lifecycle::turn(&instance.tasks, stopped || instance.winding_down);
-        let shutting_down = self.shutting_down;
+        let shutting_down = self.stopping();
         if let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) {
             for &ti in &turn.never_run {
                 let t = &mut instance.tasks[ti];
@@ -609,11 +628,11 @@ impl Supervisor {
         match process::pidfd_open(pid) {
             Ok(fd) => {
                 use std::os::fd::AsRawFd;
-                let token = self.tokens.next();
+                let token = self.watches.token();
                 let raw = fd.as_raw_fd();
                 if self.poll.registry().register(&mut mio::unix::SourceFd(&raw), token, mio::Interest::READABLE).is_ok()
                 {
-                    self.leftover_tokens.insert(token, (key, fd));
+                    self.watches.watch_leftover(token, key, fd);
                     self.timers.arm(Instant::now() + timeout, Timer::LeftoverKill { task: key, pid });
                     return;
                 }
@@ -630,14 +649,12 @@ impl Supervisor {
     }
 
     /// A leftover process of an earlier supd ended: its task may start.
-    pub(super) fn on_leftover_gone(&mut self, token: mio::Token) {
-        let Some((key, fd)) = self.leftover_tokens.remove(&token) else { return };
-        {
+    pub(super) fn on_leftover_gone(&mut self, token: mio::Token, key: TaskKey) {
+        if let (_, Some(fd)) = self.watches.forget(token) {
             use std::os::fd::AsRawFd;
             let raw = fd.as_raw_fd();
             let _ = self.poll.registry().deregister(&mut mio::unix::SourceFd(&raw));
         }
-        drop(fd);
         if let Some(t) = self.jobs.task_mut(key) {
             t.leftover = None;
             t.push_event("Killed", "The process left by the previous supd is gone".into());
@@ -651,97 +668,6 @@ impl Supervisor {
             Some(i) => format!("{}/{}", i.name, i.tasks.get(key.task).map_or("?", |t| t.spec.name.as_str())),
             None => "a task of a removed job".into(),
         }
-    }
-
-    /// The process to start for a task, with Nomad's runtime environment
-    /// and every `${...}` resolved.
-    pub(super) fn spawn_spec(
-        &self,
-        run: &JobRun,
-        instance: &Instance,
-        t: &TaskRun,
-        command: Option<(&str, &[String])>,
-    ) -> Result<SpawnSpec, String> {
-        let job = &run.job;
-        let group = &job.groups[instance.group];
-        let task = &t.spec;
-        let mut vars: BTreeMap<String, String> = BTreeMap::new();
-        let mut set = |k: &str, v: String| {
-            vars.insert(k.to_string(), v);
-        };
-        set("NOMAD_ALLOC_INDEX", instance.index.to_string());
-        set("NOMAD_ALLOC_NAME", instance.name.clone());
-        set("NOMAD_ALLOC_ID", instance.id.clone());
-        set("NOMAD_SHORT_ALLOC_ID", instance.id.chars().take(8).collect());
-        set("NOMAD_JOB_NAME", job.name.clone());
-        set("NOMAD_JOB_ID", job.id.clone());
-        set("NOMAD_GROUP_NAME", group.name.clone());
-        set("NOMAD_TASK_NAME", task.name.clone());
-        set("NOMAD_DC", self.cfg.node.datacenter.clone());
-        set("NOMAD_REGION", job.region.clone());
-        set("NOMAD_NAMESPACE", "default".into());
-        set("NOMAD_CPU_LIMIT", task.resources.cpu.to_string());
-        set("NOMAD_MEMORY_LIMIT", task.resources.memory.to_string());
-        if let Some(m) = task.resources.memory_max {
-            set("NOMAD_MEMORY_MAX_LIMIT", m.to_string());
-        }
-        for (k, v) in &task.meta {
-            // Meta values are literal text: only the `$${` escape is undone.
-            let v = interpolate(v, &|_| None);
-            set(&format!("NOMAD_META_{k}"), v.clone());
-            set(&format!("NOMAD_META_{}", k.to_ascii_uppercase().replace(['-', '.'], "_")), v);
-        }
-        for (label, port) in &instance.ports {
-            set(&format!("NOMAD_PORT_{label}"), port.to_string());
-            set(&format!("NOMAD_HOST_PORT_{label}"), port.to_string());
-            set(&format!("NOMAD_IP_{label}"), "127.0.0.1".into());
-            set(&format!("NOMAD_ADDR_{label}"), format!("127.0.0.1:{port}"));
-        }
-        let node = &self.cfg.node;
-        let lookup = |vars: &BTreeMap<String, String>, name: &str| -> Option<String> {
-            if let Some(v) = vars.get(name) {
-                return Some(v.clone());
-            }
-            if let Some(rest) = name.strip_prefix("env.") {
-                return vars.get(rest).cloned().or_else(|| std::env::var(rest).ok());
-            }
-            // As in Nomad, ${meta.*} is the node's meta; the job's is NOMAD_META_*.
-            if name.starts_with("attr.") || name.starts_with("node.") || name.starts_with("meta.") {
-                return node.resolve(&format!("${{{name}}}"));
-            }
-            None
-        };
-        let runtime = vars.clone();
-        for (k, v) in &task.env {
-            let value = interpolate(v, &|n| lookup(&runtime, n));
-            vars.insert(k.clone(), value);
-        }
-        let resolve = |s: &str| interpolate(s, &|n| lookup(&vars, n));
-        let (command, args) = command.unwrap_or((&task.command, &task.args));
-        let program = resolve(command);
-        let args = args.iter().map(|a| resolve(a)).collect();
-        let work_dir = task.work_dir.as_deref().map(|d| resolve(d).into());
-        let user = match &task.user {
-            None => None,
-            Some(name) => {
-                let ids = process::lookup_user(name)?;
-                let me = nix::unistd::geteuid().as_raw();
-                if me != 0 && ids.uid != me {
-                    return Err(format!(
-                        "cannot run as user {name:?}: supd is not running as root — remove `user`, or run supd as root"
-                    ));
-                }
-                Some(ids)
-            }
-        };
-        let mut env: BTreeMap<String, String> = process::inherited_env().into_iter().collect();
-        if let Some(u) = &user {
-            env.insert("USER".into(), u.name.clone());
-            env.insert("LOGNAME".into(), u.name.clone());
-            env.insert("HOME".into(), u.home.display().to_string());
-        }
-        env.extend(vars);
-        Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user })
     }
 }
 

@@ -1,0 +1,175 @@
+//! What a task's process is started with: its program and arguments,
+//! Nomad's runtime environment (`NOMAD_*`), the task's `env`, the user it
+//! runs as, with every `${...}` resolved (reference §6). Built from the
+//! model and this node's attributes; nothing here starts anything.
+
+use super::task::{Instance, JobRun, TaskRun};
+use crate::jobspec::template::interpolate;
+use crate::node::Node;
+use crate::process::{self, SpawnSpec};
+use std::collections::BTreeMap;
+
+/// The process to start for a task, with Nomad's runtime environment
+/// and every `${...}` resolved.
+pub(super) fn spawn_spec(
+    node: &Node,
+    run: &JobRun,
+    instance: &Instance,
+    t: &TaskRun,
+    command: Option<(&str, &[String])>,
+) -> Result<SpawnSpec, String> {
+    let job = &run.job;
+    let group = &job.groups[instance.group];
+    let task = &t.spec;
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let mut set = |k: &str, v: String| {
+        vars.insert(k.to_string(), v);
+    };
+    set("NOMAD_ALLOC_INDEX", instance.index.to_string());
+    set("NOMAD_ALLOC_NAME", instance.name.clone());
+    set("NOMAD_ALLOC_ID", instance.id.clone());
+    set("NOMAD_SHORT_ALLOC_ID", instance.id.chars().take(8).collect());
+    set("NOMAD_JOB_NAME", job.name.clone());
+    set("NOMAD_JOB_ID", job.id.clone());
+    set("NOMAD_GROUP_NAME", group.name.clone());
+    set("NOMAD_TASK_NAME", task.name.clone());
+    set("NOMAD_DC", node.datacenter.clone());
+    set("NOMAD_REGION", job.region.clone());
+    set("NOMAD_NAMESPACE", "default".into());
+    set("NOMAD_CPU_LIMIT", task.resources.cpu.to_string());
+    set("NOMAD_MEMORY_LIMIT", task.resources.memory.to_string());
+    if let Some(m) = task.resources.memory_max {
+        set("NOMAD_MEMORY_MAX_LIMIT", m.to_string());
+    }
+    for (k, v) in &task.meta {
+        // Meta values are literal text: only the `$${` escape is undone.
+        let v = interpolate(v, &|_| None);
+        set(&format!("NOMAD_META_{k}"), v.clone());
+        set(&format!("NOMAD_META_{}", k.to_ascii_uppercase().replace(['-', '.'], "_")), v);
+    }
+    for (label, port) in &instance.ports {
+        set(&format!("NOMAD_PORT_{label}"), port.to_string());
+        set(&format!("NOMAD_HOST_PORT_{label}"), port.to_string());
+        set(&format!("NOMAD_IP_{label}"), "127.0.0.1".into());
+        set(&format!("NOMAD_ADDR_{label}"), format!("127.0.0.1:{port}"));
+    }
+    let lookup = |vars: &BTreeMap<String, String>, name: &str| -> Option<String> {
+        if let Some(v) = vars.get(name) {
+            return Some(v.clone());
+        }
+        if let Some(rest) = name.strip_prefix("env.") {
+            return vars.get(rest).cloned().or_else(|| std::env::var(rest).ok());
+        }
+        // As in Nomad, ${meta.*} is the node's meta; the job's is NOMAD_META_*.
+        if name.starts_with("attr.") || name.starts_with("node.") || name.starts_with("meta.") {
+            return node.resolve(&format!("${{{name}}}"));
+        }
+        None
+    };
+    let runtime = vars.clone();
+    for (k, v) in &task.env {
+        let value = interpolate(v, &|n| lookup(&runtime, n));
+        vars.insert(k.clone(), value);
+    }
+    let resolve = |s: &str| interpolate(s, &|n| lookup(&vars, n));
+    let (command, args) = command.unwrap_or((&task.command, &task.args));
+    let program = resolve(command);
+    let args = args.iter().map(|a| resolve(a)).collect();
+    let work_dir = task.work_dir.as_deref().map(|d| resolve(d).into());
+    let user = match &task.user {
+        None => None,
+        Some(name) => {
+            let ids = process::lookup_user(name)?;
+            let me = nix::unistd::geteuid().as_raw();
+            if me != 0 && ids.uid != me {
+                return Err(format!(
+                    "cannot run as user {name:?}: supd is not running as root — remove `user`, or run supd as root"
+                ));
+            }
+            Some(ids)
+        }
+    };
+    let mut env: BTreeMap<String, String> = process::inherited_env().into_iter().collect();
+    if let Some(u) = &user {
+        env.insert("USER".into(), u.name.clone());
+        env.insert("LOGNAME".into(), u.name.clone());
+        env.insert("HOME".into(), u.home.display().to_string());
+    }
+    env.extend(vars);
+    Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobspec;
+
+    fn job_run(hcl: &str) -> JobRun {
+        let mut inst = super::super::task::tests::instance_of(hcl);
+        inst.index = 2;
+        inst.ports.push(("http".into(), 8123));
+        let job = jobspec::parse_str("t.hcl", hcl).jobs.into_iter().next().expect("a job");
+        JobRun {
+            serial: 1,
+            job,
+            file: None,
+            origin: "t.hcl".into(),
+            instances: vec![inst],
+            stopped: false,
+            replaces: None,
+            received: false,
+        }
+    }
+
+    #[test]
+    fn the_command_line_and_env_are_resolved_with_nomads_runtime_values() {
+        let run = job_run(
+            r#"job "web" {
+  group "g" {
+    meta { owner = "ops" }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/${NOMAD_TASK_NAME}"
+        args = ["${NOMAD_ADDR_http}", "${node.datacenter}", "$${literal}", "${attr.os.name}"]
+      }
+      env { WHERE = "${NOMAD_ALLOC_NAME}:${NOMAD_PORT_http}" }
+    }
+  }
+}
+"#,
+        );
+        let mut node = Node::bare("n1", "dc7");
+        node.attrs.insert("os.name".into(), "debian".into());
+        let inst = &run.instances[0];
+        let spec = spawn_spec(&node, &run, inst, &inst.tasks[0], None).expect("a spec");
+        assert_eq!(spec.program, "/bin/t");
+        assert_eq!(spec.args, ["127.0.0.1:8123", "dc7", "${literal}", "debian"]);
+        let env: BTreeMap<_, _> = spec.env.iter().cloned().collect();
+        assert_eq!(env.get("WHERE").map(String::as_str), Some("web.g[0]:8123"));
+        assert_eq!(env.get("NOMAD_ALLOC_INDEX").map(String::as_str), Some("2"));
+        assert_eq!(env.get("NOMAD_DC").map(String::as_str), Some("dc7"));
+        assert_eq!(env.get("NOMAD_META_owner").map(String::as_str), Some("ops"));
+        assert_eq!(env.get("NOMAD_JOB_ID").map(String::as_str), Some("web"));
+    }
+
+    #[test]
+    fn a_script_check_runs_its_own_command_in_the_tasks_environment() {
+        let run = job_run(
+            r#"job "web" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+    }
+  }
+}
+"#,
+        );
+        let inst = &run.instances[0];
+        let args = vec!["${NOMAD_TASK_NAME}".to_string()];
+        let spec = spawn_spec(&Node::bare("n", "dc1"), &run, inst, &inst.tasks[0], Some(("/bin/echo", &args)))
+            .expect("a spec");
+        assert_eq!((spec.program.as_str(), spec.args.as_slice()), ("/bin/echo", ["t".to_string()].as_slice()));
+    }
+}
