@@ -104,21 +104,9 @@ impl Jobs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobspec;
 
     fn run(serial: u64, hcl: &str) -> JobRun {
-        let inst = super::super::task::tests::instance_of(hcl);
-        let job = jobspec::parse_str("t.hcl", hcl).jobs.into_iter().next().expect("a job");
-        JobRun {
-            serial,
-            job,
-            file: None,
-            origin: "t.hcl".into(),
-            instances: vec![inst],
-            stopped: false,
-            replaces: None,
-            received: false,
-        }
+        super::super::task::tests::job_run_of(serial, hcl)
     }
 
     const TWO_TASKS: &str = r#"job "web" {

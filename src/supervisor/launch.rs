@@ -102,23 +102,12 @@ pub(super) fn spawn_spec(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jobspec;
 
     fn job_run(hcl: &str) -> JobRun {
-        let mut inst = super::super::task::tests::instance_of(hcl);
-        inst.index = 2;
-        inst.ports.push(("http".into(), 8123));
-        let job = jobspec::parse_str("t.hcl", hcl).jobs.into_iter().next().expect("a job");
-        JobRun {
-            serial: 1,
-            job,
-            file: None,
-            origin: "t.hcl".into(),
-            instances: vec![inst],
-            stopped: false,
-            replaces: None,
-            received: false,
-        }
+        let mut run = super::super::task::tests::job_run_of(1, hcl);
+        run.instances[0].index = 2;
+        run.instances[0].ports.push(("http".into(), 8123));
+        run
     }
 
     #[test]

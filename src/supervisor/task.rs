@@ -433,6 +433,22 @@ impl std::fmt::Debug for TaskLog {
 pub(super) mod tests {
     use super::*;
 
+    /// A job version of the job `hcl` holding one instance of its first group.
+    pub fn job_run_of(serial: u64, hcl: &str) -> JobRun {
+        let inst = instance_of(hcl);
+        let job = crate::jobspec::parse_str("t.hcl", hcl).jobs.into_iter().next().expect("a job");
+        JobRun {
+            serial,
+            job,
+            file: None,
+            origin: "t.hcl".into(),
+            instances: vec![inst],
+            stopped: false,
+            replaces: None,
+            received: false,
+        }
+    }
+
     /// An instance of the first group of the job `hcl`, every task pending.
     pub fn instance_of(hcl: &str) -> Instance {
         let parsed = crate::jobspec::parse_str("t.hcl", hcl);
