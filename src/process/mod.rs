@@ -39,15 +39,29 @@ pub struct UserIds {
     pub home: PathBuf,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SpawnError {
-    pub message: String,
-    /// Transient shortages (descriptors, processes, memory) may pass;
-    /// a missing or non-executable program will not.
-    pub recoverable: bool,
+/// Why a process could not be started; the message says what failed and,
+/// where it can, what to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpawnError {
+    /// It cannot start as written (a missing or non-executable program, a
+    /// working directory that is not there, a NUL byte): trying again will
+    /// not help.
+    #[error("{0}")]
+    Unrecoverable(String),
+    /// A shortage that may pass (descriptors, processes, memory).
+    #[error("{0}")]
+    Transient(String),
     /// The child could not be put in its cgroup (removed under supd, not a
     /// leaf, not permitted): a new cgroup may do.
-    pub cgroup: bool,
+    #[error("{0}")]
+    Cgroup(String),
+}
+
+impl SpawnError {
+    /// Whether a later start may succeed.
+    pub fn recoverable(&self) -> bool {
+        !matches!(self, SpawnError::Unrecoverable(_))
+    }
 }
 
 /// How a child ended.
@@ -102,20 +116,20 @@ pub fn spawn_in(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>, join: &Join) -
 
 fn spawn_error(program: &str, e: &std::io::Error) -> SpawnError {
     let errno = e.raw_os_error().unwrap_or(0);
-    let (message, recoverable) = match Errno::from_raw(errno) {
-        Errno::ENOENT => (format!("binary {program:?} could not be found ({e})"), false),
+    use SpawnError::{Transient, Unrecoverable};
+    match Errno::from_raw(errno) {
+        Errno::ENOENT => Unrecoverable(format!("binary {program:?} could not be found ({e})")),
         Errno::EACCES => {
-            (format!("binary {program:?} is not executable or a directory is not searchable ({e})"), false)
+            Unrecoverable(format!("binary {program:?} is not executable or a directory is not searchable ({e})"))
         }
-        Errno::ENOEXEC => (format!("{program:?} is not an executable format ({e})"), false),
-        Errno::EPERM => (format!("not permitted to start {program:?} as the requested user ({e})"), false),
-        Errno::EMFILE | Errno::ENFILE => {
-            (format!("out of file descriptors starting {program:?} ({e}) — raise the open-files limit of supd"), true)
-        }
-        Errno::EAGAIN | Errno::ENOMEM => (format!("out of processes or memory starting {program:?} ({e})"), true),
-        _ => (format!("failed to start {program:?}: {e}"), false),
-    };
-    SpawnError { message, recoverable, cgroup: false }
+        Errno::ENOEXEC => Unrecoverable(format!("{program:?} is not an executable format ({e})")),
+        Errno::EPERM => Unrecoverable(format!("not permitted to start {program:?} as the requested user ({e})")),
+        Errno::EMFILE | Errno::ENFILE => Transient(format!(
+            "out of file descriptors starting {program:?} ({e}) — raise the open-files limit of supd"
+        )),
+        Errno::EAGAIN | Errno::ENOMEM => Transient(format!("out of processes or memory starting {program:?} ({e})")),
+        _ => Unrecoverable(format!("failed to start {program:?}: {e}")),
+    }
 }
 
 /// Starts a short-lived helper (a script check) in its own process group,
@@ -325,12 +339,12 @@ mod tests {
     #[test]
     fn exec_errors_come_from_the_child() {
         let e = spawn(&spec("/no/such/bin", &[]), Io::Null, Io::Null).unwrap_err();
-        assert!(!e.recoverable && e.message.contains("could not be found"), "{e:?}");
+        assert!(!e.recoverable() && e.to_string().contains("could not be found"), "{e:?}");
         let dir = tempfile::tempdir().unwrap();
         let plain = dir.path().join("plain");
         std::fs::write(&plain, "#!/bin/sh\n").unwrap();
         let e = spawn(&spec(plain.to_str().unwrap(), &[]), Io::Null, Io::Null).unwrap_err();
-        assert!(!e.recoverable && e.message.contains("not executable"), "{e:?}");
+        assert!(!e.recoverable() && e.to_string().contains("not executable"), "{e:?}");
     }
 
     #[test]

@@ -109,12 +109,12 @@ impl Join {
 static NO_CLONE3: AtomicBool = AtomicBool::new(!cfg!(target_arch = "x86_64"));
 
 /// What the child needs, all prepared by the parent.
-struct ChildArgs {
+struct ChildArgs<'a> {
     /// Full paths to try in order (the program, or it in each PATH entry).
-    paths: Vec<CString>,
+    paths: &'a [CString],
     argv: Vec<*const c_char>,
     envp: Vec<*const c_char>,
-    cwd: Option<CString>,
+    cwd: Option<&'a CString>,
     ids: Option<(libc::uid_t, libc::gid_t, Vec<libc::gid_t>)>,
     detach: Detach,
     cgroups: Vec<RawFd>,
@@ -142,7 +142,10 @@ const STEP_USER: i32 = 4;
 const STEP_CWD: i32 = 5;
 const STEP_EXEC: i32 = 6;
 
-/// Starts `spec` in the cgroups of `join`.
+/// Starts `spec` in the cgroups of `join`: the command line is made ready
+/// in supd's memory, the child's stdio is put in the slots, the child is
+/// cloned (it execs), the slots are let go, and what the child reported is
+/// read back.
 pub fn spawn(
     spec: &SpawnSpec,
     stdin: Io<'_>,
@@ -151,190 +154,207 @@ pub fn spawn(
     detach: Detach,
     join: &Join,
 ) -> Result<Pid, SpawnError> {
-    let bad = |what: &str| SpawnError {
-        message: format!("cannot start {:?}: {what}", spec.program),
-        recoverable: false,
-        cgroup: false,
-    };
-    let cstr = |s: &str| CString::new(s).map_err(|_| bad("a NUL byte in the command line or environment"));
-    let argv0 = cstr(&spec.program)?;
-    let mut argv_c = vec![argv0];
-    for a in &spec.args {
-        argv_c.push(cstr(a)?);
-    }
-    let mut env_c = Vec::with_capacity(spec.env.len());
-    for (k, v) in &spec.env {
-        env_c.push(cstr(&format!("{k}={v}"))?);
-    }
-    let paths = if spec.program.contains('/') {
-        vec![cstr(&spec.program)?]
-    } else {
-        let path = spec
-            .env
-            .iter()
-            .find(|(k, _)| k == "PATH")
-            .map_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", |(_, v)| v.as_str());
-        let mut out = Vec::new();
-        for dir in path.split(':') {
-            let dir = if dir.is_empty() { "." } else { dir };
-            out.push(cstr(&format!("{dir}/{}", spec.program))?);
-        }
-        out
-    };
-    let cwd = match &spec.work_dir {
-        Some(d) => Some(
-            CString::new(d.as_os_str().as_encoded_bytes()).map_err(|_| bad("a NUL byte in the working directory"))?,
-        ),
-        None => None,
-    };
+    let line = CommandLine::new(spec)?;
     let Some(slots) = SLOTS.get_or_init(open_slots) else {
-        return Err(SpawnError { message: "cannot open /dev/null".into(), recoverable: true, cgroup: false });
+        return Err(SpawnError::Transient("cannot open /dev/null".into()));
     };
-    let mut argv: Vec<*const c_char> = argv_c.iter().map(|c| c.as_ptr()).collect();
-    argv.push(std::ptr::null());
-    let mut envp: Vec<*const c_char> = env_c.iter().map(|c| c.as_ptr()).collect();
-    envp.push(std::ptr::null());
     let mut stack = STACK.lock().unwrap_or_else(|p| p.into_inner());
     if stack.len() < STACK_SIZE {
         stack.resize(STACK_SIZE, 0);
     }
-    let mut args = ChildArgs {
-        paths,
-        argv,
-        envp,
-        cwd,
-        ids: spec.user.as_ref().map(|u| (u.uid, u.gid, u.groups.clone())),
-        detach,
-        cgroups: join.procs.clone(),
-        cgroup_dir: -1,
-        keep_below: slots.fds.iter().copied().max().unwrap_or(2) + 1,
-        slots: slots.fds,
-        reset: vec![
-            libc::SIGCHLD,
-            libc::SIGTERM,
-            libc::SIGINT,
-            libc::SIGQUIT,
-            libc::SIGHUP,
-            libc::SIGPIPE,
-            libc::SIGUSR1,
-            libc::SIGUSR2,
-            libc::SIGALRM,
-        ],
-        cleared: false,
-        // SAFETY: a zeroed sigset_t is a valid value to be overwritten.
-        old_mask: unsafe { std::mem::zeroed() },
-        errno: AtomicI32::new(0),
-        step: AtomicI32::new(0),
+    let mut args = ChildArgs::new(&line, spec, detach, join, slots);
+    let stdio = [&stdin, &stdout, &stderr];
+    let pid = place_stdio(slots, stdio).and_then(|()| clone_child(&mut args, &mut stack, join));
+    release_stdio(slots, stdio);
+    drop(stack);
+    let pid = match pid {
+        Ok(pid) => pid,
+        // A cgroup that cannot take the child (removed meanwhile, not a
+        // leaf, not permitted).
+        Err(e) if join.dir.is_some() && !matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM)) => {
+            return Err(cannot_join(&spec.program, &e));
+        }
+        Err(e) => return Err(spawn_error(&spec.program, &e)),
     };
-    // The child's stdio goes into the slots.
-    // Between spawns every slot holds /dev/null: a Null costs nothing.
-    let put = |io: &Io<'_>, slot: RawFd, own: RawFd| -> std::io::Result<()> {
+    child_report(spec, Pid::from_raw(pid), &args)
+}
+
+/// The command line, environment, paths to try and working directory as C
+/// strings, owned here while the child reads them.
+struct CommandLine {
+    argv: Vec<CString>,
+    env: Vec<CString>,
+    paths: Vec<CString>,
+    cwd: Option<CString>,
+}
+
+impl CommandLine {
+    fn new(spec: &SpawnSpec) -> Result<CommandLine, SpawnError> {
+        let bad = |what: &str| SpawnError::Unrecoverable(format!("cannot start {:?}: {what}", spec.program));
+        let cstr = |s: &str| CString::new(s).map_err(|_| bad("a NUL byte in the command line or environment"));
+        let mut argv = vec![cstr(&spec.program)?];
+        for a in &spec.args {
+            argv.push(cstr(a)?);
+        }
+        let mut env = Vec::with_capacity(spec.env.len());
+        for (k, v) in &spec.env {
+            env.push(cstr(&format!("{k}={v}"))?);
+        }
+        let paths = if spec.program.contains('/') {
+            vec![cstr(&spec.program)?]
+        } else {
+            let path = spec
+                .env
+                .iter()
+                .find(|(k, _)| k == "PATH")
+                .map_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", |(_, v)| v.as_str());
+            let mut out = Vec::new();
+            for dir in path.split(':') {
+                let dir = if dir.is_empty() { "." } else { dir };
+                out.push(cstr(&format!("{dir}/{}", spec.program))?);
+            }
+            out
+        };
+        let cwd = match &spec.work_dir {
+            Some(d) => Some(
+                CString::new(d.as_os_str().as_encoded_bytes())
+                    .map_err(|_| bad("a NUL byte in the working directory"))?,
+            ),
+            None => None,
+        };
+        Ok(CommandLine { argv, env, paths, cwd })
+    }
+}
+
+impl<'a> ChildArgs<'a> {
+    /// Everything the child reads, pointing into `line`.
+    fn new(line: &'a CommandLine, spec: &SpawnSpec, detach: Detach, join: &Join, slots: &Slots) -> ChildArgs<'a> {
+        let nul_ended = |v: &[CString]| -> Vec<*const c_char> {
+            v.iter().map(|c| c.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+        };
+        ChildArgs {
+            paths: &line.paths,
+            argv: nul_ended(&line.argv),
+            envp: nul_ended(&line.env),
+            cwd: line.cwd.as_ref(),
+            ids: spec.user.as_ref().map(|u| (u.uid, u.gid, u.groups.clone())),
+            detach,
+            cgroups: join.procs.clone(),
+            cgroup_dir: -1,
+            keep_below: slots.fds.iter().copied().max().unwrap_or(2) + 1,
+            slots: slots.fds,
+            reset: vec![
+                libc::SIGCHLD,
+                libc::SIGTERM,
+                libc::SIGINT,
+                libc::SIGQUIT,
+                libc::SIGHUP,
+                libc::SIGPIPE,
+                libc::SIGUSR1,
+                libc::SIGUSR2,
+                libc::SIGALRM,
+            ],
+            cleared: false,
+            // SAFETY: a zeroed sigset_t is a valid value to be overwritten.
+            old_mask: unsafe { std::mem::zeroed() },
+            errno: AtomicI32::new(0),
+            step: AtomicI32::new(0),
+        }
+    }
+}
+
+/// Puts the child's stdin, stdout and stderr in the slots. Between spawns
+/// every slot holds /dev/null: a `Null` costs nothing.
+fn place_stdio(slots: &Slots, stdio: [&Io<'_>; 3]) -> std::io::Result<()> {
+    for (own, (io, &slot)) in stdio.into_iter().zip(&slots.fds).enumerate() {
         let src = match io {
-            Io::Null => return Ok(()),
-            Io::Inherit => own,
+            Io::Null => continue,
+            Io::Inherit => own as RawFd,
             Io::Fd(fd) => fd.as_raw_fd(),
         };
         // SAFETY: dup3 onto a slot this module owns.
         if unsafe { libc::dup3(src, slot, libc::O_CLOEXEC) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(())
-    };
-    let placed = put(&stdin, slots.fds[0], 0)
-        .and_then(|()| put(&stdout, slots.fds[1], 1))
-        .and_then(|()| put(&stderr, slots.fds[2], 2));
-    let pid = placed.map(|()| {
-        // SAFETY: every signal blocked around the clone, restored after; the
-        // child gets the old mask back just before exec. `child` only makes
-        // async-signal-safe system calls on `args`, which outlives the
-        // clone (CLONE_VFORK: this thread is suspended until the child has
-        // exec'd or exited).
-        unsafe {
-            let mut all: libc::sigset_t = std::mem::zeroed();
-            libc::sigfillset(&mut all);
-            libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut args.old_mask);
-            let base = stack.as_mut_ptr();
-            let top = ((base as usize + stack.len()) & !15) as *mut c_void;
-            let argp = &mut args as *mut ChildArgs as *mut c_void;
-            let mut r = Err(std::io::Error::from_raw_os_error(libc::ENOSYS));
-            if !NO_CLONE3.load(Ordering::Relaxed) {
-                (*argp.cast::<ChildArgs>()).cleared = true;
-                r = clone3_into(join.dir, base, top as usize - base as usize, argp);
-                if let Err(e) = &r
-                    && matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL | libc::EPERM))
-                {
-                    // No clone3, no CLONE_INTO_CGROUP, or a filter that
-                    // refuses it (EPERM from seccomp, not from the cgroup:
-                    // tried again below by a write that says so).
-                    NO_CLONE3.store(true, Ordering::Relaxed);
-                    log::debug!("clone3 into a cgroup is not available ({e}): cgroups are joined by writes");
-                }
-            }
-            if NO_CLONE3.load(Ordering::Relaxed) {
-                (*argp.cast::<ChildArgs>()).cleared = false;
-                (*argp.cast::<ChildArgs>()).cgroup_dir = join.dir.unwrap_or(-1);
-                let pid = libc::clone(
-                    child,
-                    top,
-                    libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD,
-                    argp,
-                );
-                r = if pid < 0 { Err(std::io::Error::last_os_error()) } else { Ok(pid) };
-            }
-            libc::pthread_sigmask(libc::SIG_SETMASK, &args.old_mask, std::ptr::null_mut());
-            r
-        }
-    });
-    // The slots let go of the child's stdio (a pipe must not keep a writer).
-    for (io, &slot) in [&stdin, &stdout, &stderr].into_iter().zip(&slots.fds) {
+    }
+    Ok(())
+}
+
+/// The slots let go of the child's stdio (a pipe must not keep a writer).
+fn release_stdio(slots: &Slots, stdio: [&Io<'_>; 3]) {
+    for (io, &slot) in stdio.into_iter().zip(&slots.fds) {
         if !matches!(io, Io::Null) {
-            // SAFETY: as above.
+            // SAFETY: dup3 of /dev/null onto a slot this module owns.
             unsafe { libc::dup3(slots.null, slot, libc::O_CLOEXEC) };
         }
     }
-    drop(stack);
-    let pid = match pid {
-        Ok(Ok(pid)) => pid,
-        // A cgroup that cannot take the child (removed meanwhile, not a
-        // leaf, not permitted).
-        Ok(Err(e)) if join.dir.is_some() && !matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM)) => {
-            return Err(cannot_join(&spec.program, &e));
+}
+
+/// Clones the child on `stack`: into its v2 cgroup with `clone3` where the
+/// kernel allows it, else with `clone` (the child then joins by a write).
+/// Returns once the child has exec'd or exited (CLONE_VFORK).
+fn clone_child(args: &mut ChildArgs<'_>, stack: &mut [u8], join: &Join) -> std::io::Result<c_int> {
+    // SAFETY: every signal blocked around the clone, restored after; the
+    // child gets the old mask back just before exec. `child` only makes
+    // async-signal-safe system calls on `args`, which outlives the clone
+    // (CLONE_VFORK: this thread is suspended until the child has exec'd or
+    // exited). `stack` is ours alone (its lock is held) for as long.
+    unsafe {
+        let mut all: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut all);
+        libc::pthread_sigmask(libc::SIG_BLOCK, &all, &mut args.old_mask);
+        let base = stack.as_mut_ptr();
+        let top = ((base as usize + stack.len()) & !15) as *mut c_void;
+        let argp = args as *mut ChildArgs<'_> as *mut c_void;
+        let mut r = Err(std::io::Error::from_raw_os_error(libc::ENOSYS));
+        if !NO_CLONE3.load(Ordering::Relaxed) {
+            (*argp.cast::<ChildArgs<'_>>()).cleared = true;
+            r = clone3_into(join.dir, base, top as usize - base as usize, argp);
+            if let Err(e) = &r
+                && matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL | libc::EPERM))
+            {
+                // No clone3, no CLONE_INTO_CGROUP, or a filter that refuses
+                // it (EPERM from seccomp, not from the cgroup: tried again
+                // below by a write that says so).
+                NO_CLONE3.store(true, Ordering::Relaxed);
+                log::debug!("clone3 into a cgroup is not available ({e}): cgroups are joined by writes");
+            }
         }
-        Ok(Err(e)) | Err(e) => return Err(spawn_error(&spec.program, &e)),
-    };
+        if NO_CLONE3.load(Ordering::Relaxed) {
+            (*argp.cast::<ChildArgs<'_>>()).cleared = false;
+            (*argp.cast::<ChildArgs<'_>>()).cgroup_dir = join.dir.unwrap_or(-1);
+            let pid =
+                libc::clone(child, top, libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD, argp);
+            r = if pid < 0 { Err(std::io::Error::last_os_error()) } else { Ok(pid) };
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &args.old_mask, std::ptr::null_mut());
+        r
+    }
+}
+
+/// What the child reported: it exec'd (its pid), or the step that failed
+/// and its errno (the child has exited: it is collected here).
+fn child_report(spec: &SpawnSpec, pid: Pid, args: &ChildArgs<'_>) -> Result<Pid, SpawnError> {
     let errno = args.errno.load(Ordering::SeqCst);
     if errno == 0 {
-        return Ok(Pid::from_raw(pid));
+        return Ok(pid);
     }
-    // The child has exited: collect it here, and say what failed.
-    let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+    let _ = nix::sys::wait::waitpid(pid, None);
     let e = std::io::Error::from_raw_os_error(errno);
     match args.step.load(Ordering::SeqCst) {
         STEP_EXEC | STEP_USER => Err(spawn_error(&spec.program, &e)),
         STEP_CGROUP => Err(cannot_join(&spec.program, &e)),
-        STEP_CWD => Err(SpawnError {
-            message: format!(
-                "cannot change to the working directory {:?} to start {:?}: {e}",
-                spec.work_dir.as_deref().unwrap_or(std::path::Path::new("")),
-                spec.program
-            ),
-            recoverable: false,
-            cgroup: false,
-        }),
-        _ => Err(SpawnError {
-            message: format!("failed to start {:?}: {e}", spec.program),
-            recoverable: true,
-            cgroup: false,
-        }),
+        STEP_CWD => Err(SpawnError::Unrecoverable(format!(
+            "cannot change to the working directory {:?} to start {:?}: {e}",
+            spec.work_dir.as_deref().unwrap_or(std::path::Path::new("")),
+            spec.program
+        ))),
+        _ => Err(SpawnError::Transient(format!("failed to start {:?}: {e}", spec.program))),
     }
 }
 
 fn cannot_join(program: &str, e: &std::io::Error) -> SpawnError {
-    SpawnError {
-        message: format!("cannot join the task's cgroup before starting {program:?}: {e}"),
-        recoverable: true,
-        cgroup: true,
-    }
+    SpawnError::Cgroup(format!("cannot join the task's cgroup before starting {program:?}: {e}"))
 }
 
 /// `clone3(CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_CLEAR_SIGHAND)`,
@@ -420,7 +440,7 @@ unsafe fn clone3_into(_: Option<RawFd>, _: *mut u8, _: usize, _: *mut c_void) ->
 extern "C" fn child(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the parent's ChildArgs, alive and not touched by the
     // parent until this child execs or exits (CLONE_VFORK).
-    let a = unsafe { &*(arg as *const ChildArgs) };
+    let a = unsafe { &*(arg as *const ChildArgs<'_>) };
     let fail = |step: i32| -> c_int {
         // SAFETY: reading errno and exiting without running any destructor.
         unsafe {
@@ -487,7 +507,7 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
         // As execvp: the first path that is not missing wins; EACCES is
         // remembered over a later ENOENT.
         let mut saw_eacces = false;
-        for p in &a.paths {
+        for p in a.paths {
             libc::execve(p.as_ptr(), a.argv.as_ptr(), a.envp.as_ptr());
             match *libc::__errno_location() {
                 libc::ENOENT | libc::ENOTDIR => {}
@@ -560,11 +580,11 @@ mod tests {
     fn path_search_and_errors_of_the_steps_before_exec() {
         let e = spawn(&spec("no-such-program-here", &[]), Io::Null, Io::Null, Io::Null, Detach::Session, &Join::none())
             .unwrap_err();
-        assert!(e.message.contains("could not be found"), "{}", e.message);
+        assert!(e.to_string().contains("could not be found"), "{e}");
         let mut s = spec("true", &[]);
         s.work_dir = Some("/nonexistent".into());
         let e = spawn(&s, Io::Null, Io::Null, Io::Null, Detach::Session, &Join::none()).unwrap_err();
-        assert!(e.message.contains("working directory"), "{}", e.message);
+        assert!(e.to_string().contains("working directory"), "{e}");
         assert!(spawn(&spec("a\0b", &[]), Io::Null, Io::Null, Io::Null, Detach::Session, &Join::none()).is_err());
     }
 

@@ -216,7 +216,7 @@ impl Supervisor {
             process::SpawnSpec { program: argv[0].clone(), args: argv[1..].to_vec(), env, work_dir: None, user: None };
         use std::os::fd::AsFd;
         let (input, out) = (process::Io::Fd(stdin.as_fd()), process::Io::Fd(output.as_fd()));
-        let pid = process::spawn_hook(&spec, input, out, process::Io::Fd(output.as_fd())).map_err(|e| e.message)?;
+        let pid = process::spawn_hook(&spec, input, out, process::Io::Fd(output.as_fd())).map_err(|e| e.to_string())?;
         Ok((pid, output))
     }
 

@@ -178,8 +178,8 @@ impl Supervisor {
                 let (read, write) =
                     process::output_pipe().map_err(|e| format!("cannot create a pipe for the script: {e}"))?;
                 let out = std::os::fd::AsFd::as_fd(&write);
-                let pid =
-                    process::spawn_helper(&spec, process::Io::Fd(out), process::Io::Fd(out)).map_err(|e| e.message)?;
+                let pid = process::spawn_helper(&spec, process::Io::Fd(out), process::Io::Fd(out))
+                    .map_err(|e| e.to_string())?;
                 drop(write);
                 self.children.own(pid, Owner::Check(ck));
                 if let Some(c) = self.check_mut(ck) {

@@ -403,18 +403,19 @@ impl Supervisor {
                 self.advance(key.run, key.inst);
             }
             Err(e) => {
-                if e.cgroup
+                if matches!(e, process::SpawnError::Cgroup(_))
                     && let Some(mut cg) = self.jobs.task_mut(key).and_then(|t| t.cgroup.take())
                 {
                     // Removed or broken under supd: a new one is made.
                     let _ = cg.remove();
                     if retry && kept_cgroup {
-                        log::warn!("{}: {}; starting it in a new cgroup", self.label(key), e.message);
+                        log::warn!("{}: {e}; starting it in a new cgroup", self.label(key));
                         self.start_task_once(key, false);
                         return;
                     }
                 }
-                self.start_failed(key, e.message, e.recoverable)
+                let recoverable = e.recoverable();
+                self.start_failed(key, e.to_string(), recoverable)
             }
         }
     }
