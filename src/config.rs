@@ -204,10 +204,32 @@ pub enum LogTarget {
     Syslog,
 }
 
+/// A supd.toml that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}:{invalid}", path.display())]
+    Invalid { path: PathBuf, invalid: Invalid },
+}
+
+/// What is wrong in a supd.toml's text, and where.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{line}:{column}: {message}")]
+pub struct Invalid {
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+}
+
 impl File {
     /// Reads a configuration file. `required` is false for the default
     /// path, which may be absent.
-    pub fn load(path: &std::path::Path, required: bool) -> Result<File, String> {
+    pub fn load(path: &std::path::Path, required: bool) -> Result<File, ConfigError> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             // The default file is optional: absent, or another user's
@@ -218,38 +240,33 @@ impl File {
             {
                 return Ok(File::default());
             }
-            Err(e) => return Err(format!("cannot read {}: {e}", path.display())),
+            Err(source) => return Err(ConfigError::Read { path: path.to_path_buf(), source }),
         };
-        File::parse(&text).map_err(|e| format!("{}:{e}", path.display()))
+        File::parse(&text).map_err(|invalid| ConfigError::Invalid { path: path.to_path_buf(), invalid })
     }
 
     /// The file named with `--config` (which must exist), or else the
     /// default one when it exists.
-    pub fn load_given_or_default(given: Option<&std::path::Path>) -> Result<File, String> {
+    pub fn load_given_or_default(given: Option<&std::path::Path>) -> Result<File, ConfigError> {
         match given {
             Some(path) => File::load(path, true),
             None => File::load(&default_config_file(), false),
         }
     }
 
-    /// Parses the text; errors start with `LINE:COL: `.
-    pub fn parse(text: &str) -> Result<File, String> {
-        let at = |span: Option<std::ops::Range<usize>>| {
-            span.map_or((1, 1), |s| {
+    /// Parses the text; an error says where (`LINE:COL: `) and what.
+    pub fn parse(text: &str) -> Result<File, Invalid> {
+        let at = |span: Option<std::ops::Range<usize>>, message: String| {
+            let (line, column) = span.map_or((1, 1), |s| {
                 let before = &text[..s.start.min(text.len())];
                 let line = before.matches('\n').count() + 1;
                 let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
                 (line, col)
-            })
+            });
+            Invalid { line, column, message }
         };
-        let file = toml::from_str::<File>(text).map_err(|e| {
-            let (line, col) = at(e.span());
-            format!("{line}:{col}: {}", e.message())
-        })?;
-        file.handoff_settings().map_err(|(span, message)| {
-            let (line, col) = at(span);
-            format!("{line}:{col}: {message}")
-        })?;
+        let file = toml::from_str::<File>(text).map_err(|e| at(e.span(), e.message().to_string()))?;
+        file.handoff_settings().map_err(|(span, message)| at(span, message))?;
         Ok(file)
     }
 
@@ -425,9 +442,9 @@ rack = "r12"
 
     #[test]
     fn unknown_keys_and_bad_values_point_at_their_place() {
-        let e = File::parse("datacenter = \"dc2\"\nlog_levl = \"debug\"\n").unwrap_err();
+        let e = File::parse("datacenter = \"dc2\"\nlog_levl = \"debug\"\n").unwrap_err().to_string();
         assert!(e.starts_with("2:1: unknown field `log_levl`"), "{e}");
-        let e = File::parse("log = \"journal\"\n").unwrap_err();
+        let e = File::parse("log = \"journal\"\n").unwrap_err().to_string();
         assert!(e.starts_with("1:7: unknown variant `journal`"), "{e}");
         assert_eq!(File::parse("").unwrap(), File::default());
     }
@@ -490,7 +507,7 @@ host = "10.0.0.3"
             ("[handoff]\naccept = \"yes\"\n", "2:10: invalid type"),
         ];
         for (text, want) in cases {
-            let e = File::parse(text).unwrap_err();
+            let e = File::parse(text).unwrap_err().to_string();
             assert!(e.contains(want), "{text:?}: {e}");
         }
     }
@@ -500,9 +517,10 @@ host = "10.0.0.3"
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("supd.toml");
         assert_eq!(File::load(&p, false).unwrap(), File::default());
-        assert!(File::load(&p, true).unwrap_err().contains("cannot read"));
+        let e = crate::error_chain(&File::load(&p, true).unwrap_err());
+        assert_eq!(e, format!("cannot read {}: No such file or directory (os error 2)", p.display()));
         std::fs::write(&p, "node_name = 3\n").unwrap();
-        let e = File::load(&p, true).unwrap_err();
+        let e = File::load(&p, true).unwrap_err().to_string();
         assert!(e.starts_with(&format!("{}:1:13: invalid type", p.display())), "{e}");
     }
 }

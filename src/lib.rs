@@ -19,3 +19,16 @@ pub mod state; // what survives a restart of supd (atomic JSON)
 pub mod supervisor; // the event loop; owns all runtime state
 pub mod taskdir; // allocation directories, templates, artifacts
 pub mod timefmt; // RFC 3339 times
+
+/// An error and each of its causes, as one line: `what failed: why: why`.
+/// What the binaries print.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut line = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        line.push_str(": ");
+        line.push_str(&c.to_string());
+        cause = c.source();
+    }
+    line
+}

@@ -177,7 +177,7 @@ fn main() -> ExitCode {
     let file = match supd::config::File::load_given_or_default(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("supctl: {e}");
+            eprintln!("supctl: {}", supd::error_chain(&e));
             return ExitCode::from(2);
         }
     };
@@ -218,7 +218,7 @@ fn main() -> ExitCode {
                 match supd::handoff::Envelope::from_json(source.as_bytes()) {
                     Ok(envelope) => Request::Handoff { envelope },
                     Err(e) => {
-                        eprintln!("supctl: {name}: {e}");
+                        eprintln!("supctl: {name}: {}", supd::error_chain(&e));
                         return ExitCode::from(1);
                     }
                 }

@@ -69,7 +69,7 @@ fn main() -> ExitCode {
     let file = match supd::config::File::load_given_or_default(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {
-            eprintln!("supd: {e}");
+            eprintln!("supd: {}", supd::error_chain(&e));
             return ExitCode::from(1);
         }
     };

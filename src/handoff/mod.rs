@@ -77,10 +77,10 @@ impl HistoryEntry {
     }
 
     /// As the reschedule policy counts it.
-    pub fn to_policy(&self) -> Result<reschedule::Event, String> {
-        let time = parse_rfc3339(&self.time).ok_or_else(|| format!("bad time {:?} in the history", self.time))?;
+    pub fn to_policy(&self) -> Result<reschedule::Event, EnvelopeError> {
+        let time = parse_rfc3339(&self.time).ok_or_else(|| EnvelopeError::BadTime(self.time.clone()))?;
         let delay = crate::jobspec::duration::parse(&self.delay)
-            .map_err(|e| format!("bad delay {:?} in the history: {e}", self.delay))?
+            .map_err(|why| EnvelopeError::BadDelay { delay: self.delay.clone(), why })?
             .value;
         Ok(reschedule::Event {
             time,
@@ -92,25 +92,46 @@ impl HistoryEntry {
     }
 }
 
+/// Why a hand-off envelope cannot be taken.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("hand-off envelope too large ({0} bytes, at most {MAX_ENVELOPE})")]
+    TooLarge(usize),
+    #[error("malformed hand-off envelope")]
+    Malformed(#[source] serde_json::Error),
+    #[error("hand-off envelope version {0} is not supported (this supd reads {VERSION}): update the older supd")]
+    Version(u32),
+    #[error("bad time {0:?} in the history (RFC 3339 expected)")]
+    BadTime(String),
+    #[error("bad delay {delay:?} in the history: {why}")]
+    BadDelay { delay: String, why: String },
+}
+
+/// Why a job cannot be reduced to its failed group.
+#[derive(Debug, thiserror::Error)]
+pub enum ReduceError {
+    #[error("the job's HCL does not parse")]
+    Parse(#[source] hcl_edit::parser::Error),
+    #[error("the job has no group {0:?}")]
+    NoGroup(String),
+}
+
 impl Envelope {
     /// Reads an envelope, checking what a peer needs before it runs anything.
-    pub fn from_json(text: &[u8]) -> Result<Envelope, String> {
+    pub fn from_json(text: &[u8]) -> Result<Envelope, EnvelopeError> {
         if text.len() > MAX_ENVELOPE {
-            return Err(format!("hand-off envelope too large ({} bytes, at most {MAX_ENVELOPE})", text.len()));
+            return Err(EnvelopeError::TooLarge(text.len()));
         }
-        let e: Envelope = serde_json::from_slice(text).map_err(|e| format!("malformed hand-off envelope: {e}"))?;
+        let e: Envelope = serde_json::from_slice(text).map_err(EnvelopeError::Malformed)?;
         if e.version != VERSION {
-            return Err(format!(
-                "hand-off envelope version {} is not supported (this supd reads {VERSION})",
-                e.version
-            ));
+            return Err(EnvelopeError::Version(e.version));
         }
         e.policy_history()?;
         Ok(e)
     }
 
     /// The history as the reschedule policy counts it.
-    pub fn policy_history(&self) -> Result<Vec<reschedule::Event>, String> {
+    pub fn policy_history(&self) -> Result<Vec<reschedule::Event>, EnvelopeError> {
         self.history.iter().map(HistoryEntry::to_policy).collect()
     }
 }
@@ -245,10 +266,10 @@ pub fn reason(output: &[u8]) -> String {
 /// The job's HCL with only `group` left in it, its `count` set to 1: the
 /// failed instance alone, for a hook that submits it elsewhere (`nomad job
 /// run -`). Comments and layout of what is kept stay as written.
-pub fn reduce_to_group(source: &str, group: &str) -> Result<String, String> {
+pub fn reduce_to_group(source: &str, group: &str) -> Result<String, ReduceError> {
     use hcl_edit::expr::Expression;
     use hcl_edit::structure::Structure;
-    let mut body = hcl_edit::parser::parse_body(source).map_err(|e| format!("the job's HCL does not parse: {e}"))?;
+    let mut body = hcl_edit::parser::parse_body(source).map_err(ReduceError::Parse)?;
     let mut found = false;
     for mut s in body.iter_mut() {
         let Some(job) = s.as_block_mut() else { continue };
@@ -280,7 +301,7 @@ pub fn reduce_to_group(source: &str, group: &str) -> Result<String, String> {
         }
     }
     if !found {
-        return Err(format!("the job has no group {group:?}"));
+        return Err(ReduceError::NoGroup(group.to_string()));
     }
     Ok(body.to_string())
 }
@@ -406,14 +427,15 @@ mod tests {
         let h = e.policy_history().unwrap();
         assert_eq!(h[0].delay, Duration::from_millis(1500));
         assert_eq!(h[0].time, SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_250));
-        assert!(Envelope::from_json(b"{").unwrap_err().starts_with("malformed hand-off envelope"));
+        let err = crate::error_chain(&Envelope::from_json(b"{").unwrap_err());
+        assert!(err.starts_with("malformed hand-off envelope: EOF while parsing"), "{err}");
         let mut v2 = e.clone();
         v2.version = 2;
-        let err = Envelope::from_json(&serde_json::to_vec(&v2).unwrap()).unwrap_err();
+        let err = Envelope::from_json(&serde_json::to_vec(&v2).unwrap()).unwrap_err().to_string();
         assert!(err.contains("version 2 is not supported"), "{err}");
         let mut bad = e;
         bad.history[0].time = "yesterday".into();
-        let err = Envelope::from_json(&serde_json::to_vec(&bad).unwrap()).unwrap_err();
+        let err = Envelope::from_json(&serde_json::to_vec(&bad).unwrap()).unwrap_err().to_string();
         assert!(err.contains("bad time \"yesterday\""), "{err}");
     }
 
@@ -481,6 +503,6 @@ mod tests {
         let parsed = crate::jobspec::parse_str("reduced.hcl", &out);
         assert_eq!(parsed.jobs[0].groups[0].name, "web");
         assert_eq!(parsed.jobs[0].groups[0].count, 1);
-        assert!(reduce_to_group(src, "nope").unwrap_err().contains("no group \"nope\""));
+        assert!(reduce_to_group(src, "nope").unwrap_err().to_string().contains("no group \"nope\""));
     }
 }

@@ -39,6 +39,19 @@ pub struct UserIds {
     pub home: PathBuf,
 }
 
+/// Why a task's `user` cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UserError {
+    #[error("cannot look up user {name:?}")]
+    Lookup {
+        name: String,
+        #[source]
+        errno: Errno,
+    },
+    #[error("user {0:?} does not exist on this host: create it, or change the task's `user`")]
+    Unknown(String),
+}
+
 /// Why a process could not be started; the message says what failed and,
 /// where it can, what to do.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -83,15 +96,15 @@ impl Exit {
 
 /// Looks a user up by name (or numeric id). Done in the parent, before
 /// any fork: NSS lookups are not async-signal-safe.
-pub fn lookup_user(name: &str) -> Result<UserIds, String> {
+pub fn lookup_user(name: &str) -> Result<UserIds, UserError> {
     let user = match name.parse::<u32>() {
         Ok(uid) => nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)),
         Err(_) => nix::unistd::User::from_name(name),
     };
     let user = user
-        .map_err(|e| format!("cannot look up user {name:?}: {e}"))?
-        .ok_or_else(|| format!("user {name:?} does not exist on this host"))?;
-    let cname = std::ffi::CString::new(user.name.clone()).map_err(|_| format!("bad user name {name:?}"))?;
+        .map_err(|e| UserError::Lookup { name: name.to_string(), errno: e })?
+        .ok_or_else(|| UserError::Unknown(name.to_string()))?;
+    let cname = std::ffi::CString::new(user.name.clone()).map_err(|_| UserError::Unknown(name.to_string()))?;
     let groups = nix::unistd::getgrouplist(&cname, user.gid)
         .map(|g| g.into_iter().map(|g| g.as_raw()).collect())
         .unwrap_or_else(|_| vec![user.gid.as_raw()]);
@@ -408,7 +421,7 @@ mod tests {
         let root = lookup_user("root").unwrap();
         assert_eq!((root.uid, root.gid), (0, 0));
         assert_eq!(lookup_user("0").unwrap().name, "root");
-        assert!(lookup_user("no-such-user-here").unwrap_err().contains("does not exist"));
+        assert_eq!(lookup_user("no-such-user-here"), Err(UserError::Unknown("no-such-user-here".into())));
         assert_eq!(parse_signal("SIGTERM"), Some(Signal::SIGTERM));
         assert_eq!(parse_signal("hup"), Some(Signal::SIGHUP));
         assert_eq!(parse_signal("9"), Some(Signal::SIGKILL));

@@ -193,7 +193,9 @@ impl Supervisor {
         let (argv, input) = match &h.command {
             Some(command) => {
                 let input = if h.hcl_stdin {
-                    handoff::reduce_to_group(&envelope.source, &envelope.group)?.into_bytes()
+                    handoff::reduce_to_group(&envelope.source, &envelope.group)
+                        .map_err(|e| crate::error_chain(&e))?
+                        .into_bytes()
                 } else {
                     serde_json::to_vec(envelope).map_err(|e| format!("cannot encode the envelope: {e}"))?
                 };

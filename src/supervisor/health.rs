@@ -174,7 +174,8 @@ impl Supervisor {
             }
             (CheckKind::Script { command, args }, _) => {
                 let t = inst.tasks.get(c.task).ok_or("task is gone")?;
-                let spec = super::launch::spawn_spec(&self.cfg.node, run, inst, t, Some((command, args)))?;
+                let spec = super::launch::spawn_spec(&self.cfg.node, run, inst, t, Some((command, args)))
+                    .map_err(|e| crate::error_chain(&e))?;
                 let (read, write) =
                     process::output_pipe().map_err(|e| format!("cannot create a pipe for the script: {e}"))?;
                 let out = std::os::fd::AsFd::as_fd(&write);

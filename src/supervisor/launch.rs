@@ -9,6 +9,15 @@ use crate::node::Node;
 use crate::process::{self, SpawnSpec};
 use std::collections::BTreeMap;
 
+/// Why a task's process cannot be made ready to start.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error(transparent)]
+    User(#[from] process::UserError),
+    #[error("cannot run as user {0:?}: supd is not running as root — remove `user`, or run supd as root")]
+    NotRoot(String),
+}
+
 /// The process to start for a task, with Nomad's runtime environment
 /// and every `${...}` resolved.
 pub(super) fn spawn_spec(
@@ -17,7 +26,7 @@ pub(super) fn spawn_spec(
     instance: &Instance,
     t: &TaskRun,
     command: Option<(&str, &[String])>,
-) -> Result<SpawnSpec, String> {
+) -> Result<SpawnSpec, LaunchError> {
     let job = &run.job;
     let group = &job.groups[instance.group];
     let task = &t.spec;
@@ -82,9 +91,7 @@ pub(super) fn spawn_spec(
             let ids = process::lookup_user(name)?;
             let me = nix::unistd::geteuid().as_raw();
             if me != 0 && ids.uid != me {
-                return Err(format!(
-                    "cannot run as user {name:?}: supd is not running as root — remove `user`, or run supd as root"
-                ));
+                return Err(LaunchError::NotRoot(name.clone()));
             }
             Some(ids)
         }

@@ -364,7 +364,7 @@ impl Supervisor {
         let spec = match launch::spawn_spec(&self.cfg.node, run, instance, t, None) {
             Ok(s) => s,
             Err(message) => {
-                self.start_failed(key, message, false);
+                self.start_failed(key, crate::error_chain(&message), false);
                 return;
             }
         };
