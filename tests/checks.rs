@@ -476,6 +476,7 @@ job "done" {
     let st = s.status();
     assert_eq!(instance(&st, "done/g/0").expect("instance")["status"], "complete", "{}", pretty(&st));
     assert_eq!(job_status(&st, "done"), "complete");
+    // Asserts that nothing happens: no start within half a second.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(lines(&s.path("starts")).len(), 1, "it never started again\n{}", s.log());
 }

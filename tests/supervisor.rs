@@ -448,6 +448,7 @@ job "wait" {
     );
     s.wait_task("wait/life/0/setup", "restarted", |t| restarts(t) == 1 && t["state"] == "running");
 
+    // Asserts that nothing happens: the delayed task and main stay pending.
     std::thread::sleep(Duration::from_millis(500));
     let st = s.status();
     let t = task(&st, "wait/crash/0/t").expect("t");
@@ -593,6 +594,7 @@ fn reload_applies_changes_and_keeps_running_on_invalid_files() {
     s.write_job("rl.hcl", &RELOAD_JOB.replace("\"one\"", "\"two\""));
     let out = s.supctl_ok(&["reload", "--dry-run"]);
     assert!(out.contains("update job \"rl\""), "{out}");
+    // Asserts that nothing happens after a dry run.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(lines(&s.path("versions")).len(), 1, "a dry run changed something\n{}", s.log());
     assert_eq!(pid(task(&s.status(), "rl/g/0/t").expect("task")), p1);
@@ -615,6 +617,7 @@ fn reload_applies_changes_and_keeps_running_on_invalid_files() {
     let re = regex::Regex::new(&format!(r"{}:(\d+):(\d+): error", regex::escape(&file))).expect("regex");
     let pos = re.captures(&text).unwrap_or_else(|| panic!("no {file}:LINE:COL problem in: {}", describe(&out)));
     assert_eq!(&pos[1], "10", "the problem is on line 10: {text}");
+    // Asserts that nothing happens: the running version is kept.
     std::thread::sleep(Duration::from_millis(500));
     let st = s.status();
     let t = task(&st, "rl/g/0/t").expect("task");
@@ -688,6 +691,7 @@ fn supctl_exit_codes() {
     let t = s.wait_running("good/g/0/t");
     let again = s.supctl_ok(&["job", "run", good]);
     assert!(again.contains("unchanged"), "{again}");
+    // Asserts that nothing happens: no restart of an unchanged job.
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(pid(task(&s.status(), "good/g/0/t").expect("task")), pid(&t), "an unchanged job was restarted");
 
@@ -915,6 +919,7 @@ job "two" {
     let st = s.wait_status("both tasks run", |s| {
         ["two/g/0/a", "two/g/0/b"].iter().all(|t| task(s, t).is_some_and(|t| t["state"] == "running"))
     });
+    // Asserts that nothing happens: neither task starts a second time.
     std::thread::sleep(Duration::from_millis(500));
     for name in ["a", "b"] {
         let t = task(&st, &format!("two/g/0/{name}")).expect("task");
@@ -967,6 +972,8 @@ job "life" {
     let s = s.start();
     s.wait_running("life/g/0/main");
     assert_eq!(s.wait_lines("saw", 1), vec!["yes"], "main started before the prestart task had finished");
+    // Asserts that nothing happens: with a 100ms restart delay, a second
+    // run of the prestart task would show within a second.
     std::thread::sleep(Duration::from_millis(1000));
     let st = s.status();
     let init = task(&st, "life/g/0/init").expect("init");
@@ -1594,6 +1601,7 @@ fn a_failed_task_stays_failed_across_a_crash_of_supd() {
     let t = task(&st, "a/g/0/t").expect("task");
     assert_eq!((t["state"].as_str(), t["failed"].as_bool()), (Some("dead"), Some(true)), "{}", pretty(&st));
     assert_eq!(instance(&st, "a/g/0").unwrap()["status"], "failed");
+    // Asserts that nothing happens: the failed task is not started again.
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(lines_of(&s2, "starts").len(), 2, "not started again\n{}", s2.log());
 }
