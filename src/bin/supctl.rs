@@ -215,7 +215,9 @@ fn main() -> ExitCode {
                 }
             };
             if handoff {
-                match supd::handoff::Envelope::from_json(source.as_bytes()) {
+                match supd::handoff::Envelope::from_json(source.as_bytes())
+                    .and_then(|_| serde_json::from_str(&source).map_err(supd::handoff::EnvelopeError::Malformed))
+                {
                     Ok(envelope) => Request::Handoff { envelope },
                     Err(e) => {
                         eprintln!("supctl: {name}: {}", supd::error_chain(&e));

@@ -68,7 +68,9 @@ pub enum Request {
     Shutdown,
     /// Run an instance a peer handed to this host (`supctl job run --handoff`).
     Handoff {
-        envelope: crate::handoff::Envelope,
+        /// The peer's hand-off envelope as it came: a document of its own
+        /// (`supd::handoff::Envelope`), which supd reads and checks.
+        envelope: serde_json::Value,
     },
 }
 
@@ -230,8 +232,26 @@ pub struct RescheduleStatus {
     /// Why it stays failed.
     #[serde(default)]
     pub reason: Option<String>,
-    /// Oldest first: time, from, to, delay, reason, attempt number.
-    pub history: Vec<crate::handoff::HistoryEntry>,
+    /// Oldest first.
+    pub history: Vec<HandoffRecord>,
+}
+
+/// One hand-off of an instance, or one attempt that no peer took.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffRecord {
+    /// RFC 3339.
+    pub time: String,
+    /// The node it failed on.
+    pub from: String,
+    /// The peer that took it; absent when none did.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The delay waited before it, as a Go duration.
+    pub delay: String,
+    pub reason: String,
+    /// Its number in the instance's chain of hand-offs (1 for the first).
+    #[serde(default)]
+    pub attempt: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -122,7 +122,15 @@ impl Envelope {
         if text.len() > MAX_ENVELOPE {
             return Err(EnvelopeError::TooLarge(text.len()));
         }
-        let e: Envelope = serde_json::from_slice(text).map_err(EnvelopeError::Malformed)?;
+        Envelope::checked(serde_json::from_slice(text).map_err(EnvelopeError::Malformed)?)
+    }
+
+    /// [`Envelope::from_json`], for one that came inside a control request.
+    pub fn from_value(value: serde_json::Value) -> Result<Envelope, EnvelopeError> {
+        Envelope::checked(serde_json::from_value(value).map_err(EnvelopeError::Malformed)?)
+    }
+
+    fn checked(e: Envelope) -> Result<Envelope, EnvelopeError> {
         if e.version != VERSION {
             return Err(EnvelopeError::Version(e.version));
         }

@@ -200,7 +200,11 @@ impl Supervisor {
     }
 
     /// `job run --handoff`: an instance a peer hands to this host.
-    fn handoff(&mut self, envelope: crate::handoff::Envelope) -> Response {
+    fn handoff(&mut self, envelope: serde_json::Value) -> Response {
+        let envelope = match crate::handoff::Envelope::from_value(envelope) {
+            Ok(e) => e,
+            Err(e) => return Response::refused(crate::error_chain(&e)),
+        };
         let what = format!("{}.{}[{}] from {}", envelope.job, envelope.group, envelope.index, envelope.origin);
         match self.receive(envelope, false) {
             Ok(m) => {

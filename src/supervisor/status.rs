@@ -75,7 +75,18 @@ fn reschedule_status(
         handed_off_to: to,
         received_from: i.received_from.clone(),
         reason,
-        history: i.history.clone(),
+        history: i
+            .history
+            .iter()
+            .map(|h| protocol::HandoffRecord {
+                time: h.time.clone(),
+                from: h.from.clone(),
+                to: h.to.clone(),
+                delay: h.delay.clone(),
+                reason: h.reason.clone(),
+                attempt: h.attempt,
+            })
+            .collect(),
     })
 }
 
