@@ -4,12 +4,14 @@
 
 use super::diag::{Sink, did_you_mean};
 use super::duration::GoDuration;
+use super::hcl2::Vars;
 use super::model::*;
 use super::reader::{Kind, Reader, Schema, Sp};
 use hcl_edit::Span;
 use hcl_edit::expr::Expression;
-use hcl_edit::structure::{Block, Body};
+use hcl_edit::structure::{Block, Body, Structure};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use Kind::{Attr, Block as Blk, Either};
@@ -66,9 +68,9 @@ pub const SIGNALS: [&str; 31] = [
 
 /// Parses every job of one file. Jobs with errors are left out of the
 /// result; the diagnostics say why.
-pub fn decode<'s>(file: &str, src: &'s str) -> (Vec<Job>, Sink<'s>) {
+pub fn decode<'s>(file: &str, src: &'s str, vars: Option<(&Vars, Option<PathBuf>)>) -> (Vec<Job>, Sink<'s>) {
     let mut r = Reader::new(file, src);
-    let body = match hcl_edit::parser::parse_body(src) {
+    let mut body = match hcl_edit::parser::parse_body(src) {
         Ok(b) => b,
         Err(e) => {
             let (line, column, message) = syntax_error(src, &e);
@@ -82,19 +84,18 @@ pub fn decode<'s>(file: &str, src: &'s str) -> (Vec<Job>, Sink<'s>) {
             return (Vec::new(), r.sink);
         }
     };
+    // HCL2: variables, locals, functions, `for` and `dynamic` are
+    // evaluated first; a plain file skips this.
+    let mut evaluated = false;
+    if super::hcl2::may_need(src) {
+        let none = (Vars::default(), None);
+        let (vars, base) = vars.map_or((&none.0, none.1), |(v, b)| (v, b));
+        evaluated = super::hcl2::evaluate(&mut body, src, &mut r.sink, vars, base);
+    }
+    for job in body.get_blocks_mut("job") {
+        task_at_job_level(job);
+    }
     for s in body.iter() {
-        if let Some(b) = s.as_block()
-            && matches!(b.ident.as_str(), "variable" | "locals")
-        {
-            r.sink.error(
-                b.ident.span(),
-                format!(
-                    "`{}` blocks are not supported — supd evaluates no HCL variables; write the values in place",
-                    b.ident.as_str()
-                ),
-            );
-            continue;
-        }
         if let Some(a) = s.as_attribute() {
             r.sink.error(
                 a.key.span(),
@@ -137,12 +138,41 @@ pub fn decode<'s>(file: &str, src: &'s str) -> (Vec<Job>, Sink<'s>) {
                 seen.insert(id.clone(), block.labels.first().and_then(|l| l.span()));
             }
         }
-        let job = job(&mut r, block, id.unwrap_or_default());
+        let mut job = job(&mut r, block, id.unwrap_or_default());
+        if evaluated {
+            // The job as evaluated: what supd stores and hands on reads
+            // back without the variables.
+            let mut b = block.clone();
+            hcl_edit::Decorate::decor_mut(&mut b).clear();
+            let mut one = Body::new();
+            one.push(b);
+            job.source = one.to_string();
+        }
         if r.sink.error_count() == errors_before {
             jobs.push(job);
         }
     }
     (jobs, r.sink)
+}
+
+/// A `task` directly in a `job` is a group of the task's name with one
+/// instance, as Nomad's parser makes it.
+fn task_at_job_level(job: &mut Block) {
+    if !job.body.has_blocks("task") {
+        return;
+    }
+    let old = std::mem::take(&mut job.body);
+    for s in old.into_iter() {
+        match s {
+            Structure::Block(t) if t.ident.as_str() == "task" => {
+                let mut g = Block::builder(hcl_edit::Ident::new("group")).labels(t.labels.clone()).build();
+                g.body.push(hcl_edit::structure::Attribute::new(hcl_edit::Ident::new("count"), Expression::from(1)));
+                g.body.push(t);
+                job.body.push(g);
+            }
+            other => job.body.push(other),
+        }
+    }
 }
 
 /// A syntax error's place and message. hcl-edit lets a quoted string run
