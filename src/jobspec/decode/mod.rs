@@ -87,7 +87,7 @@ pub fn decode<'s>(file: &str, src: &'s str, vars: Option<(&Vars, Option<PathBuf>
     // HCL2: variables, locals, functions, `for` and `dynamic` are
     // evaluated first; a plain file skips this.
     let mut evaluated = false;
-    if super::hcl2::may_need(src) {
+    if super::hcl2::may_need(src) || vars.as_ref().is_some_and(|(v, _)| !v.cli.is_empty()) {
         let none = (Vars::default(), None);
         let (vars, base) = vars.map_or((&none.0, none.1), |(v, b)| (v, b));
         evaluated = super::hcl2::evaluate(&mut body, src, &mut r.sink, vars, base);

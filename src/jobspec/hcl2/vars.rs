@@ -303,7 +303,8 @@ impl Eval<'_, '_> {
             return false;
         }
         stack.push(name.to_string());
-        let h: hcl::Expression = e.clone().into();
+        let mut h: hcl::Expression = e.clone().into();
+        keep_runtime(&mut h);
         let mut deps = Vec::new();
         refs(&h, "local", &mut deps);
         let mut ok = true;
