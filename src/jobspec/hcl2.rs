@@ -87,14 +87,14 @@ pub fn evaluate<'s>(body: &mut Body, src: &'s str, sink: &mut Sink<'s>, vars: &V
     }
     *body = rest;
     let mut ctx = Context::new();
-    funcs::declare(&mut ctx);
+    funcs::declare(&mut ctx, src);
     let any = !variables.is_empty() || !locals.is_empty();
     ev.vars = variables.iter().filter_map(vars::label).collect();
     ev.locals = locals.iter().flat_map(|b| b.body.attributes().map(|a| a.key.as_str().to_string())).collect();
     let var_values = ev.variables(&variables, vars, &ctx);
     ev.failed.extend(ev.vars.iter().filter(|n| !var_values.contains_key(*n)).map(|n| format!("var.{n}")));
     ctx.declare_var("var", Value::Object(var_values));
-    let local_values = ev.locals(&locals, &ctx);
+    let local_values = ev.locals(&locals, &mut ctx);
     ev.failed.extend(ev.locals.iter().filter(|n| !local_values.contains_key(*n)).map(|n| format!("local.{n}")));
     ctx.declare_var("local", Value::Object(local_values));
     let touched = ev.body(body, &ctx);

@@ -25,7 +25,9 @@ macro_rules! funcs {
     ($($name:literal => $f:ident / $min:literal .. $max:expr),* $(,)?) => {
         /// Every function's name, for messages.
         pub const NAMES: &[&str] = &[$($name),*];
-        pub fn declare(ctx: &mut Context) {
+        /// Declares the functions whose names occur in `src`: building
+        /// all of them for every file would cost more than evaluating it.
+        pub fn declare(ctx: &mut Context, src: &str) {
             $(
                 fn $f(args: FuncArgs) -> R {
                     let a = args.into_values();
@@ -37,7 +39,9 @@ macro_rules! funcs {
                     }
                     imp::$f(a).map_err(|e| format!("{}(): {e}", $name))
                 }
-                ctx.declare_func($name, FuncDef::builder().variadic_param(ParamType::Any).build($f));
+                if src.contains($name) {
+                    ctx.declare_func($name, FuncDef::builder().variadic_param(ParamType::Any).build($f));
+                }
             )*
         }
     };

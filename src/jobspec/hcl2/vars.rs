@@ -259,7 +259,7 @@ impl Eval<'_, '_> {
         out
     }
 
-    pub(super) fn locals(&mut self, blocks: &[Block], ctx: &Context) -> hcl::Map<String, Value> {
+    pub(super) fn locals(&mut self, blocks: &[Block], ctx: &mut Context) -> hcl::Map<String, Value> {
         let mut defs: BTreeMap<String, &Expression> = BTreeMap::new();
         for b in blocks {
             for a in b.body.attributes() {
@@ -280,7 +280,7 @@ impl Eval<'_, '_> {
         &mut self,
         name: &str,
         defs: &BTreeMap<String, &Expression>,
-        ctx: &Context,
+        ctx: &mut Context,
         done: &mut hcl::Map<String, Value>,
         failed: &mut Vec<String>,
         stack: &mut Vec<String>,
@@ -318,9 +318,10 @@ impl Eval<'_, '_> {
             failed.push(name.to_string());
             return false;
         }
-        let mut c = ctx.clone();
-        c.declare_var("local", Value::Object(done.clone()));
-        match h.evaluate(&c) {
+        // One context for all locals (cloning it per local costs more than
+        // the evaluation): `local` holds those evaluated so far.
+        ctx.declare_var("local", Value::Object(done.clone()));
+        match h.evaluate(ctx) {
             Ok(v) => {
                 done.insert(name.to_string(), v);
                 true
