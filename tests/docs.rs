@@ -277,13 +277,15 @@ fn pages_have_exit_status_environment_and_files() {
 
 // --- supd-job(5) against the code ------------------------------------------
 
-/// The `Schema` constants of src/jobspec/decode.rs and taskdir_blocks.rs:
+/// The `Schema` constants of src/jobspec/decode/ and taskdir_blocks.rs:
 /// for each block, the keys it accepts and the Nomad keys it loads with a
 /// warning.
 fn schemas() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
-    let src = ["src/jobspec/decode.rs", "src/jobspec/taskdir_blocks.rs"]
-        .map(|f| std::fs::read_to_string(Path::new(ROOT).join(f)).unwrap())
-        .join("\n");
+    let mut files: Vec<std::path::PathBuf> =
+        std::fs::read_dir(Path::new(ROOT).join("src/jobspec/decode")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files.push(Path::new(ROOT).join("src/jobspec/taskdir_blocks.rs"));
+    let src = files.iter().map(|f| std::fs::read_to_string(f).unwrap()).collect::<Vec<_>>().join("\n");
     let quoted = |s: &str| -> Vec<String> { s.split('"').skip(1).step_by(2).map(str::to_string).collect() };
     let mut out = BTreeMap::new();
     for part in src.split(": Schema =").skip(1) {
@@ -294,7 +296,7 @@ fn schemas() -> BTreeMap<String, (Vec<String>, Vec<String>)> {
         let ignored_part = body.split("ignored:").nth(1).unwrap();
         out.insert(what, (quoted(keys_part), quoted(ignored_part)));
     }
-    assert!(out.len() >= 15, "expected the Schema constants of decode.rs, found {:?}", out.keys());
+    assert!(out.len() >= 15, "expected the Schema constants of decode/, found {:?}", out.keys());
     out
 }
 
@@ -387,12 +389,12 @@ fn job_page_lists_exactly_the_ignored_nomad_keys() {
         let missing: Vec<_> = e.difference(&l).collect();
         let extra: Vec<_> = l.difference(&e).collect();
         if !missing.is_empty() || !extra.is_empty() {
-            problems.push(format!("{block}: missing {missing:?}, not ignored by decode.rs {extra:?}"));
+            problems.push(format!("{block}: missing {missing:?}, not ignored by decode/ {extra:?}"));
         }
     }
     assert!(
         problems.is_empty(),
-        "IGNORED NOMAD FIELDS of supd-job(5) differs from the Schema constants of decode.rs:\n{}",
+        "IGNORED NOMAD FIELDS of supd-job(5) differs from the Schema constants of decode/:\n{}",
         problems.join("\n")
     );
 }

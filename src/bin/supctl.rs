@@ -61,6 +61,8 @@ enum Command {
         /// Job files (HCL).
         #[arg(required = true, value_hint = ValueHint::FilePath)]
         files: Vec<PathBuf>,
+        #[command(flatten)]
+        vars: VarArgs,
     },
     /// Restart the running tasks of a target (uses no restart attempt); a
     /// dead task is started again, a pending one is left to start on its own.
@@ -139,6 +141,40 @@ fn since(text: &str) -> Result<String, String> {
     Ok(supd::timefmt::rfc3339(t))
 }
 
+/// Values for a job file's `variable` blocks. NOMAD_VAR_NAME in supctl's
+/// environment counts too, below variable files, below --var.
+#[derive(clap::Args, Default)]
+struct VarArgs {
+    /// A value for the job file's variable NAME (repeatable; wins over
+    /// variable files and NOMAD_VAR_NAME).
+    #[arg(long = "var", value_name = "NAME=VALUE")]
+    var: Vec<String>,
+    /// A file of variable values, HCL (`name = value`) or JSON (repeatable;
+    /// a later file wins).
+    #[arg(long = "var-file", value_name = "FILE", value_hint = ValueHint::FilePath)]
+    var_file: Vec<PathBuf>,
+}
+
+impl VarArgs {
+    /// The values, in precedence order; the error names the bad flag.
+    fn resolve(&self) -> Result<jobspec::hcl2::Vars, String> {
+        let mut vars = jobspec::hcl2::Vars::from_env();
+        for f in &self.var_file {
+            let bytes = jobspec::read_source(f).map_err(|e| format!("--var-file {}: {e}", f.display()))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|_| format!("--var-file {}: not valid UTF-8 — save it as UTF-8", f.display()))?;
+            vars.files.push((f.display().to_string(), text));
+        }
+        for v in &self.var {
+            match v.split_once('=') {
+                Some((k, val)) if !k.is_empty() => vars.cli.push((k.to_string(), val.to_string())),
+                _ => return Err(format!("--var {v}: write --var NAME=VALUE")),
+            }
+        }
+        Ok(vars)
+    }
+}
+
 #[derive(Subcommand)]
 enum JobCommand {
     /// Submit or update a job from FILE, or standard input with `-`.
@@ -150,6 +186,8 @@ enum JobCommand {
         /// This is the command a peer runs over ssh.
         #[arg(long)]
         handoff: bool,
+        #[command(flatten)]
+        vars: VarArgs,
     },
     /// Stop a job's instances.
     Stop { job: String },
@@ -184,9 +222,18 @@ fn main() -> ExitCode {
     let socket = cli.socket.clone().or(file.socket.clone()).unwrap_or_else(supd::config::default_socket);
     let request = match cli.command {
         Command::Completions { shell } => return complete::script(shell, &mut Cli::command()),
-        Command::Validate { files } => return validate(&files, cli.json, &file),
+        Command::Validate { files, vars } => {
+            let vars = match vars.resolve() {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("supctl: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            return validate(&files, &vars, cli.json, &file);
+        }
         Command::Status { target } => Request::Status { target },
-        Command::Job { command: JobCommand::Run { file, handoff } } => {
+        Command::Job { command: JobCommand::Run { file, handoff, vars } } => {
             let (source, name) = if file == "-" {
                 let mut bytes = Vec::new();
                 if let Err(e) = std::io::stdin().take(jobspec::MAX_FILE_SIZE + 1).read_to_end(&mut bytes) {
@@ -225,7 +272,17 @@ fn main() -> ExitCode {
                     }
                 }
             } else {
-                Request::JobRun { source, file: name }
+                let vars = match vars.resolve() {
+                    Ok(v) => v,
+                    Err(e) => {
+                        eprintln!("supctl: {e}");
+                        return ExitCode::from(2);
+                    }
+                };
+                match evaluated(&name, source, &vars) {
+                    Ok(source) => Request::JobRun { source, file: name },
+                    Err(code) => return code,
+                }
             }
         }
         Command::Job { command: JobCommand::Stop { job } } => Request::JobStop { job },
@@ -756,13 +813,39 @@ impl LogPrinter {
     }
 }
 
-fn validate(files: &[PathBuf], json: bool, config: &supd::config::File) -> ExitCode {
+/// A job file that uses variables, locals or functions is evaluated here,
+/// with supctl's values, and supd is sent the evaluated jobs: supd never
+/// sees the values' sources. Other files go as they are.
+fn evaluated(name: &str, source: String, vars: &jobspec::hcl2::Vars) -> Result<String, ExitCode> {
+    if !jobspec::hcl2::may_need(&source) && vars.cli.is_empty() {
+        return Ok(source);
+    }
+    let base =
+        if name == "<stdin>" { None } else { std::path::Path::new(name).parent().map(std::path::Path::to_path_buf) };
+    let parsed = jobspec::parse_str_with(name, &source, Some((vars, base)));
+    if !parsed.is_valid() {
+        for d in &parsed.diagnostics {
+            eprintln!("{d}");
+        }
+        return Err(ExitCode::from(1));
+    }
+    Ok(parsed.jobs.iter().map(|j| j.source.as_str()).collect::<Vec<_>>().join("\n"))
+}
+
+fn validate(files: &[PathBuf], vars: &jobspec::hcl2::Vars, json: bool, config: &supd::config::File) -> ExitCode {
     let mut node = Node::detect();
     config.apply_to(&mut node);
     let mut all: Vec<Diagnostic> = Vec::new();
     let mut invalid = false;
     for path in files {
-        let mut parsed = jobspec::parse_file(path);
+        // NAME.vars.hcl beside the file counts, below --var-file.
+        let mut vars = vars.clone();
+        if let Some(vf) = jobspec::vars_file_of(path)
+            && let Ok(bytes) = jobspec::read_source(&vf)
+        {
+            vars.files.insert(0, (vf.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+        }
+        let mut parsed = jobspec::parse_file_with(path, &vars);
         let name = path.display().to_string();
         parsed.diagnostics.extend(supd::node::placement_warnings(&name, &parsed.jobs, &node));
         jobspec::sort(&mut parsed.diagnostics);

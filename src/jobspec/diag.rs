@@ -82,6 +82,9 @@ pub struct Sink<'a> {
     pub lines: LineIndex<'a>,
     pub items: Vec<Diagnostic>,
     seen: std::collections::HashSet<(Option<usize>, Option<usize>, Severity, String)>,
+    /// Places where evaluating the job file failed: the decoder's own
+    /// complaint about the unevaluated expression there is left out.
+    claimed: std::collections::HashSet<(Option<usize>, Option<usize>)>,
     errors: usize,
 }
 
@@ -93,6 +96,7 @@ impl<'a> Sink<'a> {
             items: Vec::new(),
             seen: std::collections::HashSet::new(),
             errors: 0,
+            claimed: Default::default(),
         }
     }
 
@@ -109,7 +113,24 @@ impl<'a> Sink<'a> {
         });
     }
 
+    /// An evaluation error at `span`; later errors at the same place are
+    /// consequences of it and left out.
+    pub fn eval_error(&mut self, span: Option<Range<usize>>, message: impl Into<String>) {
+        self.error(span.clone(), message);
+        self.claim(span);
+    }
+
+    /// Leaves out later errors at `span`: what is wrong there was already
+    /// said elsewhere.
+    pub fn claim(&mut self, span: Option<Range<usize>>) {
+        let pos = span.map(|s| self.lines.pos(s.start));
+        self.claimed.insert((pos.map(|p| p.line), pos.map(|p| p.column)));
+    }
+
     pub fn push(&mut self, d: Diagnostic) {
+        if d.severity == Severity::Error && self.claimed.contains(&(d.line, d.column)) {
+            return;
+        }
         if self.seen.insert((d.line, d.column, d.severity, d.message.clone())) {
             if d.severity == Severity::Error {
                 self.errors += 1;

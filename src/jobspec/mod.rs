@@ -8,6 +8,7 @@ pub mod decode;
 pub mod diag;
 pub mod duration;
 pub mod gotemplate;
+pub mod hcl2;
 pub mod model;
 mod reader;
 pub mod taskdir_blocks;
@@ -46,6 +47,12 @@ impl Parsed {
 
 /// Parses job file text; `file` names it in messages.
 pub fn parse_str(file: &str, src: &str) -> Parsed {
+    parse_str_with(file, src, None)
+}
+
+/// Parses job file text with values for its variables; `base` is the
+/// directory `file()` reads relative to.
+pub fn parse_str_with(file: &str, src: &str, vars: Option<(&hcl2::Vars, Option<std::path::PathBuf>)>) -> Parsed {
     // A byte-order mark becomes a space: the parser takes it, and columns
     // on the first line stay where an editor shows them.
     let unmarked;
@@ -56,7 +63,7 @@ pub fn parse_str(file: &str, src: &str) -> Parsed {
         }
         None => src,
     };
-    let (jobs, sink) = decode::decode(file, src);
+    let (jobs, sink) = decode::decode(file, src, vars);
     let mut diagnostics = sink.items;
     sort(&mut diagnostics);
     Parsed { jobs, diagnostics }
@@ -147,6 +154,30 @@ pub fn read_source(path: &Path) -> Result<Vec<u8>, ReadError> {
 /// Reads and parses a job file. An unreadable, oversized, non-UTF-8 or
 /// not regular file is reported as a diagnostic, never a panic or a hang.
 pub fn parse_file(path: &Path) -> Parsed {
+    let mut vars = hcl2::Vars::from_env();
+    if let Some(vf) = vars_file_of(path)
+        && let Ok(bytes) = read_source(&vf)
+    {
+        vars.files.push((vf.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    parse_file_with(path, &vars)
+}
+
+/// `NAME.vars.hcl` beside `NAME.hcl`, when it exists: that job file's
+/// variable values in the job directory.
+pub fn vars_file_of(path: &Path) -> Option<std::path::PathBuf> {
+    let stem = path.file_name()?.to_str()?.strip_suffix(".hcl")?;
+    let vf = path.with_file_name(format!("{stem}.vars.hcl"));
+    vf.exists().then_some(vf)
+}
+
+/// Whether a file in the job directory holds variable values, not jobs.
+pub fn is_vars_file(path: &Path) -> bool {
+    path.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.ends_with(".vars.hcl"))
+}
+
+/// Reads and parses a job file with the given variable values.
+pub fn parse_file_with(path: &Path, vars: &hcl2::Vars) -> Parsed {
     let name = path.display().to_string();
     let fail = |line: Option<usize>, column: Option<usize>, message: String| Parsed {
         jobs: Vec::new(),
@@ -157,7 +188,10 @@ pub fn parse_file(path: &Path) -> Parsed {
         Err(e) => return fail(None, None, e.to_string()),
     };
     match String::from_utf8(bytes) {
-        Ok(text) => parse_str(&name, &text),
+        Ok(text) => {
+            let base = path.parent().map(Path::to_path_buf);
+            parse_str_with(&name, &text, Some((vars, base)))
+        }
         Err(e) => {
             let good = e.utf8_error().valid_up_to();
             let text = String::from_utf8_lossy(&e.as_bytes()[..good]).into_owned();
@@ -181,7 +215,7 @@ pub fn parse_dir(dir: &Path) -> Result<Vec<(std::path::PathBuf, Parsed)>, String
     let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read job directory {}: {e}", dir.display()))?;
     let mut paths: Vec<std::path::PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "hcl"))
+        .filter(|p| p.extension().is_some_and(|x| x == "hcl") && !is_vars_file(p))
         .collect();
     paths.sort();
     let mut seen: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();

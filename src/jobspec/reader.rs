@@ -213,7 +213,10 @@ impl<'s> Reader<'s> {
                 Element::Literal(s) => out.push_str(&escape_template(s.value())),
                 Element::Interpolation(i) => {
                     let span = i.expr.span();
-                    let text = span.clone().and_then(|r| self.src.get(r)).unwrap_or("").trim();
+                    // The expression's own text (lossless), not the source's:
+                    // an evaluated expression was written elsewhere.
+                    let owned = i.expr.to_string();
+                    let text = owned.trim();
                     if let Some(problem) = reference_problem(&i.expr, text) {
                         self.sink.error(span, format!("in `{field}`: {problem}"));
                         ok = false;

@@ -1,9 +1,8 @@
-# Outside job blocks: a misspelt `job`, an attribute, and HCL variables,
-# which supd does not evaluate.
+# Outside job blocks: a misspelt `job` and an attribute (a `variable`
+# block is fine there).
 #
-# expect: 8:1 error: `variable` blocks are not supported — supd evaluates no HCL variables; write the values in place
-# expect: 12:1 error: unexpected attribute `region` outside a job — a job file holds `job "NAME" { … }` blocks
-# expect: 14:1 error: unknown block `jbo` — did you mean `job`? a job file holds `job "NAME" { … }` blocks
+# expect: 11:1 error: unexpected attribute `region` outside a job — a job file holds `job "NAME" { … }` blocks
+# expect: 13:1 error: unknown block `jbo` — did you mean `job`? a job file holds `job "NAME" { … }` blocks
 
 variable "image" {
   default = "redis"

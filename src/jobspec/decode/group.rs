@@ -1,0 +1,169 @@
+//! The `group` block and its `network`.
+
+use super::*;
+
+pub(super) const GROUP: Schema = Schema {
+    what: "group",
+    keys: &[
+        ("count", Attr),
+        ("restart", Blk),
+        ("reschedule", Blk),
+        ("constraint", Blk),
+        ("meta", Either),
+        ("network", Blk),
+        ("service", Blk),
+        ("task", Blk),
+    ],
+    ignored: &[
+        "affinity",
+        "spread",
+        "update",
+        "migrate",
+        "ephemeral_disk",
+        "volume",
+        "scaling",
+        "consul",
+        "vault",
+        "disconnect",
+        "max_client_disconnect",
+        "stop_after_client_disconnect",
+        "prevent_reschedule_on_lost",
+        "shutdown_delay",
+    ],
+};
+
+pub(super) const NETWORK: Schema =
+    Schema { what: "network", keys: &[("port", Blk), ("mode", Attr)], ignored: &["dns", "hostname", "mbits", "cni"] };
+
+pub(super) const PORT: Schema =
+    Schema { what: "port", keys: &[("static", Attr)], ignored: &["to", "host_network", "ignore_collision"] };
+
+pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -> Group {
+    let b = &block.body;
+    r.check_keys(b, &GROUP);
+    let count = r.attr(b, "count").and_then(|a| r.int(&a.value, "count", 0, u32::MAX as i64)).unwrap_or(1) as u32;
+    let mut meta = job.meta.clone();
+    meta.extend(r.string_map(b, "meta"));
+    let constraints = constraints(r, b);
+
+    let restart_spec = r.one_block(b, "restart", "a group").map(|blk| restart_spec(r, blk)).unwrap_or_default();
+    let restart = restart_spec.over(job.job_type.default_restart());
+    if restart_spec.span.is_some() && !restart_spec.broken {
+        validate_restart(r, &restart, restart_spec.span.clone(), "task group");
+    }
+
+    let resched_block = r.one_block(b, "reschedule", "a group");
+    let reschedule = match job.job_type.default_reschedule() {
+        None => {
+            if let Some(blk) = resched_block {
+                r.sink.error(blk.ident.span(), format!("{} jobs cannot have a reschedule policy — they run on every node; remove the `reschedule` block", job.job_type));
+            }
+            None
+        }
+        Some(defaults) => {
+            // Nomad checks the policy each group ends up with: group fields
+            // over job fields over the type's defaults. The report points at
+            // the group's block, or at the job's when the group has none.
+            let mut spec = job.resched.clone().unwrap_or_default();
+            if let Some(blk) = resched_block {
+                spec = reschedule_spec(r, blk).over_spec(&spec);
+            }
+            if spec.span.is_some() && !spec.broken {
+                validate_reschedule(r, &spec.over(defaults), spec.span.clone());
+            }
+            Some(spec.over(defaults))
+        }
+    };
+
+    let ports = network(r, b);
+    let task_names: Vec<String> =
+        r.blocks(b, "task").iter().filter_map(|t| t.labels.first().map(|l| l.as_str().to_string())).collect();
+    let services = services(r, b, &Scope { job: &job.id, group: &name, task: None, ports: &ports, tasks: &task_names });
+    let mut tasks = Vec::new();
+    let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
+    let task_blocks = r.blocks(b, "task");
+    if task_blocks.is_empty() {
+        r.sink.error(
+            block.ident.span(),
+            format!(
+                "{} has no task — add `task \"NAME\" {{ driver = \"exec\" config {{ command = \"…\" }} }}`",
+                named("group", &name)
+            ),
+        );
+    }
+    for tb in task_blocks {
+        // As with groups, a nameless or duplicate task is read but not kept.
+        let mut label = r.name_label(tb, crate::names::Kind::Task, "task \"NAME\" { … }");
+        let tname = label.clone().unwrap_or_default();
+        let lspan = tb.labels.first().and_then(|l| l.span());
+        if label.is_some()
+            && let Some(problem) = crate::names::together_problem(&job.id, &name, &tname)
+        {
+            r.sink.error(lspan.clone(), problem);
+            label = None;
+        }
+        let duplicate = label.is_some() && seen.contains_key(&tname);
+        if duplicate {
+            let at = seen.get(&tname).map(|first| r.sink.pos(first)).unwrap_or_default();
+            r.sink.error(
+                lspan.clone(),
+                format!(
+                    "duplicate task {tname:?} in group {name:?} (first defined at {at}) — give each task its own name"
+                ),
+            );
+        }
+        let scope = Scope { job: &job.id, group: &name, task: Some(&tname), ports: &ports, tasks: &task_names };
+        let t = task(r, tb, tname.clone(), &scope, job.job_type, &restart_spec, &meta);
+        if label.is_some() && !duplicate {
+            seen.insert(tname, lspan);
+            tasks.push(t);
+        }
+    }
+    let leaders: Vec<&Task> = tasks.iter().filter(|t| t.leader).collect();
+    if leaders.len() > 1 {
+        let at = leaders.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ");
+        r.sink.error(
+            block.ident.span(),
+            format!("group {name:?} marks {} tasks as leader ({at}) — only one task may be the leader", leaders.len()),
+        );
+    }
+    let pos = r.sink.pos(&block.ident.span());
+    Group { name, pos, count, restart, reschedule, constraints, meta, ports, services, tasks }
+}
+
+pub(super) fn network(r: &mut Reader, b: &Body) -> Vec<Port> {
+    let Some(net) = r.one_block(b, "network", "a group") else { return Vec::new() };
+    r.no_label(net);
+    r.check_keys(&net.body, &NETWORK);
+    if let Some(a) = r.attr(&net.body, "mode")
+        && let Some(m) = r.literal(&a.value, "mode")
+        && m != "host"
+    {
+        r.sink.warn(a.value.span(), format!("network mode {m:?} is ignored by supd — tasks use the host's network"));
+    }
+    let mut ports: Vec<Port> = Vec::new();
+    for pb in r.blocks(&net.body, "port") {
+        let Some(label) = r.label(pb, "port \"http\" { static = 8080 }") else { continue };
+        r.check_keys(&pb.body, &PORT);
+        let pos = r.sink.pos(&pb.labels.first().and_then(|l| l.span()));
+        if let Some(first) = ports.iter().find(|p| p.label == label) {
+            r.sink.error(
+                pb.labels.first().and_then(|l| l.span()),
+                format!("duplicate port {label:?} (first defined at {}) — give each port its own label", first.pos),
+            );
+            continue;
+        }
+        let static_port = r.attr(&pb.body, "static").and_then(|a| {
+            let v = r.int(&a.value, "static", 1, 65535)? as u16;
+            if let Some(other) = ports.iter().find(|p| p.static_port == Some(v)) {
+                r.sink.error(
+                    a.value.span(),
+                    format!("static port {v} is already reserved by port {:?} — use another port number", other.label),
+                );
+            }
+            Some(v)
+        });
+        ports.push(Port { label, static_port, pos });
+    }
+    ports
+}

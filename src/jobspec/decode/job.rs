@@ -1,0 +1,123 @@
+//! The `job` block: its attributes, its groups, and what it hands them.
+
+use super::*;
+
+pub(super) const JOB: Schema = Schema {
+    what: "job",
+    keys: &[
+        ("type", Attr),
+        ("name", Attr),
+        ("datacenters", Attr),
+        ("region", Attr),
+        ("priority", Attr),
+        ("meta", Either),
+        ("constraint", Blk),
+        ("reschedule", Blk),
+        ("group", Blk),
+    ],
+    ignored: &[
+        "namespace",
+        "node_pool",
+        "all_at_once",
+        "affinity",
+        "spread",
+        "update",
+        "migrate",
+        "periodic",
+        "parameterized",
+        "multiregion",
+        "vault",
+        "consul",
+        "vault_token",
+        "consul_token",
+        "ui",
+        "id",
+    ],
+};
+
+pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
+    let b = &block.body;
+    r.check_keys(b, &JOB);
+    let job_type = match r.attr(b, "type") {
+        Some(a) => {
+            r.enum_value(&a.value, "type", &JobType::NAMES).and_then(|s| JobType::parse(&s)).unwrap_or(JobType::Service)
+        }
+        None => JobType::Service,
+    };
+    let name = match r.attr(b, "name") {
+        Some(a) => {
+            let name = r.literal(&a.value, "name");
+            if let Some(problem) = name.as_deref().and_then(|n| crate::names::problem(crate::names::Kind::JobName, n)) {
+                r.sink.error(a.value.span(), problem);
+            }
+            name.unwrap_or_else(|| id.clone())
+        }
+        None => id.clone(),
+    };
+    let datacenters = match r.attr(b, "datacenters") {
+        Some(a) => {
+            let list = r.string_list(&a.value, "datacenters").unwrap_or_else(|| vec!["*".into()]);
+            if list.is_empty() {
+                r.sink.error(
+                    a.value.span(),
+                    "`datacenters` is empty — list at least one, e.g. [\"dc1\"], or [\"*\"] for any",
+                );
+            }
+            list
+        }
+        None => vec!["*".into()],
+    };
+    let region = r.attr(b, "region").and_then(|a| r.literal(&a.value, "region")).unwrap_or_else(|| "global".into());
+    let priority = r.attr(b, "priority").and_then(|a| r.int(&a.value, "priority", 1, 100)).unwrap_or(50) as u8;
+    let meta = r.string_map(b, "meta");
+    let constraints = constraints(r, b);
+    let resched_block = r.one_block(b, "reschedule", "a job");
+    let job_resched = resched_block.map(|blk| reschedule_spec(r, blk));
+    if let Some(blk) = resched_block
+        && matches!(job_type, JobType::System | JobType::Sysbatch)
+    {
+        r.sink.error(blk.ident.span(), format!("{job_type} jobs cannot have a reschedule policy — they run on every node; remove the `reschedule` block"));
+    }
+    let mut groups = Vec::new();
+    let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
+    let group_blocks = r.blocks(b, "group");
+    if group_blocks.is_empty() {
+        r.sink.error(
+            block.ident.span(),
+            format!("{} has no group — add `group \"NAME\" {{ task \"NAME\" {{ … }} }}`", named("job", &id)),
+        );
+    }
+    let ctx = JobCtx { id: id.clone(), job_type, meta: meta.clone(), resched: job_resched };
+    for gb in group_blocks {
+        // A group without a name, or with a taken one, is still read for
+        // its other problems, but not kept.
+        let Some(name) = r.name_label(gb, crate::names::Kind::Group, "group \"NAME\" { … }") else {
+            group(r, gb, String::new(), &ctx);
+            continue;
+        };
+        let lspan = gb.labels.first().and_then(|l| l.span());
+        if let Some(first) = seen.get(&name) {
+            let at = r.sink.pos(first);
+            r.sink.error(
+                lspan,
+                format!(
+                    "duplicate group {name:?} in job {id:?} (first defined at {at}) — give each group its own name"
+                ),
+            );
+            group(r, gb, name, &ctx);
+            continue;
+        }
+        seen.insert(name.clone(), lspan);
+        groups.push(group(r, gb, name, &ctx));
+    }
+    let pos = r.sink.pos(&block.ident.span());
+    let source = block.span().and_then(|s| r.src.get(s)).unwrap_or_default().to_string();
+    Job { id, name, pos, source, job_type, datacenters, region, priority, meta, constraints, groups }
+}
+
+pub(super) struct JobCtx {
+    pub(super) id: String,
+    pub(super) job_type: JobType,
+    pub(super) meta: BTreeMap<String, String>,
+    pub(super) resched: Option<RescheduleSpec>,
+}

@@ -1,0 +1,270 @@
+//! The `task` block and its `config`, `lifecycle`, `logs` and `resources`.
+
+use super::*;
+
+pub(super) const TASK: Schema = Schema {
+    what: "task",
+    keys: &[
+        ("driver", Attr),
+        ("config", Blk),
+        ("env", Either),
+        ("user", Attr),
+        ("kill_timeout", Attr),
+        ("kill_signal", Attr),
+        ("shutdown_delay", Attr),
+        ("leader", Attr),
+        ("lifecycle", Blk),
+        ("logs", Blk),
+        ("resources", Blk),
+        ("restart", Blk),
+        ("service", Blk),
+        ("constraint", Blk),
+        ("meta", Either),
+        ("template", Blk),
+        ("artifact", Blk),
+    ],
+    ignored: &[
+        "vault",
+        "volume_mount",
+        "dispatch_payload",
+        "kind",
+        "affinity",
+        "identity",
+        "csi_plugin",
+        "scaling",
+        "consul",
+        "action",
+        "schedule",
+        "secret",
+    ],
+};
+
+pub(super) const CONFIG: Schema = Schema {
+    what: "config",
+    keys: &[("command", Attr), ("args", Attr), ("work_dir", Attr)],
+    ignored: &[
+        "pid_mode",
+        "ipc_mode",
+        "cap_add",
+        "cap_drop",
+        "cgroup_v2_override",
+        "cgroup_v1_override",
+        "oom_score_adj",
+        "denied_envvars",
+    ],
+};
+
+pub(super) const LIFECYCLE: Schema =
+    Schema { what: "lifecycle", keys: &[("hook", Attr), ("sidecar", Attr)], ignored: &[] };
+
+pub(super) const LOGS: Schema =
+    Schema { what: "logs", keys: &[("max_files", Attr), ("max_file_size", Attr)], ignored: &["disabled", "enabled"] };
+
+pub(super) const RESOURCES: Schema = Schema {
+    what: "resources",
+    keys: &[("cpu", Attr), ("memory", Attr), ("memory_max", Attr)],
+    ignored: &["cores", "device", "network", "numa", "disk", "iops", "secrets"],
+};
+
+pub(super) struct Scope<'a> {
+    pub(super) job: &'a str,
+    pub(super) group: &'a str,
+    pub(super) task: Option<&'a str>,
+    pub(super) ports: &'a [Port],
+    /// The names of the group's tasks.
+    pub(super) tasks: &'a [String],
+}
+
+#[allow(clippy::too_many_arguments)]
+pub(super) fn task(
+    r: &mut Reader,
+    block: &Block,
+    name: String,
+    scope: &Scope,
+    job_type: JobType,
+    group_restart: &RestartSpec,
+    group_meta: &BTreeMap<String, String>,
+) -> Task {
+    let b = &block.body;
+    r.check_keys(b, &TASK);
+    // Another driver's config keys are that driver's business: they are
+    // not checked once the unsupported driver is reported.
+    let mut foreign_driver = false;
+    let driver = match r.attr(b, "driver") {
+        None => {
+            r.sink.error(
+                block.ident.span(),
+                format!("{} has no driver — add `driver = \"exec\"` (or \"raw_exec\")", named("task", &name)),
+            );
+            None
+        }
+        Some(a) => match r.literal(&a.value, "driver").as_deref() {
+            Some("exec") => Some(Driver::Exec),
+            Some("raw_exec") => Some(Driver::RawExec),
+            Some(other) => {
+                foreign_driver = true;
+                let hint = if matches!(other, "docker" | "podman" | "containerd-driver" | "containerd") {
+                    "; for a container image, run its entrypoint binary with one of them"
+                } else {
+                    ""
+                };
+                r.sink.error(
+                    a.value.span(),
+                    format!("driver {other:?} is not supported — supd runs tasks as host processes with driver \"exec\" or \"raw_exec\"{hint}"),
+                );
+                None
+            }
+            None => None,
+        },
+    };
+    let (mut command, mut args, mut work_dir) = (String::new(), Vec::new(), None);
+    match r.one_block(b, "config", "a task") {
+        Some(cfg) => {
+            r.no_label(cfg);
+            if !foreign_driver {
+                r.check_keys(&cfg.body, &CONFIG);
+                match r.attr(&cfg.body, "command") {
+                    Some(a) => {
+                        command = r.string(&a.value, "command").unwrap_or_default();
+                        if command.trim().is_empty() && matches!(a.value, Expression::String(_)) {
+                            r.sink.error(
+                                a.value.span(),
+                                "`command` is empty — name the program to run, e.g. \"/usr/bin/redis-server\"",
+                            );
+                        }
+                    }
+                    None => r.sink.error(
+                        cfg.ident.span(),
+                        format!(
+                            "{} config has no `command` — add e.g. `command = \"/usr/bin/redis-server\"`",
+                            named("task", &name)
+                        ),
+                    ),
+                }
+                args = r.attr(&cfg.body, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
+                work_dir = r.attr(&cfg.body, "work_dir").and_then(|a| r.string(&a.value, "work_dir"));
+            }
+        }
+        None if !foreign_driver => r.sink.error(
+            block.ident.span(),
+            format!("{} has no config block — add `config {{ command = \"…\" }}`", named("task", &name)),
+        ),
+        None => {}
+    }
+    let env = r.string_map(b, "env");
+    let user = r.attr(b, "user").and_then(|a| r.literal(&a.value, "user"));
+    let kill_timeout =
+        r.attr(b, "kill_timeout").and_then(|a| r.duration(&a.value, "kill_timeout")).unwrap_or(Duration::from_secs(5));
+    let kill_signal = match r.attr(b, "kill_signal") {
+        Some(a) => r.enum_value(&a.value, "kill_signal", &SIGNALS).unwrap_or_else(|| "SIGINT".into()),
+        None => "SIGINT".into(),
+    };
+    let shutdown_delay =
+        r.attr(b, "shutdown_delay").and_then(|a| r.duration(&a.value, "shutdown_delay")).unwrap_or_default();
+    let leader = r.attr(b, "leader").and_then(|a| r.bool(&a.value, "leader")).unwrap_or(false);
+    let lifecycle = r.one_block(b, "lifecycle", "a task").and_then(|lb| {
+        r.no_label(lb);
+        r.check_keys(&lb.body, &LIFECYCLE);
+        let sidecar = r.attr(&lb.body, "sidecar").and_then(|a| r.bool(&a.value, "sidecar")).unwrap_or(false);
+        let hook = match r.attr(&lb.body, "hook") {
+            Some(a) => r.enum_value(&a.value, "hook", &["prestart", "poststart", "poststop"])?,
+            None => {
+                r.sink.error(
+                    lb.ident.span(),
+                    "lifecycle block has no `hook` — add hook = \"prestart\", \"poststart\" or \"poststop\"",
+                );
+                return None;
+            }
+        };
+        let hook = match hook.as_str() {
+            "prestart" => Hook::Prestart,
+            "poststart" => Hook::Poststart,
+            _ => Hook::Poststop,
+        };
+        Some(Lifecycle { hook, sidecar })
+    });
+    let logs = r.one_block(b, "logs", "a task").map_or_else(Logs::default, |lb| logs(r, lb));
+    let resources = r.one_block(b, "resources", "a task").map_or_else(Resources::default, |rb| resources(r, rb));
+    let own_restart = r.one_block(b, "restart", "a task").map(|blk| restart_spec(r, blk));
+    let restart = match &own_restart {
+        Some(spec) => {
+            let merged = spec.over(group_restart.over(job_type.default_restart()));
+            if !spec.broken && !group_restart.broken {
+                validate_restart(r, &merged, spec.span.clone(), "task");
+            }
+            merged
+        }
+        None => group_restart.over(job_type.default_restart()),
+    };
+    let services = services(r, b, scope);
+    let (templates, artifacts) = super::super::taskdir_blocks::decode(r, b);
+    let constraints = constraints(r, b);
+    let mut meta = group_meta.clone();
+    meta.extend(r.string_map(b, "meta"));
+    let pos = r.sink.pos(&block.ident.span());
+    Task {
+        name,
+        pos,
+        driver: driver.unwrap_or(Driver::Exec),
+        command,
+        args,
+        work_dir,
+        env,
+        user,
+        kill_timeout,
+        kill_signal,
+        shutdown_delay,
+        leader,
+        lifecycle,
+        logs,
+        resources,
+        restart,
+        services,
+        templates,
+        artifacts,
+        constraints,
+        meta,
+    }
+}
+
+pub(super) fn logs(r: &mut Reader, lb: &Block) -> Logs {
+    r.no_label(lb);
+    r.check_keys(&lb.body, &LOGS);
+    let d = Logs::default();
+    let max_files = r
+        .attr(&lb.body, "max_files")
+        .and_then(|a| r.int(&a.value, "max_files", 1, 10_000))
+        .map_or(d.max_files, |v| v as u32);
+    let max_file_size = r
+        .attr(&lb.body, "max_file_size")
+        .and_then(|a| r.int(&a.value, "max_file_size", 1, 1_000_000))
+        .map_or(d.max_file_size, |v| v as u32);
+    if u64::from(max_files) * u64::from(max_file_size) >= 300 {
+        r.sink.warn(
+            lb.ident.span(),
+            format!("logs may take {max_files} × {max_file_size} MB = {} MB; Nomad refuses this unless the group's ephemeral_disk is larger (300 MB by default)", u64::from(max_files) * u64::from(max_file_size)),
+        );
+    }
+    Logs { max_files, max_file_size }
+}
+
+pub(super) fn resources(r: &mut Reader, rb: &Block) -> Resources {
+    r.no_label(rb);
+    r.check_keys(&rb.body, &RESOURCES);
+    let d = Resources::default();
+    let cpu =
+        r.attr(&rb.body, "cpu").and_then(|a| r.int(&a.value, "cpu", 1, u32::MAX as i64)).map_or(d.cpu, |v| v as u32);
+    let memory = r
+        .attr(&rb.body, "memory")
+        .and_then(|a| r.int(&a.value, "memory", 10, u32::MAX as i64))
+        .map_or(d.memory, |v| v as u32);
+    let memory_max = r.attr(&rb.body, "memory_max").and_then(|a| {
+        let v = r.int(&a.value, "memory_max", -1, u32::MAX as i64)?;
+        if v != -1 && v < i64::from(memory) {
+            r.sink.error(a.value.span(), format!("`memory_max` ({v} MB) is below `memory` ({memory} MB) — it is the hard limit, so make it at least {memory}, or -1 for none"));
+            return None;
+        }
+        Some(v)
+    });
+    Resources { cpu, memory, memory_max }
+}

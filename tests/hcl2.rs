@@ -1,0 +1,96 @@
+//! HCL2 job files run for real: a task's command line built from
+//! variables, locals and functions gets each variable's value from the
+//! right source, lowest first: `default`, `NOMAD_VAR_<name>`, variable files
+//! (`NAME.vars.hcl` beside the job file, `--var-file`), `--var`; runtime
+//! references stay for the task's start.
+
+mod common;
+
+use common::*;
+use std::process::{Command, Stdio};
+
+/// Four variables, each set by one more source than the one before; the
+/// task writes what it was given and its job name to `@DIR@/OUT`.
+const JOB: &str = r#"
+variable "a" {
+  type    = string
+  default = "def"
+}
+variable "b" {
+  default = "def"
+}
+variable "c" {
+  default = "def"
+}
+variable "d" {
+  default = "def"
+}
+variable "repeat" {
+  type    = number
+  default = 1
+}
+locals {
+  line = format("%s-%s-%s", upper(var.a), var.b, join("+", [var.c, var.d]))
+  more = [for i in range(var.repeat) : "x${i}"]
+}
+job "JOBNAME" {
+  type = "batch"
+  task "t" {
+    driver = "raw_exec"
+    config {
+      command = "/bin/sh"
+      args    = concat(["-c", "echo \"$*\" > @DIR@/OUT", "sh", local.line, "${NOMAD_JOB_NAME}"], local.more)
+    }
+  }
+}
+"#;
+
+fn job(name: &str, out: &str) -> String {
+    JOB.replace("JOBNAME", name).replace("OUT", out)
+}
+
+#[test]
+fn values_come_from_each_source_in_nomads_order() {
+    let s = Supd::new();
+    // The job directory: defaults, supd's NOMAD_VAR_*, then NAME.vars.hcl.
+    s.write_job("dir.hcl", &job("dir", "dir.out"));
+    s.write_job("dir.vars.hcl", "c = \"file\"\nd = \"file\"\n");
+    let s = s.start_with_env(&[("NOMAD_VAR_b", "env"), ("NOMAD_VAR_c", "env"), ("NOMAD_VAR_d", "env")]);
+    assert_eq!(s.wait_lines("dir.out", 1), ["DEF-env-file+file dir x0"]);
+    // The vars file is not a job.
+    let st = s.status();
+    let jobs: Vec<&str> = st["jobs"].as_array().expect("jobs").iter().filter_map(|j| j["name"].as_str()).collect();
+    assert_eq!(jobs, ["dir"], "{}", pretty(&st));
+
+    // supctl job run: supctl's NOMAD_VAR_*, then --var-file, then --var.
+    let file = s.write_file("cli.hcl", &job("cli", "cli.out"));
+    let vf = s.write_file("cli.vars.json", r#"{"c": "file", "d": "file", "repeat": 2}"#);
+    let out = Command::new(env!("CARGO_BIN_EXE_supctl"))
+        .arg("--socket")
+        .arg(s.socket())
+        .args(["job", "run", file.to_str().expect("path"), "--var", "d=cli", "--var-file", vf.to_str().expect("path")])
+        .env_remove("SUPD_SOCKET")
+        .env("NOMAD_VAR_b", "env")
+        .env("NOMAD_VAR_c", "env")
+        .env("NOMAD_VAR_d", "env")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run supctl");
+    assert!(out.status.success(), "{}\n{}", describe(&out), s.log());
+    assert_eq!(s.wait_lines("cli.out", 1), ["DEF-env-file+cli cli x0 x1"]);
+
+    // A variable without a value: refused, naming it and the ways to set it.
+    let file = s.write_file("bare.hcl", "variable \"v\" {}\njob \"bare\" {\n  task \"t\" {\n    driver = \"raw_exec\"\n    config { command = var.v }\n  }\n}\n");
+    let out = s.supctl(&["job", "run", file.to_str().expect("path")]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("1:10: error: variable `v` has no value") && err.contains("--var v=VALUE"), "{err}");
+    // --var for a variable the file does not declare.
+    let out = s.supctl(&["job", "run", file.to_str().expect("path"), "--var", "v=/bin/true", "--var", "w=1"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--var w: the job file declares no variable `w`"),
+        "{}",
+        describe(&out)
+    );
+}
