@@ -890,7 +890,7 @@ fn resources(r: &mut Reader, rb: &Block) -> Resources {
         }
         Some(v)
     });
-    Resources { cpu, memory, memory_max }
+    Resources { cpu, memory, memory_max, declared: true }
 }
 
 // --- restart -------------------------------------------------------------

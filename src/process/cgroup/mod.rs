@@ -224,7 +224,8 @@ impl Cgroups {
         }
     }
 
-    /// Makes the cgroup of one task and sets its limits. `name` must be
+    /// Makes the cgroup of one task and sets its limits (a task without
+    /// `resources` gets a tracking cgroup only). `name` must be
     /// unique among the tasks of this supd, and one plain file name (see
     /// [`crate::names::beneath`]).
     pub fn create(&self, name: &str, res: &Resources) -> Result<TaskCgroup, String> {
@@ -241,6 +242,25 @@ impl Cgroups {
             }
             Ok(Some(d))
         };
+        if !res.declared {
+            // No `resources`: a cgroup that only tracks the task (v2 where
+            // there is one, which the child is made in: no migration),
+            // with the memory and cpu time it counts there, and no limit.
+            let beside_track =
+                |r: &Option<Role>| r.clone().filter(|r| self.track.as_ref().is_some_and(|t| t.parent == r.parent));
+            let made = (|| -> Result<(), String> {
+                cg.track = dir_of(&self.track, &mut cg)?;
+                cg.memory = dir_of(&beside_track(&self.memory), &mut cg)?;
+                cg.acct = dir_of(&beside_track(&self.acct), &mut cg)?;
+                Ok(())
+            })();
+            if let Err(e) = made {
+                let _ = cg.remove();
+                return Err(e);
+            }
+            cg.limits.not_enforced = vec!["memory".into(), "cpu".into()];
+            return Ok(cg);
+        }
         let made = (|| -> Result<(), String> {
             cg.memory = dir_of(&self.memory, &mut cg)?;
             cg.cpu = dir_of(&self.cpu, &mut cg)?;

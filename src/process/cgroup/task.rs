@@ -5,10 +5,29 @@
 use super::files::{Kept, keyed, read_small, read_u64, write};
 use super::limits::Limits;
 use crate::process::Join;
+use std::cell::Cell;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a usage read stands for the current one.
+pub const USAGE_AGE: Duration = Duration::from_secs(1);
+
+/// The resident memory of these processes, from /proc/PID/statm (pages
+/// shared between them counted in each); `None` without any.
+fn resident(pids: &[i32]) -> Option<u64> {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().map_or(4096, |p| p as u64);
+    let mut total = None;
+    for pid in pids {
+        let Some(text) = read_small(Path::new(&format!("/proc/{pid}/statm"))) else { continue };
+        if let Some(pages) = text.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()) {
+            total = Some(total.unwrap_or(0) + pages * page);
+        }
+    }
+    total
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Dir {
@@ -47,6 +66,9 @@ pub struct TaskCgroup {
     /// The counters have moved since the bases were taken (a run ended
     /// without being read): read them again once the next run is started.
     pub(super) stale: bool,
+    /// The last usage read and when (cpu time as counted, not since the
+    /// run's start).
+    pub(super) usage_cache: Cell<Option<(Instant, Usage)>>,
     pub limits: Limits,
 }
 
@@ -139,13 +161,34 @@ impl TaskCgroup {
     }
 
     /// What the task uses now; cpu time since its current run started.
+    /// Read at most once per [`USAGE_AGE`]: `status` asked back to back,
+    /// or for a thousand tasks, does not read every usage file each time.
     pub fn usage(&self) -> Usage {
-        let memory_bytes = self.memory.as_ref().and_then(|d| {
-            let file = d.path.join(if d.v2 { "memory.current" } else { "memory.usage_in_bytes" });
-            read_small(&file)?.trim().parse().ok()
-        });
-        let cpu_ns = self.cpu_ns().map(|n| n.saturating_sub(self.cpu_base));
-        Usage { memory_bytes, cpu_ns }
+        let now = Instant::now();
+        let raw = match self.usage_cache.get() {
+            Some((at, u)) if now.duration_since(at) < USAGE_AGE => u,
+            _ => {
+                let u = self.read_usage();
+                self.usage_cache.set(Some((now, u)));
+                u
+            }
+        };
+        Usage { memory_bytes: raw.memory_bytes, cpu_ns: raw.cpu_ns.map(|n| n.saturating_sub(self.cpu_base)) }
+    }
+
+    /// The usage counters as they are: memory from the cgroup's memory
+    /// controller, else the resident memory of its processes; the cpu
+    /// time counter itself.
+    fn read_usage(&self) -> Usage {
+        let memory_bytes = match &self.memory {
+            Some(d) => {
+                let file = d.path.join(if d.v2 { "memory.current" } else { "memory.usage_in_bytes" });
+                read_small(&file).and_then(|t| t.trim().parse().ok())
+            }
+            None if self.track.is_some() => resident(&self.pids()),
+            None => None,
+        };
+        Usage { memory_bytes, cpu_ns: self.cpu_ns() }
     }
 
     /// The pids in the cgroup (of the tracking hierarchy).
