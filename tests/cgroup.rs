@@ -3,7 +3,8 @@
 //! memory limit is OOM-killed, reported and restarted; cpu weights divide a
 //! contended core; stopping a task kills descendants that left its process
 //! group, session and environment; a job larger than the node is refused;
-//! a task cgroup removed under supd is made again at the next start.
+//! a task cgroup removed under supd is made again at the next start; a
+//! task without `resources` reserves nothing and is limited by nothing.
 //! Every test has its own `cgroup_parent`, and checks that supd removes it.
 
 mod common;
@@ -288,9 +289,10 @@ fn stopping_a_task_kills_descendants_that_left_its_group_session_and_environment
             String::from_utf8_lossy(&std::fs::read(format!("/proc/{p}/environ")).unwrap_or_default()).into_owned();
         assert!(!env.contains("NOMAD_") && !env.contains(TAG), "pid {p} has no variable to be found by: {env:?}");
     }
-    // All three are in the task's cgroups, in every hierarchy.
+    // All three are in the task's cgroup (without resources, the one
+    // that tracks it).
     let dirs = cgroup_dirs(main, &parent);
-    assert!(dirs.len() >= 2, "the task has cgroups under {parent}: {dirs:?}");
+    assert!(!dirs.is_empty(), "the task has a cgroup under {parent}: {dirs:?}");
     for d in &dirs {
         let procs = std::fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
         let procs: Vec<i32> = procs.split_whitespace().filter_map(|p| p.parse().ok()).collect();
@@ -430,4 +432,84 @@ fn a_task_cgroup_removed_under_supd_is_made_again_at_the_next_start() {
     assert!(s.log().contains("starting it in a new cgroup"), "supd says so\n{}", s.log());
     assert_eq!(restarts(&t), 1);
     stop_and_check_cgroups_removed(s, &parent);
+}
+
+/// A job of `n` tasks sleeping, with or without a `resources` block.
+fn sleepers(name: &str, n: usize, resources: &str) -> String {
+    let task = |i: usize| {
+        format!(
+            "    task \"t{i}\" {{\n      driver = \"raw_exec\"\n      config {{\n        command = \"/bin/sleep\"\n        args    = [\"1000\"]\n      }}\n{resources}    }}\n"
+        )
+    };
+    format!("job \"{name}\" {{\n  group \"g\" {{\n{}  }}\n}}\n", (0..n).map(task).collect::<String>())
+}
+
+#[test]
+fn a_task_without_resources_reserves_nothing_and_is_limited_by_nothing() {
+    need_root();
+    let s = Supd::new();
+    // Two tasks reserving Nomad's default 100 MHz would not fit in 150.
+    let (toml, parent) = config(&s, "cpu_total_compute = 150\n");
+    let _cleanup = Cleanup { parent: parent.clone(), pids: Vec::new() };
+    s.write_job("free.hcl", &sleepers("free", 2, ""));
+    s.write_job(
+        "held.hcl",
+        &sleepers("held", 1, "      resources {\n        cpu    = 50\n        memory = 64\n      }\n"),
+    );
+    let s = s.start_with_config(&toml);
+    let free = pid(&s.wait_running("free/g/0/t0"));
+    s.wait_running("free/g/0/t1");
+    let held = pid(&s.wait_running("held/g/0/t0"));
+    let st = s.status();
+    assert_eq!(st["node"]["cpu_reserved"], 50, "only the task with resources reserves: {}", pretty(&st["node"]));
+    assert_eq!(st["node"]["memory_reserved"], 64);
+    assert_eq!(st["node"]["unreserved_tasks"], 2);
+    // Only a tracking cgroup: on this hybrid host the v2 one, none of v1.
+    let dirs = cgroup_dirs(free, &parent);
+    assert_eq!(dirs.len(), 1, "one cgroup: {dirs:?}");
+    let v2 = std::fs::read_to_string(format!("/proc/{free}/cgroup")).expect("cgroup");
+    assert!(v2.lines().filter(|l| l.contains(&parent)).all(|l| l.starts_with("0::")), "{v2}");
+    let env = std::fs::read(format!("/proc/{free}/environ")).expect("environ");
+    let env = String::from_utf8_lossy(&env);
+    assert!(!env.contains("NOMAD_CPU_LIMIT") && !env.contains("NOMAD_MEMORY_LIMIT"), "no limits told: {env}");
+    assert!(env.contains("NOMAD_TASK_NAME=t0"));
+    let r = resources(task(&st, "free/g/0/t0").expect("task"));
+    assert_eq!(r["unreserved"], true, "{r}");
+    assert_eq!(r["enforced"], serde_json::json!([]), "{r}");
+    assert!(r.get("memory_limit").is_none() && r.get("cpu_weight").is_none(), "{r}");
+    assert!(r["memory_usage"].as_u64().is_some_and(|m| m > 0), "memory in use is still shown: {r}");
+    // The task with resources keeps its limits, in v1 here.
+    let r = resources(task(&st, "held/g/0/t0").expect("task"));
+    assert!(r.get("unreserved").is_none(), "{r}");
+    assert_eq!(r["memory_limit"], 64u64 << 20, "{r}");
+    assert_eq!(r["enforced"], serde_json::json!(["memory", "cpu"]), "{r}");
+    let held_env =
+        String::from_utf8_lossy(&std::fs::read(format!("/proc/{held}/environ")).expect("environ")).into_owned();
+    assert!(held_env.contains("NOMAD_CPU_LIMIT=50") && held_env.contains("NOMAD_MEMORY_LIMIT=64"), "{held_env}");
+    assert!(cgroup_dirs(held, &parent).len() > 1, "v1 memory and cpu cgroups too");
+    let text = s.supctl_ok(&["status"]);
+    assert!(text.contains("2 tasks without resources reserve nothing"), "{text}");
+    assert!(text.contains("(unreserved)"), "{text}");
+    let detail = s.supctl_ok(&["status", "free/g/0/t0"]);
+    assert!(detail.contains("Resources = none declared: no reservation, no limits; using memory"), "{detail}");
+    stop_and_check_cgroups_removed(s, &parent);
+}
+
+#[test]
+fn a_hundred_job_files_without_resources_all_run_with_no_supd_toml() {
+    need_root();
+    let mut s = Supd::new();
+    for i in 0..100 {
+        s.write_job(&format!("svc{i}.hcl"), &sleepers(&format!("svc{i}"), 1, ""));
+    }
+    s = s.start();
+    let st = s.wait_status("all 100 tasks running", |st| {
+        let jobs = st["jobs"].as_array().map_or(0, Vec::len);
+        jobs == 100 && (0..100).all(|i| task(st, &format!("svc{i}/g/0/t0")).is_some_and(|t| t["state"] == "running"))
+    });
+    assert_eq!(st["node"]["cpu_reserved"], 0, "{}", pretty(&st["node"]));
+    assert_eq!(st["node"]["unreserved_tasks"], 100);
+    assert!(!s.log().contains("Resources exhausted"), "{}", s.log());
+    s.supctl_ok(&["shutdown"]);
+    assert!(s.wait_exit(PATIENCE).is_some(), "supd did not exit\n{}", s.log());
 }

@@ -461,8 +461,13 @@ fn node_resources(s: &Status) -> String {
         out.push_str(&format!("  cgroups {cg}\n"));
     }
     let total = |t: Option<u64>| t.map_or("?".to_string(), |t| t.to_string());
+    let unreserved = match n.unreserved_tasks {
+        0 => String::new(),
+        1 => " (1 task without resources reserves nothing and has no limits)".to_string(),
+        k => format!(" ({k} tasks without resources reserve nothing and have no limits)"),
+    };
     out.push_str(&format!(
-        "  reserved: cpu {}/{} MHz, memory {}/{} MB\n",
+        "  reserved: cpu {}/{} MHz, memory {}/{} MB{unreserved}\n",
         n.cpu_reserved,
         total(n.cpu_total),
         n.memory_reserved,
@@ -481,6 +486,9 @@ fn memory_cell(t: &TaskStatus) -> String {
     if t.state != "running" {
         return "-".into();
     }
+    if r.unreserved {
+        return format!("{} (unreserved)", r.memory_usage.map_or("-".into(), bytes));
+    }
     if !r.enforced.iter().any(|e| e == "memory") {
         return format!("{}M (no limit)", r.memory);
     }
@@ -491,6 +499,9 @@ fn memory_cell(t: &TaskStatus) -> String {
 /// `1.2s/500MHz`: cpu time of the current run, and the task's MHz.
 fn cpu_cell(t: &TaskStatus) -> String {
     let Some(r) = &t.resources else { return "-".into() };
+    if r.unreserved {
+        return format!("{} (unreserved)", r.cpu_seconds.map_or("-".into(), |s| format!("{s:.1}s")));
+    }
     if !r.enforced.iter().any(|e| e == "cpu") {
         return format!("{}MHz (no limit)", r.cpu);
     }
@@ -511,6 +522,11 @@ fn bytes(b: u64) -> String {
 /// The resources line of one task in detail.
 fn resources_detail(t: &TaskStatus) -> Option<String> {
     let r = t.resources.as_ref()?;
+    let usage = usage_detail(r);
+    let cgroup = r.cgroup.as_deref().map_or(String::new(), |c| format!("\nCgroup = {c}"));
+    if r.unreserved {
+        return Some(format!("Resources = none declared: no reservation, no limits{usage}{cgroup}\n"));
+    }
     let mut asked = format!("cpu {} MHz, memory {} MB", r.cpu, r.memory);
     if let Some(m) = r.memory_max {
         asked.push_str(&format!(", memory_max {}", if m < 0 { "none".to_string() } else { format!("{m} MB") }));
@@ -527,6 +543,11 @@ fn resources_detail(t: &TaskStatus) -> Option<String> {
     } else if let Some(w) = r.cpu_weight {
         enforced.push(format!("cpu weight {w}"));
     }
+    Some(format!("Resources = {asked}; {}{usage}{cgroup}\n", enforced.join(", ")))
+}
+
+/// `; using memory 12M, cpu time 0.31s`, or nothing when nothing is known.
+fn usage_detail(r: &supd::control::protocol::TaskResources) -> String {
     let mut usage = Vec::new();
     if let Some(m) = r.memory_usage {
         usage.push(format!("memory {}", bytes(m)));
@@ -534,9 +555,7 @@ fn resources_detail(t: &TaskStatus) -> Option<String> {
     if let Some(c) = r.cpu_seconds {
         usage.push(format!("cpu time {c:.2}s"));
     }
-    let usage = if usage.is_empty() { String::new() } else { format!("; using {}", usage.join(", ")) };
-    let cgroup = r.cgroup.as_deref().map_or(String::new(), |c| format!("\nCgroup = {c}"));
-    Some(format!("Resources = {asked}; {}{usage}{cgroup}\n", enforced.join(", ")))
+    if usage.is_empty() { String::new() } else { format!("; using {}", usage.join(", ")) }
 }
 
 fn task_state(t: &TaskStatus) -> String {

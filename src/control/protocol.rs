@@ -180,6 +180,10 @@ pub struct NodeStatus {
     /// What the jobs that run reserve: memory MB.
     #[serde(default)]
     pub memory_reserved: u64,
+    /// Tasks of running jobs without a `resources` block, which reserve
+    /// nothing.
+    #[serde(default)]
+    pub unreserved_tasks: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -293,6 +297,11 @@ pub struct TaskResources {
     pub memory: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub memory_max: Option<i64>,
+    /// The task has no `resources` block: it reserves nothing on the node
+    /// and is limited by nothing (`cpu` and `memory` are Nomad's defaults,
+    /// shown but not applied).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unreserved: bool,
     /// What the task's cgroup enforces (`memory`, `cpu`); empty: nothing.
     pub enforced: Vec<String>,
     /// The hard memory limit set, in bytes.

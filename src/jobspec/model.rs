@@ -224,11 +224,25 @@ pub struct Resources {
     pub memory: u32,
     /// MB; `None` when not set, `Some(-1)` for no hard limit.
     pub memory_max: Option<i64>,
+    /// The task has a `resources` block. Without one it reserves nothing
+    /// on the node and gets no limit (as a systemd or runit service);
+    /// with one, the fields it leaves out take Nomad's defaults.
+    pub declared: bool,
 }
 
+impl Resources {
+    /// What the task holds on the node: (cpu MHz, memory MB); nothing
+    /// without a `resources` block.
+    pub fn reserved(&self) -> (u64, u64) {
+        if self.declared { (u64::from(self.cpu), u64::from(self.memory)) } else { (0, 0) }
+    }
+}
+
+/// Nomad's defaults, as a block without fields gets them; a task without
+/// a block has these values too, but not `declared`.
 impl Default for Resources {
     fn default() -> Self {
-        Resources { cpu: 100, memory: 300, memory_max: None }
+        Resources { cpu: 100, memory: 300, memory_max: None, declared: false }
     }
 }
 

@@ -96,7 +96,7 @@ fn other_defaults() {
     assert_eq!(t.kill_signal, "SIGINT");
     assert_eq!(t.shutdown_delay, Duration::ZERO);
     assert_eq!(t.logs, Logs { max_files: 10, max_file_size: 10 });
-    assert_eq!(t.resources, Resources { cpu: 100, memory: 300, memory_max: None });
+    assert_eq!(t.resources, Resources { cpu: 100, memory: 300, memory_max: None, declared: false });
     assert!(!t.leader && t.lifecycle.is_none() && t.user.is_none());
     assert_eq!(t.driver, Driver::Exec);
     assert_eq!(j.name, "j");

@@ -187,10 +187,8 @@ impl Node {
 pub fn demand(job: &Job) -> (u64, u64) {
     job.groups.iter().fold((0, 0), |(cpu, mem), g| {
         let n = u64::from(g.count);
-        let (c, m) = g
-            .tasks
-            .iter()
-            .fold((0u64, 0u64), |(c, m), t| (c + u64::from(t.resources.cpu), m + u64::from(t.resources.memory)));
+        let (c, m) =
+            g.tasks.iter().map(|t| t.resources.reserved()).fold((0u64, 0u64), |(c, m), (tc, tm)| (c + tc, m + tm));
         (cpu + n * c, mem + n * m)
     })
 }
@@ -406,13 +404,19 @@ mod tests {
     task "b" {
       driver = "raw_exec"
       config { command = "/bin/true" }
+      resources {}
+    }
+    task "c" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
     }
   }
 }"#,
         );
         assert!(parsed.is_valid(), "{:?}", parsed.diagnostics);
         let job = &parsed.jobs[0];
-        // b has Nomad's defaults: 100 MHz, 300 MB.
+        // b has Nomad's defaults: 100 MHz, 300 MB; c, without a block,
+        // reserves nothing.
         assert_eq!(demand(job), (3 * 1100, 3 * 812));
         let mut n = Node::bare("h", "dc1");
         assert!(fit(&n, (1_000_000, 1_000_000), job).is_ok(), "unknown totals are not checked");

@@ -564,8 +564,9 @@ impl Supervisor {
                     continue;
                 }
                 for t in &i.tasks {
-                    cpu += u64::from(t.spec.resources.cpu);
-                    mem += u64::from(t.spec.resources.memory);
+                    let (c, m) = t.spec.resources.reserved();
+                    cpu += c;
+                    mem += m;
                 }
             }
         }

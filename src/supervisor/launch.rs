@@ -45,10 +45,13 @@ pub(super) fn spawn_spec(
     set("NOMAD_DC", node.datacenter.clone());
     set("NOMAD_REGION", job.region.clone());
     set("NOMAD_NAMESPACE", "default".into());
-    set("NOMAD_CPU_LIMIT", task.resources.cpu.to_string());
-    set("NOMAD_MEMORY_LIMIT", task.resources.memory.to_string());
-    if let Some(m) = task.resources.memory_max {
-        set("NOMAD_MEMORY_MAX_LIMIT", m.to_string());
+    // A task without `resources` has no limits to tell.
+    if task.resources.declared {
+        set("NOMAD_CPU_LIMIT", task.resources.cpu.to_string());
+        set("NOMAD_MEMORY_LIMIT", task.resources.memory.to_string());
+        if let Some(m) = task.resources.memory_max {
+            set("NOMAD_MEMORY_MAX_LIMIT", m.to_string());
+        }
     }
     for (k, v) in &task.meta {
         // Meta values are literal text: only the `$${` escape is undone.

@@ -112,6 +112,7 @@ impl Supervisor {
         let cg = &self.cfg.cgroups;
         let attr = |k: &str| self.cfg.node.attrs.get(k).and_then(|v| v.parse::<u64>().ok());
         let (cpu_reserved, memory_reserved) = self.reserved(None);
+        let unreserved_tasks = self.unreserved_tasks();
         NodeStatus {
             name: self.cfg.node.name.clone(),
             datacenter: self.cfg.node.datacenter.clone(),
@@ -121,7 +122,20 @@ impl Supervisor {
             memory_total: attr("memory.totalbytes").map(|b| b / (1024 * 1024)),
             cpu_reserved,
             memory_reserved,
+            unreserved_tasks,
         }
+    }
+
+    /// How many tasks of the jobs that run have no `resources` block.
+    fn unreserved_tasks(&self) -> u64 {
+        let mut n = 0;
+        for serial in self.jobs.current.values() {
+            let Some(run) = self.jobs.runs.get(serial).filter(|r| !r.stopped) else { continue };
+            for inst in run.instances.iter().filter(|i| i.tasks.iter().any(|t| t.state != State::Dead)) {
+                n += inst.tasks.iter().filter(|t| !t.spec.resources.declared).count() as u64;
+            }
+        }
+        n
     }
 
     /// What the jobs that run reserve: (cpu MHz, memory MB). Stopped jobs,
@@ -138,8 +152,9 @@ impl Supervisor {
                     continue;
                 }
                 for t in &inst.tasks {
-                    total.0 += u64::from(t.spec.resources.cpu);
-                    total.1 += u64::from(t.spec.resources.memory);
+                    let (c, m) = t.spec.resources.reserved();
+                    total.0 += c;
+                    total.1 += m;
                 }
             }
         }
@@ -173,6 +188,7 @@ pub(super) fn task_resources(t: &TaskRun) -> TaskResources {
         cpu: r.cpu,
         memory: r.memory,
         memory_max: r.memory_max,
+        unreserved: !r.declared,
         enforced: Vec::new(),
         memory_limit: None,
         cpu_weight: None,

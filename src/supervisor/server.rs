@@ -227,12 +227,15 @@ impl ControlServer {
     /// connection closes after it unless the client follows something.
     pub fn answer(&mut self, registry: &Registry, token: Token, response: Response) {
         let Some(c) = self.clients.get_mut(&token) else { return };
-        match serde_json::to_vec(&response) {
-            Ok(mut bytes) => {
-                bytes.push(b'\n');
-                c.wbuf.extend_from_slice(&bytes);
+        // Encoded straight into the write buffer: a status of a thousand
+        // tasks is not copied once more.
+        let start = c.wbuf.len();
+        match serde_json::to_writer(&mut c.wbuf, &response) {
+            Ok(()) => c.wbuf.push(b'\n'),
+            Err(e) => {
+                c.wbuf.truncate(start);
+                log::error!("cannot encode a response: {e}");
             }
-            Err(e) => log::error!("cannot encode a response: {e}"),
         }
         if !c.follow {
             c.done = true;
@@ -242,13 +245,15 @@ impl ControlServer {
 
     fn flush_client(&mut self, registry: &Registry, token: Token) {
         let Some(c) = self.clients.get_mut(&token) else { return };
-        while !c.wbuf.is_empty() {
-            match c.stream.write(&c.wbuf) {
+        // What is written is dropped from the buffer once, at the end,
+        // not after every partial write (each would move the rest).
+        let mut sent = 0;
+        while sent < c.wbuf.len() {
+            match c.stream.write(&c.wbuf[sent..]) {
                 Ok(0) => break,
-                Ok(n) => {
-                    c.wbuf.drain(..n);
-                }
+                Ok(n) => sent += n,
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    c.wbuf.drain(..sent);
                     if !c.writable {
                         c.writable = true;
                         let _ = registry.reregister(&mut c.stream, token, Interest::READABLE | Interest::WRITABLE);
@@ -262,6 +267,7 @@ impl ControlServer {
                 }
             }
         }
+        c.wbuf.drain(..sent);
         // A large answer (the status of a thousand tasks is over a
         // megabyte) leaves the heap grown: once it is out, the buffer and
         // the freed memory go back to the system.

@@ -266,5 +266,5 @@ pub(super) fn resources(r: &mut Reader, rb: &Block) -> Resources {
         }
         Some(v)
     });
-    Resources { cpu, memory, memory_max }
+    Resources { cpu, memory, memory_max, declared: true }
 }

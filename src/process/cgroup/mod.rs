@@ -1,0 +1,382 @@
+//! cgroups for tasks, written directly against the cgroup files: v2
+//! (unified), v1, and the hybrid of both (v1 controllers beside a v2 mount
+//! that only tracks processes). Each task gets its own cgroup under a supd
+//! parent in every hierarchy supd uses: its memory limit and cpu weight are
+//! set there, its processes join it before they exec, its OOM kills are
+//! counted there, and on its end whatever it left behind is killed through
+//! it, however far it wandered from the task's process group.
+//!
+//! The layout is read from /proc/self/mountinfo and /proc/self/cgroup by
+//! pure functions ([`parse_mountinfo`], [`plan`]); [`Cgroups::setup`] then
+//! makes the parent directories and keeps the list of what could not be
+//! set up, so that supd says so instead of running tasks silently without
+//! limits.
+
+mod files;
+mod layout;
+mod limits;
+mod task;
+
+pub use layout::{Kind, Mount, Place, Plan, parse_mountinfo, parse_proc_cgroup, plan, unescape, unified};
+pub use limits::{Limits, mhz_to_quota, mhz_to_shares, shares_to_weight};
+pub use task::{TaskCgroup, Usage};
+
+use crate::jobspec::model::Resources;
+use files::write;
+use std::io;
+use std::path::{Path, PathBuf};
+use task::Dir;
+
+/// What supd.toml says about cgroups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// `cgroup_parent`: relative to supd's own cgroup, or absolute from the
+    /// root of each hierarchy.
+    pub parent: String,
+    /// `cpu_hard_limit`: a quota of `cpu` MHz instead of a weight.
+    pub hard_cpu: bool,
+    /// MHz of one core, to turn MHz into a quota.
+    pub mhz_per_core: Option<u64>,
+}
+
+/// A hierarchy in use: the parent of the tasks' cgroups in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Role {
+    v2: bool,
+    controller: &'static str,
+    parent: PathBuf,
+}
+
+/// The cgroup set-up of this supd: which hierarchies hold the tasks, and
+/// what could not be set up.
+#[derive(Debug, Clone, Default)]
+pub struct Cgroups {
+    pub kind: Kind,
+    memory: Option<Role>,
+    cpu: Option<Role>,
+    acct: Option<Role>,
+    track: Option<Role>,
+    hard_cpu: bool,
+    mhz_per_core: Option<u64>,
+    /// What is not enforced and why, for the startup warning and `status`.
+    pub problems: Vec<String>,
+}
+
+/// The name supd moves itself to when its own v2 cgroup must hand its
+/// controllers down (a cgroup with processes cannot).
+const DAEMON_LEAF: &str = "supd.daemon";
+
+impl Cgroups {
+    /// No cgroups: every task runs without limits, for this reason.
+    pub fn disabled(reason: &str) -> Cgroups {
+        Cgroups { problems: vec![format!("cpu and memory limits are not enforced: {reason}")], ..Cgroups::default() }
+    }
+
+    /// Detects the layout and makes the parent cgroups. Never fails: what
+    /// cannot be done is listed in `problems`.
+    pub fn setup(opts: &Options) -> Cgroups {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+        let mounts = parse_mountinfo(&mountinfo);
+        let v2_controllers: Vec<String> = unified(&mounts, &own)
+            .and_then(|d| std::fs::read_to_string(d.join("cgroup.controllers")).ok())
+            .map(|s| s.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default();
+        let p = plan(&mounts, &own, &v2_controllers);
+        let mut cg =
+            Cgroups { kind: p.kind, hard_cpu: opts.hard_cpu, mhz_per_core: opts.mhz_per_core, ..Cgroups::default() };
+        if p.kind == Kind::None {
+            cg.problems.push("cpu and memory limits are not enforced: no cgroup filesystem is mounted".into());
+            return cg;
+        }
+        if let Err(e) = check_parent(&opts.parent) {
+            cg.problems.push(format!("cpu and memory limits are not enforced: {e}"));
+            return cg;
+        }
+        // The v2 controllers supd needs handed down to its tasks.
+        let mut want_v2: Vec<&str> = Vec::new();
+        if p.memory.first().is_some_and(|pl| pl.v2) {
+            want_v2.push("memory");
+        }
+        if p.cpu.first().is_some_and(|pl| pl.v2) {
+            want_v2.push("cpu");
+        }
+        // Each hierarchy is prepared once; the result says which v2
+        // controllers its tasks get, or why it cannot be used.
+        let mut prepared: Vec<(PathBuf, Result<Vec<String>, String>)> = Vec::new();
+        let mut prepare = |pl: &Place| -> (PathBuf, Result<Vec<String>, String>) {
+            let target = parent_dir(pl, &opts.parent);
+            if let Some((_, r)) = prepared.iter().find(|(t, _)| *t == target) {
+                return (target, r.clone());
+            }
+            let r = if pl.v2 { prepare_v2(&pl.own, &target, &want_v2) } else { prepare_v1(&target) };
+            prepared.push((target.clone(), r.clone()));
+            (target, r)
+        };
+        let mut pick = |places: &[Place], needs: Option<&str>, what: &str, problems: &mut Vec<String>| {
+            let mut why = String::new();
+            for pl in places {
+                let (parent, r) = prepare(pl);
+                match r {
+                    Ok(enabled) if !pl.v2 || needs.is_none_or(|c| enabled.iter().any(|e| e == c)) => {
+                        return Some(Role { v2: pl.v2, controller: pl.controller, parent });
+                    }
+                    Ok(_) => {
+                        why = format!(
+                            "the {} controller cannot be handed down to {} (cgroup.subtree_control)",
+                            needs.unwrap_or_default(),
+                            parent.display()
+                        )
+                    }
+                    Err(e) => why = e,
+                }
+            }
+            if why.is_empty() {
+                why = match needs {
+                    Some(c) => format!("no {c} controller is mounted"),
+                    None => "no usable cgroup hierarchy".into(),
+                };
+            }
+            problems.push(format!("{what}: {why}"));
+            None
+        };
+        let mut problems = Vec::new();
+        cg.memory = pick(&p.memory, Some("memory"), "memory limits are not enforced", &mut problems);
+        cg.cpu = pick(&p.cpu, Some("cpu"), "cpu weights are not enforced", &mut problems);
+        cg.acct = pick(&p.acct, None, "cpu time of tasks is not reported", &mut problems);
+        cg.track = pick(
+            &p.track,
+            None,
+            "task processes are not tracked by cgroup (stop relies on process groups)",
+            &mut problems,
+        );
+        if opts.hard_cpu && cg.cpu.is_some() && opts.mhz_per_core.is_none() {
+            problems.push(
+                "cpu_hard_limit: the cpu frequency of this host is unknown, so cpu stays a weight — set cpu_total_compute"
+                    .into(),
+            );
+        }
+        cg.problems = problems;
+        cg.remove_stale();
+        cg
+    }
+
+    /// Whether any limit can be set.
+    pub fn enforcing(&self) -> bool {
+        self.memory.is_some() || self.cpu.is_some()
+    }
+
+    /// Whether tasks get cgroups at all.
+    pub fn active(&self) -> bool {
+        self.memory.is_some() || self.cpu.is_some() || self.acct.is_some() || self.track.is_some()
+    }
+
+    /// One line for the log and `status`: the layout and what does what.
+    pub fn summary(&self) -> String {
+        let role = |r: &Option<Role>| match r {
+            Some(r) if r.v2 => "v2".to_string(),
+            Some(r) => format!("v1 {}", r.controller),
+            None => "none".to_string(),
+        };
+        let parent = [&self.memory, &self.cpu, &self.track, &self.acct]
+            .into_iter()
+            .flatten()
+            .next()
+            .map_or(String::new(), |r| format!(", parent {}", r.parent.display()));
+        format!(
+            "{}: memory {}, cpu {}{}, cpu time {}, kill {}{parent}",
+            self.kind.as_str(),
+            role(&self.memory),
+            role(&self.cpu),
+            if self.hard_cpu && self.mhz_per_core.is_some() { " (hard quota)" } else { "" },
+            role(&self.acct),
+            role(&self.track),
+        )
+    }
+
+    fn roles(&self) -> impl Iterator<Item = &Role> {
+        [&self.memory, &self.cpu, &self.acct, &self.track].into_iter().flatten()
+    }
+
+    /// Removes the empty task cgroups a crashed supd left behind. One
+    /// made in the last minute may be another supd's, about to be joined
+    /// (several may share a parent): it stays.
+    fn remove_stale(&self) {
+        let now = std::time::SystemTime::now();
+        for r in self.roles() {
+            let Ok(entries) = std::fs::read_dir(&r.parent) else { continue };
+            for e in entries.flatten() {
+                let old =
+                    e.metadata().ok().filter(|m| m.is_dir()).and_then(|m| m.modified().ok()).is_some_and(|t| {
+                        now.duration_since(t).is_ok_and(|age| age > std::time::Duration::from_secs(60))
+                    });
+                if old {
+                    let _ = std::fs::remove_dir(e.path());
+                }
+            }
+        }
+    }
+
+    /// Removes the parent cgroups when nothing is left in them (at exit).
+    pub fn remove_parents(&self) {
+        for r in self.roles() {
+            let _ = std::fs::remove_dir(&r.parent);
+        }
+    }
+
+    /// Makes the cgroup of one task and sets its limits (a task without
+    /// `resources` gets a tracking cgroup only). `name` must be
+    /// unique among the tasks of this supd, and one plain file name (see
+    /// [`crate::names::beneath`]).
+    pub fn create(&self, name: &str, res: &Resources) -> Result<TaskCgroup, String> {
+        let name = if name.starts_with('.') { format!("_{name}") } else { name.to_string() };
+        let mut cg = TaskCgroup::default();
+        let dir_of = |r: &Option<Role>, cg: &mut TaskCgroup| -> Result<Option<Dir>, String> {
+            let Some(r) = r else { return Ok(None) };
+            let path = crate::names::beneath(&r.parent, &[&name]).map_err(|e| format!("cannot name a cgroup: {e}"))?;
+            let d = Dir { v2: r.v2, path };
+            if !cg.dirs.iter().any(|x| x.path == d.path) {
+                make_dir(&r.parent, &d.path, r.v2)
+                    .map_err(|e| format!("cannot create the cgroup {}: {e}", d.path.display()))?;
+                cg.dirs.push(d.clone());
+            }
+            Ok(Some(d))
+        };
+        if !res.declared {
+            // No `resources`: a cgroup that only tracks the task (v2 where
+            // there is one, which the child is made in: no migration),
+            // with the memory and cpu time it counts there, and no limit.
+            let beside_track =
+                |r: &Option<Role>| r.clone().filter(|r| self.track.as_ref().is_some_and(|t| t.parent == r.parent));
+            let made = (|| -> Result<(), String> {
+                cg.track = dir_of(&self.track, &mut cg)?;
+                cg.memory = dir_of(&beside_track(&self.memory), &mut cg)?;
+                cg.acct = dir_of(&beside_track(&self.acct), &mut cg)?;
+                Ok(())
+            })();
+            if let Err(e) = made {
+                let _ = cg.remove();
+                return Err(e);
+            }
+            cg.limits.not_enforced = vec!["memory".into(), "cpu".into()];
+            return Ok(cg);
+        }
+        let made = (|| -> Result<(), String> {
+            cg.memory = dir_of(&self.memory, &mut cg)?;
+            cg.cpu = dir_of(&self.cpu, &mut cg)?;
+            cg.acct = dir_of(&self.acct, &mut cg)?;
+            cg.track = dir_of(&self.track, &mut cg)?;
+            Ok(())
+        })();
+        if let Err(e) = made.and_then(|()| cg.set_limits(res, self)) {
+            let _ = cg.remove();
+            return Err(e);
+        }
+        if self.memory.is_none() {
+            cg.limits.not_enforced.push("memory".into());
+        }
+        if self.cpu.is_none() {
+            cg.limits.not_enforced.push("cpu".into());
+        }
+        Ok(cg)
+    }
+}
+
+/// `cgroup_parent` must name a cgroup below supd's own (or the root):
+/// plain names separated by `/`.
+pub fn check_parent(parent: &str) -> Result<(), String> {
+    let rel = parent.trim_start_matches('/');
+    if rel.is_empty() || rel.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
+        return Err(format!(
+            "cgroup_parent {parent:?} is not a cgroup name — use names separated by /, e.g. \"supd\" or \"/supd\""
+        ));
+    }
+    Ok(())
+}
+
+/// The parent cgroup of the tasks in a hierarchy: relative to supd's own
+/// cgroup, or (with a leading `/`) to the root of the mount.
+fn parent_dir(pl: &Place, parent: &str) -> PathBuf {
+    match parent.strip_prefix('/') {
+        Some(abs) => pl.mount.join(abs.trim_start_matches('/')),
+        None => pl.own.join(parent),
+    }
+}
+
+fn prepare_v1(target: &Path) -> Result<Vec<String>, String> {
+    std::fs::create_dir_all(target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+    writable(target)?;
+    // New memory cgroups take their swappiness from their parent: set once
+    // here, not for every task (as Nomad does; refused in some nested
+    // hierarchies, which is harmless).
+    let swappiness = target.join("memory.swappiness");
+    if swappiness.exists() {
+        let _ = write(&swappiness, "0");
+    }
+    Ok(Vec::new())
+}
+
+/// Whether supd may make task cgroups in `dir` (a parent made earlier by
+/// root is not writable for an unprivileged supd).
+fn writable(dir: &Path) -> Result<(), String> {
+    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK)
+        .map_err(|e| format!("cannot make task cgroups in {}: {e}", dir.display()))
+}
+
+/// Makes the v2 parent and hands the wanted controllers down from supd's
+/// own cgroup to it and its children; returns those its children get.
+fn prepare_v2(own: &Path, target: &Path, want: &[&str]) -> Result<Vec<String>, String> {
+    std::fs::create_dir_all(target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+    writable(target)?;
+    if want.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut chain = vec![own.to_path_buf()];
+    if let Ok(rel) = target.strip_prefix(own) {
+        let mut d = own.to_path_buf();
+        for c in rel.components() {
+            d.push(c);
+            chain.push(d.clone());
+        }
+    }
+    for (i, dir) in chain.iter().enumerate() {
+        for c in want {
+            let r = write(&dir.join("cgroup.subtree_control"), &format!("+{c}"));
+            if i == 0 && r.as_ref().is_err_and(|e| e.raw_os_error() == Some(libc::EBUSY)) {
+                // supd's own cgroup has processes (supd itself, under
+                // systemd's delegation): it may not hand controllers down
+                // until supd moves into a leaf of its own.
+                let leaf = own.join(DAEMON_LEAF);
+                let moved = std::fs::create_dir_all(&leaf)
+                    .and_then(|()| write(&leaf.join("cgroup.procs"), &std::process::id().to_string()))
+                    .and_then(|()| write(&dir.join("cgroup.subtree_control"), &format!("+{c}")));
+                if let Err(e) = moved {
+                    log::debug!("cannot move supd into {}: {e}", leaf.display());
+                }
+            }
+        }
+    }
+    let enabled = std::fs::read_to_string(target.join("cgroup.subtree_control")).unwrap_or_default();
+    Ok(enabled.split_whitespace().map(str::to_string).collect())
+}
+
+/// Makes a task's cgroup; its parent is made again if another supd
+/// sharing it removed it meanwhile.
+fn make_dir(parent: &Path, dir: &Path, v2: bool) -> io::Result<()> {
+    match std::fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(parent)?;
+            if v2 && let Some(grand) = parent.parent() {
+                // Hand the controllers of the grandparent down again.
+                let ctl = std::fs::read_to_string(grand.join("cgroup.subtree_control")).unwrap_or_default();
+                for c in ctl.split_whitespace() {
+                    let _ = write(&parent.join("cgroup.subtree_control"), &format!("+{c}"));
+                }
+            }
+            std::fs::create_dir(dir)
+        }
+        Err(e) => Err(e),
+    }
+}

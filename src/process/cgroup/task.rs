@@ -1,0 +1,283 @@
+//! The cgroup of one task across its runs: joining it before exec, its
+//! OOM kills and usage, whether it is empty, killing what is left in it,
+//! and removing it.
+
+use super::files::{Kept, keyed, read_small, read_u64, write};
+use super::limits::Limits;
+use crate::process::Join;
+use std::cell::Cell;
+use std::io;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How long a usage read stands for the current one.
+pub const USAGE_AGE: Duration = Duration::from_secs(1);
+
+/// The resident memory of these processes, from /proc/PID/statm (pages
+/// shared between them counted in each); `None` without any.
+fn resident(pids: &[i32]) -> Option<u64> {
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE).ok().flatten().map_or(4096, |p| p as u64);
+    let mut total = None;
+    for pid in pids {
+        let Some(text) = read_small(Path::new(&format!("/proc/{pid}/statm"))) else { continue };
+        if let Some(pages) = text.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()) {
+            total = Some(total.unwrap_or(0) + pages * page);
+        }
+    }
+    total
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Dir {
+    pub(super) v2: bool,
+    pub(super) path: PathBuf,
+}
+
+/// What a task used, where the cgroup tells.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    pub memory_bytes: Option<u64>,
+    pub cpu_ns: Option<u64>,
+}
+
+/// The cgroup of one task, across its restarts: made before its first
+/// start, removed once it is dead for good.
+#[derive(Debug, Default)]
+pub struct TaskCgroup {
+    pub(super) dirs: Vec<Dir>,
+    pub(super) memory: Option<Dir>,
+    pub(super) cpu: Option<Dir>,
+    pub(super) acct: Option<Dir>,
+    pub(super) track: Option<Dir>,
+    /// The OOM kill and failure counters when the current run started.
+    pub(super) oom_base: (Option<u64>, Option<u64>),
+    /// The cpu time counter when the current run started.
+    pub(super) cpu_base: u64,
+    /// v1 `cgroup.procs` of every hierarchy, opened at the first start and
+    /// kept: each run's child joins by writing to them.
+    pub(super) procs: Vec<OwnedFd>,
+    /// The v2 directory, kept open: each run's child is made in it.
+    pub(super) dir: Option<OwnedFd>,
+    /// v2 `cgroup.events` of the tracking cgroup, kept open: whether the
+    /// cgroup is empty is one read at each end of a run.
+    pub(super) events: Kept,
+    /// The counters have moved since the bases were taken (a run ended
+    /// without being read): read them again once the next run is started.
+    pub(super) stale: bool,
+    /// The last usage read and when (cpu time as counted, not since the
+    /// run's start).
+    pub(super) usage_cache: Cell<Option<(Instant, Usage)>>,
+    pub limits: Limits,
+}
+
+impl TaskCgroup {
+    /// What the child of each run joins before exec: the v2 cgroup it is
+    /// made in (its directory) and the v1 `cgroup.procs` it writes "0" to
+    /// (the writer itself); opened on first use and kept.
+    pub fn join(&mut self) -> Result<Join, String> {
+        if self.procs.is_empty() && self.dir.is_none() {
+            for d in &self.dirs {
+                let open = if d.v2 {
+                    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_DIRECTORY).open(&d.path)
+                } else {
+                    std::fs::OpenOptions::new().write(true).open(d.path.join("cgroup.procs"))
+                };
+                let fd = open.map(OwnedFd::from).map_err(|e| format!("cannot open {}: {e}", d.path.display()))?;
+                if d.v2 {
+                    self.dir = Some(fd);
+                } else {
+                    self.procs.push(fd);
+                }
+            }
+        }
+        Ok(Join {
+            procs: self.procs.iter().map(AsRawFd::as_raw_fd).collect(),
+            dir: self.dir.as_ref().map(AsRawFd::as_raw_fd),
+        })
+    }
+
+    /// (OOM kills, failures to charge) so far; v1 kernels before 4.13
+    /// only have the second.
+    fn oom_counters(&self) -> (Option<u64>, Option<u64>) {
+        match &self.memory {
+            Some(d) if d.v2 => (keyed(&d.path.join("memory.events"), "oom_kill"), None),
+            Some(d) => match keyed(&d.path.join("memory.oom_control"), "oom_kill") {
+                Some(n) => (Some(n), None),
+                // Kernels before 4.13 have no kill counter.
+                None => (None, read_u64(&d.path.join("memory.failcnt"))),
+            },
+            None => (None, None),
+        }
+    }
+
+    fn cpu_ns(&self) -> Option<u64> {
+        let d = self.acct.as_ref()?;
+        if d.v2 {
+            let text = read_small(&d.path.join("cpu.stat"))?;
+            text.lines().find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse::<u64>().ok()).map(|us| us * 1000)
+        } else {
+            read_small(&d.path.join("cpuacct.usage"))?.trim().parse().ok()
+        }
+    }
+
+    /// Whether the kernel's OOM killer struck in this cgroup since the run
+    /// started. Without an OOM kill counter, a SIGKILL after the limit
+    /// was hit counts.
+    ///
+    /// Called once per run, at its end. The OOM killer kills with SIGKILL,
+    /// so any other end is not its doing and nothing is read: the bases are
+    /// read again by [`TaskCgroup::started`], after the next run is on its
+    /// way, off the path from one run's exit to the next one's start. After
+    /// a SIGKILL, the counters read now are where the next run starts from
+    /// (nothing runs in the cgroup in between). A new cgroup starts from
+    /// zero.
+    pub fn end_run(&mut self, sigkill: bool) -> bool {
+        if !sigkill {
+            self.stale = true;
+            return false;
+        }
+        let now = self.oom_counters();
+        let killed = match (now.0, self.oom_base.0) {
+            (Some(n), Some(b)) => n > b,
+            (Some(n), None) => n > 0,
+            // Without a kill counter: a SIGKILL while failing to charge.
+            _ => sigkill && now.1.unwrap_or(0) > self.oom_base.1.unwrap_or(0),
+        };
+        self.oom_base = now;
+        self.cpu_base = self.cpu_ns().unwrap_or(self.cpu_base);
+        self.stale = false;
+        killed
+    }
+
+    /// A run has just started: the bases for its OOM verdict and cpu time,
+    /// when the end of the previous run did not read them.
+    pub fn started(&mut self) {
+        if std::mem::take(&mut self.stale) {
+            self.oom_base = self.oom_counters();
+            self.cpu_base = self.cpu_ns().unwrap_or(self.cpu_base);
+        }
+    }
+
+    /// What the task uses now; cpu time since its current run started.
+    /// Read at most once per [`USAGE_AGE`]: `status` asked back to back,
+    /// or for a thousand tasks, does not read every usage file each time.
+    pub fn usage(&self) -> Usage {
+        let now = Instant::now();
+        let raw = match self.usage_cache.get() {
+            Some((at, u)) if now.duration_since(at) < USAGE_AGE => u,
+            _ => {
+                let u = self.read_usage();
+                self.usage_cache.set(Some((now, u)));
+                u
+            }
+        };
+        Usage { memory_bytes: raw.memory_bytes, cpu_ns: raw.cpu_ns.map(|n| n.saturating_sub(self.cpu_base)) }
+    }
+
+    /// The usage counters as they are: memory from the cgroup's memory
+    /// controller, else the resident memory of its processes; the cpu
+    /// time counter itself.
+    fn read_usage(&self) -> Usage {
+        let memory_bytes = match &self.memory {
+            Some(d) => {
+                let file = d.path.join(if d.v2 { "memory.current" } else { "memory.usage_in_bytes" });
+                read_small(&file).and_then(|t| t.trim().parse().ok())
+            }
+            None if self.track.is_some() => resident(&self.pids()),
+            None => None,
+        };
+        Usage { memory_bytes, cpu_ns: self.cpu_ns() }
+    }
+
+    /// The pids in the cgroup (of the tracking hierarchy).
+    pub fn pids(&self) -> Vec<i32> {
+        let Some(d) = self.track.as_ref().or(self.dirs.first()) else { return Vec::new() };
+        std::fs::read_to_string(d.path.join("cgroup.procs"))
+            .map(|s| s.split_whitespace().filter_map(|p| p.parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Whether no process is left in it.
+    pub fn is_empty(&self) -> bool {
+        match &self.track {
+            Some(d) if d.v2 => {
+                let text = self.events.read(&d.path.join("cgroup.events")).unwrap_or_default();
+                let populated = text.lines().find_map(|l| l.strip_prefix("populated ")?.trim().parse::<u64>().ok());
+                populated.is_none_or(|p| p == 0)
+            }
+            _ => self
+                .dirs
+                .iter()
+                .all(|d| std::fs::read_to_string(d.path.join("cgroup.procs")).map_or(true, |s| s.trim().is_empty())),
+        }
+    }
+
+    /// SIGKILLs every process in the cgroup: at once with v2's
+    /// cgroup.kill, else frozen (so that nothing forks meanwhile) and
+    /// killed one by one. The processes die shortly after this returns.
+    pub fn kill_all(&self) -> Result<(), String> {
+        let Some(d) = self.track.as_ref() else { return Ok(()) };
+        if d.v2 && d.path.join("cgroup.kill").exists() {
+            return write(&d.path.join("cgroup.kill"), "1")
+                .map_err(|e| format!("cannot kill the cgroup {}: {e}", d.path.display()));
+        }
+        let freezer = if d.v2 {
+            Some(("cgroup.freeze", "1", "0"))
+        } else if d.path.join("freezer.state").exists() {
+            Some(("freezer.state", "FROZEN", "THAWED"))
+        } else {
+            None
+        };
+        if let Some((file, on, _)) = freezer {
+            let _ = write(&d.path.join(file), on);
+            // Freezing takes effect task by task; give it a moment.
+            for _ in 0..50 {
+                let state =
+                    std::fs::read_to_string(d.path.join(if d.v2 { "cgroup.events" } else { file })).unwrap_or_default();
+                if state.contains("FROZEN") && !state.contains("FREEZING") || state.contains("frozen 1") {
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+        }
+        // Without a freezer, a task may fork while it is being killed:
+        // go round until nothing is left (or give up after a few rounds).
+        for _ in 0..if freezer.is_some() { 1 } else { 20 } {
+            let pids = self.pids();
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                let _ = crate::process::signal_pid(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+        if let Some((file, _, off)) = freezer {
+            write(&d.path.join(file), off).map_err(|e| format!("cannot thaw {}: {e}", d.path.display()))?;
+        }
+        Ok(())
+    }
+
+    /// Removes the cgroup's directories; fails (EBUSY) while processes are
+    /// still dying in it.
+    pub fn remove(&mut self) -> io::Result<()> {
+        let mut first = Ok(());
+        self.dirs.retain(|d| match std::fs::remove_dir(&d.path) {
+            Ok(()) => false,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => false,
+            Err(e) => {
+                if first.is_ok() {
+                    first = Err(e);
+                }
+                true
+            }
+        });
+        first
+    }
+
+    /// The directory that tracks the task's processes, for messages.
+    pub fn path(&self) -> Option<&Path> {
+        self.track.as_ref().or(self.dirs.first()).map(|d| d.path.as_path())
+    }
+}
