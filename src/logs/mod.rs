@@ -253,21 +253,53 @@ fn existing(dir: &Path, base: &str) -> Vec<u64> {
         .unwrap_or_default()
 }
 
-/// The last `n` lines of a rotated stream, at most 4 MiB of them.
+/// The most `tail` returns.
+const MAX_TAIL: usize = 4 << 20;
+
+/// The last `n` lines of a rotated stream, at most [`MAX_TAIL`] bytes of
+/// them. Read backwards from the end of the newest file, block by block,
+/// so that the cost is that of the lines asked for, whatever the files'
+/// sizes.
 pub fn tail(dir: &Path, base: &str, n: usize) -> Vec<u8> {
+    use std::io::{Seek, SeekFrom};
+    const BLOCK: u64 = 64 << 10;
+    if n == 0 {
+        return Vec::new();
+    }
     let mut indices = existing(dir, base);
     indices.sort_unstable_by(|a, b| b.cmp(a));
-    let mut collected: Vec<u8> = Vec::new();
-    for i in indices {
-        let Ok(data) = file(dir, base, i).and_then(std::fs::read) else { continue };
-        let mut joined = data;
-        joined.extend_from_slice(&collected);
-        collected = joined;
-        let lines = collected.iter().filter(|b| **b == b'\n').count();
-        if lines > n || collected.len() > 4 << 20 {
-            break;
+    // Blocks from the end backwards; line ends counted but for the very
+    // last byte (the end of the last line is not the start of another).
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let mut total = 0usize;
+    let mut line_ends = 0usize;
+    'files: for i in indices {
+        let Ok(mut f) = file(dir, base, i).and_then(File::open) else { continue };
+        let Ok(len) = f.metadata().map(|m| m.len()) else { continue };
+        let mut end = len;
+        while end > 0 {
+            let start = end.saturating_sub(BLOCK);
+            let mut block = vec![0u8; (end - start) as usize];
+            if f.seek(SeekFrom::Start(start)).and_then(|_| f.read_exact(&mut block)).is_err() {
+                continue 'files; // shrunk meanwhile (rotated): what was read stays
+            }
+            line_ends += block.iter().filter(|b| **b == b'\n').count();
+            if total == 0 && block.last() == Some(&b'\n') {
+                line_ends -= 1;
+            }
+            total += block.len();
+            blocks.push(block);
+            end = start;
+            if line_ends >= n || total >= MAX_TAIL {
+                break 'files;
+            }
         }
     }
+    let mut collected = Vec::with_capacity(total);
+    for b in blocks.iter().rev() {
+        collected.extend_from_slice(b);
+    }
+    drop(blocks);
     let mut start = collected.len();
     let mut seen = 0;
     let body_end = if collected.last() == Some(&b'\n') { collected.len() - 1 } else { collected.len() };
@@ -280,9 +312,6 @@ pub fn tail(dir: &Path, base: &str, n: usize) -> Vec<u8> {
             }
         }
         start = i;
-    }
-    if n == 0 {
-        return Vec::new();
     }
     collected.split_off(start.min(collected.len()))
 }
@@ -376,6 +405,24 @@ mod tests {
         std::fs::write(dir.path().join("t.stdout.4"), "c\n").unwrap();
         assert_eq!(tail(dir.path(), "t.stdout", 2), b"b\nc\n");
         assert_eq!(tail(dir.path(), "t.stdout", 5), b"a\nb\nc\n");
+    }
+
+    #[test]
+    fn tail_reads_only_the_end_of_a_huge_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.stdout.0");
+        let f = File::create(&path).unwrap();
+        f.set_len(3 << 30).unwrap(); // sparse: 3 GiB of nothing on disk
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let lines: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+        f.write_all(lines.as_bytes()).unwrap();
+        assert_eq!(tail(dir.path(), "t.stdout", 3), b"line 99997\nline 99998\nline 99999\n");
+        // A line ending block boundaries apart is found whole.
+        let long = "x".repeat(200 << 10);
+        f.write_all(format!("{long}\nlast").as_bytes()).unwrap();
+        assert_eq!(tail(dir.path(), "t.stdout", 2), format!("{long}\nlast").as_bytes());
+        // Whatever is asked, at most MAX_TAIL (and a little) comes back.
+        assert!(tail(dir.path(), "t.stdout", 10_000_000).len() <= MAX_TAIL + (64 << 10));
     }
 
     #[test]

@@ -90,9 +90,10 @@ impl Supervisor {
         poll.registry()
             .register(&mut mio::unix::SourceFd(&children.fd()), CHILDREN, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
+        let mut tokens = Tokens::starting_at(FIRST_TOKEN);
         let mut server = ControlServer::bind(&cfg.socket, cfg.socket_group).map_err(|e| Error::Setup(e.0))?;
         server
-            .register(poll.registry(), LISTENER)
+            .register(poll.registry(), LISTENER, &mut tokens)
             .map_err(|e| Error::Setup(format!("cannot watch the control socket: {e}")))?;
         Ok(Supervisor {
             cfg,
@@ -100,7 +101,7 @@ impl Supervisor {
             signals,
             children,
             server,
-            tokens: Tokens::starting_at(FIRST_TOKEN),
+            tokens,
             jobs: Jobs::default(),
             timers: Timers::new(Instant::now()),
             rng: rng::Rng::seeded(),
