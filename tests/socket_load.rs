@@ -473,3 +473,38 @@ fn random_bytes_and_framing_do_not_disturb_supervision() {
     let st = s.status();
     assert_eq!(st["jobs"][0]["name"], "loop", "{st}");
 }
+
+/// A tmpfs mounted for the length of a test.
+struct Mount(std::path::PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn a_full_log_disk_is_reported_once_with_a_count_not_per_write() {
+    assert!(nix::unistd::geteuid().is_root(), "this test mounts a tmpfs and needs root");
+    let s = Supd::new();
+    let logs = s.path("logs");
+    std::fs::create_dir(&logs).unwrap();
+    let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&logs).status();
+    assert!(ok.is_ok_and(|o| o.success()), "cannot mount a tmpfs on {}", logs.display());
+    let _mount = Mount(logs);
+    s.write_job("chatty.hcl", CHATTY);
+    let s = s.start();
+    s.wait_running("chatty/g/0/t");
+    // Every write fails from the first second on.
+    std::thread::sleep(Duration::from_secs(4));
+    let st = s.status();
+    let events =
+        st["jobs"][0]["groups"][0]["instances"][0]["tasks"][0]["events"].as_array().cloned().unwrap_or_default();
+    let failures: Vec<&str> =
+        events.iter().filter_map(|e| e["message"].as_str()).filter(|m| m.starts_with("Logs: cannot write")).collect();
+    let warnings = s.log().lines().filter(|l| l.contains("cannot write")).count();
+    eprintln!("full disk for 4 s: {} events, {warnings} warnings in supd's log", failures.len());
+    assert_eq!(failures.len(), 1, "{failures:#?}");
+    assert!(failures[0].contains("No space left on device"), "{}", failures[0]);
+    assert!(warnings <= 2, "{warnings} warnings\n{}", s.log());
+}

@@ -60,7 +60,27 @@ pub struct Capture {
     pub dropped: u64,
     /// The last write error, until it is reported.
     pub error: Option<String>,
+    /// Failed writes since the last report.
+    failures: u64,
+    /// When a problem was last reported; `None` while writes succeed.
+    reported: Option<std::time::Instant>,
+    /// A write succeeded after failures were reported.
+    recovered: bool,
 }
+
+/// A stream's trouble with its files, as it is to be reported.
+#[derive(Debug, PartialEq)]
+pub enum Problem {
+    /// Writes fail: the error, the failed writes it stands for, and the
+    /// bytes dropped so far.
+    Failing { error: String, failures: u64, dropped: u64 },
+    /// Writes succeed again after failing.
+    Recovered { failures: u64, dropped: u64 },
+}
+
+/// The same failure of one stream is reported at most this often; the
+/// failures in between are counted in the next report.
+pub const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Capture {
     /// Creates the pipe. The file is opened when the first output arrives:
@@ -86,6 +106,9 @@ impl Capture {
             located: false,
             dropped: 0,
             error: None,
+            failures: 0,
+            reported: None,
+            recovered: false,
         })
     }
 
@@ -185,6 +208,9 @@ impl Capture {
         if let Some(f) = self.file.as_mut() {
             match f.write_all(chunk) {
                 Ok(()) => {
+                    if self.reported.is_some() {
+                        self.recovered = true;
+                    }
                     self.size += chunk.len() as u64;
                     self.at_line_start = chunk.last() == Some(&b'\n');
                 }
@@ -197,7 +223,29 @@ impl Capture {
         }
     }
 
+    /// What is to be reported now, if anything: a failure at once, then
+    /// at most once per [`REPORT_EVERY`] with the count of failures in
+    /// between (a full disk would otherwise fill the task's events and
+    /// supd's log with the same line), and the recovery.
+    pub fn problem(&mut self, now: std::time::Instant) -> Option<Problem> {
+        if self.recovered && self.error.is_none() {
+            self.recovered = false;
+            self.reported = None;
+            return Some(Problem::Recovered { failures: std::mem::take(&mut self.failures), dropped: self.dropped });
+        }
+        self.recovered = false;
+        let due = self.reported.is_none_or(|r| now.duration_since(r) >= REPORT_EVERY);
+        if !due {
+            self.error = None;
+            return None;
+        }
+        let error = self.error.take()?;
+        self.reported = Some(now);
+        Some(Problem::Failing { error, failures: std::mem::take(&mut self.failures).max(1), dropped: self.dropped })
+    }
+
     fn fail(&mut self, bytes: usize, e: std::io::Error) {
+        self.failures += 1;
         self.dropped += bytes as u64;
         if self.error.is_none() {
             self.error = Some(format!("cannot write {}: {e}", self.shown()));
@@ -331,6 +379,7 @@ fn file(dir: &Path, base: &str, index: u64) -> std::io::Result<PathBuf> {
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::time::Duration;
 
     fn write_through(s: &Capture, data: &[u8]) {
         let mut w = File::from(s.write.try_clone().unwrap());
@@ -439,5 +488,25 @@ mod tests {
         write_through(&s, b"kept\n");
         s.drain();
         assert_eq!(std::fs::read_to_string(s.current_path().unwrap()).unwrap(), "kept\n");
+    }
+
+    #[test]
+    fn a_failing_stream_is_reported_once_then_with_the_count_then_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Capture::open(dir.path(), "t.stdout", 2, 1).unwrap();
+        let t0 = std::time::Instant::now();
+        for _ in 0..3 {
+            s.fail(10, std::io::Error::other("full"));
+        }
+        let Some(Problem::Failing { failures: 3, dropped: 30, .. }) = s.problem(t0) else { panic!("first report") };
+        s.fail(10, std::io::Error::other("full"));
+        assert_eq!(s.problem(t0 + Duration::from_secs(1)), None, "reported again within the minute");
+        s.fail(10, std::io::Error::other("full"));
+        let later = t0 + REPORT_EVERY;
+        let Some(Problem::Failing { failures: 2, dropped: 50, .. }) = s.problem(later) else { panic!("the count") };
+        write_through(&s, b"fine\n");
+        s.drain();
+        assert_eq!(s.problem(later), Some(Problem::Recovered { failures: 0, dropped: 50 }));
+        assert_eq!(s.problem(later), None);
     }
 }
