@@ -508,3 +508,80 @@ fn a_full_log_disk_is_reported_once_with_a_count_not_per_write() {
     assert!(failures[0].contains("No space left on device"), "{}", failures[0]);
     assert!(warnings <= 2, "{warnings} warnings\n{}", s.log());
 }
+
+#[test]
+fn supctl_gives_up_on_a_supd_that_does_not_answer_and_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("mute.sock");
+    // Accepts (the kernel does) and never answers.
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let t = Instant::now();
+    let out = Command::new(SUPCTL).arg("--socket").arg(&socket).args(["--timeout", "1", "status"]).output().unwrap();
+    let took = t.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    assert!(stderr.contains("did not answer within 1s (waiting for the answer)"), "{stderr}");
+    assert!(took < Duration::from_secs(5), "supctl waited {took:?}");
+}
+
+/// `count` tasks that fail at once, restarted without delay for ever.
+fn crash_loops(count: usize) -> String {
+    format!(
+        r#"job "many" {{
+  group "g" {{
+    count = {count}
+    restart {{
+      attempts = 1000000
+      interval = "1h"
+      delay    = "0s"
+      mode     = "delay"
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/false"
+      }}
+      resources {{
+        cpu    = 1
+        memory = 10
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn status_answers_promptly_while_500_tasks_crash_loop() {
+    let s = Supd::new();
+    s.write_job("many.hcl", &crash_loops(500));
+    let s = s.start_with_config("cpu_total_compute = 100000\nmemory_total_mb = 100000\n");
+    assert!(
+        wait_until(PATIENCE, || s
+            .try_status()
+            .is_some_and(|st| st["jobs"][0]["groups"][0]["instances"].as_array().is_some_and(|i| i.len() == 500))),
+        "500 instances do not run\n{}",
+        s.log()
+    );
+    let mut times = Vec::new();
+    let t = Instant::now();
+    while t.elapsed() < Duration::from_secs(10) && times.len() < 100 {
+        let (r, took) = raw_request(&s.socket(), STATUS);
+        assert_eq!(r["ok"], true, "{r}");
+        times.push(took);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    times.sort();
+    let p = |q: f64| times[((times.len() - 1) as f64 * q) as usize];
+    eprintln!(
+        "status with 500 crash loops: p50 {:?}, p95 {:?}, max {:?} ({} asked)",
+        p(0.5),
+        p(0.95),
+        p(1.0),
+        times.len()
+    );
+    // The goal is 50 ms in a release build (supd answered after 10 s
+    // before); a debug build on a loaded 2-core machine gets room on top.
+    assert!(p(0.95) < Duration::from_secs(1), "status p95 {:?} with 500 crash loops", p(0.95));
+}

@@ -44,6 +44,9 @@ const LISTENER: Token = Token(1);
 const CHILDREN: Token = Token(2);
 const FIRST_TOKEN: usize = 3;
 
+/// The longest run of due timers between two polls.
+const TIMER_TURN: Duration = Duration::from_millis(5);
+
 pub struct Supervisor {
     cfg: Config,
     poll: Poll,
@@ -259,7 +262,14 @@ impl Supervisor {
 
     fn run_due_timers(&mut self) {
         let now = Instant::now();
-        while let Some(timer) = self.timers.pop_due(now) {
+        // A turn does at most TIMER_TURN of due work (500 tasks restarting
+        // at once are many spawns): what is left stays due, so the next
+        // poll returns at once, after the sockets that are ready (a
+        // `status` waiting) have had their turn.
+        let turn_ends = now + TIMER_TURN;
+        while Instant::now() < turn_ends
+            && let Some(timer) = self.timers.pop_due(now)
+        {
             match timer {
                 Timer::Start { task: key, generation } => {
                     if self.jobs.task(key).is_some_and(|t| t.generation == generation) {
