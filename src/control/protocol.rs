@@ -368,11 +368,12 @@ mod tests {
         }
         let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"status"}"#).unwrap();
         assert_eq!(e.body, None);
+        assert_eq!(e.request, Request::Status { target: None });
         let e: Envelope =
             serde_json::from_str(r#"{"version":1,"body":12,"cmd":"job_run","source":"","file":"x.hcl"}"#).unwrap();
         assert_eq!(e.body, Some(12));
+        assert_eq!(e.request, Request::JobRun { source: String::new(), file: "x.hcl".into() });
         assert_eq!(MAX_BODY, crate::jobspec::MAX_FILE_SIZE, "a body holds any job file supd would read");
-        assert_eq!(e.request, Request::Status { target: None });
         // What an older supctl sends still reads, with the new fields off.
         let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"events","follow":true}"#).unwrap();
         assert_eq!(e.request, Request::Events { follow: true, target: None, since: None });
