@@ -24,7 +24,8 @@ use supd::node::Node;
     version,
     about = "Drive supd, the process supervisor that runs Nomad job files",
     after_help = "Exit status: 0 done; 1 refused or invalid (the reason on stderr); 2 usage error; \
-                  3 no supd at the socket; 5 permission denied on the socket."
+                  3 no supd at the socket, or it did not answer in time; 4 (status) a selected task is not \
+                  running and healthy; 5 permission denied on the socket."
 )]
 struct Cli {
     /// Print machine-readable JSON instead of text (not with logs or
@@ -38,6 +39,10 @@ struct Cli {
     /// (default: supd's default path, when it exists).
     #[arg(long, global = true, value_name = "FILE", value_hint = ValueHint::FilePath)]
     config: Option<PathBuf>,
+    /// How long to wait for supd's answer, in seconds (connecting may take
+    /// at most 5 s). supctl exits 3 when supd does not answer in time.
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 30)]
+    timeout: u64,
     #[command(subcommand)]
     command: Command,
 }
@@ -203,6 +208,7 @@ fn main() -> ExitCode {
         return complete::run(&Cli::command(), &args[2..]);
     }
     let cli = Cli::parse();
+    supd::control::client::set_answer_timeout(std::time::Duration::from_secs(cli.timeout.max(1)));
     if cli.json && matches!(cli.command, Command::Logs { .. } | Command::Completions { .. }) {
         let what = if matches!(cli.command, Command::Logs { .. }) { "logs" } else { "completions" };
         Cli::command()

@@ -7,8 +7,14 @@ use serde::{Deserialize, Serialize};
 
 pub const VERSION: u32 = 1;
 
-/// Requests longer than this are refused (a job's HCL travels inside one).
-pub const MAX_REQUEST: usize = 17 << 20;
+/// A request line longer than this is refused as soon as it is seen to be
+/// longer. A job file does not travel inside the line: it follows it as a
+/// body of its own (see [`Envelope::body`]), bounded by the job file limit.
+pub const MAX_LINE: usize = 1 << 20;
+
+/// The longest body (the HCL of `job run`): the job file limit
+/// (`jobspec::MAX_FILE_SIZE`, which a test keeps equal).
+pub const MAX_BODY: u64 = 16 << 20;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
@@ -77,6 +83,11 @@ pub enum Request {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Envelope {
     pub version: u32,
+    /// With `job run`: the job's HCL is not in the line (`source` is empty)
+    /// but follows it, exactly this many bytes of UTF-8 with no line end.
+    /// Only a client that may change things may send a body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<u64>,
     #[serde(flatten)]
     pub request: Request,
 }
@@ -379,13 +390,19 @@ mod tests {
             Request::Shutdown,
         ];
         for r in reqs {
-            let line = serde_json::to_string(&Envelope { version: VERSION, request: r.clone() }).unwrap();
+            let line = serde_json::to_string(&Envelope { version: VERSION, body: None, request: r.clone() }).unwrap();
             assert!(!line.contains('\n'));
             let back: Envelope = serde_json::from_str(&line).unwrap();
             assert_eq!(back.request, r);
         }
         let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"status"}"#).unwrap();
+        assert_eq!(e.body, None);
         assert_eq!(e.request, Request::Status { target: None });
+        let e: Envelope =
+            serde_json::from_str(r#"{"version":1,"body":12,"cmd":"job_run","source":"","file":"x.hcl"}"#).unwrap();
+        assert_eq!(e.body, Some(12));
+        assert_eq!(e.request, Request::JobRun { source: String::new(), file: "x.hcl".into() });
+        assert_eq!(MAX_BODY, crate::jobspec::MAX_FILE_SIZE, "a body holds any job file supd would read");
         // What an older supctl sends still reads, with the new fields off.
         let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"events","follow":true}"#).unwrap();
         assert_eq!(e.request, Request::Events { follow: true, target: None, since: None });

@@ -60,7 +60,27 @@ pub struct Capture {
     pub dropped: u64,
     /// The last write error, until it is reported.
     pub error: Option<String>,
+    /// Failed writes since the last report.
+    failures: u64,
+    /// When a problem was last reported; `None` while writes succeed.
+    reported: Option<std::time::Instant>,
+    /// A write succeeded after failures were reported.
+    recovered: bool,
 }
+
+/// A stream's trouble with its files, as it is to be reported.
+#[derive(Debug, PartialEq)]
+pub enum Problem {
+    /// Writes fail: the error, the failed writes it stands for, and the
+    /// bytes dropped so far.
+    Failing { error: String, failures: u64, dropped: u64 },
+    /// Writes succeed again after failing.
+    Recovered { failures: u64, dropped: u64 },
+}
+
+/// The same failure of one stream is reported at most this often; the
+/// failures in between are counted in the next report.
+pub const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 
 impl Capture {
     /// Creates the pipe. The file is opened when the first output arrives:
@@ -86,6 +106,9 @@ impl Capture {
             located: false,
             dropped: 0,
             error: None,
+            failures: 0,
+            reported: None,
+            recovered: false,
         })
     }
 
@@ -185,6 +208,9 @@ impl Capture {
         if let Some(f) = self.file.as_mut() {
             match f.write_all(chunk) {
                 Ok(()) => {
+                    if self.reported.is_some() {
+                        self.recovered = true;
+                    }
                     self.size += chunk.len() as u64;
                     self.at_line_start = chunk.last() == Some(&b'\n');
                 }
@@ -197,7 +223,29 @@ impl Capture {
         }
     }
 
+    /// What is to be reported now, if anything: a failure at once, then
+    /// at most once per [`REPORT_EVERY`] with the count of failures in
+    /// between (a full disk would otherwise fill the task's events and
+    /// supd's log with the same line), and the recovery.
+    pub fn problem(&mut self, now: std::time::Instant) -> Option<Problem> {
+        if self.recovered && self.error.is_none() {
+            self.recovered = false;
+            self.reported = None;
+            return Some(Problem::Recovered { failures: std::mem::take(&mut self.failures), dropped: self.dropped });
+        }
+        self.recovered = false;
+        let due = self.reported.is_none_or(|r| now.duration_since(r) >= REPORT_EVERY);
+        if !due {
+            self.error = None;
+            return None;
+        }
+        let error = self.error.take()?;
+        self.reported = Some(now);
+        Some(Problem::Failing { error, failures: std::mem::take(&mut self.failures).max(1), dropped: self.dropped })
+    }
+
     fn fail(&mut self, bytes: usize, e: std::io::Error) {
+        self.failures += 1;
         self.dropped += bytes as u64;
         if self.error.is_none() {
             self.error = Some(format!("cannot write {}: {e}", self.shown()));
@@ -253,21 +301,53 @@ fn existing(dir: &Path, base: &str) -> Vec<u64> {
         .unwrap_or_default()
 }
 
-/// The last `n` lines of a rotated stream, at most 4 MiB of them.
+/// The most `tail` returns.
+const MAX_TAIL: usize = 4 << 20;
+
+/// The last `n` lines of a rotated stream, at most [`MAX_TAIL`] bytes of
+/// them. Read backwards from the end of the newest file, block by block,
+/// so that the cost is that of the lines asked for, whatever the files'
+/// sizes.
 pub fn tail(dir: &Path, base: &str, n: usize) -> Vec<u8> {
+    use std::io::{Seek, SeekFrom};
+    const BLOCK: u64 = 64 << 10;
+    if n == 0 {
+        return Vec::new();
+    }
     let mut indices = existing(dir, base);
     indices.sort_unstable_by(|a, b| b.cmp(a));
-    let mut collected: Vec<u8> = Vec::new();
-    for i in indices {
-        let Ok(data) = file(dir, base, i).and_then(std::fs::read) else { continue };
-        let mut joined = data;
-        joined.extend_from_slice(&collected);
-        collected = joined;
-        let lines = collected.iter().filter(|b| **b == b'\n').count();
-        if lines > n || collected.len() > 4 << 20 {
-            break;
+    // Blocks from the end backwards; line ends counted but for the very
+    // last byte (the end of the last line is not the start of another).
+    let mut blocks: Vec<Vec<u8>> = Vec::new();
+    let mut total = 0usize;
+    let mut line_ends = 0usize;
+    'files: for i in indices {
+        let Ok(mut f) = file(dir, base, i).and_then(File::open) else { continue };
+        let Ok(len) = f.metadata().map(|m| m.len()) else { continue };
+        let mut end = len;
+        while end > 0 {
+            let start = end.saturating_sub(BLOCK);
+            let mut block = vec![0u8; (end - start) as usize];
+            if f.seek(SeekFrom::Start(start)).and_then(|_| f.read_exact(&mut block)).is_err() {
+                continue 'files; // shrunk meanwhile (rotated): what was read stays
+            }
+            line_ends += block.iter().filter(|b| **b == b'\n').count();
+            if total == 0 && block.last() == Some(&b'\n') {
+                line_ends -= 1;
+            }
+            total += block.len();
+            blocks.push(block);
+            end = start;
+            if line_ends >= n || total >= MAX_TAIL {
+                break 'files;
+            }
         }
     }
+    let mut collected = Vec::with_capacity(total);
+    for b in blocks.iter().rev() {
+        collected.extend_from_slice(b);
+    }
+    drop(blocks);
     let mut start = collected.len();
     let mut seen = 0;
     let body_end = if collected.last() == Some(&b'\n') { collected.len() - 1 } else { collected.len() };
@@ -280,9 +360,6 @@ pub fn tail(dir: &Path, base: &str, n: usize) -> Vec<u8> {
             }
         }
         start = i;
-    }
-    if n == 0 {
-        return Vec::new();
     }
     collected.split_off(start.min(collected.len()))
 }
@@ -302,6 +379,7 @@ fn file(dir: &Path, base: &str, index: u64) -> std::io::Result<PathBuf> {
 mod tests {
     use super::*;
     use std::io::Write;
+    use std::time::Duration;
 
     fn write_through(s: &Capture, data: &[u8]) {
         let mut w = File::from(s.write.try_clone().unwrap());
@@ -379,6 +457,24 @@ mod tests {
     }
 
     #[test]
+    fn tail_reads_only_the_end_of_a_huge_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.stdout.0");
+        let f = File::create(&path).unwrap();
+        f.set_len(3 << 30).unwrap(); // sparse: 3 GiB of nothing on disk
+        let mut f = OpenOptions::new().append(true).open(&path).unwrap();
+        let lines: String = (0..100_000).map(|i| format!("line {i}\n")).collect();
+        f.write_all(lines.as_bytes()).unwrap();
+        assert_eq!(tail(dir.path(), "t.stdout", 3), b"line 99997\nline 99998\nline 99999\n");
+        // A line ending block boundaries apart is found whole.
+        let long = "x".repeat(200 << 10);
+        f.write_all(format!("{long}\nlast").as_bytes()).unwrap();
+        assert_eq!(tail(dir.path(), "t.stdout", 2), format!("{long}\nlast").as_bytes());
+        // Whatever is asked, at most MAX_TAIL (and a little) comes back.
+        assert!(tail(dir.path(), "t.stdout", 10_000_000).len() <= MAX_TAIL + (64 << 10));
+    }
+
+    #[test]
     fn unwritable_output_is_counted_not_fatal() {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Capture::open(dir.path(), "t.stdout", 10, 10).unwrap();
@@ -392,5 +488,25 @@ mod tests {
         write_through(&s, b"kept\n");
         s.drain();
         assert_eq!(std::fs::read_to_string(s.current_path().unwrap()).unwrap(), "kept\n");
+    }
+
+    #[test]
+    fn a_failing_stream_is_reported_once_then_with_the_count_then_recovered() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Capture::open(dir.path(), "t.stdout", 2, 1).unwrap();
+        let t0 = std::time::Instant::now();
+        for _ in 0..3 {
+            s.fail(10, std::io::Error::other("full"));
+        }
+        let Some(Problem::Failing { failures: 3, dropped: 30, .. }) = s.problem(t0) else { panic!("first report") };
+        s.fail(10, std::io::Error::other("full"));
+        assert_eq!(s.problem(t0 + Duration::from_secs(1)), None, "reported again within the minute");
+        s.fail(10, std::io::Error::other("full"));
+        let later = t0 + REPORT_EVERY;
+        let Some(Problem::Failing { failures: 2, dropped: 50, .. }) = s.problem(later) else { panic!("the count") };
+        write_through(&s, b"fine\n");
+        s.drain();
+        assert_eq!(s.problem(later), Some(Problem::Recovered { failures: 0, dropped: 50 }));
+        assert_eq!(s.problem(later), None);
     }
 }

@@ -57,6 +57,9 @@ enum Phase {
     Hurrying,
 }
 
+/// The longest run of due timers between two polls.
+const TIMER_TURN: Duration = Duration::from_millis(5);
+
 pub struct Supervisor {
     cfg: Config,
     poll: Poll,
@@ -94,9 +97,10 @@ impl Supervisor {
         poll.registry()
             .register(&mut mio::unix::SourceFd(&children.fd()), CHILDREN, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
+        let mut watches = Watches::starting_at(FIRST_TOKEN);
         let mut server = ControlServer::bind(&cfg.socket, cfg.socket_group).map_err(|e| Error::Setup(e.0))?;
         server
-            .register(poll.registry(), LISTENER)
+            .register(poll.registry(), LISTENER, &mut watches.tokens)
             .map_err(|e| Error::Setup(format!("cannot watch the control socket: {e}")))?;
         Ok(Supervisor {
             cfg,
@@ -104,7 +108,7 @@ impl Supervisor {
             signals,
             children,
             server,
-            watches: Watches::starting_at(FIRST_TOKEN),
+            watches,
             jobs: Jobs::default(),
             timers: Timers::new(Instant::now()),
             rng: rng::Rng::seeded(),
@@ -233,7 +237,14 @@ impl Supervisor {
 
     fn run_due_timers(&mut self) {
         let now = Instant::now();
-        while let Some(timer) = self.timers.pop_due(now) {
+        // A turn does at most TIMER_TURN of due work (500 tasks restarting
+        // at once are many spawns): what is left stays due, so the next
+        // poll returns at once, after the sockets that are ready (a
+        // `status` waiting) have had their turn.
+        let turn_ends = now + TIMER_TURN;
+        while Instant::now() < turn_ends
+            && let Some(timer) = self.timers.pop_due(now)
+        {
             match timer {
                 Timer::Start { task: key, generation } => {
                     if self.jobs.task(key).is_some_and(|t| t.generation == generation) {

@@ -5,7 +5,7 @@
 use super::task::{JobRun, TaskLog};
 use super::watches::Watched;
 use super::{Supervisor, TaskKey};
-use crate::logs::{self, Capture, Stream};
+use crate::logs::{self, Capture, Problem, Stream};
 use crate::process::Io;
 use mio::Interest;
 use mio::unix::SourceFd;
@@ -127,15 +127,27 @@ impl Supervisor {
             Stream::Stdout => &mut log.out,
             Stream::Stderr => &mut log.err,
         };
-        let problem = stream.error.take().map(|e| (e, stream.dropped));
-        if let Some((e, dropped)) = problem {
-            log::warn!("{}: {e} ({dropped} bytes of output dropped so far)", self.label(key));
-            if let Some(t) = self.jobs.task_mut(key) {
-                t.push_event(
-                    "Task hook message",
-                    format!("Logs: {e}; output is dropped and counted ({dropped} bytes so far)"),
-                );
+        let Some(problem) = stream.problem(std::time::Instant::now()) else { return };
+        let label = self.label(key);
+        let message = match problem {
+            Problem::Failing { error, failures, dropped } => {
+                let repeated = if failures > 1 {
+                    format!("; {failures} failed writes since the last report")
+                } else {
+                    String::new()
+                };
+                warn_throttled(&format!("{label}: {error} ({dropped} bytes of output dropped so far{repeated})"));
+                format!("Logs: {error}; output is dropped and counted ({dropped} bytes so far{repeated})")
             }
+            Problem::Recovered { failures, dropped } => {
+                log::info!("{label}: output is written again ({dropped} bytes were dropped)");
+                format!(
+                    "Logs: output is written again after {failures} more failed writes ({dropped} bytes dropped in all)"
+                )
+            }
+        };
+        if let Some(t) = self.jobs.task_mut(key) {
+            t.push_event("Task hook message", message);
         }
     }
 
@@ -184,5 +196,28 @@ impl Supervisor {
         };
         let base = format!("{}.{}", path.task, path.stream.as_str());
         logs::tail(&dir, &base, lines)
+    }
+}
+
+/// Log-write warnings in supd's own log: at most one per
+/// [`WARN_EVERY`] over all tasks (a full disk fails every task's writes
+/// at once), the next one saying how many were held back.
+const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+static WARNED: std::sync::Mutex<(Option<std::time::Instant>, u64)> = std::sync::Mutex::new((None, 0));
+
+fn warn_throttled(line: &str) {
+    let Ok(mut w) = WARNED.lock() else { return };
+    let now = std::time::Instant::now();
+    if w.0.is_some_and(|at| now.duration_since(at) < WARN_EVERY) {
+        w.1 += 1;
+        return;
+    }
+    let held = std::mem::take(&mut w.1);
+    w.0 = Some(now);
+    if held > 0 {
+        log::warn!("{line} (and {held} more such warnings in the last {}s)", WARN_EVERY.as_secs());
+    } else {
+        log::warn!("{line}");
     }
 }

@@ -3,38 +3,90 @@
 //! decoding, version and permission checks, the writing of answers, and
 //! the clients that follow events or a task's output. What a request does
 //! is the supervisor's (`control`): this component hands it a decoded
-//! [`Request`] and writes back the [`Response`] it gets. A client that
-//! sends garbage, too much, or disconnects mid-request only loses its own
-//! connection.
-
+//! [`Request`] and writes back the [`Response`] it gets.
+//!
+//! Nothing a client does may hold up the loop or the other clients: a
+//! request line is at most [`MAX_LINE`] and is framed in linear time (only
+//! new bytes are searched for its end); a job's HCL follows its line as a
+//! body of bounded length, accepted only from clients that may change
+//! things; every client has deadlines to send its request and to take its
+//! answer ([`IDLE_TIMEOUT`], [`READ_TIMEOUT`], [`WRITE_TIMEOUT`]); the last
+//! [`RESERVED`] connection slots are kept for root and supd's own uid; and
+//! what waits to be sent to followers is bounded per client and over all
+//! of them, a follower that falls behind getting one last line that says
+//! its stream was cut. A client that sends garbage, too much, or
+//! disconnects mid-request only loses its own connection.
 use super::control::Selection;
 use super::output::LogPath;
-use crate::control::protocol::{EventLine, MAX_REQUEST, Request, Response, VERSION};
+use crate::control::protocol::{EventLine, MAX_BODY, MAX_LINE, Request, Response, VERSION};
 use crate::logs::Stream;
 use mio::net::{UnixListener, UnixStream};
+use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};
+use nix::sys::time::TimeSpec;
+use nix::sys::timerfd::{ClockId, Expiration, TimerFd, TimerFlags, TimerSetTimeFlags};
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 /// At most this many control connections at once.
-const MAX_CLIENTS: usize = 256;
+pub const MAX_CLIENTS: usize = 256;
+
+/// Of those, this many only root and supd's own uid may take: a crowd of
+/// other clients cannot lock the operator out.
+pub const RESERVED: usize = 16;
+
+/// A client that has not finished its request sends a byte at least this
+/// often, or is disconnected.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A request (its line and any body) is complete this long after the
+/// connection at the latest.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A client that takes nothing of what is queued for it for this long is
+/// disconnected.
+pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What may wait to be sent to one follower (`logs -f`, `events -f`)
+/// before its stream is cut.
+pub const FOLLOWER_BACKLOG: usize = 256 << 10;
+
+/// What may wait to be sent to all followers together.
+pub const TOTAL_BACKLOG: usize = 8 << 20;
 
 /// Answers larger than this give their memory back once sent.
 const BIG_ANSWER: usize = 256 << 10;
 
-/// A follower that falls this far behind is disconnected.
-const MAX_BACKLOG: usize = 4 << 20;
+/// What a client that was answered may still send (and is thrown away)
+/// before it is disconnected.
+const MAX_DISCARD: usize = 64 << 10;
 
 /// Why the control socket could not be set up.
 #[derive(Debug)]
 pub struct BindError(pub String);
 
+/// Where a client is in its one request.
+enum Phase {
+    /// Reading the request line.
+    Line,
+    /// Reading the HCL that follows a `job run` line.
+    Body { file: String, want: usize, data: Vec<u8> },
+    /// The request is read: being answered, answered, or followed.
+    Read,
+}
+
 struct Client {
     stream: UnixStream,
+    phase: Phase,
+    /// The request line so far (no line end in it).
     rbuf: Vec<u8>,
+    /// What is to be written, from `wpos` on.
     wbuf: Vec<u8>,
+    wpos: usize,
     uid: u32,
     /// Keeps the connection open after its answer (events or logs follow).
     follow: bool,
@@ -45,6 +97,44 @@ struct Client {
     /// Close once everything is written.
     done: bool,
     writable: bool,
+    /// Its stream was cut; nothing more is queued.
+    cut: bool,
+    accepted: Instant,
+    last_read: Instant,
+    /// When the client last took some output, or output was first queued
+    /// for a client that had taken everything.
+    last_write: Instant,
+    /// Bytes read and thrown away after the request.
+    discarded: usize,
+}
+
+impl Client {
+    fn pending(&self) -> usize {
+        self.wbuf.len() - self.wpos
+    }
+
+    /// When the client is disconnected unless it does something.
+    fn deadline(&self) -> Option<Instant> {
+        if self.pending() > 0 {
+            return Some(self.last_write + WRITE_TIMEOUT);
+        }
+        match self.phase {
+            Phase::Line | Phase::Body { .. } => Some((self.last_read + IDLE_TIMEOUT).min(self.accepted + READ_TIMEOUT)),
+            Phase::Read => None,
+        }
+    }
+
+    /// Drops what is queued but not begun, keeping the end of a line
+    /// already partly sent, so that the client never gets half a line.
+    fn cut_to_line(&mut self) {
+        let at_line_start = self.wpos == 0 || self.wbuf.get(self.wpos - 1) == Some(&b'\n');
+        let keep = if at_line_start {
+            self.wpos
+        } else {
+            self.wbuf[self.wpos..].iter().position(|b| *b == b'\n').map_or(self.wbuf.len(), |i| self.wpos + i + 1)
+        };
+        self.wbuf.truncate(keep);
+    }
 }
 
 /// Hands out the loop's tokens: every registered descriptor has its own.
@@ -70,23 +160,43 @@ pub struct ControlServer {
     log_followers: Vec<(Token, LogPath)>,
     /// The newest event sent to `events --follow` clients.
     sent_events: u64,
+    /// Bytes queued for followers, over all of them.
+    backlog: usize,
+    /// Wakes the loop at the earliest client deadline.
+    timer: TimerFd,
+    timer_token: Token,
+    /// When `timer` is set to go off.
+    armed: Option<Instant>,
+    /// supd's own uid, which may change things as root may.
+    me: u32,
 }
 
 impl ControlServer {
     /// Listens on `path` (mode 0600, or 0660 for `group`); refuses when
     /// another supd answers there.
     pub fn bind(path: &Path, group: Option<u32>) -> Result<ControlServer, BindError> {
+        let timer = TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC)
+            .map_err(|e| BindError(format!("cannot create the control socket's timer: {e}")))?;
         Ok(ControlServer {
             path: path.to_path_buf(),
             listener: bind(path, group)?,
             clients: HashMap::new(),
             log_followers: Vec::new(),
             sent_events: 0,
+            backlog: 0,
+            timer,
+            timer_token: Token(usize::MAX),
+            armed: None,
+            me: nix::unistd::geteuid().as_raw(),
         })
     }
 
-    pub fn register(&mut self, registry: &Registry, token: Token) -> std::io::Result<()> {
-        registry.register(&mut self.listener, token, Interest::READABLE)
+    /// Registers the listener as `token`, and the deadline timer with a
+    /// token of its own.
+    pub fn register(&mut self, registry: &Registry, token: Token, tokens: &mut Tokens) -> std::io::Result<()> {
+        registry.register(&mut self.listener, token, Interest::READABLE)?;
+        self.timer_token = tokens.next();
+        registry.register(&mut SourceFd(&self.timer.as_fd().as_raw_fd()), self.timer_token, Interest::READABLE)
     }
 
     /// Removes the socket (supd is exiting).
@@ -100,24 +210,17 @@ impl ControlServer {
     }
 
     pub fn owns(&self, token: Token) -> bool {
-        self.clients.contains_key(&token)
+        token == self.timer_token || self.clients.contains_key(&token)
+    }
+
+    fn privileged(&self, uid: u32) -> bool {
+        uid == 0 || uid == self.me
     }
 
     pub fn accept(&mut self, registry: &Registry, tokens: &mut Tokens) {
         loop {
             match self.listener.accept() {
                 Ok((mut stream, _)) => {
-                    // Connections that never finish a request must not use up
-                    // supd's descriptors: beyond a bound, new ones are refused.
-                    if self.clients.len() >= MAX_CLIENTS {
-                        let mut line = serde_json::to_vec(&Response::refused(format!(
-                            "supd already serves {MAX_CLIENTS} control connections; try again"
-                        )))
-                        .unwrap_or_default();
-                        line.push(b'\n');
-                        let _ = stream.write(&line);
-                        continue;
-                    }
                     let uid = match getsockopt(&stream, PeerCredentials) {
                         Ok(c) => c.uid(),
                         Err(e) => {
@@ -125,25 +228,47 @@ impl ControlServer {
                             continue;
                         }
                     };
+                    // Connections that never finish a request must not use up
+                    // supd's descriptors: beyond a bound, new ones are refused,
+                    // and the last slots are root's.
+                    let limit = if self.privileged(uid) { MAX_CLIENTS } else { MAX_CLIENTS - RESERVED };
+                    if self.clients.len() >= limit {
+                        let mut line = serde_json::to_vec(&Response::refused(format!(
+                            "supd already serves {} control connections; try again",
+                            self.clients.len()
+                        )))
+                        .unwrap_or_default();
+                        line.push(b'\n');
+                        let _ = stream.write(&line);
+                        continue;
+                    }
                     let token = tokens.next();
                     if let Err(e) = registry.register(&mut stream, token, Interest::READABLE) {
                         log::warn!("cannot watch a control client: {e}");
                         continue;
                     }
-                    self.clients.insert(
-                        token,
-                        Client {
-                            stream,
-                            rbuf: Vec::new(),
-                            wbuf: Vec::new(),
-                            uid,
-                            follow: false,
-                            events: false,
-                            event_filter: None,
-                            done: false,
-                            writable: false,
-                        },
-                    );
+                    let now = Instant::now();
+                    let client = Client {
+                        stream,
+                        phase: Phase::Line,
+                        rbuf: Vec::new(),
+                        wbuf: Vec::new(),
+                        wpos: 0,
+                        uid,
+                        follow: false,
+                        events: false,
+                        event_filter: None,
+                        done: false,
+                        writable: false,
+                        cut: false,
+                        accepted: now,
+                        last_read: now,
+                        last_write: now,
+                        discarded: 0,
+                    };
+                    let deadline = client.deadline();
+                    self.clients.insert(token, client);
+                    self.arm(deadline);
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
@@ -157,10 +282,56 @@ impl ControlServer {
         }
     }
 
-    /// A client's socket is ready: reads, flushes, and returns the request
-    /// it completed, if any (already checked: anything refused was
-    /// answered here).
+    /// Makes sure the timer goes off by `deadline`.
+    fn arm(&mut self, deadline: Option<Instant>) {
+        let Some(deadline) = deadline else { return };
+        if self.armed.is_some_and(|a| a <= deadline) {
+            return;
+        }
+        let after = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        match self.timer.set(Expiration::OneShot(TimeSpec::from_duration(after)), TimerSetTimeFlags::empty()) {
+            Ok(()) => self.armed = Some(deadline),
+            Err(e) => log::error!("cannot set the control socket's timer: {e}"),
+        }
+    }
+
+    /// The timer went off: clients past their deadline are disconnected,
+    /// and the timer is set for the next deadline.
+    fn expire(&mut self, registry: &Registry) {
+        let _ = self.timer.wait(); // non-blocking: consumes the expiry
+        self.armed = None;
+        let now = Instant::now();
+        let late: Vec<(Token, &'static str)> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.deadline().is_some_and(|d| d <= now))
+            .map(|(t, c)| {
+                let why = if c.pending() > 0 {
+                    "took none of its answer in time"
+                } else if now >= c.accepted + READ_TIMEOUT {
+                    "did not send its request in time"
+                } else {
+                    "was idle"
+                };
+                (*t, why)
+            })
+            .collect();
+        for (token, why) in late {
+            log::debug!("closing a control connection that {why}");
+            self.drop_client(registry, token);
+        }
+        let next = self.clients.values().filter_map(Client::deadline).min();
+        self.arm(next);
+    }
+
+    /// A client's socket (or the deadline timer) is ready: reads, flushes,
+    /// and returns the request it completed, if any (already checked:
+    /// anything refused was answered here).
     pub fn on_ready(&mut self, registry: &Registry, token: Token, readable: bool, writable: bool) -> Option<Request> {
+        if token == self.timer_token {
+            self.expire(registry);
+            return None;
+        }
         let mut request = None;
         if readable {
             request = self.read_client(registry, token);
@@ -173,69 +344,120 @@ impl ControlServer {
     }
 
     fn read_client(&mut self, registry: &Registry, token: Token) -> Option<Request> {
-        let mut line = None;
-        let mut closed = false;
-        let mut too_long = false;
+        let me = self.me;
         let c = self.clients.get_mut(&token)?;
-        let mut buf = [0u8; 16 * 1024];
-        loop {
-            match c.stream.read(&mut buf) {
-                Ok(0) => {
-                    closed = true;
-                    break;
-                }
-                Ok(n) => {
-                    if c.follow || c.done {
-                        continue; // nothing more is read from a client that was answered
-                    }
-                    c.rbuf.extend_from_slice(&buf[..n]);
-                    if let Some(i) = c.rbuf.iter().position(|b| *b == b'\n') {
-                        line = Some(c.rbuf[..i].to_vec());
-                        c.rbuf.clear();
-                        break;
-                    }
-                    if c.rbuf.len() > MAX_REQUEST {
-                        too_long = true;
-                        break;
-                    }
-                }
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+        let mut buf = [0u8; 64 * 1024];
+        let outcome = loop {
+            let n = match c.stream.read(&mut buf) {
+                Ok(0) => break Got::Closed,
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break Got::More,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    closed = true;
-                    break;
+                Err(_) => break Got::Closed,
+            };
+            c.last_read = Instant::now();
+            match &mut c.phase {
+                Phase::Read => {
+                    // Nothing more is read from a client that was answered;
+                    // one that keeps sending is not kept.
+                    c.discarded += n;
+                    if c.discarded > MAX_DISCARD {
+                        break Got::Closed;
+                    }
+                }
+                Phase::Line => {
+                    // Only the new bytes are searched: framing is linear
+                    // in what the client sends.
+                    let Some(i) = buf[..n].iter().position(|b| *b == b'\n') else {
+                        if c.rbuf.len() + n > MAX_LINE {
+                            break Got::TooLong;
+                        }
+                        c.rbuf.extend_from_slice(&buf[..n]);
+                        continue;
+                    };
+                    if c.rbuf.len() + i > MAX_LINE {
+                        break Got::TooLong;
+                    }
+                    c.rbuf.extend_from_slice(&buf[..i]);
+                    let line = std::mem::take(&mut c.rbuf);
+                    match decode(&line, c.uid, me) {
+                        Err(refusal) => break Got::Refused(refusal),
+                        Ok((request, None)) => break Got::Request(request),
+                        Ok((Request::JobRun { file, .. }, Some(len))) => {
+                            if len > MAX_BODY {
+                                break Got::Refused(format!(
+                                    "{file}: the job file is {len} bytes; supd takes job files of at most {} MiB",
+                                    MAX_BODY >> 20
+                                ));
+                            }
+                            let want = len as usize;
+                            let rest = &buf[i + 1..n];
+                            let data = rest[..rest.len().min(want)].to_vec();
+                            c.phase = Phase::Body { file, want, data };
+                        }
+                        Ok(_) => break Got::Refused("only `job run` sends a body after its line".into()),
+                    }
+                }
+                Phase::Body { want, data, .. } => {
+                    let take = n.min(*want - data.len());
+                    data.extend_from_slice(&buf[..take]);
                 }
             }
-        }
-        let uid = c.uid;
-        if too_long {
-            self.answer(registry, token, Response::refused("request too long"));
-            return None;
-        }
-        if let Some(line) = line {
-            match decode(&line, uid) {
-                Ok(request) => return Some(request),
-                Err(refusal) => self.answer(registry, token, Response::refused(refusal)),
+            if let Phase::Body { file, want, data } = &mut c.phase
+                && data.len() >= *want
+            {
+                let (file, data) = (std::mem::take(file), std::mem::take(data));
+                break match String::from_utf8(data) {
+                    Ok(source) => Got::Request(Request::JobRun { source, file }),
+                    Err(e) => Got::Refused(format!(
+                        "{file}: the job file is not UTF-8 (byte {} is not valid) — save it as UTF-8",
+                        e.utf8_error().valid_up_to()
+                    )),
+                };
             }
-        } else if closed {
-            self.drop_client(registry, token);
+        };
+        match outcome {
+            Got::More => None,
+            Got::Closed => {
+                self.drop_client(registry, token);
+                None
+            }
+            Got::TooLong => {
+                c.rbuf = Vec::new();
+                c.phase = Phase::Read;
+                self.answer(
+                    registry,
+                    token,
+                    Response::refused(format!(
+                        "request line longer than {} MiB refused (a job file follows its line as a body of its own; use supctl)",
+                        MAX_LINE >> 20
+                    )),
+                );
+                None
+            }
+            Got::Refused(refusal) => {
+                c.phase = Phase::Read;
+                self.answer(registry, token, Response::refused(refusal));
+                None
+            }
+            Got::Request(request) => {
+                c.phase = Phase::Read;
+                c.rbuf = Vec::new();
+                Some(request)
+            }
         }
-        None
     }
 
     /// Queues `response` for the client and writes what it can; the
     /// connection closes after it unless the client follows something.
     pub fn answer(&mut self, registry: &Registry, token: Token, response: Response) {
         let Some(c) = self.clients.get_mut(&token) else { return };
-        // Encoded straight into the write buffer: a status of a thousand
-        // tasks is not copied once more.
-        let start = c.wbuf.len();
-        match serde_json::to_writer(&mut c.wbuf, &response) {
-            Ok(()) => c.wbuf.push(b'\n'),
-            Err(e) => {
-                c.wbuf.truncate(start);
-                log::error!("cannot encode a response: {e}");
+        match serde_json::to_vec(&response) {
+            Ok(mut bytes) => {
+                bytes.push(b'\n');
+                queue(c, &bytes);
             }
+            Err(e) => log::error!("cannot encode a response: {e}"),
         }
         if !c.follow {
             c.done = true;
@@ -245,21 +467,15 @@ impl ControlServer {
 
     fn flush_client(&mut self, registry: &Registry, token: Token) {
         let Some(c) = self.clients.get_mut(&token) else { return };
-        // What is written is dropped from the buffer once, at the end,
-        // not after every partial write (each would move the rest).
-        let mut sent = 0;
-        while sent < c.wbuf.len() {
-            match c.stream.write(&c.wbuf[sent..]) {
+        let before = c.pending();
+        while c.pending() > 0 {
+            match c.stream.write(&c.wbuf[c.wpos..]) {
                 Ok(0) => break,
-                Ok(n) => sent += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                    c.wbuf.drain(..sent);
-                    if !c.writable {
-                        c.writable = true;
-                        let _ = registry.reregister(&mut c.stream, token, Interest::READABLE | Interest::WRITABLE);
-                    }
-                    return;
+                Ok(n) => {
+                    c.wpos += n;
+                    c.last_write = Instant::now();
                 }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(_) => {
                     self.drop_client(registry, token);
@@ -267,15 +483,30 @@ impl ControlServer {
                 }
             }
         }
-        c.wbuf.drain(..sent);
+        let sent = before - c.pending();
+        if c.follow {
+            self.backlog = self.backlog.saturating_sub(sent);
+        }
+        if c.pending() > 0 {
+            if !c.writable {
+                c.writable = true;
+                let _ = registry.reregister(&mut c.stream, token, Interest::READABLE | Interest::WRITABLE);
+            }
+            let deadline = c.deadline();
+            self.arm(deadline);
+            return;
+        }
         // A large answer (the status of a thousand tasks is over a
         // megabyte) leaves the heap grown: once it is out, the buffer and
         // the freed memory go back to the system.
-        let big = c.wbuf.is_empty() && c.wbuf.capacity() > BIG_ANSWER;
+        let big = c.wbuf.capacity() > BIG_ANSWER;
         if big {
             c.wbuf = Vec::new();
+        } else {
+            c.wbuf.clear();
         }
-        if c.done && c.wbuf.is_empty() {
+        c.wpos = 0;
+        if c.done {
             self.drop_client(registry, token);
         }
         if big {
@@ -286,6 +517,9 @@ impl ControlServer {
     fn drop_client(&mut self, registry: &Registry, token: Token) {
         self.log_followers.retain(|(t, _)| *t != token);
         if let Some(mut c) = self.clients.remove(&token) {
+            if c.follow {
+                self.backlog = self.backlog.saturating_sub(c.pending());
+            }
             let _ = registry.deregister(&mut c.stream);
         }
     }
@@ -318,21 +552,60 @@ impl ControlServer {
         !self.log_followers.is_empty()
     }
 
+    /// Queues `bytes` (whole lines) for a follower, unless that would take
+    /// it past its own bound or all followers past theirs: then its stream
+    /// ends with a line saying why, and it is disconnected once that is
+    /// out (or at its write deadline).
+    fn feed(&mut self, registry: &Registry, token: Token, bytes: &[u8]) {
+        let Some(c) = self.clients.get_mut(&token) else { return };
+        if c.cut {
+            return;
+        }
+        if !c.follow {
+            // Not following yet (the answer to `logs -a` is being put
+            // together): an answer, bounded by the request.
+            queue(c, bytes);
+            self.flush_client(registry, token);
+            return;
+        }
+        let over_own = c.pending() + bytes.len() > FOLLOWER_BACKLOG;
+        let over_all = self.backlog + bytes.len() > TOTAL_BACKLOG;
+        if over_own || over_all {
+            let why = if over_own {
+                format!("this client fell more than {} KiB behind", FOLLOWER_BACKLOG >> 10)
+            } else {
+                format!("the clients that follow fell more than {} MiB behind together", TOTAL_BACKLOG >> 20)
+            };
+            log::warn!("cutting a follower's stream: {why}");
+            let before = c.pending();
+            c.cut_to_line();
+            self.backlog = self.backlog.saturating_sub(before - c.pending());
+            let mut line = serde_json::to_vec(&Response::refused(format!(
+                "supd cut this stream: {why} (read faster, or follow less)"
+            )))
+            .unwrap_or_default();
+            line.push(b'\n');
+            queue(c, &line);
+            self.backlog += line.len();
+            c.cut = true;
+            c.done = true;
+            c.events = false;
+            self.log_followers.retain(|(t, _)| *t != token);
+        } else {
+            queue(c, bytes);
+            self.backlog += bytes.len();
+        }
+        self.flush_client(registry, token);
+    }
+
     /// Sends a chunk of task output to a `logs` client; `time` is when it
     /// was read from the task, for output that is streamed as it comes.
     pub fn send_data(&mut self, registry: &Registry, token: Token, data: &[u8], stream: Stream, time: Option<String>) {
-        let Some(c) = self.clients.get_mut(&token) else { return };
-        if c.wbuf.len() > MAX_BACKLOG {
-            log::warn!("dropping a logs follower that does not keep up");
-            self.drop_client(registry, token);
-            return;
-        }
         let r = Response::output(data, stream == Stream::Stderr, time);
         if let Ok(mut bytes) = serde_json::to_vec(&r) {
             bytes.push(b'\n');
-            c.wbuf.extend_from_slice(&bytes);
+            self.feed(registry, token, &bytes);
         }
-        self.flush_client(registry, token);
     }
 
     /// The newest event already sent, when some client follows events;
@@ -350,41 +623,58 @@ impl ControlServer {
     pub fn broadcast_events(&mut self, registry: &Registry, lines: &[(u64, EventLine)]) {
         let Some((last, _)) = lines.last() else { return };
         self.sent_events = *last;
-        let mut bytes = Vec::new();
+        let mut all = Vec::new();
         for (_, l) in lines {
             if let Ok(mut b) = serde_json::to_vec(l) {
                 b.push(b'\n');
-                bytes.extend_from_slice(&b);
+                all.extend_from_slice(&b);
             }
         }
-        let tokens: Vec<Token> = self.clients.iter().filter(|(_, c)| c.events).map(|(t, _)| *t).collect();
-        for t in tokens {
-            if let Some(c) = self.clients.get_mut(&t) {
-                if c.wbuf.len() > MAX_BACKLOG {
-                    log::warn!("dropping an events follower that does not keep up");
-                    self.drop_client(registry, t);
-                    continue;
-                }
-                match &c.event_filter {
-                    None => c.wbuf.extend_from_slice(&bytes),
-                    Some(sel) => {
-                        for (_, l) in lines.iter().filter(|(_, l)| sel.matches_line(l)) {
-                            if let Ok(mut b) = serde_json::to_vec(l) {
-                                b.push(b'\n');
-                                c.wbuf.extend_from_slice(&b);
-                            }
+        let followers: Vec<(Token, Option<Selection>)> =
+            self.clients.iter().filter(|(_, c)| c.events).map(|(t, c)| (*t, c.event_filter.clone())).collect();
+        for (token, filter) in followers {
+            match filter {
+                None => self.feed(registry, token, &all),
+                Some(sel) => {
+                    let mut bytes = Vec::new();
+                    for (_, l) in lines.iter().filter(|(_, l)| sel.matches_line(l)) {
+                        if let Ok(mut b) = serde_json::to_vec(l) {
+                            b.push(b'\n');
+                            bytes.extend_from_slice(&b);
                         }
+                    }
+                    if !bytes.is_empty() {
+                        self.feed(registry, token, &bytes);
                     }
                 }
             }
-            self.flush_client(registry, t);
         }
     }
 }
 
+/// What reading a client came to.
+enum Got {
+    /// Nothing complete yet.
+    More,
+    Closed,
+    TooLong,
+    Refused(String),
+    Request(Request),
+}
+
+/// Queues bytes for a client; the deadline to take them starts when the
+/// client had taken everything before.
+fn queue(c: &mut Client, bytes: &[u8]) {
+    if c.pending() == 0 {
+        c.last_write = Instant::now();
+    }
+    c.wbuf.extend_from_slice(bytes);
+}
+
 /// A request line: decoded, its version checked, and its sender allowed
-/// to make it (any uid may read; changes need root or supd's own uid).
-fn decode(line: &[u8], uid: u32) -> Result<Request, String> {
+/// to make it (any uid may read; changes need root or supd's own uid,
+/// `me`). With it, the length of the body that follows, if any.
+fn decode(line: &[u8], uid: u32, me: u32) -> Result<(Request, Option<u64>), String> {
     let envelope: crate::control::protocol::Envelope =
         serde_json::from_slice(line).map_err(|e| format!("malformed request: {e}"))?;
     if envelope.version != VERSION {
@@ -397,13 +687,12 @@ fn decode(line: &[u8], uid: u32) -> Result<Request, String> {
         envelope.request,
         Request::Status { .. } | Request::Events { .. } | Request::Logs { .. } | Request::Reload { dry_run: true }
     );
-    let me = nix::unistd::geteuid().as_raw();
     if !read_only && uid != 0 && uid != me {
         return Err(format!(
             "permission denied: uid {uid} may only read status and events; changes need root or uid {me}"
         ));
     }
-    Ok(envelope.request)
+    Ok((envelope.request, envelope.body))
 }
 
 /// The socket, made safely (see `control::listen`), as the loop takes it.
@@ -419,7 +708,11 @@ mod tests {
     use crate::control::protocol::Envelope;
 
     fn line(request: Request) -> Vec<u8> {
-        serde_json::to_vec(&Envelope { version: VERSION, request }).expect("encodes")
+        serde_json::to_vec(&Envelope { version: VERSION, body: None, request }).expect("encodes")
+    }
+
+    fn decode(line: &[u8], uid: u32) -> Result<(Request, Option<u64>), String> {
+        super::decode(line, uid, nix::unistd::geteuid().as_raw())
     }
 
     #[test]
@@ -439,7 +732,8 @@ mod tests {
     fn garbage_and_other_versions_are_refused_with_the_reason() {
         let r = decode(b"{not json", 0).expect_err("garbage");
         assert!(r.contains("malformed request"), "{r}");
-        let mut v = serde_json::to_value(Envelope { version: VERSION, request: Request::Shutdown }).expect("encodes");
+        let mut v = serde_json::to_value(Envelope { version: VERSION, body: None, request: Request::Shutdown })
+            .expect("encodes");
         v["version"] = serde_json::json!(VERSION + 1);
         let r = decode(v.to_string().as_bytes(), 0).expect_err("another version");
         assert!(r.contains("not supported"), "{r}");
