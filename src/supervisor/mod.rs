@@ -63,6 +63,8 @@ pub struct Supervisor {
     hurry: bool,
     /// The state changed and a save is scheduled.
     save_pending: bool,
+    /// Task starts and ends, written before the loop goes on (persist.rs).
+    journal: crate::state::Journal,
     /// pidfds of processes left by a previous supd, being stopped.
     leftover_tokens: HashMap<Token, (TaskKey, std::os::fd::OwnedFd)>,
     /// Saved task states not yet matched with a task, by job/group/index/task.
@@ -107,6 +109,7 @@ impl Supervisor {
             shutting_down: false,
             hurry: false,
             save_pending: false,
+            journal: crate::state::Journal::default(),
             saved_tasks: HashMap::new(),
             saved_instances: HashMap::new(),
             leftover_tokens: HashMap::new(),

@@ -160,6 +160,13 @@ impl Supervisor {
                 }
                 let mut run = TaskRun::new(t.clone(), tracker);
                 run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
+                // A run the previous supd started and did not see end (it
+                // was stopped with the leftovers): the next start is a
+                // restart, within the budget, so that a crash of supd adds
+                // no start.
+                if saved.as_ref().is_some_and(|s| s.pid.is_some() && !s.dead) {
+                    super::persist::count_interrupted_run(&mut run);
+                }
                 if let Some(s) = &saved
                     && let (Some(pid), Some(ticks)) = (s.pid, s.start_ticks)
                     && process::sys::same_process(pid, ticks)
@@ -389,6 +396,8 @@ impl Supervisor {
                     i.placed_at.get_or_insert_with(Instant::now);
                 }
                 self.children.own(pid, super::Owner::Task(key));
+                // The new pid is on record before supd can lose track of it.
+                self.journal_task(key);
                 self.activate_checks(key);
                 self.state_changed();
                 self.advance(key.run, key.inst);
@@ -498,6 +507,7 @@ impl Supervisor {
                 let generation = t.generation;
                 let at = Instant::now() + *delay;
                 self.timers.arm(at, Timer::Start { task: key, generation });
+                self.journal_task(key);
                 self.state_changed();
                 return;
             }
@@ -518,6 +528,7 @@ impl Supervisor {
                 t.finished_at = Some(now);
             }
         }
+        self.journal_task(key);
         self.state_changed();
         self.task_died(key);
     }
