@@ -75,6 +75,9 @@ fn job_stop_then_kill_9_stays_stopped() {
     let file = s.write_file("a.hcl", SLEEPER);
     s.supctl_ok(&["job", "run", file.to_str().unwrap()]);
     s.wait_running("a/g/0/t");
+    // Long enough for any delayed save of the submission to be done: the
+    // stop is what must not be lost.
+    std::thread::sleep(Duration::from_millis(300));
     s.supctl_ok(&["job", "stop", "a"]);
     let s = crash_and_restart(s);
     std::thread::sleep(Duration::from_millis(700));

@@ -507,7 +507,8 @@ impl Supervisor {
                 let generation = t.generation;
                 let at = Instant::now() + *delay;
                 self.timers.arm(at, Timer::Start { task: key, generation });
-                self.journal_task(key);
+                // Not journaled: the start that follows is, and if supd
+                // dies before it, the run it saw last counts (persist.rs).
                 self.state_changed();
                 return;
             }
