@@ -103,6 +103,10 @@ pub struct TaskSaved {
     /// starts again (a daemon that left the task's session too) is stopped.
     #[serde(default)]
     pub cgroups: Vec<PathBuf>,
+    /// Written just before a start: a process may have started that the
+    /// next record (with its pid) does not name.
+    #[serde(default)]
+    pub starting: bool,
 }
 
 impl TaskSaved {
@@ -359,6 +363,7 @@ mod tests {
                 dead: false,
                 failed: false,
                 cgroups: Vec::new(),
+                starting: false,
             }],
             instances: vec![InstanceSaved {
                 job: "web".into(),
@@ -400,6 +405,7 @@ mod tests {
             dead: false,
             failed: false,
             cgroups: Vec::new(),
+            starting: false,
         };
         let mut j = Journal::default();
         j.append(dir.path(), &task(10)).unwrap();

@@ -100,10 +100,23 @@ impl Supervisor {
     /// Appends a task's state as it is now (its new pid, its restart
     /// budget, its end) to the journal, before the loop goes on.
     pub(super) fn journal_task(&mut self, key: TaskKey) {
+        self.journal_record(key, false);
+    }
+
+    /// Appends that a task is about to start: if supd dies before the
+    /// start is journaled with its pid, the next supd counts the start
+    /// (a process may have run, and ended, unseen).
+    pub(super) fn journal_starting(&mut self, key: TaskKey) {
+        self.journal_record(key, true);
+    }
+
+    fn journal_record(&mut self, key: TaskKey, starting: bool) {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
         let Some(inst) = run.instances.get(key.inst) else { return };
         let Some(t) = inst.tasks.get(key.task) else { return };
-        let saved = task_saved(run, inst, t, crate::state::digest(&run.job.source), Instant::now(), SystemTime::now());
+        let mut saved =
+            task_saved(run, inst, t, crate::state::digest(&run.job.source), Instant::now(), SystemTime::now());
+        saved.starting = starting;
         if let Err(e) = self.journal.append(&self.cfg.state_dir, &saved) {
             log::error!("cannot write the journal in {}: {e}; saving the state instead", self.cfg.state_dir.display());
             self.save_acknowledged();
@@ -177,6 +190,7 @@ fn task_saved(
         dead: t.state == task::State::Dead && !t.ended_by_shutdown,
         failed: t.failed,
         cgroups: t.cgroup.as_ref().map_or(Vec::new(), |c| c.dirs()),
+        starting: false,
     }
 }
 

@@ -164,7 +164,7 @@ impl Supervisor {
                 // was stopped with the leftovers): the next start is a
                 // restart, within the budget, so that a crash of supd adds
                 // no start.
-                if saved.as_ref().is_some_and(|s| s.pid.is_some() && !s.dead) {
+                if saved.as_ref().is_some_and(|s| (s.pid.is_some() || s.starting) && !s.dead) {
                     super::persist::count_interrupted_run(&mut run);
                 }
                 if let Some(s) = &saved
@@ -375,6 +375,7 @@ impl Supervisor {
             }
         };
         self.ensure_task_log(key);
+        self.journal_starting(key);
         let (stdout, stderr) = self.task_io(key);
         let before = process::sys::boot_ticks_now();
         match process::spawn_in(&spec, stdout, stderr, &cgroup) {
@@ -391,13 +392,14 @@ impl Supervisor {
                 t.start_ticks = ticks;
                 t.exit = None;
                 t.push_event("Started", "Task started by client".into());
+                // The new pid is on record before supd can lose track of
+                // it (and before anything else is written).
+                self.journal_task(key);
                 log::info!("{} started as pid {pid}", self.label(key));
                 if let Some(i) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
                     i.placed_at.get_or_insert_with(Instant::now);
                 }
                 self.children.own(pid, super::Owner::Task(key));
-                // The new pid is on record before supd can lose track of it.
-                self.journal_task(key);
                 self.activate_checks(key);
                 self.state_changed();
                 self.advance(key.run, key.inst);
