@@ -1512,8 +1512,9 @@ fn submitted_and_stopped_jobs_survive_a_restart() {
 /// If supd dies (SIGKILL), the next supd on the same state directory stops
 /// the task process the dead one left running before it starts the task
 /// anew — never two at once — and the task keeps the restart budget it had
-/// used: here attempts = 2, one restart before the crash, one after, then
-/// `Not Restarting`.
+/// used: here attempts = 2, one restart before the crash, and the run the
+/// crash interrupted counts as the second, then `Not Restarting`: three
+/// starts in all, as without the crash.
 #[test]
 fn after_a_crash_of_supd_no_task_runs_twice_and_the_budget_carries_over() {
     let s = Supd::new();
@@ -1551,12 +1552,12 @@ fn after_a_crash_of_supd_no_task_runs_twice_and_the_budget_carries_over() {
     assert!(alive(left), "the task outlives the crashed supd");
     let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
     let s2 = Supd { dir, child: None }.start();
-    // The leftover is stopped; run 3 and run 4 fail; the budget is spent.
+    // The leftover is stopped (restart 2); run 3 fails; the budget is spent.
     s2.assert_gone(left, PATIENCE, "the process left by the crashed supd");
     let t = s2.wait_dead("a/g/0/t");
     assert_eq!(t["failed"], true, "{}", pretty(&t));
     assert_eq!(t["restarts"], 2, "{}", pretty(&t));
-    assert_eq!(lines_of(&s2, "starts").len(), 4, "{}", s2.log());
+    assert_eq!(lines_of(&s2, "starts").len(), 3, "{}", s2.log());
     assert!(s2.log().contains("left running by the previous supd"), "{}", s2.log());
 }
 
@@ -1689,10 +1690,11 @@ fn a_flood_of_output_stays_within_bounds() {
     assert_eq!(names.len(), 3, "{names:?}");
 }
 
-/// A leftover of a crashed supd that ignores its kill signal gets SIGKILL
-/// after the task's kill_timeout, and only then does the task start anew.
+/// A leftover of a crashed supd that ignores its kill signal is killed
+/// (with task cgroups, as here: SIGKILL to everything in its cgroup at
+/// once), and only then does the task start anew.
 #[test]
-fn a_stubborn_leftover_is_killed_after_kill_timeout_before_the_task_starts() {
+fn a_stubborn_leftover_is_killed_before_the_task_starts() {
     let s = Supd::new();
     s.write_job(
         "a.hcl",
@@ -1716,15 +1718,12 @@ fn a_stubborn_leftover_is_killed_after_kill_timeout_before_the_task_starts() {
     s.child.as_mut().unwrap().wait().unwrap();
     s.child = None;
     let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
-    let restarted = Instant::now();
     let s2 = Supd { dir, child: None }.start();
     let lines = s2.wait_lines("starts", 2);
-    let took = restarted.elapsed();
     assert!(!alive(first), "the leftover is gone before the task starts again");
-    assert!(took >= Duration::from_millis(800), "the task started {took:?} after supd, before the kill_timeout");
     assert_ne!(lines[1], lines[0]);
-    let t = s2.wait_running("a/g/0/t");
-    assert!(kinds(&t).contains(&"Killing".to_string()), "{}", pretty(&t));
+    s2.wait_running("a/g/0/t");
+    assert!(s2.log().contains(&format!("stopped [{first}")), "{}", s2.log());
 }
 
 /// A state file that is not valid state does not stop supd: it is moved

@@ -28,6 +28,10 @@ pub struct Saved {
     /// history as it is now).
     #[serde(default)]
     pub received: Vec<crate::handoff::Envelope>,
+    /// The last journal record this file includes: later ones are applied
+    /// over it at load (see [`Journal`]).
+    #[serde(default)]
+    pub journal_seq: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -95,6 +99,81 @@ pub struct TaskSaved {
     pub dead: bool,
     #[serde(default)]
     pub failed: bool,
+    /// The task's cgroup directories: whatever is left in them when supd
+    /// starts again (a daemon that left the task's session too) is stopped.
+    #[serde(default)]
+    pub cgroups: Vec<PathBuf>,
+    /// Written just before a start: a process may have started that the
+    /// next record (with its pid) does not name.
+    #[serde(default)]
+    pub starting: bool,
+}
+
+impl TaskSaved {
+    fn key(&self) -> (&str, &str, u32, &str) {
+        (&self.job, &self.group, self.index, &self.task)
+    }
+}
+
+/// One journal record: a task's saved state as it is now.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Record {
+    seq: u64,
+    task: TaskSaved,
+}
+
+/// `state.journal`: an append-only file of task records (a start with its
+/// pid and restart budget, an end), one JSON line each, written before
+/// the loop goes on, so that a `kill -9` of supd loses none of them (the
+/// page cache outlives the process; only a power loss needs fsync, which
+/// the next full save gives). A full save (`state.json`) includes every
+/// record up to its `journal_seq` and empties the journal.
+#[derive(Debug, Default)]
+pub struct Journal {
+    file: Option<std::fs::File>,
+    /// The sequence number of the last record written.
+    pub seq: u64,
+    /// Bytes written since the last full save.
+    pub bytes: u64,
+}
+
+impl Journal {
+    /// Appends one task record, in one write.
+    pub fn append(&mut self, dir: &Path, task: &TaskSaved) -> std::io::Result<()> {
+        if self.file.is_none() {
+            std::fs::create_dir_all(dir)?;
+            self.file = Some(std::fs::OpenOptions::new().create(true).append(true).open(journal_path(dir))?);
+        }
+        self.seq += 1;
+        let mut line =
+            serde_json::to_vec(&Record { seq: self.seq, task: task.clone() }).map_err(std::io::Error::other)?;
+        line.push(b'\n');
+        let Some(f) = self.file.as_mut() else { return Ok(()) };
+        f.write_all(&line)?;
+        self.bytes += line.len() as u64;
+        Ok(())
+    }
+}
+
+fn journal_path(dir: &Path) -> PathBuf {
+    dir.join("state.journal")
+}
+
+/// Applies the journal records newer than the state file over it. A last
+/// line cut short (a crash in the middle of a write) is ignored.
+fn replay(dir: &Path, saved: &mut Saved) {
+    let Ok(text) = std::fs::read_to_string(journal_path(dir)) else { return };
+    for line in text.lines() {
+        let Ok(r) = serde_json::from_str::<Record>(line) else { continue };
+        if r.seq <= saved.journal_seq {
+            continue;
+        }
+        saved.journal_seq = r.seq;
+        match saved.tasks.iter_mut().find(|t| t.key() == r.task.key()) {
+            Some(t) => *t = r.task,
+            None => saved.tasks.push(r.task),
+        }
+    }
 }
 
 /// A digest of a job's source text.
@@ -174,7 +253,11 @@ pub fn load(dir: &Path) -> Result<Saved, LoadError> {
     let p = path(dir);
     let text = match std::fs::read_to_string(&p) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Saved::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut s = Saved::default();
+            replay(dir, &mut s);
+            return Ok(s);
+        }
         Err(e) => return Err(LoadError::Unreadable { path: p, error: e.to_string() }),
     };
     // The version first: a newer supd's file may not parse as this one's.
@@ -189,7 +272,10 @@ pub fn load(dir: &Path) -> Result<Saved, LoadError> {
         serde_json::from_str::<Saved>(&text).map(Ok)
     });
     match parsed {
-        Ok(Ok(s)) => Ok(s),
+        Ok(Ok(mut s)) => {
+            replay(dir, &mut s);
+            Ok(s)
+        }
         Ok(Err(version)) => Err(LoadError::Newer { path: p, version }),
         Err(e) => {
             let error = e.to_string();
@@ -224,6 +310,18 @@ fn keep_aside(dir: &Path, file: &Path) -> std::io::Result<PathBuf> {
         }
     }
     Err(std::io::Error::other("too many earlier copies"))
+}
+
+/// Writes the state atomically, then empties the journal it includes.
+pub fn save_with(dir: &Path, state: &mut Saved, journal: &mut Journal) -> std::io::Result<()> {
+    state.journal_seq = journal.seq;
+    save(dir, state)?;
+    if journal.bytes > 0 || journal.file.is_some() {
+        journal.file = None;
+        journal.bytes = 0;
+        std::fs::File::create(journal_path(dir))?;
+    }
+    Ok(())
 }
 
 /// Writes the state atomically.
@@ -264,6 +362,8 @@ mod tests {
                 start_ticks: Some(1234),
                 dead: false,
                 failed: false,
+                cgroups: Vec::new(),
+                starting: false,
             }],
             instances: vec![InstanceSaved {
                 job: "web".into(),
@@ -282,10 +382,48 @@ mod tests {
                 received_from: None,
             }],
             received: Vec::new(),
+            journal_seq: 0,
         };
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), s);
         assert!(!dir.path().join("state.json.tmp").exists());
+    }
+
+    #[test]
+    fn journal_records_newer_than_the_state_apply_over_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let task = |pid| TaskSaved {
+            job: "web".into(),
+            group: "g".into(),
+            index: 0,
+            task: "t".into(),
+            source_digest: 1,
+            restart_times: Vec::new(),
+            restarts: 0,
+            pid: Some(pid),
+            start_ticks: Some(5),
+            dead: false,
+            failed: false,
+            cgroups: Vec::new(),
+            starting: false,
+        };
+        let mut j = Journal::default();
+        j.append(dir.path(), &task(10)).unwrap();
+        let mut s = Saved { version: VERSION, tasks: vec![task(10)], ..Default::default() };
+        save_with(dir.path(), &mut s, &mut j).unwrap();
+        j.append(dir.path(), &task(11)).unwrap();
+        j.append(dir.path(), &task(12)).unwrap();
+        // A record cut short by a crash.
+        let mut f = std::fs::OpenOptions::new().append(true).open(dir.path().join("state.journal")).unwrap();
+        f.write_all(b"{\"seq\": 4, \"task\": {").unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.tasks.len(), 1);
+        assert_eq!(loaded.tasks[0].pid, Some(12));
+        // A full save empties the journal: older records never apply again.
+        let mut s = loaded;
+        s.tasks[0].pid = Some(13);
+        save_with(dir.path(), &mut s, &mut j).unwrap();
+        assert_eq!(load(dir.path()).unwrap().tasks[0].pid, Some(13));
     }
 
     #[test]

@@ -59,6 +59,24 @@ impl Supervisor {
 
     /// Carries out one request (decoded and allowed by the server).
     fn handle(&mut self, token: Token, request: Request) -> Response {
+        // A change is on disk before the client hears of it.
+        let changes = matches!(
+            request,
+            Request::JobRun { .. }
+                | Request::JobStop { .. }
+                | Request::Restart { .. }
+                | Request::Signal { .. }
+                | Request::Reload { dry_run: false }
+                | Request::Handoff { .. }
+        );
+        let response = self.carry_out(token, request);
+        if changes {
+            self.save_acknowledged();
+        }
+        response
+    }
+
+    fn carry_out(&mut self, token: Token, request: Request) -> Response {
         match request {
             Request::Status { target } => self.status(target.as_deref()),
             Request::JobRun { source, file } => self.job_run(&file, &source),

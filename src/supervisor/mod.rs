@@ -79,6 +79,8 @@ pub struct Supervisor {
     save_pending: bool,
     /// Saved states not yet matched with their task or instance.
     unclaimed: persist::Unclaimed,
+    /// Task starts and ends, written before the loop goes on (persist.rs).
+    journal: crate::state::Journal,
     notify: crate::notify::Notifier,
     /// Cgroups of dead tasks, removed once their last processes are gone.
     graveyard: cgroups::Graveyard,
@@ -115,6 +117,7 @@ impl Supervisor {
             phase: Phase::Running,
             save_pending: false,
             unclaimed: persist::Unclaimed::default(),
+            journal: crate::state::Journal::default(),
             notify: crate::notify::Notifier::from_env(),
             graveyard: cgroups::Graveyard::default(),
         })

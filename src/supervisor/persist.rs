@@ -1,15 +1,26 @@
-//! What survives a restart of supd, from the loop's side: the state is
-//! saved (shortly after a change; changes close together share one write)
-//! and read back at start, where submitted jobs run again, stopped ones
+//! What survives a restart of supd, from the loop's side: a change that
+//! is acknowledged to a client is saved (fsync'd) before the answer; each
+//! task start and end is appended to the journal before the loop goes on;
+//! the rest is saved a while after a change (changes close together share
+//! one write). Read back at start: whatever a previous supd left in its
+//! task cgroups is stopped first, submitted jobs run again, stopped ones
 //! stay stopped, and saved task states wait to be matched with their tasks.
 
+use super::TaskKey;
 use super::run::Source;
 use super::{Supervisor, Timer, handoff, task};
 use crate::jobspec;
 use crate::process;
 use nix::unistd::Pid;
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
+
+/// How long a change that is not acknowledged to a client (and not in
+/// the journal) may wait for a full save.
+const SAVE_AFTER: Duration = Duration::from_secs(5);
+
+/// A journal this large is folded into a full save.
+const JOURNAL_MAX: u64 = 8 << 20;
 
 /// Saved states not yet matched with what they belong to.
 #[derive(Default)]
@@ -32,6 +43,23 @@ impl Supervisor {
                 return;
             }
         };
+        self.journal.seq = saved.journal_seq;
+        // Whatever a previous supd left in its task cgroups goes before
+        // anything starts: the cgroup, not only the recorded pid, knows
+        // every process of a task (a daemon that left its session too).
+        for t in &saved.tasks {
+            let killed = crate::process::cgroup::stop_leftovers(&t.cgroups);
+            if !killed.is_empty() {
+                log::warn!(
+                    "{}.{}[{}]/{}: stopped {:?}, left running by the previous supd (found in the task's cgroup)",
+                    t.job,
+                    t.group,
+                    t.index,
+                    t.task,
+                    killed
+                );
+            }
+        }
         self.jobs.stopped.extend(saved.stopped);
         for t in saved.tasks {
             // A process the previous supd was running must not run twice:
@@ -92,7 +120,41 @@ impl Supervisor {
     pub(super) fn state_changed(&mut self) {
         if !self.save_pending {
             self.save_pending = true;
-            self.timers.arm(Instant::now() + Duration::from_millis(100), Timer::Save);
+            self.timers.arm(Instant::now() + SAVE_AFTER, Timer::Save);
+        }
+    }
+
+    /// Saves now, before a change is acknowledged to a client.
+    pub(super) fn save_acknowledged(&mut self) {
+        self.save_pending = false;
+        self.save();
+    }
+
+    /// Appends a task's state as it is now (its new pid, its restart
+    /// budget, its end) to the journal, before the loop goes on.
+    pub(super) fn journal_task(&mut self, key: TaskKey) {
+        self.journal_record(key, false);
+    }
+
+    /// Appends that a task is about to start: if supd dies before the
+    /// start is journaled with its pid, the next supd counts the start
+    /// (a process may have run, and ended, unseen).
+    pub(super) fn journal_starting(&mut self, key: TaskKey) {
+        self.journal_record(key, true);
+    }
+
+    fn journal_record(&mut self, key: TaskKey, starting: bool) {
+        let Some(run) = self.jobs.runs.get(&key.run) else { return };
+        let Some(inst) = run.instances.get(key.inst) else { return };
+        let Some(t) = inst.tasks.get(key.task) else { return };
+        let mut saved =
+            task_saved(run, inst, t, crate::state::digest(&run.job.source), Instant::now(), SystemTime::now());
+        saved.starting = starting;
+        if let Err(e) = self.journal.append(&self.cfg.state_dir, &saved) {
+            log::error!("cannot write the journal in {}: {e}; saving the state instead", self.cfg.state_dir.display());
+            self.save_acknowledged();
+        } else if self.journal.bytes > JOURNAL_MAX {
+            self.save_acknowledged();
         }
     }
 
@@ -109,7 +171,7 @@ impl Supervisor {
             }
         }
         saved.stopped = self.jobs.stopped.iter().cloned().collect();
-        let (now_i, now_w) = (Instant::now(), std::time::SystemTime::now());
+        let (now_i, now_w) = (Instant::now(), SystemTime::now());
         for serial in self.jobs.current.values() {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
             let digest = crate::state::digest(&run.job.source);
@@ -118,36 +180,65 @@ impl Supervisor {
                     saved.instances.push(i);
                 }
                 for t in &inst.tasks {
-                    let restart_times = t
-                        .tracker
-                        .history()
-                        .map(|at| {
-                            let wall = if at <= now_i { now_w - (now_i - at) } else { now_w + (at - now_i) };
-                            wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-                        })
-                        .collect();
-                    let pid = t.pid.map(|p| p.as_raw());
-                    saved.tasks.push(crate::state::TaskSaved {
-                        job: run.job.id.clone(),
-                        group: run.job.groups[inst.group].name.clone(),
-                        index: inst.index,
-                        task: t.spec.name.clone(),
-                        source_digest: digest,
-                        restart_times,
-                        restarts: t.restarts,
-                        pid,
-                        start_ticks: t.pid.and(t.start_ticks),
-                        dead: t.state == task::State::Dead && !t.ended_by_shutdown,
-                        failed: t.failed,
-                    });
+                    saved.tasks.push(task_saved(run, inst, t, digest, now_i, now_w));
                 }
             }
         }
-        if let Err(e) = crate::state::save(&self.cfg.state_dir, &saved) {
+        if let Err(e) = crate::state::save_with(&self.cfg.state_dir, &mut saved, &mut self.journal) {
             log::error!(
                 "cannot save the state in {}: {e}; it will be tried again at the next change",
                 self.cfg.state_dir.display()
             );
         }
+    }
+}
+
+/// What is saved of one task.
+fn task_saved(
+    run: &task::JobRun,
+    inst: &task::Instance,
+    t: &task::TaskRun,
+    digest: u64,
+    now_i: Instant,
+    now_w: SystemTime,
+) -> crate::state::TaskSaved {
+    let restart_times = t
+        .tracker
+        .history()
+        .map(|at| {
+            let wall = if at <= now_i { now_w - (now_i - at) } else { now_w + (at - now_i) };
+            wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+        })
+        .collect();
+    crate::state::TaskSaved {
+        job: run.job.id.clone(),
+        group: run.job.groups.get(inst.group).map_or(String::new(), |g| g.name.clone()),
+        index: inst.index,
+        task: t.spec.name.clone(),
+        source_digest: digest,
+        restart_times,
+        restarts: t.restarts,
+        pid: t.pid.map(|p| p.as_raw()),
+        start_ticks: t.pid.and(t.start_ticks),
+        dead: t.state == task::State::Dead && !t.ended_by_shutdown,
+        failed: t.failed,
+        cgroups: t.cgroup.as_ref().map_or(Vec::new(), |c| c.dirs()),
+        starting: false,
+    }
+}
+
+/// Counts the run a previous supd had going when it died as one that
+/// ended in failure: a restart within the budget, or the end of the task.
+pub(super) fn count_interrupted_run(run: &mut task::TaskRun) {
+    use crate::policy::restart::{Decision, Outcome};
+    match run.tracker.decide(Outcome::Exited { success: false }, Instant::now(), 0.0) {
+        Decision::Restart { .. } => run.restarts += 1,
+        Decision::Fail { reason } => {
+            run.push_event("Not Restarting", reason);
+            run.state = task::State::Dead;
+            run.failed = true;
+            run.launched = true;
+        }
+        Decision::Complete | Decision::Killed => {}
     }
 }

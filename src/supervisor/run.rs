@@ -161,6 +161,13 @@ impl Supervisor {
                 }
                 let mut run = TaskRun::new(t.clone(), tracker);
                 run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
+                // A run the previous supd started and did not see end (it
+                // was stopped with the leftovers): the next start is a
+                // restart, within the budget, so that a crash of supd adds
+                // no start.
+                if saved.as_ref().is_some_and(|s| (s.pid.is_some() || s.starting) && !s.dead) {
+                    super::persist::count_interrupted_run(&mut run);
+                }
                 if let Some(s) = &saved
                     && let (Some(pid), Some(ticks)) = (s.pid, s.start_ticks)
                     && process::sys::same_process(pid, ticks)
@@ -377,6 +384,7 @@ impl Supervisor {
             }
         };
         self.ensure_task_log(key);
+        self.journal_starting(key);
         let (stdout, stderr) = self.task_io(key);
         let before = process::sys::boot_ticks_now();
         match process::spawn_in(&spec, stdout, stderr, &cgroup) {
@@ -393,6 +401,9 @@ impl Supervisor {
                 t.start_ticks = ticks;
                 t.exit = None;
                 t.push_event("Started", "Task started by client".into());
+                // The new pid is on record before supd can lose track of
+                // it (and before anything else is written).
+                self.journal_task(key);
                 log::info!("{} started as pid {pid}", self.label(key));
                 if let Some(i) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
                     i.placed_at.get_or_insert_with(Instant::now);
@@ -499,6 +510,8 @@ impl Supervisor {
                 let generation = t.generation;
                 let at = Instant::now() + *delay;
                 self.timers.arm(at, Timer::Start { task: key, generation });
+                // Not journaled: the start that follows is, and if supd
+                // dies before it, the run it saw last counts (persist.rs).
                 self.state_changed();
                 return;
             }
@@ -519,6 +532,7 @@ impl Supervisor {
                 t.finished_at = Some(now);
             }
         }
+        self.journal_task(key);
         self.state_changed();
         self.task_died(key);
     }

@@ -19,7 +19,7 @@ mod task;
 
 pub use layout::{Kind, Mount, Place, Plan, parse_mountinfo, parse_proc_cgroup, plan, unescape, unified};
 pub use limits::{Limits, mhz_to_quota, mhz_to_shares, shares_to_weight};
-pub use task::{TaskCgroup, Usage};
+pub use task::{TaskCgroup, Usage, stop_leftovers};
 
 use crate::jobspec::model::Resources;
 use files::write;

@@ -280,4 +280,63 @@ impl TaskCgroup {
     pub fn path(&self) -> Option<&Path> {
         self.track.as_ref().or(self.dirs.first()).map(|d| d.path.as_path())
     }
+
+    /// Every directory of this cgroup, to be saved (see [`stop_leftovers`]).
+    pub fn dirs(&self) -> Vec<PathBuf> {
+        let mut out: Vec<PathBuf> = self.dirs.iter().map(|d| d.path.clone()).collect();
+        if let Some(t) = &self.track
+            && !out.contains(&t.path)
+        {
+            out.push(t.path.clone());
+        }
+        out
+    }
+}
+
+/// Kills every process left in the task cgroup directories of a supd that
+/// is gone (a `setsid` daemon of a task is found too), then removes the
+/// directories. Returns the pids killed.
+pub fn stop_leftovers(dirs: &[PathBuf]) -> Vec<i32> {
+    let pids_in = |d: &Path| -> Vec<i32> {
+        std::fs::read_to_string(d.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
+    };
+    let mut killed = Vec::new();
+    for d in dirs {
+        // Only a directory in a cgroup file system (never a path a state
+        // file was edited to name): it has cgroup.procs.
+        if !d.join("cgroup.procs").is_file() {
+            continue;
+        }
+        let _ = write(&d.join("cgroup.kill"), "1");
+        // A task may fork while it is being killed: go round a few times.
+        for _ in 0..20 {
+            let pids = pids_in(d);
+            if pids.is_empty() {
+                break;
+            }
+            for pid in pids {
+                if !killed.contains(&pid) {
+                    killed.push(pid);
+                }
+                let _ = crate::process::signal_pid(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+    // A killed process leaves its cgroup once it is reaped (by init here):
+    // wait a little for that, bounded.
+    for d in dirs {
+        for _ in 0..100 {
+            match std::fs::remove_dir(d) {
+                Ok(()) => break,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => break,
+                Err(_) => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+    }
+    killed
 }

@@ -1,0 +1,165 @@
+//! `kill -9` of supd, through the real binary: an acknowledged change
+//! survives it, no task runs twice after the next supd starts, what a task
+//! left in its cgroup (a `setsid` daemon too) is stopped, and the restart
+//! budget is exact across it.
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const SLEEPER: &str = r#"job "a" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/starts; exec sleep 1000"]
+      }
+    }
+  }
+}"#;
+
+/// Kills supd with SIGKILL (nothing is stopped) and starts the next one
+/// on the same directories.
+fn crash_and_restart(mut s: Supd) -> Supd {
+    let mut child = s.child.take().expect("supd started");
+    child.kill().expect("kill -9 supd");
+    child.wait().expect("reap supd");
+    settle(&s);
+    s.start()
+}
+
+/// Waits until nothing answers on the dead supd's socket (a task being
+/// started at the kill may hold it until its exec).
+fn settle(s: &Supd) {
+    wait_until(PATIENCE, || std::os::unix::net::UnixStream::connect(s.socket()).is_err());
+}
+
+/// Waits a while, then checks that exactly one copy of the task runs.
+fn exactly_one_copy(s: &Supd) {
+    s.wait_running("a/g/0/t");
+    // Time for a second copy to show up, if one were to.
+    std::thread::sleep(Duration::from_millis(500));
+    let running = s.procs_running("sleep 1000");
+    assert_eq!(running.len(), 1, "copies running: {running:?}\n{}", s.log());
+}
+
+#[test]
+fn restart_then_kill_9_leaves_one_copy() {
+    for wait_ms in [0u64, 20] {
+        let s = Supd::new();
+        s.write_job("a.hcl", SLEEPER);
+        let s = s.start();
+        s.wait_lines("starts", 1);
+        s.supctl_ok(&["restart", "a/g/0/t"]);
+        std::thread::sleep(Duration::from_millis(wait_ms));
+        let s = crash_and_restart(s);
+        exactly_one_copy(&s);
+    }
+}
+
+#[test]
+fn job_run_then_kill_9_keeps_the_job_and_one_copy() {
+    let s = Supd::new().start();
+    let file = s.write_file("a.hcl", SLEEPER);
+    s.supctl_ok(&["job", "run", file.to_str().unwrap()]);
+    let s = crash_and_restart(s);
+    exactly_one_copy(&s);
+    assert_eq!(job_status(&s.status(), "a"), "running", "{}", s.log());
+}
+
+#[test]
+fn job_stop_then_kill_9_stays_stopped() {
+    let s = Supd::new().start();
+    let file = s.write_file("a.hcl", SLEEPER);
+    s.supctl_ok(&["job", "run", file.to_str().unwrap()]);
+    s.wait_running("a/g/0/t");
+    // Long enough for any delayed save of the submission to be done: the
+    // stop is what must not be lost.
+    std::thread::sleep(Duration::from_millis(300));
+    s.supctl_ok(&["job", "stop", "a"]);
+    let s = crash_and_restart(s);
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(s.procs_running("sleep 1000").is_empty(), "the stopped job runs again\n{}", s.log());
+    let st = s.status();
+    assert_ne!(job_status(&st, "a"), "running", "{}", pretty(&st));
+}
+
+#[test]
+fn a_setsid_daemon_of_a_task_does_not_outlive_a_crash_and_the_cgroup_is_removed() {
+    assert!(nix::unistd::geteuid().is_root(), "this test runs as root (scripts/test runs it so)");
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "setsid sh -c 'echo $$ >> @DIR@/daemons; exec sleep 1001' & exec sleep 1000"]
+      }
+    }
+  }
+}"#,
+    );
+    let name = format!("supd-test-{}", s.dir.path().file_name().and_then(|n| n.to_str()).expect("name"));
+    let toml = format!("cgroup_parent = \"{name}\"\n");
+    let s = s.start_with_config(&toml);
+    let daemon: i32 = s.wait_lines("daemons", 1)[0].parse().unwrap();
+    let cgroup_of = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    let before = cgroup_of(daemon);
+    assert!(before.contains(&name), "the daemon is in the task's cgroup: {before}");
+    let mut s = s;
+    let mut child = s.child.take().unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    settle(&s);
+    let s = s.start_with_config(&toml);
+    s.assert_gone(daemon, PATIENCE, "the setsid daemon left by the crashed supd");
+    s.wait_lines("daemons", 2);
+    assert_eq!(s.procs_running("sleep 1001").len(), 1, "{}", s.log());
+    // The dead supd's task cgroups are gone.
+    for line in before.lines() {
+        let path = line.splitn(3, ':').nth(2).unwrap_or("");
+        if !path.contains(&name) {
+            continue;
+        }
+        let leaf = path.rsplit('/').next().unwrap();
+        let found = std::process::Command::new("find").args(["/sys/fs/cgroup", "-name", leaf]).output().expect("find");
+        assert!(found.stdout.is_empty(), "left: {}", String::from_utf8_lossy(&found.stdout));
+    }
+}
+
+#[test]
+fn the_restart_budget_is_exact_across_kill_9() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    restart {
+      attempts = 50
+      interval = "1h"
+      delay    = "0s"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $$ >> @DIR@/starts; sleep 0.02; exit 1"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    s.wait_lines("starts", 20);
+    let s = crash_and_restart(s);
+    let t = s.wait_dead("a/g/0/t");
+    assert_eq!(t["failed"], true, "{}", pretty(&t));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(lines(&s.path("starts")).len(), 51, "{}", s.log());
+}
