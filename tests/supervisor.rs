@@ -1544,8 +1544,8 @@ fn after_a_crash_of_supd_no_task_runs_twice_and_the_budget_carries_over() {
     let t = s.wait_running("a/g/0/t");
     assert_eq!(t["restarts"], 1);
     let left: i32 = lines[1].parse().unwrap();
-    // Let the coalesced save happen, then supd dies without stopping anything.
-    std::thread::sleep(Duration::from_millis(400));
+    // No wait for a save: starts are journaled before supd goes on;
+    // supd dies now without stopping anything.
     s.child.as_mut().unwrap().kill().unwrap();
     s.child.as_mut().unwrap().wait().unwrap();
     s.child = None;
@@ -1592,7 +1592,7 @@ fn a_failed_task_stays_failed_across_a_crash_of_supd() {
     );
     let mut s = s.start();
     s.wait_dead("a/g/0/t");
-    std::thread::sleep(Duration::from_millis(400));
+    // No wait for a save: a task's end is journaled before supd goes on.
     s.child.as_mut().unwrap().kill().unwrap();
     s.child.as_mut().unwrap().wait().unwrap();
     s.child = None;
@@ -1713,7 +1713,7 @@ fn a_stubborn_leftover_is_killed_before_the_task_starts() {
     );
     let mut s = s.start();
     let first: i32 = s.wait_lines("starts", 1)[0].parse().unwrap();
-    std::thread::sleep(Duration::from_millis(400));
+    // No wait for a save: a start is journaled before supd goes on.
     s.child.as_mut().unwrap().kill().unwrap();
     s.child.as_mut().unwrap().wait().unwrap();
     s.child = None;

@@ -311,6 +311,8 @@ pub fn stop_leftovers(dirs: &[PathBuf]) -> Vec<i32> {
         if !d.join("cgroup.procs").is_file() {
             continue;
         }
+        // Listed before `cgroup.kill`, which may empty the cgroup at once.
+        killed.extend(pids_in(d).into_iter().filter(|p| !killed.contains(p)).collect::<Vec<_>>());
         let _ = write(&d.join("cgroup.kill"), "1");
         // A task may fork while it is being killed: go round a few times.
         for _ in 0..20 {
