@@ -23,9 +23,7 @@ const SLEEPER: &str = r#"job "a" {
 /// Kills supd with SIGKILL (nothing is stopped) and starts the next one
 /// on the same directories.
 fn crash_and_restart(mut s: Supd) -> Supd {
-    let mut child = s.child.take().expect("supd started");
-    child.kill().expect("kill -9 supd");
-    child.wait().expect("reap supd");
+    s.kill9();
     settle(&s);
     s.start()
 }

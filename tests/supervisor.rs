@@ -1546,9 +1546,7 @@ fn after_a_crash_of_supd_no_task_runs_twice_and_the_budget_carries_over() {
     let left: i32 = lines[1].parse().unwrap();
     // No wait for a save: starts are journaled before supd goes on;
     // supd dies now without stopping anything.
-    s.child.as_mut().unwrap().kill().unwrap();
-    s.child.as_mut().unwrap().wait().unwrap();
-    s.child = None;
+    s.kill9();
     assert!(alive(left), "the task outlives the crashed supd");
     let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
     let s2 = Supd { dir, child: None }.start();
@@ -1593,9 +1591,7 @@ fn a_failed_task_stays_failed_across_a_crash_of_supd() {
     let mut s = s.start();
     s.wait_dead("a/g/0/t");
     // No wait for a save: a task's end is journaled before supd goes on.
-    s.child.as_mut().unwrap().kill().unwrap();
-    s.child.as_mut().unwrap().wait().unwrap();
-    s.child = None;
+    s.kill9();
     let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
     let s2 = Supd { dir, child: None }.start();
     let st = s2.status();
@@ -1714,9 +1710,7 @@ fn a_stubborn_leftover_is_killed_before_the_task_starts() {
     let mut s = s.start();
     let first: i32 = s.wait_lines("starts", 1)[0].parse().unwrap();
     // No wait for a save: a start is journaled before supd goes on.
-    s.child.as_mut().unwrap().kill().unwrap();
-    s.child.as_mut().unwrap().wait().unwrap();
-    s.child = None;
+    s.kill9();
     let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
     let s2 = Supd { dir, child: None }.start();
     let lines = s2.wait_lines("starts", 2);

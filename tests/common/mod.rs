@@ -75,6 +75,14 @@ impl Supd {
         self.start_with_env(&[])
     }
 
+    /// Kills supd with SIGKILL (nothing is stopped, nothing saved) and
+    /// reaps it; its directories stay for the next one.
+    pub fn kill9(&mut self) {
+        let mut child = self.child.take().expect("supd started");
+        child.kill().expect("kill -9 supd");
+        child.wait().expect("reap supd");
+    }
+
     /// Starts supd with extra environment variables and waits until its
     /// socket answers.
     pub fn start_with_env(self, env: &[(&str, &str)]) -> Supd {
