@@ -82,6 +82,8 @@ pub struct Supervisor {
     /// Task starts and ends, written before the loop goes on (persist.rs).
     journal: crate::state::Journal,
     notify: crate::notify::Notifier,
+    /// supd's own warnings about failing task logs, held back when many.
+    log_warnings: output::WarnThrottle,
     /// Cgroups of dead tasks, removed once their last processes are gone.
     graveyard: cgroups::Graveyard,
 }
@@ -119,6 +121,7 @@ impl Supervisor {
             unclaimed: persist::Unclaimed::default(),
             journal: crate::state::Journal::default(),
             notify: crate::notify::Notifier::from_env(),
+            log_warnings: output::WarnThrottle::default(),
             graveyard: cgroups::Graveyard::default(),
         })
     }

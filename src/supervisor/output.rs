@@ -136,7 +136,10 @@ impl Supervisor {
                 } else {
                     String::new()
                 };
-                warn_throttled(&format!("{label}: {error} ({dropped} bytes of output dropped so far{repeated})"));
+                self.log_warnings.warn(
+                    &format!("{label}: {error} ({dropped} bytes of output dropped so far{repeated})"),
+                    std::time::Instant::now(),
+                );
                 format!("Logs: {error}; output is dropped and counted ({dropped} bytes so far{repeated})")
             }
             Problem::Recovered { failures, dropped } => {
@@ -204,20 +207,27 @@ impl Supervisor {
 /// at once), the next one saying how many were held back.
 const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
-static WARNED: std::sync::Mutex<(Option<std::time::Instant>, u64)> = std::sync::Mutex::new((None, 0));
+/// Holds back log-write warnings beyond one per [`WARN_EVERY`].
+#[derive(Debug, Default)]
+pub(super) struct WarnThrottle {
+    last: Option<std::time::Instant>,
+    held: u64,
+}
 
-fn warn_throttled(line: &str) {
-    let Ok(mut w) = WARNED.lock() else { return };
-    let now = std::time::Instant::now();
-    if w.0.is_some_and(|at| now.duration_since(at) < WARN_EVERY) {
-        w.1 += 1;
-        return;
-    }
-    let held = std::mem::take(&mut w.1);
-    w.0 = Some(now);
-    if held > 0 {
-        log::warn!("{line} (and {held} more such warnings in the last {}s)", WARN_EVERY.as_secs());
-    } else {
-        log::warn!("{line}");
+impl WarnThrottle {
+    /// Logs `line` unless one went out less than [`WARN_EVERY`] before
+    /// `now`; the next one logged says how many were held back.
+    fn warn(&mut self, line: &str, now: std::time::Instant) {
+        if self.last.is_some_and(|at| now.duration_since(at) < WARN_EVERY) {
+            self.held += 1;
+            return;
+        }
+        let held = std::mem::take(&mut self.held);
+        self.last = Some(now);
+        if held > 0 {
+            log::warn!("{line} (and {held} more such warnings in the last {}s)", WARN_EVERY.as_secs());
+        } else {
+            log::warn!("{line}");
+        }
     }
 }
