@@ -143,18 +143,42 @@ impl Supervisor {
         self.journal_record(key, true);
     }
 
+    /// Appends the pid a start made (its budget is in the record
+    /// [`journal_starting`](Self::journal_starting) wrote just before).
+    pub(super) fn journal_started(&mut self, key: TaskKey) {
+        let Some(run) = self.jobs.runs.get(&key.run) else { return };
+        let Some(inst) = run.instances.get(key.inst) else { return };
+        let Some(t) = inst.tasks.get(key.task) else { return };
+        let Some(pid) = t.pid else { return };
+        let started = crate::state::Started {
+            job: run.job.id.clone(),
+            group: run.job.groups.get(inst.group).map_or(String::new(), |g| g.name.clone()),
+            index: inst.index,
+            task: t.spec.name.clone(),
+            pid: pid.as_raw(),
+            start_ticks: t.start_ticks,
+        };
+        let written = self.journal.append_started(&self.cfg.state_dir, &started);
+        self.after_journal_write(written);
+    }
+
+    fn after_journal_write(&mut self, written: std::io::Result<()>) {
+        if let Err(e) = written {
+            log::error!("cannot write the journal in {}: {e}; saving the state instead", self.cfg.state_dir.display());
+            self.save_acknowledged();
+        } else if self.journal.bytes > JOURNAL_MAX {
+            self.save_acknowledged();
+        }
+    }
+
     fn journal_record(&mut self, key: TaskKey, starting: bool) {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
         let Some(inst) = run.instances.get(key.inst) else { return };
         let Some(t) = inst.tasks.get(key.task) else { return };
         let mut saved = task_saved(run, inst, t, run.digest, Instant::now(), SystemTime::now());
         saved.starting = starting;
-        if let Err(e) = self.journal.append(&self.cfg.state_dir, &saved) {
-            log::error!("cannot write the journal in {}: {e}; saving the state instead", self.cfg.state_dir.display());
-            self.save_acknowledged();
-        } else if self.journal.bytes > JOURNAL_MAX {
-            self.save_acknowledged();
-        }
+        let written = self.journal.append(&self.cfg.state_dir, &saved);
+        self.after_journal_write(written);
     }
 
     pub(super) fn save(&mut self) {

@@ -405,7 +405,7 @@ impl Supervisor {
                 t.push_event("Started", "Task started by client".into());
                 // The new pid is on record before supd can lose track of
                 // it (and before anything else is written).
-                self.journal_task(key);
+                self.journal_started(key);
                 log::info!("{} started as pid {pid}", self.label(key));
                 if let Some(i) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
                     i.placed_at.get_or_insert_with(Instant::now);
