@@ -150,6 +150,7 @@ impl Supervisor {
                 let mut tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
                 // The restart budget a previous supd used, for the same job.
                 let saved = self
+                    .store
                     .unclaimed
                     .tasks
                     .remove(&(job.id.clone(), group.name.clone(), index, t.name.clone()))
@@ -204,6 +205,7 @@ impl Supervisor {
             resched_gen: 0,
         };
         let saved = self
+            .store
             .unclaimed
             .instances
             .remove(&(job.id.clone(), group.name.clone(), index))
