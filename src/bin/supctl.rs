@@ -577,8 +577,9 @@ fn render_detail(s: &Status) -> String {
     for job in &s.jobs {
         for g in &job.groups {
             for i in &g.instances {
+                let described = i.description.as_ref().map_or(String::new(), |d| format!(" ({d})"));
                 out.push_str(&format!(
-                    "Instance {} ({})\nID       = {}\nStatus   = {}\n",
+                    "Instance {} ({})\nID       = {}\nStatus   = {}{described}\n",
                     i.name, job.job_type, i.id, i.status
                 ));
                 if let Some(r) = &i.reschedule {

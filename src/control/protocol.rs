@@ -222,6 +222,10 @@ pub struct InstanceStatus {
     pub name: String,
     pub id: String,
     pub status: String,
+    /// Why it ended, when its tasks do not say: "allocation exceeded
+    /// max_run_duration".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// Hand-off state and history, once the instance has failed or was
     /// handed to this host.
     #[serde(default, skip_serializing_if = "Option::is_none")]

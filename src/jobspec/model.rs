@@ -126,6 +126,9 @@ pub struct Group {
     pub ports: Vec<Port>,
     pub services: Vec<Service>,
     pub tasks: Vec<Task>,
+    /// Batch and sysbatch only: how long an instance may run (from its
+    /// first start) before its tasks are stopped.
+    pub max_run_duration: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -15,6 +15,7 @@ mod health;
 mod jobs;
 mod launch;
 mod lifecycle;
+mod max_run;
 mod output;
 mod persist;
 mod reload;
@@ -296,6 +297,7 @@ impl Supervisor {
                 Timer::Handoff { run: serial, inst, generation } => self.start_handoff(serial, inst, generation),
                 Timer::HandoffTimeout { run: serial, inst, pid } => self.hook_timed_out(serial, inst, pid),
                 Timer::CgroupRemove => self.remove_dying_cgroups(),
+                Timer::MaxRun { run: serial, inst, since } => self.max_run_reached(serial, inst, since),
                 Timer::Escalate { task: key, generation } => {
                     if let Some(t) = self.jobs.task(key)
                         && t.generation == generation

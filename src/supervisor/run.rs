@@ -200,6 +200,7 @@ impl Supervisor {
             received_from: None,
             resched: super::task::Resched::Idle,
             resched_gen: 0,
+            description: None,
         };
         let saved = self
             .unclaimed
@@ -269,7 +270,7 @@ impl Supervisor {
 
     /// Stops the live tasks of an instance and lets nothing restart;
     /// `why` is the event each stopped task gets first.
-    fn wind_down(&mut self, serial: u64, inst: usize, why: Option<Reason>) {
+    pub(super) fn wind_down(&mut self, serial: u64, inst: usize, why: Option<Reason>) {
         let shutting_down = self.stopping();
         let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
         instance.winding_down = true;
@@ -405,9 +406,7 @@ impl Supervisor {
                 // it (and before anything else is written).
                 self.journal_task(key);
                 log::info!("{} started as pid {pid}", self.label(key));
-                if let Some(i) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
-                    i.placed_at.get_or_insert_with(Instant::now);
-                }
+                self.placed(key.run, key.inst);
                 self.children.own(pid, super::Owner::Task(key));
                 self.activate_checks(key);
                 self.state_changed();
@@ -689,8 +688,13 @@ impl Supervisor {
 /// Records that a task is being stopped for good, in Nomad's words
 /// (nomad/structs/structs.go, PopulateEventDisplayMessage, TaskKilling:
 /// `fmt.Sprintf("Sent interrupt. Waiting %v before force killing", e.KillTimeout)`).
+/// A task stopped for a reason of its own (`kill_reason`) has that as the
+/// message instead, as Nomad's `SetDisplayMessage`.
 fn killing(t: &mut TaskRun) {
-    let message = format!("Sent interrupt. Waiting {} before force killing", GoDuration(t.spec.kill_timeout));
+    let message = match t.kill_reason.take() {
+        Some(reason) => reason.to_string(),
+        None => format!("Sent interrupt. Waiting {} before force killing", GoDuration(t.spec.kill_timeout)),
+    };
     t.push_event("Killing", message);
 }
 

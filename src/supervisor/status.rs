@@ -25,6 +25,7 @@ pub fn job_status(run: &JobRun, filter: &dyn Fn(&Instance, Option<&TaskRun>) -> 
                     name: i.name.clone(),
                     id: i.id.clone(),
                     status: i.status().as_str().to_string(),
+                    description: i.description.map(str::to_string),
                     reschedule: reschedule_status(i, g.reschedule.as_ref()),
                     tasks: i
                         .tasks

@@ -49,6 +49,9 @@ pub enum Timer {
     CgroupRemove,
     /// Reap again, after a pass that found several orphans.
     Reap,
+    /// An instance placed at `since` has run for its group's
+    /// `max_run_duration`.
+    MaxRun { run: u64, inst: usize, since: Instant },
 }
 
 #[derive(Debug, PartialEq, Eq)]
