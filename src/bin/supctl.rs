@@ -196,6 +196,18 @@ enum JobCommand {
     },
     /// Stop a job's instances.
     Stop { job: String },
+    /// Periodic jobs.
+    Periodic {
+        #[command(subcommand)]
+        command: PeriodicCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PeriodicCommand {
+    /// Launch a periodic job now, whatever its schedule and
+    /// prohibit_overlap say: a run `JOB/periodic-<unix time>`.
+    Force { job: String },
 }
 
 fn main() -> ExitCode {
@@ -292,6 +304,9 @@ fn main() -> ExitCode {
             }
         }
         Command::Job { command: JobCommand::Stop { job } } => Request::JobStop { job },
+        Command::Job { command: JobCommand::Periodic { command: PeriodicCommand::Force { job } } } => {
+            Request::PeriodicForce { job }
+        }
         Command::Restart { target } => Request::Restart { target },
         Command::Signal { target, signal } => Request::Signal { target, signal },
         Command::Events { follow, target, since } => {
@@ -414,18 +429,41 @@ fn render_table(s: &Status) -> String {
         }
     }
     let mut out = String::new();
-    let summary: Vec<String> = s.jobs.iter().map(|j| format!("{} ({}) {}", j.name, j.job_type, j.status)).collect();
     out.push_str(&format!("node {} ({}): {} job(s)\n", s.node.name, s.node.datacenter, s.jobs.len()));
     out.push_str(&node_resources(s));
-    for line in summary {
-        out.push_str(&format!("  {line}\n"));
-    }
+    out.push_str(&job_lines(s));
     if rows.len() > 1 {
         out.push('\n');
         if let Some(width) = terminal_width() {
             trim_last_column(&mut rows, width);
         }
         out.push_str(&table(&rows));
+    }
+    out
+}
+
+/// One line per job; a periodic job's schedule and launched runs under it
+/// (a run is listed there, not on a line of its own, when its job is).
+fn job_lines(s: &Status) -> String {
+    let listed: Vec<&str> = s.jobs.iter().map(|j| j.name.as_str()).collect();
+    let mut out = String::new();
+    for j in &s.jobs {
+        if j.parent.as_deref().is_some_and(|p| listed.contains(&p)) {
+            continue;
+        }
+        out.push_str(&format!("  {} ({}) {}\n", j.name, j.job_type, j.status));
+        let Some(p) = &j.periodic else { continue };
+        let next = match (&p.next_launch, p.enabled) {
+            (Some(t), _) => format!("next launch {t}"),
+            (None, false) => "not enabled".to_string(),
+            (None, true) if j.status == "dead" => "stopped".to_string(),
+            (None, true) => "no launch to come".to_string(),
+        };
+        let overlap = if p.prohibit_overlap { ", prohibit_overlap" } else { "" };
+        out.push_str(&format!("    periodic {:?} ({}{overlap}): {next}\n", p.crons.join(", "), p.time_zone));
+        for l in &p.launched {
+            out.push_str(&format!("    {} {}\n", l.id, l.status));
+        }
     }
     out
 }

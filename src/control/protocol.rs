@@ -33,6 +33,10 @@ pub enum Request {
     JobStop {
         job: String,
     },
+    /// Launch a periodic job now (`supctl job periodic force`).
+    PeriodicForce {
+        job: String,
+    },
     Restart {
         target: String,
     },
@@ -207,6 +211,36 @@ pub struct JobStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     pub groups: Vec<GroupStatus>,
+    /// A periodic job's schedule and the runs it launched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub periodic: Option<PeriodicStatus>,
+    /// The periodic job a launched run (`JOB/periodic-<unix time>`) comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodicStatus {
+    pub crons: Vec<String>,
+    pub time_zone: String,
+    pub prohibit_overlap: bool,
+    pub enabled: bool,
+    /// RFC 3339; none while the job is stopped or not enabled, or when no
+    /// cron fires again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_launch: Option<String>,
+    /// The runs launched and kept, oldest first.
+    pub launched: Vec<LaunchedRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaunchedRun {
+    /// `JOB/periodic-<unix time>`
+    pub id: String,
+    /// As a job's status.
+    pub status: String,
+    /// The launch instant, RFC 3339.
+    pub launched_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -380,6 +414,7 @@ mod tests {
             Request::Status { target: Some("web/site/0".into()) },
             Request::JobRun { source: "job \"x\" {\n}\n".into(), file: "x.hcl".into() },
             Request::JobStop { job: "x".into() },
+            Request::PeriodicForce { job: "x".into() },
             Request::Restart { target: "x/g/0/t".into() },
             Request::Signal { target: "x".into(), signal: "SIGHUP".into() },
             Request::Events { follow: true, target: None, since: None },

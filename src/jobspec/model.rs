@@ -110,6 +110,21 @@ pub struct Job {
     pub meta: BTreeMap<String, String>,
     pub constraints: Vec<Constraint>,
     pub groups: Vec<Group>,
+    /// Batch and sysbatch only: the job is not run itself; each launch of
+    /// its schedule runs a copy of it (`ID/periodic-<unix time>`).
+    pub periodic: Option<Periodic>,
+}
+
+/// A `periodic` block, checked: every cron parses and fires, the time zone
+/// exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Periodic {
+    /// In Nomad's syntax, as written (`cron` becomes the only entry).
+    pub crons: Vec<String>,
+    pub prohibit_overlap: bool,
+    /// An IANA name, `UTC` by default.
+    pub time_zone: String,
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

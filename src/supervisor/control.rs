@@ -68,6 +68,7 @@ impl Supervisor {
                 | Request::Signal { .. }
                 | Request::Reload { dry_run: false }
                 | Request::Handoff { .. }
+                | Request::PeriodicForce { .. }
         );
         let response = self.carry_out(token, request);
         if changes {
@@ -81,6 +82,7 @@ impl Supervisor {
             Request::Status { target } => self.status(target.as_deref()),
             Request::JobRun { source, file } => self.job_run(&file, &source),
             Request::JobStop { job } => self.job_stop(&job),
+            Request::PeriodicForce { job } => self.periodic_force(&job),
             Request::Restart { target } => self.restart(&target),
             Request::Signal { target, signal } => self.signal(&target, &signal),
             Request::Events { follow, target, since } => {
@@ -236,7 +238,7 @@ impl Supervisor {
         }
     }
 
-    fn unknown_job(&self, job: &str) -> String {
+    pub(super) fn unknown_job(&self, job: &str) -> String {
         let hint = crate::jobspec::diag::did_you_mean(job, self.jobs.current.keys().map(String::as_str))
             .map_or(String::new(), |s| format!(" — did you mean {s:?}?"));
         format!("no job {job:?}{hint}")
@@ -264,6 +266,7 @@ impl Supervisor {
             };
             jobs.push(super::status::job_status(run, &filter));
         }
+        self.periodic_status(&mut jobs);
         let mut r = Response::ok(self.jobs.load_errors.values().flat_map(|p| p.clone()).collect());
         r.status = Some(Status { version: VERSION, node: self.node_status(), jobs });
         r
@@ -273,10 +276,15 @@ impl Supervisor {
     /// `JOB/GROUP/TASK` or Nomad's instance name `JOB.GROUP[INDEX]`.
     fn resolve(&self, target: &str) -> Result<Selection, String> {
         let mut parts: Vec<String> = target.split('/').map(str::to_string).collect();
-        if parts.len() == 1
-            && let Some((head, rest)) = target.split_once('[')
+        // A launched run's ID holds a `/`: `JOB/periodic-T`.
+        if parts.len() > 1 && self.jobs.current.contains_key(&format!("{}/{}", parts[0], parts[1])) {
+            let second = parts.remove(1);
+            parts[0] = format!("{}/{second}", parts[0]);
+        }
+        if let Some((head, rest)) = target.split_once('[')
             && let Some(index) = rest.strip_suffix(']')
             && let Some((job, group)) = head.rsplit_once('.')
+            && (parts.len() == 1 || self.jobs.current.contains_key(job))
         {
             parts = vec![job.into(), group.into(), index.into()];
         }

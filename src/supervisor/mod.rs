@@ -17,6 +17,7 @@ mod launch;
 mod lifecycle;
 mod max_run;
 mod output;
+mod periodic;
 mod persist;
 mod reload;
 mod resources;
@@ -87,6 +88,8 @@ pub struct Supervisor {
     log_warnings: output::WarnThrottle,
     /// Cgroups of dead tasks, removed once their last processes are gone.
     graveyard: cgroups::Graveyard,
+    /// The schedules of periodic jobs.
+    launches: periodic::Launches,
 }
 
 impl Supervisor {
@@ -124,6 +127,7 @@ impl Supervisor {
             notify: crate::notify::Notifier::from_env(),
             log_warnings: output::WarnThrottle::default(),
             graveyard: cgroups::Graveyard::default(),
+            launches: periodic::Launches::default(),
         })
     }
 
@@ -298,6 +302,7 @@ impl Supervisor {
                 Timer::HandoffTimeout { run: serial, inst, pid } => self.hook_timed_out(serial, inst, pid),
                 Timer::CgroupRemove => self.remove_dying_cgroups(),
                 Timer::MaxRun { run: serial, inst, since } => self.max_run_reached(serial, inst, since),
+                Timer::Launch { run: serial, generation } => self.launch_due(serial, generation),
                 Timer::Escalate { task: key, generation } => {
                     if let Some(t) = self.jobs.task(key)
                         && t.generation == generation

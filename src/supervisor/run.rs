@@ -25,6 +25,8 @@ pub(super) enum Source {
     /// Work peers handed to this host: only these instances (group,
     /// index) run.
     HandedIn { name: String, only: Vec<(String, u32)> },
+    /// A run a periodic job launched (periodic.rs).
+    Launched { name: String },
 }
 
 impl Source {
@@ -40,7 +42,10 @@ impl Source {
     fn name(&self) -> &str {
         match self {
             Source::JobDir { file } => file,
-            Source::Operator { name } | Source::Restored { name } | Source::HandedIn { name, .. } => name,
+            Source::Operator { name }
+            | Source::Restored { name }
+            | Source::HandedIn { name, .. }
+            | Source::Launched { name } => name,
         }
     }
 }
@@ -89,7 +94,8 @@ impl Supervisor {
         }
         let serial = self.jobs.next_serial();
         let mut instances = Vec::new();
-        for (gi, group) in job.groups.iter().enumerate() {
+        // A periodic job runs nothing itself: its launches do.
+        for (gi, group) in job.groups.iter().enumerate().filter(|_| job.periodic.is_none()) {
             for index in 0..group.count {
                 if only.is_some_and(|o| !o.iter().any(|(g, i)| g == &group.name && *i == index)) {
                     continue;
@@ -110,6 +116,7 @@ impl Supervisor {
             serial,
             JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received: only.is_some() },
         );
+        self.periodic_submitted(serial);
         // Processes a previous supd left running go first, each with its
         // task's kill signal and timeout.
         for inst in 0..n {

@@ -44,6 +44,8 @@ pub fn job_status(run: &JobRun, filter: &dyn Fn(&Instance, Option<&TaskRun>) -> 
         status: run.status().as_str().to_string(),
         file: run.file.clone(),
         groups,
+        periodic: None,
+        parent: None,
     }
 }
 
