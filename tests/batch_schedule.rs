@@ -305,3 +305,78 @@ fn job_periodic_force_launches_a_run_now() {
     let st = s.status();
     assert_eq!(job_entry(&st, "off").expect("job off")["periodic"]["next_launch"], Value::Null);
 }
+
+/// `job dispatch` runs a parameterized job with the meta and payload given:
+/// the task sees the meta as NOMAD_META_*, and reads the payload where its
+/// `dispatch_payload` puts it; what the job's rules refuse is refused.
+#[test]
+fn job_dispatch_passes_meta_and_payload() {
+    let s = Supd::new();
+    s.write_job(
+        "render.hcl",
+        r#"
+job "render" {
+  type = "batch"
+  parameterized {
+    payload       = "required"
+    meta_required = ["scene"]
+    meta_optional = ["quality"]
+  }
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      dispatch_payload {
+        file = "in/scene.txt"
+      }
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $NOMAD_JOB_ID $NOMAD_JOB_PARENT_ID $NOMAD_META_scene $NOMAD_META_QUALITY $(cat @DIR@/state/payloads/$NOMAD_JOB_ID/t/local/in/scene.txt) >> @DIR@/runs"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    assert_eq!(job_entry(&s.status(), "render").expect("the job")["status"], "running");
+    let input = s.write_file("scene.txt", "a teapot");
+    let out = s.supctl_ok(&[
+        "job",
+        "dispatch",
+        "render",
+        "--meta",
+        "scene=kitchen",
+        "--meta",
+        "quality=high",
+        input.to_str().expect("UTF-8"),
+    ]);
+    let id =
+        out.lines().next().and_then(|l| l.strip_prefix("dispatched ")).unwrap_or_else(|| panic!("{out}")).to_string();
+    assert!(id.starts_with("render/dispatch-"), "{id}");
+    let st = s.wait_status("the dispatched run completed", |st| job_status(st, &id) == "complete");
+    assert_eq!(lines(&s.path("runs")), [format!("{id} render kitchen high a teapot")]);
+    let listed = &job_entry(&st, "render").expect("the job")["parameterized"]["dispatched"];
+    assert_eq!(listed[0]["id"], id.as_str(), "{}", pretty(listed));
+    assert_eq!(listed[0]["status"], "complete");
+    let text = s.supctl_ok(&["status"]);
+    assert!(text.contains(&format!("    {id} complete")), "{text}");
+
+    let refused = |args: &[&str], why: &str| {
+        let out = s.supctl(args);
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{}", describe(&out));
+    };
+    let input = input.to_str().expect("UTF-8");
+    refused(&["job", "dispatch", "render", input], "Dispatch did not provide required meta keys: [scene]");
+    refused(&["job", "dispatch", "render", "--meta", "scene=x"], "Payload is not provided but required");
+    refused(
+        &["job", "dispatch", "render", "--meta", "scene=x", "--meta", "who=me", input],
+        "unpermitted metadata keys: [who]",
+    );
+    s.write_file("big", &"x".repeat(16 * 1024 + 1));
+    refused(
+        &["job", "dispatch", "render", "--meta", "scene=x", s.path("big").to_str().expect("UTF-8")],
+        "more than 16 KiB",
+    );
+    assert_eq!(lines(&s.path("runs")).len(), 1, "a refused dispatch ran");
+}

@@ -37,6 +37,15 @@ pub enum Request {
     PeriodicForce {
         job: String,
     },
+    /// Run a parameterized job with meta and a payload (`supctl job dispatch`).
+    JobDispatch {
+        job: String,
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        meta: std::collections::BTreeMap<String, String>,
+        /// Base64 (standard, padded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload: Option<String>,
+    },
     Restart {
         target: String,
     },
@@ -214,7 +223,11 @@ pub struct JobStatus {
     /// A periodic job's schedule and the runs it launched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub periodic: Option<PeriodicStatus>,
-    /// The periodic job a launched run (`JOB/periodic-<unix time>`) comes from.
+    /// A parameterized job's rules and the runs dispatched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameterized: Option<ParameterizedStatus>,
+    /// The periodic or parameterized job a launched or dispatched run
+    /// (`JOB/periodic-<unix time>`, `JOB/dispatch-<unix time>-<id>`) comes from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<String>,
 }
@@ -231,6 +244,16 @@ pub struct PeriodicStatus {
     pub next_launch: Option<String>,
     /// The runs launched and kept, oldest first.
     pub launched: Vec<LaunchedRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParameterizedStatus {
+    /// `optional`, `required` or `forbidden`.
+    pub payload: String,
+    pub meta_required: Vec<String>,
+    pub meta_optional: Vec<String>,
+    /// The runs dispatched and still known, oldest first.
+    pub dispatched: Vec<LaunchedRun>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -415,6 +438,11 @@ mod tests {
             Request::JobRun { source: "job \"x\" {\n}\n".into(), file: "x.hcl".into() },
             Request::JobStop { job: "x".into() },
             Request::PeriodicForce { job: "x".into() },
+            Request::JobDispatch {
+                job: "x".into(),
+                meta: [("k".to_string(), "v".to_string())].into(),
+                payload: Some("aGk=".into()),
+            },
             Request::Restart { target: "x/g/0/t".into() },
             Request::Signal { target: "x".into(), signal: "SIGHUP".into() },
             Request::Events { follow: true, target: None, since: None },

@@ -69,6 +69,7 @@ impl Supervisor {
                 | Request::Reload { dry_run: false }
                 | Request::Handoff { .. }
                 | Request::PeriodicForce { .. }
+                | Request::JobDispatch { .. }
         );
         let response = self.carry_out(token, request);
         if changes {
@@ -83,6 +84,13 @@ impl Supervisor {
             Request::JobRun { source, file } => self.job_run(&file, &source),
             Request::JobStop { job } => self.job_stop(&job),
             Request::PeriodicForce { job } => self.periodic_force(&job),
+            Request::JobDispatch { job, meta, payload } => {
+                use base64::Engine;
+                match payload.map(|p| base64::engine::general_purpose::STANDARD.decode(p)).transpose() {
+                    Ok(bytes) => self.dispatch(&job, meta, bytes),
+                    Err(e) => Response::refused(format!("the payload is not base64: {e}")),
+                }
+            }
             Request::Restart { target } => self.restart(&target),
             Request::Signal { target, signal } => self.signal(&target, &signal),
             Request::Events { follow, target, since } => {

@@ -10,6 +10,7 @@
 mod cgroups;
 mod children;
 mod control;
+mod dispatch;
 mod handoff;
 mod health;
 mod jobs;

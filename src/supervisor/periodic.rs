@@ -59,9 +59,15 @@ pub fn parent_of(id: &str) -> Option<&str> {
     id.rfind(SUFFIX).map(|i| &id[..i])
 }
 
-/// The launch time in a launched run's ID.
-fn launch_secs(id: &str) -> Option<u64> {
-    id.rfind(SUFFIX).and_then(|i| id[i + SUFFIX.len()..].parse().ok())
+/// The periodic or parameterized job a run was launched or dispatched from.
+pub fn launched_from(id: &str) -> Option<&str> {
+    parent_of(id).or_else(|| super::dispatch::parent_of(id))
+}
+
+/// The launch time in a launched or dispatched run's ID.
+fn launch_secs(id: &str, suffix: &str) -> Option<u64> {
+    let rest = &id[id.rfind(suffix)? + suffix.len()..];
+    rest.split('-').next()?.parse().ok()
 }
 
 /// The run launched from `job` under `id`: a copy that is not periodic, its
@@ -123,16 +129,21 @@ impl Supervisor {
 
     /// The runs launched from periodic job `id`, oldest first.
     pub(super) fn launched_runs(&self, id: &str) -> Vec<&JobRun> {
-        let prefix = format!("{id}{SUFFIX}");
+        self.runs_under(id, SUFFIX)
+    }
+
+    /// The runs of job `id` whose IDs go on with `suffix`, oldest first.
+    fn runs_under(&self, id: &str, suffix: &str) -> Vec<&JobRun> {
+        let prefix = format!("{id}{suffix}");
         let mut runs: Vec<&JobRun> = self
             .jobs
             .current
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter(|(k, _)| parent_of(k) == Some(id))
+            .filter(|(k, _)| launched_from(k) == Some(id))
             .filter_map(|(_, s)| self.jobs.runs.get(s))
             .collect();
-        runs.sort_by_key(|r| launch_secs(&r.job.id));
+        runs.sort_by_key(|r| launch_secs(&r.job.id, suffix));
         runs
     }
 
@@ -300,8 +311,19 @@ impl Supervisor {
     /// job's schedule and launched runs, a launched run's parent.
     pub(super) fn periodic_status(&self, jobs: &mut [protocol::JobStatus]) {
         for j in jobs {
-            j.parent = parent_of(&j.name).map(str::to_string);
+            j.parent = launched_from(&j.name).map(str::to_string);
             let Some(run) = self.jobs.current.get(&j.name).and_then(|s| self.jobs.runs.get(s)) else { continue };
+            if let Some(p) = &run.job.parameterized {
+                if !run.stopped {
+                    j.status = "running".into();
+                }
+                j.parameterized = Some(protocol::ParameterizedStatus {
+                    payload: p.payload.as_str().to_string(),
+                    meta_required: p.meta_required.clone(),
+                    meta_optional: p.meta_optional.clone(),
+                    dispatched: self.listed(&j.name, super::dispatch::SUFFIX),
+                });
+            }
             let Some(p) = &run.job.periodic else { continue };
             let entry = self.launches.by_job.get(&j.name);
             let live = !run.stopped && p.enabled;
@@ -315,19 +337,23 @@ impl Supervisor {
                 prohibit_overlap: p.prohibit_overlap,
                 enabled: p.enabled,
                 next_launch: entry.and_then(|e| e.next).filter(|_| live).map(rfc3339),
-                launched: self
-                    .launched_runs(&j.name)
-                    .into_iter()
-                    .map(|r| protocol::LaunchedRun {
-                        id: r.job.id.clone(),
-                        status: r.status().as_str().to_string(),
-                        launched_at: launch_secs(&r.job.id)
-                            .map(|s| rfc3339(UNIX_EPOCH + Duration::from_secs(s)))
-                            .unwrap_or_default(),
-                    })
-                    .collect(),
+                launched: self.listed(&j.name, SUFFIX),
             });
         }
+    }
+
+    /// The runs of job `id` whose IDs go on with `suffix`, for the status.
+    fn listed(&self, id: &str, suffix: &str) -> Vec<protocol::LaunchedRun> {
+        self.runs_under(id, suffix)
+            .into_iter()
+            .map(|r| protocol::LaunchedRun {
+                id: r.job.id.clone(),
+                status: r.status().as_str().to_string(),
+                launched_at: launch_secs(&r.job.id, suffix)
+                    .map(|s| rfc3339(UNIX_EPOCH + Duration::from_secs(s)))
+                    .unwrap_or_default(),
+            })
+            .collect()
     }
 }
 
@@ -338,8 +364,10 @@ mod tests {
     #[test]
     fn a_launched_run_names_its_parent_and_its_time() {
         assert_eq!(parent_of("backup/periodic-1796403600"), Some("backup"));
-        assert_eq!(launch_secs("backup/periodic-1796403600"), Some(1_796_403_600));
+        assert_eq!(launch_secs("backup/periodic-1796403600", SUFFIX), Some(1_796_403_600));
         assert_eq!(parent_of("backup"), None);
-        assert_eq!(launch_secs("backup"), None);
+        assert_eq!(launch_secs("backup", SUFFIX), None);
+        assert_eq!(launched_from("j/dispatch-1796403600-0a1b2c3d"), Some("j"));
+        assert_eq!(launch_secs("j/dispatch-1796403600-0a1b2c3d", "/dispatch-"), Some(1_796_403_600));
     }
 }

@@ -167,7 +167,7 @@ impl Supervisor {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
             if run.received {
                 saved.received.extend(self.received_envelopes(run));
-            } else if run.file.is_none() && super::periodic::parent_of(&run.job.id).is_none() {
+            } else if run.file.is_none() && super::periodic::launched_from(&run.job.id).is_none() {
                 saved
                     .submitted
                     .push(crate::state::Submitted { file: run.origin.clone(), source: run.job.source.clone() });

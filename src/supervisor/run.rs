@@ -94,8 +94,9 @@ impl Supervisor {
         }
         let serial = self.jobs.next_serial();
         let mut instances = Vec::new();
-        // A periodic job runs nothing itself: its launches do.
-        for (gi, group) in job.groups.iter().enumerate().filter(|_| job.periodic.is_none()) {
+        // A periodic or parameterized job runs nothing itself: its
+        // launches do.
+        for (gi, group) in job.groups.iter().enumerate().filter(|_| job.runs_itself()) {
             for index in 0..group.count {
                 if only.is_some_and(|o| !o.iter().any(|(g, i)| g == &group.name && *i == index)) {
                     continue;

@@ -45,6 +45,7 @@ pub fn job_status(run: &JobRun, filter: &dyn Fn(&Instance, Option<&TaskRun>) -> 
         file: run.file.clone(),
         groups,
         periodic: None,
+        parameterized: None,
         parent: None,
     }
 }

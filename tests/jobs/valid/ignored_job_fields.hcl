@@ -2,16 +2,15 @@
 # the file stays valid.
 #
 # expect: ok
-# expect: 17:3 warning: `namespace` in job is ignored by supd — it loads, but has no effect here
-# expect: 18:3 warning: `node_pool` in job is ignored by supd — it loads, but has no effect here
-# expect: 19:3 warning: `all_at_once` in job is ignored by supd — it loads, but has no effect here
-# expect: 21:3 warning: `update` in job is ignored by supd — it loads, but has no effect here
-# expect: 26:3 warning: `migrate` in job is ignored by supd — it loads, but has no effect here
-# expect: 30:3 warning: `affinity` in job is ignored by supd — it loads, but has no effect here
-# expect: 36:3 warning: `spread` in job is ignored by supd — it loads, but has no effect here
-# expect: 40:3 warning: `parameterized` in job is ignored by supd — it loads, but has no effect here
-# expect: 44:3 warning: `vault` in job is ignored by supd — it loads, but has no effect here
-# expect: 48:3 warning: `consul` in job is ignored by supd — it loads, but has no effect here
+# expect: 16:3 warning: `namespace` in job is ignored by supd — it loads, but has no effect here
+# expect: 17:3 warning: `node_pool` in job is ignored by supd — it loads, but has no effect here
+# expect: 18:3 warning: `all_at_once` in job is ignored by supd — it loads, but has no effect here
+# expect: 20:3 warning: `update` in job is ignored by supd — it loads, but has no effect here
+# expect: 25:3 warning: `migrate` in job is ignored by supd — it loads, but has no effect here
+# expect: 29:3 warning: `affinity` in job is ignored by supd — it loads, but has no effect here
+# expect: 35:3 warning: `spread` in job is ignored by supd — it loads, but has no effect here
+# expect: 39:3 warning: `vault` in job is ignored by supd — it loads, but has no effect here
+# expect: 43:3 warning: `consul` in job is ignored by supd — it loads, but has no effect here
 
 job "web" {
   namespace = "default"
@@ -35,10 +34,6 @@ job "web" {
 
   spread {
     attribute = "${node.datacenter}"
-  }
-
-  parameterized {
-    payload = "optional"
   }
 
   vault {
