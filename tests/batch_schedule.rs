@@ -380,3 +380,41 @@ job "render" {
     );
     assert_eq!(lines(&s.path("runs")).len(), 1, "a refused dispatch ran");
 }
+
+/// A periodic job whose file is changed into a plain batch job runs at the
+/// reload: the periodic version, which ran nothing, holds nothing up; and a
+/// plain job changed into a periodic one launches on its schedule.
+#[test]
+fn a_periodic_job_changed_into_a_plain_one_and_back_runs() {
+    let s = Supd::new();
+    s.write_job("flip.hcl", &periodic_job("flip", r#"    crons = ["@yearly"]"#, "echo $NOMAD_JOB_ID >> @DIR@/runs"));
+    let s = s.start();
+    s.write_job(
+        "flip.hcl",
+        r#"
+job "flip" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $NOMAD_JOB_ID >> @DIR@/runs"]
+      }
+    }
+  }
+}
+"#,
+    );
+    s.supctl_ok(&["reload"]);
+    s.wait_status("the plain job completed", |st| job_status(st, "flip") == "complete");
+    assert_eq!(lines(&s.path("runs")), ["flip"]);
+    s.write_job(
+        "flip.hcl",
+        &periodic_job("flip", r#"    crons = ["*/2 * * * * * *"]"#, "echo $NOMAD_JOB_ID >> @DIR@/runs"),
+    );
+    s.supctl_ok(&["reload"]);
+    let st = wait_launches(&s, "flip", 1);
+    assert_eq!(job_entry(&st, "flip").expect("the job")["status"], "running", "{}", pretty(&st));
+    assert!(wait_until(PATIENCE, || lines(&s.path("runs")).len() == 2), "{:?}", lines(&s.path("runs")));
+}

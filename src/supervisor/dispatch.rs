@@ -8,6 +8,7 @@
 //! `local/` would be, under the state directory:
 //! `<state_dir>/payloads/<NOMAD_JOB_ID>/<task>/local/<file>` (mode 0600).
 //! Dispatched runs are not saved: after a restart of supd they are gone.
+//! As launched runs, the 10 newest that have ended are kept.
 
 use super::Supervisor;
 use super::run::Source;
@@ -116,6 +117,7 @@ impl Supervisor {
         log::info!("parameterized job {id:?}: dispatching {child}");
         let mut messages =
             self.submit(derive(job, &child, &meta), Source::Launched { name: format!("a dispatch of {id}") });
+        self.forget_ended(id, SUFFIX);
         messages.insert(0, format!("dispatched {child}"));
         Response::ok(messages)
     }

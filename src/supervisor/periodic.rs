@@ -151,6 +151,7 @@ impl Supervisor {
     /// schedule (again), and the first time after a restart of supd, the
     /// launch it missed meanwhile.
     pub(super) fn periodic_submitted(&mut self, serial: u64) {
+        self.forget_empty_version(serial);
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         let id = run.job.id.clone();
         let Some(p) = run.job.periodic.clone() else {
@@ -195,6 +196,19 @@ impl Supervisor {
             }
         }
         self.arm_launch(&id, now);
+    }
+
+    /// The version `serial` replaces is forgotten at once when it has no
+    /// instances (a periodic or parameterized job, or a count of 0): no
+    /// process of it can end to let the new version start.
+    fn forget_empty_version(&mut self, serial: u64) {
+        let Some(old) = self.jobs.runs.get(&serial).and_then(|r| r.replaces) else { return };
+        if self.jobs.runs.get(&old).is_some_and(|r| r.instances.is_empty()) {
+            self.jobs.runs.remove(&old);
+            if let Some(run) = self.jobs.runs.get_mut(&serial) {
+                run.replaces = None;
+            }
+        }
     }
 
     /// Arms the next launch after `after` (and after the last one).
@@ -260,15 +274,16 @@ impl Supervisor {
         }
         log::info!("periodic job {id:?}: launching {child}");
         self.submit(derive(job, &child), Source::Launched { name: format!("a launch of {id}") });
-        self.forget_ended_launches(id);
+        self.forget_ended(id, SUFFIX);
         self.save_acknowledged();
         Ok(child)
     }
 
-    /// Ended runs beyond the newest `KEEP_ENDED` are forgotten.
-    fn forget_ended_launches(&mut self, id: &str) {
+    /// Ended runs of job `id` (whose IDs go on with `suffix`) beyond the
+    /// newest `KEEP_ENDED` are forgotten.
+    pub(super) fn forget_ended(&mut self, id: &str, suffix: &str) {
         let ended: Vec<(String, u64)> = self
-            .launched_runs(id)
+            .runs_under(id, suffix)
             .into_iter()
             .filter(|r| !r.instances.iter().any(Instance::is_live))
             .map(|r| (r.job.id.clone(), r.serial))
