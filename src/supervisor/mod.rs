@@ -78,12 +78,8 @@ pub struct Supervisor {
     rng: rng::Rng,
     /// Running, or stopping every task before supd exits.
     phase: Phase,
-    /// The state changed and a save is scheduled.
-    save_pending: bool,
-    /// Saved states not yet matched with their task or instance.
-    unclaimed: persist::Unclaimed,
-    /// Task starts and ends, written before the loop goes on (persist.rs).
-    journal: crate::state::Journal,
+    /// The journal, a pending save, saved states not yet matched.
+    store: persist::Store,
     notify: crate::notify::Notifier,
     /// supd's own warnings about failing task logs, held back when many.
     log_warnings: output::WarnThrottle,
@@ -122,9 +118,7 @@ impl Supervisor {
             timers: Timers::new(Instant::now()),
             rng: rng::Rng::seeded(),
             phase: Phase::Running,
-            save_pending: false,
-            unclaimed: persist::Unclaimed::default(),
-            journal: crate::state::Journal::default(),
+            store: persist::Store::default(),
             notify: crate::notify::Notifier::from_env(),
             log_warnings: output::WarnThrottle::default(),
             graveyard: cgroups::Graveyard::default(),
@@ -137,7 +131,7 @@ impl Supervisor {
     pub fn run(mut self) -> i32 {
         self.restore();
         let plan = self.plan_reload();
-        self.apply_reload(plan);
+        self.apply_reload(plan, reload::All::ThatLoaded);
         self.kill_unclaimed();
         log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
         self.notify.ready(&self.jobs.status_line());
@@ -186,7 +180,7 @@ impl Supervisor {
                 self.notify.status(&line);
             }
         }
-        if self.save_pending {
+        if self.store.save_pending {
             self.save();
         }
         self.release_all_cgroups();
@@ -222,7 +216,7 @@ impl Supervisor {
                     log::info!("SIGHUP: reloading {}", self.cfg.job_dir.display());
                     self.notify.reloading();
                     let plan = self.plan_reload();
-                    self.apply_reload(plan);
+                    self.apply_reload(plan, reload::All::OrNothing);
                     self.notify.ready(&self.jobs.status_line());
                 }
                 _ => {}
@@ -286,7 +280,7 @@ impl Supervisor {
                     }
                 }
                 Timer::Save => {
-                    self.save_pending = false;
+                    self.store.save_pending = false;
                     self.save();
                 }
                 Timer::SweepKill => {

@@ -113,9 +113,11 @@ impl Supervisor {
             }
             messages.push(format!("job {:?} stays stopped (`supctl job run` starts it again)", job.id));
         }
+        let digest = crate::state::digest(&job.source);
+        let received = only.is_some();
         self.jobs.runs.insert(
             serial,
-            JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received: only.is_some() },
+            JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received, digest },
         );
         self.periodic_submitted(serial);
         // Processes a previous supd left running go first, each with its
@@ -156,6 +158,7 @@ impl Supervisor {
                 let mut tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
                 // The restart budget a previous supd used, for the same job.
                 let saved = self
+                    .store
                     .unclaimed
                     .tasks
                     .remove(&(job.id.clone(), group.name.clone(), index, t.name.clone()))
@@ -211,6 +214,7 @@ impl Supervisor {
             description: None,
         };
         let saved = self
+            .store
             .unclaimed
             .instances
             .remove(&(job.id.clone(), group.name.clone(), index))
@@ -412,7 +416,7 @@ impl Supervisor {
                 t.push_event("Started", "Task started by client".into());
                 // The new pid is on record before supd can lose track of
                 // it (and before anything else is written).
-                self.journal_task(key);
+                self.journal_started(key);
                 log::info!("{} started as pid {pid}", self.label(key));
                 self.placed(key.run, key.inst);
                 self.children.own(pid, super::Owner::Task(key));
