@@ -196,6 +196,31 @@ enum JobCommand {
     },
     /// Stop a job's instances.
     Stop { job: String },
+    /// Run a parameterized job: a run `JOB/dispatch-<unix time>-<id>` with
+    /// the meta given and INPUT (a file, or - for standard input; at most
+    /// 16 KiB) as its payload.
+    Dispatch {
+        job: String,
+        /// Meta for the run (NOMAD_META_KEY), as the job's parameterized
+        /// block allows; repeatable.
+        #[arg(long = "meta", value_name = "KEY=VALUE", value_parser = key_value)]
+        meta: Vec<(String, String)>,
+        /// The payload: a file, or - for standard input.
+        #[arg(value_hint = ValueHint::FilePath)]
+        input: Option<String>,
+    },
+    /// Periodic jobs.
+    Periodic {
+        #[command(subcommand)]
+        command: PeriodicCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PeriodicCommand {
+    /// Launch a periodic job now, whatever its schedule and
+    /// prohibit_overlap say: a run `JOB/periodic-<unix time>`.
+    Force { job: String },
 }
 
 fn main() -> ExitCode {
@@ -298,6 +323,21 @@ fn main() -> ExitCode {
             }
         }
         Command::Job { command: JobCommand::Stop { job } } => Request::JobStop { job },
+        Command::Job { command: JobCommand::Periodic { command: PeriodicCommand::Force { job } } } => {
+            Request::PeriodicForce { job }
+        }
+        Command::Job { command: JobCommand::Dispatch { job, meta, input } } => {
+            let payload = match input.as_deref().map(read_payload).transpose() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("supctl: {e}");
+                    return ExitCode::from(1);
+                }
+            };
+            use base64::Engine;
+            let payload = payload.map(|b| base64::engine::general_purpose::STANDARD.encode(b));
+            Request::JobDispatch { job, meta: meta.into_iter().collect(), payload }
+        }
         Command::Restart { target } => Request::Restart { target },
         Command::Signal { target, signal } => Request::Signal { target, signal },
         Command::Events { follow, target, since } => {
@@ -425,18 +465,87 @@ fn render_table(s: &Status) -> String {
         }
     }
     let mut out = String::new();
-    let summary: Vec<String> = s.jobs.iter().map(|j| format!("{} ({}) {}", j.name, j.job_type, j.status)).collect();
     out.push_str(&format!("node {} ({}): {} job(s)\n", s.node.name, s.node.datacenter, s.jobs.len()));
     out.push_str(&node_resources(s));
-    for line in summary {
-        out.push_str(&format!("  {line}\n"));
-    }
+    out.push_str(&job_lines(s));
     if rows.len() > 1 {
         out.push('\n');
         if let Some(width) = terminal_width() {
             trim_last_column(&mut rows, width);
         }
         out.push_str(&table(&rows));
+    }
+    out
+}
+
+/// `--meta KEY=VALUE`.
+fn key_value(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("{text:?} is not KEY=VALUE — write e.g. --meta input=/data/a.csv")),
+    }
+}
+
+/// A dispatch's payload: a file, or standard input for `-`; at most 16 KiB
+/// (one byte more is read, to tell).
+fn read_payload(input: &str) -> Result<Vec<u8>, String> {
+    const MAX: u64 = 16 * 1024;
+    let mut bytes = Vec::new();
+    let (name, read) = if input == "-" {
+        ("standard input".to_string(), std::io::stdin().take(MAX + 1).read_to_end(&mut bytes))
+    } else {
+        let f = std::fs::File::open(input).map_err(|e| format!("cannot read {input}: {e}"))?;
+        (input.to_string(), f.take(MAX + 1).read_to_end(&mut bytes))
+    };
+    read.map_err(|e| format!("cannot read {name}: {e}"))?;
+    if bytes.len() as u64 > MAX {
+        return Err(format!(
+            "{name} holds more than 16 KiB; a payload may be at most 16 KiB (as in Nomad) — pass a path in --meta instead"
+        ));
+    }
+    Ok(bytes)
+}
+
+/// One line per job; a periodic job's schedule and launched runs under it
+/// (a run is listed there, not on a line of its own, when its job is).
+fn job_lines(s: &Status) -> String {
+    let listed: Vec<&str> = s.jobs.iter().map(|j| j.name.as_str()).collect();
+    let mut out = String::new();
+    for j in &s.jobs {
+        if j.parent.as_deref().is_some_and(|p| listed.contains(&p)) {
+            continue;
+        }
+        out.push_str(&format!("  {} ({}) {}\n", j.name, j.job_type, j.status));
+        if let Some(p) = &j.parameterized {
+            out.push_str(&parameterized_lines(p));
+        }
+        let Some(p) = &j.periodic else { continue };
+        let next = match (&p.next_launch, p.enabled) {
+            (Some(t), _) => format!("next launch {t}"),
+            (None, false) => "not enabled".to_string(),
+            (None, true) if j.status == "dead" => "stopped".to_string(),
+            (None, true) => "no launch to come".to_string(),
+        };
+        let overlap = if p.prohibit_overlap { ", prohibit_overlap" } else { "" };
+        out.push_str(&format!("    periodic {:?} ({}{overlap}): {next}\n", p.crons.join(", "), p.time_zone));
+        for l in &p.launched {
+            out.push_str(&format!("    {} {}\n", l.id, l.status));
+        }
+    }
+    out
+}
+
+/// A parameterized job's rules and dispatched runs, under its line.
+fn parameterized_lines(p: &supd::control::protocol::ParameterizedStatus) -> String {
+    let keys = |k: &[String]| if k.is_empty() { "none".to_string() } else { k.join(", ") };
+    let mut out = format!(
+        "    parameterized: payload {}, meta required {}, optional {}\n",
+        p.payload,
+        keys(&p.meta_required),
+        keys(&p.meta_optional)
+    );
+    for d in &p.dispatched {
+        out.push_str(&format!("    {} {}\n", d.id, d.status));
     }
     out
 }
@@ -588,8 +697,9 @@ fn render_detail(s: &Status) -> String {
     for job in &s.jobs {
         for g in &job.groups {
             for i in &g.instances {
+                let described = i.description.as_ref().map_or(String::new(), |d| format!(" ({d})"));
                 out.push_str(&format!(
-                    "Instance {} ({})\nID       = {}\nStatus   = {}\n",
+                    "Instance {} ({})\nID       = {}\nStatus   = {}{described}\n",
                     i.name, job.job_type, i.id, i.status
                 ));
                 if let Some(r) = &i.reschedule {

@@ -37,6 +37,19 @@ pub enum Request {
     JobStop {
         job: String,
     },
+    /// Launch a periodic job now (`supctl job periodic force`).
+    PeriodicForce {
+        job: String,
+    },
+    /// Run a parameterized job with meta and a payload (`supctl job dispatch`).
+    JobDispatch {
+        job: String,
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        meta: std::collections::BTreeMap<String, String>,
+        /// Base64 (standard, padded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        payload: Option<String>,
+    },
     Restart {
         target: String,
     },
@@ -211,6 +224,50 @@ pub struct JobStatus {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
     pub groups: Vec<GroupStatus>,
+    /// A periodic job's schedule and the runs it launched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub periodic: Option<PeriodicStatus>,
+    /// A parameterized job's rules and the runs dispatched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parameterized: Option<ParameterizedStatus>,
+    /// The periodic or parameterized job a launched or dispatched run
+    /// (`JOB/periodic-<unix time>`, `JOB/dispatch-<unix time>-<id>`) comes from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodicStatus {
+    pub crons: Vec<String>,
+    pub time_zone: String,
+    pub prohibit_overlap: bool,
+    pub enabled: bool,
+    /// RFC 3339; none while the job is stopped or not enabled, or when no
+    /// cron fires again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_launch: Option<String>,
+    /// The runs launched and kept, oldest first.
+    pub launched: Vec<LaunchedRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ParameterizedStatus {
+    /// `optional`, `required` or `forbidden`.
+    pub payload: String,
+    pub meta_required: Vec<String>,
+    pub meta_optional: Vec<String>,
+    /// The runs dispatched and still known, oldest first.
+    pub dispatched: Vec<LaunchedRun>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaunchedRun {
+    /// `JOB/periodic-<unix time>`
+    pub id: String,
+    /// As a job's status.
+    pub status: String,
+    /// The launch instant, RFC 3339.
+    pub launched_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -226,6 +283,10 @@ pub struct InstanceStatus {
     pub name: String,
     pub id: String,
     pub status: String,
+    /// Why it ended, when its tasks do not say: "allocation exceeded
+    /// max_run_duration".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// Hand-off state and history, once the instance has failed or was
     /// handed to this host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -380,6 +441,12 @@ mod tests {
             Request::Status { target: Some("web/site/0".into()), events: Some(1) },
             Request::JobRun { source: "job \"x\" {\n}\n".into(), file: "x.hcl".into() },
             Request::JobStop { job: "x".into() },
+            Request::PeriodicForce { job: "x".into() },
+            Request::JobDispatch {
+                job: "x".into(),
+                meta: [("k".to_string(), "v".to_string())].into(),
+                payload: Some("aGk=".into()),
+            },
             Request::Restart { target: "x/g/0/t".into() },
             Request::Signal { target: "x".into(), signal: "SIGHUP".into() },
             Request::Events { follow: true, target: None, since: None },

@@ -10,6 +10,7 @@ pub mod duration;
 pub mod gotemplate;
 pub mod hcl2;
 pub mod model;
+pub mod periodic;
 mod reader;
 pub mod taskdir_blocks;
 pub mod template;

@@ -110,6 +110,59 @@ pub struct Job {
     pub meta: BTreeMap<String, String>,
     pub constraints: Vec<Constraint>,
     pub groups: Vec<Group>,
+    /// Batch and sysbatch only: the job is not run itself; each launch of
+    /// its schedule runs a copy of it (`ID/periodic-<unix time>`).
+    pub periodic: Option<Periodic>,
+    /// Batch and sysbatch only: the job is not run itself; each
+    /// `supctl job dispatch` runs a copy (`ID/dispatch-<unix time>-<id>`).
+    pub parameterized: Option<Parameterized>,
+}
+
+impl Job {
+    /// Whether the job runs its groups itself: a periodic or parameterized
+    /// job runs only through its launches.
+    pub fn runs_itself(&self) -> bool {
+        self.periodic.is_none() && self.parameterized.is_none()
+    }
+}
+
+/// A `parameterized` block: what a dispatch must and may bring.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Parameterized {
+    pub payload: PayloadRule,
+    pub meta_required: Vec<String>,
+    pub meta_optional: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PayloadRule {
+    Optional,
+    Required,
+    Forbidden,
+}
+
+impl PayloadRule {
+    pub const NAMES: [&'static str; 3] = ["optional", "required", "forbidden"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PayloadRule::Optional => "optional",
+            PayloadRule::Required => "required",
+            PayloadRule::Forbidden => "forbidden",
+        }
+    }
+}
+
+/// A `periodic` block, checked: every cron parses and fires, the time zone
+/// exists.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Periodic {
+    /// In Nomad's syntax, as written (`cron` becomes the only entry).
+    pub crons: Vec<String>,
+    pub prohibit_overlap: bool,
+    /// An IANA name, `UTC` by default.
+    pub time_zone: String,
+    pub enabled: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,6 +179,9 @@ pub struct Group {
     pub ports: Vec<Port>,
     pub services: Vec<Service>,
     pub tasks: Vec<Task>,
+    /// Batch and sysbatch only: how long an instance may run (from its
+    /// first start) before its tasks are stopped.
+    pub max_run_duration: Option<Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -178,6 +234,9 @@ pub struct Task {
     pub constraints: Vec<Constraint>,
     /// Task meta merged over group and job meta.
     pub meta: BTreeMap<String, String>,
+    /// `dispatch_payload { file }`: where under the task's `local/` a
+    /// dispatch's payload is written.
+    pub dispatch_payload: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -365,9 +365,12 @@ pub fn tail(dir: &Path, base: &str, n: usize) -> Vec<u8> {
 }
 
 /// The directory of one instance's logs: `<log_dir>/<job>/<group>[<index>]`,
-/// or an error when a name would lead outside `log_dir`.
+/// or an error when a name would lead outside `log_dir`. A periodic job's
+/// launched run (`JOB/periodic-T`) has its directory in its job's.
 pub fn instance_dir(log_dir: &Path, job: &str, group: &str, index: u32) -> std::io::Result<PathBuf> {
-    Ok(crate::names::beneath(log_dir, &[job, &format!("{group}[{index}]")])?)
+    let instance = format!("{group}[{index}]");
+    let parts: Vec<&str> = job.split('/').chain([instance.as_str()]).collect();
+    Ok(crate::names::beneath(log_dir, &parts)?)
 }
 
 /// One file of a rotated stream: `<dir>/<base>.<index>`.

@@ -32,6 +32,30 @@ pub struct Saved {
     /// over it at load (see [`Journal`]).
     #[serde(default)]
     pub journal_seq: u64,
+    /// Periodic jobs: their last launch, and the runs launched.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub periodic: Vec<PeriodicSaved>,
+}
+
+/// A periodic job's schedule as it stood: a launch missed while supd was
+/// down is made once, and never twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeriodicSaved {
+    pub job: String,
+    /// The last launch (milliseconds since 1970), or when the job was first
+    /// seen.
+    pub last_launch_ms: u64,
+    /// Runs launched and kept, oldest first.
+    #[serde(default)]
+    pub launched: Vec<LaunchedSaved>,
+}
+
+/// One launched run: `JOB/periodic-<unix time>` and the job as it was then.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaunchedSaved {
+    pub id: String,
+    /// The parent's HCL at the launch.
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -430,6 +454,11 @@ mod tests {
             }],
             received: Vec::new(),
             journal_seq: 0,
+            periodic: vec![PeriodicSaved {
+                job: "backup".into(),
+                last_launch_ms: 1_796_403_600_000,
+                launched: vec![LaunchedSaved { id: "backup/periodic-1796403600".into(), source: "job {}".into() }],
+            }],
         };
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), s);

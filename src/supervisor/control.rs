@@ -69,6 +69,8 @@ impl Supervisor {
                 | Request::Signal { .. }
                 | Request::Reload { dry_run: false }
                 | Request::Handoff { .. }
+                | Request::PeriodicForce { .. }
+                | Request::JobDispatch { .. }
         );
         let response = self.carry_out(token, request);
         if changes {
@@ -82,6 +84,14 @@ impl Supervisor {
             Request::Status { target, events } => self.status(target.as_deref(), events),
             Request::JobRun { source, file } => self.job_run(&file, &source),
             Request::JobStop { job } => self.job_stop(&job),
+            Request::PeriodicForce { job } => self.periodic_force(&job),
+            Request::JobDispatch { job, meta, payload } => {
+                use base64::Engine;
+                match payload.map(|p| base64::engine::general_purpose::STANDARD.decode(p)).transpose() {
+                    Ok(bytes) => self.dispatch(&job, meta, bytes),
+                    Err(e) => Response::refused(format!("the payload is not base64: {e}")),
+                }
+            }
             Request::Restart { target } => self.restart(&target),
             Request::Signal { target, signal } => self.signal(&target, &signal),
             Request::Events { follow, target, since } => {
@@ -258,7 +268,7 @@ impl Supervisor {
         }
     }
 
-    fn unknown_job(&self, job: &str) -> String {
+    pub(super) fn unknown_job(&self, job: &str) -> String {
         let hint = crate::jobspec::diag::did_you_mean(job, self.jobs.current.keys().map(String::as_str))
             .map_or(String::new(), |s| format!(" — did you mean {s:?}?"));
         format!("no job {job:?}{hint}")
@@ -286,6 +296,7 @@ impl Supervisor {
             };
             jobs.push(super::status::job_status(run, &filter, events));
         }
+        self.periodic_status(&mut jobs);
         let mut r = Response::ok(self.jobs.load_errors.values().flat_map(|p| p.clone()).collect());
         r.status = Some(Status { version: VERSION, node: self.node_status(), jobs });
         r
@@ -295,10 +306,15 @@ impl Supervisor {
     /// `JOB/GROUP/TASK` or Nomad's instance name `JOB.GROUP[INDEX]`.
     fn resolve(&self, target: &str) -> Result<Selection, String> {
         let mut parts: Vec<String> = target.split('/').map(str::to_string).collect();
-        if parts.len() == 1
-            && let Some((head, rest)) = target.split_once('[')
+        // A launched run's ID holds a `/`: `JOB/periodic-T`.
+        if parts.len() > 1 && self.jobs.current.contains_key(&format!("{}/{}", parts[0], parts[1])) {
+            let second = parts.remove(1);
+            parts[0] = format!("{}/{second}", parts[0]);
+        }
+        if let Some((head, rest)) = target.split_once('[')
             && let Some(index) = rest.strip_suffix(']')
             && let Some((job, group)) = head.rsplit_once('.')
+            && (parts.len() == 1 || self.jobs.current.contains_key(job))
         {
             parts = vec![job.into(), group.into(), index.into()];
         }

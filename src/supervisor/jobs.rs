@@ -79,8 +79,14 @@ impl Jobs {
     /// hand-off is pending.
     pub fn all_done(&self) -> bool {
         let handing_off = |i: &Instance| matches!(i.resched, Resched::Waiting { .. } | Resched::Trying(_));
+        // An enabled periodic job is never done: it launches again; nor is
+        // a parameterized one, which waits for dispatches.
+        let launches = |r: &JobRun| {
+            !r.stopped && (r.job.periodic.as_ref().is_some_and(|p| p.enabled) || r.job.parameterized.is_some())
+        };
         self.runs.values().all(|r| !r.instances.iter().any(|i| i.is_live() || handing_off(i)))
             && self.current_runs().all(|r| r.instances.iter().all(|i| i.tasks.iter().all(|t| t.state == State::Dead)))
+            && !self.current_runs().any(launches)
     }
 
     /// Every instance of every current job completed (with --exit-when-done

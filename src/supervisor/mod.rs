@@ -10,12 +10,15 @@
 mod cgroups;
 mod children;
 mod control;
+mod dispatch;
 mod handoff;
 mod health;
 mod jobs;
 mod launch;
 mod lifecycle;
+mod max_run;
 mod output;
+mod periodic;
 mod persist;
 mod reload;
 mod resources;
@@ -82,6 +85,8 @@ pub struct Supervisor {
     log_warnings: output::WarnThrottle,
     /// Cgroups of dead tasks, removed once their last processes are gone.
     graveyard: cgroups::Graveyard,
+    /// The schedules of periodic jobs.
+    launches: periodic::Launches,
 }
 
 impl Supervisor {
@@ -117,6 +122,7 @@ impl Supervisor {
             notify: crate::notify::Notifier::from_env(),
             log_warnings: output::WarnThrottle::default(),
             graveyard: cgroups::Graveyard::default(),
+            launches: periodic::Launches::default(),
         })
     }
 
@@ -290,6 +296,8 @@ impl Supervisor {
                 Timer::Handoff { run: serial, inst, generation } => self.start_handoff(serial, inst, generation),
                 Timer::HandoffTimeout { run: serial, inst, pid } => self.hook_timed_out(serial, inst, pid),
                 Timer::CgroupRemove => self.remove_dying_cgroups(),
+                Timer::MaxRun { run: serial, inst, since } => self.max_run_reached(serial, inst, since),
+                Timer::Launch { run: serial, generation } => self.launch_due(serial, generation),
                 Timer::Escalate { task: key, generation } => {
                     if let Some(t) = self.jobs.task(key)
                         && t.generation == generation

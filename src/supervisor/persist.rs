@@ -82,6 +82,9 @@ impl Supervisor {
         for i in saved.instances {
             self.store.unclaimed.instances.insert((i.job.clone(), i.group.clone(), i.index), i);
         }
+        // Launched runs find their tasks' saved states, and the periodic
+        // jobs submitted next their last launch.
+        self.restore_periodic(saved.periodic);
         let received = saved.received;
         for s in saved.submitted {
             let parsed = jobspec::parse_str(&s.file, &s.source);
@@ -198,13 +201,14 @@ impl Supervisor {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
             if run.received {
                 saved.received.extend(self.received_envelopes(run));
-            } else if run.file.is_none() {
+            } else if run.file.is_none() && super::periodic::launched_from(&run.job.id).is_none() {
                 saved
                     .submitted
                     .push(crate::state::Submitted { file: run.origin.clone(), source: run.job.source.clone() });
             }
         }
         saved.stopped = self.jobs.stopped.iter().cloned().collect();
+        saved.periodic = self.periodic_saved();
         let (now_i, now_w) = (Instant::now(), SystemTime::now());
         for serial in self.jobs.current.values() {
             let Some(run) = self.jobs.runs.get(serial) else { continue };

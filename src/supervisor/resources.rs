@@ -22,7 +22,8 @@ impl Supervisor {
         let label = self.label(key);
         let cgroups = &self.cfg.cgroups;
         let Some(run) = self.jobs.runs.get_mut(&key.run) else { return Ok(Join::none()) };
-        let job = run.job.id.clone();
+        // A launched run's ID holds a `/` (`JOB/periodic-T`).
+        let job = run.job.id.replace('/', ".");
         let Some(inst) = run.instances.get_mut(key.inst) else { return Ok(Join::none()) };
         let group = run.job.groups.get(inst.group).map_or("", |g| g.name.as_str());
         // job.group.index.task.id: no brackets, which shells take for globs.

@@ -25,6 +25,8 @@ pub(super) enum Source {
     /// Work peers handed to this host: only these instances (group,
     /// index) run.
     HandedIn { name: String, only: Vec<(String, u32)> },
+    /// A run a periodic job launched (periodic.rs).
+    Launched { name: String },
 }
 
 impl Source {
@@ -40,7 +42,10 @@ impl Source {
     fn name(&self) -> &str {
         match self {
             Source::JobDir { file } => file,
-            Source::Operator { name } | Source::Restored { name } | Source::HandedIn { name, .. } => name,
+            Source::Operator { name }
+            | Source::Restored { name }
+            | Source::HandedIn { name, .. }
+            | Source::Launched { name } => name,
         }
     }
 }
@@ -89,7 +94,9 @@ impl Supervisor {
         }
         let serial = self.jobs.next_serial();
         let mut instances = Vec::new();
-        for (gi, group) in job.groups.iter().enumerate() {
+        // A periodic or parameterized job runs nothing itself: its
+        // launches do.
+        for (gi, group) in job.groups.iter().enumerate().filter(|_| job.runs_itself()) {
             for index in 0..group.count {
                 if only.is_some_and(|o| !o.iter().any(|(g, i)| g == &group.name && *i == index)) {
                     continue;
@@ -112,6 +119,7 @@ impl Supervisor {
             serial,
             JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received, digest },
         );
+        self.periodic_submitted(serial);
         // Processes a previous supd left running go first, each with its
         // task's kill signal and timeout.
         for inst in 0..n {
@@ -203,6 +211,7 @@ impl Supervisor {
             received_from: None,
             resched: super::task::Resched::Idle,
             resched_gen: 0,
+            description: None,
         };
         let saved = self
             .store
@@ -273,7 +282,7 @@ impl Supervisor {
 
     /// Stops the live tasks of an instance and lets nothing restart;
     /// `why` is the event each stopped task gets first.
-    fn wind_down(&mut self, serial: u64, inst: usize, why: Option<Reason>) {
+    pub(super) fn wind_down(&mut self, serial: u64, inst: usize, why: Option<Reason>) {
         let shutting_down = self.stopping();
         let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
         instance.winding_down = true;
@@ -409,9 +418,7 @@ impl Supervisor {
                 // it (and before anything else is written).
                 self.journal_started(key);
                 log::info!("{} started as pid {pid}", self.label(key));
-                if let Some(i) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
-                    i.placed_at.get_or_insert_with(Instant::now);
-                }
+                self.placed(key.run, key.inst);
                 self.children.own(pid, super::Owner::Task(key));
                 self.activate_checks(key);
                 self.state_changed();
@@ -693,8 +700,13 @@ impl Supervisor {
 /// Records that a task is being stopped for good, in Nomad's words
 /// (nomad/structs/structs.go, PopulateEventDisplayMessage, TaskKilling:
 /// `fmt.Sprintf("Sent interrupt. Waiting %v before force killing", e.KillTimeout)`).
+/// A task stopped for a reason of its own (`kill_reason`) has that as the
+/// message instead, as Nomad's `SetDisplayMessage`.
 fn killing(t: &mut TaskRun) {
-    let message = format!("Sent interrupt. Waiting {} before force killing", GoDuration(t.spec.kill_timeout));
+    let message = match t.kill_reason.take() {
+        Some(reason) => reason.to_string(),
+        None => format!("Sent interrupt. Waiting {} before force killing", GoDuration(t.spec.kill_timeout)),
+    };
     t.push_event("Killing", message);
 }
 

@@ -31,6 +31,7 @@ pub fn job_status(
                     name: i.name.clone(),
                     id: i.id.clone(),
                     status: i.status().as_str().to_string(),
+                    description: i.description.map(str::to_string),
                     reschedule: reschedule_status(i, g.reschedule.as_ref()),
                     tasks: i
                         .tasks
@@ -49,6 +50,9 @@ pub fn job_status(
         status: run.status().as_str().to_string(),
         file: run.file.clone(),
         groups,
+        periodic: None,
+        parameterized: None,
+        parent: None,
     }
 }
 

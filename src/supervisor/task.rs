@@ -160,6 +160,9 @@ pub struct TaskRun {
     pub cgroup: Option<crate::process::cgroup::TaskCgroup>,
     /// What its cgroup enforced, kept for `status` after it is removed.
     pub limits: Option<crate::process::cgroup::Limits>,
+    /// Why it is being stopped, when not for the usual reasons: the message
+    /// of its `Killing` event (Nomad's display message).
+    pub kill_reason: Option<&'static str>,
 }
 
 impl TaskRun {
@@ -185,6 +188,7 @@ impl TaskRun {
             leftover: None,
             cgroup: None,
             limits: None,
+            kill_reason: None,
         }
     }
 
@@ -240,6 +244,9 @@ pub struct Instance {
     pub resched: Resched,
     /// Bumped to cancel a scheduled hand-off.
     pub resched_gen: u64,
+    /// Why it ended, when its tasks do not say (Nomad's client
+    /// description): it ran past its group's `max_run_duration`.
+    pub description: Option<&'static str>,
 }
 
 /// What the reschedule policy made of a failed instance.
@@ -474,6 +481,7 @@ pub(super) mod tests {
             received_from: None,
             resched: Resched::Idle,
             resched_gen: 0,
+            description: None,
         }
     }
 }

@@ -49,6 +49,11 @@ pub enum Timer {
     CgroupRemove,
     /// Reap again, after a pass that found several orphans.
     Reap,
+    /// An instance placed at `since` has run for its group's
+    /// `max_run_duration`.
+    MaxRun { run: u64, inst: usize, since: Instant },
+    /// A periodic job's next launch, if its generation still matches.
+    Launch { run: u64, generation: u64 },
 }
 
 #[derive(Debug, PartialEq, Eq)]

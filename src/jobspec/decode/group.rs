@@ -13,6 +13,7 @@ pub(super) const GROUP: Schema = Schema {
         ("network", Blk),
         ("service", Blk),
         ("task", Blk),
+        ("max_run_duration", Attr),
     ],
     ignored: &[
         "affinity",
@@ -75,6 +76,8 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
         }
     };
 
+    let max_run_duration = max_run_duration(r, b, job.job_type);
+
     let ports = network(r, b);
     let task_names: Vec<String> =
         r.blocks(b, "task").iter().filter_map(|t| t.labels.first().map(|l| l.as_str().to_string())).collect();
@@ -128,7 +131,32 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
         );
     }
     let pos = r.sink.pos(&block.ident.span());
-    Group { name, pos, count, restart, reschedule, constraints, meta, ports, services, tasks }
+    Group { name, pos, count, restart, reschedule, constraints, meta, ports, services, tasks, max_run_duration }
+}
+
+/// `max_run_duration` (Nomad 2.0): how long a batch or sysbatch instance
+/// may run before its tasks are stopped. Nomad refuses it on other job
+/// types and refuses zero.
+fn max_run_duration(r: &mut Reader, b: &Body, job_type: JobType) -> Option<Duration> {
+    let a = r.attr(b, "max_run_duration")?;
+    let d = r.duration(&a.value, "max_run_duration")?;
+    if !matches!(job_type, JobType::Batch | JobType::Sysbatch) {
+        r.sink.error(
+            a.key.span(),
+            format!(
+                "`max_run_duration` is for batch and sysbatch jobs, and this is a {job_type} job — remove it, or set `type = \"batch\"` in the job"
+            ),
+        );
+        return None;
+    }
+    if d.is_zero() {
+        r.sink.error(
+            a.value.span(),
+            "`max_run_duration` must be greater than zero — write e.g. \"30m\", or remove it to let the task run as long as it needs",
+        );
+        return None;
+    }
+    Some(d)
 }
 
 pub(super) fn network(r: &mut Reader, b: &Body) -> Vec<Port> {

@@ -14,6 +14,8 @@ pub(super) const JOB: Schema = Schema {
         ("constraint", Blk),
         ("reschedule", Blk),
         ("group", Blk),
+        ("periodic", Blk),
+        ("parameterized", Blk),
     ],
     ignored: &[
         "namespace",
@@ -23,8 +25,6 @@ pub(super) const JOB: Schema = Schema {
         "spread",
         "update",
         "migrate",
-        "periodic",
-        "parameterized",
         "multiregion",
         "vault",
         "consul",
@@ -78,6 +78,8 @@ pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
     {
         r.sink.error(blk.ident.span(), format!("{job_type} jobs cannot have a reschedule policy — they run on every node; remove the `reschedule` block"));
     }
+    let periodic = periodic(r, b, job_type);
+    let parameterized = parameterized(r, b, job_type);
     let mut groups = Vec::new();
     let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
     let group_blocks = r.blocks(b, "group");
@@ -112,7 +114,21 @@ pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
     }
     let pos = r.sink.pos(&block.ident.span());
     let source = block.span().and_then(|s| r.src.get(s)).unwrap_or_default().to_string();
-    Job { id, name, pos, source, job_type, datacenters, region, priority, meta, constraints, groups }
+    Job {
+        id,
+        name,
+        pos,
+        source,
+        job_type,
+        datacenters,
+        region,
+        priority,
+        meta,
+        constraints,
+        groups,
+        periodic,
+        parameterized,
+    }
 }
 
 pub(super) struct JobCtx {

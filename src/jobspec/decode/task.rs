@@ -5,6 +5,7 @@ use super::*;
 pub(super) const TASK: Schema = Schema {
     what: "task",
     keys: &[
+        ("dispatch_payload", Blk),
         ("driver", Attr),
         ("config", Blk),
         ("env", Either),
@@ -26,7 +27,6 @@ pub(super) const TASK: Schema = Schema {
     ignored: &[
         "vault",
         "volume_mount",
-        "dispatch_payload",
         "kind",
         "affinity",
         "identity",
@@ -201,6 +201,7 @@ pub(super) fn task(
     let constraints = constraints(r, b);
     let mut meta = group_meta.clone();
     meta.extend(r.string_map(b, "meta"));
+    let dispatch_payload = dispatch_payload(r, b);
     let pos = r.sink.pos(&block.ident.span());
     Task {
         name,
@@ -224,6 +225,7 @@ pub(super) fn task(
         artifacts,
         constraints,
         meta,
+        dispatch_payload,
     }
 }
 

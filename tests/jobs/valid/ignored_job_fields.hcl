@@ -2,17 +2,15 @@
 # the file stays valid.
 #
 # expect: ok
-# expect: 18:3 warning: `namespace` in job is ignored by supd — it loads, but has no effect here
-# expect: 19:3 warning: `node_pool` in job is ignored by supd — it loads, but has no effect here
-# expect: 20:3 warning: `all_at_once` in job is ignored by supd — it loads, but has no effect here
-# expect: 22:3 warning: `update` in job is ignored by supd — it loads, but has no effect here
-# expect: 27:3 warning: `migrate` in job is ignored by supd — it loads, but has no effect here
-# expect: 31:3 warning: `affinity` in job is ignored by supd — it loads, but has no effect here
-# expect: 37:3 warning: `spread` in job is ignored by supd — it loads, but has no effect here
-# expect: 41:3 warning: `periodic` in job is ignored by supd — it loads, but has no effect here
-# expect: 45:3 warning: `parameterized` in job is ignored by supd — it loads, but has no effect here
-# expect: 49:3 warning: `vault` in job is ignored by supd — it loads, but has no effect here
-# expect: 53:3 warning: `consul` in job is ignored by supd — it loads, but has no effect here
+# expect: 16:3 warning: `namespace` in job is ignored by supd — it loads, but has no effect here
+# expect: 17:3 warning: `node_pool` in job is ignored by supd — it loads, but has no effect here
+# expect: 18:3 warning: `all_at_once` in job is ignored by supd — it loads, but has no effect here
+# expect: 20:3 warning: `update` in job is ignored by supd — it loads, but has no effect here
+# expect: 25:3 warning: `migrate` in job is ignored by supd — it loads, but has no effect here
+# expect: 29:3 warning: `affinity` in job is ignored by supd — it loads, but has no effect here
+# expect: 35:3 warning: `spread` in job is ignored by supd — it loads, but has no effect here
+# expect: 39:3 warning: `vault` in job is ignored by supd — it loads, but has no effect here
+# expect: 43:3 warning: `consul` in job is ignored by supd — it loads, but has no effect here
 
 job "web" {
   namespace = "default"
@@ -36,14 +34,6 @@ job "web" {
 
   spread {
     attribute = "${node.datacenter}"
-  }
-
-  periodic {
-    crons = ["*/15 * * * *"]
-  }
-
-  parameterized {
-    payload = "optional"
   }
 
   vault {

@@ -1,0 +1,191 @@
+//! Parameterized jobs, as Nomad's `job dispatch`: the job itself runs
+//! nothing; each dispatch runs a copy of it as a job of its own,
+//! `JOB/dispatch-<unix time>-<8 hex>`, with the dispatch's meta set for
+//! every task (`NOMAD_META_*`) and its payload written for each task with
+//! a `dispatch_payload` block.
+//!
+//! Task directories are not made yet, so the payload goes where the task's
+//! `local/` would be, under the state directory:
+//! `<state_dir>/payloads/<NOMAD_JOB_ID>/<task>/local/<file>` (mode 0600).
+//! Dispatched runs are not saved: after a restart of supd they are gone.
+//! As launched runs, the 10 newest that have ended are kept.
+
+use super::Supervisor;
+use super::run::Source;
+use crate::control::protocol::Response;
+use crate::jobspec::model::{Job, PayloadRule};
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The largest payload, as Nomad's `DispatchPayloadSizeLimit`.
+pub const MAX_PAYLOAD: usize = 16 * 1024;
+
+/// Between a parameterized job's ID and the dispatch's time and ID (Nomad's
+/// `DispatchLaunchSuffix`).
+pub const SUFFIX: &str = "/dispatch-";
+
+/// The parameterized job a dispatched run belongs to.
+pub fn parent_of(id: &str) -> Option<&str> {
+    id.rfind(SUFFIX).map(|i| &id[..i])
+}
+
+/// Whether a dispatch's meta and payload are what the job asks for; the
+/// reason in Nomad's words when not, with what to do.
+pub fn check(job: &Job, meta: &BTreeMap<String, String>, payload: Option<&[u8]>) -> Result<(), String> {
+    let Some(p) = &job.parameterized else {
+        return Err(format!(
+            "job {:?} is not parameterized — `job dispatch` runs jobs with a `parameterized` block",
+            job.id
+        ));
+    };
+    let has = payload.is_some_and(|b| !b.is_empty());
+    match p.payload {
+        PayloadRule::Required if !has => {
+            return Err("Payload is not provided but required by parameterized job — give an INPUT file, or - for standard input".into());
+        }
+        PayloadRule::Forbidden if has => {
+            return Err("Payload provided but forbidden by parameterized job — dispatch without INPUT".into());
+        }
+        _ => {}
+    }
+    if let Some(b) = payload
+        && b.len() > MAX_PAYLOAD
+    {
+        return Err(format!("Payload exceeds maximum size; {} > {MAX_PAYLOAD}", b.len()));
+    }
+    let unpermitted: Vec<&str> = meta
+        .keys()
+        .filter(|k| !p.meta_required.contains(k) && !p.meta_optional.contains(k))
+        .map(String::as_str)
+        .collect();
+    if !unpermitted.is_empty() {
+        let allowed: Vec<&str> = p.meta_required.iter().chain(&p.meta_optional).map(String::as_str).collect();
+        return Err(format!(
+            "Dispatch request included unpermitted metadata keys: [{}] — the job allows [{}]",
+            unpermitted.join(" "),
+            allowed.join(" ")
+        ));
+    }
+    let missing: Vec<&str> = p.meta_required.iter().filter(|k| !meta.contains_key(*k)).map(String::as_str).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "Dispatch did not provide required meta keys: [{}] — add --meta KEY=VALUE for each",
+            missing.join(" ")
+        ));
+    }
+    Ok(())
+}
+
+/// The run dispatched from `job` under `id`: not parameterized, its name
+/// its ID, the dispatch's meta over the job's, group's and task's.
+fn derive(mut job: Job, id: &str, meta: &BTreeMap<String, String>) -> Job {
+    job.id = id.to_string();
+    job.name = id.to_string();
+    job.parameterized = None;
+    job.meta.extend(meta.clone());
+    for g in &mut job.groups {
+        g.meta.extend(meta.clone());
+        for t in &mut g.tasks {
+            t.meta.extend(meta.clone());
+        }
+    }
+    job
+}
+
+impl Supervisor {
+    /// `job dispatch`: checks the meta and payload, writes the payload for
+    /// each task that takes it, and runs the copy.
+    pub(super) fn dispatch(&mut self, id: &str, meta: BTreeMap<String, String>, payload: Option<Vec<u8>>) -> Response {
+        let Some(run) = self.jobs.current.get(id).and_then(|s| self.jobs.runs.get(s)) else {
+            return Response::refused(self.unknown_job(id));
+        };
+        if let Err(e) = check(&run.job, &meta, payload.as_deref()) {
+            return Response::refused(e);
+        }
+        if run.stopped {
+            return Response::refused(format!("job {id:?} is stopped — submit it again with `supctl job run`"));
+        }
+        let job = run.job.clone();
+        let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let short: String = self.rng.alloc_id().chars().take(8).collect();
+        let child = format!("{id}{SUFFIX}{secs}-{short}");
+        if let Some(bytes) = payload.as_deref().filter(|b| !b.is_empty())
+            && let Err(e) = self.write_payload(&job, &child, bytes)
+        {
+            return Response::refused(format!("cannot write the payload of {child}: {e}"));
+        }
+        log::info!("parameterized job {id:?}: dispatching {child}");
+        let mut messages =
+            self.submit(derive(job, &child, &meta), Source::Launched { name: format!("a dispatch of {id}") });
+        self.forget_ended(id, SUFFIX);
+        messages.insert(0, format!("dispatched {child}"));
+        Response::ok(messages)
+    }
+
+    /// Writes the payload to `<state_dir>/payloads/<child>/<task>/local/<file>`
+    /// for each task with a `dispatch_payload` block.
+    fn write_payload(&self, job: &Job, child: &str, bytes: &[u8]) -> std::io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut parts: Vec<&str> = vec!["payloads"];
+        parts.extend(child.split('/'));
+        for t in job.groups.iter().flat_map(|g| &g.tasks) {
+            let Some(file) = &t.dispatch_payload else { continue };
+            let mut all = parts.clone();
+            all.extend([t.name.as_str(), "local"]);
+            all.extend(file.split('/'));
+            let path = crate::names::beneath(&self.cfg.state_dir, &all)?;
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
+            f.write_all(bytes)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(hcl_parameterized: &str) -> Job {
+        let src = format!(
+            "job \"j\" {{\n  type = \"batch\"\n  parameterized {{\n{hcl_parameterized}\n  }}\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"raw_exec\"\n      config {{ command = \"/bin/true\" }}\n    }}\n  }}\n}}\n"
+        );
+        let parsed = crate::jobspec::parse_str("j.hcl", &src);
+        assert!(parsed.is_valid(), "{:?}", parsed.diagnostics);
+        parsed.jobs.into_iter().next().expect("a job")
+    }
+
+    fn meta(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn meta_and_payload_are_checked_as_nomad_checks_them() {
+        let j = job("    payload = \"required\"\n    meta_required = [\"who\"]\n    meta_optional = [\"why\"]");
+        assert!(check(&j, &meta(&[("who", "me")]), Some(b"x")).is_ok());
+        assert!(check(&j, &meta(&[("who", "me"), ("why", "test")]), Some(b"x")).is_ok());
+        let e = check(&j, &meta(&[("who", "me")]), None).unwrap_err();
+        assert!(e.starts_with("Payload is not provided but required by parameterized job"), "{e}");
+        let e = check(&j, &meta(&[]), Some(b"x")).unwrap_err();
+        assert!(e.starts_with("Dispatch did not provide required meta keys: [who]"), "{e}");
+        let e = check(&j, &meta(&[("who", "me"), ("what", "x")]), Some(b"x")).unwrap_err();
+        assert!(e.starts_with("Dispatch request included unpermitted metadata keys: [what]"), "{e}");
+        let e = check(&j, &meta(&[("who", "me")]), Some(&[0u8; MAX_PAYLOAD + 1])).unwrap_err();
+        assert_eq!(e, "Payload exceeds maximum size; 16385 > 16384");
+        let forbidden = job("    payload = \"forbidden\"");
+        assert!(check(&forbidden, &meta(&[]), None).is_ok());
+        assert!(check(&forbidden, &meta(&[]), Some(b"x")).unwrap_err().starts_with("Payload provided but forbidden"));
+    }
+
+    #[test]
+    fn a_dispatched_run_names_its_parent_and_carries_the_meta() {
+        assert_eq!(parent_of("j/dispatch-1796403600-0a1b2c3d"), Some("j"));
+        let d = derive(job(""), "j/dispatch-1-0a1b2c3d", &meta(&[("who", "me")]));
+        assert_eq!(d.name, "j/dispatch-1-0a1b2c3d");
+        assert!(d.parameterized.is_none());
+        assert_eq!(d.groups[0].tasks[0].meta.get("who").map(String::as_str), Some("me"));
+    }
+}

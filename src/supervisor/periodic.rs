@@ -1,0 +1,388 @@
+//! Periodic jobs, as Nomad's periodic dispatcher runs them: the job itself
+//! runs nothing; at each instant of its schedule a copy of it is launched
+//! as a job of its own, `JOB/periodic-<unix time>`, listed under the job.
+//! With `prohibit_overlap`, a launch is skipped while an earlier one still
+//! runs. Each launch is a timer on the loop's heap (`Timer::Launch`).
+//!
+//! The last launch is saved (fsync'd) with each launch: after a restart of
+//! supd, an instant missed while it was down is launched once, at once
+//! (however many were missed, as Nomad's leader does on its restore), and
+//! one already launched is not launched again. The launched runs are saved
+//! too, and come back with their tasks' states.
+
+use super::Supervisor;
+use super::run::Source;
+use super::task::{Instance, JobRun};
+use super::timers::Timer;
+use crate::control::protocol::{self, Response};
+use crate::jobspec::Job;
+use crate::jobspec::periodic::Schedule;
+use crate::state::{LaunchedSaved, PeriodicSaved};
+use crate::timefmt::rfc3339;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Launched runs kept per periodic job once they have ended; older ones are
+/// forgotten at the next launch.
+pub const KEEP_ENDED: usize = 10;
+
+/// Between a periodic job's ID and the launch time (Nomad's
+/// `PeriodicLaunchSuffix`).
+pub const SUFFIX: &str = "/periodic-";
+
+/// A launch timer that fires this much before its instant by the wall
+/// clock (the clock was set back) waits again.
+const EARLY: Duration = Duration::from_millis(20);
+
+/// Every periodic job's schedule.
+#[derive(Default)]
+pub(super) struct Launches {
+    by_job: BTreeMap<String, Entry>,
+    /// Last launches a previous supd saved, until their job is submitted.
+    saved: HashMap<String, SystemTime>,
+}
+
+struct Entry {
+    /// The version of the job the schedule belongs to.
+    serial: u64,
+    /// Bumped to cancel the armed launch timer.
+    generation: u64,
+    schedule: Option<Schedule>,
+    /// The next launch, while one is armed.
+    next: Option<SystemTime>,
+    /// The last launch, or when the job was first seen.
+    last: SystemTime,
+}
+
+/// The periodic job a launched run belongs to.
+pub fn parent_of(id: &str) -> Option<&str> {
+    id.rfind(SUFFIX).map(|i| &id[..i])
+}
+
+/// The periodic or parameterized job a run was launched or dispatched from.
+pub fn launched_from(id: &str) -> Option<&str> {
+    parent_of(id).or_else(|| super::dispatch::parent_of(id))
+}
+
+/// The launch time in a launched or dispatched run's ID.
+fn launch_secs(id: &str, suffix: &str) -> Option<u64> {
+    let rest = &id[id.rfind(suffix)? + suffix.len()..];
+    rest.split('-').next()?.parse().ok()
+}
+
+/// The run launched from `job` under `id`: a copy that is not periodic, its
+/// name its ID (as Nomad's `deriveJob`).
+fn derive(mut job: Job, id: &str) -> Job {
+    job.id = id.to_string();
+    job.name = id.to_string();
+    job.periodic = None;
+    job
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+impl Supervisor {
+    /// At start: the last launches and the launched runs a previous supd
+    /// saved (the runs come back with their tasks' saved states).
+    pub(super) fn restore_periodic(&mut self, saved: Vec<PeriodicSaved>) {
+        for p in saved {
+            self.launches.saved.insert(p.job.clone(), UNIX_EPOCH + Duration::from_millis(p.last_launch_ms));
+            for l in p.launched {
+                let parsed = crate::jobspec::parse_str(&l.id, &l.source);
+                match parsed.jobs.into_iter().next() {
+                    Some(job) if parsed.diagnostics.iter().all(|d| d.severity != crate::jobspec::Severity::Error) => {
+                        let name = format!("a launch of {}", p.job);
+                        self.submit(derive(job, &l.id), Source::Launched { name });
+                    }
+                    _ => log::error!("the saved run {} no longer loads; it is dropped", l.id),
+                }
+            }
+        }
+    }
+
+    /// What is saved of every periodic job.
+    pub(super) fn periodic_saved(&self) -> Vec<PeriodicSaved> {
+        let mut out: Vec<PeriodicSaved> = self
+            .launches
+            .by_job
+            .iter()
+            .map(|(id, e)| PeriodicSaved {
+                job: id.clone(),
+                last_launch_ms: unix_ms(e.last),
+                launched: self
+                    .launched_runs(id)
+                    .into_iter()
+                    .map(|r| LaunchedSaved { id: r.job.id.clone(), source: r.job.source.clone() })
+                    .collect(),
+            })
+            .collect();
+        // Jobs not back yet (their file does not load now) keep theirs.
+        for (id, last) in &self.launches.saved {
+            if !self.launches.by_job.contains_key(id) {
+                out.push(PeriodicSaved { job: id.clone(), last_launch_ms: unix_ms(*last), launched: Vec::new() });
+            }
+        }
+        out
+    }
+
+    /// The runs launched from periodic job `id`, oldest first.
+    pub(super) fn launched_runs(&self, id: &str) -> Vec<&JobRun> {
+        self.runs_under(id, SUFFIX)
+    }
+
+    /// The runs of job `id` whose IDs go on with `suffix`, oldest first.
+    fn runs_under(&self, id: &str, suffix: &str) -> Vec<&JobRun> {
+        let prefix = format!("{id}{suffix}");
+        let mut runs: Vec<&JobRun> = self
+            .jobs
+            .current
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .filter(|(k, _)| launched_from(k) == Some(id))
+            .filter_map(|(_, s)| self.jobs.runs.get(s))
+            .collect();
+        runs.sort_by_key(|r| launch_secs(&r.job.id, suffix));
+        runs
+    }
+
+    /// A job was submitted as version `serial`: a periodic one gets its
+    /// schedule (again), and the first time after a restart of supd, the
+    /// launch it missed meanwhile.
+    pub(super) fn periodic_submitted(&mut self, serial: u64) {
+        self.forget_empty_version(serial);
+        let Some(run) = self.jobs.runs.get(&serial) else { return };
+        let id = run.job.id.clone();
+        let Some(p) = run.job.periodic.clone() else {
+            self.launches.by_job.remove(&id);
+            return;
+        };
+        let now = SystemTime::now();
+        let schedule = match Schedule::new(&p) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                log::error!("periodic job {id:?}: {e}; it launches nothing");
+                None
+            }
+        };
+        let restored = self.launches.saved.remove(&id);
+        let catch_up = restored.is_some() && !self.launches.by_job.contains_key(&id);
+        let e = self.launches.by_job.entry(id.clone()).or_insert(Entry {
+            serial,
+            generation: 0,
+            schedule: None,
+            next: None,
+            last: restored.unwrap_or(now),
+        });
+        e.serial = serial;
+        e.generation += 1;
+        e.schedule = schedule;
+        e.next = None;
+        let missed = e.schedule.as_ref().and_then(|s| s.next_after(e.last)).is_some_and(|t| t <= now);
+        if !p.enabled || run.stopped {
+            return;
+        }
+        if catch_up && missed {
+            if p.prohibit_overlap && self.launch_running(&id) {
+                log::info!(
+                    "periodic job {id:?}: the launch missed while supd was down is skipped: prohibit_overlap, and an earlier launch still runs"
+                );
+            } else {
+                log::info!("periodic job {id:?}: launching the run missed while supd was down");
+                if let Err(e) = self.launch(&id, now) {
+                    log::warn!("periodic job {id:?}: {e}");
+                }
+            }
+        }
+        self.arm_launch(&id, now);
+    }
+
+    /// The version `serial` replaces is forgotten at once when it has no
+    /// instances (a periodic or parameterized job, or a count of 0): no
+    /// process of it can end to let the new version start.
+    fn forget_empty_version(&mut self, serial: u64) {
+        let Some(old) = self.jobs.runs.get(&serial).and_then(|r| r.replaces) else { return };
+        if self.jobs.runs.get(&old).is_some_and(|r| r.instances.is_empty()) {
+            self.jobs.runs.remove(&old);
+            if let Some(run) = self.jobs.runs.get_mut(&serial) {
+                run.replaces = None;
+            }
+        }
+    }
+
+    /// Arms the next launch after `after` (and after the last one).
+    fn arm_launch(&mut self, id: &str, after: SystemTime) {
+        let Some(e) = self.launches.by_job.get_mut(id) else { return };
+        let next = e.schedule.as_ref().and_then(|s| s.next_after(after.max(e.last)));
+        e.next = next;
+        let Some(next) = next else { return };
+        let wait = next.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
+        let (run, generation) = (e.serial, e.generation);
+        self.timers.arm(Instant::now() + wait, Timer::Launch { run, generation });
+    }
+
+    /// A launch timer is due.
+    pub(super) fn launch_due(&mut self, serial: u64, generation: u64) {
+        let Some(run) = self.jobs.runs.get(&serial) else { return };
+        let id = run.job.id.clone();
+        let current = self.jobs.current.get(&id) == Some(&serial) && !run.stopped && !self.stopping();
+        let Some(e) = self.launches.by_job.get(&id) else { return };
+        if e.serial != serial || e.generation != generation || !current {
+            return;
+        }
+        let Some(at) = e.next else { return };
+        let now = SystemTime::now();
+        if now + EARLY < at {
+            // The wall clock was set back since the timer was armed.
+            let (run, generation) = (e.serial, e.generation);
+            let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
+            self.timers.arm(Instant::now() + wait, Timer::Launch { run, generation });
+            return;
+        }
+        let prohibit = run.job.periodic.as_ref().is_some_and(|p| p.prohibit_overlap);
+        if prohibit && self.launch_running(&id) {
+            log::info!(
+                "periodic job {id:?}: the launch of {} is skipped: prohibit_overlap, and an earlier launch still runs",
+                rfc3339(at)
+            );
+        } else if let Err(e) = self.launch(&id, at) {
+            log::warn!("periodic job {id:?}: {e}");
+        }
+        // A clock set forward past several instants launches once.
+        self.arm_launch(&id, at.max(now));
+    }
+
+    /// Whether a run launched from `id` has a task running or about to.
+    fn launch_running(&self, id: &str) -> bool {
+        self.launched_runs(id).iter().any(|r| r.instances.iter().any(Instance::is_live))
+    }
+
+    /// Launches a run of periodic job `id` for the instant `at`; the launch
+    /// is on disk before supd goes on.
+    fn launch(&mut self, id: &str, at: SystemTime) -> Result<String, String> {
+        let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let child = format!("{id}{SUFFIX}{secs}");
+        if self.jobs.current.contains_key(&child) {
+            return Err(format!("{child} was launched already — launch again in a second"));
+        }
+        let Some(job) = self.jobs.current.get(id).and_then(|s| self.jobs.runs.get(s)).map(|r| r.job.clone()) else {
+            return Err(format!("no job {id:?}"));
+        };
+        if let Some(e) = self.launches.by_job.get_mut(id) {
+            e.last = e.last.max(at);
+        }
+        log::info!("periodic job {id:?}: launching {child}");
+        self.submit(derive(job, &child), Source::Launched { name: format!("a launch of {id}") });
+        self.forget_ended(id, SUFFIX);
+        self.save_acknowledged();
+        Ok(child)
+    }
+
+    /// Ended runs of job `id` (whose IDs go on with `suffix`) beyond the
+    /// newest `KEEP_ENDED` are forgotten.
+    pub(super) fn forget_ended(&mut self, id: &str, suffix: &str) {
+        let ended: Vec<(String, u64)> = self
+            .runs_under(id, suffix)
+            .into_iter()
+            .filter(|r| !r.instances.iter().any(Instance::is_live))
+            .map(|r| (r.job.id.clone(), r.serial))
+            .collect();
+        let drop = ended.len().saturating_sub(KEEP_ENDED);
+        for (child, serial) in ended.into_iter().take(drop) {
+            self.jobs.current.remove(&child);
+            if let Some(mut run) = self.jobs.runs.remove(&serial) {
+                self.close_logs(&mut run);
+            }
+        }
+    }
+
+    /// `job periodic force`: a launch now, whatever the schedule and
+    /// `prohibit_overlap` say (as Nomad's).
+    pub(super) fn periodic_force(&mut self, id: &str) -> Response {
+        let Some(run) = self.jobs.current.get(id).and_then(|s| self.jobs.runs.get(s)) else {
+            return Response::refused(self.unknown_job(id));
+        };
+        let Some(p) = &run.job.periodic else {
+            return Response::refused(format!(
+                "job {id:?} is not periodic — `job periodic force` launches jobs with a `periodic` block; run this one with `supctl restart {id}`"
+            ));
+        };
+        if !p.enabled {
+            return Response::refused(format!(
+                "job {id:?} is not enabled (`enabled = false` in its `periodic` block) — set it to true to launch it"
+            ));
+        }
+        if run.stopped {
+            return Response::refused(format!("job {id:?} is stopped — submit it again with `supctl job run`"));
+        }
+        match self.launch(id, SystemTime::now()) {
+            Ok(child) => Response::ok(vec![format!("launched {child}")]),
+            Err(e) => Response::refused(e),
+        }
+    }
+
+    /// The periodic part of the status of every job listed: a periodic
+    /// job's schedule and launched runs, a launched run's parent.
+    pub(super) fn periodic_status(&self, jobs: &mut [protocol::JobStatus]) {
+        for j in jobs {
+            j.parent = launched_from(&j.name).map(str::to_string);
+            let Some(run) = self.jobs.current.get(&j.name).and_then(|s| self.jobs.runs.get(s)) else { continue };
+            if let Some(p) = &run.job.parameterized {
+                if !run.stopped {
+                    j.status = "running".into();
+                }
+                j.parameterized = Some(protocol::ParameterizedStatus {
+                    payload: p.payload.as_str().to_string(),
+                    meta_required: p.meta_required.clone(),
+                    meta_optional: p.meta_optional.clone(),
+                    dispatched: self.listed(&j.name, super::dispatch::SUFFIX),
+                });
+            }
+            let Some(p) = &run.job.periodic else { continue };
+            let entry = self.launches.by_job.get(&j.name);
+            let live = !run.stopped && p.enabled;
+            if live {
+                // It runs nothing itself; it is running while it launches.
+                j.status = "running".into();
+            }
+            j.periodic = Some(protocol::PeriodicStatus {
+                crons: p.crons.clone(),
+                time_zone: p.time_zone.clone(),
+                prohibit_overlap: p.prohibit_overlap,
+                enabled: p.enabled,
+                next_launch: entry.and_then(|e| e.next).filter(|_| live).map(rfc3339),
+                launched: self.listed(&j.name, SUFFIX),
+            });
+        }
+    }
+
+    /// The runs of job `id` whose IDs go on with `suffix`, for the status.
+    fn listed(&self, id: &str, suffix: &str) -> Vec<protocol::LaunchedRun> {
+        self.runs_under(id, suffix)
+            .into_iter()
+            .map(|r| protocol::LaunchedRun {
+                id: r.job.id.clone(),
+                status: r.status().as_str().to_string(),
+                launched_at: launch_secs(&r.job.id, suffix)
+                    .map(|s| rfc3339(UNIX_EPOCH + Duration::from_secs(s)))
+                    .unwrap_or_default(),
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_launched_run_names_its_parent_and_its_time() {
+        assert_eq!(parent_of("backup/periodic-1796403600"), Some("backup"));
+        assert_eq!(launch_secs("backup/periodic-1796403600", SUFFIX), Some(1_796_403_600));
+        assert_eq!(parent_of("backup"), None);
+        assert_eq!(launch_secs("backup", SUFFIX), None);
+        assert_eq!(launched_from("j/dispatch-1796403600-0a1b2c3d"), Some("j"));
+        assert_eq!(launch_secs("j/dispatch-1796403600-0a1b2c3d", "/dispatch-"), Some(1_796_403_600));
+    }
+}
