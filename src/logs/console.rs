@@ -1,0 +1,240 @@
+//! supd's own stdout and stderr, each written by a thread of its own from a
+//! bounded queue, so that the loop never waits on them: a container whose
+//! log driver stalls, or a pipe nobody reads, fills the queue, and what
+//! comes next is dropped and counted (and said, once the stream moves
+//! again) instead of freezing supervision. Task output sent to `stdout`
+//! and supd's own log both go this way, in order per stream.
+//!
+//! When the stream is the journal's (`JOURNAL_STREAM` names its device and
+//! inode, as systemd sets it), lines may carry a `<N>` priority prefix,
+//! which journald reads as the entry's priority.
+
+use std::collections::VecDeque;
+use std::io::{ErrorKind, Write};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Condvar, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+/// What may wait to be written to one stream.
+const QUEUE_LIMIT: usize = 1 << 20;
+
+/// One of supd's two output streams.
+pub struct Writer {
+    name: &'static str,
+    shared: Arc<Shared>,
+    /// The writing thread runs.
+    running: bool,
+    journal: bool,
+}
+
+struct Shared {
+    queue: Mutex<Queue>,
+    /// Items arrived.
+    ready: Condvar,
+    /// The queue is empty and nothing is being written.
+    idle: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Vec<u8>>,
+    bytes: usize,
+    writing: bool,
+    /// Writes refused (queue full) or failed since the stream last took one.
+    dropped: u64,
+    /// Writes refused or failed since supd started.
+    dropped_total: u64,
+    /// The last write error, until a write succeeds.
+    error: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+enum Fd {
+    Stdout,
+    Stderr,
+}
+
+impl Fd {
+    fn write_all(self, data: &[u8]) -> std::io::Result<()> {
+        let mut rest = data;
+        while !rest.is_empty() {
+            let r = match self {
+                Fd::Stdout => std::io::stdout().lock().write(rest),
+                Fd::Stderr => std::io::stderr().lock().write(rest),
+            };
+            match r {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                // A stream left non-blocking by whoever opened it: wait for
+                // room here, on this thread.
+                Err(e) if e.kind() == ErrorKind::WouldBlock => self.wait_writable(),
+                Err(e) => return Err(e),
+            }
+        }
+        if let Fd::Stdout = self {
+            std::io::stdout().lock().flush()?;
+        }
+        Ok(())
+    }
+
+    fn wait_writable(self) {
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let (out, err) = (std::io::stdout(), std::io::stderr());
+        let fd = match self {
+            Fd::Stdout => out.as_fd(),
+            Fd::Stderr => err.as_fd(),
+        };
+        let _ = poll(&mut [PollFd::new(fd, PollFlags::POLLOUT)], PollTimeout::from(1000u16));
+    }
+
+    fn is_journal(self) -> bool {
+        let Some(text) = std::env::var_os("JOURNAL_STREAM") else { return false };
+        let Some((dev, ino)) = text.to_str().and_then(|t| t.split_once(':')) else { return false };
+        let (out, err) = (std::io::stdout(), std::io::stderr());
+        let fd = match self {
+            Fd::Stdout => out.as_fd(),
+            Fd::Stderr => err.as_fd(),
+        };
+        nix::sys::stat::fstat(fd).is_ok_and(|st| dev.parse() == Ok(st.st_dev) && ino.parse() == Ok(st.st_ino))
+    }
+}
+
+impl Writer {
+    fn start(name: &'static str, fd: Fd) -> Writer {
+        let shared = Arc::new(Shared { queue: Mutex::default(), ready: Condvar::new(), idle: Condvar::new() });
+        let worker = Arc::clone(&shared);
+        // The thread starts with every signal blocked (a thread inherits
+        // its maker's mask): SIGCHLD, read from a signalfd by the loop,
+        // must never be taken by this thread instead.
+        use nix::sys::signal::{SigSet, SigmaskHow, pthread_sigmask};
+        let mut old = SigSet::empty();
+        let blocked = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::all()), Some(&mut old)).is_ok();
+        let running = std::thread::Builder::new()
+            .name(format!("supd-{name}"))
+            .stack_size(64 << 10)
+            .spawn(move || write_loop(&worker, fd, name))
+            .is_ok();
+        if blocked {
+            let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
+        }
+        Writer { name, shared, running, journal: fd.is_journal() }
+    }
+
+    /// Queues `data` (whole lines) to be written; refused, and counted,
+    /// when the stream is not keeping up or fails.
+    pub fn write(&self, data: &[u8]) -> Result<(), String> {
+        let Ok(mut q) = self.shared.queue.lock() else { return Err(format!("supd's {} is unusable", self.name)) };
+        if !self.running {
+            q.dropped += 1;
+            q.dropped_total += 1;
+            return Err(format!("supd cannot start the thread that writes its {}", self.name));
+        }
+        if q.bytes + data.len() > QUEUE_LIMIT {
+            q.dropped += 1;
+            q.dropped_total += 1;
+            return Err(match &q.error {
+                Some(e) => format!("cannot write to supd's {}: {e}", self.name),
+                None => {
+                    format!("supd's {} is not being read ({} KiB wait to be written)", self.name, QUEUE_LIMIT >> 10)
+                }
+            });
+        }
+        // While writes fail (a closed stream), data is still queued: the
+        // thread tries it, counting it when that fails too, and the stream
+        // may take it again. The caller hears of the failure now.
+        let failing = q.error.as_ref().map(|e| format!("cannot write to supd's {}: {e}", self.name));
+        q.bytes += data.len();
+        q.items.push_back(data.to_vec());
+        self.shared.ready.notify_one();
+        match failing {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// The stream is the journal's: a `<N>` prefix sets a line's priority.
+    pub fn is_journal(&self) -> bool {
+        self.journal
+    }
+
+    /// Writes refused or failed since supd started.
+    pub fn dropped(&self) -> u64 {
+        self.shared.queue.lock().map_or(0, |q| q.dropped_total)
+    }
+
+    /// Waits until everything queued is written, or `deadline`.
+    fn flush(&self, deadline: Instant) {
+        let Ok(mut q) = self.shared.queue.lock() else { return };
+        while self.running && (!q.items.is_empty() || q.writing) {
+            let now = Instant::now();
+            if now >= deadline {
+                return;
+            }
+            match self.shared.idle.wait_timeout(q, deadline - now) {
+                Ok((guard, _)) => q = guard,
+                Err(_) => return,
+            }
+        }
+    }
+}
+
+fn write_loop(shared: &Shared, fd: Fd, name: &str) {
+    loop {
+        let batch: Vec<Vec<u8>> = {
+            let Ok(mut q) = shared.queue.lock() else { return };
+            q.writing = false;
+            while q.items.is_empty() {
+                shared.idle.notify_all();
+                q = match shared.ready.wait(q) {
+                    Ok(g) => g,
+                    Err(_) => return,
+                };
+            }
+            q.writing = true;
+            q.bytes = 0;
+            q.items.drain(..).collect()
+        };
+        let data = batch.concat();
+        let result = fd.write_all(&data);
+        let Ok(mut q) = shared.queue.lock() else { return };
+        match result {
+            Ok(()) => {
+                q.error = None;
+                let dropped = std::mem::take(&mut q.dropped);
+                if dropped > 0 {
+                    drop(q);
+                    let note = format!(
+                        "supd warning: {dropped} writes to supd's {name} were dropped while it was not being read\n"
+                    );
+                    let _ = fd.write_all(note.as_bytes());
+                }
+            }
+            Err(e) => {
+                q.dropped += batch.len() as u64;
+                q.dropped_total += batch.len() as u64;
+                q.error = Some(e.to_string());
+            }
+        }
+    }
+}
+
+/// supd's stdout.
+pub fn stdout() -> &'static Writer {
+    static OUT: OnceLock<Writer> = OnceLock::new();
+    OUT.get_or_init(|| Writer::start("stdout", Fd::Stdout))
+}
+
+/// supd's stderr.
+pub fn stderr() -> &'static Writer {
+    static ERR: OnceLock<Writer> = OnceLock::new();
+    ERR.get_or_init(|| Writer::start("stderr", Fd::Stderr))
+}
+
+/// Writes what is queued on both streams, waiting at most `limit`: before
+/// supd exits.
+pub fn flush(limit: Duration) {
+    let deadline = Instant::now() + limit;
+    stdout().flush(deadline);
+    stderr().flush(deadline);
+}
