@@ -301,3 +301,45 @@ fn a_stdout_nobody_reads_does_not_stop_restarts_or_status() {
     assert!(slowest < Duration::from_secs(1), "status took {slowest:?}");
     assert!(s.log().contains("supd's stdout is not being read"), "{}", s.log());
 }
+
+/// Under systemd (`JOURNAL_STREAM` names supd's stderr), each of supd's own
+/// lines starts with its priority, and task lines sent to supd's streams
+/// with theirs: 6 for stdout, 3 for stderr. With another stream named,
+/// nothing changes.
+#[test]
+fn lines_carry_priorities_when_stderr_is_the_journal() {
+    use std::os::unix::fs::MetadataExt;
+    for journal in [true, false] {
+        let s = Supd::new();
+        s.write_job(
+            "say.hcl",
+            r#"job "say" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      meta { supd_task_output = "stdout" }
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo hello; echo oops >&2; exec sleep 1000"]
+      }
+    }
+  }
+}"#,
+        );
+        // supd's log file is made before, so that its device and inode are
+        // known (the harness truncates it in place).
+        let meta = std::fs::File::create(s.path("supd.log")).unwrap().metadata().unwrap();
+        let stream = if journal { format!("{}:{}", meta.dev(), meta.ino()) } else { "1:1".into() };
+        let s = s.start_with_env(&[("JOURNAL_STREAM", &stream)]);
+        s.wait_running("say/g/0/t");
+        assert!(wait_until(PATIENCE, || s.log().contains("oops")), "{}", s.log());
+        let log = s.log();
+        let (p6, p3) = if journal { ("<6>", "<3>") } else { ("", "") };
+        assert!(log.lines().any(|l| l == format!("{p6}say.g[0]/t | hello")), "{log}");
+        assert!(log.lines().any(|l| l == format!("{p3}say.g[0]/t | oops")), "{log}");
+        assert!(log.lines().any(|l| l.starts_with(&format!("{p6}supd info: supd ready"))), "{log}");
+        if !journal {
+            assert!(!log.contains("<6>") && !log.contains("<7>"), "{log}");
+        }
+    }
+}
