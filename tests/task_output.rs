@@ -231,20 +231,33 @@ fn as_pid_1_task_output_is_on_supd_s_stdout_with_prefixes() {
 /// status` answers at once.
 #[test]
 fn a_stdout_nobody_reads_does_not_stop_restarts_or_status() {
+    stalled(false);
+}
+
+/// The same with supd's stderr (its own log) stalled too, as when a log
+/// driver stops taking anything.
+#[test]
+fn a_stalled_stdout_and_stderr_do_not_stop_restarts_or_status() {
+    stalled(true);
+}
+
+fn stalled(stderr_too: bool) {
     let s = Supd::new();
+    let tee = if stderr_too { "| tee /dev/stderr" } else { "" };
     s.write_job(
         "flood.hcl",
-        r#"job "flood" {
+        &r#"job "flood" {
   group "g" {
     task "t" {
       driver = "raw_exec"
       config {
         command = "/bin/sh"
-        args    = ["-c", "yes 'a line of output that nobody will ever read'"]
+        args    = ["-c", "yes 'a line of output that nobody will ever read' @TEE@"]
       }
     }
   }
-}"#,
+}"#
+        .replace("@TEE@", tee),
     );
     s.write_job(
         "flap.hcl",
@@ -268,7 +281,11 @@ fn a_stdout_nobody_reads_does_not_stop_restarts_or_status() {
     );
     let (_read_end, write_end) = nix::unistd::pipe().unwrap();
     let mut s = s;
-    let log = std::fs::File::create(s.path("supd.log")).unwrap();
+    let log = if stderr_too {
+        std::fs::File::from(write_end.try_clone().unwrap())
+    } else {
+        std::fs::File::create(s.path("supd.log")).unwrap()
+    };
     s.child = Some(
         Command::new(SUPD)
             .args(["--jobs", &format!("{}/jobs", s.dir()), "--socket", s.socket().to_str().unwrap()])
@@ -299,7 +316,11 @@ fn a_stdout_nobody_reads_does_not_stop_restarts_or_status() {
     // in 4 s on a loaded machine.
     assert!(after >= before + 6, "restarts went from {before} to {after} in 4 s\n{}", s.log());
     assert!(slowest < Duration::from_secs(1), "status took {slowest:?}");
-    assert!(s.log().contains("supd's stdout is not being read"), "{}", s.log());
+    if !stderr_too {
+        assert!(s.log().contains("supd's stdout is not being read"), "{}", s.log());
+    } else {
+        s.wait_event("flood/g/0/t", "Task hook message", |m| m.contains("supd's stderr is not being read"));
+    }
 }
 
 /// Under systemd (`JOURNAL_STREAM` names supd's stderr), each of supd's own
@@ -342,4 +363,26 @@ fn lines_carry_priorities_when_stderr_is_the_journal() {
             assert!(!log.contains("<6>") && !log.contains("<7>"), "{log}");
         }
     }
+}
+
+/// `supctl validate` knows the meta key: a value supd would not understand
+/// is an error at its place, with the choices.
+#[test]
+fn validate_reports_a_bad_task_output_at_its_place() {
+    let s = Supd::new();
+    let file =
+        s.write_job("bad.hcl", &TWO_TASKS.replace(r#"supd_task_output = "files""#, r#"supd_task_output = "file""#));
+    let out = Command::new(SUPCTL).args(["validate", file.to_str().unwrap()]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let said = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+    assert!(
+        said.contains(&format!(
+            "{}:12:33: error: meta supd_task_output: task output \"file\" is not known — use files, journal, stdout, files+journal or files+stdout",
+            file.display()
+        )),
+        "{said}"
+    );
+    let good = s.write_job("good.hcl", TWO_TASKS);
+    let out = Command::new(SUPCTL).args(["validate", good.to_str().unwrap()]).output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
 }

@@ -58,7 +58,8 @@ impl Forward {
             Stream::Stderr => b"3",
         };
         let mut prefix = Vec::new();
-        if writer(stream).is_journal() {
+        // (Asked only when lines go there: asking starts the writer.)
+        if output.stdout && writer(stream).is_journal() {
             prefix.extend_from_slice(format!("<{}>", priority[0] as char).as_bytes());
         }
         prefix.extend_from_slice(format!("{} | ", label.shown()).as_bytes());
