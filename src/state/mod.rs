@@ -122,6 +122,13 @@ struct Record {
     task: TaskSaved,
 }
 
+/// A [`Record`] as written: the task borrowed, not copied.
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    seq: u64,
+    task: &'a TaskSaved,
+}
+
 /// `state.journal`: an append-only file of task records (a start with its
 /// pid and restart budget, an end), one JSON line each, written before
 /// the loop goes on, so that a `kill -9` of supd loses none of them (the
@@ -145,8 +152,7 @@ impl Journal {
             self.file = Some(std::fs::OpenOptions::new().create(true).append(true).open(journal_path(dir))?);
         }
         self.seq += 1;
-        let mut line =
-            serde_json::to_vec(&Record { seq: self.seq, task: task.clone() }).map_err(std::io::Error::other)?;
+        let mut line = serde_json::to_vec(&RecordOut { seq: self.seq, task }).map_err(std::io::Error::other)?;
         line.push(b'\n');
         let Some(f) = self.file.as_mut() else { return Ok(()) };
         f.write_all(&line)?;

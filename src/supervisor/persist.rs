@@ -147,8 +147,7 @@ impl Supervisor {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
         let Some(inst) = run.instances.get(key.inst) else { return };
         let Some(t) = inst.tasks.get(key.task) else { return };
-        let mut saved =
-            task_saved(run, inst, t, crate::state::digest(&run.job.source), Instant::now(), SystemTime::now());
+        let mut saved = task_saved(run, inst, t, run.digest, Instant::now(), SystemTime::now());
         saved.starting = starting;
         if let Err(e) = self.journal.append(&self.cfg.state_dir, &saved) {
             log::error!("cannot write the journal in {}: {e}; saving the state instead", self.cfg.state_dir.display());
@@ -174,7 +173,7 @@ impl Supervisor {
         let (now_i, now_w) = (Instant::now(), SystemTime::now());
         for serial in self.jobs.current.values() {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
-            let digest = crate::state::digest(&run.job.source);
+            let digest = run.digest;
             for inst in &run.instances {
                 if let Some(i) = handoff::saved_instance(run, inst, digest) {
                     saved.instances.push(i);

@@ -106,9 +106,11 @@ impl Supervisor {
             }
             messages.push(format!("job {:?} stays stopped (`supctl job run` starts it again)", job.id));
         }
+        let digest = crate::state::digest(&job.source);
+        let received = only.is_some();
         self.jobs.runs.insert(
             serial,
-            JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received: only.is_some() },
+            JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received, digest },
         );
         // Processes a previous supd left running go first, each with its
         // task's kill signal and timeout.
