@@ -1,16 +1,18 @@
-//! supd's own stdout and stderr, each written by a thread of its own from a
-//! bounded queue, so that the loop never waits on them: a container whose
-//! log driver stalls, or a pipe nobody reads, fills the queue, and what
-//! comes next is dropped and counted (and said, once the stream moves
-//! again) instead of freezing supervision. Task output sent to `stdout`
-//! and supd's own log both go this way, in order per stream.
+//! supd's own stdout and stderr, never waited on by the loop: a write goes
+//! out at once when nothing waits and the stream has room (poll says so),
+//! else into a bounded queue that a thread of the stream's own writes
+//! out. A container whose log driver stalls, or a pipe nobody reads, fills
+//! the queue, and what comes next is dropped and counted (and said, once
+//! the stream moves again) instead of freezing supervision. Task output
+//! sent to `stdout` and supd's own log both go this way, in order per
+//! stream.
 //!
 //! When the stream is the journal's (`JOURNAL_STREAM` names its device and
 //! inode, as systemd sets it), lines may carry a `<N>` priority prefix,
 //! which journald reads as the entry's priority.
 
 use std::collections::VecDeque;
-use std::io::{ErrorKind, Write};
+use std::io::ErrorKind;
 use std::os::fd::AsFd;
 use std::sync::{Arc, Condvar, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -21,6 +23,7 @@ const QUEUE_LIMIT: usize = 1 << 20;
 /// One of supd's two output streams.
 pub struct Writer {
     name: &'static str,
+    fd: Fd,
     shared: Arc<Shared>,
     /// The writing thread runs.
     running: bool,
@@ -55,50 +58,59 @@ enum Fd {
 }
 
 impl Fd {
+    fn with<T>(self, f: impl FnOnce(std::os::fd::BorrowedFd<'_>) -> T) -> T {
+        match self {
+            Fd::Stdout => f(std::io::stdout().as_fd()),
+            Fd::Stderr => f(std::io::stderr().as_fd()),
+        }
+    }
+
+    /// One write(2) of what fits.
+    fn write_once(self, data: &[u8]) -> std::io::Result<usize> {
+        self.with(|fd| nix::unistd::write(fd, data)).map_err(std::io::Error::from)
+    }
+
     fn write_all(self, data: &[u8]) -> std::io::Result<()> {
         let mut rest = data;
         while !rest.is_empty() {
-            let r = match self {
-                Fd::Stdout => std::io::stdout().lock().write(rest),
-                Fd::Stderr => std::io::stderr().lock().write(rest),
-            };
-            match r {
+            match self.write_once(rest) {
                 Ok(0) => return Err(ErrorKind::WriteZero.into()),
                 Ok(n) => rest = &rest[n..],
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 // A stream left non-blocking by whoever opened it: wait for
                 // room here, on this thread.
-                Err(e) if e.kind() == ErrorKind::WouldBlock => self.wait_writable(),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                    self.poll_writable(1000);
+                }
                 Err(e) => return Err(e),
             }
-        }
-        if let Fd::Stdout = self {
-            std::io::stdout().lock().flush()?;
         }
         Ok(())
     }
 
-    fn wait_writable(self) {
+    /// Whether the stream has room for a write now (waiting at most
+    /// `ms`): for a pipe, a free buffer, so that a write of up to
+    /// [`DIRECT_MAX`] bytes does not wait.
+    fn poll_writable(self, ms: u16) -> bool {
         use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
-        let (out, err) = (std::io::stdout(), std::io::stderr());
-        let fd = match self {
-            Fd::Stdout => out.as_fd(),
-            Fd::Stderr => err.as_fd(),
-        };
-        let _ = poll(&mut [PollFd::new(fd, PollFlags::POLLOUT)], PollTimeout::from(1000u16));
+        self.with(|fd| {
+            let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+            poll(&mut fds, PollTimeout::from(ms)).is_ok_and(|n| n > 0)
+                && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLOUT))
+        })
     }
 
     fn is_journal(self) -> bool {
         let Some(text) = std::env::var_os("JOURNAL_STREAM") else { return false };
         let Some((dev, ino)) = text.to_str().and_then(|t| t.split_once(':')) else { return false };
-        let (out, err) = (std::io::stdout(), std::io::stderr());
-        let fd = match self {
-            Fd::Stdout => out.as_fd(),
-            Fd::Stderr => err.as_fd(),
-        };
-        nix::sys::stat::fstat(fd).is_ok_and(|st| dev.parse() == Ok(st.st_dev) && ino.parse() == Ok(st.st_ino))
+        self.with(|fd| nix::sys::stat::fstat(fd))
+            .is_ok_and(|st| dev.parse() == Ok(st.st_dev) && ino.parse() == Ok(st.st_ino))
     }
 }
+
+/// The most written by the caller itself, when nothing waits and the
+/// stream has room: a pipe's atomic write size, which fits a free buffer.
+const DIRECT_MAX: usize = 4096;
 
 impl Writer {
     fn start(name: &'static str, fd: Fd) -> Writer {
@@ -118,7 +130,7 @@ impl Writer {
         if blocked {
             let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
         }
-        Writer { name, shared, running, journal: fd.is_journal() }
+        Writer { name, fd, shared, running, journal: fd.is_journal() }
     }
 
     /// Queues `data` (whole lines) to be written; refused, and counted,
@@ -139,6 +151,30 @@ impl Writer {
                     format!("supd's {} is not being read ({} KiB wait to be written)", self.name, QUEUE_LIMIT >> 10)
                 }
             });
+        }
+        // Nothing waits and the stream has room: written here and now, as
+        // a plain write would be (in order: the queue's lock is held);
+        // what does not go at once is queued.
+        let mut data = data;
+        if q.items.is_empty()
+            && !q.writing
+            && q.error.is_none()
+            && q.dropped == 0
+            && data.len() <= DIRECT_MAX
+            && self.fd.poll_writable(0)
+        {
+            match self.fd.write_once(data) {
+                Ok(n) if n == data.len() => return Ok(()),
+                Ok(n) => data = &data[n..],
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                Err(e) => {
+                    let message = format!("cannot write to supd's {}: {e}", self.name);
+                    q.error = Some(e.to_string());
+                    q.dropped += 1;
+                    q.dropped_total += 1;
+                    return Err(message);
+                }
+            }
         }
         // While writes fail (a closed stream), data is still queued: the
         // thread tries it, counting it when that fails too, and the stream
