@@ -1,6 +1,7 @@
 //! Where task output goes (`task_output`, the meta key
 //! `supd_task_output`): the journal's native protocol, read from a socket
-//! the test binds where supd is told the journal is; supd's own stdout
+//! the test binds where supd is told the journal is, and stored by a real
+//! journald of the test's own; supd's own stdout
 //! with `job.group[index]/task | ` prefixes, as PID 1 of a PID namespace
 //! (a container's init); and a stdout nobody reads, which must cost lines,
 //! not supervision.
@@ -385,4 +386,95 @@ fn validate_reports_a_bad_task_output_at_its_place() {
     let good = s.write_job("good.hcl", TWO_TASKS);
     let out = Command::new(SUPCTL).args(["validate", good.to_str().unwrap()]).output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
+}
+
+/// What the test below runs in a mount namespace of its own: tmpfs over
+/// journald's directories (nothing of the host's journal is read or
+/// written), a journald of a namespace of its own, supd until its batch job
+/// is done, then `journalctl` of what arrived.
+const PRIVATE_JOURNALD: &str = r#"
+set -e
+journald=$1 supd=$2 d=$3
+for m in /run/systemd /run/log /var/log/journal; do
+  mkdir -p "$m"
+  mount -t tmpfs tmpfs "$m"
+done
+"$journald" supdtest >"$d/journald.log" 2>&1 &
+jd=$!
+trap 'kill "$jd" 2>/dev/null' EXIT
+i=0
+until [ -S /run/systemd/journal.supdtest/socket ]; do
+  i=$((i + 1))
+  [ "$i" -lt 500 ] || { echo "journald made no socket" >&2; exit 1; }
+  sleep 0.02
+done
+"$supd" --config "$d/supd.toml" --jobs "$d/jobs" --socket "$d/supd.sock" --log-dir "$d/logs" \
+  --state-dir "$d/state" --exit-when-done >"$d/supd.log" 2>&1
+journalctl --namespace=supdtest --sync
+journalctl --namespace=supdtest SUPD_JOB=web -o json --no-pager >"$d/entries.json"
+"#;
+
+/// A real journald (in a namespace of the test's own) stores a task's
+/// lines with the fields supd sends, so that `journalctl SUPD_JOB=web`
+/// finds them.
+#[test]
+fn a_private_journald_stores_the_lines_with_their_fields() {
+    require("journalctl", "systemd");
+    let journald = ["/usr/lib/systemd/systemd-journald", "/lib/systemd/systemd-journald"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("systemd-journald is not installed: install the Debian package `systemd` (scripts/test does)");
+    let s = Supd::new();
+    s.write_job(
+        "web.hcl",
+        r#"job "web" {
+  type = "batch"
+  group "api" {
+    task "talk" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo out 1; echo err 1 >&2; echo out 2"]
+      }
+    }
+  }
+}"#,
+    );
+    s.write_file("supd.toml", "task_output = \"journal\"\njournal_socket = \"/run/systemd/journal.supdtest/socket\"\n");
+    let out = Command::new("unshare")
+        .args(["--mount", "--propagation", "private", "sh", "-c", PRIVATE_JOURNALD, "sh", journald, SUPD, s.dir()])
+        .output()
+        .expect("unshare (util-linux)");
+    let read = |n: &str| std::fs::read_to_string(s.path(n)).unwrap_or_default();
+    assert!(out.status.success(), "{}\n{}\n{}", describe(&out), read("supd.log"), read("journald.log"));
+    let entries: Vec<serde_json::Value> =
+        read("entries.json").lines().map(|l| serde_json::from_str(l).expect("journalctl's JSON")).collect();
+    let field = |e: &serde_json::Value, k: &str| e[k].as_str().unwrap_or_default().to_string();
+    let got: Vec<[String; 3]> =
+        entries.iter().map(|e| [field(e, "MESSAGE"), field(e, "PRIORITY"), field(e, "SUPD_STREAM")]).collect();
+    let stdout: Vec<&[String; 3]> = got.iter().filter(|g| g[2] == "stdout").collect();
+    assert_eq!(
+        got.len(),
+        3,
+        "three lines, stored by journald: {got:?}\n{}\n{}",
+        read("supd.log"),
+        read("journald.log")
+    );
+    assert_eq!(
+        stdout.iter().map(|g| [g[0].as_str(), g[1].as_str()]).collect::<Vec<_>>(),
+        [["out 1", "6"], ["out 2", "6"]]
+    );
+    assert!(got.iter().any(|g| g == &["err 1".to_string(), "3".into(), "stderr".into()]), "{got:?}");
+    for e in &entries {
+        assert_eq!(
+            [
+                field(e, "SYSLOG_IDENTIFIER"),
+                field(e, "SUPD_GROUP"),
+                field(e, "SUPD_ALLOC_INDEX"),
+                field(e, "SUPD_TASK")
+            ],
+            ["talk", "api", "0", "talk"]
+        );
+        assert_eq!(field(e, "_TRANSPORT"), "journal", "sent over the native protocol");
+    }
 }
