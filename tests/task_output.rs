@@ -478,3 +478,54 @@ fn a_private_journald_stores_the_lines_with_their_fields() {
         assert_eq!(field(e, "_TRANSPORT"), "journal", "sent over the native protocol");
     }
 }
+
+/// A burst far bigger than supd's queue (200 000 lines at once, about 5 MB
+/// once prefixed) to a stdout that is read loses nothing: the lines go out
+/// as fast as the reader takes them, whole and in order.
+#[test]
+fn a_burst_to_a_stdout_that_is_read_loses_nothing() {
+    let s = Supd::new();
+    s.write_job(
+        "burst.hcl",
+        r#"job "burst" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/usr/bin/seq"
+        args    = ["1", "200000"]
+      }
+    }
+  }
+}"#,
+    );
+    let mut supd = Reaped(
+        Command::new(SUPD)
+            .args(["--jobs", &format!("{}/jobs", s.dir()), "--socket", s.socket().to_str().unwrap()])
+            .args(["--log-dir", &format!("{}/logs", s.dir()), "--state-dir", &format!("{}/state", s.dir())])
+            .args(["--task-output", "stdout", "--exit-when-done"])
+            .env(TAG, s.dir())
+            .env_remove("NOTIFY_SOCKET")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut out = supd.0.stdout.take().unwrap();
+    let mut err = supd.0.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut out, &mut text).unwrap();
+        text
+    });
+    let mut log = String::new();
+    std::io::Read::read_to_string(&mut err, &mut log).unwrap();
+    let text = reader.join().unwrap();
+    assert!(supd.0.wait().unwrap().success(), "{log}");
+    let numbers: Vec<&str> = text.lines().map(|l| l.strip_prefix("burst.g[0]/t | ").unwrap_or(l)).collect();
+    assert_eq!(numbers.len(), 200_000, "{log}");
+    assert!(numbers.iter().enumerate().all(|(i, n)| *n == (i + 1).to_string()), "in order, whole\n{log}");
+    assert!(!log.contains("dropped"), "{log}");
+}

@@ -108,7 +108,7 @@ impl Fd {
     }
 }
 
-/// The most written by the caller itself, when nothing waits and the
+/// The most written by the caller at once, when nothing waits and the
 /// stream has room: a pipe's atomic write size, which fits a free buffer.
 const DIRECT_MAX: usize = 4096;
 
@@ -142,7 +142,41 @@ impl Writer {
             q.dropped_total += 1;
             return Err(format!("supd cannot start the thread that writes its {}", self.name));
         }
-        if q.bytes + data.len() > QUEUE_LIMIT {
+        // Nothing waits: written here and now while the stream has room, as
+        // a plain write would be (in order: the queue's lock is held), in
+        // pieces that end with a line and fit a pipe's free buffer, so that
+        // none waits; what does not go at once is queued.
+        let mut data = data;
+        let mut mid_line = false;
+        if q.items.is_empty() && !q.writing && q.error.is_none() && q.dropped == 0 {
+            while !data.is_empty() && self.fd.poll_writable(0) {
+                let room = data.len().min(DIRECT_MAX);
+                let piece = match data[..room].iter().rposition(|b| *b == b'\n') {
+                    Some(i) => i + 1,
+                    None => room,
+                };
+                match self.fd.write_once(&data[..piece]) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        mid_line = n < piece || data[n - 1] != b'\n';
+                        data = &data[n..];
+                    }
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => break,
+                    Err(e) => {
+                        let message = format!("cannot write to supd's {}: {e}", self.name);
+                        q.error = Some(e.to_string());
+                        q.dropped += 1;
+                        q.dropped_total += 1;
+                        return Err(message);
+                    }
+                }
+            }
+            if data.is_empty() {
+                return Ok(());
+            }
+        }
+        // A line begun on the stream is finished there, whatever waits.
+        if q.bytes + data.len() > QUEUE_LIMIT && !mid_line {
             q.dropped += 1;
             q.dropped_total += 1;
             return Err(match &q.error {
@@ -151,30 +185,6 @@ impl Writer {
                     format!("supd's {} is not being read ({} KiB wait to be written)", self.name, QUEUE_LIMIT >> 10)
                 }
             });
-        }
-        // Nothing waits and the stream has room: written here and now, as
-        // a plain write would be (in order: the queue's lock is held);
-        // what does not go at once is queued.
-        let mut data = data;
-        if q.items.is_empty()
-            && !q.writing
-            && q.error.is_none()
-            && q.dropped == 0
-            && data.len() <= DIRECT_MAX
-            && self.fd.poll_writable(0)
-        {
-            match self.fd.write_once(data) {
-                Ok(n) if n == data.len() => return Ok(()),
-                Ok(n) => data = &data[n..],
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
-                Err(e) => {
-                    let message = format!("cannot write to supd's {}: {e}", self.name);
-                    q.error = Some(e.to_string());
-                    q.dropped += 1;
-                    q.dropped_total += 1;
-                    return Err(message);
-                }
-            }
         }
         // While writes fail (a closed stream), data is still queued: the
         // thread tries it, counting it when that fails too, and the stream
