@@ -265,22 +265,24 @@ fn write_loop(shared: &Shared, fd: Fd, name: &str) {
     }
 }
 
+static OUT: OnceLock<Writer> = OnceLock::new();
+static ERR: OnceLock<Writer> = OnceLock::new();
+
 /// supd's stdout.
 pub fn stdout() -> &'static Writer {
-    static OUT: OnceLock<Writer> = OnceLock::new();
     OUT.get_or_init(|| Writer::start("stdout", Fd::Stdout))
 }
 
 /// supd's stderr.
 pub fn stderr() -> &'static Writer {
-    static ERR: OnceLock<Writer> = OnceLock::new();
     ERR.get_or_init(|| Writer::start("stderr", Fd::Stderr))
 }
 
 /// Writes what is queued on both streams, waiting at most `limit`: before
-/// supd exits.
+/// supd exits. A stream never written to is left alone.
 pub fn flush(limit: Duration) {
     let deadline = Instant::now() + limit;
-    stdout().flush(deadline);
-    stderr().flush(deadline);
+    for w in [OUT.get(), ERR.get()].into_iter().flatten() {
+        w.flush(deadline);
+    }
 }
