@@ -91,6 +91,12 @@ pub struct File {
     pub log: Option<LogTarget>,
     /// `error`, `warn`, `info`, `debug` or `trace`. Default: `info`.
     pub log_level: Option<String>,
+    /// Where task output goes: `files`, `journal`, `stdout`,
+    /// `files+journal` or `files+stdout`. Default: `stdout` as PID 1,
+    /// else `files`.
+    pub task_output: Option<toml::Spanned<String>>,
+    /// The journal's native socket. Default: `/run/systemd/journal/socket`.
+    pub journal_socket: Option<PathBuf>,
     /// The cgroup that holds the tasks' cgroups: relative to supd's own
     /// cgroup, or from the root of each hierarchy with a leading `/`.
     /// Default: `supd`.
@@ -267,7 +273,15 @@ impl File {
         };
         let file = toml::from_str::<File>(text).map_err(|e| at(e.span(), e.message().to_string()))?;
         file.handoff_settings().map_err(|(span, message)| at(span, message))?;
+        if let Some(t) = &file.task_output {
+            crate::jobspec::model::TaskOutput::parse(t.get_ref()).map_err(|e| at(Some(t.span()), e))?;
+        }
         Ok(file)
+    }
+
+    /// `task_output`, when set (and valid: [`File::parse`] checked it).
+    pub fn task_output(&self) -> Option<crate::jobspec::model::TaskOutput> {
+        self.task_output.as_ref().and_then(|t| crate::jobspec::model::TaskOutput::parse(t.get_ref()).ok())
     }
 
     /// The `[[peer]]` and `[handoff]` settings with their defaults, or the
@@ -415,6 +429,8 @@ log_dir = "/srv/logs"
 state_dir = "/srv/state"
 log = "syslog"
 log_level = "debug"
+task_output = "files+journal"
+journal_socket = "/run/j.sock"
 cgroup_parent = "/tasks"
 cpu_hard_limit = true
 cpu_total_compute = 8000
@@ -426,6 +442,9 @@ rack = "r12"
         .unwrap();
         assert_eq!(f.node_name.as_deref(), Some("web-1"));
         assert_eq!(f.log, Some(LogTarget::Syslog));
+        let t = f.task_output().unwrap();
+        assert!(t.files && t.journal && !t.stdout, "{t:?}");
+        assert_eq!(f.journal_socket.as_deref(), Some(std::path::Path::new("/run/j.sock")));
         assert_eq!(f.node.meta["rack"], "r12");
         let mut n = crate::node::Node::bare("h", "dc1");
         f.apply_to(&mut n);
@@ -505,6 +524,8 @@ host = "10.0.0.3"
             ("[handoff]\nstdin = \"hcl\"\n", "stdin only applies to the command hook"),
             ("[handoff]\nmethod = \"scp\"\n", "2:10: unknown variant `scp`"),
             ("[handoff]\naccept = \"yes\"\n", "2:10: invalid type"),
+            ("task_output = \"file\"\n", "1:15: task output \"file\" is not known — use files, journal"),
+            ("task_output = \"stdout+stdout\"\n", "names stdout twice"),
         ];
         for (text, want) in cases {
             let e = File::parse(text).unwrap_err().to_string();
@@ -546,7 +567,7 @@ mod example {
         assert!(all.node_name.is_some() && all.datacenter.is_some() && all.region.is_some());
         assert!(all.node_class.is_some() && all.job_dir.is_some() && all.socket.is_some());
         assert!(all.socket_group.is_some() && all.log_dir.is_some() && all.log.is_some() && all.log_level.is_some());
-        assert!(all.state_dir.is_some());
+        assert!(all.state_dir.is_some() && all.task_output.is_some() && all.journal_socket.is_some());
         assert!(all.cgroup_parent.is_some() && all.cpu_hard_limit.is_some());
         assert!(all.cpu_total_compute.is_some() && all.memory_total_mb.is_some());
         assert!(!all.node.meta.is_empty());

@@ -1,5 +1,8 @@
 //! supd's own log: one line per record on stderr (journald takes it under
-//! systemd), with the time when stderr is a terminal; or syslog (RFC 3164
+//! systemd, each line prefixed with its priority, `<4>`, when stderr is
+//! the journal's stream), with the time when stderr is a terminal; stderr
+//! is written by a thread of its own (`logs::console`), so that a stderr
+//! nobody reads drops lines instead of stopping supd; or syslog (RFC 3164
 //! datagrams to /dev/log) through a writer that never blocks the loop,
 //! reconnects when the syslog daemon comes back, and counts what it drops.
 //! Control characters in a record (a line break, an escape sequence from a
@@ -7,7 +10,7 @@
 //! terminal showing the log acts on nothing in it.
 
 use log::{Level, LevelFilter, Log, Metadata, Record};
-use std::io::{ErrorKind, IsTerminal, Write};
+use std::io::{ErrorKind, IsTerminal};
 use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::sync::Mutex;
@@ -15,6 +18,8 @@ use std::sync::Mutex;
 struct Stderr {
     level: LevelFilter,
     times: bool,
+    /// stderr is the journal's: each line starts with its priority, `<3>`.
+    priorities: bool,
 }
 
 fn level_name(l: Level) -> &'static str {
@@ -42,11 +47,14 @@ impl Log for Stderr {
         let line = if self.times {
             let now = crate::timefmt::rfc3339(std::time::SystemTime::now());
             format!("{now} supd {level}: {message}\n")
+        } else if self.priorities {
+            format!("<{}>supd {level}: {message}\n", severity(r.level()))
         } else {
             format!("supd {level}: {message}\n")
         };
-        // A full or closed stderr must not stop supervision.
-        let _ = std::io::stderr().write_all(line.as_bytes());
+        // A full or closed stderr must not stop supervision: the line is
+        // written by stderr's own thread, or dropped and counted.
+        let _ = crate::logs::console::stderr().write(line.as_bytes());
     }
 
     fn flush(&self) {}
@@ -54,7 +62,8 @@ impl Log for Stderr {
 
 /// Installs the stderr logger at `level`.
 pub fn init(level: LevelFilter) {
-    let logger = Stderr { level, times: std::io::stderr().is_terminal() };
+    let stderr = crate::logs::console::stderr();
+    let logger = Stderr { level, times: std::io::stderr().is_terminal(), priorities: stderr.is_journal() };
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(level);
     }
@@ -122,14 +131,19 @@ impl Syslog {
     }
 }
 
-/// `<PRI>Mmm dd hh:mm:ss supd[PID]: message`, facility daemon.
-fn format_line(level: Level, message: &str) -> String {
-    let severity = match level {
+/// The syslog severity of a level: 3 error … 7 debug.
+fn severity(level: Level) -> u8 {
+    match level {
         Level::Error => 3,
         Level::Warn => 4,
         Level::Info => 6,
         Level::Debug | Level::Trace => 7,
-    };
+    }
+}
+
+/// `<PRI>Mmm dd hh:mm:ss supd[PID]: message`, facility daemon.
+fn format_line(level: Level, message: &str) -> String {
+    let severity = severity(level);
     let stamp = crate::timefmt::rfc3339(std::time::SystemTime::now());
     // RFC 3164 wants "Mmm dd hh:mm:ss"; derive it from the RFC 3339 stamp.
     let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];

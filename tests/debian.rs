@@ -410,4 +410,10 @@ fn the_container_image_installs_runs_reports_health_and_stops() {
     assert_eq!(read(o, "exit").trim(), "0", "docker stop ends the container with 0: {}", logs());
     let log = read(o, "supd.log");
     assert!(log.contains("SIGTERM: stopping every task"), "{log}");
+    // `docker logs` shows the task's output: the server's request log (on
+    // its stderr), each line prefixed with the task.
+    assert!(
+        log.lines().any(|l| l.starts_with("web.site[0]/server | ") && l.contains("\"GET / HTTP/1.1\" 200")),
+        "{log}"
+    );
 }

@@ -6,6 +6,7 @@ use clap::Parser;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use supd::jobspec;
+use supd::jobspec::model::TaskOutput;
 use supd::node::Node;
 use supd::supervisor::{Config, Supervisor};
 
@@ -34,6 +35,11 @@ struct Cli {
     /// Default: /var/log/supd as root, else $XDG_STATE_HOME/supd/logs.
     #[arg(long, value_name = "DIR")]
     log_dir: Option<PathBuf>,
+    /// Where task output goes: files, journal, stdout, files+journal or
+    /// files+stdout (a task's meta supd_task_output overrides it). Default:
+    /// stdout when supd is PID 1, else files.
+    #[arg(long, value_name = "WHERE", value_parser = parse_task_output)]
+    task_output: Option<TaskOutput>,
     /// What survives a restart of supd (jobs from `supctl job run`, stopped
     /// jobs). Default: /var/lib/supd as root, else $XDG_STATE_HOME/supd/state.
     #[arg(long, value_name = "DIR")]
@@ -61,7 +67,18 @@ struct Cli {
     check: bool,
 }
 
+fn parse_task_output(text: &str) -> Result<TaskOutput, String> {
+    TaskOutput::parse(text)
+}
+
 fn main() -> ExitCode {
+    let code = run();
+    // What supd's stdout and stderr still hold, unless they are stuck.
+    supd::logs::console::flush(std::time::Duration::from_secs(2));
+    code
+}
+
+fn run() -> ExitCode {
     // Before anything else opens a descriptor: the low-numbered slots that
     // keep task starts cheap however many descriptors supd holds.
     supd::process::spawn::reserve_slots();
@@ -130,6 +147,14 @@ fn main() -> ExitCode {
     let socket = cli.socket.or(file.socket.clone()).unwrap_or_else(supd::config::default_socket);
     let log_dir = cli.log_dir.or(file.log_dir.clone()).unwrap_or_else(supd::config::default_log_dir);
     let init = cli.init || std::process::id() == 1;
+    // As a container's init, `docker logs` is where the operator looks.
+    let task_output = cli.task_output.or(file.task_output()).unwrap_or(if std::process::id() == 1 {
+        TaskOutput::STDOUT
+    } else {
+        TaskOutput::FILES
+    });
+    let journal_socket =
+        file.journal_socket.clone().unwrap_or_else(|| PathBuf::from(supd::logs::journal::DEFAULT_SOCKET));
     let exit_when_done = cli.exit_when_done.unwrap_or(init);
     let state_dir = cli.state_dir.or(file.state_dir.clone()).unwrap_or_else(supd::config::default_state_dir);
     // Before anything runs: a state file this supd cannot read must stop it
@@ -161,8 +186,20 @@ fn main() -> ExitCode {
             log::warn!("attr.{attr} of this host is unknown: jobs are not checked against it — set {key} in supd.toml");
         }
     }
-    let cfg =
-        Config { job_dir, socket, socket_group, log_dir, state_dir, node, init, exit_when_done, cgroups, handoff };
+    let cfg = Config {
+        job_dir,
+        socket,
+        socket_group,
+        log_dir,
+        task_output,
+        journal_socket,
+        state_dir,
+        node,
+        init,
+        exit_when_done,
+        cgroups,
+        handoff,
+    };
     match Supervisor::new(cfg) {
         Ok(s) => ExitCode::from(s.run() as u8),
         Err(e) => {

@@ -275,6 +275,62 @@ impl Default for Logs {
     }
 }
 
+/// Where a task's output goes: rotated files under `log_dir`, the
+/// journal (native protocol), supd's own stdout and stderr with a prefix,
+/// or files and one of the others. supd.toml's `task_output` sets it for
+/// every task; a task's (or group's, or job's) `meta` key
+/// [`TaskOutput::META_KEY`] sets it for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskOutput {
+    pub files: bool,
+    pub journal: bool,
+    pub stdout: bool,
+}
+
+impl TaskOutput {
+    /// The `meta` key that overrides supd.toml's `task_output` for a task.
+    pub const META_KEY: &'static str = "supd_task_output";
+    pub const FILES: TaskOutput = TaskOutput { files: true, journal: false, stdout: false };
+    pub const STDOUT: TaskOutput = TaskOutput { files: false, journal: false, stdout: true };
+    /// What the error messages offer.
+    pub const CHOICES: &'static str = "files, journal, stdout, files+journal or files+stdout";
+
+    /// `files`, `journal`, `stdout`, or two or three of them joined by `+`.
+    pub fn parse(text: &str) -> Result<TaskOutput, String> {
+        let mut out = TaskOutput { files: false, journal: false, stdout: false };
+        for part in text.split('+') {
+            let slot = match part.trim() {
+                "files" => &mut out.files,
+                "journal" => &mut out.journal,
+                "stdout" => &mut out.stdout,
+                other => {
+                    return Err(format!("task output {other:?} is not known — use {}", TaskOutput::CHOICES));
+                }
+            };
+            if *slot {
+                return Err(format!("task output {text:?} names {} twice", part.trim()));
+            }
+            *slot = true;
+        }
+        Ok(out)
+    }
+
+    /// The task's own choice in its merged `meta`, if any and valid
+    /// (validation reports an invalid one).
+    pub fn of_meta(meta: &BTreeMap<String, String>) -> Option<TaskOutput> {
+        meta.get(TaskOutput::META_KEY).and_then(|v| TaskOutput::parse(v).ok())
+    }
+
+    /// The choice as written: `files+journal`.
+    pub fn name(self) -> String {
+        let parts: Vec<&str> = [(self.files, "files"), (self.journal, "journal"), (self.stdout, "stdout")]
+            .into_iter()
+            .filter_map(|(on, n)| on.then_some(n))
+            .collect();
+        parts.join("+")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Resources {
     /// MHz.

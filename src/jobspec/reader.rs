@@ -373,6 +373,37 @@ impl<'s> Reader<'s> {
 
     /// A map of strings, written as `key = { a = "x" }` or as a block
     /// `key { a = "x" }`.
+    /// A `meta` map; the keys supd reads itself (`supd_task_output`) are
+    /// checked here, where their position is known.
+    pub fn meta(&mut self, body: &Body) -> BTreeMap<String, String> {
+        let out = self.string_map(body, "meta");
+        let key = super::model::TaskOutput::META_KEY;
+        let mut values: Vec<&Expression> = Vec::new();
+        if let Some(Expression::Object(obj)) = body.get_attribute("meta").map(|a| &a.value) {
+            for (k, v) in obj.iter() {
+                let name = match k {
+                    ObjectKey::Ident(i) => i.as_str(),
+                    ObjectKey::Expression(Expression::String(s)) => s.value().as_str(),
+                    ObjectKey::Expression(_) => continue,
+                };
+                if name == key {
+                    values.push(v.expr());
+                }
+            }
+        }
+        for block in body.get_blocks("meta") {
+            values.extend(block.body.get_attribute(key).map(|a| &a.value));
+        }
+        for v in values {
+            if let Expression::String(s) = v
+                && let Err(e) = super::model::TaskOutput::parse(s.value())
+            {
+                self.sink.error(v.span(), format!("meta {key}: {e}"));
+            }
+        }
+        out
+    }
+
     pub fn string_map(&mut self, body: &Body, key: &str) -> BTreeMap<String, String> {
         let mut out = BTreeMap::new();
         if let Some(a) = body.get_attribute(key) {

@@ -310,6 +310,30 @@ fn meta_merges_job_group_task_and_both_forms_read() {
 }
 
 #[test]
+fn the_task_output_meta_key_is_checked_where_it_is_written_and_merges_down() {
+    let j = job(&wrap("service", r#"meta = { supd_task_output = "journal" }"#, ""));
+    assert_eq!(TaskOutput::of_meta(&j.groups[0].tasks[0].meta), Some(TaskOutput::parse("journal").unwrap()));
+    let j = job(&wrap(
+        "service",
+        r#"meta = { supd_task_output = "journal" }"#,
+        r#"meta { supd_task_output = "files+stdout" }"#,
+    ));
+    let t = TaskOutput::of_meta(&j.groups[0].tasks[0].meta).unwrap();
+    assert!(t.files && t.stdout && !t.journal && t.name() == "files+stdout");
+    let p = parse(&wrap("service", "", r#"meta { supd_task_output = "syslog" }"#));
+    let e: Vec<String> = p.diagnostics.iter().map(|d| d.to_string()).collect();
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].starts_with(
+            "t.hcl:8:33: error: meta supd_task_output: task output \"syslog\" is not known — use files, journal, stdout"
+        ),
+        "{e:?}"
+    );
+    let e = errors(&wrap("service", r#"meta = { "supd_task_output" = "files+files" }"#, ""));
+    assert_eq!(e, ["meta supd_task_output: task output \"files+files\" names files twice"]);
+}
+
+#[test]
 fn interpolation_is_kept_and_escapes_stay_distinct() {
     let j = job(&wrap(
         "service",

@@ -13,6 +13,10 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
+pub mod console;
+pub mod journal;
+pub mod route;
+
 /// At most this much is read per call, so that memory stays flat however
 /// fast a task writes.
 const READ_BUDGET: usize = 64 * 1024;
@@ -56,6 +60,16 @@ pub struct Capture {
     /// The directory exists and `index` names the newest file: done at the
     /// first write, so that a task that writes nothing costs no files.
     located: bool,
+    /// Output is stored in files (else only read, and forwarded).
+    files: bool,
+    /// Writes to the files that failed.
+    pub trouble: Trouble,
+}
+
+/// The failed writes of one stream (to files, the journal or supd's
+/// stdout), and when they were last reported.
+#[derive(Debug, Default)]
+pub struct Trouble {
     /// Bytes that could not be written.
     pub dropped: u64,
     /// The last write error, until it is reported.
@@ -66,6 +80,45 @@ pub struct Capture {
     reported: Option<std::time::Instant>,
     /// A write succeeded after failures were reported.
     recovered: bool,
+}
+
+impl Trouble {
+    /// A write of `bytes` failed with `error`.
+    pub fn fail(&mut self, bytes: usize, error: impl FnOnce() -> String) {
+        self.failures += 1;
+        self.dropped += bytes as u64;
+        if self.error.is_none() {
+            self.error = Some(error());
+        }
+    }
+
+    /// A write succeeded.
+    pub fn succeeded(&mut self) {
+        if self.reported.is_some() {
+            self.recovered = true;
+        }
+    }
+
+    /// What is to be reported now, if anything: a failure at once, then
+    /// at most once per [`REPORT_EVERY`] with the count of failures in
+    /// between (a full disk would otherwise fill the task's events and
+    /// supd's log with the same line), and the recovery.
+    pub fn problem(&mut self, now: std::time::Instant) -> Option<Problem> {
+        if self.recovered && self.error.is_none() {
+            self.recovered = false;
+            self.reported = None;
+            return Some(Problem::Recovered { failures: std::mem::take(&mut self.failures), dropped: self.dropped });
+        }
+        self.recovered = false;
+        let due = self.reported.is_none_or(|r| now.duration_since(r) >= REPORT_EVERY);
+        if !due {
+            self.error = None;
+            return None;
+        }
+        let error = self.error.take()?;
+        self.reported = Some(now);
+        Some(Problem::Failing { error, failures: std::mem::take(&mut self.failures).max(1), dropped: self.dropped })
+    }
 }
 
 /// A stream's trouble with its files, as it is to be reported.
@@ -104,12 +157,15 @@ impl Capture {
             max_size: u64::from(max_file_size_mb.max(1)) << 20,
             at_line_start: true,
             located: false,
-            dropped: 0,
-            error: None,
-            failures: 0,
-            reported: None,
-            recovered: false,
+            files: true,
+            trouble: Trouble::default(),
         })
+    }
+
+    /// Whether output is stored in files; without, it is only read (and
+    /// forwarded by the caller).
+    pub fn keep_files(&mut self, files: bool) {
+        self.files = files;
     }
 
     pub fn raw_fd(&self) -> RawFd {
@@ -162,7 +218,7 @@ impl Capture {
                 Err(_) => break, // WouldBlock: all read
             }
         }
-        if !out.is_empty() {
+        if !out.is_empty() && self.files {
             self.store(&out);
         }
         out
@@ -208,9 +264,7 @@ impl Capture {
         if let Some(f) = self.file.as_mut() {
             match f.write_all(chunk) {
                 Ok(()) => {
-                    if self.reported.is_some() {
-                        self.recovered = true;
-                    }
+                    self.trouble.succeeded();
                     self.size += chunk.len() as u64;
                     self.at_line_start = chunk.last() == Some(&b'\n');
                 }
@@ -223,33 +277,14 @@ impl Capture {
         }
     }
 
-    /// What is to be reported now, if anything: a failure at once, then
-    /// at most once per [`REPORT_EVERY`] with the count of failures in
-    /// between (a full disk would otherwise fill the task's events and
-    /// supd's log with the same line), and the recovery.
+    /// What is to be reported now about the files (see [`Trouble::problem`]).
     pub fn problem(&mut self, now: std::time::Instant) -> Option<Problem> {
-        if self.recovered && self.error.is_none() {
-            self.recovered = false;
-            self.reported = None;
-            return Some(Problem::Recovered { failures: std::mem::take(&mut self.failures), dropped: self.dropped });
-        }
-        self.recovered = false;
-        let due = self.reported.is_none_or(|r| now.duration_since(r) >= REPORT_EVERY);
-        if !due {
-            self.error = None;
-            return None;
-        }
-        let error = self.error.take()?;
-        self.reported = Some(now);
-        Some(Problem::Failing { error, failures: std::mem::take(&mut self.failures).max(1), dropped: self.dropped })
+        self.trouble.problem(now)
     }
 
     fn fail(&mut self, bytes: usize, e: std::io::Error) {
-        self.failures += 1;
-        self.dropped += bytes as u64;
-        if self.error.is_none() {
-            self.error = Some(format!("cannot write {}: {e}", self.shown()));
-        }
+        let shown = self.shown();
+        self.trouble.fail(bytes, || format!("cannot write {shown}: {e}"));
     }
 
     fn rotate(&mut self) {
@@ -258,8 +293,8 @@ impl Capture {
         self.size = 0;
         self.at_line_start = true;
         if let Err(e) = self.open_current() {
-            if self.error.is_none() {
-                self.error = Some(format!("cannot open {}: {e}", self.shown()));
+            if self.trouble.error.is_none() {
+                self.trouble.error = Some(format!("cannot open {}: {e}", self.shown()));
             }
             // Still move on, so that the size limit holds.
             self.size = 0;
@@ -485,8 +520,8 @@ mod tests {
         s.file = Some(OpenOptions::new().append(true).open("/dev/full").unwrap());
         write_through(&s, b"lost\n");
         assert_eq!(s.drain(), b"lost\n");
-        assert_eq!(s.dropped, 5);
-        assert!(s.error.as_deref().unwrap_or("").contains("No space left"), "{:?}", s.error);
+        assert_eq!(s.trouble.dropped, 5);
+        assert!(s.trouble.error.as_deref().unwrap_or("").contains("No space left"), "{:?}", s.trouble.error);
         // The next write reopens the real file and works.
         write_through(&s, b"kept\n");
         s.drain();

@@ -207,6 +207,9 @@ impl Supervisor {
             Ok(p) => p,
             Err(e) => return Response::refused(e),
         };
+        if let Some(elsewhere) = self.output_elsewhere(&path) {
+            return Response::refused(elsewhere);
+        }
         let lines = lines.min(100_000);
         let path = if all {
             let tail = self.log_tail(&path, lines);

@@ -83,6 +83,8 @@ pub struct Supervisor {
     notify: crate::notify::Notifier,
     /// supd's own warnings about failing task logs, held back when many.
     log_warnings: output::WarnThrottle,
+    /// Where task output goes when it goes to the journal.
+    journald: crate::logs::journal::Journal,
     /// Cgroups of dead tasks, removed once their last processes are gone.
     graveyard: cgroups::Graveyard,
     /// The schedules of periodic jobs.
@@ -107,6 +109,7 @@ impl Supervisor {
         server
             .register(poll.registry(), LISTENER, &mut watches.tokens)
             .map_err(|e| Error::Setup(format!("cannot watch the control socket: {e}")))?;
+        let journald = crate::logs::journal::Journal::new(&cfg.journal_socket);
         Ok(Supervisor {
             cfg,
             poll,
@@ -121,6 +124,7 @@ impl Supervisor {
             store: persist::Store::default(),
             notify: crate::notify::Notifier::from_env(),
             log_warnings: output::WarnThrottle::default(),
+            journald,
             graveyard: cgroups::Graveyard::default(),
             launches: periodic::Launches::default(),
         })

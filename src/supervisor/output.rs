@@ -5,6 +5,8 @@
 use super::task::{JobRun, TaskLog};
 use super::watches::Watched;
 use super::{Supervisor, TaskKey};
+use crate::jobspec::model::TaskOutput;
+use crate::logs::route::{Forward, Label};
 use crate::logs::{self, Capture, Problem, Stream};
 use crate::process::Io;
 use mio::Interest;
@@ -56,25 +58,36 @@ impl Supervisor {
     }
 
     fn open_log(&mut self, key: TaskKey) -> std::io::Result<TaskLog> {
-        let (dir, name, limits) = {
+        let (dir, name, limits, output, forward_out, forward_err) = {
             let run = self.jobs.runs.get(&key.run).ok_or_else(|| std::io::Error::other("job is gone"))?;
             let inst = run.instances.get(key.inst).ok_or_else(|| std::io::Error::other("instance is gone"))?;
             let t = inst.tasks.get(key.task).ok_or_else(|| std::io::Error::other("task is gone"))?;
             let group = &run.job.groups[inst.group].name;
-            (logs::instance_dir(&self.cfg.log_dir, &run.job.id, group, inst.index)?, t.spec.name.clone(), t.spec.logs)
+            let output = self.task_output(&t.spec);
+            let label = Label { job: &run.job.id, group, index: inst.index, task: &t.spec.name };
+            (
+                logs::instance_dir(&self.cfg.log_dir, &run.job.id, group, inst.index)?,
+                t.spec.name.clone(),
+                t.spec.logs,
+                output,
+                Forward::new(output, Stream::Stdout, &label),
+                Forward::new(output, Stream::Stderr, &label),
+            )
         };
-        let out = Capture::open(
+        let mut out = Capture::open(
             &dir,
             &format!("{name}.{}", Stream::Stdout.as_str()),
             limits.max_files,
             limits.max_file_size,
         )?;
-        let err = Capture::open(
+        let mut err = Capture::open(
             &dir,
             &format!("{name}.{}", Stream::Stderr.as_str()),
             limits.max_files,
             limits.max_file_size,
         )?;
+        out.keep_files(output.files);
+        err.keep_files(output.files);
         let (out_token, err_token) = (self.watches.token(), self.watches.token());
         let registry = self.poll.registry();
         registry.register(&mut SourceFd(&out.raw_fd()), out_token, Interest::READABLE)?;
@@ -84,7 +97,43 @@ impl Supervisor {
         }
         self.watches.watch(out_token, Watched::Log { task: key, stream: Stream::Stdout });
         self.watches.watch(err_token, Watched::Log { task: key, stream: Stream::Stderr });
-        Ok(TaskLog { out, err, out_token, err_token })
+        Ok(TaskLog { out, err, out_token, err_token, output, forward_out, forward_err })
+    }
+
+    /// Where a task's output goes: its meta's choice, else supd's.
+    fn task_output(&self, spec: &crate::jobspec::model::Task) -> TaskOutput {
+        TaskOutput::of_meta(&spec.meta).unwrap_or(self.cfg.task_output)
+    }
+
+    /// When a task's output is not in files: where it is instead, for
+    /// `supctl logs`.
+    pub(super) fn output_elsewhere(&self, path: &LogPath) -> Option<String> {
+        let run = self.jobs.runs.get(self.jobs.current.get(&path.job)?)?;
+        let inst =
+            run.instances.iter().find(|i| run.job.groups[i.group].name == path.group && i.index == path.index)?;
+        let t = inst.tasks.iter().find(|t| t.spec.name == path.task)?;
+        let output = t.log.as_ref().map_or_else(|| self.task_output(&t.spec), |l| l.output);
+        if output.files {
+            return None;
+        }
+        let label = format!("{}.{}[{}]/{}", path.job, path.group, path.index, path.task);
+        let mut places = Vec::new();
+        if output.journal {
+            places.push(format!(
+                "to the journal: journalctl SUPD_JOB={} SUPD_GROUP={} SUPD_ALLOC_INDEX={} SUPD_TASK={}",
+                path.job, path.group, path.index, path.task
+            ));
+        }
+        if output.stdout {
+            places.push(format!(
+                "to supd's own stdout and stderr, each line prefixed \"{label} | \" (docker logs, kubectl logs, or wherever supd's output goes)"
+            ));
+        }
+        Some(format!(
+            "{label} writes its output {} (task_output = \"{}\"), not to files: there is nothing for supctl logs to show",
+            places.join(" and "),
+            output.name()
+        ))
     }
 
     /// Reads whatever a task's streams hold; before its end is recorded, so
@@ -92,6 +141,12 @@ impl Supervisor {
     pub(super) fn drain_logs(&mut self, key: TaskKey) {
         self.drain_log(key, Stream::Stdout);
         self.drain_log(key, Stream::Stderr);
+        // Its last line, even without a line end, goes now.
+        if let Some(log) = self.jobs.task_mut(key).and_then(|t| t.log.as_mut()) {
+            for f in [log.forward_out.as_mut(), log.forward_err.as_mut()].into_iter().flatten() {
+                f.finish(&mut self.journald);
+            }
+        }
     }
 
     /// Reads a stream chunk by chunk, storing and forwarding each. The
@@ -103,11 +158,14 @@ impl Supervisor {
         loop {
             let Some(t) = self.jobs.task_mut(key) else { return };
             let Some(log) = t.log.as_mut() else { return };
-            let stream = match which {
-                Stream::Stdout => &mut log.out,
-                Stream::Stderr => &mut log.err,
+            let (stream, forward) = match which {
+                Stream::Stdout => (&mut log.out, log.forward_out.as_mut()),
+                Stream::Stderr => (&mut log.err, log.forward_err.as_mut()),
             };
             let chunk = stream.drain();
+            if let Some(f) = forward {
+                f.push(&chunk, &mut self.journald);
+            }
             let more = chunk.len() >= Capture::budget();
             total += chunk.len();
             if !chunk.is_empty() {
@@ -121,13 +179,26 @@ impl Supervisor {
                 break;
             }
         }
+        let now = std::time::Instant::now();
         let Some(t) = self.jobs.task_mut(key) else { return };
         let Some(log) = t.log.as_mut() else { return };
-        let stream = match which {
-            Stream::Stdout => &mut log.out,
-            Stream::Stderr => &mut log.err,
+        let (stream, forward) = match which {
+            Stream::Stdout => (&mut log.out, log.forward_out.as_mut()),
+            Stream::Stderr => (&mut log.err, log.forward_err.as_mut()),
         };
-        let Some(problem) = stream.problem(std::time::Instant::now()) else { return };
+        let mut problems: Vec<Problem> = stream.problem(now).into_iter().collect();
+        if let Some(f) = forward {
+            problems.extend(f.journal_trouble.problem(now));
+            problems.extend(f.stdout_trouble.problem(now));
+        }
+        for problem in problems {
+            self.report_log_problem(key, problem, now);
+        }
+    }
+
+    /// Says in supd's log (held back when many) and in the task's events
+    /// that its output is dropped, or written again.
+    fn report_log_problem(&mut self, key: TaskKey, problem: Problem, now: std::time::Instant) {
         let label = self.label(key);
         let message = match problem {
             Problem::Failing { error, failures, dropped } => {
@@ -136,10 +207,8 @@ impl Supervisor {
                 } else {
                     String::new()
                 };
-                self.log_warnings.warn(
-                    &format!("{label}: {error} ({dropped} bytes of output dropped so far{repeated})"),
-                    std::time::Instant::now(),
-                );
+                self.log_warnings
+                    .warn(&format!("{label}: {error} ({dropped} bytes of output dropped so far{repeated})"), now);
                 format!("Logs: {error}; output is dropped and counted ({dropped} bytes so far{repeated})")
             }
             Problem::Recovered { failures, dropped } => {

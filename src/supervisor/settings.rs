@@ -13,6 +13,10 @@ pub struct Config {
     pub socket_group: Option<u32>,
     /// Where task output goes: `<log_dir>/<job>/<group>[<index>]/<task>.stdout.N`.
     pub log_dir: PathBuf,
+    /// Where task output goes, unless a task's meta says otherwise.
+    pub task_output: crate::jobspec::model::TaskOutput,
+    /// The journal's native socket, for task output to the journal.
+    pub journal_socket: PathBuf,
     /// What survives a restart of supd.
     pub state_dir: PathBuf,
     pub node: Node,

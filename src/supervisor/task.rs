@@ -431,6 +431,11 @@ pub struct TaskLog {
     pub err: Capture,
     pub out_token: Token,
     pub err_token: Token,
+    /// Where its output goes.
+    pub output: crate::jobspec::model::TaskOutput,
+    /// Its lines to the journal or supd's stdout, when they go there.
+    pub forward_out: Option<crate::logs::route::Forward>,
+    pub forward_err: Option<crate::logs::route::Forward>,
 }
 
 impl std::fmt::Debug for TaskLog {

@@ -44,7 +44,7 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
     r.check_keys(b, &GROUP);
     let count = r.attr(b, "count").and_then(|a| r.int(&a.value, "count", 0, u32::MAX as i64)).unwrap_or(1) as u32;
     let mut meta = job.meta.clone();
-    meta.extend(r.string_map(b, "meta"));
+    meta.extend(r.meta(b));
     let constraints = constraints(r, b);
 
     let restart_spec = r.one_block(b, "restart", "a group").map(|blk| restart_spec(r, blk)).unwrap_or_default();

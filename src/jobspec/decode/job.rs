@@ -69,7 +69,7 @@ pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
     };
     let region = r.attr(b, "region").and_then(|a| r.literal(&a.value, "region")).unwrap_or_else(|| "global".into());
     let priority = r.attr(b, "priority").and_then(|a| r.int(&a.value, "priority", 1, 100)).unwrap_or(50) as u8;
-    let meta = r.string_map(b, "meta");
+    let meta = r.meta(b);
     let constraints = constraints(r, b);
     let resched_block = r.one_block(b, "reschedule", "a job");
     let job_resched = resched_block.map(|blk| reschedule_spec(r, blk));

@@ -200,7 +200,7 @@ pub(super) fn task(
     let (templates, artifacts) = super::super::taskdir_blocks::decode(r, b);
     let constraints = constraints(r, b);
     let mut meta = group_meta.clone();
-    meta.extend(r.string_map(b, "meta"));
+    meta.extend(r.meta(b));
     let dispatch_payload = dispatch_payload(r, b);
     let pos = r.sink.pos(&block.ident.span());
     Task {
