@@ -87,6 +87,9 @@ pub struct File {
     pub log_dir: Option<PathBuf>,
     /// What survives a restart of supd. Default: see [`default_state_dir`].
     pub state_dir: Option<PathBuf>,
+    /// Where the allocation directories go: `<data_dir>/alloc/<alloc id>/`.
+    /// Default: the state directory (`/var/lib/supd` as root).
+    pub data_dir: Option<PathBuf>,
     /// `stderr` or `syslog`. Default: `stderr`.
     pub log: Option<LogTarget>,
     /// `error`, `warn`, `info`, `debug` or `trace`. Default: `info`.
@@ -413,6 +416,7 @@ socket = "/run/x.sock"
 socket_group = "ops"
 log_dir = "/srv/logs"
 state_dir = "/srv/state"
+data_dir = "/srv/data"
 log = "syslog"
 log_level = "debug"
 cgroup_parent = "/tasks"
@@ -546,7 +550,7 @@ mod example {
         assert!(all.node_name.is_some() && all.datacenter.is_some() && all.region.is_some());
         assert!(all.node_class.is_some() && all.job_dir.is_some() && all.socket.is_some());
         assert!(all.socket_group.is_some() && all.log_dir.is_some() && all.log.is_some() && all.log_level.is_some());
-        assert!(all.state_dir.is_some());
+        assert!(all.state_dir.is_some() && all.data_dir.is_some());
         assert!(all.cgroup_parent.is_some() && all.cpu_hard_limit.is_some());
         assert!(all.cpu_total_compute.is_some() && all.memory_total_mb.is_some());
         assert!(!all.node.meta.is_empty());

@@ -161,8 +161,22 @@ fn main() -> ExitCode {
             log::warn!("attr.{attr} of this host is unknown: jobs are not checked against it — set {key} in supd.toml");
         }
     }
-    let cfg =
-        Config { job_dir, socket, socket_group, log_dir, state_dir, node, init, exit_when_done, cgroups, handoff };
+    let data_dir = file.data_dir.clone().unwrap_or_else(|| state_dir.clone());
+    let artifact_limits = supd::taskdir::Limits::default();
+    let cfg = Config {
+        job_dir,
+        socket,
+        socket_group,
+        log_dir,
+        state_dir,
+        data_dir,
+        artifact_limits,
+        node,
+        init,
+        exit_when_done,
+        cgroups,
+        handoff,
+    };
     match Supervisor::new(cfg) {
         Ok(s) => ExitCode::from(s.run() as u8),
         Err(e) => {

@@ -126,6 +126,9 @@ pub struct Group {
     pub ports: Vec<Port>,
     pub services: Vec<Service>,
     pub tasks: Vec<Task>,
+    /// `ephemeral_disk { sticky = true }`: a replacement instance gets the
+    /// replaced one's `alloc/data`.
+    pub ephemeral_disk_sticky: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -443,8 +443,8 @@ fn percent_decode(s: &str) -> String {
 
 // --- decoding ----------------------------------------------------------------
 
-/// Until the supervisor renders templates and fetches artifacts at task
-/// start, every block says so: a task must not seem to get its files.
+/// Until the supervisor fetches artifacts at task start, every block says
+/// so: a task must not seem to get its files.
 fn not_yet_applied(r: &mut Reader, block: &Block) {
     let what = block.ident.as_str();
     r.sink.warn(
@@ -535,7 +535,6 @@ fn template(r: &mut Reader, block: &Block) -> Option<Template> {
     if r.sink.error_count() > before {
         return None;
     }
-    not_yet_applied(r, block);
     Some(Template {
         pos,
         source: source?,

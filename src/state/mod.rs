@@ -107,6 +107,11 @@ pub struct TaskSaved {
     /// next record (with its pid) does not name.
     #[serde(default)]
     pub starting: bool,
+    /// The name of the instance's allocation directory (the instance's ID
+    /// when it was made): the same instance keeps the directory across a
+    /// restart of supd, though it gets a new ID.
+    #[serde(default)]
+    pub alloc_dir: Option<String>,
 }
 
 impl TaskSaved {
@@ -364,6 +369,7 @@ mod tests {
                 failed: false,
                 cgroups: Vec::new(),
                 starting: false,
+                alloc_dir: Some("0123".into()),
             }],
             instances: vec![InstanceSaved {
                 job: "web".into(),
@@ -406,6 +412,7 @@ mod tests {
             failed: false,
             cgroups: Vec::new(),
             starting: false,
+            alloc_dir: None,
         };
         let mut j = Journal::default();
         j.append(dir.path(), &task(10)).unwrap();

@@ -59,6 +59,12 @@ pub(super) fn spawn_spec(
         set(&format!("NOMAD_META_{k}"), v.clone());
         set(&format!("NOMAD_META_{}", k.to_ascii_uppercase().replace(['-', '.'], "_")), v);
     }
+    let task_dir = task_dir(instance, t);
+    if let Some(d) = &task_dir {
+        for (k, v) in d.env() {
+            set(k, v);
+        }
+    }
     for (label, port) in &instance.ports {
         set(&format!("NOMAD_PORT_{label}"), port.to_string());
         set(&format!("NOMAD_HOST_PORT_{label}"), port.to_string());
@@ -83,11 +89,14 @@ pub(super) fn spawn_spec(
         let value = interpolate(v, &|n| lookup(&runtime, n));
         vars.insert(k.clone(), value);
     }
+    // As Nomad's, what `env = true` templates rendered overrides `env`.
+    vars.extend(t.setup.env.iter().cloned());
     let resolve = |s: &str| interpolate(s, &|n| lookup(&vars, n));
     let (command, args) = command.unwrap_or((&task.command, &task.args));
     let program = resolve(command);
     let args = args.iter().map(|a| resolve(a)).collect();
-    let work_dir = task.work_dir.as_deref().map(|d| resolve(d).into());
+    // As Nomad's raw_exec: the task directory, unless `work_dir` says otherwise.
+    let work_dir = task.work_dir.as_deref().map(|d| resolve(d).into()).or_else(|| task_dir.map(|d| d.dir));
     let user = match &task.user {
         None => None,
         Some(name) => {
@@ -107,6 +116,28 @@ pub(super) fn spawn_spec(
     }
     env.extend(vars);
     Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user })
+}
+
+/// The task's directory in its instance's allocation directory.
+pub(super) fn task_dir(instance: &Instance, t: &TaskRun) -> Option<crate::taskdir::TaskDir> {
+    instance.dir.as_ref().and_then(|a| a.task(&t.spec.name).ok())
+}
+
+/// What `${name}` is for a task whose environment is `env` (a spawn
+/// spec's): its variables, `env.*`, and this node's `attr.*`, `node.*`,
+/// `meta.*` — the lookup of `command` and `args`, for templates and
+/// artifacts.
+pub(super) fn lookup_in(node: &Node, env: &BTreeMap<String, String>, name: &str) -> Option<String> {
+    if let Some(v) = env.get(name) {
+        return Some(v.clone());
+    }
+    if let Some(rest) = name.strip_prefix("env.") {
+        return env.get(rest).cloned();
+    }
+    if name.starts_with("attr.") || name.starts_with("node.") || name.starts_with("meta.") {
+        return node.resolve(&format!("${{{name}}}"));
+    }
+    None
 }
 
 #[cfg(test)]

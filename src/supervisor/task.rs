@@ -160,6 +160,23 @@ pub struct TaskRun {
     pub cgroup: Option<crate::process::cgroup::TaskCgroup>,
     /// What its cgroup enforced, kept for `status` after it is removed.
     pub limits: Option<crate::process::cgroup::Limits>,
+    /// Its directory, artifacts and templates (setup.rs).
+    pub setup: Setup,
+}
+
+/// Where a task stands with its pre-start stage: the task directory,
+/// artifacts (fetched once), templates (rendered before every start).
+#[derive(Debug, Default)]
+pub struct Setup {
+    /// `Task Setup` has been told and the directory made once.
+    pub built: bool,
+    /// Every artifact is in.
+    pub fetched: bool,
+    /// Artifacts are being fetched off the loop: the task is pending, not
+    /// running, until they are in (a stop cancels the fetch).
+    pub fetching: Option<crate::taskdir::artifact::FetchHandle>,
+    /// What the `env = true` templates set, as last rendered.
+    pub env: Vec<(String, String)>,
 }
 
 impl TaskRun {
@@ -185,6 +202,7 @@ impl TaskRun {
             leftover: None,
             cgroup: None,
             limits: None,
+            setup: Setup::default(),
         }
     }
 
@@ -240,6 +258,8 @@ pub struct Instance {
     pub resched: Resched,
     /// Bumped to cancel a scheduled hand-off.
     pub resched_gen: u64,
+    /// Its allocation directory (`None` only in unit tests of the model).
+    pub dir: Option<crate::taskdir::AllocDir>,
 }
 
 /// What the reschedule policy made of a failed instance.
@@ -470,6 +490,7 @@ pub(super) mod tests {
             received_from: None,
             resched: Resched::Idle,
             resched_gen: 0,
+            dir: None,
         }
     }
 }

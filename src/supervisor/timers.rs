@@ -25,6 +25,9 @@ pub enum Timer {
     CheckTimeout { check: CheckKey, probe: u64 },
     /// Start (or restart) a task, if its generation still matches.
     Start { task: TaskKey, generation: u64 },
+    /// Apply a re-rendered template's change mode, if the task's
+    /// generation still matches.
+    TemplateChange { task: TaskKey, generation: u64, template: usize },
     /// SIGKILL a task that outlived its kill_timeout.
     Escalate { task: TaskKey, generation: u64 },
     /// Send a task its kill signal, after its shutdown_delay.

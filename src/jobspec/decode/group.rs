@@ -13,13 +13,13 @@ pub(super) const GROUP: Schema = Schema {
         ("network", Blk),
         ("service", Blk),
         ("task", Blk),
+        ("ephemeral_disk", Blk),
     ],
     ignored: &[
         "affinity",
         "spread",
         "update",
         "migrate",
-        "ephemeral_disk",
         "volume",
         "scaling",
         "consul",
@@ -31,6 +31,9 @@ pub(super) const GROUP: Schema = Schema {
         "shutdown_delay",
     ],
 };
+
+pub(super) const EPHEMERAL_DISK: Schema =
+    Schema { what: "ephemeral_disk", keys: &[("sticky", Attr)], ignored: &["size", "migrate"] };
 
 pub(super) const NETWORK: Schema =
     Schema { what: "network", keys: &[("port", Blk), ("mode", Attr)], ignored: &["dns", "hostname", "mbits", "cni"] };
@@ -75,6 +78,14 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
         }
     };
 
+    let ephemeral_disk_sticky = match r.one_block(b, "ephemeral_disk", "a group") {
+        Some(disk) => {
+            r.no_label(disk);
+            r.check_keys(&disk.body, &EPHEMERAL_DISK);
+            r.attr(&disk.body, "sticky").and_then(|a| r.bool(&a.value, "sticky")).unwrap_or(false)
+        }
+        None => false,
+    };
     let ports = network(r, b);
     let task_names: Vec<String> =
         r.blocks(b, "task").iter().filter_map(|t| t.labels.first().map(|l| l.as_str().to_string())).collect();
@@ -128,7 +139,7 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
         );
     }
     let pos = r.sink.pos(&block.ident.span());
-    Group { name, pos, count, restart, reschedule, constraints, meta, ports, services, tasks }
+    Group { name, pos, count, restart, reschedule, constraints, meta, ports, services, tasks, ephemeral_disk_sticky }
 }
 
 pub(super) fn network(r: &mut Reader, b: &Body) -> Vec<Port> {
