@@ -112,6 +112,22 @@ pub struct File {
     #[serde(default, rename = "peer")]
     pub peers: Vec<toml::Spanned<Peer>>,
     pub handoff: Option<toml::Spanned<Handoff>>,
+    /// What one `artifact` download may take.
+    pub artifact: Option<ArtifactSection>,
+}
+
+/// `[artifact]`: the limits of one artifact's download and unpacking.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactSection {
+    /// Megabytes one download may have. Default: 1024.
+    pub max_download_mb: Option<u64>,
+    /// Megabytes one archive may unpack to. Default: 4096.
+    pub max_unpacked_mb: Option<u64>,
+    /// Entries one archive may hold. Default: 4096.
+    pub max_files: Option<u64>,
+    /// The whole of one download. Default: `30m`.
+    pub timeout: Option<toml::Spanned<String>>,
 }
 
 /// A `[[peer]]`: a host running supd that may take over failed work.
@@ -270,7 +286,34 @@ impl File {
         };
         let file = toml::from_str::<File>(text).map_err(|e| at(e.span(), e.message().to_string()))?;
         file.handoff_settings().map_err(|(span, message)| at(span, message))?;
+        file.artifact_limits().map_err(|(span, message)| at(span, message))?;
         Ok(file)
+    }
+
+    /// The `[artifact]` limits with their defaults, or the problem and where.
+    pub fn artifact_limits(&self) -> Result<crate::taskdir::Limits, (Option<std::ops::Range<usize>>, String)> {
+        let mut out = crate::taskdir::Limits::default();
+        let Some(a) = &self.artifact else { return Ok(out) };
+        let mb = |v: u64| v.saturating_mul(1 << 20);
+        if let Some(v) = a.max_download_mb {
+            out.max_download = mb(v);
+        }
+        if let Some(v) = a.max_unpacked_mb {
+            out.max_unpacked = mb(v);
+        }
+        if let Some(v) = a.max_files {
+            out.max_files = v;
+        }
+        if let Some(t) = &a.timeout {
+            out.timeout = match crate::jobspec::duration::parse(t.get_ref()) {
+                Ok(d) if d.value.is_zero() => {
+                    return Err((Some(t.span()), "[artifact] timeout must be more than 0s, e.g. \"10m\"".into()));
+                }
+                Ok(d) => d.value,
+                Err(e) => return Err((Some(t.span()), format!("[artifact] timeout: {e}"))),
+            };
+        }
+        Ok(out)
     }
 
     /// The `[[peer]]` and `[handoff]` settings with their defaults, or the
@@ -509,6 +552,8 @@ host = "10.0.0.3"
             ("[handoff]\nstdin = \"hcl\"\n", "stdin only applies to the command hook"),
             ("[handoff]\nmethod = \"scp\"\n", "2:10: unknown variant `scp`"),
             ("[handoff]\naccept = \"yes\"\n", "2:10: invalid type"),
+            ("[artifact]\ntimeout = \"0s\"\n", "2:11: [artifact] timeout must be more than 0s"),
+            ("[artifact]\nmax_size = 3\n", "unknown field `max_size`"),
         ];
         for (text, want) in cases {
             let e = File::parse(text).unwrap_err().to_string();
@@ -561,5 +606,11 @@ mod example {
         let h = all.handoff.as_ref().expect("[handoff]").get_ref();
         assert!(h.method.is_some() && h.command.is_some() && h.stdin.is_some());
         assert!(h.timeout.is_some() && h.connect_timeout.is_some() && h.accept.is_some());
+        let a = all.artifact.as_ref().expect("[artifact]");
+        assert!(a.max_download_mb.is_some() && a.max_unpacked_mb.is_some() && a.max_files.is_some());
+        assert!(a.timeout.is_some());
+        let limits = all.artifact_limits().expect("the example's limits");
+        assert_eq!(limits.max_download, 1024 << 20);
+        assert_eq!(limits.timeout, std::time::Duration::from_secs(30 * 60));
     }
 }

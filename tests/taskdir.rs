@@ -288,3 +288,256 @@ fn a_changed_template_source_restarts_or_signals_its_task() {
     assert_eq!(lines(&s.path("restarted")).len(), 3);
     assert_eq!(lines(&s.path("signalled")).len(), 3);
 }
+
+// --- artifacts -------------------------------------------------------------------
+
+/// What the test's HTTP server answers for a path.
+#[derive(Clone)]
+enum Reply {
+    Bytes(Vec<u8>),
+    /// Announces `len` bytes and sends one every 50 ms.
+    Slow(usize),
+}
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for the length of a test: each
+/// connection one request; it counts the requests per path.
+struct Http {
+    port: u16,
+    hits: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Http {
+    fn serve(routes: Vec<(&str, Reply)>) -> Http {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1");
+        let port = listener.local_addr().expect("address").port();
+        let routes: Vec<(String, Reply)> = routes.into_iter().map(|(p, r)| (p.to_string(), r)).collect();
+        let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = hits.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let (routes, seen) = (routes.clone(), seen.clone());
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().expect("clone"));
+                    let mut first = String::new();
+                    let _ = reader.read_line(&mut first);
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                            break;
+                        }
+                    }
+                    let path = first.split_whitespace().nth(1).unwrap_or("/").split('?').next().unwrap_or("");
+                    seen.lock().expect("lock").push(path.to_string());
+                    let _ = match routes.iter().find(|(p, _)| p == path).map(|(_, r)| r) {
+                        Some(Reply::Bytes(b)) => conn
+                            .write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", b.len()).as_bytes())
+                            .and_then(|()| conn.write_all(b)),
+                        Some(Reply::Slow(len)) => {
+                            let mut r =
+                                conn.write_all(format!("HTTP/1.1 200 OK\r\nContent-Length: {len}\r\n\r\n").as_bytes());
+                            for _ in 0..*len {
+                                if r.is_err() {
+                                    break;
+                                }
+                                std::thread::sleep(Duration::from_millis(50));
+                                r = conn.write_all(b"x");
+                            }
+                            r
+                        }
+                        None => conn.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"),
+                    };
+                });
+            }
+        });
+        Http { port, hits }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    fn hits(&self, path: &str) -> usize {
+        self.hits.lock().expect("lock").iter().filter(|p| *p == path).count()
+    }
+}
+
+fn sha256(b: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(b).iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(data).expect("gzip");
+    e.finish().expect("gzip")
+}
+
+/// A tar of `hello/bin/run.sh` (executable) and `hello/README`.
+fn program_tar() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for (path, mode, data) in [
+        (
+            "hello/bin/run.sh",
+            0o755,
+            &b"#!/bin/sh\necho \"unpacked program ran in $(pwd)\" >> \"$1\"\nexec sleep 1000\n"[..],
+        ),
+        ("hello/README", 0o644, &b"read me\n"[..]),
+    ] {
+        let mut h = tar::Header::new_gnu();
+        h.set_size(data.len() as u64);
+        h.set_mode(mode);
+        h.set_entry_type(tar::EntryType::Regular);
+        b.append_data(&mut h, path, data).expect("tar");
+    }
+    b.into_inner().expect("tar")
+}
+
+/// A tar with an entry named `../escaped.txt`, written byte by byte (the
+/// tar crate's builder refuses such names itself).
+fn climbing_tar() -> Vec<u8> {
+    let mut b = tar::Builder::new(Vec::new());
+    for name in ["fine.txt", "../escaped.txt"] {
+        let mut h = tar::Header::new_gnu();
+        h.as_gnu_mut().expect("gnu header").name[..name.len()].copy_from_slice(name.as_bytes());
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_size(1);
+        h.set_mode(0o644);
+        h.set_cksum();
+        b.append(&h, &b"x"[..]).expect("tar");
+    }
+    b.into_inner().expect("tar")
+}
+
+fn artifact_job(name: &str, source: &str, checksum: &str, command: &str, args: &str) -> String {
+    format!(
+        r#"job "{name}" {{
+  group "g" {{
+    restart {{
+      attempts = 0
+      mode     = "fail"
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "{command}"
+        args    = [{args}]
+      }}
+      artifact {{
+        source = "{source}"
+        options {{
+          checksum = "{checksum}"
+        }}
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+#[test]
+fn a_task_runs_the_program_of_a_checked_and_unpacked_tar_gz() {
+    let archive = gzip(&program_tar());
+    let http = Http::serve(vec![("/hello.tar.gz", Reply::Bytes(archive.clone()))]);
+    let s = Supd::new();
+    let job = artifact_job(
+        "art",
+        &http.url("/hello.tar.gz"),
+        &format!("sha256:{}", sha256(&archive)),
+        "local/hello/bin/run.sh",
+        "\"@DIR@/out\"",
+    );
+    s.write_job("art.hcl", &job);
+    let s = s.start();
+    let t = s.wait_running("art/g/0/t");
+    let task_dir = alloc_dir(&s, "art/g/0").join("t");
+    assert_eq!(s.wait_lines("out", 1), [format!("unpacked program ran in {}", task_dir.display())]);
+    assert_eq!(mode(&task_dir.join("local/hello/bin/run.sh")), 0o755);
+    assert_eq!(std::fs::read_to_string(task_dir.join("local/hello/README")).expect("README"), "read me\n");
+    assert_eq!(
+        kinds(&t),
+        ["Received", "Task Setup", "Downloading Artifacts", "Started"],
+        "Nomad's order of setup events: {}",
+        pretty(&t)
+    );
+    // Fetched once for the instance: a restart of the task does not fetch again.
+    s.supctl_ok(&["restart", "art/g/0/t"]);
+    s.wait_lines("out", 2);
+    assert_eq!(http.hits("/hello.tar.gz"), 1);
+}
+
+#[test]
+fn a_wrong_checksum_is_a_failed_download_and_the_task_never_starts() {
+    let archive = gzip(&program_tar());
+    let http = Http::serve(vec![("/hello.tar.gz", Reply::Bytes(archive))]);
+    let s = Supd::new();
+    let wrong = sha256(b"something else");
+    let job = artifact_job(
+        "sum",
+        &http.url("/hello.tar.gz"),
+        &format!("sha256:{wrong}"),
+        "local/hello/bin/run.sh",
+        "\"@DIR@/out\"",
+    );
+    s.write_job("sum.hcl", &job);
+    let s = s.start();
+    let t = s.wait_dead("sum/g/0/t");
+    let evs = events(&t);
+    let failed: Vec<&String> = evs.iter().filter(|(k, _)| k == "Failed Artifact Download").map(|(_, m)| m).collect();
+    assert_eq!(failed.len(), 1, "{evs:#?}");
+    let want = format!(
+        "Failed to download artifacts: checksum mismatch for {}: expected sha256:{wrong}, got sha256:",
+        http.url("/hello.tar.gz")
+    );
+    assert!(failed[0].starts_with(&want), "{}", failed[0]);
+    assert!(!kinds(&t).contains(&"Started".to_string()), "{evs:#?}");
+    assert_eq!(t["failed"].as_bool(), Some(true));
+    assert!(!s.path("out").exists());
+    let local = alloc_dir(&s, "sum/g/0").join("t/local");
+    let left: Vec<_> = std::fs::read_dir(&local).expect("local/").collect();
+    assert!(left.is_empty(), "nothing is left of the download in local/: {left:?}");
+}
+
+#[test]
+fn an_archive_with_a_climbing_entry_is_refused() {
+    let archive = gzip(&climbing_tar());
+    let http = Http::serve(vec![("/evil.tar.gz", Reply::Bytes(archive.clone()))]);
+    let s = Supd::new();
+    let job = artifact_job("evil", &http.url("/evil.tar.gz"), &format!("sha256:{}", sha256(&archive)), "/bin/true", "");
+    s.write_job("evil.hcl", &job);
+    let s = s.start();
+    let t = s.wait_dead("evil/g/0/t");
+    let evs = events(&t);
+    assert!(
+        evs.contains(&(
+            "Failed Artifact Download".into(),
+            "Failed to download artifacts: archive entry \"../escaped.txt\" climbs out with `..` — refused, nothing unpacked".into()
+        )),
+        "{evs:#?}"
+    );
+    let dir = alloc_dir(&s, "evil/g/0");
+    assert!(!dir.join("t/escaped.txt").exists() && !dir.join("t/local/fine.txt").exists());
+}
+
+#[test]
+fn a_job_stopped_while_its_artifact_downloads_ends_cleanly() {
+    let http = Http::serve(vec![("/slow.bin", Reply::Slow(1000))]);
+    let s = Supd::new();
+    let job = artifact_job("slow", &http.url("/slow.bin"), &format!("sha256:{}", sha256(b"x")), "/bin/true", "");
+    s.write_job("slow.hcl", &job);
+    let s = s.start();
+    let t = s.wait_event("slow/g/0/t", "Downloading Artifacts", |_| true);
+    assert_eq!(t["state"], "pending", "a task whose artifacts download is pending: {}", pretty(&t));
+    let dir = alloc_dir(&s, "slow/g/0");
+    let at = Instant::now();
+    s.supctl_ok(&["job", "stop", "slow"]);
+    let t = s.wait_dead("slow/g/0/t");
+    assert!(at.elapsed() < Duration::from_secs(2), "the stop waited for the download");
+    assert_eq!(t["failed"].as_bool(), Some(false), "{}", pretty(&t));
+    let k = kinds(&t);
+    assert!(!k.contains(&"Started".to_string()) && !k.contains(&"Failed Artifact Download".to_string()), "{k:?}");
+    assert!(wait_until(PATIENCE, || !dir.exists()), "the directory of the stopped instance is removed");
+}

@@ -162,7 +162,13 @@ fn main() -> ExitCode {
         }
     }
     let data_dir = file.data_dir.clone().unwrap_or_else(|| state_dir.clone());
-    let artifact_limits = supd::taskdir::Limits::default();
+    let artifact_limits = match file.artifact_limits() {
+        Ok(l) => l,
+        Err((_, e)) => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
     let cfg = Config {
         job_dir,
         socket,

@@ -144,7 +144,8 @@ impl Supervisor {
         let vars = |name: &str| launch::lookup_in(node, &env, name);
         if need_fetch {
             let prepared: Result<Vec<_>, _> =
-                t.spec.artifacts.iter().map(|a| taskdir::artifact::prepare(a, &dir, &vars, owner)).collect();
+                // Owned by supd's user, as Nomad's without `chown`.
+                t.spec.artifacts.iter().map(|a| taskdir::artifact::prepare(a, &dir, &vars, None)).collect();
             let generation = t.generation;
             let limits = self.cfg.artifact_limits;
             let started = prepared.and_then(|fetches| {

@@ -9,7 +9,7 @@
 # expect: 41:5 warning: `shutdown_delay` in group is ignored by supd — it loads, but has no effect here
 # expect: 48:9 warning: `cap_add` in config is ignored by supd — it loads, but has no effect here
 # (the template block loads without a warning: supd renders it)
-# expect: 56:7 warning: `artifact` is checked, but supd does not apply it at task start yet — the task starts without it
+# (the artifact block loads without a warning: supd fetches it)
 # expect: 60:7 warning: `volume_mount` in task is ignored by supd — it loads, but has no effect here
 # expect: 65:7 warning: `vault` in task is ignored by supd — it loads, but has no effect here
 # expect: 69:7 warning: `identity` in task is ignored by supd — it loads, but has no effect here

@@ -1,14 +1,8 @@
 # Shapes of template and artifact blocks from Nomad's own job files (e2e
 # consultemplate/template_shared_alloc, artifact/artifact_linux) that use only
-# this host: they load (artifact blocks with a warning until supd fetches them).
+# this host: they load without a warning (supd renders and fetches them).
 #
 # expect: ok
-# expect: 27:7 warning: `artifact` is checked, but supd does not apply it at task start yet — the task starts without it
-# expect: 33:7 warning: `artifact` is checked, but supd does not apply it at task start yet — the task starts without it
-# (template: renders at task start, no warning)
-#
-#
-#
 
 job "template-shared-alloc" {
   constraint {
