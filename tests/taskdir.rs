@@ -236,6 +236,23 @@ const WATCHED: &str = r#"job "watch" {
         splay         = "0s"
       }
     }
+    task "scripted" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exec sleep 1000"]
+      }
+      template {
+        source      = "../alloc/app.tpl"
+        destination = "local/app.conf"
+        change_mode = "script"
+        change_script {
+          command = "/bin/sh"
+          args    = ["-c", "cat local/app.conf >> @DIR@/scripted"]
+        }
+        splay = "0s"
+      }
+    }
   }
 }
 "#;
@@ -275,18 +292,89 @@ fn a_changed_template_source_restarts_or_signals_its_task() {
         pretty(g)
     );
 
+    assert_eq!(s.wait_lines("scripted", 1), ["scripted v2"], "the script ran in the task's directory");
+    let st = s.wait_event("watch/g/0/scripted", "Task hook message", |_| true);
+    assert!(
+        events(&st).contains(&(
+            "Task hook message".into(),
+            "Template successfully ran script /bin/sh with arguments: [-c cat local/app.conf >> @DIR@/scripted]. Exit code: 0"
+                .replace("@DIR@", s.dir())
+        )),
+        "{}",
+        pretty(&st)
+    );
+
     // Renamed over it, as editors and config tools do.
     let tmp = source.with_file_name(".app.tpl.new");
     std::fs::write(&tmp, "{{ env \"NOMAD_TASK_NAME\" }} v3\n").expect("write");
     std::fs::rename(&tmp, &source).expect("rename");
     assert_eq!(s.wait_lines("restarted", 3)[2], "restarted v3");
     assert_eq!(s.wait_lines("signalled", 3)[2], "signalled v3");
+    assert_eq!(s.wait_lines("scripted", 2)[1], "scripted v3");
 
     // The same text again changes nothing: no restart, no signal.
     std::fs::write(&source, "{{ env \"NOMAD_TASK_NAME\" }} v3\n").expect("write");
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(lines(&s.path("restarted")).len(), 3);
     assert_eq!(lines(&s.path("signalled")).len(), 3);
+    assert_eq!(lines(&s.path("scripted")).len(), 2);
+}
+
+#[test]
+fn a_failing_change_script_with_fail_on_error_fails_its_task() {
+    let s = Supd::new();
+    s.write_file("app.tpl", "v1\n");
+    s.write_job(
+        "strict.hcl",
+        r#"job "strict" {
+  group "g" {
+    task "init" {
+      lifecycle {
+        hook = "prestart"
+      }
+      driver = "raw_exec"
+      config {
+        command = "/bin/cp"
+        args    = ["@DIR@/app.tpl", "${NOMAD_ALLOC_DIR}/app.tpl"]
+      }
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+      template {
+        source      = "../alloc/app.tpl"
+        destination = "local/app.conf"
+        change_mode = "script"
+        change_script {
+          command       = "/bin/sh"
+          args          = ["-c", "exit 3"]
+          fail_on_error = true
+        }
+        splay = "0s"
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    s.wait_running("strict/g/0/t");
+    let source = alloc_dir(&s, "strict/g/0").join("alloc/app.tpl");
+    std::fs::write(&source, "v2\n").expect("write the source");
+    let t = s.wait_dead("strict/g/0/t");
+    let evs = events(&t);
+    assert!(
+        evs.contains(&(
+            "Task hook failed".into(),
+            "Template ran script /bin/sh with arguments [-c exit 3] on change but it exited with code: 3".into()
+        )),
+        "{evs:#?}"
+    );
+    assert!(evs.iter().any(|(k, _)| k == "Killing"), "{evs:#?}");
+    assert_eq!(t["failed"].as_bool(), Some(true), "{}", pretty(&t));
 }
 
 // --- artifacts -------------------------------------------------------------------

@@ -243,6 +243,7 @@ impl Supervisor {
                 Owner::Check(key) => self.on_script_exit(key, pid, exit),
                 Owner::Discarded => {}
                 Owner::Handoff { run, inst } => self.on_hook_exit(run, inst, pid, exit),
+                Owner::ChangeScript { task, template } => self.on_change_script_exit(task, template, pid, exit),
             }
         }
         if reaped.reap_again {
@@ -308,6 +309,7 @@ impl Supervisor {
                 Timer::TemplateChange { task, generation, template } => {
                     self.template_changed(task, generation, template)
                 }
+                Timer::ChangeScriptTimeout { pid } => self.change_script_timed_out(pid),
                 Timer::Handoff { run: serial, inst, generation } => self.start_handoff(serial, inst, generation),
                 Timer::HandoffTimeout { run: serial, inst, pid } => self.hook_timed_out(serial, inst, pid),
                 Timer::CgroupRemove => self.remove_dying_cgroups(),

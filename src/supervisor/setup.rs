@@ -23,6 +23,7 @@
 
 use super::task::{After, State};
 use super::{Supervisor, TaskKey, Timer, launch};
+use crate::jobspec::duration::GoDuration;
 use crate::jobspec::model::PortRef;
 use crate::jobspec::taskdir_blocks::{ChangeMode, TemplateSource};
 use crate::policy::restart::Outcome;
@@ -30,7 +31,7 @@ use crate::process;
 use crate::taskdir::{self, AllocDir, Fetcher, RenderInput, Secrets, ServiceAddr};
 use mio::{Interest, Registry, Token};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
@@ -57,6 +58,8 @@ pub(super) struct SetupWork {
     sources: HashMap<WatchDescriptor, Vec<SourceWatch>>,
     /// The warning about `secrets/` not being a tmpfs was given.
     secrets_warned: bool,
+    /// `change_script`s killed at their timeout, until reaped.
+    timed_out: HashSet<nix::unistd::Pid>,
 }
 
 impl SetupWork {
@@ -78,7 +81,13 @@ impl SetupWork {
                 None
             }
         };
-        Ok(SetupWork { fetcher: Fetcher::new(waker), inotify, sources: HashMap::new(), secrets_warned: false })
+        Ok(SetupWork {
+            fetcher: Fetcher::new(waker),
+            inotify,
+            sources: HashMap::new(),
+            secrets_warned: false,
+            timed_out: HashSet::new(),
+        })
     }
 }
 
@@ -356,25 +365,95 @@ impl Supervisor {
                 }
             }
             ChangeMode::Script(script) => {
-                t.push_event("Task hook message", format!("Template re-rendered: running {}", script.command));
                 let Some(run) = self.jobs.runs.get(&key.run) else { return };
                 let Some(instance) = run.instances.get(key.inst) else { return };
                 let Some(t) = instance.tasks.get(key.task) else { return };
+                // In the task's environment and directory, as Nomad's exec.
                 let spec = launch::spawn_spec(&self.cfg.node, run, instance, t, Some((&script.command, &script.args)));
                 match spec
                     .map_err(|e| e.to_string())
                     .and_then(|s| process::spawn(&s, process::Io::Null, process::Io::Null).map_err(|e| e.to_string()))
                 {
-                    Ok(pid) => self.children.own(pid, super::Owner::Discarded),
-                    Err(e) => {
-                        let label = self.label(key);
-                        log::warn!("{label}: change_script {}: {e}", script.command);
-                        if let Some(t) = self.jobs.task_mut(key) {
-                            t.push_event("Task hook failed", format!("change_script {}: {e}", script.command));
-                        }
+                    Ok(pid) => {
+                        self.children.own(pid, super::Owner::ChangeScript { task: key, template });
+                        self.timers.arm(Instant::now() + script.timeout, Timer::ChangeScriptTimeout { pid });
                     }
+                    Err(e) => self.change_script_failed(
+                        key,
+                        template,
+                        format!(
+                            "Template failed to run script {} with arguments [{}]: {e}",
+                            script.command,
+                            script.args.join(" ")
+                        ),
+                    ),
                 }
             }
+        }
+    }
+
+    /// A `change_script` outlived its timeout: killed, its end is a failure.
+    pub(super) fn change_script_timed_out(&mut self, pid: nix::unistd::Pid) {
+        if self.children.owns(pid) {
+            self.setup.timed_out.insert(pid);
+            let _ = process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+
+    /// A `change_script` ended: Nomad's words for how; a failure with
+    /// `fail_on_error` stops the task for good, failed.
+    pub(super) fn on_change_script_exit(
+        &mut self,
+        key: TaskKey,
+        template: usize,
+        pid: nix::unistd::Pid,
+        exit: process::Exit,
+    ) {
+        let timed_out = self.setup.timed_out.remove(&pid);
+        let Some(t) = self.jobs.task_mut(key) else { return };
+        let Some(ChangeMode::Script(script)) = t.spec.templates.get(template).map(|tpl| tpl.change_mode.clone()) else {
+            return;
+        };
+        match exit {
+            process::Exit::Code(0) if !timed_out => {
+                t.push_event(
+                    "Task hook message",
+                    format!(
+                        "Template successfully ran script {} with arguments: [{}]. Exit code: 0",
+                        script.command,
+                        script.args.join(" ")
+                    ),
+                );
+            }
+            _ => {
+                let how = match exit {
+                    _ if timed_out => format!("timed out after {}", GoDuration(script.timeout)),
+                    process::Exit::Code(c) => format!("exited with code: {c}"),
+                    process::Exit::Signal { signal, .. } => format!("was killed by {}", process::signal_name(signal)),
+                };
+                let why = format!(
+                    "Template ran script {} with arguments [{}] on change but it {how}",
+                    script.command,
+                    script.args.join(" ")
+                );
+                self.change_script_failed(key, template, why);
+            }
+        }
+    }
+
+    fn change_script_failed(&mut self, key: TaskKey, template: usize, why: String) {
+        log::warn!("{}: {why}", self.label(key));
+        let Some(t) = self.jobs.task_mut(key) else { return };
+        t.push_event("Task hook failed", why);
+        let fail = matches!(
+            t.spec.templates.get(template).map(|tpl| &tpl.change_mode),
+            Some(ChangeMode::Script(s)) if s.fail_on_error
+        );
+        if fail && t.state == State::Running && t.stopping.is_none() {
+            // Nomad kills it with a failing event.
+            t.push_event("Task hook failed", "Template script failed, task is being killed".into());
+            t.failed = true;
+            self.stop_task(key, After::Killed);
         }
     }
 

@@ -28,6 +28,8 @@ pub enum Timer {
     /// Apply a re-rendered template's change mode, if the task's
     /// generation still matches.
     TemplateChange { task: TaskKey, generation: u64, template: usize },
+    /// Kill a template's `change_script` that outlived its timeout.
+    ChangeScriptTimeout { pid: Pid },
     /// SIGKILL a task that outlived its kill_timeout.
     Escalate { task: TaskKey, generation: u64 },
     /// Send a task its kill signal, after its shutdown_delay.
