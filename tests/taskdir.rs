@@ -629,3 +629,55 @@ fn a_job_stopped_while_its_artifact_downloads_ends_cleanly() {
     assert!(!k.contains(&"Started".to_string()) && !k.contains(&"Failed Artifact Download".to_string()), "{k:?}");
     assert!(wait_until(PATIENCE, || !dir.exists()), "the directory of the stopped instance is removed");
 }
+
+const STICKY: &str = r#"job "keep" {
+  group "g" {
+    ephemeral_disk {
+      sticky = true
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "test -f $NOMAD_ALLOC_DIR/data/kept || echo made by v$V > $NOMAD_ALLOC_DIR/data/kept; echo \"v$V: $(cat $NOMAD_ALLOC_DIR/data/kept), $(cat local/once.conf) $(cat local/every.conf)\" >> @DIR@/seen; echo touched > local/once.conf; echo touched > local/every.conf; exec sleep 1000"]
+      }
+      env {
+        V = "@V@"
+      }
+      template {
+        destination = "local/once.conf"
+        data        = "fresh"
+        once        = true
+      }
+      template {
+        destination = "local/every.conf"
+        data        = "fresh"
+      }
+    }
+  }
+}
+"#;
+
+#[test]
+fn once_templates_render_once_and_sticky_data_moves_to_the_replacement() {
+    let s = Supd::new();
+    s.write_job("keep.hcl", &STICKY.replace("@V@", "1"));
+    let s = s.start();
+    s.wait_running("keep/g/0/t");
+    assert_eq!(s.wait_lines("seen", 1), ["v1: made by v1, fresh fresh"]);
+    let first = alloc_dir(&s, "keep/g/0");
+
+    // A restart renders `every` again, `once` not.
+    s.supctl_ok(&["restart", "keep/g/0/t"]);
+    assert_eq!(s.wait_lines("seen", 2)[1], "v1: made by v1, touched fresh");
+
+    // A new version of the job replaces the instance: a new directory,
+    // with the old one's alloc/data; the old directory is removed.
+    s.write_job("keep.hcl", &STICKY.replace("@V@", "2"));
+    s.supctl_ok(&["reload"]);
+    assert_eq!(s.wait_lines("seen", 3)[2], "v2: made by v1, fresh fresh", "{}", s.log());
+    let second = alloc_dir(&s, "keep/g/0");
+    assert_ne!(first, second);
+    assert!(!first.exists(), "the replaced instance's directory is removed");
+    assert!(second.join("alloc/data/kept").is_file());
+}

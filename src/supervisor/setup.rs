@@ -187,9 +187,21 @@ impl Supervisor {
             RenderInput { task: &dir, env: &env, vars: &vars, services: &services, datacenter: &node.datacenter };
         let mut added = Vec::new();
         let mut watch = Vec::new();
+        let mut once = Vec::new();
         for (i, tpl) in t.spec.templates.iter().enumerate() {
+            // A `once` template is rendered at the first start only; what
+            // it set in the environment stays.
+            if let Some(env) = t.setup.once.get(&i) {
+                added.extend(env.iter().cloned());
+                continue;
+            }
             match taskdir::render::render_to_disk(tpl, &input, owner) {
-                Ok((r, _)) => added.extend(r.env),
+                Ok((r, _)) => {
+                    if tpl.once {
+                        once.push((i, r.env.clone()));
+                    }
+                    added.extend(r.env)
+                }
                 Err(e) => {
                     self.setup_failed(key, "Failed Templates", format!("Template failed: {e}"), true);
                     return false;
@@ -203,6 +215,7 @@ impl Supervisor {
         }
         if let Some(t) = self.jobs.task_mut(key) {
             t.setup.env = added;
+            t.setup.once.extend(once);
         }
         for (template, path) in watch {
             self.watch_source(key, template, &path);

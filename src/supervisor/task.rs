@@ -177,6 +177,9 @@ pub struct Setup {
     pub fetching: Option<crate::taskdir::artifact::FetchHandle>,
     /// What the `env = true` templates set, as last rendered.
     pub env: Vec<(String, String)>,
+    /// The `once` templates rendered (by index), with what each set in
+    /// the environment: they are not rendered again.
+    pub once: std::collections::BTreeMap<usize, Vec<(String, String)>>,
 }
 
 impl TaskRun {
