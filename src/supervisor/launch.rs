@@ -184,6 +184,38 @@ mod tests {
     }
 
     #[test]
+    fn a_task_starts_in_its_directory_with_nomads_directory_variables() {
+        let mut run = job_run(
+            r#"job "web" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "${NOMAD_TASK_DIR}/bin/app"
+        args    = ["${NOMAD_ALLOC_DIR}/data"]
+      }
+      env { MODE = "from-env" }
+    }
+  }
+}
+"#,
+        );
+        let inst = &mut run.instances[0];
+        inst.dir = Some(crate::taskdir::AllocDir::new(std::path::Path::new("/data"), "abcd").expect("a directory"));
+        inst.tasks[0].setup.env = vec![("MODE".into(), "from-template".into())];
+        let inst = &run.instances[0];
+        let spec = spawn_spec(&Node::bare("n", "dc1"), &run, inst, &inst.tasks[0], None).expect("a spec");
+        let env: BTreeMap<_, _> = spec.env.iter().cloned().collect();
+        assert_eq!(env["NOMAD_ALLOC_DIR"], "/data/alloc/abcd/alloc");
+        assert_eq!(env["NOMAD_TASK_DIR"], "/data/alloc/abcd/t/local");
+        assert_eq!(env["NOMAD_SECRETS_DIR"], "/data/alloc/abcd/t/secrets");
+        assert_eq!(env["MODE"], "from-template", "an env = true template overrides the env block, as Nomad's");
+        assert_eq!(spec.program, "/data/alloc/abcd/t/local/bin/app");
+        assert_eq!(spec.args, ["/data/alloc/abcd/alloc/data"]);
+        assert_eq!(spec.work_dir.as_deref(), Some(std::path::Path::new("/data/alloc/abcd/t")));
+    }
+
+    #[test]
     fn a_script_check_runs_its_own_command_in_the_tasks_environment() {
         let run = job_run(
             r#"job "web" {
