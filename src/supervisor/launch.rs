@@ -27,6 +27,28 @@ pub(super) fn spawn_spec(
     t: &TaskRun,
     command: Option<(&str, &[String])>,
 ) -> Result<SpawnSpec, LaunchError> {
+    spec_of(node, run, instance, t, command, true)
+}
+
+/// The environment a task's templates and artifacts see: its own, without
+/// what its `env = true` templates set.
+pub(super) fn setup_env(
+    node: &Node,
+    run: &JobRun,
+    instance: &Instance,
+    t: &TaskRun,
+) -> Result<BTreeMap<String, String>, LaunchError> {
+    Ok(spec_of(node, run, instance, t, None, false)?.env.into_iter().collect())
+}
+
+fn spec_of(
+    node: &Node,
+    run: &JobRun,
+    instance: &Instance,
+    t: &TaskRun,
+    command: Option<(&str, &[String])>,
+    template_env: bool,
+) -> Result<SpawnSpec, LaunchError> {
     let job = &run.job;
     let group = &job.groups[instance.group];
     let task = &t.spec;
@@ -90,7 +112,9 @@ pub(super) fn spawn_spec(
         vars.insert(k.clone(), value);
     }
     // As Nomad's, what `env = true` templates rendered overrides `env`.
-    vars.extend(t.setup.env.iter().cloned());
+    if template_env {
+        vars.extend(t.setup.env.iter().cloned());
+    }
     let resolve = |s: &str| interpolate(s, &|n| lookup(&vars, n));
     let (command, args) = command.unwrap_or((&task.command, &task.args));
     let program = resolve(command);

@@ -31,7 +31,7 @@ use crate::process;
 use crate::taskdir::{self, AllocDir, Fetcher, RenderInput, Secrets, ServiceAddr};
 use mio::{Interest, Registry, Token};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
@@ -144,10 +144,8 @@ impl Supervisor {
         let Some(run) = self.jobs.runs.get(&key.run) else { return false };
         let Some(instance) = run.instances.get(key.inst) else { return false };
         let Some(t) = instance.tasks.get(key.task) else { return false };
-        let env: BTreeMap<String, String> = match launch::spawn_spec(&self.cfg.node, run, instance, t, None) {
-            Ok(spec) => spec.env.into_iter().filter(|(k, _)| !t.setup.env.iter().any(|(e, _)| e == k)).collect(),
-            // The spawn reports this one.
-            Err(_) => return true,
+        let Ok(env) = launch::setup_env(&self.cfg.node, run, instance, t) else {
+            return true; // the spawn reports this one
         };
         let node = &self.cfg.node;
         let vars = |name: &str| launch::lookup_in(node, &env, name);
@@ -322,8 +320,7 @@ impl Supervisor {
             return; // rendered at its next start anyway
         }
         let (Some(dir), Some(tpl)) = (launch::task_dir(instance, t), t.spec.templates.get(template)) else { return };
-        let Ok(spec) = launch::spawn_spec(&self.cfg.node, run, instance, t, None) else { return };
-        let env: BTreeMap<String, String> = spec.env.into_iter().collect();
+        let Ok(env) = launch::setup_env(&self.cfg.node, run, instance, t) else { return };
         let node = &self.cfg.node;
         let vars = |name: &str| launch::lookup_in(node, &env, name);
         let services = if needs_services(std::slice::from_ref(tpl)) { self.registered_services() } else { Vec::new() };
