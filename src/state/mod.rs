@@ -120,11 +120,39 @@ impl TaskSaved {
     }
 }
 
-/// One journal record: a task's saved state as it is now.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One journal record: a task's saved state as it is now (`task`), or
+/// only the process a start made (`started`), which applies over the
+/// task's record before it. A start is journaled twice (before the clone,
+/// with the restart budget it spends, then with its pid): the second
+/// record repeats nothing of the first, whose restart history can be long.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 struct Record {
     seq: u64,
-    task: TaskSaved,
+    #[serde(default)]
+    task: Option<TaskSaved>,
+    #[serde(default)]
+    started: Option<Started>,
+}
+
+/// The process a task's start made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Started {
+    pub job: String,
+    pub group: String,
+    pub index: u32,
+    pub task: String,
+    pub pid: i32,
+    pub start_ticks: Option<u64>,
+}
+
+/// A [`Record`] as written: the task borrowed, not copied.
+#[derive(Serialize)]
+struct RecordOut<'a> {
+    seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    task: Option<&'a TaskSaved>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started: Option<&'a Started>,
 }
 
 /// `state.journal`: an append-only file of task records (a start with its
@@ -145,13 +173,22 @@ pub struct Journal {
 impl Journal {
     /// Appends one task record, in one write.
     pub fn append(&mut self, dir: &Path, task: &TaskSaved) -> std::io::Result<()> {
+        self.write(dir, Some(task), None)
+    }
+
+    /// Appends the pid a start made, in one write.
+    pub fn append_started(&mut self, dir: &Path, started: &Started) -> std::io::Result<()> {
+        self.write(dir, None, Some(started))
+    }
+
+    fn write(&mut self, dir: &Path, task: Option<&TaskSaved>, started: Option<&Started>) -> std::io::Result<()> {
         if self.file.is_none() {
             std::fs::create_dir_all(dir)?;
             self.file = Some(std::fs::OpenOptions::new().create(true).append(true).open(journal_path(dir))?);
         }
         self.seq += 1;
         let mut line =
-            serde_json::to_vec(&Record { seq: self.seq, task: task.clone() }).map_err(std::io::Error::other)?;
+            serde_json::to_vec(&RecordOut { seq: self.seq, task, started }).map_err(std::io::Error::other)?;
         line.push(b'\n');
         let Some(f) = self.file.as_mut() else { return Ok(()) };
         f.write_all(&line)?;
@@ -174,9 +211,19 @@ fn replay(dir: &Path, saved: &mut Saved) {
             continue;
         }
         saved.journal_seq = r.seq;
-        match saved.tasks.iter_mut().find(|t| t.key() == r.task.key()) {
-            Some(t) => *t = r.task,
-            None => saved.tasks.push(r.task),
+        if let Some(task) = r.task {
+            match saved.tasks.iter_mut().find(|t| t.key() == task.key()) {
+                Some(t) => *t = task,
+                None => saved.tasks.push(task),
+            }
+        }
+        if let Some(s) = r.started {
+            let key = (s.job.as_str(), s.group.as_str(), s.index, s.task.as_str());
+            if let Some(t) = saved.tasks.iter_mut().find(|t| t.key() == key) {
+                t.pid = Some(s.pid);
+                t.start_ticks = s.start_ticks;
+                t.starting = false;
+            }
         }
     }
 }
@@ -431,6 +478,48 @@ mod tests {
         s.tasks[0].pid = Some(13);
         save_with(dir.path(), &mut s, &mut j).unwrap();
         assert_eq!(load(dir.path()).unwrap().tasks[0].pid, Some(13));
+    }
+
+    #[test]
+    fn a_start_record_applies_its_pid_over_the_task_record_before_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let starting = TaskSaved {
+            job: "web".into(),
+            group: "g".into(),
+            index: 0,
+            task: "t".into(),
+            source_digest: 1,
+            restart_times: vec![1000, 2000],
+            restarts: 2,
+            pid: None,
+            start_ticks: None,
+            dead: false,
+            failed: false,
+            cgroups: Vec::new(),
+            starting: true,
+            alloc_dir: Some("0123".into()),
+        };
+        let mut j = Journal::default();
+        j.append(dir.path(), &starting).unwrap();
+        let started = |task: &str, pid| Started {
+            job: "web".into(),
+            group: "g".into(),
+            index: 0,
+            task: task.into(),
+            pid,
+            start_ticks: Some(7),
+        };
+        j.append_started(dir.path(), &started("t", 42)).unwrap();
+        // A start of a task the journal never named changes nothing.
+        j.append_started(dir.path(), &started("other", 43)).unwrap();
+        let line = std::fs::read_to_string(dir.path().join("state.journal")).unwrap();
+        assert!(!line.lines().nth(1).unwrap().contains("restart_times"), "{line}");
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.tasks.len(), 1);
+        let t = &loaded.tasks[0];
+        assert_eq!((t.pid, t.start_ticks, t.starting), (Some(42), Some(7), false));
+        assert_eq!((t.restarts, t.restart_times.clone()), (2, vec![1000, 2000]));
+        assert_eq!(t.alloc_dir.as_deref(), Some("0123"), "the start keeps the directory's name");
     }
 
     #[test]

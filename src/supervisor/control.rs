@@ -78,7 +78,7 @@ impl Supervisor {
 
     fn carry_out(&mut self, token: Token, request: Request) -> Response {
         match request {
-            Request::Status { target } => self.status(target.as_deref()),
+            Request::Status { target, events } => self.status(target.as_deref(), events),
             Request::JobRun { source, file } => self.job_run(&file, &source),
             Request::JobStop { job } => self.job_stop(&job),
             Request::Restart { target } => self.restart(&target),
@@ -242,7 +242,7 @@ impl Supervisor {
         format!("no job {job:?}{hint}")
     }
 
-    fn status(&self, target: Option<&str>) -> Response {
+    fn status(&self, target: Option<&str>, events: Option<usize>) -> Response {
         let selection = match target {
             None => None,
             Some(t) => match self.resolve(t) {
@@ -262,7 +262,7 @@ impl Supervisor {
                 None => true,
                 Some(sel) => sel.matches(run, inst, task),
             };
-            jobs.push(super::status::job_status(run, &filter));
+            jobs.push(super::status::job_status(run, &filter, events));
         }
         let mut r = Response::ok(self.jobs.load_errors.values().flat_map(|p| p.clone()).collect());
         r.status = Some(Status { version: VERSION, node: self.node_status(), jobs });

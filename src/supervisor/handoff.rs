@@ -413,9 +413,9 @@ impl Supervisor {
         );
         let Some(&serial) = self.jobs.current.get(&job.id) else {
             if restoring {
-                self.unclaimed.instances.entry(key).or_insert(incoming);
+                self.store.unclaimed.instances.entry(key).or_insert(incoming);
             } else {
-                self.unclaimed.instances.insert(key, incoming);
+                self.store.unclaimed.instances.insert(key, incoming);
             }
             let only = vec![(envelope.group.clone(), envelope.index)];
             self.submit(job, Source::HandedIn { name: envelope.file.clone(), only });
@@ -430,7 +430,7 @@ impl Supervisor {
                     job.id, run.origin, envelope.origin
                 ));
             }
-            self.unclaimed.instances.insert(key, incoming);
+            self.store.unclaimed.instances.insert(key, incoming);
             self.receive_new_version(serial, job, &envelope);
             return Ok(format!("accepted: {name} runs on node {node} (job {:?} updated)", envelope.job));
         }
@@ -488,7 +488,7 @@ impl Supervisor {
         for i in &run.instances {
             let g = run.job.groups[i.group].name.clone();
             if (g.as_str(), i.index) != (envelope.group.as_str(), envelope.index) {
-                self.unclaimed.instances.insert(
+                self.store.unclaimed.instances.insert(
                     (job.id.clone(), g.clone(), i.index),
                     crate::state::InstanceSaved::new(
                         &job.id,
@@ -539,7 +539,7 @@ impl Supervisor {
             return Err(format!("internal: job {:?} lacks instance {name}", job.id));
         }
         // One more instance of work this host already runs for peers.
-        self.unclaimed.instances.insert(key, incoming);
+        self.store.unclaimed.instances.insert(key, incoming);
         let instance = self.new_instance(job, gi, envelope.index);
         let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
         run.instances.push(instance);

@@ -80,12 +80,8 @@ pub struct Supervisor {
     rng: rng::Rng,
     /// Running, or stopping every task before supd exits.
     phase: Phase,
-    /// The state changed and a save is scheduled.
-    save_pending: bool,
-    /// Saved states not yet matched with their task or instance.
-    unclaimed: persist::Unclaimed,
-    /// Task starts and ends, written before the loop goes on (persist.rs).
-    journal: crate::state::Journal,
+    /// The journal, a pending save, saved states not yet matched.
+    store: persist::Store,
     notify: crate::notify::Notifier,
     /// supd's own warnings about failing task logs, held back when many.
     log_warnings: output::WarnThrottle,
@@ -126,9 +122,7 @@ impl Supervisor {
             timers: Timers::new(Instant::now()),
             rng: rng::Rng::seeded(),
             phase: Phase::Running,
-            save_pending: false,
-            unclaimed: persist::Unclaimed::default(),
-            journal: crate::state::Journal::default(),
+            store: persist::Store::default(),
             notify: crate::notify::Notifier::from_env(),
             log_warnings: output::WarnThrottle::default(),
             graveyard: cgroups::Graveyard::default(),
@@ -192,7 +186,7 @@ impl Supervisor {
                 self.notify.status(&line);
             }
         }
-        if self.save_pending {
+        if self.store.save_pending {
             self.save();
         }
         self.release_all_cgroups();
@@ -293,7 +287,7 @@ impl Supervisor {
                     }
                 }
                 Timer::Save => {
-                    self.save_pending = false;
+                    self.store.save_pending = false;
                     self.save();
                 }
                 Timer::SweepKill => {

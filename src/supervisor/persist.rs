@@ -22,6 +22,17 @@ const SAVE_AFTER: Duration = Duration::from_secs(5);
 /// A journal this large is folded into a full save.
 const JOURNAL_MAX: u64 = 8 << 20;
 
+/// The loop's side of what is saved: the journal, whether a full save is
+/// due, and the states read at start that wait for their task.
+#[derive(Default)]
+pub(super) struct Store {
+    /// Task starts and ends, written before the loop goes on.
+    pub journal: crate::state::Journal,
+    /// The state changed and a full save is scheduled.
+    pub save_pending: bool,
+    pub unclaimed: Unclaimed,
+}
+
 /// Saved states not yet matched with what they belong to.
 #[derive(Default)]
 pub(super) struct Unclaimed {
@@ -43,7 +54,7 @@ impl Supervisor {
                 return;
             }
         };
-        self.journal.seq = saved.journal_seq;
+        self.store.journal.seq = saved.journal_seq;
         // Whatever a previous supd left in its task cgroups goes before
         // anything starts: the cgroup, not only the recorded pid, knows
         // every process of a task (a daemon that left its session too).
@@ -66,10 +77,10 @@ impl Supervisor {
             // it goes before anything starts.
             // it is stopped (with its task's kill signal and timeout) before
             // the task starts again; see `submit` and `stop_leftover`.
-            self.unclaimed.tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
+            self.store.unclaimed.tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
         }
         for i in saved.instances {
-            self.unclaimed.instances.insert((i.job.clone(), i.group.clone(), i.index), i);
+            self.store.unclaimed.instances.insert((i.job.clone(), i.group.clone(), i.index), i);
         }
         let received = saved.received;
         for s in saved.submitted {
@@ -100,8 +111,9 @@ impl Supervisor {
     /// Once every job is in: processes a previous supd left for jobs that
     /// are gone (or changed) are killed, without grace.
     pub(super) fn kill_unclaimed(&mut self) {
-        let unclaimed = std::mem::take(&mut self.unclaimed.tasks);
+        let unclaimed = std::mem::take(&mut self.store.unclaimed.tasks);
         let mut dirs: Vec<String> = unclaimed.values().filter_map(|t| t.alloc_dir.clone()).collect();
+        dirs.sort();
         dirs.dedup();
         self.remove_unclaimed_dirs(dirs);
         for (_, t) in unclaimed {
@@ -122,15 +134,15 @@ impl Supervisor {
 
     /// Schedules a save of the state; changes close together share one.
     pub(super) fn state_changed(&mut self) {
-        if !self.save_pending {
-            self.save_pending = true;
+        if !self.store.save_pending {
+            self.store.save_pending = true;
             self.timers.arm(Instant::now() + SAVE_AFTER, Timer::Save);
         }
     }
 
     /// Saves now, before a change is acknowledged to a client.
     pub(super) fn save_acknowledged(&mut self) {
-        self.save_pending = false;
+        self.store.save_pending = false;
         self.save();
     }
 
@@ -147,19 +159,42 @@ impl Supervisor {
         self.journal_record(key, true);
     }
 
+    /// Appends the pid a start made (its budget is in the record
+    /// [`journal_starting`](Self::journal_starting) wrote just before).
+    pub(super) fn journal_started(&mut self, key: TaskKey) {
+        let Some(run) = self.jobs.runs.get(&key.run) else { return };
+        let Some(inst) = run.instances.get(key.inst) else { return };
+        let Some(t) = inst.tasks.get(key.task) else { return };
+        let Some(pid) = t.pid else { return };
+        let started = crate::state::Started {
+            job: run.job.id.clone(),
+            group: run.job.groups.get(inst.group).map_or(String::new(), |g| g.name.clone()),
+            index: inst.index,
+            task: t.spec.name.clone(),
+            pid: pid.as_raw(),
+            start_ticks: t.start_ticks,
+        };
+        let written = self.store.journal.append_started(&self.cfg.state_dir, &started);
+        self.after_journal_write(written);
+    }
+
+    fn after_journal_write(&mut self, written: std::io::Result<()>) {
+        if let Err(e) = written {
+            log::error!("cannot write the journal in {}: {e}; saving the state instead", self.cfg.state_dir.display());
+            self.save_acknowledged();
+        } else if self.store.journal.bytes > JOURNAL_MAX {
+            self.save_acknowledged();
+        }
+    }
+
     fn journal_record(&mut self, key: TaskKey, starting: bool) {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
         let Some(inst) = run.instances.get(key.inst) else { return };
         let Some(t) = inst.tasks.get(key.task) else { return };
-        let mut saved =
-            task_saved(run, inst, t, crate::state::digest(&run.job.source), Instant::now(), SystemTime::now());
+        let mut saved = task_saved(run, inst, t, run.digest, Instant::now(), SystemTime::now());
         saved.starting = starting;
-        if let Err(e) = self.journal.append(&self.cfg.state_dir, &saved) {
-            log::error!("cannot write the journal in {}: {e}; saving the state instead", self.cfg.state_dir.display());
-            self.save_acknowledged();
-        } else if self.journal.bytes > JOURNAL_MAX {
-            self.save_acknowledged();
-        }
+        let written = self.store.journal.append(&self.cfg.state_dir, &saved);
+        self.after_journal_write(written);
     }
 
     pub(super) fn save(&mut self) {
@@ -178,7 +213,7 @@ impl Supervisor {
         let (now_i, now_w) = (Instant::now(), SystemTime::now());
         for serial in self.jobs.current.values() {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
-            let digest = crate::state::digest(&run.job.source);
+            let digest = run.digest;
             for inst in &run.instances {
                 if let Some(i) = handoff::saved_instance(run, inst, digest) {
                     saved.instances.push(i);
@@ -188,7 +223,7 @@ impl Supervisor {
                 }
             }
         }
-        if let Err(e) = crate::state::save_with(&self.cfg.state_dir, &mut saved, &mut self.journal) {
+        if let Err(e) = crate::state::save_with(&self.cfg.state_dir, &mut saved, &mut self.store.journal) {
             log::error!(
                 "cannot save the state in {}: {e}; it will be tried again at the next change",
                 self.cfg.state_dir.display()

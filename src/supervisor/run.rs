@@ -106,9 +106,11 @@ impl Supervisor {
             }
             messages.push(format!("job {:?} stays stopped (`supctl job run` starts it again)", job.id));
         }
+        let digest = crate::state::digest(&job.source);
+        let received = only.is_some();
         self.jobs.runs.insert(
             serial,
-            JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received: only.is_some() },
+            JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received, digest },
         );
         // Processes a previous supd left running go first, each with its
         // task's kill signal and timeout.
@@ -151,6 +153,7 @@ impl Supervisor {
                 let mut tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
                 // The restart budget a previous supd used, for the same job.
                 let saved = self
+                    .store
                     .unclaimed
                     .tasks
                     .remove(&(job.id.clone(), group.name.clone(), index, t.name.clone()))
@@ -217,6 +220,7 @@ impl Supervisor {
             dir,
         };
         let saved = self
+            .store
             .unclaimed
             .instances
             .remove(&(job.id.clone(), group.name.clone(), index))
@@ -429,7 +433,7 @@ impl Supervisor {
                 t.push_event("Started", "Task started by client".into());
                 // The new pid is on record before supd can lose track of
                 // it (and before anything else is written).
-                self.journal_task(key);
+                self.journal_started(key);
                 log::info!("{} started as pid {pid}", self.label(key));
                 if let Some(i) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
                     i.placed_at.get_or_insert_with(Instant::now);

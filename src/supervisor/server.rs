@@ -719,7 +719,7 @@ mod tests {
     fn anyone_may_read_and_only_root_or_supds_own_uid_may_change() {
         let me = nix::unistd::geteuid().as_raw();
         let other = me.wrapping_add(4242).max(1);
-        assert!(decode(&line(Request::Status { target: None }), other).is_ok());
+        assert!(decode(&line(Request::Status { target: None, events: None }), other).is_ok());
         assert!(decode(&line(Request::Reload { dry_run: true }), other).is_ok());
         let stop = line(Request::JobStop { job: "web".into() });
         let refused = decode(&stop, other).expect_err("a change from another uid");

@@ -336,6 +336,9 @@ pub struct JobRun {
     pub replaces: Option<u64>,
     /// Handed to this host by peers: only the instances they sent run.
     pub received: bool,
+    /// `state::digest` of the job's source, computed once: every journal
+    /// record and save names it.
+    pub digest: u64,
 }
 
 impl JobRun {
@@ -469,6 +472,7 @@ pub(super) mod tests {
             stopped: false,
             replaces: None,
             received: false,
+            digest: crate::state::digest(hcl),
         }
     }
 
