@@ -535,3 +535,29 @@ fn the_status_table_asks_for_the_last_event_only() {
     }
     assert!(detail.contains("Restart Signaled"), "{detail}");
 }
+
+/// `job run` of another version of a job that comes from the job
+/// directory is refused (the next reload would undo it without a word);
+/// the same version starts it again after `job stop`.
+#[test]
+fn job_run_does_not_override_a_job_of_the_job_directory() {
+    let s = Supd::new();
+    let file = s.write_job("web.hcl", &sleep_job("web"));
+    let s = s.start();
+    let before = pid(&s.wait_running("web/g/0/t"));
+    let other = s.write_file("other.hcl", &sleep_job("web").replace("1000", "2000"));
+    let out = s.supctl(&["job", "run", other.to_str().expect("a UTF-8 path")]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in the job directory") && stderr.contains("supctl reload"), "{stderr}");
+    assert_eq!(pid(task(&s.status(), "web/g/0/t").expect("the task")), before, "the running task was replaced");
+    s.supctl_ok(&["reload"]);
+    assert_eq!(pid(task(&s.status(), "web/g/0/t").expect("the task")), before);
+
+    s.supctl_ok(&["job", "stop", "web"]);
+    s.wait_task("web/g/0/t", "stopped", |t| t["state"] == "dead");
+    s.supctl_ok(&["job", "run", file.to_str().expect("a UTF-8 path")]);
+    let after = pid(&s.wait_running("web/g/0/t"));
+    assert_ne!(after, before);
+    assert!(cmdline_of(after).contains("1000"), "{}", cmdline_of(after));
+}

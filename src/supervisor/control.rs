@@ -107,6 +107,21 @@ impl Supervisor {
             let lines: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
             return Response::refused(lines.join("\n"));
         }
+        // A job of the job directory changes with its file: a different
+        // version run by hand would be undone by the next reload.
+        for job in &parsed.jobs {
+            if let Some(run) = self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s))
+                && let Some(path) = &run.file
+                && run.job.source != job.source
+            {
+                return Response::refused(format!(
+                    "job {:?} comes from {path} in the job directory, and `job run` of another version would be \
+                     undone at the next reload — edit that file and run `supctl reload`, or move it out of the job \
+                     directory first",
+                    job.id
+                ));
+            }
+        }
         let mut planned = Vec::new();
         for job in &parsed.jobs {
             if let Err(e) = self.fit_with(job, &planned) {
