@@ -292,6 +292,12 @@ impl Supervisor {
                 break;
             }
             for ev in events {
+                if ev.mask.contains(AddWatchFlags::IN_IGNORED) {
+                    // The directory is gone (its instance was removed): the
+                    // kernel dropped the watch, and may hand its number out again.
+                    self.setup.sources.remove(&ev.wd);
+                    continue;
+                }
                 let Some(list) = self.setup.sources.get(&ev.wd) else { continue };
                 for w in list.iter().filter(|w| ev.name.as_ref() == Some(&w.name)) {
                     if !hit.contains(&(w.task, w.template)) {
@@ -302,9 +308,10 @@ impl Supervisor {
         }
         // Watches of tasks that are gone are dropped as their files change.
         let jobs = &self.jobs;
-        for list in self.setup.sources.values_mut() {
+        self.setup.sources.retain(|_, list| {
             list.retain(|w| jobs.task(w.task).is_some());
-        }
+            !list.is_empty()
+        });
         for (key, template) in hit {
             self.rerender(key, template);
         }
