@@ -681,3 +681,43 @@ fn once_templates_render_once_and_sticky_data_moves_to_the_replacement() {
     assert!(!first.exists(), "the replaced instance's directory is removed");
     assert!(second.join("alloc/data/kept").is_file());
 }
+
+#[test]
+fn the_task_directory_and_its_templates_belong_to_the_tasks_user() {
+    use std::os::unix::fs::MetadataExt;
+    assert!(nix::unistd::geteuid().is_root(), "this test gives files to another user: run it as root");
+    let s = Supd::new();
+    s.write_job(
+        "own.hcl",
+        r#"job "own" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      user   = "nobody"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo written > local/by-task && echo written > secrets/by-task && cat local/app.conf > tmp/copy && exec sleep 1000"]
+      }
+      template {
+        destination = "local/app.conf"
+        data        = "for {{ env \"USER\" }}\n"
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    s.wait_running("own/g/0/t");
+    let task = alloc_dir(&s, "own/g/0").join("t");
+    assert!(
+        wait_until(PATIENCE, || task.join("tmp/copy").exists()),
+        "the task could not write its directories\n{}",
+        s.log()
+    );
+    assert_eq!(std::fs::read_to_string(task.join("tmp/copy")).expect("copy"), "for nobody\n");
+    for p in ["local", "secrets", "tmp", "local/app.conf", "local/by-task", "secrets/by-task"] {
+        let m = std::fs::metadata(task.join(p)).expect(p);
+        assert_eq!((m.uid(), m.gid()), (65534, 65534), "{p} belongs to the task's user");
+    }
+}
