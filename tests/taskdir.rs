@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// The allocation directory of instance `target` (`JOB/GROUP/INDEX`), as
-/// its task sees it: the state directory is the default data_dir.
+/// `supctl status` names it.
 fn alloc_dir(s: &Supd, target: &str) -> PathBuf {
     let st = s.status();
-    let id = instance(&st, target).and_then(|i| i["id"].as_str()).expect("an instance id").to_string();
-    s.path("state").join("alloc").join(id)
+    let dir = instance(&st, target).and_then(|i| i["alloc_dir"].as_str()).expect("an allocation directory");
+    PathBuf::from(dir)
 }
 
 fn mode(p: &Path) -> u32 {
@@ -59,6 +59,13 @@ fn the_allocation_directory_lives_as_long_as_the_instance() {
     let mut s = s.start();
     let t = s.wait_running("w/g/0/t");
     let dir = alloc_dir(&s, "w/g/0");
+    // The state directory is the default data_dir; the instance's ID names
+    // its directory.
+    let st = s.status();
+    let id = instance(&st, "w/g/0").and_then(|i| i["id"].as_str()).expect("an instance id");
+    assert_eq!(dir, s.path("state").join("alloc").join(id));
+    let shown = s.supctl_ok(&["status", "w/g/0"]);
+    assert!(shown.contains(&format!("Dir      = {}\n", dir.display())), "{shown}");
     let task = dir.join("t");
     let seen = wait_lines_at(&s, &task.join("local/seen"), 1);
     let want = format!(
@@ -94,6 +101,7 @@ fn the_allocation_directory_lives_as_long_as_the_instance() {
     wait_until(PATIENCE, || std::os::unix::net::UnixStream::connect(s.socket()).is_err());
     let s = s.start();
     s.wait_running("w/g/0/t");
+    assert_eq!(alloc_dir(&s, "w/g/0"), dir);
     wait_lines_at(&s, &task.join("local/seen"), 3);
     assert_eq!(lines(&task.join("local/seen")), [want.clone(), want.clone(), want]);
 

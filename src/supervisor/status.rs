@@ -31,6 +31,7 @@ pub fn job_status(
                     name: i.name.clone(),
                     id: i.id.clone(),
                     status: i.status().as_str().to_string(),
+                    alloc_dir: i.dir.as_ref().map(|d| d.root().display().to_string()),
                     reschedule: reschedule_status(i, g.reschedule.as_ref()),
                     tasks: i
                         .tasks
