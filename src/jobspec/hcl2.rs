@@ -483,8 +483,15 @@ impl<'s> Eval<'s, '_> {
         let span: Sp = e.span();
         // Parsed as `x = TEXT` padded so that TEXT starts where `e` did: the
         // new expression's span then points at what the user wrote.
+        // The padding is one block comment: the parser skips it with one
+        // search for its end, where spaces were read one by one, on
+        // every try of its alternatives.
         let start = span.map_or(0, |s| s.start);
-        let padded = format!("{}x = {}\n", " ".repeat(start.saturating_sub(4)), text);
+        let padded = if start >= 8 {
+            format!("/*{}*/x = {}\n", " ".repeat(start - 8), text)
+        } else {
+            format!("{}x = {}\n", " ".repeat(start.saturating_sub(4)), text)
+        };
         let parsed = hcl_edit::parser::parse_body(&padded)
             .map_err(|e| e.to_string())
             .and_then(|b| b.into_attributes().next().map(|a| a.value).ok_or_else(|| "no value".to_string()));

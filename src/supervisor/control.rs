@@ -3,6 +3,7 @@
 //! answer goes back through the server.
 
 use super::output::LogPath;
+use super::reload::All;
 use super::run::Source;
 use super::task::State;
 use super::{Supervisor, TaskKey, Timer};
@@ -214,22 +215,28 @@ impl Supervisor {
         r
     }
 
-    /// `reload`: what was valid is applied; the answer still fails when a
-    /// file was not loaded, so that a script notices.
+    /// `reload`: all of the job directory's changes, or nothing when a
+    /// file does not load (the answer lists why, and fails).
     fn reload(&mut self, dry_run: bool) -> Response {
         let plan = self.plan_reload();
-        let messages = plan.messages.clone();
-        let failed = plan.failed_dir || !plan.invalid.is_empty();
+        if plan.refused() {
+            let mut lines = plan.problems.clone();
+            if dry_run {
+                lines.push("a reload would apply nothing until these files load".into());
+            } else {
+                lines.push(super::reload::NOTHING_APPLIED.into());
+                self.apply_reload(plan, All::OrNothing);
+            }
+            return Response::refused(lines.join("\n"));
+        }
+        let changes = plan.changes.clone();
         if !dry_run {
             self.notify.reloading();
-            self.apply_reload(plan);
+            self.apply_reload(plan, All::OrNothing);
             let line = self.jobs.status_line();
             self.notify.ready(&line);
         }
-        if failed {
-            return Response::refused(messages.join("\n"));
-        }
-        Response::ok(messages)
+        Response::ok(changes)
     }
 
     /// `job run --handoff`: an instance a peer hands to this host.
