@@ -87,6 +87,9 @@ pub struct File {
     pub log_dir: Option<PathBuf>,
     /// What survives a restart of supd. Default: see [`default_state_dir`].
     pub state_dir: Option<PathBuf>,
+    /// Where the allocation directories go: `<data_dir>/alloc/<alloc id>/`.
+    /// Default: the state directory (`/var/lib/supd` as root).
+    pub data_dir: Option<PathBuf>,
     /// `stderr` or `syslog`. Default: `stderr`.
     pub log: Option<LogTarget>,
     /// `error`, `warn`, `info`, `debug` or `trace`. Default: `info`.
@@ -115,6 +118,22 @@ pub struct File {
     #[serde(default, rename = "peer")]
     pub peers: Vec<toml::Spanned<Peer>>,
     pub handoff: Option<toml::Spanned<Handoff>>,
+    /// What one `artifact` download may take.
+    pub artifact: Option<ArtifactSection>,
+}
+
+/// `[artifact]`: the limits of one artifact's download and unpacking.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactSection {
+    /// Megabytes one download may have. Default: 1024.
+    pub max_download_mb: Option<u64>,
+    /// Megabytes one archive may unpack to. Default: 4096.
+    pub max_unpacked_mb: Option<u64>,
+    /// Entries one archive may hold. Default: 4096.
+    pub max_files: Option<u64>,
+    /// The whole of one download. Default: `30m`.
+    pub timeout: Option<toml::Spanned<String>>,
 }
 
 /// A `[[peer]]`: a host running supd that may take over failed work.
@@ -276,12 +295,39 @@ impl File {
         if let Some(t) = &file.task_output {
             crate::jobspec::model::TaskOutput::parse(t.get_ref()).map_err(|e| at(Some(t.span()), e))?;
         }
+        file.artifact_limits().map_err(|(span, message)| at(span, message))?;
         Ok(file)
     }
 
     /// `task_output`, when set (and valid: [`File::parse`] checked it).
     pub fn task_output(&self) -> Option<crate::jobspec::model::TaskOutput> {
         self.task_output.as_ref().and_then(|t| crate::jobspec::model::TaskOutput::parse(t.get_ref()).ok())
+    }
+
+    /// The `[artifact]` limits with their defaults, or the problem and where.
+    pub fn artifact_limits(&self) -> Result<crate::taskdir::Limits, (Option<std::ops::Range<usize>>, String)> {
+        let mut out = crate::taskdir::Limits::default();
+        let Some(a) = &self.artifact else { return Ok(out) };
+        let mb = |v: u64| v.saturating_mul(1 << 20);
+        if let Some(v) = a.max_download_mb {
+            out.max_download = mb(v);
+        }
+        if let Some(v) = a.max_unpacked_mb {
+            out.max_unpacked = mb(v);
+        }
+        if let Some(v) = a.max_files {
+            out.max_files = v;
+        }
+        if let Some(t) = &a.timeout {
+            out.timeout = match crate::jobspec::duration::parse(t.get_ref()) {
+                Ok(d) if d.value.is_zero() => {
+                    return Err((Some(t.span()), "[artifact] timeout must be more than 0s, e.g. \"10m\"".into()));
+                }
+                Ok(d) => d.value,
+                Err(e) => return Err((Some(t.span()), format!("[artifact] timeout: {e}"))),
+            };
+        }
+        Ok(out)
     }
 
     /// The `[[peer]]` and `[handoff]` settings with their defaults, or the
@@ -427,6 +473,7 @@ socket = "/run/x.sock"
 socket_group = "ops"
 log_dir = "/srv/logs"
 state_dir = "/srv/state"
+data_dir = "/srv/data"
 log = "syslog"
 log_level = "debug"
 task_output = "files+journal"
@@ -526,6 +573,8 @@ host = "10.0.0.3"
             ("[handoff]\naccept = \"yes\"\n", "2:10: invalid type"),
             ("task_output = \"file\"\n", "1:15: task output \"file\" is not known — use files, journal"),
             ("task_output = \"stdout+stdout\"\n", "names stdout twice"),
+            ("[artifact]\ntimeout = \"0s\"\n", "2:11: [artifact] timeout must be more than 0s"),
+            ("[artifact]\nmax_size = 3\n", "unknown field `max_size`"),
         ];
         for (text, want) in cases {
             let e = File::parse(text).unwrap_err().to_string();
@@ -568,6 +617,7 @@ mod example {
         assert!(all.node_class.is_some() && all.job_dir.is_some() && all.socket.is_some());
         assert!(all.socket_group.is_some() && all.log_dir.is_some() && all.log.is_some() && all.log_level.is_some());
         assert!(all.state_dir.is_some() && all.task_output.is_some() && all.journal_socket.is_some());
+        assert!(all.data_dir.is_some());
         assert!(all.cgroup_parent.is_some() && all.cpu_hard_limit.is_some());
         assert!(all.cpu_total_compute.is_some() && all.memory_total_mb.is_some());
         assert!(!all.node.meta.is_empty());
@@ -578,5 +628,11 @@ mod example {
         let h = all.handoff.as_ref().expect("[handoff]").get_ref();
         assert!(h.method.is_some() && h.command.is_some() && h.stdin.is_some());
         assert!(h.timeout.is_some() && h.connect_timeout.is_some() && h.accept.is_some());
+        let a = all.artifact.as_ref().expect("[artifact]");
+        assert!(a.max_download_mb.is_some() && a.max_unpacked_mb.is_some() && a.max_files.is_some());
+        assert!(a.timeout.is_some());
+        let limits = all.artifact_limits().expect("the example's limits");
+        assert_eq!(limits.max_download, 1024 << 20);
+        assert_eq!(limits.timeout, std::time::Duration::from_secs(30 * 60));
     }
 }

@@ -465,6 +465,7 @@ job "done" {
         flow,
         [
             ("Received", "Task received by client"),
+            ("Task Setup", "Building Task Directory"),
             ("Started", "Task started by client"),
             // client/serviceregistration/watcher.go: fmt.Sprintf("healthcheck: check %q unhealthy", r.checkName).
             ("Restart Signaled", r#"healthcheck: check "never" unhealthy"#),

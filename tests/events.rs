@@ -63,7 +63,16 @@ fn operator_restarts_and_signals_are_recorded_in_nomads_words() {
     let s = s.start();
     let t = s.wait_running(T);
     let first = events(&t).len();
-    assert_eq!(events(&t), pairs(&[("Received", "Task received by client"), ("Started", "Task started by client")]));
+    assert_eq!(
+        events(&t),
+        pairs(&[
+            ("Received", "Task received by client"),
+            // taskrunner/task_dir_hook.go: NewTaskEvent(TaskSetup).SetMessage(TaskBuildingTaskDir),
+            // structs.go: TaskBuildingTaskDir = "Building Task Directory".
+            ("Task Setup", "Building Task Directory"),
+            ("Started", "Task started by client"),
+        ])
+    );
 
     // The task named: client/client.go, `if taskName != ""`:
     // SetRestartReason("User requested task to restart").

@@ -1165,7 +1165,11 @@ fn events_are_listed_and_followed() {
     let mut line = String::new();
     out.read_line(&mut line).expect("read");
     assert!(line.contains("\"type\":\"Received\""), "{line}");
-    out.read_line(&mut line).expect("read");
+    for kind in ["Task Setup", "Started"] {
+        line.clear();
+        out.read_line(&mut line).expect("read");
+        assert!(line.contains(&format!("\"type\":\"{kind}\"")), "{line}");
+    }
     s.supctl_ok(&["restart", "a/g/0/t"]);
     let mut seen = Vec::new();
     let deadline = Instant::now() + PATIENCE;

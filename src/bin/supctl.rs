@@ -702,6 +702,9 @@ fn render_detail(s: &Status) -> String {
                     "Instance {} ({})\nID       = {}\nStatus   = {}{described}\n",
                     i.name, job.job_type, i.id, i.status
                 ));
+                if let Some(dir) = &i.alloc_dir {
+                    out.push_str(&format!("Dir      = {dir}\n"));
+                }
                 if let Some(r) = &i.reschedule {
                     out.push_str(&render_reschedule(r));
                 }

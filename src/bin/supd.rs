@@ -186,6 +186,14 @@ fn run() -> ExitCode {
             log::warn!("attr.{attr} of this host is unknown: jobs are not checked against it — set {key} in supd.toml");
         }
     }
+    let data_dir = file.data_dir.clone().unwrap_or_else(|| state_dir.clone());
+    let artifact_limits = match file.artifact_limits() {
+        Ok(l) => l,
+        Err((_, e)) => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
     let cfg = Config {
         job_dir,
         socket,
@@ -194,6 +202,8 @@ fn run() -> ExitCode {
         task_output,
         journal_socket,
         state_dir,
+        data_dir,
+        artifact_limits,
         node,
         init,
         exit_when_done,

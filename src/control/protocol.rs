@@ -287,6 +287,9 @@ pub struct InstanceStatus {
     /// max_run_duration".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Its allocation directory on this host (`NOMAD_ALLOC_DIR`'s parent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alloc_dir: Option<String>,
     /// Hand-off state and history, once the instance has failed or was
     /// handed to this host.
     #[serde(default, skip_serializing_if = "Option::is_none")]

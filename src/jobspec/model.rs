@@ -182,6 +182,9 @@ pub struct Group {
     /// Batch and sysbatch only: how long an instance may run (from its
     /// first start) before its tasks are stopped.
     pub max_run_duration: Option<Duration>,
+    /// `ephemeral_disk { sticky = true }`: a replacement instance gets the
+    /// replaced one's `alloc/data`.
+    pub ephemeral_disk_sticky: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

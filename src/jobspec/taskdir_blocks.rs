@@ -443,16 +443,6 @@ fn percent_decode(s: &str) -> String {
 
 // --- decoding ----------------------------------------------------------------
 
-/// Until the supervisor renders templates and fetches artifacts at task
-/// start, every block says so: a task must not seem to get its files.
-fn not_yet_applied(r: &mut Reader, block: &Block) {
-    let what = block.ident.as_str();
-    r.sink.warn(
-        block.ident.span(),
-        format!("`{what}` is checked, but supd does not apply it at task start yet — the task starts without it"),
-    );
-}
-
 /// The `template` and `artifact` blocks of a task body.
 pub fn decode(r: &mut Reader, b: &Body) -> (Vec<Template>, Vec<Artifact>) {
     let templates = r.blocks(b, "template").into_iter().filter_map(|tb| template(r, tb)).collect();
@@ -535,7 +525,6 @@ fn template(r: &mut Reader, block: &Block) -> Option<Template> {
     if r.sink.error_count() > before {
         return None;
     }
-    not_yet_applied(r, block);
     Some(Template {
         pos,
         source: source?,
@@ -817,7 +806,6 @@ fn artifact(r: &mut Reader, block: &Block) -> Option<Artifact> {
     if r.sink.error_count() > before {
         return None;
     }
-    not_yet_applied(r, block);
     Some(Artifact { pos, source: source?, destination: destination?, mode, checksum, unpack, headers })
 }
 

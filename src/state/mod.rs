@@ -131,6 +131,11 @@ pub struct TaskSaved {
     /// next record (with its pid) does not name.
     #[serde(default)]
     pub starting: bool,
+    /// The name of the instance's allocation directory (the instance's ID
+    /// when it was made): the same instance keeps the directory across a
+    /// restart of supd, though it gets a new ID.
+    #[serde(default)]
+    pub alloc_dir: Option<String>,
 }
 
 impl TaskSaved {
@@ -435,6 +440,7 @@ mod tests {
                 failed: false,
                 cgroups: Vec::new(),
                 starting: false,
+                alloc_dir: Some("0123".into()),
             }],
             instances: vec![InstanceSaved {
                 job: "web".into(),
@@ -482,6 +488,7 @@ mod tests {
             failed: false,
             cgroups: Vec::new(),
             starting: false,
+            alloc_dir: None,
         };
         let mut j = Journal::default();
         j.append(dir.path(), &task(10)).unwrap();
@@ -519,6 +526,7 @@ mod tests {
             failed: false,
             cgroups: Vec::new(),
             starting: true,
+            alloc_dir: Some("0123".into()),
         };
         let mut j = Journal::default();
         j.append(dir.path(), &starting).unwrap();
@@ -540,6 +548,7 @@ mod tests {
         let t = &loaded.tasks[0];
         assert_eq!((t.pid, t.start_ticks, t.starting), (Some(42), Some(7), false));
         assert_eq!((t.restarts, t.restart_times.clone()), (2, vec![1000, 2000]));
+        assert_eq!(t.alloc_dir.as_deref(), Some("0123"), "the start keeps the directory's name");
     }
 
     #[test]

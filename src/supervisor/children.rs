@@ -31,6 +31,11 @@ pub enum Owner {
         run: u64,
         inst: usize,
     },
+    /// The `change_script` of a task's template.
+    ChangeScript {
+        task: TaskKey,
+        template: usize,
+    },
 }
 
 /// One reaping pass.

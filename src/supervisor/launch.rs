@@ -27,6 +27,28 @@ pub(super) fn spawn_spec(
     t: &TaskRun,
     command: Option<(&str, &[String])>,
 ) -> Result<SpawnSpec, LaunchError> {
+    spec_of(node, run, instance, t, command, true)
+}
+
+/// The environment a task's templates and artifacts see: its own, without
+/// what its `env = true` templates set.
+pub(super) fn setup_env(
+    node: &Node,
+    run: &JobRun,
+    instance: &Instance,
+    t: &TaskRun,
+) -> Result<BTreeMap<String, String>, LaunchError> {
+    Ok(spec_of(node, run, instance, t, None, false)?.env.into_iter().collect())
+}
+
+fn spec_of(
+    node: &Node,
+    run: &JobRun,
+    instance: &Instance,
+    t: &TaskRun,
+    command: Option<(&str, &[String])>,
+    template_env: bool,
+) -> Result<SpawnSpec, LaunchError> {
     let job = &run.job;
     let group = &job.groups[instance.group];
     let task = &t.spec;
@@ -62,6 +84,12 @@ pub(super) fn spawn_spec(
         set(&format!("NOMAD_META_{k}"), v.clone());
         set(&format!("NOMAD_META_{}", k.to_ascii_uppercase().replace(['-', '.'], "_")), v);
     }
+    let task_dir = task_dir(instance, t);
+    if let Some(d) = &task_dir {
+        for (k, v) in d.env() {
+            set(k, v);
+        }
+    }
     for (label, port) in &instance.ports {
         set(&format!("NOMAD_PORT_{label}"), port.to_string());
         set(&format!("NOMAD_HOST_PORT_{label}"), port.to_string());
@@ -86,11 +114,16 @@ pub(super) fn spawn_spec(
         let value = interpolate(v, &|n| lookup(&runtime, n));
         vars.insert(k.clone(), value);
     }
+    // As Nomad's, what `env = true` templates rendered overrides `env`.
+    if template_env {
+        vars.extend(t.setup.env.iter().cloned());
+    }
     let resolve = |s: &str| interpolate(s, &|n| lookup(&vars, n));
     let (command, args) = command.unwrap_or((&task.command, &task.args));
     let program = resolve(command);
     let args = args.iter().map(|a| resolve(a)).collect();
-    let work_dir = task.work_dir.as_deref().map(|d| resolve(d).into());
+    // As Nomad's raw_exec: the task directory, unless `work_dir` says otherwise.
+    let work_dir = task.work_dir.as_deref().map(|d| resolve(d).into()).or_else(|| task_dir.map(|d| d.dir));
     let user = match &task.user {
         None => None,
         Some(name) => {
@@ -110,6 +143,28 @@ pub(super) fn spawn_spec(
     }
     env.extend(vars);
     Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user })
+}
+
+/// The task's directory in its instance's allocation directory.
+pub(super) fn task_dir(instance: &Instance, t: &TaskRun) -> Option<crate::taskdir::TaskDir> {
+    instance.dir.as_ref().and_then(|a| a.task(&t.spec.name).ok())
+}
+
+/// What `${name}` is for a task whose environment is `env` (a spawn
+/// spec's): its variables, `env.*`, and this node's `attr.*`, `node.*`,
+/// `meta.*` — the lookup of `command` and `args`, for templates and
+/// artifacts.
+pub(super) fn lookup_in(node: &Node, env: &BTreeMap<String, String>, name: &str) -> Option<String> {
+    if let Some(v) = env.get(name) {
+        return Some(v.clone());
+    }
+    if let Some(rest) = name.strip_prefix("env.") {
+        return env.get(rest).cloned();
+    }
+    if name.starts_with("attr.") || name.starts_with("node.") || name.starts_with("meta.") {
+        return node.resolve(&format!("${{{name}}}"));
+    }
+    None
 }
 
 #[cfg(test)]
@@ -153,6 +208,38 @@ mod tests {
         assert_eq!(env.get("NOMAD_DC").map(String::as_str), Some("dc7"));
         assert_eq!(env.get("NOMAD_META_owner").map(String::as_str), Some("ops"));
         assert_eq!(env.get("NOMAD_JOB_ID").map(String::as_str), Some("web"));
+    }
+
+    #[test]
+    fn a_task_starts_in_its_directory_with_nomads_directory_variables() {
+        let mut run = job_run(
+            r#"job "web" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "${NOMAD_TASK_DIR}/bin/app"
+        args    = ["${NOMAD_ALLOC_DIR}/data"]
+      }
+      env { MODE = "from-env" }
+    }
+  }
+}
+"#,
+        );
+        let inst = &mut run.instances[0];
+        inst.dir = Some(crate::taskdir::AllocDir::new(std::path::Path::new("/data"), "abcd").expect("a directory"));
+        inst.tasks[0].setup.env = vec![("MODE".into(), "from-template".into())];
+        let inst = &run.instances[0];
+        let spec = spawn_spec(&Node::bare("n", "dc1"), &run, inst, &inst.tasks[0], None).expect("a spec");
+        let env: BTreeMap<_, _> = spec.env.iter().cloned().collect();
+        assert_eq!(env["NOMAD_ALLOC_DIR"], "/data/alloc/abcd/alloc");
+        assert_eq!(env["NOMAD_TASK_DIR"], "/data/alloc/abcd/t/local");
+        assert_eq!(env["NOMAD_SECRETS_DIR"], "/data/alloc/abcd/t/secrets");
+        assert_eq!(env["MODE"], "from-template", "an env = true template overrides the env block, as Nomad's");
+        assert_eq!(spec.program, "/data/alloc/abcd/t/local/bin/app");
+        assert_eq!(spec.args, ["/data/alloc/abcd/alloc/data"]);
+        assert_eq!(spec.work_dir.as_deref(), Some(std::path::Path::new("/data/alloc/abcd/t")));
     }
 
     #[test]

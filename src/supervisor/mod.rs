@@ -26,6 +26,7 @@ mod rng;
 mod run;
 mod server;
 mod settings;
+mod setup;
 mod status;
 pub mod task;
 mod timers;
@@ -48,7 +49,11 @@ use watches::{Watched, Watches};
 const SIGNALS: Token = Token(0);
 const LISTENER: Token = Token(1);
 const CHILDREN: Token = Token(2);
-const FIRST_TOKEN: usize = 3;
+/// An artifact fetch ended (the helper threads' waker).
+const FETCHED: Token = Token(3);
+/// A template's `source` changed (inotify).
+const TEMPLATE_SOURCES: Token = Token(4);
+const FIRST_TOKEN: usize = 5;
 
 /// Where supd itself stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,6 +94,8 @@ pub struct Supervisor {
     graveyard: cgroups::Graveyard,
     /// The schedules of periodic jobs.
     launches: periodic::Launches,
+    /// Artifact fetches in flight, template sources watched.
+    setup: setup::SetupWork,
 }
 
 impl Supervisor {
@@ -104,6 +111,8 @@ impl Supervisor {
         poll.registry()
             .register(&mut mio::unix::SourceFd(&children.fd()), CHILDREN, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
+        let setup = setup::SetupWork::new(poll.registry(), FETCHED, TEMPLATE_SOURCES)
+            .map_err(|e| Error::Setup(format!("cannot watch artifact downloads and template sources: {e}")))?;
         let mut watches = Watches::starting_at(FIRST_TOKEN);
         let mut server = ControlServer::bind(&cfg.socket, cfg.socket_group).map_err(|e| Error::Setup(e.0))?;
         server
@@ -127,6 +136,7 @@ impl Supervisor {
             journald,
             graveyard: cgroups::Graveyard::default(),
             launches: periodic::Launches::default(),
+            setup,
         })
     }
 
@@ -168,6 +178,8 @@ impl Supervisor {
                     SIGNALS => s.on_signals(),
                     CHILDREN => s.on_children(),
                     LISTENER => s.server.accept(s.poll.registry(), &mut s.watches.tokens),
+                    FETCHED => s.on_fetched(),
+                    TEMPLATE_SOURCES => s.on_template_sources(),
                     token => match s.watches.get(token) {
                         Some(Watched::Log { task, stream }) => s.drain_log(task, stream),
                         Some(Watched::Check(check)) => s.on_check_socket(check),
@@ -235,6 +247,7 @@ impl Supervisor {
                 Owner::Check(key) => self.on_script_exit(key, pid, exit),
                 Owner::Discarded => {}
                 Owner::Handoff { run, inst } => self.on_hook_exit(run, inst, pid, exit),
+                Owner::ChangeScript { task, template } => self.on_change_script_exit(task, template, pid, exit),
             }
         }
         if reaped.reap_again {
@@ -297,6 +310,10 @@ impl Supervisor {
                     }
                 }
                 Timer::CheckTimeout { check: key, probe } => self.check_timed_out(key, probe),
+                Timer::TemplateChange { task, generation, template } => {
+                    self.template_changed(task, generation, template)
+                }
+                Timer::ChangeScriptTimeout { pid } => self.change_script_timed_out(pid),
                 Timer::Handoff { run: serial, inst, generation } => self.start_handoff(serial, inst, generation),
                 Timer::HandoffTimeout { run: serial, inst, pid } => self.hook_timed_out(serial, inst, pid),
                 Timer::CgroupRemove => self.remove_dying_cgroups(),

@@ -114,7 +114,12 @@ impl Supervisor {
     /// Once every job is in: processes a previous supd left for jobs that
     /// are gone (or changed) are killed, without grace.
     pub(super) fn kill_unclaimed(&mut self) {
-        for (_, t) in std::mem::take(&mut self.store.unclaimed.tasks) {
+        let unclaimed = std::mem::take(&mut self.store.unclaimed.tasks);
+        let mut dirs: Vec<String> = unclaimed.values().filter_map(|t| t.alloc_dir.clone()).collect();
+        dirs.sort();
+        dirs.dedup();
+        self.remove_unclaimed_dirs(dirs);
+        for (_, t) in unclaimed {
             if let (Some(pid), Some(ticks)) = (t.pid, t.start_ticks)
                 && process::sys::same_process(pid, ticks)
             {
@@ -262,6 +267,7 @@ fn task_saved(
         failed: t.failed,
         cgroups: t.cgroup.as_ref().map_or(Vec::new(), |c| c.dirs()),
         starting: false,
+        alloc_dir: inst.dir.as_ref().and_then(|d| d.root().file_name()).map(|n| n.to_string_lossy().into_owned()),
     }
 }
 

@@ -151,6 +151,9 @@ impl Supervisor {
         let group = &job.groups[gi];
         let ports = group.ports.iter().map(|p| (p.label.clone(), p.static_port.unwrap_or_else(free_port))).collect();
         let digest = crate::state::digest(&job.source);
+        // The directory a previous supd made for the same instance: it is
+        // kept (the instance gets a new ID, as its cgroups a new name).
+        let mut kept_dir = None;
         let tasks = group
             .tasks
             .iter()
@@ -169,6 +172,9 @@ impl Supervisor {
                         let wall = std::time::UNIX_EPOCH + std::time::Duration::from_millis(*ms);
                         now_w.duration_since(wall).ok().and_then(|ago| now_i.checked_sub(ago))
                     }));
+                }
+                if let Some(name) = saved.as_ref().and_then(|s| s.alloc_dir.clone()) {
+                    kept_dir.get_or_insert(name);
                 }
                 let mut run = TaskRun::new(t.clone(), tracker);
                 run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
@@ -197,10 +203,18 @@ impl Supervisor {
                 run
             })
             .collect();
+        let id = self.rng.alloc_id();
+        let dir = match crate::taskdir::AllocDir::new(&self.cfg.data_dir, kept_dir.as_deref().unwrap_or(&id)) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                log::error!("{}.{}[{index}]: no allocation directory: {e}", job.id, group.name);
+                None
+            }
+        };
         let mut instance = Instance {
             group: gi,
             index,
-            id: self.rng.alloc_id(),
+            id,
             name: format!("{}.{}[{index}]", job.id, group.name),
             tasks,
             winding_down: false,
@@ -212,6 +226,7 @@ impl Supervisor {
             resched: super::task::Resched::Idle,
             resched_gen: 0,
             description: None,
+            dir,
         };
         let saved = self
             .store
@@ -299,6 +314,9 @@ impl Supervisor {
                     // (or waits out a restart delay) gets the reason and
                     // `Killing` too; its run then ends without `Killed`.
                     t.generation += 1;
+                    if let Some(fetch) = t.setup.fetching.take() {
+                        fetch.cancel();
+                    }
                     killing(t);
                     t.state = State::Dead;
                     t.finished_at = Some(SystemTime::now());
@@ -381,6 +399,14 @@ impl Supervisor {
             log::error!("{} is already running; not starting it twice", self.label(key));
             return;
         }
+        // Its directory, artifacts and templates first (setup.rs); a
+        // download in flight calls back here once it is in.
+        if !self.setup_task(key) {
+            return;
+        }
+        let Some(run) = self.jobs.runs.get(&key.run) else { return };
+        let Some(instance) = run.instances.get(key.inst) else { return };
+        let Some(t) = instance.tasks.get(key.task) else { return };
         let spec = match launch::spawn_spec(&self.cfg.node, run, instance, t, None) {
             Ok(s) => s,
             Err(message) => {
@@ -497,7 +523,7 @@ impl Supervisor {
     }
 
     /// Applies the restart policy to how a task's run ended.
-    fn decide(&mut self, key: TaskKey, outcome: Outcome) {
+    pub(super) fn decide(&mut self, key: TaskKey, outcome: Outcome) {
         let winding_down = self.stopping()
             || self.jobs.runs.get(&key.run).is_none_or(|r| r.stopped)
             || self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)).is_none_or(|i| i.winding_down);
@@ -587,6 +613,7 @@ impl Supervisor {
             self.start_task(TaskKey { run: serial, inst, task: ti });
         }
         self.settle(serial, inst);
+        self.release_alloc_dir(serial, inst);
         // A retired version with nothing left is forgotten.
         if let Some(run) = self.jobs.runs.get(&serial)
             && run.stopped

@@ -19,6 +19,10 @@ pub struct Config {
     pub journal_socket: PathBuf,
     /// What survives a restart of supd.
     pub state_dir: PathBuf,
+    /// Allocation directories go in `<data_dir>/alloc/`.
+    pub data_dir: PathBuf,
+    /// What one artifact download may take.
+    pub artifact_limits: crate::taskdir::Limits,
     pub node: Node,
     /// Init duties: after the tasks, stop and reap every process left.
     pub init: bool,

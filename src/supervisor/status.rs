@@ -32,6 +32,7 @@ pub fn job_status(
                     id: i.id.clone(),
                     status: i.status().as_str().to_string(),
                     description: i.description.map(str::to_string),
+                    alloc_dir: i.dir.as_ref().map(|d| d.root().display().to_string()),
                     reschedule: reschedule_status(i, g.reschedule.as_ref()),
                     tasks: i
                         .tasks

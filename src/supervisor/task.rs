@@ -163,6 +163,26 @@ pub struct TaskRun {
     /// Why it is being stopped, when not for the usual reasons: the message
     /// of its `Killing` event (Nomad's display message).
     pub kill_reason: Option<&'static str>,
+    /// Its directory, artifacts and templates (setup.rs).
+    pub setup: Setup,
+}
+
+/// Where a task stands with its pre-start stage: the task directory,
+/// artifacts (fetched once), templates (rendered before every start).
+#[derive(Debug, Default)]
+pub struct Setup {
+    /// `Task Setup` has been told and the directory made once.
+    pub built: bool,
+    /// Every artifact is in.
+    pub fetched: bool,
+    /// Artifacts are being fetched off the loop: the task is pending, not
+    /// running, until they are in (a stop cancels the fetch).
+    pub fetching: Option<crate::taskdir::artifact::FetchHandle>,
+    /// What the `env = true` templates set, as last rendered.
+    pub env: Vec<(String, String)>,
+    /// The `once` templates rendered (by index), with what each set in
+    /// the environment: they are not rendered again.
+    pub once: std::collections::BTreeMap<usize, Vec<(String, String)>>,
 }
 
 impl TaskRun {
@@ -189,6 +209,7 @@ impl TaskRun {
             cgroup: None,
             limits: None,
             kill_reason: None,
+            setup: Setup::default(),
         }
     }
 
@@ -247,6 +268,8 @@ pub struct Instance {
     /// Why it ended, when its tasks do not say (Nomad's client
     /// description): it ran past its group's `max_run_duration`.
     pub description: Option<&'static str>,
+    /// Its allocation directory (`None` only in unit tests of the model).
+    pub dir: Option<crate::taskdir::AllocDir>,
 }
 
 /// What the reschedule policy made of a failed instance.
@@ -487,6 +510,7 @@ pub(super) mod tests {
             resched: Resched::Idle,
             resched_gen: 0,
             description: None,
+            dir: None,
         }
     }
 }

@@ -25,6 +25,11 @@ pub enum Timer {
     CheckTimeout { check: CheckKey, probe: u64 },
     /// Start (or restart) a task, if its generation still matches.
     Start { task: TaskKey, generation: u64 },
+    /// Apply a re-rendered template's change mode, if the task's
+    /// generation still matches.
+    TemplateChange { task: TaskKey, generation: u64, template: usize },
+    /// Kill a template's `change_script` that outlived its timeout.
+    ChangeScriptTimeout { pid: Pid },
     /// SIGKILL a task that outlived its kill_timeout.
     Escalate { task: TaskKey, generation: u64 },
     /// Send a task its kill signal, after its shutdown_delay.

@@ -111,7 +111,7 @@ impl Dir {
         Ok(File::from(fd))
     }
 
-    /// Writes `name` whole or not at all: a new file beside it, synced, then
+    /// Writes `name` whole or not at all: a new file beside it, then
     /// renamed over it. Returns false (and writes nothing) when the file
     /// already holds exactly `data` with this mode.
     pub fn write_atomic(&self, name: &str, data: &[u8], mode: u32, owner: Owner) -> Result<bool, BeneathError> {
@@ -129,9 +129,11 @@ impl Dir {
         }
         let tmp = format!(".{name}.supd-new");
         let mut f = self.create(&tmp, mode)?;
+        // No fsync: the rename keeps readers from seeing half a file, and
+        // what is rendered is rendered again before the task's next start
+        // (after a power loss too), so the loop does not wait for the disk.
         let written = f
             .write_all(data)
-            .and_then(|()| f.sync_all())
             .map_err(|e| err(&[&tmp], io_errno(&e)))
             .and_then(|()| chown(f.as_fd(), owner).map_err(|e| err(&[&tmp], e)))
             .and_then(|()| renameat(&self.fd, tmp.as_str(), &self.fd, name).map_err(|e| err(&[name], e)));

@@ -14,13 +14,13 @@ pub(super) const GROUP: Schema = Schema {
         ("service", Blk),
         ("task", Blk),
         ("max_run_duration", Attr),
+        ("ephemeral_disk", Blk),
     ],
     ignored: &[
         "affinity",
         "spread",
         "update",
         "migrate",
-        "ephemeral_disk",
         "volume",
         "scaling",
         "consul",
@@ -32,6 +32,9 @@ pub(super) const GROUP: Schema = Schema {
         "shutdown_delay",
     ],
 };
+
+pub(super) const EPHEMERAL_DISK: Schema =
+    Schema { what: "ephemeral_disk", keys: &[("sticky", Attr)], ignored: &["size", "migrate"] };
 
 pub(super) const NETWORK: Schema =
     Schema { what: "network", keys: &[("port", Blk), ("mode", Attr)], ignored: &["dns", "hostname", "mbits", "cni"] };
@@ -78,6 +81,14 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
 
     let max_run_duration = max_run_duration(r, b, job.job_type);
 
+    let ephemeral_disk_sticky = match r.one_block(b, "ephemeral_disk", "a group") {
+        Some(disk) => {
+            r.no_label(disk);
+            r.check_keys(&disk.body, &EPHEMERAL_DISK);
+            r.attr(&disk.body, "sticky").and_then(|a| r.bool(&a.value, "sticky")).unwrap_or(false)
+        }
+        None => false,
+    };
     let ports = network(r, b);
     let task_names: Vec<String> =
         r.blocks(b, "task").iter().filter_map(|t| t.labels.first().map(|l| l.as_str().to_string())).collect();
@@ -131,7 +142,20 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
         );
     }
     let pos = r.sink.pos(&block.ident.span());
-    Group { name, pos, count, restart, reschedule, constraints, meta, ports, services, tasks, max_run_duration }
+    Group {
+        name,
+        pos,
+        count,
+        restart,
+        reschedule,
+        constraints,
+        meta,
+        ports,
+        services,
+        tasks,
+        max_run_duration,
+        ephemeral_disk_sticky,
+    }
 }
 
 /// `max_run_duration` (Nomad 2.0): how long a batch or sysbatch instance

@@ -2,14 +2,14 @@
 # not act on load with a warning each, and the file stays valid.
 #
 # expect: ok
-# expect: 23:5 warning: `ephemeral_disk` in group is ignored by supd — it loads, but has no effect here
+# expect: 24:7 warning: `size` in ephemeral_disk is ignored by supd — it loads, but has no effect here
 # expect: 27:5 warning: `volume` in group is ignored by supd — it loads, but has no effect here
 # expect: 32:5 warning: `scaling` in group is ignored by supd — it loads, but has no effect here
 # expect: 37:5 warning: `update` in group is ignored by supd — it loads, but has no effect here
 # expect: 41:5 warning: `shutdown_delay` in group is ignored by supd — it loads, but has no effect here
 # expect: 48:9 warning: `cap_add` in config is ignored by supd — it loads, but has no effect here
-# expect: 51:7 warning: `template` is checked, but supd does not apply it at task start yet — the task starts without it
-# expect: 56:7 warning: `artifact` is checked, but supd does not apply it at task start yet — the task starts without it
+# (the template block loads without a warning: supd renders it)
+# (the artifact block loads without a warning: supd fetches it)
 # expect: 60:7 warning: `volume_mount` in task is ignored by supd — it loads, but has no effect here
 # expect: 65:7 warning: `vault` in task is ignored by supd — it loads, but has no effect here
 # expect: 69:7 warning: `identity` in task is ignored by supd — it loads, but has no effect here

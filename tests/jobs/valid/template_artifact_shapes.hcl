@@ -1,14 +1,8 @@
 # Shapes of template and artifact blocks from Nomad's own job files (e2e
 # consultemplate/template_shared_alloc, artifact/artifact_linux) that use only
-# this host: they load, each with the warning that supd does not apply it yet.
+# this host: they load without a warning (supd renders and fetches them).
 #
 # expect: ok
-# expect: 27:7 warning: `artifact` is checked, but supd does not apply it at task start yet — the task starts without it
-# expect: 33:7 warning: `artifact` is checked, but supd does not apply it at task start yet — the task starts without it
-# expect: 40:7 warning: `template` is checked, but supd does not apply it at task start yet — the task starts without it
-# expect: 47:7 warning: `template` is checked, but supd does not apply it at task start yet — the task starts without it
-# expect: 55:7 warning: `template` is checked, but supd does not apply it at task start yet — the task starts without it
-# expect: 68:7 warning: `template` is checked, but supd does not apply it at task start yet — the task starts without it
 
 job "template-shared-alloc" {
   constraint {

@@ -1,0 +1,40 @@
+# Shapes of Nomad's own e2e job files that need Consul or a getter supd lacks
+# (consultemplate/update_triggers' service template, artifact_linux's git
+# source) are refused at validation with the reason; a template source outside
+# the task directory (bad_template_paths) loads, and fails at task start as in
+# Nomad's sandbox.
+#
+# expect: 27:23 error: supd does not fetch a git repository (go-getter's `git` getter) — fetch http://, https://, file:/// or an absolute path; publish the files over HTTP or put them on this host
+# expect: 32:10 error: template line 1, column 10: supd has no Consul: `service` cannot be rendered — write the value into the template or the task's env, or use nomadService for supd's own services
+
+job "bad-template-paths" {
+  group "template-paths" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    task "task" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "sleep 300"]
+      }
+      template {
+        source      = "/etc/passwd"
+        destination = "${NOMAD_SECRETS_DIR}/foo/dst"
+      }
+      artifact {
+        source      = "git::https://github.com/hashicorp/go-set"
+        destination = "local/repository"
+      }
+      template {
+        data = <<EOT
+{{ range service "upstream-service" }}
+server {{ .Name }} {{ .Address }}:{{ .Port }}{{ end }}
+EOT
+        destination = "${NOMAD_TASK_DIR}/services.conf"
+        change_mode = "noop"
+      }
+    }
+  }
+}
