@@ -89,7 +89,9 @@ pub(super) fn spawn_spec(
     let args = args.iter().map(|a| resolve(a)).collect();
     let work_dir = task.work_dir.as_deref().map(|d| resolve(d).into());
     let user = match &task.user {
+        // A container's user is the image's business.
         None => None,
+        Some(_) if task.driver.is_container() => None,
         Some(name) => {
             let ids = process::lookup_user(name)?;
             let me = nix::unistd::geteuid().as_raw();

@@ -50,6 +50,9 @@ impl Supervisor {
 
     /// Whether the kernel's OOM killer struck the task's run that just ended.
     pub(super) fn oom_killed(&mut self, key: TaskKey, exit: Exit) -> bool {
+        if self.jobs.task(key).and_then(|t| t.container.as_ref()).is_some_and(|c| c.oom_killed) {
+            return true;
+        }
         let sigkill = matches!(exit, Exit::Signal { signal: libc::SIGKILL, .. });
         self.jobs.task_mut(key).and_then(|t| t.cgroup.as_mut()).is_some_and(|cg| cg.end_run(sigkill))
     }

@@ -160,6 +160,24 @@ pub struct TaskRun {
     pub cgroup: Option<crate::process::cgroup::TaskCgroup>,
     /// What its cgroup enforced, kept for `status` after it is removed.
     pub limits: Option<crate::process::cgroup::Limits>,
+    /// Its container while one is being started or runs (container
+    /// drivers only).
+    pub container: Option<Container>,
+}
+
+/// The container of a container task's current run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// The engine's id, once created and started.
+    pub id: Option<String>,
+    pub image: String,
+    /// The task's generation its start was asked with: a report for
+    /// another one is about a run that was given up.
+    pub generation: u64,
+    /// The engine said the kernel killed it for memory.
+    pub oom_killed: bool,
+    /// Adopted from a previous supd; its output is not followed yet.
+    pub adopted: bool,
 }
 
 impl TaskRun {
@@ -185,6 +203,7 @@ impl TaskRun {
             leftover: None,
             cgroup: None,
             limits: None,
+            container: None,
         }
     }
 
