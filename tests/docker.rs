@@ -88,6 +88,7 @@ fn start_engine() -> Engine {
          e=$!
          cat >/dev/null
          kill $e; wait $e
+         grep -o ' {d}/[^ ]*' /proc/mounts | sort -r | xargs -r umount -l
          rm -rf {d}"
     );
     let mut child =
@@ -419,4 +420,110 @@ fn a_container_killed_for_memory_ends_oom_killed() {
         "{}",
         pretty(&t)
     );
+}
+
+#[test]
+fn a_frozen_container_is_restarted_by_its_check() {
+    let e = engine();
+    let port = 16479;
+    let s = Supd::new();
+    s.write_job(
+        "frozen.hcl",
+        &format!(
+            r#"job "frozen" {{
+  group "cache" {{
+    network {{
+      port "db" {{
+        static = {port}
+      }}
+    }}
+    restart {{
+      attempts = 2
+      interval = "30m"
+      delay    = "200ms"
+      mode     = "fail"
+    }}
+    task "redis" {{
+      driver       = "docker"
+      kill_timeout = "1s"
+      config {{
+        image        = "redis:3.2"
+        network_mode = "host"
+        command      = "/usr/bin/redis-server"
+        args         = ["--port", "${{NOMAD_PORT_db}}", "--bind", "127.0.0.1", "--save", "", "--tcp-backlog", "1"]
+      }}
+      service {{
+        port = "db"
+        check_restart {{
+          limit = 3
+          grace = "1s"
+        }}
+        check {{
+          name     = "redis-tcp"
+          type     = "tcp"
+          interval = "300ms"
+          timeout  = "200ms"
+        }}
+      }}
+    }}
+  }}
+}}"#
+        ),
+    );
+    let s = supd_with(s);
+    let target = "frozen/cache/0/redis";
+    let t = s.wait_health(target, "passing");
+    let id = container_id(&t);
+    let frozen_at = Instant::now();
+    e.docker_ok(&["pause", &id]);
+    let t = s.wait_task(target, "restarted in a new container", |t| {
+        t["restarts"] == 1 && t["state"] == "running" && container_id(t) != id
+    });
+    let took = frozen_at.elapsed();
+    assert!(took < Duration::from_secs(10), "restarted {took:?} after the freeze");
+    let signaled = events(&t).iter().find(|(k, _)| k == "Restart Signaled").cloned();
+    assert_eq!(signaled.map(|(_, m)| m).as_deref(), Some("healthcheck: check \"redis-tcp\" unhealthy"));
+    s.wait_health(target, "passing");
+    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).len() == 1);
+    assert!(ok, "the frozen container is gone: {:?}", e.containers(&home_label(&s)));
+}
+
+#[test]
+fn an_engine_that_does_not_answer_is_a_driver_failure_naming_it_and_the_task_is_retried() {
+    let s = Supd::new();
+    let endpoint = s.path("no-engine.sock");
+    s.write_job(
+        "gone.hcl",
+        r#"job "gone" {
+  group "g" {
+    restart {
+      attempts = 1
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "docker"
+      config {
+        image = "tools:1"
+      }
+    }
+  }
+  group "host" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start_with_config(&format!("[driver.docker]\nendpoint = \"unix://{}\"\n", endpoint.display()));
+    let t = s.wait_dead("gone/g/0/t");
+    let failures: Vec<String> = events(&t).into_iter().filter(|(k, _)| k == "Driver Failure").map(|(_, m)| m).collect();
+    assert_eq!(failures.len(), 2, "retried by its restart policy: {}", pretty(&t));
+    assert!(failures[0].contains(&format!("unix://{}", endpoint.display())), "{failures:?}");
+    s.wait_running("gone/host/0/t");
 }

@@ -101,11 +101,11 @@ impl Engine {
     }
 
     pub fn image_exists(&self, image: &str) -> Result<bool, EngineError> {
-        let r = self.call("image inspect", "GET", &format!("/images/{}/json", query(image)), None)?;
+        let r = self.call("cannot inspect the image", "GET", &format!("/images/{}/json", query(image)), None)?;
         match r.status {
             200 => Ok(true),
             404 => Ok(false),
-            _ => Err(EngineError::answer("image inspect", &r)),
+            _ => Err(EngineError::answer("cannot inspect the image", &r)),
         }
     }
 
@@ -184,6 +184,11 @@ impl Engine {
             None,
         )
         .map(drop)
+    }
+
+    /// Thaws a paused container.
+    pub fn unpause(&self, id: &str) -> Result<(), EngineError> {
+        self.json("cannot unpause the container", "POST", &format!("/containers/{id}/unpause"), None).map(drop)
     }
 
     /// Removes a container, stopping it first if it runs.

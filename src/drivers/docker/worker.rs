@@ -144,7 +144,13 @@ impl<K: Send + Clone + 'static> Docker<K> {
     /// Sends a signal through the engine.
     pub fn kill(&self, key: K, id: String, signal: String) {
         self.spawn("signal", key, move |engine, report| {
-            if let Err(error) = engine.kill(&id, &signal) {
+            let mut sent = engine.kill(&id, &signal);
+            // The engine refuses to signal a paused (frozen) container:
+            // it is thawed to get the signal, as a stopped process would.
+            if sent.as_ref().is_err_and(|e| e.message.contains("is paused")) {
+                sent = engine.unpause(&id).and_then(|()| engine.kill(&id, &signal));
+            }
+            if let Err(error) = sent {
                 // Already gone: its exit is on its way.
                 if error.message.contains("is not running") {
                     return;
