@@ -191,6 +191,7 @@ fn the_articles_job_runs_restarts_is_adopted_and_stops_in_a_container() {
     let (pid1, id) = (pid(&t), container_id(&t));
     assert_eq!(t["container"]["image"], "redis:3.2", "{}", pretty(&t));
     assert_eq!(id.len(), 12, "status shows the short container id: {}", pretty(&t));
+    assert_eq!(t["resources"]["memory_limit"], 256 * 1024 * 1024, "status shows the engine's limit: {}", pretty(&t));
     let ours = e.containers(&home_label(&s));
     assert_eq!(ours.len(), 1, "{ours:?}");
     assert!(ours[0].starts_with(&id), "{ours:?} vs {id}");

@@ -210,6 +210,15 @@ pub(super) fn task_resources(t: &TaskRun) -> TaskResources {
         out.cpu_weight = l.cpu_weight;
         out.cpu_quota = l.cpu_quota;
     }
+    // A container's limits are the engine's, set at its creation.
+    if t.spec.driver.is_container()
+        && let Some(l) = crate::drivers::docker::spec::limits(r)
+    {
+        out.enforced =
+            ["memory", "cpu"].into_iter().filter(|w| *w != "memory" || l.memory.is_some()).map(String::from).collect();
+        out.memory_limit = l.memory;
+        out.cpu_weight = Some(l.cpu_shares);
+    }
     if let Some(cg) = &t.cgroup {
         let usage = cg.usage();
         out.memory_usage = usage.memory_bytes;

@@ -101,19 +101,14 @@ pub fn create_body(i: &Inputs, s: &Settings) -> Result<Value, String> {
     // Nomad's docker driver: the hard limit is memory_max when set (and
     // `memory` the reservation), else `memory`; cpu is the share weight.
     // A task without `resources` gets no limit, as every supd task.
-    if t.resources.declared {
-        let mb = 1024 * 1024;
-        match t.resources.memory_max {
-            Some(max) if max > 0 => {
-                host.insert("Memory".into(), json!(max * mb));
-                host.insert("MemoryReservation".into(), json!(i64::from(t.resources.memory) * mb));
-            }
-            Some(_) => {}
-            None => {
-                host.insert("Memory".into(), json!(i64::from(t.resources.memory) * mb));
-            }
+    if let Some(limits) = limits(&t.resources) {
+        if let Some(m) = limits.memory {
+            host.insert("Memory".into(), json!(m));
         }
-        host.insert("CpuShares".into(), json!(t.resources.cpu.max(2)));
+        if let Some(m) = limits.reservation {
+            host.insert("MemoryReservation".into(), json!(m));
+        }
+        host.insert("CpuShares".into(), json!(limits.cpu_shares));
     }
     if c.privileged {
         if !s.allow_privileged {
@@ -215,6 +210,31 @@ pub fn create_body(i: &Inputs, s: &Settings) -> Result<Value, String> {
     host.insert("LogConfig".into(), json!({ "Type": "json-file", "Config": { "max-size": "1m", "max-file": "2" } }));
     config.insert("HostConfig".into(), Value::Object(host));
     Ok(Value::Object(config))
+}
+
+/// What the engine enforces for a task's `resources` (bytes, shares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub memory: Option<u64>,
+    pub reservation: Option<u64>,
+    pub cpu_shares: u64,
+}
+
+/// Nomad's docker driver: the hard limit is `memory_max` when set (and
+/// `memory` the reservation), else `memory`; `cpu` is the share weight. A
+/// task without `resources` gets no limit, as every supd task.
+pub fn limits(r: &crate::jobspec::model::Resources) -> Option<Limits> {
+    if !r.declared {
+        return None;
+    }
+    let mb = 1024 * 1024;
+    let memory = u64::from(r.memory) * mb;
+    let (memory, reservation) = match r.memory_max {
+        Some(max) if max > 0 => (Some(max as u64 * mb), Some(memory)),
+        Some(_) => (None, None),
+        None => (Some(memory), None),
+    };
+    Some(Limits { memory, reservation, cpu_shares: u64::from(r.cpu.max(2)) })
 }
 
 fn cap_name(c: &str) -> String {
