@@ -58,10 +58,24 @@ impl Engine {
 
     /// The ids of every container (running or not) labelled `key=value`.
     fn containers(&self, label: &str) -> Vec<String> {
-        self.docker_ok(&["ps", "-aq", "--no-trunc", "--filter", &format!("label={label}")])
-            .lines()
-            .map(str::to_string)
-            .collect()
+        self.ps(&["-a", "--filter", &format!("label={label}")])
+    }
+
+    /// The ids of the running containers labelled `key=value`.
+    fn running(&self, label: &str) -> Vec<String> {
+        self.ps(&["--filter", &format!("label={label}")])
+    }
+
+    /// The ids of the containers labelled `key=value` that have ended
+    /// (what supd removes once the next run has started).
+    fn ended(&self, label: &str) -> Vec<String> {
+        self.ps(&["-a", "--filter", &format!("label={label}"), "--filter", "status=exited"])
+    }
+
+    fn ps(&self, args: &[&str]) -> Vec<String> {
+        let mut all = vec!["ps", "-q", "--no-trunc"];
+        all.extend_from_slice(args);
+        self.docker_ok(&all).lines().map(str::to_string).collect()
     }
 
     fn log(&self) -> String {
@@ -192,9 +206,13 @@ fn the_articles_job_runs_restarts_is_adopted_and_stops_in_a_container() {
     assert_eq!(t["container"]["image"], "redis:3.2", "{}", pretty(&t));
     assert_eq!(id.len(), 12, "status shows the short container id: {}", pretty(&t));
     assert_eq!(t["resources"]["memory_limit"], 256 * 1024 * 1024, "status shows the engine's limit: {}", pretty(&t));
-    let ours = e.containers(&home_label(&s));
+    let ours = e.running(&home_label(&s));
     assert_eq!(ours.len(), 1, "{ours:?}");
     assert!(ours[0].starts_with(&id), "{ours:?} vs {id}");
+    // Beside it at most the container made ahead for its next run, which
+    // does not run.
+    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).len() == 2);
+    assert!(ok, "the next run's container is made ahead: {:?}", e.containers(&home_label(&s)));
     // supd's status names the container's own first process.
     let inspect: Value = serde_json::from_str(&e.docker_ok(&["inspect", &ours[0]])).expect("inspect JSON");
     assert_eq!(inspect[0]["State"]["Pid"], pid1);
@@ -229,8 +247,9 @@ fn the_articles_job_runs_restarts_is_adopted_and_stops_in_a_container() {
     assert_eq!(restarts(&t), 1);
     let (pid2, id2) = (pid(&t), container_id(&t));
     assert_ne!(pid2, pid1);
-    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).len() == 1);
-    assert!(ok, "the old container is removed: {:?}", e.containers(&home_label(&s)));
+    let ok = wait_until(PATIENCE, || e.ended(&home_label(&s)).is_empty());
+    assert!(ok, "the old container is removed: {:?}", e.ended(&home_label(&s)));
+    assert_eq!(e.running(&home_label(&s)).len(), 1);
     assert!(wait_until(PATIENCE, || ping(pid2) == "PONG"), "the new redis answers");
 
     // supd is killed and started again: the container is adopted, not
@@ -240,8 +259,8 @@ fn the_articles_job_runs_restarts_is_adopted_and_stops_in_a_container() {
     let t = s.wait_running(target);
     assert_eq!((container_id(&t), pid(&t), restarts(&t)), (id2.clone(), pid2, 1), "{}", pretty(&t));
     assert!(kinds(&t).contains(&"Driver".to_string()), "{}", pretty(&t));
-    let ours = e.containers(&home_label(&s));
-    assert_eq!(ours.len(), 1, "exactly one container for the task: {ours:?}");
+    let ours = e.running(&home_label(&s));
+    assert_eq!(ours.len(), 1, "exactly one container runs for the task: {ours:?}");
     assert!(ours[0].starts_with(&id2));
     assert_eq!(ping(pid2), "PONG");
     // The adopted container is followed: its exit is seen.
@@ -254,8 +273,14 @@ fn the_articles_job_runs_restarts_is_adopted_and_stops_in_a_container() {
     s.supctl_ok(&["job", "stop", "example"]);
     let t = s.wait_dead(target);
     assert!(kinds(&t).contains(&"Killed".to_string()), "{}", pretty(&t));
-    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).is_empty());
-    assert!(ok, "containers left after job stop: {:?}", e.containers(&home_label(&s)));
+    // Removals wait for the engine, which other tests keep busy too.
+    let ok = wait_until(2 * PATIENCE, || e.containers(&home_label(&s)).is_empty());
+    assert!(
+        ok,
+        "containers left after job stop: {}\n{}",
+        e.docker_ok(&["ps", "-a", "--filter", &format!("label={}", home_label(&s))]),
+        s.log()
+    );
 }
 
 #[test]
@@ -377,7 +402,7 @@ fn a_bad_image_is_a_driver_failure_and_the_other_tasks_run_on() {
     assert_eq!(count(&t, "Driver Failure", |_| true), 2, "{}", pretty(&t));
     let fine2 = s.wait_running("bad/fine/0/t");
     assert_eq!((container_id(&fine2), restarts(&fine2)), (container_id(&fine), 0));
-    assert_eq!(e.containers(&home_label(&s)).len(), 1, "only the fine task has a container");
+    assert_eq!(e.running(&home_label(&s)).len(), 1, "only the fine task has a container");
 }
 
 #[test]
@@ -485,7 +510,7 @@ fn a_frozen_container_is_restarted_by_its_check() {
     let signaled = events(&t).iter().find(|(k, _)| k == "Restart Signaled").cloned();
     assert_eq!(signaled.map(|(_, m)| m).as_deref(), Some("healthcheck: check \"redis-tcp\" unhealthy"));
     s.wait_health(target, "passing");
-    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).len() == 1);
+    let ok = wait_until(PATIENCE, || e.ended(&home_label(&s)).is_empty() && e.running(&home_label(&s)).len() == 1);
     assert!(ok, "the frozen container is gone: {:?}", e.containers(&home_label(&s)));
 }
 

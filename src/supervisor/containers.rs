@@ -149,10 +149,12 @@ impl Supervisor {
         self.journal_starting(key);
         let (stdout, stderr) = self.log_files(key);
         let name = self.container_name(key);
+        let slot = slot_of(key, &self.jobs);
         let Some(t) = self.jobs.task_mut(key) else { return };
         let Some(c) = t.spec.container.as_deref() else { return };
         let image = body["Image"].as_str().unwrap_or(&c.image).to_string();
         let req = StartRequest {
+            slot,
             name,
             image: image.clone(),
             force_pull: c.force_pull,
@@ -315,6 +317,18 @@ impl Supervisor {
         }
     }
 
+    /// A task is dead for good: the container made ahead for its next run
+    /// is removed.
+    pub(super) fn release_container(&mut self, key: TaskKey) {
+        if self.jobs.task(key).is_none_or(|t| !t.spec.driver.is_container()) || self.containers.driver.is_none() {
+            return;
+        }
+        let slot = slot_of(key, &self.jobs);
+        if let Some(d) = self.containers.driver.as_ref() {
+            d.drop_spare((key, 0), &slot);
+        }
+    }
+
     /// Sends a signal to a task: through the engine for a container, to
     /// the process group for a host process.
     pub(super) fn signal_task(&mut self, key: TaskKey, sig: Signal) -> nix::Result<()> {
@@ -364,5 +378,13 @@ impl Supervisor {
         }
         self.journal_task(key);
         self.activate_checks(key);
+    }
+}
+
+/// What identifies a task's runs to the driver: its instance and name.
+fn slot_of(key: TaskKey, jobs: &super::jobs::Jobs) -> String {
+    match jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) {
+        Some(i) => format!("{}/{}", i.id, i.tasks.get(key.task).map_or("", |t| t.spec.name.as_str())),
+        None => String::new(),
     }
 }

@@ -73,6 +73,7 @@ impl Supervisor {
 
     /// A task is dead for good: its cgroup goes, once empty.
     pub(super) fn release_cgroup(&mut self, key: TaskKey) {
+        self.release_container(key);
         let label = self.label(key);
         let Some(t) = self.jobs.task_mut(key) else { return };
         if t.pid.is_some() {

@@ -1,7 +1,9 @@
 //! The driver's threads. Each container has one, from the pull to the
-//! removal: pull if needed, create, start, then copy its output into the
-//! task's log pipes until the output ends, wait for the exit, report it,
-//! and remove the container. Signals and removals are short threads of
+//! removal: pull if needed, create, start, create the container of the
+//! task's next run ahead (a restart is then a start, as the engine's own
+//! restart policy does it), copy its output into the task's log pipes
+//! until the output ends, wait for the exit, report it, and remove the
+//! container. Signals and removals are short threads of
 //! their own. Threads decide nothing: every result goes back to the loop
 //! through a channel, with a byte on a socket the loop watches.
 //!
@@ -13,12 +15,13 @@
 
 use super::engine::{Demux, Engine, EngineError};
 use serde_json::Value;
+use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What a driver thread tells the loop.
@@ -39,6 +42,9 @@ pub enum Report {
 /// What starting a container takes.
 #[derive(Debug)]
 pub struct StartRequest {
+    /// The task (instance and name): a container made ahead for its next
+    /// run is found by it.
+    pub slot: String,
     pub name: String,
     pub image: String,
     pub force_pull: bool,
@@ -60,6 +66,7 @@ pub struct Docker<K> {
     woken: mio::net::UnixStream,
     /// Threads still at work.
     busy: Arc<AtomicUsize>,
+    spares: Spares,
 }
 
 const STACK: usize = 256 * 1024;
@@ -77,6 +84,7 @@ impl<K: Send + Clone + 'static> Docker<K> {
             wake: Arc::new(a),
             woken: mio::net::UnixStream::from_std(b),
             busy: Arc::new(AtomicUsize::new(0)),
+            spares: Spares::default(),
         })
     }
 
@@ -122,13 +130,40 @@ impl<K: Send + Clone + 'static> Docker<K> {
 
     /// Pulls (if needed), creates and starts a container, then follows it.
     pub fn start(&self, key: K, req: StartRequest) {
+        let spares = self.spares.clone();
         self.spawn("container", key, move |engine, report| {
-            let StartRequest { name, image, force_pull, pull_timeout, body, stdout, stderr } = req;
-            let id = match create_and_start(engine, &name, &image, force_pull, pull_timeout, &body, report) {
-                Ok(id) => id,
+            let StartRequest { slot, name, image, force_pull, pull_timeout, body, stdout, stderr } = req;
+            // The container created ahead for this task, when it is what
+            // this start asks for: only its start is left to do.
+            let ahead = spares.take(engine, &slot, &body).filter(|_| !force_pull);
+            let started = match ahead {
+                Some(id) => match engine.start(&id) {
+                    Ok(()) => Ok(id),
+                    Err(_) => {
+                        let _ = engine.remove(&id);
+                        create_and_start(engine, &name, &image, force_pull, pull_timeout, &body, report)
+                    }
+                },
+                None => create_and_start(engine, &name, &image, force_pull, pull_timeout, &body, report),
+            };
+            let id = match started.and_then(|id| running(engine, id)) {
+                Ok((id, pid)) => {
+                    report(Report::Started { id: id.clone(), pid });
+                    id
+                }
                 Err(error) => return report(Report::Failed { error }),
             };
+            // The next run's container is made while this one runs, so
+            // that a restart is a start (what the engine's own restart
+            // policy does), not a create and a start.
+            for old in spares.take_ended(&slot) {
+                let _ = engine.remove(&old);
+            }
+            if !force_pull && let Ok(spare) = engine.create(&format!("{name}-next"), &body) {
+                spares.put(engine, &slot, spare, body);
+            }
             follow(engine, &id, 0, stdout, stderr, report);
+            spares.ended(engine, &slot, &id);
         });
     }
 
@@ -138,6 +173,9 @@ impl<K: Send + Clone + 'static> Docker<K> {
         self.spawn("container", key, move |engine, report| {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
             follow(engine, &id, now, stdout, stderr, report);
+            if let Err(e) = engine.remove(&id) {
+                log::warn!("container {}: {e}", short(&id));
+            }
         });
     }
 
@@ -158,6 +196,14 @@ impl<K: Send + Clone + 'static> Docker<K> {
                 report(Report::SignalFailed { id, error });
             }
         });
+    }
+
+    /// A task is dead for good: the container made ahead for its next run
+    /// goes.
+    pub fn drop_spare(&self, key: K, slot: &str) {
+        for id in self.spares.drop_slot(slot) {
+            self.remove(key.clone(), id);
+        }
     }
 
     /// Stops and removes a container nobody follows.
@@ -197,19 +243,102 @@ fn create_and_start(
         let _ = engine.remove(&id);
         return Err(e);
     }
-    let state = match engine.inspect(&id) {
-        Ok(s) => s,
-        Err(e) => {
-            let _ = engine.remove(&id);
-            return Err(e);
-        }
-    };
-    report(Report::Started { id: id.clone(), pid: state.pid });
     Ok(id)
 }
 
-/// Copies the container's output until it ends, then reports its exit and
-/// removes it.
+/// A started container and its first process, or it goes.
+fn running(engine: &Engine, id: String) -> Result<(String, i32), EngineError> {
+    match engine.inspect(&id) {
+        Ok(s) => Ok((id, s.pid)),
+        Err(e) => {
+            let _ = engine.remove(&id);
+            Err(e)
+        }
+    }
+}
+
+/// Per task (its slot): the container created ahead for its next run, and
+/// the containers of its ended runs, removed once the next run has
+/// started (a removal beside a start slows the start down).
+#[derive(Default, Clone)]
+struct Spares(Arc<Mutex<HashMap<String, Slot>>>);
+
+#[derive(Default)]
+struct Slot {
+    ahead: Option<(String, Value)>,
+    ended: Vec<String>,
+    /// The task is dead for good: what is made or ends meanwhile goes.
+    dropped: bool,
+}
+
+impl Spares {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The slot's container made ahead, if it was created with this very
+    /// request; one made for another request is removed.
+    fn take(&self, engine: &Engine, slot: &str, body: &Value) -> Option<String> {
+        let found = {
+            let mut map = self.lock();
+            let entry = map.entry(slot.to_string()).or_default();
+            entry.dropped = false;
+            entry.ahead.take()
+        };
+        match found {
+            Some((id, made)) if &made == body => Some(id),
+            Some((id, _)) => {
+                let _ = engine.remove(&id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&self, engine: &Engine, slot: &str, id: String, body: Value) {
+        let gone = {
+            let mut map = self.lock();
+            let entry = map.entry(slot.to_string()).or_default();
+            if entry.dropped { Some(id) } else { entry.ahead.replace((id, body)).map(|(old, _)| old) }
+        };
+        if let Some(id) = gone {
+            let _ = engine.remove(&id);
+        }
+    }
+
+    /// A run's container ended: removed after the next start, or now if
+    /// the task is dead for good.
+    fn ended(&self, engine: &Engine, slot: &str, id: &str) {
+        let now = {
+            let mut map = self.lock();
+            let entry = map.entry(slot.to_string()).or_default();
+            if !entry.dropped {
+                entry.ended.push(id.to_string());
+            }
+            entry.dropped
+        };
+        if now {
+            let _ = engine.remove(id);
+        }
+    }
+
+    /// The containers of the slot's ended runs, to remove now.
+    fn take_ended(&self, slot: &str) -> Vec<String> {
+        self.lock().get_mut(slot).map(|e| std::mem::take(&mut e.ended)).unwrap_or_default()
+    }
+
+    /// The slot's task is dead for good: every container kept for it.
+    fn drop_slot(&self, slot: &str) -> Vec<String> {
+        let mut map = self.lock();
+        let entry = map.entry(slot.to_string()).or_default();
+        entry.dropped = true;
+        let mut ids = std::mem::take(&mut entry.ended);
+        ids.extend(entry.ahead.take().map(|(id, _)| id));
+        ids
+    }
+}
+
+/// Copies the container's output until it ends, then reports its exit.
 fn follow(
     engine: &Engine,
     id: &str,
@@ -242,9 +371,6 @@ fn follow(
         Err(e) => Report::Exited { id: id.to_string(), code: -1, oom_killed: false, error: Some(e.message) },
     };
     report(r);
-    if let Err(e) = engine.remove(id) {
-        log::warn!("container {}: {e}", short(id));
-    }
 }
 
 /// The 12 characters `docker ps` shows.
