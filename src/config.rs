@@ -120,6 +120,9 @@ pub struct File {
     pub handoff: Option<toml::Spanned<Handoff>>,
     /// What one `artifact` download may take.
     pub artifact: Option<ArtifactSection>,
+    /// `[driver.docker]`: the container engine and what its tasks may do.
+    #[serde(default)]
+    pub driver: DriverSection,
 }
 
 /// `[artifact]`: the limits of one artifact's download and unpacking.
@@ -134,6 +137,42 @@ pub struct ArtifactSection {
     pub max_files: Option<u64>,
     /// The whole of one download. Default: `30m`.
     pub timeout: Option<toml::Spanned<String>>,
+}
+
+/// `[driver.*]` sections.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriverSection {
+    #[serde(default)]
+    pub docker: DockerSection,
+}
+
+/// `[driver.docker]`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DockerSection {
+    /// `unix:///path`. Default: `DOCKER_HOST`, else `unix:///var/run/docker.sock`.
+    pub endpoint: Option<String>,
+    /// Tasks may ask for `privileged = true`. Default: false.
+    #[serde(default)]
+    pub allow_privileged: bool,
+    /// Capabilities `cap_add` may name. Default: Nomad's list.
+    pub allow_caps: Option<Vec<String>>,
+    /// Volumes may name host paths outside the task directory, and named
+    /// volumes. Default: false.
+    #[serde(default)]
+    pub allow_volumes: bool,
+}
+
+impl DockerSection {
+    pub fn settings(&self) -> crate::drivers::docker::Settings {
+        crate::drivers::docker::Settings {
+            endpoint: self.endpoint.clone(),
+            allow_privileged: self.allow_privileged,
+            allow_caps: self.allow_caps.clone(),
+            allow_volumes: self.allow_volumes,
+        }
+    }
 }
 
 /// A `[[peer]]`: a host running supd that may take over failed work.
@@ -513,6 +552,21 @@ rack = "r12"
         let e = File::parse("log = \"journal\"\n").unwrap_err().to_string();
         assert!(e.starts_with("1:7: unknown variant `journal`"), "{e}");
         assert_eq!(File::parse("").unwrap(), File::default());
+    }
+
+    #[test]
+    fn the_docker_driver_section() {
+        let f = File::parse(
+            "[driver.docker]\nendpoint = \"unix:///run/podman/podman.sock\"\nallow_caps = [\"all\"]\nallow_volumes = true\n",
+        )
+        .unwrap();
+        let s = f.driver.docker.settings();
+        assert_eq!(s.endpoint.as_deref(), Some("unix:///run/podman/podman.sock"));
+        assert_eq!((s.allow_privileged, s.allow_volumes, s.allow_caps), (false, true, Some(vec!["all".to_string()])));
+        let e = File::parse("[driver.docker]\nallow_privilegd = true\n").unwrap_err().to_string();
+        assert!(e.starts_with("2:1: unknown field `allow_privilegd`"), "{e}");
+        let e = File::parse("[driver.podmann]\n").unwrap_err().to_string();
+        assert!(e.contains("unknown field `podmann`"), "{e}");
     }
 
     #[test]

@@ -6,6 +6,7 @@
 pub mod checks; // tcp, http and script health checks as non-blocking state machines
 pub mod config; // embedded defaults: job directory, socket
 pub mod control; // the socket protocol shared by supd and supctl; the client side
+pub mod drivers; // how tasks run: host processes, containers through the engine API
 pub mod handoff; // failed instances to peer hosts: envelope, peer choice, ssh and command hooks
 pub mod jobspec; // HCL job files -> typed jobs; defaults, merge rules, validation
 pub mod logging; // supd's own log

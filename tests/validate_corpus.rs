@@ -422,22 +422,29 @@ fn expectation_directives_parse() {
 
 #[test]
 fn text_output_names_file_line_column_severity_and_message() {
-    let f = "tests/jobs/invalid/article_job.hcl";
+    let f = "tests/jobs/valid/article_job.hcl";
     let out = validate(false, &[f]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(0));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
     assert_eq!(
         lines[0],
         format!(
             "{f}:19:24: warning: `max_delay`: duration \"1hr\" uses the unit \"hr\", which Nomad refuses — write \"h\" (read here as hours)"
         )
     );
-    assert!(lines[1].starts_with(&format!("{f}:23:16: error: driver \"docker\" is not supported — ")), "{}", lines[1]);
-    assert!(lines[2].starts_with(&format!("{f}:32:9: warning: ")), "{}", lines[2]);
-    assert_eq!(lines[3], format!("{f}: invalid (1 error)"));
+    assert!(lines[1].starts_with(&format!("{f}:32:9: warning: ")), "{}", lines[1]);
+    assert_eq!(lines[2], format!("{f}: ok (1 job, 2 warnings)"));
     assert!(out.stderr.is_empty(), "{}", stderr(&out));
+    let f = "tests/jobs/invalid/unsupported_driver.hcl";
+    let out = validate(false, &[f]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(lines[0].starts_with(&format!("{f}:9:16: error: driver \"podman\" is not supported — ")), "{}", lines[0]);
+    assert_eq!(lines[1], format!("{f}: invalid (1 error)"));
 }
 
 #[test]

@@ -731,6 +731,9 @@ fn render_detail(s: &Status) -> String {
                     if let Some(line) = resources_detail(t) {
                         out.push_str(&line);
                     }
+                    if let Some(c) = &t.container {
+                        out.push_str(&format!("Image = {}  Container = {}\n", c.image, c.id.as_deref().unwrap_or("-")));
+                    }
                     if !t.checks.is_empty() {
                         out.push_str("\nChecks:\n");
                         let mut rows = vec![vec!["Name".to_string(), "Type".into(), "Status".into(), "Output".into()]];

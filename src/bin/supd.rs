@@ -194,6 +194,7 @@ fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let docker = file.driver.docker.settings();
     let cfg = Config {
         job_dir,
         socket,
@@ -209,6 +210,7 @@ fn run() -> ExitCode {
         exit_when_done,
         cgroups,
         handoff,
+        docker,
     };
     match Supervisor::new(cfg) {
         Ok(s) => ExitCode::from(s.run() as u8),

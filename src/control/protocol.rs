@@ -365,6 +365,18 @@ pub struct TaskStatus {
     pub events: Vec<Event>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<TaskResources>,
+    /// The container of a container task (docker driver).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<ContainerStatus>,
+}
+
+/// A container task's image and current container.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContainerStatus {
+    pub image: String,
+    /// The short (12-character) id; absent while none runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
 }
 
 /// A task's `resources`, what its cgroup enforces, and what it uses.

@@ -192,6 +192,9 @@ pub struct Port {
     pub label: String,
     /// `None` asks for a dynamic port.
     pub static_port: Option<u16>,
+    /// The port inside a container the host port is published to
+    /// (`to`); `None` publishes it to the same number.
+    pub to: Option<u16>,
     pub pos: Pos,
 }
 
@@ -199,6 +202,8 @@ pub struct Port {
 pub enum Driver {
     Exec,
     RawExec,
+    /// A container through the Docker Engine API (`Task::container`).
+    Docker,
 }
 
 impl Driver {
@@ -206,8 +211,51 @@ impl Driver {
         match self {
             Driver::Exec => "exec",
             Driver::RawExec => "raw_exec",
+            Driver::Docker => "docker",
         }
     }
+
+    /// A container engine runs the task, not supd's own spawn.
+    pub fn is_container(self) -> bool {
+        matches!(self, Driver::Docker)
+    }
+}
+
+/// The `config` of a container task (Nomad's docker driver keys).
+/// Strings keep their `${...}` references, resolved at every start.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ContainerConfig {
+    /// `redis:3.2`; a name without a tag means `:latest`.
+    pub image: String,
+    pub entrypoint: Option<Vec<String>>,
+    /// Labels of the group's `network` ports to publish.
+    pub ports: Vec<String>,
+    pub network_mode: Option<String>,
+    /// `host:container[:ro]`; a relative host path is under the task's
+    /// directory.
+    pub volumes: Vec<String>,
+    pub mounts: Vec<ContainerMount>,
+    pub labels: BTreeMap<String, String>,
+    pub hostname: Option<String>,
+    pub privileged: bool,
+    pub cap_add: Vec<String>,
+    pub force_pull: bool,
+    pub image_pull_timeout: Duration,
+    pub init: bool,
+    /// Bytes.
+    pub shm_size: Option<u64>,
+    /// `nofile = "1024:2048"`: name → soft[:hard].
+    pub ulimits: BTreeMap<String, (u64, u64)>,
+}
+
+/// A `mount` block of a container task.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ContainerMount {
+    /// `bind`, `volume` or `tmpfs`.
+    pub kind: String,
+    pub source: String,
+    pub target: String,
+    pub readonly: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -215,6 +263,8 @@ pub struct Task {
     pub name: String,
     pub pos: Pos,
     pub driver: Driver,
+    /// What a container driver runs (`None` for host processes).
+    pub container: Option<Box<ContainerConfig>>,
     /// `command`, `args`, `env` values and `work_dir` keep their `${...}`
     /// references; they are interpolated at every start.
     pub command: String,

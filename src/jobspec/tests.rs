@@ -267,7 +267,10 @@ fn http_and_script_checks() {
       }"#,
     );
     let j = job(&src);
-    assert_eq!(j.groups[0].ports, vec![Port { label: "web".into(), static_port: None, pos: j.groups[0].ports[0].pos }]);
+    assert_eq!(
+        j.groups[0].ports,
+        vec![Port { label: "web".into(), static_port: None, to: None, pos: j.groups[0].ports[0].pos }]
+    );
     let checks = &j.groups[0].tasks[0].services[0].checks;
     match &checks[0].kind {
         CheckKind::Http { path, method, headers, body, protocol } => {
@@ -628,4 +631,37 @@ fn a_task_in_a_job_is_a_group_of_one() {
     assert_eq!(j.groups[0].name, "solo");
     assert_eq!(j.groups[0].count, 1);
     assert_eq!(j.groups[0].tasks[0].name, "solo");
+}
+
+#[test]
+fn a_docker_tasks_config_is_read_into_its_container() {
+    let j = job(include_str!("../../tests/jobs/valid/docker_config.hcl"));
+    let g = &j.groups[0];
+    assert_eq!(
+        g.ports.iter().map(|p| (p.label.as_str(), p.to)).collect::<Vec<_>>(),
+        [("db", Some(6379)), ("admin", None)]
+    );
+    let t = &g.tasks[0];
+    assert_eq!(t.driver, Driver::Docker);
+    assert!(t.driver.is_container());
+    assert_eq!((t.command.as_str(), t.args.len(), t.work_dir.as_deref()), ("redis-server", 4, Some("/data")));
+    let c = t.container.as_deref().unwrap();
+    assert_eq!(c.image, "redis:3.2");
+    assert_eq!(c.entrypoint.as_deref(), Some(&["/usr/local/bin/docker-entrypoint.sh".to_string()][..]));
+    assert_eq!(c.ports, ["db", "admin"]);
+    assert_eq!(c.volumes, ["local/data:/data", "/etc/ssl/certs:/etc/ssl/certs:ro"]);
+    assert_eq!(c.image_pull_timeout, Duration::from_secs(600));
+    assert_eq!(c.shm_size, Some(64 << 20));
+    assert!(c.init && !c.privileged && !c.force_pull);
+    assert_eq!(c.ulimits.get("nofile"), Some(&(1024, 4096)));
+    assert_eq!(c.ulimits.get("nproc"), Some(&(512, 512)));
+    assert_eq!(c.labels.get("team").map(String::as_str), Some("ops"));
+    assert_eq!(c.mounts.len(), 2);
+    assert_eq!(
+        (c.mounts[1].kind.as_str(), c.mounts[1].source.as_str(), c.mounts[1].target.as_str()),
+        ("bind", "local/conf", "/conf")
+    );
+    // A host task has no container.
+    let j = job(&wrap("service", "", ""));
+    assert!(j.groups[0].tasks[0].container.is_none());
 }

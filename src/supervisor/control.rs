@@ -529,9 +529,10 @@ impl Supervisor {
             // Nomad's alloc runner names no signal in the event
             // (structs.go: `if sig == "" && reason == "" { desc = "Task being sent a signal" }`).
             t.push_event("Signaling", "Task being sent a signal".into());
-            match process::signal_group(pid, sig) {
-                Ok(()) => messages.push(format!("sent {} to task {} (pid {pid})", sig.as_str(), t.spec.name)),
-                Err(e) => return Response::refused(format!("cannot signal task {}: {e}", t.spec.name)),
+            let name = t.spec.name.clone();
+            match self.signal_task(key, sig) {
+                Ok(()) => messages.push(format!("sent {} to task {name} (pid {pid})", sig.as_str())),
+                Err(e) => return Response::refused(format!("cannot signal task {name}: {e}")),
             }
         }
         if messages.is_empty() {

@@ -125,7 +125,9 @@ fn spec_of(
     // As Nomad's raw_exec: the task directory, unless `work_dir` says otherwise.
     let work_dir = task.work_dir.as_deref().map(|d| resolve(d).into()).or_else(|| task_dir.map(|d| d.dir));
     let user = match &task.user {
+        // A container's user is the image's business.
         None => None,
+        Some(_) if task.driver.is_container() => None,
         Some(name) => {
             let ids = process::lookup_user(name)?;
             let me = nix::unistd::geteuid().as_raw();

@@ -9,6 +9,7 @@
 
 mod cgroups;
 mod children;
+mod containers;
 mod control;
 mod dispatch;
 mod handoff;
@@ -96,6 +97,8 @@ pub struct Supervisor {
     launches: periodic::Launches,
     /// Artifact fetches in flight, template sources watched.
     setup: setup::SetupWork,
+    /// The container driver: its threads' reports, containers to adopt.
+    containers: containers::Containers,
 }
 
 impl Supervisor {
@@ -137,16 +140,19 @@ impl Supervisor {
             graveyard: cgroups::Graveyard::default(),
             launches: periodic::Launches::default(),
             setup,
+            containers: containers::Containers::default(),
         })
     }
 
     /// Loads the job directory, starts everything, and runs until shut
     /// down. Returns the exit code supd should end with.
     pub fn run(mut self) -> i32 {
+        self.find_containers();
         self.restore();
         let plan = self.plan_reload();
         self.apply_reload(plan, reload::All::ThatLoaded);
         self.kill_unclaimed();
+        self.remove_unclaimed_containers();
         log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
         self.notify.ready(&self.jobs.status_line());
         if let Some(every) = crate::notify::watchdog_interval() {
@@ -185,6 +191,7 @@ impl Supervisor {
                         Some(Watched::Check(check)) => s.on_check_socket(check),
                         Some(Watched::Leftover(task)) => s.on_leftover_gone(token, task),
                         None if s.server.owns(token) => s.on_client(token, readable, writable),
+                        None if s.containers.owns(token) => s.on_container_reports(),
                         None => {}
                     },
                 });
@@ -322,10 +329,10 @@ impl Supervisor {
                 Timer::Escalate { task: key, generation } => {
                     if let Some(t) = self.jobs.task(key)
                         && t.generation == generation
-                        && let Some(pid) = t.pid
+                        && t.pid.is_some()
                     {
                         log::info!("task {} outlived its kill_timeout; sending SIGKILL", t.spec.name);
-                        let _ = process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                        let _ = self.signal_task(key, nix::sys::signal::Signal::SIGKILL);
                     }
                 }
             }
@@ -347,6 +354,9 @@ impl Supervisor {
     }
 
     fn everything_stopped(&self) -> bool {
-        self.children.is_empty() && self.jobs.nothing_live()
+        // Containers being removed are waited for, unless in a hurry.
+        self.children.is_empty()
+            && self.jobs.nothing_live()
+            && (self.containers.busy() == 0 || self.phase == Phase::Hurrying)
     }
 }

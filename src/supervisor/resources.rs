@@ -51,6 +51,9 @@ impl Supervisor {
 
     /// Whether the kernel's OOM killer struck the task's run that just ended.
     pub(super) fn oom_killed(&mut self, key: TaskKey, exit: Exit) -> bool {
+        if self.jobs.task(key).and_then(|t| t.container.as_ref()).is_some_and(|c| c.oom_killed) {
+            return true;
+        }
         let sigkill = matches!(exit, Exit::Signal { signal: libc::SIGKILL, .. });
         self.jobs.task_mut(key).and_then(|t| t.cgroup.as_mut()).is_some_and(|cg| cg.end_run(sigkill))
     }
@@ -71,6 +74,7 @@ impl Supervisor {
 
     /// A task is dead for good: its cgroup goes, once empty.
     pub(super) fn release_cgroup(&mut self, key: TaskKey) {
+        self.release_container(key);
         let label = self.label(key);
         let Some(t) = self.jobs.task_mut(key) else { return };
         if t.pid.is_some() {
@@ -207,6 +211,15 @@ pub(super) fn task_resources(t: &TaskRun) -> TaskResources {
         out.memory_limit = l.memory_hard;
         out.cpu_weight = l.cpu_weight;
         out.cpu_quota = l.cpu_quota;
+    }
+    // A container's limits are the engine's, set at its creation.
+    if t.spec.driver.is_container()
+        && let Some(l) = crate::drivers::docker::spec::limits(r)
+    {
+        out.enforced =
+            ["memory", "cpu"].into_iter().filter(|w| *w != "memory" || l.memory.is_some()).map(String::from).collect();
+        out.memory_limit = l.memory;
+        out.cpu_weight = Some(l.cpu_shares);
     }
     if let Some(cg) = &t.cgroup {
         let usage = cg.usage();

@@ -129,6 +129,7 @@ impl Supervisor {
                 if self.jobs.task(key).is_some_and(|t| t.leftover.is_some()) {
                     self.stop_leftover(key);
                 }
+                self.follow_adopted(key);
             }
         }
         // The old version is forgotten as soon as nothing of it runs; if
@@ -178,6 +179,16 @@ impl Supervisor {
                 }
                 let mut run = TaskRun::new(t.clone(), tracker);
                 run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
+                // Its container, still running, of the same job: adopted.
+                let adopted = saved
+                    .as_ref()
+                    .filter(|s| !s.dead && t.driver.is_container())
+                    .and_then(|_| self.containers.claim(&job.id, &group.name, index, &t.name));
+                if let Some((id, pid)) = adopted {
+                    run.push_event("Received", "Task received by client".into());
+                    Supervisor::adopt_container(&mut run, id, pid);
+                    return run;
+                }
                 // A run the previous supd started and did not see end (it
                 // was stopped with the leftovers): the next start is a
                 // restart, within the budget, so that a crash of supd adds
@@ -372,7 +383,7 @@ impl Supervisor {
         let sig = process::parse_signal(&t.spec.kill_signal).unwrap_or(Signal::SIGINT);
         let timeout = t.spec.kill_timeout;
         let generation = t.generation;
-        if let Err(e) = process::signal_group(pid, sig) {
+        if let Err(e) = self.signal_task(key, sig) {
             log::warn!("cannot signal {} (pid {pid}): {e}", self.label(key));
         }
         self.timers.arm(Instant::now() + timeout, Timer::Escalate { task: key, generation });
@@ -414,6 +425,10 @@ impl Supervisor {
                 return;
             }
         };
+        // The driver: a container task goes to its engine from here.
+        if crate::drivers::Kind::of(&t.spec) == crate::drivers::Kind::Container {
+            return self.start_container(key, spec);
+        }
         // Kept open by the task's cgroup, across its runs.
         let cgroup = match self.cgroup_for_start(key) {
             Ok(fds) => fds,
@@ -433,22 +448,8 @@ impl Supervisor {
                 if let Some(cg) = t.cgroup.as_mut() {
                     cg.started();
                 }
-                t.pid = Some(pid);
-                t.state = State::Running;
-                t.launched = true;
-                t.started_at = Some(SystemTime::now());
-                t.start_ticks = ticks;
-                t.exit = None;
-                t.push_event("Started", "Task started by client".into());
-                // The new pid is on record before supd can lose track of
-                // it (and before anything else is written).
-                self.journal_started(key);
-                log::info!("{} started as pid {pid}", self.label(key));
-                self.placed(key.run, key.inst);
                 self.children.own(pid, super::Owner::Task(key));
-                self.activate_checks(key);
-                self.state_changed();
-                self.advance(key.run, key.inst);
+                self.task_started(key, pid, ticks);
             }
             Err(e) => {
                 if matches!(e, process::SpawnError::Cgroup(_))
@@ -468,7 +469,28 @@ impl Supervisor {
         }
     }
 
-    fn start_failed(&mut self, key: TaskKey, message: String, recoverable: bool) {
+    /// A task's run has started (its process, or its container's first
+    /// process, is `pid`).
+    pub(super) fn task_started(&mut self, key: TaskKey, pid: nix::unistd::Pid, ticks: Option<u64>) {
+        let Some(t) = self.jobs.task_mut(key) else { return };
+        t.pid = Some(pid);
+        t.state = State::Running;
+        t.launched = true;
+        t.started_at = Some(SystemTime::now());
+        t.start_ticks = ticks;
+        t.exit = None;
+        t.push_event("Started", "Task started by client".into());
+        // The new pid is on record before supd can lose track of
+        // it (and before anything else is written).
+        self.journal_started(key);
+        log::info!("{} started as pid {pid}", self.label(key));
+        self.placed(key.run, key.inst);
+        self.activate_checks(key);
+        self.state_changed();
+        self.advance(key.run, key.inst);
+    }
+
+    pub(super) fn start_failed(&mut self, key: TaskKey, message: String, recoverable: bool) {
         log::warn!("{}: {message}", self.label(key));
         let Some(t) = self.jobs.task_mut(key) else { return };
         t.launched = true;
@@ -483,6 +505,7 @@ impl Supervisor {
         let oom = self.oom_killed(key, exit);
         let Some(t) = self.jobs.task_mut(key) else { return };
         let pid = t.pid.take();
+        let container = t.container.is_some();
         t.generation += 1; // cancels a pending SIGKILL escalation
         t.exit = Some(exit);
         t.finished_at = Some(SystemTime::now());
@@ -503,8 +526,11 @@ impl Supervisor {
         let shown = if oom { format!("{shown} (OOM killed: it reached its memory limit)") } else { shown };
         log::info!("{} (pid {}) ended with {shown}", self.label(key), pid.map_or(0, |p| p.as_raw()));
         // Whatever the task left in its process group goes with it, and
-        // in its cgroup whatever left the group.
-        if let Some(pid) = pid {
+        // in its cgroup whatever left the group (a container's engine
+        // does this for its own).
+        if let Some(pid) = pid
+            && !container
+        {
             let _ = process::signal_group(pid, Signal::SIGKILL);
         }
         // Before the cgroup's next run; a task that ends for good has its

@@ -32,6 +32,8 @@ pub struct Config {
     pub handoff: crate::config::HandoffSettings,
     /// Where the tasks' cgroups go, and what they can enforce.
     pub cgroups: crate::process::cgroup::Cgroups,
+    /// `[driver.docker]`: where the container engine is, what containers may do.
+    pub docker: crate::drivers::docker::Settings,
 }
 
 #[derive(Debug)]

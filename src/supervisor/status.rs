@@ -133,6 +133,14 @@ fn task_status(inst: &Instance, ti: usize, t: &TaskRun, events: Option<usize>) -
         last_restart: t.last_restart.map(rfc3339),
         events: t.events.iter().skip(t.events.len().saturating_sub(events.unwrap_or(usize::MAX))).map(event).collect(),
         resources: Some(super::resources::task_resources(t)),
+        container: t.spec.container.as_deref().map(|c| protocol::ContainerStatus {
+            image: t.container.as_ref().map_or_else(|| c.image.clone(), |r| r.image.clone()),
+            id: t
+                .container
+                .as_ref()
+                .and_then(|r| r.id.as_deref())
+                .map(|id| crate::drivers::docker::short(id).to_string()),
+        }),
     }
 }
 

@@ -165,6 +165,9 @@ pub struct TaskRun {
     pub kill_reason: Option<&'static str>,
     /// Its directory, artifacts and templates (setup.rs).
     pub setup: Setup,
+    /// Its container while one is being started or runs (container
+    /// drivers only).
+    pub container: Option<Container>,
 }
 
 /// Where a task stands with its pre-start stage: the task directory,
@@ -183,6 +186,21 @@ pub struct Setup {
     /// The `once` templates rendered (by index), with what each set in
     /// the environment: they are not rendered again.
     pub once: std::collections::BTreeMap<usize, Vec<(String, String)>>,
+}
+
+/// The container of a container task's current run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Container {
+    /// The engine's id, once created and started.
+    pub id: Option<String>,
+    pub image: String,
+    /// The task's generation its start was asked with: a report for
+    /// another one is about a run that was given up.
+    pub generation: u64,
+    /// The engine said the kernel killed it for memory.
+    pub oom_killed: bool,
+    /// Adopted from a previous supd; its output is not followed yet.
+    pub adopted: bool,
 }
 
 impl TaskRun {
@@ -210,6 +228,7 @@ impl TaskRun {
             limits: None,
             kill_reason: None,
             setup: Setup::default(),
+            container: None,
         }
     }
 

@@ -121,6 +121,9 @@ impl Supd {
             .arg("debug")
             .args(args)
             .env(TAG, self.dir())
+            // No test reaches the host's container engine: one that wants
+            // an engine names its own in supd.toml.
+            .env("DOCKER_HOST", format!("unix://{}/no-engine.sock", self.dir()))
             .env_remove("NOTIFY_SOCKET")
             .env_remove("SUPD_SOCKET")
             .envs(env.iter().copied())

@@ -40,7 +40,7 @@ pub(super) const NETWORK: Schema =
     Schema { what: "network", keys: &[("port", Blk), ("mode", Attr)], ignored: &["dns", "hostname", "mbits", "cni"] };
 
 pub(super) const PORT: Schema =
-    Schema { what: "port", keys: &[("static", Attr)], ignored: &["to", "host_network", "ignore_collision"] };
+    Schema { what: "port", keys: &[("static", Attr), ("to", Attr)], ignored: &["host_network", "ignore_collision"] };
 
 pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -> Group {
     let b = &block.body;
@@ -215,7 +215,11 @@ pub(super) fn network(r: &mut Reader, b: &Body) -> Vec<Port> {
             }
             Some(v)
         });
-        ports.push(Port { label, static_port, pos });
+        // `to` is where a container listens; -1 (Nomad's "the same as the
+        // host port") is what leaving it out means.
+        let to =
+            r.attr(&pb.body, "to").and_then(|a| r.int(&a.value, "to", -1, 65535)).filter(|v| *v > 0).map(|v| v as u16);
+        ports.push(Port { label, static_port, to, pos });
     }
     ports
 }

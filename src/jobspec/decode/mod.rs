@@ -17,6 +17,7 @@ use std::time::Duration;
 use Kind::{Attr, Block as Blk, Either};
 
 mod constraint;
+mod container;
 mod group;
 mod job;
 mod parameterized;

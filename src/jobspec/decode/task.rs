@@ -101,16 +101,17 @@ pub(super) fn task(
         Some(a) => match r.literal(&a.value, "driver").as_deref() {
             Some("exec") => Some(Driver::Exec),
             Some("raw_exec") => Some(Driver::RawExec),
+            Some("docker") => Some(Driver::Docker),
             Some(other) => {
                 foreign_driver = true;
-                let hint = if matches!(other, "docker" | "podman" | "containerd-driver" | "containerd") {
-                    "; for a container image, run its entrypoint binary with one of them"
+                let hint = if matches!(other, "podman" | "containerd-driver" | "containerd") {
+                    "; for a container image, use driver \"docker\""
                 } else {
                     ""
                 };
                 r.sink.error(
                     a.value.span(),
-                    format!("driver {other:?} is not supported — supd runs tasks as host processes with driver \"exec\" or \"raw_exec\"{hint}"),
+                    format!("driver {other:?} is not supported — supd runs tasks with driver \"exec\", \"raw_exec\" or \"docker\"{hint}"),
                 );
                 None
             }
@@ -118,7 +119,14 @@ pub(super) fn task(
         },
     };
     let (mut command, mut args, mut work_dir) = (String::new(), Vec::new(), None);
+    let mut container = None;
     match r.one_block(b, "config", "a task") {
+        Some(cfg) if driver == Some(Driver::Docker) => {
+            r.no_label(cfg);
+            let d = super::container::docker_config(r, cfg, &name, scope.ports);
+            (command, args, work_dir) = (d.command, d.args, d.work_dir);
+            container = Some(Box::new(d.container));
+        }
         Some(cfg) => {
             r.no_label(cfg);
             if !foreign_driver {
@@ -145,6 +153,10 @@ pub(super) fn task(
                 work_dir = r.attr(&cfg.body, "work_dir").and_then(|a| r.string(&a.value, "work_dir"));
             }
         }
+        None if driver == Some(Driver::Docker) => r.sink.error(
+            block.ident.span(),
+            format!("{} has no config block — add `config {{ image = \"…\" }}`", named("task", &name)),
+        ),
         None if !foreign_driver => r.sink.error(
             block.ident.span(),
             format!("{} has no config block — add `config {{ command = \"…\" }}`", named("task", &name)),
@@ -207,6 +219,7 @@ pub(super) fn task(
         name,
         pos,
         driver: driver.unwrap_or(Driver::Exec),
+        container,
         command,
         args,
         work_dir,

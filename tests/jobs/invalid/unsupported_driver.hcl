@@ -1,12 +1,12 @@
-# A driver other than exec and raw_exec is refused at the driver's value;
-# that driver's config keys are not judged.
+# A driver supd does not have is refused at the driver's value; that
+# driver's config keys are not judged.
 #
-# expect: 9:16 error: driver "docker" is not supported — supd runs tasks as host processes with driver "exec" or "raw_exec"; for a container image, run its entrypoint binary with one of them
+# expect: 9:16 error: driver "podman" is not supported — supd runs tasks with driver "exec", "raw_exec" or "docker"; for a container image, use driver "docker"
 
 job "web" {
   group "g" {
     task "redis" {
-      driver = "docker"
+      driver = "podman"
       config {
         image = "redis:7"
         ports = ["db"]

@@ -40,10 +40,10 @@ job "example" {
 }
 
 # The source article's job (../shared/reference/000_0aa0e9b9e27e1184.txt) as
-# assembled from its snippets in issue 2, line for line. Its expectations
-# follow the job, so that the job keeps the article's line numbers: the docker
-# driver is refused at line 23, and max_delay = "1hr" loads with a warning.
+# assembled from its snippets, line for line. Its expectations follow the
+# job, so that the job keeps the article's line numbers: the docker driver
+# loads, and max_delay = "1hr" loads with a warning.
 #
+# expect: ok
 # expect: 19:24 warning: `max_delay`: duration "1hr" uses the unit "hr", which Nomad refuses — write "h" (read here as hours)
-# expect: 23:16 error: driver "docker" is not supported — supd runs tasks as host processes with driver "exec" or "raw_exec"; for a container image, run its entrypoint binary with one of them
 # expect: 32:9 warning: check_restart has no effect: service "example-cache-redis" has no check — add a `check` block

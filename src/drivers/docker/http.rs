@@ -1,0 +1,339 @@
+//! A small HTTP/1.1 client over the engine's Unix socket: one request per
+//! connection (`Connection: close`), bodies by `Content-Length`, chunked
+//! encoding or the end of the connection. Every read and write has a
+//! timeout; a stream (logs that follow a container) has none once its
+//! headers are in. It blocks: only driver threads use it, never the loop.
+
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Where the engine listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub socket: PathBuf,
+}
+
+impl Endpoint {
+    /// `unix:///var/run/docker.sock` (or a bare absolute path).
+    pub fn parse(text: &str) -> Result<Endpoint, String> {
+        let path = text.strip_prefix("unix://").unwrap_or(text);
+        if path.starts_with('/') {
+            return Ok(Endpoint { socket: PathBuf::from(path) });
+        }
+        Err(format!(
+            "container engine endpoint {text:?} is not a Unix socket — write e.g. \"unix:///var/run/docker.sock\" (tcp:// endpoints are not supported)"
+        ))
+    }
+
+    /// `[driver.docker] endpoint`, else `DOCKER_HOST`, else the default.
+    pub fn choose(configured: Option<&str>) -> Result<Endpoint, String> {
+        match configured {
+            Some(e) => Endpoint::parse(e),
+            None => match std::env::var("DOCKER_HOST") {
+                Ok(e) if !e.is_empty() => Endpoint::parse(&e),
+                _ => Endpoint::parse("unix:///var/run/docker.sock"),
+            },
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.socket
+    }
+}
+
+impl std::fmt::Display for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unix://{}", self.socket.display())
+    }
+}
+
+/// A whole response.
+#[derive(Debug)]
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn ok(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The engine's `{"message": "..."}`, else the body as text.
+    pub fn message(&self) -> String {
+        serde_json::from_slice::<serde_json::Value>(&self.body)
+            .ok()
+            .and_then(|v| v.get("message").and_then(|m| m.as_str()).map(str::to_string))
+            .unwrap_or_else(|| String::from_utf8_lossy(&self.body).trim().to_string())
+    }
+}
+
+/// The most a response body may hold (inspect and list answers are small).
+const MAX_BODY: usize = 16 << 20;
+
+/// Sends one request and reads the whole answer.
+pub fn request(
+    ep: &Endpoint,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    timeout: Duration,
+) -> io::Result<Response> {
+    let (status, mut reader) = open(ep, method, path, body, timeout)?;
+    let mut out = Vec::new();
+    reader.by_ref().take(MAX_BODY as u64 + 1).read_to_end(&mut out)?;
+    if out.len() > MAX_BODY {
+        return Err(io::Error::other("the engine's answer is too large"));
+    }
+    Ok(Response { status, body: out })
+}
+
+/// Sends one request and returns the status and the body as a stream;
+/// `follow` drops the read timeout once the headers are in.
+pub fn stream(
+    ep: &Endpoint,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    timeout: Duration,
+    follow: bool,
+) -> io::Result<(u16, Body)> {
+    let (status, reader) = open(ep, method, path, body, timeout)?;
+    if follow {
+        reader.inner.get_ref().set_read_timeout(None)?;
+    }
+    Ok((status, reader))
+}
+
+fn open(
+    ep: &Endpoint,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    timeout: Duration,
+) -> io::Result<(u16, Body)> {
+    let sock = UnixStream::connect(&ep.socket)
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot reach the container engine at {ep}: {e}")))?;
+    sock.set_read_timeout(Some(timeout))?;
+    sock.set_write_timeout(Some(timeout))?;
+    let payload = match body {
+        Some(v) => serde_json::to_vec(v).map_err(io::Error::other)?,
+        None => Vec::new(),
+    };
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: docker\r\nConnection: close\r\nUser-Agent: supd\r\n");
+    if body.is_some() || method == "POST" {
+        head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", payload.len()));
+    }
+    head.push_str("\r\n");
+    let mut w = &sock;
+    w.write_all(head.as_bytes())?;
+    w.write_all(&payload)?;
+    let mut reader = BufReader::with_capacity(16 * 1024, sock);
+    let status = read_head(&mut reader)?;
+    Ok((status.0, Body { inner: reader, framing: status.1 }))
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Framing {
+    Length(u64),
+    /// Bytes left in the current chunk; `None` before the first.
+    Chunked {
+        left: u64,
+        done: bool,
+    },
+    ToEnd,
+}
+
+/// Reads the status line and headers: the status and how the body is framed.
+fn read_head(r: &mut BufReader<UnixStream>) -> io::Result<(u16, Framing)> {
+    let mut line = String::new();
+    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("the engine answered garbage: {what}"));
+    let mut status = None;
+    let mut framing = Framing::ToEnd;
+    let mut total = 0usize;
+    loop {
+        line.clear();
+        let n = r.read_line(&mut line)?;
+        total += n;
+        if n == 0 {
+            return Err(bad("the connection closed inside the headers"));
+        }
+        if total > 64 * 1024 {
+            return Err(bad("headers too long"));
+        }
+        let l = line.trim_end();
+        if status.is_none() {
+            let code = l
+                .strip_prefix("HTTP/1.")
+                .and_then(|rest| rest.split_whitespace().nth(1))
+                .and_then(|c| c.parse::<u16>().ok())
+                .ok_or_else(|| bad(&format!("status line {l:?}")))?;
+            status = Some(code);
+            continue;
+        }
+        if l.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = l.split_once(':') {
+            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
+            if k == "content-length" {
+                let n = v.parse().map_err(|_| bad("Content-Length"))?;
+                if !matches!(framing, Framing::Chunked { .. }) {
+                    framing = Framing::Length(n);
+                }
+            } else if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
+                framing = Framing::Chunked { left: 0, done: false };
+            }
+        }
+    }
+    // A 1xx, 204 or 304 answer has no body.
+    let code = status.unwrap_or(0);
+    if code == 204 || code == 304 || (100..200).contains(&code) {
+        framing = Framing::Length(0);
+    }
+    Ok((code, framing))
+}
+
+/// A response body, unframed.
+pub struct Body {
+    inner: BufReader<UnixStream>,
+    framing: Framing,
+}
+
+impl Body {
+    /// Shuts the connection down, which ends a blocked read of another
+    /// thread holding a clone.
+    pub fn shutdown_handle(&self) -> io::Result<UnixStream> {
+        self.inner.get_ref().try_clone()
+    }
+}
+
+impl Read for Body {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match &mut self.framing {
+            Framing::ToEnd => self.inner.read(buf),
+            Framing::Length(left) => {
+                if *left == 0 {
+                    return Ok(0);
+                }
+                let max = buf.len().min(*left as usize);
+                let n = self.inner.read(&mut buf[..max])?;
+                if n == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the engine's answer was cut short"));
+                }
+                *left -= n as u64;
+                Ok(n)
+            }
+            Framing::Chunked { left, done } => {
+                if *done {
+                    return Ok(0);
+                }
+                if *left == 0 {
+                    let mut line = String::new();
+                    // The CRLF that ends the previous chunk, then the size.
+                    loop {
+                        line.clear();
+                        if self.inner.read_line(&mut line)? == 0 {
+                            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunked answer cut short"));
+                        }
+                        if !line.trim().is_empty() {
+                            break;
+                        }
+                    }
+                    let size = line.trim().split(';').next().unwrap_or("");
+                    let size = u64::from_str_radix(size, 16)
+                        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
+                    if size == 0 {
+                        *done = true;
+                        return Ok(0);
+                    }
+                    *left = size;
+                }
+                let max = buf.len().min(*left as usize);
+                let n = self.inner.read(&mut buf[..max])?;
+                if n == 0 {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunked answer cut short"));
+                }
+                *left -= n as u64;
+                Ok(n)
+            }
+        }
+    }
+}
+
+/// Escapes a query value.
+pub fn query(value: &str) -> String {
+    let mut out = String::new();
+    for b in value.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::net::UnixListener;
+
+    fn serve(answer: &'static [u8]) -> (tempfile::TempDir, Endpoint, std::thread::JoinHandle<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.sock");
+        let l = UnixListener::bind(&path).unwrap();
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut req = vec![0u8; 4096];
+            let n = s.read(&mut req).unwrap();
+            s.write_all(answer).unwrap();
+            String::from_utf8_lossy(&req[..n]).into_owned()
+        });
+        (dir, Endpoint { socket: path }, h)
+    }
+
+    #[test]
+    fn a_chunked_answer_is_put_back_together() {
+        let (_d, ep, h) =
+            serve(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+        let r = request(&ep, "GET", "/v1.41/version", None, Duration::from_secs(5)).unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"hello world"[..]));
+        assert!(h.join().unwrap().starts_with("GET /v1.41/version HTTP/1.1\r\n"));
+    }
+
+    #[test]
+    fn a_length_framed_error_gives_the_engines_message() {
+        let (_d, ep, _h) =
+            serve(b"HTTP/1.1 404 Not Found\r\nContent-Length: 29\r\n\r\n{\"message\":\"No such image x\"}");
+        let r = request(&ep, "POST", "/v1.41/containers/create", Some(&serde_json::json!({})), Duration::from_secs(5))
+            .unwrap();
+        assert_eq!((r.status, r.message().as_str()), (404, "No such image x"));
+    }
+
+    #[test]
+    fn garbage_and_silence_are_errors_not_hangs() {
+        let (_d, ep, _h) = serve(b"SSH-2.0-OpenSSH\r\n\r\n");
+        let e = request(&ep, "GET", "/x", None, Duration::from_secs(5)).unwrap_err();
+        assert!(e.to_string().contains("garbage"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mute.sock");
+        let _l = UnixListener::bind(&path).unwrap();
+        let t = std::time::Instant::now();
+        let e = request(&Endpoint { socket: path }, "GET", "/x", None, Duration::from_millis(300)).unwrap_err();
+        assert!(t.elapsed() < Duration::from_secs(3), "{e}");
+        let e = request(&Endpoint::parse("/nonexistent/d.sock").unwrap(), "GET", "/x", None, Duration::from_secs(1))
+            .unwrap_err();
+        assert!(e.to_string().contains("unix:///nonexistent/d.sock"), "{e}");
+    }
+
+    #[test]
+    fn endpoints_are_unix_sockets() {
+        assert_eq!(Endpoint::parse("unix:///run/d.sock").unwrap().socket, PathBuf::from("/run/d.sock"));
+        assert!(Endpoint::parse("tcp://127.0.0.1:2375").unwrap_err().contains("not a Unix socket"));
+        assert_eq!(Endpoint::choose(Some("/x.sock")).unwrap().to_string(), "unix:///x.sock");
+        assert_eq!(query("a b/c=d"), "a%20b%2Fc%3Dd");
+    }
+}

@@ -1,0 +1,31 @@
+//! The `docker` driver: containers through the Docker Engine API over its
+//! Unix socket (podman's compatible service too), with no `docker` CLI in
+//! between. `http` is the client, `engine` the requests, `spec` the create
+//! request of a task, `worker` the threads that make them and report back
+//! to the loop.
+
+pub mod engine;
+pub mod http;
+pub mod spec;
+pub mod worker;
+
+pub use engine::{Engine, EngineError};
+pub use http::Endpoint;
+pub use spec::Settings;
+pub use worker::{Docker, Report, StartRequest, short};
+
+/// The labels supd puts on its containers; `HOME` names the supd (its
+/// state directory), so that supds sharing an engine leave each other's
+/// containers alone.
+pub const LABEL_HOME: &str = "supd.home";
+pub const LABEL_JOB: &str = "supd.job";
+pub const LABEL_GROUP: &str = "supd.group";
+pub const LABEL_INDEX: &str = "supd.index";
+pub const LABEL_TASK: &str = "supd.task";
+pub const LABEL_ALLOC: &str = "supd.alloc_id";
+
+/// `driver.docker` and `driver.docker.version`, when the engine answers.
+pub fn fingerprint(engine: &Engine) -> Result<Vec<(String, String)>, EngineError> {
+    let version = engine.version()?;
+    Ok(vec![("driver.docker".into(), "1".into()), ("driver.docker.version".into(), version)])
+}

@@ -1,0 +1,358 @@
+//! The create request of a container task, from its job-file `config`,
+//! its `resources`, Nomad's environment and supd's labels, and what
+//! supd.toml allows (`[driver.docker]`). Pure: unit-tested without an
+//! engine.
+
+use crate::jobspec::model::Task;
+use serde_json::{Map, Value, json};
+use std::path::Path;
+
+/// `[driver.docker]` of supd.toml.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Settings {
+    /// `unix:///…`; else `DOCKER_HOST`, else `unix:///var/run/docker.sock`.
+    pub endpoint: Option<String>,
+    /// Containers may be `privileged`.
+    pub allow_privileged: bool,
+    /// Capabilities `cap_add` may name (lower case, no `cap_`); `all`
+    /// allows every one. Default: Nomad's list.
+    pub allow_caps: Option<Vec<String>>,
+    /// Volumes and bind mounts may name host paths outside the task's
+    /// directory, and named volumes (Nomad's `volumes.enabled`).
+    pub allow_volumes: bool,
+}
+
+/// Nomad's docker driver's default `allow_caps`.
+pub const DEFAULT_CAPS: [&str; 13] = [
+    "audit_write",
+    "chown",
+    "dac_override",
+    "fowner",
+    "fsetid",
+    "kill",
+    "mknod",
+    "net_bind_service",
+    "setfcap",
+    "setgid",
+    "setpcap",
+    "setuid",
+    "sys_chroot",
+];
+
+/// What the supervisor knows of one start of the task.
+pub struct Inputs<'a> {
+    pub task: &'a Task,
+    /// `NOMAD_*` and the task's `env`, resolved.
+    pub env: Vec<(String, String)>,
+    /// supd's own labels (job, group, index, task, …).
+    pub labels: Vec<(String, String)>,
+    /// The group's ports: (label, host port, `to`).
+    pub ports: Vec<(String, u16, Option<u16>)>,
+    /// The task's directory, for relative volume paths (none: refused).
+    pub task_dir: Option<&'a Path>,
+    /// Resolves `${...}` in the config's strings.
+    pub resolve: &'a dyn Fn(&str) -> String,
+    /// supd's own (soft, hard) limits of open files and processes, the
+    /// container's default (an engine's own defaults may exceed what
+    /// this host lets anyone have).
+    pub nofile: Option<(u64, u64)>,
+    pub nproc: Option<(u64, u64)>,
+}
+
+/// The body of `POST /containers/create`, or why the task may not run.
+pub fn create_body(i: &Inputs, s: &Settings) -> Result<Value, String> {
+    let t = i.task;
+    let Some(c) = t.container.as_deref() else { return Err(format!("task {:?} is not a container task", t.name)) };
+    let r = i.resolve;
+    let mut config = Map::new();
+    config.insert("Image".into(), json!(r(&c.image)));
+    // Nomad: `command` replaces the image's CMD, with `args` after it.
+    let mut cmd: Vec<String> = Vec::new();
+    if !t.command.is_empty() {
+        cmd.push(r(&t.command));
+    }
+    cmd.extend(t.args.iter().map(|a| r(a)));
+    if !cmd.is_empty() {
+        config.insert("Cmd".into(), json!(cmd));
+    }
+    if let Some(ep) = &c.entrypoint {
+        config.insert("Entrypoint".into(), json!(ep.iter().map(|e| r(e)).collect::<Vec<_>>()));
+    }
+    config.insert("Env".into(), json!(i.env.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>()));
+    let mut labels: Map<String, Value> = c.labels.iter().map(|(k, v)| (k.clone(), json!(r(v)))).collect();
+    for (k, v) in &i.labels {
+        labels.insert(k.clone(), json!(v));
+    }
+    config.insert("Labels".into(), Value::Object(labels));
+    if let Some(w) = &t.work_dir {
+        config.insert("WorkingDir".into(), json!(r(w)));
+    }
+    if let Some(u) = &t.user {
+        config.insert("User".into(), json!(u));
+    }
+    if let Some(h) = &c.hostname {
+        config.insert("Hostname".into(), json!(r(h)));
+    }
+    config.insert("StopSignal".into(), json!(t.kill_signal));
+    config.insert("Tty".into(), json!(false));
+    config.insert("AttachStdin".into(), json!(false));
+
+    let mut host = Map::new();
+    // Nomad's docker driver: the hard limit is memory_max when set (and
+    // `memory` the reservation), else `memory`; cpu is the share weight.
+    // A task without `resources` gets no limit, as every supd task.
+    if let Some(limits) = limits(&t.resources) {
+        if let Some(m) = limits.memory {
+            host.insert("Memory".into(), json!(m));
+        }
+        if let Some(m) = limits.reservation {
+            host.insert("MemoryReservation".into(), json!(m));
+        }
+        host.insert("CpuShares".into(), json!(limits.cpu_shares));
+    }
+    if c.privileged {
+        if !s.allow_privileged {
+            return Err("`privileged = true` is not allowed on this host — set `allow_privileged = true` in supd.toml's [driver.docker], or remove it".into());
+        }
+        host.insert("Privileged".into(), json!(true));
+    }
+    if !c.cap_add.is_empty() {
+        let allowed: Vec<String> = match &s.allow_caps {
+            Some(list) => list.iter().map(|c| cap_name(c)).collect(),
+            None => DEFAULT_CAPS.iter().map(|c| c.to_string()).collect(),
+        };
+        let refused: Vec<&String> =
+            c.cap_add.iter().filter(|cap| !allowed.iter().any(|a| a == "all" || *a == cap_name(cap))).collect();
+        if !refused.is_empty() {
+            return Err(format!(
+                "cap_add {refused:?} is not allowed on this host — add it to `allow_caps` in supd.toml's [driver.docker] (allowed: {})",
+                allowed.join(", ")
+            ));
+        }
+        host.insert("CapAdd".into(), json!(c.cap_add));
+    }
+    // Ports: published on the host port supd chose (or `static`), on
+    // loopback, where NOMAD_ADDR_* points.
+    let mut exposed = Map::new();
+    let mut bindings = Map::new();
+    for label in &c.ports {
+        let Some((_, host_port, to)) = i.ports.iter().find(|(l, _, _)| l == label) else {
+            return Err(format!("port {label:?} is not a port of the group's network"));
+        };
+        let inside = to.unwrap_or(*host_port);
+        for proto in ["tcp", "udp"] {
+            let key = format!("{inside}/{proto}");
+            exposed.insert(key.clone(), json!({}));
+            bindings.insert(key, json!([{ "HostIp": "127.0.0.1", "HostPort": host_port.to_string() }]));
+        }
+    }
+    if !exposed.is_empty() {
+        config.insert("ExposedPorts".into(), Value::Object(exposed));
+        host.insert("PortBindings".into(), Value::Object(bindings));
+    }
+    if let Some(m) = &c.network_mode {
+        host.insert("NetworkMode".into(), json!(r(m)));
+    }
+    let mut binds = Vec::new();
+    for v in &c.volumes {
+        let v = r(v);
+        let mut parts = v.splitn(3, ':');
+        let (src, dst, mode) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next());
+        let src = host_path(src, i.task_dir, s.allow_volumes, "volume")?;
+        binds.push(match mode {
+            Some(m) => format!("{src}:{dst}:{m}"),
+            None => format!("{src}:{dst}"),
+        });
+    }
+    if !binds.is_empty() {
+        host.insert("Binds".into(), json!(binds));
+    }
+    let mut mounts = Vec::new();
+    for m in &c.mounts {
+        let source = match m.kind.as_str() {
+            "bind" => host_path(&r(&m.source), i.task_dir, s.allow_volumes, "bind mount")?,
+            "volume" if !s.allow_volumes => {
+                return Err("named volumes are not allowed on this host — set `allow_volumes = true` in supd.toml's [driver.docker]".into());
+            }
+            _ => r(&m.source),
+        };
+        let mut o = json!({ "Type": m.kind, "Target": r(&m.target), "ReadOnly": m.readonly });
+        if m.kind != "tmpfs" {
+            o["Source"] = json!(source);
+        }
+        mounts.push(o);
+    }
+    if !mounts.is_empty() {
+        host.insert("Mounts".into(), json!(mounts));
+    }
+    if c.init {
+        host.insert("Init".into(), json!(true));
+    }
+    if let Some(n) = c.shm_size {
+        host.insert("ShmSize".into(), json!(n));
+    }
+    let mut ulimits: Vec<(String, (u64, u64))> = c.ulimits.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    for (name, own) in [("nofile", i.nofile), ("nproc", i.nproc)] {
+        if let Some(l) = own
+            && !ulimits.iter().any(|(n, _)| n == name)
+        {
+            ulimits.push((name.to_string(), l));
+        }
+    }
+    if !ulimits.is_empty() {
+        host.insert(
+            "Ulimits".into(),
+            json!(ulimits.iter().map(|(n, (s, h))| json!({ "Name": n, "Soft": s, "Hard": h })).collect::<Vec<_>>()),
+        );
+    }
+    // The engine keeps little output of its own: supd's log files are
+    // where it goes, read from the engine as it comes.
+    host.insert("LogConfig".into(), json!({ "Type": "json-file", "Config": { "max-size": "1m", "max-file": "2" } }));
+    config.insert("HostConfig".into(), Value::Object(host));
+    Ok(Value::Object(config))
+}
+
+/// What the engine enforces for a task's `resources` (bytes, shares).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub memory: Option<u64>,
+    pub reservation: Option<u64>,
+    pub cpu_shares: u64,
+}
+
+/// Nomad's docker driver: the hard limit is `memory_max` when set (and
+/// `memory` the reservation), else `memory`; `cpu` is the share weight. A
+/// task without `resources` gets no limit, as every supd task.
+pub fn limits(r: &crate::jobspec::model::Resources) -> Option<Limits> {
+    if !r.declared {
+        return None;
+    }
+    let mb = 1024 * 1024;
+    let memory = u64::from(r.memory) * mb;
+    let (memory, reservation) = match r.memory_max {
+        Some(max) if max > 0 => (Some(max as u64 * mb), Some(memory)),
+        Some(_) => (None, None),
+        None => (Some(memory), None),
+    };
+    Some(Limits { memory, reservation, cpu_shares: u64::from(r.cpu.max(2)) })
+}
+
+fn cap_name(c: &str) -> String {
+    let c = c.to_ascii_lowercase();
+    c.strip_prefix("cap_").map_or(c.clone(), str::to_string)
+}
+
+/// A volume's host side: a relative path is under the task's directory
+/// (and may not leave it); anything else needs `allow_volumes`.
+fn host_path(src: &str, task_dir: Option<&Path>, allowed: bool, what: &str) -> Result<String, String> {
+    if src.starts_with('/') {
+        if !allowed {
+            return Err(format!(
+                "{what} {src:?} names a host path outside the task's directory — set `allow_volumes = true` in supd.toml's [driver.docker], or use a path relative to the task's directory"
+            ));
+        }
+        return Ok(src.to_string());
+    }
+    if !src.starts_with('.') && !src.contains('/') && allowed {
+        // A named volume.
+        return Ok(src.to_string());
+    }
+    if Path::new(src).components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        return Err(format!("{what} {src:?} leaves the task's directory — remove the `..`"));
+    }
+    match task_dir {
+        Some(d) => Ok(d.join(src).display().to_string()),
+        None => Err(format!("{what} {src:?} is relative to the task's directory, which this task does not have")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jobspec::parse_str;
+
+    fn task(config: &str, extra: &str) -> Task {
+        let src = format!(
+            "job \"j\" {{\n group \"g\" {{\n network {{\n port \"db\" {{ to = 6379 }}\n }}\n task \"t\" {{\n driver = \"docker\"\n config {{\n{config}\n }}\n{extra}\n }}\n }}\n}}\n"
+        );
+        let p = parse_str("t.hcl", &src);
+        assert!(p.is_valid(), "{:#?}", p.diagnostics);
+        p.jobs[0].groups[0].tasks[0].clone()
+    }
+
+    fn body(t: &Task, s: &Settings, dir: Option<&Path>) -> Result<Value, String> {
+        let resolve = |x: &str| x.replace("${NOMAD_TASK_NAME}", "t");
+        let i = Inputs {
+            task: t,
+            env: vec![("NOMAD_TASK_NAME".into(), "t".into())],
+            labels: vec![("supd.task".into(), "t".into())],
+            ports: vec![("db".into(), 23456, Some(6379))],
+            task_dir: dir,
+            resolve: &resolve,
+            nofile: Some((1024, 4096)),
+            nproc: None,
+        };
+        create_body(&i, s)
+    }
+
+    #[test]
+    fn the_articles_task_gets_its_memory_limit_and_cpu_shares() {
+        let t = task("image = \"redis:3.2\"", "resources {\n cpu = 500\n memory = 256\n }");
+        let b = body(&t, &Settings::default(), None).unwrap();
+        assert_eq!(b["Image"], "redis:3.2");
+        assert_eq!(b["HostConfig"]["Memory"], 256 * 1024 * 1024);
+        assert_eq!(b["HostConfig"]["CpuShares"], 500);
+        assert!(b.get("Cmd").is_none(), "the image's own CMD runs");
+        assert_eq!(b["Env"][0], "NOMAD_TASK_NAME=t");
+        assert_eq!(b["Labels"]["supd.task"], "t");
+        assert_eq!(b["StopSignal"], "SIGINT");
+        assert_eq!(b["HostConfig"]["Ulimits"][0], json!({ "Name": "nofile", "Soft": 1024, "Hard": 4096 }));
+        // memory_max is the hard limit, memory the reservation.
+        let t = task("image = \"redis\"", "resources {\n memory = 100\n memory_max = 300\n }");
+        let b = body(&t, &Settings::default(), None).unwrap();
+        assert_eq!(b["HostConfig"]["Memory"], 300 * 1024 * 1024);
+        assert_eq!(b["HostConfig"]["MemoryReservation"], 100 * 1024 * 1024);
+        // No resources block: no limit.
+        let b = body(&task("image = \"redis\"", ""), &Settings::default(), None).unwrap();
+        assert!(b["HostConfig"].get("Memory").is_none());
+    }
+
+    #[test]
+    fn command_args_ports_and_volumes_become_the_containers() {
+        let t = task(
+            "image = \"redis\"\n command = \"redis-server\"\n args = [\"--port\", \"6379\", \"${NOMAD_TASK_NAME}\"]\n ports = [\"db\"]\n volumes = [\"local/data:/data:ro\"]\n ulimit { nofile = \"10:20\" }",
+            "",
+        );
+        let b = body(&t, &Settings::default(), Some(Path::new("/srv/a/t"))).unwrap();
+        assert_eq!(b["Cmd"], json!(["redis-server", "--port", "6379", "t"]));
+        assert_eq!(b["HostConfig"]["PortBindings"]["6379/tcp"][0]["HostPort"], "23456");
+        assert_eq!(b["HostConfig"]["Binds"], json!(["/srv/a/t/local/data:/data:ro"]));
+        assert_eq!(b["HostConfig"]["Ulimits"][0], json!({ "Name": "nofile", "Soft": 10, "Hard": 20 }));
+    }
+
+    #[test]
+    fn what_supd_toml_does_not_allow_is_refused_with_the_key_to_set() {
+        let s = Settings::default();
+        let e = body(&task("image = \"x\"\n privileged = true", ""), &s, None).unwrap_err();
+        assert!(e.contains("allow_privileged"), "{e}");
+        let e = body(&task("image = \"x\"\n cap_add = [\"SYS_ADMIN\"]", ""), &s, None).unwrap_err();
+        assert!(e.contains("allow_caps"), "{e}");
+        assert!(body(&task("image = \"x\"\n cap_add = [\"CAP_CHOWN\", \"net_bind_service\"]", ""), &s, None).is_ok());
+        let e =
+            body(&task("image = \"x\"\n volumes = [\"/etc:/host-etc\"]", ""), &s, Some(Path::new("/d"))).unwrap_err();
+        assert!(e.contains("allow_volumes"), "{e}");
+        let e = body(&task("image = \"x\"\n volumes = [\"../../etc:/e\"]", ""), &s, Some(Path::new("/d"))).unwrap_err();
+        assert!(e.contains("leaves the task's directory"), "{e}");
+        let open = Settings { allow_privileged: true, allow_caps: Some(vec!["all".into()]), allow_volumes: true, ..s };
+        let b = body(
+            &task("image = \"x\"\n privileged = true\n cap_add = [\"SYS_ADMIN\"]\n volumes = [\"/etc:/e\"]", ""),
+            &open,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            (b["HostConfig"]["Privileged"].clone(), b["HostConfig"]["Binds"][0].clone()),
+            (json!(true), json!("/etc:/e"))
+        );
+    }
+}

@@ -1,0 +1,379 @@
+//! The driver's threads. Each container has one, from the pull to the
+//! removal: pull if needed, create, start, create the container of the
+//! task's next run ahead (a restart is then a start, as the engine's own
+//! restart policy does it), copy its output into the task's log pipes
+//! until the output ends, wait for the exit, report it, and remove the
+//! container. Signals and removals are short threads of
+//! their own. Threads decide nothing: every result goes back to the loop
+//! through a channel, with a byte on a socket the loop watches.
+//!
+//! Exits are learned per container (the end of its output stream, then
+//! `wait`) rather than from the engine's event stream: the output of a
+//! container is read to its end before its exit is reported (as a host
+//! task's pipes are drained), a container that ended between two events
+//! streams cannot be missed, and a broken connection touches one task.
+
+use super::engine::{Demux, Engine, EngineError};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What a driver thread tells the loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Report {
+    /// The image is not here (or `force_pull`): it is being pulled.
+    Pulling { image: String },
+    /// Running: the container and its first process on this host.
+    Started { id: String, pid: i32 },
+    /// It could not be started; nothing of it is left.
+    Failed { error: EngineError },
+    /// It ended (`error`: the engine could not say how).
+    Exited { id: String, code: i32, oom_killed: bool, error: Option<String> },
+    /// A signal could not be delivered.
+    SignalFailed { id: String, error: EngineError },
+}
+
+/// What starting a container takes.
+#[derive(Debug)]
+pub struct StartRequest {
+    /// The task (instance and name): a container made ahead for its next
+    /// run is found by it.
+    pub slot: String,
+    pub name: String,
+    pub image: String,
+    pub force_pull: bool,
+    pub pull_timeout: Duration,
+    /// The create request's body.
+    pub body: Value,
+    /// Where its output goes (the write ends of the task's log pipes).
+    pub stdout: Option<File>,
+    pub stderr: Option<File>,
+}
+
+/// Starts driver threads and hands their reports to the loop.
+pub struct Docker<K> {
+    engine: Arc<Engine>,
+    tx: Sender<(K, Report)>,
+    rx: Receiver<(K, Report)>,
+    /// Written by threads, read by the loop.
+    wake: Arc<UnixStream>,
+    woken: mio::net::UnixStream,
+    /// Threads still at work.
+    busy: Arc<AtomicUsize>,
+    spares: Spares,
+}
+
+const STACK: usize = 256 * 1024;
+
+impl<K: Send + Clone + 'static> Docker<K> {
+    pub fn new(engine: Engine) -> std::io::Result<Docker<K>> {
+        let (a, b) = UnixStream::pair()?;
+        a.set_nonblocking(true)?;
+        b.set_nonblocking(true)?;
+        let (tx, rx) = channel();
+        Ok(Docker {
+            engine: Arc::new(engine),
+            tx,
+            rx,
+            wake: Arc::new(a),
+            woken: mio::net::UnixStream::from_std(b),
+            busy: Arc::new(AtomicUsize::new(0)),
+            spares: Spares::default(),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// What the loop registers for reading.
+    pub fn source(&mut self) -> &mut mio::net::UnixStream {
+        &mut self.woken
+    }
+
+    /// Every report that has come in.
+    pub fn take(&mut self) -> Vec<(K, Report)> {
+        let mut buf = [0u8; 256];
+        while matches!((&self.woken).read(&mut buf), Ok(n) if n > 0) {}
+        self.rx.try_iter().collect()
+    }
+
+    /// Threads still at work (removals included).
+    pub fn busy(&self) -> usize {
+        self.busy.load(Ordering::SeqCst)
+    }
+
+    fn spawn(&self, what: &str, key: K, work: impl FnOnce(&Engine, &dyn Fn(Report)) + Send + 'static) {
+        let (engine, tx, wake, busy) = (self.engine.clone(), self.tx.clone(), self.wake.clone(), self.busy.clone());
+        busy.fetch_add(1, Ordering::SeqCst);
+        let ended = (wake.clone(), busy.clone());
+        let spawned = std::thread::Builder::new().name(format!("supd-{what}")).stack_size(STACK).spawn(move || {
+            let report = |r: Report| {
+                let _ = tx.send((key.clone(), r));
+                let _ = (&*wake).write(&[1]);
+            };
+            work(&engine, &report);
+            busy.fetch_sub(1, Ordering::SeqCst);
+            let _ = (&*wake).write(&[1]);
+        });
+        if let Err(e) = spawned {
+            ended.1.fetch_sub(1, Ordering::SeqCst);
+            log::error!("cannot start a container driver thread: {e}");
+        }
+    }
+
+    /// Pulls (if needed), creates and starts a container, then follows it.
+    pub fn start(&self, key: K, req: StartRequest) {
+        let spares = self.spares.clone();
+        self.spawn("container", key, move |engine, report| {
+            let StartRequest { slot, name, image, force_pull, pull_timeout, body, stdout, stderr } = req;
+            // The container created ahead for this task, when it is what
+            // this start asks for: only its start is left to do.
+            let ahead = spares.take(engine, &slot, &body).filter(|_| !force_pull);
+            let started = match ahead {
+                Some(id) => match engine.start(&id) {
+                    Ok(()) => Ok(id),
+                    Err(_) => {
+                        let _ = engine.remove(&id);
+                        create_and_start(engine, &name, &image, force_pull, pull_timeout, &body, report)
+                    }
+                },
+                None => create_and_start(engine, &name, &image, force_pull, pull_timeout, &body, report),
+            };
+            let id = match started.and_then(|id| running(engine, id)) {
+                Ok((id, pid)) => {
+                    report(Report::Started { id: id.clone(), pid });
+                    id
+                }
+                Err(error) => return report(Report::Failed { error }),
+            };
+            // The next run's container is made while this one runs, so
+            // that a restart is a start (what the engine's own restart
+            // policy does), not a create and a start.
+            for old in spares.take_ended(&slot) {
+                let _ = engine.remove(&old);
+            }
+            if !force_pull && let Ok(spare) = engine.create(&format!("{name}-next"), &body) {
+                spares.put(engine, &slot, spare, body);
+            }
+            follow(engine, &id, 0, stdout, stderr, report);
+            spares.ended(engine, &slot, &id);
+        });
+    }
+
+    /// Follows a container a previous supd started: its output from now
+    /// on, its exit, its removal.
+    pub fn adopt(&self, key: K, id: String, stdout: Option<File>, stderr: Option<File>) {
+        self.spawn("container", key, move |engine, report| {
+            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            follow(engine, &id, now, stdout, stderr, report);
+            if let Err(e) = engine.remove(&id) {
+                log::warn!("container {}: {e}", short(&id));
+            }
+        });
+    }
+
+    /// Sends a signal through the engine.
+    pub fn kill(&self, key: K, id: String, signal: String) {
+        self.spawn("signal", key, move |engine, report| {
+            let mut sent = engine.kill(&id, &signal);
+            // The engine refuses to signal a paused (frozen) container:
+            // it is thawed to get the signal, as a stopped process would.
+            if sent.as_ref().is_err_and(|e| e.message.contains("is paused")) {
+                sent = engine.unpause(&id).and_then(|()| engine.kill(&id, &signal));
+            }
+            if let Err(error) = sent {
+                // Already gone: its exit is on its way.
+                if error.message.contains("is not running") {
+                    return;
+                }
+                report(Report::SignalFailed { id, error });
+            }
+        });
+    }
+
+    /// A task is dead for good: the container made ahead for its next run
+    /// goes.
+    pub fn drop_spare(&self, key: K, slot: &str) {
+        for id in self.spares.drop_slot(slot) {
+            self.remove(key.clone(), id);
+        }
+    }
+
+    /// Stops and removes a container nobody follows.
+    pub fn remove(&self, key: K, id: String) {
+        self.spawn("remove", key, move |engine, _| {
+            if let Err(e) = engine.remove(&id) {
+                log::warn!("container {}: {e}", short(&id));
+            }
+        });
+    }
+}
+
+fn create_and_start(
+    engine: &Engine,
+    name: &str,
+    image: &str,
+    force_pull: bool,
+    pull_timeout: Duration,
+    body: &Value,
+    report: &dyn Fn(Report),
+) -> Result<String, EngineError> {
+    if force_pull || !engine.image_exists(image)? {
+        report(Report::Pulling { image: image.to_string() });
+        engine.pull(image, pull_timeout)?;
+    }
+    let id = match engine.create(name, body) {
+        Err(e) if e.message.contains("is already in use") => {
+            // A container of an earlier run by the same name: it goes.
+            if let Some(old) = e.message.split('"').nth(3) {
+                let _ = engine.remove(old);
+            }
+            engine.create(name, body)?
+        }
+        other => other?,
+    };
+    if let Err(e) = engine.start(&id) {
+        let _ = engine.remove(&id);
+        return Err(e);
+    }
+    Ok(id)
+}
+
+/// A started container and its first process, or it goes.
+fn running(engine: &Engine, id: String) -> Result<(String, i32), EngineError> {
+    match engine.inspect(&id) {
+        Ok(s) => Ok((id, s.pid)),
+        Err(e) => {
+            let _ = engine.remove(&id);
+            Err(e)
+        }
+    }
+}
+
+/// Per task (its slot): the container created ahead for its next run, and
+/// the containers of its ended runs, removed once the next run has
+/// started (a removal beside a start slows the start down).
+#[derive(Default, Clone)]
+struct Spares(Arc<Mutex<HashMap<String, Slot>>>);
+
+#[derive(Default)]
+struct Slot {
+    ahead: Option<(String, Value)>,
+    ended: Vec<String>,
+    /// The task is dead for good: what is made or ends meanwhile goes.
+    dropped: bool,
+}
+
+impl Spares {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Slot>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The slot's container made ahead, if it was created with this very
+    /// request; one made for another request is removed.
+    fn take(&self, engine: &Engine, slot: &str, body: &Value) -> Option<String> {
+        let found = {
+            let mut map = self.lock();
+            let entry = map.entry(slot.to_string()).or_default();
+            entry.dropped = false;
+            entry.ahead.take()
+        };
+        match found {
+            Some((id, made)) if &made == body => Some(id),
+            Some((id, _)) => {
+                let _ = engine.remove(&id);
+                None
+            }
+            None => None,
+        }
+    }
+
+    fn put(&self, engine: &Engine, slot: &str, id: String, body: Value) {
+        let gone = {
+            let mut map = self.lock();
+            let entry = map.entry(slot.to_string()).or_default();
+            if entry.dropped { Some(id) } else { entry.ahead.replace((id, body)).map(|(old, _)| old) }
+        };
+        if let Some(id) = gone {
+            let _ = engine.remove(&id);
+        }
+    }
+
+    /// A run's container ended: removed after the next start, or now if
+    /// the task is dead for good.
+    fn ended(&self, engine: &Engine, slot: &str, id: &str) {
+        let now = {
+            let mut map = self.lock();
+            let entry = map.entry(slot.to_string()).or_default();
+            if !entry.dropped {
+                entry.ended.push(id.to_string());
+            }
+            entry.dropped
+        };
+        if now {
+            let _ = engine.remove(id);
+        }
+    }
+
+    /// The containers of the slot's ended runs, to remove now.
+    fn take_ended(&self, slot: &str) -> Vec<String> {
+        self.lock().get_mut(slot).map(|e| std::mem::take(&mut e.ended)).unwrap_or_default()
+    }
+
+    /// The slot's task is dead for good: every container kept for it.
+    fn drop_slot(&self, slot: &str) -> Vec<String> {
+        let mut map = self.lock();
+        let entry = map.entry(slot.to_string()).or_default();
+        entry.dropped = true;
+        let mut ids = std::mem::take(&mut entry.ended);
+        ids.extend(entry.ahead.take().map(|(id, _)| id));
+        ids
+    }
+}
+
+/// Copies the container's output until it ends, then reports its exit.
+fn follow(
+    engine: &Engine,
+    id: &str,
+    since: u64,
+    mut stdout: Option<File>,
+    mut stderr: Option<File>,
+    report: &dyn Fn(Report),
+) {
+    match engine.logs(id, since) {
+        Ok(mut body) => {
+            let mut demux = Demux::default();
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match body.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => demux.feed(&buf[..n], &mut |s, bytes| {
+                        let out = if s == 2 { stderr.as_mut() } else { stdout.as_mut() };
+                        if let Some(f) = out {
+                            let _ = f.write_all(bytes);
+                        }
+                    }),
+                }
+            }
+        }
+        Err(e) => log::warn!("container {}: {e}", short(id)),
+    }
+    let ended = engine.wait(id).and_then(|_| engine.inspect(id));
+    let r = match ended {
+        Ok(s) => Report::Exited { id: id.to_string(), code: s.exit_code, oom_killed: s.oom_killed, error: None },
+        Err(e) => Report::Exited { id: id.to_string(), code: -1, oom_killed: false, error: Some(e.message) },
+    };
+    report(r);
+}
+
+/// The 12 characters `docker ps` shows.
+pub fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}

@@ -1,0 +1,196 @@
+//! The `config` of a `docker` task: Nomad's docker driver keys. The keys
+//! supd acts on are read and checked here; the other keys Nomad's driver
+//! knows load with a warning naming them.
+
+use super::*;
+
+pub(super) const DOCKER_CONFIG: Schema = Schema {
+    what: "docker config",
+    keys: &[
+        ("image", Attr),
+        ("command", Attr),
+        ("args", Attr),
+        ("entrypoint", Attr),
+        ("ports", Attr),
+        ("network_mode", Attr),
+        ("volumes", Attr),
+        ("mount", Blk),
+        ("work_dir", Attr),
+        ("labels", Either),
+        ("hostname", Attr),
+        ("privileged", Attr),
+        ("cap_add", Attr),
+        ("force_pull", Attr),
+        ("image_pull_timeout", Attr),
+        ("init", Attr),
+        ("shm_size", Attr),
+        ("ulimit", Either),
+    ],
+    ignored: &[
+        "auth",
+        "auth_soft_fail",
+        "cap_drop",
+        "cpuset_cpus",
+        "cpu_hard_limit",
+        "cpu_cfs_period",
+        "devices",
+        "dns_search_domains",
+        "dns_options",
+        "dns_servers",
+        "extra_hosts",
+        "group_add",
+        "healthchecks",
+        "interactive",
+        "ipc_mode",
+        "ipv4_address",
+        "ipv6_address",
+        "advertise_ipv6_address",
+        "isolation",
+        "load",
+        "logging",
+        "mac_address",
+        "memory_hard_limit",
+        "mounts",
+        "network_aliases",
+        "oom_score_adj",
+        "pid_mode",
+        "pids_limit",
+        "port_map",
+        "readonly_rootfs",
+        "runtime",
+        "security_opt",
+        "storage_opt",
+        "sysctl",
+        "tty",
+        "userns_mode",
+        "uts_mode",
+        "volume_driver",
+    ],
+};
+
+const MOUNT: Schema = Schema {
+    what: "mount",
+    keys: &[("type", Attr), ("target", Attr), ("source", Attr), ("readonly", Attr)],
+    ignored: &["bind_options", "volume_options", "tmpfs_options"],
+};
+
+/// What a docker task's `config` says: the container, and the command,
+/// arguments and working directory it overrides (all optional).
+pub(super) struct Decoded {
+    pub container: ContainerConfig,
+    pub command: String,
+    pub args: Vec<String>,
+    pub work_dir: Option<String>,
+}
+
+pub(super) fn docker_config(r: &mut Reader, cfg: &Block, task: &str, ports: &[Port]) -> Decoded {
+    let b = &cfg.body;
+    r.check_keys(b, &DOCKER_CONFIG);
+    let mut c = ContainerConfig { image_pull_timeout: Duration::from_secs(300), ..ContainerConfig::default() };
+    match r.attr(b, "image") {
+        Some(a) => {
+            c.image = r.string(&a.value, "image").unwrap_or_default();
+            if c.image.trim().is_empty() && matches!(a.value, Expression::String(_)) {
+                r.sink.error(a.value.span(), "`image` is empty — name the image to run, e.g. \"redis:7\"");
+            }
+        }
+        None => r.sink.error(
+            cfg.ident.span(),
+            format!("{} config has no `image` — add e.g. `image = \"redis:7\"`", named("task", task)),
+        ),
+    }
+    let command = r.attr(b, "command").and_then(|a| r.string(&a.value, "command")).unwrap_or_default();
+    let args = r.attr(b, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
+    let work_dir = r.attr(b, "work_dir").and_then(|a| r.string(&a.value, "work_dir"));
+    c.entrypoint = r.attr(b, "entrypoint").and_then(|a| r.string_list(&a.value, "entrypoint"));
+    if let Some(a) = r.attr(b, "ports") {
+        let labels = r.string_list(&a.value, "ports").unwrap_or_default();
+        for label in labels {
+            if ports.iter().any(|p| p.label == label) {
+                c.ports.push(label);
+                continue;
+            }
+            let hint = match did_you_mean(&label, ports.iter().map(|p| p.label.as_str())) {
+                Some(l) => format!("did you mean {l:?}?"),
+                None if ports.is_empty() => format!("add `network {{ port {label:?} {{ to = 6379 }} }}` to the group"),
+                None => format!(
+                    "the group's ports are {}",
+                    ports.iter().map(|p| format!("{:?}", p.label)).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            r.sink.error(a.value.span(), format!("port {label:?} is not a port of the group's network — {hint}"));
+        }
+    }
+    c.network_mode = r.attr(b, "network_mode").and_then(|a| r.string(&a.value, "network_mode"));
+    if let Some(a) = r.attr(b, "volumes") {
+        for v in r.string_list(&a.value, "volumes").unwrap_or_default() {
+            let parts: Vec<&str> = v.split(':').collect();
+            let ok = matches!(parts.len(), 2 | 3)
+                && !parts[0].is_empty()
+                && parts[1].starts_with('/')
+                && parts.get(2).is_none_or(|m| matches!(*m, "ro" | "rw"));
+            if ok {
+                c.volumes.push(v);
+            } else {
+                r.sink.error(
+                    a.value.span(),
+                    format!("volume {v:?} is not `HOST_PATH:CONTAINER_PATH[:ro]` — e.g. \"local/data:/data\" (a relative host path is under the task's directory)"),
+                );
+            }
+        }
+    }
+    for mb in r.blocks(b, "mount") {
+        r.no_label(mb);
+        r.check_keys(&mb.body, &MOUNT);
+        let kind = match r.attr(&mb.body, "type") {
+            Some(a) => r.enum_value(&a.value, "type", &["bind", "volume", "tmpfs"]).unwrap_or_default(),
+            None => "volume".into(),
+        };
+        let target = r.attr(&mb.body, "target").and_then(|a| r.string(&a.value, "target")).unwrap_or_default();
+        if !target.starts_with('/') {
+            r.sink.error(
+                mb.ident.span(),
+                "mount needs an absolute `target` — where it appears in the container, e.g. \"/data\"",
+            );
+        }
+        let source = r.attr(&mb.body, "source").and_then(|a| r.string(&a.value, "source")).unwrap_or_default();
+        if source.is_empty() && kind != "tmpfs" {
+            r.sink.error(mb.ident.span(), format!("a {kind} mount needs a `source`"));
+        }
+        let readonly = r.attr(&mb.body, "readonly").and_then(|a| r.bool(&a.value, "readonly")).unwrap_or(false);
+        c.mounts.push(ContainerMount { kind, source, target, readonly });
+    }
+    c.labels = r.string_map(b, "labels");
+    c.hostname = r.attr(b, "hostname").and_then(|a| r.string(&a.value, "hostname"));
+    c.privileged = r.attr(b, "privileged").and_then(|a| r.bool(&a.value, "privileged")).unwrap_or(false);
+    c.cap_add = r.attr(b, "cap_add").and_then(|a| r.string_list(&a.value, "cap_add")).unwrap_or_default();
+    c.force_pull = r.attr(b, "force_pull").and_then(|a| r.bool(&a.value, "force_pull")).unwrap_or(false);
+    if let Some(d) = r.attr(b, "image_pull_timeout").and_then(|a| r.duration(&a.value, "image_pull_timeout")) {
+        c.image_pull_timeout = d;
+    }
+    c.init = r.attr(b, "init").and_then(|a| r.bool(&a.value, "init")).unwrap_or(false);
+    c.shm_size = r.attr(b, "shm_size").and_then(|a| r.int(&a.value, "shm_size", 1, i64::MAX)).map(|v| v as u64);
+    for (name, value) in r.string_map(b, "ulimit") {
+        let parse = |s: &str| s.trim().parse::<u64>().ok();
+        let limits = match value.split_once(':') {
+            Some((soft, hard)) => parse(soft).zip(parse(hard)),
+            None => parse(&value).map(|v| (v, v)),
+        };
+        match limits {
+            Some((soft, hard)) if soft <= hard => {
+                c.ulimits.insert(name, (soft, hard));
+            }
+            _ => {
+                let at = r
+                    .attr(b, "ulimit")
+                    .map(|a| a.key.span())
+                    .or_else(|| r.blocks(b, "ulimit").first().map(|u| u.ident.span()));
+                r.sink.error(
+                    at.flatten(),
+                    format!("ulimit {name} = {value:?} is not \"SOFT:HARD\" or \"N\" with soft at most hard — e.g. nofile = \"1024:4096\""),
+                );
+            }
+        }
+    }
+    Decoded { container: c, command, args, work_dir }
+}

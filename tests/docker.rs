@@ -1,0 +1,555 @@
+//! The docker driver against a real Docker engine: a private `dockerd`
+//! (Debian's docker.io) of this test binary, on its own data root, exec
+//! root and socket under a temporary directory, with no bridge and no
+//! iptables; never the host's daemon. Its images are made offline with
+//! `docker import` from this host's own files: `redis:3.2` (redis-server,
+//! redis-cli, a shell) and `tools:1` (a shell, sleep, echo, cat).
+//!
+//! The source article's job runs unchanged: redis answers inside the
+//! container's network namespace, the engine enforces its memory, a killed
+//! container is restarted as a host task is, a restarted supd adopts the
+//! running container, `job stop` leaves no container.
+
+mod common;
+
+use common::*;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+const DOCKERD: &str = "/usr/sbin/dockerd";
+const DOCKER: &str = "/usr/bin/docker";
+
+/// The source article's job, as the article writes it (its snippets put
+/// together: the redis task, its restart, reschedule and check_restart).
+const ARTICLE_JOB: &str = include_str!("jobs/valid/article_job.hcl");
+
+/// The private engine of this test binary. It lives as long as the
+/// binary: a watcher shell holds it and stops it (and removes its
+/// directory) when the pipe from this process closes.
+struct Engine {
+    dir: PathBuf,
+    _watch: Mutex<(Child, ChildStdin)>,
+}
+
+impl Engine {
+    fn socket(&self) -> PathBuf {
+        self.dir.join("docker.sock")
+    }
+
+    fn docker(&self, args: &[&str]) -> std::process::Output {
+        Command::new(DOCKER)
+            .arg("-H")
+            .arg(format!("unix://{}", self.socket().display()))
+            .args(args)
+            .output()
+            .expect("run docker")
+    }
+
+    fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args);
+        assert!(out.status.success(), "docker {args:?}: {}", describe(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// The ids of every container (running or not) labelled `key=value`.
+    fn containers(&self, label: &str) -> Vec<String> {
+        self.ps(&["-a", "--filter", &format!("label={label}")])
+    }
+
+    /// The ids of the running containers labelled `key=value`.
+    fn running(&self, label: &str) -> Vec<String> {
+        self.ps(&["--filter", &format!("label={label}")])
+    }
+
+    /// The ids of the containers labelled `key=value` that have ended
+    /// (what supd removes once the next run has started).
+    fn ended(&self, label: &str) -> Vec<String> {
+        self.ps(&["-a", "--filter", &format!("label={label}"), "--filter", "status=exited"])
+    }
+
+    fn ps(&self, args: &[&str]) -> Vec<String> {
+        let mut all = vec!["ps", "-q", "--no-trunc"];
+        all.extend_from_slice(args);
+        self.docker_ok(&all).lines().map(str::to_string).collect()
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("dockerd.log")).unwrap_or_default()
+    }
+}
+
+fn engine() -> &'static Engine {
+    static ENGINE: OnceLock<Engine> = OnceLock::new();
+    ENGINE.get_or_init(start_engine)
+}
+
+fn start_engine() -> Engine {
+    require("dockerd", "docker.io");
+    require("nsenter", "util-linux");
+    assert!(Path::new(DOCKERD).is_file() && Path::new(DOCKER).is_file(), "install the Debian package docker.io");
+    assert!(nix::unistd::geteuid().is_root(), "the docker driver's tests run a Docker engine, which needs root");
+    // Short: containerd's sockets live under the exec root.
+    let dir = tempfile::Builder::new().prefix("sd-").tempdir_in("/tmp").expect("temporary directory").keep();
+    let d = dir.display().to_string();
+    let script = format!(
+        "{DOCKERD} --data-root {d}/root --exec-root {d}/exec --host unix://{d}/docker.sock --pidfile {d}/pid \
+         --iptables=false --ip6tables=false --bridge=none </dev/null >{d}/dockerd.log 2>&1 &
+         e=$!
+         cat >/dev/null
+         kill $e; wait $e
+         grep -o ' {d}/[^ ]*' /proc/mounts | sort -r | xargs -r umount -l
+         rm -rf {d}"
+    );
+    let mut child =
+        Command::new("sh").arg("-c").arg(script).stdin(Stdio::piped()).spawn().expect("start the private dockerd");
+    let stdin = child.stdin.take().expect("the watcher's stdin");
+    let engine = Engine { dir, _watch: Mutex::new((child, stdin)) };
+    let up = wait_until(Duration::from_secs(60), || engine.docker(&["version"]).status.success());
+    assert!(up, "the private dockerd did not answer:\n{}", engine.log());
+    build_images(&engine);
+    engine
+}
+
+/// A root filesystem of this host's own programs and the libraries `ldd`
+/// names, imported as `redis:3.2` and `tools:1`.
+fn build_images(engine: &Engine) {
+    let rootfs = engine.dir.join("rootfs");
+    for (from, to) in [
+        ("/usr/bin/redis-server", "/usr/bin/redis-server"),
+        ("/usr/bin/redis-cli", "/usr/bin/redis-cli"),
+        ("/bin/sh", "/bin/sh"),
+        ("/bin/sleep", "/bin/sleep"),
+        ("/bin/echo", "/bin/echo"),
+        ("/bin/cat", "/bin/cat"),
+    ] {
+        copy_into(&rootfs, Path::new(from), to);
+        let ldd = Command::new("ldd").arg(from).output().expect("ldd");
+        for lib in String::from_utf8_lossy(&ldd.stdout).split_whitespace().filter(|w| w.starts_with('/')) {
+            copy_into(&rootfs, Path::new(lib), lib);
+        }
+    }
+    std::fs::create_dir_all(rootfs.join("tmp")).expect("tmp");
+    for (tag, cmd) in
+        [("redis:3.2", r#"CMD ["/usr/bin/redis-server", "--save", ""]"#), ("tools:1", r#"CMD ["/bin/sh"]"#)]
+    {
+        let script = format!(
+            "tar -C {} -c . | {DOCKER} -H unix://{} import -c '{cmd}' - {tag}",
+            rootfs.display(),
+            engine.socket().display()
+        );
+        let out = Command::new("sh").arg("-c").arg(&script).output().expect("docker import");
+        assert!(out.status.success(), "{script}: {}", describe(&out));
+    }
+}
+
+fn copy_into(root: &Path, from: &Path, to: &str) {
+    let dest = root.join(to.trim_start_matches('/'));
+    std::fs::create_dir_all(dest.parent().expect("a parent")).expect("mkdir");
+    // The file itself, under the name it is run by (redis-server is a
+    // link whose name decides what it does).
+    std::fs::copy(std::fs::canonicalize(from).expect("the host's file"), &dest).expect("copy into the image");
+}
+
+/// supd started with the private engine as its endpoint.
+fn supd_with(s: Supd) -> Supd {
+    let endpoint = engine().socket();
+    s.start_with_config(&format!("[driver.docker]\nendpoint = \"unix://{}\"\n", endpoint.display()))
+}
+
+fn home_label(s: &Supd) -> String {
+    format!("supd.home={}", s.path("state").display())
+}
+
+/// Waits longer than [`PATIENCE`]: the article's job restarts after
+/// Nomad's default delay (15 s and up to 25 % more).
+fn wait_long(s: &Supd, target: &str, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    let ok = wait_until(Duration::from_secs(40), || match s.try_status() {
+        Some(st) => {
+            last = task(&st, target).cloned().unwrap_or(Value::Null);
+            pred(&last)
+        }
+        None => false,
+    });
+    assert!(ok, "timed out waiting until {target}: {what}\nlast: {}\n{}", pretty(&last), s.log());
+    last
+}
+
+fn container_id(t: &Value) -> String {
+    t["container"]["id"].as_str().unwrap_or("").to_string()
+}
+
+fn ping(pid: i32) -> String {
+    let out = Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-n", "redis-cli", "-p", "6379", "ping"])
+        .output()
+        .expect("nsenter redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_articles_job_runs_restarts_is_adopted_and_stops_in_a_container() {
+    let e = engine();
+    let s = Supd::new();
+    s.write_job("example.hcl", ARTICLE_JOB);
+    let out = s.supctl(&["validate", s.path("jobs/example.hcl").to_str().unwrap()]);
+    assert!(out.status.success(), "the article's job validates: {}", describe(&out));
+    let mut s = supd_with(s);
+    let target = "example/cache/0/redis";
+    let t = s.wait_running(target);
+    let (pid1, id) = (pid(&t), container_id(&t));
+    assert_eq!(t["container"]["image"], "redis:3.2", "{}", pretty(&t));
+    assert_eq!(id.len(), 12, "status shows the short container id: {}", pretty(&t));
+    assert_eq!(t["resources"]["memory_limit"], 256 * 1024 * 1024, "status shows the engine's limit: {}", pretty(&t));
+    let ours = e.running(&home_label(&s));
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert!(ours[0].starts_with(&id), "{ours:?} vs {id}");
+    // Beside it at most the container made ahead for its next run, which
+    // does not run.
+    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).len() == 2);
+    assert!(ok, "the next run's container is made ahead: {:?}", e.containers(&home_label(&s)));
+    // supd's status names the container's own first process.
+    let inspect: Value = serde_json::from_str(&e.docker_ok(&["inspect", &ours[0]])).expect("inspect JSON");
+    assert_eq!(inspect[0]["State"]["Pid"], pid1);
+    assert_eq!(inspect[0]["HostConfig"]["Memory"], 256 * 1024 * 1024, "the engine enforces memory = 256");
+    assert_eq!(inspect[0]["HostConfig"]["CpuShares"], 500);
+    assert_eq!(inspect[0]["Config"]["Labels"]["supd.task"], "redis");
+    assert!(
+        inspect[0]["Config"]["Env"].as_array().unwrap().iter().any(|v| v == "NOMAD_TASK_NAME=redis"),
+        "{}",
+        inspect[0]["Config"]["Env"]
+    );
+    assert!(
+        !inspect[0]["Config"]["Env"].as_array().unwrap().iter().any(|v| v.as_str().unwrap().starts_with(TAG)),
+        "supd's own environment stays out of the container"
+    );
+    let ok = wait_until(PATIENCE, || ping(pid1) == "PONG");
+    assert!(ok, "redis answers in the container's network namespace: {:?}", ping(pid1));
+    // Its output is in supd's log files, as a host task's.
+    let ok = wait_until(PATIENCE, || {
+        String::from_utf8_lossy(&s.supctl(&["logs", target]).stdout).contains("Ready to accept connections")
+    });
+    assert!(ok, "supctl logs: {}", describe(&s.supctl(&["logs", target])));
+    let detail = s.supctl_ok(&["status", target]);
+    assert!(detail.contains(&format!("Image = redis:3.2  Container = {id}")), "{detail}");
+
+    // The container's process dies: Terminated, Restarting after the
+    // default delay, a new container.
+    kill(Pid::from_raw(pid1), Signal::SIGKILL).expect("kill the container's process");
+    let t = s.wait_event(target, "Terminated", |m| m == "Exit Code: 137");
+    assert!(kinds(&t).contains(&"Restarting".to_string()), "{}", pretty(&t));
+    let t = wait_long(&s, target, "runs again", |t| t["state"] == "running" && container_id(t) != id);
+    assert_eq!(restarts(&t), 1);
+    let (pid2, id2) = (pid(&t), container_id(&t));
+    assert_ne!(pid2, pid1);
+    let ok = wait_until(PATIENCE, || e.ended(&home_label(&s)).is_empty());
+    assert!(ok, "the old container is removed: {:?}", e.ended(&home_label(&s)));
+    assert_eq!(e.running(&home_label(&s)).len(), 1);
+    assert!(wait_until(PATIENCE, || ping(pid2) == "PONG"), "the new redis answers");
+
+    // supd is killed and started again: the container is adopted, not
+    // started anew.
+    s.kill9();
+    let s = supd_with(s);
+    let t = s.wait_running(target);
+    assert_eq!((container_id(&t), pid(&t), restarts(&t)), (id2.clone(), pid2, 1), "{}", pretty(&t));
+    assert!(kinds(&t).contains(&"Driver".to_string()), "{}", pretty(&t));
+    let ours = e.running(&home_label(&s));
+    assert_eq!(ours.len(), 1, "exactly one container runs for the task: {ours:?}");
+    assert!(ours[0].starts_with(&id2));
+    assert_eq!(ping(pid2), "PONG");
+    // The adopted container is followed: its exit is seen.
+    kill(Pid::from_raw(pid2), Signal::SIGKILL).expect("kill the adopted container's process");
+    s.wait_event(target, "Terminated", |m| m == "Exit Code: 137");
+    let t = wait_long(&s, target, "runs again", |t| t["state"] == "running" && container_id(t) != id2);
+    assert_eq!(restarts(&t), 2);
+
+    // job stop: no container left.
+    s.supctl_ok(&["job", "stop", "example"]);
+    let t = s.wait_dead(target);
+    assert!(kinds(&t).contains(&"Killed".to_string()), "{}", pretty(&t));
+    // Removals wait for the engine, which other tests keep busy too.
+    let ok = wait_until(2 * PATIENCE, || e.containers(&home_label(&s)).is_empty());
+    assert!(
+        ok,
+        "containers left after job stop: {}\n{}",
+        e.docker_ok(&["ps", "-a", "--filter", &format!("label={}", home_label(&s))]),
+        s.log()
+    );
+}
+
+#[test]
+fn kill_signal_and_kill_timeout_go_through_the_engine_and_output_reaches_the_logs() {
+    let e = engine();
+    let s = Supd::new();
+    s.write_job(
+        "sig.hcl",
+        r#"job "sig" {
+  group "g" {
+    task "polite" {
+      driver      = "docker"
+      kill_signal = "SIGTERM"
+      config {
+        image   = "tools:1"
+        command = "/bin/sh"
+        args    = ["-c", "echo to-stdout; echo to-stderr >&2; trap 'echo got TERM; exit 3' TERM; while :; do sleep 0.1; done"]
+      }
+    }
+    task "stubborn" {
+      driver       = "docker"
+      kill_timeout = "2s"
+      config {
+        image   = "tools:1"
+        command = "/bin/sh"
+        args    = ["-c", "trap '' INT TERM; echo ready; while :; do sleep 0.1; done"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = supd_with(s);
+    s.wait_running("sig/g/0/polite");
+    s.wait_running("sig/g/0/stubborn");
+    let ok = wait_until(PATIENCE, || {
+        let out = String::from_utf8_lossy(&s.supctl(&["logs", "sig/g/0/polite"]).stdout).into_owned();
+        let err = String::from_utf8_lossy(&s.supctl(&["logs", "--stderr", "sig/g/0/polite"]).stdout).into_owned();
+        out.contains("to-stdout") && !out.contains("to-stderr") && err.contains("to-stderr")
+    });
+    assert!(ok, "stdout and stderr go to their own files:\n{}", describe(&s.supctl(&["logs", "sig/g/0/polite"])));
+    assert!(wait_until(PATIENCE, || String::from_utf8_lossy(&s.supctl(&["logs", "sig/g/0/stubborn"]).stdout)
+        .contains("ready")));
+    let started = Instant::now();
+    s.supctl_ok(&["job", "stop", "sig"]);
+    let polite = s.wait_dead("sig/g/0/polite");
+    assert!(events(&polite).iter().any(|(k, m)| k == "Terminated" && m == "Exit Code: 3"), "{}", pretty(&polite));
+    assert!(
+        String::from_utf8_lossy(&s.supctl(&["logs", "sig/g/0/polite"]).stdout).contains("got TERM"),
+        "the task's own kill_signal reached it"
+    );
+    let stubborn = s.wait_dead("sig/g/0/stubborn");
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(12),
+        "the stubborn container is killed after its kill_timeout of 2s: {took:?}"
+    );
+    assert!(events(&stubborn).iter().any(|(k, m)| k == "Terminated" && m == "Exit Code: 137"), "{}", pretty(&stubborn));
+    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).is_empty());
+    assert!(ok, "containers left: {:?}", e.containers(&home_label(&s)));
+}
+
+#[test]
+fn a_bad_image_is_a_driver_failure_and_the_other_tasks_run_on() {
+    let e = engine();
+    let s = Supd::new();
+    s.write_job(
+        "bad.hcl",
+        r#"job "bad" {
+  group "missing" {
+    restart {
+      attempts = 1
+      delay    = "1s"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "docker"
+      config {
+        image = "supd-test/no-such-image:1"
+      }
+    }
+  }
+  group "privileged" {
+    task "t" {
+      driver = "docker"
+      config {
+        image      = "tools:1"
+        privileged = true
+      }
+    }
+  }
+  group "fine" {
+    task "t" {
+      driver = "docker"
+      config {
+        image   = "tools:1"
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = supd_with(s);
+    let t = s.wait_event("bad/missing/0/t", "Downloading Image", |m| m.contains("supd-test/no-such-image:1"));
+    let _ = t;
+    let t =
+        s.wait_event("bad/missing/0/t", "Driver Failure", |m| m.contains("Failed to pull `supd-test/no-such-image:1`"));
+    assert!(t["container"]["id"].is_null(), "{}", pretty(&t));
+    let t = s.wait_event("bad/privileged/0/t", "Driver Failure", |m| m.contains("allow_privileged"));
+    assert!(kinds(&t).contains(&"Not Restarting".to_string()), "refused as written: not retried: {}", pretty(&t));
+    let fine = s.wait_running("bad/fine/0/t");
+    assert!(!container_id(&fine).is_empty());
+    // The pull failure follows the restart policy (a registry that cannot
+    // be reached may come back), then the task fails; the other runs on.
+    let t = s.wait_dead("bad/missing/0/t");
+    assert!(t["failed"].as_bool().unwrap(), "{}", pretty(&t));
+    assert_eq!(count(&t, "Driver Failure", |_| true), 2, "{}", pretty(&t));
+    let fine2 = s.wait_running("bad/fine/0/t");
+    assert_eq!((container_id(&fine2), restarts(&fine2)), (container_id(&fine), 0));
+    assert_eq!(e.running(&home_label(&s)).len(), 1, "only the fine task has a container");
+}
+
+#[test]
+fn a_container_killed_for_memory_ends_oom_killed() {
+    let _ = engine();
+    let s = Supd::new();
+    s.write_job(
+        "oom.hcl",
+        r#"job "oom" {
+  group "g" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    task "redis" {
+      driver = "docker"
+      config {
+        image   = "redis:3.2"
+        command = "/usr/bin/redis-server"
+        args    = ["--save", "", "--enable-debug-command", "yes"]
+      }
+      resources {
+        memory = 24
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = supd_with(s);
+    let t = s.wait_running("oom/g/0/redis");
+    let pid1 = pid(&t);
+    assert!(wait_until(PATIENCE, || ping(pid1) == "PONG"), "redis answers");
+    // Half a million keys of 100 bytes: well past 24 MB.
+    let _ = Command::new("nsenter")
+        .args(["-t", &pid1.to_string(), "-n", "redis-cli", "-p", "6379", "debug", "populate", "500000", "k", "100"])
+        .output();
+    let t = s.wait_dead("oom/g/0/redis");
+    assert!(
+        events(&t).iter().any(|(k, m)| k == "Terminated" && m.contains("Exit Message: \"OOM Killed\"")),
+        "{}",
+        pretty(&t)
+    );
+}
+
+#[test]
+fn a_frozen_container_is_restarted_by_its_check() {
+    let e = engine();
+    let port = 16479;
+    let s = Supd::new();
+    s.write_job(
+        "frozen.hcl",
+        &format!(
+            r#"job "frozen" {{
+  group "cache" {{
+    network {{
+      port "db" {{
+        static = {port}
+      }}
+    }}
+    restart {{
+      attempts = 2
+      interval = "30m"
+      delay    = "200ms"
+      mode     = "fail"
+    }}
+    task "redis" {{
+      driver       = "docker"
+      kill_timeout = "1s"
+      config {{
+        image        = "redis:3.2"
+        network_mode = "host"
+        command      = "/usr/bin/redis-server"
+        args         = ["--port", "${{NOMAD_PORT_db}}", "--bind", "127.0.0.1", "--save", "", "--tcp-backlog", "1"]
+      }}
+      service {{
+        port = "db"
+        check_restart {{
+          limit = 3
+          grace = "1s"
+        }}
+        check {{
+          name     = "redis-tcp"
+          type     = "tcp"
+          interval = "300ms"
+          timeout  = "200ms"
+        }}
+      }}
+    }}
+  }}
+}}"#
+        ),
+    );
+    let s = supd_with(s);
+    let target = "frozen/cache/0/redis";
+    let t = s.wait_health(target, "passing");
+    let id = container_id(&t);
+    let frozen_at = Instant::now();
+    e.docker_ok(&["pause", &id]);
+    let t = s.wait_task(target, "restarted in a new container", |t| {
+        t["restarts"] == 1 && t["state"] == "running" && container_id(t) != id
+    });
+    let took = frozen_at.elapsed();
+    assert!(took < Duration::from_secs(10), "restarted {took:?} after the freeze");
+    let signaled = events(&t).iter().find(|(k, _)| k == "Restart Signaled").cloned();
+    assert_eq!(signaled.map(|(_, m)| m).as_deref(), Some("healthcheck: check \"redis-tcp\" unhealthy"));
+    s.wait_health(target, "passing");
+    let ok = wait_until(PATIENCE, || e.ended(&home_label(&s)).is_empty() && e.running(&home_label(&s)).len() == 1);
+    assert!(ok, "the frozen container is gone: {:?}", e.containers(&home_label(&s)));
+}
+
+#[test]
+fn an_engine_that_does_not_answer_is_a_driver_failure_naming_it_and_the_task_is_retried() {
+    let s = Supd::new();
+    let endpoint = s.path("no-engine.sock");
+    s.write_job(
+        "gone.hcl",
+        r#"job "gone" {
+  group "g" {
+    restart {
+      attempts = 1
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "docker"
+      config {
+        image = "tools:1"
+      }
+    }
+  }
+  group "host" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start_with_config(&format!("[driver.docker]\nendpoint = \"unix://{}\"\n", endpoint.display()));
+    let t = s.wait_dead("gone/g/0/t");
+    let failures: Vec<String> = events(&t).into_iter().filter(|(k, _)| k == "Driver Failure").map(|(_, m)| m).collect();
+    assert_eq!(failures.len(), 2, "retried by its restart policy: {}", pretty(&t));
+    assert!(failures[0].contains(&format!("unix://{}", endpoint.display())), "{failures:?}");
+    s.wait_running("gone/host/0/t");
+}
