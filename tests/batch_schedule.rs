@@ -342,7 +342,7 @@ job "render" {
       }
       config {
         command = "/bin/sh"
-        args    = ["-c", "echo $NOMAD_JOB_ID $NOMAD_JOB_PARENT_ID $NOMAD_META_scene $NOMAD_META_QUALITY $(cat @DIR@/state/payloads/$NOMAD_JOB_ID/t/local/in/scene.txt) >> @DIR@/runs"]
+        args    = ["-c", "echo $NOMAD_JOB_ID $NOMAD_JOB_PARENT_ID $NOMAD_META_scene $NOMAD_META_QUALITY $(cat local/in/scene.txt) $(stat -c %a $NOMAD_TASK_DIR/in/scene.txt) >> @DIR@/runs"]
       }
     }
   }
@@ -366,7 +366,7 @@ job "render" {
         out.lines().next().and_then(|l| l.strip_prefix("dispatched ")).unwrap_or_else(|| panic!("{out}")).to_string();
     assert!(id.starts_with("render/dispatch-"), "{id}");
     let st = s.wait_status("the dispatched run completed", |st| job_status(st, &id) == "complete");
-    assert_eq!(lines(&s.path("runs")), [format!("{id} render kitchen high a teapot")]);
+    assert_eq!(lines(&s.path("runs")), [format!("{id} render kitchen high a teapot 600")]);
     let listed = &job_entry(&st, "render").expect("the job")["parameterized"]["dispatched"];
     assert_eq!(listed[0]["id"], id.as_str(), "{}", pretty(listed));
     assert_eq!(listed[0]["status"], "complete");

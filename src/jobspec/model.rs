@@ -116,6 +116,9 @@ pub struct Job {
     /// Batch and sysbatch only: the job is not run itself; each
     /// `supctl job dispatch` runs a copy (`ID/dispatch-<unix time>-<id>`).
     pub parameterized: Option<Parameterized>,
+    /// A dispatched run's payload (`supctl job dispatch`), written to the
+    /// `dispatch_payload` file of each task that takes it.
+    pub payload: Option<Vec<u8>>,
 }
 
 impl Job {

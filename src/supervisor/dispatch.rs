@@ -93,8 +93,8 @@ fn derive(mut job: Job, id: &str, meta: &BTreeMap<String, String>) -> Job {
 }
 
 impl Supervisor {
-    /// `job dispatch`: checks the meta and payload, writes the payload for
-    /// each task that takes it, and runs the copy.
+    /// `job dispatch`: checks the meta and payload and runs the copy (the
+    /// payload goes with it, into each task directory that takes it).
     pub(super) fn dispatch(&mut self, id: &str, meta: BTreeMap<String, String>, payload: Option<Vec<u8>>) -> Response {
         let Some(run) = self.jobs.current.get(id).and_then(|s| self.jobs.runs.get(s)) else {
             return Response::refused(self.unknown_job(id));
@@ -109,39 +109,14 @@ impl Supervisor {
         let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let short: String = self.rng.alloc_id().chars().take(8).collect();
         let child = format!("{id}{SUFFIX}{secs}-{short}");
-        if let Some(bytes) = payload.as_deref().filter(|b| !b.is_empty())
-            && let Err(e) = self.write_payload(&job, &child, bytes)
-        {
-            return Response::refused(format!("cannot write the payload of {child}: {e}"));
-        }
         log::info!("parameterized job {id:?}: dispatching {child}");
-        let mut messages =
-            self.submit(derive(job, &child, &meta), Source::Launched { name: format!("a dispatch of {id}") });
+        let mut run = derive(job, &child, &meta);
+        // Written into each task's local/ when its directory is built.
+        run.payload = payload.filter(|b| !b.is_empty());
+        let mut messages = self.submit(run, Source::Launched { name: format!("a dispatch of {id}") });
         self.forget_ended(id, SUFFIX);
         messages.insert(0, format!("dispatched {child}"));
         Response::ok(messages)
-    }
-
-    /// Writes the payload to `<state_dir>/payloads/<child>/<task>/local/<file>`
-    /// for each task with a `dispatch_payload` block.
-    fn write_payload(&self, job: &Job, child: &str, bytes: &[u8]) -> std::io::Result<()> {
-        use std::io::Write;
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut parts: Vec<&str> = vec!["payloads"];
-        parts.extend(child.split('/'));
-        for t in job.groups.iter().flat_map(|g| &g.tasks) {
-            let Some(file) = &t.dispatch_payload else { continue };
-            let mut all = parts.clone();
-            all.extend([t.name.as_str(), "local"]);
-            all.extend(file.split('/'));
-            let path = crate::names::beneath(&self.cfg.state_dir, &all)?;
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir)?;
-            }
-            let mut f = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(&path)?;
-            f.write_all(bytes)?;
-        }
-        Ok(())
     }
 }
 

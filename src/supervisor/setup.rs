@@ -101,6 +101,20 @@ fn owner_of(user: Option<&str>) -> taskdir::beneath::Owner {
     process::lookup_user(name).ok().map(|u| (u.uid, u.gid))
 }
 
+/// Writes a dispatched run's payload to `local/FILE` (validation kept
+/// FILE inside `local/`), 0600 and owned by the task's user.
+fn write_payload(
+    dir: &taskdir::TaskDir,
+    file: &str,
+    payload: &[u8],
+    owner: taskdir::beneath::Owner,
+) -> Result<(), taskdir::beneath::BeneathError> {
+    let parts: Vec<&str> = file.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let Some((name, parents)) = parts.split_last() else { return Ok(()) };
+    let local = taskdir::beneath::Dir::open(&dir.local())?.subdir(parents, Some((0o755, owner)))?;
+    local.write_atomic(name, payload, 0o600, owner).map(|_| ())
+}
+
 impl Supervisor {
     /// The pre-start stage of a task: true when its process may be spawned
     /// now; false when it failed (the restart policy has been asked) or
@@ -117,6 +131,7 @@ impl Supervisor {
         let first = !t.setup.built;
         let need_fetch = !t.setup.fetched && !t.spec.artifacts.is_empty();
         let has_templates = !t.spec.templates.is_empty();
+        let payload = t.spec.dispatch_payload.clone().zip(run.job.payload.clone());
         if first && let Some(t) = self.jobs.task_mut(key) {
             t.push_event("Task Setup", "Building Task Directory".into());
             t.setup.built = true;
@@ -135,6 +150,12 @@ impl Supervisor {
                 self.setup_failed(key, "Setup Failure", format!("cannot build the task directory: {e}"), false);
                 return false;
             }
+        }
+        if let Some((file, payload)) = &payload
+            && let Err(e) = write_payload(&dir, file, payload, owner)
+        {
+            self.setup_failed(key, "Setup Failure", format!("cannot write the dispatch payload: {e}"), false);
+            return false;
         }
         if !need_fetch && !has_templates {
             return true;
