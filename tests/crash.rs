@@ -159,5 +159,10 @@ fn the_restart_budget_is_exact_across_kill_9() {
     let t = s.wait_dead("a/g/0/t");
     assert_eq!(t["failed"], true, "{}", pretty(&t));
     std::thread::sleep(Duration::from_millis(300));
-    assert_eq!(lines(&s.path("starts")).len(), 51, "{}", s.log());
+    // 51 starts (52 or 53 before the budget was exact). On a loaded
+    // machine the run that kill -9 interrupted may be stopped as a
+    // leftover before its shell wrote its line: counted, but not seen.
+    let seen = lines(&s.path("starts")).len();
+    assert!(seen == 51 || seen == 50, "{seen} starts\n{}", s.log());
+    assert_eq!(restarts(&t), 50, "{}", pretty(&t));
 }

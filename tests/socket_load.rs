@@ -68,11 +68,12 @@ fn with_crash_loop(s: Supd) -> Supd {
 }
 
 /// Asserts that the crash loop kept its pace (100 ms delay, up to 25 %
-/// jitter, and a loaded machine) over `[from, to]`.
+/// jitter, and a loaded machine: gaps of 1 s were seen at load 8; a
+/// stalled loop stalled it for 14 s) over `[from, to]`.
 fn assert_pace(s: &Supd, from: f64, to: f64, what: &str) {
     let (gap, n) = pace(s, from, to);
     eprintln!("{what}: {n} starts in {:.1}s, longest gap {:.0} ms", to - from, gap * 1000.0);
-    assert!(gap < 1.0, "{what}: the crash loop stalled for {:.0} ms\n{}", gap * 1000.0, s.log());
+    assert!(gap < 2.0, "{what}: the crash loop stalled for {:.0} ms\n{}", gap * 1000.0, s.log());
 }
 
 /// One request line and its first answer line, over a raw connection;
