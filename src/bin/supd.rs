@@ -161,8 +161,21 @@ fn main() -> ExitCode {
             log::warn!("attr.{attr} of this host is unknown: jobs are not checked against it — set {key} in supd.toml");
         }
     }
-    let cfg =
-        Config { job_dir, socket, socket_group, log_dir, state_dir, node, init, exit_when_done, cgroups, handoff };
+    // Checked when the file was read.
+    let metrics_listen = file.metrics_addr().unwrap_or(None);
+    let cfg = Config {
+        job_dir,
+        socket,
+        socket_group,
+        log_dir,
+        state_dir,
+        node,
+        init,
+        exit_when_done,
+        cgroups,
+        handoff,
+        metrics_listen,
+    };
     match Supervisor::new(cfg) {
         Ok(s) => ExitCode::from(s.run() as u8),
         Err(e) => {

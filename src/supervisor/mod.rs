@@ -15,6 +15,7 @@ mod health;
 mod jobs;
 mod launch;
 mod lifecycle;
+mod metrics;
 mod output;
 mod persist;
 mod reload;
@@ -82,6 +83,8 @@ pub struct Supervisor {
     log_warnings: output::WarnThrottle,
     /// Cgroups of dead tasks, removed once their last processes are gone.
     graveyard: cgroups::Graveyard,
+    /// The Prometheus endpoint, when configured, and supd's own measurements.
+    metrics: metrics::Metrics,
 }
 
 impl Supervisor {
@@ -102,7 +105,8 @@ impl Supervisor {
         server
             .register(poll.registry(), LISTENER, &mut watches.tokens)
             .map_err(|e| Error::Setup(format!("cannot watch the control socket: {e}")))?;
-        Ok(Supervisor {
+        let metrics_listen = cfg.metrics_listen;
+        let mut s = Supervisor {
             cfg,
             poll,
             signals,
@@ -117,7 +121,12 @@ impl Supervisor {
             notify: crate::notify::Notifier::from_env(),
             log_warnings: output::WarnThrottle::default(),
             graveyard: cgroups::Graveyard::default(),
-        })
+            metrics: metrics::Metrics::default(),
+        };
+        if let Some(addr) = metrics_listen {
+            s.bind_metrics(addr).map_err(Error::Setup)?;
+        }
+        Ok(s)
     }
 
     /// Loads the job directory, starts everything, and runs until shut
@@ -163,6 +172,7 @@ impl Supervisor {
                         Some(Watched::Check(check)) => s.on_check_socket(check),
                         Some(Watched::Leftover(task)) => s.on_leftover_gone(token, task),
                         None if s.server.owns(token) => s.on_client(token, readable, writable),
+                        None if s.metrics_owns(token) => s.on_metrics(token),
                         None => {}
                     },
                 });
@@ -219,6 +229,7 @@ impl Supervisor {
     }
 
     fn on_reaped(&mut self, reaped: children::Reaped) {
+        self.metrics_reaped(&reaped);
         for (pid, owner, exit) in reaped.ended {
             match owner {
                 Owner::Task(key) => self.on_exit(key, exit),
@@ -249,6 +260,7 @@ impl Supervisor {
                 Timer::Start { task: key, generation } => {
                     if self.jobs.task(key).is_some_and(|t| t.generation == generation) {
                         self.start_task(key);
+                        self.metrics_started(key);
                     }
                 }
                 Timer::Check { check: key, generation } => self.run_check(key, generation),

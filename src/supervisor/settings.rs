@@ -24,6 +24,8 @@ pub struct Config {
     pub handoff: crate::config::HandoffSettings,
     /// Where the tasks' cgroups go, and what they can enforce.
     pub cgroups: crate::process::cgroup::Cgroups,
+    /// Where the Prometheus endpoint listens; none without one.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug)]
