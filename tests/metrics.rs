@@ -99,10 +99,25 @@ fn the_restart_counter_matches_status_and_promtool_accepts_the_text() {
 }
 "#,
     );
-    s.write_job("up.hcl", &sleep_job("up"));
+    s.write_job(
+        "up.hcl",
+        &sleep_job("up").replace(
+            "args    = [\"1000\"]\n      }",
+            r#"args    = ["1000"]
+      }
+      service {
+        check {
+          type     = "script"
+          command  = "/bin/true"
+          interval = "200ms"
+          timeout  = "5s"
+        }
+      }"#,
+        ),
+    );
     let (s, addr) = start_with_metrics(s);
     let t = s.wait_dead("cr\"ash\\1/g/0/t");
-    s.wait_running("up/g/0/t");
+    s.wait_health("up/g/0/t", "passing");
     let text = scrape(addr);
     promtool_accepts(&text);
     let crash = r#"job="cr\"ash\\1",group="g",index="0""#;
@@ -115,6 +130,10 @@ fn the_restart_counter_matches_status_and_promtool_accepts_the_text() {
     let up = r#"job="up",group="g",index="0""#;
     assert_eq!(sample(&text, &format!("supd_task_up{{{up},task=\"t\"}}")), Some(1.0), "{text}");
     assert_eq!(sample(&text, &format!("supd_instance_status{{{up},status=\"running\"}}")), Some(1.0), "{text}");
+    assert_eq!(sample(&text, &format!("supd_task_healthy{{{up},task=\"t\"}}")), Some(1.0), "{text}");
+    let probes = sample(&text, "supd_check_duration_seconds_count{type=\"script\"}").unwrap_or(0.0);
+    let within = sample(&text, "supd_check_duration_seconds_bucket{type=\"script\",le=\"5\"}").unwrap_or(0.0);
+    assert!(probes >= 1.0 && within == probes, "a script check ran and ended within its timeout:\n{text}");
     // Three restarts without delay: three reactions, each well under a second.
     assert_eq!(sample(&text, "supd_restart_reaction_seconds_count"), Some(3.0), "{text}");
     assert_eq!(sample(&text, "supd_restart_reaction_seconds_bucket{le=\"1\"}"), Some(3.0), "{text}");

@@ -16,7 +16,7 @@
 
 use super::jobs::Jobs;
 use super::server::Tokens;
-use super::task::{Instance, InstanceStatus, State, TaskKey, TaskRun, task_health};
+use super::task::{CheckKey, Instance, InstanceStatus, State, TaskKey, TaskRun, task_health};
 use super::{Supervisor, children};
 use crate::jobspec::model::CheckStatus;
 use crate::process::Exit;
@@ -54,13 +54,22 @@ pub const MAX_QUEUED: usize = 64 << 20;
 /// client takes them or the connection times out.
 const SEND_BUFFER: usize = 64 << 10;
 
+/// Answers larger than this give their memory back once sent.
+const BIG_ANSWER: usize = 256 << 10;
+
 /// The exposition format's content type.
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Bounds of the restart reaction histogram, in seconds.
 const REACTION_BUCKETS: &[f64] = &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
-/// Stale reap times are dropped once this many are kept.
+/// Bounds of the check duration histograms, in seconds.
+const CHECK_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+/// The check types, in the order of [`Stats::check_duration`].
+const CHECK_TYPES: [&str; 3] = ["tcp", "http", "script"];
+
+/// Stale reap and probe start times are dropped once this many are kept.
 const MAX_REAPED: usize = 4096;
 
 /// The endpoint, when configured, and what supd measures of itself.
@@ -78,11 +87,21 @@ pub struct Stats {
     pub restart_reaction: Histogram,
     /// When tasks restarted without delay were reaped, until they start.
     reaped: HashMap<TaskKey, Instant>,
+    /// From a check's probe starting to its result (or its timeout), per
+    /// type as in [`CHECK_TYPES`].
+    pub check_duration: [Histogram; 3],
+    /// When each check's probe in flight started (one per check at most).
+    probes: HashMap<CheckKey, Instant>,
 }
 
 impl Default for Stats {
     fn default() -> Stats {
-        Stats { restart_reaction: Histogram::new(REACTION_BUCKETS), reaped: HashMap::new() }
+        Stats {
+            restart_reaction: Histogram::new(REACTION_BUCKETS),
+            reaped: HashMap::new(),
+            check_duration: std::array::from_fn(|_| Histogram::new(CHECK_BUCKETS)),
+            probes: HashMap::new(),
+        }
     }
 }
 
@@ -297,6 +316,15 @@ pub fn render(jobs: &Jobs, stats: &Stats) -> String {
         "Time from a task's end being reaped to its next process running, for restarts with no delay.",
     );
     stats.restart_reaction.write(&mut out, "supd_restart_reaction_seconds", "");
+    family(
+        &mut out,
+        "supd_check_duration_seconds",
+        "histogram",
+        "Time from a health check's probe starting to its result, or to its timeout.",
+    );
+    for (kind, h) in CHECK_TYPES.iter().zip(&stats.check_duration) {
+        h.write(&mut out, "supd_check_duration_seconds", &format!("type=\"{kind}\","));
+    }
     family(
         &mut out,
         "supd_job_files_invalid",
@@ -573,6 +601,12 @@ impl Endpoint {
         if let Some(mut c) = self.conns.remove(&token) {
             self.queued = self.queued.saturating_sub(c.wbuf.len() - c.wpos);
             let _ = registry.deregister(&mut c.stream);
+            // The answer for a thousand tasks is near a megabyte: once it
+            // is gone, the memory goes back to the system.
+            if c.wbuf.capacity() > BIG_ANSWER {
+                drop(c);
+                crate::process::sys::trim_heap();
+            }
         }
         if self.conns.is_empty() {
             self.disarm();
@@ -709,6 +743,32 @@ impl Supervisor {
     pub(super) fn metrics_started(&mut self, key: TaskKey) {
         self.metrics.stats.started(&self.jobs, key, Instant::now());
     }
+
+    /// A check's probe is about to start.
+    pub(super) fn metrics_probe_started(&mut self, ck: CheckKey) {
+        let probes = &mut self.metrics.stats.probes;
+        if probes.len() >= MAX_REAPED {
+            // Probes called off (their task ended, their job went) left theirs.
+            let jobs = &self.jobs;
+            probes.retain(|k, _| {
+                let check =
+                    jobs.runs.get(&k.run).and_then(|r| r.instances.get(k.inst)).and_then(|i| i.checks.get(k.check));
+                check.is_some_and(|c| c.inflight.is_some())
+            });
+        }
+        probes.insert(ck, Instant::now());
+    }
+
+    /// A check's probe has its result: its duration, by the check's type.
+    pub(super) fn metrics_probe_finished(&mut self, ck: CheckKey) {
+        let Some(started) = self.metrics.stats.probes.remove(&ck) else { return };
+        let check =
+            self.jobs.runs.get(&ck.run).and_then(|r| r.instances.get(ck.inst)).and_then(|i| i.checks.get(ck.check));
+        let Some(kind) = check.map(|c| c.spec.kind.type_name()) else { return };
+        if let Some(i) = CHECK_TYPES.iter().position(|t| *t == kind) {
+            self.metrics.stats.check_duration[i].observe(started.elapsed().as_secs_f64());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -816,8 +876,13 @@ job "web" {
         for v in [0.0003, 0.002, 0.002, 7.0] {
             stats.restart_reaction.observe(v);
         }
+        stats.check_duration[2].observe(0.02);
         let text = render(&Jobs::default(), &stats);
         for line in [
+            r#"supd_check_duration_seconds_bucket{type="script",le="0.01"} 0"#,
+            r#"supd_check_duration_seconds_bucket{type="script",le="0.025"} 1"#,
+            r#"supd_check_duration_seconds_count{type="script"} 1"#,
+            r#"supd_check_duration_seconds_count{type="tcp"} 0"#,
             r#"supd_restart_reaction_seconds_bucket{le="0.0005"} 1"#,
             r#"supd_restart_reaction_seconds_bucket{le="0.001"} 1"#,
             r#"supd_restart_reaction_seconds_bucket{le="0.0025"} 3"#,
