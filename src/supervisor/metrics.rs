@@ -650,14 +650,19 @@ impl Endpoint {
 }
 
 /// Where the head ends in `bytes` (just after its blank line), if it does.
+/// Lines end with CRLF, or with a bare LF as tolerant servers accept.
 fn head_end(bytes: &[u8]) -> Option<usize> {
-    bytes.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4)
+    bytes.iter().enumerate().find_map(|(i, b)| match (b, bytes.get(i + 1), bytes.get(i + 2)) {
+        (b'\n', Some(b'\n'), _) => Some(i + 2),
+        (b'\n', Some(b'\r'), Some(b'\n')) => Some(i + 3),
+        _ => None,
+    })
 }
 
 /// What a request's head asks for.
 fn parse_request(head: &[u8]) -> Wanted {
     let Ok(text) = std::str::from_utf8(head) else { return Wanted::BadRequest };
-    let line = text.split("\r\n").next().unwrap_or("");
+    let line = text.split('\n').next().unwrap_or("").trim_end_matches('\r');
     let mut parts = line.split(' ');
     let (Some(method), Some(target), Some(version), None) = (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -907,5 +912,7 @@ job "web" {
         assert_eq!(parse_request(b"\xff\xfe\r\n\r\n"), Wanted::BadRequest);
         assert_eq!(head_end(b"GET / HTTP/1.1\r\n\r\nrest"), Some(18));
         assert_eq!(head_end(b"GET / HTTP/1.1\r\n"), None);
+        assert_eq!(head_end(b"GET / HTTP/1.0\n\n"), Some(16));
+        assert_eq!(parse_request(b"GET /metrics HTTP/1.0\n\n"), Wanted::Metrics { head: false });
     }
 }
