@@ -681,3 +681,18 @@ fn unlimited_handoffs_are_counted_beyond_the_kept_history() {
     let last = history.last().unwrap()["attempt"].as_u64().unwrap();
     assert!(last >= 8 && last <= r["attempts"].as_u64().unwrap(), "{}", pretty(r));
 }
+
+/// An envelope larger than a request line (its job has a 2 MiB comment)
+/// travels as the request's body and is taken like any other.
+#[test]
+fn an_envelope_larger_than_a_request_line_is_taken() {
+    let job = worker_job("work", ONCE_1S);
+    let padding = "x".repeat(2 << 20);
+    let big = job.replacen("  group \"g\" {", &format!("  # {padding}\n  group \"g\" {{"), 1);
+    let s =
+        Supd::new().start_with_config("node_name = \"b\"\n[node.meta]\nrole = \"worker\"\n[handoff]\naccept = true\n");
+    let out = handoff(&s, &envelope(&big, "a"));
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("accepted: work.g[0] runs on node b"), "{}", describe(&out));
+    s.wait_running("work/g/0/t");
+}

@@ -291,12 +291,17 @@ fn followers_that_never_read_keep_memory_bounded_and_end_on_a_whole_line() {
         c.write_all(request.as_bytes()).unwrap();
         followers.push(c);
     }
-    // They read nothing while the task writes on.
-    std::thread::sleep(Duration::from_secs(4));
+    // They read nothing while the task writes on, until their backlogs
+    // are full (how soon depends on how fast the task gets to write).
+    assert!(
+        wait_until(PATIENCE, || s.log().contains("cutting a follower's stream")),
+        "no follower was cut\n{}",
+        s.log()
+    );
+    std::thread::sleep(Duration::from_secs(1));
     let (rss, peak) = rss_mib(s.pid());
     eprintln!("200 stalled followers: supd RSS {rss:.1} MiB, peak {peak:.1} MiB");
     assert!(peak <= 64.0, "supd grew to {peak:.1} MiB with 200 followers that do not read");
-    assert!(s.log().contains("cutting a follower's stream"), "no follower was cut\n{}", s.log());
     // One of them reads now: whole JSON lines, the last one saying why it ended.
     let c = followers.pop().unwrap();
     c.set_read_timeout(Some(Duration::from_secs(20))).unwrap();

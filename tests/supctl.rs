@@ -491,3 +491,73 @@ fn shutdown_is_logged_as_a_request() {
     assert!(log.contains("shutdown requested over the control socket"), "{log}");
     assert!(!log.contains("SIGTERM"), "no signal was involved: {log}");
 }
+
+/// `status` as a table asks supd for each task's last event only (the
+/// table shows no more, and 500 tasks' full event lists made the answer
+/// several times larger); `--json` and the detail view keep them all.
+#[test]
+fn the_status_table_asks_for_the_last_event_only() {
+    let s = Supd::new();
+    s.write_job("web.hcl", &sleep_job("web"));
+    let s = s.start();
+    s.wait_running("web/g/0/t");
+    s.supctl_ok(&["restart", "web/g/0/t"]);
+    assert!(
+        wait_until(PATIENCE, || s
+            .status()
+            .pointer("/jobs/0/groups/0/instances/0/tasks/0/events")
+            .and_then(Value::as_array)
+            .is_some_and(|e| e.len() >= 4 && e.last().is_some_and(|e| e["type"] == "Started"))),
+        "the restarted task has no events\n{}",
+        pretty(&s.status())
+    );
+    let all = events(task(&s.status(), "web/g/0/t").expect("the task"));
+    let ask = |line: &str| {
+        let mut c = std::os::unix::net::UnixStream::connect(s.socket()).expect("connect");
+        std::io::Write::write_all(&mut c, line.as_bytes()).expect("send");
+        let mut answer = String::new();
+        BufReader::new(&c).read_line(&mut answer).expect("answer");
+        serde_json::from_str::<Value>(&answer).expect("an answer")
+    };
+    let one = ask("{\"version\":1,\"cmd\":\"status\",\"events\":1}\n");
+    let one = events(task(&one["status"], "web/g/0/t").expect("the task"));
+    assert_eq!(one.as_slice(), &all[all.len() - 1..], "{one:?} against {all:?}");
+    let none = ask("{\"version\":1,\"cmd\":\"status\",\"events\":0}\n");
+    assert!(events(task(&none["status"], "web/g/0/t").expect("the task")).is_empty());
+
+    // What the operator sees: the table's LAST EVENT is the last one;
+    // the detail view lists every event.
+    let table = s.supctl_ok(&["status"]);
+    assert!(table.contains("Task started by client"), "{table}");
+    let detail = s.supctl_ok(&["status", "web/g/0"]);
+    for (kind, _) in &all {
+        assert!(detail.contains(kind.as_str()), "{kind} missing from\n{detail}");
+    }
+    assert!(detail.contains("Restart Signaled"), "{detail}");
+}
+
+/// `job run` of another version of a job that comes from the job
+/// directory is refused (the next reload would undo it without a word);
+/// the same version starts it again after `job stop`.
+#[test]
+fn job_run_does_not_override_a_job_of_the_job_directory() {
+    let s = Supd::new();
+    let file = s.write_job("web.hcl", &sleep_job("web"));
+    let s = s.start();
+    let before = pid(&s.wait_running("web/g/0/t"));
+    let other = s.write_file("other.hcl", &sleep_job("web").replace("1000", "2000"));
+    let out = s.supctl(&["job", "run", other.to_str().expect("a UTF-8 path")]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("in the job directory") && stderr.contains("supctl reload"), "{stderr}");
+    assert_eq!(pid(task(&s.status(), "web/g/0/t").expect("the task")), before, "the running task was replaced");
+    s.supctl_ok(&["reload"]);
+    assert_eq!(pid(task(&s.status(), "web/g/0/t").expect("the task")), before);
+
+    s.supctl_ok(&["job", "stop", "web"]);
+    s.wait_task("web/g/0/t", "stopped", |t| t["state"] == "dead");
+    s.supctl_ok(&["job", "run", file.to_str().expect("a UTF-8 path")]);
+    let after = pid(&s.wait_running("web/g/0/t"));
+    assert_ne!(after, before);
+    assert!(cmdline_of(after).contains("1000"), "{}", cmdline_of(after));
+}

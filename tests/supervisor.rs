@@ -1764,3 +1764,44 @@ fn too_many_idle_connections_are_refused_not_fatal() {
     let ok = wait_until(PATIENCE, || s.supctl(&["status"]).status.success());
     assert!(ok, "supd answers again once the idle connections are gone\n{}", s.log());
 }
+
+/// A reload with one file that does not load applies nothing, not even
+/// the other files' changes; it fails with the problems. Once the file is
+/// gone, the next reload applies everything and its problems leave
+/// `status`.
+#[test]
+fn a_reload_is_all_or_nothing() {
+    let s = Supd::new();
+    s.write_job("rl.hcl", RELOAD_JOB);
+    let s = s.start();
+    let p1 = pid(&s.wait_running("rl/g/0/t"));
+    s.write_job("rl.hcl", &RELOAD_JOB.replace("\"one\"", "\"two\""));
+    s.write_job("new.hcl", &sleep_job("new"));
+    let bad = s.write_job("bad.hcl", "job \"bad\" {\n  group \"g\" {\n    count = \"many\"\n  }\n}\n");
+    let out = s.supctl(&["reload"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("{}:3:", bad.display())), "{err}");
+    assert!(err.contains("nothing applied"), "{err}");
+    assert!(!err.contains("update job"), "{err}");
+    // Asserts that nothing happens: no new version, no new job.
+    std::thread::sleep(Duration::from_millis(500));
+    let st = s.status();
+    assert_eq!(pid(task(&st, "rl/g/0/t").expect("the task")), p1, "{}", pretty(&st));
+    assert!(task(&st, "new/g/0/t").is_none(), "{}", pretty(&st));
+    assert_eq!(lines(&s.path("versions")).len(), 1);
+    let table = s.supctl(&["status"]);
+    assert!(String::from_utf8_lossy(&table.stderr).contains("bad.hcl:3:"), "{}", describe(&table));
+
+    // A dry run says the same and changes nothing.
+    let out = s.supctl(&["reload", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+
+    std::fs::remove_file(&bad).expect("remove bad.hcl");
+    let out = s.supctl_ok(&["reload"]);
+    assert!(out.contains("update job \"rl\"") && out.contains("add job \"new\""), "{out}");
+    s.wait_running("new/g/0/t");
+    assert!(s.wait_lines("versions", 2)[1].starts_with("two "));
+    let table = s.supctl(&["status"]);
+    assert!(!String::from_utf8_lossy(&table.stderr).contains("bad.hcl"), "{}", describe(&table));
+}

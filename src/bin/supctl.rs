@@ -238,7 +238,13 @@ fn main() -> ExitCode {
             };
             return validate(&files, &vars, cli.json, &file);
         }
-        Command::Status { target } => Request::Status { target },
+        Command::Status { target } => {
+            // The table shows each task's last event; the detail view
+            // and --json all of them.
+            let detail = target.as_deref().is_some_and(detail_view);
+            let events = if cli.json || detail { None } else { Some(1) };
+            Request::Status { target, events }
+        }
         Command::Job { command: JobCommand::Run { file, handoff, vars } } => {
             let (source, name) = if file == "-" {
                 let mut bytes = Vec::new();
@@ -303,8 +309,7 @@ fn main() -> ExitCode {
         Command::Reload { dry_run } => Request::Reload { dry_run },
         Command::Shutdown => Request::Shutdown,
     };
-    let detail =
-        matches!(&request, Request::Status { target: Some(t) } if t.split('/').count() >= 3 || t.contains('['));
+    let detail = matches!(&request, Request::Status { target: Some(t), .. } if detail_view(t));
     match Connection::call(&socket, request) {
         Ok(r) => {
             let code = print_response(&r, cli.json, detail);
@@ -315,6 +320,12 @@ fn main() -> ExitCode {
         }
         Err(e) => client_error(e),
     }
+}
+
+/// Whether `status TARGET` shows the detail view of instances (a target
+/// down to an instance or a task) rather than the table.
+fn detail_view(target: &str) -> bool {
+    target.split('/').count() >= 3 || target.contains('[')
 }
 
 /// Whether every task of a status is running and healthy (passing, or no

@@ -54,11 +54,15 @@ impl Connection {
         Ok(Connection { reader: BufReader::new(stream), socket: socket.to_path_buf(), answered: false })
     }
 
-    /// Sends a request. The HCL of `job run` follows its line as a body of
-    /// its own, so that the line stays short.
+    /// Sends a request. The HCL of `job run` and a hand-off's envelope
+    /// follow the line as a body of their own, so that the line stays short.
     pub fn send(&mut self, request: Request) -> Result<(), ClientError> {
         let (request, body) = match request {
             Request::JobRun { source, file } => (Request::JobRun { source: String::new(), file }, Some(source)),
+            // The envelope holds the job's source: as large as a job file.
+            Request::Handoff { envelope } => {
+                (Request::Handoff { envelope: serde_json::Value::Null }, Some(envelope.to_string()))
+            }
             r => (r, None),
         };
         let envelope = Envelope { version: VERSION, body: body.as_ref().map(|b| b.len() as u64), request };

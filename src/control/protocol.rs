@@ -24,6 +24,10 @@ pub enum Request {
     Status {
         #[serde(default)]
         target: Option<String>,
+        /// The most recent events to include per task (the table view
+        /// shows one); all that are kept when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        events: Option<usize>,
     },
     /// Submit or update a job from HCL text; `file` names it in messages.
     JobRun {
@@ -373,7 +377,7 @@ mod tests {
     #[test]
     fn requests_round_trip_as_one_line() {
         let reqs = [
-            Request::Status { target: Some("web/site/0".into()) },
+            Request::Status { target: Some("web/site/0".into()), events: Some(1) },
             Request::JobRun { source: "job \"x\" {\n}\n".into(), file: "x.hcl".into() },
             Request::JobStop { job: "x".into() },
             Request::Restart { target: "x/g/0/t".into() },
@@ -397,7 +401,7 @@ mod tests {
         }
         let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"status"}"#).unwrap();
         assert_eq!(e.body, None);
-        assert_eq!(e.request, Request::Status { target: None });
+        assert_eq!(e.request, Request::Status { target: None, events: None });
         let e: Envelope =
             serde_json::from_str(r#"{"version":1,"body":12,"cmd":"job_run","source":"","file":"x.hcl"}"#).unwrap();
         assert_eq!(e.body, Some(12));

@@ -3,6 +3,7 @@
 //! answer goes back through the server.
 
 use super::output::LogPath;
+use super::reload::All;
 use super::run::Source;
 use super::task::State;
 use super::{Supervisor, TaskKey, Timer};
@@ -78,7 +79,7 @@ impl Supervisor {
 
     fn carry_out(&mut self, token: Token, request: Request) -> Response {
         match request {
-            Request::Status { target } => self.status(target.as_deref()),
+            Request::Status { target, events } => self.status(target.as_deref(), events),
             Request::JobRun { source, file } => self.job_run(&file, &source),
             Request::JobStop { job } => self.job_stop(&job),
             Request::Restart { target } => self.restart(&target),
@@ -106,6 +107,21 @@ impl Supervisor {
         if !parsed.is_valid() {
             let lines: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
             return Response::refused(lines.join("\n"));
+        }
+        // A job of the job directory changes with its file: a different
+        // version run by hand would be undone by the next reload.
+        for job in &parsed.jobs {
+            if let Some(run) = self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s))
+                && let Some(path) = &run.file
+                && run.job.source != job.source
+            {
+                return Response::refused(format!(
+                    "job {:?} comes from {path} in the job directory, and `job run` of another version would be \
+                     undone at the next reload — edit that file and run `supctl reload`, or move it out of the job \
+                     directory first",
+                    job.id
+                ));
+            }
         }
         let mut planned = Vec::new();
         for job in &parsed.jobs {
@@ -199,22 +215,28 @@ impl Supervisor {
         r
     }
 
-    /// `reload`: what was valid is applied; the answer still fails when a
-    /// file was not loaded, so that a script notices.
+    /// `reload`: all of the job directory's changes, or nothing when a
+    /// file does not load (the answer lists why, and fails).
     fn reload(&mut self, dry_run: bool) -> Response {
         let plan = self.plan_reload();
-        let messages = plan.messages.clone();
-        let failed = plan.failed_dir || !plan.invalid.is_empty();
+        if plan.refused() {
+            let mut lines = plan.problems.clone();
+            if dry_run {
+                lines.push("a reload would apply nothing until these files load".into());
+            } else {
+                lines.push(super::reload::NOTHING_APPLIED.into());
+                self.apply_reload(plan, All::OrNothing);
+            }
+            return Response::refused(lines.join("\n"));
+        }
+        let changes = plan.changes.clone();
         if !dry_run {
             self.notify.reloading();
-            self.apply_reload(plan);
+            self.apply_reload(plan, All::OrNothing);
             let line = self.jobs.status_line();
             self.notify.ready(&line);
         }
-        if failed {
-            return Response::refused(messages.join("\n"));
-        }
-        Response::ok(messages)
+        Response::ok(changes)
     }
 
     /// `job run --handoff`: an instance a peer hands to this host.
@@ -242,7 +264,7 @@ impl Supervisor {
         format!("no job {job:?}{hint}")
     }
 
-    fn status(&self, target: Option<&str>) -> Response {
+    fn status(&self, target: Option<&str>, events: Option<usize>) -> Response {
         let selection = match target {
             None => None,
             Some(t) => match self.resolve(t) {
@@ -262,7 +284,7 @@ impl Supervisor {
                 None => true,
                 Some(sel) => sel.matches(run, inst, task),
             };
-            jobs.push(super::status::job_status(run, &filter));
+            jobs.push(super::status::job_status(run, &filter, events));
         }
         let mut r = Response::ok(self.jobs.load_errors.values().flat_map(|p| p.clone()).collect());
         r.status = Some(Status { version: VERSION, node: self.node_status(), jobs });

@@ -134,7 +134,7 @@ impl Supervisor {
     pub fn run(mut self) -> i32 {
         self.restore();
         let plan = self.plan_reload();
-        self.apply_reload(plan);
+        self.apply_reload(plan, reload::All::ThatLoaded);
         self.kill_unclaimed();
         log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
         self.notify.ready(&self.jobs.status_line());
@@ -220,7 +220,7 @@ impl Supervisor {
                     log::info!("SIGHUP: reloading {}", self.cfg.job_dir.display());
                     self.notify.reloading();
                     let plan = self.plan_reload();
-                    self.apply_reload(plan);
+                    self.apply_reload(plan, reload::All::OrNothing);
                     self.notify.ready(&self.jobs.status_line());
                 }
                 _ => {}

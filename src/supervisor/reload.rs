@@ -1,7 +1,9 @@
 //! Reloading the job directory: each file parsed and checked, then a plan
 //! (jobs to add, update, remove; files that did not load, with their
-//! problems) that a dry run only reports and a reload applies. A file that
-//! does not load changes nothing of what runs.
+//! problems) that a dry run only reports and a reload applies — all of it,
+//! or nothing when a file does not load. Only supd's start applies what
+//! loads beside a file that does not (a typo must not keep a host's other
+//! services down).
 
 use super::Supervisor;
 use super::run::Source;
@@ -16,7 +18,7 @@ impl Supervisor {
         let files = match jobspec::parse_dir(&self.cfg.job_dir) {
             Ok(f) => f,
             Err(e) => {
-                plan.messages.push(format!("{e} — keeping the jobs that run"));
+                plan.problems.push(format!("{e} — keeping the jobs that run"));
                 plan.failed_dir = true;
                 return plan;
             }
@@ -27,9 +29,9 @@ impl Supervisor {
             seen_files.push(name.clone());
             if !parsed.is_valid() {
                 let problems: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
-                plan.messages
+                plan.problems
                     .push(format!("{name}: invalid, not loaded (the jobs it defined keep running as they were):"));
-                plan.messages.extend(problems.iter().map(|p| format!("  {p}")));
+                plan.problems.extend(problems.iter().map(|p| format!("  {p}")));
                 plan.invalid.insert(name, problems);
                 continue;
             }
@@ -49,18 +51,18 @@ impl Supervisor {
                 let planned: Vec<&Job> = plan.submit.iter().map(|(j, _)| j).collect();
                 if !unchanged && let Err(e) = self.fit_with(&job, &planned) {
                     // Refused like an invalid file: what runs keeps running.
-                    plan.messages.push(format!("{name}: job {:?} not loaded: {e}", job.id));
+                    plan.problems.push(format!("{name}: job {:?} not loaded: {e}", job.id));
                     plan.invalid.entry(name.clone()).or_default().push(e);
                     continue;
                 }
                 match self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s)) {
                     Some(run) if run.job.source == job.source && !run.stopped => {}
                     Some(_) => {
-                        plan.messages.push(format!("update job {:?} from {name}", job.id));
+                        plan.changes.push(format!("update job {:?} from {name}", job.id));
                         plan.submit.push((job, name.clone()));
                     }
                     None => {
-                        plan.messages.push(format!("add job {:?} from {name}", job.id));
+                        plan.changes.push(format!("add job {:?} from {name}", job.id));
                         plan.submit.push((job, name.clone()));
                     }
                 }
@@ -76,25 +78,30 @@ impl Supervisor {
             let still_defined =
                 seen_files.contains(file) && jobspec::parse_file(Path::new(file)).jobs.iter().any(|j| &j.id == id);
             if !still_defined {
-                plan.messages.push(format!("remove job {id:?} (no longer in {file})"));
+                plan.changes.push(format!("remove job {id:?} (no longer in {file})"));
                 plan.remove.push(id.clone());
             }
         }
-        if plan.messages.is_empty() {
-            plan.messages.push("no changes".into());
+        if plan.changes.is_empty() && plan.problems.is_empty() {
+            plan.changes.push("no changes".into());
         }
         plan
     }
 
-    pub(super) fn apply_reload(&mut self, plan: Reload) {
-        for m in &plan.messages {
-            if plan.invalid.is_empty() && !plan.failed_dir {
-                log::info!("{m}");
-            } else {
-                log::warn!("{m}");
-            }
+    /// Carries out a plan: all of it, or — with `All::OrNothing` and a
+    /// file that did not load — nothing but the list of problems (which
+    /// `status` shows until the next reload).
+    pub(super) fn apply_reload(&mut self, plan: Reload, all: All) {
+        let refused = all == All::OrNothing && plan.refused();
+        if !refused {
+            plan.changes.iter().for_each(|m| log::info!("{m}"));
         }
+        plan.problems.iter().for_each(|m| log::warn!("{m}"));
         self.jobs.load_errors = plan.invalid;
+        if refused {
+            log::warn!("{NOTHING_APPLIED}");
+            return;
+        }
         for id in plan.remove {
             self.stop_job(&id);
         }
@@ -104,12 +111,35 @@ impl Supervisor {
     }
 }
 
+/// What a refused reload says after its problems.
+pub(super) const NOTHING_APPLIED: &str =
+    "reload: nothing applied, every job runs as it was — fix the files above and reload again";
+
+/// How much of a reload's plan to apply when a file did not load.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum All {
+    /// A reload: everything or nothing.
+    OrNothing,
+    /// supd's start: what loaded.
+    ThatLoaded,
+}
+
 /// What a reload would do.
 #[derive(Debug, Default)]
 pub(super) struct Reload {
     pub(super) submit: Vec<(Job, String)>,
     pub(super) remove: Vec<String>,
     pub(super) invalid: BTreeMap<String, Vec<String>>,
-    pub(super) messages: Vec<String>,
+    /// What it changes: jobs added, updated, removed.
+    pub(super) changes: Vec<String>,
+    /// Files that did not load and jobs that do not fit, with why.
+    pub(super) problems: Vec<String>,
     pub(super) failed_dir: bool,
+}
+
+impl Reload {
+    /// A file did not load (or the directory could not be read).
+    pub(super) fn refused(&self) -> bool {
+        self.failed_dir || !self.invalid.is_empty()
+    }
 }

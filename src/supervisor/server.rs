@@ -73,10 +73,18 @@ pub struct BindError(pub String);
 enum Phase {
     /// Reading the request line.
     Line,
-    /// Reading the HCL that follows a `job run` line.
-    Body { file: String, want: usize, data: Vec<u8> },
+    /// Reading the body that follows a `job run` or hand-off line.
+    Body { of: BodyOf, want: usize, data: Vec<u8> },
     /// The request is read: being answered, answered, or followed.
     Read,
+}
+
+/// What a request's body holds.
+enum BodyOf {
+    /// The HCL of `job run`, with the name it was submitted under.
+    Job { file: String },
+    /// A peer's hand-off envelope (JSON).
+    Handoff,
 }
 
 struct Client {
@@ -393,9 +401,25 @@ impl ControlServer {
                             let want = len as usize;
                             let rest = &buf[i + 1..n];
                             let data = rest[..rest.len().min(want)].to_vec();
-                            c.phase = Phase::Body { file, want, data };
+                            c.phase = Phase::Body { of: BodyOf::Job { file }, want, data };
                         }
-                        Ok(_) => break Got::Refused("only `job run` sends a body after its line".into()),
+                        Ok((Request::Handoff { .. }, Some(len))) => {
+                            // The envelope carries the job's source: as
+                            // large as a job file, and a little more.
+                            if len > MAX_BODY + MAX_LINE as u64 {
+                                break Got::Refused(format!(
+                                    "the hand-off envelope is {len} bytes; supd takes envelopes of at most {} MiB",
+                                    (MAX_BODY + MAX_LINE as u64) >> 20
+                                ));
+                            }
+                            let want = len as usize;
+                            let rest = &buf[i + 1..n];
+                            let data = rest[..rest.len().min(want)].to_vec();
+                            c.phase = Phase::Body { of: BodyOf::Handoff, want, data };
+                        }
+                        Ok(_) => {
+                            break Got::Refused("only `job run` and hand-offs send a body after their line".into());
+                        }
                     }
                 }
                 Phase::Body { want, data, .. } => {
@@ -403,16 +427,22 @@ impl ControlServer {
                     data.extend_from_slice(&buf[..take]);
                 }
             }
-            if let Phase::Body { file, want, data } = &mut c.phase
+            if let Phase::Body { of, want, data } = &mut c.phase
                 && data.len() >= *want
             {
-                let (file, data) = (std::mem::take(file), std::mem::take(data));
-                break match String::from_utf8(data) {
-                    Ok(source) => Got::Request(Request::JobRun { source, file }),
-                    Err(e) => Got::Refused(format!(
-                        "{file}: the job file is not UTF-8 (byte {} is not valid) — save it as UTF-8",
-                        e.utf8_error().valid_up_to()
-                    )),
+                let data = std::mem::take(data);
+                break match std::mem::replace(of, BodyOf::Handoff) {
+                    BodyOf::Job { file } => match String::from_utf8(data) {
+                        Ok(source) => Got::Request(Request::JobRun { source, file }),
+                        Err(e) => Got::Refused(format!(
+                            "{file}: the job file is not UTF-8 (byte {} is not valid) — save it as UTF-8",
+                            e.utf8_error().valid_up_to()
+                        )),
+                    },
+                    BodyOf::Handoff => match serde_json::from_slice(&data) {
+                        Ok(envelope) => Got::Request(Request::Handoff { envelope }),
+                        Err(e) => Got::Refused(format!("the hand-off envelope is not JSON: {e}")),
+                    },
                 };
             }
         };
@@ -719,7 +749,7 @@ mod tests {
     fn anyone_may_read_and_only_root_or_supds_own_uid_may_change() {
         let me = nix::unistd::geteuid().as_raw();
         let other = me.wrapping_add(4242).max(1);
-        assert!(decode(&line(Request::Status { target: None }), other).is_ok());
+        assert!(decode(&line(Request::Status { target: None, events: None }), other).is_ok());
         assert!(decode(&line(Request::Reload { dry_run: true }), other).is_ok());
         let stop = line(Request::JobStop { job: "web".into() });
         let refused = decode(&stop, other).expect_err("a change from another uid");

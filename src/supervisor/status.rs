@@ -8,7 +8,13 @@ use crate::process::Exit;
 use crate::timefmt::rfc3339;
 use std::time::SystemTime;
 
-pub fn job_status(run: &JobRun, filter: &dyn Fn(&Instance, Option<&TaskRun>) -> bool) -> protocol::JobStatus {
+/// A job's status, with at most `events` of each task's latest events
+/// (all that are kept when `None`).
+pub fn job_status(
+    run: &JobRun,
+    filter: &dyn Fn(&Instance, Option<&TaskRun>) -> bool,
+    events: Option<usize>,
+) -> protocol::JobStatus {
     let groups = run
         .job
         .groups
@@ -31,7 +37,7 @@ pub fn job_status(run: &JobRun, filter: &dyn Fn(&Instance, Option<&TaskRun>) -> 
                         .iter()
                         .enumerate()
                         .filter(|(_, t)| filter(i, Some(t)))
-                        .map(|(ti, t)| task_status(i, ti, t))
+                        .map(|(ti, t)| task_status(i, ti, t, events))
                         .collect(),
                 })
                 .collect(),
@@ -90,7 +96,7 @@ fn reschedule_status(
     })
 }
 
-fn task_status(inst: &Instance, ti: usize, t: &TaskRun) -> protocol::TaskStatus {
+fn task_status(inst: &Instance, ti: usize, t: &TaskRun, events: Option<usize>) -> protocol::TaskStatus {
     let (exit_code, signal) = match t.exit {
         Some(Exit::Code(c)) => (Some(c), None),
         Some(Exit::Signal { signal: s, .. }) => (None, Some(crate::process::signal_name(s))),
@@ -120,7 +126,7 @@ fn task_status(inst: &Instance, ti: usize, t: &TaskRun) -> protocol::TaskStatus 
         started_at: t.started_at.map(rfc3339),
         finished_at: t.finished_at.map(rfc3339),
         last_restart: t.last_restart.map(rfc3339),
-        events: t.events.iter().map(event).collect(),
+        events: t.events.iter().skip(t.events.len().saturating_sub(events.unwrap_or(usize::MAX))).map(event).collect(),
         resources: Some(super::resources::task_resources(t)),
     }
 }
