@@ -54,6 +54,9 @@ pub const MAX_QUEUED: usize = 64 << 20;
 /// client takes them or the connection times out.
 const SEND_BUFFER: usize = 64 << 10;
 
+/// A scrape this soon after another gets the same text.
+const RENDER_REUSE: Duration = Duration::from_secs(1);
+
 /// Answers larger than this give their memory back once sent.
 const BIG_ANSWER: usize = 256 << 10;
 
@@ -409,6 +412,10 @@ pub struct Endpoint {
     conns: HashMap<Token, Conn>,
     /// Bytes queued over all connections.
     queued: usize,
+    /// The last text rendered and when: scrapes that come close together
+    /// share one rendering (a flood of them costs copies, not renderings).
+    /// Dropped once no connection is left.
+    rendered: Option<(Instant, String)>,
 }
 
 impl Endpoint {
@@ -438,6 +445,7 @@ impl Endpoint {
             armed: None,
             conns: HashMap::new(),
             queued: 0,
+            rendered: None,
         })
     }
 
@@ -610,6 +618,7 @@ impl Endpoint {
         }
         if self.conns.is_empty() {
             self.disarm();
+            self.rendered = None;
         }
     }
 
@@ -724,8 +733,17 @@ impl Supervisor {
                 if !endpoint.has_room(0) {
                     http(503, "Service Unavailable", "text/plain", b"too many answers waiting to be taken\n", head)
                 } else {
-                    let body = render(&self.jobs, &self.metrics.stats);
-                    http(200, "OK", CONTENT_TYPE, body.as_bytes(), head)
+                    let now = Instant::now();
+                    let fresh = endpoint.rendered.as_ref().filter(|(at, _)| now.duration_since(*at) < RENDER_REUSE);
+                    match fresh {
+                        Some((_, body)) => http(200, "OK", CONTENT_TYPE, body.as_bytes(), head),
+                        None => {
+                            let body = render(&self.jobs, &self.metrics.stats);
+                            let answer = http(200, "OK", CONTENT_TYPE, body.as_bytes(), head);
+                            endpoint.rendered = Some((now, body));
+                            answer
+                        }
+                    }
                 }
             }
             Wanted::Index { head } => http(200, "OK", "text/html; charset=utf-8", INDEX.as_bytes(), head),
