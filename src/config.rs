@@ -112,6 +112,8 @@ pub struct File {
     pub cpu_total_compute: Option<u64>,
     /// `attr.memory.totalbytes` in MB. Default: MemTotal of /proc/meminfo.
     pub memory_total_mb: Option<u64>,
+    /// `IP:port` of the Prometheus endpoint (`/metrics`). Default: none.
+    pub metrics_listen: Option<toml::Spanned<String>>,
     #[serde(default)]
     pub node: NodeSection,
     /// Peer hosts a failed instance may be handed to, in order of preference.
@@ -335,6 +337,7 @@ impl File {
             crate::jobspec::model::TaskOutput::parse(t.get_ref()).map_err(|e| at(Some(t.span()), e))?;
         }
         file.artifact_limits().map_err(|(span, message)| at(span, message))?;
+        file.metrics_addr().map_err(|(span, message)| at(span, message))?;
         Ok(file)
     }
 
@@ -367,6 +370,22 @@ impl File {
             };
         }
         Ok(out)
+    }
+
+    /// Where the metrics endpoint listens (`metrics_listen`), or the
+    /// problem and where it is. Only an address: a name would need a
+    /// lookup, and which address it gives may change.
+    pub fn metrics_addr(&self) -> Result<Option<std::net::SocketAddr>, (Option<std::ops::Range<usize>>, String)> {
+        let Some(spanned) = &self.metrics_listen else { return Ok(None) };
+        spanned.get_ref().parse().map(Some).map_err(|_| {
+            (
+                Some(spanned.span()),
+                format!(
+                    "metrics_listen {:?} is not an IP address and port — write e.g. \"127.0.0.1:9464\" or \"[::1]:9464\"",
+                    spanned.get_ref()
+                ),
+            )
+        })
     }
 
     /// The `[[peer]]` and `[handoff]` settings with their defaults, or the
@@ -521,6 +540,7 @@ cgroup_parent = "/tasks"
 cpu_hard_limit = true
 cpu_total_compute = 8000
 memory_total_mb = 2048
+metrics_listen = "127.0.0.1:9464"
 [node.meta]
 rack = "r12"
 "#,
@@ -532,6 +552,8 @@ rack = "r12"
         assert!(t.files && t.journal && !t.stdout, "{t:?}");
         assert_eq!(f.journal_socket.as_deref(), Some(std::path::Path::new("/run/j.sock")));
         assert_eq!(f.node.meta["rack"], "r12");
+        assert_eq!(f.metrics_addr().unwrap(), Some("127.0.0.1:9464".parse().unwrap()));
+        assert_eq!(File::default().metrics_addr().unwrap(), None);
         let mut n = crate::node::Node::bare("h", "dc1");
         f.apply_to(&mut n);
         assert_eq!((n.name.as_str(), n.datacenter.as_str(), n.region.as_str()), ("web-1", "eu-west", "eu"));
@@ -552,6 +574,10 @@ rack = "r12"
         let e = File::parse("log = \"journal\"\n").unwrap_err().to_string();
         assert!(e.starts_with("1:7: unknown variant `journal`"), "{e}");
         assert_eq!(File::parse("").unwrap(), File::default());
+        let e = File::parse("log = \"stderr\"\nmetrics_listen = \"localhost:9464\"\n").unwrap_err().to_string();
+        assert!(e.starts_with("2:18: metrics_listen \"localhost:9464\" is not an IP address and port"), "{e}");
+        let e = File::parse("metrics_listen = 9464\n").unwrap_err().to_string();
+        assert!(e.starts_with("1:18: invalid type"), "{e}");
     }
 
     #[test]

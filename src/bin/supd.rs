@@ -195,6 +195,8 @@ fn run() -> ExitCode {
         }
     };
     let docker = file.driver.docker.settings();
+    // Checked when the file was read.
+    let metrics_listen = file.metrics_addr().unwrap_or(None);
     let cfg = Config {
         job_dir,
         socket,
@@ -211,6 +213,7 @@ fn run() -> ExitCode {
         cgroups,
         handoff,
         docker,
+        metrics_listen,
     };
     match Supervisor::new(cfg) {
         Ok(s) => ExitCode::from(s.run() as u8),

@@ -112,6 +112,7 @@ impl Supervisor {
         if busy {
             return; // the previous run has not timed out yet
         }
+        self.metrics_probe_started(ck);
         match self.start_probe(ck) {
             Ok(Some(outcome)) => self.finish_check(ck, outcome),
             Ok(None) => {
@@ -257,6 +258,7 @@ impl Supervisor {
     /// Records a result: an event when the status changes, and a restart of
     /// the task when check_restart's limit is reached.
     fn finish_check(&mut self, ck: CheckKey, (status, output): Outcome) {
+        self.metrics_probe_finished(ck);
         let Some(c) = self.check_mut(ck) else { return };
         if !c.active {
             return;

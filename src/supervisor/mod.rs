@@ -18,6 +18,7 @@ mod jobs;
 mod launch;
 mod lifecycle;
 mod max_run;
+mod metrics;
 mod output;
 mod periodic;
 mod persist;
@@ -99,6 +100,8 @@ pub struct Supervisor {
     setup: setup::SetupWork,
     /// The container driver: its threads' reports, containers to adopt.
     containers: containers::Containers,
+    /// The Prometheus endpoint, when configured, and supd's own measurements.
+    metrics: metrics::Metrics,
 }
 
 impl Supervisor {
@@ -122,7 +125,8 @@ impl Supervisor {
             .register(poll.registry(), LISTENER, &mut watches.tokens)
             .map_err(|e| Error::Setup(format!("cannot watch the control socket: {e}")))?;
         let journald = crate::logs::journal::Journal::new(&cfg.journal_socket);
-        Ok(Supervisor {
+        let metrics_listen = cfg.metrics_listen;
+        let mut s = Supervisor {
             cfg,
             poll,
             signals,
@@ -141,7 +145,12 @@ impl Supervisor {
             launches: periodic::Launches::default(),
             setup,
             containers: containers::Containers::default(),
-        })
+            metrics: metrics::Metrics::default(),
+        };
+        if let Some(addr) = metrics_listen {
+            s.bind_metrics(addr).map_err(Error::Setup)?;
+        }
+        Ok(s)
     }
 
     /// Loads the job directory, starts everything, and runs until shut
@@ -192,6 +201,7 @@ impl Supervisor {
                         Some(Watched::Leftover(task)) => s.on_leftover_gone(token, task),
                         None if s.server.owns(token) => s.on_client(token, readable, writable),
                         None if s.containers.owns(token) => s.on_container_reports(),
+                        None if s.metrics_owns(token) => s.on_metrics(token),
                         None => {}
                     },
                 });
@@ -248,6 +258,7 @@ impl Supervisor {
     }
 
     fn on_reaped(&mut self, reaped: children::Reaped) {
+        self.metrics_reaped(&reaped);
         for (pid, owner, exit) in reaped.ended {
             match owner {
                 Owner::Task(key) => self.on_exit(key, exit),
@@ -279,6 +290,7 @@ impl Supervisor {
                 Timer::Start { task: key, generation } => {
                     if self.jobs.task(key).is_some_and(|t| t.generation == generation) {
                         self.start_task(key);
+                        self.metrics_started(key);
                     }
                 }
                 Timer::Check { check: key, generation } => self.run_check(key, generation),
