@@ -162,8 +162,11 @@ impl<K: Send + Clone + 'static> Docker<K> {
             if !force_pull && let Ok(spare) = engine.create(&format!("{name}-next"), &body) {
                 spares.put(engine, &slot, spare, body);
             }
-            follow(engine, &id, 0, stdout, stderr, report);
+            let end = follow(engine, &id, 0, stdout, stderr);
+            // On the list before the exit is known, so that the next start
+            // finds it to remove.
             spares.ended(engine, &slot, &id);
+            report(end);
         });
     }
 
@@ -172,7 +175,7 @@ impl<K: Send + Clone + 'static> Docker<K> {
     pub fn adopt(&self, key: K, id: String, stdout: Option<File>, stderr: Option<File>) {
         self.spawn("container", key, move |engine, report| {
             let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            follow(engine, &id, now, stdout, stderr, report);
+            report(follow(engine, &id, now, stdout, stderr));
             if let Err(e) = engine.remove(&id) {
                 log::warn!("container {}: {e}", short(&id));
             }
@@ -338,15 +341,8 @@ impl Spares {
     }
 }
 
-/// Copies the container's output until it ends, then reports its exit.
-fn follow(
-    engine: &Engine,
-    id: &str,
-    since: u64,
-    mut stdout: Option<File>,
-    mut stderr: Option<File>,
-    report: &dyn Fn(Report),
-) {
+/// Copies the container's output until it ends; how it ended.
+fn follow(engine: &Engine, id: &str, since: u64, mut stdout: Option<File>, mut stderr: Option<File>) -> Report {
     match engine.logs(id, since) {
         Ok(mut body) => {
             let mut demux = Demux::default();
@@ -366,11 +362,10 @@ fn follow(
         Err(e) => log::warn!("container {}: {e}", short(id)),
     }
     let ended = engine.wait(id).and_then(|_| engine.inspect(id));
-    let r = match ended {
+    match ended {
         Ok(s) => Report::Exited { id: id.to_string(), code: s.exit_code, oom_killed: s.oom_killed, error: None },
         Err(e) => Report::Exited { id: id.to_string(), code: -1, oom_killed: false, error: Some(e.message) },
-    };
-    report(r);
+    }
 }
 
 /// The 12 characters `docker ps` shows.
