@@ -144,7 +144,7 @@ impl Supervisor {
         // Its last line, even without a line end, goes now.
         if let Some(log) = self.jobs.task_mut(key).and_then(|t| t.log.as_mut()) {
             for f in [log.forward_out.as_mut(), log.forward_err.as_mut()].into_iter().flatten() {
-                f.finish(&mut self.journald);
+                f.finish(&mut self.output.journald);
             }
         }
     }
@@ -164,7 +164,7 @@ impl Supervisor {
             };
             let chunk = stream.drain();
             if let Some(f) = forward {
-                f.push(&chunk, &mut self.journald);
+                f.push(&chunk, &mut self.output.journald);
             }
             let more = chunk.len() >= Capture::budget();
             total += chunk.len();
@@ -207,7 +207,8 @@ impl Supervisor {
                 } else {
                     String::new()
                 };
-                self.log_warnings
+                self.output
+                    .warnings
                     .warn(&format!("{label}: {error} ({dropped} bytes of output dropped so far{repeated})"), now);
                 format!("Logs: {error}; output is dropped and counted ({dropped} bytes so far{repeated})")
             }
@@ -275,6 +276,15 @@ impl Supervisor {
 /// [`WARN_EVERY`] over all tasks (a full disk fails every task's writes
 /// at once), the next one saying how many were held back.
 const WARN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Where task output goes beyond its own files, and supd's warnings
+/// about output that cannot go where it should.
+pub(super) struct Sinks {
+    /// The journal's socket, for tasks whose output goes there.
+    pub(super) journald: crate::logs::journal::Journal,
+    /// supd's own warnings about failing task output, held back when many.
+    pub(super) warnings: WarnThrottle,
+}
 
 /// Holds back log-write warnings beyond one per [`WARN_EVERY`].
 #[derive(Debug, Default)]
