@@ -591,3 +591,29 @@ fn status_answers_promptly_while_500_tasks_crash_loop() {
     // before); a debug build on a loaded 2-core machine gets room on top.
     assert!(p(0.95) < Duration::from_secs(1), "status p95 {:?} with 500 crash loops", p(0.95));
 }
+
+/// A large job file sent with `job run` (8 MB, 50 000 groups) is parsed
+/// off the loop: the crash loop keeps its pace meanwhile, and the job is
+/// taken once parsed.
+#[test]
+fn a_large_job_run_is_parsed_without_stalling_the_loop() {
+    let s = with_crash_loop(Supd::new());
+    let mut hcl = String::from("job \"big\" {\n  type = \"batch\"\n");
+    let mut g = 0;
+    while hcl.len() < 8 << 20 {
+        hcl.push_str(&format!(
+            "  group \"g{g}\" {{\n    count = 0\n    task \"t\" {{\n      driver = \"raw_exec\"\n      config {{\n        command = \"/bin/true\"\n        args = [\"a\", \"b\", \"c\"]\n      }}\n    }}\n  }}\n"
+        ));
+        g += 1;
+    }
+    hcl.push_str("}\n");
+    let file = s.write_file("big.hcl", &hcl);
+    let from = now_secs();
+    let t = Instant::now();
+    let out = s.supctl(&["--timeout", "120", "job", "run", file.to_str().expect("a UTF-8 path")]);
+    let took = t.elapsed();
+    assert!(out.status.success(), "{}", describe(&out));
+    eprintln!("job run of {} bytes ({g} groups) answered after {took:?}", hcl.len());
+    assert_pace(&s, from, now_secs(), "while a large job file was parsed");
+    assert!(s.status()["jobs"].as_array().is_some_and(|j| j.iter().any(|j| j["name"] == "big")));
+}

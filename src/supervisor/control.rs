@@ -20,6 +20,16 @@ impl Supervisor {
     /// carried out and answered.
     pub(super) fn on_client(&mut self, token: Token, readable: bool, writable: bool) {
         if let Some(request) = self.server.on_ready(self.poll.registry(), token, readable, writable) {
+            // A large job file is parsed off the loop, and answered then.
+            let request = match request {
+                Request::JobRun { source, file } if source.len() >= super::parsing::OFF_LOOP => {
+                    match self.parses.start(token, file, source) {
+                        Ok(()) => return,
+                        Err((_, file, source)) => Request::JobRun { source, file },
+                    }
+                }
+                other => other,
+            };
             let response = self.handle(token, request);
             self.server.answer(self.poll.registry(), token, response);
         }
@@ -113,7 +123,11 @@ impl Supervisor {
     /// `job run`: every job of the file is valid and fits, or none is
     /// submitted.
     fn job_run(&mut self, file: &str, source: &str) -> Response {
-        let parsed = jobspec::parse_str(file, source);
+        self.job_run_parsed(file, jobspec::parse_str(file, source))
+    }
+
+    /// `job run` of a parsed file.
+    pub(super) fn job_run_parsed(&mut self, file: &str, parsed: jobspec::Parsed) -> Response {
         if !parsed.is_valid() {
             let lines: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
             return Response::refused(lines.join("\n"));

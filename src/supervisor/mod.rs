@@ -21,6 +21,7 @@ mod lifecycle;
 mod max_run;
 mod metrics;
 mod output;
+mod parsing;
 mod periodic;
 mod persist;
 mod reload;
@@ -51,8 +52,9 @@ use watches::{Watched, Watches};
 const SIGNALS: Token = Token(0);
 const LISTENER: Token = Token(1);
 const CHILDREN: Token = Token(2);
-/// An artifact fetch ended (the helper threads' waker).
-const FETCHED: Token = Token(3);
+/// A helper thread has a result: an artifact fetch or the parse of a
+/// large job file ended (the loop's one `mio::Waker`).
+const WOKEN: Token = Token(3);
 /// A template's `source` changed (inotify).
 const TEMPLATE_SOURCES: Token = Token(4);
 const FIRST_TOKEN: usize = 5;
@@ -101,6 +103,8 @@ pub struct Supervisor {
     containers: containers::Containers,
     /// The Prometheus endpoint, when configured, and supd's own measurements.
     metrics: metrics::Metrics,
+    /// Large `job run` files being parsed off the loop.
+    parses: parsing::Parses,
 }
 
 impl Supervisor {
@@ -116,7 +120,12 @@ impl Supervisor {
         poll.registry()
             .register(&mut mio::unix::SourceFd(&children.fd()), CHILDREN, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
-        let setup = setup::SetupWork::new(poll.registry(), FETCHED, TEMPLATE_SOURCES)
+        let waker = std::sync::Arc::new(
+            mio::Waker::new(poll.registry(), WOKEN)
+                .map_err(|e| Error::Setup(format!("cannot make the loop's waker: {e}")))?,
+        );
+        let parses = parsing::Parses::new(waker.clone());
+        let setup = setup::SetupWork::new(poll.registry(), waker, TEMPLATE_SOURCES)
             .map_err(|e| Error::Setup(format!("cannot watch artifact downloads and template sources: {e}")))?;
         let mut watches = Watches::starting_at(FIRST_TOKEN);
         let mut server = ControlServer::bind(&cfg.socket, cfg.socket_group).map_err(|e| Error::Setup(e.0))?;
@@ -147,6 +156,7 @@ impl Supervisor {
             setup,
             containers: containers::Containers::default(),
             metrics: metrics::Metrics::default(),
+            parses,
         };
         if let Some(addr) = metrics_listen {
             s.bind_metrics(addr).map_err(Error::Setup)?;
@@ -194,7 +204,10 @@ impl Supervisor {
                     SIGNALS => s.on_signals(),
                     CHILDREN => s.on_children(),
                     LISTENER => s.server.accept(s.poll.registry(), &mut s.watches.tokens),
-                    FETCHED => s.on_fetched(),
+                    WOKEN => {
+                        s.on_fetched();
+                        s.on_parsed();
+                    }
                     TEMPLATE_SOURCES => s.on_template_sources(),
                     token => match s.watches.get(token) {
                         Some(Watched::Log { task, stream }) => s.drain_log(task, stream),

@@ -63,10 +63,10 @@ pub(super) struct SetupWork {
 }
 
 impl SetupWork {
-    /// The fetcher wakes the loop with `fetched`; inotify is registered
-    /// under `changed`.
-    pub(super) fn new(registry: &Registry, fetched: Token, changed: Token) -> std::io::Result<SetupWork> {
-        let waker = Arc::new(mio::Waker::new(registry, fetched)?);
+    /// The fetcher wakes the loop with `waker` (the loop's one waker,
+    /// shared with other helper threads); inotify is registered under
+    /// `changed`.
+    pub(super) fn new(registry: &Registry, waker: Arc<mio::Waker>, changed: Token) -> std::io::Result<SetupWork> {
         let inotify = match Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC) {
             Ok(i) => {
                 let raw = i.as_fd().as_raw_fd();
