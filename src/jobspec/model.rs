@@ -181,7 +181,9 @@ pub struct Group {
     pub meta: BTreeMap<String, String>,
     pub ports: Vec<Port>,
     pub services: Vec<Service>,
-    pub tasks: Vec<Task>,
+    /// Shared with the running instances (`TaskRun::spec`): one copy per
+    /// job version, however many instances run it.
+    pub tasks: Vec<std::sync::Arc<Task>>,
     /// Batch and sysbatch only: how long an instance may run (from its
     /// first start) before its tasks are stopped.
     pub max_run_duration: Option<Duration>,

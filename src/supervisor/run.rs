@@ -104,6 +104,7 @@ impl Supervisor {
                 instances.push(self.new_instance(&job, gi, index));
             }
         }
+        instances.shrink_to_fit();
         let n = instances.len();
         self.jobs.current.insert(job.id.clone(), serial);
         if stays_stopped {
@@ -117,7 +118,17 @@ impl Supervisor {
         let received = only.is_some();
         self.jobs.runs.insert(
             serial,
-            JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received, digest },
+            Box::new(JobRun {
+                serial,
+                job,
+                file,
+                origin,
+                instances,
+                stopped: stays_stopped,
+                replaces,
+                received,
+                digest,
+            }),
         );
         self.periodic_submitted(serial);
         // Processes a previous supd left running go first, each with its
