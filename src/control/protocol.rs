@@ -37,6 +37,14 @@ pub enum Request {
     JobStop {
         job: String,
     },
+    /// The job supd holds, after evaluation, defaults and merges
+    /// (`supctl job inspect`): HCL in `data`, or with `json` the JSON
+    /// document (`jobspec::effective::to_json`) in `data`.
+    JobInspect {
+        job: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        json: bool,
+    },
     /// Launch a periodic job now (`supctl job periodic force`).
     PeriodicForce {
         job: String,
@@ -294,6 +302,10 @@ pub struct InstanceStatus {
     /// handed to this host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reschedule: Option<RescheduleStatus>,
+    /// The group's effective `reschedule`: `unlimited, delay 30s
+    /// exponential up to 1h`, or `disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reschedule_policy: Option<String>,
     pub tasks: Vec<TaskStatus>,
 }
 
@@ -363,6 +375,10 @@ pub struct TaskStatus {
     #[serde(default)]
     pub last_restart: Option<String>,
     pub events: Vec<Event>,
+    /// The task's effective `restart`: `2 attempts in 30m, delay 15s,
+    /// mode fail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<TaskResources>,
     /// The container of a container task (docker driver).
@@ -423,6 +439,10 @@ pub struct CheckState {
     /// `passing`, `warning`, `critical`, or `inactive` while the task is not running.
     pub status: String,
     pub output: String,
+    /// The check's effective `check_restart`: `limit 3, grace 10s, ignore
+    /// warnings no`, or `off (limit 0)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_restart: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

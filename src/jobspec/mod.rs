@@ -7,6 +7,7 @@
 pub mod decode;
 pub mod diag;
 pub mod duration;
+pub mod effective;
 pub mod gotemplate;
 pub mod hcl2;
 pub mod model;

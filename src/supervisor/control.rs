@@ -94,6 +94,7 @@ impl Supervisor {
             Request::Status { target, events } => self.status(target.as_deref(), events),
             Request::JobRun { source, file } => self.job_run(&file, &source),
             Request::JobStop { job } => self.job_stop(&job),
+            Request::JobInspect { job, json } => self.job_inspect(&job, json),
             Request::PeriodicForce { job } => self.periodic_force(&job),
             Request::JobDispatch { job, meta, payload } => {
                 use base64::Engine;
@@ -161,6 +162,25 @@ impl Supervisor {
             messages.extend(self.submit(job, Source::Operator { name: file.to_string() }));
         }
         Response::ok(messages)
+    }
+
+    /// `job inspect`: the effective job, from the version supd holds.
+    fn job_inspect(&self, job: &str, json: bool) -> Response {
+        let Some(run) = self.jobs.current.get(job).and_then(|s| self.jobs.runs.get(s)) else {
+            return Response::refused(self.unknown_job(job));
+        };
+        let tree = jobspec::effective::of(&run.job);
+        let text = if json {
+            match serde_json::to_string_pretty(&jobspec::effective::to_json(&tree)) {
+                Ok(s) => format!("{s}\n"),
+                Err(e) => return Response::refused(format!("cannot encode the job as JSON: {e}")),
+            }
+        } else {
+            jobspec::effective::to_hcl(&tree)
+        };
+        let mut r = Response::ok(Vec::new());
+        r.data = Some(text);
+        r
     }
 
     /// `job stop`: the job stays stopped across reloads and restarts.
