@@ -6,6 +6,7 @@
 
 pub mod decode;
 pub mod diag;
+pub mod diff;
 pub mod duration;
 pub mod effective;
 pub mod gotemplate;
