@@ -216,6 +216,20 @@ enum JobCommand {
     /// `{"job": …, "defaults": [JSON pointers]}`. Values of sensitive
     /// variables show as (sensitive).
     Inspect { job: String },
+    /// What `job run FILE` would do, and nothing done: for each job of the
+    /// file, the fields added (+), removed (-) and changed (~) against the
+    /// version supd runs, and each instance's fate: create, update in
+    /// place (only restart, reschedule, check_restart, kill_signal,
+    /// kill_timeout, shutdown_delay, logs or priority changed: the process
+    /// keeps running), replace, remove. An unchanged job prints nothing.
+    /// Exit 0 when no instance is created, replaced or removed; 1 when one
+    /// is; 255 on an error (as `nomad job plan`).
+    Plan {
+        #[arg(value_hint = ValueHint::FilePath)]
+        file: String,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
     /// Run a parameterized job: a run `JOB/dispatch-<unix time>-<id>` with
     /// the meta given and INPUT (a file, or - for standard input; at most
     /// 16 KiB) as its payload.
@@ -300,31 +314,14 @@ fn main() -> ExitCode {
             let events = if cli.json || detail { None } else { Some(1) };
             Request::Status { target, events }
         }
+        Command::Job { command: JobCommand::Plan { file, vars } } => {
+            return job_plan(&socket, &file, &vars, cli.json);
+        }
         Command::Job { command: JobCommand::Run { file, handoff, vars } } => {
-            let (source, name) = if file == "-" {
-                let mut bytes = Vec::new();
-                if let Err(e) = std::io::stdin().take(jobspec::MAX_FILE_SIZE + 1).read_to_end(&mut bytes) {
-                    eprintln!("supctl: cannot read the job from standard input: {e}");
-                    return ExitCode::from(1);
-                }
-                if bytes.len() as u64 > jobspec::MAX_FILE_SIZE {
-                    eprintln!("supctl: standard input holds more than 16 MiB; a job may be at most 16 MiB");
-                    return ExitCode::from(1);
-                }
-                (bytes, "<stdin>".to_string())
-            } else {
-                match jobspec::read_source(std::path::Path::new(&file)) {
-                    Ok(bytes) => (bytes, file),
-                    Err(e) => {
-                        eprintln!("supctl: {file}: {e}");
-                        return ExitCode::from(1);
-                    }
-                }
-            };
-            let source = match String::from_utf8(source) {
-                Ok(s) => s,
-                Err(_) => {
-                    eprintln!("supctl: {name} is not valid UTF-8 — save it as UTF-8");
+            let (source, name) = match read_job(file) {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("supctl: {e}");
                     return ExitCode::from(1);
                 }
             };
@@ -347,7 +344,7 @@ fn main() -> ExitCode {
                     }
                 };
                 match evaluated(&name, source, &vars) {
-                    Ok(source) => Request::JobRun { source, file: name },
+                    Ok(source) => Request::JobRun { source, file: name, plan: false },
                     Err(code) => return code,
                 }
             }
@@ -390,6 +387,97 @@ fn main() -> ExitCode {
         }
         Err(e) => client_error(e),
     }
+}
+
+/// A job file, or standard input for `-`: its text and the name it goes
+/// by.
+fn read_job(file: String) -> Result<(String, String), String> {
+    let (bytes, name) = if file == "-" {
+        let mut bytes = Vec::new();
+        std::io::stdin()
+            .take(jobspec::MAX_FILE_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| format!("cannot read the job from standard input: {e}"))?;
+        if bytes.len() as u64 > jobspec::MAX_FILE_SIZE {
+            return Err("standard input holds more than 16 MiB; a job may be at most 16 MiB".into());
+        }
+        (bytes, "<stdin>".to_string())
+    } else {
+        match jobspec::read_source(std::path::Path::new(&file)) {
+            Ok(bytes) => (bytes, file),
+            Err(e) => return Err(format!("{file}: {e}")),
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(s) => Ok((s, name)),
+        Err(_) => Err(format!("{name} is not valid UTF-8 — save it as UTF-8")),
+    }
+}
+
+/// `job plan`: exit 0 when no instance is created, replaced or removed, 1
+/// when one is, 255 on an error.
+fn job_plan(socket: &std::path::Path, file: &str, vars: &VarArgs, json: bool) -> ExitCode {
+    const ERROR: u8 = 255;
+    let vars = match vars.resolve() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("supctl: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    let (source, name) = match read_job(file.to_string()) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("supctl: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    let Ok(source) = evaluated(&name, source, &vars) else { return ExitCode::from(ERROR) };
+    let r = match Connection::call(socket, Request::JobRun { source, file: name, plan: true }) {
+        Ok(r) => r,
+        Err(e) => {
+            client_error(e);
+            return ExitCode::from(ERROR);
+        }
+    };
+    if !r.ok {
+        eprintln!("supctl: {}", show_lines(r.error.as_deref().unwrap_or("refused")));
+        return ExitCode::from(ERROR);
+    }
+    for m in &r.messages {
+        eprintln!("{}", show_lines(m));
+    }
+    let plans: Vec<jobspec::diff::Plan> = match r.plans.iter().map(|p| serde_json::from_value(p.clone())).collect() {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("supctl: supd sent a plan this supctl cannot read: {e}");
+            return ExitCode::from(ERROR);
+        }
+    };
+    if json {
+        let changed: Vec<&jobspec::diff::Plan> = plans.iter().filter(|p| p.changes()).collect();
+        match serde_json::to_string_pretty(&changed) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("supctl: cannot encode JSON: {e}");
+                return ExitCode::from(ERROR);
+            }
+        }
+    } else {
+        print!("{}", render_plans(&r.plans));
+    }
+    if plans.iter().any(jobspec::diff::Plan::moves_instances) { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// Plans as text, one after the other.
+fn render_plans(plans: &[serde_json::Value]) -> String {
+    let texts: Vec<String> = plans
+        .iter()
+        .filter_map(|p| serde_json::from_value::<jobspec::diff::Plan>(p.clone()).ok())
+        .map(|p| jobspec::diff::render(&p))
+        .filter(|t| !t.is_empty())
+        .collect();
+    show_lines(&texts.join("\n"))
 }
 
 /// Whether `status TARGET` shows the detail view of instances (a target
@@ -457,6 +545,9 @@ fn print_response(r: &Response, json: bool, detail: bool) -> ExitCode {
     }
     if let Some(s) = &r.status {
         print!("{}", show_lines(&if detail { render_detail(s) } else { render_table(s) }));
+    }
+    if !r.plans.is_empty() {
+        print!("\n{}", render_plans(&r.plans));
     }
     ExitCode::SUCCESS
 }

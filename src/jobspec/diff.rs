@@ -20,12 +20,12 @@
 
 use super::effective::{self, Item};
 use super::model::{CheckRestart, Group, Job, Logs, RestartPolicy, Service, Task};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// One field's change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Field {
     /// `+`, `-` or `~`.
     pub sign: char,
@@ -37,7 +37,7 @@ pub struct Field {
     pub new: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
     Added,
@@ -58,7 +58,7 @@ impl Kind {
 }
 
 /// What happens to an instance (or a task).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Fate {
     Unchanged,
@@ -80,7 +80,7 @@ impl Fate {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskPlan {
     pub name: String,
     pub kind: Kind,
@@ -88,7 +88,7 @@ pub struct TaskPlan {
     pub fields: Vec<Field>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroupPlan {
     pub name: String,
     pub kind: Kind,
@@ -96,7 +96,7 @@ pub struct GroupPlan {
     pub tasks: Vec<TaskPlan>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InstancePlan {
     /// `job.group[index]`.
     pub name: String,
@@ -106,7 +106,7 @@ pub struct InstancePlan {
 }
 
 /// The plan of one job.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     pub id: String,
     pub kind: Kind,
