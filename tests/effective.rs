@@ -95,3 +95,42 @@ fn job_inspect_shows_what_supd_holds_and_status_shows_the_policies() {
         "{detail}"
     );
 }
+
+#[test]
+fn job_inspect_of_a_job_run_with_a_sensitive_variable_hides_it_also_after_a_restart_of_supd() {
+    let s = Supd::new();
+    let file = s.write_file(
+        "api.hcl",
+        r#"variable "token" {
+  type      = string
+  sensitive = true
+}
+job "api" {
+  task "server" {
+    driver = "raw_exec"
+    config {
+      command = "/bin/sh"
+      args    = ["-c", "sleep 1000", "--token=${var.token}"]
+    }
+    env {
+      API_TOKEN = var.token
+    }
+  }
+}
+"#,
+    );
+    let file = file.to_str().expect("UTF-8 path").to_string();
+    let mut s = s.start();
+    s.supctl_ok(&["job", "run", &file, "--var", "token=s3cret-value"]);
+    s.wait_running("api/server/0/server");
+    let out = s.supctl_ok(&["job", "inspect", "api"]);
+    assert!(!out.contains("s3cret"), "{out}");
+    assert!(out.contains("API_TOKEN = \"(sensitive)\""), "{out}");
+    // The job supd saved and reads back at its next start still knows.
+    s.kill9();
+    let s = s.start();
+    s.wait_status("api is back", |st| common::task(st, "api/server/0/server").is_some());
+    let out = s.supctl_ok(&["job", "inspect", "api"]);
+    assert!(!out.contains("s3cret"), "{out}");
+    assert!(out.contains("API_TOKEN = \"(sensitive)\""), "{out}");
+}
