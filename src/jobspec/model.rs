@@ -119,6 +119,10 @@ pub struct Job {
     /// A dispatched run's payload (`supctl job dispatch`), written to the
     /// `dispatch_payload` file of each task that takes it.
     pub payload: Option<Vec<u8>>,
+    /// The values of the file's `sensitive` variables, as text. Never
+    /// shown: the effective job and plans print `(sensitive)` for any
+    /// value that holds one.
+    pub sensitive: Vec<String>,
 }
 
 impl Job {

@@ -34,6 +34,7 @@ mod setup;
 mod status;
 pub mod task;
 mod timers;
+mod update;
 mod watches;
 
 use crate::process;

@@ -5,6 +5,7 @@
 use super::launch;
 use super::lifecycle::{self, Reason, Teardown};
 use super::task::{After, Instance, JobRun, State, TaskRun};
+use super::update::Update;
 use super::{Phase, Supervisor, TaskKey, Timer};
 use crate::jobspec::duration::GoDuration;
 use crate::jobspec::model::Job;
@@ -80,6 +81,13 @@ impl Supervisor {
                 }
             }
             return vec![format!("job {:?} is unchanged", job.id)];
+        }
+        if only.is_none() {
+            match self.update(&job, file.as_deref()) {
+                Update::Unchanged => return vec![format!("job {:?} is unchanged", job.id)],
+                Update::InPlace(message) => return vec![message],
+                Update::Replace => {}
+            }
         }
         if explicit && file.is_none() {
             self.state_changed();

@@ -131,6 +131,7 @@ pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
         groups,
         periodic,
         parameterized,
+        sensitive: Vec::new(),
         payload: None,
     }
 }
