@@ -144,7 +144,7 @@ fn spec_of(
         env.insert("HOME".into(), u.home.display().to_string());
     }
     env.extend(vars);
-    Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user })
+    Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user, isolation: None })
 }
 
 /// The task's directory in its instance's allocation directory.
