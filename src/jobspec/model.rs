@@ -213,6 +213,8 @@ pub enum Driver {
     RawExec,
     /// A container through the Docker Engine API (`Task::container`).
     Docker,
+    /// A JVM run as an `exec` task (`Task::java`).
+    Java,
 }
 
 impl Driver {
@@ -221,6 +223,7 @@ impl Driver {
             Driver::Exec => "exec",
             Driver::RawExec => "raw_exec",
             Driver::Docker => "docker",
+            Driver::Java => "java",
         }
     }
 
@@ -228,6 +231,35 @@ impl Driver {
     pub fn is_container(self) -> bool {
         matches!(self, Driver::Docker)
     }
+
+    /// A host process in namespaces, a root and capabilities of its own
+    /// (Nomad's `exec`).
+    pub fn is_isolated(self) -> bool {
+        matches!(self, Driver::Exec | Driver::Java)
+    }
+}
+
+/// The `config` of a `java` task (Nomad's java driver keys); strings keep
+/// their `${...}` references.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JavaConfig {
+    pub jar_path: Option<String>,
+    pub class: Option<String>,
+    pub class_path: Option<String>,
+    pub jvm_options: Vec<String>,
+}
+
+/// What an isolated task's `config` says of its isolation (Nomad's exec
+/// driver keys).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IsolationConfig {
+    /// `"private"` or `"host"`; none: private.
+    pub pid_mode: Option<String>,
+    pub ipc_mode: Option<String>,
+    /// Capability names as written (`net_raw`, `CAP_NET_RAW`; `all` in
+    /// `cap_drop`).
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
 }
 
 /// The `config` of a container task (Nomad's docker driver keys).
@@ -274,6 +306,10 @@ pub struct Task {
     pub driver: Driver,
     /// What a container driver runs (`None` for host processes).
     pub container: Option<Box<ContainerConfig>>,
+    /// The isolation an `exec` task asks for (defaults for other drivers).
+    pub isolation: IsolationConfig,
+    /// What a `java` task runs (`None` for other drivers).
+    pub java: Option<Box<JavaConfig>>,
     /// `command`, `args`, `env` values and `work_dir` keep their `${...}`
     /// references; they are interpolated at every start.
     pub command: String,

@@ -437,7 +437,9 @@ impl Supervisor {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
         let Some(instance) = run.instances.get(key.inst) else { return };
         let Some(t) = instance.tasks.get(key.task) else { return };
-        let spec = match launch::spawn_spec(&self.cfg.node, run, instance, t, None) {
+        let java = t.spec.java.as_ref().and_then(|_| self.cfg.java.java());
+        let java = java.as_deref().and_then(std::path::Path::to_str);
+        let spec = match launch::task_spec(&self.cfg.node, &self.cfg.exec, java, run, instance, t) {
             Ok(s) => s,
             Err(message) => {
                 self.start_failed(key, crate::error_chain(&message), false);
@@ -447,6 +449,12 @@ impl Supervisor {
         // The driver: a container task goes to its engine from here.
         if crate::drivers::Kind::of(&t.spec) == crate::drivers::Kind::Container {
             return self.start_container(key, spec);
+        }
+        // An isolated task's root needs its mount points.
+        if let Some(iso) = &spec.isolation
+            && let Err(e) = crate::taskdir::layout::make_mount_points(iso)
+        {
+            return self.start_failed(key, format!("cannot prepare the task's root: {e}"), false);
         }
         // Kept open by the task's cgroup, across its runs.
         let cgroup = match self.cgroup_for_start(key) {

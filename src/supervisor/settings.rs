@@ -34,6 +34,10 @@ pub struct Config {
     pub cgroups: crate::process::cgroup::Cgroups,
     /// `[driver.docker]`: where the container engine is, what containers may do.
     pub docker: crate::drivers::docker::Settings,
+    /// `[driver.exec]`: what isolated tasks are made of and may do.
+    pub exec: crate::drivers::exec::Settings,
+    /// `[driver.java]`: the `java` program.
+    pub java: crate::drivers::java::Settings,
     /// Where the Prometheus endpoint listens; none without one.
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
