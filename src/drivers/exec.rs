@@ -183,7 +183,7 @@ mod tests {
         );
         let p = crate::jobspec::parse_str("t.hcl", &hcl);
         assert!(p.is_valid(), "{:#?}", p.diagnostics);
-        p.jobs[0].groups[0].tasks[0].clone()
+        (*p.jobs[0].groups[0].tasks[0]).clone()
     }
 
     #[test]
