@@ -553,3 +553,68 @@ fn an_engine_that_does_not_answer_is_a_driver_failure_naming_it_and_the_task_is_
     assert!(failures[0].contains(&format!("unix://{}", endpoint.display())), "{failures:?}");
     s.wait_running("gone/host/0/t");
 }
+
+/// The task's world as Nomad's docker driver mounts it: `alloc/` at
+/// `/alloc`, `local/` at `/local`, `secrets/` at `/secrets`, the variables
+/// naming them; a template rendered into `local/` is read inside; a
+/// relative volume is under the task's directory.
+#[test]
+fn a_container_sees_its_task_directories_templates_and_relative_volumes() {
+    let e = engine();
+    let s = Supd::new();
+    s.write_job(
+        "world.hcl",
+        r#"job "world" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "docker"
+      template {
+        data        = "greeting from {{ env \"NOMAD_TASK_NAME\" }}"
+        destination = "local/conf/app.conf"
+      }
+      config {
+        image   = "tools:1"
+        command = "/bin/sh"
+        args    = ["-c", "echo dirs=$NOMAD_ALLOC_DIR,$NOMAD_TASK_DIR,$NOMAD_SECRETS_DIR; echo local=$(cat /local/conf/app.conf); echo volume=$(cat /etc/app/app.conf); echo secret > /secrets/s && echo secrets=ok; echo shared > /alloc/data/mark && echo alloc=ok"]
+        volumes = ["local/conf:/etc/app:ro"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = supd_with(s);
+    let t = s.wait_dead("world/g/0/t");
+    let out = String::from_utf8_lossy(&s.supctl(&["logs", "world/g/0/t"]).stdout).into_owned();
+    assert!(
+        events(&t).iter().any(|(k, m)| k == "Terminated" && m == "Exit Code: 0"),
+        "{}\n{out}\n{}",
+        pretty(&t),
+        s.log()
+    );
+    for line in
+        ["dirs=/alloc,/local,/secrets", "local=greeting from t", "volume=greeting from t", "secrets=ok", "alloc=ok"]
+    {
+        assert!(out.lines().any(|l| l == line), "{line:?} is not in the container's output:\n{out}");
+    }
+    // What the container wrote into /alloc is the instance's alloc/ on the host.
+    let marks: Vec<PathBuf> =
+        walk(&s.path("state/alloc")).into_iter().filter(|p| p.ends_with("alloc/data/mark")).collect();
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    assert_eq!(std::fs::read_to_string(&marks[0]).unwrap(), "shared\n");
+    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).is_empty());
+    assert!(ok, "containers left: {:?}", e.containers(&home_label(&s)));
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() && !p.is_symlink() {
+            all.extend(walk(&p));
+        }
+        all.push(p);
+    }
+    all
+}

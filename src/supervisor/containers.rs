@@ -230,12 +230,14 @@ impl Supervisor {
             })
             .collect();
         let limit = |r| nix::sys::resource::getrlimit(r).ok().map(|(s, h)| (s.min(h), h));
+        let dirs = super::launch::task_dir(inst, t);
         let inputs = docker::spec::Inputs {
             task: &t.spec,
             env,
             labels,
             ports,
-            task_dir: None,
+            task_dir: dirs.as_ref().map(|d| d.dir.as_path()),
+            world: dirs.iter().flat_map(|d| d.in_container()).map(|(host, inside, _)| (host, inside)).collect(),
             resolve: &resolve,
             nofile: limit(nix::sys::resource::Resource::RLIMIT_NOFILE),
             nproc: limit(nix::sys::resource::Resource::RLIMIT_NPROC),

@@ -5,7 +5,7 @@
 
 use crate::jobspec::model::Task;
 use serde_json::{Map, Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// `[driver.docker]` of supd.toml.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -50,6 +50,9 @@ pub struct Inputs<'a> {
     pub ports: Vec<(String, u16, Option<u16>)>,
     /// The task's directory, for relative volume paths (none: refused).
     pub task_dir: Option<&'a Path>,
+    /// The task's world, always bound: (host path, path inside), as
+    /// Nomad's drivers bind `alloc/`, `local/` and `secrets/`.
+    pub world: Vec<(PathBuf, &'static str)>,
     /// Resolves `${...}` in the config's strings.
     pub resolve: &'a dyn Fn(&str) -> String,
     /// supd's own (soft, hard) limits of open files and processes, the
@@ -153,7 +156,7 @@ pub fn create_body(i: &Inputs, s: &Settings) -> Result<Value, String> {
     if let Some(m) = &c.network_mode {
         host.insert("NetworkMode".into(), json!(r(m)));
     }
-    let mut binds = Vec::new();
+    let mut binds: Vec<String> = i.world.iter().map(|(host, inside)| format!("{}:{inside}", host.display())).collect();
     for v in &c.volumes {
         let v = r(v);
         let mut parts = v.splitn(3, ':');
@@ -288,6 +291,7 @@ mod tests {
             labels: vec![("supd.task".into(), "t".into())],
             ports: vec![("db".into(), 23456, Some(6379))],
             task_dir: dir,
+            world: Vec::new(),
             resolve: &resolve,
             nofile: Some((1024, 4096)),
             nproc: None,
@@ -325,6 +329,23 @@ mod tests {
         );
         let b = body(&t, &Settings::default(), Some(Path::new("/srv/a/t"))).unwrap();
         assert_eq!(b["Cmd"], json!(["redis-server", "--port", "6379", "t"]));
+        let resolve = |x: &str| x.to_string();
+        let with_world = Inputs {
+            task: &t,
+            env: Vec::new(),
+            labels: Vec::new(),
+            ports: vec![("db".into(), 23456, Some(6379))],
+            task_dir: Some(Path::new("/srv/a/t")),
+            world: vec![("/srv/a/alloc".into(), "/alloc"), ("/srv/a/t/local".into(), "/local")],
+            resolve: &resolve,
+            nofile: None,
+            nproc: None,
+        };
+        let w = create_body(&with_world, &Settings::default()).unwrap();
+        assert_eq!(
+            w["HostConfig"]["Binds"],
+            json!(["/srv/a/alloc:/alloc", "/srv/a/t/local:/local", "/srv/a/t/local/data:/data:ro"])
+        );
         assert_eq!(b["HostConfig"]["PortBindings"]["6379/tcp"][0]["HostPort"], "23456");
         assert_eq!(b["HostConfig"]["Binds"], json!(["/srv/a/t/local/data:/data:ro"]));
         assert_eq!(b["HostConfig"]["Ulimits"][0], json!({ "Name": "nofile", "Soft": 10, "Hard": 20 }));
