@@ -195,6 +195,7 @@ fn run() -> ExitCode {
         }
     };
     let docker = file.driver.docker.settings();
+    let podman = file.driver.podman.settings();
     // Checked when the file was read.
     let metrics_listen = file.metrics_addr().unwrap_or(None);
     let cfg = Config {
@@ -213,6 +214,7 @@ fn run() -> ExitCode {
         cgroups,
         handoff,
         docker,
+        podman,
         metrics_listen,
     };
     match Supervisor::new(cfg) {

@@ -102,16 +102,17 @@ pub(super) fn task(
             Some("exec") => Some(Driver::Exec),
             Some("raw_exec") => Some(Driver::RawExec),
             Some("docker") => Some(Driver::Docker),
+            Some("podman") => Some(Driver::Podman),
             Some(other) => {
                 foreign_driver = true;
-                let hint = if matches!(other, "podman" | "containerd-driver" | "containerd") {
+                let hint = if matches!(other, "containerd-driver" | "containerd") {
                     "; for a container image, use driver \"docker\""
                 } else {
                     ""
                 };
                 r.sink.error(
                     a.value.span(),
-                    format!("driver {other:?} is not supported — supd runs tasks with driver \"exec\", \"raw_exec\" or \"docker\"{hint}"),
+                    format!("driver {other:?} is not supported — supd runs tasks with driver \"exec\", \"raw_exec\", \"docker\" or \"podman\"{hint}"),
                 );
                 None
             }
@@ -121,9 +122,9 @@ pub(super) fn task(
     let (mut command, mut args, mut work_dir) = (String::new(), Vec::new(), None);
     let mut container = None;
     match r.one_block(b, "config", "a task") {
-        Some(cfg) if driver == Some(Driver::Docker) => {
+        Some(cfg) if let Some(driver) = driver.filter(|d| d.is_container()) => {
             r.no_label(cfg);
-            let d = super::container::docker_config(r, cfg, &name, scope.ports);
+            let d = super::container::container_config(r, cfg, &name, scope.ports, driver);
             (command, args, work_dir) = (d.command, d.args, d.work_dir);
             container = Some(Box::new(d.container));
         }
@@ -153,7 +154,7 @@ pub(super) fn task(
                 work_dir = r.attr(&cfg.body, "work_dir").and_then(|a| r.string(&a.value, "work_dir"));
             }
         }
-        None if driver == Some(Driver::Docker) => r.sink.error(
+        None if driver.is_some_and(Driver::is_container) => r.sink.error(
             block.ident.span(),
             format!("{} has no config block — add `config {{ image = \"…\" }}`", named("task", &name)),
         ),
