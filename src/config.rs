@@ -123,7 +123,7 @@ pub struct File {
     /// What one `artifact` download may take.
     pub artifact: Option<ArtifactSection>,
     /// `[driver.docker]`, `[driver.podman]`: the container engines and what
-    /// their tasks may do.
+    /// their tasks may do; `[driver.exec]`: what isolated tasks are made of.
     #[serde(default)]
     pub driver: DriverSection,
 }
@@ -154,6 +154,59 @@ pub struct DriverSection {
     /// `unix:///run/user/UID/podman/podman.sock`), never `DOCKER_HOST`.
     #[serde(default)]
     pub podman: DockerSection,
+    #[serde(default)]
+    pub exec: ExecSection,
+    #[serde(default)]
+    pub java: JavaSection,
+}
+
+/// `[driver.java]`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JavaSection {
+    /// The `java` program. Default: the first `java` on supd's PATH.
+    pub java_path: Option<PathBuf>,
+}
+
+impl JavaSection {
+    pub fn settings(&self) -> crate::drivers::java::Settings {
+        crate::drivers::java::Settings { java_path: self.java_path.clone() }
+    }
+}
+
+/// `[driver.exec]`: what isolated (`exec`) tasks are made of and may do.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecSection {
+    /// Host path = path in the task's root, each bind-mounted read-only.
+    /// Default: Nomad's list (/bin, /etc, /lib, /lib32, /lib64,
+    /// /run/resolvconf, /sbin, /usr).
+    pub chroot_env: Option<std::collections::BTreeMap<String, String>>,
+    /// Capabilities a task may have. Default: Nomad's list.
+    pub allow_caps: Option<Vec<String>>,
+    /// Tasks may set `pid_mode = "host"`. Default: false.
+    #[serde(default)]
+    pub allow_host_pid: bool,
+    /// Tasks may set `ipc_mode = "host"`. Default: false.
+    #[serde(default)]
+    pub allow_host_ipc: bool,
+    /// Users a task may not run as. Default: `["root"]`.
+    pub user_denylist: Option<Vec<String>>,
+    /// supd's variables tasks do not get. Default: Nomad's `env.denylist`.
+    pub env_denylist: Option<Vec<String>>,
+}
+
+impl ExecSection {
+    pub fn settings(&self) -> crate::drivers::exec::Settings {
+        crate::drivers::exec::Settings {
+            chroot_env: self.chroot_env.as_ref().map(|m| m.clone().into_iter().collect()),
+            allow_caps: self.allow_caps.clone(),
+            allow_host_pid: self.allow_host_pid,
+            allow_host_ipc: self.allow_host_ipc,
+            user_denylist: self.user_denylist.clone(),
+            env_denylist: self.env_denylist.clone(),
+        }
+    }
 }
 
 /// `[driver.docker]`.

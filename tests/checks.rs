@@ -188,7 +188,8 @@ job "web" {
     let c = check(&t, "alive").expect("the check is listed");
     let mut keys: Vec<&str> = c.as_object().expect("an object").keys().map(String::as_str).collect();
     keys.sort_unstable();
-    assert_eq!(keys, ["name", "output", "status", "type"], "{}", pretty(c));
+    assert_eq!(keys, ["check_restart", "name", "output", "status", "type"], "{}", pretty(c));
+    assert_eq!(c["check_restart"], "off (limit 0)");
     assert_eq!((&c["type"], &c["status"]), (&Value::from("http"), &Value::from("passing")));
     assert!(c["output"].as_str().is_some_and(|o| o.contains("200")), "{}", pretty(c));
     let to_passing = |m: &str| m.starts_with(r#"check "alive" is passing (was critical): "#) && m.contains("200");

@@ -7,11 +7,14 @@
 
 #[path = "supctl/complete.rs"]
 mod complete;
+#[path = "supctl/plan.rs"]
+mod plan;
 #[path = "supctl/render.rs"]
 mod render;
 #[path = "supctl/stream.rs"]
 mod stream;
 
+use plan::{job_plan, read_job, render_plans};
 use render::{render_detail, render_table, show, show_lines};
 use stream::{events, logs};
 
@@ -75,6 +78,12 @@ enum Command {
         files: Vec<PathBuf>,
         #[command(flatten)]
         vars: VarArgs,
+        /// Print each valid job as supd would run it — after evaluation,
+        /// defaults and merges — as HCL with `# default` after each value
+        /// that came from a default (with --json: one document per job,
+        /// as `job inspect --json`). Diagnostics go to stderr then.
+        #[arg(long)]
+        effective: bool,
     },
     /// Restart the running tasks of a target (uses no restart attempt); a
     /// dead task is started again, a pending one is left to start on its own.
@@ -203,6 +212,27 @@ enum JobCommand {
     },
     /// Stop a job's instances.
     Stop { job: String },
+    /// The job as supd runs it: after evaluation, defaults and merges
+    /// (every restart, reschedule, check_restart, kill_signal,
+    /// kill_timeout and resources), as HCL with `# default` after each
+    /// value that came from a default; with --json a document
+    /// `{"job": …, "defaults": [JSON pointers]}`. Values of sensitive
+    /// variables show as (sensitive).
+    Inspect { job: String },
+    /// What `job run FILE` would do, and nothing done: for each job of the
+    /// file, the fields added (+), removed (-) and changed (~) against the
+    /// version supd runs, and each instance's fate: create, update in
+    /// place (only restart, reschedule, check_restart, kill_signal,
+    /// kill_timeout, shutdown_delay, logs or priority changed: the process
+    /// keeps running), replace, remove. An unchanged job prints nothing.
+    /// Exit 0 when no instance is created, replaced or removed; 1 when one
+    /// is; 255 on an error (as `nomad job plan`).
+    Plan {
+        #[arg(value_hint = ValueHint::FilePath)]
+        file: String,
+        #[command(flatten)]
+        vars: VarArgs,
+    },
     /// Run a parameterized job: a run `JOB/dispatch-<unix time>-<id>` with
     /// the meta given and INPUT (a file, or - for standard input; at most
     /// 16 KiB) as its payload.
@@ -260,7 +290,7 @@ fn main() -> ExitCode {
     let socket = cli.socket.clone().or(file.socket.clone()).unwrap_or_else(supd::config::default_socket);
     let request = match cli.command {
         Command::Completions { shell } => return complete::script(shell, &mut Cli::command()),
-        Command::Validate { files, vars } => {
+        Command::Validate { files, vars, effective } => {
             let vars = match vars.resolve() {
                 Ok(v) => v,
                 Err(e) => {
@@ -268,7 +298,17 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            return validate(&files, &vars, cli.json, &file);
+            return validate(&files, &vars, cli.json, effective, &file);
+        }
+        Command::Job { command: JobCommand::Inspect { job } } => {
+            return match Connection::call(&socket, Request::JobInspect { job, json: cli.json }) {
+                Ok(r) if r.ok => {
+                    print!("{}", show_lines(r.data.as_deref().unwrap_or("")));
+                    ExitCode::SUCCESS
+                }
+                Ok(r) => print_response(&r, false, false),
+                Err(e) => client_error(e),
+            };
         }
         Command::Status { target } => {
             // The table shows each task's last event; the detail view
@@ -277,31 +317,14 @@ fn main() -> ExitCode {
             let events = if cli.json || detail { None } else { Some(1) };
             Request::Status { target, events }
         }
+        Command::Job { command: JobCommand::Plan { file, vars } } => {
+            return job_plan(&socket, &file, &vars, cli.json);
+        }
         Command::Job { command: JobCommand::Run { file, handoff, vars } } => {
-            let (source, name) = if file == "-" {
-                let mut bytes = Vec::new();
-                if let Err(e) = std::io::stdin().take(jobspec::MAX_FILE_SIZE + 1).read_to_end(&mut bytes) {
-                    eprintln!("supctl: cannot read the job from standard input: {e}");
-                    return ExitCode::from(1);
-                }
-                if bytes.len() as u64 > jobspec::MAX_FILE_SIZE {
-                    eprintln!("supctl: standard input holds more than 16 MiB; a job may be at most 16 MiB");
-                    return ExitCode::from(1);
-                }
-                (bytes, "<stdin>".to_string())
-            } else {
-                match jobspec::read_source(std::path::Path::new(&file)) {
-                    Ok(bytes) => (bytes, file),
-                    Err(e) => {
-                        eprintln!("supctl: {file}: {e}");
-                        return ExitCode::from(1);
-                    }
-                }
-            };
-            let source = match String::from_utf8(source) {
-                Ok(s) => s,
-                Err(_) => {
-                    eprintln!("supctl: {name} is not valid UTF-8 — save it as UTF-8");
+            let (source, name) = match read_job(file) {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("supctl: {e}");
                     return ExitCode::from(1);
                 }
             };
@@ -324,7 +347,7 @@ fn main() -> ExitCode {
                     }
                 };
                 match evaluated(&name, source, &vars) {
-                    Ok(source) => Request::JobRun { source, file: name },
+                    Ok(source) => Request::JobRun { source, file: name, plan: false },
                     Err(code) => return code,
                 }
             }
@@ -435,6 +458,9 @@ fn print_response(r: &Response, json: bool, detail: bool) -> ExitCode {
     if let Some(s) = &r.status {
         print!("{}", show_lines(&if detail { render_detail(s) } else { render_table(s) }));
     }
+    if !r.plans.is_empty() {
+        print!("\n{}", render_plans(&r.plans));
+    }
     ExitCode::SUCCESS
 }
 
@@ -485,10 +511,18 @@ fn evaluated(name: &str, source: String, vars: &jobspec::hcl2::Vars) -> Result<S
     Ok(parsed.jobs.iter().map(|j| j.source.as_str()).collect::<Vec<_>>().join("\n"))
 }
 
-fn validate(files: &[PathBuf], vars: &jobspec::hcl2::Vars, json: bool, config: &supd::config::File) -> ExitCode {
+fn validate(
+    files: &[PathBuf],
+    vars: &jobspec::hcl2::Vars,
+    json: bool,
+    effective: bool,
+    config: &supd::config::File,
+) -> ExitCode {
     let mut node = Node::detect();
     config.apply_to(&mut node);
     let mut all: Vec<Diagnostic> = Vec::new();
+    let mut docs: Vec<serde_json::Value> = Vec::new();
+    let mut texts: Vec<String> = Vec::new();
     let mut invalid = false;
     for path in files {
         // NAME.vars.hcl beside the file counts, below --var-file.
@@ -503,23 +537,49 @@ fn validate(files: &[PathBuf], vars: &jobspec::hcl2::Vars, json: bool, config: &
         parsed.diagnostics.extend(supd::node::placement_warnings(&name, &parsed.jobs, &node));
         jobspec::sort(&mut parsed.diagnostics);
         invalid |= !parsed.is_valid();
-        if json {
+        if effective && parsed.is_valid() {
+            for job in &parsed.jobs {
+                let tree = jobspec::effective::of(job);
+                if json {
+                    docs.push(jobspec::effective::to_json(&tree));
+                } else {
+                    texts.push(jobspec::effective::to_hcl(&tree));
+                }
+            }
+        }
+        if json && !effective {
             all.extend(parsed.diagnostics);
             continue;
         }
+        // With --effective, stdout holds only the jobs.
+        let say = |line: &str| if effective { eprintln!("{line}") } else { println!("{line}") };
         for d in &parsed.diagnostics {
-            println!("{}", show_lines(&d.to_string()));
+            say(&show_lines(&d.to_string()));
         }
         if parsed.is_valid() {
             let n = parsed.jobs.len();
             let w = parsed.warnings();
             let warnings =
                 if w > 0 { format!(", {w} warning{}", if w == 1 { "" } else { "s" }) } else { String::new() };
-            println!("{name}: ok ({n} job{}{warnings})", if n == 1 { "" } else { "s" });
+            say(&format!("{name}: ok ({n} job{}{warnings})", if n == 1 { "" } else { "s" }));
         } else {
             let e = parsed.errors();
-            println!("{name}: invalid ({e} error{})", if e == 1 { "" } else { "s" });
+            say(&format!("{name}: invalid ({e} error{})", if e == 1 { "" } else { "s" }));
         }
+    }
+    if effective {
+        if json {
+            match serde_json::to_string_pretty(&docs) {
+                Ok(s) => println!("{s}"),
+                Err(e) => {
+                    eprintln!("supctl: cannot encode the result as JSON: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+        } else {
+            print!("{}", show_lines(&texts.join("\n")));
+        }
+        return if invalid { ExitCode::from(1) } else { ExitCode::SUCCESS };
     }
     if json {
         match serde_json::to_string_pretty(&all) {

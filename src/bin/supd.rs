@@ -196,6 +196,10 @@ fn run() -> ExitCode {
     };
     let docker = file.driver.docker.settings();
     let podman = file.driver.podman.settings();
+    let exec = file.driver.exec.settings();
+    let java = file.driver.java.settings();
+    // `driver.java` and `driver.java.version`, when this host has a JVM.
+    node.attrs.extend(java.fingerprint());
     // Checked when the file was read.
     let metrics_listen = file.metrics_addr().unwrap_or(None);
     let cfg = Config {
@@ -215,6 +219,8 @@ fn run() -> ExitCode {
         handoff,
         docker,
         podman,
+        exec,
+        java,
         metrics_listen,
     };
     match Supervisor::new(cfg) {

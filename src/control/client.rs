@@ -58,7 +58,9 @@ impl Connection {
     /// follow the line as a body of their own, so that the line stays short.
     pub fn send(&mut self, request: Request) -> Result<(), ClientError> {
         let (request, body) = match request {
-            Request::JobRun { source, file } => (Request::JobRun { source: String::new(), file }, Some(source)),
+            Request::JobRun { source, file, plan } => {
+                (Request::JobRun { source: String::new(), file, plan }, Some(source))
+            }
             // The envelope holds the job's source: as large as a job file.
             Request::Handoff { envelope } => {
                 (Request::Handoff { envelope: serde_json::Value::Null }, Some(envelope.to_string()))

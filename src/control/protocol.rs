@@ -30,12 +30,24 @@ pub enum Request {
         events: Option<usize>,
     },
     /// Submit or update a job from HCL text; `file` names it in messages.
+    /// With `plan`, change nothing: answer with what a run would do
+    /// (`plans`, `supctl job plan`).
     JobRun {
         source: String,
         file: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        plan: bool,
     },
     JobStop {
         job: String,
+    },
+    /// The job supd holds, after evaluation, defaults and merges
+    /// (`supctl job inspect`): HCL in `data`, or with `json` the JSON
+    /// document (`jobspec::effective::to_json`) in `data`.
+    JobInspect {
+        job: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        json: bool,
     },
     /// Launch a periodic job now (`supctl job periodic force`).
     PeriodicForce {
@@ -134,6 +146,10 @@ pub struct Response {
     /// streamed as it comes; output read back from the files has no time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time: Option<String>,
+    /// `job plan` and `reload --dry-run`: each job's plan, a document of
+    /// its own (`jobspec::diff::Plan`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub plans: Vec<serde_json::Value>,
 }
 
 fn ten() -> usize {
@@ -152,6 +168,7 @@ impl Response {
             data: None,
             stream: None,
             time: None,
+            plans: Vec::new(),
         }
     }
 
@@ -166,6 +183,7 @@ impl Response {
             data: None,
             stream: None,
             time: None,
+            plans: Vec::new(),
         }
     }
 
@@ -294,6 +312,10 @@ pub struct InstanceStatus {
     /// handed to this host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reschedule: Option<RescheduleStatus>,
+    /// The group's effective `reschedule`: `unlimited, delay 30s
+    /// exponential up to 1h`, or `disabled`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reschedule_policy: Option<String>,
     pub tasks: Vec<TaskStatus>,
 }
 
@@ -363,6 +385,10 @@ pub struct TaskStatus {
     #[serde(default)]
     pub last_restart: Option<String>,
     pub events: Vec<Event>,
+    /// The task's effective `restart`: `2 attempts in 30m, delay 15s,
+    /// mode fail`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restart_policy: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resources: Option<TaskResources>,
     /// The container of a container task (docker driver).
@@ -423,6 +449,10 @@ pub struct CheckState {
     /// `passing`, `warning`, `critical`, or `inactive` while the task is not running.
     pub status: String,
     pub output: String,
+    /// The check's effective `check_restart`: `limit 3, grace 10s, ignore
+    /// warnings no`, or `off (limit 0)`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub check_restart: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -454,7 +484,8 @@ mod tests {
     fn requests_round_trip_as_one_line() {
         let reqs = [
             Request::Status { target: Some("web/site/0".into()), events: Some(1) },
-            Request::JobRun { source: "job \"x\" {\n}\n".into(), file: "x.hcl".into() },
+            Request::JobRun { source: "job \"x\" {\n}\n".into(), file: "x.hcl".into(), plan: false },
+            Request::JobRun { source: "job \"x\" {\n}\n".into(), file: "x.hcl".into(), plan: true },
             Request::JobStop { job: "x".into() },
             Request::PeriodicForce { job: "x".into() },
             Request::JobDispatch {
@@ -487,7 +518,7 @@ mod tests {
         let e: Envelope =
             serde_json::from_str(r#"{"version":1,"body":12,"cmd":"job_run","source":"","file":"x.hcl"}"#).unwrap();
         assert_eq!(e.body, Some(12));
-        assert_eq!(e.request, Request::JobRun { source: String::new(), file: "x.hcl".into() });
+        assert_eq!(e.request, Request::JobRun { source: String::new(), file: "x.hcl".into(), plan: false });
         assert_eq!(MAX_BODY, crate::jobspec::MAX_FILE_SIZE, "a body holds any job file supd would read");
         // What an older supctl sends still reads, with the new fields off.
         let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"events","follow":true}"#).unwrap();

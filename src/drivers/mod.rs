@@ -6,6 +6,8 @@
 //! exit, and nothing else about a task knows its driver.
 
 pub mod docker;
+pub mod exec;
+pub mod java;
 
 use crate::jobspec::model::{Driver, Task};
 
@@ -21,7 +23,7 @@ pub enum Kind {
 impl Kind {
     pub fn of(task: &Task) -> Kind {
         match task.driver {
-            Driver::Exec | Driver::RawExec => Kind::Process,
+            Driver::Exec | Driver::RawExec | Driver::Java => Kind::Process,
             Driver::Docker | Driver::Podman => Kind::Container,
         }
     }

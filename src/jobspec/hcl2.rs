@@ -67,13 +67,22 @@ struct Eval<'s, 'k> {
     locals: Vec<String>,
     /// `var.NAME` and `local.NAME` whose value could not be had.
     failed: Vec<String>,
+    /// The values of `sensitive` variables, as text.
+    sensitive: Vec<String>,
 }
 
 /// Evaluates `body` in place. Returns whether anything was evaluated (then
-/// a job's source is its evaluated text).
-pub fn evaluate<'s>(body: &mut Body, src: &'s str, sink: &mut Sink<'s>, vars: &Vars, base: Option<PathBuf>) -> bool {
+/// a job's source is its evaluated text), and the values of its
+/// `sensitive` variables as text (never to be shown).
+pub fn evaluate<'s>(
+    body: &mut Body,
+    src: &'s str,
+    sink: &mut Sink<'s>,
+    vars: &Vars,
+    base: Option<PathBuf>,
+) -> (bool, Vec<String>) {
     funcs::set_base(base);
-    let mut ev = Eval { src, sink, vars: Vec::new(), locals: Vec::new(), failed: Vec::new() };
+    let mut ev = Eval { src, sink, vars: Vec::new(), locals: Vec::new(), failed: Vec::new(), sensitive: Vec::new() };
     let mut variables = Vec::new();
     let mut locals = Vec::new();
     let mut rest = Body::new();
@@ -98,7 +107,25 @@ pub fn evaluate<'s>(body: &mut Body, src: &'s str, sink: &mut Sink<'s>, vars: &V
     ev.failed.extend(ev.locals.iter().filter(|n| !local_values.contains_key(*n)).map(|n| format!("local.{n}")));
     ctx.declare_var("local", Value::Object(local_values));
     let touched = ev.body(body, &ctx);
-    any || touched
+    let sensitive = std::mem::take(&mut ev.sensitive);
+    (any || touched, sensitive)
+}
+
+/// The text forms of a value's leaves: what a `sensitive` value may show
+/// up as once it is inside a string.
+fn leaves(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| leaves(x, out)),
+        Value::Object(o) => o.values().for_each(|x| leaves(x, out)),
+        Value::Null => {}
+        other => {
+            if let Ok(t) = as_text(other)
+                && !t.is_empty()
+            {
+                out.push(t);
+            }
+        }
+    }
 }
 
 /// Roots of references that are resolved when the task starts.

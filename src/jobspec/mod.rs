@@ -6,7 +6,9 @@
 
 pub mod decode;
 pub mod diag;
+pub mod diff;
 pub mod duration;
+pub mod effective;
 pub mod gotemplate;
 pub mod hcl2;
 pub mod model;

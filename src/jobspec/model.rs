@@ -119,6 +119,10 @@ pub struct Job {
     /// A dispatched run's payload (`supctl job dispatch`), written to the
     /// `dispatch_payload` file of each task that takes it.
     pub payload: Option<Vec<u8>>,
+    /// The values of the file's `sensitive` variables, as text. Never
+    /// shown: the effective job and plans print `(sensitive)` for any
+    /// value that holds one.
+    pub sensitive: Vec<String>,
 }
 
 impl Job {
@@ -181,7 +185,9 @@ pub struct Group {
     pub meta: BTreeMap<String, String>,
     pub ports: Vec<Port>,
     pub services: Vec<Service>,
-    pub tasks: Vec<Task>,
+    /// Shared with the running instances (`TaskRun::spec`): one copy per
+    /// job version, however many instances run it.
+    pub tasks: Vec<std::sync::Arc<Task>>,
     /// Batch and sysbatch only: how long an instance may run (from its
     /// first start) before its tasks are stopped.
     pub max_run_duration: Option<Duration>,
@@ -210,6 +216,8 @@ pub enum Driver {
     /// A container through podman's Docker-compatible API, with the key
     /// names of Nomad's podman driver.
     Podman,
+    /// A JVM run as an `exec` task (`Task::java`).
+    Java,
 }
 
 impl Driver {
@@ -219,6 +227,7 @@ impl Driver {
             Driver::RawExec => "raw_exec",
             Driver::Docker => "docker",
             Driver::Podman => "podman",
+            Driver::Java => "java",
         }
     }
 
@@ -226,6 +235,35 @@ impl Driver {
     pub fn is_container(self) -> bool {
         matches!(self, Driver::Docker | Driver::Podman)
     }
+
+    /// A host process in namespaces, a root and capabilities of its own
+    /// (Nomad's `exec`).
+    pub fn is_isolated(self) -> bool {
+        matches!(self, Driver::Exec | Driver::Java)
+    }
+}
+
+/// The `config` of a `java` task (Nomad's java driver keys); strings keep
+/// their `${...}` references.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct JavaConfig {
+    pub jar_path: Option<String>,
+    pub class: Option<String>,
+    pub class_path: Option<String>,
+    pub jvm_options: Vec<String>,
+}
+
+/// What an isolated task's `config` says of its isolation (Nomad's exec
+/// driver keys).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IsolationConfig {
+    /// `"private"` or `"host"`; none: private.
+    pub pid_mode: Option<String>,
+    pub ipc_mode: Option<String>,
+    /// Capability names as written (`net_raw`, `CAP_NET_RAW`; `all` in
+    /// `cap_drop`).
+    pub cap_add: Vec<String>,
+    pub cap_drop: Vec<String>,
 }
 
 /// The `config` of a container task (Nomad's docker driver keys).
@@ -274,6 +312,10 @@ pub struct Task {
     pub driver: Driver,
     /// What a container driver runs (`None` for host processes).
     pub container: Option<Box<ContainerConfig>>,
+    /// The isolation an `exec` task asks for (defaults for other drivers).
+    pub isolation: IsolationConfig,
+    /// What a `java` task runs (`None` for other drivers).
+    pub java: Option<Box<JavaConfig>>,
     /// `command`, `args`, `env` values and `work_dir` keep their `${...}`
     /// references; they are interpolated at every start.
     pub command: String,

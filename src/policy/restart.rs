@@ -105,6 +105,12 @@ impl RestartTracker {
         &self.policy
     }
 
+    /// A new policy for the restarts to come (a job updated in place);
+    /// the restarts made so far still count in its interval.
+    pub fn set_policy(&mut self, policy: RestartPolicy) {
+        self.policy = policy;
+    }
+
     /// Times of the policy restarts still inside the window, oldest first.
     pub fn history(&self) -> impl Iterator<Item = Instant> + '_ {
         self.history.iter().copied()

@@ -4,6 +4,7 @@
 //! parent as the child's own errno, so a missing binary is an error from the
 //! child itself, not a guess. How children are created: [`spawn`].
 
+pub mod isolate;
 pub mod spawn;
 
 pub use spawn::{Detach, Io, Join};
@@ -27,6 +28,9 @@ pub struct SpawnSpec {
     pub env: Vec<(String, String)>,
     pub work_dir: Option<PathBuf>,
     pub user: Option<UserIds>,
+    /// An `exec` task's namespaces, root and capabilities; none for a
+    /// plain host process.
+    pub isolation: Option<isolate::Isolation>,
 }
 
 /// A resolved `user`: ids and supplementary groups.
@@ -346,6 +350,7 @@ mod tests {
             env: vec![("PATH".into(), "/usr/bin:/bin".into()), ("X".into(), "42".into())],
             work_dir: Some("/tmp".into()),
             user: None,
+            isolation: None,
         }
     }
 

@@ -33,6 +33,7 @@
 //! child still makes. Where `clone3` is missing (older kernels, seccomp
 //! filters that refuse it), the child joins v2 by a write as well.
 
+use super::isolate::{self, Prepared};
 use super::{SpawnError, SpawnSpec, spawn_error};
 use nix::unistd::Pid;
 use std::ffi::{CString, c_char, c_int, c_void};
@@ -130,6 +131,8 @@ struct ChildArgs<'a> {
     /// SIGPIPE, which supd ignores (as every Rust program), is set back.
     cleared: bool,
     old_mask: libc::sigset_t,
+    /// Namespaces, mounts, root and capabilities of an isolated task.
+    iso: Option<&'a Prepared>,
     /// The child's errno and the step that failed, 0 when it exec'd.
     errno: AtomicI32,
     step: AtomicI32,
@@ -141,6 +144,7 @@ const STEP_SESSION: i32 = 3;
 const STEP_USER: i32 = 4;
 const STEP_CWD: i32 = 5;
 const STEP_EXEC: i32 = 6;
+const STEP_ISOLATE: i32 = 7;
 
 /// Starts `spec` in the cgroups of `join`: the command line is made ready
 /// in supd's memory, the child's stdio is put in the slots, the child is
@@ -155,6 +159,12 @@ pub fn spawn(
     join: &Join,
 ) -> Result<Pid, SpawnError> {
     let line = CommandLine::new(spec)?;
+    let iso = match &spec.isolation {
+        Some(i) => Some(Prepared::new(i).map_err(|e| {
+            SpawnError::Unrecoverable(format!("cannot prepare the isolation of {:?}: {e}", spec.program))
+        })?),
+        None => None,
+    };
     let Some(slots) = SLOTS.get_or_init(open_slots) else {
         return Err(SpawnError::Transient("cannot open /dev/null".into()));
     };
@@ -163,6 +173,7 @@ pub fn spawn(
         stack.resize(STACK_SIZE, 0);
     }
     let mut args = ChildArgs::new(&line, spec, detach, join, slots);
+    args.iso = iso.as_ref();
     let stdio = [&stdin, &stdout, &stderr];
     let pid = place_stdio(slots, stdio).and_then(|()| clone_child(&mut args, &mut stack, join));
     release_stdio(slots, stdio);
@@ -171,6 +182,12 @@ pub fn spawn(
         Ok(pid) => pid,
         // A cgroup that cannot take the child (removed meanwhile, not a
         // leaf, not permitted).
+        Err(e) if iso.is_some() && !matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM)) => {
+            return Err(SpawnError::Unrecoverable(format!(
+                "cannot make the task's namespaces (mount, PID, IPC) to start {:?}: {e} — exec isolation needs supd to run as root on a kernel with namespaces; a plain host process is driver \"raw_exec\"",
+                spec.program
+            )));
+        }
         Err(e) if join.dir.is_some() && !matches!(e.raw_os_error(), Some(libc::EAGAIN | libc::ENOMEM)) => {
             return Err(cannot_join(&spec.program, &e));
         }
@@ -255,6 +272,7 @@ impl<'a> ChildArgs<'a> {
                 libc::SIGALRM,
             ],
             cleared: false,
+            iso: None,
             // SAFETY: a zeroed sigset_t is a valid value to be overwritten.
             old_mask: unsafe { std::mem::zeroed() },
             errno: AtomicI32::new(0),
@@ -309,9 +327,12 @@ fn clone_child(args: &mut ChildArgs<'_>, stack: &mut [u8], join: &Join) -> std::
         let mut r = Err(std::io::Error::from_raw_os_error(libc::ENOSYS));
         if !NO_CLONE3.load(Ordering::Relaxed) {
             (*argp.cast::<ChildArgs<'_>>()).cleared = true;
-            r = clone3_into(join.dir, base, top as usize - base as usize, argp);
+            let ns = args.iso.map_or(0, |p| p.flags);
+            r = clone3_into(join.dir, ns, base, top as usize - base as usize, argp);
             if let Err(e) = &r
                 && matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL | libc::EPERM))
+                // Namespaces refused are the isolation's failure, not clone3's.
+                && (ns == 0 || e.raw_os_error() == Some(libc::ENOSYS))
             {
                 // No clone3, no CLONE_INTO_CGROUP, or a filter that refuses
                 // it (EPERM from seccomp, not from the cgroup: tried again
@@ -323,8 +344,13 @@ fn clone_child(args: &mut ChildArgs<'_>, stack: &mut [u8], join: &Join) -> std::
         if NO_CLONE3.load(Ordering::Relaxed) {
             (*argp.cast::<ChildArgs<'_>>()).cleared = false;
             (*argp.cast::<ChildArgs<'_>>()).cgroup_dir = join.dir.unwrap_or(-1);
-            let pid =
-                libc::clone(child, top, libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | libc::SIGCHLD, argp);
+            let ns = args.iso.map_or(0, |p| p.flags) as c_int;
+            let pid = libc::clone(
+                child,
+                top,
+                libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES | ns | libc::SIGCHLD,
+                argp,
+            );
             r = if pid < 0 { Err(std::io::Error::last_os_error()) } else { Ok(pid) };
         }
         libc::pthread_sigmask(libc::SIG_SETMASK, &args.old_mask, std::ptr::null_mut());
@@ -344,6 +370,13 @@ fn child_report(spec: &SpawnSpec, pid: Pid, args: &ChildArgs<'_>) -> Result<Pid,
     match args.step.load(Ordering::SeqCst) {
         STEP_EXEC | STEP_USER => Err(spawn_error(&spec.program, &e)),
         STEP_CGROUP => Err(cannot_join(&spec.program, &e)),
+        STEP_ISOLATE => {
+            let what = match (args.iso.and_then(Prepared::failed), &spec.isolation) {
+                (Some(f), Some(i)) => args.iso.map_or(String::new(), |p| p.describe(f, i)),
+                _ => "cannot isolate the task".into(),
+            };
+            Err(SpawnError::Unrecoverable(format!("{what} to start {:?}: {e}", spec.program)))
+        }
         STEP_CWD => Err(SpawnError::Unrecoverable(format!(
             "cannot change to the working directory {:?} to start {:?}: {e}",
             spec.work_dir.as_deref().unwrap_or(std::path::Path::new("")),
@@ -364,7 +397,13 @@ fn cannot_join(program: &str, e: &std::io::Error) -> SpawnError {
 /// with what it returned (it execs or `_exit`s first). glibc has no
 /// wrapper that takes a function, so the few instructions are here.
 #[cfg(target_arch = "x86_64")]
-unsafe fn clone3_into(dir: Option<RawFd>, base: *mut u8, size: usize, arg: *mut c_void) -> std::io::Result<c_int> {
+unsafe fn clone3_into(
+    dir: Option<RawFd>,
+    ns: u64,
+    base: *mut u8,
+    size: usize,
+    arg: *mut c_void,
+) -> std::io::Result<c_int> {
     /// `struct clone_args` up to `cgroup` (CLONE_ARGS_SIZE_VER2).
     #[repr(C)]
     struct CloneArgs {
@@ -384,7 +423,7 @@ unsafe fn clone3_into(dir: Option<RawFd>, base: *mut u8, size: usize, arg: *mut 
     const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
     let into = if dir.is_some() { CLONE_INTO_CGROUP } else { 0 };
     let ca = CloneArgs {
-        flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES) as u64 | CLONE_CLEAR_SIGHAND | into,
+        flags: (libc::CLONE_VM | libc::CLONE_VFORK | libc::CLONE_FILES) as u64 | CLONE_CLEAR_SIGHAND | into | ns,
         pidfd: 0,
         child_tid: 0,
         parent_tid: 0,
@@ -432,7 +471,7 @@ unsafe fn clone3_into(dir: Option<RawFd>, base: *mut u8, size: usize, arg: *mut 
 }
 
 #[cfg(not(target_arch = "x86_64"))]
-unsafe fn clone3_into(_: Option<RawFd>, _: *mut u8, _: usize, _: *mut c_void) -> std::io::Result<c_int> {
+unsafe fn clone3_into(_: Option<RawFd>, _: u64, _: *mut u8, _: usize, _: *mut c_void) -> std::io::Result<c_int> {
     Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
 }
 
@@ -489,10 +528,23 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
         if !detached {
             return fail(STEP_SESSION);
         }
+        if let Some(p) = a.iso
+            && let Err(step) = isolate::enter(p)
+        {
+            p.failed.store(step, Ordering::SeqCst);
+            return fail(STEP_ISOLATE);
+        }
         if let Some((uid, gid, groups)) = &a.ids
             && (libc::setgroups(groups.len(), groups.as_ptr()) < 0 || libc::setgid(*gid) < 0 || libc::setuid(*uid) < 0)
         {
             return fail(STEP_USER);
+        }
+        if let Some(p) = a.iso
+            && libc::geteuid() == 0
+            && !isolate::limit_root_caps(p)
+        {
+            p.failed.store(5, Ordering::SeqCst);
+            return fail(STEP_ISOLATE);
         }
         if let Some(dir) = &a.cwd
             && libc::chdir(dir.as_ptr()) < 0
@@ -535,6 +587,7 @@ mod tests {
             env: vec![("PATH".into(), "/usr/bin:/bin".into()), ("X".into(), "y z".into())],
             work_dir: None,
             user: None,
+            isolation: None,
         }
     }
 

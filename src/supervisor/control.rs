@@ -22,10 +22,10 @@ impl Supervisor {
         if let Some(request) = self.server.on_ready(self.poll.registry(), token, readable, writable) {
             // A large job file is parsed off the loop, and answered then.
             let request = match request {
-                Request::JobRun { source, file } if source.len() >= super::parsing::OFF_LOOP => {
+                Request::JobRun { source, file, plan: false } if source.len() >= super::parsing::OFF_LOOP => {
                     match self.parses.start(token, file, source) {
                         Ok(()) => return,
-                        Err((_, file, source)) => Request::JobRun { source, file },
+                        Err((_, file, source)) => Request::JobRun { source, file, plan: false },
                     }
                 }
                 other => other,
@@ -73,7 +73,7 @@ impl Supervisor {
         // A change is on disk before the client hears of it.
         let changes = matches!(
             request,
-            Request::JobRun { .. }
+            Request::JobRun { plan: false, .. }
                 | Request::JobStop { .. }
                 | Request::Restart { .. }
                 | Request::Signal { .. }
@@ -92,8 +92,10 @@ impl Supervisor {
     fn carry_out(&mut self, token: Token, request: Request) -> Response {
         match request {
             Request::Status { target, events } => self.status(target.as_deref(), events),
-            Request::JobRun { source, file } => self.job_run(&file, &source),
+            Request::JobRun { source, file, plan: false } => self.job_run(&file, &source),
+            Request::JobRun { source, file, plan: true } => self.job_plan(&file, &source),
             Request::JobStop { job } => self.job_stop(&job),
+            Request::JobInspect { job, json } => self.job_inspect(&job, json),
             Request::PeriodicForce { job } => self.periodic_force(&job),
             Request::JobDispatch { job, meta, payload } => {
                 use base64::Engine;
@@ -161,6 +163,44 @@ impl Supervisor {
             messages.extend(self.submit(job, Source::Operator { name: file.to_string() }));
         }
         Response::ok(messages)
+    }
+
+    /// `job inspect`: the effective job, from the version supd holds.
+    fn job_inspect(&self, job: &str, json: bool) -> Response {
+        let Some(run) = self.jobs.current.get(job).and_then(|s| self.jobs.runs.get(s)) else {
+            return Response::refused(self.unknown_job(job));
+        };
+        let tree = jobspec::effective::of(&run.job);
+        let text = if json {
+            match serde_json::to_string_pretty(&jobspec::effective::to_json(&tree)) {
+                Ok(s) => format!("{s}\n"),
+                Err(e) => return Response::refused(format!("cannot encode the job as JSON: {e}")),
+            }
+        } else {
+            jobspec::effective::to_hcl(&tree)
+        };
+        let mut r = Response::ok(Vec::new());
+        r.data = Some(text);
+        r
+    }
+
+    /// `job plan`: what `job run` of the file would do to each job, and
+    /// nothing done.
+    fn job_plan(&mut self, file: &str, source: &str) -> Response {
+        let parsed = jobspec::parse_str(file, source);
+        if !parsed.is_valid() {
+            let lines: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
+            return Response::refused(lines.join("\n"));
+        }
+        let mut r = Response::ok(parsed.diagnostics.iter().map(|d| d.to_string()).collect());
+        for job in &parsed.jobs {
+            let plan = self.plan_against_running(job);
+            match serde_json::to_value(&plan) {
+                Ok(v) => r.plans.push(v),
+                Err(e) => return Response::refused(format!("cannot encode the plan: {e}")),
+            }
+        }
+        r
     }
 
     /// `job stop`: the job stays stopped across reloads and restarts.
@@ -257,13 +297,17 @@ impl Supervisor {
             return Response::refused(lines.join("\n"));
         }
         let changes = plan.changes.clone();
+        let plans: Vec<serde_json::Value> = plan.plans.iter().filter_map(|p| serde_json::to_value(p).ok()).collect();
         if !dry_run {
             self.notify.reloading();
             self.apply_reload(plan, All::OrNothing);
             let line = self.jobs.status_line();
             self.notify.ready(&line);
+            return Response::ok(changes);
         }
-        Response::ok(changes)
+        let mut r = Response::ok(changes);
+        r.plans = plans;
+        r
     }
 
     /// `job run --handoff`: an instance a peer hands to this host.

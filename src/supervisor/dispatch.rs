@@ -86,7 +86,7 @@ fn derive(mut job: Job, id: &str, meta: &BTreeMap<String, String>) -> Job {
     for g in &mut job.groups {
         g.meta.extend(meta.clone());
         for t in &mut g.tasks {
-            t.meta.extend(meta.clone());
+            std::sync::Arc::make_mut(t).meta.extend(meta.clone());
         }
     }
     job

@@ -214,8 +214,14 @@ impl Supervisor {
         let mut env = process::inherited_env();
         env.retain(|(k, _)| !k.starts_with("SUPD_HANDOFF_"));
         env.extend(handoff::hook_env(envelope, peer));
-        let spec =
-            process::SpawnSpec { program: argv[0].clone(), args: argv[1..].to_vec(), env, work_dir: None, user: None };
+        let spec = process::SpawnSpec {
+            program: argv[0].clone(),
+            args: argv[1..].to_vec(),
+            env,
+            work_dir: None,
+            user: None,
+            isolation: None,
+        };
         use std::os::fd::AsFd;
         let (input, out) = (process::Io::Fd(stdin.as_fd()), process::Io::Fd(output.as_fd()));
         let pid = process::spawn_hook(&spec, input, out, process::Io::Fd(output.as_fd())).map_err(|e| e.to_string())?;

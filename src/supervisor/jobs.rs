@@ -12,7 +12,9 @@ use std::time::Duration;
 #[derive(Debug)]
 pub struct Jobs {
     /// Every job version with live processes, current or retired.
-    pub runs: BTreeMap<u64, JobRun>,
+    /// Boxed: a map node then holds 11 pointers, not 11 runs of ~0.5 KiB
+    /// each (half empty after in-order inserts).
+    pub runs: BTreeMap<u64, Box<JobRun>>,
     /// Job ID -> the serial of its current version.
     pub current: BTreeMap<String, u64>,
     next_serial: u64,
@@ -52,7 +54,7 @@ impl Jobs {
 
     /// The current version of every job.
     pub fn current_runs(&self) -> impl Iterator<Item = &JobRun> {
-        self.current.values().filter_map(|s| self.runs.get(s))
+        self.current.values().filter_map(|s| self.runs.get(s).map(|r| &**r))
     }
 
     /// `3 running, 1 pending, 0 failed` over every task, for systemd's
@@ -133,7 +135,7 @@ mod tests {
         let mut jobs = Jobs::default();
         let serial = jobs.next_serial();
         jobs.current.insert(r.job.id.clone(), serial);
-        jobs.runs.insert(serial, JobRun { serial, ..r });
+        jobs.runs.insert(serial, Box::new(JobRun { serial, ..r }));
         jobs
     }
 

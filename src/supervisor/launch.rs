@@ -16,6 +16,53 @@ pub enum LaunchError {
     User(#[from] process::UserError),
     #[error("cannot run as user {0:?}: supd is not running as root — remove `user`, or run supd as root")]
     NotRoot(String),
+    /// An isolated task that cannot be isolated as asked.
+    #[error("{0}")]
+    Isolation(String),
+}
+
+/// The process of a task's run: [`spawn_spec`] (for `java`, the JVM
+/// `java` with its arguments), and for an isolated (`exec`, `java`) task its namespaces, root, capabilities and user rules
+/// (`[driver.exec]`); never an `exec` task without them.
+pub(super) fn task_spec(
+    node: &Node,
+    exec: &crate::drivers::exec::Settings,
+    java: Option<&str>,
+    run: &JobRun,
+    instance: &Instance,
+    t: &TaskRun,
+) -> Result<SpawnSpec, LaunchError> {
+    if !t.spec.driver.is_isolated() {
+        return spec_of(node, run, instance, t, None, true, None);
+    }
+    if !nix::unistd::geteuid().is_root() {
+        return Err(LaunchError::Isolation(format!(
+            "driver {:?} isolates its tasks (mount, PID and IPC namespaces, a root of their own, capabilities), which needs supd to run as root: run supd as root, or use driver \"raw_exec\" for a plain host process",
+            t.spec.driver.as_str()
+        )));
+    }
+    let Some(dir) = task_dir(instance, t) else {
+        return Err(LaunchError::Isolation("the task has no task directory to be its root".into()));
+    };
+    let java_args;
+    let command = match (&t.spec.java, java) {
+        (Some(c), Some(java)) => {
+            java_args = crate::drivers::java::arguments(c, &t.spec.args);
+            Some((java, java_args.as_slice()))
+        }
+        (Some(_), None) => {
+            return Err(LaunchError::Isolation(
+                "there is no `java` on this host: install a JRE (Debian: default-jre-headless), or set [driver.java] java_path in supd.toml".into(),
+            ));
+        }
+        (None, _) => None,
+    };
+    let mut spec = spec_of(node, run, instance, t, command, true, Some(exec))?;
+    if let Some(u) = &spec.user {
+        exec.check_user(&u.name, u.uid).map_err(LaunchError::Isolation)?;
+    }
+    spec.isolation = Some(exec.isolation(&t.spec, &dir.dir, &dir.shared).map_err(LaunchError::Isolation)?);
+    Ok(spec)
 }
 
 /// The process to start for a task, with Nomad's runtime environment
@@ -27,7 +74,7 @@ pub(super) fn spawn_spec(
     t: &TaskRun,
     command: Option<(&str, &[String])>,
 ) -> Result<SpawnSpec, LaunchError> {
-    spec_of(node, run, instance, t, command, true)
+    spec_of(node, run, instance, t, command, true, None)
 }
 
 /// The environment a task's templates and artifacts see: its own, without
@@ -38,7 +85,7 @@ pub(super) fn setup_env(
     instance: &Instance,
     t: &TaskRun,
 ) -> Result<BTreeMap<String, String>, LaunchError> {
-    Ok(spec_of(node, run, instance, t, None, false)?.env.into_iter().collect())
+    Ok(spec_of(node, run, instance, t, None, false, None)?.env.into_iter().collect())
 }
 
 fn spec_of(
@@ -48,6 +95,7 @@ fn spec_of(
     t: &TaskRun,
     command: Option<(&str, &[String])>,
     template_env: bool,
+    isolated: Option<&crate::drivers::exec::Settings>,
 ) -> Result<SpawnSpec, LaunchError> {
     let job = &run.job;
     let group = &job.groups[instance.group];
@@ -85,7 +133,12 @@ fn spec_of(
         set(&format!("NOMAD_META_{}", k.to_ascii_uppercase().replace(['-', '.'], "_")), v);
     }
     let task_dir = task_dir(instance, t);
-    if let Some(d) = &task_dir {
+    if isolated.is_some() {
+        // Inside its root, as Nomad's exec.
+        for (k, v) in crate::drivers::exec::inner_env() {
+            set(k, v);
+        }
+    } else if let Some(d) = &task_dir {
         if task.driver.is_container() {
             // Bound into the container where Nomad's drivers put them.
             for (_, inside, k) in d.in_container() {
@@ -130,8 +183,12 @@ fn spec_of(
     let program = resolve(command);
     let args = args.iter().map(|a| resolve(a)).collect();
     // As Nomad's raw_exec: the task directory, unless `work_dir` says otherwise.
-    let work_dir = task.work_dir.as_deref().map(|d| resolve(d).into()).or_else(|| task_dir.map(|d| d.dir));
-    let user = match &task.user {
+    let work_dir = match isolated {
+        // Its task directory is its root.
+        Some(_) => Some(task.work_dir.as_deref().map_or_else(|| "/".into(), |d| resolve(d).into())),
+        None => task.work_dir.as_deref().map(|d| resolve(d).into()).or_else(|| task_dir.map(|d| d.dir)),
+    };
+    let user = match crate::drivers::exec::user_of(task) {
         // A container's user is the image's business.
         None => None,
         Some(_) if task.driver.is_container() => None,
@@ -139,19 +196,20 @@ fn spec_of(
             let ids = process::lookup_user(name)?;
             let me = nix::unistd::geteuid().as_raw();
             if me != 0 && ids.uid != me {
-                return Err(LaunchError::NotRoot(name.clone()));
+                return Err(LaunchError::NotRoot(name.to_string()));
             }
             Some(ids)
         }
     };
-    let mut env: BTreeMap<String, String> = process::inherited_env().into_iter().collect();
+    let mut env: BTreeMap<String, String> =
+        process::inherited_env().into_iter().filter(|(k, _)| isolated.is_none_or(|s| !s.denies_env(k))).collect();
     if let Some(u) = &user {
         env.insert("USER".into(), u.name.clone());
         env.insert("LOGNAME".into(), u.name.clone());
         env.insert("HOME".into(), u.home.display().to_string());
     }
     env.extend(vars);
-    Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user })
+    Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user, isolation: None })
 }
 
 /// The task's directory in its instance's allocation directory.

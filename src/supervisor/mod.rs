@@ -34,6 +34,7 @@ mod setup;
 mod status;
 pub mod task;
 mod timers;
+mod update;
 mod watches;
 
 use crate::process;
@@ -175,6 +176,7 @@ impl Supervisor {
         self.remove_unclaimed_containers();
         log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
         self.notify.ready(&self.jobs.status_line());
+        crate::process::sys::release_startup_code();
         if let Some(every) = crate::notify::watchdog_interval() {
             self.timers.arm(Instant::now() + every, Timer::Watchdog);
         }

@@ -70,8 +70,8 @@ impl Supervisor {
                 t.spec.name.clone(),
                 t.spec.logs,
                 output,
-                Forward::new(output, Stream::Stdout, &label),
-                Forward::new(output, Stream::Stderr, &label),
+                Forward::new(output, Stream::Stdout, &label).map(Box::new),
+                Forward::new(output, Stream::Stderr, &label).map(Box::new),
             )
         };
         let mut out = Capture::open(
@@ -143,7 +143,7 @@ impl Supervisor {
         self.drain_log(key, Stream::Stderr);
         // Its last line, even without a line end, goes now.
         if let Some(log) = self.jobs.task_mut(key).and_then(|t| t.log.as_mut()) {
-            for f in [log.forward_out.as_mut(), log.forward_err.as_mut()].into_iter().flatten() {
+            for f in [log.forward_out.as_deref_mut(), log.forward_err.as_deref_mut()].into_iter().flatten() {
                 f.finish(&mut self.output.journald);
             }
         }
@@ -159,8 +159,8 @@ impl Supervisor {
             let Some(t) = self.jobs.task_mut(key) else { return };
             let Some(log) = t.log.as_mut() else { return };
             let (stream, forward) = match which {
-                Stream::Stdout => (&mut log.out, log.forward_out.as_mut()),
-                Stream::Stderr => (&mut log.err, log.forward_err.as_mut()),
+                Stream::Stdout => (&mut log.out, log.forward_out.as_deref_mut()),
+                Stream::Stderr => (&mut log.err, log.forward_err.as_deref_mut()),
             };
             let chunk = stream.drain();
             if let Some(f) = forward {
@@ -183,8 +183,8 @@ impl Supervisor {
         let Some(t) = self.jobs.task_mut(key) else { return };
         let Some(log) = t.log.as_mut() else { return };
         let (stream, forward) = match which {
-            Stream::Stdout => (&mut log.out, log.forward_out.as_mut()),
-            Stream::Stderr => (&mut log.err, log.forward_err.as_mut()),
+            Stream::Stdout => (&mut log.out, log.forward_out.as_deref_mut()),
+            Stream::Stderr => (&mut log.err, log.forward_err.as_deref_mut()),
         };
         let mut problems: Vec<Problem> = stream.problem(now).into_iter().collect();
         if let Some(f) = forward {

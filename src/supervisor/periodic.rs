@@ -141,7 +141,7 @@ impl Supervisor {
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .filter(|(k, _)| launched_from(k) == Some(id))
-            .filter_map(|(_, s)| self.jobs.runs.get(s))
+            .filter_map(|(_, s)| self.jobs.runs.get(s).map(|r| &**r))
             .collect();
         runs.sort_by_key(|r| launch_secs(&r.job.id, suffix));
         runs

@@ -7,7 +7,7 @@
 
 use super::Supervisor;
 use super::run::Source;
-use crate::jobspec::{self, Job};
+use crate::jobspec::{self, Job, diff};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -56,13 +56,24 @@ impl Supervisor {
                     continue;
                 }
                 match self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s)) {
-                    Some(run) if run.job.source == job.source && !run.stopped => {}
-                    Some(_) => {
-                        plan.changes.push(format!("update job {:?} from {name}", job.id));
+                    // Unchanged: the same text, or nothing that matters
+                    // changed; a job the operator stopped stays so.
+                    Some(run)
+                        if (!run.stopped || self.jobs.stopped.contains(&job.id))
+                            && (run.job.source == job.source || !diff::plan(Some(&run.job), Some(&job)).changes()) => {}
+                    Some(run) => {
+                        let p = self.plan_against_running(&job);
+                        let in_place = run.file.as_deref() == Some(name.as_str())
+                            && !p.instances.is_empty()
+                            && p.instances.iter().all(|i| i.fate == diff::Fate::InPlace);
+                        let how = if in_place { " in place" } else { "" };
+                        plan.changes.push(format!("update job {:?}{how} from {name}", job.id));
+                        plan.plans.push(p);
                         plan.submit.push((job, name.clone()));
                     }
                     None => {
                         plan.changes.push(format!("add job {:?} from {name}", job.id));
+                        plan.plans.push(diff::plan(None, Some(&job)));
                         plan.submit.push((job, name.clone()));
                     }
                 }
@@ -79,6 +90,7 @@ impl Supervisor {
                 seen_files.contains(file) && jobspec::parse_file(Path::new(file)).jobs.iter().any(|j| &j.id == id);
             if !still_defined {
                 plan.changes.push(format!("remove job {id:?} (no longer in {file})"));
+                plan.plans.push(diff::plan(Some(&run.job), None));
                 plan.remove.push(id.clone());
             }
         }
@@ -132,6 +144,8 @@ pub(super) struct Reload {
     pub(super) invalid: BTreeMap<String, Vec<String>>,
     /// What it changes: jobs added, updated, removed.
     pub(super) changes: Vec<String>,
+    /// The same, field by field and instance by instance.
+    pub(super) plans: Vec<diff::Plan>,
     /// Files that did not load and jobs that do not fit, with why.
     pub(super) problems: Vec<String>,
     pub(super) failed_dir: bool,

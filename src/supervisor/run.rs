@@ -5,6 +5,7 @@
 use super::launch;
 use super::lifecycle::{self, Reason, Teardown};
 use super::task::{After, Instance, JobRun, State, TaskRun};
+use super::update::Update;
 use super::{Phase, Supervisor, TaskKey, Timer};
 use crate::jobspec::duration::GoDuration;
 use crate::jobspec::model::Job;
@@ -81,6 +82,13 @@ impl Supervisor {
             }
             return vec![format!("job {:?} is unchanged", job.id)];
         }
+        if only.is_none() {
+            match self.update(&job, file.as_deref()) {
+                Update::Unchanged => return vec![format!("job {:?} is unchanged", job.id)],
+                Update::InPlace(message) => return vec![message],
+                Update::Replace => {}
+            }
+        }
         if explicit && file.is_none() {
             self.state_changed();
         }
@@ -104,6 +112,7 @@ impl Supervisor {
                 instances.push(self.new_instance(&job, gi, index));
             }
         }
+        instances.shrink_to_fit();
         let n = instances.len();
         self.jobs.current.insert(job.id.clone(), serial);
         if stays_stopped {
@@ -117,7 +126,17 @@ impl Supervisor {
         let received = only.is_some();
         self.jobs.runs.insert(
             serial,
-            JobRun { serial, job, file, origin, instances, stopped: stays_stopped, replaces, received, digest },
+            Box::new(JobRun {
+                serial,
+                job,
+                file,
+                origin,
+                instances,
+                stopped: stays_stopped,
+                replaces,
+                received,
+                digest,
+            }),
         );
         self.periodic_submitted(serial);
         // Processes a previous supd left running go first, each with its
@@ -418,7 +437,9 @@ impl Supervisor {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
         let Some(instance) = run.instances.get(key.inst) else { return };
         let Some(t) = instance.tasks.get(key.task) else { return };
-        let spec = match launch::spawn_spec(&self.cfg.node, run, instance, t, None) {
+        let java = t.spec.java.as_ref().and_then(|_| self.cfg.java.java());
+        let java = java.as_deref().and_then(std::path::Path::to_str);
+        let spec = match launch::task_spec(&self.cfg.node, &self.cfg.exec, java, run, instance, t) {
             Ok(s) => s,
             Err(message) => {
                 self.start_failed(key, crate::error_chain(&message), false);
@@ -428,6 +449,12 @@ impl Supervisor {
         // The driver: a container task goes to its engine from here.
         if crate::drivers::Kind::of(&t.spec) == crate::drivers::Kind::Container {
             return self.start_container(key, spec);
+        }
+        // An isolated task's root needs its mount points.
+        if let Some(iso) = &spec.isolation
+            && let Err(e) = crate::taskdir::layout::make_mount_points(iso)
+        {
+            return self.start_failed(key, format!("cannot prepare the task's root: {e}"), false);
         }
         // Kept open by the task's cgroup, across its runs.
         let cgroup = match self.cgroup_for_start(key) {

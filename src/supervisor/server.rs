@@ -82,7 +82,7 @@ enum Phase {
 /// What a request's body holds.
 enum BodyOf {
     /// The HCL of `job run`, with the name it was submitted under.
-    Job { file: String },
+    Job { file: String, plan: bool },
     /// A peer's hand-off envelope (JSON).
     Handoff,
 }
@@ -391,7 +391,7 @@ impl ControlServer {
                     match decode(&line, c.uid, me) {
                         Err(refusal) => break Got::Refused(refusal),
                         Ok((request, None)) => break Got::Request(request),
-                        Ok((Request::JobRun { file, .. }, Some(len))) => {
+                        Ok((Request::JobRun { file, plan, .. }, Some(len))) => {
                             if len > MAX_BODY {
                                 break Got::Refused(format!(
                                     "{file}: the job file is {len} bytes; supd takes job files of at most {} MiB",
@@ -401,7 +401,7 @@ impl ControlServer {
                             let want = len as usize;
                             let rest = &buf[i + 1..n];
                             let data = rest[..rest.len().min(want)].to_vec();
-                            c.phase = Phase::Body { of: BodyOf::Job { file }, want, data };
+                            c.phase = Phase::Body { of: BodyOf::Job { file, plan }, want, data };
                         }
                         Ok((Request::Handoff { .. }, Some(len))) => {
                             // The envelope carries the job's source: as
@@ -432,8 +432,8 @@ impl ControlServer {
             {
                 let data = std::mem::take(data);
                 break match std::mem::replace(of, BodyOf::Handoff) {
-                    BodyOf::Job { file } => match String::from_utf8(data) {
-                        Ok(source) => Got::Request(Request::JobRun { source, file }),
+                    BodyOf::Job { file, plan } => match String::from_utf8(data) {
+                        Ok(source) => Got::Request(Request::JobRun { source, file, plan }),
                         Err(e) => Got::Refused(format!(
                             "{file}: the job file is not UTF-8 (byte {} is not valid) — save it as UTF-8",
                             e.utf8_error().valid_up_to()

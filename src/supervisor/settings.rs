@@ -36,6 +36,10 @@ pub struct Config {
     pub docker: crate::drivers::docker::Settings,
     /// `[driver.podman]`: the same, for podman's Docker-compatible service.
     pub podman: crate::drivers::docker::Settings,
+    /// `[driver.exec]`: what isolated tasks are made of and may do.
+    pub exec: crate::drivers::exec::Settings,
+    /// `[driver.java]`: the `java` program.
+    pub java: crate::drivers::java::Settings,
     /// Where the Prometheus endpoint listens; none without one.
     pub metrics_listen: Option<std::net::SocketAddr>,
 }

@@ -127,7 +127,7 @@ impl Supervisor {
         if t.setup.fetching.is_some() {
             return false;
         }
-        let owner = owner_of(t.spec.user.as_deref());
+        let owner = owner_of(crate::drivers::exec::user_of(&t.spec));
         let first = !t.setup.built;
         let need_fetch = !t.setup.fetched && !t.spec.artifacts.is_empty();
         let has_templates = !t.spec.templates.is_empty();
@@ -354,7 +354,7 @@ impl Supervisor {
         let services = if needs_services(std::slice::from_ref(tpl)) { self.registered_services() } else { Vec::new() };
         let input =
             RenderInput { task: &dir, env: &env, vars: &vars, services: &services, datacenter: &node.datacenter };
-        let owner = owner_of(t.spec.user.as_deref());
+        let owner = owner_of(crate::drivers::exec::user_of(&t.spec));
         let generation = t.generation;
         let splay = tpl.splay;
         match taskdir::render::render_to_disk(tpl, &input, owner) {

@@ -4,6 +4,7 @@
 
 use super::task::{Instance, JobRun, Resched, TaskEvent, TaskRun, task_health};
 use crate::control::protocol;
+use crate::jobspec::effective;
 use crate::process::Exit;
 use crate::timefmt::rfc3339;
 use std::time::SystemTime;
@@ -34,6 +35,7 @@ pub fn job_status(
                     description: i.description.map(str::to_string),
                     alloc_dir: i.dir.as_ref().map(|d| d.root().display().to_string()),
                     reschedule: reschedule_status(i, g.reschedule.as_ref()),
+                    reschedule_policy: Some(effective::reschedule_line(g.reschedule.as_ref())),
                     tasks: i
                         .tasks
                         .iter()
@@ -126,12 +128,14 @@ fn task_status(inst: &Instance, ti: usize, t: &TaskRun, events: Option<usize>) -
                 kind: c.spec.kind.type_name().to_string(),
                 status: if c.active { c.status.as_str().to_string() } else { "inactive".to_string() },
                 output: c.output.clone(),
+                check_restart: Some(effective::check_restart_line(&c.spec.check_restart)),
             })
             .collect(),
         started_at: t.started_at.map(rfc3339),
         finished_at: t.finished_at.map(rfc3339),
         last_restart: t.last_restart.map(rfc3339),
         events: t.events.iter().skip(t.events.len().saturating_sub(events.unwrap_or(usize::MAX))).map(event).collect(),
+        restart_policy: Some(effective::restart_line(&t.spec.restart)),
         resources: Some(super::resources::task_resources(t)),
         container: t.spec.container.as_deref().map(|c| protocol::ContainerStatus {
             image: t.container.as_ref().map_or_else(|| c.image.clone(), |r| r.image.clone()),

@@ -127,7 +127,7 @@ pub struct TaskEvent {
 
 #[derive(Debug)]
 pub struct TaskRun {
-    pub spec: Task,
+    pub spec: std::sync::Arc<Task>,
     pub state: State,
     pub failed: bool,
     pub pid: Option<Pid>,
@@ -204,7 +204,7 @@ pub struct Container {
 }
 
 impl TaskRun {
-    pub fn new(spec: Task, tracker: RestartTracker) -> TaskRun {
+    pub fn new(spec: std::sync::Arc<Task>, tracker: RestartTracker) -> TaskRun {
         TaskRun {
             spec,
             state: State::Pending,
@@ -476,8 +476,9 @@ pub struct TaskLog {
     /// Where its output goes.
     pub output: crate::jobspec::model::TaskOutput,
     /// Its lines to the journal or supd's stdout, when they go there.
-    pub forward_out: Option<crate::logs::route::Forward>,
-    pub forward_err: Option<crate::logs::route::Forward>,
+    /// Boxed: most tasks write to files only, and a forward is large.
+    pub forward_out: Option<Box<crate::logs::route::Forward>>,
+    pub forward_err: Option<Box<crate::logs::route::Forward>>,
 }
 
 impl std::fmt::Debug for TaskLog {

@@ -122,6 +122,39 @@ impl AllocDir {
     }
 }
 
+/// Makes the mount points of an isolated task's root in its directory
+/// (owned by root, mode 0755; what exists is kept): a directory for each
+/// bind of a directory, `dev` and `proc`, an empty file for a bind of a
+/// file. Made beneath the directory: a link the task left in its place
+/// fails the start instead of leading elsewhere.
+pub fn make_mount_points(iso: &crate::process::isolate::Isolation) -> Result<(), TaskDirError> {
+    let root = Dir::open(&iso.root).map_err(TaskDirError::Beneath)?;
+    let parts_of = |p: &Path| -> Vec<String> {
+        p.components()
+            .filter_map(|c| match c {
+                std::path::Component::Normal(n) => n.to_str().map(str::to_string),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut points: Vec<(Vec<String>, bool)> =
+        crate::process::isolate::MOUNT_POINTS.iter().map(|p| (vec![p.to_string()], true)).collect();
+    for b in &iso.binds {
+        points.push((parts_of(&b.target), b.source.is_dir()));
+    }
+    for (parts, is_dir) in points {
+        let names: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let Some((last, parents)) = names.split_last() else { continue };
+        if is_dir {
+            root.subdir(&names, Some((0o755, None))).map_err(TaskDirError::Beneath)?;
+        } else {
+            let dir = root.subdir(parents, Some((0o755, None))).map_err(TaskDirError::Beneath)?;
+            dir.create(last, 0o644).map_err(TaskDirError::Beneath)?;
+        }
+    }
+    Ok(())
+}
+
 impl TaskDir {
     pub fn local(&self) -> PathBuf {
         self.dir.join("local")

@@ -253,7 +253,7 @@ fn analyse(root: &clap::Command, words: &[String], cword: usize) -> Option<(Want
     let want = match (path.as_slice(), positional) {
         (["status" | "restart" | "signal" | "logs" | "events"], 0) => Want::Targets,
         (["signal"], 1) => Want::Signals,
-        (["job", "stop"] | ["job", "periodic", "force"] | ["job", "dispatch"], 0) => Want::Jobs,
+        (["job", "stop"] | ["job", "inspect"] | ["job", "periodic", "force"] | ["job", "dispatch"], 0) => Want::Jobs,
         _ => return None,
     };
     Some((want, place))

@@ -249,6 +249,9 @@ pub(super) fn render_detail(s: &Status) -> String {
                 if let Some(dir) = &i.alloc_dir {
                     out.push_str(&format!("Dir      = {dir}\n"));
                 }
+                if let Some(p) = &i.reschedule_policy {
+                    out.push_str(&format!("Reschedule policy: {p}\n"));
+                }
                 if let Some(r) = &i.reschedule {
                     out.push_str(&render_reschedule(r));
                 }
@@ -272,6 +275,9 @@ pub(super) fn render_detail(s: &Status) -> String {
                         t.started_at.as_deref().unwrap_or("N/A"),
                         t.finished_at.as_deref().unwrap_or("N/A"),
                     ));
+                    if let Some(p) = &t.restart_policy {
+                        out.push_str(&format!("Restart policy: {p}\n"));
+                    }
                     if let Some(line) = resources_detail(t) {
                         out.push_str(&line);
                     }
@@ -285,6 +291,10 @@ pub(super) fn render_detail(s: &Status) -> String {
                             rows.push(vec![c.name.clone(), c.kind.clone(), c.status.clone(), c.output.clone()]);
                         }
                         out.push_str(&table(&rows));
+                        for c in t.checks.iter().filter(|c| c.check_restart.is_some()) {
+                            let p = c.check_restart.as_deref().unwrap_or_default();
+                            out.push_str(&format!("Check restart ({}): {p}\n", c.name));
+                        }
                     }
                     out.push_str("\nRecent Events:\n");
                     let mut rows = vec![vec!["Time".to_string(), "Type".into(), "Description".into()]];

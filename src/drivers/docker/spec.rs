@@ -298,7 +298,7 @@ mod tests {
         );
         let p = parse_str("t.hcl", &src);
         assert!(p.is_valid(), "{:#?}", p.diagnostics);
-        p.jobs[0].groups[0].tasks[0].clone()
+        (*p.jobs[0].groups[0].tasks[0]).clone()
     }
 
     fn body(t: &Task, s: &Settings, dir: Option<&Path>) -> Result<Value, String> {

@@ -130,10 +130,10 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
         let t = task(r, tb, tname.clone(), &scope, job.job_type, &restart_spec, &meta);
         if label.is_some() && !duplicate {
             seen.insert(tname, lspan);
-            tasks.push(t);
+            tasks.push(std::sync::Arc::new(t));
         }
     }
-    let leaders: Vec<&Task> = tasks.iter().filter(|t| t.leader).collect();
+    let leaders: Vec<&Task> = tasks.iter().map(|t| &**t).filter(|t| t.leader).collect();
     if leaders.len() > 1 {
         let at = leaders.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ");
         r.sink.error(
@@ -141,6 +141,7 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
             format!("group {name:?} marks {} tasks as leader ({at}) — only one task may be the leader", leaders.len()),
         );
     }
+    tasks.shrink_to_fit();
     let pos = r.sink.pos(&block.ident.span());
     Group {
         name,

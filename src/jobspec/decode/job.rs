@@ -112,6 +112,9 @@ pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
         seen.insert(name.clone(), lspan);
         groups.push(group(r, gb, name, &ctx));
     }
+    // Kept for the job's life (1000 one-task jobs is the common case): no
+    // spare capacity.
+    groups.shrink_to_fit();
     let pos = r.sink.pos(&block.ident.span());
     let source = block.span().and_then(|s| r.src.get(s)).unwrap_or_default().to_string();
     Job {
@@ -128,6 +131,7 @@ pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
         groups,
         periodic,
         parameterized,
+        sensitive: Vec::new(),
         payload: None,
     }
 }

@@ -92,10 +92,18 @@ pub fn decode<'s>(file: &str, src: &'s str, vars: Option<(&Vars, Option<PathBuf>
     // HCL2: variables, locals, functions, `for` and `dynamic` are
     // evaluated first; a plain file skips this.
     let mut evaluated = false;
+    // An evaluated source kept by supd names its sensitive values on its
+    // first line.
+    let mut sensitive: Vec<String> = src
+        .strip_prefix(SENSITIVE_MARK)
+        .and_then(|rest| serde_json::from_str(rest.lines().next().unwrap_or("")).ok())
+        .unwrap_or_default();
     if super::hcl2::may_need(src) || vars.as_ref().is_some_and(|(v, _)| !v.cli.is_empty()) {
         let none = (Vars::default(), None);
         let (vars, base) = vars.map_or((&none.0, none.1), |(v, b)| (v, b));
-        evaluated = super::hcl2::evaluate(&mut body, src, &mut r.sink, vars, base);
+        let (any, found) = super::hcl2::evaluate(&mut body, src, &mut r.sink, vars, base);
+        evaluated = any;
+        sensitive.extend(found);
     }
     for job in body.get_blocks_mut("job") {
         task_at_job_level(job);
@@ -153,12 +161,22 @@ pub fn decode<'s>(file: &str, src: &'s str, vars: Option<(&Vars, Option<PathBuf>
             one.push(b);
             job.source = one.to_string();
         }
+        if !sensitive.is_empty() {
+            let list = serde_json::to_string(&sensitive).unwrap_or_default();
+            job.source = format!("{SENSITIVE_MARK}{list}\n{}", job.source);
+            job.sensitive.clone_from(&sensitive);
+        }
         if r.sink.error_count() == errors_before {
             jobs.push(job);
         }
     }
     (jobs, r.sink)
 }
+
+/// The first line of an evaluated source with sensitive values: a JSON
+/// list of them follows, so that the job read back from supd's state still
+/// knows what not to show.
+pub const SENSITIVE_MARK: &str = "# sensitive: ";
 
 /// A `task` directly in a `job` is a group of the task's name with one
 /// instance, as Nomad's parser makes it.

@@ -54,6 +54,38 @@ pub(super) const CONFIG: Schema = Schema {
     ],
 };
 
+/// An `exec` task's `config`: Nomad's exec driver keys.
+pub(super) const EXEC_CONFIG: Schema = Schema {
+    what: "exec config",
+    keys: &[
+        ("command", Attr),
+        ("args", Attr),
+        ("work_dir", Attr),
+        ("pid_mode", Attr),
+        ("ipc_mode", Attr),
+        ("cap_add", Attr),
+        ("cap_drop", Attr),
+    ],
+    ignored: &["cgroup_v2_override", "cgroup_v1_override", "oom_score_adj", "denied_envvars"],
+};
+
+/// A `java` task's `config`: Nomad's java driver keys.
+pub(super) const JAVA_CONFIG: Schema = Schema {
+    what: "java config",
+    keys: &[
+        ("jar_path", Attr),
+        ("class", Attr),
+        ("class_path", Attr),
+        ("jvm_options", Attr),
+        ("args", Attr),
+        ("pid_mode", Attr),
+        ("ipc_mode", Attr),
+        ("cap_add", Attr),
+        ("cap_drop", Attr),
+    ],
+    ignored: &[],
+};
+
 pub(super) const LIFECYCLE: Schema =
     Schema { what: "lifecycle", keys: &[("hook", Attr), ("sidecar", Attr)], ignored: &[] };
 
@@ -103,6 +135,7 @@ pub(super) fn task(
             Some("raw_exec") => Some(Driver::RawExec),
             Some("docker") => Some(Driver::Docker),
             Some("podman") => Some(Driver::Podman),
+            Some("java") => Some(Driver::Java),
             Some(other) => {
                 foreign_driver = true;
                 let hint = if matches!(other, "containerd-driver" | "containerd") {
@@ -112,7 +145,7 @@ pub(super) fn task(
                 };
                 r.sink.error(
                     a.value.span(),
-                    format!("driver {other:?} is not supported — supd runs tasks with driver \"exec\", \"raw_exec\", \"docker\" or \"podman\"{hint}"),
+                    format!("driver {other:?} is not supported — supd runs tasks with driver \"exec\", \"raw_exec\", \"java\", \"docker\" or \"podman\"{hint}"),
                 );
                 None
             }
@@ -121,7 +154,16 @@ pub(super) fn task(
     };
     let (mut command, mut args, mut work_dir) = (String::new(), Vec::new(), None);
     let mut container = None;
+    let mut isolation = IsolationConfig::default();
+    let mut java = None;
     match r.one_block(b, "config", "a task") {
+        Some(cfg) if driver == Some(Driver::Java) => {
+            r.no_label(cfg);
+            r.check_keys(&cfg.body, &JAVA_CONFIG);
+            isolation = isolation_config(r, &cfg.body);
+            args = r.attr(&cfg.body, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
+            java = Some(Box::new(java_config(r, cfg, &name)));
+        }
         Some(cfg) if let Some(driver) = driver.filter(|d| d.is_container()) => {
             r.no_label(cfg);
             let d = super::container::container_config(r, cfg, &name, scope.ports, driver);
@@ -131,7 +173,12 @@ pub(super) fn task(
         Some(cfg) => {
             r.no_label(cfg);
             if !foreign_driver {
-                r.check_keys(&cfg.body, &CONFIG);
+                if driver.is_some_and(Driver::is_isolated) {
+                    r.check_keys(&cfg.body, &EXEC_CONFIG);
+                    isolation = isolation_config(r, &cfg.body);
+                } else {
+                    r.check_keys(&cfg.body, &CONFIG);
+                }
                 match r.attr(&cfg.body, "command") {
                     Some(a) => {
                         command = r.string(&a.value, "command").unwrap_or_default();
@@ -154,6 +201,13 @@ pub(super) fn task(
                 work_dir = r.attr(&cfg.body, "work_dir").and_then(|a| r.string(&a.value, "work_dir"));
             }
         }
+        None if driver == Some(Driver::Java) => r.sink.error(
+            block.ident.span(),
+            format!(
+                "{} has no config block — add `config {{ jar_path = \"local/app.jar\" }}` or `class`",
+                named("task", &name)
+            ),
+        ),
         None if driver.is_some_and(Driver::is_container) => r.sink.error(
             block.ident.span(),
             format!("{} has no config block — add `config {{ image = \"…\" }}`", named("task", &name)),
@@ -221,6 +275,8 @@ pub(super) fn task(
         pos,
         driver: driver.unwrap_or(Driver::Exec),
         container,
+        isolation,
+        java,
         command,
         args,
         work_dir,
@@ -240,6 +296,46 @@ pub(super) fn task(
         constraints,
         meta,
         dispatch_payload,
+    }
+}
+
+/// `jar_path`, `class`, `class_path`, `jvm_options` of a `java` task: a
+/// jar or a class is needed.
+fn java_config(r: &mut Reader, cfg: &Block, name: &str) -> JavaConfig {
+    let body = &cfg.body;
+    let string = |r: &mut Reader, key: &str| r.attr(body, key).and_then(|a| r.string(&a.value, key));
+    let c = JavaConfig {
+        jar_path: string(r, "jar_path"),
+        class: string(r, "class"),
+        class_path: string(r, "class_path"),
+        jvm_options: r
+            .attr(body, "jvm_options")
+            .and_then(|a| r.string_list(&a.value, "jvm_options"))
+            .unwrap_or_default(),
+    };
+    if c.jar_path.is_none() && c.class.is_none() {
+        r.sink.error(
+            cfg.ident.span(),
+            format!(
+                "{} config has neither `jar_path` nor `class` — add e.g. `jar_path = \"local/app.jar\"` or `class = \"Main\"`",
+                named("task", name)
+            ),
+        );
+    }
+    c
+}
+
+/// `pid_mode`, `ipc_mode`, `cap_add`, `cap_drop` of an isolated task.
+fn isolation_config(r: &mut Reader, body: &Body) -> IsolationConfig {
+    let mode =
+        |r: &mut Reader, key: &str| r.attr(body, key).and_then(|a| r.enum_value(&a.value, key, &["private", "host"]));
+    let list =
+        |r: &mut Reader, key: &str| r.attr(body, key).and_then(|a| r.string_list(&a.value, key)).unwrap_or_default();
+    IsolationConfig {
+        pid_mode: mode(r, "pid_mode"),
+        ipc_mode: mode(r, "ipc_mode"),
+        cap_add: list(r, "cap_add"),
+        cap_drop: list(r, "cap_drop"),
     }
 }
 

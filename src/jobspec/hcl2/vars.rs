@@ -254,6 +254,9 @@ impl Eval<'_, '_> {
                     None => {}
                 }
             }
+            if sensitive {
+                super::leaves(&v, &mut self.sensitive);
+            }
             out.insert(name, v);
         }
         out

@@ -463,7 +463,7 @@ mod tests {
         let mut jobs = Jobs::default();
         for r in runs {
             jobs.current.insert(r.job.id.clone(), r.serial);
-            jobs.runs.insert(r.serial, r);
+            jobs.runs.insert(r.serial, Box::new(r));
         }
         jobs
     }

@@ -3,7 +3,7 @@
 #
 # expect: 19:7 error: unknown key `delay_fuction` in reschedule — did you mean `delay_function`?
 # expect: 24:9 error: unknown key `statik` in port — did you mean `static`?
-# expect: 32:9 error: unknown key `arg` in config — did you mean `args`?
+# expect: 32:9 error: unknown key `arg` in exec config — did you mean `args`?
 # expect: 35:9 error: unknown key `cpus` in resources — did you mean `cpu`?
 # expect: 38:9 error: unknown key `max_file` in logs — did you mean `max_files`?
 # expect: 42:9 error: unknown key `sidcar` in lifecycle — did you mean `sidecar`?

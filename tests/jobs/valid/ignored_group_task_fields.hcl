@@ -7,7 +7,7 @@
 # expect: 32:5 warning: `scaling` in group is ignored by supd — it loads, but has no effect here
 # expect: 37:5 warning: `update` in group is ignored by supd — it loads, but has no effect here
 # expect: 41:5 warning: `shutdown_delay` in group is ignored by supd — it loads, but has no effect here
-# expect: 48:9 warning: `cap_add` in config is ignored by supd — it loads, but has no effect here
+# expect: 48:9 warning: `oom_score_adj` in exec config is ignored by supd — it loads, but has no effect here
 # (the template block loads without a warning: supd renders it)
 # (the artifact block loads without a warning: supd fetches it)
 # expect: 60:7 warning: `volume_mount` in task is ignored by supd — it loads, but has no effect here
@@ -45,7 +45,7 @@ job "web" {
 
       config {
         command = "/usr/local/bin/web"
-        cap_add = ["net_bind_service"]
+        oom_score_adj = 100
       }
 
       template {

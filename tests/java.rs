@@ -1,0 +1,92 @@
+//! The `java` driver through the real supd: a class compiled by the test
+//! with javac runs as an isolated task (its own root, nobody) and restarts
+//! like any task; the node has `driver.java` (the job's constraint).
+
+mod common;
+
+use common::*;
+
+const HELLO: &str = r#"public class Hello {
+    public static void main(String[] args) throws Exception {
+        java.nio.file.Files.writeString(java.nio.file.Path.of("/alloc/data/runs"), "run " + args[0] + " " + System.getProperty("user.name") + "\n",
+            java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+        Thread.sleep(300);
+        System.exit(3);
+    }
+}
+"#;
+
+#[test]
+fn a_java_class_runs_isolated_and_restarts_like_any_task() {
+    let javac = require("javac", "default-jdk-headless");
+    require("java", "default-jdk-headless");
+    assert!(nix::unistd::geteuid().is_root(), "java tasks are isolated as exec ones: run as root");
+    let s = Supd::new();
+    let src = s.path("classes");
+    std::fs::create_dir(&src).expect("a directory");
+    std::fs::write(src.join("Hello.java"), HELLO).expect("the source");
+    let out = std::process::Command::new(javac).arg("Hello.java").current_dir(&src).output().expect("javac");
+    assert!(out.status.success(), "javac: {}", describe(&out));
+    s.write_job(
+        "hello.hcl",
+        r#"job "hello" {
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "1m"
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "java"
+      constraint {
+        attribute = "${attr.driver.java}"
+        value     = "1"
+      }
+      artifact {
+        source      = "@DIR@/classes/Hello.class"
+        destination = "local/classes"
+      }
+      config {
+        class       = "Hello"
+        class_path  = "/local/classes"
+        jvm_options = ["-Xmx32m", "-Xshare:off"]
+        args        = ["${NOMAD_ALLOC_INDEX}"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    let t = s.wait_dead("hello/g/0/t");
+    assert_eq!(restarts(&t), 2, "{}\n{}", pretty(&t), s.log());
+    assert_eq!(count(&t, "Terminated", |m| m.contains("Exit Code: 3")), 3, "{}", pretty(&t));
+    let st = s.status();
+    let dir = instance(&st, "hello/g/0").and_then(|i| i["alloc_dir"].as_str()).expect("an allocation directory");
+    let runs = std::fs::read_to_string(std::path::Path::new(dir).join("alloc/data/runs")).unwrap_or_default();
+    assert_eq!(runs, "run 0 nobody\n".repeat(3), "three runs as nobody\n{}", s.log());
+}
+
+#[test]
+fn a_java_task_needs_a_jar_or_a_class_and_knows_its_keys() {
+    let s = Supd::new();
+    let path = s.write_job(
+        "j.hcl",
+        r#"job "j" {
+  group "g" {
+    task "t" {
+      driver = "java"
+      config {
+        jar_pth = "local/app.jar"
+      }
+    }
+  }
+}"#,
+    );
+    let out =
+        std::process::Command::new(SUPCTL).args(["validate", path.to_str().unwrap_or("")]).output().expect("supctl");
+    let text = describe(&out);
+    assert!(!out.status.success(), "{text}");
+    assert!(text.contains("jar_pth") && text.contains("jar_path"), "did you mean: {text}");
+    assert!(text.contains("neither `jar_path` nor `class`"), "{text}");
+}

@@ -1,0 +1,149 @@
+//! `supctl job plan` and updates in place: a change that does not touch
+//! what the process runs (here `restart`) is planned as an update in
+//! place, and `job run` or a reload then keeps the process (same pid)
+//! while the new policy applies; a change to the command is planned and
+//! carried out as a replacement (a new pid). `reload --dry-run` shows the
+//! plans, and an unchanged file — also of a stopped job — changes nothing.
+
+mod common;
+
+use common::{Supd, alive, pid, wait_until};
+use std::time::Duration;
+
+fn job(attempts: u32, arg: &str) -> String {
+    format!(
+        r#"job "web" {{
+  group "g" {{
+    restart {{
+      attempts = {attempts}
+      interval = "1h"
+      delay    = "1s"
+      mode     = "fail"
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sleep"
+        args    = ["{arg}"]
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+fn code(out: &std::process::Output) -> Option<i32> {
+    out.status.code()
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_restart_change_is_planned_and_applied_in_place_and_a_command_change_replaces() {
+    let s = Supd::new();
+    let v1 = s.write_file("v1.hcl", &job(0, "1000"));
+    let v2 = s.write_file("v2.hcl", &job(3, "1000"));
+    let v3 = s.write_file("v3.hcl", &job(3, "1001"));
+    let (v1, v2, v3) = (v1.to_str().unwrap(), v2.to_str().unwrap(), v3.to_str().unwrap());
+    let s = s.start();
+
+    // Nothing runs: every instance is created.
+    let out = s.supctl(&["job", "plan", v1]);
+    assert_eq!(code(&out), Some(1), "{}", common::describe(&out));
+    assert_eq!(stdout(&out), "+ job \"web\"\n  + group \"g\"\n    + task \"t\"\n  instances:\n    web.g[0]: create\n");
+
+    s.supctl_ok(&["job", "run", v1]);
+    let first = pid(&s.wait_running("web/g/0/t"));
+
+    // The same file: nothing to say.
+    let out = s.supctl(&["job", "plan", v1]);
+    assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", common::describe(&out));
+
+    // Only restart changed: in place, exit 0 (no instance made or ended).
+    let out = s.supctl(&["job", "plan", v2]);
+    assert_eq!(code(&out), Some(0), "{}", common::describe(&out));
+    assert_eq!(
+        stdout(&out),
+        "~ job \"web\"\n  ~ group \"g\"\n      ~ restart.attempts: 0 => 3\n    ~ task \"t\" (in place)\n        ~ restart.attempts: 0 => 3\n  instances:\n    web.g[0]: update in place\n"
+    );
+    let json: serde_json::Value = serde_json::from_str(&s.supctl_ok(&["--json", "job", "plan", v2])).expect("JSON");
+    assert_eq!(json[0]["instances"][0]["fate"], "in_place");
+
+    let said = s.supctl_ok(&["job", "run", v2]);
+    assert!(said.contains("updated in place"), "{said}");
+    let t = s.wait_running("web/g/0/t");
+    assert_eq!(pid(&t), first, "the process was not kept");
+    let detail = s.supctl_ok(&["status", "web/g/0"]);
+    assert!(detail.contains("Restart policy: 3 attempts in 1h, delay 1s, mode fail"), "{detail}");
+    // The new policy is the one in effect: with the old one (0 attempts)
+    // a killed task failed for good; now it is restarted.
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(first), nix::sys::signal::Signal::SIGKILL).expect("kill");
+    let st = s.wait_status("a new process after the kill", |st| {
+        common::task(st, "web/g/0/t")
+            .is_some_and(|t| t["state"] == "running" && t["pid"].as_i64() != Some(first.into()))
+    });
+    let t = common::task(&st, "web/g/0/t").expect("task");
+    assert_eq!(t["failed"], false);
+    assert_eq!(t["restarts"], 1);
+    let second = pid(t);
+
+    // The command changed: replaced.
+    let out = s.supctl(&["job", "plan", v3]);
+    assert_eq!(code(&out), Some(1), "{}", common::describe(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("    ~ task \"t\" (forces replacement)\n        ~ config.args: [\"1000\"] => [\"1001\"]\n"),
+        "{text}"
+    );
+    assert!(text.ends_with("  instances:\n    web.g[0]: replace\n"), "{text}");
+    let said = s.supctl_ok(&["job", "run", v3]);
+    assert!(said.contains("replaced"), "{said}");
+    let st = s.wait_status("the replacement runs", |st| {
+        common::task(st, "web/g/0/t")
+            .is_some_and(|t| t["state"] == "running" && t["pid"].as_i64() != Some(second.into()))
+    });
+    assert_eq!(common::cmdline_of(pid(common::task(&st, "web/g/0/t").expect("task"))), "/bin/sleep 1001");
+    assert!(wait_until(Duration::from_secs(10), || !alive(second)), "the old process is still there");
+
+    // An invalid file is an error (255), as in Nomad.
+    let bad = s.write_file("bad.hcl", "job \"web\" {\n  group \"g\" {\n    count = \"x\"\n  }\n}\n");
+    let out = s.supctl(&["job", "plan", bad.to_str().unwrap()]);
+    assert_eq!(code(&out), Some(255), "{}", common::describe(&out));
+}
+
+#[test]
+fn reload_dry_run_shows_the_plan_and_a_reload_updates_in_place() {
+    let s = Supd::new();
+    let path = s.write_job("web.hcl", &job(0, "1000"));
+    s.write_job("other.hcl", &common::sleep_job("other"));
+    let s = s.start();
+    let first = pid(&s.wait_running("web/g/0/t"));
+    s.wait_running("other/g/0/t");
+
+    // Nothing changed: nothing to do.
+    assert_eq!(s.supctl_ok(&["reload", "--dry-run"]), "no changes\n");
+
+    std::fs::write(&path, job(2, "1000")).expect("write");
+    let out = s.supctl_ok(&["reload", "--dry-run"]);
+    let name = path.display();
+    assert_eq!(
+        out,
+        format!(
+            "update job \"web\" in place from {name}\n\n~ job \"web\"\n  ~ group \"g\"\n      ~ restart.attempts: 0 => 2\n    ~ task \"t\" (in place)\n        ~ restart.attempts: 0 => 2\n  instances:\n    web.g[0]: update in place\n"
+        )
+    );
+    assert_eq!(pid(&s.wait_running("web/g/0/t")), first, "a dry run changed something");
+    s.supctl_ok(&["reload"]);
+    assert_eq!(pid(&s.wait_running("web/g/0/t")), first, "the reload replaced the process");
+    let detail = s.supctl_ok(&["status", "web/g/0/t"]);
+    assert!(detail.contains("Restart policy: 2 attempts in 1h, delay 1s, mode fail"), "{detail}");
+
+    // A stopped job whose file did not change: a reload does nothing.
+    s.supctl_ok(&["job", "stop", "other"]);
+    s.wait_dead("other/g/0/t");
+    assert_eq!(s.supctl_ok(&["reload"]), "no changes\n");
+    assert_eq!(s.supctl_ok(&["reload", "--dry-run"]), "no changes\n");
+}
