@@ -122,8 +122,8 @@ pub struct File {
     pub handoff: Option<toml::Spanned<Handoff>>,
     /// What one `artifact` download may take.
     pub artifact: Option<ArtifactSection>,
-    /// `[driver.docker]`: the container engine and what its tasks may do;
-    /// `[driver.exec]`: what isolated tasks are made of.
+    /// `[driver.docker]`, `[driver.podman]`: the container engines and what
+    /// their tasks may do; `[driver.exec]`: what isolated tasks are made of.
     #[serde(default)]
     pub driver: DriverSection,
 }
@@ -148,6 +148,12 @@ pub struct ArtifactSection {
 pub struct DriverSection {
     #[serde(default)]
     pub docker: DockerSection,
+    /// `[driver.podman]`: the same keys, for podman's Docker-compatible
+    /// service; its `endpoint` defaults to Nomad's podman driver's
+    /// (`unix:///run/podman/podman.sock` as root, else
+    /// `unix:///run/user/UID/podman/podman.sock`), never `DOCKER_HOST`.
+    #[serde(default)]
+    pub podman: DockerSection,
     #[serde(default)]
     pub exec: ExecSection,
     #[serde(default)]
@@ -645,6 +651,10 @@ rack = "r12"
         assert_eq!((s.allow_privileged, s.allow_volumes, s.allow_caps), (false, true, Some(vec!["all".to_string()])));
         let e = File::parse("[driver.docker]\nallow_privilegd = true\n").unwrap_err().to_string();
         assert!(e.starts_with("2:1: unknown field `allow_privilegd`"), "{e}");
+        let f = File::parse("[driver.podman]\nendpoint = \"unix:///tmp/p.sock\"\nallow_volumes = true\n").unwrap();
+        let s = f.driver.podman.settings();
+        assert_eq!((s.endpoint.as_deref(), s.allow_volumes), (Some("unix:///tmp/p.sock"), true));
+        assert_eq!(f.driver.docker, DockerSection::default());
         let e = File::parse("[driver.podmann]\n").unwrap_err().to_string();
         assert!(e.contains("unknown field `podmann`"), "{e}");
     }

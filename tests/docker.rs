@@ -115,28 +115,12 @@ fn start_engine() -> Engine {
     engine
 }
 
-/// A root filesystem of this host's own programs and the libraries `ldd`
-/// names, imported as `redis:3.2` and `tools:1`.
+/// A root filesystem of this host's own programs ([`image_rootfs`]),
+/// imported as `redis:3.2` and `tools:1`.
 fn build_images(engine: &Engine) {
     let rootfs = engine.dir.join("rootfs");
-    for (from, to) in [
-        ("/usr/bin/redis-server", "/usr/bin/redis-server"),
-        ("/usr/bin/redis-cli", "/usr/bin/redis-cli"),
-        ("/bin/sh", "/bin/sh"),
-        ("/bin/sleep", "/bin/sleep"),
-        ("/bin/echo", "/bin/echo"),
-        ("/bin/cat", "/bin/cat"),
-    ] {
-        copy_into(&rootfs, Path::new(from), to);
-        let ldd = Command::new("ldd").arg(from).output().expect("ldd");
-        for lib in String::from_utf8_lossy(&ldd.stdout).split_whitespace().filter(|w| w.starts_with('/')) {
-            copy_into(&rootfs, Path::new(lib), lib);
-        }
-    }
-    std::fs::create_dir_all(rootfs.join("tmp")).expect("tmp");
-    for (tag, cmd) in
-        [("redis:3.2", r#"CMD ["/usr/bin/redis-server", "--save", ""]"#), ("tools:1", r#"CMD ["/bin/sh"]"#)]
-    {
+    image_rootfs(&rootfs);
+    for (tag, cmd) in IMAGES {
         let script = format!(
             "tar -C {} -c . | {DOCKER} -H unix://{} import -c '{cmd}' - {tag}",
             rootfs.display(),
@@ -147,22 +131,10 @@ fn build_images(engine: &Engine) {
     }
 }
 
-fn copy_into(root: &Path, from: &Path, to: &str) {
-    let dest = root.join(to.trim_start_matches('/'));
-    std::fs::create_dir_all(dest.parent().expect("a parent")).expect("mkdir");
-    // The file itself, under the name it is run by (redis-server is a
-    // link whose name decides what it does).
-    std::fs::copy(std::fs::canonicalize(from).expect("the host's file"), &dest).expect("copy into the image");
-}
-
 /// supd started with the private engine as its endpoint.
 fn supd_with(s: Supd) -> Supd {
     let endpoint = engine().socket();
     s.start_with_config(&format!("[driver.docker]\nendpoint = \"unix://{}\"\n", endpoint.display()))
-}
-
-fn home_label(s: &Supd) -> String {
-    format!("supd.home={}", s.path("state").display())
 }
 
 /// Waits longer than [`PATIENCE`]: the article's job restarts after
@@ -178,18 +150,6 @@ fn wait_long(s: &Supd, target: &str, what: &str, pred: impl Fn(&Value) -> bool) 
     });
     assert!(ok, "timed out waiting until {target}: {what}\nlast: {}\n{}", pretty(&last), s.log());
     last
-}
-
-fn container_id(t: &Value) -> String {
-    t["container"]["id"].as_str().unwrap_or("").to_string()
-}
-
-fn ping(pid: i32) -> String {
-    let out = Command::new("nsenter")
-        .args(["-t", &pid.to_string(), "-n", "redis-cli", "-p", "6379", "ping"])
-        .output()
-        .expect("nsenter redis-cli");
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 #[test]
@@ -552,4 +512,61 @@ fn an_engine_that_does_not_answer_is_a_driver_failure_naming_it_and_the_task_is_
     assert_eq!(failures.len(), 2, "retried by its restart policy: {}", pretty(&t));
     assert!(failures[0].contains(&format!("unix://{}", endpoint.display())), "{failures:?}");
     s.wait_running("gone/host/0/t");
+}
+
+/// The task's world as Nomad's docker driver mounts it: `alloc/` at
+/// `/alloc`, `local/` at `/local`, `secrets/` at `/secrets`, the variables
+/// naming them; a template rendered into `local/` is read inside; a
+/// relative volume is under the task's directory.
+#[test]
+fn a_container_sees_its_task_directories_templates_and_relative_volumes() {
+    let e = engine();
+    let s = Supd::new();
+    s.write_job(
+        "world.hcl",
+        r#"job "world" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "docker"
+      template {
+        data        = "greeting from {{ env \"NOMAD_TASK_NAME\" }}"
+        destination = "local/conf/app.conf"
+      }
+      config {
+        image   = "tools:1"
+        command = "/bin/sh"
+        args    = ["-c", "echo dirs=$NOMAD_ALLOC_DIR,$NOMAD_TASK_DIR,$NOMAD_SECRETS_DIR; echo local=$(cat /local/conf/app.conf); echo volume=$(cat /etc/app/app.conf); echo secret > /secrets/s && echo secrets=ok; echo shared > /alloc/data/mark && echo alloc=ok; cat /proc/self/limits"]
+        volumes = ["local/conf:/etc/app:ro"]
+        ulimit { nofile = "512:1024" }
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = supd_with(s);
+    let t = s.wait_dead("world/g/0/t");
+    let out = String::from_utf8_lossy(&s.supctl(&["logs", "-n", "100", "world/g/0/t"]).stdout).into_owned();
+    assert!(
+        events(&t).iter().any(|(k, m)| k == "Terminated" && m == "Exit Code: 0"),
+        "{}\n{out}\n{}",
+        pretty(&t),
+        s.log()
+    );
+    for line in
+        ["dirs=/alloc,/local,/secrets", "local=greeting from t", "volume=greeting from t", "secrets=ok", "alloc=ok"]
+    {
+        assert!(out.lines().any(|l| l == line), "{line:?} is not in the container's output:\n{out}");
+    }
+    // The task's ulimit, and supd's own nproc where the task names none.
+    assert_eq!(limits(&out, "Max open files"), ("512".to_string(), "1024".to_string()), "{out}");
+    assert_eq!(limits(&out, "Max processes"), own_nproc(), "{out}");
+    // What the container wrote into /alloc is the instance's alloc/ on the host.
+    let marks: Vec<PathBuf> =
+        walk(&s.path("state/alloc")).into_iter().filter(|p| p.ends_with("alloc/data/mark")).collect();
+    assert_eq!(marks.len(), 1, "{marks:?}");
+    assert_eq!(std::fs::read_to_string(&marks[0]).unwrap(), "shared\n");
+    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).is_empty());
+    assert!(ok, "containers left: {:?}", e.containers(&home_label(&s)));
 }

@@ -443,7 +443,11 @@ fn text_output_names_file_line_column_severity_and_message() {
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(lines[0].starts_with(&format!("{f}:9:16: error: driver \"podman\" is not supported — ")), "{}", lines[0]);
+    assert!(
+        lines[0].starts_with(&format!("{f}:9:16: error: driver \"containerd-driver\" is not supported — ")),
+        "{}",
+        lines[0]
+    );
     assert_eq!(lines[1], format!("{f}: invalid (1 error)"));
 }
 

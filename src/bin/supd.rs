@@ -195,6 +195,7 @@ fn run() -> ExitCode {
         }
     };
     let docker = file.driver.docker.settings();
+    let podman = file.driver.podman.settings();
     let exec = file.driver.exec.settings();
     let java = file.driver.java.settings();
     // `driver.java` and `driver.java.version`, when this host has a JVM.
@@ -217,6 +218,7 @@ fn run() -> ExitCode {
         cgroups,
         handoff,
         docker,
+        podman,
         exec,
         java,
         metrics_listen,

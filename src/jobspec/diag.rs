@@ -168,13 +168,24 @@ pub fn did_you_mean<'k>(name: &str, candidates: impl IntoIterator<Item = &'k str
         return None;
     }
     let limit = (name.chars().count() / 3).clamp(1, 3);
+    let candidates: Vec<&str> = candidates.into_iter().filter(|c| c.len() <= LONGEST).collect();
     candidates
-        .into_iter()
-        .filter(|c| c.len() <= LONGEST)
-        .map(|c| (distance(name, c), c))
+        .iter()
+        .map(|c| (distance(name, c), *c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
+        .or_else(|| candidates.iter().copied().find(|c| same_words(name, c)))
+}
+
+/// One driver's name for another's key: the same words, each a prefix of
+/// the other's (`work_dir` and `working_dir`).
+fn same_words(a: &str, b: &str) -> bool {
+    let (a, b) = (a.to_lowercase(), b.to_lowercase());
+    let (wa, wb): (Vec<&str>, Vec<&str>) = (a.split('_').collect(), b.split('_').collect());
+    a != b
+        && wa.len() == wb.len()
+        && wa.iter().zip(&wb).all(|(x, y)| !x.is_empty() && !y.is_empty() && (x.starts_with(y) || y.starts_with(x)))
 }
 
 /// Optimal string alignment distance (Levenshtein plus adjacent swaps).

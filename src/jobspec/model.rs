@@ -207,12 +207,15 @@ pub struct Port {
     pub pos: Pos,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Driver {
     Exec,
     RawExec,
     /// A container through the Docker Engine API (`Task::container`).
     Docker,
+    /// A container through podman's Docker-compatible API, with the key
+    /// names of Nomad's podman driver.
+    Podman,
     /// A JVM run as an `exec` task (`Task::java`).
     Java,
 }
@@ -223,13 +226,14 @@ impl Driver {
             Driver::Exec => "exec",
             Driver::RawExec => "raw_exec",
             Driver::Docker => "docker",
+            Driver::Podman => "podman",
             Driver::Java => "java",
         }
     }
 
     /// A container engine runs the task, not supd's own spawn.
     pub fn is_container(self) -> bool {
-        matches!(self, Driver::Docker)
+        matches!(self, Driver::Docker | Driver::Podman)
     }
 
     /// A host process in namespaces, a root and capabilities of its own
@@ -287,6 +291,8 @@ pub struct ContainerConfig {
     pub shm_size: Option<u64>,
     /// `nofile = "1024:2048"`: name → soft[:hard].
     pub ulimits: BTreeMap<String, (u64, u64)>,
+    /// Bytes (podman's `memory_reservation`): the soft memory limit.
+    pub memory_reservation: Option<u64>,
 }
 
 /// A `mount` block of a container task.

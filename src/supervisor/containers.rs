@@ -1,4 +1,5 @@
-//! Container tasks: what the supervisor does with the `docker` driver.
+//! Container tasks: what the supervisor does with the `docker` and
+//! `podman` drivers (one Engine-API driver, one engine each).
 //! Starting one hands the create request to a driver thread; its reports
 //! (pulling, started, failed, exited) come back through the loop and end
 //! in the same places a host process's start and exit do (`task_started`,
@@ -9,6 +10,7 @@
 use super::task::Container;
 use super::{Supervisor, TaskKey};
 use crate::drivers::docker::{self, Docker, Endpoint, Engine, Report, StartRequest};
+use crate::jobspec::model::Driver;
 use crate::process::{Exit, SpawnSpec};
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -16,34 +18,49 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::time::Duration;
 
-/// (job, group, index, task)
-type Slot = (String, String, u32, String);
+/// (engine, job, group, index, task)
+type Slot = (Driver, String, String, u32, String);
+
+/// One engine's driver and the token its reports wake the loop on.
+type EngineDriver = (Docker<(TaskKey, u64)>, mio::Token);
+
+/// The engines container tasks run on, each with the driver of its own.
+const ENGINES: [Driver; 2] = [Driver::Docker, Driver::Podman];
 
 /// The driver's side of the supervisor.
 #[derive(Default)]
 pub(super) struct Containers {
-    /// Made on first use: the engine's threads and their reports.
-    driver: Option<Docker<(TaskKey, u64)>>,
-    token: Option<mio::Token>,
+    /// Made on first use, one per engine (`ENGINES`' order): the engine's
+    /// threads, their reports and the token they wake the loop on.
+    drivers: [Option<EngineDriver>; 2],
     /// Containers a previous supd left, by task: (id, pid) of a running
     /// one; `None` for one that is not running. Claimed by their task as
     /// it is made again; the rest are removed.
     found: HashMap<Slot, Vec<(String, Option<i32>)>>,
 }
 
+/// Where an engine's driver is in `Containers::drivers`.
+fn at(engine: Driver) -> usize {
+    usize::from(engine == Driver::Podman)
+}
+
 impl Containers {
     pub fn owns(&self, token: mio::Token) -> bool {
-        self.token == Some(token)
+        self.drivers.iter().flatten().any(|(_, t)| *t == token)
     }
 
     /// Driver threads still at work (starting, following, removing).
     pub fn busy(&self) -> usize {
-        self.driver.as_ref().map_or(0, Docker::busy)
+        self.drivers.iter().flatten().map(|(d, _)| d.busy()).sum()
+    }
+
+    fn driver(&self, engine: Driver) -> Option<&Docker<(TaskKey, u64)>> {
+        self.drivers[at(engine)].as_ref().map(|(d, _)| d)
     }
 
     /// A running container a previous supd left for this task.
-    pub fn claim(&mut self, job: &str, group: &str, index: u32, task: &str) -> Option<(String, i32)> {
-        let slot = (job.to_string(), group.to_string(), index, task.to_string());
+    pub fn claim(&mut self, engine: Driver, job: &str, group: &str, index: u32, task: &str) -> Option<(String, i32)> {
+        let slot = (engine, job.to_string(), group.to_string(), index, task.to_string());
         let list = self.found.get_mut(&slot)?;
         let at = list.iter().position(|(_, pid)| pid.is_some())?;
         let (id, pid) = list.remove(at);
@@ -55,45 +72,63 @@ impl Containers {
 const AT_START: Duration = Duration::from_secs(5);
 
 impl Supervisor {
-    fn engine_endpoint(&self) -> Result<Endpoint, String> {
-        Endpoint::choose(self.cfg.docker.endpoint.as_deref())
+    /// `[driver.docker]` or `[driver.podman]`.
+    fn engine_settings(&self, engine: Driver) -> &docker::Settings {
+        if engine == Driver::Podman { &self.cfg.podman } else { &self.cfg.docker }
     }
 
-    /// The driver, made and watched on first use.
-    fn docker(&mut self) -> Result<&Docker<(TaskKey, u64)>, String> {
-        if self.containers.driver.is_none() {
-            let ep = self.engine_endpoint()?;
-            let mut d = Docker::new(Engine::new(ep)).map_err(|e| format!("cannot start the container driver: {e}"))?;
+    fn engine_endpoint(&self, engine: Driver) -> Result<Endpoint, String> {
+        let configured = self.engine_settings(engine).endpoint.as_deref();
+        match engine {
+            Driver::Podman => Endpoint::choose_podman(configured),
+            _ => Endpoint::choose(configured),
+        }
+    }
+
+    /// The engine's driver, made and watched on first use.
+    fn docker(&mut self, engine: Driver) -> Result<&Docker<(TaskKey, u64)>, String> {
+        let slot = at(engine);
+        if self.containers.drivers[slot].is_none() {
+            let ep = self.engine_endpoint(engine)?;
+            let name = engine.as_str();
+            let mut d = Docker::new(Engine::new(ep)).map_err(|e| format!("cannot start the {name} driver: {e}"))?;
             let token = self.watches.token();
             self.poll
                 .registry()
                 .register(d.source(), token, mio::Interest::READABLE)
-                .map_err(|e| format!("cannot watch the container driver: {e}"))?;
-            self.containers.token = Some(token);
-            self.containers.driver = Some(d);
+                .map_err(|e| format!("cannot watch the {name} driver: {e}"))?;
+            self.containers.drivers[slot] = Some((d, token));
         }
-        self.containers.driver.as_ref().ok_or_else(|| "no container driver".to_string())
+        self.containers.driver(engine).ok_or_else(|| "no container driver".to_string())
     }
 
-    /// At start, before any job: asks the engine (briefly) for its version
-    /// (`driver.docker` node attributes) and for the containers a previous
-    /// supd left, to adopt or remove. No engine: no container tasks here.
+    /// At start, before any job: asks each engine (briefly) for its version
+    /// (`driver.docker`, `driver.podman` node attributes) and for the
+    /// containers a previous supd left, to adopt or remove. No engine: no
+    /// container tasks of its driver here.
     pub(super) fn find_containers(&mut self) {
-        let ep = match self.engine_endpoint() {
+        for engine in ENGINES {
+            self.find_containers_of(engine);
+        }
+    }
+
+    fn find_containers_of(&mut self, which: Driver) {
+        let name = which.as_str();
+        let ep = match self.engine_endpoint(which) {
             Ok(ep) => ep,
             Err(e) => {
-                log::warn!("docker driver: {e}");
+                log::warn!("{name} driver: {e}");
                 return;
             }
         };
         let engine = Engine { endpoint: ep.clone(), timeout: AT_START };
-        match docker::fingerprint(&engine) {
+        match docker::fingerprint(&engine, name) {
             Ok(attrs) => {
-                log::info!("docker driver: engine {} at {ep}", attrs.last().map_or("", |a| a.1.as_str()));
+                log::info!("{name} driver: engine {} at {ep}", attrs.last().map_or("", |a| a.1.as_str()));
                 self.cfg.node.attrs.extend(attrs);
             }
             Err(e) => {
-                log::info!("docker driver: no container engine answers ({e}); container tasks fail until one does");
+                log::info!("{name} driver: no container engine answers ({e}); {name} tasks fail until one does");
                 return;
             }
         }
@@ -101,7 +136,7 @@ impl Supervisor {
         let listed = match engine.list(docker::LABEL_HOME, &home) {
             Ok(l) => l,
             Err(e) => {
-                log::warn!("docker driver: {e}; containers of a previous supd are not adopted");
+                log::warn!("{name} driver: {e}; containers of a previous supd are not adopted");
                 return;
             }
         };
@@ -109,7 +144,7 @@ impl Supervisor {
             let l = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
             let Ok(index) = l(docker::LABEL_INDEX).parse::<u32>() else { continue };
             let pid = if c.running { engine.inspect(&c.id).ok().filter(|s| s.running).map(|s| s.pid) } else { None };
-            let slot = (l(docker::LABEL_JOB), l(docker::LABEL_GROUP), index, l(docker::LABEL_TASK));
+            let slot = (which, l(docker::LABEL_JOB), l(docker::LABEL_GROUP), index, l(docker::LABEL_TASK));
             self.containers.found.entry(slot).or_default().push((c.id, pid));
         }
     }
@@ -127,14 +162,14 @@ impl Supervisor {
             return;
         }
         let key = TaskKey { run: 0, inst: 0, task: 0 };
-        for ((job, group, index, task), id) in left {
+        for ((engine, job, group, index, task), id) in left {
             log::warn!(
                 "{job}.{group}[{index}]/{task}: removing container {}, left by the previous supd",
                 docker::short(&id)
             );
-            match self.docker() {
+            match self.docker(engine) {
                 Ok(d) => d.remove((key, 0), id),
-                Err(e) => log::warn!("docker driver: {e}"),
+                Err(e) => log::warn!("{} driver: {e}", engine.as_str()),
             }
         }
     }
@@ -151,6 +186,7 @@ impl Supervisor {
         let name = self.container_name(key);
         let slot = slot_of(key, &self.jobs);
         let Some(t) = self.jobs.task_mut(key) else { return };
+        let engine = t.spec.driver;
         let Some(c) = t.spec.container.as_deref() else { return };
         let image = body["Image"].as_str().unwrap_or(&c.image).to_string();
         let req = StartRequest {
@@ -166,7 +202,7 @@ impl Supervisor {
         let generation = t.generation;
         t.launched = true;
         t.container = Some(Container { id: None, image, generation, oom_killed: false, adopted: false });
-        match self.docker() {
+        match self.docker(engine) {
             Ok(d) => d.start((key, generation), req),
             Err(message) => {
                 if let Some(t) = self.jobs.task_mut(key) {
@@ -230,17 +266,25 @@ impl Supervisor {
             })
             .collect();
         let limit = |r| nix::sys::resource::getrlimit(r).ok().map(|(s, h)| (s.min(h), h));
+        // No more processes than pids: podman lowers its own limit to
+        // kernel.pid_max, and a container may not ask for more than it has.
+        let pid_max = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+            .ok()
+            .and_then(|t| t.trim().parse::<u64>().ok())
+            .unwrap_or(u64::MAX);
+        let dirs = super::launch::task_dir(inst, t);
         let inputs = docker::spec::Inputs {
             task: &t.spec,
             env,
             labels,
             ports,
-            task_dir: None,
+            task_dir: dirs.as_ref().map(|d| d.dir.as_path()),
+            world: dirs.iter().flat_map(|d| d.in_container()).map(|(host, inside, _)| (host, inside)).collect(),
             resolve: &resolve,
             nofile: limit(nix::sys::resource::Resource::RLIMIT_NOFILE),
-            nproc: limit(nix::sys::resource::Resource::RLIMIT_NPROC),
+            nproc: limit(nix::sys::resource::Resource::RLIMIT_NPROC).map(|(s, h)| (s.min(pid_max), h.min(pid_max))),
         };
-        docker::spec::create_body(&inputs, &self.cfg.docker)
+        docker::spec::create_body(&inputs, self.engine_settings(t.spec.driver))
     }
 
     /// `task-allocid-N`: readable in `docker ps`, new for every run.
@@ -257,7 +301,7 @@ impl Supervisor {
 
     /// The driver's reports that came in.
     pub(super) fn on_container_reports(&mut self) {
-        let reports = self.containers.driver.as_mut().map(Docker::take).unwrap_or_default();
+        let reports: Vec<_> = self.containers.drivers.iter_mut().flatten().flat_map(|(d, _)| d.take()).collect();
         for ((key, generation), report) in reports {
             self.on_container_report(key, generation, report);
         }
@@ -265,13 +309,14 @@ impl Supervisor {
 
     fn on_container_report(&mut self, key: TaskKey, generation: u64, report: Report) {
         let label = self.label(key);
+        let engine = self.jobs.task(key).map_or(Driver::Docker, |t| t.spec.driver);
         let current =
             self.jobs.task(key).and_then(|t| t.container.as_ref()).is_some_and(|c| c.generation == generation);
         if !current {
             // A run that was given up meanwhile (a stop while it started):
             // its container goes.
             if let Report::Started { id, .. } = report
-                && let Ok(d) = self.docker()
+                && let Ok(d) = self.docker(engine)
             {
                 log::info!("{label}: removing container {}, started after its run was given up", docker::short(&id));
                 d.remove((key, generation), id);
@@ -320,11 +365,9 @@ impl Supervisor {
     /// A task is dead for good: the container made ahead for its next run
     /// is removed.
     pub(super) fn release_container(&mut self, key: TaskKey) {
-        if self.jobs.task(key).is_none_or(|t| !t.spec.driver.is_container()) || self.containers.driver.is_none() {
-            return;
-        }
+        let Some(engine) = self.jobs.task(key).map(|t| t.spec.driver).filter(|d| d.is_container()) else { return };
         let slot = slot_of(key, &self.jobs);
-        if let Some(d) = self.containers.driver.as_ref() {
+        if let Some(d) = self.containers.driver(engine) {
             d.drop_spare((key, 0), &slot);
         }
     }
@@ -334,11 +377,12 @@ impl Supervisor {
     pub(super) fn signal_task(&mut self, key: TaskKey, sig: Signal) -> nix::Result<()> {
         let Some(t) = self.jobs.task(key) else { return Ok(()) };
         let Some(pid) = t.pid else { return Ok(()) };
+        let engine = t.spec.driver;
         match t.container.as_ref() {
             None => crate::process::signal_group(pid, sig),
             Some(c) => {
                 let (id, generation) = (c.id.clone().unwrap_or_default(), c.generation);
-                if let Ok(d) = self.docker() {
+                if let Ok(d) = self.docker(engine) {
                     d.kill((key, generation), id, sig.as_str().to_string());
                 }
                 Ok(())
@@ -366,15 +410,17 @@ impl Supervisor {
     /// Follows an adopted container (its output from now, its exit) and
     /// runs its checks.
     pub(super) fn follow_adopted(&mut self, key: TaskKey) {
-        let Some(c) = self.jobs.task_mut(key).and_then(|t| t.container.as_mut()).filter(|c| c.adopted) else { return };
+        let Some(t) = self.jobs.task_mut(key) else { return };
+        let engine = t.spec.driver;
+        let Some(c) = t.container.as_mut().filter(|c| c.adopted) else { return };
         c.adopted = false;
         let (id, generation) = (c.id.clone().unwrap_or_default(), c.generation);
         log::info!("{}: adopted container {}", self.label(key), docker::short(&id));
         self.ensure_task_log(key);
         let (stdout, stderr) = self.log_files(key);
-        match self.docker() {
+        match self.docker(engine) {
             Ok(d) => d.adopt((key, generation), id, stdout, stderr),
-            Err(e) => log::warn!("docker driver: {e}"),
+            Err(e) => log::warn!("{} driver: {e}", engine.as_str()),
         }
         self.journal_task(key);
         self.activate_checks(key);

@@ -139,8 +139,15 @@ fn spec_of(
             set(k, v);
         }
     } else if let Some(d) = &task_dir {
-        for (k, v) in d.env() {
-            set(k, v);
+        if task.driver.is_container() {
+            // Bound into the container where Nomad's drivers put them.
+            for (_, inside, k) in d.in_container() {
+                set(k, inside.to_string());
+            }
+        } else {
+            for (k, v) in d.env() {
+                set(k, v);
+            }
         }
     }
     for (label, port) in &instance.ports {
@@ -300,6 +307,34 @@ mod tests {
         assert_eq!(spec.program, "/data/alloc/abcd/t/local/bin/app");
         assert_eq!(spec.args, ["/data/alloc/abcd/alloc/data"]);
         assert_eq!(spec.work_dir.as_deref(), Some(std::path::Path::new("/data/alloc/abcd/t")));
+    }
+
+    #[test]
+    fn a_container_task_names_its_directories_where_they_are_bound() {
+        let mut run = job_run(
+            r#"job "web" {
+  group "g" {
+    task "t" {
+      driver = "docker"
+      config {
+        image = "tools:1"
+        args  = ["${NOMAD_TASK_DIR}/app.conf"]
+      }
+    }
+  }
+}
+"#,
+        );
+        let inst = &mut run.instances[0];
+        inst.dir = Some(crate::taskdir::AllocDir::new(std::path::Path::new("/data"), "abcd").expect("a directory"));
+        let inst = &run.instances[0];
+        let spec = spawn_spec(&Node::bare("n", "dc1"), &run, inst, &inst.tasks[0], None).expect("a spec");
+        let env: BTreeMap<_, _> = spec.env.iter().cloned().collect();
+        assert_eq!(
+            (env["NOMAD_ALLOC_DIR"].as_str(), env["NOMAD_TASK_DIR"].as_str(), env["NOMAD_SECRETS_DIR"].as_str()),
+            ("/alloc", "/local", "/secrets")
+        );
+        assert_eq!(spec.args, ["/local/app.conf"]);
     }
 
     #[test]

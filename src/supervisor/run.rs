@@ -202,7 +202,7 @@ impl Supervisor {
                 let adopted = saved
                     .as_ref()
                     .filter(|s| !s.dead && t.driver.is_container())
-                    .and_then(|_| self.containers.claim(&job.id, &group.name, index, &t.name));
+                    .and_then(|_| self.containers.claim(t.driver, &job.id, &group.name, index, &t.name));
                 if let Some((id, pid)) = adopted {
                     run.push_event("Received", "Task received by client".into());
                     Supervisor::adopt_container(&mut run, id, pid);

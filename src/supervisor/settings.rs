@@ -34,6 +34,8 @@ pub struct Config {
     pub cgroups: crate::process::cgroup::Cgroups,
     /// `[driver.docker]`: where the container engine is, what containers may do.
     pub docker: crate::drivers::docker::Settings,
+    /// `[driver.podman]`: the same, for podman's Docker-compatible service.
+    pub podman: crate::drivers::docker::Settings,
     /// `[driver.exec]`: what isolated tasks are made of and may do.
     pub exec: crate::drivers::exec::Settings,
     /// `[driver.java]`: the `java` program.

@@ -209,6 +209,17 @@ impl TaskDir {
         ]
     }
 
+    /// The three directories as a container task sees them, as Nomad's
+    /// docker and podman drivers bind them: (host path, path inside the
+    /// container, the variable that names it there).
+    pub fn in_container(&self) -> [(PathBuf, &'static str, &'static str); 3] {
+        [
+            (self.shared.clone(), "/alloc", "NOMAD_ALLOC_DIR"),
+            (self.local(), "/local", "NOMAD_TASK_DIR"),
+            (self.secrets(), "/secrets", "NOMAD_SECRETS_DIR"),
+        ]
+    }
+
     /// The base directory of a place and its components.
     pub fn base(&self, place: &Place) -> &Path {
         match place.under {

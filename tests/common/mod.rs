@@ -333,6 +333,88 @@ impl Drop for Supd {
     }
 }
 
+/// The images the container tests import ([`image_rootfs`]): tag and
+/// command.
+pub const IMAGES: [(&str, &str); 2] =
+    [("redis:3.2", r#"CMD ["/usr/bin/redis-server", "--save", ""]"#), ("tools:1", r#"CMD ["/bin/sh"]"#)];
+
+/// A root filesystem at `rootfs` of this host's own programs (redis-server,
+/// redis-cli, a shell, sleep, echo, cat) and the libraries `ldd` names, for
+/// an engine to import as an image: no registry is needed.
+pub fn image_rootfs(rootfs: &Path) {
+    for (from, to) in [
+        ("/usr/bin/redis-server", "/usr/bin/redis-server"),
+        ("/usr/bin/redis-cli", "/usr/bin/redis-cli"),
+        ("/bin/sh", "/bin/sh"),
+        ("/bin/sleep", "/bin/sleep"),
+        ("/bin/echo", "/bin/echo"),
+        ("/bin/cat", "/bin/cat"),
+    ] {
+        copy_into(rootfs, Path::new(from), to);
+        let ldd = Command::new("ldd").arg(from).output().expect("ldd");
+        for lib in String::from_utf8_lossy(&ldd.stdout).split_whitespace().filter(|w| w.starts_with('/')) {
+            copy_into(rootfs, Path::new(lib), lib);
+        }
+    }
+    std::fs::create_dir_all(rootfs.join("tmp")).expect("tmp");
+}
+
+fn copy_into(root: &Path, from: &Path, to: &str) {
+    let dest = root.join(to.trim_start_matches('/'));
+    std::fs::create_dir_all(dest.parent().expect("a parent")).expect("mkdir");
+    // The file itself, under the name it is run by (redis-server is a
+    // link whose name decides what it does).
+    std::fs::copy(std::fs::canonicalize(from).expect("the host's file"), &dest).expect("copy into the image");
+}
+
+/// The container id `status` shows for a task.
+pub fn container_id(t: &Value) -> String {
+    t["container"]["id"].as_str().unwrap_or("").to_string()
+}
+
+/// What redis answers to PING on port 6379 inside `pid`'s network namespace.
+pub fn ping(pid: i32) -> String {
+    let out = Command::new("nsenter")
+        .args(["-t", &pid.to_string(), "-n", "redis-cli", "-p", "6379", "ping"])
+        .output()
+        .expect("nsenter redis-cli");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The label every container of supd `s` carries.
+pub fn home_label(s: &Supd) -> String {
+    format!("supd.home={}", s.path("state").display())
+}
+
+/// (soft, hard) of the `/proc/PID/limits` line `name` in `text`.
+pub fn limits(text: &str, name: &str) -> (String, String) {
+    let line = text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("no {name:?} in {text}"));
+    let words: Vec<&str> = line[name.len()..].split_whitespace().collect();
+    (words[0].to_string(), words[1].to_string())
+}
+
+/// The `nproc` limit a container gets from supd: its own, at most
+/// kernel.pid_max.
+pub fn own_nproc() -> (String, String) {
+    let pid_max: u64 =
+        std::fs::read_to_string("/proc/sys/kernel/pid_max").expect("pid_max").trim().parse().expect("a number");
+    let (soft, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NPROC).expect("getrlimit");
+    ((soft.min(hard).min(pid_max)).to_string(), hard.min(pid_max).to_string())
+}
+
+/// Every path under `dir`, depth first.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut all = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = entry.path();
+        if p.is_dir() && !p.is_symlink() {
+            all.extend(walk(&p));
+        }
+        all.push(p);
+    }
+    all
+}
+
 /// The path of `cmd`, or a failure that names the package bringing it.
 pub fn require(cmd: &str, package: &str) -> PathBuf {
     let path = std::env::var_os("PATH").unwrap_or_default();

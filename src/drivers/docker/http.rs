@@ -38,6 +38,22 @@ impl Endpoint {
         }
     }
 
+    /// `[driver.podman] endpoint`, else where Nomad's podman driver looks:
+    /// root's podman service, or the user's own.
+    pub fn choose_podman(configured: Option<&str>) -> Result<Endpoint, String> {
+        match configured {
+            Some(e) => Endpoint::parse(e),
+            None => {
+                let uid = nix::unistd::geteuid();
+                if uid.is_root() {
+                    Endpoint::parse("unix:///run/podman/podman.sock")
+                } else {
+                    Endpoint::parse(&format!("unix:///run/user/{uid}/podman/podman.sock"))
+                }
+            }
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.socket
     }

@@ -1,6 +1,6 @@
-//! The `docker` driver: containers through the Docker Engine API over its
-//! Unix socket (podman's compatible service too), with no `docker` CLI in
-//! between. `http` is the client, `engine` the requests, `spec` the create
+//! The `docker` and `podman` drivers: containers through the Docker Engine
+//! API over its Unix socket (podman's compatible service for `podman`),
+//! with no `docker` or `podman` CLI in between. `http` is the client, `engine` the requests, `spec` the create
 //! request of a task, `worker` the threads that make them and report back
 //! to the loop.
 
@@ -24,8 +24,9 @@ pub const LABEL_INDEX: &str = "supd.index";
 pub const LABEL_TASK: &str = "supd.task";
 pub const LABEL_ALLOC: &str = "supd.alloc_id";
 
-/// `driver.docker` and `driver.docker.version`, when the engine answers.
-pub fn fingerprint(engine: &Engine) -> Result<Vec<(String, String)>, EngineError> {
+/// `driver.NAME` and `driver.NAME.version` (`docker`, `podman`), when the
+/// engine answers.
+pub fn fingerprint(engine: &Engine, name: &str) -> Result<Vec<(String, String)>, EngineError> {
     let version = engine.version()?;
-    Ok(vec![("driver.docker".into(), "1".into()), ("driver.docker.version".into(), version)])
+    Ok(vec![(format!("driver.{name}"), "1".into()), (format!("driver.{name}.version"), version)])
 }

@@ -5,9 +5,9 @@
 
 use crate::jobspec::model::Task;
 use serde_json::{Map, Value, json};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-/// `[driver.docker]` of supd.toml.
+/// `[driver.docker]` (or `[driver.podman]`) of supd.toml.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
     /// `unix:///…`; else `DOCKER_HOST`, else `unix:///var/run/docker.sock`.
@@ -50,6 +50,9 @@ pub struct Inputs<'a> {
     pub ports: Vec<(String, u16, Option<u16>)>,
     /// The task's directory, for relative volume paths (none: refused).
     pub task_dir: Option<&'a Path>,
+    /// The task's world, always bound: (host path, path inside), as
+    /// Nomad's drivers bind `alloc/`, `local/` and `secrets/`.
+    pub world: Vec<(PathBuf, &'static str)>,
     /// Resolves `${...}` in the config's strings.
     pub resolve: &'a dyn Fn(&str) -> String,
     /// supd's own (soft, hard) limits of open files and processes, the
@@ -59,13 +62,18 @@ pub struct Inputs<'a> {
     pub nproc: Option<(u64, u64)>,
 }
 
-/// The body of `POST /containers/create`, or why the task may not run.
+/// The body of `POST /containers/create`, or why the task may not run
+/// (naming the supd.toml section of the task's driver).
 pub fn create_body(i: &Inputs, s: &Settings) -> Result<Value, String> {
+    body_of(i, s).map_err(|e| e.replace("[driver.docker]", &format!("[driver.{}]", i.task.driver.as_str())))
+}
+
+fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
     let t = i.task;
     let Some(c) = t.container.as_deref() else { return Err(format!("task {:?} is not a container task", t.name)) };
     let r = i.resolve;
     let mut config = Map::new();
-    config.insert("Image".into(), json!(r(&c.image)));
+    config.insert("Image".into(), json!(image_name(&r(&c.image))));
     // Nomad: `command` replaces the image's CMD, with `args` after it.
     let mut cmd: Vec<String> = Vec::new();
     if !t.command.is_empty() {
@@ -110,6 +118,9 @@ pub fn create_body(i: &Inputs, s: &Settings) -> Result<Value, String> {
         }
         host.insert("CpuShares".into(), json!(limits.cpu_shares));
     }
+    if let Some(m) = c.memory_reservation {
+        host.insert("MemoryReservation".into(), json!(m));
+    }
     if c.privileged {
         if !s.allow_privileged {
             return Err("`privileged = true` is not allowed on this host — set `allow_privileged = true` in supd.toml's [driver.docker], or remove it".into());
@@ -153,7 +164,7 @@ pub fn create_body(i: &Inputs, s: &Settings) -> Result<Value, String> {
     if let Some(m) = &c.network_mode {
         host.insert("NetworkMode".into(), json!(r(m)));
     }
-    let mut binds = Vec::new();
+    let mut binds: Vec<String> = i.world.iter().map(|(host, inside)| format!("{}:{inside}", host.display())).collect();
     for v in &c.volumes {
         let v = r(v);
         let mut parts = v.splitn(3, ':');
@@ -237,6 +248,12 @@ pub fn limits(r: &crate::jobspec::model::Resources) -> Option<Limits> {
     Some(Limits { memory, reservation, cpu_shares: u64::from(r.cpu.max(2)) })
 }
 
+/// The image as the engine's API names it: Nomad's podman driver takes
+/// `docker://redis` (a transport), the API only `redis`.
+pub fn image_name(written: &str) -> &str {
+    written.strip_prefix("docker://").unwrap_or(written)
+}
+
 fn cap_name(c: &str) -> String {
     let c = c.to_ascii_lowercase();
     c.strip_prefix("cap_").map_or(c.clone(), str::to_string)
@@ -272,8 +289,12 @@ mod tests {
     use crate::jobspec::parse_str;
 
     fn task(config: &str, extra: &str) -> Task {
+        task_of("docker", config, extra)
+    }
+
+    fn task_of(driver: &str, config: &str, extra: &str) -> Task {
         let src = format!(
-            "job \"j\" {{\n group \"g\" {{\n network {{\n port \"db\" {{ to = 6379 }}\n }}\n task \"t\" {{\n driver = \"docker\"\n config {{\n{config}\n }}\n{extra}\n }}\n }}\n}}\n"
+            "job \"j\" {{\n group \"g\" {{\n network {{\n port \"db\" {{ to = 6379 }}\n }}\n task \"t\" {{\n driver = \"{driver}\"\n config {{\n{config}\n }}\n{extra}\n }}\n }}\n}}\n"
         );
         let p = parse_str("t.hcl", &src);
         assert!(p.is_valid(), "{:#?}", p.diagnostics);
@@ -288,6 +309,7 @@ mod tests {
             labels: vec![("supd.task".into(), "t".into())],
             ports: vec![("db".into(), 23456, Some(6379))],
             task_dir: dir,
+            world: Vec::new(),
             resolve: &resolve,
             nofile: Some((1024, 4096)),
             nproc: None,
@@ -325,9 +347,46 @@ mod tests {
         );
         let b = body(&t, &Settings::default(), Some(Path::new("/srv/a/t"))).unwrap();
         assert_eq!(b["Cmd"], json!(["redis-server", "--port", "6379", "t"]));
+        let resolve = |x: &str| x.to_string();
+        let with_world = Inputs {
+            task: &t,
+            env: Vec::new(),
+            labels: Vec::new(),
+            ports: vec![("db".into(), 23456, Some(6379))],
+            task_dir: Some(Path::new("/srv/a/t")),
+            world: vec![("/srv/a/alloc".into(), "/alloc"), ("/srv/a/t/local".into(), "/local")],
+            resolve: &resolve,
+            nofile: None,
+            nproc: None,
+        };
+        let w = create_body(&with_world, &Settings::default()).unwrap();
+        assert_eq!(
+            w["HostConfig"]["Binds"],
+            json!(["/srv/a/alloc:/alloc", "/srv/a/t/local:/local", "/srv/a/t/local/data:/data:ro"])
+        );
         assert_eq!(b["HostConfig"]["PortBindings"]["6379/tcp"][0]["HostPort"], "23456");
         assert_eq!(b["HostConfig"]["Binds"], json!(["/srv/a/t/local/data:/data:ro"]));
         assert_eq!(b["HostConfig"]["Ulimits"][0], json!({ "Name": "nofile", "Soft": 10, "Hard": 20 }));
+    }
+
+    #[test]
+    fn a_podman_task_is_the_same_request_by_the_podman_drivers_names() {
+        let t = task_of(
+            "podman",
+            "image = \"docker://redis:7\"\n working_dir = \"/data\"\n entrypoint = \"/init\"\n memory_reservation = \"64m\"\n shm_size = \"1k\"\n ulimit = { nofile = \"100:200\" }",
+            "resources {\n memory = 256\n }",
+        );
+        let b = body(&t, &Settings::default(), None).unwrap();
+        assert_eq!(b["Image"], "redis:7", "the API takes no transport");
+        assert_eq!(b["WorkingDir"], "/data");
+        assert_eq!(b["Entrypoint"], json!(["/init"]));
+        assert_eq!(b["HostConfig"]["Memory"], 256 * 1024 * 1024);
+        assert_eq!(b["HostConfig"]["MemoryReservation"], 64 * 1024 * 1024);
+        assert_eq!(b["HostConfig"]["ShmSize"], 1024);
+        assert_eq!(b["HostConfig"]["Ulimits"][0], json!({ "Name": "nofile", "Soft": 100, "Hard": 200 }));
+        let t = task_of("podman", "image = \"x\"\n volumes = [\"/etc:/e\"]", "");
+        let e = body(&t, &Settings::default(), Some(Path::new("/d"))).unwrap_err();
+        assert!(e.contains("[driver.podman]"), "{e}");
     }
 
     #[test]

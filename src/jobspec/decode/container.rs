@@ -1,8 +1,11 @@
-//! The `config` of a `docker` task: Nomad's docker driver keys. The keys
-//! supd acts on are read and checked here; the other keys Nomad's driver
-//! knows load with a warning naming them.
+//! The `config` of a `docker` or `podman` task: the keys of Nomad's docker
+//! driver, or of Nomad's podman driver where its names differ
+//! (`working_dir`, `memory_reservation`, `shm_size` as a size, a string
+//! `entrypoint`). The keys supd acts on are read and checked here; the
+//! other keys each driver knows load with a warning naming them.
 
 use super::*;
+use hcl_edit::structure::Attribute;
 
 pub(super) const DOCKER_CONFIG: Schema = Schema {
     what: "docker config",
@@ -68,6 +71,62 @@ pub(super) const DOCKER_CONFIG: Schema = Schema {
     ],
 };
 
+pub(super) const PODMAN_CONFIG: Schema = Schema {
+    what: "podman config",
+    keys: &[
+        ("image", Attr),
+        ("command", Attr),
+        ("args", Attr),
+        ("entrypoint", Attr),
+        ("ports", Attr),
+        ("network_mode", Attr),
+        ("volumes", Attr),
+        ("working_dir", Attr),
+        ("labels", Either),
+        ("hostname", Attr),
+        ("privileged", Attr),
+        ("cap_add", Attr),
+        ("force_pull", Attr),
+        ("image_pull_timeout", Attr),
+        ("init", Attr),
+        ("shm_size", Attr),
+        ("ulimit", Either),
+        ("memory_reservation", Attr),
+    ],
+    ignored: &[
+        "auth",
+        "auth_soft_fail",
+        "cap_drop",
+        "selinux_opts",
+        "cpu_hard_limit",
+        "cpu_cfs_period",
+        "devices",
+        "arch",
+        "os",
+        "variant",
+        "init_path",
+        "ipv4_address",
+        "ipv6_address",
+        "static_ips",
+        "static_mac",
+        "logging",
+        "memory_swap",
+        "memory_swappiness",
+        "ipc_mode",
+        "oom_score_adj",
+        "extra_hosts",
+        "pids_limit",
+        "port_map",
+        "security_opt",
+        "socket",
+        "sysctl",
+        "tmpfs",
+        "tty",
+        "readonly_rootfs",
+        "userns",
+    ],
+};
+
 const MOUNT: Schema = Schema {
     what: "mount",
     keys: &[("type", Attr), ("target", Attr), ("source", Attr), ("readonly", Attr)],
@@ -83,9 +142,11 @@ pub(super) struct Decoded {
     pub work_dir: Option<String>,
 }
 
-pub(super) fn docker_config(r: &mut Reader, cfg: &Block, task: &str, ports: &[Port]) -> Decoded {
+/// A container task's `config`, by the key names of its `driver`.
+pub(super) fn container_config(r: &mut Reader, cfg: &Block, task: &str, ports: &[Port], driver: Driver) -> Decoded {
     let b = &cfg.body;
-    r.check_keys(b, &DOCKER_CONFIG);
+    let podman = driver == Driver::Podman;
+    r.check_keys(b, if podman { &PODMAN_CONFIG } else { &DOCKER_CONFIG });
     let mut c = ContainerConfig { image_pull_timeout: Duration::from_secs(300), ..ContainerConfig::default() };
     match r.attr(b, "image") {
         Some(a) => {
@@ -101,8 +162,15 @@ pub(super) fn docker_config(r: &mut Reader, cfg: &Block, task: &str, ports: &[Po
     }
     let command = r.attr(b, "command").and_then(|a| r.string(&a.value, "command")).unwrap_or_default();
     let args = r.attr(b, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
-    let work_dir = r.attr(b, "work_dir").and_then(|a| r.string(&a.value, "work_dir"));
-    c.entrypoint = r.attr(b, "entrypoint").and_then(|a| r.string_list(&a.value, "entrypoint"));
+    let work_key = if podman { "working_dir" } else { "work_dir" };
+    let work_dir = r.attr(b, work_key).and_then(|a| r.string(&a.value, work_key));
+    c.entrypoint = r.attr(b, "entrypoint").and_then(|a| match &a.value {
+        // Nomad's podman driver still takes one string.
+        Expression::String(_) | Expression::StringTemplate(_) if podman => {
+            r.string(&a.value, "entrypoint").map(|e| vec![e])
+        }
+        v => r.string_list(v, "entrypoint"),
+    });
     if let Some(a) = r.attr(b, "ports") {
         let labels = r.string_list(&a.value, "ports").unwrap_or_default();
         for label in labels {
@@ -169,7 +237,12 @@ pub(super) fn docker_config(r: &mut Reader, cfg: &Block, task: &str, ports: &[Po
         c.image_pull_timeout = d;
     }
     c.init = r.attr(b, "init").and_then(|a| r.bool(&a.value, "init")).unwrap_or(false);
-    c.shm_size = r.attr(b, "shm_size").and_then(|a| r.int(&a.value, "shm_size", 1, i64::MAX)).map(|v| v as u64);
+    c.shm_size = match r.attr(b, "shm_size") {
+        Some(a) if podman => size(r, a, "shm_size"),
+        Some(a) => r.int(&a.value, "shm_size", 1, i64::MAX).map(|v| v as u64),
+        None => None,
+    };
+    c.memory_reservation = r.attr(b, "memory_reservation").and_then(|a| size(r, a, "memory_reservation"));
     for (name, value) in r.string_map(b, "ulimit") {
         let parse = |s: &str| s.trim().parse::<u64>().ok();
         let limits = match value.split_once(':') {
@@ -193,4 +266,28 @@ pub(super) fn docker_config(r: &mut Reader, cfg: &Block, task: &str, ports: &[Po
         }
     }
     Decoded { container: c, command, args, work_dir }
+}
+
+/// A size as Nomad's podman driver writes it: a number and one of `b`,
+/// `k`, `m`, `g` (powers of 1024), e.g. "64m".
+fn size(r: &mut Reader, a: &Attribute, field: &str) -> Option<u64> {
+    let text = r.string(&a.value, field)?;
+    let unit = |c: char| match c.to_ascii_lowercase() {
+        'b' => Some(1u64),
+        'k' => Some(1 << 10),
+        'm' => Some(1 << 20),
+        'g' => Some(1 << 30),
+        _ => None,
+    };
+    let parsed = text.trim().char_indices().last().and_then(|(at, last)| {
+        let n = text.trim()[..at].parse::<u64>().ok()?;
+        n.checked_mul(unit(last)?).filter(|v| *v > 0)
+    });
+    if parsed.is_none() {
+        r.sink.error(
+            a.value.span(),
+            format!("{field} {text:?} is not a size — write a number and a unit b, k, m or g, e.g. \"64m\""),
+        );
+    }
+    parsed
 }

@@ -134,17 +134,18 @@ pub(super) fn task(
             Some("exec") => Some(Driver::Exec),
             Some("raw_exec") => Some(Driver::RawExec),
             Some("docker") => Some(Driver::Docker),
+            Some("podman") => Some(Driver::Podman),
             Some("java") => Some(Driver::Java),
             Some(other) => {
                 foreign_driver = true;
-                let hint = if matches!(other, "podman" | "containerd-driver" | "containerd") {
+                let hint = if matches!(other, "containerd-driver" | "containerd") {
                     "; for a container image, use driver \"docker\""
                 } else {
                     ""
                 };
                 r.sink.error(
                     a.value.span(),
-                    format!("driver {other:?} is not supported — supd runs tasks with driver \"exec\", \"raw_exec\", \"java\" or \"docker\"{hint}"),
+                    format!("driver {other:?} is not supported — supd runs tasks with driver \"exec\", \"raw_exec\", \"java\", \"docker\" or \"podman\"{hint}"),
                 );
                 None
             }
@@ -163,9 +164,9 @@ pub(super) fn task(
             args = r.attr(&cfg.body, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
             java = Some(Box::new(java_config(r, cfg, &name)));
         }
-        Some(cfg) if driver == Some(Driver::Docker) => {
+        Some(cfg) if let Some(driver) = driver.filter(|d| d.is_container()) => {
             r.no_label(cfg);
-            let d = super::container::docker_config(r, cfg, &name, scope.ports);
+            let d = super::container::container_config(r, cfg, &name, scope.ports, driver);
             (command, args, work_dir) = (d.command, d.args, d.work_dir);
             container = Some(Box::new(d.container));
         }
@@ -207,7 +208,7 @@ pub(super) fn task(
                 named("task", &name)
             ),
         ),
-        None if driver == Some(Driver::Docker) => r.sink.error(
+        None if driver.is_some_and(Driver::is_container) => r.sink.error(
             block.ident.span(),
             format!("{} has no config block — add `config {{ image = \"…\" }}`", named("task", &name)),
         ),

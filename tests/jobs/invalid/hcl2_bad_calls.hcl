@@ -2,7 +2,7 @@
 # as a count, a `range` too large, and a list put into a string.
 #
 # expect: 17:13 error: `count` must be a number, found a string
-# expect: 21:19 error: unknown function `uppercase` — supd-job(5) lists the functions a job file may call
+# expect: 21:19 error: unknown function `uppercase` — did you mean `upper`? supd-job(5) lists the functions a job file may call
 # expect: 22:20 error: join() takes 2 arguments, got 1
 # expect: 22:34 error: range(): the range has 100000 elements; at most 10000
 # expect: 22:64 error: a list cannot go into a string — use join() or jsonencode() to make it text

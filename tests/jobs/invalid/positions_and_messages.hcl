@@ -6,7 +6,7 @@
 # expect: 25:18 error: `interval`: duration "10" has no unit — write a unit, e.g. "10s"
 # expect: 26:18 error: `delay` must not be negative — write e.g. "30s"
 # expect: 34:20 error: the group has no task "servr" — did you mean "server"?
-# expect: 41:16 error: driver "rkt" is not supported — supd runs tasks with driver "exec", "raw_exec", "java" or "docker"
+# expect: 41:16 error: driver "rkt" is not supported — supd runs tasks with driver "exec", "raw_exec", "java", "docker" or "podman"
 
 job "web" {
   constraint {
