@@ -330,6 +330,25 @@ impl Drop for Supd {
             eprintln!("supervisor test: killing leftover process {pid}");
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
+        // supd keeps task directories, and their secrets/ tmpfs, across its
+        // own restarts: once it is gone for good they are the test's to undo.
+        unmount_below(self.dir.path());
+    }
+}
+
+/// Detaches every mount at or below `dir`, deepest first, so that the
+/// temporary directory can be removed and no mount outlives the test.
+pub fn unmount_below(dir: &Path) {
+    let Ok(table) = std::fs::read_to_string("/proc/self/mountinfo") else { return };
+    let mut points: Vec<PathBuf> = table
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|point| PathBuf::from(point.replace("\\040", " ")))
+        .filter(|point| point.starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
+    for point in points {
+        let _ = nix::mount::umount2(&point, nix::mount::MntFlags::MNT_DETACH);
     }
 }
 
