@@ -88,18 +88,19 @@ impl Supervisor {
     /// The engine's driver, made and watched on first use.
     fn docker(&mut self, engine: Driver) -> Result<&Docker<(TaskKey, u64)>, String> {
         let slot = at(engine);
-        if self.containers.drivers[slot].is_none() {
+        if self.pending.containers.drivers[slot].is_none() {
             let ep = self.engine_endpoint(engine)?;
             let name = engine.as_str();
             let mut d = Docker::new(Engine::new(ep)).map_err(|e| format!("cannot start the {name} driver: {e}"))?;
-            let token = self.watches.token();
-            self.poll
+            let token = self.io.watches.token();
+            self.io
+                .poll
                 .registry()
                 .register(d.source(), token, mio::Interest::READABLE)
                 .map_err(|e| format!("cannot watch the {name} driver: {e}"))?;
-            self.containers.drivers[slot] = Some((d, token));
+            self.pending.containers.drivers[slot] = Some((d, token));
         }
-        self.containers.driver(engine).ok_or_else(|| "no container driver".to_string())
+        self.pending.containers.driver(engine).ok_or_else(|| "no container driver".to_string())
     }
 
     /// At start, before any job: asks each engine (briefly) for its version
@@ -145,7 +146,7 @@ impl Supervisor {
             let Ok(index) = l(docker::LABEL_INDEX).parse::<u32>() else { continue };
             let pid = if c.running { engine.inspect(&c.id).ok().filter(|s| s.running).map(|s| s.pid) } else { None };
             let slot = (which, l(docker::LABEL_JOB), l(docker::LABEL_GROUP), index, l(docker::LABEL_TASK));
-            self.containers.found.entry(slot).or_default().push((c.id, pid));
+            self.pending.containers.found.entry(slot).or_default().push((c.id, pid));
         }
     }
 
@@ -153,6 +154,7 @@ impl Supervisor {
     /// took are stopped and removed.
     pub(super) fn remove_unclaimed_containers(&mut self) {
         let left: Vec<(Slot, String)> = self
+            .pending
             .containers
             .found
             .drain()
@@ -301,7 +303,8 @@ impl Supervisor {
 
     /// The driver's reports that came in.
     pub(super) fn on_container_reports(&mut self) {
-        let reports: Vec<_> = self.containers.drivers.iter_mut().flatten().flat_map(|(d, _)| d.take()).collect();
+        let reports: Vec<_> =
+            self.pending.containers.drivers.iter_mut().flatten().flat_map(|(d, _)| d.take()).collect();
         for ((key, generation), report) in reports {
             self.on_container_report(key, generation, report);
         }
@@ -367,7 +370,7 @@ impl Supervisor {
     pub(super) fn release_container(&mut self, key: TaskKey) {
         let Some(engine) = self.jobs.task(key).map(|t| t.spec.driver).filter(|d| d.is_container()) else { return };
         let slot = slot_of(key, &self.jobs);
-        if let Some(d) = self.containers.driver(engine) {
+        if let Some(d) = self.pending.containers.driver(engine) {
             d.drop_spare((key, 0), &slot);
         }
     }

@@ -19,11 +19,11 @@ impl Supervisor {
     /// A control client's socket is ready: a request it completed is
     /// carried out and answered.
     pub(super) fn on_client(&mut self, token: Token, readable: bool, writable: bool) {
-        if let Some(request) = self.server.on_ready(self.poll.registry(), token, readable, writable) {
+        if let Some(request) = self.server.on_ready(self.io.poll.registry(), token, readable, writable) {
             // A large job file is parsed off the loop, and answered then.
             let request = match request {
                 Request::JobRun { source, file, plan: false } if source.len() >= super::parsing::OFF_LOOP => {
-                    match self.parses.start(token, file, source) {
+                    match self.pending.parses.start(token, file, source) {
                         Ok(()) => return,
                         Err((_, file, source)) => Request::JobRun { source, file, plan: false },
                     }
@@ -31,7 +31,7 @@ impl Supervisor {
                 other => other,
             };
             let response = self.handle(token, request);
-            self.server.answer(self.poll.registry(), token, response);
+            self.server.answer(self.io.poll.registry(), token, response);
         }
     }
 
@@ -40,7 +40,7 @@ impl Supervisor {
         let Some(since) = self.server.events_wanted_since(super::task::last_event_seq()) else { return };
         let mut lines = self.event_lines(since);
         lines.sort_by_key(|(seq, _)| *seq);
-        self.server.broadcast_events(self.poll.registry(), &lines);
+        self.server.broadcast_events(self.io.poll.registry(), &lines);
     }
 
     fn event_lines(&self, since: u64) -> Vec<(u64, EventLine)> {
@@ -267,7 +267,7 @@ impl Supervisor {
         let lines = lines.min(100_000);
         let path = if all {
             let tail = self.log_tail(&path, lines);
-            self.server.send_data(self.poll.registry(), token, &tail, Stream::Stdout, None);
+            self.server.send_data(self.io.poll.registry(), token, &tail, Stream::Stdout, None);
             LogPath { stream: Stream::Stderr, ..path }
         } else {
             path
@@ -299,10 +299,10 @@ impl Supervisor {
         let changes = plan.changes.clone();
         let plans: Vec<serde_json::Value> = plan.plans.iter().filter_map(|p| serde_json::to_value(p).ok()).collect();
         if !dry_run {
-            self.notify.reloading();
+            self.reports.notify.reloading();
             self.apply_reload(plan, All::OrNothing);
             let line = self.jobs.status_line();
-            self.notify.ready(&line);
+            self.reports.notify.ready(&line);
             return Response::ok(changes);
         }
         let mut r = Response::ok(changes);
@@ -554,7 +554,7 @@ impl Supervisor {
                     if let Some(inst) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
                         inst.winding_down = false;
                     }
-                    self.timers.arm(Instant::now(), Timer::Start { task: key, generation });
+                    self.io.timers.arm(Instant::now(), Timer::Start { task: key, generation });
                     messages.push(format!("starting task {name}"));
                 }
             }

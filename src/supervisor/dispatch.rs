@@ -107,7 +107,7 @@ impl Supervisor {
         }
         let job = run.job.clone();
         let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let short: String = self.rng.alloc_id().chars().take(8).collect();
+        let short: String = self.io.rng.alloc_id().chars().take(8).collect();
         let child = format!("{id}{SUFFIX}{secs}-{short}");
         log::info!("parameterized job {id:?}: dispatching {child}");
         let mut run = derive(job, &child, &meta);

@@ -14,7 +14,7 @@ impl Supervisor {
         // `status` waiting) have had their turn.
         let turn_ends = now + TIMER_TURN;
         while Instant::now() < turn_ends
-            && let Some(timer) = self.timers.pop_due(now)
+            && let Some(timer) = self.io.timers.pop_due(now)
         {
             match timer {
                 Timer::Start { task: key, generation } => {
@@ -46,16 +46,16 @@ impl Supervisor {
                     }
                 }
                 Timer::Save => {
-                    self.store.save_pending = false;
+                    self.reports.store.save_pending = false;
                     self.save();
                 }
                 Timer::SweepKill => {
                     let _ = process::signal_pid(Pid::from_raw(-1), nix::sys::signal::Signal::SIGKILL);
                 }
                 Timer::Watchdog => {
-                    self.notify.watchdog();
+                    self.reports.notify.watchdog();
                     if let Some(every) = crate::notify::watchdog_interval() {
-                        self.timers.arm(now + every, Timer::Watchdog);
+                        self.io.timers.arm(now + every, Timer::Watchdog);
                     }
                 }
                 Timer::CheckTimeout { check: key, probe } => self.check_timed_out(key, probe),

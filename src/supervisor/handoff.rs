@@ -78,7 +78,7 @@ impl Supervisor {
                 i.resched = Resched::Waiting { at: now + delay, delay };
                 i.resched_gen += 1;
                 let generation = i.resched_gen;
-                self.timers.arm(Instant::now() + delay, Timer::Handoff { run: serial, inst, generation });
+                self.io.timers.arm(Instant::now() + delay, Timer::Handoff { run: serial, inst, generation });
             }
         }
         self.state_changed();
@@ -156,7 +156,7 @@ impl Supervisor {
                     self.instance_event(serial, inst, "Handing Off", what);
                     self.children.own(pid, Owner::Handoff { run: serial, inst });
                     let timeout = self.cfg.handoff.timeout;
-                    self.timers.arm(Instant::now() + timeout, Timer::HandoffTimeout { run: serial, inst, pid });
+                    self.io.timers.arm(Instant::now() + timeout, Timer::HandoffTimeout { run: serial, inst, pid });
                     if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
                         a.pid = Some(pid);
                         a.output = Some(output);
@@ -419,9 +419,9 @@ impl Supervisor {
         );
         let Some(&serial) = self.jobs.current.get(&job.id) else {
             if restoring {
-                self.store.unclaimed.instances.entry(key).or_insert(incoming);
+                self.reports.store.unclaimed.instances.entry(key).or_insert(incoming);
             } else {
-                self.store.unclaimed.instances.insert(key, incoming);
+                self.reports.store.unclaimed.instances.insert(key, incoming);
             }
             let only = vec![(envelope.group.clone(), envelope.index)];
             self.submit(job, Source::HandedIn { name: envelope.file.clone(), only });
@@ -436,7 +436,7 @@ impl Supervisor {
                     job.id, run.origin, envelope.origin
                 ));
             }
-            self.store.unclaimed.instances.insert(key, incoming);
+            self.reports.store.unclaimed.instances.insert(key, incoming);
             self.receive_new_version(serial, job, &envelope);
             return Ok(format!("accepted: {name} runs on node {node} (job {:?} updated)", envelope.job));
         }
@@ -494,7 +494,7 @@ impl Supervisor {
         for i in &run.instances {
             let g = run.job.groups[i.group].name.clone();
             if (g.as_str(), i.index) != (envelope.group.as_str(), envelope.index) {
-                self.store.unclaimed.instances.insert(
+                self.reports.store.unclaimed.instances.insert(
                     (job.id.clone(), g.clone(), i.index),
                     crate::state::InstanceSaved::new(
                         &job.id,
@@ -545,7 +545,7 @@ impl Supervisor {
             return Err(format!("internal: job {:?} lacks instance {name}", job.id));
         }
         // One more instance of work this host already runs for peers.
-        self.store.unclaimed.instances.insert(key, incoming);
+        self.reports.store.unclaimed.instances.insert(key, incoming);
         let instance = self.new_instance(job, gi, envelope.index);
         let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
         run.instances.push(instance);

@@ -40,7 +40,7 @@ impl Supervisor {
 
     /// A task (re)started: its checks begin, with a fresh grace period.
     pub(super) fn activate_checks(&mut self, key: TaskKey) {
-        let (now, epoch) = (Instant::now(), self.timers.epoch());
+        let (now, epoch) = (Instant::now(), self.io.timers.epoch());
         for ck in self.checks_of(key) {
             let Some(c) = self.check_mut(ck) else { continue };
             c.active = true;
@@ -56,7 +56,7 @@ impl Supervisor {
             let first = c.spec.interval.min(Duration::from_secs(1));
             c.next_due = now + first;
             let at = run_at(epoch, c.next_due, c.spec.interval);
-            self.timers.arm(at, Timer::Check { check: ck, generation });
+            self.io.timers.arm(at, Timer::Check { check: ck, generation });
         }
     }
 
@@ -76,10 +76,10 @@ impl Supervisor {
         match inflight {
             Inflight::Socket { mut probe, token } => {
                 // A socket still watched is closed, never kept for reuse.
-                if self.poll.registry().deregister(&mut probe.stream).is_ok() {
+                if self.io.poll.registry().deregister(&mut probe.stream).is_ok() {
                     probe.finish();
                 }
-                self.watches.forget(token);
+                self.io.watches.forget(token);
             }
             Inflight::Script { pid, .. } => {
                 // Reaped like any child; its end no longer matters.
@@ -93,7 +93,7 @@ impl Supervisor {
 
     /// Starts one run of a check, and schedules the next.
     pub(super) fn run_check(&mut self, ck: CheckKey, generation: u64) {
-        let epoch = self.timers.epoch();
+        let epoch = self.io.timers.epoch();
         let Some(c) = self.check_mut(ck) else { return };
         if !c.active || c.generation != generation {
             return;
@@ -108,7 +108,7 @@ impl Supervisor {
             c.next_due += interval;
         }
         let next = run_at(epoch, c.next_due, interval);
-        self.timers.arm(next, Timer::Check { check: ck, generation });
+        self.io.timers.arm(next, Timer::Check { check: ck, generation });
         if busy {
             return; // the previous run has not timed out yet
         }
@@ -119,7 +119,7 @@ impl Supervisor {
                 if let Some(c) = self.check_mut(ck) {
                     c.probe_seq += 1;
                     let seq = c.probe_seq;
-                    self.timers.arm(Instant::now() + timeout, Timer::CheckTimeout { check: ck, probe: seq });
+                    self.io.timers.arm(Instant::now() + timeout, Timer::CheckTimeout { check: ck, probe: seq });
                 }
             }
             // A check that cannot even start is critical, never a supd error.
@@ -208,12 +208,13 @@ impl Supervisor {
             },
             Some(request) => Probe::connect(addr, Some(request)).map_err(|e| format!("dial tcp {addr}: {e}"))?,
         };
-        let token = self.watches.token();
-        self.poll
+        let token = self.io.watches.token();
+        self.io
+            .poll
             .registry()
             .register(&mut probe.stream, token, Interest::READABLE | Interest::WRITABLE)
             .map_err(|e| format!("cannot watch the check's socket: {e}"))?;
-        self.watches.watch(token, Watched::Check(ck));
+        self.io.watches.watch(token, Watched::Check(ck));
         if let Some(c) = self.check_mut(ck) {
             c.inflight = Some(Inflight::Socket { probe, token });
         }

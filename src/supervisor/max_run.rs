@@ -26,7 +26,7 @@ impl Supervisor {
         let now = Instant::now();
         i.placed_at = Some(now);
         if let Some(limit) = run.job.groups.get(i.group).and_then(|g| g.max_run_duration) {
-            self.timers.arm(now + limit, Timer::MaxRun { run: serial, inst, since: now });
+            self.io.timers.arm(now + limit, Timer::MaxRun { run: serial, inst, since: now });
         }
     }
 

@@ -22,6 +22,7 @@ mod max_run;
 mod metrics;
 mod output;
 mod parsing;
+mod parts;
 mod periodic;
 mod persist;
 mod reload;
@@ -41,6 +42,7 @@ use crate::process;
 use children::{Children, Owner};
 use jobs::Jobs;
 use mio::{Events, Interest, Poll, Token};
+use parts::{Io, Pending, Reports};
 use server::ControlServer;
 pub use settings::{Config, Error};
 use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
@@ -75,37 +77,19 @@ const TIMER_TURN: Duration = Duration::from_millis(5);
 
 pub struct Supervisor {
     cfg: Config,
-    poll: Poll,
-    signals: Signals,
+    /// The loop's event sources and clocks.
+    io: Io,
     /// Every child's owner, and the reaping.
     children: Children,
     server: ControlServer,
-    /// What every other token of the loop watches.
-    watches: Watches,
     /// Every job, its versions, instances and tasks.
     jobs: Jobs,
-    timers: Timers,
-    rng: rng::Rng,
     /// Running, or stopping every task before supd exits.
     phase: Phase,
-    /// The journal, a pending save, saved states not yet matched.
-    store: persist::Store,
-    notify: crate::notify::Notifier,
-    /// Where task output goes beyond its files (the journal), and supd's
-    /// warnings about output that cannot go where it should.
-    output: output::Sinks,
-    /// Cgroups of dead tasks, removed once their last processes are gone.
-    graveyard: cgroups::Graveyard,
-    /// The schedules of periodic jobs.
-    launches: periodic::Launches,
-    /// Artifact fetches in flight, template sources watched.
-    setup: setup::SetupWork,
-    /// The container driver: its threads' reports, containers to adopt.
-    containers: containers::Containers,
-    /// The Prometheus endpoint, when configured, and supd's own measurements.
-    metrics: metrics::Metrics,
-    /// Large `job run` files being parsed off the loop.
-    parses: parsing::Parses,
+    /// What supd writes down and tells the world.
+    reports: Reports,
+    /// Work in flight off the loop, or due later.
+    pending: Pending,
 }
 
 impl Supervisor {
@@ -140,24 +124,24 @@ impl Supervisor {
         let metrics_listen = cfg.metrics_listen;
         let mut s = Supervisor {
             cfg,
-            poll,
-            signals,
+            io: Io { poll, signals, watches, timers: Timers::new(Instant::now()), rng: rng::Rng::seeded() },
             children,
             server,
-            watches,
             jobs: Jobs::default(),
-            timers: Timers::new(Instant::now()),
-            rng: rng::Rng::seeded(),
             phase: Phase::Running,
-            store: persist::Store::default(),
-            notify: crate::notify::Notifier::from_env(),
-            output,
-            graveyard: cgroups::Graveyard::default(),
-            launches: periodic::Launches::default(),
-            setup,
-            containers: containers::Containers::default(),
-            metrics: metrics::Metrics::default(),
-            parses,
+            reports: Reports {
+                store: persist::Store::default(),
+                notify: crate::notify::Notifier::from_env(),
+                output,
+                metrics: metrics::Metrics::default(),
+            },
+            pending: Pending {
+                setup,
+                containers: containers::Containers::default(),
+                parses,
+                launches: periodic::Launches::default(),
+                graveyard: cgroups::Graveyard::default(),
+            },
         };
         if let Some(addr) = metrics_listen {
             s.bind_metrics(addr).map_err(Error::Setup)?;
@@ -175,10 +159,10 @@ impl Supervisor {
         self.kill_unclaimed();
         self.remove_unclaimed_containers();
         log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
-        self.notify.ready(&self.jobs.status_line());
+        self.reports.notify.ready(&self.jobs.status_line());
         crate::process::sys::release_startup_code();
         if let Some(every) = crate::notify::watchdog_interval() {
-            self.timers.arm(Instant::now() + every, Timer::Watchdog);
+            self.io.timers.arm(Instant::now() + every, Timer::Watchdog);
         }
         let mut events = Events::with_capacity(256);
         let mut sweeping = false;
@@ -190,8 +174,8 @@ impl Supervisor {
             if self.stopping() && self.everything_stopped() && self.last_orphans_gone(&mut sweeping) {
                 break;
             }
-            let timeout = self.timers.timeout(Instant::now());
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            let timeout = self.io.timers.timeout(Instant::now());
+            if let Err(e) = self.io.poll.poll(&mut events, timeout) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     log::error!("event loop: {e}");
                     std::thread::sleep(Duration::from_millis(10));
@@ -205,18 +189,18 @@ impl Supervisor {
                 self.guarded(|s| match token {
                     SIGNALS => s.on_signals(),
                     CHILDREN => s.on_children(),
-                    LISTENER => s.server.accept(s.poll.registry(), &mut s.watches.tokens),
+                    LISTENER => s.server.accept(s.io.poll.registry(), &mut s.io.watches.tokens),
                     WOKEN => {
                         s.on_fetched();
                         s.on_parsed();
                     }
                     TEMPLATE_SOURCES => s.on_template_sources(),
-                    token => match s.watches.get(token) {
+                    token => match s.io.watches.get(token) {
                         Some(Watched::Log { task, stream }) => s.drain_log(task, stream),
                         Some(Watched::Check(check)) => s.on_check_socket(check),
                         Some(Watched::Leftover(task)) => s.on_leftover_gone(token, task),
                         None if s.server.owns(token) => s.on_client(token, readable, writable),
-                        None if s.containers.owns(token) => s.on_container_reports(),
+                        None if s.pending.containers.owns(token) => s.on_container_reports(),
                         None if s.metrics_owns(token) => s.on_metrics(token),
                         None => {}
                     },
@@ -224,12 +208,12 @@ impl Supervisor {
             }
             self.guarded(|s| s.run_due_timers());
             self.guarded(|s| s.broadcast_events());
-            if self.notify.enabled() {
+            if self.reports.notify.enabled() {
                 let line = self.jobs.status_line();
-                self.notify.status(&line);
+                self.reports.notify.status(&line);
             }
         }
-        if self.store.save_pending {
+        if self.reports.store.save_pending {
             self.save();
         }
         self.release_all_cgroups();
@@ -257,16 +241,16 @@ impl Supervisor {
     }
 
     fn on_signals(&mut self) {
-        let pending: Vec<i32> = self.signals.pending().collect();
+        let pending: Vec<i32> = self.io.signals.pending().collect();
         for sig in pending {
             match sig {
                 SIGTERM | SIGINT | SIGQUIT => self.shutdown(&process::signal_name(sig)),
                 SIGHUP => {
                     log::info!("SIGHUP: reloading {}", self.cfg.job_dir.display());
-                    self.notify.reloading();
+                    self.reports.notify.reloading();
                     let plan = self.plan_reload();
                     self.apply_reload(plan, reload::All::OrNothing);
-                    self.notify.ready(&self.jobs.status_line());
+                    self.reports.notify.ready(&self.jobs.status_line());
                 }
                 _ => {}
             }
@@ -285,7 +269,7 @@ impl Supervisor {
             }
         }
         if reaped.reap_again {
-            self.timers.arm(Instant::now() + children::REAP_AGAIN, Timer::Reap);
+            self.io.timers.arm(Instant::now() + children::REAP_AGAIN, Timer::Reap);
         }
         if reaped.sweep {
             self.sweep_soon();
@@ -297,7 +281,7 @@ impl Supervisor {
     /// share one).
     fn sweep_soon(&mut self) {
         if self.children.want_sweep() {
-            self.timers.arm(Instant::now() + Duration::from_millis(20), Timer::Sweep);
+            self.io.timers.arm(Instant::now() + Duration::from_millis(20), Timer::Sweep);
         }
     }
 
@@ -310,6 +294,6 @@ impl Supervisor {
         // Containers being removed are waited for, unless in a hurry.
         self.children.is_empty()
             && self.jobs.nothing_live()
-            && (self.containers.busy() == 0 || self.phase == Phase::Hurrying)
+            && (self.pending.containers.busy() == 0 || self.phase == Phase::Hurrying)
     }
 }

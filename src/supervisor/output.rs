@@ -88,15 +88,15 @@ impl Supervisor {
         )?;
         out.keep_files(output.files);
         err.keep_files(output.files);
-        let (out_token, err_token) = (self.watches.token(), self.watches.token());
-        let registry = self.poll.registry();
+        let (out_token, err_token) = (self.io.watches.token(), self.io.watches.token());
+        let registry = self.io.poll.registry();
         registry.register(&mut SourceFd(&out.raw_fd()), out_token, Interest::READABLE)?;
         if let Err(e) = registry.register(&mut SourceFd(&err.raw_fd()), err_token, Interest::READABLE) {
             let _ = registry.deregister(&mut SourceFd(&out.raw_fd()));
             return Err(e);
         }
-        self.watches.watch(out_token, Watched::Log { task: key, stream: Stream::Stdout });
-        self.watches.watch(err_token, Watched::Log { task: key, stream: Stream::Stderr });
+        self.io.watches.watch(out_token, Watched::Log { task: key, stream: Stream::Stdout });
+        self.io.watches.watch(err_token, Watched::Log { task: key, stream: Stream::Stderr });
         Ok(TaskLog { out, err, out_token, err_token, output, forward_out, forward_err })
     }
 
@@ -144,7 +144,7 @@ impl Supervisor {
         // Its last line, even without a line end, goes now.
         if let Some(log) = self.jobs.task_mut(key).and_then(|t| t.log.as_mut()) {
             for f in [log.forward_out.as_deref_mut(), log.forward_err.as_deref_mut()].into_iter().flatten() {
-                f.finish(&mut self.output.journald);
+                f.finish(&mut self.reports.output.journald);
             }
         }
     }
@@ -164,7 +164,7 @@ impl Supervisor {
             };
             let chunk = stream.drain();
             if let Some(f) = forward {
-                f.push(&chunk, &mut self.output.journald);
+                f.push(&chunk, &mut self.reports.output.journald);
             }
             let more = chunk.len() >= Capture::budget();
             total += chunk.len();
@@ -175,7 +175,7 @@ impl Supervisor {
                 break;
             }
             if total >= 1 << 20 {
-                self.timers.arm(std::time::Instant::now(), super::Timer::Drain { task: key, stream: which });
+                self.io.timers.arm(std::time::Instant::now(), super::Timer::Drain { task: key, stream: which });
                 break;
             }
         }
@@ -207,7 +207,8 @@ impl Supervisor {
                 } else {
                     String::new()
                 };
-                self.output
+                self.reports
+                    .output
                     .warnings
                     .warn(&format!("{label}: {error} ({dropped} bytes of output dropped so far{repeated})"), now);
                 format!("Logs: {error}; output is dropped and counted ({dropped} bytes so far{repeated})")
@@ -243,7 +244,7 @@ impl Supervisor {
         let Some(path) = self.log_path(key, stream) else { return };
         let time = crate::timefmt::rfc3339(std::time::SystemTime::now());
         for token in self.server.log_followers_of(&path) {
-            self.server.send_data(self.poll.registry(), token, data, stream, Some(time.clone()));
+            self.server.send_data(self.io.poll.registry(), token, data, stream, Some(time.clone()));
         }
     }
 
@@ -252,11 +253,11 @@ impl Supervisor {
         for inst in &mut run.instances {
             for t in &mut inst.tasks {
                 if let Some(log) = t.log.take() {
-                    let registry = self.poll.registry();
+                    let registry = self.io.poll.registry();
                     let _ = registry.deregister(&mut SourceFd(&log.out.raw_fd()));
                     let _ = registry.deregister(&mut SourceFd(&log.err.raw_fd()));
-                    self.watches.forget(log.out_token);
-                    self.watches.forget(log.err_token);
+                    self.io.watches.forget(log.out_token);
+                    self.io.watches.forget(log.err_token);
                 }
             }
         }

@@ -87,7 +87,7 @@ impl Parses {
 impl Supervisor {
     /// Parses that are done: each request is carried out and answered.
     pub(super) fn on_parsed(&mut self) {
-        while let Some(((client, file, parsed), on_loop)) = self.parses.done() {
+        while let Some(((client, file, parsed), on_loop)) = self.pending.parses.done() {
             self.answer_parsed(client, &file, parsed);
             if let Some((client, file, source)) = on_loop {
                 let parsed = jobspec::parse_str(&file, &source);
@@ -100,6 +100,6 @@ impl Supervisor {
         let response = self.job_run_parsed(file, parsed);
         // A change is on disk before the client hears of it.
         self.save_acknowledged();
-        self.server.answer(self.poll.registry(), client, response);
+        self.server.answer(self.io.poll.registry(), client, response);
     }
 }

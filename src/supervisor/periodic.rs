@@ -88,7 +88,7 @@ impl Supervisor {
     /// saved (the runs come back with their tasks' saved states).
     pub(super) fn restore_periodic(&mut self, saved: Vec<PeriodicSaved>) {
         for p in saved {
-            self.launches.saved.insert(p.job.clone(), UNIX_EPOCH + Duration::from_millis(p.last_launch_ms));
+            self.pending.launches.saved.insert(p.job.clone(), UNIX_EPOCH + Duration::from_millis(p.last_launch_ms));
             for l in p.launched {
                 let parsed = crate::jobspec::parse_str(&l.id, &l.source);
                 match parsed.jobs.into_iter().next() {
@@ -105,6 +105,7 @@ impl Supervisor {
     /// What is saved of every periodic job.
     pub(super) fn periodic_saved(&self) -> Vec<PeriodicSaved> {
         let mut out: Vec<PeriodicSaved> = self
+            .pending
             .launches
             .by_job
             .iter()
@@ -119,8 +120,8 @@ impl Supervisor {
             })
             .collect();
         // Jobs not back yet (their file does not load now) keep theirs.
-        for (id, last) in &self.launches.saved {
-            if !self.launches.by_job.contains_key(id) {
+        for (id, last) in &self.pending.launches.saved {
+            if !self.pending.launches.by_job.contains_key(id) {
                 out.push(PeriodicSaved { job: id.clone(), last_launch_ms: unix_ms(*last), launched: Vec::new() });
             }
         }
@@ -155,7 +156,7 @@ impl Supervisor {
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         let id = run.job.id.clone();
         let Some(p) = run.job.periodic.clone() else {
-            self.launches.by_job.remove(&id);
+            self.pending.launches.by_job.remove(&id);
             return;
         };
         let now = SystemTime::now();
@@ -166,9 +167,9 @@ impl Supervisor {
                 None
             }
         };
-        let restored = self.launches.saved.remove(&id);
-        let catch_up = restored.is_some() && !self.launches.by_job.contains_key(&id);
-        let e = self.launches.by_job.entry(id.clone()).or_insert(Entry {
+        let restored = self.pending.launches.saved.remove(&id);
+        let catch_up = restored.is_some() && !self.pending.launches.by_job.contains_key(&id);
+        let e = self.pending.launches.by_job.entry(id.clone()).or_insert(Entry {
             serial,
             generation: 0,
             schedule: None,
@@ -213,13 +214,13 @@ impl Supervisor {
 
     /// Arms the next launch after `after` (and after the last one).
     fn arm_launch(&mut self, id: &str, after: SystemTime) {
-        let Some(e) = self.launches.by_job.get_mut(id) else { return };
+        let Some(e) = self.pending.launches.by_job.get_mut(id) else { return };
         let next = e.schedule.as_ref().and_then(|s| s.next_after(after.max(e.last)));
         e.next = next;
         let Some(next) = next else { return };
         let wait = next.duration_since(SystemTime::now()).unwrap_or(Duration::ZERO);
         let (run, generation) = (e.serial, e.generation);
-        self.timers.arm(Instant::now() + wait, Timer::Launch { run, generation });
+        self.io.timers.arm(Instant::now() + wait, Timer::Launch { run, generation });
     }
 
     /// A launch timer is due.
@@ -227,7 +228,7 @@ impl Supervisor {
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         let id = run.job.id.clone();
         let current = self.jobs.current.get(&id) == Some(&serial) && !run.stopped && !self.stopping();
-        let Some(e) = self.launches.by_job.get(&id) else { return };
+        let Some(e) = self.pending.launches.by_job.get(&id) else { return };
         if e.serial != serial || e.generation != generation || !current {
             return;
         }
@@ -237,7 +238,7 @@ impl Supervisor {
             // The wall clock was set back since the timer was armed.
             let (run, generation) = (e.serial, e.generation);
             let wait = at.duration_since(now).unwrap_or(Duration::ZERO);
-            self.timers.arm(Instant::now() + wait, Timer::Launch { run, generation });
+            self.io.timers.arm(Instant::now() + wait, Timer::Launch { run, generation });
             return;
         }
         let prohibit = run.job.periodic.as_ref().is_some_and(|p| p.prohibit_overlap);
@@ -269,7 +270,7 @@ impl Supervisor {
         let Some(job) = self.jobs.current.get(id).and_then(|s| self.jobs.runs.get(s)).map(|r| r.job.clone()) else {
             return Err(format!("no job {id:?}"));
         };
-        if let Some(e) = self.launches.by_job.get_mut(id) {
+        if let Some(e) = self.pending.launches.by_job.get_mut(id) {
             e.last = e.last.max(at);
         }
         log::info!("periodic job {id:?}: launching {child}");
@@ -340,7 +341,7 @@ impl Supervisor {
                 });
             }
             let Some(p) = &run.job.periodic else { continue };
-            let entry = self.launches.by_job.get(&j.name);
+            let entry = self.pending.launches.by_job.get(&j.name);
             let live = !run.stopped && p.enabled;
             if live {
                 // It runs nothing itself; it is running while it launches.

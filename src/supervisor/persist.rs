@@ -54,7 +54,7 @@ impl Supervisor {
                 return;
             }
         };
-        self.store.journal.seq = saved.journal_seq;
+        self.reports.store.journal.seq = saved.journal_seq;
         // Whatever a previous supd left in its task cgroups goes before
         // anything starts: the cgroup, not only the recorded pid, knows
         // every process of a task (a daemon that left its session too).
@@ -77,10 +77,10 @@ impl Supervisor {
             // it goes before anything starts.
             // it is stopped (with its task's kill signal and timeout) before
             // the task starts again; see `submit` and `stop_leftover`.
-            self.store.unclaimed.tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
+            self.reports.store.unclaimed.tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
         }
         for i in saved.instances {
-            self.store.unclaimed.instances.insert((i.job.clone(), i.group.clone(), i.index), i);
+            self.reports.store.unclaimed.instances.insert((i.job.clone(), i.group.clone(), i.index), i);
         }
         // Launched runs find their tasks' saved states, and the periodic
         // jobs submitted next their last launch.
@@ -114,7 +114,7 @@ impl Supervisor {
     /// Once every job is in: processes a previous supd left for jobs that
     /// are gone (or changed) are killed, without grace.
     pub(super) fn kill_unclaimed(&mut self) {
-        let unclaimed = std::mem::take(&mut self.store.unclaimed.tasks);
+        let unclaimed = std::mem::take(&mut self.reports.store.unclaimed.tasks);
         let mut dirs: Vec<String> = unclaimed.values().filter_map(|t| t.alloc_dir.clone()).collect();
         dirs.sort();
         dirs.dedup();
@@ -137,15 +137,15 @@ impl Supervisor {
 
     /// Schedules a save of the state; changes close together share one.
     pub(super) fn state_changed(&mut self) {
-        if !self.store.save_pending {
-            self.store.save_pending = true;
-            self.timers.arm(Instant::now() + SAVE_AFTER, Timer::Save);
+        if !self.reports.store.save_pending {
+            self.reports.store.save_pending = true;
+            self.io.timers.arm(Instant::now() + SAVE_AFTER, Timer::Save);
         }
     }
 
     /// Saves now, before a change is acknowledged to a client.
     pub(super) fn save_acknowledged(&mut self) {
-        self.store.save_pending = false;
+        self.reports.store.save_pending = false;
         self.save();
     }
 
@@ -177,7 +177,7 @@ impl Supervisor {
             pid: pid.as_raw(),
             start_ticks: t.start_ticks,
         };
-        let written = self.store.journal.append_started(&self.cfg.state_dir, &started);
+        let written = self.reports.store.journal.append_started(&self.cfg.state_dir, &started);
         self.after_journal_write(written);
     }
 
@@ -185,7 +185,7 @@ impl Supervisor {
         if let Err(e) = written {
             log::error!("cannot write the journal in {}: {e}; saving the state instead", self.cfg.state_dir.display());
             self.save_acknowledged();
-        } else if self.store.journal.bytes > JOURNAL_MAX {
+        } else if self.reports.store.journal.bytes > JOURNAL_MAX {
             self.save_acknowledged();
         }
     }
@@ -196,7 +196,7 @@ impl Supervisor {
         let Some(t) = inst.tasks.get(key.task) else { return };
         let mut saved = task_saved(run, inst, t, run.digest, Instant::now(), SystemTime::now());
         saved.starting = starting;
-        let written = self.store.journal.append(&self.cfg.state_dir, &saved);
+        let written = self.reports.store.journal.append(&self.cfg.state_dir, &saved);
         self.after_journal_write(written);
     }
 
@@ -227,7 +227,7 @@ impl Supervisor {
                 }
             }
         }
-        if let Err(e) = crate::state::save_with(&self.cfg.state_dir, &mut saved, &mut self.store.journal) {
+        if let Err(e) = crate::state::save_with(&self.cfg.state_dir, &mut saved, &mut self.reports.store.journal) {
             log::error!(
                 "cannot save the state in {}: {e}; it will be tried again at the next change",
                 self.cfg.state_dir.display()

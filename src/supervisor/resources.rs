@@ -81,15 +81,15 @@ impl Supervisor {
             return;
         }
         let Some(cgroup) = t.cgroup.take() else { return };
-        if self.graveyard.bury(Dying::new(cgroup, label), self.stopping()) {
-            self.timers.arm(Instant::now() + RETRY_FIRST, Timer::CgroupRemove);
+        if self.pending.graveyard.bury(Dying::new(cgroup, label), self.stopping()) {
+            self.io.timers.arm(Instant::now() + RETRY_FIRST, Timer::CgroupRemove);
         }
     }
 
     /// Tries again to remove the cgroups of dead tasks.
     pub(super) fn remove_dying_cgroups(&mut self) {
-        if self.graveyard.retry() {
-            self.timers.arm(Instant::now() + RETRY_EVERY, Timer::CgroupRemove);
+        if self.pending.graveyard.retry() {
+            self.io.timers.arm(Instant::now() + RETRY_EVERY, Timer::CgroupRemove);
         }
     }
 
@@ -108,7 +108,7 @@ impl Supervisor {
         for key in keys {
             self.release_cgroup(key);
         }
-        self.graveyard.finish();
+        self.pending.graveyard.finish();
         self.cfg.cgroups.remove_parents();
     }
 

@@ -181,6 +181,7 @@ impl Supervisor {
                 let mut tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
                 // The restart budget a previous supd used, for the same job.
                 let saved = self
+                    .reports
                     .store
                     .unclaimed
                     .tasks
@@ -202,7 +203,7 @@ impl Supervisor {
                 let adopted = saved
                     .as_ref()
                     .filter(|s| !s.dead && t.driver.is_container())
-                    .and_then(|_| self.containers.claim(t.driver, &job.id, &group.name, index, &t.name));
+                    .and_then(|_| self.pending.containers.claim(t.driver, &job.id, &group.name, index, &t.name));
                 if let Some((id, pid)) = adopted {
                     run.push_event("Received", "Task received by client".into());
                     Supervisor::adopt_container(&mut run, id, pid);
@@ -233,7 +234,7 @@ impl Supervisor {
                 run
             })
             .collect();
-        let id = self.rng.alloc_id();
+        let id = self.io.rng.alloc_id();
         let dir = match crate::taskdir::AllocDir::new(&self.cfg.data_dir, kept_dir.as_deref().unwrap_or(&id)) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -259,6 +260,7 @@ impl Supervisor {
             dir,
         };
         let saved = self
+            .reports
             .store
             .unclaimed
             .instances
@@ -297,7 +299,7 @@ impl Supervisor {
             return;
         }
         log::info!("{cause}: stopping every task");
-        self.notify.stopping();
+        self.reports.notify.stopping();
         self.phase = Phase::Stopping;
         let all: Vec<(u64, usize)> =
             self.jobs.runs.iter().flat_map(|(s, r)| (0..r.instances.len()).map(move |i| (*s, i))).collect();
@@ -320,7 +322,7 @@ impl Supervisor {
         if !*sweeping {
             *sweeping = true;
             let _ = process::signal_pid(nix::unistd::Pid::from_raw(-1), Signal::SIGTERM);
-            self.timers.arm(Instant::now() + self.jobs.longest_kill_timeout(), Timer::SweepKill);
+            self.io.timers.arm(Instant::now() + self.jobs.longest_kill_timeout(), Timer::SweepKill);
         }
         false
     }
@@ -389,7 +391,7 @@ impl Supervisor {
                 format!("Waiting for shutdown_delay of {} before killing the task.", GoDuration(delay)),
             );
             let generation = t.generation;
-            self.timers.arm(Instant::now() + delay, Timer::Kill { task: key, generation });
+            self.io.timers.arm(Instant::now() + delay, Timer::Kill { task: key, generation });
             return;
         }
         self.send_kill(key);
@@ -405,7 +407,7 @@ impl Supervisor {
         if let Err(e) = self.signal_task(key, sig) {
             log::warn!("cannot signal {} (pid {pid}): {e}", self.label(key));
         }
-        self.timers.arm(Instant::now() + timeout, Timer::Escalate { task: key, generation });
+        self.io.timers.arm(Instant::now() + timeout, Timer::Escalate { task: key, generation });
     }
 
     /// A second shutdown request skips every wait.
@@ -580,7 +582,7 @@ impl Supervisor {
         let winding_down = self.stopping()
             || self.jobs.runs.get(&key.run).is_none_or(|r| r.stopped)
             || self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)).is_none_or(|i| i.winding_down);
-        let jitter = self.rng.jitter();
+        let jitter = self.io.rng.jitter();
         let shutting_down = self.stopping();
         let Some(t) = self.jobs.task_mut(key) else { return };
         let mut decision = t.tracker.decide(outcome, Instant::now(), jitter);
@@ -599,7 +601,7 @@ impl Supervisor {
                 t.generation += 1;
                 let generation = t.generation;
                 let at = Instant::now() + *delay;
-                self.timers.arm(at, Timer::Start { task: key, generation });
+                self.io.timers.arm(at, Timer::Start { task: key, generation });
                 // Not journaled: the start that follows is, and if supd
                 // dies before it, the run it saw last counts (persist.rs).
                 self.state_changed();
@@ -734,12 +736,17 @@ impl Supervisor {
         match process::pidfd_open(pid) {
             Ok(fd) => {
                 use std::os::fd::AsRawFd;
-                let token = self.watches.token();
+                let token = self.io.watches.token();
                 let raw = fd.as_raw_fd();
-                if self.poll.registry().register(&mut mio::unix::SourceFd(&raw), token, mio::Interest::READABLE).is_ok()
+                if self
+                    .io
+                    .poll
+                    .registry()
+                    .register(&mut mio::unix::SourceFd(&raw), token, mio::Interest::READABLE)
+                    .is_ok()
                 {
-                    self.watches.watch_leftover(token, key, fd);
-                    self.timers.arm(Instant::now() + timeout, Timer::LeftoverKill { task: key, pid });
+                    self.io.watches.watch_leftover(token, key, fd);
+                    self.io.timers.arm(Instant::now() + timeout, Timer::LeftoverKill { task: key, pid });
                     return;
                 }
             }
@@ -756,10 +763,10 @@ impl Supervisor {
 
     /// A leftover process of an earlier supd ended: its task may start.
     pub(super) fn on_leftover_gone(&mut self, token: mio::Token, key: TaskKey) {
-        if let (_, Some(fd)) = self.watches.forget(token) {
+        if let (_, Some(fd)) = self.io.watches.forget(token) {
             use std::os::fd::AsRawFd;
             let raw = fd.as_raw_fd();
-            let _ = self.poll.registry().deregister(&mut mio::unix::SourceFd(&raw));
+            let _ = self.io.poll.registry().deregister(&mut mio::unix::SourceFd(&raw));
         }
         if let Some(t) = self.jobs.task_mut(key) {
             t.leftover = None;

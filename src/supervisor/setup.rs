@@ -141,8 +141,8 @@ impl Supervisor {
         match alloc.build().and_then(|()| dir.build(owner)) {
             Ok(Secrets::Tmpfs) => {}
             Ok(Secrets::Directory { warning }) => {
-                if !self.setup.secrets_warned {
-                    self.setup.secrets_warned = true;
+                if !self.pending.setup.secrets_warned {
+                    self.pending.setup.secrets_warned = true;
                     log::warn!("{warning} (said once for every task)");
                 }
             }
@@ -177,7 +177,8 @@ impl Supervisor {
             let generation = t.generation;
             let limits = self.cfg.artifact_limits;
             let started = prepared.and_then(|fetches| {
-                self.setup
+                self.pending
+                    .setup
                     .fetcher
                     .start((key, generation), fetches, limits)
                     .map_err(|e| taskdir::ArtifactError::Io(format!("cannot start a download thread: {e}")))
@@ -255,7 +256,7 @@ impl Supervisor {
     /// Fetches that ended: the task starts, or its failure goes to the
     /// restart policy.
     pub(super) fn on_fetched(&mut self) {
-        while let Some(((key, generation), outcome)) = self.setup.fetcher.try_recv() {
+        while let Some(((key, generation), outcome)) = self.pending.setup.fetcher.try_recv() {
             let Some(t) = self.jobs.task_mut(key) else { continue };
             if t.generation != generation || t.setup.fetching.is_none() {
                 continue; // cancelled: the task was stopped meanwhile
@@ -282,14 +283,15 @@ impl Supervisor {
 
     /// Watches the directory of a template's `source` file.
     fn watch_source(&mut self, task: TaskKey, template: usize, path: &Path) {
-        let (Some(inotify), Some(dir), Some(name)) = (&self.setup.inotify, path.parent(), path.file_name()) else {
+        let (Some(inotify), Some(dir), Some(name)) = (&self.pending.setup.inotify, path.parent(), path.file_name())
+        else {
             return;
         };
         let flags = AddWatchFlags::IN_CLOSE_WRITE | AddWatchFlags::IN_MOVED_TO;
         match inotify.add_watch(dir, flags) {
             Ok(wd) => {
                 let w = SourceWatch { task, template, name: name.to_os_string() };
-                let list = self.setup.sources.entry(wd).or_default();
+                let list = self.pending.setup.sources.entry(wd).or_default();
                 if !list.contains(&w) {
                     list.push(w);
                 }
@@ -306,7 +308,7 @@ impl Supervisor {
     /// Template sources changed on disk: each is rendered again, and one
     /// that renders differently applies its change mode after its splay.
     pub(super) fn on_template_sources(&mut self) {
-        let Some(inotify) = &self.setup.inotify else { return };
+        let Some(inotify) = &self.pending.setup.inotify else { return };
         let mut hit: Vec<(TaskKey, usize)> = Vec::new();
         while let Ok(events) = inotify.read_events() {
             if events.is_empty() {
@@ -316,10 +318,10 @@ impl Supervisor {
                 if ev.mask.contains(AddWatchFlags::IN_IGNORED) {
                     // The directory is gone (its instance was removed): the
                     // kernel dropped the watch, and may hand its number out again.
-                    self.setup.sources.remove(&ev.wd);
+                    self.pending.setup.sources.remove(&ev.wd);
                     continue;
                 }
-                let Some(list) = self.setup.sources.get(&ev.wd) else { continue };
+                let Some(list) = self.pending.setup.sources.get(&ev.wd) else { continue };
                 for w in list.iter().filter(|w| ev.name.as_ref() == Some(&w.name)) {
                     if !hit.contains(&(w.task, w.template)) {
                         hit.push((w.task, w.template));
@@ -329,7 +331,7 @@ impl Supervisor {
         }
         // Watches of tasks that are gone are dropped as their files change.
         let jobs = &self.jobs;
-        self.setup.sources.retain(|_, list| {
+        self.pending.setup.sources.retain(|_, list| {
             list.retain(|w| jobs.task(w.task).is_some());
             !list.is_empty()
         });
@@ -366,8 +368,8 @@ impl Supervisor {
                 {
                     log::debug!("{}: its template environment changed", t.spec.name);
                 }
-                let wait = splay.mul_f64(self.rng.jitter());
-                self.timers.arm(Instant::now() + wait, Timer::TemplateChange { task: key, generation, template });
+                let wait = splay.mul_f64(self.io.rng.jitter());
+                self.io.timers.arm(Instant::now() + wait, Timer::TemplateChange { task: key, generation, template });
             }
             Err(e) => {
                 // As Nomad's template runner: a failed render while running
@@ -414,7 +416,7 @@ impl Supervisor {
                 {
                     Ok(pid) => {
                         self.children.own(pid, super::Owner::ChangeScript { task: key, template });
-                        self.timers.arm(Instant::now() + script.timeout, Timer::ChangeScriptTimeout { pid });
+                        self.io.timers.arm(Instant::now() + script.timeout, Timer::ChangeScriptTimeout { pid });
                     }
                     Err(e) => self.change_script_failed(
                         key,
@@ -433,7 +435,7 @@ impl Supervisor {
     /// A `change_script` outlived its timeout: killed, its end is a failure.
     pub(super) fn change_script_timed_out(&mut self, pid: nix::unistd::Pid) {
         if self.children.owns(pid) {
-            self.setup.timed_out.insert(pid);
+            self.pending.setup.timed_out.insert(pid);
             let _ = process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
         }
     }
@@ -447,7 +449,7 @@ impl Supervisor {
         pid: nix::unistd::Pid,
         exit: process::Exit,
     ) {
-        let timed_out = self.setup.timed_out.remove(&pid);
+        let timed_out = self.pending.setup.timed_out.remove(&pid);
         let Some(t) = self.jobs.task_mut(key) else { return };
         let Some(ChangeMode::Script(script)) = t.spec.templates.get(template).map(|tpl| tpl.change_mode.clone()) else {
             return;

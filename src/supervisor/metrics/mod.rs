@@ -372,22 +372,22 @@ impl Stats {
 impl Supervisor {
     /// Listens for scrapes when supd.toml says where.
     pub(super) fn bind_metrics(&mut self, addr: SocketAddr) -> Result<(), String> {
-        let endpoint = Endpoint::bind(addr, self.poll.registry(), &mut self.watches.tokens)?;
+        let endpoint = Endpoint::bind(addr, self.io.poll.registry(), &mut self.io.watches.tokens)?;
         log::info!("metrics on http://{}/metrics", endpoint.addr);
-        self.metrics.endpoint = Some(endpoint);
+        self.reports.metrics.endpoint = Some(endpoint);
         Ok(())
     }
 
     /// Whether `token` is the metrics endpoint's.
     pub(super) fn metrics_owns(&self, token: Token) -> bool {
-        self.metrics.endpoint.as_ref().is_some_and(|e| e.owns(token))
+        self.reports.metrics.endpoint.as_ref().is_some_and(|e| e.owns(token))
     }
 
     /// One of the metrics endpoint's tokens is ready.
     pub(super) fn on_metrics(&mut self, token: Token) {
-        let Some(endpoint) = self.metrics.endpoint.as_mut() else { return };
-        let registry = self.poll.registry();
-        let Some((conn, wanted)) = endpoint.on_ready(registry, &mut self.watches.tokens, token) else { return };
+        let Some(endpoint) = self.reports.metrics.endpoint.as_mut() else { return };
+        let registry = self.io.poll.registry();
+        let Some((conn, wanted)) = endpoint.on_ready(registry, &mut self.io.watches.tokens, token) else { return };
         let answer = match wanted {
             Wanted::Metrics { head } => {
                 if !endpoint.has_room(0) {
@@ -398,7 +398,7 @@ impl Supervisor {
                     match fresh {
                         Some((_, body)) => http(200, "OK", CONTENT_TYPE, body.as_bytes(), head),
                         None => {
-                            let body = render(&self.jobs, &self.metrics.stats);
+                            let body = render(&self.jobs, &self.reports.metrics.stats);
                             let answer = http(200, "OK", CONTENT_TYPE, body.as_bytes(), head);
                             endpoint.rendered = Some((now, body));
                             answer
@@ -413,23 +413,23 @@ impl Supervisor {
             Wanted::NotAllowed => http(405, "Method Not Allowed", "text/plain", b"only GET and HEAD\n", false),
             Wanted::BadRequest => http(400, "Bad Request", "text/plain", b"malformed HTTP request\n", false),
         };
-        let Some(endpoint) = self.metrics.endpoint.as_mut() else { return };
-        endpoint.answer(self.poll.registry(), conn, answer);
+        let Some(endpoint) = self.reports.metrics.endpoint.as_mut() else { return };
+        endpoint.answer(self.io.poll.registry(), conn, answer);
     }
 
     /// Tasks' ends were reaped: restart reactions start now.
     pub(super) fn metrics_reaped(&mut self, reaped: &children::Reaped) {
-        self.metrics.stats.reaped(&self.jobs, reaped, Instant::now());
+        self.reports.metrics.stats.reaped(&self.jobs, reaped, Instant::now());
     }
 
     /// A due start of `key` was made.
     pub(super) fn metrics_started(&mut self, key: TaskKey) {
-        self.metrics.stats.started(&self.jobs, key, Instant::now());
+        self.reports.metrics.stats.started(&self.jobs, key, Instant::now());
     }
 
     /// A check's probe is about to start.
     pub(super) fn metrics_probe_started(&mut self, ck: CheckKey) {
-        let probes = &mut self.metrics.stats.probes;
+        let probes = &mut self.reports.metrics.stats.probes;
         if probes.len() >= MAX_REAPED {
             // Probes called off (their task ended, their job went) left theirs.
             let jobs = &self.jobs;
@@ -444,12 +444,12 @@ impl Supervisor {
 
     /// A check's probe has its result: its duration, by the check's type.
     pub(super) fn metrics_probe_finished(&mut self, ck: CheckKey) {
-        let Some(started) = self.metrics.stats.probes.remove(&ck) else { return };
+        let Some(started) = self.reports.metrics.stats.probes.remove(&ck) else { return };
         let check =
             self.jobs.runs.get(&ck.run).and_then(|r| r.instances.get(ck.inst)).and_then(|i| i.checks.get(ck.check));
         let Some(kind) = check.map(|c| c.spec.kind.type_name()) else { return };
         if let Some(i) = CHECK_TYPES.iter().position(|t| *t == kind) {
-            self.metrics.stats.check_duration[i].observe(started.elapsed().as_secs_f64());
+            self.reports.metrics.stats.check_duration[i].observe(started.elapsed().as_secs_f64());
         }
     }
 }

@@ -1,0 +1,47 @@
+//! The supervisor's parts, grouped by what they serve: the loop's event
+//! sources, what supd writes down and reports, and the work in flight.
+//! Each field is a component with its own file and API; this file only
+//! names the groups.
+
+use super::{Timers, Watches};
+use super::{cgroups, containers, metrics, output, parsing, periodic, persist, rng, setup};
+use mio::Poll;
+use signal_hook_mio::v1_0::Signals;
+
+/// The loop's event sources and clocks.
+pub(super) struct Io {
+    pub(super) poll: Poll,
+    pub(super) signals: Signals,
+    /// What every other token of the loop watches.
+    pub(super) watches: Watches,
+    pub(super) timers: Timers,
+    pub(super) rng: rng::Rng,
+}
+
+/// What supd writes down and tells the world.
+pub(super) struct Reports {
+    /// The journal, a pending save, saved states not yet matched.
+    pub(super) store: persist::Store,
+    /// systemd's notify socket (ready, status, watchdog).
+    pub(super) notify: crate::notify::Notifier,
+    /// Where task output goes beyond its files (the journal), and supd's
+    /// warnings about output that cannot go where it should.
+    pub(super) output: output::Sinks,
+    /// The Prometheus endpoint, when configured, and supd's own measurements.
+    pub(super) metrics: metrics::Metrics,
+}
+
+/// Work in flight off the loop, or due later: each part reports back
+/// through the loop (a waker, a token, a timer).
+pub(super) struct Pending {
+    /// Artifact fetches in flight, template sources watched.
+    pub(super) setup: setup::SetupWork,
+    /// The container driver: its threads' reports, containers to adopt.
+    pub(super) containers: containers::Containers,
+    /// Large `job run` files being parsed off the loop.
+    pub(super) parses: parsing::Parses,
+    /// The schedules of periodic jobs.
+    pub(super) launches: periodic::Launches,
+    /// Cgroups of dead tasks, removed once their last processes are gone.
+    pub(super) graveyard: cgroups::Graveyard,
+}
