@@ -136,9 +136,14 @@ impl Supervisor {
             t.push_event("Task Setup", "Building Task Directory".into());
             t.setup.built = true;
         }
-        // Made again at every start: cheap, and a directory removed under
-        // supd comes back.
-        match alloc.build().and_then(|()| dir.build(owner)) {
+        // Built at the first start; a later start builds it again only when
+        // it is gone (removed under supd): one stat on a restart's path.
+        let built = if first || !dir.local().is_dir() {
+            alloc.build().and_then(|()| dir.build(owner))
+        } else {
+            Ok(Secrets::Tmpfs)
+        };
+        match built {
             Ok(Secrets::Tmpfs) => {}
             Ok(Secrets::Directory { warning }) => {
                 if !self.pending.setup.secrets_warned {

@@ -61,27 +61,40 @@ impl Dir {
     /// The directory `parts` below this one, made (with `mode` and `owner`)
     /// where missing.
     pub fn subdir(&self, parts: &[&str], create: Option<(u32, Owner)>) -> Result<Dir, BeneathError> {
-        let mut cur = self.fd.try_clone().map_err(|e| err(parts, Errno::from_raw(e.raw_os_error().unwrap_or(0))))?;
+        let mut cur: Option<OwnedFd> = None;
         for (i, name) in parts.iter().enumerate() {
             check_name(name).map_err(|e| err(&parts[..=i], e))?;
-            let next = match openat(&cur, *name, DIR_FLAGS, Mode::empty()) {
-                Err(Errno::ENOENT) if create.is_some() => {
-                    let (mode, owner) = create.unwrap_or((0o755, None));
-                    match mkdirat(&cur, *name, Mode::from_bits_truncate(mode)) {
-                        Ok(()) | Err(Errno::EEXIST) => {}
-                        Err(e) => return Err(err(&parts[..=i], e)),
-                    }
-                    let fd = openat(&cur, *name, DIR_FLAGS, Mode::empty()).map_err(|e| err(&parts[..=i], e))?;
-                    // mkdir's mode passes through the umask; the mode asked for is meant.
-                    fchmod(&fd, Mode::from_bits_truncate(mode)).map_err(|e| err(&parts[..=i], e))?;
-                    chown(&fd, owner).map_err(|e| err(&parts[..=i], e))?;
-                    fd
-                }
-                other => other.map_err(|e| err(&parts[..=i], link_or(&cur, name, e)))?,
+            let at = cur.as_ref().unwrap_or(&self.fd);
+            // Made first, then opened: a fresh tree costs no failed open,
+            // and on a kept one the mkdir fails with EEXIST (a link in the
+            // way too: it is refused by the open below, never followed).
+            let made = match create {
+                Some((mode, _)) => match mkdirat(at, *name, Mode::from_bits_truncate(mode)) {
+                    Ok(()) => true,
+                    Err(Errno::EEXIST) => false,
+                    Err(e) => return Err(err(&parts[..=i], e)),
+                },
+                None => false,
             };
-            cur = next;
+            let fd =
+                openat(at, *name, DIR_FLAGS, Mode::empty()).map_err(|e| err(&parts[..=i], link_or(at, name, e)))?;
+            if let (true, Some((mode, owner))) = (made, create) {
+                // mkdir's mode passes through the umask; the mode asked for
+                // is meant.
+                if mode & !umask() != mode {
+                    fchmod(&fd, Mode::from_bits_truncate(mode)).map_err(|e| err(&parts[..=i], e))?;
+                }
+                chown(&fd, owner).map_err(|e| err(&parts[..=i], e))?;
+            }
+            cur = Some(fd);
         }
-        Ok(Dir { fd: cur })
+        match cur {
+            Some(fd) => Ok(Dir { fd }),
+            None => {
+                let fd = self.fd.try_clone().map_err(|e| err(parts, io_errno(&e)))?;
+                Ok(Dir { fd })
+            }
+        }
     }
 
     /// Reads the regular file `name` of this directory, at most `limit` bytes.
@@ -199,6 +212,22 @@ fn chown<F: AsFd>(fd: F, owner: Owner) -> Result<(), Errno> {
         None => Ok(()),
         Some((u, g)) => fchown(fd, Some(Uid::from_raw(u)), Some(Gid::from_raw(g))),
     }
+}
+
+/// supd's umask, read once from /proc/self/status (reading it with
+/// umask(2) would change it for a moment under other threads); when it
+/// cannot be read, every mode is set explicitly.
+fn umask() -> u32 {
+    static UMASK: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *UMASK.get_or_init(|| {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| {
+                let line = s.lines().find(|l| l.starts_with("Umask:"))?;
+                u32::from_str_radix(line.trim_start_matches("Umask:").trim(), 8).ok()
+            })
+            .unwrap_or(0o7777)
+    })
 }
 
 pub fn io_errno(e: &std::io::Error) -> Errno {
