@@ -133,7 +133,7 @@ impl Supervisor {
             }
         }
         let home = self.cfg.state_dir.display().to_string();
-        let listed = match engine.list(docker::LABEL_HOME, &home) {
+        let listed = match engine.list(&[(docker::LABEL_HOME, &home)]) {
             Ok(l) => l,
             Err(e) => {
                 log::warn!("{name} driver: {e}; containers of a previous supd are not adopted");
@@ -301,15 +301,19 @@ impl Supervisor {
 
     /// The driver's reports that came in.
     pub(super) fn on_container_reports(&mut self) {
-        let reports: Vec<_> = self.containers.drivers.iter_mut().flatten().flat_map(|(d, _)| d.take()).collect();
-        for ((key, generation), report) in reports {
-            self.on_container_report(key, generation, report);
+        let mut reports = Vec::new();
+        for (engine, d) in ENGINES.into_iter().zip(self.containers.drivers.iter_mut()) {
+            if let Some((d, _)) = d {
+                reports.extend(d.take().into_iter().map(|r| (engine, r)));
+            }
+        }
+        for (engine, ((key, generation), report)) in reports {
+            self.on_container_report(engine, key, generation, report);
         }
     }
 
-    fn on_container_report(&mut self, key: TaskKey, generation: u64, report: Report) {
+    fn on_container_report(&mut self, engine: Driver, key: TaskKey, generation: u64, report: Report) {
         let label = self.label(key);
-        let engine = self.jobs.task(key).map_or(Driver::Docker, |t| t.spec.driver);
         let current =
             self.jobs.task(key).and_then(|t| t.container.as_ref()).is_some_and(|c| c.generation == generation);
         if !current {
@@ -363,12 +367,19 @@ impl Supervisor {
     }
 
     /// A task is dead for good: the container made ahead for its next run
-    /// is removed.
+    /// is removed, and any other container carrying the task's labels.
     pub(super) fn release_container(&mut self, key: TaskKey) {
         let Some(engine) = self.jobs.task(key).map(|t| t.spec.driver).filter(|d| d.is_container()) else { return };
         let slot = slot_of(key, &self.jobs);
+        let Some(i) = self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else { return };
+        let Some(t) = i.tasks.get(key.task) else { return };
+        let labels = vec![
+            (docker::LABEL_HOME.to_string(), self.cfg.state_dir.display().to_string()),
+            (docker::LABEL_ALLOC.to_string(), i.id.clone()),
+            (docker::LABEL_TASK.to_string(), t.spec.name.clone()),
+        ];
         if let Some(d) = self.containers.driver(engine) {
-            d.drop_spare((key, 0), &slot);
+            d.drop_spare((key, 0), &slot, labels);
         }
     }
 
