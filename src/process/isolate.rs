@@ -37,6 +37,32 @@ pub struct Isolation {
     pub caps: u64,
 }
 
+/// Why this process cannot isolate a task (`None`: it can): making the
+/// namespaces and mounts takes root with `CAP_SYS_ADMIN` and a kernel
+/// with mount and PID namespaces. Nomad's exec driver is undetected on
+/// such a host; so is `driver.exec` here.
+pub fn missing() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("supd does not run as root".into());
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let sys_admin = cap_number("sys_admin").map_or(0, |n| 1u64 << n);
+    if eff & sys_admin == 0 {
+        return Some("supd runs without the capability CAP_SYS_ADMIN".into());
+    }
+    for ns in ["mnt", "pid", "ipc"] {
+        if !Path::new("/proc/self/ns").join(ns).exists() {
+            return Some(format!("the kernel has no {ns} namespaces"));
+        }
+    }
+    None
+}
+
 /// A host path mounted at `target` (relative to the new root).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {

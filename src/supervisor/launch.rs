@@ -35,9 +35,9 @@ pub(super) fn task_spec(
     if !t.spec.driver.is_isolated() {
         return spec_of(node, run, instance, t, None, true, None);
     }
-    if !nix::unistd::geteuid().is_root() {
+    if let Some(why) = crate::process::isolate::missing() {
         return Err(LaunchError::Isolation(format!(
-            "driver {:?} isolates its tasks (mount, PID and IPC namespaces, a root of their own, capabilities), which needs supd to run as root: run supd as root, or use driver \"raw_exec\" for a plain host process",
+            "driver {:?} isolates its tasks (mount, PID and IPC namespaces, a root of their own, capabilities), which needs supd to run as root, and {why}: run supd as root, or use driver \"raw_exec\" for a plain host process",
             t.spec.driver.as_str()
         )));
     }
