@@ -245,3 +245,46 @@ fn an_exec_task_is_flagged_where_supd_cannot_isolate_it() {
         "{as_nobody}"
     );
 }
+
+/// A script check of an exec task runs inside the task, as Nomad's exec
+/// driver runs it: in its root (a file the task made in /local is there,
+/// which on the host is not), its PID namespace (PID 1 is the task,
+/// which it may signal) and as its user.
+#[test]
+fn a_script_check_of_an_exec_task_runs_inside_the_task() {
+    require_root();
+    let s = Supd::new();
+    s.write_job(
+        "inside.hcl",
+        r#"job "inside" {
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "touch /local/marker; exec sleep 1000"]
+      }
+      service {
+        check {
+          name     = "inside"
+          type     = "script"
+          command  = "/bin/sh"
+          args     = ["-c", "test -f /local/marker && kill -0 1 && echo uid=$(id -u) pid1=$(cat /proc/1/comm) cwd=$(pwd)"]
+          interval = "200ms"
+          timeout  = "5s"
+        }
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    assert!(!Path::new("/local/marker").exists(), "the host has no /local/marker");
+    let t = s.wait_health("inside/g/0/t", "passing");
+    let c = check(&t, "inside").expect("the check is listed");
+    assert_eq!(c["status"], "passing", "{}", pretty(&t));
+    assert!(c["output"].as_str().is_some_and(|o| o.contains("uid=65534 pid1=sleep cwd=/")), "{}", pretty(c));
+    s.supctl_ok(&["job", "stop", "inside"]);
+    s.wait_dead("inside/g/0/t");
+}
