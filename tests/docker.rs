@@ -676,6 +676,31 @@ fn no_container_made_ahead_outlives_its_task() {
         assert_no_container_left(e, &s, &format!("after a restart of supd and job stop, round {round}"));
     }
 
+    // A container with a task's labels that no run follows (what a supd
+    // killed while creating one leaves, answered after its successor
+    // listed the containers to adopt) goes when the task ends.
+    s.supctl_ok(&["job", "run", &file]);
+    let t = s.wait_running(CHURN[0]);
+    let id = container_id(&t);
+    let alloc = e.docker_ok(&["inspect", "--format", "{{index .Config.Labels \"supd.alloc_id\"}}", &id]);
+    let stray = e.docker_ok(&[
+        "create",
+        "--label",
+        &home_label(&s),
+        "--label",
+        &format!("supd.alloc_id={}", alloc.trim()),
+        "--label",
+        "supd.task=t",
+        "tools:1",
+        "/bin/sleep",
+        "1000",
+    ]);
+    s.supctl_ok(&["job", "stop", "churn"]);
+    for t in CHURN {
+        s.wait_dead(t);
+    }
+    assert_no_container_left(e, &s, &format!("after job stop, beside {}", stray.trim()));
+
     // The instances are replaced: nothing of the old ones is left.
     s.supctl_ok(&["job", "run", &file]);
     let mut st = Value::Null;
