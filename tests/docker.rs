@@ -676,21 +676,26 @@ fn no_container_made_ahead_outlives_its_task() {
         assert_no_container_left(e, &s, &format!("after a restart of supd and job stop, round {round}"));
     }
 
-    // A container with a task's labels that no run follows (what a supd
-    // killed while creating one leaves, answered after its successor
-    // listed the containers to adopt) goes when the task ends.
+    // A container of a task that no run follows, made by a previous supd
+    // (of an instance id of its own: the one a supd killed while creating
+    // it leaves, answered after its successor listed the containers to
+    // adopt) goes when the task ends.
     s.supctl_ok(&["job", "run", &file]);
-    let t = s.wait_running(CHURN[0]);
-    let id = container_id(&t);
-    let alloc = e.docker_ok(&["inspect", "--format", "{{index .Config.Labels \"supd.alloc_id\"}}", &id]);
+    s.wait_running(CHURN[0]);
     let stray = e.docker_ok(&[
         "create",
         "--label",
         &home_label(&s),
         "--label",
-        &format!("supd.alloc_id={}", alloc.trim()),
+        "supd.job=churn",
+        "--label",
+        "supd.group=g",
+        "--label",
+        "supd.index=0",
         "--label",
         "supd.task=t",
+        "--label",
+        "supd.alloc_id=0123456789abcdef",
         "tools:1",
         "/bin/sleep",
         "1000",
@@ -726,6 +731,13 @@ fn no_container_made_ahead_outlives_its_task() {
         }) && !allocs.iter().any(|a| old.iter().any(|o| o.starts_with(a.as_str()) || a.starts_with(o.as_str())))
     });
     assert!(ok, "containers of the replaced instances {old:?} are left: {:?}\n{}", container_allocs(e, &s), s.log());
+    // The replacements' own containers were not taken for leftovers.
+    std::thread::sleep(Duration::from_secs(1));
+    let st = s.status();
+    for t in CHURN {
+        let t = task(&st, t).expect("the task");
+        assert!(t["state"] == "running" && restarts(t) == 0, "{}\n{}", pretty(t), s.log());
+    }
 
     // supd shuts down right after job stop: it waits for the removals.
     s.supctl_ok(&["job", "stop", "churn"]);

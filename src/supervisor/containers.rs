@@ -256,6 +256,7 @@ impl Supervisor {
             (docker::LABEL_INDEX.to_string(), inst.index.to_string()),
             (docker::LABEL_TASK.to_string(), t.spec.name.clone()),
             (docker::LABEL_ALLOC.to_string(), inst.id.clone()),
+            (docker::LABEL_BOOT.to_string(), boot().to_string()),
         ];
         let ports = inst
             .ports
@@ -367,19 +368,23 @@ impl Supervisor {
     }
 
     /// A task is dead for good: the container made ahead for its next run
-    /// is removed, and any other container carrying the task's labels.
+    /// is removed, and any other container of the task (its job, group,
+    /// index and name) that this instance or a previous supd made.
     pub(super) fn release_container(&mut self, key: TaskKey) {
         let Some(engine) = self.jobs.task(key).map(|t| t.spec.driver).filter(|d| d.is_container()) else { return };
         let slot = slot_of(key, &self.jobs);
-        let Some(i) = self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else { return };
+        let Some(run) = self.jobs.runs.get(&key.run) else { return };
+        let Some(i) = run.instances.get(key.inst) else { return };
         let Some(t) = i.tasks.get(key.task) else { return };
         let labels = vec![
             (docker::LABEL_HOME.to_string(), self.cfg.state_dir.display().to_string()),
-            (docker::LABEL_ALLOC.to_string(), i.id.clone()),
+            (docker::LABEL_JOB.to_string(), run.job.id.clone()),
+            (docker::LABEL_GROUP.to_string(), run.job.groups[i.group].name.clone()),
+            (docker::LABEL_INDEX.to_string(), i.index.to_string()),
             (docker::LABEL_TASK.to_string(), t.spec.name.clone()),
         ];
         if let Some(d) = self.containers.driver(engine) {
-            d.drop_spare((key, 0), &slot, labels);
+            d.drop_spare((key, 0), &slot, labels, i.id.clone(), boot().to_string());
         }
     }
 
@@ -436,6 +441,15 @@ impl Supervisor {
         self.journal_task(key);
         self.activate_checks(key);
     }
+}
+
+/// This start of supd, as its containers' [`docker::LABEL_BOOT`] says it.
+fn boot() -> &'static str {
+    static BOOT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        format!("{}-{:x}", std::process::id(), now.as_nanos())
+    })
 }
 
 /// What identifies a task's runs to the driver: its instance and name.

@@ -207,12 +207,16 @@ impl<K: Send + Clone + 'static> Docker<K> {
 
     /// A task is dead for good: the container made ahead for its next run
     /// and those of its ended runs go, then every other container carrying
-    /// the task's `labels`: one whose create was answered after a previous
-    /// supd listed the containers to adopt (it was killed while creating
-    /// it) is known to no one else. A container made or ended later by a
-    /// thread of the task's runs goes as it comes (`put`, `ended`). The
-    /// sweep stops if the task is started again meanwhile.
-    pub fn drop_spare(&self, key: K, slot: &str, labels: Vec<(String, String)>) {
+    /// the task's `labels` (job, group, index, task) that is of this
+    /// instance (`mine`: its alloc id, [`super::LABEL_ALLOC`]) or that a
+    /// previous supd made (`boot`: this supd's [`super::LABEL_BOOT`]):
+    /// one whose create was answered after this supd listed the containers
+    /// to adopt (the previous supd was killed while creating it) is known
+    /// to no one else. Another instance's containers (its replacement) are
+    /// left alone. A container made or ended later by a thread of the
+    /// task's runs goes as it comes (`put`, `ended`). The sweep stops if
+    /// the task is started again meanwhile.
+    pub fn drop_spare(&self, key: K, slot: &str, labels: Vec<(String, String)>, mine: String, boot: String) {
         let known = self.spares.drop_slot(slot);
         let (spares, slot) = (self.spares.clone(), slot.to_string());
         self.spawn("remove", key, move |engine, _| {
@@ -226,7 +230,11 @@ impl<K: Send + Clone + 'static> Docker<K> {
                 Ok(l) => l,
                 Err(e) => return log::warn!("{slot}: {e}; containers of the task may be left"),
             };
+            let label = |c: &super::engine::Listed, k: &str| c.labels.get(k).cloned().unwrap_or_default();
             for c in left {
+                if label(&c, super::LABEL_ALLOC) != mine && label(&c, super::LABEL_BOOT) == boot {
+                    continue;
+                }
                 if !spares.dropped(&slot) {
                     return;
                 }
