@@ -570,3 +570,179 @@ fn a_container_sees_its_task_directories_templates_and_relative_volumes() {
     let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).is_empty());
     assert!(ok, "containers left: {:?}", e.containers(&home_label(&s)));
 }
+
+/// The churn job: three instances of a container task restarted at once
+/// whenever it ends (`args` is its shell command).
+fn churn_job(args: &str) -> String {
+    format!(
+        r#"job "churn" {{
+  group "g" {{
+    count = 3
+    restart {{
+      attempts = 100000
+      interval = "10m"
+      delay    = "0s"
+      mode     = "delay"
+    }}
+    task "t" {{
+      driver       = "docker"
+      kill_timeout = "1s"
+      config {{
+        image   = "tools:1"
+        command = "/bin/sh"
+        args    = ["-c", "{args}"]
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+const CHURN: [&str; 3] = ["churn/g/0/t", "churn/g/1/t", "churn/g/2/t"];
+
+/// The alloc ids on the containers of this supd, running or not.
+fn container_allocs(e: &Engine, s: &Supd) -> Vec<String> {
+    let out = e.docker_ok(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label={}", home_label(s)),
+        "--format",
+        "{{.Label \"supd.alloc_id\"}}",
+    ]);
+    out.lines().map(str::to_string).collect()
+}
+
+fn assert_no_container_left(e: &Engine, s: &Supd, when: &str) {
+    // Removals wait for the engine, which other tests keep busy too.
+    let ok = wait_until(2 * PATIENCE, || e.containers(&home_label(s)).is_empty());
+    assert!(
+        ok,
+        "containers left {when}:\n{}\n{}",
+        e.docker_ok(&["ps", "-a", "--filter", &format!("label={}", home_label(s))]),
+        s.log()
+    );
+}
+
+/// A container made ahead for a task's next run never outlives the task:
+/// when the job is stopped at once after a restart (while the next run's
+/// container is being made, or before its thread has even begun), after
+/// a supd killed while it made one is started again, when the instance
+/// is replaced, and at supd's shutdown with the job stopped.
+#[test]
+fn no_container_made_ahead_outlives_its_task() {
+    let e = engine();
+    let s = Supd::new();
+    let file = s.write_file("churn.hcl", &churn_job("sleep 0.3"));
+    let file = file.to_str().expect("UTF-8 path").to_string();
+    let mut s = supd_with(s);
+
+    // Stopped right after a restart, at a different moment each round.
+    for round in 0..4u64 {
+        s.supctl_ok(&["job", "run", &file]);
+        let ok = wait_until(4 * PATIENCE, || {
+            s.try_status().is_some_and(|st| CHURN.iter().all(|t| task(&st, t).is_some_and(|t| restarts(t) >= 1)))
+        });
+        assert!(ok, "round {round}: every instance restarts\n{}", s.log());
+        std::thread::sleep(Duration::from_millis(round * 70));
+        s.supctl_ok(&["job", "stop", "churn"]);
+        for t in CHURN {
+            s.wait_dead(t);
+        }
+        assert_no_container_left(e, &s, &format!("after job stop, round {round}"));
+    }
+
+    // supd killed as soon as a task runs (its next run's container, and
+    // the other tasks' containers, being made), then started again: it
+    // adopts what runs, and job stop leaves nothing, also of what the
+    // killed supd was making.
+    std::fs::write(&file, churn_job("sleep 1000")).expect("write the job");
+    for round in 0..3 {
+        s.supctl_ok(&["job", "run", &file]);
+        let ok = wait_until(4 * PATIENCE, || {
+            s.try_status().is_some_and(|st| CHURN.iter().any(|t| task(&st, t).is_some_and(|t| t["state"] == "running")))
+        });
+        assert!(ok, "round {round}: a task runs\n{}", s.log());
+        s.kill9();
+        s = supd_with(s);
+        for t in CHURN {
+            s.wait_running(t);
+        }
+        s.supctl_ok(&["job", "stop", "churn"]);
+        for t in CHURN {
+            s.wait_dead(t);
+        }
+        assert_no_container_left(e, &s, &format!("after a restart of supd and job stop, round {round}"));
+    }
+
+    // A container of a task that no run follows, made by a previous supd
+    // (of an instance id of its own: the one a supd killed while creating
+    // it leaves, answered after its successor listed the containers to
+    // adopt) goes when the task ends.
+    s.supctl_ok(&["job", "run", &file]);
+    s.wait_running(CHURN[0]);
+    let stray = e.docker_ok(&[
+        "create",
+        "--label",
+        &home_label(&s),
+        "--label",
+        "supd.job=churn",
+        "--label",
+        "supd.group=g",
+        "--label",
+        "supd.index=0",
+        "--label",
+        "supd.task=t",
+        "--label",
+        "supd.alloc_id=0123456789abcdef",
+        "tools:1",
+        "/bin/sleep",
+        "1000",
+    ]);
+    s.supctl_ok(&["job", "stop", "churn"]);
+    for t in CHURN {
+        s.wait_dead(t);
+    }
+    assert_no_container_left(e, &s, &format!("after job stop, beside {}", stray.trim()));
+
+    // The instances are replaced: nothing of the old ones is left.
+    s.supctl_ok(&["job", "run", &file]);
+    let mut st = Value::Null;
+    let ok = wait_until(4 * PATIENCE, || {
+        st = s.try_status().unwrap_or(Value::Null);
+        CHURN.iter().all(|t| task(&st, t).is_some_and(|t| t["state"] == "running"))
+    });
+    assert!(ok, "every instance runs: {}\n{}", pretty(&st), s.log());
+    let old: Vec<String> = CHURN
+        .iter()
+        .map(|t| instance(&st, t.rsplit_once('/').unwrap().0).and_then(|i| i["id"].as_str()).unwrap().to_string())
+        .collect();
+    std::fs::write(&file, churn_job("sleep 999")).expect("write the job");
+    s.supctl_ok(&["job", "run", &file]);
+    let ok = wait_until(4 * PATIENCE, || {
+        let allocs = container_allocs(e, &s);
+        let st = s.status();
+        CHURN.iter().all(|t| {
+            task(&st, t).is_some_and(|t| t["state"] == "running")
+                && instance(&st, t.rsplit_once('/').unwrap().0)
+                    .and_then(|i| i["id"].as_str())
+                    .is_some_and(|id| !old.iter().any(|o| o.starts_with(id) || id.starts_with(o.as_str())))
+        }) && !allocs.iter().any(|a| old.iter().any(|o| o.starts_with(a.as_str()) || a.starts_with(o.as_str())))
+    });
+    assert!(ok, "containers of the replaced instances {old:?} are left: {:?}\n{}", container_allocs(e, &s), s.log());
+    // The replacements' own containers were not taken for leftovers.
+    std::thread::sleep(Duration::from_secs(1));
+    let st = s.status();
+    for t in CHURN {
+        let t = task(&st, t).expect("the task");
+        assert!(t["state"] == "running" && restarts(t) == 0, "{}\n{}", pretty(t), s.log());
+    }
+
+    // supd shuts down right after job stop: it waits for the removals.
+    s.supctl_ok(&["job", "stop", "churn"]);
+    kill(Pid::from_raw(s.pid()), Signal::SIGTERM).expect("SIGTERM supd");
+    assert!(s.wait_exit(Duration::from_secs(60)).is_some(), "supd exits\n{}", s.log());
+    let left = e.containers(&home_label(&s));
+    assert!(left.is_empty(), "containers left after job stop and supd's shutdown: {left:?}\n{}", s.log());
+}

@@ -207,3 +207,84 @@ fn an_unknown_exec_config_key_is_an_error_with_a_suggestion() {
     let text = describe(&out);
     assert!(!out.status.success() && text.contains("pid_mod") && text.contains("pid_mode"), "{text}");
 }
+
+/// `driver.exec` is an attribute only where supd can isolate a task: as
+/// root `supd --check` takes an exec job as it is; as an unprivileged
+/// user it warns at the task that its start would be a Driver Failure.
+#[test]
+fn an_exec_task_is_flagged_where_supd_cannot_isolate_it() {
+    require_root();
+    require("setpriv", "util-linux");
+    let dir = tempfile::tempdir().expect("temporary directory");
+    std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let file = dir.path().join("iso.hcl");
+    std::fs::write(
+        &file,
+        "job \"iso\" {\n  group \"g\" {\n    task \"t\" {\n      driver = \"exec\"\n      config { command = \"/bin/true\" }\n    }\n  }\n}\n",
+    )
+    .expect("write the job");
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o644)).expect("chmod");
+    let check = |unprivileged: bool| {
+        let mut cmd = if unprivileged {
+            let mut c = std::process::Command::new("setpriv");
+            c.args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", SUPD]);
+            c
+        } else {
+            std::process::Command::new(SUPD)
+        };
+        let out = cmd.arg("--check").arg("--jobs").arg(dir.path()).output().expect("run supd --check");
+        assert!(out.status.success(), "{}", describe(&out));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let as_root = check(false);
+    assert!(!as_root.contains("driver.exec"), "{as_root}");
+    let as_nobody = check(true);
+    assert!(
+        as_nobody.contains("iso.hcl:3:5: warning: task \"t\" uses driver \"exec\"")
+            && as_nobody.contains("driver.exec is unset"),
+        "{as_nobody}"
+    );
+}
+
+/// A script check of an exec task runs inside the task, as Nomad's exec
+/// driver runs it: in its root (a file the task made in /local is there,
+/// which on the host is not), its PID namespace (PID 1 is the task,
+/// which it may signal) and as its user.
+#[test]
+fn a_script_check_of_an_exec_task_runs_inside_the_task() {
+    require_root();
+    let s = Supd::new();
+    s.write_job(
+        "inside.hcl",
+        r#"job "inside" {
+  group "g" {
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "touch /local/marker; exec sleep 1000"]
+      }
+      service {
+        check {
+          name     = "inside"
+          type     = "script"
+          command  = "/bin/sh"
+          args     = ["-c", "test -f /local/marker && kill -0 1 && echo uid=$(id -u) pid1=$(cat /proc/1/comm) cwd=$(pwd)"]
+          interval = "200ms"
+          timeout  = "5s"
+        }
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    assert!(!Path::new("/local/marker").exists(), "the host has no /local/marker");
+    let t = s.wait_health("inside/g/0/t", "passing");
+    let c = check(&t, "inside").expect("the check is listed");
+    assert_eq!(c["status"], "passing", "{}", pretty(&t));
+    assert!(c["output"].as_str().is_some_and(|o| o.contains("uid=65534 pid1=sleep cwd=/")), "{}", pretty(c));
+    s.supctl_ok(&["job", "stop", "inside"]);
+    s.wait_dead("inside/g/0/t");
+}

@@ -198,8 +198,11 @@ fn run() -> ExitCode {
     let podman = file.driver.podman.settings();
     let exec = file.driver.exec.settings();
     let java = file.driver.java.settings();
-    // `driver.java` and `driver.java.version`, when this host has a JVM.
-    node.attrs.extend(java.fingerprint());
+    // `driver.java` and `driver.java.version`, when this host has a JVM
+    // and supd can isolate its tasks (java tasks run as exec ones).
+    if supd::process::isolate::missing().is_none() {
+        node.attrs.extend(java.fingerprint());
+    }
     // Checked when the file was read.
     let metrics_listen = file.metrics_addr().unwrap_or(None);
     let cfg = Config {

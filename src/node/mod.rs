@@ -83,7 +83,11 @@ impl Node {
             attrs.insert("memory.totalbytes".into(), bytes.to_string());
         }
         attrs.insert("unique.hostname".into(), hostname.clone());
-        attrs.insert("driver.exec".into(), "1".into());
+        // Only where tasks can be isolated, as Nomad's exec driver is
+        // undetected without root.
+        if crate::process::isolate::missing().is_none() {
+            attrs.insert("driver.exec".into(), "1".into());
+        }
         attrs.insert("driver.raw_exec".into(), "1".into());
         attrs.insert("supd.version".into(), env!("CARGO_PKG_VERSION").into());
         Node {
@@ -145,6 +149,20 @@ impl Node {
                     job.id, job.datacenters, self.datacenter, self.datacenter
                 ),
             ));
+        }
+        // As Nomad places no task on a node without its driver: exec and
+        // java need the isolation `driver.exec` stands for.
+        for t in job.groups.iter().flat_map(|g| &g.tasks) {
+            if t.driver.is_isolated() && !self.attrs.contains_key("driver.exec") {
+                out.push((
+                    t.pos,
+                    format!(
+                        "task {:?} uses driver {:?}, which isolates its tasks, but this node cannot (driver.exec is unset: it takes root): its start would be a Driver Failure — run supd as root, or use driver \"raw_exec\" for a plain host process",
+                        t.name,
+                        t.driver.as_str()
+                    ),
+                ));
+            }
         }
         let mut seen = Vec::new();
         for group in &job.groups {
@@ -433,6 +451,44 @@ mod tests {
         assert!(e.contains("Dimension \"cpu\" exhausted") && !e.contains("\"memory\" exhausted"), "{e}");
         let e = fit(&n, (5000, 4096), job).unwrap_err();
         assert!(e.contains("Dimension \"cpu\" exhausted, Dimension \"memory\" exhausted"), "{e}");
+    }
+
+    #[test]
+    fn an_isolated_task_is_a_problem_on_a_node_that_cannot_isolate() {
+        let parsed = crate::jobspec::parse_str(
+            "iso.hcl",
+            r#"job "iso" {
+  group "g" {
+    task "plain" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+    }
+    task "jailed" {
+      driver = "exec"
+      config { command = "/bin/true" }
+    }
+  }
+}
+"#,
+        );
+        let job = &parsed.jobs[0];
+        let mut n = node();
+        let problems = n.placement_problems(job);
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert_eq!((problems[0].0.line, problems[0].0.column), (7, 5), "{problems:?}");
+        assert!(
+            problems[0].1.contains("task \"jailed\" uses driver \"exec\"")
+                && problems[0].1.contains("driver.exec is unset")
+        );
+        n.attrs.insert("driver.exec".into(), "1".into());
+        assert!(n.placement_problems(job).is_empty());
+    }
+
+    #[test]
+    fn detection_advertises_exec_only_where_tasks_can_be_isolated() {
+        let n = Node::detect();
+        assert_eq!(n.attrs.contains_key("driver.exec"), crate::process::isolate::missing().is_none());
+        assert!(n.attrs.contains_key("driver.raw_exec"));
     }
 
     fn node() -> Node {

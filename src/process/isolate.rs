@@ -37,6 +37,32 @@ pub struct Isolation {
     pub caps: u64,
 }
 
+/// Why this process cannot isolate a task (`None`: it can): making the
+/// namespaces and mounts takes root with `CAP_SYS_ADMIN` and a kernel
+/// with mount and PID namespaces. Nomad's exec driver is undetected on
+/// such a host; so is `driver.exec` here.
+pub fn missing() -> Option<String> {
+    if !nix::unistd::geteuid().is_root() {
+        return Some("supd does not run as root".into());
+    }
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let sys_admin = cap_number("sys_admin").map_or(0, |n| 1u64 << n);
+    if eff & sys_admin == 0 {
+        return Some("supd runs without the capability CAP_SYS_ADMIN".into());
+    }
+    for ns in ["mnt", "pid", "ipc"] {
+        if !Path::new("/proc/self/ns").join(ns).exists() {
+            return Some(format!("the kernel has no {ns} namespaces"));
+        }
+    }
+    None
+}
+
 /// A host path mounted at `target` (relative to the new root).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Bind {
@@ -294,7 +320,19 @@ pub(super) unsafe fn enter(p: &Prepared) -> Result<(), i32> {
         {
             return Err(4);
         }
-        for &cap in &p.drop {
+        bound(&p.drop)
+    }
+}
+
+/// The bounding set cut to what the task keeps, no ambient capability,
+/// `no_new_privs`.
+///
+/// # Safety
+/// Called only in the cloned child.
+unsafe fn bound(drop: &[c_int]) -> Result<(), i32> {
+    // SAFETY: prctl calls with numbers only.
+    unsafe {
+        for &cap in drop {
             if libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) < 0
                 && *libc::__errno_location() != libc::EINVAL
             {
@@ -309,12 +347,70 @@ pub(super) unsafe fn enter(p: &Prepared) -> Result<(), i32> {
     Ok(())
 }
 
+/// A process started inside a running isolated task (a script check, as
+/// Nomad runs one through the task's driver): the task's IPC, mount and
+/// PID namespaces and its root, held open from before the clone, and its
+/// capability bounds.
+pub struct Joined {
+    ipc: Option<std::fs::File>,
+    mnt: std::fs::File,
+    root: std::fs::File,
+    /// The task's PID namespace: the parent's thread makes its children
+    /// there for the clone (`pid_for_children`), then goes back to `own`.
+    pub(super) pid: Option<std::fs::File>,
+    pub(super) own: std::fs::File,
+    drop: Vec<c_int>,
+    pub(super) keep: u64,
+}
+
+impl Joined {
+    /// The namespaces of the task whose first process is `task`.
+    pub fn new(task: i32, iso: &Isolation) -> std::io::Result<Joined> {
+        let open = |what: &str| std::fs::File::open(format!("/proc/{task}/{what}"));
+        Ok(Joined {
+            ipc: if iso.ipc { Some(open("ns/ipc")?) } else { None },
+            mnt: open("ns/mnt")?,
+            root: open("root")?,
+            pid: if iso.pid { Some(open("ns/pid")?) } else { None },
+            own: std::fs::File::open("/proc/thread-self/ns/pid_for_children")?,
+            drop: (0..=last_cap()).filter(|&c| c >= 64 || iso.caps & (1u64 << c) == 0).collect(),
+            keep: iso.caps,
+        })
+    }
+}
+
+/// The child's side of [`Joined`], before its descriptor table is
+/// trimmed: into the task's IPC and mount namespaces, its root, its
+/// capability bounds. Err: errno is left as the failed call set it.
+///
+/// # Safety
+/// Called only in the cloned child (which shares no `fs` with supd).
+pub(super) unsafe fn join(j: &Joined) -> Result<(), i32> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: system calls on descriptors `j` holds open.
+    unsafe {
+        if let Some(ipc) = &j.ipc
+            && libc::setns(ipc.as_raw_fd(), libc::CLONE_NEWIPC) < 0
+        {
+            return Err(0);
+        }
+        if libc::setns(j.mnt.as_raw_fd(), libc::CLONE_NEWNS) < 0
+            || libc::fchdir(j.root.as_raw_fd()) < 0
+            || libc::chroot(c".".as_ptr()) < 0
+            || libc::chdir(c"/".as_ptr()) < 0
+        {
+            return Err(4);
+        }
+        bound(&j.drop)
+    }
+}
+
 /// After the switch to root (allowed by supd.toml): its permitted and
-/// effective sets become the kept ones, as Nomad's for root.
+/// effective sets become the kept ones (`keep`), as Nomad's for root.
 ///
 /// # Safety
 /// Called only in the cloned child.
-pub(super) unsafe fn limit_root_caps(p: &Prepared) -> bool {
+pub(super) unsafe fn limit_root_caps(keep: u64) -> bool {
     #[repr(C)]
     struct Header {
         version: u32,
@@ -329,8 +425,8 @@ pub(super) unsafe fn limit_root_caps(p: &Prepared) -> bool {
     }
     const V3: u32 = 0x2008_0522;
     let hdr = Header { version: V3, pid: 0 };
-    let lo = p.keep as u32;
-    let hi = (p.keep >> 32) as u32;
+    let lo = keep as u32;
+    let hi = (keep >> 32) as u32;
     let data =
         [Data { effective: lo, permitted: lo, inheritable: 0 }, Data { effective: hi, permitted: hi, inheritable: 0 }];
     // SAFETY: capset with a v3 header and two data words.

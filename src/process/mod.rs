@@ -155,6 +155,13 @@ pub fn spawn_helper(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>) -> Result<
     spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Group, &Join::none())
 }
 
+/// Starts a short-lived helper (a script check) inside the running
+/// isolated task whose first process is `task`: its namespaces, root and
+/// capability bounds (`spec.isolation`), as Nomad's exec driver runs one.
+pub fn spawn_helper_inside(spec: &SpawnSpec, task: Pid, stdout: Io<'_>, stderr: Io<'_>) -> Result<Pid, SpawnError> {
+    spawn::spawn_inside(spec, task, [Io::Null, stdout, stderr], Detach::Group)
+}
+
 /// Starts a hand-off hook in its own process group with the given stdin,
 /// stdout and stderr.
 pub fn spawn_hook(spec: &SpawnSpec, stdin: Io<'_>, stdout: Io<'_>, stderr: Io<'_>) -> Result<Pid, SpawnError> {

@@ -33,7 +33,7 @@
 //! child still makes. Where `clone3` is missing (older kernels, seccomp
 //! filters that refuse it), the child joins v2 by a write as well.
 
-use super::isolate::{self, Prepared};
+use super::isolate::{self, Joined, Prepared};
 use super::{SpawnError, SpawnSpec, spawn_error};
 use nix::unistd::Pid;
 use std::ffi::{CString, c_char, c_int, c_void};
@@ -133,6 +133,8 @@ struct ChildArgs<'a> {
     old_mask: libc::sigset_t,
     /// Namespaces, mounts, root and capabilities of an isolated task.
     iso: Option<&'a Prepared>,
+    /// The running isolated task the child starts inside.
+    joined: Option<&'a Joined>,
     /// The child's errno and the step that failed, 0 when it exec'd.
     errno: AtomicI32,
     step: AtomicI32,
@@ -145,6 +147,7 @@ const STEP_USER: i32 = 4;
 const STEP_CWD: i32 = 5;
 const STEP_EXEC: i32 = 6;
 const STEP_ISOLATE: i32 = 7;
+const STEP_JOIN: i32 = 8;
 
 /// Starts `spec` in the cgroups of `join`: the command line is made ready
 /// in supd's memory, the child's stdio is put in the slots, the child is
@@ -158,12 +161,33 @@ pub fn spawn(
     detach: Detach,
     join: &Join,
 ) -> Result<Pid, SpawnError> {
+    spawn_in(spec, [stdin, stdout, stderr], detach, join, None)
+}
+
+/// As [`spawn`], inside the running isolated task whose first process is
+/// `task` (its namespaces, root and capability bounds: `spec.isolation`
+/// says which), instead of namespaces of its own.
+pub fn spawn_inside(spec: &SpawnSpec, task: Pid, stdio: [Io<'_>; 3], detach: Detach) -> Result<Pid, SpawnError> {
+    let Some(iso) = &spec.isolation else { return spawn_in(spec, stdio, detach, &Join::none(), None) };
+    let joined = Joined::new(task.as_raw(), iso).map_err(|e| {
+        SpawnError::Transient(format!("cannot enter the task (pid {task}) to start {:?}: {e}", spec.program))
+    })?;
+    spawn_in(spec, stdio, detach, &Join::none(), Some(&joined))
+}
+
+fn spawn_in(
+    spec: &SpawnSpec,
+    [stdin, stdout, stderr]: [Io<'_>; 3],
+    detach: Detach,
+    join: &Join,
+    joined: Option<&Joined>,
+) -> Result<Pid, SpawnError> {
     let line = CommandLine::new(spec)?;
     let iso = match &spec.isolation {
-        Some(i) => Some(Prepared::new(i).map_err(|e| {
+        Some(i) if joined.is_none() => Some(Prepared::new(i).map_err(|e| {
             SpawnError::Unrecoverable(format!("cannot prepare the isolation of {:?}: {e}", spec.program))
         })?),
-        None => None,
+        _ => None,
     };
     let Some(slots) = SLOTS.get_or_init(open_slots) else {
         return Err(SpawnError::Transient("cannot open /dev/null".into()));
@@ -174,8 +198,12 @@ pub fn spawn(
     }
     let mut args = ChildArgs::new(&line, spec, detach, join, slots);
     args.iso = iso.as_ref();
+    args.joined = joined;
     let stdio = [&stdin, &stdout, &stderr];
-    let pid = place_stdio(slots, stdio).and_then(|()| clone_child(&mut args, &mut stack, join));
+    let pid = place_stdio(slots, stdio).and_then(|()| match joined {
+        Some(j) => in_pid_namespace(j, || clone_child(&mut args, &mut stack, join)),
+        None => clone_child(&mut args, &mut stack, join),
+    });
     release_stdio(slots, stdio);
     drop(stack);
     let pid = match pid {
@@ -194,6 +222,29 @@ pub fn spawn(
         Err(e) => return Err(spawn_error(&spec.program, &e)),
     };
     child_report(spec, Pid::from_raw(pid), &args)
+}
+
+/// Runs `clone` with this thread's children made in the joined task's PID
+/// namespace (when it has one of its own), and this thread's own PID
+/// namespace back for its children after.
+fn in_pid_namespace(j: &Joined, clone: impl FnOnce() -> std::io::Result<c_int>) -> std::io::Result<c_int> {
+    use std::os::fd::AsRawFd;
+    let Some(pid) = &j.pid else { return clone() };
+    // SAFETY: setns on descriptors `j` holds open; CLONE_NEWPID changes
+    // only where this thread's next children are made.
+    if unsafe { libc::setns(pid.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let r = clone();
+    // SAFETY: as above, back to the namespace this thread's children were
+    // made in before.
+    if unsafe { libc::setns(j.own.as_raw_fd(), libc::CLONE_NEWPID) } < 0 {
+        log::error!(
+            "cannot return to supd's own PID namespace after a start inside a task: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    r
 }
 
 /// The command line, environment, paths to try and working directory as C
@@ -273,6 +324,7 @@ impl<'a> ChildArgs<'a> {
             ],
             cleared: false,
             iso: None,
+            joined: None,
             // SAFETY: a zeroed sigset_t is a valid value to be overwritten.
             old_mask: unsafe { std::mem::zeroed() },
             errno: AtomicI32::new(0),
@@ -377,6 +429,10 @@ fn child_report(spec: &SpawnSpec, pid: Pid, args: &ChildArgs<'_>) -> Result<Pid,
             };
             Err(SpawnError::Unrecoverable(format!("{what} to start {:?}: {e}", spec.program)))
         }
+        STEP_JOIN => Err(SpawnError::Transient(format!(
+            "cannot enter the task's namespaces, root or capability bounds to start {:?}: {e}",
+            spec.program
+        ))),
         STEP_CWD => Err(SpawnError::Unrecoverable(format!(
             "cannot change to the working directory {:?} to start {:?}: {e}",
             spec.work_dir.as_deref().unwrap_or(std::path::Path::new("")),
@@ -510,6 +566,13 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
             }
             libc::close(fd);
         }
+        // Into a running task, while the descriptors that lead there are
+        // still open.
+        if let Some(j) = a.joined
+            && isolate::join(j).is_err()
+        {
+            return fail(STEP_JOIN);
+        }
         // A private descriptor table holding only the slots (and anything
         // below them): nothing above is copied, so nothing is closed.
         if libc::syscall(libc::SYS_close_range, a.keep_below as u32, u32::MAX, libc::CLOSE_RANGE_UNSHARE) < 0 {
@@ -541,10 +604,16 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
         }
         if let Some(p) = a.iso
             && libc::geteuid() == 0
-            && !isolate::limit_root_caps(p)
+            && !isolate::limit_root_caps(p.keep)
         {
             p.failed.store(5, Ordering::SeqCst);
             return fail(STEP_ISOLATE);
+        }
+        if let Some(j) = a.joined
+            && libc::geteuid() == 0
+            && !isolate::limit_root_caps(j.keep)
+        {
+            return fail(STEP_JOIN);
         }
         if let Some(dir) = &a.cwd
             && libc::chdir(dir.as_ptr()) < 0

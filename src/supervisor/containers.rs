@@ -134,7 +134,7 @@ impl Supervisor {
             }
         }
         let home = self.cfg.state_dir.display().to_string();
-        let listed = match engine.list(docker::LABEL_HOME, &home) {
+        let listed = match engine.list(&[(docker::LABEL_HOME, &home)]) {
             Ok(l) => l,
             Err(e) => {
                 log::warn!("{name} driver: {e}; containers of a previous supd are not adopted");
@@ -258,6 +258,7 @@ impl Supervisor {
             (docker::LABEL_INDEX.to_string(), inst.index.to_string()),
             (docker::LABEL_TASK.to_string(), t.spec.name.clone()),
             (docker::LABEL_ALLOC.to_string(), inst.id.clone()),
+            (docker::LABEL_BOOT.to_string(), boot().to_string()),
         ];
         let ports = inst
             .ports
@@ -303,16 +304,19 @@ impl Supervisor {
 
     /// The driver's reports that came in.
     pub(super) fn on_container_reports(&mut self) {
-        let reports: Vec<_> =
-            self.pending.containers.drivers.iter_mut().flatten().flat_map(|(d, _)| d.take()).collect();
-        for ((key, generation), report) in reports {
-            self.on_container_report(key, generation, report);
+        let mut reports = Vec::new();
+        for (engine, d) in ENGINES.into_iter().zip(self.pending.containers.drivers.iter_mut()) {
+            if let Some((d, _)) = d {
+                reports.extend(d.take().into_iter().map(|r| (engine, r)));
+            }
+        }
+        for (engine, ((key, generation), report)) in reports {
+            self.on_container_report(engine, key, generation, report);
         }
     }
 
-    fn on_container_report(&mut self, key: TaskKey, generation: u64, report: Report) {
+    fn on_container_report(&mut self, engine: Driver, key: TaskKey, generation: u64, report: Report) {
         let label = self.label(key);
-        let engine = self.jobs.task(key).map_or(Driver::Docker, |t| t.spec.driver);
         let current =
             self.jobs.task(key).and_then(|t| t.container.as_ref()).is_some_and(|c| c.generation == generation);
         if !current {
@@ -366,12 +370,23 @@ impl Supervisor {
     }
 
     /// A task is dead for good: the container made ahead for its next run
-    /// is removed.
+    /// is removed, and any other container of the task (its job, group,
+    /// index and name) that this instance or a previous supd made.
     pub(super) fn release_container(&mut self, key: TaskKey) {
         let Some(engine) = self.jobs.task(key).map(|t| t.spec.driver).filter(|d| d.is_container()) else { return };
         let slot = slot_of(key, &self.jobs);
+        let Some(run) = self.jobs.runs.get(&key.run) else { return };
+        let Some(i) = run.instances.get(key.inst) else { return };
+        let Some(t) = i.tasks.get(key.task) else { return };
+        let labels = vec![
+            (docker::LABEL_HOME.to_string(), self.cfg.state_dir.display().to_string()),
+            (docker::LABEL_JOB.to_string(), run.job.id.clone()),
+            (docker::LABEL_GROUP.to_string(), run.job.groups[i.group].name.clone()),
+            (docker::LABEL_INDEX.to_string(), i.index.to_string()),
+            (docker::LABEL_TASK.to_string(), t.spec.name.clone()),
+        ];
         if let Some(d) = self.pending.containers.driver(engine) {
-            d.drop_spare((key, 0), &slot);
+            d.drop_spare((key, 0), &slot, labels, i.id.clone(), boot().to_string());
         }
     }
 
@@ -428,6 +443,15 @@ impl Supervisor {
         self.journal_task(key);
         self.activate_checks(key);
     }
+}
+
+/// This start of supd, as its containers' [`docker::LABEL_BOOT`] says it.
+fn boot() -> &'static str {
+    static BOOT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BOOT.get_or_init(|| {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+        format!("{}-{:x}", std::process::id(), now.as_nanos())
+    })
 }
 
 /// What identifies a task's runs to the driver: its instance and name.

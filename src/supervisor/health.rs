@@ -175,13 +175,21 @@ impl Supervisor {
             }
             (CheckKind::Script { command, args }, _) => {
                 let t = inst.tasks.get(c.task).ok_or("task is gone")?;
-                let spec = super::launch::spawn_spec(&self.cfg.node, run, inst, t, Some((command, args)))
+                let spec = super::launch::check_spec(&self.cfg.node, &self.cfg.exec, run, inst, t, (command, args))
                     .map_err(|e| crate::error_chain(&e))?;
                 let (read, write) =
                     process::output_pipe().map_err(|e| format!("cannot create a pipe for the script: {e}"))?;
                 let out = std::os::fd::AsFd::as_fd(&write);
-                let pid = process::spawn_helper(&spec, process::Io::Fd(out), process::Io::Fd(out))
-                    .map_err(|e| e.to_string())?;
+                // An isolated task's check runs inside it, as Nomad's exec
+                // driver runs it.
+                let started = match (spec.isolation.is_some(), t.pid) {
+                    (true, Some(task)) => {
+                        process::spawn_helper_inside(&spec, task, process::Io::Fd(out), process::Io::Fd(out))
+                    }
+                    (true, None) => return Err("the task is not running".into()),
+                    (false, _) => process::spawn_helper(&spec, process::Io::Fd(out), process::Io::Fd(out)),
+                };
+                let pid = started.map_err(|e| e.to_string())?;
                 drop(write);
                 self.children.own(pid, Owner::Check(ck));
                 if let Some(c) = self.check_mut(ck) {

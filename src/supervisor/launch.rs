@@ -35,15 +35,12 @@ pub(super) fn task_spec(
     if !t.spec.driver.is_isolated() {
         return spec_of(node, run, instance, t, None, true, None);
     }
-    if !nix::unistd::geteuid().is_root() {
+    if let Some(why) = crate::process::isolate::missing() {
         return Err(LaunchError::Isolation(format!(
-            "driver {:?} isolates its tasks (mount, PID and IPC namespaces, a root of their own, capabilities), which needs supd to run as root: run supd as root, or use driver \"raw_exec\" for a plain host process",
+            "driver {:?} isolates its tasks (mount, PID and IPC namespaces, a root of their own, capabilities), which needs supd to run as root, and {why}: run supd as root, or use driver \"raw_exec\" for a plain host process",
             t.spec.driver.as_str()
         )));
     }
-    let Some(dir) = task_dir(instance, t) else {
-        return Err(LaunchError::Isolation("the task has no task directory to be its root".into()));
-    };
     let java_args;
     let command = match (&t.spec.java, java) {
         (Some(c), Some(java)) => {
@@ -56,6 +53,23 @@ pub(super) fn task_spec(
             ));
         }
         (None, _) => None,
+    };
+    isolated_spec(node, exec, run, instance, t, command)
+}
+
+/// An isolated task's process (its command, or `command`): its user
+/// within `[driver.exec]`'s rules, paths and environment as inside its
+/// root, and its isolation.
+fn isolated_spec(
+    node: &Node,
+    exec: &crate::drivers::exec::Settings,
+    run: &JobRun,
+    instance: &Instance,
+    t: &TaskRun,
+    command: Option<(&str, &[String])>,
+) -> Result<SpawnSpec, LaunchError> {
+    let Some(dir) = task_dir(instance, t) else {
+        return Err(LaunchError::Isolation("the task has no task directory to be its root".into()));
     };
     let mut spec = spec_of(node, run, instance, t, command, true, Some(exec))?;
     if let Some(u) = &spec.user {
@@ -75,6 +89,24 @@ pub(super) fn spawn_spec(
     command: Option<(&str, &[String])>,
 ) -> Result<SpawnSpec, LaunchError> {
     spec_of(node, run, instance, t, command, true, None)
+}
+
+/// What a script check of a task runs: for an isolated (`exec`, `java`)
+/// task, its command inside the task (the task's user, environment and
+/// paths as inside its root, `spec.isolation` saying which namespaces and
+/// capabilities to take from the running task); else as `spawn_spec`.
+pub(super) fn check_spec(
+    node: &Node,
+    exec: &crate::drivers::exec::Settings,
+    run: &JobRun,
+    instance: &Instance,
+    t: &TaskRun,
+    command: (&str, &[String]),
+) -> Result<SpawnSpec, LaunchError> {
+    if !t.spec.driver.is_isolated() {
+        return spawn_spec(node, run, instance, t, Some(command));
+    }
+    isolated_spec(node, exec, run, instance, t, Some(command))
 }
 
 /// The environment a task's templates and artifacts see: its own, without

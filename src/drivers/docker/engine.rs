@@ -199,9 +199,11 @@ impl Engine {
         }
     }
 
-    /// Every container (running or not) carrying the label `key=value`.
-    pub fn list(&self, key: &str, value: &str) -> Result<Vec<Listed>, EngineError> {
-        let filters = json!({ "label": [format!("{key}={value}")] }).to_string();
+    /// Every container (running or not) carrying all the labels
+    /// `key=value` given.
+    pub fn list(&self, labels: &[(&str, &str)]) -> Result<Vec<Listed>, EngineError> {
+        let wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let filters = json!({ "label": wanted }).to_string();
         let v = self.json(
             "cannot list containers",
             "GET",

@@ -23,6 +23,9 @@ pub const LABEL_GROUP: &str = "supd.group";
 pub const LABEL_INDEX: &str = "supd.index";
 pub const LABEL_TASK: &str = "supd.task";
 pub const LABEL_ALLOC: &str = "supd.alloc_id";
+/// The supd that made the container (one value per start of supd): one a
+/// previous supd made is adopted at start or is a leftover.
+pub const LABEL_BOOT: &str = "supd.boot";
 
 /// `driver.NAME` and `driver.NAME.version` (`docker`, `podman`), when the
 /// engine answers.

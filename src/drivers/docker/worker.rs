@@ -130,6 +130,10 @@ impl<K: Send + Clone + 'static> Docker<K> {
 
     /// Pulls (if needed), creates and starts a container, then follows it.
     pub fn start(&self, key: K, req: StartRequest) {
+        // The slot lives again from here, in the loop's order: a task
+        // given up after this start (`drop_spare`) stays given up, however
+        // late this thread runs.
+        self.spares.revive(&req.slot);
         let spares = self.spares.clone();
         self.spawn("container", key, move |engine, report| {
             let StartRequest { slot, name, image, force_pull, pull_timeout, body, stdout, stderr } = req;
@@ -202,11 +206,44 @@ impl<K: Send + Clone + 'static> Docker<K> {
     }
 
     /// A task is dead for good: the container made ahead for its next run
-    /// goes.
-    pub fn drop_spare(&self, key: K, slot: &str) {
-        for id in self.spares.drop_slot(slot) {
-            self.remove(key.clone(), id);
-        }
+    /// and those of its ended runs go, then every other container carrying
+    /// the task's `labels` (job, group, index, task) that is of this
+    /// instance (`mine`: its alloc id, [`super::LABEL_ALLOC`]) or that a
+    /// previous supd made (`boot`: this supd's [`super::LABEL_BOOT`]):
+    /// one whose create was answered after this supd listed the containers
+    /// to adopt (the previous supd was killed while creating it) is known
+    /// to no one else. Another instance's containers (its replacement) are
+    /// left alone. A container made or ended later by a thread of the
+    /// task's runs goes as it comes (`put`, `ended`). The sweep stops if
+    /// the task is started again meanwhile.
+    pub fn drop_spare(&self, key: K, slot: &str, labels: Vec<(String, String)>, mine: String, boot: String) {
+        let known = self.spares.drop_slot(slot);
+        let (spares, slot) = (self.spares.clone(), slot.to_string());
+        self.spawn("remove", key, move |engine, _| {
+            for id in known {
+                if let Err(e) = engine.remove(&id) {
+                    log::warn!("container {}: {e}", short(&id));
+                }
+            }
+            let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let left = match engine.list(&labels) {
+                Ok(l) => l,
+                Err(e) => return log::warn!("{slot}: {e}; containers of the task may be left"),
+            };
+            let label = |c: &super::engine::Listed, k: &str| c.labels.get(k).cloned().unwrap_or_default();
+            for c in left {
+                if label(&c, super::LABEL_ALLOC) != mine && label(&c, super::LABEL_BOOT) == boot {
+                    continue;
+                }
+                if !spares.dropped(&slot) {
+                    return;
+                }
+                log::info!("{slot}: removing container {}, which no run follows", short(&c.id));
+                if let Err(e) = engine.remove(&c.id) {
+                    log::warn!("container {}: {e}", short(&c.id));
+                }
+            }
+        });
     }
 
     /// Stops and removes a container nobody follows.
@@ -284,9 +321,7 @@ impl Spares {
     fn take(&self, engine: &Engine, slot: &str, body: &Value) -> Option<String> {
         let found = {
             let mut map = self.lock();
-            let entry = map.entry(slot.to_string()).or_default();
-            entry.dropped = false;
-            entry.ahead.take()
+            map.entry(slot.to_string()).or_default().ahead.take()
         };
         match found {
             Some((id, made)) if &made == body => Some(id),
@@ -328,6 +363,15 @@ impl Spares {
     /// The containers of the slot's ended runs, to remove now.
     fn take_ended(&self, slot: &str) -> Vec<String> {
         self.lock().get_mut(slot).map(|e| std::mem::take(&mut e.ended)).unwrap_or_default()
+    }
+
+    /// The slot's task is started (again).
+    fn revive(&self, slot: &str) {
+        self.lock().entry(slot.to_string()).or_default().dropped = false;
+    }
+
+    fn dropped(&self, slot: &str) -> bool {
+        self.lock().get(slot).is_some_and(|e| e.dropped)
     }
 
     /// The slot's task is dead for good: every container kept for it.
