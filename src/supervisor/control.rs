@@ -639,6 +639,9 @@ impl Selection {
         inst: &super::task::Instance,
         task: Option<&super::task::TaskRun>,
     ) -> bool {
+        if inst.removed {
+            return false;
+        }
         if let Some(g) = &self.group
             && &run.job.groups[inst.group].name != g
         {

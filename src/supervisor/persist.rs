@@ -166,7 +166,7 @@ impl Supervisor {
     /// [`journal_starting`](Self::journal_starting) wrote just before).
     pub(super) fn journal_started(&mut self, key: TaskKey) {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
-        let Some(inst) = run.instances.get(key.inst) else { return };
+        let Some(inst) = run.instances.get(key.inst).filter(|i| !i.removed) else { return };
         let Some(t) = inst.tasks.get(key.task) else { return };
         let Some(pid) = t.pid else { return };
         let started = crate::state::Started {
@@ -192,7 +192,7 @@ impl Supervisor {
 
     fn journal_record(&mut self, key: TaskKey, starting: bool) {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
-        let Some(inst) = run.instances.get(key.inst) else { return };
+        let Some(inst) = run.instances.get(key.inst).filter(|i| !i.removed) else { return };
         let Some(t) = inst.tasks.get(key.task) else { return };
         let mut saved = task_saved(run, inst, t, run.digest, Instant::now(), SystemTime::now());
         saved.starting = starting;
@@ -218,7 +218,7 @@ impl Supervisor {
         for serial in self.jobs.current.values() {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
             let digest = run.digest;
-            for inst in &run.instances {
+            for inst in run.instances.iter().filter(|i| !i.removed) {
                 if let Some(i) = handoff::saved_instance(run, inst, digest) {
                     saved.instances.push(i);
                 }
