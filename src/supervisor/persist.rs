@@ -85,6 +85,7 @@ impl Supervisor {
         // Launched runs find their tasks' saved states, and the periodic
         // jobs submitted next their last launch.
         self.restore_periodic(saved.periodic);
+        self.restore_dispatched(saved.dispatched);
         let received = saved.received;
         for s in saved.submitted {
             let parsed = jobspec::parse_str(&s.file, &s.source);
@@ -214,6 +215,7 @@ impl Supervisor {
         }
         saved.stopped = self.jobs.stopped.iter().cloned().collect();
         saved.periodic = self.periodic_saved();
+        saved.dispatched = self.dispatched_saved();
         let (now_i, now_w) = (Instant::now(), SystemTime::now());
         for serial in self.jobs.current.values() {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
