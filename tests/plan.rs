@@ -200,3 +200,27 @@ fn a_count_change_keeps_the_instances_that_stay() {
     let out = s.supctl(&["job", "plan", one]);
     assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", common::describe(&out));
 }
+
+#[test]
+fn plan_refuses_another_version_of_a_job_directory_job_as_run_does() {
+    let s = Supd::new();
+    let path = s.write_job("web.hcl", &job(0, "1000"));
+    let other = s.write_file("other.hcl", &job(2, "1000"));
+    let other = other.to_str().unwrap();
+    let s = s.start();
+    let first = pid(&s.wait_running("web/g/0/t"));
+
+    let plan = s.supctl(&["job", "plan", other]);
+    let run = s.supctl(&["job", "run", other]);
+    assert_eq!(code(&plan), Some(255), "{}", common::describe(&plan));
+    assert_eq!(code(&run), Some(1), "{}", common::describe(&run));
+    let why = format!("job \"web\" comes from {} in the job directory", path.display());
+    for out in [&plan, &run] {
+        assert!(String::from_utf8_lossy(&out.stderr).contains(&why), "{}", common::describe(out));
+    }
+    assert!(stdout(&plan).is_empty(), "the plan promised a change: {}", stdout(&plan));
+    assert_eq!(pid(&s.wait_running("web/g/0/t")), first);
+    // The file itself: nothing to change.
+    let out = s.supctl(&["job", "plan", path.to_str().unwrap()]);
+    assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", common::describe(&out));
+}
