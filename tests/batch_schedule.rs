@@ -393,6 +393,111 @@ job "render" {
     assert_eq!(lines(&s.path("runs")).len(), 1, "a refused dispatch ran");
 }
 
+/// Dispatched runs survive `kill -9` of supd: the next supd lists both
+/// runs under their job, the one that had ended stays ended (it does not
+/// run again), the one still running goes on as any job's instance does
+/// after a crash (one copy, in the same allocation directory), with its
+/// meta and payload: the payload file is still in its `local/`.
+#[test]
+fn dispatched_runs_survive_kill_9_with_their_meta_and_payload() {
+    let s = Supd::new();
+    s.write_job(
+        "render.hcl",
+        r#"
+job "render" {
+  type = "batch"
+  parameterized {
+    payload       = "required"
+    meta_required = ["scene"]
+    meta_optional = ["mode"]
+  }
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      dispatch_payload {
+        file = "in/scene.txt"
+      }
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $NOMAD_JOB_ID $NOMAD_META_scene $(cat local/in/scene.txt) >> @DIR@/runs; if [ \"$NOMAD_META_mode\" = long ]; then exec sleep 1000; fi"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let mut s = s.start();
+    let input = s.write_file("scene.txt", "a teapot");
+    let input = input.to_str().expect("UTF-8");
+    let dispatch = |args: &[&str]| {
+        let mut all = vec!["job", "dispatch", "render"];
+        all.extend_from_slice(args);
+        all.push(input);
+        let out = s.supctl_ok(&all);
+        out.lines().next().and_then(|l| l.strip_prefix("dispatched ")).unwrap_or_else(|| panic!("{out}")).to_string()
+    };
+    let short = dispatch(&["--meta", "scene=kitchen"]);
+    s.wait_status("the short run completed", |st| job_status(st, &short) == "complete");
+    // Dispatched in the same second, it needs another ID.
+    let long = dispatch(&["--meta", "scene=garden", "--meta", "mode=long"]);
+    assert_ne!(short, long);
+    let first = pid(run_task(
+        &s.wait_status("the long run runs", |st| {
+            job_entry(st, &long).is_some_and(|_| run_task(st, &long)["state"] == "running")
+        }),
+        &long,
+    ));
+    let dir_of = |st: &Value, id: &str| {
+        job_entry(st, id)
+            .and_then(|j| j["groups"][0]["instances"][0]["alloc_dir"].as_str())
+            .unwrap_or_else(|| panic!("no alloc_dir of {id}: {}", pretty(st)))
+            .to_string()
+    };
+    let st = s.status();
+    let (short_dir, long_dir) = (dir_of(&st, &short), dir_of(&st, &long));
+
+    s.kill9();
+    let s = s.start();
+    let st = s.wait_status("the long run runs again", |st| {
+        job_entry(st, &long).is_some_and(|_| {
+            let t = run_task(st, &long);
+            t["state"] == "running" && t["pid"].as_i64() != Some(first.into())
+        })
+    });
+    assert_eq!(job_status(&st, &short), "complete", "{}", pretty(&st));
+    let listed: Vec<(String, String)> = job_entry(&st, "render").expect("the job")["parameterized"]["dispatched"]
+        .as_array()
+        .expect("dispatched runs")
+        .iter()
+        .map(|r| {
+            (r["id"].as_str().unwrap_or_default().to_string(), r["status"].as_str().unwrap_or_default().to_string())
+        })
+        .collect();
+    let mut want = vec![(short.clone(), "complete".to_string()), (long.clone(), "running".to_string())];
+    let mut listed = listed;
+    // Runs dispatched in the same second are listed in any order.
+    listed.sort();
+    want.sort();
+    assert_eq!(listed, want);
+    assert_eq!(
+        (dir_of(&st, &short), dir_of(&st, &long)),
+        (short_dir.clone(), long_dir.clone()),
+        "a new allocation directory"
+    );
+    for dir in [&short_dir, &long_dir] {
+        let payload = std::path::Path::new(dir).join("t/local/in/scene.txt");
+        assert_eq!(std::fs::read_to_string(&payload).ok().as_deref(), Some("a teapot"), "{}", payload.display());
+    }
+    assert!(!alive(first), "the run of the crashed supd still runs");
+    assert_eq!(s.procs_running("sleep 1000").len(), 1, "{}", s.log());
+    // The short run did not run again; the long one ran again with its
+    // meta and payload.
+    assert_eq!(
+        lines(&s.path("runs")),
+        [format!("{short} kitchen a teapot"), format!("{long} garden a teapot"), format!("{long} garden a teapot")]
+    );
+}
+
 /// A periodic job whose file is changed into a plain batch job runs at the
 /// reload: the periodic version, which ran nothing, holds nothing up; and a
 /// plain job changed into a periodic one launches on its schedule.

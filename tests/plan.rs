@@ -4,6 +4,8 @@
 //! while the new policy applies; a change to the command is planned and
 //! carried out as a replacement (a new pid). `reload --dry-run` shows the
 //! plans, and an unchanged file — also of a stopped job — changes nothing.
+//! A new `count` keeps the instances that stay (same pids), creates the
+//! new indices and stops and removes those at or above it.
 
 mod common;
 
@@ -11,9 +13,14 @@ use common::{Supd, alive, pid, wait_until};
 use std::time::Duration;
 
 fn job(attempts: u32, arg: &str) -> String {
+    counted(1, attempts, arg)
+}
+
+fn counted(count: u32, attempts: u32, arg: &str) -> String {
     format!(
         r#"job "web" {{
   group "g" {{
+    count = {count}
     restart {{
       attempts = {attempts}
       interval = "1h"
@@ -146,4 +153,74 @@ fn reload_dry_run_shows_the_plan_and_a_reload_updates_in_place() {
     s.wait_dead("other/g/0/t");
     assert_eq!(s.supctl_ok(&["reload"]), "no changes\n");
     assert_eq!(s.supctl_ok(&["reload", "--dry-run"]), "no changes\n");
+}
+
+#[test]
+fn a_count_change_keeps_the_instances_that_stay() {
+    let s = Supd::new();
+    let two = s.write_file("two.hcl", &counted(2, 0, "1000"));
+    let three = s.write_file("three.hcl", &counted(3, 0, "1000"));
+    let one = s.write_file("one.hcl", &counted(1, 0, "1000"));
+    let (two, three, one) = (two.to_str().unwrap(), three.to_str().unwrap(), one.to_str().unwrap());
+    let s = s.start();
+    s.supctl_ok(&["job", "run", two]);
+    let p0 = pid(&s.wait_running("web/g/0/t"));
+    let p1 = pid(&s.wait_running("web/g/1/t"));
+
+    // 2 -> 3: [0] and [1] stay, [2] is created (exit 1: an instance is made).
+    let out = s.supctl(&["job", "plan", three]);
+    assert_eq!(code(&out), Some(1), "{}", common::describe(&out));
+    assert_eq!(
+        stdout(&out),
+        "~ job \"web\"\n  ~ group \"g\"\n      ~ count: 2 => 3\n  instances:\n    web.g[0]: update in place\n    web.g[1]: update in place\n    web.g[2]: create\n"
+    );
+    let said = s.supctl_ok(&["job", "run", three]);
+    assert!(said.contains("updated in place: 2 instance(s) keep their processes, 1 created"), "{said}");
+    let p2 = pid(&s.wait_running("web/g/2/t"));
+    assert_eq!(pid(&s.wait_running("web/g/0/t")), p0, "[0] was replaced");
+    assert_eq!(pid(&s.wait_running("web/g/1/t")), p1, "[1] was replaced");
+    assert!(alive(p0) && alive(p1));
+
+    // 3 -> 1: [1] and [2] are stopped and removed, [0] stays.
+    let out = s.supctl(&["job", "plan", one]);
+    assert_eq!(code(&out), Some(1), "{}", common::describe(&out));
+    assert_eq!(
+        stdout(&out),
+        "~ job \"web\"\n  ~ group \"g\"\n      ~ count: 3 => 1\n  instances:\n    web.g[0]: update in place\n    web.g[1]: remove\n    web.g[2]: remove\n"
+    );
+    let said = s.supctl_ok(&["job", "run", one]);
+    assert!(said.contains("updated in place: 1 instance(s) keep their processes, 2 stopped and removed"), "{said}");
+    assert!(wait_until(Duration::from_secs(10), || !alive(p1) && !alive(p2)), "[1] or [2] still runs");
+    s.wait_status("[1] and [2] gone from the status", |st| {
+        common::task(st, "web/g/1/t").is_none() && common::task(st, "web/g/2/t").is_none()
+    });
+    assert_eq!(pid(&s.wait_running("web/g/0/t")), p0, "[0] was replaced");
+    assert!(alive(p0));
+    // The same file again: nothing to do.
+    let out = s.supctl(&["job", "plan", one]);
+    assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", common::describe(&out));
+}
+
+#[test]
+fn plan_refuses_another_version_of_a_job_directory_job_as_run_does() {
+    let s = Supd::new();
+    let path = s.write_job("web.hcl", &job(0, "1000"));
+    let other = s.write_file("other.hcl", &job(2, "1000"));
+    let other = other.to_str().unwrap();
+    let s = s.start();
+    let first = pid(&s.wait_running("web/g/0/t"));
+
+    let plan = s.supctl(&["job", "plan", other]);
+    let run = s.supctl(&["job", "run", other]);
+    assert_eq!(code(&plan), Some(255), "{}", common::describe(&plan));
+    assert_eq!(code(&run), Some(1), "{}", common::describe(&run));
+    let why = format!("job \"web\" comes from {} in the job directory", path.display());
+    for out in [&plan, &run] {
+        assert!(String::from_utf8_lossy(&out.stderr).contains(&why), "{}", common::describe(out));
+    }
+    assert!(stdout(&plan).is_empty(), "the plan promised a change: {}", stdout(&plan));
+    assert_eq!(pid(&s.wait_running("web/g/0/t")), first);
+    // The file itself: nothing to change.
+    let out = s.supctl(&["job", "plan", path.to_str().unwrap()]);
+    assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", common::describe(&out));
 }

@@ -11,7 +11,9 @@
 //! `check_restart`, `kill_signal`, `kill_timeout`, `shutdown_delay`,
 //! `logs`, the job's `priority`, a group's `count` for the instances that
 //! stay — updates it in place: the process keeps running, the new policy
-//! applies from then on.
+//! applies from then on. A new `count` creates the indices below it that
+//! did not exist and removes those at or above it; the indices below both
+//! counts stay (in place, unless something else replaces them).
 //!
 //! Which fate an instance gets is decided on the typed jobs (so that a
 //! changed sensitive value, shown as `(sensitive)` on both sides, still
@@ -187,7 +189,9 @@ pub fn plan(old: Option<&Job>, new: Option<&Job>) -> Plan {
                     || gp.tasks.iter().any(|t| t.fate == Fate::InPlace);
                 if replace {
                     Fate::Replace
-                } else if in_place {
+                } else if in_place || oc != nc {
+                    // A new count: the instances that stay are taken by
+                    // the new version as they run.
                     Fate::InPlace
                 } else {
                     Fate::Unchanged

@@ -119,6 +119,9 @@ pub struct Job {
     /// A dispatched run's payload (`supctl job dispatch`), written to the
     /// `dispatch_payload` file of each task that takes it.
     pub payload: Option<Vec<u8>>,
+    /// A dispatched run's own meta (`--meta`), merged into every level's
+    /// meta already; kept to derive the run again after a restart of supd.
+    pub dispatch_meta: BTreeMap<String, String>,
     /// The values of the file's `sensitive` variables, as text. Never
     /// shown: the effective job and plans print `(sensitive)` for any
     /// value that holds one.

@@ -35,6 +35,23 @@ pub struct Saved {
     /// Periodic jobs: their last launch, and the runs launched.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub periodic: Vec<PeriodicSaved>,
+    /// Runs of parameterized jobs (`job dispatch`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dispatched: Vec<DispatchedSaved>,
+}
+
+/// One dispatched run: `JOB/dispatch-<unix time>-<id>`, the job as it was
+/// then, the dispatch's meta and payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DispatchedSaved {
+    pub id: String,
+    /// The parent's HCL at the dispatch.
+    pub source: String,
+    #[serde(default)]
+    pub meta: std::collections::BTreeMap<String, String>,
+    /// The payload, base64 (standard alphabet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<String>,
 }
 
 /// A periodic job's schedule as it stood: a launch missed while supd was
@@ -464,6 +481,12 @@ mod tests {
                 job: "backup".into(),
                 last_launch_ms: 1_796_403_600_000,
                 launched: vec![LaunchedSaved { id: "backup/periodic-1796403600".into(), source: "job {}".into() }],
+            }],
+            dispatched: vec![DispatchedSaved {
+                id: "render/dispatch-1796403600-0a1b2c3d".into(),
+                source: "job {}".into(),
+                meta: [("scene".to_string(), "kitchen".to_string())].into(),
+                payload: Some("aGk=".into()),
             }],
         };
         save(dir.path(), &s).unwrap();

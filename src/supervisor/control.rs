@@ -134,20 +134,8 @@ impl Supervisor {
             let lines: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
             return Response::refused(lines.join("\n"));
         }
-        // A job of the job directory changes with its file: a different
-        // version run by hand would be undone by the next reload.
-        for job in &parsed.jobs {
-            if let Some(run) = self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s))
-                && let Some(path) = &run.file
-                && run.job.source != job.source
-            {
-                return Response::refused(format!(
-                    "job {:?} comes from {path} in the job directory, and `job run` of another version would be \
-                     undone at the next reload — edit that file and run `supctl reload`, or move it out of the job \
-                     directory first",
-                    job.id
-                ));
-            }
+        if let Some(refusal) = self.job_dir_refusal(&parsed.jobs) {
+            return Response::refused(refusal);
         }
         let mut planned = Vec::new();
         for job in &parsed.jobs {
@@ -163,6 +151,22 @@ impl Supervisor {
             messages.extend(self.submit(job, Source::Operator { name: file.to_string() }));
         }
         Response::ok(messages)
+    }
+
+    /// Why `job run` refuses these jobs, if it does: a job of the job
+    /// directory changes with its file, and a different version run by
+    /// hand would be undone by the next reload.
+    fn job_dir_refusal(&self, jobs: &[jobspec::Job]) -> Option<String> {
+        jobs.iter().find_map(|job| {
+            let run = self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s))?;
+            let path = run.file.as_ref().filter(|_| run.job.source != job.source)?;
+            Some(format!(
+                "job {:?} comes from {path} in the job directory, and `job run` of another version would be \
+                 undone at the next reload — edit that file and run `supctl reload`, or move it out of the job \
+                 directory first",
+                job.id
+            ))
+        })
     }
 
     /// `job inspect`: the effective job, from the version supd holds.
@@ -191,6 +195,10 @@ impl Supervisor {
         if !parsed.is_valid() {
             let lines: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
             return Response::refused(lines.join("\n"));
+        }
+        // What `job run` would refuse, the plan refuses too.
+        if let Some(refusal) = self.job_dir_refusal(&parsed.jobs) {
+            return Response::refused(refusal);
         }
         let mut r = Response::ok(parsed.diagnostics.iter().map(|d| d.to_string()).collect());
         for job in &parsed.jobs {
@@ -639,6 +647,9 @@ impl Selection {
         inst: &super::task::Instance,
         task: Option<&super::task::TaskRun>,
     ) -> bool {
+        if inst.removed {
+            return false;
+        }
         if let Some(g) = &self.group
             && &run.job.groups[inst.group].name != g
         {

@@ -4,16 +4,21 @@
 //! every task (`NOMAD_META_*`) and its payload written for each task with
 //! a `dispatch_payload` block.
 //!
-//! Task directories are not made yet, so the payload goes where the task's
-//! `local/` would be, under the state directory:
-//! `<state_dir>/payloads/<NOMAD_JOB_ID>/<task>/local/<file>` (mode 0600).
-//! Dispatched runs are not saved: after a restart of supd they are gone.
-//! As launched runs, the 10 newest that have ended are kept.
+//! The payload goes with the run's job model; `setup.rs` writes it into
+//! the task's `local/` (mode 0600) when its directory is built.
+//! A dispatch is saved (fsync'd) before it is acknowledged: the run, its
+//! meta and payload come back after a restart of supd (also after
+//! `kill -9`), as periodic launches do, with their tasks' saved states
+//! (an ended run stays ended, a running one goes on as any job's
+//! instance does, in the same allocation directory, its payload file
+//! still there). As launched runs, the 10 newest that have ended are kept.
 
 use super::Supervisor;
 use super::run::Source;
 use crate::control::protocol::Response;
 use crate::jobspec::model::{Job, PayloadRule};
+use crate::state::DispatchedSaved;
+use base64::Engine;
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -82,6 +87,7 @@ fn derive(mut job: Job, id: &str, meta: &BTreeMap<String, String>) -> Job {
     job.id = id.to_string();
     job.name = id.to_string();
     job.parameterized = None;
+    job.dispatch_meta.clone_from(meta);
     job.meta.extend(meta.clone());
     for g in &mut job.groups {
         g.meta.extend(meta.clone());
@@ -115,8 +121,61 @@ impl Supervisor {
         run.payload = payload.filter(|b| !b.is_empty());
         let mut messages = self.submit(run, Source::Launched { name: format!("a dispatch of {id}") });
         self.forget_ended(id, SUFFIX);
+        // On disk before it is acknowledged.
+        self.save_acknowledged();
         messages.insert(0, format!("dispatched {child}"));
         Response::ok(messages)
+    }
+
+    /// What is saved of every dispatched run, oldest first.
+    pub(super) fn dispatched_saved(&self) -> Vec<DispatchedSaved> {
+        let mut out: Vec<(&str, DispatchedSaved)> = self
+            .jobs
+            .current_runs()
+            .filter_map(|r| Some((parent_of(&r.job.id)?, r)))
+            .map(|(parent, r)| {
+                let payload = r.job.payload.as_ref().map(|b| base64::engine::general_purpose::STANDARD.encode(b));
+                let saved = DispatchedSaved {
+                    id: r.job.id.clone(),
+                    source: r.job.source.clone(),
+                    meta: r.job.dispatch_meta.clone(),
+                    payload,
+                };
+                (parent, saved)
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            (a.0, super::periodic::launch_secs(&a.1.id, SUFFIX))
+                .cmp(&(b.0, super::periodic::launch_secs(&b.1.id, SUFFIX)))
+        });
+        out.into_iter().map(|(_, s)| s).collect()
+    }
+
+    /// At start: the dispatched runs a previous supd saved, derived again
+    /// from the job as it was, with their meta and payload (their tasks
+    /// find their saved states).
+    pub(super) fn restore_dispatched(&mut self, saved: Vec<DispatchedSaved>) {
+        for d in saved {
+            let Some(parent) = parent_of(&d.id).map(str::to_string) else { continue };
+            let parsed = crate::jobspec::parse_str(&d.id, &d.source);
+            let errors = parsed.diagnostics.iter().any(|x| x.severity == crate::jobspec::Severity::Error);
+            let job = parsed.jobs.into_iter().find(|j| j.id == parent).filter(|_| !errors);
+            let payload = match d.payload.as_deref().map(|p| base64::engine::general_purpose::STANDARD.decode(p)) {
+                Some(Err(e)) => {
+                    log::error!("the saved run {}: its payload does not read back ({e}); it is dropped", d.id);
+                    continue;
+                }
+                Some(Ok(p)) => Some(p),
+                None => None,
+            };
+            let Some(job) = job else {
+                log::error!("the saved run {} no longer loads; it is dropped", d.id);
+                continue;
+            };
+            let mut run = derive(job, &d.id, &d.meta);
+            run.payload = payload;
+            self.submit(run, Source::Launched { name: format!("a dispatch of {parent}") });
+        }
     }
 }
 

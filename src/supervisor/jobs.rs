@@ -61,7 +61,7 @@ impl Jobs {
     /// STATUS.
     pub fn status_line(&self) -> String {
         let (mut running, mut pending, mut failed) = (0, 0, 0);
-        for t in self.current_runs().flat_map(|r| &r.instances).flat_map(|i| &i.tasks) {
+        for t in self.current_runs().flat_map(|r| &r.instances).filter(|i| !i.removed).flat_map(|i| &i.tasks) {
             match t.state {
                 State::Running => running += 1,
                 State::Pending => pending += 1,
@@ -94,7 +94,7 @@ impl Jobs {
     /// Every instance of every current job completed (with --exit-when-done
     /// supd's exit status says so).
     pub fn all_complete(&self) -> bool {
-        self.current_runs().all(|r| r.instances.iter().all(|i| i.status() == InstanceStatus::Complete))
+        self.current_runs().all(|r| r.instances.iter().all(|i| i.removed || i.status() == InstanceStatus::Complete))
     }
 
     /// The longest kill_timeout of any task: how long the last SIGTERM of

@@ -109,8 +109,10 @@ impl Supervisor {
     /// `supctl logs`.
     pub(super) fn output_elsewhere(&self, path: &LogPath) -> Option<String> {
         let run = self.jobs.runs.get(self.jobs.current.get(&path.job)?)?;
-        let inst =
-            run.instances.iter().find(|i| run.job.groups[i.group].name == path.group && i.index == path.index)?;
+        let inst = run
+            .instances
+            .iter()
+            .find(|i| !i.removed && run.job.groups[i.group].name == path.group && i.index == path.index)?;
         let t = inst.tasks.iter().find(|t| t.spec.name == path.task)?;
         let output = t.log.as_ref().map_or_else(|| self.task_output(&t.spec), |l| l.output);
         if output.files {

@@ -65,7 +65,7 @@ pub fn launched_from(id: &str) -> Option<&str> {
 }
 
 /// The launch time in a launched or dispatched run's ID.
-fn launch_secs(id: &str, suffix: &str) -> Option<u64> {
+pub(super) fn launch_secs(id: &str, suffix: &str) -> Option<u64> {
     let rest = &id[id.rfind(suffix)? + suffix.len()..];
     rest.split('-').next()?.parse().ok()
 }

@@ -85,6 +85,7 @@ impl Supervisor {
         // Launched runs find their tasks' saved states, and the periodic
         // jobs submitted next their last launch.
         self.restore_periodic(saved.periodic);
+        self.restore_dispatched(saved.dispatched);
         let received = saved.received;
         for s in saved.submitted {
             let parsed = jobspec::parse_str(&s.file, &s.source);
@@ -166,7 +167,7 @@ impl Supervisor {
     /// [`journal_starting`](Self::journal_starting) wrote just before).
     pub(super) fn journal_started(&mut self, key: TaskKey) {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
-        let Some(inst) = run.instances.get(key.inst) else { return };
+        let Some(inst) = run.instances.get(key.inst).filter(|i| !i.removed) else { return };
         let Some(t) = inst.tasks.get(key.task) else { return };
         let Some(pid) = t.pid else { return };
         let started = crate::state::Started {
@@ -192,7 +193,7 @@ impl Supervisor {
 
     fn journal_record(&mut self, key: TaskKey, starting: bool) {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
-        let Some(inst) = run.instances.get(key.inst) else { return };
+        let Some(inst) = run.instances.get(key.inst).filter(|i| !i.removed) else { return };
         let Some(t) = inst.tasks.get(key.task) else { return };
         let mut saved = task_saved(run, inst, t, run.digest, Instant::now(), SystemTime::now());
         saved.starting = starting;
@@ -214,11 +215,12 @@ impl Supervisor {
         }
         saved.stopped = self.jobs.stopped.iter().cloned().collect();
         saved.periodic = self.periodic_saved();
+        saved.dispatched = self.dispatched_saved();
         let (now_i, now_w) = (Instant::now(), SystemTime::now());
         for serial in self.jobs.current.values() {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
             let digest = run.digest;
-            for inst in &run.instances {
+            for inst in run.instances.iter().filter(|i| !i.removed) {
                 if let Some(i) = handoff::saved_instance(run, inst, digest) {
                     saved.instances.push(i);
                 }

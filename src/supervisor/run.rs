@@ -258,6 +258,7 @@ impl Supervisor {
             resched_gen: 0,
             description: None,
             dir,
+            removed: false,
         };
         let saved = self
             .reports

@@ -542,7 +542,7 @@ impl Supervisor {
         }
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         let Some(i) = run.instances.get(inst) else { return };
-        if !run.stopped || i.is_live() {
+        if (!run.stopped && !i.removed) || i.is_live() {
             return;
         }
         let Some(dir) = i.dir.as_ref().filter(|d| d.root().exists()).cloned() else { return };

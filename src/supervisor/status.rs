@@ -26,7 +26,7 @@ pub fn job_status(
             instances: run
                 .instances
                 .iter()
-                .filter(|i| i.group == gi && filter(i, None))
+                .filter(|i| i.group == gi && (!i.removed || i.is_live()) && filter(i, None))
                 .map(|i| protocol::InstanceStatus {
                     index: i.index,
                     name: i.name.clone(),

@@ -289,6 +289,9 @@ pub struct Instance {
     pub description: Option<&'static str>,
     /// Its allocation directory (`None` only in unit tests of the model).
     pub dir: Option<crate::taskdir::AllocDir>,
+    /// Its index is at or above its group's new `count` (an update in
+    /// place): it is stopped, then no longer shown, saved or selected.
+    pub removed: bool,
 }
 
 /// What the reschedule policy made of a failed instance.
@@ -369,7 +372,7 @@ pub struct JobRun {
 
 impl JobRun {
     pub fn status(&self) -> JobStatus {
-        let has = |s: InstanceStatus| self.instances.iter().any(|i| i.status() == s);
+        let has = |s: InstanceStatus| self.instances.iter().any(|i| !i.removed && i.status() == s);
         if self.stopped && !self.instances.iter().any(Instance::is_live) {
             JobStatus::Dead
         } else if has(InstanceStatus::Failed) {
@@ -531,6 +534,7 @@ pub(super) mod tests {
             resched_gen: 0,
             description: None,
             dir: None,
+            removed: false,
         }
     }
 }

@@ -2,8 +2,11 @@
 //! its processes run (`jobspec::diff`: only `restart`, `reschedule`,
 //! `check_restart`, `kill_signal`, `kill_timeout`, `shutdown_delay`,
 //! `logs`, `priority`) is taken by the running version — the processes
-//! keep running, the new policies apply from then on. A version that
-//! changes nothing that matters (comments, layout) is unchanged.
+//! keep running, the new policies apply from then on. A new `count` is
+//! taken the same way: the instances below both counts stay, the new
+//! indices are created, those at or above the new count are stopped
+//! (highest first) and removed. A version that changes nothing that
+//! matters (comments, layout) is unchanged.
 
 use super::Supervisor;
 use super::task::instance_checks;
@@ -46,21 +49,28 @@ impl Supervisor {
             return Update::Unchanged;
         }
         // The instances keep their places (TaskKey indexes): groups and
-        // tasks in the same order, no instance made or ended.
+        // tasks in the same order; a new count creates and removes
+        // instances, the others stay.
         let same_order = run.job.groups.len() == job.groups.len()
             && run.job.groups.iter().zip(&job.groups).all(|(a, b)| {
                 a.name == b.name
                     && a.tasks.len() == b.tasks.len()
                     && a.tasks.iter().zip(&b.tasks).all(|(x, y)| x.name == y.name)
             });
-        if !same_order || plan.instances.iter().any(|i| i.fate != Fate::InPlace) {
+        if !same_order || plan.instances.iter().any(|i| i.fate == Fate::Replace) {
             return Update::Replace;
         }
-        let kept = plan.instances.len();
+        let kept = plan.instances.iter().filter(|i| i.fate == Fate::InPlace).count();
         let digest = crate::state::digest(&job.source);
         let Some(run) = self.jobs.runs.get_mut(&serial) else { return Update::Replace };
-        for inst in &mut run.instances {
+        let mut gone = Vec::new();
+        for (ii, inst) in run.instances.iter_mut().enumerate().filter(|(_, i)| !i.removed) {
             let Some(g) = job.groups.get(inst.group) else { continue };
+            if inst.index >= g.count {
+                inst.removed = true;
+                gone.push((inst.index, ii));
+                continue;
+            }
             for (t, spec) in inst.tasks.iter_mut().zip(&g.tasks) {
                 t.tracker.set_policy(spec.restart);
                 t.spec = spec.clone();
@@ -69,12 +79,36 @@ impl Supervisor {
                 c.spec = new.spec;
             }
         }
+        let missing: Vec<(usize, u32)> = job
+            .groups
+            .iter()
+            .enumerate()
+            .flat_map(|(gi, g)| (0..g.count).map(move |index| (gi, index)))
+            .filter(|&(gi, index)| !run.instances.iter().any(|i| !i.removed && i.group == gi && i.index == index))
+            .collect();
         run.job = job.clone();
         run.digest = digest;
+        // Removed highest index first, as Nomad stops them.
+        gone.sort_by(|a, b| b.cmp(a));
+        for &(_, ii) in &gone {
+            self.wind_down(serial, ii, None);
+        }
+        for &(gi, index) in &missing {
+            let instance = self.new_instance(job, gi, index);
+            let Some(run) = self.jobs.runs.get_mut(&serial) else { break };
+            run.instances.push(instance);
+            let ii = run.instances.len() - 1;
+            self.advance(serial, ii);
+        }
         self.state_changed();
-        Update::InPlace(format!(
-            "job {:?} updated in place: {kept} instance(s) keep their processes, the new policies apply",
-            job.id
-        ))
+        let mut message = format!("job {:?} updated in place: {kept} instance(s) keep their processes", job.id);
+        if !missing.is_empty() {
+            message.push_str(&format!(", {} created", missing.len()));
+        }
+        if !gone.is_empty() {
+            message.push_str(&format!(", {} stopped and removed", gone.len()));
+        }
+        message.push_str(", the new policies apply");
+        Update::InPlace(message)
     }
 }

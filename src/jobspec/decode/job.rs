@@ -133,6 +133,7 @@ pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
         parameterized,
         sensitive: Vec::new(),
         payload: None,
+        dispatch_meta: BTreeMap::new(),
     }
 }
 

@@ -152,9 +152,34 @@ fn added_and_removed_fields_have_their_signs() {
 #[test]
 fn count_creates_and_removes_only_the_instances_beyond() {
     let up = plan(Some(&job(BASE)), Some(&edit("count = 2", "count = 3")));
-    assert_eq!(fates(&up), vec![("web.site[2]".into(), Fate::Create)]);
+    assert_eq!(
+        fates(&up),
+        vec![
+            ("web.site[0]".into(), Fate::InPlace),
+            ("web.site[1]".into(), Fate::InPlace),
+            ("web.site[2]".into(), Fate::Create)
+        ]
+    );
+    assert!(up.moves_instances(), "one is created");
+    assert_eq!(
+        render(&up),
+        "~ job \"web\"\n  ~ group \"site\"\n      ~ count: 2 => 3\n  instances:\n    web.site[0]: update in place\n    web.site[1]: update in place\n    web.site[2]: create\n"
+    );
     let down = plan(Some(&job(BASE)), Some(&edit("count = 2", "count = 1")));
-    assert_eq!(fates(&down), vec![("web.site[1]".into(), Fate::Remove)]);
+    assert_eq!(fates(&down), vec![("web.site[0]".into(), Fate::InPlace), ("web.site[1]".into(), Fate::Remove)]);
+    // A count change beside one that replaces: the kept ones are replaced.
+    let replaced = plan(
+        Some(&job(BASE)),
+        Some(&job(&BASE.replace("count = 2", "count = 3").replace("args    = [\"600\"]", "args    = [\"601\"]"))),
+    );
+    assert_eq!(
+        fates(&replaced),
+        vec![
+            ("web.site[0]".into(), Fate::Replace),
+            ("web.site[1]".into(), Fate::Replace),
+            ("web.site[2]".into(), Fate::Create)
+        ]
+    );
     // With a restart change too: the kept one in place, the new one created.
     let both = plan(
         Some(&job(BASE)),
