@@ -617,3 +617,67 @@ fn a_large_job_run_is_parsed_without_stalling_the_loop() {
     assert_pace(&s, from, now_secs(), "while a large job file was parsed");
     assert!(s.status()["jobs"].as_array().is_some_and(|j| j.iter().any(|j| j["name"] == "big")));
 }
+
+/// A large answer (the status of hundreds of tasks) is handed to the
+/// kernel in one go: the client gets all of it even while supd's loop
+/// does not run (a loop busy with crash loops would otherwise send it one
+/// socket buffer per turn).
+#[test]
+fn a_large_answer_is_in_the_socket_at_once() {
+    let s = Supd::new();
+    s.write_job(
+        "idle.hcl",
+        r#"job "idle" {
+  group "g" {
+    count = 600
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+      resources {
+        cpu    = 1
+        memory = 10
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start_with_config("cpu_total_compute = 100000\nmemory_total_mb = 100000\n");
+    assert!(
+        wait_until(PATIENCE, || s.try_status().is_some_and(|st| st["jobs"][0]["groups"][0]["instances"]
+            .as_array()
+            .is_some_and(|i| i.len() == 600 && i.iter().all(|i| i["tasks"][0]["state"] == "running")))),
+        "600 instances do not run\n{}",
+        s.log()
+    );
+    let mut c = UnixStream::connect(s.socket()).expect("connect");
+    c.write_all(STATUS.as_bytes()).unwrap();
+    let mut first = [0u8; 1];
+    c.read_exact(&mut first).expect("the answer's first byte");
+    // supd stops; what it put in the socket is all the client can get.
+    let pid = nix::unistd::Pid::from_raw(s.pid());
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut rest = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    let complete = loop {
+        match c.read(&mut buf) {
+            Ok(0) => break rest.last() == Some(&b'\n'),
+            Ok(n) => {
+                rest.extend_from_slice(&buf[..n]);
+                if rest.last() == Some(&b'\n') {
+                    break true;
+                }
+            }
+            Err(_) => break false,
+        }
+    };
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+    eprintln!("{} bytes of the answer came while supd was stopped", rest.len() + 1);
+    assert!(rest.len() > 512 << 10, "the answer is too small to tell: {} bytes", rest.len() + 1);
+    assert!(complete, "only {} bytes of the answer were in the socket", rest.len() + 1);
+    assert!(s.try_status().is_some(), "supd does not answer after SIGCONT\n{}", s.log());
+}

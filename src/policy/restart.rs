@@ -92,13 +92,30 @@ pub struct RestartTracker {
     /// When each policy restart was (or will be) performed, oldest first;
     /// only those that can still matter are kept.
     history: VecDeque<Instant>,
+    /// How many restarts were ever added to `history`: the newest
+    /// `added - n` of it came after the `n`th (what a journal record that
+    /// only appends needs).
+    added: u64,
 }
 
 impl RestartTracker {
     /// `restart_on_success` is whether exit 0 is a reason to restart; see
     /// [`restarts_on_success`].
     pub fn new(policy: RestartPolicy, restart_on_success: bool) -> Self {
-        RestartTracker { policy, restart_on_success, history: VecDeque::new() }
+        RestartTracker { policy, restart_on_success, history: VecDeque::new(), added: 0 }
+    }
+
+    /// How many restarts were ever added to the history (a mark for
+    /// [`added_since`](Self::added_since)).
+    pub fn added(&self) -> u64 {
+        self.added
+    }
+
+    /// The restarts added after `mark` (a value of [`added`](Self::added))
+    /// that are still in the history, oldest first.
+    pub fn added_since(&self, mark: u64) -> impl Iterator<Item = Instant> + '_ {
+        let n = usize::try_from(self.added.saturating_sub(mark)).unwrap_or(usize::MAX).min(self.history.len());
+        self.history.iter().skip(self.history.len() - n).copied()
     }
 
     pub fn policy(&self) -> &RestartPolicy {
@@ -151,6 +168,7 @@ impl RestartTracker {
         self.forget_before(at);
         if self.history.len() < p.attempts as usize {
             self.history.push_back(at);
+            self.added += 1;
             return Decision::Restart { delay, reason: RestartReason::WithinPolicy };
         }
         match p.mode {
@@ -168,6 +186,7 @@ impl RestartTracker {
                 let at = leaves.max(now + p.delay);
                 self.forget_before(at);
                 self.history.push_back(at);
+                self.added += 1;
                 Decision::Restart { delay: at - now, reason: RestartReason::WindowFull }
             }
         }
@@ -249,6 +268,24 @@ mod tests {
             d3,
             Decision::Fail { reason: "Exceeded allowed attempts 2 in interval 30m0s and mode is \"fail\"".into() }
         );
+    }
+
+    #[test]
+    fn added_since_a_mark_names_only_the_newer_restarts_still_kept() {
+        let c = clock();
+        let mut t = RestartTracker::new(policy(100, 10, 0, RestartMode::Delay), true);
+        t.restore([c.at(0.0)]);
+        assert_eq!((t.added(), t.added_since(0).count()), (0, 0), "restored restarts are not new");
+        t.decide(FAIL, c.at(1.0), 0.0);
+        let mark = t.added();
+        t.decide(FAIL, c.at(2.0), 0.0);
+        t.decide(FAIL, c.at(3.0), 0.0);
+        assert_eq!(t.added_since(mark).collect::<Vec<_>>(), vec![c.at(2.0), c.at(3.0)]);
+        // Those that left the window are not named, whatever the mark.
+        t.decide(FAIL, c.at(12.5), 0.0);
+        assert_eq!(t.history().count(), 2);
+        assert_eq!(t.added_since(0).collect::<Vec<_>>(), vec![c.at(3.0), c.at(12.5)]);
+        assert_eq!(t.added_since(t.added()).count(), 0);
     }
 
     #[test]

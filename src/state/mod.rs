@@ -142,7 +142,7 @@ pub struct TaskSaved {
     pub failed: bool,
     /// The task's cgroup directories: whatever is left in them when supd
     /// starts again (a daemon that left the task's session too) is stopped.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub cgroups: Vec<PathBuf>,
     /// Written just before a start: a process may have started that the
     /// next record (with its pid) does not name.
@@ -151,13 +151,34 @@ pub struct TaskSaved {
     /// The name of the instance's allocation directory (the instance's ID
     /// when it was made): the same instance keeps the directory across a
     /// restart of supd, though it gets a new ID.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alloc_dir: Option<String>,
+    /// A journal record that only appends to the task's record before it
+    /// (in the state file or the journal), for the same job: its
+    /// `restart_times` are the restarts since, and its `cgroups` and
+    /// `alloc_dir` are those of the record before (left out). A task that
+    /// crash-loops thus writes a record of constant size per start, not
+    /// its whole history each time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub appended: bool,
 }
 
 impl TaskSaved {
     fn key(&self) -> (&str, &str, u32, &str) {
         (&self.job, &self.group, self.index, &self.task)
+    }
+
+    /// Applies a journal record of the same task over this one.
+    fn apply(&mut self, mut record: TaskSaved) {
+        if record.appended && record.source_digest == self.source_digest {
+            let mut times = std::mem::take(&mut self.restart_times);
+            times.append(&mut record.restart_times);
+            record.restart_times = times;
+            record.cgroups = std::mem::take(&mut self.cgroups);
+            record.alloc_dir = self.alloc_dir.take();
+        }
+        record.appended = false;
+        *self = record;
     }
 }
 
@@ -252,10 +273,13 @@ fn replay(dir: &Path, saved: &mut Saved) {
             continue;
         }
         saved.journal_seq = r.seq;
-        if let Some(task) = r.task {
+        if let Some(mut task) = r.task {
             match saved.tasks.iter_mut().find(|t| t.key() == task.key()) {
-                Some(t) => *t = task,
-                None => saved.tasks.push(task),
+                Some(t) => t.apply(task),
+                None => {
+                    task.appended = false;
+                    saved.tasks.push(task);
+                }
             }
         }
         if let Some(s) = r.started {
@@ -458,6 +482,7 @@ mod tests {
                 cgroups: Vec::new(),
                 starting: false,
                 alloc_dir: Some("0123".into()),
+                appended: false,
             }],
             instances: vec![InstanceSaved {
                 job: "web".into(),
@@ -494,10 +519,9 @@ mod tests {
         assert!(!dir.path().join("state.json.tmp").exists());
     }
 
-    #[test]
-    fn journal_records_newer_than_the_state_apply_over_it() {
-        let dir = tempfile::tempdir().unwrap();
-        let task = |pid| TaskSaved {
+    /// Task `web.g[0]/t` of job digest 1, never started, directory `0123`.
+    fn web_task() -> TaskSaved {
+        TaskSaved {
             job: "web".into(),
             group: "g".into(),
             index: 0,
@@ -505,14 +529,21 @@ mod tests {
             source_digest: 1,
             restart_times: Vec::new(),
             restarts: 0,
-            pid: Some(pid),
-            start_ticks: Some(5),
+            pid: None,
+            start_ticks: None,
             dead: false,
             failed: false,
             cgroups: Vec::new(),
             starting: false,
-            alloc_dir: None,
-        };
+            alloc_dir: Some("0123".into()),
+            appended: false,
+        }
+    }
+
+    #[test]
+    fn journal_records_newer_than_the_state_apply_over_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let task = |pid| TaskSaved { pid: Some(pid), start_ticks: Some(5), alloc_dir: None, ..web_task() };
         let mut j = Journal::default();
         j.append(dir.path(), &task(10)).unwrap();
         let mut s = Saved { version: VERSION, tasks: vec![task(10)], ..Default::default() };
@@ -535,22 +566,7 @@ mod tests {
     #[test]
     fn a_start_record_applies_its_pid_over_the_task_record_before_it() {
         let dir = tempfile::tempdir().unwrap();
-        let starting = TaskSaved {
-            job: "web".into(),
-            group: "g".into(),
-            index: 0,
-            task: "t".into(),
-            source_digest: 1,
-            restart_times: vec![1000, 2000],
-            restarts: 2,
-            pid: None,
-            start_ticks: None,
-            dead: false,
-            failed: false,
-            cgroups: Vec::new(),
-            starting: true,
-            alloc_dir: Some("0123".into()),
-        };
+        let starting = TaskSaved { restart_times: vec![1000, 2000], restarts: 2, starting: true, ..web_task() };
         let mut j = Journal::default();
         j.append(dir.path(), &starting).unwrap();
         let started = |task: &str, pid| Started {
@@ -572,6 +588,46 @@ mod tests {
         assert_eq!((t.pid, t.start_ticks, t.starting), (Some(42), Some(7), false));
         assert_eq!((t.restarts, t.restart_times.clone()), (2, vec![1000, 2000]));
         assert_eq!(t.alloc_dir.as_deref(), Some("0123"), "the start keeps the directory's name");
+    }
+
+    #[test]
+    fn appended_records_add_their_restarts_to_the_record_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let full = TaskSaved {
+            restart_times: vec![1000, 2000],
+            restarts: 2,
+            pid: Some(5),
+            start_ticks: Some(6),
+            cgroups: vec!["/sys/fs/cgroup/supd/web.g.0.t".into()],
+            ..web_task()
+        };
+        let mut j = Journal::default();
+        let mut s = Saved { version: VERSION, tasks: vec![full.clone()], ..Default::default() };
+        save_with(dir.path(), &mut s, &mut j).unwrap();
+        let appended = |times: Vec<u64>, restarts, digest| TaskSaved {
+            restart_times: times,
+            restarts,
+            source_digest: digest,
+            pid: None,
+            start_ticks: None,
+            cgroups: Vec::new(),
+            starting: true,
+            alloc_dir: None,
+            appended: true,
+            ..full.clone()
+        };
+        j.append(dir.path(), &appended(vec![3000], 3, 1)).unwrap();
+        j.append(dir.path(), &appended(vec![4000, 5000], 5, 1)).unwrap();
+        let line = std::fs::read_to_string(dir.path().join("state.journal")).unwrap();
+        assert!(!line.contains("1000,") && !line.contains("/sys/fs/cgroup"), "only what is new: {line}");
+        let t = &load(dir.path()).unwrap().tasks[0];
+        assert_eq!(t.restart_times, vec![1000, 2000, 3000, 4000, 5000]);
+        assert_eq!((t.restarts, t.pid, t.starting, t.appended), (5, None, true, false));
+        assert_eq!((t.cgroups.clone(), t.alloc_dir.clone()), (full.cgroups.clone(), full.alloc_dir.clone()));
+        // A record of another job (a new digest) replaces the history.
+        j.append(dir.path(), &appended(vec![9000], 1, 2)).unwrap();
+        let t = &load(dir.path()).unwrap().tasks[0];
+        assert_eq!((t.restart_times.clone(), t.source_digest), (vec![9000], 2));
     }
 
     #[test]

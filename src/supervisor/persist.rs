@@ -195,9 +195,22 @@ impl Supervisor {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
         let Some(inst) = run.instances.get(key.inst).filter(|i| !i.removed) else { return };
         let Some(t) = inst.tasks.get(key.task) else { return };
-        let mut saved = task_saved(run, inst, t, run.digest, Instant::now(), SystemTime::now());
+        let (now_i, now_w) = (Instant::now(), SystemTime::now());
+        let mut saved = task_saved(run, inst, t, run.digest, now_i, now_w);
         saved.starting = starting;
+        // Only what is new since the task's last full record, when its
+        // cgroups and directory are those of that record.
+        let dirs = dirs_digest(&saved);
+        if let Some((mark, d)) = t.journaled.get()
+            && d == dirs
+        {
+            saved.restart_times = t.tracker.added_since(mark).map(|at| wall_ms(at, now_i, now_w)).collect();
+            saved.cgroups = Vec::new();
+            saved.alloc_dir = None;
+            saved.appended = true;
+        }
         let written = self.reports.store.journal.append(&self.cfg.state_dir, &saved);
+        t.journaled.set(written.is_ok().then_some((t.tracker.added(), dirs)));
         self.after_journal_write(written);
     }
 
@@ -217,6 +230,12 @@ impl Supervisor {
         saved.periodic = self.periodic_saved();
         saved.dispatched = self.dispatched_saved();
         let (now_i, now_w) = (Instant::now(), SystemTime::now());
+        // Journal records after this save append to what it holds.
+        for run in self.jobs.runs.values() {
+            for t in run.instances.iter().flat_map(|i| &i.tasks) {
+                t.journaled.set(None);
+            }
+        }
         for serial in self.jobs.current.values() {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
             let digest = run.digest;
@@ -225,11 +244,18 @@ impl Supervisor {
                     saved.instances.push(i);
                 }
                 for t in &inst.tasks {
-                    saved.tasks.push(task_saved(run, inst, t, digest, now_i, now_w));
+                    let s = task_saved(run, inst, t, digest, now_i, now_w);
+                    t.journaled.set(Some((t.tracker.added(), dirs_digest(&s))));
+                    saved.tasks.push(s);
                 }
             }
         }
         if let Err(e) = crate::state::save_with(&self.cfg.state_dir, &mut saved, &mut self.reports.store.journal) {
+            for run in self.jobs.runs.values() {
+                for t in run.instances.iter().flat_map(|i| &i.tasks) {
+                    t.journaled.set(None);
+                }
+            }
             log::error!(
                 "cannot save the state in {}: {e}; it will be tried again at the next change",
                 self.cfg.state_dir.display()
@@ -247,14 +273,7 @@ fn task_saved(
     now_i: Instant,
     now_w: SystemTime,
 ) -> crate::state::TaskSaved {
-    let restart_times = t
-        .tracker
-        .history()
-        .map(|at| {
-            let wall = if at <= now_i { now_w - (now_i - at) } else { now_w + (at - now_i) };
-            wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
-        })
-        .collect();
+    let restart_times = t.tracker.history().map(|at| wall_ms(at, now_i, now_w)).collect();
     crate::state::TaskSaved {
         job: run.job.id.clone(),
         group: run.job.groups.get(inst.group).map_or(String::new(), |g| g.name.clone()),
@@ -270,7 +289,25 @@ fn task_saved(
         cgroups: t.cgroup.as_ref().map_or(Vec::new(), |c| c.dirs()),
         starting: false,
         alloc_dir: inst.dir.as_ref().and_then(|d| d.root().file_name()).map(|n| n.to_string_lossy().into_owned()),
+        appended: false,
     }
+}
+
+/// An instant as Unix milliseconds, by the wall clock now.
+fn wall_ms(at: Instant, now_i: Instant, now_w: SystemTime) -> u64 {
+    let wall = if at <= now_i { now_w - (now_i - at) } else { now_w + (at - now_i) };
+    wall.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A digest of what an appended journal record leaves out (cgroups and
+/// directory), to tell when it must be written in full again.
+fn dirs_digest(saved: &crate::state::TaskSaved) -> u64 {
+    let mut text = saved.alloc_dir.clone().unwrap_or_default();
+    for c in &saved.cgroups {
+        text.push('\0');
+        text.push_str(&c.to_string_lossy());
+    }
+    crate::state::digest(&text)
 }
 
 /// Counts the run a previous supd had going when it died as one that

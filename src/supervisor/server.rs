@@ -61,6 +61,10 @@ pub const TOTAL_BACKLOG: usize = 8 << 20;
 /// Answers larger than this give their memory back once sent.
 const BIG_ANSWER: usize = 256 << 10;
 
+/// The most a one-off answer may put in its connection's send buffer at
+/// once (the `--json` status of 500 tasks is over 2 MB).
+const ANSWER_SEND_BUFFER: usize = 8 << 20;
+
 /// What a client that was answered may still send (and is thrown away)
 /// before it is disconnected.
 const MAX_DISCARD: usize = 64 << 10;
@@ -485,6 +489,9 @@ impl ControlServer {
         match serde_json::to_vec(&response) {
             Ok(mut bytes) => {
                 bytes.push(b'\n');
+                if !c.follow && bytes.len() > BIG_ANSWER {
+                    make_room(&c.stream, bytes.len());
+                }
                 queue(c, &bytes);
             }
             Err(e) => log::error!("cannot encode a response: {e}"),
@@ -694,6 +701,20 @@ enum Got {
 
 /// Queues bytes for a client; the deadline to take them starts when the
 /// client had taken everything before.
+/// Lets the kernel take a large answer in one write: a busy loop (500
+/// crash-looping tasks) would otherwise send it one socket buffer per
+/// turn, each turn waiting for the others' work. The client takes it at
+/// its pace from the kernel, which holds it until then; beyond
+/// `net.core.wmem_max` only root may ask (SO_SNDBUFFORCE), others get what
+/// the system allows.
+fn make_room(stream: &UnixStream, len: usize) {
+    use nix::sys::socket::{setsockopt, sockopt};
+    let want = len.min(ANSWER_SEND_BUFFER);
+    if setsockopt(stream, sockopt::SndBufForce, &want).is_err() {
+        let _ = setsockopt(stream, sockopt::SndBuf, &want);
+    }
+}
+
 fn queue(c: &mut Client, bytes: &[u8]) {
     if c.pending() == 0 {
         c.last_write = Instant::now();

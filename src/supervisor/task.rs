@@ -128,6 +128,12 @@ pub struct TaskEvent {
 #[derive(Debug)]
 pub struct TaskRun {
     pub spec: std::sync::Arc<Task>,
+    /// What the state file or the journal last recorded of this task in
+    /// full (the tracker's [`added`](RestartTracker::added) mark then, and
+    /// a digest of its cgroups and directory): the next journal record only
+    /// appends to it. `None` until then, and after a full save that did not
+    /// include the task.
+    pub journaled: std::cell::Cell<Option<(u64, u64)>>,
     pub state: State,
     pub failed: bool,
     pub pid: Option<Pid>,
@@ -207,6 +213,7 @@ impl TaskRun {
     pub fn new(spec: std::sync::Arc<Task>, tracker: RestartTracker) -> TaskRun {
         TaskRun {
             spec,
+            journaled: std::cell::Cell::new(None),
             state: State::Pending,
             failed: false,
             pid: None,
