@@ -29,6 +29,14 @@ struct World {
     services: Vec<ServiceAddr>,
 }
 
+/// The task's `secrets/` tmpfs (mounted when the tests run as root) goes
+/// with the world, so that the temporary directory can go too.
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.alloc.remove();
+    }
+}
+
 fn world() -> World {
     let data = tempfile::tempdir().unwrap();
     let alloc = AllocDir::new(data.path(), "a1").unwrap();
