@@ -3,6 +3,8 @@
 //! restarts it through the restart policy, and gives up when the attempts
 //! are used up.
 
+mod common;
+
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -77,11 +79,16 @@ impl Drop for Supd {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
-                return;
+                break;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = self.child.kill();
+        if !matches!(self.child.try_wait(), Ok(Some(_))) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        // The task's secrets/ tmpfs outlives supd by design; not the test.
+        common::unmount_below(self.dir.path());
     }
 }
 

@@ -157,6 +157,16 @@ fn a_missing_journal_costs_lines_not_supervision() {
     s.wait_event("tick/g/0/t", "Task hook message", |m| m.starts_with("Logs: output is written again"));
 }
 
+/// Whatever supd left mounted below a directory (its tasks' secrets/
+/// tmpfs) is unmounted when the test ends.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        common::unmount_below(&self.0);
+    }
+}
+
 /// A child killed (with what it started, `--kill-child`) when the test ends.
 struct Reaped(std::process::Child);
 
@@ -173,6 +183,7 @@ impl Drop for Reaped {
 #[test]
 fn as_pid_1_task_output_is_on_supd_s_stdout_with_prefixes() {
     let dir = tempfile::tempdir().unwrap();
+    let _unmount = Unmount(dir.path().to_path_buf());
     std::fs::create_dir(dir.path().join("jobs")).unwrap();
     let task = |name: &str| {
         format!(
