@@ -434,6 +434,65 @@ fn a_task_cgroup_removed_under_supd_is_made_again_at_the_next_start() {
     stop_and_check_cgroups_removed(s, &parent);
 }
 
+/// A task with `resources` that restarts after a quiet spell joins its v1
+/// cgroups at each start. Such a join would make the loop wait for the
+/// cgroup core (an RCU grace period); supd warms the core up on a thread of
+/// its own first and holds only that start meanwhile. Each run still lands
+/// in every one of its cgroups.
+#[test]
+fn a_task_with_resources_restarting_after_a_pause_joins_its_cgroups_each_time() {
+    need_root();
+    let s = Supd::new();
+    let (toml, parent) = config(&s, "");
+    let _cleanup = Cleanup { parent: parent.clone(), pids: Vec::new() };
+    s.write_job(
+        "pause.hcl",
+        r#"job "pause" {
+  group "g" {
+    restart {
+      attempts = 20
+      interval = "1m"
+      delay    = "0s"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "sleep 0.4; exit 1"]
+      }
+      resources {
+        cpu    = 10
+        memory = 32
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start_with_config(&toml);
+    let first = pid(&s.wait_running("pause/g/0/t"));
+    let dirs = cgroup_dirs(first, &parent);
+    assert!(!dirs.is_empty(), "the task runs in cgroups under {parent}");
+    let mut seen = vec![first];
+    let mut checked = 0;
+    while seen.len() < 4 {
+        let t = s.wait_task("pause/g/0/t", "running again", |t| {
+            t["state"] == "running" && t["pid"].as_i64().is_some_and(|p| !seen.contains(&(p as i32)))
+        });
+        let p = pid(&t);
+        let now = cgroup_dirs(p, &parent);
+        if alive(p) {
+            assert_eq!(now, dirs, "run {} (pid {p}) is in the same cgroups", seen.len() + 1);
+            checked += 1;
+        }
+        seen.push(p);
+    }
+    assert!(checked >= 1, "none of 3 restarted runs was seen alive (each lives 0.4 s)");
+    let t = task(&s.status(), "pause/g/0/t").cloned().expect("task");
+    assert_eq!(count(&t, "Driver Failure", |_| true), 0, "{:?}", events(&t));
+    stop_and_check_cgroups_removed(s, &parent);
+}
+
 /// A job of `n` tasks sleeping, with or without a `resources` block.
 fn sleepers(name: &str, n: usize, resources: &str) -> String {
     let task = |i: usize| {
@@ -469,8 +528,7 @@ fn a_task_without_resources_reserves_nothing_and_is_limited_by_nothing() {
     assert_eq!(dirs.len(), 1, "one cgroup: {dirs:?}");
     let v2 = std::fs::read_to_string(format!("/proc/{free}/cgroup")).expect("cgroup");
     assert!(v2.lines().filter(|l| l.contains(&parent)).all(|l| l.starts_with("0::")), "{v2}");
-    let env = std::fs::read(format!("/proc/{free}/environ")).expect("environ");
-    let env = String::from_utf8_lossy(&env);
+    let env = environ(free);
     assert!(!env.contains("NOMAD_CPU_LIMIT") && !env.contains("NOMAD_MEMORY_LIMIT"), "no limits told: {env}");
     assert!(env.contains("NOMAD_TASK_NAME=t0"));
     let r = resources(task(&st, "free/g/0/t0").expect("task"));
@@ -483,8 +541,7 @@ fn a_task_without_resources_reserves_nothing_and_is_limited_by_nothing() {
     assert!(r.get("unreserved").is_none(), "{r}");
     assert_eq!(r["memory_limit"], 64u64 << 20, "{r}");
     assert_eq!(r["enforced"], serde_json::json!(["memory", "cpu"]), "{r}");
-    let held_env =
-        String::from_utf8_lossy(&std::fs::read(format!("/proc/{held}/environ")).expect("environ")).into_owned();
+    let held_env = environ(held);
     assert!(held_env.contains("NOMAD_CPU_LIMIT=50") && held_env.contains("NOMAD_MEMORY_LIMIT=64"), "{held_env}");
     assert!(cgroup_dirs(held, &parent).len() > 1, "v1 memory and cpu cgroups too");
     let text = s.supctl_ok(&["status"]);

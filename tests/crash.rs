@@ -6,6 +6,8 @@
 mod common;
 
 use common::*;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
 use std::time::Duration;
 
 const SLEEPER: &str = r#"job "a" {
@@ -165,4 +167,84 @@ fn the_restart_budget_is_exact_across_kill_9() {
     let seen = lines(&s.path("starts")).len();
     assert!(seen == 51 || seen == 50, "{seen} starts\n{}", s.log());
     assert_eq!(restarts(&t), 50, "{}", pretty(&t));
+}
+
+/// The restarts status shows of `a/g/0/t` now (0 while supd does not answer).
+fn restarts_now(s: &Supd) -> u64 {
+    s.try_status().and_then(|st| task(&st, "a/g/0/t").map(restarts)).unwrap_or(0)
+}
+
+/// Waits (up to a minute: a loaded machine restarts slowly) until the task
+/// has made at least `n` restarts; returns how many.
+fn wait_restarts(s: &Supd, n: u64) -> u64 {
+    let mut seen = 0;
+    let ok = wait_until(Duration::from_secs(60), || {
+        seen = restarts_now(s);
+        seen >= n
+    });
+    assert!(ok, "{seen} restarts, not {n}\n{}", s.log());
+    seen
+}
+
+#[test]
+fn a_long_window_keeps_a_bounded_restart_history_across_kill_9() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    restart {
+      attempts = 100000000
+      interval = "1h"
+      delay    = "0s"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exit 1"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    let before = wait_restarts(&s, 600);
+    let mut s = s;
+    s.kill9();
+    settle(&s);
+    // What the next supd reads: state.json with the journal's records
+    // applied. Status may show one restart more: decided, not yet started.
+    let merged = supd::state::load(&s.path("state")).unwrap();
+    let t = merged.tasks.iter().find(|t| t.task == "t").expect("the task's record");
+    let saved = check_history(&serde_json::to_value(t).unwrap(), "state.json and state.journal");
+    assert!(saved + 1 >= before, "status showed {before} restarts, the state holds {saved}");
+    let mut s = s.start();
+    let seen = wait_restarts(&s, before + 200);
+    // A stop saves the whole state in state.json.
+    kill(Pid::from_raw(s.pid()), Signal::SIGTERM).unwrap();
+    assert!(s.wait_exit(PATIENCE).is_some(), "supd did not stop\n{}", s.log());
+    let text = std::fs::read_to_string(s.path("state/state.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let t = state["tasks"].as_array().unwrap().iter().find(|t| t["task"] == "t").expect("the task's record");
+    let saved = check_history(t, &format!("state.json of {} bytes", text.len()));
+    assert!(saved >= seen, "status showed {seen} restarts, the state holds {saved}");
+}
+
+/// Checks a task's saved restart history: at most about 2 × 64 slots,
+/// holding every restart the task made (all are within the hour), as many
+/// as its saved `restarts`; returns those.
+fn check_history(t: &serde_json::Value, what: &str) -> u64 {
+    let times = t["restart_times"].as_array().unwrap();
+    // Counts left out are 1 each (and a file written before counts has none).
+    let counts: Vec<u64> = match t.get("restart_counts").and_then(|c| c.as_array()) {
+        Some(c) => c.iter().map(|n| n.as_u64().unwrap()).collect(),
+        None => vec![1; times.len()],
+    };
+    assert_eq!(counts.len(), times.len(), "{what}: {t}");
+    let saved = t["restarts"].as_u64().unwrap();
+    assert!(times.len() <= 130, "{what}: {} slots for {saved} restarts", times.len());
+    assert_eq!(counts.iter().sum::<u64>(), saved, "{what}: slots {counts:?}");
+    saved
 }

@@ -746,3 +746,223 @@ fn no_container_made_ahead_outlives_its_task() {
     let left = e.containers(&home_label(&s));
     assert!(left.is_empty(), "containers left after job stop and supd's shutdown: {left:?}\n{}", s.log());
 }
+
+/// A parameterized batch job `name` whose container writes the run's id,
+/// meta and payload to the instance's `alloc/data/runs` (one line per
+/// start), waits until `alloc/data/go` exists, then exits with the code in
+/// `NOMAD_META_code`. `restart` is its group's restart block (none: the
+/// batch default, 3 attempts).
+fn render_job(name: &str, restart: &str) -> String {
+    format!(
+        r#"job "{name}" {{
+  type = "batch"
+  parameterized {{
+    payload       = "required"
+    meta_required = ["scene", "code"]
+  }}
+  group "g" {{
+    {restart}
+    task "t" {{
+      driver = "docker"
+      dispatch_payload {{
+        file = "in/scene.txt"
+      }}
+      config {{
+        image   = "tools:1"
+        command = "/bin/sh"
+        args    = ["-c", "echo $NOMAD_JOB_ID $NOMAD_META_scene $(cat /local/in/scene.txt) >> /alloc/data/runs; while [ ! -e /alloc/data/go ]; do sleep 0.1; done; exit $NOMAD_META_code"]
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// A restart block that allows none: a run that fails is failed.
+const NO_RESTART: &str = r#"restart {
+      attempts = 0
+      mode     = "fail"
+    }"#;
+
+/// A job's entry in a status.
+fn job_entry<'a>(st: &'a Value, name: &str) -> Option<&'a Value> {
+    st["jobs"].as_array()?.iter().find(|j| j["name"] == name)
+}
+
+/// The one instance of a dispatched run.
+fn run_instance<'a>(st: &'a Value, id: &str) -> Option<&'a Value> {
+    job_entry(st, id).map(|j| &j["groups"][0]["instances"][0])
+}
+
+/// The one task of a dispatched run.
+fn run_task<'a>(st: &'a Value, id: &str) -> Option<&'a Value> {
+    run_instance(st, id).map(|i| &i["tasks"][0])
+}
+
+/// `job dispatch JOB` with `scene` and `code`; the run's ID.
+fn dispatch_render(s: &Supd, job: &str, scene: &str, code: u8) -> String {
+    let input = s.write_file(&format!("{scene}.txt"), &format!("a {scene} teapot"));
+    let out = s.supctl_ok(&[
+        "job",
+        "dispatch",
+        job,
+        "--meta",
+        &format!("scene={scene}"),
+        "--meta",
+        &format!("code={code}"),
+        input.to_str().expect("UTF-8"),
+    ]);
+    out.lines().next().and_then(|l| l.strip_prefix("dispatched ")).unwrap_or_else(|| panic!("{out}")).to_string()
+}
+
+/// Waits until the dispatched run's task runs; its status.
+fn wait_run_running(s: &Supd, id: &str) -> Value {
+    let st = s.wait_status(&format!("{id} runs"), |st| {
+        run_task(st, id).is_some_and(|t| t["state"] == "running" && !container_id(t).is_empty())
+    });
+    run_task(&st, id).cloned().expect("the task")
+}
+
+/// The alloc directory of a dispatched run.
+fn run_dir(st: &Value, id: &str) -> PathBuf {
+    PathBuf::from(
+        run_instance(st, id)
+            .and_then(|i| i["alloc_dir"].as_str())
+            .unwrap_or_else(|| panic!("no alloc_dir of {id}: {}", pretty(st))),
+    )
+}
+
+/// The ids of the containers of a dispatched run that the engine started
+/// (a container made ahead for a next run that never came has not), in
+/// one listing: one that is removed meanwhile is not inspected.
+fn started_containers(e: &Engine, s: &Supd, id: &str) -> Vec<String> {
+    let mut args = vec![
+        "-a".to_string(),
+        "--filter".to_string(),
+        format!("label={}", home_label(s)),
+        "--filter".to_string(),
+        format!("label=supd.job={id}"),
+    ];
+    // Filters on the same key are either-or.
+    for state in ["running", "paused", "exited", "dead"] {
+        args.extend(["--filter".to_string(), format!("status={state}")]);
+    }
+    e.ps(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+/// A dispatched run of a container task outlives `kill -9` of supd: the
+/// next supd adopts its container (the same one, still running, no second
+/// start), shows the run running and, when the container ends, complete;
+/// the container saw the meta and payload sent.
+#[test]
+fn a_dispatched_container_run_is_adopted_after_kill_9_and_runs_once() {
+    let e = engine();
+    let s = Supd::new();
+    s.write_job("render.hcl", &render_job("render", ""));
+    let mut s = supd_with(s);
+    let id = dispatch_render(&s, "render", "kitchen", 0);
+    let t = wait_run_running(&s, &id);
+    let (pid1, cid) = (pid(&t), container_id(&t));
+    let dir = run_dir(&s.status(), &id);
+    let runs = dir.join("alloc/data/runs");
+    let ok = wait_until(PATIENCE, || !lines(&runs).is_empty());
+    assert!(ok, "the container wrote its line\n{}", s.log());
+
+    s.kill9();
+    assert!(alive(pid1), "the container outlives supd");
+    let s = supd_with(s);
+    let t = wait_run_running(&s, &id);
+    assert_eq!((container_id(&t), pid(&t)), (cid.clone(), pid1), "adopted, not started anew: {}", pretty(&t));
+    let st = s.status();
+    assert_eq!(job_status(&st, &id), "running", "{}", pretty(&st));
+    assert_eq!(run_dir(&st, &id), dir, "the same allocation directory");
+    let started = started_containers(e, &s, &id);
+    assert_eq!(started.len(), 1, "one container ran for {id}: {started:?}");
+    assert!(started[0].starts_with(&cid), "{started:?} vs {cid}");
+
+    // The container ends: the run completes with its exit code.
+    std::fs::write(dir.join("alloc/data/go"), "").expect("write go");
+    let st = s.wait_status(&format!("{id} completes"), |st| job_status(st, &id) == "complete");
+    let t = run_task(&st, &id).expect("the task");
+    assert!(events(t).iter().any(|(k, m)| k == "Terminated" && m == "Exit Code: 0"), "{}\n{}", pretty(t), s.log());
+    let listed = &job_entry(&st, "render").expect("the job")["parameterized"]["dispatched"];
+    assert_eq!(listed[0]["id"], id.as_str(), "{}", pretty(listed));
+    assert_eq!(listed[0]["status"], "complete", "{}", pretty(listed));
+    assert_eq!(lines(&runs), [format!("{id} kitchen a kitchen teapot")], "one run, with its meta and payload");
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(job_status(&s.status(), &id), "complete");
+    assert_eq!(lines(&runs).len(), 1, "the run ran again");
+    assert_no_container_left(e, &s, "after the run completed");
+}
+
+/// A dispatched run whose container ended while supd was down: the next
+/// supd reports it ended as the container did (complete with exit code 0,
+/// failed with another) and does not run it again.
+#[test]
+fn a_dispatched_container_run_that_ended_while_supd_was_down_is_not_run_again() {
+    let e = engine();
+    let s = Supd::new();
+    // The default policy would restart an interrupted run: the one that
+    // completed must not be taken for one.
+    s.write_job("render.hcl", &render_job("render", ""));
+    s.write_job("strict.hcl", &render_job("strict", NO_RESTART));
+    let mut s = supd_with(s);
+    let ok = dispatch_render(&s, "render", "garden", 0);
+    let bad = dispatch_render(&s, "strict", "cellar", 3);
+    let mut dirs = Vec::new();
+    for id in [&ok, &bad] {
+        wait_run_running(&s, id);
+        let dir = run_dir(&s.status(), id);
+        let ok = wait_until(PATIENCE, || !lines(&dir.join("alloc/data/runs")).is_empty());
+        assert!(ok, "{id}'s container wrote its line\n{}", s.log());
+        dirs.push(dir);
+    }
+
+    s.kill9();
+    for dir in &dirs {
+        std::fs::write(dir.join("alloc/data/go"), "").expect("write go");
+    }
+    let ok_ended = wait_until(PATIENCE, || {
+        [&ok, &bad].iter().all(|id| {
+            let out = e.docker_ok(&[
+                "ps",
+                "-q",
+                "--filter",
+                &format!("label={}", home_label(&s)),
+                "--filter",
+                &format!("label=supd.job={id}"),
+                "--filter",
+                "status=running",
+            ]);
+            out.trim().is_empty()
+        })
+    });
+    assert!(ok_ended, "the containers ended while supd was down");
+    let s = supd_with(s);
+    s.wait_status("both runs ended", |st| {
+        [&ok, &bad].iter().all(|id| run_task(st, id).is_some_and(|t| t["state"] == "dead"))
+    });
+    // Time to start again, had it been going to.
+    std::thread::sleep(Duration::from_secs(2));
+    for (id, dir, scene) in [(&ok, &dirs[0], "garden"), (&bad, &dirs[1], "cellar")] {
+        assert_eq!(
+            lines(&dir.join("alloc/data/runs")),
+            [format!("{id} {scene} a {scene} teapot")],
+            "{id} ran once\n{}",
+            s.log()
+        );
+    }
+    let st = s.status();
+    assert_eq!((job_status(&st, &ok), job_status(&st, &bad)), ("complete".into(), "failed".into()), "{}", pretty(&st));
+    for (id, code) in [(&ok, 0), (&bad, 3)] {
+        let t = run_task(&st, id).expect("the task");
+        assert!(
+            events(t).iter().any(|(k, m)| k == "Terminated" && *m == format!("Exit Code: {code}")),
+            "{id}: {}\n{}",
+            pretty(t),
+            s.log()
+        );
+    }
+    assert_no_container_left(e, &s, "after the runs ended");
+}

@@ -8,12 +8,6 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
-
-/// A task's events from position `from` on, as (type, message).
-fn events_from(t: &Value, from: usize) -> Vec<(String, String)> {
-    events(t).into_iter().skip(from).collect()
-}
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter().map(|(k, m)| (k.to_string(), m.to_string())).collect()
@@ -62,7 +56,7 @@ fn operator_restarts_and_signals_are_recorded_in_nomads_words() {
     );
     let s = s.start();
     let t = s.wait_running(T);
-    let first = events(&t).len();
+    let first = event_mark(&t);
     assert_eq!(
         events(&t),
         pairs(&[
@@ -78,22 +72,22 @@ fn operator_restarts_and_signals_are_recorded_in_nomads_words() {
     // SetRestartReason("User requested task to restart").
     s.supctl_ok(&["restart", T]);
     let t = s.wait_task(T, "restarted once", |t| restarts(t) == 1 && t["state"] == "running");
-    assert_eq!(events_from(&t, first), restart_cycle("User requested task to restart"), "{}", s.log());
+    assert_eq!(events_since(&t, &first), restart_cycle("User requested task to restart"), "{}", s.log());
 
     // No task named: client/client.go, the default case:
     // SetRestartReason("User requested running tasks to restart").
-    let second = events(&t).len();
+    let second = event_mark(&t);
     s.supctl_ok(&["restart", "ev"]);
     let t = s.wait_task(T, "restarted twice", |t| restarts(t) == 2 && t["state"] == "running");
-    assert_eq!(events_from(&t, second), restart_cycle("User requested running tasks to restart"), "{}", s.log());
+    assert_eq!(events_since(&t, &second), restart_cycle("User requested running tasks to restart"), "{}", s.log());
 
     // alloc_runner.go, Signal: NewTaskEvent(structs.TaskSignaling).SetSignalText(signal)
     // sets neither TaskSignal nor TaskSignalReason, so structs.go shows
     // `if sig == "" && reason == "" { desc = "Task being sent a signal" }`.
-    let third = events(&t).len();
+    let third = event_mark(&t);
     s.supctl_ok(&["signal", T, "SIGHUP"]);
     let t = s.wait_event(T, "Signaling", |_| true);
-    assert_eq!(events_from(&t, third), pairs(&[("Signaling", "Task being sent a signal")]));
+    assert_eq!(events_since(&t, &third), pairs(&[("Signaling", "Task being sent a signal")]));
     assert_eq!(t["state"], "running", "the task ignores SIGHUP");
 }
 

@@ -233,3 +233,33 @@ fn log_to_syslog() {
         "{lines:#?}"
     );
 }
+
+/// An isolated task (driver exec) run as another user, started at supd's
+/// start, when supd is PID 1 as in the container image: it runs, completes,
+/// and supd exits 0. The child of such a start once hung for good in
+/// glibc's set-id wrappers (which wait for every thread of the program to
+/// follow), and supd with it.
+#[test]
+fn an_isolated_task_of_another_user_starts_under_init() {
+    let dir = tempfile::tempdir().unwrap();
+    write_job(
+        dir.path(),
+        r#"job "j" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "exec"
+      user   = "nobody"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "[ \"$(id -u)\" = 65534 ]"]
+      }
+    }
+  }
+}"#,
+    );
+    let mut supd = start_as_init(dir.path());
+    let code = wait(&mut supd, dir.path(), Duration::from_secs(30));
+    assert_eq!(code, 0, "{}", log(dir.path()));
+    assert!(log(dir.path()).contains("ended with exit code 0"), "{}", log(dir.path()));
+}

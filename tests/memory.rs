@@ -30,4 +30,11 @@ fn startup_code_is_unmapped_and_runs_again() {
     // What runs next maps itself again: this very test goes on.
     let again = format!("{:?}", std::fs::read_link("/proc/self/exe").map(|p| p.exists()));
     assert_eq!(again, "Ok(true)");
+    // A later call (supd makes one once large answers stop) drops again
+    // what ran since, from the ranges found the first time.
+    let mapped = own_code_rss();
+    assert!(mapped > 0, "what ran since the first call is mapped again");
+    release_startup_code();
+    let dropped = own_code_rss();
+    assert!(dropped < mapped, "code still mapped after a second call: {dropped} kB of {mapped} kB");
 }

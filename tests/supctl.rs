@@ -115,6 +115,19 @@ fn status_exits_0_only_when_every_selected_task_is_up() {
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON status");
     assert_eq!(v["jobs"][0]["groups"][0]["instances"][0]["tasks"][0]["health"], "critical");
     assert!(v.get("exit").is_none() && v["version"] == 1, "the JSON is the status, unchanged: {v}");
+    // Printed as supd sent it, on one line when not on a terminal: the
+    // same text as the status decoded and encoded again.
+    let typed: supd::control::protocol::Status = serde_json::from_slice(&out.stdout).expect("a status");
+    let again = serde_json::to_string(&typed).unwrap() + "\n";
+    assert_eq!(String::from_utf8_lossy(&out.stdout), again);
+    // On a terminal, pretty.
+    let pty = Command::new("script")
+        .args(["-qec", &format!("{SUPCTL} --socket {} --json status web", s.socket().display()), "/dev/null"])
+        .output()
+        .expect("script(1)");
+    let text = String::from_utf8_lossy(&pty.stdout).replace("\r\n", "\n");
+    let on_terminal: supd::control::protocol::Status = serde_json::from_str(&text).expect("a status");
+    assert_eq!(text, serde_json::to_string_pretty(&on_terminal).unwrap() + "\n", "{}", describe(&pty));
     // What is selected decides: the other jobs are still up.
     let out = s.supctl(&["status", "once"]);
     assert_eq!(code(&out), Some(0), "{}", describe(&out));

@@ -1064,6 +1064,49 @@ job "d" {
     assert!(!s.socket().exists(), "supd left its socket behind");
 }
 
+/// Voluntary context switches of a process, summed over its threads.
+fn voluntary_switches(pid: i32) -> u64 {
+    let mut sum = 0;
+    for t in std::fs::read_dir(format!("/proc/{pid}/task")).expect("supd's threads").flatten() {
+        let status = std::fs::read_to_string(t.path().join("status")).unwrap_or_default();
+        sum += status
+            .lines()
+            .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or(0);
+    }
+    sum
+}
+
+/// Once its tasks run and nothing happens, supd sleeps: the state of the
+/// bring-up is saved at the loop's first idle moment (not a few seconds
+/// later), and the control socket's deadline timer is unset once no
+/// client is connected.
+#[test]
+fn an_idle_supd_does_not_wake() {
+    let s = Supd::new();
+    let names = ["a", "b", "c"];
+    for n in names {
+        s.write_job(&format!("{n}.hcl"), &sleep_job(n));
+    }
+    let s = s.start();
+    s.wait_status("every task runs", |st| {
+        names.iter().all(|n| task(st, &format!("{n}/g/0/t")).is_some_and(|t| t["state"] == "running"))
+    });
+    let saved = wait_until(Duration::from_secs(3), || s.path("state/state.json").exists());
+    assert!(saved, "the state of the bring-up was not saved once supd was idle\n{}", s.log());
+    // What supd did before (the start, the status calls) is over well
+    // before the window; before this change a save and the socket's
+    // timer came due within it.
+    std::thread::sleep(Duration::from_secs(2));
+    let before = voluntary_switches(s.pid());
+    std::thread::sleep(Duration::from_secs(3));
+    let woke = voluntary_switches(s.pid()) - before;
+    assert!(woke < 3, "supd woke {woke} times in 3 s with nothing to do\n{}", s.log());
+    let st = s.status();
+    assert!(names.iter().all(|n| task(&st, &format!("{n}/g/0/t")).is_some_and(|t| t["state"] == "running")));
+}
+
 // --- the control socket ---------------------------------------------------------
 
 /// Clients that send garbage, too little, or hang up mid-request lose only
@@ -1452,11 +1495,11 @@ fn shutdown_delay_comes_before_the_kill_signal() {
         task(st, "a/g/0/t").is_some_and(|t| t["restarts"] == 1 && t["state"] == "running")
     });
     assert!(!kinds(task(&t, "a/g/0/t").unwrap()).contains(&"Waiting for shutdown delay".to_string()));
-    let before = events(task(&t, "a/g/0/t").unwrap()).len();
+    let before = event_mark(task(&t, "a/g/0/t").unwrap());
     s.supctl_ok(&["job", "stop", "a"]);
     let t = s.wait_dead("a/g/0/t");
-    let ev = events(&t);
-    let stop: Vec<(&str, &str)> = ev[before..].iter().map(|(k, m)| (k.as_str(), m.as_str())).collect();
+    let ev = events_since(&t, &before);
+    let stop: Vec<(&str, &str)> = ev.iter().map(|(k, m)| (k.as_str(), m.as_str())).collect();
     assert_eq!(
         stop,
         [
@@ -1670,21 +1713,27 @@ fn a_flood_of_output_stays_within_bounds() {
     assert!(followed >= 5 << 20, "followed {followed} bytes\n{}", s.log());
     let dir = s.path("logs").join("a").join("g[0]");
     let mut peak_disk = 0u64;
+    let mut peak_file = 0u64;
     let mut peak_rss = rss_start;
     let deadline = Instant::now() + Duration::from_secs(12);
     while Instant::now() < deadline {
-        let disk: u64 = std::fs::read_dir(&dir)
+        let sizes: Vec<u64> = std::fs::read_dir(&dir)
             .unwrap()
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().starts_with("t.stdout."))
             .map(|e| e.metadata().map_or(0, |m| m.len()))
-            .sum();
-        peak_disk = peak_disk.max(disk);
+            .collect();
+        peak_disk = peak_disk.max(sizes.iter().sum());
+        peak_file = peak_file.max(sizes.iter().copied().max().unwrap_or(0));
         peak_rss = peak_rss.max(rss(s.pid()));
         std::thread::sleep(Duration::from_millis(100));
     }
-    // At most three files of 1 MB (the rotation removes the oldest as it opens a new one).
-    assert!(peak_disk <= 3 << 20, "disk use reached {peak_disk} bytes");
+    // Files of at most 1 MB, three of them (the rotation removes the
+    // oldest as it opens a new one). A listing is not a snapshot: with a
+    // rotation every few milliseconds it can see the oldest file and the
+    // start of the next one, so a fourth file's worth is allowed.
+    assert!(peak_file <= 1 << 20, "a log file reached {peak_file} bytes");
+    assert!(peak_disk <= 4 << 20, "disk use reached {peak_disk} bytes");
     assert!(peak_rss < rss_start + 8 * 1024, "supd's RSS grew from {rss_start} to {peak_rss} KiB");
     let names: Vec<String> = std::fs::read_dir(&dir)
         .unwrap()

@@ -9,13 +9,17 @@
 mod complete;
 #[path = "supctl/plan.rs"]
 mod plan;
+#[path = "supctl/raw.rs"]
+mod raw;
 #[path = "supctl/render.rs"]
 mod render;
 #[path = "supctl/stream.rs"]
 mod stream;
+#[path = "supctl/table.rs"]
+mod table;
 
 use plan::{job_plan, read_job, render_plans};
-use render::{render_detail, render_table, show, show_lines};
+use render::{render_detail, show, show_lines};
 use stream::{events, logs};
 
 use clap::{CommandFactory, Parser, Subcommand, ValueHint};
@@ -306,7 +310,7 @@ fn main() -> ExitCode {
                     print!("{}", show_lines(r.data.as_deref().unwrap_or("")));
                     ExitCode::SUCCESS
                 }
-                Ok(r) => print_response(&r, false, false),
+                Ok(r) => print_response(&r, false),
                 Err(e) => client_error(e),
             };
         }
@@ -314,8 +318,10 @@ fn main() -> ExitCode {
             // The table shows each task's last event; the detail view
             // and --json all of them.
             let detail = target.as_deref().is_some_and(detail_view);
-            let events = if cli.json || detail { None } else { Some(1) };
-            Request::Status { target, events }
+            if !(cli.json || detail) {
+                return table::status_table(&socket, target);
+            }
+            Request::Status { target, events: None, brief: false }
         }
         Command::Job { command: JobCommand::Plan { file, vars } } => {
             return job_plan(&socket, &file, &vars, cli.json);
@@ -379,12 +385,16 @@ fn main() -> ExitCode {
         Command::Reload { dry_run } => Request::Reload { dry_run },
         Command::Shutdown => Request::Shutdown,
     };
-    let detail = matches!(&request, Request::Status { target: Some(t), .. } if detail_view(t));
+    if cli.json
+        && let Request::Status { target, .. } = request
+    {
+        return raw::json_status(&socket, target);
+    }
     match Connection::call(&socket, request) {
         Ok(r) => {
-            let code = print_response(&r, cli.json, detail);
+            let code = print_response(&r, cli.json);
             match &r.status {
-                Some(s) if r.ok && !all_up(s) => ExitCode::from(4),
+                Some(s) if r.ok && !s.all_up() => ExitCode::from(4),
                 _ => code,
             }
         }
@@ -396,20 +406,6 @@ fn main() -> ExitCode {
 /// down to an instance or a task) rather than the table.
 fn detail_view(target: &str) -> bool {
     target.split('/').count() >= 3 || target.contains('[')
-}
-
-/// Whether every task of a status is running and healthy (passing, or no
-/// checks) or has completed (exit 0): `status` exits 0 then, else 4. A
-/// poststop task waits for its turn and is not counted.
-fn all_up(s: &Status) -> bool {
-    s.jobs.iter().flat_map(|j| &j.groups).flat_map(|g| &g.instances).flat_map(|i| &i.tasks).all(|t| {
-        match t.state.as_str() {
-            "running" => t.health.as_deref().is_none_or(|h| h == "passing"),
-            "dead" => !t.failed && t.exit_code == Some(0),
-            "pending" => t.hook.as_deref() == Some("poststop"),
-            _ => false,
-        }
-    })
 }
 
 fn client_error(e: ClientError) -> ExitCode {
@@ -429,7 +425,7 @@ fn client_error(e: ClientError) -> ExitCode {
     }
 }
 
-fn print_response(r: &Response, json: bool, detail: bool) -> ExitCode {
+fn print_response(r: &Response, json: bool) -> ExitCode {
     if !r.ok {
         eprintln!("supctl: {}", show_lines(r.error.as_deref().unwrap_or("refused")));
         return ExitCode::from(1);
@@ -456,7 +452,9 @@ fn print_response(r: &Response, json: bool, detail: bool) -> ExitCode {
         }
     }
     if let Some(s) = &r.status {
-        print!("{}", show_lines(&if detail { render_detail(s) } else { render_table(s) }));
+        // A status here is the detail view: the table is printed by
+        // `table::status_table`.
+        print!("{}", show_lines(&render_detail(s)));
     }
     if !r.plans.is_empty() {
         print!("\n{}", render_plans(&r.plans));
@@ -532,7 +530,10 @@ fn validate(
         {
             vars.files.insert(0, (vf.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
         }
-        let mut parsed = jobspec::parse_file_with(path, &vars);
+        // --effective reads which values the file wrote from the evaluated
+        // job's text; a plain check needs no text.
+        let mut parsed =
+            if effective { jobspec::parse_file_with(path, &vars) } else { jobspec::check_file_with(path, &vars) };
         let name = path.display().to_string();
         parsed.diagnostics.extend(supd::node::placement_warnings(&name, &parsed.jobs, &node));
         jobspec::sort(&mut parsed.diagnostics);

@@ -91,6 +91,14 @@ fn run() -> ExitCode {
         }
     };
     let job_dir = cli.jobs.or(file.job_dir.clone()).unwrap_or_else(supd::config::default_job_dir);
+    // While supd has one thread (see `reserve_descriptors`): room for what
+    // the job directory's tasks will hold, ~10 descriptors a task.
+    let nofile = supd::process::raise_nofile_limit();
+    if !cli.check {
+        let files = std::fs::read_dir(&job_dir).map_or(0, |d| d.count() as u64);
+        let limit = nofile.as_ref().map_or(1024, |n| *n);
+        supd::process::reserve_descriptors((files * 12 + 256).min(limit));
+    }
     let mut node = Node::detect();
     file.apply_to(&mut node);
     if cli.check {
@@ -129,7 +137,7 @@ fn run() -> ExitCode {
         },
     };
     supd::process::close_inherited_on_exec();
-    match supd::process::raise_nofile_limit() {
+    match nofile {
         Ok(n) => log::debug!("open files limit: {n}"),
         Err(e) => log::warn!("cannot raise the open files limit: {e}"),
     }
@@ -198,11 +206,8 @@ fn run() -> ExitCode {
     let podman = file.driver.podman.settings();
     let exec = file.driver.exec.settings();
     let java = file.driver.java.settings();
-    // `driver.java` and `driver.java.version`, when this host has a JVM
-    // and supd can isolate its tasks (java tasks run as exec ones).
-    if supd::process::isolate::missing().is_none() {
-        node.attrs.extend(java.fingerprint());
-    }
+    // `driver.java` and `driver.java.version` are asked for by
+    // `Supervisor::run`, while it reads the job directory.
     // Checked when the file was read.
     let metrics_listen = file.metrics_addr().unwrap_or(None);
     let cfg = Config {

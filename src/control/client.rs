@@ -4,7 +4,7 @@
 //! following output waits without one once the first answer is in.
 
 use super::protocol::{Envelope, Request, Response, VERSION};
-use std::io::{BufRead, BufReader, ErrorKind};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -129,6 +129,52 @@ impl Connection {
         c.next_response()?.ok_or_else(|| ClientError::Protocol("supd closed the connection without answering".into()))
     }
 
+    /// Sends a request and returns its one answer as supd sent it: a JSON
+    /// line, for a caller that prints it without decoding it all.
+    pub fn call_raw(socket: &Path, request: Request) -> Result<String, ClientError> {
+        let mut c = Connection::open(socket)?;
+        c.send(request)?;
+        c.line()?.ok_or_else(|| ClientError::Protocol("supd closed the connection without answering".into()))
+    }
+
+    /// Sends `request` and copies the document that follows the answer
+    /// (`Response::body`) into `out` as it arrives; returns the answer.
+    pub fn call_document(socket: &Path, request: Request, out: &mut impl Write) -> Result<Response, ClientError> {
+        let mut c = Connection::open(socket)?;
+        c.send(request)?;
+        let r = c
+            .next_response()?
+            .ok_or_else(|| ClientError::Protocol("supd closed the connection without answering".into()))?;
+        let Some(mut left) = r.body else { return Ok(r) };
+        let cut = |e: std::io::Error| ClientError::Protocol(format!("reading the answer from supd: {e}"));
+        let write = |e: std::io::Error| ClientError::Protocol(format!("cannot write the answer: {e}"));
+        // What the line's reader holds already, then large reads.
+        let held = c.reader.buffer();
+        let first = held.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+        out.write_all(&held[..first]).map_err(write)?;
+        c.reader.consume(first);
+        left -= first as u64;
+        let mut buf = vec![0u8; 1 << 18];
+        while left > 0 {
+            let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
+            let n = match c.reader.get_mut().read(&mut buf[..want]) {
+                Ok(0) => {
+                    return Err(ClientError::Protocol(format!(
+                        "supd closed the connection {left} bytes before the end of its answer"
+                    )));
+                }
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) if timed_out(&e) => return Err(c.timeout("reading the answer")),
+                Err(e) => return Err(cut(e)),
+            };
+            out.write_all(&buf[..n]).map_err(write)?;
+            left -= n as u64;
+        }
+        out.flush().map_err(write)?;
+        Ok(r)
+    }
+
     /// The next streamed event line (after an `events --follow` answer).
     /// supd ends a stream it had to cut with a refusal saying why.
     pub fn next_event(&mut self) -> Result<Option<super::protocol::EventLine>, ClientError> {
@@ -170,7 +216,12 @@ fn timed_out(e: &std::io::Error) -> bool {
 /// Connects within [`CONNECT_TIMEOUT`]. A Unix socket's connect blocks
 /// while supd's backlog is full, and has no timeout of its own: it runs
 /// on a thread of its own, abandoned (supctl exits) when it takes too long.
+/// First, a connect that does not block: with room in the backlog (nearly
+/// always) it is made at once, without a thread.
 fn connect(socket: &Path) -> Result<UnixStream, ClientError> {
+    if let Some(stream) = connect_at_once(socket) {
+        return Ok(stream);
+    }
     let (tx, rx) = std::sync::mpsc::channel();
     let path = socket.to_path_buf();
     let spawned = std::thread::Builder::new().name("connect".into()).spawn(move || {
@@ -202,6 +253,24 @@ fn connect(socket: &Path) -> Result<UnixStream, ClientError> {
             socket.display()
         ))
     })
+}
+
+/// A connection made without waiting; `None` when it cannot be (a full
+/// backlog, or any error, which the blocking connect then reports).
+fn connect_at_once(socket: &Path) -> Option<UnixStream> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr};
+    let addr = UnixAddr::new(socket).ok()?;
+    let fd = nix::sys::socket::socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ok()?;
+    nix::sys::socket::connect(std::os::fd::AsRawFd::as_raw_fd(&fd), &addr).ok()?;
+    let stream = UnixStream::from(fd);
+    stream.set_nonblocking(false).ok()?;
+    Some(stream)
 }
 
 /// Which group may use the socket, as far as this user can tell.

@@ -25,6 +25,18 @@ impl Settings {
         std::env::split_paths(&path).map(|d| d.join("java")).find(|p| is_executable(p))
     }
 
+    /// [`Settings::fingerprint`] on a thread of its own: a JVM takes tens
+    /// of milliseconds to answer, which supd's start spends reading the
+    /// job directory instead (`Probe::attrs` waits for the answer). Made
+    /// after SIGCHLD is blocked, so that the thread cannot take it.
+    pub fn probe(&self) -> Probe {
+        let settings = self.clone();
+        match std::thread::Builder::new().name("java-probe".into()).spawn(move || settings.fingerprint()) {
+            Ok(thread) => Probe::Running(thread),
+            Err(_) => Probe::Done(self.fingerprint()),
+        }
+    }
+
     /// `driver.java` and `driver.java.version` when `java -version` answers.
     pub fn fingerprint(&self) -> Vec<(String, String)> {
         let Some(java) = self.java() else { return Vec::new() };
@@ -37,6 +49,22 @@ impl Settings {
         match (out.status.success(), version_of(&text)) {
             (true, Some(v)) => vec![("driver.java".into(), "1".into()), ("driver.java.version".into(), v)],
             _ => Vec::new(),
+        }
+    }
+}
+
+/// A `java -version` in flight, or its answer.
+pub enum Probe {
+    Running(std::thread::JoinHandle<Vec<(String, String)>>),
+    Done(Vec<(String, String)>),
+}
+
+impl Probe {
+    /// The attributes, once `java -version` has answered.
+    pub fn attrs(self) -> Vec<(String, String)> {
+        match self {
+            Probe::Running(thread) => thread.join().unwrap_or_default(),
+            Probe::Done(attrs) => attrs,
         }
     }
 }

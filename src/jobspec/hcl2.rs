@@ -10,7 +10,6 @@
 //! touched at all.
 
 use super::diag::Sink;
-use super::reader::Sp;
 use hcl::Value;
 use hcl::eval::{Context, Evaluate};
 use hcl_edit::Span;
@@ -69,6 +68,18 @@ struct Eval<'s, 'k> {
     failed: Vec<String>,
     /// The values of `sensitive` variables, as text.
     sensitive: Vec<String>,
+    /// The text a replaced expression is parsed from (see `replace`),
+    /// kept between replacements.
+    pad: String,
+    /// Evaluated values waiting to be put in place: where the replaced
+    /// expression starts, and the value's text (see `flush`).
+    pending: Vec<(usize, String)>,
+    /// Whether a value may replace its expression without a position (see
+    /// `put_value`).
+    direct: bool,
+    /// The values of `var` and `local` once all are known: simple
+    /// expressions of them are then worked out by `quick`.
+    known: Option<(hcl::Map<String, Value>, hcl::Map<String, Value>)>,
 }
 
 /// Evaluates `body` in place. Returns whether anything was evaluated (then
@@ -80,9 +91,21 @@ pub fn evaluate<'s>(
     sink: &mut Sink<'s>,
     vars: &Vars,
     base: Option<PathBuf>,
+    direct: bool,
 ) -> (bool, Vec<String>) {
     funcs::set_base(base);
-    let mut ev = Eval { src, sink, vars: Vec::new(), locals: Vec::new(), failed: Vec::new(), sensitive: Vec::new() };
+    let mut ev = Eval {
+        src,
+        sink,
+        vars: Vec::new(),
+        locals: Vec::new(),
+        failed: Vec::new(),
+        sensitive: Vec::new(),
+        pad: String::new(),
+        pending: Vec::new(),
+        direct,
+        known: None,
+    };
     let mut variables = Vec::new();
     let mut locals = Vec::new();
     let mut rest = Body::new();
@@ -102,11 +125,17 @@ pub fn evaluate<'s>(
     ev.locals = locals.iter().flat_map(|b| b.body.attributes().map(|a| a.key.as_str().to_string())).collect();
     let var_values = ev.variables(&variables, vars, &ctx);
     ev.failed.extend(ev.vars.iter().filter(|n| !var_values.contains_key(*n)).map(|n| format!("var.{n}")));
+    let var_values_copy = var_values.clone();
     ctx.declare_var("var", Value::Object(var_values));
+    ev.known = Some((var_values_copy, hcl::Map::new()));
     let local_values = ev.locals(&locals, &mut ctx);
     ev.failed.extend(ev.locals.iter().filter(|n| !local_values.contains_key(*n)).map(|n| format!("local.{n}")));
+    if let Some((_, l)) = ev.known.as_mut() {
+        l.clone_from(&local_values);
+    }
     ctx.declare_var("local", Value::Object(local_values));
     let touched = ev.body(body, &ctx);
+    ev.flush(body);
     let sensitive = std::mem::take(&mut ev.sensitive);
     (any || touched, sensitive)
 }
@@ -309,6 +338,122 @@ fn message(e: &hcl::eval::Error) -> String {
     }
 }
 
+/// Whether a function is called anywhere [`quick`] looks: a variable's
+/// `default` may call none (as Nomad has it), so it goes to the evaluator,
+/// which says so.
+pub(super) fn calls_a_function(e: &Expression) -> bool {
+    match e {
+        Expression::FuncCall(_) => true,
+        Expression::Array(a) => a.iter().any(calls_a_function),
+        Expression::Object(o) => o.iter().any(|(_, v)| calls_a_function(v.expr())),
+        Expression::Parenthesis(p) => calls_a_function(p.inner()),
+        Expression::BinaryOp(b) => calls_a_function(&b.lhs_expr) || calls_a_function(&b.rhs_expr),
+        Expression::StringTemplate(t) => {
+            t.iter().any(|el| matches!(el, Element::Interpolation(i) if calls_a_function(&i.expr)))
+        }
+        _ => false,
+    }
+}
+
+/// The value of the simplest expressions, worked out here where the
+/// evaluator would first convert and copy them: literals, `var.NAME` and
+/// `local.NAME` with `.FIELD`s under them, quoted strings of those
+/// (without escapes or `~`), lists and maps of all these, calls of the
+/// functions with them, and comparisons of them. `None` for anything
+/// else, and for anything missing (the evaluator then says what).
+fn quick(e: &Expression, vars: &hcl::Map<String, Value>, locals: &hcl::Map<String, Value>) -> Option<Value> {
+    use hcl_edit::expr::TraversalOperator as Op;
+    match e {
+        Expression::Null(_) => Some(Value::Null),
+        Expression::Bool(b) => Some(Value::Bool(*b.value())),
+        Expression::Number(n) => Some(Value::Number(*n.value())),
+        // A plain string is its value, as the evaluator has it (escapes
+        // matter only in templates).
+        Expression::String(s) => Some(Value::String(s.value().clone())),
+        Expression::Traversal(t) => {
+            let Expression::Variable(root) = &t.expr else { return None };
+            let map = match root.as_str() {
+                "var" => vars,
+                "local" => locals,
+                _ => return None,
+            };
+            let mut ops = t.operators.iter();
+            let Op::GetAttr(name) = ops.next()?.value() else { return None };
+            let mut v = map.get(name.as_str())?;
+            for op in ops {
+                match (op.value(), v) {
+                    (Op::GetAttr(field), Value::Object(o)) => v = o.get(field.as_str())?,
+                    _ => return None,
+                }
+            }
+            Some(v.clone())
+        }
+        Expression::StringTemplate(t) => {
+            let mut out = String::new();
+            for el in t.iter() {
+                match el {
+                    Element::Literal(l) if !l.value().contains(['$', '%']) => out.push_str(l.value()),
+                    Element::Interpolation(i) if i.strip == hcl_edit::template::Strip::None => {
+                        out.push_str(&as_text(&quick(&i.expr, vars, locals)?).ok()?)
+                    }
+                    _ => return None,
+                }
+            }
+            Some(Value::String(out))
+        }
+        Expression::Array(a) => a.iter().map(|x| quick(x, vars, locals)).collect::<Option<Vec<_>>>().map(Value::Array),
+        Expression::FuncCall(f) if f.name.namespace.is_empty() && !f.args.expand_final() => {
+            let args = f.args.iter().map(|x| quick(x, vars, locals)).collect::<Option<Vec<_>>>()?;
+            // An error is left to the evaluator, which says it in full.
+            funcs::call(f.name.name.as_str(), args)?.ok()
+        }
+        Expression::Parenthesis(p) => quick(p.inner(), vars, locals),
+        Expression::BinaryOp(b) => {
+            use hcl_edit::expr::BinaryOperator::*;
+            let lhs = quick(&b.lhs_expr, vars, locals)?;
+            let rhs = quick(&b.rhs_expr, vars, locals)?;
+            // The comparisons, as the evaluator makes them; arithmetic
+            // and anything that fails are left to it.
+            Some(Value::Bool(match (lhs, b.operator.value(), rhs) {
+                (l, Eq, r) => l == r,
+                (l, NotEq, r) => l != r,
+                (Value::Bool(l), And, Value::Bool(r)) => l && r,
+                (Value::Bool(l), Or, Value::Bool(r)) => l || r,
+                (Value::Number(l), LessEq, Value::Number(r)) => l <= r,
+                (Value::Number(l), GreaterEq, Value::Number(r)) => l >= r,
+                (Value::Number(l), Less, Value::Number(r)) => l < r,
+                (Value::Number(l), Greater, Value::Number(r)) => l > r,
+                _ => return None,
+            }))
+        }
+        Expression::Object(o) => {
+            let mut out = hcl::Map::new();
+            for (k, v) in o.iter() {
+                let key = match k {
+                    hcl_edit::expr::ObjectKey::Ident(i) => i.as_str().to_string(),
+                    hcl_edit::expr::ObjectKey::Expression(Expression::String(s)) => s.value().clone(),
+                    _ => return None,
+                };
+                out.insert(key, quick(v.expr(), vars, locals)?);
+            }
+            Some(Value::Object(out))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a value's strings (and keys) hold nothing that its text
+/// would read back as a template: `${`, `%{`, or a written `$${`.
+fn plain(v: &Value) -> bool {
+    let text = |s: &str| !(s.contains("${") || s.contains("%{") || s.contains(ESCAPE));
+    match v {
+        Value::String(s) => text(s),
+        Value::Array(a) => a.iter().all(plain),
+        Value::Object(o) => o.iter().all(|(k, v)| text(k) && plain(v)),
+        _ => true,
+    }
+}
+
 impl<'s> Eval<'s, '_> {
     fn body(&mut self, body: &mut Body, ctx: &Context) -> bool {
         let mut touched = false;
@@ -385,6 +530,8 @@ impl<'s> Eval<'s, '_> {
             self.sink.eval_error(b.ident.span(), format!("`dynamic \"{name}\"` has no `content {{ … }}` block"));
             return Vec::new();
         };
+        // An iterator named `var` or `local` hides the known values.
+        let known = if matches!(iterator.as_str(), "var" | "local") { self.known.take() } else { None };
         let mut out = Vec::new();
         for (k, v) in items {
             let mut c = ctx.clone();
@@ -410,16 +557,29 @@ impl<'s> Eval<'s, '_> {
                 }
             }
             let mut body = content.body.clone();
+            // Each copy of the content has the same places: its values are
+            // put in before the next copy is made.
+            let outer = std::mem::take(&mut self.pending);
             self.body(&mut body, &c);
+            self.flush(&mut body);
+            self.pending = outer;
             let mut nb = Block::builder(hcl_edit::Ident::new(name.as_str())).labels(labels).build();
             nb.body = body;
             out.push(nb);
+        }
+        if known.is_some() {
+            self.known = known;
         }
         out
     }
 
     /// Evaluates an expression to a value, reporting an error at it.
     fn value(&mut self, e: &Expression, ctx: &Context) -> Option<Value> {
+        if let Some((vars, locals)) = &self.known
+            && let Some(v) = quick(e, vars, locals)
+        {
+            return Some(v);
+        }
         let mut h: hcl::Expression = e.clone().into();
         keep_runtime(&mut h);
         for (root, known, how) in [
@@ -465,6 +625,12 @@ impl<'s> Eval<'s, '_> {
             }
             Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
                 // Each interpolation first, so that an error names its place.
+                // The string's text, made from its pieces when that is
+                // what evaluating it would give: a quoted string whose
+                // interpolations are all evaluated now, without `~`, and
+                // whose literal parts hold no `$` or `%` (escapes). Else
+                // the whole string is evaluated.
+                let mut direct = matches!(e, Expression::StringTemplate(_)).then(String::new);
                 let elems: Vec<&Element> = match e {
                     Expression::StringTemplate(t) => t.iter().collect(),
                     Expression::HeredocTemplate(h) => h.template.iter().collect(),
@@ -472,64 +638,257 @@ impl<'s> Eval<'s, '_> {
                 };
                 let mut ok = true;
                 for el in elems {
-                    if let Element::Interpolation(i) = el
-                        && needs(&i.expr)
-                    {
-                        match self.value(&i.expr, ctx).map(|v| as_text(&v)) {
-                            Some(Ok(_)) => {}
-                            Some(Err(m)) => {
-                                self.sink.eval_error(i.expr.span(), m);
-                                ok = false;
+                    match el {
+                        Element::Interpolation(i) if needs(&i.expr) => {
+                            match self.value(&i.expr, ctx).map(|v| as_text(&v)) {
+                                Some(Ok(text)) => {
+                                    if i.strip != hcl_edit::template::Strip::None {
+                                        direct = None;
+                                    }
+                                    if let Some(d) = direct.as_mut() {
+                                        d.push_str(&text);
+                                    }
+                                }
+                                Some(Err(m)) => {
+                                    self.sink.eval_error(i.expr.span(), m);
+                                    ok = false;
+                                }
+                                None => ok = false,
                             }
-                            None => ok = false,
                         }
+                        Element::Literal(l) if !l.value().contains(['$', '%']) => {
+                            if let Some(d) = direct.as_mut() {
+                                d.push_str(l.value());
+                            }
+                        }
+                        _ => direct = None,
                     }
                 }
                 if !ok {
                     return true;
                 }
-                if let Some(v) = self.value(e, ctx) {
+                if let Some(text) = direct {
+                    self.put_value(e, Value::String(text));
+                } else if let Some(v) = self.value(e, ctx) {
                     match as_text(&v) {
-                        Ok(text) => self.replace(e, Some(quoted(&text))),
+                        Ok(text) => self.put_value(e, Value::String(text)),
                         Err(m) => self.sink.eval_error(e.span(), m),
                     }
                 }
             }
             _ => {
                 if let Some(v) = self.value(e, ctx) {
-                    self.replace(e, Some(render(&v)));
+                    self.put_value(e, v);
                 }
             }
         }
         true
     }
 
-    /// Replaces `e` by the expression `text`, placed where `e` was written.
-    fn replace(&mut self, e: &mut Expression, text: Option<String>) {
-        let Some(text) = text else { return };
-        let span: Sp = e.span();
-        // Parsed as `x = TEXT` padded so that TEXT starts where `e` did: the
-        // new expression's span then points at what the user wrote.
-        // The padding is one block comment: the parser skips it with one
-        // search for its end, where spaces were read one by one, on
-        // every try of its alternatives.
-        let start = span.map_or(0, |s| s.start);
-        let padded = if start >= 8 {
-            format!("/*{}*/x = {}\n", " ".repeat(start - 8), text)
+    /// Replaces `e` by the value `v`. Made directly, without a position,
+    /// when the caller asked for that (a check, which reads the file again
+    /// the usual way when anything is to be said about it) and the value
+    /// holds no `${` or `%{`, which its text would read back as a template.
+    fn put_value(&mut self, e: &mut Expression, v: Value) {
+        if self.direct && plain(&v) {
+            *e = Expression::from(hcl::Expression::from(v));
         } else {
-            format!("{}x = {}\n", " ".repeat(start.saturating_sub(4)), text)
-        };
-        let parsed = hcl_edit::parser::parse_body(&padded)
-            .map_err(|e| e.to_string())
-            .and_then(|b| b.into_attributes().next().map(|a| a.value).ok_or_else(|| "no value".to_string()));
-        match parsed {
-            Ok(mut n) => {
-                hcl_edit::Decorate::decor_mut(&mut n).clear();
-                *e = n;
-            }
-            Err(err) => self.sink.eval_error(e.span(), format!("the evaluated value does not read back: {err}")),
+            self.replace(e, Some(render(&v)));
         }
     }
+
+    /// Replaces `e` by the expression `text`, placed where `e` was written:
+    /// at once when `e` has no position, else when the body is flushed
+    /// (see `flush`), together with the other values of the body.
+    fn replace(&mut self, e: &mut Expression, text: Option<String>) {
+        let Some(text) = text else { return };
+        match e.span() {
+            Some(s) if !text.contains(['\n', '\r']) => self.pending.push((s.start, text)),
+            span => {
+                let start = span.map_or(0, |s| s.start);
+                match self.parse_one(start, &text) {
+                    Ok(n) => *e = n,
+                    Err(err) => {
+                        self.sink.eval_error(e.span(), format!("the evaluated value does not read back: {err}"))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The expression `text`, parsed so that its span starts at `start`:
+    /// parsed as `x = TEXT`, padded so that TEXT starts where the replaced
+    /// expression did, its span then points at what the user wrote. The
+    /// padding is one line comment: the parser skips it with one scan for
+    /// the line's end (a block comment's end is searched for by comparing
+    /// at every byte; spaces are read one by one).
+    fn parse_one(&mut self, start: usize, text: &str) -> Result<Expression, String> {
+        let pad = &mut self.pad;
+        pad.clear();
+        if start >= 6 {
+            pad.push('#');
+            pad.extend(std::iter::repeat_n(' ', start - 6));
+            pad.push('\n');
+        } else {
+            pad.extend(std::iter::repeat_n(' ', start.saturating_sub(4)));
+        }
+        pad.push_str("x = ");
+        pad.push_str(text);
+        pad.push('\n');
+        let mut n = hcl_edit::parser::parse_body(pad)
+            .map_err(|e| e.to_string())
+            .and_then(|b| b.into_attributes().next().map(|a| a.value).ok_or_else(|| "no value".to_string()))?;
+        hcl_edit::Decorate::decor_mut(&mut n).clear();
+        Ok(n)
+    }
+
+    /// Puts the values `replace` left pending into `body`. They are parsed
+    /// together, as one body of attributes each placed where its
+    /// expression was written (`k=TEXT` lines, with line comments filling
+    /// the gaps): one scan over the file's length for all of them, where
+    /// a parse per value would scan up to its place every time. A value
+    /// that does not fit before the next is parsed in a further body.
+    fn flush(&mut self, body: &mut Body) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_by_key(|(start, _)| *start);
+        let mut done: Vec<(usize, Option<Result<Expression, String>>)> = Vec::with_capacity(pending.len());
+        let mut buf = std::mem::take(&mut self.pad);
+        buf.clear();
+        let mut batch: Vec<(usize, String)> = Vec::new();
+        for (start, text) in pending {
+            let key_len = key(batch.len()).len() + 1;
+            if !batch.is_empty() && start < buf.len() + key_len {
+                self.parse_batch(&buf, &mut batch, &mut done);
+                buf.clear();
+            }
+            let key = key(batch.len());
+            if start < key.len() + 1 + buf.len() {
+                let one = self.parse_one(start, &text);
+                done.push((start, Some(one)));
+                continue;
+            }
+            let gap = start - key.len() - 1 - buf.len();
+            if gap >= 2 {
+                buf.push('#');
+                buf.extend(std::iter::repeat_n(' ', gap - 2));
+                buf.push('\n');
+            } else {
+                buf.extend(std::iter::repeat_n(' ', gap));
+            }
+            buf.push_str(&key);
+            buf.push('=');
+            buf.push_str(&text);
+            buf.push('\n');
+            batch.push((start, text));
+        }
+        self.parse_batch(&buf, &mut batch, &mut done);
+        self.pad = buf;
+        done.sort_by_key(|(start, _)| *start);
+        self.put_body(body, &mut done);
+    }
+
+    /// Parses one body made by `flush`; when it does not read back, each
+    /// of its values alone, so that the error names the right one.
+    fn parse_batch(
+        &mut self,
+        buf: &str,
+        batch: &mut Vec<(usize, String)>,
+        done: &mut Vec<(usize, Option<Result<Expression, String>>)>,
+    ) {
+        if batch.is_empty() {
+            return;
+        }
+        let values: Option<Vec<Expression>> = hcl_edit::parser::parse_body(buf).ok().and_then(|b| {
+            let v: Vec<Expression> = b.into_attributes().map(|a| a.value).collect();
+            let placed = v.len() == batch.len()
+                && v.iter().zip(batch.iter()).all(|(e, (start, _))| e.span().is_some_and(|s| s.start == *start));
+            placed.then_some(v)
+        });
+        match values {
+            Some(v) => {
+                for (mut n, (start, _)) in v.into_iter().zip(batch.drain(..)) {
+                    hcl_edit::Decorate::decor_mut(&mut n).clear();
+                    done.push((start, Some(Ok(n))));
+                }
+            }
+            None => {
+                for (start, text) in batch.drain(..) {
+                    let one = self.parse_one(start, &text);
+                    done.push((start, Some(one)));
+                }
+            }
+        }
+    }
+
+    fn put_body(&mut self, body: &mut Body, done: &mut [(usize, Option<Result<Expression, String>>)]) {
+        for mut s in body.iter_mut() {
+            if let Some(mut a) = s.as_attribute_mut() {
+                self.put(a.value_mut(), done);
+            } else if let Some(b) = s.as_block_mut() {
+                self.put_body(&mut b.body, done);
+            }
+        }
+    }
+
+    /// Puts the parsed value that belongs at `e`'s place, looking where
+    /// `expr` may have replaced something: `e` itself, or inside lists and
+    /// maps.
+    fn put(&mut self, e: &mut Expression, done: &mut [(usize, Option<Result<Expression, String>>)]) {
+        if let Some(s) = e.span()
+            && let Ok(i) = done.binary_search_by_key(&s.start, |(start, _)| *start)
+        {
+            // The first of equal places not yet put.
+            let first = done[..i].iter().rposition(|(start, _)| *start != s.start).map_or(0, |p| p + 1);
+            if let Some(slot) =
+                done[first..].iter_mut().take_while(|(start, _)| *start == s.start).find(|(_, v)| v.is_some())
+            {
+                match slot.1.take() {
+                    Some(Ok(n)) => *e = n,
+                    Some(Err(err)) => {
+                        self.sink.eval_error(e.span(), format!("the evaluated value does not read back: {err}"))
+                    }
+                    None => {}
+                }
+                return;
+            }
+        }
+        // Only a list or map that still waits for a value holds a place to
+        // fill: one already put in (a `dynamic` copy's, flushed on its own)
+        // has parts at made-up places that may equal a waiting one's.
+        if !needs(e) {
+            return;
+        }
+        match e {
+            Expression::Array(a) => {
+                for x in a.iter_mut() {
+                    self.put(x, done);
+                }
+            }
+            Expression::Object(o) => {
+                for (_, v) in o.iter_mut() {
+                    self.put(v.expr_mut(), done);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The `n`th attribute name of a body `flush` parses: `a` … `z`, `ba` …
+fn key(mut n: usize) -> String {
+    let mut out = Vec::new();
+    loop {
+        out.push(b'a' + (n % 26) as u8);
+        n /= 26;
+        if n == 0 {
+            break;
+        }
+    }
+    out.reverse();
+    String::from_utf8(out).unwrap_or_default()
 }
 
 mod vars;

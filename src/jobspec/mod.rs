@@ -56,6 +56,18 @@ pub fn parse_str(file: &str, src: &str) -> Parsed {
 /// Parses job file text with values for its variables; `base` is the
 /// directory `file()` reads relative to.
 pub fn parse_str_with(file: &str, src: &str, vars: Option<(&hcl2::Vars, Option<std::path::PathBuf>)>) -> Parsed {
+    parse_text(file, src, vars, true)
+}
+
+/// `parse_str_with`; `evaluated_source` says whether a job whose file
+/// was evaluated gets its evaluated text as `source` (else the block as
+/// written).
+fn parse_text(
+    file: &str,
+    src: &str,
+    vars: Option<(&hcl2::Vars, Option<std::path::PathBuf>)>,
+    evaluated_source: bool,
+) -> Parsed {
     // A byte-order mark becomes a space: the parser takes it, and columns
     // on the first line stay where an editor shows them.
     let unmarked;
@@ -66,7 +78,14 @@ pub fn parse_str_with(file: &str, src: &str, vars: Option<(&hcl2::Vars, Option<s
         }
         None => src,
     };
-    let (jobs, sink) = decode::decode(file, src, vars);
+    // A check (no evaluated text) first puts evaluated values in without
+    // their positions, which costs a parse of each; a file with anything
+    // to say about it is read again with them, for exact places.
+    let direct = !evaluated_source;
+    let (mut jobs, mut sink) = decode::decode(file, src, vars.clone(), evaluated_source, direct);
+    if direct && !sink.items.is_empty() {
+        (jobs, sink) = decode::decode(file, src, vars, evaluated_source, false);
+    }
     let mut diagnostics = sink.items;
     sort(&mut diagnostics);
     Parsed { jobs, diagnostics }
@@ -181,6 +200,17 @@ pub fn is_vars_file(path: &Path) -> bool {
 
 /// Reads and parses a job file with the given variable values.
 pub fn parse_file_with(path: &Path, vars: &hcl2::Vars) -> Parsed {
+    read_and_parse(path, vars, true)
+}
+
+/// `parse_file_with` for a check of the file (`supctl validate`): the
+/// jobs are not stored or sent anywhere, so the text of an evaluated job
+/// is not written: its `source` is the job block as written.
+pub fn check_file_with(path: &Path, vars: &hcl2::Vars) -> Parsed {
+    read_and_parse(path, vars, false)
+}
+
+fn read_and_parse(path: &Path, vars: &hcl2::Vars, evaluated_source: bool) -> Parsed {
     let name = path.display().to_string();
     let fail = |line: Option<usize>, column: Option<usize>, message: String| Parsed {
         jobs: Vec::new(),
@@ -193,7 +223,7 @@ pub fn parse_file_with(path: &Path, vars: &hcl2::Vars) -> Parsed {
     match String::from_utf8(bytes) {
         Ok(text) => {
             let base = path.parent().map(Path::to_path_buf);
-            parse_str_with(&name, &text, Some((vars, base)))
+            parse_text(&name, &text, Some((vars, base)), evaluated_source)
         }
         Err(e) => {
             let good = e.utf8_error().valid_up_to();

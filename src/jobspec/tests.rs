@@ -619,6 +619,60 @@ fn hcl2_values_reach_the_job_and_runtime_references_stay() {
 }
 
 #[test]
+fn evaluated_values_written_close_together_keep_their_places() {
+    // Values longer than what they replace, with no room between them, and
+    // one that the decoder refuses: its error names where it was written.
+    let src = r#"locals {
+  l = "a-long-value"
+  n = "x"
+}
+job "j" {
+  group "g" {
+    count = local.n
+    task "t" {
+      driver = "exec"
+      config {
+        command = "/bin/true"
+        args = [local.l,local.l,"${local.l}",local.l]
+      }
+      env {
+        A = local.l
+        B = upper(local.l)
+      }
+    }
+  }
+}"#;
+    let p = parse(src);
+    let errs: Vec<(Option<usize>, Option<usize>, &str)> =
+        p.diagnostics.iter().map(|d| (d.line, d.column, d.message.as_str())).collect();
+    assert_eq!(errs.len(), 1, "{errs:#?}");
+    // `local.n` in `count = local.n` is at line 7, column 13.
+    assert_eq!((errs[0].0, errs[0].1), (Some(7), Some(13)), "{errs:#?}");
+    assert!(errs[0].2.starts_with("`count` must be"), "{errs:#?}");
+    let j = job(&src.replace("count = local.n", "count = 1"));
+    let t = &j.groups[0].tasks[0];
+    assert_eq!(t.args, ["a-long-value"; 4]);
+    assert_eq!((t.env["A"].as_str(), t.env["B"].as_str()), ("a-long-value", "A-LONG-VALUE"));
+    // A check (`supctl validate`) puts the values in without positions
+    // first: the same jobs, and the same messages at the same places.
+    let dir = std::env::temp_dir().join(format!("supd-check-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("j.hcl");
+    for text in [src.to_string(), src.replace("count = local.n", "count = 1")] {
+        std::fs::write(&file, &text).unwrap();
+        let vars = super::hcl2::Vars::default();
+        let (checked, parsed) = (super::check_file_with(&file, &vars), super::parse_file_with(&file, &vars));
+        assert_eq!(format!("{:?}", checked.diagnostics), format!("{:?}", parsed.diagnostics));
+        assert_eq!(checked.jobs.len(), parsed.jobs.len());
+        if let (Some(c), Some(p)) = (checked.jobs.first(), parsed.jobs.first()) {
+            assert_eq!(c.groups[0].tasks[0].args, p.groups[0].tasks[0].args);
+            assert_eq!(c.groups[0].tasks[0].env, p.groups[0].tasks[0].env);
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_task_in_a_job_is_a_group_of_one() {
     let j = job(r#"job "j" {
   type = "batch"
@@ -664,4 +718,29 @@ fn a_docker_tasks_config_is_read_into_its_container() {
     // A host task has no container.
     let j = job(&wrap("service", "", ""));
     assert!(j.groups[0].tasks[0].container.is_none());
+}
+
+/// A variable's `default` is a value, not an expression: it may call no
+/// function (as Nomad's jobspec2 has it), whatever path works it out.
+#[test]
+fn a_variable_default_may_not_call_a_function() {
+    for default in [r#"upper("x")"#, r#"["a", upper("x")]"#] {
+        let src = format!("variable \"n\" {{\n  default = {default}\n}}\n{}", wrap("service", "", ""));
+        let e = errors(&src);
+        assert!(e.iter().any(|m| m.contains("undefined function `upper`")), "{default}: {e:?}");
+    }
+}
+
+/// A task directly in a job becomes a group of its name, placed where the
+/// task is written: errors and `status` point at the task's line.
+#[test]
+fn a_task_at_job_level_is_a_group_placed_at_the_task() {
+    let j = job(
+        "job \"j\" {\n  type = \"batch\"\n\n  task \"build\" {\n    driver = \"raw_exec\"\n    config { command = \"/bin/true\" }\n  }\n}\n",
+    );
+    assert_eq!(j.groups.len(), 1);
+    let g = &j.groups[0];
+    assert_eq!((g.name.as_str(), g.count), ("build", 1));
+    assert_eq!((g.pos.line, g.pos.column), (4, 3), "group placed at {}", g.pos);
+    assert_eq!((g.tasks[0].pos.line, g.tasks[0].pos.column), (4, 3));
 }

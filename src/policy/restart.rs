@@ -7,6 +7,9 @@
 //! moment the new one would be performed. Nomad's tumbling window (reference
 //! §1.5) lets a task that fails just slower than `interval / attempts`
 //! restart forever; this one never exceeds `attempts` in any window.
+//! Past 64 restarts the window is kept to `interval / 64` precision (see
+//! [`RestartTracker`]), so that a budget that means "always" keeps a
+//! bounded history: a restart may wait a little longer, never less.
 
 use crate::jobspec::duration::GoDuration;
 use crate::jobspec::model::{Hook, JobType, Lifecycle, RestartMode, RestartPolicy};
@@ -84,18 +87,62 @@ impl Decision {
     }
 }
 
+/// How many slots of the window hold one restart each; past that, restarts
+/// close together share a slot (see [`RestartTracker`]).
+pub const SLOTS: usize = 64;
+
+/// Restarts of the window that share one slot: `count` of them, the newest
+/// performed at `at`. The slot stays in the window until `at` leaves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub at: Instant,
+    pub count: u32,
+}
+
+/// A slot as the tracker keeps it.
+#[derive(Debug, Clone, Copy)]
+struct Kept {
+    slot: Slot,
+    /// Its oldest restart, when known: a slot spans less than
+    /// `interval / SLOTS`. A restored slot does not grow (`None`).
+    first: Option<Instant>,
+    /// The number of its newest restart among all this tracker recorded
+    /// (see [`RestartTracker::added`]); its restarts are consecutive.
+    seq: u64,
+}
+
 /// One task's restart budget.
+///
+/// The window is kept as slots, oldest first. The first [`SLOTS`] hold one
+/// restart each; past that, a restart less than `interval / SLOTS` after the
+/// oldest restart of the newest slot joins that slot. A slot leaves the
+/// window when its newest restart does, so its older restarts count a little
+/// longer than they would one by one: a restart may wait up to
+/// `interval / SLOTS` longer than an exact count would make it, never less,
+/// and the budget is never exceeded. The history holds at most
+/// `2 × SLOTS + 2` slots whatever `attempts` is (a budget that means
+/// "always" keeps a bounded history in memory and in the state file).
 #[derive(Debug, Clone)]
 pub struct RestartTracker {
     policy: RestartPolicy,
     restart_on_success: bool,
-    /// When each policy restart was (or will be) performed, oldest first;
-    /// only those that can still matter are kept.
-    history: VecDeque<Instant>,
-    /// How many restarts were ever added to `history`: the newest
-    /// `added - n` of it came after the `n`th (what a journal record that
+    /// The slots of the policy restarts performed (or to be performed)
+    /// that can still matter, oldest first.
+    history: VecDeque<Kept>,
+    /// How many restarts were ever recorded: a mark for
+    /// [`changed_since`](Self::changed_since) (what a journal record that
     /// only appends needs).
     added: u64,
+}
+
+/// The slots changed since a mark: see [`RestartTracker::changed_since`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Changed {
+    /// The first of `slots` is the newest slot at the mark, grown since:
+    /// it replaces that slot rather than following it.
+    pub grown: bool,
+    /// Oldest first.
+    pub slots: Vec<Slot>,
 }
 
 impl RestartTracker {
@@ -105,17 +152,19 @@ impl RestartTracker {
         RestartTracker { policy, restart_on_success, history: VecDeque::new(), added: 0 }
     }
 
-    /// How many restarts were ever added to the history (a mark for
-    /// [`added_since`](Self::added_since)).
+    /// How many restarts were ever recorded (a mark for
+    /// [`changed_since`](Self::changed_since)).
     pub fn added(&self) -> u64 {
         self.added
     }
 
-    /// The restarts added after `mark` (a value of [`added`](Self::added))
-    /// that are still in the history, oldest first.
-    pub fn added_since(&self, mark: u64) -> impl Iterator<Item = Instant> + '_ {
-        let n = usize::try_from(self.added.saturating_sub(mark)).unwrap_or(usize::MAX).min(self.history.len());
-        self.history.iter().skip(self.history.len() - n).copied()
+    /// The slots still in the history that changed after `mark` (a value
+    /// of [`added`](Self::added)): the newest slot at the mark if it grew
+    /// since (then `grown`), and those made since, oldest first.
+    pub fn changed_since(&self, mark: u64) -> Changed {
+        let slots: Vec<&Kept> = self.history.iter().filter(|k| k.seq > mark).collect();
+        let grown = slots.first().is_some_and(|k| k.seq - mark < u64::from(k.slot.count));
+        Changed { grown, slots: slots.into_iter().map(|k| k.slot).collect() }
     }
 
     pub fn policy(&self) -> &RestartPolicy {
@@ -128,15 +177,23 @@ impl RestartTracker {
         self.policy = policy;
     }
 
-    /// Times of the policy restarts still inside the window, oldest first.
-    pub fn history(&self) -> impl Iterator<Item = Instant> + '_ {
-        self.history.iter().copied()
+    /// The slots of the policy restarts still inside the window, oldest first.
+    pub fn history(&self) -> impl Iterator<Item = Slot> + '_ {
+        self.history.iter().map(|k| k.slot)
     }
 
-    /// Restores restart times kept across a supd restart.
-    pub fn restore(&mut self, times: impl IntoIterator<Item = Instant>) {
-        self.history = times.into_iter().collect();
-        self.history.make_contiguous().sort();
+    /// How many policy restarts the history holds.
+    pub fn in_history(&self) -> u64 {
+        self.history.iter().map(|k| u64::from(k.slot.count)).sum()
+    }
+
+    /// Restores the slots kept across a supd restart (they are not new for
+    /// [`changed_since`](Self::changed_since), and do not grow).
+    pub fn restore(&mut self, slots: impl IntoIterator<Item = Slot>) {
+        let mut slots: Vec<Slot> = slots.into_iter().filter(|s| s.count > 0).collect();
+        slots.sort_by_key(|s| s.at);
+        let seq = self.added;
+        self.history = slots.into_iter().map(|slot| Kept { slot, first: None, seq }).collect();
     }
 
     /// Decides what follows `outcome` at `now`. `jitter` is a sample from
@@ -166,9 +223,10 @@ impl RestartTracker {
         let delay = jittered(p.delay, jitter);
         let at = now + delay;
         self.forget_before(at);
-        if self.history.len() < p.attempts as usize {
-            self.history.push_back(at);
-            self.added += 1;
+        let attempts = u64::from(p.attempts);
+        let inside = self.in_history();
+        if inside < attempts {
+            self.record(at);
             return Decision::Restart { delay, reason: RestartReason::WithinPolicy };
         }
         match p.mode {
@@ -180,23 +238,50 @@ impl RestartTracker {
                 ),
             },
             RestartMode::Delay => {
-                // The oldest restart that must leave the window first.
-                let excess = self.history.len() + 1 - p.attempts as usize;
-                let leaves = self.history[excess - 1] + p.interval;
+                // The slot whose leaving leaves room for one more: oldest
+                // first, until enough restarts have left.
+                let excess = inside + 1 - attempts;
+                let mut left = 0;
+                let mut leaves = now;
+                for k in &self.history {
+                    left += u64::from(k.slot.count);
+                    leaves = k.slot.at + p.interval;
+                    if left >= excess {
+                        break;
+                    }
+                }
                 let at = leaves.max(now + p.delay);
                 self.forget_before(at);
-                self.history.push_back(at);
-                self.added += 1;
+                self.record(at);
                 Decision::Restart { delay: at - now, reason: RestartReason::WindowFull }
             }
         }
     }
 
-    /// Drops restarts that are out of the window ending at `at`: those at or
-    /// before `at - interval`.
+    /// Records a restart performed at `at` (no earlier than those before).
+    fn record(&mut self, at: Instant) {
+        self.added += 1;
+        let span = self.policy.interval / SLOTS as u32;
+        let full = self.history.len() >= SLOTS;
+        if let Some(k) = self.history.back_mut()
+            && full
+            && let Some(first) = k.first
+            && at.saturating_duration_since(first) < span
+            && k.slot.count < u32::MAX
+        {
+            k.slot.at = k.slot.at.max(at);
+            k.slot.count = k.slot.count.saturating_add(1);
+            k.seq = self.added;
+            return;
+        }
+        self.history.push_back(Kept { slot: Slot { at, count: 1 }, first: Some(at), seq: self.added });
+    }
+
+    /// Drops the slots that are out of the window ending at `at`: those
+    /// whose newest restart is at or before `at - interval`.
     fn forget_before(&mut self, at: Instant) {
-        while let Some(&first) = self.history.front() {
-            if at.saturating_duration_since(first) >= self.policy.interval {
+        while let Some(first) = self.history.front() {
+            if at.saturating_duration_since(first.slot.at) >= self.policy.interval {
                 self.history.pop_front();
             } else {
                 break;
@@ -271,21 +356,157 @@ mod tests {
     }
 
     #[test]
-    fn added_since_a_mark_names_only_the_newer_restarts_still_kept() {
+    fn changed_since_a_mark_names_the_grown_and_new_slots_still_kept() {
         let c = clock();
-        let mut t = RestartTracker::new(policy(100, 10, 0, RestartMode::Delay), true);
-        t.restore([c.at(0.0)]);
-        assert_eq!((t.added(), t.added_since(0).count()), (0, 0), "restored restarts are not new");
-        t.decide(FAIL, c.at(1.0), 0.0);
+        // interval / SLOTS = 1s.
+        let mut t = RestartTracker::new(policy(1000, 64, 0, RestartMode::Fail), true);
+        for i in 0..SLOTS {
+            t.decide(FAIL, c.at(i as f64 * 0.01), 0.0);
+        }
+        assert_eq!((t.history().count(), t.in_history()), (SLOTS, SLOTS as u64), "one restart each");
         let mark = t.added();
-        t.decide(FAIL, c.at(2.0), 0.0);
-        t.decide(FAIL, c.at(3.0), 0.0);
-        assert_eq!(t.added_since(mark).collect::<Vec<_>>(), vec![c.at(2.0), c.at(3.0)]);
+        assert_eq!(t.changed_since(mark), Changed { grown: false, slots: vec![] });
+        // Within 1s of the newest slot's oldest restart (0.63): it grows.
+        t.decide(FAIL, c.at(0.9), 0.0);
+        t.decide(FAIL, c.at(1.5), 0.0);
+        // 1.07s after 0.63: a new slot.
+        t.decide(FAIL, c.at(1.7), 0.0);
+        let grown = Slot { at: c.at(1.5), count: 3 };
+        assert_eq!(
+            t.changed_since(mark),
+            Changed { grown: true, slots: vec![grown, Slot { at: c.at(1.7), count: 1 }] }
+        );
+        assert_eq!(t.changed_since(mark - 1).slots[0], grown, "a slot made after the mark is new, not grown");
+        assert!(!t.changed_since(mark - 1).grown);
+        let mark = t.added();
+        t.decide(FAIL, c.at(1.8), 0.0);
+        assert_eq!(t.changed_since(mark), Changed { grown: true, slots: vec![Slot { at: c.at(1.8), count: 2 }] });
+        assert_eq!((t.history().count(), t.in_history()), (SLOTS + 1, SLOTS as u64 + 4));
+
+        // Restored slots are not new, and do not grow.
+        let mut r = RestartTracker::new(policy(1000, 64, 0, RestartMode::Fail), true);
+        r.restore(t.history());
+        assert_eq!((r.added(), r.in_history()), (0, SLOTS as u64 + 4));
+        assert_eq!(r.changed_since(0), Changed { grown: false, slots: vec![] });
+        r.decide(FAIL, c.at(1.9), 0.0);
+        assert_eq!(r.changed_since(0), Changed { grown: false, slots: vec![Slot { at: c.at(1.9), count: 1 }] });
+
         // Those that left the window are not named, whatever the mark.
-        t.decide(FAIL, c.at(12.5), 0.0);
-        assert_eq!(t.history().count(), 2);
-        assert_eq!(t.added_since(0).collect::<Vec<_>>(), vec![c.at(3.0), c.at(12.5)]);
-        assert_eq!(t.added_since(t.added()).count(), 0);
+        // A slot leaves when its newest restart does (its oldest, at 0.63,
+        // has left the window that ends at 65.45).
+        t.decide(FAIL, c.at(65.45), 0.0);
+        assert_eq!(t.history().next(), Some(Slot { at: c.at(1.5), count: 3 }));
+        t.decide(FAIL, c.at(70.0), 0.0);
+        assert_eq!(
+            t.changed_since(0).slots,
+            vec![Slot { at: c.at(65.45), count: 1 }, Slot { at: c.at(70.0), count: 1 }]
+        );
+        assert_eq!(t.changed_since(t.added()).slots, vec![]);
+    }
+
+    /// xorshift64*: a seeded generator, so that a failure can be replayed.
+    struct Prng(u64);
+    impl Prng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        /// In [0, n).
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+        /// In [0, 1).
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
+    /// How many of `restarts` (sorted) are inside the window ending at `at`.
+    fn exact_inside(restarts: &[Instant], interval: Duration, at: Instant) -> usize {
+        restarts.len() - restarts.partition_point(|r| *r + interval <= at)
+    }
+
+    /// When an exact count of `restarts` would perform the restart that
+    /// follows a failure at `now`: `None` when it would give up.
+    fn exact_restart(restarts: &[Instant], p: &RestartPolicy, now: Instant, jitter: f64) -> Option<Instant> {
+        let at = now + jittered(p.delay, jitter);
+        let attempts = p.attempts as usize;
+        let inside = exact_inside(restarts, p.interval, at);
+        if inside < attempts {
+            return Some(at);
+        }
+        match p.mode {
+            RestartMode::Fail => None,
+            RestartMode::Delay => {
+                let window = &restarts[restarts.len() - inside..];
+                let leaves = window[inside - attempts] + p.interval;
+                Some(leaves.max(now + p.delay))
+            }
+        }
+    }
+
+    /// Against an exact count of the same restarts, for crash loops of
+    /// 200 to 1500 failures at random times and budgets of 65 to 400
+    /// restarts: the slots never allow more than `attempts` restarts in
+    /// any interval, never delay a restart more than `interval / SLOTS`
+    /// beyond the exact one, give up only where an exact count would have
+    /// given up `interval / SLOTS` earlier, and stay few.
+    #[test]
+    fn slots_keep_the_budget_within_a_64th_of_the_interval_of_an_exact_count() {
+        let mut rng = Prng(0x5eed_1234_abcd_0018);
+        let c = clock();
+        for case in 0..160 {
+            let attempts = 65 + rng.below(336) as u32;
+            let interval = Duration::from_millis(1000 + rng.below(3_600_000));
+            let span = interval / SLOTS as u32;
+            let per_restart = interval / attempts;
+            let delay = if rng.below(3) == 0 { Duration::ZERO } else { per_restart.mul_f64(rng.unit() * 0.5) };
+            let mode = if rng.below(2) == 0 { RestartMode::Fail } else { RestartMode::Delay };
+            let p = RestartPolicy { attempts, interval, delay, mode };
+            // The mean run before a failure: from a twentieth to twice
+            // what the budget allows on average.
+            let run = per_restart.mul_f64(0.05 + rng.unit() * 1.95);
+            let failures = 200 + rng.below(1301);
+            let mut t = RestartTracker::new(p, true);
+            let mut now = c.at(0.0);
+            let mut restarts: Vec<Instant> = Vec::new();
+            let what = format!("case {case}: {p:?}, runs of {run:?}");
+            for i in 0..failures {
+                now += if rng.below(300) == 0 {
+                    interval.mul_f64(rng.unit() * 1.5)
+                } else {
+                    run.mul_f64(rng.unit() * 2.0)
+                };
+                let jitter = rng.unit();
+                let exact = exact_restart(&restarts, &p, now, jitter);
+                match t.decide(FAIL, now, jitter) {
+                    Decision::Restart { delay, .. } => {
+                        let at = now + delay;
+                        let e = exact
+                            .unwrap_or_else(|| panic!("{what}: failure {i}: restarts where an exact count would not"));
+                        assert!(at >= e, "{what}: failure {i}: restarts {:?} early", e - at);
+                        assert!(at <= e + span, "{what}: failure {i}: restarts {:?} late", at - e);
+                        restarts.push(at);
+                        now = at;
+                    }
+                    Decision::Fail { .. } => {
+                        assert_eq!(mode, RestartMode::Fail, "{what}: delay mode never fails");
+                        let at = now + jittered(delay, jitter);
+                        let earlier = restarts.len() - restarts.partition_point(|r| *r + interval + span <= at);
+                        assert!(earlier >= attempts as usize, "{what}: failure {i}: gives up with {earlier} restarts");
+                        break;
+                    }
+                    other => panic!("{what}: unexpected {other:?}"),
+                }
+                assert!(t.history().count() <= 2 * SLOTS + 2, "{what}: {} slots", t.history().count());
+            }
+            for (i, start) in restarts.iter().enumerate() {
+                let inside = restarts[i..].partition_point(|r| r.duration_since(*start) < interval);
+                assert!(inside <= attempts as usize, "{what}: {inside} restarts within an interval from restart {i}");
+            }
+        }
     }
 
     #[test]

@@ -127,8 +127,10 @@ pub fn spawn(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>) -> Result<Pid, Sp
 /// descriptor, opened by the parent. Joining before exec is what makes it
 /// race-free: no process of the task ever runs outside its cgroup, where a
 /// pid written by the parent after the spawn would let the task fork first.
-pub fn spawn_in(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>, join: &Join) -> Result<Pid, SpawnError> {
-    spawn::spawn(spec, Io::Null, stdout, stderr, Detach::Session, join)
+///
+/// With `pin`, the clone is held to supd's CPU (see `spawn`'s module).
+pub fn spawn_in(spec: &SpawnSpec, stdout: Io<'_>, stderr: Io<'_>, join: &Join, pin: bool) -> Result<Pid, SpawnError> {
+    spawn::spawn_task(spec, [Io::Null, stdout, stderr], join, pin)
 }
 
 fn spawn_error(program: &str, e: &std::io::Error) -> SpawnError {
@@ -241,6 +243,26 @@ pub fn raise_nofile_limit() -> Result<u64, Errno> {
         setrlimit(Resource::RLIMIT_NOFILE, hard, hard)?;
     }
     Ok(hard.max(soft))
+}
+
+/// Makes the descriptor table hold `count` descriptors now, in one step,
+/// while supd has one thread. The kernel grows a table by doubling it, and
+/// once a second thread shares it each growth waits for an RCU grace
+/// period (several ms on a quiet host): supd starting 1000 tasks opens
+/// ~10 000 descriptors, eight growths. A duplicate at number `count - 1`,
+/// closed at once, leaves the table that large.
+pub fn reserve_descriptors(count: u64) {
+    use nix::fcntl::{FcntlArg, fcntl};
+    let Ok(top) = i32::try_from(count.saturating_sub(1)) else { return };
+    if top < 64 {
+        return;
+    }
+    let Ok(null) = std::fs::File::open("/dev/null") else { return };
+    if let Ok(fd) = fcntl(&null, FcntlArg::F_DUPFD_CLOEXEC(top)) {
+        // SAFETY: `fd` was just made by F_DUPFD and nothing else holds it;
+        // the OwnedFd closes it here.
+        drop(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) });
+    }
 }
 
 /// Marks every descriptor above 2 that supd inherited as close-on-exec, so

@@ -22,6 +22,13 @@
 //! (the child runs in supd's memory until exec), so it reaches supd as the
 //! child's own errno.
 //!
+//! For a task started alone (a restart on a quiet host), supd's thread is
+//! held to the CPU it runs on for the clone (`Pin`), so that the child,
+//! which supd waits for, runs there at once rather than on the idlest CPU,
+//! often one asleep that must be woken first; the child gets supd's CPUs
+//! back before exec. Starts in numbers are not held: their children would
+//! crowd supd's CPU.
+//!
 //! A task's cgroup v2 is joined at creation: `clone3` with
 //! `CLONE_INTO_CGROUP` (Linux 5.7, x86_64 here) makes the child in it, so
 //! nothing migrates. A migration (a write to `cgroup.procs`) takes the
@@ -131,6 +138,9 @@ struct ChildArgs<'a> {
     /// SIGPIPE, which supd ignores (as every Rust program), is set back.
     cleared: bool,
     old_mask: libc::sigset_t,
+    /// The CPUs supd's thread may run on, given back to the child (see
+    /// [`Pin`]); `None` when the clone was not pinned.
+    cpus: Option<libc::cpu_set_t>,
     /// Namespaces, mounts, root and capabilities of an isolated task.
     iso: Option<&'a Prepared>,
     /// The running isolated task the child starts inside.
@@ -161,18 +171,24 @@ pub fn spawn(
     detach: Detach,
     join: &Join,
 ) -> Result<Pid, SpawnError> {
-    spawn_in(spec, [stdin, stdout, stderr], detach, join, None)
+    spawn_in(spec, [stdin, stdout, stderr], detach, join, None, false)
+}
+
+/// A task's process: as [`spawn`] in its own session; with `pin`, the
+/// clone is held to supd's CPU ([`Pin`]).
+pub fn spawn_task(spec: &SpawnSpec, stdio: [Io<'_>; 3], join: &Join, pin: bool) -> Result<Pid, SpawnError> {
+    spawn_in(spec, stdio, Detach::Session, join, None, pin)
 }
 
 /// As [`spawn`], inside the running isolated task whose first process is
 /// `task` (its namespaces, root and capability bounds: `spec.isolation`
 /// says which), instead of namespaces of its own.
 pub fn spawn_inside(spec: &SpawnSpec, task: Pid, stdio: [Io<'_>; 3], detach: Detach) -> Result<Pid, SpawnError> {
-    let Some(iso) = &spec.isolation else { return spawn_in(spec, stdio, detach, &Join::none(), None) };
+    let Some(iso) = &spec.isolation else { return spawn_in(spec, stdio, detach, &Join::none(), None, false) };
     let joined = Joined::new(task.as_raw(), iso).map_err(|e| {
         SpawnError::Transient(format!("cannot enter the task (pid {task}) to start {:?}: {e}", spec.program))
     })?;
-    spawn_in(spec, stdio, detach, &Join::none(), Some(&joined))
+    spawn_in(spec, stdio, detach, &Join::none(), Some(&joined), false)
 }
 
 fn spawn_in(
@@ -181,6 +197,7 @@ fn spawn_in(
     detach: Detach,
     join: &Join,
     joined: Option<&Joined>,
+    pin: bool,
 ) -> Result<Pid, SpawnError> {
     let line = CommandLine::new(spec)?;
     let iso = match &spec.isolation {
@@ -201,8 +218,8 @@ fn spawn_in(
     args.joined = joined;
     let stdio = [&stdin, &stdout, &stderr];
     let pid = place_stdio(slots, stdio).and_then(|()| match joined {
-        Some(j) => in_pid_namespace(j, || clone_child(&mut args, &mut stack, join)),
-        None => clone_child(&mut args, &mut stack, join),
+        Some(j) => in_pid_namespace(j, || clone_child(&mut args, &mut stack, join, pin)),
+        None => clone_child(&mut args, &mut stack, join, pin),
     });
     release_stdio(slots, stdio);
     drop(stack);
@@ -327,6 +344,7 @@ impl<'a> ChildArgs<'a> {
             joined: None,
             // SAFETY: a zeroed sigset_t is a valid value to be overwritten.
             old_mask: unsafe { std::mem::zeroed() },
+            cpus: None,
             errno: AtomicI32::new(0),
             step: AtomicI32::new(0),
         }
@@ -363,7 +381,7 @@ fn release_stdio(slots: &Slots, stdio: [&Io<'_>; 3]) {
 /// Clones the child on `stack`: into its v2 cgroup with `clone3` where the
 /// kernel allows it, else with `clone` (the child then joins by a write).
 /// Returns once the child has exec'd or exited (CLONE_VFORK).
-fn clone_child(args: &mut ChildArgs<'_>, stack: &mut [u8], join: &Join) -> std::io::Result<c_int> {
+fn clone_child(args: &mut ChildArgs<'_>, stack: &mut [u8], join: &Join, pin: bool) -> std::io::Result<c_int> {
     // SAFETY: every signal blocked around the clone, restored after; the
     // child gets the old mask back just before exec. `child` only makes
     // async-signal-safe system calls on `args`, which outlives the clone
@@ -377,6 +395,8 @@ fn clone_child(args: &mut ChildArgs<'_>, stack: &mut [u8], join: &Join) -> std::
         let top = ((base as usize + stack.len()) & !15) as *mut c_void;
         let argp = args as *mut ChildArgs<'_> as *mut c_void;
         let mut r = Err(std::io::Error::from_raw_os_error(libc::ENOSYS));
+        let pin = if pin { Pin::here() } else { None };
+        (*argp.cast::<ChildArgs<'_>>()).cpus = pin.as_ref().map(|p| p.cpus);
         if !NO_CLONE3.load(Ordering::Relaxed) {
             (*argp.cast::<ChildArgs<'_>>()).cleared = true;
             let ns = args.iso.map_or(0, |p| p.flags);
@@ -405,8 +425,51 @@ fn clone_child(args: &mut ChildArgs<'_>, stack: &mut [u8], join: &Join) -> std::
             );
             r = if pid < 0 { Err(std::io::Error::last_os_error()) } else { Ok(pid) };
         }
+        drop(pin);
         libc::pthread_sigmask(libc::SIG_SETMASK, &args.old_mask, std::ptr::null_mut());
         r
+    }
+}
+
+/// supd's thread held to the CPU it runs on while it clones a child, so
+/// that the child is made there too: supd waits for the child's exec
+/// (CLONE_VFORK), so the child runs at once on a CPU that is awake and
+/// has supd's memory in its caches, instead of being placed on the idlest
+/// CPU, often one that sleeps and must first be woken (a costly wake-up
+/// in a virtual machine). The child gets supd's CPUs back before exec, and
+/// supd's thread its own right after the clone.
+struct Pin {
+    cpus: libc::cpu_set_t,
+}
+
+impl Pin {
+    fn here() -> Option<Pin> {
+        // SAFETY: plain system calls on local, initialised cpu sets.
+        unsafe {
+            let mut cpus: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut cpus) != 0
+                || libc::CPU_COUNT(&cpus) < 2
+            {
+                return None;
+            }
+            let cpu = libc::sched_getcpu();
+            if cpu < 0 || !libc::CPU_ISSET(cpu as usize, &cpus) {
+                return None;
+            }
+            let mut one: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu as usize, &mut one);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &one) != 0 {
+                return None;
+            }
+            Some(Pin { cpus })
+        }
+    }
+}
+
+impl Drop for Pin {
+    fn drop(&mut self) {
+        // SAFETY: restores this thread's own CPU set, as read before.
+        unsafe { libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &self.cpus) };
     }
 }
 
@@ -597,8 +660,15 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
             p.failed.store(step, Ordering::SeqCst);
             return fail(STEP_ISOLATE);
         }
+        // The system calls themselves, not glibc's wrappers: in a
+        // multi-threaded program these make every thread change its ids
+        // too (signalling them and waiting on a futex), which in a child
+        // that shares supd's memory waits for threads that are not its own
+        // (a child made by the spawn thread hung there for good).
         if let Some((uid, gid, groups)) = &a.ids
-            && (libc::setgroups(groups.len(), groups.as_ptr()) < 0 || libc::setgid(*gid) < 0 || libc::setuid(*uid) < 0)
+            && (libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) < 0
+                || libc::syscall(libc::SYS_setgid, *gid) < 0
+                || libc::syscall(libc::SYS_setuid, *uid) < 0)
         {
             return fail(STEP_USER);
         }
@@ -619,6 +689,9 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
             && libc::chdir(dir.as_ptr()) < 0
         {
             return fail(STEP_CWD);
+        }
+        if let Some(cpus) = &a.cpus {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), cpus);
         }
         // A program starts with no signal blocked, whatever supd's thread
         // had blocked.
@@ -683,6 +756,28 @@ mod tests {
         // ls's own directory descriptor is the fourth.
         assert_eq!(lines.next().map(str::trim), Some("0 1 2 3"), "{out}");
         drop(held);
+    }
+
+    /// The clone is held to supd's CPU (`Pin`), the program is not: it
+    /// runs with supd's CPUs, and supd's thread gets them back.
+    #[test]
+    fn the_child_and_supd_keep_every_cpu_they_had() {
+        let allowed = |pid: &str| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+            status.lines().find(|l| l.starts_with("Cpus_allowed_list")).unwrap().to_string()
+        };
+        let tid = nix::unistd::gettid().to_string();
+        let own = allowed(&format!("self/task/{tid}"));
+        let (r, w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).unwrap();
+        let s = spec("grep", &["Cpus_allowed_list", "/proc/self/status"]);
+        let stdio = [Io::Null, Io::Fd(std::os::fd::AsFd::as_fd(&w)), Io::Inherit];
+        let pid = spawn_task(&s, stdio, &Join::none(), true).unwrap();
+        drop(w);
+        let mut out = String::new();
+        std::fs::File::from(r).read_to_string(&mut out).unwrap();
+        let _ = nix::sys::wait::waitpid(pid, None);
+        assert_eq!(out.trim(), own, "the program's CPUs");
+        assert_eq!(allowed(&format!("self/task/{tid}")), own, "this thread's CPUs after the clone");
     }
 
     #[test]

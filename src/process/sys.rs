@@ -109,7 +109,10 @@ pub fn stdout_columns() -> Option<usize> {
 pub fn trim_heap() {
     // SAFETY: malloc_trim only releases memory the allocator holds free;
     // it touches no live allocation.
-    unsafe { libc::malloc_trim(0) };
+    #[cfg(target_env = "gnu")]
+    unsafe {
+        libc::malloc_trim(0)
+    };
 }
 
 /// A process's start time in clock ticks since boot, if it exists.
@@ -149,8 +152,8 @@ pub fn same_process(pid: i32, ticks: u64) -> bool {
     start_ticks(pid).is_some_and(|t| t >= ticks && t - ticks <= 1)
 }
 
-/// After start-up: unmaps supd's own code and read-only data, so that what
-/// stays mapped is what supd runs from now on.
+/// After start-up (and once large answers stop): unmaps supd's own code and
+/// read-only data, so that what stays mapped is what supd runs from now on.
 ///
 /// A fault on a file page maps its cached neighbours too (up to 64 KiB
 /// around it), so once every job file is parsed and every task started,
@@ -163,9 +166,26 @@ pub fn same_process(pid: i32, ticks: u64) -> bool {
 ///
 /// Only mappings of the executable that nothing ever wrote are dropped
 /// (not the relocated read-only data, not the writable data).
+///
+/// The ranges are found once (in `/proc/self/smaps`) and kept: supd's own
+/// mappings do not change, so a later call (after large answers) costs
+/// only the `madvise` calls.
 pub fn release_startup_code() {
-    let Ok(exe) = std::fs::read_link("/proc/self/exe") else { return };
-    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else { return };
+    static RANGES: std::sync::OnceLock<Vec<(usize, usize)>> = std::sync::OnceLock::new();
+    for &(start, end) in RANGES.get_or_init(own_code_ranges) {
+        // SAFETY: the range is a private mapping of supd's own executable
+        // that holds no written page (checked in `own_code_ranges`: no
+        // anonymous page), so MADV_DONTNEED only unmaps pages that are
+        // identical to the file's; the next access maps the same contents
+        // again from the page cache. The mapping itself stays.
+        let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+    }
+}
+
+/// The mappings of supd's executable that nothing ever wrote.
+fn own_code_ranges() -> Vec<(usize, usize)> {
+    let Ok(exe) = std::fs::read_link("/proc/self/exe") else { return Vec::new() };
+    let Ok(smaps) = std::fs::read_to_string("/proc/self/smaps") else { return Vec::new() };
     let mut current: Option<(usize, usize, bool)> = None;
     let mut drop = Vec::new();
     for line in smaps.lines() {
@@ -194,14 +214,7 @@ pub fn release_startup_code() {
     if let Some((s, e, true)) = current {
         drop.push((s, e));
     }
-    for (start, end) in drop {
-        // SAFETY: the range is a private mapping of supd's own executable
-        // that holds no written page (checked above: no anonymous page), so
-        // MADV_DONTNEED only unmaps pages that are identical to the file's;
-        // the next access maps the same contents again from the page cache.
-        // The mapping itself stays.
-        let _ = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
-    }
+    drop
 }
 
 #[cfg(test)]

@@ -125,8 +125,15 @@ pub struct TaskSaved {
     pub task: String,
     /// A digest of the job's source: the history only applies to the same job.
     pub source_digest: u64,
-    /// Wall-clock times (Unix milliseconds) of the policy restarts in the window.
+    /// The restart window's slots (`policy::restart::Slot`), oldest first:
+    /// the wall-clock time (Unix milliseconds) of each slot's newest policy
+    /// restart...
     pub restart_times: Vec<u64>,
+    /// ... and how many restarts each slot holds. Empty when each holds one
+    /// (as every slot of a file written before slots did); see
+    /// [`restart_slots`](Self::restart_slots).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub restart_counts: Vec<u32>,
     /// Total restarts shown in status.
     pub restarts: u32,
     /// The process running when this was written, with its start time
@@ -161,6 +168,10 @@ pub struct TaskSaved {
     /// its whole history each time.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub appended: bool,
+    /// In an appended record: its first slot is the newest slot of the
+    /// record before, grown since (a restart joined it), and replaces it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub grown: bool,
 }
 
 impl TaskSaved {
@@ -168,16 +179,35 @@ impl TaskSaved {
         (&self.job, &self.group, self.index, &self.task)
     }
 
+    /// The restart slots: (time in Unix milliseconds, restarts), oldest
+    /// first. A count left out is 1.
+    pub fn restart_slots(&self) -> impl Iterator<Item = (u64, u32)> + '_ {
+        let counts = self.restart_counts.iter().copied().chain(std::iter::repeat(1));
+        self.restart_times.iter().copied().zip(counts)
+    }
+
+    /// Sets the restart slots, leaving the counts out when each is 1.
+    pub fn set_restart_slots(&mut self, slots: impl IntoIterator<Item = (u64, u32)>) {
+        (self.restart_times, self.restart_counts) = slots.into_iter().unzip();
+        if self.restart_counts.iter().all(|&n| n == 1) {
+            self.restart_counts = Vec::new();
+        }
+    }
+
     /// Applies a journal record of the same task over this one.
     fn apply(&mut self, mut record: TaskSaved) {
         if record.appended && record.source_digest == self.source_digest {
-            let mut times = std::mem::take(&mut self.restart_times);
-            times.append(&mut record.restart_times);
-            record.restart_times = times;
+            let mut slots: Vec<(u64, u32)> = self.restart_slots().collect();
+            if record.grown {
+                slots.pop();
+            }
+            slots.extend(record.restart_slots());
+            record.set_restart_slots(slots);
             record.cgroups = std::mem::take(&mut self.cgroups);
             record.alloc_dir = self.alloc_dir.take();
         }
         record.appended = false;
+        record.grown = false;
         *self = record;
     }
 }
@@ -473,7 +503,8 @@ mod tests {
                 index: 0,
                 task: "t".into(),
                 source_digest: digest("job \"web\" {}\n"),
-                restart_times: vec![1_800_000_000_000],
+                restart_times: vec![1_800_000_000_000, 1_800_000_001_000],
+                restart_counts: vec![1, 40],
                 restarts: 3,
                 pid: Some(42),
                 start_ticks: Some(1234),
@@ -483,6 +514,7 @@ mod tests {
                 starting: false,
                 alloc_dir: Some("0123".into()),
                 appended: false,
+                grown: false,
             }],
             instances: vec![InstanceSaved {
                 job: "web".into(),
@@ -528,6 +560,7 @@ mod tests {
             task: "t".into(),
             source_digest: 1,
             restart_times: Vec::new(),
+            restart_counts: Vec::new(),
             restarts: 0,
             pid: None,
             start_ticks: None,
@@ -537,6 +570,7 @@ mod tests {
             starting: false,
             alloc_dir: Some("0123".into()),
             appended: false,
+            grown: false,
         }
     }
 
@@ -628,6 +662,47 @@ mod tests {
         j.append(dir.path(), &appended(vec![9000], 1, 2)).unwrap();
         let t = &load(dir.path()).unwrap().tasks[0];
         assert_eq!((t.restart_times.clone(), t.source_digest), (vec![9000], 2));
+    }
+
+    #[test]
+    fn restart_slots_merge_across_appended_records_and_old_files_load() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file written before slots: no counts, each time one restart.
+        let old = r#"{"version": VERSION_HERE, "tasks": [{"job": "web", "group": "g", "index": 0, "task": "t",
+            "source_digest": 1, "restart_times": [1000, 2000], "restarts": 2, "pid": null, "start_ticks": null}]}"#;
+        std::fs::write(dir.path().join("state.json"), old.replace("VERSION_HERE", &VERSION.to_string())).unwrap();
+        let loaded = load(dir.path()).unwrap();
+        assert_eq!(loaded.tasks[0].restart_slots().collect::<Vec<_>>(), vec![(1000, 1), (2000, 1)]);
+
+        let mut j = Journal::default();
+        let mut full = web_task();
+        full.set_restart_slots([(1000, 1), (2000, 3)]);
+        full.restarts = 4;
+        let mut s = Saved { version: VERSION, tasks: vec![full.clone()], ..Default::default() };
+        save_with(dir.path(), &mut s, &mut j).unwrap();
+        let appended = |slots: &[(u64, u32)], grown, restarts| {
+            let mut t = TaskSaved { restarts, alloc_dir: None, appended: true, grown, ..web_task() };
+            t.set_restart_slots(slots.iter().copied());
+            t
+        };
+        // The newest slot grew (2000 ×3 → 2500 ×5), then a new one.
+        j.append(dir.path(), &appended(&[(2500, 5)], true, 6)).unwrap();
+        j.append(dir.path(), &appended(&[(9000, 1)], false, 7)).unwrap();
+        // Then that one grew, and another came.
+        j.append(dir.path(), &appended(&[(9100, 2), (20000, 1)], true, 9)).unwrap();
+        let journal = std::fs::read_to_string(dir.path().join("state.journal")).unwrap();
+        assert!(!journal.contains("1000"), "only what changed: {journal}");
+        let t = &load(dir.path()).unwrap().tasks[0];
+        assert_eq!(t.restart_slots().collect::<Vec<_>>(), vec![(1000, 1), (2500, 5), (9100, 2), (20000, 1)]);
+        assert_eq!(t.restart_slots().map(|(_, n)| n).sum::<u32>(), t.restarts);
+        assert_eq!((t.appended, t.grown, t.alloc_dir.as_deref()), (false, false, Some("0123")));
+
+        // Counts of 1 are left out of the file.
+        let mut s =
+            Saved { version: VERSION, tasks: vec![appended(&[(1, 1), (2, 1)], false, 2)], ..Default::default() };
+        save_with(dir.path(), &mut s, &mut j).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
+        assert!(!text.contains("restart_counts") && text.contains("restart_times"), "{text}");
     }
 
     #[test]

@@ -27,16 +27,20 @@ type EngineDriver = (Docker<(TaskKey, u64)>, mio::Token);
 /// The engines container tasks run on, each with the driver of its own.
 const ENGINES: [Driver; 2] = [Driver::Docker, Driver::Podman];
 
+/// A container a previous supd left: its id, the pid of a running one,
+/// and when one that ran has ended.
+type Found = (String, Option<i32>, Option<std::time::SystemTime>);
+
 /// The driver's side of the supervisor.
 #[derive(Default)]
 pub(super) struct Containers {
     /// Made on first use, one per engine (`ENGINES`' order): the engine's
     /// threads, their reports and the token they wake the loop on.
     drivers: [Option<EngineDriver>; 2],
-    /// Containers a previous supd left, by task: (id, pid) of a running
-    /// one; `None` for one that is not running. Claimed by their task as
-    /// it is made again; the rest are removed.
-    found: HashMap<Slot, Vec<(String, Option<i32>)>>,
+    /// Containers a previous supd left, by task: (id, pid of a running
+    /// one, when one that ran has ended). Claimed by their task as it is
+    /// made again; the rest are removed.
+    found: HashMap<Slot, Vec<Found>>,
 }
 
 /// Where an engine's driver is in `Containers::drivers`.
@@ -58,13 +62,32 @@ impl Containers {
         self.drivers[at(engine)].as_ref().map(|(d, _)| d)
     }
 
-    /// A running container a previous supd left for this task.
-    pub fn claim(&mut self, engine: Driver, job: &str, group: &str, index: u32, task: &str) -> Option<(String, i32)> {
+    /// A running container a previous supd left for this task; if none
+    /// runs and `ended_after` is given (the previous supd saw its run
+    /// going, started after that time), the last of its containers that
+    /// ran and ended after it (`None` pid): its exit is the run's. An
+    /// earlier run's container, ended before its restart, is not.
+    pub fn claim(
+        &mut self,
+        engine: Driver,
+        (job, group, index, task): (&str, &str, u32, &str),
+        ended_after: Option<std::time::SystemTime>,
+    ) -> Option<(String, Option<i32>)> {
         let slot = (engine, job.to_string(), group.to_string(), index, task.to_string());
         let list = self.found.get_mut(&slot)?;
-        let at = list.iter().position(|(_, pid)| pid.is_some())?;
-        let (id, pid) = list.remove(at);
-        pid.map(|p| (id, p))
+        let running = list.iter().position(|(_, pid, _)| pid.is_some());
+        let ended = || {
+            let after = ended_after?;
+            let last = list
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, _, end))| Some((end.as_ref().filter(|e| **e > after)?, i)))
+                .max();
+            last.map(|(_, i)| i)
+        };
+        let at = running.or_else(ended)?;
+        let (id, pid, _) = list.remove(at);
+        Some((id, pid))
     }
 }
 
@@ -144,9 +167,14 @@ impl Supervisor {
         for c in listed {
             let l = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
             let Ok(index) = l(docker::LABEL_INDEX).parse::<u32>() else { continue };
-            let pid = if c.running { engine.inspect(&c.id).ok().filter(|s| s.running).map(|s| s.pid) } else { None };
+            let state = engine.inspect(&c.id).ok();
+            let pid = state.as_ref().filter(|s| s.running).map(|s| s.pid);
+            // One whose end time does not read still ended (the oldest).
+            let ended = state
+                .filter(|s| !s.running && !s.finished_at.is_empty())
+                .map(|s| crate::timefmt::parse_rfc3339(&s.finished_at).unwrap_or(std::time::UNIX_EPOCH));
             let slot = (which, l(docker::LABEL_JOB), l(docker::LABEL_GROUP), index, l(docker::LABEL_TASK));
-            self.pending.containers.found.entry(slot).or_default().push((c.id, pid));
+            self.pending.containers.found.entry(slot).or_default().push((c.id, pid, ended));
         }
     }
 
@@ -158,7 +186,7 @@ impl Supervisor {
             .containers
             .found
             .drain()
-            .flat_map(|(slot, list)| list.into_iter().map(move |(id, _)| (slot.clone(), id)))
+            .flat_map(|(slot, list)| list.into_iter().map(move |(id, _, _)| (slot.clone(), id)))
             .collect();
         if left.is_empty() {
             return;
@@ -410,16 +438,22 @@ impl Supervisor {
 
     /// A task made again with a container a previous supd left running:
     /// it is adopted (same container, same pid, its restart budget as
-    /// saved), not started again.
-    pub(super) fn adopt_container(run: &mut super::task::TaskRun, id: String, pid: i32) {
-        run.pid = Some(Pid::from_raw(pid));
+    /// saved), not started again. One that ended while no supd ran
+    /// (no pid) is adopted too: its exit, read from the engine, ends the
+    /// run as if it had been seen.
+    pub(super) fn adopt_container(run: &mut super::task::TaskRun, id: String, pid: Option<i32>) {
+        run.pid = pid.map(Pid::from_raw);
         run.state = super::task::State::Running;
         run.launched = true;
         run.started_at = Some(std::time::SystemTime::now());
         let image = run.spec.container.as_deref().map_or(String::new(), |c| c.image.clone());
+        let short = docker::short(&id);
         run.push_event(
             "Driver",
-            format!("Adopted container {} (pid {pid}), left running by the previous supd", docker::short(&id)),
+            match pid {
+                Some(pid) => format!("Adopted container {short} (pid {pid}), left running by the previous supd"),
+                None => format!("Adopted container {short}, which ended while no supd ran"),
+            },
         );
         run.container =
             Some(Container { id: Some(id), image, generation: run.generation, oom_killed: false, adopted: true });
@@ -459,5 +493,42 @@ fn slot_of(key: TaskKey, jobs: &super::jobs::Jobs) -> String {
     match jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) {
         Some(i) => format!("{}/{}", i.id, i.tasks.get(key.task).map_or("", |t| t.spec.name.as_str())),
         None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn found(list: &[(&str, Option<i32>, Option<&str>)]) -> Containers {
+        let mut c = Containers::default();
+        let slot = (Driver::Docker, "j".to_string(), "g".to_string(), 0, "t".to_string());
+        let at = |t: &str| crate::timefmt::parse_rfc3339(t).expect("a time");
+        let list = list.iter().map(|(id, pid, end)| (id.to_string(), *pid, end.map(at))).collect();
+        c.found.insert(slot, list);
+        c
+    }
+
+    #[test]
+    fn a_running_container_is_claimed_first_then_the_last_that_ended_if_the_run_was_going() {
+        let ended = [
+            ("made-ahead", None, None),
+            ("old", None, Some("2026-12-06T02:11:36Z")),
+            ("last", None, Some("2026-12-06T02:11:36.25Z")),
+        ];
+        let any = Some(std::time::UNIX_EPOCH);
+        let mut c = found(&[ended[0], ("runs", Some(42), None), ended[1], ended[2]]);
+        assert_eq!(c.claim(Driver::Docker, ("j", "g", 0, "t"), any), Some(("runs".to_string(), Some(42))));
+        let mut c = found(&ended);
+        assert_eq!(c.claim(Driver::Docker, ("j", "g", 0, "t"), None), None, "a run that was not going");
+        assert_eq!(c.claim(Driver::Docker, ("j", "g", 0, "t"), any), Some(("last".to_string(), None)));
+        assert_eq!(c.claim(Driver::Podman, ("j", "g", 0, "t"), any), None);
+        let mut c = found(&ended[..1]);
+        assert_eq!(c.claim(Driver::Docker, ("j", "g", 0, "t"), any), None, "one that never ran is not claimed");
+        // The run restarted after its last container ended: that container
+        // was the earlier run's, not this one's.
+        let restarted = crate::timefmt::parse_rfc3339("2026-12-06T02:11:37Z");
+        let mut c = found(&ended);
+        assert_eq!(c.claim(Driver::Docker, ("j", "g", 0, "t"), restarted), None, "an earlier run's container");
     }
 }

@@ -5,15 +5,20 @@
 use super::output::LogPath;
 use super::reload::All;
 use super::run::Source;
+use super::status::{JobView, Lines, Shown, StatusAnswer, StatusView};
 use super::task::State;
 use super::{Supervisor, TaskKey, Timer};
-use crate::control::protocol::{EventLine, Request, Response, Status, VERSION};
+use crate::control::protocol::{EventLine, Request, Response, VERSION};
 use crate::jobspec;
 use crate::logs::Stream;
 use crate::policy::restart::Outcome;
 use crate::process;
 use mio::Token;
 use std::time::Instant;
+
+/// How long after the last large answer (the status of a thousand tasks)
+/// the memory it took goes back.
+const RELEASE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl Supervisor {
     /// A control client's socket is ready: a request it completed is
@@ -32,6 +37,12 @@ impl Supervisor {
             };
             let response = self.handle(token, request);
             self.server.answer(self.io.poll.registry(), token, response);
+        }
+        if let Some(seq) = self.server.take_big_answer() {
+            // Not after each one: a client asking in a loop (or a busy
+            // supd) would have the heap trimmed and supd's code faulted
+            // back in at every answer. Once they stop, the memory goes.
+            self.io.timers.arm(Instant::now() + RELEASE_AFTER, Timer::Release { seq });
         }
     }
 
@@ -91,7 +102,8 @@ impl Supervisor {
 
     fn carry_out(&mut self, token: Token, request: Request) -> Response {
         match request {
-            Request::Status { target, events } => self.status(target.as_deref(), events),
+            Request::Status { target, events, brief } => self.status(target.as_deref(), events, brief),
+            Request::StatusJson { target, compact } => self.status_json(target.as_deref(), compact),
             Request::JobRun { source, file, plan: false } => self.job_run(&file, &source),
             Request::JobRun { source, file, plan: true } => self.job_plan(&file, &source),
             Request::JobStop { job } => self.job_stop(&job),
@@ -343,31 +355,71 @@ impl Supervisor {
         format!("no job {job:?}{hint}")
     }
 
-    fn status(&self, target: Option<&str>, events: Option<usize>) -> Response {
-        let selection = match target {
-            None => None,
-            Some(t) => match self.resolve(t) {
-                Ok(s) => Some(s),
-                Err(e) => return Response::refused(e),
-            },
+    fn status(&self, target: Option<&str>, events: Option<usize>, brief: bool) -> Response {
+        let selection = match target.map(|t| self.resolve(t)).transpose() {
+            Ok(s) => s,
+            Err(e) => return Response::refused(e),
         };
-        let mut jobs = Vec::new();
+        let lines = Lines::default();
+        let view = self.status_view(selection.as_ref(), events, brief, &lines);
+        let mut r = Response::ok(self.jobs.load_errors.values().flat_map(|p| p.clone()).collect());
+        // The answer line is encoded here, from the view that borrows the
+        // model: the status of a thousand tasks is not copied into owned
+        // strings first.
+        let line = serde_json::to_vec(&StatusAnswer { messages: &r.messages, status: &view });
+        drop(view);
+        match line {
+            Ok(line) => r.line = Some(line),
+            Err(e) => return Response::refused(format!("cannot encode the status: {e}")),
+        }
+        r
+    }
+
+    /// The status of the jobs `selection` names (all without one), as a
+    /// view of the model.
+    fn status_view<'a>(
+        &'a self,
+        selection: Option<&'a Selection>,
+        events: Option<usize>,
+        brief: bool,
+        lines: &'a Lines,
+    ) -> StatusView<'a> {
+        let shown = Shown { selection, events, brief, lines };
+        let mut jobs = Vec::with_capacity(self.jobs.current.len());
         for (id, serial) in &self.jobs.current {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
-            if let Some(sel) = &selection
-                && &sel.job != id
-            {
+            if selection.is_some_and(|sel| &sel.job != id) {
                 continue;
             }
-            let filter = |inst: &super::task::Instance, task: Option<&super::task::TaskRun>| match &selection {
-                None => true,
-                Some(sel) => sel.matches(run, inst, task),
-            };
-            jobs.push(super::status::job_status(run, &filter, events));
+            jobs.push(JobView { run, head: self.job_head(id, run), shown });
         }
-        self.periodic_status(&mut jobs);
+        StatusView { node: self.node_status(), jobs }
+    }
+
+    /// The status as `supctl --json status` prints it: encoded here, pretty,
+    /// as the answer's body, which supctl copies out as it comes.
+    fn status_json(&mut self, target: Option<&str>, compact: bool) -> Response {
+        let selection = match target.map(|t| self.resolve(t)).transpose() {
+            Ok(s) => s,
+            Err(e) => return Response::refused(e),
+        };
+        let lines = Lines::default();
+        let view = self.status_view(selection.as_ref(), None, false, &lines);
+        let mut doc = self.server.document_buffer();
+        let encoded =
+            if compact { serde_json::to_writer(&mut doc, &view) } else { super::status::to_pretty(&mut doc, &view) };
+        if let Err(e) = encoded {
+            return Response::refused(format!("cannot encode the status: {e}"));
+        }
+        doc.push(b'\n');
+        let up = view.all_up();
+        drop(view);
+        let size = doc.len() - super::server::DOCUMENT_ROOM;
+        self.server.note_document_size(size);
         let mut r = Response::ok(self.jobs.load_errors.values().flat_map(|p| p.clone()).collect());
-        r.status = Some(Status { version: VERSION, node: self.node_status(), jobs });
+        r.up = Some(up);
+        r.body = Some(size as u64);
+        r.document = Some(doc);
         r
     }
 
@@ -641,7 +693,7 @@ pub(super) struct Selection {
 }
 
 impl Selection {
-    fn matches(
+    pub(super) fn matches(
         &self,
         run: &super::task::JobRun,
         inst: &super::task::Instance,

@@ -45,6 +45,14 @@ impl Supervisor {
                         self.sweep_orphans();
                     }
                 }
+                Timer::Release { seq } => {
+                    if self.server.is_last_big_answer(seq) {
+                        process::sys::trim_heap();
+                        // The code that made the answers (the status view,
+                        // the encoder) is mapped again at the next one.
+                        process::sys::release_startup_code();
+                    }
+                }
                 Timer::Save => {
                     self.reports.store.save_pending = false;
                     self.save();

@@ -4,7 +4,7 @@
 //! names the groups.
 
 use super::{Timers, Watches};
-use super::{cgroups, containers, metrics, output, parsing, periodic, persist, rng, setup};
+use super::{cgroups, containers, metrics, output, parsing, periodic, persist, rng, setup, spawner, warm};
 use mio::Poll;
 use signal_hook_mio::v1_0::Signals;
 
@@ -16,6 +16,9 @@ pub(super) struct Io {
     pub(super) watches: Watches,
     pub(super) timers: Timers,
     pub(super) rng: rng::Rng,
+    /// The next task start is the first of this turn of the loop (after
+    /// bring-up): its clone is held to supd's CPU (`process::spawn_in`).
+    pub(super) pin_start: bool,
 }
 
 /// What supd writes down and tells the world.
@@ -44,4 +47,8 @@ pub(super) struct Pending {
     pub(super) launches: periodic::Launches,
     /// Cgroups of dead tasks, removed once their last processes are gone.
     pub(super) graveyard: cgroups::Graveyard,
+    /// Starts held until a v1 cgroup join would not hold up the loop.
+    pub(super) warmer: warm::Warmer,
+    /// The spawn thread of supd's start (`None` once the loop runs).
+    pub(super) spawner: Option<spawner::Spawner>,
 }

@@ -323,39 +323,44 @@ impl Supervisor {
         }
     }
 
-    /// The periodic part of the status of every job listed: a periodic
-    /// job's schedule and launched runs, a launched run's parent.
-    pub(super) fn periodic_status(&self, jobs: &mut [protocol::JobStatus]) {
-        for j in jobs {
-            j.parent = launched_from(&j.name).map(str::to_string);
-            let Some(run) = self.jobs.current.get(&j.name).and_then(|s| self.jobs.runs.get(s)) else { continue };
-            if let Some(p) = &run.job.parameterized {
-                if !run.stopped {
-                    j.status = "running".into();
-                }
-                j.parameterized = Some(protocol::ParameterizedStatus {
-                    payload: p.payload.as_str().to_string(),
-                    meta_required: p.meta_required.clone(),
-                    meta_optional: p.meta_optional.clone(),
-                    dispatched: self.listed(&j.name, super::dispatch::SUFFIX),
-                });
+    /// What the status of the job `run` (listed as `id`) shows beyond its
+    /// groups: a periodic job's schedule and launched runs, a
+    /// parameterized job's rules and dispatched runs, a launched run's
+    /// parent.
+    pub(super) fn job_head(&self, id: &str, run: &JobRun) -> super::status::JobHead {
+        let mut head = super::status::JobHead {
+            status: run.status().as_str(),
+            periodic: None,
+            parameterized: None,
+            parent: launched_from(id).map(str::to_string),
+        };
+        if let Some(p) = &run.job.parameterized {
+            if !run.stopped {
+                head.status = "running";
             }
-            let Some(p) = &run.job.periodic else { continue };
-            let entry = self.pending.launches.by_job.get(&j.name);
-            let live = !run.stopped && p.enabled;
-            if live {
-                // It runs nothing itself; it is running while it launches.
-                j.status = "running".into();
-            }
-            j.periodic = Some(protocol::PeriodicStatus {
-                crons: p.crons.clone(),
-                time_zone: p.time_zone.clone(),
-                prohibit_overlap: p.prohibit_overlap,
-                enabled: p.enabled,
-                next_launch: entry.and_then(|e| e.next).filter(|_| live).map(rfc3339),
-                launched: self.listed(&j.name, SUFFIX),
+            head.parameterized = Some(protocol::ParameterizedStatus {
+                payload: p.payload.as_str().to_string(),
+                meta_required: p.meta_required.clone(),
+                meta_optional: p.meta_optional.clone(),
+                dispatched: self.listed(id, super::dispatch::SUFFIX),
             });
         }
+        let Some(p) = &run.job.periodic else { return head };
+        let entry = self.pending.launches.by_job.get(id);
+        let live = !run.stopped && p.enabled;
+        if live {
+            // It runs nothing itself; it is running while it launches.
+            head.status = "running";
+        }
+        head.periodic = Some(protocol::PeriodicStatus {
+            crons: p.crons.clone(),
+            time_zone: p.time_zone.clone(),
+            prohibit_overlap: p.prohibit_overlap,
+            enabled: p.enabled,
+            next_launch: entry.and_then(|e| e.next).filter(|_| live).map(rfc3339),
+            launched: self.listed(id, SUFFIX),
+        });
+        head
     }
 
     /// The runs of job `id` whose IDs go on with `suffix`, for the status.

@@ -2,7 +2,7 @@
 //! is acknowledged to a client is saved (fsync'd) before the answer; each
 //! task start and end is appended to the journal before the loop goes on;
 //! the rest is saved a while after a change (changes close together share
-//! one write). Read back at start: whatever a previous supd left in its
+//! one write), what bring-up changed at the loop's first idle moment. Read back at start: whatever a previous supd left in its
 //! task cgroups is stopped first, submitted jobs run again, stopped ones
 //! stay stopped, and saved task states wait to be matched with their tasks.
 
@@ -204,7 +204,9 @@ impl Supervisor {
         if let Some((mark, d)) = t.journaled.get()
             && d == dirs
         {
-            saved.restart_times = t.tracker.added_since(mark).map(|at| wall_ms(at, now_i, now_w)).collect();
+            let changed = t.tracker.changed_since(mark);
+            saved.set_restart_slots(changed.slots.iter().map(|s| (wall_ms(s.at, now_i, now_w), s.count)));
+            saved.grown = changed.grown;
             saved.cgroups = Vec::new();
             saved.alloc_dir = None;
             saved.appended = true;
@@ -273,24 +275,29 @@ fn task_saved(
     now_i: Instant,
     now_w: SystemTime,
 ) -> crate::state::TaskSaved {
-    let restart_times = t.tracker.history().map(|at| wall_ms(at, now_i, now_w)).collect();
-    crate::state::TaskSaved {
+    let mut saved = crate::state::TaskSaved {
         job: run.job.id.clone(),
         group: run.job.groups.get(inst.group).map_or(String::new(), |g| g.name.clone()),
         index: inst.index,
         task: t.spec.name.clone(),
         source_digest: digest,
-        restart_times,
+        restart_times: Vec::new(),
+        restart_counts: Vec::new(),
         restarts: t.restarts,
         pid: t.pid.map(|p| p.as_raw()),
         start_ticks: t.pid.and(t.start_ticks),
         dead: t.state == task::State::Dead && !t.ended_by_shutdown,
         failed: t.failed,
         cgroups: t.cgroup.as_ref().map_or(Vec::new(), |c| c.dirs()),
-        starting: false,
+        // A container adopted after it ended has no pid until its exit is
+        // reported: its run is still going.
+        starting: t.state == task::State::Running && t.pid.is_none(),
         alloc_dir: inst.dir.as_ref().and_then(|d| d.root().file_name()).map(|n| n.to_string_lossy().into_owned()),
         appended: false,
-    }
+        grown: false,
+    };
+    saved.set_restart_slots(t.tracker.history().map(|s| (wall_ms(s.at, now_i, now_w), s.count)));
+    saved
 }
 
 /// An instant as Unix milliseconds, by the wall clock now.

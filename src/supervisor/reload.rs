@@ -9,13 +9,19 @@ use super::Supervisor;
 use super::run::Source;
 use crate::jobspec::{self, Job, diff};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 impl Supervisor {
     /// Reads the job directory and works out what a reload would change.
     pub(super) fn plan_reload(&mut self) -> Reload {
+        let files = jobspec::parse_dir(&self.cfg.job_dir);
+        self.plan_files(files)
+    }
+
+    /// The plan for the job directory read as `files`.
+    pub(super) fn plan_files(&mut self, files: Result<Vec<(PathBuf, jobspec::Parsed)>, String>) -> Reload {
         let mut plan = Reload::default();
-        let files = match jobspec::parse_dir(&self.cfg.job_dir) {
+        let files = match files {
             Ok(f) => f,
             Err(e) => {
                 plan.problems.push(format!("{e} — keeping the jobs that run"));

@@ -4,9 +4,9 @@
 //! on this node beside what already runs.
 
 use super::cgroups::{Dying, RETRY_EVERY, RETRY_FIRST};
-use super::task::{State, TaskRun};
+use super::task::State;
 use super::{Supervisor, TaskKey, Timer};
-use crate::control::protocol::{NodeStatus, TaskResources};
+use crate::control::protocol::NodeStatus;
 use crate::jobspec::Job;
 use crate::process::Exit;
 use crate::process::Join;
@@ -183,49 +183,4 @@ impl Supervisor {
         }
         crate::node::fit(&self.cfg.node, (cpu, mem), job)
     }
-}
-
-/// A task's resources for `status`: what it asks, what its cgroup
-/// enforces, what it uses.
-pub(super) fn task_resources(t: &TaskRun) -> TaskResources {
-    let r = &t.spec.resources;
-    let mut out = TaskResources {
-        cpu: r.cpu,
-        memory: r.memory,
-        memory_max: r.memory_max,
-        unreserved: !r.declared,
-        enforced: Vec::new(),
-        memory_limit: None,
-        cpu_weight: None,
-        cpu_quota: None,
-        memory_usage: None,
-        cpu_seconds: None,
-        cgroup: None,
-    };
-    if let Some(l) = &t.limits {
-        out.enforced = ["memory", "cpu"]
-            .into_iter()
-            .filter(|w| !l.not_enforced.iter().any(|n| n == w))
-            .map(String::from)
-            .collect();
-        out.memory_limit = l.memory_hard;
-        out.cpu_weight = l.cpu_weight;
-        out.cpu_quota = l.cpu_quota;
-    }
-    // A container's limits are the engine's, set at its creation.
-    if t.spec.driver.is_container()
-        && let Some(l) = crate::drivers::docker::spec::limits(r)
-    {
-        out.enforced =
-            ["memory", "cpu"].into_iter().filter(|w| *w != "memory" || l.memory.is_some()).map(String::from).collect();
-        out.memory_limit = l.memory;
-        out.cpu_weight = Some(l.cpu_shares);
-    }
-    if let Some(cg) = &t.cgroup {
-        let usage = cg.usage();
-        out.memory_usage = usage.memory_bytes;
-        out.cpu_seconds = usage.cpu_ns.map(|ns| ns as f64 / 1e9);
-        out.cgroup = cg.path().map(|p| p.display().to_string());
-    }
-    out
 }

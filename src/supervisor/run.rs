@@ -189,9 +189,17 @@ impl Supervisor {
                     .filter(|s| s.source_digest == digest);
                 let (now_i, now_w) = (Instant::now(), SystemTime::now());
                 if let Some(s) = &saved {
-                    tracker.restore(s.restart_times.iter().filter_map(|ms| {
-                        let wall = std::time::UNIX_EPOCH + std::time::Duration::from_millis(*ms);
-                        now_w.duration_since(wall).ok().and_then(|ago| now_i.checked_sub(ago))
+                    // A restart still to come (mode "delay") counts too, if
+                    // it can be one: no further ahead than the policy waits.
+                    let ahead_at_most = t.restart.interval.saturating_add(t.restart.delay.saturating_mul(2));
+                    tracker.restore(s.restart_slots().filter_map(|(ms, count)| {
+                        let wall = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(ms))?;
+                        let at = match now_w.duration_since(wall) {
+                            Ok(ago) => now_i.checked_sub(ago)?,
+                            Err(ahead) if ahead.duration() <= ahead_at_most => now_i.checked_add(ahead.duration())?,
+                            Err(_) => return None,
+                        };
+                        Some(crate::policy::restart::Slot { at, count })
                     }));
                 }
                 if let Some(name) = saved.as_ref().and_then(|s| s.alloc_dir.clone()) {
@@ -200,10 +208,16 @@ impl Supervisor {
                 let mut run = TaskRun::new(t.clone(), tracker);
                 run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
                 // Its container, still running, of the same job: adopted.
-                let adopted = saved
-                    .as_ref()
-                    .filter(|s| !s.dead && t.driver.is_container())
-                    .and_then(|_| self.pending.containers.claim(t.driver, &job.id, &group.name, index, &t.name));
+                // One that ended meanwhile, if the previous supd saw its
+                // run going: its exit code is the run's (not one of an
+                // earlier run, which ended before the newest restart).
+                let adopted = saved.as_ref().filter(|s| !s.dead && t.driver.is_container()).and_then(|s| {
+                    let going = s.pid.is_some() || s.starting;
+                    let newest_restart = s.restart_slots().map(|(ms, _)| ms).max().unwrap_or(0);
+                    let after = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(newest_restart));
+                    let ended_after = after.filter(|_| going);
+                    self.pending.containers.claim(t.driver, (&job.id, &group.name, index, &t.name), ended_after)
+                });
                 if let Some((id, pid)) = adopted {
                     run.push_event("Received", "Task received by client".into());
                     Supervisor::adopt_container(&mut run, id, pid);
@@ -432,6 +446,9 @@ impl Supervisor {
             log::error!("{} is already running; not starting it twice", self.label(key));
             return;
         }
+        if self.pending.spawner.as_ref().is_some_and(|s| s.busy_with(key)) {
+            return;
+        }
         // Its directory, artifacts and templates first (setup.rs); a
         // download in flight calls back here once it is in.
         if !self.setup_task(key) {
@@ -467,14 +484,56 @@ impl Supervisor {
                 return;
             }
         };
+        // A join of v1 cgroups when the cgroup core is cold would hold the
+        // loop up (warm.rs): the start waits for it instead.
+        let v1_join = !cgroup.procs.is_empty();
+        if v1_join && !self.pending.warmer.is_warm(Instant::now()) {
+            let Some(t) = self.jobs.task_mut(key) else { return };
+            if t.setup.warming == Some(t.generation) {
+                return;
+            }
+            if self.pending.warmer.hold(key, t.generation) {
+                t.setup.warming = Some(t.generation);
+                return;
+            }
+        }
         self.ensure_task_log(key);
         self.journal_starting(key);
+        // At supd's start the process is made on the spawn thread while
+        // this one prepares the next task (spawner.rs).
+        let (spec, cgroup) = match self.spawn_ahead(key, spec, cgroup, kept_cgroup, retry, v1_join) {
+            Ok(()) => return,
+            Err(back) => *back,
+        };
+        let pin = std::mem::take(&mut self.io.pin_start);
         let (stdout, stderr) = self.task_io(key);
         let before = process::sys::boot_ticks_now();
-        match process::spawn_in(&spec, stdout, stderr, &cgroup) {
+        let result = process::spawn_in(&spec, stdout, stderr, &cgroup, pin);
+        let ticks = match &result {
+            Ok(pid) => process::sys::child_start_ticks(pid.as_raw(), before, process::sys::boot_ticks_now()),
+            Err(_) => None,
+        };
+        self.spawned_as(key, result, ticks, v1_join, kept_cgroup, retry);
+    }
+
+    /// What a spawn came to, carried into the model: the task runs, or
+    /// its start failed (a cgroup removed under supd is made again once).
+    pub(super) fn spawned_as(
+        &mut self,
+        key: TaskKey,
+        result: Result<nix::unistd::Pid, process::SpawnError>,
+        ticks: Option<u64>,
+        v1_join: bool,
+        kept_cgroup: bool,
+        retry: bool,
+    ) {
+        match result {
             Ok(pid) => {
-                let ticks = process::sys::child_start_ticks(pid.as_raw(), before, process::sys::boot_ticks_now());
+                if v1_join {
+                    self.pending.warmer.migrated(Instant::now());
+                }
                 let Some(t) = self.jobs.task_mut(key) else { return };
+                t.setup.warming = None;
                 if let Some(cg) = t.cgroup.as_mut() {
                     cg.started();
                 }
@@ -496,6 +555,23 @@ impl Supervisor {
                 let recoverable = e.recoverable();
                 self.start_failed(key, e.to_string(), recoverable)
             }
+        }
+    }
+
+    /// The cgroup core is warm: the starts that waited for it go ahead
+    /// (those still wanted: a stop since bumped the task's generation).
+    /// They are due now rather than made here, so that a turn of the loop
+    /// makes no more of them than its timer budget allows (hundreds of
+    /// crash-looping tasks can be waiting).
+    pub(super) fn on_warmed(&mut self) {
+        let now = Instant::now();
+        for (key, generation) in self.pending.warmer.done(now) {
+            let Some(t) = self.jobs.task_mut(key) else { continue };
+            if t.generation != generation || t.setup.warming != Some(generation) {
+                continue;
+            }
+            t.setup.warming = None;
+            self.io.timers.arm(now, super::Timer::Start { task: key, generation });
         }
     }
 

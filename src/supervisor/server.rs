@@ -61,6 +61,11 @@ pub const TOTAL_BACKLOG: usize = 8 << 20;
 /// Answers larger than this give their memory back once sent.
 const BIG_ANSWER: usize = 256 << 10;
 
+/// The room at the start of a document's buffer for its answer line
+/// (`document_buffer`); a longer line (one with many messages) is
+/// written with the document copied behind it.
+pub const DOCUMENT_ROOM: usize = 4096;
+
 /// The most a one-off answer may put in its connection's send buffer at
 /// once (the `--json` status of 500 tasks is over 2 MB).
 const ANSWER_SEND_BUFFER: usize = 8 << 20;
@@ -181,6 +186,14 @@ pub struct ControlServer {
     armed: Option<Instant>,
     /// supd's own uid, which may change things as root may.
     me: u32,
+    /// A large answer went out since the loop last asked
+    /// ([`take_big_answer`](Self::take_big_answer)).
+    big_answer: bool,
+    /// See [`document_buffer`](Self::document_buffer).
+    document_size: usize,
+    /// Counts the large answers the loop was told of: a `Timer::Release`
+    /// armed for an older one is stale.
+    release_seq: u64,
 }
 
 impl ControlServer {
@@ -200,6 +213,9 @@ impl ControlServer {
             timer_token: Token(usize::MAX),
             armed: None,
             me: nix::unistd::geteuid().as_raw(),
+            big_answer: false,
+            document_size: 0,
+            release_seq: 0,
         })
     }
 
@@ -486,13 +502,44 @@ impl ControlServer {
     /// connection closes after it unless the client follows something.
     pub fn answer(&mut self, registry: &Registry, token: Token, response: Response) {
         let Some(c) = self.clients.get_mut(&token) else { return };
-        match serde_json::to_vec(&response) {
-            Ok(mut bytes) => {
-                bytes.push(b'\n');
-                if !c.follow && bytes.len() > BIG_ANSWER {
-                    make_room(&c.stream, bytes.len());
+        let mut response = response;
+        let document = response.document.take();
+        let encoded = match response.line.take() {
+            Some(line) => Ok(line),
+            None => serde_json::to_vec(&response),
+        };
+        // The view goes before the answer is sent: a large one is freed
+        // by the time the heap is trimmed (see `flush_client`).
+        drop(response);
+        match encoded {
+            Ok(mut line) => {
+                line.push(b'\n');
+                let (bytes, start) = match document {
+                    // The line goes into the room kept for it at the front.
+                    Some(mut doc) if line.len() <= DOCUMENT_ROOM && doc.len() >= DOCUMENT_ROOM => {
+                        let start = DOCUMENT_ROOM - line.len();
+                        doc[start..DOCUMENT_ROOM].copy_from_slice(&line);
+                        (doc, start)
+                    }
+                    Some(doc) => {
+                        line.extend_from_slice(doc.get(DOCUMENT_ROOM..).unwrap_or_default());
+                        (line, 0)
+                    }
+                    None => (line, 0),
+                };
+                let size = bytes.len() - start;
+                if !c.follow && size > BIG_ANSWER {
+                    make_room(&c.stream, size);
                 }
-                queue(c, &bytes);
+                if c.pending() == 0 {
+                    // Nothing queued: the encoded answer becomes the
+                    // buffer, not a second copy of it.
+                    c.last_write = Instant::now();
+                    c.wbuf = bytes;
+                    c.wpos = start;
+                } else {
+                    queue(c, &bytes[start..]);
+                }
             }
             Err(e) => log::error!("cannot encode a response: {e}"),
         }
@@ -545,10 +592,45 @@ impl ControlServer {
         c.wpos = 0;
         if c.done {
             self.drop_client(registry, token);
+        } else {
+            // A follower that has taken everything has no deadline.
+            self.disarm_if_unneeded();
         }
         if big {
-            crate::process::sys::trim_heap();
+            self.big_answer = true;
         }
+    }
+
+    /// A large answer went out since the last call: its number, for the
+    /// `Timer::Release` that gives the memory it took back once such
+    /// answers stop.
+    pub fn take_big_answer(&mut self) -> Option<u64> {
+        if !std::mem::take(&mut self.big_answer) {
+            return None;
+        }
+        self.release_seq += 1;
+        Some(self.release_seq)
+    }
+
+    /// A buffer for a document that follows its answer line
+    /// (`Response::document`): sized as the last one was (not grown and
+    /// copied a dozen times on the way to megabytes), and starting with
+    /// [`DOCUMENT_ROOM`] bytes kept for the answer line, which goes there
+    /// instead of the document being copied behind it.
+    pub fn document_buffer(&self) -> Vec<u8> {
+        let mut doc = Vec::with_capacity(DOCUMENT_ROOM + self.document_size);
+        doc.resize(DOCUMENT_ROOM, 0);
+        doc
+    }
+
+    /// The length of the last document, to size the next one's buffer.
+    pub fn note_document_size(&mut self, size: usize) {
+        self.document_size = size;
+    }
+
+    /// Whether no large answer went out after the one numbered `seq`.
+    pub fn is_last_big_answer(&self, seq: u64) -> bool {
+        seq == self.release_seq
     }
 
     fn drop_client(&mut self, registry: &Registry, token: Token) {
@@ -558,6 +640,19 @@ impl ControlServer {
                 self.backlog = self.backlog.saturating_sub(c.pending());
             }
             let _ = registry.deregister(&mut c.stream);
+        }
+        self.disarm_if_unneeded();
+    }
+
+    /// Unsets the timer when no client is left with a deadline (none
+    /// connected, or only followers with nothing queued): an idle supd is
+    /// not woken for a deadline that no longer exists.
+    fn disarm_if_unneeded(&mut self) {
+        if self.armed.is_some() && self.clients.values().all(|c| c.deadline().is_none()) {
+            match self.timer.unset() {
+                Ok(()) => self.armed = None,
+                Err(e) => log::error!("cannot unset the control socket's timer: {e}"),
+            }
         }
     }
 
@@ -736,7 +831,11 @@ fn decode(line: &[u8], uid: u32, me: u32) -> Result<(Request, Option<u64>), Stri
     }
     let read_only = matches!(
         envelope.request,
-        Request::Status { .. } | Request::Events { .. } | Request::Logs { .. } | Request::Reload { dry_run: true }
+        Request::Status { .. }
+            | Request::StatusJson { .. }
+            | Request::Events { .. }
+            | Request::Logs { .. }
+            | Request::Reload { dry_run: true }
     );
     if !read_only && uid != 0 && uid != me {
         return Err(format!(
@@ -770,7 +869,7 @@ mod tests {
     fn anyone_may_read_and_only_root_or_supds_own_uid_may_change() {
         let me = nix::unistd::geteuid().as_raw();
         let other = me.wrapping_add(4242).max(1);
-        assert!(decode(&line(Request::Status { target: None, events: None }), other).is_ok());
+        assert!(decode(&line(Request::Status { target: None, events: None, brief: false }), other).is_ok());
         assert!(decode(&line(Request::Reload { dry_run: true }), other).is_ok());
         let stop = line(Request::JobStop { job: "web".into() });
         let refused = decode(&stop, other).expect_err("a change from another uid");

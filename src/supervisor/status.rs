@@ -1,61 +1,349 @@
-//! What `supctl status` shows, built from the model: a view that reads
-//! jobs, instances and tasks (`task`) and changes nothing. The protocol's
-//! types (`control::protocol`) are its output.
+//! What `supctl status` shows, read from the model: a view that borrows
+//! jobs, instances and tasks (`task`) and changes nothing. It is encoded
+//! as the protocol's `Status` (`control::protocol`) would be, field for
+//! field and byte for byte (a test below keeps the two in step), but
+//! straight from the model: the status of a thousand tasks is not built
+//! as a tree of owned strings first, only to be encoded and freed.
 
+use super::control::Selection;
 use super::task::{Instance, JobRun, Resched, TaskEvent, TaskRun, task_health};
 use crate::control::protocol;
 use crate::jobspec::effective;
+use crate::jobspec::model::{Hook, ReschedulePolicy, RestartPolicy};
 use crate::process::Exit;
-use crate::timefmt::rfc3339;
+use crate::timefmt::{rfc3339, stamp};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
+use std::cell::RefCell;
 use std::time::SystemTime;
 
-/// A job's status, with at most `events` of each task's latest events
-/// (all that are kept when `None`).
-pub fn job_status(
-    run: &JobRun,
-    filter: &dyn Fn(&Instance, Option<&TaskRun>) -> bool,
-    events: Option<usize>,
-) -> protocol::JobStatus {
-    let groups = run
-        .job
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(gi, g)| protocol::GroupStatus {
-            name: g.name.clone(),
-            instances: run
-                .instances
-                .iter()
-                .filter(|i| i.group == gi && (!i.removed || i.is_live()) && filter(i, None))
-                .map(|i| protocol::InstanceStatus {
-                    index: i.index,
-                    name: i.name.clone(),
-                    id: i.id.clone(),
-                    status: i.status().as_str().to_string(),
-                    description: i.description.map(str::to_string),
-                    alloc_dir: i.dir.as_ref().map(|d| d.root().display().to_string()),
-                    reschedule: reschedule_status(i, g.reschedule.as_ref()),
-                    reschedule_policy: Some(effective::reschedule_line(g.reschedule.as_ref())),
-                    tasks: i
-                        .tasks
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, t)| filter(i, Some(t)))
-                        .map(|(ti, t)| task_status(i, ti, t, events))
-                        .collect(),
-                })
-                .collect(),
+/// Appends `value` to `out` as `serde_json::to_writer_pretty` writes it,
+/// byte for byte, only sooner: a line break and its indentation go in one
+/// write (serde_json's formatter writes each level's two spaces apart,
+/// a million small writes in the status of a thousand tasks).
+pub(super) fn to_pretty(out: &mut Vec<u8>, value: &impl Serialize) -> serde_json::Result<()> {
+    value.serialize(&mut serde_json::Serializer::with_formatter(out, Pretty { level: 0, has_value: false }))
+}
+
+/// serde_json's `PrettyFormatter` with its default indentation.
+struct Pretty {
+    level: usize,
+    has_value: bool,
+}
+
+/// A comma, a line break and the indentation of the deepest levels of a
+/// status (deeper ones are written in more pieces).
+const BREAK: &[u8] = b",\n                                                                ";
+
+/// A line break (after a comma unless `first`) and the indentation of `level`.
+fn line_break<W: ?Sized + std::io::Write>(w: &mut W, first: bool, level: usize) -> std::io::Result<()> {
+    let from = usize::from(first);
+    let end = 2 + 2 * level;
+    if end <= BREAK.len() {
+        return w.write_all(&BREAK[from..end]);
+    }
+    w.write_all(&BREAK[from..2])?;
+    for _ in 0..level {
+        w.write_all(b"  ")?;
+    }
+    Ok(())
+}
+
+impl serde_json::ser::Formatter for Pretty {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"[")
+    }
+
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            line_break(w, true, self.level)?;
+        }
+        w.write_all(b"]")
+    }
+
+    fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        line_break(w, first, self.level)
+    }
+
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level += 1;
+        self.has_value = false;
+        w.write_all(b"{")
+    }
+
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.level -= 1;
+        if self.has_value {
+            line_break(w, true, self.level)?;
+        }
+        w.write_all(b"}")
+    }
+
+    fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        line_break(w, first, self.level)
+    }
+
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+}
+
+/// What a job's entry shows beyond its groups (`periodic_status`).
+pub(super) struct JobHead {
+    /// The job's status; a periodic or parameterized job that is not
+    /// stopped is `running` while it launches.
+    pub status: &'static str,
+    pub periodic: Option<protocol::PeriodicStatus>,
+    pub parameterized: Option<protocol::ParameterizedStatus>,
+    pub parent: Option<String>,
+}
+
+/// Which tasks are shown, and how much of each.
+#[derive(Clone, Copy)]
+pub(super) struct Shown<'a> {
+    pub selection: Option<&'a Selection>,
+    /// At most this many of each task's latest events; all that are kept
+    /// when `None`.
+    pub events: Option<usize>,
+    /// Only what the table shows (`Request::Status::brief`).
+    pub brief: bool,
+    pub lines: &'a Lines,
+}
+
+/// The policy lines last written, kept for the next task or instance:
+/// most of a host's tasks share their policies (defaults, or job files
+/// written alike), so a line is formatted a few times per answer rather
+/// than once per task.
+#[derive(Default)]
+pub(super) struct Lines {
+    restart: RefCell<Option<(RestartPolicy, String)>>,
+    reschedule: RefCell<Option<(Option<ReschedulePolicy>, String)>>,
+}
+
+impl Lines {
+    /// `effective::restart_line(p)`, given to `f`.
+    fn restart<R>(&self, p: &RestartPolicy, f: impl FnOnce(&str) -> R) -> R {
+        let mut last = self.restart.borrow_mut();
+        match &*last {
+            Some((q, line)) if q == p => f(line),
+            _ => f(&last.insert((*p, effective::restart_line(p))).1),
+        }
+    }
+
+    /// `effective::reschedule_line(p)`, given to `f`.
+    fn reschedule<R>(&self, p: Option<&ReschedulePolicy>, f: impl FnOnce(&str) -> R) -> R {
+        let mut last = self.reschedule.borrow_mut();
+        match &*last {
+            Some((q, line)) if q.as_ref() == p => f(line),
+            _ => f(&last.insert((p.copied(), effective::reschedule_line(p))).1),
+        }
+    }
+}
+
+/// The whole status, encoded as `protocol::Status`.
+pub(super) struct StatusView<'a> {
+    pub node: protocol::NodeStatus,
+    pub jobs: Vec<JobView<'a>>,
+}
+
+/// One job, encoded as `protocol::JobStatus`.
+pub(super) struct JobView<'a> {
+    pub run: &'a JobRun,
+    pub head: JobHead,
+    pub shown: Shown<'a>,
+}
+
+impl StatusView<'_> {
+    /// As `protocol::Status::all_up`: every task shown is up.
+    pub fn all_up(&self) -> bool {
+        self.jobs.iter().all(|j| {
+            (0..j.run.job.groups.len()).all(|gi| j.instances(gi).all(|i| j.tasks(i).all(|(ti, t)| task_up(i, ti, t))))
         })
-        .collect();
-    protocol::JobStatus {
-        name: run.job.id.clone(),
-        job_type: run.job.job_type.as_str().to_string(),
-        status: run.status().as_str().to_string(),
-        file: run.file.clone(),
-        groups,
-        periodic: None,
-        parameterized: None,
-        parent: None,
+    }
+}
+
+impl<'a> JobView<'a> {
+    fn instances(&self, gi: usize) -> impl Iterator<Item = &'a Instance> + use<'a> {
+        let (run, sel) = (self.run, self.shown.selection);
+        run.instances.iter().filter(move |i| {
+            i.group == gi && (!i.removed || i.is_live()) && sel.is_none_or(|s| s.matches(run, i, None))
+        })
+    }
+
+    fn tasks(&self, i: &'a Instance) -> impl Iterator<Item = (usize, &'a TaskRun)> + use<'a> {
+        let (run, sel) = (self.run, self.shown.selection);
+        i.tasks.iter().enumerate().filter(move |(_, t)| sel.is_none_or(|s| s.matches(run, i, Some(t))))
+    }
+}
+
+/// As `protocol::TaskStatus::up`.
+fn task_up(i: &Instance, ti: usize, t: &TaskRun) -> bool {
+    use super::task::State;
+    match t.state {
+        State::Running => task_health(i, ti).is_none_or(|h| h == crate::jobspec::model::CheckStatus::Passing),
+        State::Dead => !t.failed && t.exit == Some(Exit::Code(0)),
+        State::Pending => t.hook() == Some(Hook::Poststop),
+    }
+}
+
+/// A sequence of items made as they are encoded, one at a time.
+struct Each<F>(F);
+
+impl<I, F> Serialize for Each<F>
+where
+    F: Fn() -> I,
+    I: Iterator,
+    I::Item: Serialize,
+{
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq((self.0)())
+    }
+}
+
+/// A status answer line, encoded as `protocol::Response` holding it.
+pub(super) struct StatusAnswer<'v, 'a> {
+    pub messages: &'v [String],
+    pub status: &'v StatusView<'a>,
+}
+
+impl Serialize for StatusAnswer<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Response", 4)?;
+        st.serialize_field("version", &protocol::VERSION)?;
+        st.serialize_field("ok", &true)?;
+        if !self.messages.is_empty() {
+            st.serialize_field("messages", self.messages)?;
+        }
+        st.serialize_field("status", self.status)?;
+        st.end()
+    }
+}
+
+impl Serialize for StatusView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Status", 3)?;
+        st.serialize_field("version", &protocol::VERSION)?;
+        st.serialize_field("node", &self.node)?;
+        st.serialize_field("jobs", &self.jobs)?;
+        st.end()
+    }
+}
+
+impl Serialize for JobView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let run = self.run;
+        let h = &self.head;
+        let file = run.file.as_ref().filter(|_| !self.shown.brief);
+        let mut st = s.serialize_struct("JobStatus", 8)?;
+        st.serialize_field("name", &run.job.id)?;
+        st.serialize_field("type", run.job.job_type.as_str())?;
+        st.serialize_field("status", h.status)?;
+        if let Some(f) = file {
+            st.serialize_field("file", f)?;
+        }
+        st.serialize_field(
+            "groups",
+            &Each(|| run.job.groups.iter().enumerate().map(|(gi, g)| GroupView { job: self, gi, name: &g.name })),
+        )?;
+        if let Some(p) = &h.periodic {
+            st.serialize_field("periodic", p)?;
+        }
+        if let Some(p) = &h.parameterized {
+            st.serialize_field("parameterized", p)?;
+        }
+        if let Some(p) = &h.parent {
+            st.serialize_field("parent", p)?;
+        }
+        st.end()
+    }
+}
+
+struct GroupView<'v, 'a> {
+    job: &'v JobView<'a>,
+    gi: usize,
+    name: &'a str,
+}
+
+impl Serialize for GroupView<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("GroupStatus", 2)?;
+        st.serialize_field("name", self.name)?;
+        st.serialize_field(
+            "instances",
+            &Each(|| self.job.instances(self.gi).map(|i| InstanceView { job: self.job, gi: self.gi, i })),
+        )?;
+        st.end()
+    }
+}
+
+struct InstanceView<'v, 'a> {
+    job: &'v JobView<'a>,
+    gi: usize,
+    i: &'a Instance,
+}
+
+impl Serialize for InstanceView<'_, '_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (i, brief) = (self.i, self.job.shown.brief);
+        let policy = self.job.run.job.groups[self.gi].reschedule.as_ref();
+        let mut st = s.serialize_struct("InstanceStatus", 9)?;
+        st.serialize_field("index", &i.index)?;
+        st.serialize_field("name", &i.name)?;
+        if !brief {
+            st.serialize_field("id", &i.id)?;
+        }
+        st.serialize_field("status", i.status().as_str())?;
+        if let Some(d) = i.description {
+            st.serialize_field("description", d)?;
+        }
+        if let Some(dir) = i.dir.as_ref().filter(|_| !brief) {
+            st.serialize_field("alloc_dir", &Shows(dir.root()))?;
+        }
+        if let Some(r) = reschedule_status(i, policy) {
+            st.serialize_field("reschedule", &r)?;
+        }
+        if !brief {
+            self.job.shown.lines.reschedule(policy, |line| st.serialize_field("reschedule_policy", line))?;
+        }
+        let shown = self.job.shown;
+        st.serialize_field("tasks", &Each(|| self.job.tasks(i).map(|(ti, t)| TaskView { i, ti, t, shown })))?;
+        st.end()
+    }
+}
+
+/// A path as its `display()` text, without making a `String` of it.
+struct Shows<'a>(&'a std::path::Path);
+
+impl Serialize for Shows<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0.to_str() {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(&self.0.display()),
+        }
+    }
+}
+
+/// An optional time, as RFC 3339 text or null.
+struct Time(Option<SystemTime>);
+
+impl Serialize for Time {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(t) => s.serialize_str(stamp(t).as_str()),
+            None => s.serialize_none(),
+        }
     }
 }
 
@@ -64,6 +352,9 @@ fn reschedule_status(
     i: &Instance,
     policy: Option<&crate::jobspec::model::ReschedulePolicy>,
 ) -> Option<protocol::RescheduleStatus> {
+    if matches!(i.resched, Resched::Idle) && i.history.is_empty() {
+        return None;
+    }
     let (state, next, to, reason) = match &i.resched {
         Resched::Idle => ("none", None, None, None),
         Resched::Stay { quiet: true, .. } if i.history.is_empty() => return None,
@@ -72,9 +363,6 @@ fn reschedule_status(
         Resched::Trying(_) => ("handing off", None, None, None),
         Resched::HandedOff { peer, .. } => ("handed off", None, Some(peer.clone()), None),
     };
-    if matches!(i.resched, Resched::Idle) && i.history.is_empty() {
-        return None;
-    }
     let events: Vec<_> = i.history.iter().filter_map(|h| h.to_policy().ok()).collect();
     let counted = match policy {
         Some(p) => crate::policy::reschedule::counted(p, &events, SystemTime::now()),
@@ -103,51 +391,450 @@ fn reschedule_status(
     })
 }
 
-fn task_status(inst: &Instance, ti: usize, t: &TaskRun, events: Option<usize>) -> protocol::TaskStatus {
-    let (exit_code, signal) = match t.exit {
-        Some(Exit::Code(c)) => (Some(c), None),
-        Some(Exit::Signal { signal: s, .. }) => (None, Some(crate::process::signal_name(s))),
-        None => (None, None),
-    };
-    protocol::TaskStatus {
-        name: t.spec.name.clone(),
-        hook: t.hook().map(|h| h.as_str().to_string()),
-        state: t.state.as_str().to_string(),
-        failed: t.failed,
-        pid: t.pid.map(|p| p.as_raw()),
-        restarts: t.restarts,
-        exit_code,
-        signal,
-        health: task_health(inst, ti).map(|s| s.as_str().to_string()),
-        checks: inst
-            .checks
-            .iter()
-            .filter(|c| c.task == ti)
-            .map(|c| protocol::CheckState {
-                name: c.spec.name.clone(),
-                kind: c.spec.kind.type_name().to_string(),
-                status: if c.active { c.status.as_str().to_string() } else { "inactive".to_string() },
-                output: c.output.clone(),
-                check_restart: Some(effective::check_restart_line(&c.spec.check_restart)),
-            })
-            .collect(),
-        started_at: t.started_at.map(rfc3339),
-        finished_at: t.finished_at.map(rfc3339),
-        last_restart: t.last_restart.map(rfc3339),
-        events: t.events.iter().skip(t.events.len().saturating_sub(events.unwrap_or(usize::MAX))).map(event).collect(),
-        restart_policy: Some(effective::restart_line(&t.spec.restart)),
-        resources: Some(super::resources::task_resources(t)),
-        container: t.spec.container.as_deref().map(|c| protocol::ContainerStatus {
-            image: t.container.as_ref().map_or_else(|| c.image.clone(), |r| r.image.clone()),
-            id: t
-                .container
-                .as_ref()
-                .and_then(|r| r.id.as_deref())
-                .map(|id| crate::drivers::docker::short(id).to_string()),
-        }),
+/// One task, encoded as `protocol::TaskStatus`.
+struct TaskView<'a> {
+    i: &'a Instance,
+    ti: usize,
+    t: &'a TaskRun,
+    shown: Shown<'a>,
+}
+
+impl Serialize for TaskView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let (i, ti, t, brief) = (self.i, self.ti, self.t, self.shown.brief);
+        let (exit_code, signal) = match t.exit {
+            Some(Exit::Code(c)) => (Some(c), None),
+            Some(Exit::Signal { signal: s, .. }) => (None, Some(crate::process::signal_name(s))),
+            None => (None, None),
+        };
+        let mut st = s.serialize_struct("TaskStatus", 17)?;
+        st.serialize_field("name", &t.spec.name)?;
+        if let Some(h) = t.hook() {
+            st.serialize_field("hook", h.as_str())?;
+        }
+        st.serialize_field("state", t.state.as_str())?;
+        st.serialize_field("failed", &t.failed)?;
+        st.serialize_field("pid", &t.pid.map(|p| p.as_raw()))?;
+        st.serialize_field("restarts", &t.restarts)?;
+        st.serialize_field("exit_code", &exit_code)?;
+        if !brief || signal.is_some() {
+            st.serialize_field("signal", &signal)?;
+        }
+        st.serialize_field("health", &task_health(i, ti).map(|h| h.as_str()))?;
+        if !brief {
+            st.serialize_field("checks", &Each(|| i.checks.iter().filter(|c| c.task == ti).map(CheckView)))?;
+            st.serialize_field("started_at", &Time(t.started_at))?;
+            st.serialize_field("finished_at", &Time(t.finished_at))?;
+            st.serialize_field("last_restart", &Time(t.last_restart))?;
+        }
+        let skip = t.events.len().saturating_sub(self.shown.events.unwrap_or(usize::MAX));
+        st.serialize_field("events", &Each(|| t.events.iter().skip(skip).map(|e| EventView { e, brief })))?;
+        if !brief {
+            self.shown.lines.restart(&t.spec.restart, |line| st.serialize_field("restart_policy", line))?;
+        }
+        st.serialize_field("resources", &ResourcesView::of(t, brief))?;
+        if let Some(c) = t.spec.container.as_deref().filter(|_| !brief) {
+            let image = t.container.as_ref().map_or(&c.image, |r| &r.image);
+            let id = t.container.as_ref().and_then(|r| r.id.as_deref()).map(crate::drivers::docker::short);
+            st.serialize_field("container", &ContainerView { image, id })?;
+        }
+        st.end()
+    }
+}
+
+struct CheckView<'a>(&'a super::task::CheckRun);
+
+impl Serialize for CheckView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let c = self.0;
+        let mut st = s.serialize_struct("CheckState", 5)?;
+        st.serialize_field("name", &c.spec.name)?;
+        st.serialize_field("type", c.spec.kind.type_name())?;
+        st.serialize_field("status", if c.active { c.status.as_str() } else { "inactive" })?;
+        st.serialize_field("output", &c.output)?;
+        st.serialize_field("check_restart", &effective::check_restart_line(&c.spec.check_restart))?;
+        st.end()
+    }
+}
+
+struct ContainerView<'a> {
+    image: &'a str,
+    id: Option<&'a str>,
+}
+
+impl Serialize for ContainerView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("ContainerStatus", 2)?;
+        st.serialize_field("image", self.image)?;
+        if let Some(id) = self.id {
+            st.serialize_field("id", id)?;
+        }
+        st.end()
+    }
+}
+
+struct EventView<'a> {
+    e: &'a TaskEvent,
+    brief: bool,
+}
+
+impl Serialize for EventView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut st = s.serialize_struct("Event", 3)?;
+        if !self.brief {
+            st.serialize_field("time", stamp(self.e.time).as_str())?;
+        }
+        st.serialize_field("type", self.e.kind)?;
+        st.serialize_field("message", &self.e.message)?;
+        st.end()
+    }
+}
+
+/// A task's `resources`, what its cgroup enforces and what it uses,
+/// encoded as `protocol::TaskResources`.
+struct ResourcesView<'a> {
+    cpu: u32,
+    memory: u32,
+    memory_max: Option<i64>,
+    unreserved: bool,
+    enforced: &'static [&'static str],
+    memory_limit: Option<u64>,
+    cpu_weight: Option<u64>,
+    cpu_quota: Option<u64>,
+    memory_usage: Option<u64>,
+    cpu_seconds: Option<f64>,
+    cgroup: Option<&'a std::path::Path>,
+    brief: bool,
+}
+
+/// `enforced`: memory, cpu, both or neither.
+fn enforced(memory: bool, cpu: bool) -> &'static [&'static str] {
+    match (memory, cpu) {
+        (true, true) => &["memory", "cpu"],
+        (true, false) => &["memory"],
+        (false, true) => &["cpu"],
+        (false, false) => &[],
+    }
+}
+
+impl<'a> ResourcesView<'a> {
+    fn of(t: &'a TaskRun, brief: bool) -> ResourcesView<'a> {
+        let r = &t.spec.resources;
+        let mut out = ResourcesView {
+            cpu: r.cpu,
+            memory: r.memory,
+            memory_max: r.memory_max,
+            unreserved: !r.declared,
+            enforced: &[],
+            memory_limit: None,
+            cpu_weight: None,
+            cpu_quota: None,
+            memory_usage: None,
+            cpu_seconds: None,
+            cgroup: None,
+            brief,
+        };
+        if let Some(l) = &t.limits {
+            let on = |w: &str| !l.not_enforced.iter().any(|n| n == w);
+            out.enforced = enforced(on("memory"), on("cpu"));
+            out.memory_limit = l.memory_hard;
+            out.cpu_weight = l.cpu_weight;
+            out.cpu_quota = l.cpu_quota;
+        }
+        // A container's limits are the engine's, set at its creation.
+        if t.spec.driver.is_container()
+            && let Some(l) = crate::drivers::docker::spec::limits(r)
+        {
+            out.enforced = enforced(l.memory.is_some(), true);
+            out.memory_limit = l.memory;
+            out.cpu_weight = Some(l.cpu_shares);
+        }
+        if let Some(cg) = &t.cgroup {
+            let usage = cg.usage();
+            out.memory_usage = usage.memory_bytes;
+            out.cpu_seconds = usage.cpu_ns.map(|ns| ns as f64 / 1e9);
+            out.cgroup = cg.path();
+        }
+        out
+    }
+}
+
+impl Serialize for ResourcesView<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let brief = self.brief;
+        let mut st = s.serialize_struct("TaskResources", 11)?;
+        st.serialize_field("cpu", &self.cpu)?;
+        st.serialize_field("memory", &self.memory)?;
+        if let Some(m) = self.memory_max.filter(|_| !brief) {
+            st.serialize_field("memory_max", &m)?;
+        }
+        if self.unreserved {
+            st.serialize_field("unreserved", &true)?;
+        }
+        st.serialize_field("enforced", self.enforced)?;
+        if let Some(m) = self.memory_limit {
+            st.serialize_field("memory_limit", &m)?;
+        }
+        if let Some(w) = self.cpu_weight.filter(|_| !brief) {
+            st.serialize_field("cpu_weight", &w)?;
+        }
+        if let Some(q) = self.cpu_quota.filter(|_| !brief) {
+            st.serialize_field("cpu_quota", &q)?;
+        }
+        if let Some(m) = self.memory_usage {
+            st.serialize_field("memory_usage", &m)?;
+        }
+        if let Some(c) = self.cpu_seconds {
+            st.serialize_field("cpu_seconds", &c)?;
+        }
+        if let Some(p) = self.cgroup.filter(|_| !brief) {
+            st.serialize_field("cgroup", &Shows(p))?;
+        }
+        st.end()
     }
 }
 
 pub fn event(e: &TaskEvent) -> protocol::Event {
     protocol::Event { time: rfc3339(e.time), kind: e.kind.to_string(), message: e.message.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::control::protocol::{Response, Status};
+    use crate::supervisor::task::State;
+    use std::time::Duration;
+
+    const JOB: &str = r#"job "web" {
+  group "g" {
+    reschedule {
+      attempts       = 2
+      interval       = "1h"
+      delay          = "5s"
+      delay_function = "constant"
+      unlimited      = false
+    }
+    network {
+      port "http" {}
+    }
+    task "setup" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+      lifecycle { hook = "prestart" }
+    }
+    task "main" {
+      driver = "raw_exec"
+      config { command = "/bin/sleep" }
+      resources {
+        cpu    = 200
+        memory = 64
+      }
+      restart {
+        attempts = 3
+        interval = "10m"
+        delay    = "2s"
+        mode     = "fail"
+      }
+      service {
+        port = "http"
+        check {
+          type     = "script"
+          command  = "/bin/check"
+          interval = "10s"
+          timeout  = "2s"
+        }
+      }
+    }
+    task "app" {
+      driver = "docker"
+      config { image = "tools:1" }
+    }
+    task "cleanup" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+      lifecycle { hook = "poststop" }
+    }
+  }
+}
+"#;
+
+    fn at(secs: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_millis(secs * 1000 + 250)
+    }
+
+    /// A run whose tasks show most of what a status can say.
+    fn busy_run() -> JobRun {
+        let mut run = super::super::task::tests::job_run_of(1, JOB);
+        run.file = Some("jobs/web \"1\".hcl".into());
+        let checks = super::super::task::instance_checks(&run.job, 0);
+        let i = &mut run.instances[0];
+        i.checks = checks;
+        i.checks[0].active = true;
+        i.checks[0].output = "ok\n\tfine".into();
+        i.dir = Some(crate::taskdir::AllocDir::new(std::path::Path::new("/data"), "abcd").expect("a directory"));
+        i.history.push(crate::handoff::HistoryEntry {
+            time: "2026-11-28T05:06:07.123Z".into(),
+            from: "n1".into(),
+            to: None,
+            delay: "5s".into(),
+            reason: "failed".into(),
+            attempt: 1,
+        });
+        i.resched = Resched::Waiting { at: at(1_795_838_767), delay: Duration::from_secs(5) };
+        let [setup, main, app, _cleanup] = &mut i.tasks[..] else { panic!("four tasks") };
+        setup.state = State::Dead;
+        setup.exit = Some(Exit::Code(0));
+        setup.started_at = Some(at(1_795_838_700));
+        setup.finished_at = Some(at(1_795_838_701));
+        setup.push_event("Terminated", "Exit Code: 0".into());
+        main.state = State::Running;
+        main.pid = Some(nix::unistd::Pid::from_raw(4242));
+        main.restarts = 2;
+        main.last_restart = Some(at(1_795_838_760));
+        main.started_at = Some(at(1_795_838_761));
+        main.exit = Some(Exit::Signal { signal: 9, core_dumped: false });
+        for k in ["Received", "Started", "Restarting"] {
+            main.push_event(k, format!("\"{k}\" \u{1b}[31m"));
+        }
+        app.state = State::Dead;
+        app.failed = true;
+        app.exit = Some(Exit::Code(3));
+        run
+    }
+
+    fn view<'a>(run: &'a JobRun, events: Option<usize>, brief: bool) -> StatusView<'a> {
+        let node = protocol::NodeStatus {
+            name: "n1".into(),
+            datacenter: "dc1".into(),
+            cgroups: None,
+            cgroup_problems: vec!["no cpu".into()],
+            cpu_total: Some(4000),
+            memory_total: None,
+            cpu_reserved: 200,
+            memory_reserved: 64,
+            unreserved_tasks: 3,
+        };
+        let head = JobHead { status: run.status().as_str(), periodic: None, parameterized: None, parent: None };
+        let lines = Box::leak(Box::default());
+        StatusView { node, jobs: vec![JobView { run, head, shown: Shown { selection: None, events, brief, lines } }] }
+    }
+
+    /// The view is encoded exactly as the protocol's types it stands for:
+    /// decoded into them and encoded again, it is the same to the byte,
+    /// pretty (`--json status`) and as an answer line.
+    #[test]
+    fn the_view_encodes_as_the_protocol_types() {
+        let run = busy_run();
+        for events in [None, Some(1), Some(0)] {
+            let v = view(&run, events, false);
+            let mut pretty = Vec::new();
+            to_pretty(&mut pretty, &v).unwrap();
+            let pretty = String::from_utf8(pretty).unwrap();
+            let typed: Status = serde_json::from_str(&pretty).unwrap();
+            assert_eq!(serde_json::to_string_pretty(&typed).unwrap(), pretty);
+            assert_eq!(typed.all_up(), v.all_up());
+            let messages = vec!["jobs/x.hcl:1:1: bad".to_string()];
+            let line = serde_json::to_string(&StatusAnswer { messages: &messages, status: &v }).unwrap();
+            let mut r: Response = serde_json::from_str(&line).unwrap();
+            assert_eq!(serde_json::to_string(&r).unwrap(), line);
+            assert_eq!(r.messages, messages);
+            assert_eq!(r.status.take(), Some(typed));
+        }
+    }
+
+    /// Deeper than the indentation written at once, and empty ones.
+    #[test]
+    fn pretty_is_serde_jsons_pretty() {
+        let mut deep = serde_json::json!([1, {}, [], {"a": [[]]}, "x\n"]);
+        for i in 0..40 {
+            deep = serde_json::json!({ "k": [deep, i, {"e": {}}] });
+        }
+        let mut ours = Vec::new();
+        to_pretty(&mut ours, &deep).unwrap();
+        assert_eq!(String::from_utf8(ours).unwrap(), serde_json::to_string_pretty(&deep).unwrap());
+    }
+
+    /// What the view says, read back through the protocol's types.
+    #[test]
+    fn the_view_says_what_the_model_holds() {
+        let mut run = busy_run();
+        let s: Status = serde_json::from_str(&serde_json::to_string(&view(&run, None, false)).unwrap()).unwrap();
+        let j = &s.jobs[0];
+        assert_eq!(
+            (j.name.as_str(), j.job_type.as_str(), j.file.as_deref()),
+            ("web", "service", Some("jobs/web \"1\".hcl"))
+        );
+        let i = &j.groups[0].instances[0];
+        assert_eq!(
+            (i.name.as_str(), i.id.as_str(), i.alloc_dir.as_deref()),
+            ("web.g[0]", "0000", Some("/data/alloc/abcd"))
+        );
+        assert_eq!(i.reschedule_policy.as_deref(), Some("2 attempts in 1h, delay 5s constant up to 1h"));
+        let r = i.reschedule.as_ref().expect("a reschedule state");
+        assert_eq!(
+            (r.state.as_str(), r.next.as_deref(), r.allowed),
+            ("waiting", Some("2026-11-28T04:06:07.250Z"), Some(2))
+        );
+        assert_eq!(r.history[0].reason, "failed");
+        let [setup, main, app, cleanup] = &i.tasks[..] else { panic!("four tasks") };
+        assert_eq!((setup.hook.as_deref(), setup.exit_code, setup.state.as_str()), (Some("prestart"), Some(0), "dead"));
+        assert_eq!(setup.finished_at.as_deref(), Some("2026-11-28T04:05:01.250Z"));
+        assert_eq!((main.pid, main.restarts, main.signal.as_deref()), (Some(4242), 2, Some("SIGKILL")));
+        assert_eq!(main.health.as_deref(), Some("critical"));
+        assert_eq!(main.checks[0].output, "ok\n\tfine");
+        assert_eq!(main.checks[0].kind, "script");
+        assert_eq!(
+            main.events.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+            ["Received", "Started", "Restarting"]
+        );
+        assert_eq!(main.events[2].message, "\"Restarting\" \u{1b}[31m");
+        assert_eq!(main.restart_policy.as_deref(), Some("3 attempts in 10m, delay 2s, mode fail"));
+        // Each its own, though the line of the one before is kept.
+        for (shown, t) in i.tasks.iter().zip(&run.instances[0].tasks) {
+            assert_eq!(shown.restart_policy, Some(effective::restart_line(&t.spec.restart)), "{}", shown.name);
+        }
+        assert_ne!(main.restart_policy, setup.restart_policy);
+        let res = main.resources.as_ref().expect("resources");
+        assert_eq!((res.cpu, res.memory, res.unreserved), (200, 64, false));
+        assert!(app.resources.as_ref().expect("resources").unreserved);
+        assert_eq!(app.container.as_ref().map(|c| c.image.as_str()), Some("tools:1"));
+        assert!(app.failed && app.exit_code == Some(3));
+        assert_eq!((cleanup.hook.as_deref(), cleanup.state.as_str()), (Some("poststop"), "pending"));
+        assert!(!s.all_up());
+        // Up: the main task passes its check, the failed one is gone.
+        let i = &mut run.instances[0];
+        i.checks[0].status = crate::jobspec::model::CheckStatus::Passing;
+        i.tasks[2].failed = false;
+        i.tasks[2].exit = Some(Exit::Code(0));
+        assert!(view(&run, None, false).all_up());
+    }
+
+    /// A brief status is the full one less what the table does not show.
+    #[test]
+    fn a_brief_status_leaves_out_only_what_the_table_does_not_show() {
+        let run = busy_run();
+        let line = serde_json::to_string(&view(&run, Some(1), true)).unwrap();
+        let brief: Status = serde_json::from_str(&line).unwrap();
+        let mut full: Status =
+            serde_json::from_str(&serde_json::to_string(&view(&run, Some(1), false)).unwrap()).unwrap();
+        for j in &mut full.jobs {
+            j.file = None;
+            for i in j.groups.iter_mut().flat_map(|g| &mut g.instances) {
+                i.id.clear();
+                i.alloc_dir = None;
+                i.reschedule_policy = None;
+                for t in &mut i.tasks {
+                    t.checks.clear();
+                    (t.started_at, t.finished_at, t.last_restart) = (None, None, None);
+                    t.restart_policy = None;
+                    t.container = None;
+                    t.events.iter_mut().for_each(|e| e.time.clear());
+                    let r = t.resources.as_mut().expect("resources");
+                    (r.memory_max, r.cpu_weight, r.cpu_quota, r.cgroup) = (None, None, None, None);
+                }
+            }
+        }
+        assert_eq!(brief, full);
+        assert!(line.len() < serde_json::to_string(&view(&run, Some(1), false)).unwrap().len());
+    }
 }

@@ -24,7 +24,7 @@ pub fn last_event_seq() -> u64 {
 }
 
 /// Events kept per task.
-pub const MAX_EVENTS: usize = 50;
+pub const MAX_EVENTS: usize = 10;
 
 /// Identifies one task of one instance of one job version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -187,6 +187,9 @@ pub struct Setup {
     /// Artifacts are being fetched off the loop: the task is pending, not
     /// running, until they are in (a stop cancels the fetch).
     pub fetching: Option<crate::taskdir::artifact::FetchHandle>,
+    /// Its start waits for the cgroup core to be warm (`warm.rs`): the
+    /// generation it was asked with.
+    pub warming: Option<u64>,
     /// What the `env = true` templates set, as last rendered.
     pub env: Vec<(String, String)>,
     /// The `once` templates rendered (by index), with what each set in
@@ -379,16 +382,25 @@ pub struct JobRun {
 
 impl JobRun {
     pub fn status(&self) -> JobStatus {
-        let has = |s: InstanceStatus| self.instances.iter().any(|i| !i.removed && i.status() == s);
         if self.stopped && !self.instances.iter().any(Instance::is_live) {
-            JobStatus::Dead
-        } else if has(InstanceStatus::Failed) {
-            JobStatus::Failed
-        } else if has(InstanceStatus::Running) {
+            return JobStatus::Dead;
+        }
+        // One look at each instance (`status` asks this of every job).
+        let (mut running, mut pending, mut handed_off) = (false, false, false);
+        for i in self.instances.iter().filter(|i| !i.removed) {
+            match i.status() {
+                InstanceStatus::Failed => return JobStatus::Failed,
+                InstanceStatus::Running => running = true,
+                InstanceStatus::Pending => pending = true,
+                InstanceStatus::HandedOff => handed_off = true,
+                InstanceStatus::Complete => {}
+            }
+        }
+        if running {
             JobStatus::Running
-        } else if has(InstanceStatus::Pending) {
+        } else if pending {
             JobStatus::Pending
-        } else if has(InstanceStatus::HandedOff) {
+        } else if handed_off {
             JobStatus::HandedOff
         } else {
             JobStatus::Complete

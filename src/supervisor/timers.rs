@@ -59,6 +59,9 @@ pub enum Timer {
     MaxRun { run: u64, inst: usize, since: Instant },
     /// A periodic job's next launch, if its generation still matches.
     Launch { run: u64, generation: u64 },
+    /// Large answers have stopped for a while: give back the heap they
+    /// grew and the code that made them, if no answer came since (`seq`).
+    Release { seq: u64 },
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -114,6 +117,12 @@ impl Timers {
     /// ever when nothing is armed.
     pub fn timeout(&self, now: Instant) -> Option<Duration> {
         self.heap.peek().map(|Reverse(d)| d.at.saturating_duration_since(now))
+    }
+
+    /// Drops every armed timer that `pick` chooses, so that it does not
+    /// wake the loop (costs a pass over the heap: for rare events only).
+    pub fn cancel(&mut self, pick: impl Fn(&Timer) -> bool) {
+        self.heap.retain(|Reverse(d)| !pick(&d.timer));
     }
 
     /// The next timer due by `now`, earliest first.

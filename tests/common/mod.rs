@@ -447,6 +447,20 @@ pub fn require(cmd: &str, package: &str) -> PathBuf {
 }
 
 /// Calls `pred` every 50 ms until it holds (true) or `timeout` passes (false).
+/// A process's environment (`/proc/PID/environ`), once its exec has set
+/// it up: supd reports a task running when the exec can no longer fail,
+/// a moment before the kernel has placed the new program's environment
+/// (on a loaded machine, long enough for a test to read it empty).
+pub fn environ(pid: i32) -> String {
+    let mut env = String::new();
+    wait_until(PATIENCE, || {
+        env = std::fs::read(format!("/proc/{pid}/environ"))
+            .map_or(String::new(), |b| String::from_utf8_lossy(&b).into_owned());
+        !env.is_empty()
+    });
+    env
+}
+
 pub fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + timeout;
     loop {
@@ -684,4 +698,85 @@ pub fn sleep_job(name: &str) -> String {
   }}
 }}"#
     )
+}
+
+// --- events across status reads ------------------------------------------------
+
+/// supd keeps the last 10 events of a task (as Nomad does): a test that
+/// checks a longer history follows it across status reads.
+pub const EVENTS_KEPT: usize = 10;
+
+/// One event as a test compares it: (time, type, message).
+type Ev = (String, String, String);
+
+fn full_events(t: &Value) -> Vec<Ev> {
+    typed::<TaskStatus>(t).events.into_iter().map(|e| (e.time, e.kind, e.message)).collect()
+}
+
+/// A task's events gathered across status reads: each read's events are
+/// joined to those seen before where the two overlap. Read often enough
+/// (each status read inside a wait predicate) and nothing is missed; a
+/// read that shares nothing with the one before after a full ring means
+/// events were missed, and the test says so.
+#[derive(Default)]
+pub struct EventLog {
+    seen: std::cell::RefCell<Vec<Ev>>,
+}
+
+impl EventLog {
+    pub fn new() -> EventLog {
+        EventLog::default()
+    }
+
+    /// Adds the events of this status read of the task.
+    pub fn follow(&self, t: &Value) {
+        let new = full_events(t);
+        let mut seen = self.seen.borrow_mut();
+        // The longest end of what was seen that starts the new list.
+        let overlap = (0..=seen.len().min(new.len())).rev().find(|&k| seen[seen.len() - k..] == new[..k]).unwrap_or(0);
+        assert!(
+            overlap > 0 || seen.is_empty() || new.len() < EVENTS_KEPT,
+            "events were missed between two status reads: had {seen:#?}, then {new:#?}"
+        );
+        seen.extend_from_slice(&new[overlap..]);
+    }
+
+    /// Every event followed, as (type, message), oldest first.
+    pub fn events(&self) -> Vec<(String, String)> {
+        self.seen.borrow().iter().map(|(_, k, m)| (k.clone(), m.clone())).collect()
+    }
+
+    pub fn kinds(&self) -> Vec<String> {
+        self.seen.borrow().iter().map(|(_, k, _)| k.clone()).collect()
+    }
+
+    /// How many followed events of a type have a message satisfying `pred`.
+    pub fn count(&self, kind: &str, pred: impl Fn(&str) -> bool) -> usize {
+        self.seen.borrow().iter().filter(|(_, k, m)| k == kind && pred(m)).count()
+    }
+
+    /// The times (seconds since 1970) of the followed events of one type.
+    pub fn times(&self, kind: &str) -> Vec<f64> {
+        self.seen.borrow().iter().filter(|(_, k, _)| k == kind).map(|(t, _, _)| rfc3339_secs(t)).collect()
+    }
+}
+
+/// Marks where a task's events stand now, so that a test can ask for the
+/// events that came after it even once older ones have left the ring.
+#[derive(Debug, Clone)]
+pub struct EventMark(Option<Ev>);
+
+pub fn event_mark(t: &Value) -> EventMark {
+    EventMark(full_events(t).pop())
+}
+
+/// The task's events after `mark`, as (type, message), oldest first. When
+/// the marked event has left the ring, every event kept is newer than it.
+pub fn events_since(t: &Value, mark: &EventMark) -> Vec<(String, String)> {
+    let all = full_events(t);
+    let start = match &mark.0 {
+        None => 0,
+        Some(m) => all.iter().rposition(|e| e == m).map_or(0, |i| i + 1),
+    };
+    all[start..].iter().map(|(_, k, m)| (k.clone(), m.clone())).collect()
 }

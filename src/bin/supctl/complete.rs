@@ -170,7 +170,7 @@ fn status(place: &Place) -> Option<Status> {
         .or_else(|| std::env::var_os("SUPD_SOCKET").map(PathBuf::from))
         .or_else(|| supd::config::File::load_given_or_default(place.config.as_deref()).ok()?.socket)
         .unwrap_or_else(supd::config::default_socket);
-    Connection::call(&socket, Request::Status { target: None, events: Some(0) }).ok()?.status
+    Connection::call(&socket, Request::Status { target: None, events: Some(0), brief: false }).ok()?.status
 }
 
 /// Reads the command line up to word `cword` as clap would: the

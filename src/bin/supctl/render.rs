@@ -3,82 +3,6 @@
 
 use super::*;
 
-/// One line per task: the view an operator scans first.
-pub(super) fn render_table(s: &Status) -> String {
-    let mut rows = vec![
-        ["INSTANCE", "TASK", "STATE", "HEALTH", "PID", "RESTARTS", "MEMORY", "CPU", "LAST EVENT"]
-            .map(String::from)
-            .to_vec(),
-    ];
-    for job in &s.jobs {
-        for g in &job.groups {
-            for i in &g.instances {
-                for t in &i.tasks {
-                    let last = t.events.last().map_or(String::new(), |e| {
-                        if e.message.is_empty() { e.kind.clone() } else { format!("{}: {}", e.kind, e.message) }
-                    });
-                    let state = match i.reschedule.as_ref().and_then(|r| r.handed_off_to.as_ref()) {
-                        Some(peer) if i.status == "handed off" => format!("handed off to {peer}"),
-                        _ => task_state(t),
-                    };
-                    rows.push(vec![
-                        i.name.clone(),
-                        t.name.clone(),
-                        state,
-                        t.health.clone().unwrap_or_else(|| "-".into()),
-                        t.pid.map_or("-".into(), |p| p.to_string()),
-                        t.restarts.to_string(),
-                        memory_cell(t),
-                        cpu_cell(t),
-                        last,
-                    ]);
-                }
-            }
-        }
-    }
-    let mut out = String::new();
-    out.push_str(&format!("node {} ({}): {} job(s)\n", s.node.name, s.node.datacenter, s.jobs.len()));
-    out.push_str(&node_resources(s));
-    out.push_str(&job_lines(s));
-    if rows.len() > 1 {
-        out.push('\n');
-        if let Some(width) = terminal_width() {
-            trim_last_column(&mut rows, width);
-        }
-        out.push_str(&table(&rows));
-    }
-    out
-}
-
-/// One line per job; a periodic job's schedule and launched runs under it
-/// (a run is listed there, not on a line of its own, when its job is).
-pub(super) fn job_lines(s: &Status) -> String {
-    let listed: Vec<&str> = s.jobs.iter().map(|j| j.name.as_str()).collect();
-    let mut out = String::new();
-    for j in &s.jobs {
-        if j.parent.as_deref().is_some_and(|p| listed.contains(&p)) {
-            continue;
-        }
-        out.push_str(&format!("  {} ({}) {}\n", j.name, j.job_type, j.status));
-        if let Some(p) = &j.parameterized {
-            out.push_str(&parameterized_lines(p));
-        }
-        let Some(p) = &j.periodic else { continue };
-        let next = match (&p.next_launch, p.enabled) {
-            (Some(t), _) => format!("next launch {t}"),
-            (None, false) => "not enabled".to_string(),
-            (None, true) if j.status == "dead" => "stopped".to_string(),
-            (None, true) => "no launch to come".to_string(),
-        };
-        let overlap = if p.prohibit_overlap { ", prohibit_overlap" } else { "" };
-        out.push_str(&format!("    periodic {:?} ({}{overlap}): {next}\n", p.crons.join(", "), p.time_zone));
-        for l in &p.launched {
-            out.push_str(&format!("    {} {}\n", l.id, l.status));
-        }
-    }
-    out
-}
-
 /// A parameterized job's rules and dispatched runs, under its line.
 pub(super) fn parameterized_lines(p: &supd::control::protocol::ParameterizedStatus) -> String {
     let keys = |k: &[String]| if k.is_empty() { "none".to_string() } else { k.join(", ") };
@@ -124,8 +48,7 @@ pub(super) fn trim_last_column(rows: &mut [Vec<String>], width: usize) {
 }
 
 /// The node's cgroups, capacity and what is not enforced.
-pub(super) fn node_resources(s: &Status) -> String {
-    let n = &s.node;
+pub(super) fn node_resources(n: &supd::control::protocol::NodeStatus) -> String {
     let mut out = String::new();
     if let Some(cg) = &n.cgroups {
         out.push_str(&format!("  cgroups {cg}\n"));
@@ -147,36 +70,6 @@ pub(super) fn node_resources(s: &Status) -> String {
         out.push_str(&format!("  warning: {p}\n"));
     }
     out
-}
-
-/// `12.3M/256M`: memory in use and the hard limit; `-` for a task with no
-/// process, which holds no memory whatever its limit was.
-pub(super) fn memory_cell(t: &TaskStatus) -> String {
-    let Some(r) = &t.resources else { return "-".into() };
-    if t.state != "running" {
-        return "-".into();
-    }
-    if r.unreserved {
-        return format!("{} (unreserved)", r.memory_usage.map_or("-".into(), bytes));
-    }
-    if !r.enforced.iter().any(|e| e == "memory") {
-        return format!("{}M (no limit)", r.memory);
-    }
-    let used = r.memory_usage.map_or("-".into(), bytes);
-    format!("{used}/{}", r.memory_limit.map_or("-".into(), bytes))
-}
-
-/// `1.2s/500MHz`: cpu time of the current run, and the task's MHz.
-pub(super) fn cpu_cell(t: &TaskStatus) -> String {
-    let Some(r) = &t.resources else { return "-".into() };
-    if r.unreserved {
-        return format!("{} (unreserved)", r.cpu_seconds.map_or("-".into(), |s| format!("{s:.1}s")));
-    }
-    if !r.enforced.iter().any(|e| e == "cpu") {
-        return format!("{}MHz (no limit)", r.cpu);
-    }
-    let used = r.cpu_seconds.map_or("-".into(), |s| format!("{s:.1}s"));
-    format!("{used}/{}MHz", r.cpu)
 }
 
 /// A byte count in K, M or G (binary), one decimal below 10.
@@ -226,13 +119,6 @@ pub(super) fn usage_detail(r: &supd::control::protocol::TaskResources) -> String
         usage.push(format!("cpu time {c:.2}s"));
     }
     if usage.is_empty() { String::new() } else { format!("; using {}", usage.join(", ")) }
-}
-
-pub(super) fn task_state(t: &TaskStatus) -> String {
-    match (t.state.as_str(), t.failed) {
-        ("dead", true) => "dead (failed)".into(),
-        (s, _) => s.to_string(),
-    }
 }
 
 /// One instance or task with its recent events, like `nomad alloc status`.
@@ -359,18 +245,25 @@ pub(super) fn show_lines(text: &str) -> String {
 }
 
 pub(super) fn table(rows: &[Vec<String>]) -> String {
-    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| show(c).into_owned()).collect()).collect();
+    let rows: Vec<Vec<std::borrow::Cow<'_, str>>> = rows.iter().map(|r| r.iter().map(|c| show(c)).collect()).collect();
     let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> =
         (0..cols).map(|c| rows.iter().map(|r| r.get(c).map_or(0, |x| x.chars().count())).max().unwrap_or(0)).collect();
-    let mut out = String::new();
+    let mut out = String::with_capacity(rows.len() * (widths.iter().sum::<usize>() + 2 * cols + 1));
     for r in rows {
-        let line: Vec<String> = r
-            .iter()
-            .enumerate()
-            .map(|(i, cell)| if i + 1 == r.len() { cell.clone() } else { format!("{cell:<w$}", w = widths[i]) })
-            .collect();
-        out.push_str(line.join("  ").trim_end());
+        let start = out.len();
+        for (i, cell) in r.iter().enumerate() {
+            if i > 0 {
+                out.push_str("  ");
+            }
+            out.push_str(cell);
+            if i + 1 < r.len() {
+                let pad = widths[i].saturating_sub(cell.chars().count());
+                out.extend(std::iter::repeat_n(' ', pad));
+            }
+        }
+        let line = out[start..].trim_end().len();
+        out.truncate(start + line);
         out.push('\n');
     }
     out

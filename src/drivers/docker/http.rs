@@ -303,10 +303,32 @@ mod tests {
         let l = UnixListener::bind(&path).unwrap();
         let h = std::thread::spawn(move || {
             let (mut s, _) = l.accept().unwrap();
-            let mut req = vec![0u8; 4096];
-            let n = s.read(&mut req).unwrap();
+            // The whole request (head and body, which the client may
+            // write apart) before the answer: a socket closed on an unread
+            // body would fail the client's write instead.
+            let mut req = Vec::new();
+            let mut buf = [0u8; 4096];
+            loop {
+                let n = s.read(&mut buf).unwrap();
+                req.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&req).into_owned();
+                let Some(end) = text.find("\r\n\r\n") else {
+                    if n == 0 {
+                        break;
+                    }
+                    continue;
+                };
+                let len = text[..end]
+                    .lines()
+                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+                    .and_then(|v| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                if n == 0 || req.len() >= end + 4 + len {
+                    break;
+                }
+            }
             s.write_all(answer).unwrap();
-            String::from_utf8_lossy(&req[..n]).into_owned()
+            String::from_utf8_lossy(&req).into_owned()
         });
         (dir, Endpoint { socket: path }, h)
     }

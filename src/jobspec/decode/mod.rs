@@ -73,7 +73,17 @@ pub const SIGNALS: [&str; 31] = [
 
 /// Parses every job of one file. Jobs with errors are left out of the
 /// result; the diagnostics say why.
-pub fn decode<'s>(file: &str, src: &'s str, vars: Option<(&Vars, Option<PathBuf>)>) -> (Vec<Job>, Sink<'s>) {
+/// With `evaluated_source`, an evaluated job's `source` is its evaluated
+/// text (what supd stores); else the job block as written. With
+/// `direct`, evaluated values have no position: only for a file that is
+/// read again without it when anything is to be said about it.
+pub fn decode<'s>(
+    file: &str,
+    src: &'s str,
+    vars: Option<(&Vars, Option<PathBuf>)>,
+    evaluated_source: bool,
+    direct: bool,
+) -> (Vec<Job>, Sink<'s>) {
     let mut r = Reader::new(file, src);
     let mut body = match hcl_edit::parser::parse_body(src) {
         Ok(b) => b,
@@ -101,7 +111,7 @@ pub fn decode<'s>(file: &str, src: &'s str, vars: Option<(&Vars, Option<PathBuf>
     if super::hcl2::may_need(src) || vars.as_ref().is_some_and(|(v, _)| !v.cli.is_empty()) {
         let none = (Vars::default(), None);
         let (vars, base) = vars.map_or((&none.0, none.1), |(v, b)| (v, b));
-        let (any, found) = super::hcl2::evaluate(&mut body, src, &mut r.sink, vars, base);
+        let (any, found) = super::hcl2::evaluate(&mut body, src, &mut r.sink, vars, base, direct);
         evaluated = any;
         sensitive.extend(found);
     }
@@ -130,6 +140,30 @@ pub fn decode<'s>(file: &str, src: &'s str, vars: Option<(&Vars, Option<PathBuf>
             );
         }
     }
+    // The jobs as evaluated: what supd stores and hands on reads back
+    // without the variables. Each job block is written alone, moved out
+    // of the body and back (a copy of it would cost more than writing).
+    let mut sources: Vec<String> = Vec::new();
+    if evaluated && evaluated_source {
+        let old = std::mem::take(&mut body);
+        for s in old.into_iter() {
+            match s {
+                Structure::Block(mut b) if b.ident.as_str() == "job" => {
+                    let decor = std::mem::take(hcl_edit::Decorate::decor_mut(&mut b));
+                    let mut one = Body::new();
+                    one.push(b);
+                    sources.push(one.to_string());
+                    for s in one.into_iter() {
+                        if let Structure::Block(mut b) = s {
+                            *hcl_edit::Decorate::decor_mut(&mut b) = decor.clone();
+                            body.push(b);
+                        }
+                    }
+                }
+                other => body.push(other),
+            }
+        }
+    }
     let mut jobs = Vec::new();
     let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
     let job_blocks: Vec<&Block> = body.get_blocks("job").collect();
@@ -137,7 +171,7 @@ pub fn decode<'s>(file: &str, src: &'s str, vars: Option<(&Vars, Option<PathBuf>
         r.sink
             .error(Some(0..0), "no job in this file — write `job \"NAME\" { group \"NAME\" { task \"NAME\" { … } } }`");
     }
-    for block in job_blocks {
+    for (i, block) in job_blocks.into_iter().enumerate() {
         let errors_before = r.sink.error_count();
         let id = r.name_label(block, crate::names::Kind::Job, "job \"NAME\" { … }");
         if let Some(id) = &id {
@@ -152,14 +186,8 @@ pub fn decode<'s>(file: &str, src: &'s str, vars: Option<(&Vars, Option<PathBuf>
             }
         }
         let mut job = job(&mut r, block, id.unwrap_or_default());
-        if evaluated {
-            // The job as evaluated: what supd stores and hands on reads
-            // back without the variables.
-            let mut b = block.clone();
-            hcl_edit::Decorate::decor_mut(&mut b).clear();
-            let mut one = Body::new();
-            one.push(b);
-            job.source = one.to_string();
+        if let Some(source) = sources.get_mut(i) {
+            job.source = std::mem::take(source);
         }
         if !sensitive.is_empty() {
             let list = serde_json::to_string(&sensitive).unwrap_or_default();
@@ -188,7 +216,10 @@ fn task_at_job_level(job: &mut Block) {
     for s in old.into_iter() {
         match s {
             Structure::Block(t) if t.ident.as_str() == "task" => {
-                let mut g = Block::builder(hcl_edit::Ident::new("group")).labels(t.labels.clone()).build();
+                // The task's own ident, renamed, keeps its place in the file.
+                let mut ident = t.ident.clone();
+                *ident = hcl_edit::Ident::new("group");
+                let mut g = Block::builder(ident).labels(t.labels.clone()).build();
                 g.body.push(hcl_edit::structure::Attribute::new(hcl_edit::Ident::new("count"), Expression::from(1)));
                 g.body.push(t);
                 job.body.push(g);

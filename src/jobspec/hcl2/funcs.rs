@@ -25,9 +25,16 @@ macro_rules! funcs {
     ($($name:literal => $f:ident / $min:literal .. $max:expr),* $(,)?) => {
         /// Every function's name, for messages.
         pub const NAMES: &[&str] = &[$($name),*];
-        /// Declares the functions whose names occur in `src`: building
-        /// all of them for every file would cost more than evaluating it.
+        /// Declares the functions whose names occur in `src` as words (a
+        /// call's name always is one): building all of them for every file
+        /// would cost more than evaluating it. One pass over the words.
         pub fn declare(ctx: &mut Context, src: &str) {
+            let mut found: Vec<&str> = Vec::new();
+            for w in src.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                if matches!(w, $($name)|*) && !found.contains(&w) {
+                    found.push(w);
+                }
+            }
             $(
                 fn $f(args: FuncArgs) -> R {
                     let a = args.into_values();
@@ -39,10 +46,27 @@ macro_rules! funcs {
                     }
                     imp::$f(a).map_err(|e| format!("{}(): {e}", $name))
                 }
-                if src.contains($name) {
+                if found.contains(&$name) {
                     ctx.declare_func($name, FuncDef::builder().variadic_param(ParamType::Any).build($f));
                 }
             )*
+        }
+
+        /// Calls the function `name` directly, as the evaluator would;
+        /// `None` for a name that is none of these, or the wrong number
+        /// of arguments.
+        pub fn call(name: &str, a: Vec<Value>) -> Option<R> {
+            match name {
+                $($name => {
+                    let max: usize = $max;
+                    let min: usize = $min;
+                    if a.len() < min || a.len() > max {
+                        return None;
+                    }
+                    Some(imp::$f(a))
+                })*
+                _ => None,
+            }
         }
     };
 }

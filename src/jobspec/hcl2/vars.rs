@@ -55,6 +55,58 @@ pub(super) fn refs(e: &hcl::Expression, root: &str, out: &mut Vec<String>) {
     }
 }
 
+/// `refs` over hcl-edit's tree, which needs no conversion: the same
+/// names, as runtime references and escaped `$${` are no references here
+/// either.
+pub(super) fn edit_refs(e: &Expression, root: &str, out: &mut Vec<String>) {
+    match e {
+        Expression::Traversal(t) => {
+            if let Expression::Variable(v) = &t.expr
+                && v.as_str() == root
+                && let Some(hcl_edit::expr::TraversalOperator::GetAttr(n)) = t.operators.first().map(|o| o.value())
+            {
+                out.push(n.as_str().to_string());
+            }
+            edit_refs(&t.expr, root, out);
+        }
+        Expression::Array(a) => a.iter().for_each(|x| edit_refs(x, root, out)),
+        Expression::Object(o) => o.iter().for_each(|(_, v)| edit_refs(v.expr(), root, out)),
+        Expression::StringTemplate(t) => template_refs(t.iter(), root, out),
+        Expression::HeredocTemplate(h) => template_refs(h.template.iter(), root, out),
+        Expression::FuncCall(f) => f.args.iter().for_each(|x| edit_refs(x, root, out)),
+        Expression::Parenthesis(p) => edit_refs(p.inner(), root, out),
+        Expression::Conditional(c) => {
+            edit_refs(&c.cond_expr, root, out);
+            edit_refs(&c.true_expr, root, out);
+            edit_refs(&c.false_expr, root, out);
+        }
+        Expression::UnaryOp(u) => edit_refs(&u.expr, root, out),
+        Expression::BinaryOp(b) => {
+            edit_refs(&b.lhs_expr, root, out);
+            edit_refs(&b.rhs_expr, root, out);
+        }
+        Expression::ForExpr(f) => {
+            edit_refs(&f.intro.collection_expr, root, out);
+            edit_refs(&f.value_expr, root, out);
+            if let Some(k) = &f.key_expr {
+                edit_refs(k, root, out);
+            }
+            if let Some(c) = &f.cond {
+                edit_refs(&c.expr, root, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn template_refs<'a>(it: impl Iterator<Item = &'a Element>, root: &str, out: &mut Vec<String>) {
+    for el in it {
+        if let Element::Interpolation(i) = el {
+            edit_refs(&i.expr, root, out);
+        }
+    }
+}
+
 pub(super) fn label(b: &Block) -> Option<String> {
     match b.labels.first()? {
         BlockLabel::String(s) => Some(s.as_str().to_string()),
@@ -186,8 +238,15 @@ impl Eval<'_, '_> {
             let where_ = b.labels.first().and_then(|l| l.span());
             let mut value: Option<Result<Value, String>> = None;
             if let Some(d) = b.body.get_attribute("default") {
-                let h: hcl::Expression = d.value.clone().into();
-                value = Some(h.evaluate(&Context::new()).map_err(|e| e.kind().to_string()));
+                let empty = hcl::Map::new();
+                let fast = if calls_a_function(&d.value) { None } else { quick(&d.value, &empty, &empty) };
+                value = Some(match fast {
+                    Some(v) => Ok(v),
+                    None => {
+                        let h: hcl::Expression = d.value.clone().into();
+                        h.evaluate(&Context::new()).map_err(|e| e.kind().to_string())
+                    }
+                });
             }
             if let Some((_, v)) = given.env.iter().rev().find(|(k, _)| k == &name) {
                 value = Some(from_text(v, &ty).map_err(|e| format!("NOMAD_VAR_{name}: {e}")));
@@ -230,11 +289,17 @@ impl Eval<'_, '_> {
                     self.sink.error(vb.ident.span(), "`validation` needs a `condition`");
                     continue;
                 };
-                let mut c = ctx.clone();
                 let mut m = hcl::Map::new();
                 m.insert(name.clone(), v.clone());
-                c.declare_var("var", Value::Object(m));
-                match self.value(&cond.value, &c) {
+                let checked = match quick(&cond.value, &m, &hcl::Map::new()) {
+                    Some(r) => Some(r),
+                    None => {
+                        let mut c = ctx.clone();
+                        c.declare_var("var", Value::Object(m));
+                        self.value(&cond.value, &c)
+                    }
+                };
+                match checked {
                     Some(Value::Bool(true)) => {}
                     Some(Value::Bool(false)) => {
                         let text =
@@ -306,10 +371,8 @@ impl Eval<'_, '_> {
             return false;
         }
         stack.push(name.to_string());
-        let mut h: hcl::Expression = e.clone().into();
-        keep_runtime(&mut h);
         let mut deps = Vec::new();
-        refs(&h, "local", &mut deps);
+        edit_refs(e, "local", &mut deps);
         let mut ok = true;
         for d in deps {
             if defs.contains_key(&d) {
@@ -321,6 +384,14 @@ impl Eval<'_, '_> {
             failed.push(name.to_string());
             return false;
         }
+        if let Some((vars, _)) = &self.known
+            && let Some(v) = quick(e, vars, done)
+        {
+            done.insert(name.to_string(), v);
+            return true;
+        }
+        let mut h: hcl::Expression = e.clone().into();
+        keep_runtime(&mut h);
         // One context for all locals (cloning it per local costs more than
         // the evaluation): `local` holds those evaluated so far.
         ctx.declare_var("local", Value::Object(done.clone()));

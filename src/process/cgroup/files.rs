@@ -19,15 +19,6 @@ pub(super) fn keyed(path: &Path, key: &str) -> Option<u64> {
     text.lines().find_map(|l| l.strip_prefix(key)?.strip_prefix(' ')?.trim().parse().ok())
 }
 
-/// A small cgroup file in one read: open, read, close (no stat for a size
-/// hint, no second read for the end).
-pub(super) fn read_small(path: &Path) -> Option<String> {
-    use std::io::Read;
-    let mut buf = [0u8; 1024];
-    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
-    Some(String::from_utf8_lossy(&buf[..n]).into_owned())
-}
-
 /// A small cgroup file opened on first use and kept: each read is one
 /// pread from the start (kernfs makes the text afresh), not an open, a
 /// stat, two reads and a close.
@@ -41,5 +32,28 @@ impl Kept {
         let mut buf = [0u8; 1024];
         let n = f.read_at(&mut buf, 0).ok()?;
         Some(String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    /// The whole file however long (a `cgroup.procs` of many processes),
+    /// read from the start. A read shorter than asked is the end: a
+    /// kernfs file fills the buffer while it has more.
+    pub(super) fn read_all(&self, path: &Path) -> Option<String> {
+        use std::os::unix::fs::FileExt;
+        let f = self.0.get_or_init(|| std::fs::File::open(path).ok()).as_ref()?;
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            match f.read_at(&mut buf, out.len() as u64) {
+                Ok(n) => {
+                    out.extend_from_slice(&buf[..n]);
+                    if n < buf.len() {
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+        Some(String::from_utf8_lossy(&out).into_owned())
     }
 }

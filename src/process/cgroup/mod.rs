@@ -60,6 +60,9 @@ pub struct Cgroups {
     mhz_per_core: Option<u64>,
     /// What is not enforced and why, for the startup warning and `status`.
     pub problems: Vec<String>,
+    /// The `tasks` file of supd's own cgroup in a v1 hierarchy its tasks
+    /// join: see [`migrate_self`].
+    warm: Option<PathBuf>,
 }
 
 /// The name supd moves itself to when its own v2 cgroup must hand its
@@ -157,8 +160,22 @@ impl Cgroups {
             );
         }
         cg.problems = problems;
+        let own_tasks = |role: &Option<Role>, places: &[Place]| {
+            let role = role.as_ref().filter(|r| !r.v2)?;
+            places.iter().find(|pl| !pl.v2 && pl.controller == role.controller).map(|pl| pl.own.join("tasks"))
+        };
+        cg.warm = own_tasks(&cg.memory, &p.memory)
+            .or_else(|| own_tasks(&cg.cpu, &p.cpu))
+            .or_else(|| own_tasks(&cg.acct, &p.acct))
+            .or_else(|| own_tasks(&cg.track, &p.track));
         cg.remove_stale();
         cg
+    }
+
+    /// Where [`migrate_self`] warms the cgroup core up before a task joins
+    /// its v1 cgroups; `None` when no task joins one.
+    pub fn warm_file(&self) -> Option<PathBuf> {
+        self.warm.clone()
     }
 
     /// Whether any limit can be set.
@@ -280,6 +297,17 @@ impl Cgroups {
         }
         Ok(cg)
     }
+}
+
+/// Moves the calling thread into the v1 cgroup whose `tasks` file this is:
+/// its own, so nothing changes, but the move takes the cgroup core's
+/// threadgroup lock for writing. After a quiet spell the first such writer
+/// waits for an RCU grace period; the writers in the next few milliseconds
+/// (a child joining its cgroups) do not.
+pub fn migrate_self(tasks: &Path) -> io::Result<()> {
+    use std::io::Write;
+    let tid = nix::unistd::gettid().as_raw();
+    std::fs::OpenOptions::new().write(true).open(tasks)?.write_all(tid.to_string().as_bytes())
 }
 
 /// `cgroup_parent` must name a cgroup below supd's own (or the root):
