@@ -570,3 +570,66 @@ fn a_hundred_job_files_without_resources_all_run_with_no_supd_toml() {
     s.supctl_ok(&["shutdown"]);
     assert!(s.wait_exit(PATIENCE).is_some(), "supd did not exit\n{}", s.log());
 }
+
+/// A task that forks leaves a child in its cgroup when it ends, which
+/// supd kills there. Each later run of the task must still start and keep
+/// running in that cgroup: restarted by the operator five times (no
+/// restart attempt spent: the policy allows two) and by its restart
+/// policy after a failure.
+#[test]
+fn a_forking_task_restarts_by_the_operator_and_by_its_policy_each_time() {
+    need_root();
+    let s = Supd::new();
+    let (toml, parent) = config(&s, "");
+    let _cleanup = Cleanup { parent: parent.clone(), pids: Vec::new() };
+    let job = |name: &str, script: &str| {
+        format!(
+            r#"job "{name}" {{
+  group "g" {{
+    restart {{
+      attempts = 2
+      interval = "10m"
+      delay    = "0s"
+      mode     = "fail"
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "{script}"]
+      }}
+    }}
+  }}
+}}"#
+        )
+    };
+    s.write_job("fork.hcl", &job("fork", "sleep 1000 & wait"));
+    s.write_job("crash.hcl", &job("crash", "sleep 1000 & sleep 0.5; exit 1"));
+    let s = s.start_with_config(&toml);
+    let mut seen = vec![pid(&s.wait_running("fork/g/0/t"))];
+    let killed = |t: &Value| count(t, "Terminated", |m| m.contains("Signal: 9"));
+    for round in 1..=5 {
+        s.supctl_ok(&["restart", "fork/g/0/t"]);
+        let t = s.wait_task("fork/g/0/t", "running again", |t| {
+            t["state"] == "running" && t["pid"].as_i64().is_some_and(|p| !seen.contains(&(p as i32)))
+        });
+        let p = pid(&t);
+        // A start into a cgroup that kills what joins it ends at once.
+        std::thread::sleep(Duration::from_millis(300));
+        let t = task(&s.status(), "fork/g/0/t").cloned().expect("task");
+        assert!(
+            t["state"] == "running" && pid(&t) == p && alive(p) && killed(&t) == 0,
+            "restart {round}: pid {p} keeps running\n{}\n{}",
+            pretty(&t),
+            s.log()
+        );
+        seen.push(p);
+    }
+    // Each run of the failing task lives its half second and exits 1; no
+    // run is SIGKILLed at its start.
+    let t = s.wait_task("crash/g/0/t", "failed after its attempts", |t| t["state"] == "dead");
+    assert_eq!(restarts(&t), 2, "{}", pretty(&t));
+    assert_eq!(killed(&t), 0, "no run of the failing task was killed: {:?}", events(&t));
+    assert!(count(&t, "Terminated", |m| m.contains("Exit Code: 1")) >= 2, "{:?}", events(&t));
+    stop_and_check_cgroups_removed(s, &parent);
+}

@@ -33,7 +33,7 @@ impl Dying {
             return true;
         }
         if !self.cgroup.is_empty()
-            && let Err(e) = self.cgroup.kill_all()
+            && let Err(e) = self.cgroup.kill_all(false)
         {
             log::error!("{}: {e}", self.label);
         }

@@ -66,7 +66,7 @@ impl Supervisor {
             return;
         }
         let pids = cg.pids();
-        match cg.kill_all() {
+        match cg.kill_all(true) {
             Ok(()) => log::info!("{}: killed what it left in its cgroup (pids {pids:?})", self.label(key)),
             Err(e) => log::error!("{}: {e}", self.label(key)),
         }

@@ -245,16 +245,38 @@ impl Cgroups {
     /// `resources` gets a tracking cgroup only). `name` must be
     /// unique among the tasks of this supd, and one plain file name (see
     /// [`crate::names::beneath`]).
+    ///
+    /// A cgroup of that name left by an earlier supd is made afresh: a
+    /// cgroup that was killed through `cgroup.kill` kills every process
+    /// later cloned into it (see [`TaskCgroup::kill_all`]). One that still
+    /// holds processes cannot be, and the task gets the next free name
+    /// (`NAME~2`, `NAME~3`, ...).
     pub fn create(&self, name: &str, res: &Resources) -> Result<TaskCgroup, String> {
         let name = if name.starts_with('.') { format!("_{name}") } else { name.to_string() };
+        let mut last = String::new();
+        for n in 1..=MAX_NAMES {
+            let name = if n == 1 { name.clone() } else { format!("{name}~{n}") };
+            match self.create_named(&name, res) {
+                Err(Made::Busy(e)) => last = e,
+                Err(Made::Failed(e)) => return Err(e),
+                Ok(cg) => return Ok(cg),
+            }
+        }
+        Err(last)
+    }
+
+    fn create_named(&self, name: &str, res: &Resources) -> Result<TaskCgroup, Made> {
         let mut cg = TaskCgroup::default();
-        let dir_of = |r: &Option<Role>, cg: &mut TaskCgroup| -> Result<Option<Dir>, String> {
+        let dir_of = |r: &Option<Role>, cg: &mut TaskCgroup| -> Result<Option<Dir>, Made> {
             let Some(r) = r else { return Ok(None) };
-            let path = crate::names::beneath(&r.parent, &[&name]).map_err(|e| format!("cannot name a cgroup: {e}"))?;
+            let path = crate::names::beneath(&r.parent, &[name])
+                .map_err(|e| Made::Failed(format!("cannot name a cgroup: {e}")))?;
             let d = Dir { v2: r.v2, path };
             if !cg.dirs.iter().any(|x| x.path == d.path) {
-                make_dir(&r.parent, &d.path, r.v2)
-                    .map_err(|e| format!("cannot create the cgroup {}: {e}", d.path.display()))?;
+                make_dir(&r.parent, &d.path, r.v2).map_err(|e| {
+                    let text = format!("cannot create the cgroup {}: {e}", d.path.display());
+                    if e.raw_os_error() == Some(libc::EBUSY) { Made::Busy(text) } else { Made::Failed(text) }
+                })?;
                 cg.dirs.push(d.clone());
             }
             Ok(Some(d))
@@ -265,7 +287,7 @@ impl Cgroups {
             // with the memory and cpu time it counts there, and no limit.
             let beside_track =
                 |r: &Option<Role>| r.clone().filter(|r| self.track.as_ref().is_some_and(|t| t.parent == r.parent));
-            let made = (|| -> Result<(), String> {
+            let made = (|| -> Result<(), Made> {
                 cg.track = dir_of(&self.track, &mut cg)?;
                 cg.memory = dir_of(&beside_track(&self.memory), &mut cg)?;
                 cg.acct = dir_of(&beside_track(&self.acct), &mut cg)?;
@@ -278,14 +300,14 @@ impl Cgroups {
             cg.limits.not_enforced = vec!["memory".into(), "cpu".into()];
             return Ok(cg);
         }
-        let made = (|| -> Result<(), String> {
+        let made = (|| -> Result<(), Made> {
             cg.memory = dir_of(&self.memory, &mut cg)?;
             cg.cpu = dir_of(&self.cpu, &mut cg)?;
             cg.acct = dir_of(&self.acct, &mut cg)?;
             cg.track = dir_of(&self.track, &mut cg)?;
             Ok(())
         })();
-        if let Err(e) = made.and_then(|()| cg.set_limits(res, self)) {
+        if let Err(e) = made.and_then(|()| cg.set_limits(res, self).map_err(Made::Failed)) {
             let _ = cg.remove();
             return Err(e);
         }
@@ -388,12 +410,26 @@ fn prepare_v2(own: &Path, target: &Path, want: &[&str]) -> Result<Vec<String>, S
     Ok(enabled.split_whitespace().map(str::to_string).collect())
 }
 
-/// Makes a task's cgroup; its parent is made again if another supd
-/// sharing it removed it meanwhile.
+/// How many names [`Cgroups::create`] tries for one task.
+const MAX_NAMES: u32 = 8;
+
+/// Why a task's cgroup was not made.
+enum Made {
+    /// A cgroup of that name holds processes: another name may do.
+    Busy(String),
+    Failed(String),
+}
+
+/// Makes a task's cgroup, afresh: one of that name is removed first (it
+/// fails with EBUSY while processes are in it). Its parent is made again
+/// if another supd sharing it removed it meanwhile.
 fn make_dir(parent: &Path, dir: &Path, v2: bool) -> io::Result<()> {
     match std::fs::create_dir(dir) {
         Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            std::fs::remove_dir(dir)?;
+            std::fs::create_dir(dir)
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             std::fs::create_dir_all(parent)?;
             if v2 && let Some(grand) = parent.parent() {

@@ -244,18 +244,26 @@ impl TaskCgroup {
         }
     }
 
-    /// SIGKILLs every process in the cgroup: at once with v2's
-    /// cgroup.kill, else frozen (so that nothing forks meanwhile) and
-    /// killed one by one. The processes die shortly after this returns.
-    pub fn kill_all(&self) -> Result<(), String> {
+    /// SIGKILLs every process in the cgroup. The processes die shortly
+    /// after this returns.
+    ///
+    /// `reused`: the cgroup will hold the task's next run. Its processes
+    /// are then frozen (so that nothing forks meanwhile) and killed one by
+    /// one, never through v2's `cgroup.kill`: after a write to it, Linux
+    /// (6.18 here) SIGKILLs every process later made in the cgroup with
+    /// `clone3(CLONE_INTO_CGROUP)` (the kill count it compares a new
+    /// child's against is read from the parent's cgroup, not the target's),
+    /// so every later start of the task would die at once. A cgroup about
+    /// to be removed is killed with `cgroup.kill`, at once.
+    pub fn kill_all(&self, reused: bool) -> Result<(), String> {
         let Some(d) = self.track.as_ref() else { return Ok(()) };
-        if d.v2 && d.path.join("cgroup.kill").exists() {
+        if !reused && d.v2 && d.path.join("cgroup.kill").exists() {
             return write(&d.path.join("cgroup.kill"), "1")
                 .map_err(|e| format!("cannot kill the cgroup {}: {e}", d.path.display()));
         }
-        let freezer = if d.v2 {
+        let freezer = if d.v2 && d.path.join("cgroup.freeze").exists() {
             Some(("cgroup.freeze", "1", "0"))
-        } else if d.path.join("freezer.state").exists() {
+        } else if !d.v2 && d.path.join("freezer.state").exists() {
             Some(("freezer.state", "FROZEN", "THAWED"))
         } else {
             None
@@ -272,15 +280,19 @@ impl TaskCgroup {
                 std::thread::sleep(std::time::Duration::from_micros(200));
             }
         }
-        // Without a freezer, a task may fork while it is being killed:
-        // go round until nothing is left (or give up after a few rounds).
-        for _ in 0..if freezer.is_some() { 1 } else { 20 } {
-            let pids = self.pids();
-            if pids.is_empty() {
+        // A child whose fork was under way when the freeze came is frozen
+        // too, but may be listed only on a second look; without a freezer
+        // a task may fork while it is being killed: go round until no pid
+        // is new (or give up after a few rounds).
+        let mut killed: Vec<i32> = Vec::new();
+        for _ in 0..20 {
+            let fresh: Vec<i32> = self.pids().into_iter().filter(|p| !killed.contains(p)).collect();
+            if fresh.is_empty() {
                 break;
             }
-            for pid in pids {
+            for pid in fresh {
                 let _ = crate::process::signal_pid(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+                killed.push(pid);
             }
         }
         if let Some((file, _, off)) = freezer {
