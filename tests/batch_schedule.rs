@@ -535,3 +535,89 @@ job "flip" {
     assert_eq!(job_entry(&st, "flip").expect("the job")["status"], "running", "{}", pretty(&st));
     assert!(wait_until(PATIENCE, || lines(&s.path("runs")).len() == 2), "{:?}", lines(&s.path("runs")));
 }
+
+/// The mount points below `dir`, from this process's mountinfo.
+fn mounts_below(dir: &std::path::Path) -> Vec<String> {
+    let dir = dir.to_str().expect("UTF-8").to_string();
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|p| p.starts_with(&format!("{dir}/")))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Allocation directories have a lifecycle: a run that ended has its
+/// tasks' `secrets/` unmounted at once, only the newest ended runs of a
+/// job keep their directories (10, as `status` lists them), and when supd
+/// stops nothing of its stays mounted below its directories.
+#[test]
+fn ended_runs_leave_no_mounts_and_only_the_newest_keep_their_directories() {
+    let s = Supd::new();
+    s.write_job(
+        "work.hcl",
+        r#"
+job "work" {
+  type = "batch"
+  parameterized {}
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo $NOMAD_JOB_ID >> @DIR@/runs"]
+      }
+    }
+  }
+}
+"#,
+    );
+    s.write_job(
+        "svc.hcl",
+        r#"
+job "svc" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let mut s = s.start();
+    s.wait_running("svc/g/0/t");
+    let root = std::path::PathBuf::from(s.dir());
+    let as_root = nix::unistd::geteuid().is_root();
+    if as_root {
+        assert_eq!(mounts_below(&root).len(), 1, "the running task's secrets/ is a tmpfs: {:?}", mounts_below(&root));
+    }
+    const RUNS: usize = 25;
+    for _ in 0..RUNS {
+        s.supctl_ok(&["job", "dispatch", "work"]);
+    }
+    s.wait_lines("runs", RUNS);
+    s.wait_status("every dispatched run completed", |st| {
+        typed::<supd::control::protocol::Status>(st)
+            .jobs
+            .iter()
+            .filter(|j| j.name.starts_with("work/dispatch-"))
+            .all(|j| j.status == "complete")
+    });
+    let alloc = root.join("state/alloc");
+    let dirs = || std::fs::read_dir(&alloc).expect("alloc dir").count();
+    // The running task's, and those of the ten newest ended runs.
+    assert!(wait_until(PATIENCE, || dirs() <= 11), "{} allocation directories for 1 running and {RUNS} ended", dirs());
+    if as_root {
+        let left = mounts_below(&root);
+        assert_eq!(left.len(), 1, "only the running task keeps its secrets/ mounted: {left:?}");
+    }
+    kill(Pid::from_raw(s.pid()), Signal::SIGTERM).expect("SIGTERM");
+    assert!(s.wait_exit(PATIENCE).is_some(), "supd exits on SIGTERM\n{}", s.log());
+    assert_eq!(mounts_below(&root), Vec::<String>::new(), "nothing stays mounted after supd stops\n{}", s.log());
+    assert!(alloc.read_dir().is_ok_and(|mut d| d.next().is_some()), "the directories stay for the next supd");
+}

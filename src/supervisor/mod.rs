@@ -257,6 +257,7 @@ impl Supervisor {
             self.save();
         }
         self.release_all_cgroups();
+        self.unmount_alloc_dirs();
         self.server.close();
         let code = if !self.cfg.exit_when_done || self.jobs.all_complete() { 0 } else { 1 };
         log::info!("supd stopped: every task has ended (exit status {code})");

@@ -281,7 +281,9 @@ impl Supervisor {
     }
 
     /// Ended runs of job `id` (whose IDs go on with `suffix`) beyond the
-    /// newest `KEEP_ENDED` are forgotten.
+    /// newest `KEEP_ENDED` are forgotten, and their allocation directories
+    /// removed: mounts and disk stay bounded by what runs and the last
+    /// `KEEP_ENDED` runs of each job.
     pub(super) fn forget_ended(&mut self, id: &str, suffix: &str) {
         let ended: Vec<(String, u64)> = self
             .runs_under(id, suffix)
@@ -294,6 +296,11 @@ impl Supervisor {
             self.jobs.current.remove(&child);
             if let Some(mut run) = self.jobs.runs.remove(&serial) {
                 self.close_logs(&mut run);
+                for dir in run.instances.iter().filter_map(|i| i.dir.as_ref()) {
+                    if let Err(e) = dir.remove() {
+                        log::warn!("{child}: cannot remove its allocation directory: {e}");
+                    }
+                }
             }
         }
     }

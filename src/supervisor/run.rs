@@ -746,6 +746,19 @@ impl Supervisor {
         }
         self.settle(serial, inst);
         self.release_alloc_dir(serial, inst);
+        // A launched or dispatched run that has ended makes room: only the
+        // newest ended runs of its job are kept, with their directories.
+        if let Some(run) = self.jobs.runs.get(&serial)
+            && !self.stopping()
+            && !run.instances.iter().any(Instance::is_live)
+        {
+            let id = run.job.id.clone();
+            if let Some(parent) = super::periodic::parent_of(&id) {
+                self.forget_ended(parent, super::periodic::SUFFIX);
+            } else if let Some(parent) = super::dispatch::parent_of(&id) {
+                self.forget_ended(parent, super::dispatch::SUFFIX);
+            }
+        }
         // A retired version with nothing left is forgotten.
         if let Some(run) = self.jobs.runs.get(&serial)
             && run.stopped

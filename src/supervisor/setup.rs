@@ -536,15 +536,32 @@ impl Supervisor {
 
     /// Removes an instance's allocation directory once it is stopped for
     /// good (not while supd itself stops: the next supd runs it again).
+    /// An instance that has ended by itself (every task dead: a finished
+    /// batch run, a failed group) keeps its directory for inspection, but
+    /// its tasks' `secrets/` are unmounted at once.
     pub(super) fn release_alloc_dir(&mut self, serial: u64, inst: usize) {
         if self.stopping() {
             return;
         }
-        let Some(run) = self.jobs.runs.get(&serial) else { return };
-        let Some(i) = run.instances.get(inst) else { return };
+        let Some(run) = self.jobs.runs.get_mut(&serial) else { return };
+        let Some(i) = run.instances.get_mut(inst) else { return };
         if (!run.stopped && !i.removed) || i.is_live() {
+            let ended = !i.is_live() && i.tasks.iter().all(|t| t.state == State::Dead);
+            if ended && i.tasks.iter().any(|t| t.setup.built) {
+                // A later start builds the directory again, mounting anew.
+                for t in &mut i.tasks {
+                    t.setup.built = false;
+                }
+                if let Some(dir) = &i.dir
+                    && let Err(e) = dir.unmount()
+                {
+                    log::warn!("{}: {e}", i.name);
+                }
+            }
             return;
         }
+        let Some(run) = self.jobs.runs.get(&serial) else { return };
+        let Some(i) = run.instances.get(inst) else { return };
         let Some(dir) = i.dir.as_ref().filter(|d| d.root().exists()).cloned() else { return };
         let group = &run.job.groups[i.group];
         if group.ephemeral_disk_sticky
@@ -558,6 +575,19 @@ impl Supervisor {
         match dir.remove() {
             Ok(()) => log::debug!("{}: removed {}", i.name, dir.root().display()),
             Err(e) => log::warn!("{}: cannot remove its allocation directory: {e}", i.name),
+        }
+    }
+
+    /// At exit, once every task has ended: every task's `secrets/` is
+    /// unmounted, and the directories stay for the next supd, which mounts
+    /// them again at each task's start. Nothing of supd's stays mounted,
+    /// so that its data directory can be removed as any other.
+    pub(super) fn unmount_alloc_dirs(&self) {
+        let root = self.cfg.data_dir.join("alloc");
+        match taskdir::layout::unmount_below(&root) {
+            Ok(left) if left.is_empty() => {}
+            Ok(left) => log::warn!("still mounted (busy) below {}: {left:?}", root.display()),
+            Err(e) => log::warn!("cannot unmount the tasks' secrets/: {e}"),
         }
     }
 

@@ -104,6 +104,16 @@ impl AllocDir {
         from.rename_to("data", &to, "data").map_err(TaskDirError::Beneath)
     }
 
+    /// Unmounts the tasks' `secrets/` and keeps the directory, for an
+    /// instance that has ended: nothing runs there any more, and a later
+    /// start mounts a fresh one (see [`TaskDir::build`]).
+    pub fn unmount(&self) -> Result<(), TaskDirError> {
+        match unmount_below(&self.root)?.first() {
+            Some(m) => Err(TaskDirError::Mounted(m.clone())),
+            None => Ok(()),
+        }
+    }
+
     /// Removes the whole directory, after unmounting the tasks' `secrets/`.
     /// A mount that stays under it stops the removal: nothing below a mount
     /// point is ever deleted.
@@ -111,10 +121,7 @@ impl AllocDir {
         if !self.root.exists() {
             return Ok(());
         }
-        for m in mounts_under(&self.root)? {
-            let _ = nix::mount::umount2(&m, MntFlags::MNT_DETACH);
-        }
-        let left = mounts_under(&self.root)?;
+        let left = unmount_below(&self.root)?;
         if let Some(m) = left.first() {
             return Err(TaskDirError::Mounted(m.clone()));
         }
@@ -244,6 +251,20 @@ fn is_mount_point(path: &Path) -> bool {
 }
 
 /// Mount points at or below `root`, deepest first, from /proc/self/mountinfo.
+/// Unmounts every mount below `root` (the tasks' `secrets/` tmpfs),
+/// deepest first; the directories stay. Returns the mounts that are still
+/// there (none, unless another process holds one).
+pub fn unmount_below(root: &Path) -> Result<Vec<PathBuf>, TaskDirError> {
+    let mounts = mounts_under(root)?;
+    if mounts.is_empty() {
+        return Ok(mounts);
+    }
+    for m in &mounts {
+        let _ = nix::mount::umount2(m, MntFlags::MNT_DETACH);
+    }
+    mounts_under(root)
+}
+
 fn mounts_under(root: &Path) -> Result<Vec<PathBuf>, TaskDirError> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")
         .map_err(|e| TaskDirError::Io(PathBuf::from("/proc/self/mountinfo"), e))?;
