@@ -460,3 +460,58 @@ fn corrupt_state_files_are_each_kept() {
     kept.sort();
     assert_eq!(kept, ["{ first bad", "{ second bad"], "{}", s.log());
 }
+
+// --- 6. what a task leaves in its own directory --------------------------------
+
+/// A task that replaces its template's destination with a FIFO (or a
+/// device) and exits: the next start fails with an event that names the
+/// file and what was found, instead of opening it (which would block supd
+/// for ever). Meanwhile `status` answers at once, the other job runs on,
+/// and SIGTERM stops supd.
+#[test]
+fn a_fifo_or_a_device_at_a_template_destination_blocks_nothing() {
+    need_root(); // mknod
+    let s = Supd::new();
+    let job = |name: &str, plant: &str| {
+        format!(
+            r#"job "{name}" {{
+  group "g" {{
+    restart {{
+      attempts = 3
+      interval = "10m"
+      delay    = "0s"
+      mode     = "fail"
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      template {{
+        data        = "port = 8080\n"
+        destination = "local/app.conf"
+      }}
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "rm local/app.conf && {plant} && exit 1"]
+      }}
+    }}
+  }}
+}}"#
+        )
+    };
+    s.write_job("fifo.hcl", &job("fifo", "mkfifo local/app.conf"));
+    // A copy of /dev/zero: read whole, it would never end.
+    s.write_job("dev.hcl", &job("dev", "mknod -m 600 local/app.conf c 1 5"));
+    s.write_job("other.hcl", &job_hcl("other", "g", "t"));
+    let mut s = s.start();
+    let other = pid(&s.wait_running("other/g/0/t"));
+    for (target, what) in [("fifo/g/0/t", "a FIFO is in the way"), ("dev/g/0/t", "a character device is in the way")] {
+        let t = s.wait_task(target, "failed for good", |t| t["state"] == "dead");
+        let failed = count(&t, "Failed Templates", |m| m.contains("app.conf") && m.contains(what));
+        assert!(failed >= 1, "{target}: the failed start says what is in the way: {:?}\n{}", events(&t), s.log());
+    }
+    let asked = std::time::Instant::now();
+    let st = s.status();
+    assert!(asked.elapsed() < Duration::from_secs(1), "status took {:?}", asked.elapsed());
+    assert_eq!(task(&st, "other/g/0/t").map(pid), Some(other), "the other job runs on");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid()), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    assert!(s.wait_exit(Duration::from_secs(10)).is_some(), "supd stops on SIGTERM\n{}", s.log());
+}

@@ -111,7 +111,11 @@ fn write_payload(
 ) -> Result<(), taskdir::beneath::BeneathError> {
     let parts: Vec<&str> = file.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
     let Some((name, parents)) = parts.split_last() else { return Ok(()) };
-    let local = taskdir::beneath::Dir::open(&dir.local())?.subdir(parents, Some((0o755, owner)))?;
+    // Walked from the task's directory: a `local` the task made a link
+    // is refused, not followed.
+    let mut path = vec!["local"];
+    path.extend_from_slice(parents);
+    let local = taskdir::beneath::Dir::open(&dir.dir)?.subdir(&path, Some((0o755, owner)))?;
     local.write_atomic(name, payload, 0o600, owner).map(|_| ())
 }
 
@@ -138,7 +142,7 @@ impl Supervisor {
         }
         // Built at the first start; a later start builds it again only when
         // it is gone (removed under supd): one stat on a restart's path.
-        let built = if first || !dir.local().is_dir() {
+        let built = if first || !std::fs::symlink_metadata(dir.local()).is_ok_and(|m| m.is_dir()) {
             alloc.build().and_then(|()| dir.build(owner))
         } else {
             Ok(Secrets::Tmpfs)

@@ -29,10 +29,20 @@ pub type Owner = Option<(u32, u32)>;
 pub struct BeneathError {
     pub path: String,
     pub errno: Errno,
+    /// What was found where a regular file was wanted (a FIFO, a device,
+    /// a socket): supd neither reads nor writes it.
+    pub found: Option<&'static str>,
 }
 
 impl fmt::Display for BeneathError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(what) = self.found {
+            return write!(
+                f,
+                "{}: a {what} is in the way — supd reads and writes only regular files in a task's directory; remove it",
+                self.path
+            );
+        }
         match self.errno {
             Errno::ELOOP => write!(f, "{}: a symbolic link is in the way (supd never follows one here)", self.path),
             Errno::ENOTDIR => write!(f, "{}: a file is in the way of a directory", self.path),
@@ -44,8 +54,26 @@ impl fmt::Display for BeneathError {
 impl std::error::Error for BeneathError {}
 
 fn err(parts: &[&str], errno: Errno) -> BeneathError {
-    BeneathError { path: parts.join("/"), errno }
+    BeneathError { path: parts.join("/"), errno, found: None }
 }
+
+/// A file of type `fmt` (`S_IFMT` bits) where a regular file was wanted.
+fn found(name: &str, fmt: u32) -> BeneathError {
+    let what = match fmt {
+        libc::S_IFIFO => "FIFO",
+        libc::S_IFCHR => "character device",
+        libc::S_IFBLK => "block device",
+        libc::S_IFSOCK => "socket",
+        libc::S_IFDIR => "directory",
+        libc::S_IFLNK => "symbolic link",
+        _ => "special file",
+    };
+    BeneathError { path: name.to_string(), errno: Errno::EINVAL, found: Some(what) }
+}
+
+/// Opening a file below a task's directory never blocks (a FIFO) and
+/// never makes a terminal supd's.
+const FILE_FLAGS: OFlag = OFlag::O_NOFOLLOW.union(OFlag::O_CLOEXEC).union(OFlag::O_NONBLOCK).union(OFlag::O_NOCTTY);
 
 const DIR_FLAGS: OFlag = OFlag::O_RDONLY.union(OFlag::O_DIRECTORY).union(OFlag::O_NOFOLLOW).union(OFlag::O_CLOEXEC);
 
@@ -55,7 +83,7 @@ impl Dir {
     pub fn open(path: &Path) -> Result<Dir, BeneathError> {
         nix::fcntl::open(path, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
             .map(|fd| Dir { fd })
-            .map_err(|e| BeneathError { path: path.display().to_string(), errno: e })
+            .map_err(|e| BeneathError { path: path.display().to_string(), errno: e, found: None })
     }
 
     /// The directory `parts` below this one, made (with `mode` and `owner`)
@@ -97,14 +125,31 @@ impl Dir {
         }
     }
 
-    /// Reads the regular file `name` of this directory, at most `limit` bytes.
+    /// The type (`S_IFMT` bits) of `name`, a link not followed; `None`
+    /// when there is nothing by that name.
+    fn kind(&self, name: &str) -> Result<Option<u32>, BeneathError> {
+        match nix::sys::stat::fstatat(&self.fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(st.st_mode & libc::S_IFMT)),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(err(&[name], e)),
+        }
+    }
+
+    /// Reads the regular file `name` of this directory, at most `limit`
+    /// bytes. Anything else by that name (a FIFO, a device) is refused
+    /// without being opened, a link as ELOOP.
     pub fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, BeneathError> {
         check_name(name).map_err(|e| err(&[name], e))?;
-        let fd = openat(&self.fd, name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(|e| err(&[name], e))?;
+        match self.kind(name)? {
+            Some(libc::S_IFREG) | None => {}
+            Some(libc::S_IFLNK) => return Err(err(&[name], Errno::ELOOP)),
+            Some(k) => return Err(found(name, k)),
+        }
+        let fd = openat(&self.fd, name, OFlag::O_RDONLY | FILE_FLAGS, Mode::empty()).map_err(|e| err(&[name], e))?;
+        // Swapped since the look: checked again on what was opened.
         let st = nix::sys::stat::fstat(&fd).map_err(|e| err(&[name], e))?;
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
-            return Err(err(&[name], Errno::EINVAL));
+            return Err(found(name, st.st_mode & libc::S_IFMT));
         }
         let mut out = Vec::new();
         File::from(fd).take(limit + 1).read_to_end(&mut out).map_err(|e| err(&[name], io_errno(&e)))?;
@@ -114,11 +159,24 @@ impl Dir {
         Ok(out)
     }
 
-    /// Creates (or truncates) the regular file `name`, open to write and read; a link
-    /// or a directory by that name is refused.
+    /// Creates the regular file `name` anew, open to write and read: a
+    /// regular file by that name is replaced (never written through: it
+    /// may be a hard link to another file), a link is refused as ELOOP,
+    /// anything else (a FIFO, a device, a socket, a directory) is refused
+    /// and named.
     pub fn create(&self, name: &str, mode: u32) -> Result<File, BeneathError> {
         check_name(name).map_err(|e| err(&[name], e))?;
-        let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        match self.kind(name)? {
+            None => {}
+            Some(libc::S_IFREG) => match unlinkat(&self.fd, name, UnlinkatFlags::NoRemoveDir) {
+                Ok(()) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(err(&[name], e)),
+            },
+            Some(libc::S_IFLNK) => return Err(err(&[name], Errno::ELOOP)),
+            Some(k) => return Err(found(name, k)),
+        }
+        // Whatever was put there since the look makes this fail (EEXIST).
+        let flags = OFlag::O_RDWR | OFlag::O_CREAT | OFlag::O_EXCL | FILE_FLAGS;
         let fd = openat(&self.fd, name, flags, Mode::from_bits_truncate(mode)).map_err(|e| err(&[name], e))?;
         fchmod(&fd, Mode::from_bits_truncate(mode)).map_err(|e| err(&[name], e))?;
         Ok(File::from(fd))
@@ -127,16 +185,27 @@ impl Dir {
     /// Writes `name` whole or not at all: a new file beside it, then
     /// renamed over it. Returns false (and writes nothing) when the file
     /// already holds exactly `data` with this mode.
+    ///
+    /// What is there now must be a regular file or a link (which is
+    /// replaced, never followed): a FIFO, a device or a socket is refused
+    /// and named, and never opened.
     pub fn write_atomic(&self, name: &str, data: &[u8], mode: u32, owner: Owner) -> Result<bool, BeneathError> {
         check_name(name).map_err(|e| err(&[name], e))?;
-        if let Ok(fd) = openat(&self.fd, name, OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
+        let kind = self.kind(name)?;
+        if let Some(k) = kind.filter(|k| *k != libc::S_IFREG && *k != libc::S_IFLNK) {
+            return Err(found(name, k));
+        }
+        if kind == Some(libc::S_IFREG)
+            && let Ok(fd) = openat(&self.fd, name, OFlag::O_RDONLY | FILE_FLAGS, Mode::empty())
             && let Ok(st) = nix::sys::stat::fstat(&fd)
+            && st.st_mode & libc::S_IFMT == libc::S_IFREG
             && st.st_mode & 0o7777 == mode
             && owner.is_none_or(|(u, g)| st.st_uid == u && st.st_gid == g)
             && st.st_size as usize == data.len()
         {
             let mut old = Vec::with_capacity(data.len());
-            if File::from(fd).read_to_end(&mut old).is_ok() && old == data {
+            let read = File::from(fd).take(data.len() as u64 + 1).read_to_end(&mut old);
+            if read.is_ok() && old == data {
                 return Ok(false);
             }
         }
@@ -258,6 +327,42 @@ mod tests {
         assert!(!outside.path().join("f").exists());
         assert_eq!(std::fs::read(base.path().join("file-link")).unwrap(), b"x");
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    /// A task may put a FIFO or a device where supd reads or writes: it is
+    /// refused at once and named, never opened (a FIFO would block).
+    #[test]
+    fn fifos_and_devices_are_refused_without_blocking() {
+        let base = tempfile::tempdir().unwrap();
+        let d = Dir::open(base.path()).unwrap();
+        nix::unistd::mkfifo(&base.path().join("fifo"), Mode::from_bits_truncate(0o600)).unwrap();
+        let e = d.read("fifo", 10).unwrap_err();
+        assert_eq!(e.found, Some("FIFO"));
+        assert!(e.to_string().contains("fifo: a FIFO is in the way"), "{e}");
+        assert_eq!(d.write_atomic("fifo", b"x", 0o600, None).unwrap_err().found, Some("FIFO"));
+        assert_eq!(d.create("fifo", 0o600).unwrap_err().found, Some("FIFO"));
+        // supd's own temporary name, planted by the task.
+        nix::unistd::mkfifo(&base.path().join(".conf.supd-new"), Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(d.write_atomic("conf", b"x", 0o600, None).unwrap_err().found, Some("FIFO"));
+        let sock = std::os::unix::net::UnixListener::bind(base.path().join("sock")).unwrap();
+        assert_eq!(d.write_atomic("sock", b"x", 0o600, None).unwrap_err().found, Some("socket"));
+        drop(sock);
+        std::fs::create_dir(base.path().join("dir")).unwrap();
+        assert_eq!(d.create("dir", 0o600).unwrap_err().found, Some("directory"));
+    }
+
+    /// A file by the name supd creates is replaced, not written through: a
+    /// hard link to another file leaves that file as it was.
+    #[test]
+    fn create_replaces_a_hard_link_instead_of_writing_through_it() {
+        let base = tempfile::tempdir().unwrap();
+        std::fs::write(base.path().join("precious"), b"keep").unwrap();
+        std::fs::hard_link(base.path().join("precious"), base.path().join("out")).unwrap();
+        let d = Dir::open(base.path()).unwrap();
+        let mut f = d.create("out", 0o600).unwrap();
+        f.write_all(b"new").unwrap();
+        assert_eq!(std::fs::read(base.path().join("precious")).unwrap(), b"keep");
+        assert_eq!(std::fs::read(base.path().join("out")).unwrap(), b"new");
     }
 
     #[test]

@@ -182,7 +182,7 @@ fn resolve_source(input: &RenderInput, written: &str) -> Result<Place, RenderErr
 fn read_place(task: &TaskDir, place: &Place) -> Result<Vec<u8>, BeneathError> {
     let base = Dir::open(task.base(place))?;
     let Some((last, dirs)) = place.parts.split_last() else {
-        return Err(BeneathError { path: ".".into(), errno: nix::errno::Errno::EISDIR });
+        return Err(BeneathError { path: ".".into(), errno: nix::errno::Errno::EISDIR, found: None });
     };
     let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
     base.subdir(&dirs, None)?.read(last, MAX_FILE)
