@@ -571,6 +571,59 @@ fn a_container_sees_its_task_directories_templates_and_relative_volumes() {
     assert!(ok, "containers left: {:?}", e.containers(&home_label(&s)));
 }
 
+/// A container that makes its relative volume's source a link to the
+/// host's `/` and exits: its next start is refused with an event that
+/// names the link, and no run ever sees the host's files through it
+/// (`allow_volumes` is off: only the task's own directory may be bound).
+#[test]
+fn a_link_planted_as_a_volume_source_is_never_bound() {
+    let e = engine();
+    let s = Supd::new();
+    s.write_job(
+        "escape.hcl",
+        r#"job "escape" {
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "10m"
+      delay    = "0s"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "docker"
+      config {
+        image   = "tools:1"
+        command = "/bin/sh"
+        args    = ["-c", "echo run >> /alloc/data/runs; ls -A /data >> /alloc/data/seen; rm -rf /local/data && ln -s / /local/data && exit 1"]
+        volumes = ["local/data:/data"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = supd_with(s);
+    let t = wait_long(&s, "escape/g/0/t", "given up", |t| t["state"] == "dead");
+    assert!(
+        events(&t).iter().any(|(_, m)| m.contains("local/data") && m.contains("symbolic link")),
+        "the refused start names the link: {:?}\n{}",
+        events(&t),
+        s.log()
+    );
+    // Only the first run ran, and its /data was the task's own empty
+    // directory.
+    let file = |name: &str| {
+        let found: Vec<PathBuf> =
+            walk(&s.path("state/alloc")).into_iter().filter(|p| p.ends_with(format!("alloc/data/{name}"))).collect();
+        assert_eq!(found.len(), 1, "{name}: {found:?}");
+        std::fs::read_to_string(&found[0]).expect(name)
+    };
+    assert_eq!(file("runs"), "run\n", "one run started");
+    assert_eq!(file("seen"), "", "the first run's /data is empty");
+    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).is_empty());
+    assert!(ok, "containers left: {:?}", e.containers(&home_label(&s)));
+}
+
 /// The churn job: three instances of a container task restarted at once
 /// whenever it ends (`args` is its shell command).
 fn churn_job(args: &str) -> String {

@@ -210,6 +210,18 @@ impl Supervisor {
             Ok(b) => b,
             Err(message) => return self.start_failed(key, message, false),
         };
+        let root = self
+            .jobs
+            .runs
+            .get(&key.run)
+            .and_then(|r| r.instances.get(key.inst))
+            .and_then(|i| i.dir.as_ref())
+            .map(|d| d.root().to_path_buf());
+        if let Some(root) = root
+            && let Err(message) = check_binds(&root, &body)
+        {
+            return self.start_failed(key, message, false);
+        }
         self.ensure_task_log(key);
         self.journal_starting(key);
         let (stdout, stderr) = self.log_files(key);
@@ -531,4 +543,43 @@ mod tests {
         let mut c = found(&ended);
         assert_eq!(c.claim(Driver::Docker, ("j", "g", 0, "t"), restarted), None, "an earlier run's container");
     }
+}
+
+/// The engine follows links in a bind's source when it starts a container,
+/// and a task may plant one in its own directory (`local/data` → `/`)
+/// before its next run. So every bind source below the instance's
+/// directory (`root`) is walked one component at a time without following
+/// a link, just before each start (no run of the task is alive then), and
+/// a link on the way fails the start.
+fn check_binds(root: &std::path::Path, body: &serde_json::Value) -> Result<(), String> {
+    use crate::taskdir::beneath::Dir;
+    let host = &body["HostConfig"];
+    let binds = host["Binds"].as_array().into_iter().flatten().filter_map(|b| b.as_str()?.split(':').next());
+    let mounts = host["Mounts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["Type"] == "bind")
+        .filter_map(|m| m["Source"].as_str());
+    let base = Dir::open(root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    for src in binds.chain(mounts) {
+        let Ok(rel) = std::path::Path::new(src).strip_prefix(root) else { continue };
+        let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
+        let Some((last, parents)) = parts.split_last() else { continue };
+        let refused = |e: &dyn std::fmt::Display| {
+            format!(
+                "cannot bind {src} into the container: {e} — supd binds nothing that leads out of the task's directory"
+            )
+        };
+        // What is missing, the engine makes (a directory, as root): no link
+        // can be there yet.
+        let dir = match base.subdir(parents, None) {
+            Err(e) if e.errno == nix::errno::Errno::ENOENT => continue,
+            other => other.map_err(|e| refused(&e))?,
+        };
+        if dir.kind(last).map_err(|e| refused(&e))? == Some(libc::S_IFLNK) {
+            return Err(refused(&format!("{last}: a symbolic link is in the way (supd never follows one here)")));
+        }
+    }
+    Ok(())
 }

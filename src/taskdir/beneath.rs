@@ -127,7 +127,7 @@ impl Dir {
 
     /// The type (`S_IFMT` bits) of `name`, a link not followed; `None`
     /// when there is nothing by that name.
-    fn kind(&self, name: &str) -> Result<Option<u32>, BeneathError> {
+    pub fn kind(&self, name: &str) -> Result<Option<u32>, BeneathError> {
         match nix::sys::stat::fstatat(&self.fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
             Ok(st) => Ok(Some(st.st_mode & libc::S_IFMT)),
             Err(Errno::ENOENT) => Ok(None),

@@ -368,6 +368,9 @@ pub fn image_rootfs(rootfs: &Path) {
         ("/bin/sleep", "/bin/sleep"),
         ("/bin/echo", "/bin/echo"),
         ("/bin/cat", "/bin/cat"),
+        ("/bin/ls", "/bin/ls"),
+        ("/bin/ln", "/bin/ln"),
+        ("/bin/rm", "/bin/rm"),
     ] {
         copy_into(rootfs, Path::new(from), to);
         let ldd = Command::new("ldd").arg(from).output().expect("ldd");
