@@ -240,8 +240,36 @@ fn execute(text: &str, what: &str, t: &Template, input: &RenderInput) -> Result<
             let p = gotemplate::syntax(e);
             RenderError::Syntax { what: what.to_string(), line: p.line, column: p.column, message: p.message }
         })?;
-    tmpl.execute_to_string(&gotmpl::Value::Nil)
-        .map_err(|e| RenderError::Exec { what: what.to_string(), message: e.to_string() })
+    let mut out = Capped { text: String::new(), over: false };
+    let done = tmpl.execute_fmt(&mut out, &gotmpl::Value::Nil);
+    if out.over {
+        return Err(RenderError::Exec {
+            what: what.to_string(),
+            message: format!(
+                "the rendered output is over {} MiB, the limit of a template's output — render less, or fetch large files as an artifact",
+                MAX_FILE >> 20
+            ),
+        });
+    }
+    done.map(|()| out.text).map_err(|e| RenderError::Exec { what: what.to_string(), message: e.to_string() })
+}
+
+/// A template's output, cut off past [`MAX_FILE`]: rendering stops at the
+/// first write beyond it, before the text grows further.
+struct Capped {
+    text: String,
+    over: bool,
+}
+
+impl fmt::Write for Capped {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        if (self.text.len() + s.len()) as u64 > MAX_FILE {
+            self.over = true;
+            return Err(fmt::Error);
+        }
+        self.text.push_str(s);
+        Ok(())
+    }
 }
 
 /// Writes a rendered template with its mode and owner (the template's

@@ -355,3 +355,16 @@ fn measure() {
     );
     assert_eq!(kept.len() + sources.len(), 2000);
 }
+
+/// A template that renders without end stops at the output limit, with an
+/// error that names it, and the memory it took stays near the limit.
+#[test]
+fn output_past_the_limit_is_an_error_naming_it() {
+    let w = world();
+    // 1,000,000 iterations of 64 bytes: 64 MB if nothing stopped it.
+    let bomb =
+        format!("{{{{ range $i, $_ := (split \",\" \"{}\") }}}}{}{{{{ end }}}}", ",".repeat(999_999), "x".repeat(64));
+    let text = w.text(&bomb);
+    assert!(text.starts_with("ERROR") && text.contains("over 16 MiB"), "{}", &text[..text.len().min(200)]);
+    assert_eq!(w.text("{{ range $i, $_ := (split \",\" \",,\") }}ab{{ end }}"), "ababab");
+}
