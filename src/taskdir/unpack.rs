@@ -223,6 +223,9 @@ fn untar(reader: Box<dyn Read + '_>, w: &mut Writer, write: bool) -> Result<(), 
     Ok(())
 }
 
+/// The longest target a link may have (Linux's PATH_MAX).
+const LINK_MAX: u64 = 4096;
+
 fn unzip(file: &mut File, w: &mut Writer) -> Result<(), ArtifactError> {
     let mut zip = zip::ZipArchive::new(file).map_err(bad_archive)?;
     let mut entries = Vec::with_capacity(zip.len());
@@ -233,8 +236,16 @@ fn unzip(file: &mut File, w: &mut Writer) -> Result<(), ArtifactError> {
         let kind = if z.is_dir() {
             Kind::Dir
         } else if z.is_symlink() {
+            // A link's target is a path: read no more than one can be
+            // (an entry that says it is a link may hold gigabytes).
             let mut target = String::new();
-            z.read_to_string(&mut target).map_err(bad_archive)?;
+            (&mut z).take(LINK_MAX + 1).read_to_string(&mut target).map_err(bad_archive)?;
+            if target.len() as u64 > LINK_MAX {
+                return Err(unsafe_entry(
+                    &name,
+                    format!("is a link whose target is over {LINK_MAX} bytes, longer than any path"),
+                ));
+            }
             Kind::Symlink(target)
         } else {
             Kind::File(z.unix_mode().unwrap_or(0o644))

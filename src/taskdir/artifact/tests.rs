@@ -328,6 +328,21 @@ fn entries_that_leave_the_destination_are_refused_before_anything_is_written() {
     assert!(!Path::new("/tmp/abs.txt").exists());
 }
 
+/// A zip entry marked as a link is read as its target: 8 MB of it is
+/// refused after one path's worth, not read whole into memory.
+#[test]
+fn a_zip_link_with_a_huge_target_is_refused() {
+    let mut z = ::zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let opts = ::zip::write::SimpleFileOptions::default().compression_method(::zip::CompressionMethod::Deflated);
+    z.add_symlink("link", "a".repeat(8 << 20), opts).unwrap();
+    let packed = z.finish().unwrap().into_inner();
+    let s = serve(vec![("/link.zip", Reply::Bytes(packed))]);
+    let w = world();
+    let e = run(&w, &artifact(format!("http://{}/link.zip", s.addr)), &Limits::default()).unwrap_err();
+    assert!(e.to_string().contains("is a link whose target is over 4096 bytes"), "{e}");
+    assert!(tree(&w.task.local()).is_empty());
+}
+
 #[test]
 fn a_zip_bomb_is_refused() {
     let zeros = vec![0u8; 24 << 20];
