@@ -744,3 +744,14 @@ fn a_task_at_job_level_is_a_group_placed_at_the_task() {
     assert_eq!((g.pos.line, g.pos.column), (4, 3), "group placed at {}", g.pos);
     assert_eq!((g.tasks[0].pos.line, g.tasks[0].pos.column), (4, 3));
 }
+
+/// A count of billions is a number, but not one this host can run: it is
+/// refused at its line, naming the limit, and the largest allowed passes.
+#[test]
+fn count_is_bounded() {
+    assert_eq!(
+        errors(&wrap("service", "count = 4294967295", "")),
+        ["`count` must be between 0 and 10000, found 4294967295"]
+    );
+    assert_eq!(job(&wrap("service", "count = 10000", "")).groups[0].count, 10000);
+}

@@ -2,6 +2,11 @@
 
 use super::*;
 
+/// The most instances of one group a job may ask for: each is a task
+/// directory, cgroups and processes on this one host, and a count of
+/// billions (which validates as a number) would exhaust supd's memory.
+pub const MAX_COUNT: i64 = 10_000;
+
 pub(super) const GROUP: Schema = Schema {
     what: "group",
     keys: &[
@@ -45,7 +50,7 @@ pub(super) const PORT: Schema =
 pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -> Group {
     let b = &block.body;
     r.check_keys(b, &GROUP);
-    let count = r.attr(b, "count").and_then(|a| r.int(&a.value, "count", 0, u32::MAX as i64)).unwrap_or(1) as u32;
+    let count = r.attr(b, "count").and_then(|a| r.int(&a.value, "count", 0, MAX_COUNT)).unwrap_or(1) as u32;
     let mut meta = job.meta.clone();
     meta.extend(r.meta(b));
     let constraints = constraints(r, b);
