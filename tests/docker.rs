@@ -129,6 +129,14 @@ fn build_images(engine: &Engine) {
         let out = Command::new("sh").arg("-c").arg(&script).output().expect("docker import");
         assert!(out.status.success(), "{script}: {}", describe(&out));
     }
+    // An image with a STOPSIGNAL, which `import --change` cannot set: a
+    // container's own stop signal, committed into its image's config.
+    let d = format!("{DOCKER} -H unix://{}", engine.socket().display());
+    let script = format!(
+        "{d} create --name stopsig-base --stop-signal SIGUSR1 tools:1 >/dev/null && {d} commit stopsig-base stopsig:1 >/dev/null && {d} rm stopsig-base >/dev/null"
+    );
+    let out = Command::new("sh").arg("-c").arg(&script).output().expect("docker commit");
+    assert!(out.status.success(), "{script}: {}", describe(&out));
 }
 
 /// supd started with the private engine as its endpoint.
@@ -567,6 +575,63 @@ fn a_container_sees_its_task_directories_templates_and_relative_volumes() {
         walk(&s.path("state/alloc")).into_iter().filter(|p| p.ends_with("alloc/data/mark")).collect();
     assert_eq!(marks.len(), 1, "{marks:?}");
     assert_eq!(std::fs::read_to_string(&marks[0]).unwrap(), "shared\n");
+    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).is_empty());
+    assert!(ok, "containers left: {:?}", e.containers(&home_label(&s)));
+}
+
+/// A container task without `kill_signal` is stopped as Nomad's docker
+/// driver stops it, with the engine's stop signal: its image's
+/// STOPSIGNAL, else SIGTERM (drivers/docker/driver.go StopTask: an empty
+/// signal means ContainerStop) — not SIGINT, the default of host tasks.
+#[test]
+fn a_container_without_kill_signal_gets_its_images_stop_signal() {
+    let e = engine();
+    let s = Supd::new();
+    let trap = "trap 'echo got INT; exit 4' INT; trap 'echo got TERM; exit 3' TERM; trap 'echo got USR1; exit 5' USR1; echo ready; while :; do sleep 0.1; done";
+    s.write_job(
+        "stop.hcl",
+        &format!(
+            r#"job "stop" {{
+  group "g" {{
+    task "plain" {{
+      driver = "docker"
+      config {{
+        image   = "tools:1"
+        command = "/bin/sh"
+        args    = ["-c", "{trap}"]
+      }}
+    }}
+    task "usr1" {{
+      driver = "docker"
+      config {{
+        image   = "stopsig:1"
+        command = "/bin/sh"
+        args    = ["-c", "{trap}"]
+      }}
+    }}
+  }}
+}}
+"#
+        ),
+    );
+    let s = supd_with(s);
+    for t in ["stop/g/0/plain", "stop/g/0/usr1"] {
+        s.wait_running(t);
+        assert!(
+            wait_until(PATIENCE, || String::from_utf8_lossy(&s.supctl(&["logs", t]).stdout).contains("ready")),
+            "{t} is ready"
+        );
+    }
+    s.supctl_ok(&["job", "stop", "stop"]);
+    for (t, code) in [("stop/g/0/plain", "Exit Code: 3"), ("stop/g/0/usr1", "Exit Code: 5")] {
+        let dead = s.wait_dead(t);
+        assert!(
+            events(&dead).iter().any(|(k, m)| k == "Terminated" && m == code),
+            "{t}: {}\n{}",
+            pretty(&dead),
+            String::from_utf8_lossy(&s.supctl(&["logs", t]).stdout)
+        );
+    }
     let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).is_empty());
     assert!(ok, "containers left: {:?}", e.containers(&home_label(&s)));
 }

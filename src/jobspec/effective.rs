@@ -161,7 +161,11 @@ fn task(hide: &Hide, t: &Task, tb: Option<&Body>, gb: Option<&Body>) -> Item {
     if !t.env.is_empty() {
         items.push(Item::block("env", None, map(hide, &t.env)));
     }
-    items.push(Item::attr("kill_signal", t.kill_signal.as_str(), !has(tb, &["kill_signal"])));
+    // A container task without one: its image's STOPSIGNAL, which only the
+    // engine knows.
+    if !t.kill_signal.is_empty() {
+        items.push(Item::attr("kill_signal", t.kill_signal.as_str(), !has(tb, &["kill_signal"])));
+    }
     items.push(Item::attr("kill_timeout", dur(t.kill_timeout), !has(tb, &["kill_timeout"])));
     items.push(Item::attr("shutdown_delay", dur(t.shutdown_delay), !has(tb, &["shutdown_delay"])));
     if t.leader {

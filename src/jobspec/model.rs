@@ -328,6 +328,8 @@ pub struct Task {
     pub user: Option<String>,
     pub kill_timeout: Duration,
     /// A signal name such as `SIGINT`.
+    /// The signal that stops a run; empty for a container task that names
+    /// none: its image's STOPSIGNAL, else SIGTERM.
     pub kill_signal: String,
     pub shutdown_delay: Duration,
     pub leader: bool,

@@ -433,6 +433,12 @@ impl Supervisor {
     /// Sends a signal to a task: through the engine for a container, to
     /// the process group for a host process.
     pub(super) fn signal_task(&mut self, key: TaskKey, sig: Signal) -> nix::Result<()> {
+        self.signal_task_as(key, sig, sig.as_str())
+    }
+
+    /// [`Supervisor::signal_task`], naming the signal to the engine as
+    /// `name` (empty: the container's stop signal).
+    pub(super) fn signal_task_as(&mut self, key: TaskKey, sig: Signal, name: &str) -> nix::Result<()> {
         let Some(t) = self.jobs.task(key) else { return Ok(()) };
         let Some(pid) = t.pid else { return Ok(()) };
         let engine = t.spec.driver;
@@ -441,7 +447,7 @@ impl Supervisor {
             Some(c) => {
                 let (id, generation) = (c.id.clone().unwrap_or_default(), c.generation);
                 if let Ok(d) = self.docker(engine) {
-                    d.kill((key, generation), id, sig.as_str().to_string());
+                    d.kill((key, generation), id, name.to_string());
                 }
                 Ok(())
             }

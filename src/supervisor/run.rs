@@ -417,9 +417,10 @@ impl Supervisor {
         let Some(t) = self.jobs.task_mut(key) else { return };
         let Some(pid) = t.pid else { return };
         let sig = process::parse_signal(&t.spec.kill_signal).unwrap_or(Signal::SIGINT);
+        let name = if t.spec.kill_signal.is_empty() { "" } else { sig.as_str() };
         let timeout = t.spec.kill_timeout;
         let generation = t.generation;
-        if let Err(e) = self.signal_task(key, sig) {
+        if let Err(e) = self.signal_task_as(key, sig, name) {
             log::warn!("cannot signal {} (pid {pid}): {e}", self.label(key));
         }
         self.io.timers.arm(Instant::now() + timeout, Timer::Escalate { task: key, generation });

@@ -51,6 +51,9 @@ pub struct State {
     pub oom_killed: bool,
     pub error: String,
     pub image: String,
+    /// The signal that stops it (its image's STOPSIGNAL); empty for the
+    /// engine's default, SIGTERM.
+    pub stop_signal: String,
     /// When it ended (RFC 3339) if it ran and ended; empty if it never
     /// started or still runs.
     pub finished_at: String,
@@ -174,6 +177,7 @@ impl Engine {
             oom_killed: s["OOMKilled"].as_bool().unwrap_or(false),
             error: s["Error"].as_str().unwrap_or("").to_string(),
             image: v["Config"]["Image"].as_str().unwrap_or("").to_string(),
+            stop_signal: v["Config"]["StopSignal"].as_str().unwrap_or("").to_string(),
             finished_at: match s["Status"].as_str() {
                 Some("exited" | "dead") => s["FinishedAt"].as_str().unwrap_or("").to_string(),
                 _ => String::new(),

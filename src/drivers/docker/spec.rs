@@ -101,7 +101,10 @@ fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
     if let Some(h) = &c.hostname {
         config.insert("Hostname".into(), json!(r(h)));
     }
-    config.insert("StopSignal".into(), json!(t.kill_signal));
+    // Without a kill_signal the image's STOPSIGNAL stands.
+    if !t.kill_signal.is_empty() {
+        config.insert("StopSignal".into(), json!(t.kill_signal));
+    }
     config.insert("Tty".into(), json!(false));
     config.insert("AttachStdin".into(), json!(false));
 
@@ -327,7 +330,7 @@ mod tests {
         assert!(b.get("Cmd").is_none(), "the image's own CMD runs");
         assert_eq!(b["Env"][0], "NOMAD_TASK_NAME=t");
         assert_eq!(b["Labels"]["supd.task"], "t");
-        assert_eq!(b["StopSignal"], "SIGINT");
+        assert!(b.get("StopSignal").is_none(), "the image's STOPSIGNAL stands");
         assert_eq!(b["HostConfig"]["Ulimits"][0], json!({ "Name": "nofile", "Soft": 1024, "Hard": 4096 }));
         // memory_max is the hard limit, memory the reservation.
         let t = task("image = \"redis\"", "resources {\n memory = 100\n memory_max = 300\n }");

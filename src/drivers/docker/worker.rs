@@ -186,9 +186,20 @@ impl<K: Send + Clone + 'static> Docker<K> {
         });
     }
 
-    /// Sends a signal through the engine.
+    /// Sends a signal through the engine; an empty `signal` is the one
+    /// that stops the container (its image's STOPSIGNAL, else SIGTERM), as
+    /// the engine's own stop sends it.
     pub fn kill(&self, key: K, id: String, signal: String) {
         self.spawn("signal", key, move |engine, report| {
+            let signal = match signal.as_str() {
+                "" => engine
+                    .inspect(&id)
+                    .ok()
+                    .map(|s| s.stop_signal)
+                    .filter(|s| !s.is_empty())
+                    .unwrap_or_else(|| "SIGTERM".into()),
+                _ => signal,
+            };
             let mut sent = engine.kill(&id, &signal);
             // The engine refuses to signal a paused (frozen) container:
             // it is thawed to get the signal, as a stopped process would.

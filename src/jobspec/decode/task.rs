@@ -222,8 +222,13 @@ pub(super) fn task(
     let user = r.attr(b, "user").and_then(|a| r.literal(&a.value, "user"));
     let kill_timeout =
         r.attr(b, "kill_timeout").and_then(|a| r.duration(&a.value, "kill_timeout")).unwrap_or(Duration::from_secs(5));
+    // A container without one is stopped with its image's STOPSIGNAL,
+    // else SIGTERM, as Nomad's docker and podman drivers stop it (the
+    // engine's stop): "" stands for that.
+    let container_task = matches!(driver, Some(Driver::Docker | Driver::Podman));
     let kill_signal = match r.attr(b, "kill_signal") {
         Some(a) => r.enum_value(&a.value, "kill_signal", &SIGNALS).unwrap_or_else(|| "SIGINT".into()),
+        None if container_task => String::new(),
         None => "SIGINT".into(),
     };
     let shutdown_delay =
