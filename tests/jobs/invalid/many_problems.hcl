@@ -4,7 +4,7 @@
 #
 # expect: 15:10 error: invalid type "servise" — did you mean "service"? (type is one of "service", "batch", "system", "sysbatch")
 # expect: 17:3 warning: `update` in job is ignored by supd — it loads, but has no effect here
-# expect: 22:13 error: `count` must be between 0 and 4294967295, found -1
+# expect: 22:13 error: `count` must be between 0 and 10000, found -1
 # expect: 25:7 error: unknown key `atempts` in restart — did you mean `attempts`?
 # expect: 26:17 error: `delay` = 15 has no unit — write a unit, e.g. "15s" (Nomad would read a bare number as nanoseconds)
 # expect: 27:17 error: invalid mode "fial" — did you mean "fail"? (mode is one of "fail", "delay")

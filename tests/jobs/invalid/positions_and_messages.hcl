@@ -2,7 +2,7 @@
 # regexps, group check tasks and non-container drivers.
 # expect: 14:25 error: distinct_property value "two" must be a count, e.g. "2"
 # expect: 18:17 error: regular expression "linux(" does not compile: unclosed group
-# expect: 22:13 error: `count` must be between 0 and 4294967295, found 99999999999999999999
+# expect: 22:13 error: `count` must be between 0 and 10000, found 99999999999999999999
 # expect: 25:18 error: `interval`: duration "10" has no unit — write a unit, e.g. "10s"
 # expect: 26:18 error: `delay` must not be negative — write e.g. "30s"
 # expect: 34:20 error: the group has no task "servr" — did you mean "server"?
