@@ -515,3 +515,88 @@ fn a_fifo_or_a_device_at_a_template_destination_blocks_nothing() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid()), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
     assert!(s.wait_exit(Duration::from_secs(10)).is_some(), "supd stops on SIGTERM\n{}", s.log());
 }
+
+// --- 7. job files that would take all memory -----------------------------------
+
+/// Expressions that would make billions of values or gigabytes of text,
+/// and a count of billions: `validate` refuses each at once, naming the
+/// limit, and supd with them in its job directory keeps running the rest
+/// (the same pid across a reload) without growing.
+#[test]
+fn hcl2_bombs_are_refused_at_once_and_the_other_jobs_run_on() {
+    let group = r#"group "g" {
+    count = COUNT
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", ARG]
+      }
+    }
+  }"#;
+    let job = |name: &str, locals: &str, count: &str, arg: &str| {
+        format!("{locals}\njob \"{name}\" {{\n  {}\n}}\n", group.replace("COUNT", count).replace("ARG", arg))
+    };
+    let bombs = [
+        (
+            "nested",
+            job(
+                "nested",
+                r#"locals { a = [for i in range(10000) : [for j in range(10000) : "xxxxxxxxxxxxxxxx"]] }"#,
+                "1",
+                "\"${length(local.a)}\"",
+            ),
+            "values; at most 1000000",
+        ),
+        (
+            "grown",
+            job(
+                "grown",
+                "locals {\n  a0 = \"xxxxxxxxxxxxxxxx\"\n  a1 = replace(local.a0, \"x\", local.a0)\n  a2 = replace(local.a1, \"x\", local.a1)\n  a3 = replace(local.a2, \"x\", local.a2)\n}",
+                "1",
+                "local.a3",
+            ),
+            "MiB of text; at most 16 MiB",
+        ),
+        (
+            "repeated",
+            job(
+                "repeated",
+                "locals {\n  a = join(\"\", [for i in range(1000) : \"xxxxxxxxxxxxxxxx\"])\n  b = \"%{ for i in range(10000) }${local.a}%{ endfor }\"\n}",
+                "1",
+                "local.b",
+            ),
+            "MiB of text; at most 16 MiB",
+        ),
+        ("counted", job("counted", "", "4294967295", "\"true\""), "`count` must be between 0 and 10000"),
+    ];
+    let s = Supd::new();
+    s.write_job("other.hcl", &job_hcl("other", "g", "t"));
+    let s = s.start();
+    let other = pid(&s.wait_running("other/g/0/t"));
+    for (name, text, words) in &bombs {
+        let file = s.write_file(&format!("{name}.hcl"), text);
+        let started = std::time::Instant::now();
+        let out = run_within(Command::new(SUPCTL).arg("validate").arg(&file), Duration::from_secs(30));
+        let took = started.elapsed();
+        assert_eq!(out.status.code(), Some(1), "{name}: {}", describe(&out));
+        assert!(stdout(&out).contains(words), "{name}: the error names the limit: {}", describe(&out));
+        assert!(took < Duration::from_secs(1), "{name}: validate took {took:?}");
+        std::fs::copy(&file, s.path("jobs").join(format!("{name}.hcl"))).expect("into the job directory");
+    }
+    let reload =
+        run_within(Command::new(SUPCTL).arg("--socket").arg(s.socket()).arg("reload"), Duration::from_secs(30));
+    let text = format!("{}{}", stdout(&reload), stderr(&reload));
+    for (name, _, words) in &bombs {
+        assert!(text.contains(&format!("{name}.hcl")) && text.contains(words), "{name}: {text}");
+    }
+    let st = s.status();
+    assert_eq!(task(&st, "other/g/0/t").map(pid), Some(other), "the other job runs on, the same process");
+    let rss_kb: u64 = std::fs::read_to_string(format!("/proc/{}/status", s.pid()))
+        .expect("supd's status")
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM");
+    assert!(rss_kb < 256 * 1024, "supd's peak memory was {rss_kb} kB");
+}

@@ -19,6 +19,7 @@ use hcl_edit::template::Element;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod budget;
 mod funcs;
 
 /// The values given for a job's variables, from least to most important:
@@ -597,6 +598,10 @@ impl<'s> Eval<'s, '_> {
                 self.sink.claim(e.span());
                 return None;
             }
+        }
+        if let Err(m) = budget::check(&h, ctx) {
+            self.sink.eval_error(e.span(), m);
+            return None;
         }
         match h.evaluate(ctx) {
             Ok(v) => Some(v),

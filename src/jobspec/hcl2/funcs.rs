@@ -171,8 +171,24 @@ mod imp {
     pub fn chomp(a: Vec<Value>) -> R {
         Ok(Value::String(s(&a[0])?.trim_end_matches(['\n', '\r']).to_string()))
     }
+    /// A string result may be this long.
+    fn text_bounded(len: usize) -> Result<(), String> {
+        if len as u64 > super::super::budget::MAX_BYTES {
+            Err(format!(
+                "the result would be {} MiB of text; at most {} MiB",
+                len >> 20,
+                super::super::budget::MAX_BYTES >> 20
+            ))
+        } else {
+            Ok(())
+        }
+    }
     pub fn replace(a: Vec<Value>) -> R {
-        Ok(Value::String(s(&a[0])?.replace(&s(&a[1])?, &s(&a[2])?)))
+        let (x, from, to) = (s(&a[0])?, s(&a[1])?, s(&a[2])?);
+        // Measured before it is made: each match may grow the text.
+        let matches = if from.is_empty() { x.chars().count() + 1 } else { x.matches(from.as_str()).count() };
+        text_bounded(x.len().saturating_add(matches.saturating_mul(to.len())))?;
+        Ok(Value::String(x.replace(&from, &to)))
     }
     pub fn substr(a: Vec<Value>) -> R {
         let x: Vec<char> = s(&a[0])?.chars().collect();
@@ -195,6 +211,8 @@ mod imp {
     pub fn join(a: Vec<Value>) -> R {
         let sep = s(&a[0])?;
         let parts = list(&a[1])?.iter().map(s).collect::<Result<Vec<_>, _>>()?;
+        let len = parts.iter().map(String::len).sum::<usize>().saturating_add(sep.len().saturating_mul(parts.len()));
+        text_bounded(len)?;
         Ok(Value::String(parts.join(&sep)))
     }
     pub fn format(a: Vec<Value>) -> R {
@@ -203,6 +221,7 @@ mod imp {
         let mut args = a[1..].iter();
         let mut chars = f.chars().peekable();
         while let Some(c) = chars.next() {
+            text_bounded(out.len())?;
             if c != '%' {
                 out.push(c);
                 continue;

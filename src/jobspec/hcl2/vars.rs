@@ -127,6 +127,7 @@ fn from_text(text: &str, ty: &str) -> Result<Value, String> {
                 .and_then(|b| b.into_attributes().next().map(|a| a.expr).ok_or_else(|| "no value".to_string()))
         })
         .map_err(|e| e.to_string())?;
+    super::budget::check(&e, &Context::new())?;
     e.evaluate(&Context::new()).map_err(|e| e.kind().to_string())
 }
 
@@ -194,6 +195,7 @@ impl Eval<'_, '_> {
                     b.into_attributes()
                         .map(|a| {
                             let k = a.key.to_string();
+                            super::budget::check(&a.expr, &Context::new())?;
                             a.expr.evaluate(&Context::new()).map(|v| (k, v)).map_err(|e| e.kind().to_string())
                         })
                         .collect()
@@ -244,7 +246,8 @@ impl Eval<'_, '_> {
                     Some(v) => Ok(v),
                     None => {
                         let h: hcl::Expression = d.value.clone().into();
-                        h.evaluate(&Context::new()).map_err(|e| e.kind().to_string())
+                        super::budget::check(&h, &Context::new())
+                            .and_then(|()| h.evaluate(&Context::new()).map_err(|e| e.kind().to_string()))
                     }
                 });
             }
@@ -395,6 +398,11 @@ impl Eval<'_, '_> {
         // One context for all locals (cloning it per local costs more than
         // the evaluation): `local` holds those evaluated so far.
         ctx.declare_var("local", Value::Object(done.clone()));
+        if let Err(m) = super::budget::check(&h, ctx) {
+            self.sink.error(e.span(), format!("local `{name}`: {m}"));
+            failed.push(name.to_string());
+            return false;
+        }
         match h.evaluate(ctx) {
             Ok(v) => {
                 done.insert(name.to_string(), v);

@@ -1,0 +1,331 @@
+//! What evaluating an expression may make, bounded before it is evaluated.
+//!
+//! hcl-rs evaluates an expression whole: a `for` inside a `for` over
+//! `range(10000)` makes a hundred million values, and a template that
+//! repeats a large local grows it without end, until the allocator aborts
+//! the process (supd as PID 1 included). So every expression is first
+//! measured: an upper estimate of the values and string bytes its result
+//! holds, from the sizes of what it refers to (variables and locals are
+//! known by then) and of the collections it iterates (evaluated first,
+//! each measured the same way). Over [`MAX_VALUES`] or [`MAX_BYTES`], the
+//! expression is refused at its position, naming the limit, and nothing is
+//! evaluated.
+//!
+//! A `for` body that depends on its own loop variable is measured with the
+//! variable bound to the collection's last element (the largest of a
+//! `range`): an estimate, not a proof. The functions bound their own
+//! results as well (`funcs.rs`).
+
+use hcl::eval::{Context, Evaluate};
+use hcl::expr::{Expression, Operation, TemplateExpr};
+use hcl::template::{Directive, Element, Template};
+use hcl::{Identifier, Value};
+
+/// The most values (elements, keys, scalars) one expression may make.
+pub const MAX_VALUES: u64 = 1_000_000;
+/// The most string bytes one expression may make.
+pub const MAX_BYTES: u64 = 16 << 20;
+
+/// An estimate of what an expression makes: values and string bytes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Size {
+    values: u64,
+    bytes: u64,
+}
+
+impl Size {
+    const ONE: Size = Size { values: 1, bytes: 0 };
+
+    fn add(self, o: Size) -> Size {
+        Size { values: self.values.saturating_add(o.values), bytes: self.bytes.saturating_add(o.bytes) }
+    }
+
+    fn times(self, n: u64) -> Size {
+        Size { values: self.values.saturating_mul(n), bytes: self.bytes.saturating_mul(n) }
+    }
+
+    fn max(self, o: Size) -> Size {
+        Size { values: self.values.max(o.values), bytes: self.bytes.max(o.bytes) }
+    }
+
+    fn over(self) -> Option<String> {
+        if self.values > MAX_VALUES {
+            Some(format!(
+                "this expression would make about {} values; at most {MAX_VALUES} — iterate over less (a `for` inside a `for` multiplies)",
+                self.values
+            ))
+        } else if self.bytes > MAX_BYTES {
+            Some(format!(
+                "this expression would make about {} MiB of text; at most {} MiB — repeat less",
+                self.bytes >> 20,
+                MAX_BYTES >> 20
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+/// Refuses an expression whose result would be over the limits, with the
+/// reason; `Ok` lets it be evaluated.
+pub fn check(e: &Expression, ctx: &Context) -> Result<(), String> {
+    let size = measure(e, ctx, 0)?;
+    size.over().map_or(Ok(()), Err)
+}
+
+/// How deep expressions may nest before the measure gives up (hcl-rs
+/// recurses as deeply when it evaluates them).
+const MAX_DEPTH: usize = 256;
+
+fn measure(e: &Expression, ctx: &Context, depth: usize) -> Result<Size, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("expressions nest more than {MAX_DEPTH} deep"));
+    }
+    let m = |x: &Expression| measure(x, ctx, depth + 1);
+    let size = match e {
+        Expression::Null | Expression::Bool(_) | Expression::Number(_) => Size::ONE,
+        Expression::String(s) => Size { values: 1, bytes: s.len() as u64 },
+        Expression::Array(xs) => xs.iter().try_fold(Size::ONE, |acc, x| Ok::<_, String>(acc.add(m(x)?)))?,
+        Expression::Object(o) => {
+            o.values().try_fold(Size::ONE, |acc, x| Ok::<_, String>(acc.add(m(x)?).add(Size::ONE)))?
+        }
+        Expression::Variable(_) | Expression::Traversal(_) => lookup(e, ctx),
+        Expression::Parenthesis(x) => m(x)?,
+        Expression::Conditional(c) => m(&c.cond_expr)?.add(m(&c.true_expr)?.max(m(&c.false_expr)?)),
+        Expression::Operation(op) => match op.as_ref() {
+            Operation::Unary(u) => m(&u.expr)?,
+            Operation::Binary(b) => m(&b.lhs_expr)?.add(m(&b.rhs_expr)?),
+        },
+        Expression::FuncCall(f) => {
+            let args = f.args.iter().map(m).collect::<Result<Vec<_>, _>>()?;
+            let sum = args.iter().fold(Size::ONE, |acc, a| acc.add(*a));
+            match f.name.name.as_str() {
+                // What may make more than it is given: a number of values,
+                // a text repeated.
+                "range" => Size { values: range_len(&f.args, ctx).unwrap_or(0).saturating_add(1), bytes: 0 },
+                // The text each match grows by, from the arguments (each
+                // measured above, so cheap to evaluate).
+                "replace" => {
+                    let vals: Option<Vec<Value>> = f.args.iter().map(|a| a.evaluate(ctx).ok()).collect();
+                    match vals.as_deref() {
+                        Some([Value::String(x), Value::String(from), Value::String(to)]) => {
+                            let matches = if from.is_empty() {
+                                x.chars().count() as u64 + 1
+                            } else {
+                                x.matches(from.as_str()).count() as u64
+                            };
+                            sum.add(Size { values: 0, bytes: matches.saturating_mul(to.len() as u64) })
+                        }
+                        _ => sum,
+                    }
+                }
+                // Each value of the lists may repeat the format.
+                "formatlist" => {
+                    let format = args.first().map_or(0, |a| a.bytes);
+                    let n = args.iter().skip(1).map(|a| a.values).max().unwrap_or(1);
+                    sum.add(Size { values: n, bytes: format.saturating_mul(n) })
+                }
+                _ => sum,
+            }
+        }
+        Expression::ForExpr(f) => {
+            check_part(m(&f.collection_expr)?)?;
+            let items = f.collection_expr.evaluate(ctx).ok();
+            let n = items.as_ref().map_or(1, elements);
+            let mut inner = ctx.clone();
+            if let Some((k, v)) = items.as_ref().and_then(last) {
+                if let Some(key) = &f.key_var {
+                    inner.declare_var(key.clone(), k);
+                }
+                inner.declare_var(f.value_var.clone(), v);
+            } else {
+                declare_null(&mut inner, f.key_var.as_ref(), &f.value_var);
+            }
+            let mut body = measure(&f.value_expr, &inner, depth + 1)?;
+            if let Some(k) = &f.key_expr {
+                body = body.add(measure(k, &inner, depth + 1)?);
+            }
+            if let Some(c) = &f.cond_expr {
+                body = body.add(measure(c, &inner, depth + 1)?);
+            }
+            check_part(body)?;
+            Size::ONE.add(body.times(n))
+        }
+        Expression::TemplateExpr(t) => template(t, ctx, depth)?,
+        // Kinds added to hcl-rs later: left to the evaluation.
+        #[allow(unreachable_patterns)]
+        _ => Size::ONE,
+    };
+    Ok(size)
+}
+
+/// A part already over the limits ends the measure (its product would
+/// only say so later, or overflow).
+fn check_part(s: Size) -> Result<(), String> {
+    s.over().map_or(Ok(()), Err)
+}
+
+/// A reference's value is there already: its size is what it is.
+fn lookup(e: &Expression, ctx: &Context) -> Size {
+    // A traversal over a computed expression (`f(x)[0]`) is measured by
+    // what it starts from.
+    if let Expression::Traversal(t) = e
+        && !matches!(t.expr, Expression::Variable(_))
+    {
+        return measure(&t.expr, ctx, MAX_DEPTH).unwrap_or(Size::ONE);
+    }
+    e.evaluate(ctx).map_or(Size::ONE, |v| value_size(&v))
+}
+
+fn value_size(v: &Value) -> Size {
+    match v {
+        Value::String(s) => Size { values: 1, bytes: s.len() as u64 },
+        Value::Array(xs) => xs.iter().fold(Size::ONE, |acc, x| acc.add(value_size(x))),
+        Value::Object(o) => o
+            .iter()
+            .fold(Size::ONE, |acc, (k, x)| acc.add(value_size(x)).add(Size { values: 1, bytes: k.len() as u64 })),
+        _ => Size::ONE,
+    }
+}
+
+fn elements(v: &Value) -> u64 {
+    match v {
+        Value::Array(xs) => xs.len() as u64,
+        Value::Object(o) => o.len() as u64,
+        _ => 1,
+    }
+}
+
+/// The last (key, value) of a collection: what a loop variable is bound to
+/// while its body is measured.
+fn last(v: &Value) -> Option<(Value, Value)> {
+    match v {
+        Value::Array(xs) => xs.last().map(|x| (Value::from(xs.len().saturating_sub(1)), x.clone())),
+        Value::Object(o) => o.iter().last().map(|(k, x)| (Value::String(k.clone()), x.clone())),
+        _ => None,
+    }
+}
+
+fn declare_null(ctx: &mut Context, key: Option<&Identifier>, value: &Identifier) {
+    if let Some(k) = key {
+        ctx.declare_var(k.clone(), Value::Null);
+    }
+    ctx.declare_var(value.clone(), Value::Null);
+}
+
+/// The number of values `range(...)` makes, from its arguments.
+fn range_len(args: &[Expression], ctx: &Context) -> Option<u64> {
+    let n = |e: &Expression| e.evaluate(ctx).ok()?.as_f64();
+    let (start, end, step) = match args {
+        [end] => (0.0, n(end)?, 1.0),
+        [start, end] => (n(start)?, n(end)?, 1.0),
+        [start, end, step] => (n(start)?, n(end)?, n(step)?),
+        _ => return None,
+    };
+    if step == 0.0 {
+        return None;
+    }
+    let len = ((end - start) / step).ceil();
+    (len.is_finite() && len > 0.0).then(|| len.min(u64::MAX as f64) as u64)
+}
+
+/// A string template: its literal text, each interpolation, and each
+/// `%{ for }` directive's body times its collection.
+fn template(t: &TemplateExpr, ctx: &Context, depth: usize) -> Result<Size, String> {
+    let Ok(parsed) = Template::from_expr(t) else { return Ok(Size::ONE) };
+    elements_of(&parsed, ctx, depth)
+}
+
+fn elements_of(t: &Template, ctx: &Context, depth: usize) -> Result<Size, String> {
+    if depth > MAX_DEPTH {
+        return Err(format!("templates nest more than {MAX_DEPTH} deep"));
+    }
+    let mut size = Size::ONE;
+    for el in t.elements() {
+        let part = match el {
+            Element::Literal(s) => Size { values: 0, bytes: s.len() as u64 },
+            Element::Interpolation(i) => measure(&i.expr, ctx, depth + 1)?,
+            Element::Directive(d) => match d.as_ref() {
+                Directive::If(i) => {
+                    let t = elements_of(&i.true_template, ctx, depth + 1)?;
+                    let f =
+                        i.false_template.as_ref().map_or(Ok(Size::default()), |f| elements_of(f, ctx, depth + 1))?;
+                    measure(&i.cond_expr, ctx, depth + 1)?.add(t.max(f))
+                }
+                Directive::For(f) => {
+                    check_part(measure(&f.collection_expr, ctx, depth + 1)?)?;
+                    let items = f.collection_expr.evaluate(ctx).ok();
+                    let n = items.as_ref().map_or(1, elements);
+                    let mut inner = ctx.clone();
+                    if let Some((k, v)) = items.as_ref().and_then(last) {
+                        if let Some(key) = &f.key_var {
+                            inner.declare_var(key.clone(), k);
+                        }
+                        inner.declare_var(f.value_var.clone(), v);
+                    } else {
+                        declare_null(&mut inner, f.key_var.as_ref(), &f.value_var);
+                    }
+                    let body = elements_of(&f.template, &inner, depth + 1)?;
+                    check_part(body)?;
+                    body.times(n)
+                }
+            },
+        };
+        size = size.add(part);
+        check_part(size)?;
+    }
+    Ok(size)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expr(src: &str) -> Expression {
+        let body: hcl::Body = hcl::from_str(&format!("x = {src}\n")).unwrap();
+        body.attributes().next().unwrap().expr().clone()
+    }
+
+    /// `local.a` is `a`; the functions `src` calls are declared.
+    fn ctx_with(src: &str, a: &str) -> Context<'static> {
+        let mut ctx = Context::new();
+        super::super::funcs::declare(&mut ctx, src);
+        ctx.declare_var("local", Value::Object([("a".to_string(), Value::String(a.into()))].into_iter().collect()));
+        ctx
+    }
+
+    #[test]
+    fn bombs_are_refused_before_they_are_evaluated() {
+        let big = "x".repeat(1 << 20);
+        let refused = |src: &str| check(&expr(src), &ctx_with(src, &big)).unwrap_err();
+        let e = refused(r#"[for i in range(10000) : [for j in range(10000) : "xxxxxxxxxxxxxxxx"]]"#);
+        assert!(e.contains("values; at most 1000000"), "{e}");
+        let e = refused(
+            r#""${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}${local.a}""#,
+        );
+        assert!(e.contains("MiB of text; at most 16 MiB"), "{e}");
+        let e = refused(r#"replace(local.a, "x", local.a)"#);
+        assert!(e.contains("MiB of text"), "{e}");
+        let e = refused(r#""%{ for i in range(10000) }${local.a}%{ endfor }""#);
+        assert!(e.contains("MiB of text"), "{e}");
+        // The loop variable's last value stands for its largest.
+        let e = refused(r#"[for i in range(2000) : [for j in range(i) : i]]"#);
+        assert!(e.contains("values"), "{e}");
+    }
+
+    #[test]
+    fn ordinary_expressions_pass() {
+        for src in [
+            r#"[for i in range(100) : "item-${i}"]"#,
+            r#"{ for k, v in { a = 1, b = 2 } : k => v * 2 }"#,
+            r#"replace(local.a, "b", "xyz")"#,
+            r#""%{ for i in range(3) }${i},%{ endfor }""#,
+            r#"[for i in range(1000) : [for j in range(100) : j]]"#,
+            // A few matches of a large text: measured by its matches.
+            r#"replace("${local.a}${local.a}", "b", local.a)"#,
+            r#"join(", ", [for i in range(1000) : "${local.a}-${i}"])"#,
+        ] {
+            check(&expr(src), &ctx_with(src, "abc")).unwrap_or_else(|e| panic!("{src}: {e}"));
+        }
+    }
+}
