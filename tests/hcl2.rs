@@ -1,7 +1,8 @@
 //! HCL2 job files run for real: a task's command line built from
 //! variables, locals and functions gets each variable's value from the
-//! right source, lowest first: `default`, `NOMAD_VAR_<name>`, variable files
-//! (`NAME.vars.hcl` beside the job file, `--var-file`), `--var`; runtime
+//! right source, lowest first: `default`, `NOMAD_VAR_<name>` (supctl's),
+//! variable files (`NAME.vars.hcl` beside the job file, `--var-file`),
+//! `--var`; runtime
 //! references stay for the task's start.
 
 mod common;
@@ -52,15 +53,29 @@ fn job(name: &str, out: &str) -> String {
 #[test]
 fn values_come_from_each_source_in_nomads_order() {
     let s = Supd::new();
-    // The job directory: defaults, supd's NOMAD_VAR_*, then NAME.vars.hcl.
+    // The job directory: defaults, then NAME.vars.hcl. supd's own
+    // NOMAD_VAR_* count for nothing (they are supctl's, as they are Nomad's
+    // CLI's) and reach no task, nor do the tokens of Nomad's env.denylist.
     s.write_job("dir.hcl", &job("dir", "dir.out"));
     s.write_job("dir.vars.hcl", "c = \"file\"\nd = \"file\"\n");
-    let s = s.start_with_env(&[("NOMAD_VAR_b", "env"), ("NOMAD_VAR_c", "env"), ("NOMAD_VAR_d", "env")]);
-    assert_eq!(s.wait_lines("dir.out", 1), ["DEF-env-file+file dir x0"]);
+    s.write_job(
+        "leak.hcl",
+        "job \"leak\" {\n  type = \"batch\"\n  task \"t\" {\n    driver = \"raw_exec\"\n    config {\n      command = \"/bin/sh\"\n      args    = [\"-c\", \"echo [$NOMAD_VAR_b][$VAULT_TOKEN][$AWS_SECRET_ACCESS_KEY][$KEPT] > @DIR@/leak.out\"]\n    }\n  }\n}\n",
+    );
+    let s = s.start_with_env(&[
+        ("NOMAD_VAR_b", "env"),
+        ("NOMAD_VAR_c", "env"),
+        ("NOMAD_VAR_d", "env"),
+        ("VAULT_TOKEN", "s.secret"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("KEPT", "kept"),
+    ]);
+    assert_eq!(s.wait_lines("dir.out", 1), ["DEF-def-file+file dir x0"]);
+    assert_eq!(s.wait_lines("leak.out", 1), ["[][][][kept]"]);
     // The vars file is not a job.
     let st = s.status();
     let jobs: Vec<&str> = st["jobs"].as_array().expect("jobs").iter().filter_map(|j| j["name"].as_str()).collect();
-    assert_eq!(jobs, ["dir"], "{}", pretty(&st));
+    assert_eq!(jobs, ["dir", "leak"], "{}", pretty(&st));
 
     // supctl job run: supctl's NOMAD_VAR_*, then --var-file, then --var.
     let file = s.write_file("cli.hcl", &job("cli", "cli.out"));

@@ -600,3 +600,38 @@ fn hcl2_bombs_are_refused_at_once_and_the_other_jobs_run_on() {
         .expect("VmHWM");
     assert!(rss_kb < 256 * 1024, "supd's peak memory was {rss_kb} kB");
 }
+
+// --- 8. what supd writes down ----------------------------------------------------
+
+/// supd's state (the jobs' sources and the variables given with them) is
+/// root's alone, and task output is readable by its group at most: no
+/// file of either is readable by others.
+#[test]
+fn state_and_task_logs_are_not_readable_by_others() {
+    let s = Supd::new();
+    s.write_job("web.hcl", &job_hcl("web", "g", "t"));
+    let s = s.start();
+    s.wait_running("web/g/0/t");
+    let file = s.write_file("run.hcl", &job_hcl("ran", "g", "t"));
+    s.supctl_ok(&["job", "run", file.to_str().expect("UTF-8")]);
+    s.wait_running("ran/g/0/t");
+    s.supctl_ok(&["shutdown"]);
+    let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0);
+    let state = s.path("state");
+    assert_eq!(mode(&state) & 0o066, 0, "the state directory cannot be listed by others: {:o}", mode(&state));
+    let files: Vec<PathBuf> = std::fs::read_dir(&state)
+        .expect("state dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    assert!(files.iter().any(|p| p.ends_with("state.json")), "{files:?}");
+    for f in &files {
+        assert_eq!(mode(f), 0o600, "{} is root's alone", f.display());
+    }
+    let logs = output_files(&s.path("logs"));
+    assert!(!logs.is_empty(), "the tasks wrote output");
+    for f in &logs {
+        assert_eq!(mode(f) & 0o007, 0, "{} is not readable by others: {:o}", f.display(), mode(f));
+    }
+    assert_eq!(mode(&s.path("logs")) & 0o007, 0, "the log directory: {:o}", mode(&s.path("logs")));
+}

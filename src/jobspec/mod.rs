@@ -173,10 +173,13 @@ pub fn read_source(path: &Path) -> Result<Vec<u8>, ReadError> {
     Ok(bytes)
 }
 
-/// Reads and parses a job file. An unreadable, oversized, non-UTF-8 or
-/// not regular file is reported as a diagnostic, never a panic or a hang.
+/// Reads and parses a file of the job directory. An unreadable,
+/// oversized, non-UTF-8 or not regular file is reported as a diagnostic,
+/// never a panic or a hang. Its variables' values come from
+/// `NAME.vars.hcl` beside it, never from supd's environment
+/// (`NOMAD_VAR_*` is supctl's, as it is Nomad's CLI's).
 pub fn parse_file(path: &Path) -> Parsed {
-    let mut vars = hcl2::Vars::from_env();
+    let mut vars = hcl2::Vars::default();
     if let Some(vf) = vars_file_of(path)
         && let Ok(bytes) = read_source(&vf)
     {

@@ -11,6 +11,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 pub mod console;
@@ -194,12 +195,14 @@ impl Capture {
 
     fn open_current(&mut self) -> std::io::Result<()> {
         if !self.located {
-            std::fs::create_dir_all(&self.dir)?;
+            // Task output may hold what the task was given: its owner's
+            // group may read it (0750, 0640), no one else.
+            std::fs::DirBuilder::new().recursive(true).mode(0o750).create(&self.dir)?;
             self.index = existing(&self.dir, &self.base).into_iter().max().unwrap_or(0);
             self.located = true;
         }
         let path = self.current_path()?;
-        let f = OpenOptions::new().create(true).append(true).open(&path)?;
+        let f = OpenOptions::new().create(true).append(true).mode(0o640).open(&path)?;
         self.size = f.metadata()?.len();
         self.at_line_start = self.size == 0 || ends_with_newline(&path);
         self.file = Some(f);

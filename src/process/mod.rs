@@ -13,7 +13,6 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill, killpg};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 pub mod cgroup;
@@ -331,10 +330,37 @@ pub fn environ_vars<const N: usize>(pid: Pid, names: [&str; N]) -> [Option<Strin
     out
 }
 
-/// supd's own environment for tasks: everything but `NOTIFY_SOCKET`.
+/// What of supd's own environment never reaches a task: the variables
+/// of Nomad's default `env.denylist` (tokens and cloud credentials),
+/// `NOTIFY_SOCKET` (supd's own), and `NOMAD_VAR_*` (job variables, given
+/// to `supctl`, not tasks).
+const DENIED_ENV: &[&str] = &[
+    "NOTIFY_SOCKET",
+    "CONSUL_TOKEN",
+    "CONSUL_HTTP_TOKEN",
+    "CONSUL_HTTP_TOKEN_FILE",
+    "NOMAD_TOKEN",
+    "VAULT_TOKEN",
+    "CONSUL_LICENSE",
+    "NOMAD_LICENSE",
+    "VAULT_LICENSE",
+    "CONSUL_LICENSE_PATH",
+    "NOMAD_LICENSE_PATH",
+    "VAULT_LICENSE_PATH",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+];
+
+/// supd's own environment for tasks, as Nomad's drivers pass the client's
+/// (less [`DENIED_ENV`]).
 pub fn inherited_env() -> Vec<(String, String)> {
     std::env::vars_os()
-        .filter(|(k, _)| k != &OsString::from("NOTIFY_SOCKET"))
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            !DENIED_ENV.contains(&k.as_ref()) && !k.starts_with("NOMAD_VAR_")
+        })
         .filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?)))
         .collect()
 }

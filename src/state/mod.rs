@@ -275,8 +275,8 @@ impl Journal {
 
     fn write(&mut self, dir: &Path, task: Option<&TaskSaved>, started: Option<&Started>) -> std::io::Result<()> {
         if self.file.is_none() {
-            std::fs::create_dir_all(dir)?;
-            self.file = Some(std::fs::OpenOptions::new().create(true).append(true).open(journal_path(dir))?);
+            private_dir(dir)?;
+            self.file = Some(private_file().append(true).open(journal_path(dir))?);
         }
         self.seq += 1;
         let mut line =
@@ -466,18 +466,41 @@ pub fn save_with(dir: &Path, state: &mut Saved, journal: &mut Journal) -> std::i
     if journal.bytes > 0 || journal.file.is_some() {
         journal.file = None;
         journal.bytes = 0;
-        std::fs::File::create(journal_path(dir))?;
+        private_file().write(true).truncate(true).open(journal_path(dir))?;
+    }
+    Ok(())
+}
+
+/// State files are root's alone (0600: they hold the jobs' sources and
+/// the variables given with them).
+fn private_file() -> std::fs::OpenOptions {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut o = std::fs::OpenOptions::new();
+    o.create(true).mode(0o600);
+    o
+}
+
+/// The state directory: no one else may list it (0711: the allocation
+/// directories below it, the default `data_dir`, stay reachable for tasks
+/// that run as another user). One made wider by an earlier supd is
+/// narrowed.
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new().recursive(true).mode(0o711).create(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
+    if mode & 0o066 != 0 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & !0o066))?;
     }
     Ok(())
 }
 
 /// Writes the state atomically.
 pub fn save(dir: &Path, state: &Saved) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
+    private_dir(dir)?;
     let tmp = dir.join("state.json.tmp");
     let data = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = private_file().write(true).truncate(true).open(&tmp)?;
         f.write_all(&data)?;
         f.sync_all()?;
     }
