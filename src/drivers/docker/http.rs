@@ -1,13 +1,15 @@
 //! A small HTTP/1.1 client over the engine's Unix socket: one request per
 //! connection (`Connection: close`), bodies by `Content-Length`, chunked
-//! encoding or the end of the connection. Every read and write has a
-//! timeout; a stream (logs that follow a container) has none once its
-//! headers are in. It blocks: only driver threads use it, never the loop.
+//! encoding or the end of the connection. A request has a deadline for
+//! the whole of its answer, not only for each read (an engine that
+//! trickles a byte a second would never trip a per-read timeout); a
+//! stream (logs that follow a container) has none once its headers are
+//! in. It blocks: only driver threads use it, never the loop.
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Where the engine listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,11 +118,41 @@ pub fn stream(
     timeout: Duration,
     follow: bool,
 ) -> io::Result<(u16, Body)> {
-    let (status, reader) = open(ep, method, path, body, timeout)?;
+    let (status, mut reader) = open(ep, method, path, body, timeout)?;
     if follow {
-        reader.inner.get_ref().set_read_timeout(None)?;
+        reader.inner.get_mut().deadline = None;
+        reader.inner.get_ref().sock.set_read_timeout(None)?;
     }
     Ok((status, reader))
+}
+
+/// The engine's socket, read within the deadline of the request.
+struct Timed {
+    sock: UnixStream,
+    deadline: Option<Instant>,
+    limit: Duration,
+}
+
+impl Timed {
+    fn timed_out(&self) -> io::Error {
+        io::Error::new(io::ErrorKind::TimedOut, format!("it did not answer within {} s", self.limit.as_secs_f64()))
+    }
+}
+
+impl Read for Timed {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if let Some(d) = self.deadline {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(self.timed_out());
+            }
+            self.sock.set_read_timeout(Some(left))?;
+        }
+        self.sock.read(buf).map_err(|e| match e.kind() {
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => self.timed_out(),
+            _ => e,
+        })
+    }
 }
 
 fn open(
@@ -143,10 +175,19 @@ fn open(
         head.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", payload.len()));
     }
     head.push_str("\r\n");
+    let deadline = Instant::now() + timeout;
     let mut w = &sock;
-    w.write_all(head.as_bytes())?;
-    w.write_all(&payload)?;
-    let mut reader = BufReader::with_capacity(16 * 1024, sock);
+    let timed_out = |e: io::Error| match e.kind() {
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("it did not take the request within {} s", timeout.as_secs_f64()),
+        ),
+        _ => e,
+    };
+    w.write_all(head.as_bytes()).map_err(timed_out)?;
+    w.write_all(&payload).map_err(timed_out)?;
+    let timed = Timed { sock, deadline: Some(deadline), limit: timeout };
+    let mut reader = BufReader::with_capacity(16 * 1024, timed);
     let status = read_head(&mut reader)?;
     Ok((status.0, Body { inner: reader, framing: status.1 }))
 }
@@ -163,7 +204,7 @@ enum Framing {
 }
 
 /// Reads the status line and headers: the status and how the body is framed.
-fn read_head(r: &mut BufReader<UnixStream>) -> io::Result<(u16, Framing)> {
+fn read_head(r: &mut BufReader<Timed>) -> io::Result<(u16, Framing)> {
     let mut line = String::new();
     let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("the engine answered garbage: {what}"));
     let mut status = None;
@@ -214,7 +255,7 @@ fn read_head(r: &mut BufReader<UnixStream>) -> io::Result<(u16, Framing)> {
 
 /// A response body, unframed.
 pub struct Body {
-    inner: BufReader<UnixStream>,
+    inner: BufReader<Timed>,
     framing: Framing,
 }
 
@@ -222,7 +263,7 @@ impl Body {
     /// Shuts the connection down, which ends a blocked read of another
     /// thread holding a clone.
     pub fn shutdown_handle(&self) -> io::Result<UnixStream> {
-        self.inner.get_ref().try_clone()
+        self.inner.get_ref().sock.try_clone()
     }
 }
 
@@ -365,6 +406,34 @@ mod tests {
         let e = request(&Endpoint::parse("/nonexistent/d.sock").unwrap(), "GET", "/x", None, Duration::from_secs(1))
             .unwrap_err();
         assert!(e.to_string().contains("unix:///nonexistent/d.sock"), "{e}");
+    }
+
+    /// An engine that answers a byte at a time, each within the read
+    /// timeout, is cut off at the request's deadline, and the error says
+    /// so in words (not "os error 11").
+    #[test]
+    fn a_trickling_engine_is_cut_off_at_the_deadline() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("slow.sock");
+        let l = UnixListener::bind(&path).unwrap();
+        let h = std::thread::spawn(move || {
+            let (mut s, _) = l.accept().unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            for b in b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n".iter().chain([b'x'; 100].iter()) {
+                if s.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let t = Instant::now();
+        let e = request(&Endpoint { socket: path }, "GET", "/x", None, Duration::from_millis(400)).unwrap_err();
+        let took = t.elapsed();
+        assert!(took >= Duration::from_millis(350) && took < Duration::from_secs(2), "{took:?}");
+        assert_eq!(e.kind(), io::ErrorKind::TimedOut);
+        assert!(e.to_string().contains("did not answer within 0.4 s"), "{e}");
+        let _ = h.join();
     }
 
     #[test]
