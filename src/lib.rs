@@ -3,6 +3,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod beneath; // file operations that cannot leave a directory (no link followed, no FIFO opened)
 pub mod checks; // tcp, http and script health checks as non-blocking state machines
 pub mod config; // embedded defaults: job directory, socket
 pub mod control; // the socket protocol shared by supd and supctl; the client side

@@ -174,7 +174,11 @@ pub fn check(text: &str, left: &str, right: &str) -> Vec<Problem> {
     }
     problems.extend(found.into_iter().filter_map(|(offset, name)| {
         let (line, column) = line_col(text, offset);
-        refusal(&name).map(|message| Problem { line, column, message })
+        let message = match name.strip_prefix(FILE_ARG) {
+            Some(path) => file_refusal(path),
+            None => refusal(&name),
+        };
+        message.map(|message| Problem { line, column, message })
     }));
     problems.sort_by_key(|p| (p.line, p.column));
     problems
@@ -224,11 +228,39 @@ fn walk_node(n: &Node, out: &mut Vec<(usize, String)>) {
     }
 }
 
+/// Marks a literal path given to `file` among the names [`walk_list`]
+/// collects (no function name starts with a NUL).
+const FILE_ARG: &str = "\0file:";
+
 fn walk_pipe(p: &PipeNode, out: &mut Vec<(usize, String)>) {
     for c in &p.commands {
+        if let [Expr::Identifier(_, f), Expr::String(pos, path), ..] = c.args.as_slice()
+            && f.as_str() == "file"
+        {
+            out.push((pos.offset, format!("{FILE_ARG}{path}")));
+        }
         for a in &c.args {
             walk_expr(a, out);
         }
+    }
+}
+
+/// Why `file` of this literal path would be refused when the task starts:
+/// a template reads files only below the task directory and `alloc/`, as
+/// Nomad's template sandbox allows (an absolute path is the task's own
+/// only when it names the task directory, which no job file can know).
+fn file_refusal(path: &str) -> Option<String> {
+    let outside = || {
+        Some(format!(
+            "`file {path:?}` reads outside the task directory — templates read files only below it and the shared alloc/; use a relative path such as \"local/app.conf\" or \"${{NOMAD_ALLOC_DIR}}/shared.conf\""
+        ))
+    };
+    if path.starts_with('/') {
+        return outside();
+    }
+    match super::taskdir_blocks::destination_place(path) {
+        Ok(_) => None,
+        Err(_) => outside(),
     }
 }
 
@@ -349,6 +381,19 @@ mod tests {
             "{{- env \"A\" -}}",
         ] {
             assert_eq!(messages(t), Vec::<String>::new(), "{t}");
+        }
+    }
+
+    /// `file` of a literal path outside the task directory is what the
+    /// start would refuse: validation says so at its place.
+    #[test]
+    fn file_outside_the_task_directory_is_refused_at_its_place() {
+        let m = messages("a={{ file \"/etc/shadow\" }}");
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].starts_with("1:11 `file \"/etc/shadow\"` reads outside the task directory"), "{m:?}");
+        assert_eq!(messages("{{ \"x\" | printf \"%s\" }}{{ file \"../../../etc/passwd\" }}").len(), 1);
+        for ok in ["{{ file \"local/a.conf\" }}", "{{ file \"${NOMAD_ALLOC_DIR}/b\" }}", "{{ file \"../alloc/c\" }}"] {
+            assert_eq!(messages(ok), Vec::<String>::new(), "{ok}");
         }
     }
 

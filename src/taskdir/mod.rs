@@ -7,7 +7,7 @@
 //! and a `mio::Waker`; everything else is quick enough for the loop.
 
 pub mod artifact;
-pub mod beneath;
+pub use crate::beneath;
 mod funcs;
 pub mod layout;
 pub mod render;

@@ -414,13 +414,52 @@ mod imp {
     pub fn jsondecode(a: Vec<Value>) -> R {
         serde_json::from_str::<Value>(&s(&a[0])?).map_err(|e| format!("not JSON: {e}"))
     }
+    /// A file below the job file's directory, walked there without
+    /// following a link: a job file cannot read what its directory does
+    /// not hold (as Nomad's jobspec2 file() is confined to its base).
     pub fn file(a: Vec<Value>) -> R {
         let rel = s(&a[0])?;
-        let path = BASE.with(|b| b.borrow().clone()).unwrap_or_default().join(&rel);
-        let bytes = crate::jobspec::read_source(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        if bytes.len() > MAX_FILE {
-            return Err(format!("{} is {} bytes; file() reads at most {MAX_FILE}", path.display(), bytes.len()));
+        let base = BASE.with(|b| b.borrow().clone()).unwrap_or_default();
+        let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+        if rel.starts_with('/') || parts.contains(&"..") {
+            return Err(format!(
+                "{rel:?} is outside the job file's directory — file() reads only below it; copy the file there"
+            ));
         }
-        String::from_utf8(bytes).map(Value::String).map_err(|_| format!("{} is not UTF-8 text", path.display()))
+        let Some((name, dirs)) = parts.split_last() else { return Err("the path is empty".into()) };
+        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        let shown = base.join(&rel).display().to_string();
+        let bytes = crate::beneath::Dir::open(&base)
+            .and_then(|d| d.subdir(dirs, None))
+            .and_then(|d| d.read(name, MAX_FILE as u64))
+            .map_err(|e| match e.errno {
+                nix::errno::Errno::EFBIG => format!("{shown}: file() reads at most {MAX_FILE} bytes"),
+                _ => format!("{shown}: {e}"),
+            })?;
+        String::from_utf8(bytes).map(Value::String).map_err(|_| format!("{shown} is not UTF-8 text"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// file() reads below the job file's directory and nowhere else.
+    #[test]
+    fn file_reads_only_below_the_job_files_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("conf")).unwrap();
+        std::fs::write(dir.path().join("conf/a.txt"), "hello").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("link")).unwrap();
+        set_base(Some(dir.path().to_path_buf()));
+        let read = |p: &str| call("file", vec![Value::String(p.into())]).unwrap();
+        assert_eq!(read("conf/a.txt"), Ok(Value::String("hello".into())));
+        assert_eq!(read("./conf/a.txt"), Ok(Value::String("hello".into())));
+        for bad in ["/etc/passwd", "../etc/passwd", "conf/../../x"] {
+            let e = read(bad).unwrap_err();
+            assert!(e.contains("outside the job file's directory"), "{bad}: {e}");
+        }
+        assert!(read("link").unwrap_err().contains("symbolic link"));
+        set_base(None);
     }
 }
