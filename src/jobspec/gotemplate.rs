@@ -160,6 +160,17 @@ pub struct Problem {
 /// gotmpl parses it; only the first syntax error is known), then each
 /// function it names that supd cannot render.
 pub fn check(text: &str, left: &str, right: &str) -> Vec<Problem> {
+    problems(text, left, right, false)
+}
+
+/// [`check`], and each `file` of a literal path the start would refuse (a
+/// job's template, checked where no task directory exists yet; at the
+/// start, the task's own absolute path is known and allowed).
+pub fn check_job(text: &str, left: &str, right: &str) -> Vec<Problem> {
+    problems(text, left, right, true)
+}
+
+fn problems(text: &str, left: &str, right: &str, files: bool) -> Vec<Problem> {
     let mut problems = blocks(text, left, right);
     let (list, defines) = match Parser::new(text, left, right).and_then(Parser::parse) {
         Ok(tree) => tree,
@@ -175,7 +186,8 @@ pub fn check(text: &str, left: &str, right: &str) -> Vec<Problem> {
     problems.extend(found.into_iter().filter_map(|(offset, name)| {
         let (line, column) = line_col(text, offset);
         let message = match name.strip_prefix(FILE_ARG) {
-            Some(path) => file_refusal(path),
+            Some(path) if files => file_refusal(path),
+            Some(_) => None,
             None => refusal(&name),
         };
         message.map(|message| Problem { line, column, message })
@@ -365,7 +377,7 @@ mod tests {
     use super::*;
 
     fn messages(text: &str) -> Vec<String> {
-        check(text, "{{", "}}").into_iter().map(|p| format!("{}:{} {}", p.line, p.column, p.message)).collect()
+        check_job(text, "{{", "}}").into_iter().map(|p| format!("{}:{} {}", p.line, p.column, p.message)).collect()
     }
 
     #[test]

@@ -632,7 +632,7 @@ fn unescape(s: &str) -> String {
 /// file when the text maps onto it character by character, else at the
 /// start of the value; the message gives the place inside the template.
 fn check_text(r: &mut Reader, expr: &Expression, text: &str, left: &str, right: &str) {
-    let problems = gotemplate::check(text, left, right);
+    let problems = gotemplate::check_job(text, left, right);
     if problems.is_empty() {
         return;
     }
