@@ -1863,3 +1863,76 @@ fn a_reload_is_all_or_nothing() {
     let table = s.supctl(&["status"]);
     assert!(!String::from_utf8_lossy(&table.stderr).contains("bad.hcl"), "{}", describe(&table));
 }
+
+/// Every restart decision is one line of supd's own log (what `docker
+/// logs` shows of a container whose init is supd): how the run ended, the
+/// delay and the attempt of the budget, then why there is no restart.
+#[test]
+fn restart_decisions_are_in_supds_log() {
+    let s = Supd::new();
+    s.write_job(
+        "flaky.hcl",
+        r#"job "flaky" {
+  group "g" {
+    restart {
+      attempts = 2
+      interval = "10m"
+      delay    = "0s"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exit 3"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    s.wait_dead("flaky/g/0/t");
+    let log = s.log();
+    for line in [
+        "flaky.g[0]/t: ended with exit code 3; restarting in 0s (attempt 1 of 2 in 10m0s)",
+        "flaky.g[0]/t: ended with exit code 3; restarting in 0s (attempt 2 of 2 in 10m0s)",
+        "flaky.g[0]/t: ended with exit code 3; not restarting: Exceeded allowed attempts 2 in interval 10m0s",
+    ] {
+        assert!(log.contains(line), "{line:?} is in supd's log\n{log}");
+    }
+}
+
+/// USR1, USR2 and WINCH, which supd has no use for, reach every running
+/// task, as a container's init (tini, dumb-init) passes them on.
+#[test]
+fn signals_supd_does_not_use_are_forwarded_to_every_task() {
+    let s = Supd::new();
+    let job = |name: &str| {
+        format!(
+            r#"job "{name}" {{
+  task "t" {{
+    driver = "raw_exec"
+    config {{
+      command = "/bin/sh"
+      args    = ["-c", "trap 'echo usr1 >> @DIR@/{name}' USR1; trap 'echo winch >> @DIR@/{name}' WINCH; echo ready >> @DIR@/{name}; while :; do sleep 0.1; done"]
+    }}
+  }}
+}}"#
+        )
+    };
+    s.write_job("a.hcl", &job("a"));
+    s.write_job("b.hcl", &job("b"));
+    let s = s.start();
+    for name in ["a", "b"] {
+        s.wait_lines(name, 1);
+    }
+    for sig in [Signal::SIGUSR1, Signal::SIGWINCH] {
+        nix::sys::signal::kill(Pid::from_raw(s.pid()), sig).expect("signal supd");
+    }
+    for name in ["a", "b"] {
+        let got = s.wait_lines(name, 3);
+        assert!(got.contains(&"usr1".to_string()) && got.contains(&"winch".to_string()), "{name}: {got:?}");
+    }
+    assert!(s.log().contains("SIGUSR1: forwarded to 2 running tasks"), "{}", s.log());
+    assert_eq!(task(&s.status(), "a/t/0/t").expect("task")["state"], "running", "supd itself did not stop");
+}

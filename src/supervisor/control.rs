@@ -726,3 +726,33 @@ impl Selection {
             && self.task.as_ref().is_none_or(|t| &l.task == t)
     }
 }
+
+impl Supervisor {
+    /// Sends `sig` to every task that runs (a host task's process group,
+    /// a container's first process), and says so once.
+    pub(super) fn forward_signal(&mut self, sig: i32) {
+        let Ok(signal) = nix::sys::signal::Signal::try_from(sig) else { return };
+        let mut keys = Vec::new();
+        for (serial, run) in &self.jobs.runs {
+            for (ii, inst) in run.instances.iter().enumerate() {
+                for (ti, t) in inst.tasks.iter().enumerate() {
+                    if t.pid.is_some() {
+                        keys.push(TaskKey { run: *serial, inst: ii, task: ti });
+                    }
+                }
+            }
+        }
+        let mut sent = 0;
+        for key in keys {
+            match self.signal_task(key, signal) {
+                Ok(()) => sent += 1,
+                Err(e) => log::warn!("{}: cannot forward {}: {e}", self.label(key), process::signal_name(sig)),
+            }
+        }
+        log::info!(
+            "{}: forwarded to {sent} running task{}",
+            process::signal_name(sig),
+            if sent == 1 { "" } else { "s" }
+        );
+    }
+}

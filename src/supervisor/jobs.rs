@@ -97,6 +97,31 @@ impl Jobs {
         self.current_runs().all(|r| r.instances.iter().all(|i| i.removed || i.status() == InstanceStatus::Complete))
     }
 
+    /// supd's exit status once every job has ended (`--exit-when-done`):
+    /// 0 when every instance completed; else the exit code of the first
+    /// task that failed (jobs in the order they came, then instances and
+    /// tasks in order), a signal as 128 + its number, as tini and
+    /// dumb-init pass a single child's on; 1 when that task has no exit
+    /// code of its own (it could not start, or exited 0 and was failed by
+    /// a sibling).
+    pub fn exit_code(&self) -> i32 {
+        if self.all_complete() {
+            return 0;
+        }
+        let mut runs: Vec<&JobRun> = self.current_runs().collect();
+        runs.sort_by_key(|r| r.serial);
+        let failed = runs
+            .into_iter()
+            .flat_map(|r| r.instances.iter().filter(|i| !i.removed))
+            .flat_map(|i| &i.tasks)
+            .find(|t| t.failed);
+        match failed.and_then(|t| t.exit) {
+            Some(crate::process::Exit::Code(c)) if c != 0 => c,
+            Some(crate::process::Exit::Signal { signal, .. }) => 128 + signal,
+            _ => 1,
+        }
+    }
+
     /// The longest kill_timeout of any task: how long the last SIGTERM of
     /// an init waits before SIGKILL.
     pub fn longest_kill_timeout(&self) -> Duration {
@@ -163,6 +188,26 @@ mod tests {
         assert!(jobs.all_complete());
         assert!(jobs.nothing_live());
         assert_eq!(jobs.longest_kill_timeout(), Duration::from_secs(9), "task a's kill_timeout");
+    }
+
+    #[test]
+    fn the_exit_code_is_the_first_failed_tasks() {
+        let mut jobs = jobs_with(run(0, TWO_TASKS));
+        let key = |task| TaskKey { run: 1, inst: 0, task };
+        for task in 0..2 {
+            jobs.task_mut(key(task)).expect("a task").state = State::Dead;
+        }
+        assert_eq!(jobs.exit_code(), 0, "every instance completed");
+        for (exit, code) in [
+            (Some(crate::process::Exit::Code(3)), 3),
+            (Some(crate::process::Exit::Signal { signal: 9, core_dumped: false }), 137),
+            (None, 1),
+        ] {
+            let b = jobs.task_mut(key(1)).expect("task b");
+            b.failed = true;
+            b.exit = exit;
+            assert_eq!(jobs.exit_code(), code, "{exit:?}");
+        }
     }
 
     #[test]

@@ -47,7 +47,7 @@ use mio::{Events, Interest, Poll, Token};
 use parts::{Io, Pending, Reports};
 use server::ControlServer;
 pub use settings::{Config, Error};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
 use signal_hook_mio::v1_0::Signals;
 use std::time::{Duration, Instant};
 pub use task::{CheckKey, TaskKey};
@@ -97,7 +97,7 @@ pub struct Supervisor {
 impl Supervisor {
     pub fn new(cfg: Config) -> Result<Supervisor, Error> {
         let poll = Poll::new().map_err(|e| Error::Setup(format!("cannot create the event loop: {e}")))?;
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP])
+        let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH])
             .map_err(|e| Error::Setup(format!("cannot install signal handlers: {e}")))?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
@@ -259,7 +259,7 @@ impl Supervisor {
         self.release_all_cgroups();
         self.unmount_alloc_dirs();
         self.server.close();
-        let code = if !self.cfg.exit_when_done || self.jobs.all_complete() { 0 } else { 1 };
+        let code = if self.cfg.exit_when_done { self.jobs.exit_code() } else { 0 };
         log::info!("supd stopped: every task has ended (exit status {code})");
         code
     }
@@ -307,6 +307,9 @@ impl Supervisor {
                     self.apply_reload(plan, reload::All::OrNothing);
                     self.reports.notify.ready(&self.jobs.status_line());
                 }
+                // Signals supd has no use for go to every task, as a
+                // container's init passes them on (tini, dumb-init).
+                SIGUSR1 | SIGUSR2 | SIGWINCH => self.forward_signal(sig),
                 _ => {}
             }
         }

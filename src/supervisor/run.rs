@@ -9,7 +9,7 @@ use super::update::Update;
 use super::{Phase, Supervisor, TaskKey, Timer};
 use crate::jobspec::duration::GoDuration;
 use crate::jobspec::model::Job;
-use crate::policy::restart::{Decision, Outcome, RestartTracker, restarts_on_success};
+use crate::policy::restart::{Decision, Outcome, RestartReason, RestartTracker, restarts_on_success};
 use crate::process::{self, Exit};
 use nix::sys::signal::Signal;
 use std::time::{Instant, SystemTime};
@@ -662,11 +662,13 @@ impl Supervisor {
             || self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)).is_none_or(|i| i.winding_down);
         let jitter = self.io.rng.jitter();
         let shutting_down = self.stopping();
+        let label = self.label(key);
         let Some(t) = self.jobs.task_mut(key) else { return };
         let mut decision = t.tracker.decide(outcome, Instant::now(), jitter);
         if winding_down {
             decision = lifecycle::while_winding_down(decision, outcome);
         }
+        log_decision(&label, t, &decision);
         let now = SystemTime::now();
         match &decision {
             Decision::Restart { delay, .. } => {
@@ -880,6 +882,35 @@ impl Supervisor {
 /// `fmt.Sprintf("Sent interrupt. Waiting %v before force killing", e.KillTimeout)`).
 /// A task stopped for a reason of its own (`kill_reason`) has that as the
 /// message instead, as Nomad's `SetDisplayMessage`.
+/// Every restart decision in supd's own log, one line each (what `docker
+/// logs` of a container whose init is supd tells): how the run ended, and
+/// the restart with its delay and its place in the policy's budget, or why
+/// there is none.
+fn log_decision(label: &str, t: &TaskRun, decision: &Decision) {
+    let ended = match t.exit {
+        Some(Exit::Code(c)) => format!("exit code {c}"),
+        Some(Exit::Signal { signal, .. }) => format!("signal {}", process::signal_name(signal)),
+        None => "a failed start".to_string(),
+    };
+    let p = t.tracker.policy();
+    let d = crate::jobspec::duration::GoDuration;
+    match decision {
+        Decision::Restart { reason: RestartReason::UserRequested, delay } => {
+            log::info!("{label}: ended with {ended}; restarting in {} as asked (no attempt spent)", d(*delay))
+        }
+        Decision::Restart { reason, delay } => log::info!(
+            "{label}: ended with {ended}; restarting in {}{} (attempt {} of {} in {})",
+            d(*delay),
+            if *reason == RestartReason::WindowFull { ", once the interval allows" } else { "" },
+            t.tracker.in_history(),
+            p.attempts,
+            d(p.interval)
+        ),
+        Decision::Fail { reason } => log::warn!("{label}: ended with {ended}; not restarting: {reason}"),
+        Decision::Complete | Decision::Killed => {}
+    }
+}
+
 fn killing(t: &mut TaskRun) {
     let message = match t.kill_reason.take() {
         Some(reason) => reason.to_string(),
