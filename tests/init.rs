@@ -264,3 +264,18 @@ fn an_isolated_task_of_another_user_starts_under_init() {
     assert_eq!(code, 0, "{}", log(dir.path()));
     assert!(log(dir.path()).contains("ended with exit code 0"), "{}", log(dir.path()));
 }
+
+/// An init with nothing to run exits at once, non-zero, saying why: no one
+/// is there to `supctl reload` it once the files are fixed.
+#[test]
+fn init_with_nothing_to_run_exits_1_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    write_job(dir.path(), "job \"j\" {\n  task \"t\" {\n    driver = \"raw_exec\"\n");
+    let mut supd = start_as_init(dir.path());
+    assert_eq!(wait(&mut supd, dir.path(), Duration::from_secs(20)), 1, "{}", log(dir.path()));
+    assert!(log(dir.path()).contains("nothing to run"), "{}", log(dir.path()));
+    std::fs::remove_dir_all(dir.path().join("jobs")).unwrap();
+    let mut supd = start_as_init(dir.path());
+    assert_eq!(wait(&mut supd, dir.path(), Duration::from_secs(20)), 1, "{}", log(dir.path()));
+    assert!(log(dir.path()).contains("does not exist: nothing to run"), "{}", log(dir.path()));
+}

@@ -146,7 +146,17 @@ fn run() -> ExitCode {
             "cannot become the reaper of orphaned task processes: {e}; daemons that tasks start may outlive them"
         );
     }
+    let init = cli.init || std::process::id() == 1;
     if !job_dir.is_dir() {
+        // An init (or --exit-when-done) has no one to `supctl reload` it
+        // later: nothing to run is an error at once.
+        if cli.exit_when_done.unwrap_or(init) {
+            log::error!(
+                "job directory {} does not exist: nothing to run — mount the job files there, or name their directory with --jobs",
+                job_dir.display()
+            );
+            return ExitCode::from(1);
+        }
         log::warn!(
             "job directory {} does not exist; starting with no jobs (add files there, then `supctl reload`)",
             job_dir.display()
@@ -154,7 +164,6 @@ fn run() -> ExitCode {
     }
     let socket = cli.socket.or(file.socket.clone()).unwrap_or_else(supd::config::default_socket);
     let log_dir = cli.log_dir.or(file.log_dir.clone()).unwrap_or_else(supd::config::default_log_dir);
-    let init = cli.init || std::process::id() == 1;
     // As a container's init, `docker logs` is where the operator looks.
     let task_output = cli.task_output.or(file.task_output()).unwrap_or(if std::process::id() == 1 {
         TaskOutput::STDOUT

@@ -179,6 +179,16 @@ impl Supervisor {
         self.pending.spawner = spawner::Spawner::start();
         self.apply_reload(plan, reload::All::ThatLoaded);
         self.spawns_done();
+        // An init has no one to reload it once the files are fixed.
+        if self.cfg.exit_when_done && self.jobs.current.is_empty() && !self.jobs.load_errors.is_empty() {
+            log::error!(
+                "no job file of {} loads: nothing to run — fix the files (`supd --check` lists the problems)",
+                self.cfg.job_dir.display()
+            );
+            self.release_all_cgroups();
+            self.server.close();
+            return 1;
+        }
         self.kill_unclaimed();
         self.remove_unclaimed_containers();
         log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
