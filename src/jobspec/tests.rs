@@ -755,3 +755,57 @@ fn count_is_bounded() {
     );
     assert_eq!(job(&wrap("service", "count = 10000", "")).groups[0].count, 10000);
 }
+
+/// A group service's `task` is where its checks run unless a check names
+/// its own (Nomad's checks take their service's task), so its script checks
+/// need no `task` of their own.
+#[test]
+fn a_group_services_task_goes_to_its_checks() {
+    let j = job(r#"job "j" {
+  group "g" {
+    service {
+      name = "api"
+      task = "web"
+      check {
+        type     = "script"
+        command  = "/bin/true"
+        interval = "10s"
+        timeout  = "2s"
+      }
+      check {
+        name     = "other"
+        type     = "script"
+        command  = "/bin/true"
+        task     = "side"
+        interval = "10s"
+        timeout  = "2s"
+      }
+    }
+    task "web" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+    }
+    task "side" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+    }
+  }
+}"#);
+    let checks = &j.groups[0].services[0].checks;
+    assert_eq!(checks[0].task.as_deref(), Some("web"));
+    assert_eq!(checks[1].task.as_deref(), Some("side"));
+    let e = errors(
+        r#"job "j" {
+  group "g" {
+    service {
+      task = "wbe"
+    }
+    task "web" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+    }
+  }
+}"#,
+    );
+    assert_eq!(e, ["the group has no task \"wbe\" — did you mean \"web\"?"]);
+}

@@ -4,7 +4,15 @@ use super::*;
 
 pub(super) const SERVICE: Schema = Schema {
     what: "service",
-    keys: &[("name", Attr), ("port", Attr), ("tags", Attr), ("check", Blk), ("check_restart", Blk), ("provider", Attr)],
+    keys: &[
+        ("name", Attr),
+        ("port", Attr),
+        ("tags", Attr),
+        ("check", Blk),
+        ("check_restart", Blk),
+        ("provider", Attr),
+        ("task", Attr),
+    ],
     ignored: &[
         "canary_tags",
         "enable_tag_override",
@@ -14,7 +22,6 @@ pub(super) const SERVICE: Schema = Schema {
         "address",
         "address_mode",
         "on_update",
-        "task",
         "connect",
         "identity",
         "cluster",
@@ -128,6 +135,19 @@ pub(super) fn services(r: &mut Reader, b: &Body, scope: &Scope) -> Vec<Service> 
         let provider = r
             .attr(sbody, "provider")
             .and_then(|a| r.enum_value(&a.value, "provider", &["consul", "nomad"]).map(|p| (p, a.value.span())));
+        // A group service's task: where its script checks run, unless a
+        // check names its own (Nomad's ServiceCheck takes the service's
+        // TaskName when it has none).
+        let service_task = r.attr(sbody, "task").and_then(|a| {
+            let t = r.literal(&a.value, "task")?;
+            if !scope.tasks.contains(&t) {
+                let hint = did_you_mean(&t, scope.tasks.iter().map(String::as_str))
+                    .map_or(String::new(), |s| format!(" — did you mean {s:?}?"));
+                r.sink.error(a.value.span(), format!("the group has no task {t:?}{hint}"));
+                return None;
+            }
+            Some(t)
+        });
         let svc_restart = check_restart_spec(r, sbody, "a service");
         let mut checks: Vec<Check> = Vec::new();
         let check_blocks = r.blocks(sbody, "check");
@@ -149,7 +169,12 @@ pub(super) fn services(r: &mut Reader, b: &Body, scope: &Scope) -> Vec<Service> 
                 svc_restart.as_ref(),
                 scope,
                 provider.as_ref(),
+                service_task.as_ref(),
             ) {
+                let mut c = c;
+                if c.task.is_none() {
+                    c.task.clone_from(&service_task);
+                }
                 if let Some(first) = checks.iter().find(|x| x.name == c.name) {
                     r.sink.error(cb.ident.span(), format!(
                             "service {name:?} has two checks named {} (the first at {}) — give each check a distinct `name`",
@@ -203,6 +228,7 @@ pub(super) fn check(
     svc_restart: Option<&CheckRestartSpec>,
     scope: &Scope,
     provider: Option<&(String, Sp)>,
+    service_task: Option<&String>,
 ) -> Option<Check> {
     r.no_label(cb);
     r.check_keys(&cb.body, &CHECK);
@@ -336,8 +362,8 @@ pub(super) fn check(
                 }
             };
             let args = r.attr(b, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
-            if scope.task.is_none() && r.attr(b, "task").is_none() {
-                r.sink.error(cb.ident.span(), "script checks of a group service need `task` — name the task whose user and environment the script runs with");
+            if scope.task.is_none() && r.attr(b, "task").is_none() && service_task.is_none() {
+                r.sink.error(cb.ident.span(), "script checks of a group service need `task` (in the check or its service) — name the task whose user and environment the script runs with");
                 return None;
             }
             CheckKind::Script { command, args }

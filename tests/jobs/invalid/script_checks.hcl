@@ -1,7 +1,7 @@
 # Script checks: a group service's script check must name a task, and a
 # script check needs a command.
 #
-# expect: 11:7 error: script checks of a group service need `task` — name the task whose user and environment the script runs with
+# expect: 11:7 error: script checks of a group service need `task` (in the check or its service) — name the task whose user and environment the script runs with
 # expect: 26:9 error: script check has no `command` — add e.g. command = "/usr/local/bin/healthy"
 
 job "web" {
