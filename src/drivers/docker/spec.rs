@@ -216,7 +216,12 @@ fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
     if !ulimits.is_empty() {
         host.insert(
             "Ulimits".into(),
-            json!(ulimits.iter().map(|(n, (s, h))| json!({ "Name": n, "Soft": s, "Hard": h })).collect::<Vec<_>>()),
+            json!(
+                ulimits
+                    .iter()
+                    .map(|(n, (s, h))| json!({ "Name": n, "Soft": rlim(*s), "Hard": rlim(*h) }))
+                    .collect::<Vec<_>>()
+            ),
         );
     }
     // The engine keeps little output of its own: supd's log files are
@@ -260,6 +265,11 @@ pub fn image_name(written: &str) -> &str {
 fn cap_name(c: &str) -> String {
     let c = c.to_ascii_lowercase();
     c.strip_prefix("cap_").map_or(c.clone(), str::to_string)
+}
+
+/// A resource limit as the engine reads it: -1 for unlimited.
+fn rlim(v: u64) -> Value {
+    if v == u64::MAX { json!(-1) } else { json!(v) }
 }
 
 /// A volume's host side: a relative path is under the task's directory
@@ -332,6 +342,12 @@ mod tests {
         assert_eq!(b["Labels"]["supd.task"], "t");
         assert!(b.get("StopSignal").is_none(), "the image's STOPSIGNAL stands");
         assert_eq!(b["HostConfig"]["Ulimits"][0], json!({ "Name": "nofile", "Soft": 1024, "Hard": 4096 }));
+        // -1 is unlimited (as Nomad's driver reads ulimit), for the engine too.
+        let t = task("image = \"redis\"\nulimit {\n memlock = \"-1\"\n core = \"0:-1\"\n }", "");
+        let b = body(&t, &Settings::default(), None).unwrap();
+        let limits = b["HostConfig"]["Ulimits"].as_array().unwrap();
+        assert!(limits.contains(&json!({ "Name": "memlock", "Soft": -1, "Hard": -1 })), "{limits:?}");
+        assert!(limits.contains(&json!({ "Name": "core", "Soft": 0, "Hard": -1 })), "{limits:?}");
         // memory_max is the hard limit, memory the reservation.
         let t = task("image = \"redis\"", "resources {\n memory = 100\n memory_max = 300\n }");
         let b = body(&t, &Settings::default(), None).unwrap();

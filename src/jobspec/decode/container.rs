@@ -244,7 +244,12 @@ pub(super) fn container_config(r: &mut Reader, cfg: &Block, task: &str, ports: &
     };
     c.memory_reservation = r.attr(b, "memory_reservation").and_then(|a| size(r, a, "memory_reservation"));
     for (name, value) in r.string_map(b, "ulimit") {
-        let parse = |s: &str| s.trim().parse::<u64>().ok();
+        // -1 is unlimited, as Nomad's docker driver and the engine read it
+        // (RLIM_INFINITY, kept as u64::MAX).
+        let parse = |s: &str| match s.trim() {
+            "-1" | "unlimited" => Some(u64::MAX),
+            s => s.parse::<u64>().ok(),
+        };
         let limits = match value.split_once(':') {
             Some((soft, hard)) => parse(soft).zip(parse(hard)),
             None => parse(&value).map(|v| (v, v)),
@@ -260,7 +265,7 @@ pub(super) fn container_config(r: &mut Reader, cfg: &Block, task: &str, ports: &
                     .or_else(|| r.blocks(b, "ulimit").first().map(|u| u.ident.span()));
                 r.sink.error(
                     at.flatten(),
-                    format!("ulimit {name} = {value:?} is not \"SOFT:HARD\" or \"N\" with soft at most hard — e.g. nofile = \"1024:4096\""),
+                    format!("ulimit {name} = {value:?} is not \"SOFT:HARD\" or \"N\" with soft at most hard (-1: unlimited) — e.g. nofile = \"1024:4096\""),
                 );
             }
         }

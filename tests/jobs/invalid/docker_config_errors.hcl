@@ -8,7 +8,7 @@
 # expect: 28:19 error: port "web" is not a port of the group's network — the group's ports are "db"
 # expect: 29:19 error: volume "/data" is not `HOST_PATH:CONTAINER_PATH[:ro]` — e.g. "local/data:/data" (a relative host path is under the task's directory)
 # expect: 29:19 error: volume "data:relative" is not `HOST_PATH:CONTAINER_PATH[:ro]` — e.g. "local/data:/data" (a relative host path is under the task's directory)
-# expect: 30:9 error: ulimit nofile = "4096:1024" is not "SOFT:HARD" or "N" with soft at most hard — e.g. nofile = "1024:4096"
+# expect: 30:9 error: ulimit nofile = "4096:1024" is not "SOFT:HARD" or "N" with soft at most hard (-1: unlimited) — e.g. nofile = "1024:4096"
 # expect: 33:9 error: mount needs an absolute `target` — where it appears in the container, e.g. "/data"
 # expect: 33:9 error: a volume mount needs a `source`
 # expect: 41:17 error: `image` is empty — name the image to run, e.g. "redis:7"
