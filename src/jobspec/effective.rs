@@ -214,6 +214,25 @@ fn task(hide: &Hide, t: &Task, tb: Option<&Body>, gb: Option<&Body>) -> Item {
             ti.push(Item::attr("change_signal", s.as_str(), false));
         }
         ti.push(Item::attr("perms", format!("{:o}", tp.perms), false));
+        // Every field a plan may show changed (one not shown here would be
+        // "a sensitive or unshown value").
+        ti.push(Item::attr("splay", dur(tp.splay), false));
+        if let Some(u) = tp.uid {
+            ti.push(Item::attr("uid", u64::from(u), false));
+        }
+        if let Some(g) = tp.gid {
+            ti.push(Item::attr("gid", u64::from(g), false));
+        }
+        if (tp.left_delimiter.as_str(), tp.right_delimiter.as_str()) != ("{{", "}}") {
+            ti.push(Item::attr("left_delimiter", tp.left_delimiter.as_str(), false));
+            ti.push(Item::attr("right_delimiter", tp.right_delimiter.as_str(), false));
+        }
+        if tp.error_on_missing_key {
+            ti.push(Item::attr("error_on_missing_key", true, false));
+        }
+        if tp.once {
+            ti.push(Item::attr("once", true, false));
+        }
         if tp.env {
             ti.push(Item::attr("env", true, false));
         }

@@ -258,3 +258,19 @@ job "j" {{
     let json = serde_json::to_string(&p).expect("JSON");
     assert!(!json.contains("secret"), "{json}");
 }
+
+/// A template's splay is shown changed, not as a hidden value: every field
+/// of a template is in the plan's text.
+#[test]
+fn a_changed_splay_is_shown_not_hidden() {
+    let src = |splay: &str| {
+        BASE.replace(
+            "      env {\n",
+            &format!("      template {{\n        data        = \"x\"\n        destination = \"local/x\"\n        splay       = \"{splay}\"\n      }}\n      env {{\n"),
+        )
+    };
+    let p = plan(Some(&job(&src("5s"))), Some(&job(&src("10s"))));
+    let text = render(&p);
+    assert!(text.contains("splay") && text.contains("10s"), "{text}");
+    assert!(!text.contains("sensitive or unshown"), "{text}");
+}
