@@ -530,6 +530,15 @@ impl File {
                     ),
                 ));
             }
+            if let Some(o) = p.ssh_options.iter().find(|o| weakens_host_keys(o)) {
+                return Err((
+                    here,
+                    format!(
+                        "[[peer]] {:?}: ssh_options {o:?} would let a hand-off go to a host whose key is not known — supd checks every peer's host key; add the peer's key to the known_hosts file instead (ssh-keyscan HOST >> /etc/supd/known_hosts, after checking it)",
+                        p.name
+                    ),
+                ));
+            }
         }
         Ok(out)
     }
@@ -572,6 +581,15 @@ impl File {
             mhz_per_core,
         }
     }
+}
+
+/// Whether an ssh option would let ssh talk to a host whose key it does
+/// not know: host key checking off, or trusting a key on first use. (An
+/// empty known_hosts file only makes every connection fail: checking
+/// stays on, as supd passes StrictHostKeyChecking=yes first.)
+fn weakens_host_keys(option: &str) -> bool {
+    let Some((key, value)) = option.split_once('=') else { return false };
+    key.trim().eq_ignore_ascii_case("StrictHostKeyChecking") && !value.trim().eq_ignore_ascii_case("yes")
 }
 
 #[cfg(test)]
@@ -707,6 +725,14 @@ host = "10.0.0.3"
             ("[[peer]]\nname = \"b\"\nhost = \"x\"\nprot = 22\n", "4:1: unknown field `prot`"),
             ("[[peer]]\nname = \"b\"\nhost = \"-oProxyCommand=x\"\n", "must not start with '-'"),
             ("[[peer]]\nname = \"b\"\nhost = \"x\"\nssh_options = [\"-v\"]\n", "`Key=Value`"),
+            (
+                "[[peer]]\nname = \"b\"\nhost = \"x\"\nssh_options = [\"StrictHostKeyChecking=no\"]\n",
+                "whose key is not known",
+            ),
+            (
+                "[[peer]]\nname = \"b\"\nhost = \"x\"\nssh_options = [\"StrictHostKeyChecking=accept-new\"]\n",
+                "whose key is not known",
+            ),
             ("[handoff]\ntimeout = \"30\"\n", "2:11: [handoff] timeout: "),
             ("[handoff]\nconnect_timeout = \"0s\"\n", "2:19: [handoff] connect_timeout must be more than 0s"),
             ("[handoff]\nmethod = \"command\"\n", "needs `command = "),

@@ -210,6 +210,10 @@ pub fn ssh_argv(peer: &Peer, connect_timeout: Duration) -> Vec<String> {
         "ssh".into(),
         "-o".into(),
         "BatchMode=yes".into(),
+        // ssh keeps the first value of an option: no later one can turn
+        // host key checking off.
+        "-o".into(),
+        "StrictHostKeyChecking=yes".into(),
         "-o".into(),
         format!("ConnectTimeout={}", connect_timeout.as_secs().max(1)),
         "-T".into(),
@@ -395,6 +399,8 @@ mod tests {
                 "ssh",
                 "-o",
                 "BatchMode=yes",
+                "-o",
+                "StrictHostKeyChecking=yes",
                 "-o",
                 "ConnectTimeout=7",
                 "-T",
