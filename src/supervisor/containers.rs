@@ -145,6 +145,12 @@ impl Supervisor {
                 return;
             }
         };
+        // A host without this engine (no socket) is the common case: said
+        // at debug level, not at every start.
+        if !ep.path().exists() {
+            log::debug!("{name} driver: no engine socket at {ep}; {name} tasks fail until one answers there");
+            return;
+        }
         let engine = Engine { endpoint: ep.clone(), timeout: AT_START };
         match docker::fingerprint(&engine, name) {
             Ok(attrs) => {
