@@ -265,11 +265,14 @@ fn dpkg_installs_upgrades_removes_and_purges_it_by_debians_rules() {
         assert!(file_exists(&d, p), "{p} should stay until purge");
     }
 
-    // 5. Purge: nothing of supd left, the mask and the helper's state gone.
+    // 5. Purge: nothing of supd's own left, the mask and the helper's state
+    //    gone; the administrator's own job file stays, and so its directory.
     let d = o.join("purge");
     assert_eq!(read(&d, "status").trim(), "absent", "{}", logs());
+    assert!(file_exists(&d, "/etc/supd/jobs/mine.hcl"), "the administrator's job file is kept\n{}", logs());
+    assert!(read(&o, "purge.log").contains("your job files in /etc/supd/jobs are kept"), "{}", logs());
     for p in [
-        "/etc/supd",
+        "/etc/supd/supd.toml",
         "/var/lib/supd",
         "/var/log/supd",
         "/var/lib/systemd/deb-systemd-helper-enabled/supd.service.dsh-also",
