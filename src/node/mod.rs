@@ -73,14 +73,24 @@ impl Node {
             cores = std::thread::available_parallelism().map_or(1, usize::from);
         }
         attrs.insert("cpu.numcores".into(), cores.to_string());
+        // In a container (or any limited cgroup) the capacity is what supd's
+        // own cgroups allow, when that is less than the host has.
+        let (mem_limit, cpu_limit) = {
+            let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+            crate::process::cgroup::own_limits(&crate::process::cgroup::parse_mountinfo(&mountinfo), &own)
+        };
         if let Some(mhz) = mhz {
             attrs.insert("cpu.frequency".into(), mhz.to_string());
-            attrs.insert("cpu.totalcompute".into(), (mhz * cores as u64).to_string());
+            let host = mhz * cores as u64;
+            let allowed = cpu_limit.map_or(host, |c| ((mhz as f64 * c) as u64).min(host));
+            attrs.insert("cpu.totalcompute".into(), allowed.to_string());
         }
         if let Ok(text) = std::fs::read_to_string("/proc/meminfo")
             && let Some(bytes) = mem_total(&text)
         {
-            attrs.insert("memory.totalbytes".into(), bytes.to_string());
+            let allowed = mem_limit.map_or(bytes, |l| l.min(bytes));
+            attrs.insert("memory.totalbytes".into(), allowed.to_string());
         }
         attrs.insert("unique.hostname".into(), hostname.clone());
         // Only where tasks can be isolated, as Nomad's exec driver is

@@ -17,7 +17,7 @@ mod layout;
 mod limits;
 mod task;
 
-pub use layout::{Kind, Mount, Place, Plan, parse_mountinfo, parse_proc_cgroup, plan, unescape, unified};
+pub use layout::{Kind, Mount, Place, Plan, own_limits, parse_mountinfo, parse_proc_cgroup, plan, unescape, unified};
 pub use limits::{Limits, mhz_to_quota, mhz_to_shares, shares_to_weight};
 pub use task::{TaskCgroup, Usage, stop_leftovers};
 
