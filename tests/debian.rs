@@ -270,7 +270,7 @@ fn dpkg_installs_upgrades_removes_and_purges_it_by_debians_rules() {
     let d = o.join("purge");
     assert_eq!(read(&d, "status").trim(), "absent", "{}", logs());
     assert!(file_exists(&d, "/etc/supd/jobs/mine.hcl"), "the administrator's job file is kept\n{}", logs());
-    assert!(read(&o, "purge.log").contains("your job files in /etc/supd/jobs are kept"), "{}", logs());
+    assert!(read(o, "purge.log").contains("your job files in /etc/supd/jobs are kept"), "{}", logs());
     for p in [
         "/etc/supd/supd.toml",
         "/var/lib/supd",
