@@ -478,6 +478,9 @@ fn with_stdin_hcl_the_command_gets_the_failed_group_alone_as_valid_hcl() {
     assert_eq!(instance(&st, "shop/web/1").unwrap()["status"], "running");
 }
 
+/// A receiving node b that accepts hand-offs from its peers a and c.
+const RECEIVER: &str = "node_name = \"b\"\n[node.meta]\nrole = \"worker\"\n[handoff]\naccept = true\n[[peer]]\nname = \"a\"\nhost = \"127.0.0.1\"\n[[peer]]\nname = \"c\"\nhost = \"127.0.0.1\"\n";
+
 /// An envelope as a peer would send it.
 fn envelope(source: &str, origin: &str) -> String {
     serde_json::json!({
@@ -495,11 +498,21 @@ fn envelope(source: &str, origin: &str) -> String {
 }
 
 fn handoff(s: &Supd, envelope: &str) -> std::process::Output {
+    handoff_with(s, envelope, &[])
+}
+
+/// [`handoff`] as a key bound to one peer runs it (`--from PEER`).
+fn handoff_from(s: &Supd, envelope: &str, peer: &str) -> std::process::Output {
+    handoff_with(s, envelope, &["--from", peer])
+}
+
+fn handoff_with(s: &Supd, envelope: &str, extra: &[&str]) -> std::process::Output {
     use std::io::Write;
     let mut child = Command::new(SUPCTL)
         .arg("--socket")
         .arg(s.socket())
         .args(["job", "run", "--handoff", "-"])
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -520,8 +533,22 @@ fn receiving_checks_accept_and_placement_and_a_second_handoff_is_an_update() {
     assert!(s.status()["jobs"].as_array().is_some_and(|j| j.is_empty()));
     drop(s);
 
-    let s =
-        Supd::new().start_with_config("node_name = \"b\"\n[node.meta]\nrole = \"worker\"\n[handoff]\naccept = true\n");
+    let s = Supd::new().start_with_config(RECEIVER);
+    // An origin that is none of the node's peers, or the node itself:
+    // refused, whatever the envelope holds.
+    for (origin, why) in
+        [("mallory", "takes hand-offs only from its [[peer]] entries, and \"mallory\""), ("b", "names node b itself")]
+    {
+        let out = handoff(&s, &envelope(&job, origin));
+        assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(why), "{origin}: {}", describe(&out));
+    }
+    // A key bound to peer c (--from c in its authorized_keys command)
+    // cannot speak for a.
+    let out = handoff_from(&s, &envelope(&job, "a"), "c");
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("this key speaks for \"c\""), "{}", describe(&out));
+    assert!(s.status()["jobs"].as_array().is_some_and(|j| j.is_empty()), "nothing ran");
     // A constraint this node does not meet: refused with the numbers.
     let picky = job.replacen(
         "  group \"g\" {",
@@ -566,7 +593,7 @@ fn receiving_checks_accept_and_placement_and_a_second_handoff_is_an_update() {
     let mut s = s;
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid()), nix::sys::signal::Signal::SIGTERM);
     assert!(s.wait_exit(PATIENCE).is_some());
-    let s = s.start_with_config("node_name = \"b\"\n[node.meta]\nrole = \"worker\"\n[handoff]\naccept = true\n");
+    let s = s.start_with_config(RECEIVER);
     s.wait_running("work/g/0/t");
     let st = s.status();
     assert_eq!(instance(&st, "work/g/0").unwrap()["reschedule"]["received_from"], "c", "{}", pretty(&st));
@@ -696,8 +723,7 @@ fn an_envelope_larger_than_a_request_line_is_taken() {
     let job = worker_job("work", ONCE_1S);
     let padding = "x".repeat(2 << 20);
     let big = job.replacen("  group \"g\" {", &format!("  # {padding}\n  group \"g\" {{"), 1);
-    let s =
-        Supd::new().start_with_config("node_name = \"b\"\n[node.meta]\nrole = \"worker\"\n[handoff]\naccept = true\n");
+    let s = Supd::new().start_with_config(RECEIVER);
     let out = handoff(&s, &envelope(&big, "a"));
     assert!(out.status.success(), "{}", describe(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("accepted: work.g[0] runs on node b"), "{}", describe(&out));

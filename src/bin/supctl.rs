@@ -211,6 +211,11 @@ enum JobCommand {
         /// This is the command a peer runs over ssh.
         #[arg(long)]
         handoff: bool,
+        /// With --handoff: the peer this envelope must come from (put it in
+        /// the ssh key's `command=` in authorized_keys, so that a key speaks
+        /// for one peer only); an envelope naming another origin is refused.
+        #[arg(long, value_name = "PEER", requires = "handoff")]
+        from: Option<String>,
         #[command(flatten)]
         vars: VarArgs,
     },
@@ -326,7 +331,7 @@ fn main() -> ExitCode {
         Command::Job { command: JobCommand::Plan { file, vars } } => {
             return job_plan(&socket, &file, &vars, cli.json);
         }
-        Command::Job { command: JobCommand::Run { file, handoff, vars } } => {
+        Command::Job { command: JobCommand::Run { file, handoff, from, vars } } => {
             let (source, name) = match read_job(file) {
                 Ok(x) => x,
                 Err(e) => {
@@ -335,10 +340,19 @@ fn main() -> ExitCode {
                 }
             };
             if handoff {
-                match supd::handoff::Envelope::from_json(source.as_bytes())
-                    .and_then(|_| serde_json::from_str(&source).map_err(supd::handoff::EnvelopeError::Malformed))
-                {
-                    Ok(envelope) => Request::Handoff { envelope },
+                match supd::handoff::Envelope::from_json(source.as_bytes()).and_then(|_| {
+                    serde_json::from_str::<serde_json::Value>(&source).map_err(supd::handoff::EnvelopeError::Malformed)
+                }) {
+                    Ok(envelope) => {
+                        let origin = envelope["origin"].as_str().unwrap_or_default();
+                        if let Some(from) = from.filter(|f| f != origin) {
+                            eprintln!(
+                                "supctl: {name}: the envelope says it comes from {origin:?}, but this key speaks for {from:?} (--from) — refused"
+                            );
+                            return ExitCode::from(1);
+                        }
+                        Request::Handoff { envelope }
+                    }
                     Err(e) => {
                         eprintln!("supctl: {name}: {}", supd::error_chain(&e));
                         return ExitCode::from(1);

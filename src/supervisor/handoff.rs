@@ -456,6 +456,19 @@ impl Supervisor {
         if self.stopping() {
             return Err(format!("supd on node {node} is shutting down"));
         }
+        // Work comes only from the peers this node knows (its [[peer]]
+        // entries), never from a name an envelope made up or from itself.
+        if !restoring {
+            if envelope.origin == node {
+                return Err(format!("the envelope names node {node} itself as its origin — refused"));
+            }
+            if !self.cfg.handoff.peers.iter().any(|p| p.name == envelope.origin) {
+                return Err(format!(
+                    "node {node} takes hand-offs only from its [[peer]] entries, and {:?} is none of them — add it as a [[peer]] in supd.toml if it is one",
+                    envelope.origin
+                ));
+            }
+        }
         let parsed = crate::jobspec::parse_str(&envelope.file, &envelope.source);
         if !parsed.is_valid() {
             let errors: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
