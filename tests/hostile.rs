@@ -195,7 +195,7 @@ fn hostile_names_never_make_a_file_outside_their_place() {
         s.write_job(&format!("hostile-{k}.hcl"), hcl);
     }
     s.write_job("good.hcl", &job_hcl("good", "g", "t"));
-    let s = s.start_with_config("[handoff]\naccept = true\n");
+    let s = s.start_with_config("[handoff]\naccept = true\n[[peer]]\nname = \"a\"\nhost = \"127.0.0.1\"\n");
     s.wait_running("good/g/0/t");
     s.wait_lines("logs/good/g[0]/t.stdout.0", 1);
     let only_good = |when: &str| {
@@ -263,7 +263,11 @@ fn supctl_input(s: &Supd, args: &[&str], input: &str) -> Output {
 fn status_and_events_print_names_safely() {
     let s = Supd::new();
     let hcl = job_hcl("work", "g", "t").replace("@DIR@", s.dir());
-    let s = s.start_with_config("node_name = \"evil\\u001b[2J\"\n[handoff]\naccept = true\n");
+    // The hostile peer is one of the node's peers: its name gets as far as
+    // status, events and the log.
+    let s = s.start_with_config(
+        "node_name = \"evil\\u001b[2J\"\n[handoff]\naccept = true\n[[peer]]\nname = \"peer\\u001b]0;owned\\u0007\"\nhost = \"127.0.0.1\"\n",
+    );
     let envelope = serde_json::json!({
         "version": 1,
         "job": "work",
