@@ -639,3 +639,59 @@ fn state_and_task_logs_are_not_readable_by_others() {
     }
     assert_eq!(mode(&s.path("logs")) & 0o007, 0, "the log directory: {:o}", mode(&s.path("logs")));
 }
+
+/// The value of a `sensitive` variable given to `supctl job run` is kept
+/// only in a file of its own (0600, in a 0700 directory): nowhere else
+/// under the state or log directories, not in `job inspect`; and it comes
+/// back after supd is killed and started again.
+#[test]
+fn a_sensitive_value_is_kept_only_in_its_own_file_and_survives_a_restart() {
+    const SECRET: &str = "hunter2-sensitive-9f3a";
+    let s = Supd::new();
+    let mut s = s.start();
+    let file = s.write_file(
+        "secret.hcl",
+        r#"variable "pw" {
+  type      = string
+  sensitive = true
+}
+job "secret" {
+  task "t" {
+    driver = "raw_exec"
+    env {
+      PW = var.pw
+    }
+    config {
+      command = "/bin/sh"
+      args    = ["-c", "test \"$PW\" = hunter2-sensitive-9f3a && echo started >> @DIR@/runs; exec sleep 600"]
+    }
+  }
+}
+"#,
+    );
+    s.supctl_ok(&["job", "run", file.to_str().expect("UTF-8"), "--var", &format!("pw={SECRET}")]);
+    s.wait_lines("runs", 1);
+    s.supctl_ok(&["job", "inspect", "secret"]).contains("(sensitive)").then_some(()).expect("inspect hides it");
+    assert!(!s.supctl_ok(&["job", "inspect", "secret"]).contains(SECRET));
+    s.supctl_ok(&["shutdown"]);
+    assert!(s.wait_exit(PATIENCE).is_some());
+    let holding: Vec<PathBuf> = walk(&s.path("state"))
+        .into_iter()
+        .chain(walk(&s.path("logs")))
+        .filter(|p| p.is_file() && std::fs::read(p).is_ok_and(|b| String::from_utf8_lossy(&b).contains(SECRET)))
+        .collect();
+    assert_eq!(holding.len(), 1, "one file holds the value: {holding:?}");
+    let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0);
+    assert!(holding[0].starts_with(s.path("state/sensitive")), "{holding:?}");
+    assert_eq!(mode(&holding[0]), 0o600);
+    assert_eq!(mode(&s.path("state/sensitive")), 0o700);
+    let state = std::fs::read_to_string(s.path("state/state.json")).expect("state.json");
+    assert!(state.contains("sensitive source kept in sensitive/"), "{state}");
+    // Started again, supd runs the job with the value it was given.
+    let s = s.start();
+    assert!(
+        wait_until(PATIENCE, || lines(&s.path("runs")).len() == 2),
+        "the job ran again with its value\n{}",
+        s.log()
+    );
+}

@@ -421,6 +421,7 @@ pub fn load(dir: &Path) -> Result<Saved, LoadError> {
     match parsed {
         Ok(Ok(mut s)) => {
             replay(dir, &mut s);
+            unseal(dir, &mut s);
             Ok(s)
         }
         Ok(Err(version)) => Err(LoadError::Newer { path: p, version }),
@@ -429,6 +430,84 @@ pub fn load(dir: &Path) -> Result<Saved, LoadError> {
             match keep_aside(dir, &p) {
                 Ok(kept_as) => Err(LoadError::Corrupt { path: p, error, kept_as }),
                 Err(m) => Err(LoadError::Stuck { path: p, error, move_error: m.to_string() }),
+            }
+        }
+    }
+}
+
+/// Where the sources that hold the values of `sensitive` variables are kept:
+/// each in a file of its own (0600, in a 0700 directory), named by its
+/// digest, so that `state.json` holds no such value (only a reference).
+const SENSITIVE_DIR: &str = "sensitive";
+/// What stands in `state.json` for a source kept in [`SENSITIVE_DIR`].
+const SEALED: &str = "# supd: sensitive source kept in sensitive/";
+
+/// Every saved source, to look at or replace.
+fn sources(s: &mut Saved) -> impl Iterator<Item = &mut String> {
+    let submitted = s.submitted.iter_mut().map(|x| &mut x.source);
+    let launched = s.periodic.iter_mut().flat_map(|p| p.launched.iter_mut().map(|l| &mut l.source));
+    let dispatched = s.dispatched.iter_mut().map(|d| &mut d.source);
+    submitted.chain(launched).chain(dispatched)
+}
+
+/// The state as written: each source that holds sensitive values (it
+/// starts with their list, `jobspec::decode::SENSITIVE_MARK`) moved to a
+/// file of its own, a reference left in its place; `None` when no source
+/// does. Files no source refers to any more are removed.
+fn seal(dir: &Path, state: &Saved) -> std::io::Result<Option<Saved>> {
+    use std::os::unix::fs::DirBuilderExt;
+    let mark = crate::jobspec::decode::SENSITIVE_MARK;
+    let any = |s: &Saved| {
+        s.submitted.iter().any(|x| x.source.starts_with(mark))
+            || s.periodic.iter().flat_map(|p| &p.launched).any(|l| l.source.starts_with(mark))
+            || s.dispatched.iter().any(|d| d.source.starts_with(mark))
+    };
+    let keep = dir.join(SENSITIVE_DIR);
+    if !any(state) {
+        if keep.exists() {
+            let _ = std::fs::remove_dir_all(&keep);
+        }
+        return Ok(None);
+    }
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(&keep)?;
+    let mut sealed = state.clone();
+    let mut names = Vec::new();
+    for source in sources(&mut sealed) {
+        if !source.starts_with(mark) {
+            continue;
+        }
+        let name = format!("{:016x}.hcl", digest(source));
+        let file = keep.join(&name);
+        if !file.exists() {
+            let tmp = keep.join(format!("{name}.tmp"));
+            private_file().write(true).truncate(true).open(&tmp)?.write_all(source.as_bytes())?;
+            std::fs::rename(&tmp, &file)?;
+        }
+        *source = format!("{SEALED}{name}\n");
+        names.push(name);
+    }
+    if let Ok(entries) = std::fs::read_dir(&keep) {
+        for e in entries.flatten() {
+            if !names.iter().any(|n| e.file_name().to_str() == Some(n.as_str())) {
+                let _ = std::fs::remove_file(e.path());
+            }
+        }
+    }
+    Ok(Some(sealed))
+}
+
+/// The sources [`seal`] moved aside, put back; one whose file is gone
+/// stays a reference (its job then does not load, and says why).
+fn unseal(dir: &Path, state: &mut Saved) {
+    for source in sources(state) {
+        let Some(name) = source.strip_prefix(SEALED).map(|n| n.trim().to_string()) else { continue };
+        if name.contains('/') {
+            continue;
+        }
+        match std::fs::read_to_string(dir.join(SENSITIVE_DIR).join(&name)) {
+            Ok(text) => *source = text,
+            Err(e) => {
+                log::error!("{}: {e}: the job saved with it is lost", dir.join(SENSITIVE_DIR).join(&name).display())
             }
         }
     }
@@ -498,7 +577,8 @@ fn private_dir(dir: &Path) -> std::io::Result<()> {
 pub fn save(dir: &Path, state: &Saved) -> std::io::Result<()> {
     private_dir(dir)?;
     let tmp = dir.join("state.json.tmp");
-    let data = serde_json::to_vec_pretty(state).map_err(std::io::Error::other)?;
+    let sealed = seal(dir, state)?;
+    let data = serde_json::to_vec_pretty(sealed.as_ref().unwrap_or(state)).map_err(std::io::Error::other)?;
     {
         let mut f = private_file().write(true).truncate(true).open(&tmp)?;
         f.write_all(&data)?;
