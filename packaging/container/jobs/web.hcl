@@ -17,8 +17,10 @@ job "web" {
       mode     = "fail"
     }
 
+    # raw_exec: it runs under Docker's default capabilities (exec would
+    # need CAP_SYS_ADMIN and an unconfined seccomp profile).
     task "server" {
-      driver = "exec"
+      driver = "raw_exec"
       user   = "nobody"
 
       config {
