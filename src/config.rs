@@ -37,9 +37,20 @@ pub fn default_log_dir() -> PathBuf {
     let base = std::env::var_os("XDG_STATE_HOME")
         .filter(|d| !d.is_empty())
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state")))
+        .or_else(|| usable_home().map(|h| h.join(".local").join("state")))
         .unwrap_or_else(|| PathBuf::from(format!("/tmp/supd-{}", nix::unistd::geteuid())));
     base.join("supd").join("logs")
+}
+
+/// `$HOME` when supd may write below it. A user without a home (a
+/// container run with `--user 1234:1234` has `HOME=/`) gets the fallback
+/// below /tmp instead, as the socket does.
+fn usable_home() -> Option<PathBuf> {
+    let home = PathBuf::from(std::env::var_os("HOME").filter(|h| !h.is_empty())?);
+    let writable = |p: &std::path::Path| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
+    let local = home.join(".local");
+    let ok = if local.is_dir() { writable(&local) } else { home != std::path::Path::new("/") && writable(&home) };
+    ok.then_some(home)
 }
 
 /// `/var/lib/supd` as root, else `$XDG_STATE_HOME/supd/state`.

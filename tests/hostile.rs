@@ -695,3 +695,43 @@ job "secret" {
         s.log()
     );
 }
+
+/// A user without a home (a container run with `--user`, where HOME is
+/// `/`) keeps its state, logs and socket below /tmp, not below `/`: supd
+/// starts, runs its job and answers with every default.
+#[test]
+fn a_user_without_a_home_starts_with_every_default() {
+    need_root();
+    let s = Supd::new();
+    s.write_job("web.hcl", &job_hcl("web", "g", "t"));
+    std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let fallback = Path::new("/tmp/supd-65534");
+    let _ = std::fs::remove_dir_all(fallback);
+    let mut child = Command::new("setpriv")
+        .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", SUPD, "--jobs"])
+        .arg(s.path("jobs"))
+        .env_clear()
+        .env("HOME", "/")
+        .env("PATH", "/usr/bin:/bin")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("setpriv");
+    let answered = wait_until(PATIENCE, || {
+        let out = Command::new("setpriv")
+            .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", SUPCTL, "--json", "status"])
+            .env_clear()
+            .env("HOME", "/")
+            .output()
+            .expect("setpriv");
+        String::from_utf8_lossy(&out.stdout).contains("\"state\":\"running\"")
+    });
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    let out = child.wait_with_output().expect("supd");
+    let state = fallback.join("supd/state");
+    let state_made = state.is_dir();
+    let _ = std::fs::remove_dir_all(fallback);
+    assert!(answered, "supd answered with its task running\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(state_made, "the state went below {}", fallback.display());
+}
