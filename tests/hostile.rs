@@ -707,7 +707,7 @@ fn a_user_without_a_home_starts_with_every_default() {
     std::fs::set_permissions(s.dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
     let fallback = Path::new("/tmp/supd-65534");
     let _ = std::fs::remove_dir_all(fallback);
-    let mut child = Command::new("setpriv")
+    let child = Command::new("setpriv")
         .args(["--reuid", "nobody", "--regid", "nogroup", "--clear-groups", SUPD, "--jobs"])
         .arg(s.path("jobs"))
         .env_clear()
