@@ -729,3 +729,42 @@ fn the_task_directory_and_its_templates_belong_to_the_tasks_user() {
         assert_eq!((m.uid(), m.gid()), (65534, 65534), "{p} belongs to the task's user");
     }
 }
+
+/// Templates render in the order they are written, each on disk before the
+/// next: one whose `source` is another's output, and one that reads a
+/// third's output with `file`, both work at the first start (Nomad renders
+/// them in order too).
+#[test]
+fn a_template_reads_what_an_earlier_template_of_its_task_rendered() {
+    let s = Supd::new();
+    s.write_job(
+        "chain.hcl",
+        r#"job "chain" {
+  type = "batch"
+  task "t" {
+    driver = "raw_exec"
+    template {
+      data        = "name={{ \"{{\" }} env \"NOMAD_TASK_NAME\" {{ \"}}\" }}\n"
+      destination = "local/a.tpl"
+    }
+    template {
+      source      = "local/a.tpl"
+      destination = "local/b.conf"
+    }
+    template {
+      data        = "copy={{ file \"local/b.conf\" }}"
+      destination = "local/c.conf"
+    }
+    config {
+      command = "/bin/sh"
+      args    = ["-c", "cat local/b.conf local/c.conf > @DIR@/out"]
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let t = s.wait_dead("chain/t/0/t");
+    assert!(events(&t).iter().any(|(k, m)| k == "Terminated" && m == "Exit Code: 0"), "{}", pretty(&t));
+    assert_eq!(s.wait_lines("out", 2), ["name=t", "copy=name=t"]);
+}
