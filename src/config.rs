@@ -151,6 +151,9 @@ pub struct ArtifactSection {
     pub max_files: Option<u64>,
     /// The whole of one download. Default: `30m`.
     pub timeout: Option<toml::Spanned<String>>,
+    /// Directories of this host whose files `file://` (or absolute path)
+    /// artifacts may copy. Default: none, as Nomad sandboxes its fetcher.
+    pub file_roots: Option<toml::Spanned<Vec<String>>>,
 }
 
 /// `[driver.*]` sections.
@@ -430,6 +433,20 @@ impl File {
         }
         if let Some(v) = a.max_files {
             out.max_files = v;
+        }
+        if let Some(roots) = &a.file_roots {
+            for r in roots.get_ref() {
+                let p = std::path::Path::new(r);
+                if !p.is_absolute() || p.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+                    return Err((
+                        Some(roots.span()),
+                        format!(
+                            "[artifact] file_roots: {r:?} is not an absolute path without `..`, e.g. \"/srv/artifacts\""
+                        ),
+                    ));
+                }
+                out.file_roots.push(p.to_path_buf());
+            }
         }
         if let Some(t) = &a.timeout {
             out.timeout = match crate::jobspec::duration::parse(t.get_ref()) {
@@ -811,7 +828,7 @@ mod example {
         assert!(h.timeout.is_some() && h.connect_timeout.is_some() && h.accept.is_some());
         let a = all.artifact.as_ref().expect("[artifact]");
         assert!(a.max_download_mb.is_some() && a.max_unpacked_mb.is_some() && a.max_files.is_some());
-        assert!(a.timeout.is_some());
+        assert!(a.timeout.is_some() && a.file_roots.is_some());
         let limits = all.artifact_limits().expect("the example's limits");
         assert_eq!(limits.max_download, 1024 << 20);
         assert_eq!(limits.timeout, std::time::Duration::from_secs(30 * 60));

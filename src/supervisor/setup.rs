@@ -184,7 +184,14 @@ impl Supervisor {
                 // Owned by supd's user, as Nomad's without `chown`.
                 t.spec.artifacts.iter().map(|a| taskdir::artifact::prepare(a, &dir, &vars, None)).collect();
             let generation = t.generation;
-            let limits = self.cfg.artifact_limits;
+            let limits = self.cfg.artifact_limits.clone();
+            // A file of this host only from the directories supd.toml lists.
+            let prepared = prepared.and_then(|fetches| {
+                for f in &fetches {
+                    taskdir::artifact::check_file_root(f, &limits.file_roots)?;
+                }
+                Ok(fetches)
+            });
             let started = prepared.and_then(|fetches| {
                 self.pending
                     .setup

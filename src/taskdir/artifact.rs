@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 
 /// How much a fetch may take. Nomad's client defaults are 100 GB and 30
 /// minutes; supd's sizes are smaller, as one host's disk is what they guard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
     /// Bytes one download may have.
     pub max_download: u64,
@@ -36,11 +36,20 @@ pub struct Limits {
     pub max_files: u64,
     /// The whole of one download, from connecting to the last byte.
     pub timeout: Duration,
+    /// The directories whose files `file://` artifacts may copy (none: no
+    /// file of this host is a task's to fetch).
+    pub file_roots: Vec<std::path::PathBuf>,
 }
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits { max_download: 1 << 30, max_unpacked: 4 << 30, max_files: 4096, timeout: Duration::from_secs(30 * 60) }
+        Limits {
+            max_download: 1 << 30,
+            max_unpacked: 4 << 30,
+            max_files: 4096,
+            timeout: Duration::from_secs(30 * 60),
+            file_roots: Vec::new(),
+        }
     }
 }
 
@@ -155,6 +164,25 @@ pub struct Fetched {
 
 /// Resolves an artifact block for a task: `${...}` in its source, headers
 /// and destination, go-getter's query parameters, the archive format.
+/// Whether a `file://` artifact's path lies below one of `roots` (read
+/// as written: absolute, no `..`); an error that names the key otherwise.
+pub fn check_file_root(f: &Fetch, roots: &[std::path::PathBuf]) -> Result<(), ArtifactError> {
+    let SourceKind::File(path) = &f.source else { return Ok(()) };
+    let p = std::path::Path::new(path);
+    let clean = p.is_absolute() && !p.components().any(|c| matches!(c, std::path::Component::ParentDir));
+    if clean && roots.iter().any(|r| p.starts_with(r)) {
+        return Ok(());
+    }
+    let allowed = if roots.is_empty() {
+        "none are allowed".to_string()
+    } else {
+        format!("only below {}", roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", "))
+    };
+    Err(ArtifactError::Source(format!(
+        "{path}: files of this host are fetched {allowed} — list its directory in `file_roots` under [artifact] in supd.toml, or serve it over HTTP"
+    )))
+}
+
 pub fn prepare(
     a: &Artifact,
     task: &TaskDir,

@@ -461,3 +461,20 @@ fn the_fetcher_reports_through_the_waker() {
     assert_eq!(results["slow"], Err(ArtifactError::Cancelled));
     assert!(tree(&w.task.tmp()).is_empty(), "a cancelled download leaves nothing");
 }
+
+/// A file of this host is a task's to fetch only below the directories
+/// supd.toml lists: none by default, as Nomad sandboxes its fetcher.
+#[test]
+fn file_artifacts_come_only_from_the_listed_roots() {
+    let w = world();
+    let prepared = |src: &str| prepare(&artifact(src.to_string()), &w.task, &no_vars, None).unwrap();
+    let shadow = prepared("file:///etc/shadow");
+    let e = check_file_root(&shadow, &[]).unwrap_err().to_string();
+    assert!(e.contains("/etc/shadow") && e.contains("none are allowed") && e.contains("file_roots"), "{e}");
+    let roots = [std::path::PathBuf::from("/srv/artifacts")];
+    assert!(check_file_root(&prepared("file:///srv/artifacts/app.tar.gz"), &roots).is_ok());
+    let e = check_file_root(&prepared("file:///srv/artifacts/../../etc/shadow"), &roots).unwrap_err().to_string();
+    assert!(e.contains("only below /srv/artifacts"), "{e}");
+    assert!(check_file_root(&shadow, &roots).is_err());
+    assert!(check_file_root(&prepared("https://example.com/x.tgz"), &[]).is_ok(), "HTTP is not a file of this host");
+}
