@@ -57,7 +57,10 @@ fn a_java_class_runs_isolated_and_restarts_like_any_task() {
   }
 }"#,
     );
-    let s = s.start();
+    // The class is a file of this host: its directory is one the artifact
+    // may copy from.
+    let roots = format!("[artifact]\nfile_roots = [\"{}\"]\n", s.path("classes").display());
+    let s = s.start_with_config(&roots);
     let t = s.wait_dead("hello/g/0/t");
     assert_eq!(restarts(&t), 2, "{}\n{}", pretty(&t), s.log());
     assert_eq!(count(&t, "Terminated", |m| m.contains("Exit Code: 3")), 3, "{}", pretty(&t));

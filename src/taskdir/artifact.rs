@@ -174,12 +174,13 @@ pub fn check_file_root(f: &Fetch, roots: &[std::path::PathBuf]) -> Result<(), Ar
         return Ok(());
     }
     let allowed = if roots.is_empty() {
-        "none are allowed".to_string()
+        "no file of this host may be fetched".to_string()
     } else {
-        format!("only below {}", roots.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", "))
+        let list: Vec<String> = roots.iter().map(|r| r.display().to_string()).collect();
+        format!("files of this host may be fetched only below {}", list.join(", "))
     };
     Err(ArtifactError::Source(format!(
-        "{path}: files of this host are fetched {allowed} — list its directory in `file_roots` under [artifact] in supd.toml, or serve it over HTTP"
+        "{path}: {allowed} — list its directory in `file_roots` under [artifact] in supd.toml, or serve it over HTTP"
     )))
 }
 
