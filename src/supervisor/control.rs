@@ -732,16 +732,8 @@ impl Supervisor {
     /// a container's first process), and says so once.
     pub(super) fn forward_signal(&mut self, sig: i32) {
         let Ok(signal) = nix::sys::signal::Signal::try_from(sig) else { return };
-        let mut keys = Vec::new();
-        for (serial, run) in &self.jobs.runs {
-            for (ii, inst) in run.instances.iter().enumerate() {
-                for (ti, t) in inst.tasks.iter().enumerate() {
-                    if t.pid.is_some() {
-                        keys.push(TaskKey { run: *serial, inst: ii, task: ti });
-                    }
-                }
-            }
-        }
+        let keys: Vec<TaskKey> =
+            self.jobs.task_keys().into_iter().filter(|k| self.jobs.task(*k).is_some_and(|t| t.pid.is_some())).collect();
         let mut sent = 0;
         for key in keys {
             match self.signal_task(key, signal) {

@@ -97,6 +97,17 @@ impl Jobs {
         self.current_runs().all(|r| r.instances.iter().all(|i| i.removed || i.status() == InstanceStatus::Complete))
     }
 
+    /// Every task of every run, in order.
+    pub fn task_keys(&self) -> Vec<TaskKey> {
+        let mut keys = Vec::new();
+        for (serial, run) in &self.runs {
+            for (inst, i) in run.instances.iter().enumerate() {
+                keys.extend((0..i.tasks.len()).map(|task| TaskKey { run: *serial, inst, task }));
+            }
+        }
+        keys
+    }
+
     /// supd's exit status once every job has ended (`--exit-when-done`):
     /// 0 when every instance completed; else the exit code of the first
     /// task that failed (jobs in the order they came, then instances and

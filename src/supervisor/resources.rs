@@ -96,16 +96,8 @@ impl Supervisor {
     /// At exit: every task cgroup, then the parents, are removed (waiting
     /// a little for processes that are still dying).
     pub(super) fn release_all_cgroups(&mut self) {
-        let mut keys = Vec::new();
-        for (serial, run) in &self.jobs.runs {
-            for (ii, inst) in run.instances.iter().enumerate() {
-                for ti in 0..inst.tasks.len() {
-                    keys.push(TaskKey { run: *serial, inst: ii, task: ti });
-                }
-            }
-        }
         // supd is stopping (the loop has ended): the thread takes them.
-        for key in keys {
+        for key in self.jobs.task_keys() {
             self.release_cgroup(key);
         }
         self.pending.graveyard.finish();

@@ -130,17 +130,7 @@ fn measure(e: &Expression, ctx: &Context, depth: usize) -> Result<Size, String> 
         }
         Expression::ForExpr(f) => {
             check_part(m(&f.collection_expr)?)?;
-            let items = f.collection_expr.evaluate(ctx).ok();
-            let n = items.as_ref().map_or(1, elements);
-            let mut inner = ctx.clone();
-            if let Some((k, v)) = items.as_ref().and_then(last) {
-                if let Some(key) = &f.key_var {
-                    inner.declare_var(key.clone(), k);
-                }
-                inner.declare_var(f.value_var.clone(), v);
-            } else {
-                declare_null(&mut inner, f.key_var.as_ref(), &f.value_var);
-            }
+            let (n, inner) = iterate(&f.collection_expr, ctx, f.key_var.as_ref(), &f.value_var);
             let mut body = measure(&f.value_expr, &inner, depth + 1)?;
             if let Some(k) = &f.key_expr {
                 body = body.add(measure(k, &inner, depth + 1)?);
@@ -206,11 +196,25 @@ fn last(v: &Value) -> Option<(Value, Value)> {
     }
 }
 
-fn declare_null(ctx: &mut Context, key: Option<&Identifier>, value: &Identifier) {
-    if let Some(k) = key {
-        ctx.declare_var(k.clone(), Value::Null);
+/// What a `for` (expression or directive) over `collection` iterates: how
+/// many elements (1 when it cannot be told), and the context its body is
+/// measured in, the loop variables bound to the last element (null when
+/// there is none).
+fn iterate<'c>(
+    collection: &Expression,
+    ctx: &Context<'c>,
+    key: Option<&Identifier>,
+    value: &Identifier,
+) -> (u64, Context<'c>) {
+    let items = collection.evaluate(ctx).ok();
+    let n = items.as_ref().map_or(1, elements);
+    let (k, v) = items.as_ref().and_then(last).unwrap_or((Value::Null, Value::Null));
+    let mut inner = ctx.clone();
+    if let Some(key) = key {
+        inner.declare_var(key.clone(), k);
     }
-    ctx.declare_var(value.clone(), Value::Null);
+    inner.declare_var(value.clone(), v);
+    (n, inner)
 }
 
 /// The number of values `range(...)` makes, from its arguments.
@@ -254,17 +258,7 @@ fn elements_of(t: &Template, ctx: &Context, depth: usize) -> Result<Size, String
                 }
                 Directive::For(f) => {
                     check_part(measure(&f.collection_expr, ctx, depth + 1)?)?;
-                    let items = f.collection_expr.evaluate(ctx).ok();
-                    let n = items.as_ref().map_or(1, elements);
-                    let mut inner = ctx.clone();
-                    if let Some((k, v)) = items.as_ref().and_then(last) {
-                        if let Some(key) = &f.key_var {
-                            inner.declare_var(key.clone(), k);
-                        }
-                        inner.declare_var(f.value_var.clone(), v);
-                    } else {
-                        declare_null(&mut inner, f.key_var.as_ref(), &f.value_var);
-                    }
+                    let (n, inner) = iterate(&f.collection_expr, ctx, f.key_var.as_ref(), &f.value_var);
                     let body = elements_of(&f.template, &inner, depth + 1)?;
                     check_part(body)?;
                     body.times(n)

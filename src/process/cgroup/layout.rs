@@ -159,7 +159,7 @@ pub struct Plan {
 
 /// supd's own cgroup as a directory of a mount: the mount shows the
 /// hierarchy from `root` down.
-fn own_dir(m: &Mount, own: &str) -> PathBuf {
+pub(super) fn own_dir(m: &Mount, own: &str) -> PathBuf {
     match Path::new(own).strip_prefix(&m.root) {
         Ok(rel) => m.point.join(rel),
         // A cgroup namespace can make the two disagree: the mount is then
@@ -202,62 +202,6 @@ pub fn plan(mounts: &[Mount], proc_self_cgroup: &str, v2_controllers: &[String])
     let acct = v2.clone().into_iter().chain(v1("cpuacct")).collect();
     let track = v2.into_iter().chain(v1("freezer")).chain(v1("memory")).chain(v1("cpu")).collect();
     Plan { kind, memory, cpu, acct, track }
-}
-
-/// What supd's own cgroups allow it, a container's limits: the lowest
-/// memory limit (bytes) and cpu quota (cores) on the way from its own
-/// cgroup up to the top of each mount it sees; `None` where nothing
-/// limits. v2 `memory.max` and `cpu.max`, v1 `memory.limit_in_bytes` and
-/// `cpu.cfs_quota_us` / `cpu.cfs_period_us`.
-pub fn own_limits(mounts: &[Mount], proc_self_cgroup: &str) -> (Option<u64>, Option<f64>) {
-    let own = parse_proc_cgroup(proc_self_cgroup);
-    let read = |p: PathBuf| std::fs::read_to_string(p).ok().map(|t| t.trim().to_string());
-    let (mut memory, mut cpus): (Option<u64>, Option<f64>) = (None, None);
-    for m in mounts {
-        let path = if m.v2 {
-            own.iter().find(|(c, _)| c.is_empty())
-        } else {
-            own.iter().find(|(c, _)| c.iter().any(|x| m.controllers.contains(x)))
-        };
-        let Some((_, path)) = path else { continue };
-        let has = |c: &str| m.v2 || m.controllers.iter().any(|x| x == c);
-        let mut dir = own_dir(m, path);
-        loop {
-            let mem = if !has("memory") {
-                None
-            } else if m.v2 {
-                read(dir.join("memory.max")).and_then(|v| v.parse::<u64>().ok())
-            } else {
-                // v1's "no limit" is the largest page-aligned i64.
-                read(dir.join("memory.limit_in_bytes")).and_then(|v| v.parse::<u64>().ok()).filter(|v| *v < 1 << 62)
-            };
-            let cpu = if !has("cpu") {
-                None
-            } else if m.v2 {
-                read(dir.join("cpu.max")).and_then(|v| {
-                    let (quota, period) = v.split_once(' ')?;
-                    Some(quota.parse::<f64>().ok()? / period.parse::<f64>().ok().filter(|p| *p > 0.0)?)
-                })
-            } else {
-                let quota = read(dir.join("cpu.cfs_quota_us")).and_then(|v| v.parse::<f64>().ok()).filter(|q| *q > 0.0);
-                let period =
-                    read(dir.join("cpu.cfs_period_us")).and_then(|v| v.parse::<f64>().ok()).filter(|p| *p > 0.0);
-                quota.zip(period).map(|(q, p)| q / p)
-            };
-            if let Some(v) = mem {
-                memory = Some(memory.map_or(v, |x| x.min(v)));
-            }
-            if let Some(v) = cpu {
-                cpus = Some(cpus.map_or(v, |x| x.min(v)));
-            }
-            if dir == m.point || !dir.starts_with(&m.point) {
-                break;
-            }
-            let Some(up) = dir.parent() else { break };
-            dir = up.to_path_buf();
-        }
-    }
-    (memory, cpus)
 }
 
 #[cfg(test)]
@@ -386,35 +330,5 @@ mod tests {
         let p = plan(&parse_mountinfo("22 1 0:21 / /proc rw - proc proc rw\n"), "", &[]);
         assert_eq!(p, Plan::default());
         assert_eq!(p.kind, Kind::None);
-    }
-
-    /// A container's limits, as its own cgroups show them: the lowest on
-    /// the way up, v1 and v2, "max" and -1 being none.
-    #[test]
-    fn own_limits_are_the_lowest_on_the_way_up() {
-        let d = tempfile::tempdir().unwrap();
-        let v2 = d.path().join("unified");
-        let mem1 = d.path().join("memory");
-        let cpu1 = d.path().join("cpu");
-        for dir in [v2.join("box/inner"), mem1.join("box"), cpu1.join("box")] {
-            std::fs::create_dir_all(dir).unwrap();
-        }
-        std::fs::write(v2.join("box/memory.max"), "67108864\n").unwrap();
-        std::fs::write(v2.join("box/inner/memory.max"), "max\n").unwrap();
-        std::fs::write(v2.join("box/cpu.max"), "max 100000\n").unwrap();
-        std::fs::write(v2.join("box/inner/cpu.max"), "50000 100000\n").unwrap();
-        let mounts = vec![Mount { v2: true, root: "/".into(), point: v2.clone(), controllers: vec![] }];
-        assert_eq!(own_limits(&mounts, "0::/box/inner\n"), (Some(64 << 20), Some(0.5)));
-        std::fs::write(mem1.join("box/memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
-        std::fs::write(mem1.join("memory.limit_in_bytes"), "9223372036854771712\n").unwrap();
-        std::fs::write(cpu1.join("box/cpu.cfs_quota_us"), "-1\n").unwrap();
-        std::fs::write(cpu1.join("box/cpu.cfs_period_us"), "100000\n").unwrap();
-        std::fs::write(cpu1.join("cpu.cfs_quota_us"), "150000\n").unwrap();
-        std::fs::write(cpu1.join("cpu.cfs_period_us"), "100000\n").unwrap();
-        let mounts = vec![
-            Mount { v2: false, root: "/".into(), point: mem1, controllers: vec!["memory".into()] },
-            Mount { v2: false, root: "/".into(), point: cpu1, controllers: vec!["cpu".into()] },
-        ];
-        assert_eq!(own_limits(&mounts, "4:memory:/box\n2:cpu:/box\n"), (None, Some(1.5)));
     }
 }
