@@ -395,11 +395,11 @@ job "render" {
 
 /// Dispatched runs survive `kill -9` of supd: the next supd lists both
 /// runs under their job, the one that had ended stays ended (it does not
-/// run again), the one still running goes on as any job's instance does
-/// after a crash (one copy, in the same allocation directory), with its
-/// meta and payload: the payload file is still in its `local/`.
+/// run again), the one still running is taken over as any job's task is
+/// after a crash (the same process, in the same allocation directory),
+/// with its meta and payload: the payload file is still in its `local/`.
 #[test]
-fn dispatched_runs_survive_kill_9_with_their_meta_and_payload() {
+fn dispatched_runs_survive_kill_9_with_their_meta_and_payload_and_keep_running() {
     let s = Supd::new();
     s.write_job(
         "render.hcl",
@@ -458,10 +458,10 @@ job "render" {
 
     s.kill9();
     let s = s.start();
-    let st = s.wait_status("the long run runs again", |st| {
+    let st = s.wait_status("the long run is taken over", |st| {
         job_entry(st, &long).is_some_and(|_| {
             let t = run_task(st, &long);
-            t["state"] == "running" && t["pid"].as_i64() != Some(first.into())
+            t["state"] == "running" && t["pid"].as_i64() == Some(first.into())
         })
     });
     assert_eq!(job_status(&st, &short), "complete", "{}", pretty(&st));
@@ -488,14 +488,10 @@ job "render" {
         let payload = std::path::Path::new(dir).join("t/local/in/scene.txt");
         assert_eq!(std::fs::read_to_string(&payload).ok().as_deref(), Some("a teapot"), "{}", payload.display());
     }
-    assert!(!alive(first), "the run of the crashed supd still runs");
+    assert!(alive(first), "the run of the crashed supd is taken over");
     assert_eq!(s.procs_running("sleep 1000").len(), 1, "{}", s.log());
-    // The short run did not run again; the long one ran again with its
-    // meta and payload.
-    assert_eq!(
-        lines(&s.path("runs")),
-        [format!("{short} kitchen a teapot"), format!("{long} garden a teapot"), format!("{long} garden a teapot")]
-    );
+    // Neither run ran again.
+    assert_eq!(lines(&s.path("runs")), [format!("{short} kitchen a teapot"), format!("{long} garden a teapot")]);
 }
 
 /// A periodic job whose file is changed into a plain batch job runs at the

@@ -86,8 +86,12 @@ fn job_stop_then_kill_9_stays_stopped() {
     assert_ne!(job_status(&st, "a"), "running", "{}", pretty(&st));
 }
 
+/// A task that left a daemon in its cgroup (a `setsid` child): after a
+/// crash of supd the next one takes the task over with its cgroup, so the
+/// daemon is neither doubled nor orphaned; the task's end then takes the
+/// daemon with it, and the cgroup goes.
 #[test]
-fn a_setsid_daemon_of_a_task_does_not_outlive_a_crash_and_the_cgroup_is_removed() {
+fn a_setsid_daemon_of_a_task_is_taken_over_with_it_and_ends_with_it() {
     assert!(nix::unistd::geteuid().is_root(), "this test runs as root (scripts/test runs it so)");
     let s = Supd::new();
     s.write_job(
@@ -108,6 +112,7 @@ fn a_setsid_daemon_of_a_task_does_not_outlive_a_crash_and_the_cgroup_is_removed(
     let toml = format!("cgroup_parent = \"{name}\"\n");
     let s = s.start_with_config(&toml);
     let daemon: i32 = s.wait_lines("daemons", 1)[0].parse().unwrap();
+    let task_pid = pid(&s.wait_running("a/g/0/t"));
     let cgroup_of = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
     let before = cgroup_of(daemon);
     assert!(before.contains(&name), "the daemon is in the task's cgroup: {before}");
@@ -117,18 +122,28 @@ fn a_setsid_daemon_of_a_task_does_not_outlive_a_crash_and_the_cgroup_is_removed(
     child.wait().unwrap();
     settle(&s);
     let s = s.start_with_config(&toml);
-    s.assert_gone(daemon, PATIENCE, "the setsid daemon left by the crashed supd");
-    s.wait_lines("daemons", 2);
+    let t = s.wait_event("a/g/0/t", "Adopted", |_| true);
+    assert_eq!(pid(&t), task_pid, "the same task process\n{}", s.log());
+    assert!(alive(daemon), "the daemon goes on with its task");
+    assert_eq!(lines(&s.path("daemons")).len(), 1, "not started twice\n{}", s.log());
     assert_eq!(s.procs_running("sleep 1001").len(), 1, "{}", s.log());
-    // The dead supd's task cgroups are gone.
+    assert_eq!(cgroup_of(daemon), before, "in the same cgroup");
+    // The task's end takes its daemon, and then its cgroup.
+    s.supctl_ok(&["job", "stop", "a"]);
+    s.wait_dead("a/g/0/t");
+    s.assert_gone(daemon, PATIENCE, "the daemon of the taken-over task, once the task is stopped");
     for line in before.lines() {
         let path = line.splitn(3, ':').nth(2).unwrap_or("");
         if !path.contains(&name) {
             continue;
         }
         let leaf = path.rsplit('/').next().unwrap();
-        let found = std::process::Command::new("find").args(["/sys/fs/cgroup", "-name", leaf]).output().expect("find");
-        assert!(found.stdout.is_empty(), "left: {}", String::from_utf8_lossy(&found.stdout));
+        let gone = wait_until(PATIENCE, || {
+            let found =
+                std::process::Command::new("find").args(["/sys/fs/cgroup", "-name", leaf]).output().expect("find");
+            found.stdout.is_empty()
+        });
+        assert!(gone, "the task's cgroup {leaf} is left");
     }
 }
 

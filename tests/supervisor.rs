@@ -1556,12 +1556,13 @@ fn submitted_and_stopped_jobs_survive_a_restart() {
     s2.wait_running("fromdir/g/0/t");
 }
 
-/// If supd dies (SIGKILL), the next supd on the same state directory stops
-/// the task process the dead one left running before it starts the task
-/// anew — never two at once — and the task keeps the restart budget it had
-/// used: here attempts = 2, one restart before the crash, and the run the
-/// crash interrupted counts as the second, then `Not Restarting`: three
-/// starts in all, as without the crash.
+/// If supd dies (SIGKILL), the next supd on the same state directory takes
+/// over the task process the dead one left running — the same pid, never a
+/// second copy — and the task keeps the restart budget it had used: here
+/// attempts = 2, one restart before the crash; the taken-over run then ends
+/// (how, only its parent could tell: a failure) and is the second restart;
+/// run 3 fails and the budget is spent: three starts in all, as without
+/// the crash.
 #[test]
 fn after_a_crash_of_supd_no_task_runs_twice_and_the_budget_carries_over() {
     let s = Supd::new();
@@ -1597,13 +1598,17 @@ fn after_a_crash_of_supd_no_task_runs_twice_and_the_budget_carries_over() {
     assert!(alive(left), "the task outlives the crashed supd");
     let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
     let s2 = Supd { dir, child: None }.start();
-    // The leftover is stopped (restart 2); run 3 fails; the budget is spent.
-    s2.assert_gone(left, PATIENCE, "the process left by the crashed supd");
+    let t = s2.wait_event("a/g/0/t", "Adopted", |_| true);
+    assert_eq!((t["state"].as_str(), t["pid"].as_i64()), (Some("running"), Some(i64::from(left))), "{}", pretty(&t));
+    assert_eq!(t["restarts"], 1, "{}", pretty(&t));
+    assert_eq!(lines_of(&s2, "starts").len(), 2, "not started again: {}", s2.log());
+    // The taken-over run ends: restart 2; run 3 fails; the budget is spent.
+    kill(Pid::from_raw(left), Signal::SIGTERM).unwrap();
     let t = s2.wait_dead("a/g/0/t");
     assert_eq!(t["failed"], true, "{}", pretty(&t));
     assert_eq!(t["restarts"], 2, "{}", pretty(&t));
     assert_eq!(lines_of(&s2, "starts").len(), 3, "{}", s2.log());
-    assert!(s2.log().contains("left running by the previous supd"), "{}", s2.log());
+    assert!(s2.log().contains("taking it over"), "{}", s2.log());
 }
 
 fn lines_of(s: &Supd, name: &str) -> Vec<String> {
@@ -1744,9 +1749,10 @@ fn a_flood_of_output_stays_within_bounds() {
     assert_eq!(names.len(), 3, "{names:?}");
 }
 
-/// A leftover of a crashed supd that ignores its kill signal is killed
-/// (with task cgroups, as here: SIGKILL to everything in its cgroup at
-/// once), and only then does the task start anew.
+/// A leftover of a crashed supd for a job that changed meanwhile (not
+/// taken over: it runs the old version) that ignores its kill signal is
+/// killed (with task cgroups, as here: SIGKILL to everything in its cgroup
+/// at once), and only then does the new version's task start.
 #[test]
 fn a_stubborn_leftover_is_killed_before_the_task_starts() {
     let s = Supd::new();
@@ -1769,6 +1775,8 @@ fn a_stubborn_leftover_is_killed_before_the_task_starts() {
     let first: i32 = s.wait_lines("starts", 1)[0].parse().unwrap();
     // No wait for a save: a start is journaled before supd goes on.
     s.kill9();
+    let changed = std::fs::read_to_string(s.path("jobs/a.hcl")).unwrap().replace("\"1s\"", "\"2s\"");
+    std::fs::write(s.path("jobs/a.hcl"), changed).unwrap();
     let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
     let s2 = Supd { dir, child: None }.start();
     let lines = s2.wait_lines("starts", 2);

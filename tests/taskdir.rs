@@ -62,8 +62,8 @@ fn the_allocation_directory_lives_as_long_as_the_instance() {
     // The state directory is the default data_dir; the instance's ID names
     // its directory.
     let st = s.status();
-    let id = instance(&st, "w/g/0").and_then(|i| i["id"].as_str()).expect("an instance id");
-    assert_eq!(dir, s.path("state").join("alloc").join(id));
+    let id = instance(&st, "w/g/0").and_then(|i| i["id"].as_str()).expect("an instance id").to_string();
+    assert_eq!(dir, s.path("state").join("alloc").join(&id));
     let shown = s.supctl_ok(&["status", "w/g/0"]);
     assert!(shown.contains(&format!("Dir      = {}\n", dir.display())), "{shown}");
     let task = dir.join("t");
@@ -95,13 +95,18 @@ fn the_allocation_directory_lives_as_long_as_the_instance() {
     wait_lines_at(&s, &task.join("local/seen"), 2);
     assert_eq!(lines(&dir.join("alloc/data/runs")).len(), 2);
 
-    // So does a restart of supd (even a crash): the instance gets a new ID
-    // but keeps its directory.
+    // So does a crash of supd: the next one takes the running task over,
+    // in the same instance (same ID) and directory; its next run too.
+    let running = pid(&s.wait_running("w/g/0/t"));
     s.kill9();
     wait_until(PATIENCE, || std::os::unix::net::UnixStream::connect(s.socket()).is_err());
     let s = s.start();
-    s.wait_running("w/g/0/t");
+    let t = s.wait_event("w/g/0/t", "Adopted", |_| true);
+    assert_eq!(pid(&t), running, "{}", s.log());
     assert_eq!(alloc_dir(&s, "w/g/0"), dir);
+    let st = s.status();
+    assert_eq!(instance(&st, "w/g/0").and_then(|i| i["id"].as_str()), Some(id.as_str()));
+    s.supctl_ok(&["restart", "w/g/0/t"]);
     wait_lines_at(&s, &task.join("local/seen"), 3);
     assert_eq!(lines(&task.join("local/seen")), [want.clone(), want.clone(), want]);
 

@@ -143,6 +143,12 @@ enum Command {
     },
     /// Stop every task, then supd exits.
     Shutdown,
+    /// Execute supd's binary again (the file now at the path supd was
+    /// started from: an upgraded binary takes over) as the same process:
+    /// every task keeps running, with the same pid, output, restart
+    /// budget and events. A binary that cannot take over is refused and
+    /// supd keeps running as it is.
+    DaemonReexec,
     /// Print a completion script for a shell: job and target names are
     /// completed from the running supd. Load it with
     /// `source <(supctl completions bash)`, or install it where the shell
@@ -398,6 +404,7 @@ fn main() -> ExitCode {
         }
         Command::Reload { dry_run } => Request::Reload { dry_run },
         Command::Shutdown => Request::Shutdown,
+        Command::DaemonReexec => Request::DaemonReexec,
     };
     if cli.json
         && let Request::Status { target, .. } = request

@@ -65,6 +65,10 @@ struct Cli {
     /// 0 when every file is valid, 1 otherwise.
     #[arg(long)]
     check: bool,
+    /// Print what this binary can take over from a running supd (asked by
+    /// `supctl daemon-reexec` before it executes the binary), and exit.
+    #[arg(long, hide = true)]
+    reexec_check: bool,
 }
 
 fn parse_task_output(text: &str) -> Result<TaskOutput, String> {
@@ -83,6 +87,10 @@ fn run() -> ExitCode {
     // keep task starts cheap however many descriptors supd holds.
     supd::process::spawn::reserve_slots();
     let cli = Cli::parse();
+    if cli.reexec_check {
+        println!("{}", supd::supervisor::reexec::abilities_line());
+        return ExitCode::SUCCESS;
+    }
     let file = match supd::config::File::load_given_or_default(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {

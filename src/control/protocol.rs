@@ -121,6 +121,11 @@ pub enum Request {
         dry_run: bool,
     },
     Shutdown,
+    /// Execute supd's binary again (the file now at the path it was
+    /// started from), as the same process, keeping every task running
+    /// (`supctl daemon-reexec`). Answered by the new image, or with the
+    /// reason it was refused.
+    DaemonReexec,
     /// Run an instance a peer handed to this host (`supctl job run --handoff`).
     Handoff {
         /// The peer's hand-off envelope as it came: a document of its own
@@ -282,6 +287,12 @@ pub struct NodeStatus {
     /// nothing.
     #[serde(default)]
     pub unreserved_tasks: u64,
+    /// The running supd's version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supd_version: Option<String>,
+    /// For how many seconds supd has run (across re-executions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub supd_uptime: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -434,6 +445,10 @@ pub struct TaskStatus {
     pub checks: Vec<CheckState>,
     #[serde(default)]
     pub started_at: Option<String>,
+    /// For how many seconds its current run has been going (a running
+    /// task only; in the brief status too).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uptime: Option<u64>,
     #[serde(default)]
     pub finished_at: Option<String>,
     #[serde(default)]
@@ -580,6 +595,7 @@ mod tests {
             Request::Logs { target: "x/g".into(), stderr: false, lines: 5, follow: true, all: true },
             Request::Reload { dry_run: true },
             Request::Shutdown,
+            Request::DaemonReexec,
         ];
         for r in reqs {
             let line = serde_json::to_string(&Envelope { version: VERSION, body: None, request: r.clone() }).unwrap();

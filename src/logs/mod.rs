@@ -142,10 +142,24 @@ impl Capture {
     /// truncated. `base` must be a plain file name (see
     /// [`crate::names::beneath`]).
     pub fn open(dir: &Path, base: &str, max_files: u32, max_file_size_mb: u32) -> std::io::Result<Capture> {
-        crate::names::beneath(dir, &[base])?;
         // The task's end blocks as usual: a task writing faster than supd
         // reads waits, it does not lose output.
         let (read, write) = crate::process::output_pipe()?;
+        Capture::adopt(dir, base, max_files, max_file_size_mb, read, write)
+    }
+
+    /// A capture whose pipe already exists: the one an earlier image of
+    /// supd held for the same task (`daemon-reexec`), with whatever the
+    /// task wrote meanwhile still in it. The read end must not block.
+    pub fn adopt(
+        dir: &Path,
+        base: &str,
+        max_files: u32,
+        max_file_size_mb: u32,
+        read: OwnedFd,
+        write: OwnedFd,
+    ) -> std::io::Result<Capture> {
+        crate::names::beneath(dir, &[base])?;
         Ok(Capture {
             dir: dir.to_path_buf(),
             base: base.to_string(),
@@ -161,6 +175,12 @@ impl Capture {
             files: true,
             trouble: Trouble::default(),
         })
+    }
+
+    /// Both ends of the pipe, to keep across an exec of supd's own binary.
+    pub fn fds(&self) -> (std::os::fd::BorrowedFd<'_>, std::os::fd::BorrowedFd<'_>) {
+        use std::os::fd::AsFd;
+        (self.read.as_fd(), self.write.as_fd())
     }
 
     /// Whether output is stored in files; without, it is only read (and

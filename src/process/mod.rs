@@ -89,6 +89,10 @@ pub enum Exit {
         signal: i32,
         core_dumped: bool,
     },
+    /// A process supd took over from a previous supd, so not its child:
+    /// its end is known (a pidfd), how it ended is not (only a parent can
+    /// read that). It counts as a failure.
+    Unknown,
 }
 
 impl Exit {
@@ -336,6 +340,7 @@ pub fn environ_vars<const N: usize>(pid: Pid, names: [&str; N]) -> [Option<Strin
 /// to `supctl`, not tasks).
 const DENIED_ENV: &[&str] = &[
     "NOTIFY_SOCKET",
+    "SUPD_REEXEC_FD",
     "CONSUL_TOKEN",
     "CONSUL_HTTP_TOKEN",
     "CONSUL_HTTP_TOKEN_FILE",

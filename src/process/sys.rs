@@ -152,6 +152,23 @@ pub fn same_process(pid: i32, ticks: u64) -> bool {
     start_ticks(pid).is_some_and(|t| t >= ticks && t - ticks <= 1)
 }
 
+/// The wall-clock time of a process start given in clock ticks since boot
+/// (as [`start_ticks`] reads it).
+pub fn ticks_to_wall(ticks: u64) -> Option<std::time::SystemTime> {
+    let now = boot_ticks_now()?;
+    let hz = nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK).ok().flatten()?;
+    let hz = u64::try_from(hz).ok().filter(|&h| h > 0)?;
+    let ago = now.checked_sub(ticks)?;
+    std::time::SystemTime::now().checked_sub(std::time::Duration::from_millis(ago * 1000 / hz))
+}
+
+/// Whether the process `pid`, which started at `ticks`, still runs in one
+/// of the cgroups `dirs` (or `dirs` is empty: supd ran without cgroups):
+/// a task process a previous supd left, that this one may take over.
+pub fn still_the_task(pid: i32, ticks: u64, dirs: &[std::path::PathBuf]) -> bool {
+    same_process(pid, ticks) && (dirs.is_empty() || super::cgroup::holds(dirs, pid))
+}
+
 /// After start-up (and once large answers stop): unmaps supd's own code and
 /// read-only data, so that what stays mapped is what supd runs from now on.
 ///
@@ -215,6 +232,88 @@ fn own_code_ranges() -> Vec<(usize, usize)> {
         drop.push((s, e));
     }
     drop
+}
+
+/// The signals supd handles (all but SIGCHLD, which a signalfd reads):
+/// blocked across an exec of supd's own binary, so that one that comes
+/// while the new image has no handler yet waits for it instead of taking
+/// the default action (which ends supd).
+const HANDLED: [Signal; 7] = [
+    Signal::SIGTERM,
+    Signal::SIGINT,
+    Signal::SIGQUIT,
+    Signal::SIGHUP,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+fn handled_set() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in HANDLED {
+        set.add(s);
+    }
+    set
+}
+
+/// Blocks the handled signals in the calling thread (before an exec of
+/// supd's own binary).
+pub fn block_handled_signals() -> nix::Result<()> {
+    handled_set().thread_block()
+}
+
+/// Unblocks them: after the handlers are installed (those that came
+/// meanwhile are delivered now), or when the exec failed.
+pub fn unblock_handled_signals() -> nix::Result<()> {
+    handled_set().thread_unblock()
+}
+
+/// Sets or clears a descriptor's close-on-exec flag: cleared, it stays
+/// open across supd's exec of its own binary (`daemon-reexec`).
+pub fn set_close_on_exec(fd: BorrowedFd, close: bool) -> nix::Result<()> {
+    use nix::fcntl::{FcntlArg, FdFlag, fcntl};
+    let flags = if close { FdFlag::FD_CLOEXEC } else { FdFlag::empty() };
+    fcntl(fd, FcntlArg::F_SETFD(flags)).map(drop)
+}
+
+/// Takes a descriptor the previous image of supd left open for this one
+/// (named in what it carried across the exec): `None` when no descriptor
+/// is open under that number, or it is one of the standard three. It is
+/// made close-on-exec again.
+pub fn inherited_fd(raw: std::os::fd::RawFd) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    if raw < 3 {
+        return None;
+    }
+    // SAFETY: F_GETFD takes no pointers; it only says whether `raw` is open.
+    if unsafe { libc::fcntl(raw, libc::F_GETFD) } < 0 {
+        return None;
+    }
+    // SAFETY: the descriptor is open, and nothing in this image owns it:
+    // the previous image handed it over by number, and each number is
+    // taken once (the caller takes what it carried once).
+    let fd = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw) };
+    use std::os::fd::AsFd;
+    let _ = set_close_on_exec(fd.as_fd(), true);
+    Some(fd)
+}
+
+/// An anonymous file in memory holding `bytes`, read from its start, that
+/// stays open across an exec (what supd carries to its next image).
+pub fn carry_file(bytes: &[u8]) -> std::io::Result<std::fs::File> {
+    use std::io::{Seek, Write};
+    use std::os::fd::FromRawFd;
+    // SAFETY: memfd_create reads the constant C string it is given and
+    // returns a new descriptor that only this function owns.
+    let fd = unsafe { libc::memfd_create(c"supd-carry".as_ptr(), 0) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just made by the kernel and is owned by no one else.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(bytes)?;
+    file.rewind()?;
+    Ok(file)
 }
 
 #[cfg(test)]

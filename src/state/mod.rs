@@ -160,6 +160,10 @@ pub struct TaskSaved {
     /// restart of supd, though it gets a new ID.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alloc_dir: Option<String>,
+    /// The instance's ID: a process taken over by the next supd keeps
+    /// the instance it was started in (its environment names the ID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alloc_id: Option<String>,
     /// A journal record that only appends to the task's record before it
     /// (in the state file or the journal), for the same job: its
     /// `restart_times` are the restarts since, and its `cgroups` and
@@ -616,6 +620,7 @@ mod tests {
                 cgroups: Vec::new(),
                 starting: false,
                 alloc_dir: Some("0123".into()),
+                alloc_id: Some("0123-4567".into()),
                 appended: false,
                 grown: false,
             }],
@@ -672,6 +677,7 @@ mod tests {
             cgroups: Vec::new(),
             starting: false,
             alloc_dir: Some("0123".into()),
+            alloc_id: None,
             appended: false,
             grown: false,
         }

@@ -126,6 +126,7 @@ impl Supervisor {
             }
             Request::Reload { dry_run } => self.reload(dry_run),
             Request::Handoff { envelope } => self.handoff(envelope),
+            Request::DaemonReexec => self.daemon_reexec(token),
             Request::Shutdown => {
                 let uid = self.server.uid(token).map_or("?".to_string(), |u| u.to_string());
                 self.shutdown(&format!("shutdown requested over the control socket (uid {uid})"));

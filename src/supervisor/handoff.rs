@@ -278,6 +278,7 @@ impl Supervisor {
             let how = match exit {
                 Exit::Code(c) => format!("exit code {c}"),
                 Exit::Signal { signal: s, .. } => format!("signal {}", process::signal_name(s)),
+                Exit::Unknown => "an unknown end".to_string(),
             };
             if said.is_empty() { how } else { format!("{said} ({how})") }
         };

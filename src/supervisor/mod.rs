@@ -25,6 +25,7 @@ mod parsing;
 mod parts;
 mod periodic;
 mod persist;
+pub mod reexec;
 mod reload;
 mod resources;
 mod rng;
@@ -102,6 +103,11 @@ impl Supervisor {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch signals: {e}")))?;
+        // An earlier image blocked them across its exec of this one: those
+        // that came meanwhile are handled now.
+        let _ = process::sys::unblock_handled_signals();
+        reexec::remember_start();
+        let mut carry = reexec::take_carry();
         // Before any other thread is made: they inherit the blocked SIGCHLD.
         let children = Children::new().map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
         poll.registry()
@@ -116,10 +122,25 @@ impl Supervisor {
         let setup = setup::SetupWork::new(poll.registry(), waker, TEMPLATE_SOURCES)
             .map_err(|e| Error::Setup(format!("cannot watch artifact downloads and template sources: {e}")))?;
         let mut watches = Watches::starting_at(FIRST_TOKEN);
-        let mut server = ControlServer::bind(&cfg.socket, cfg.socket_group).map_err(|e| Error::Setup(e.0))?;
+        let carried_listener = carry.as_ref().and_then(|c| process::sys::inherited_fd(c.listener));
+        let mut server = match carried_listener {
+            Some(fd) => ControlServer::resume(&cfg.socket, fd),
+            None => ControlServer::bind(&cfg.socket, cfg.socket_group),
+        }
+        .map_err(|e| Error::Setup(e.0))?;
         server
             .register(poll.registry(), LISTENER, &mut watches.tokens)
             .map_err(|e| Error::Setup(format!("cannot watch the control socket: {e}")))?;
+        let client =
+            carry.as_mut().and_then(|c| c.client.take()).and_then(process::sys::inherited_fd).and_then(
+                |fd| match server.resume_client(poll.registry(), &mut watches.tokens, fd) {
+                    Ok(token) => Some(token),
+                    Err(e) => {
+                        log::warn!("the client that asked for the re-exec cannot be answered: {e}");
+                        None
+                    }
+                },
+            );
         let output = output::Sinks {
             journald: crate::logs::journal::Journal::new(&cfg.journal_socket),
             warnings: output::WarnThrottle::default(),
@@ -153,8 +174,12 @@ impl Supervisor {
                 graveyard: cgroups::Graveyard::default(),
                 warmer,
                 spawner: None,
+                resumed: None,
             },
         };
+        if let Some(mut carry) = carry {
+            s.resume(&mut carry, client);
+        }
         if let Some(addr) = metrics_listen {
             s.bind_metrics(addr).map_err(Error::Setup)?;
         }
@@ -169,7 +194,11 @@ impl Supervisor {
         // `java -version` answers while the job directory is read, and
         // before anything looks at the node's attributes.
         let java = process::isolate::missing().is_none().then(|| self.cfg.java.probe());
-        let files = crate::jobspec::parse_dir(&self.cfg.job_dir);
+        // After a re-exec, the job files as the earlier image ran them.
+        let files = match self.pending.resumed.as_mut().and_then(|r| r.files.take()) {
+            Some(files) => Ok(files),
+            None => crate::jobspec::parse_dir(&self.cfg.job_dir),
+        };
         if let Some(java) = java {
             self.cfg.node.attrs.extend(java.attrs());
         }
@@ -190,6 +219,7 @@ impl Supervisor {
             return 1;
         }
         self.kill_unclaimed();
+        self.resumed();
         self.remove_unclaimed_containers();
         log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
         self.reports.notify.ready(&self.jobs.status_line());
@@ -249,6 +279,7 @@ impl Supervisor {
                         Some(Watched::Log { task, stream }) => s.drain_log(task, stream),
                         Some(Watched::Check(check)) => s.on_check_socket(check),
                         Some(Watched::Leftover(task)) => s.on_leftover_gone(token, task),
+                        Some(Watched::Adopted(task)) => s.on_adopted_gone(token, task),
                         None if s.server.owns(token) => s.on_client(token, readable, writable),
                         None if s.pending.containers.owns(token) => s.on_container_reports(),
                         None if s.metrics_owns(token) => s.on_metrics(token),

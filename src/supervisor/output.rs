@@ -58,6 +58,16 @@ impl Supervisor {
     }
 
     fn open_log(&mut self, key: TaskKey) -> std::io::Result<TaskLog> {
+        self.open_log_with(key, None)
+    }
+
+    /// A task's capture on the pipes an earlier image of supd held for it
+    /// (stdout read and write ends, stderr read and write ends).
+    pub(super) fn adopt_log(&mut self, key: TaskKey, pipes: [std::os::fd::OwnedFd; 4]) -> std::io::Result<TaskLog> {
+        self.open_log_with(key, Some(pipes))
+    }
+
+    fn open_log_with(&mut self, key: TaskKey, pipes: Option<[std::os::fd::OwnedFd; 4]>) -> std::io::Result<TaskLog> {
         let (dir, name, limits, output, forward_out, forward_err) = {
             let run = self.jobs.runs.get(&key.run).ok_or_else(|| std::io::Error::other("job is gone"))?;
             let inst = run.instances.get(key.inst).ok_or_else(|| std::io::Error::other("instance is gone"))?;
@@ -74,18 +84,18 @@ impl Supervisor {
                 Forward::new(output, Stream::Stderr, &label).map(Box::new),
             )
         };
-        let mut out = Capture::open(
-            &dir,
-            &format!("{name}.{}", Stream::Stdout.as_str()),
-            limits.max_files,
-            limits.max_file_size,
-        )?;
-        let mut err = Capture::open(
-            &dir,
-            &format!("{name}.{}", Stream::Stderr.as_str()),
-            limits.max_files,
-            limits.max_file_size,
-        )?;
+        let (out_base, err_base) =
+            (format!("{name}.{}", Stream::Stdout.as_str()), format!("{name}.{}", Stream::Stderr.as_str()));
+        let (mut out, mut err) = match pipes {
+            Some([r1, w1, r2, w2]) => (
+                Capture::adopt(&dir, &out_base, limits.max_files, limits.max_file_size, r1, w1)?,
+                Capture::adopt(&dir, &err_base, limits.max_files, limits.max_file_size, r2, w2)?,
+            ),
+            None => (
+                Capture::open(&dir, &out_base, limits.max_files, limits.max_file_size)?,
+                Capture::open(&dir, &err_base, limits.max_files, limits.max_file_size)?,
+            ),
+        };
         out.keep_files(output.files);
         err.keep_files(output.files);
         let (out_token, err_token) = (self.io.watches.token(), self.io.watches.token());

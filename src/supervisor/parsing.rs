@@ -45,6 +45,11 @@ impl Parses {
 
     /// Parses `source` off the loop, now or when a thread is free; gives
     /// it back when no thread can be made, to be parsed here.
+    /// A file is being parsed, or waits to be.
+    pub(super) fn busy(&self) -> bool {
+        self.running > 0 || !self.waiting.is_empty()
+    }
+
     pub(super) fn start(&mut self, client: Token, file: String, source: String) -> Result<(), Waiting> {
         if self.running >= THREADS {
             self.waiting.push_back((client, file, source));

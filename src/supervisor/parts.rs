@@ -4,7 +4,7 @@
 //! names the groups.
 
 use super::{Timers, Watches};
-use super::{cgroups, containers, metrics, output, parsing, periodic, persist, rng, setup, spawner, warm};
+use super::{cgroups, containers, metrics, output, parsing, periodic, persist, reexec, rng, setup, spawner, warm};
 use mio::Poll;
 use signal_hook_mio::v1_0::Signals;
 
@@ -51,4 +51,6 @@ pub(super) struct Pending {
     pub(super) warmer: warm::Warmer,
     /// The spawn thread of supd's start (`None` once the loop runs).
     pub(super) spawner: Option<spawner::Spawner>,
+    /// After a re-exec, until bring-up is done: who to answer, what was kept.
+    pub(super) resumed: Option<reexec::Resumed>,
 }

@@ -42,6 +42,12 @@ pub(super) struct Unclaimed {
     /// Hand-off state for instances about to be made (saved, or just
     /// received), by job/group/index.
     pub instances: HashMap<(String, String, u32), crate::state::InstanceSaved>,
+    /// What the image before a re-exec carried of each task, until the
+    /// task is made again.
+    pub carried: HashMap<super::reexec::Named, super::reexec::CarriedTask>,
+    /// Instance IDs kept across a re-exec (or a restart that takes over
+    /// running tasks), by job/group/index.
+    pub alloc_ids: HashMap<(String, String, u32), String>,
 }
 
 impl Supervisor {
@@ -59,6 +65,25 @@ impl Supervisor {
         // anything starts: the cgroup, not only the recorded pid, knows
         // every process of a task (a daemon that left its session too).
         for t in &saved.tasks {
+            // A task still running as supd's child after a re-exec is
+            // taken over, not stopped.
+            if self.carried_running(&super::reexec::named(&t.job, &t.group, t.index, &t.task)) {
+                continue;
+            }
+            // One whose process still runs in its cgroup (supd was killed,
+            // or crashed) is taken over too, in the same instance.
+            if let Some(pid) = adoptable(t) {
+                log::info!("{}.{}[{}]/{}: pid {pid} still runs; taking it over", t.job, t.group, t.index, t.task);
+                if let Some(id) = &t.alloc_id {
+                    self.reports
+                        .store
+                        .unclaimed
+                        .alloc_ids
+                        .entry((t.job.clone(), t.group.clone(), t.index))
+                        .or_insert(id.clone());
+                }
+                continue;
+            }
             let killed = crate::process::cgroup::stop_leftovers(&t.cgroups);
             if !killed.is_empty() {
                 log::warn!(
@@ -121,6 +146,19 @@ impl Supervisor {
         dirs.dedup();
         self.remove_unclaimed_dirs(dirs);
         for (_, t) in unclaimed {
+            // One that could have been taken over was left alone at start.
+            if adoptable(&t).is_some() {
+                let killed = crate::process::cgroup::stop_leftovers(&t.cgroups);
+                if !killed.is_empty() {
+                    log::warn!(
+                        "{}.{}[{}]/{}: stopped {killed:?}, left running by the previous supd for a job that is gone (found in the task's cgroup)",
+                        t.job,
+                        t.group,
+                        t.index,
+                        t.task
+                    );
+                }
+            }
             if let (Some(pid), Some(ticks)) = (t.pid, t.start_ticks)
                 && process::sys::same_process(pid, ticks)
             {
@@ -293,6 +331,7 @@ fn task_saved(
         // reported: its run is still going.
         starting: t.state == task::State::Running && t.pid.is_none(),
         alloc_dir: inst.dir.as_ref().and_then(|d| d.root().file_name()).map(|n| n.to_string_lossy().into_owned()),
+        alloc_id: Some(inst.id.clone()),
         appended: false,
         grown: false,
     };
@@ -315,6 +354,14 @@ fn dirs_digest(saved: &crate::state::TaskSaved) -> u64 {
         text.push_str(&c.to_string_lossy());
     }
     crate::state::digest(&text)
+}
+
+/// The pid of a saved task's process that still runs in the task's cgroup,
+/// for this supd to take over: a host process (a container is adopted
+/// through its engine) that had not ended for good.
+pub(super) fn adoptable(t: &crate::state::TaskSaved) -> Option<i32> {
+    let (pid, ticks) = (t.pid?, t.start_ticks?);
+    (!t.dead && process::sys::still_the_task(pid, ticks, &t.cgroups)).then_some(pid)
 }
 
 /// Counts the run a previous supd had going when it died as one that

@@ -120,6 +120,8 @@ impl Supervisor {
             cpu_reserved,
             memory_reserved,
             unreserved_tasks,
+            supd_version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            supd_uptime: super::reexec::since().elapsed().ok().map(|d| d.as_secs()),
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::launch;
 use super::lifecycle::{self, Reason, Teardown};
-use super::task::{After, Instance, JobRun, State, TaskRun};
+use super::task::{After, Instance, JobRun, State, TakeOver, TaskRun};
 use super::update::Update;
 use super::{Phase, Supervisor, TaskKey, Timer};
 use crate::jobspec::duration::GoDuration;
@@ -149,6 +149,7 @@ impl Supervisor {
                     self.stop_leftover(key);
                 }
                 self.follow_adopted(key);
+                self.take_over(key);
             }
         }
         // The old version is forgotten as soon as nothing of it runs; if
@@ -179,14 +180,30 @@ impl Supervisor {
             .iter()
             .map(|t| {
                 let mut tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
+                let name = (job.id.clone(), group.name.clone(), index, t.name.clone());
                 // The restart budget a previous supd used, for the same job.
-                let saved = self
-                    .reports
-                    .store
-                    .unclaimed
-                    .tasks
-                    .remove(&(job.id.clone(), group.name.clone(), index, t.name.clone()))
-                    .filter(|s| s.source_digest == digest);
+                let (saved, stale) = match self.reports.store.unclaimed.tasks.remove(&name) {
+                    Some(s) if s.source_digest == digest => (Some(s), None),
+                    other => (None, other),
+                };
+                // A process of another version of the job, left running by
+                // a previous supd, does not run beside this one: with
+                // cgroups, all of its cgroup is killed now; without, it is
+                // stopped with the task's signal before the task starts.
+                let stale_pid = stale.as_ref().and_then(super::persist::adoptable);
+                if let Some(s) = stale.as_ref().filter(|_| stale_pid.is_some()) {
+                    let killed = process::cgroup::stop_leftovers(&s.cgroups);
+                    if !killed.is_empty() {
+                        log::warn!(
+                            "{}.{}[{index}]/{}: stopped {killed:?}, left running by the previous supd for another version of the job (found in the task's cgroup)",
+                            job.id,
+                            group.name,
+                            t.name
+                        );
+                    }
+                }
+                // What the image before a re-exec carried of it.
+                let carried = self.reports.store.unclaimed.carried.remove(&name);
                 let (now_i, now_w) = (Instant::now(), SystemTime::now());
                 if let Some(s) = &saved {
                     // A restart still to come (mode "delay") counts too, if
@@ -207,6 +224,26 @@ impl Supervisor {
                 }
                 let mut run = TaskRun::new(t.clone(), tracker);
                 run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
+                match (carried, &saved) {
+                    // Its process runs on (or its start is due later):
+                    // taken over as it was.
+                    (Some(c), Some(s)) if !t.driver.is_container() => {
+                        if let Some(mut how) = Supervisor::carried_run(c, &mut run) {
+                            if let TakeOver::Running { cgroups, .. } = &mut how {
+                                cgroups.clone_from(&s.cgroups);
+                            }
+                            run.take_over = Some(how);
+                            return run;
+                        }
+                    }
+                    (Some(c), Some(_)) => run.events = super::reexec::carried_events(c.events),
+                    // Of another version of the job: it is stopped once
+                    // every job is in (`resumed`).
+                    (Some(c), None) => {
+                        self.reports.store.unclaimed.carried.insert(name, c);
+                    }
+                    (None, _) => {}
+                }
                 // Its container, still running, of the same job: adopted.
                 // One that ended meanwhile, if the previous supd saw its
                 // run going: its exit code is the run's (not one of an
@@ -223,6 +260,35 @@ impl Supervisor {
                     Supervisor::adopt_container(&mut run, id, pid);
                     return run;
                 }
+                // Its process, left by a previous supd that was killed or
+                // crashed, still runs in its cgroup: taken over. Not supd's
+                // child, so how it ends is unknown (a failure); its output
+                // pipe went with the previous supd, so it has none until
+                // its next start (a write may end it with SIGPIPE).
+                if let Some(s) = saved.as_ref().filter(|_| !t.driver.is_container())
+                    && let Some(pid) = super::persist::adoptable(s)
+                {
+                    run.state = State::Running;
+                    run.launched = true;
+                    run.pid = Some(nix::unistd::Pid::from_raw(pid));
+                    run.start_ticks = s.start_ticks;
+                    run.started_at = s.start_ticks.and_then(process::sys::ticks_to_wall);
+                    run.take_over = Some(TakeOver::Running {
+                        child: false,
+                        pipes: None,
+                        cgroups: s.cgroups.clone(),
+                        event: (
+                            "Adopted",
+                            format!(
+                                "supd {} took over pid {pid}, left running by the previous supd; its output \
+                                 pipe went with that supd (a write to it ends the process with SIGPIPE), and its \
+                                 next start gets a new one",
+                                env!("CARGO_PKG_VERSION")
+                            ),
+                        ),
+                    });
+                    return run;
+                }
                 // A run the previous supd started and did not see end (it
                 // was stopped with the leftovers): the next start is a
                 // restart, within the budget, so that a crash of supd adds
@@ -234,6 +300,9 @@ impl Supervisor {
                     && let (Some(pid), Some(ticks)) = (s.pid, s.start_ticks)
                     && process::sys::same_process(pid, ticks)
                 {
+                    run.leftover = Some(nix::unistd::Pid::from_raw(pid));
+                }
+                if let Some(pid) = stale_pid.filter(|&p| process::sys::start_ticks(p).is_some()) {
                     run.leftover = Some(nix::unistd::Pid::from_raw(pid));
                 }
                 if let Some(s) = saved.as_ref().filter(|s| s.dead) {
@@ -248,7 +317,12 @@ impl Supervisor {
                 run
             })
             .collect();
-        let id = self.io.rng.alloc_id();
+        // The same instance keeps its ID across a re-exec (its tasks'
+        // environment and cgroups name it).
+        let id = match self.reports.store.unclaimed.alloc_ids.remove(&(job.id.clone(), group.name.clone(), index)) {
+            Some(id) => id,
+            None => self.io.rng.alloc_id(),
+        };
         let dir = match crate::taskdir::AllocDir::new(&self.cfg.data_dir, kept_dir.as_deref().unwrap_or(&id)) {
             Ok(d) => Some(d),
             Err(e) => {
@@ -619,6 +693,10 @@ impl Supervisor {
         let mut message = match exit {
             Exit::Code(c) => format!("Exit Code: {c}"),
             Exit::Signal { signal: s, .. } => format!("Exit Code: {}, Signal: {s}", 128 + s),
+            Exit::Unknown => {
+                "Exit Code: unknown (the process was taken over from a previous supd: only its parent could read how it ended)"
+                    .to_string()
+            }
         };
         if oom {
             // Nomad's wording: the exit message of an OOM-killed task.
@@ -629,6 +707,7 @@ impl Supervisor {
         let shown = match exit {
             Exit::Code(c) => format!("exit code {c}"),
             Exit::Signal { signal: s, .. } => format!("signal {}", process::signal_name(s)),
+            Exit::Unknown => "an unknown status (taken over from a previous supd; counted as a failure)".to_string(),
         };
         let shown = if oom { format!("{shown} (OOM killed: it reached its memory limit)") } else { shown };
         log::info!("{} (pid {}) ended with {shown}", self.label(key), pid.map_or(0, |p| p.as_raw()));
@@ -890,6 +969,7 @@ fn log_decision(label: &str, t: &TaskRun, decision: &Decision) {
     let ended = match t.exit {
         Some(Exit::Code(c)) => format!("exit code {c}"),
         Some(Exit::Signal { signal, .. }) => format!("signal {}", process::signal_name(signal)),
+        Some(Exit::Unknown) => "an unknown status".to_string(),
         None => "a failed start".to_string(),
     };
     let p = t.tracker.policy();

@@ -126,6 +126,28 @@ struct Client {
 }
 
 impl Client {
+    fn new(stream: UnixStream, uid: u32, phase: Phase) -> Client {
+        let now = Instant::now();
+        Client {
+            stream,
+            phase,
+            rbuf: Vec::new(),
+            wbuf: Vec::new(),
+            wpos: 0,
+            uid,
+            follow: false,
+            events: false,
+            event_filter: None,
+            done: false,
+            writable: false,
+            cut: false,
+            accepted: now,
+            last_read: now,
+            last_write: now,
+            discarded: 0,
+        }
+    }
+
     fn pending(&self) -> usize {
         self.wbuf.len() - self.wpos
     }
@@ -200,11 +222,15 @@ impl ControlServer {
     /// Listens on `path` (mode 0600, or 0660 for `group`); refuses when
     /// another supd answers there.
     pub fn bind(path: &Path, group: Option<u32>) -> Result<ControlServer, BindError> {
+        ControlServer::on(path, bind(path, group)?)
+    }
+
+    fn on(path: &Path, listener: UnixListener) -> Result<ControlServer, BindError> {
         let timer = TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC)
             .map_err(|e| BindError(format!("cannot create the control socket's timer: {e}")))?;
         Ok(ControlServer {
             path: path.to_path_buf(),
-            listener: bind(path, group)?,
+            listener,
             clients: HashMap::new(),
             log_followers: Vec::new(),
             sent_events: 0,
@@ -217,6 +243,46 @@ impl ControlServer {
             document_size: 0,
             release_seq: 0,
         })
+    }
+
+    /// Listens on the socket an earlier image of supd listened on (carried
+    /// across its exec as `listener`): nothing is bound or replaced, and
+    /// connections made during the exec wait in its backlog.
+    pub fn resume(path: &Path, listener: std::os::fd::OwnedFd) -> Result<ControlServer, BindError> {
+        let std_listener = std::os::unix::net::UnixListener::from(listener);
+        std_listener
+            .set_nonblocking(true)
+            .map_err(|e| BindError(format!("cannot use the carried control socket: {e}")))?;
+        ControlServer::on(path, UnixListener::from_std(std_listener))
+    }
+
+    /// The listener, to carry across an exec of supd's own binary.
+    pub fn listener_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.listener.as_fd()
+    }
+
+    /// A client's connection, to carry across an exec of supd's own binary.
+    pub fn client_fd(&self, token: Token) -> Option<std::os::fd::BorrowedFd<'_>> {
+        self.clients.get(&token).map(|c| c.stream.as_fd())
+    }
+
+    /// Takes in the connection of a client whose request an earlier image
+    /// of supd read (the one that asked for the re-exec): it waits for its
+    /// answer.
+    pub fn resume_client(
+        &mut self,
+        registry: &Registry,
+        tokens: &mut Tokens,
+        fd: std::os::fd::OwnedFd,
+    ) -> std::io::Result<Token> {
+        let std_stream = std::os::unix::net::UnixStream::from(fd);
+        std_stream.set_nonblocking(true)?;
+        let mut stream = UnixStream::from_std(std_stream);
+        let uid = getsockopt(&stream, PeerCredentials).map(|c| c.uid()).map_err(std::io::Error::from)?;
+        let token = tokens.next();
+        registry.register(&mut stream, token, Interest::READABLE)?;
+        self.clients.insert(token, Client::new(stream, uid, Phase::Read));
+        Ok(token)
     }
 
     /// Registers the listener as `token`, and the deadline timer with a
@@ -275,25 +341,7 @@ impl ControlServer {
                         log::warn!("cannot watch a control client: {e}");
                         continue;
                     }
-                    let now = Instant::now();
-                    let client = Client {
-                        stream,
-                        phase: Phase::Line,
-                        rbuf: Vec::new(),
-                        wbuf: Vec::new(),
-                        wpos: 0,
-                        uid,
-                        follow: false,
-                        events: false,
-                        event_filter: None,
-                        done: false,
-                        writable: false,
-                        cut: false,
-                        accepted: now,
-                        last_read: now,
-                        last_write: now,
-                        discarded: 0,
-                    };
+                    let client = Client::new(stream, uid, Phase::Line);
                     let deadline = client.deadline();
                     self.clients.insert(token, client);
                     self.arm(deadline);

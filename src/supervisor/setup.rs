@@ -486,6 +486,7 @@ impl Supervisor {
                     _ if timed_out => format!("timed out after {}", GoDuration(script.timeout)),
                     process::Exit::Code(c) => format!("exited with code: {c}"),
                     process::Exit::Signal { signal, .. } => format!("was killed by {}", process::signal_name(signal)),
+                    process::Exit::Unknown => "ended".to_string(),
                 };
                 let why = format!(
                     "Template ran script {} with arguments [{}] on change but it {how}",

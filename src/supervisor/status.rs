@@ -6,7 +6,7 @@
 //! as a tree of owned strings first, only to be encoded and freed.
 
 use super::control::Selection;
-use super::task::{Instance, JobRun, Resched, TaskEvent, TaskRun, task_health};
+use super::task::{Instance, JobRun, Resched, State, TaskEvent, TaskRun, task_health};
 use crate::control::protocol;
 use crate::jobspec::effective;
 use crate::jobspec::model::{Hook, ReschedulePolicy, RestartPolicy};
@@ -405,7 +405,7 @@ impl Serialize for TaskView<'_> {
         let (exit_code, signal) = match t.exit {
             Some(Exit::Code(c)) => (Some(c), None),
             Some(Exit::Signal { signal: s, .. }) => (None, Some(crate::process::signal_name(s))),
-            None => (None, None),
+            Some(Exit::Unknown) | None => (None, None),
         };
         let mut st = s.serialize_struct("TaskStatus", 17)?;
         st.serialize_field("name", &t.spec.name)?;
@@ -424,6 +424,11 @@ impl Serialize for TaskView<'_> {
         if !brief {
             st.serialize_field("checks", &Each(|| i.checks.iter().filter(|c| c.task == ti).map(CheckView)))?;
             st.serialize_field("started_at", &Time(t.started_at))?;
+        }
+        if let Some(up) = t.started_at.filter(|_| t.state == State::Running).and_then(|at| at.elapsed().ok()) {
+            st.serialize_field("uptime", &up.as_secs())?;
+        }
+        if !brief {
             st.serialize_field("finished_at", &Time(t.finished_at))?;
             st.serialize_field("last_restart", &Time(t.last_restart))?;
         }
@@ -713,6 +718,8 @@ mod tests {
             cpu_reserved: 200,
             memory_reserved: 64,
             unreserved_tasks: 3,
+            supd_version: Some("0.1.0".into()),
+            supd_uptime: Some(90_061),
         };
         let head = JobHead { status: run.status().as_str(), periodic: None, parameterized: None, parent: None };
         let lines = Box::leak(Box::default());

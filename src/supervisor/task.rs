@@ -23,6 +23,12 @@ pub fn last_event_seq() -> u64 {
     EVENT_SEQ.load(Ordering::Relaxed)
 }
 
+/// Carries on numbering events after the newest one an earlier image of
+/// supd made (`daemon-reexec`).
+pub fn resume_event_seq(newest: u64) {
+    EVENT_SEQ.fetch_max(newest, Ordering::Relaxed);
+}
+
 /// Events kept per task.
 pub const MAX_EVENTS: usize = 10;
 
@@ -174,6 +180,31 @@ pub struct TaskRun {
     /// Its container while one is being started or runs (container
     /// drivers only).
     pub container: Option<Container>,
+    /// What an earlier image of supd, or a previous supd, left of its run
+    /// for this one to take over, until it is (right after the task is
+    /// made).
+    pub take_over: Option<TakeOver>,
+}
+
+/// A task's run that this supd takes over instead of starting one.
+#[derive(Debug)]
+pub enum TakeOver {
+    /// Its process runs (`pid`, `started_at` and the rest are set).
+    Running {
+        /// Still supd's child (the same process re-executed): its end is
+        /// reaped. Otherwise a pidfd tells of it, and how it ended is
+        /// unknown.
+        child: bool,
+        /// Its capture pipes (read end, write end) of stdout and stderr,
+        /// as the earlier image held them.
+        pipes: Option<[std::os::fd::OwnedFd; 4]>,
+        /// Its cgroup's directories.
+        cgroups: Vec<std::path::PathBuf>,
+        /// The event that says so.
+        event: (&'static str, String),
+    },
+    /// Its next start was due after this long (a restart's delay).
+    StartIn(std::time::Duration),
 }
 
 /// Where a task stands with its pre-start stage: the task directory,
@@ -239,6 +270,7 @@ impl TaskRun {
             kill_reason: None,
             setup: Setup::default(),
             container: None,
+            take_over: None,
         }
     }
 

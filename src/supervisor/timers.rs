@@ -119,6 +119,12 @@ impl Timers {
         self.heap.peek().map(|Reverse(d)| d.at.saturating_duration_since(now))
     }
 
+    /// When the earliest timer `pick` chooses is due (a pass over the
+    /// heap: for rare questions only).
+    pub fn due_at(&self, pick: impl Fn(&Timer) -> bool) -> Option<Instant> {
+        self.heap.iter().filter(|Reverse(d)| pick(&d.timer)).map(|Reverse(d)| d.at).min()
+    }
+
     /// Drops every armed timer that `pick` chooses, so that it does not
     /// wake the loop (costs a pass over the heap: for rare events only).
     pub fn cancel(&mut self, pick: impl Fn(&Timer) -> bool) {

@@ -19,6 +19,9 @@ pub enum Watched {
     Check(CheckKey),
     /// A process a previous supd left running for this task.
     Leftover(TaskKey),
+    /// A task's process taken over from a previous supd (not supd's
+    /// child): its pidfd tells of its end.
+    Adopted(TaskKey),
 }
 
 pub struct Watches {
@@ -48,6 +51,13 @@ impl Watches {
     /// Watches a leftover process through its pidfd, kept open here.
     pub fn watch_leftover(&mut self, token: Token, task: TaskKey, pidfd: OwnedFd) {
         self.watched.insert(token, Watched::Leftover(task));
+        self.pidfds.insert(token, pidfd);
+    }
+
+    /// Watches a task's process taken over from a previous supd through
+    /// its pidfd, kept open here.
+    pub fn watch_adopted(&mut self, token: Token, task: TaskKey, pidfd: OwnedFd) {
+        self.watched.insert(token, Watched::Adopted(task));
         self.pidfds.insert(token, pidfd);
     }
 

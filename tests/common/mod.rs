@@ -97,18 +97,23 @@ impl Supd {
 
     /// Starts supd with extra arguments and environment variables.
     pub fn start_with_args(self, args: &[&str], env: &[(&str, &str)]) -> Supd {
-        self.launch(args, env, false)
+        self.launch(Path::new(SUPD), args, env, false)
+    }
+
+    /// Starts the supd binary at `exe` (a copy, which a test may replace).
+    pub fn start_from(self, exe: &Path) -> Supd {
+        self.launch(exe, &[], &[], false)
     }
 
     /// Starts supd with SIGCHLD ignored, as some launchers leave it.
     pub fn start_with_sigchld_ignored(self) -> Supd {
-        self.launch(&[], &[], true)
+        self.launch(Path::new(SUPD), &[], &[], true)
     }
 
-    fn launch(mut self, args: &[&str], env: &[(&str, &str)], ignore_sigchld: bool) -> Supd {
+    fn launch(mut self, exe: &Path, args: &[&str], env: &[(&str, &str)], ignore_sigchld: bool) -> Supd {
         let log = std::fs::File::create(self.path("supd.log")).expect("supd log");
         let log2 = log.try_clone().expect("supd log");
-        let mut cmd = Command::new(SUPD);
+        let mut cmd = Command::new(exe);
         cmd.arg("--jobs")
             .arg(self.path("jobs"))
             .arg("--socket")

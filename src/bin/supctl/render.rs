@@ -48,6 +48,18 @@ pub(super) fn trim_last_column(rows: &mut [Vec<String>], width: usize) {
 }
 
 /// The node's cgroups, capacity and what is not enforced.
+/// A duration in seconds as the UP column shows it: its two largest units
+/// (`45s`, `12m3s`, `2h5m`, `3d4h`).
+pub(super) fn uptime(secs: u64) -> String {
+    let (d, h, m, s) = (secs / 86_400, secs / 3600 % 24, secs / 60 % 60, secs % 60);
+    match (d, h, m) {
+        (0, 0, 0) => format!("{s}s"),
+        (0, 0, _) => format!("{m}m{s}s"),
+        (0, _, _) => format!("{h}h{m}m"),
+        _ => format!("{d}d{h}h"),
+    }
+}
+
 pub(super) fn node_resources(n: &supd::control::protocol::NodeStatus) -> String {
     let mut out = String::new();
     if let Some(cg) = &n.cgroups {
@@ -267,4 +279,18 @@ pub(super) fn table(rows: &[Vec<String>]) -> String {
         out.push('\n');
     }
     out
+}
+
+#[cfg(test)]
+mod uptime_tests {
+    use super::uptime;
+
+    #[test]
+    fn the_up_column_shows_the_two_largest_units() {
+        assert_eq!(uptime(0), "0s");
+        assert_eq!(uptime(45), "45s");
+        assert_eq!(uptime(12 * 60 + 3), "12m3s");
+        assert_eq!(uptime(2 * 3600 + 5 * 60 + 59), "2h5m");
+        assert_eq!(uptime(3 * 86_400 + 4 * 3600 + 1), "3d4h");
+    }
 }

@@ -80,7 +80,9 @@ impl<'de: 'a, 'a> Deserialize<'de> for Jobs<'a> {
 }
 
 fn header() -> Vec<String> {
-    ["INSTANCE", "TASK", "STATE", "HEALTH", "PID", "RESTARTS", "MEMORY", "CPU", "LAST EVENT"].map(String::from).to_vec()
+    ["INSTANCE", "TASK", "STATE", "HEALTH", "PID", "UP", "RESTARTS", "MEMORY", "CPU", "LAST EVENT"]
+        .map(String::from)
+        .to_vec()
 }
 
 impl<'a> Jobs<'a> {
@@ -150,6 +152,8 @@ struct Task<'a> {
     state: Text<'a>,
     failed: bool,
     pid: Option<i32>,
+    #[serde(default)]
+    uptime: Option<u64>,
     restarts: u32,
     exit_code: Option<i32>,
     #[serde(default, borrow)]
@@ -250,7 +254,11 @@ pub(super) fn status_table(socket: &Path, target: Option<String>) -> ExitCode {
 pub(super) fn render_table(s: Status) -> (String, String) {
     let Status { node, jobs } = s;
     let mut out = String::new();
-    out.push_str(&format!("node {} ({}): {} job(s)\n", node.name, node.datacenter, jobs.heads.len()));
+    out.push_str(&format!("node {} ({}): {} job(s)", node.name, node.datacenter, jobs.heads.len()));
+    if let (Some(v), Some(up)) = (&node.supd_version, node.supd_uptime) {
+        out.push_str(&format!(", supd {v} up {}", super::render::uptime(up)));
+    }
+    out.push('\n');
     out.push_str(&super::render::node_resources(&node));
     out.push_str(&job_lines(&jobs.heads));
     let mut rows = jobs.rows;
@@ -279,6 +287,7 @@ fn row(i: &Instance, t: &Task) -> Vec<String> {
         state,
         t.health.as_deref().unwrap_or("-").to_string(),
         t.pid.map_or("-".into(), |p| p.to_string()),
+        t.uptime.map_or("-".into(), super::render::uptime),
         t.restarts.to_string(),
         memory_cell(t),
         cpu_cell(t),

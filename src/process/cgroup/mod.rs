@@ -19,7 +19,7 @@ mod task;
 
 pub use layout::{Kind, Mount, Place, Plan, parse_mountinfo, parse_proc_cgroup, plan, unescape, unified};
 pub use limits::{Limits, mhz_to_quota, mhz_to_shares, shares_to_weight};
-pub use task::{TaskCgroup, Usage, stop_leftovers};
+pub use task::{TaskCgroup, Usage, holds, stop_leftovers};
 
 use crate::jobspec::model::Resources;
 use files::write;
@@ -263,6 +263,52 @@ impl Cgroups {
             }
         }
         Err(last)
+    }
+
+    /// The cgroup a task's process already runs in, made by an earlier
+    /// image of supd or a previous supd (its directories as saved), for a
+    /// task whose process is taken over: each directory is matched to this
+    /// set-up's hierarchies as [`create`](Self::create) would pick them;
+    /// nothing is made or removed, and the limits are written again (the
+    /// same job, so the same values).
+    pub fn reopen(&self, saved: &[PathBuf], res: &Resources) -> Result<TaskCgroup, String> {
+        let mut cg = TaskCgroup::default();
+        let find = |r: &Option<Role>, cg: &mut TaskCgroup| -> Option<Dir> {
+            let r = r.as_ref()?;
+            let path = saved.iter().find(|p| p.parent() == Some(r.parent.as_path()) && p.is_dir())?;
+            let d = Dir { v2: r.v2, path: path.clone() };
+            if !cg.dirs.iter().any(|x| x.path == d.path) {
+                cg.dirs.push(d.clone());
+            }
+            Some(d)
+        };
+        if !res.declared {
+            let beside_track =
+                |r: &Option<Role>| r.clone().filter(|r| self.track.as_ref().is_some_and(|t| t.parent == r.parent));
+            cg.track = find(&self.track, &mut cg);
+            cg.memory = find(&beside_track(&self.memory), &mut cg);
+            cg.acct = find(&beside_track(&self.acct), &mut cg);
+            cg.limits.not_enforced = vec!["memory".into(), "cpu".into()];
+        } else {
+            cg.memory = find(&self.memory, &mut cg);
+            cg.cpu = find(&self.cpu, &mut cg);
+            cg.acct = find(&self.acct, &mut cg);
+            cg.track = find(&self.track, &mut cg);
+            cg.set_limits(res, self)?;
+            if self.memory.is_none() {
+                cg.limits.not_enforced.push("memory".into());
+            }
+            if self.cpu.is_none() {
+                cg.limits.not_enforced.push("cpu".into());
+            }
+        }
+        if cg.dirs.is_empty() {
+            return Err("none of the task's saved cgroups is left".into());
+        }
+        // Its counters are read as of now (the run began before).
+        cg.stale = true;
+        cg.started();
+        Ok(cg)
     }
 
     fn create_named(&self, name: &str, res: &Resources) -> Result<TaskCgroup, Made> {

@@ -338,6 +338,18 @@ impl TaskCgroup {
 /// Kills every process left in the task cgroup directories of a supd that
 /// is gone (a `setsid` daemon of a task is found too), then removes the
 /// directories. Returns the pids killed.
+/// Whether process `pid` is in one of these cgroups (each a directory in
+/// a cgroup file system): with its start time, what tells a task's
+/// process from another that got its pid.
+pub fn holds(dirs: &[PathBuf], pid: i32) -> bool {
+    dirs.iter().any(|d| {
+        std::fs::read_to_string(d.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .any(|l| l.trim().parse::<i32>().ok() == Some(pid))
+    })
+}
+
 pub fn stop_leftovers(dirs: &[PathBuf]) -> Vec<i32> {
     let pids_in = |d: &Path| -> Vec<i32> {
         std::fs::read_to_string(d.join("cgroup.procs"))

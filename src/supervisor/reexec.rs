@@ -1,0 +1,716 @@
+//! `supctl daemon-reexec`: supd executes its binary again — the file now at
+//! the path it was started from, so that an upgraded binary takes over — as
+//! the same process. Every task stays supd's child and keeps running; what
+//! the new image needs to go on is carried across the exec:
+//!
+//! - the descriptors: the control socket's listener (a client that connects
+//!   meanwhile waits in its backlog), the connection of the client that
+//!   asked (the new image answers it), each running task's capture pipes
+//!   (what a task writes during the exec waits in its pipe: no line is lost
+//!   or read twice);
+//! - a document in an anonymous file (`Carry`, JSON, its descriptor named by
+//!   `SUPD_REEXEC_FD`): which job files were loaded and the exact text of
+//!   their jobs (a file edited since is not taken in by the exec; the next
+//!   reload does), each running task's pid and descriptors, each instance's
+//!   ID, the start due later of a task in a restart delay, every task's
+//!   events.
+//!
+//! The rest — restart budgets, stopped jobs, periodic launches, dispatched
+//! and submitted jobs — is in the state directory, saved just before.
+//!
+//! Before it executes anything, the old image asks the binary what it can
+//! take over (`supd --reexec-check`, answered within [`CHECK_TIMEOUT`]): a
+//! binary that is not supd, hangs, or cannot read this carry or state is
+//! refused and the old image keeps running. So is a re-exec while
+//! something is in flight that the carry does not hold (a task being
+//! stopped, artifacts being fetched, a hand-off): the answer says what to
+//! wait for.
+
+use super::task::{State, TakeOver, TaskEvent, TaskKey};
+use super::{Supervisor, Timer};
+use crate::control::protocol::Response;
+use crate::process;
+use mio::Token;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::ffi::{CString, OsString};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// The format of what is carried across the exec.
+pub const CARRY_VERSION: u32 = 1;
+/// Names the descriptor of the carried document in the new image.
+pub const CARRY_ENV: &str = "SUPD_REEXEC_FD";
+/// The flag a binary is asked with what it can take over.
+pub const CHECK_FLAG: &str = "--reexec-check";
+/// How long that answer may take.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The program supd runs from and its arguments, as it was started.
+static STARTED_AS: OnceLock<(PathBuf, Vec<OsString>)> = OnceLock::new();
+
+/// When supd first started (carried across re-executions).
+static SINCE: OnceLock<SystemTime> = OnceLock::new();
+
+/// Remembers the path supd was started from (before anything could
+/// replace the file) and its arguments.
+pub fn remember_start() {
+    STARTED_AS.get_or_init(|| {
+        let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("/proc/self/exe"));
+        (exe, std::env::args_os().collect())
+    });
+}
+
+/// Since when supd runs, across re-executions.
+pub fn since() -> SystemTime {
+    *SINCE.get_or_init(SystemTime::now)
+}
+
+/// What a binary says it can take over (`supd --reexec-check`).
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Abilities {
+    pub supd: String,
+    /// The carry formats it reads (lowest, highest).
+    pub carry: [u32; 2],
+    /// The newest state format it reads.
+    pub state: u32,
+}
+
+/// The line `supd --reexec-check` prints.
+pub fn abilities_line() -> String {
+    let a = Abilities {
+        supd: env!("CARGO_PKG_VERSION").to_string(),
+        carry: [CARRY_VERSION, CARRY_VERSION],
+        state: crate::state::VERSION,
+    };
+    serde_json::to_string(&a).unwrap_or_default()
+}
+
+/// What crosses the exec in the document.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(super) struct Carry {
+    pub version: u32,
+    /// The version of the image that wrote it.
+    pub from: String,
+    /// When supd first started (Unix ms).
+    pub since_ms: u64,
+    pub listener: RawFd,
+    /// The connection of the client that asked, and its uid.
+    pub client: Option<RawFd>,
+    /// The job directory's files as loaded: each file's jobs as supd runs
+    /// them (their evaluated text).
+    pub files: Vec<CarriedFile>,
+    /// The job directory's files that did not load, with their problems.
+    pub load_errors: BTreeMap<String, Vec<String>>,
+    pub instances: Vec<CarriedInstance>,
+    pub tasks: Vec<CarriedTask>,
+    /// The newest event's sequence number.
+    pub event_seq: u64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct CarriedFile {
+    pub path: String,
+    pub jobs: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct CarriedInstance {
+    pub job: String,
+    pub group: String,
+    pub index: u32,
+    pub id: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct CarriedTask {
+    pub job: String,
+    pub group: String,
+    pub index: u32,
+    pub task: String,
+    pub pid: Option<i32>,
+    pub start_ticks: Option<u64>,
+    pub started_ms: Option<u64>,
+    /// stdout read, stdout write, stderr read, stderr write.
+    pub pipes: Option<[RawFd; 4]>,
+    /// A task in a restart delay: its start is due after this long.
+    pub start_in_ms: Option<u64>,
+    pub events: Vec<CarriedEvent>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct CarriedEvent {
+    pub seq: u64,
+    pub time_ms: u64,
+    pub kind: String,
+    pub message: String,
+}
+
+/// What the new image took in, until its bring-up is done and it answers.
+#[derive(Debug, Default)]
+pub(super) struct Resumed {
+    /// The client that asked for the re-exec.
+    pub client: Option<Token>,
+    /// The version of the image before.
+    pub from: String,
+    /// Tasks taken over as they ran.
+    pub kept: usize,
+    /// Descriptors carried for tasks that were not made again.
+    pub unclaimed: Vec<OwnedFd>,
+    /// The job directory's files as the earlier image ran them, until
+    /// they are loaded.
+    pub files: Option<Vec<(PathBuf, crate::jobspec::Parsed)>>,
+}
+
+/// The task key of a carried or saved task.
+pub(super) type Named = (String, String, u32, String);
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+fn from_unix_ms(ms: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms)
+}
+
+/// An event kind read back as the `&'static str` the model keeps: each
+/// distinct kind is made static once.
+fn intern(kind: &str) -> &'static str {
+    static KINDS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let Ok(mut kinds) = KINDS.lock() else { return "Event" };
+    if let Some(k) = kinds.iter().find(|k| **k == kind) {
+        return k;
+    }
+    if kinds.len() >= 256 {
+        return "Event";
+    }
+    let k: &'static str = Box::leak(kind.to_string().into_boxed_str());
+    kinds.push(k);
+    k
+}
+
+/// The document the previous image left, if supd was started by a
+/// re-exec. Read once.
+pub(super) fn take_carry() -> Option<Carry> {
+    let raw: RawFd = std::env::var(CARRY_ENV).ok()?.parse().ok()?;
+    let fd = process::sys::inherited_fd(raw)?;
+    let file = std::fs::File::from(fd);
+    match serde_json::from_reader::<_, Carry>(std::io::BufReader::new(file)) {
+        Ok(c) if c.version == CARRY_VERSION => {
+            if let Some(since) = c.since_ms.checked_add(0).map(from_unix_ms) {
+                let _ = SINCE.set(since);
+            }
+            Some(c)
+        }
+        Ok(c) => {
+            log::error!("the previous image carried format {} (this supd reads {CARRY_VERSION})", c.version);
+            None
+        }
+        Err(e) => {
+            log::error!("cannot read what the previous image of supd carried: {e}");
+            None
+        }
+    }
+}
+
+impl Carry {
+    /// The job directory's files as the previous image ran them.
+    pub(super) fn parsed_files(&self) -> Vec<(PathBuf, crate::jobspec::Parsed)> {
+        self.files
+            .iter()
+            .map(|f| {
+                let mut all = crate::jobspec::Parsed { jobs: Vec::new(), diagnostics: Vec::new() };
+                for source in &f.jobs {
+                    let p = crate::jobspec::parse_str(&f.path, source);
+                    all.jobs.extend(p.jobs);
+                    all.diagnostics.extend(p.diagnostics);
+                }
+                (PathBuf::from(&f.path), all)
+            })
+            .collect()
+    }
+}
+
+impl Supervisor {
+    /// `supctl daemon-reexec`. Returns only when the exec is refused or
+    /// failed (the answer says why; this image goes on).
+    pub(super) fn daemon_reexec(&mut self, token: Token) -> Response {
+        if let Some(why) = self.reexec_blocker() {
+            return Response::refused(format!("not re-executing: {why}; supd keeps running as it is"));
+        }
+        let Some((exe, args)) = STARTED_AS.get().cloned() else {
+            return Response::refused("not re-executing: supd does not know the path it was started from".to_string());
+        };
+        if let Err(why) = check_binary(&exe) {
+            return Response::refused(format!(
+                "not re-executing {}: {why}; supd keeps running as it is",
+                exe.display()
+            ));
+        }
+        // Script checks in flight are given up: they run again after.
+        for pid in self.children.owned_by(|o| matches!(o, super::Owner::Check(_))) {
+            let _ = process::signal_pid(pid, nix::sys::signal::Signal::SIGKILL);
+        }
+        self.save_acknowledged();
+        let mut keep: Vec<BorrowedFd<'_>> = Vec::new();
+        let carry = self.carry(token);
+        keep.push(self.server.listener_fd());
+        if let Some(fd) = self.server.client_fd(token) {
+            keep.push(fd);
+        }
+        for t in self.jobs.runs.values().flat_map(|r| &r.instances).flat_map(|i| &i.tasks) {
+            if let (Some(log), Some(_), None) = (&t.log, t.pid, &t.container) {
+                let (r1, w1) = log.out.fds();
+                let (r2, w2) = log.err.fds();
+                keep.extend([r1, w1, r2, w2]);
+            }
+        }
+        let bytes = match serde_json::to_vec(&carry) {
+            Ok(b) => b,
+            Err(e) => return Response::refused(format!("not re-executing: cannot write what to carry: {e}")),
+        };
+        let file = match process::sys::carry_file(&bytes) {
+            Ok(f) => f,
+            Err(e) => return Response::refused(format!("not re-executing: cannot hold what to carry: {e}")),
+        };
+        drop(bytes);
+        keep.push(file.as_fd());
+        let set = |keep: &[BorrowedFd<'_>], close: bool| {
+            keep.iter().all(|fd| process::sys::set_close_on_exec(*fd, close).is_ok())
+        };
+        let error = if !set(&keep, false) {
+            "cannot keep its descriptors open across the exec".to_string()
+        } else {
+            log::info!(
+                "re-executing {} ({} task(s) keep running); supd {} hands over",
+                exe.display(),
+                carry.tasks.iter().filter(|t| t.pid.is_some()).count(),
+                env!("CARGO_PKG_VERSION")
+            );
+            let _ = process::sys::block_handled_signals();
+            crate::logs::console::flush(Duration::from_millis(500));
+            let e = exec(&exe, &args, file.as_raw_fd());
+            let _ = process::sys::unblock_handled_signals();
+            format!("the exec failed: {e}")
+        };
+        set(&keep, true);
+        log::error!("not re-executing {}: {error}", exe.display());
+        Response::refused(format!("not re-executing {}: {error}; supd keeps running as it is", exe.display()))
+    }
+
+    /// What would be lost in a re-exec now, if anything.
+    fn reexec_blocker(&self) -> Option<String> {
+        if self.stopping() {
+            return Some("supd is stopping".into());
+        }
+        if self.pending.parses.busy() {
+            return Some("a large job file is being parsed; try again in a moment".into());
+        }
+        for run in self.jobs.runs.values() {
+            for inst in &run.instances {
+                if matches!(inst.resched, super::task::Resched::Trying(_)) {
+                    return Some(format!("{} is being handed off; try again once it is", inst.name));
+                }
+                for t in &inst.tasks {
+                    let label = || format!("{}/{}", inst.name, t.spec.name);
+                    if t.stopping.is_some() && t.pid.is_some() {
+                        return Some(format!("{} is being stopped; try again once it has", label()));
+                    }
+                    if t.setup.fetching.is_some() {
+                        return Some(format!("{}'s artifacts are being fetched; try again once they are", label()));
+                    }
+                    if t.leftover.is_some() {
+                        return Some(format!(
+                            "{} waits for a process of the previous supd to end; try again once it has",
+                            label()
+                        ));
+                    }
+                    if t.container.as_ref().is_some_and(|c| c.id.is_none()) {
+                        return Some(format!("{}'s container is being started; try again once it has", label()));
+                    }
+                }
+            }
+        }
+        if !self.children.owned_by(|o| matches!(o, super::Owner::Handoff { .. })).is_empty() {
+            return Some("a hand-off hook runs; try again once it has ended".into());
+        }
+        if !self.children.owned_by(|o| matches!(o, super::Owner::ChangeScript { .. })).is_empty() {
+            return Some("a template's change script runs; try again once it has ended".into());
+        }
+        None
+    }
+
+    /// The document for the next image.
+    fn carry(&self, client: Token) -> Carry {
+        let now = Instant::now();
+        let mut carry = Carry {
+            version: CARRY_VERSION,
+            from: env!("CARGO_PKG_VERSION").to_string(),
+            since_ms: unix_ms(since()),
+            listener: self.server.listener_fd().as_raw_fd(),
+            client: self.server.client_fd(client).map(|fd| fd.as_raw_fd()),
+            load_errors: self.jobs.load_errors.clone(),
+            event_seq: super::task::last_event_seq(),
+            ..Carry::default()
+        };
+        let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for run in self.jobs.current_runs() {
+            if let Some(file) = &run.file {
+                files.entry(file.clone()).or_default().push(run.job.source.clone());
+            }
+        }
+        carry.files = files.into_iter().map(|(path, jobs)| CarriedFile { path, jobs }).collect();
+        for run in self.jobs.current_runs() {
+            for (ii, inst) in run.instances.iter().enumerate().filter(|(_, i)| !i.removed) {
+                let group = run.job.groups.get(inst.group).map_or(String::new(), |g| g.name.clone());
+                carry.instances.push(CarriedInstance {
+                    job: run.job.id.clone(),
+                    group: group.clone(),
+                    index: inst.index,
+                    id: inst.id.clone(),
+                });
+                for (ti, t) in inst.tasks.iter().enumerate() {
+                    let key = TaskKey { run: run.serial, inst: ii, task: ti };
+                    let host = t.container.is_none();
+                    let pid = t.pid.filter(|_| host);
+                    let pipes = t.log.as_ref().filter(|_| pid.is_some()).map(|l| {
+                        let (r1, w1) = l.out.fds();
+                        let (r2, w2) = l.err.fds();
+                        [r1.as_raw_fd(), w1.as_raw_fd(), r2.as_raw_fd(), w2.as_raw_fd()]
+                    });
+                    let start_in_ms = (t.state == State::Pending && t.launched && pid.is_none())
+                        .then(|| {
+                            let generation = t.generation;
+                            self.io.timers.due_at(|timer| {
+                                matches!(timer, Timer::Start { task, generation: g } if *task == key && *g == generation)
+                            })
+                        })
+                        .flatten()
+                        .map(|at| at.saturating_duration_since(now).as_millis() as u64);
+                    carry.tasks.push(CarriedTask {
+                        job: run.job.id.clone(),
+                        group: group.clone(),
+                        index: inst.index,
+                        task: t.spec.name.clone(),
+                        pid: pid.map(|p| p.as_raw()),
+                        start_ticks: t.start_ticks.filter(|_| pid.is_some()),
+                        started_ms: t.started_at.map(unix_ms),
+                        pipes,
+                        start_in_ms,
+                        events: t
+                            .events
+                            .iter()
+                            .map(|e| CarriedEvent {
+                                seq: e.seq,
+                                time_ms: unix_ms(e.time),
+                                kind: e.kind.to_string(),
+                                message: e.message.clone(),
+                            })
+                            .collect(),
+                    });
+                }
+            }
+        }
+        carry
+    }
+
+    /// In the new image, before the jobs are made: what was carried waits
+    /// for its tasks (see `new_instance`).
+    pub(super) fn resume(&mut self, carry: &mut Carry, client: Option<Token>) {
+        super::task::resume_event_seq(carry.event_seq);
+        self.jobs.load_errors = std::mem::take(&mut carry.load_errors);
+        let unclaimed = &mut self.reports.store.unclaimed;
+        for i in carry.instances.drain(..) {
+            unclaimed.alloc_ids.insert((i.job, i.group, i.index), i.id);
+        }
+        for t in carry.tasks.drain(..) {
+            unclaimed.carried.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
+        }
+        self.pending.resumed =
+            Some(Resumed { from: carry.from.clone(), client, files: Some(carry.parsed_files()), ..Resumed::default() });
+    }
+
+    /// Whether a carried task is still running as supd's child.
+    pub(super) fn carried_running(&self, name: &Named) -> bool {
+        self.reports.store.unclaimed.carried.get(name).is_some_and(|c| c.pid.is_some())
+    }
+
+    /// Once every job is in: the client that asked is answered, and what
+    /// was carried for tasks that were not made again is closed (and their
+    /// processes stopped: they belong to no job now).
+    pub(super) fn resumed(&mut self) {
+        let Some(mut resumed) = self.pending.resumed.take() else { return };
+        for (_, t) in std::mem::take(&mut self.reports.store.unclaimed.carried) {
+            if let Some(pipes) = t.pipes {
+                resumed.unclaimed.extend(pipes.into_iter().filter_map(process::sys::inherited_fd));
+            }
+            if let Some(pid) = t.pid {
+                log::warn!(
+                    "{}.{}[{}]/{}: pid {pid} belongs to no job after the re-exec; killing it",
+                    t.job,
+                    t.group,
+                    t.index,
+                    t.task
+                );
+                let pid = nix::unistd::Pid::from_raw(pid);
+                let _ = process::signal_group(pid, nix::sys::signal::Signal::SIGKILL);
+                let _ = process::signal_pid(pid, nix::sys::signal::Signal::SIGKILL);
+            }
+        }
+        drop(resumed.unclaimed);
+        let message = format!(
+            "supd re-executed: {} -> {}; {} task(s) kept running, same pids",
+            resumed.from,
+            env!("CARGO_PKG_VERSION"),
+            resumed.kept
+        );
+        log::info!("{message}");
+        if let Some(token) = resumed.client {
+            self.server.answer(self.io.poll.registry(), token, Response::ok(vec![message]));
+        }
+    }
+
+    /// Takes over a task's run that an earlier image of supd, or a
+    /// previous supd, left (see `TaskRun::take_over`).
+    pub(super) fn take_over(&mut self, key: TaskKey) {
+        let Some(t) = self.jobs.task_mut(key) else { return };
+        let Some(how) = t.take_over.take() else { return };
+        match how {
+            TakeOver::StartIn(after) => {
+                let generation = t.generation;
+                self.io.timers.arm(Instant::now() + after, Timer::Start { task: key, generation });
+            }
+            TakeOver::Running { child, pipes, cgroups, event } => {
+                let Some(pid) = t.pid else { return };
+                t.push_event(event.0, event.1);
+                if self.cfg.cgroups.active() && !cgroups.is_empty() {
+                    let label = self.label(key);
+                    let Some(t) = self.jobs.task_mut(key) else { return };
+                    match self.cfg.cgroups.reopen(&cgroups, &t.spec.resources) {
+                        Ok(cg) => {
+                            t.limits = Some(cg.limits.clone());
+                            t.cgroup = Some(cg);
+                        }
+                        Err(e) => {
+                            log::warn!("{label}: its cgroup is not taken over ({e}); its next run gets a new one")
+                        }
+                    }
+                }
+                if let Some(pipes) = pipes {
+                    match self.adopt_log(key, pipes) {
+                        Ok(log) => {
+                            if let Some(t) = self.jobs.task_mut(key) {
+                                t.log = Some(log);
+                            }
+                        }
+                        Err(e) => log::warn!("{}: its output pipes are not taken over: {e}", self.label(key)),
+                    }
+                }
+                if child {
+                    self.children.own(pid, super::Owner::Task(key));
+                    if let Some(r) = self.pending.resumed.as_mut() {
+                        r.kept += 1;
+                    }
+                } else {
+                    self.follow_foreign(key, pid);
+                }
+                self.placed(key.run, key.inst);
+                self.activate_checks(key);
+            }
+        }
+    }
+
+    /// A carried task, matched with the task made again: what its run is
+    /// taken over with. `None` when it had no process and no start due.
+    pub(super) fn carried_run(c: CarriedTask, run: &mut super::task::TaskRun) -> Option<TakeOver> {
+        run.events = carried_events(c.events);
+        if let Some(pid) = c.pid {
+            run.state = State::Running;
+            run.launched = true;
+            run.pid = Some(nix::unistd::Pid::from_raw(pid));
+            run.start_ticks = c.start_ticks;
+            run.started_at = c.started_ms.map(from_unix_ms);
+            let pipes = c.pipes.and_then(|p| {
+                let fds: Vec<OwnedFd> = p.into_iter().filter_map(process::sys::inherited_fd).collect();
+                <[OwnedFd; 4]>::try_from(fds).ok()
+            });
+            return Some(TakeOver::Running {
+                child: true,
+                pipes,
+                cgroups: Vec::new(),
+                event: ("Reexecuted", format!("supd re-executed; the task kept running as pid {pid}")),
+            });
+        }
+        let after = Duration::from_millis(c.start_in_ms?);
+        run.state = State::Pending;
+        run.launched = true;
+        Some(TakeOver::StartIn(after))
+    }
+}
+
+impl Supervisor {
+    /// Follows a task's process that is not supd's child (taken over from
+    /// a previous supd): its pidfd says when it ends.
+    pub(super) fn follow_foreign(&mut self, key: TaskKey, pid: nix::unistd::Pid) {
+        let token = self.io.watches.token();
+        let watched = process::pidfd_open(pid).and_then(|fd| {
+            let raw = fd.as_raw_fd();
+            self.io.poll.registry().register(&mut mio::unix::SourceFd(&raw), token, mio::Interest::READABLE)?;
+            Ok(fd)
+        });
+        match watched {
+            Ok(fd) => self.io.watches.watch_adopted(token, key, fd),
+            // Gone already (or it cannot be watched): its run has ended.
+            Err(e) => {
+                if e.raw_os_error() != Some(libc::ESRCH) {
+                    log::warn!("{}: cannot follow pid {pid} ({e}); taken as ended", self.label(key));
+                }
+                self.on_exit(key, process::Exit::Unknown);
+            }
+        }
+    }
+
+    /// A task's process taken over from a previous supd ended; how, only
+    /// its parent knows.
+    pub(super) fn on_adopted_gone(&mut self, token: Token, key: TaskKey) {
+        if let (_, Some(fd)) = self.io.watches.forget(token) {
+            let raw = fd.as_raw_fd();
+            let _ = self.io.poll.registry().deregister(&mut mio::unix::SourceFd(&raw));
+        }
+        if self.jobs.task(key).is_some_and(|t| t.pid.is_some()) {
+            self.on_exit(key, process::Exit::Unknown);
+        }
+    }
+}
+
+/// A task's events as the earlier image had them.
+pub(super) fn carried_events(events: Vec<CarriedEvent>) -> std::collections::VecDeque<TaskEvent> {
+    events
+        .into_iter()
+        .map(|e| TaskEvent { seq: e.seq, time: from_unix_ms(e.time_ms), kind: intern(&e.kind), message: e.message })
+        .collect()
+}
+
+/// Asks the binary at `exe` what it can take over, within [`CHECK_TIMEOUT`].
+fn check_binary(exe: &std::path::Path) -> Result<Abilities, String> {
+    use std::io::Read;
+    let mut child = std::process::Command::new(exe)
+        .arg(CHECK_FLAG)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .map_err(|e| format!("cannot run it: {e}"))?;
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let ended = match process::pidfd_open(pid) {
+        Ok(fd) => {
+            let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
+            let ms = nix::poll::PollTimeout::try_from(CHECK_TIMEOUT.as_millis() as i32)
+                .unwrap_or(nix::poll::PollTimeout::NONE);
+            matches!(nix::poll::poll(&mut fds, ms), Ok(n) if n > 0)
+        }
+        Err(_) => false,
+    };
+    if !ended {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("it did not answer `{} {CHECK_FLAG}` within {} s", exe.display(), CHECK_TIMEOUT.as_secs()));
+    }
+    let status = child.wait().map_err(|e| format!("cannot wait for it: {e}"))?;
+    let mut out = Vec::new();
+    if let Some(mut stdout) = child.stdout.take() {
+        let _ = stdout.by_ref().take(64 << 10).read_to_end(&mut out);
+    }
+    if !status.success() {
+        return Err(format!("`{CHECK_FLAG}` failed ({status}): it is not a supd that can take over"));
+    }
+    let a: Abilities = serde_json::from_slice(out.trim_ascii())
+        .map_err(|_| "it did not answer as supd does: it is not a supd that can take over".to_string())?;
+    if !(a.carry[0]..=a.carry[1]).contains(&CARRY_VERSION) {
+        return Err(format!(
+            "supd {} reads carry formats {}-{}, this one writes {CARRY_VERSION}",
+            a.supd, a.carry[0], a.carry[1]
+        ));
+    }
+    if a.state < crate::state::VERSION {
+        return Err(format!(
+            "supd {} reads state format {} at most, this one writes {}",
+            a.supd,
+            a.state,
+            crate::state::VERSION
+        ));
+    }
+    Ok(a)
+}
+
+/// Executes `exe` with `args` and supd's environment, naming `carry`.
+/// Returns only on failure.
+fn exec(exe: &std::path::Path, args: &[OsString], carry: RawFd) -> String {
+    let c = |b: &[u8]| CString::new(b).map_err(|_| "a NUL byte in an argument".to_string());
+    let run = || -> Result<std::convert::Infallible, String> {
+        let path = c(exe.as_os_str().as_bytes())?;
+        let argv = args.iter().map(|a| c(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
+        let mut env = Vec::new();
+        for (k, v) in std::env::vars_os().filter(|(k, _)| k != CARRY_ENV) {
+            let mut kv = k.as_bytes().to_vec();
+            kv.push(b'=');
+            kv.extend_from_slice(v.as_bytes());
+            env.push(c(&kv)?);
+        }
+        env.push(c(format!("{CARRY_ENV}={carry}").as_bytes())?);
+        nix::unistd::execve(&path, &argv, &env).map_err(|e| e.to_string())
+    };
+    match run() {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+/// The carried names of a task, as saved states name it.
+pub(super) fn named(job: &str, group: &str, index: u32, task: &str) -> Named {
+    (job.to_string(), group.to_string(), index, task.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_check_line_names_this_carry_and_state() {
+        let a: Abilities = serde_json::from_str(&abilities_line()).unwrap();
+        assert!((a.carry[0]..=a.carry[1]).contains(&CARRY_VERSION));
+        assert_eq!(a.state, crate::state::VERSION);
+        assert_eq!(a.supd, env!("CARGO_PKG_VERSION"));
+    }
+
+    #[test]
+    fn a_binary_that_is_not_supd_is_refused_with_the_reason() {
+        let e = check_binary(std::path::Path::new("/bin/true")).unwrap_err();
+        assert!(e.contains("not a supd"), "{e}");
+        let e = check_binary(std::path::Path::new("/nonexistent/supd")).unwrap_err();
+        assert!(e.contains("cannot run it"), "{e}");
+    }
+
+    #[test]
+    fn event_kinds_come_back_as_the_same_text() {
+        assert_eq!(intern("Terminated"), "Terminated");
+        assert!(std::ptr::eq(intern("Reexecuted"), intern("Reexecuted")));
+    }
+
+    #[test]
+    fn a_carry_reads_back() {
+        let c = Carry {
+            version: CARRY_VERSION,
+            from: "0.1.0".into(),
+            listener: 7,
+            files: vec![CarriedFile { path: "/j/a.hcl".into(), jobs: vec!["job \"a\" {}".into()] }],
+            ..Carry::default()
+        };
+        let back: Carry = serde_json::from_slice(&serde_json::to_vec(&c).unwrap()).unwrap();
+        assert_eq!(back.listener, 7);
+        assert_eq!(back.files[0].jobs, c.files[0].jobs);
+    }
+}
