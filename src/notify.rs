@@ -71,6 +71,59 @@ impl Notifier {
     pub fn watchdog(&self) {
         self.send("WATCHDOG=1");
     }
+
+    /// Hands descriptors to systemd's file-descriptor store under `name`
+    /// (`FDSTORE=1`, the descriptors as `SCM_RIGHTS`): systemd keeps them
+    /// open while supd is restarted, and passes them back at its next
+    /// start (see [`stored_fds`]). Needs `FileDescriptorStoreMax=` in the
+    /// unit. Returns whether the message went out.
+    pub fn store_fds(&self, name: &str, fds: &[std::os::fd::RawFd]) -> bool {
+        use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
+        let Some((sock, addr)) = &self.target else { return false };
+        let to = match addr.as_pathname() {
+            Some(p) => UnixAddr::new(p),
+            None => match addr.as_abstract_name() {
+                Some(name) => UnixAddr::new_abstract(name),
+                None => return false,
+            },
+        };
+        let Ok(to) = to else { return false };
+        let text = format!("FDSTORE=1\nFDNAME={name}");
+        let iov = [std::io::IoSlice::new(text.as_bytes())];
+        let cmsg = [ControlMessage::ScmRights(fds)];
+        use std::os::fd::AsRawFd;
+        match sendmsg(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), Some(&to)) {
+            Ok(_) => true,
+            Err(e) => {
+                log::debug!("sd_notify FDSTORE {name}: {e}");
+                false
+            }
+        }
+    }
+
+    /// Has systemd close and forget the descriptors stored under `name`.
+    pub fn remove_fds(&self, name: &str) {
+        self.send(&format!("FDSTOREREMOVE=1\nFDNAME={name}"));
+    }
+}
+
+/// The descriptors systemd passed at this start (`LISTEN_FDS`, from 3 on,
+/// for this process by `LISTEN_PID`), with their names (`LISTEN_FDNAMES`):
+/// what an earlier supd of this service stored. Taken once.
+pub fn stored_fds() -> Vec<(String, std::os::fd::OwnedFd)> {
+    let mine = std::env::var("LISTEN_PID").ok().and_then(|p| p.parse::<u32>().ok()) == Some(std::process::id());
+    let count: i32 = std::env::var("LISTEN_FDS").ok().and_then(|n| n.parse().ok()).unwrap_or(0);
+    if !mine || count <= 0 {
+        return Vec::new();
+    }
+    let names = std::env::var("LISTEN_FDNAMES").unwrap_or_default();
+    let mut names = names.split(':');
+    (0..count.min(1 << 16))
+        .filter_map(|i| {
+            let name = names.next().unwrap_or("unknown").to_string();
+            crate::process::sys::inherited_fd(3 + i).map(|fd| (name, fd))
+        })
+        .collect()
 }
 
 /// Half of `WATCHDOG_USEC`, when systemd asks for keep-alives (and, when

@@ -133,8 +133,8 @@ fn reexec(s: &Supd) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// `supctl daemon-reexec`, twice in a row (the second after the binary at
-/// supd's path was replaced by a fresh copy): supd keeps its pid, every
+/// `supctl daemon-reexec`, four times in a row (the last two after the
+/// binary at supd's path was replaced by a fresh copy): supd keeps its pid, every
 /// task its pid and restart count, every line of output is in the logs
 /// exactly once, the events before are kept and a `Reexecuted` one added.
 /// `supctl status` calls made during the exec are answered.
@@ -164,13 +164,14 @@ fn daemon_reexec_keeps_every_task_and_every_line() {
             answered
         })
     };
-    let said = reexec(&s);
-    assert!(said.contains("3 task(s) kept running"), "{said}");
-    std::thread::sleep(Duration::from_millis(200));
-    replace_with_supd(&exe);
-    let said = reexec(&s);
-    assert!(said.contains("3 task(s) kept running"), "{said}");
-    std::thread::sleep(Duration::from_millis(300));
+    for round in 0..4 {
+        if round == 2 {
+            replace_with_supd(&exe);
+        }
+        let said = reexec(&s);
+        assert!(said.contains("3 task(s) kept running"), "{said}");
+        std::thread::sleep(Duration::from_millis(150));
+    }
     stop.store(true, std::sync::atomic::Ordering::Relaxed);
     let answered = asker.join().expect("status asker");
     assert!(answered > 0);
@@ -179,7 +180,7 @@ fn daemon_reexec_keeps_every_task_and_every_line() {
     let st = s.status();
     let kinds_now = kinds(task(&st, "c/g/0/a").unwrap());
     assert_eq!(&kinds_now[..started_events.len()], &started_events[..], "the events before are kept");
-    assert_eq!(kinds_now.iter().filter(|k| *k == "Reexecuted").count(), 2, "{kinds_now:?}");
+    assert_eq!(kinds_now.iter().filter(|k| *k == "Reexecuted").count(), 4, "{kinds_now:?}");
     // The counters go on: lines written across both execs, each once.
     std::thread::sleep(Duration::from_millis(300));
     s.supctl_ok(&["job", "stop", "c"]);
@@ -334,4 +335,133 @@ fn after_kill_9_a_new_supd_takes_over_the_running_tasks() {
     s2.supctl_ok(&["job", "stop", "k"]);
     s2.wait_dead("k/g/0/u");
     s2.assert_gone(up, PATIENCE, "the taken-over task, once stopped");
+}
+
+/// systemd's side of the descriptor store, as the test plays it: a
+/// datagram socket at `NOTIFY_SOCKET` that keeps every descriptor sent
+/// with `FDSTORE=1` under its `FDNAME`, and forgets them at
+/// `FDSTOREREMOVE=1`.
+struct Store {
+    socket: std::os::unix::net::UnixDatagram,
+    kept: Vec<(String, std::os::fd::OwnedFd)>,
+}
+
+impl Store {
+    fn bind(path: &Path) -> Store {
+        let socket = std::os::unix::net::UnixDatagram::bind(path).unwrap();
+        socket.set_nonblocking(true).unwrap();
+        Store { socket, kept: Vec::new() }
+    }
+
+    /// Takes every message sent so far.
+    fn take(&mut self) {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+        use std::os::fd::{AsRawFd, FromRawFd};
+        loop {
+            let mut buf = [0u8; 4096];
+            let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 8]);
+            let Ok(msg) = recvmsg::<()>(self.socket.as_raw_fd(), &mut iov, Some(&mut space), MsgFlags::empty()) else {
+                return;
+            };
+            let mut fds = Vec::new();
+            for c in msg.cmsgs().unwrap() {
+                if let ControlMessageOwned::ScmRights(got) = c {
+                    // SAFETY: the kernel just made these descriptors for us.
+                    fds.extend(got.into_iter().map(|fd| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }));
+                }
+            }
+            let n = msg.bytes;
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let name = text.lines().find_map(|l| l.strip_prefix("FDNAME=")).unwrap_or("").to_string();
+            if text.lines().any(|l| l == "FDSTORE=1") {
+                self.kept.extend(fds.into_iter().map(|fd| (name.clone(), fd)));
+            } else if text.lines().any(|l| l == "FDSTOREREMOVE=1") {
+                self.kept.retain(|(n, _)| *n != name);
+            }
+        }
+    }
+}
+
+/// Under systemd (`NOTIFY_SOCKET`), supd keeps each task's output pipes in
+/// the service's descriptor store. supd is killed; the task goes on
+/// writing; the next supd gets the pipes back (`LISTEN_FDS`,
+/// `LISTEN_FDNAMES`, as systemd passes them) with the task: its lines,
+/// also those written while no supd ran, are all in its log, each once.
+#[test]
+fn under_systemd_a_task_keeps_its_output_across_a_crash_of_supd() {
+    let s = Supd::new();
+    s.write_job(
+        "w.hcl",
+        r#"job "w" {
+  group "g" {
+    task "a" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "i=0; while true; do i=$((i+1)); echo a$i; sleep 0.01; done"]
+      }
+    }
+  }
+}"#,
+    );
+    let mut store = Store::bind(&s.path("notify.sock"));
+    let notify = s.path("notify.sock");
+    let mut s = s.start_with_env(&[("NOTIFY_SOCKET", notify.to_str().unwrap())]);
+    let t = s.wait_running("w/g/0/a");
+    assert!(wait_until(PATIENCE, || {
+        store.take();
+        store.kept.len() == 4
+    }));
+    assert!(store.kept.iter().all(|(n, _)| n.starts_with("log-")), "{:?}", store.kept);
+    s.kill9();
+    // The task writes on while no supd runs (into its pipe, which the
+    // store holds open).
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(alive(pid(&t)));
+    let names: Vec<&str> = store.kept.iter().map(|(n, _)| n.as_str()).collect();
+    let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
+    let next = Supd { dir, child: None };
+    // As systemd starts a service: the stored descriptors from 3 on, their
+    // count and names, LISTEN_PID its own pid.
+    let mut cmd = next.command(Path::new("/bin/sh"), &["-c", "LISTEN_PID=$$ exec \"$0\" \"$@\"", SUPD]);
+    cmd.env("LISTEN_FDS", store.kept.len().to_string())
+        .env("LISTEN_FDNAMES", names.join(":"))
+        .env("NOTIFY_SOCKET", &notify);
+    let raw: Vec<i32> = store.kept.iter().map(|(_, fd)| std::os::fd::AsRawFd::as_raw_fd(fd)).collect();
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: dup2 and fcntl only, between fork and exec; the sources
+        // are moved above the targets first, so no target overwrites a
+        // source still to be placed.
+        unsafe {
+            cmd.pre_exec(move || {
+                let mut high = Vec::new();
+                for fd in &raw {
+                    high.push(libc::fcntl(*fd, libc::F_DUPFD, 100));
+                }
+                for (i, fd) in high.iter().enumerate() {
+                    libc::dup2(*fd, 3 + i as i32);
+                    libc::close(*fd);
+                }
+                Ok(())
+            });
+        }
+    }
+    let s2 = next.spawn_ready(cmd);
+    let t2 = s2.wait_event("w/g/0/a", "Adopted", |m| m.contains("systemd kept its pipes"));
+    assert_eq!(pid(&t2), pid(&t), "the same process\n{}", s2.log());
+    std::thread::sleep(Duration::from_millis(300));
+    drop(store);
+    s2.supctl_ok(&["job", "stop", "w"]);
+    s2.wait_dead("w/g/0/a");
+    let nums: Vec<u64> = std::fs::read_to_string(s2.path("logs/w/g[0]/a.stdout.0"))
+        .unwrap()
+        .lines()
+        .map(|l| l.strip_prefix('a').and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{l:?}")))
+        .collect();
+    assert!(nums.len() > 50, "{} lines\n{}", nums.len(), s2.log());
+    for (i, n) in nums.iter().enumerate() {
+        assert_eq!(*n, i as u64 + 1, "line {} reads a{n}: lost or doubled across the crash", i + 1);
+    }
 }

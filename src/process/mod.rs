@@ -341,6 +341,9 @@ pub fn environ_vars<const N: usize>(pid: Pid, names: [&str; N]) -> [Option<Strin
 const DENIED_ENV: &[&str] = &[
     "NOTIFY_SOCKET",
     "SUPD_REEXEC_FD",
+    "LISTEN_FDS",
+    "LISTEN_PID",
+    "LISTEN_FDNAMES",
     "CONSUL_TOKEN",
     "CONSUL_HTTP_TOKEN",
     "CONSUL_HTTP_TOKEN_FILE",

@@ -180,6 +180,9 @@ impl Supervisor {
         if let Some(mut carry) = carry {
             s.resume(&mut carry, client);
         }
+        for (name, fd) in crate::notify::stored_fds() {
+            s.reports.store.unclaimed.stored.entry(name).or_default().push(fd);
+        }
         if let Some(addr) = metrics_listen {
             s.bind_metrics(addr).map_err(Error::Setup)?;
         }

@@ -11,6 +11,7 @@ use crate::logs::{self, Capture, Problem, Stream};
 use crate::process::Io;
 use mio::Interest;
 use mio::unix::SourceFd;
+use std::os::fd::AsRawFd;
 
 /// Which task's output a follower wants: job, group, index, task, stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +21,12 @@ pub struct LogPath {
     pub index: u32,
     pub task: String,
     pub stream: Stream,
+}
+
+/// The name under which a task's capture pipes are kept in systemd's
+/// descriptor store: its instance's ID and its place in its group.
+pub(super) fn store_name(alloc_id: &str, task: usize) -> String {
+    format!("log-{alloc_id}-{task}")
 }
 
 impl Supervisor {
@@ -68,7 +75,8 @@ impl Supervisor {
     }
 
     fn open_log_with(&mut self, key: TaskKey, pipes: Option<[std::os::fd::OwnedFd; 4]>) -> std::io::Result<TaskLog> {
-        let (dir, name, limits, output, forward_out, forward_err) = {
+        let fresh = pipes.is_none();
+        let (dir, name, limits, output, forward_out, forward_err, stored) = {
             let run = self.jobs.runs.get(&key.run).ok_or_else(|| std::io::Error::other("job is gone"))?;
             let inst = run.instances.get(key.inst).ok_or_else(|| std::io::Error::other("instance is gone"))?;
             let t = inst.tasks.get(key.task).ok_or_else(|| std::io::Error::other("task is gone"))?;
@@ -82,6 +90,7 @@ impl Supervisor {
                 output,
                 Forward::new(output, Stream::Stdout, &label).map(Box::new),
                 Forward::new(output, Stream::Stderr, &label).map(Box::new),
+                store_name(&inst.id, key.task),
             )
         };
         let (out_base, err_base) =
@@ -107,6 +116,14 @@ impl Supervisor {
         }
         self.io.watches.watch(out_token, Watched::Log { task: key, stream: Stream::Stdout });
         self.io.watches.watch(err_token, Watched::Log { task: key, stream: Stream::Stderr });
+        // Under systemd, the pipes are also kept in the service's
+        // descriptor store: should supd be killed or crash, the next one
+        // takes them back, and the task's output goes on without loss.
+        if fresh && self.reports.notify.enabled() {
+            let (r1, w1) = out.fds();
+            let (r2, w2) = err.fds();
+            self.reports.notify.store_fds(&stored, &[r1, w1, r2, w2].map(|fd| fd.as_raw_fd()));
+        }
         Ok(TaskLog { out, err, out_token, err_token, output, forward_out, forward_err })
     }
 
@@ -263,8 +280,11 @@ impl Supervisor {
     /// Closes the capture pipes of a job version that is forgotten.
     pub(super) fn close_logs(&mut self, run: &mut JobRun) {
         for inst in &mut run.instances {
-            for t in &mut inst.tasks {
+            for (ti, t) in inst.tasks.iter_mut().enumerate() {
                 if let Some(log) = t.log.take() {
+                    if self.reports.notify.enabled() {
+                        self.reports.notify.remove_fds(&store_name(&inst.id, ti));
+                    }
                     let registry = self.io.poll.registry();
                     let _ = registry.deregister(&mut SourceFd(&log.out.raw_fd()));
                     let _ = registry.deregister(&mut SourceFd(&log.err.raw_fd()));

@@ -48,6 +48,9 @@ pub(super) struct Unclaimed {
     /// Instance IDs kept across a re-exec (or a restart that takes over
     /// running tasks), by job/group/index.
     pub alloc_ids: HashMap<(String, String, u32), String>,
+    /// Descriptors systemd kept in its store for the previous supd, by
+    /// name (a task's capture pipes: `output::store_name`).
+    pub stored: HashMap<String, Vec<std::os::fd::OwnedFd>>,
 }
 
 impl Supervisor {
@@ -140,6 +143,12 @@ impl Supervisor {
     /// Once every job is in: processes a previous supd left for jobs that
     /// are gone (or changed) are killed, without grace.
     pub(super) fn kill_unclaimed(&mut self) {
+        // Stored pipes of tasks that were not taken over: systemd forgets
+        // them too.
+        for (name, fds) in std::mem::take(&mut self.reports.store.unclaimed.stored) {
+            drop(fds);
+            self.reports.notify.remove_fds(&name);
+        }
         let unclaimed = std::mem::take(&mut self.reports.store.unclaimed.tasks);
         let mut dirs: Vec<String> = unclaimed.values().filter_map(|t| t.alloc_dir.clone()).collect();
         dirs.sort();

@@ -109,6 +109,9 @@ pub(super) struct Carry {
     pub tasks: Vec<CarriedTask>,
     /// The newest event's sequence number.
     pub event_seq: u64,
+    /// Other control clients, mid-request or mid-answer.
+    #[serde(default)]
+    pub clients: Vec<super::server::CarriedClient>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -261,6 +264,7 @@ impl Supervisor {
         if let Some(fd) = self.server.client_fd(token) {
             keep.push(fd);
         }
+        keep.extend(self.server.carried_clients(token).into_iter().map(|(fd, _)| fd));
         for t in self.jobs.runs.values().flat_map(|r| &r.instances).flat_map(|i| &i.tasks) {
             if let (Some(log), Some(_), None) = (&t.log, t.pid, &t.container) {
                 let (r1, w1) = log.out.fds();
@@ -305,6 +309,9 @@ impl Supervisor {
     fn reexec_blocker(&self) -> Option<String> {
         if self.stopping() {
             return Some("supd is stopping".into());
+        }
+        if self.server.receiving_body() {
+            return Some("a job file is being received over the control socket; try again in a moment".into());
         }
         if self.pending.parses.busy() {
             return Some("a large job file is being parsed; try again in a moment".into());
@@ -354,6 +361,7 @@ impl Supervisor {
             client: self.server.client_fd(client).map(|fd| fd.as_raw_fd()),
             load_errors: self.jobs.load_errors.clone(),
             event_seq: super::task::last_event_seq(),
+            clients: self.server.carried_clients(client).into_iter().map(|(_, c)| c).collect(),
             ..Carry::default()
         };
         let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -421,6 +429,9 @@ impl Supervisor {
     /// for its tasks (see `new_instance`).
     pub(super) fn resume(&mut self, carry: &mut Carry, client: Option<Token>) {
         super::task::resume_event_seq(carry.event_seq);
+        for c in carry.clients.drain(..) {
+            self.server.resume_carried(self.io.poll.registry(), &mut self.io.watches.tokens, c);
+        }
         self.jobs.load_errors = std::mem::take(&mut carry.load_errors);
         let unclaimed = &mut self.reports.store.unclaimed;
         for i in carry.instances.drain(..) {
@@ -654,7 +665,10 @@ fn exec(exe: &std::path::Path, args: &[OsString], carry: RawFd) -> String {
         let path = c(exe.as_os_str().as_bytes())?;
         let argv = args.iter().map(|a| c(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
         let mut env = Vec::new();
-        for (k, v) in std::env::vars_os().filter(|(k, _)| k != CARRY_ENV) {
+        // Descriptors systemd passed at supd's start were taken then: the
+        // next image (the same pid) must not take those numbers again.
+        let passed = |k: &std::ffi::OsStr| k == CARRY_ENV || k.as_bytes().starts_with(b"LISTEN_");
+        for (k, v) in std::env::vars_os().filter(|(k, _)| !passed(k)) {
             let mut kv = k.as_bytes().to_vec();
             kv.push(b'=');
             kv.extend_from_slice(v.as_bytes());

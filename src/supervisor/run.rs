@@ -178,7 +178,8 @@ impl Supervisor {
         let tasks = group
             .tasks
             .iter()
-            .map(|t| {
+            .enumerate()
+            .map(|(ti, t)| {
                 let mut tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
                 let name = (job.id.clone(), group.name.clone(), index, t.name.clone());
                 // The restart budget a previous supd used, for the same job.
@@ -273,16 +274,26 @@ impl Supervisor {
                     run.pid = Some(nix::unistd::Pid::from_raw(pid));
                     run.start_ticks = s.start_ticks;
                     run.started_at = s.start_ticks.and_then(process::sys::ticks_to_wall);
+                    // Under systemd its output pipes were kept in the
+                    // service's descriptor store while no supd ran.
+                    let pipes = s.alloc_id.as_deref().and_then(|id| {
+                        let fds = self.reports.store.unclaimed.stored.remove(&super::output::store_name(id, ti))?;
+                        <[std::os::fd::OwnedFd; 4]>::try_from(fds).ok()
+                    });
+                    let output = if pipes.is_some() {
+                        "its output goes on where it went (systemd kept its pipes while no supd ran)"
+                    } else {
+                        "its output pipe went with that supd (a write to it ends the process with SIGPIPE), \
+                         and its next start gets a new one"
+                    };
                     run.take_over = Some(TakeOver::Running {
                         child: false,
-                        pipes: None,
+                        pipes,
                         cgroups: s.cgroups.clone(),
                         event: (
                             "Adopted",
                             format!(
-                                "supd {} took over pid {pid}, left running by the previous supd; its output \
-                                 pipe went with that supd (a write to it ends the process with SIGPIPE), and its \
-                                 next start gets a new one",
+                                "supd {} took over pid {pid}, left running by the previous supd; {output}",
                                 env!("CARGO_PKG_VERSION")
                             ),
                         ),

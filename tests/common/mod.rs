@@ -110,11 +110,14 @@ impl Supd {
         self.launch(Path::new(SUPD), &[], &[], true)
     }
 
-    fn launch(mut self, exe: &Path, args: &[&str], env: &[(&str, &str)], ignore_sigchld: bool) -> Supd {
+    /// The command that starts supd on this directory: `program` with
+    /// `first` before supd's own arguments (a wrapper that execs supd).
+    pub fn command(&self, program: &Path, first: &[&str]) -> Command {
         let log = std::fs::File::create(self.path("supd.log")).expect("supd log");
         let log2 = log.try_clone().expect("supd log");
-        let mut cmd = Command::new(exe);
-        cmd.arg("--jobs")
+        let mut cmd = Command::new(program);
+        cmd.args(first)
+            .arg("--jobs")
             .arg(self.path("jobs"))
             .arg("--socket")
             .arg(self.socket())
@@ -124,17 +127,21 @@ impl Supd {
             .arg(self.path("state"))
             .arg("--log-level")
             .arg("debug")
-            .args(args)
             .env(TAG, self.dir())
             // No test reaches the host's container engine: one that wants
             // an engine names its own in supd.toml.
             .env("DOCKER_HOST", format!("unix://{}/no-engine.sock", self.dir()))
             .env_remove("NOTIFY_SOCKET")
             .env_remove("SUPD_SOCKET")
-            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2);
+        cmd
+    }
+
+    fn launch(self, exe: &Path, args: &[&str], env: &[(&str, &str)], ignore_sigchld: bool) -> Supd {
+        let mut cmd = self.command(exe, &[]);
+        cmd.args(args).envs(env.iter().copied());
         if ignore_sigchld {
             use std::os::unix::process::CommandExt;
             // SAFETY: signal(2) only, between fork and exec.
@@ -145,6 +152,12 @@ impl Supd {
                 });
             }
         }
+        self.spawn_ready(cmd)
+    }
+
+    /// Spawns `cmd` (see [`command`](Self::command)) and waits until supd's
+    /// socket answers.
+    pub fn spawn_ready(mut self, mut cmd: Command) -> Supd {
         self.child = Some(cmd.spawn().expect("start supd"));
         let ready = wait_until(PATIENCE, || {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
