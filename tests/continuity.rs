@@ -84,6 +84,12 @@ fn replace_with_supd(exe: &Path) {
     std::fs::rename(&tmp, exe).unwrap();
 }
 
+/// The pids of these tasks of instance 0 of group g of `job`.
+fn pids_of(s: &Supd, job: &str, tasks: &[&str]) -> Vec<i32> {
+    let st = s.status();
+    tasks.iter().map(|t| pid(task(&st, &format!("{job}/g/0/{t}")).expect("task"))).collect()
+}
+
 /// Each task's pid and restart count.
 fn pids_and_restarts(s: &Supd) -> Vec<(i32, u64)> {
     let st = s.status();
@@ -272,7 +278,7 @@ fn a_binary_that_cannot_take_over_is_refused() {
 /// taken over with its pid (no second copy, no restart), shown running
 /// with an `Adopted` event; when one of them then exits, how it ended is
 /// unknown to a supd that is not its parent: a failure, restarted by its
-/// policy.
+/// policy (also after a re-exec in between).
 #[test]
 fn after_kill_9_a_new_supd_takes_over_the_running_tasks() {
     let s = Supd::new();
@@ -321,6 +327,9 @@ fn after_kill_9_a_new_supd_takes_over_the_running_tasks() {
     let st = s2.status();
     assert_eq!(instance(&st, "k/g/0").unwrap()["id"], alloc_id, "the same instance");
     assert_eq!(lines(&s2.path("starts")).len(), 1, "not started twice");
+    // A re-exec now: the taken-over processes are still followed.
+    reexec(&s2);
+    assert_eq!(pids_of(&s2, "k", &["t", "u"]), vec![tp, up]);
     // It ends (killed from outside): restarted by its policy.
     kill(Pid::from_raw(tp), Signal::SIGKILL).unwrap();
     let t = s2.wait_task("k/g/0/t", "restarted", |t| restarts(t) == 1 && t["state"] == "running");
@@ -419,6 +428,8 @@ fn under_systemd_a_task_keeps_its_output_across_a_crash_of_supd() {
     // store holds open).
     std::thread::sleep(Duration::from_millis(300));
     assert!(alive(pid(&t)));
+    // systemd does not pass them back in the order they were stored.
+    store.kept.reverse();
     let names: Vec<&str> = store.kept.iter().map(|(n, _)| n.as_str()).collect();
     let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
     let next = Supd { dir, child: None };
@@ -463,5 +474,60 @@ fn under_systemd_a_task_keeps_its_output_across_a_crash_of_supd() {
     assert!(nums.len() > 50, "{} lines\n{}", nums.len(), s2.log());
     for (i, n) in nums.iter().enumerate() {
         assert_eq!(*n, i as u64 + 1, "line {} reads a{n}: lost or doubled across the crash", i + 1);
+    }
+}
+
+/// Chaos: supd is killed with SIGKILL at a random moment around a
+/// `daemon-reexec` (before, during or after the exec), then started again,
+/// several times over. Every time, each task runs exactly once, supervised
+/// (its pid in the status is the one process running it).
+#[test]
+fn kill_9_at_random_moments_around_a_reexec_never_runs_a_task_twice() {
+    let s = Supd::new();
+    s.write_job(
+        "z.hcl",
+        r#"job "z" {
+  group "g" {
+    task "a" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1001"]
+      }
+    }
+    task "b" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1002"]
+      }
+    }
+  }
+}"#,
+    );
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    eprintln!("seed {seed}");
+    let mut next = move || {
+        seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        seed >> 33
+    };
+    let mut s = s.start();
+    for round in 0..6 {
+        for (t, cmd) in [("a", "/bin/sleep 1001"), ("b", "/bin/sleep 1002")] {
+            let st = s.wait_running(&format!("z/g/0/{t}"));
+            let running = s.procs_running(cmd);
+            assert_eq!(running, vec![pid(&st)], "round {round}: task {t} runs exactly once, as its status says");
+        }
+        let socket = s.socket();
+        let asker = std::thread::spawn(move || {
+            let _ = std::process::Command::new(SUPCTL)
+                .args(["--socket", socket.to_str().unwrap(), "daemon-reexec"])
+                .output();
+        });
+        std::thread::sleep(Duration::from_micros(next() % 40_000));
+        s.kill9();
+        asker.join().unwrap();
+        let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
+        s = Supd { dir, child: None }.start();
     }
 }

@@ -669,8 +669,13 @@ fn systemd_unit_verifies() {
     let dir = tempfile::tempdir().unwrap();
     let unit = std::fs::read_to_string(Path::new(ROOT).join("packaging/supd.service")).unwrap();
     assert!(unit.contains("\nExecStart=/usr/bin/supd\n"), "packaging/supd.service should start /usr/bin/supd");
-    // Verify checks that ExecStart exists: point it at the binary just built.
+    assert!(unit.contains("\nExecReload=/usr/bin/supctl reload\n"), "packaging/supd.service should reload with supctl");
+    // Verify checks that the programs exist: point at the binaries just built.
     let unit = unit.replace("\nExecStart=/usr/bin/supd\n", &format!("\nExecStart={}\n", env!("CARGO_BIN_EXE_supd")));
+    let unit = unit.replace(
+        "\nExecReload=/usr/bin/supctl reload\n",
+        &format!("\nExecReload={} reload\n", env!("CARGO_BIN_EXE_supctl")),
+    );
     let path = dir.path().join("supd.service");
     std::fs::write(&path, unit).unwrap();
     let manpath = dir.path().join("man");

@@ -1373,7 +1373,8 @@ fn logs_follow_across_restarts() {
 // --- systemd -------------------------------------------------------------------------
 
 /// Under systemd (`Type=notify`), supd says READY=1 once the job directory
-/// is loaded and its tasks started, keeps STATUS= current, RELOADING=1 …
+/// is loaded and its tasks started (their output pipes stored in the
+/// service's descriptor store before), keeps STATUS= current, RELOADING=1 …
 /// READY=1 around a reload, and STOPPING=1 on shutdown; its tasks never see
 /// NOTIFY_SOCKET.
 #[test]
@@ -1400,13 +1401,23 @@ fn systemd_notifications() {
     listener.set_read_timeout(Some(PATIENCE)).expect("timeout");
     let notify = path.to_str().expect("UTF-8 path").to_string();
     let mut s = s.start_with_env(&[("NOTIFY_SOCKET", &notify)]);
-    let recv = || {
+    let stored = std::cell::Cell::new(0);
+    // The next notification that is not about the descriptor store (those
+    // are counted).
+    let recv = || loop {
         let mut buf = [0u8; 1024];
         let n = listener.recv(&mut buf).expect("a notification from supd");
-        String::from_utf8_lossy(&buf[..n]).into_owned()
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if text.starts_with("FDSTORE=1\n") {
+            stored.set(stored.get() + 1);
+        } else if !text.starts_with("FDSTOREREMOVE=1\n") {
+            return text;
+        }
     };
-    // Both tasks are started before READY=1.
+    // Both tasks are started before READY=1, their pipes stored (four
+    // descriptors each).
     assert_eq!(recv(), "READY=1\nSTATUS=2 running, 0 pending, 0 failed");
+    assert_eq!(stored.get(), 8);
     s.supctl_ok(&["reload"]);
     assert_eq!(recv(), "RELOADING=1");
     assert!(recv().starts_with("READY=1\n"));

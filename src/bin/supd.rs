@@ -87,10 +87,6 @@ fn run() -> ExitCode {
     // keep task starts cheap however many descriptors supd holds.
     supd::process::spawn::reserve_slots();
     let cli = Cli::parse();
-    if cli.reexec_check {
-        println!("{}", supd::supervisor::reexec::abilities_line());
-        return ExitCode::SUCCESS;
-    }
     let file = match supd::config::File::load_given_or_default(cli.config.as_deref()) {
         Ok(f) => f,
         Err(e) => {
@@ -144,6 +140,13 @@ fn run() -> ExitCode {
             }
         },
     };
+    // Asked by a running supd before it executes this binary: it reads
+    // the configuration the new image will start with, and says what it
+    // can take over.
+    if cli.reexec_check {
+        println!("{}", supd::supervisor::reexec::abilities_line());
+        return ExitCode::SUCCESS;
+    }
     supd::process::close_inherited_on_exec();
     match nofile {
         Ok(n) => log::debug!("open files limit: {n}"),

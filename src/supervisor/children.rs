@@ -86,6 +86,11 @@ impl Children {
         self.owners.insert(pid, owner);
     }
 
+    /// Who owns a live child.
+    pub fn owner(&self, pid: Pid) -> Option<Owner> {
+        self.owners.get(&pid).copied()
+    }
+
     /// A child that is still owned (not yet reaped).
     pub fn owns(&self, pid: Pid) -> bool {
         self.owners.contains_key(&pid)

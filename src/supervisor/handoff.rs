@@ -564,6 +564,7 @@ impl Supervisor {
         let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
         run.instances.push(instance);
         let ii = run.instances.len() - 1;
+        self.take_in(serial, ii);
         self.received_event(envelope);
         self.state_changed();
         self.advance(serial, ii);

@@ -18,15 +18,20 @@ impl Supervisor {
     /// The first task of an instance has started: the instance is placed
     /// now, and its group's `max_run_duration` counts from here.
     pub(super) fn placed(&mut self, serial: u64, inst: usize) {
+        self.placed_at(serial, inst, Instant::now());
+    }
+
+    /// The instance was placed at `at` (earlier than now for one taken
+    /// over across a re-exec): its `max_run_duration` counts from then.
+    pub(super) fn placed_at(&mut self, serial: u64, inst: usize, at: Instant) {
         let Some(run) = self.jobs.runs.get_mut(&serial) else { return };
         let Some(i) = run.instances.get_mut(inst) else { return };
         if i.placed_at.is_some() {
             return;
         }
-        let now = Instant::now();
-        i.placed_at = Some(now);
+        i.placed_at = Some(at);
         if let Some(limit) = run.job.groups.get(i.group).and_then(|g| g.max_run_duration) {
-            self.io.timers.arm(now + limit, Timer::MaxRun { run: serial, inst, since: now });
+            self.io.timers.arm(at + limit, Timer::MaxRun { run: serial, inst, since: at });
         }
     }
 

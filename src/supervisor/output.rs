@@ -23,10 +23,12 @@ pub struct LogPath {
     pub stream: Stream,
 }
 
-/// The name under which a task's capture pipes are kept in systemd's
-/// descriptor store: its instance's ID and its place in its group.
-pub(super) fn store_name(alloc_id: &str, task: usize) -> String {
-    format!("log-{alloc_id}-{task}")
+/// The names under which a task's capture pipes are kept in systemd's
+/// descriptor store (its instance's ID and its place in its group): one
+/// per descriptor (stdout's read and write ends, stderr's), as systemd
+/// does not keep the order of descriptors stored under one name.
+pub(super) fn store_names(alloc_id: &str, task: usize) -> [String; 4] {
+    ["out-r", "out-w", "err-r", "err-w"].map(|end| format!("log-{alloc_id}-{task}-{end}"))
 }
 
 impl Supervisor {
@@ -90,7 +92,7 @@ impl Supervisor {
                 output,
                 Forward::new(output, Stream::Stdout, &label).map(Box::new),
                 Forward::new(output, Stream::Stderr, &label).map(Box::new),
-                store_name(&inst.id, key.task),
+                store_names(&inst.id, key.task),
             )
         };
         let (out_base, err_base) =
@@ -122,7 +124,13 @@ impl Supervisor {
         if fresh && self.reports.notify.enabled() {
             let (r1, w1) = out.fds();
             let (r2, w2) = err.fds();
-            self.reports.notify.store_fds(&stored, &[r1, w1, r2, w2].map(|fd| fd.as_raw_fd()));
+            for (name, fd) in stored.iter().zip([r1, w1, r2, w2]) {
+                // A stale copy (a previous supd's, not taken back) goes first.
+                if self.reports.store.unclaimed.stored.remove(name).is_some() {
+                    self.reports.notify.remove_fds(name);
+                }
+                self.reports.notify.store_fds(name, &[fd.as_raw_fd()]);
+            }
         }
         Ok(TaskLog { out, err, out_token, err_token, output, forward_out, forward_err })
     }
@@ -283,7 +291,9 @@ impl Supervisor {
             for (ti, t) in inst.tasks.iter_mut().enumerate() {
                 if let Some(log) = t.log.take() {
                     if self.reports.notify.enabled() {
-                        self.reports.notify.remove_fds(&store_name(&inst.id, ti));
+                        for name in store_names(&inst.id, ti) {
+                            self.reports.notify.remove_fds(&name);
+                        }
                     }
                     let registry = self.io.poll.registry();
                     let _ = registry.deregister(&mut SourceFd(&log.out.raw_fd()));

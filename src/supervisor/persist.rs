@@ -49,8 +49,11 @@ pub(super) struct Unclaimed {
     /// running tasks), by job/group/index.
     pub alloc_ids: HashMap<(String, String, u32), String>,
     /// Descriptors systemd kept in its store for the previous supd, by
-    /// name (a task's capture pipes: `output::store_name`).
+    /// name (a task's capture pipes: `output::store_names`).
     pub stored: HashMap<String, Vec<std::os::fd::OwnedFd>>,
+    /// How long before the re-exec each instance was placed (ms), by
+    /// job/group/index: its `max_run_duration` counts from then.
+    pub placed: HashMap<(String, String, u32), u64>,
 }
 
 impl Supervisor {
@@ -192,9 +195,9 @@ impl Supervisor {
     }
 
     /// Saves now, before a change is acknowledged to a client.
-    pub(super) fn save_acknowledged(&mut self) {
+    pub(super) fn save_acknowledged(&mut self) -> bool {
         self.reports.store.save_pending = false;
-        self.save();
+        self.save()
     }
 
     /// Appends a task's state as it is now (its new pid, its restart
@@ -263,7 +266,9 @@ impl Supervisor {
         self.after_journal_write(written);
     }
 
-    pub(super) fn save(&mut self) {
+    /// Saves the state file; `false` when it could not be written (the
+    /// error is logged).
+    pub(super) fn save(&mut self) -> bool {
         let mut saved = crate::state::Saved { version: crate::state::VERSION, ..Default::default() };
         for serial in self.jobs.current.values() {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
@@ -309,7 +314,9 @@ impl Supervisor {
                 "cannot save the state in {}: {e}; it will be tried again at the next change",
                 self.cfg.state_dir.display()
             );
+            return false;
         }
+        true
     }
 }
 

@@ -126,6 +126,9 @@ pub(super) struct CarriedInstance {
     pub group: String,
     pub index: u32,
     pub id: String,
+    /// How long before the exec it was placed.
+    #[serde(default)]
+    pub placed_ago_ms: Option<u64>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -135,6 +138,10 @@ pub(super) struct CarriedTask {
     pub index: u32,
     pub task: String,
     pub pid: Option<i32>,
+    /// Its process is supd's child (else it was taken over after a crash
+    /// of supd, and is followed by a pidfd).
+    #[serde(default = "yes")]
+    pub child: bool,
     pub start_ticks: Option<u64>,
     pub started_ms: Option<u64>,
     /// stdout read, stdout write, stderr read, stderr write.
@@ -170,6 +177,10 @@ pub(super) struct Resumed {
 
 /// The task key of a carried or saved task.
 pub(super) type Named = (String, String, u32, String);
+
+fn yes() -> bool {
+    true
+}
 
 fn unix_ms(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
@@ -241,44 +252,37 @@ impl Supervisor {
     /// `supctl daemon-reexec`. Returns only when the exec is refused or
     /// failed (the answer says why; this image goes on).
     pub(super) fn daemon_reexec(&mut self, token: Token) -> Response {
+        let refused = |why: String| Response::refused(format!("not re-executing: {why}; supd keeps running as it is"));
         if let Some(why) = self.reexec_blocker() {
-            return Response::refused(format!("not re-executing: {why}; supd keeps running as it is"));
+            return refused(why);
         }
         let Some((exe, args)) = STARTED_AS.get().cloned() else {
-            return Response::refused("not re-executing: supd does not know the path it was started from".to_string());
+            return refused("supd does not know the path it was started from".to_string());
         };
-        if let Err(why) = check_binary(&exe) {
-            return Response::refused(format!(
-                "not re-executing {}: {why}; supd keeps running as it is",
-                exe.display()
-            ));
+        if let Err(why) = check_binary(&exe, &args) {
+            return refused(format!("{}: {why}", exe.display()));
         }
-        // Script checks in flight are given up: they run again after.
-        for pid in self.children.owned_by(|o| matches!(o, super::Owner::Check(_))) {
-            let _ = process::signal_pid(pid, nix::sys::signal::Signal::SIGKILL);
+        // What the new image reads back: if it cannot be written, the
+        // new image would not know the tasks it takes over.
+        if !self.save_acknowledged() {
+            return refused(format!("the state cannot be saved in {}", self.cfg.state_dir.display()));
         }
-        self.save_acknowledged();
-        let mut keep: Vec<BorrowedFd<'_>> = Vec::new();
-        let carry = self.carry(token);
-        keep.push(self.server.listener_fd());
-        if let Some(fd) = self.server.client_fd(token) {
-            keep.push(fd);
+        // Script checks in flight are given up (their end ignored, killed
+        // right before the exec): they run again after.
+        let checks = self.children.owned_by(|o| matches!(o, super::Owner::Check(_)));
+        let owners: Vec<(nix::unistd::Pid, super::Owner)> =
+            checks.iter().filter_map(|p| Some((*p, self.children.owner(*p)?))).collect();
+        for pid in &checks {
+            self.children.own(*pid, super::Owner::Discarded);
         }
-        keep.extend(self.server.carried_clients(token).into_iter().map(|(fd, _)| fd));
-        for t in self.jobs.runs.values().flat_map(|r| &r.instances).flat_map(|i| &i.tasks) {
-            if let (Some(log), Some(_), None) = (&t.log, t.pid, &t.container) {
-                let (r1, w1) = log.out.fds();
-                let (r2, w2) = log.err.fds();
-                keep.extend([r1, w1, r2, w2]);
-            }
-        }
+        let (carry, mut keep) = self.carry(token);
         let bytes = match serde_json::to_vec(&carry) {
             Ok(b) => b,
-            Err(e) => return Response::refused(format!("not re-executing: cannot write what to carry: {e}")),
+            Err(e) => return refused(format!("cannot write what to carry: {e}")),
         };
         let file = match process::sys::carry_file(&bytes) {
             Ok(f) => f,
-            Err(e) => return Response::refused(format!("not re-executing: cannot hold what to carry: {e}")),
+            Err(e) => return refused(format!("cannot hold what to carry: {e}")),
         };
         drop(bytes);
         keep.push(file.as_fd());
@@ -294,6 +298,9 @@ impl Supervisor {
                 carry.tasks.iter().filter(|t| t.pid.is_some()).count(),
                 env!("CARGO_PKG_VERSION")
             );
+            for pid in &checks {
+                let _ = process::signal_pid(*pid, nix::sys::signal::Signal::SIGKILL);
+            }
             let _ = process::sys::block_handled_signals();
             crate::logs::console::flush(Duration::from_millis(500));
             let e = exec(&exe, &args, file.as_raw_fd());
@@ -301,8 +308,14 @@ impl Supervisor {
             format!("the exec failed: {e}")
         };
         set(&keep, true);
+        drop(keep);
+        for (pid, owner) in owners {
+            if self.children.owns(pid) {
+                self.children.own(pid, owner);
+            }
+        }
         log::error!("not re-executing {}: {error}", exe.display());
-        Response::refused(format!("not re-executing {}: {error}; supd keeps running as it is", exe.display()))
+        refused(format!("{}: {error}", exe.display()))
     }
 
     /// What would be lost in a re-exec now, if anything.
@@ -316,8 +329,17 @@ impl Supervisor {
         if self.pending.parses.busy() {
             return Some("a large job file is being parsed; try again in a moment".into());
         }
+        let current: std::collections::BTreeSet<u64> = self.jobs.current.values().copied().collect();
         for run in self.jobs.runs.values() {
             for inst in &run.instances {
+                // What the carry leaves out must have ended.
+                let carried = current.contains(&run.serial) && !inst.removed;
+                if !carried && inst.tasks.iter().any(|t| t.pid.is_some()) {
+                    return Some(format!(
+                        "{} (an older version, or an instance being removed) still runs; try again once it has ended",
+                        inst.name
+                    ));
+                }
                 if matches!(inst.resched, super::task::Resched::Trying(_)) {
                     return Some(format!("{} is being handed off; try again once it is", inst.name));
                 }
@@ -344,6 +366,9 @@ impl Supervisor {
         if !self.children.owned_by(|o| matches!(o, super::Owner::Handoff { .. })).is_empty() {
             return Some("a hand-off hook runs; try again once it has ended".into());
         }
+        if self.io.timers.due_at(|t| matches!(t, Timer::TemplateChange { .. })).is_some() {
+            return Some("a template's change is due; try again once it has been carried out".into());
+        }
         if !self.children.owned_by(|o| matches!(o, super::Owner::ChangeScript { .. })).is_empty() {
             return Some("a template's change script runs; try again once it has ended".into());
         }
@@ -351,8 +376,14 @@ impl Supervisor {
     }
 
     /// The document for the next image.
-    fn carry(&self, client: Token) -> Carry {
+    /// The document for the next image, and every descriptor it names
+    /// (made to stay open across the exec by the caller).
+    fn carry(&self, client: Token) -> (Carry, Vec<BorrowedFd<'_>>) {
         let now = Instant::now();
+        let mut keep: Vec<BorrowedFd<'_>> = vec![self.server.listener_fd()];
+        keep.extend(self.server.client_fd(client));
+        let clients = self.server.carried_clients(client);
+        keep.extend(clients.iter().map(|(fd, _)| *fd));
         let mut carry = Carry {
             version: CARRY_VERSION,
             from: env!("CARGO_PKG_VERSION").to_string(),
@@ -361,7 +392,7 @@ impl Supervisor {
             client: self.server.client_fd(client).map(|fd| fd.as_raw_fd()),
             load_errors: self.jobs.load_errors.clone(),
             event_seq: super::task::last_event_seq(),
-            clients: self.server.carried_clients(client).into_iter().map(|(_, c)| c).collect(),
+            clients: clients.into_iter().map(|(_, c)| c).collect(),
             ..Carry::default()
         };
         let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -379,6 +410,7 @@ impl Supervisor {
                     group: group.clone(),
                     index: inst.index,
                     id: inst.id.clone(),
+                    placed_ago_ms: inst.placed_at.map(|at| now.saturating_duration_since(at).as_millis() as u64),
                 });
                 for (ti, t) in inst.tasks.iter().enumerate() {
                     let key = TaskKey { run: run.serial, inst: ii, task: ti };
@@ -387,6 +419,7 @@ impl Supervisor {
                     let pipes = t.log.as_ref().filter(|_| pid.is_some()).map(|l| {
                         let (r1, w1) = l.out.fds();
                         let (r2, w2) = l.err.fds();
+                        keep.extend([r1, w1, r2, w2]);
                         [r1.as_raw_fd(), w1.as_raw_fd(), r2.as_raw_fd(), w2.as_raw_fd()]
                     });
                     let start_in_ms = (t.state == State::Pending && t.launched && pid.is_none())
@@ -404,6 +437,9 @@ impl Supervisor {
                         index: inst.index,
                         task: t.spec.name.clone(),
                         pid: pid.map(|p| p.as_raw()),
+                        // One taken over after a crash of supd is followed
+                        // by a pidfd, not reaped.
+                        child: pid.is_none_or(|p| self.children.owns(p)),
                         start_ticks: t.start_ticks.filter(|_| pid.is_some()),
                         started_ms: t.started_at.map(unix_ms),
                         pipes,
@@ -422,7 +458,7 @@ impl Supervisor {
                 }
             }
         }
-        carry
+        (carry, keep)
     }
 
     /// In the new image, before the jobs are made: what was carried waits
@@ -435,6 +471,9 @@ impl Supervisor {
         self.jobs.load_errors = std::mem::take(&mut carry.load_errors);
         let unclaimed = &mut self.reports.store.unclaimed;
         for i in carry.instances.drain(..) {
+            if let Some(ago) = i.placed_ago_ms {
+                unclaimed.placed.insert((i.job.clone(), i.group.clone(), i.index), ago);
+            }
             unclaimed.alloc_ids.insert((i.job, i.group, i.index), i.id);
         }
         for t in carry.tasks.drain(..) {
@@ -520,15 +559,24 @@ impl Supervisor {
                         Err(e) => log::warn!("{}: its output pipes are not taken over: {e}", self.label(key)),
                     }
                 }
+                if let Some(r) = self.pending.resumed.as_mut() {
+                    r.kept += 1;
+                }
                 if child {
                     self.children.own(pid, super::Owner::Task(key));
-                    if let Some(r) = self.pending.resumed.as_mut() {
-                        r.kept += 1;
-                    }
                 } else {
                     self.follow_foreign(key, pid);
                 }
-                self.placed(key.run, key.inst);
+                // Placed before the exec: its max_run_duration counts
+                // from then.
+                let placed = self.jobs.runs.get(&key.run).and_then(|r| {
+                    let i = r.instances.get(key.inst)?;
+                    let group = r.job.groups.get(i.group)?.name.clone();
+                    self.reports.store.unclaimed.placed.remove(&(r.job.id.clone(), group, i.index))
+                });
+                let now = Instant::now();
+                let at = placed.and_then(|ago| now.checked_sub(Duration::from_millis(ago))).unwrap_or(now);
+                self.placed_at(key.run, key.inst, at);
                 self.activate_checks(key);
             }
         }
@@ -549,7 +597,7 @@ impl Supervisor {
                 <[OwnedFd; 4]>::try_from(fds).ok()
             });
             return Some(TakeOver::Running {
-                child: true,
+                child: c.child,
                 pipes,
                 cgroups: Vec::new(),
                 event: ("Reexecuted", format!("supd re-executed; the task kept running as pid {pid}")),
@@ -606,13 +654,17 @@ pub(super) fn carried_events(events: Vec<CarriedEvent>) -> std::collections::Vec
 }
 
 /// Asks the binary at `exe` what it can take over, within [`CHECK_TIMEOUT`].
-fn check_binary(exe: &std::path::Path) -> Result<Abilities, String> {
+/// It is run with supd's own arguments, so that it also reads supd's
+/// configuration as the new image will (a supd.toml edited since, that the
+/// new image could not start with, is found here).
+fn check_binary(exe: &std::path::Path, args: &[OsString]) -> Result<Abilities, String> {
     use std::io::Read;
     let mut child = std::process::Command::new(exe)
+        .args(args.iter().skip(1))
         .arg(CHECK_FLAG)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run it: {e}"))?;
     let pid = nix::unistd::Pid::from_raw(child.id() as i32);
@@ -631,12 +683,17 @@ fn check_binary(exe: &std::path::Path) -> Result<Abilities, String> {
         return Err(format!("it did not answer `{} {CHECK_FLAG}` within {} s", exe.display(), CHECK_TIMEOUT.as_secs()));
     }
     let status = child.wait().map_err(|e| format!("cannot wait for it: {e}"))?;
-    let mut out = Vec::new();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
     if let Some(mut stdout) = child.stdout.take() {
         let _ = stdout.by_ref().take(64 << 10).read_to_end(&mut out);
     }
+    if let Some(mut stderr) = child.stderr.take() {
+        let _ = stderr.by_ref().take(4 << 10).read_to_end(&mut err);
+    }
     if !status.success() {
-        return Err(format!("`{CHECK_FLAG}` failed ({status}): it is not a supd that can take over"));
+        let said = String::from_utf8_lossy(&err).trim().to_string();
+        let said = if said.is_empty() { String::new() } else { format!(": {said}") };
+        return Err(format!("`{CHECK_FLAG}` failed ({status}){said} — it is not a supd that can take over as started"));
     }
     let a: Abilities = serde_json::from_slice(out.trim_ascii())
         .map_err(|_| "it did not answer as supd does: it is not a supd that can take over".to_string())?;
@@ -702,9 +759,9 @@ mod tests {
 
     #[test]
     fn a_binary_that_is_not_supd_is_refused_with_the_reason() {
-        let e = check_binary(std::path::Path::new("/bin/true")).unwrap_err();
+        let e = check_binary(std::path::Path::new("/bin/true"), &[]).unwrap_err();
         assert!(e.contains("not a supd"), "{e}");
-        let e = check_binary(std::path::Path::new("/nonexistent/supd")).unwrap_err();
+        let e = check_binary(std::path::Path::new("/nonexistent/supd"), &[]).unwrap_err();
         assert!(e.contains("cannot run it"), "{e}");
     }
 

@@ -142,15 +142,7 @@ impl Supervisor {
         // Processes a previous supd left running go first, each with its
         // task's kill signal and timeout.
         for inst in 0..n {
-            let count = self.jobs.runs.get(&serial).map_or(0, |r| r.instances[inst].tasks.len());
-            for task in 0..count {
-                let key = TaskKey { run: serial, inst, task };
-                if self.jobs.task(key).is_some_and(|t| t.leftover.is_some()) {
-                    self.stop_leftover(key);
-                }
-                self.follow_adopted(key);
-                self.take_over(key);
-            }
+            self.take_in(serial, inst);
         }
         // The old version is forgotten as soon as nothing of it runs; if
         // nothing does now, the new one starts at once.
@@ -164,6 +156,21 @@ impl Supervisor {
             self.advance(serial, inst);
         }
         messages
+    }
+
+    /// What a previous supd (or supd's image before a re-exec) left of a
+    /// new instance's tasks: a process to stop first, a container to
+    /// follow, a run to take over.
+    pub(super) fn take_in(&mut self, serial: u64, inst: usize) {
+        let count = self.jobs.runs.get(&serial).and_then(|r| r.instances.get(inst)).map_or(0, |i| i.tasks.len());
+        for task in 0..count {
+            let key = TaskKey { run: serial, inst, task };
+            if self.jobs.task(key).is_some_and(|t| t.leftover.is_some()) {
+                self.stop_leftover(key);
+            }
+            self.follow_adopted(key);
+            self.take_over(key);
+        }
     }
 
     /// A new instance of a group, with what a previous supd saved of it
@@ -277,7 +284,13 @@ impl Supervisor {
                     // Under systemd its output pipes were kept in the
                     // service's descriptor store while no supd ran.
                     let pipes = s.alloc_id.as_deref().and_then(|id| {
-                        let fds = self.reports.store.unclaimed.stored.remove(&super::output::store_name(id, ti))?;
+                        let stored = &mut self.reports.store.unclaimed.stored;
+                        let names = super::output::store_names(id, ti);
+                        if !names.iter().all(|n| stored.get(n).is_some_and(|fds| fds.len() == 1)) {
+                            return None;
+                        }
+                        let fds: Vec<std::os::fd::OwnedFd> =
+                            names.iter().filter_map(|n| stored.remove(n)?.pop()).collect();
                         <[std::os::fd::OwnedFd; 4]>::try_from(fds).ok()
                     });
                     let output = if pipes.is_some() {
