@@ -1084,3 +1084,82 @@ fn a_dispatched_container_run_that_ended_while_supd_was_down_is_not_run_again() 
     }
     assert_no_container_left(e, &s, "after the runs ended");
 }
+
+/// An image of supd itself (supd, its libraries, a shell; made with
+/// `docker import`) whose job appends a line to a bind-mounted file, then
+/// exits 0 — or 1 once the file `fail` exists there.
+fn supd_image(e: &Engine) -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = e.dir.join("supd-rootfs");
+        for (bin, to) in [(SUPD, "/usr/bin/supd"), (SUPCTL, "/usr/bin/supctl"), ("/bin/sh", "/bin/sh")] {
+            copy_with_libs(&root, bin, to);
+        }
+        for d in ["tmp", "run", "out", "etc/supd/jobs"] {
+            std::fs::create_dir_all(root.join(d)).unwrap();
+        }
+        std::fs::write(
+            root.join("etc/supd/jobs/once.hcl"),
+            r#"job "once" {
+  type = "batch"
+  group "g" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo run >> /out/runs; test ! -e /out/fail"]
+      }
+    }
+  }
+}
+"#,
+        )
+        .unwrap();
+        let script = format!(
+            "tar -C {} -c . | {DOCKER} -H unix://{} import -c 'ENTRYPOINT [\"/usr/bin/supd\"]' - supd-init:1",
+            root.display(),
+            e.socket().display()
+        );
+        let out = Command::new("sh").arg("-c").arg(&script).output().expect("docker import");
+        assert!(out.status.success(), "{script}: {}", describe(&out));
+    });
+    "supd-init:1"
+}
+
+/// supd as a container's init: every start of the container is a boot, so
+/// its batch job runs again after `docker start` of the exited container
+/// (its state is in the container's own layer), and `--restart
+/// on-failure:2` runs a failing job three times in all, supd exiting with
+/// the task's code each time.
+#[test]
+fn supd_as_a_containers_init_runs_its_jobs_at_every_start() {
+    let e = engine();
+    let image = supd_image(e);
+    let out = tempfile::tempdir().unwrap();
+    let runs = || lines(&out.path().join("runs")).len();
+    let volume = format!("{}:/out", out.path().display());
+    let name = format!("supd-init-{}", std::process::id());
+    e.docker_ok(&["run", "--name", &name, "--network", "none", "-v", &volume, image]);
+    assert_eq!(runs(), 1);
+    e.docker_ok(&["start", "-a", &name]);
+    assert_eq!(runs(), 2, "a container start runs the job again: {}", e.docker_ok(&["logs", &name]));
+    let logs = e.docker(&["logs", &name]);
+    assert!(String::from_utf8_lossy(&logs.stderr).contains("this start is a boot"), "{}", describe(&logs));
+    e.docker_ok(&["rm", &name]);
+
+    std::fs::write(out.path().join("fail"), "").unwrap();
+    let failing = format!("{name}-f");
+    let ran =
+        e.docker(&["run", "--name", &failing, "--network", "none", "--restart", "on-failure:2", "-v", &volume, image]);
+    assert_eq!(ran.status.code(), Some(1), "supd exits with the task's code: {}", describe(&ran));
+    let done = wait_until(Duration::from_secs(60), || {
+        e.docker_ok(&["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", &failing]).trim() == "exited 2"
+    });
+    assert!(done, "{}", e.docker_ok(&["inspect", "-f", "{{.State.Status}} {{.RestartCount}}", &failing]));
+    assert_eq!(runs(), 5, "two runs, then three: the first and two restarts");
+    e.docker_ok(&["rm", "-f", &failing]);
+}

@@ -23,10 +23,20 @@ fn dir_args(dir: &Path) -> Vec<std::path::PathBuf> {
 
 /// Starts supd as PID 1 of a new PID namespace.
 fn start_as_init(dir: &Path) -> Child {
+    start_as_init_with(dir, None)
+}
+
+/// Starts supd as PID 1 of a new PID namespace, its state in `state`
+/// when given.
+fn start_as_init_with(dir: &Path, state: Option<&Path>) -> Child {
     let log = std::fs::File::create(dir.join("supd.log")).unwrap();
+    let mut args = dir_args(dir);
+    if let Some(state) = state {
+        args[7] = state.to_path_buf();
+    }
     Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "--kill-child", SUPD])
-        .args(dir_args(dir))
+        .args(args)
         .stdin(Stdio::null())
         .stdout(log.try_clone().unwrap())
         .stderr(log)
@@ -278,4 +288,49 @@ fn init_with_nothing_to_run_exits_1_at_once() {
     let mut supd = start_as_init(dir.path());
     assert_eq!(wait(&mut supd, dir.path(), Duration::from_secs(20)), 1, "{}", log(dir.path()));
     assert!(log(dir.path()).contains("does not exist: nothing to run"), "{}", log(dir.path()));
+}
+
+/// A batch job that appends a line and completes.
+const ONCE: &str = r#"job "once" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "echo run >> @DIR@/runs"]
+      }
+    }
+  }
+}"#;
+
+fn runs(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("runs")).unwrap_or_default().lines().count()
+}
+
+/// As a container's PID 1, a start is a boot (as after `docker restart`,
+/// which keeps the container's layer): a batch job that completed runs
+/// again, whatever the earlier run left in a state directory on the root
+/// file system; on a volume (here a tmpfs: another file system) the state
+/// is used as on a host, and the completed job stays completed.
+#[test]
+fn as_pid_1_a_start_is_a_boot_unless_the_state_is_on_a_volume() {
+    let dir = tempfile::tempdir().unwrap();
+    write_job(dir.path(), ONCE);
+    for n in 1..=2 {
+        let mut supd = start_as_init(dir.path());
+        assert_eq!(wait(&mut supd, dir.path(), Duration::from_secs(20)), 0, "{}", log(dir.path()));
+        assert_eq!(runs(dir.path()), n, "start {n}\n{}", log(dir.path()));
+    }
+    assert!(log(dir.path()).contains("this start is a boot"), "{}", log(dir.path()));
+
+    let volume = tempfile::Builder::new().prefix("supd-init-state-").tempdir_in("/dev/shm").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_job(dir.path(), ONCE);
+    for _ in 0..2 {
+        let mut supd = start_as_init_with(dir.path(), Some(volume.path()));
+        assert_eq!(wait(&mut supd, dir.path(), Duration::from_secs(20)), 0, "{}", log(dir.path()));
+    }
+    assert_eq!(runs(dir.path()), 1, "the completed job ran again\n{}", log(dir.path()));
+    assert!(log(dir.path()).contains("is on a volume"), "{}", log(dir.path()));
 }

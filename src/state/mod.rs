@@ -293,6 +293,38 @@ impl Journal {
     }
 }
 
+/// Forgets every saved state in `dir` (the state file, the journal, the
+/// sealed sensitive sources): a start of supd as a container's PID 1 whose
+/// state directory is in the container's own layer is a boot.
+pub fn clear(dir: &Path) -> std::io::Result<()> {
+    for f in [path(dir), journal_path(dir)] {
+        match std::fs::remove_file(&f) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+    }
+    match std::fs::remove_dir_all(dir.join(SENSITIVE_DIR)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Whether `dir` (or, when it does not exist yet, its nearest existing
+/// parent) is on another file system than `/`: a volume or a bind mount
+/// in a container, whose content outlives the container's own layer.
+pub fn on_a_volume(dir: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(root) = std::fs::metadata("/") else { return false };
+    let mut at = Some(dir);
+    while let Some(d) = at {
+        if let Ok(m) = std::fs::metadata(d) {
+            return m.dev() != root.dev();
+        }
+        at = d.parent();
+    }
+    false
+}
+
 fn journal_path(dir: &Path) -> PathBuf {
     dir.join("state.journal")
 }

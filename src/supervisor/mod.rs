@@ -206,6 +206,7 @@ impl Supervisor {
             self.cfg.node.attrs.extend(java.attrs());
         }
         self.find_containers();
+        self.boot_if_fresh();
         self.restore();
         let plan = self.plan_files(files);
         self.pending.spawner = spawner::Spawner::start();

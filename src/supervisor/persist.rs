@@ -57,6 +57,43 @@ pub(super) struct Unclaimed {
 }
 
 impl Supervisor {
+    /// As a container's PID 1 (not re-executed), a start is a boot: the
+    /// jobs of the job directory run again with fresh restart budgets,
+    /// whatever an earlier run of the same container left in a state
+    /// directory that is in the container's own layer (a `docker restart`
+    /// keeps that layer). A state directory on a volume is kept and used
+    /// as on a host.
+    pub(super) fn boot_if_fresh(&mut self) {
+        if std::process::id() != 1 || self.pending.resumed.is_some() {
+            return;
+        }
+        let dir = &self.cfg.state_dir;
+        if crate::state::on_a_volume(dir) {
+            log::info!("state directory {} is on a volume: what it holds is used", dir.display());
+            return;
+        }
+        let had = dir.join("state.json").exists() || dir.join("state.journal").exists();
+        if let Err(e) = crate::state::clear(dir) {
+            log::error!("cannot clear the state a previous run left in {}: {e}", dir.display());
+            return;
+        }
+        let alloc = self.cfg.data_dir.join("alloc");
+        if let Ok(entries) = std::fs::read_dir(&alloc) {
+            for e in entries.flatten() {
+                let _ = crate::taskdir::layout::unmount_below(&e.path());
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
+        if had {
+            log::info!(
+                "supd is PID 1 and its state directory {} is in the container's own layer: this start is a boot, \
+                 and what an earlier run left there is cleared (jobs run again with fresh restart budgets; put the \
+                 state directory on a volume to keep it)",
+                dir.display()
+            );
+        }
+    }
+
     /// Reads the saved state: submitted jobs run again, stopped ones stay stopped.
     pub(super) fn restore(&mut self) {
         let saved = match crate::state::load(&self.cfg.state_dir) {

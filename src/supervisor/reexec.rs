@@ -584,7 +584,8 @@ impl Supervisor {
 
     /// A carried task, matched with the task made again: what its run is
     /// taken over with. `None` when it had no process and no start due.
-    pub(super) fn carried_run(c: CarriedTask, run: &mut super::task::TaskRun) -> Option<TakeOver> {
+    pub(super) fn carried_run(&self, c: CarriedTask, run: &mut super::task::TaskRun) -> Option<TakeOver> {
+        let from = self.pending.resumed.as_ref().map_or("?", |r| r.from.as_str());
         run.events = carried_events(c.events);
         if let Some(pid) = c.pid {
             run.state = State::Running;
@@ -600,7 +601,13 @@ impl Supervisor {
                 child: c.child,
                 pipes,
                 cgroups: Vec::new(),
-                event: ("Reexecuted", format!("supd re-executed; the task kept running as pid {pid}")),
+                event: (
+                    "Reexecuted",
+                    format!(
+                        "supd re-executed ({from} -> {}); the task kept running as pid {pid}",
+                        env!("CARGO_PKG_VERSION")
+                    ),
+                ),
             });
         }
         let after = Duration::from_millis(c.start_in_ms?);

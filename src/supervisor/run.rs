@@ -236,7 +236,7 @@ impl Supervisor {
                     // Its process runs on (or its start is due later):
                     // taken over as it was.
                     (Some(c), Some(s)) if !t.driver.is_container() => {
-                        if let Some(mut how) = Supervisor::carried_run(c, &mut run) {
+                        if let Some(mut how) = self.carried_run(c, &mut run) {
                             if let TakeOver::Running { cgroups, .. } = &mut how {
                                 cgroups.clone_from(&s.cgroups);
                             }

@@ -390,13 +390,19 @@ pub fn image_rootfs(rootfs: &Path) {
         ("/bin/ln", "/bin/ln"),
         ("/bin/rm", "/bin/rm"),
     ] {
-        copy_into(rootfs, Path::new(from), to);
-        let ldd = Command::new("ldd").arg(from).output().expect("ldd");
-        for lib in String::from_utf8_lossy(&ldd.stdout).split_whitespace().filter(|w| w.starts_with('/')) {
-            copy_into(rootfs, Path::new(lib), lib);
-        }
+        copy_with_libs(rootfs, from, to);
     }
     std::fs::create_dir_all(rootfs.join("tmp")).expect("tmp");
+}
+
+/// Copies the program `from` to `to` below `root`, with the shared
+/// libraries it needs (as `ldd` lists them) at their own paths.
+pub fn copy_with_libs(root: &Path, from: &str, to: &str) {
+    copy_into(root, Path::new(from), to);
+    let ldd = Command::new("ldd").arg(from).output().expect("ldd");
+    for lib in String::from_utf8_lossy(&ldd.stdout).split_whitespace().filter(|w| w.starts_with('/')) {
+        copy_into(root, Path::new(lib), lib);
+    }
 }
 
 fn copy_into(root: &Path, from: &Path, to: &str) {
