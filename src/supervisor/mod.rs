@@ -196,7 +196,11 @@ impl Supervisor {
         // and supd can isolate its tasks (java tasks run as exec ones):
         // `java -version` answers while the job directory is read, and
         // before anything looks at the node's attributes.
-        let java = process::isolate::missing().is_none().then(|| self.cfg.java.probe());
+        // After a re-exec, what the earlier image found.
+        let java = match self.pending.resumed.as_mut().and_then(|r| r.java.take()) {
+            Some(attrs) => Some(crate::drivers::java::Probe::Done(attrs)),
+            None => process::isolate::missing().is_none().then(|| self.cfg.java.probe()),
+        };
         // After a re-exec, the job files as the earlier image ran them.
         let files = match self.pending.resumed.as_mut().and_then(|r| r.files.take()) {
             Some(files) => Ok(files),

@@ -112,6 +112,10 @@ pub(super) struct Carry {
     /// Other control clients, mid-request or mid-answer.
     #[serde(default)]
     pub clients: Vec<super::server::CarriedClient>,
+    /// The `driver.java` attributes found at supd's start: the new image
+    /// does not start a JVM again to find them.
+    #[serde(default)]
+    pub java: Option<Vec<(String, String)>>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -173,6 +177,8 @@ pub(super) struct Resumed {
     /// The job directory's files as the earlier image ran them, until
     /// they are loaded.
     pub files: Option<Vec<(PathBuf, crate::jobspec::Parsed)>>,
+    /// The java driver's attributes, as found before.
+    pub java: Option<Vec<(String, String)>>,
 }
 
 /// The task key of a carried or saved task.
@@ -393,6 +399,15 @@ impl Supervisor {
             load_errors: self.jobs.load_errors.clone(),
             event_seq: super::task::last_event_seq(),
             clients: clients.into_iter().map(|(_, c)| c).collect(),
+            java: Some(
+                self.cfg
+                    .node
+                    .attrs
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("driver.java"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            ),
             ..Carry::default()
         };
         let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
@@ -479,8 +494,13 @@ impl Supervisor {
         for t in carry.tasks.drain(..) {
             unclaimed.carried.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
         }
-        self.pending.resumed =
-            Some(Resumed { from: carry.from.clone(), client, files: Some(carry.parsed_files()), ..Resumed::default() });
+        self.pending.resumed = Some(Resumed {
+            from: carry.from.clone(),
+            client,
+            files: Some(carry.parsed_files()),
+            java: carry.java.take(),
+            ..Resumed::default()
+        });
     }
 
     /// Whether a carried task is still running as supd's child.

@@ -275,7 +275,10 @@ impl Cgroups {
         let mut cg = TaskCgroup::default();
         let find = |r: &Option<Role>, cg: &mut TaskCgroup| -> Option<Dir> {
             let r = r.as_ref()?;
-            let path = saved.iter().find(|p| p.parent() == Some(r.parent.as_path()) && p.is_dir())?;
+            // Not looked at on disk (a thousand tasks taken over at once
+            // would each pay the path walks): a directory removed under
+            // supd fails the next run's join, which makes a new one.
+            let path = saved.iter().find(|p| p.parent() == Some(r.parent.as_path()))?;
             let d = Dir { v2: r.v2, path: path.clone() };
             if !cg.dirs.iter().any(|x| x.path == d.path) {
                 cg.dirs.push(d.clone());
