@@ -531,3 +531,66 @@ fn kill_9_at_random_moments_around_a_reexec_never_runs_a_task_twice() {
         s = Supd { dir, child: None }.start();
     }
 }
+
+/// Two `daemon-reexec` at once, while a script check is in flight: both
+/// are answered (the second by the image the first made, or refused with
+/// its reason), the task keeps its pid, and its check goes on passing.
+#[test]
+fn two_reexecs_at_once_with_a_check_in_flight() {
+    let s = Supd::new();
+    s.write_job(
+        "h.hcl",
+        r#"job "h" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+      service {
+        name = "h"
+        check {
+          type     = "script"
+          command  = "/bin/sh"
+          args     = ["-c", "echo run >> @DIR@/checks; sleep 0.3"]
+          interval = "1s"
+          timeout  = "5s"
+        }
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    let t = s.wait_health("h/g/0/t", "passing");
+    let first = pid(&t);
+    let socket = s.socket();
+    let askers: Vec<_> = (0..2)
+        .map(|_| {
+            let socket = socket.clone();
+            std::thread::spawn(move || {
+                std::process::Command::new(SUPCTL)
+                    .args(["--socket", socket.to_str().unwrap(), "daemon-reexec"])
+                    .output()
+                    .unwrap()
+            })
+        })
+        .collect();
+    for a in askers {
+        let out = a.join().unwrap();
+        let text = describe(&out);
+        assert!(
+            out.status.success() && text.contains("kept running") || text.contains("try again"),
+            "each is answered: {text}"
+        );
+    }
+    let t = s.wait_health("h/g/0/t", "passing");
+    assert_eq!(pid(&t), first);
+    assert_eq!(restarts(&t), 0);
+    // The check runs on after the exec, and passes.
+    let runs = lines(&s.path("checks")).len();
+    s.wait_lines("checks", runs + 2);
+    let t = s.wait_health("h/g/0/t", "passing");
+    assert_eq!(pid(&t), first);
+}
