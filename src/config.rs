@@ -15,9 +15,16 @@ fn runtime_dir() -> PathBuf {
     }
 }
 
-/// `/etc/supd/jobs` as root, else `$XDG_CONFIG_HOME/supd/jobs`.
+/// Whether the system's places are the defaults: as root, and as PID 1 (a
+/// container's init, whatever `--user` it runs as: the image's layout is
+/// the system's).
+fn system_defaults() -> bool {
+    is_root() || std::process::id() == 1
+}
+
+/// `/etc/supd/jobs` as root or PID 1, else `$XDG_CONFIG_HOME/supd/jobs`.
 pub fn default_job_dir() -> PathBuf {
-    if is_root() {
+    if system_defaults() {
         return PathBuf::from("/etc/supd/jobs");
     }
     let base = std::env::var_os("XDG_CONFIG_HOME")
@@ -67,9 +74,52 @@ pub fn default_socket() -> PathBuf {
     if is_root() { PathBuf::from("/run/supd/supd.sock") } else { runtime_dir().join("supd.sock") }
 }
 
-/// `/etc/supd/supd.toml` as root, else `$XDG_CONFIG_HOME/supd/supd.toml`.
-pub fn default_config_file() -> PathBuf {
+/// Where supd keeps what it must write when its default place cannot be
+/// written (a container run with `--read-only`, or as a `--user` whose
+/// home and `/tmp` are not writable): `/dev/shm/supd` as root, else
+/// `/dev/shm/supd-$UID` — Docker's one default tmpfs.
+pub fn fallback_base() -> PathBuf {
     if is_root() {
+        PathBuf::from("/dev/shm/supd")
+    } else {
+        PathBuf::from(format!("/dev/shm/supd-{}", nix::unistd::geteuid()))
+    }
+}
+
+/// A default directory, or `fallback_base()/sub` when it cannot be
+/// written or made (a read-only root: its nearest existing parent is not
+/// writable); the flag says it fell back. Nothing is made here: each
+/// directory is made by its owner, with its own mode.
+pub fn writable_or_fallback(default: PathBuf, sub: &str) -> (PathBuf, bool) {
+    let usable = |d: &std::path::Path| {
+        let mut at = Some(d);
+        while let Some(p) = at {
+            if p.exists() {
+                return nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
+            }
+            at = p.parent();
+        }
+        false
+    };
+    if usable(&default) {
+        return (default, false);
+    }
+    let fallback = fallback_base().join(sub);
+    if usable(&fallback) { (fallback, true) } else { (default, false) }
+}
+
+/// The socket supctl talks to when none is given: the default one, or the
+/// fallback's when only that one exists (supd runs with a read-only root).
+pub fn default_socket_to_find() -> PathBuf {
+    let default = default_socket();
+    let fallback = fallback_base().join("supd.sock");
+    if !default.exists() && fallback.exists() { fallback } else { default }
+}
+
+/// `/etc/supd/supd.toml` as root or PID 1, else
+/// `$XDG_CONFIG_HOME/supd/supd.toml`.
+pub fn default_config_file() -> PathBuf {
+    if system_defaults() {
         return PathBuf::from("/etc/supd/supd.toml");
     }
     default_job_dir().parent().map_or_else(|| PathBuf::from("supd.toml"), |d| d.join("supd.toml"))

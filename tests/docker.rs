@@ -1163,3 +1163,45 @@ fn supd_as_a_containers_init_runs_its_jobs_at_every_start() {
     assert_eq!(runs(), 5, "two runs, then three: the first and two restarts");
     e.docker_ok(&["rm", "-f", &failing]);
 }
+
+/// supd's image under Docker's tightest usual settings: a read-only root
+/// (only Docker's /dev/shm tmpfs is writable), as root and as an arbitrary
+/// `--user` with no home. supd keeps its socket and state below /dev/shm,
+/// the job runs, and a plain `docker exec … supctl status` finds supd.
+#[test]
+fn supd_as_a_containers_init_runs_read_only_and_as_any_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let e = engine();
+    let image = supd_image(e);
+    let out = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(out.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let runs = || lines(&out.path().join("runs")).len();
+    let volume = format!("{}:/out", out.path().display());
+    for (n, user) in [(1, "0:0"), (2, "1234:1234")] {
+        let name = format!("supd-ro-{}-{n}", std::process::id());
+        e.docker_ok(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--network",
+            "none",
+            "--read-only",
+            "--user",
+            user,
+            "-v",
+            &volume,
+            image,
+            "--exit-when-done=false",
+        ]);
+        assert!(wait_until(PATIENCE, || runs() == n), "as {user}: {}", describe(&e.docker(&["logs", &name])));
+        let status = e.docker(&["exec", &name, "/usr/bin/supctl", "status"]);
+        let text = describe(&status);
+        assert!(status.status.success() && text.contains("once"), "as {user}: {text}");
+        let logs = e.docker(&["logs", &name]);
+        assert!(String::from_utf8_lossy(&logs.stderr).contains("/dev/shm"), "{}", describe(&logs));
+        e.docker_ok(&["rm", "-f", &name]);
+        // The next round's user appends to the same file.
+        std::fs::set_permissions(out.path().join("runs"), std::fs::Permissions::from_mode(0o666)).unwrap();
+    }
+}

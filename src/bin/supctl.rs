@@ -302,7 +302,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let socket = cli.socket.clone().or(file.socket.clone()).unwrap_or_else(supd::config::default_socket);
+    let socket = cli.socket.clone().or(file.socket.clone()).unwrap_or_else(supd::config::default_socket_to_find);
     let request = match cli.command {
         Command::Completions { shell } => return complete::script(shell, &mut Cli::command()),
         Command::Validate { files, vars, effective } => {

@@ -18,17 +18,18 @@ use supd::supervisor::{Config, Supervisor};
 )]
 struct Cli {
     /// supd.toml (every key optional; flags override it). Default:
-    /// /etc/supd/supd.toml as root, else $XDG_CONFIG_HOME/supd/supd.toml,
+    /// /etc/supd/supd.toml as root or PID 1, else $XDG_CONFIG_HOME/supd/supd.toml,
     /// used when it exists.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Directory of job files (*.hcl). Default: /etc/supd/jobs as root,
-    /// else $XDG_CONFIG_HOME/supd/jobs (~/.config/supd/jobs).
+    /// Directory of job files (*.hcl). Default: /etc/supd/jobs as root or
+    /// PID 1, else $XDG_CONFIG_HOME/supd/jobs (~/.config/supd/jobs).
     #[arg(long, value_name = "DIR")]
     jobs: Option<PathBuf>,
     /// Control socket: a socket there is replaced when no supd answers on
     /// it, anything else is left alone. Default: /run/supd/supd.sock as
-    /// root, else $XDG_RUNTIME_DIR/supd/supd.sock (or /tmp/supd-$UID/supd.sock).
+    /// root, else $XDG_RUNTIME_DIR/supd/supd.sock (or /tmp/supd-$UID/supd.sock);
+    /// below /dev/shm/supd when that cannot be written (a read-only root).
     #[arg(long, value_name = "PATH", env = "SUPD_SOCKET")]
     socket: Option<PathBuf>,
     /// Where task output goes, as <DIR>/<job>/<group>[<index>]/<task>.stdout.N.
@@ -173,8 +174,23 @@ fn run() -> ExitCode {
             job_dir.display()
         );
     }
-    let socket = cli.socket.or(file.socket.clone()).unwrap_or_else(supd::config::default_socket);
-    let log_dir = cli.log_dir.or(file.log_dir.clone()).unwrap_or_else(supd::config::default_log_dir);
+    // Defaults that cannot be written (a read-only root) fall back below
+    // /dev/shm; places an operator named are used as named.
+    let mut fell_back = Vec::new();
+    let mut default_in = |default: PathBuf, sub: &str| {
+        let (dir, moved) = supd::config::writable_or_fallback(default.clone(), sub);
+        if moved {
+            fell_back.push(format!("{} -> {}", default.display(), dir.display()));
+        }
+        dir
+    };
+    let socket = cli.socket.or(file.socket.clone()).unwrap_or_else(|| {
+        let default = supd::config::default_socket();
+        let dir = default.parent().map(std::path::Path::to_path_buf).unwrap_or_default();
+        default_in(dir, "").join("supd.sock")
+    });
+    let log_dir =
+        cli.log_dir.or(file.log_dir.clone()).unwrap_or_else(|| default_in(supd::config::default_log_dir(), "logs"));
     // As a container's init, `docker logs` is where the operator looks.
     let task_output = cli.task_output.or(file.task_output()).unwrap_or(if std::process::id() == 1 {
         TaskOutput::STDOUT
@@ -184,7 +200,13 @@ fn run() -> ExitCode {
     let journal_socket =
         file.journal_socket.clone().unwrap_or_else(|| PathBuf::from(supd::logs::journal::DEFAULT_SOCKET));
     let exit_when_done = cli.exit_when_done.unwrap_or(init);
-    let state_dir = cli.state_dir.or(file.state_dir.clone()).unwrap_or_else(supd::config::default_state_dir);
+    let state_dir = cli
+        .state_dir
+        .or(file.state_dir.clone())
+        .unwrap_or_else(|| default_in(supd::config::default_state_dir(), "state"));
+    for moved in &fell_back {
+        log::info!("not writable, so kept in memory below /dev/shm instead: {moved}");
+    }
     // Before anything runs: a state file this supd cannot read must stop it
     // here, or its first save would overwrite the file.
     match supd::state::load(&state_dir) {
