@@ -153,6 +153,10 @@ pub struct File {
     pub data_dir: Option<PathBuf>,
     /// `stderr` or `syslog`. Default: `stderr`.
     pub log: Option<LogTarget>,
+    /// What SIGHUP does: `reload` the job directory, or `forward` it to
+    /// every task (as a container's init passes signals on). Default:
+    /// `reload`.
+    pub sighup: Option<Sighup>,
     /// `error`, `warn`, `info`, `debug` or `trace`. Default: `info`.
     pub log_level: Option<String>,
     /// Where task output goes: `files`, `journal`, `stdout`,
@@ -385,6 +389,17 @@ pub struct NodeSection {
     /// `meta.*` of this node, for constraints and `${meta.*}`.
     #[serde(default)]
     pub meta: std::collections::BTreeMap<String, String>,
+}
+
+/// What SIGHUP does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Sighup {
+    /// Re-read the job directory (`supctl reload`).
+    #[default]
+    Reload,
+    /// Pass it on to every running task.
+    Forward,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]

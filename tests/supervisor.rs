@@ -1955,3 +1955,29 @@ fn signals_supd_does_not_use_are_forwarded_to_every_task() {
     assert!(s.log().contains("SIGUSR1: forwarded to 2 running tasks"), "{}", s.log());
     assert_eq!(task(&s.status(), "a/t/0/t").expect("task")["state"], "running", "supd itself did not stop");
 }
+
+/// With `--sighup forward`, SIGHUP reaches every running task instead of
+/// reloading the job directory (a file added meanwhile is not loaded).
+#[test]
+fn sighup_can_be_forwarded_instead_of_reloading() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  task "t" {
+    driver = "raw_exec"
+    config {
+      command = "/bin/sh"
+      args    = ["-c", "trap 'echo hup >> @DIR@/a' HUP; echo ready >> @DIR@/a; while :; do sleep 0.1; done"]
+    }
+  }
+}"#,
+    );
+    let s = s.start_with_args(&["--sighup", "forward"], &[]);
+    s.wait_lines("a", 1);
+    s.write_job("b.hcl", &sleep_job("b"));
+    nix::sys::signal::kill(Pid::from_raw(s.pid()), Signal::SIGHUP).expect("signal supd");
+    assert_eq!(s.wait_lines("a", 2)[1], "hup");
+    assert!(s.log().contains("SIGHUP: forwarded to 1 running task"), "{}", s.log());
+    assert!(job_status(&s.status(), "b").is_empty(), "SIGHUP reloaded the job directory");
+}

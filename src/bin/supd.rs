@@ -62,6 +62,10 @@ struct Cli {
     /// completed, 1 otherwise. Default: on as init.
     #[arg(long, value_name = "BOOL", num_args = 0..=1, default_missing_value = "true")]
     exit_when_done: Option<bool>,
+    /// What SIGHUP does: reload the job directory, or forward it to every
+    /// task as other signals supd has no use for are (default reload).
+    #[arg(long, value_name = "ACTION", value_enum)]
+    sighup: Option<supd::config::Sighup>,
     /// Load and validate the job directory, print what was found, and exit:
     /// 0 when every file is valid, 1 otherwise.
     #[arg(long)]
@@ -200,6 +204,7 @@ fn run() -> ExitCode {
     let journal_socket =
         file.journal_socket.clone().unwrap_or_else(|| PathBuf::from(supd::logs::journal::DEFAULT_SOCKET));
     let exit_when_done = cli.exit_when_done.unwrap_or(init);
+    let sighup = cli.sighup.or(file.sighup).unwrap_or_default();
     let state_dir = cli
         .state_dir
         .or(file.state_dir.clone())
@@ -265,6 +270,7 @@ fn run() -> ExitCode {
         node,
         init,
         exit_when_done,
+        sighup,
         cgroups,
         handoff,
         docker,

@@ -349,6 +349,7 @@ impl Supervisor {
         for sig in pending {
             match sig {
                 SIGTERM | SIGINT | SIGQUIT => self.shutdown(&process::signal_name(sig)),
+                SIGHUP if self.cfg.sighup == crate::config::Sighup::Forward => self.forward_signal(sig),
                 SIGHUP => {
                     log::info!("SIGHUP: reloading {}", self.cfg.job_dir.display());
                     self.reports.notify.reloading();

@@ -28,6 +28,8 @@ pub struct Config {
     pub init: bool,
     /// Exit once every job has ended with nothing left to do.
     pub exit_when_done: bool,
+    /// What SIGHUP does: reload, or forward to the tasks.
+    pub sighup: crate::config::Sighup,
     /// Peers, the hand-off hook, and whether work may arrive.
     pub handoff: crate::config::HandoffSettings,
     /// Where the tasks' cgroups go, and what they can enforce.
