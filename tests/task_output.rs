@@ -511,6 +511,16 @@ fn a_burst_to_a_stdout_that_is_read_loses_nothing() {
   }
 }"#,
     );
+    let (text, log) = run_to_stdout(&s);
+    let numbers: Vec<&str> = text.lines().map(|l| l.strip_prefix("burst.g[0]/t | ").unwrap_or(l)).collect();
+    assert_eq!(numbers.len(), 200_000, "{log}");
+    assert!(numbers.iter().enumerate().all(|(i, n)| *n == (i + 1).to_string()), "in order, whole\n{log}");
+    assert!(!log.contains("dropped"), "{log}");
+}
+
+/// Runs supd on `s`'s job directory with task output on its stdout until
+/// every job has ended; returns its stdout and its log.
+fn run_to_stdout(s: &Supd) -> (String, String) {
     let mut supd = Reaped(
         Command::new(SUPD)
             .args(["--jobs", &format!("{}/jobs", s.dir()), "--socket", s.socket().to_str().unwrap()])
@@ -535,8 +545,32 @@ fn a_burst_to_a_stdout_that_is_read_loses_nothing() {
     std::io::Read::read_to_string(&mut err, &mut log).unwrap();
     let text = reader.join().unwrap();
     assert!(supd.0.wait().unwrap().success(), "{log}");
-    let numbers: Vec<&str> = text.lines().map(|l| l.strip_prefix("burst.g[0]/t | ").unwrap_or(l)).collect();
-    assert_eq!(numbers.len(), 200_000, "{log}");
-    assert!(numbers.iter().enumerate().all(|(i, n)| *n == (i + 1).to_string()), "in order, whole\n{log}");
-    assert!(!log.contains("dropped"), "{log}");
+    (text, log)
+}
+
+/// A 70 000-byte line goes to supd's stdout whole, as one prefixed line
+/// (as a container's init passes it on); one longer than 256 KiB goes in
+/// pieces of 256 KiB.
+#[test]
+fn a_long_line_reaches_stdout_whole() {
+    let s = Supd::new();
+    s.write_job(
+        "long.hcl",
+        r#"job "long" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "head -c 70000 /dev/zero | tr '\\0' x; echo; head -c 300000 /dev/zero | tr '\\0' y; echo"]
+      }
+    }
+  }
+}"#,
+    );
+    let (text, log) = run_to_stdout(&s);
+    let lines: Vec<&str> = text.lines().map(|l| l.strip_prefix("long.g[0]/t | ").unwrap_or(l)).collect();
+    let sizes: Vec<(char, usize)> = lines.iter().map(|l| (l.chars().next().unwrap_or(' '), l.len())).collect();
+    assert_eq!(sizes, [('x', 70_000), ('y', 256 << 10), ('y', 300_000 - (256 << 10))], "{log}");
 }

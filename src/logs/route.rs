@@ -2,15 +2,30 @@
 //! journal (an entry per line, with fields naming the task) and to supd's
 //! own stdout or stderr (each line prefixed `job.group[index]/task | `).
 //! Lines are kept whole: a line read in pieces waits for its end, up to
-//! [`MAX_LINE`] bytes (then it goes in pieces, as journald cuts long lines
-//! too); what is left without an end goes when the task ends.
+//! [`MAX_LINE`] bytes to the journal (then it goes in pieces, as journald
+//! cuts long lines too) and [`MAX_CONSOLE_LINE`] to supd's stdout (as a
+//! container's init passes a long line on whole), as long as all the
+//! unfinished lines held together stay below [`HELD_BUDGET`] (beyond, they
+//! go in pieces of [`MAX_LINE`]); what is left without an end goes when the
+//! task ends.
 
 use super::journal::{Entry, Journal};
 use super::{Stream, Trouble, console};
 use crate::jobspec::model::TaskOutput;
 
-/// The longest line forwarded whole (journald's own `LineMax`).
+/// The longest line forwarded whole to the journal (journald's own
+/// `LineMax`).
 pub const MAX_LINE: usize = 48 * 1024;
+
+/// The longest line forwarded whole to supd's stdout or stderr.
+pub const MAX_CONSOLE_LINE: usize = 256 << 10;
+
+/// What all tasks' unfinished lines may hold together before each is cut
+/// at [`MAX_LINE`]: a thousand tasks writing long lines cost at most this.
+pub const HELD_BUDGET: usize = 16 << 20;
+
+/// The bytes held in unfinished lines, over every forward.
+static HELD: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 /// Names a task's lines: `job.group[index]/task` and its parts.
 #[derive(Debug, Clone)]
@@ -86,6 +101,26 @@ impl Forward {
     /// Forwards the whole lines of what was read; keeps the start of an
     /// unfinished one.
     pub fn push(&mut self, data: &[u8], journal: &mut Journal) {
+        let held = self.partial.len();
+        self.push_lines(data, journal);
+        let now = self.partial.len();
+        if now >= held {
+            HELD.fetch_add(now - held, std::sync::atomic::Ordering::Relaxed);
+        } else {
+            HELD.fetch_sub(held - now, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+
+    /// The longest unfinished line kept now.
+    fn limit(&self) -> usize {
+        if self.stdout && HELD.load(std::sync::atomic::Ordering::Relaxed) < HELD_BUDGET {
+            MAX_CONSOLE_LINE
+        } else {
+            MAX_LINE
+        }
+    }
+
+    fn push_lines(&mut self, data: &[u8], journal: &mut Journal) {
         let mut console = Vec::new();
         let mut rest = data;
         while let Some(end) = rest.iter().position(|b| *b == b'\n') {
@@ -100,9 +135,13 @@ impl Forward {
             rest = after;
         }
         self.partial.extend_from_slice(rest);
-        while self.partial.len() >= MAX_LINE {
-            let piece: Vec<u8> = self.partial.drain(..MAX_LINE).collect();
+        let limit = self.limit();
+        while self.partial.len() >= limit {
+            let piece: Vec<u8> = self.partial.drain(..limit).collect();
             self.line(&piece, journal, &mut console);
+        }
+        if self.partial.capacity() > 4 * MAX_LINE && self.partial.len() < MAX_LINE {
+            self.partial.shrink_to(MAX_LINE);
         }
         self.send_console(&console);
     }
@@ -114,13 +153,15 @@ impl Forward {
         }
         let mut console = Vec::new();
         let piece = std::mem::take(&mut self.partial);
+        HELD.fetch_sub(piece.len(), std::sync::atomic::Ordering::Relaxed);
         self.line(&piece, journal, &mut console);
         self.send_console(&console);
     }
 
     fn line(&mut self, line: &[u8], journal: &mut Journal, console: &mut Vec<u8>) {
-        for piece in line.chunks(MAX_LINE).chain(line.is_empty().then_some(&[][..])) {
-            if self.journal {
+        let pieces = |max: usize| line.chunks(max).chain(line.is_empty().then_some(&[][..]));
+        if self.journal {
+            for piece in pieces(MAX_LINE) {
                 let mut entry = self.fields.clone();
                 entry.push("MESSAGE", piece);
                 match journal.send(entry.as_bytes()) {
@@ -128,7 +169,9 @@ impl Forward {
                     Err(e) => self.journal_trouble.fail(piece.len() + 1, || e),
                 }
             }
-            if self.stdout {
+        }
+        if self.stdout {
+            for piece in pieces(MAX_CONSOLE_LINE) {
                 console.extend_from_slice(&self.prefix);
                 console.extend_from_slice(piece);
                 console.push(b'\n');
@@ -144,6 +187,12 @@ impl Forward {
             Ok(()) => self.stdout_trouble.succeeded(),
             Err(e) => self.stdout_trouble.fail(data.len(), || e),
         }
+    }
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        HELD.fetch_sub(self.partial.len(), std::sync::atomic::Ordering::Relaxed);
     }
 }
 
