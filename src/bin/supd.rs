@@ -70,6 +70,11 @@ struct Cli {
     /// 0 when every file is valid, 1 otherwise.
     #[arg(long)]
     check: bool,
+    /// With --check: a job that cannot run on this host as it is (a driver
+    /// this host lacks, more memory than it has) is a warning, and the exit
+    /// status stays 0; without it such a job makes --check exit 1.
+    #[arg(long, requires = "check")]
+    warn_only: bool,
     /// Print what this binary can take over from a running supd (asked by
     /// `supctl daemon-reexec` before it executes the binary), and exit.
     #[arg(long, hide = true)]
@@ -111,7 +116,7 @@ fn run() -> ExitCode {
     let mut node = Node::detect();
     file.apply_to(&mut node);
     if cli.check {
-        return check(&job_dir, &node);
+        return check(&job_dir, &node, cli.warn_only);
     }
     let level = match (cli.log_level, &file.log_level) {
         (Some(l), _) => l,
@@ -288,7 +293,7 @@ fn run() -> ExitCode {
     }
 }
 
-fn check(dir: &std::path::Path, node: &Node) -> ExitCode {
+fn check(dir: &std::path::Path, node: &Node, warn_only: bool) -> ExitCode {
     let files = match jobspec::parse_dir(dir) {
         Ok(f) => f,
         Err(e) => {
@@ -297,10 +302,13 @@ fn check(dir: &std::path::Path, node: &Node) -> ExitCode {
         }
     };
     let mut valid = true;
+    let mut cannot_run = 0;
     for (path, parsed) in &files {
         let name = path.display().to_string();
         let mut diags = parsed.diagnostics.clone();
-        diags.extend(supd::node::placement_warnings(&name, &parsed.jobs, node));
+        let placement = supd::node::placement_warnings(&name, &parsed.jobs, node);
+        cannot_run += placement.len();
+        diags.extend(placement);
         jobspec::sort(&mut diags);
         for d in &diags {
             eprintln!("{d}");
@@ -319,6 +327,13 @@ fn check(dir: &std::path::Path, node: &Node) -> ExitCode {
     }
     if files.is_empty() {
         eprintln!("supd: no *.hcl job files in {}", dir.display());
+    }
+    if cannot_run > 0 && !warn_only {
+        eprintln!(
+            "supd: {cannot_run} problem(s) above keep jobs from running on this host as they are \
+             (--warn-only reports them without failing)"
+        );
+        valid = false;
     }
     if valid { ExitCode::SUCCESS } else { ExitCode::from(1) }
 }

@@ -53,7 +53,12 @@ pub fn missing() -> Option<String> {
         .unwrap_or(0);
     let sys_admin = cap_number("sys_admin").map_or(0, |n| 1u64 << n);
     if eff & sys_admin == 0 {
-        return Some("supd runs without the capability CAP_SYS_ADMIN".into());
+        return Some(
+            "supd runs without the capability CAP_SYS_ADMIN (in a container: `--cap-add SYS_ADMIN` and \
+             `--security-opt seccomp=unconfined`, whose default profile refuses namespaces and mounts; or use \
+             raw_exec)"
+                .into(),
+        );
     }
     for ns in ["mnt", "pid", "ipc"] {
         if !Path::new("/proc/self/ns").join(ns).exists() {
