@@ -574,3 +574,74 @@ fn job_run_does_not_override_a_job_of_the_job_directory() {
     assert_ne!(after, before);
     assert!(cmdline_of(after).contains("1000"), "{}", cmdline_of(after));
 }
+
+/// `job stop` then `job start` of a job of the job directory runs it again
+/// from its file; so does `job run` of the same file. Either way, after a
+/// restart of supd exactly one copy runs, and no stale copy was saved
+/// (nothing is started and then killed).
+#[test]
+fn job_start_and_run_again_of_a_directory_job_leave_no_stale_copy() {
+    let s = Supd::new();
+    let file = s.write_job("web.hcl", &sleep_job("web"));
+    let mut s = s.start();
+    let first = pid(&s.wait_running("web/g/0/t"));
+    s.supctl_ok(&["job", "stop", "web"]);
+    s.wait_dead("web/g/0/t");
+    let said = s.supctl_ok(&["job", "start", "web"]);
+    assert!(!said.contains("stays stopped"), "{said}");
+    let second = pid(&s.wait_running("web/g/0/t"));
+    assert_ne!(second, first);
+    assert!(s.supctl_ok(&["job", "start", "web"]).contains("is not stopped"));
+    s.supctl_ok(&["job", "stop", "web"]);
+    s.wait_dead("web/g/0/t");
+    s.supctl_ok(&["job", "run", file.to_str().unwrap()]);
+    s.wait_running("web/g/0/t");
+    let st = s.status();
+    assert_eq!(
+        st["jobs"].as_array().unwrap().iter().find(|j| j["name"] == "web").unwrap()["file"],
+        file.to_str().unwrap(),
+        "it still follows its file"
+    );
+    // A graceful restart of supd: one copy, started once, nothing killed.
+    let pid_supd = s.pid();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid_supd), nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(s.wait_exit(PATIENCE).is_some_and(|st| st.success()));
+    let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
+    let s2 = Supd { dir, child: None }.start();
+    s2.wait_running("web/g/0/t");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(s2.procs_running("/bin/sleep 1000").len(), 1, "{}", s2.log());
+    assert!(!s2.log().contains("replaced") && !s2.log().contains("killing"), "{}", s2.log());
+}
+
+/// `job stop --purge` forgets a job submitted with `job run`: it is no
+/// longer listed, and a restart of supd does not run it again. A job of
+/// the job directory is refused, with how to remove it.
+#[test]
+fn job_stop_purge_forgets_a_submitted_job_and_refuses_a_directory_one() {
+    let s = Supd::new();
+    s.write_job("dir.hcl", &sleep_job("dir"));
+    let mut s = s.start();
+    let extra = s.write_file("extra.hcl", &sleep_job("extra"));
+    s.supctl_ok(&["job", "run", extra.to_str().unwrap()]);
+    let t = s.wait_running("extra/g/0/t");
+    let out = s.supctl(&["job", "stop", "--purge", "dir"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(describe(&out).contains("remove (or rename) that file"), "{}", describe(&out));
+    s.wait_running("dir/g/0/t");
+    s.supctl_ok(&["job", "stop", "--purge", "extra"]);
+    s.assert_gone(pid(&t), PATIENCE, "the purged job's task");
+    assert!(
+        wait_until(PATIENCE, || job_status(&s.status(), "extra").is_empty()),
+        "the purged job is still listed: {}",
+        pretty(&s.status())
+    );
+    let out = s.supctl(&["job", "start", "extra"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid()), nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert!(s.wait_exit(PATIENCE).is_some_and(|st| st.success()));
+    let dir = std::mem::replace(&mut s.dir, tempfile::tempdir().unwrap());
+    let s2 = Supd { dir, child: None }.start();
+    s2.wait_running("dir/g/0/t");
+    assert!(job_status(&s2.status(), "extra").is_empty(), "the purged job came back: {}", pretty(&s2.status()));
+}

@@ -225,8 +225,19 @@ enum JobCommand {
         #[command(flatten)]
         vars: VarArgs,
     },
-    /// Stop a job's instances.
-    Stop { job: String },
+    /// Stop a job's instances. It stays listed, and stopped across reloads
+    /// and restarts of supd, until `job start` (or `job run`).
+    Stop {
+        job: String,
+        /// Also forget the job (one submitted with `job run`): it is no
+        /// longer listed, saved, or run again. A job of the job directory
+        /// is forgotten by removing its file and reloading.
+        #[arg(long)]
+        purge: bool,
+    },
+    /// Run a stopped job again, as it was: a job of the job directory
+    /// from its file, one submitted with `job run` as submitted.
+    Start { job: String },
     /// The job as supd runs it: after evaluation, defaults and merges
     /// (every restart, reschedule, check_restart, kill_signal,
     /// kill_timeout and resources), as HCL with `# default` after each
@@ -378,7 +389,8 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Job { command: JobCommand::Stop { job } } => Request::JobStop { job },
+        Command::Job { command: JobCommand::Stop { job, purge } } => Request::JobStop { job, purge },
+        Command::Job { command: JobCommand::Start { job } } => Request::JobStart { job },
         Command::Job { command: JobCommand::Periodic { command: PeriodicCommand::Force { job } } } => {
             Request::PeriodicForce { job }
         }

@@ -58,7 +58,15 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         plan: bool,
     },
+    /// Stop a job; with `purge`, also forget it (a job submitted with
+    /// `job run`: it is no longer listed, saved or run again).
     JobStop {
+        job: String,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        purge: bool,
+    },
+    /// Run a stopped job again, as it was (`supctl job start`).
+    JobStart {
         job: String,
     },
     /// The job supd holds, after evaluation, defaults and merges
@@ -576,7 +584,9 @@ mod tests {
             Request::Status { target: None, events: Some(1), brief: true },
             Request::JobRun { source: "job \"x\" {\n}\n".into(), file: "x.hcl".into(), plan: false },
             Request::JobRun { source: "job \"x\" {\n}\n".into(), file: "x.hcl".into(), plan: true },
-            Request::JobStop { job: "x".into() },
+            Request::JobStop { job: "x".into(), purge: false },
+            Request::JobStop { job: "x".into(), purge: true },
+            Request::JobStart { job: "x".into() },
             Request::PeriodicForce { job: "x".into() },
             Request::JobDispatch {
                 job: "x".into(),

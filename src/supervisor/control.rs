@@ -86,6 +86,7 @@ impl Supervisor {
             request,
             Request::JobRun { plan: false, .. }
                 | Request::JobStop { .. }
+                | Request::JobStart { .. }
                 | Request::Restart { .. }
                 | Request::Signal { .. }
                 | Request::Reload { dry_run: false }
@@ -106,7 +107,9 @@ impl Supervisor {
             Request::StatusJson { target, compact } => self.status_json(target.as_deref(), compact),
             Request::JobRun { source, file, plan: false } => self.job_run(&file, &source),
             Request::JobRun { source, file, plan: true } => self.job_plan(&file, &source),
-            Request::JobStop { job } => self.job_stop(&job),
+            Request::JobStop { job, purge: false } => self.job_stop(&job),
+            Request::JobStop { job, purge: true } => self.job_purge(&job),
+            Request::JobStart { job } => self.job_start(&job),
             Request::JobInspect { job, json } => self.job_inspect(&job, json),
             Request::PeriodicForce { job } => self.periodic_force(&job),
             Request::JobDispatch { job, meta, payload } => {
@@ -161,7 +164,26 @@ impl Supervisor {
         messages
             .extend(crate::node::placement_warnings(file, &parsed.jobs, &self.cfg.node).iter().map(|d| d.to_string()));
         for job in parsed.jobs {
-            messages.extend(self.submit(job, Source::Operator { name: file.to_string() }));
+            // The same job as its file in the job directory defines (run
+            // again after a stop): it goes on following its file, and is
+            // not saved as a submitted copy besides it.
+            let dir_file = self
+                .jobs
+                .current
+                .get(&job.id)
+                .and_then(|s| self.jobs.runs.get(s))
+                .filter(|r| r.job.source == job.source)
+                .and_then(|r| r.file.clone());
+            let source = match dir_file {
+                Some(file) => {
+                    if self.jobs.stopped.remove(&job.id) {
+                        self.state_changed();
+                    }
+                    Source::JobDir { file }
+                }
+                None => Source::Operator { name: file.to_string() },
+            };
+            messages.extend(self.submit(job, source));
         }
         Response::ok(messages)
     }
@@ -236,6 +258,69 @@ impl Supervisor {
         } else {
             Response::refused(self.unknown_job(job))
         }
+    }
+
+    /// `job start`: a stopped job runs again, as it was: from its file in
+    /// the job directory (which it keeps following), or as submitted.
+    fn job_start(&mut self, job: &str) -> Response {
+        let Some(run) = self.jobs.current.get(job).and_then(|s| self.jobs.runs.get(s)) else {
+            return Response::refused(self.unknown_job(job));
+        };
+        if !run.stopped && !self.jobs.stopped.contains(job) {
+            return Response::ok(vec![format!("job {job:?} is not stopped")]);
+        }
+        let source = match &run.file {
+            Some(file) => Source::JobDir { file: file.clone() },
+            None => Source::Operator { name: run.origin.clone() },
+        };
+        let spec = run.job.clone();
+        self.jobs.stopped.remove(job);
+        self.state_changed();
+        Response::ok(self.submit(spec, source))
+    }
+
+    /// `job stop --purge`: a job submitted with `job run` is stopped and
+    /// forgotten; one of the job directory is refused (its file defines
+    /// it: the file goes, then a reload).
+    fn job_purge(&mut self, job: &str) -> Response {
+        let Some(&serial) = self.jobs.current.get(job) else {
+            return Response::refused(self.unknown_job(job));
+        };
+        if let Some(file) = self.jobs.runs.get(&serial).and_then(|r| r.file.clone()) {
+            return Response::refused(format!(
+                "job {job:?} comes from {file} in the job directory: remove (or rename) that file and run \
+                 `supctl reload` to forget it, or `supctl job stop {job}` to stop it"
+            ));
+        }
+        self.stop_job(job);
+        // Its periodic launches and dispatched runs go with it.
+        let family: Vec<String> = self
+            .jobs
+            .current
+            .keys()
+            .filter(|id| {
+                id.as_str() == job
+                    || super::periodic::parent_of(id) == Some(job)
+                    || super::dispatch::parent_of(id) == Some(job)
+            })
+            .cloned()
+            .collect();
+        let mut retired = Vec::new();
+        for id in &family {
+            self.stop_job(id);
+            self.jobs.stopped.remove(id);
+            retired.extend(self.jobs.current.remove(id));
+        }
+        // What has nothing left running is forgotten now, the rest once
+        // it has ended.
+        for serial in retired {
+            let n = self.jobs.runs.get(&serial).map_or(0, |r| r.instances.len());
+            for inst in 0..n {
+                self.advance(serial, inst);
+            }
+        }
+        self.state_changed();
+        Response::ok(vec![format!("job {job:?} stopping, and forgotten: it is no longer listed or run again")])
     }
 
     /// `events`: every kept event (of a target, since a time), then (with

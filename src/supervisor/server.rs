@@ -981,7 +981,7 @@ mod tests {
         let other = me.wrapping_add(4242).max(1);
         assert!(decode(&line(Request::Status { target: None, events: None, brief: false }), other).is_ok());
         assert!(decode(&line(Request::Reload { dry_run: true }), other).is_ok());
-        let stop = line(Request::JobStop { job: "web".into() });
+        let stop = line(Request::JobStop { job: "web".into(), purge: false });
         let refused = decode(&stop, other).expect_err("a change from another uid");
         assert!(refused.contains("permission denied"), "{refused}");
         assert!(decode(&stop, me).is_ok());
