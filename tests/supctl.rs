@@ -645,3 +645,53 @@ fn job_stop_purge_forgets_a_submitted_job_and_refuses_a_directory_one() {
     s2.wait_running("dir/g/0/t");
     assert!(job_status(&s2.status(), "extra").is_empty(), "the purged job came back: {}", pretty(&s2.status()));
 }
+
+/// `events --type` and `--task` filter what is listed and what `-f`
+/// streams, with `--json` too.
+#[test]
+fn events_filter_by_type_and_task_name() {
+    let s = Supd::new();
+    s.write_job("two.hcl", TWO);
+    let s = s.start();
+    s.wait_running("a/g/0/t");
+    s.wait_running("b/g/0/t");
+    s.supctl_ok(&["restart", "b"]);
+    s.wait_task("b/g/0/t", "restarted", |t| restarts(t) == 1 && t["state"] == "running");
+    let rows = event_rows(&s.supctl_ok(&["events", "--type", "Restart Signaled,Terminated"]));
+    assert!(!rows.is_empty(), "{rows:?}");
+    assert!(rows.iter().all(|(t, k)| t == "b.g[0]/t" && (k == "Restart Signaled" || k == "Terminated")), "{rows:?}");
+    let json: Vec<Value> = s
+        .supctl_ok(&["--json", "events", "--task", "t", "--type", "started"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let jobs: Vec<&str> = json.iter().map(|e| e["job"].as_str().unwrap()).collect();
+    assert!(jobs.contains(&"a") && jobs.contains(&"b"), "{json:?}");
+    assert!(json.iter().all(|e| e["type"] == "Started"), "{json:?}");
+    assert!(s.supctl_ok(&["events", "--task", "nosuch"]).trim().is_empty());
+    // Following with a type: only new events of that type arrive.
+    let mut follow = Command::new(SUPCTL)
+        .args([
+            "--socket",
+            s.socket().to_str().unwrap(),
+            "--json",
+            "events",
+            "-f",
+            "--since",
+            "0s",
+            "--type",
+            "Started",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("supctl events -f");
+    let mut reader = BufReader::new(follow.stdout.take().unwrap());
+    std::thread::sleep(Duration::from_millis(200));
+    s.supctl_ok(&["restart", "a"]);
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let _ = follow.kill();
+    let _ = follow.wait();
+    let e: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!((e["job"].as_str(), e["type"].as_str()), (Some("a"), Some("Started")), "{line}");
+}

@@ -134,6 +134,13 @@ enum Command {
         /// Keep streaming new events until interrupted.
         #[arg(short, long)]
         follow: bool,
+        /// Only events of these types, separated by commas
+        /// ("Restarting,Terminated").
+        #[arg(long = "type", value_name = "TYPES", value_delimiter = ',')]
+        types: Vec<String>,
+        /// Only events of tasks of this name, in any job.
+        #[arg(long, value_name = "NAME")]
+        task: Option<String>,
     },
     /// Re-read the job directory: add, update and remove jobs.
     Reload {
@@ -408,8 +415,8 @@ fn main() -> ExitCode {
         }
         Command::Restart { target } => Request::Restart { target },
         Command::Signal { target, signal } => Request::Signal { target, signal },
-        Command::Events { follow, target, since } => {
-            return events(&socket, Request::Events { follow, target, since }, cli.json);
+        Command::Events { follow, target, since, types, task } => {
+            return events(&socket, Request::Events { follow, target, since, types, task }, cli.json);
         }
         Command::Logs { target, follow, stderr, all, timestamps, lines } => {
             return logs(&socket, Request::Logs { target, stderr, lines, follow, all }, timestamps);

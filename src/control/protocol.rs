@@ -107,6 +107,12 @@ pub enum Request {
         /// Only the events at or after this time (RFC 3339).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<String>,
+        /// Only the events of these types (`Restarting`, `Terminated`, …).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        types: Vec<String>,
+        /// Only the events of tasks of this name, in any job.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        task: Option<String>,
     },
     /// A task's output: the last `lines` lines, then with `follow` what it
     /// writes next. `target` as in `status`; a single-task group may omit
@@ -595,11 +601,13 @@ mod tests {
             },
             Request::Restart { target: "x/g/0/t".into() },
             Request::Signal { target: "x".into(), signal: "SIGHUP".into() },
-            Request::Events { follow: true, target: None, since: None },
+            Request::Events { follow: true, target: None, since: None, types: Vec::new(), task: None },
             Request::Events {
                 follow: false,
                 target: Some("x/g/0".into()),
                 since: Some("2026-11-28T05:06:07.123Z".into()),
+                types: vec!["Restarting".into(), "Terminated".into()],
+                task: Some("t".into()),
             },
             Request::Logs { target: "x/g".into(), stderr: true, lines: 5, follow: false, all: false },
             Request::Logs { target: "x/g".into(), stderr: false, lines: 5, follow: true, all: true },
@@ -623,7 +631,10 @@ mod tests {
         assert_eq!(MAX_BODY, crate::jobspec::MAX_FILE_SIZE, "a body holds any job file supd would read");
         // What an older supctl sends still reads, with the new fields off.
         let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"events","follow":true}"#).unwrap();
-        assert_eq!(e.request, Request::Events { follow: true, target: None, since: None });
+        assert_eq!(
+            e.request,
+            Request::Events { follow: true, target: None, since: None, types: Vec::new(), task: None }
+        );
         let e: Envelope = serde_json::from_str(r#"{"version":1,"cmd":"logs","target":"x"}"#).unwrap();
         assert_eq!(
             e.request,

@@ -121,8 +121,8 @@ impl Supervisor {
             }
             Request::Restart { target } => self.restart(&target),
             Request::Signal { target, signal } => self.signal(&target, &signal),
-            Request::Events { follow, target, since } => {
-                self.events(token, follow, target.as_deref(), since.as_deref())
+            Request::Events { follow, target, since, types, task } => {
+                self.events(token, follow, target.as_deref(), since.as_deref(), EventFilter::new(None, types, task))
             }
             Request::Logs { target, stderr, lines, follow, all } => {
                 self.logs(token, &target, stderr, lines, follow, all)
@@ -325,8 +325,15 @@ impl Supervisor {
 
     /// `events`: every kept event (of a target, since a time), then (with
     /// `follow`) the new ones.
-    fn events(&mut self, token: Token, follow: bool, target: Option<&str>, since: Option<&str>) -> Response {
-        let filter = match target.map(|t| self.resolve(t)).transpose() {
+    fn events(
+        &mut self,
+        token: Token,
+        follow: bool,
+        target: Option<&str>,
+        since: Option<&str>,
+        mut filter: EventFilter,
+    ) -> Response {
+        filter.selection = match target.map(|t| self.resolve(t)).transpose() {
             Ok(f) => f,
             Err(e) => return Response::refused(e),
         };
@@ -349,8 +356,7 @@ impl Supervisor {
         // Event times are all written alike (UTC, milliseconds), so they
         // compare as text.
         lines.retain(|(_, l)| {
-            filter.as_ref().is_none_or(|f| f.matches_line(l))
-                && since.as_ref().is_none_or(|s| l.event.time.as_str() >= s.as_str())
+            filter.matches_line(l) && since.as_ref().is_none_or(|s| l.event.time.as_str() >= s.as_str())
         });
         let mut r = Response::ok(Vec::new());
         r.events = lines.into_iter().map(|(_, l)| l).collect();
@@ -766,6 +772,32 @@ impl Supervisor {
             return Response::refused(format!("{target}: no running task"));
         }
         Response::ok(messages)
+    }
+}
+
+/// Which task events a client asked for: of the selected tasks, of these
+/// types, of tasks of this name; everything when empty.
+#[derive(Debug, Clone, Default)]
+pub(super) struct EventFilter {
+    pub selection: Option<Selection>,
+    pub types: Vec<String>,
+    pub task: Option<String>,
+}
+
+impl EventFilter {
+    pub(super) fn new(selection: Option<Selection>, types: Vec<String>, task: Option<String>) -> EventFilter {
+        EventFilter { selection, types, task }
+    }
+
+    /// Whether it lets everything through.
+    pub(super) fn is_empty(&self) -> bool {
+        self.selection.is_none() && self.types.is_empty() && self.task.is_none()
+    }
+
+    pub(super) fn matches_line(&self, l: &EventLine) -> bool {
+        self.selection.as_ref().is_none_or(|s| s.matches_line(l))
+            && (self.types.is_empty() || self.types.iter().any(|t| t.eq_ignore_ascii_case(&l.event.kind)))
+            && self.task.as_ref().is_none_or(|t| &l.task == t)
     }
 }
 

@@ -16,7 +16,7 @@
 //! of them, a follower that falls behind getting one last line that says
 //! its stream was cut. A client that sends garbage, too much, or
 //! disconnects mid-request only loses its own connection.
-use super::control::Selection;
+use super::control::EventFilter;
 use super::output::LogPath;
 use crate::control::protocol::{EventLine, MAX_BODY, MAX_LINE, Request, Response, VERSION};
 use crate::logs::Stream;
@@ -122,7 +122,7 @@ struct Client {
     /// Receives task events as they happen.
     events: bool,
     /// Only those of these tasks.
-    event_filter: Option<Selection>,
+    event_filter: EventFilter,
     /// Close once everything is written.
     done: bool,
     writable: bool,
@@ -149,7 +149,7 @@ impl Client {
             uid,
             follow: false,
             events: false,
-            event_filter: None,
+            event_filter: EventFilter::default(),
             done: false,
             writable: false,
             cut: false,
@@ -768,7 +768,7 @@ impl ControlServer {
 
     /// The client stays connected and receives task events newer than
     /// `since` (of the selected tasks only, with a filter) as they happen.
-    pub fn follow_events(&mut self, token: Token, since: u64, filter: Option<Selection>) {
+    pub fn follow_events(&mut self, token: Token, since: u64, filter: EventFilter) {
         if let Some(c) = self.clients.get_mut(&token) {
             c.follow = true;
             c.events = true;
@@ -872,22 +872,21 @@ impl ControlServer {
                 all.extend_from_slice(&b);
             }
         }
-        let followers: Vec<(Token, Option<Selection>)> =
+        let followers: Vec<(Token, EventFilter)> =
             self.clients.iter().filter(|(_, c)| c.events).map(|(t, c)| (*t, c.event_filter.clone())).collect();
         for (token, filter) in followers {
-            match filter {
-                None => self.feed(registry, token, &all),
-                Some(sel) => {
-                    let mut bytes = Vec::new();
-                    for (_, l) in lines.iter().filter(|(_, l)| sel.matches_line(l)) {
-                        if let Ok(mut b) = serde_json::to_vec(l) {
-                            b.push(b'\n');
-                            bytes.extend_from_slice(&b);
-                        }
+            if filter.is_empty() {
+                self.feed(registry, token, &all);
+            } else {
+                let mut bytes = Vec::new();
+                for (_, l) in lines.iter().filter(|(_, l)| filter.matches_line(l)) {
+                    if let Ok(mut b) = serde_json::to_vec(l) {
+                        b.push(b'\n');
+                        bytes.extend_from_slice(&b);
                     }
-                    if !bytes.is_empty() {
-                        self.feed(registry, token, &bytes);
-                    }
+                }
+                if !bytes.is_empty() {
+                    self.feed(registry, token, &bytes);
                 }
             }
         }
