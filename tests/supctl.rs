@@ -695,3 +695,74 @@ fn events_filter_by_type_and_task_name() {
     let e: Value = serde_json::from_str(&line).unwrap();
     assert_eq!((e["job"].as_str(), e["type"].as_str()), (Some("a"), Some("Started")), "{line}");
 }
+
+/// `job run` waits until every task of the file's jobs is up (running and
+/// healthy, or completed), printing each state as it changes, and exits 0;
+/// a task that fails makes it exit 1 naming the task and why; a task that
+/// is still not up when the time allowed is over, exit 1 saying which.
+#[test]
+fn job_run_waits_for_the_tasks_and_tells_a_bad_deploy_from_a_good_one() {
+    let s = Supd::new().start();
+    let good = s.write_file("good.hcl", &sleep_job("good"));
+    let out = s.supctl(&["job", "run", "--wait", "30", good.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("good.g[0]/t: running") && text.contains("every task is up"), "{text}");
+    assert_eq!(task(&s.status(), "good/g/0/t").unwrap()["state"], "running");
+
+    let bad = s.write_file(
+        "bad.hcl",
+        r#"job "bad" {
+  group "g" {
+    restart {
+      attempts = 1
+      delay    = "100ms"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exit 3"]
+      }
+    }
+  }
+}"#,
+    );
+    let out = s.supctl(&["job", "run", "--wait", "30", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(describe(&out).contains("bad.g[0]/t failed"), "{}", describe(&out));
+
+    let sick = s.write_file(
+        "sick.hcl",
+        r#"job "sick" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+      service {
+        name = "sick"
+        check {
+          type     = "script"
+          command  = "/bin/false"
+          interval = "1s"
+          timeout  = "1s"
+        }
+      }
+    }
+  }
+}"#,
+    );
+    let asked = Instant::now();
+    let out = s.supctl(&["job", "run", "--wait", "2", sick.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(describe(&out).contains("not up after 2 s: sick.g[0]/t"), "{}", describe(&out));
+    assert!(asked.elapsed() < Duration::from_secs(15));
+    // --detach returns at once.
+    let other = s.write_file("other.hcl", &sleep_job("other"));
+    let out = s.supctl(&["job", "run", "--detach", other.to_str().unwrap()]);
+    assert!(out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("every task is up"));
+}

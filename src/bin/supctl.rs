@@ -17,6 +17,8 @@ mod render;
 mod stream;
 #[path = "supctl/table.rs"]
 mod table;
+#[path = "supctl/wait.rs"]
+mod wait;
 
 use plan::{job_plan, read_job, render_plans};
 use render::{render_detail, show, show_lines};
@@ -229,6 +231,15 @@ enum JobCommand {
         /// for one peer only); an envelope naming another origin is refused.
         #[arg(long, value_name = "PEER", requires = "handoff")]
         from: Option<String>,
+        /// Return once supd has taken the file, without waiting for its
+        /// tasks to run (by default supctl waits until every task runs,
+        /// and passes its checks, or has completed — exit 0 — or one has
+        /// failed — exit 1 — for at most --wait seconds).
+        #[arg(long)]
+        detach: bool,
+        /// How long to wait for the tasks, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 300, conflicts_with = "detach")]
+        wait: u64,
         #[command(flatten)]
         vars: VarArgs,
     },
@@ -355,7 +366,7 @@ fn main() -> ExitCode {
         Command::Job { command: JobCommand::Plan { file, vars } } => {
             return job_plan(&socket, &file, &vars, cli.json);
         }
-        Command::Job { command: JobCommand::Run { file, handoff, from, vars } } => {
+        Command::Job { command: JobCommand::Run { file, handoff, from, detach, wait, vars } } => {
             let (source, name) = match read_job(file) {
                 Ok(x) => x,
                 Err(e) => {
@@ -391,7 +402,20 @@ fn main() -> ExitCode {
                     }
                 };
                 match evaluated(&name, source, &vars) {
-                    Ok(source) => Request::JobRun { source, file: name, plan: false },
+                    Ok(source) if detach || cli.json => Request::JobRun { source, file: name, plan: false },
+                    Ok(source) => {
+                        let jobs: Vec<String> =
+                            supd::jobspec::parse_str(&name, &source).jobs.into_iter().map(|j| j.id).collect();
+                        let request = Request::JobRun { source, file: name, plan: false };
+                        return match Connection::call(&socket, request) {
+                            Ok(r) if r.ok => {
+                                print_response(&r, false);
+                                wait::until_up(&socket, &jobs, std::time::Duration::from_secs(wait))
+                            }
+                            Ok(r) => print_response(&r, false),
+                            Err(e) => client_error(e),
+                        };
+                    }
                     Err(code) => return code,
                 }
             }

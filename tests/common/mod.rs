@@ -179,7 +179,13 @@ impl Supd {
     }
 
     /// Runs supctl against this supd.
+    /// Runs supctl on this supd. A `job run` returns once supd has taken
+    /// the file (`--detach`), unless the test asks it to wait (`--wait`).
     pub fn supctl(&self, args: &[&str]) -> Output {
+        let mut args = args.to_vec();
+        if args.starts_with(&["job", "run"]) && !args.iter().any(|a| ["--handoff", "--wait", "--detach"].contains(a)) {
+            args.insert(2, "--detach");
+        }
         Command::new(SUPCTL)
             .arg("--socket")
             .arg(self.socket())
