@@ -1205,3 +1205,66 @@ fn supd_as_a_containers_init_runs_read_only_and_as_any_user() {
         std::fs::set_permissions(out.path().join("runs"), std::fs::Permissions::from_mode(0o666)).unwrap();
     }
 }
+
+/// supd built static (`scripts/build-static`) is the init of an image with
+/// nothing else in it: its job runs a program as `nobody` (a user looked
+/// up in the image's /etc/passwd) and the container exits 0.
+#[test]
+fn a_static_supd_is_the_init_of_an_image_with_nothing_else() {
+    let e = engine();
+    let built = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-static"))
+        .arg("--debug")
+        .output()
+        .expect("scripts/build-static");
+    assert!(built.status.success(), "{}", describe(&built));
+    let paths: Vec<String> =
+        String::from_utf8_lossy(&built.stdout).lines().filter_map(|l| Some(l.split(' ').next()?.to_string())).collect();
+    assert_eq!(paths.len(), 2, "{}", describe(&built));
+    let root = tempfile::tempdir().unwrap();
+    for (from, name) in paths.iter().zip(["supd", "supctl"]) {
+        let ldd = Command::new("ldd").arg(from).output().expect("ldd");
+        assert!(!String::from_utf8_lossy(&ldd.stdout).contains(".so"), "{name} needs no library: {}", describe(&ldd));
+        std::fs::create_dir_all(root.path().join("usr/bin")).unwrap();
+        std::fs::copy(from, root.path().join("usr/bin").join(name)).unwrap();
+    }
+    for d in ["tmp", "run", "etc/supd/jobs"] {
+        std::fs::create_dir_all(root.path().join(d)).unwrap();
+    }
+    std::fs::write(
+        root.path().join("etc/passwd"),
+        "root:x:0:0::/root:/nonexistent\nnobody:x:65534:65534::/:/nonexistent\n",
+    )
+    .unwrap();
+    std::fs::write(root.path().join("etc/group"), "root:x:0:\nnogroup:x:65534:\n").unwrap();
+    std::fs::write(
+        root.path().join("etc/supd/jobs/v.hcl"),
+        r#"job "v" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      user   = "nobody"
+      config {
+        command = "/usr/bin/supctl"
+        args    = ["--version"]
+      }
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let script = format!(
+        "tar -C {} -c . | {DOCKER} -H unix://{} import -c 'ENTRYPOINT [\"/usr/bin/supd\"]' - supd-static:1",
+        root.path().display(),
+        e.socket().display()
+    );
+    let out = Command::new("sh").arg("-c").arg(&script).output().expect("docker import");
+    assert!(out.status.success(), "{script}: {}", describe(&out));
+    let name = format!("supd-static-{}", std::process::id());
+    let ran = e.docker(&["run", "--name", &name, "--network", "none", "supd-static:1"]);
+    let logs = describe(&e.docker(&["logs", &name]));
+    e.docker_ok(&["rm", "-f", &name]);
+    assert!(ran.status.success(), "{}\n{logs}", describe(&ran));
+    assert!(logs.contains(&format!("v.g[0]/t | supctl {}", env!("CARGO_PKG_VERSION"))), "{logs}");
+}
