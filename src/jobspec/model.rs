@@ -550,6 +550,11 @@ impl CheckStatus {
             CheckStatus::Critical => "critical",
         }
     }
+
+    /// The status [`as_str`](Self::as_str) names.
+    pub fn parse(text: &str) -> Option<CheckStatus> {
+        [CheckStatus::Passing, CheckStatus::Warning, CheckStatus::Critical].into_iter().find(|s| s.as_str() == text)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -36,6 +36,17 @@ impl CheckWatch {
         self.consecutive
     }
 
+    /// How much of its grace is left at `now`.
+    pub fn grace_left(&self, now: Instant) -> std::time::Duration {
+        self.grace_until.saturating_duration_since(now)
+    }
+
+    /// A watch carried across a re-exec of supd: its grace ends and its
+    /// count of failures in a row are as they were.
+    pub fn resumed(policy: CheckRestart, grace_until: Instant, consecutive: u32) -> CheckWatch {
+        CheckWatch { policy, grace_until, consecutive }
+    }
+
     /// Takes one check result observed at `now`.
     pub fn observe(&mut self, status: CheckStatus, now: Instant) -> Verdict {
         if now < self.grace_until {

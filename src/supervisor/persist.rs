@@ -54,6 +54,9 @@ pub(super) struct Unclaimed {
     /// How long before the re-exec each instance was placed (ms), by
     /// job/group/index: its `max_run_duration` counts from then.
     pub placed: HashMap<(String, String, u32), u64>,
+    /// The state of each instance's checks before the re-exec, by
+    /// job/group/index.
+    pub checks: HashMap<(String, String, u32), Vec<super::reexec::CarriedCheck>>,
 }
 
 impl Supervisor {

@@ -130,9 +130,23 @@ pub(super) struct CarriedInstance {
     pub group: String,
     pub index: u32,
     pub id: String,
+    /// Its active checks, by their place in the instance.
+    #[serde(default)]
+    pub checks: Vec<CarriedCheck>,
     /// How long before the exec it was placed.
     #[serde(default)]
     pub placed_ago_ms: Option<u64>,
+}
+
+/// A health check's state across the exec: its status and output, its
+/// failures in a row and what is left of its grace (`check_restart`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(super) struct CarriedCheck {
+    pub at: usize,
+    pub status: String,
+    pub output: String,
+    pub consecutive: u32,
+    pub grace_left_ms: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -426,6 +440,19 @@ impl Supervisor {
                     index: inst.index,
                     id: inst.id.clone(),
                     placed_ago_ms: inst.placed_at.map(|at| now.saturating_duration_since(at).as_millis() as u64),
+                    checks: inst
+                        .checks
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, c)| c.active)
+                        .map(|(at, c)| CarriedCheck {
+                            at,
+                            status: c.status.as_str().to_string(),
+                            output: c.output.clone(),
+                            consecutive: c.watch.consecutive(),
+                            grace_left_ms: c.watch.grace_left(now).as_millis() as u64,
+                        })
+                        .collect(),
                 });
                 for (ti, t) in inst.tasks.iter().enumerate() {
                     let key = TaskKey { run: run.serial, inst: ii, task: ti };
@@ -486,6 +513,9 @@ impl Supervisor {
         self.jobs.load_errors = std::mem::take(&mut carry.load_errors);
         let unclaimed = &mut self.reports.store.unclaimed;
         for i in carry.instances.drain(..) {
+            if !i.checks.is_empty() {
+                unclaimed.checks.insert((i.job.clone(), i.group.clone(), i.index), i.checks);
+            }
             if let Some(ago) = i.placed_ago_ms {
                 unclaimed.placed.insert((i.job.clone(), i.group.clone(), i.index), ago);
             }
@@ -513,6 +543,8 @@ impl Supervisor {
     /// processes stopped: they belong to no job now).
     pub(super) fn resumed(&mut self) {
         let Some(mut resumed) = self.pending.resumed.take() else { return };
+        self.reports.store.unclaimed.checks.clear();
+        self.reports.store.unclaimed.placed.clear();
         for (_, t) in std::mem::take(&mut self.reports.store.unclaimed.carried) {
             if let Some(pipes) = t.pipes {
                 resumed.unclaimed.extend(pipes.into_iter().filter_map(process::sys::inherited_fd));
@@ -598,7 +630,29 @@ impl Supervisor {
                 let at = placed.and_then(|ago| now.checked_sub(Duration::from_millis(ago))).unwrap_or(now);
                 self.placed_at(key.run, key.inst, at);
                 self.activate_checks(key);
+                self.resume_checks(key);
             }
+        }
+    }
+
+    /// The checks of a task taken over across a re-exec go on as they
+    /// were: status, output, failures in a row, what is left of the grace.
+    fn resume_checks(&mut self, key: TaskKey) {
+        let Some(run) = self.jobs.runs.get_mut(&key.run) else { return };
+        let Some(inst) = run.instances.get_mut(key.inst) else { return };
+        let Some(group) = run.job.groups.get(inst.group).map(|g| g.name.clone()) else { return };
+        let name = (run.job.id.clone(), group, inst.index);
+        let Some(carried) = self.reports.store.unclaimed.checks.get(&name) else { return };
+        let now = Instant::now();
+        for c in carried {
+            let Some(check) = inst.checks.get_mut(c.at).filter(|k| k.task == key.task && k.active) else { continue };
+            if let Some(status) = crate::jobspec::model::CheckStatus::parse(&c.status) {
+                check.status = status;
+            }
+            check.output.clone_from(&c.output);
+            let grace_until = now + Duration::from_millis(c.grace_left_ms);
+            check.watch =
+                crate::policy::check_restart::CheckWatch::resumed(check.spec.check_restart, grace_until, c.consecutive);
         }
     }
 
