@@ -16,8 +16,10 @@ use std::time::{Duration, SystemTime};
 /// The envelope's format version.
 pub const VERSION: u32 = 1;
 
-/// An envelope larger than this is refused (the job's HCL is inside).
-pub const MAX_ENVELOPE: usize = 16 << 20;
+/// An envelope larger than this is refused (the job's HCL is inside): a
+/// job file's largest size and a request line's, what the control socket
+/// takes as a hand-off's body.
+pub const MAX_ENVELOPE: usize = (crate::control::protocol::MAX_BODY as usize) + crate::control::protocol::MAX_LINE;
 
 /// What travels to the peer on the hook's stdin, as one JSON document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,6 +119,16 @@ pub enum ReduceError {
 }
 
 impl Envelope {
+    /// The envelope as it travels, refused when a peer would refuse it
+    /// for its size: checked before anything is sent.
+    pub fn encode(&self) -> Result<Vec<u8>, EnvelopeError> {
+        let bytes = serde_json::to_vec(self).map_err(EnvelopeError::Malformed)?;
+        if bytes.len() > MAX_ENVELOPE {
+            return Err(EnvelopeError::TooLarge(bytes.len()));
+        }
+        Ok(bytes)
+    }
+
     /// Reads an envelope, checking what a peer needs before it runs anything.
     pub fn from_json(text: &[u8]) -> Result<Envelope, EnvelopeError> {
         if text.len() > MAX_ENVELOPE {
@@ -336,6 +348,29 @@ mod tests {
 
     fn hop(from: &str, to: Option<&str>) -> HistoryEntry {
         HistoryEntry::new(SystemTime::UNIX_EPOCH, from, to, Duration::from_secs(5), "failed")
+    }
+
+    #[test]
+    fn an_envelope_a_peer_would_refuse_for_its_size_is_not_sent() {
+        let mut e = Envelope {
+            version: VERSION,
+            job: "big".into(),
+            source: String::new(),
+            file: "big.hcl".into(),
+            group: "g".into(),
+            index: 0,
+            origin: "a".into(),
+            attempt: 1,
+            history: vec![hop("a", Some("b"))],
+        };
+        // The largest job file a peer reads fits in an envelope.
+        e.source = "#".repeat(crate::control::protocol::MAX_BODY as usize - 1);
+        let sent = e.encode().expect("a job file of the largest size fits");
+        assert!(Envelope::from_json(&sent).is_ok_and(|back| back.source.len() == e.source.len()));
+        // Escaped, it no longer does: refused here, before it is sent.
+        e.source = "\n".repeat(10 << 20);
+        let err = e.encode().expect_err("20 MiB once escaped");
+        assert!(err.to_string().contains("too large"), "{err}");
     }
 
     #[test]

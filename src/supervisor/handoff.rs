@@ -197,13 +197,13 @@ impl Supervisor {
                         .map_err(|e| crate::error_chain(&e))?
                         .into_bytes()
                 } else {
-                    serde_json::to_vec(envelope).map_err(|e| format!("cannot encode the envelope: {e}"))?
+                    envelope.encode().map_err(|e| format!("{e} — not sent"))?
                 };
                 (command.clone(), input)
             }
             None => {
                 let peer = peer.ok_or("no peer to ssh to")?;
-                let input = serde_json::to_vec(envelope).map_err(|e| format!("cannot encode the envelope: {e}"))?;
+                let input = envelope.encode().map_err(|e| format!("{e} — not sent"))?;
                 (handoff::ssh_argv(peer, h.connect_timeout), input)
             }
         };
