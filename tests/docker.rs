@@ -1268,3 +1268,39 @@ fn a_static_supd_is_the_init_of_an_image_with_nothing_else() {
     assert!(ran.status.success(), "{}\n{logs}", describe(&ran));
     assert!(logs.contains(&format!("v.g[0]/t | supctl {}", env!("CARGO_PKG_VERSION"))), "{logs}");
 }
+
+/// Under `docker run --memory 64m`, supd's node has the container's 64 MiB,
+/// not the host's memory: a job that asks for more is refused with the
+/// numbers, and, as init with nothing else to run, supd exits 1.
+#[test]
+fn supd_in_a_container_counts_the_containers_memory_not_the_hosts() {
+    let e = engine();
+    let image = supd_image(e);
+    let jobs = tempfile::tempdir().unwrap();
+    std::fs::write(
+        jobs.path().join("big.hcl"),
+        r#"job "big" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "exit 0"]
+      }
+      resources {
+        memory = 200
+      }
+    }
+  }
+}
+"#,
+    )
+    .unwrap();
+    let volume = format!("{}:/etc/supd/jobs", jobs.path().display());
+    let name = format!("supd-mem-{}", std::process::id());
+    let ran = e.docker(&["run", "--name", &name, "--network", "none", "--memory", "64m", "-v", &volume, image]);
+    let logs = describe(&e.docker(&["logs", &name]));
+    e.docker_ok(&["rm", "-f", &name]);
+    assert_eq!(ran.status.code(), Some(1), "{}\n{logs}", describe(&ran));
+    assert!(logs.contains("64 MB") && logs.contains("memory 200"), "{logs}");
+}
