@@ -58,6 +58,12 @@ fn wait(child: &mut Child, dir: &Path, limit: Duration) -> i32 {
     }
 }
 
+/// supd's pid on the host: unshare's child (PID 1 inside).
+fn supd_of(unshare: &Child) -> i32 {
+    let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", unshare.id(), unshare.id())).unwrap();
+    children.split_whitespace().next().unwrap().parse().unwrap()
+}
+
 fn log(dir: &Path) -> String {
     std::fs::read_to_string(dir.join("supd.log")).unwrap_or_default()
 }
@@ -148,9 +154,7 @@ fn sigterm_to_init_stops_tasks_and_sweeps_the_rest() {
         assert!(Instant::now() < deadline, "the task did not start\n{}", log(dir.path()));
         std::thread::sleep(Duration::from_millis(20));
     }
-    // unshare's child is supd (PID 1 inside).
-    let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", supd.id(), supd.id())).unwrap();
-    let supd_pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    let supd_pid = supd_of(&supd);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(supd_pid), nix::sys::signal::Signal::SIGTERM).unwrap();
     let started = Instant::now();
     let code = wait(&mut supd, dir.path(), Duration::from_secs(20));
@@ -195,8 +199,7 @@ fn init_without_its_own_proc_exits_on_sigterm() {
         assert!(Instant::now() < deadline, "the task did not start\n{}", log(dir.path()));
         std::thread::sleep(Duration::from_millis(20));
     }
-    let children = std::fs::read_to_string(format!("/proc/{}/task/{}/children", supd.id(), supd.id())).unwrap();
-    let supd_pid: i32 = children.split_whitespace().next().unwrap().parse().unwrap();
+    let supd_pid = supd_of(&supd);
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(supd_pid), nix::sys::signal::Signal::SIGTERM).unwrap();
     assert_eq!(wait(&mut supd, dir.path(), Duration::from_secs(15)), 0, "{}", log(dir.path()));
     assert!(log(dir.path()).contains("supd stopped"), "{}", log(dir.path()));
@@ -333,4 +336,46 @@ fn as_pid_1_a_start_is_a_boot_unless_the_state_is_on_a_volume() {
     }
     assert_eq!(runs(dir.path()), 1, "the completed job ran again\n{}", log(dir.path()));
     assert!(log(dir.path()).contains("is on a volume"), "{}", log(dir.path()));
+}
+
+/// As init, the signals tini passes on that supd has no use for (here
+/// SIGALRM and SIGPWR) reach the task, and supd itself goes on.
+#[test]
+fn as_init_more_signals_are_forwarded_as_tini_does() {
+    let dir = tempfile::tempdir().unwrap();
+    write_job(
+        dir.path(),
+        r#"job "j" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "trap 'echo alrm >> @DIR@/got' ALRM; trap 'echo pwr >> @DIR@/got' PWR; echo ready >> @DIR@/got; while true; do sleep 0.1; done"]
+      }
+    }
+  }
+}"#,
+    );
+    let mut supd = start_as_init(dir.path());
+    let got = dir.path().join("got");
+    let lines = |n: usize| {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let text = std::fs::read_to_string(&got).unwrap_or_default();
+            if text.lines().count() >= n || Instant::now() > deadline {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    assert!(lines(1).contains("ready"), "{}", log(dir.path()));
+    let supd_pid = supd_of(&supd);
+    for sig in [nix::sys::signal::Signal::SIGALRM, nix::sys::signal::Signal::SIGPWR] {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(supd_pid), sig).unwrap();
+    }
+    let text = lines(3);
+    assert!(text.contains("alrm") && text.contains("pwr"), "{text}\n{}", log(dir.path()));
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(supd_pid), nix::sys::signal::Signal::SIGTERM).unwrap();
+    assert_eq!(wait(&mut supd, dir.path(), Duration::from_secs(20)), 0, "{}", log(dir.path()));
 }

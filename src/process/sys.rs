@@ -238,7 +238,7 @@ fn own_code_ranges() -> Vec<(usize, usize)> {
 /// blocked across an exec of supd's own binary, so that one that comes
 /// while the new image has no handler yet waits for it instead of taking
 /// the default action (which ends supd).
-const HANDLED: [Signal; 7] = [
+const HANDLED: [Signal; 15] = [
     Signal::SIGTERM,
     Signal::SIGINT,
     Signal::SIGQUIT,
@@ -246,6 +246,15 @@ const HANDLED: [Signal; 7] = [
     Signal::SIGUSR1,
     Signal::SIGUSR2,
     Signal::SIGWINCH,
+    // Those supd forwards as init.
+    Signal::SIGALRM,
+    Signal::SIGCONT,
+    Signal::SIGIO,
+    Signal::SIGPROF,
+    Signal::SIGPWR,
+    Signal::SIGTSTP,
+    Signal::SIGURG,
+    Signal::SIGVTALRM,
 ];
 
 fn handled_set() -> SigSet {

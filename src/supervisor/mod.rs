@@ -48,7 +48,10 @@ use mio::{Events, Interest, Poll, Token};
 use parts::{Io, Pending, Reports};
 use server::ControlServer;
 pub use settings::{Config, Error};
-use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGUSR1, SIGUSR2, SIGWINCH};
+use signal_hook::consts::{
+    SIGALRM, SIGCONT, SIGHUP, SIGINT, SIGIO, SIGPROF, SIGQUIT, SIGTERM, SIGTSTP, SIGURG, SIGUSR1, SIGUSR2, SIGVTALRM,
+    SIGWINCH,
+};
 use signal_hook_mio::v1_0::Signals;
 use std::time::{Duration, Instant};
 pub use task::{CheckKey, TaskKey};
@@ -64,6 +67,11 @@ const WOKEN: Token = Token(3);
 /// A template's `source` changed (inotify).
 const TEMPLATE_SOURCES: Token = Token(4);
 const FIRST_TOKEN: usize = 5;
+
+/// Signals supd passes on to every task only as init (a container's PID
+/// 1), as tini does: in a terminal or under systemd they keep their usual
+/// meaning for supd itself (SIGTSTP stops it, SIGCONT resumes it).
+const FORWARDED_AS_INIT: [i32; 8] = [SIGALRM, SIGCONT, SIGIO, SIGPROF, libc::SIGPWR, SIGTSTP, SIGURG, SIGVTALRM];
 
 /// Where supd itself stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,8 +106,11 @@ pub struct Supervisor {
 impl Supervisor {
     pub fn new(cfg: Config) -> Result<Supervisor, Error> {
         let poll = Poll::new().map_err(|e| Error::Setup(format!("cannot create the event loop: {e}")))?;
-        let mut signals = Signals::new([SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH])
-            .map_err(|e| Error::Setup(format!("cannot install signal handlers: {e}")))?;
+        let as_init: &[i32] = if cfg.init { &FORWARDED_AS_INIT } else { &[] };
+        let handled =
+            [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH].into_iter().chain(as_init.iter().copied());
+        let mut signals =
+            Signals::new(handled).map_err(|e| Error::Setup(format!("cannot install signal handlers: {e}")))?;
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .map_err(|e| Error::Setup(format!("cannot watch signals: {e}")))?;
@@ -360,6 +371,7 @@ impl Supervisor {
                 // Signals supd has no use for go to every task, as a
                 // container's init passes them on (tini, dumb-init).
                 SIGUSR1 | SIGUSR2 | SIGWINCH => self.forward_signal(sig),
+                _ if FORWARDED_AS_INIT.contains(&sig) => self.forward_signal(sig),
                 _ => {}
             }
         }
