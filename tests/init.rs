@@ -379,3 +379,69 @@ fn as_init_more_signals_are_forwarded_as_tini_does() {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(supd_pid), nix::sys::signal::Signal::SIGTERM).unwrap();
     assert_eq!(wait(&mut supd, dir.path(), Duration::from_secs(20)), 0, "{}", log(dir.path()));
 }
+
+/// Side by side with tini, as PID 1 of a namespace running the same task
+/// (a shell that writes the time it started, then waits for SIGTERM): the
+/// time from exec to the task's start, and from SIGTERM to the end of
+/// everything. Medians of three runs each; supd may be slower than tini by
+/// a bounded margin (it reads its job directory and state first), never by
+/// more. The figures are printed.
+#[test]
+fn as_init_supd_starts_and_stops_the_task_close_to_tini() {
+    let tini = Path::new("/usr/bin/tini");
+    assert!(tini.is_file(), "the tests install tini (Debian package tini)");
+    let task =
+        |dir: &Path| format!("date +%s%N >> {}/first; trap 'exit 0' TERM; while :; do sleep 0.05; done", dir.display());
+    let now_ns = || std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i128;
+    let measure = |with_supd: bool| -> (Duration, Duration) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"]);
+        if with_supd {
+            write_job(
+                dir.path(),
+                &format!(
+                    "job \"j\" {{\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"raw_exec\"\n      kill_signal = \"SIGTERM\"\n      config {{\n        command = \"/bin/sh\"\n        args = [\"-c\", {:?}]\n      }}\n    }}\n  }}\n}}\n",
+                    task(dir.path())
+                ),
+            );
+            cmd.arg(SUPD).args(dir_args(dir.path()));
+        } else {
+            cmd.arg(tini).args(["-s", "--", "/bin/sh", "-c"]).arg(task(dir.path()));
+        }
+        let out = std::fs::File::create(dir.path().join("supd.log")).unwrap();
+        let t0 = now_ns();
+        let mut child = cmd.stdin(Stdio::null()).stdout(out.try_clone().unwrap()).stderr(out).spawn().unwrap();
+        let first = dir.path().join("first");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let started: i128 = loop {
+            if let Some(n) = std::fs::read_to_string(&first).ok().and_then(|t| t.trim().parse().ok()) {
+                break n;
+            }
+            assert!(Instant::now() < deadline, "the task did not start\n{}", log(dir.path()));
+            std::thread::sleep(Duration::from_millis(2));
+        };
+        let start = Duration::from_nanos((started - t0).max(0) as u64);
+        std::thread::sleep(Duration::from_millis(300));
+        let pid1 = supd_of(&child);
+        let asked = Instant::now();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid1), nix::sys::signal::Signal::SIGTERM).unwrap();
+        let code = wait(&mut child, dir.path(), Duration::from_secs(20));
+        let stop = asked.elapsed();
+        assert_eq!(code, 0, "{}", log(dir.path()));
+        (start, stop)
+    };
+    let median = |mut v: Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let runs = |with_supd| (0..3).map(|_| measure(with_supd)).collect::<Vec<_>>();
+    let (s, t) = (runs(true), runs(false));
+    let (s_start, s_stop) = (median(s.iter().map(|r| r.0).collect()), median(s.iter().map(|r| r.1).collect()));
+    let (t_start, t_stop) = (median(t.iter().map(|r| r.0).collect()), median(t.iter().map(|r| r.1).collect()));
+    eprintln!(
+        "exec -> task started: supd {s_start:?}, tini {t_start:?}; SIGTERM -> all ended: supd {s_stop:?}, tini {t_stop:?}"
+    );
+    assert!(s_start <= t_start + Duration::from_millis(500), "supd {s_start:?} against tini {t_start:?}");
+    assert!(s_stop <= t_stop + Duration::from_millis(1000), "supd {s_stop:?} against tini {t_stop:?}");
+}
