@@ -565,6 +565,10 @@ fn two_reexecs_at_once_with_a_check_in_flight() {
     let s = s.start();
     let t = s.wait_health("h/g/0/t", "passing");
     let first = pid(&t);
+    // Right after a run began (it writes its line, then sleeps 0.3 s): the
+    // re-execs come while it is in flight.
+    let runs = lines(&s.path("checks")).len();
+    s.wait_lines("checks", runs + 1);
     let socket = s.socket();
     let askers: Vec<_> = (0..2)
         .map(|_| {

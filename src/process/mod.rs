@@ -16,6 +16,7 @@ use nix::unistd::Pid;
 use std::path::PathBuf;
 
 pub mod cgroup;
+pub mod selfexec;
 pub mod sys;
 
 /// Everything needed to start one task process.

@@ -234,47 +234,26 @@ fn own_code_ranges() -> Vec<(usize, usize)> {
     drop
 }
 
-/// The signals supd handles (all but SIGCHLD, which a signalfd reads):
-/// blocked across an exec of supd's own binary, so that one that comes
-/// while the new image has no handler yet waits for it instead of taking
-/// the default action (which ends supd).
-const HANDLED: [Signal; 15] = [
-    Signal::SIGTERM,
-    Signal::SIGINT,
-    Signal::SIGQUIT,
-    Signal::SIGHUP,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-    // Those supd forwards as init.
-    Signal::SIGALRM,
-    Signal::SIGCONT,
-    Signal::SIGIO,
-    Signal::SIGPROF,
-    Signal::SIGPWR,
-    Signal::SIGTSTP,
-    Signal::SIGURG,
-    Signal::SIGVTALRM,
-];
-
-fn handled_set() -> SigSet {
+fn set_of(signals: &[i32]) -> SigSet {
     let mut set = SigSet::empty();
-    for s in HANDLED {
+    for s in signals.iter().filter_map(|&n| Signal::try_from(n).ok()) {
         set.add(s);
     }
     set
 }
 
-/// Blocks the handled signals in the calling thread (before an exec of
-/// supd's own binary).
-pub fn block_handled_signals() -> nix::Result<()> {
-    handled_set().thread_block()
+/// Blocks `signals` in the calling thread: the signals supd handles,
+/// across an exec of its own binary, so that one that comes while the new
+/// image has no handler yet waits for it instead of taking the default
+/// action (which ends supd).
+pub fn block_signals(signals: &[i32]) -> nix::Result<()> {
+    set_of(signals).thread_block()
 }
 
 /// Unblocks them: after the handlers are installed (those that came
 /// meanwhile are delivered now), or when the exec failed.
-pub fn unblock_handled_signals() -> nix::Result<()> {
-    handled_set().thread_unblock()
+pub fn unblock_signals(signals: &[i32]) -> nix::Result<()> {
+    set_of(signals).thread_unblock()
 }
 
 /// Sets or clears a descriptor's close-on-exec flag: cleared, it stays
@@ -305,24 +284,6 @@ pub fn inherited_fd(raw: std::os::fd::RawFd) -> Option<std::os::fd::OwnedFd> {
     use std::os::fd::AsFd;
     let _ = set_close_on_exec(fd.as_fd(), true);
     Some(fd)
-}
-
-/// An anonymous file in memory holding `bytes`, read from its start, that
-/// stays open across an exec (what supd carries to its next image).
-pub fn carry_file(bytes: &[u8]) -> std::io::Result<std::fs::File> {
-    use std::io::{Seek, Write};
-    use std::os::fd::FromRawFd;
-    // SAFETY: memfd_create reads the constant C string it is given and
-    // returns a new descriptor that only this function owns.
-    let fd = unsafe { libc::memfd_create(c"supd-carry".as_ptr(), 0) };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    // SAFETY: `fd` was just made by the kernel and is owned by no one else.
-    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-    file.write_all(bytes)?;
-    file.rewind()?;
-    Ok(file)
 }
 
 #[cfg(test)]

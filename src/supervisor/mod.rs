@@ -68,6 +68,14 @@ const WOKEN: Token = Token(3);
 const TEMPLATE_SOURCES: Token = Token(4);
 const FIRST_TOKEN: usize = 5;
 
+/// Signals supd handles (SIGCHLD aside, which a signalfd reads).
+const HANDLED: [i32; 7] = [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH];
+
+/// Every signal supd may handle: blocked across a re-exec.
+fn all_handled() -> Vec<i32> {
+    HANDLED.into_iter().chain(FORWARDED_AS_INIT).collect()
+}
+
 /// Signals supd passes on to every task only as init (a container's PID
 /// 1), as tini does: in a terminal or under systemd they keep their usual
 /// meaning for supd itself (SIGTSTP stops it, SIGCONT resumes it).
@@ -107,8 +115,7 @@ impl Supervisor {
     pub fn new(cfg: Config) -> Result<Supervisor, Error> {
         let poll = Poll::new().map_err(|e| Error::Setup(format!("cannot create the event loop: {e}")))?;
         let as_init: &[i32] = if cfg.init { &FORWARDED_AS_INIT } else { &[] };
-        let handled =
-            [SIGTERM, SIGINT, SIGQUIT, SIGHUP, SIGUSR1, SIGUSR2, SIGWINCH].into_iter().chain(as_init.iter().copied());
+        let handled = HANDLED.into_iter().chain(as_init.iter().copied());
         let mut signals =
             Signals::new(handled).map_err(|e| Error::Setup(format!("cannot install signal handlers: {e}")))?;
         poll.registry()
@@ -116,7 +123,7 @@ impl Supervisor {
             .map_err(|e| Error::Setup(format!("cannot watch signals: {e}")))?;
         // An earlier image blocked them across its exec of this one: those
         // that came meanwhile are handled now.
-        let _ = process::sys::unblock_handled_signals();
+        let _ = process::sys::unblock_signals(&all_handled());
         reexec::remember_start();
         let mut carry = reexec::take_carry();
         // Before any other thread is made: they inherit the blocked SIGCHLD.

@@ -43,13 +43,13 @@ impl Parses {
         Parses { waker, tx, rx, running: 0, waiting: VecDeque::new() }
     }
 
-    /// Parses `source` off the loop, now or when a thread is free; gives
-    /// it back when no thread can be made, to be parsed here.
     /// A file is being parsed, or waits to be.
     pub(super) fn busy(&self) -> bool {
         self.running > 0 || !self.waiting.is_empty()
     }
 
+    /// Parses `source` off the loop, now or when a thread is free; gives
+    /// it back when no thread can be made, to be parsed here.
     pub(super) fn start(&mut self, client: Token, file: String, source: String) -> Result<(), Waiting> {
         if self.running >= THREADS {
             self.waiting.push_back((client, file, source));

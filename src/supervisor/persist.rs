@@ -82,9 +82,12 @@ impl Supervisor {
         }
         let alloc = self.cfg.data_dir.join("alloc");
         if let Ok(entries) = std::fs::read_dir(&alloc) {
-            for e in entries.flatten() {
-                let _ = crate::taskdir::layout::unmount_below(&e.path());
-                let _ = std::fs::remove_dir_all(e.path());
+            for name in entries.flatten().filter_map(|e| e.file_name().into_string().ok()) {
+                // Unmounted first; a mount that stays stops the removal.
+                let removed = crate::taskdir::AllocDir::new(&self.cfg.data_dir, &name).and_then(|d| d.remove());
+                if let Err(e) = removed {
+                    log::warn!("an earlier run's allocation directory {name} is kept: {e}");
+                }
             }
         }
         if had {

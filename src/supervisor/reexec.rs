@@ -33,7 +33,7 @@ use crate::process;
 use mio::Token;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::ffi::{CString, OsString};
+use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
@@ -98,7 +98,7 @@ pub(super) struct Carry {
     /// When supd first started (Unix ms).
     pub since_ms: u64,
     pub listener: RawFd,
-    /// The connection of the client that asked, and its uid.
+    /// The connection of the client that asked.
     pub client: Option<RawFd>,
     /// The job directory's files as loaded: each file's jobs as supd runs
     /// them (their evaluated text).
@@ -186,8 +186,6 @@ pub(super) struct Resumed {
     pub from: String,
     /// Tasks taken over as they ran.
     pub kept: usize,
-    /// Descriptors carried for tasks that were not made again.
-    pub unclaimed: Vec<OwnedFd>,
     /// The job directory's files as the earlier image ran them, until
     /// they are loaded.
     pub files: Option<Vec<(PathBuf, crate::jobspec::Parsed)>>,
@@ -234,9 +232,7 @@ pub(super) fn take_carry() -> Option<Carry> {
     let file = std::fs::File::from(fd);
     match serde_json::from_reader::<_, Carry>(std::io::BufReader::new(file)) {
         Ok(c) if c.version == CARRY_VERSION => {
-            if let Some(since) = c.since_ms.checked_add(0).map(from_unix_ms) {
-                let _ = SINCE.set(since);
-            }
+            let _ = SINCE.set(from_unix_ms(c.since_ms));
             Some(c)
         }
         Ok(c) => {
@@ -300,7 +296,13 @@ impl Supervisor {
             Ok(b) => b,
             Err(e) => return refused(format!("cannot write what to carry: {e}")),
         };
-        let file = match process::sys::carry_file(&bytes) {
+        let file = process::memfd("supd-carry").and_then(|mut f| {
+            use std::io::{Seek, Write};
+            f.write_all(&bytes)?;
+            f.rewind()?;
+            Ok(f)
+        });
+        let file = match file {
             Ok(f) => f,
             Err(e) => return refused(format!("cannot hold what to carry: {e}")),
         };
@@ -321,10 +323,10 @@ impl Supervisor {
             for pid in &checks {
                 let _ = process::signal_pid(*pid, nix::sys::signal::Signal::SIGKILL);
             }
-            let _ = process::sys::block_handled_signals();
+            let _ = process::sys::block_signals(&super::all_handled());
             crate::logs::console::flush(Duration::from_millis(500));
             let e = exec(&exe, &args, file.as_raw_fd());
-            let _ = process::sys::unblock_handled_signals();
+            let _ = process::sys::unblock_signals(&super::all_handled());
             format!("the exec failed: {e}")
         };
         set(&keep, true);
@@ -395,7 +397,6 @@ impl Supervisor {
         None
     }
 
-    /// The document for the next image.
     /// The document for the next image, and every descriptor it names
     /// (made to stay open across the exec by the caller).
     fn carry(&self, client: Token) -> (Carry, Vec<BorrowedFd<'_>>) {
@@ -542,12 +543,13 @@ impl Supervisor {
     /// was carried for tasks that were not made again is closed (and their
     /// processes stopped: they belong to no job now).
     pub(super) fn resumed(&mut self) {
-        let Some(mut resumed) = self.pending.resumed.take() else { return };
+        let Some(resumed) = self.pending.resumed.take() else { return };
         self.reports.store.unclaimed.checks.clear();
         self.reports.store.unclaimed.placed.clear();
         for (_, t) in std::mem::take(&mut self.reports.store.unclaimed.carried) {
-            if let Some(pipes) = t.pipes {
-                resumed.unclaimed.extend(pipes.into_iter().filter_map(process::sys::inherited_fd));
+            // Taken, so closed.
+            for fd in t.pipes.into_iter().flatten() {
+                drop(process::sys::inherited_fd(fd));
             }
             if let Some(pid) = t.pid {
                 log::warn!(
@@ -562,7 +564,6 @@ impl Supervisor {
                 let _ = process::signal_pid(pid, nix::sys::signal::Signal::SIGKILL);
             }
         }
-        drop(resumed.unclaimed);
         let message = format!(
             "supd re-executed: {} -> {}; {} task(s) kept running, same pids",
             resumed.from,
@@ -739,44 +740,21 @@ pub(super) fn carried_events(events: Vec<CarriedEvent>) -> std::collections::Vec
 /// configuration as the new image will (a supd.toml edited since, that the
 /// new image could not start with, is found here).
 fn check_binary(exe: &std::path::Path, args: &[OsString]) -> Result<Abilities, String> {
-    use std::io::Read;
-    let mut child = std::process::Command::new(exe)
-        .args(args.iter().skip(1))
-        .arg(CHECK_FLAG)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run it: {e}"))?;
-    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
-    let ended = match process::pidfd_open(pid) {
-        Ok(fd) => {
-            let mut fds = [nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)];
-            let ms = nix::poll::PollTimeout::try_from(CHECK_TIMEOUT.as_millis() as i32)
-                .unwrap_or(nix::poll::PollTimeout::NONE);
-            matches!(nix::poll::poll(&mut fds, ms), Ok(n) if n > 0)
-        }
-        Err(_) => false,
-    };
-    if !ended {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!("it did not answer `{} {CHECK_FLAG}` within {} s", exe.display(), CHECK_TIMEOUT.as_secs()));
-    }
-    let status = child.wait().map_err(|e| format!("cannot wait for it: {e}"))?;
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    if let Some(mut stdout) = child.stdout.take() {
-        let _ = stdout.by_ref().take(64 << 10).read_to_end(&mut out);
-    }
-    if let Some(mut stderr) = child.stderr.take() {
-        let _ = stderr.by_ref().take(4 << 10).read_to_end(&mut err);
-    }
-    if !status.success() {
-        let said = String::from_utf8_lossy(&err).trim().to_string();
+    let mut asked: Vec<&std::ffi::OsStr> = args.iter().skip(1).map(OsString::as_os_str).collect();
+    asked.push(std::ffi::OsStr::new(CHECK_FLAG));
+    let answer =
+        process::selfexec::ask(exe, &asked, CHECK_TIMEOUT).map_err(|e| format!("cannot run it: {e}"))?.ok_or_else(
+            || format!("it did not answer `{} {CHECK_FLAG}` within {} s", exe.display(), CHECK_TIMEOUT.as_secs()),
+        )?;
+    if !answer.success {
+        let said = String::from_utf8_lossy(&answer.stderr).trim().to_string();
         let said = if said.is_empty() { String::new() } else { format!(": {said}") };
-        return Err(format!("`{CHECK_FLAG}` failed ({status}){said} — it is not a supd that can take over as started"));
+        return Err(format!(
+            "`{CHECK_FLAG}` failed ({}){said} — it is not a supd that can take over as started",
+            answer.status
+        ));
     }
-    let a: Abilities = serde_json::from_slice(out.trim_ascii())
+    let a: Abilities = serde_json::from_slice(answer.stdout.trim_ascii())
         .map_err(|_| "it did not answer as supd does: it is not a supd that can take over".to_string())?;
     if !(a.carry[0]..=a.carry[1]).contains(&CARRY_VERSION) {
         return Err(format!(
@@ -798,27 +776,13 @@ fn check_binary(exe: &std::path::Path, args: &[OsString]) -> Result<Abilities, S
 /// Executes `exe` with `args` and supd's environment, naming `carry`.
 /// Returns only on failure.
 fn exec(exe: &std::path::Path, args: &[OsString], carry: RawFd) -> String {
-    let c = |b: &[u8]| CString::new(b).map_err(|_| "a NUL byte in an argument".to_string());
-    let run = || -> Result<std::convert::Infallible, String> {
-        let path = c(exe.as_os_str().as_bytes())?;
-        let argv = args.iter().map(|a| c(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
-        let mut env = Vec::new();
-        // Descriptors systemd passed at supd's start were taken then: the
-        // next image (the same pid) must not take those numbers again.
-        let passed = |k: &std::ffi::OsStr| k == CARRY_ENV || k.as_bytes().starts_with(b"LISTEN_");
-        for (k, v) in std::env::vars_os().filter(|(k, _)| !passed(k)) {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            env.push(c(&kv)?);
-        }
-        env.push(c(format!("{CARRY_ENV}={carry}").as_bytes())?);
-        nix::unistd::execve(&path, &argv, &env).map_err(|e| e.to_string())
-    };
-    match run() {
-        Ok(never) => match never {},
-        Err(e) => e,
-    }
+    // Descriptors systemd passed at supd's start were taken then: the
+    // next image (the same pid) must not take those numbers again.
+    let passed = |k: &OsString| k == CARRY_ENV || k.as_bytes().starts_with(b"LISTEN_");
+    let env = std::env::vars_os()
+        .filter(|(k, _)| !passed(k))
+        .chain([(OsString::from(CARRY_ENV), OsString::from(carry.to_string()))]);
+    process::selfexec::exec(exe, args, env)
 }
 
 /// The carried names of a task, as saved states name it.

@@ -178,7 +178,6 @@ impl Supd {
         format!("--- supd log ---\n{}--- end ---", std::fs::read_to_string(self.path("supd.log")).unwrap_or_default())
     }
 
-    /// Runs supctl against this supd.
     /// Runs supctl on this supd. A `job run` returns once supd has taken
     /// the file (`--detach`), unless the test asks it to wait (`--wait`).
     pub fn supctl(&self, args: &[&str]) -> Output {

@@ -47,7 +47,6 @@ pub(super) fn trim_last_column(rows: &mut [Vec<String>], width: usize) {
     }
 }
 
-/// The node's cgroups, capacity and what is not enforced.
 /// A duration in seconds as the UP column shows it: its two largest units
 /// (`45s`, `12m3s`, `2h5m`, `3d4h`).
 pub(super) fn uptime(secs: u64) -> String {
@@ -60,6 +59,7 @@ pub(super) fn uptime(secs: u64) -> String {
     }
 }
 
+/// The node's cgroups, capacity and what is not enforced.
 pub(super) fn node_resources(n: &supd::control::protocol::NodeStatus) -> String {
     let mut out = String::new();
     if let Some(cg) = &n.cgroups {

@@ -335,29 +335,26 @@ impl TaskCgroup {
     }
 }
 
-/// Kills every process left in the task cgroup directories of a supd that
-/// is gone (a `setsid` daemon of a task is found too), then removes the
-/// directories. Returns the pids killed.
 /// Whether process `pid` is in one of these cgroups (each a directory in
 /// a cgroup file system): with its start time, what tells a task's
 /// process from another that got its pid.
 pub fn holds(dirs: &[PathBuf], pid: i32) -> bool {
-    dirs.iter().any(|d| {
-        std::fs::read_to_string(d.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .any(|l| l.trim().parse::<i32>().ok() == Some(pid))
-    })
+    dirs.iter().any(|d| pids_in(d).contains(&pid))
 }
 
+/// The processes listed in a cgroup directory's `cgroup.procs`.
+fn pids_in(d: &Path) -> Vec<i32> {
+    std::fs::read_to_string(d.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect()
+}
+
+/// Kills every process left in the task cgroup directories of a supd that
+/// is gone (a `setsid` daemon of a task is found too), then removes the
+/// directories. Returns the pids killed.
 pub fn stop_leftovers(dirs: &[PathBuf]) -> Vec<i32> {
-    let pids_in = |d: &Path| -> Vec<i32> {
-        std::fs::read_to_string(d.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse().ok())
-            .collect()
-    };
     let mut killed = Vec::new();
     for d in dirs {
         // Only a directory in a cgroup file system (never a path a state
