@@ -296,7 +296,8 @@ impl Supervisor {
                     let output = if pipes.is_some() {
                         "its output goes on where it went (systemd kept its pipes while no supd ran)"
                     } else {
-                        "its output pipe went with that supd (a write to it ends the process with SIGPIPE), \
+                        "its output pipe went with that supd (a write to it ends the process with SIGPIPE, or fails where \
+                         SIGPIPE is ignored), \
                          and its next start gets a new one"
                     };
                     run.take_over = Some(TakeOver::Running {
