@@ -342,6 +342,24 @@ pub struct Handoff {
     pub connect_timeout: Option<toml::Spanned<String>>,
     /// Whether this host takes work handed off by peers. Default: false.
     pub accept: Option<bool>,
+    /// The peers whose hand-offs this host takes. Default: every [[peer]].
+    pub accept_from: Option<Vec<String>>,
+    /// The drivers a peer's tasks may use here. Default: every driver.
+    pub drivers: Option<Vec<String>>,
+    /// The users a peer's tasks may run as here. Default: any.
+    pub users: Option<Vec<String>>,
+    /// Whether a peer's `raw_exec` task may run as root (without `user`, or
+    /// as root). Default: false.
+    pub raw_exec_as_root: Option<bool>,
+    /// How often the origin asks each peer about its handed-off work.
+    /// Default: `30s`.
+    pub poll_interval: Option<toml::Spanned<String>>,
+    /// How long a peer holding handed-off work may stay unreachable before
+    /// the work is taken as lost there and handed off again. Default: `5m`.
+    pub lost_after: Option<toml::Spanned<String>>,
+    /// Allow `ssh_options` that weaken host key checking (warned at every
+    /// start). Default: false.
+    pub insecure_host_keys: Option<bool>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
@@ -368,6 +386,14 @@ pub struct HandoffSettings {
     pub timeout: std::time::Duration,
     pub connect_timeout: std::time::Duration,
     pub accept: bool,
+    /// `None`: every [[peer]].
+    pub accept_from: Option<Vec<String>>,
+    pub drivers: Option<Vec<String>>,
+    pub users: Option<Vec<String>>,
+    pub raw_exec_as_root: bool,
+    pub poll_interval: std::time::Duration,
+    pub lost_after: std::time::Duration,
+    pub insecure_host_keys: bool,
 }
 
 impl Default for HandoffSettings {
@@ -379,6 +405,23 @@ impl Default for HandoffSettings {
             timeout: std::time::Duration::from_secs(30),
             connect_timeout: std::time::Duration::from_secs(10),
             accept: false,
+            accept_from: None,
+            drivers: None,
+            users: None,
+            raw_exec_as_root: false,
+            poll_interval: std::time::Duration::from_secs(30),
+            lost_after: std::time::Duration::from_secs(300),
+            insecure_host_keys: false,
+        }
+    }
+}
+
+impl HandoffSettings {
+    /// Whether this host takes hand-offs from the peer `name`.
+    pub fn accepts_from(&self, name: &str) -> bool {
+        match &self.accept_from {
+            Some(list) => list.iter().any(|n| n == name),
+            None => self.peers.iter().any(|p| p.name == name),
         }
     }
 }
@@ -566,7 +609,22 @@ impl File {
         if let Some(d) = duration(&h.connect_timeout, "connect_timeout")? {
             out.connect_timeout = d;
         }
+        if let Some(d) = duration(&h.poll_interval, "poll_interval")? {
+            out.poll_interval = d;
+        }
+        if let Some(d) = duration(&h.lost_after, "lost_after")? {
+            out.lost_after = d;
+        }
         out.accept = h.accept.unwrap_or(false);
+        out.accept_from.clone_from(&h.accept_from);
+        out.drivers.clone_from(&h.drivers);
+        out.users.clone_from(&h.users);
+        out.raw_exec_as_root = h.raw_exec_as_root.unwrap_or(false);
+        out.insecure_host_keys = h.insecure_host_keys.unwrap_or(false);
+        const DRIVERS: [&str; 5] = ["exec", "raw_exec", "docker", "podman", "java"];
+        if let Some(d) = h.drivers.iter().flatten().find(|d| !DRIVERS.contains(&d.as_str())) {
+            return Err((here, format!("[handoff] drivers: {d:?} is not a driver supd runs ({})", DRIVERS.join(", "))));
+        }
         out.hcl_stdin = h.stdin == Some(HandoffStdin::Hcl);
         match (h.method, &h.command) {
             (Some(HandoffMethod::Command) | None, Some(c)) if !c.is_empty() && !c[0].is_empty() => {
@@ -605,6 +663,18 @@ impl File {
             if p.name.is_empty() || p.host.is_empty() {
                 return Err((here, "a [[peer]] needs a non-empty `name` and `host`".into()));
             }
+            if p.name.len() > 64
+                || !p.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                || p.name.starts_with('.')
+            {
+                return Err((
+                    here,
+                    format!(
+                        "[[peer]] name {:?}: a peer's name is part of the IDs its work runs under on this host — use letters, digits, `-`, `_` and `.` (at most 64, not starting with `.`), e.g. its host name",
+                        p.name
+                    ),
+                ));
+            }
             if !seen.insert(p.name.as_str()) {
                 return Err((here, format!("two [[peer]] entries are named {:?} — peer names must be unique", p.name)));
             }
@@ -623,11 +693,11 @@ impl File {
                     ),
                 ));
             }
-            if let Some(o) = p.ssh_options.iter().find(|o| weakens_host_keys(o)) {
+            if let Some(o) = p.ssh_options.iter().find(|o| weakens_host_keys(o)).filter(|_| !out.insecure_host_keys) {
                 return Err((
                     here,
                     format!(
-                        "[[peer]] {:?}: ssh_options {o:?} would let a hand-off go to a host whose key is not known — supd checks every peer's host key; add the peer's key to the known_hosts file instead (ssh-keyscan HOST >> /etc/supd/known_hosts, after checking it)",
+                        "[[peer]] {:?}: ssh_options {o:?} would let a hand-off go to a host whose key is not known — supd checks every peer's host key; add the peer's key to the known_hosts file instead (ssh-keyscan HOST >> /etc/supd/known_hosts, after checking it), or set insecure_host_keys = true under [handoff] to allow it",
                         p.name
                     ),
                 ));
@@ -680,7 +750,7 @@ impl File {
 /// not know: host key checking off, or trusting a key on first use. (An
 /// empty known_hosts file only makes every connection fail: checking
 /// stays on, as supd passes StrictHostKeyChecking=yes first.)
-fn weakens_host_keys(option: &str) -> bool {
+pub fn weakens_host_keys(option: &str) -> bool {
     let Some((key, value)) = option.split_once('=') else { return false };
     key.trim().eq_ignore_ascii_case("StrictHostKeyChecking") && !value.trim().eq_ignore_ascii_case("yes")
 }
@@ -805,6 +875,34 @@ host = "10.0.0.3"
         assert_eq!(h.command.as_deref(), Some(&["nomad".to_string(), "job".into(), "run".into(), "-".into()][..]));
         assert!(h.hcl_stdin && !h.accept);
         assert_eq!(File::parse("").unwrap().handoff_settings().unwrap(), HandoffSettings::default());
+        // Peers are accepted from by default; accept_from narrows it.
+        let h = f.handoff_settings().unwrap();
+        assert!(h.accepts_from("b") && h.accepts_from("c") && !h.accepts_from("mallory"));
+        assert!(!h.raw_exec_as_root && h.drivers.is_none() && h.users.is_none());
+        assert_eq!((h.poll_interval.as_secs(), h.lost_after.as_secs()), (30, 300));
+        let h = File::parse(
+            "[handoff]\naccept_from = [\"c\"]\ndrivers = [\"exec\", \"docker\"]\nusers = [\"app\"]\nraw_exec_as_root = true\npoll_interval = \"5s\"\nlost_after = \"1m\"\n[[peer]]\nname = \"b\"\nhost = \"x\"\n[[peer]]\nname = \"c\"\nhost = \"y\"\n",
+        )
+        .unwrap()
+        .handoff_settings()
+        .unwrap();
+        assert!(!h.accepts_from("b") && h.accepts_from("c"));
+        assert_eq!(h.drivers.as_deref(), Some(&["exec".to_string(), "docker".into()][..]));
+        assert!(h.raw_exec_as_root && h.users.as_deref() == Some(&["app".to_string()][..]));
+        assert_eq!((h.poll_interval.as_secs(), h.lost_after.as_secs()), (5, 60));
+    }
+
+    #[test]
+    fn host_key_checking_is_weakened_only_when_said_so() {
+        let weak = "[[peer]]\nname = \"b\"\nhost = \"x\"\nssh_options = [\"StrictHostKeyChecking=no\", \"UserKnownHostsFile=/dev/null\"]\n";
+        let e = File::parse(weak).unwrap_err().to_string();
+        assert!(e.contains("whose key is not known") && e.contains("insecure_host_keys = true"), "{e}");
+        let h =
+            File::parse(&format!("[handoff]\ninsecure_host_keys = true\n{weak}")).unwrap().handoff_settings().unwrap();
+        assert!(h.insecure_host_keys && h.peers[0].ssh_options.iter().any(|o| weakens_host_keys(o)));
+        assert!(
+            !weakens_host_keys("StrictHostKeyChecking=yes") && weakens_host_keys("stricthostkeychecking = accept-new")
+        );
     }
 
     #[test]
@@ -817,6 +915,10 @@ host = "10.0.0.3"
             ("[[peer]]\nname = \"b\"\n", "1:1: missing field `host`"),
             ("[[peer]]\nname = \"b\"\nhost = \"x\"\nprot = 22\n", "4:1: unknown field `prot`"),
             ("[[peer]]\nname = \"b\"\nhost = \"-oProxyCommand=x\"\n", "must not start with '-'"),
+            ("[[peer]]\nname = \"b/../c\"\nhost = \"x\"\n", "use letters, digits"),
+            ("[[peer]]\nname = \"b\\u001b\"\nhost = \"x\"\n", "use letters, digits"),
+            ("[handoff]\ndrivers = [\"qemu\"]\n", "\"qemu\" is not a driver supd runs"),
+            ("[handoff]\npoll_interval = \"0s\"\n", "poll_interval must be more than 0s"),
             ("[[peer]]\nname = \"b\"\nhost = \"x\"\nssh_options = [\"-v\"]\n", "`Key=Value`"),
             (
                 "[[peer]]\nname = \"b\"\nhost = \"x\"\nssh_options = [\"StrictHostKeyChecking=no\"]\n",

@@ -225,7 +225,8 @@ fn hostile_names_never_make_a_file_outside_their_place() {
     let words = "<stdin>:1:5: error: the job name \"../escape-run\" holds `/`";
     assert!(stderr(&out).contains(words), "{}", describe(&out));
     let envelope = serde_json::json!({
-        "version": 1,
+        "version": 2,
+        "id": "../escape-handoff/g/0/1",
         "job": "../escape-handoff",
         "source": job_hcl("../escape-handoff", "g", "t").replace("@DIR@", &dir),
         "file": "work.hcl",
@@ -235,7 +236,8 @@ fn hostile_names_never_make_a_file_outside_their_place() {
         "attempt": 1,
         "history": [],
     });
-    let out = supctl_input(&s, &["job", "run", "--handoff", "-"], &envelope.to_string());
+    let offer = serde_json::json!({"op": "offer", "protocol": 1, "envelope": envelope});
+    let out = supctl_input(&s, &["handoff", "serve", "--from", "a"], &offer.to_string());
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
     assert!(stderr(&out).contains("the job name \"../escape-handoff\" holds `/`"), "{}", describe(&out));
     only_good("after the reload and the requests");
@@ -258,31 +260,35 @@ fn supctl_input(s: &Supd, args: &[&str], input: &str) -> Output {
 }
 
 /// `status` and `events` escape what a terminal would act on, whatever
-/// supd sends (a node name from supd.toml, a peer's name from a hand-off).
+/// supd sends (a node name from supd.toml, what a peer's hand-off history
+/// says).
 #[test]
 fn status_and_events_print_names_safely() {
     let s = Supd::new();
     let hcl = job_hcl("work", "g", "t").replace("@DIR@", s.dir());
-    // The hostile peer is one of the node's peers: its name gets as far as
-    // status, events and the log.
+    // The hostile peer is one of the node's peers: what its history says
+    // gets as far as status, events and the log.
     let s = s.start_with_config(
-        "node_name = \"evil\\u001b[2J\"\n[handoff]\naccept = true\n[[peer]]\nname = \"peer\\u001b]0;owned\\u0007\"\nhost = \"127.0.0.1\"\n",
+        "node_name = \"evil\\u001b[2J\"\n[handoff]\naccept = true\nraw_exec_as_root = true\n[[peer]]\nname = \"peer\"\nhost = \"127.0.0.1\"\n",
     );
+    let evil = "peer\u{1b}]0;owned\u{7}";
     let envelope = serde_json::json!({
-        "version": 1,
+        "version": 2,
+        "id": "work/g/0/1",
         "job": "work",
         "source": hcl,
         "file": "work.hcl",
         "group": "g",
         "index": 0,
-        "origin": "peer\u{1b}]0;owned\u{7}",
+        "origin": "peer",
         "attempt": 1,
-        "history": [],
+        "history": [{"time": "2026-11-28T07:00:00.000Z", "from": evil, "to": "b", "delay": "5s", "reason": evil}],
     });
-    let out = supctl_input(&s, &["job", "run", "--handoff", "-"], &envelope.to_string());
+    let offer = serde_json::json!({"op": "offer", "protocol": 1, "envelope": envelope});
+    let out = supctl_input(&s, &["handoff", "serve", "--from", "peer"], &offer.to_string());
     assert!(out.status.success(), "{}", describe(&out));
-    s.wait_running("work/g/0/t");
-    for args in [&["status"][..], &["status", "work/g/0"], &["events"]] {
+    s.wait_running("work@peer/g/0/t");
+    for args in [&["status"][..], &["status", "work@peer/g/0"], &["events"]] {
         let out = s.supctl(args);
         assert!(out.status.success(), "{}", describe(&out));
         let text = stdout(&out);
@@ -295,7 +301,7 @@ fn status_and_events_print_names_safely() {
     // supd's own log, too.
     let log = std::fs::read_to_string(s.path("supd.log")).expect("supd's log");
     assert!(!log.contains(['\u{1b}', '\u{7}']), "supd logged raw control characters: {log:?}");
-    assert!(log.contains("peer\\u{1b}]0;owned\\u{7}"), "{log}");
+    assert!(log.contains("evil\\u{1b}[2J"), "{log}");
 }
 
 // --- 2. files that are not job files -------------------------------------------

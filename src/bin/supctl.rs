@@ -158,6 +158,11 @@ enum Command {
     /// budget and events. A binary that cannot take over is refused and
     /// supd keeps running as it is.
     DaemonReexec,
+    /// The side of hand-offs that peers talk to.
+    Handoff {
+        #[command(subcommand)]
+        command: HandoffCommand,
+    },
     /// Print a completion script for a shell: job and target names are
     /// completed from the running supd. Load it with
     /// `source <(supctl completions bash)`, or install it where the shell
@@ -216,21 +221,25 @@ impl VarArgs {
 }
 
 #[derive(Subcommand)]
+enum HandoffCommand {
+    /// Answer one request of peer PEER's supd about work it hands to this
+    /// host: read on standard input, answered on standard output. This is
+    /// the command a peer's ssh key runs (authorized_keys:
+    /// `restrict,command="supctl handoff serve --from PEER" KEY`).
+    Serve {
+        /// The peer this key belongs to: every request is taken as coming
+        /// from it, whatever it says.
+        #[arg(long, value_name = "PEER")]
+        from: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum JobCommand {
     /// Submit or update a job from FILE, or standard input with `-`.
     Run {
         #[arg(value_hint = ValueHint::FilePath)]
         file: String,
-        /// FILE is a hand-off envelope from a peer's supd (JSON), not HCL:
-        /// run the instance it carries, if this host accepts hand-offs.
-        /// This is the command a peer runs over ssh.
-        #[arg(long)]
-        handoff: bool,
-        /// With --handoff: the peer this envelope must come from (put it in
-        /// the ssh key's `command=` in authorized_keys, so that a key speaks
-        /// for one peer only); an envelope naming another origin is refused.
-        #[arg(long, value_name = "PEER", requires = "handoff")]
-        from: Option<String>,
         /// Return once supd has taken the file, without waiting for its
         /// tasks to run (by default supctl waits until every task runs,
         /// and passes its checks, or has completed — exit 0 — or one has
@@ -366,7 +375,8 @@ fn main() -> ExitCode {
         Command::Job { command: JobCommand::Plan { file, vars } } => {
             return job_plan(&socket, &file, &vars, cli.json);
         }
-        Command::Job { command: JobCommand::Run { file, handoff, from, detach, wait, vars } } => {
+        Command::Handoff { command: HandoffCommand::Serve { from } } => return handoff_serve(&socket, &from),
+        Command::Job { command: JobCommand::Run { file, detach, wait, vars } } => {
             let (source, name) = match read_job(file) {
                 Ok(x) => x,
                 Err(e) => {
@@ -374,26 +384,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            if handoff {
-                match supd::handoff::Envelope::from_json(source.as_bytes()).and_then(|_| {
-                    serde_json::from_str::<serde_json::Value>(&source).map_err(supd::handoff::EnvelopeError::Malformed)
-                }) {
-                    Ok(envelope) => {
-                        let origin = envelope["origin"].as_str().unwrap_or_default();
-                        if let Some(from) = from.filter(|f| f != origin) {
-                            eprintln!(
-                                "supctl: {name}: the envelope says it comes from {origin:?}, but this key speaks for {from:?} (--from) — refused"
-                            );
-                            return ExitCode::from(1);
-                        }
-                        Request::Handoff { envelope }
-                    }
-                    Err(e) => {
-                        eprintln!("supctl: {name}: {}", supd::error_chain(&e));
-                        return ExitCode::from(1);
-                    }
-                }
-            } else {
+            {
                 let vars = match vars.resolve() {
                     Ok(v) => v,
                     Err(e) => {
@@ -470,6 +461,72 @@ fn main() -> ExitCode {
 /// down to an instance or a task) rather than the table.
 fn detail_view(target: &str) -> bool {
     target.split('/').count() >= 3 || target.contains('[')
+}
+
+/// `handoff serve`: says it started (before reading: an origin that sees
+/// this knows its request may have reached supd), reads one request, and
+/// prints supd's answer as one line. Exit 0 when supd answered and refused
+/// nothing, 1 otherwise.
+fn handoff_serve(socket: &std::path::Path, from: &str) -> ExitCode {
+    use std::io::{Read, Write};
+    use supd::handoff::wire;
+    let node = String::new();
+    let say = |answer: &wire::Answer| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", answer.line());
+        let _ = out.flush();
+    };
+    let fail = |error: String| {
+        say(&wire::Answer {
+            protocol: wire::PROTOCOL,
+            node: node.clone(),
+            outcomes: Vec::new(),
+            error: Some(error.clone()),
+        });
+        eprintln!("supctl: {error}");
+        ExitCode::from(1)
+    };
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", wire::HELLO);
+        let _ = out.flush();
+    }
+    let mut input = Vec::new();
+    if let Err(e) = std::io::stdin().take(wire::MAX_REQUEST as u64 + 1).read_to_end(&mut input) {
+        return fail(format!("cannot read the request: {e}"));
+    }
+    let request = match wire::Request::from_json(&input) {
+        Ok(_) => match serde_json::from_slice::<serde_json::Value>(&input) {
+            Ok(v) => v,
+            Err(e) => return fail(format!("malformed hand-off request: {e}")),
+        },
+        Err(e) => return fail(supd::error_chain(&e)),
+    };
+    match Connection::call(socket, Request::Handoff { from: from.to_string(), request }) {
+        Ok(r) if r.ok => match r.data.as_deref().map(serde_json::from_str::<wire::Answer>) {
+            Some(Ok(answer)) => {
+                say(&answer);
+                let refused = answer.error.is_some() || answer.outcomes.iter().any(|o| o.state == wire::State::Refused);
+                for o in &answer.outcomes {
+                    eprintln!(
+                        "supctl: {}: {}{}",
+                        o.id,
+                        o.state.as_str(),
+                        if o.message.is_empty() { String::new() } else { format!(": {}", o.message) }
+                    );
+                }
+                if let Some(e) = &answer.error {
+                    eprintln!("supctl: {e}");
+                }
+                if refused { ExitCode::from(1) } else { ExitCode::SUCCESS }
+            }
+            _ => fail("supd's answer cannot be read: use the supctl that ships with this supd".into()),
+        },
+        Ok(r) => fail(r.error.unwrap_or_else(|| "supd refused the request".into())),
+        Err(ClientError::NoDaemon(e) | ClientError::PermissionDenied(e) | ClientError::Protocol(e)) => {
+            fail(format!("cannot reach supd: {e}"))
+        }
+    }
 }
 
 fn client_error(e: ClientError) -> ExitCode {

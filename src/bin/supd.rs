@@ -234,6 +234,15 @@ fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    for p in &handoff.peers {
+        if let Some(o) = p.ssh_options.iter().find(|o| supd::config::weakens_host_keys(o)) {
+            log::warn!(
+                "[[peer]] {:?}: ssh_options {o:?} lets a hand-off go to a host whose key is not checked (insecure_host_keys = true): anyone who can answer for {} can take this host's work",
+                p.name,
+                p.host
+            );
+        }
+    }
     let cgroups = supd::process::cgroup::Cgroups::setup(&file.cgroup_options(&node));
     if cgroups.active() {
         log::info!("cgroups {}", cgroups.summary());

@@ -61,9 +61,9 @@ impl Connection {
             Request::JobRun { source, file, plan } => {
                 (Request::JobRun { source: String::new(), file, plan }, Some(source))
             }
-            // The envelope holds the job's source: as large as a job file.
-            Request::Handoff { envelope } => {
-                (Request::Handoff { envelope: serde_json::Value::Null }, Some(envelope.to_string()))
+            // An offer holds the job's source: as large as a job file.
+            Request::Handoff { from, request } => {
+                (Request::Handoff { from, request: serde_json::Value::Null }, Some(request.to_string()))
             }
             r => (r, None),
         };

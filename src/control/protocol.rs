@@ -140,11 +140,16 @@ pub enum Request {
     /// (`supctl daemon-reexec`). Answered by the new image, or with the
     /// reason it was refused.
     DaemonReexec,
-    /// Run an instance a peer handed to this host (`supctl job run --handoff`).
+    /// A request of a peer about work it hands to this host (`supctl
+    /// handoff serve`); the answer (`supd::handoff::wire::Answer`, JSON) is
+    /// the response's `data`.
     Handoff {
-        /// The peer's hand-off envelope as it came: a document of its own
-        /// (`supd::handoff::Envelope`), which supd reads and checks.
-        envelope: serde_json::Value,
+        /// The peer the request comes from: what the ssh key it used says
+        /// (`--from` in its authorized_keys command), never the request.
+        from: String,
+        /// The request as it came: a document of its own
+        /// (`supd::handoff::wire::Request`), which supd reads and checks.
+        request: serde_json::Value,
     },
 }
 
@@ -400,7 +405,10 @@ pub struct InstanceStatus {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RescheduleStatus {
-    /// `none`, `waiting`, `handing off`, `handed off` or `stays failed`.
+    /// `none`, `waiting`, `blocked` (no peer took it: waiting without
+    /// spending an attempt), `handing off`, `outcome unknown` (a peer heard
+    /// the offer and has not said what it did), `handed off` or `stays
+    /// failed`.
     pub state: String,
     /// Hand-offs (and attempts no peer took) that count against `allowed`.
     pub attempts: u32,
@@ -413,11 +421,37 @@ pub struct RescheduleStatus {
     pub handed_off_to: Option<String>,
     #[serde(default)]
     pub received_from: Option<String>,
-    /// Why it stays failed.
+    /// Why it stays failed, why no peer took it, or why its outcome on
+    /// a peer is not known.
     #[serde(default)]
     pub reason: Option<String>,
+    /// The hand-off's ID: the one it was handed off under, or received under.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff_id: Option<String>,
+    /// What the peer that holds it last said of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<RemoteStatus>,
     /// Oldest first.
     pub history: Vec<HandoffRecord>,
+}
+
+/// What the peer that holds a handed-off instance last said of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RemoteStatus {
+    /// `pending`, `running`, `complete`, `failed`, `stopped`, `unknown`;
+    /// absent until the peer has been asked.
+    #[serde(default)]
+    pub state: Option<String>,
+    #[serde(default)]
+    pub message: String,
+    /// When it last answered (RFC 3339).
+    #[serde(default)]
+    pub checked: Option<String>,
+    /// Since when it has not answered (RFC 3339), and why.
+    #[serde(default)]
+    pub unreachable_since: Option<String>,
+    #[serde(default)]
+    pub unreachable: Option<String>,
 }
 
 /// One hand-off of an instance, or one attempt that no peer took.

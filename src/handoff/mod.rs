@@ -13,8 +13,10 @@ use crate::timefmt::{parse_rfc3339, rfc3339};
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, SystemTime};
 
-/// The envelope's format version.
-pub const VERSION: u32 = 1;
+pub mod wire;
+
+/// The envelope's format version (2: it carries the hand-off's ID).
+pub const VERSION: u32 = 2;
 
 /// An envelope larger than this is refused (the job's HCL is inside): a
 /// job file's largest size and a request line's, what the control socket
@@ -26,6 +28,9 @@ pub const MAX_ENVELOPE: usize = (crate::control::protocol::MAX_BODY as usize) + 
 #[serde(deny_unknown_fields)]
 pub struct Envelope {
     pub version: u32,
+    /// The hand-off's ID, as its origin names it ([`wire::handoff_id`]).
+    #[serde(default)]
+    pub id: String,
     /// The job's ID.
     pub job: String,
     /// The job's HCL, as written (the job's block of its file).
@@ -142,7 +147,7 @@ impl Envelope {
         Envelope::checked(serde_json::from_value(value).map_err(EnvelopeError::Malformed)?)
     }
 
-    fn checked(e: Envelope) -> Result<Envelope, EnvelopeError> {
+    pub(crate) fn checked(e: Envelope) -> Result<Envelope, EnvelopeError> {
         if e.version != VERSION {
             return Err(EnvelopeError::Version(e.version));
         }
@@ -246,7 +251,7 @@ pub fn ssh_argv(peer: &Peer, connect_timeout: Duration) -> Vec<String> {
     // `--` ends ssh's options: the host can never be read as one.
     argv.extend(["--".into(), target]);
     let supctl = peer.supctl.clone().unwrap_or_else(|| "supctl".into());
-    argv.push(format!("{supctl} job run --handoff -"));
+    argv.push(format!("{supctl} handoff serve"));
     argv
 }
 
@@ -258,6 +263,7 @@ pub fn hook_env(e: &Envelope, peer: Option<&Peer>) -> Vec<(String, String)> {
         ("SUPD_HANDOFF_INDEX".into(), e.index.to_string()),
         ("SUPD_HANDOFF_ATTEMPT".into(), e.attempt.to_string()),
         ("SUPD_HANDOFF_ORIGIN".into(), e.origin.clone()),
+        ("SUPD_HANDOFF_ID".into(), e.id.clone()),
     ];
     if let Some(p) = peer {
         v.push(("SUPD_HANDOFF_PEER".into(), p.name.clone()));
@@ -289,10 +295,15 @@ pub fn reason(output: &[u8]) -> String {
 
 /// The job's HCL with only `group` left in it, its `count` set to 1: the
 /// failed instance alone, for a hook that submits it elsewhere (`nomad job
-/// run -`). Comments and layout of what is kept stay as written.
+/// run -`). Comments and layout of what is kept stay as written, but for
+/// the list of sensitive values supd keeps at the top: a hook never sees it.
 pub fn reduce_to_group(source: &str, group: &str) -> Result<String, ReduceError> {
     use hcl_edit::expr::Expression;
     use hcl_edit::structure::Structure;
+    let source = match source.strip_prefix(crate::jobspec::decode::SENSITIVE_MARK) {
+        Some(rest) => rest.split_once('\n').map_or("", |(_, after)| after),
+        None => source,
+    };
     let mut body = hcl_edit::parser::parse_body(source).map_err(ReduceError::Parse)?;
     let mut found = false;
     for mut s in body.iter_mut() {
@@ -354,6 +365,7 @@ mod tests {
     fn an_envelope_a_peer_would_refuse_for_its_size_is_not_sent() {
         let mut e = Envelope {
             version: VERSION,
+            id: "big/g/0/1".into(),
             job: "big".into(),
             source: String::new(),
             file: "big.hcl".into(),
@@ -447,7 +459,7 @@ mod tests {
                 "UserKnownHostsFile=/etc/supd/known_hosts",
                 "--",
                 "supd@b.example",
-                "supctl job run --handoff -"
+                "supctl handoff serve"
             ]
         );
     }
@@ -456,6 +468,7 @@ mod tests {
     fn envelopes_round_trip_and_bad_ones_say_why() {
         let e = Envelope {
             version: VERSION,
+            id: "web/g/2/1".into(),
             job: "web; rm -rf / $(x) 'q'".into(),
             source: "job \"x\" {}".into(),
             file: "x.hcl".into(),
@@ -478,10 +491,10 @@ mod tests {
         assert_eq!(h[0].time, SystemTime::UNIX_EPOCH + Duration::from_millis(1_800_000_000_250));
         let err = crate::error_chain(&Envelope::from_json(b"{").unwrap_err());
         assert!(err.starts_with("malformed hand-off envelope: EOF while parsing"), "{err}");
-        let mut v2 = e.clone();
-        v2.version = 2;
-        let err = Envelope::from_json(&serde_json::to_vec(&v2).unwrap()).unwrap_err().to_string();
-        assert!(err.contains("version 2 is not supported"), "{err}");
+        let mut v3 = e.clone();
+        v3.version = 3;
+        let err = Envelope::from_json(&serde_json::to_vec(&v3).unwrap()).unwrap_err().to_string();
+        assert!(err.contains("version 3 is not supported"), "{err}");
         let mut bad = e;
         bad.history[0].time = "yesterday".into();
         let err = Envelope::from_json(&serde_json::to_vec(&bad).unwrap()).unwrap_err().to_string();
@@ -492,6 +505,7 @@ mod tests {
     fn hook_variables_name_job_instance_attempt_and_peer() {
         let e = Envelope {
             version: VERSION,
+            id: "web/site/3/2".into(),
             job: "web".into(),
             source: String::new(),
             file: String::new(),
@@ -553,5 +567,9 @@ mod tests {
         assert_eq!(parsed.jobs[0].groups[0].name, "web");
         assert_eq!(parsed.jobs[0].groups[0].count, 1);
         assert!(reduce_to_group(src, "nope").unwrap_err().to_string().contains("no group \"nope\""));
+        // The list of sensitive values supd keeps on top stays with supd.
+        let marked = format!("{}[\"hunter2\"]\n{src}", crate::jobspec::decode::SENSITIVE_MARK);
+        let out = reduce_to_group(&marked, "db").unwrap();
+        assert!(!out.contains("hunter2") && out.contains("group \"db\""), "{out}");
     }
 }

@@ -38,6 +38,30 @@ pub struct Saved {
     /// Runs of parameterized jobs (`job dispatch`), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dispatched: Vec<DispatchedSaved>,
+    /// Copies of this host's work that peers still hold and must stop.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recalls: Vec<Recall>,
+    /// Hand-offs to this host it answered "unknown" to when asked to
+    /// settle them, or stopped: a late offer of one is refused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withdrawn: Vec<Withdrawn>,
+}
+
+/// A copy of this host's work that peer `peer` holds (or may) under
+/// hand-off `id`, to be stopped there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recall {
+    pub peer: String,
+    pub id: String,
+    /// The instance, for messages.
+    pub what: String,
+}
+
+/// A hand-off from `from` this host will never run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withdrawn {
+    pub from: String,
+    pub id: String,
 }
 
 /// One dispatched run: `JOB/dispatch-<unix time>-<id>`, the job as it was
@@ -92,6 +116,10 @@ pub struct InstanceSaved {
     pub handed_off_at: Option<String>,
     #[serde(default)]
     pub received_from: Option<String>,
+    /// The hand-off's ID: the one it was handed off under (with
+    /// `handed_off_to`), or received under (with `received_from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handoff_id: Option<String>,
 }
 
 impl InstanceSaved {
@@ -113,6 +141,7 @@ impl InstanceSaved {
             handed_off_to: None,
             handed_off_at: None,
             received_from,
+            handoff_id: None,
         }
     }
 }
@@ -483,7 +512,8 @@ fn sources(s: &mut Saved) -> impl Iterator<Item = &mut String> {
     let submitted = s.submitted.iter_mut().map(|x| &mut x.source);
     let launched = s.periodic.iter_mut().flat_map(|p| p.launched.iter_mut().map(|l| &mut l.source));
     let dispatched = s.dispatched.iter_mut().map(|d| &mut d.source);
-    submitted.chain(launched).chain(dispatched)
+    let received = s.received.iter_mut().map(|e| &mut e.source);
+    submitted.chain(launched).chain(dispatched).chain(received)
 }
 
 /// The state as written: each source that holds sensitive values (it
@@ -497,6 +527,7 @@ fn seal(dir: &Path, state: &Saved) -> std::io::Result<Option<Saved>> {
         s.submitted.iter().any(|x| x.source.starts_with(mark))
             || s.periodic.iter().flat_map(|p| &p.launched).any(|l| l.source.starts_with(mark))
             || s.dispatched.iter().any(|d| d.source.starts_with(mark))
+            || s.received.iter().any(|e| e.source.starts_with(mark))
     };
     let keep = dir.join(SENSITIVE_DIR);
     if !any(state) {
@@ -671,6 +702,7 @@ mod tests {
                 handed_off_to: Some("b".into()),
                 handed_off_at: Some("2026-11-28T00:00:00.000Z".into()),
                 received_from: None,
+                handoff_id: Some("web/g/1/1".into()),
             }],
             received: Vec::new(),
             journal_seq: 0,
@@ -685,6 +717,8 @@ mod tests {
                 meta: [("scene".to_string(), "kitchen".to_string())].into(),
                 payload: Some("aGk=".into()),
             }],
+            recalls: vec![Recall { peer: "b".into(), id: "web/g/1/1".into(), what: "web.g[1]".into() }],
+            withdrawn: vec![Withdrawn { from: "c".into(), id: "db/g/0/2".into() }],
         };
         save(dir.path(), &s).unwrap();
         assert_eq!(load(dir.path()).unwrap(), s);

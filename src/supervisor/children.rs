@@ -31,6 +31,10 @@ pub enum Owner {
         run: u64,
         inst: usize,
     },
+    /// A request to a peer about work handed to it (`remote::Remote`).
+    Remote {
+        ask: u64,
+    },
     /// The `change_script` of a task's template.
     ChangeScript {
         task: TaskKey,

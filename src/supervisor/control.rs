@@ -128,7 +128,7 @@ impl Supervisor {
                 self.logs(token, &target, stderr, lines, follow, all)
             }
             Request::Reload { dry_run } => self.reload(dry_run),
-            Request::Handoff { envelope } => self.handoff(envelope),
+            Request::Handoff { from, request } => self.handoff(&from, request),
             Request::DaemonReexec => self.daemon_reexec(token),
             Request::Shutdown => {
                 let uid = self.server.uid(token).map_or("?".to_string(), |u| u.to_string());
@@ -422,22 +422,23 @@ impl Supervisor {
         r
     }
 
-    /// `job run --handoff`: an instance a peer hands to this host.
-    fn handoff(&mut self, envelope: serde_json::Value) -> Response {
-        let envelope = match crate::handoff::Envelope::from_value(envelope) {
-            Ok(e) => e,
+    /// `handoff serve`: a peer's request about work it hands to this host.
+    fn handoff(&mut self, from: &str, request: serde_json::Value) -> Response {
+        let request = match crate::handoff::wire::Request::from_value(request) {
+            Ok(r) => r,
             Err(e) => return Response::refused(crate::error_chain(&e)),
         };
-        let what = format!("{}.{}[{}] from {}", envelope.job, envelope.group, envelope.index, envelope.origin);
-        match self.receive(envelope, false) {
-            Ok(m) => {
-                log::info!("hand-off of {what}: {m}");
-                Response::ok(vec![m])
+        let answer = self.serve(from, request);
+        if let Some(e) = &answer.error {
+            log::warn!("hand-off request from {from} refused: {e}");
+        }
+        match serde_json::to_string(&answer) {
+            Ok(text) => {
+                let mut r = Response::ok(Vec::new());
+                r.data = Some(text);
+                r
             }
-            Err(e) => {
-                log::warn!("hand-off of {what} refused: {e}");
-                Response::refused(e)
-            }
+            Err(e) => Response::refused(format!("cannot encode the answer: {e}")),
         }
     }
 

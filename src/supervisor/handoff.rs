@@ -37,6 +37,10 @@ impl Supervisor {
             return;
         }
         let quiet = match run.job.groups[i.group].reschedule {
+            _ if i.received_from.is_some() => Some(format!(
+                "handed to this node by {}, which decides where it goes next",
+                i.received_from.as_deref().unwrap_or_default()
+            )),
             None => Some(format!("{} jobs are not rescheduled", run.job.job_type)),
             Some(_) if self.cfg.handoff.command.is_none() && self.cfg.handoff.peers.is_empty() => {
                 Some("no peers to hand it to ([[peer]] or [handoff] command in supd.toml)".to_string())
@@ -55,7 +59,7 @@ impl Supervisor {
 
     /// Asks the policy about the next hand-off of a failed instance and
     /// schedules it, or leaves the instance failed with the reason.
-    fn plan_handoff(&mut self, serial: u64, inst: usize, ran_for: Duration) {
+    pub(super) fn plan_handoff(&mut self, serial: u64, inst: usize, ran_for: Duration) {
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         let Some(i) = run.instances.get(inst) else { return };
         let Some(policy) = run.job.groups[i.group].reschedule else { return };
@@ -74,14 +78,19 @@ impl Supervisor {
                 let message = format!("Handing it to a peer in {} (attempt {n}{of})", GoDuration(delay));
                 log::info!("{label}: {message}");
                 self.instance_event(serial, inst, "Rescheduling", message);
-                let Some(i) = self.instance_mut(serial, inst) else { return };
-                i.resched = Resched::Waiting { at: now + delay, delay };
-                i.resched_gen += 1;
-                let generation = i.resched_gen;
-                self.io.timers.arm(Instant::now() + delay, Timer::Handoff { run: serial, inst, generation });
+                self.wait_to_hand_off(serial, inst, delay, false);
             }
         }
         self.state_changed();
+    }
+
+    /// The next hand-off of the instance, after `delay`.
+    fn wait_to_hand_off(&mut self, serial: u64, inst: usize, delay: Duration, blocked: bool) {
+        let Some(i) = self.instance_mut(serial, inst) else { return };
+        i.resched = Resched::Waiting { at: SystemTime::now() + delay, delay, blocked };
+        i.resched_gen += 1;
+        let generation = i.resched_gen;
+        self.io.timers.arm(Instant::now() + delay, Timer::Handoff { run: serial, inst, generation });
     }
 
     /// The delay is over: try the peers, one after the other.
@@ -99,6 +108,12 @@ impl Supervisor {
         if i.resched_gen != generation {
             return;
         }
+        let id = handoff::wire::handoff_id(
+            &run.job.id,
+            &run.job.groups[i.group].name,
+            i.index,
+            handoff::made(&i.history) + 1,
+        );
         let order: Vec<Option<usize>> = if self.cfg.handoff.command.is_some() && self.cfg.handoff.peers.is_empty() {
             vec![None]
         } else {
@@ -118,6 +133,9 @@ impl Supervisor {
                 output: None,
                 timed_out: false,
                 refusals: Vec::new(),
+                id,
+                unsure: None,
+                asking: false,
             }));
         }
         self.try_peer(serial, inst);
@@ -141,8 +159,8 @@ impl Supervisor {
                 &i.history,
                 HistoryEntry::new(SystemTime::now(), &self.cfg.node.name, Some(&to), a.delay, &failure_reason(i)),
             );
-            let envelope = envelope_of(run, i, self.cfg.node.name.clone(), history);
-            let result = self.spawn_hook(&envelope, peer.as_ref());
+            let envelope = envelope_of(run, i, &run.job.id, a.id.clone(), self.cfg.node.name.clone(), history);
+            let result = self.spawn_hook(&envelope, peer.as_ref(), false);
             let label = i.name.clone();
             match result {
                 Ok((pid, output)) => {
@@ -154,13 +172,7 @@ impl Supervisor {
                     };
                     log::info!("{label}: {what} (pid {pid})");
                     self.instance_event(serial, inst, "Handing Off", what);
-                    self.children.own(pid, Owner::Handoff { run: serial, inst });
-                    let timeout = self.cfg.handoff.timeout;
-                    self.io.timers.arm(Instant::now() + timeout, Timer::HandoffTimeout { run: serial, inst, pid });
-                    if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
-                        a.pid = Some(pid);
-                        a.output = Some(output);
-                    }
+                    self.hook_started(serial, inst, pid, output);
                     return;
                 }
                 Err(reason) => {
@@ -168,6 +180,18 @@ impl Supervisor {
                     self.refused(serial, inst, &to, &reason);
                 }
             }
+        }
+    }
+
+    /// The attempt's hook runs: owned, timed, its output kept.
+    fn hook_started(&mut self, serial: u64, inst: usize, pid: Pid, output: std::fs::File) {
+        self.children.own(pid, Owner::Handoff { run: serial, inst });
+        let timeout = self.cfg.handoff.timeout;
+        self.io.timers.arm(Instant::now() + timeout, Timer::HandoffTimeout { run: serial, inst, pid });
+        if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
+            a.pid = Some(pid);
+            a.output = Some(output);
+            a.timed_out = false;
         }
     }
 
@@ -183,11 +207,13 @@ impl Supervisor {
     }
 
     /// Starts the hook with the envelope (or the reduced HCL) on its stdin
-    /// and its output in a memory file.
+    /// and its output in a memory file; over ssh, the offer of the
+    /// envelope, or (`asking`) the question what became of it.
     fn spawn_hook(
         &self,
         envelope: &Envelope,
         peer: Option<&crate::config::Peer>,
+        asking: bool,
     ) -> Result<(Pid, std::fs::File), String> {
         let h = &self.cfg.handoff;
         let (argv, input) = match &h.command {
@@ -203,48 +229,30 @@ impl Supervisor {
             }
             None => {
                 let peer = peer.ok_or("no peer to ssh to")?;
-                let input = envelope.encode().map_err(|e| format!("{e} — not sent"))?;
+                let protocol = handoff::wire::PROTOCOL;
+                let request = if asking {
+                    handoff::wire::Request::Status { protocol, ids: vec![envelope.id.clone()], settle: true }
+                } else {
+                    handoff::wire::Request::Offer { protocol, envelope: Box::new(envelope.clone()) }
+                };
+                let input = request.encode().map_err(|e| format!("{e} — not sent"))?;
                 (handoff::ssh_argv(peer, h.connect_timeout), input)
             }
         };
-        let mut stdin = process::memfd("supd-handoff-in").map_err(|e| format!("cannot hold the envelope: {e}"))?;
-        stdin.write_all(&input).and_then(|()| stdin.rewind()).map_err(|e| format!("cannot hold the envelope: {e}"))?;
-        let output =
-            process::memfd("supd-handoff-out").map_err(|e| format!("cannot capture the hook's output: {e}"))?;
-        let mut env = process::inherited_env();
-        env.retain(|(k, _)| !k.starts_with("SUPD_HANDOFF_"));
-        env.extend(handoff::hook_env(envelope, peer));
-        let spec = process::SpawnSpec {
-            program: argv[0].clone(),
-            args: argv[1..].to_vec(),
-            env,
-            work_dir: None,
-            user: None,
-            isolation: None,
-        };
-        use std::os::fd::AsFd;
-        let (input, out) = (process::Io::Fd(stdin.as_fd()), process::Io::Fd(output.as_fd()));
-        let pid = process::spawn_hook(&spec, input, out, process::Io::Fd(output.as_fd())).map_err(|e| e.to_string())?;
-        Ok((pid, output))
+        spawn_with(&argv, &input, handoff::hook_env(envelope, peer))
     }
 
     /// A hook ended: accepted, or on to the next peer.
     pub(super) fn on_hook_exit(&mut self, serial: u64, inst: usize, pid: Pid, exit: Exit) {
         let peers = self.cfg.handoff.peers.clone();
         let timeout = self.cfg.handoff.timeout;
-        let me = self.cfg.node.name.clone();
         let shutting_down = self.stopping();
         let Some(i) = self.instance_mut(serial, inst) else { return };
         let Resched::Trying(a) = &mut i.resched else { return };
         if a.pid != Some(pid) {
             return; // an attempt that was called off
         }
-        let mut output = Vec::new();
-        if let Some(mut f) = a.output.take() {
-            let len = f.metadata().map_or(0, |m| m.len());
-            let _ = f.seek(std::io::SeekFrom::Start(len.saturating_sub(MAX_HOOK_OUTPUT)));
-            let _ = f.read_to_end(&mut output);
-        }
+        let output = hook_output(a.output.take());
         a.pid = None;
         if shutting_down {
             // Killed because supd stops: the next supd takes it up again
@@ -253,38 +261,190 @@ impl Supervisor {
             return;
         }
         let target = a.order.get(a.pos).copied().flatten();
-        let (delay, timed_out) = (a.delay, a.timed_out);
+        let (timed_out, asking, unsure) = (a.timed_out, a.asking, a.unsure);
         let peer = target.and_then(|p| peers.get(p));
         let to = self.target_name(peer);
         let label = self.instance_label(serial, inst);
-        if exit.success() && !timed_out {
-            let policy = self.group_policy(serial, inst);
-            let Some(i) = self.instance_mut(serial, inst) else { return };
-            let reason = failure_reason(i);
-            let entry = HistoryEntry::new(SystemTime::now(), &me, Some(&to), delay, &reason);
-            i.history = handoff::carry(policy.as_ref(), &i.history, entry);
-            i.resched = Resched::HandedOff { peer: to.clone(), at: SystemTime::now() };
+        let how = || match exit {
+            _ if timed_out => format!("no answer within {}", GoDuration(timeout)),
+            Exit::Code(c) => format!("exit code {c}"),
+            Exit::Signal { signal: s, .. } => format!("signal {}", process::signal_name(s)),
+            Exit::Unknown => "an unknown end".to_string(),
+        };
+        if peer.is_none() || self.cfg.handoff.command.is_some() {
+            // A command: its exit status is its answer.
+            if exit.success() && !timed_out {
+                let said = handoff::reason(&output);
+                self.handed_off(serial, inst, &to, String::new(), None, &said);
+                return;
+            }
             let said = handoff::reason(&output);
-            let message = if said.is_empty() { format!("To {to}") } else { format!("To {to}: {said}") };
-            log::info!("{label}: handed off to {to}");
-            self.instance_event(serial, inst, "Handed Off", message);
-            self.state_changed();
+            let reason = if said.is_empty() || timed_out { how() } else { format!("{said} ({})", how()) };
+            log::warn!("{label}: {to} did not take it: {reason}");
+            self.refused(serial, inst, &to, &reason);
+            self.try_peer(serial, inst);
             return;
         }
-        let reason = if timed_out {
-            format!("no answer within {}", GoDuration(timeout))
-        } else {
-            let said = handoff::reason(&output);
-            let how = match exit {
-                Exit::Code(c) => format!("exit code {c}"),
-                Exit::Signal { signal: s, .. } => format!("signal {}", process::signal_name(s)),
-                Exit::Unknown => "an unknown end".to_string(),
-            };
-            if said.is_empty() { how } else { format!("{said} ({how})") }
+        let heard = handoff::wire::hear(&output);
+        let id = self.attempt_id(serial, inst);
+        let outcome = heard.answer.as_ref().and_then(|a| a.outcome(&id)).cloned();
+        let error = heard.answer.as_ref().and_then(|a| a.error.clone());
+        match (outcome, error) {
+            (Some(o), _) if o.state.taken() || (asking && o.state == handoff::wire::State::Failed) => {
+                self.handed_off(serial, inst, &to, id, Some(o.state), &o.message);
+            }
+            (Some(o), _) => {
+                let reason = match (asking, o.message.is_empty()) {
+                    (true, _) => format!(
+                        "it never took it (asked after {}: {}; withdrawn there)",
+                        unsure.and_then(|u| u.elapsed().ok()).map_or("a while".into(), |d| GoDuration(d).to_string()),
+                        o.state.as_str()
+                    ),
+                    (false, true) => o.state.as_str().to_string(),
+                    (false, false) => o.message,
+                };
+                log::warn!("{label}: {to} did not take it: {reason}");
+                self.refused(serial, inst, &to, &reason);
+                self.try_peer(serial, inst);
+            }
+            (None, Some(error)) => {
+                log::warn!("{label}: {to} did not take it: {error}");
+                self.refused(serial, inst, &to, &error);
+                self.try_peer(serial, inst);
+            }
+            (None, None) if heard.hello || asking => {
+                // The request may have reached the peer's supd: what became
+                // of it is asked before any other peer is tried.
+                let said = handoff::reason(&output);
+                let why = if said.is_empty() { how() } else { format!("{said} ({})", how()) };
+                self.unsure(serial, inst, &to, target, &why);
+            }
+            (None, None) => {
+                // Nothing reached a supd there (ssh could not connect or log
+                // in): a refusal.
+                let said = handoff::reason(&output);
+                let reason = if said.is_empty() { how() } else { format!("{said} ({})", how()) };
+                log::warn!("{label}: {to} did not take it: {reason}");
+                self.refused(serial, inst, &to, &reason);
+                self.try_peer(serial, inst);
+            }
+        }
+    }
+
+    fn attempt_id(&self, serial: u64, inst: usize) -> String {
+        let i = self.jobs.runs.get(&serial).and_then(|r| r.instances.get(inst));
+        match i.map(|i| &i.resched) {
+            Some(Resched::Trying(a)) => a.id.clone(),
+            _ => String::new(),
+        }
+    }
+
+    /// A peer took the instance: it is handed off, and the history says so.
+    fn handed_off(
+        &mut self,
+        serial: u64,
+        inst: usize,
+        to: &str,
+        id: String,
+        state: Option<handoff::wire::State>,
+        said: &str,
+    ) {
+        let me = self.cfg.node.name.clone();
+        let policy = self.group_policy(serial, inst);
+        let label = self.instance_label(serial, inst);
+        let Some(i) = self.instance_mut(serial, inst) else { return };
+        let Resched::Trying(a) = &i.resched else { return };
+        let delay = a.delay;
+        let reason = failure_reason(i);
+        let entry = HistoryEntry::new(SystemTime::now(), &me, Some(to), delay, &reason);
+        i.history = handoff::carry(policy.as_ref(), &i.history, entry);
+        let remote = super::task::Remote {
+            state,
+            message: said.to_string(),
+            checked: state.map(|_| SystemTime::now()),
+            unreachable: None,
         };
-        log::warn!("{label}: {to} did not take it: {reason}");
-        self.refused(serial, inst, &to, &reason);
-        self.try_peer(serial, inst);
+        i.resched = Resched::HandedOff { peer: to.to_string(), at: SystemTime::now(), id, remote };
+        let message = if said.is_empty() { format!("To {to}") } else { format!("To {to}: {said}") };
+        log::info!("{label}: handed off to {to}");
+        self.instance_event(serial, inst, "Handed Off", message);
+        self.state_changed();
+        self.poll_soon();
+    }
+
+    /// The peer may have taken the instance but did not say: ask it (again,
+    /// after a while), and try no other peer meanwhile — unless it stays
+    /// silent past `[handoff] lost_after`: then the next peer is tried, and
+    /// the silent one is told to stop its copy once it answers again.
+    fn unsure(&mut self, serial: u64, inst: usize, to: &str, target: Option<usize>, why: &str) {
+        let lost_after = self.cfg.handoff.lost_after;
+        let label = self.instance_label(serial, inst);
+        let Some(i) = self.instance_mut(serial, inst) else { return };
+        let Resched::Trying(a) = &mut i.resched else { return };
+        let first = a.unsure.is_none();
+        let since = *a.unsure.get_or_insert_with(SystemTime::now);
+        let id = a.id.clone();
+        let silent = since.elapsed().unwrap_or_default();
+        if silent >= lost_after {
+            let reason = format!(
+                "no answer for {} ({why}); a copy it may have started is stopped once it answers",
+                GoDuration(silent)
+            );
+            log::warn!("{label}: {to}: {reason}");
+            if let Some(name) = target.and_then(|p| self.cfg.handoff.peers.get(p)).map(|p| p.name.clone()) {
+                self.recall(&name, &id, &label);
+            }
+            if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
+                a.unsure = None;
+                a.asking = false;
+            }
+            self.refused(serial, inst, to, &reason);
+            self.try_peer(serial, inst);
+            return;
+        }
+        a.asking = true;
+        let generation = i.resched_gen;
+        if first {
+            log::warn!("{label}: {to} heard the offer but did not answer ({why}): asking it what became of it");
+            self.instance_event(
+                serial,
+                inst,
+                "Hand-off Unknown",
+                format!("{to} did not answer ({why}): asking it before any other peer is tried"),
+            );
+            self.ask_peer(serial, inst, generation);
+        } else {
+            // Asked and still no answer: again after a while.
+            let again = self.cfg.handoff.timeout.min(Duration::from_secs(10));
+            self.io.timers.arm(Instant::now() + again, Timer::HandoffAsk { run: serial, inst, generation });
+        }
+        self.state_changed();
+    }
+
+    /// Asks the current peer of the attempt what became of the offer.
+    pub(super) fn ask_peer(&mut self, serial: u64, inst: usize, generation: u64) {
+        if self.stopping() {
+            return;
+        }
+        let Some(run) = self.jobs.runs.get(&serial) else { return };
+        let Some(i) = run.instances.get(inst) else { return };
+        let Resched::Trying(a) = &i.resched else { return };
+        if i.resched_gen != generation || !a.asking || a.pid.is_some() {
+            return;
+        }
+        let Some(peer) = a.order.get(a.pos).copied().flatten().and_then(|p| self.cfg.handoff.peers.get(p)).cloned()
+        else {
+            return;
+        };
+        let envelope = envelope_of(run, i, &run.job.id, a.id.clone(), self.cfg.node.name.clone(), i.history.clone());
+        match self.spawn_hook(&envelope, Some(&peer), true) {
+            Ok((pid, output)) => self.hook_started(serial, inst, pid, output),
+            Err(e) => {
+                log::warn!("{}: cannot ask {} about it: {e}", i.name, peer.name);
+                let again = self.cfg.handoff.timeout.min(Duration::from_secs(10));
+                self.io.timers.arm(Instant::now() + again, Timer::HandoffAsk { run: serial, inst, generation });
+            }
+        }
     }
 
     /// A peer did not take the instance (its hook could not start, failed
@@ -295,6 +455,8 @@ impl Supervisor {
             a.refusals.push(format!("{to}: {reason}"));
             a.pos += 1;
             a.timed_out = false;
+            a.asking = false;
+            a.unsure = None;
         }
     }
 
@@ -317,37 +479,49 @@ impl Supervisor {
         let _ = process::signal_group(pid, Signal::SIGKILL);
     }
 
-    /// No peer took the instance: that was one attempt; the policy says
-    /// when the next one is.
+    /// No peer took the instance: no attempt is spent (Nomad's blocked
+    /// evaluation waits for capacity); the peers are tried again after the
+    /// delay, which grows by the policy's function up to its `max_delay`.
     fn nobody_took_it(&mut self, serial: u64, inst: usize) {
-        let me = self.cfg.node.name.clone();
         let policy = self.group_policy(serial, inst);
         let Some(i) = self.instance_mut(serial, inst) else { return };
         let Resched::Trying(a) = std::mem::take(&mut i.resched) else { return };
-        let reason = format!("no peer took it ({})", a.refusals.join("; "));
-        let entry = HistoryEntry::new(SystemTime::now(), &me, None, a.delay, &reason);
-        i.history = handoff::carry(policy.as_ref(), &i.history, entry);
-        self.instance_event(serial, inst, "Hand-off Failed", reason);
-        // It has not run since: no reset of the backoff for a long run.
-        self.plan_handoff(serial, inst, Duration::ZERO);
+        let next = match policy {
+            Some(p) if p.delay_function != crate::jobspec::model::DelayFunction::Constant => {
+                a.delay.saturating_mul(2).min(p.max_delay.max(p.delay)).max(p.delay)
+            }
+            Some(p) => p.delay,
+            None => a.delay,
+        };
+        let reason = format!(
+            "no peer took it ({}); trying again in {}, no reschedule attempt spent",
+            a.refusals.join("; "),
+            GoDuration(next)
+        );
+        log::warn!("{}: {reason}", i.name);
+        self.instance_event(serial, inst, "Hand-off Blocked", reason);
+        self.wait_to_hand_off(serial, inst, next, true);
+        self.state_changed();
     }
 
     /// Kills the hooks in flight (supd is stopping).
     pub(super) fn kill_hooks(&mut self) {
-        for pid in self.children.owned_by(|o| matches!(o, Owner::Handoff { .. })) {
+        for pid in self.children.owned_by(|o| matches!(o, Owner::Handoff { .. } | Owner::Remote { .. })) {
             let _ = process::signal_group(pid, Signal::SIGKILL);
         }
     }
 
     /// Makes a handed-off (or failed) instance run here again, afresh:
-    /// new restart budgets, and the given history.
+    /// new restart budgets, and the given history. A copy a peer holds (or
+    /// may hold) is stopped there.
     pub(super) fn reset_instance(
         &mut self,
         serial: u64,
         inst: usize,
         history: Vec<HistoryEntry>,
-        received_from: Option<String>,
+        received: Option<(String, String)>,
     ) {
+        self.recall_instance(serial, inst);
         let Some(run) = self.jobs.runs.get_mut(&serial) else { return };
         let job_type = run.job.job_type;
         let Some(i) = run.instances.get_mut(inst) else { return };
@@ -362,7 +536,10 @@ impl Supervisor {
         i.resched = Resched::Idle;
         i.resched_gen += 1;
         i.history = history;
-        i.received_from = received_from;
+        (i.received_from, i.received_id) = match received {
+            Some((from, id)) => (Some(from), id),
+            None => (None, String::new()),
+        };
         i.placed_at = None;
         i.winding_down = false;
         for t in &mut i.tasks {
@@ -376,6 +553,28 @@ impl Supervisor {
         }
         self.state_changed();
         self.advance(serial, inst);
+    }
+
+    /// The instance no longer goes (or stays) where it was handed: the
+    /// peer that holds it, or may, is told to stop its copy.
+    pub(super) fn recall_instance(&mut self, serial: u64, inst: usize) {
+        let Some(i) = self.jobs.runs.get(&serial).and_then(|r| r.instances.get(inst)) else { return };
+        let label = i.name.clone();
+        let (peer, id) = match &i.resched {
+            Resched::HandedOff { peer, id, .. } if !id.is_empty() => (peer.clone(), id.clone()),
+            Resched::Trying(a) if a.unsure.is_some() || (a.pid.is_some() && !a.asking) => {
+                let Some(p) = a.order.get(a.pos).copied().flatten().and_then(|p| self.cfg.handoff.peers.get(p)) else {
+                    return;
+                };
+                if self.cfg.handoff.command.is_some() {
+                    return;
+                }
+                (p.name.clone(), a.id.clone())
+            }
+            _ => return,
+        };
+        self.instance_event(serial, inst, "Recalling", format!("Stopping its copy on {peer}"));
+        self.recall(&peer, &id, &label);
     }
 
     /// `supctl job run` of an unchanged job: what was handed off runs here
@@ -403,14 +602,15 @@ impl Supervisor {
     }
 
     /// Runs an instance a peer handed over (or, `restoring`, one this host
-    /// had accepted before supd restarted). Returns what happened, or why
+    /// had accepted before supd restarted). The envelope's `origin` is the
+    /// peer the request came from, checked. Returns what happened, or why
     /// this host refuses.
     pub(super) fn receive(&mut self, envelope: Envelope, restoring: bool) -> Result<String, String> {
         let (job, gi) = self.admit(&envelope, restoring)?;
         let node = self.cfg.node.name.clone();
         let name = format!("{}.{}[{}]", job.id, envelope.group, envelope.index);
         let key = (job.id.clone(), envelope.group.clone(), envelope.index);
-        let incoming = crate::state::InstanceSaved::new(
+        let mut incoming = crate::state::InstanceSaved::new(
             &job.id,
             &envelope.group,
             envelope.index,
@@ -418,6 +618,7 @@ impl Supervisor {
             envelope.history.clone(),
             Some(envelope.origin.clone()),
         );
+        incoming.handoff_id = Some(envelope.id.clone());
         let Some(&serial) = self.jobs.current.get(&job.id) else {
             if restoring {
                 self.reports.store.unclaimed.instances.entry(key).or_insert(incoming);
@@ -432,10 +633,7 @@ impl Supervisor {
         let Some(run) = self.jobs.runs.get(&serial) else { return Err("internal: job without a run".into()) };
         if run.job.source != job.source {
             if !run.received {
-                return Err(format!(
-                    "another version of job {:?} runs on node {node} (from {}); not replacing it with a copy handed off by {}",
-                    job.id, run.origin, envelope.origin
-                ));
+                return Err(format!("internal: job {:?} on node {node} is not one handed in", job.id));
             }
             self.reports.store.unclaimed.instances.insert(key, incoming);
             self.receive_new_version(serial, job, &envelope);
@@ -446,7 +644,9 @@ impl Supervisor {
 
     /// The checks before anything of a handed-off instance runs: this host
     /// accepts work, the job is valid and has that instance, it may run
-    /// here, fits, and was not stopped by this host's operator.
+    /// here (placement, and what this host lets peers run), fits, and was
+    /// not stopped by this host's operator. The job comes back with the ID
+    /// it runs under here: `JOB@ORIGIN`, so that two origins never share one.
     fn admit(&self, envelope: &Envelope, restoring: bool) -> Result<(crate::jobspec::Job, usize), String> {
         let node = self.cfg.node.name.clone();
         if !restoring && !self.cfg.handoff.accept {
@@ -457,29 +657,25 @@ impl Supervisor {
         if self.stopping() {
             return Err(format!("supd on node {node} is shutting down"));
         }
-        // Work comes only from the peers this node knows (its [[peer]]
-        // entries), never from a name an envelope made up or from itself.
-        if !restoring {
-            if envelope.origin == node {
-                return Err(format!("the envelope names node {node} itself as its origin — refused"));
-            }
-            if !self.cfg.handoff.peers.iter().any(|p| p.name == envelope.origin) {
-                return Err(format!(
-                    "node {node} takes hand-offs only from its [[peer]] entries, and {:?} is none of them — add it as a [[peer]] in supd.toml if it is one",
-                    envelope.origin
-                ));
-            }
-        }
         let parsed = crate::jobspec::parse_str(&envelope.file, &envelope.source);
         if !parsed.is_valid() {
             let errors: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
             return Err(format!("the handed-off job is not valid here: {}", errors.join("; ")));
         }
-        let Some(job) = parsed.jobs.into_iter().find(|j| j.id == envelope.job) else {
+        let Some(mut job) = parsed.jobs.into_iter().find(|j| j.id == envelope.job) else {
             return Err(format!("the envelope's HCL defines no job {:?}", envelope.job));
         };
+        job.id = received_job_id(&envelope.job, &envelope.origin);
+        if let Some(why) = crate::names::problem(crate::names::Kind::Job, &job.id) {
+            return Err(format!("{why} (the job runs here as JOB@ORIGIN)"));
+        }
+        for g in &job.groups {
+            if let Some(why) = g.tasks.iter().find_map(|t| crate::names::together_problem(&job.id, &g.name, &t.name)) {
+                return Err(format!("{why} (the job runs here as {:?})", job.id));
+            }
+        }
         let Some(gi) = job.groups.iter().position(|g| g.name == envelope.group) else {
-            return Err(format!("job {:?} has no group {:?}", job.id, envelope.group));
+            return Err(format!("job {:?} has no group {:?}", envelope.job, envelope.group));
         };
         if envelope.index >= job.groups[gi].count {
             return Err(format!("group {:?} has no instance {}", envelope.group, envelope.index));
@@ -488,12 +684,15 @@ impl Supervisor {
             return Err(why);
         }
         if !restoring {
+            if let Some(why) = policy_refusal(&self.cfg.handoff, &node, &envelope.origin, &job.groups[gi]) {
+                return Err(why);
+            }
             self.fits_here(&job, gi, envelope.index)?;
         }
         if !restoring && self.jobs.stopped.contains(&job.id) {
             return Err(format!(
-                "job {:?} was stopped on node {node} by its operator (`supctl job run` there runs it again)",
-                job.id
+                "job {:?} was stopped on node {node} by its operator (`supctl job start {}` there runs it again)",
+                job.id, job.id
             ));
         }
         Ok((job, gi))
@@ -505,20 +704,19 @@ impl Supervisor {
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         let digest = crate::state::digest(&job.source);
         let mut only = Vec::new();
-        for i in &run.instances {
+        for i in run.instances.iter().filter(|i| !i.removed) {
             let g = run.job.groups[i.group].name.clone();
             if (g.as_str(), i.index) != (envelope.group.as_str(), envelope.index) {
-                self.reports.store.unclaimed.instances.insert(
-                    (job.id.clone(), g.clone(), i.index),
-                    crate::state::InstanceSaved::new(
-                        &job.id,
-                        &g,
-                        i.index,
-                        digest,
-                        i.history.clone(),
-                        i.received_from.clone(),
-                    ),
+                let mut saved = crate::state::InstanceSaved::new(
+                    &job.id,
+                    &g,
+                    i.index,
+                    digest,
+                    i.history.clone(),
+                    i.received_from.clone(),
                 );
+                saved.handoff_id = Some(i.received_id.clone());
+                self.reports.store.unclaimed.instances.insert((job.id.clone(), g.clone(), i.index), saved);
                 if job.groups.iter().any(|x| x.name == g && i.index < x.count) {
                     only.push((g, i.index));
                 }
@@ -529,8 +727,9 @@ impl Supervisor {
         self.received_event(envelope);
     }
 
-    /// An instance of a version this host already runs for peers: updated
-    /// if it runs, run again if it ended, added if it is new here.
+    /// An instance of a version this host already runs for a peer: a newer
+    /// hand-off of one it runs takes it over, one that ended runs again,
+    /// one new here is added.
     fn receive_instance(
         &mut self,
         serial: u64,
@@ -543,22 +742,23 @@ impl Supervisor {
         let node = self.cfg.node.name.clone();
         let name = format!("{}.{}[{}]", job.id, envelope.group, envelope.index);
         let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
-        if let Some(ii) = run.instances.iter().position(|i| i.group == gi && i.index == envelope.index) {
+        if let Some(ii) = run.instances.iter().position(|i| !i.removed && i.group == gi && i.index == envelope.index) {
             let i = &mut run.instances[ii];
             if i.is_live() {
                 i.history = envelope.history.clone();
-                i.received_from = Some(envelope.origin.clone());
+                i.received_id = envelope.id.clone();
                 self.state_changed();
-                return Ok(format!("{name} already runs on node {node}; its history is updated"));
+                return Ok(format!("{name} already runs on node {node}; it goes on as hand-off {}", envelope.id));
             }
-            self.reset_instance(serial, ii, envelope.history.clone(), Some(envelope.origin.clone()));
+            let received = Some((envelope.origin.clone(), envelope.id.clone()));
+            self.reset_instance(serial, ii, envelope.history.clone(), received);
             self.received_event(envelope);
             return Ok(format!("accepted: {name} runs on node {node} again"));
         }
         if !run.received {
             return Err(format!("internal: job {:?} lacks instance {name}", job.id));
         }
-        // One more instance of work this host already runs for peers.
+        // One more instance of work this host already runs for the peer.
         self.reports.store.unclaimed.instances.insert(key, incoming);
         let instance = self.new_instance(job, gi, envelope.index);
         let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
@@ -579,7 +779,7 @@ impl Supervisor {
         if let Some(run) = self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s))
             && !run.stopped
         {
-            for i in &run.instances {
+            for i in run.instances.iter().filter(|i| !i.removed) {
                 let same = run.job.groups[i.group].name == job.groups[gi].name && i.index == index;
                 if same || i.tasks.iter().all(|t| t.state == State::Dead) {
                     continue;
@@ -600,10 +800,13 @@ impl Supervisor {
     }
 
     fn received_event(&mut self, e: &Envelope) {
-        let Some(&serial) = self.jobs.current.get(&e.job) else { return };
+        let id = received_job_id(&e.job, &e.origin);
+        let Some(&serial) = self.jobs.current.get(&id) else { return };
         let Some(run) = self.jobs.runs.get(&serial) else { return };
-        let Some(inst) =
-            run.instances.iter().position(|i| run.job.groups[i.group].name == e.group && i.index == e.index)
+        let Some(inst) = run
+            .instances
+            .iter()
+            .position(|i| !i.removed && run.job.groups[i.group].name == e.group && i.index == e.index)
         else {
             return;
         };
@@ -616,12 +819,17 @@ impl Supervisor {
     pub(super) fn received_envelopes(&self, run: &JobRun) -> Vec<Envelope> {
         run.instances
             .iter()
-            .map(|i| envelope_of(run, i, i.received_from.clone().unwrap_or_default(), i.history.clone()))
+            .filter(|i| !i.removed)
+            .map(|i| {
+                let origin = i.received_from.clone().unwrap_or_default();
+                let job = run.job.id.strip_suffix(&format!("@{origin}")).unwrap_or(&run.job.id).to_string();
+                envelope_of(run, i, &job, i.received_id.clone(), origin, i.history.clone())
+            })
             .collect()
     }
 
     /// An event on every task of an instance.
-    fn instance_event(&mut self, serial: u64, inst: usize, kind: &'static str, message: String) {
+    pub(super) fn instance_event(&mut self, serial: u64, inst: usize, kind: &'static str, message: String) {
         if let Some(i) = self.instance_mut(serial, inst) {
             for t in &mut i.tasks {
                 t.push_event(kind, message.clone());
@@ -643,11 +851,64 @@ impl Supervisor {
     }
 }
 
-/// The envelope that carries an instance, from `origin`, with `history`.
-fn envelope_of(run: &JobRun, i: &Instance, origin: String, history: Vec<HistoryEntry>) -> Envelope {
+/// Runs a hook (`argv`, no shell) with `input` on its stdin (from a memory
+/// file) and its output captured in another, in its own process group.
+pub(super) fn spawn_with(
+    argv: &[String],
+    input: &[u8],
+    vars: Vec<(String, String)>,
+) -> Result<(Pid, std::fs::File), String> {
+    let (program, args) = argv.split_first().ok_or("no program to run")?;
+    let mut stdin = process::memfd("supd-handoff-in").map_err(|e| format!("cannot hold the request: {e}"))?;
+    stdin.write_all(input).and_then(|()| stdin.rewind()).map_err(|e| format!("cannot hold the request: {e}"))?;
+    let output = process::memfd("supd-handoff-out").map_err(|e| format!("cannot capture the hook's output: {e}"))?;
+    let mut env = process::inherited_env();
+    env.retain(|(k, _)| !k.starts_with("SUPD_HANDOFF_"));
+    env.extend(vars);
+    let spec = process::SpawnSpec {
+        program: program.clone(),
+        args: args.to_vec(),
+        env,
+        work_dir: None,
+        user: None,
+        isolation: None,
+    };
+    use std::os::fd::AsFd;
+    let (input, out) = (process::Io::Fd(stdin.as_fd()), process::Io::Fd(output.as_fd()));
+    let pid = process::spawn_hook(&spec, input, out, process::Io::Fd(output.as_fd())).map_err(|e| e.to_string())?;
+    Ok((pid, output))
+}
+
+/// The last `MAX_HOOK_OUTPUT` bytes a hook wrote.
+pub(super) fn hook_output(f: Option<std::fs::File>) -> Vec<u8> {
+    let mut output = Vec::new();
+    if let Some(mut f) = f {
+        let len = f.metadata().map_or(0, |m| m.len());
+        let _ = f.seek(std::io::SeekFrom::Start(len.saturating_sub(MAX_HOOK_OUTPUT)));
+        let _ = f.read_to_end(&mut output);
+    }
+    output
+}
+
+/// The ID a job handed in by `origin` runs under here.
+pub(super) fn received_job_id(job: &str, origin: &str) -> String {
+    format!("{job}@{origin}")
+}
+
+/// The envelope that carries an instance of job `job` (its ID at the
+/// origin), hand-off `id`, from `origin`, with `history`.
+fn envelope_of(
+    run: &JobRun,
+    i: &Instance,
+    job: &str,
+    id: String,
+    origin: String,
+    history: Vec<HistoryEntry>,
+) -> Envelope {
     Envelope {
         version: handoff::VERSION,
-        job: run.job.id.clone(),
+        id,
+        job: job.to_string(),
         source: run.job.source.clone(),
         file: run.origin.clone(),
         group: run.job.groups[i.group].name.clone(),
@@ -660,9 +921,12 @@ fn envelope_of(run: &JobRun, i: &Instance, origin: String, history: Vec<HistoryE
 
 /// What a previous supd knew of an instance's hand-offs, if anything.
 pub(super) fn saved_instance(run: &JobRun, i: &Instance, digest: u64) -> Option<crate::state::InstanceSaved> {
-    let handed = match &i.resched {
-        Resched::HandedOff { peer, at } => Some((peer.clone(), crate::timefmt::rfc3339(*at))),
-        _ => None,
+    let (handed, handoff_id) = match &i.resched {
+        Resched::HandedOff { peer, at, id, .. } => {
+            (Some((peer.clone(), crate::timefmt::rfc3339(*at))), Some(id.clone()).filter(|id| !id.is_empty()))
+        }
+        _ if i.received_from.is_some() => (None, Some(i.received_id.clone())),
+        _ => (None, None),
     };
     if i.history.is_empty() && handed.is_none() && i.received_from.is_none() {
         return None;
@@ -676,6 +940,7 @@ pub(super) fn saved_instance(run: &JobRun, i: &Instance, digest: u64) -> Option<
         i.received_from.clone(),
     );
     (saved.handed_off_to, saved.handed_off_at) = handed.unzip();
+    saved.handoff_id = handoff_id;
     Some(saved)
 }
 
@@ -684,6 +949,10 @@ pub(super) fn saved_instance(run: &JobRun, i: &Instance, digest: u64) -> Option<
 pub(super) fn restore_instance(i: &mut Instance, s: crate::state::InstanceSaved) {
     i.history = s.history;
     i.received_from = s.received_from;
+    let id = s.handoff_id.unwrap_or_default();
+    if i.received_from.is_some() {
+        i.received_id.clone_from(&id);
+    }
     if let Some(peer) = s.handed_off_to {
         let at = s.handed_off_at.as_deref().and_then(crate::timefmt::parse_rfc3339).unwrap_or_else(SystemTime::now);
         for t in &mut i.tasks {
@@ -691,13 +960,13 @@ pub(super) fn restore_instance(i: &mut Instance, s: crate::state::InstanceSaved)
             t.launched = true;
             t.push_event("Handed Off", format!("To {peer}, before supd restarted"));
         }
-        i.resched = Resched::HandedOff { peer, at };
+        i.resched = Resched::HandedOff { peer, at, id, remote: super::task::Remote::default() };
     }
 }
 
 /// Why an instance failed, for the history: its first failed task and
 /// that task's last word.
-fn failure_reason(i: &Instance) -> String {
+pub(super) fn failure_reason(i: &Instance) -> String {
     let Some(t) = i.tasks.iter().find(|t| t.failed) else { return "the instance failed".into() };
     let last = t
         .events
@@ -706,6 +975,44 @@ fn failure_reason(i: &Instance) -> String {
         .find(|e| matches!(e.kind, "Not Restarting" | "Driver Failure" | "Terminated"))
         .map_or(String::new(), |e| format!(": {}", e.message));
     format!("task {:?} failed{last}", t.spec.name)
+}
+
+/// Why this node does not let `origin` run this group here, if it does
+/// not: the drivers, users, and `raw_exec` as root its `[handoff]` allows.
+fn policy_refusal(
+    h: &crate::config::HandoffSettings,
+    node: &str,
+    origin: &str,
+    group: &crate::jobspec::model::Group,
+) -> Option<String> {
+    for t in &group.tasks {
+        let driver = t.driver.as_str();
+        if let Some(allowed) = h.drivers.as_ref().filter(|d| !d.iter().any(|x| x == driver)) {
+            return Some(format!(
+                "node {node} does not run {driver} tasks for peers (task {:?}; [handoff] drivers = {allowed:?})",
+                t.name
+            ));
+        }
+        let user = t.user.as_deref().filter(|u| !u.is_empty());
+        let root = matches!(user, None | Some("root") | Some("0"));
+        if t.driver == crate::jobspec::model::Driver::RawExec && root && !h.raw_exec_as_root {
+            return Some(format!(
+                "node {node} does not run a peer's raw_exec task as root (task {:?} from {origin} has {}) — give the task a `user`, or set raw_exec_as_root = true under [handoff] on {node}",
+                t.name,
+                user.map_or("no user".to_string(), |u| format!("user = {u:?}"))
+            ));
+        }
+        if let Some(users) = &h.users {
+            let name = user.unwrap_or("root");
+            if !users.iter().any(|u| u == name) {
+                return Some(format!(
+                    "node {node} does not run a peer's tasks as {name:?} (task {:?}; [handoff] users = {users:?})",
+                    t.name
+                ));
+            }
+        }
+    }
+    None
 }
 
 /// Why this node cannot run a group of the job: its datacenter, or a

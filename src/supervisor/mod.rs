@@ -27,6 +27,7 @@ mod periodic;
 mod persist;
 pub mod reexec;
 mod reload;
+mod remote;
 mod resources;
 mod rng;
 mod run;
@@ -193,6 +194,7 @@ impl Supervisor {
                 warmer,
                 spawner: None,
                 resumed: None,
+                remote: remote::Remote::default(),
             },
         };
         if let Some(mut carry) = carry {
@@ -392,6 +394,7 @@ impl Supervisor {
                 Owner::Check(key) => self.on_script_exit(key, pid, exit),
                 Owner::Discarded => {}
                 Owner::Handoff { run, inst } => self.on_hook_exit(run, inst, pid, exit),
+                Owner::Remote { ask } => self.on_remote_exit(ask, exit),
                 Owner::ChangeScript { task, template } => self.on_change_script_exit(task, template, pid, exit),
             }
         }

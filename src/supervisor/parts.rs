@@ -4,7 +4,9 @@
 //! names the groups.
 
 use super::{Timers, Watches};
-use super::{cgroups, containers, metrics, output, parsing, periodic, persist, reexec, rng, setup, spawner, warm};
+use super::{
+    cgroups, containers, metrics, output, parsing, periodic, persist, reexec, remote, rng, setup, spawner, warm,
+};
 use mio::Poll;
 use signal_hook_mio::v1_0::Signals;
 
@@ -53,4 +55,7 @@ pub(super) struct Pending {
     pub(super) spawner: Option<spawner::Spawner>,
     /// After a re-exec, until bring-up is done: who to answer, what was kept.
     pub(super) resumed: Option<reexec::Resumed>,
+    /// Requests to peers about handed-off work, recalls owed, hand-offs
+    /// withdrawn here.
+    pub(super) remote: remote::Remote,
 }

@@ -156,6 +156,8 @@ impl Supervisor {
         for i in saved.instances {
             self.reports.store.unclaimed.instances.insert((i.job.clone(), i.group.clone(), i.index), i);
         }
+        self.pending.remote.recalls = saved.recalls;
+        self.pending.remote.withdrawn = saved.withdrawn.into();
         // Launched runs find their tasks' saved states, and the periodic
         // jobs submitted next their last launch.
         self.restore_periodic(saved.periodic);
@@ -184,6 +186,8 @@ impl Supervisor {
                 log::error!("a handed-off instance no longer runs here: {e}");
             }
         }
+        // Work handed off before: its peers are asked about it soon.
+        self.arm_poll(Duration::from_secs(1));
     }
 
     /// Once every job is in: processes a previous supd left for jobs that
@@ -326,6 +330,8 @@ impl Supervisor {
         saved.stopped = self.jobs.stopped.iter().cloned().collect();
         saved.periodic = self.periodic_saved();
         saved.dispatched = self.dispatched_saved();
+        saved.recalls.clone_from(&self.pending.remote.recalls);
+        saved.withdrawn = self.pending.remote.withdrawn.iter().cloned().collect();
         let (now_i, now_w) = (Instant::now(), SystemTime::now());
         // Journal records after this save append to what it holds.
         for run in self.jobs.runs.values() {

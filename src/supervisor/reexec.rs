@@ -385,7 +385,11 @@ impl Supervisor {
                 }
             }
         }
-        if !self.children.owned_by(|o| matches!(o, super::Owner::Handoff { .. })).is_empty() {
+        if !self
+            .children
+            .owned_by(|o| matches!(o, super::Owner::Handoff { .. } | super::Owner::Remote { .. }))
+            .is_empty()
+        {
             return Some("a hand-off hook runs; try again once it has ended".into());
         }
         if self.io.timers.due_at(|t| matches!(t, Timer::TemplateChange { .. })).is_some() {

@@ -367,6 +367,7 @@ impl Supervisor {
             placed_at: None,
             history: Vec::new(),
             received_from: None,
+            received_id: String::new(),
             resched: super::task::Resched::Idle,
             resched_gen: 0,
             description: None,
@@ -394,6 +395,8 @@ impl Supervisor {
         }
         let n = self.jobs.runs.get(&serial).map_or(0, |r| r.instances.len());
         for inst in 0..n {
+            // A copy handed to a peer stops there too.
+            self.recall_instance(serial, inst);
             self.wind_down(serial, inst, None);
         }
         true

@@ -104,8 +104,8 @@ enum Phase {
 enum BodyOf {
     /// The HCL of `job run`, with the name it was submitted under.
     Job { file: String, plan: bool },
-    /// A peer's hand-off envelope (JSON).
-    Handoff,
+    /// A peer's hand-off request (JSON), and the peer it comes from.
+    Handoff { from: String },
 }
 
 struct Client {
@@ -533,19 +533,19 @@ impl ControlServer {
                             let data = rest[..rest.len().min(want)].to_vec();
                             c.phase = Phase::Body { of: BodyOf::Job { file, plan }, want, data };
                         }
-                        Ok((Request::Handoff { .. }, Some(len))) => {
-                            // The envelope carries the job's source: as
-                            // large as a job file, and a little more.
-                            if len > MAX_BODY + MAX_LINE as u64 {
+                        Ok((Request::Handoff { from, .. }, Some(len))) => {
+                            // An offer carries the job's source: as large
+                            // as a job file, and a little more.
+                            if len > crate::handoff::wire::MAX_REQUEST as u64 {
                                 break Got::Refused(format!(
-                                    "the hand-off envelope is {len} bytes; supd takes envelopes of at most {} MiB",
-                                    (MAX_BODY + MAX_LINE as u64) >> 20
+                                    "the hand-off request is {len} bytes; supd takes requests of at most {} MiB",
+                                    crate::handoff::wire::MAX_REQUEST >> 20
                                 ));
                             }
                             let want = len as usize;
                             let rest = &buf[i + 1..n];
                             let data = rest[..rest.len().min(want)].to_vec();
-                            c.phase = Phase::Body { of: BodyOf::Handoff, want, data };
+                            c.phase = Phase::Body { of: BodyOf::Handoff { from }, want, data };
                         }
                         Ok(_) => {
                             break Got::Refused("only `job run` and hand-offs send a body after their line".into());
@@ -561,7 +561,7 @@ impl ControlServer {
                 && data.len() >= *want
             {
                 let data = std::mem::take(data);
-                break match std::mem::replace(of, BodyOf::Handoff) {
+                break match std::mem::replace(of, BodyOf::Handoff { from: String::new() }) {
                     BodyOf::Job { file, plan } => match String::from_utf8(data) {
                         Ok(source) => Got::Request(Request::JobRun { source, file, plan }),
                         Err(e) => Got::Refused(format!(
@@ -569,9 +569,9 @@ impl ControlServer {
                             e.utf8_error().valid_up_to()
                         )),
                     },
-                    BodyOf::Handoff => match serde_json::from_slice(&data) {
-                        Ok(envelope) => Got::Request(Request::Handoff { envelope }),
-                        Err(e) => Got::Refused(format!("the hand-off envelope is not JSON: {e}")),
+                    BodyOf::Handoff { from } => match serde_json::from_slice(&data) {
+                        Ok(request) => Got::Request(Request::Handoff { from, request }),
+                        Err(e) => Got::Refused(format!("the hand-off request is not JSON: {e}")),
                     },
                 };
             }

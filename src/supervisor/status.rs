@@ -357,11 +357,36 @@ fn reschedule_status(
     }
     let (state, next, to, reason) = match &i.resched {
         Resched::Idle => ("none", None, None, None),
-        Resched::Stay { quiet: true, .. } if i.history.is_empty() => return None,
+        Resched::Stay { quiet: true, .. } if i.history.is_empty() && i.received_from.is_none() => return None,
+        Resched::Stay { quiet: true, .. } => ("none", None, None, None),
         Resched::Stay { reason, .. } => ("stays failed", None, None, Some(reason.clone())),
+        Resched::Waiting { at, blocked: true, .. } => {
+            ("blocked", Some(rfc3339(*at)), None, Some("no peer took it the last time".to_string()))
+        }
         Resched::Waiting { at, .. } => ("waiting", Some(rfc3339(*at)), None, None),
+        Resched::Trying(a) if a.unsure.is_some() => (
+            "outcome unknown",
+            None,
+            None,
+            a.unsure.map(|u| format!("a peer heard the offer at {} and has not said what it did", rfc3339(u))),
+        ),
         Resched::Trying(_) => ("handing off", None, None, None),
         Resched::HandedOff { peer, .. } => ("handed off", None, Some(peer.clone()), None),
+    };
+    let (handoff_id, remote) = match &i.resched {
+        Resched::HandedOff { id, remote, .. } => (
+            Some(id.clone()).filter(|id| !id.is_empty()),
+            Some(protocol::RemoteStatus {
+                state: remote.state.map(|s| s.as_str().to_string()),
+                message: remote.message.clone(),
+                checked: remote.checked.map(rfc3339),
+                unreachable_since: remote.unreachable.as_ref().map(|(at, _)| rfc3339(*at)),
+                unreachable: remote.unreachable.as_ref().map(|(_, why)| why.clone()),
+            }),
+        ),
+        Resched::Trying(a) => (Some(a.id.clone()), None),
+        _ if i.received_from.is_some() => (Some(i.received_id.clone()), None),
+        _ => (None, None),
     };
     let events: Vec<_> = i.history.iter().filter_map(|h| h.to_policy().ok()).collect();
     let counted = match policy {
@@ -376,6 +401,8 @@ fn reschedule_status(
         handed_off_to: to,
         received_from: i.received_from.clone(),
         reason,
+        handoff_id,
+        remote,
         history: i
             .history
             .iter()
@@ -685,7 +712,7 @@ mod tests {
             reason: "failed".into(),
             attempt: 1,
         });
-        i.resched = Resched::Waiting { at: at(1_795_838_767), delay: Duration::from_secs(5) };
+        i.resched = Resched::Waiting { at: at(1_795_838_767), delay: Duration::from_secs(5), blocked: false };
         let [setup, main, app, _cleanup] = &mut i.tasks[..] else { panic!("four tasks") };
         setup.state = State::Dead;
         setup.exit = Some(Exit::Code(0));

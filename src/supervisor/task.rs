@@ -322,6 +322,9 @@ pub struct Instance {
     pub history: Vec<crate::handoff::HistoryEntry>,
     /// The node that handed it to this host.
     pub received_from: Option<String>,
+    /// The ID of that hand-off (as its origin named it): what the origin
+    /// asks about, and stops.
+    pub received_id: String,
     /// Where it stands with the reschedule policy once it has failed.
     pub resched: Resched,
     /// Bumped to cancel a scheduled hand-off.
@@ -344,12 +347,25 @@ pub enum Resched {
     Idle,
     /// It stays failed: the policy, or no hand-off being configured, says so.
     Stay { reason: String, quiet: bool },
-    /// A hand-off is due at this time, after this delay.
-    Waiting { at: SystemTime, delay: std::time::Duration },
+    /// A hand-off is due at this time, after this delay; `blocked`: the
+    /// last attempt found no peer to take it, and this one spends no
+    /// reschedule attempt either (Nomad's blocked evaluation).
+    Waiting { at: SystemTime, delay: std::time::Duration, blocked: bool },
     /// Hooks are being run, one peer after the other.
     Trying(Box<Attempt>),
     /// A peer took it; it does not run here until an operator says so.
-    HandedOff { peer: String, at: SystemTime },
+    HandedOff { peer: String, at: SystemTime, id: String, remote: Remote },
+}
+
+/// What the origin last heard from the peer that holds its instance.
+#[derive(Debug, Default, Clone)]
+pub struct Remote {
+    /// What the peer said, and when.
+    pub state: Option<crate::handoff::wire::State>,
+    pub message: String,
+    pub checked: Option<SystemTime>,
+    /// Since when, and why, the peer has not answered.
+    pub unreachable: Option<(SystemTime, String)>,
 }
 
 /// One hand-off attempt in flight.
@@ -367,6 +383,14 @@ pub struct Attempt {
     pub timed_out: bool,
     /// Each refusal so far: `peer: reason`.
     pub refusals: Vec<String>,
+    /// The hand-off's ID (the same for every peer of this attempt).
+    pub id: String,
+    /// The current peer heard the offer but its answer was lost: it is
+    /// being asked what became of it (since this time), and no other peer
+    /// is tried until it says.
+    pub unsure: Option<SystemTime>,
+    /// The running hook asks (status) rather than offers.
+    pub asking: bool,
 }
 
 impl Instance {
@@ -581,6 +605,7 @@ pub(super) mod tests {
             placed_at: None,
             history: Vec::new(),
             received_from: None,
+            received_id: String::new(),
             resched: Resched::Idle,
             resched_gen: 0,
             description: None,

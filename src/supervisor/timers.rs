@@ -50,6 +50,12 @@ pub enum Timer {
     Handoff { run: u64, inst: usize, generation: u64 },
     /// A hand-off hook that has not finished by now is killed.
     HandoffTimeout { run: u64, inst: usize, pid: Pid },
+    /// Ask a peer again what became of an offer it did not answer.
+    HandoffAsk { run: u64, inst: usize, generation: u64 },
+    /// Ask the peers about the work they hold for this host.
+    HandoffPoll,
+    /// A request to a peer that has not finished by now is killed.
+    RemoteTimeout { ask: u64, pid: Pid },
     /// Try again to remove the cgroups of dead tasks.
     CgroupRemove,
     /// Reap again, after a pass that found several orphans.

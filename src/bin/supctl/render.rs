@@ -208,6 +208,22 @@ pub(super) fn render_detail(s: &Status) -> String {
     out
 }
 
+/// What the peer that holds a handed-off instance last said: "running on
+/// b (checked …)", "b unreachable since …: why", or "not asked yet".
+pub(super) fn remote_summary(peer: &str, r: &supd::control::protocol::RemoteStatus) -> String {
+    let said = match (&r.state, &r.checked) {
+        (Some(state), Some(at)) => {
+            let why = if r.message.is_empty() { String::new() } else { format!(": {}", r.message) };
+            format!("{state} on {peer}{why} (it said so at {at})")
+        }
+        _ => format!("handed off to {peer}, not asked since"),
+    };
+    match (&r.unreachable_since, &r.unreachable) {
+        (Some(since), Some(why)) => format!("{peer} unreachable since {since}: {why}; last heard: {said}"),
+        _ => said,
+    }
+}
+
 /// An instance's hand-off state and history, for the detail view.
 pub(super) fn render_reschedule(r: &supd::control::protocol::RescheduleStatus) -> String {
     let mut out = String::new();
@@ -222,6 +238,12 @@ pub(super) fn render_reschedule(r: &supd::control::protocol::RescheduleStatus) -
     out.push('\n');
     if let Some(from) = &r.received_from {
         out.push_str(&format!("Handed In From = {from}\n"));
+    }
+    if let Some(id) = &r.handoff_id {
+        out.push_str(&format!("Hand-off ID = {}\n", show(id)));
+    }
+    if let (Some(remote), Some(to)) = (&r.remote, &r.handed_off_to) {
+        out.push_str(&format!("On {to}    = {}\n", show(&remote_summary(to, remote))));
     }
     if let Some(reason) = &r.reason {
         out.push_str(&format!("Reason   = {reason}\n"));

@@ -140,6 +140,16 @@ struct Instance<'a> {
 struct Reschedule<'a> {
     #[serde(default, borrow)]
     handed_off_to: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    remote: Option<RemoteView<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RemoteView<'a> {
+    #[serde(default, borrow)]
+    state: Option<Text<'a>>,
+    #[serde(default, borrow)]
+    unreachable: Option<Text<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -277,8 +287,17 @@ fn row(i: &Instance, t: &Task) -> Vec<String> {
     let last = t.events.last().map_or(String::new(), |e| {
         if e.message.is_empty() { e.kind.to_string() } else { format!("{}: {}", e.kind, e.message) }
     });
-    let state = match i.reschedule.as_ref().and_then(|r| r.handed_off_to.as_ref()) {
-        Some(peer) if i.status == "handed off" => format!("handed off to {peer}"),
+    let r = i.reschedule.as_ref();
+    let state = match r.and_then(|r| r.handed_off_to.as_ref()) {
+        Some(peer) if i.status == "handed off" => match r.and_then(|r| r.remote.as_ref()) {
+            Some(x) if x.unreachable.is_some() => format!("handed off to {peer} (unreachable)"),
+            Some(x) => match x.state.as_ref().map(|s| s.as_ref()) {
+                Some(s @ ("running" | "pending" | "complete" | "failed" | "stopped")) => format!("{s} on {peer}"),
+                Some("unknown") => format!("lost on {peer}"),
+                _ => format!("handed off to {peer}"),
+            },
+            None => format!("handed off to {peer}"),
+        },
         _ => task_state(t),
     };
     vec![
