@@ -137,6 +137,8 @@ struct Host {
     name: String,
     supd: Supd,
     sshd: Sshd,
+    /// Its supd.toml, to start it again.
+    toml: String,
 }
 
 /// What a host's supd.toml says, besides its peers.
@@ -164,8 +166,10 @@ fn cluster(specs: &[HostSpec], keys: &Keys, job: Option<(&str, &str)>, extra: &s
         pending.iter().map(|(s, _, d)| (s.name.to_string(), d.addr.clone(), d.port)).collect();
     let mut hosts = Vec::new();
     for (s, supd, sshd) in pending {
+        // `extra` (under [handoff]) may set its own timeout.
+        let timeout = if extra.lines().any(|l| l.starts_with("timeout")) { "" } else { "timeout = \"20s\"\n" };
         let mut toml = format!(
-            "node_name = \"{}\"\n[node.meta]\nrole = \"{}\"\n[handoff]\naccept = {}\ntimeout = \"20s\"\nconnect_timeout = \"5s\"\nraw_exec_as_root = true\npoll_interval = \"1s\"\n{extra}\n",
+            "node_name = \"{}\"\n[node.meta]\nrole = \"{}\"\n[handoff]\naccept = {}\n{timeout}connect_timeout = \"5s\"\nraw_exec_as_root = true\npoll_interval = \"1s\"\n{extra}\n",
             s.name, s.role, s.accept
         );
         for (name, addr, port) in &peers {
@@ -184,7 +188,7 @@ fn cluster(specs: &[HostSpec], keys: &Keys, job: Option<(&str, &str)>, extra: &s
             supd.write_job(file, hcl);
         }
         let supd = supd.start_with_config(&toml);
-        hosts.push(Host { name: s.name.to_string(), supd, sshd });
+        hosts.push(Host { name: s.name.to_string(), supd, sshd, toml });
     }
     hosts
 }
@@ -274,7 +278,7 @@ fn a_failed_instance_goes_to_a_peer_and_to_the_next_when_one_is_down() {
     let text = a.supd.supctl_ok(&["status"]);
     assert!(text.contains("running on b"), "{text}");
     let detail = a.supd.supctl_ok(&["status", "work/g/0"]);
-    assert!(detail.contains("Hand-off ID = work/g/0/1") && detail.contains("running on b"), "{detail}");
+    assert!(detail.contains("Hand-off ID = work/g/0/1-") && detail.contains("running on b"), "{detail}");
 
     // B runs it under the origin's name, with a in its history.
     let st = wait_instance(b, "work@a/g/0", "running", |i| i["status"] == "running");
@@ -286,7 +290,7 @@ fn a_failed_instance_goes_to_a_peer_and_to_the_next_when_one_is_down() {
     assert_eq!(r["history"][0]["delay"], "1s");
     assert!(r["history"][0]["reason"].as_str().unwrap_or("").contains("task \"t\" failed"), "{}", pretty(r));
     assert!(alive(pid(&inst["tasks"][0])));
-    assert_eq!(r["handoff_id"], "work/g/0/1");
+    assert!(r["handoff_id"].as_str().is_some_and(|id| id.starts_with("work/g/0/1-")), "{}", pretty(r));
     let detail = b.supd.supctl_ok(&["status", "work@a/g/0"]);
     assert!(detail.contains("Hand-off History") && detail.contains("Handed In From = a"), "{detail}");
     // c got nothing.
@@ -312,7 +316,11 @@ fn a_failed_instance_goes_to_a_peer_and_to_the_next_when_one_is_down() {
     let state: Value = serde_json::from_slice(&std::fs::read(a.supd.path("state/state.json")).unwrap_or_default())
         .unwrap_or(Value::Null);
     let recalls = state["recalls"].as_array().cloned().unwrap_or_default();
-    assert!(recalls.iter().any(|r| r["peer"] == "b" && r["id"] == "work/g/0/1"), "{}", pretty(&state));
+    assert!(
+        recalls.iter().any(|r| r["peer"] == "b" && r["id"].as_str().is_some_and(|id| id.starts_with("work/g/0/1-"))),
+        "{}",
+        pretty(&state)
+    );
 }
 
 /// Nomad's blocked evaluation: when no peer takes the instance, no
@@ -437,12 +445,18 @@ fn the_command_hook_gets_the_envelope_and_variables_and_the_handoff_lasts_across
     let vars = std::fs::read_to_string(s.path("vars")).expect("the hook ran");
     assert_eq!(
         vars,
-        "SUPD_HANDOFF_ATTEMPT=1\nSUPD_HANDOFF_GROUP=g\nSUPD_HANDOFF_ID=work/g/0/1\nSUPD_HANDOFF_INDEX=0\nSUPD_HANDOFF_JOB=work\nSUPD_HANDOFF_ORIGIN=a\n"
+        format!(
+            "SUPD_HANDOFF_ATTEMPT=1\nSUPD_HANDOFF_GROUP=g\nSUPD_HANDOFF_ID={}\nSUPD_HANDOFF_INDEX=0\nSUPD_HANDOFF_JOB=work\nSUPD_HANDOFF_ORIGIN=a\n",
+            vars.lines()
+                .find_map(|l| l.strip_prefix("SUPD_HANDOFF_ID="))
+                .filter(|id| id.starts_with("work/g/0/1-"))
+                .unwrap_or("work/g/0/1-NONCE")
+        )
     );
     let envelope: Value =
         serde_json::from_slice(&std::fs::read(s.path("stdin")).expect("stdin")).expect("the envelope is JSON");
     assert_eq!(envelope["version"], 2);
-    assert_eq!(envelope["id"], "work/g/0/1");
+    assert!(envelope["id"].as_str().is_some_and(|id| id.starts_with("work/g/0/1-")), "{envelope}");
     assert_eq!((envelope["job"].as_str(), envelope["group"].as_str()), (Some("work"), Some("g")));
     assert_eq!((envelope["index"].as_u64(), envelope["attempt"].as_u64()), (Some(0), Some(1)));
     assert_eq!(envelope["origin"], "a");
@@ -836,4 +850,265 @@ fn an_envelope_larger_than_a_request_line_is_taken() {
     assert!(state == "pending" || state == "running", "{state}: {why}");
     assert!(why.contains("accepted: work@a.g[0] runs on node b"), "{why}");
     s.wait_running("work@a/g/0/t");
+}
+
+/// The instances of job `job` that run on a host.
+fn copies(h: &Host, job: &str) -> usize {
+    let st = h.supd.status();
+    st["jobs"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|j| j["name"] == job)
+        .flat_map(|j| j["groups"].as_array().cloned().unwrap_or_default())
+        .flat_map(|g| g["instances"].as_array().cloned().unwrap_or_default())
+        .filter(|i| i["status"] == "running" || i["status"] == "pending")
+        .count()
+}
+
+/// Sends SIGCONT when dropped: a stopped supd never outlives a failed test.
+struct Resume(i32);
+
+impl Drop for Resume {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0), nix::sys::signal::Signal::SIGCONT);
+    }
+}
+
+const ONCE_5S: &str = r#"      delay          = "5s"
+      delay_function = "constant"
+      attempts       = 3
+      interval       = "1h"
+      unlimited      = false"#;
+
+/// A peer that hears the offer but does not answer in time (its supd is
+/// stopped) is asked what became of it, and no other peer is tried
+/// meanwhile; once it answers, exactly one copy runs, and the origin names
+/// the host that runs it.
+#[test]
+fn a_peer_stopped_past_the_timeout_runs_the_work_at_most_once_and_the_origin_names_it() {
+    let keys = Keys::new();
+    let job = worker_job("work", ONCE_5S);
+    let hosts = cluster(
+        &[spec("a", "127.0.0.13", "front"), spec("b", "127.0.0.14", "worker"), spec("c", "127.0.0.15", "worker")],
+        &keys,
+        Some(("work.hcl", &job)),
+        "timeout = \"2s\"",
+    );
+    let (a, b, c) = (&hosts[0], &hosts[1], &hosts[2]);
+    let _resume = Resume(b.supd.pid());
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(b.supd.pid()), nix::sys::signal::Signal::SIGSTOP);
+    let st = wait_instance(a, "work/g/0", "of unknown outcome", |i| i["reschedule"]["state"] == "outcome unknown");
+    let t = task(&st, "work/g/0/t").unwrap();
+    assert_eq!(count(t, "Hand-off Unknown", |m| m.starts_with("b did not answer")), 1, "{:?}", events(t));
+    // Several timeouts later, a still waits for b's word: c got nothing.
+    std::thread::sleep(Duration::from_secs(7));
+    let st = a.supd.status();
+    assert_eq!(instance(&st, "work/g/0").unwrap()["reschedule"]["state"], "outcome unknown", "{}", pretty(&st));
+    assert_eq!(copies(c, "work@a"), 0, "no other peer is tried while b's answer is unknown");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(b.supd.pid()), nix::sys::signal::Signal::SIGCONT);
+    // b runs the offer it got, or (had it not got it whole) withdraws it
+    // when asked, and c takes it: either way one copy, and a says where.
+    let st = wait_instance(a, "work/g/0", "running on a peer", |i| i["reschedule"]["remote"]["state"] == "running");
+    let to = instance(&st, "work/g/0").unwrap()["reschedule"]["handed_off_to"].as_str().unwrap_or("").to_string();
+    assert!(to == "b" || to == "c", "{}", pretty(&st));
+    std::thread::sleep(Duration::from_secs(3));
+    let (on_b, on_c) = (copies(b, "work@a"), copies(c, "work@a"));
+    assert_eq!(on_b + on_c, 1, "exactly one copy (b: {on_b}, c: {on_c})\n{}\n{}", b.supd.log(), c.supd.log());
+    assert_eq!(if to == "b" { on_b } else { on_c }, 1, "the copy runs where a says: {to}");
+}
+
+/// Two origins with a job of the same name hand it to the same peer: two
+/// jobs there, one per origin, and each origin names the peer.
+#[test]
+fn two_origins_with_one_job_name_get_a_copy_each() {
+    let keys = Keys::new();
+    let job = worker_job("work", ONCE_1S);
+    let hosts = cluster(
+        &[
+            HostSpec { name: "a", addr: "127.0.0.16", role: "front", accept: false, known: true },
+            spec("b", "127.0.0.17", "worker"),
+            HostSpec { name: "c", addr: "127.0.0.18", role: "front", accept: false, known: true },
+        ],
+        &keys,
+        Some(("work.hcl", &job)),
+        "",
+    );
+    let (a, b, c) = (&hosts[0], &hosts[1], &hosts[2]);
+    let file = c.supd.write_file("work.hcl", &job);
+    c.supd.supctl_ok(&["job", "run", file.to_str().unwrap()]);
+    for origin in [a, c] {
+        wait_instance(origin, "work/g/0", "running on b", |i| {
+            i["reschedule"]["handed_off_to"] == "b" && i["reschedule"]["remote"]["state"] == "running"
+        });
+    }
+    wait_instance(b, "work@a/g/0", "running", |i| i["status"] == "running");
+    wait_instance(b, "work@c/g/0", "running", |i| i["status"] == "running");
+    assert_eq!((copies(b, "work@a"), copies(b, "work@c")), (1, 1));
+    assert_eq!(b.supd.procs_running("sleep 600").len(), 2, "two processes");
+}
+
+/// The origin stays in charge: a stop, a new version, a purge and a take-back
+/// on the origin act on the peer's copy.
+#[test]
+fn stop_update_purge_and_take_back_on_the_origin_act_on_the_peers_copy() {
+    let keys = Keys::new();
+    let job = worker_job("work", ONCE_1S);
+    let hosts = cluster(
+        &[
+            HostSpec { name: "a", addr: "127.0.0.19", role: "front", accept: false, known: true },
+            spec("b", "127.0.0.20", "worker"),
+        ],
+        &keys,
+        Some(("work.hcl", &job)),
+        "",
+    );
+    let (a, b) = (&hosts[0], &hosts[1]);
+    let running_on_b = |i: &Value| i["reschedule"]["remote"]["state"] == "running";
+    wait_instance(a, "work/g/0", "running on b", running_on_b);
+    let first = pid(&b.supd.wait_running("work@a/g/0/t"));
+
+    // Stop on a: b stops its copy and forgets it.
+    let out = a.supd.supctl_ok(&["job", "stop", "work"]);
+    assert!(out.contains("stopping"), "{out}");
+    b.supd.wait_status("a's copy gone", |st| instance(st, "work@a/g/0").is_none());
+    assert!(!alive(first), "the process is gone");
+    let t = task(&a.supd.status(), "work/g/0/t").cloned().unwrap_or(Value::Null);
+    assert_eq!(count(&t, "Recalling", |m| m == "Stopping its copy on b"), 1, "{:?}", events(&t));
+    // Once b has confirmed, a owes it nothing.
+    let owed = || {
+        let state: Value = serde_json::from_slice(&std::fs::read(a.supd.path("state/state.json")).unwrap_or_default())
+            .unwrap_or_default();
+        state["recalls"].as_array().map_or(0, Vec::len)
+    };
+    assert!(wait_until(PATIENCE, || owed() == 0), "b's confirmation is kept: {} recall(s) left", owed());
+
+    // Started again, it fails here and goes to b again, as a new hand-off.
+    a.supd.supctl_ok(&["job", "start", "work"]);
+    wait_instance(a, "work/g/0", "running on b again", running_on_b);
+    let second = pid(&b.supd.wait_running("work@a/g/0/t"));
+
+    // A new version (the file edited, then reload): the old copy on b is
+    // stopped, the new version goes there in its place.
+    std::fs::write(a.supd.path("jobs/work.hcl"), job.replace("exec sleep 600", "exec sleep 601")).expect("edit");
+    a.supd.supctl_ok(&["reload"]);
+    b.supd.wait_status("the new version on b", |st| {
+        task(st, "work@a/g/0/t").is_some_and(|t| t["state"] == "running" && pid(t) != second)
+    });
+    assert!(!alive(second), "the old version's process is gone");
+    assert_eq!(b.supd.procs_running("sleep 600").len(), 0);
+    assert_eq!(b.supd.procs_running("sleep 601").len(), 1, "one copy, of the new version");
+
+    // A take-back (restart on a): b's copy stops, the instance runs on a
+    // (and, failing there, goes out again).
+    let third = pid(&b.supd.wait_running("work@a/g/0/t"));
+    let out = a.supd.supctl_ok(&["restart", "work/g/0"]);
+    assert!(out.contains("runs here again"), "{out}");
+    b.supd.wait_status("the taken-back copy gone", |st| {
+        task(st, "work@a/g/0/t").is_none_or(|t| t["pid"].as_i64() != Some(i64::from(third)))
+    });
+    assert!(wait_until(PATIENCE, || !alive(third)), "b stopped the copy a took back");
+
+    // A job run with `job run` and purged: its copy on b goes too.
+    let other = a.supd.write_file("other.hcl", &worker_job("other", ONCE_1S));
+    a.supd.supctl_ok(&["job", "run", other.to_str().unwrap()]);
+    wait_instance(a, "other/g/0", "running on b", running_on_b);
+    let copy = pid(&b.supd.wait_running("other@a/g/0/t"));
+    a.supd.supctl_ok(&["job", "stop", "--purge", "other"]);
+    b.supd.wait_status("other's copy gone", |st| instance(st, "other@a/g/0").is_none());
+    assert!(!alive(copy));
+}
+
+/// The peer's supd is killed (-9) with its task: the origin shows the peer
+/// unreachable, then, after lost_after, takes the work as lost there and
+/// hands it to another peer; when the killed peer comes back, the copy it
+/// restores is stopped at the origin's word. At most one copy runs at the
+/// end, where the origin says.
+#[test]
+fn a_peer_killed_is_shown_unreachable_then_lost_and_its_work_goes_elsewhere_once() {
+    let keys = Keys::new();
+    let job = worker_job("work", ONCE_1S);
+    let mut hosts = cluster(
+        &[
+            HostSpec { name: "a", addr: "127.0.0.21", role: "front", accept: false, known: true },
+            spec("b", "127.0.0.22", "worker"),
+            spec("c", "127.0.0.23", "worker"),
+        ],
+        &keys,
+        Some(("work.hcl", &job)),
+        "lost_after = \"4s\"",
+    );
+    wait_instance(&hosts[0], "work/g/0", "running on b", |i| {
+        i["reschedule"]["handed_off_to"] == "b" && i["reschedule"]["remote"]["state"] == "running"
+    });
+    let task_pid = pid(&hosts[1].supd.wait_running("work@a/g/0/t"));
+    hosts[1].supd.kill9();
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(task_pid), nix::sys::signal::Signal::SIGKILL);
+    let a = &hosts[0];
+    let st = wait_instance(a, "work/g/0", "b unreachable", |i| !i["reschedule"]["remote"]["unreachable"].is_null());
+    let text = a.supd.supctl_ok(&["status"]);
+    assert!(text.contains("handed off to b (unreachable)"), "{text}\n{}", pretty(&st));
+    let st = wait_instance(a, "work/g/0", "running on c", |i| {
+        i["reschedule"]["handed_off_to"] == "c" && i["reschedule"]["remote"]["state"] == "running"
+    });
+    let t = task(&st, "work/g/0/t").unwrap();
+    assert_eq!(count(t, "Lost On Peer", |m| m.starts_with("lost on b: no answer for")), 1, "{:?}", events(t));
+    assert_eq!(copies(&hosts[2], "work@a"), 1);
+
+    // b comes back: it restores the copy it had, and a's recall stops it.
+    let b = hosts.remove(1);
+    let Host { name, supd, sshd, toml } = b;
+    let supd = supd.start_with_config(&toml);
+    let b = Host { name, supd, sshd, toml };
+    b.supd.wait_status("the stale copy gone", |st| instance(st, "work@a/g/0").is_none());
+    let a = &hosts[0];
+    let st = a.supd.status();
+    assert_eq!(instance(&st, "work/g/0").unwrap()["reschedule"]["handed_off_to"], "c");
+    assert_eq!((copies(&b, "work@a"), copies(&hosts[1], "work@a")), (0, 1), "one copy, on c");
+}
+
+/// A sensitive value travels with the work and rests on the peer as on the
+/// origin: in no state file but one that only root reads.
+#[test]
+fn a_sensitive_value_rests_on_the_peer_only_in_a_file_only_root_reads() {
+    let keys = Keys::new();
+    let hosts = cluster(
+        &[
+            HostSpec { name: "a", addr: "127.0.0.24", role: "front", accept: false, known: true },
+            spec("b", "127.0.0.25", "worker"),
+        ],
+        &keys,
+        None,
+        "",
+    );
+    let (a, b) = (&hosts[0], &hosts[1]);
+    let job = worker_job("work", ONCE_1S)
+        .replacen("job \"work\" {", "variable \"pw\" {\n  sensitive = true\n}\n\njob \"work\" {", 1)
+        .replacen("      config {", "      env {\n        PW = var.pw\n      }\n      config {", 1);
+    let file = a.supd.write_file("secret.hcl", &job);
+    a.supd.supctl_ok(&["job", "run", "--var", "pw=hunter2-x7", file.to_str().unwrap()]);
+    wait_instance(a, "work/g/0", "running on b", |i| i["reschedule"]["remote"]["state"] == "running");
+    let t = b.supd.wait_running("work@a/g/0/t");
+    assert!(environ(pid(&t)).contains("PW=hunter2-x7"), "the task has the value");
+    let state = b.supd.path("state");
+    // Saved by now (a received job is saved before its offer is answered).
+    let mut holders = Vec::new();
+    for f in walk(&state) {
+        if std::fs::read(&f).is_ok_and(|bytes| bytes.windows(10).any(|w| w == b"hunter2-x7")) {
+            holders.push(f);
+        }
+    }
+    assert!(!holders.is_empty(), "the source is kept somewhere on b");
+    use std::os::unix::fs::PermissionsExt;
+    for f in &holders {
+        let mode = std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+        let dir = std::fs::metadata(f.parent().unwrap()).unwrap().permissions().mode() & 0o777;
+        assert!(
+            f.parent().is_some_and(|p| p.ends_with("sensitive")) && mode == 0o600 && dir == 0o700,
+            "{} ({mode:o} in {dir:o}) holds the value",
+            f.display()
+        );
+    }
+    let inspect = b.supd.supctl_ok(&["job", "inspect", "work@a"]);
+    assert!(!inspect.contains("hunter2-x7") && inspect.contains("(sensitive)"), "{inspect}");
 }

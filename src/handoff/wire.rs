@@ -199,9 +199,11 @@ pub fn hear(output: &[u8]) -> Heard {
     Heard { hello, answer }
 }
 
-/// The ID of the `n`th hand-off of an instance, as its origin names it.
-pub fn handoff_id(job: &str, group: &str, index: u32, n: u32) -> String {
-    format!("{job}/{group}/{index}/{n}")
+/// The ID of the `n`th hand-off of an instance, as its origin names it:
+/// `nonce` (random, made for each attempt) keeps it unique when the same
+/// number comes again (the instance was taken back, or the job run anew).
+pub fn handoff_id(job: &str, group: &str, index: u32, n: u32, nonce: &str) -> String {
+    format!("{job}/{group}/{index}/{n}-{nonce}")
 }
 
 #[cfg(test)]
@@ -211,7 +213,7 @@ mod tests {
     fn envelope() -> Envelope {
         Envelope {
             version: super::super::VERSION,
-            id: handoff_id("web", "g", 0, 1),
+            id: handoff_id("web", "g", 0, 1, "0a1b2c3d"),
             job: "web".into(),
             source: "job \"web\" {}".into(),
             file: "web.hcl".into(),
@@ -279,7 +281,7 @@ mod tests {
 
     #[test]
     fn ids_name_job_group_index_and_number() {
-        assert_eq!(handoff_id("web", "g", 2, 3), "web/g/2/3");
+        assert_eq!(handoff_id("web", "g", 2, 3, "0a1b2c3d"), "web/g/2/3-0a1b2c3d");
         assert!(State::Running.taken() && State::Pending.taken() && !State::Unknown.taken());
     }
 }

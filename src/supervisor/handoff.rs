@@ -99,6 +99,7 @@ impl Supervisor {
             return;
         }
         let me = self.cfg.node.name.clone();
+        let nonce = self.io.rng.alloc_id()[..8].to_string();
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         if run.stopped || self.jobs.current.get(&run.job.id) != Some(&serial) {
             return;
@@ -108,12 +109,8 @@ impl Supervisor {
         if i.resched_gen != generation {
             return;
         }
-        let id = handoff::wire::handoff_id(
-            &run.job.id,
-            &run.job.groups[i.group].name,
-            i.index,
-            handoff::made(&i.history) + 1,
-        );
+        let n = handoff::made(&i.history) + 1;
+        let id = handoff::wire::handoff_id(&run.job.id, &run.job.groups[i.group].name, i.index, n, &nonce);
         let order: Vec<Option<usize>> = if self.cfg.handoff.command.is_some() && self.cfg.handoff.peers.is_empty() {
             vec![None]
         } else {
