@@ -482,6 +482,7 @@ fn handoff_serve(socket: &std::path::Path, from: &str) -> ExitCode {
             node: node.clone(),
             outcomes: Vec::new(),
             error: Some(error.clone()),
+            unreachable: None,
         });
         eprintln!("supctl: {error}");
         ExitCode::from(1)
@@ -502,8 +503,30 @@ fn handoff_serve(socket: &std::path::Path, from: &str) -> ExitCode {
         },
         Err(e) => return fail(supd::error_chain(&e)),
     };
-    match Connection::call(socket, Request::Handoff { from: from.to_string(), request }) {
-        Ok(r) if r.ok => match r.data.as_deref().map(serde_json::from_str::<wire::Answer>) {
+    let reason = |e: ClientError| match e {
+        ClientError::NoDaemon(e) | ClientError::PermissionDenied(e) | ClientError::Protocol(e) => e,
+    };
+    // Not connected: supd did not get the request, and says nothing.
+    let mut conn = match Connection::open(socket) {
+        Ok(c) => c,
+        Err(e) => {
+            let why = format!("supd on this host cannot be reached: {}", reason(e));
+            say(&wire::Answer {
+                protocol: wire::PROTOCOL,
+                node: String::new(),
+                outcomes: Vec::new(),
+                error: None,
+                unreachable: Some(why.clone()),
+            });
+            eprintln!("supctl: {why}");
+            return ExitCode::from(1);
+        }
+    };
+    // Sent, but no answer: supd may have acted on it. No answer line: the
+    // origin asks again.
+    let response = conn.send(Request::Handoff { from: from.to_string(), request }).and_then(|()| conn.next_response());
+    match response {
+        Ok(Some(r)) if r.ok => match r.data.as_deref().map(serde_json::from_str::<wire::Answer>) {
             Some(Ok(answer)) => {
                 say(&answer);
                 let refused = answer.error.is_some() || answer.outcomes.iter().any(|o| o.state == wire::State::Refused);
@@ -520,11 +543,20 @@ fn handoff_serve(socket: &std::path::Path, from: &str) -> ExitCode {
                 }
                 if refused { ExitCode::from(1) } else { ExitCode::SUCCESS }
             }
-            _ => fail("supd's answer cannot be read: use the supctl that ships with this supd".into()),
+            // Sent, and acted on perhaps: no answer line, the origin asks.
+            _ => {
+                eprintln!("supctl: supd's answer cannot be read: use the supctl that ships with this supd");
+                ExitCode::from(1)
+            }
         },
-        Ok(r) => fail(r.error.unwrap_or_else(|| "supd refused the request".into())),
-        Err(ClientError::NoDaemon(e) | ClientError::PermissionDenied(e) | ClientError::Protocol(e)) => {
-            fail(format!("cannot reach supd: {e}"))
+        Ok(Some(r)) => fail(r.error.unwrap_or_else(|| "supd refused the request".into())),
+        Ok(None) => {
+            eprintln!("supctl: supd closed the connection without answering");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("supctl: no answer from supd: {}", reason(e));
+            ExitCode::from(1)
         }
     }
 }

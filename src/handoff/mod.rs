@@ -222,19 +222,14 @@ pub fn order_peers(peers: &[Peer], history: &[HistoryEntry], me: &str) -> Vec<us
 
 /// The ssh command line of the `ssh` hook: options from supd.toml only,
 /// then the remote command, which reads the envelope from stdin.
-pub fn ssh_argv(peer: &Peer, connect_timeout: Duration) -> Vec<String> {
-    let mut argv: Vec<String> = vec![
-        "ssh".into(),
-        "-o".into(),
-        "BatchMode=yes".into(),
+pub fn ssh_argv(peer: &Peer, connect_timeout: Duration, insecure_host_keys: bool) -> Vec<String> {
+    let mut argv: Vec<String> = vec!["ssh".into(), "-o".into(), "BatchMode=yes".into()];
+    if !insecure_host_keys {
         // ssh keeps the first value of an option: no later one can turn
         // host key checking off.
-        "-o".into(),
-        "StrictHostKeyChecking=yes".into(),
-        "-o".into(),
-        format!("ConnectTimeout={}", connect_timeout.as_secs().max(1)),
-        "-T".into(),
-    ];
+        argv.extend(["-o".into(), "StrictHostKeyChecking=yes".into()]);
+    }
+    argv.extend(["-o".into(), format!("ConnectTimeout={}", connect_timeout.as_secs().max(1)), "-T".into()]);
     if let Some(port) = peer.port {
         argv.extend(["-p".into(), port.to_string()]);
     }
@@ -439,7 +434,7 @@ mod tests {
         p.user = Some("supd".into());
         p.identity_file = Some("/etc/supd/key".into());
         p.ssh_options = vec!["UserKnownHostsFile=/etc/supd/known_hosts".into()];
-        let argv = ssh_argv(&p, Duration::from_secs(7));
+        let argv = ssh_argv(&p, Duration::from_secs(7), false);
         assert_eq!(
             argv,
             [
@@ -462,6 +457,11 @@ mod tests {
                 "supctl handoff serve"
             ]
         );
+        // With insecure_host_keys, the peer's own options decide.
+        p.ssh_options = vec!["StrictHostKeyChecking=no".into()];
+        let argv = ssh_argv(&p, Duration::from_secs(7), true);
+        assert!(!argv.iter().any(|a| a == "StrictHostKeyChecking=yes"), "{argv:?}");
+        assert!(argv.iter().any(|a| a == "StrictHostKeyChecking=no"), "{argv:?}");
     }
 
     #[test]

@@ -169,6 +169,11 @@ pub struct Answer {
     /// The whole request was refused (who asked, or what), and why.
     #[serde(default)]
     pub error: Option<String>,
+    /// supd on the peer did not get the request (it is not running, or its
+    /// socket cannot be reached), and why: nothing was done there, and
+    /// nothing is known of earlier requests.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreachable: Option<String>,
 }
 
 impl Answer {
@@ -264,6 +269,7 @@ mod tests {
             node: "b".into(),
             outcomes: vec![Outcome { id: "web/g/0/1".into(), state: State::Running, message: String::new() }],
             error: None,
+            unreachable: None,
         };
         let out = format!("Warning: Permanently added 'x'\r\n{HELLO}\n{}\n", answer.line());
         let heard = hear(out.as_bytes());

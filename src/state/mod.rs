@@ -41,6 +41,9 @@ pub struct Saved {
     /// Copies of this host's work that peers still hold and must stop.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recalls: Vec<Recall>,
+    /// Offers made whose outcome was not known: recalled at the next start.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub offers: Vec<Recall>,
     /// Hand-offs to this host it answered "unknown" to when asked to
     /// settle them, or stopped: a late offer of one is refused.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -718,6 +721,7 @@ mod tests {
                 payload: Some("aGk=".into()),
             }],
             recalls: vec![Recall { peer: "b".into(), id: "web/g/1/1".into(), what: "web.g[1]".into() }],
+            offers: vec![Recall { peer: "c".into(), id: "web/g/1/2".into(), what: "web.g[1]".into() }],
             withdrawn: vec![Withdrawn { from: "c".into(), id: "db/g/0/2".into() }],
         };
         save(dir.path(), &s).unwrap();

@@ -269,6 +269,13 @@ impl Supervisor {
         if !run.stopped && !self.jobs.stopped.contains(job) {
             return Response::ok(vec![format!("job {job:?} is not stopped")]);
         }
+        if run.received {
+            let from = run.instances.iter().find_map(|i| i.received_from.clone()).unwrap_or_default();
+            return Response::refused(format!(
+                "job {job:?} was handed to this node by {from}, which decides where it runs now: run it there \
+                 (`supctl restart` of the instance on {from} runs it there again)"
+            ));
+        }
         let source = match &run.file {
             Some(file) => Source::JobDir { file: file.clone() },
             None => Source::Operator { name: run.origin.clone() },

@@ -33,10 +33,17 @@ impl Supervisor {
             return;
         }
         let Some(i) = run.instances.get(inst) else { return };
-        if !matches!(i.resched, Resched::Idle) || i.is_live() || i.status() != super::task::InstanceStatus::Failed {
+        if i.removed
+            || !matches!(i.resched, Resched::Idle)
+            || i.is_live()
+            || i.status() != super::task::InstanceStatus::Failed
+        {
             return;
         }
+        let launched =
+            super::periodic::launched_from(&run.job.id).is_some() || super::dispatch::parent_of(&run.job.id).is_some();
         let quiet = match run.job.groups[i.group].reschedule {
+            _ if launched => Some("periodic launches and dispatched runs are not handed off".to_string()),
             _ if i.received_from.is_some() => Some(format!(
                 "handed to this node by {}, which decides where it goes next",
                 i.received_from.as_deref().unwrap_or_default()
@@ -106,11 +113,23 @@ impl Supervisor {
         }
         let Some(i) = run.instances.get(inst) else { return };
         let Resched::Waiting { delay, .. } = i.resched else { return };
-        if i.resched_gen != generation {
+        if i.resched_gen != generation || i.removed {
             return;
         }
         let n = handoff::made(&i.history) + 1;
         let id = handoff::wire::handoff_id(&run.job.id, &run.job.groups[i.group].name, i.index, n, &nonce);
+        // A peer may still run it (a copy recalled, not yet confirmed): it
+        // goes nowhere else until that peer confirms, or is lost.
+        let label = i.name.clone();
+        if let Some(peer) = self.recall_pending(&label) {
+            log::info!("{label}: waiting for {peer} to confirm it stopped its copy before handing it off");
+            self.io
+                .timers
+                .arm(Instant::now() + Duration::from_secs(1), Timer::Handoff { run: serial, inst, generation });
+            return;
+        }
+        let Some(run) = self.jobs.runs.get(&serial) else { return };
+        let Some(i) = run.instances.get(inst) else { return };
         let order: Vec<Option<usize>> = if self.cfg.handoff.command.is_some() && self.cfg.handoff.peers.is_empty() {
             vec![None]
         } else {
@@ -157,8 +176,16 @@ impl Supervisor {
                 HistoryEntry::new(SystemTime::now(), &self.cfg.node.name, Some(&to), a.delay, &failure_reason(i)),
             );
             let envelope = envelope_of(run, i, &run.job.id, a.id.clone(), self.cfg.node.name.clone(), history);
-            let result = self.spawn_hook(&envelope, peer.as_ref(), false);
             let label = i.name.clone();
+            let saved = match peer.as_ref().filter(|_| self.cfg.handoff.command.is_none()) {
+                Some(p) => self.offering(&p.name, &envelope.id, &label),
+                None => true,
+            };
+            let result = if saved {
+                self.spawn_hook(&envelope, peer.as_ref(), false)
+            } else {
+                Err("the state cannot be saved, so an offer could be forgotten — not sent".to_string())
+            };
             match result {
                 Ok((pid, output)) => {
                     let what = match &peer {
@@ -233,7 +260,7 @@ impl Supervisor {
                     handoff::wire::Request::Offer { protocol, envelope: Box::new(envelope.clone()) }
                 };
                 let input = request.encode().map_err(|e| format!("{e} — not sent"))?;
-                (handoff::ssh_argv(peer, h.connect_timeout), input)
+                (handoff::ssh_argv(peer, h.connect_timeout, h.insecure_host_keys), input)
             }
         };
         spawn_with(&argv, &input, handoff::hook_env(envelope, peer))
@@ -286,6 +313,18 @@ impl Supervisor {
         let id = self.attempt_id(serial, inst);
         let outcome = heard.answer.as_ref().and_then(|a| a.outcome(&id)).cloned();
         let error = heard.answer.as_ref().and_then(|a| a.error.clone());
+        if let Some(why) = heard.answer.as_ref().and_then(|a| a.unreachable.clone()) {
+            // supd there did not get this request: an offer was not made; a
+            // question was not answered.
+            if asking {
+                self.unsure(serial, inst, &to, target, &why);
+            } else {
+                log::warn!("{label}: {to} did not take it: {why}");
+                self.refused(serial, inst, &to, &why);
+                self.try_peer(serial, inst);
+            }
+            return;
+        }
         match (outcome, error) {
             (Some(o), _) if o.state.taken() || (asking && o.state == handoff::wire::State::Failed) => {
                 self.handed_off(serial, inst, &to, id, Some(o.state), &o.message);
@@ -304,12 +343,15 @@ impl Supervisor {
                 self.refused(serial, inst, &to, &reason);
                 self.try_peer(serial, inst);
             }
+            (None, Some(error)) if asking => self.unsure(serial, inst, &to, target, &error),
             (None, Some(error)) => {
                 log::warn!("{label}: {to} did not take it: {error}");
                 self.refused(serial, inst, &to, &error);
                 self.try_peer(serial, inst);
             }
-            (None, None) if heard.hello || asking => {
+            // Cut off by the timeout, the hello may have been on its way:
+            // the request may have arrived.
+            (None, None) if heard.hello || asking || timed_out => {
                 // The request may have reached the peer's supd: what became
                 // of it is asked before any other peer is tried.
                 let said = handoff::reason(&output);
@@ -349,6 +391,7 @@ impl Supervisor {
         let me = self.cfg.node.name.clone();
         let policy = self.group_policy(serial, inst);
         let label = self.instance_label(serial, inst);
+        self.offered_settled(to, &id);
         let Some(i) = self.instance_mut(serial, inst) else { return };
         let Resched::Trying(a) = &i.resched else { return };
         let delay = a.delay;
@@ -389,7 +432,7 @@ impl Supervisor {
             );
             log::warn!("{label}: {to}: {reason}");
             if let Some(name) = target.and_then(|p| self.cfg.handoff.peers.get(p)).map(|p| p.name.clone()) {
-                self.recall(&name, &id, &label);
+                self.recall(&name, &id, &label, false);
             }
             if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
                 a.unsure = None;
@@ -447,6 +490,8 @@ impl Supervisor {
     /// A peer did not take the instance (its hook could not start, failed
     /// or timed out): noted, and the attempt moves on to the next peer.
     fn refused(&mut self, serial: u64, inst: usize, to: &str, reason: &str) {
+        let id = self.attempt_id(serial, inst);
+        self.offered_settled(to, &id);
         self.instance_event(serial, inst, "Hand-off Refused", format!("{to}: {reason}"));
         if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
             a.refusals.push(format!("{to}: {reason}"));
@@ -552,6 +597,23 @@ impl Supervisor {
         self.advance(serial, inst);
     }
 
+    /// The instance is stopped or removed here: a copy a peer holds is
+    /// recalled, and a hand-off waiting or in flight is called off.
+    pub(super) fn call_off(&mut self, serial: u64, inst: usize) {
+        self.recall_instance(serial, inst);
+        let Some(i) = self.instance_mut(serial, inst) else { return };
+        if let Resched::Trying(a) = &i.resched
+            && let Some(pid) = a.pid
+        {
+            let _ = process::signal_group(pid, Signal::SIGKILL);
+        }
+        if matches!(i.resched, Resched::Waiting { .. } | Resched::Trying(_) | Resched::HandedOff { .. }) {
+            i.resched = Resched::Idle;
+            i.resched_gen += 1;
+            self.state_changed();
+        }
+    }
+
     /// The instance no longer goes (or stays) where it was handed: the
     /// peer that holds it, or may, is told to stop its copy.
     pub(super) fn recall_instance(&mut self, serial: u64, inst: usize) {
@@ -571,7 +633,7 @@ impl Supervisor {
             _ => return,
         };
         self.instance_event(serial, inst, "Recalling", format!("Stopping its copy on {peer}"));
-        self.recall(&peer, &id, &label);
+        self.recall(&peer, &id, &label, true);
     }
 
     /// `supctl job run` of an unchanged job: what was handed off runs here
@@ -662,6 +724,12 @@ impl Supervisor {
         let Some(mut job) = parsed.jobs.into_iter().find(|j| j.id == envelope.job) else {
             return Err(format!("the envelope's HCL defines no job {:?}", envelope.job));
         };
+        if !job.runs_itself() {
+            return Err(format!(
+                "job {:?} is periodic or parameterized: its launches are its origin's, not handed off",
+                envelope.job
+            ));
+        }
         job.id = received_job_id(&envelope.job, &envelope.origin);
         if let Some(why) = crate::names::problem(crate::names::Kind::Job, &job.id) {
             return Err(format!("{why} (the job runs here as JOB@ORIGIN)"));
@@ -703,6 +771,17 @@ impl Supervisor {
         let mut only = Vec::new();
         for i in run.instances.iter().filter(|i| !i.removed) {
             let g = run.job.groups[i.group].name.clone();
+            // The new version of each other instance must be one this host
+            // runs for the peer too; one that is not stops.
+            let allowed = job.groups.iter().position(|x| x.name == g).is_some_and(|gi| {
+                placement_refusal(&self.cfg.node, &job, gi).is_none()
+                    && policy_refusal(&self.cfg.handoff, &self.cfg.node.name, &envelope.origin, &job.groups[gi])
+                        .is_none()
+            });
+            if !allowed {
+                log::warn!("{}: its new version may not run on this node; it stops", i.name);
+                continue;
+            }
             if (g.as_str(), i.index) != (envelope.group.as_str(), envelope.index) {
                 let mut saved = crate::state::InstanceSaved::new(
                     &job.id,
@@ -843,7 +922,7 @@ impl Supervisor {
         self.jobs.runs.get_mut(&serial)?.instances.get_mut(inst)
     }
 
-    fn instance_label(&self, serial: u64, inst: usize) -> String {
+    pub(super) fn instance_label(&self, serial: u64, inst: usize) -> String {
         self.jobs.runs.get(&serial).and_then(|r| r.instances.get(inst)).map_or("an instance".into(), |i| i.name.clone())
     }
 }

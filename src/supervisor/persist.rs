@@ -157,6 +157,15 @@ impl Supervisor {
             self.reports.store.unclaimed.instances.insert((i.job.clone(), i.group.clone(), i.index), i);
         }
         self.pending.remote.recalls = saved.recalls;
+        // Offers a previous supd made and never heard the end of: the
+        // instance starts afresh here, so whatever the peer made of them is
+        // stopped there.
+        for o in saved.offers {
+            log::info!("{}: an offer to {} (hand-off {}) had no known outcome: recalling it", o.what, o.peer, o.id);
+            if !self.pending.remote.recalls.iter().any(|r| r.peer == o.peer && r.id == o.id) {
+                self.pending.remote.recalls.push(o);
+            }
+        }
         self.pending.remote.withdrawn = saved.withdrawn.into();
         // Launched runs find their tasks' saved states, and the periodic
         // jobs submitted next their last launch.
@@ -193,6 +202,11 @@ impl Supervisor {
     /// Once every job is in: processes a previous supd left for jobs that
     /// are gone (or changed) are killed, without grace.
     pub(super) fn kill_unclaimed(&mut self) {
+        // Hand-offs of jobs that are gone: their copies stop where they run.
+        for (_, s) in std::mem::take(&mut self.reports.store.unclaimed.instances) {
+            let what = format!("{}.{}[{}]", s.job, s.group, s.index);
+            self.recall_saved(&s, &what);
+        }
         // Stored pipes of tasks that were not taken over: systemd forgets
         // them too.
         for (name, fds) in std::mem::take(&mut self.reports.store.unclaimed.stored) {
@@ -331,6 +345,7 @@ impl Supervisor {
         saved.periodic = self.periodic_saved();
         saved.dispatched = self.dispatched_saved();
         saved.recalls.clone_from(&self.pending.remote.recalls);
+        saved.offers.clone_from(&self.pending.remote.offers);
         saved.withdrawn = self.pending.remote.withdrawn.iter().cloned().collect();
         let (now_i, now_w) = (Instant::now(), SystemTime::now());
         // Journal records after this save append to what it holds.

@@ -24,8 +24,12 @@ use nix::unistd::Pid;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant, SystemTime};
 
-/// At most this many withdrawn hand-offs are remembered (the oldest go).
-const MAX_WITHDRAWN: usize = 10_000;
+/// At most this many withdrawn hand-offs are remembered per origin (its
+/// oldest go).
+const MAX_WITHDRAWN: usize = 4096;
+
+/// The longest hand-off ID a peer takes.
+const MAX_ID: usize = 512;
 
 /// Requests to peers in flight, recalls owed, hand-offs withdrawn here.
 #[derive(Default)]
@@ -33,9 +37,15 @@ pub(super) struct Remote {
     next: u64,
     asks: HashMap<u64, Ask>,
     pub(super) recalls: Vec<Recall>,
+    /// Offers whose outcome is not known yet: saved before the offer is
+    /// made, so that a supd killed meanwhile recalls them at its next start.
+    pub(super) offers: Vec<Recall>,
     pub(super) withdrawn: VecDeque<Withdrawn>,
     /// The poll timer is armed.
     polling: bool,
+    /// When each recall was first owed (this supd's start, for those it
+    /// found saved).
+    recalled_at: HashMap<(String, String), Instant>,
 }
 
 /// One request to a peer, its hook running.
@@ -66,8 +76,10 @@ impl Remote {
     fn withdraw(&mut self, from: &str, id: &str) {
         if !self.withdrawn(from, id) {
             self.withdrawn.push_back(Withdrawn { from: from.to_string(), id: id.to_string() });
-            while self.withdrawn.len() > MAX_WITHDRAWN {
-                self.withdrawn.pop_front();
+            if self.withdrawn.iter().filter(|w| w.from == from).count() > MAX_WITHDRAWN
+                && let Some(oldest) = self.withdrawn.iter().position(|w| w.from == from)
+            {
+                self.withdrawn.remove(oldest);
             }
         }
     }
@@ -80,16 +92,79 @@ impl Remote {
 impl Supervisor {
     // ---- origin ----
 
-    /// Peer `peer` holds (or may hold) a copy under hand-off `id` that must
-    /// stop: remembered until the peer confirms, and asked now.
-    pub(super) fn recall(&mut self, peer: &str, id: &str, what: &str) {
+    /// An offer to `peer` of hand-off `id` is about to be made: on disk first.
+    /// Returns whether it could be saved.
+    pub(super) fn offering(&mut self, peer: &str, id: &str, what: &str) -> bool {
         let r = &mut self.pending.remote;
+        if !r.offers.iter().any(|x| x.peer == peer && x.id == id) {
+            r.offers.push(Recall { peer: peer.to_string(), id: id.to_string(), what: what.to_string() });
+        }
+        self.state_changed();
+        if self.save() {
+            return true;
+        }
+        self.pending.remote.offers.retain(|x| !(x.peer == peer && x.id == id));
+        false
+    }
+
+    /// The outcome of the offer to `peer` of hand-off `id` is known (taken,
+    /// refused, or a recall now stands for it).
+    pub(super) fn offered_settled(&mut self, peer: &str, id: &str) {
+        let r = &mut self.pending.remote;
+        let before = r.offers.len();
+        r.offers.retain(|x| !(x.peer == peer && x.id == id));
+        if r.offers.len() != before {
+            self.state_changed();
+        }
+    }
+
+    /// Peer `peer` holds (or may hold) a copy under hand-off `id` that must
+    /// stop: remembered until the peer confirms, and asked now. A `blocking`
+    /// recall keeps the instance from being handed off again until the peer
+    /// confirms (or for `lost_after`); one of a copy known dead there, or
+    /// of a peer already taken as lost, does not.
+    pub(super) fn recall(&mut self, peer: &str, id: &str, what: &str, blocking: bool) {
+        self.offered_settled(peer, id);
+        let lost_after = self.cfg.handoff.lost_after;
+        let r = &mut self.pending.remote;
+        let now = Instant::now();
+        let since = if blocking { now } else { now.checked_sub(lost_after).unwrap_or(now) };
+        r.recalled_at.entry((peer.to_string(), id.to_string())).or_insert(since);
         if !r.recalls.iter().any(|x| x.peer == peer && x.id == id) {
             log::info!("{what}: stopping its copy on {peer} (hand-off {id})");
             r.recalls.push(Recall { peer: peer.to_string(), id: id.to_string(), what: what.to_string() });
             self.state_changed();
         }
         self.send_recalls(peer);
+    }
+
+    /// A saved hand-off that no instance takes up any more (its job changed
+    /// or went while supd was down): the peer's copy is recalled.
+    pub(super) fn recall_saved(&mut self, s: &crate::state::InstanceSaved, what: &str) {
+        if let (Some(peer), Some(id)) = (&s.handed_off_to, &s.handoff_id) {
+            self.recall(peer, id, what, true);
+        }
+    }
+
+    /// A recall of instance `what` that must be confirmed before it is
+    /// handed off again (so that no peer still runs it when another starts
+    /// it): its peer, unless it has been owed for `lost_after` already.
+    pub(super) fn recall_pending(&mut self, what: &str) -> Option<String> {
+        let lost_after = self.cfg.handoff.lost_after;
+        let r = &mut self.pending.remote;
+        let pending = r
+            .recalls
+            .iter()
+            .find(|x| {
+                x.what == what
+                    && r.recalled_at.entry((x.peer.clone(), x.id.clone())).or_insert_with(Instant::now).elapsed()
+                        < lost_after
+            })
+            .map(|x| x.peer.clone());
+        if let Some(peer) = &pending {
+            self.send_recalls(peer);
+        }
+        pending
     }
 
     /// Sends the first recall owed by `peer`, unless one is in flight.
@@ -130,7 +205,7 @@ impl Supervisor {
             if self.jobs.current.get(&run.job.id) != Some(&serial) || run.stopped {
                 continue;
             }
-            for (inst, i) in run.instances.iter().enumerate() {
+            for (inst, i) in run.instances.iter().enumerate().filter(|(_, i)| !i.removed) {
                 if let Resched::HandedOff { peer, id, remote, .. } = &i.resched
                     && !id.is_empty()
                     && remote.state != Some(wire::State::Complete)
@@ -141,6 +216,16 @@ impl Supervisor {
         }
         let mut any = !by_peer.is_empty() || !self.pending.remote.recalls.is_empty();
         for (peer, held) in by_peer {
+            if !self.cfg.handoff.peers.iter().any(|p| p.name == peer) {
+                // A peer no longer configured is asked nothing: its work
+                // goes on elsewhere.
+                for (serial, inst, _) in held {
+                    let why = format!("{peer} is no longer one of this node's [[peer]] entries");
+                    log::warn!("{}: {why}", self.instance_label(serial, inst));
+                    self.moved_on(serial, inst, why, Duration::ZERO);
+                }
+                continue;
+            }
             if self.pending.remote.asking(&peer, true) {
                 continue;
             }
@@ -180,7 +265,7 @@ impl Supervisor {
                 return;
             }
         };
-        let argv = crate::handoff::ssh_argv(&p, self.cfg.handoff.connect_timeout);
+        let argv = crate::handoff::ssh_argv(&p, self.cfg.handoff.connect_timeout, self.cfg.handoff.insecure_host_keys);
         match super::handoff::spawn_with(&argv, &input, Vec::new()) {
             Ok((pid, output)) => {
                 let r = &mut self.pending.remote;
@@ -228,22 +313,24 @@ impl Supervisor {
                 Some(o) => {
                     log::info!("{}: hand-off {id}: {} ({})", a.peer, o.state.as_str(), o.message);
                     self.pending.remote.recalls.retain(|r| !(r.peer == a.peer && r.id == id));
+                    self.pending.remote.recalled_at.remove(&(a.peer.clone(), id.clone()));
                     self.state_changed();
                     self.send_recalls(&a.peer.clone());
                 }
                 None => {
-                    let why = heard.answer.and_then(|x| x.error).unwrap_or_else(silence);
+                    let why = heard.answer.and_then(|x| x.error.or(x.unreachable)).unwrap_or_else(silence);
                     log::warn!("{}: cannot stop the copy of hand-off {id} yet: {why}; asking again later", a.peer);
                     self.arm_poll(self.cfg.handoff.poll_interval);
                 }
             },
             AskFor::Poll(held) => {
-                let answer = heard.answer.filter(|x| x.error.is_none());
+                let why = heard.answer.as_ref().and_then(|x| x.error.clone().or(x.unreachable.clone()));
+                let answer = heard.answer.filter(|x| x.error.is_none() && x.unreachable.is_none());
                 for (serial, inst, id) in held {
                     let outcome = answer.as_ref().and_then(|x| x.outcome(&id)).cloned();
                     match outcome {
                         Some(o) => self.heard_of(serial, inst, &a.peer, &id, o),
-                        None => self.not_heard(serial, inst, &a.peer, &id, &silence()),
+                        None => self.not_heard(serial, inst, &a.peer, &id, &why.clone().unwrap_or_else(silence)),
                     }
                 }
             }
@@ -283,7 +370,7 @@ impl Supervisor {
                 let why = if o.message.is_empty() { what } else { format!("{what}: {}", o.message) };
                 log::warn!("{label}: {why}");
                 if o.state != wire::State::Unknown {
-                    self.recall(peer, id, &label);
+                    self.recall(peer, id, &label, false);
                 }
                 self.moved_on(serial, inst, why, on_peer_for);
             }
@@ -311,7 +398,7 @@ impl Supervisor {
         if silent >= lost_after {
             let why = format!("lost on {peer}: no answer for {} ({why})", GoDuration(silent));
             log::warn!("{label}: {why}; its copy there is stopped once it answers");
-            self.recall(peer, id, &label);
+            self.recall(peer, id, &label, false);
             self.moved_on(serial, inst, why, on_peer_for);
         }
     }
@@ -339,12 +426,32 @@ impl Supervisor {
     /// `supctl handoff serve --from ORIGIN`: one request of a peer.
     pub(super) fn serve(&mut self, from: &str, request: Request) -> Answer {
         let node = self.cfg.node.name.clone();
-        let mut answer = Answer { protocol: wire::PROTOCOL, node: node.clone(), outcomes: Vec::new(), error: None };
+        let mut answer = Answer {
+            protocol: wire::PROTOCOL,
+            node: node.clone(),
+            outcomes: Vec::new(),
+            error: None,
+            unreachable: None,
+        };
         if from == node {
             answer.error = Some(format!("the request names node {node} itself as its origin — refused"));
             return answer;
         }
-        if !self.cfg.handoff.accepts_from(from) {
+        let ids: Vec<&String> = match &request {
+            Request::Offer { envelope, .. } => vec![&envelope.id],
+            Request::Status { ids, .. } => ids.iter().collect(),
+            Request::Stop { id, .. } => vec![id],
+        };
+        if let Some(bad) = ids.iter().find(|id| id.len() > MAX_ID || id.chars().any(crate::names::is_hidden)) {
+            answer.error = Some(format!(
+                "a hand-off ID of {} bytes, or with control characters, is not one supd makes — refused",
+                bad.len()
+            ));
+            return answer;
+        }
+        // Questions about work this host holds for a peer, and stops of it,
+        // are answered whatever it now accepts: only new work is refused.
+        if matches!(request, Request::Offer { .. }) && !self.cfg.handoff.accepts_from(from) {
             let whom = if self.cfg.handoff.accept_from.is_some() {
                 "the peers of its [handoff] accept_from"
             } else {
@@ -479,6 +586,8 @@ impl Supervisor {
             }
             self.wind_down(serial, inst, Some(why));
             self.jobs.current.remove(&job);
+            // An operator's stop of it here goes with it.
+            self.jobs.stopped.remove(&job);
             self.advance(serial, inst);
         }
         self.state_changed();

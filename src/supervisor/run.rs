@@ -93,8 +93,17 @@ impl Supervisor {
             self.state_changed();
         }
         let mut messages = Vec::new();
-        let replaces = self.jobs.current.get(&job.id).copied();
-        if replaces.is_some() {
+        let current = self.jobs.current.get(&job.id).copied();
+        // A version no longer current whose processes are still ending
+        // (a handed-in job its origin recalled) is waited for as well.
+        let replaces = current.or_else(|| {
+            self.jobs
+                .runs
+                .values()
+                .find(|r| r.job.id == job.id && r.instances.iter().any(|i| i.is_live()))
+                .map(|r| r.serial)
+        });
+        if current.is_some() {
             self.stop_job(&job.id);
             messages.push(format!("job {:?} updated: its instances are replaced", job.id));
         } else {
@@ -374,15 +383,13 @@ impl Supervisor {
             dir,
             removed: false,
         };
-        let saved = self
-            .reports
-            .store
-            .unclaimed
-            .instances
-            .remove(&(job.id.clone(), group.name.clone(), index))
-            .filter(|s| s.source_digest == digest);
-        if let Some(s) = saved {
-            super::handoff::restore_instance(&mut instance, s);
+        let saved = self.reports.store.unclaimed.instances.remove(&(job.id.clone(), group.name.clone(), index));
+        match saved {
+            Some(s) if s.source_digest == digest => super::handoff::restore_instance(&mut instance, s),
+            // Handed off as another version (the file changed while supd
+            // was down): that copy stops where it runs.
+            Some(s) => self.recall_saved(&s, &instance.name),
+            None => {}
         }
         instance
     }
@@ -395,8 +402,9 @@ impl Supervisor {
         }
         let n = self.jobs.runs.get(&serial).map_or(0, |r| r.instances.len());
         for inst in 0..n {
-            // A copy handed to a peer stops there too.
-            self.recall_instance(serial, inst);
+            // A copy handed to a peer stops there too, and no hand-off of
+            // it goes on.
+            self.call_off(serial, inst);
             self.wind_down(serial, inst, None);
         }
         true

@@ -91,6 +91,7 @@ impl Supervisor {
         // Removed highest index first, as Nomad stops them.
         gone.sort_by(|a, b| b.cmp(a));
         for &(_, ii) in &gone {
+            self.call_off(serial, ii);
             self.wind_down(serial, ii, None);
         }
         for &(gi, index) in &missing {
