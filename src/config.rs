@@ -144,6 +144,13 @@ pub struct File {
     pub socket: Option<PathBuf>,
     /// A group whose members may use the socket (mode 0660). Default: none (0600).
     pub socket_group: Option<String>,
+    /// The group task logs (and their directories) are given, e.g. `adm`:
+    /// its members read them. Default: none (root's group).
+    pub log_group: Option<String>,
+    /// Ended runs kept per periodic or parameterized job, with their
+    /// allocation directories (Nomad's client keeps 50 terminal allocations
+    /// in all, `gc_max_allocs`). Default: 10.
+    pub keep_ended_runs: Option<usize>,
     /// Task output. Default: see [`default_log_dir`].
     pub log_dir: Option<PathBuf>,
     /// What survives a restart of supd. Default: see [`default_state_dir`].
@@ -770,6 +777,8 @@ node_class = "edge"
 job_dir = "/srv/jobs"
 socket = "/run/x.sock"
 socket_group = "ops"
+log_group = "adm"
+keep_ended_runs = 50
 log_dir = "/srv/logs"
 state_dir = "/srv/state"
 data_dir = "/srv/data"

@@ -546,8 +546,9 @@ fn mounts_below(dir: &std::path::Path) -> Vec<String> {
 
 /// Allocation directories have a lifecycle: a run that ended has its
 /// tasks' `secrets/` unmounted at once, only the newest ended runs of a
-/// job keep their directories (10, as `status` lists them), and when supd
-/// stops nothing of its stays mounted below its directories.
+/// job keep their directories (`keep_ended_runs`, as `status` lists
+/// them), and when supd stops nothing of its stays mounted below its
+/// directories.
 #[test]
 fn ended_runs_leave_no_mounts_and_only_the_newest_keep_their_directories() {
     let s = Supd::new();
@@ -585,7 +586,9 @@ job "svc" {
 }
 "#,
     );
-    let mut s = s.start();
+    // Nomad's client keeps 50 terminal allocations (gc_max_allocs); here
+    // the bound is per job, 10 unless supd.toml says.
+    let mut s = s.start_with_config("keep_ended_runs = 3\n");
     s.wait_running("svc/g/0/t");
     let root = std::path::PathBuf::from(s.dir());
     let as_root = nix::unistd::geteuid().is_root();
@@ -606,8 +609,14 @@ job "svc" {
     });
     let alloc = root.join("state/alloc");
     let dirs = || std::fs::read_dir(&alloc).expect("alloc dir").count();
-    // The running task's, and those of the ten newest ended runs.
-    assert!(wait_until(PATIENCE, || dirs() <= 11), "{} allocation directories for 1 running and {RUNS} ended", dirs());
+    // The running task's, and those of the three newest ended runs.
+    assert!(wait_until(PATIENCE, || dirs() == 4), "{} allocation directories for 1 running and {RUNS} ended", dirs());
+    let kept = typed::<supd::control::protocol::Status>(&s.status())
+        .jobs
+        .iter()
+        .filter(|j| j.name.starts_with("work/dispatch-"))
+        .count();
+    assert_eq!(kept, 3, "status lists the runs that keep their directories");
     if as_root {
         let left = mounts_below(&root);
         assert_eq!(left.len(), 1, "only the running task keeps its secrets/ mounted: {left:?}");

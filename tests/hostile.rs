@@ -646,6 +646,34 @@ fn state_and_task_logs_are_not_readable_by_others() {
     assert_eq!(mode(&s.path("logs")) & 0o007, 0, "the log directory: {:o}", mode(&s.path("logs")));
 }
 
+/// With `log_group`, task logs and their directories belong to that group
+/// (as journald's files belong to `adm`): its members read them, others
+/// do not.
+#[test]
+fn task_logs_belong_to_the_log_group() {
+    use std::os::unix::fs::MetadataExt;
+    let adm = nix::unistd::Group::from_name("adm").ok().flatten().expect("group adm (Debian's base system has it)");
+    let s = Supd::new();
+    s.write_job("web.hcl", &job_hcl("web", "g", "t"));
+    let s = s.start_with_config("log_group = \"adm\"\n");
+    s.wait_running("web/g/0/t");
+    let logs = s.path("logs");
+    assert!(wait_until(PATIENCE, || !output_files(&logs).is_empty()), "the task wrote output");
+    let gid = adm.gid.as_raw();
+    let mut checked = vec![logs.clone()];
+    for f in output_files(&logs) {
+        checked.push(f.clone());
+        checked.extend(f.ancestors().skip(1).take_while(|d| *d != logs).map(Path::to_path_buf));
+    }
+    for p in &checked {
+        let m = std::fs::metadata(p).expect("metadata");
+        assert_eq!(m.gid(), gid, "{} belongs to adm", p.display());
+        assert_eq!(m.mode() & 0o007, 0, "{} is not others': {:o}", p.display(), m.mode());
+        assert_eq!(m.mode() & 0o040, 0o040, "{} is the group's to read: {:o}", p.display(), m.mode());
+    }
+    assert!(checked.len() >= 4, "the log directory, job and instance directories, a file: {checked:?}");
+}
+
 /// The value of a `sensitive` variable given to `supctl job run` is kept
 /// only in a file of its own (0600, in a 0700 directory): nowhere else
 /// under the state or log directories, not in `job inspect`; and it comes

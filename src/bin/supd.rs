@@ -150,6 +150,16 @@ fn run() -> ExitCode {
             }
         },
     };
+    let log_group = match &file.log_group {
+        None => None,
+        Some(name) => match nix::unistd::Group::from_name(name) {
+            Ok(Some(g)) => Some(g.gid.as_raw()),
+            _ => {
+                log::error!("log_group {name:?} in supd.toml is not a group of this host");
+                return ExitCode::from(1);
+            }
+        },
+    };
     // Asked by a running supd before it executes this binary: it reads
     // the configuration the new image will start with, and says what it
     // can take over.
@@ -200,6 +210,13 @@ fn run() -> ExitCode {
     });
     let log_dir =
         cli.log_dir.or(file.log_dir.clone()).unwrap_or_else(|| default_in(supd::config::default_log_dir(), "logs"));
+    if let Some(gid) = log_group {
+        use std::os::unix::fs::DirBuilderExt;
+        let made = std::fs::DirBuilder::new().recursive(true).mode(0o750).create(&log_dir);
+        if let Err(e) = made.and_then(|()| std::os::unix::fs::chown(&log_dir, None, Some(gid))) {
+            log::warn!("{}: cannot give it the log_group: {e}", log_dir.display());
+        }
+    }
     // As a container's init, `docker logs` is where the operator looks.
     let task_output = cli.task_output.or(file.task_output()).unwrap_or(if std::process::id() == 1 {
         TaskOutput::STDOUT
@@ -275,6 +292,8 @@ fn run() -> ExitCode {
         job_dir,
         socket,
         socket_group,
+        log_group,
+        keep_ended_runs: file.keep_ended_runs.unwrap_or(supd::supervisor::KEEP_ENDED_RUNS),
         log_dir,
         task_output,
         journal_socket,

@@ -63,6 +63,8 @@ pub struct Capture {
     located: bool,
     /// Output is stored in files (else only read, and forwarded).
     files: bool,
+    /// The group the files and their directories are given (`log_group`).
+    group: Option<u32>,
     /// Writes to the files that failed.
     pub trouble: Trouble,
 }
@@ -173,6 +175,7 @@ impl Capture {
             at_line_start: true,
             located: false,
             files: true,
+            group: None,
             trouble: Trouble::default(),
         })
     }
@@ -187,6 +190,11 @@ impl Capture {
     /// forwarded by the caller).
     pub fn keep_files(&mut self, files: bool) {
         self.files = files;
+    }
+
+    /// Gives the files, and the directories made for them, this group.
+    pub fn group_files(&mut self, gid: Option<u32>) {
+        self.group = gid;
     }
 
     pub fn raw_fd(&self) -> RawFd {
@@ -218,11 +226,21 @@ impl Capture {
             // Task output may hold what the task was given: its owner's
             // group may read it (0750, 0640), no one else.
             std::fs::DirBuilder::new().recursive(true).mode(0o750).create(&self.dir)?;
+            if let Some(gid) = self.group {
+                // The instance's directory and its job's, below the log
+                // directory (which supd gives the group at its start).
+                for d in [Some(self.dir.as_path()), self.dir.parent()].into_iter().flatten() {
+                    std::os::unix::fs::chown(d, None, Some(gid))?;
+                }
+            }
             self.index = existing(&self.dir, &self.base).into_iter().max().unwrap_or(0);
             self.located = true;
         }
         let path = self.current_path()?;
         let f = OpenOptions::new().create(true).append(true).mode(0o640).open(&path)?;
+        if let Some(gid) = self.group {
+            std::os::unix::fs::fchown(&f, None, Some(gid))?;
+        }
         self.size = f.metadata()?.len();
         self.at_line_start = self.size == 0 || ends_with_newline(&path);
         self.file = Some(f);

@@ -11,7 +11,7 @@
 //! `kill -9`), as periodic launches do, with their tasks' saved states
 //! (an ended run stays ended, a running one goes on as any job's
 //! instance does, in the same allocation directory, its payload file
-//! still there). As launched runs, the 10 newest that have ended are kept.
+//! still there). As launched runs, the newest that have ended are kept (`keep_ended_runs`).
 
 use super::Supervisor;
 use super::run::Source;

@@ -49,6 +49,10 @@ use mio::{Events, Interest, Poll, Token};
 use parts::{Io, Pending, Reports};
 use server::ControlServer;
 pub use settings::{Config, Error};
+
+/// Ended runs kept per periodic or parameterized job when supd.toml does
+/// not say (`keep_ended_runs`).
+pub const KEEP_ENDED_RUNS: usize = periodic::KEEP_ENDED;
 use signal_hook::consts::{
     SIGALRM, SIGCONT, SIGHUP, SIGINT, SIGIO, SIGPROF, SIGQUIT, SIGTERM, SIGTSTP, SIGURG, SIGUSR1, SIGUSR2, SIGVTALRM,
     SIGWINCH,

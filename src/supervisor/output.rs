@@ -109,6 +109,8 @@ impl Supervisor {
         };
         out.keep_files(output.files);
         err.keep_files(output.files);
+        out.group_files(self.cfg.log_group);
+        err.group_files(self.cfg.log_group);
         let (out_token, err_token) = (self.io.watches.token(), self.io.watches.token());
         let registry = self.io.poll.registry();
         registry.register(&mut SourceFd(&out.raw_fd()), out_token, Interest::READABLE)?;

@@ -22,8 +22,9 @@ use crate::timefmt::rfc3339;
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Launched runs kept per periodic job once they have ended; older ones are
-/// forgotten at the next launch.
+/// Launched runs kept per periodic job once they have ended, unless
+/// supd.toml's `keep_ended_runs` says otherwise; older ones are forgotten
+/// as a new one ends.
 pub const KEEP_ENDED: usize = 10;
 
 /// Between a periodic job's ID and the launch time (Nomad's
@@ -281,9 +282,9 @@ impl Supervisor {
     }
 
     /// Ended runs of job `id` (whose IDs go on with `suffix`) beyond the
-    /// newest `KEEP_ENDED` are forgotten, and their allocation directories
-    /// removed: mounts and disk stay bounded by what runs and the last
-    /// `KEEP_ENDED` runs of each job.
+    /// newest `keep_ended_runs` are forgotten, and their allocation
+    /// directories removed: mounts and disk stay bounded by what runs and
+    /// the last `keep_ended_runs` runs of each job.
     pub(super) fn forget_ended(&mut self, id: &str, suffix: &str) {
         let ended: Vec<(String, u64)> = self
             .runs_under(id, suffix)
@@ -291,7 +292,7 @@ impl Supervisor {
             .filter(|r| !r.instances.iter().any(Instance::is_live))
             .map(|r| (r.job.id.clone(), r.serial))
             .collect();
-        let drop = ended.len().saturating_sub(KEEP_ENDED);
+        let drop = ended.len().saturating_sub(self.cfg.keep_ended_runs);
         for (child, serial) in ended.into_iter().take(drop) {
             self.jobs.current.remove(&child);
             if let Some(mut run) = self.jobs.runs.remove(&serial) {

@@ -11,6 +11,12 @@ pub struct Config {
     pub socket: PathBuf,
     /// A group allowed to use the socket (mode 0660 instead of 0600).
     pub socket_group: Option<u32>,
+    /// The group task logs are given (`log_group`), so that its members
+    /// read them.
+    pub log_group: Option<u32>,
+    /// Ended runs kept per periodic or parameterized job, with their
+    /// allocation directories.
+    pub keep_ended_runs: usize,
     /// Where task output goes: `<log_dir>/<job>/<group>[<index>]/<task>.stdout.N`.
     pub log_dir: PathBuf,
     /// Where task output goes, unless a task's meta says otherwise.

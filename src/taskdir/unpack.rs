@@ -118,7 +118,10 @@ impl Writer<'_> {
             Kind::File(mode) => {
                 // A link left by an earlier unpack gives way to the file.
                 dir.remove_file(last).map_err(io)?;
-                let mut f = dir.create(last, mode & 0o777).map_err(io)?;
+                // As written under a task's umask (022, Nomad's): no file an
+                // archive ships is writable by its group or by others, and
+                // no set-id bit is kept.
+                let mut f = dir.create(last, mode & 0o755).map_err(io)?;
                 if let Some((u, g)) = self.owner {
                     nix::unistd::fchown(&f, Some(nix::unistd::Uid::from_raw(u)), Some(nix::unistd::Gid::from_raw(g)))
                         .map_err(|er| ArtifactError::Io(format!("unpacking {}: {}", e.name, er.desc())))?;

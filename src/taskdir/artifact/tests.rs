@@ -396,6 +396,21 @@ fn other_formats_modes_and_file_sources() {
     run(&w, &a, &Limits::default()).unwrap();
     let mode = std::fs::metadata(w.task.local().join("z/tool/run")).unwrap().permissions().mode();
     assert_eq!(mode & 0o777, 0o755);
+    // An archive's group- or world-writable file is written as under the
+    // task's umask (022).
+    let mut b = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_size(3);
+    h.set_mode(0o6777);
+    h.set_entry_type(tar::EntryType::Regular);
+    b.append_data(&mut h, "open/file", &b"hi\n"[..]).unwrap();
+    let open = dir.path().join("open.tar");
+    std::fs::write(&open, b.into_inner().unwrap()).unwrap();
+    let mut a = artifact(open.display().to_string());
+    a.destination = "local/o".into();
+    run(&w, &a, &Limits::default()).unwrap();
+    let mode = std::fs::metadata(w.task.local().join("o/open/file")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o7777, 0o755, "{mode:o}");
     // ?archive=false keeps the archive; mode file names the file.
     let mut a = artifact(format!("file://{}?archive=false", z.display()));
     a.mode = ArtifactMode::File;
