@@ -672,6 +672,16 @@ fn task_logs_belong_to_the_log_group() {
         assert_eq!(m.mode() & 0o040, 0o040, "{} is the group's to read: {:o}", p.display(), m.mode());
     }
     assert!(checked.len() >= 4, "the log directory, job and instance directories, a file: {checked:?}");
+    // A group this host does not have stops supd at its start, naming it.
+    let bad = Supd::new();
+    let config = bad.write_file("supd.toml", "log_group = \"no-such-group-x\"\n");
+    let status = bad.command(Path::new(SUPD), &[]).arg("--config").arg(&config).status().expect("run supd");
+    assert_eq!(status.code(), Some(1), "{}", bad.log());
+    assert!(
+        bad.log().contains("log_group \"no-such-group-x\" in supd.toml is not a group of this host"),
+        "{}",
+        bad.log()
+    );
 }
 
 /// The value of a `sensitive` variable given to `supctl job run` is kept

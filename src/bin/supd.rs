@@ -140,26 +140,14 @@ fn run() -> ExitCode {
     } else {
         supd::logging::init(level);
     }
-    let socket_group = match &file.socket_group {
-        None => None,
-        Some(name) => match nix::unistd::Group::from_name(name) {
-            Ok(Some(g)) => Some(g.gid.as_raw()),
-            _ => {
-                log::error!("socket_group {name:?} in supd.toml is not a group of this host");
+    let (socket_group, log_group) =
+        match (group_id("socket_group", &file.socket_group), group_id("log_group", &file.log_group)) {
+            (Ok(s), Ok(l)) => (s, l),
+            (Err(e), _) | (_, Err(e)) => {
+                log::error!("{e}");
                 return ExitCode::from(1);
             }
-        },
-    };
-    let log_group = match &file.log_group {
-        None => None,
-        Some(name) => match nix::unistd::Group::from_name(name) {
-            Ok(Some(g)) => Some(g.gid.as_raw()),
-            _ => {
-                log::error!("log_group {name:?} in supd.toml is not a group of this host");
-                return ExitCode::from(1);
-            }
-        },
-    };
+        };
     // Asked by a running supd before it executes this binary: it reads
     // the configuration the new image will start with, and says what it
     // can take over.
@@ -364,4 +352,14 @@ fn check(dir: &std::path::Path, node: &Node, warn_only: bool) -> ExitCode {
         valid = false;
     }
     if valid { ExitCode::SUCCESS } else { ExitCode::from(1) }
+}
+
+/// The group a supd.toml key names, by its ID; an error naming the key when
+/// this host has no such group.
+fn group_id(key: &str, name: &Option<String>) -> Result<Option<u32>, String> {
+    let Some(name) = name else { return Ok(None) };
+    match nix::unistd::Group::from_name(name) {
+        Ok(Some(g)) => Ok(Some(g.gid.as_raw())),
+        _ => Err(format!("{key} {name:?} in supd.toml is not a group of this host")),
+    }
 }
