@@ -109,3 +109,50 @@ fn values_come_from_each_source_in_nomads_order() {
         describe(&out)
     );
 }
+
+/// As Nomad's parser, names a file does not define are left for the task's
+/// start: `${attr.kernel.name}` and `${NOMAD_ALLOC_INDEX}` are
+/// interpolated there; `${some_env}`, which nothing defines, reaches the
+/// task as written, and the task has an event that names it.
+#[test]
+fn unknown_names_are_interpolated_at_the_start_or_named_in_an_event() {
+    let s = Supd::new();
+    let out = s.path("out");
+    s.write_job(
+        "refs.hcl",
+        &format!(
+            r#"
+variable "greeting" {{
+  default = "hi"
+}}
+job "refs" {{
+  group "g" {{
+    count = 2
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "echo \"$0 $1 $2 $3\" >> {out}; exec sleep 600", "${{var.greeting}}", "${{attr.kernel.name}}", "${{NOMAD_ALLOC_INDEX}}", "${{some_env}}"]
+      }}
+    }}
+  }}
+}}
+"#,
+            out = out.display()
+        ),
+    );
+    let s = s.start();
+    s.wait_running("refs/g/0/t");
+    s.wait_running("refs/g/1/t");
+    let mut lines = s.wait_lines("out", 2);
+    lines.sort();
+    assert_eq!(lines, ["hi linux 0 ${some_env}", "hi linux 1 ${some_env}"]);
+    let t = s.wait_event("refs/g/0/t", "Unresolved Reference", |m| m.contains("${some_env}"));
+    assert_eq!(count(&t, "Unresolved Reference", |_| true), 1, "{:?}", events(&t));
+    // Said once, not at every restart.
+    let first = pid(&t);
+    s.supctl_ok(&["restart", "refs/g/0/t"]);
+    let t = s.wait_task("refs/g/0/t", "running again", |t| t["state"] == "running" && pid(t) != first);
+    assert_eq!(s.wait_lines("out", 3).len(), 3, "it started again");
+    assert_eq!(count(&t, "Unresolved Reference", |_| true), 1, "{:?}", events(&t));
+}

@@ -158,9 +158,44 @@ fn leaves(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// Roots of references that are resolved when the task starts.
+thread_local! {
+    /// The iterators of the `dynamic` blocks being expanded: names a
+    /// reference may start with that are evaluated now, as `var` and
+    /// `local` are.
+    static ITERATORS: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Whether a reference starting with `name` is resolved when the task
+/// starts rather than now. As Nomad's parser, every name that is not
+/// `var`, `local` or a `dynamic` block's iterator is left as written —
+/// `${NOMAD_ALLOC_INDEX}`, `${attr.kernel.name}`, `${meta.rack}`, but also
+/// `${some_env}` — for the task's start to interpolate.
 fn is_runtime_root(name: &str) -> bool {
-    name.starts_with("NOMAD_") || matches!(name, "attr" | "node" | "meta" | "env")
+    !matches!(name, "var" | "local") && !ITERATORS.with(|i| i.borrow().iter().any(|n| n == name))
+}
+
+/// [`is_runtime_root`], also false for names bound by enclosing `for`
+/// expressions and template `for` directives.
+fn is_runtime_root_in(name: &str, bound: &[String]) -> bool {
+    is_runtime_root(name) && !bound.iter().any(|b| b == name)
+}
+
+/// The names a template's `%{ for K, V in … }` directives bind.
+fn directive_names(raw: &str, out: &mut Vec<String>) {
+    let mut rest = raw;
+    while let Some(i) = rest.find("%{") {
+        let escaped = i > 0 && rest.as_bytes()[i - 1] == b'%';
+        rest = &rest[i + 2..];
+        if escaped {
+            continue;
+        }
+        let inner = rest.trim_start_matches('~').trim_start();
+        let Some(after) = inner.strip_prefix("for").filter(|a| a.starts_with(char::is_whitespace)) else {
+            continue;
+        };
+        let head = after.split(" in ").next().unwrap_or("");
+        out.extend(head.split(',').map(|n| n.trim().to_string()).filter(|n| !n.is_empty()));
+    }
 }
 
 /// Stands for a written `$${` while a template is evaluated, so that it
@@ -170,6 +205,11 @@ const ESCAPE: char = '\u{E000}';
 /// Escapes the runtime references inside the templates of `e`, so that
 /// evaluating it leaves them as text: `${NOMAD_TASK_DIR}` stays.
 pub(crate) fn keep_runtime(e: &mut hcl::Expression) {
+    keep_runtime_in(e, &mut Vec::new());
+}
+
+/// [`keep_runtime`] below `for` expressions that bind `bound`.
+fn keep_runtime_in(e: &mut hcl::Expression, bound: &mut Vec<String>) {
     use hcl::Expression as E;
     match e {
         E::TemplateExpr(t) => {
@@ -177,6 +217,8 @@ pub(crate) fn keep_runtime(e: &mut hcl::Expression) {
                 hcl::TemplateExpr::QuotedString(s) => s.clone(),
                 hcl::TemplateExpr::Heredoc(h) => h.template.clone(),
             };
+            let outer = bound.len();
+            directive_names(&raw, bound);
             let mut out = String::with_capacity(raw.len());
             let mut rest = raw.as_str();
             while let Some(i) = rest.find("${") {
@@ -188,9 +230,13 @@ pub(crate) fn keep_runtime(e: &mut hcl::Expression) {
                     out.push('{');
                 } else {
                     out.push_str(&rest[..i]);
-                    let inner = rest[i + 2..].trim_start();
-                    let root = inner.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("");
-                    if is_runtime_root(root) {
+                    let inner = rest[i + 2..].trim_start_matches('~').trim_start();
+                    let root =
+                        inner.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')).next().unwrap_or("");
+                    // A name followed by `(` is a function call: evaluated.
+                    let call = inner[root.len()..].trim_start().starts_with('(');
+                    let name = root.chars().next().is_some_and(|c| c.is_alphabetic() || c == '_');
+                    if name && !call && is_runtime_root_in(root, bound) {
                         out.push('$');
                     }
                     out.push_str("${");
@@ -198,6 +244,7 @@ pub(crate) fn keep_runtime(e: &mut hcl::Expression) {
                 rest = &rest[i + 2..];
             }
             out.push_str(rest);
+            bound.truncate(outer);
             if out != raw {
                 **t = match t.as_ref() {
                     hcl::TemplateExpr::QuotedString(_) => hcl::TemplateExpr::QuotedString(out),
@@ -209,17 +256,26 @@ pub(crate) fn keep_runtime(e: &mut hcl::Expression) {
                 };
             }
         }
-        E::Array(a) => a.iter_mut().for_each(keep_runtime),
-        E::Object(o) => o.values_mut().for_each(keep_runtime),
-        E::FuncCall(f) => f.args.iter_mut().for_each(keep_runtime),
-        E::Parenthesis(p) => keep_runtime(p),
+        E::Array(a) => a.iter_mut().for_each(|x| keep_runtime_in(x, bound)),
+        E::Object(o) => o.values_mut().for_each(|x| keep_runtime_in(x, bound)),
+        E::FuncCall(f) => f.args.iter_mut().for_each(|x| keep_runtime_in(x, bound)),
+        E::Parenthesis(p) => keep_runtime_in(p, bound),
         E::Conditional(c) => {
-            keep_runtime(&mut c.true_expr);
-            keep_runtime(&mut c.false_expr);
+            keep_runtime_in(&mut c.true_expr, bound);
+            keep_runtime_in(&mut c.false_expr, bound);
         }
         E::ForExpr(f) => {
-            keep_runtime(&mut f.collection_expr);
-            keep_runtime(&mut f.value_expr);
+            keep_runtime_in(&mut f.collection_expr, bound);
+            let outer = bound.len();
+            bound.push(f.value_var.to_string());
+            if let Some(k) = &f.key_var {
+                bound.push(k.to_string());
+            }
+            keep_runtime_in(&mut f.value_expr, bound);
+            if let Some(k) = f.key_expr.as_mut() {
+                keep_runtime_in(k, bound);
+            }
+            bound.truncate(outer);
         }
         _ => {}
     }
@@ -250,7 +306,8 @@ fn needs(expr: &Expression) -> bool {
 fn elements_need<'a>(mut it: impl Iterator<Item = &'a Element>) -> bool {
     it.any(|e| match e {
         Element::Interpolation(i) => needs(&i.expr),
-        Element::Directive(_) => false,
+        // `%{ if }` and `%{ for }` are worked out now, as Nomad's parser does.
+        Element::Directive(_) => true,
         Element::Literal(_) => false,
     })
 }
@@ -540,6 +597,7 @@ impl<'s> Eval<'s, '_> {
             it.insert("key".to_string(), k);
             it.insert("value".to_string(), v);
             c.declare_var(iterator.as_str(), Value::Object(it));
+            ITERATORS.with(|i| i.borrow_mut().push(iterator.to_string()));
             let mut labels = Vec::new();
             if let Some(l) = b.body.get_attribute("labels") {
                 match self.value(&l.value, &c) {
@@ -562,6 +620,7 @@ impl<'s> Eval<'s, '_> {
             // put in before the next copy is made.
             let outer = std::mem::take(&mut self.pending);
             self.body(&mut body, &c);
+            ITERATORS.with(|i| i.borrow_mut().pop());
             self.flush(&mut body);
             self.pending = outer;
             let mut nb = Block::builder(hcl_edit::Ident::new(name.as_str())).labels(labels).build();

@@ -467,16 +467,16 @@ fn reference_problem(expr: &Expression, text: &str) -> Option<String> {
             ));
         }
     };
-    let known = matches!(root, "attr" | "node" | "meta" | "env") || root.starts_with("NOMAD_");
-    if known {
-        None
-    } else if root == "var" || root == "local" {
+    // As Nomad's parser, a reference to any other name is left as written,
+    // for the task's start to interpolate (`${attr.*}`, `${NOMAD_*}`, …);
+    // one nothing resolves then stays as written, and is an event.
+    if root == "var" || root == "local" {
+        let what = if root == "var" { "variable" } else { "local" };
         Some(format!(
-            "`${{{text}}}` refers to an input variable; supd evaluates no HCL variables — write the value itself"
+            "`${{{text}}}` refers to a {what} this file does not declare — declare it (`{}`) or write the value itself",
+            if root == "var" { "variable \"NAME\" { … }" } else { "locals { NAME = … }" }
         ))
     } else {
-        Some(format!(
-            "unknown reference `${{{text}}}` — supd interpolates ${{attr.*}}, ${{node.*}}, ${{meta.*}}, ${{env.*}} and ${{NOMAD_*}}; to write a literal ${{ use $${{"
-        ))
+        None
     }
 }

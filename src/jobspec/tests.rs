@@ -353,10 +353,71 @@ fn interpolation_is_kept_and_escapes_stay_distinct() {
     assert_eq!(env["C"], "${attr.kernel.name}/${meta.rack}/${node.datacenter}");
     let e = errors(&wrap("service", "", r#"env { A = "${var.x}" }"#));
     assert!(e[0].contains("undefined var.x"), "{e:?}");
-    let e = errors(&wrap("service", "", r#"env { A = "${foo}" }"#));
-    assert!(e[0].contains("unknown reference `${foo}`"), "{e:?}");
+    // As Nomad's parser (jobspec2's TestParse_UnknownVariables), a name it
+    // does not know is left as written, for the task's start.
+    let j = job(&wrap("service", "", r#"env { A = "${foo}" }"#));
+    assert_eq!(j.groups[0].tasks[0].env["A"], "${foo}");
     let j = job(&wrap("service", "", r#"env { A = "${upper("x")}-${NOMAD_ALLOC_INDEX}" }"#));
     assert_eq!(j.groups[0].tasks[0].env["A"], "X-${NOMAD_ALLOC_INDEX}");
+}
+
+/// Nomad's own test of it: known variables are evaluated, unknown names
+/// stay, whatever else the file evaluates (`for`, functions, loop and
+/// iterator names).
+#[test]
+fn unknown_names_are_left_intact_beside_evaluated_ones() {
+    let src = r#"
+variable "region_var" {
+  default = "aug"
+}
+locals {
+  names = [for s in ["a", "b"] : "${s}-${UNKNOWN}"]
+}
+job "example" {
+  datacenters = [for s in ["dc1", "dc2"] : upper(s)]
+  region      = var.region_var
+  meta {
+    known_var   = "${var.region_var}"
+    unknown_var = "${UNKNOWN}"
+    dotted      = "${some.thing[0]}-${upper(var.region_var)}"
+    listed      = join(",", local.names)
+    directive   = "%{ for x in ["p", "q"] }${x}${OTHER}%{ endfor }"
+  }
+  group "g" {
+    dynamic "constraint" {
+      for_each = ["linux"]
+      iterator = os
+      content {
+        attribute = "${attr.kernel.name}"
+        value     = "${os.value}"
+      }
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/echo"
+        args    = ["${NOMAD_ALLOC_INDEX}", "${some_env}"]
+      }
+    }
+  }
+}
+"#;
+    let p = parse(src);
+    assert!(p.is_valid(), "{:?}", p.diagnostics);
+    let j = &p.jobs[0];
+    assert_eq!(j.datacenters, ["DC1", "DC2"]);
+    assert_eq!(j.region, "aug");
+    assert_eq!(j.meta["known_var"], "aug");
+    assert_eq!(j.meta["unknown_var"], "${UNKNOWN}");
+    assert_eq!(j.meta["dotted"], "${some.thing[0]}-AUG");
+    assert_eq!(j.meta["listed"], "a-${UNKNOWN},b-${UNKNOWN}");
+    assert_eq!(j.meta["directive"], "p${OTHER}q${OTHER}");
+    let c = &j.groups[0].constraints[0];
+    assert_eq!((c.attribute.as_str(), c.value.as_str()), ("${attr.kernel.name}", "linux"));
+    assert_eq!(j.groups[0].tasks[0].args, ["${NOMAD_ALLOC_INDEX}", "${some_env}"]);
+    // A variable no block declares is still an error, at its place.
+    let e = errors(&wrap("service", "", r#"env { A = "${var.nope}" }"#));
+    assert!(e[0].contains("var.nope"), "{e:?}");
 }
 
 #[test]

@@ -21,6 +21,18 @@ pub enum LaunchError {
     Isolation(String),
 }
 
+thread_local! {
+    /// The references the last spec made could not resolve.
+    static UNRESOLVED: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// The `${…}` references in the command, arguments, environment and
+/// working directory of the spec made last that nothing resolved (they
+/// were left as written).
+pub(super) fn take_unresolved() -> Vec<String> {
+    UNRESOLVED.with(|u| std::mem::take(&mut *u.borrow_mut()))
+}
+
 /// The process of a task's run: [`spawn_spec`] (for `java`, the JVM
 /// `java` with its arguments), and for an isolated (`exec`, `java`) task its namespaces, root, capabilities and user rules
 /// (`[driver.exec]`); never an `exec` task without them.
@@ -188,7 +200,7 @@ fn spec_of(
         set(&format!("NOMAD_IP_{label}"), "127.0.0.1".into());
         set(&format!("NOMAD_ADDR_{label}"), format!("127.0.0.1:{port}"));
     }
-    let lookup = |vars: &BTreeMap<String, String>, name: &str| -> Option<String> {
+    let found = |vars: &BTreeMap<String, String>, name: &str| -> Option<String> {
         if let Some(v) = vars.get(name) {
             return Some(v.clone());
         }
@@ -200,6 +212,21 @@ fn spec_of(
             return node.resolve(&format!("${{{name}}}"));
         }
         None
+    };
+    // What nothing resolves stays as written (as Nomad leaves it), and is
+    // told (see `take_unresolved`).
+    UNRESOLVED.with(|u| u.borrow_mut().clear());
+    let lookup = |vars: &BTreeMap<String, String>, name: &str| -> Option<String> {
+        let v = found(vars, name);
+        if v.is_none() {
+            UNRESOLVED.with(|u| {
+                let mut u = u.borrow_mut();
+                if !u.iter().any(|x| x == name) && u.len() < 16 {
+                    u.push(name.to_string());
+                }
+            });
+        }
+        v
     };
     let runtime = vars.clone();
     for (k, v) in &task.env {

@@ -577,6 +577,21 @@ impl Supervisor {
                 return;
             }
         };
+        let unresolved = launch::take_unresolved();
+        if !unresolved.is_empty()
+            && let Some(t) = self.jobs.task_mut(key)
+        {
+            let names: Vec<String> = unresolved.iter().map(|n| format!("${{{n}}}")).collect();
+            let message = format!("{} not known on this node: left as written", names.join(", "));
+            // Said once per task, not at every restart.
+            if !t.events.iter().any(|e| e.kind == "Unresolved Reference" && e.message == message) {
+                log::warn!("{}: {message}", t.spec.name);
+                t.push_event("Unresolved Reference", message);
+            }
+        }
+        let Some(run) = self.jobs.runs.get(&key.run) else { return };
+        let Some(instance) = run.instances.get(key.inst) else { return };
+        let Some(t) = instance.tasks.get(key.task) else { return };
         // The driver: a container task goes to its engine from here.
         if crate::drivers::Kind::of(&t.spec) == crate::drivers::Kind::Container {
             return self.start_container(key, spec);

@@ -1,9 +1,9 @@
-# References that are neither declared variables or locals nor runtime
-# references (${NOMAD_*}, ${attr.*}, ${node.*}, ${meta.*}, ${env.*}) are
-# refused where they are written; `user` takes no interpolation.
+# References to undeclared variables or locals are refused where they are
+# written; `user` takes no interpolation. Any other name (`${foo.bar}`) is
+# left as written, for the task's start, as Nomad's parser leaves it.
 #
 # expect: 20:41 error: undefined var.flags — declare it with `variable "NAME" { … }` at the top of the file
-# expect: 21:58 error: unknown name `foo` — write var.NAME for a variable, local.NAME for a local, or a runtime reference (${NOMAD_*}, ${attr.*}, ${node.*}, ${meta.*}, ${env.*}) inside a string
+#
 # expect: 23:14 error: `user` cannot use ${...} interpolation — write a plain value
 # expect: 23:17 error: undefined local.user — define it in a `locals { … }` block
 # expect: 24:22 error: undefined var.timeout — declare it with `variable "NAME" { … }` at the top of the file
