@@ -21,6 +21,7 @@ use std::path::PathBuf;
 
 mod budget;
 mod funcs;
+mod tryfunc;
 
 /// The values given for a job's variables, from least to most important:
 /// `NOMAD_VAR_<name>` from the environment, variable files, `--var`.
@@ -121,6 +122,7 @@ pub fn evaluate<'s>(
     *body = rest;
     let mut ctx = Context::new();
     funcs::declare(&mut ctx, src);
+    tryfunc::declare(&mut ctx);
     let any = !variables.is_empty() || !locals.is_empty();
     ev.vars = variables.iter().filter_map(vars::label).collect();
     ev.locals = locals.iter().flat_map(|b| b.body.attributes().map(|a| a.key.as_str().to_string())).collect();
@@ -658,7 +660,7 @@ impl<'s> Eval<'s, '_> {
                 return None;
             }
         }
-        if let Err(m) = budget::check(&h, ctx) {
+        if let Err(m) = tryfunc::resolve(&mut h, ctx).and_then(|()| budget::check(&h, ctx)) {
             self.sink.eval_error(e.span(), m);
             return None;
         }

@@ -870,3 +870,47 @@ fn a_group_services_task_goes_to_its_checks() {
     );
     assert_eq!(e, ["the group has no task \"wbe\" — did you mean \"web\"?"]);
 }
+
+/// `try` and `can` in a job file: a map key that is missing falls back, a
+/// validation condition uses `can`, and a failed validation names its
+/// message.
+#[test]
+fn try_and_can_in_a_job_file() {
+    let src = r#"
+variable "ports" {
+  type    = map(number)
+  default = { http = 8080 }
+}
+variable "level" {
+  default = "3"
+  validation {
+    condition     = can(tonumber(var.level))
+    error_message = "level must be a number"
+  }
+}
+locals {
+  admin = try(var.ports["admin"], var.ports["http"] + 1)
+}
+job "j" {
+  meta {
+    admin = "${local.admin}"
+    http  = "${try(var.ports.http, 0)}"
+  }
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/true"
+      }
+    }
+  }
+}
+"#;
+    let p = parse(src);
+    assert!(p.is_valid(), "{:?}", p.diagnostics);
+    assert_eq!(p.jobs[0].meta["admin"], "8081");
+    assert_eq!(p.jobs[0].meta["http"], "8080");
+    let bad = src.replace(r#"default = "3""#, r#"default = "three""#);
+    let e = errors(&bad);
+    assert!(e.iter().any(|m| m.contains("level must be a number")), "{e:?}");
+}

@@ -398,7 +398,7 @@ impl Eval<'_, '_> {
         // One context for all locals (cloning it per local costs more than
         // the evaluation): `local` holds those evaluated so far.
         ctx.declare_var("local", Value::Object(done.clone()));
-        if let Err(m) = super::budget::check(&h, ctx) {
+        if let Err(m) = super::tryfunc::resolve(&mut h, ctx).and_then(|()| super::budget::check(&h, ctx)) {
             self.sink.error(e.span(), format!("local `{name}`: {m}"));
             failed.push(name.to_string());
             return false;
