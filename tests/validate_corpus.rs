@@ -618,3 +618,52 @@ fn an_empty_file_holds_no_job() {
         )
     );
 }
+
+/// Nomad's own job files that use a driver supd runs, from its last
+/// release under the MPL-2.0 (v1.5.12; `tests/nomad/LICENSE`): each
+/// validates, or is refused with the first error `tests/nomad/expected.txt`
+/// names (Consul, Vault, a variable the file gives no value, a git
+/// artifact, …), and none crashes supctl. A regression in the language
+/// shows here as a file that no longer validates.
+#[test]
+fn nomads_own_job_files_validate_or_are_refused_for_their_reason() {
+    let dir = Path::new(ROOT).join("tests/nomad");
+    let text = fs::read_to_string(dir.join("expected.txt")).expect("tests/nomad/expected.txt");
+    let mut expected: Vec<(String, Option<String>)> = Vec::new();
+    for line in text.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+        let (file, what) = line.split_once(": ").unwrap_or_else(|| panic!("bad line {line:?}"));
+        let refusal = match what {
+            "ok" => None,
+            w => Some(w.strip_prefix("refused: ").unwrap_or_else(|| panic!("bad line {line:?}")).to_string()),
+        };
+        expected.push((file.to_string(), refusal));
+    }
+    assert!(expected.len() >= 200, "the corpus holds {} files", expected.len());
+    let out = Command::new(SUPCTL)
+        .current_dir(&dir)
+        .args(["validate", "--json"])
+        .args(expected.iter().map(|(f, _)| f.as_str()))
+        .output()
+        .expect("supctl validate");
+    assert!(out.status.code().is_some(), "supctl crashed: {out:?}");
+    let found: Vec<Value> = serde_json::from_slice(&out.stdout).expect("JSON diagnostics");
+    let mut wrong = Vec::new();
+    for (file, refusal) in &expected {
+        let first = found
+            .iter()
+            .find(|d| d["file"] == file.as_str() && d["severity"] == "error")
+            .and_then(|d| d["message"].as_str())
+            .map(|m| m.split(" — ").next().unwrap_or(m).to_string());
+        if first != *refusal {
+            wrong.push(format!("{file}: expected {refusal:?}, got {first:?}"));
+        }
+    }
+    let ok = expected.iter().filter(|(_, r)| r.is_none()).count();
+    assert!(
+        wrong.is_empty(),
+        "{} of {} files differ ({ok} expected valid):\n{}",
+        wrong.len(),
+        expected.len(),
+        wrong.join("\n")
+    );
+}
