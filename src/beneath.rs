@@ -135,6 +135,41 @@ impl Dir {
         }
     }
 
+    /// The entries of this directory (`.` and `..` left out), each name
+    /// with its type (`S_IFMT` bits, a link not followed); names that are
+    /// not UTF-8 are left out. More than `limit` entries fail as EFBIG.
+    pub fn entries(&self, limit: usize) -> Result<Vec<(String, u32)>, BeneathError> {
+        use nix::dir::Type;
+        let mut d = nix::dir::Dir::openat(&self.fd, ".", DIR_FLAGS, Mode::empty()).map_err(|e| err(&["."], e))?;
+        let mut out = Vec::new();
+        for entry in d.iter() {
+            let entry = entry.map_err(|e| err(&["."], e))?;
+            let Ok(name) = entry.file_name().to_str() else { continue };
+            if name == "." || name == ".." {
+                continue;
+            }
+            if out.len() >= limit {
+                return Err(err(&["."], Errno::EFBIG));
+            }
+            let kind = match entry.file_type() {
+                Some(Type::File) => libc::S_IFREG,
+                Some(Type::Directory) => libc::S_IFDIR,
+                Some(Type::Symlink) => libc::S_IFLNK,
+                Some(Type::Fifo) => libc::S_IFIFO,
+                Some(Type::CharacterDevice) => libc::S_IFCHR,
+                Some(Type::BlockDevice) => libc::S_IFBLK,
+                Some(Type::Socket) => libc::S_IFSOCK,
+                // The file system does not say: asked, a link not followed.
+                None => match self.kind(name)? {
+                    Some(k) => k,
+                    None => continue,
+                },
+            };
+            out.push((name.to_string(), kind));
+        }
+        Ok(out)
+    }
+
     /// Reads the regular file `name` of this directory, at most `limit`
     /// bytes. Anything else by that name (a FIFO, a device) is refused
     /// without being opened, a link as ELOOP.

@@ -21,6 +21,7 @@ pub mod state; // what survives a restart of supd (atomic JSON)
 pub mod supervisor; // the event loop; owns all runtime state
 pub mod taskdir; // allocation directories, templates, artifacts
 pub mod timefmt; // RFC 3339 times
+pub mod variables; // Nomad Variables: paths of items, sealed at rest
 
 /// An error and each of its causes, as one line: `what failed: why: why`.
 /// What the binaries print.

@@ -156,3 +156,79 @@ job "refs" {{
     assert_eq!(s.wait_lines("out", 3).len(), 3, "it started again");
     assert_eq!(count(&t, "Unresolved Reference", |_| true), 1, "{:?}", events(&t));
 }
+
+/// Nomad Variables: `supctl var put` writes one, a task's template reads it
+/// with `nomadVar`, a new value renders the template again and restarts
+/// the task (its change_mode), and the file that keeps them does not hold
+/// the value in clear.
+#[test]
+fn a_nomad_variable_reaches_the_template_and_a_new_value_restarts_the_task() {
+    let s = Supd::new();
+    s.write_job(
+        "app.hcl",
+        r#"
+job "app" {
+  group "g" {
+    restart {
+      attempts = 10
+      delay    = "1s"
+      mode     = "delay"
+    }
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["600"]
+      }
+      template {
+        data        = "{{ with nomadVar \"nomad/jobs/app\" }}password={{ .password }}{{ end }}\n"
+        destination = "local/db.conf"
+        change_mode = "restart"
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    // Before the variable exists, the render fails and says what to do.
+    let t = s.wait_event("app/g/0/t", "Failed Templates", |m| m.contains("no variable at \"nomad/jobs/app\""));
+    assert!(events(&t).iter().any(|(_, m)| m.contains("supctl var put nomad/jobs/app")), "{:?}", events(&t));
+    let out = s.supctl_ok(&["var", "put", "nomad/jobs/app", "password=hunter2-v1"]);
+    assert!(out.contains("variable nomad/jobs/app written (index 1)"), "{out}");
+    // The next try renders it and runs.
+    let first = pid(&s.wait_running("app/g/0/t"));
+    let conf = |st: &serde_json::Value| {
+        let id = instance(st, "app/g/0").map(|i| i["id"].as_str().unwrap_or("").to_string()).unwrap_or_default();
+        std::fs::read_to_string(s.path(&format!("state/alloc/{id}/t/local/db.conf"))).unwrap_or_default()
+    };
+    assert_eq!(conf(&s.status()), "password=hunter2-v1\n");
+    // A new value: rendered again, and the task restarted with it.
+    s.supctl_ok(&["var", "put", "nomad/jobs/app", "password=hunter2-v2"]);
+    let t = s.wait_task("app/g/0/t", "restarted with the new value", |t| t["state"] == "running" && pid(t) != first);
+    assert_eq!(count(&t, "Restart Signaled", |m| m.contains("Template")), 1, "{:?}", events(&t));
+    assert_eq!(conf(&s.status()), "password=hunter2-v2\n");
+    // What supctl shows; what is on disk.
+    assert_eq!(s.supctl_ok(&["var", "get", "nomad/jobs/app"]), "password=hunter2-v2\n");
+    assert_eq!(s.supctl_ok(&["var", "get", "nomad/jobs/app", "--item", "password"]), "hunter2-v2\n");
+    assert_eq!(s.supctl_ok(&["var", "list"]), "nomad/jobs/app\n");
+    // (The task's own rendered file holds it, as in Nomad: not supd's.)
+    for f in walk(&s.path("state")).into_iter().filter(|f| !f.starts_with(s.path("state/alloc"))) {
+        let bytes = std::fs::read(&f).unwrap_or_default();
+        assert!(!bytes.windows(10).any(|w| w == b"hunter2-v2"), "{} holds the value in clear", f.display());
+    }
+    // A stale check-and-set is refused; a path Nomad refuses too.
+    let out = s.supctl(&["var", "put", "--check-index", "1", "nomad/jobs/app", "password=x"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("check-and-set failed"), "{}", describe(&out));
+    let out = s.supctl(&["var", "put", "nomad/other", "a=b"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only paths at \"nomad/jobs\""), "{}", describe(&out));
+    // It survives a restart of supd, and goes with purge.
+    let mut s = s;
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid()), nix::sys::signal::Signal::SIGTERM);
+    assert!(s.wait_exit(PATIENCE).is_some());
+    let s = s.start();
+    assert_eq!(s.supctl_ok(&["var", "get", "nomad/jobs/app", "--item", "password"]), "hunter2-v2\n");
+    s.supctl_ok(&["var", "purge", "nomad/jobs/app"]);
+    assert_eq!(s.supctl_ok(&["var", "list"]), "");
+}

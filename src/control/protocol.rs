@@ -77,6 +77,28 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         json: bool,
     },
+    /// Write a Nomad Variable (`supctl var put`): every item of it; with
+    /// `cas`, only if its modify index is that (0: only if it is new).
+    VarPut {
+        path: String,
+        items: std::collections::BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        cas: Option<u64>,
+    },
+    /// One variable, JSON in `data` (`supctl var get`).
+    VarGet {
+        path: String,
+    },
+    /// The variables under a prefix, without their items, JSON in `data`
+    /// (`supctl var list`).
+    VarList {
+        #[serde(default)]
+        prefix: String,
+    },
+    /// Remove a variable (`supctl var purge`).
+    VarPurge {
+        path: String,
+    },
     /// Launch a periodic job now (`supctl job periodic force`).
     PeriodicForce {
         job: String,

@@ -37,6 +37,10 @@ pub const HOST_FUNCS: &[&str] = &[
     "mustEnv",
     "nomadService",
     "nomadServices",
+    "nomadVar",
+    "nomadVarExists",
+    "nomadVarList",
+    "nomadVarListSafe",
     "parseBool",
     "parseInt",
     "parseJSON",
@@ -80,8 +84,6 @@ const CONSUL_FUNCS: &[&str] = &[
 ];
 
 const VAULT_FUNCS: &[&str] = &["pkiCert", "secret", "secrets"];
-
-const NOMAD_VARIABLE_FUNCS: &[&str] = &["nomadVar", "nomadVarExists", "nomadVarList", "nomadVarListSafe"];
 
 /// consul-template helpers supd does not render.
 const OTHER_FUNCS: &[&str] = &[
@@ -127,14 +129,12 @@ pub fn refusal(name: &str) -> Option<String> {
     }
     Some(if CONSUL_FUNCS.contains(&name) {
         format!(
-            "supd has no Consul: `{name}` cannot be rendered — write the value into the template or the task's env, or use nomadService for supd's own services"
+            "supd has no Consul: `{name}` cannot be rendered — keep the value in a Nomad Variable (`supctl var put nomad/jobs/JOB KEY=VALUE`, read with nomadVar), write it into the template or the task's env, or use nomadService for supd's own services"
         )
     } else if VAULT_FUNCS.contains(&name) {
         format!(
-            "supd has no Vault: `{name}` cannot be rendered — read the secret from a file on this host with `file`, or pass it in the task's env"
+            "supd has no Vault: `{name}` cannot be rendered — keep the secret in a Nomad Variable (`supctl var put nomad/jobs/JOB KEY=VALUE`, read with nomadVar), or read it from a file on this host with `file`"
         )
-    } else if NOMAD_VARIABLE_FUNCS.contains(&name) {
-        format!("supd has no Nomad variables: `{name}` cannot be rendered — put the value in the job's env or meta")
     } else if OTHER_FUNCS.contains(&name) || name.starts_with("sprig_") || name.starts_with("spew_") {
         format!(
             "supd does not render the consul-template function `{name}` — supd-job(5) lists the functions it renders"
@@ -433,14 +433,14 @@ mod tests {
         assert_eq!(
             messages("a {{ key \"x\" }}\n{{ secret \"s\" | toJSON }}"),
             [
-                "1:6 supd has no Consul: `key` cannot be rendered — write the value into the template or the task's env, or use nomadService for supd's own services",
-                "2:4 supd has no Vault: `secret` cannot be rendered — read the secret from a file on this host with `file`, or pass it in the task's env",
+                "1:6 supd has no Consul: `key` cannot be rendered — keep the value in a Nomad Variable (`supctl var put nomad/jobs/JOB KEY=VALUE`, read with nomadVar), write it into the template or the task's env, or use nomadService for supd's own services",
+                "2:4 supd has no Vault: `secret` cannot be rendered — keep the secret in a Nomad Variable (`supctl var put nomad/jobs/JOB KEY=VALUE`, read with nomadVar), or read it from a file on this host with `file`",
             ]
         );
         let m = messages("{{ with nomadVar \"a\" }}{{ end }}{{ toYAML 1 }}{{ envv \"A\" }}");
-        assert!(m[0].starts_with("1:9 supd has no Nomad variables: `nomadVar`"), "{m:?}");
-        assert!(m[1].starts_with("1:36 supd does not render the consul-template function `toYAML`"), "{m:?}");
-        assert_eq!(m[2], "1:50 unknown function `envv` — did you mean `env`?");
+        // nomadVar is rendered (Nomad Variables on this host).
+        assert!(m[0].starts_with("1:36 supd does not render the consul-template function `toYAML`"), "{m:?}");
+        assert_eq!(m[1], "1:50 unknown function `envv` — did you mean `env`?");
         // Inside parentheses and a define body too.
         assert_eq!(messages("{{ define \"d\" }}{{ (keyOrDefault \"a\" \"b\") }}{{ end }}").len(), 1);
     }

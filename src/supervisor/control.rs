@@ -87,6 +87,8 @@ impl Supervisor {
             Request::JobRun { plan: false, .. }
                 | Request::JobStop { .. }
                 | Request::JobStart { .. }
+                | Request::VarPut { .. }
+                | Request::VarPurge { .. }
                 | Request::Restart { .. }
                 | Request::Signal { .. }
                 | Request::Reload { dry_run: false }
@@ -110,6 +112,10 @@ impl Supervisor {
             Request::JobStop { job, purge: false } => self.job_stop(&job),
             Request::JobStop { job, purge: true } => self.job_purge(&job),
             Request::JobStart { job } => self.job_start(&job),
+            Request::VarPut { path, items, cas } => self.var_put(&path, items, cas),
+            Request::VarGet { path } => self.var_get(&path),
+            Request::VarList { prefix } => self.var_list(&prefix),
+            Request::VarPurge { path } => self.var_purge(&path),
             Request::JobInspect { job, json } => self.job_inspect(&job, json),
             Request::PeriodicForce { job } => self.periodic_force(&job),
             Request::JobDispatch { job, meta, payload } => {

@@ -39,6 +39,7 @@ mod status;
 pub mod task;
 mod timers;
 mod update;
+mod variables;
 mod warm;
 mod watches;
 
@@ -188,6 +189,7 @@ impl Supervisor {
                 notify: crate::notify::Notifier::from_env(),
                 output,
                 metrics: metrics::Metrics::default(),
+                variables: None,
             },
             pending: Pending {
                 setup,
@@ -201,6 +203,8 @@ impl Supervisor {
                 remote: remote::Remote::default(),
             },
         };
+        // Before any template is rendered.
+        s.load_variables();
         if let Some(mut carry) = carry {
             s.resume(&mut carry, client);
         }

@@ -34,6 +34,8 @@ pub(super) struct Reports {
     pub(super) output: output::Sinks,
     /// The Prometheus endpoint, when configured, and supd's own measurements.
     pub(super) metrics: metrics::Metrics,
+    /// The Nomad Variables, read at the first need (`None` until then).
+    pub(super) variables: Option<crate::variables::Store>,
 }
 
 /// Work in flight off the loop, or due later: each part reports back

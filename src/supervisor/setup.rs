@@ -219,8 +219,15 @@ impl Supervisor {
             }
         }
         let services = if needs_services(&t.spec.templates) { self.registered_services() } else { Vec::new() };
-        let input =
-            RenderInput { task: &dir, env: &env, vars: &vars, services: &services, datacenter: &node.datacenter };
+        let variables = self.readable_variables(&run.job.id, &run.job.groups[instance.group].name, &t.spec.name);
+        let input = RenderInput {
+            task: &dir,
+            env: &env,
+            vars: &vars,
+            services: &services,
+            datacenter: &node.datacenter,
+            variables: &variables,
+        };
         let mut added = Vec::new();
         let mut watch = Vec::new();
         let mut once = Vec::new();
@@ -358,7 +365,7 @@ impl Supervisor {
 
     /// Renders one template of a running task again; when the file
     /// changed, arms its change mode.
-    fn rerender(&mut self, key: TaskKey, template: usize) {
+    pub(super) fn rerender(&mut self, key: TaskKey, template: usize) {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
         let Some(instance) = run.instances.get(key.inst) else { return };
         let Some(t) = instance.tasks.get(key.task) else { return };
@@ -370,8 +377,15 @@ impl Supervisor {
         let node = &self.cfg.node;
         let vars = |name: &str| launch::lookup_in(node, &env, name);
         let services = if needs_services(std::slice::from_ref(tpl)) { self.registered_services() } else { Vec::new() };
-        let input =
-            RenderInput { task: &dir, env: &env, vars: &vars, services: &services, datacenter: &node.datacenter };
+        let variables = self.readable_variables(&run.job.id, &run.job.groups[instance.group].name, &t.spec.name);
+        let input = RenderInput {
+            task: &dir,
+            env: &env,
+            vars: &vars,
+            services: &services,
+            datacenter: &node.datacenter,
+            variables: &variables,
+        };
         let owner = owner_of(crate::drivers::exec::user_of(&t.spec));
         let generation = t.generation;
         let splay = tpl.splay;

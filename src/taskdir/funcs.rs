@@ -310,6 +310,61 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
             ))
         }),
     );
+    // Nomad Variables: a task reads its job's, group's and own path.
+    const READABLE: &str =
+        "a task reads the variables at nomad/jobs/JOB, nomad/jobs/JOB/GROUP and nomad/jobs/JOB/GROUP/TASK";
+    let s = scope.clone();
+    put(
+        "nomadVar",
+        Arc::new(move |a: &[Value]| {
+            let [p] = args::<1>("nomadVar", a)?;
+            let p = string("nomadVar", p)?;
+            match s.variables.get(&p) {
+                Some(items) => Ok(Value::Map(Arc::new(
+                    items.iter().map(|(k, v)| (Arc::from(k.as_str()), Value::String(v.as_str().into()))).collect(),
+                ))),
+                None => Err(fail(
+                    "nomadVar",
+                    format!(
+                        "no variable at {p:?} that this task may read ({READABLE}; `supctl var put {p} KEY=VALUE` writes one)"
+                    ),
+                )),
+            }
+        }),
+    );
+    let s = scope.clone();
+    put(
+        "nomadVarExists",
+        Arc::new(move |a: &[Value]| {
+            let [p] = args::<1>("nomadVarExists", a)?;
+            Ok(Value::Bool(s.variables.contains_key(&string("nomadVarExists", p)?)))
+        }),
+    );
+    for name in ["nomadVarList", "nomadVarListSafe"] {
+        let s = scope.clone();
+        put(
+            name,
+            Arc::new(move |a: &[Value]| {
+                let prefix = match a {
+                    [] => String::new(),
+                    [p] => string(name, p)?,
+                    _ => return Err(fail(name, "takes at most one argument, a path prefix")),
+                };
+                Ok(Value::List(
+                    s.variables
+                        .keys()
+                        .filter(|p| p.starts_with(&prefix))
+                        .map(|p| {
+                            object([
+                                ("Path", Value::String(p.as_str().into())),
+                                ("Namespace", Value::String("default".into())),
+                            ])
+                        })
+                        .collect(),
+                ))
+            }),
+        );
+    }
     let s = scope.clone();
     put(
         "nomadService",
@@ -400,20 +455,7 @@ fn to_json(v: &Value) -> serde_json::Value {
 /// Formats a time since the Unix epoch (UTC) by a Go layout: the reference
 /// time `Mon Jan 2 15:04:05 MST 2006` written as the output should look.
 pub fn format_time(since_epoch: std::time::Duration, layout: &str) -> String {
-    const MONTHS: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
+    use crate::timefmt::MONTHS;
     const DAYS: [&str; 7] = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"];
     let secs = since_epoch.as_secs() as i64;
     let nanos = since_epoch.subsec_nanos();

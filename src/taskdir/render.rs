@@ -44,6 +44,9 @@ pub struct RenderInput<'a> {
     pub vars: &'a dyn Fn(&str) -> Option<String>,
     pub services: &'a [ServiceAddr],
     pub datacenter: &'a str,
+    /// The Nomad Variables the task may read, by path: what `nomadVar`
+    /// returns.
+    pub variables: &'a BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// What the functions of one render see.
@@ -54,6 +57,9 @@ pub struct Scope {
     pub datacenter: String,
     /// Wall time since the Unix epoch, for `timestamp`.
     pub now: Duration,
+    /// The Nomad Variables the task may read (its job's, group's and its
+    /// own path), by path.
+    pub variables: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Scope {
@@ -227,6 +233,7 @@ fn execute(text: &str, what: &str, t: &Template, input: &RenderInput) -> Result<
         task: input.task.clone(),
         services: input.services.to_vec(),
         datacenter: input.datacenter.to_string(),
+        variables: input.variables.clone(),
         now: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default(),
     });
     let missing = if t.error_on_missing_key { gotmpl::MissingKey::Error } else { gotmpl::MissingKey::Invalid };

@@ -86,6 +86,36 @@ funcs! {
     "abs" => abs / 1..1, "ceil" => ceil / 1..1, "floor" => floor / 1..1,
     "tostring" => tostring / 1..1, "tonumber" => tonumber / 1..1, "tobool" => tobool / 1..1,
     "jsonencode" => jsonencode / 1..1, "jsondecode" => jsondecode / 1..1, "file" => file / 1..1,
+    // Strings. `strlen` counts characters (Unicode scalar values) where
+    // Nomad counts grapheme clusters: they differ only for combining marks
+    // and joined emoji.
+    "strlen" => strlen / 1..1, "indent" => indent / 2..2, "formatlist" => formatlist / 1..usize::MAX,
+    "regex_replace" => regex_replace / 3..3,
+    // Numbers.
+    "log" => log / 2..2, "pow" => pow / 2..2, "signum" => signum / 1..1, "parseint" => parseint / 2..2,
+    // Collections. Sets are lists here: distinct, in order of first appearance.
+    "chunklist" => chunklist / 2..2, "coalescelist" => coalescelist / 1..usize::MAX, "slice" => slice / 3..3,
+    "setunion" => setunion / 1..usize::MAX, "setintersection" => setintersection / 1..usize::MAX,
+    "setproduct" => setproduct / 2..usize::MAX,
+    // Conversion: the type is written as a string here (`convert(x, "list(string)")`).
+    "convert" => convert / 2..2,
+    // Encoding.
+    "base64encode" => base64encode / 1..1, "base64decode" => base64decode / 1..1, "urlencode" => urlencode / 1..1,
+    "csvdecode" => csvdecode / 1..1, "yamlencode" => yamlencode / 1..1, "yamldecode" => yamldecode / 1..1,
+    // Hashes and identifiers. `rsadecrypt` is not offered: it would need an
+    // RSA implementation for one rarely used function.
+    "md5" => md5 / 1..1, "sha1" => sha1 / 1..1, "sha256" => sha256 / 1..1, "sha512" => sha512 / 1..1,
+    "bcrypt" => bcrypt / 1..2, "uuidv4" => uuidv4 / 0..0, "uuidv5" => uuidv5 / 2..2,
+    // Time.
+    "formatdate" => formatdate / 2..2, "timeadd" => timeadd / 2..2,
+    // Networks.
+    "cidrhost" => cidrhost / 2..2, "cidrnetmask" => cidrnetmask / 1..1, "cidrsubnet" => cidrsubnet / 3..3,
+    "cidrsubnets" => cidrsubnets / 1..usize::MAX,
+    // Paths and files (the files below the job file's directory only).
+    "abspath" => abspath / 1..1, "basename" => basename / 1..1, "dirname" => dirname / 1..1,
+    "pathexpand" => pathexpand / 1..1, "fileexists" => fileexists / 1..1, "filebase64" => filebase64 / 1..1,
+    "fileset" => fileset / 2..2,
+    // `try` and `can` need their arguments unevaluated: the evaluator has them.
 }
 
 mod imp {
@@ -216,9 +246,12 @@ mod imp {
         Ok(Value::String(parts.join(&sep)))
     }
     pub fn format(a: Vec<Value>) -> R {
-        let f = s(&a[0])?;
+        format_with(&s(&a[0])?, a[1..].iter())
+    }
+    /// `format` with the values from `args` (`formatlist` gives each
+    /// round's without copying them).
+    fn format_with<'v>(f: &str, mut args: impl Iterator<Item = &'v Value>) -> R {
         let mut out = String::new();
-        let mut args = a[1..].iter();
         let mut chars = f.chars().peekable();
         while let Some(c) = chars.next() {
             text_bounded(out.len())?;
@@ -414,29 +447,1385 @@ mod imp {
     pub fn jsondecode(a: Vec<Value>) -> R {
         serde_json::from_str::<Value>(&s(&a[0])?).map_err(|e| format!("not JSON: {e}"))
     }
+    /// The job file's directory and the components of `rel` below it: a
+    /// path that leaves it (absolute, or with a `..`) is refused, as
+    /// Nomad's jobspec2 confines its file functions to their base.
+    fn confined(rel: &str, what: &str) -> Result<(PathBuf, Vec<String>), String> {
+        let base = BASE.with(|b| b.borrow().clone()).unwrap_or_default();
+        let parts: Vec<String> = rel.split('/').filter(|p| !p.is_empty() && *p != ".").map(str::to_string).collect();
+        if rel.starts_with('/') || parts.iter().any(|p| p == "..") {
+            return Err(format!(
+                "{rel:?} is outside the job file's directory — {what}() reads only below it; copy the file there"
+            ));
+        }
+        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
+        Ok((base, parts))
+    }
+    /// A regular file below the job file's directory, walked there without
+    /// following a link; at most [`MAX_FILE`] bytes.
+    fn read_below(rel: &str, what: &str) -> Result<Vec<u8>, String> {
+        let (base, parts) = confined(rel, what)?;
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let Some((name, dirs)) = parts.split_last() else { return Err("the path is empty".into()) };
+        let shown = base.join(rel).display().to_string();
+        crate::beneath::Dir::open(&base)
+            .and_then(|d| d.subdir(dirs, None))
+            .and_then(|d| d.read(name, MAX_FILE as u64))
+            .map_err(|e| match e.errno {
+                nix::errno::Errno::EFBIG => format!("{shown}: {what}() reads at most {MAX_FILE} bytes"),
+                _ => format!("{shown}: {e}"),
+            })
+    }
     /// A file below the job file's directory, walked there without
     /// following a link: a job file cannot read what its directory does
     /// not hold (as Nomad's jobspec2 file() is confined to its base).
     pub fn file(a: Vec<Value>) -> R {
         let rel = s(&a[0])?;
-        let base = BASE.with(|b| b.borrow().clone()).unwrap_or_default();
-        let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
-        if rel.starts_with('/') || parts.contains(&"..") {
+        let bytes = read_below(&rel, "file")?;
+        String::from_utf8(bytes).map(Value::String).map_err(|_| {
+            let base = BASE.with(|b| b.borrow().clone()).filter(|b| !b.as_os_str().is_empty());
+            format!("{} is not UTF-8 text", base.unwrap_or_else(|| PathBuf::from(".")).join(&rel).display())
+        })
+    }
+
+    /// A whole number (an index, a count, a size).
+    fn whole(v: &Value) -> Result<i64, String> {
+        if let Value::Number(x) = v
+            && let Some(i) = x.as_i64()
+        {
+            return Ok(i);
+        }
+        let f = n(v)?;
+        if !f.is_finite() || f.fract() != 0.0 || f.abs() > 9.0e18 {
+            return Err(format!("needs a whole number, found {f}"));
+        }
+        Ok(f as i64)
+    }
+    /// A computed number, which must be finite (`log(-1, 10)` is not).
+    fn finite(f: f64) -> R {
+        if f.is_finite() { Ok(num(f)) } else { Err("the result is not a finite number".into()) }
+    }
+
+    // Strings.
+
+    pub fn strlen(a: Vec<Value>) -> R {
+        Ok(Value::from(s(&a[0])?.chars().count() as u64))
+    }
+    /// Every line but the first indented by `spaces` spaces.
+    pub fn indent(a: Vec<Value>) -> R {
+        let spaces = whole(&a[0])?;
+        if spaces < 0 {
+            return Err("the number of spaces must not be negative".into());
+        }
+        let x = s(&a[1])?;
+        let lines = x.matches('\n').count();
+        if lines == 0 {
+            return Ok(Value::String(x));
+        }
+        text_bounded(x.len().saturating_add(lines.saturating_mul(spaces as usize)))?;
+        let pad = format!("\n{}", " ".repeat(spaces as usize));
+        Ok(Value::String(x.replace('\n', &pad)))
+    }
+    /// `format` once per element of the lists given (all of one length),
+    /// other values repeated in each.
+    pub fn formatlist(a: Vec<Value>) -> R {
+        let f = s(&a[0])?;
+        let args = &a[1..];
+        let mut len: Option<(usize, usize)> = None;
+        for (i, x) in args.iter().enumerate() {
+            if let Value::Array(l) = x {
+                match len {
+                    None => len = Some((l.len(), i + 1)),
+                    Some((n, j)) if n != l.len() => {
+                        return Err(format!(
+                            "argument {} has length {}, which is inconsistent with argument {j} of length {n}",
+                            i + 1,
+                            l.len()
+                        ));
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+        let rounds = len.map_or(1, |(n, _)| n);
+        bounded(rounds)?;
+        let mut out = Vec::with_capacity(rounds);
+        let mut total = 0usize;
+        for k in 0..rounds {
+            let round = args.iter().map(|x| match x {
+                Value::Array(l) => &l[k],
+                other => other,
+            });
+            let text = match format_with(&f, round).map_err(|e| format!("error on format iteration {k}: {e}"))? {
+                Value::String(t) => t,
+                other => super::super::render(&other),
+            };
+            total = total.saturating_add(text.len());
+            text_bounded(total)?;
+            out.push(Value::String(text));
+        }
+        Ok(Value::Array(out))
+    }
+    /// Every match of a regular expression replaced; `$1`, `${name}` and
+    /// `$$` in the replacement as Go's ReplaceAllString reads them.
+    pub fn regex_replace(a: Vec<Value>) -> R {
+        let (x, pattern, to) = (s(&a[0])?, s(&a[1])?, s(&a[2])?);
+        let re = regex::Regex::new(&pattern).map_err(|e| format!("{pattern:?} is not a regular expression: {e}"))?;
+        // One replacement is at most its own text and, for each `$`, the
+        // whole match: measured before it is made.
+        let refs = to.matches('$').count();
+        let mut out = String::new();
+        let mut last = 0;
+        for caps in re.captures_iter(&x) {
+            let Some(m) = caps.get(0) else { continue };
+            out.push_str(&x[last..m.start()]);
+            let most = to.len().saturating_add(refs.saturating_mul(m.len()));
+            text_bounded(out.len().saturating_add(most).saturating_add(x.len() - m.end()))?;
+            caps.expand(&to, &mut out);
+            last = m.end();
+        }
+        out.push_str(&x[last..]);
+        Ok(Value::String(out))
+    }
+
+    // Numbers.
+
+    pub fn log(a: Vec<Value>) -> R {
+        finite(n(&a[0])?.ln() / n(&a[1])?.ln())
+    }
+    pub fn pow(a: Vec<Value>) -> R {
+        finite(n(&a[0])?.powf(n(&a[1])?))
+    }
+    pub fn signum(a: Vec<Value>) -> R {
+        let x = n(&a[0])?;
+        Ok(Value::from(if x > 0.0 {
+            1
+        } else if x < 0.0 {
+            -1
+        } else {
+            0
+        }))
+    }
+    /// A string of digits in a base from 2 to 62, as Go's big.Int reads it:
+    /// an optional sign; letters for the digits above 9, either case up to
+    /// base 36, above it `a`–`z` before `A`–`Z`.
+    pub fn parseint(a: Vec<Value>) -> R {
+        let Value::String(t) = &a[0] else {
+            return Err(format!("the first argument must be a string, not a {}", kind(&a[0])));
+        };
+        let base = whole(&a[1])?;
+        if !(2..=62).contains(&base) {
+            return Err("the base must be a whole number from 2 to 62".into());
+        }
+        let bad = || format!("cannot parse {t:?} as a base {base} integer");
+        let (negative, digits) = match t.as_bytes().first() {
+            Some(b'-') => (true, &t[1..]),
+            Some(b'+') => (false, &t[1..]),
+            _ => (false, t.as_str()),
+        };
+        if digits.is_empty() {
+            return Err(bad());
+        }
+        let mut v: u128 = 0;
+        for c in digits.chars() {
+            let d = match c {
+                '0'..='9' => c as u32 - '0' as u32,
+                'a'..='z' => c as u32 - 'a' as u32 + 10,
+                'A'..='Z' if base <= 36 => c as u32 - 'A' as u32 + 10,
+                'A'..='Z' => c as u32 - 'A' as u32 + 36,
+                _ => return Err(bad()),
+            };
+            if i64::from(d) >= base {
+                return Err(bad());
+            }
+            v = v
+                .checked_mul(base as u128)
+                .and_then(|v| v.checked_add(u128::from(d)))
+                .ok_or_else(|| format!("{t:?} is too large"))?;
+        }
+        if negative {
+            if v > i64::MAX as u128 + 1 {
+                return Err(format!("{t:?} is too small (at least {})", i64::MIN));
+            }
+            Ok(Value::from((-(v as i128)) as i64))
+        } else {
+            u64::try_from(v).map(Value::from).map_err(|_| format!("{t:?} is too large (at most {})", u64::MAX))
+        }
+    }
+
+    // Collections.
+
+    /// The list cut into lists of `size` elements (the last may be shorter);
+    /// size 0 gives the whole list as one.
+    pub fn chunklist(a: Vec<Value>) -> R {
+        let l = list(&a[0])?;
+        let size = whole(&a[1])?;
+        if size < 0 {
+            return Err("the size must not be negative".into());
+        }
+        if l.is_empty() {
+            return Ok(Value::Array(Vec::new()));
+        }
+        if size == 0 {
+            return Ok(Value::Array(vec![Value::Array(l)]));
+        }
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        Ok(Value::Array(l.chunks(size).map(|c| Value::Array(c.to_vec())).collect()))
+    }
+    /// The first argument that is a list with something in it.
+    pub fn coalescelist(a: Vec<Value>) -> R {
+        for x in &a {
+            match x {
+                Value::Null => {}
+                Value::Array(l) if l.is_empty() => {}
+                Value::Array(_) => return Ok(x.clone()),
+                other => return Err(format!("needs lists, found a {}", kind(other))),
+            }
+        }
+        Err("all arguments are null or empty lists".into())
+    }
+    /// The elements from `start` up to (not including) `end`.
+    pub fn slice(a: Vec<Value>) -> R {
+        let l = list(&a[0])?;
+        let (start, end) = (whole(&a[1])?, whole(&a[2])?);
+        if start < 0 {
+            return Err("the start index must not be less than zero".into());
+        }
+        if end > l.len() as i64 {
+            return Err(format!("the end index must not be greater than the length of the list ({})", l.len()));
+        }
+        if start > end {
+            return Err("the start index must not be greater than the end index".into());
+        }
+        Ok(Value::Array(l[start as usize..end as usize].to_vec()))
+    }
+    pub fn setunion(a: Vec<Value>) -> R {
+        let mut out: Vec<Value> = Vec::new();
+        for x in &a {
+            for v in list(x)? {
+                if !out.contains(&v) {
+                    out.push(v);
+                    bounded(out.len())?;
+                }
+            }
+        }
+        Ok(Value::Array(out))
+    }
+    pub fn setintersection(a: Vec<Value>) -> R {
+        let others = a[1..].iter().map(list).collect::<Result<Vec<_>, _>>()?;
+        let mut out: Vec<Value> = Vec::new();
+        for v in list(&a[0])? {
+            if !out.contains(&v) && others.iter().all(|o| o.contains(&v)) {
+                out.push(v);
+            }
+        }
+        Ok(Value::Array(out))
+    }
+    /// Every combination of one element of each list, the first list's
+    /// element changing slowest.
+    pub fn setproduct(a: Vec<Value>) -> R {
+        let lists = a.iter().map(list).collect::<Result<Vec<_>, _>>()?;
+        let total = lists.iter().try_fold(1usize, |acc, l| acc.checked_mul(l.len())).unwrap_or(usize::MAX);
+        if total == 0 {
+            return Ok(Value::Array(Vec::new()));
+        }
+        // Measured before it is made; with no list empty, no step makes
+        // more than the whole.
+        bounded(total)?;
+        if total.saturating_mul(lists.len()) as u64 > super::super::budget::MAX_VALUES {
             return Err(format!(
-                "{rel:?} is outside the job file's directory — file() reads only below it; copy the file there"
+                "the result would have {} values; at most {}",
+                total.saturating_mul(lists.len()),
+                super::super::budget::MAX_VALUES
             ));
         }
+        let mut out: Vec<Vec<Value>> = vec![Vec::new()];
+        for l in &lists {
+            let mut next = Vec::with_capacity(out.len() * l.len());
+            for prefix in &out {
+                for v in l {
+                    let mut p = prefix.clone();
+                    p.push(v.clone());
+                    next.push(p);
+                }
+            }
+            out = next;
+        }
+        Ok(Value::Array(out.into_iter().map(Value::Array).collect()))
+    }
+
+    // Conversion.
+
+    /// A type constraint, as `variable` blocks and `convert` write them.
+    enum Ty {
+        Any,
+        Str,
+        Num,
+        Bool,
+        List(Box<Ty>),
+        Set(Box<Ty>),
+        Map(Box<Ty>),
+        Tuple(Vec<Ty>),
+        Object(Vec<(String, Ty)>),
+    }
+    impl Ty {
+        fn name(&self) -> String {
+            match self {
+                Ty::Any => "any".into(),
+                Ty::Str => "string".into(),
+                Ty::Num => "number".into(),
+                Ty::Bool => "bool".into(),
+                Ty::List(t) => format!("list({})", t.name()),
+                Ty::Set(t) => format!("set({})", t.name()),
+                Ty::Map(t) => format!("map({})", t.name()),
+                Ty::Tuple(ts) => format!("tuple([{}])", ts.iter().map(Ty::name).collect::<Vec<_>>().join(", ")),
+                Ty::Object(fs) => format!(
+                    "object({{{}}})",
+                    fs.iter().map(|(k, t)| format!("{k} = {}", t.name())).collect::<Vec<_>>().join(", ")
+                ),
+            }
+        }
+    }
+    /// Reads a type constraint from text (`"list(string)"`).
+    struct TyParser<'a> {
+        s: &'a str,
+        i: usize,
+    }
+    impl<'a> TyParser<'a> {
+        fn ws(&mut self) {
+            while self.s[self.i..].starts_with([' ', '\t', '\n', '\r']) {
+                self.i += 1;
+            }
+        }
+        fn eat(&mut self, c: char) -> bool {
+            self.ws();
+            if self.s[self.i..].starts_with(c) {
+                self.i += c.len_utf8();
+                true
+            } else {
+                false
+            }
+        }
+        fn word(&mut self) -> &'a str {
+            self.ws();
+            let s: &'a str = self.s;
+            let rest = &s[self.i..];
+            let len = rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(rest.len());
+            self.i += len;
+            &rest[..len]
+        }
+        fn ty(&mut self, depth: usize) -> Result<Ty, String> {
+            if depth > 32 {
+                return Err("the type is nested too deeply".into());
+            }
+            let w = self.word();
+            Ok(match w {
+                "any" => Ty::Any,
+                "string" => Ty::Str,
+                "number" => Ty::Num,
+                "bool" => Ty::Bool,
+                "list" | "set" | "map" => {
+                    if !self.eat('(') {
+                        return Err(format!("{w} needs the type of its elements: {w}(TYPE)"));
+                    }
+                    let inner = Box::new(self.ty(depth + 1)?);
+                    if !self.eat(')') {
+                        return Err(format!("a ')' is missing after {w}(…"));
+                    }
+                    match w {
+                        "list" => Ty::List(inner),
+                        "set" => Ty::Set(inner),
+                        _ => Ty::Map(inner),
+                    }
+                }
+                "tuple" => {
+                    if !(self.eat('(') && self.eat('[')) {
+                        return Err("tuple needs a list of types: tuple([TYPE, …])".into());
+                    }
+                    let mut ts = Vec::new();
+                    if !self.eat(']') {
+                        loop {
+                            ts.push(self.ty(depth + 1)?);
+                            if self.eat(']') {
+                                break;
+                            }
+                            if !self.eat(',') {
+                                return Err("a ',' or ']' is missing in tuple([…])".into());
+                            }
+                            if self.eat(']') {
+                                break;
+                            }
+                        }
+                    }
+                    if !self.eat(')') {
+                        return Err("a ')' is missing after tuple([…]".into());
+                    }
+                    Ty::Tuple(ts)
+                }
+                "object" => {
+                    if !(self.eat('(') && self.eat('{')) {
+                        return Err("object needs the types of its attributes: object({NAME = TYPE, …})".into());
+                    }
+                    let mut fields = Vec::new();
+                    while !self.eat('}') {
+                        let name = self.word().to_string();
+                        if name.is_empty() || !(self.eat('=') || self.eat(':')) {
+                            return Err("object({…}) needs NAME = TYPE for each attribute".into());
+                        }
+                        fields.push((name, self.ty(depth + 1)?));
+                        self.eat(',');
+                    }
+                    if !self.eat(')') {
+                        return Err("a ')' is missing after object({…}".into());
+                    }
+                    Ty::Object(fields)
+                }
+                "" => return Err("a type is missing".into()),
+                other => {
+                    return Err(format!(
+                        "unknown type {other:?} — use string, number, bool, any, list(T), set(T), map(T), tuple([…]) or object({{…}})"
+                    ));
+                }
+            })
+        }
+    }
+    /// `v` as type `ty`, by the conversions HCL makes itself (a number to a
+    /// string, "true" to a bool, a list to a set, …). Null stays null.
+    fn conv(v: &Value, ty: &Ty) -> R {
+        Ok(match (ty, v) {
+            (_, Value::Null) | (Ty::Any, _) => v.clone(),
+            (Ty::Str, Value::String(_) | Value::Number(_) | Value::Bool(_)) => Value::String(s(v)?),
+            (Ty::Num, Value::Number(_)) => v.clone(),
+            (Ty::Num, Value::String(x)) => match x.parse::<i64>() {
+                Ok(i) => Value::from(i),
+                Err(_) => finite(x.parse::<f64>().map_err(|_| format!("cannot convert {x:?} to a number"))?)?,
+            },
+            (Ty::Bool, Value::Bool(_)) => v.clone(),
+            (Ty::Bool, Value::String(x)) if x == "true" || x == "false" => Value::Bool(x == "true"),
+            (Ty::List(t), Value::Array(xs)) => {
+                Value::Array(xs.iter().map(|x| conv(x, t)).collect::<Result<Vec<_>, _>>()?)
+            }
+            (Ty::Set(t), Value::Array(xs)) => {
+                let mut out: Vec<Value> = Vec::new();
+                for x in xs {
+                    let x = conv(x, t)?;
+                    if !out.contains(&x) {
+                        out.push(x);
+                    }
+                }
+                Value::Array(out)
+            }
+            (Ty::Map(t), Value::Object(o)) => Value::Object(
+                o.iter()
+                    .map(|(k, x)| conv(x, t).map(|x| (k.clone(), x)))
+                    .collect::<Result<hcl::Map<String, Value>, String>>()?,
+            ),
+            (Ty::Tuple(ts), Value::Array(xs)) if ts.len() == xs.len() => {
+                Value::Array(xs.iter().zip(ts).map(|(x, t)| conv(x, t)).collect::<Result<Vec<_>, _>>()?)
+            }
+            (Ty::Object(fields), Value::Object(o)) => {
+                let mut out = hcl::Map::new();
+                for (k, t) in fields {
+                    let x =
+                        o.get(k).ok_or_else(|| format!("the map has no attribute {k:?}, which {} needs", ty.name()))?;
+                    out.insert(k.clone(), conv(x, t)?);
+                }
+                Value::Object(out)
+            }
+            (ty, v) => {
+                return Err(format!("cannot convert {} to {}", super::super::render(v), ty.name()));
+            }
+        })
+    }
+    /// `convert(value, "TYPE")`: the type as text, since a bare type
+    /// expression (`convert(x, list(string))`) is no value here.
+    pub fn convert(a: Vec<Value>) -> R {
+        let Value::String(t) = &a[1] else {
+            return Err("write the type as a string, e.g. convert(x, \"list(string)\")".into());
+        };
+        let mut p = TyParser { s: t.as_str(), i: 0 };
+        let ty = p.ty(0)?;
+        p.ws();
+        if p.i != t.len() {
+            return Err(format!("{t:?} is not a type: unexpected {:?}", &t[p.i..]));
+        }
+        conv(&a[0], &ty)
+    }
+
+    // Encoding.
+
+    pub fn base64encode(a: Vec<Value>) -> R {
+        use base64::Engine;
+        let x = s(&a[0])?;
+        text_bounded((x.len() / 3 + 1).saturating_mul(4))?;
+        Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(x.as_bytes())))
+    }
+    pub fn base64decode(a: Vec<Value>) -> R {
+        use base64::Engine;
+        let x = s(&a[0])?;
+        // Go's decoder skips line breaks.
+        let x: String = x.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(x.as_bytes())
+            .map_err(|e| format!("failed to decode base64 data: {e}"))?;
+        String::from_utf8(bytes)
+            .map(Value::String)
+            .map_err(|_| "the decoded data is not UTF-8 text (filebase64() and base64decode() are for text)".into())
+    }
+    /// As Go's url.QueryEscape: letters, digits and `-_.~` kept, a space
+    /// as `+`, every other byte as `%XX`.
+    pub fn urlencode(a: Vec<Value>) -> R {
+        let x = s(&a[0])?;
+        text_bounded(x.len().saturating_mul(3))?;
+        let mut out = String::with_capacity(x.len());
+        for b in x.bytes() {
+            match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+                b' ' => out.push('+'),
+                _ => out.push_str(&format!("%{b:02X}")),
+            }
+        }
+        Ok(Value::String(out))
+    }
+    /// CSV text whose first line names the columns: a list of maps, one a
+    /// row, every value a string.
+    pub fn csvdecode(a: Vec<Value>) -> R {
+        let text = s(&a[0])?;
+        let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
+        let mut records = reader.records();
+        let header: Vec<String> = match records.next() {
+            None => return Err("missing header line".into()),
+            Some(r) => r.map_err(|e| e.to_string())?.iter().map(str::to_string).collect(),
+        };
+        let mut seen = std::collections::HashSet::new();
+        for h in &header {
+            if !seen.insert(h.as_str()) {
+                return Err(format!("duplicate column name {h:?}"));
+            }
+        }
+        let mut out = Vec::new();
+        let mut values = 0u64;
+        for r in records {
+            let r = r.map_err(|e| e.to_string())?;
+            if r.len() != header.len() {
+                return Err(format!("a row has {} fields where the header has {}", r.len(), header.len()));
+            }
+            values = values.saturating_add(header.len() as u64 + 1);
+            if values > super::super::budget::MAX_VALUES {
+                return Err(format!("the result would have more than {} values", super::super::budget::MAX_VALUES));
+            }
+            out.push(Value::Object(
+                header.iter().cloned().zip(r.iter().map(|v| Value::String(v.to_string()))).collect(),
+            ));
+            bounded(out.len())?;
+        }
+        Ok(Value::Array(out))
+    }
+    /// YAML (block style, strings quoted only where YAML needs it: the
+    /// same data as Nomad's, not always the same text).
+    pub fn yamlencode(a: Vec<Value>) -> R {
+        serde_norway::to_string(&a[0]).map(Value::String).map_err(|e| e.to_string())
+    }
+    pub fn yamldecode(a: Vec<Value>) -> R {
+        let text = s(&a[0])?;
+        let made = std::cell::Cell::new((0u64, 0u64));
+        serde::de::DeserializeSeed::deserialize(Counted(&made), serde_norway::Deserializer::from_str(&text))
+            .map_err(|e| format!("not YAML: {e}"))
+    }
+    /// Builds a decoded YAML value while counting what it makes (values,
+    /// string bytes): an alias repeats what its anchor names, so a short
+    /// text may stand for a huge value, and serde_norway bounds how often
+    /// aliases repeat, not how much.
+    #[derive(Clone, Copy)]
+    struct Counted<'c>(&'c std::cell::Cell<(u64, u64)>);
+    impl Counted<'_> {
+        fn take<E: serde::de::Error>(self, bytes: usize) -> Result<(), E> {
+            use super::super::budget::{MAX_BYTES, MAX_VALUES};
+            let (values, text) = self.0.get();
+            let (values, text) = (values + 1, text.saturating_add(bytes as u64));
+            if values > MAX_VALUES || text > MAX_BYTES {
+                return Err(E::custom(format!(
+                    "the value would be larger than {MAX_VALUES} values or {} MiB of text (aliases repeat what they name)",
+                    MAX_BYTES >> 20
+                )));
+            }
+            self.0.set((values, text));
+            Ok(())
+        }
+    }
+    impl<'de> serde::de::DeserializeSeed<'de> for Counted<'_> {
+        type Value = Value;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> serde::de::Visitor<'de> for Counted<'_> {
+        type Value = Value;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a YAML value")
+        }
+        fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Value, E> {
+            self.take::<E>(0)?;
+            Ok(Value::Bool(b))
+        }
+        fn visit_i64<E: serde::de::Error>(self, i: i64) -> Result<Value, E> {
+            self.take::<E>(0)?;
+            Ok(Value::from(i))
+        }
+        fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<Value, E> {
+            self.take::<E>(0)?;
+            Ok(Value::from(u))
+        }
+        fn visit_i128<E: serde::de::Error>(self, i: i128) -> Result<Value, E> {
+            serde::de::Visitor::visit_f64(self, i as f64)
+        }
+        fn visit_u128<E: serde::de::Error>(self, u: u128) -> Result<Value, E> {
+            serde::de::Visitor::visit_f64(self, u as f64)
+        }
+        fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<Value, E> {
+            self.take::<E>(0)?;
+            hcl::Number::from_f64(f)
+                .map(Value::Number)
+                .ok_or_else(|| E::custom("infinity and NaN are not numbers here"))
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+            self.take::<E>(v.len())?;
+            Ok(Value::String(v.to_string()))
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+            self.take::<E>(v.len())?;
+            Ok(Value::String(v))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Value, E> {
+            self.take::<E>(0)?;
+            Ok(Value::Null)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Value, E> {
+            serde::de::Visitor::visit_unit(self)
+        }
+        fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            serde::de::DeserializeSeed::deserialize(self, d)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            self.take::<A::Error>(0)?;
+            let mut out = Vec::new();
+            while let Some(v) = seq.next_element_seed(self)? {
+                out.push(v);
+            }
+            Ok(Value::Array(out))
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            self.take::<A::Error>(0)?;
+            let mut out = hcl::Map::new();
+            while let Some(k) = map.next_key_seed(YamlKey(self))? {
+                let v = map.next_value_seed(self)?;
+                out.insert(k, v);
+            }
+            Ok(Value::Object(out))
+        }
+    }
+    /// A YAML map's key: text, or a number or bool written as text.
+    struct YamlKey<'c>(Counted<'c>);
+    impl<'de> serde::de::DeserializeSeed<'de> for YamlKey<'_> {
+        type Value = String;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<String, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+    impl<'de> serde::de::Visitor<'de> for YamlKey<'_> {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a map key that is a string, a number or a bool")
+        }
+        fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<String, E> {
+            Ok(b.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, i: i64) -> Result<String, E> {
+            Ok(i.to_string())
+        }
+        fn visit_u64<E: serde::de::Error>(self, u: u64) -> Result<String, E> {
+            Ok(u.to_string())
+        }
+        fn visit_f64<E: serde::de::Error>(self, f: f64) -> Result<String, E> {
+            Ok(f.to_string())
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            self.0.take::<E>(v.len())?;
+            Ok(v.to_string())
+        }
+        fn visit_string<E: serde::de::Error>(self, v: String) -> Result<String, E> {
+            self.0.take::<E>(v.len())?;
+            Ok(v)
+        }
+    }
+
+    // Hashes and identifiers.
+
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+    pub fn md5(a: Vec<Value>) -> R {
+        use sha2::Digest;
+        Ok(Value::String(hex(&::md5::Md5::digest(s(&a[0])?.as_bytes()))))
+    }
+    pub fn sha1(a: Vec<Value>) -> R {
+        use sha2::Digest;
+        Ok(Value::String(hex(&::sha1::Sha1::digest(s(&a[0])?.as_bytes()))))
+    }
+    pub fn sha256(a: Vec<Value>) -> R {
+        use sha2::Digest;
+        Ok(Value::String(hex(&::sha2::Sha256::digest(s(&a[0])?.as_bytes()))))
+    }
+    pub fn sha512(a: Vec<Value>) -> R {
+        use sha2::Digest;
+        Ok(Value::String(hex(&::sha2::Sha512::digest(s(&a[0])?.as_bytes()))))
+    }
+    /// bcrypt() hashes at most at this cost: each step doubles the time,
+    /// and the job file is evaluated on every read (Go allows 31: days).
+    const MAX_BCRYPT_COST: i64 = 15;
+    /// A bcrypt hash (`$2a$`, as Go's), cost 10 unless given; a cost below
+    /// 4 is 10, as in Go.
+    pub fn bcrypt(a: Vec<Value>) -> R {
+        let password = s(&a[0])?;
+        let cost = match a.get(1) {
+            Some(c) => whole(c)?,
+            None => 10,
+        };
+        let cost = if cost < 4 { 10 } else { cost };
+        if cost > MAX_BCRYPT_COST {
+            return Err(format!("the cost {cost} is too high; at most {MAX_BCRYPT_COST} here"));
+        }
+        ::bcrypt::non_truncating_hash_with_result(password.as_bytes(), cost as u32)
+            .map(|h| Value::String(h.format_for_version(::bcrypt::Version::TwoA)))
+            .map_err(|e| match e {
+                ::bcrypt::BcryptError::Truncation(_) => "the password is longer than 72 bytes".to_string(),
+                e => e.to_string(),
+            })
+    }
+    pub fn uuidv4(_: Vec<Value>) -> R {
+        Ok(Value::String(::uuid::Uuid::new_v4().to_string()))
+    }
+    /// A name-based UUID: the namespace `dns`, `url`, `oid`, `x500` or a
+    /// UUID.
+    pub fn uuidv5(a: Vec<Value>) -> R {
+        use ::uuid::Uuid;
+        let (namespace, name) = (s(&a[0])?, s(&a[1])?);
+        let ns = match namespace.as_str() {
+            "dns" => Uuid::NAMESPACE_DNS,
+            "url" => Uuid::NAMESPACE_URL,
+            "oid" => Uuid::NAMESPACE_OID,
+            "x500" => Uuid::NAMESPACE_X500,
+            other => Uuid::parse_str(other)
+                .map_err(|e| format!("the namespace {other:?} is neither dns, url, oid, x500 nor a UUID ({e})"))?,
+        };
+        Ok(Value::String(Uuid::new_v5(&ns, name.as_bytes()).to_string()))
+    }
+
+    // Time.
+
+    /// An RFC 3339 timestamp as Go's `time.Parse(time.RFC3339, …)` reads
+    /// it (a fraction of a second allowed): its civil time and offset.
+    fn timestamp(t: &str) -> Result<(jiff::civil::DateTime, jiff::tz::Offset), String> {
+        let bad = || format!("{t:?} is not an RFC 3339 timestamp (like \"2006-01-02T15:04:05Z\")");
+        let digits = |at: usize, len: usize| -> Result<i32, String> {
+            let d = t.get(at..at + len).ok_or_else(bad)?;
+            if !d.bytes().all(|c| c.is_ascii_digit()) {
+                return Err(bad());
+            }
+            d.parse::<i32>().map_err(|_| bad())
+        };
+        let b = t.as_bytes();
+        if b.len() < 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[13] != b':' || b[16] != b':' {
+            return Err(bad());
+        }
+        let (year, month, day) = (digits(0, 4)?, digits(5, 2)?, digits(8, 2)?);
+        let (hour, minute, second) = (digits(11, 2)?, digits(14, 2)?, digits(17, 2)?);
+        let mut rest = t.get(19..).ok_or_else(bad)?;
+        let mut nanos = 0i32;
+        if let Some(frac) = rest.strip_prefix('.') {
+            let len = frac.bytes().take_while(u8::is_ascii_digit).count();
+            if len == 0 {
+                return Err(bad());
+            }
+            nanos =
+                frac[..len].bytes().chain(std::iter::repeat(b'0')).take(9).fold(0, |n, c| n * 10 + i32::from(c - b'0'));
+            rest = &frac[len..];
+        }
+        let offset = if rest == "Z" {
+            0
+        } else {
+            let o = rest.as_bytes();
+            if o.len() != 6 || !matches!(o[0], b'+' | b'-') || o[3] != b':' {
+                return Err(bad());
+            }
+            let (h, m) = (rest[1..3].parse::<i32>().map_err(|_| bad())?, rest[4..6].parse::<i32>().map_err(|_| bad())?);
+            if !rest[1..3].bytes().chain(rest[4..6].bytes()).all(|c| c.is_ascii_digit()) || h > 24 || m > 59 {
+                return Err(bad());
+            }
+            if o[0] == b'-' { -(h * 3600 + m * 60) } else { h * 3600 + m * 60 }
+        };
+        let dt = jiff::civil::DateTime::new(
+            year as i16,
+            month as i8,
+            day as i8,
+            hour as i8,
+            minute as i8,
+            second as i8,
+            nanos,
+        )
+        .map_err(|e| format!("{t:?}: {e}"))?;
+        let offset = jiff::tz::Offset::from_seconds(offset).map_err(|e| format!("{t:?}: {e}"))?;
+        Ok((dt, offset))
+    }
+    /// An offset as `+07:00` (`colon`) or `+0700`.
+    fn offset_text(offset: jiff::tz::Offset, colon: bool) -> String {
+        let secs = offset.seconds();
+        let sign = if secs < 0 { '-' } else { '+' };
+        let a = secs.unsigned_abs();
+        let sep = if colon { ":" } else { "" };
+        format!("{sign}{:02}{sep}{:02}", a / 3600, a % 3600 / 60)
+    }
+    use crate::timefmt::MONTHS;
+    /// A timestamp in Terraform's date format: `YYYY YY MMMM MMM MM M DD D
+    /// EEEE EEE hh h` (24-hour) `HH H` (12-hour) `AA aa mm m ss s ZZZZZ
+    /// ZZZZ ZZZ Z`, other letters refused, `'quoted text'` as it is and
+    /// `''` a quote.
+    pub fn formatdate(a: Vec<Value>) -> R {
+        let (spec, t) = (s(&a[0])?, s(&a[1])?);
+        let (dt, offset) = timestamp(&t)?;
+        let chars: Vec<char> = spec.chars().collect();
+        let mut out = String::new();
+        let mut i = 0;
+        while i < chars.len() {
+            let c = chars[i];
+            if c == '\'' {
+                if chars.get(i + 1) == Some(&'\'') {
+                    out.push('\'');
+                    i += 2;
+                    continue;
+                }
+                let mut j = i + 1;
+                loop {
+                    match chars.get(j) {
+                        None => return Err("unterminated literal '".into()),
+                        Some('\'') if chars.get(j + 1) == Some(&'\'') => {
+                            out.push('\'');
+                            j += 2;
+                        }
+                        Some('\'') => {
+                            j += 1;
+                            break;
+                        }
+                        Some(&other) => {
+                            out.push(other);
+                            j += 1;
+                        }
+                    }
+                }
+                i = j;
+                continue;
+            }
+            if !c.is_ascii_alphabetic() {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < chars.len() && chars[i] == c {
+                i += 1;
+            }
+            let len = i - start;
+            let tok: String = chars[start..i].iter().collect();
+            let twelve = match dt.hour() % 12 {
+                0 => 12,
+                h => h,
+            };
+            let part = match (c, len) {
+                ('Y', 2) => format!("{:02}", dt.year().rem_euclid(100)),
+                ('Y', 4) => format!("{:04}", dt.year()),
+                ('Y', _) => {
+                    return Err(format!("invalid date format verb {tok:?}: year must either be \"YY\" or \"YYYY\""));
+                }
+                ('M', 1) => dt.month().to_string(),
+                ('M', 2) => format!("{:02}", dt.month()),
+                ('M', 3) => MONTHS[dt.month() as usize - 1][..3].to_string(),
+                ('M', 4) => MONTHS[dt.month() as usize - 1].to_string(),
+                ('M', _) => {
+                    return Err(format!(
+                        "invalid date format verb {tok:?}: month must be \"M\", \"MM\", \"MMM\", or \"MMMM\""
+                    ));
+                }
+                ('D', 1) => dt.day().to_string(),
+                ('D', 2) => format!("{:02}", dt.day()),
+                ('D', _) => {
+                    return Err(format!(
+                        "invalid date format verb {tok:?}: day of month must either be \"D\" or \"DD\""
+                    ));
+                }
+                ('E', 3 | 4) => {
+                    use jiff::civil::Weekday::*;
+                    let name = match dt.weekday() {
+                        Monday => "Monday",
+                        Tuesday => "Tuesday",
+                        Wednesday => "Wednesday",
+                        Thursday => "Thursday",
+                        Friday => "Friday",
+                        Saturday => "Saturday",
+                        Sunday => "Sunday",
+                    };
+                    if len == 3 { name[..3].to_string() } else { name.to_string() }
+                }
+                ('E', _) => {
+                    return Err(format!(
+                        "invalid date format verb {tok:?}: day of week must either be \"EEE\" or \"EEEE\""
+                    ));
+                }
+                ('h', 1) => dt.hour().to_string(),
+                ('h', 2) => format!("{:02}", dt.hour()),
+                ('h', _) => {
+                    return Err(format!("invalid date format verb {tok:?}: 24-hour must either be \"h\" or \"hh\""));
+                }
+                ('H', 1) => twelve.to_string(),
+                ('H', 2) => format!("{twelve:02}"),
+                ('H', _) => {
+                    return Err(format!("invalid date format verb {tok:?}: 12-hour must either be \"H\" or \"HH\""));
+                }
+                ('A', 2) => (if dt.hour() < 12 { "AM" } else { "PM" }).to_string(),
+                ('a', 2) => (if dt.hour() < 12 { "am" } else { "pm" }).to_string(),
+                ('A' | 'a', _) => return Err(format!("invalid date format verb {tok:?}: must be \"{c}{c}\"")),
+                ('m', 1) => dt.minute().to_string(),
+                ('m', 2) => format!("{:02}", dt.minute()),
+                ('m', _) => {
+                    return Err(format!("invalid date format verb {tok:?}: minute must either be \"m\" or \"mm\""));
+                }
+                ('s', 1) => dt.second().to_string(),
+                ('s', 2) => format!("{:02}", dt.second()),
+                ('s', _) => {
+                    return Err(format!("invalid date format verb {tok:?}: second must either be \"s\" or \"ss\""));
+                }
+                ('Z', 1) if offset.seconds() == 0 => "Z".to_string(),
+                ('Z', 1 | 5) => offset_text(offset, true),
+                ('Z', 3) if offset.seconds() == 0 => "UTC".to_string(),
+                ('Z', 3 | 4) => offset_text(offset, false),
+                ('Z', _) => {
+                    return Err(format!("invalid date format verb {tok:?}: timezone must be Z, ZZZ, ZZZZ, or ZZZZZ"));
+                }
+                _ => return Err(format!("invalid date format verb {tok:?}")),
+            };
+            out.push_str(&part);
+            text_bounded(out.len())?;
+        }
+        Ok(Value::String(out))
+    }
+    /// A Go duration (`"1h30m"`, `"-10m"`, `"1.5s"`) added to an RFC 3339
+    /// timestamp; the result in the timestamp's own offset.
+    pub fn timeadd(a: Vec<Value>) -> R {
+        let (t, d) = (s(&a[0])?, s(&a[1])?);
+        let (dt, offset) = timestamp(&t)?;
+        let (negative, body) = match d.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, d.as_str()),
+        };
+        let parsed = crate::jobspec::duration::parse(body)?.value;
+        let mut by = jiff::SignedDuration::try_from(parsed).map_err(|e| format!("duration {d:?}: {e}"))?;
+        if negative {
+            by = by.checked_neg().ok_or_else(|| format!("duration {d:?} is too large"))?;
+        }
+        let at = offset.to_timestamp(dt).map_err(|e| format!("{t:?}: {e}"))?;
+        let at = at.checked_add(by).map_err(|e| format!("{t} + {d}: {e}"))?;
+        let dt = offset.to_datetime(at);
+        if !(0..=9999).contains(&dt.year()) {
+            return Err(format!("{t} + {d} is outside the years 0000 to 9999"));
+        }
+        let zone = if offset.seconds() == 0 { "Z".to_string() } else { offset_text(offset, true) };
+        Ok(Value::String(format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}{zone}",
+            dt.year(),
+            dt.month(),
+            dt.day(),
+            dt.hour(),
+            dt.minute(),
+            dt.second()
+        )))
+    }
+
+    // Networks.
+
+    /// A CIDR prefix as Go's net.ParseCIDR reads it: the network's address
+    /// (host bits cleared) as a number, the prefix length and the address
+    /// width (32 or 128).
+    fn cidr(p: &str) -> Result<(u128, u32, u32), String> {
+        let bad = || format!("{p:?} is not a CIDR prefix (like \"10.0.0.0/16\" or \"fd00::/8\")");
+        let (addr, len) = p.split_once('/').ok_or_else(bad)?;
+        let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
+        if len.is_empty() || len.len() > 3 || !len.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let len: u32 = len.parse().map_err(|_| bad())?;
+        let (bits, width) = match ip {
+            std::net::IpAddr::V4(a) => (u128::from(u32::from(a)), 32),
+            std::net::IpAddr::V6(a) => (u128::from(a), 128),
+        };
+        if len > width {
+            return Err(bad());
+        }
+        Ok((bits & mask(len, width), len, width))
+    }
+    /// The first `len` of `width` bits set.
+    fn mask(len: u32, width: u32) -> u128 {
+        if len == 0 { 0 } else { (u128::MAX << (width - len)) & all(width) }
+    }
+    /// All `width` bits set.
+    fn all(width: u32) -> u128 {
+        if width >= 128 { u128::MAX } else { (1u128 << width) - 1 }
+    }
+    fn ip_text(bits: u128, width: u32) -> String {
+        if width == 32 {
+            std::net::Ipv4Addr::from(bits as u32).to_string()
+        } else {
+            std::net::Ipv6Addr::from(bits).to_string()
+        }
+    }
+    /// The address of host `hostnum` in the prefix; a negative number
+    /// counts from the end (-1 is the last address).
+    pub fn cidrhost(a: Vec<Value>) -> R {
+        let p = s(&a[0])?;
+        let (net, len, width) = cidr(&p)?;
+        let num = whole(&a[1])?;
+        let max = all(width - len);
+        let too_big = || format!("prefix of {len} does not accommodate a host numbered {num}");
+        let host = if num < 0 {
+            let back = u128::from(num.unsigned_abs()) - 1;
+            max.checked_sub(back).ok_or_else(too_big)?
+        } else {
+            let n = num as u128;
+            if n > max {
+                return Err(too_big());
+            }
+            n
+        };
+        Ok(Value::String(ip_text(net | host, width)))
+    }
+    /// An IPv4 prefix's netmask (`"255.255.240.0"`).
+    pub fn cidrnetmask(a: Vec<Value>) -> R {
+        let p = s(&a[0])?;
+        let (_, len, width) = cidr(&p)?;
+        if width != 32 {
+            return Err(format!("IPv6 addresses cannot have a netmask: {p}"));
+        }
+        Ok(Value::String(ip_text(mask(len, 32), 32)))
+    }
+    /// Subnet `netnum` of the prefix made `newbits` longer.
+    pub fn cidrsubnet(a: Vec<Value>) -> R {
+        let p = s(&a[0])?;
+        let (net, len, width) = cidr(&p)?;
+        let (newbits, netnum) = (whole(&a[1])?, whole(&a[2])?);
+        if newbits < 0 {
+            return Err("newbits must not be negative".into());
+        }
+        if i64::from(len) + newbits > i64::from(width) {
+            return Err(format!("insufficient address space to extend prefix of {len} by {newbits}"));
+        }
+        let newlen = len + newbits as u32;
+        if netnum < 0 || netnum as u128 > all(newbits as u32) {
+            return Err(format!("prefix extension of {newbits} does not accommodate a subnet numbered {netnum}"));
+        }
+        let sub = net | (netnum as u128).checked_shl(width - newlen).unwrap_or(0);
+        Ok(Value::String(format!("{}/{newlen}", ip_text(sub, width))))
+    }
+    /// Consecutive subnets of the prefix, each `newbits` longer than it,
+    /// each aligned after the one before (as Terraform allocates them).
+    pub fn cidrsubnets(a: Vec<Value>) -> R {
+        let p = s(&a[0])?;
+        let (net, start, width) = cidr(&p)?;
+        let mut lens = Vec::with_capacity(a.len() - 1);
+        for (i, x) in a[1..].iter().enumerate() {
+            let bits = whole(x)?;
+            let arg = i + 2;
+            if bits < 1 {
+                return Err(format!("argument {arg}: must extend the prefix by at least one bit"));
+            }
+            if bits > 32 {
+                return Err(format!("argument {arg}: may not extend the prefix by more than 32 bits"));
+            }
+            let l = i64::from(start) + bits;
+            if l > i64::from(width) {
+                return Err(format!(
+                    "argument {arg}: would extend the prefix to {l} bits, which is too long for an IPv{} address",
+                    if width == 32 { 4 } else { 6 }
+                ));
+            }
+            lens.push(l as u32);
+        }
+        let mut out = Vec::with_capacity(lens.len());
+        let mut prev: Option<(u128, u32)> = None;
+        for (i, &l) in lens.iter().enumerate() {
+            let next = match prev {
+                // The first starts at the prefix itself.
+                None => net,
+                Some((cur, cur_len)) => {
+                    // The last address of the current subnet, in a block
+                    // of the new length; the new subnet follows that block.
+                    let cur_last = cur | (!mask(cur_len, width) & all(width));
+                    let last = (cur_last & mask(l, width)) | (!mask(l, width) & all(width));
+                    if last == all(width) || (last + 1) & mask(start, width) != net {
+                        return Err(format!(
+                            "argument {}: not enough remaining address space for a subnet with a prefix of {l} bits after {}/{cur_len}",
+                            i + 2,
+                            ip_text(cur, width)
+                        ));
+                    }
+                    last + 1
+                }
+            };
+            out.push(Value::String(format!("{}/{l}", ip_text(next, width))));
+            prev = Some((next, l));
+        }
+        Ok(Value::Array(out))
+    }
+
+    // Paths and files.
+
+    /// A path made clean lexically, as Go's path.Clean does.
+    fn clean(p: &str) -> String {
+        if p.is_empty() {
+            return ".".into();
+        }
+        let rooted = p.starts_with('/');
+        let mut out: Vec<&str> = Vec::new();
+        for part in p.split('/') {
+            match part {
+                "" | "." => {}
+                ".." => {
+                    if out.last().is_some_and(|l| *l != "..") {
+                        out.pop();
+                    } else if !rooted {
+                        out.push("..");
+                    }
+                }
+                x => out.push(x),
+            }
+        }
+        let body = out.join("/");
+        if rooted {
+            format!("/{body}")
+        } else if body.is_empty() {
+            ".".into()
+        } else {
+            body
+        }
+    }
+    /// An absolute path: a relative one is taken from the job file's
+    /// directory (Nomad takes it from the working directory).
+    pub fn abspath(a: Vec<Value>) -> R {
+        let p = s(&a[0])?;
+        if p.starts_with('/') {
+            return Ok(Value::String(clean(&p)));
+        }
+        let base = BASE.with(|b| b.borrow().clone()).unwrap_or_default();
+        let base = if base.is_absolute() {
+            base
+        } else {
+            std::env::current_dir().map_err(|e| format!("the working directory: {e}"))?.join(base)
+        };
+        Ok(Value::String(clean(&format!("{}/{p}", base.to_string_lossy()))))
+    }
+    /// The last element of a path, as Go's filepath.Base.
+    pub fn basename(a: Vec<Value>) -> R {
+        let p = s(&a[0])?;
+        if p.is_empty() {
+            return Ok(Value::String(".".into()));
+        }
+        let t = p.trim_end_matches('/');
+        if t.is_empty() {
+            return Ok(Value::String("/".into()));
+        }
+        Ok(Value::String(t.rsplit('/').next().unwrap_or(t).to_string()))
+    }
+    /// All but the last element of a path, as Go's filepath.Dir.
+    pub fn dirname(a: Vec<Value>) -> R {
+        let p = s(&a[0])?;
+        let cut = p.rfind('/').map_or(0, |i| i + 1);
+        Ok(Value::String(clean(&p[..cut])))
+    }
+    /// `~` at the start of a path as the home directory.
+    pub fn pathexpand(a: Vec<Value>) -> R {
+        let p = s(&a[0])?;
+        if !p.starts_with('~') {
+            return Ok(Value::String(p));
+        }
+        let rest = &p[1..];
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return Err(format!("cannot expand {p:?}: only ~ alone stands for a home directory, not ~user"));
+        }
+        let home = match std::env::var("HOME") {
+            Ok(h) if !h.is_empty() => h,
+            _ => nix::unistd::User::from_uid(nix::unistd::getuid())
+                .ok()
+                .flatten()
+                .map(|u| u.dir.to_string_lossy().into_owned())
+                .ok_or("HOME is not set and the user has no home directory")?,
+        };
+        Ok(Value::String(clean(&format!("{home}{rest}"))))
+    }
+    /// Whether a regular file is there, below the job file's directory (a
+    /// link on the way is refused, as by file()).
+    pub fn fileexists(a: Vec<Value>) -> R {
+        let rel = s(&a[0])?;
+        let (base, parts) = confined(&rel, "fileexists")?;
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         let Some((name, dirs)) = parts.split_last() else { return Err("the path is empty".into()) };
-        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
         let shown = base.join(&rel).display().to_string();
-        let bytes = crate::beneath::Dir::open(&base)
-            .and_then(|d| d.subdir(dirs, None))
-            .and_then(|d| d.read(name, MAX_FILE as u64))
-            .map_err(|e| match e.errno {
-                nix::errno::Errno::EFBIG => format!("{shown}: file() reads at most {MAX_FILE} bytes"),
-                _ => format!("{shown}: {e}"),
+        let dir = match crate::beneath::Dir::open(&base).and_then(|d| d.subdir(dirs, None)) {
+            Ok(d) => d,
+            Err(e) if e.errno == nix::errno::Errno::ENOENT => return Ok(Value::Bool(false)),
+            Err(e) => return Err(format!("{shown}: {e}")),
+        };
+        match dir.kind(name).map_err(|e| format!("{shown}: {e}"))? {
+            None => Ok(Value::Bool(false)),
+            Some(libc::S_IFREG) => Ok(Value::Bool(true)),
+            Some(libc::S_IFLNK) => Err(format!("{shown}: a symbolic link is in the way (supd never follows one here)")),
+            Some(libc::S_IFDIR) => Err(format!("{shown} is a directory, not a regular file")),
+            Some(_) => Err(format!("{shown} is not a regular file")),
+        }
+    }
+    /// A file below the job file's directory (as file() reads it), any
+    /// bytes, in base64.
+    pub fn filebase64(a: Vec<Value>) -> R {
+        use base64::Engine;
+        let bytes = read_below(&s(&a[0])?, "filebase64")?;
+        Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)))
+    }
+    /// fileset() looks at most at this many directory entries…
+    const MAX_WALK: usize = 100_000;
+    /// …and this many directories deep.
+    const MAX_DEPTH: usize = 64;
+    /// The regular files below `path` (itself below the job file's
+    /// directory) whose path from there matches `pattern`: `*` and `?`
+    /// within a name, `**` for any number of directories. Sorted; links are
+    /// neither followed nor listed (Nomad follows them).
+    pub fn fileset(a: Vec<Value>) -> R {
+        let (rel, pattern) = (s(&a[0])?, s(&a[1])?);
+        let (base, parts) = confined(&rel, "fileset")?;
+        if pattern.contains(['[', '{', '\\']) {
+            return Err(format!(
+                "the pattern {pattern:?} uses [...], {{...}} or \\, which supd does not read — use *, ** and ?"
+            ));
+        }
+        let pat: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+        if pat.contains(&"..") {
+            return Err(format!(
+                "the pattern {pattern:?} leaves the directory — fileset() reads only below the job file's directory"
+            ));
+        }
+        let dirs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let shown = base.join(&rel).display().to_string();
+        let dir = match crate::beneath::Dir::open(&base).and_then(|d| d.subdir(&dirs, None)) {
+            Ok(d) => d,
+            Err(e) if e.errno == nix::errno::Errno::ENOENT => return Ok(Value::Array(Vec::new())),
+            Err(e) => return Err(format!("{shown}: {e}")),
+        };
+        let mut walk = Walk { pat: &pat, seen: 0, found: Vec::new() };
+        let start = closure(&pat, vec![0]);
+        walk.dir(&dir, "", &start, 0).map_err(|e| format!("{shown}: {e}"))?;
+        let mut found = walk.found;
+        found.sort();
+        Ok(Value::Array(found.into_iter().map(Value::String).collect()))
+    }
+    /// Pattern positions (states) with the `**` components that may match
+    /// nothing skipped.
+    fn closure(pat: &[&str], mut states: Vec<usize>) -> Vec<usize> {
+        let mut i = 0;
+        while i < states.len() {
+            let st = states[i];
+            if st < pat.len() && pat[st] == "**" && !states.contains(&(st + 1)) {
+                states.push(st + 1);
+            }
+            i += 1;
+        }
+        states
+    }
+    /// The states after one more path component, `name`.
+    fn step(pat: &[&str], states: &[usize], name: &str) -> Vec<usize> {
+        let mut next = Vec::new();
+        for &st in states {
+            if st >= pat.len() {
+                continue;
+            }
+            let to = if pat[st] == "**" {
+                st
+            } else if glob(pat[st], name) {
+                st + 1
+            } else {
+                continue;
+            };
+            if !next.contains(&to) {
+                next.push(to);
+            }
+        }
+        closure(pat, next)
+    }
+    /// Whether `name` matches `p`: `*` any run of characters, `?` one.
+    fn glob(p: &str, name: &str) -> bool {
+        let (p, n): (Vec<char>, Vec<char>) = (p.chars().collect(), name.chars().collect());
+        let (mut pi, mut ni) = (0, 0);
+        let mut star: Option<(usize, usize)> = None;
+        while ni < n.len() {
+            if pi < p.len() && p[pi] == '*' {
+                star = Some((pi, ni));
+                pi += 1;
+            } else if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+                pi += 1;
+                ni += 1;
+            } else if let Some((sp, sn)) = star {
+                pi = sp + 1;
+                ni = sn + 1;
+                star = Some((sp, sn + 1));
+            } else {
+                return false;
+            }
+        }
+        while pi < p.len() && p[pi] == '*' {
+            pi += 1;
+        }
+        pi == p.len()
+    }
+    /// A walk of fileset(): entries seen so far and the files found.
+    struct Walk<'p> {
+        pat: &'p [&'p str],
+        seen: usize,
+        found: Vec<String>,
+    }
+    impl Walk<'_> {
+        fn dir(&mut self, dir: &crate::beneath::Dir, rel: &str, states: &[usize], depth: usize) -> Result<(), String> {
+            let entries = dir.entries(MAX_WALK - self.seen).map_err(|e| match e.errno {
+                nix::errno::Errno::EFBIG => {
+                    format!("more than {MAX_WALK} entries below — give fileset() a narrower path")
+                }
+                _ => format!("{}: {}", if rel.is_empty() { "." } else { rel }, e.errno.desc()),
             })?;
-        String::from_utf8(bytes).map(Value::String).map_err(|_| format!("{shown} is not UTF-8 text"))
+            self.seen += entries.len();
+            for (name, kind) in entries {
+                let next = step(self.pat, states, &name);
+                if next.is_empty() {
+                    continue;
+                }
+                let path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+                match kind {
+                    libc::S_IFREG if next.contains(&self.pat.len()) => {
+                        self.found.push(path);
+                        bounded(self.found.len())?;
+                    }
+                    libc::S_IFDIR if depth < MAX_DEPTH && next.iter().any(|&st| st < self.pat.len()) => {
+                        let sub =
+                            dir.subdir(&[name.as_str()], None).map_err(|e| format!("{path}: {}", e.errno.desc()))?;
+                        self.dir(&sub, &path, &next, depth + 1)?;
+                    }
+                    _ => {}
+                }
+            }
+            Ok(())
+        }
     }
 }
 
@@ -460,6 +1849,395 @@ mod tests {
             assert!(e.contains("outside the job file's directory"), "{bad}: {e}");
         }
         assert!(read("link").unwrap_err().contains("symbolic link"));
+        set_base(None);
+    }
+}
+
+/// The functions Nomad's job files offer beyond the first set, with the
+/// examples of Terraform's documentation of them.
+#[cfg(test)]
+mod more_tests {
+    use super::*;
+
+    fn ok(name: &str, args: Vec<Value>) -> Value {
+        call(name, args)
+            .unwrap_or_else(|| panic!("{name}: unknown or wrong arity"))
+            .unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+    fn fails(name: &str, args: Vec<Value>) -> String {
+        match call(name, args).unwrap_or_else(|| panic!("{name}: unknown or wrong arity")) {
+            Ok(v) => panic!("{name}: expected an error, got {v:?}"),
+            Err(e) => e,
+        }
+    }
+    fn st(x: &str) -> Value {
+        Value::String(x.into())
+    }
+    fn strs(xs: &[&str]) -> Value {
+        Value::Array(xs.iter().map(|x| st(x)).collect())
+    }
+    fn obj(kv: &[(&str, Value)]) -> Value {
+        Value::Object(kv.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(ok("base64encode", vec![st("Hello World")]), st("SGVsbG8gV29ybGQ="));
+        assert_eq!(ok("base64decode", vec![st("SGVsbG8gV29ybGQ=")]), st("Hello World"));
+        assert_eq!(ok("base64decode", vec![st("SGVsbG8g\nV29ybGQ=")]), st("Hello World"));
+        assert!(fails("base64decode", vec![st("not base64!")]).contains("base64"));
+        assert!(fails("base64decode", vec![st("/w==")]).contains("UTF-8"));
+        assert_eq!(ok("urlencode", vec![st("Hello World!")]), st("Hello+World%21"));
+        assert_eq!(ok("urlencode", vec![st("☃")]), st("%E2%98%83"));
+        assert_eq!(
+            ok("urlencode", vec![st("foo:bar@localhost?foo=bar&bar=baz")]),
+            st("foo%3Abar%40localhost%3Ffoo%3Dbar%26bar%3Dbaz")
+        );
+        assert_eq!(ok("urlencode", vec![st("a-b_c.d~e*f")]), st("a-b_c.d~e%2Af"));
+        assert_eq!(
+            ok("csvdecode", vec![st("a,b,c\n1,2,3\n4,5,6\n")]),
+            Value::Array(vec![
+                obj(&[("a", st("1")), ("b", st("2")), ("c", st("3"))]),
+                obj(&[("a", st("4")), ("b", st("5")), ("c", st("6"))]),
+            ])
+        );
+        assert_eq!(ok("csvdecode", vec![st("a,b\n")]), Value::Array(vec![]));
+        assert!(fails("csvdecode", vec![st("")]).contains("missing header line"));
+        assert!(fails("csvdecode", vec![st("a,a\n1,2\n")]).contains("duplicate column name"));
+        assert!(call("csvdecode", vec![st("a,b\n1,2,3\n")]).unwrap().is_err());
+    }
+
+    #[test]
+    fn yaml() {
+        assert_eq!(ok("yamldecode", vec![st("hello: world")]), obj(&[("hello", st("world"))]));
+        assert_eq!(ok("yamldecode", vec![st("true")]), Value::Bool(true));
+        assert_eq!(ok("yamldecode", vec![st("- a\n- 1\n- 2.5\n- null\n")]), {
+            Value::Array(vec![st("a"), Value::from(1), Value::from(2.5), Value::Null])
+        });
+        assert_eq!(
+            ok("yamldecode", vec![st("a: &x [1, 2]\nb: *x\n")]),
+            obj(&[
+                ("a", Value::Array(vec![Value::from(1), Value::from(2)])),
+                ("b", Value::Array(vec![Value::from(1), Value::from(2)]))
+            ])
+        );
+        assert!(fails("yamldecode", vec![st("a: [")]).contains("not YAML"));
+        // Aliases that repeat a large anchor: refused once too large, not made.
+        let mut bomb = format!("a: &a [{}]\nb: [", vec!["x"; 1000].join(", "));
+        bomb.push_str(&vec!["*a"; 2000].join(", "));
+        bomb.push_str("]\n");
+        let e = fails("yamldecode", vec![st(&bomb)]);
+        assert!(e.contains("aliases"), "{e}");
+        assert_eq!(ok("yamlencode", vec![obj(&[("hello", st("world"))])]), st("hello: world\n"));
+        let v = obj(&[("a", st("b")), ("c", Value::Array(vec![Value::from(1), Value::Bool(true), Value::Null]))]);
+        let text = ok("yamlencode", vec![v.clone()]);
+        assert_eq!(ok("yamldecode", vec![text]), v);
+    }
+
+    #[test]
+    fn hashes_and_identifiers() {
+        assert_eq!(ok("md5", vec![st("hello world")]), st("5eb63bbbe01eeed093cb22bb8f5acdc3"));
+        assert_eq!(ok("sha1", vec![st("hello world")]), st("2aae6c35c94fcfb415dbe95f408b9ce91ee846ed"));
+        assert_eq!(
+            ok("sha256", vec![st("hello world")]),
+            st("b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9")
+        );
+        assert_eq!(
+            ok("sha512", vec![st("hello world")]),
+            st(
+                "309ecc489c12d6eb4cc40f50c902f2b4d0ed77ee511a7c7a9bcd3ca86d4cd86f989dd35bc5ff499670da34255b45b0cfd830e81f605dcf7dc5542e93ae9cd76f"
+            )
+        );
+        let Value::String(h) = ok("bcrypt", vec![st("hello world"), Value::from(4)]) else { panic!() };
+        assert!(h.starts_with("$2a$04$") && h.len() == 60, "{h}");
+        assert!(::bcrypt::verify("hello world", &h).unwrap());
+        assert!(fails("bcrypt", vec![st("x"), Value::from(31)]).contains("at most"));
+        let Value::String(u) = ok("uuidv4", vec![]) else { panic!() };
+        assert_eq!((u.len(), &u[14..15]), (36, "4"), "{u}");
+        assert_ne!(ok("uuidv4", vec![]), ok("uuidv4", vec![]));
+        assert_eq!(ok("uuidv5", vec![st("dns"), st("www.terraform.io")]), st("a5008fae-b28c-5ba5-96cd-82b4c53552d6"));
+        assert_eq!(
+            ok("uuidv5", vec![st("url"), st("https://www.terraform.io/")]),
+            st("9db6f67c-dd95-5ea0-aa5b-e70e5c5f7cf5")
+        );
+        assert_eq!(
+            ok("uuidv5", vec![st("6ba7b810-9dad-11d1-80b4-00c04fd430c8"), st("www.terraform.io")]),
+            st("a5008fae-b28c-5ba5-96cd-82b4c53552d6")
+        );
+        assert!(fails("uuidv5", vec![st("nope"), st("x")]).contains("namespace"));
+    }
+
+    #[test]
+    fn numbers() {
+        assert_eq!(ok("log", vec![Value::from(16), Value::from(2)]), Value::from(4));
+        assert_eq!(ok("log", vec![Value::from(1), Value::from(10)]), Value::from(0));
+        let Value::Number(x) = ok("log", vec![Value::from(50), Value::from(10)]) else { panic!() };
+        assert!((x.as_f64().unwrap() - 1.6989700043360185).abs() < 1e-12);
+        assert!(fails("log", vec![Value::from(-1), Value::from(10)]).contains("finite"));
+        assert_eq!(ok("pow", vec![Value::from(3), Value::from(2)]), Value::from(9));
+        assert_eq!(ok("pow", vec![Value::from(4), Value::from(0)]), Value::from(1));
+        assert_eq!(ok("signum", vec![Value::from(-13)]), Value::from(-1));
+        assert_eq!(ok("signum", vec![Value::from(0)]), Value::from(0));
+        assert_eq!(ok("signum", vec![Value::from(344)]), Value::from(1));
+        assert_eq!(ok("parseint", vec![st("100"), Value::from(10)]), Value::from(100));
+        assert_eq!(ok("parseint", vec![st("FF"), Value::from(16)]), Value::from(255));
+        assert_eq!(ok("parseint", vec![st("-10"), Value::from(16)]), Value::from(-16));
+        assert_eq!(ok("parseint", vec![st("-12"), Value::from(10)]), Value::from(-12));
+        assert_eq!(ok("parseint", vec![st("1011111011101111"), Value::from(2)]), Value::from(48879));
+        assert_eq!(ok("parseint", vec![st("aA"), Value::from(62)]), Value::from(10 * 62 + 36));
+        assert_eq!(ok("parseint", vec![st("zz"), Value::from(36)]), Value::from(35 * 36 + 35));
+        assert!(fails("parseint", vec![st("12"), Value::from(2)]).contains("cannot parse"));
+        assert!(fails("parseint", vec![st("FF"), Value::from(10)]).contains("cannot parse"));
+        assert!(fails("parseint", vec![st("1"), Value::from(63)]).contains("from 2 to 62"));
+        assert!(fails("parseint", vec![Value::from(1), Value::from(10)]).contains("string"));
+    }
+
+    #[test]
+    fn strings() {
+        assert_eq!(ok("strlen", vec![st("hello")]), Value::from(5));
+        assert_eq!(ok("strlen", vec![st("☃☃")]), Value::from(2));
+        assert_eq!(ok("indent", vec![Value::from(2), st("a\nb")]), st("a\n  b"));
+        assert_eq!(ok("indent", vec![Value::from(4), st("one")]), st("one"));
+        assert!(fails("indent", vec![Value::from(1 << 30), st("a\nb\nc")]).contains("MiB"));
+        assert_eq!(
+            ok("formatlist", vec![st("Hello, %s!"), strs(&["Valentina", "Ander", "Olivia", "Sam"])]),
+            strs(&["Hello, Valentina!", "Hello, Ander!", "Hello, Olivia!", "Hello, Sam!"])
+        );
+        assert_eq!(
+            ok("formatlist", vec![st("%s, %s!"), st("Salutations"), strs(&["Valentina", "Ander"])]),
+            strs(&["Salutations, Valentina!", "Salutations, Ander!"])
+        );
+        assert_eq!(ok("formatlist", vec![st("%s"), strs(&[])]), strs(&[]));
+        assert_eq!(ok("formatlist", vec![st("x=%d"), Value::from(1)]), strs(&["x=1"]));
+        assert!(fails("formatlist", vec![st("%s%s"), strs(&["a"]), strs(&["b", "c"])]).contains("inconsistent"));
+        assert_eq!(ok("regex_replace", vec![st("hello world"), st("o"), st("0")]), st("hell0 w0rld"));
+        assert_eq!(
+            ok("regex_replace", vec![st("2018-01-02"), st(r"(\d+)-(\d+)-(\d+)"), st("$3.$2.$1")]),
+            st("02.01.2018")
+        );
+        assert_eq!(ok("regex_replace", vec![st("a b"), st(r"(?P<w>\w)"), st("<${w}>")]), st("<a> <b>"));
+        assert!(fails("regex_replace", vec![st("x"), st("("), st("")]).contains("regular expression"));
+        let big = "x".repeat(1 << 20);
+        assert!(fails("regex_replace", vec![st(&big), st("x"), st(&"y".repeat(1000))]).contains("MiB"));
+    }
+
+    #[test]
+    fn collections() {
+        assert_eq!(
+            ok("chunklist", vec![strs(&["a", "b", "c", "d", "e"]), Value::from(2)]),
+            Value::Array(vec![strs(&["a", "b"]), strs(&["c", "d"]), strs(&["e"])])
+        );
+        assert_eq!(ok("chunklist", vec![strs(&["a", "b"]), Value::from(0)]), Value::Array(vec![strs(&["a", "b"])]));
+        assert_eq!(ok("chunklist", vec![strs(&[]), Value::from(3)]), strs(&[]));
+        assert!(fails("chunklist", vec![strs(&["a"]), Value::from(-1)]).contains("negative"));
+        assert_eq!(ok("coalescelist", vec![strs(&["a", "b"]), strs(&["c", "d"])]), strs(&["a", "b"]));
+        assert_eq!(ok("coalescelist", vec![strs(&[]), Value::Null, strs(&["c", "d"])]), strs(&["c", "d"]));
+        assert!(call("coalescelist", vec![strs(&[])]).unwrap().is_err());
+        assert_eq!(ok("slice", vec![strs(&["a", "b", "c", "d"]), Value::from(1), Value::from(3)]), strs(&["b", "c"]));
+        assert_eq!(ok("slice", vec![strs(&["a"]), Value::from(1), Value::from(1)]), strs(&[]));
+        assert!(fails("slice", vec![strs(&["a"]), Value::from(0), Value::from(2)]).contains("length"));
+        assert!(fails("slice", vec![strs(&["a", "b"]), Value::from(2), Value::from(1)]).contains("greater"));
+        assert_eq!(
+            ok("setunion", vec![strs(&["a", "b"]), strs(&["b", "c"]), strs(&["d"])]),
+            strs(&["a", "b", "c", "d"])
+        );
+        assert_eq!(
+            ok("setintersection", vec![strs(&["a", "b", "c"]), strs(&["b", "c", "d"]), strs(&["b", "z"])]),
+            strs(&["b"])
+        );
+        assert_eq!(ok("setintersection", vec![strs(&["a", "a"])]), strs(&["a"]));
+        assert_eq!(
+            ok("setproduct", vec![strs(&["a", "b"]), strs(&["x", "y"])]),
+            Value::Array(vec![strs(&["a", "x"]), strs(&["a", "y"]), strs(&["b", "x"]), strs(&["b", "y"])])
+        );
+        assert_eq!(
+            ok("setproduct", vec![strs(&["development", "staging"]), strs(&["app1"])]),
+            Value::Array(vec![strs(&["development", "app1"]), strs(&["staging", "app1"])])
+        );
+        assert_eq!(ok("setproduct", vec![strs(&["a"]), strs(&[])]), strs(&[]));
+        let hundred = Value::Array((0..100).map(Value::from).collect());
+        let e = fails("setproduct", vec![hundred.clone(), hundred.clone(), hundred]);
+        assert!(e.contains("1000000 elements"), "{e}");
+        assert!(call("setproduct", vec![strs(&["a"])]).is_none(), "two lists at least");
+    }
+
+    #[test]
+    fn conversion() {
+        assert_eq!(ok("convert", vec![Value::from(5), st("string")]), st("5"));
+        assert_eq!(ok("convert", vec![st("5"), st("number")]), Value::from(5));
+        assert_eq!(ok("convert", vec![st("true"), st("bool")]), Value::Bool(true));
+        assert_eq!(
+            ok("convert", vec![Value::Array(vec![Value::from(1), st("a")]), st(" list( string ) ")]),
+            strs(&["1", "a"])
+        );
+        assert_eq!(ok("convert", vec![strs(&["a", "a", "b"]), st("set(string)")]), strs(&["a", "b"]));
+        assert_eq!(
+            ok("convert", vec![obj(&[("a", Value::from(1)), ("b", st("x"))]), st("object({a = string})")]),
+            obj(&[("a", st("1"))])
+        );
+        assert_eq!(
+            ok("convert", vec![strs(&["1", "x"]), st("tuple([number, string])")]),
+            Value::Array(vec![Value::from(1), st("x")])
+        );
+        assert_eq!(ok("convert", vec![Value::Null, st("number")]), Value::Null);
+        assert!(fails("convert", vec![st("x"), st("number")]).contains("number"));
+        assert!(fails("convert", vec![strs(&["a"]), st("string")]).contains("cannot convert"));
+        assert!(fails("convert", vec![st("x"), st("lisst(string)")]).contains("unknown type"));
+        assert!(fails("convert", vec![st("x"), st("list(string")]).contains("')'"));
+        assert!(fails("convert", vec![st("x"), Value::from(1)]).contains("as a string"));
+    }
+
+    #[test]
+    fn time() {
+        let date = |spec: &str, t: &str| ok("formatdate", vec![st(spec), st(t)]);
+        assert_eq!(date("DD MMM YYYY hh:mm ZZZ", "2018-01-02T23:12:01Z"), st("02 Jan 2018 23:12 UTC"));
+        assert_eq!(date("EEEE, DD-MMM-YY hh:mm:ss ZZZ", "2018-01-02T23:12:01Z"), st("Tuesday, 02-Jan-18 23:12:01 UTC"));
+        assert_eq!(
+            date("EEE, DD MMM YYYY hh:mm:ss ZZZ", "2018-01-02T23:12:01-08:00"),
+            st("Tue, 02 Jan 2018 23:12:01 -0800")
+        );
+        assert_eq!(date("MMM DD, YYYY", "2018-01-02T23:12:01Z"), st("Jan 02, 2018"));
+        assert_eq!(date("HH:mmaa", "2018-01-02T23:12:01Z"), st("11:12pm"));
+        assert_eq!(date("h'h'mm", "2018-01-02T23:12:01-08:00"), st("23h12"));
+        assert_eq!(date("H AA, MMMM D, 'o''clock' ''", "2018-03-04T00:05:09.5+05:30"), st("12 AM, March 4, o'clock '"));
+        assert_eq!(date("Z ZZZZ ZZZZZ m s", "2018-03-04T00:05:09+05:30"), st("+05:30 +0530 +05:30 5 9"));
+        assert_eq!(date("Z", "2018-03-04T00:05:09Z"), st("Z"));
+        assert!(fails("formatdate", vec![st("YYY"), st("2018-01-02T23:12:01Z")]).contains("year"));
+        assert!(fails("formatdate", vec![st("Q"), st("2018-01-02T23:12:01Z")]).contains("verb"));
+        assert!(fails("formatdate", vec![st("'abc"), st("2018-01-02T23:12:01Z")]).contains("unterminated"));
+        for bad in [
+            "2018-01-02",
+            "2018-01-02 23:12:01Z",
+            "2018-02-30T00:00:00Z",
+            "2018-01-02T23:12:01",
+            "2018-01-02T25:00:00Z",
+        ] {
+            assert!(call("formatdate", vec![st("YYYY"), st(bad)]).unwrap().is_err(), "{bad}");
+        }
+        let add = |t: &str, d: &str| ok("timeadd", vec![st(t), st(d)]);
+        assert_eq!(add("2017-11-22T00:00:00Z", "10m"), st("2017-11-22T00:10:00Z"));
+        assert_eq!(add("2017-11-22T00:00:00Z", "-10m"), st("2017-11-21T23:50:00Z"));
+        assert_eq!(add("2017-11-22T00:00:00Z", "1h30m"), st("2017-11-22T01:30:00Z"));
+        assert_eq!(add("2017-11-22T23:00:00+01:00", "2h"), st("2017-11-23T01:00:00+01:00"));
+        assert_eq!(add("2017-11-22T00:00:00.5Z", "0.5s"), st("2017-11-22T00:00:01Z"));
+        assert!(call("timeadd", vec![st("2017-11-22T00:00:00Z"), st("10")]).unwrap().is_err());
+        assert!(call("timeadd", vec![st("yesterday"), st("10m")]).unwrap().is_err());
+    }
+
+    #[test]
+    fn networks() {
+        let two = |f: &str, p: &str, x: i64| ok(f, vec![st(p), Value::from(x)]);
+        assert_eq!(two("cidrhost", "10.12.112.0/20", 16), st("10.12.112.16"));
+        assert_eq!(two("cidrhost", "10.12.112.0/20", 268), st("10.12.113.12"));
+        assert_eq!(two("cidrhost", "10.12.112.0/20", -1), st("10.12.127.255"));
+        assert_eq!(two("cidrhost", "fd00:fd12:3456:7890:00a2::/72", 34), st("fd00:fd12:3456:7890::22"));
+        assert!(fails("cidrhost", vec![st("10.0.0.0/30"), Value::from(4)]).contains("does not accommodate"));
+        assert!(fails("cidrhost", vec![st("10.0.0.0/30"), Value::from(-5)]).contains("does not accommodate"));
+        assert!(fails("cidrhost", vec![st("10.0.0.0"), Value::from(1)]).contains("CIDR"));
+        assert_eq!(ok("cidrnetmask", vec![st("172.16.0.0/12")]), st("255.240.0.0"));
+        assert_eq!(ok("cidrnetmask", vec![st("10.0.0.0/32")]), st("255.255.255.255"));
+        assert_eq!(ok("cidrnetmask", vec![st("0.0.0.0/0")]), st("0.0.0.0"));
+        assert!(fails("cidrnetmask", vec![st("fd00::/8")]).contains("IPv6"));
+        let sub = |p: &str, bits: i64, num: i64| ok("cidrsubnet", vec![st(p), Value::from(bits), Value::from(num)]);
+        assert_eq!(sub("172.16.0.0/12", 4, 2), st("172.18.0.0/16"));
+        assert_eq!(sub("10.1.2.0/24", 4, 15), st("10.1.2.240/28"));
+        assert_eq!(sub("fd00:fd12:3456:7890::/56", 16, 162), st("fd00:fd12:3456:7800:a200::/72"));
+        assert_eq!(sub("10.0.0.0/8", 0, 0), st("10.0.0.0/8"));
+        assert!(call("cidrsubnet", vec![st("10.0.0.0/8"), Value::from(4), Value::from(16)]).unwrap().is_err());
+        assert!(call("cidrsubnet", vec![st("10.0.0.0/30"), Value::from(4), Value::from(0)]).unwrap().is_err());
+        let subs = |p: &str, bits: &[i64]| {
+            let mut args = vec![st(p)];
+            args.extend(bits.iter().map(|b| Value::from(*b)));
+            ok("cidrsubnets", args)
+        };
+        assert_eq!(
+            subs("10.1.0.0/16", &[4, 4, 8, 4]),
+            strs(&["10.1.0.0/20", "10.1.16.0/20", "10.1.32.0/24", "10.1.48.0/20"])
+        );
+        assert_eq!(
+            subs("fd00:fd12:3456:7890::/56", &[16, 16, 16, 32]),
+            strs(&[
+                "fd00:fd12:3456:7800::/72",
+                "fd00:fd12:3456:7800:100::/72",
+                "fd00:fd12:3456:7800:200::/72",
+                "fd00:fd12:3456:7800:300::/88",
+            ])
+        );
+        assert_eq!(subs("0.0.0.0/0", &[1, 1]), strs(&["0.0.0.0/1", "128.0.0.0/1"]));
+        assert_eq!(subs("10.0.0.0/8", &[]), strs(&[]));
+        let e = fails("cidrsubnets", vec![st("10.0.0.0/30"), Value::from(1), Value::from(1), Value::from(1)]);
+        assert!(e.contains("not enough remaining address space"), "{e}");
+        assert!(fails("cidrsubnets", vec![st("10.0.0.0/30"), Value::from(0)]).contains("at least one bit"));
+        assert!(fails("cidrsubnets", vec![st("10.0.0.0/30"), Value::from(3)]).contains("too long"));
+    }
+
+    #[test]
+    fn paths() {
+        let one = |f: &str, p: &str| ok(f, vec![st(p)]);
+        assert_eq!(one("basename", "foo/bar/baz.txt"), st("baz.txt"));
+        assert_eq!(one("basename", "foo/bar/"), st("bar"));
+        assert_eq!(one("basename", "/"), st("/"));
+        assert_eq!(one("basename", ""), st("."));
+        assert_eq!(one("dirname", "foo/bar/baz.txt"), st("foo/bar"));
+        assert_eq!(one("dirname", "/foo"), st("/"));
+        assert_eq!(one("dirname", "foo"), st("."));
+        assert_eq!(one("dirname", "foo//bar/"), st("foo/bar"));
+        assert_eq!(one("pathexpand", "/etc/x"), st("/etc/x"));
+        let Value::String(home) = one("pathexpand", "~/.ssh/id_rsa") else { panic!() };
+        assert!(home.starts_with('/') && home.ends_with("/.ssh/id_rsa"), "{home}");
+        assert!(fails("pathexpand", vec![st("~root/x")]).contains("~user"));
+        let dir = tempfile::tempdir().unwrap();
+        set_base(Some(dir.path().to_path_buf()));
+        let base = dir.path().display().to_string();
+        assert_eq!(one("abspath", "a/../b/./c"), st(&format!("{base}/b/c")));
+        assert_eq!(one("abspath", "/x//y/.."), st("/x"));
+        set_base(None);
+    }
+
+    /// The file functions read below the job file's directory and nowhere
+    /// else, as file() does.
+    #[test]
+    fn file_functions_stay_below_the_job_files_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        std::fs::create_dir_all(d.join("sub/deep")).unwrap();
+        for f in ["a.txt", "b.txt", "c.md", "sub/c.txt", "sub/deep/d.txt", "sub/deep/e.md", ".hidden.txt"] {
+            std::fs::write(d.join(f), f).unwrap();
+        }
+        std::fs::write(d.join("bin"), [0xffu8, 0, 1]).unwrap();
+        std::os::unix::fs::symlink("/etc", d.join("etc-link")).unwrap();
+        std::os::unix::fs::symlink("a.txt", d.join("link.txt")).unwrap();
+        set_base(Some(d.to_path_buf()));
+
+        assert_eq!(ok("fileexists", vec![st("a.txt")]), Value::Bool(true));
+        assert_eq!(ok("fileexists", vec![st("./sub/c.txt")]), Value::Bool(true));
+        assert_eq!(ok("fileexists", vec![st("nope.txt")]), Value::Bool(false));
+        assert_eq!(ok("fileexists", vec![st("nope/x.txt")]), Value::Bool(false));
+        assert!(fails("fileexists", vec![st("sub")]).contains("directory"));
+        assert!(fails("fileexists", vec![st("link.txt")]).contains("symbolic link"));
+        assert!(fails("fileexists", vec![st("etc-link/passwd")]).contains("symbolic link"));
+        assert!(fails("fileexists", vec![st("/etc/passwd")]).contains("outside the job file's directory"));
+        assert!(fails("fileexists", vec![st("../x")]).contains("outside the job file's directory"));
+
+        assert_eq!(ok("filebase64", vec![st("bin")]), st("/wAB"));
+        assert_eq!(ok("filebase64", vec![st("a.txt")]), st("YS50eHQ="));
+        assert!(fails("filebase64", vec![st("link.txt")]).contains("symbolic link"));
+        assert!(fails("filebase64", vec![st("/etc/passwd")]).contains("outside the job file's directory"));
+        assert!(fails("file", vec![st("bin")]).contains("not UTF-8"));
+
+        let set = |p: &str, pat: &str| ok("fileset", vec![st(p), st(pat)]);
+        assert_eq!(set(".", "*.txt"), strs(&[".hidden.txt", "a.txt", "b.txt"]));
+        assert_eq!(set(".", "?.txt"), strs(&["a.txt", "b.txt"]));
+        assert_eq!(set("sub", "*"), strs(&["c.txt"]));
+        assert_eq!(set("sub", "**/*.md"), strs(&["deep/e.md"]));
+        assert_eq!(set(".", "**/*.txt"), strs(&[".hidden.txt", "a.txt", "b.txt", "sub/c.txt", "sub/deep/d.txt"]));
+        assert_eq!(set(".", "sub/*/*"), strs(&["sub/deep/d.txt", "sub/deep/e.md"]));
+        assert_eq!(set("", "**"), set(".", "**/*"));
+        assert_eq!(set("missing", "*"), strs(&[]));
+        assert!(fails("fileset", vec![st("etc-link"), st("*")]).contains("symbolic link"));
+        assert!(fails("fileset", vec![st("../"), st("*")]).contains("outside the job file's directory"));
+        assert!(fails("fileset", vec![st("."), st("../*")]).contains("leaves the directory"));
+        assert!(fails("fileset", vec![st("."), st("[ab].txt")]).contains("does not read"));
         set_base(None);
     }
 }

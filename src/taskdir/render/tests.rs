@@ -27,6 +27,7 @@ struct World {
     task: TaskDir,
     env: BTreeMap<String, String>,
     services: Vec<ServiceAddr>,
+    variables: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// The task's `secrets/` tmpfs (mounted when the tests run as root) goes
@@ -67,7 +68,11 @@ fn world() -> World {
             alloc_id: "a2".into(),
         },
     ];
-    World { _data: data, alloc, task, env, services }
+    let mut db = BTreeMap::new();
+    db.insert("password".to_string(), "hunter2".to_string());
+    db.insert("user".to_string(), "app".to_string());
+    let variables = BTreeMap::from([("nomad/jobs/web".to_string(), db)]);
+    World { _data: data, alloc, task, env, services, variables }
 }
 
 impl World {
@@ -78,7 +83,14 @@ impl World {
     }
 
     fn input<'a>(&'a self, vars: &'a dyn Fn(&str) -> Option<String>) -> RenderInput<'a> {
-        RenderInput { task: &self.task, env: &self.env, vars, services: &self.services, datacenter: "dc1" }
+        RenderInput {
+            task: &self.task,
+            env: &self.env,
+            vars,
+            services: &self.services,
+            datacenter: "dc1",
+            variables: &self.variables,
+        }
     }
 
     fn text(&self, data: &str) -> String {
@@ -138,6 +150,7 @@ fn every_host_function_has_an_implementation() {
         services: Vec::new(),
         datacenter: String::new(),
         now: Duration::ZERO,
+        variables: BTreeMap::new(),
     });
     let funcs = crate::taskdir::funcs::host_funcs(&scope);
     let names: Vec<&str> = funcs.keys().map(String::as_str).collect();
@@ -207,7 +220,7 @@ fn source_files_render_and_are_watched_where_they_are() {
     let e = render(&t, &input).unwrap_err().to_string();
     assert_eq!(
         e,
-        "local/app.tpl:2:5: supd has no Vault: `secret` cannot be rendered — read the secret from a file on this host with `file`, or pass it in the task's env"
+        "local/app.tpl:2:5: supd has no Vault: `secret` cannot be rendered — keep the secret in a Nomad Variable (`supctl var put nomad/jobs/JOB KEY=VALUE`, read with nomadVar), or read it from a file on this host with `file`"
     );
     t.source = TemplateSource::File("local/missing.tpl".into());
     assert!(
@@ -341,6 +354,7 @@ fn measure() {
         services: Vec::new(),
         datacenter: String::new(),
         now: Duration::ZERO,
+        variables: BTreeMap::new(),
     });
     let kept: Vec<gotmpl::Template> = (0..1000)
         .map(|_| gotmpl::Template::new("").funcs(crate::taskdir::funcs::host_funcs(&scope)).parse(&text).unwrap())
@@ -367,4 +381,23 @@ fn output_past_the_limit_is_an_error_naming_it() {
     let text = w.text(&bomb);
     assert!(text.starts_with("ERROR") && text.contains("over 16 MiB"), "{}", &text[..text.len().min(200)]);
     assert_eq!(w.text("{{ range $i, $_ := (split \",\" \",,\") }}ab{{ end }}"), "ababab");
+}
+
+/// `nomadVar` reads the variables the task may read; a path it may not
+/// read, or that holds nothing, fails the render and says why.
+#[test]
+fn nomad_variables_render_and_unknown_paths_fail() {
+    let w = world();
+    let t = template(
+        r#"{{ with nomadVar "nomad/jobs/web" }}user={{ .user }} pw={{ .password }}{{ end }}
+{{ if nomadVarExists "nomad/jobs/web/g" }}group{{ else }}no group{{ end }}
+{{ range nomadVarList "nomad/" }}{{ .Path }};{{ end }}"#,
+        "local/v.conf",
+    );
+    assert_eq!(w.render(&t).unwrap().text, "user=app pw=hunter2\nno group\nnomad/jobs/web;");
+    let e = w
+        .render(&template(r#"{{ with nomadVar "nomad/jobs/other" }}{{ .x }}{{ end }}"#, "local/o.conf"))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no variable at \"nomad/jobs/other\" that this task may read"), "{e}");
 }

@@ -5,7 +5,7 @@
 # Nomad's sandbox.
 #
 # expect: 27:23 error: supd does not fetch a git repository (go-getter's `git` getter) — fetch http://, https://, file:/// or an absolute path; publish the files over HTTP or put them on this host
-# expect: 32:10 error: template line 1, column 10: supd has no Consul: `service` cannot be rendered — write the value into the template or the task's env, or use nomadService for supd's own services
+# expect: 32:10 error: template line 1, column 10: supd has no Consul: `service` cannot be rendered — keep the value in a Nomad Variable (`supctl var put nomad/jobs/JOB KEY=VALUE`, read with nomadVar), write it into the template or the task's env, or use nomadService for supd's own services
 
 job "bad-template-paths" {
   group "template-paths" {
