@@ -119,6 +119,56 @@ fn measure(e: &Expression, ctx: &Context, depth: usize) -> Result<Size, String> 
                         _ => sum,
                     }
                 }
+                // A file read whole: up to file()'s limit (base64: 4/3).
+                "file" => sum.add(Size { values: 0, bytes: super::funcs::MAX_FILE as u64 }),
+                "filebase64" => sum.add(Size { values: 0, bytes: (super::funcs::MAX_FILE as u64) * 4 / 3 + 4 }),
+                "fileset" => {
+                    sum.add(Size { values: super::MAX_ELEMENTS as u64, bytes: 128 * super::MAX_ELEMENTS as u64 })
+                }
+                // Decoding makes at most a value per byte; YAML's aliases may
+                // repeat what they name, up to yamldecode's own limits.
+                "jsondecode" | "csvdecode" => {
+                    let text = args.first().map_or(0, |a| a.bytes);
+                    // A CSV row's object repeats the header's names.
+                    let factor = if f.name.name.as_str() == "csvdecode" { 64 } else { 1 };
+                    sum.add(Size { values: text.saturating_add(1), bytes: text.saturating_mul(factor) })
+                }
+                "yamldecode" => {
+                    let aliases = f.args.first().and_then(|a| a.evaluate(ctx).ok()).is_some_and(|v| match v {
+                        Value::String(t) => t.contains('*') || t.contains("<<"),
+                        _ => true,
+                    });
+                    if aliases {
+                        Size { values: MAX_VALUES, bytes: MAX_BYTES }
+                    } else {
+                        let text = args.first().map_or(0, |a| a.bytes);
+                        sum.add(Size { values: text.saturating_add(1), bytes: text })
+                    }
+                }
+                // Each combination is a list of one value per list.
+                "setproduct" => {
+                    let n = args.iter().fold(1u64, |acc, a| acc.saturating_mul(a.values.max(1)));
+                    sum.add(Size {
+                        values: n.saturating_mul(args.len() as u64 + 1),
+                        bytes: sum.bytes.saturating_mul(n),
+                    })
+                }
+                // Spaces after each line; a replacement at each match (at
+                // most one per character, and one more).
+                "indent" | "regex_replace" => {
+                    let vals: Option<Vec<Value>> = f.args.iter().map(|a| a.evaluate(ctx).ok()).collect();
+                    let grown = match (f.name.name.as_str(), vals.as_deref()) {
+                        ("indent", Some([n, Value::String(t)])) => {
+                            let spaces = n.as_u64().unwrap_or(0);
+                            spaces.saturating_mul(t.matches('\n').count() as u64)
+                        }
+                        ("regex_replace", Some([Value::String(t), _, Value::String(to)])) => {
+                            (t.chars().count() as u64 + 1).saturating_mul(to.len() as u64)
+                        }
+                        _ => 0,
+                    };
+                    sum.add(Size { values: 0, bytes: grown })
+                }
                 // Each value of the lists may repeat the format.
                 "formatlist" => {
                     let format = args.first().map_or(0, |a| a.bytes);
@@ -286,6 +336,32 @@ mod tests {
         super::super::funcs::declare(&mut ctx, src);
         ctx.declare_var("local", Value::Object([("a".to_string(), Value::String(a.into()))].into_iter().collect()));
         ctx
+    }
+
+    /// Functions that make more than they are given are measured by what
+    /// they may make: a file read in a loop, a product of sets, YAML's
+    /// aliases, a replacement at every character.
+    #[test]
+    fn functions_that_grow_their_input_are_measured() {
+        let big = "x".repeat(64 << 10);
+        let refused = |src: &str| check(&expr(src), &ctx_with(src, &big)).unwrap_err();
+        let e = refused(r#"[for i in range(100) : file("a.txt")]"#);
+        assert!(e.contains("at most 16 MiB"), "{e}");
+        let e = refused(r#"setproduct(range(1000), range(1000), range(1000))"#);
+        assert!(e.contains("at most 1000000"), "{e}");
+        let e = refused(r#"[for i in range(2) : yamldecode("a: &x [1]\nb: *x")]"#);
+        assert!(e.contains("at most"), "{e}");
+        let e = refused(r#"regex_replace(local.a, "", local.a)"#);
+        assert!(e.contains("MiB of text"), "{e}");
+        let e = refused(
+            r#"[for i in range(1000) : indent(1000, "a\nb\nc\nd\ne\nf\ng\nh\ni\nj\nk\nl\nm\nn\no\np\nq\nr\ns\nt\nu")]"#,
+        );
+        assert!(e.contains("MiB of text"), "{e}");
+        // What stays small passes.
+        let ok = |src: &str| check(&expr(src), &ctx_with(src, &big));
+        assert_eq!(ok(r#"file("a.txt")"#), Ok(()));
+        assert_eq!(ok(r#"yamldecode("a: [1, 2]")"#), Ok(()));
+        assert_eq!(ok(r#"indent(2, "a\nb")"#), Ok(()));
     }
 
     #[test]

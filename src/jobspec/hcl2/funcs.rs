@@ -10,13 +10,21 @@ use std::path::PathBuf;
 /// `file()` reads at most this many bytes.
 pub const MAX_FILE: usize = 1 << 20;
 
+/// `bcrypt()` may be called this many times in one file: each call costs
+/// tens of milliseconds on purpose, and a file is read on supd's loop.
+pub const MAX_BCRYPT_CALLS: u32 = 16;
+
 thread_local! {
     /// The job file's directory, against which `file()` resolves paths.
     static BASE: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
+    /// `bcrypt()` calls made in the file being evaluated.
+    static BCRYPTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
+/// Starts the evaluation of a file: `file()` resolves paths against `base`.
 pub fn set_base(base: Option<PathBuf>) {
     BASE.with(|b| *b.borrow_mut() = base);
+    BCRYPTS.with(|c| c.set(0));
 }
 
 type R = Result<Value, String>;
@@ -1182,10 +1190,20 @@ mod imp {
     }
     /// bcrypt() hashes at most at this cost: each step doubles the time,
     /// and the job file is evaluated on every read (Go allows 31: days).
-    const MAX_BCRYPT_COST: i64 = 15;
+    /// Nomad's default is 10; each step doubles the time (12: ~0.25 s).
+    const MAX_BCRYPT_COST: i64 = 12;
     /// A bcrypt hash (`$2a$`, as Go's), cost 10 unless given; a cost below
     /// 4 is 10, as in Go.
     pub fn bcrypt(a: Vec<Value>) -> R {
+        let calls = BCRYPTS.with(|c| {
+            c.set(c.get() + 1);
+            c.get()
+        });
+        if calls > MAX_BCRYPT_CALLS {
+            return Err(format!(
+                "called more than {MAX_BCRYPT_CALLS} times in one file — each call takes tens of milliseconds on purpose"
+            ));
+        }
         let password = s(&a[0])?;
         let cost = match a.get(1) {
             Some(c) => whole(c)?,
@@ -1952,6 +1970,15 @@ mod more_tests {
         assert!(h.starts_with("$2a$04$") && h.len() == 60, "{h}");
         assert!(::bcrypt::verify("hello world", &h).unwrap());
         assert!(fails("bcrypt", vec![st("x"), Value::from(31)]).contains("at most"));
+        // A file calls it a bounded number of times: each call is slow on
+        // purpose, and files are read on supd's loop.
+        set_base(None);
+        for _ in 0..MAX_BCRYPT_CALLS {
+            ok("bcrypt", vec![st("x"), Value::from(4)]);
+        }
+        assert!(fails("bcrypt", vec![st("x"), Value::from(4)]).contains("called more than 16 times"));
+        set_base(None);
+        ok("bcrypt", vec![st("x"), Value::from(4)]);
         let Value::String(u) = ok("uuidv4", vec![]) else { panic!() };
         assert_eq!((u.len(), &u[14..15]), (36, "4"), "{u}");
         assert_ne!(ok("uuidv4", vec![]), ok("uuidv4", vec![]));
