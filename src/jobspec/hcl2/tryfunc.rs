@@ -49,6 +49,15 @@ fn walk(e: &mut Expression, ctx: &Context, bound: &mut Vec<String>) -> Result<()
                 walk(a, ctx, bound)?;
             }
             let name = f.name.to_string();
+            // `convert(x, list(number))`: the type, written as Nomad writes
+            // it, is text for the function (it is no value to evaluate).
+            if name == "convert"
+                && let Some(ty) = f.args.get_mut(1)
+                && !matches!(ty, Expression::String(_) | Expression::TemplateExpr(_))
+                && let Ok(text) = hcl::format::to_string(&*ty)
+            {
+                *ty = Expression::String(text);
+            }
             if !matches!(name.as_str(), "try" | "can") || f.args.iter().any(|a| uses(a, bound)) {
                 return Ok(());
             }
@@ -209,6 +218,15 @@ mod tests {
         // None has a value: an error that says the last one's.
         let err = eval(r#"try(var.m.b, var.m.c)"#, vars).unwrap_err();
         assert!(err.contains("none of its 2 arguments has a value"), "{err}");
+    }
+
+    #[test]
+    fn convert_takes_its_type_as_nomad_writes_it() {
+        assert_eq!(
+            eval(r#"convert(["1", "2"], list(number))"#, obj(&[])),
+            Ok(Value::Array(vec![Value::from(1), Value::from(2)]))
+        );
+        assert_eq!(eval(r#"convert(5, string)"#, obj(&[])), Ok(Value::from("5")));
     }
 
     #[test]
