@@ -222,10 +222,12 @@ impl Supervisor {
     pub fn run(mut self) -> i32 {
         // `driver.java` and `driver.java.version`, when this host has a JVM
         // and supd can isolate its tasks (java tasks run as exec ones):
-        // `java -version` answers while the job directory is read, and
-        // before anything looks at the node's attributes.
+        // `java -version` answers while the job directory is read. A JVM
+        // takes tens of milliseconds to answer: it is waited for before
+        // the jobs start only when one of them may need it (a java task, a
+        // constraint on it), else once the first tasks run.
         // After a re-exec, what the earlier image found.
-        let java = match self.pending.resumed.as_mut().and_then(|r| r.java.take()) {
+        let mut java = match self.pending.resumed.as_mut().and_then(|r| r.java.take()) {
             Some(attrs) => Some(crate::drivers::java::Probe::Done(attrs)),
             None => process::isolate::missing().is_none().then(|| self.cfg.java.probe()),
         };
@@ -234,8 +236,16 @@ impl Supervisor {
             Some(files) => Ok(files),
             None => crate::jobspec::parse_dir(&self.cfg.job_dir),
         };
-        if let Some(java) = java {
-            self.cfg.node.attrs.extend(java.attrs());
+        // Jobs saved by an earlier supd count too (a sealed source may be
+        // one: then it is waited for).
+        let saved_java = std::fs::read(self.cfg.state_dir.join("state.json")).is_ok_and(|b| mentions_java(&b))
+            || std::fs::read_dir(self.cfg.state_dir.join("sensitive")).is_ok_and(|mut d| d.next().is_some());
+        let needs_java = saved_java
+            || files.as_ref().is_ok_and(|f| {
+                f.iter().any(|(_, p)| p.jobs.iter().any(|j| mentions_java(j.source.as_bytes())))
+            });
+        if needs_java && let Some(j) = java.take() {
+            self.cfg.node.attrs.extend(j.attrs());
         }
         self.find_containers();
         self.boot_if_fresh();
@@ -244,6 +254,10 @@ impl Supervisor {
         self.pending.spawner = spawner::Spawner::start();
         self.apply_reload(plan, reload::All::ThatLoaded);
         self.spawns_done();
+        // The first tasks run: now the JVM's answer, for what comes later.
+        if let Some(j) = java.take() {
+            self.cfg.node.attrs.extend(j.attrs());
+        }
         // An init has no one to reload it once the files are fixed.
         if self.cfg.exit_when_done && self.jobs.current.is_empty() && !self.jobs.load_errors.is_empty() {
             log::error!(
@@ -434,4 +448,10 @@ impl Supervisor {
             && self.jobs.nothing_live()
             && (self.pending.containers.busy() == 0 || self.phase == Phase::Hurrying)
     }
+}
+
+/// Whether a job's text may need the JVM's attributes: a `java` task, or a
+/// constraint on `driver.java`.
+fn mentions_java(text: &[u8]) -> bool {
+    text.windows(4).any(|w| w == b"java")
 }
