@@ -241,9 +241,9 @@ impl Supervisor {
         let saved_java = std::fs::read(self.cfg.state_dir.join("state.json")).is_ok_and(|b| mentions_java(&b))
             || std::fs::read_dir(self.cfg.state_dir.join("sensitive")).is_ok_and(|mut d| d.next().is_some());
         let needs_java = saved_java
-            || files.as_ref().is_ok_and(|f| {
-                f.iter().any(|(_, p)| p.jobs.iter().any(|j| mentions_java(j.source.as_bytes())))
-            });
+            || files
+                .as_ref()
+                .is_ok_and(|f| f.iter().any(|(_, p)| p.jobs.iter().any(|j| mentions_java(j.source.as_bytes()))));
         if needs_java && let Some(j) = java.take() {
             self.cfg.node.attrs.extend(j.attrs());
         }
