@@ -9,6 +9,7 @@ pub mod config; // embedded defaults: job directory, socket
 pub mod control; // the socket protocol shared by supd and supctl; the client side
 pub mod drivers; // how tasks run: host processes, containers through the engine API
 pub mod handoff; // failed instances to peer hosts: envelope, peer choice, ssh and command hooks
+pub mod import; // service definitions (systemd, supervisord, runit) → job files (supctl import)
 pub mod jobspec; // HCL job files -> typed jobs; defaults, merge rules, validation
 pub mod logging; // supd's own log
 pub mod logs; // capture and rotation of task stdout and stderr

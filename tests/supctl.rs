@@ -766,3 +766,85 @@ fn job_run_waits_for_the_tasks_and_tells_a_bad_deploy_from_a_good_one() {
     let out = s.supctl(&["job", "run", "--detach", other.to_str().unwrap()]);
     assert!(out.status.success() && !String::from_utf8_lossy(&out.stdout).contains("every task is up"));
 }
+
+/// `supctl import` of every systemd service unit this machine's Debian
+/// packages ship: each unit that runs a command becomes a job file that
+/// `supctl validate` accepts; the others are masked (a link to /dev/null)
+/// or run nothing (no ExecStart=), and say so.
+#[test]
+fn import_converts_the_service_units_of_this_machine_into_valid_jobs() {
+    let units: Vec<std::path::PathBuf> = std::fs::read_dir("/lib/systemd/system")
+        .expect("/lib/systemd/system")
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "service"))
+        .collect();
+    assert!(units.len() >= 20, "{} units", units.len());
+    let out_dir = tempfile::tempdir().expect("a directory");
+    let out = Command::new(SUPCTL)
+        .arg("import")
+        .arg("--out")
+        .arg(out_dir.path())
+        .args(&units)
+        .output()
+        .expect("supctl import");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let written: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    let mut refused = Vec::new();
+    for line in stderr.lines() {
+        if line.contains("masked (a link to /dev/null)") || line.contains("no ExecStart=") {
+            refused.push(line.to_string());
+        }
+    }
+    assert_eq!(written.len() + refused.len(), units.len(), "every unit converts or says why:\n{stderr}");
+    let validated = Command::new(SUPCTL).arg("validate").args(&written).output().expect("supctl validate");
+    assert!(validated.status.success(), "{}", describe(&validated));
+    eprintln!(
+        "{} of {} units converted and valid; {} masked or without a command",
+        written.len(),
+        units.len(),
+        refused.len()
+    );
+    // An ssh unit (Debian's), where there is one: its daemon, its restart.
+    if let Some(ssh) = written.iter().find(|p| p.ends_with("/ssh.hcl")) {
+        let hcl = std::fs::read_to_string(ssh).expect("ssh.hcl");
+        assert!(hcl.contains("/usr/sbin/sshd") && hcl.contains("restart"), "{hcl}");
+    }
+}
+
+/// `supctl import` of a supervisord file (a job per program) and a runit
+/// service directory: job files `supctl validate` accepts, and a job that
+/// runs as the program did.
+#[test]
+fn import_converts_supervisord_programs_and_runit_services() {
+    let s = Supd::new();
+    let conf = s.write_file(
+        "supervisord.conf",
+        "[supervisord]\nnodaemon=true\n\n[program:web]\ncommand=/bin/sleep 600\nautorestart=true\nstartretries=5\nstopsignal=TERM\nstopwaitsecs=20\nenvironment=MODE=\"prod\",LEVEL=\"2\"\n\n[program:worker]\ncommand=/bin/sh -c \"echo %(program_name)s; exec sleep 600\"\nautorestart=unexpected\n",
+    );
+    let runit = s.path("sv/cache");
+    std::fs::create_dir_all(&runit).expect("a service directory");
+    std::fs::write(runit.join("run"), "#!/bin/sh\nexec 2>&1\nexec /bin/sleep 700\n").expect("run");
+    let out_dir = s.path("jobs");
+    let out = Command::new(SUPCTL)
+        .arg("import")
+        .arg("--out")
+        .arg(&out_dir)
+        .arg(&conf)
+        .arg(&runit)
+        .output()
+        .expect("supctl import");
+    assert!(out.status.success(), "{}", describe(&out));
+    let written: Vec<String> = String::from_utf8_lossy(&out.stdout).lines().map(str::to_string).collect();
+    assert_eq!(written.len(), 3, "{}", describe(&out));
+    let validated = Command::new(SUPCTL).arg("validate").args(&written).output().expect("supctl validate");
+    assert!(validated.status.success(), "{}", describe(&validated));
+    // They run: supd on the written directory.
+    let s = s.start();
+    let web = s.wait_running("web/web/0/web");
+    assert_eq!(cmdline_of(pid(&web)), "/bin/sleep 600");
+    assert!(environ(pid(&web)).contains("MODE=prod"), "{}", environ(pid(&web)));
+    s.wait_running("worker/worker/0/worker");
+    let cache = s.wait_running("cache/cache/0/cache");
+    assert_eq!(cmdline_of(pid(&cache)), "/bin/sleep 700");
+}

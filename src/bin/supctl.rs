@@ -158,6 +158,19 @@ enum Command {
     /// budget and events. A binary that cannot take over is refused and
     /// supd keeps running as it is.
     DaemonReexec,
+    /// Convert existing services into job files: systemd `.service`
+    /// units, supervisord files (one job per [program:x]) and runit service
+    /// directories (their `run`, and `finish`). Each job is printed (or
+    /// written to DIR/NAME.hcl with --out), with a comment at every
+    /// directive that has no exact equivalent and what was chosen. Exit 0
+    /// when every source converted, 1 otherwise.
+    Import {
+        #[arg(required = true, value_hint = ValueHint::AnyPath)]
+        sources: Vec<PathBuf>,
+        /// Write each job to DIR/NAME.hcl (never over an existing file).
+        #[arg(long, value_name = "DIR", value_hint = ValueHint::DirPath)]
+        out: Option<PathBuf>,
+    },
     /// Nomad Variables: paths of KEY=VALUE items a task's templates read
     /// with nomadVar (its job's, group's and task's paths), kept
     /// encrypted by supd.
@@ -412,6 +425,7 @@ fn main() -> ExitCode {
         }
         Command::Handoff { command: HandoffCommand::Serve { from } } => return handoff_serve(&socket, &from),
         Command::Var { command } => return var(&socket, command, cli.json),
+        Command::Import { sources, out } => return import(&sources, out.as_deref()),
         Command::Job { command: JobCommand::Run { file, detach, wait, vars } } => {
             let (source, name) = match read_job(file) {
                 Ok(x) => x,
@@ -497,6 +511,86 @@ fn main() -> ExitCode {
 /// down to an instance or a task) rather than the table.
 fn detail_view(target: &str) -> bool {
     target.split('/').count() >= 3 || target.contains('[')
+}
+
+/// `supctl import`: each source converted, printed or written.
+fn import(sources: &[PathBuf], out: Option<&std::path::Path>) -> ExitCode {
+    use supd::import::{self, Converted};
+    let mut failed = false;
+    for src in sources {
+        let shown = src.display().to_string();
+        let converted: Result<Vec<Converted>, String> = (|| {
+            let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+            if src.is_dir() {
+                let run = read(&src.join("run"))?;
+                let finish = read(&src.join("finish")).ok();
+                let name = src.file_name().map_or(shown.clone(), |n| n.to_string_lossy().into_owned());
+                return import::runit::convert(&name, &run, finish.as_deref())
+                    .map(|c| vec![c])
+                    .map_err(|e| e.to_string());
+            }
+            if std::fs::read_link(src).is_ok_and(|t| t == std::path::Path::new("/dev/null")) {
+                return Err(format!("{shown}: masked (a link to /dev/null): nothing to convert"));
+            }
+            let text = read(src)?;
+            let name = src.file_name().map_or(shown.clone(), |n| n.to_string_lossy().into_owned());
+            if name.ends_with(".service") {
+                // Its drop-ins (NAME.service.d/*.conf) apply over it, in order.
+                let mut text = text;
+                if let Ok(dir) = std::fs::read_dir(src.with_file_name(format!("{name}.d"))) {
+                    let mut confs: Vec<PathBuf> = dir
+                        .flatten()
+                        .map(|e| e.path())
+                        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
+                        .collect();
+                    confs.sort();
+                    for c in confs {
+                        text.push('\n');
+                        text.push_str(&read(&c)?);
+                    }
+                }
+                return import::systemd::convert(&name, &text).map(|c| vec![c]).map_err(|e| e.to_string());
+            }
+            if text.contains("[program:") {
+                return import::supervisord::convert(&shown, &text).map_err(|e| e.to_string());
+            }
+            Err(format!(
+                "{shown}: not a systemd .service unit, a supervisord file with [program:…] sections, or a runit service directory"
+            ))
+        })();
+        match converted {
+            Ok(jobs) => {
+                for c in jobs {
+                    for n in &c.notes {
+                        eprintln!("supctl: {shown}: {}: {n}", c.name);
+                    }
+                    match out {
+                        None => print!("{}", c.hcl),
+                        Some(dir) => {
+                            let path = dir.join(format!("{}.hcl", c.name));
+                            let written = std::fs::OpenOptions::new()
+                                .write(true)
+                                .create_new(true)
+                                .open(&path)
+                                .and_then(|mut f| std::io::Write::write_all(&mut f, c.hcl.as_bytes()));
+                            match written {
+                                Ok(()) => println!("{}", path.display()),
+                                Err(e) => {
+                                    eprintln!("supctl: {}: {e}", path.display());
+                                    failed = true;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            Err(e) => {
+                eprintln!("supctl: {e}");
+                failed = true;
+            }
+        }
+    }
+    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
 }
 
 /// `supctl var …`.

@@ -5,7 +5,7 @@
 //! reads no file and looks nothing up on the host, so that it can be
 //! tested on inline texts and the command decides where text comes from
 //! and where jobs go. An importer fills a small model of the one shape of
-//! job it makes ([`JobOut`]: one job, one group, a main task and perhaps
+//! job it makes (`JobOut`: one job, one group, a main task and perhaps
 //! lifecycle hook tasks), and this module writes that model as HCL, so
 //! quoting lives in one place: every string is written as a literal (no
 //! `${…}` or `%{…}` of the source is ever interpolated by supd), every
@@ -82,7 +82,7 @@ pub fn derived_name(base: &str, suffix: &str) -> String {
 // --- HCL writing -----------------------------------------------------------
 
 /// Stands for `${NOMAD_ALLOC_INDEX}` in the strings of a task with
-/// [`TaskOut::indexed`] set (supervisord's `%(process_num)s`): the one
+/// `TaskOut::indexed` set (supervisord's `%(process_num)s`): the one
 /// interpolation an importer writes on purpose. Importers that set it
 /// first replace this character in their input.
 pub(crate) const ALLOC_INDEX: char = '\u{E000}';
@@ -140,10 +140,10 @@ pub fn duration(d: Duration) -> String {
     if ns == 0 {
         return "0s".to_string();
     }
-    if ns % 1_000_000_000 != 0 {
-        return if ns % 1_000_000 == 0 {
+    if !ns.is_multiple_of(1_000_000_000) {
+        return if ns.is_multiple_of(1_000_000) {
             format!("{}ms", ns / 1_000_000)
-        } else if ns % 1_000 == 0 {
+        } else if ns.is_multiple_of(1_000) {
             format!("{}us", ns / 1_000)
         } else {
             format!("{ns}ns")
@@ -152,14 +152,10 @@ pub fn duration(d: Duration) -> String {
     let secs = ns / 1_000_000_000;
     let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
     let mut out = String::new();
-    if h > 0 {
-        out.push_str(&format!("{h}h"));
-    }
-    if m > 0 {
-        out.push_str(&format!("{m}m"));
-    }
-    if s > 0 {
-        out.push_str(&format!("{s}s"));
+    for (n, unit) in [(h, "h"), (m, "m"), (s, "s")] {
+        if n > 0 {
+            out.push_str(&format!("{n}{unit}"));
+        }
     }
     out
 }
@@ -169,10 +165,37 @@ pub fn duration(d: Duration) -> String {
 /// does not know it.
 pub fn signal_name(s: &str) -> Option<String> {
     const BY_NUMBER: [&str; 31] = [
-        "SIGHUP", "SIGINT", "SIGQUIT", "SIGILL", "SIGTRAP", "SIGABRT", "SIGBUS", "SIGFPE", "SIGKILL", "SIGUSR1",
-        "SIGSEGV", "SIGUSR2", "SIGPIPE", "SIGALRM", "SIGTERM", "SIGSTKFLT", "SIGCHLD", "SIGCONT", "SIGSTOP",
-        "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGURG", "SIGXCPU", "SIGXFSZ", "SIGVTALRM", "SIGPROF", "SIGWINCH",
-        "SIGIO", "SIGPWR", "SIGSYS",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
     ];
     let s = s.trim();
     if let Ok(n) = s.parse::<usize>() {
@@ -325,14 +348,15 @@ impl TaskOut {
         out.push_str("      config {\n");
         let mut config = vec![("command".to_string(), q(&self.command))];
         let one_line = list_with(&self.args, q);
-        if !self.args.is_empty() && one_line.chars().count() <= 80 {
+        let long = one_line.chars().count() > 80;
+        if !self.args.is_empty() && !long {
             config.push(("args".to_string(), one_line));
         }
         if let Some(dir) = &self.work_dir {
             config.push(("work_dir".to_string(), q(dir)));
         }
         attrs(out, 8, &config);
-        if !self.args.is_empty() && one_line.chars().count() > 80 {
+        if !self.args.is_empty() && long {
             out.push_str("        args = [\n");
             for a in &self.args {
                 out.push_str(&format!("          {},\n", q(a)));

@@ -28,8 +28,7 @@
 //! failure, as systemd does). Everything else is a setting of the task or
 //! group, or a note.
 
-use super::{ImportError, JobOut, RestartOut, TaskOut, derived_name, duration, name, signal_name};
-use super::Converted;
+use super::{Converted, ImportError, JobOut, RestartOut, TaskOut, derived_name, duration, name, signal_name};
 use std::time::Duration;
 
 /// systemd's default `TimeoutStopSec=` (DefaultTimeoutStopSec).
@@ -57,7 +56,9 @@ pub fn convert(unit_name: &str, text: &str) -> Result<Converted, ImportError> {
             "Unit" => u.unit_key(e),
             "Service" => u.service_key(e),
             "Install" => {}
-            "" => u.notes.push(format!("line {}: {}={} is outside any section; systemd ignores it", e.line, e.key, e.value)),
+            "" => u
+                .notes
+                .push(format!("line {}: {}={} is outside any section; systemd ignores it", e.line, e.key, e.value)),
             s if s.starts_with("X-") => {}
             s => {
                 let note = format!("[{s}] section ignored: supctl import reads [Unit] and [Service]");
@@ -274,16 +275,9 @@ fn split_words(value: &str) -> Result<Vec<(String, bool)>, String> {
 
 /// The character(s) a backslash escape stands for (systemd's
 /// `cunescape`); an unknown escape is kept as written.
-fn unescape_c(chars: &mut std::iter::Peekable<std::str::Chars>) -> Result<String, String> {
+fn unescape_c(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String, String> {
     let Some(c) = chars.next() else {
         return Err("a backslash ends the value".to_string());
-    };
-    let hex = |chars: &mut std::iter::Peekable<std::str::Chars>, n: usize| -> Result<char, String> {
-        let digits: String = (0..n).filter_map(|_| chars.next_if(|c| c.is_ascii_hexdigit())).collect();
-        if digits.len() != n {
-            return Err(format!("\\{c} needs {n} hexadecimal digits"));
-        }
-        u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32).ok_or_else(|| format!("\\{c}{digits} is not a character"))
     };
     let ch = match c {
         'a' => '\x07',
@@ -295,9 +289,9 @@ fn unescape_c(chars: &mut std::iter::Peekable<std::str::Chars>) -> Result<String
         'v' => '\x0b',
         's' => ' ',
         '\\' | '"' | '\'' | ';' => c,
-        'x' => hex(chars, 2)?,
-        'u' => hex(chars, 4)?,
-        'U' => hex(chars, 8)?,
+        'x' => hex(chars, c, 2)?,
+        'u' => hex(chars, c, 4)?,
+        'U' => hex(chars, c, 8)?,
         '0'..='7' => {
             let mut v = c as u32 - '0' as u32;
             for _ in 0..2 {
@@ -316,9 +310,28 @@ fn unescape_c(chars: &mut std::iter::Peekable<std::str::Chars>) -> Result<String
     Ok(ch.to_string())
 }
 
+/// The character of `\xNN`, `\uNNNN`, `\UNNNNNNNN` (`n` digits after `\c`).
+fn hex(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, c: char, n: usize) -> Result<char, String> {
+    let mut digits = String::new();
+    for _ in 0..n {
+        match chars.next_if(|d| d.is_ascii_hexdigit()) {
+            Some(d) => digits.push(d),
+            None => break,
+        }
+    }
+    if digits.len() != n {
+        return Err(format!("\\{c} needs {n} hexadecimal digits"));
+    }
+    u32::from_str_radix(&digits, 16)
+        .ok()
+        .and_then(char::from_u32)
+        .ok_or_else(|| format!("\\{c}{digits} is not a character"))
+}
+
 fn is_env_name(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn lookup<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -334,25 +347,22 @@ fn push_once(notes: &mut Vec<String>, note: String) {
 /// `$NAME` (a word of its own: split into words) and `${NAME}` (in a word)
 /// from `env`, and `$$`; pushes the resulting words to `out`.
 fn expand_env(word: &str, env: &[(String, String)], key: &str, out: &mut Vec<String>, notes: &mut Vec<String>) {
-    let unset = |name: &str, notes: &mut Vec<String>, what: &str| {
-        push_once(
-            notes,
-            format!(
-                "{key}: ${name} is not set by this unit (it may come from EnvironmentFile= or from systemd itself), so it was {what}; put its value there if it has one"
-            ),
-        );
+    let unset = |name: &str, what: &str| {
+        format!(
+            "{key}: ${name} is not set by this unit (it may come from EnvironmentFile= or from systemd itself), so it was {what}; put its value there if it has one"
+        )
     };
     if let Some(n) = word.strip_prefix('$').filter(|n| is_env_name(n)) {
         match lookup(env, n) {
             Some(v) => out.extend(v.split_whitespace().map(str::to_string)),
-            None => unset(n, notes, "left out (systemd splits its value into words here)"),
+            None => push_once(notes, unset(n, "left out (systemd splits its value into words here)")),
         }
         return;
     }
     if let Some(n) = word.strip_prefix("${").and_then(|r| r.strip_suffix('}')).filter(|n| is_env_name(n)) {
         match lookup(env, n) {
             Some(v) => out.push(v.to_string()),
-            None => unset(n, notes, "left out (systemd passes its value as one word here)"),
+            None => push_once(notes, unset(n, "left out (systemd passes its value as one word here)")),
         }
         return;
     }
@@ -373,7 +383,7 @@ fn expand_env(word: &str, env: &[(String, String)], key: &str, out: &mut Vec<Str
                 Some(v) => res.push_str(v),
                 None => {
                     res.push_str(&format!("${{{n}}}"));
-                    unset(n, notes, "left as written (systemd would put its value in)");
+                    push_once(notes, unset(n, "left as written (systemd would put its value in)"));
                 }
             }
             rest = &inner[end + 1..];
@@ -408,7 +418,7 @@ struct Raw {
 
 /// The text of a program and its arguments for `/bin/sh -c`.
 fn sh_quote(s: &str) -> String {
-    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-=:,+@%".contains(c)) {
+    if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-:,+@%".contains(c)) {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
@@ -557,9 +567,22 @@ impl Unit {
                     self.documentation.push(e.value.clone());
                 }
             }
-            "After" | "Before" | "Requires" | "Wants" | "BindsTo" | "PartOf" | "Requisite" | "Upholds"
-            | "Conflicts" | "OnFailure" | "OnSuccess" | "PropagatesReloadTo" | "ReloadPropagatedFrom"
-            | "PropagatesStopTo" | "StopPropagatedFrom" | "JoinsNamespaceOf" => {
+            "After"
+            | "Before"
+            | "Requires"
+            | "Wants"
+            | "BindsTo"
+            | "PartOf"
+            | "Requisite"
+            | "Upholds"
+            | "Conflicts"
+            | "OnFailure"
+            | "OnSuccess"
+            | "PropagatesReloadTo"
+            | "ReloadPropagatedFrom"
+            | "PropagatesStopTo"
+            | "StopPropagatedFrom"
+            | "JoinsNamespaceOf" => {
                 if !e.value.is_empty() {
                     self.dependencies.push(format!("{}={}", e.key, e.value));
                 }
@@ -567,10 +590,9 @@ impl Unit {
             "StartLimitIntervalSec" | "StartLimitInterval" => set(&mut self.start_limit_interval, e),
             "StartLimitBurst" => set(&mut self.start_limit_burst, e),
             "DefaultDependencies" | "SourcePath" => {}
-            k if k.starts_with("Condition") || k.starts_with("Assert") => self.notes.push(format!(
-                "{}={}: no equivalent — supd starts the job whether or not this holds",
-                e.key, e.value
-            )),
+            k if k.starts_with("Condition") || k.starts_with("Assert") => self
+                .notes
+                .push(format!("{}={}: no equivalent — supd starts the job whether or not this holds", e.key, e.value)),
             _ => self.no_equivalent(e),
         }
     }
@@ -677,7 +699,7 @@ impl Unit {
                 v => self.notes.push(format!("StandardInput={v}: supd gives every task /dev/null as its standard input")),
             },
             "WatchdogSec" => self.notes.push(format!(
-                "WatchdogSec={}: supd has no watchdog — a check { type = \"script\" } with check_restart can stand in",
+                "WatchdogSec={}: supd has no watchdog — a check {{ type = \"script\" }} with check_restart can stand in",
                 e.value
             )),
             "SupplementaryGroups" => self.notes.push(format!(
@@ -701,6 +723,7 @@ impl Unit {
     }
 
     /// The commands of the `Exec*=` lines in `raws`, expanded.
+    #[allow(clippy::too_many_arguments)]
     fn commands(
         &self,
         file: &str,
@@ -821,9 +844,7 @@ impl Unit {
         let mut main = TaskOut { name: job.clone(), ..TaskOut::default() };
         if let Some(user) = &self.user {
             main.user = Some(unit.expand(user, &mut unknown));
-            notes.push(
-                "User=: supd runs the task as this user only when supd itself runs as root".to_string(),
-            );
+            notes.push("User=: supd runs the task as this user only when supd itself runs as root".to_string());
         }
         if let Some(g) = &self.group {
             notes.push(format!(
@@ -841,12 +862,13 @@ impl Unit {
                         .to_string(),
                 );
             } else {
-                main.work_dir = Some(unit.expand(dir, &mut unknown));
+                let dir = unit.expand(dir, &mut unknown);
                 if optional {
                     notes.push(format!(
                         "WorkingDirectory=-{dir}: systemd ignores a missing directory; supd fails the start"
                     ));
                 }
+                main.work_dir = Some(dir);
             }
         }
         main.env = env.clone();
@@ -936,7 +958,7 @@ impl Unit {
             main.command = "/bin/sh".to_string();
             main.args = vec!["-c".to_string(), script.join("\n")];
             notes.push(format!(
-                "ExecStart= runs {} commands one after another (Type=oneshot): they run as one /bin/sh -c script that stops at the first failure (after {})",
+                "ExecStart= runs {} commands one after another (Type=oneshot): here one /bin/sh -c script runs them in order and stops at the first failure (the first, then {})",
                 starts.len(),
                 rest.join("; ")
             ));
@@ -1043,7 +1065,8 @@ impl Unit {
                 RestartOut::never()
             }
             "always" | "on-success" | "on-failure" | "on-abnormal" | "on-abort" | "on-watchdog" => {
-                let delay = self.time_setting(&self.restart_sec, "RestartSec", Duration::from_millis(100), &mut restart_notes);
+                let delay =
+                    self.time_setting(&self.restart_sec, "RestartSec", Duration::from_millis(100), &mut restart_notes);
                 let interval = self.time_setting(
                     &self.start_limit_interval,
                     "StartLimitIntervalSec",
@@ -1063,11 +1086,8 @@ impl Unit {
                 let (policy, raised) = if interval.is_zero() {
                     // No start limit: systemd restarts after every delay, forever.
                     let window = Duration::from_secs(10).max(delay.saturating_mul(5));
-                    let attempts = if delay.is_zero() {
-                        100
-                    } else {
-                        (window.as_nanos() / delay.as_nanos()).clamp(1, 100) as u32
-                    };
+                    let attempts =
+                        if delay.is_zero() { 100 } else { (window.as_nanos() / delay.as_nanos()).clamp(1, 100) as u32 };
                     restart_notes.push(format!(
                         "StartLimitIntervalSec=0: systemd restarts without limit; here at most {attempts} restarts in {}, then the next waits",
                         duration(window)
@@ -1388,7 +1408,9 @@ MemoryMax=512M
         assert!(c.hcl.contains("memory = 512"), "{}", c.hcl);
         assert!(c.hcl.contains("kill_timeout = \"24h\""), "{}", c.hcl);
         assert!(c.hcl.contains("\"x$${NOT_SET2}y\""), "the unset ${{}} is kept literally: {}", c.hcl);
-        for part in ["Group=nogroup", "%h", "$NOT_SET is not set", "WorkingDirectory=-/srv/tty1", "TimeoutStopSec=infinity"] {
+        for part in
+            ["Group=nogroup", "%h", "$NOT_SET is not set", "WorkingDirectory=-/srv/tty1", "TimeoutStopSec=infinity"]
+        {
             assert!(has_note(&c, part), "no note with {part:?}: {:#?}", c.notes);
         }
         let job = valid(&c.hcl);
@@ -1472,7 +1494,9 @@ MemoryMax=512M
             other => panic!("{other:?}"),
         }
         match convert("two.service", "[Service]\nExecStart=/bin/a\nExecStart=/bin/b\n") {
-            Err(e @ ImportError::Syntax { line: 3, .. }) => assert!(e.to_string().starts_with("two.service:3: "), "{e}"),
+            Err(e @ ImportError::Syntax { line: 3, .. }) => {
+                assert!(e.to_string().starts_with("two.service:3: "), "{e}")
+            }
             other => panic!("{other:?}"),
         }
         match convert("bad.service", "[Service\nExecStart=/bin/a\n") {
@@ -1494,7 +1518,7 @@ MemoryMax=512M
         assert_eq!(size_bytes("1000"), Some(1000));
         assert_eq!(unescape("dev-sda1"), "dev/sda1");
         assert_eq!(unescape("a\\x2db"), "a-b");
-        let w = split_words(r#"a "b c" 'd "e"' f\ g \x41 ; \;"#).unwrap();
+        let w = split_words(r#"a "b c" 'd "e"' f\sg \x41 ; \;"#).unwrap();
         let texts: Vec<&str> = w.iter().map(|(s, _)| s.as_str()).collect();
         assert_eq!(texts, vec!["a", "b c", "d \"e\"", "f g", "A", ";", ";"]);
         assert!(w[5].1 && !w[6].1);

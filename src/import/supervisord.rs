@@ -1,0 +1,915 @@
+//! supervisord configuration files → supd jobs, one per `[program:NAME]`.
+//!
+//! Design. The file is read by hand, as Python 3's configparser reads it
+//! for supervisord (supervisor's `UnhosedConfigParser`: inline comments,
+//! non-strict), rather than with an INI crate: configparser's rules are
+//! what a supervisord file means, and the INI crates differ on each of
+//! them — a line indented deeper than its key's line continues the value
+//! (joined with newlines, blank lines inside kept), `;` and `#` start a
+//! comment at the start of a line or after whitespace, the first `=` or
+//! `:` separates key and value, keys are case-insensitive, a section
+//! named twice is merged, `[DEFAULT]` gives every section its keys — and
+//! the line of every value is kept for messages.
+//!
+//! Values are expanded as supervisord expands them, with Python's
+//! `%(name)s` formatting: `program_name`, `group_name`, `here` (the
+//! file's directory), `numprocs` and `process_num`. With `numprocs` above
+//! 1 the program becomes a group with that `count`, and `process_num`
+//! becomes `${NOMAD_ALLOC_INDEX}` (0, 1, …) in the command, `directory`
+//! and `environment`. `%(ENV_X)s` and `%(host_node_name)s` depend on
+//! supervisord's process and are left as written, with a note.
+//!
+//! `command` is split as supervisord splits it (Python's `shlex.split`:
+//! POSIX shell quoting, no shell); `environment` is read as supervisord
+//! reads it (`KEY="val",KEY2="val2"`, a non-POSIX shlex).
+
+use super::{ALLOC_INDEX, Converted, ImportError, JobOut, RestartOut, TaskOut, derived_name, name, signal_name};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Converts every `[program:NAME]` section of a supervisord file. `file`
+/// is the file's path: it names the file in messages and gives `%(here)s`.
+pub fn convert(file: &str, text: &str) -> Result<Vec<Converted>, ImportError> {
+    // ALLOC_INDEX marks %(process_num)s: not the same character in the file.
+    let text = text.replace(ALLOC_INDEX, "\u{FFFD}");
+    let ini = parse_ini(file, &text)?;
+    let here = match file.rsplit_once('/') {
+        Some(("", _)) => Some("/".to_string()),
+        Some((dir, _)) => Some(dir.to_string()),
+        None => None,
+    };
+    let mut group_of: BTreeMap<String, String> = BTreeMap::new();
+    for s in &ini.sections {
+        if let Some(g) = s.name.strip_prefix("group:")
+            && let Some(programs) = s.get("programs")
+        {
+            for p in programs.value.split(',') {
+                group_of.insert(p.trim().to_string(), g.trim().to_string());
+            }
+        }
+    }
+    let mut jobs: Vec<JobOut> = Vec::new();
+    let mut file_notes = Vec::new();
+    let mut taken: Vec<String> = Vec::new();
+    let mut includes = false;
+    for s in &ini.sections {
+        let section = s.name.as_str();
+        if let Some(prog) = section.strip_prefix("program:") {
+            let prog = prog.trim();
+            let mut job = name(prog);
+            let mut n = 2;
+            while taken.contains(&job) {
+                job = derived_name(&name(prog), &format!("-{n}"));
+                n += 1;
+            }
+            taken.push(job.clone());
+            let ctx = Program {
+                file,
+                prog,
+                job,
+                section: s,
+                defaults: &ini.defaults,
+                group: group_of.get(prog),
+                here: here.as_deref(),
+            };
+            jobs.push(ctx.convert()?);
+        } else if section == "include" {
+            includes = true;
+            let files = s.get("files").map(|o| o.value.replace('\n', " ")).unwrap_or_default();
+            file_notes.push(format!("[include] files = {files}: not read — import those files too"));
+        } else if section.starts_with("eventlistener:") || section.starts_with("fcgi-program:") {
+            file_notes.push(format!("[{section}] not converted: supd has no event listeners or FastCGI programs"));
+        }
+        // [supervisord], [supervisorctl], [unix_http_server],
+        // [inet_http_server], [rpcinterface:*], [group:*]: supervisord's own.
+    }
+    if jobs.is_empty() {
+        let hint =
+            if includes { " (its [include] files may hold them: import those)".to_string() } else { String::new() };
+        return Err(ImportError::NoPrograms { file: file.to_string(), hint });
+    }
+    if let Some(first) = jobs.first_mut() {
+        first.notes.extend(file_notes);
+    }
+    Ok(jobs.into_iter().map(JobOut::finish).collect())
+}
+
+// --- reading the file (Python's configparser) -------------------------------------
+
+#[derive(Debug, Clone)]
+struct Opt {
+    value: String,
+    line: usize,
+}
+
+#[derive(Debug, Clone)]
+struct Section {
+    name: String,
+    /// Keys lowercased, each once, in the order first seen.
+    options: Vec<(String, Opt)>,
+}
+
+impl Section {
+    fn get(&self, key: &str) -> Option<&Opt> {
+        self.options.iter().find(|(k, _)| k == key).map(|(_, o)| o)
+    }
+}
+
+#[derive(Debug)]
+struct Ini {
+    sections: Vec<Section>,
+    /// `[DEFAULT]`: every section's values unless it sets its own.
+    defaults: Section,
+}
+
+/// Where an inline comment starts: `;` or `#` at the start of the line or
+/// after whitespace.
+fn inline_comment(line: &str) -> Option<usize> {
+    let mut after_space = true;
+    for (i, c) in line.char_indices() {
+        if (c == ';' || c == '#') && after_space {
+            return Some(i);
+        }
+        after_space = c.is_whitespace();
+    }
+    None
+}
+
+fn parse_ini(file: &str, text: &str) -> Result<Ini, ImportError> {
+    let syntax = |line: usize, message: String| ImportError::Syntax { file: file.to_string(), line, message };
+    let mut ini = Ini { sections: Vec::new(), defaults: Section { name: "DEFAULT".to_string(), options: Vec::new() } };
+    // The current section: `None` before the first, `Some(None)` for [DEFAULT].
+    let mut current: Option<Option<usize>> = None;
+    // The option the next deeper-indented line continues.
+    let mut option: Option<usize> = None;
+    let mut indent_level = 0usize;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    for (i, raw) in text.lines().enumerate() {
+        let line = i + 1;
+        let comment = if raw.trim_start().starts_with([';', '#']) { Some(0) } else { inline_comment(raw) };
+        let value = comment.map_or(raw, |c| &raw[..c]).trim();
+        let section = match current {
+            Some(Some(s)) => ini.sections.get_mut(s),
+            Some(None) => Some(&mut ini.defaults),
+            None => None,
+        };
+        if value.is_empty() {
+            // A blank line (not a comment) is kept inside a value that
+            // continues after it.
+            if comment.is_none()
+                && let (Some(sec), Some(o)) = (section, option)
+                && let Some((_, opt)) = sec.options.get_mut(o)
+            {
+                opt.value.push('\n');
+            }
+            continue;
+        }
+        let indent = raw.len() - raw.trim_start().len();
+        if let (Some(sec), Some(o)) = (section, option)
+            && indent > indent_level
+        {
+            if let Some((_, opt)) = sec.options.get_mut(o) {
+                opt.value.push('\n');
+                opt.value.push_str(value);
+            }
+            continue;
+        }
+        indent_level = indent;
+        if value.starts_with('[')
+            && let Some(end) = value.rfind(']')
+            && end > 1
+        {
+            let header = &value[1..end];
+            option = None;
+            if header == "DEFAULT" {
+                current = Some(None);
+            } else if let Some(pos) = ini.sections.iter().position(|s| s.name == header) {
+                current = Some(Some(pos));
+            } else {
+                ini.sections.push(Section { name: header.to_string(), options: Vec::new() });
+                current = Some(Some(ini.sections.len() - 1));
+            }
+            continue;
+        }
+        let sec = match current {
+            Some(Some(s)) => ini.sections.get_mut(s),
+            Some(None) => Some(&mut ini.defaults),
+            None => None,
+        };
+        let Some(sec) = sec else {
+            return Err(syntax(line, format!("{value:?} comes before the first [section] header")));
+        };
+        let Some(pos) = value.find(['=', ':']) else {
+            return Err(syntax(line, format!("{value:?} is not a `key = value` line")));
+        };
+        let key = value[..pos].trim_end().to_lowercase();
+        if key.is_empty() {
+            return Err(syntax(line, format!("{value:?} has no key before its `{}`", &value[pos..pos + 1])));
+        }
+        let opt = Opt { value: value[pos + 1..].trim().to_string(), line };
+        let index = match sec.options.iter().position(|(k, _)| *k == key) {
+            Some(p) => {
+                sec.options[p].1 = opt;
+                p
+            }
+            None => {
+                sec.options.push((key, opt));
+                sec.options.len() - 1
+            }
+        };
+        option = Some(index);
+    }
+    for sec in ini.sections.iter_mut().chain(std::iter::once(&mut ini.defaults)) {
+        for (_, opt) in sec.options.iter_mut() {
+            opt.value = opt.value.trim_end().to_string();
+        }
+    }
+    Ok(ini)
+}
+
+// --- expansions -------------------------------------------------------------------
+
+/// supervisord's `%(name)s` expansions of one program.
+struct Expander {
+    vars: Vec<(&'static str, String)>,
+    /// `process_num` stands for `${NOMAD_ALLOC_INDEX}` (numprocs > 1).
+    indexed: bool,
+    /// `%(process_num)s` was used.
+    used_index: bool,
+    /// `%(process_num)02d` and the like: a width that cannot be applied.
+    padded_index: bool,
+    /// Names left as written.
+    unknown: Vec<String>,
+}
+
+impl Expander {
+    fn expand(&mut self, s: &str) -> String {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(pos) = rest.find('%') {
+            out.push_str(&rest[..pos]);
+            let after = &rest[pos + 1..];
+            if let Some(a) = after.strip_prefix('%') {
+                out.push('%');
+                rest = a;
+                continue;
+            }
+            if let Some(inner) = after.strip_prefix('(')
+                && let Some(close) = inner.find(')')
+            {
+                let key = &inner[..close];
+                let tail = &inner[close + 1..];
+                let spec_len =
+                    tail.find(|c: char| !matches!(c, '-' | '+' | ' ' | '#' | '.' | '0'..='9')).unwrap_or(tail.len());
+                let spec = &tail[..spec_len];
+                if let Some(conv) = tail[spec_len..].chars().next().filter(|c| "sdirfFgGeExXoc".contains(*c)) {
+                    let end = spec_len + conv.len_utf8();
+                    let written = format!("%({key}){}", &tail[..end]);
+                    if key == "process_num" && self.indexed {
+                        self.used_index = true;
+                        self.padded_index |= !spec.is_empty();
+                        out.push(ALLOC_INDEX);
+                    } else if let Some((_, v)) = self.vars.iter().find(|(k, _)| *k == key) {
+                        out.push_str(&format_value(v, spec, conv));
+                    } else {
+                        if !self.unknown.contains(&written) {
+                            self.unknown.push(written.clone());
+                        }
+                        out.push_str(&written);
+                    }
+                    rest = &tail[end..];
+                    continue;
+                }
+            }
+            out.push('%');
+            rest = after;
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// Python's `%` formatting of one value: width, `-` and `0` flags, and
+/// `d` / `i` for numbers; anything else is formatted as with `s`.
+fn format_value(v: &str, spec: &str, conv: char) -> String {
+    let flags: String = spec.chars().take_while(|c| "#0- +".contains(*c)).collect();
+    let width: usize =
+        spec[flags.len()..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0);
+    let left = flags.contains('-');
+    if matches!(conv, 'd' | 'i')
+        && let Ok(n) = v.parse::<i64>()
+    {
+        if flags.contains('0') && !left {
+            return format!("{n:0width$}");
+        }
+        return if left { format!("{n:<width$}") } else { format!("{n:>width$}") };
+    }
+    if left { format!("{v:<width$}") } else { format!("{v:>width$}") }
+}
+
+// --- splitting ------------------------------------------------------------------
+
+/// `shlex.split`: POSIX shell words without a shell (quotes, backslashes;
+/// no variables, no comments).
+fn shlex_split(s: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' | '\t' | '\r' | '\n' => {
+                if in_word {
+                    words.push(std::mem::take(&mut word));
+                    in_word = false;
+                }
+            }
+            '\\' => {
+                in_word = true;
+                word.push(chars.next().ok_or("a backslash ends the command")?);
+            }
+            '\'' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('\'') => break,
+                        Some(ch) => word.push(ch),
+                        None => return Err("a ' quote is not closed".to_string()),
+                    }
+                }
+            }
+            '"' => {
+                in_word = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(n @ ('"' | '\\')) => word.push(n),
+                            Some(n) => {
+                                word.push('\\');
+                                word.push(n);
+                            }
+                            None => return Err("a \" quote is not closed".to_string()),
+                        },
+                        Some(ch) => word.push(ch),
+                        None => return Err("a \" quote is not closed".to_string()),
+                    }
+                }
+            }
+            c => {
+                in_word = true;
+                word.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// supervisord's `dict_of_key_value_pairs`: the tokens of a non-POSIX
+/// shlex (word characters, quoted strings with their quotes, any other
+/// character alone, `#` comments), read as `KEY = VALUE ,` runs; quotes
+/// around a value are stripped.
+fn environment(s: &str) -> Result<Vec<(String, String)>, String> {
+    let is_word = |c: char| c.is_ascii_alphanumeric() || "_/.+-():".contains(c);
+    let mut tokens: Vec<String> = Vec::new();
+    let mut chars = s.chars().peekable();
+    while let Some(c) = chars.next() {
+        if matches!(c, ' ' | '\t' | '\r' | '\n') {
+            continue;
+        }
+        if c == '#' {
+            for n in chars.by_ref() {
+                if n == '\n' {
+                    break;
+                }
+            }
+            continue;
+        }
+        let mut token = c.to_string();
+        if c == '"' || c == '\'' {
+            loop {
+                match chars.next() {
+                    Some(n) if n == c => {
+                        token.push(n);
+                        break;
+                    }
+                    Some(n) => token.push(n),
+                    None => return Err(format!("a {c} quote is not closed")),
+                }
+            }
+        } else if is_word(c) {
+            while let Some(n) = chars.next_if(|&n| is_word(n) || n == '"' || n == '\'') {
+                token.push(n);
+            }
+        }
+        tokens.push(token);
+    }
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let kv = &tokens[i..tokens.len().min(i + 3)];
+        if kv.len() != 3 || kv[1] != "=" {
+            return Err(format!(
+                "{:?} is not KEY=\"value\" — write the pairs as KEY=\"value\",KEY2=\"value2\"",
+                kv.join("")
+            ));
+        }
+        if let Some(sep) = tokens.get(i + 3)
+            && sep != ","
+        {
+            return Err(format!(
+                "{sep:?} after {}={}: pairs are separated by commas, and a value with spaces or other characters is quoted (KEY=\"a b\")",
+                kv[0], kv[2]
+            ));
+        }
+        let value = kv[2].trim_matches(|c: char| c == '"' || c == '\'').to_string();
+        match out.iter_mut().find(|(k, _)| *k == kv[0]) {
+            Some(slot) => slot.1 = value,
+            None => out.push((kv[0].clone(), value)),
+        }
+        i += 4;
+    }
+    Ok(out)
+}
+
+fn boolean(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" => Some(false),
+        _ => None,
+    }
+}
+
+// --- one program ----------------------------------------------------------------
+
+struct Program<'a> {
+    file: &'a str,
+    prog: &'a str,
+    job: String,
+    section: &'a Section,
+    defaults: &'a Section,
+    group: Option<&'a String>,
+    here: Option<&'a str>,
+}
+
+/// The keys of a `[program:x]` section this module reads.
+const KNOWN: &[&str] = &[
+    "command",
+    "process_name",
+    "numprocs",
+    "numprocs_start",
+    "priority",
+    "autostart",
+    "startsecs",
+    "startretries",
+    "autorestart",
+    "exitcodes",
+    "stopsignal",
+    "stopwaitsecs",
+    "stopasgroup",
+    "killasgroup",
+    "user",
+    "environment",
+    "directory",
+    "umask",
+    "redirect_stderr",
+];
+
+impl Program<'_> {
+    fn get(&self, key: &str) -> Option<&Opt> {
+        self.section.get(key).or_else(|| self.defaults.get(key))
+    }
+
+    fn syntax(&self, opt: &Opt, message: String) -> ImportError {
+        ImportError::Syntax { file: self.file.to_string(), line: opt.line, message }
+    }
+
+    fn number(&self, key: &str, default: u64, min: u64) -> Result<u64, ImportError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(o) => match o.value.parse::<u64>() {
+                Ok(n) if n >= min => Ok(n),
+                _ => Err(self.syntax(o, format!("{key}={}: must be a whole number of at least {min}", o.value))),
+            },
+        }
+    }
+
+    fn flag(&self, key: &str, default: bool) -> Result<bool, ImportError> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(o) => {
+                boolean(&o.value).ok_or_else(|| self.syntax(o, format!("{key}={}: must be true or false", o.value)))
+            }
+        }
+    }
+
+    fn convert(&self) -> Result<JobOut, ImportError> {
+        let prog = self.prog;
+        let numprocs = self.number("numprocs", 1, 1)?;
+        let numprocs = u32::try_from(numprocs).unwrap_or(u32::MAX).min(10000);
+        let numprocs_start = self.number("numprocs_start", 0, 0)?;
+        let group_name = self.group.cloned().unwrap_or_else(|| prog.to_string());
+        let mut vars: Vec<(&'static str, String)> = vec![
+            ("program_name", prog.to_string()),
+            ("group_name", group_name),
+            ("numprocs", numprocs.to_string()),
+            ("process_num", numprocs_start.to_string()),
+        ];
+        if let Some(h) = self.here {
+            vars.push(("here", h.to_string()));
+        }
+        let mut x =
+            Expander { vars, indexed: numprocs > 1, used_index: false, padded_index: false, unknown: Vec::new() };
+
+        let mut notes: Vec<String> = Vec::new();
+        let mut job_notes: Vec<String> = Vec::new();
+        let mut restart_notes: Vec<String> = Vec::new();
+
+        // command
+        let Some(cmd) = self.get("command") else {
+            return Err(ImportError::NoCommand {
+                file: format!("{} [program:{prog}]", self.file),
+                what: "no command=".to_string(),
+                hint: String::new(),
+            });
+        };
+        let words =
+            shlex_split(&x.expand(&cmd.value)).map_err(|m| self.syntax(cmd, format!("command={}: {m}", cmd.value)))?;
+        let mut words = words.into_iter();
+        let Some(program) = words.next() else {
+            return Err(ImportError::NoCommand {
+                file: format!("{} [program:{prog}]", self.file),
+                what: "an empty command=".to_string(),
+                hint: String::new(),
+            });
+        };
+        let mut task = TaskOut { name: self.job.clone(), indexed: numprocs > 1, ..TaskOut::default() };
+        if !program.contains('/') {
+            notes.push(format!(
+                "{program}: not an absolute path — supd looks it up in the task's PATH (supd's own); write the full path to be sure"
+            ));
+        }
+        task.command = program;
+        task.args = words.collect();
+
+        if let Some(d) = self.get("directory") {
+            task.work_dir = Some(x.expand(&d.value));
+        }
+        if let Some(u) = self.get("user") {
+            task.user = Some(x.expand(&u.value));
+        }
+        if let Some(e) = self.get("environment") {
+            let pairs = environment(&x.expand(&e.value)).map_err(|m| self.syntax(e, format!("environment: {m}")))?;
+            for (k, v) in pairs {
+                task.set_env(&k, &v);
+            }
+        }
+
+        // Stopping.
+        task.kill_signal = Some(match self.get("stopsignal") {
+            None => "SIGTERM".to_string(),
+            Some(o) => signal_name(&o.value)
+                .ok_or_else(|| self.syntax(o, format!("stopsignal={}: not a signal supd knows", o.value)))?,
+        });
+        task.kill_timeout = Some(Duration::from_secs(self.number("stopwaitsecs", 10, 0)?));
+        for key in ["stopasgroup", "killasgroup"] {
+            if let Some(o) = self.get(key)
+                && boolean(&o.value) == Some(false)
+            {
+                notes.push(format!(
+                    "{key}=false: supervisord signals only the program itself; supd signals the task's whole process group"
+                ));
+            }
+        }
+
+        // Restarting.
+        let autorestart = match self.get("autorestart") {
+            None => "unexpected".to_string(),
+            Some(o) => match o.value.to_ascii_lowercase().as_str() {
+                "unexpected" => "unexpected".to_string(),
+                v => match boolean(v) {
+                    Some(true) => "true".to_string(),
+                    Some(false) => "false".to_string(),
+                    None => {
+                        return Err(
+                            self.syntax(o, format!("autorestart={}: must be true, false or unexpected", o.value))
+                        );
+                    }
+                },
+            },
+        };
+        let startretries = self.number("startretries", 3, 0)?;
+        let startsecs = self.number("startsecs", 1, 0)?;
+        let restart = if autorestart == "false" {
+            restart_notes.push(
+                "autorestart=false: the task is not restarted; once it exits the job is dead until `supctl job start`"
+                    .to_string(),
+            );
+            RestartOut::never()
+        } else {
+            let attempts = u32::try_from(startretries).unwrap_or(u32::MAX).max(1);
+            let delay = Duration::from_secs(1);
+            let (policy, raised) = RestartOut::delayed(attempts, Duration::from_secs(60), delay);
+            restart_notes.push(format!(
+                "supervisord restarts a program that ran startsecs ({startsecs}s) at once whenever it exits, without limit, and retries one that exits sooner up to startretries ({startretries}) times, 1 s, 2 s, 3 s … apart, before giving up (FATAL); here: 1s after each exit, at most {attempts} times in {}, then the next waits (mode = \"delay\")",
+                policy.interval.map(super::duration).unwrap_or_default()
+            ));
+            restart_notes.extend(raised);
+            if autorestart == "unexpected" {
+                restart_notes.push(
+                    "autorestart=unexpected: supervisord restarts only after an exit status not in exitcodes; a supd service task is restarted whatever its exit status"
+                        .to_string(),
+                );
+            }
+            policy
+        };
+        if let Some(o) = self.get("exitcodes")
+            && o.value.replace(' ', "") != "0"
+        {
+            restart_notes.push(format!(
+                "exitcodes={}: no equivalent — supd's restart policy does not look at the exit status",
+                o.value
+            ));
+        }
+        if let Some(o) = self.section.get("startsecs") {
+            restart_notes.push(format!(
+                "startsecs={}: no equivalent — supd counts an exit the same however long the task ran",
+                o.value
+            ));
+        }
+
+        // The job as a whole.
+        if let Some(g) = self.group {
+            job_notes.push(format!("in [group:{g}]: supd has no process groups; each program is a job of its own"));
+        }
+        if let Some(o) = self.get("priority") {
+            job_notes.push(format!("priority={}: no equivalent — supd starts all jobs at once, in no order", o.value));
+        }
+        if !self.flag("autostart", true)? {
+            job_notes.push(format!(
+                "autostart=false: supd starts every job it loads — stop this one with `supctl job stop {}` once loaded, or keep the file out of the job directory until it is needed",
+                self.job
+            ));
+        }
+        if numprocs > 1 {
+            let mut n = format!(
+                "numprocs={numprocs}: count = {numprocs} instances of the group, numbered from 0 (NOMAD_ALLOC_INDEX)"
+            );
+            if x.used_index {
+                n.push_str("; %(process_num)s is ${NOMAD_ALLOC_INDEX}");
+            } else {
+                n.push_str(
+                    "; every instance runs the same command (supervisord's %(process_num)s would tell them apart)",
+                );
+            }
+            if numprocs_start != 0 {
+                n.push_str(&format!(", which starts at 0, not at numprocs_start={numprocs_start}"));
+            }
+            if x.padded_index {
+                n.push_str(", without the zero padding or width of %(process_num)0Nd");
+            }
+            job_notes.push(n);
+        }
+
+        // Output, and the rest.
+        let logs: Vec<String> = self
+            .section
+            .options
+            .iter()
+            .filter(|(k, _)| k.starts_with("stdout_") || k.starts_with("stderr_") || k == "redirect_stderr")
+            .map(|(k, o)| format!("{k}={}", o.value))
+            .collect();
+        if !logs.is_empty() {
+            notes.push(format!(
+                "{}: supd captures stdout and stderr into rotated files of its own (`supctl logs {}`; logs {{ max_files, max_file_size }})",
+                logs.join(", "),
+                self.job
+            ));
+        }
+        if let Some(o) = self.get("umask") {
+            notes.push(format!("umask={}: no equivalent — the task gets supd's umask", o.value));
+        }
+        for (k, o) in &self.section.options {
+            if !KNOWN.contains(&k.as_str()) && !k.starts_with("stdout_") && !k.starts_with("stderr_") {
+                notes.push(format!("no equivalent: {k}={}", o.value));
+            }
+        }
+        if !x.unknown.is_empty() {
+            notes.push(format!(
+                "{}: left as written — supervisord fills these in from its own environment and host; put the values in",
+                x.unknown.join(", ")
+            ));
+        }
+
+        Ok(JobOut {
+            source: format!("{} [program:{prog}]", self.file),
+            comments: Vec::new(),
+            name: self.job.clone(),
+            batch: false,
+            count: (numprocs > 1).then_some(numprocs),
+            restart: Some(restart),
+            restart_notes,
+            notes: job_notes,
+            tasks: vec![TaskOut { notes, ..task }],
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONF: &str = r#"; supervisor config file
+
+[unix_http_server]
+file=/var/run/supervisor.sock   ; (the path to the socket file)
+chmod=0700                       ; sockef file mode (default 0700)
+
+[supervisord]
+logfile=/var/log/supervisor/supervisord.log ; (main log file;default $CWD/supervisord.log)
+pidfile=/var/run/supervisord.pid ; (supervisord pidfile;default supervisord.pid)
+childlogdir=/var/log/supervisor            ; ('AUTO' child log dir, default $TEMP)
+
+[rpcinterface:supervisor]
+supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
+
+[supervisorctl]
+serverurl=unix:///var/run/supervisor.sock ; use a unix:// URL  for a unix socket
+
+[program:web]
+command=/srv/app/venv/bin/gunicorn --bind 127.0.0.1:800%(process_num)s
+    --workers 2 "app:create_app()"
+process_name=%(program_name)s_%(process_num)02d
+numprocs=2
+directory=%(here)s/app
+user=www-data
+environment=PYTHONUNBUFFERED="1",APP_ENV="production, eu",HOME="/home/www"
+autorestart=true
+startretries=5
+stopsignal=QUIT
+stopwaitsecs=30
+stdout_logfile=/var/log/web.log
+redirect_stderr=true
+priority=10
+
+[program:worker]
+Command = /usr/bin/python3 -m worker --queue default  # inline comment
+autostart = false
+autorestart = unexpected
+exitcodes = 0,2
+startsecs = 5
+stopsignal = INT
+environment = HOME="%(ENV_HOME)s"
+
+[include]
+files = /etc/supervisor/conf.d/*.conf
+"#;
+
+    fn valid(hcl: &str) -> crate::jobspec::Job {
+        let p = crate::jobspec::parse_str("x.hcl", hcl);
+        assert!(p.is_valid(), "{:?}\n{hcl}", p.diagnostics);
+        p.jobs.into_iter().next().unwrap()
+    }
+
+    fn has_note(c: &Converted, part: &str) -> bool {
+        c.notes.iter().any(|n| n.contains(part))
+    }
+
+    #[test]
+    fn two_programs() {
+        let jobs = convert("/etc/supervisor/supervisord.conf", CONF).unwrap();
+        assert_eq!(jobs.len(), 2);
+        let (web, worker) = (&jobs[0], &jobs[1]);
+        assert_eq!(web.name, "web");
+        assert_eq!(worker.name, "worker");
+
+        let h = &web.hcl;
+        assert!(
+            h.starts_with("# Converted from /etc/supervisor/supervisord.conf [program:web] by supctl import.\n"),
+            "{h}"
+        );
+        assert!(h.contains("count = 2"), "{h}");
+        assert!(h.contains("\"127.0.0.1:800${NOMAD_ALLOC_INDEX}\""), "{h}");
+        assert!(h.contains("\"app:create_app()\""), "{h}");
+        assert!(h.contains("work_dir = \"/etc/supervisor/app\""), "{h}");
+        assert!(h.contains("user = \"www-data\""), "{h}");
+        assert!(h.contains("kill_signal  = \"SIGQUIT\""), "{h}");
+        assert!(h.contains("kill_timeout = \"30s\""), "{h}");
+        assert!(h.contains("attempts = 5"), "{h}");
+        assert!(h.contains("delay    = \"1s\""), "{h}");
+        assert!(h.contains("mode     = \"delay\""), "{h}");
+        for part in ["stdout_logfile=/var/log/web.log", "priority=10", "numprocs=2", "[include]"] {
+            assert!(has_note(web, part), "no note with {part:?}: {:#?}", web.notes);
+        }
+        let job = valid(h);
+        let g = &job.groups[0];
+        assert_eq!(g.count, 2);
+        let t = &g.tasks[0];
+        assert_eq!(t.command, "/srv/app/venv/bin/gunicorn");
+        assert_eq!(t.args.len(), 5);
+        assert_eq!(t.args[4], "app:create_app()");
+        assert_eq!(t.user.as_deref(), Some("www-data"));
+        assert_eq!(t.env.get("APP_ENV").map(String::as_str), Some("production, eu"));
+        assert_eq!(t.env.get("PYTHONUNBUFFERED").map(String::as_str), Some("1"));
+        assert_eq!(g.restart.attempts, 5);
+
+        let h = &worker.hcl;
+        assert!(!h.contains("count ="), "{h}");
+        assert!(h.contains("kill_signal  = \"SIGINT\""), "{h}");
+        assert!(h.contains("kill_timeout = \"10s\""), "{h}");
+        assert!(h.contains("attempts = 3"), "{h}");
+        for part in [
+            "autostart=false",
+            "supctl job stop worker",
+            "autorestart=unexpected",
+            "exitcodes=0,2",
+            "startsecs=5",
+            "%(ENV_HOME)s",
+        ] {
+            assert!(has_note(worker, part), "no note with {part:?}: {:#?}", worker.notes);
+        }
+        let job = valid(h);
+        let t = &job.groups[0].tasks[0];
+        assert_eq!(t.command, "/usr/bin/python3");
+        assert_eq!(t.args, vec!["-m", "worker", "--queue", "default"]);
+        assert_eq!(t.env.get("HOME").map(String::as_str), Some("%(ENV_HOME)s"));
+    }
+
+    #[test]
+    fn defaults_groups_and_no_restart() {
+        let text = "[DEFAULT]\nstopwaitsecs = 60\n\n[group:site]\nprograms = api , cron\n\n[program:api]\ncommand = api-server --port 80%(process_num)02d\nautorestart = false\n\n[program:cron]\ncommand = /usr/sbin/cron -f\nstdout_logfile = AUTO\nserverurl = AUTO\n";
+        let jobs = convert("supervisord.conf", text).unwrap();
+        assert_eq!(jobs.len(), 2);
+        let api = &jobs[0];
+        assert!(api.hcl.contains("\"--port\", \"8000\""), "{}", api.hcl);
+        assert!(api.hcl.contains("kill_timeout = \"1m\""), "{}", api.hcl);
+        assert!(api.hcl.contains("attempts = 0"), "{}", api.hcl);
+        assert!(api.hcl.contains("mode     = \"fail\""), "{}", api.hcl);
+        assert!(has_note(api, "[group:site]"), "{:#?}", api.notes);
+        assert!(has_note(api, "api-server: not an absolute path"), "{:#?}", api.notes);
+        valid(&api.hcl);
+        let cron = &jobs[1];
+        assert!(has_note(cron, "no equivalent: serverurl=AUTO"), "{:#?}", cron.notes);
+        assert!(has_note(cron, "stdout_logfile=AUTO"), "{:#?}", cron.notes);
+        valid(&cron.hcl);
+    }
+
+    #[test]
+    fn refused_files() {
+        match convert("s.conf", "[supervisord]\nlogfile=/tmp/x\n[include]\nfiles=conf.d/*.conf\n") {
+            Err(e @ ImportError::NoPrograms { .. }) => assert!(e.to_string().contains("[include]"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        match convert("s.conf", "[program:x]\nautostart=true\n") {
+            Err(e @ ImportError::NoCommand { .. }) => assert!(e.to_string().contains("[program:x]"), "{e}"),
+            other => panic!("{other:?}"),
+        }
+        match convert("s.conf", "[program:x]\ncommand=/bin/true\nthis line has no separator\n") {
+            Err(ImportError::Syntax { line: 3, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        match convert("s.conf", "command=/bin/true\n") {
+            Err(ImportError::Syntax { line: 1, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        match convert("s.conf", "[program:x]\ncommand=/bin/echo \"open\n") {
+            Err(ImportError::Syntax { line: 2, message, .. }) => assert!(message.contains("not closed"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        match convert("s.conf", "[program:x]\ncommand=/bin/true\nenvironment=A=b c\n") {
+            Err(ImportError::Syntax { line: 3, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+        match convert("s.conf", "[program:x]\ncommand=/bin/true\nautorestart=sometimes\n") {
+            Err(ImportError::Syntax { line: 3, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn pieces() {
+        assert_eq!(
+            shlex_split(r#"a "b c" 'd "e"' f\ g "h\"i" "j\k""#).unwrap(),
+            vec!["a", "b c", "d \"e\"", "f g", "h\"i", "j\\k"]
+        );
+        assert_eq!(
+            environment(r#"A="1",B='x, y', C=/usr/bin:/bin,D="""#).unwrap(),
+            vec![
+                ("A".to_string(), "1".to_string()),
+                ("B".to_string(), "x, y".to_string()),
+                ("C".to_string(), "/usr/bin:/bin".to_string()),
+                ("D".to_string(), String::new()),
+            ]
+        );
+        assert_eq!(format_value("7", "02", 'd'), "07");
+        assert_eq!(format_value("ab", "-4", 's'), "ab  ");
+        assert_eq!(inline_comment("a=b ;c"), Some(4));
+        assert_eq!(inline_comment("a=b;c"), None);
+        let ini = parse_ini("f", "[s]\nkey = one\n  two\n\n  three\nnext: 1\n").unwrap();
+        assert_eq!(ini.sections[0].get("key").unwrap().value, "one\ntwo\n\nthree");
+        assert_eq!(ini.sections[0].get("next").unwrap().value, "1");
+    }
+}
