@@ -473,6 +473,24 @@ impl JobOut {
     }
 }
 
+/// What the converters' tests share.
+#[cfg(test)]
+pub(crate) mod testing {
+    use super::Converted;
+
+    /// The job of a converted file, which must be valid.
+    pub fn valid(hcl: &str) -> crate::jobspec::Job {
+        let p = crate::jobspec::parse_str("x.hcl", hcl);
+        assert!(p.is_valid(), "{:?}\n{hcl}", p.diagnostics);
+        assert_eq!(p.jobs.len(), 1);
+        p.jobs.into_iter().next().expect("a job")
+    }
+
+    pub fn has_note(c: &Converted, part: &str) -> bool {
+        c.notes.iter().any(|n| n.contains(part))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -497,15 +497,7 @@ fn shell_words(line: &str, vars: &[(String, String)]) -> Result<(Vec<String>, bo
 mod tests {
     use super::*;
 
-    fn valid(hcl: &str) -> crate::jobspec::Job {
-        let p = crate::jobspec::parse_str("x.hcl", hcl);
-        assert!(p.is_valid(), "{:?}\n{hcl}", p.diagnostics);
-        p.jobs.into_iter().next().unwrap()
-    }
-
-    fn has_note(c: &Converted, part: &str) -> bool {
-        c.notes.iter().any(|n| n.contains(part))
-    }
+    use crate::import::testing::{has_note, valid};
 
     const NGINX: &str = r#"#!/bin/sh
 # runit service for nginx

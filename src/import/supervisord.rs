@@ -768,15 +768,7 @@ environment = HOME="%(ENV_HOME)s"
 files = /etc/supervisor/conf.d/*.conf
 "#;
 
-    fn valid(hcl: &str) -> crate::jobspec::Job {
-        let p = crate::jobspec::parse_str("x.hcl", hcl);
-        assert!(p.is_valid(), "{:?}\n{hcl}", p.diagnostics);
-        p.jobs.into_iter().next().unwrap()
-    }
-
-    fn has_note(c: &Converted, part: &str) -> bool {
-        c.notes.iter().any(|n| n.contains(part))
-    }
+    use crate::import::testing::{has_note, valid};
 
     #[test]
     fn two_programs() {

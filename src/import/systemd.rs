@@ -1280,16 +1280,7 @@ mod tests {
     use super::*;
     use crate::jobspec::model::JobType;
 
-    fn valid(hcl: &str) -> crate::jobspec::Job {
-        let p = crate::jobspec::parse_str("x.hcl", hcl);
-        assert!(p.is_valid(), "{:?}\n{hcl}", p.diagnostics);
-        assert_eq!(p.jobs.len(), 1);
-        p.jobs.into_iter().next().unwrap()
-    }
-
-    fn has_note(c: &Converted, part: &str) -> bool {
-        c.notes.iter().any(|n| n.contains(part))
-    }
+    use crate::import::testing::{has_note, valid};
 
     const SSH: &str = r#"[Unit]
 Description=OpenBSD Secure Shell server
