@@ -206,7 +206,13 @@ fn hostile_names_never_make_a_file_outside_their_place() {
         assert_eq!(ids, ["good"], "{when}: only the good job is loaded: {}", pretty(&st));
         assert_eq!(lines(&s.path("started")), ["good"], "{when}: only the good job started\n{}", s.log());
         let files = output_files(s.dir.path());
-        assert_eq!(files, [s.path("logs/good/g[0]/t.stdout.0")], "{when}: output files\n{}", s.log());
+        // The good task's file and, beside it, its lines' times.
+        assert_eq!(
+            files,
+            [s.path("logs/good/g[0]/t.stdout.0"), s.path("logs/good/g[0]/t.stdout.0.t")],
+            "{when}: output files\n{}",
+            s.log()
+        );
         for gone in ["escape-job", "abs", "escape-run", "escape-handoff", "logs/escape-task.stdout.0", "logs/collide"] {
             assert!(!s.path(gone).exists(), "{when}: {gone} was made\n{}", s.log());
         }

@@ -327,9 +327,9 @@ fn logs_all_gives_both_streams_and_t_the_times_it_has() {
     assert_eq!(stderr.lines().count(), 3, "{}", describe(&out));
     assert!(stderr.lines().all(|l| l.starts_with("err ")), "{}", describe(&out));
 
-    // With -f -t, both streams into one pipe: the stored lines first, with
-    // `-` for their unknown times, then new lines in the order written,
-    // each with the time supd read it.
+    // With -f -t, both streams into one pipe: the stored lines first, merged
+    // in the order supd read them and each with that time, then new lines
+    // in the order written.
     let (read, write) = std::io::pipe().expect("pipe");
     let started = now_secs();
     let mut follow = Command::new(SUPCTL)
@@ -353,15 +353,20 @@ fn logs_all_gives_both_streams_and_t_the_times_it_has() {
     let ended = now_secs();
     assert_eq!(lines.len(), 12, "{lines:#?}\n{}", s.log());
     let (stored, live) = lines.split_at(4);
+    let mut stored_times = Vec::new();
     for l in stored {
-        assert!(l.starts_with("- ") && (l.ends_with(|c: char| c.is_ascii_digit())), "a stored line: {l:?}");
+        let (time, _) = l.split_once(' ').unwrap_or_else(|| panic!("{l:?}"));
+        let secs = rfc3339_secs(time);
+        assert!(secs >= started - 30.0 && secs <= ended + 0.5, "a stored line's time: {l:?}");
+        stored_times.push(secs);
     }
+    assert!(stored_times.windows(2).all(|w| w[1] >= w[0]), "stored lines in the order read: {stored:#?}");
     let mut last = (String::new(), -1i64);
     let mut times = Vec::new();
-    for l in live {
+    for l in stored.iter().chain(live) {
         let (time, text) = l.split_once(' ').unwrap_or_else(|| panic!("{l:?}"));
         let secs = rfc3339_secs(time);
-        assert!(secs >= started - 1.0 && secs <= ended + 0.5, "{l:?}: not between {started} and {ended}");
+        assert!(secs >= started - 30.0 && secs <= ended + 0.5, "{l:?}: not between {started} and {ended}");
         times.push(secs);
         let (stream, n) = text.split_once(' ').unwrap_or_else(|| panic!("{l:?}"));
         let n: i64 = n.parse().unwrap_or_else(|_| panic!("{l:?}"));
@@ -373,9 +378,23 @@ fn logs_all_gives_both_streams_and_t_the_times_it_has() {
         last = (stream.to_string(), n);
     }
     assert!(times.windows(2).all(|w| w[1] >= w[0]), "times in order: {live:#?}");
-    // 100 ms between lines: 8 lines span at least ~0.5 s.
+    // 100 ms between lines: 12 lines span at least ~0.5 s.
     let span = times.last().unwrap() - times.first().unwrap();
     assert!((0.5..5.0).contains(&span), "8 lines 100 ms apart span {span:.3}s: {live:#?}");
+
+    // --since: only what supd read in the last second (every such line,
+    // not the last 10), and nothing after a time still to come.
+    let asked = now_secs();
+    let out = s.supctl(&["logs", "talk", "-t", "--since", "1s"]);
+    assert_eq!(code(&out), Some(0), "{}", describe(&out));
+    let recent: Vec<f64> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| rfc3339_secs(l.split_once(' ').map_or(l, |(t, _)| t)))
+        .collect();
+    assert!(recent.len() >= 3, "a second holds ~5 lines: {}", describe(&out));
+    assert!(recent.iter().all(|t| *t >= asked - 1.5), "{recent:?} (asked at {asked})");
+    let out = s.supctl(&["logs", "talk", "--since", "2099-01-01T00:00:00Z"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{}", describe(&out));
 
     // Usage errors: --json, and --all with --stderr.
     for args in

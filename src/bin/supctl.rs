@@ -109,20 +109,22 @@ enum Command {
         /// Show stderr instead of stdout.
         #[arg(long, conflicts_with = "all")]
         stderr: bool,
-        /// Both streams, each on supctl's own stdout and stderr: the last
-        /// lines of stdout, then those of stderr (the files keep no times to
-        /// merge them by), then with --follow what either writes, in the
-        /// order supd reads it.
+        /// Both streams, each on supctl's own stdout and stderr, merged in
+        /// the order supd read them, then with --follow what either writes.
         #[arg(short, long)]
         all: bool,
         /// Start each line with the time supd read it from the task (RFC
-        /// 3339, UTC). Only output streamed with --follow has one: the lines
-        /// already in the files were stored without times and show `-`.
+        /// 3339, UTC); lines stored before supd kept times show `-`.
         #[arg(short, long)]
         timestamps: bool,
-        /// How many of the last lines to show first.
-        #[arg(short = 'n', long, default_value_t = 10)]
-        lines: usize,
+        /// How many of the last lines to show first (default 10; with
+        /// --since, all of them since then).
+        #[arg(short = 'n', long)]
+        lines: Option<usize>,
+        /// Only the lines of the last DURATION ("10m", "1h30m"), or since an
+        /// RFC 3339 time.
+        #[arg(long, value_name = "DURATION", value_parser = since)]
+        since: Option<String>,
     },
     /// Task events, oldest first; with --follow, keep streaming new ones
     /// (NDJSON with --json).
@@ -483,8 +485,9 @@ fn main() -> ExitCode {
         Command::Events { follow, target, since, types, task } => {
             return events(&socket, Request::Events { follow, target, since, types, task }, cli.json);
         }
-        Command::Logs { target, follow, stderr, all, timestamps, lines } => {
-            return logs(&socket, Request::Logs { target, stderr, lines, follow, all }, timestamps);
+        Command::Logs { target, follow, stderr, all, timestamps, lines, since } => {
+            let lines = lines.unwrap_or(if since.is_some() { 100_000 } else { 10 });
+            return logs(&socket, Request::Logs { target, stderr, lines, follow, all }, timestamps, since);
         }
         Command::Reload { dry_run } => Request::Reload { dry_run },
         Command::Shutdown => Request::Shutdown,

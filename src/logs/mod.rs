@@ -65,6 +65,14 @@ pub struct Capture {
     files: bool,
     /// The group the files and their directories are given (`log_group`).
     group: Option<u32>,
+    /// The current file's times (`BASE.N.t`, see [`times_path`]), and the
+    /// last time written there (Unix milliseconds).
+    times: Option<File>,
+    last_ms: u64,
+    /// How large the times file is: it stays within half its log file's
+    /// size (and 4 KiB), records growing sparser for a writer of tiny
+    /// lines.
+    times_size: u64,
     /// Writes to the files that failed.
     pub trouble: Trouble,
 }
@@ -176,6 +184,9 @@ impl Capture {
             located: false,
             files: true,
             group: None,
+            times: None,
+            last_ms: 0,
+            times_size: 0,
             trouble: Trouble::default(),
         })
     }
@@ -244,6 +255,14 @@ impl Capture {
         self.size = f.metadata()?.len();
         self.at_line_start = self.size == 0 || ends_with_newline(&path);
         self.file = Some(f);
+        // The times are a help to `logs -t`, not the output: a file that
+        // cannot be had costs them, not the output.
+        self.times = OpenOptions::new().create(true).append(true).mode(0o640).open(times_path(&path)).ok();
+        if let (Some(t), Some(gid)) = (&self.times, self.group) {
+            let _ = std::os::unix::fs::fchown(t, None, Some(gid));
+        }
+        self.times_size = self.times.as_ref().and_then(|t| t.metadata().ok()).map_or(0, |m| m.len());
+        self.last_ms = 0;
         Ok(())
     }
 
@@ -306,6 +325,20 @@ impl Capture {
             match f.write_all(chunk) {
                 Ok(()) => {
                     self.trouble.succeeded();
+                    // When it was read, for the lines it starts (one record
+                    // per millisecond at most).
+                    let ms = now_ms();
+                    if ms != self.last_ms
+                        && self.times_size < self.size / 2 + 4096
+                        && let Some(t) = self.times.as_mut()
+                    {
+                        // One write, whole: a line of its own.
+                        let record = format!("{} {ms}\n", self.size);
+                        if t.write_all(record.as_bytes()).is_ok() {
+                            self.times_size += record.len() as u64;
+                        }
+                        self.last_ms = ms;
+                    }
                     self.size += chunk.len() as u64;
                     self.at_line_start = chunk.last() == Some(&b'\n');
                 }
@@ -331,6 +364,8 @@ impl Capture {
     fn rotate(&mut self) {
         self.index += 1;
         self.file = None;
+        self.times = None;
+        self.times_size = 0;
         self.size = 0;
         self.at_line_start = true;
         if let Err(e) = self.open_current() {
@@ -345,6 +380,7 @@ impl Capture {
             if old < keep_from
                 && let Ok(path) = self.path(old)
             {
+                let _ = std::fs::remove_file(times_path(&path));
                 let _ = std::fs::remove_file(path);
             }
         }
@@ -440,6 +476,68 @@ pub fn tail(dir: &Path, base: &str, n: usize) -> Vec<u8> {
     collected.split_off(start.min(collected.len()))
 }
 
+/// Where the times of a log file's lines are kept: `BASE.N.t`, a line
+/// `OFFSET UNIX_MS` for each write (the moment supd read what it holds).
+pub fn times_path(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_os_string();
+    name.push(".t");
+    PathBuf::from(name)
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
+/// A file's times: (offset, Unix ms), in the order written (offsets grow).
+fn read_times(file: &Path) -> Vec<(u64, u64)> {
+    let Ok(text) = std::fs::read_to_string(times_path(file)) else { return Vec::new() };
+    text.lines()
+        .filter_map(|l| {
+            let (o, t) = l.split_once(' ')?;
+            Some((o.parse().ok()?, t.parse().ok()?))
+        })
+        .collect()
+}
+
+/// [`tail`], each line with the time supd read it (Unix ms), or `None`
+/// where no time was kept (files written before times were, or whose
+/// times file is gone).
+pub fn tail_timed(dir: &Path, base: &str, n: usize) -> Vec<(Option<u64>, Vec<u8>)> {
+    let bytes = tail(dir, base, n);
+    // Where the bytes come from: the newest files' ends, newest last.
+    let mut indices = existing(dir, base);
+    indices.sort_unstable_by(|a, b| b.cmp(a));
+    let mut segments = Vec::new(); // (start in `bytes`, file, offset in it)
+    let mut remaining = bytes.len() as u64;
+    for i in indices {
+        if remaining == 0 {
+            break;
+        }
+        let Ok(path) = file(dir, base, i) else { continue };
+        let Ok(len) = std::fs::metadata(&path).map(|m| m.len()) else { continue };
+        let take = remaining.min(len);
+        remaining -= take;
+        segments.push((remaining, path, len - take));
+    }
+    segments.reverse();
+    let mut times: Vec<Vec<(u64, u64)>> = segments.iter().map(|(_, p, _)| read_times(p)).collect();
+    let mut out = Vec::new();
+    let mut at = 0u64;
+    for line in bytes.split_inclusive(|b| *b == b'\n') {
+        let seg = segments.iter().rposition(|(start, _, _)| *start <= at);
+        let time = seg.and_then(|k| {
+            let (start, _, offset) = &segments[k];
+            let in_file = offset + (at - start);
+            let t = &mut times[k];
+            let i = t.partition_point(|(o, _)| *o <= in_file);
+            i.checked_sub(1).map(|i| t[i].1)
+        });
+        out.push((time, line.to_vec()));
+        at += line.len() as u64;
+    }
+    out
+}
+
 /// The directory of one instance's logs: `<log_dir>/<job>/<group>[<index>]`,
 /// or an error when a name would lead outside `log_dir`. A periodic job's
 /// launched run (`JOB/periodic-T`) has its directory in its job's.
@@ -472,6 +570,65 @@ mod tests {
             .collect();
         v.sort();
         v
+    }
+
+    /// Each write's time is kept beside its file: `tail_timed` gives each
+    /// line the time supd read it, across rotated files; a file kept
+    /// without times (older) gives none; rotation removes both.
+    #[test]
+    fn lines_keep_the_time_they_were_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Capture::open(dir.path(), "t.stdout", 2, 1).unwrap();
+        let before = now_ms();
+        write_through(&s, b"one\ntwo\n");
+        s.drain();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        write_through(&s, b"three\n");
+        s.drain();
+        let after = now_ms();
+        let lines = tail_timed(dir.path(), "t.stdout", 10);
+        let texts: Vec<&[u8]> = lines.iter().map(|(_, l)| l.as_slice()).collect();
+        assert_eq!(texts, [&b"one\n"[..], b"two\n", b"three\n"]);
+        let times: Vec<u64> = lines.iter().map(|(t, _)| t.expect("a time")).collect();
+        assert!(times[0] >= before && times[2] <= after, "{times:?} in {before}..{after}");
+        assert_eq!(times[0], times[1], "one read, one time");
+        assert!(times[2] >= times[1] + 20, "{times:?}");
+        // Over rotation (1 MiB files): the times follow their lines. (The
+        // pipe holds 64 KiB: written and read in pieces.)
+        let piece = vec![b'x'; 60 << 10];
+        for _ in 0..4 {
+            for _ in 0..10 {
+                write_through(&s, &piece);
+                s.drain();
+            }
+            write_through(&s, b"\n");
+            s.drain();
+        }
+        let lines = tail_timed(dir.path(), "t.stdout", 2);
+        assert_eq!(lines.len(), 2);
+        assert!(
+            lines.iter().all(|(t, l)| t.is_some() && l.ends_with(b"x\n")),
+            "{:?}",
+            lines.iter().map(|(t, l)| (t, l.len())).collect::<Vec<_>>()
+        );
+        // At most 2 files: the oldest went, with its times.
+        let names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        assert!(!names.iter().any(|n| n == "t.stdout.0" || n == "t.stdout.0.t"), "{names:?}");
+        assert_eq!(
+            names.iter().filter(|n| n.ends_with(".t")).count(),
+            names.iter().filter(|n| !n.ends_with(".t")).count(),
+            "{names:?}"
+        );
+        // Files without their times (as written before times were kept):
+        // lines without a time.
+        for n in names.iter().filter(|n| n.ends_with(".t")) {
+            std::fs::remove_file(dir.path().join(n)).unwrap();
+        }
+        assert!(tail_timed(dir.path(), "t.stdout", 2).iter().all(|(t, _)| t.is_none()));
     }
 
     #[test]

@@ -390,14 +390,39 @@ impl Supervisor {
             return Response::refused(elsewhere);
         }
         let lines = lines.min(100_000);
-        let path = if all {
-            let tail = self.log_tail(&path, lines);
-            self.server.send_data(self.io.poll.registry(), token, &tail, Stream::Stdout, None);
-            LogPath { stream: Stream::Stderr, ..path }
+        // The stored lines, each with when supd read it; with `all`, both
+        // streams' merged in that order (stdout first at the same time).
+        let mut stored: Vec<(Option<u64>, Stream, Vec<u8>)> = Vec::new();
+        if all {
+            let out = self.log_tail_timed(&LogPath { stream: Stream::Stdout, ..path.clone() }, lines);
+            let err = self.log_tail_timed(&LogPath { stream: Stream::Stderr, ..path.clone() }, lines);
+            stored.extend(out.into_iter().map(|(t, l)| (t, Stream::Stdout, l)));
+            stored.extend(err.into_iter().map(|(t, l)| (t, Stream::Stderr, l)));
+            // Lines without a time keep their place before the timed ones.
+            stored.sort_by_key(|(t, s, _)| (t.unwrap_or(0), *s == Stream::Stderr));
         } else {
-            path
+            stored.extend(self.log_tail_timed(&path, lines).into_iter().map(|(t, l)| (t, path.stream, l)));
+        }
+        let path = if all { LogPath { stream: Stream::Stderr, ..path } } else { path };
+        // Runs of lines of one stream and one time go as one piece.
+        let mut pieces: Vec<(Option<u64>, Stream, Vec<u8>)> = Vec::new();
+        for (t, s, l) in stored {
+            match pieces.last_mut() {
+                Some((pt, ps, buf)) if *pt == t && *ps == s => buf.extend_from_slice(&l),
+                _ => pieces.push((t, s, l)),
+            }
+        }
+        let stamp = |t: Option<u64>| {
+            t.map(|ms| crate::timefmt::rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms)))
         };
-        let r = Response::output(&self.log_tail(&path, lines), path.stream == Stream::Stderr, None);
+        let last = pieces.pop();
+        for (t, s, buf) in pieces {
+            self.server.send_data(self.io.poll.registry(), token, &buf, s, stamp(t));
+        }
+        let r = match last {
+            Some((t, s, buf)) => Response::output(&buf, s == Stream::Stderr, stamp(t)),
+            None => Response::output(&[], path.stream == Stream::Stderr, None),
+        };
         if follow {
             if all {
                 self.server.follow_logs(token, LogPath { stream: Stream::Stdout, ..path.clone() });

@@ -307,13 +307,14 @@ impl Supervisor {
         }
     }
 
-    /// The last `lines` lines of a task's stream, from its files.
-    pub(super) fn log_tail(&self, path: &LogPath, lines: usize) -> Vec<u8> {
+    /// The last `lines` lines of a task's stream, from its files, each with
+    /// when supd read it (Unix ms; `None` where no time was kept).
+    pub(super) fn log_tail_timed(&self, path: &LogPath, lines: usize) -> Vec<(Option<u64>, Vec<u8>)> {
         let Ok(dir) = logs::instance_dir(&self.cfg.log_dir, &path.job, &path.group, path.index) else {
             return Vec::new();
         };
         let base = format!("{}.{}", path.task, path.stream.as_str());
-        logs::tail(&dir, &base, lines)
+        logs::tail_timed(&dir, &base, lines)
     }
 }
 

@@ -48,7 +48,7 @@ pub(super) fn events(socket: &std::path::Path, request: Request, json: bool) -> 
     }
 }
 
-pub(super) fn logs(socket: &std::path::Path, request: Request, timestamps: bool) -> ExitCode {
+pub(super) fn logs(socket: &std::path::Path, request: Request, timestamps: bool, since: Option<String>) -> ExitCode {
     let all = matches!(request, Request::Logs { all: true, .. });
     let mut conn = match Connection::open(socket) {
         Ok(c) => c,
@@ -57,7 +57,7 @@ pub(super) fn logs(socket: &std::path::Path, request: Request, timestamps: bool)
     if let Err(e) = conn.send(request) {
         return client_error(e);
     }
-    let mut out = LogPrinter { all, timestamps, partial: Default::default() };
+    let mut out = LogPrinter { all, timestamps, since, partial: Default::default() };
     loop {
         match conn.next_response() {
             Ok(Some(r)) if !r.ok => {
@@ -87,6 +87,9 @@ pub(super) fn logs(socket: &std::path::Path, request: Request, timestamps: bool)
 pub(super) struct LogPrinter {
     all: bool,
     timestamps: bool,
+    /// Lines read before this time (RFC 3339, as supd writes times) are
+    /// left out, and so are lines without a time.
+    since: Option<String>,
     /// Per stream (stdout, stderr): the unfinished line and its time.
     partial: [(String, Option<String>); 2],
 }
@@ -96,7 +99,7 @@ pub(super) const NO_TIME: &str = "-                       ";
 
 impl LogPrinter {
     fn chunk(&mut self, stderr: bool, data: &str, time: Option<&str>) {
-        if !self.all && !self.timestamps {
+        if !self.all && !self.timestamps && self.since.is_none() {
             let mut stdout = std::io::stdout();
             let _ = stdout.write_all(data.as_bytes());
             let _ = stdout.flush();
@@ -121,6 +124,11 @@ impl LogPrinter {
     }
 
     fn print(&self, stderr: bool, line: &str, time: Option<&str>) {
+        if let Some(since) = &self.since
+            && time.is_none_or(|t| t < since.as_str())
+        {
+            return;
+        }
         let prefix = match (self.timestamps, time) {
             (false, _) => String::new(),
             (true, Some(t)) => format!("{t} "),
