@@ -225,8 +225,18 @@ fn make_key(dir: &Path) -> Result<[u8; 32], VarError> {
     let io = |source| VarError::Io { path: path.clone(), source };
     std::fs::create_dir_all(dir).map_err(io)?;
     let key = random::<32>().map_err(io)?;
-    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path).map_err(io)?;
+    // Whole or not at all: written aside, then linked into place (never
+    // over a key already there).
+    let tmp = dir.join(format!("{KEY_FILE}.tmp"));
+    let _ = std::fs::remove_file(&tmp);
+    let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io)?;
     f.write_all(&key).and_then(|()| f.sync_all()).map_err(io)?;
+    let linked = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    linked.map_err(io)?;
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
     Ok(key)
 }
 

@@ -318,8 +318,9 @@ fn logs_all_gives_both_streams_and_t_the_times_it_has() {
     });
     assert!(ok, "{}", s.log());
 
-    // Without -f: the last lines of stdout on stdout, of stderr on stderr.
-    let out = s.supctl(&["logs", "talk", "--all", "-n", "3"]);
+    // Without -f: the last 6 lines of both, stdout's on stdout, stderr's
+    // on stderr (they alternate: 3 and 3).
+    let out = s.supctl(&["logs", "talk", "--all", "-n", "6"]);
     assert_eq!(code(&out), Some(0), "{}", describe(&out));
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert_eq!(stdout.lines().count(), 3, "{}", describe(&out));
@@ -333,7 +334,7 @@ fn logs_all_gives_both_streams_and_t_the_times_it_has() {
     let (read, write) = std::io::pipe().expect("pipe");
     let started = now_secs();
     let mut follow = Command::new(SUPCTL)
-        .args(["--socket", s.socket().to_str().unwrap(), "logs", "talk", "--all", "-t", "-f", "-n", "2"])
+        .args(["--socket", s.socket().to_str().unwrap(), "logs", "talk", "--all", "-t", "-f", "-n", "4"])
         .stdout(write.try_clone().unwrap())
         .stderr(write)
         .spawn()

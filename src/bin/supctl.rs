@@ -571,9 +571,13 @@ fn import(sources: &[PathBuf], out: Option<&std::path::Path>) -> ExitCode {
                         None => print!("{}", c.hcl),
                         Some(dir) => {
                             let path = dir.join(format!("{}.hcl", c.name));
+                            // It may hold what the source kept from others
+                            // (an Environment= secret): the owner's alone.
+                            use std::os::unix::fs::OpenOptionsExt;
                             let written = std::fs::OpenOptions::new()
                                 .write(true)
                                 .create_new(true)
+                                .mode(0o600)
                                 .open(&path)
                                 .and_then(|mut f| std::io::Write::write_all(&mut f, c.hcl.as_bytes()));
                             match written {

@@ -96,6 +96,8 @@ pub fn evaluate<'s>(
     direct: bool,
 ) -> (bool, Vec<String>) {
     funcs::set_base(base);
+    // Whatever an earlier evaluation on this thread left (it panicked).
+    ITERATORS.with(|i| i.borrow_mut().clear());
     let mut ev = Eval {
         src,
         sink,

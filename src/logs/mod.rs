@@ -329,7 +329,7 @@ impl Capture {
                     // per millisecond at most).
                     let ms = now_ms();
                     if ms != self.last_ms
-                        && self.times_size < self.size / 2 + 4096
+                        && (self.times_size < self.size / 2 + 4096 || ms.saturating_sub(self.last_ms) >= 60_000)
                         && let Some(t) = self.times.as_mut()
                     {
                         // One write, whole: a line of its own.

@@ -396,10 +396,10 @@ impl Supervisor {
         if all {
             let out = self.log_tail_timed(&LogPath { stream: Stream::Stdout, ..path.clone() }, lines);
             let err = self.log_tail_timed(&LogPath { stream: Stream::Stderr, ..path.clone() }, lines);
-            stored.extend(out.into_iter().map(|(t, l)| (t, Stream::Stdout, l)));
-            stored.extend(err.into_iter().map(|(t, l)| (t, Stream::Stderr, l)));
-            // Lines without a time keep their place before the timed ones.
-            stored.sort_by_key(|(t, s, _)| (t.unwrap_or(0), *s == Stream::Stderr));
+            stored = merge_by_time(out, err);
+            // The last `lines` of both together.
+            let extra = stored.len().saturating_sub(lines);
+            stored.drain(..extra);
         } else {
             stored.extend(self.log_tail_timed(&path, lines).into_iter().map(|(t, l)| (t, path.stream, l)));
         }
@@ -903,5 +903,62 @@ impl Supervisor {
             process::signal_name(sig),
             if sent == 1 { "" } else { "s" }
         );
+    }
+}
+
+/// Two streams' lines, each in the order written, merged in the order supd
+/// read them (stdout first at the same time). A line without a time takes
+/// the one before it in its stream, so that neither stream is reordered,
+/// whatever the clock did.
+fn merge_by_time(
+    out: Vec<(Option<u64>, Vec<u8>)>,
+    err: Vec<(Option<u64>, Vec<u8>)>,
+) -> Vec<(Option<u64>, Stream, Vec<u8>)> {
+    fn carried(lines: Vec<(Option<u64>, Vec<u8>)>) -> Vec<(u64, Option<u64>, Vec<u8>)> {
+        let mut last = 0;
+        lines
+            .into_iter()
+            .map(|(t, l)| {
+                // Never earlier than the line before: a clock set back does
+                // not reorder a stream.
+                last = t.map_or(last, |t| t.max(last));
+                (last, t, l)
+            })
+            .collect()
+    }
+    let (out, err) = (carried(out), carried(err));
+    let mut merged = Vec::with_capacity(out.len() + err.len());
+    let (mut o, mut e) = (out.into_iter().peekable(), err.into_iter().peekable());
+    loop {
+        let take_out = match (o.peek(), e.peek()) {
+            (Some(a), Some(b)) => a.0 <= b.0,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => break,
+        };
+        let next = if take_out { o.next().map(|x| (x, Stream::Stdout)) } else { e.next().map(|x| (x, Stream::Stderr)) };
+        if let Some(((_, t, l), s)) = next {
+            merged.push((t, s, l));
+        }
+    }
+    merged
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(items: &[(Option<u64>, &str)]) -> Vec<(Option<u64>, Vec<u8>)> {
+        items.iter().map(|(t, l)| (*t, l.as_bytes().to_vec())).collect()
+    }
+
+    #[test]
+    fn streams_merge_by_time_and_neither_is_reordered() {
+        let out = lines(&[(Some(10), "o1"), (Some(30), "o2"), (None, "o3"), (Some(5), "o4")]);
+        let err = lines(&[(Some(20), "e1"), (Some(30), "e2"), (Some(40), "e3")]);
+        let merged: Vec<String> =
+            merge_by_time(out, err).into_iter().map(|(_, _, l)| String::from_utf8(l).unwrap()).collect();
+        // o3 (no time) and o4 (a clock set back) stay after o2, in order.
+        assert_eq!(merged, ["o1", "e1", "o2", "o3", "o4", "e2", "e3"]);
     }
 }

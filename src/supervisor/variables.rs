@@ -10,6 +10,12 @@ use crate::variables::{Store, readable};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+/// The job whose variables a job's tasks read: a periodic launch's or a
+/// dispatched run's parent, as Nomad's workload identity names it.
+fn workload_job(id: &str) -> &str {
+    super::periodic::launched_from(id).unwrap_or(id)
+}
+
 /// A template that may call `nomadVar…` (a `source` file may).
 fn reads_variables(t: &crate::jobspec::taskdir_blocks::Template) -> bool {
     use crate::jobspec::taskdir_blocks::TemplateSource;
@@ -46,7 +52,7 @@ impl Supervisor {
         task: &str,
     ) -> BTreeMap<String, BTreeMap<String, String>> {
         let Some(store) = &self.reports.variables else { return BTreeMap::new() };
-        readable(job, group, task)
+        readable(workload_job(job), group, task)
             .into_iter()
             .filter_map(|p| store.vars.get(&p).map(|v| (p, v.items.clone())))
             .collect()
@@ -156,7 +162,7 @@ impl Supervisor {
                 let group = &run.job.groups[i.group].name;
                 for (ti, t) in i.tasks.iter().enumerate() {
                     if t.state != State::Running
-                        || !readable(&run.job.id, group, &t.spec.name).iter().any(|p| p == path)
+                        || !readable(workload_job(&run.job.id), group, &t.spec.name).iter().any(|p| p == path)
                     {
                         continue;
                     }

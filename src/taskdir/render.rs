@@ -258,7 +258,28 @@ fn execute(text: &str, what: &str, t: &Template, input: &RenderInput) -> Result<
             ),
         });
     }
-    done.map(|()| out.text).map_err(|e| RenderError::Exec { what: what.to_string(), message: e.to_string() })
+    done.map(|()| out.text).map_err(|e| RenderError::Exec {
+        what: what.to_string(),
+        // A function's error may quote what it was given: never a
+        // variable's value (errors are events any user may read).
+        message: scrub(&e.to_string(), input.variables),
+    })
+}
+
+/// `message` with every item value of `variables` (of 4 bytes or more)
+/// replaced by `(a variable's value)`.
+fn scrub(message: &str, variables: &BTreeMap<String, BTreeMap<String, String>>) -> String {
+    let mut out = message.to_string();
+    let mut values: Vec<&String> =
+        variables.values().flat_map(|items| items.values()).filter(|v| v.len() >= 4).collect();
+    // Longer first, so that a value holding another is hidden whole.
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    for v in values {
+        if out.contains(v.as_str()) {
+            out = out.replace(v.as_str(), "(a variable's value)");
+        }
+    }
+    out
 }
 
 /// A template's output, cut off past [`MAX_FILE`]: rendering stops at the

@@ -244,6 +244,7 @@ mod imp {
         if sep.is_empty() {
             return Err("the separator is empty".into());
         }
+        bounded(x.matches(sep.as_str()).count() + 1)?;
         Ok(Value::Array(x.split(sep.as_str()).map(|p| Value::String(p.to_string())).collect()))
     }
     pub fn join(a: Vec<Value>) -> R {
@@ -459,14 +460,19 @@ mod imp {
     /// path that leaves it (absolute, or with a `..`) is refused, as
     /// Nomad's jobspec2 confines its file functions to their base.
     fn confined(rel: &str, what: &str) -> Result<(PathBuf, Vec<String>), String> {
-        let base = BASE.with(|b| b.borrow().clone()).unwrap_or_default();
+        // Without a job file's directory (a source supd holds, a peer's
+        // hand-off) there is nothing a file function may read.
+        let Some(base) = BASE.with(|b| b.borrow().clone()).filter(|b| !b.as_os_str().is_empty()) else {
+            return Err(format!(
+                "{what}() reads below the job file's directory, and this job has none here (it came over the control socket or from a peer) — evaluate it where its file is (supctl job run evaluates it)"
+            ));
+        };
         let parts: Vec<String> = rel.split('/').filter(|p| !p.is_empty() && *p != ".").map(str::to_string).collect();
         if rel.starts_with('/') || parts.iter().any(|p| p == "..") {
             return Err(format!(
                 "{rel:?} is outside the job file's directory — {what}() reads only below it; copy the file there"
             ));
         }
-        let base = if base.as_os_str().is_empty() { PathBuf::from(".") } else { base };
         Ok((base, parts))
     }
     /// A regular file below the job file's directory, walked there without
@@ -707,11 +713,19 @@ mod imp {
         }
         Ok(Value::Array(l[start as usize..end as usize].to_vec()))
     }
+    /// A value's key for set membership: its JSON text (values are
+    /// compared by what they hold; linear scans would be quadratic).
+    fn set_key(v: &Value) -> String {
+        serde_json::to_string(v).unwrap_or_default()
+    }
     pub fn setunion(a: Vec<Value>) -> R {
+        let mut seen = std::collections::HashSet::new();
         let mut out: Vec<Value> = Vec::new();
         for x in &a {
-            for v in list(x)? {
-                if !out.contains(&v) {
+            let l = list(x)?;
+            bounded(l.len())?;
+            for v in l {
+                if seen.insert(set_key(&v)) {
                     out.push(v);
                     bounded(out.len())?;
                 }
@@ -721,9 +735,13 @@ mod imp {
     }
     pub fn setintersection(a: Vec<Value>) -> R {
         let others = a[1..].iter().map(list).collect::<Result<Vec<_>, _>>()?;
+        let others: Vec<std::collections::HashSet<String>> =
+            others.iter().map(|o| o.iter().map(set_key).collect()).collect();
+        let mut seen = std::collections::HashSet::new();
         let mut out: Vec<Value> = Vec::new();
         for v in list(&a[0])? {
-            if !out.contains(&v) && others.iter().all(|o| o.contains(&v)) {
+            let k = set_key(&v);
+            if others.iter().all(|o| o.contains(&k)) && seen.insert(k) {
                 out.push(v);
             }
         }

@@ -395,6 +395,13 @@ fn nomad_variables_render_and_unknown_paths_fail() {
         "local/v.conf",
     );
     assert_eq!(w.render(&t).unwrap().text, "user=app pw=hunter2\nno group\nnomad/jobs/web;");
+    // A function that quotes what it was given never shows a variable's
+    // value in its error (an event any user may read).
+    let e = w
+        .render(&template(r#"{{ with nomadVar "nomad/jobs/web" }}{{ .password | parseInt }}{{ end }}"#, "local/p.conf"))
+        .unwrap_err()
+        .to_string();
+    assert!(!e.contains("hunter2") && e.contains("(a variable's value)"), "{e}");
     let e = w
         .render(&template(r#"{{ with nomadVar "nomad/jobs/other" }}{{ .x }}{{ end }}"#, "local/o.conf"))
         .unwrap_err()
