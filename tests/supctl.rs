@@ -392,7 +392,7 @@ fn logs_all_gives_both_streams_and_t_the_times_it_has() {
         .lines()
         .map(|l| rfc3339_secs(l.split_once(' ').map_or(l, |(t, _)| t)))
         .collect();
-    assert!(recent.len() >= 3, "a second holds ~5 lines: {}", describe(&out));
+    assert!(recent.len() >= 2, "a second holds ~5 lines: {}", describe(&out));
     assert!(recent.iter().all(|t| *t >= asked - 1.5), "{recent:?} (asked at {asked})");
     let out = s.supctl(&["logs", "talk", "--since", "2099-01-01T00:00:00Z"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{}", describe(&out));

@@ -570,7 +570,15 @@ fn import(sources: &[PathBuf], out: Option<&std::path::Path>) -> ExitCode {
                     match out {
                         None => print!("{}", c.hcl),
                         Some(dir) => {
-                            let path = dir.join(format!("{}.hcl", c.name));
+                            // A name from the source: joined the one safe way.
+                            let path = match supd::names::beneath(dir, &[&format!("{}.hcl", c.name)]) {
+                                Ok(p) => p,
+                                Err(e) => {
+                                    eprintln!("supctl: {shown}: {e}");
+                                    failed = true;
+                                    continue;
+                                }
+                            };
                             // It may hold what the source kept from others
                             // (an Environment= secret): the owner's alone.
                             use std::os::unix::fs::OpenOptionsExt;

@@ -409,6 +409,15 @@ fn path(dir: &Path) -> PathBuf {
     dir.join("state.json")
 }
 
+/// Whether the jobs saved in `dir` may hold `word`, without reading them
+/// in: the state file's text holds it, or a source kept apart (sealed,
+/// unreadable to this test) exists. For a look before the state is loaded.
+pub fn may_mention(dir: &Path, word: &[u8]) -> bool {
+    let found = |text: &[u8]| !word.is_empty() && text.windows(word.len()).any(|w| w == word);
+    std::fs::read(path(dir)).is_ok_and(|b| found(&b))
+        || std::fs::read_dir(dir.join(SENSITIVE_DIR)).is_ok_and(|mut d| d.next().is_some())
+}
+
 /// Why the saved state was not read.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadError {

@@ -151,7 +151,6 @@ impl Supervisor {
                 refusals: Vec::new(),
                 id,
                 unsure: None,
-                asking: false,
             }));
         }
         self.try_peer(serial, inst);
@@ -285,7 +284,8 @@ impl Supervisor {
             return;
         }
         let target = a.order.get(a.pos).copied().flatten();
-        let (timed_out, asking, unsure) = (a.timed_out, a.asking, a.unsure);
+        let (timed_out, unsure) = (a.timed_out, a.unsure);
+        let asking = unsure.is_some();
         let peer = target.and_then(|p| peers.get(p));
         let to = self.target_name(peer);
         let label = self.instance_label(serial, inst);
@@ -436,13 +436,11 @@ impl Supervisor {
             }
             if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
                 a.unsure = None;
-                a.asking = false;
             }
             self.refused(serial, inst, to, &reason);
             self.try_peer(serial, inst);
             return;
         }
-        a.asking = true;
         let generation = i.resched_gen;
         if first {
             log::warn!("{label}: {to} heard the offer but did not answer ({why}): asking it what became of it");
@@ -469,7 +467,7 @@ impl Supervisor {
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         let Some(i) = run.instances.get(inst) else { return };
         let Resched::Trying(a) = &i.resched else { return };
-        if i.resched_gen != generation || !a.asking || a.pid.is_some() {
+        if i.resched_gen != generation || a.unsure.is_none() || a.pid.is_some() {
             return;
         }
         let Some(peer) = a.order.get(a.pos).copied().flatten().and_then(|p| self.cfg.handoff.peers.get(p)).cloned()
@@ -497,7 +495,6 @@ impl Supervisor {
             a.refusals.push(format!("{to}: {reason}"));
             a.pos += 1;
             a.timed_out = false;
-            a.asking = false;
             a.unsure = None;
         }
     }
@@ -621,7 +618,8 @@ impl Supervisor {
         let label = i.name.clone();
         let (peer, id) = match &i.resched {
             Resched::HandedOff { peer, id, .. } if !id.is_empty() => (peer.clone(), id.clone()),
-            Resched::Trying(a) if a.unsure.is_some() || (a.pid.is_some() && !a.asking) => {
+            // An offer made, or one unanswered: the peer may hold it.
+            Resched::Trying(a) if a.unsure.is_some() || a.pid.is_some() => {
                 let Some(p) = a.order.get(a.pos).copied().flatten().and_then(|p| self.cfg.handoff.peers.get(p)) else {
                     return;
                 };

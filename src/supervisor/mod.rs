@@ -238,9 +238,7 @@ impl Supervisor {
         };
         // Jobs saved by an earlier supd count too (a sealed source may be
         // one: then it is waited for).
-        let saved_java = std::fs::read(self.cfg.state_dir.join("state.json")).is_ok_and(|b| mentions_java(&b))
-            || std::fs::read_dir(self.cfg.state_dir.join("sensitive")).is_ok_and(|mut d| d.next().is_some());
-        let needs_java = saved_java
+        let needs_java = crate::state::may_mention(&self.cfg.state_dir, b"java")
             || files
                 .as_ref()
                 .is_ok_and(|f| f.iter().any(|(_, p)| p.jobs.iter().any(|j| mentions_java(j.source.as_bytes()))));

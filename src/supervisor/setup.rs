@@ -218,8 +218,7 @@ impl Supervisor {
                 }
             }
         }
-        let services = if needs_services(&t.spec.templates) { self.registered_services() } else { Vec::new() };
-        let variables = self.readable_variables(&run.job.id, &run.job.groups[instance.group].name, &t.spec.name);
+        let (services, variables) = self.render_world(run, instance, t, &t.spec.templates);
         let input = RenderInput {
             task: &dir,
             env: &env,
@@ -376,8 +375,7 @@ impl Supervisor {
         let Ok(env) = launch::setup_env(&self.cfg.node, run, instance, t) else { return };
         let node = &self.cfg.node;
         let vars = |name: &str| launch::lookup_in(node, &env, name);
-        let services = if needs_services(std::slice::from_ref(tpl)) { self.registered_services() } else { Vec::new() };
-        let variables = self.readable_variables(&run.job.id, &run.job.groups[instance.group].name, &t.spec.name);
+        let (services, variables) = self.render_world(run, instance, t, std::slice::from_ref(tpl));
         let input = RenderInput {
             task: &dir,
             env: &env,
@@ -526,6 +524,21 @@ impl Supervisor {
             t.failed = true;
             self.stop_task(key, After::Killed);
         }
+    }
+
+    /// What rendering `templates` of task `t` may see beyond its
+    /// environment: the services registered here (when they may ask), and
+    /// the Nomad Variables the task may read.
+    fn render_world(
+        &self,
+        run: &super::task::JobRun,
+        instance: &super::task::Instance,
+        t: &super::task::TaskRun,
+        templates: &[crate::jobspec::taskdir_blocks::Template],
+    ) -> (Vec<ServiceAddr>, std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>) {
+        let services = if needs_services(templates) { self.registered_services() } else { Vec::new() };
+        let group = &run.job.groups[instance.group].name;
+        (services, self.readable_variables(&run.job.id, group, &t.spec.name))
     }
 
     /// The services supd registered on this host, as `nomadService` sees

@@ -387,10 +387,9 @@ pub struct Attempt {
     pub id: String,
     /// The current peer heard the offer but its answer was lost: it is
     /// being asked what became of it (since this time), and no other peer
-    /// is tried until it says.
+    /// is tried until it says. While it is, the hook asks (status) rather
+    /// than offers.
     pub unsure: Option<SystemTime>,
-    /// The running hook asks (status) rather than offers.
-    pub asking: bool,
 }
 
 impl Instance {
