@@ -482,13 +482,18 @@ fn a_frozen_container_is_restarted_by_its_check() {
     assert!(ok, "the frozen container is gone: {:?}", e.containers(&home_label(&s)));
 }
 
+/// No engine answers where the task's driver looks: an outage, not the
+/// task's failure. The task waits, pending, with an event naming the
+/// endpoint, spends no restart attempt however long the wait, and starts
+/// once an engine answers there; the host task beside it runs meanwhile.
 #[test]
-fn an_engine_that_does_not_answer_is_a_driver_failure_naming_it_and_the_task_is_retried() {
+fn a_task_whose_engine_does_not_answer_waits_for_it_without_spending_attempts() {
+    let e = engine();
     let s = Supd::new();
-    let endpoint = s.path("no-engine.sock");
+    let endpoint = s.path("later.sock");
     s.write_job(
-        "gone.hcl",
-        r#"job "gone" {
+        "later.hcl",
+        r#"job "later" {
   group "g" {
     restart {
       attempts = 1
@@ -498,7 +503,9 @@ fn an_engine_that_does_not_answer_is_a_driver_failure_naming_it_and_the_task_is_
     task "t" {
       driver = "docker"
       config {
-        image = "tools:1"
+        image   = "tools:1"
+        command = "/bin/sleep"
+        args    = ["1000"]
       }
     }
   }
@@ -515,11 +522,153 @@ fn an_engine_that_does_not_answer_is_a_driver_failure_naming_it_and_the_task_is_
 "#,
     );
     let s = s.start_with_config(&format!("[driver.docker]\nendpoint = \"unix://{}\"\n", endpoint.display()));
-    let t = s.wait_dead("gone/g/0/t");
-    let failures: Vec<String> = events(&t).into_iter().filter(|(k, _)| k == "Driver Failure").map(|(_, m)| m).collect();
-    assert_eq!(failures.len(), 2, "retried by its restart policy: {}", pretty(&t));
-    assert!(failures[0].contains(&format!("unix://{}", endpoint.display())), "{failures:?}");
-    s.wait_running("gone/host/0/t");
+    s.wait_running("later/host/0/t");
+    let t = s.wait_event("later/g/0/t", "Engine Unreachable", |m| m.contains(&endpoint.display().to_string()));
+    assert_eq!(t["state"], "pending", "{}", pretty(&t));
+    // Well past the 1 attempt the policy allows, at 100 ms each.
+    std::thread::sleep(Duration::from_secs(4));
+    let t = task(&s.status(), "later/g/0/t").cloned().unwrap_or(Value::Null);
+    assert_eq!(t["state"], "pending", "still waiting: {}", pretty(&t));
+    assert_eq!(restarts(&t), 0, "no attempt spent: {}", pretty(&t));
+    assert_eq!(count(&t, "Engine Unreachable", |_| true), 1, "said once: {}", pretty(&t));
+    assert_eq!(count(&t, "Driver Failure", |_| true), 0, "{}", pretty(&t));
+    // An engine answers there now.
+    std::os::unix::fs::symlink(e.socket(), &endpoint).expect("link the endpoint to the engine");
+    let t = s.wait_task("later/g/0/t", "running once the engine answers", |t| {
+        t["state"] == "running" && !e.running(&home_label(&s)).is_empty()
+    });
+    assert_eq!(restarts(&t), 0, "{}", pretty(&t));
+    assert_eq!(count(&t, "Engine Reachable", |_| true), 1, "{}", pretty(&t));
+    s.supctl_ok(&["job", "stop", "later"]);
+    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).is_empty());
+    assert!(ok, "containers left: {:?}", e.containers(&home_label(&s)));
+}
+
+/// A Unix socket that passes every connection on to the private engine,
+/// until it is cut (every connection closed, nothing listening: the
+/// engine is gone, as when dockerd stops with `live-restore` and its
+/// containers run on) and opened again.
+struct Relay {
+    path: PathBuf,
+    open: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    streams: std::sync::Arc<Mutex<Vec<std::os::unix::net::UnixStream>>>,
+}
+
+impl Relay {
+    fn new(path: PathBuf) -> Relay {
+        let r = Relay { path, open: Default::default(), streams: Default::default() };
+        r.restore();
+        r
+    }
+
+    fn restore(&self) {
+        use std::sync::atomic::Ordering;
+        let listener = std::os::unix::net::UnixListener::bind(&self.path).expect("bind the relay");
+        self.open.store(true, Ordering::SeqCst);
+        let (open, streams, target) = (self.open.clone(), self.streams.clone(), engine().socket());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if !open.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(upstream) = std::os::unix::net::UnixStream::connect(&target) else { continue };
+                let pairs = [(client.try_clone(), upstream.try_clone()), (upstream.try_clone(), client.try_clone())];
+                streams.lock().unwrap().extend([client, upstream]);
+                for (from, to) in pairs {
+                    let (Ok(mut from), Ok(mut to)) = (from, to) else { continue };
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Write);
+                    });
+                }
+            }
+        });
+    }
+
+    fn cut(&self) {
+        self.open.store(false, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accepting thread, which sees it is closed.
+        let _ = std::os::unix::net::UnixStream::connect(&self.path);
+        let _ = std::fs::remove_file(&self.path);
+        for s in self.streams.lock().unwrap().drain(..) {
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+/// The engine goes away while a container runs: the container is not
+/// taken for ended (no restart, no attempt), the outage is an event, the
+/// container is followed again when the engine is back; and a stop while
+/// the engine is away still stops the container (supd signals its process
+/// itself, having checked that its cgroup is the container's).
+#[test]
+fn an_engine_outage_spends_no_attempt_and_a_stop_meanwhile_still_stops_the_container() {
+    let e = engine();
+    let s = Supd::new();
+    let relay = Relay::new(s.path("relay.sock"));
+    s.write_job(
+        "calm.hcl",
+        r#"job "calm" {
+  group "g" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    task "t" {
+      driver       = "docker"
+      kill_timeout = "2s"
+      config {
+        image   = "tools:1"
+        command = "/bin/sh"
+        args    = ["-c", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start_with_config(&format!("[driver.docker]\nendpoint = \"unix://{}\"\n", relay.path.display()));
+    let t = s.wait_running("calm/g/0/t");
+    let (pid0, id0) = (pid(&t), container_id(&t));
+    relay.cut();
+    let t = s.wait_event("calm/g/0/t", "Engine Unreachable", |m| m.contains("not known to have ended"));
+    std::thread::sleep(Duration::from_secs(2));
+    let t2 = task(&s.status(), "calm/g/0/t").cloned().unwrap_or(Value::Null);
+    assert_eq!(t2["state"], "running", "the container runs on: {}", pretty(&t2));
+    assert_eq!(pid(&t2), pid0, "{}", pretty(&t2));
+    assert!(alive(pid0), "the container's process runs on");
+    assert_eq!(restarts(&t2), 0, "{}", pretty(&t));
+    assert_eq!(count(&t2, "Terminated", |_| true), 0, "{}", pretty(&t2));
+    relay.restore();
+    let t = s.wait_event("calm/g/0/t", "Engine Reachable", |_| true);
+    assert_eq!((pid(&t), container_id(&t)), (pid0, id0.clone()), "the same container, followed again");
+    assert_eq!(t["state"], "running", "{}", pretty(&t));
+    // Its output is followed again.
+    let last_tick = || {
+        let out = String::from_utf8_lossy(&s.supctl(&["logs", "calm/g/0/t"]).stdout).into_owned();
+        out.lines().filter_map(|l| l.strip_prefix("tick ")?.trim().parse::<u64>().ok()).max().unwrap_or(0)
+    };
+    let before = last_tick();
+    let ok = wait_until(PATIENCE, || last_tick() > before + 3);
+    assert!(ok, "its output reaches the logs again");
+    // Away again, and the job is stopped meanwhile.
+    relay.cut();
+    s.wait_task("calm/g/0/t", "a second outage seen", |t| count(t, "Engine Unreachable", |_| true) == 2);
+    let started = Instant::now();
+    s.supctl_ok(&["job", "stop", "calm"]);
+    let t = s.wait_dead("calm/g/0/t");
+    assert!(started.elapsed() < Duration::from_secs(15), "stopped in {:?}", started.elapsed());
+    assert!(!alive(pid0), "the container's process is gone: {}", pretty(&t));
+    relay.restore();
+    let ok = wait_until(PATIENCE, || !e.running(&home_label(&s)).iter().any(|c| c.starts_with(&id0)));
+    assert!(ok, "the engine has the container stopped too");
 }
 
 /// The task's world as Nomad's docker driver mounts it: `alloc/` at

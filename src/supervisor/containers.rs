@@ -94,6 +94,11 @@ impl Containers {
 /// How long supd waits for the engine at start (fingerprint, adoption).
 const AT_START: Duration = Duration::from_secs(5);
 
+/// A start that found the engine unreachable is made again after 1 s,
+/// then 2, 4, 8 and every 10 s.
+const ENGINE_RETRY_FIRST: Duration = Duration::from_secs(1);
+const ENGINE_RETRY_MAX: Duration = Duration::from_secs(10);
+
 impl Supervisor {
     /// `[driver.docker]` or `[driver.podman]`.
     fn engine_settings(&self, engine: Driver) -> &docker::Settings {
@@ -384,14 +389,23 @@ impl Supervisor {
             }
             Report::Started { id, pid } => {
                 log::info!("{label}: container {} runs", docker::short(&id));
-                if let Some(c) = self.jobs.task_mut(key).and_then(|t| t.container.as_mut()) {
-                    c.id = Some(id);
+                if let Some(t) = self.jobs.task_mut(key) {
+                    if t.setup.engine_waits > 0 {
+                        t.setup.engine_waits = 0;
+                        t.push_event("Engine Reachable", format!("the {} engine answers again", engine.as_str()));
+                    }
+                    if let Some(c) = t.container.as_mut() {
+                        c.id = Some(id);
+                    }
                 }
                 self.task_started(key, Pid::from_raw(pid), None);
             }
             Report::Failed { error } => {
                 if let Some(t) = self.jobs.task_mut(key) {
                     t.container = None;
+                }
+                if error.unreachable && !self.winding_down(key) {
+                    return self.wait_for_engine(key, engine, error.message);
                 }
                 self.start_failed(key, error.message, error.recoverable);
             }
@@ -412,7 +426,59 @@ impl Supervisor {
             Report::SignalFailed { id, error } => {
                 log::warn!("{label}: cannot signal container {}: {error}", docker::short(&id));
             }
+            Report::EngineLost { id, error } => {
+                let message = format!(
+                    "{error}; container {} is not known to have ended: it is followed again once the {} engine answers, and its process is watched meanwhile (no restart attempt is spent)",
+                    docker::short(&id),
+                    engine.as_str()
+                );
+                log::warn!("{label}: {message}");
+                if let Some(t) = self.jobs.task_mut(key) {
+                    t.push_event("Engine Unreachable", message);
+                }
+            }
+            Report::EngineBack { id } => {
+                let message = format!("the {} engine answers again: container {} still runs", engine.as_str(), docker::short(&id));
+                log::info!("{label}: {message}");
+                if let Some(t) = self.jobs.task_mut(key) {
+                    t.push_event("Engine Reachable", message);
+                }
+            }
         }
+    }
+
+    /// Whether a task's instance or supd itself is winding down: a start
+    /// that cannot be made then is not waited for.
+    pub(super) fn winding_down(&self, key: TaskKey) -> bool {
+        self.stopping()
+            || self.jobs.runs.get(&key.run).is_none_or(|r| r.stopped)
+            || self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)).is_none_or(|i| i.winding_down)
+    }
+
+    /// A container could not be started because its engine could not be
+    /// reached: an outage, not the task's failure. The task stays pending
+    /// and is started again when the engine may be back (1 s, doubling to
+    /// 10 s), without spending a restart attempt; the event says so once
+    /// per outage.
+    fn wait_for_engine(&mut self, key: TaskKey, engine: Driver, error: String) {
+        let label = self.label(key);
+        let Some(t) = self.jobs.task_mut(key) else { return };
+        let waits = t.setup.engine_waits;
+        t.setup.engine_waits = waits.saturating_add(1);
+        t.state = super::task::State::Pending;
+        t.generation += 1;
+        let generation = t.generation;
+        if waits == 0 {
+            let message = format!(
+                "{error}; the task waits for the {} engine and starts once it answers (no restart attempt is spent)",
+                engine.as_str()
+            );
+            log::warn!("{label}: {message}");
+            t.push_event("Engine Unreachable", message);
+        }
+        let delay = ENGINE_RETRY_FIRST.saturating_mul(1 << waits.min(4)).min(ENGINE_RETRY_MAX);
+        self.io.timers.arm(std::time::Instant::now() + delay, super::Timer::Start { task: key, generation });
+        self.state_changed();
     }
 
     /// A task is dead for good: the container made ahead for its next run
@@ -453,7 +519,7 @@ impl Supervisor {
             Some(c) => {
                 let (id, generation) = (c.id.clone().unwrap_or_default(), c.generation);
                 if let Ok(d) = self.docker(engine) {
-                    d.kill((key, generation), id, name.to_string());
+                    d.kill((key, generation), id, name.to_string(), Some((pid.as_raw(), sig as i32)));
                 }
                 Ok(())
             }
@@ -488,6 +554,7 @@ impl Supervisor {
     pub(super) fn follow_adopted(&mut self, key: TaskKey) {
         let Some(t) = self.jobs.task_mut(key) else { return };
         let engine = t.spec.driver;
+        let pid = t.pid.map(Pid::as_raw);
         let Some(c) = t.container.as_mut().filter(|c| c.adopted) else { return };
         c.adopted = false;
         let (id, generation) = (c.id.clone().unwrap_or_default(), c.generation);
@@ -495,7 +562,7 @@ impl Supervisor {
         self.ensure_task_log(key);
         let (stdout, stderr) = self.log_files(key);
         match self.docker(engine) {
-            Ok(d) => d.adopt((key, generation), id, stdout, stderr),
+            Ok(d) => d.adopt((key, generation), id, pid, stdout, stderr),
             Err(e) => log::warn!("{} driver: {e}", engine.as_str()),
         }
         self.journal_task(key);

@@ -787,9 +787,7 @@ impl Supervisor {
 
     /// Applies the restart policy to how a task's run ended.
     pub(super) fn decide(&mut self, key: TaskKey, outcome: Outcome) {
-        let winding_down = self.stopping()
-            || self.jobs.runs.get(&key.run).is_none_or(|r| r.stopped)
-            || self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)).is_none_or(|i| i.winding_down);
+        let winding_down = self.winding_down(key);
         let jitter = self.io.rng.jitter();
         let shutting_down = self.stopping();
         let label = self.label(key);

@@ -221,6 +221,9 @@ pub struct Setup {
     /// Its start waits for the cgroup core to be warm (`warm.rs`): the
     /// generation it was asked with.
     pub warming: Option<u64>,
+    /// Starts in a row that found the task's container engine unreachable
+    /// (none spends a restart attempt).
+    pub engine_waits: u32,
     /// What the `env = true` templates set, as last rendered.
     pub env: Vec<(String, String)>,
     /// The `once` templates rendered (by index), with what each set in

@@ -18,6 +18,10 @@ pub struct EngineError {
     pub recoverable: bool,
     /// The engine said 404 (no such container or image).
     pub not_found: bool,
+    /// The engine could not be reached or did not answer in time (no
+    /// socket, refused, cut off, timed out): an outage, which says nothing
+    /// about the container.
+    pub unreachable: bool,
 }
 
 impl EngineError {
@@ -27,7 +31,7 @@ impl EngineError {
         } else {
             format!("{what}: the container engine at {ep}: {e}")
         };
-        EngineError { message, recoverable: true, not_found: false }
+        EngineError { message, recoverable: true, not_found: false, unreachable: true }
     }
 
     fn answer(what: &str, r: &http::Response) -> EngineError {
@@ -37,6 +41,7 @@ impl EngineError {
             // written does not.
             recoverable: r.status >= 500 || r.status == 409,
             not_found: r.status == 404,
+            unreachable: false,
         }
     }
 }
@@ -97,6 +102,7 @@ impl Engine {
             message: format!("{what}: the container engine at {} answered garbage: {e}", self.endpoint),
             recoverable: true,
             not_found: false,
+            unreachable: false,
         })
     }
 
@@ -142,7 +148,7 @@ impl Engine {
         if let Some(e) = last_error.or_else(|| (!(200..300).contains(&status)).then_some(text)) {
             // Nomad: "image ... not found" will not appear by waiting.
             let recoverable = !(e.contains("not found") || e.contains("manifest unknown"));
-            return Err(EngineError { message: format!("{what}: {e}"), recoverable, not_found: false });
+            return Err(EngineError { message: format!("{what}: {e}"), recoverable, not_found: false, unreachable: false });
         }
         Ok(())
     }
@@ -159,6 +165,7 @@ impl Engine {
             message: "the container engine created a container without an id".into(),
             recoverable: true,
             not_found: false,
+            unreachable: false,
         })
     }
 
@@ -250,6 +257,7 @@ impl Engine {
                 message: format!("{what} (HTTP {status})"),
                 recoverable: true,
                 not_found: status == 404,
+                unreachable: false,
             });
         }
         Ok(body)
@@ -269,6 +277,7 @@ impl Engine {
                 message: format!("{what}: {message} (HTTP {status})"),
                 recoverable: true,
                 not_found: status == 404,
+                unreachable: false,
             });
         }
         Ok(v.get("StatusCode").and_then(Value::as_i64).unwrap_or(-1))

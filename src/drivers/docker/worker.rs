@@ -37,6 +37,11 @@ pub enum Report {
     Exited { id: String, code: i32, oom_killed: bool, error: Option<String> },
     /// A signal could not be delivered.
     SignalFailed { id: String, error: EngineError },
+    /// The engine stopped answering while the container ran: its process
+    /// is watched meanwhile, and its end is not assumed.
+    EngineLost { id: String, error: String },
+    /// The engine answers again, and the container still runs.
+    EngineBack { id: String },
 }
 
 /// What starting a container takes.
@@ -150,10 +155,10 @@ impl<K: Send + Clone + 'static> Docker<K> {
                 },
                 None => create_and_start(engine, &name, &image, force_pull, pull_timeout, &body, report),
             };
-            let id = match started.and_then(|id| running(engine, id)) {
+            let (id, pid) = match started.and_then(|id| running(engine, id)) {
                 Ok((id, pid)) => {
                     report(Report::Started { id: id.clone(), pid });
-                    id
+                    (id, pid)
                 }
                 Err(error) => return report(Report::Failed { error }),
             };
@@ -166,7 +171,7 @@ impl<K: Send + Clone + 'static> Docker<K> {
             if !force_pull && let Ok(spare) = engine.create(&format!("{name}-next"), &body) {
                 spares.put(engine, &slot, spare, body);
             }
-            let end = follow(engine, &id, 0, stdout, stderr);
+            let end = follow(engine, &id, Some(pid), 0, stdout, stderr, report);
             // On the list before the exit is known, so that the next start
             // finds it to remove.
             spares.ended(engine, &slot, &id);
@@ -176,10 +181,10 @@ impl<K: Send + Clone + 'static> Docker<K> {
 
     /// Follows a container a previous supd started: its output from now
     /// on, its exit, its removal.
-    pub fn adopt(&self, key: K, id: String, stdout: Option<File>, stderr: Option<File>) {
+    pub fn adopt(&self, key: K, id: String, pid: Option<i32>, stdout: Option<File>, stderr: Option<File>) {
         self.spawn("container", key, move |engine, report| {
-            let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
-            report(follow(engine, &id, now, stdout, stderr));
+            let end = follow(engine, &id, pid, unix_now(), stdout, stderr, report);
+            report(end);
             if let Err(e) = engine.remove(&id) {
                 log::warn!("container {}: {e}", short(&id));
             }
@@ -188,8 +193,11 @@ impl<K: Send + Clone + 'static> Docker<K> {
 
     /// Sends a signal through the engine; an empty `signal` is the one
     /// that stops the container (its image's STOPSIGNAL, else SIGTERM), as
-    /// the engine's own stop sends it.
-    pub fn kill(&self, key: K, id: String, signal: String) {
+    /// the engine's own stop sends it. While the engine cannot be reached,
+    /// `direct` (the container's first process and the signal's number)
+    /// gets it from supd, as the engine would send it: a container is
+    /// stopped even while its engine is down.
+    pub fn kill(&self, key: K, id: String, signal: String, direct: Option<(i32, i32)>) {
         self.spawn("signal", key, move |engine, report| {
             let signal = match signal.as_str() {
                 "" => engine
@@ -210,6 +218,15 @@ impl<K: Send + Clone + 'static> Docker<K> {
                 // Already gone: its exit is on its way.
                 if error.message.contains("is not running") {
                     return;
+                }
+                if error.unreachable
+                    && let Some((pid, sig)) = direct
+                    && runs_in(pid, &id)
+                {
+                    let sig = nix::sys::signal::Signal::try_from(sig).ok();
+                    if nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).is_ok() {
+                        return;
+                    }
                 }
                 report(Report::SignalFailed { id, error });
             }
@@ -397,30 +414,114 @@ impl Spares {
 }
 
 /// Copies the container's output until it ends; how it ended.
-fn follow(engine: &Engine, id: &str, since: u64, mut stdout: Option<File>, mut stderr: Option<File>) -> Report {
-    match engine.logs(id, since) {
-        Ok(mut body) => {
-            let mut demux = Demux::default();
-            let mut buf = vec![0u8; 32 * 1024];
-            loop {
-                match body.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => demux.feed(&buf[..n], &mut |s, bytes| {
-                        let out = if s == 2 { stderr.as_mut() } else { stdout.as_mut() };
-                        if let Some(f) = out {
-                            let _ = f.write_all(bytes);
-                        }
-                    }),
+///
+/// An engine that goes away (stopped, restarted, hung) is not the end of
+/// the container: with `live-restore` its containers run on. The outage is
+/// reported (`EngineLost`) and the container's process (`pid`, if known)
+/// watched meanwhile: the engine's answer, once it comes, says whether the
+/// container still runs (followed again, `EngineBack`) or how it ended;
+/// a process that ends while the engine is still away ended, with an
+/// unknown status.
+fn follow(
+    engine: &Engine,
+    id: &str,
+    pid: Option<i32>,
+    mut since: u64,
+    mut stdout: Option<File>,
+    mut stderr: Option<File>,
+    report: &dyn Fn(Report),
+) -> Report {
+    // Watched only where its cgroup says whose it is.
+    let pid = pid.filter(|&p| runs_in(p, id));
+    let mut lost = false;
+    loop {
+        match engine.logs(id, since) {
+            Ok(mut body) => {
+                if lost {
+                    lost = false;
+                    report(Report::EngineBack { id: id.to_string() });
+                }
+                let mut demux = Demux::default();
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    match body.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => demux.feed(&buf[..n], &mut |s, bytes| {
+                            let out = if s == 2 { stderr.as_mut() } else { stdout.as_mut() };
+                            if let Some(f) = out {
+                                let _ = f.write_all(bytes);
+                            }
+                        }),
+                    }
+                }
+            }
+            Err(e) if e.unreachable => {}
+            Err(e) => log::warn!("container {}: {e}", short(id)),
+        }
+        // What is written from here on is read again if the engine went.
+        since = unix_now();
+        let error = match engine.wait(id).and_then(|_| engine.inspect(id)) {
+            Ok(s) => return exited(id, &s),
+            Err(e) if e.unreachable => e.message,
+            Err(e) => return Report::Exited { id: id.to_string(), code: -1, oom_killed: false, error: Some(e.message) },
+        };
+        if !lost {
+            lost = true;
+            report(Report::EngineLost { id: id.to_string(), error });
+        }
+        // Until the engine answers or the process is gone.
+        let mut pause = Duration::from_millis(250);
+        loop {
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(OUTAGE_POLL);
+            if let Some(pid) = pid
+                && !runs_in(pid, id)
+            {
+                // Its end may be read from the engine once it is back.
+                if let Ok(s) = engine.inspect(id)
+                    && !s.running
+                {
+                    return exited(id, &s);
+                }
+                return Report::Exited {
+                    id: id.to_string(),
+                    code: -1,
+                    oom_killed: false,
+                    error: Some("it ended while its container engine could not be reached: how is unknown".into()),
+                };
+            }
+            match engine.inspect(id) {
+                Ok(s) if s.running => break,
+                Ok(s) => return exited(id, &s),
+                Err(e) if e.unreachable => continue,
+                Err(e) => {
+                    return Report::Exited { id: id.to_string(), code: -1, oom_killed: false, error: Some(e.message) };
                 }
             }
         }
-        Err(e) => log::warn!("container {}: {e}", short(id)),
     }
-    let ended = engine.wait(id).and_then(|_| engine.inspect(id));
-    match ended {
-        Ok(s) => Report::Exited { id: id.to_string(), code: s.exit_code, oom_killed: s.oom_killed, error: None },
-        Err(e) => Report::Exited { id: id.to_string(), code: -1, oom_killed: false, error: Some(e.message) },
+}
+
+/// How often a container's process and its engine are looked at while
+/// the engine cannot be reached (at most; sooner at first).
+const OUTAGE_POLL: Duration = Duration::from_secs(2);
+
+fn exited(id: &str, s: &super::engine::State) -> Report {
+    Report::Exited { id: id.to_string(), code: s.exit_code, oom_killed: s.oom_killed, error: None }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// Whether `pid` is a live process of container `id`: its cgroup's path
+/// names the container (`/docker/ID`, `docker-ID.scope`, `libpod-ID.scope`),
+/// so that a pid reused by another process is never taken for it.
+fn runs_in(pid: i32, id: &str) -> bool {
+    if pid <= 0 || id.len() < 12 {
+        return false;
     }
+    std::fs::read_to_string(format!("/proc/{pid}/cgroup")).is_ok_and(|c| c.contains(id))
 }
 
 /// The 12 characters `docker ps` shows.
