@@ -532,6 +532,73 @@ fn a_fifo_or_a_device_at_a_template_destination_blocks_nothing() {
     assert!(s.wait_exit(Duration::from_secs(10)).is_some(), "supd stops on SIGTERM\n{}", s.log());
 }
 
+/// A "container engine" that takes every connection and answers one byte
+/// every half second, for ever: supd's start does not wait for it, host
+/// tasks run at once, `status` answers throughout, the container task
+/// waits (pending) without spending an attempt, and SIGTERM stops supd.
+#[test]
+fn a_trickling_engine_holds_up_neither_the_start_nor_the_loop() {
+    let s = Supd::new();
+    let endpoint = s.path("trickle.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&endpoint).expect("bind the trickling engine");
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let quit = done.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let quit = quit.clone();
+            std::thread::spawn(move || {
+                use std::io::Write;
+                while !quit.load(std::sync::atomic::Ordering::SeqCst) && conn.write_all(b"H").is_ok() {
+                    std::thread::sleep(Duration::from_millis(500));
+                }
+            });
+        }
+    });
+    s.write_job("host.hcl", &job_hcl("host", "g", "t"));
+    s.write_job(
+        "boxed.hcl",
+        r#"job "boxed" {
+  group "g" {
+    restart {
+      attempts = 0
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "docker"
+      config {
+        image = "tools:1"
+      }
+    }
+  }
+}
+"#,
+    );
+    let began = std::time::Instant::now();
+    let mut s = s.start_with_config(&format!("[driver.docker]\nendpoint = \"unix://{}\"\n", endpoint.display()));
+    s.wait_running("host/g/0/t");
+    let up = began.elapsed();
+    // The engine's requests have 5 s at start; supd did not wait for them.
+    assert!(up < Duration::from_millis(3500), "the host task ran {up:?} after supd's start\n{}", s.log());
+    let mut worst = Duration::ZERO;
+    while began.elapsed() < Duration::from_secs(8) {
+        let asked = std::time::Instant::now();
+        let st = s.status();
+        worst = worst.max(asked.elapsed());
+        let t = task(&st, "boxed/g/0/t").cloned().unwrap_or(Value::Null);
+        assert_eq!(t["state"], "pending", "the container task waits: {}", pretty(&t));
+        assert_eq!(restarts(&t), 0, "{}", pretty(&t));
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(worst < Duration::from_secs(1), "status took up to {worst:?}");
+    let asked = std::time::Instant::now();
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(s.pid()), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    assert!(s.wait_exit(Duration::from_secs(10)).is_some(), "supd stops on SIGTERM\n{}", s.log());
+    let took = asked.elapsed();
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(took < Duration::from_secs(5), "supd stopped {took:?} after SIGTERM\n{}", s.log());
+}
+
 // --- 7. job files that would take all memory -----------------------------------
 
 /// Expressions that would make billions of values or gigabytes of text,

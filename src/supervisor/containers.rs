@@ -41,6 +41,17 @@ pub(super) struct Containers {
     /// one, when one that ran has ended). Claimed by their task as it is
     /// made again; the rest are removed.
     found: HashMap<Slot, Vec<Found>>,
+    /// Per engine: its survey at start has not answered yet. Until it
+    /// does, a task of its driver is neither adopted nor started: its
+    /// claim waits on the task (`TaskRun::claim`), its start here.
+    pub surveying: [bool; 2],
+    /// Starts held until their engine's survey answers (task, generation).
+    parked: Vec<(TaskKey, u64)>,
+    /// Every job found at start is in: a survey's answer is carried into
+    /// the tasks (claims, leftovers removed, held starts made) at once.
+    pub settled: bool,
+    /// While supd stops: until when driver requests are waited for.
+    pub grace: Option<std::time::Instant>,
 }
 
 /// Where an engine's driver is in `Containers::drivers`.
@@ -49,6 +60,11 @@ fn at(engine: Driver) -> usize {
 }
 
 impl Containers {
+    /// Whether `engine`'s survey at start is still awaited.
+    pub fn surveying(&self, engine: Driver) -> bool {
+        engine.is_container() && self.surveying[at(engine)]
+    }
+
     pub fn owns(&self, token: mio::Token) -> bool {
         self.drivers.iter().flatten().any(|(_, t)| *t == token)
     }
@@ -94,6 +110,13 @@ impl Containers {
 /// How long supd waits for the engine at start (fingerprint, adoption).
 const AT_START: Duration = Duration::from_secs(5);
 
+/// A survey at start that found no engine answering, while tasks may
+/// have containers there to adopt, is made again after this long.
+const RESURVEY: Duration = Duration::from_secs(2);
+
+/// Reports that are about no task (a survey, a removal).
+const NO_TASK: TaskKey = TaskKey { run: 0, inst: 0, task: 0 };
+
 /// A start that found the engine unreachable is made again after 1 s,
 /// then 2, 4, 8 and every 10 s.
 const ENGINE_RETRY_FIRST: Duration = Duration::from_secs(1);
@@ -131,17 +154,19 @@ impl Supervisor {
         self.pending.containers.driver(engine).ok_or_else(|| "no container driver".to_string())
     }
 
-    /// At start, before any job: asks each engine (briefly) for its version
-    /// (`driver.docker`, `driver.podman` node attributes) and for the
-    /// containers a previous supd left, to adopt or remove. No engine: no
-    /// container tasks of its driver here.
-    pub(super) fn find_containers(&mut self) {
+    /// At start: asks each engine (each request within 5 s), on a thread,
+    /// for its version (`driver.docker`, `driver.podman` node attributes)
+    /// and for the containers a previous supd left, to adopt or remove.
+    /// supd does not wait for the answer: host tasks start meanwhile, and
+    /// a container task waits for its engine's (`Surveyed`). No engine
+    /// socket: nothing to ask.
+    pub(super) fn survey_engines(&mut self) {
         for engine in ENGINES {
-            self.find_containers_of(engine);
+            self.survey_engine(engine);
         }
     }
 
-    fn find_containers_of(&mut self, which: Driver) {
+    pub(super) fn survey_engine(&mut self, which: Driver) {
         let name = which.as_str();
         let ep = match self.engine_endpoint(which) {
             Ok(ep) => ep,
@@ -153,39 +178,145 @@ impl Supervisor {
         // A host without this engine (no socket) is the common case: said
         // at debug level, not at every start.
         if !ep.path().exists() {
-            log::debug!("{name} driver: no engine socket at {ep}; {name} tasks fail until one answers there");
+            log::debug!("{name} driver: no engine socket at {ep}; {name} tasks wait until one answers there");
             return;
         }
-        let engine = Engine { endpoint: ep.clone(), timeout: AT_START };
-        match docker::fingerprint(&engine, name) {
-            Ok(attrs) => {
-                log::info!("{name} driver: engine {} at {ep}", attrs.last().map_or("", |a| a.1.as_str()));
-                self.cfg.node.attrs.extend(attrs);
-            }
+        let labels = vec![(docker::LABEL_HOME.to_string(), self.cfg.state_dir.display().to_string())];
+        let asked = match self.docker(which) {
+            Ok(d) => d.survey((NO_TASK, 0), name.to_string(), labels, AT_START),
             Err(e) => {
-                log::info!("{name} driver: no container engine answers ({e}); {name} tasks fail until one does");
-                return;
-            }
-        }
-        let home = self.cfg.state_dir.display().to_string();
-        let listed = match engine.list(&[(docker::LABEL_HOME, &home)]) {
-            Ok(l) => l,
-            Err(e) => {
-                log::warn!("{name} driver: {e}; containers of a previous supd are not adopted");
-                return;
+                log::warn!("{name} driver: {e}");
+                false
             }
         };
-        for c in listed {
-            let l = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
-            let Ok(index) = l(docker::LABEL_INDEX).parse::<u32>() else { continue };
-            let state = engine.inspect(&c.id).ok();
-            let pid = state.as_ref().filter(|s| s.running).map(|s| s.pid);
-            // One whose end time does not read still ended (the oldest).
-            let ended = state
-                .filter(|s| !s.running && !s.finished_at.is_empty())
-                .map(|s| crate::timefmt::parse_rfc3339(&s.finished_at).unwrap_or(std::time::UNIX_EPOCH));
-            let slot = (which, l(docker::LABEL_JOB), l(docker::LABEL_GROUP), index, l(docker::LABEL_TASK));
-            self.pending.containers.found.entry(slot).or_default().push((c.id, pid, ended));
+        self.pending.containers.surveying[at(which)] = asked;
+    }
+
+    /// Waits (at most `within`) for the engines' surveys: at start, when a
+    /// job's placement may need their attributes.
+    pub(super) fn await_surveys(&mut self, within: Duration) {
+        let until = std::time::Instant::now() + within;
+        for engine in ENGINES {
+            while self.pending.containers.surveying[at(engine)] {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                let Some((d, _)) = self.pending.containers.drivers[at(engine)].as_mut() else { break };
+                let reports = d.take_within(left);
+                if reports.is_empty() {
+                    break;
+                }
+                for ((key, generation), report) in reports {
+                    self.on_container_report(engine, key, generation, report);
+                }
+            }
+        }
+    }
+
+    /// An engine's survey answered: its attributes and what a previous
+    /// supd left. Once the jobs are in, claims are made, leftovers
+    /// removed and held starts made.
+    fn surveyed(&mut self, which: Driver, survey: Result<docker::Survey, String>) {
+        let name = which.as_str();
+        self.pending.containers.surveying[at(which)] = false;
+        match survey {
+            Ok(survey) => {
+                let version = survey.attrs.last().map_or("", |a| a.1.as_str());
+                log::info!("{name} driver: engine {version}");
+                self.cfg.node.attrs.extend(survey.attrs);
+                for c in survey.containers {
+                    let l = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
+                    let Ok(index) = l(docker::LABEL_INDEX).parse::<u32>() else { continue };
+                    let slot = (which, l(docker::LABEL_JOB), l(docker::LABEL_GROUP), index, l(docker::LABEL_TASK));
+                    self.pending.containers.found.entry(slot).or_default().push((c.id, c.pid, c.ended));
+                }
+            }
+            Err(e) => {
+                // Tasks that may have a container there wait for the
+                // engine (asked again); the others start and wait for it
+                // as any start does.
+                let claims = self.jobs.runs.values().flat_map(|r| &r.instances).flat_map(|i| &i.tasks);
+                if claims.filter(|t| t.spec.driver == which).any(|t| t.claim.is_some()) {
+                    log::warn!(
+                        "{name} driver: no container engine answers ({e}); its tasks wait, and it is asked again"
+                    );
+                    self.pending.containers.surveying[at(which)] = true;
+                    self.io.timers.arm(std::time::Instant::now() + RESURVEY, super::Timer::Survey { engine: which });
+                    return;
+                }
+                log::info!("{name} driver: no container engine answers ({e}); {name} tasks wait until one does");
+            }
+        }
+        if self.pending.containers.settled {
+            self.claim_surveyed(which);
+            self.remove_unclaimed_containers();
+            self.unpark(which);
+        }
+    }
+
+    /// Tasks made while their engine's survey was awaited take what a
+    /// previous supd left of them now: a container to adopt.
+    fn claim_surveyed(&mut self, which: Driver) {
+        let (mut adopted, mut ended) = (Vec::new(), Vec::new());
+        let containers = &mut self.pending.containers;
+        for (&serial, run) in self.jobs.runs.iter_mut() {
+            for (inst, i) in run.instances.iter_mut().enumerate() {
+                let group = &run.job.groups[i.group].name;
+                for (task, t) in i.tasks.iter_mut().enumerate() {
+                    if t.spec.driver != which {
+                        continue;
+                    }
+                    let Some(ended_after) = t.claim.take() else { continue };
+                    if t.pid.is_some() || t.container.is_some() || t.state == super::task::State::Dead {
+                        continue;
+                    }
+                    match containers.claim(which, (&run.job.id, group, i.index, &t.spec.name), ended_after) {
+                        Some((id, pid)) => {
+                            Supervisor::adopt_container(t, id, pid);
+                            adopted.push(TaskKey { run: serial, inst, task });
+                        }
+                        // A run the previous supd saw going left nothing:
+                        // its next start is a restart, within the budget.
+                        None if ended_after.is_some() => {
+                            super::persist::count_interrupted_run(t);
+                            ended.push((serial, inst));
+                        }
+                        None => {}
+                    }
+                }
+            }
+        }
+        for key in adopted {
+            self.follow_adopted(key);
+        }
+        // One out of its budget ended there: its siblings learn it.
+        for (serial, inst) in ended {
+            self.advance(serial, inst);
+        }
+    }
+
+    /// Holds a container task's start until its engine's survey answers.
+    pub(super) fn park(&mut self, key: TaskKey) {
+        let Some(t) = self.jobs.task(key) else { return };
+        let held = (key, t.generation);
+        if !self.pending.containers.parked.contains(&held) {
+            self.pending.containers.parked.push(held);
+        }
+    }
+
+    /// The starts held for `which`'s survey are made now.
+    fn unpark(&mut self, which: Driver) {
+        let parked = std::mem::take(&mut self.pending.containers.parked);
+        let now = std::time::Instant::now();
+        for (key, generation) in parked {
+            let Some(t) = self.jobs.task(key) else { continue };
+            if t.spec.driver != which {
+                self.pending.containers.parked.push((key, generation));
+            } else if t.generation == generation
+                && t.pid.is_none()
+                && t.container.is_none()
+                && t.state != super::task::State::Dead
+            {
+                self.io.timers.arm(now, super::Timer::Start { task: key, generation });
+            }
         }
     }
 
@@ -202,7 +333,7 @@ impl Supervisor {
         if left.is_empty() {
             return;
         }
-        let key = TaskKey { run: 0, inst: 0, task: 0 };
+        let key = NO_TASK;
         for ((engine, job, group, index, task), id) in left {
             log::warn!(
                 "{job}.{group}[{index}]/{task}: removing container {}, left by the previous supd",
@@ -367,6 +498,10 @@ impl Supervisor {
     }
 
     fn on_container_report(&mut self, engine: Driver, key: TaskKey, generation: u64, report: Report) {
+        let report = match report {
+            Report::Surveyed(survey) => return self.surveyed(engine, survey),
+            other => other,
+        };
         let label = self.label(key);
         let current =
             self.jobs.task(key).and_then(|t| t.container.as_ref()).is_some_and(|c| c.generation == generation);
@@ -437,8 +572,13 @@ impl Supervisor {
                     t.push_event("Engine Unreachable", message);
                 }
             }
+            Report::Surveyed(_) => {}
             Report::EngineBack { id } => {
-                let message = format!("the {} engine answers again: container {} still runs", engine.as_str(), docker::short(&id));
+                let message = format!(
+                    "the {} engine answers again: container {} still runs",
+                    engine.as_str(),
+                    docker::short(&id)
+                );
                 log::info!("{label}: {message}");
                 if let Some(t) = self.jobs.task_mut(key) {
                     t.push_event("Engine Reachable", message);

@@ -36,6 +36,8 @@ impl Supervisor {
                         self.send_kill(key);
                     }
                 }
+                Timer::Survey { engine } => self.survey_engine(engine),
+                Timer::Wake => {}
                 Timer::Reap => {
                     let reaped = self.children.reap_again();
                     self.on_reaped(reaped);

@@ -231,6 +231,8 @@ impl Supervisor {
             Some(attrs) => Some(crate::drivers::java::Probe::Done(attrs)),
             None => process::isolate::missing().is_none().then(|| self.cfg.java.probe()),
         };
+        // The container engines answer on threads of their own meanwhile.
+        self.survey_engines();
         // After a re-exec, the job files as the earlier image ran them.
         let files = match self.pending.resumed.as_mut().and_then(|r| r.files.take()) {
             Some(files) => Ok(files),
@@ -245,7 +247,17 @@ impl Supervisor {
         if needs_java && let Some(j) = java.take() {
             self.cfg.node.attrs.extend(j.attrs());
         }
-        self.find_containers();
+        // A job that places by an engine's attributes waits for them (each
+        // survey's requests have 5 s); other container tasks wait for
+        // their engine's answer as they start, and host tasks not at all.
+        let needs_engines = [b"driver.docker".as_slice(), b"driver.podman"].into_iter().any(|word| {
+            files.as_ref().is_ok_and(|f| {
+                f.iter().any(|(_, p)| p.jobs.iter().any(|j| j.source.as_bytes().windows(word.len()).any(|w| w == word)))
+            }) || crate::state::may_mention(&self.cfg.state_dir, word)
+        });
+        if needs_engines {
+            self.await_surveys(Duration::from_secs(6));
+        }
         self.boot_if_fresh();
         self.restore();
         let plan = self.plan_files(files);
@@ -268,6 +280,9 @@ impl Supervisor {
         }
         self.kill_unclaimed();
         self.resumed();
+        // Engines that answered already: what no task claimed goes; the
+        // others' answers are carried into the tasks as they come.
+        self.pending.containers.settled = true;
         self.remove_unclaimed_containers();
         log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
         self.reports.notify.ready(&self.jobs.status_line());
@@ -440,13 +455,37 @@ impl Supervisor {
         self.phase != Phase::Running
     }
 
-    fn everything_stopped(&self) -> bool {
-        // Containers being removed are waited for, unless in a hurry.
-        self.children.is_empty()
-            && self.jobs.nothing_live()
-            && (self.pending.containers.busy() == 0 || self.phase == Phase::Hurrying)
+    fn everything_stopped(&mut self) -> bool {
+        if !(self.children.is_empty() && self.jobs.nothing_live()) {
+            return false;
+        }
+        // Containers being removed are waited for, unless in a hurry, and
+        // at most DRIVER_GRACE: a start or a removal that an engine does
+        // not answer is not waited for (what it leaves, the next supd's
+        // survey removes).
+        let busy = self.pending.containers.busy();
+        if busy == 0 || self.phase == Phase::Hurrying {
+            return true;
+        }
+        let now = Instant::now();
+        match self.pending.containers.grace {
+            Some(until) if now >= until => {
+                log::warn!("{busy} container driver request(s) still unanswered; not waiting for them");
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.pending.containers.grace = Some(now + DRIVER_GRACE);
+                self.io.timers.arm(now + DRIVER_GRACE, Timer::Wake);
+                false
+            }
+        }
     }
 }
+
+/// How long a stopping supd waits for container driver requests once
+/// every task has stopped.
+const DRIVER_GRACE: Duration = Duration::from_secs(3);
 
 /// Whether a job's text may need the JVM's attributes: a `java` task, or a
 /// constraint on `driver.java`.

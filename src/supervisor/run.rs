@@ -265,12 +265,18 @@ impl Supervisor {
                 // One that ended meanwhile, if the previous supd saw its
                 // run going: its exit code is the run's (not one of an
                 // earlier run, which ended before the newest restart).
-                let adopted = saved.as_ref().filter(|s| !s.dead && t.driver.is_container()).and_then(|s| {
-                    let going = s.pid.is_some() || s.starting;
-                    let newest_restart = s.restart_slots().map(|(ms, _)| ms).max().unwrap_or(0);
-                    let after = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(newest_restart));
-                    let ended_after = after.filter(|_| going);
-                    self.pending.containers.claim(t.driver, (&job.id, &group.name, index, &t.name), ended_after)
+                let left = saved.as_ref().filter(|s| !s.dead && t.driver.is_container());
+                // Its engine has not said yet what it runs: the claim waits
+                // for its answer (`claim_surveyed`), and so does its start.
+                if let Some(s) = left
+                    && self.pending.containers.surveying(t.driver)
+                {
+                    run.claim = Some(ended_after(s));
+                    run.push_event("Received", "Task received by client".into());
+                    return run;
+                }
+                let adopted = left.and_then(|s| {
+                    self.pending.containers.claim(t.driver, (&job.id, &group.name, index, &t.name), ended_after(s))
                 });
                 if let Some((id, pid)) = adopted {
                     run.push_event("Received", "Task received by client".into());
@@ -559,6 +565,11 @@ impl Supervisor {
         }
         if self.pending.spawner.as_ref().is_some_and(|s| s.busy_with(key)) {
             return;
+        }
+        // A container task waits for its engine's answer at start: a
+        // container a previous supd left may be its run.
+        if self.pending.containers.surveying(t.spec.driver) {
+            return self.park(key);
         }
         // Its directory, artifacts and templates first (setup.rs); a
         // download in flight calls back here once it is in.
@@ -1003,6 +1014,15 @@ impl Supervisor {
             None => "a task of a removed job".into(),
         }
     }
+}
+
+/// The time after which a container that ended is a saved task's run (its
+/// newest restart), if the previous supd saw that run going.
+fn ended_after(s: &crate::state::TaskSaved) -> Option<SystemTime> {
+    let going = s.pid.is_some() || s.starting;
+    let newest_restart = s.restart_slots().map(|(ms, _)| ms).max().unwrap_or(0);
+    let after = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(newest_restart));
+    after.filter(|_| going)
 }
 
 /// Records that a task is being stopped for good, in Nomad's words

@@ -184,6 +184,11 @@ pub struct TaskRun {
     /// for this one to take over, until it is (right after the task is
     /// made).
     pub take_over: Option<TakeOver>,
+    /// A container task made while its engine's survey was awaited, whose
+    /// previous supd saw it not dead: the container it may have left is
+    /// claimed once the survey answers (with the time after which an
+    /// ended one is its run's).
+    pub claim: Option<Option<std::time::SystemTime>>,
 }
 
 /// A task's run that this supd takes over instead of starting one.
@@ -274,6 +279,7 @@ impl TaskRun {
             setup: Setup::default(),
             container: None,
             take_over: None,
+            claim: None,
         }
     }
 

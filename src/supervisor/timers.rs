@@ -65,6 +65,12 @@ pub enum Timer {
     MaxRun { run: u64, inst: usize, since: Instant },
     /// A periodic job's next launch, if its generation still matches.
     Launch { run: u64, generation: u64 },
+    /// Nothing is due but a look at what the loop waits for (a wait with
+    /// a deadline, such as a stopping supd's for driver requests).
+    Wake,
+    /// Ask a container engine again what it holds (its survey at start
+    /// found it not answering).
+    Survey { engine: crate::jobspec::model::Driver },
     /// Large answers have stopped for a while: give back the heap they
     /// grew and the code that made them, if no answer came since (`seq`).
     Release { seq: u64 },

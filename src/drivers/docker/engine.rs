@@ -31,7 +31,23 @@ impl EngineError {
         } else {
             format!("{what}: the container engine at {ep}: {e}")
         };
-        EngineError { message, recoverable: true, not_found: false, unreachable: true }
+        // An engine that is not there, went away or does not answer in
+        // time is an outage; one that answers what supd cannot read (too
+        // large, garbage) or refuses supd's access is not.
+        use std::io::ErrorKind as K;
+        let unreachable = matches!(
+            e.kind(),
+            K::NotFound
+                | K::ConnectionRefused
+                | K::ConnectionReset
+                | K::ConnectionAborted
+                | K::NotConnected
+                | K::BrokenPipe
+                | K::UnexpectedEof
+                | K::TimedOut
+                | K::WouldBlock
+        );
+        EngineError { message, recoverable: true, not_found: false, unreachable }
     }
 
     fn answer(what: &str, r: &http::Response) -> EngineError {
@@ -135,7 +151,10 @@ impl Engine {
         let mut last_error = None;
         let mut text = String::new();
         for line in BufReader::new(body).lines() {
-            let line = line.map_err(|e| EngineError::io(&self.endpoint, &what, e))?;
+            // A pull past its image_pull_timeout is the pull's failure,
+            // not an outage of the engine, which answered.
+            let line =
+                line.map_err(|e| EngineError { unreachable: false, ..EngineError::io(&self.endpoint, &what, e) })?;
             if let Ok(v) = serde_json::from_str::<Value>(&line) {
                 if let Some(e) = v.get("error").and_then(Value::as_str) {
                     last_error = Some(e.to_string());
@@ -148,7 +167,12 @@ impl Engine {
         if let Some(e) = last_error.or_else(|| (!(200..300).contains(&status)).then_some(text)) {
             // Nomad: "image ... not found" will not appear by waiting.
             let recoverable = !(e.contains("not found") || e.contains("manifest unknown"));
-            return Err(EngineError { message: format!("{what}: {e}"), recoverable, not_found: false, unreachable: false });
+            return Err(EngineError {
+                message: format!("{what}: {e}"),
+                recoverable,
+                not_found: false,
+                unreachable: false,
+            });
         }
         Ok(())
     }

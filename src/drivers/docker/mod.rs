@@ -12,7 +12,7 @@ pub mod worker;
 pub use engine::{Engine, EngineError};
 pub use http::Endpoint;
 pub use spec::Settings;
-pub use worker::{Docker, Report, StartRequest, short};
+pub use worker::{Docker, Report, StartRequest, Survey, short};
 
 /// The labels supd puts on its containers; `HOME` names the supd (its
 /// state directory), so that supds sharing an engine leave each other's

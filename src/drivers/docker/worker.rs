@@ -42,6 +42,49 @@ pub enum Report {
     EngineLost { id: String, error: String },
     /// The engine answers again, and the container still runs.
     EngineBack { id: String },
+    /// What the engine answered at supd's start ([`Docker::survey`]), or
+    /// why it did not.
+    Surveyed(Result<Survey, String>),
+}
+
+/// What an engine holds at supd's start: its node attributes and the
+/// containers that carry the asked labels (a previous supd's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Survey {
+    pub attrs: Vec<(String, String)>,
+    pub containers: Vec<Surveyed>,
+}
+
+/// A container a previous supd left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Surveyed {
+    pub id: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// Its first process, if it runs.
+    pub pid: Option<i32>,
+    /// When it ended, if it ran and ended (one whose end time does not
+    /// read counts as the oldest).
+    pub ended: Option<std::time::SystemTime>,
+}
+
+/// Asks the engine, within `timeout` per request, for its version and
+/// the containers carrying `labels`, with the state of each.
+pub fn survey(engine: &Engine, name: &str, labels: &[(String, String)]) -> Result<Survey, String> {
+    let attrs = super::fingerprint(engine, name).map_err(|e| e.message)?;
+    let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let listed = engine.list(&labels).map_err(|e| e.message)?;
+    let containers = listed
+        .into_iter()
+        .map(|c| {
+            let state = engine.inspect(&c.id).ok();
+            let pid = state.as_ref().filter(|s| s.running).map(|s| s.pid);
+            let ended = state
+                .filter(|s| !s.running && !s.finished_at.is_empty())
+                .map(|s| crate::timefmt::parse_rfc3339(&s.finished_at).unwrap_or(std::time::UNIX_EPOCH));
+            Surveyed { id: c.id, labels: c.labels, pid, ended }
+        })
+        .collect();
+    Ok(Survey { attrs, containers })
 }
 
 /// What starting a container takes.
@@ -100,6 +143,32 @@ impl<K: Send + Clone + 'static> Docker<K> {
     /// What the loop registers for reading.
     pub fn source(&mut self) -> &mut mio::net::UnixStream {
         &mut self.woken
+    }
+
+    /// The reports that come in within `within` (at least one, unless
+    /// none came in time).
+    pub fn take_within(&mut self, within: Duration) -> Vec<(K, Report)> {
+        match self.rx.recv_timeout(within) {
+            Ok(first) => std::iter::once(first).chain(self.take()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Asks the engine, on a thread of its own, what it is and which
+    /// containers carrying `labels` it holds ([`survey`], each request
+    /// within `timeout`): reported as [`Report::Surveyed`]. Not counted
+    /// as work in flight: a stopping supd does not wait for it.
+    pub fn survey(&self, key: K, name: String, labels: Vec<(String, String)>, timeout: Duration) -> bool {
+        let (tx, wake) = (self.tx.clone(), self.wake.clone());
+        let engine = Engine { endpoint: self.engine.endpoint.clone(), timeout };
+        let spawned = std::thread::Builder::new().name("supd-survey".into()).stack_size(STACK).spawn(move || {
+            let _ = tx.send((key, Report::Surveyed(survey(&engine, &name, &labels))));
+            let _ = (&*wake).write(&[1]);
+        });
+        if let Err(e) = &spawned {
+            log::error!("cannot start a container driver thread: {e}");
+        }
+        spawned.is_ok()
     }
 
     /// Every report that has come in.
@@ -463,7 +532,9 @@ fn follow(
         let error = match engine.wait(id).and_then(|_| engine.inspect(id)) {
             Ok(s) => return exited(id, &s),
             Err(e) if e.unreachable => e.message,
-            Err(e) => return Report::Exited { id: id.to_string(), code: -1, oom_killed: false, error: Some(e.message) },
+            Err(e) => {
+                return Report::Exited { id: id.to_string(), code: -1, oom_killed: false, error: Some(e.message) };
+            }
         };
         if !lost {
             lost = true;
