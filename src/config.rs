@@ -194,6 +194,8 @@ pub struct File {
     pub handoff: Option<toml::Spanned<Handoff>>,
     /// What one `artifact` download may take.
     pub artifact: Option<ArtifactSection>,
+    /// How large what supd makes from a job's content may be.
+    pub limits: Option<LimitsSection>,
     /// `[driver.docker]`, `[driver.podman]`: the container engines and what
     /// their tasks may do; `[driver.exec]`: what isolated tasks are made of.
     #[serde(default)]
@@ -215,6 +217,15 @@ pub struct ArtifactSection {
     /// Directories of this host whose files `file://` (or absolute path)
     /// artifacts may copy. Default: none, as Nomad sandboxes its fetcher.
     pub file_roots: Option<toml::Spanned<Vec<String>>>,
+}
+
+/// `[limits]`: how large what supd makes from a job's content may be.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsSection {
+    /// Bytes one template's rendered output may have. Default: 16777216
+    /// (16 MiB).
+    pub template_bytes: Option<toml::Spanned<u64>>,
 }
 
 /// `[driver.*]` sections.
@@ -526,6 +537,7 @@ impl File {
             crate::jobspec::model::TaskOutput::parse(t.get_ref()).map_err(|e| at(Some(t.span()), e))?;
         }
         file.artifact_limits().map_err(|(span, message)| at(span, message))?;
+        file.template_bytes().map_err(|(span, message)| at(span, message))?;
         file.metrics_addr().map_err(|(span, message)| at(span, message))?;
         Ok(file)
     }
@@ -573,6 +585,20 @@ impl File {
             };
         }
         Ok(out)
+    }
+
+    /// `template_bytes` under `[limits]`, or its default, or the problem
+    /// and where it is.
+    pub fn template_bytes(&self) -> Result<u64, (Option<std::ops::Range<usize>>, String)> {
+        let default = crate::taskdir::render::MAX_FILE;
+        let Some(b) = self.limits.as_ref().and_then(|l| l.template_bytes.as_ref()) else { return Ok(default) };
+        match *b.get_ref() {
+            0 => Err((
+                Some(b.span()),
+                format!("[limits] template_bytes must be more than 0, e.g. {default} (16 MiB, the default)"),
+            )),
+            v => Ok(v),
+        }
     }
 
     /// Where the metrics endpoint listens (`metrics_listen`), or the
@@ -850,6 +876,25 @@ rack = "r12"
     }
 
     #[test]
+    fn the_limits_section() {
+        let f = File::parse("[limits]\ntemplate_bytes = 1048576\n").unwrap();
+        assert_eq!(f.template_bytes().unwrap(), 1 << 20);
+        // Absent, or a section without the key: the render's own limit.
+        assert_eq!(File::default().template_bytes().unwrap(), crate::taskdir::render::MAX_FILE);
+        assert_eq!(File::parse("[limits]\n").unwrap().template_bytes().unwrap(), 16 << 20);
+        let cases = [
+            ("[limits]\ntemplate_bytes = 0\n", "2:18: [limits] template_bytes must be more than 0, e.g. 16777216"),
+            ("[limits]\ntemplate_bytes = \"16 MiB\"\n", "2:18: invalid type"),
+            ("[limits]\ntemplate_bytes = -1\n", "2:18: invalid value"),
+            ("[limits]\ntemplate_byte = 1\n", "2:1: unknown field `template_byte`"),
+        ];
+        for (text, want) in cases {
+            let e = File::parse(text).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{text:?}: {e}");
+        }
+    }
+
+    #[test]
     fn peers_and_handoff() {
         let f = File::parse(
             r#"
@@ -1008,5 +1053,7 @@ mod example {
         let limits = all.artifact_limits().expect("the example's limits");
         assert_eq!(limits.max_download, 1024 << 20);
         assert_eq!(limits.timeout, std::time::Duration::from_secs(30 * 60));
+        assert!(all.limits.as_ref().expect("[limits]").template_bytes.is_some());
+        assert_eq!(all.template_bytes().expect("the example's template_bytes"), crate::taskdir::render::MAX_FILE);
     }
 }

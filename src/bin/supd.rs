@@ -268,6 +268,13 @@ fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let template_bytes = match file.template_bytes() {
+        Ok(b) => b,
+        Err((_, e)) => {
+            log::error!("{e}");
+            return ExitCode::from(1);
+        }
+    };
     let docker = file.driver.docker.settings();
     let podman = file.driver.podman.settings();
     let exec = file.driver.exec.settings();
@@ -288,6 +295,7 @@ fn run() -> ExitCode {
         state_dir,
         data_dir,
         artifact_limits,
+        template_bytes,
         node,
         init,
         exit_when_done,

@@ -29,6 +29,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// What one artifact download may take.
     pub artifact_limits: crate::taskdir::Limits,
+    /// The most bytes one template's rendered output may have
+    /// (`template_bytes` under `[limits]`).
+    pub template_bytes: u64,
     pub node: Node,
     /// Init duties: after the tasks, stop and reap every process left.
     pub init: bool,

@@ -226,6 +226,7 @@ impl Supervisor {
             services: &services,
             datacenter: &node.datacenter,
             variables: &variables,
+            max_output: self.cfg.template_bytes,
         };
         let mut added = Vec::new();
         let mut watch = Vec::new();
@@ -383,6 +384,7 @@ impl Supervisor {
             services: &services,
             datacenter: &node.datacenter,
             variables: &variables,
+            max_output: self.cfg.template_bytes,
         };
         let owner = owner_of(crate::drivers::exec::user_of(&t.spec));
         let generation = t.generation;

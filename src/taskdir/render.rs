@@ -19,8 +19,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-/// Templates and the files they read may be this large.
+/// Templates and the files they read may be this large; a template's
+/// rendered output too, unless supd.toml says otherwise (`template_bytes`
+/// under `[limits]`: [`RenderInput::max_output`]).
 pub const MAX_FILE: u64 = 16 << 20;
+
+/// The key of supd.toml that sets [`RenderInput::max_output`], as the
+/// error of a render over it names it.
+pub const OUTPUT_KEY: &str = "limits.template_bytes";
 
 /// A service registered by supd on this host, as `nomadService` returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,6 +53,10 @@ pub struct RenderInput<'a> {
     /// The Nomad Variables the task may read, by path: what `nomadVar`
     /// returns.
     pub variables: &'a BTreeMap<String, BTreeMap<String, String>>,
+    /// The most bytes the rendered output may have (`template_bytes` under
+    /// `[limits]` in supd.toml; [`MAX_FILE`] by default): rendering stops
+    /// at the first write beyond it.
+    pub max_output: u64,
 }
 
 /// What the functions of one render see.
@@ -247,14 +257,14 @@ fn execute(text: &str, what: &str, t: &Template, input: &RenderInput) -> Result<
             let p = gotemplate::syntax(e);
             RenderError::Syntax { what: what.to_string(), line: p.line, column: p.column, message: p.message }
         })?;
-    let mut out = Capped { text: String::new(), over: false };
+    let mut out = Capped { text: String::new(), limit: input.max_output, over: false };
     let done = tmpl.execute_fmt(&mut out, &gotmpl::Value::Nil);
     if out.over {
         return Err(RenderError::Exec {
             what: what.to_string(),
             message: format!(
-                "the rendered output is over {} MiB, the limit of a template's output — render less, or fetch large files as an artifact",
-                MAX_FILE >> 20
+                "the rendered output is over {} ({OUTPUT_KEY} in supd.toml), the limit of a template's output — render less, or fetch large files as an artifact",
+                size_text(input.max_output)
             ),
         });
     }
@@ -282,16 +292,30 @@ fn scrub(message: &str, variables: &BTreeMap<String, BTreeMap<String, String>>) 
     out
 }
 
-/// A template's output, cut off past [`MAX_FILE`]: rendering stops at the
-/// first write beyond it, before the text grows further.
+/// A size as a message says it: in MiB or KiB when it is a whole number
+/// of them, else in bytes.
+pub fn size_text(bytes: u64) -> String {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
+        format!("{} MiB", bytes >> 20)
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
+        format!("{} KiB", bytes >> 10)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
+
+/// A template's output, cut off past `limit` ([`RenderInput::max_output`]):
+/// rendering stops at the first write beyond it, before the text grows
+/// further.
 struct Capped {
     text: String,
+    limit: u64,
     over: bool,
 }
 
 impl fmt::Write for Capped {
     fn write_str(&mut self, s: &str) -> fmt::Result {
-        if (self.text.len() + s.len()) as u64 > MAX_FILE {
+        if (self.text.len() as u64).saturating_add(s.len() as u64) > self.limit {
             self.over = true;
             return Err(fmt::Error);
         }

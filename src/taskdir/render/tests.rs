@@ -90,6 +90,7 @@ impl World {
             services: &self.services,
             datacenter: "dc1",
             variables: &self.variables,
+            max_output: MAX_FILE,
         }
     }
 
@@ -379,8 +380,31 @@ fn output_past_the_limit_is_an_error_naming_it() {
     let bomb =
         format!("{{{{ range $i, $_ := (split \",\" \"{}\") }}}}{}{{{{ end }}}}", ",".repeat(999_999), "x".repeat(64));
     let text = w.text(&bomb);
-    assert!(text.starts_with("ERROR") && text.contains("over 16 MiB"), "{}", &text[..text.len().min(200)]);
+    assert!(
+        text.starts_with("ERROR") && text.contains("over 16 MiB (limits.template_bytes in supd.toml)"),
+        "{}",
+        &text[..text.len().min(200)]
+    );
     assert_eq!(w.text("{{ range $i, $_ := (split \",\" \",,\") }}ab{{ end }}"), "ababab");
+}
+
+/// supd.toml's `template_bytes` moves the limit: output up to it renders,
+/// one byte more is an error that names the limit and the key.
+#[test]
+fn the_output_limit_is_the_configured_one() {
+    let w = world();
+    let vars = |_: &str| -> Option<String> { None };
+    let input = RenderInput { max_output: 6, ..w.input(&vars) };
+    let t = template("{{ range $i, $_ := (split \",\" \",,\") }}ab{{ end }}", "local/out");
+    assert_eq!(render(&t, &input).unwrap().text, "ababab");
+    let input = RenderInput { max_output: 5, ..w.input(&vars) };
+    let e = render(&t, &input).unwrap_err().to_string();
+    assert!(e.contains("over 5 bytes (limits.template_bytes in supd.toml)"), "{e}");
+    let input = RenderInput { max_output: 2 << 10, ..w.input(&vars) };
+    let big = template(&"x".repeat(3 << 10), "local/out");
+    let e = render(&big, &input).unwrap_err().to_string();
+    assert!(e.contains("over 2 KiB (limits.template_bytes"), "{e}");
+    assert_eq!((size_text(MAX_FILE), size_text(1000)), ("16 MiB".to_string(), "1000 bytes".to_string()));
 }
 
 /// `nomadVar` reads the variables the task may read; a path it may not
