@@ -10,8 +10,10 @@ use std::path::PathBuf;
 /// `file()` reads at most this many bytes.
 pub const MAX_FILE: usize = 1 << 20;
 
-/// `bcrypt()` may be called this many times in one file: each call costs
-/// tens of milliseconds on purpose, and a file is read on supd's loop.
+/// `bcrypt()` may do this much work in one file, counted in hashes at cost
+/// 10 (one at cost 11 counts 2, at 12 counts 4, below 10 counts 1): each
+/// takes tens of milliseconds on purpose, and a file is read on supd's
+/// loop, so a file holds the loop up at most about a second with it.
 pub const MAX_BCRYPT_CALLS: u32 = 16;
 
 thread_local! {
@@ -1213,15 +1215,6 @@ mod imp {
     /// A bcrypt hash (`$2a$`, as Go's), cost 10 unless given; a cost below
     /// 4 is 10, as in Go.
     pub fn bcrypt(a: Vec<Value>) -> R {
-        let calls = BCRYPTS.with(|c| {
-            c.set(c.get() + 1);
-            c.get()
-        });
-        if calls > MAX_BCRYPT_CALLS {
-            return Err(format!(
-                "called more than {MAX_BCRYPT_CALLS} times in one file — each call takes tens of milliseconds on purpose"
-            ));
-        }
         let password = s(&a[0])?;
         let cost = match a.get(1) {
             Some(c) => whole(c)?,
@@ -1230,6 +1223,16 @@ mod imp {
         let cost = if cost < 4 { 10 } else { cost };
         if cost > MAX_BCRYPT_COST {
             return Err(format!("the cost {cost} is too high; at most {MAX_BCRYPT_COST} here"));
+        }
+        let work = 1u32 << (cost.clamp(10, MAX_BCRYPT_COST) - 10);
+        let done = BCRYPTS.with(|c| {
+            c.set(c.get() + work);
+            c.get()
+        });
+        if done > MAX_BCRYPT_CALLS {
+            return Err(format!(
+                "called for more than {MAX_BCRYPT_CALLS} hashes at cost 10 in one file (one at cost 11 counts 2, at 12 counts 4) — each takes tens of milliseconds on purpose"
+            ));
         }
         ::bcrypt::non_truncating_hash_with_result(password.as_bytes(), cost as u32)
             .map(|h| Value::String(h.format_for_version(::bcrypt::Version::TwoA)))
@@ -1994,7 +1997,15 @@ mod more_tests {
         for _ in 0..MAX_BCRYPT_CALLS {
             ok("bcrypt", vec![st("x"), Value::from(4)]);
         }
-        assert!(fails("bcrypt", vec![st("x"), Value::from(4)]).contains("called more than 16 times"));
+        assert!(fails("bcrypt", vec![st("x"), Value::from(4)]).contains("more than 16 hashes at cost 10"));
+        // A costlier hash counts more (refused before it is made): one at
+        // cost 12 counts 4, at 11 counts 2, a cheaper one 1.
+        for (done, cost) in [(13, 12), (15, 11)] {
+            BCRYPTS.with(|c| c.set(done));
+            assert!(fails("bcrypt", vec![st("x"), Value::from(cost)]).contains("more than 16 hashes"), "{cost}");
+        }
+        BCRYPTS.with(|c| c.set(15));
+        ok("bcrypt", vec![st("x"), Value::from(4)]);
         set_base(None);
         ok("bcrypt", vec![st("x"), Value::from(4)]);
         let Value::String(u) = ok("uuidv4", vec![]) else { panic!() };
