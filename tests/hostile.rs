@@ -599,6 +599,60 @@ fn a_trickling_engine_holds_up_neither_the_start_nor_the_loop() {
     assert!(took < Duration::from_secs(5), "supd stopped {took:?} after SIGTERM\n{}", s.log());
 }
 
+/// A large template (14 MB of output, under the 16 MiB cap) is rendered
+/// and written off the loop before each start: the task sees the whole
+/// file at every start, `status` keeps answering, the other job runs.
+#[test]
+fn a_large_template_is_written_off_the_loop_and_whole_before_each_start() {
+    let s = Supd::new();
+    // 300 × 300 lines of 160 bytes.
+    let commas = ",".repeat(299);
+    let line = "0123456789".repeat(16);
+    s.write_job(
+        "slow.hcl",
+        &format!(
+            r#"job "slow" {{
+  group "g" {{
+    restart {{
+      attempts = 2
+      interval = "10m"
+      delay    = "0s"
+      mode     = "fail"
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      template {{
+        data        = "{{{{ range split \",\" \"{commas}\" }}}}{{{{ range split \",\" \"{commas}\" }}}}{line}\n{{{{ end }}}}{{{{ end }}}}"
+        destination = "local/big.txt"
+      }}
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "wc -c < local/big.txt >> @DIR@/sizes; sleep 1; exit 1"]
+      }}
+    }}
+  }}
+}}"#
+        ),
+    );
+    s.write_job("other.hcl", &job_hcl("other", "g", "t"));
+    let s = s.start();
+    let mut worst = Duration::ZERO;
+    let began = std::time::Instant::now();
+    while began.elapsed() < Duration::from_secs(60) {
+        let asked = std::time::Instant::now();
+        let st = s.status();
+        worst = worst.max(asked.elapsed());
+        if task(&st, "slow/g/0/t").is_some_and(|t| t["state"] == "dead") {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sizes = lines(&s.path("sizes"));
+    assert_eq!(sizes, vec!["14490000"; 3], "every start saw the whole file\n{}", s.log());
+    assert!(worst < Duration::from_millis(500), "status took up to {worst:?} while templates rendered");
+    s.wait_running("other/g/0/t");
+}
+
 // --- 7. job files that would take all memory -----------------------------------
 
 /// Expressions that would make billions of values or gigabytes of text,

@@ -38,6 +38,7 @@ impl Supervisor {
                 }
                 Timer::Survey { engine } => self.survey_engine(engine),
                 Timer::Wake => {}
+                Timer::RenderTimeout { task, generation } => self.render_timed_out(task, generation),
                 Timer::Reap => {
                     let reaped = self.children.reap_again();
                     self.on_reaped(reaped);

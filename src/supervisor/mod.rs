@@ -28,6 +28,7 @@ mod persist;
 pub mod reexec;
 mod reload;
 mod remote;
+mod rendering;
 mod resources;
 mod rng;
 mod run;
@@ -334,6 +335,7 @@ impl Supervisor {
                     LISTENER => s.server.accept(s.io.poll.registry(), &mut s.io.watches.tokens),
                     WOKEN => {
                         s.on_fetched();
+                        s.on_rendered();
                         s.on_parsed();
                         s.on_warmed();
                     }

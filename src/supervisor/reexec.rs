@@ -351,6 +351,9 @@ impl Supervisor {
         if self.pending.parses.busy() {
             return Some("a large job file is being parsed; try again in a moment".into());
         }
+        if self.pending.setup.renders.busy() > 0 {
+            return Some("a task's templates are being rendered; try again in a moment".into());
+        }
         if self.pending.containers.surveying.iter().any(|s| *s) {
             return Some("a container engine has not yet said what it runs; try again once it has".into());
         }

@@ -2,7 +2,8 @@
 //! hooks: the allocation and task directories (`Task Setup`: `Building Task
 //! Directory`), the artifacts (`Downloading Artifacts`, fetched once, off
 //! the loop by `taskdir::Fetcher`'s helper threads), and the templates
-//! (rendered before every start; `env = true` ones join the environment).
+//! (rendered before every start, off the loop with the dispatch payload by
+//! `rendering.rs`; `env = true` ones join the environment).
 //!
 //! `start_task` asks [`Supervisor::setup_task`] first; it answers whether
 //! the spawn may go on now. While artifacts are fetched the task stays
@@ -21,6 +22,7 @@
 //! once the instance is stopped for good or replaced; with `ephemeral_disk
 //! { sticky = true }` its `alloc/data` moves to the replacement first.
 
+use super::rendering::{self, Purpose, Renders, Work, Written};
 use super::task::{After, State};
 use super::{Supervisor, TaskKey, Timer, launch};
 use crate::jobspec::duration::GoDuration;
@@ -28,7 +30,7 @@ use crate::jobspec::model::PortRef;
 use crate::jobspec::taskdir_blocks::{ChangeMode, TemplateSource};
 use crate::policy::restart::Outcome;
 use crate::process;
-use crate::taskdir::{self, AllocDir, Fetcher, RenderInput, Secrets, ServiceAddr};
+use crate::taskdir::{self, AllocDir, Fetcher, Secrets, ServiceAddr};
 use mio::{Interest, Registry, Token};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use std::collections::{HashMap, HashSet};
@@ -60,6 +62,8 @@ pub(super) struct SetupWork {
     secrets_warned: bool,
     /// `change_script`s killed at their timeout, until reaped.
     timed_out: HashSet<nix::unistd::Pid>,
+    /// Templates rendered and payloads written off the loop.
+    pub(super) renders: Renders,
 }
 
 impl SetupWork {
@@ -82,6 +86,7 @@ impl SetupWork {
             }
         };
         Ok(SetupWork {
+            renders: Renders::new(waker.clone()),
             fetcher: Fetcher::new(waker),
             inotify,
             sources: HashMap::new(),
@@ -99,24 +104,6 @@ fn owner_of(user: Option<&str>) -> taskdir::beneath::Owner {
         return None;
     }
     process::lookup_user(name).ok().map(|u| (u.uid, u.gid))
-}
-
-/// Writes a dispatched run's payload to `local/FILE` (validation kept
-/// FILE inside `local/`), 0600 and owned by the task's user.
-fn write_payload(
-    dir: &taskdir::TaskDir,
-    file: &str,
-    payload: &[u8],
-    owner: taskdir::beneath::Owner,
-) -> Result<(), taskdir::beneath::BeneathError> {
-    let parts: Vec<&str> = file.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
-    let Some((name, parents)) = parts.split_last() else { return Ok(()) };
-    // Walked from the task's directory: a `local` the task made a link
-    // is refused, not followed.
-    let mut path = vec!["local"];
-    path.extend_from_slice(parents);
-    let local = taskdir::beneath::Dir::open(&dir.dir)?.subdir(&path, Some((0o755, owner)))?;
-    local.write_atomic(name, payload, 0o600, owner).map(|_| ())
 }
 
 impl Supervisor {
@@ -160,13 +147,7 @@ impl Supervisor {
                 return false;
             }
         }
-        if let Some((file, payload)) = &payload
-            && let Err(e) = write_payload(&dir, file, payload, owner)
-        {
-            self.setup_failed(key, "Setup Failure", format!("cannot write the dispatch payload: {e}"), false);
-            return false;
-        }
-        if !need_fetch && !has_templates {
+        if !need_fetch && !has_templates && payload.is_none() {
             return true;
         }
         // The task's environment (without what templates add): what
@@ -218,52 +199,132 @@ impl Supervisor {
                 }
             }
         }
+        // The templates and the payload, written off the loop for this
+        // generation: their results are taken once, then the spawn goes on.
+        let generation = t.generation;
+        if t.setup.rendered.as_ref().is_some_and(|(g, _)| *g == generation) {
+            let written = self.jobs.task_mut(key).and_then(|t| t.setup.rendered.take()).map(|(_, w)| w);
+            self.carry_rendered(key, written.unwrap_or_default());
+            return true;
+        }
+        if t.setup.rendering == Some(generation) {
+            return false;
+        }
+        let templates: Vec<_> = t
+            .spec
+            .templates
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !t.setup.once.contains_key(i))
+            .map(|(i, tpl)| (i, tpl.clone()))
+            .collect();
         let (services, variables) = self.render_world(run, instance, t, &t.spec.templates);
-        let input = RenderInput {
-            task: &dir,
-            env: &env,
-            vars: &vars,
-            services: &services,
-            datacenter: &node.datacenter,
-            variables: &variables,
+        let work = Work {
+            key,
+            generation,
+            purpose: Purpose::Start,
+            dir,
+            templates,
+            payload: payload.map(|(file, bytes)| (file, std::sync::Arc::from(bytes))),
+            env,
+            node: self.cfg.node.clone(),
+            services,
+            variables,
             max_output: self.cfg.template_bytes,
+            owner,
         };
+        if let Err(e) = self.pending.setup.renders.start(work) {
+            self.setup_failed(key, "Failed Templates", format!("cannot start a thread to render templates: {e}"), true);
+            return false;
+        }
+        if let Some(t) = self.jobs.task_mut(key) {
+            t.setup.rendering = Some(generation);
+        }
+        self.io.timers.arm(Instant::now() + rendering::DEADLINE, Timer::RenderTimeout { task: key, generation });
+        false
+    }
+
+    /// What a task's templates set, carried into it before its spawn: the
+    /// environment of `env = true` ones (in the task's order; a `once`
+    /// template's as first rendered), and the sources to watch.
+    fn carry_rendered(&mut self, key: TaskKey, written: Vec<Written>) {
+        let Some(t) = self.jobs.task_mut(key) else { return };
         let mut added = Vec::new();
         let mut watch = Vec::new();
-        let mut once = Vec::new();
-        for (i, tpl) in t.spec.templates.iter().enumerate() {
-            // A `once` template is rendered at the first start only; what
-            // it set in the environment stays.
+        for i in 0..t.spec.templates.len() {
             if let Some(env) = t.setup.once.get(&i) {
                 added.extend(env.iter().cloned());
                 continue;
             }
-            match taskdir::render::render_to_disk(tpl, &input, owner) {
-                Ok((r, _)) => {
-                    if tpl.once {
-                        once.push((i, r.env.clone()));
-                    }
-                    added.extend(r.env)
-                }
-                Err(e) => {
-                    self.setup_failed(key, "Failed Templates", format!("Template failed: {e}"), true);
-                    return false;
-                }
+            let Some(w) = written.iter().find(|w| w.index == i) else { continue };
+            if t.spec.templates[i].once {
+                t.setup.once.insert(i, w.env.clone());
             }
-            if !tpl.once
-                && let Ok(Some(path)) = taskdir::render::source_path(tpl, &input)
-            {
-                watch.push((i, path));
+            added.extend(w.env.iter().cloned());
+            if let Some(path) = &w.source {
+                watch.push((i, path.clone()));
             }
         }
-        if let Some(t) = self.jobs.task_mut(key) {
-            t.setup.env = added;
-            t.setup.once.extend(once);
-        }
+        t.setup.env = added;
         for (template, path) in watch {
             self.watch_source(key, template, &path);
         }
-        true
+    }
+
+    /// File work that ended off the loop: a start goes on, or its failure
+    /// goes to the restart policy; a template rendered again applies its
+    /// change mode when it changed.
+    pub(super) fn on_rendered(&mut self) {
+        while let Some(done) = self.pending.setup.renders.try_recv() {
+            let key = done.key;
+            let Some(t) = self.jobs.task_mut(key) else { continue };
+            match done.purpose {
+                Purpose::Start => {
+                    if t.generation != done.generation || t.setup.rendering != Some(done.generation) {
+                        continue; // given up: the task was stopped, or its deadline passed
+                    }
+                    t.setup.rendering = None;
+                    match done.outcome {
+                        Ok(written) => {
+                            t.setup.rendered = Some((done.generation, written));
+                            self.start_task(key);
+                        }
+                        Err(("payload", e)) => self.setup_failed(
+                            key,
+                            "Setup Failure",
+                            format!("cannot write the dispatch payload: {e}"),
+                            false,
+                        ),
+                        Err((_, e)) => {
+                            self.setup_failed(key, "Failed Templates", format!("Template failed: {e}"), true)
+                        }
+                    }
+                }
+                Purpose::Again { template } => {
+                    let again = t.setup.again.remove(&template) == Some(true);
+                    if t.generation == done.generation && t.state == State::Running && t.stopping.is_none() {
+                        self.rerendered(key, done.generation, template, done.outcome);
+                    }
+                    if again {
+                        self.rerender(key, template);
+                    }
+                }
+            }
+        }
+    }
+
+    /// A start whose file work has not ended within its deadline fails.
+    pub(super) fn render_timed_out(&mut self, key: TaskKey, generation: u64) {
+        let Some(t) = self.jobs.task_mut(key) else { return };
+        if t.generation != generation || t.setup.rendering != Some(generation) {
+            return;
+        }
+        t.setup.rendering = None;
+        let message = format!(
+            "Template failed: the task's templates were not rendered and written within {} s (is a filesystem under its directory stalled?)",
+            rendering::DEADLINE.as_secs()
+        );
+        self.setup_failed(key, "Failed Templates", message, true);
     }
 
     /// A pre-start step failed: its event, then the restart policy (a
@@ -363,8 +424,9 @@ impl Supervisor {
         }
     }
 
-    /// Renders one template of a running task again; when the file
-    /// changed, arms its change mode.
+    /// Renders one template of a running task again, off the loop; one
+    /// render of a template at a time (a change meanwhile renders it once
+    /// more after).
     pub(super) fn rerender(&mut self, key: TaskKey, template: usize) {
         let Some(run) = self.jobs.runs.get(&key.run) else { return };
         let Some(instance) = run.instances.get(key.inst) else { return };
@@ -372,26 +434,53 @@ impl Supervisor {
         if t.state != State::Running || t.stopping.is_some() {
             return; // rendered at its next start anyway
         }
+        if t.setup.again.contains_key(&template) {
+            if let Some(t) = self.jobs.task_mut(key) {
+                t.setup.again.insert(template, true);
+            }
+            return;
+        }
         let (Some(dir), Some(tpl)) = (launch::task_dir(instance, t), t.spec.templates.get(template)) else { return };
         let Ok(env) = launch::setup_env(&self.cfg.node, run, instance, t) else { return };
-        let node = &self.cfg.node;
-        let vars = |name: &str| launch::lookup_in(node, &env, name);
         let (services, variables) = self.render_world(run, instance, t, std::slice::from_ref(tpl));
-        let input = RenderInput {
-            task: &dir,
-            env: &env,
-            vars: &vars,
-            services: &services,
-            datacenter: &node.datacenter,
-            variables: &variables,
+        let work = Work {
+            key,
+            generation: t.generation,
+            purpose: Purpose::Again { template },
+            dir,
+            templates: vec![(template, tpl.clone())],
+            payload: None,
+            env,
+            node: self.cfg.node.clone(),
+            services,
+            variables,
             max_output: self.cfg.template_bytes,
+            owner: owner_of(crate::drivers::exec::user_of(&t.spec)),
         };
-        let owner = owner_of(crate::drivers::exec::user_of(&t.spec));
-        let generation = t.generation;
-        let splay = tpl.splay;
-        match taskdir::render::render_to_disk(tpl, &input, owner) {
-            Ok((_, false)) => {}
-            Ok((r, true)) => {
+        match self.pending.setup.renders.start(work) {
+            Ok(()) => {
+                if let Some(t) = self.jobs.task_mut(key) {
+                    t.setup.again.insert(template, false);
+                }
+            }
+            Err(e) => log::warn!("{}: cannot start a thread to render a template again: {e}", self.label(key)),
+        }
+    }
+
+    /// A template of a running task rendered again: when the file
+    /// changed, its change mode is armed; a failure stops the task.
+    fn rerendered(
+        &mut self,
+        key: TaskKey,
+        generation: u64,
+        template: usize,
+        outcome: Result<Vec<Written>, (&'static str, String)>,
+    ) {
+        let Some(t) = self.jobs.task(key) else { return };
+        let Some(splay) = t.spec.templates.get(template).map(|tpl| tpl.splay) else { return };
+        match outcome {
+            Ok(written) => {
+                let Some(r) = written.into_iter().next().filter(|r| r.changed) else { return };
                 log::info!("{}: {} rendered again", self.label(key), r.path.display());
                 if let Some(t) = self.jobs.task_mut(key)
                     && tpl_env_changed(&mut t.setup.env, &r.env)
@@ -401,7 +490,7 @@ impl Supervisor {
                 let wait = splay.mul_f64(self.io.rng.jitter());
                 self.io.timers.arm(Instant::now() + wait, Timer::TemplateChange { task: key, generation, template });
             }
-            Err(e) => {
+            Err((_, e)) => {
                 // As Nomad's template runner: a failed render while running
                 // stops the task (Killing), which then fails.
                 log::warn!("{}: Template failed: {e}", self.label(key));

@@ -226,6 +226,14 @@ pub struct Setup {
     /// Its start waits for the cgroup core to be warm (`warm.rs`): the
     /// generation it was asked with.
     pub warming: Option<u64>,
+    /// Its templates and payload are being written off the loop for this
+    /// generation (`rendering.rs`): the task is pending until they are.
+    pub rendering: Option<u64>,
+    /// What that work wrote, for the start of this generation.
+    pub rendered: Option<(u64, Vec<super::rendering::Written>)>,
+    /// Templates of the running task being rendered again, by index:
+    /// whether a change came meanwhile (rendered once more after).
+    pub again: std::collections::BTreeMap<usize, bool>,
     /// Starts in a row that found the task's container engine unreachable
     /// (none spends a restart attempt).
     pub engine_waits: u32,

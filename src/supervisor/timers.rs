@@ -65,6 +65,9 @@ pub enum Timer {
     MaxRun { run: u64, inst: usize, since: Instant },
     /// A periodic job's next launch, if its generation still matches.
     Launch { run: u64, generation: u64 },
+    /// A task's file work (templates, payload) that has not ended by now
+    /// fails its start, if its generation still matches.
+    RenderTimeout { task: TaskKey, generation: u64 },
     /// Nothing is due but a look at what the loop waits for (a wait with
     /// a deadline, such as a stopping supd's for driver requests).
     Wake,
