@@ -1,13 +1,107 @@
 //! The consul-template functions supd renders: those that need nothing but
 //! this host (jobspec::gotemplate::HOST_FUNCS names them). Arguments come in
 //! consul-template's order, the piped value last: `{{ "a,b" | split "," }}`.
+//!
+//! No function makes a value larger than the render's output limit
+//! ([`Scope::max_output`], `limits.template_bytes`): a function whose
+//! result can outgrow its arguments measures it first, and refuses it,
+//! naming the limit, before it is made. gotmpl's own functions that can
+//! (`print`, `println`, `printf`, `html`, `js`, `urlquery`) are replaced
+//! by ones that measure too ([`bounded_builtins`]).
 
-use super::render::Scope;
+use super::render::{OUTPUT_KEY, Scope, size_text};
 use gotmpl::{FuncMap, TemplateError, Value};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::fmt::Write as _;
+use std::iter::Peekable;
+use std::str::Chars;
+use std::sync::{Arc, Mutex, PoisonError};
 
 type R = gotmpl::Result<Value>;
+
+/// The most pieces `split` returns, and values `parseJSON` makes: as many
+/// as one render's `range` may visit.
+pub const MAX_PIECES: u64 = 1_000_000;
+
+/// The most values `printf` takes after its format (gotmpl's own `printf`
+/// is called through a template with a term for each, see [`Builtin`]).
+const MAX_PRINTF_ARGS: usize = 256;
+
+/// Refuses a result of `size` bytes, measured before it is made, over the
+/// render's output limit: no value of a template may be larger than the
+/// file it renders.
+fn within(name: &str, size: u64, limit: u64) -> Result<(), TemplateError> {
+    refuse_over(name, "would be", size, limit)
+}
+
+/// [`within`] for an estimate of the result's size from above.
+fn within_estimate(name: &str, size: u64, limit: u64) -> Result<(), TemplateError> {
+    refuse_over(name, "could be", size, limit)
+}
+
+fn refuse_over(name: &str, verb: &str, size: u64, limit: u64) -> Result<(), TemplateError> {
+    if size <= limit {
+        return Ok(());
+    }
+    let size = if size >= 1 << 20 && !size.is_multiple_of(1 << 20) {
+        format!("over {} MiB", size >> 20)
+    } else {
+        size_text(size)
+    };
+    Err(fail(name, format!("the result {verb} {size}; at most {} ({OUTPUT_KEY})", size_text(limit))))
+}
+
+/// A result found over `limit` while it was counted (the count stops there).
+fn over(name: &str, limit: u64) -> TemplateError {
+    fail(name, format!("the result would be over {} ({OUTPUT_KEY})", size_text(limit)))
+}
+
+/// Counts the bytes written to it, and fails the write that takes it past
+/// `limit`: a result measured without being made.
+struct Count {
+    n: u64,
+    limit: u64,
+}
+
+impl Count {
+    fn new(limit: u64) -> Count {
+        Count { n: 0, limit }
+    }
+
+    /// Counts `len` more bytes; false once past the limit.
+    fn add(&mut self, len: usize) -> bool {
+        self.n = self.n.saturating_add(len as u64);
+        self.n <= self.limit
+    }
+}
+
+impl std::fmt::Write for Count {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.add(s.len()) { Ok(()) } else { Err(std::fmt::Error) }
+    }
+}
+
+impl std::io::Write for Count {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.add(buf.len()) { Ok(buf.len()) } else { Err(std::io::Error::other("over the limit")) }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The bytes of `v` as `{}` shows it (as `print` and `printf`'s `%v` do),
+/// counted up to just past `limit`.
+fn shown_len(v: &Value, limit: u64) -> u64 {
+    if let Value::String(s) = v {
+        return s.len() as u64;
+    }
+    let mut count = Count::new(limit);
+    let _ = write!(count, "{v}");
+    count.n
+}
 
 fn fail(name: &str, why: impl std::fmt::Display) -> TemplateError {
     TemplateError::Exec(format!("{name}: {why}"))
@@ -35,6 +129,75 @@ fn unary(name: &'static str, f: fn(&str) -> Result<String, String>) -> gotmpl::V
         let [s] = args::<1>(name, a)?;
         text(f(&string(name, s)?).map_err(|e| fail(name, e))?)
     })
+}
+
+/// A one-string function whose result may be longer than its argument:
+/// `size` tells how long, before it is made.
+fn growing(name: &'static str, limit: u64, size: fn(&str) -> u64, f: fn(&str) -> String) -> gotmpl::ValueFunc {
+    Arc::new(move |a: &[Value]| {
+        let [s] = args::<1>(name, a)?;
+        let s = string(name, s)?;
+        within(name, size(&s), limit)?;
+        text(f(&s))
+    })
+}
+
+/// The bytes of `s` in lower case (a character may become two or three).
+fn lower_len(s: &str) -> u64 {
+    s.chars().map(|c| c.to_lowercase().map(char::len_utf8).sum::<usize>() as u64).sum()
+}
+
+/// The bytes of `s` in upper case.
+fn upper_len(s: &str) -> u64 {
+    s.chars().map(|c| c.to_uppercase().map(char::len_utf8).sum::<usize>() as u64).sum()
+}
+
+/// The bytes of [`title`]'s result.
+fn title_len(s: &str) -> u64 {
+    let mut n = 0u64;
+    let mut start = true;
+    for c in s.chars() {
+        let len = if start { c.to_uppercase().map(char::len_utf8).sum() } else { c.len_utf8() };
+        n += len as u64;
+        start = c.is_whitespace();
+    }
+    n
+}
+
+/// base64 with padding: 4 bytes for each 3 or fewer.
+fn base64_len(s: &str) -> u64 {
+    (s.len() as u64).div_ceil(3) * 4
+}
+
+/// A value of a list as `join` takes it: a string, or a scalar as text.
+fn piece<'v>(name: &str, v: &'v Value) -> Result<Cow<'v, str>, TemplateError> {
+    match v {
+        Value::String(s) => Ok(Cow::Borrowed(&s[..])),
+        other => string(name, other).map(Cow::Owned),
+    }
+}
+
+/// How many values a JSON text makes at most: one, and one more for each
+/// `,`, `[` and `{` outside its strings (an array's elements are one more
+/// than its commas, an object's members too).
+fn json_values(s: &str) -> u64 {
+    let (mut n, mut in_string, mut escaped) = (1u64, false, false);
+    for b in s.bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+        } else if matches!(b, b',' | b'[' | b'{') {
+            n += 1;
+        }
+    }
+    n
 }
 
 /// A function of two strings, the piped one last.
@@ -94,6 +257,7 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
     let mut put = |name: &str, f: gotmpl::ValueFunc| {
         m.insert(name.to_string(), f);
     };
+    let limit = scope.max_output;
     let s = scope.clone();
     put(
         "env",
@@ -135,8 +299,8 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
     );
     use base64::Engine;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE};
-    put("base64Encode", unary("base64Encode", |s| Ok(STANDARD.encode(s))));
-    put("base64URLEncode", unary("base64URLEncode", |s| Ok(URL_SAFE.encode(s))));
+    put("base64Encode", growing("base64Encode", limit, base64_len, |s| STANDARD.encode(s)));
+    put("base64URLEncode", growing("base64URLEncode", limit, base64_len, |s| URL_SAFE.encode(s)));
     put(
         "base64Decode",
         unary("base64Decode", |s| {
@@ -151,9 +315,9 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
             String::from_utf8(b).map_err(|_| "the decoded bytes are not UTF-8 text".to_string())
         }),
     );
-    put("toLower", unary("toLower", |s| Ok(s.to_lowercase())));
-    put("toUpper", unary("toUpper", |s| Ok(s.to_uppercase())));
-    put("toTitle", unary("toTitle", |s| Ok(title(s))));
+    put("toLower", growing("toLower", limit, lower_len, str::to_lowercase));
+    put("toUpper", growing("toUpper", limit, upper_len, str::to_uppercase));
+    put("toTitle", growing("toTitle", limit, title_len, title));
     put("trimSpace", unary("trimSpace", |s| Ok(s.trim().to_string())));
     put("sha256Hex", unary("sha256Hex", |s| Ok(hex(&<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes())))));
     put("trimPrefix", binary("trimPrefix", |p, s| Ok(s.strip_prefix(p).unwrap_or(s).into())));
@@ -163,6 +327,12 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
         binary("split", |sep, s| {
             if s.is_empty() {
                 return Ok(Value::List(Arc::from(Vec::new())));
+            }
+            // One more piece than separators (an empty one is found at
+            // each character boundary).
+            let pieces = s.matches(sep).count() as u64 + 1;
+            if pieces > MAX_PIECES {
+                return Err(format!("the result would have {pieces} pieces; at most {MAX_PIECES}"));
             }
             Ok(Value::List(s.split(sep).map(|p| Value::String(p.into())).collect()))
         }),
@@ -178,50 +348,112 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
         "parseJSON",
         Arc::new(|a: &[Value]| {
             let [s] = args::<1>("parseJSON", a)?;
-            let v: serde_json::Value =
-                serde_json::from_str(&string("parseJSON", s)?).map_err(|e| fail("parseJSON", e))?;
+            let s = string("parseJSON", s)?;
+            let values = json_values(&s);
+            if values > MAX_PIECES {
+                return Err(fail(
+                    "parseJSON",
+                    format!("the document would make up to {values} values; at most {MAX_PIECES}"),
+                ));
+            }
+            let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| fail("parseJSON", e))?;
             Ok(from_json(v))
         }),
     );
-    put(
-        "toJSON",
-        Arc::new(|a: &[Value]| {
-            let [v] = args::<1>("toJSON", a)?;
-            text(serde_json::to_string(&to_json(v)).map_err(|e| fail("toJSON", e))?)
-        }),
-    );
-    put(
-        "toJSONPretty",
-        Arc::new(|a: &[Value]| {
-            let [v] = args::<1>("toJSONPretty", a)?;
-            text(serde_json::to_string_pretty(&to_json(v)).map_err(|e| fail("toJSONPretty", e))?)
-        }),
-    );
+    for (name, pretty) in [("toJSON", false), ("toJSONPretty", true)] {
+        put(
+            name,
+            Arc::new(move |a: &[Value]| {
+                let [v] = args::<1>(name, a)?;
+                let json = to_json(v);
+                // Written nowhere first, to measure it.
+                let mut count = Count::new(limit);
+                let measured = if pretty {
+                    serde_json::to_writer_pretty(&mut count, &json)
+                } else {
+                    serde_json::to_writer(&mut count, &json)
+                };
+                if count.n > limit {
+                    return Err(over(name, limit));
+                }
+                measured.map_err(|e| fail(name, e))?;
+                let out = if pretty { serde_json::to_string_pretty(&json) } else { serde_json::to_string(&json) };
+                text(out.map_err(|e| fail(name, e))?)
+            }),
+        );
+    }
     put(
         "join",
-        Arc::new(|a: &[Value]| {
+        Arc::new(move |a: &[Value]| {
             let [sep, list] = args::<2>("join", a)?;
             let sep = string("join", sep)?;
             let Value::List(items) = list else {
                 return Err(fail("join", format!("wants a list, got {}", list.type_name())));
             };
-            let parts: Result<Vec<String>, _> = items.iter().map(|v| string("join", v)).collect();
-            text(parts?.join(&sep))
+            let parts = items.iter().map(|v| piece("join", v)).collect::<Result<Vec<_>, _>>()?;
+            let joints = (parts.len() as u64).saturating_sub(1).saturating_mul(sep.len() as u64);
+            let size = parts.iter().map(|p| p.len() as u64).sum::<u64>().saturating_add(joints);
+            within("join", size, limit)?;
+            text(parts.join(sep.as_str()))
         }),
     );
     put(
         "replaceAll",
-        Arc::new(|a: &[Value]| {
+        Arc::new(move |a: &[Value]| {
             let [from, to, s] = args::<3>("replaceAll", a)?;
-            text(string("replaceAll", s)?.replace(&string("replaceAll", from)?, &string("replaceAll", to)?))
+            let (from, to, s) = (string("replaceAll", from)?, string("replaceAll", to)?, string("replaceAll", s)?);
+            // Each match becomes `to`; an empty `from` matches at each
+            // character boundary, one more than the characters.
+            let matches = if from.is_empty() { s.chars().count() + 1 } else { s.matches(from.as_str()).count() };
+            let matches = matches as u64;
+            let kept = (s.len() as u64).saturating_sub(matches.saturating_mul(from.len() as u64));
+            within("replaceAll", kept.saturating_add(matches.saturating_mul(to.len() as u64)), limit)?;
+            text(s.replace(&from, &to))
         }),
     );
     put(
         "regexReplaceAll",
-        Arc::new(|a: &[Value]| {
-            let [re, to, s] = args::<3>("regexReplaceAll", a)?;
-            let re = regex::Regex::new(&string("regexReplaceAll", re)?).map_err(|e| fail("regexReplaceAll", e))?;
-            text(re.replace_all(&string("regexReplaceAll", s)?, string("regexReplaceAll", to)?.as_str()).into_owned())
+        Arc::new(move |a: &[Value]| {
+            const NAME: &str = "regexReplaceAll";
+            let [re, to, s] = args::<3>(NAME, a)?;
+            let re = regex::Regex::new(&string(NAME, re)?).map_err(|e| fail(NAME, e))?;
+            let (to, s) = (string(NAME, to)?, string(NAME, s)?);
+            // Each match becomes `to`, its groups (`$1`, `${name}`) put in:
+            // measured a match at a time, each expansion made alone (at
+            // most `to` and, for each `$`, the whole match; one that could
+            // be over the limit is counted as that).
+            let refs = to.matches('$').count() as u64;
+            let (mut matched, mut added, mut exact, mut stopped) = (0u64, 0u64, true, false);
+            let mut expansion = String::new();
+            for caps in re.captures_iter(&s) {
+                let whole = caps.get(0).map_or(0, |m| m.as_str().len() as u64);
+                matched += whole;
+                let bound = (to.len() as u64).saturating_add(refs.saturating_mul(whole));
+                let len = if refs == 0 {
+                    to.len() as u64
+                } else if bound <= limit {
+                    expansion.clear();
+                    caps.expand(&to, &mut expansion);
+                    expansion.len() as u64
+                } else {
+                    exact = false;
+                    bound
+                };
+                added = added.saturating_add(len);
+                if added > limit {
+                    stopped = true;
+                    break;
+                }
+            }
+            let size = (s.len() as u64).saturating_sub(matched).saturating_add(added);
+            if !exact {
+                within_estimate(NAME, size, limit)?;
+            } else if stopped {
+                return Err(over(NAME, limit));
+            } else {
+                within(NAME, size, limit)?;
+            }
+            text(re.replace_all(&s, to.as_str()).into_owned())
         }),
     );
     put(
@@ -229,7 +461,10 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
         Arc::new(|a: &[Value]| {
             let [needle, hay] = args::<2>("contains", a)?;
             Ok(Value::Bool(match hay {
-                Value::List(items) => items.iter().any(|v| v.to_string() == needle.to_string()),
+                Value::List(items) => {
+                    let needle = needle.to_string();
+                    items.iter().any(|v| v.to_string() == needle)
+                }
                 Value::Map(m) => m.contains_key(string("contains", needle)?.as_str()),
                 other => string("contains", other)?.contains(&string("contains", needle)?),
             }))
@@ -237,14 +472,26 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
     );
     put(
         "indent",
-        Arc::new(|a: &[Value]| {
+        Arc::new(move |a: &[Value]| {
             let [n, s] = args::<2>("indent", a)?;
             let Num::I(n @ 0..=1024) = number("indent", n)? else {
                 return Err(fail("indent", "wants a number of spaces from 0 to 1024"));
             };
-            let pad = " ".repeat(n as usize);
+            let n = n as usize;
             let s = string("indent", s)?;
-            text(s.split('\n').map(|l| format!("{pad}{l}")).collect::<Vec<_>>().join("\n"))
+            // The spaces before each line: one more than the newlines.
+            let lines = s.matches('\n').count() + 1;
+            within("indent", (s.len() as u64).saturating_add((lines as u64).saturating_mul(n as u64)), limit)?;
+            let pad = " ".repeat(n);
+            let mut out = String::with_capacity(s.len().saturating_add(lines.saturating_mul(n)));
+            for (i, line) in s.split('\n').enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&pad);
+                out.push_str(line);
+            }
+            text(out)
         }),
     );
     put(
@@ -283,7 +530,12 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
             if layout == "unix" {
                 return text(s.now.as_secs().to_string());
             }
-            text(format_time(s.now, &layout))
+            // At most twice the layout (`1` may become `12`): measured once
+            // made, as a layout grown by timestamp itself must not double
+            // again and again.
+            let out = format_time(s.now, &layout);
+            within("timestamp", out.len() as u64, s.max_output)?;
+            text(out)
         }),
     );
     let s = scope.clone();
@@ -394,6 +646,332 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
         }),
     );
     m
+}
+
+/// gotmpl's own functions that can make more than they are given, each
+/// replaced by one that measures its result first (a function of the
+/// template's map replaces the builtin of its name): `print`, `println`,
+/// `printf`, `html`, `js` and `urlquery`. Their names are in
+/// `gotemplate::BUILTIN_FUNCS`.
+pub fn bounded_builtins(limit: u64) -> FuncMap {
+    let mut m: FuncMap = BTreeMap::new();
+    for (name, line) in [("print", false), ("println", true)] {
+        let f: gotmpl::ValueFunc = Arc::new(move |a: &[Value]| {
+            if print_len(a, line, limit) > limit {
+                return Err(over(name, limit));
+            }
+            text(print(a, line))
+        });
+        m.insert(name.to_string(), f);
+    }
+    let printf = Builtin::new("printf");
+    let f: gotmpl::ValueFunc = Arc::new(move |a: &[Value]| {
+        if a.len() > MAX_PRINTF_ARGS + 1 {
+            return Err(fail(
+                "printf",
+                format!("takes at most {MAX_PRINTF_ARGS} values after the format, got {}", a.len() - 1),
+            ));
+        }
+        // Anything else is gotmpl's printf to refuse. An estimate over the
+        // limit refuses the call, unless it is small: then the result is
+        // made and measured.
+        if let [Value::String(format), values @ ..] = a {
+            let size = printf_len(format, values, limit).map_err(|e| fail("printf", e))?;
+            if size > limit.max(SMALL_ESTIMATE) {
+                within_estimate("printf", size, limit)?;
+            }
+        }
+        let out = printf.call(a)?;
+        within("printf", out.len() as u64, limit)?;
+        text(out)
+    });
+    m.insert("printf".to_string(), f);
+    let escapes: [Escape; 3] = [
+        ("html", html_len, gotmpl::html_escape),
+        ("js", js_len, gotmpl::js_escape),
+        ("urlquery", url_len, gotmpl::url_encode),
+    ];
+    for (name, size, escape) in escapes {
+        let f: gotmpl::ValueFunc = Arc::new(move |a: &[Value]| {
+            let [v] = a else {
+                return Err(TemplateError::ArgCount { name: name.to_string(), expected: 1, got: a.len() });
+            };
+            // What gotmpl escapes: the string, `<no value>` for nil, else
+            // the value as printed.
+            let shown = match v {
+                Value::Nil => Cow::Borrowed("<no value>"),
+                Value::String(s) => Cow::Borrowed(&s[..]),
+                other if shown_len(other, limit) > limit => return Err(over(name, limit)),
+                other => Cow::Owned(other.to_string()),
+            };
+            within(name, size(&shown), limit)?;
+            text(escape(&shown))
+        });
+        m.insert(name.to_string(), f);
+    }
+    m
+}
+
+/// An escaping builtin: its name, the bytes of its result, the function.
+type Escape = (&'static str, fn(&str) -> u64, fn(&str) -> String);
+
+/// `print` as gotmpl's (`line`: `println`): each value as `{}` shows it,
+/// with a space between two that are not strings (`println`: between any
+/// two, and a newline after).
+fn print(a: &[Value], line: bool) -> String {
+    let mut out = String::new();
+    for (i, v) in a.iter().enumerate() {
+        if i > 0 && spaced(&a[i - 1], v, line) {
+            out.push(' ');
+        }
+        let _ = write!(out, "{v}");
+    }
+    if line {
+        out.push('\n');
+    }
+    out
+}
+
+fn spaced(before: &Value, after: &Value, line: bool) -> bool {
+    line || !(matches!(before, Value::String(_)) || matches!(after, Value::String(_)))
+}
+
+/// The bytes of [`print`]'s result, counted up to just past `limit`.
+fn print_len(a: &[Value], line: bool, limit: u64) -> u64 {
+    let mut n = u64::from(line);
+    for (i, v) in a.iter().enumerate() {
+        if i > 0 && spaced(&a[i - 1], v, line) {
+            n = n.saturating_add(1);
+        }
+        n = n.saturating_add(shown_len(v, limit));
+        if n > limit {
+            break;
+        }
+    }
+    n
+}
+
+/// The bytes of gotmpl's `html` of `s` (go.rs `html_escape`).
+fn html_len(s: &str) -> u64 {
+    s.chars()
+        .map(|c| match c {
+            '\0' => 3,
+            '&' | '"' | '\'' => 5,
+            '<' | '>' => 4,
+            c => c.len_utf8() as u64,
+        })
+        .sum()
+}
+
+/// The bytes of gotmpl's `js` of `s` (go.rs `js_escape`).
+fn js_len(s: &str) -> u64 {
+    s.chars()
+        .map(|c| match c {
+            '\\' | '"' | '\'' => 2,
+            '<' | '>' | '&' | '=' | '\u{2028}' | '\u{2029}' => 6,
+            c if (c as u32) < 0x20 => 6,
+            c => c.len_utf8() as u64,
+        })
+        .sum()
+}
+
+/// The bytes of gotmpl's `urlquery` of `s` (go.rs `url_encode`).
+fn url_len(s: &str) -> u64 {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b' ');
+    s.bytes().map(|b| if plain(b) { 1 } else { 3 }).sum()
+}
+
+/// A builtin of gotmpl that a function of the template replaces, called
+/// as the replacement measured it harmless: through a template of one
+/// action that calls it, the arguments its data (`{{printf (index . 0)
+/// (index . 1)}}`), parsed once for each number of arguments.
+struct Builtin {
+    name: &'static str,
+    parsed: Mutex<BTreeMap<usize, Arc<gotmpl::Template>>>,
+}
+
+impl Builtin {
+    fn new(name: &'static str) -> Builtin {
+        Builtin { name, parsed: Mutex::new(BTreeMap::new()) }
+    }
+
+    fn call(&self, args: &[Value]) -> Result<String, TemplateError> {
+        let template = {
+            let mut parsed = self.parsed.lock().unwrap_or_else(PoisonError::into_inner);
+            match parsed.get(&args.len()) {
+                Some(t) => t.clone(),
+                None => {
+                    let mut action = format!("{{{{{}", self.name);
+                    for i in 0..args.len() {
+                        let _ = write!(action, " (index . {i})");
+                    }
+                    action.push_str("}}");
+                    let t = Arc::new(gotmpl::Template::new(self.name).parse(&action)?);
+                    parsed.insert(args.len(), t.clone());
+                    t
+                }
+            }
+        };
+        let mut out = String::new();
+        template.execute_fmt(&mut out, &Value::List(args.into()))?;
+        Ok(out)
+    }
+}
+
+/// gotmpl's bound on a `printf` width or precision (go.rs `PRINTF_MAX_LEN`).
+const PRINTF_MAX_LEN: u64 = u16::MAX as u64;
+
+/// A `printf` whose estimate is over the limit but at most this is made,
+/// and its result measured: an estimate counts [`VERB_EXTRA`] for each verb.
+const SMALL_ESTIMATE: u64 = 1 << 20;
+
+/// What a `printf` verb may add to its value: a float's integer digits
+/// (309 at most), signs and prefixes, an exponent, gotmpl's markers
+/// (`%!d(string=…)`, `%!(BADWIDTH)`, `%!v(MISSING)`).
+const VERB_EXTRA: u64 = 400;
+
+/// Where a `printf` directive takes its value from.
+enum Index {
+    /// No `[n]`: the next value.
+    Absent,
+    /// `[n]`, n-1.
+    At(usize),
+    /// `[n]` out of range: gotmpl writes `%!v(BADINDEX)`.
+    Out,
+}
+
+/// An estimate from above of the bytes gotmpl's `printf` makes of `format`
+/// and `values`, the format read as gotmpl reads it (go.rs `sprintf_into`):
+/// its text, and each verb's value as the verb may show it (`%q` 4 bytes a
+/// byte at most, `%x` 2), with its precision and [`VERB_EXTRA`], or its
+/// width when that is more (gotmpl clamps both at 65535, but `%[1]` reuses
+/// a value as often as the format says); then the values no verb took
+/// (`%!(EXTRA …)`). Linear in the format; each value is shown once,
+/// counted up to just past `limit`. A `[` that is not an index `[n]` is
+/// refused: gotmpl reads the rest of the format again at each one.
+fn printf_len(format: &str, values: &[Value], limit: u64) -> Result<u64, String> {
+    let mut shown: Vec<Option<u64>> = vec![None; values.len()];
+    let mut shown_at = |i: usize| *shown[i].get_or_insert_with(|| shown_len(&values[i], limit));
+    let mut chars = format.chars().peekable();
+    let (mut size, mut next, mut reordered) = (0u64, 0usize, false);
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            size = size.saturating_add(c.len_utf8() as u64);
+            continue;
+        }
+        while chars.next_if(|c| matches!(c, '-' | '+' | ' ' | '#' | '0')).is_some() {}
+        let indexed = match printf_index(&mut chars, values.len())? {
+            Index::Absent => false,
+            Index::At(i) => {
+                (next, reordered) = (i, true);
+                true
+            }
+            Index::Out => {
+                (size, reordered) = (size.saturating_add(VERB_EXTRA), true);
+                continue;
+            }
+        };
+        // A width or precision `*` takes a value when there is one.
+        let mut width = 0;
+        if chars.next_if_eq(&'*').is_some() {
+            width = PRINTF_MAX_LEN;
+            next = (next + 1).min(values.len());
+        } else if let Some(w) = digits(&mut chars) {
+            width = w.min(PRINTF_MAX_LEN);
+        }
+        let mut precision = 0;
+        if chars.next_if_eq(&'.').is_some() {
+            if chars.next_if_eq(&'*').is_some() {
+                precision = PRINTF_MAX_LEN;
+                next = (next + 1).min(values.len());
+            } else {
+                precision = digits(&mut chars).unwrap_or(0).min(PRINTF_MAX_LEN);
+            }
+        }
+        if !indexed {
+            match printf_index(&mut chars, values.len())? {
+                Index::Absent => {}
+                Index::At(i) => (next, reordered) = (i, true),
+                Index::Out => {
+                    (size, reordered) = (size.saturating_add(VERB_EXTRA), true);
+                    continue;
+                }
+            }
+        }
+        let Some(verb) = chars.next() else {
+            size = size.saturating_add(1);
+            break;
+        };
+        if verb == '%' {
+            size = size.saturating_add(1);
+            continue;
+        }
+        if next >= values.len() {
+            size = size.saturating_add(VERB_EXTRA);
+            continue;
+        }
+        let factor = match verb {
+            'q' => 4,
+            'x' | 'X' => 2,
+            _ => 1,
+        };
+        let content = shown_at(next).saturating_mul(factor).saturating_add(precision).saturating_add(VERB_EXTRA);
+        next += 1;
+        size = size.saturating_add(content.max(width));
+    }
+    if !reordered {
+        for i in next..values.len() {
+            size = size.saturating_add(shown_at(i)).saturating_add(VERB_EXTRA);
+        }
+    }
+    Ok(size)
+}
+
+/// An index `[n]` where the format has one (go.rs `try_parse_index`).
+fn printf_index(chars: &mut Peekable<Chars<'_>>, values: usize) -> Result<Index, String> {
+    if chars.peek() != Some(&'[') {
+        return Ok(Index::Absent);
+    }
+    let mut probe = chars.clone();
+    probe.next();
+    if let Some(n) = digits(&mut probe)
+        && probe.next_if_eq(&']').is_some()
+    {
+        *chars = probe;
+        if (1..=values as u64).contains(&n) {
+            return Ok(Index::At(n as usize - 1));
+        }
+        skip_to_verb(chars);
+        return Ok(Index::Out);
+    }
+    Err("the format has a `[` that is not an argument index such as `%[1]d` — write `%%[` for a literal one".into())
+}
+
+/// Past the verb of a directive whose index gotmpl refused (go.rs
+/// `skip_to_verb`).
+fn skip_to_verb(chars: &mut Peekable<Chars<'_>>) {
+    let mut in_brackets = false;
+    for c in chars.by_ref() {
+        if in_brackets {
+            in_brackets = c != ']';
+            continue;
+        }
+        match c {
+            '-' | '+' | ' ' | '#' | '.' | '*' | '0'..='9' => {}
+            '[' => in_brackets = true,
+            _ => return,
+        }
+    }
+}
+
+/// A run of digits as gotmpl reads a width, a precision or an index
+/// (saturating); `None` without one.
+fn digits(chars: &mut Peekable<Chars<'_>>) -> Option<u64> {
+    let mut n = None;
+    while let Some(d) = chars.next_if(char::is_ascii_digit) {
+        n = Some(n.unwrap_or(0u64).saturating_mul(10).saturating_add(u64::from(d.to_digit(10).unwrap_or(0))));
+    }
+    n
 }
 
 fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {

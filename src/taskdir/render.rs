@@ -55,7 +55,9 @@ pub struct RenderInput<'a> {
     pub variables: &'a BTreeMap<String, BTreeMap<String, String>>,
     /// The most bytes the rendered output may have (`template_bytes` under
     /// `[limits]` in supd.toml; [`MAX_FILE`] by default): rendering stops
-    /// at the first write beyond it.
+    /// at the first write beyond it, and no function makes a value larger
+    /// (`funcs.rs` measures each result that can outgrow what it is given
+    /// before it is made).
     pub max_output: u64,
 }
 
@@ -70,6 +72,9 @@ pub struct Scope {
     /// The Nomad Variables the task may read (its job's, group's and its
     /// own path), by path.
     pub variables: BTreeMap<String, BTreeMap<String, String>>,
+    /// The most bytes a function's result may have: the render's output
+    /// limit ([`RenderInput::max_output`]).
+    pub max_output: u64,
 }
 
 impl Scope {
@@ -245,13 +250,15 @@ fn execute(text: &str, what: &str, t: &Template, input: &RenderInput) -> Result<
         datacenter: input.datacenter.to_string(),
         variables: input.variables.clone(),
         now: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default(),
+        max_output: input.max_output,
     });
     let missing = if t.error_on_missing_key { gotmpl::MissingKey::Error } else { gotmpl::MissingKey::Invalid };
     let tmpl = gotmpl::Template::new("")
         .delims(l, r)
         .missing_key(missing)
-        .max_range_iters(1_000_000)
+        .max_range_iters(super::funcs::MAX_PIECES)
         .funcs(super::funcs::host_funcs(&scope))
+        .funcs(super::funcs::bounded_builtins(input.max_output))
         .parse(text)
         .map_err(|e| {
             let p = gotemplate::syntax(e);

@@ -152,10 +152,15 @@ fn every_host_function_has_an_implementation() {
         datacenter: String::new(),
         now: Duration::ZERO,
         variables: BTreeMap::new(),
+        max_output: MAX_FILE,
     });
     let funcs = crate::taskdir::funcs::host_funcs(&scope);
     let names: Vec<&str> = funcs.keys().map(String::as_str).collect();
     assert_eq!(names, gotemplate::HOST_FUNCS, "HOST_FUNCS and the implementations must name the same functions");
+    // The builtins supd replaces by measured ones are gotmpl's own.
+    for name in crate::taskdir::funcs::bounded_builtins(MAX_FILE).keys() {
+        assert!(gotemplate::BUILTIN_FUNCS.contains(&name.as_str()), "{name}");
+    }
 }
 
 #[test]
@@ -356,6 +361,7 @@ fn measure() {
         datacenter: String::new(),
         now: Duration::ZERO,
         variables: BTreeMap::new(),
+        max_output: MAX_FILE,
     });
     let kept: Vec<gotmpl::Template> = (0..1000)
         .map(|_| gotmpl::Template::new("").funcs(crate::taskdir::funcs::host_funcs(&scope)).parse(&text).unwrap())
@@ -405,6 +411,148 @@ fn the_output_limit_is_the_configured_one() {
     let e = render(&big, &input).unwrap_err().to_string();
     assert!(e.contains("over 2 KiB (limits.template_bytes"), "{e}");
     assert_eq!((size_text(MAX_FILE), size_text(1000)), ("16 MiB".to_string(), "1000 bytes".to_string()));
+}
+
+/// A function whose result can outgrow what it is given measures the
+/// result first and refuses it over the output limit, naming itself and
+/// the limit, before it is made: a render cannot build a value of
+/// gigabytes on the way to a file of megabytes.
+#[test]
+fn functions_refuse_results_over_the_output_limit() {
+    let w = world();
+    std::fs::write(w.task.local().join("big"), "a".repeat(2 << 20)).unwrap();
+    std::fs::write(w.task.local().join("lines"), "\n".repeat(100_000)).unwrap();
+    let exec = "ERROR template for local/out: execution error:";
+    // An empty `from` matches at each of the 2 Mi + 1 character boundaries.
+    assert_eq!(
+        w.text(r#"{{ file "local/big" | replaceAll "" "xxxxxxxx" }}"#),
+        format!("{exec} replaceAll: the result would be over 18 MiB; at most 16 MiB (limits.template_bytes)")
+    );
+    // 4 TiB: refused without being tried.
+    assert_eq!(
+        w.text(r#"{{ $b := file "local/big" }}{{ $b | replaceAll "" $b }}"#),
+        format!("{exec} replaceAll: the result would be 4194308 MiB; at most 16 MiB (limits.template_bytes)")
+    );
+    // 100,001 lines of 1024 spaces each.
+    assert_eq!(
+        w.text(r#"{{ file "local/lines" | indent 1024 }}"#),
+        format!("{exec} indent: the result would be over 97 MiB; at most 16 MiB (limits.template_bytes)")
+    );
+    // A value repeated by gotmpl's own print: replaced by a measured one.
+    let nine = r#"{{ $b := file "local/big" }}{{ print $b $b $b $b $b $b $b $b $b }}"#;
+    assert_eq!(w.text(nine), format!("{exec} print: the result would be over 16 MiB (limits.template_bytes)"));
+    assert_eq!(
+        w.text(r#"{{ len (split "" (file "local/big")) }}"#),
+        format!("{exec} split: the result would have 2097154 pieces; at most 1000000")
+    );
+    std::fs::write(w.task.local().join("many.json"), format!("[{}0]", "0,".repeat(1_000_000))).unwrap();
+    assert_eq!(
+        w.text(r#"{{ len (parseJSON (file "local/many.json")) }}"#),
+        format!("{exec} parseJSON: the document would make up to 1000002 values; at most 1000000")
+    );
+
+    // Under a smaller limit, results up to it are made, one byte more is not.
+    let vars = |_: &str| -> Option<String> { None };
+    let limited = |limit: u64, data: &str| {
+        let input = RenderInput { max_output: limit, ..w.input(&vars) };
+        render(&template(data, "local/out"), &input).map(|r| r.text).unwrap_or_else(|e| format!("ERROR {e}"))
+    };
+    assert_eq!(limited(10, r#"{{ "ab" | replaceAll "" "--" }}"#), "--a--b--");
+    assert_eq!(
+        limited(10, r#"{{ "abc" | replaceAll "" "--" }}"#),
+        format!("{exec} replaceAll: the result would be 11 bytes; at most 10 bytes (limits.template_bytes)")
+    );
+    assert_eq!(limited(10, "{{ \"a\\nb\" | indent 3 }}"), "   a\n   b");
+    assert_eq!(
+        limited(10, "{{ \"a\\nb\" | indent 4 }}"),
+        format!("{exec} indent: the result would be 11 bytes; at most 10 bytes (limits.template_bytes)")
+    );
+    // Each match's expansion is measured, the count stopped past the limit;
+    // one that could be over it alone is counted as that.
+    let nines = r#"| regexReplaceAll "a" "$0$0$0$0$0$0$0$0$0" }}"#;
+    assert_eq!(limited(100, &format!("{{{{ \"{}\" {nines}", "a".repeat(10))), "a".repeat(90));
+    assert_eq!(
+        limited(100, &format!("{{{{ \"{}\" {nines}", "a".repeat(12))),
+        format!("{exec} regexReplaceAll: the result would be over 100 bytes (limits.template_bytes)")
+    );
+    assert_eq!(
+        limited(10, r#"{{ "abc" | regexReplaceAll "" "--" }}"#),
+        format!("{exec} regexReplaceAll: the result would be 11 bytes; at most 10 bytes (limits.template_bytes)")
+    );
+    assert_eq!(
+        limited(10, r#"{{ "abcdefghij" | regexReplaceAll ".+" "$0$0" }}"#),
+        format!("{exec} regexReplaceAll: the result could be 24 bytes; at most 10 bytes (limits.template_bytes)")
+    );
+    // One character that upper-cases to three.
+    assert_eq!(
+        limited(5, "{{ \"\u{390}\" | toUpper }}"),
+        format!("{exec} toUpper: the result would be 6 bytes; at most 5 bytes (limits.template_bytes)")
+    );
+    assert_eq!(
+        limited(5, r#"{{ "<" | js }}"#),
+        format!("{exec} js: the result would be 6 bytes; at most 5 bytes (limits.template_bytes)")
+    );
+    assert_eq!(
+        limited(16, r#"{{ toJSON (split "," "a,b,c,d,e") }}"#),
+        format!("{exec} toJSON: the result would be over 16 bytes (limits.template_bytes)")
+    );
+}
+
+/// What stays under the limit renders as before.
+#[test]
+fn functions_under_the_output_limit_render_as_before() {
+    let w = world();
+    let cases: &[(&str, &str)] = &[
+        (r#"{{ "ab" | replaceAll "" "-" }}|{{ "a-b-c" | replaceAll "-" "" }}"#, "-a-b-|abc"),
+        ("{{ \"a\\n\\nb\" | indent 3 }}", "   a\n   \n   b"),
+        (r#"{{ "v1.2" | regexReplaceAll "([0-9])" "<$1>" }}"#, "v<1>.<2>"),
+        (r#"{{ "a,b" | split "," | join ", " }} {{ print "a" 1 2 "b" }} {{ println 1 "x" }}"#, "a, b a1 2b 1 x\n"),
+        (
+            r#"{{ "a<b" | html }} {{ "a=b" | js }} {{ "a b&c" | urlquery }} {{ "ß" | toUpper }}"#,
+            "a&lt;b a\\u003Db a+b%26c SS",
+        ),
+        (
+            r#"{{ printf "%s-%d-%v" "a" 1 true }} {{ 7 | printf "%03d" }} {{ printf "%[2]s%[1]s" "a" "b" }}"#,
+            "a-1-true 007 ba",
+        ),
+        (r#"{{ toJSONPretty (parseJSON `{"a": [1]}`) }}"#, "{\n  \"a\": [\n    1\n  ]\n}"),
+    ];
+    for (t, want) in cases {
+        assert_eq!(w.text(t), *want, "{t}");
+    }
+}
+
+/// gotmpl clamps a `printf` width or precision at 65535 bytes itself, but
+/// an index (`%[1]`) repeats a value and its width as often as the format
+/// says: supd's `printf` estimates the result from the format before
+/// gotmpl's makes it.
+#[test]
+fn printf_is_measured_before_gotmpl_formats() {
+    let w = world();
+    let exec = "ERROR template for local/out: execution error:";
+    assert_eq!(w.text(r#"{{ printf "%999999999d" 1 | len }}"#), "65535");
+    let repeated = format!("{{{{ printf \"{}\" 1 }}}}", "%[1]65535d".repeat(300));
+    assert_eq!(
+        w.text(&repeated),
+        format!("{exec} printf: the result could be over 18 MiB; at most 16 MiB (limits.template_bytes)")
+    );
+    // Under a small limit, a small estimate is made and measured: the
+    // estimate counts 400 bytes a verb, the result is what it is.
+    let vars = |_: &str| -> Option<String> { None };
+    let input = RenderInput { max_output: 1 << 10, ..w.input(&vars) };
+    let e = render(&template(r#"{{ printf "%999999999d" 1 }}"#, "local/out"), &input).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        "template for local/out: execution error: printf: the result would be 65535 bytes; at most 1 KiB (limits.template_bytes)"
+    );
+    let input = RenderInput { max_output: 8, ..w.input(&vars) };
+    assert_eq!(render(&template(r#"{{ printf "%d-%s" 1 "ab" }}"#, "local/out"), &input).unwrap().text, "1-ab");
+    // A `[` that is not an index: gotmpl would read the rest of the format
+    // again at each one.
+    let e = w.text(r#"{{ printf "%[x]d" 1 }}"#);
+    assert!(e.contains("printf: the format has a `[` that is not an argument index"), "{e}");
+    let many = format!("{{{{ printf \"%d\"{} }}}}", " 1".repeat(300));
+    assert_eq!(w.text(&many), format!("{exec} printf: takes at most 256 values after the format, got 300"));
 }
 
 /// `nomadVar` reads the variables the task may read; a path it may not
