@@ -18,6 +18,7 @@ pub mod node; // this host's attributes; constraint evaluation
 pub mod notify; // sd_notify for Type=notify services
 pub mod policy; // restart, check_restart, reschedule: pure decisions
 pub mod process; // spawn, signal, reap: the only place that forks or waits
+pub mod signals; // signal names a job may use, parsing and naming them; a task's kill signal
 pub mod state; // what survives a restart of supd (atomic JSON)
 pub mod supervisor; // the event loop; owns all runtime state
 pub mod taskdir; // allocation directories, templates, artifacts

@@ -269,7 +269,7 @@ pub fn script_outcome(exit: crate::process::Exit, output: &str) -> Outcome {
     };
     let text = match exit {
         Exit::Code(c) => format!("exit code {c}"),
-        Exit::Signal { signal: s, .. } => format!("killed by {}", crate::process::signal_name(s)),
+        Exit::Signal { signal: s, .. } => format!("killed by {}", crate::signals::name(s)),
         Exit::Unknown => "ended".to_string(),
     };
     let output = output.trim();

@@ -160,56 +160,12 @@ pub fn duration(d: Duration) -> String {
     out
 }
 
-/// A signal as supd's `kill_signal` takes it (`SIGTERM`), from `TERM`,
-/// `SIGTERM`, `sigterm` or a number (Linux numbering); `None` when supd
-/// does not know it.
+/// A signal as supd's `kill_signal` takes it (`SIGTERM`), from what
+/// [`crate::signals::parse`] reads (`TERM`, `SIGTERM`, `sigterm`, a Linux
+/// number, the aliases `IOT`, `POLL` and `CLD`); `None` when supd does not
+/// know it.
 pub fn signal_name(s: &str) -> Option<String> {
-    const BY_NUMBER: [&str; 31] = [
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    let s = s.trim();
-    if let Ok(n) = s.parse::<usize>() {
-        return BY_NUMBER.get(n.checked_sub(1)?).map(|s| s.to_string());
-    }
-    let upper = s.to_ascii_uppercase();
-    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
-    let full = match full.as_str() {
-        "SIGIOT" => "SIGABRT".to_string(),
-        "SIGPOLL" => "SIGIO".to_string(),
-        "SIGCLD" => "SIGCHLD".to_string(),
-        _ => full,
-    };
-    crate::jobspec::decode::SIGNALS.contains(&full.as_str()).then_some(full)
+    crate::signals::parse(s).map(|s| s.as_str().to_string())
 }
 
 /// Writes `text` as `#` comments at `indent`, wrapped near 100 columns;
@@ -546,11 +502,9 @@ mod tests {
 
     #[test]
     fn signals() {
-        assert_eq!(signal_name("TERM").as_deref(), Some("SIGTERM"));
-        assert_eq!(signal_name("sighup").as_deref(), Some("SIGHUP"));
-        assert_eq!(signal_name("9").as_deref(), Some("SIGKILL"));
+        // What is read is crate::signals::parse's (tested there); the
+        // name is the full one.
         assert_eq!(signal_name("IOT").as_deref(), Some("SIGABRT"));
-        assert_eq!(signal_name("SIGRTMIN+3"), None);
         assert_eq!(signal_name("0"), None);
     }
 

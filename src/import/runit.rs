@@ -528,7 +528,7 @@ exec chpst -u www-data:www-data -o 4096 /usr/sbin/nginx -c "$CONF" -g 'daemon of
         assert_eq!(t.command, "/usr/sbin/nginx");
         assert_eq!(t.args, vec!["-c", "/etc/nginx/nginx.conf", "-g", "daemon off;"]);
         assert_eq!(t.user.as_deref(), Some("www-data"));
-        assert_eq!(t.kill_signal, "SIGTERM");
+        assert_eq!(t.kill_signal.name(), Some("SIGTERM"));
         assert_eq!(job.groups[0].restart.attempts, 60);
     }
 

@@ -22,6 +22,7 @@
 
 use super::effective::{self, Item};
 use super::model::{CheckRestart, Group, Job, Logs, RestartPolicy, Service, Task};
+use crate::signals::KillSignal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -315,7 +316,7 @@ fn task_runtime(t: &Task) -> Task {
     let mut t = unplaced(t);
     t.restart = NO_RESTART;
     t.kill_timeout = Duration::ZERO;
-    t.kill_signal = String::new();
+    t.kill_signal = KillSignal::Default;
     t.shutdown_delay = Duration::ZERO;
     t.logs = Logs::default();
     t.services.iter_mut().for_each(no_check_restart);
@@ -323,9 +324,9 @@ fn task_runtime(t: &Task) -> Task {
 }
 
 /// What only supd acts on, of a task.
-fn task_policy(t: &Task) -> (RestartPolicy, Duration, &str, Duration, Logs, Vec<CheckRestart>) {
+fn task_policy(t: &Task) -> (RestartPolicy, Duration, KillSignal, Duration, Logs, Vec<CheckRestart>) {
     let checks = t.services.iter().flat_map(|s| &s.checks).map(|c| c.check_restart).collect();
-    (t.restart, t.kill_timeout, t.kill_signal.as_str(), t.shutdown_delay, t.logs, checks)
+    (t.restart, t.kill_timeout, t.kill_signal, t.shutdown_delay, t.logs, checks)
 }
 
 fn no_check_restart(s: &mut Service) {

@@ -163,8 +163,8 @@ fn task(hide: &Hide, t: &Task, tb: Option<&Body>, gb: Option<&Body>) -> Item {
     }
     // A container task without one: its image's STOPSIGNAL, which only the
     // engine knows.
-    if !t.kill_signal.is_empty() {
-        items.push(Item::attr("kill_signal", t.kill_signal.as_str(), !has(tb, &["kill_signal"])));
+    if let Some(name) = t.kill_signal.name() {
+        items.push(Item::attr("kill_signal", name, !has(tb, &["kill_signal"])));
     }
     items.push(Item::attr("kill_timeout", dur(t.kill_timeout), !has(tb, &["kill_timeout"])));
     items.push(Item::attr("shutdown_delay", dur(t.shutdown_delay), !has(tb, &["shutdown_delay"])));

@@ -5,6 +5,7 @@
 
 use super::diag::Pos;
 pub use super::taskdir_blocks::{Artifact, ArtifactMode, ChangeMode, ChangeScript, Checksum, Template, TemplateSource};
+use crate::signals::KillSignal;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
@@ -327,10 +328,10 @@ pub struct Task {
     pub env: BTreeMap<String, String>,
     pub user: Option<String>,
     pub kill_timeout: Duration,
-    /// A signal name such as `SIGINT`.
-    /// The signal that stops a run; empty for a container task that names
-    /// none: its image's STOPSIGNAL, else SIGTERM.
-    pub kill_signal: String,
+    /// The signal that stops a run: the one named, else `SIGINT` for a
+    /// host process and the driver's default for a container task (its
+    /// image's STOPSIGNAL, else SIGTERM).
+    pub kill_signal: KillSignal,
     pub shutdown_delay: Duration,
     pub leader: bool,
     pub lifecycle: Option<Lifecycle>,

@@ -4,10 +4,10 @@
 //! problems are reported at their place in the job file, with their place
 //! inside the template. taskdir renders and fetches what is decoded here.
 
-use super::decode::SIGNALS;
 use super::diag::{Pos, did_you_mean};
 use super::gotemplate;
 use super::reader::{Kind, Reader, Schema};
+use crate::signals::NAMES;
 use hcl_edit::Span;
 use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body};
@@ -561,8 +561,10 @@ fn change_mode(r: &mut Reader, block: &Block, env: bool) -> Option<ChangeMode> {
     let signal_attr = r.attr(b, "change_signal");
     let signal = signal_attr.and_then(|a| {
         let s = r.literal(&a.value, "change_signal")?.to_uppercase();
-        if !SIGNALS.contains(&s.as_str()) {
-            let hint = did_you_mean(&s, SIGNALS).map_or(String::new(), |d| format!(" — did you mean {d:?}?"));
+        // A full name (any case), as Nomad reads it; what setup.rs
+        // parses when the template changes.
+        if !NAMES.contains(&s.as_str()) {
+            let hint = did_you_mean(&s, NAMES).map_or(String::new(), |d| format!(" — did you mean {d:?}?"));
             r.sink.error(a.value.span(), format!("unknown signal {s:?}{hint}"));
             return None;
         }

@@ -93,7 +93,7 @@ fn other_defaults() {
     assert_eq!(g.count, 1);
     let t = &g.tasks[0];
     assert_eq!(t.kill_timeout, S(5));
-    assert_eq!(t.kill_signal, "SIGINT");
+    assert_eq!(t.kill_signal, crate::signals::KillSignal::Named(nix::sys::signal::Signal::SIGINT));
     assert_eq!(t.shutdown_delay, Duration::ZERO);
     assert_eq!(t.logs, Logs { max_files: 10, max_file_size: 10 });
     assert_eq!(t.resources, Resources { cpu: 100, memory: 300, memory_max: None, declared: false });

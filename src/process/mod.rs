@@ -374,21 +374,6 @@ pub fn inherited_env() -> Vec<(String, String)> {
         .collect()
 }
 
-/// Names a signal number (`SIGTERM`) for messages.
-pub fn signal_name(sig: i32) -> String {
-    Signal::try_from(sig).map(|s| s.as_str().to_string()).unwrap_or_else(|_| format!("signal {sig}"))
-}
-
-/// Parses `SIGTERM`, `TERM` or `15`.
-pub fn parse_signal(text: &str) -> Option<Signal> {
-    if let Ok(n) = text.parse::<i32>() {
-        return Signal::try_from(n).ok();
-    }
-    let upper = text.to_ascii_uppercase();
-    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
-    name.parse().ok()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -486,15 +471,10 @@ mod tests {
     }
 
     #[test]
-    fn users_and_signal_names() {
+    fn users() {
         let root = lookup_user("root").unwrap();
         assert_eq!((root.uid, root.gid), (0, 0));
         assert_eq!(lookup_user("0").unwrap().name, "root");
         assert_eq!(lookup_user("no-such-user-here"), Err(UserError::Unknown("no-such-user-here".into())));
-        assert_eq!(parse_signal("SIGTERM"), Some(Signal::SIGTERM));
-        assert_eq!(parse_signal("hup"), Some(Signal::SIGHUP));
-        assert_eq!(parse_signal("9"), Some(Signal::SIGKILL));
-        assert_eq!(parse_signal("SIGNOPE"), None);
-        assert_eq!(signal_name(15), "SIGTERM");
     }
 }

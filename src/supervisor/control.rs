@@ -762,7 +762,7 @@ impl Supervisor {
         if signal.trim() == "0" {
             return self.probe(target);
         }
-        let Some(sig) = process::parse_signal(signal) else {
+        let Some(sig) = crate::signals::parse(signal) else {
             return Response::refused(format!(
                 "unknown signal {signal:?} — use a name such as SIGHUP, a number, or 0 to test that the tasks are alive"
             ));
@@ -895,12 +895,12 @@ impl Supervisor {
         for key in keys {
             match self.signal_task(key, signal) {
                 Ok(()) => sent += 1,
-                Err(e) => log::warn!("{}: cannot forward {}: {e}", self.label(key), process::signal_name(sig)),
+                Err(e) => log::warn!("{}: cannot forward {}: {e}", self.label(key), crate::signals::name(sig)),
             }
         }
         log::info!(
             "{}: forwarded to {sent} running task{}",
-            process::signal_name(sig),
+            crate::signals::name(sig),
             if sent == 1 { "" } else { "s" }
         );
     }

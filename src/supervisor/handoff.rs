@@ -292,7 +292,7 @@ impl Supervisor {
         let how = || match exit {
             _ if timed_out => format!("no answer within {}", GoDuration(timeout)),
             Exit::Code(c) => format!("exit code {c}"),
-            Exit::Signal { signal: s, .. } => format!("signal {}", process::signal_name(s)),
+            Exit::Signal { signal: s, .. } => format!("signal {}", crate::signals::name(s)),
             Exit::Unknown => "an unknown end".to_string(),
         };
         if peer.is_none() || self.cfg.handoff.command.is_some() {

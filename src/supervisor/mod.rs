@@ -405,7 +405,7 @@ impl Supervisor {
         let pending: Vec<i32> = self.io.signals.pending().collect();
         for sig in pending {
             match sig {
-                SIGTERM | SIGINT | SIGQUIT => self.shutdown(&process::signal_name(sig)),
+                SIGTERM | SIGINT | SIGQUIT => self.shutdown(&crate::signals::name(sig)),
                 SIGHUP if self.cfg.sighup == crate::config::Sighup::Forward => self.forward_signal(sig),
                 SIGHUP => {
                     log::info!("SIGHUP: reloading {}", self.cfg.job_dir.display());

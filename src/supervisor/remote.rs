@@ -303,7 +303,7 @@ impl Supervisor {
             let how = match exit {
                 _ if a.timed_out => "no answer in time".to_string(),
                 Exit::Code(c) => format!("exit code {c}"),
-                Exit::Signal { signal, .. } => format!("signal {}", process::signal_name(signal)),
+                Exit::Signal { signal, .. } => format!("signal {}", crate::signals::name(signal)),
                 Exit::Unknown => "an unknown end".into(),
             };
             if said.is_empty() { how } else { format!("{said} ({how})") }

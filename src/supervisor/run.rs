@@ -532,8 +532,10 @@ impl Supervisor {
     pub(super) fn send_kill(&mut self, key: TaskKey) {
         let Some(t) = self.jobs.task_mut(key) else { return };
         let Some(pid) = t.pid else { return };
-        let sig = process::parse_signal(&t.spec.kill_signal).unwrap_or(Signal::SIGINT);
-        let name = if t.spec.kill_signal.is_empty() { "" } else { sig.as_str() };
+        // No name for the driver's default: a container is stopped by the
+        // engine's stop (its image's STOPSIGNAL).
+        let sig = t.spec.kill_signal.for_process();
+        let name = t.spec.kill_signal.name().unwrap_or("");
         let timeout = t.spec.kill_timeout;
         let generation = t.generation;
         if let Err(e) = self.signal_task_as(key, sig, name) {
@@ -768,7 +770,7 @@ impl Supervisor {
         let stopping = t.stopping.take();
         let shown = match exit {
             Exit::Code(c) => format!("exit code {c}"),
-            Exit::Signal { signal: s, .. } => format!("signal {}", process::signal_name(s)),
+            Exit::Signal { signal: s, .. } => format!("signal {}", crate::signals::name(s)),
             Exit::Unknown => "an unknown status (taken over from a previous supd; counted as a failure)".to_string(),
         };
         let shown = if oom { format!("{shown} (OOM killed: it reached its memory limit)") } else { shown };
@@ -960,7 +962,7 @@ impl Supervisor {
         let label = self.label(key);
         let Some(t) = self.jobs.task_mut(key) else { return };
         let Some(pid) = t.leftover else { return };
-        let sig = process::parse_signal(&t.spec.kill_signal).unwrap_or(Signal::SIGINT);
+        let sig = t.spec.kill_signal.for_process();
         let timeout = t.spec.kill_timeout;
         t.push_event("Killing", format!("Stopping pid {pid}, left running by the previous supd, before starting anew"));
         log::warn!("{label}: pid {pid} was left running by the previous supd; stopping it before starting anew");
@@ -1037,7 +1039,7 @@ fn ended_after(s: &crate::state::TaskSaved) -> Option<SystemTime> {
 fn log_decision(label: &str, t: &TaskRun, decision: &Decision) {
     let ended = match t.exit {
         Some(Exit::Code(c)) => format!("exit code {c}"),
-        Some(Exit::Signal { signal, .. }) => format!("signal {}", process::signal_name(signal)),
+        Some(Exit::Signal { signal, .. }) => format!("signal {}", crate::signals::name(signal)),
         Some(Exit::Unknown) => "an unknown status".to_string(),
         None => "a failed start".to_string(),
     };

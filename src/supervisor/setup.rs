@@ -517,7 +517,7 @@ impl Supervisor {
             }
             ChangeMode::Signal(name) => {
                 let Some(pid) = t.pid else { return };
-                let Some(sig) = process::parse_signal(&name) else { return };
+                let Some(sig) = crate::signals::parse(&name) else { return };
                 t.push_event("Signaling", format!("Task being sent signal {}: Template re-rendered", sig.as_str()));
                 if let Err(e) = process::signal_pid(pid, sig) {
                     log::warn!("{}: cannot send {}: {e}", self.label(key), sig.as_str());
@@ -588,7 +588,7 @@ impl Supervisor {
                 let how = match exit {
                     _ if timed_out => format!("timed out after {}", GoDuration(script.timeout)),
                     process::Exit::Code(c) => format!("exited with code: {c}"),
-                    process::Exit::Signal { signal, .. } => format!("was killed by {}", process::signal_name(signal)),
+                    process::Exit::Signal { signal, .. } => format!("was killed by {}", crate::signals::name(signal)),
                     process::Exit::Unknown => "ended".to_string(),
                 };
                 let why = format!(

@@ -431,7 +431,7 @@ impl Serialize for TaskView<'_> {
         let (i, ti, t, brief) = (self.i, self.ti, self.t, self.shown.brief);
         let (exit_code, signal) = match t.exit {
             Some(Exit::Code(c)) => (Some(c), None),
-            Some(Exit::Signal { signal: s, .. }) => (None, Some(crate::process::signal_name(s))),
+            Some(Exit::Signal { signal: s, .. }) => (None, Some(crate::signals::name(s))),
             Some(Exit::Unknown) | None => (None, None),
         };
         let mut st = s.serialize_struct("TaskStatus", 17)?;

@@ -102,8 +102,8 @@ fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
         config.insert("Hostname".into(), json!(r(h)));
     }
     // Without a kill_signal the image's STOPSIGNAL stands.
-    if !t.kill_signal.is_empty() {
-        config.insert("StopSignal".into(), json!(t.kill_signal));
+    if let Some(name) = t.kill_signal.name() {
+        config.insert("StopSignal".into(), json!(name));
     }
     config.insert("Tty".into(), json!(false));
     config.insert("AttachStdin".into(), json!(false));

@@ -36,41 +36,6 @@ use policy::*;
 use service::*;
 use task::*;
 
-/// Signals a task may name as `kill_signal`.
-pub const SIGNALS: [&str; 31] = [
-    "SIGABRT",
-    "SIGALRM",
-    "SIGBUS",
-    "SIGCHLD",
-    "SIGCONT",
-    "SIGFPE",
-    "SIGHUP",
-    "SIGILL",
-    "SIGINT",
-    "SIGIO",
-    "SIGKILL",
-    "SIGPIPE",
-    "SIGPROF",
-    "SIGPWR",
-    "SIGQUIT",
-    "SIGSEGV",
-    "SIGSTKFLT",
-    "SIGSTOP",
-    "SIGSYS",
-    "SIGTERM",
-    "SIGTRAP",
-    "SIGTSTP",
-    "SIGTTIN",
-    "SIGTTOU",
-    "SIGURG",
-    "SIGUSR1",
-    "SIGUSR2",
-    "SIGVTALRM",
-    "SIGWINCH",
-    "SIGXCPU",
-    "SIGXFSZ",
-];
-
 /// Parses every job of one file. Jobs with errors are left out of the
 /// result; the diagnostics say why.
 /// With `evaluated_source`, an evaluated job's `source` is its evaluated

@@ -1,6 +1,8 @@
 //! The `task` block and its `config`, `lifecycle`, `logs` and `resources`.
 
 use super::*;
+use crate::signals::{self, KillSignal};
+use nix::sys::signal::Signal;
 
 pub(super) const TASK: Schema = Schema {
     what: "task",
@@ -224,12 +226,15 @@ pub(super) fn task(
         r.attr(b, "kill_timeout").and_then(|a| r.duration(&a.value, "kill_timeout")).unwrap_or(Duration::from_secs(5));
     // A container without one is stopped with its image's STOPSIGNAL,
     // else SIGTERM, as Nomad's docker and podman drivers stop it (the
-    // engine's stop): "" stands for that.
+    // engine's stop): `KillSignal::Default` stands for that.
     let container_task = matches!(driver, Some(Driver::Docker | Driver::Podman));
     let kill_signal = match r.attr(b, "kill_signal") {
-        Some(a) => r.enum_value(&a.value, "kill_signal", &SIGNALS).unwrap_or_else(|| "SIGINT".into()),
-        None if container_task => String::new(),
-        None => "SIGINT".into(),
+        Some(a) => {
+            let written = r.enum_value(&a.value, "kill_signal", &signals::NAMES);
+            KillSignal::Named(written.as_deref().and_then(signals::parse).unwrap_or(Signal::SIGINT))
+        }
+        None if container_task => KillSignal::Default,
+        None => KillSignal::Named(Signal::SIGINT),
     };
     let shutdown_delay =
         r.attr(b, "shutdown_delay").and_then(|a| r.duration(&a.value, "shutdown_delay")).unwrap_or_default();

@@ -3,8 +3,7 @@
 //! restarts it through the restart policy, and gives up when the attempts
 //! are used up.
 
-mod common;
-use common::{EventMark, event_mark, events_since};
+use crate::support::{EventMark, event_mark, events_since};
 
 use serde_json::Value;
 use std::path::Path;
@@ -89,7 +88,7 @@ impl Drop for Supd {
             let _ = self.child.wait();
         }
         // The task's secrets/ tmpfs outlives supd by design; not the test.
-        common::unmount_below(self.dir.path());
+        crate::support::unmount_below(self.dir.path());
     }
 }
 

@@ -5,9 +5,7 @@
 //! authorized_keys line, as the man page tells operators to do. Run as
 //! root (sshd needs it); scripts/test installs openssh-server.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

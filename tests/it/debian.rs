@@ -16,9 +16,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
-mod common;
-
-use common::require;
+use crate::support::require;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 

@@ -7,9 +7,7 @@
 //! task without `resources` reserves nothing and is limited by nothing.
 //! Every test has its own `cgroup_parent`, and checks that supd removes it.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -7,9 +7,7 @@
 //! A new `count` keeps the instances that stay (same pids), creates the
 //! new indices and stops and removes those at or above it.
 
-mod common;
-
-use common::{Supd, alive, pid, wait_until};
+use crate::support::{Supd, alive, pid, wait_until};
 use std::time::Duration;
 
 fn job(attempts: u32, arg: &str) -> String {
@@ -59,7 +57,7 @@ fn a_restart_change_is_planned_and_applied_in_place_and_a_command_change_replace
 
     // Nothing runs: every instance is created.
     let out = s.supctl(&["job", "plan", v1]);
-    assert_eq!(code(&out), Some(1), "{}", common::describe(&out));
+    assert_eq!(code(&out), Some(1), "{}", crate::support::describe(&out));
     assert_eq!(stdout(&out), "+ job \"web\"\n  + group \"g\"\n    + task \"t\"\n  instances:\n    web.g[0]: create\n");
 
     s.supctl_ok(&["job", "run", v1]);
@@ -67,11 +65,11 @@ fn a_restart_change_is_planned_and_applied_in_place_and_a_command_change_replace
 
     // The same file: nothing to say.
     let out = s.supctl(&["job", "plan", v1]);
-    assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", common::describe(&out));
+    assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", crate::support::describe(&out));
 
     // Only restart changed: in place, exit 0 (no instance made or ended).
     let out = s.supctl(&["job", "plan", v2]);
-    assert_eq!(code(&out), Some(0), "{}", common::describe(&out));
+    assert_eq!(code(&out), Some(0), "{}", crate::support::describe(&out));
     assert_eq!(
         stdout(&out),
         "~ job \"web\"\n  ~ group \"g\"\n      ~ restart.attempts: 0 => 3\n    ~ task \"t\" (in place)\n        ~ restart.attempts: 0 => 3\n  instances:\n    web.g[0]: update in place\n"
@@ -89,17 +87,17 @@ fn a_restart_change_is_planned_and_applied_in_place_and_a_command_change_replace
     // a killed task failed for good; now it is restarted.
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(first), nix::sys::signal::Signal::SIGKILL).expect("kill");
     let st = s.wait_status("a new process after the kill", |st| {
-        common::task(st, "web/g/0/t")
+        crate::support::task(st, "web/g/0/t")
             .is_some_and(|t| t["state"] == "running" && t["pid"].as_i64() != Some(first.into()))
     });
-    let t = common::task(&st, "web/g/0/t").expect("task");
+    let t = crate::support::task(&st, "web/g/0/t").expect("task");
     assert_eq!(t["failed"], false);
     assert_eq!(t["restarts"], 1);
     let second = pid(t);
 
     // The command changed: replaced.
     let out = s.supctl(&["job", "plan", v3]);
-    assert_eq!(code(&out), Some(1), "{}", common::describe(&out));
+    assert_eq!(code(&out), Some(1), "{}", crate::support::describe(&out));
     let text = stdout(&out);
     assert!(
         text.contains("    ~ task \"t\" (forces replacement)\n        ~ config.args: [\"1000\"] => [\"1001\"]\n"),
@@ -109,23 +107,26 @@ fn a_restart_change_is_planned_and_applied_in_place_and_a_command_change_replace
     let said = s.supctl_ok(&["job", "run", v3]);
     assert!(said.contains("replaced"), "{said}");
     let st = s.wait_status("the replacement runs", |st| {
-        common::task(st, "web/g/0/t")
+        crate::support::task(st, "web/g/0/t")
             .is_some_and(|t| t["state"] == "running" && t["pid"].as_i64() != Some(second.into()))
     });
-    assert_eq!(common::cmdline_of(pid(common::task(&st, "web/g/0/t").expect("task"))), "/bin/sleep 1001");
+    assert_eq!(
+        crate::support::cmdline_of(pid(crate::support::task(&st, "web/g/0/t").expect("task"))),
+        "/bin/sleep 1001"
+    );
     assert!(wait_until(Duration::from_secs(10), || !alive(second)), "the old process is still there");
 
     // An invalid file is an error (255), as in Nomad.
     let bad = s.write_file("bad.hcl", "job \"web\" {\n  group \"g\" {\n    count = \"x\"\n  }\n}\n");
     let out = s.supctl(&["job", "plan", bad.to_str().unwrap()]);
-    assert_eq!(code(&out), Some(255), "{}", common::describe(&out));
+    assert_eq!(code(&out), Some(255), "{}", crate::support::describe(&out));
 }
 
 #[test]
 fn reload_dry_run_shows_the_plan_and_a_reload_updates_in_place() {
     let s = Supd::new();
     let path = s.write_job("web.hcl", &job(0, "1000"));
-    s.write_job("other.hcl", &common::sleep_job("other"));
+    s.write_job("other.hcl", &crate::support::sleep_job("other"));
     let s = s.start();
     let first = pid(&s.wait_running("web/g/0/t"));
     s.wait_running("other/g/0/t");
@@ -169,7 +170,7 @@ fn a_count_change_keeps_the_instances_that_stay() {
 
     // 2 -> 3: [0] and [1] stay, [2] is created (exit 1: an instance is made).
     let out = s.supctl(&["job", "plan", three]);
-    assert_eq!(code(&out), Some(1), "{}", common::describe(&out));
+    assert_eq!(code(&out), Some(1), "{}", crate::support::describe(&out));
     assert_eq!(
         stdout(&out),
         "~ job \"web\"\n  ~ group \"g\"\n      ~ count: 2 => 3\n  instances:\n    web.g[0]: update in place\n    web.g[1]: update in place\n    web.g[2]: create\n"
@@ -183,7 +184,7 @@ fn a_count_change_keeps_the_instances_that_stay() {
 
     // 3 -> 1: [1] and [2] are stopped and removed, [0] stays.
     let out = s.supctl(&["job", "plan", one]);
-    assert_eq!(code(&out), Some(1), "{}", common::describe(&out));
+    assert_eq!(code(&out), Some(1), "{}", crate::support::describe(&out));
     assert_eq!(
         stdout(&out),
         "~ job \"web\"\n  ~ group \"g\"\n      ~ count: 3 => 1\n  instances:\n    web.g[0]: update in place\n    web.g[1]: remove\n    web.g[2]: remove\n"
@@ -192,13 +193,13 @@ fn a_count_change_keeps_the_instances_that_stay() {
     assert!(said.contains("updated in place: 1 instance(s) keep their processes, 2 stopped and removed"), "{said}");
     assert!(wait_until(Duration::from_secs(10), || !alive(p1) && !alive(p2)), "[1] or [2] still runs");
     s.wait_status("[1] and [2] gone from the status", |st| {
-        common::task(st, "web/g/1/t").is_none() && common::task(st, "web/g/2/t").is_none()
+        crate::support::task(st, "web/g/1/t").is_none() && crate::support::task(st, "web/g/2/t").is_none()
     });
     assert_eq!(pid(&s.wait_running("web/g/0/t")), p0, "[0] was replaced");
     assert!(alive(p0));
     // The same file again: nothing to do.
     let out = s.supctl(&["job", "plan", one]);
-    assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", common::describe(&out));
+    assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", crate::support::describe(&out));
 }
 
 #[test]
@@ -212,15 +213,15 @@ fn plan_refuses_another_version_of_a_job_directory_job_as_run_does() {
 
     let plan = s.supctl(&["job", "plan", other]);
     let run = s.supctl(&["job", "run", other]);
-    assert_eq!(code(&plan), Some(255), "{}", common::describe(&plan));
-    assert_eq!(code(&run), Some(1), "{}", common::describe(&run));
+    assert_eq!(code(&plan), Some(255), "{}", crate::support::describe(&plan));
+    assert_eq!(code(&run), Some(1), "{}", crate::support::describe(&run));
     let why = format!("job \"web\" comes from {} in the job directory", path.display());
     for out in [&plan, &run] {
-        assert!(String::from_utf8_lossy(&out.stderr).contains(&why), "{}", common::describe(out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains(&why), "{}", crate::support::describe(out));
     }
     assert!(stdout(&plan).is_empty(), "the plan promised a change: {}", stdout(&plan));
     assert_eq!(pid(&s.wait_running("web/g/0/t")), first);
     // The file itself: nothing to change.
     let out = s.supctl(&["job", "plan", path.to_str().unwrap()]);
-    assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", common::describe(&out));
+    assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", crate::support::describe(&out));
 }

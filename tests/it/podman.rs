@@ -9,9 +9,7 @@
 //! namespace), gets its task directories and its ulimits, is restarted
 //! after its process is killed, and `job stop` leaves no container.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;

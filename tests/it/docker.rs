@@ -10,9 +10,7 @@
 //! container is restarted as a host task is, a restarted supd adopts the
 //! running container, `job stop` leaves no container.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -26,7 +24,7 @@ const DOCKER: &str = "/usr/bin/docker";
 
 /// The source article's job, as the article writes it (its snippets put
 /// together: the redis task, its restart, reschedule and check_restart).
-const ARTICLE_JOB: &str = include_str!("jobs/valid/article_job.hcl");
+const ARTICLE_JOB: &str = include_str!("../jobs/valid/article_job.hcl");
 
 /// The private engine of this test binary. It lives as long as the
 /// binary: a watcher shell holds it and stops it (and removes its

@@ -6,9 +6,7 @@
 //! (a container's init); and a stdout nobody reads, which must cost lines,
 //! not supervision.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use std::collections::BTreeMap;
 use std::os::unix::net::UnixDatagram;
 use std::process::{Command, Stdio};
@@ -163,7 +161,7 @@ struct Unmount(std::path::PathBuf);
 
 impl Drop for Unmount {
     fn drop(&mut self) {
-        common::unmount_below(&self.0);
+        crate::support::unmount_below(&self.0);
     }
 }
 

@@ -9,9 +9,7 @@
 //! Timing allows for a loaded 2-core machine: waits poll with generous
 //! ceilings, and timing assertions are ranges, never instants.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use serde_json::Value;

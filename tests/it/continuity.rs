@@ -4,9 +4,7 @@
 //! restart counts and events. A binary that cannot take over is refused and
 //! the running supd goes on as it was.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::path::{Path, PathBuf};

@@ -4,9 +4,7 @@
 //! their `source` changes, and `artifact` blocks fetched from an HTTP
 //! server the test runs on 127.0.0.1.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

@@ -5,9 +5,7 @@
 //! its restart pace and answer `status` promptly, and supd's memory must
 //! stay bounded.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;

@@ -9,9 +9,7 @@
 //! Nothing here depends on whether a check's first run comes right at the
 //! task's start or one interval later.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 use serde_json::Value;
 use std::path::PathBuf;

@@ -4,9 +4,7 @@
 //! (COMP_WORDS, COMP_CWORD and the function `complete -p` names), fish by
 //! `complete -C`, zsh by a real interactive shell on a pseudo-terminal.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use std::path::Path;
 use std::process::{Command, Output};
 

@@ -3,9 +3,7 @@
 //! left in its cgroup (a `setsid` daemon too) is stopped, and the restart
 //! budget is exact across it.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::time::Duration;

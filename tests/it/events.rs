@@ -5,9 +5,7 @@
 //! reasons of client/client.go `RestartAllocation`, the event flow of
 //! client/allocrunner/alloc_runner.go and taskrunner/).
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter().map(|(k, m)| (k.to_string(), m.to_string())).collect()

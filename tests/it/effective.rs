@@ -4,9 +4,7 @@
 //! job inspect` from the running supd, and the policy lines of `supctl
 //! status JOB/GROUP/INDEX`.
 
-mod common;
-
-use common::Supd;
+use crate::support::Supd;
 use std::path::Path;
 use std::process::Command;
 
@@ -129,7 +127,7 @@ job "api" {
     // The job supd saved and reads back at its next start still knows.
     s.kill9();
     let s = s.start();
-    s.wait_status("api is back", |st| common::task(st, "api/server/0/server").is_some());
+    s.wait_status("api is back", |st| crate::support::task(st, "api/server/0/server").is_some());
     let out = s.supctl_ok(&["job", "inspect", "api"]);
     assert!(!out.contains("s3cret"), "{out}");
     assert!(out.contains("API_TOKEN = \"(sensitive)\""), "{out}");

@@ -5,9 +5,7 @@
 //! `--var`; runtime
 //! references stay for the task's start.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use std::process::{Command, Stdio};
 
 /// Four variables, each set by one more source than the one before; the

@@ -2,9 +2,7 @@
 //! with javac runs as an isolated task (its own root, nobody) and restarts
 //! like any task; the node has `driver.java` (the job's constraint).
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 const HELLO: &str = r#"public class Hello {
     public static void main(String[] args) throws Exception {

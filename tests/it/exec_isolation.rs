@@ -5,9 +5,7 @@
 //! when supd.toml allows them, restarts as any task, and nothing left
 //! mounted on the host.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use std::path::{Path, PathBuf};
 
 /// Nomad's default capability set (audit_write, chown, dac_override,

@@ -4,9 +4,7 @@
 //! never read, hold up nothing; a thousand tasks still answer; and without
 //! the setting nothing listens.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::{Command, Stdio};

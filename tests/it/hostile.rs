@@ -4,9 +4,7 @@
 //! that names a file; a socket briefly open to everyone; a user who may
 //! not use the socket; state files this supd must not overwrite.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;

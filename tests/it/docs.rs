@@ -10,9 +10,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 use supd::jobspec::model::{DelayFunction, JobType, Operator, RestartMode};
 
-mod common;
-
-use common::require;
+use crate::support::require;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
@@ -439,7 +437,7 @@ fn job_page_names_every_operator_signal_type_and_delay_function() {
     let constraint = section(&page, "CONSTRAINT");
     missing.extend(Operator::NAMES.iter().filter(|op| !tagged(constraint, op)).map(|op| format!("operator {op}")));
     let task = section(&page, "TASK");
-    missing.extend(supd::jobspec::decode::SIGNALS.iter().filter(|s| !tagged(task, s)).map(|s| format!("signal {s}")));
+    missing.extend(supd::signals::NAMES.iter().filter(|s| !tagged(task, s)).map(|s| format!("signal {s}")));
     let job = section(&page, "JOB");
     missing.extend(JobType::NAMES.iter().filter(|t| !tagged(job, t)).map(|t| format!("job type {t}")));
     let reschedule = section(&page, "RESCHEDULE");
@@ -616,7 +614,7 @@ job "j" {
         ("JOB", "priority", job.priority.to_string()),
         ("GROUP", "count", group.count.to_string()),
         ("TASK", "kill_timeout", short(task.kill_timeout)),
-        ("TASK", "kill_signal", task.kill_signal.clone()),
+        ("TASK", "kill_signal", task.kill_signal.name().unwrap_or_default().to_string()),
         ("TASK", "shutdown_delay", short(task.shutdown_delay)),
         ("TASK", "leader", task.leader.to_string()),
         ("LIFECYCLE", "sidecar", task.lifecycle.unwrap().sidecar.to_string()),

@@ -4,9 +4,7 @@
 //! terminal, what a dead task shows, `shutdown` in supd's log, and
 //! `signal TARGET 0` as a liveness probe.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
