@@ -391,122 +391,153 @@ fn main() -> ExitCode {
         }
     };
     let socket = cli.socket.clone().or(file.socket.clone()).unwrap_or_else(supd::config::default_socket_to_find);
-    let request = match cli.command {
-        Command::Completions { shell } => return complete::script(shell, &mut Cli::command()),
-        Command::Validate { files, vars, effective } => {
-            let vars = match vars.resolve() {
-                Ok(v) => v,
-                Err(e) => {
-                    eprintln!("supctl: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            return validate(&files, &vars, cli.json, effective, &file);
-        }
-        Command::Job { command: JobCommand::Inspect { job } } => {
-            return match Connection::call(&socket, Request::JobInspect { job, json: cli.json }) {
-                Ok(r) if r.ok => {
-                    print!("{}", show_lines(r.data.as_deref().unwrap_or("")));
-                    ExitCode::SUCCESS
-                }
-                Ok(r) => print_response(&r, false),
-                Err(e) => client_error(e),
-            };
-        }
-        Command::Status { target } => {
-            // The table shows each task's last event; the detail view
-            // and --json all of them.
-            let detail = target.as_deref().is_some_and(detail_view);
-            if !(cli.json || detail) {
-                return table::status_table(&socket, target);
-            }
-            Request::Status { target, events: None, brief: false }
-        }
-        Command::Job { command: JobCommand::Plan { file, vars } } => {
-            return job_plan(&socket, &file, &vars, cli.json);
-        }
-        Command::Handoff { command: HandoffCommand::Serve { from } } => return handoff_serve(&socket, &from),
-        Command::Var { command } => return var(&socket, command, cli.json),
-        Command::Import { sources, out } => return import(&sources, out.as_deref()),
-        Command::Job { command: JobCommand::Run { file, detach, wait, vars } } => {
-            let (source, name) = match read_job(file) {
-                Ok(x) => x,
-                Err(e) => {
-                    eprintln!("supctl: {e}");
-                    return ExitCode::from(1);
-                }
-            };
-            {
-                let vars = match vars.resolve() {
-                    Ok(v) => v,
-                    Err(e) => {
-                        eprintln!("supctl: {e}");
-                        return ExitCode::from(2);
-                    }
-                };
-                match evaluated(&name, source, &vars) {
-                    Ok(source) if detach || cli.json => Request::JobRun { source, file: name, plan: false },
-                    Ok(source) => {
-                        let jobs: Vec<String> =
-                            supd::jobspec::parse_str(&name, &source).jobs.into_iter().map(|j| j.id).collect();
-                        let request = Request::JobRun { source, file: name, plan: false };
-                        return match Connection::call(&socket, request) {
-                            Ok(r) if r.ok => {
-                                print_response(&r, false);
-                                wait::until_up(&socket, &jobs, std::time::Duration::from_secs(wait))
-                            }
-                            Ok(r) => print_response(&r, false),
-                            Err(e) => client_error(e),
-                        };
-                    }
-                    Err(code) => return code,
-                }
-            }
-        }
-        Command::Job { command: JobCommand::Stop { job, purge } } => Request::JobStop { job, purge },
-        Command::Job { command: JobCommand::Start { job } } => Request::JobStart { job },
-        Command::Job { command: JobCommand::Periodic { command: PeriodicCommand::Force { job } } } => {
-            Request::PeriodicForce { job }
-        }
-        Command::Job { command: JobCommand::Dispatch { job, meta, input } } => {
-            let payload = match input.as_deref().map(read_payload).transpose() {
-                Ok(p) => p,
-                Err(e) => {
-                    eprintln!("supctl: {e}");
-                    return ExitCode::from(1);
-                }
-            };
-            use base64::Engine;
-            let payload = payload.map(|b| base64::engine::general_purpose::STANDARD.encode(b));
-            Request::JobDispatch { job, meta: meta.into_iter().collect(), payload }
-        }
-        Command::Restart { target } => Request::Restart { target },
-        Command::Signal { target, signal } => Request::Signal { target, signal },
-        Command::Events { follow, target, since, types, task } => {
-            return events(&socket, Request::Events { follow, target, since, types, task }, cli.json);
-        }
-        Command::Logs { target, follow, stderr, all, timestamps, lines, since } => {
-            let lines = lines.unwrap_or(if since.is_some() { 100_000 } else { 10 });
-            return logs(&socket, Request::Logs { target, stderr, lines, follow, all }, timestamps, since);
-        }
-        Command::Reload { dry_run } => Request::Reload { dry_run },
-        Command::Shutdown => Request::Shutdown,
-        Command::DaemonReexec => Request::DaemonReexec,
+    let request = match carry_out(cli.command, &socket, cli.json, &file) {
+        Next::Send(request) => request,
+        Next::Done(code) => return code,
     };
-    if cli.json
-        && let Request::Status { target, .. } = request
-    {
-        return raw::json_status(&socket, target);
+    send(&socket, request, cli.json)
+}
+
+/// What a command comes to: a request for supd to send, or done (carried
+/// out, or failed) with this exit code.
+enum Next {
+    Send(Request),
+    Done(ExitCode),
+}
+
+/// Sends a command's request, prints supd's answer, and says how it went
+/// (4: a status whose selected tasks are not all up).
+fn send(socket: &std::path::Path, request: Request, json: bool) -> ExitCode {
+    if json && let Request::Status { target, .. } = request {
+        return raw::json_status(socket, target);
     }
-    match Connection::call(&socket, request) {
+    match Connection::call(socket, request) {
         Ok(r) => {
-            let code = print_response(&r, cli.json);
+            let code = print_response(&r, json);
             match &r.status {
                 Some(s) if r.ok && !s.all_up() => ExitCode::from(4),
                 _ => code,
             }
         }
         Err(e) => client_error(e),
+    }
+}
+
+/// Carries out a command that needs no request of its own, or makes its
+/// request.
+fn carry_out(command: Command, socket: &std::path::Path, json: bool, file: &supd::config::File) -> Next {
+    let request = match command {
+        Command::Completions { shell } => return Next::Done(complete::script(shell, &mut Cli::command())),
+        Command::Validate { files, vars, effective } => {
+            let vars = match vars.resolve() {
+                Ok(v) => v,
+                Err(e) => {
+                    eprintln!("supctl: {e}");
+                    return Next::Done(ExitCode::from(2));
+                }
+            };
+            return Next::Done(validate(&files, &vars, json, effective, file));
+        }
+        Command::Job { command } => return job_command(command, socket, json),
+        Command::Status { target } => {
+            // The table shows each task's last event; the detail view
+            // and --json all of them.
+            let detail = target.as_deref().is_some_and(detail_view);
+            if !(json || detail) {
+                return Next::Done(table::status_table(socket, target));
+            }
+            Request::Status { target, events: None, brief: false }
+        }
+        Command::Handoff { command: HandoffCommand::Serve { from } } => {
+            return Next::Done(handoff_serve(socket, &from));
+        }
+        Command::Var { command } => return Next::Done(var(socket, command, json)),
+        Command::Import { sources, out } => return Next::Done(import(&sources, out.as_deref())),
+        Command::Restart { target } => Request::Restart { target },
+        Command::Signal { target, signal } => Request::Signal { target, signal },
+        Command::Events { follow, target, since, types, task } => {
+            return Next::Done(events(socket, Request::Events { follow, target, since, types, task }, json));
+        }
+        Command::Logs { target, follow, stderr, all, timestamps, lines, since } => {
+            let lines = lines.unwrap_or(if since.is_some() { 100_000 } else { 10 });
+            return Next::Done(logs(socket, Request::Logs { target, stderr, lines, follow, all }, timestamps, since));
+        }
+        Command::Reload { dry_run } => Request::Reload { dry_run },
+        Command::Shutdown => Request::Shutdown,
+        Command::DaemonReexec => Request::DaemonReexec,
+    };
+    Next::Send(request)
+}
+
+/// `supctl job …`: carried out here, or the request to send.
+fn job_command(command: JobCommand, socket: &std::path::Path, json: bool) -> Next {
+    let request = match command {
+        JobCommand::Inspect { job } => return Next::Done(job_inspect(socket, job, json)),
+        JobCommand::Plan { file, vars } => return Next::Done(job_plan(socket, &file, &vars, json)),
+        JobCommand::Run { file, detach, wait, vars } => return job_run(socket, file, detach, wait, &vars, json),
+        JobCommand::Stop { job, purge } => Request::JobStop { job, purge },
+        JobCommand::Start { job } => Request::JobStart { job },
+        JobCommand::Periodic { command: PeriodicCommand::Force { job } } => Request::PeriodicForce { job },
+        JobCommand::Dispatch { job, meta, input } => {
+            let payload = match input.as_deref().map(read_payload).transpose() {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("supctl: {e}");
+                    return Next::Done(ExitCode::from(1));
+                }
+            };
+            use base64::Engine;
+            let payload = payload.map(|b| base64::engine::general_purpose::STANDARD.encode(b));
+            Request::JobDispatch { job, meta: meta.into_iter().collect(), payload }
+        }
+    };
+    Next::Send(request)
+}
+
+/// `job inspect`: the job as supd runs it, printed as supd wrote it.
+fn job_inspect(socket: &std::path::Path, job: String, json: bool) -> ExitCode {
+    match Connection::call(socket, Request::JobInspect { job, json }) {
+        Ok(r) if r.ok => {
+            print!("{}", show_lines(r.data.as_deref().unwrap_or("")));
+            ExitCode::SUCCESS
+        }
+        Ok(r) => print_response(&r, false),
+        Err(e) => client_error(e),
+    }
+}
+
+/// `job run`: the file read and evaluated; the request to send with
+/// --detach or --json, else sent here and its tasks waited for.
+fn job_run(socket: &std::path::Path, file: String, detach: bool, wait: u64, vars: &VarArgs, json: bool) -> Next {
+    let (source, name) = match read_job(file) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("supctl: {e}");
+            return Next::Done(ExitCode::from(1));
+        }
+    };
+    let vars = match vars.resolve() {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("supctl: {e}");
+            return Next::Done(ExitCode::from(2));
+        }
+    };
+    match evaluated(&name, source, &vars) {
+        Ok(source) if detach || json => Next::Send(Request::JobRun { source, file: name, plan: false }),
+        Ok(source) => {
+            let jobs: Vec<String> = supd::jobspec::parse_str(&name, &source).jobs.into_iter().map(|j| j.id).collect();
+            let request = Request::JobRun { source, file: name, plan: false };
+            Next::Done(match Connection::call(socket, request) {
+                Ok(r) if r.ok => {
+                    print_response(&r, false);
+                    wait::until_up(socket, &jobs, std::time::Duration::from_secs(wait))
+                }
+                Ok(r) => print_response(&r, false),
+                Err(e) => client_error(e),
+            })
+        }
+        Err(code) => Next::Done(code),
     }
 }
 
@@ -518,84 +549,14 @@ fn detail_view(target: &str) -> bool {
 
 /// `supctl import`: each source converted, printed or written.
 fn import(sources: &[PathBuf], out: Option<&std::path::Path>) -> ExitCode {
-    use supd::import::{self, Converted};
     let mut failed = false;
     for src in sources {
         let shown = src.display().to_string();
-        let converted: Result<Vec<Converted>, String> = (|| {
-            let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
-            if src.is_dir() {
-                let run = read(&src.join("run"))?;
-                let finish = read(&src.join("finish")).ok();
-                let name = src.file_name().map_or(shown.clone(), |n| n.to_string_lossy().into_owned());
-                return import::runit::convert(&name, &run, finish.as_deref())
-                    .map(|c| vec![c])
-                    .map_err(|e| e.to_string());
-            }
-            if std::fs::read_link(src).is_ok_and(|t| t == std::path::Path::new("/dev/null")) {
-                return Err(format!("{shown}: masked (a link to /dev/null): nothing to convert"));
-            }
-            let text = read(src)?;
-            let name = src.file_name().map_or(shown.clone(), |n| n.to_string_lossy().into_owned());
-            if name.ends_with(".service") {
-                // Its drop-ins (NAME.service.d/*.conf) apply over it, in order.
-                let mut text = text;
-                if let Ok(dir) = std::fs::read_dir(src.with_file_name(format!("{name}.d"))) {
-                    let mut confs: Vec<PathBuf> = dir
-                        .flatten()
-                        .map(|e| e.path())
-                        .filter(|p| p.extension().is_some_and(|x| x == "conf"))
-                        .collect();
-                    confs.sort();
-                    for c in confs {
-                        text.push('\n');
-                        text.push_str(&read(&c)?);
-                    }
-                }
-                return import::systemd::convert(&name, &text).map(|c| vec![c]).map_err(|e| e.to_string());
-            }
-            if text.contains("[program:") {
-                return import::supervisord::convert(&shown, &text).map_err(|e| e.to_string());
-            }
-            Err(format!(
-                "{shown}: not a systemd .service unit, a supervisord file with [program:…] sections, or a runit service directory"
-            ))
-        })();
-        match converted {
+        match convert_source(src, &shown) {
             Ok(jobs) => {
                 for c in jobs {
-                    for n in &c.notes {
-                        eprintln!("supctl: {shown}: {}: {n}", c.name);
-                    }
-                    match out {
-                        None => print!("{}", c.hcl),
-                        Some(dir) => {
-                            // A name from the source: joined the one safe way.
-                            let path = match supd::names::beneath(dir, &[&format!("{}.hcl", c.name)]) {
-                                Ok(p) => p,
-                                Err(e) => {
-                                    eprintln!("supctl: {shown}: {e}");
-                                    failed = true;
-                                    continue;
-                                }
-                            };
-                            // It may hold what the source kept from others
-                            // (an Environment= secret): the owner's alone.
-                            use std::os::unix::fs::OpenOptionsExt;
-                            let written = std::fs::OpenOptions::new()
-                                .write(true)
-                                .create_new(true)
-                                .mode(0o600)
-                                .open(&path)
-                                .and_then(|mut f| std::io::Write::write_all(&mut f, c.hcl.as_bytes()));
-                            match written {
-                                Ok(()) => println!("{}", path.display()),
-                                Err(e) => {
-                                    eprintln!("supctl: {}: {e}", path.display());
-                                    failed = true;
-                                }
-                            }
-                        }
+                    if !emit_converted(&c, &shown, out) {
+                        failed = true;
                     }
                 }
             }
@@ -606,6 +567,83 @@ fn import(sources: &[PathBuf], out: Option<&std::path::Path>) -> ExitCode {
         }
     }
     if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// One source of `supctl import` converted, by what it is: a runit service
+/// directory, a systemd unit (with its drop-ins) or a supervisord file.
+fn convert_source(src: &std::path::Path, shown: &str) -> Result<Vec<supd::import::Converted>, String> {
+    use supd::import;
+    let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
+    if src.is_dir() {
+        let run = read(&src.join("run"))?;
+        let finish = read(&src.join("finish")).ok();
+        let name = src.file_name().map_or(shown.to_string(), |n| n.to_string_lossy().into_owned());
+        return import::runit::convert(&name, &run, finish.as_deref()).map(|c| vec![c]).map_err(|e| e.to_string());
+    }
+    if std::fs::read_link(src).is_ok_and(|t| t == std::path::Path::new("/dev/null")) {
+        return Err(format!("{shown}: masked (a link to /dev/null): nothing to convert"));
+    }
+    let text = read(src)?;
+    let name = src.file_name().map_or(shown.to_string(), |n| n.to_string_lossy().into_owned());
+    if name.ends_with(".service") {
+        // Its drop-ins (NAME.service.d/*.conf) apply over it, in order.
+        let mut text = text;
+        if let Ok(dir) = std::fs::read_dir(src.with_file_name(format!("{name}.d"))) {
+            let mut confs: Vec<PathBuf> =
+                dir.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "conf")).collect();
+            confs.sort();
+            for c in confs {
+                text.push('\n');
+                text.push_str(&read(&c)?);
+            }
+        }
+        return import::systemd::convert(&name, &text).map(|c| vec![c]).map_err(|e| e.to_string());
+    }
+    if text.contains("[program:") {
+        return import::supervisord::convert(shown, &text).map_err(|e| e.to_string());
+    }
+    Err(format!(
+        "{shown}: not a systemd .service unit, a supervisord file with [program:…] sections, or a runit service directory"
+    ))
+}
+
+/// One converted job's notes on stderr, then the job printed, or written
+/// to DIR/NAME.hcl with --out; false when it could not be written.
+fn emit_converted(c: &supd::import::Converted, shown: &str, out: Option<&std::path::Path>) -> bool {
+    for n in &c.notes {
+        eprintln!("supctl: {shown}: {}: {n}", c.name);
+    }
+    let Some(dir) = out else {
+        print!("{}", c.hcl);
+        return true;
+    };
+    // A name from the source: joined the one safe way.
+    let path = match supd::names::beneath(dir, &[&format!("{}.hcl", c.name)]) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("supctl: {shown}: {e}");
+            return false;
+        }
+    };
+    // It may hold what the source kept from others
+    // (an Environment= secret): the owner's alone.
+    use std::os::unix::fs::OpenOptionsExt;
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, c.hcl.as_bytes()));
+    match written {
+        Ok(()) => {
+            println!("{}", path.display());
+            true
+        }
+        Err(e) => {
+            eprintln!("supctl: {}: {e}", path.display());
+            false
+        }
+    }
 }
 
 /// `supctl var …`.
@@ -692,25 +730,7 @@ fn var(socket: &std::path::Path, command: VarCommand, json: bool) -> ExitCode {
 /// prints supd's answer as one line. Exit 0 when supd answered and refused
 /// nothing, 1 otherwise.
 fn handoff_serve(socket: &std::path::Path, from: &str) -> ExitCode {
-    use std::io::{Read, Write};
     use supd::handoff::wire;
-    let node = String::new();
-    let say = |answer: &wire::Answer| {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", answer.line());
-        let _ = out.flush();
-    };
-    let fail = |error: String| {
-        say(&wire::Answer {
-            protocol: wire::PROTOCOL,
-            node: node.clone(),
-            outcomes: Vec::new(),
-            error: Some(error.clone()),
-            unreachable: None,
-        });
-        eprintln!("supctl: {error}");
-        ExitCode::from(1)
-    };
     {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{}", wire::HELLO);
@@ -718,24 +738,21 @@ fn handoff_serve(socket: &std::path::Path, from: &str) -> ExitCode {
     }
     let mut input = Vec::new();
     if let Err(e) = std::io::stdin().take(wire::MAX_REQUEST as u64 + 1).read_to_end(&mut input) {
-        return fail(format!("cannot read the request: {e}"));
+        return handoff_fail(format!("cannot read the request: {e}"));
     }
     let request = match wire::Request::from_json(&input) {
         Ok(_) => match serde_json::from_slice::<serde_json::Value>(&input) {
             Ok(v) => v,
-            Err(e) => return fail(format!("malformed hand-off request: {e}")),
+            Err(e) => return handoff_fail(format!("malformed hand-off request: {e}")),
         },
-        Err(e) => return fail(supd::error_chain(&e)),
-    };
-    let reason = |e: ClientError| match e {
-        ClientError::NoDaemon(e) | ClientError::PermissionDenied(e) | ClientError::Protocol(e) => e,
+        Err(e) => return handoff_fail(supd::error_chain(&e)),
     };
     // Not connected: supd did not get the request, and says nothing.
     let mut conn = match Connection::open(socket) {
         Ok(c) => c,
         Err(e) => {
-            let why = format!("supd on this host cannot be reached: {}", reason(e));
-            say(&wire::Answer {
+            let why = format!("supd on this host cannot be reached: {}", handoff_reason(e));
+            handoff_say(&wire::Answer {
                 protocol: wire::PROTOCOL,
                 node: String::new(),
                 outcomes: Vec::new(),
@@ -749,10 +766,17 @@ fn handoff_serve(socket: &std::path::Path, from: &str) -> ExitCode {
     // Sent, but no answer: supd may have acted on it. No answer line: the
     // origin asks again.
     let response = conn.send(Request::Handoff { from: from.to_string(), request }).and_then(|()| conn.next_response());
+    handoff_answered(response)
+}
+
+/// `handoff serve`: supd's answer (or its absence) passed on, with each
+/// outcome on stderr; exit 1 when anything was refused or went wrong.
+fn handoff_answered(response: Result<Option<Response>, ClientError>) -> ExitCode {
+    use supd::handoff::wire;
     match response {
         Ok(Some(r)) if r.ok => match r.data.as_deref().map(serde_json::from_str::<wire::Answer>) {
             Some(Ok(answer)) => {
-                say(&answer);
+                handoff_say(&answer);
                 let refused = answer.error.is_some() || answer.outcomes.iter().any(|o| o.state == wire::State::Refused);
                 for o in &answer.outcomes {
                     eprintln!(
@@ -773,15 +797,44 @@ fn handoff_serve(socket: &std::path::Path, from: &str) -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Ok(Some(r)) => fail(r.error.unwrap_or_else(|| "supd refused the request".into())),
+        Ok(Some(r)) => handoff_fail(r.error.unwrap_or_else(|| "supd refused the request".into())),
         Ok(None) => {
             eprintln!("supctl: supd closed the connection without answering");
             ExitCode::from(1)
         }
         Err(e) => {
-            eprintln!("supctl: no answer from supd: {}", reason(e));
+            eprintln!("supctl: no answer from supd: {}", handoff_reason(e));
             ExitCode::from(1)
         }
+    }
+}
+
+/// `handoff serve`: one answer line on stdout, flushed at once.
+fn handoff_say(answer: &supd::handoff::wire::Answer) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", answer.line());
+    let _ = out.flush();
+}
+
+/// `handoff serve`: an answer that refuses the whole request, and why
+/// (also on stderr); exit 1.
+fn handoff_fail(error: String) -> ExitCode {
+    use supd::handoff::wire;
+    handoff_say(&wire::Answer {
+        protocol: wire::PROTOCOL,
+        node: String::new(),
+        outcomes: Vec::new(),
+        error: Some(error.clone()),
+        unreachable: None,
+    });
+    eprintln!("supctl: {error}");
+    ExitCode::from(1)
+}
+
+/// Why the client failed, whatever kind of failure it was.
+fn handoff_reason(e: ClientError) -> String {
+    match e {
+        ClientError::NoDaemon(e) | ClientError::PermissionDenied(e) | ClientError::Protocol(e) => e,
     }
 }
 
@@ -886,6 +939,19 @@ fn evaluated(name: &str, source: String, vars: &jobspec::hcl2::Vars) -> Result<S
     Ok(parsed.jobs.iter().map(|j| j.source.as_str()).collect::<Vec<_>>().join("\n"))
 }
 
+/// What `validate` gathers over its files.
+#[derive(Default)]
+struct Validated {
+    /// Every diagnostic, for --json.
+    all: Vec<Diagnostic>,
+    /// The valid jobs as supd would run them, for --effective --json.
+    docs: Vec<serde_json::Value>,
+    /// The same as HCL, for --effective.
+    texts: Vec<String>,
+    /// Some file is invalid.
+    invalid: bool,
+}
+
 fn validate(
     files: &[PathBuf],
     vars: &jobspec::hcl2::Vars,
@@ -895,56 +961,11 @@ fn validate(
 ) -> ExitCode {
     let mut node = Node::detect();
     config.apply_to(&mut node);
-    let mut all: Vec<Diagnostic> = Vec::new();
-    let mut docs: Vec<serde_json::Value> = Vec::new();
-    let mut texts: Vec<String> = Vec::new();
-    let mut invalid = false;
+    let mut found = Validated::default();
     for path in files {
-        // NAME.vars.hcl beside the file counts, below --var-file.
-        let mut vars = vars.clone();
-        if let Some(vf) = jobspec::vars_file_of(path)
-            && let Ok(bytes) = jobspec::read_source(&vf)
-        {
-            vars.files.insert(0, (vf.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
-        }
-        // --effective reads which values the file wrote from the evaluated
-        // job's text; a plain check needs no text.
-        let mut parsed =
-            if effective { jobspec::parse_file_with(path, &vars) } else { jobspec::check_file_with(path, &vars) };
-        let name = path.display().to_string();
-        parsed.diagnostics.extend(supd::node::placement_warnings(&name, &parsed.jobs, &node));
-        jobspec::sort(&mut parsed.diagnostics);
-        invalid |= !parsed.is_valid();
-        if effective && parsed.is_valid() {
-            for job in &parsed.jobs {
-                let tree = jobspec::effective::of(job);
-                if json {
-                    docs.push(jobspec::effective::to_json(&tree));
-                } else {
-                    texts.push(jobspec::effective::to_hcl(&tree));
-                }
-            }
-        }
-        if json && !effective {
-            all.extend(parsed.diagnostics);
-            continue;
-        }
-        // With --effective, stdout holds only the jobs.
-        let say = |line: &str| if effective { eprintln!("{line}") } else { println!("{line}") };
-        for d in &parsed.diagnostics {
-            say(&show_lines(&d.to_string()));
-        }
-        if parsed.is_valid() {
-            let n = parsed.jobs.len();
-            let w = parsed.warnings();
-            let warnings =
-                if w > 0 { format!(", {w} warning{}", if w == 1 { "" } else { "s" }) } else { String::new() };
-            say(&format!("{name}: ok ({n} job{}{warnings})", if n == 1 { "" } else { "s" }));
-        } else {
-            let e = parsed.errors();
-            say(&format!("{name}: invalid ({e} error{})", if e == 1 { "" } else { "s" }));
-        }
+        validate_file(path, vars, &node, json, effective, &mut found);
     }
+    let Validated { all, docs, texts, invalid } = found;
     if effective {
         if json {
             match serde_json::to_string_pretty(&docs) {
@@ -969,4 +990,59 @@ fn validate(
         }
     }
     if invalid { ExitCode::from(1) } else { ExitCode::SUCCESS }
+}
+
+/// `validate`: one file checked; its diagnostics and verdict printed (or
+/// kept for --json), its effective jobs kept for --effective.
+fn validate_file(
+    path: &std::path::Path,
+    vars: &jobspec::hcl2::Vars,
+    node: &Node,
+    json: bool,
+    effective: bool,
+    found: &mut Validated,
+) {
+    // NAME.vars.hcl beside the file counts, below --var-file.
+    let mut vars = vars.clone();
+    if let Some(vf) = jobspec::vars_file_of(path)
+        && let Ok(bytes) = jobspec::read_source(&vf)
+    {
+        vars.files.insert(0, (vf.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
+    }
+    // --effective reads which values the file wrote from the evaluated
+    // job's text; a plain check needs no text.
+    let mut parsed =
+        if effective { jobspec::parse_file_with(path, &vars) } else { jobspec::check_file_with(path, &vars) };
+    let name = path.display().to_string();
+    parsed.diagnostics.extend(supd::node::placement_warnings(&name, &parsed.jobs, node));
+    jobspec::sort(&mut parsed.diagnostics);
+    found.invalid |= !parsed.is_valid();
+    if effective && parsed.is_valid() {
+        for job in &parsed.jobs {
+            let tree = jobspec::effective::of(job);
+            if json {
+                found.docs.push(jobspec::effective::to_json(&tree));
+            } else {
+                found.texts.push(jobspec::effective::to_hcl(&tree));
+            }
+        }
+    }
+    if json && !effective {
+        found.all.extend(parsed.diagnostics);
+        return;
+    }
+    // With --effective, stdout holds only the jobs.
+    let say = |line: &str| if effective { eprintln!("{line}") } else { println!("{line}") };
+    for d in &parsed.diagnostics {
+        say(&show_lines(&d.to_string()));
+    }
+    if parsed.is_valid() {
+        let n = parsed.jobs.len();
+        let w = parsed.warnings();
+        let warnings = if w > 0 { format!(", {w} warning{}", if w == 1 { "" } else { "s" }) } else { String::new() };
+        say(&format!("{name}: ok ({n} job{}{warnings})", if n == 1 { "" } else { "s" }));
+    } else {
+        let e = parsed.errors();
+        say(&format!("{name}: invalid ({e} error{})", if e == 1 { "" } else { "s" }));
+    }
 }

@@ -104,7 +104,7 @@ fn run() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let job_dir = cli.jobs.or(file.job_dir.clone()).unwrap_or_else(supd::config::default_job_dir);
+    let job_dir = cli.jobs.clone().or(file.job_dir.clone()).unwrap_or_else(supd::config::default_job_dir);
     // While supd has one thread (see `reserve_descriptors`): room for what
     // the job directory's tasks will hold, ~10 descriptors a task.
     let nofile = supd::process::raise_nofile_limit();
@@ -118,6 +118,38 @@ fn run() -> ExitCode {
     if cli.check {
         return check(&job_dir, &node, cli.warn_only);
     }
+    let Some((socket_group, log_group)) = start_logging(&cli, &file) else {
+        return ExitCode::from(1);
+    };
+    // Asked by a running supd before it executes this binary: it reads
+    // the configuration the new image will start with, and says what it
+    // can take over.
+    if cli.reexec_check {
+        println!("{}", supd::supervisor::reexec::abilities_line());
+        return ExitCode::SUCCESS;
+    }
+    take_up_process_duties(nofile);
+    let init = cli.init || std::process::id() == 1;
+    if !job_dir_usable(&job_dir, cli.exit_when_done.unwrap_or(init)) {
+        return ExitCode::from(1);
+    }
+    let places = places(cli, &file, log_group, init);
+    let start = Start { job_dir, node, init, socket_group, log_group };
+    let Some(cfg) = config(&file, start, places) else {
+        return ExitCode::from(1);
+    };
+    match Supervisor::new(cfg) {
+        Ok(s) => ExitCode::from(s.run() as u8),
+        Err(e) => {
+            log::error!("{e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Sets up supd's own log at the level asked for, then looks up the
+/// socket and log groups; `None` once the problem has been reported.
+fn start_logging(cli: &Cli, file: &supd::config::File) -> Option<(Option<u32>, Option<u32>)> {
     let level = match (cli.log_level, &file.log_level) {
         (Some(l), _) => l,
         (None, Some(text)) => match text.parse() {
@@ -126,7 +158,7 @@ fn run() -> ExitCode {
                 eprintln!(
                     "supd: log_level {text:?} in supd.toml is not a level — use error, warn, info, debug or trace"
                 );
-                return ExitCode::from(1);
+                return None;
             }
         },
         (None, None) => log::LevelFilter::Info,
@@ -140,21 +172,18 @@ fn run() -> ExitCode {
     } else {
         supd::logging::init(level);
     }
-    let (socket_group, log_group) =
-        match (group_id("socket_group", &file.socket_group), group_id("log_group", &file.log_group)) {
-            (Ok(s), Ok(l)) => (s, l),
-            (Err(e), _) | (_, Err(e)) => {
-                log::error!("{e}");
-                return ExitCode::from(1);
-            }
-        };
-    // Asked by a running supd before it executes this binary: it reads
-    // the configuration the new image will start with, and says what it
-    // can take over.
-    if cli.reexec_check {
-        println!("{}", supd::supervisor::reexec::abilities_line());
-        return ExitCode::SUCCESS;
+    match (group_id("socket_group", &file.socket_group), group_id("log_group", &file.log_group)) {
+        (Ok(s), Ok(l)) => Some((s, l)),
+        (Err(e), _) | (_, Err(e)) => {
+            log::error!("{e}");
+            None
+        }
     }
+}
+
+/// What supd does to its own process before it supervises: no inherited
+/// descriptor passed on, the open files limit reported, orphans reaped.
+fn take_up_process_duties(nofile: Result<u64, nix::errno::Errno>) {
     supd::process::close_inherited_on_exec();
     match nofile {
         Ok(n) => log::debug!("open files limit: {n}"),
@@ -165,22 +194,54 @@ fn run() -> ExitCode {
             "cannot become the reaper of orphaned task processes: {e}; daemons that tasks start may outlive them"
         );
     }
-    let init = cli.init || std::process::id() == 1;
+}
+
+/// Whether supd may start with this job directory: a missing one is a
+/// warning, or an error (false) when supd will exit once its jobs are done.
+fn job_dir_usable(job_dir: &std::path::Path, exit_when_done: bool) -> bool {
     if !job_dir.is_dir() {
         // An init (or --exit-when-done) has no one to `supctl reload` it
         // later: nothing to run is an error at once.
-        if cli.exit_when_done.unwrap_or(init) {
+        if exit_when_done {
             log::error!(
                 "job directory {} does not exist: nothing to run — mount the job files there, or name their directory with --jobs",
                 job_dir.display()
             );
-            return ExitCode::from(1);
+            return false;
         }
         log::warn!(
             "job directory {} does not exist; starting with no jobs (add files there, then `supctl reload`)",
             job_dir.display()
         );
     }
+    true
+}
+
+/// What `run` settled before the places: the job directory, this host,
+/// init duties and the groups of the socket and of the logs.
+struct Start {
+    job_dir: PathBuf,
+    node: Node,
+    init: bool,
+    socket_group: Option<u32>,
+    log_group: Option<u32>,
+}
+
+/// Where supd's socket, task output and state go, and what it does when
+/// its jobs are done or a SIGHUP comes.
+struct Places {
+    socket: PathBuf,
+    log_dir: PathBuf,
+    task_output: TaskOutput,
+    journal_socket: PathBuf,
+    exit_when_done: bool,
+    sighup: supd::config::Sighup,
+    state_dir: PathBuf,
+}
+
+/// The places and behaviour from the flags, else supd.toml, else the
+/// defaults (below /dev/shm when a default cannot be written).
+fn places(cli: Cli, file: &supd::config::File, log_group: Option<u32>, init: bool) -> Places {
     // Defaults that cannot be written (a read-only root) fall back below
     // /dev/shm; places an operator named are used as named.
     let mut fell_back = Vec::new();
@@ -222,21 +283,83 @@ fn run() -> ExitCode {
     for moved in &fell_back {
         log::info!("not writable, so kept in memory below /dev/shm instead: {moved}");
     }
+    Places { socket, log_dir, task_output, journal_socket, exit_when_done, sighup, state_dir }
+}
+
+/// The supervisor's configuration, once the state file, the hand-off
+/// settings, cgroups and limits are checked; `None` once a problem that
+/// keeps supd from starting has been logged.
+fn config(file: &supd::config::File, start: Start, places: Places) -> Option<Config> {
     // Before anything runs: a state file this supd cannot read must stop it
     // here, or its first save would overwrite the file.
-    match supd::state::load(&state_dir) {
+    match supd::state::load(&places.state_dir) {
         Ok(_) => {}
         Err(e) if e.is_fatal() => {
             log::error!("{e}");
-            return ExitCode::from(1);
+            return None;
         }
         Err(e) => log::error!("{e}"),
     }
+    let handoff = handoff(file)?;
+    let cgroups = cgroups(file, &start.node);
+    let data_dir = file.data_dir.clone().unwrap_or_else(|| places.state_dir.clone());
+    let artifact_limits = match file.artifact_limits() {
+        Ok(l) => l,
+        Err((_, e)) => {
+            log::error!("{e}");
+            return None;
+        }
+    };
+    let template_bytes = match file.template_bytes() {
+        Ok(b) => b,
+        Err((_, e)) => {
+            log::error!("{e}");
+            return None;
+        }
+    };
+    let docker = file.driver.docker.settings();
+    let podman = file.driver.podman.settings();
+    let exec = file.driver.exec.settings();
+    let java = file.driver.java.settings();
+    // `driver.java` and `driver.java.version` are asked for by
+    // `Supervisor::run`, while it reads the job directory.
+    // Checked when the file was read.
+    let metrics_listen = file.metrics_addr().unwrap_or(None);
+    Some(Config {
+        job_dir: start.job_dir,
+        socket: places.socket,
+        socket_group: start.socket_group,
+        log_group: start.log_group,
+        keep_ended_runs: file.keep_ended_runs.unwrap_or(supd::supervisor::KEEP_ENDED_RUNS),
+        log_dir: places.log_dir,
+        task_output: places.task_output,
+        journal_socket: places.journal_socket,
+        state_dir: places.state_dir,
+        data_dir,
+        artifact_limits,
+        template_bytes,
+        node: start.node,
+        init: start.init,
+        exit_when_done: places.exit_when_done,
+        sighup: places.sighup,
+        cgroups,
+        handoff,
+        docker,
+        podman,
+        exec,
+        java,
+        metrics_listen,
+    })
+}
+
+/// The hand-off settings, with a warning for each peer whose host key
+/// goes unchecked; `None` once a bad setting has been logged.
+fn handoff(file: &supd::config::File) -> Option<supd::config::HandoffSettings> {
     let handoff = match file.handoff_settings() {
         Ok(h) => h,
         Err((_, e)) => {
             log::error!("{e}");
-            return ExitCode::from(1);
+            return None;
         }
     };
     for p in &handoff.peers {
@@ -248,7 +371,13 @@ fn run() -> ExitCode {
             );
         }
     }
-    let cgroups = supd::process::cgroup::Cgroups::setup(&file.cgroup_options(&node));
+    Some(handoff)
+}
+
+/// The tasks' cgroups, set up, with what they lack and what this host's
+/// attributes leave unknown logged.
+fn cgroups(file: &supd::config::File, node: &Node) -> supd::process::cgroup::Cgroups {
+    let cgroups = supd::process::cgroup::Cgroups::setup(&file.cgroup_options(node));
     if cgroups.active() {
         log::info!("cgroups {}", cgroups.summary());
     }
@@ -260,61 +389,7 @@ fn run() -> ExitCode {
             log::warn!("attr.{attr} of this host is unknown: jobs are not checked against it — set {key} in supd.toml");
         }
     }
-    let data_dir = file.data_dir.clone().unwrap_or_else(|| state_dir.clone());
-    let artifact_limits = match file.artifact_limits() {
-        Ok(l) => l,
-        Err((_, e)) => {
-            log::error!("{e}");
-            return ExitCode::from(1);
-        }
-    };
-    let template_bytes = match file.template_bytes() {
-        Ok(b) => b,
-        Err((_, e)) => {
-            log::error!("{e}");
-            return ExitCode::from(1);
-        }
-    };
-    let docker = file.driver.docker.settings();
-    let podman = file.driver.podman.settings();
-    let exec = file.driver.exec.settings();
-    let java = file.driver.java.settings();
-    // `driver.java` and `driver.java.version` are asked for by
-    // `Supervisor::run`, while it reads the job directory.
-    // Checked when the file was read.
-    let metrics_listen = file.metrics_addr().unwrap_or(None);
-    let cfg = Config {
-        job_dir,
-        socket,
-        socket_group,
-        log_group,
-        keep_ended_runs: file.keep_ended_runs.unwrap_or(supd::supervisor::KEEP_ENDED_RUNS),
-        log_dir,
-        task_output,
-        journal_socket,
-        state_dir,
-        data_dir,
-        artifact_limits,
-        template_bytes,
-        node,
-        init,
-        exit_when_done,
-        sighup,
-        cgroups,
-        handoff,
-        docker,
-        podman,
-        exec,
-        java,
-        metrics_listen,
-    };
-    match Supervisor::new(cfg) {
-        Ok(s) => ExitCode::from(s.run() as u8),
-        Err(e) => {
-            log::error!("{e}");
-            ExitCode::from(1)
-        }
-    }
+    cgroups
 }
 
 fn check(dir: &std::path::Path, node: &Node, warn_only: bool) -> ExitCode {

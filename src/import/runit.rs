@@ -49,63 +49,8 @@ pub fn convert(dir_name: &str, run_script: &str, finish: Option<&str>) -> Result
     let mut task = TaskOut { name: job.clone(), ..TaskOut::default() };
     let mut notes = Vec::new();
     match read_simple(run_script) {
-        Ok(simple) => {
-            task.command = simple.program;
-            task.args = simple.args;
-            task.user = simple.user;
-            task.env = simple.env;
-            task.work_dir = match simple.work_dir {
-                Some(d) if d.starts_with('/') => Some(d),
-                Some(d) => match &service_dir {
-                    Some(s) => Some(format!("{s}/{d}")),
-                    None => {
-                        notes.push(format!(
-                            "the script changes to the directory {d:?}, relative to the service directory: set work_dir to its full path"
-                        ));
-                        None
-                    }
-                },
-                None => service_dir.clone(),
-            };
-            notes.extend(simple.notes);
-            if !task.command.contains('/') {
-                notes.push(format!(
-                    "{}: not an absolute path — supd looks it up in the task's PATH (supd's own, not runsvdir's); write the full path to be sure",
-                    task.command
-                ));
-            } else if !task.command.starts_with('/') {
-                notes.push(format!(
-                    "{}: a relative path (the script runs in the service directory) — write the full path",
-                    task.command
-                ));
-            }
-        }
-        Err(why) => {
-            task.work_dir = service_dir.clone();
-            match shebang(run_script) {
-                Shebang::Shell { interpreter, flags } => {
-                    task.command = interpreter;
-                    task.args = flags;
-                    task.args.push("-c".to_string());
-                    task.args.push(run_script.to_string());
-                    notes.push(format!(
-                        "the run script is not only `exec PROGRAM` ({why}): the task runs the whole script with {} -c, so it keeps its meaning — if it ends in `exec PROGRAM`, writing that program as command and args instead gives supd the process itself",
-                        task.command
-                    ));
-                }
-                Shebang::Other(interpreter) => {
-                    task.command = match &service_dir {
-                        Some(d) => format!("{d}/run"),
-                        None => format!("/etc/sv/{service}/run"),
-                    };
-                    notes.push(format!(
-                        "the run script is for {interpreter}: the task runs the file {} itself, which must stay there{}",
-                        task.command,
-                        if service_dir.is_none() { " (check the path: the service directory was not given)" } else { "" }
-                    ));
-                }
-            }
-        }
+        Ok(simple) => simple_task(&mut task, simple, service_dir.as_deref(), &mut notes),
+        Err(why) => script_task(&mut task, run_script, &why, service_dir.as_deref(), service, &mut notes),
     }
     if service_dir.is_none() && task.work_dir.is_none() {
         notes.push(format!(
@@ -143,6 +88,77 @@ pub fn convert(dir_name: &str, run_script: &str, finish: Option<&str>) -> Result
         tasks: vec![task],
     }
     .finish())
+}
+
+/// The task of a script of the simple form: the program it ends in, with
+/// its arguments, user, environment and directory.
+fn simple_task(task: &mut TaskOut, simple: Simple, service_dir: Option<&str>, notes: &mut Vec<String>) {
+    task.command = simple.program;
+    task.args = simple.args;
+    task.user = simple.user;
+    task.env = simple.env;
+    task.work_dir = match simple.work_dir {
+        Some(d) if d.starts_with('/') => Some(d),
+        Some(d) => match service_dir {
+            Some(s) => Some(format!("{s}/{d}")),
+            None => {
+                notes.push(format!(
+                    "the script changes to the directory {d:?}, relative to the service directory: set work_dir to its full path"
+                ));
+                None
+            }
+        },
+        None => service_dir.map(str::to_string),
+    };
+    notes.extend(simple.notes);
+    if !task.command.contains('/') {
+        notes.push(format!(
+            "{}: not an absolute path — supd looks it up in the task's PATH (supd's own, not runsvdir's); write the full path to be sure",
+            task.command
+        ));
+    } else if !task.command.starts_with('/') {
+        notes.push(format!(
+            "{}: a relative path (the script runs in the service directory) — write the full path",
+            task.command
+        ));
+    }
+}
+
+/// The task of a script not of the simple form (`why` says why): the whole
+/// script run by its shell with `-c`, or the `run` file itself for
+/// another interpreter.
+fn script_task(
+    task: &mut TaskOut,
+    run_script: &str,
+    why: &str,
+    service_dir: Option<&str>,
+    service: &str,
+    notes: &mut Vec<String>,
+) {
+    task.work_dir = service_dir.map(str::to_string);
+    match shebang(run_script) {
+        Shebang::Shell { interpreter, flags } => {
+            task.command = interpreter;
+            task.args = flags;
+            task.args.push("-c".to_string());
+            task.args.push(run_script.to_string());
+            notes.push(format!(
+                "the run script is not only `exec PROGRAM` ({why}): the task runs the whole script with {} -c, so it keeps its meaning — if it ends in `exec PROGRAM`, writing that program as command and args instead gives supd the process itself",
+                task.command
+            ));
+        }
+        Shebang::Other(interpreter) => {
+            task.command = match service_dir {
+                Some(d) => format!("{d}/run"),
+                None => format!("/etc/sv/{service}/run"),
+            };
+            notes.push(format!(
+                "the run script is for {interpreter}: the task runs the file {} itself, which must stay there{}",
+                task.command,
+                if service_dir.is_none() { " (check the path: the service directory was not given)" } else { "" }
+            ));
+        }
+    }
 }
 
 // --- the #! line ----------------------------------------------------------------
@@ -362,135 +378,152 @@ fn chpst(words: &[String], out: &mut Simple) -> Result<usize, String> {
 /// word). `Err` for anything else the shell would act on.
 fn shell_words(line: &str, vars: &[(String, String)]) -> Result<(Vec<String>, bool), String> {
     let chars: Vec<char> = line.chars().collect();
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut started = false;
+    let mut w = LineWords::default();
     let mut redirect = false;
     let mut i = 0;
-    // `$NAME` or `${NAME}` at `i`: the value and the index after it.
-    let var = |i: usize| -> Result<(String, usize), String> {
-        let (name, next) = if chars.get(i + 1) == Some(&'{') {
-            let close = chars[i + 2..].iter().position(|&c| c == '}').ok_or("a ${ is not closed")?;
-            (chars[i + 2..i + 2 + close].iter().collect::<String>(), i + 3 + close)
-        } else {
-            let len = chars[i + 1..].iter().take_while(|&&c| c.is_ascii_alphanumeric() || c == '_').count();
-            (chars[i + 1..i + 1 + len].iter().collect::<String>(), i + 1 + len)
-        };
-        if !is_name(&name) {
-            return Err(format!(
-                "it uses ${}",
-                if name.is_empty() { chars.get(i + 1).map(|c| c.to_string()).unwrap_or_default() } else { name }
-            ));
-        }
-        match vars.iter().find(|(k, _)| *k == name) {
-            Some((_, v)) => Ok((v.clone(), next)),
-            None => Err(format!("it uses ${name}, which the script does not set")),
-        }
-    };
     while i < chars.len() {
         let c = chars[i];
         match c {
             ' ' | '\t' => {
-                if started {
-                    words.push(std::mem::take(&mut word));
-                    started = false;
-                }
+                w.end();
                 i += 1;
             }
-            '#' if !started => break,
+            '#' if !w.started => break,
             '\'' => {
-                started = true;
+                w.started = true;
                 let close = chars[i + 1..].iter().position(|&c| c == '\'').ok_or("a ' quote is not closed")?;
-                word.extend(&chars[i + 1..i + 1 + close]);
+                w.word.extend(&chars[i + 1..i + 1 + close]);
                 i += close + 2;
             }
             '"' => {
-                started = true;
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        None => return Err("a \" quote is not closed".to_string()),
-                        Some('"') => {
-                            i += 1;
-                            break;
-                        }
-                        Some('\\') => {
-                            match chars.get(i + 1) {
-                                Some(&n @ ('$' | '`' | '"' | '\\')) => word.push(n),
-                                Some(&n) => {
-                                    word.push('\\');
-                                    word.push(n);
-                                }
-                                None => return Err("a \" quote is not closed".to_string()),
-                            }
-                            i += 2;
-                        }
-                        Some('$') => {
-                            let (value, next) = var(i)?;
-                            word.push_str(&value);
-                            i = next;
-                        }
-                        Some('`') => return Err("it uses `...`".to_string()),
-                        Some(&n) => {
-                            word.push(n);
-                            i += 1;
-                        }
-                    }
-                }
+                w.started = true;
+                i = double_quoted(&chars, i + 1, vars, &mut w.word)?;
             }
             '\\' => {
-                started = true;
+                w.started = true;
                 let n = chars.get(i + 1).ok_or("a backslash ends the line")?;
-                word.push(*n);
+                w.word.push(*n);
                 i += 2;
             }
             '$' if chars.get(i + 1).is_none_or(|n| n.is_whitespace()) => {
-                started = true;
-                word.push('$');
+                w.started = true;
+                w.word.push('$');
                 i += 1;
             }
             '$' => {
-                let (value, next) = var(i)?;
+                let (value, next) = variable(&chars, i, vars)?;
                 // Outside quotes the value is split into words.
                 for ch in value.chars() {
                     if ch.is_whitespace() {
-                        if started {
-                            words.push(std::mem::take(&mut word));
-                            started = false;
-                        }
+                        w.end();
                     } else {
-                        word.push(ch);
-                        started = true;
+                        w.word.push(ch);
+                        w.started = true;
                     }
                 }
                 i = next;
             }
-            '>' if started
-                && word == "2"
+            '>' if w.started
+                && w.word == "2"
                 && chars.get(i + 1) == Some(&'&')
                 && chars.get(i + 2) == Some(&'1')
                 && chars.get(i + 3).is_none_or(|n| n.is_whitespace()) =>
             {
                 redirect = true;
-                word.clear();
-                started = false;
+                w.word.clear();
+                w.started = false;
                 i += 3;
             }
             '|' | '&' | ';' | '<' | '>' | '(' | ')' | '`' | '*' | '?' | '[' => {
                 return Err(format!("it uses {c:?} in {line:?}"));
             }
-            '~' if !started => return Err(format!("it uses ~ in {line:?}")),
+            '~' if !w.started => return Err(format!("it uses ~ in {line:?}")),
             c => {
-                word.push(c);
-                started = true;
+                w.word.push(c);
+                w.started = true;
                 i += 1;
             }
         }
     }
-    if started {
-        words.push(word);
+    w.end();
+    Ok((w.words, redirect))
+}
+
+/// The words `shell_words` has read so far, and the one it is reading.
+#[derive(Default)]
+struct LineWords {
+    words: Vec<String>,
+    word: String,
+    /// A word is being read (perhaps an empty one: `''`).
+    started: bool,
+}
+
+impl LineWords {
+    /// Ends the word being read, if one is.
+    fn end(&mut self) {
+        if self.started {
+            self.words.push(std::mem::take(&mut self.word));
+            self.started = false;
+        }
     }
-    Ok((words, redirect))
+}
+
+/// A double-quoted string whose opening quote is before `i`, into `word`:
+/// backslashes before `$`, `` ` ``, `"` and `\`, and variables; the index
+/// after its closing quote.
+fn double_quoted(chars: &[char], mut i: usize, vars: &[(String, String)], word: &mut String) -> Result<usize, String> {
+    loop {
+        match chars.get(i) {
+            None => return Err("a \" quote is not closed".to_string()),
+            Some('"') => {
+                i += 1;
+                break;
+            }
+            Some('\\') => {
+                match chars.get(i + 1) {
+                    Some(&n @ ('$' | '`' | '"' | '\\')) => word.push(n),
+                    Some(&n) => {
+                        word.push('\\');
+                        word.push(n);
+                    }
+                    None => return Err("a \" quote is not closed".to_string()),
+                }
+                i += 2;
+            }
+            Some('$') => {
+                let (value, next) = variable(chars, i, vars)?;
+                word.push_str(&value);
+                i = next;
+            }
+            Some('`') => return Err("it uses `...`".to_string()),
+            Some(&n) => {
+                word.push(n);
+                i += 1;
+            }
+        }
+    }
+    Ok(i)
+}
+
+/// `$NAME` or `${NAME}` at `i`: the value and the index after it.
+fn variable(chars: &[char], i: usize, vars: &[(String, String)]) -> Result<(String, usize), String> {
+    let (name, next) = if chars.get(i + 1) == Some(&'{') {
+        let close = chars[i + 2..].iter().position(|&c| c == '}').ok_or("a ${ is not closed")?;
+        (chars[i + 2..i + 2 + close].iter().collect::<String>(), i + 3 + close)
+    } else {
+        let len = chars[i + 1..].iter().take_while(|&&c| c.is_ascii_alphanumeric() || c == '_').count();
+        (chars[i + 1..i + 1 + len].iter().collect::<String>(), i + 1 + len)
+    };
+    if !is_name(&name) {
+        return Err(format!(
+            "it uses ${}",
+            if name.is_empty() { chars.get(i + 1).map(|c| c.to_string()).unwrap_or_default() } else { name }
+        ));
+    }
+    match vars.iter().find(|(k, _)| *k == name) {
+        Some((_, v)) => Ok((v.clone(), next)),
+        None => Err(format!("it uses ${name}, which the script does not set")),
+    }
 }
 
 #[cfg(test)]

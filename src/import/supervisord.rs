@@ -137,22 +137,53 @@ fn inline_comment(line: &str) -> Option<usize> {
 
 fn parse_ini(file: &str, text: &str) -> Result<Ini, ImportError> {
     let syntax = |line: usize, message: String| ImportError::Syntax { file: file.to_string(), line, message };
-    let mut ini = Ini { sections: Vec::new(), defaults: Section { name: "DEFAULT".to_string(), options: Vec::new() } };
-    // The current section: `None` before the first, `Some(None)` for [DEFAULT].
-    let mut current: Option<Option<usize>> = None;
-    // The option the next deeper-indented line continues.
-    let mut option: Option<usize> = None;
-    let mut indent_level = 0usize;
+    let mut reader = IniReader {
+        ini: Ini { sections: Vec::new(), defaults: Section { name: "DEFAULT".to_string(), options: Vec::new() } },
+        current: None,
+        option: None,
+        indent_level: 0,
+    };
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
+        reader.line(raw, line).map_err(|message| syntax(line, message))?;
+    }
+    let mut ini = reader.ini;
+    for sec in ini.sections.iter_mut().chain(std::iter::once(&mut ini.defaults)) {
+        for (_, opt) in sec.options.iter_mut() {
+            opt.value = opt.value.trim_end().to_string();
+        }
+    }
+    Ok(ini)
+}
+
+/// `parse_ini` between two lines: what has been read, and where it stands.
+struct IniReader {
+    ini: Ini,
+    /// The current section: `None` before the first, `Some(None)` for [DEFAULT].
+    current: Option<Option<usize>>,
+    /// The option the next deeper-indented line continues.
+    option: Option<usize>,
+    indent_level: usize,
+}
+
+impl IniReader {
+    /// The current section; none before the first header.
+    fn section(&mut self) -> Option<&mut Section> {
+        match self.current {
+            Some(Some(s)) => self.ini.sections.get_mut(s),
+            Some(None) => Some(&mut self.ini.defaults),
+            None => None,
+        }
+    }
+
+    /// Reads line number `line` of the file; the message when it is not
+    /// one configparser reads.
+    fn line(&mut self, raw: &str, line: usize) -> Result<(), String> {
         let comment = if raw.trim_start().starts_with([';', '#']) { Some(0) } else { inline_comment(raw) };
         let value = comment.map_or(raw, |c| &raw[..c]).trim();
-        let section = match current {
-            Some(Some(s)) => ini.sections.get_mut(s),
-            Some(None) => Some(&mut ini.defaults),
-            None => None,
-        };
+        let (option, indent_level) = (self.option, self.indent_level);
+        let section = self.section();
         if value.is_empty() {
             // A blank line (not a comment) is kept inside a value that
             // continues after it.
@@ -162,7 +193,7 @@ fn parse_ini(file: &str, text: &str) -> Result<Ini, ImportError> {
             {
                 opt.value.push('\n');
             }
-            continue;
+            return Ok(());
         }
         let indent = raw.len() - raw.trim_start().len();
         if let (Some(sec), Some(o)) = (section, option)
@@ -172,39 +203,45 @@ fn parse_ini(file: &str, text: &str) -> Result<Ini, ImportError> {
                 opt.value.push('\n');
                 opt.value.push_str(value);
             }
-            continue;
+            return Ok(());
         }
-        indent_level = indent;
+        self.indent_level = indent;
         if value.starts_with('[')
             && let Some(end) = value.rfind(']')
             && end > 1
         {
-            let header = &value[1..end];
-            option = None;
-            if header == "DEFAULT" {
-                current = Some(None);
-            } else if let Some(pos) = ini.sections.iter().position(|s| s.name == header) {
-                current = Some(Some(pos));
-            } else {
-                ini.sections.push(Section { name: header.to_string(), options: Vec::new() });
-                current = Some(Some(ini.sections.len() - 1));
-            }
-            continue;
+            self.header(&value[1..end]);
+            return Ok(());
         }
-        let sec = match current {
-            Some(Some(s)) => ini.sections.get_mut(s),
-            Some(None) => Some(&mut ini.defaults),
-            None => None,
-        };
-        let Some(sec) = sec else {
-            return Err(syntax(line, format!("{value:?} comes before the first [section] header")));
+        self.assignment(value, line)
+    }
+
+    /// A `[section]` header: that section is current, a new one or one
+    /// named before.
+    fn header(&mut self, header: &str) {
+        self.option = None;
+        if header == "DEFAULT" {
+            self.current = Some(None);
+        } else if let Some(pos) = self.ini.sections.iter().position(|s| s.name == header) {
+            self.current = Some(Some(pos));
+        } else {
+            self.ini.sections.push(Section { name: header.to_string(), options: Vec::new() });
+            self.current = Some(Some(self.ini.sections.len() - 1));
+        }
+    }
+
+    /// A `key = value` (or `key: value`) line of the current section; a
+    /// later value of a key replaces the earlier one.
+    fn assignment(&mut self, value: &str, line: usize) -> Result<(), String> {
+        let Some(sec) = self.section() else {
+            return Err(format!("{value:?} comes before the first [section] header"));
         };
         let Some(pos) = value.find(['=', ':']) else {
-            return Err(syntax(line, format!("{value:?} is not a `key = value` line")));
+            return Err(format!("{value:?} is not a `key = value` line"));
         };
         let key = value[..pos].trim_end().to_lowercase();
         if key.is_empty() {
-            return Err(syntax(line, format!("{value:?} has no key before its `{}`", &value[pos..pos + 1])));
+            return Err(format!("{value:?} has no key before its `{}`", &value[pos..pos + 1]));
         }
         let opt = Opt { value: value[pos + 1..].trim().to_string(), line };
         let index = match sec.options.iter().position(|(k, _)| *k == key) {
@@ -217,14 +254,9 @@ fn parse_ini(file: &str, text: &str) -> Result<Ini, ImportError> {
                 sec.options.len() - 1
             }
         };
-        option = Some(index);
+        self.option = Some(index);
+        Ok(())
     }
-    for sec in ini.sections.iter_mut().chain(std::iter::once(&mut ini.defaults)) {
-        for (_, opt) in sec.options.iter_mut() {
-            opt.value = opt.value.trim_end().to_string();
-        }
-    }
-    Ok(ini)
 }
 
 // --- expansions -------------------------------------------------------------------
@@ -525,10 +557,39 @@ impl Program<'_> {
             Expander { vars, indexed: numprocs > 1, used_index: false, padded_index: false, unknown: Vec::new() };
 
         let mut notes: Vec<String> = Vec::new();
-        let mut job_notes: Vec<String> = Vec::new();
-        let mut restart_notes: Vec<String> = Vec::new();
 
         // command
+        let mut task = self.task(&mut x, numprocs > 1, &mut notes)?;
+
+        // Stopping.
+        self.stopping(&mut task, &mut notes)?;
+
+        // Restarting.
+        let (restart, restart_notes) = self.restart()?;
+
+        // The job as a whole.
+        let job_notes = self.job_notes(&x, numprocs, numprocs_start)?;
+
+        // Output, and the rest.
+        self.other_notes(&x, &mut notes);
+
+        Ok(JobOut {
+            source: format!("{} [program:{prog}]", self.file),
+            comments: Vec::new(),
+            name: self.job.clone(),
+            batch: false,
+            count: (numprocs > 1).then_some(numprocs),
+            restart: Some(restart),
+            restart_notes,
+            notes: job_notes,
+            tasks: vec![TaskOut { notes, ..task }],
+        })
+    }
+
+    /// The task: `command` (split as supervisord splits it), `directory`,
+    /// `user` and `environment`, expanded.
+    fn task(&self, x: &mut Expander, indexed: bool, notes: &mut Vec<String>) -> Result<TaskOut, ImportError> {
+        let prog = self.prog;
         let Some(cmd) = self.get("command") else {
             return Err(ImportError::NoCommand {
                 file: format!("{} [program:{prog}]", self.file),
@@ -546,7 +607,7 @@ impl Program<'_> {
                 hint: String::new(),
             });
         };
-        let mut task = TaskOut { name: self.job.clone(), indexed: numprocs > 1, ..TaskOut::default() };
+        let mut task = TaskOut { name: self.job.clone(), indexed, ..TaskOut::default() };
         if !program.contains('/') {
             notes.push(format!(
                 "{program}: not an absolute path — supd looks it up in the task's PATH (supd's own); write the full path to be sure"
@@ -567,8 +628,12 @@ impl Program<'_> {
                 task.set_env(&k, &v);
             }
         }
+        Ok(task)
+    }
 
-        // Stopping.
+    /// How the task is stopped: `stopsignal`, `stopwaitsecs`, and notes on
+    /// `stopasgroup` and `killasgroup`.
+    fn stopping(&self, task: &mut TaskOut, notes: &mut Vec<String>) -> Result<(), ImportError> {
         task.kill_signal = Some(match self.get("stopsignal") {
             None => "SIGTERM".to_string(),
             Some(o) => signal_name(&o.value)
@@ -584,9 +649,12 @@ impl Program<'_> {
                 ));
             }
         }
+        Ok(())
+    }
 
-        // Restarting.
-        let autorestart = match self.get("autorestart") {
+    /// `autorestart` as `"true"`, `"false"` or `"unexpected"` (the default).
+    fn autorestart(&self) -> Result<String, ImportError> {
+        Ok(match self.get("autorestart") {
             None => "unexpected".to_string(),
             Some(o) => match o.value.to_ascii_lowercase().as_str() {
                 "unexpected" => "unexpected".to_string(),
@@ -600,7 +668,14 @@ impl Program<'_> {
                     }
                 },
             },
-        };
+        })
+    }
+
+    /// The restart policy from `autorestart`, `startretries` and
+    /// `startsecs`, and the notes on how it differs from supervisord's.
+    fn restart(&self) -> Result<(RestartOut, Vec<String>), ImportError> {
+        let mut restart_notes: Vec<String> = Vec::new();
+        let autorestart = self.autorestart()?;
         let startretries = self.number("startretries", 3, 0)?;
         let startsecs = self.number("startsecs", 1, 0)?;
         let restart = if autorestart == "false" {
@@ -640,8 +715,13 @@ impl Program<'_> {
                 o.value
             ));
         }
+        Ok((restart, restart_notes))
+    }
 
-        // The job as a whole.
+    /// The notes of the job as a whole: its `[group:…]`, `priority`,
+    /// `autostart` and `numprocs`.
+    fn job_notes(&self, x: &Expander, numprocs: u32, numprocs_start: u64) -> Result<Vec<String>, ImportError> {
+        let mut job_notes: Vec<String> = Vec::new();
         if let Some(g) = self.group {
             job_notes.push(format!("in [group:{g}]: supd has no process groups; each program is a job of its own"));
         }
@@ -673,8 +753,12 @@ impl Program<'_> {
             }
             job_notes.push(n);
         }
+        Ok(job_notes)
+    }
 
-        // Output, and the rest.
+    /// The task's notes on its output settings, `umask`, keys with no
+    /// equivalent, and expansions left as written.
+    fn other_notes(&self, x: &Expander, notes: &mut Vec<String>) {
         let logs: Vec<String> = self
             .section
             .options
@@ -703,18 +787,6 @@ impl Program<'_> {
                 x.unknown.join(", ")
             ));
         }
-
-        Ok(JobOut {
-            source: format!("{} [program:{prog}]", self.file),
-            comments: Vec::new(),
-            name: self.job.clone(),
-            batch: false,
-            count: (numprocs > 1).then_some(numprocs),
-            restart: Some(restart),
-            restart_notes,
-            notes: job_notes,
-            tasks: vec![TaskOut { notes, ..task }],
-        })
     }
 }
 

@@ -627,8 +627,22 @@ impl Unit {
             "MemoryMax" | "MemoryLimit" => set(&mut self.memory_max, e),
             "RemainAfterExit" => self.remain_after_exit = matches!(e.value.as_str(), "yes" | "true" | "on" | "1"),
             "PIDFile" => set_string(&mut self.pid_file, e),
-            "GuessMainPID" | "NotifyAccess" | "RuntimeDirectoryMode" | "StateDirectoryMode" | "CacheDirectoryMode"
-            | "LogsDirectoryMode" | "ConfigurationDirectoryMode" | "RuntimeDirectoryPreserve" => {}
+            "GuessMainPID"
+            | "NotifyAccess"
+            | "RuntimeDirectoryMode"
+            | "StateDirectoryMode"
+            | "CacheDirectoryMode"
+            | "LogsDirectoryMode"
+            | "ConfigurationDirectoryMode"
+            | "RuntimeDirectoryPreserve" => {}
+            _ => self.service_note(e),
+        }
+    }
+
+    /// A `[Service]` setting supd has no place for: how the task is killed,
+    /// its exit statuses, directories, limits and resources, as a note.
+    fn service_note(&mut self, e: &Entry) {
+        match e.key.as_str() {
             "KillMode" => match e.value.as_str() {
                 "" | "control-group" => {}
                 "process" => self.notes.push(
@@ -645,27 +659,7 @@ impl Unit {
                 e.key, e.value
             )),
             "RuntimeDirectory" | "StateDirectory" | "CacheDirectory" | "LogsDirectory" | "ConfigurationDirectory" => {
-                let root = match e.key.as_str() {
-                    "RuntimeDirectory" => "/run",
-                    "StateDirectory" => "/var/lib",
-                    "CacheDirectory" => "/var/cache",
-                    "LogsDirectory" => "/var/log",
-                    _ => "/etc",
-                };
-                let dirs: Vec<String> = e
-                    .value
-                    .split_whitespace()
-                    .map(|d| format!("{root}/{}", d.split(':').next().unwrap_or(d)))
-                    .collect();
-                if !dirs.is_empty() {
-                    self.notes.push(format!(
-                        "{}={}: supd does not create {} — create it before the task starts (e.g. `install -d -o USER {}` in a prestart task)",
-                        e.key,
-                        e.value,
-                        dirs.join(" "),
-                        dirs.join(" ")
-                    ));
-                }
+                self.directory_note(e);
             }
             k if k.starts_with("Limit") => self.notes.push(format!(
                 "{k}={}: supd sets no resource limits of its own; the task inherits supd's (raise them for supd itself, e.g. {k}= in supd's unit)",
@@ -687,6 +681,37 @@ impl Unit {
                 "Nice={}: supd does not change the task's nice value — run the program through `nice -n {}` if it matters",
                 e.value, e.value
             )),
+            _ => self.service_io_note(e),
+        }
+    }
+
+    /// `RuntimeDirectory=` and its kin: a note naming the directories supd
+    /// does not create.
+    fn directory_note(&mut self, e: &Entry) {
+        let root = match e.key.as_str() {
+            "RuntimeDirectory" => "/run",
+            "StateDirectory" => "/var/lib",
+            "CacheDirectory" => "/var/cache",
+            "LogsDirectory" => "/var/log",
+            _ => "/etc",
+        };
+        let dirs: Vec<String> =
+            e.value.split_whitespace().map(|d| format!("{root}/{}", d.split(':').next().unwrap_or(d))).collect();
+        if !dirs.is_empty() {
+            self.notes.push(format!(
+                "{}={}: supd does not create {} — create it before the task starts (e.g. `install -d -o USER {}` in a prestart task)",
+                e.key,
+                e.value,
+                dirs.join(" "),
+                dirs.join(" ")
+            ));
+        }
+    }
+
+    /// A `[Service]` setting of the task's input and output, watchdog,
+    /// groups or environment, as a note; anything else has no equivalent.
+    fn service_io_note(&mut self, e: &Entry) {
+        match e.key.as_str() {
             "StandardOutput" | "StandardError" => match e.value.as_str() {
                 "" | "journal" | "inherit" | "journal+console" | "syslog" | "kmsg" => {}
                 v => self.notes.push(format!(
@@ -754,12 +779,18 @@ impl Unit {
         Ok(out)
     }
 
+    /// The job: the settings read, converted, with a note at each one that has no exact equivalent.
     fn build(mut self, file: &str, unit: &UnitName) -> Result<Converted, ImportError> {
-        let job = name(&unit.stem.replace('@', "-"));
-        let mut unknown: Vec<char> = Vec::new();
-        let mut notes = std::mem::take(&mut self.notes);
+        let mut b = Build {
+            file,
+            unit,
+            job: name(&unit.stem.replace('@', "-")),
+            unknown: Vec::new(),
+            notes: std::mem::take(&mut self.notes),
+            env: Vec::new(),
+        };
         if unit.instance.as_deref() == Some("") {
-            notes.push(format!(
+            b.notes.push(format!(
                 "{} is a template: %i is empty here — import an instance instead ({}NAME.service)",
                 unit.full,
                 unit.prefix.clone() + "@"
@@ -767,21 +798,94 @@ impl Unit {
         }
 
         // Environment= first: the command lines use it.
-        let mut env: Vec<(String, String)> = Vec::new();
+        self.read_environment(&mut b)?;
+
+        // The service type.
+        let (service_type, batch) = self.type_notes(&mut b.notes);
+
+        // What to run.
+        let starts = self.start_commands(&mut b, &service_type, batch)?;
+        let mut main = self.main_task(&mut b);
+        main_command(&mut main, &starts, &mut b.notes);
+
+        // ExecStop, ExecReload, ExecCondition: notes.
+        self.unrun_exec_notes(&mut b, main.kill_signal.as_deref().unwrap_or("SIGTERM"));
+
+        // Hook tasks.
+        let mut tasks = self.hook_tasks(&main, &mut b)?;
+
+        // Restart.
+        let (restart, restart_notes) = self.restart_policy(batch);
+
+        // After=, Wants=, …
+        let job_notes = self.dependency_notes();
+        if !b.unknown.is_empty() {
+            let list: Vec<String> = b.unknown.iter().map(|c| format!("%{c}")).collect();
+            b.notes.push(format!(
+                "the specifiers {} depend on the running systemd and were left as written — replace them",
+                list.join(" ")
+            ));
+        }
+        main.notes = b.notes;
+        tasks.push(main);
+
+        Ok(JobOut {
+            source: file.to_string(),
+            comments: self.comments(unit),
+            name: b.job,
+            batch,
+            count: None,
+            restart: Some(restart),
+            restart_notes,
+            notes: job_notes,
+            tasks,
+        }
+        .finish())
+    }
+
+    /// The job's notes: `After=`, `Wants=` and the other dependencies have
+    /// no equivalent.
+    fn dependency_notes(&self) -> Vec<String> {
+        let mut job_notes = Vec::new();
+        if !self.dependencies.is_empty() {
+            job_notes.push(format!(
+                "{}: no equivalent — supd has no ordering or dependencies between jobs and starts them all at once; a prestart task that waits for what this service needs can stand in",
+                self.dependencies.join(", ")
+            ));
+        }
+        job_notes
+    }
+
+    /// The job's comments: `Description=` (its specifiers resolved) and
+    /// `Documentation=`.
+    fn comments(&self, unit: &UnitName) -> Vec<String> {
+        let mut comments = Vec::new();
+        if let Some(d) = &self.description {
+            comments.push(format!("Description: {}", unit.expand(d, &mut Vec::new())));
+        }
+        for d in &self.documentation {
+            comments.push(format!("Documentation: {d}"));
+        }
+        comments
+    }
+
+    /// `Environment=` as `NAME=VALUE` pairs into `b.env` (a later value of
+    /// a name wins), and a note for each `EnvironmentFile=`.
+    fn read_environment(&self, b: &mut Build<'_>) -> Result<(), ImportError> {
         for raw in &self.environment {
             let words = split_words(&raw.value).map_err(|m| ImportError::Syntax {
-                file: file.to_string(),
+                file: b.file.to_string(),
                 line: raw.line,
                 message: format!("Environment={}: {m}", raw.value),
             })?;
             for (w, _) in words {
-                let w = unit.expand(&w, &mut unknown);
+                let w = b.unit.expand(&w, &mut b.unknown);
                 match w.split_once('=') {
-                    Some((k, v)) if !k.is_empty() => match env.iter_mut().find(|(n, _)| n == k) {
+                    Some((k, v)) if !k.is_empty() => match b.env.iter_mut().find(|(n, _)| n == k) {
                         Some(slot) => slot.1 = v.to_string(),
-                        None => env.push((k.to_string(), v.to_string())),
+                        None => b.env.push((k.to_string(), v.to_string())),
                     },
-                    _ => notes.push(format!(
+                    _ => b.notes.push(format!(
                         "line {}: Environment= word {w:?} is not NAME=VALUE; systemd ignores it",
                         raw.line
                     )),
@@ -790,12 +894,16 @@ impl Unit {
         }
         for f in &self.environment_files {
             let path = f.strip_prefix('-').unwrap_or(f);
-            notes.push(format!(
+            b.notes.push(format!(
                 "EnvironmentFile={f}: supd reads no environment files — copy the variables of {path} into the env block, or into a template {{ data = \"…\", destination = \"local/env\", env = true }}"
             ));
         }
+        Ok(())
+    }
 
-        // The service type.
+    /// `Type=` (`simple` when unset) and whether it makes a batch job, with
+    /// notes on what supd does not wait for, and on `RemainAfterExit=`.
+    fn type_notes(&self, notes: &mut Vec<String>) -> (String, bool) {
         let service_type = self.service_type.as_ref().map_or("simple", |r| r.value.as_str()).to_string();
         let batch = service_type == "oneshot";
         match service_type.as_str() {
@@ -820,9 +928,15 @@ impl Unit {
                     .to_string(),
             );
         }
+        (service_type, batch)
+    }
 
-        // What to run.
-        let starts = self.commands(file, "ExecStart", &self.exec_start, unit, &env, &mut unknown, &mut notes)?;
+    /// The `ExecStart=` commands: at least one, and more only with
+    /// `Type=oneshot`.
+    fn start_commands(&self, b: &mut Build<'_>, service_type: &str, batch: bool) -> Result<Vec<Command>, ImportError> {
+        let file = b.file;
+        let starts =
+            self.commands(file, "ExecStart", &self.exec_start, b.unit, &b.env, &mut b.unknown, &mut b.notes)?;
         if starts.is_empty() {
             return Err(ImportError::NoCommand {
                 file: file.to_string(),
@@ -840,14 +954,20 @@ impl Unit {
                 ),
             });
         }
+        Ok(starts)
+    }
 
-        let mut main = TaskOut { name: job.clone(), ..TaskOut::default() };
+    /// The main task, without its command yet: `User=`, `Group=`,
+    /// `WorkingDirectory=`, the environment, and how it is stopped.
+    fn main_task(&self, b: &mut Build<'_>) -> TaskOut {
+        let unit = b.unit;
+        let mut main = TaskOut { name: b.job.clone(), ..TaskOut::default() };
         if let Some(user) = &self.user {
-            main.user = Some(unit.expand(user, &mut unknown));
-            notes.push("User=: supd runs the task as this user only when supd itself runs as root".to_string());
+            main.user = Some(unit.expand(user, &mut b.unknown));
+            b.notes.push("User=: supd runs the task as this user only when supd itself runs as root".to_string());
         }
         if let Some(g) = &self.group {
-            notes.push(format!(
+            b.notes.push(format!(
                 "Group={g}: no equivalent — supd runs the task with its user's primary group and supplementary groups"
             ));
         }
@@ -857,32 +977,46 @@ impl Unit {
                 None => (dir.as_str(), false),
             };
             if dir == "~" {
-                notes.push(
+                b.notes.push(
                     "WorkingDirectory=~: the task starts in its own directory; set config { work_dir } to the user's home"
                         .to_string(),
                 );
             } else {
-                let dir = unit.expand(dir, &mut unknown);
+                let dir = unit.expand(dir, &mut b.unknown);
                 if optional {
-                    notes.push(format!(
+                    b.notes.push(format!(
                         "WorkingDirectory=-{dir}: systemd ignores a missing directory; supd fails the start"
                     ));
                 }
                 main.work_dir = Some(dir);
             }
         }
-        main.env = env.clone();
-        main.kill_signal = Some(match &self.kill_signal {
+        main.env = b.env.clone();
+        main.kill_signal = Some(self.stop_signal(b));
+        main.kill_timeout = Some(self.stop_timeout(&mut b.notes));
+        self.memory_limit(&mut main, &mut b.notes);
+        main
+    }
+
+    /// `KillSignal=`; SIGTERM when unset or not a signal supd knows (with a
+    /// note).
+    fn stop_signal(&self, b: &mut Build<'_>) -> String {
+        match &self.kill_signal {
             None => "SIGTERM".to_string(),
-            Some(r) => match signal_name(&unit.expand(&r.value, &mut unknown)) {
+            Some(r) => match signal_name(&b.unit.expand(&r.value, &mut b.unknown)) {
                 Some(s) => s,
                 None => {
-                    notes.push(format!("KillSignal={}: a signal supd does not know; SIGTERM instead", r.value));
+                    b.notes.push(format!("KillSignal={}: a signal supd does not know; SIGTERM instead", r.value));
                     "SIGTERM".to_string()
                 }
             },
-        });
-        main.kill_timeout = Some(match &self.timeout_stop {
+        }
+    }
+
+    /// `TimeoutStopSec=` as the kill timeout: systemd's default when unset,
+    /// a day for no timeout (with a note).
+    fn stop_timeout(&self, notes: &mut Vec<String>) -> Duration {
+        match &self.timeout_stop {
             None => DEFAULT_STOP_TIMEOUT,
             Some(r) => match r.value.as_str() {
                 "infinity" => {
@@ -910,7 +1044,11 @@ impl Unit {
                     }
                 },
             },
-        });
+        }
+    }
+
+    /// `MemoryMax=` as the main task's memory, in MiB.
+    fn memory_limit(&self, main: &mut TaskOut, notes: &mut Vec<String>) {
         if let Some(r) = &self.memory_max {
             match r.value.as_str() {
                 "infinity" => {}
@@ -930,60 +1068,33 @@ impl Unit {
                 },
             }
         }
+    }
 
-        let first = &starts[0];
-        main.command = first.program.clone();
-        main.args = first.args.clone();
-        if first.ignore_failure {
-            notes.push(
-                "ExecStart=-…: systemd counts a failure exit as success; supd counts it as a failure".to_string(),
-            );
-        }
-        if first.unprivileged_off && main.user.is_some() {
-            notes.push(
-                "ExecStart=+… or !…: systemd runs it without User=; supd runs the task as `user` — remove `user` if it must run as root"
-                    .to_string(),
-            );
-        }
-        if !first.program.contains('/') {
-            notes.push(format!(
-                "{}: not an absolute path — supd looks it up in the task's PATH (supd's own); write the full path to be sure",
-                first.program
-            ));
-        }
-        if starts.len() > 1 {
-            let rest: Vec<String> = starts[1..].iter().map(|c| c.raw.clone()).collect();
-            let mut script = vec!["set -e".to_string()];
-            script.extend(starts.iter().map(sh_line));
-            main.command = "/bin/sh".to_string();
-            main.args = vec!["-c".to_string(), script.join("\n")];
-            notes.push(format!(
-                "ExecStart= runs {} commands one after another (Type=oneshot): here one /bin/sh -c script runs them in order and stops at the first failure (the first, then {})",
-                starts.len(),
-                rest.join("; ")
-            ));
-        }
-
-        // ExecStop, ExecReload, ExecCondition: notes.
+    /// `ExecStop=`, `ExecReload=` and `ExecCondition=`: not run, each with
+    /// a note on what supd does instead.
+    fn unrun_exec_notes(&self, b: &mut Build<'_>, kill_signal: &str) {
         for r in &self.exec_stop {
-            notes.push(format!(
+            b.notes.push(format!(
                 "ExecStop={}: not run — supd stops the task with kill_signal ({}), then SIGKILL after kill_timeout",
-                r.value,
-                main.kill_signal.as_deref().unwrap_or("SIGTERM")
+                r.value, kill_signal
             ));
         }
         for r in &self.exec_reload {
             let words: Vec<String> = split_words(&r.value).unwrap_or_default().into_iter().map(|(w, _)| w).collect();
+            let job = &b.job;
             let hint = reload_signal(&words)
                 .map(|sig| format!(" — reload with `supctl signal {job} {sig}`"))
                 .unwrap_or_else(|| " — run it by hand to reload".to_string());
-            notes.push(format!("ExecReload={}: supd has no reload command{hint}", r.value));
+            b.notes.push(format!("ExecReload={}: supd has no reload command{hint}", r.value));
         }
         for r in &self.exec_condition {
-            notes.push(format!("ExecCondition={}: no equivalent — supd always starts the task", r.value));
+            b.notes.push(format!("ExecCondition={}: no equivalent — supd always starts the task", r.value));
         }
+    }
 
-        // Hook tasks.
+    /// The prestart, poststart and poststop tasks of `ExecStartPre=`,
+    /// `ExecStartPost=` and `ExecStopPost=`, set up as the main task is.
+    fn hook_tasks(&self, main: &TaskOut, b: &mut Build<'_>) -> Result<Vec<TaskOut>, ImportError> {
         let mut tasks = Vec::new();
         for (key, hook, suffix, raws, when) in [
             (
@@ -1008,12 +1119,12 @@ impl Unit {
                 "systemd runs it after every stop; supd runs a poststop task once, when the instance stops for good",
             ),
         ] {
-            let cmds = self.commands(file, key, raws, unit, &env, &mut unknown, &mut notes)?;
+            let cmds = self.commands(b.file, key, raws, b.unit, &b.env, &mut b.unknown, &mut b.notes)?;
             if cmds.is_empty() {
                 continue;
             }
             let mut t = TaskOut {
-                name: derived_name(&job, suffix),
+                name: derived_name(&b.job, suffix),
                 hook: Some(hook),
                 user: main.user.clone(),
                 work_dir: main.work_dir.clone(),
@@ -1024,34 +1135,15 @@ impl Unit {
             };
             let written: Vec<String> = cmds.iter().map(|c| format!("{key}={}", c.raw)).collect();
             t.notes.push(format!("{}: {when}", written.join(", ")));
-            if cmds.len() == 1 && !cmds[0].ignore_failure {
-                t.command = cmds[0].program.clone();
-                t.args = cmds[0].args.clone();
-            } else {
-                let mut script: Vec<String> = Vec::new();
-                if cmds.len() > 1 {
-                    script.push("set -e".to_string());
-                }
-                script.extend(cmds.iter().map(sh_line));
-                t.command = "/bin/sh".to_string();
-                t.args = vec!["-c".to_string(), script.join("\n")];
-                t.notes.push(
-                    "run through /bin/sh: the commands in order, stopping at the first failure, except those written with `-` (`|| true`)"
-                        .to_string(),
-                );
-            }
-            if cmds.iter().all(|c| c.unprivileged_off) && t.user.is_some() {
-                t.user = None;
-                t.notes.push("written with + or !: runs as supd's own user, without User=".to_string());
-            } else if cmds.iter().any(|c| c.unprivileged_off) {
-                t.notes.push(
-                    "some commands are written with + or ! (without User=): all of them run as `user` here".to_string(),
-                );
-            }
+            hook_command(&mut t, &cmds);
             tasks.push(t);
         }
+        Ok(tasks)
+    }
 
-        // Restart.
+    /// `Restart=` with `RestartSec=` and the start limit as a restart
+    /// policy, and the notes on how it differs from systemd's.
+    fn restart_policy(&self, batch: bool) -> (RestartOut, Vec<String>) {
         let mut restart_notes = Vec::new();
         let restart_value = self.restart.as_ref().map_or("no", |r| r.value.as_str()).to_string();
         let restart = match restart_value.as_str() {
@@ -1065,103 +1157,56 @@ impl Unit {
                 RestartOut::never()
             }
             "always" | "on-success" | "on-failure" | "on-abnormal" | "on-abort" | "on-watchdog" => {
-                let delay =
-                    self.time_setting(&self.restart_sec, "RestartSec", Duration::from_millis(100), &mut restart_notes);
-                let interval = self.time_setting(
-                    &self.start_limit_interval,
-                    "StartLimitIntervalSec",
-                    Duration::from_secs(10),
-                    &mut restart_notes,
-                );
-                let burst = match &self.start_limit_burst {
-                    None => 5,
-                    Some(r) => r.value.parse::<u32>().unwrap_or_else(|_| {
-                        restart_notes.push(format!(
-                            "line {}: StartLimitBurst={} is not a number; systemd's default 5 instead",
-                            r.line, r.value
-                        ));
-                        5
-                    }),
-                };
-                let (policy, raised) = if interval.is_zero() {
-                    // No start limit: systemd restarts after every delay, forever.
-                    let window = Duration::from_secs(10).max(delay.saturating_mul(5));
-                    let attempts =
-                        if delay.is_zero() { 100 } else { (window.as_nanos() / delay.as_nanos()).clamp(1, 100) as u32 };
-                    restart_notes.push(format!(
-                        "StartLimitIntervalSec=0: systemd restarts without limit; here at most {attempts} restarts in {}, then the next waits",
-                        duration(window)
-                    ));
-                    RestartOut::delayed(attempts, window, delay)
-                } else {
-                    restart_notes.push(format!(
-                        "systemd gives up (the unit fails) after {burst} starts within {} (StartLimitBurst, StartLimitIntervalSec); mode \"delay\" waits for the window instead and keeps restarting — use mode = \"fail\" for systemd's behavior",
-                        duration(interval)
-                    ));
-                    RestartOut::delayed(burst, interval, delay)
-                };
-                restart_notes.extend(raised);
-                match restart_value.as_str() {
-                    "always" if batch => restart_notes.push(
-                        "Restart=always: a batch task that exits 0 is complete and not restarted".to_string(),
-                    ),
-                    "always" => {}
-                    "on-success" => restart_notes.push(
-                        "Restart=on-success: supd cannot restart only after a clean exit; it restarts after any exit (service) or after failures only (batch)"
-                            .to_string(),
-                    ),
-                    v if batch => restart_notes.push(format!(
-                        "Restart={v}: a batch task is restarted after any failure and complete after exit 0"
-                    )),
-                    v => restart_notes.push(format!(
-                        "Restart={v}: systemd does not restart after a clean exit (status 0); a supd service task is restarted whatever its exit status"
-                    )),
-                }
-                policy
+                self.restarting(&restart_value, batch, &mut restart_notes)
             }
             other => {
                 restart_notes.push(format!("Restart={other}: unknown value, read as Restart=no"));
                 RestartOut::never()
             }
         };
+        (restart, restart_notes)
+    }
 
-        // After=, Wants=, …
-        let mut job_notes = Vec::new();
-        if !self.dependencies.is_empty() {
-            job_notes.push(format!(
-                "{}: no equivalent — supd has no ordering or dependencies between jobs and starts them all at once; a prestart task that waits for what this service needs can stand in",
-                self.dependencies.join(", ")
-            ));
-        }
-        if !unknown.is_empty() {
-            let list: Vec<String> = unknown.iter().map(|c| format!("%{c}")).collect();
-            notes.push(format!(
-                "the specifiers {} depend on the running systemd and were left as written — replace them",
-                list.join(" ")
-            ));
-        }
-        main.notes = notes;
-        tasks.push(main);
-
-        let mut comments = Vec::new();
-        if let Some(d) = &self.description {
-            comments.push(format!("Description: {}", unit.expand(d, &mut Vec::new())));
-        }
-        for d in &self.documentation {
-            comments.push(format!("Documentation: {d}"));
-        }
-        Ok(JobOut {
-            source: file.to_string(),
-            comments,
-            name: job,
-            batch,
-            count: None,
-            restart: Some(restart),
+    /// A `Restart=` that restarts: after `RestartSec=`, at most
+    /// `StartLimitBurst=` times in `StartLimitIntervalSec=`.
+    fn restarting(&self, restart_value: &str, batch: bool, restart_notes: &mut Vec<String>) -> RestartOut {
+        let delay = self.time_setting(&self.restart_sec, "RestartSec", Duration::from_millis(100), restart_notes);
+        let interval = self.time_setting(
+            &self.start_limit_interval,
+            "StartLimitIntervalSec",
+            Duration::from_secs(10),
             restart_notes,
-            notes: job_notes,
-            tasks,
-        }
-        .finish())
+        );
+        let burst = match &self.start_limit_burst {
+            None => 5,
+            Some(r) => r.value.parse::<u32>().unwrap_or_else(|_| {
+                restart_notes.push(format!(
+                    "line {}: StartLimitBurst={} is not a number; systemd's default 5 instead",
+                    r.line, r.value
+                ));
+                5
+            }),
+        };
+        let (policy, raised) = if interval.is_zero() {
+            // No start limit: systemd restarts after every delay, forever.
+            let window = Duration::from_secs(10).max(delay.saturating_mul(5));
+            let attempts =
+                if delay.is_zero() { 100 } else { (window.as_nanos() / delay.as_nanos()).clamp(1, 100) as u32 };
+            restart_notes.push(format!(
+                "StartLimitIntervalSec=0: systemd restarts without limit; here at most {attempts} restarts in {}, then the next waits",
+                duration(window)
+            ));
+            RestartOut::delayed(attempts, window, delay)
+        } else {
+            restart_notes.push(format!(
+                "systemd gives up (the unit fails) after {burst} starts within {} (StartLimitBurst, StartLimitIntervalSec); mode \"delay\" waits for the window instead and keeps restarting — use mode = \"fail\" for systemd's behavior",
+                duration(interval)
+            ));
+            RestartOut::delayed(burst, interval, delay)
+        };
+        restart_notes.extend(raised);
+        restart_value_note(restart_value, batch, restart_notes);
+        policy
     }
 
     /// A time setting, or its default when unset or malformed (with a note).
@@ -1182,6 +1227,101 @@ impl Unit {
                 default
             }),
         }
+    }
+}
+
+/// What `Unit::build` gathers while it reads the settings: the job's name,
+/// the environment the command lines use, the main task's notes and the
+/// specifiers it could not resolve.
+struct Build<'a> {
+    file: &'a str,
+    unit: &'a UnitName,
+    job: String,
+    unknown: Vec<char>,
+    notes: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+/// The main task's command from the `ExecStart=` commands (several run
+/// through `/bin/sh -c`), with notes on what differs from systemd.
+fn main_command(main: &mut TaskOut, starts: &[Command], notes: &mut Vec<String>) {
+    let first = &starts[0];
+    main.command = first.program.clone();
+    main.args = first.args.clone();
+    if first.ignore_failure {
+        notes.push("ExecStart=-…: systemd counts a failure exit as success; supd counts it as a failure".to_string());
+    }
+    if first.unprivileged_off && main.user.is_some() {
+        notes.push(
+            "ExecStart=+… or !…: systemd runs it without User=; supd runs the task as `user` — remove `user` if it must run as root"
+                .to_string(),
+        );
+    }
+    if !first.program.contains('/') {
+        notes.push(format!(
+            "{}: not an absolute path — supd looks it up in the task's PATH (supd's own); write the full path to be sure",
+            first.program
+        ));
+    }
+    if starts.len() > 1 {
+        let rest: Vec<String> = starts[1..].iter().map(|c| c.raw.clone()).collect();
+        let mut script = vec!["set -e".to_string()];
+        script.extend(starts.iter().map(sh_line));
+        main.command = "/bin/sh".to_string();
+        main.args = vec!["-c".to_string(), script.join("\n")];
+        notes.push(format!(
+            "ExecStart= runs {} commands one after another (Type=oneshot): here one /bin/sh -c script runs them in order and stops at the first failure (the first, then {})",
+            starts.len(),
+            rest.join("; ")
+        ));
+    }
+}
+
+/// A hook task's command from its commands: one as it is, several (or one
+/// written with `-`) as a `/bin/sh -c` script; and whether `User=` applies.
+fn hook_command(t: &mut TaskOut, cmds: &[Command]) {
+    if cmds.len() == 1 && !cmds[0].ignore_failure {
+        t.command = cmds[0].program.clone();
+        t.args = cmds[0].args.clone();
+    } else {
+        let mut script: Vec<String> = Vec::new();
+        if cmds.len() > 1 {
+            script.push("set -e".to_string());
+        }
+        script.extend(cmds.iter().map(sh_line));
+        t.command = "/bin/sh".to_string();
+        t.args = vec!["-c".to_string(), script.join("\n")];
+        t.notes.push(
+            "run through /bin/sh: the commands in order, stopping at the first failure, except those written with `-` (`|| true`)"
+                .to_string(),
+        );
+    }
+    if cmds.iter().all(|c| c.unprivileged_off) && t.user.is_some() {
+        t.user = None;
+        t.notes.push("written with + or !: runs as supd's own user, without User=".to_string());
+    } else if cmds.iter().any(|c| c.unprivileged_off) {
+        t.notes
+            .push("some commands are written with + or ! (without User=): all of them run as `user` here".to_string());
+    }
+}
+
+/// The note on how a restarting `Restart=` value differs here.
+fn restart_value_note(restart_value: &str, batch: bool, restart_notes: &mut Vec<String>) {
+    match restart_value {
+        "always" if batch => {
+            restart_notes.push("Restart=always: a batch task that exits 0 is complete and not restarted".to_string())
+        }
+        "always" => {}
+        "on-success" => restart_notes.push(
+            "Restart=on-success: supd cannot restart only after a clean exit; it restarts after any exit (service) or after failures only (batch)"
+                .to_string(),
+        ),
+        v if batch => restart_notes.push(format!(
+            "Restart={v}: a batch task is restarted after any failure and complete after exit 0"
+        )),
+        v => restart_notes.push(format!(
+            "Restart={v}: systemd does not restart after a clean exit (status 0); a supd service task is restarted whatever its exit status"
+        )),
     }
 }
 

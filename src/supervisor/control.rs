@@ -681,9 +681,22 @@ impl Supervisor {
             return Response::refused(format!("{target}: the job is stopped — submit it again with `supctl job run`"));
         }
         let mut messages = Vec::new();
+        let keys = self.take_back_selected(keys, &mut messages);
+        let not_running = self.restart_tasks(keys, reason, &mut messages);
+        if messages.is_empty() {
+            let why = if not_running.is_empty() { String::new() } else { format!(": {}", not_running.join("; ")) };
+            return Response::refused(format!("{target}: no task to restart{why}"));
+        }
+        messages.extend(not_running);
+        Response::ok(messages)
+    }
+
+    /// The first part of `restart`: the instances of `keys` that are handed
+    /// off (or on their way) are taken back, what it says going in
+    /// `messages`. Returns the keys of the other instances' tasks.
+    fn take_back_selected(&mut self, mut keys: Vec<TaskKey>, messages: &mut Vec<String>) -> Vec<TaskKey> {
         // A handed-off instance (or one waiting to be) runs here again, as a
         // whole and afresh; a failed one forgets its hand-off history.
-        let mut keys = keys;
         let mut taken_back = Vec::new();
         for key in &keys {
             let Some(i) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) else {
@@ -715,6 +728,12 @@ impl Supervisor {
             self.take_back(serial, inst);
             messages.push(format!("instance {name} runs here again"));
         }
+        keys
+    }
+
+    /// Restarts each running task of `keys` and starts each dead one, what
+    /// it does going in `messages`. Returns why the others were left alone.
+    fn restart_tasks(&mut self, keys: Vec<TaskKey>, reason: &'static str, messages: &mut Vec<String>) -> Vec<String> {
         let mut not_running = Vec::new();
         for key in keys {
             let Some(t) = self.jobs.task_mut(key) else { continue };
@@ -750,12 +769,7 @@ impl Supervisor {
                 }
             }
         }
-        if messages.is_empty() {
-            let why = if not_running.is_empty() { String::new() } else { format!(": {}", not_running.join("; ")) };
-            return Response::refused(format!("{target}: no task to restart{why}"));
-        }
-        messages.extend(not_running);
-        Response::ok(messages)
+        not_running
     }
 
     fn signal(&mut self, target: &str, signal: &str) -> Response {

@@ -267,13 +267,26 @@ impl Supervisor {
 
     /// A hook ended: accepted, or on to the next peer.
     pub(super) fn on_hook_exit(&mut self, serial: u64, inst: usize, pid: Pid, exit: Exit) {
+        let Some(end) = self.hook_ended(serial, inst, pid, exit) else { return };
+        if end.by_command {
+            // A command: its exit status is its answer.
+            self.on_command_answer(serial, inst, end);
+        } else {
+            self.on_peer_answer(serial, inst, end);
+        }
+    }
+
+    /// Takes the end of a hook out of its attempt: what its answer is read
+    /// with, or `None` when there is nothing more to do (an attempt that
+    /// was called off, or supd stops).
+    fn hook_ended(&mut self, serial: u64, inst: usize, pid: Pid, exit: Exit) -> Option<HookEnd> {
         let peers = self.cfg.handoff.peers.clone();
         let timeout = self.cfg.handoff.timeout;
         let shutting_down = self.stopping();
-        let Some(i) = self.instance_mut(serial, inst) else { return };
-        let Resched::Trying(a) = &mut i.resched else { return };
+        let i = self.instance_mut(serial, inst)?;
+        let Resched::Trying(a) = &mut i.resched else { return None };
         if a.pid != Some(pid) {
-            return; // an attempt that was called off
+            return None; // an attempt that was called off
         }
         let output = hook_output(a.output.take());
         a.pid = None;
@@ -281,7 +294,7 @@ impl Supervisor {
             // Killed because supd stops: the next supd takes it up again
             // from the saved history.
             i.resched = Resched::Idle;
-            return;
+            return None;
         }
         let target = a.order.get(a.pos).copied().flatten();
         let (timed_out, unsure) = (a.timed_out, a.unsure);
@@ -289,26 +302,32 @@ impl Supervisor {
         let peer = target.and_then(|p| peers.get(p));
         let to = self.target_name(peer);
         let label = self.instance_label(serial, inst);
-        let how = || match exit {
-            _ if timed_out => format!("no answer within {}", GoDuration(timeout)),
-            Exit::Code(c) => format!("exit code {c}"),
-            Exit::Signal { signal: s, .. } => format!("signal {}", crate::signals::name(s)),
-            Exit::Unknown => "an unknown end".to_string(),
-        };
-        if peer.is_none() || self.cfg.handoff.command.is_some() {
-            // A command: its exit status is its answer.
-            if exit.success() && !timed_out {
-                let said = handoff::reason(&output);
-                self.handed_off(serial, inst, &to, String::new(), None, &said);
-                return;
-            }
+        let by_command = peer.is_none() || self.cfg.handoff.command.is_some();
+        Some(HookEnd { exit, timeout, output, target, timed_out, unsure, asking, to, label, by_command })
+    }
+
+    /// The end of a hand-off command (or of a hook with no peer to ask):
+    /// its exit status is its answer.
+    fn on_command_answer(&mut self, serial: u64, inst: usize, end: HookEnd) {
+        let HookEnd { exit, timeout, output, timed_out, to, label, .. } = end;
+        let how = || hook_end(exit, timed_out, timeout);
+        if exit.success() && !timed_out {
             let said = handoff::reason(&output);
-            let reason = if said.is_empty() || timed_out { how() } else { format!("{said} ({})", how()) };
-            log::warn!("{label}: {to} did not take it: {reason}");
-            self.refused(serial, inst, &to, &reason);
-            self.try_peer(serial, inst);
+            self.handed_off(serial, inst, &to, String::new(), None, &said);
             return;
         }
+        let said = handoff::reason(&output);
+        let reason = if said.is_empty() || timed_out { how() } else { format!("{said} ({})", how()) };
+        log::warn!("{label}: {to} did not take it: {reason}");
+        self.refused(serial, inst, &to, &reason);
+        self.try_peer(serial, inst);
+    }
+
+    /// The end of the ssh hook to a peer: what supd there answered (taken,
+    /// refused, unreachable), or what is unsure about the request.
+    fn on_peer_answer(&mut self, serial: u64, inst: usize, end: HookEnd) {
+        let HookEnd { exit, timeout, output, target, timed_out, unsure, asking, to, label, .. } = end;
+        let how = || hook_end(exit, timed_out, timeout);
         let heard = handoff::wire::hear(&output);
         let id = self.attempt_id(serial, inst);
         let outcome = heard.answer.as_ref().and_then(|a| a.outcome(&id)).cloned();
@@ -951,6 +970,39 @@ pub(super) fn spawn_with(
     let (input, out) = (process::Io::Fd(stdin.as_fd()), process::Io::Fd(output.as_fd()));
     let pid = process::spawn_hook(&spec, input, out, process::Io::Fd(output.as_fd())).map_err(|e| e.to_string())?;
     Ok((pid, output))
+}
+
+/// A hand-off hook that ended, as its attempt knew it: what its answer is
+/// read with (`on_hook_exit`).
+struct HookEnd {
+    exit: Exit,
+    /// The configured hook timeout.
+    timeout: Duration,
+    /// The last of what the hook wrote.
+    output: Vec<u8>,
+    /// The peer asked (an index into the configured peers).
+    target: Option<usize>,
+    timed_out: bool,
+    /// Since when the request's fate is unsure (it is being asked about).
+    unsure: Option<SystemTime>,
+    /// The hook asked about an earlier request instead of offering.
+    asking: bool,
+    /// The peer's name, as the history and the log say it.
+    to: String,
+    /// The instance's name.
+    label: String,
+    /// A command, or no peer: the exit status is the answer.
+    by_command: bool,
+}
+
+/// How a hook ended, for a message.
+fn hook_end(exit: Exit, timed_out: bool, timeout: Duration) -> String {
+    match exit {
+        _ if timed_out => format!("no answer within {}", GoDuration(timeout)),
+        Exit::Code(c) => format!("exit code {c}"),
+        Exit::Signal { signal: s, .. } => format!("signal {}", crate::signals::name(s)),
+        Exit::Unknown => "an unknown end".to_string(),
+    }
 }
 
 /// The last `MAX_HOOK_OUTPUT` bytes a hook wrote.

@@ -132,6 +132,9 @@ pub(super) fn setup_env(
     Ok(spec_of(node, run, instance, t, None, false, None)?.env.into_iter().collect())
 }
 
+/// The process of a task's run: Nomad's runtime variables, the task's
+/// `env` (and its `env = true` templates') on top, its command resolved,
+/// its working directory and user.
 fn spec_of(
     node: &Node,
     run: &JobRun,
@@ -141,6 +144,54 @@ fn spec_of(
     template_env: bool,
     isolated: Option<&crate::drivers::exec::Settings>,
 ) -> Result<SpawnSpec, LaunchError> {
+    let task = &t.spec;
+    let task_dir = task_dir(instance, t);
+    let mut vars = runtime_vars(node, run, instance, t, task_dir.as_ref(), isolated.is_some());
+    // What nothing resolves stays as written (as Nomad leaves it), and is
+    // told (see `take_unresolved`).
+    UNRESOLVED.with(|u| u.borrow_mut().clear());
+    let runtime = vars.clone();
+    for (k, v) in &task.env {
+        let value = interpolate(v, &|n| lookup(node, &runtime, n));
+        vars.insert(k.clone(), value);
+    }
+    // As Nomad's, what `env = true` templates rendered overrides `env`.
+    if template_env {
+        vars.extend(t.setup.env.iter().cloned());
+    }
+    let resolve = |s: &str| interpolate(s, &|n| lookup(node, &vars, n));
+    let (command, args) = command.unwrap_or((&task.command, &task.args));
+    let program = resolve(command);
+    let args = args.iter().map(|a| resolve(a)).collect();
+    // As Nomad's raw_exec: the task directory, unless `work_dir` says otherwise.
+    let work_dir = match isolated {
+        // Its task directory is its root.
+        Some(_) => Some(task.work_dir.as_deref().map_or_else(|| "/".into(), |d| resolve(d).into())),
+        None => task.work_dir.as_deref().map(|d| resolve(d).into()).or_else(|| task_dir.map(|d| d.dir)),
+    };
+    let user = run_as(task)?;
+    let mut env: BTreeMap<String, String> =
+        process::inherited_env().into_iter().filter(|(k, _)| isolated.is_none_or(|s| !s.denies_env(k))).collect();
+    if let Some(u) = &user {
+        env.insert("USER".into(), u.name.clone());
+        env.insert("LOGNAME".into(), u.name.clone());
+        env.insert("HOME".into(), u.home.display().to_string());
+    }
+    env.extend(vars);
+    Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user, isolation: None })
+}
+
+/// Nomad's runtime variables of a task (`NOMAD_*`): the instance, job,
+/// group and task, limits, meta, directories (`isolated`: as inside its
+/// root) and ports.
+fn runtime_vars(
+    node: &Node,
+    run: &JobRun,
+    instance: &Instance,
+    t: &TaskRun,
+    task_dir: Option<&crate::taskdir::TaskDir>,
+    isolated: bool,
+) -> BTreeMap<String, String> {
     let job = &run.job;
     let group = &job.groups[instance.group];
     let task = &t.spec;
@@ -176,13 +227,12 @@ fn spec_of(
         set(&format!("NOMAD_META_{k}"), v.clone());
         set(&format!("NOMAD_META_{}", k.to_ascii_uppercase().replace(['-', '.'], "_")), v);
     }
-    let task_dir = task_dir(instance, t);
-    if isolated.is_some() {
+    if isolated {
         // Inside its root, as Nomad's exec.
         for (k, v) in crate::drivers::exec::inner_env() {
             set(k, v);
         }
-    } else if let Some(d) = &task_dir {
+    } else if let Some(d) = task_dir {
         if task.driver.is_container() {
             // Bound into the container where Nomad's drivers put them.
             for (_, inside, k) in d.in_container() {
@@ -200,75 +250,56 @@ fn spec_of(
         set(&format!("NOMAD_IP_{label}"), "127.0.0.1".into());
         set(&format!("NOMAD_ADDR_{label}"), format!("127.0.0.1:{port}"));
     }
-    let found = |vars: &BTreeMap<String, String>, name: &str| -> Option<String> {
-        if let Some(v) = vars.get(name) {
-            return Some(v.clone());
-        }
-        if let Some(rest) = name.strip_prefix("env.") {
-            return vars.get(rest).cloned().or_else(|| std::env::var(rest).ok());
-        }
-        // As in Nomad, ${meta.*} is the node's meta; the job's is NOMAD_META_*.
-        if name.starts_with("attr.") || name.starts_with("node.") || name.starts_with("meta.") {
-            return node.resolve(&format!("${{{name}}}"));
-        }
-        None
-    };
-    // What nothing resolves stays as written (as Nomad leaves it), and is
-    // told (see `take_unresolved`).
-    UNRESOLVED.with(|u| u.borrow_mut().clear());
-    let lookup = |vars: &BTreeMap<String, String>, name: &str| -> Option<String> {
-        let v = found(vars, name);
-        if v.is_none() {
-            UNRESOLVED.with(|u| {
-                let mut u = u.borrow_mut();
-                if !u.iter().any(|x| x == name) && u.len() < 16 {
-                    u.push(name.to_string());
-                }
-            });
-        }
-        v
-    };
-    let runtime = vars.clone();
-    for (k, v) in &task.env {
-        let value = interpolate(v, &|n| lookup(&runtime, n));
-        vars.insert(k.clone(), value);
+    vars
+}
+
+/// What `${name}` is in a task's spec, with `vars` its variables so far:
+/// a variable, `env.*` (then supd's own environment), or this node's
+/// `attr.*`, `node.*`, `meta.*`.
+fn found(node: &Node, vars: &BTreeMap<String, String>, name: &str) -> Option<String> {
+    if let Some(v) = vars.get(name) {
+        return Some(v.clone());
     }
-    // As Nomad's, what `env = true` templates rendered overrides `env`.
-    if template_env {
-        vars.extend(t.setup.env.iter().cloned());
+    if let Some(rest) = name.strip_prefix("env.") {
+        return vars.get(rest).cloned().or_else(|| std::env::var(rest).ok());
     }
-    let resolve = |s: &str| interpolate(s, &|n| lookup(&vars, n));
-    let (command, args) = command.unwrap_or((&task.command, &task.args));
-    let program = resolve(command);
-    let args = args.iter().map(|a| resolve(a)).collect();
-    // As Nomad's raw_exec: the task directory, unless `work_dir` says otherwise.
-    let work_dir = match isolated {
-        // Its task directory is its root.
-        Some(_) => Some(task.work_dir.as_deref().map_or_else(|| "/".into(), |d| resolve(d).into())),
-        None => task.work_dir.as_deref().map(|d| resolve(d).into()).or_else(|| task_dir.map(|d| d.dir)),
-    };
-    let user = match crate::drivers::exec::user_of(task) {
+    // As in Nomad, ${meta.*} is the node's meta; the job's is NOMAD_META_*.
+    if name.starts_with("attr.") || name.starts_with("node.") || name.starts_with("meta.") {
+        return node.resolve(&format!("${{{name}}}"));
+    }
+    None
+}
+
+/// [`found`], noting a name nothing resolves (see `take_unresolved`).
+fn lookup(node: &Node, vars: &BTreeMap<String, String>, name: &str) -> Option<String> {
+    let v = found(node, vars, name);
+    if v.is_none() {
+        UNRESOLVED.with(|u| {
+            let mut u = u.borrow_mut();
+            if !u.iter().any(|x| x == name) && u.len() < 16 {
+                u.push(name.to_string());
+            }
+        });
+    }
+    v
+}
+
+/// The user a task's process runs as: none for a container (the image's
+/// business) or a task without `user`; another user only when supd is root.
+fn run_as(task: &crate::jobspec::model::Task) -> Result<Option<process::UserIds>, LaunchError> {
+    match crate::drivers::exec::user_of(task) {
         // A container's user is the image's business.
-        None => None,
-        Some(_) if task.driver.is_container() => None,
+        None => Ok(None),
+        Some(_) if task.driver.is_container() => Ok(None),
         Some(name) => {
             let ids = process::lookup_user(name)?;
             let me = nix::unistd::geteuid().as_raw();
             if me != 0 && ids.uid != me {
                 return Err(LaunchError::NotRoot(name.to_string()));
             }
-            Some(ids)
+            Ok(Some(ids))
         }
-    };
-    let mut env: BTreeMap<String, String> =
-        process::inherited_env().into_iter().filter(|(k, _)| isolated.is_none_or(|s| !s.denies_env(k))).collect();
-    if let Some(u) = &user {
-        env.insert("USER".into(), u.name.clone());
-        env.insert("LOGNAME".into(), u.name.clone());
-        env.insert("HOME".into(), u.home.display().to_string());
     }
-    env.extend(vars);
-    Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user, isolation: None })
 }
 
 /// The task's directory in its instance's allocation directory.

@@ -121,51 +121,17 @@ pub struct Supervisor {
 impl Supervisor {
     pub fn new(cfg: Config) -> Result<Supervisor, Error> {
         let poll = Poll::new().map_err(|e| Error::Setup(format!("cannot create the event loop: {e}")))?;
-        let as_init: &[i32] = if cfg.init { &FORWARDED_AS_INIT } else { &[] };
-        let handled = HANDLED.into_iter().chain(as_init.iter().copied());
-        let mut signals =
-            Signals::new(handled).map_err(|e| Error::Setup(format!("cannot install signal handlers: {e}")))?;
-        poll.registry()
-            .register(&mut signals, SIGNALS, Interest::READABLE)
-            .map_err(|e| Error::Setup(format!("cannot watch signals: {e}")))?;
+        let signals = watch_signals(&poll, cfg.init)?;
         // An earlier image blocked them across its exec of this one: those
         // that came meanwhile are handled now.
         let _ = process::sys::unblock_signals(&all_handled());
         reexec::remember_start();
         let mut carry = reexec::take_carry();
         // Before any other thread is made: they inherit the blocked SIGCHLD.
-        let children = Children::new().map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
-        poll.registry()
-            .register(&mut mio::unix::SourceFd(&children.fd()), CHILDREN, Interest::READABLE)
-            .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
-        let waker = std::sync::Arc::new(
-            mio::Waker::new(poll.registry(), WOKEN)
-                .map_err(|e| Error::Setup(format!("cannot make the loop's waker: {e}")))?,
-        );
-        let parses = parsing::Parses::new(waker.clone());
-        let warmer = warm::Warmer::new(cfg.cgroups.warm_file(), waker.clone());
-        let setup = setup::SetupWork::new(poll.registry(), waker, TEMPLATE_SOURCES)
-            .map_err(|e| Error::Setup(format!("cannot watch artifact downloads and template sources: {e}")))?;
+        let children = watch_children(&poll)?;
+        let (parses, warmer, setup) = off_loop_work(&poll, &cfg)?;
         let mut watches = Watches::starting_at(FIRST_TOKEN);
-        let carried_listener = carry.as_ref().and_then(|c| process::sys::inherited_fd(c.listener));
-        let mut server = match carried_listener {
-            Some(fd) => ControlServer::resume(&cfg.socket, fd),
-            None => ControlServer::bind(&cfg.socket, cfg.socket_group),
-        }
-        .map_err(|e| Error::Setup(e.0))?;
-        server
-            .register(poll.registry(), LISTENER, &mut watches.tokens)
-            .map_err(|e| Error::Setup(format!("cannot watch the control socket: {e}")))?;
-        let client =
-            carry.as_mut().and_then(|c| c.client.take()).and_then(process::sys::inherited_fd).and_then(
-                |fd| match server.resume_client(poll.registry(), &mut watches.tokens, fd) {
-                    Ok(token) => Some(token),
-                    Err(e) => {
-                        log::warn!("the client that asked for the re-exec cannot be answered: {e}");
-                        None
-                    }
-                },
-            );
+        let (server, client) = open_control(&cfg, &poll, &mut watches, carry.as_mut())?;
         let output = output::Sinks {
             journald: crate::logs::journal::Journal::new(&cfg.journal_socket),
             warnings: output::WarnThrottle::default(),
@@ -204,23 +170,86 @@ impl Supervisor {
                 remote: remote::Remote::default(),
             },
         };
+        s.settle_in(carry, client, metrics_listen)?;
+        Ok(s)
+    }
+
+    /// The end of `new`: the Variables, what an earlier image carried, the
+    /// descriptors systemd's store kept, and the metrics endpoint.
+    fn settle_in(
+        &mut self,
+        carry: Option<reexec::Carry>,
+        client: Option<Token>,
+        metrics_listen: Option<std::net::SocketAddr>,
+    ) -> Result<(), Error> {
         // Before any template is rendered.
-        s.load_variables();
+        self.load_variables();
         if let Some(mut carry) = carry {
-            s.resume(&mut carry, client);
+            self.resume(&mut carry, client);
         }
         for (name, fd) in crate::notify::stored_fds() {
-            s.reports.store.unclaimed.stored.entry(name).or_default().push(fd);
+            self.reports.store.unclaimed.stored.entry(name).or_default().push(fd);
         }
         if let Some(addr) = metrics_listen {
-            s.bind_metrics(addr).map_err(Error::Setup)?;
+            self.bind_metrics(addr).map_err(Error::Setup)?;
         }
-        Ok(s)
+        Ok(())
     }
 
     /// Loads the job directory, starts everything, and runs until shut
     /// down. Returns the exit code supd should end with.
     pub fn run(mut self) -> i32 {
+        if let Some(code) = self.bring_up() {
+            return code;
+        }
+        self.run_loop();
+        self.close_down()
+    }
+
+    /// Bring-up before the loop: the job directory read, the saved state
+    /// restored, the tasks started, supd declared ready. `Some(code)` when
+    /// supd must exit with it instead.
+    fn bring_up(&mut self) -> Option<i32> {
+        let (mut java, files) = self.read_job_dir();
+        self.boot_if_fresh();
+        self.restore();
+        let plan = self.plan_files(files);
+        self.pending.spawner = spawner::Spawner::start();
+        self.apply_reload(plan, reload::All::ThatLoaded);
+        self.spawns_done();
+        // The first tasks run: now the JVM's answer, for what comes later.
+        if let Some(j) = java.take() {
+            self.cfg.node.attrs.extend(j.attrs());
+        }
+        // An init has no one to reload it once the files are fixed.
+        if self.cfg.exit_when_done && self.jobs.current.is_empty() && !self.jobs.load_errors.is_empty() {
+            log::error!(
+                "no job file of {} loads: nothing to run — fix the files (`supd --check` lists the problems)",
+                self.cfg.job_dir.display()
+            );
+            self.release_all_cgroups();
+            self.server.close();
+            return Some(1);
+        }
+        self.kill_unclaimed();
+        self.resumed();
+        // Engines that answered already: what no task claimed goes; the
+        // others' answers are carried into the tasks as they come.
+        self.pending.containers.settled = true;
+        self.remove_unclaimed_containers();
+        log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
+        self.reports.notify.ready(&self.jobs.status_line());
+        if let Some(every) = crate::notify::watchdog_interval() {
+            self.io.timers.arm(Instant::now() + every, Timer::Watchdog);
+        }
+        None
+    }
+
+    /// The first part of bring-up: the JVM and the container engines asked
+    /// while the job directory is read (or taken from a carry), and waited
+    /// for when the jobs may place by their attributes. Returns the JVM's
+    /// probe when it was not waited for yet, and the files.
+    fn read_job_dir(&mut self) -> (Option<crate::drivers::java::Probe>, JobFiles) {
         // `driver.java` and `driver.java.version`, when this host has a JVM
         // and supd can isolate its tasks (java tasks run as exec ones):
         // `java -version` answers while the job directory is read. A JVM
@@ -259,37 +288,12 @@ impl Supervisor {
         if needs_engines {
             self.await_surveys(Duration::from_secs(6));
         }
-        self.boot_if_fresh();
-        self.restore();
-        let plan = self.plan_files(files);
-        self.pending.spawner = spawner::Spawner::start();
-        self.apply_reload(plan, reload::All::ThatLoaded);
-        self.spawns_done();
-        // The first tasks run: now the JVM's answer, for what comes later.
-        if let Some(j) = java.take() {
-            self.cfg.node.attrs.extend(j.attrs());
-        }
-        // An init has no one to reload it once the files are fixed.
-        if self.cfg.exit_when_done && self.jobs.current.is_empty() && !self.jobs.load_errors.is_empty() {
-            log::error!(
-                "no job file of {} loads: nothing to run — fix the files (`supd --check` lists the problems)",
-                self.cfg.job_dir.display()
-            );
-            self.release_all_cgroups();
-            self.server.close();
-            return 1;
-        }
-        self.kill_unclaimed();
-        self.resumed();
-        // Engines that answered already: what no task claimed goes; the
-        // others' answers are carried into the tasks as they come.
-        self.pending.containers.settled = true;
-        self.remove_unclaimed_containers();
-        log::info!("supd ready: {} job(s), control socket {}", self.jobs.current.len(), self.cfg.socket.display());
-        self.reports.notify.ready(&self.jobs.status_line());
-        if let Some(every) = crate::notify::watchdog_interval() {
-            self.io.timers.arm(Instant::now() + every, Timer::Watchdog);
-        }
+        (java, files)
+    }
+
+    /// The loop itself, from bring-up's end until every task has stopped
+    /// and supd may exit.
+    fn run_loop(&mut self) {
         let mut events = Events::with_capacity(256);
         let mut sweeping = false;
         // Until the loop first has nothing to do, it polls without
@@ -329,28 +333,7 @@ impl Supervisor {
                 let (token, readable, writable) = (ev.token(), ev.is_readable(), ev.is_writable());
                 // A bug in handling one event must not take the supervisor
                 // (maybe PID 1) down with every task: log it and go on.
-                self.guarded(|s| match token {
-                    SIGNALS => s.on_signals(),
-                    CHILDREN => s.on_children(),
-                    LISTENER => s.server.accept(s.io.poll.registry(), &mut s.io.watches.tokens),
-                    WOKEN => {
-                        s.on_fetched();
-                        s.on_rendered();
-                        s.on_parsed();
-                        s.on_warmed();
-                    }
-                    TEMPLATE_SOURCES => s.on_template_sources(),
-                    token => match s.io.watches.get(token) {
-                        Some(Watched::Log { task, stream }) => s.drain_log(task, stream),
-                        Some(Watched::Check(check)) => s.on_check_socket(check),
-                        Some(Watched::Leftover(task)) => s.on_leftover_gone(token, task),
-                        Some(Watched::Adopted(task)) => s.on_adopted_gone(token, task),
-                        None if s.server.owns(token) => s.on_client(token, readable, writable),
-                        None if s.pending.containers.owns(token) => s.on_container_reports(),
-                        None if s.metrics_owns(token) => s.on_metrics(token),
-                        None => {}
-                    },
-                });
+                self.guarded(|s| s.dispatch_ready(token, readable, writable));
             }
             self.guarded(|s| s.run_due_timers());
             self.guarded(|s| s.broadcast_events());
@@ -359,6 +342,37 @@ impl Supervisor {
                 self.reports.notify.status(&line);
             }
         }
+    }
+
+    /// Routes one ready token to the component that owns it.
+    fn dispatch_ready(&mut self, token: Token, readable: bool, writable: bool) {
+        match token {
+            SIGNALS => self.on_signals(),
+            CHILDREN => self.on_children(),
+            LISTENER => self.server.accept(self.io.poll.registry(), &mut self.io.watches.tokens),
+            WOKEN => {
+                self.on_fetched();
+                self.on_rendered();
+                self.on_parsed();
+                self.on_warmed();
+            }
+            TEMPLATE_SOURCES => self.on_template_sources(),
+            token => match self.io.watches.get(token) {
+                Some(Watched::Log { task, stream }) => self.drain_log(task, stream),
+                Some(Watched::Check(check)) => self.on_check_socket(check),
+                Some(Watched::Leftover(task)) => self.on_leftover_gone(token, task),
+                Some(Watched::Adopted(task)) => self.on_adopted_gone(token, task),
+                None if self.server.owns(token) => self.on_client(token, readable, writable),
+                None if self.pending.containers.owns(token) => self.on_container_reports(),
+                None if self.metrics_owns(token) => self.on_metrics(token),
+                None => {}
+            },
+        }
+    }
+
+    /// After the loop: the last save, cgroups and mounts let go, the socket
+    /// removed. Returns the exit code supd should end with.
+    fn close_down(&mut self) -> i32 {
         if self.reports.store.save_pending {
             self.save();
         }
@@ -493,4 +507,74 @@ const DRIVER_GRACE: Duration = Duration::from_secs(3);
 /// constraint on `driver.java`.
 fn mentions_java(text: &[u8]) -> bool {
     text.windows(4).any(|w| w == b"java")
+}
+
+/// The job directory's files as read: each with what it parsed to, or why
+/// the directory could not be read.
+type JobFiles = Result<Vec<(std::path::PathBuf, crate::jobspec::Parsed)>, String>;
+
+/// The signals supd handles (those it passes on as init too, when it is
+/// one), watched by the loop's `Poll`.
+fn watch_signals(poll: &Poll, init: bool) -> Result<Signals, Error> {
+    let as_init: &[i32] = if init { &FORWARDED_AS_INIT } else { &[] };
+    let handled = HANDLED.into_iter().chain(as_init.iter().copied());
+    let mut signals =
+        Signals::new(handled).map_err(|e| Error::Setup(format!("cannot install signal handlers: {e}")))?;
+    poll.registry()
+        .register(&mut signals, SIGNALS, Interest::READABLE)
+        .map_err(|e| Error::Setup(format!("cannot watch signals: {e}")))?;
+    Ok(signals)
+}
+
+/// The SIGCHLD signalfd, watched by the loop's `Poll`.
+fn watch_children(poll: &Poll) -> Result<Children, Error> {
+    let children = Children::new().map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
+    poll.registry()
+        .register(&mut mio::unix::SourceFd(&children.fd()), CHILDREN, Interest::READABLE)
+        .map_err(|e| Error::Setup(format!("cannot watch child processes: {e}")))?;
+    Ok(children)
+}
+
+/// The loop's waker and the work that reports through it: large parses,
+/// the cgroup warmer, artifact fetches and template sources.
+fn off_loop_work(poll: &Poll, cfg: &Config) -> Result<(parsing::Parses, warm::Warmer, setup::SetupWork), Error> {
+    let waker = std::sync::Arc::new(
+        mio::Waker::new(poll.registry(), WOKEN)
+            .map_err(|e| Error::Setup(format!("cannot make the loop's waker: {e}")))?,
+    );
+    let parses = parsing::Parses::new(waker.clone());
+    let warmer = warm::Warmer::new(cfg.cgroups.warm_file(), waker.clone());
+    let setup = setup::SetupWork::new(poll.registry(), waker, TEMPLATE_SOURCES)
+        .map_err(|e| Error::Setup(format!("cannot watch artifact downloads and template sources: {e}")))?;
+    Ok((parses, warmer, setup))
+}
+
+/// The control socket (bound, or the listener an earlier image carried)
+/// watched by the loop, and the token of the carried client that asked
+/// for the re-exec, if it can still be answered.
+fn open_control(
+    cfg: &Config,
+    poll: &Poll,
+    watches: &mut Watches,
+    mut carry: Option<&mut reexec::Carry>,
+) -> Result<(ControlServer, Option<Token>), Error> {
+    let carried_listener = carry.as_ref().and_then(|c| process::sys::inherited_fd(c.listener));
+    let mut server = match carried_listener {
+        Some(fd) => ControlServer::resume(&cfg.socket, fd),
+        None => ControlServer::bind(&cfg.socket, cfg.socket_group),
+    }
+    .map_err(|e| Error::Setup(e.0))?;
+    server
+        .register(poll.registry(), LISTENER, &mut watches.tokens)
+        .map_err(|e| Error::Setup(format!("cannot watch the control socket: {e}")))?;
+    let client = carry.as_mut().and_then(|c| c.client.take()).and_then(process::sys::inherited_fd).and_then(|fd| {
+        match server.resume_client(poll.registry(), &mut watches.tokens, fd) {
+            Ok(token) => Some(token),
+            Err(e) => {
+                log::warn!("the client that asked for the re-exec cannot be answered: {e}");
+                None
+            }
+        }
+    });
+    Ok((server, client))
 }

@@ -110,10 +110,45 @@ impl Supervisor {
             }
         };
         self.reports.store.journal.seq = saved.journal_seq;
+        self.stop_saved_leftovers(&saved.tasks);
+        self.jobs.stopped.extend(saved.stopped);
+        for t in saved.tasks {
+            // A process the previous supd was running must not run twice:
+            // it goes before anything starts.
+            // it is stopped (with its task's kill signal and timeout) before
+            // the task starts again; see `submit` and `stop_leftover`.
+            self.reports.store.unclaimed.tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
+        }
+        for i in saved.instances {
+            self.reports.store.unclaimed.instances.insert((i.job.clone(), i.group.clone(), i.index), i);
+        }
+        self.pending.remote.recalls = saved.recalls;
+        // Offers a previous supd made and never heard the end of: the
+        // instance starts afresh here, so whatever the peer made of them is
+        // stopped there.
+        for o in saved.offers {
+            log::info!("{}: an offer to {} (hand-off {}) had no known outcome: recalling it", o.what, o.peer, o.id);
+            if !self.pending.remote.recalls.iter().any(|r| r.peer == o.peer && r.id == o.id) {
+                self.pending.remote.recalls.push(o);
+            }
+        }
+        self.pending.remote.withdrawn = saved.withdrawn.into();
+        // Launched runs find their tasks' saved states, and the periodic
+        // jobs submitted next their last launch.
+        self.restore_periodic(saved.periodic);
+        self.restore_dispatched(saved.dispatched);
+        self.restore_jobs(saved.submitted, saved.received);
+        // Work handed off before: its peers are asked about it soon.
+        self.arm_poll(Duration::from_secs(1));
+    }
+
+    /// Part of `restore`: what a previous supd's tasks left running in their
+    /// cgroups is stopped, unless it is taken over.
+    fn stop_saved_leftovers(&mut self, tasks: &[crate::state::TaskSaved]) {
         // Whatever a previous supd left in its task cgroups goes before
         // anything starts: the cgroup, not only the recorded pid, knows
         // every process of a task (a daemon that left its session too).
-        for t in &saved.tasks {
+        for t in tasks {
             // A task still running as supd's child after a re-exec is
             // taken over, not stopped.
             if self.carried_running(&super::reexec::named(&t.job, &t.group, t.index, &t.task)) {
@@ -145,34 +180,12 @@ impl Supervisor {
                 );
             }
         }
-        self.jobs.stopped.extend(saved.stopped);
-        for t in saved.tasks {
-            // A process the previous supd was running must not run twice:
-            // it goes before anything starts.
-            // it is stopped (with its task's kill signal and timeout) before
-            // the task starts again; see `submit` and `stop_leftover`.
-            self.reports.store.unclaimed.tasks.insert((t.job.clone(), t.group.clone(), t.index, t.task.clone()), t);
-        }
-        for i in saved.instances {
-            self.reports.store.unclaimed.instances.insert((i.job.clone(), i.group.clone(), i.index), i);
-        }
-        self.pending.remote.recalls = saved.recalls;
-        // Offers a previous supd made and never heard the end of: the
-        // instance starts afresh here, so whatever the peer made of them is
-        // stopped there.
-        for o in saved.offers {
-            log::info!("{}: an offer to {} (hand-off {}) had no known outcome: recalling it", o.what, o.peer, o.id);
-            if !self.pending.remote.recalls.iter().any(|r| r.peer == o.peer && r.id == o.id) {
-                self.pending.remote.recalls.push(o);
-            }
-        }
-        self.pending.remote.withdrawn = saved.withdrawn.into();
-        // Launched runs find their tasks' saved states, and the periodic
-        // jobs submitted next their last launch.
-        self.restore_periodic(saved.periodic);
-        self.restore_dispatched(saved.dispatched);
-        let received = saved.received;
-        for s in saved.submitted {
+    }
+
+    /// Part of `restore`: the saved jobs submitted again, and the instances
+    /// peers handed to this host received again.
+    fn restore_jobs(&mut self, submitted: Vec<crate::state::Submitted>, received: Vec<crate::handoff::Envelope>) {
+        for s in submitted {
             let parsed = jobspec::parse_str(&s.file, &s.source);
             if !parsed.is_valid() {
                 log::error!("a saved job from {} no longer loads; it is dropped", s.file);
@@ -195,8 +208,6 @@ impl Supervisor {
                 log::error!("a handed-off instance no longer runs here: {e}");
             }
         }
-        // Work handed off before: its peers are asked about it soon.
-        self.arm_poll(Duration::from_secs(1));
     }
 
     /// Once every job is in: processes a previous supd left for jobs that

@@ -435,83 +435,93 @@ impl Supervisor {
             ),
             ..Carry::default()
         };
+        carry.files = self.carried_files();
+        for run in self.jobs.current_runs() {
+            for (ii, inst) in run.instances.iter().enumerate().filter(|(_, i)| !i.removed) {
+                self.carry_instance(&mut carry, &mut keep, run, ii, inst, now);
+            }
+        }
+        (carry, keep)
+    }
+
+    /// The job directory's files as loaded, each with its jobs' sources.
+    fn carried_files(&self) -> Vec<CarriedFile> {
         let mut files: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for run in self.jobs.current_runs() {
             if let Some(file) = &run.file {
                 files.entry(file.clone()).or_default().push(run.job.source.clone());
             }
         }
-        carry.files = files.into_iter().map(|(path, jobs)| CarriedFile { path, jobs }).collect();
-        for run in self.jobs.current_runs() {
-            for (ii, inst) in run.instances.iter().enumerate().filter(|(_, i)| !i.removed) {
-                let group = run.job.groups.get(inst.group).map_or(String::new(), |g| g.name.clone());
-                carry.instances.push(CarriedInstance {
-                    job: run.job.id.clone(),
-                    group: group.clone(),
-                    index: inst.index,
-                    id: inst.id.clone(),
-                    placed_ago_ms: inst.placed_at.map(|at| now.saturating_duration_since(at).as_millis() as u64),
-                    checks: inst
-                        .checks
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, c)| c.active)
-                        .map(|(at, c)| CarriedCheck {
-                            at,
-                            status: c.status.as_str().to_string(),
-                            output: c.output.clone(),
-                            consecutive: c.watch.consecutive(),
-                            grace_left_ms: c.watch.grace_left(now).as_millis() as u64,
-                        })
-                        .collect(),
-                });
-                for (ti, t) in inst.tasks.iter().enumerate() {
-                    let key = TaskKey { run: run.serial, inst: ii, task: ti };
-                    let host = t.container.is_none();
-                    let pid = t.pid.filter(|_| host);
-                    let pipes = t.log.as_ref().filter(|_| pid.is_some()).map(|l| {
-                        let (r1, w1) = l.out.fds();
-                        let (r2, w2) = l.err.fds();
-                        keep.extend([r1, w1, r2, w2]);
-                        [r1.as_raw_fd(), w1.as_raw_fd(), r2.as_raw_fd(), w2.as_raw_fd()]
-                    });
-                    let start_in_ms = (t.state == State::Pending && t.launched && pid.is_none())
-                        .then(|| {
-                            let generation = t.generation;
-                            self.io.timers.due_at(|timer| {
-                                matches!(timer, Timer::Start { task, generation: g } if *task == key && *g == generation)
-                            })
-                        })
-                        .flatten()
-                        .map(|at| at.saturating_duration_since(now).as_millis() as u64);
-                    carry.tasks.push(CarriedTask {
-                        job: run.job.id.clone(),
-                        group: group.clone(),
-                        index: inst.index,
-                        task: t.spec.name.clone(),
-                        pid: pid.map(|p| p.as_raw()),
-                        // One taken over after a crash of supd is followed
-                        // by a pidfd, not reaped.
-                        child: pid.is_none_or(|p| self.children.owns(p)),
-                        start_ticks: t.start_ticks.filter(|_| pid.is_some()),
-                        started_ms: t.started_at.map(unix_ms),
-                        pipes,
-                        start_in_ms,
-                        events: t
-                            .events
-                            .iter()
-                            .map(|e| CarriedEvent {
-                                seq: e.seq,
-                                time_ms: unix_ms(e.time),
-                                kind: e.kind.to_string(),
-                                message: e.message.clone(),
-                            })
-                            .collect(),
-                    });
-                }
-            }
+        files.into_iter().map(|(path, jobs)| CarriedFile { path, jobs }).collect()
+    }
+
+    /// Puts one instance (number `ii` of `run`) and its tasks in the carry,
+    /// and the capture pipes of its running host tasks in `keep`.
+    fn carry_instance<'a>(
+        &'a self,
+        carry: &mut Carry,
+        keep: &mut Vec<BorrowedFd<'a>>,
+        run: &'a super::task::JobRun,
+        ii: usize,
+        inst: &'a super::task::Instance,
+        now: Instant,
+    ) {
+        let group = run.job.groups.get(inst.group).map_or(String::new(), |g| g.name.clone());
+        carry.instances.push(CarriedInstance {
+            job: run.job.id.clone(),
+            group: group.clone(),
+            index: inst.index,
+            id: inst.id.clone(),
+            placed_ago_ms: inst.placed_at.map(|at| now.saturating_duration_since(at).as_millis() as u64),
+            checks: checks_to_carry(inst, now),
+        });
+        for (ti, t) in inst.tasks.iter().enumerate() {
+            let key = TaskKey { run: run.serial, inst: ii, task: ti };
+            let host = t.container.is_none();
+            let pid = t.pid.filter(|_| host);
+            let pipes = t.log.as_ref().filter(|_| pid.is_some()).map(|l| {
+                let (r1, w1) = l.out.fds();
+                let (r2, w2) = l.err.fds();
+                keep.extend([r1, w1, r2, w2]);
+                [r1.as_raw_fd(), w1.as_raw_fd(), r2.as_raw_fd(), w2.as_raw_fd()]
+            });
+            let start_in_ms = self.start_in_ms(key, t, pid, now);
+            carry.tasks.push(CarriedTask {
+                job: run.job.id.clone(),
+                group: group.clone(),
+                index: inst.index,
+                task: t.spec.name.clone(),
+                pid: pid.map(|p| p.as_raw()),
+                // One taken over after a crash of supd is followed
+                // by a pidfd, not reaped.
+                child: pid.is_none_or(|p| self.children.owns(p)),
+                start_ticks: t.start_ticks.filter(|_| pid.is_some()),
+                started_ms: t.started_at.map(unix_ms),
+                pipes,
+                start_in_ms,
+                events: events_to_carry(t),
+            });
         }
-        (carry, keep)
+    }
+
+    /// When the start of a pending task that has no process (`pid`) is due,
+    /// in ms from `now`, if its timer is armed.
+    fn start_in_ms(
+        &self,
+        key: TaskKey,
+        t: &super::task::TaskRun,
+        pid: Option<nix::unistd::Pid>,
+        now: Instant,
+    ) -> Option<u64> {
+        (t.state == State::Pending && t.launched && pid.is_none())
+            .then(|| {
+                let generation = t.generation;
+                self.io.timers.due_at(
+                    |timer| matches!(timer, Timer::Start { task, generation: g } if *task == key && *g == generation),
+                )
+            })
+            .flatten()
+            .map(|at| at.saturating_duration_since(now).as_millis() as u64)
     }
 
     /// In the new image, before the jobs are made: what was carried waits
@@ -798,6 +808,35 @@ fn exec(exe: &std::path::Path, args: &[OsString], carry: RawFd) -> String {
 /// The carried names of a task, as saved states name it.
 pub(super) fn named(job: &str, group: &str, index: u32, task: &str) -> Named {
     (job.to_string(), group.to_string(), index, task.to_string())
+}
+
+/// The state of an instance's active checks, as carried.
+fn checks_to_carry(inst: &super::task::Instance, now: Instant) -> Vec<CarriedCheck> {
+    inst.checks
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| c.active)
+        .map(|(at, c)| CarriedCheck {
+            at,
+            status: c.status.as_str().to_string(),
+            output: c.output.clone(),
+            consecutive: c.watch.consecutive(),
+            grace_left_ms: c.watch.grace_left(now).as_millis() as u64,
+        })
+        .collect()
+}
+
+/// A task's events, as carried.
+fn events_to_carry(t: &super::task::TaskRun) -> Vec<CarriedEvent> {
+    t.events
+        .iter()
+        .map(|e| CarriedEvent {
+            seq: e.seq,
+            time_ms: unix_ms(e.time),
+            kind: e.kind.to_string(),
+            message: e.message.clone(),
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -66,28 +66,8 @@ impl Supervisor {
             self.state_changed();
         }
         let stays_stopped = self.jobs.stopped.contains(&job.id);
-        if let Some(serial) = self.jobs.current.get(&job.id)
-            && let Some(run) = self.jobs.runs.get(serial)
-            && run.job.source == job.source
-            && (!run.stopped || stays_stopped)
-            && only.is_none()
-        {
-            // Asked for explicitly, what was handed off runs here again.
-            if explicit {
-                let serial = *serial;
-                let back = self.take_back_handed_off(serial);
-                if back > 0 {
-                    return vec![format!("job {:?}: {back} handed-off instance(s) run here again", job.id)];
-                }
-            }
-            return vec![format!("job {:?} is unchanged", job.id)];
-        }
-        if only.is_none() {
-            match self.update(&job, file.as_deref()) {
-                Update::Unchanged => return vec![format!("job {:?} is unchanged", job.id)],
-                Update::InPlace(message) => return vec![message],
-                Update::Replace => {}
-            }
+        if let Some(messages) = self.kept_as_is(&job, file.as_deref(), explicit, stays_stopped, only.is_some()) {
+            return messages;
         }
         if explicit && file.is_none() {
             self.state_changed();
@@ -110,18 +90,7 @@ impl Supervisor {
             messages.push(format!("job {:?} submitted", job.id));
         }
         let serial = self.jobs.next_serial();
-        let mut instances = Vec::new();
-        // A periodic or parameterized job runs nothing itself: its
-        // launches do.
-        for (gi, group) in job.groups.iter().enumerate().filter(|_| job.runs_itself()) {
-            for index in 0..group.count {
-                if only.is_some_and(|o| !o.iter().any(|(g, i)| g == &group.name && *i == index)) {
-                    continue;
-                }
-                instances.push(self.new_instance(&job, gi, index));
-            }
-        }
-        instances.shrink_to_fit();
+        let mut instances = self.instances_of(&job, only);
         let n = instances.len();
         self.jobs.current.insert(job.id.clone(), serial);
         if stays_stopped {
@@ -148,6 +117,70 @@ impl Supervisor {
             }),
         );
         self.periodic_submitted(serial);
+        self.start_submitted(serial, n, replaces);
+        messages
+    }
+
+    /// The answer to a submission whose instances stay as they run: the
+    /// same job again (asked for explicitly, what was handed off runs here
+    /// again), or a new version taken in place (update.rs); `None` when
+    /// they are replaced (always for work handed in).
+    fn kept_as_is(
+        &mut self,
+        job: &Job,
+        file: Option<&str>,
+        explicit: bool,
+        stays_stopped: bool,
+        received: bool,
+    ) -> Option<Vec<String>> {
+        if let Some(serial) = self.jobs.current.get(&job.id)
+            && let Some(run) = self.jobs.runs.get(serial)
+            && run.job.source == job.source
+            && (!run.stopped || stays_stopped)
+            && !received
+        {
+            // Asked for explicitly, what was handed off runs here again.
+            if explicit {
+                let serial = *serial;
+                let back = self.take_back_handed_off(serial);
+                if back > 0 {
+                    return Some(vec![format!("job {:?}: {back} handed-off instance(s) run here again", job.id)]);
+                }
+            }
+            return Some(vec![format!("job {:?} is unchanged", job.id)]);
+        }
+        if received {
+            return None;
+        }
+        match self.update(job, file) {
+            Update::Unchanged => Some(vec![format!("job {:?} is unchanged", job.id)]),
+            Update::InPlace(message) => Some(vec![message]),
+            Update::Replace => None,
+        }
+    }
+
+    /// The instances of a new version of a job: every group's, or only
+    /// those (group, index) handed in (`only`).
+    fn instances_of(&mut self, job: &Job, only: Option<&[(String, u32)]>) -> Vec<Instance> {
+        let mut instances = Vec::new();
+        // A periodic or parameterized job runs nothing itself: its
+        // launches do.
+        for (gi, group) in job.groups.iter().enumerate().filter(|_| job.runs_itself()) {
+            for index in 0..group.count {
+                if only.is_some_and(|o| !o.iter().any(|(g, i)| g == &group.name && *i == index)) {
+                    continue;
+                }
+                instances.push(self.new_instance(job, gi, index));
+            }
+        }
+        instances.shrink_to_fit();
+        instances
+    }
+
+    /// The first steps of a new version's `n` instances: what a previous
+    /// supd left is taken in, then the version it `replaces` and the new
+    /// one move on.
+    fn start_submitted(&mut self, serial: u64, n: usize, replaces: Option<u64>) {
         // Processes a previous supd left running go first, each with its
         // task's kill signal and timeout.
         for inst in 0..n {
@@ -164,7 +197,6 @@ impl Supervisor {
         for inst in 0..n {
             self.advance(serial, inst);
         }
-        messages
     }
 
     /// What a previous supd (or supd's image before a re-exec) left of a
@@ -191,169 +223,12 @@ impl Supervisor {
         // The directory a previous supd made for the same instance: it is
         // kept (the instance gets a new ID, as its cgroups a new name).
         let mut kept_dir = None;
-        let tasks = group
-            .tasks
-            .iter()
-            .enumerate()
-            .map(|(ti, t)| {
-                let mut tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
-                let name = (job.id.clone(), group.name.clone(), index, t.name.clone());
-                // The restart budget a previous supd used, for the same job.
-                let (saved, stale) = match self.reports.store.unclaimed.tasks.remove(&name) {
-                    Some(s) if s.source_digest == digest => (Some(s), None),
-                    other => (None, other),
-                };
-                // A process of another version of the job, left running by
-                // a previous supd, does not run beside this one: with
-                // cgroups, all of its cgroup is killed now; without, it is
-                // stopped with the task's signal before the task starts.
-                let stale_pid = stale.as_ref().and_then(super::persist::adoptable);
-                if let Some(s) = stale.as_ref().filter(|_| stale_pid.is_some()) {
-                    let killed = process::cgroup::stop_leftovers(&s.cgroups);
-                    if !killed.is_empty() {
-                        log::warn!(
-                            "{}.{}[{index}]/{}: stopped {killed:?}, left running by the previous supd for another version of the job (found in the task's cgroup)",
-                            job.id,
-                            group.name,
-                            t.name
-                        );
-                    }
-                }
-                // What the image before a re-exec carried of it.
-                let carried = self.reports.store.unclaimed.carried.remove(&name);
-                let (now_i, now_w) = (Instant::now(), SystemTime::now());
-                if let Some(s) = &saved {
-                    // A restart still to come (mode "delay") counts too, if
-                    // it can be one: no further ahead than the policy waits.
-                    let ahead_at_most = t.restart.interval.saturating_add(t.restart.delay.saturating_mul(2));
-                    tracker.restore(s.restart_slots().filter_map(|(ms, count)| {
-                        let wall = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(ms))?;
-                        let at = match now_w.duration_since(wall) {
-                            Ok(ago) => now_i.checked_sub(ago)?,
-                            Err(ahead) if ahead.duration() <= ahead_at_most => now_i.checked_add(ahead.duration())?,
-                            Err(_) => return None,
-                        };
-                        Some(crate::policy::restart::Slot { at, count })
-                    }));
-                }
-                if let Some(name) = saved.as_ref().and_then(|s| s.alloc_dir.clone()) {
+        let tasks = (0..group.tasks.len())
+            .map(|ti| {
+                let (run, saved_dir) = self.restore_task(job, gi, index, ti, digest);
+                if let Some(name) = saved_dir {
                     kept_dir.get_or_insert(name);
                 }
-                let mut run = TaskRun::new(t.clone(), tracker);
-                run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
-                match (carried, &saved) {
-                    // Its process runs on (or its start is due later):
-                    // taken over as it was.
-                    (Some(c), Some(s)) if !t.driver.is_container() => {
-                        if let Some(mut how) = self.carried_run(c, &mut run) {
-                            if let TakeOver::Running { cgroups, .. } = &mut how {
-                                cgroups.clone_from(&s.cgroups);
-                            }
-                            run.take_over = Some(how);
-                            return run;
-                        }
-                    }
-                    (Some(c), Some(_)) => run.events = super::reexec::carried_events(c.events),
-                    // Of another version of the job: it is stopped once
-                    // every job is in (`resumed`).
-                    (Some(c), None) => {
-                        self.reports.store.unclaimed.carried.insert(name, c);
-                    }
-                    (None, _) => {}
-                }
-                // Its container, still running, of the same job: adopted.
-                // One that ended meanwhile, if the previous supd saw its
-                // run going: its exit code is the run's (not one of an
-                // earlier run, which ended before the newest restart).
-                let left = saved.as_ref().filter(|s| !s.dead && t.driver.is_container());
-                // Its engine has not said yet what it runs: the claim waits
-                // for its answer (`claim_surveyed`), and so does its start.
-                if let Some(s) = left
-                    && self.pending.containers.surveying(t.driver)
-                {
-                    run.claim = Some(ended_after(s));
-                    run.push_event("Received", "Task received by client".into());
-                    return run;
-                }
-                let adopted = left.and_then(|s| {
-                    self.pending.containers.claim(t.driver, (&job.id, &group.name, index, &t.name), ended_after(s))
-                });
-                if let Some((id, pid)) = adopted {
-                    run.push_event("Received", "Task received by client".into());
-                    Supervisor::adopt_container(&mut run, id, pid);
-                    return run;
-                }
-                // Its process, left by a previous supd that was killed or
-                // crashed, still runs in its cgroup: taken over. Not supd's
-                // child, so how it ends is unknown (a failure); its output
-                // pipe went with the previous supd, so it has none until
-                // its next start (a write may end it with SIGPIPE).
-                if let Some(s) = saved.as_ref().filter(|_| !t.driver.is_container())
-                    && let Some(pid) = super::persist::adoptable(s)
-                {
-                    run.state = State::Running;
-                    run.launched = true;
-                    run.pid = Some(nix::unistd::Pid::from_raw(pid));
-                    run.start_ticks = s.start_ticks;
-                    run.started_at = s.start_ticks.and_then(process::sys::ticks_to_wall);
-                    // Under systemd its output pipes were kept in the
-                    // service's descriptor store while no supd ran.
-                    let pipes = s.alloc_id.as_deref().and_then(|id| {
-                        let stored = &mut self.reports.store.unclaimed.stored;
-                        let names = super::output::store_names(id, ti);
-                        if !names.iter().all(|n| stored.get(n).is_some_and(|fds| fds.len() == 1)) {
-                            return None;
-                        }
-                        let fds: Vec<std::os::fd::OwnedFd> =
-                            names.iter().filter_map(|n| stored.remove(n)?.pop()).collect();
-                        <[std::os::fd::OwnedFd; 4]>::try_from(fds).ok()
-                    });
-                    let output = if pipes.is_some() {
-                        "its output goes on where it went (systemd kept its pipes while no supd ran)"
-                    } else {
-                        "its output pipe went with that supd (a write to it ends the process with SIGPIPE, or fails where \
-                         SIGPIPE is ignored), \
-                         and its next start gets a new one"
-                    };
-                    run.take_over = Some(TakeOver::Running {
-                        child: false,
-                        pipes,
-                        cgroups: s.cgroups.clone(),
-                        event: (
-                            "Adopted",
-                            format!(
-                                "supd {} took over pid {pid}, left running by the previous supd; {output}",
-                                env!("CARGO_PKG_VERSION")
-                            ),
-                        ),
-                    });
-                    return run;
-                }
-                // A run the previous supd started and did not see end (it
-                // was stopped with the leftovers): the next start is a
-                // restart, within the budget, so that a crash of supd adds
-                // no start.
-                if saved.as_ref().is_some_and(|s| (s.pid.is_some() || s.starting) && !s.dead) {
-                    super::persist::count_interrupted_run(&mut run);
-                }
-                if let Some(s) = &saved
-                    && let (Some(pid), Some(ticks)) = (s.pid, s.start_ticks)
-                    && process::sys::same_process(pid, ticks)
-                {
-                    run.leftover = Some(nix::unistd::Pid::from_raw(pid));
-                }
-                if let Some(pid) = stale_pid.filter(|&p| process::sys::start_ticks(p).is_some()) {
-                    run.leftover = Some(nix::unistd::Pid::from_raw(pid));
-                }
-                if let Some(s) = saved.as_ref().filter(|s| s.dead) {
-                    // It had ended for good: it stays ended.
-                    run.state = State::Dead;
-                    run.failed = s.failed;
-                    run.launched = true;
-                    let how = if s.failed { "failed" } else { "completed" };
-                    run.push_event("Task Setup", format!("Restored: the task had {how} before supd restarted"));
-                }
-                run.push_event("Received", "Task received by client".into());
                 run
             })
             .collect();
@@ -398,6 +273,185 @@ impl Supervisor {
             None => {}
         }
         instance
+    }
+
+    /// Task `ti` of a new instance, with what a previous supd saved or left
+    /// of it (of the job whose source has `digest`); also the name of the
+    /// allocation directory it saved.
+    fn restore_task(&mut self, job: &Job, gi: usize, index: u32, ti: usize, digest: u64) -> (TaskRun, Option<String>) {
+        let group = &job.groups[gi];
+        let t = &group.tasks[ti];
+        let mut tracker = RestartTracker::new(t.restart, restarts_on_success(job.job_type, t.lifecycle));
+        let name = (job.id.clone(), group.name.clone(), index, t.name.clone());
+        let (saved, stale_pid) = self.claim_saved(&name, digest);
+        // What the image before a re-exec carried of it.
+        let carried = self.reports.store.unclaimed.carried.remove(&name);
+        if let Some(s) = &saved {
+            restore_budget(&mut tracker, t, s);
+        }
+        let kept_dir = saved.as_ref().and_then(|s| s.alloc_dir.clone());
+        let mut run = TaskRun::new(t.clone(), tracker);
+        run.restarts = saved.as_ref().map_or(0, |s| s.restarts);
+        if self.carry_over(carried, saved.as_ref(), name, &mut run) {
+            return (run, kept_dir);
+        }
+        if self.claim_container(t.driver, (&job.id, &group.name, index, &t.name), saved.as_ref(), &mut run) {
+            return (run, kept_dir);
+        }
+        if let Some(s) = saved.as_ref().filter(|_| !t.driver.is_container())
+            && self.take_over_left(s, ti, &mut run)
+        {
+            return (run, kept_dir);
+        }
+        restore_last_run(saved.as_ref(), stale_pid, &mut run);
+        run.push_event("Received", "Task received by client".into());
+        (run, kept_dir)
+    }
+
+    /// The state a previous supd saved of a task (`name`), claimed if it is
+    /// of the same job (`digest`); with the pid of a process of another
+    /// version it left running, whose cgroup is emptied now.
+    fn claim_saved(
+        &mut self,
+        name: &super::reexec::Named,
+        digest: u64,
+    ) -> (Option<crate::state::TaskSaved>, Option<i32>) {
+        // The restart budget a previous supd used, for the same job.
+        let (saved, stale) = match self.reports.store.unclaimed.tasks.remove(name) {
+            Some(s) if s.source_digest == digest => (Some(s), None),
+            other => (None, other),
+        };
+        // A process of another version of the job, left running by
+        // a previous supd, does not run beside this one: with
+        // cgroups, all of its cgroup is killed now; without, it is
+        // stopped with the task's signal before the task starts.
+        let stale_pid = stale.as_ref().and_then(super::persist::adoptable);
+        if let Some(s) = stale.as_ref().filter(|_| stale_pid.is_some()) {
+            let killed = process::cgroup::stop_leftovers(&s.cgroups);
+            if !killed.is_empty() {
+                let (job, group, index, task) = name;
+                log::warn!(
+                    "{job}.{group}[{index}]/{task}: stopped {killed:?}, left running by the previous supd for another version of the job (found in the task's cgroup)"
+                );
+            }
+        }
+        (saved, stale_pid)
+    }
+
+    /// What the image before a re-exec carried of a task: true when its
+    /// run is taken over as it was (nothing more is restored).
+    fn carry_over(
+        &mut self,
+        carried: Option<super::reexec::CarriedTask>,
+        saved: Option<&crate::state::TaskSaved>,
+        name: super::reexec::Named,
+        run: &mut TaskRun,
+    ) -> bool {
+        match (carried, saved) {
+            // Its process runs on (or its start is due later):
+            // taken over as it was.
+            (Some(c), Some(s)) if !run.spec.driver.is_container() => {
+                if let Some(mut how) = self.carried_run(c, run) {
+                    if let TakeOver::Running { cgroups, .. } = &mut how {
+                        cgroups.clone_from(&s.cgroups);
+                    }
+                    run.take_over = Some(how);
+                    return true;
+                }
+            }
+            (Some(c), Some(_)) => run.events = super::reexec::carried_events(c.events),
+            // Of another version of the job: it is stopped once
+            // every job is in (`resumed`).
+            (Some(c), None) => {
+                self.reports.store.unclaimed.carried.insert(name, c);
+            }
+            (None, _) => {}
+        }
+        false
+    }
+
+    /// A container task's container a previous supd left (`names`: job,
+    /// group, index, task): true when it is claimed, or the claim waits for
+    /// its engine's answer.
+    fn claim_container(
+        &mut self,
+        driver: crate::jobspec::model::Driver,
+        names: (&str, &str, u32, &str),
+        saved: Option<&crate::state::TaskSaved>,
+        run: &mut TaskRun,
+    ) -> bool {
+        // Its container, still running, of the same job: adopted.
+        // One that ended meanwhile, if the previous supd saw its
+        // run going: its exit code is the run's (not one of an
+        // earlier run, which ended before the newest restart).
+        let left = saved.filter(|s| !s.dead && driver.is_container());
+        // Its engine has not said yet what it runs: the claim waits
+        // for its answer (`claim_surveyed`), and so does its start.
+        if let Some(s) = left
+            && self.pending.containers.surveying(driver)
+        {
+            run.claim = Some(ended_after(s));
+            run.push_event("Received", "Task received by client".into());
+            return true;
+        }
+        let adopted = left.and_then(|s| self.pending.containers.claim(driver, names, ended_after(s)));
+        if let Some((id, pid)) = adopted {
+            run.push_event("Received", "Task received by client".into());
+            Supervisor::adopt_container(run, id, pid);
+            return true;
+        }
+        false
+    }
+
+    /// Task `ti`'s process, left by a previous supd that was killed or
+    /// crashed (saved as `s`): true when it still runs and is taken over.
+    fn take_over_left(&mut self, s: &crate::state::TaskSaved, ti: usize, run: &mut TaskRun) -> bool {
+        // Its process, left by a previous supd that was killed or
+        // crashed, still runs in its cgroup: taken over. Not supd's
+        // child, so how it ends is unknown (a failure); its output
+        // pipe went with the previous supd, so it has none until
+        // its next start (a write may end it with SIGPIPE).
+        let Some(pid) = super::persist::adoptable(s) else { return false };
+        run.state = State::Running;
+        run.launched = true;
+        run.pid = Some(nix::unistd::Pid::from_raw(pid));
+        run.start_ticks = s.start_ticks;
+        run.started_at = s.start_ticks.and_then(process::sys::ticks_to_wall);
+        // Under systemd its output pipes were kept in the
+        // service's descriptor store while no supd ran.
+        let pipes = s.alloc_id.as_deref().and_then(|id| self.stored_pipes(id, ti));
+        let output = if pipes.is_some() {
+            "its output goes on where it went (systemd kept its pipes while no supd ran)"
+        } else {
+            "its output pipe went with that supd (a write to it ends the process with SIGPIPE, or fails where \
+             SIGPIPE is ignored), \
+             and its next start gets a new one"
+        };
+        run.take_over = Some(TakeOver::Running {
+            child: false,
+            pipes,
+            cgroups: s.cgroups.clone(),
+            event: (
+                "Adopted",
+                format!(
+                    "supd {} took over pid {pid}, left running by the previous supd; {output}",
+                    env!("CARGO_PKG_VERSION")
+                ),
+            ),
+        });
+        true
+    }
+
+    /// The output pipes of task `ti` of instance `id` that systemd's
+    /// descriptor store kept, taken if all four are there.
+    fn stored_pipes(&mut self, id: &str, ti: usize) -> Option<[std::os::fd::OwnedFd; 4]> {
+        let stored = &mut self.reports.store.unclaimed.stored;
+        let names = super::output::store_names(id, ti);
+        if !names.iter().all(|n| stored.get(n).is_some_and(|fds| fds.len() == 1)) {
+            return None;
+        }
+        let fds: Vec<std::os::fd::OwnedFd> = names.iter().filter_map(|n| stored.remove(n)?.pop()).collect();
+        <[std::os::fd::OwnedFd; 4]>::try_from(fds).ok()
     }
 
     /// Stops every instance of a job; it stays listed as dead.
@@ -558,53 +612,11 @@ impl Supervisor {
     /// again at once.
     fn start_task_once(&mut self, key: TaskKey, retry: bool) {
         let kept_cgroup = self.jobs.task(key).is_some_and(|t| t.cgroup.is_some());
-        let Some(run) = self.jobs.runs.get(&key.run) else { return };
-        let Some(instance) = run.instances.get(key.inst) else { return };
-        let Some(t) = instance.tasks.get(key.task) else { return };
-        if t.pid.is_some() {
-            log::error!("{} is already running; not starting it twice", self.label(key));
+        if !self.ready_to_start(key) {
             return;
         }
-        if self.pending.spawner.as_ref().is_some_and(|s| s.busy_with(key)) {
-            return;
-        }
-        // A container task waits for its engine's answer at start: a
-        // container a previous supd left may be its run.
-        if self.pending.containers.surveying(t.spec.driver) {
-            return self.park(key);
-        }
-        // Its directory, artifacts and templates first (setup.rs); a
-        // download in flight calls back here once it is in.
-        if !self.setup_task(key) {
-            return;
-        }
-        let Some(run) = self.jobs.runs.get(&key.run) else { return };
-        let Some(instance) = run.instances.get(key.inst) else { return };
-        let Some(t) = instance.tasks.get(key.task) else { return };
-        let java = t.spec.java.as_ref().and_then(|_| self.cfg.java.java());
-        let java = java.as_deref().and_then(std::path::Path::to_str);
-        let spec = match launch::task_spec(&self.cfg.node, &self.cfg.exec, java, run, instance, t) {
-            Ok(s) => s,
-            Err(message) => {
-                self.start_failed(key, crate::error_chain(&message), false);
-                return;
-            }
-        };
-        let unresolved = launch::take_unresolved();
-        if !unresolved.is_empty()
-            && let Some(t) = self.jobs.task_mut(key)
-        {
-            let names: Vec<String> = unresolved.iter().map(|n| format!("${{{n}}}")).collect();
-            let message = format!("{} not known on this node: left as written", names.join(", "));
-            // Said once per task, not at every restart.
-            if !t.events.iter().any(|e| e.kind == "Unresolved Reference" && e.message == message) {
-                log::warn!("{}: {message}", t.spec.name);
-                t.push_event("Unresolved Reference", message);
-            }
-        }
-        let Some(run) = self.jobs.runs.get(&key.run) else { return };
-        let Some(instance) = run.instances.get(key.inst) else { return };
-        let Some(t) = instance.tasks.get(key.task) else { return };
+        let Some(spec) = self.launch_spec(key) else { return };
+        let Some(t) = self.jobs.task(key) else { return };
         // The driver: a container task goes to its engine from here.
         if crate::drivers::Kind::of(&t.spec) == crate::drivers::Kind::Container {
             return self.start_container(key, spec);
@@ -626,15 +638,8 @@ impl Supervisor {
         // A join of v1 cgroups when the cgroup core is cold would hold the
         // loop up (warm.rs): the start waits for it instead.
         let v1_join = !cgroup.procs.is_empty();
-        if v1_join && !self.pending.warmer.is_warm(Instant::now()) {
-            let Some(t) = self.jobs.task_mut(key) else { return };
-            if t.setup.warming == Some(t.generation) {
-                return;
-            }
-            if self.pending.warmer.hold(key, t.generation) {
-                t.setup.warming = Some(t.generation);
-                return;
-            }
+        if v1_join && self.held_for_warmth(key) {
+            return;
         }
         self.ensure_task_log(key);
         self.journal_starting(key);
@@ -644,6 +649,91 @@ impl Supervisor {
             Ok(()) => return,
             Err(back) => *back,
         };
+        self.spawn_inline(key, spec, cgroup, v1_join, kept_cgroup, retry);
+    }
+
+    /// Whether a task's start may go on: it is not running or being
+    /// spawned, its engine is not surveyed (else it is parked), and its
+    /// pre-start stage is done (setup.rs).
+    fn ready_to_start(&mut self, key: TaskKey) -> bool {
+        let Some(t) = self.jobs.task(key) else { return false };
+        if t.pid.is_some() {
+            log::error!("{} is already running; not starting it twice", self.label(key));
+            return false;
+        }
+        if self.pending.spawner.as_ref().is_some_and(|s| s.busy_with(key)) {
+            return false;
+        }
+        // A container task waits for its engine's answer at start: a
+        // container a previous supd left may be its run.
+        if self.pending.containers.surveying(t.spec.driver) {
+            self.park(key);
+            return false;
+        }
+        // Its directory, artifacts and templates first (setup.rs); a
+        // download in flight calls back here once it is in.
+        self.setup_task(key)
+    }
+
+    /// What a task's process starts with (launch.rs); `None` when it cannot
+    /// be made (the start has failed). A `${...}` nothing resolves is told
+    /// once per task.
+    fn launch_spec(&mut self, key: TaskKey) -> Option<process::SpawnSpec> {
+        let run = self.jobs.runs.get(&key.run)?;
+        let instance = run.instances.get(key.inst)?;
+        let t = instance.tasks.get(key.task)?;
+        let java = t.spec.java.as_ref().and_then(|_| self.cfg.java.java());
+        let java = java.as_deref().and_then(std::path::Path::to_str);
+        let spec = match launch::task_spec(&self.cfg.node, &self.cfg.exec, java, run, instance, t) {
+            Ok(s) => s,
+            Err(message) => {
+                self.start_failed(key, crate::error_chain(&message), false);
+                return None;
+            }
+        };
+        let unresolved = launch::take_unresolved();
+        if !unresolved.is_empty()
+            && let Some(t) = self.jobs.task_mut(key)
+        {
+            let names: Vec<String> = unresolved.iter().map(|n| format!("${{{n}}}")).collect();
+            let message = format!("{} not known on this node: left as written", names.join(", "));
+            // Said once per task, not at every restart.
+            if !t.events.iter().any(|e| e.kind == "Unresolved Reference" && e.message == message) {
+                log::warn!("{}: {message}", t.spec.name);
+                t.push_event("Unresolved Reference", message);
+            }
+        }
+        Some(spec)
+    }
+
+    /// A start that joins v1 cgroups while the cgroup core is cold: true
+    /// when it waits for the core to be warm (warm.rs) instead of going on.
+    fn held_for_warmth(&mut self, key: TaskKey) -> bool {
+        if self.pending.warmer.is_warm(Instant::now()) {
+            return false;
+        }
+        let Some(t) = self.jobs.task_mut(key) else { return true };
+        if t.setup.warming == Some(t.generation) {
+            return true;
+        }
+        if self.pending.warmer.hold(key, t.generation) {
+            t.setup.warming = Some(t.generation);
+            return true;
+        }
+        false
+    }
+
+    /// Makes a task's process on the loop's thread, then carries what came
+    /// of it into the model (`spawned_as`).
+    fn spawn_inline(
+        &mut self,
+        key: TaskKey,
+        spec: process::SpawnSpec,
+        cgroup: process::Join,
+        v1_join: bool,
+        kept_cgroup: bool,
+        retry: bool,
+    ) {
         let pin = std::mem::take(&mut self.io.pin_start);
         let (stdout, stderr) = self.task_io(key);
         let before = process::sys::boot_ticks_now();
@@ -1015,6 +1105,55 @@ impl Supervisor {
             Some(i) => format!("{}/{}", i.name, i.tasks.get(key.task).map_or("?", |t| t.spec.name.as_str())),
             None => "a task of a removed job".into(),
         }
+    }
+}
+
+/// The restart budget a previous supd used (`s`, of the same job), carried
+/// into a task's `tracker`.
+fn restore_budget(tracker: &mut RestartTracker, t: &crate::jobspec::model::Task, s: &crate::state::TaskSaved) {
+    let (now_i, now_w) = (Instant::now(), SystemTime::now());
+    // A restart still to come (mode "delay") counts too, if
+    // it can be one: no further ahead than the policy waits.
+    let ahead_at_most = t.restart.interval.saturating_add(t.restart.delay.saturating_mul(2));
+    tracker.restore(s.restart_slots().filter_map(|(ms, count)| {
+        let wall = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_millis(ms))?;
+        let at = match now_w.duration_since(wall) {
+            Ok(ago) => now_i.checked_sub(ago)?,
+            Err(ahead) if ahead.duration() <= ahead_at_most => now_i.checked_add(ahead.duration())?,
+            Err(_) => return None,
+        };
+        Some(crate::policy::restart::Slot { at, count })
+    }));
+}
+
+/// What a task not taken over keeps of its last run (`saved`): a run
+/// interrupted counts as a restart, a process still running is a leftover
+/// to stop first (so is `stale_pid`, of another version of the job), and a
+/// task that had ended for good stays ended.
+fn restore_last_run(saved: Option<&crate::state::TaskSaved>, stale_pid: Option<i32>, run: &mut TaskRun) {
+    // A run the previous supd started and did not see end (it
+    // was stopped with the leftovers): the next start is a
+    // restart, within the budget, so that a crash of supd adds
+    // no start.
+    if saved.is_some_and(|s| (s.pid.is_some() || s.starting) && !s.dead) {
+        super::persist::count_interrupted_run(run);
+    }
+    if let Some(s) = saved
+        && let (Some(pid), Some(ticks)) = (s.pid, s.start_ticks)
+        && process::sys::same_process(pid, ticks)
+    {
+        run.leftover = Some(nix::unistd::Pid::from_raw(pid));
+    }
+    if let Some(pid) = stale_pid.filter(|&p| process::sys::start_ticks(p).is_some()) {
+        run.leftover = Some(nix::unistd::Pid::from_raw(pid));
+    }
+    if let Some(s) = saved.filter(|s| s.dead) {
+        // It had ended for good: it stays ended.
+        run.state = State::Dead;
+        run.failed = s.failed;
+        run.launched = true;
+        let how = if s.failed { "failed" } else { "completed" };
+        run.push_event("Task Setup", format!("Restored: the task had {how} before supd restarted"));
     }
 }
 

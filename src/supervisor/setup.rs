@@ -33,7 +33,7 @@ use crate::process;
 use crate::taskdir::{self, AllocDir, Fetcher, Secrets, ServiceAddr};
 use mio::{Interest, Registry, Token};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsString;
 use std::os::fd::{AsFd, AsRawFd};
 use std::path::Path;
@@ -123,29 +123,8 @@ impl Supervisor {
         let need_fetch = !t.setup.fetched && !t.spec.artifacts.is_empty();
         let has_templates = !t.spec.templates.is_empty();
         let payload = t.spec.dispatch_payload.clone().zip(run.job.payload.clone());
-        if first && let Some(t) = self.jobs.task_mut(key) {
-            t.push_event("Task Setup", "Building Task Directory".into());
-            t.setup.built = true;
-        }
-        // Built at the first start; a later start builds it again only when
-        // it is gone (removed under supd): one stat on a restart's path.
-        let built = if first || !std::fs::symlink_metadata(dir.local()).is_ok_and(|m| m.is_dir()) {
-            alloc.build().and_then(|()| dir.build(owner))
-        } else {
-            Ok(Secrets::Tmpfs)
-        };
-        match built {
-            Ok(Secrets::Tmpfs) => {}
-            Ok(Secrets::Directory { warning }) => {
-                if !self.pending.setup.secrets_warned {
-                    self.pending.setup.secrets_warned = true;
-                    log::warn!("{warning} (said once for every task)");
-                }
-            }
-            Err(e) => {
-                self.setup_failed(key, "Setup Failure", format!("cannot build the task directory: {e}"), false);
-                return false;
-            }
+        if !self.build_task_dir(key, &alloc, &dir, owner, first) {
+            return false;
         }
         if !need_fetch && !has_templates && payload.is_none() {
             return true;
@@ -158,47 +137,104 @@ impl Supervisor {
         let Ok(env) = launch::setup_env(&self.cfg.node, run, instance, t) else {
             return true; // the spawn reports this one
         };
-        let node = &self.cfg.node;
-        let vars = |name: &str| launch::lookup_in(node, &env, name);
         if need_fetch {
-            let prepared: Result<Vec<_>, _> =
-                // Owned by supd's user, as Nomad's without `chown`.
-                t.spec.artifacts.iter().map(|a| taskdir::artifact::prepare(a, &dir, &vars, None)).collect();
-            let generation = t.generation;
-            let limits = self.cfg.artifact_limits.clone();
-            // A file of this host only from the directories supd.toml lists.
-            let prepared = prepared.and_then(|fetches| {
-                for f in &fetches {
-                    taskdir::artifact::check_file_root(f, &limits.file_roots)?;
+            return self.start_fetch(key, &dir, &env);
+        }
+        self.request_render(key, dir, env, payload, owner)
+    }
+
+    /// The allocation and task directories of a task, built at its first
+    /// start (`first`) or when gone: false when that failed (the restart
+    /// policy has been asked).
+    fn build_task_dir(
+        &mut self,
+        key: TaskKey,
+        alloc: &AllocDir,
+        dir: &taskdir::TaskDir,
+        owner: taskdir::beneath::Owner,
+        first: bool,
+    ) -> bool {
+        if first && let Some(t) = self.jobs.task_mut(key) {
+            t.push_event("Task Setup", "Building Task Directory".into());
+            t.setup.built = true;
+        }
+        // Built at the first start; a later start builds it again only when
+        // it is gone (removed under supd): one stat on a restart's path.
+        let built = if first || !std::fs::symlink_metadata(dir.local()).is_ok_and(|m| m.is_dir()) {
+            alloc.build().and_then(|()| dir.build(owner))
+        } else {
+            Ok(Secrets::Tmpfs)
+        };
+        match built {
+            Ok(Secrets::Tmpfs) => true,
+            Ok(Secrets::Directory { warning }) => {
+                if !self.pending.setup.secrets_warned {
+                    self.pending.setup.secrets_warned = true;
+                    log::warn!("{warning} (said once for every task)");
                 }
-                Ok(fetches)
-            });
-            let started = prepared.and_then(|fetches| {
-                self.pending
-                    .setup
-                    .fetcher
-                    .start((key, generation), fetches, limits)
-                    .map_err(|e| taskdir::ArtifactError::Io(format!("cannot start a download thread: {e}")))
-            });
-            match started {
-                Ok(handle) => {
-                    if let Some(t) = self.jobs.task_mut(key) {
-                        t.push_event("Downloading Artifacts", "Client is downloading artifacts".into());
-                        t.setup.fetching = Some(handle);
-                    }
-                    return false;
-                }
-                Err(e) => {
-                    self.setup_failed(
-                        key,
-                        "Failed Artifact Download",
-                        format!("Failed to download artifacts: {e}"),
-                        true,
-                    );
-                    return false;
-                }
+                true
+            }
+            Err(e) => {
+                self.setup_failed(key, "Setup Failure", format!("cannot build the task directory: {e}"), false);
+                false
             }
         }
+    }
+
+    /// Starts the download of a task's artifacts, with `${...}` resolved in
+    /// `env`; always false: the start is made again once they are in, or
+    /// the failure has asked the restart policy.
+    fn start_fetch(&mut self, key: TaskKey, dir: &taskdir::TaskDir, env: &BTreeMap<String, String>) -> bool {
+        let Some(t) = self.jobs.task(key) else { return false };
+        let node = &self.cfg.node;
+        let vars = |name: &str| launch::lookup_in(node, env, name);
+        let prepared: Result<Vec<_>, _> =
+            // Owned by supd's user, as Nomad's without `chown`.
+            t.spec.artifacts.iter().map(|a| taskdir::artifact::prepare(a, dir, &vars, None)).collect();
+        let generation = t.generation;
+        let limits = self.cfg.artifact_limits.clone();
+        // A file of this host only from the directories supd.toml lists.
+        let prepared = prepared.and_then(|fetches| {
+            for f in &fetches {
+                taskdir::artifact::check_file_root(f, &limits.file_roots)?;
+            }
+            Ok(fetches)
+        });
+        let started = prepared.and_then(|fetches| {
+            self.pending
+                .setup
+                .fetcher
+                .start((key, generation), fetches, limits)
+                .map_err(|e| taskdir::ArtifactError::Io(format!("cannot start a download thread: {e}")))
+        });
+        match started {
+            Ok(handle) => {
+                if let Some(t) = self.jobs.task_mut(key) {
+                    t.push_event("Downloading Artifacts", "Client is downloading artifacts".into());
+                    t.setup.fetching = Some(handle);
+                }
+            }
+            Err(e) => {
+                self.setup_failed(key, "Failed Artifact Download", format!("Failed to download artifacts: {e}"), true);
+            }
+        }
+        false
+    }
+
+    /// The templates and the payload of a task's start: true once written
+    /// for its generation (what they set is carried in); else false, and
+    /// the writing is asked of a thread (or failed, or already asked).
+    fn request_render(
+        &mut self,
+        key: TaskKey,
+        dir: taskdir::TaskDir,
+        env: BTreeMap<String, String>,
+        payload: Option<(String, Vec<u8>)>,
+        owner: taskdir::beneath::Owner,
+    ) -> bool {
+        let Some(run) = self.jobs.runs.get(&key.run) else { return false };
+        let Some(instance) = run.instances.get(key.inst) else { return false };
+        let Some(t) = instance.tasks.get(key.task) else { return false };
         // The templates and the payload, written off the loop for this
         // generation: their results are taken once, then the spawn goes on.
         let generation = t.generation;

@@ -251,6 +251,9 @@ fn arith(name: &'static str, op: fn(i64, i64) -> Option<i64>, fop: fn(f64, f64) 
     })
 }
 
+/// Adds one function, by its name, to the map [`host_funcs`] makes.
+type Put<'a> = dyn FnMut(&str, gotmpl::ValueFunc) + 'a;
+
 /// Every function of HOST_FUNCS, bound to one render's scope.
 pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
     let mut m: FuncMap = BTreeMap::new();
@@ -258,6 +261,22 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
         m.insert(name.to_string(), f);
     };
     let limit = scope.max_output;
+    env_funcs(&mut put, scope);
+    file_funcs(&mut put, scope);
+    encoding_funcs(&mut put, limit);
+    string_funcs(&mut put, limit);
+    replace_funcs(&mut put, limit);
+    json_funcs(&mut put, limit);
+    list_funcs(&mut put, limit);
+    number_funcs(&mut put);
+    time_funcs(&mut put, scope);
+    service_funcs(&mut put, scope);
+    variable_funcs(&mut put, scope);
+    m
+}
+
+/// The task's environment: `env`, `mustEnv`, `envOrDefault`.
+fn env_funcs(put: &mut Put<'_>, scope: &Arc<Scope>) {
     let s = scope.clone();
     put(
         "env",
@@ -289,6 +308,10 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
             }
         }),
     );
+}
+
+/// A file of the task's directory: `file`.
+fn file_funcs(put: &mut Put<'_>, scope: &Arc<Scope>) {
     let s = scope.clone();
     put(
         "file",
@@ -297,6 +320,10 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
             s.read_file(&string("file", p)?).map_err(|e| fail("file", e)).and_then(text)
         }),
     );
+}
+
+/// Encodings and hashes: `base64Encode`, `base64URLEncode`, their decodings, `sha256Hex`.
+fn encoding_funcs(put: &mut Put<'_>, limit: u64) {
     use base64::Engine;
     use base64::engine::general_purpose::{STANDARD, URL_SAFE};
     put("base64Encode", growing("base64Encode", limit, base64_len, |s| STANDARD.encode(s)));
@@ -315,11 +342,15 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
             String::from_utf8(b).map_err(|_| "the decoded bytes are not UTF-8 text".to_string())
         }),
     );
+    put("sha256Hex", unary("sha256Hex", |s| Ok(hex(&<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes())))));
+}
+
+/// Strings: case, trimming, `split`, `regexMatch`, `indent`.
+fn string_funcs(put: &mut Put<'_>, limit: u64) {
     put("toLower", growing("toLower", limit, lower_len, str::to_lowercase));
     put("toUpper", growing("toUpper", limit, upper_len, str::to_uppercase));
     put("toTitle", growing("toTitle", limit, title_len, title));
     put("trimSpace", unary("trimSpace", |s| Ok(s.trim().to_string())));
-    put("sha256Hex", unary("sha256Hex", |s| Ok(hex(&<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes())))));
     put("trimPrefix", binary("trimPrefix", |p, s| Ok(s.strip_prefix(p).unwrap_or(s).into())));
     put("trimSuffix", binary("trimSuffix", |p, s| Ok(s.strip_suffix(p).unwrap_or(s).into())));
     put(
@@ -345,58 +376,33 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
         }),
     );
     put(
-        "parseJSON",
-        Arc::new(|a: &[Value]| {
-            let [s] = args::<1>("parseJSON", a)?;
-            let s = string("parseJSON", s)?;
-            let values = json_values(&s);
-            if values > MAX_PIECES {
-                return Err(fail(
-                    "parseJSON",
-                    format!("the document would make up to {values} values; at most {MAX_PIECES}"),
-                ));
-            }
-            let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| fail("parseJSON", e))?;
-            Ok(from_json(v))
-        }),
-    );
-    for (name, pretty) in [("toJSON", false), ("toJSONPretty", true)] {
-        put(
-            name,
-            Arc::new(move |a: &[Value]| {
-                let [v] = args::<1>(name, a)?;
-                let json = to_json(v);
-                // Written nowhere first, to measure it.
-                let mut count = Count::new(limit);
-                let measured = if pretty {
-                    serde_json::to_writer_pretty(&mut count, &json)
-                } else {
-                    serde_json::to_writer(&mut count, &json)
-                };
-                if count.n > limit {
-                    return Err(over(name, limit));
-                }
-                measured.map_err(|e| fail(name, e))?;
-                let out = if pretty { serde_json::to_string_pretty(&json) } else { serde_json::to_string(&json) };
-                text(out.map_err(|e| fail(name, e))?)
-            }),
-        );
-    }
-    put(
-        "join",
+        "indent",
         Arc::new(move |a: &[Value]| {
-            let [sep, list] = args::<2>("join", a)?;
-            let sep = string("join", sep)?;
-            let Value::List(items) = list else {
-                return Err(fail("join", format!("wants a list, got {}", list.type_name())));
+            let [n, s] = args::<2>("indent", a)?;
+            let Num::I(n @ 0..=1024) = number("indent", n)? else {
+                return Err(fail("indent", "wants a number of spaces from 0 to 1024"));
             };
-            let parts = items.iter().map(|v| piece("join", v)).collect::<Result<Vec<_>, _>>()?;
-            let joints = (parts.len() as u64).saturating_sub(1).saturating_mul(sep.len() as u64);
-            let size = parts.iter().map(|p| p.len() as u64).sum::<u64>().saturating_add(joints);
-            within("join", size, limit)?;
-            text(parts.join(sep.as_str()))
+            let n = n as usize;
+            let s = string("indent", s)?;
+            // The spaces before each line: one more than the newlines.
+            let lines = s.matches('\n').count() + 1;
+            within("indent", (s.len() as u64).saturating_add((lines as u64).saturating_mul(n as u64)), limit)?;
+            let pad = " ".repeat(n);
+            let mut out = String::with_capacity(s.len().saturating_add(lines.saturating_mul(n)));
+            for (i, line) in s.split('\n').enumerate() {
+                if i > 0 {
+                    out.push('\n');
+                }
+                out.push_str(&pad);
+                out.push_str(line);
+            }
+            text(out)
         }),
     );
+}
+
+/// Replacements, each measured first: `replaceAll`, `regexReplaceAll`.
+fn replace_funcs(put: &mut Put<'_>, limit: u64) {
     put(
         "replaceAll",
         Arc::new(move |a: &[Value]| {
@@ -456,6 +462,67 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
             text(re.replace_all(&s, to.as_str()).into_owned())
         }),
     );
+}
+
+/// JSON: `parseJSON`, `toJSON`, `toJSONPretty`.
+fn json_funcs(put: &mut Put<'_>, limit: u64) {
+    put(
+        "parseJSON",
+        Arc::new(|a: &[Value]| {
+            let [s] = args::<1>("parseJSON", a)?;
+            let s = string("parseJSON", s)?;
+            let values = json_values(&s);
+            if values > MAX_PIECES {
+                return Err(fail(
+                    "parseJSON",
+                    format!("the document would make up to {values} values; at most {MAX_PIECES}"),
+                ));
+            }
+            let v: serde_json::Value = serde_json::from_str(&s).map_err(|e| fail("parseJSON", e))?;
+            Ok(from_json(v))
+        }),
+    );
+    for (name, pretty) in [("toJSON", false), ("toJSONPretty", true)] {
+        put(
+            name,
+            Arc::new(move |a: &[Value]| {
+                let [v] = args::<1>(name, a)?;
+                let json = to_json(v);
+                // Written nowhere first, to measure it.
+                let mut count = Count::new(limit);
+                let measured = if pretty {
+                    serde_json::to_writer_pretty(&mut count, &json)
+                } else {
+                    serde_json::to_writer(&mut count, &json)
+                };
+                if count.n > limit {
+                    return Err(over(name, limit));
+                }
+                measured.map_err(|e| fail(name, e))?;
+                let out = if pretty { serde_json::to_string_pretty(&json) } else { serde_json::to_string(&json) };
+                text(out.map_err(|e| fail(name, e))?)
+            }),
+        );
+    }
+}
+
+/// Lists and maps: `join`, `contains`.
+fn list_funcs(put: &mut Put<'_>, limit: u64) {
+    put(
+        "join",
+        Arc::new(move |a: &[Value]| {
+            let [sep, list] = args::<2>("join", a)?;
+            let sep = string("join", sep)?;
+            let Value::List(items) = list else {
+                return Err(fail("join", format!("wants a list, got {}", list.type_name())));
+            };
+            let parts = items.iter().map(|v| piece("join", v)).collect::<Result<Vec<_>, _>>()?;
+            let joints = (parts.len() as u64).saturating_sub(1).saturating_mul(sep.len() as u64);
+            let size = parts.iter().map(|p| p.len() as u64).sum::<u64>().saturating_add(joints);
+            within("join", size, limit)?;
+            text(parts.join(sep.as_str()))
+        }),
+    );
     put(
         "contains",
         Arc::new(|a: &[Value]| {
@@ -470,30 +537,10 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
             }))
         }),
     );
-    put(
-        "indent",
-        Arc::new(move |a: &[Value]| {
-            let [n, s] = args::<2>("indent", a)?;
-            let Num::I(n @ 0..=1024) = number("indent", n)? else {
-                return Err(fail("indent", "wants a number of spaces from 0 to 1024"));
-            };
-            let n = n as usize;
-            let s = string("indent", s)?;
-            // The spaces before each line: one more than the newlines.
-            let lines = s.matches('\n').count() + 1;
-            within("indent", (s.len() as u64).saturating_add((lines as u64).saturating_mul(n as u64)), limit)?;
-            let pad = " ".repeat(n);
-            let mut out = String::with_capacity(s.len().saturating_add(lines.saturating_mul(n)));
-            for (i, line) in s.split('\n').enumerate() {
-                if i > 0 {
-                    out.push('\n');
-                }
-                out.push_str(&pad);
-                out.push_str(line);
-            }
-            text(out)
-        }),
-    );
+}
+
+/// Numbers and booleans: `parseInt`, `parseBool`, and arithmetic.
+fn number_funcs(put: &mut Put<'_>) {
     put(
         "parseInt",
         Arc::new(|a: &[Value]| {
@@ -518,6 +565,10 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
     put("multiply", arith("multiply", i64::checked_mul, |x, b| x * b));
     put("divide", arith("divide", i64::checked_div, |x, b| x / b));
     put("modulo", arith("modulo", i64::checked_rem, |x, b| x % b));
+}
+
+/// The render's time: `timestamp`.
+fn time_funcs(put: &mut Put<'_>, scope: &Arc<Scope>) {
     let s = scope.clone();
     put(
         "timestamp",
@@ -538,6 +589,10 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
             text(out)
         }),
     );
+}
+
+/// The host's services: `nomadServices`, `nomadService`.
+fn service_funcs(put: &mut Put<'_>, scope: &Arc<Scope>) {
     let s = scope.clone();
     put(
         "nomadServices",
@@ -562,6 +617,38 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
             ))
         }),
     );
+    let s = scope.clone();
+    put(
+        "nomadService",
+        Arc::new(move |a: &[Value]| {
+            let [n] = args::<1>("nomadService", a)
+                .map_err(|_| fail("nomadService", "supd takes one argument, the service name"))?;
+            let n = string("nomadService", n)?;
+            Ok(Value::List(
+                s.services
+                    .iter()
+                    .filter(|svc| svc.name == n)
+                    .map(|svc| {
+                        object([
+                            ("ID", Value::String(svc.id.as_str().into())),
+                            ("Name", Value::String(svc.name.as_str().into())),
+                            ("Namespace", Value::String("default".into())),
+                            ("Datacenter", Value::String(s.datacenter.as_str().into())),
+                            ("Address", Value::String(svc.address.as_str().into())),
+                            ("Port", Value::Int(i64::from(svc.port))),
+                            ("Tags", strings(&svc.tags)),
+                            ("JobID", Value::String(svc.job.as_str().into())),
+                            ("AllocID", Value::String(svc.alloc_id.as_str().into())),
+                        ])
+                    })
+                    .collect(),
+            ))
+        }),
+    );
+}
+
+/// Nomad Variables: `nomadVar`, `nomadVarExists`, `nomadVarList`, `nomadVarListSafe`.
+fn variable_funcs(put: &mut Put<'_>, scope: &Arc<Scope>) {
     // Nomad Variables: a task reads its job's, group's and own path.
     const READABLE: &str =
         "a task reads the variables at nomad/jobs/JOB, nomad/jobs/JOB/GROUP and nomad/jobs/JOB/GROUP/TASK";
@@ -617,35 +704,6 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
             }),
         );
     }
-    let s = scope.clone();
-    put(
-        "nomadService",
-        Arc::new(move |a: &[Value]| {
-            let [n] = args::<1>("nomadService", a)
-                .map_err(|_| fail("nomadService", "supd takes one argument, the service name"))?;
-            let n = string("nomadService", n)?;
-            Ok(Value::List(
-                s.services
-                    .iter()
-                    .filter(|svc| svc.name == n)
-                    .map(|svc| {
-                        object([
-                            ("ID", Value::String(svc.id.as_str().into())),
-                            ("Name", Value::String(svc.name.as_str().into())),
-                            ("Namespace", Value::String("default".into())),
-                            ("Datacenter", Value::String(s.datacenter.as_str().into())),
-                            ("Address", Value::String(svc.address.as_str().into())),
-                            ("Port", Value::Int(i64::from(svc.port))),
-                            ("Tags", strings(&svc.tags)),
-                            ("JobID", Value::String(svc.job.as_str().into())),
-                            ("AllocID", Value::String(svc.alloc_id.as_str().into())),
-                        ])
-                    })
-                    .collect(),
-            ))
-        }),
-    );
-    m
 }
 
 /// gotmpl's own functions that can make more than they are given, each

@@ -531,7 +531,7 @@ fn a_fifo_or_a_device_at_a_template_destination_blocks_nothing() {
 }
 
 /// A "container engine" that takes every connection and answers one byte
-/// every half second, for ever: supd's start does not wait for it, host
+/// every half second, for ever (a head that is valid HTTP so far): supd's start does not wait for it, host
 /// tasks run at once, `status` answers throughout, the container task
 /// waits (pending) without spending an attempt, and SIGTERM stops supd.
 #[test]
@@ -547,7 +547,13 @@ fn a_trickling_engine_holds_up_neither_the_start_nor_the_loop() {
             let quit = quit.clone();
             std::thread::spawn(move || {
                 use std::io::Write;
-                while !quit.load(std::sync::atomic::Ordering::SeqCst) && conn.write_all(b"H").is_ok() {
+                // A head that never ends: valid so far, a byte at a time.
+                let head = b"HTTP/1.1 200 OK\r\nServer: trickle\r\nX-Slow: ";
+                let mut i = 0;
+                while !quit.load(std::sync::atomic::Ordering::SeqCst)
+                    && conn.write_all(head.get(i..=i).unwrap_or(b"a")).is_ok()
+                {
+                    i += 1;
                     std::thread::sleep(Duration::from_millis(500));
                 }
             });

@@ -195,47 +195,7 @@ fn analyse(root: &clap::Command, words: &[String], cword: usize) -> Option<(Want
             continue;
         }
         if !only_positional && w.starts_with('-') && w.len() > 1 {
-            // The option and its value: inline (`--x=v`, `-nv`), the next
-            // word, or after a lone `=` that bash splits off.
-            let (arg, inline) = if let Some(long) = w.strip_prefix("--") {
-                let (name, value) = long.split_once('=').map_or((long, None), |(n, v)| (n, Some(v)));
-                (cmd.get_arguments().find(|a| a.get_long() == Some(name)), value)
-            } else {
-                // A cluster of short flags; the first that takes a value
-                // takes the rest of the word, or the next word.
-                let mut found = None;
-                for (k, c) in w[1..].char_indices() {
-                    let a = cmd.get_arguments().find(|a| a.get_short() == Some(c));
-                    if a.is_some_and(|a| a.get_action().takes_values()) {
-                        let rest = &w[1 + k + c.len_utf8()..];
-                        found = Some((a, (!rest.is_empty()).then_some(rest)));
-                        break;
-                    }
-                }
-                found.unwrap_or((None, Some("")))
-            };
-            let takes_value = arg.is_some_and(|a| a.get_action().takes_values());
-            let value = match inline {
-                _ if !takes_value => None,
-                Some(v) => Some(v.to_string()),
-                None => {
-                    let mut j = i + 1;
-                    if words.get(j).map(String::as_str) == Some("=") {
-                        j += 1;
-                    }
-                    if j >= end {
-                        return None; // the word is this option's value
-                    }
-                    i = j;
-                    Some(words[j].clone())
-                }
-            };
-            match (arg.map(|a| a.get_id().as_str()), value) {
-                (Some("socket"), Some(v)) => place.socket = Some(v.into()),
-                (Some("config"), Some(v)) => place.config = Some(v.into()),
-                _ => {}
-            }
-            i += 1;
+            i = read_option(cmd, words, i, end, &mut place)? + 1;
             continue;
         }
         match cmd.find_subcommand(w) {
@@ -257,6 +217,56 @@ fn analyse(root: &clap::Command, words: &[String], cword: usize) -> Option<(Want
         _ => return None,
     };
     Some((want, place))
+}
+
+/// The option at word `i` of the command line, its value noted in `place`
+/// when it names the socket or the config file: the index of its last word
+/// (its value's, when that is the next word), or `None` when the word being
+/// completed (at `end`) is its value.
+fn read_option(cmd: &clap::Command, words: &[String], i: usize, end: usize, place: &mut Place) -> Option<usize> {
+    let w = words[i].as_str();
+    let mut i = i;
+    // The option and its value: inline (`--x=v`, `-nv`), the next
+    // word, or after a lone `=` that bash splits off.
+    let (arg, inline) = if let Some(long) = w.strip_prefix("--") {
+        let (name, value) = long.split_once('=').map_or((long, None), |(n, v)| (n, Some(v)));
+        (cmd.get_arguments().find(|a| a.get_long() == Some(name)), value)
+    } else {
+        // A cluster of short flags; the first that takes a value
+        // takes the rest of the word, or the next word.
+        let mut found = None;
+        for (k, c) in w[1..].char_indices() {
+            let a = cmd.get_arguments().find(|a| a.get_short() == Some(c));
+            if a.is_some_and(|a| a.get_action().takes_values()) {
+                let rest = &w[1 + k + c.len_utf8()..];
+                found = Some((a, (!rest.is_empty()).then_some(rest)));
+                break;
+            }
+        }
+        found.unwrap_or((None, Some("")))
+    };
+    let takes_value = arg.is_some_and(|a| a.get_action().takes_values());
+    let value = match inline {
+        _ if !takes_value => None,
+        Some(v) => Some(v.to_string()),
+        None => {
+            let mut j = i + 1;
+            if words.get(j).map(String::as_str) == Some("=") {
+                j += 1;
+            }
+            if j >= end {
+                return None; // the word is this option's value
+            }
+            i = j;
+            Some(words[j].clone())
+        }
+    };
+    match (arg.map(|a| a.get_id().as_str()), value) {
+        (Some("socket"), Some(v)) => place.socket = Some(v.into()),
+        (Some("config"), Some(v)) => place.config = Some(v.into()),
+        _ => {}
+    }
+    Some(i)
 }
 
 /// The targets one level below what `current` has typed: jobs, then

@@ -5,6 +5,15 @@
 //! trickles a byte a second would never trip a per-read timeout); a
 //! stream (logs that follow a container) has none once its headers are
 //! in. It blocks: only driver threads use it, never the loop.
+//!
+//! `httparse` parses the status line, the headers and each chunk-size
+//! line. It only parses bytes it is given, so the I/O around it is still
+//! written here: reading the head into a buffer until it is complete
+//! (within 64 KiB), the deadline for the whole answer (`Timed`, which
+//! re-arms the socket's read timeout with what is left of it before each
+//! read), and the body as a stream (`Body`: `Content-Length`, chunked or
+//! to the end, read as the caller asks, so that logs and pulls can be
+//! followed without a deadline once their headers are in).
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -195,7 +204,8 @@ fn open(
 #[derive(Debug, Clone, Copy)]
 enum Framing {
     Length(u64),
-    /// Bytes left in the current chunk; `None` before the first.
+    /// Bytes left in the current chunk (0 before the first and between
+    /// chunks); `done` after the last.
     Chunked {
         left: u64,
         done: bool,
@@ -203,54 +213,124 @@ enum Framing {
     ToEnd,
 }
 
-/// Reads the status line and headers: the status and how the body is framed.
+/// The most the status line and headers may take.
+const MAX_HEAD: usize = 64 * 1024;
+
+/// The most headers an answer may have (the engine sends a dozen).
+const MAX_HEADERS: usize = 128;
+
+fn garbage(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, format!("the engine answered garbage: {what}"))
+}
+
+/// Reads the status line and headers: the status and how the body is
+/// framed. Only the head is consumed; what follows it stays buffered in
+/// `r` for the body.
 fn read_head(r: &mut BufReader<Timed>) -> io::Result<(u16, Framing)> {
-    let mut line = String::new();
-    let bad = |what: &str| io::Error::new(io::ErrorKind::InvalidData, format!("the engine answered garbage: {what}"));
-    let mut status = None;
-    let mut framing = Framing::ToEnd;
-    let mut total = 0usize;
+    let mut head = Vec::new();
     loop {
-        line.clear();
-        let n = r.read_line(&mut line)?;
-        total += n;
-        if n == 0 {
-            return Err(bad("the connection closed inside the headers"));
+        let more = match r.fill_buf() {
+            Ok(more) => more,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if more.is_empty() {
+            return Err(garbage("the connection closed inside the headers"));
         }
-        if total > 64 * 1024 {
-            return Err(bad("headers too long"));
-        }
-        let l = line.trim_end();
-        if status.is_none() {
-            let code = l
-                .strip_prefix("HTTP/1.")
-                .and_then(|rest| rest.split_whitespace().nth(1))
-                .and_then(|c| c.parse::<u16>().ok())
-                .ok_or_else(|| bad(&format!("status line {l:?}")))?;
-            status = Some(code);
-            continue;
-        }
-        if l.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = l.split_once(':') {
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            if k == "content-length" {
-                let n = v.parse().map_err(|_| bad("Content-Length"))?;
-                if !matches!(framing, Framing::Chunked { .. }) {
-                    framing = Framing::Length(n);
+        let had = head.len();
+        let took = more.len().min(MAX_HEAD + 1 - had);
+        head.extend_from_slice(&more[..took]);
+        match parse_head(&head)? {
+            Some((len, status)) => {
+                if len > MAX_HEAD {
+                    return Err(garbage("headers too long"));
                 }
-            } else if k == "transfer-encoding" && v.to_ascii_lowercase().contains("chunked") {
-                framing = Framing::Chunked { left: 0, done: false };
+                // The head ends in what was just taken (it was not
+                // complete without it); the rest is the body's.
+                r.consume(len.saturating_sub(had));
+                return Ok(status);
             }
+            None if head.len() > MAX_HEAD => return Err(garbage("headers too long")),
+            None => r.consume(took),
+        }
+    }
+}
+
+/// Parses a head: `None` while it is incomplete, else its length, the
+/// status and how the body is framed.
+fn parse_head(buf: &[u8]) -> io::Result<Option<(usize, (u16, Framing))>> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut answer = httparse::Response::new(&mut headers);
+    // As lenient as the engine's own clients: a space before a header's
+    // colon is allowed and a header line that is not one is skipped.
+    let parsed = httparse::ParserConfig::default()
+        .allow_spaces_after_header_name_in_responses(true)
+        .ignore_invalid_headers_in_responses(true)
+        .parse_response(&mut answer, buf);
+    let len = match parsed {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::Version | httparse::Error::Status) => {
+            let line = buf.split(|&b| b == b'\n').next().unwrap_or_default();
+            let line = String::from_utf8_lossy(&line[..line.len().min(200)]);
+            return Err(garbage(&format!("status line {:?}", line.trim_end())));
+        }
+        Err(e) => return Err(garbage(&e.to_string())),
+    };
+    let mut framing = Framing::ToEnd;
+    for h in answer.headers.iter() {
+        if h.name.eq_ignore_ascii_case("content-length") {
+            let n = String::from_utf8_lossy(h.value).trim().parse().map_err(|_| garbage("Content-Length"))?;
+            if !matches!(framing, Framing::Chunked { .. }) {
+                framing = Framing::Length(n);
+            }
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding")
+            && String::from_utf8_lossy(h.value).to_ascii_lowercase().contains("chunked")
+        {
+            framing = Framing::Chunked { left: 0, done: false };
         }
     }
     // A 1xx, 204 or 304 answer has no body.
-    let code = status.unwrap_or(0);
+    let code = answer.code.unwrap_or(0);
     if code == 204 || code == 304 || (100..200).contains(&code) {
         framing = Framing::Length(0);
     }
-    Ok((code, framing))
+    Ok(Some((len, (code, framing))))
+}
+
+/// The most a chunk-size line (with its extensions) may take.
+const MAX_CHUNK_LINE: u64 = 64 * 1024;
+
+/// Reads the size of the next chunk: the CRLF that ends the previous
+/// chunk, then the size line.
+fn next_chunk_size(r: &mut BufReader<Timed>) -> io::Result<u64> {
+    let cut = || io::Error::new(io::ErrorKind::UnexpectedEof, "chunked answer cut short");
+    let bad = || io::Error::new(io::ErrorKind::InvalidData, "bad chunk size");
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = r.by_ref().take(MAX_CHUNK_LINE).read_until(b'\n', &mut line)?;
+        if n == 0 {
+            return Err(cut());
+        }
+        if line.last() != Some(&b'\n') && n as u64 == MAX_CHUNK_LINE {
+            return Err(bad());
+        }
+        if !line.trim_ascii().is_empty() {
+            break;
+        }
+    }
+    // Spaces around it, a bare LF or the end of the connection after it
+    // are let pass; at least one digit is required (httparse reads
+    // ";ext" as a last chunk).
+    let size = line.trim_ascii();
+    if !size.first().is_some_and(u8::is_ascii_hexdigit) {
+        return Err(bad());
+    }
+    match httparse::parse_chunk_size(&[size, &b"\r\n"[..]].concat()) {
+        Ok(httparse::Status::Complete((_, size))) => Ok(size),
+        _ => Err(bad()),
+    }
 }
 
 /// A response body, unframed.
@@ -288,20 +368,7 @@ impl Read for Body {
                     return Ok(0);
                 }
                 if *left == 0 {
-                    let mut line = String::new();
-                    // The CRLF that ends the previous chunk, then the size.
-                    loop {
-                        line.clear();
-                        if self.inner.read_line(&mut line)? == 0 {
-                            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "chunked answer cut short"));
-                        }
-                        if !line.trim().is_empty() {
-                            break;
-                        }
-                    }
-                    let size = line.trim().split(';').next().unwrap_or("");
-                    let size = u64::from_str_radix(size, 16)
-                        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "bad chunk size"))?;
+                    let size = next_chunk_size(&mut self.inner)?;
                     if size == 0 {
                         *done = true;
                         return Ok(0);
@@ -434,6 +501,54 @@ mod tests {
         assert_eq!(e.kind(), io::ErrorKind::TimedOut);
         assert!(e.to_string().contains("did not answer within 0.4 s"), "{e}");
         let _ = h.join();
+    }
+
+    /// The head is read into a buffer of its own, the rest stays for the
+    /// body: a head longer than one read of the socket keeps its body.
+    #[test]
+    fn a_head_is_limited_to_64_kib() {
+        let head = |filler: usize| -> &'static [u8] {
+            let mut a = b"HTTP/1.1 200 OK\r\nX-Filler: ".to_vec();
+            a.resize(a.len() + filler, b'a');
+            a.extend_from_slice(b"\r\nContent-Length: 2\r\n\r\nok");
+            a.leak()
+        };
+        let (_d, ep, _h) = serve(head(60 * 1024));
+        let r = request(&ep, "GET", "/x", None, Duration::from_secs(5)).unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"ok"[..]));
+        let (_d, ep, _h) = serve(head(70 * 1024));
+        let e = request(&ep, "GET", "/x", None, Duration::from_secs(5)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(e.to_string().contains("garbage: headers too long"), "{e}");
+    }
+
+    #[test]
+    fn a_chunk_size_may_carry_an_extension() {
+        let (_d, ep, _h) = serve(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n1a;foo=bar\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\n\r\n",
+        );
+        let r = request(&ep, "GET", "/x", None, Duration::from_secs(5)).unwrap();
+        assert_eq!((r.status, r.body.as_slice()), (200, &b"abcdefghijklmnopqrstuvwxyz"[..]));
+    }
+
+    /// An answer cut short is the engine going away (UnexpectedEof); one
+    /// that is not HTTP is a bad answer (InvalidData).
+    #[test]
+    fn cut_and_bad_answers_have_their_kinds() {
+        let cases: &[(&'static [u8], io::ErrorKind)] = &[
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", io::ErrorKind::UnexpectedEof),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n", io::ErrorKind::UnexpectedEof),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc", io::ErrorKind::UnexpectedEof),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n", io::ErrorKind::InvalidData),
+            (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n;x\r\nhello\r\n", io::ErrorKind::InvalidData),
+            (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\nabc", io::ErrorKind::InvalidData),
+            (b"HTTP/1.1 200 OK\r\nContent-Le", io::ErrorKind::InvalidData),
+        ];
+        for &(answer, kind) in cases {
+            let (_d, ep, _h) = serve(answer);
+            let e = request(&ep, "GET", "/x", None, Duration::from_secs(5)).unwrap_err();
+            assert_eq!(e.kind(), kind, "{e} for {:?}", String::from_utf8_lossy(answer));
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! supd.toml allows (`[driver.docker]`). Pure: unit-tested without an
 //! engine.
 
-use crate::jobspec::model::Task;
+use crate::jobspec::model::{ContainerConfig, Task};
 use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
@@ -72,6 +72,35 @@ fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
     let t = i.task;
     let Some(c) = t.container.as_deref() else { return Err(format!("task {:?} is not a container task", t.name)) };
     let r = i.resolve;
+    let mut config = container_config(i, c);
+
+    let mut host = Map::new();
+    resource_limits(&mut host, t, c);
+    privileges(&mut host, c, s)?;
+    publish_ports(&mut config, &mut host, i, c)?;
+    if let Some(m) = &c.network_mode {
+        host.insert("NetworkMode".into(), json!(r(m)));
+    }
+    storage(&mut host, i, s, c)?;
+    if c.init {
+        host.insert("Init".into(), json!(true));
+    }
+    if let Some(n) = c.shm_size {
+        host.insert("ShmSize".into(), json!(n));
+    }
+    set_ulimits(&mut host, i, c);
+    // The engine keeps little output of its own: supd's log files are
+    // where it goes, read from the engine as it comes.
+    host.insert("LogConfig".into(), json!({ "Type": "json-file", "Config": { "max-size": "1m", "max-file": "2" } }));
+    config.insert("HostConfig".into(), Value::Object(host));
+    Ok(Value::Object(config))
+}
+
+/// The create request's container part (ports and `HostConfig` aside):
+/// image, command, environment, labels, user, stop signal.
+fn container_config(i: &Inputs, c: &ContainerConfig) -> Map<String, Value> {
+    let t = i.task;
+    let r = i.resolve;
     let mut config = Map::new();
     config.insert("Image".into(), json!(image_name(&r(&c.image))));
     // Nomad: `command` replaces the image's CMD, with `args` after it.
@@ -107,8 +136,11 @@ fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
     }
     config.insert("Tty".into(), json!(false));
     config.insert("AttachStdin".into(), json!(false));
+    config
+}
 
-    let mut host = Map::new();
+/// The memory and CPU limits of `HostConfig`.
+fn resource_limits(host: &mut Map<String, Value>, t: &Task, c: &ContainerConfig) {
     // Nomad's docker driver: the hard limit is memory_max when set (and
     // `memory` the reservation), else `memory`; cpu is the share weight.
     // A task without `resources` gets no limit, as every supd task.
@@ -124,6 +156,11 @@ fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
     if let Some(m) = c.memory_reservation {
         host.insert("MemoryReservation".into(), json!(m));
     }
+}
+
+/// `privileged` and `cap_add` in `HostConfig`, or why supd.toml does not
+/// allow them.
+fn privileges(host: &mut Map<String, Value>, c: &ContainerConfig, s: &Settings) -> Result<(), String> {
     if c.privileged {
         if !s.allow_privileged {
             return Err("`privileged = true` is not allowed on this host — set `allow_privileged = true` in supd.toml's [driver.docker], or remove it".into());
@@ -145,6 +182,17 @@ fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
         }
         host.insert("CapAdd".into(), json!(c.cap_add));
     }
+    Ok(())
+}
+
+/// The task's ports, exposed in the container part and published in
+/// `HostConfig`, or why one cannot be.
+fn publish_ports(
+    config: &mut Map<String, Value>,
+    host: &mut Map<String, Value>,
+    i: &Inputs,
+    c: &ContainerConfig,
+) -> Result<(), String> {
     // Ports: published on the host port supd chose (or `static`), on
     // loopback, where NOMAD_ADDR_* points.
     let mut exposed = Map::new();
@@ -164,9 +212,13 @@ fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
         config.insert("ExposedPorts".into(), Value::Object(exposed));
         host.insert("PortBindings".into(), Value::Object(bindings));
     }
-    if let Some(m) = &c.network_mode {
-        host.insert("NetworkMode".into(), json!(r(m)));
-    }
+    Ok(())
+}
+
+/// The binds (the task's world, `volumes`) and `mounts` of `HostConfig`,
+/// or why supd.toml does not allow one.
+fn storage(host: &mut Map<String, Value>, i: &Inputs, s: &Settings, c: &ContainerConfig) -> Result<(), String> {
+    let r = i.resolve;
     let mut binds: Vec<String> = i.world.iter().map(|(host, inside)| format!("{}:{inside}", host.display())).collect();
     for v in &c.volumes {
         let v = r(v);
@@ -199,12 +251,12 @@ fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
     if !mounts.is_empty() {
         host.insert("Mounts".into(), json!(mounts));
     }
-    if c.init {
-        host.insert("Init".into(), json!(true));
-    }
-    if let Some(n) = c.shm_size {
-        host.insert("ShmSize".into(), json!(n));
-    }
+    Ok(())
+}
+
+/// The container's ulimits in `HostConfig`: the task's, and supd's own
+/// open files and processes limits where the task sets none.
+fn set_ulimits(host: &mut Map<String, Value>, i: &Inputs, c: &ContainerConfig) {
     let mut ulimits: Vec<(String, (u64, u64))> = c.ulimits.iter().map(|(k, v)| (k.clone(), *v)).collect();
     for (name, own) in [("nofile", i.nofile), ("nproc", i.nproc)] {
         if let Some(l) = own
@@ -224,11 +276,6 @@ fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
             ),
         );
     }
-    // The engine keeps little output of its own: supd's log files are
-    // where it goes, read from the engine as it comes.
-    host.insert("LogConfig".into(), json!({ "Type": "json-file", "Config": { "max-size": "1m", "max-file": "2" } }));
-    config.insert("HostConfig".into(), Value::Object(host));
-    Ok(Value::Object(config))
 }
 
 /// What the engine enforces for a task's `resources` (bytes, shares).

@@ -32,11 +32,37 @@ pub(super) fn constraints(r: &mut Reader, b: &Body) -> Vec<Constraint> {
     out
 }
 
+/// One `constraint` block: its attribute, operator and value, checked to
+/// fit together; `None` when it is refused or is no constraint.
 pub(super) fn constraint(r: &mut Reader, cb: &Block) -> Option<Constraint> {
     let b = &cb.body;
     let pos = r.sink.pos(&cb.ident.span());
     let mut attribute = r.attr(b, "attribute").and_then(|a| r.string(&a.value, "attribute")).unwrap_or_default();
     let mut value = r.attr(b, "value").and_then(|a| r.string(&a.value, "value")).unwrap_or_default();
+    let (operator, op_span) = constraint_operator(r, cb, &mut attribute, &mut value)?;
+    let c = Constraint { attribute, operator, value, pos };
+    if let Some((span, p)) = value_problem(r, b, &c, op_span) {
+        r.sink.error(span, p);
+        return None;
+    }
+    if operator != Operator::DistinctHosts && c.attribute.is_empty() {
+        r.sink.error(cb.ident.span(), "constraint has no `attribute` — add e.g. attribute = \"${attr.kernel.name}\"");
+        return None;
+    }
+    Some(c)
+}
+
+/// The constraint's operator (`=` without one) and where it is written:
+/// `operator`, or a key that sets it (`version`, `regexp`, …), which sets
+/// the `attribute` or `value` too. `None` when the constraint is dropped:
+/// a wrong operator, two of them, or `distinct_hosts = false`.
+fn constraint_operator(
+    r: &mut Reader,
+    cb: &Block,
+    attribute: &mut String,
+    value: &mut String,
+) -> Option<(Operator, Sp)> {
+    let b = &cb.body;
     let mut operator = None;
     let mut op_span = cb.ident.span();
     if let Some(a) = r.attr(b, "operator") {
@@ -69,12 +95,18 @@ pub(super) fn constraint(r: &mut Reader, cb: &Block) -> Option<Constraint> {
                     return None;
                 }
             }
-            Operator::DistinctProperty => attribute = r.string(&a.value, key)?,
-            _ => value = r.string(&a.value, key)?,
+            Operator::DistinctProperty => *attribute = r.string(&a.value, key)?,
+            _ => *value = r.string(&a.value, key)?,
         }
     }
-    let operator = operator.unwrap_or(Operator::Equal);
-    let c = Constraint { attribute, operator, value, pos };
+    Some((operator.unwrap_or(Operator::Equal), op_span))
+}
+
+/// What is wrong with the constraint's value for its operator, and where
+/// to report it: at the operator, or at the `value` of a
+/// `distinct_property`.
+fn value_problem(r: &Reader, b: &Body, c: &Constraint, mut op_span: Sp) -> Option<(Sp, String)> {
+    let operator = c.operator;
     let problem = match operator {
         Operator::SetContains | Operator::SetContainsAll | Operator::SetContainsAny if c.value.is_empty() => {
             Some(format!("operator {:?} needs a `value` listing the items", operator.as_str()))
@@ -118,13 +150,5 @@ pub(super) fn constraint(r: &mut Reader, cb: &Block) -> Option<Constraint> {
         }
         _ => None,
     };
-    if let Some(p) = problem {
-        r.sink.error(op_span, p);
-        return None;
-    }
-    if operator != Operator::DistinctHosts && c.attribute.is_empty() {
-        r.sink.error(cb.ident.span(), "constraint has no `attribute` — add e.g. attribute = \"${attr.kernel.name}\"");
-        return None;
-    }
-    Some(c)
+    problem.map(|p| (op_span, p))
 }

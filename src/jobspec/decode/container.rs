@@ -147,19 +147,8 @@ pub(super) fn container_config(r: &mut Reader, cfg: &Block, task: &str, ports: &
     let b = &cfg.body;
     let podman = driver == Driver::Podman;
     r.check_keys(b, if podman { &PODMAN_CONFIG } else { &DOCKER_CONFIG });
-    let mut c = ContainerConfig { image_pull_timeout: Duration::from_secs(300), ..ContainerConfig::default() };
-    match r.attr(b, "image") {
-        Some(a) => {
-            c.image = r.string(&a.value, "image").unwrap_or_default();
-            if c.image.trim().is_empty() && matches!(a.value, Expression::String(_)) {
-                r.sink.error(a.value.span(), "`image` is empty — name the image to run, e.g. \"redis:7\"");
-            }
-        }
-        None => r.sink.error(
-            cfg.ident.span(),
-            format!("{} config has no `image` — add e.g. `image = \"redis:7\"`", named("task", task)),
-        ),
-    }
+    let image = image(r, cfg, task);
+    let mut c = ContainerConfig { image, image_pull_timeout: Duration::from_secs(300), ..ContainerConfig::default() };
     let command = r.attr(b, "command").and_then(|a| r.string(&a.value, "command")).unwrap_or_default();
     let args = r.attr(b, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
     let work_key = if podman { "working_dir" } else { "work_dir" };
@@ -171,63 +160,10 @@ pub(super) fn container_config(r: &mut Reader, cfg: &Block, task: &str, ports: &
         }
         v => r.string_list(v, "entrypoint"),
     });
-    if let Some(a) = r.attr(b, "ports") {
-        let labels = r.string_list(&a.value, "ports").unwrap_or_default();
-        for label in labels {
-            if ports.iter().any(|p| p.label == label) {
-                c.ports.push(label);
-                continue;
-            }
-            let hint = match did_you_mean(&label, ports.iter().map(|p| p.label.as_str())) {
-                Some(l) => format!("did you mean {l:?}?"),
-                None if ports.is_empty() => format!("add `network {{ port {label:?} {{ to = 6379 }} }}` to the group"),
-                None => format!(
-                    "the group's ports are {}",
-                    ports.iter().map(|p| format!("{:?}", p.label)).collect::<Vec<_>>().join(", ")
-                ),
-            };
-            r.sink.error(a.value.span(), format!("port {label:?} is not a port of the group's network — {hint}"));
-        }
-    }
+    c.ports = published_ports(r, b, ports);
     c.network_mode = r.attr(b, "network_mode").and_then(|a| r.string(&a.value, "network_mode"));
-    if let Some(a) = r.attr(b, "volumes") {
-        for v in r.string_list(&a.value, "volumes").unwrap_or_default() {
-            let parts: Vec<&str> = v.split(':').collect();
-            let ok = matches!(parts.len(), 2 | 3)
-                && !parts[0].is_empty()
-                && parts[1].starts_with('/')
-                && parts.get(2).is_none_or(|m| matches!(*m, "ro" | "rw"));
-            if ok {
-                c.volumes.push(v);
-            } else {
-                r.sink.error(
-                    a.value.span(),
-                    format!("volume {v:?} is not `HOST_PATH:CONTAINER_PATH[:ro]` — e.g. \"local/data:/data\" (a relative host path is under the task's directory)"),
-                );
-            }
-        }
-    }
-    for mb in r.blocks(b, "mount") {
-        r.no_label(mb);
-        r.check_keys(&mb.body, &MOUNT);
-        let kind = match r.attr(&mb.body, "type") {
-            Some(a) => r.enum_value(&a.value, "type", &["bind", "volume", "tmpfs"]).unwrap_or_default(),
-            None => "volume".into(),
-        };
-        let target = r.attr(&mb.body, "target").and_then(|a| r.string(&a.value, "target")).unwrap_or_default();
-        if !target.starts_with('/') {
-            r.sink.error(
-                mb.ident.span(),
-                "mount needs an absolute `target` — where it appears in the container, e.g. \"/data\"",
-            );
-        }
-        let source = r.attr(&mb.body, "source").and_then(|a| r.string(&a.value, "source")).unwrap_or_default();
-        if source.is_empty() && kind != "tmpfs" {
-            r.sink.error(mb.ident.span(), format!("a {kind} mount needs a `source`"));
-        }
-        let readonly = r.attr(&mb.body, "readonly").and_then(|a| r.bool(&a.value, "readonly")).unwrap_or(false);
-        c.mounts.push(ContainerMount { kind, source, target, readonly });
-    }
+    c.volumes = volumes(r, b);
+    c.mounts = r.blocks(b, "mount").into_iter().map(|mb| mount(r, mb)).collect();
     c.labels = r.string_map(b, "labels");
     c.hostname = r.attr(b, "hostname").and_then(|a| r.string(&a.value, "hostname"));
     c.privileged = r.attr(b, "privileged").and_then(|a| r.bool(&a.value, "privileged")).unwrap_or(false);
@@ -243,6 +179,103 @@ pub(super) fn container_config(r: &mut Reader, cfg: &Block, task: &str, ports: &
         None => None,
     };
     c.memory_reservation = r.attr(b, "memory_reservation").and_then(|a| size(r, a, "memory_reservation"));
+    c.ulimits = ulimits(r, b);
+    Decoded { container: c, command, args, work_dir }
+}
+
+/// The `image` to run, which must be there and not be empty.
+fn image(r: &mut Reader, cfg: &Block, task: &str) -> String {
+    match r.attr(&cfg.body, "image") {
+        Some(a) => {
+            let image = r.string(&a.value, "image").unwrap_or_default();
+            if image.trim().is_empty() && matches!(a.value, Expression::String(_)) {
+                r.sink.error(a.value.span(), "`image` is empty — name the image to run, e.g. \"redis:7\"");
+            }
+            image
+        }
+        None => {
+            r.sink.error(
+                cfg.ident.span(),
+                format!("{} config has no `image` — add e.g. `image = \"redis:7\"`", named("task", task)),
+            );
+            String::new()
+        }
+    }
+}
+
+/// The `ports` to publish: labels of the group's `network` ports.
+fn published_ports(r: &mut Reader, b: &Body, ports: &[Port]) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(a) = r.attr(b, "ports") {
+        let labels = r.string_list(&a.value, "ports").unwrap_or_default();
+        for label in labels {
+            if ports.iter().any(|p| p.label == label) {
+                out.push(label);
+                continue;
+            }
+            let hint = match did_you_mean(&label, ports.iter().map(|p| p.label.as_str())) {
+                Some(l) => format!("did you mean {l:?}?"),
+                None if ports.is_empty() => format!("add `network {{ port {label:?} {{ to = 6379 }} }}` to the group"),
+                None => format!(
+                    "the group's ports are {}",
+                    ports.iter().map(|p| format!("{:?}", p.label)).collect::<Vec<_>>().join(", ")
+                ),
+            };
+            r.sink.error(a.value.span(), format!("port {label:?} is not a port of the group's network — {hint}"));
+        }
+    }
+    out
+}
+
+/// The `volumes`, each `HOST_PATH:CONTAINER_PATH[:ro]`.
+fn volumes(r: &mut Reader, b: &Body) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(a) = r.attr(b, "volumes") {
+        for v in r.string_list(&a.value, "volumes").unwrap_or_default() {
+            let parts: Vec<&str> = v.split(':').collect();
+            let ok = matches!(parts.len(), 2 | 3)
+                && !parts[0].is_empty()
+                && parts[1].starts_with('/')
+                && parts.get(2).is_none_or(|m| matches!(*m, "ro" | "rw"));
+            if ok {
+                out.push(v);
+            } else {
+                r.sink.error(
+                    a.value.span(),
+                    format!("volume {v:?} is not `HOST_PATH:CONTAINER_PATH[:ro]` — e.g. \"local/data:/data\" (a relative host path is under the task's directory)"),
+                );
+            }
+        }
+    }
+    out
+}
+
+/// One `mount` block: its `type`, `target`, `source` and `readonly`.
+fn mount(r: &mut Reader, mb: &Block) -> ContainerMount {
+    r.no_label(mb);
+    r.check_keys(&mb.body, &MOUNT);
+    let kind = match r.attr(&mb.body, "type") {
+        Some(a) => r.enum_value(&a.value, "type", &["bind", "volume", "tmpfs"]).unwrap_or_default(),
+        None => "volume".into(),
+    };
+    let target = r.attr(&mb.body, "target").and_then(|a| r.string(&a.value, "target")).unwrap_or_default();
+    if !target.starts_with('/') {
+        r.sink.error(
+            mb.ident.span(),
+            "mount needs an absolute `target` — where it appears in the container, e.g. \"/data\"",
+        );
+    }
+    let source = r.attr(&mb.body, "source").and_then(|a| r.string(&a.value, "source")).unwrap_or_default();
+    if source.is_empty() && kind != "tmpfs" {
+        r.sink.error(mb.ident.span(), format!("a {kind} mount needs a `source`"));
+    }
+    let readonly = r.attr(&mb.body, "readonly").and_then(|a| r.bool(&a.value, "readonly")).unwrap_or(false);
+    ContainerMount { kind, source, target, readonly }
+}
+
+/// The `ulimit` map: each limit `"SOFT:HARD"` or `"N"`, soft at most hard.
+fn ulimits(r: &mut Reader, b: &Body) -> BTreeMap<String, (u64, u64)> {
+    let mut out = BTreeMap::new();
     for (name, value) in r.string_map(b, "ulimit") {
         // -1 is unlimited, as Nomad's docker driver and the engine read it
         // (RLIM_INFINITY, kept as u64::MAX).
@@ -256,7 +289,7 @@ pub(super) fn container_config(r: &mut Reader, cfg: &Block, task: &str, ports: &
         };
         match limits {
             Some((soft, hard)) if soft <= hard => {
-                c.ulimits.insert(name, (soft, hard));
+                out.insert(name, (soft, hard));
             }
             _ => {
                 let at = r
@@ -270,7 +303,7 @@ pub(super) fn container_config(r: &mut Reader, cfg: &Block, task: &str, ports: &
             }
         }
     }
-    Decoded { container: c, command, args, work_dir }
+    out
 }
 
 /// A size as Nomad's podman driver writes it: a number and one of `b`,

@@ -47,6 +47,8 @@ pub(super) const NETWORK: Schema =
 pub(super) const PORT: Schema =
     Schema { what: "port", keys: &[("static", Attr), ("to", Attr)], ignored: &["host_network", "ignore_collision"] };
 
+/// A group block: its count and policies, its network and services, and
+/// its tasks, which take over the group's restart policy and meta.
 pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -> Group {
     let b = &block.body;
     r.check_keys(b, &GROUP);
@@ -61,8 +63,39 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
         validate_restart(r, &restart, restart_spec.span.clone(), "task group");
     }
 
+    let reschedule = group_reschedule(r, b, job);
+    let max_run_duration = max_run_duration(r, b, job.job_type);
+    let ephemeral_disk_sticky = ephemeral_disk_sticky(r, b);
+    let ports = network(r, b);
+    let task_names: Vec<String> =
+        r.blocks(b, "task").iter().filter_map(|t| t.labels.first().map(|l| l.as_str().to_string())).collect();
+    let scope = Scope { job: &job.id, group: &name, task: None, ports: &ports, tasks: &task_names };
+    let services = services(r, b, &scope);
+    let mut tasks = group_tasks(r, block, &scope, job.job_type, &restart_spec, &meta);
+    check_leaders(r, block, &name, &tasks);
+    tasks.shrink_to_fit();
+    let pos = r.sink.pos(&block.ident.span());
+    Group {
+        name,
+        pos,
+        count,
+        restart,
+        reschedule,
+        constraints,
+        meta,
+        ports,
+        services,
+        tasks,
+        max_run_duration,
+        ephemeral_disk_sticky,
+    }
+}
+
+/// The group's `reschedule` policy over the job's and the job type's
+/// defaults; none for the job types that reschedule nothing.
+fn group_reschedule(r: &mut Reader, b: &Body, job: &JobCtx) -> Option<ReschedulePolicy> {
     let resched_block = r.one_block(b, "reschedule", "a group");
-    let reschedule = match job.job_type.default_reschedule() {
+    match job.job_type.default_reschedule() {
         None => {
             if let Some(blk) = resched_block {
                 r.sink.error(blk.ident.span(), format!("{} jobs cannot have a reschedule policy — they run on every node; remove the `reschedule` block", job.job_type));
@@ -82,31 +115,41 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
             }
             Some(spec.over(defaults))
         }
-    };
+    }
+}
 
-    let max_run_duration = max_run_duration(r, b, job.job_type);
-
-    let ephemeral_disk_sticky = match r.one_block(b, "ephemeral_disk", "a group") {
+/// The `sticky` of the group's `ephemeral_disk` block.
+fn ephemeral_disk_sticky(r: &mut Reader, b: &Body) -> bool {
+    match r.one_block(b, "ephemeral_disk", "a group") {
         Some(disk) => {
             r.no_label(disk);
             r.check_keys(&disk.body, &EPHEMERAL_DISK);
             r.attr(&disk.body, "sticky").and_then(|a| r.bool(&a.value, "sticky")).unwrap_or(false)
         }
         None => false,
-    };
-    let ports = network(r, b);
-    let task_names: Vec<String> =
-        r.blocks(b, "task").iter().filter_map(|t| t.labels.first().map(|l| l.as_str().to_string())).collect();
-    let services = services(r, b, &Scope { job: &job.id, group: &name, task: None, ports: &ports, tasks: &task_names });
+    }
+}
+
+/// The group's `task` blocks, each read; a task without a good name, or
+/// with one the group already has, is read but not kept.
+fn group_tasks(
+    r: &mut Reader,
+    block: &Block,
+    group_scope: &Scope,
+    job_type: JobType,
+    restart_spec: &RestartSpec,
+    meta: &BTreeMap<String, String>,
+) -> Vec<std::sync::Arc<Task>> {
+    let name = group_scope.group;
     let mut tasks = Vec::new();
     let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
-    let task_blocks = r.blocks(b, "task");
+    let task_blocks = r.blocks(&block.body, "task");
     if task_blocks.is_empty() {
         r.sink.error(
             block.ident.span(),
             format!(
                 "{} has no task — add `task \"NAME\" {{ driver = \"exec\" config {{ command = \"…\" }} }}`",
-                named("group", &name)
+                named("group", name)
             ),
         );
     }
@@ -116,7 +159,7 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
         let tname = label.clone().unwrap_or_default();
         let lspan = tb.labels.first().and_then(|l| l.span());
         if label.is_some()
-            && let Some(problem) = crate::names::together_problem(&job.id, &name, &tname)
+            && let Some(problem) = crate::names::together_problem(group_scope.job, name, &tname)
         {
             r.sink.error(lspan.clone(), problem);
             label = None;
@@ -131,13 +174,24 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
                 ),
             );
         }
-        let scope = Scope { job: &job.id, group: &name, task: Some(&tname), ports: &ports, tasks: &task_names };
-        let t = task(r, tb, tname.clone(), &scope, job.job_type, &restart_spec, &meta);
+        let scope = Scope {
+            job: group_scope.job,
+            group: name,
+            task: Some(&tname),
+            ports: group_scope.ports,
+            tasks: group_scope.tasks,
+        };
+        let t = task(r, tb, tname.clone(), &scope, job_type, restart_spec, meta);
         if label.is_some() && !duplicate {
             seen.insert(tname, lspan);
             tasks.push(std::sync::Arc::new(t));
         }
     }
+    tasks
+}
+
+/// Reports a group with more than one `leader` task.
+fn check_leaders(r: &mut Reader, block: &Block, name: &str, tasks: &[std::sync::Arc<Task>]) {
     let leaders: Vec<&Task> = tasks.iter().map(|t| &**t).filter(|t| t.leader).collect();
     if leaders.len() > 1 {
         let at = leaders.iter().map(|t| t.name.as_str()).collect::<Vec<_>>().join(", ");
@@ -145,22 +199,6 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
             block.ident.span(),
             format!("group {name:?} marks {} tasks as leader ({at}) — only one task may be the leader", leaders.len()),
         );
-    }
-    tasks.shrink_to_fit();
-    let pos = r.sink.pos(&block.ident.span());
-    Group {
-        name,
-        pos,
-        count,
-        restart,
-        reschedule,
-        constraints,
-        meta,
-        ports,
-        services,
-        tasks,
-        max_run_duration,
-        ephemeral_disk_sticky,
     }
 }
 

@@ -35,6 +35,8 @@ pub(super) const JOB: Schema = Schema {
     ],
 };
 
+/// A job block: its attributes, its periodic and parameterized blocks,
+/// and its groups, which take over what the job hands them.
 pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
     let b = &block.body;
     r.check_keys(b, &JOB);
@@ -44,77 +46,17 @@ pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
         }
         None => JobType::Service,
     };
-    let name = match r.attr(b, "name") {
-        Some(a) => {
-            let name = r.literal(&a.value, "name");
-            if let Some(problem) = name.as_deref().and_then(|n| crate::names::problem(crate::names::Kind::JobName, n)) {
-                r.sink.error(a.value.span(), problem);
-            }
-            name.unwrap_or_else(|| id.clone())
-        }
-        None => id.clone(),
-    };
-    let datacenters = match r.attr(b, "datacenters") {
-        Some(a) => {
-            let list = r.string_list(&a.value, "datacenters").unwrap_or_else(|| vec!["*".into()]);
-            if list.is_empty() {
-                r.sink.error(
-                    a.value.span(),
-                    "`datacenters` is empty — list at least one, e.g. [\"dc1\"], or [\"*\"] for any",
-                );
-            }
-            list
-        }
-        None => vec!["*".into()],
-    };
+    let name = job_name(r, b, &id);
+    let datacenters = datacenters(r, b);
     let region = r.attr(b, "region").and_then(|a| r.literal(&a.value, "region")).unwrap_or_else(|| "global".into());
     let priority = r.attr(b, "priority").and_then(|a| r.int(&a.value, "priority", 1, 100)).unwrap_or(50) as u8;
     let meta = r.meta(b);
     let constraints = constraints(r, b);
-    let resched_block = r.one_block(b, "reschedule", "a job");
-    let job_resched = resched_block.map(|blk| reschedule_spec(r, blk));
-    if let Some(blk) = resched_block
-        && matches!(job_type, JobType::System | JobType::Sysbatch)
-    {
-        r.sink.error(blk.ident.span(), format!("{job_type} jobs cannot have a reschedule policy — they run on every node; remove the `reschedule` block"));
-    }
+    let job_resched = job_reschedule(r, b, job_type);
     let periodic = periodic(r, b, job_type);
     let parameterized = parameterized(r, b, job_type);
-    let mut groups = Vec::new();
-    let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
-    let group_blocks = r.blocks(b, "group");
-    if group_blocks.is_empty() {
-        r.sink.error(
-            block.ident.span(),
-            format!("{} has no group — add `group \"NAME\" {{ task \"NAME\" {{ … }} }}`", named("job", &id)),
-        );
-    }
     let ctx = JobCtx { id: id.clone(), job_type, meta: meta.clone(), resched: job_resched };
-    for gb in group_blocks {
-        // A group without a name, or with a taken one, is still read for
-        // its other problems, but not kept.
-        let Some(name) = r.name_label(gb, crate::names::Kind::Group, "group \"NAME\" { … }") else {
-            group(r, gb, String::new(), &ctx);
-            continue;
-        };
-        let lspan = gb.labels.first().and_then(|l| l.span());
-        if let Some(first) = seen.get(&name) {
-            let at = r.sink.pos(first);
-            r.sink.error(
-                lspan,
-                format!(
-                    "duplicate group {name:?} in job {id:?} (first defined at {at}) — give each group its own name"
-                ),
-            );
-            group(r, gb, name, &ctx);
-            continue;
-        }
-        seen.insert(name.clone(), lspan);
-        groups.push(group(r, gb, name, &ctx));
-    }
-    // Kept for the job's life (1000 one-task jobs is the common case): no
-    // spare capacity.
-    groups.shrink_to_fit();
+    let groups = job_groups(r, block, &ctx);
     let pos = r.sink.pos(&block.ident.span());
     let source = block.span().and_then(|s| r.src.get(s)).unwrap_or_default().to_string();
     Job {
@@ -135,6 +77,91 @@ pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
         payload: None,
         dispatch_meta: BTreeMap::new(),
     }
+}
+
+/// The job's `name`, checked as one; its ID without one.
+fn job_name(r: &mut Reader, b: &Body, id: &str) -> String {
+    match r.attr(b, "name") {
+        Some(a) => {
+            let name = r.literal(&a.value, "name");
+            if let Some(problem) = name.as_deref().and_then(|n| crate::names::problem(crate::names::Kind::JobName, n)) {
+                r.sink.error(a.value.span(), problem);
+            }
+            name.unwrap_or_else(|| id.to_string())
+        }
+        None => id.to_string(),
+    }
+}
+
+/// The job's `datacenters`, any (`"*"`) without them.
+fn datacenters(r: &mut Reader, b: &Body) -> Vec<String> {
+    match r.attr(b, "datacenters") {
+        Some(a) => {
+            let list = r.string_list(&a.value, "datacenters").unwrap_or_else(|| vec!["*".into()]);
+            if list.is_empty() {
+                r.sink.error(
+                    a.value.span(),
+                    "`datacenters` is empty — list at least one, e.g. [\"dc1\"], or [\"*\"] for any",
+                );
+            }
+            list
+        }
+        None => vec!["*".into()],
+    }
+}
+
+/// The job's `reschedule` block, for its groups to take over; refused on
+/// the job types that reschedule nothing.
+fn job_reschedule(r: &mut Reader, b: &Body, job_type: JobType) -> Option<RescheduleSpec> {
+    let resched_block = r.one_block(b, "reschedule", "a job");
+    let job_resched = resched_block.map(|blk| reschedule_spec(r, blk));
+    if let Some(blk) = resched_block
+        && matches!(job_type, JobType::System | JobType::Sysbatch)
+    {
+        r.sink.error(blk.ident.span(), format!("{job_type} jobs cannot have a reschedule policy — they run on every node; remove the `reschedule` block"));
+    }
+    job_resched
+}
+
+/// The job's `group` blocks, each read; a group without a good name, or
+/// with one the job already has, is read but not kept.
+fn job_groups(r: &mut Reader, block: &Block, ctx: &JobCtx) -> Vec<Group> {
+    let id = &ctx.id;
+    let mut groups = Vec::new();
+    let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
+    let group_blocks = r.blocks(&block.body, "group");
+    if group_blocks.is_empty() {
+        r.sink.error(
+            block.ident.span(),
+            format!("{} has no group — add `group \"NAME\" {{ task \"NAME\" {{ … }} }}`", named("job", id)),
+        );
+    }
+    for gb in group_blocks {
+        // A group without a name, or with a taken one, is still read for
+        // its other problems, but not kept.
+        let Some(name) = r.name_label(gb, crate::names::Kind::Group, "group \"NAME\" { … }") else {
+            group(r, gb, String::new(), ctx);
+            continue;
+        };
+        let lspan = gb.labels.first().and_then(|l| l.span());
+        if let Some(first) = seen.get(&name) {
+            let at = r.sink.pos(first);
+            r.sink.error(
+                lspan,
+                format!(
+                    "duplicate group {name:?} in job {id:?} (first defined at {at}) — give each group its own name"
+                ),
+            );
+            group(r, gb, name, ctx);
+            continue;
+        }
+        seen.insert(name.clone(), lspan);
+        groups.push(group(r, gb, name, ctx));
+    }
+    // Kept for the job's life (1000 one-task jobs is the common case): no
+    // spare capacity.
+    groups.shrink_to_fit();
+    groups
 }
 
 pub(super) struct JobCtx {

@@ -50,8 +50,21 @@ pub fn decode<'s>(
     direct: bool,
 ) -> (Vec<Job>, Sink<'s>) {
     let mut r = Reader::new(file, src);
-    let mut body = match hcl_edit::parser::parse_body(src) {
-        Ok(b) => b,
+    let Some(mut body) = parse_file(&mut r, file, src) else { return (Vec::new(), r.sink) };
+    let (evaluated, sensitive) = evaluate_hcl2(&mut r, &mut body, src, vars, direct);
+    for job in body.get_blocks_mut("job") {
+        task_at_job_level(job);
+    }
+    check_top_level(&mut r, &body);
+    let sources = if evaluated && evaluated_source { evaluated_sources(&mut body) } else { Vec::new() };
+    let jobs = decode_jobs(&mut r, &body, sources, &sensitive);
+    (jobs, r.sink)
+}
+
+/// The file parsed; a syntax error is reported, and ends the reading.
+fn parse_file(r: &mut Reader, file: &str, src: &str) -> Option<Body> {
+    match hcl_edit::parser::parse_body(src) {
+        Ok(b) => Some(b),
         Err(e) => {
             let (line, column, message) = syntax_error(src, &e);
             r.sink.push(super::diag::Diagnostic {
@@ -61,9 +74,20 @@ pub fn decode<'s>(
                 severity: super::diag::Severity::Error,
                 message,
             });
-            return (Vec::new(), r.sink);
+            None
         }
-    };
+    }
+}
+
+/// The HCL2 evaluation of the body: whether anything was evaluated, and
+/// the names of the sensitive values.
+fn evaluate_hcl2<'s>(
+    r: &mut Reader<'s>,
+    body: &mut Body,
+    src: &'s str,
+    vars: Option<(&Vars, Option<PathBuf>)>,
+    direct: bool,
+) -> (bool, Vec<String>) {
     // HCL2: variables, locals, functions, `for` and `dynamic` are
     // evaluated first; a plain file skips this.
     let mut evaluated = false;
@@ -76,13 +100,15 @@ pub fn decode<'s>(
     if super::hcl2::may_need(src) || vars.as_ref().is_some_and(|(v, _)| !v.cli.is_empty()) {
         let none = (Vars::default(), None);
         let (vars, base) = vars.map_or((&none.0, none.1), |(v, b)| (v, b));
-        let (any, found) = super::hcl2::evaluate(&mut body, src, &mut r.sink, vars, base, direct);
+        let (any, found) = super::hcl2::evaluate(body, src, &mut r.sink, vars, base, direct);
         evaluated = any;
         sensitive.extend(found);
     }
-    for job in body.get_blocks_mut("job") {
-        task_at_job_level(job);
-    }
+    (evaluated, sensitive)
+}
+
+/// Reports what the file holds outside `job` blocks.
+fn check_top_level(r: &mut Reader, body: &Body) {
     for s in body.iter() {
         if let Some(a) = s.as_attribute() {
             r.sink.error(
@@ -105,30 +131,37 @@ pub fn decode<'s>(
             );
         }
     }
-    // The jobs as evaluated: what supd stores and hands on reads back
-    // without the variables. Each job block is written alone, moved out
-    // of the body and back (a copy of it would cost more than writing).
+}
+
+/// The jobs as evaluated: what supd stores and hands on reads back
+/// without the variables. Each job block is written alone, moved out
+/// of the body and back (a copy of it would cost more than writing).
+fn evaluated_sources(body: &mut Body) -> Vec<String> {
     let mut sources: Vec<String> = Vec::new();
-    if evaluated && evaluated_source {
-        let old = std::mem::take(&mut body);
-        for s in old.into_iter() {
-            match s {
-                Structure::Block(mut b) if b.ident.as_str() == "job" => {
-                    let decor = std::mem::take(hcl_edit::Decorate::decor_mut(&mut b));
-                    let mut one = Body::new();
-                    one.push(b);
-                    sources.push(one.to_string());
-                    for s in one.into_iter() {
-                        if let Structure::Block(mut b) = s {
-                            *hcl_edit::Decorate::decor_mut(&mut b) = decor.clone();
-                            body.push(b);
-                        }
+    let old = std::mem::take(body);
+    for s in old.into_iter() {
+        match s {
+            Structure::Block(mut b) if b.ident.as_str() == "job" => {
+                let decor = std::mem::take(hcl_edit::Decorate::decor_mut(&mut b));
+                let mut one = Body::new();
+                one.push(b);
+                sources.push(one.to_string());
+                for s in one.into_iter() {
+                    if let Structure::Block(mut b) = s {
+                        *hcl_edit::Decorate::decor_mut(&mut b) = decor.clone();
+                        body.push(b);
                     }
                 }
-                other => body.push(other),
             }
+            other => body.push(other),
         }
     }
+    sources
+}
+
+/// The `job` blocks, each checked for a unique name and read; a job with
+/// errors is left out.
+fn decode_jobs(r: &mut Reader, body: &Body, mut sources: Vec<String>, sensitive: &[String]) -> Vec<Job> {
     let mut jobs = Vec::new();
     let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
     let job_blocks: Vec<&Block> = body.get_blocks("job").collect();
@@ -150,20 +183,20 @@ pub fn decode<'s>(
                 seen.insert(id.clone(), block.labels.first().and_then(|l| l.span()));
             }
         }
-        let mut job = job(&mut r, block, id.unwrap_or_default());
+        let mut job = job(r, block, id.unwrap_or_default());
         if let Some(source) = sources.get_mut(i) {
             job.source = std::mem::take(source);
         }
         if !sensitive.is_empty() {
-            let list = serde_json::to_string(&sensitive).unwrap_or_default();
+            let list = serde_json::to_string(sensitive).unwrap_or_default();
             job.source = format!("{SENSITIVE_MARK}{list}\n{}", job.source);
-            job.sensitive.clone_from(&sensitive);
+            job.sensitive = sensitive.to_vec();
         }
         if r.sink.error_count() == errors_before {
             jobs.push(job);
         }
     }
-    (jobs, r.sink)
+    jobs
 }
 
 /// The first line of an evaluated source with sensitive values: a JSON

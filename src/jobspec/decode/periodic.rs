@@ -12,6 +12,8 @@ pub(super) const PERIODIC: Schema = Schema {
 
 const HOW: &str = "write 5 fields (minute hour day-of-month month day-of-week), e.g. \"*/15 * * * *\", 6 with a year last, 7 with seconds first and a year last, or a shortcut such as \"@daily\"";
 
+/// The job's `periodic` block: its crons, each checked to parse and to
+/// fire, its time zone, and its switches.
 pub(super) fn periodic(r: &mut Reader, b: &Body, job_type: JobType) -> Option<Periodic> {
     let blk = r.one_block(b, "periodic", "a job")?;
     r.no_label(blk);
@@ -27,25 +29,52 @@ pub(super) fn periodic(r: &mut Reader, b: &Body, job_type: JobType) -> Option<Pe
     let enabled = r.attr(body, "enabled").and_then(|a| r.bool(&a.value, "enabled")).unwrap_or(true);
     let prohibit_overlap =
         r.attr(body, "prohibit_overlap").and_then(|a| r.bool(&a.value, "prohibit_overlap")).unwrap_or(false);
-    let (zone_name, zone) = match r.attr(body, "time_zone") {
+    let (zone_name, zone) = periodic_zone(r, body)?;
+    let (written, broken) = written_crons(r, blk)?;
+    let invalid = check_crons(r, &written, &zone);
+    if broken || invalid {
+        return None;
+    }
+    Some(Periodic {
+        crons: written.into_iter().map(|(s, _)| s).collect(),
+        prohibit_overlap,
+        time_zone: zone_name,
+        enabled,
+    })
+}
+
+/// The `time_zone`, UTC without one: its name and the zone; `None` when
+/// the name is not a string or no zone of the system's.
+fn periodic_zone(r: &mut Reader, body: &Body) -> Option<(String, jiff::tz::TimeZone)> {
+    match r.attr(body, "time_zone") {
         Some(a) => {
             let name = r.literal(&a.value, "time_zone")?;
             match time_zone(&name) {
-                Ok(z) => (name, z),
+                Ok(z) => Some((name, z)),
                 Err(_) => {
                     let hint = zone_like(&name).map_or(String::new(), |s| format!("did you mean {s:?}? "));
                     r.sink.error(
                         a.value.span(),
                         format!("unknown time zone {name:?} — {hint}write an IANA name from the system's time zone database (/usr/share/zoneinfo), e.g. \"Europe/Berlin\" or \"America/New_York\", or \"UTC\""),
                     );
-                    return None;
+                    None
                 }
             }
         }
-        None => ("UTC".to_string(), jiff::tz::TimeZone::UTC),
-    };
+        None => Some(("UTC".to_string(), jiff::tz::TimeZone::UTC)),
+    }
+}
+
+/// Cron expressions as written, each with its span.
+type Crons = Vec<(String, Sp)>;
+
+/// The cron expressions as written, `cron` or `crons`, each with its span,
+/// and whether one of them is not a string; `None` when the block is
+/// refused as a whole (both keys, an empty or wrong `crons`, no schedule).
+fn written_crons(r: &mut Reader, blk: &Block) -> Option<(Crons, bool)> {
+    let body = &blk.body;
     // (expression, its span) as written, `cron` or `crons`.
-    let mut written: Vec<(String, Sp)> = Vec::new();
+    let mut written: Crons = Vec::new();
     let mut broken = false;
     let one = r.attr(body, "cron");
     let many = r.attr(body, "crons");
@@ -88,8 +117,15 @@ pub(super) fn periodic(r: &mut Reader, b: &Body, job_type: JobType) -> Option<Pe
         }
         return None;
     }
+    Some((written, broken))
+}
+
+/// Checks each cron to parse and to fire again in `zone`, and warns of a
+/// 6-field one that may mean seconds; true when one is refused.
+fn check_crons(r: &mut Reader, written: &[(String, Sp)], zone: &jiff::tz::TimeZone) -> bool {
+    let mut broken = false;
     let now = std::time::SystemTime::now();
-    for (spec, span) in &written {
+    for (spec, span) in written {
         match parse_cron(spec) {
             Err(why) => {
                 // A bad shortcut's reason already lists the good ones.
@@ -97,7 +133,7 @@ pub(super) fn periodic(r: &mut Reader, b: &Body, job_type: JobType) -> Option<Pe
                 r.sink.error(span.clone(), format!("cron expression {spec:?} is invalid: {why}{how}"));
                 broken = true;
             }
-            Ok(cron) if !fires(&cron, &zone, now) => {
+            Ok(cron) if !fires(&cron, zone, now) => {
                 r.sink.error(
                     span.clone(),
                     format!("cron expression {spec:?} never fires — check that the day of month exists in the month, and that the year is not past"),
@@ -115,13 +151,5 @@ pub(super) fn periodic(r: &mut Reader, b: &Body, job_type: JobType) -> Option<Pe
             }
         }
     }
-    if broken {
-        return None;
-    }
-    Some(Periodic {
-        crons: written.into_iter().map(|(s, _)| s).collect(),
-        prohibit_overlap,
-        time_zone: zone_name,
-        enabled,
-    })
+    broken
 }

@@ -138,16 +138,7 @@ pub(super) fn services(r: &mut Reader, b: &Body, scope: &Scope) -> Vec<Service> 
         // A group service's task: where its script checks run, unless a
         // check names its own (Nomad's ServiceCheck takes the service's
         // TaskName when it has none).
-        let service_task = r.attr(sbody, "task").and_then(|a| {
-            let t = r.literal(&a.value, "task")?;
-            if !scope.tasks.contains(&t) {
-                let hint = did_you_mean(&t, scope.tasks.iter().map(String::as_str))
-                    .map_or(String::new(), |s| format!(" — did you mean {s:?}?"));
-                r.sink.error(a.value.span(), format!("the group has no task {t:?}{hint}"));
-                return None;
-            }
-            Some(t)
-        });
+        let service_task = group_task(r, sbody, scope);
         let svc_restart = check_restart_spec(r, sbody, "a service");
         let mut checks: Vec<Check> = Vec::new();
         let check_blocks = r.blocks(sbody, "check");
@@ -218,6 +209,8 @@ pub(super) fn port_ref(r: &mut Reader, expr: &Expression, ports: &[Port]) -> Opt
     None
 }
 
+/// One `check` block of a service: its type, timing, port and restart
+/// policy, and the keys of its type.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn check(
     r: &mut Reader,
@@ -238,7 +231,50 @@ pub(super) fn check(
         .and_then(|a| r.string(&a.value, "name"))
         .unwrap_or_else(|| format!("service: {service:?} check"));
     let pos = r.sink.pos(&cb.ident.span());
-    let ctype = match r.attr(b, "type") {
+    let ctype = check_type(r, cb);
+    let interval = required_duration(r, b, cb, "interval");
+    let timeout = required_duration(r, b, cb, "timeout");
+    let port = r.attr(b, "port").and_then(|a| port_ref(r, &a.value, scope.ports)).or_else(|| service_port.cloned());
+    let address = r.attr(b, "address").and_then(|a| r.string(&a.value, "address"));
+    let initial_status = match r.attr(b, "initial_status") {
+        Some(a) => match r.enum_value(&a.value, "initial_status", &["passing", "warning", "critical", ""]).as_deref() {
+            Some("passing") => CheckStatus::Passing,
+            Some("warning") => CheckStatus::Warning,
+            _ => CheckStatus::Critical,
+        },
+        None => CheckStatus::Critical,
+    };
+    let task = group_task(r, b, scope);
+    let own_restart = check_restart_spec(r, b, "a check");
+    let check_restart = merge_check_restart(svc_restart, own_restart.as_ref());
+    nomad_provider_rules(r, provider, &check_restart, ctype.as_deref());
+    short_duration_warnings(r, b, interval, timeout);
+    let kind = check_kind(r, cb, ctype.as_deref()?, scope, service_task)?;
+    if matches!(kind, CheckKind::Http { .. } | CheckKind::Tcp) && port.is_none() {
+        // A port that was written but is wrong is reported already.
+        if !service_port_written && r.attr(b, "port").is_none() {
+            r.sink.error(cb.ident.span(), format!("{} check {} has no port — set `port` on the check or on its service (a number or a label from the group's network block)", kind.type_name(), quote(&name)));
+        }
+        return None;
+    }
+    Some(Check {
+        name,
+        pos,
+        kind,
+        interval: interval?,
+        timeout: timeout?,
+        port,
+        address,
+        initial_status,
+        task,
+        check_restart,
+    })
+}
+
+/// The check's `type`: "http", "tcp" or "script"; `None` when it is
+/// missing, unsupported or misspelt.
+fn check_type(r: &mut Reader, cb: &Block) -> Option<String> {
+    match r.attr(&cb.body, "type") {
         Some(a) => {
             let t = r.literal(&a.value, "type");
             match t.as_deref() {
@@ -263,20 +299,12 @@ pub(super) fn check(
             r.sink.error(cb.ident.span(), "check has no `type` — add type = \"http\", \"tcp\" or \"script\"");
             None
         }
-    };
-    let interval = required_duration(r, b, cb, "interval");
-    let timeout = required_duration(r, b, cb, "timeout");
-    let port = r.attr(b, "port").and_then(|a| port_ref(r, &a.value, scope.ports)).or_else(|| service_port.cloned());
-    let address = r.attr(b, "address").and_then(|a| r.string(&a.value, "address"));
-    let initial_status = match r.attr(b, "initial_status") {
-        Some(a) => match r.enum_value(&a.value, "initial_status", &["passing", "warning", "critical", ""]).as_deref() {
-            Some("passing") => CheckStatus::Passing,
-            Some("warning") => CheckStatus::Warning,
-            _ => CheckStatus::Critical,
-        },
-        None => CheckStatus::Critical,
-    };
-    let task = r.attr(b, "task").and_then(|a| {
+    }
+}
+
+/// The `task` of a group service or check: one of the group's tasks.
+fn group_task(r: &mut Reader, b: &Body, scope: &Scope) -> Option<String> {
+    r.attr(b, "task").and_then(|a| {
         let t = r.literal(&a.value, "task")?;
         if !scope.tasks.contains(&t) {
             let hint = did_you_mean(&t, scope.tasks.iter().map(String::as_str))
@@ -285,22 +313,34 @@ pub(super) fn check(
             return None;
         }
         Some(t)
-    });
-    let own_restart = check_restart_spec(r, b, "a check");
-    let check_restart = merge_check_restart(svc_restart, own_restart.as_ref());
+    })
+}
+
+/// What a check of a service with `provider = "nomad"` cannot have:
+/// `ignore_warnings` in its `check_restart`, or the script type.
+fn nomad_provider_rules(
+    r: &mut Reader,
+    provider: Option<&(String, Sp)>,
+    check_restart: &CheckRestart,
+    ctype: Option<&str>,
+) {
     if let Some((p, pspan)) = provider
         && p == "nomad"
     {
         if check_restart.ignore_warnings {
             r.sink.error(pspan.clone(), "check_restart ignore_warnings = true cannot be used with provider = \"nomad\" (Nomad checks have no warning state) — remove one of them");
         }
-        if ctype.as_deref() == Some("script") {
+        if ctype == Some("script") {
             r.sink.error(
                 pspan.clone(),
                 "provider = \"nomad\" supports only http and tcp checks — remove `provider` to run script checks",
             );
         }
     }
+}
+
+/// Warns of an `interval` or `timeout` below the 1s Nomad requires.
+fn short_duration_warnings(r: &mut Reader, b: &Body, interval: Option<Duration>, timeout: Option<Duration>) {
     if let (Some(i), Some(t)) = (interval, timeout) {
         for (field, d) in [("interval", i), ("timeout", t)] {
             if d < Duration::from_secs(1) {
@@ -312,82 +352,85 @@ pub(super) fn check(
             }
         }
     }
-    let kind = match ctype.as_deref()? {
-        "http" => {
-            let path = match r.attr(b, "path") {
-                Some(a) => {
-                    let p = r.string(&a.value, "path")?;
-                    if p.contains("://") {
-                        r.sink.error(a.value.span(), format!("http check path {p:?} must be relative to the task's address — write just the path, e.g. \"/health\""));
-                        return None;
-                    }
-                    p
-                }
-                None => {
-                    r.sink.error(cb.ident.span(), "http check has no `path` — add e.g. path = \"/health\"");
-                    return None;
-                }
-            };
-            let method =
-                r.attr(b, "method").and_then(|a| r.literal(&a.value, "method")).unwrap_or_else(|| "GET".into());
-            if method.is_empty() || !method.chars().all(|c| c.is_ascii_alphabetic()) {
-                let span = r.attr(b, "method").and_then(|a| a.value.span());
-                r.sink.error(span, format!("invalid HTTP method {method:?} — use e.g. \"GET\" or \"POST\""));
-            }
-            let headers = headers(r, b);
-            let body = r.attr(b, "body").and_then(|a| r.string(&a.value, "body"));
-            let protocol = match r.attr(b, "protocol") {
-                Some(a) => {
-                    let p = r.enum_value(&a.value, "protocol", &["http", "https"])?;
-                    if p == "https" {
-                        r.sink.error(a.value.span(), "https checks are not supported — check the plain-HTTP port, or use a script check with curl");
-                        return None;
-                    }
-                    p
-                }
-                None => "http".into(),
-            };
-            CheckKind::Http { path, method: method.to_ascii_uppercase(), headers, body, protocol }
-        }
-        "tcp" => CheckKind::Tcp,
-        _ => {
-            let command = match r.attr(b, "command") {
-                Some(a) => r.string(&a.value, "command")?,
-                None => {
-                    r.sink.error(
-                        cb.ident.span(),
-                        "script check has no `command` — add e.g. command = \"/usr/local/bin/healthy\"",
-                    );
-                    return None;
-                }
-            };
-            let args = r.attr(b, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
-            if scope.task.is_none() && r.attr(b, "task").is_none() && service_task.is_none() {
-                r.sink.error(cb.ident.span(), "script checks of a group service need `task` (in the check or its service) — name the task whose user and environment the script runs with");
+}
+
+/// The keys of the check's type: an http check's request, a script
+/// check's command; `None` when they are missing or wrong.
+fn check_kind(
+    r: &mut Reader,
+    cb: &Block,
+    ctype: &str,
+    scope: &Scope,
+    service_task: Option<&String>,
+) -> Option<CheckKind> {
+    match ctype {
+        "http" => http_check(r, cb),
+        "tcp" => Some(CheckKind::Tcp),
+        _ => script_check(r, cb, scope, service_task),
+    }
+}
+
+/// An http check's `path`, `method`, `header`, `body` and `protocol`.
+fn http_check(r: &mut Reader, cb: &Block) -> Option<CheckKind> {
+    let b = &cb.body;
+    let path = match r.attr(b, "path") {
+        Some(a) => {
+            let p = r.string(&a.value, "path")?;
+            if p.contains("://") {
+                r.sink.error(a.value.span(), format!("http check path {p:?} must be relative to the task's address — write just the path, e.g. \"/health\""));
                 return None;
             }
-            CheckKind::Script { command, args }
+            p
+        }
+        None => {
+            r.sink.error(cb.ident.span(), "http check has no `path` — add e.g. path = \"/health\"");
+            return None;
         }
     };
-    if matches!(kind, CheckKind::Http { .. } | CheckKind::Tcp) && port.is_none() {
-        // A port that was written but is wrong is reported already.
-        if !service_port_written && r.attr(b, "port").is_none() {
-            r.sink.error(cb.ident.span(), format!("{} check {} has no port — set `port` on the check or on its service (a number or a label from the group's network block)", kind.type_name(), quote(&name)));
+    let method = r.attr(b, "method").and_then(|a| r.literal(&a.value, "method")).unwrap_or_else(|| "GET".into());
+    if method.is_empty() || !method.chars().all(|c| c.is_ascii_alphabetic()) {
+        let span = r.attr(b, "method").and_then(|a| a.value.span());
+        r.sink.error(span, format!("invalid HTTP method {method:?} — use e.g. \"GET\" or \"POST\""));
+    }
+    let headers = headers(r, b);
+    let body = r.attr(b, "body").and_then(|a| r.string(&a.value, "body"));
+    let protocol = match r.attr(b, "protocol") {
+        Some(a) => {
+            let p = r.enum_value(&a.value, "protocol", &["http", "https"])?;
+            if p == "https" {
+                r.sink.error(
+                    a.value.span(),
+                    "https checks are not supported — check the plain-HTTP port, or use a script check with curl",
+                );
+                return None;
+            }
+            p
         }
+        None => "http".into(),
+    };
+    Some(CheckKind::Http { path, method: method.to_ascii_uppercase(), headers, body, protocol })
+}
+
+/// A script check's `command` and `args`, and the task it runs in,
+/// which a group service's check must name.
+fn script_check(r: &mut Reader, cb: &Block, scope: &Scope, service_task: Option<&String>) -> Option<CheckKind> {
+    let b = &cb.body;
+    let command = match r.attr(b, "command") {
+        Some(a) => r.string(&a.value, "command")?,
+        None => {
+            r.sink.error(
+                cb.ident.span(),
+                "script check has no `command` — add e.g. command = \"/usr/local/bin/healthy\"",
+            );
+            return None;
+        }
+    };
+    let args = r.attr(b, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
+    if scope.task.is_none() && r.attr(b, "task").is_none() && service_task.is_none() {
+        r.sink.error(cb.ident.span(), "script checks of a group service need `task` (in the check or its service) — name the task whose user and environment the script runs with");
         return None;
     }
-    Some(Check {
-        name,
-        pos,
-        kind,
-        interval: interval?,
-        timeout: timeout?,
-        port,
-        address,
-        initial_status,
-        task,
-        check_restart,
-    })
+    Some(CheckKind::Script { command, args })
 }
 
 pub(super) fn required_duration(r: &mut Reader, b: &Body, cb: &Block, field: &str) -> Option<Duration> {

@@ -109,6 +109,8 @@ pub(super) struct Scope<'a> {
     pub(super) tasks: &'a [String],
 }
 
+/// A task block: its driver and `config`, how it is stopped, its
+/// sub-blocks, and what it takes over from its group.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn task(
     r: &mut Reader,
@@ -121,14 +123,66 @@ pub(super) fn task(
 ) -> Task {
     let b = &block.body;
     r.check_keys(b, &TASK);
-    // Another driver's config keys are that driver's business: they are
-    // not checked once the unsupported driver is reported.
+    let (driver, foreign_driver) = task_driver(r, block, &name);
+    let run = task_config(r, block, &name, scope.ports, driver, foreign_driver);
+    let env = r.string_map(b, "env");
+    let user = r.attr(b, "user").and_then(|a| r.literal(&a.value, "user"));
+    let kill_timeout =
+        r.attr(b, "kill_timeout").and_then(|a| r.duration(&a.value, "kill_timeout")).unwrap_or(Duration::from_secs(5));
+    let kill_signal = kill_signal(r, b, driver);
+    let shutdown_delay =
+        r.attr(b, "shutdown_delay").and_then(|a| r.duration(&a.value, "shutdown_delay")).unwrap_or_default();
+    let leader = r.attr(b, "leader").and_then(|a| r.bool(&a.value, "leader")).unwrap_or(false);
+    let lifecycle = r.one_block(b, "lifecycle", "a task").and_then(|lb| lifecycle(r, lb));
+    let logs = r.one_block(b, "logs", "a task").map_or_else(Logs::default, |lb| logs(r, lb));
+    let resources = r.one_block(b, "resources", "a task").map_or_else(Resources::default, |rb| resources(r, rb));
+    let restart = task_restart(r, b, job_type, group_restart);
+    let services = services(r, b, scope);
+    let (templates, artifacts) = super::super::taskdir_blocks::decode(r, b);
+    let constraints = constraints(r, b);
+    let mut meta = group_meta.clone();
+    meta.extend(r.meta(b));
+    let dispatch_payload = dispatch_payload(r, b);
+    let pos = r.sink.pos(&block.ident.span());
+    Task {
+        name,
+        pos,
+        driver: driver.unwrap_or(Driver::Exec),
+        container: run.container,
+        isolation: run.isolation,
+        java: run.java,
+        command: run.command,
+        args: run.args,
+        work_dir: run.work_dir,
+        env,
+        user,
+        kill_timeout,
+        kill_signal,
+        shutdown_delay,
+        leader,
+        lifecycle,
+        logs,
+        resources,
+        restart,
+        services,
+        templates,
+        artifacts,
+        constraints,
+        meta,
+        dispatch_payload,
+    }
+}
+
+/// The task's `driver`, and whether it names a driver supd does not run.
+/// Another driver's config keys are that driver's business: they are
+/// not checked once the unsupported driver is reported.
+fn task_driver(r: &mut Reader, block: &Block, name: &str) -> (Option<Driver>, bool) {
     let mut foreign_driver = false;
-    let driver = match r.attr(b, "driver") {
+    let driver = match r.attr(&block.body, "driver") {
         None => {
             r.sink.error(
                 block.ident.span(),
-                format!("{} has no driver — add `driver = \"exec\"` (or \"raw_exec\")", named("task", &name)),
+                format!("{} has no driver — add `driver = \"exec\"` (or \"raw_exec\")", named("task", name)),
             );
             None
         }
@@ -154,116 +208,145 @@ pub(super) fn task(
             None => None,
         },
     };
-    let (mut command, mut args, mut work_dir) = (String::new(), Vec::new(), None);
-    let mut container = None;
-    let mut isolation = IsolationConfig::default();
-    let mut java = None;
-    match r.one_block(b, "config", "a task") {
+    (driver, foreign_driver)
+}
+
+/// What a task's `config` says, by its driver: the program, its
+/// arguments and directory, and the container, isolation or JVM settings.
+#[derive(Default)]
+struct RunConfig {
+    command: String,
+    args: Vec<String>,
+    work_dir: Option<String>,
+    container: Option<Box<ContainerConfig>>,
+    isolation: IsolationConfig,
+    java: Option<Box<JavaConfig>>,
+}
+
+/// The task's `config` block, read by the keys of its driver; a missing
+/// one is reported unless the driver is one supd does not run.
+fn task_config(
+    r: &mut Reader,
+    block: &Block,
+    name: &str,
+    ports: &[Port],
+    driver: Option<Driver>,
+    foreign_driver: bool,
+) -> RunConfig {
+    let mut run = RunConfig::default();
+    match r.one_block(&block.body, "config", "a task") {
         Some(cfg) if driver == Some(Driver::Java) => {
             r.no_label(cfg);
             r.check_keys(&cfg.body, &JAVA_CONFIG);
-            isolation = isolation_config(r, &cfg.body);
-            args = r.attr(&cfg.body, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
-            java = Some(Box::new(java_config(r, cfg, &name)));
+            run.isolation = isolation_config(r, &cfg.body);
+            run.args = r.attr(&cfg.body, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
+            run.java = Some(Box::new(java_config(r, cfg, name)));
         }
         Some(cfg) if let Some(driver) = driver.filter(|d| d.is_container()) => {
             r.no_label(cfg);
-            let d = super::container::container_config(r, cfg, &name, scope.ports, driver);
-            (command, args, work_dir) = (d.command, d.args, d.work_dir);
-            container = Some(Box::new(d.container));
+            let d = super::container::container_config(r, cfg, name, ports, driver);
+            (run.command, run.args, run.work_dir) = (d.command, d.args, d.work_dir);
+            run.container = Some(Box::new(d.container));
         }
         Some(cfg) => {
             r.no_label(cfg);
             if !foreign_driver {
-                if driver.is_some_and(Driver::is_isolated) {
-                    r.check_keys(&cfg.body, &EXEC_CONFIG);
-                    isolation = isolation_config(r, &cfg.body);
-                } else {
-                    r.check_keys(&cfg.body, &CONFIG);
-                }
-                match r.attr(&cfg.body, "command") {
-                    Some(a) => {
-                        command = r.string(&a.value, "command").unwrap_or_default();
-                        if command.trim().is_empty() && matches!(a.value, Expression::String(_)) {
-                            r.sink.error(
-                                a.value.span(),
-                                "`command` is empty — name the program to run, e.g. \"/usr/bin/redis-server\"",
-                            );
-                        }
-                    }
-                    None => r.sink.error(
-                        cfg.ident.span(),
-                        format!(
-                            "{} config has no `command` — add e.g. `command = \"/usr/bin/redis-server\"`",
-                            named("task", &name)
-                        ),
-                    ),
-                }
-                args = r.attr(&cfg.body, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
-                work_dir = r.attr(&cfg.body, "work_dir").and_then(|a| r.string(&a.value, "work_dir"));
+                host_config(r, cfg, name, driver, &mut run);
             }
         }
         None if driver == Some(Driver::Java) => r.sink.error(
             block.ident.span(),
             format!(
                 "{} has no config block — add `config {{ jar_path = \"local/app.jar\" }}` or `class`",
-                named("task", &name)
+                named("task", name)
             ),
         ),
         None if driver.is_some_and(Driver::is_container) => r.sink.error(
             block.ident.span(),
-            format!("{} has no config block — add `config {{ image = \"…\" }}`", named("task", &name)),
+            format!("{} has no config block — add `config {{ image = \"…\" }}`", named("task", name)),
         ),
         None if !foreign_driver => r.sink.error(
             block.ident.span(),
-            format!("{} has no config block — add `config {{ command = \"…\" }}`", named("task", &name)),
+            format!("{} has no config block — add `config {{ command = \"…\" }}`", named("task", name)),
         ),
         None => {}
     }
-    let env = r.string_map(b, "env");
-    let user = r.attr(b, "user").and_then(|a| r.literal(&a.value, "user"));
-    let kill_timeout =
-        r.attr(b, "kill_timeout").and_then(|a| r.duration(&a.value, "kill_timeout")).unwrap_or(Duration::from_secs(5));
+    run
+}
+
+/// The `config` of a host process (`exec`, `raw_exec`): its `command`,
+/// `args` and `work_dir`, and an `exec` task's isolation keys.
+fn host_config(r: &mut Reader, cfg: &Block, name: &str, driver: Option<Driver>, run: &mut RunConfig) {
+    if driver.is_some_and(Driver::is_isolated) {
+        r.check_keys(&cfg.body, &EXEC_CONFIG);
+        run.isolation = isolation_config(r, &cfg.body);
+    } else {
+        r.check_keys(&cfg.body, &CONFIG);
+    }
+    match r.attr(&cfg.body, "command") {
+        Some(a) => {
+            run.command = r.string(&a.value, "command").unwrap_or_default();
+            if run.command.trim().is_empty() && matches!(a.value, Expression::String(_)) {
+                r.sink.error(
+                    a.value.span(),
+                    "`command` is empty — name the program to run, e.g. \"/usr/bin/redis-server\"",
+                );
+            }
+        }
+        None => r.sink.error(
+            cfg.ident.span(),
+            format!("{} config has no `command` — add e.g. `command = \"/usr/bin/redis-server\"`", named("task", name)),
+        ),
+    }
+    run.args = r.attr(&cfg.body, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
+    run.work_dir = r.attr(&cfg.body, "work_dir").and_then(|a| r.string(&a.value, "work_dir"));
+}
+
+/// The task's `kill_signal`, or the driver's default without one.
+fn kill_signal(r: &mut Reader, b: &Body, driver: Option<Driver>) -> KillSignal {
     // A container without one is stopped with its image's STOPSIGNAL,
     // else SIGTERM, as Nomad's docker and podman drivers stop it (the
     // engine's stop): `KillSignal::Default` stands for that.
     let container_task = matches!(driver, Some(Driver::Docker | Driver::Podman));
-    let kill_signal = match r.attr(b, "kill_signal") {
+    match r.attr(b, "kill_signal") {
         Some(a) => {
             let written = r.enum_value(&a.value, "kill_signal", &signals::NAMES);
             KillSignal::Named(written.as_deref().and_then(signals::parse).unwrap_or(Signal::SIGINT))
         }
         None if container_task => KillSignal::Default,
         None => KillSignal::Named(Signal::SIGINT),
+    }
+}
+
+/// The task's `lifecycle` block: its `hook` and `sidecar`; `None` when
+/// the hook is missing or wrong.
+fn lifecycle(r: &mut Reader, lb: &Block) -> Option<Lifecycle> {
+    r.no_label(lb);
+    r.check_keys(&lb.body, &LIFECYCLE);
+    let sidecar = r.attr(&lb.body, "sidecar").and_then(|a| r.bool(&a.value, "sidecar")).unwrap_or(false);
+    let hook = match r.attr(&lb.body, "hook") {
+        Some(a) => r.enum_value(&a.value, "hook", &["prestart", "poststart", "poststop"])?,
+        None => {
+            r.sink.error(
+                lb.ident.span(),
+                "lifecycle block has no `hook` — add hook = \"prestart\", \"poststart\" or \"poststop\"",
+            );
+            return None;
+        }
     };
-    let shutdown_delay =
-        r.attr(b, "shutdown_delay").and_then(|a| r.duration(&a.value, "shutdown_delay")).unwrap_or_default();
-    let leader = r.attr(b, "leader").and_then(|a| r.bool(&a.value, "leader")).unwrap_or(false);
-    let lifecycle = r.one_block(b, "lifecycle", "a task").and_then(|lb| {
-        r.no_label(lb);
-        r.check_keys(&lb.body, &LIFECYCLE);
-        let sidecar = r.attr(&lb.body, "sidecar").and_then(|a| r.bool(&a.value, "sidecar")).unwrap_or(false);
-        let hook = match r.attr(&lb.body, "hook") {
-            Some(a) => r.enum_value(&a.value, "hook", &["prestart", "poststart", "poststop"])?,
-            None => {
-                r.sink.error(
-                    lb.ident.span(),
-                    "lifecycle block has no `hook` — add hook = \"prestart\", \"poststart\" or \"poststop\"",
-                );
-                return None;
-            }
-        };
-        let hook = match hook.as_str() {
-            "prestart" => Hook::Prestart,
-            "poststart" => Hook::Poststart,
-            _ => Hook::Poststop,
-        };
-        Some(Lifecycle { hook, sidecar })
-    });
-    let logs = r.one_block(b, "logs", "a task").map_or_else(Logs::default, |lb| logs(r, lb));
-    let resources = r.one_block(b, "resources", "a task").map_or_else(Resources::default, |rb| resources(r, rb));
+    let hook = match hook.as_str() {
+        "prestart" => Hook::Prestart,
+        "poststart" => Hook::Poststart,
+        _ => Hook::Poststop,
+    };
+    Some(Lifecycle { hook, sidecar })
+}
+
+/// The task's `restart` block over its group's and the job type's
+/// defaults; checked when the task has one of its own.
+fn task_restart(r: &mut Reader, b: &Body, job_type: JobType, group_restart: &RestartSpec) -> RestartPolicy {
     let own_restart = r.one_block(b, "restart", "a task").map(|blk| restart_spec(r, blk));
-    let restart = match &own_restart {
+    match &own_restart {
         Some(spec) => {
             let merged = spec.over(group_restart.over(job_type.default_restart()));
             if !spec.broken && !group_restart.broken {
@@ -272,40 +355,6 @@ pub(super) fn task(
             merged
         }
         None => group_restart.over(job_type.default_restart()),
-    };
-    let services = services(r, b, scope);
-    let (templates, artifacts) = super::super::taskdir_blocks::decode(r, b);
-    let constraints = constraints(r, b);
-    let mut meta = group_meta.clone();
-    meta.extend(r.meta(b));
-    let dispatch_payload = dispatch_payload(r, b);
-    let pos = r.sink.pos(&block.ident.span());
-    Task {
-        name,
-        pos,
-        driver: driver.unwrap_or(Driver::Exec),
-        container,
-        isolation,
-        java,
-        command,
-        args,
-        work_dir,
-        env,
-        user,
-        kill_timeout,
-        kill_signal,
-        shutdown_delay,
-        leader,
-        lifecycle,
-        logs,
-        resources,
-        restart,
-        services,
-        templates,
-        artifacts,
-        constraints,
-        meta,
-        dispatch_payload,
     }
 }
 

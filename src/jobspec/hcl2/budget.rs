@@ -17,7 +17,7 @@
 //! results as well (`funcs.rs`).
 
 use hcl::eval::{Context, Evaluate};
-use hcl::expr::{Expression, Operation, TemplateExpr};
+use hcl::expr::{Expression, ForExpr, FuncCall, Operation, TemplateExpr};
 use hcl::template::{Directive, Element, Template};
 use hcl::{Identifier, Value};
 
@@ -77,6 +77,7 @@ pub fn check(e: &Expression, ctx: &Context) -> Result<(), String> {
 /// recurses as deeply when it evaluates them).
 const MAX_DEPTH: usize = 256;
 
+/// An estimate of what `e` makes, measured `depth` expressions deep.
 fn measure(e: &Expression, ctx: &Context, depth: usize) -> Result<Size, String> {
     if depth > MAX_DEPTH {
         return Err(format!("expressions nest more than {MAX_DEPTH} deep"));
@@ -96,107 +97,115 @@ fn measure(e: &Expression, ctx: &Context, depth: usize) -> Result<Size, String> 
             Operation::Unary(u) => m(&u.expr)?,
             Operation::Binary(b) => m(&b.lhs_expr)?.add(m(&b.rhs_expr)?),
         },
-        Expression::FuncCall(f) => {
-            let args = f.args.iter().map(m).collect::<Result<Vec<_>, _>>()?;
-            let sum = args.iter().fold(Size::ONE, |acc, a| acc.add(*a));
-            match f.name.name.as_str() {
-                // What may make more than it is given: a number of values,
-                // a text repeated.
-                "range" => Size { values: range_len(&f.args, ctx).unwrap_or(0).saturating_add(1), bytes: 0 },
-                // The text each match grows by, from the arguments (each
-                // measured above, so cheap to evaluate).
-                "replace" => {
-                    let vals: Option<Vec<Value>> = f.args.iter().map(|a| a.evaluate(ctx).ok()).collect();
-                    match vals.as_deref() {
-                        Some([Value::String(x), Value::String(from), Value::String(to)]) => {
-                            let matches = if from.is_empty() {
-                                x.chars().count() as u64 + 1
-                            } else {
-                                x.matches(from.as_str()).count() as u64
-                            };
-                            sum.add(Size { values: 0, bytes: matches.saturating_mul(to.len() as u64) })
-                        }
-                        _ => sum,
-                    }
-                }
-                // A file read whole: up to file()'s limit (base64: 4/3).
-                "file" => sum.add(Size { values: 0, bytes: super::funcs::MAX_FILE as u64 }),
-                "filebase64" => sum.add(Size { values: 0, bytes: (super::funcs::MAX_FILE as u64) * 4 / 3 + 4 }),
-                "fileset" => {
-                    sum.add(Size { values: super::MAX_ELEMENTS as u64, bytes: 128 * super::MAX_ELEMENTS as u64 })
-                }
-                // Decoding makes at most a value per byte; YAML's aliases may
-                // repeat what they name, up to yamldecode's own limits.
-                "jsondecode" | "csvdecode" => {
-                    let text = args.first().map_or(0, |a| a.bytes);
-                    // A CSV row's object repeats the header's names.
-                    let factor = if f.name.name.as_str() == "csvdecode" { 64 } else { 1 };
-                    sum.add(Size { values: text.saturating_add(1), bytes: text.saturating_mul(factor) })
-                }
-                "yamldecode" => {
-                    let aliases = f.args.first().and_then(|a| a.evaluate(ctx).ok()).is_some_and(|v| match v {
-                        Value::String(t) => t.contains('*') || t.contains("<<"),
-                        _ => true,
-                    });
-                    if aliases {
-                        Size { values: MAX_VALUES, bytes: MAX_BYTES }
-                    } else {
-                        let text = args.first().map_or(0, |a| a.bytes);
-                        sum.add(Size { values: text.saturating_add(1), bytes: text })
-                    }
-                }
-                // Each combination is a list of one value per list.
-                "setproduct" => {
-                    let n = args.iter().fold(1u64, |acc, a| acc.saturating_mul(a.values.max(1)));
-                    sum.add(Size {
-                        values: n.saturating_mul(args.len() as u64 + 1),
-                        bytes: sum.bytes.saturating_mul(n),
-                    })
-                }
-                // Spaces after each line; a replacement at each match (at
-                // most one per character, and one more).
-                "indent" | "regex_replace" => {
-                    let vals: Option<Vec<Value>> = f.args.iter().map(|a| a.evaluate(ctx).ok()).collect();
-                    let grown = match (f.name.name.as_str(), vals.as_deref()) {
-                        ("indent", Some([n, Value::String(t)])) => {
-                            let spaces = n.as_u64().unwrap_or(0);
-                            spaces.saturating_mul(t.matches('\n').count() as u64)
-                        }
-                        ("regex_replace", Some([Value::String(t), _, Value::String(to)])) => {
-                            (t.chars().count() as u64 + 1).saturating_mul(to.len() as u64)
-                        }
-                        _ => 0,
-                    };
-                    sum.add(Size { values: 0, bytes: grown })
-                }
-                // Each value of the lists may repeat the format.
-                "formatlist" => {
-                    let format = args.first().map_or(0, |a| a.bytes);
-                    let n = args.iter().skip(1).map(|a| a.values).max().unwrap_or(1);
-                    sum.add(Size { values: n, bytes: format.saturating_mul(n) })
-                }
-                _ => sum,
-            }
-        }
-        Expression::ForExpr(f) => {
-            check_part(m(&f.collection_expr)?)?;
-            let (n, inner) = iterate(&f.collection_expr, ctx, f.key_var.as_ref(), &f.value_var);
-            let mut body = measure(&f.value_expr, &inner, depth + 1)?;
-            if let Some(k) = &f.key_expr {
-                body = body.add(measure(k, &inner, depth + 1)?);
-            }
-            if let Some(c) = &f.cond_expr {
-                body = body.add(measure(c, &inner, depth + 1)?);
-            }
-            check_part(body)?;
-            Size::ONE.add(body.times(n))
-        }
+        Expression::FuncCall(f) => func_call(f, ctx, depth)?,
+        Expression::ForExpr(f) => for_expr(f, ctx, depth)?,
         Expression::TemplateExpr(t) => template(t, ctx, depth)?,
         // Kinds added to hcl-rs later: left to the evaluation.
         #[allow(unreachable_patterns)]
         _ => Size::ONE,
     };
     Ok(size)
+}
+
+/// A function call: its arguments, and what the function may make of them.
+fn func_call(f: &FuncCall, ctx: &Context, depth: usize) -> Result<Size, String> {
+    let args = f.args.iter().map(|x| measure(x, ctx, depth + 1)).collect::<Result<Vec<_>, _>>()?;
+    let sum = args.iter().fold(Size::ONE, |acc, a| acc.add(*a));
+    let size = match f.name.name.as_str() {
+        // What may make more than it is given: a number of values,
+        // a text repeated.
+        "range" => Size { values: range_len(&f.args, ctx).unwrap_or(0).saturating_add(1), bytes: 0 },
+        // The text each match grows by, from the arguments (each
+        // measured above, so cheap to evaluate).
+        "replace" => replaced(f, ctx, sum),
+        // A file read whole: up to file()'s limit (base64: 4/3).
+        "file" => sum.add(Size { values: 0, bytes: super::funcs::MAX_FILE as u64 }),
+        "filebase64" => sum.add(Size { values: 0, bytes: (super::funcs::MAX_FILE as u64) * 4 / 3 + 4 }),
+        "fileset" => sum.add(Size { values: super::MAX_ELEMENTS as u64, bytes: 128 * super::MAX_ELEMENTS as u64 }),
+        // Decoding makes at most a value per byte; YAML's aliases may
+        // repeat what they name, up to yamldecode's own limits.
+        "jsondecode" | "csvdecode" => {
+            let text = args.first().map_or(0, |a| a.bytes);
+            // A CSV row's object repeats the header's names.
+            let factor = if f.name.name.as_str() == "csvdecode" { 64 } else { 1 };
+            sum.add(Size { values: text.saturating_add(1), bytes: text.saturating_mul(factor) })
+        }
+        "yamldecode" => yaml_decoded(f, ctx, &args, sum),
+        // Each combination is a list of one value per list.
+        "setproduct" => {
+            let n = args.iter().fold(1u64, |acc, a| acc.saturating_mul(a.values.max(1)));
+            sum.add(Size { values: n.saturating_mul(args.len() as u64 + 1), bytes: sum.bytes.saturating_mul(n) })
+        }
+        // Spaces after each line; a replacement at each match (at
+        // most one per character, and one more).
+        "indent" | "regex_replace" => grown(f, ctx, sum),
+        // Each value of the lists may repeat the format.
+        "formatlist" => {
+            let format = args.first().map_or(0, |a| a.bytes);
+            let n = args.iter().skip(1).map(|a| a.values).max().unwrap_or(1);
+            sum.add(Size { values: n, bytes: format.saturating_mul(n) })
+        }
+        _ => sum,
+    };
+    Ok(size)
+}
+
+/// `replace`: its arguments (`sum`), and what each match grows by.
+fn replaced(f: &FuncCall, ctx: &Context, sum: Size) -> Size {
+    let vals: Option<Vec<Value>> = f.args.iter().map(|a| a.evaluate(ctx).ok()).collect();
+    match vals.as_deref() {
+        Some([Value::String(x), Value::String(from), Value::String(to)]) => {
+            let matches =
+                if from.is_empty() { x.chars().count() as u64 + 1 } else { x.matches(from.as_str()).count() as u64 };
+            sum.add(Size { values: 0, bytes: matches.saturating_mul(to.len() as u64) })
+        }
+        _ => sum,
+    }
+}
+
+/// `yamldecode`: a value per byte of its text, or the limits when the text may hold aliases.
+fn yaml_decoded(f: &FuncCall, ctx: &Context, args: &[Size], sum: Size) -> Size {
+    let aliases = f.args.first().and_then(|a| a.evaluate(ctx).ok()).is_some_and(|v| match v {
+        Value::String(t) => t.contains('*') || t.contains("<<"),
+        _ => true,
+    });
+    if aliases {
+        Size { values: MAX_VALUES, bytes: MAX_BYTES }
+    } else {
+        let text = args.first().map_or(0, |a| a.bytes);
+        sum.add(Size { values: text.saturating_add(1), bytes: text })
+    }
+}
+
+/// `indent` and `regex_replace`: their arguments (`sum`) and the text they add.
+fn grown(f: &FuncCall, ctx: &Context, sum: Size) -> Size {
+    let vals: Option<Vec<Value>> = f.args.iter().map(|a| a.evaluate(ctx).ok()).collect();
+    let grown = match (f.name.name.as_str(), vals.as_deref()) {
+        ("indent", Some([n, Value::String(t)])) => {
+            let spaces = n.as_u64().unwrap_or(0);
+            spaces.saturating_mul(t.matches('\n').count() as u64)
+        }
+        ("regex_replace", Some([Value::String(t), _, Value::String(to)])) => {
+            (t.chars().count() as u64 + 1).saturating_mul(to.len() as u64)
+        }
+        _ => 0,
+    };
+    sum.add(Size { values: 0, bytes: grown })
+}
+
+/// A `for` expression: its collection, and its body times the elements.
+fn for_expr(f: &ForExpr, ctx: &Context, depth: usize) -> Result<Size, String> {
+    check_part(measure(&f.collection_expr, ctx, depth + 1)?)?;
+    let (n, inner) = iterate(&f.collection_expr, ctx, f.key_var.as_ref(), &f.value_var);
+    let mut body = measure(&f.value_expr, &inner, depth + 1)?;
+    if let Some(k) = &f.key_expr {
+        body = body.add(measure(k, &inner, depth + 1)?);
+    }
+    if let Some(c) = &f.cond_expr {
+        body = body.add(measure(c, &inner, depth + 1)?);
+    }
+    check_part(body)?;
+    Ok(Size::ONE.add(body.times(n)))
 }
 
 /// A part already over the limits ends the measure (its product would

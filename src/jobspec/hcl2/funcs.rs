@@ -1338,30 +1338,7 @@ mod imp {
         while i < chars.len() {
             let c = chars[i];
             if c == '\'' {
-                if chars.get(i + 1) == Some(&'\'') {
-                    out.push('\'');
-                    i += 2;
-                    continue;
-                }
-                let mut j = i + 1;
-                loop {
-                    match chars.get(j) {
-                        None => return Err("unterminated literal '".into()),
-                        Some('\'') if chars.get(j + 1) == Some(&'\'') => {
-                            out.push('\'');
-                            j += 2;
-                        }
-                        Some('\'') => {
-                            j += 1;
-                            break;
-                        }
-                        Some(&other) => {
-                            out.push(other);
-                            j += 1;
-                        }
-                    }
-                }
-                i = j;
+                i = quoted(&chars, i, &mut out)?;
                 continue;
             }
             if !c.is_ascii_alphabetic() {
@@ -1375,86 +1352,133 @@ mod imp {
             }
             let len = i - start;
             let tok: String = chars[start..i].iter().collect();
-            let twelve = match dt.hour() % 12 {
-                0 => 12,
-                h => h,
-            };
-            let part = match (c, len) {
-                ('Y', 2) => format!("{:02}", dt.year().rem_euclid(100)),
-                ('Y', 4) => format!("{:04}", dt.year()),
-                ('Y', _) => {
-                    return Err(format!("invalid date format verb {tok:?}: year must either be \"YY\" or \"YYYY\""));
-                }
-                ('M', 1) => dt.month().to_string(),
-                ('M', 2) => format!("{:02}", dt.month()),
-                ('M', 3) => MONTHS[dt.month() as usize - 1][..3].to_string(),
-                ('M', 4) => MONTHS[dt.month() as usize - 1].to_string(),
-                ('M', _) => {
-                    return Err(format!(
-                        "invalid date format verb {tok:?}: month must be \"M\", \"MM\", \"MMM\", or \"MMMM\""
-                    ));
-                }
-                ('D', 1) => dt.day().to_string(),
-                ('D', 2) => format!("{:02}", dt.day()),
-                ('D', _) => {
-                    return Err(format!(
-                        "invalid date format verb {tok:?}: day of month must either be \"D\" or \"DD\""
-                    ));
-                }
-                ('E', 3 | 4) => {
-                    use jiff::civil::Weekday::*;
-                    let name = match dt.weekday() {
-                        Monday => "Monday",
-                        Tuesday => "Tuesday",
-                        Wednesday => "Wednesday",
-                        Thursday => "Thursday",
-                        Friday => "Friday",
-                        Saturday => "Saturday",
-                        Sunday => "Sunday",
-                    };
-                    if len == 3 { name[..3].to_string() } else { name.to_string() }
-                }
-                ('E', _) => {
-                    return Err(format!(
-                        "invalid date format verb {tok:?}: day of week must either be \"EEE\" or \"EEEE\""
-                    ));
-                }
-                ('h', 1) => dt.hour().to_string(),
-                ('h', 2) => format!("{:02}", dt.hour()),
-                ('h', _) => {
-                    return Err(format!("invalid date format verb {tok:?}: 24-hour must either be \"h\" or \"hh\""));
-                }
-                ('H', 1) => twelve.to_string(),
-                ('H', 2) => format!("{twelve:02}"),
-                ('H', _) => {
-                    return Err(format!("invalid date format verb {tok:?}: 12-hour must either be \"H\" or \"HH\""));
-                }
-                ('A', 2) => (if dt.hour() < 12 { "AM" } else { "PM" }).to_string(),
-                ('a', 2) => (if dt.hour() < 12 { "am" } else { "pm" }).to_string(),
-                ('A' | 'a', _) => return Err(format!("invalid date format verb {tok:?}: must be \"{c}{c}\"")),
-                ('m', 1) => dt.minute().to_string(),
-                ('m', 2) => format!("{:02}", dt.minute()),
-                ('m', _) => {
-                    return Err(format!("invalid date format verb {tok:?}: minute must either be \"m\" or \"mm\""));
-                }
-                ('s', 1) => dt.second().to_string(),
-                ('s', 2) => format!("{:02}", dt.second()),
-                ('s', _) => {
-                    return Err(format!("invalid date format verb {tok:?}: second must either be \"s\" or \"ss\""));
-                }
-                ('Z', 1) if offset.seconds() == 0 => "Z".to_string(),
-                ('Z', 1 | 5) => offset_text(offset, true),
-                ('Z', 3) if offset.seconds() == 0 => "UTC".to_string(),
-                ('Z', 3 | 4) => offset_text(offset, false),
-                ('Z', _) => {
-                    return Err(format!("invalid date format verb {tok:?}: timezone must be Z, ZZZ, ZZZZ, or ZZZZZ"));
-                }
+            let part = match c {
+                'Y' | 'M' | 'D' | 'E' => date_verb(c, len, &tok, dt)?,
+                'h' | 'H' | 'A' | 'a' | 'm' | 's' => clock_verb(c, len, &tok, dt)?,
+                'Z' => zone_verb(len, &tok, offset)?,
                 _ => return Err(format!("invalid date format verb {tok:?}")),
             };
             out.push_str(&part);
             text_bounded(out.len())?;
         }
         Ok(Value::String(out))
+    }
+    /// Adds the `formatdate` literal quoted at `chars[i]` to `out` (`''` a quote); where the format goes on.
+    fn quoted(chars: &[char], i: usize, out: &mut String) -> Result<usize, String> {
+        if chars.get(i + 1) == Some(&'\'') {
+            out.push('\'');
+            return Ok(i + 2);
+        }
+        let mut j = i + 1;
+        loop {
+            match chars.get(j) {
+                None => return Err("unterminated literal '".into()),
+                Some('\'') if chars.get(j + 1) == Some(&'\'') => {
+                    out.push('\'');
+                    j += 2;
+                }
+                Some('\'') => {
+                    j += 1;
+                    break;
+                }
+                Some(&other) => {
+                    out.push(other);
+                    j += 1;
+                }
+            }
+        }
+        Ok(j)
+    }
+    /// A `formatdate` verb of the date (`Y`, `M`, `D`, `E`): `tok` is `len` of `c`.
+    fn date_verb(c: char, len: usize, tok: &str, dt: jiff::civil::DateTime) -> Result<String, String> {
+        let part = match (c, len) {
+            ('Y', 2) => format!("{:02}", dt.year().rem_euclid(100)),
+            ('Y', 4) => format!("{:04}", dt.year()),
+            ('Y', _) => {
+                return Err(format!("invalid date format verb {tok:?}: year must either be \"YY\" or \"YYYY\""));
+            }
+            ('M', 1) => dt.month().to_string(),
+            ('M', 2) => format!("{:02}", dt.month()),
+            ('M', 3) => MONTHS[dt.month() as usize - 1][..3].to_string(),
+            ('M', 4) => MONTHS[dt.month() as usize - 1].to_string(),
+            ('M', _) => {
+                return Err(format!(
+                    "invalid date format verb {tok:?}: month must be \"M\", \"MM\", \"MMM\", or \"MMMM\""
+                ));
+            }
+            ('D', 1) => dt.day().to_string(),
+            ('D', 2) => format!("{:02}", dt.day()),
+            ('D', _) => {
+                return Err(format!("invalid date format verb {tok:?}: day of month must either be \"D\" or \"DD\""));
+            }
+            ('E', 3 | 4) => {
+                use jiff::civil::Weekday::*;
+                let name = match dt.weekday() {
+                    Monday => "Monday",
+                    Tuesday => "Tuesday",
+                    Wednesday => "Wednesday",
+                    Thursday => "Thursday",
+                    Friday => "Friday",
+                    Saturday => "Saturday",
+                    Sunday => "Sunday",
+                };
+                if len == 3 { name[..3].to_string() } else { name.to_string() }
+            }
+            ('E', _) => {
+                return Err(format!(
+                    "invalid date format verb {tok:?}: day of week must either be \"EEE\" or \"EEEE\""
+                ));
+            }
+            _ => return Err(format!("invalid date format verb {tok:?}")),
+        };
+        Ok(part)
+    }
+    /// A `formatdate` verb of the time of day (`h`, `H`, `A`, `a`, `m`, `s`): `tok` is `len` of `c`.
+    fn clock_verb(c: char, len: usize, tok: &str, dt: jiff::civil::DateTime) -> Result<String, String> {
+        let twelve = match dt.hour() % 12 {
+            0 => 12,
+            h => h,
+        };
+        let part = match (c, len) {
+            ('h', 1) => dt.hour().to_string(),
+            ('h', 2) => format!("{:02}", dt.hour()),
+            ('h', _) => {
+                return Err(format!("invalid date format verb {tok:?}: 24-hour must either be \"h\" or \"hh\""));
+            }
+            ('H', 1) => twelve.to_string(),
+            ('H', 2) => format!("{twelve:02}"),
+            ('H', _) => {
+                return Err(format!("invalid date format verb {tok:?}: 12-hour must either be \"H\" or \"HH\""));
+            }
+            ('A', 2) => (if dt.hour() < 12 { "AM" } else { "PM" }).to_string(),
+            ('a', 2) => (if dt.hour() < 12 { "am" } else { "pm" }).to_string(),
+            ('A' | 'a', _) => return Err(format!("invalid date format verb {tok:?}: must be \"{c}{c}\"")),
+            ('m', 1) => dt.minute().to_string(),
+            ('m', 2) => format!("{:02}", dt.minute()),
+            ('m', _) => {
+                return Err(format!("invalid date format verb {tok:?}: minute must either be \"m\" or \"mm\""));
+            }
+            ('s', 1) => dt.second().to_string(),
+            ('s', 2) => format!("{:02}", dt.second()),
+            ('s', _) => {
+                return Err(format!("invalid date format verb {tok:?}: second must either be \"s\" or \"ss\""));
+            }
+            _ => return Err(format!("invalid date format verb {tok:?}")),
+        };
+        Ok(part)
+    }
+    /// A `formatdate` verb of the offset: `tok` is `len` of `Z`.
+    fn zone_verb(len: usize, tok: &str, offset: jiff::tz::Offset) -> Result<String, String> {
+        let part = match len {
+            1 if offset.seconds() == 0 => "Z".to_string(),
+            1 | 5 => offset_text(offset, true),
+            3 if offset.seconds() == 0 => "UTC".to_string(),
+            3 | 4 => offset_text(offset, false),
+            _ => {
+                return Err(format!("invalid date format verb {tok:?}: timezone must be Z, ZZZ, ZZZZ, or ZZZZZ"));
+            }
+        };
+        Ok(part)
     }
     /// A Go duration (`"1h30m"`, `"-10m"`, `"1.5s"`) added to an RFC 3339
     /// timestamp; the result in the timestamp's own offset.

@@ -180,9 +180,51 @@ fn convert(v: Value, ty: &str) -> Result<Value, String> {
     }
 }
 
+/// The values variable files give, by variable name, each with its file's name.
+type FromFiles = BTreeMap<String, (Value, String)>;
+
+/// A variable's value, the last given winning: `default`, `NOMAD_VAR_*`, a variable file, `--var`.
+fn given_value(b: &Block, name: &str, ty: &str, given: &Vars, from_files: &FromFiles) -> Option<Result<Value, String>> {
+    let mut value: Option<Result<Value, String>> = None;
+    if let Some(d) = b.body.get_attribute("default") {
+        let empty = hcl::Map::new();
+        let fast = if calls_a_function(&d.value) { None } else { quick(&d.value, &empty, &empty) };
+        value = Some(match fast {
+            Some(v) => Ok(v),
+            None => {
+                let h: hcl::Expression = d.value.clone().into();
+                super::budget::check(&h, &Context::new())
+                    .and_then(|()| h.evaluate(&Context::new()).map_err(|e| e.kind().to_string()))
+            }
+        });
+    }
+    if let Some((_, v)) = given.env.iter().rev().find(|(k, _)| k == name) {
+        value = Some(from_text(v, ty).map_err(|e| format!("NOMAD_VAR_{name}: {e}")));
+    }
+    if let Some((v, file)) = from_files.get(name) {
+        value = Some(Ok(v.clone()).map_err(|e: String| format!("{file}: {e}")));
+    }
+    if let Some((_, v)) = given.cli.iter().rev().find(|(k, _)| k == name) {
+        value = Some(from_text(v, ty).map_err(|e| format!("--var {name}: {e}")));
+    }
+    value
+}
+
 impl Eval<'_, '_> {
     pub(super) fn variables(&mut self, blocks: &[Block], given: &Vars, ctx: &Context) -> hcl::Map<String, Value> {
         let mut out = hcl::Map::new();
+        let from_files = self.variable_files(given);
+        self.undeclared(blocks, given, &from_files);
+        for b in blocks {
+            if let Some((name, v)) = self.variable(b, given, &from_files, ctx) {
+                out.insert(name, v);
+            }
+        }
+        out
+    }
+
+    /// The values of the variable files, a file's errors reported.
+    fn variable_files(&mut self, given: &Vars) -> FromFiles {
         // Values from files: the later file wins.
         let mut from_files: BTreeMap<String, (Value, String)> = BTreeMap::new();
         for (name, text) in &given.files {
@@ -210,6 +252,11 @@ impl Eval<'_, '_> {
                 Err(e) => self.sink.error(None, format!("variable file {name}: {e}")),
             }
         }
+        from_files
+    }
+
+    /// Reports values given for undeclared variables: `--var` as an error, a file's as a warning.
+    fn undeclared(&mut self, blocks: &[Block], given: &Vars, from_files: &FromFiles) {
         let declared: Vec<String> = blocks.iter().filter_map(label).collect();
         for (k, _) in &given.cli {
             if !declared.contains(k) {
@@ -219,115 +266,96 @@ impl Eval<'_, '_> {
                 );
             }
         }
-        for (k, (_, file)) in &from_files {
+        for (k, (_, file)) in from_files {
             if !declared.contains(k) {
                 self.sink
                     .warn(None, format!("variable file {file}: `{k}` is not declared by the job file; it is ignored"));
             }
         }
-        for b in blocks {
-            let Some(name) = label(b) else {
-                self.sink.error(b.ident.span(), "`variable` block has no name — write `variable \"NAME\" { … }`");
+    }
+
+    /// One `variable` block's name and checked value; `None` once an error is reported.
+    fn variable(&mut self, b: &Block, given: &Vars, from_files: &FromFiles, ctx: &Context) -> Option<(String, Value)> {
+        let Some(name) = label(b) else {
+            self.sink.error(b.ident.span(), "`variable` block has no name — write `variable \"NAME\" { … }`");
+            return None;
+        };
+        let ty = b
+            .body
+            .get_attribute("type")
+            .and_then(|a| a.value.span())
+            .and_then(|s| self.src.get(s))
+            .unwrap_or("")
+            .to_string();
+        let where_ = b.labels.first().and_then(|l| l.span());
+        let v = match given_value(b, &name, &ty, given, from_files) {
+            None => {
+                self.sink.error(
+                    where_,
+                    format!(
+                        "variable `{name}` has no value — give it a `default`, or set it with `--var {name}=VALUE`, a variable file (`--var-file`, or NAME.vars.hcl beside the job file in the job directory), or NOMAD_VAR_{name} in the environment"
+                    ),
+                );
+                return None;
+            }
+            Some(Err(e)) => {
+                self.sink.error(where_, format!("variable `{name}`: {e}"));
+                return None;
+            }
+            Some(Ok(v)) => v,
+        };
+        let sensitive =
+            matches!(b.body.get_attribute("sensitive").map(|a| &a.value), Some(Expression::Bool(x)) if *x.value());
+        let v = match convert(v, &ty) {
+            Ok(v) => v,
+            Err(e) => {
+                let e = if sensitive { format!("its value is not a {ty}") } else { e };
+                self.sink.error(where_, format!("variable `{name}`: {e} — give a value of type {ty}"));
+                return None;
+            }
+        };
+        self.validate(b, &name, &v, ctx);
+        if sensitive {
+            super::leaves(&v, &mut self.sensitive);
+        }
+        Some((name, v))
+    }
+
+    /// Reports each `validation` condition of the block that is not true of `v`.
+    fn validate(&mut self, b: &Block, name: &str, v: &Value, ctx: &Context) {
+        for vb in b.body.get_blocks("validation") {
+            let (Some(cond), msg) = (vb.body.get_attribute("condition"), vb.body.get_attribute("error_message")) else {
+                self.sink.error(vb.ident.span(), "`validation` needs a `condition`");
                 continue;
             };
-            let ty = b
-                .body
-                .get_attribute("type")
-                .and_then(|a| a.value.span())
-                .and_then(|s| self.src.get(s))
-                .unwrap_or("")
-                .to_string();
-            let where_ = b.labels.first().and_then(|l| l.span());
-            let mut value: Option<Result<Value, String>> = None;
-            if let Some(d) = b.body.get_attribute("default") {
-                let empty = hcl::Map::new();
-                let fast = if calls_a_function(&d.value) { None } else { quick(&d.value, &empty, &empty) };
-                value = Some(match fast {
-                    Some(v) => Ok(v),
-                    None => {
-                        let h: hcl::Expression = d.value.clone().into();
-                        super::budget::check(&h, &Context::new())
-                            .and_then(|()| h.evaluate(&Context::new()).map_err(|e| e.kind().to_string()))
-                    }
-                });
-            }
-            if let Some((_, v)) = given.env.iter().rev().find(|(k, _)| k == &name) {
-                value = Some(from_text(v, &ty).map_err(|e| format!("NOMAD_VAR_{name}: {e}")));
-            }
-            if let Some((v, file)) = from_files.get(&name) {
-                value = Some(Ok(v.clone()).map_err(|e: String| format!("{file}: {e}")));
-            }
-            if let Some((_, v)) = given.cli.iter().rev().find(|(k, _)| k == &name) {
-                value = Some(from_text(v, &ty).map_err(|e| format!("--var {name}: {e}")));
-            }
-            let v = match value {
+            let mut m = hcl::Map::new();
+            m.insert(name.to_string(), v.clone());
+            let checked = match quick(&cond.value, &m, &hcl::Map::new()) {
+                Some(r) => Some(r),
                 None => {
+                    let mut c = ctx.clone();
+                    c.declare_var("var", Value::Object(m));
+                    self.value(&cond.value, &c)
+                }
+            };
+            match checked {
+                Some(Value::Bool(true)) => {}
+                Some(Value::Bool(false)) => {
+                    let text = msg.and_then(|m| self.value(&m.value, &Context::new())).and_then(|v| as_text(&v).ok());
                     self.sink.error(
-                        where_,
+                        cond.value.span(),
                         format!(
-                            "variable `{name}` has no value — give it a `default`, or set it with `--var {name}=VALUE`, a variable file (`--var-file`, or NAME.vars.hcl beside the job file in the job directory), or NOMAD_VAR_{name} in the environment"
+                            "variable `{name}` is not valid: {}",
+                            text.unwrap_or_else(|| "its validation condition is false".into())
                         ),
                     );
-                    continue;
                 }
-                Some(Err(e)) => {
-                    self.sink.error(where_, format!("variable `{name}`: {e}"));
-                    continue;
-                }
-                Some(Ok(v)) => v,
-            };
-            let sensitive =
-                matches!(b.body.get_attribute("sensitive").map(|a| &a.value), Some(Expression::Bool(x)) if *x.value());
-            let v = match convert(v, &ty) {
-                Ok(v) => v,
-                Err(e) => {
-                    let e = if sensitive { format!("its value is not a {ty}") } else { e };
-                    self.sink.error(where_, format!("variable `{name}`: {e} — give a value of type {ty}"));
-                    continue;
-                }
-            };
-            for vb in b.body.get_blocks("validation") {
-                let (Some(cond), msg) = (vb.body.get_attribute("condition"), vb.body.get_attribute("error_message"))
-                else {
-                    self.sink.error(vb.ident.span(), "`validation` needs a `condition`");
-                    continue;
-                };
-                let mut m = hcl::Map::new();
-                m.insert(name.clone(), v.clone());
-                let checked = match quick(&cond.value, &m, &hcl::Map::new()) {
-                    Some(r) => Some(r),
-                    None => {
-                        let mut c = ctx.clone();
-                        c.declare_var("var", Value::Object(m));
-                        self.value(&cond.value, &c)
-                    }
-                };
-                match checked {
-                    Some(Value::Bool(true)) => {}
-                    Some(Value::Bool(false)) => {
-                        let text =
-                            msg.and_then(|m| self.value(&m.value, &Context::new())).and_then(|v| as_text(&v).ok());
-                        self.sink.error(
-                            cond.value.span(),
-                            format!(
-                                "variable `{name}` is not valid: {}",
-                                text.unwrap_or_else(|| "its validation condition is false".into())
-                            ),
-                        );
-                    }
-                    Some(other) => self.sink.error(
-                        cond.value.span(),
-                        format!("`condition` must be true or false, found a {}", kind(&other)),
-                    ),
-                    None => {}
-                }
+                Some(other) => self
+                    .sink
+                    .error(cond.value.span(), format!("`condition` must be true or false, found a {}", kind(&other))),
+                None => {}
             }
-            if sensitive {
-                super::leaves(&v, &mut self.sensitive);
-            }
-            out.insert(name, v);
         }
-        out
     }
 
     pub(super) fn locals(&mut self, blocks: &[Block], ctx: &mut Context) -> hcl::Map<String, Value> {

@@ -212,50 +212,67 @@ pub fn render(jobs: &Jobs, stats: &Stats) -> String {
     // About 600 bytes per task: one allocation for a thousand of them.
     let mut out = String::with_capacity(1024 + rows.len() * 640 + instances.len() * 512);
 
-    family(&mut out, "supd_task_up", "gauge", "Whether the task's process is running (1) or not (0).");
-    for r in &rows {
+    task_families(&mut out, &rows);
+    usage_families(&mut out, &rows);
+
+    instance_families(&mut out, &instances);
+
+    own_families(&mut out, jobs, stats);
+    out
+}
+
+/// The per-task families of a task's state: up, restarts, health, how its
+/// last run ended.
+fn task_families(out: &mut String, rows: &[Row<'_>]) {
+    family(out, "supd_task_up", "gauge", "Whether the task's process is running (1) or not (0).");
+    for r in rows {
         let _ = writeln!(out, "supd_task_up{{{}}} {}", r.labels, u8::from(r.task.state == State::Running));
     }
-    family(&mut out, "supd_task_restarts_total", "counter", "Restarts of the task since its instance was placed.");
-    for r in &rows {
+    family(out, "supd_task_restarts_total", "counter", "Restarts of the task since its instance was placed.");
+    for r in rows {
         let _ = writeln!(out, "supd_task_restarts_total{{{}}} {}", r.labels, r.task.restarts);
     }
     family(
-        &mut out,
+        out,
         "supd_task_healthy",
         "gauge",
         "Whether every running check of the task passes (1) or not (0); absent for a task with no running check.",
     );
-    for r in &rows {
+    for r in rows {
         if let Some(h) = task_health(r.inst, r.ti) {
             let _ = writeln!(out, "supd_task_healthy{{{}}} {}", r.labels, u8::from(h == CheckStatus::Passing));
         }
     }
     family(
-        &mut out,
+        out,
         "supd_task_last_exit_code",
         "gauge",
         "Exit code of the task's last run that ended with one; absent before, and when it ended by a signal.",
     );
-    for r in &rows {
+    for r in rows {
         if let Some(Exit::Code(c)) = r.task.exit {
             let _ = writeln!(out, "supd_task_last_exit_code{{{}}} {c}", r.labels);
         }
     }
     family(
-        &mut out,
+        out,
         "supd_task_last_exit_signal",
         "gauge",
         "Number of the signal that ended the task's last run; absent when it exited.",
     );
-    for r in &rows {
+    for r in rows {
         if let Some(Exit::Signal { signal, .. }) = r.task.exit {
             let _ = writeln!(out, "supd_task_last_exit_signal{{{}}} {signal}", r.labels);
         }
     }
+}
+
+/// The per-task families of what a task uses: its cgroup's CPU and memory,
+/// the output it lost.
+fn usage_families(out: &mut String, rows: &[Row<'_>]) {
     let usage: Vec<_> = rows.iter().map(|r| r.task.cgroup.as_ref().map(|cg| cg.usage())).collect();
     family(
-        &mut out,
+        out,
         "supd_task_cpu_seconds_total",
         "counter",
         "CPU time used by the task's cgroup (every run of it); absent without cgroups.",
@@ -265,19 +282,19 @@ pub fn render(jobs: &Jobs, stats: &Stats) -> String {
             let _ = writeln!(out, "supd_task_cpu_seconds_total{{{}}} {}", r.labels, float(ns as f64 / 1e9));
         }
     }
-    family(&mut out, "supd_task_memory_bytes", "gauge", "Memory used by the task's cgroup; absent without cgroups.");
+    family(out, "supd_task_memory_bytes", "gauge", "Memory used by the task's cgroup; absent without cgroups.");
     for (r, u) in rows.iter().zip(&usage) {
         if let Some(bytes) = u.as_ref().and_then(|u| u.memory_bytes) {
             let _ = writeln!(out, "supd_task_memory_bytes{{{}}} {bytes}", r.labels);
         }
     }
     family(
-        &mut out,
+        out,
         "supd_task_output_dropped_bytes_total",
         "counter",
         "Bytes of the task's output that could not be written where it goes (files, the journal, supd's stdout).",
     );
-    for r in &rows {
+    for r in rows {
         if let Some(log) = &r.task.log {
             for (stream, capture) in [("stdout", &log.out), ("stderr", &log.err)] {
                 let _ = writeln!(
@@ -288,8 +305,11 @@ pub fn render(jobs: &Jobs, stats: &Stats) -> String {
             }
         }
     }
+}
 
-    family(&mut out, "supd_instance_status", "gauge", "The instance's status: 1 for the one it has, 0 for the others.");
+/// The per-instance families: its status, its hand-off attempts.
+fn instance_families(out: &mut String, instances: &[(String, &Instance)]) {
+    family(out, "supd_instance_status", "gauge", "The instance's status: 1 for the one it has, 0 for the others.");
     const STATUSES: [InstanceStatus; 5] = [
         InstanceStatus::Pending,
         InstanceStatus::Running,
@@ -297,7 +317,7 @@ pub fn render(jobs: &Jobs, stats: &Stats) -> String {
         InstanceStatus::Failed,
         InstanceStatus::HandedOff,
     ];
-    for (labels, inst) in &instances {
+    for (labels, inst) in instances {
         let now = inst.status();
         for s in STATUSES {
             let name = s.as_str().replace(' ', "_");
@@ -305,40 +325,43 @@ pub fn render(jobs: &Jobs, stats: &Stats) -> String {
         }
     }
     family(
-        &mut out,
+        out,
         "supd_instance_handoff_attempts_total",
         "counter",
         "Hand-off attempts in the instance's reschedule history (this host's and, for work handed in, its earlier hosts').",
     );
-    for (labels, inst) in &instances {
+    for (labels, inst) in instances {
         let _ =
             writeln!(out, "supd_instance_handoff_attempts_total{{{labels}}} {}", crate::handoff::made(&inst.history));
     }
+}
 
+/// supd's own families: its measurements, and the job files that did not
+/// load.
+fn own_families(out: &mut String, jobs: &Jobs, stats: &Stats) {
     family(
-        &mut out,
+        out,
         "supd_restart_reaction_seconds",
         "histogram",
         "Time from a task's end being reaped to its next process running, for restarts with no delay.",
     );
-    stats.restart_reaction.write(&mut out, "supd_restart_reaction_seconds", "");
+    stats.restart_reaction.write(out, "supd_restart_reaction_seconds", "");
     family(
-        &mut out,
+        out,
         "supd_check_duration_seconds",
         "histogram",
         "Time from a health check's probe starting to its result, or to its timeout.",
     );
     for (kind, h) in CHECK_TYPES.iter().zip(&stats.check_duration) {
-        h.write(&mut out, "supd_check_duration_seconds", &format!("type=\"{kind}\","));
+        h.write(out, "supd_check_duration_seconds", &format!("type=\"{kind}\","));
     }
     family(
-        &mut out,
+        out,
         "supd_job_files_invalid",
         "gauge",
         "Files of the job directory that did not load (supctl status lists their problems).",
     );
     let _ = writeln!(out, "supd_job_files_invalid {}", jobs.load_errors.len());
-    out
 }
 
 impl Stats {
