@@ -143,27 +143,7 @@ pub fn plan(old: Option<&Job>, new: Option<&Job>) -> Plan {
     let id = new.or(old).map_or(String::new(), |j| j.id.clone());
     let (Some(o), Some(n)) = (old, new) else {
         // A whole job comes or goes: every instance with it.
-        let (job, kind, fate) = match (old, new) {
-            (_, Some(n)) => (n, Kind::Added, Fate::Create),
-            (Some(o), None) => (o, Kind::Removed, Fate::Remove),
-            (None, None) => return Plan { id, kind: Kind::Same, fields: vec![], groups: vec![], instances: vec![] },
-        };
-        let groups = job
-            .groups
-            .iter()
-            .map(|g| GroupPlan {
-                name: g.name.clone(),
-                kind,
-                fields: vec![],
-                tasks: g.tasks.iter().map(|t| TaskPlan { name: t.name.clone(), kind, fate, fields: vec![] }).collect(),
-            })
-            .collect();
-        let instances = if job.runs_itself() {
-            job.groups.iter().flat_map(|g| (0..g.count).map(move |i| instance(job, g, i, fate))).collect()
-        } else {
-            Vec::new()
-        };
-        return Plan { id, kind, fields: vec![], groups, instances };
+        return whole_job_plan(id, old, new);
     };
     let (ot, nt) = (effective::of(o), effective::of(n));
     let job_fields = fields(own_items(&ot), own_items(&nt));
@@ -200,22 +180,7 @@ pub fn plan(old: Option<&Job>, new: Option<&Job>) -> Plan {
             }
             _ => Fate::Unchanged,
         };
-        for i in 0..oc.max(nc) {
-            let fate = if i >= nc {
-                Fate::Remove
-            } else if i >= oc {
-                Fate::Create
-            } else {
-                whole
-            };
-            if fate != Fate::Unchanged {
-                let job = if fate == Fate::Remove { o } else { n };
-                let g = if fate == Fate::Remove { og } else { ng };
-                if let Some(g) = g {
-                    instances.push(instance(job, g, i, fate));
-                }
-            }
-        }
+        push_instances(&mut instances, (o, n), (og, ng), (oc, nc), whole);
         if gp.kind != Kind::Same || oc != nc || whole != Fate::Unchanged {
             let mut gp = gp;
             if gp.kind == Kind::Same {
@@ -230,6 +195,60 @@ pub fn plan(old: Option<&Job>, new: Option<&Job>) -> Plan {
         Kind::Edited
     };
     Plan { id, kind, fields: job_fields, groups, instances }
+}
+
+/// The plan of a job that comes or goes whole (`Same` when neither
+/// version is there).
+fn whole_job_plan(id: String, old: Option<&Job>, new: Option<&Job>) -> Plan {
+    let (job, kind, fate) = match (old, new) {
+        (_, Some(n)) => (n, Kind::Added, Fate::Create),
+        (Some(o), None) => (o, Kind::Removed, Fate::Remove),
+        (None, None) => return Plan { id, kind: Kind::Same, fields: vec![], groups: vec![], instances: vec![] },
+    };
+    let groups = job
+        .groups
+        .iter()
+        .map(|g| GroupPlan {
+            name: g.name.clone(),
+            kind,
+            fields: vec![],
+            tasks: g.tasks.iter().map(|t| TaskPlan { name: t.name.clone(), kind, fate, fields: vec![] }).collect(),
+        })
+        .collect();
+    let instances = if job.runs_itself() {
+        job.groups.iter().flat_map(|g| (0..g.count).map(move |i| instance(job, g, i, fate))).collect()
+    } else {
+        Vec::new()
+    };
+    Plan { id, kind, fields: vec![], groups, instances }
+}
+
+/// Adds each instance of a group (old and new version, old and new
+/// count) that changes: from the new count up removed, from the old one
+/// up created, the others getting `whole`.
+fn push_instances(
+    instances: &mut Vec<InstancePlan>,
+    (o, n): (&Job, &Job),
+    (og, ng): (Option<&Group>, Option<&Group>),
+    (oc, nc): (u32, u32),
+    whole: Fate,
+) {
+    for i in 0..oc.max(nc) {
+        let fate = if i >= nc {
+            Fate::Remove
+        } else if i >= oc {
+            Fate::Create
+        } else {
+            whole
+        };
+        if fate != Fate::Unchanged {
+            let job = if fate == Fate::Remove { o } else { n };
+            let g = if fate == Fate::Remove { og } else { ng };
+            if let Some(g) = g {
+                instances.push(instance(job, g, i, fate));
+            }
+        }
+    }
 }
 
 fn instance(job: &Job, g: &Group, index: u32, fate: Fate) -> InstancePlan {

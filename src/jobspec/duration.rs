@@ -54,45 +54,8 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
         let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let unit = &rest[..unit_end];
         rest = &rest[unit_end..];
-        let scale: u128 = match unit {
-            "ns" => 1,
-            "us" | "µs" | "μs" => 1_000,
-            "ms" => 1_000_000,
-            "s" => 1_000_000_000,
-            "m" => 60 * 1_000_000_000,
-            "h" => 3_600 * 1_000_000_000,
-            "hr" => {
-                warning = Some(format!(
-                    "duration {quoted} uses the unit \"hr\", which Nomad refuses — write \"h\" (read here as hours)"
-                ));
-                3_600 * 1_000_000_000
-            }
-            "" if total == 0 && rest.is_empty() => {
-                return Err(format!(
-                    "duration {quoted} has no unit — write a unit, e.g. \"{number}s\" (Nomad would read a bare number as nanoseconds)"
-                ));
-            }
-            "" => {
-                return Err(format!("missing unit in duration {quoted} — write e.g. \"1h30m\""));
-            }
-            other => {
-                return Err(format!("unknown unit {other:?} in duration {quoted} — use ns, us, ms, s, m or h"));
-            }
-        };
-        let w: u128 =
-            if whole.is_empty() { 0 } else { whole.parse().map_err(|_| format!("duration {quoted} is too large"))? };
-        let mut part = w.checked_mul(scale).ok_or_else(|| format!("duration {quoted} is too large"))?;
-        // Fractions: take digits while they still matter at nanosecond precision.
-        let mut div: u128 = 1;
-        let mut f: u128 = 0;
-        for c in frac.chars() {
-            if div > scale {
-                break;
-            }
-            f = f * 10 + u128::from(c.to_digit(10).unwrap_or(0));
-            div *= 10;
-        }
-        part = part.checked_add(f * scale / div).ok_or_else(|| format!("duration {quoted} is too large"))?;
+        let scale = unit_scale(unit, &quoted, number, total == 0 && rest.is_empty(), &mut warning)?;
+        let part = nanos(whole, frac, scale, &quoted)?;
         total = total.checked_add(part).ok_or_else(|| format!("duration {quoted} is too large"))?;
         // Go limits durations to int64 nanoseconds (about 292 years).
         if total > i64::MAX as u128 {
@@ -101,6 +64,63 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
     }
     let value = Duration::new((total / 1_000_000_000) as u64, (total % 1_000_000_000) as u32);
     Ok(Parsed { value, warning })
+}
+
+/// The nanoseconds in one `unit` of a duration (`quoted`); `alone` when
+/// nothing is counted before `number` and nothing follows it. A warning
+/// for `hr`.
+fn unit_scale(
+    unit: &str,
+    quoted: &str,
+    number: &str,
+    alone: bool,
+    warning: &mut Option<String>,
+) -> Result<u128, String> {
+    let scale: u128 = match unit {
+        "ns" => 1,
+        "us" | "µs" | "μs" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60 * 1_000_000_000,
+        "h" => 3_600 * 1_000_000_000,
+        "hr" => {
+            *warning = Some(format!(
+                "duration {quoted} uses the unit \"hr\", which Nomad refuses — write \"h\" (read here as hours)"
+            ));
+            3_600 * 1_000_000_000
+        }
+        "" if alone => {
+            return Err(format!(
+                "duration {quoted} has no unit — write a unit, e.g. \"{number}s\" (Nomad would read a bare number as nanoseconds)"
+            ));
+        }
+        "" => {
+            return Err(format!("missing unit in duration {quoted} — write e.g. \"1h30m\""));
+        }
+        other => {
+            return Err(format!("unknown unit {other:?} in duration {quoted} — use ns, us, ms, s, m or h"));
+        }
+    };
+    Ok(scale)
+}
+
+/// The nanoseconds of `whole.frac` units of `scale` nanoseconds, in a
+/// duration (`quoted`).
+fn nanos(whole: &str, frac: &str, scale: u128, quoted: &str) -> Result<u128, String> {
+    let w: u128 =
+        if whole.is_empty() { 0 } else { whole.parse().map_err(|_| format!("duration {quoted} is too large"))? };
+    let part = w.checked_mul(scale).ok_or_else(|| format!("duration {quoted} is too large"))?;
+    // Fractions: take digits while they still matter at nanosecond precision.
+    let mut div: u128 = 1;
+    let mut f: u128 = 0;
+    for c in frac.chars() {
+        if div > scale {
+            break;
+        }
+        f = f * 10 + u128::from(c.to_digit(10).unwrap_or(0));
+        div *= 10;
+    }
+    part.checked_add(f * scale / div).ok_or_else(|| format!("duration {quoted} is too large"))
 }
 
 /// Formats a duration the way Go prints one (`30m0s`, `1h0m0s`, `1.5s`,

@@ -14,8 +14,8 @@
 
 use super::duration::GoDuration;
 use super::model::{
-    ChangeMode, Check, CheckKind, ContainerConfig, Group, Job, PortRef, ReschedulePolicy, RestartMode, RestartPolicy,
-    Service, Task, TemplateSource,
+    Artifact, ChangeMode, Check, CheckKind, ContainerConfig, Group, Job, PortRef, ReschedulePolicy, RestartMode,
+    RestartPolicy, Service, Task, Template, TemplateSource,
 };
 use hcl_edit::structure::{Block, Body};
 use serde_json::{Value, json};
@@ -198,55 +198,10 @@ fn task(hide: &Hide, t: &Task, tb: Option<&Body>, gb: Option<&Body>) -> Item {
         items.push(service(hide, s, service_blocks.get(i).copied()));
     }
     for tp in &t.templates {
-        let mut ti = vec![Item::attr("destination", hide.text(&tp.destination), false)];
-        match &tp.source {
-            TemplateSource::Data(d) => ti.push(Item::attr("data", hide.text(d), false)),
-            TemplateSource::File(f) => ti.push(Item::attr("source", hide.text(f), false)),
-        }
-        let mode = match &tp.change_mode {
-            ChangeMode::Noop => "noop",
-            ChangeMode::Restart => "restart",
-            ChangeMode::Signal(_) => "signal",
-            ChangeMode::Script(_) => "script",
-        };
-        ti.push(Item::attr("change_mode", mode, false));
-        if let ChangeMode::Signal(s) = &tp.change_mode {
-            ti.push(Item::attr("change_signal", s.as_str(), false));
-        }
-        ti.push(Item::attr("perms", format!("{:o}", tp.perms), false));
-        // Every field a plan may show changed (one not shown here would be
-        // "a sensitive or unshown value").
-        ti.push(Item::attr("splay", dur(tp.splay), false));
-        if let Some(u) = tp.uid {
-            ti.push(Item::attr("uid", u64::from(u), false));
-        }
-        if let Some(g) = tp.gid {
-            ti.push(Item::attr("gid", u64::from(g), false));
-        }
-        if (tp.left_delimiter.as_str(), tp.right_delimiter.as_str()) != ("{{", "}}") {
-            ti.push(Item::attr("left_delimiter", tp.left_delimiter.as_str(), false));
-            ti.push(Item::attr("right_delimiter", tp.right_delimiter.as_str(), false));
-        }
-        if tp.error_on_missing_key {
-            ti.push(Item::attr("error_on_missing_key", true, false));
-        }
-        if tp.once {
-            ti.push(Item::attr("once", true, false));
-        }
-        if tp.env {
-            ti.push(Item::attr("env", true, false));
-        }
-        items.push(Item::block("template", None, ti));
+        items.push(template(hide, tp));
     }
     for a in &t.artifacts {
-        items.push(Item::block(
-            "artifact",
-            None,
-            vec![
-                Item::attr("source", hide.text(&a.source), false),
-                Item::attr("destination", hide.text(&a.destination), false),
-            ],
-        ));
+        items.push(artifact(hide, a));
     }
     if let Some(f) = &t.dispatch_payload {
         items.push(Item::block("dispatch_payload", None, vec![Item::attr("file", f.as_str(), false)]));
@@ -258,6 +213,61 @@ fn task(hide: &Hide, t: &Task, tb: Option<&Body>, gb: Option<&Body>) -> Item {
         items.push(Item::block("meta", None, map(hide, &t.meta)));
     }
     Item::block("task", Some(&t.name), items)
+}
+
+/// One `template` block of a task.
+fn template(hide: &Hide, tp: &Template) -> Item {
+    let mut ti = vec![Item::attr("destination", hide.text(&tp.destination), false)];
+    match &tp.source {
+        TemplateSource::Data(d) => ti.push(Item::attr("data", hide.text(d), false)),
+        TemplateSource::File(f) => ti.push(Item::attr("source", hide.text(f), false)),
+    }
+    let mode = match &tp.change_mode {
+        ChangeMode::Noop => "noop",
+        ChangeMode::Restart => "restart",
+        ChangeMode::Signal(_) => "signal",
+        ChangeMode::Script(_) => "script",
+    };
+    ti.push(Item::attr("change_mode", mode, false));
+    if let ChangeMode::Signal(s) = &tp.change_mode {
+        ti.push(Item::attr("change_signal", s.as_str(), false));
+    }
+    ti.push(Item::attr("perms", format!("{:o}", tp.perms), false));
+    // Every field a plan may show changed (one not shown here would be
+    // "a sensitive or unshown value").
+    ti.push(Item::attr("splay", dur(tp.splay), false));
+    if let Some(u) = tp.uid {
+        ti.push(Item::attr("uid", u64::from(u), false));
+    }
+    if let Some(g) = tp.gid {
+        ti.push(Item::attr("gid", u64::from(g), false));
+    }
+    if (tp.left_delimiter.as_str(), tp.right_delimiter.as_str()) != ("{{", "}}") {
+        ti.push(Item::attr("left_delimiter", tp.left_delimiter.as_str(), false));
+        ti.push(Item::attr("right_delimiter", tp.right_delimiter.as_str(), false));
+    }
+    if tp.error_on_missing_key {
+        ti.push(Item::attr("error_on_missing_key", true, false));
+    }
+    if tp.once {
+        ti.push(Item::attr("once", true, false));
+    }
+    if tp.env {
+        ti.push(Item::attr("env", true, false));
+    }
+    Item::block("template", None, ti)
+}
+
+/// One `artifact` block of a task.
+fn artifact(hide: &Hide, a: &Artifact) -> Item {
+    Item::block(
+        "artifact",
+        None,
+        vec![
+            Item::attr("source", hide.text(&a.source), false),
+            Item::attr("destination", hide.text(&a.destination), false),
+        ],
+    )
 }
 
 fn config(hide: &Hide, t: &Task) -> Vec<Item> {

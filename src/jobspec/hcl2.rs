@@ -14,7 +14,7 @@ use hcl::Value;
 use hcl::eval::{Context, Evaluate};
 use hcl_edit::Span;
 use hcl_edit::expr::Expression;
-use hcl_edit::structure::{Block, BlockLabel, Body, Structure};
+use hcl_edit::structure::{Attribute, Block, BlockLabel, Body, Structure};
 use hcl_edit::template::Element;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -561,25 +561,7 @@ impl<'s> Eval<'s, '_> {
             );
             return Vec::new();
         };
-        let Some(coll) = self.value(&fe.value, ctx) else { return Vec::new() };
-        let items: Vec<(Value, Value)> = match coll {
-            Value::Array(a) => a.into_iter().enumerate().map(|(i, v)| (Value::from(i as u64), v)).collect(),
-            Value::Object(o) => o.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
-            other => {
-                self.sink.eval_error(
-                    fe.value.span(),
-                    format!("`for_each` must be a list or a map, found a {}", kind(&other)),
-                );
-                return Vec::new();
-            }
-        };
-        if items.len() > MAX_ELEMENTS {
-            self.sink.eval_error(
-                fe.value.span(),
-                format!("`for_each` has {} elements; at most {MAX_ELEMENTS}", items.len()),
-            );
-            return Vec::new();
-        }
+        let Some(items) = self.dynamic_items(fe, ctx) else { return Vec::new() };
         let iterator = match b.body.get_attribute("iterator").map(|a| &a.value) {
             Some(Expression::Variable(v)) => v.as_str().to_string(),
             Some(e) => {
@@ -602,23 +584,7 @@ impl<'s> Eval<'s, '_> {
             it.insert("value".to_string(), v);
             c.declare_var(iterator.as_str(), Value::Object(it));
             ITERATORS.with(|i| i.borrow_mut().push(iterator.to_string()));
-            let mut labels = Vec::new();
-            if let Some(l) = b.body.get_attribute("labels") {
-                match self.value(&l.value, &c) {
-                    Some(Value::Array(a)) => {
-                        for x in a {
-                            match as_text(&x) {
-                                Ok(s) => labels.push(BlockLabel::String(s.into())),
-                                Err(e) => self.sink.eval_error(l.value.span(), format!("`labels`: {e}")),
-                            }
-                        }
-                    }
-                    Some(other) => self
-                        .sink
-                        .eval_error(l.value.span(), format!("`labels` must be a list, found a {}", kind(&other))),
-                    None => {}
-                }
-            }
+            let labels = self.dynamic_labels(b, &c);
             let mut body = content.body.clone();
             // Each copy of the content has the same places: its values are
             // put in before the next copy is made.
@@ -635,6 +601,54 @@ impl<'s> Eval<'s, '_> {
             self.known = known;
         }
         out
+    }
+
+    /// The `(key, value)` pairs of a `dynamic` block's `for_each`; `None`
+    /// (reported) when it is no list or map, or has too many elements.
+    fn dynamic_items(&mut self, fe: &Attribute, ctx: &Context) -> Option<Vec<(Value, Value)>> {
+        let coll = self.value(&fe.value, ctx)?;
+        let items: Vec<(Value, Value)> = match coll {
+            Value::Array(a) => a.into_iter().enumerate().map(|(i, v)| (Value::from(i as u64), v)).collect(),
+            Value::Object(o) => o.into_iter().map(|(k, v)| (Value::String(k), v)).collect(),
+            other => {
+                self.sink.eval_error(
+                    fe.value.span(),
+                    format!("`for_each` must be a list or a map, found a {}", kind(&other)),
+                );
+                return None;
+            }
+        };
+        if items.len() > MAX_ELEMENTS {
+            self.sink.eval_error(
+                fe.value.span(),
+                format!("`for_each` has {} elements; at most {MAX_ELEMENTS}", items.len()),
+            );
+            return None;
+        }
+        Some(items)
+    }
+
+    /// The labels of one copy of a `dynamic` block: its `labels`, evaluated
+    /// in `c` (where the iterator is declared).
+    fn dynamic_labels(&mut self, b: &Block, c: &Context) -> Vec<BlockLabel> {
+        let mut labels = Vec::new();
+        if let Some(l) = b.body.get_attribute("labels") {
+            match self.value(&l.value, c) {
+                Some(Value::Array(a)) => {
+                    for x in a {
+                        match as_text(&x) {
+                            Ok(s) => labels.push(BlockLabel::String(s.into())),
+                            Err(e) => self.sink.eval_error(l.value.span(), format!("`labels`: {e}")),
+                        }
+                    }
+                }
+                Some(other) => {
+                    self.sink.eval_error(l.value.span(), format!("`labels` must be a list, found a {}", kind(&other)))
+                }
+                None => {}
+            }
+        }
+        labels
     }
 
     /// Evaluates an expression to a value, reporting an error at it.

@@ -460,50 +460,8 @@ fn template(r: &mut Reader, block: &Block) -> Option<Template> {
         r.attr(b, "left_delimiter").and_then(|a| delimiter(r, &a.value, "left_delimiter")).unwrap_or("{{".into());
     let right =
         r.attr(b, "right_delimiter").and_then(|a| delimiter(r, &a.value, "right_delimiter")).unwrap_or("}}".into());
-    let source = match (r.attr(b, "data"), r.attr(b, "source")) {
-        (Some(_), Some(s)) => {
-            r.sink.error(s.key.span(), "a template has `data` or `source`, not both — remove one of them");
-            None
-        }
-        (Some(d), None) => r.string(&d.value, "data").map(|text| {
-            let text = unescape(&text);
-            check_text(r, &d.value, &text, &left, &right);
-            TemplateSource::Data(text)
-        }),
-        (None, Some(s)) => {
-            let path = r.string(&s.value, "source").map(|p| unescape(&p));
-            if path.as_deref().is_some_and(str::is_empty) {
-                r.sink.error(s.value.span(), "`source` is empty — name the template file, e.g. \"local/app.conf.tpl\"");
-            }
-            path.map(TemplateSource::File)
-        }
-        (None, None) => {
-            r.sink.error(
-                block.ident.span(),
-                "template has neither `data` nor `source` — add data = <<EOT … EOT, or source = \"path/to/file.tpl\"",
-            );
-            None
-        }
-    };
-    let destination = match r.attr(b, "destination") {
-        Some(a) => r.string(&a.value, "destination").and_then(|d| {
-            if d.trim().is_empty() {
-                r.sink
-                    .error(a.value.span(), "`destination` is empty — name the file to write, e.g. \"local/app.conf\"");
-                return None;
-            }
-            if let Err(e) = destination_place(&d) {
-                r.sink.error(a.value.span(), e);
-                return None;
-            }
-            Some(d)
-        }),
-        None => {
-            r.sink
-                .error(block.ident.span(), "template has no `destination` — add e.g. destination = \"local/app.conf\"");
-            None
-        }
-    };
+    let source = template_source(r, block, &left, &right);
+    let destination = template_destination(r, block);
     let perms = match r.attr(b, "perms") {
         Some(a) => r.literal(&a.value, "perms").and_then(|p| match u32::from_str_radix(&p, 8) {
             Ok(v) if v <= 0o7777 => Some(v),
@@ -540,6 +498,60 @@ fn template(r: &mut Reader, block: &Block) -> Option<Template> {
         error_on_missing_key,
         once,
     })
+}
+
+/// A template's `data` or `source`, its text checked with the delimiters.
+fn template_source(r: &mut Reader, block: &Block, left: &str, right: &str) -> Option<TemplateSource> {
+    let b = &block.body;
+    match (r.attr(b, "data"), r.attr(b, "source")) {
+        (Some(_), Some(s)) => {
+            r.sink.error(s.key.span(), "a template has `data` or `source`, not both — remove one of them");
+            None
+        }
+        (Some(d), None) => r.string(&d.value, "data").map(|text| {
+            let text = unescape(&text);
+            check_text(r, &d.value, &text, left, right);
+            TemplateSource::Data(text)
+        }),
+        (None, Some(s)) => {
+            let path = r.string(&s.value, "source").map(|p| unescape(&p));
+            if path.as_deref().is_some_and(str::is_empty) {
+                r.sink.error(s.value.span(), "`source` is empty — name the template file, e.g. \"local/app.conf.tpl\"");
+            }
+            path.map(TemplateSource::File)
+        }
+        (None, None) => {
+            r.sink.error(
+                block.ident.span(),
+                "template has neither `data` nor `source` — add data = <<EOT … EOT, or source = \"path/to/file.tpl\"",
+            );
+            None
+        }
+    }
+}
+
+/// A template's `destination`, which must name a place in the task's directories.
+fn template_destination(r: &mut Reader, block: &Block) -> Option<String> {
+    let b = &block.body;
+    match r.attr(b, "destination") {
+        Some(a) => r.string(&a.value, "destination").and_then(|d| {
+            if d.trim().is_empty() {
+                r.sink
+                    .error(a.value.span(), "`destination` is empty — name the file to write, e.g. \"local/app.conf\"");
+                return None;
+            }
+            if let Err(e) = destination_place(&d) {
+                r.sink.error(a.value.span(), e);
+                return None;
+            }
+            Some(d)
+        }),
+        None => {
+            r.sink
+                .error(block.ident.span(), "template has no `destination` — add e.g. destination = \"local/app.conf\"");
+            None
+        }
+    }
 }
 
 fn delimiter(r: &mut Reader, expr: &Expression, field: &str) -> Option<String> {
@@ -728,67 +740,8 @@ fn artifact(r: &mut Reader, block: &Block) -> Option<Artifact> {
     };
     let options = r.string_map(b, "options");
     let headers = r.string_map(b, "headers");
-    let options_span = r
-        .attr(b, "options")
-        .and_then(|a| a.value.span())
-        .or_else(|| r.blocks(b, "options").first().and_then(|o| o.ident.span()));
-    let mut checksum = None;
-    let mut unpack = true;
-    for (k, v) in &options {
-        match k.as_str() {
-            "checksum" if v.contains("${") => {}
-            "checksum" => match Checksum::parse(v) {
-                Ok(c) => checksum = Some(c),
-                Err(e) => r.sink.error(options_span.clone(), format!("options.checksum: {e}")),
-            },
-            "archive" if v == "false" => unpack = false,
-            "archive" => r.sink.error(options_span.clone(), format!("options.archive = {v:?}: supd reads only \"false\" here (keep the file packed); to name a format, add ?archive=FORMAT to the source")),
-            other => r.sink.warn(options_span.clone(), format!("options.{other} is ignored by supd — it is an option of a go-getter getter supd does not have")),
-        }
-    }
-    let source_attr = r.attr(b, "source");
-    let source = match source_attr {
-        Some(a) => r.string(&a.value, "source").and_then(|s| {
-            let s = unescape(&s);
-            let problem = if s.trim().is_empty() {
-                Some("`source` is empty — write the URL to fetch, e.g. \"https://example.com/app.tar.gz\"".to_string())
-            } else if s.contains("${") {
-                // The rest is known once the task's environment is.
-                refuse_getter(&s).err()
-            } else {
-                match parse_source(&s) {
-                    Err(e) => Some(e),
-                    Ok(spec) => {
-                        let name = match &spec.kind {
-                            SourceKind::Http(u) => u.split('?').next().unwrap_or("").to_string(),
-                            SourceKind::File(p) => p.clone(),
-                        };
-                        if spec.checksum.is_some() && checksum.is_some() {
-                            Some("the checksum is given twice, in ?checksum= and in options — keep one".into())
-                        } else if spec.archive.is_none() && unpack {
-                            archive_format(&name).err()
-                        } else {
-                            None
-                        }
-                    }
-                }
-            };
-            match problem {
-                Some(p) => {
-                    r.sink.error(a.value.span(), p);
-                    None
-                }
-                None => Some(s),
-            }
-        }),
-        None => {
-            r.sink.error(
-                block.ident.span(),
-                "artifact has no `source` — add e.g. source = \"https://example.com/app.tar.gz\"",
-            );
-            None
-        }
-    };
+    let (checksum, unpack) = artifact_options(r, b, &options);
+    let source = artifact_source(r, block, checksum.is_some(), unpack);
     let destination = match r.attr(b, "destination") {
         Some(a) => r.string(&a.value, "destination").and_then(|d| match destination_place(&d) {
             Ok(_) => Some(d),
@@ -809,6 +762,83 @@ fn artifact(r: &mut Reader, block: &Block) -> Option<Artifact> {
         return None;
     }
     Some(Artifact { pos, source: source?, destination: destination?, mode, checksum, unpack, headers })
+}
+
+/// An artifact's `options`: the checksum, and whether an archive is
+/// unpacked (false with `archive = "false"`).
+fn artifact_options(r: &mut Reader, b: &Body, options: &BTreeMap<String, String>) -> (Option<Checksum>, bool) {
+    let options_span = r
+        .attr(b, "options")
+        .and_then(|a| a.value.span())
+        .or_else(|| r.blocks(b, "options").first().and_then(|o| o.ident.span()));
+    let mut checksum = None;
+    let mut unpack = true;
+    for (k, v) in options {
+        match k.as_str() {
+            "checksum" if v.contains("${") => {}
+            "checksum" => match Checksum::parse(v) {
+                Ok(c) => checksum = Some(c),
+                Err(e) => r.sink.error(options_span.clone(), format!("options.checksum: {e}")),
+            },
+            "archive" if v == "false" => unpack = false,
+            "archive" => r.sink.error(options_span.clone(), format!("options.archive = {v:?}: supd reads only \"false\" here (keep the file packed); to name a format, add ?archive=FORMAT to the source")),
+            other => r.sink.warn(options_span.clone(), format!("options.{other} is ignored by supd — it is an option of a go-getter getter supd does not have")),
+        }
+    }
+    (checksum, unpack)
+}
+
+/// An artifact's `source`, unescaped; `has_checksum` and `unpack` are what
+/// its `options` say.
+fn artifact_source(r: &mut Reader, block: &Block, has_checksum: bool, unpack: bool) -> Option<String> {
+    let b = &block.body;
+    let source_attr = r.attr(b, "source");
+    match source_attr {
+        Some(a) => r.string(&a.value, "source").and_then(|s| {
+            let s = unescape(&s);
+            match source_problem(&s, has_checksum, unpack) {
+                Some(p) => {
+                    r.sink.error(a.value.span(), p);
+                    None
+                }
+                None => Some(s),
+            }
+        }),
+        None => {
+            r.sink.error(
+                block.ident.span(),
+                "artifact has no `source` — add e.g. source = \"https://example.com/app.tar.gz\"",
+            );
+            None
+        }
+    }
+}
+
+/// What is wrong with an artifact source (unescaped), if anything.
+fn source_problem(s: &str, has_checksum: bool, unpack: bool) -> Option<String> {
+    if s.trim().is_empty() {
+        Some("`source` is empty — write the URL to fetch, e.g. \"https://example.com/app.tar.gz\"".to_string())
+    } else if s.contains("${") {
+        // The rest is known once the task's environment is.
+        refuse_getter(s).err()
+    } else {
+        match parse_source(s) {
+            Err(e) => Some(e),
+            Ok(spec) => {
+                let name = match &spec.kind {
+                    SourceKind::Http(u) => u.split('?').next().unwrap_or("").to_string(),
+                    SourceKind::File(p) => p.clone(),
+                };
+                if spec.checksum.is_some() && has_checksum {
+                    Some("the checksum is given twice, in ?checksum= and in options — keep one".into())
+                } else if spec.archive.is_none() && unpack {
+                    archive_format(&name).err()
+                } else {
+                    None
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

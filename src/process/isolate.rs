@@ -236,7 +236,9 @@ const SYS_MOUNT_SETATTR: libc::c_long = 442;
 /// Called only in the cloned child, in its new mount namespace.
 pub(super) unsafe fn enter(p: &Prepared) -> Result<(), i32> {
     let null = std::ptr::null::<libc::c_char>();
-    // SAFETY: system calls on NUL-ended strings owned by `p`.
+    // SAFETY: system calls on NUL-ended strings owned by `p`; the helpers
+    // are called, as this function is, in the cloned child in its new
+    // mount namespace.
     unsafe {
         // Nothing mounted from here on propagates to the host.
         if libc::mount(null, c"/".as_ptr(), null, libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()) < 0 {
@@ -247,34 +249,103 @@ pub(super) unsafe fn enter(p: &Prepared) -> Result<(), i32> {
         if libc::mount(p.root.as_ptr(), p.root.as_ptr(), null, libc::MS_BIND | libc::MS_REC, std::ptr::null()) < 0 {
             return Err(1);
         }
+        mount_binds(p)?;
+        make_dev(p)?;
+        if libc::mount(
+            c"proc".as_ptr(),
+            p.proc.as_ptr(),
+            c"proc".as_ptr(),
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            std::ptr::null(),
+        ) < 0
+        {
+            return Err(3);
+        }
+        // The task directory becomes `/`; the host's tree is detached
+        // (unlike a chroot, nothing leads back to it).
+        if libc::chdir(p.root.as_ptr()) < 0
+            || libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) < 0
+            || libc::umount2(c".".as_ptr(), libc::MNT_DETACH) < 0
+            || libc::chdir(c"/".as_ptr()) < 0
+        {
+            return Err(4);
+        }
+        bound(&p.drop)
+    }
+}
+
+/// The host directories of `p.binds` bind-mounted under the new root,
+/// each made read-only where asked. Async-signal-safe system calls on `p`
+/// only. Err: 1000 + the bind's index (its mount), 2000 + its index (its
+/// read-only remount).
+///
+/// # Safety
+/// Called only in the cloned child, in its new mount namespace.
+unsafe fn mount_binds(p: &Prepared) -> Result<(), i32> {
+    let null = std::ptr::null::<libc::c_char>();
+    // SAFETY: system calls on NUL-ended strings owned by `p`, in the
+    // cloned child in its new mount namespace (as this function's caller).
+    unsafe {
         for (i, (src, dst, ro)) in p.binds.iter().enumerate() {
             if libc::mount(src.as_ptr(), dst.as_ptr(), null, libc::MS_BIND | libc::MS_REC, std::ptr::null()) < 0 {
                 return Err(1000 + i as i32);
             }
             if *ro {
-                let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
-                let r = libc::syscall(
-                    SYS_MOUNT_SETATTR,
-                    libc::AT_FDCWD,
-                    dst.as_ptr(),
-                    AT_RECURSIVE,
-                    &attr as *const MountAttr,
-                    std::mem::size_of::<MountAttr>(),
-                );
-                if r < 0
-                    && (*libc::__errno_location() != libc::ENOSYS
-                        || libc::mount(
-                            null,
-                            dst.as_ptr(),
-                            null,
-                            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-                            std::ptr::null(),
-                        ) < 0)
-                {
-                    return Err(2000 + i as i32);
-                }
+                read_only(dst, i)?;
             }
         }
+    }
+    Ok(())
+}
+
+/// The mount at `dst` (the bind of index `i`) made read-only, recursively
+/// through `mount_setattr(2)`, or a read-only remount where the kernel has
+/// no such call. Async-signal-safe system calls only, on `dst` and a
+/// struct on the stack. Err: 2000 + `i`.
+///
+/// # Safety
+/// Called only in the cloned child, in its new mount namespace.
+unsafe fn read_only(dst: &std::ffi::CStr, i: usize) -> Result<(), i32> {
+    let null = std::ptr::null::<libc::c_char>();
+    // SAFETY: system calls on a NUL-ended string the caller's `Prepared`
+    // owns and on `attr`, which lives until the call returns.
+    unsafe {
+        let attr = MountAttr { attr_set: MOUNT_ATTR_RDONLY, attr_clr: 0, propagation: 0, userns_fd: 0 };
+        let r = libc::syscall(
+            SYS_MOUNT_SETATTR,
+            libc::AT_FDCWD,
+            dst.as_ptr(),
+            AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        );
+        if r < 0
+            && (*libc::__errno_location() != libc::ENOSYS
+                || libc::mount(
+                    null,
+                    dst.as_ptr(),
+                    null,
+                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+                    std::ptr::null(),
+                ) < 0)
+        {
+            return Err(2000 + i as i32);
+        }
+    }
+    Ok(())
+}
+
+/// The task's `/dev`: a small tmpfs with the device nodes of [`DEVICES`],
+/// the links of `DEV_LINKS` and a `shm` tmpfs. Async-signal-safe system
+/// calls on `p` only. Err: 2.
+///
+/// # Safety
+/// Called only in the cloned child, in its new mount namespace.
+unsafe fn make_dev(p: &Prepared) -> Result<(), i32> {
+    // SAFETY: system calls on NUL-ended strings owned by `p` (or static),
+    // in the cloned child in its new mount namespace (as this function's
+    // caller).
+    unsafe {
         if libc::mount(
             c"tmpfs".as_ptr(),
             p.dev.as_ptr(),
@@ -306,27 +377,8 @@ pub(super) unsafe fn enter(p: &Prepared) -> Result<(), i32> {
         {
             return Err(2);
         }
-        if libc::mount(
-            c"proc".as_ptr(),
-            p.proc.as_ptr(),
-            c"proc".as_ptr(),
-            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
-            std::ptr::null(),
-        ) < 0
-        {
-            return Err(3);
-        }
-        // The task directory becomes `/`; the host's tree is detached
-        // (unlike a chroot, nothing leads back to it).
-        if libc::chdir(p.root.as_ptr()) < 0
-            || libc::syscall(libc::SYS_pivot_root, c".".as_ptr(), c".".as_ptr()) < 0
-            || libc::umount2(c".".as_ptr(), libc::MNT_DETACH) < 0
-            || libc::chdir(c"/".as_ptr()) < 0
-        {
-            return Err(4);
-        }
-        bound(&p.drop)
     }
+    Ok(())
 }
 
 /// The bounding set cut to what the task keeps, no ambient capability,

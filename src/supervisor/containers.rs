@@ -522,19 +522,7 @@ impl Supervisor {
                     t.push_event("Downloading Image", format!("Downloading image {image}"));
                 }
             }
-            Report::Started { id, pid } => {
-                log::info!("{label}: container {} runs", docker::short(&id));
-                if let Some(t) = self.jobs.task_mut(key) {
-                    if t.setup.engine_waits > 0 {
-                        t.setup.engine_waits = 0;
-                        t.push_event("Engine Reachable", format!("the {} engine answers again", engine.as_str()));
-                    }
-                    if let Some(c) = t.container.as_mut() {
-                        c.id = Some(id);
-                    }
-                }
-                self.task_started(key, Pid::from_raw(pid), None);
-            }
+            Report::Started { id, pid } => self.container_started(engine, key, &label, id, pid),
             Report::Failed { error } => {
                 if let Some(t) = self.jobs.task_mut(key) {
                     t.container = None;
@@ -548,42 +536,66 @@ impl Supervisor {
                 if let Some(e) = error {
                     log::warn!("{label}: container {}: {e}", docker::short(&id));
                 }
-                if let Some(c) = self.jobs.task_mut(key).and_then(|t| t.container.as_mut()) {
-                    c.oom_killed = oom_killed;
-                }
-                self.on_exit(key, Exit::Code(code));
-                if let Some(t) = self.jobs.task_mut(key)
-                    && t.container.as_ref().is_some_and(|c| c.generation == generation)
-                {
-                    t.container = None;
-                }
+                self.container_exited(key, generation, code, oom_killed);
             }
             Report::SignalFailed { id, error } => {
                 log::warn!("{label}: cannot signal container {}: {error}", docker::short(&id));
             }
-            Report::EngineLost { id, error } => {
-                let message = format!(
-                    "{error}; container {} is not known to have ended: it is followed again once the {} engine answers, and its process is watched meanwhile (no restart attempt is spent)",
-                    docker::short(&id),
-                    engine.as_str()
-                );
-                log::warn!("{label}: {message}");
-                if let Some(t) = self.jobs.task_mut(key) {
-                    t.push_event("Engine Unreachable", message);
-                }
-            }
+            Report::EngineLost { id, error } => self.engine_lost(engine, key, &label, &id, error),
             Report::Surveyed(_) => {}
-            Report::EngineBack { id } => {
-                let message = format!(
-                    "the {} engine answers again: container {} still runs",
-                    engine.as_str(),
-                    docker::short(&id)
-                );
-                log::info!("{label}: {message}");
-                if let Some(t) = self.jobs.task_mut(key) {
-                    t.push_event("Engine Reachable", message);
-                }
+            Report::EngineBack { id } => self.engine_back(engine, key, &label, &id),
+        }
+    }
+
+    /// The task's container runs (`id`, its first process `pid`).
+    fn container_started(&mut self, engine: Driver, key: TaskKey, label: &str, id: String, pid: i32) {
+        log::info!("{label}: container {} runs", docker::short(&id));
+        if let Some(t) = self.jobs.task_mut(key) {
+            if t.setup.engine_waits > 0 {
+                t.setup.engine_waits = 0;
+                t.push_event("Engine Reachable", format!("the {} engine answers again", engine.as_str()));
             }
+            if let Some(c) = t.container.as_mut() {
+                c.id = Some(id);
+            }
+        }
+        self.task_started(key, Pid::from_raw(pid), None);
+    }
+
+    /// The task's container of this `generation` ended, with the exit
+    /// `code` (killed by the kernel's OOM killer: `oom_killed`).
+    fn container_exited(&mut self, key: TaskKey, generation: u64, code: i32, oom_killed: bool) {
+        if let Some(c) = self.jobs.task_mut(key).and_then(|t| t.container.as_mut()) {
+            c.oom_killed = oom_killed;
+        }
+        self.on_exit(key, Exit::Code(code));
+        if let Some(t) = self.jobs.task_mut(key)
+            && t.container.as_ref().is_some_and(|c| c.generation == generation)
+        {
+            t.container = None;
+        }
+    }
+
+    /// The engine stopped answering while the task's container `id` ran.
+    fn engine_lost(&mut self, engine: Driver, key: TaskKey, label: &str, id: &str, error: String) {
+        let message = format!(
+            "{error}; container {} is not known to have ended: it is followed again once the {} engine answers, and its process is watched meanwhile (no restart attempt is spent)",
+            docker::short(id),
+            engine.as_str()
+        );
+        log::warn!("{label}: {message}");
+        if let Some(t) = self.jobs.task_mut(key) {
+            t.push_event("Engine Unreachable", message);
+        }
+    }
+
+    /// The engine answers again, and the task's container `id` still runs.
+    fn engine_back(&mut self, engine: Driver, key: TaskKey, label: &str, id: &str) {
+        let message =
+            format!("the {} engine answers again: container {} still runs", engine.as_str(), docker::short(id));
+        log::info!("{label}: {message}");
+        if let Some(t) = self.jobs.task_mut(key) {
+            t.push_event("Engine Reachable", message);
         }
     }
 
@@ -767,38 +779,4 @@ fn check_binds(root: &std::path::Path, body: &serde_json::Value) -> Result<(), S
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn found(list: &[(&str, Option<i32>, Option<&str>)]) -> Containers {
-        let mut c = Containers::default();
-        let slot = (Driver::Docker, "j".to_string(), "g".to_string(), 0, "t".to_string());
-        let at = |t: &str| crate::timefmt::parse_rfc3339(t).expect("a time");
-        let list = list.iter().map(|(id, pid, end)| (id.to_string(), *pid, end.map(at))).collect();
-        c.found.insert(slot, list);
-        c
-    }
-
-    #[test]
-    fn a_running_container_is_claimed_first_then_the_last_that_ended_if_the_run_was_going() {
-        let ended = [
-            ("made-ahead", None, None),
-            ("old", None, Some("2026-12-06T02:11:36Z")),
-            ("last", None, Some("2026-12-06T02:11:36.25Z")),
-        ];
-        let any = Some(std::time::UNIX_EPOCH);
-        let mut c = found(&[ended[0], ("runs", Some(42), None), ended[1], ended[2]]);
-        assert_eq!(c.claim(Driver::Docker, ("j", "g", 0, "t"), any), Some(("runs".to_string(), Some(42))));
-        let mut c = found(&ended);
-        assert_eq!(c.claim(Driver::Docker, ("j", "g", 0, "t"), None), None, "a run that was not going");
-        assert_eq!(c.claim(Driver::Docker, ("j", "g", 0, "t"), any), Some(("last".to_string(), None)));
-        assert_eq!(c.claim(Driver::Podman, ("j", "g", 0, "t"), any), None);
-        let mut c = found(&ended[..1]);
-        assert_eq!(c.claim(Driver::Docker, ("j", "g", 0, "t"), any), None, "one that never ran is not claimed");
-        // The run restarted after its last container ended: that container
-        // was the earlier run's, not this one's.
-        let restarted = crate::timefmt::parse_rfc3339("2026-12-06T02:11:37Z");
-        let mut c = found(&ended);
-        assert_eq!(c.claim(Driver::Docker, ("j", "g", 0, "t"), restarted), None, "an earlier run's container");
-    }
-}
+mod tests;

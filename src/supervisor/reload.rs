@@ -33,58 +33,80 @@ impl Supervisor {
         for (path, parsed) in files {
             let name = path.display().to_string();
             seen_files.push(name.clone());
-            if !parsed.is_valid() {
-                let problems: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
-                plan.problems
-                    .push(format!("{name}: invalid, not loaded (the jobs it defined keep running as they were):"));
-                plan.problems.extend(problems.iter().map(|p| format!("  {p}")));
-                plan.invalid.insert(name, problems);
-                continue;
+            self.plan_file(&mut plan, name, parsed);
+        }
+        self.plan_removals(&mut plan, &seen_files);
+        if plan.changes.is_empty() && plan.problems.is_empty() {
+            plan.changes.push("no changes".into());
+        }
+        plan
+    }
+
+    /// Adds to `plan` what one file of the job directory (`name`, read as
+    /// `parsed`) changes, or why it does not load.
+    fn plan_file(&self, plan: &mut Reload, name: String, parsed: jobspec::Parsed) {
+        if !parsed.is_valid() {
+            let problems: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
+            plan.problems.push(format!("{name}: invalid, not loaded (the jobs it defined keep running as they were):"));
+            plan.problems.extend(problems.iter().map(|p| format!("  {p}")));
+            plan.invalid.insert(name, problems);
+            return;
+        }
+        for d in &parsed.diagnostics {
+            log::warn!("{d}");
+        }
+        for job in parsed.jobs {
+            self.plan_job(plan, job, &name);
+        }
+    }
+
+    /// Adds to `plan` what one job of the file `name` changes: added,
+    /// updated, nothing, or not loaded (it does not fit).
+    fn plan_job(&self, plan: &mut Reload, job: Job, name: &str) {
+        // A job that starts nothing (unchanged, or stopped by the
+        // operator) needs no room.
+        let unchanged = self
+            .jobs
+            .current
+            .get(&job.id)
+            .and_then(|s| self.jobs.runs.get(s))
+            .is_some_and(|run| run.job.source == job.source && !run.stopped)
+            || self.jobs.stopped.contains(&job.id);
+        let planned: Vec<&Job> = plan.submit.iter().map(|(j, _)| j).collect();
+        if !unchanged && let Err(e) = self.fit_with(&job, &planned) {
+            // Refused like an invalid file: what runs keeps running.
+            plan.problems.push(format!("{name}: job {:?} not loaded: {e}", job.id));
+            plan.invalid.entry(name.to_string()).or_default().push(e);
+            return;
+        }
+        match self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s)) {
+            // Unchanged: the same text, or nothing that matters
+            // changed; a job the operator stopped stays so.
+            Some(run)
+                if (!run.stopped || self.jobs.stopped.contains(&job.id))
+                    && (run.job.source == job.source || !diff::plan(Some(&run.job), Some(&job)).changes()) => {}
+            Some(run) => {
+                let p = self.plan_against_running(&job);
+                let in_place = run.file.as_deref() == Some(name)
+                    && !p.instances.is_empty()
+                    && p.instances.iter().all(|i| i.fate == diff::Fate::InPlace);
+                let how = if in_place { " in place" } else { "" };
+                plan.changes.push(format!("update job {:?}{how} from {name}", job.id));
+                plan.plans.push(p);
+                plan.submit.push((job, name.to_string()));
             }
-            for d in &parsed.diagnostics {
-                log::warn!("{d}");
-            }
-            for job in parsed.jobs {
-                // A job that starts nothing (unchanged, or stopped by the
-                // operator) needs no room.
-                let unchanged = self
-                    .jobs
-                    .current
-                    .get(&job.id)
-                    .and_then(|s| self.jobs.runs.get(s))
-                    .is_some_and(|run| run.job.source == job.source && !run.stopped)
-                    || self.jobs.stopped.contains(&job.id);
-                let planned: Vec<&Job> = plan.submit.iter().map(|(j, _)| j).collect();
-                if !unchanged && let Err(e) = self.fit_with(&job, &planned) {
-                    // Refused like an invalid file: what runs keeps running.
-                    plan.problems.push(format!("{name}: job {:?} not loaded: {e}", job.id));
-                    plan.invalid.entry(name.clone()).or_default().push(e);
-                    continue;
-                }
-                match self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s)) {
-                    // Unchanged: the same text, or nothing that matters
-                    // changed; a job the operator stopped stays so.
-                    Some(run)
-                        if (!run.stopped || self.jobs.stopped.contains(&job.id))
-                            && (run.job.source == job.source || !diff::plan(Some(&run.job), Some(&job)).changes()) => {}
-                    Some(run) => {
-                        let p = self.plan_against_running(&job);
-                        let in_place = run.file.as_deref() == Some(name.as_str())
-                            && !p.instances.is_empty()
-                            && p.instances.iter().all(|i| i.fate == diff::Fate::InPlace);
-                        let how = if in_place { " in place" } else { "" };
-                        plan.changes.push(format!("update job {:?}{how} from {name}", job.id));
-                        plan.plans.push(p);
-                        plan.submit.push((job, name.clone()));
-                    }
-                    None => {
-                        plan.changes.push(format!("add job {:?} from {name}", job.id));
-                        plan.plans.push(diff::plan(None, Some(&job)));
-                        plan.submit.push((job, name.clone()));
-                    }
-                }
+            None => {
+                plan.changes.push(format!("add job {:?} from {name}", job.id));
+                plan.plans.push(diff::plan(None, Some(&job)));
+                plan.submit.push((job, name.to_string()));
             }
         }
+    }
+
+    /// Adds to `plan` the jobs of the job directory that are no longer
+    /// defined there (`seen_files`: the files read), unless their file did
+    /// not load.
+    fn plan_removals(&self, plan: &mut Reload, seen_files: &[String]) {
         let submitted: Vec<&str> = plan.submit.iter().map(|(j, _)| j.id.as_str()).collect();
         for (id, serial) in &self.jobs.current {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
@@ -100,10 +122,6 @@ impl Supervisor {
                 plan.remove.push(id.clone());
             }
         }
-        if plan.changes.is_empty() && plan.problems.is_empty() {
-            plan.changes.push("no changes".into());
-        }
-        plan
     }
 
     /// Carries out a plan: all of it, or — with `All::OrNothing` and a

@@ -505,24 +505,12 @@ fn follow(
     let mut lost = false;
     loop {
         match engine.logs(id, since) {
-            Ok(mut body) => {
+            Ok(body) => {
                 if lost {
                     lost = false;
                     report(Report::EngineBack { id: id.to_string() });
                 }
-                let mut demux = Demux::default();
-                let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    match body.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => demux.feed(&buf[..n], &mut |s, bytes| {
-                            let out = if s == 2 { stderr.as_mut() } else { stdout.as_mut() };
-                            if let Some(f) = out {
-                                let _ = f.write_all(bytes);
-                            }
-                        }),
-                    }
-                }
+                copy_output(body, &mut stdout, &mut stderr);
             }
             Err(e) if e.unreachable => {}
             Err(e) => log::warn!("container {}: {e}", short(id)),
@@ -540,34 +528,66 @@ fn follow(
             lost = true;
             report(Report::EngineLost { id: id.to_string(), error });
         }
-        // Until the engine answers or the process is gone.
-        let mut pause = Duration::from_millis(250);
-        loop {
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(OUTAGE_POLL);
-            if let Some(pid) = pid
-                && !runs_in(pid, id)
-            {
-                // Its end may be read from the engine once it is back.
-                if let Ok(s) = engine.inspect(id)
-                    && !s.running
-                {
-                    return exited(id, &s);
+        if let Some(end) = outlast_outage(engine, id, pid) {
+            return end;
+        }
+    }
+}
+
+/// Copies the container's output stream (`body`, multiplexed) into its
+/// log pipes until it ends or breaks.
+fn copy_output(mut body: impl Read, stdout: &mut Option<File>, stderr: &mut Option<File>) {
+    let mut demux = Demux::default();
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match body.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => demux.feed(&buf[..n], &mut |s, bytes| {
+                let out = if s == 2 { stderr.as_mut() } else { stdout.as_mut() };
+                if let Some(f) = out {
+                    let _ = f.write_all(bytes);
                 }
-                return Report::Exited {
+            }),
+        }
+    }
+}
+
+/// Waits through an engine outage: `None` once the engine answers that
+/// the container still runs (to be followed again), else how it ended
+/// (its process `pid`, if watched, may end first).
+fn outlast_outage(engine: &Engine, id: &str, pid: Option<i32>) -> Option<Report> {
+    // Until the engine answers or the process is gone.
+    let mut pause = Duration::from_millis(250);
+    loop {
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(OUTAGE_POLL);
+        if let Some(pid) = pid
+            && !runs_in(pid, id)
+        {
+            // Its end may be read from the engine once it is back.
+            if let Ok(s) = engine.inspect(id)
+                && !s.running
+            {
+                return Some(exited(id, &s));
+            }
+            return Some(Report::Exited {
+                id: id.to_string(),
+                code: -1,
+                oom_killed: false,
+                error: Some("it ended while its container engine could not be reached: how is unknown".into()),
+            });
+        }
+        match engine.inspect(id) {
+            Ok(s) if s.running => return None,
+            Ok(s) => return Some(exited(id, &s)),
+            Err(e) if e.unreachable => continue,
+            Err(e) => {
+                return Some(Report::Exited {
                     id: id.to_string(),
                     code: -1,
                     oom_killed: false,
-                    error: Some("it ended while its container engine could not be reached: how is unknown".into()),
-                };
-            }
-            match engine.inspect(id) {
-                Ok(s) if s.running => break,
-                Ok(s) => return exited(id, &s),
-                Err(e) if e.unreachable => continue,
-                Err(e) => {
-                    return Report::Exited { id: id.to_string(), code: -1, oom_killed: false, error: Some(e.message) };
-                }
+                    error: Some(e.message),
+                });
             }
         }
     }

@@ -196,59 +196,71 @@ pub(super) fn validate_reschedule(r: &mut Reader, p: &ReschedulePolicy, span: Sp
             format!("reschedule delay {} is below 5s, which Nomad refuses (supd accepts it)", GoDuration(p.delay)),
         );
     }
-    if p.delay_function != DelayFunction::Constant {
-        if p.max_delay < p.delay {
-            r.sink.error(
-                span.clone(),
-                format!(
-                    "reschedule max_delay {} is below delay {} — raise max_delay",
-                    GoDuration(p.max_delay),
-                    GoDuration(p.delay)
-                ),
-            );
-            return;
-        }
-        if p.max_delay < Duration::from_secs(5) {
-            r.sink.warn(
-                span.clone(),
-                format!(
-                    "reschedule max_delay {} is below 5s, which Nomad refuses (supd accepts it)",
-                    GoDuration(p.max_delay)
-                ),
-            );
-        }
+    if p.delay_function != DelayFunction::Constant && !max_delay_ok(r, p, span.clone()) {
+        return;
     }
     if !p.unlimited && p.attempts > 0 {
-        if p.interval < Duration::from_secs(15) {
-            r.sink.warn(
-                span.clone(),
-                format!(
-                    "reschedule interval {} is below 15s, which Nomad refuses (supd accepts it)",
-                    GoDuration(p.interval)
-                ),
-            );
-        }
-        let (ok, possible, recommended) = viable_attempts(p);
-        if !ok {
-            let ceiling = if p.delay_function == DelayFunction::Constant {
-                String::new()
-            } else {
-                format!(" and delay ceiling {}", GoDuration(p.max_delay))
-            };
-            let rounded =
-                Duration::from_secs(recommended.as_secs() + u64::from(recommended.subsec_nanos() >= 500_000_000));
-            r.sink.error(
-                span,
-                format!(
-                    "only {possible} of {} reschedule attempts fit in {} with initial delay {}, delay function {:?}{ceiling} — set interval to at least {}",
-                    p.attempts,
-                    GoDuration(p.interval),
-                    GoDuration(p.delay),
-                    p.delay_function.as_str(),
-                    GoDuration(rounded)
-                ),
-            );
-        }
+        validate_reschedule_window(r, p, span);
+    }
+}
+
+/// The `max_delay` of a growing delay: false (an error) below `delay`,
+/// a warning below 5s.
+fn max_delay_ok(r: &mut Reader, p: &ReschedulePolicy, span: Sp) -> bool {
+    if p.max_delay < p.delay {
+        r.sink.error(
+            span,
+            format!(
+                "reschedule max_delay {} is below delay {} — raise max_delay",
+                GoDuration(p.max_delay),
+                GoDuration(p.delay)
+            ),
+        );
+        return false;
+    }
+    if p.max_delay < Duration::from_secs(5) {
+        r.sink.warn(
+            span,
+            format!(
+                "reschedule max_delay {} is below 5s, which Nomad refuses (supd accepts it)",
+                GoDuration(p.max_delay)
+            ),
+        );
+    }
+    true
+}
+
+/// A limited number of attempts: the interval's minimum, and whether the
+/// attempts fit in it.
+fn validate_reschedule_window(r: &mut Reader, p: &ReschedulePolicy, span: Sp) {
+    if p.interval < Duration::from_secs(15) {
+        r.sink.warn(
+            span.clone(),
+            format!(
+                "reschedule interval {} is below 15s, which Nomad refuses (supd accepts it)",
+                GoDuration(p.interval)
+            ),
+        );
+    }
+    let (ok, possible, recommended) = viable_attempts(p);
+    if !ok {
+        let ceiling = if p.delay_function == DelayFunction::Constant {
+            String::new()
+        } else {
+            format!(" and delay ceiling {}", GoDuration(p.max_delay))
+        };
+        let rounded = Duration::from_secs(recommended.as_secs() + u64::from(recommended.subsec_nanos() >= 500_000_000));
+        r.sink.error(
+            span,
+            format!(
+                "only {possible} of {} reschedule attempts fit in {} with initial delay {}, delay function {:?}{ceiling} — set interval to at least {}",
+                p.attempts,
+                GoDuration(p.interval),
+                GoDuration(p.delay),
+                p.delay_function.as_str(),
+                GoDuration(rounded)
+            ),
+        );
     }
 }
 
@@ -267,76 +279,81 @@ pub fn viable_attempts(p: &ReschedulePolicy) -> (bool, u32, Duration) {
                 (true, 0, recommended)
             }
         }
-        DelayFunction::Exponential => {
-            // Doubling until the cap, then adding the cap each time: once
-            // capped, the rest follows by arithmetic, so a huge `attempts`
-            // costs nothing.
-            let mut recommended = Duration::ZERO;
-            let mut possible: u64 = 0;
-            let mut i = 0u32;
-            while i < p.attempts {
-                // delay × 2^i passes any cap by i = 64 (durations are < 2^64 ns).
-                let ns = if i >= 64 { u128::MAX } else { p.delay.as_nanos().saturating_mul(1u128 << i) };
-                let next = Duration::from_nanos(ns.min(u128::from(u64::MAX)) as u64);
-                if next > p.max_delay || i >= 64 {
-                    break;
-                }
-                recommended = next;
-                if recommended < p.interval {
-                    possible += 1;
-                }
-                i += 1;
-            }
-            let rest = u64::from(p.attempts - i);
-            if rest > 0 {
-                let step = p.max_delay.as_nanos();
-                let room = p.interval.as_nanos().saturating_sub(recommended.as_nanos());
-                // Steps k = 1..=rest with recommended + k·step < interval.
-                let fit = match room.saturating_sub(1).checked_div(step) {
-                    Some(k) => k.min(u128::from(rest)) as u64,
-                    None if room > 0 => rest,
-                    None => 0,
-                };
-                possible += fit;
-                recommended = Duration::from_nanos(
-                    (recommended.as_nanos() + step * u128::from(rest)).min(u128::from(u64::MAX)) as u64,
-                );
-            }
-            let possible = possible.min(u64::from(u32::MAX)) as u32;
-            (possible >= p.attempts, possible, recommended)
+        DelayFunction::Exponential => viable_exponential(p),
+        DelayFunction::Fibonacci => viable_fibonacci(p),
+    }
+}
+
+/// [`viable_attempts`] with delays that double up to `max_delay`.
+fn viable_exponential(p: &ReschedulePolicy) -> (bool, u32, Duration) {
+    // Doubling until the cap, then adding the cap each time: once
+    // capped, the rest follows by arithmetic, so a huge `attempts`
+    // costs nothing.
+    let mut recommended = Duration::ZERO;
+    let mut possible: u64 = 0;
+    let mut i = 0u32;
+    while i < p.attempts {
+        // delay × 2^i passes any cap by i = 64 (durations are < 2^64 ns).
+        let ns = if i >= 64 { u128::MAX } else { p.delay.as_nanos().saturating_mul(1u128 << i) };
+        let next = Duration::from_nanos(ns.min(u128::from(u64::MAX)) as u64);
+        if next > p.max_delay || i >= 64 {
+            break;
         }
-        DelayFunction::Fibonacci => {
-            // Slots grow as Fibonacci until the cap, then by the cap each time.
-            let slot_count = p.attempts.max(2) as u64;
-            let mut slots = vec![p.delay, p.delay];
-            while (slots.len() as u64) < slot_count {
-                let n = slots[slots.len() - 1].saturating_add(slots[slots.len() - 2]);
-                if n > p.max_delay {
-                    break;
-                }
-                slots.push(n);
-            }
-            let linear_from = slots.len() as u64;
-            let last_slot = |k: u64| -> Duration {
-                // Slot k (0-based) for k >= linear_from: the cap, then +cap per slot.
-                let steps = k - linear_from;
-                Duration::from_nanos((p.max_delay.as_nanos() * u128::from(steps + 1)).min(u128::from(u64::MAX)) as u64)
-            };
-            let recommended = if slot_count > linear_from { last_slot(slot_count - 1) } else { slots[slots.len() - 1] };
-            if p.interval < recommended {
-                let possible = match slots.iter().position(|s| *s > p.interval) {
-                    Some(i) => i as u64,
-                    None if p.max_delay.is_zero() => 0,
-                    None => {
-                        // First linear slot k with (k - linear_from + 1)·cap > interval.
-                        let over = p.interval.as_nanos() / p.max_delay.as_nanos();
-                        linear_from + over as u64
-                    }
-                };
-                (false, possible.min(u64::from(u32::MAX)) as u32, recommended)
-            } else {
-                (true, 0, recommended)
-            }
+        recommended = next;
+        if recommended < p.interval {
+            possible += 1;
         }
+        i += 1;
+    }
+    let rest = u64::from(p.attempts - i);
+    if rest > 0 {
+        let step = p.max_delay.as_nanos();
+        let room = p.interval.as_nanos().saturating_sub(recommended.as_nanos());
+        // Steps k = 1..=rest with recommended + k·step < interval.
+        let fit = match room.saturating_sub(1).checked_div(step) {
+            Some(k) => k.min(u128::from(rest)) as u64,
+            None if room > 0 => rest,
+            None => 0,
+        };
+        possible += fit;
+        recommended =
+            Duration::from_nanos((recommended.as_nanos() + step * u128::from(rest)).min(u128::from(u64::MAX)) as u64);
+    }
+    let possible = possible.min(u64::from(u32::MAX)) as u32;
+    (possible >= p.attempts, possible, recommended)
+}
+
+/// [`viable_attempts`] with delays that grow as Fibonacci up to `max_delay`.
+fn viable_fibonacci(p: &ReschedulePolicy) -> (bool, u32, Duration) {
+    // Slots grow as Fibonacci until the cap, then by the cap each time.
+    let slot_count = p.attempts.max(2) as u64;
+    let mut slots = vec![p.delay, p.delay];
+    while (slots.len() as u64) < slot_count {
+        let n = slots[slots.len() - 1].saturating_add(slots[slots.len() - 2]);
+        if n > p.max_delay {
+            break;
+        }
+        slots.push(n);
+    }
+    let linear_from = slots.len() as u64;
+    let last_slot = |k: u64| -> Duration {
+        // Slot k (0-based) for k >= linear_from: the cap, then +cap per slot.
+        let steps = k - linear_from;
+        Duration::from_nanos((p.max_delay.as_nanos() * u128::from(steps + 1)).min(u128::from(u64::MAX)) as u64)
+    };
+    let recommended = if slot_count > linear_from { last_slot(slot_count - 1) } else { slots[slots.len() - 1] };
+    if p.interval < recommended {
+        let possible = match slots.iter().position(|s| *s > p.interval) {
+            Some(i) => i as u64,
+            None if p.max_delay.is_zero() => 0,
+            None => {
+                // First linear slot k with (k - linear_from + 1)·cap > interval.
+                let over = p.interval.as_nanos() / p.max_delay.as_nanos();
+                linear_from + over as u64
+            }
+        };
+        (false, possible.min(u64::from(u32::MAX)) as u32, recommended)
+    } else {
+        (true, 0, recommended)
     }
 }

@@ -15,7 +15,7 @@
 use super::budget;
 use hcl::Value;
 use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
-use hcl::expr::{Expression, Operation, TemplateExpr};
+use hcl::expr::{Expression, FuncCall, Operation, TemplateExpr};
 
 /// Declares `try` and `can` for the places [`resolve`] leaves them (inside
 /// a `for` body, using its names).
@@ -45,44 +45,10 @@ pub(super) fn resolve(e: &mut Expression, ctx: &Context) -> Result<(), String> {
 fn walk(e: &mut Expression, ctx: &Context, bound: &mut Vec<String>) -> Result<(), String> {
     match e {
         Expression::FuncCall(f) => {
-            for a in f.args.iter_mut() {
-                walk(a, ctx, bound)?;
+            if let Some(v) = func_call(f, ctx, bound)? {
+                *e = v;
             }
-            let name = f.name.to_string();
-            // `convert(x, list(number))`: the type, written as Nomad writes
-            // it, is text for the function (it is no value to evaluate).
-            if name == "convert"
-                && let Some(ty) = f.args.get_mut(1)
-                && !matches!(ty, Expression::String(_) | Expression::TemplateExpr(_))
-                && let Ok(text) = hcl::format::to_string(&*ty)
-            {
-                *ty = Expression::String(text);
-            }
-            if !matches!(name.as_str(), "try" | "can") || f.args.iter().any(|a| uses(a, bound)) {
-                return Ok(());
-            }
-            if name == "can" && f.args.len() != 1 {
-                return Err(format!("can() takes 1 argument, got {}", f.args.len()));
-            }
-            if f.args.is_empty() {
-                return Err("try() needs at least one argument".into());
-            }
-            let mut last = String::new();
-            for a in &f.args {
-                let got = budget::check(a, ctx).and_then(|()| a.evaluate(ctx).map_err(|e| e.kind().to_string()));
-                match got {
-                    Ok(v) => {
-                        *e = if name == "can" { Expression::Bool(true) } else { Expression::from(v) };
-                        return Ok(());
-                    }
-                    Err(m) => last = m,
-                }
-            }
-            if name == "can" {
-                *e = Expression::Bool(false);
-                return Ok(());
-            }
-            Err(format!("try(): none of its {} arguments has a value; the last: {last}", f.args.len()))
+            Ok(())
         }
         Expression::Array(a) => a.iter_mut().try_for_each(|x| walk(x, ctx, bound)),
         Expression::Object(o) => o.values_mut().try_for_each(|x| walk(x, ctx, bound)),
@@ -113,40 +79,83 @@ fn walk(e: &mut Expression, ctx: &Context, bound: &mut Vec<String>) -> Result<()
             bound.truncate(outer);
             r
         }
-        Expression::TemplateExpr(t) => {
-            // Interpolations are text until the template is parsed: a
-            // `try` or `can` in one is worked out the same way.
-            let raw = match t.as_ref() {
-                TemplateExpr::QuotedString(s) => s,
-                TemplateExpr::Heredoc(h) => &h.template,
-            };
-            if !(raw.contains("try(") || raw.contains("can(")) {
-                return Ok(());
-            }
-            let Ok(mut tpl) = hcl::Template::from_expr(t) else { return Ok(()) };
-            let mut changed = false;
-            for el in tpl.elements_mut() {
-                if let hcl::template::Element::Interpolation(i) = el {
-                    let before = i.expr.clone();
-                    walk(&mut i.expr, ctx, bound)?;
-                    changed |= i.expr != before;
-                }
-            }
-            if changed {
-                let text = tpl.to_string();
-                **t = match t.as_ref() {
-                    TemplateExpr::QuotedString(_) => TemplateExpr::QuotedString(text),
-                    TemplateExpr::Heredoc(h) => {
-                        let mut h = h.clone();
-                        h.template = text;
-                        TemplateExpr::Heredoc(h)
-                    }
-                };
-            }
-            Ok(())
-        }
+        Expression::TemplateExpr(t) => template_expr(t, ctx, bound),
         _ => Ok(()),
     }
+}
+
+/// Walks a call's arguments; for a `try` or `can` it can work out, the
+/// value to put in the call's place.
+fn func_call(f: &mut FuncCall, ctx: &Context, bound: &mut Vec<String>) -> Result<Option<Expression>, String> {
+    for a in f.args.iter_mut() {
+        walk(a, ctx, bound)?;
+    }
+    let name = f.name.to_string();
+    // `convert(x, list(number))`: the type, written as Nomad writes
+    // it, is text for the function (it is no value to evaluate).
+    if name == "convert"
+        && let Some(ty) = f.args.get_mut(1)
+        && !matches!(ty, Expression::String(_) | Expression::TemplateExpr(_))
+        && let Ok(text) = hcl::format::to_string(&*ty)
+    {
+        *ty = Expression::String(text);
+    }
+    if !matches!(name.as_str(), "try" | "can") || f.args.iter().any(|a| uses(a, bound)) {
+        return Ok(None);
+    }
+    if name == "can" && f.args.len() != 1 {
+        return Err(format!("can() takes 1 argument, got {}", f.args.len()));
+    }
+    if f.args.is_empty() {
+        return Err("try() needs at least one argument".into());
+    }
+    let mut last = String::new();
+    for a in &f.args {
+        let got = budget::check(a, ctx).and_then(|()| a.evaluate(ctx).map_err(|e| e.kind().to_string()));
+        match got {
+            Ok(v) => return Ok(Some(if name == "can" { Expression::Bool(true) } else { Expression::from(v) })),
+            Err(m) => last = m,
+        }
+    }
+    if name == "can" {
+        return Ok(Some(Expression::Bool(false)));
+    }
+    Err(format!("try(): none of its {} arguments has a value; the last: {last}", f.args.len()))
+}
+
+/// Works out the `try` and `can` in a template's interpolations, writing
+/// its text again when one changed.
+fn template_expr(t: &mut TemplateExpr, ctx: &Context, bound: &mut Vec<String>) -> Result<(), String> {
+    // Interpolations are text until the template is parsed: a
+    // `try` or `can` in one is worked out the same way.
+    let raw = match &*t {
+        TemplateExpr::QuotedString(s) => s,
+        TemplateExpr::Heredoc(h) => &h.template,
+    };
+    if !(raw.contains("try(") || raw.contains("can(")) {
+        return Ok(());
+    }
+    let Ok(mut tpl) = hcl::Template::from_expr(t) else { return Ok(()) };
+    let mut changed = false;
+    for el in tpl.elements_mut() {
+        if let hcl::template::Element::Interpolation(i) = el {
+            let before = i.expr.clone();
+            walk(&mut i.expr, ctx, bound)?;
+            changed |= i.expr != before;
+        }
+    }
+    if changed {
+        let text = tpl.to_string();
+        *t = match &*t {
+            TemplateExpr::QuotedString(_) => TemplateExpr::QuotedString(text),
+            TemplateExpr::Heredoc(h) => {
+                let mut h = h.clone();
+                h.template = text;
+                TemplateExpr::Heredoc(h)
+            }
+        };
+    }
+    Ok(())
 }
 
 /// Whether `e` refers to any of `names`.

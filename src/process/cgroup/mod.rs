@@ -78,14 +78,7 @@ impl Cgroups {
     /// Detects the layout and makes the parent cgroups. Never fails: what
     /// cannot be done is listed in `problems`.
     pub fn setup(opts: &Options) -> Cgroups {
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
-        let mounts = parse_mountinfo(&mountinfo);
-        let v2_controllers: Vec<String> = unified(&mounts, &own)
-            .and_then(|d| std::fs::read_to_string(d.join("cgroup.controllers")).ok())
-            .map(|s| s.split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default();
-        let p = plan(&mounts, &own, &v2_controllers);
+        let p = detect();
         let mut cg =
             Cgroups { kind: p.kind, hard_cpu: opts.hard_cpu, mhz_per_core: opts.mhz_per_core, ..Cgroups::default() };
         if p.kind == Kind::None {
@@ -96,58 +89,12 @@ impl Cgroups {
             cg.problems.push(format!("cpu and memory limits are not enforced: {e}"));
             return cg;
         }
-        // The v2 controllers supd needs handed down to its tasks.
-        let mut want_v2: Vec<&str> = Vec::new();
-        if p.memory.first().is_some_and(|pl| pl.v2) {
-            want_v2.push("memory");
-        }
-        if p.cpu.first().is_some_and(|pl| pl.v2) {
-            want_v2.push("cpu");
-        }
-        // Each hierarchy is prepared once; the result says which v2
-        // controllers its tasks get, or why it cannot be used.
-        let mut prepared: Vec<(PathBuf, Result<Vec<String>, String>)> = Vec::new();
-        let mut prepare = |pl: &Place| -> (PathBuf, Result<Vec<String>, String>) {
-            let target = parent_dir(pl, &opts.parent);
-            if let Some((_, r)) = prepared.iter().find(|(t, _)| *t == target) {
-                return (target, r.clone());
-            }
-            let r = if pl.v2 { prepare_v2(&pl.own, &target, &want_v2) } else { prepare_v1(&target) };
-            prepared.push((target.clone(), r.clone()));
-            (target, r)
-        };
-        let mut pick = |places: &[Place], needs: Option<&str>, what: &str, problems: &mut Vec<String>| {
-            let mut why = String::new();
-            for pl in places {
-                let (parent, r) = prepare(pl);
-                match r {
-                    Ok(enabled) if !pl.v2 || needs.is_none_or(|c| enabled.iter().any(|e| e == c)) => {
-                        return Some(Role { v2: pl.v2, controller: pl.controller, parent });
-                    }
-                    Ok(_) => {
-                        why = format!(
-                            "the {} controller cannot be handed down to {} (cgroup.subtree_control)",
-                            needs.unwrap_or_default(),
-                            parent.display()
-                        )
-                    }
-                    Err(e) => why = e,
-                }
-            }
-            if why.is_empty() {
-                why = match needs {
-                    Some(c) => format!("no {c} controller is mounted"),
-                    None => "no usable cgroup hierarchy".into(),
-                };
-            }
-            problems.push(format!("{what}: {why}"));
-            None
-        };
+        let mut parents = Parents::new(&opts.parent, &p);
         let mut problems = Vec::new();
-        cg.memory = pick(&p.memory, Some("memory"), "memory limits are not enforced", &mut problems);
-        cg.cpu = pick(&p.cpu, Some("cpu"), "cpu weights are not enforced", &mut problems);
-        cg.acct = pick(&p.acct, None, "cpu time of tasks is not reported", &mut problems);
-        cg.track = pick(
+        cg.memory = parents.pick(&p.memory, Some("memory"), "memory limits are not enforced", &mut problems);
+        cg.cpu = parents.pick(&p.cpu, Some("cpu"), "cpu weights are not enforced", &mut problems);
+        cg.acct = parents.pick(&p.acct, None, "cpu time of tasks is not reported", &mut problems);
+        cg.track = parents.pick(
             &p.track,
             None,
             "task processes are not tracked by cgroup (stop relies on process groups)",
@@ -160,16 +107,23 @@ impl Cgroups {
             );
         }
         cg.problems = problems;
+        cg.warm = cg.own_v1_tasks(&p);
+        cg.remove_stale();
+        cg
+    }
+
+    /// The `tasks` file of supd's own cgroup in the first v1 hierarchy
+    /// (memory, cpu, cpu time, tracking) its tasks join, if any: see
+    /// [`migrate_self`].
+    fn own_v1_tasks(&self, p: &Plan) -> Option<PathBuf> {
         let own_tasks = |role: &Option<Role>, places: &[Place]| {
             let role = role.as_ref().filter(|r| !r.v2)?;
             places.iter().find(|pl| !pl.v2 && pl.controller == role.controller).map(|pl| pl.own.join("tasks"))
         };
-        cg.warm = own_tasks(&cg.memory, &p.memory)
-            .or_else(|| own_tasks(&cg.cpu, &p.cpu))
-            .or_else(|| own_tasks(&cg.acct, &p.acct))
-            .or_else(|| own_tasks(&cg.track, &p.track));
-        cg.remove_stale();
-        cg
+        own_tasks(&self.memory, &p.memory)
+            .or_else(|| own_tasks(&self.cpu, &p.cpu))
+            .or_else(|| own_tasks(&self.acct, &p.acct))
+            .or_else(|| own_tasks(&self.track, &p.track))
     }
 
     /// Where [`migrate_self`] warms the cgroup core up before a task joins
@@ -379,6 +333,88 @@ pub fn migrate_self(tasks: &Path) -> io::Result<()> {
     use std::io::Write;
     let tid = nix::unistd::gettid().as_raw();
     std::fs::OpenOptions::new().write(true).open(tasks)?.write_all(tid.to_string().as_bytes())
+}
+
+/// The cgroup layout of this host, as /proc/self/mountinfo and
+/// /proc/self/cgroup show it to supd.
+fn detect() -> Plan {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    let mounts = parse_mountinfo(&mountinfo);
+    let v2_controllers: Vec<String> = unified(&mounts, &own)
+        .and_then(|d| std::fs::read_to_string(d.join("cgroup.controllers")).ok())
+        .map(|s| s.split_whitespace().map(str::to_string).collect())
+        .unwrap_or_default();
+    plan(&mounts, &own, &v2_controllers)
+}
+
+/// The parents of the tasks' cgroups as [`Cgroups::setup`] makes them,
+/// one per hierarchy used.
+struct Parents<'a> {
+    /// `cgroup_parent`.
+    parent: &'a str,
+    /// The v2 controllers supd needs handed down to its tasks.
+    want_v2: Vec<&'static str>,
+    /// Each hierarchy is prepared once; the result says which v2
+    /// controllers its tasks get, or why it cannot be used.
+    prepared: Vec<(PathBuf, Result<Vec<String>, String>)>,
+}
+
+impl<'a> Parents<'a> {
+    /// Nothing prepared yet, for the layout `p` and `cgroup_parent`.
+    fn new(parent: &'a str, p: &Plan) -> Parents<'a> {
+        // The v2 controllers supd needs handed down to its tasks.
+        let mut want_v2: Vec<&'static str> = Vec::new();
+        if p.memory.first().is_some_and(|pl| pl.v2) {
+            want_v2.push("memory");
+        }
+        if p.cpu.first().is_some_and(|pl| pl.v2) {
+            want_v2.push("cpu");
+        }
+        Parents { parent, want_v2, prepared: Vec::new() }
+    }
+
+    /// The parent in `pl`'s hierarchy, made (once) with what its tasks get.
+    fn prepare(&mut self, pl: &Place) -> (PathBuf, Result<Vec<String>, String>) {
+        let target = parent_dir(pl, self.parent);
+        if let Some((_, r)) = self.prepared.iter().find(|(t, _)| *t == target) {
+            return (target, r.clone());
+        }
+        let r = if pl.v2 { prepare_v2(&pl.own, &target, &self.want_v2) } else { prepare_v1(&target) };
+        self.prepared.push((target.clone(), r.clone()));
+        (target, r)
+    }
+
+    /// The first of `places` (best first) whose parent can be made and,
+    /// in v2, gets the controller `needs`; else why not, in `problems`
+    /// after `what`.
+    fn pick(&mut self, places: &[Place], needs: Option<&str>, what: &str, problems: &mut Vec<String>) -> Option<Role> {
+        let mut why = String::new();
+        for pl in places {
+            let (parent, r) = self.prepare(pl);
+            match r {
+                Ok(enabled) if !pl.v2 || needs.is_none_or(|c| enabled.iter().any(|e| e == c)) => {
+                    return Some(Role { v2: pl.v2, controller: pl.controller, parent });
+                }
+                Ok(_) => {
+                    why = format!(
+                        "the {} controller cannot be handed down to {} (cgroup.subtree_control)",
+                        needs.unwrap_or_default(),
+                        parent.display()
+                    )
+                }
+                Err(e) => why = e,
+            }
+        }
+        if why.is_empty() {
+            why = match needs {
+                Some(c) => format!("no {c} controller is mounted"),
+                None => "no usable cgroup hierarchy".into(),
+            };
+        }
+        problems.push(format!("{what}: {why}"));
+        None
+    }
 }
 
 /// `cgroup_parent` must name a cgroup below supd's own (or the root):
