@@ -52,6 +52,9 @@ pub(super) struct Containers {
     pub settled: bool,
     /// While supd stops: until when driver requests are waited for.
     pub grace: Option<std::time::Instant>,
+    /// Per engine: whether it answered when last asked (`None`: not
+    /// asked yet); supd's log says when this changes, once.
+    answering: [Option<bool>; 2],
 }
 
 /// Where an engine's driver is in `Containers::drivers`.
@@ -219,8 +222,8 @@ impl Supervisor {
         self.pending.containers.surveying[at(which)] = false;
         match survey {
             Ok(survey) => {
-                let version = survey.attrs.last().map_or("", |a| a.1.as_str());
-                log::info!("{name} driver: engine {version}");
+                let version = survey.attrs.last().map_or("", |a| a.1.as_str()).to_string();
+                self.engine_seen(which, Ok(&format!("version {version}")));
                 self.cfg.node.attrs.extend(survey.attrs);
                 for c in survey.containers {
                     let l = |k: &str| c.labels.get(k).cloned().unwrap_or_default();
@@ -233,16 +236,14 @@ impl Supervisor {
                 // Tasks that may have a container there wait for the
                 // engine (asked again); the others start and wait for it
                 // as any start does.
+                self.engine_seen(which, Err(&e));
                 let claims = self.jobs.runs.values().flat_map(|r| &r.instances).flat_map(|i| &i.tasks);
                 if claims.filter(|t| t.spec.driver == which).any(|t| t.claim.is_some()) {
-                    log::warn!(
-                        "{name} driver: no container engine answers ({e}); its tasks wait, and it is asked again"
-                    );
+                    log::debug!("{name} driver: asked again in {RESURVEY:?}, for the containers its tasks may have");
                     self.pending.containers.surveying[at(which)] = true;
                     self.io.timers.arm(std::time::Instant::now() + RESURVEY, super::Timer::Survey { engine: which });
                     return;
                 }
-                log::info!("{name} driver: no container engine answers ({e}); {name} tasks wait until one does");
             }
         }
         if self.pending.containers.settled {
@@ -547,9 +548,30 @@ impl Supervisor {
         }
     }
 
+    /// Whether `engine` answers, as just found: said in supd's log once
+    /// when it changes (an engine that appears, goes, or comes back), not
+    /// for each task.
+    fn engine_seen(&mut self, engine: Driver, answer: Result<&str, &str>) {
+        let slot = &mut self.pending.containers.answering[at(engine)];
+        if *slot == Some(answer.is_ok()) {
+            return;
+        }
+        let was = slot.replace(answer.is_ok());
+        let name = engine.as_str();
+        let ep = self.engine_endpoint(engine).map_or_else(|e| e, |ep| ep.to_string());
+        match answer {
+            Ok(detail) if was.is_some() => log::info!("{name} engine at {ep} answers again ({detail})"),
+            Ok(detail) => log::info!("{name} engine at {ep} answers ({detail})"),
+            Err(e) => log::warn!(
+                "{name} engine at {ep} does not answer ({e}): {name} tasks wait for it without spending restart attempts, and running containers are watched by their processes"
+            ),
+        }
+    }
+
     /// The task's container runs (`id`, its first process `pid`).
     fn container_started(&mut self, engine: Driver, key: TaskKey, label: &str, id: String, pid: i32) {
         log::info!("{label}: container {} runs", docker::short(&id));
+        self.engine_seen(engine, Ok("a container started"));
         if let Some(t) = self.jobs.task_mut(key) {
             if t.setup.engine_waits > 0 {
                 t.setup.engine_waits = 0;
@@ -583,7 +605,10 @@ impl Supervisor {
             docker::short(id),
             engine.as_str()
         );
-        log::warn!("{label}: {message}");
+        // The engine's going is said once (`engine_seen`); each task's
+        // in its events.
+        log::debug!("{label}: {message}");
+        self.engine_seen(engine, Err(&error));
         if let Some(t) = self.jobs.task_mut(key) {
             t.push_event("Engine Unreachable", message);
         }
@@ -593,7 +618,8 @@ impl Supervisor {
     fn engine_back(&mut self, engine: Driver, key: TaskKey, label: &str, id: &str) {
         let message =
             format!("the {} engine answers again: container {} still runs", engine.as_str(), docker::short(id));
-        log::info!("{label}: {message}");
+        log::debug!("{label}: {message}");
+        self.engine_seen(engine, Ok("a running container is followed again"));
         if let Some(t) = self.jobs.task_mut(key) {
             t.push_event("Engine Reachable", message);
         }
@@ -614,6 +640,7 @@ impl Supervisor {
     /// per outage.
     fn wait_for_engine(&mut self, key: TaskKey, engine: Driver, error: String) {
         let label = self.label(key);
+        self.engine_seen(engine, Err(&error));
         let Some(t) = self.jobs.task_mut(key) else { return };
         let waits = t.setup.engine_waits;
         t.setup.engine_waits = waits.saturating_add(1);
@@ -625,7 +652,7 @@ impl Supervisor {
                 "{error}; the task waits for the {} engine and starts once it answers (no restart attempt is spent)",
                 engine.as_str()
             );
-            log::warn!("{label}: {message}");
+            log::debug!("{label}: {message}");
             t.push_event("Engine Unreachable", message);
         }
         let delay = ENGINE_RETRY_FIRST.saturating_mul(1 << waits.min(4)).min(ENGINE_RETRY_MAX);

@@ -647,6 +647,10 @@ fn an_engine_outage_spends_no_attempt_and_a_stop_meanwhile_still_stops_the_conta
     relay.restore();
     let t = s.wait_event("calm/g/0/t", "Engine Reachable", |_| true);
     assert_eq!((pid(&t), container_id(&t)), (pid0, id0.clone()), "the same container, followed again");
+    // supd's log says the engine went and came back, once each.
+    let log = s.log();
+    let lines = |what: &str| log.lines().filter(|l| l.contains("docker engine at") && l.contains(what)).count();
+    assert_eq!((lines("does not answer"), lines("answers again")), (1, 1), "{log}");
     assert_eq!(t["state"], "running", "{}", pretty(&t));
     // Its output is followed again.
     let last_tick = || {
