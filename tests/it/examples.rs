@@ -114,3 +114,23 @@ cat "$SUPD_TEST_WORK/supd.err" >&2
     assert!(said("web=200"), "the web example answers:\n{text}\n{err}");
     assert!(said("supd-exit=0"), "Ctrl-C stops every task and supd exits 0:\n{text}\n{err}");
 }
+
+/// Every `hcl` block of the README is a job file `supctl validate` takes,
+/// without a warning.
+#[test]
+fn the_readmes_job_files_validate() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(Path::new(root).join("README.md")).expect("README.md");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let mut files = Vec::new();
+    for (i, block) in readme.split("```hcl\n").skip(1).enumerate() {
+        let code = &block[..block.find("```").expect("a closed block")];
+        let file = dir.path().join(format!("readme{i}.hcl"));
+        std::fs::write(&file, code).expect("write");
+        files.push(file);
+    }
+    assert!(!files.is_empty(), "the README shows a job file");
+    let out = Command::new(env!("CARGO_BIN_EXE_supctl")).arg("validate").args(&files).output().expect("supctl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !text.contains("warning"), "{text}");
+}

@@ -192,7 +192,11 @@ fn a_podman_task_runs_with_its_ulimits_is_restarted_and_leaves_no_container() {
     assert_eq!(limits(&limits_text, "Max processes"), own_nproc());
     let inspect = e.inspect(&first);
     assert_eq!(inspect["HostConfig"]["Memory"], 256 * 1024 * 1024, "{}", pretty(&inspect["HostConfig"]));
-    assert!(s.log().contains("podman driver: engine"), "the engine was fingerprinted:\n{}", s.log());
+    assert!(
+        s.log().contains("podman engine at ") && s.log().contains("answers (version "),
+        "the engine was fingerprinted:\n{}",
+        s.log()
+    );
 
     // Its process killed: Terminated, restarted by the restart policy in a
     // new container.
