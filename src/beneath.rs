@@ -8,10 +8,12 @@ use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat, renameat};
 use nix::sys::stat::{Mode, fchmod, mkdirat};
 use nix::unistd::{Gid, Uid, UnlinkatFlags, fchown, symlinkat, unlinkat};
+use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 /// An open directory; every path below it is a list of plain components.
@@ -135,16 +137,49 @@ impl Dir {
         }
     }
 
+    /// The mode (type and permission bits) and size of `name`, a link not
+    /// followed; `None` when there is nothing by that name.
+    pub fn stat(&self, name: &str) -> Result<Option<(u32, u64)>, BeneathError> {
+        check_name(name).map_err(|e| err(&[name], e))?;
+        match nix::sys::stat::fstatat(&self.fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some((st.st_mode, u64::try_from(st.st_size).unwrap_or(0)))),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(err(&[name], e)),
+        }
+    }
+
+    /// The target of the link `name`, which is read, never followed.
+    pub fn read_link(&self, name: &str) -> Result<OsString, BeneathError> {
+        check_name(name).map_err(|e| err(&[name], e))?;
+        nix::fcntl::readlinkat(&self.fd, name).map_err(|e| err(&[name], e))
+    }
+
     /// The entries of this directory (`.` and `..` left out), each name
     /// with its type (`S_IFMT` bits, a link not followed); names that are
     /// not UTF-8 are left out. More than `limit` entries fail as EFBIG.
     pub fn entries(&self, limit: usize) -> Result<Vec<(String, u32)>, BeneathError> {
+        self.list(limit, false)
+    }
+
+    /// [`Dir::entries`], where a name that is not UTF-8 fails as EILSEQ
+    /// (the error's path is the name, made UTF-8) instead of being left
+    /// out: for a copy that must be whole.
+    pub fn entries_strict(&self, limit: usize) -> Result<Vec<(String, u32)>, BeneathError> {
+        self.list(limit, true)
+    }
+
+    fn list(&self, limit: usize, strict: bool) -> Result<Vec<(String, u32)>, BeneathError> {
         use nix::dir::Type;
         let mut d = nix::dir::Dir::openat(&self.fd, ".", DIR_FLAGS, Mode::empty()).map_err(|e| err(&["."], e))?;
         let mut out = Vec::new();
         for entry in d.iter() {
             let entry = entry.map_err(|e| err(&["."], e))?;
-            let Ok(name) = entry.file_name().to_str() else { continue };
+            let Ok(name) = entry.file_name().to_str() else {
+                if strict {
+                    return Err(err(&[&*entry.file_name().to_string_lossy()], Errno::EILSEQ));
+                }
+                continue;
+            };
             if name == "." || name == ".." {
                 continue;
             }
@@ -174,6 +209,19 @@ impl Dir {
     /// bytes. Anything else by that name (a FIFO, a device) is refused
     /// without being opened, a link as ELOOP.
     pub fn read(&self, name: &str, limit: u64) -> Result<Vec<u8>, BeneathError> {
+        let file = self.open_read(name)?;
+        let mut out = Vec::new();
+        file.take(limit + 1).read_to_end(&mut out).map_err(|e| err(&[name], io_errno(&e)))?;
+        if out.len() as u64 > limit {
+            return Err(err(&[name], Errno::EFBIG));
+        }
+        Ok(out)
+    }
+
+    /// Opens the regular file `name` of this directory to read. Anything
+    /// else by that name (a FIFO, a device) is refused without being
+    /// opened, a link as ELOOP.
+    pub fn open_read(&self, name: &str) -> Result<File, BeneathError> {
         check_name(name).map_err(|e| err(&[name], e))?;
         match self.kind(name)? {
             Some(libc::S_IFREG) | None => {}
@@ -186,12 +234,59 @@ impl Dir {
         if st.st_mode & libc::S_IFMT != libc::S_IFREG {
             return Err(found(name, st.st_mode & libc::S_IFMT));
         }
-        let mut out = Vec::new();
-        File::from(fd).take(limit + 1).read_to_end(&mut out).map_err(|e| err(&[name], io_errno(&e)))?;
-        if out.len() as u64 > limit {
-            return Err(err(&[name], Errno::EFBIG));
+        Ok(File::from(fd))
+    }
+
+    /// What the tree below this directory takes: the bytes of its regular
+    /// files and the number of its entries, every name counted (UTF-8 or
+    /// not), no link followed, entries that vanish meanwhile passed over.
+    /// Past `max_entries` entries it stops with EFBIG. For a tree another
+    /// program is writing (a git clone) while it is measured.
+    pub fn usage(&self, max_entries: u64) -> Result<(u64, u64), BeneathError> {
+        let (mut bytes, mut entries) = (0u64, 0u64);
+        // Directories still to look at, by path: reopened from here one
+        // component at a time, so that no more than two are held open.
+        let mut pending: Vec<Vec<OsString>> = vec![Vec::new()];
+        while let Some(parts) = pending.pop() {
+            let Some(fd) = self.open_below(&parts) else { continue };
+            let Ok(mut d) = nix::dir::Dir::openat(&fd, ".", DIR_FLAGS, Mode::empty()) else { continue };
+            for entry in d.iter() {
+                let Ok(entry) = entry else { break };
+                let raw = entry.file_name().to_bytes();
+                if raw == b"." || raw == b".." {
+                    continue;
+                }
+                entries += 1;
+                if entries > max_entries {
+                    return Err(err(&["."], Errno::EFBIG));
+                }
+                let name = OsStr::from_bytes(raw);
+                let Ok(st) = nix::sys::stat::fstatat(&fd, name, nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW) else {
+                    continue;
+                };
+                match st.st_mode & libc::S_IFMT {
+                    libc::S_IFDIR => {
+                        let mut below = parts.clone();
+                        below.push(name.to_os_string());
+                        pending.push(below);
+                    }
+                    libc::S_IFREG => bytes = bytes.saturating_add(u64::try_from(st.st_size).unwrap_or(0)),
+                    _ => {}
+                }
+            }
         }
-        Ok(out)
+        Ok((bytes, entries))
+    }
+
+    /// The directory `parts` below this one, each component opened without
+    /// following a link; `None` when it is gone or no directory.
+    fn open_below(&self, parts: &[OsString]) -> Option<OwnedFd> {
+        let mut cur: Option<OwnedFd> = None;
+        for p in parts {
+            let at = cur.as_ref().unwrap_or(&self.fd);
+            cur = Some(openat(at, p.as_os_str(), DIR_FLAGS, Mode::empty()).ok()?);
+        }
+        cur.or_else(|| self.fd.try_clone().ok())
     }
 
     /// Creates the regular file `name` anew, open to write and read: a

@@ -365,7 +365,7 @@ fn service(hide: &Hide, s: &Service, sb: Option<&Block>) -> Item {
 fn port(p: &PortRef) -> Value {
     match p {
         PortRef::Number(n) => json!(n),
-        PortRef::Label(l) => json!(l),
+        PortRef::Label(l) | PortRef::Interpolated(l) => json!(l),
     }
 }
 

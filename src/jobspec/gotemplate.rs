@@ -48,6 +48,7 @@ pub const HOST_FUNCS: &[&str] = &[
     "regexReplaceAll",
     "replaceAll",
     "sha256Hex",
+    "sockaddr",
     "split",
     "subtract",
     "timestamp",
@@ -59,6 +60,31 @@ pub const HOST_FUNCS: &[&str] = &[
     "trimPrefix",
     "trimSpace",
     "trimSuffix",
+];
+
+/// go-sockaddr's template functions that `sockaddr` renders (its
+/// argument is a template of go-sockaddr's: taskdir's sockaddr module has
+/// one implementation for each name).
+pub const SOCKADDR_FUNCS: &[&str] = &[
+    "Attr",
+    "GetAllInterfaces",
+    "GetDefaultInterfaces",
+    "GetInterfaceIP",
+    "GetInterfaceIPs",
+    "GetPrivateIP",
+    "GetPrivateIPs",
+    "GetPrivateInterfaces",
+    "GetPublicIP",
+    "GetPublicIPs",
+    "GetPublicInterfaces",
+    "attr",
+    "exclude",
+    "include",
+    "join",
+    "limit",
+    "offset",
+    "sort",
+    "unique",
 ];
 
 const CONSUL_FUNCS: &[&str] = &[
@@ -111,7 +137,6 @@ const OTHER_FUNCS: &[&str] = &[
     "parseYAML",
     "plugin",
     "scratch",
-    "sockaddr",
     "splitToMap",
     "toTOML",
     "toUnescapedJSON",
@@ -158,7 +183,9 @@ pub struct Problem {
 
 /// Every problem of one template: its block structure, then its syntax (as
 /// gotmpl parses it; only the first syntax error is known), then each
-/// function it names that supd cannot render.
+/// function it names that supd cannot render (and in the go-sockaddr
+/// template of a `sockaddr` call of literal arguments, each it cannot
+/// evaluate).
 pub fn check(text: &str, left: &str, right: &str) -> Vec<Problem> {
     problems(text, left, right, false)
 }
@@ -185,10 +212,11 @@ fn problems(text: &str, left: &str, right: &str, files: bool) -> Vec<Problem> {
     }
     problems.extend(found.into_iter().filter_map(|(offset, name)| {
         let (line, column) = line_col(text, offset);
-        let message = match name.strip_prefix(FILE_ARG) {
-            Some(path) if files => file_refusal(path),
-            Some(_) => None,
-            None => refusal(&name),
+        let message = match (name.strip_prefix(FILE_ARG), name.strip_prefix(SOCKADDR_ARG)) {
+            (Some(path), _) if files => file_refusal(path),
+            (Some(_), _) => None,
+            (None, Some(args)) => sockaddr_refusal(args),
+            (None, None) => refusal(&name),
         };
         message.map(|message| Problem { line, column, message })
     }));
@@ -244,6 +272,10 @@ fn walk_node(n: &Node, out: &mut Vec<(usize, String)>) {
 /// collects (no function name starts with a NUL).
 const FILE_ARG: &str = "\0file:";
 
+/// Marks the literal arguments of a `sockaddr` call, joined by spaces, as
+/// [`FILE_ARG`] marks a path.
+const SOCKADDR_ARG: &str = "\0sockaddr:";
+
 fn walk_pipe(p: &PipeNode, out: &mut Vec<(usize, String)>) {
     for c in &p.commands {
         if let [Expr::Identifier(_, f), Expr::String(pos, path), ..] = c.args.as_slice()
@@ -251,10 +283,57 @@ fn walk_pipe(p: &PipeNode, out: &mut Vec<(usize, String)>) {
         {
             out.push((pos.offset, format!("{FILE_ARG}{path}")));
         }
+        if let [Expr::Identifier(_, f), rest @ ..] = c.args.as_slice()
+            && f.as_str() == "sockaddr"
+            && let Some((offset, args)) = literal_args(rest)
+        {
+            out.push((offset, format!("{SOCKADDR_ARG}{args}")));
+        }
         for a in &c.args {
             walk_expr(a, out);
         }
     }
+}
+
+/// The offset of the first of `args` and their texts joined by spaces,
+/// when there are some and every one is a string literal.
+fn literal_args(args: &[Expr]) -> Option<(usize, String)> {
+    let mut texts = Vec::with_capacity(args.len());
+    for a in args {
+        let Expr::String(_, s) = a else { return None };
+        texts.push(&**s);
+    }
+    let Some(Expr::String(pos, _)) = args.first() else { return None };
+    Some((pos.offset, texts.join(" ")))
+}
+
+/// Why the go-sockaddr template of a `sockaddr` call cannot be rendered:
+/// consul-template evaluates `{{ ARGS }}` (its arguments joined by spaces)
+/// with go-sockaddr's functions, of which supd renders SOCKADDR_FUNCS.
+fn sockaddr_refusal(args: &str) -> Option<String> {
+    let text = format!("{{{{ {args} }}}}");
+    if let Some(p) = blocks(&text, "{{", "}}").into_iter().next() {
+        return Some(format!("`sockaddr`: its go-sockaddr template does not parse: {}", p.message));
+    }
+    let (list, defines) = match Parser::new(&text, "{{", "}}").and_then(Parser::parse) {
+        Ok(tree) => tree,
+        Err(e) => {
+            return Some(format!("`sockaddr`: its go-sockaddr template does not parse: {}", syntax(e).message));
+        }
+    };
+    let mut found = Vec::new();
+    walk_list(&list, &mut found);
+    for d in &defines {
+        walk_list(&d.body, &mut found);
+    }
+    let known = |n: &str| n.starts_with('\0') || SOCKADDR_FUNCS.contains(&n) || BUILTIN_FUNCS.contains(&n);
+    let (_, name) = found.into_iter().find(|(_, n)| !known(n.as_str()))?;
+    Some(match super::diag::did_you_mean(&name, SOCKADDR_FUNCS.iter().copied()) {
+        Some(s) => format!("`sockaddr`: `{name}` is not a go-sockaddr function supd renders — did you mean `{s}`?"),
+        None => format!(
+            "`sockaddr`: `{name}` is not a go-sockaddr function supd renders — supd-job(5) lists those it renders"
+        ),
+    })
 }
 
 /// Why `file` of this literal path would be refused when the task starts:
@@ -443,6 +522,39 @@ mod tests {
         assert_eq!(m[1], "1:50 unknown function `envv` — did you mean `env`?");
         // Inside parentheses and a define body too.
         assert_eq!(messages("{{ define \"d\" }}{{ (keyOrDefault \"a\" \"b\") }}{{ end }}").len(), 1);
+    }
+
+    /// `sockaddr` renders (its template of go-sockaddr's is checked too):
+    /// the Ceph demo's template of Nomad's repository validates; a function
+    /// go-sockaddr's template would not know, or one supd does not
+    /// render, and a template that does not parse are refused at the
+    /// argument, naming `sockaddr`.
+    #[test]
+    fn sockaddr_templates_are_checked_inside() {
+        let ceph = r#"MON_IP={{ sockaddr "with $ifAddrs := GetDefaultInterfaces | include \"type\" \"IPv4\" | limit 1 -}}{{- range $ifAddrs -}}{{ attr \"address\" . }}{{ end }}{{ end " }}"#;
+        assert_eq!(messages(ceph), Vec::<String>::new());
+        for ok in [
+            "{{ sockaddr \"GetPrivateIP\" }}",
+            "{{ sockaddr \"GetAllInterfaces | include \\\"name\\\" \\\"^eth\\\" | sort \\\"address\\\" | join \\\"address\\\" \\\",\\\"\" }}",
+            "{{ sockaddr \"GetInterfaceIP\" \"\\\"eth0\\\"\" }}",
+        ] {
+            assert_eq!(messages(ok), Vec::<String>::new(), "{ok}");
+        }
+        assert_eq!(
+            messages("a {{ sockaddr \"GetPrivateInterfaces | math \\\"address\\\" \\\"+1\\\"\" }}"),
+            ["1:15 `sockaddr`: `math` is not a go-sockaddr function supd renders — supd-job(5) lists those it renders"]
+        );
+        assert_eq!(
+            messages("{{ sockaddr \"GetPrivateIp\" }}"),
+            [
+                "1:13 `sockaddr`: `GetPrivateIp` is not a go-sockaddr function supd renders — did you mean `GetPrivateIP`?"
+            ]
+        );
+        let m = messages("{{ sockaddr \"GetAllInterfaces | limit 1 }}{{ end\" }}");
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(m[0].starts_with("1:13 `sockaddr`: its go-sockaddr template does not parse: "), "{m:?}");
+        // An argument worked out at the render is not checked here.
+        assert_eq!(messages("{{ sockaddr (env \"Q\") }}{{ \"GetPrivateIP\" | sockaddr }}"), Vec::<String>::new());
     }
 
     #[test]

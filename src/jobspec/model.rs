@@ -525,6 +525,10 @@ impl ReschedulePolicy {
 pub enum PortRef {
     Number(u16),
     Label(String),
+    /// Written with `${...}` (`"${NOMAD_PORT_api}"`), kept as written (in
+    /// the template form, `$${` a literal `${`): resolved when the task
+    /// starts, as its `args` are, to a number or a port label.
+    Interpolated(String),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -108,7 +108,8 @@ pub struct ChangeScript {
 pub struct Artifact {
     pub pos: Pos,
     /// As written, `${...}` kept; go-getter's forms `http(s)://…`,
-    /// `file:///…` or an absolute path, with `?checksum=` and `?archive=`.
+    /// `file:///…` or an absolute path, with `?checksum=` and `?archive=`,
+    /// or a git repository (see [`GitSource`]).
     pub source: String,
     /// Relative to the task directory (see [`destination_place`]).
     /// Default `local/`, in mode `file` `local/<file name of the source>`.
@@ -118,6 +119,9 @@ pub struct Artifact {
     pub checksum: Option<Checksum>,
     /// False with `options { archive = "false" }`: an archive is kept as is.
     pub unpack: bool,
+    /// The `ref`, `depth` and `sshkey` of `options` (`${...}` kept), read
+    /// for a git source where its query does not give them.
+    pub git_options: BTreeMap<String, String>,
     pub headers: BTreeMap<String, String>,
 }
 
@@ -298,6 +302,61 @@ pub enum SourceKind {
     /// The URL to request, without the query parameters go-getter reads.
     Http(String),
     File(String),
+    /// go-getter's `git` getter: a repository the `git` program clones.
+    Git(GitSource),
+}
+
+/// A git repository to clone, as go-getter's git getter reads its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitSource {
+    /// What `git clone` is given: an `https://`, `http://`, `ssh://` (also
+    /// from the scp-like `user@host:path`), `git://` or `file:///` URL, the
+    /// query parameters go-getter reads taken out, any other kept.
+    pub url: String,
+    /// `ref`: the branch, tag or commit checked out; none: the remote's
+    /// default branch.
+    pub git_ref: Option<String>,
+    /// `depth`: a shallow clone of this many commits; 0: the whole history.
+    pub depth: u32,
+    /// `sshkey`: a private key for ssh, decoded from base64.
+    pub ssh_key: Option<SshKey>,
+    /// The directory after `//`: only it is fetched (without `.git`);
+    /// empty: the whole repository, `.git` included, as go-getter keeps it.
+    pub subdir: Vec<String>,
+}
+
+impl GitSource {
+    /// The repository for messages: the URL without its query, and
+    /// without a password it may carry.
+    pub fn shown(&self) -> String {
+        let base = self.url.split('?').next().unwrap_or(&self.url);
+        let Some((scheme, rest)) = base.split_once("://") else { return base.to_string() };
+        let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+        match authority.rsplit_once('@') {
+            Some((user, host)) if user.contains(':') => {
+                let name = user.split(':').next().unwrap_or("");
+                format!("{scheme}://{name}:REDACTED@{host}{path}")
+            }
+            _ => base.to_string(),
+        }
+    }
+
+    /// The repository's path on this host, for a `file://` URL.
+    pub fn local_path(&self) -> Option<&str> {
+        let path = self.url.strip_prefix("file://")?;
+        Some(path.split('?').next().unwrap_or(path))
+    }
+}
+
+/// A private key given with `sshkey`; never shown (its `Debug` says only
+/// how long it is).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SshKey(pub Vec<u8>);
+
+impl std::fmt::Debug for SshKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SshKey({} bytes)", self.0.len())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -311,6 +370,10 @@ pub const ARCHIVE_FORMATS: &[&str] = &["tar.gz", "tgz", "tar.xz", "txz", "tar", 
 
 /// Archive endings go-getter knows that supd does not unpack.
 const OTHER_ARCHIVES: &[&str] = &["tar.bz2", "tbz2", "tar.zst", "tzst", "bz2", "gz", "xz", "zst"];
+
+/// The options of an artifact's `options` that go-getter's git getter
+/// reads (Nomad adds every option to the source's query).
+pub const GIT_OPTIONS: &[&str] = &["ref", "depth", "sshkey"];
 
 /// The archive format a file name ends with, if any; an error for the
 /// formats supd does not unpack.
@@ -328,7 +391,19 @@ pub fn archive_format(name: &str) -> Result<Option<&'static str>, String> {
 
 /// Reads a source as go-getter would, refusing the getters supd lacks.
 pub fn parse_source(src: &str) -> Result<SourceSpec, String> {
+    parse_source_with(src, &BTreeMap::new())
+}
+
+/// [`parse_source`], with the artifact's `options` (their `${...}`
+/// resolved): a git source takes `ref`, `depth` and `sshkey` from them
+/// where its query does not give them, as go-getter reads the query Nomad
+/// adds them to.
+pub fn parse_source_with(src: &str, options: &BTreeMap<String, String>) -> Result<SourceSpec, String> {
     refuse_getter(src)?;
+    if getter_of(src).as_deref() == Some("git") {
+        let git = parse_git(src, options)?;
+        return Ok(SourceSpec { kind: SourceKind::Git(git), checksum: None, archive: None });
+    }
     let (kind, query) = if let Some(rest) = src.strip_prefix("file://") {
         let (path, q) = rest.split_once('?').unwrap_or((rest, ""));
         if !path.starts_with('/') {
@@ -379,38 +454,68 @@ pub fn parse_source(src: &str) -> Result<SourceSpec, String> {
     Ok(spec)
 }
 
-/// go-getter's forced getters (`git::…`) and the sources it detects as
-/// git, hg, s3 or gcs without one.
-fn refuse_getter(src: &str) -> Result<(), String> {
-    let getter = if let Some((forced, _)) = src.split_once("::") {
-        Some(forced.to_string())
-    } else {
-        let scheme = src.split_once("://").map(|(s, _)| s);
-        match scheme {
-            Some("git" | "ssh" | "git+ssh") => Some("git".into()),
-            Some("hg") => Some("hg".into()),
-            Some("s3") => Some("s3".into()),
-            Some("gs" | "gcs") => Some("gcs".into()),
-            Some(_) => None,
-            None if src.starts_with("git@") || src.starts_with("github.com/") || src.starts_with("gitlab.com/") => {
-                Some("git".into())
-            }
-            None if src.starts_with("bitbucket.org/") => Some("git".into()),
-            None if src.contains(".amazonaws.com/") => Some("s3".into()),
-            None if src.starts_with("www.googleapis.com/storage/") || src.contains("storage.googleapis.com/") => {
-                Some("gcs".into())
-            }
-            None => None,
+/// Whether a source (its `${...}` resolved or not) is one go-getter
+/// fetches with its git getter.
+pub fn is_git_source(src: &str) -> bool {
+    getter_of(src).as_deref() == Some("git")
+}
+
+/// The getter go-getter would use for a source: forced (`git::…`, the
+/// name before `::` plain letters and digits, as go-getter reads it), or
+/// detected from the scheme or the shape (`user@host:path`,
+/// `github.com/…`, an S3 or GCS host); `None` for the http and file
+/// getters.
+fn getter_of(src: &str) -> Option<String> {
+    if let Some((forced, _)) = src.split_once("::")
+        && !forced.is_empty()
+        && forced.chars().all(|c| c.is_ascii_alphanumeric())
+    {
+        return Some(forced.to_string());
+    }
+    let scheme = src.split_once("://").map(|(s, _)| s);
+    match scheme {
+        Some("git" | "ssh" | "git+ssh") => Some("git".into()),
+        Some("hg") => Some("hg".into()),
+        Some("s3") => Some("s3".into()),
+        Some("gs" | "gcs") => Some("gcs".into()),
+        Some(_) => None,
+        None if HOSTED_GIT.iter().any(|h| src.starts_with(h)) || scp_like(src) => Some("git".into()),
+        None if src.contains(".amazonaws.com/") => Some("s3".into()),
+        None if src.starts_with("www.googleapis.com/storage/") || src.contains("storage.googleapis.com/") => {
+            Some("gcs".into())
         }
-    };
-    match getter.as_deref() {
-        None => Ok(()),
+        None => None,
+    }
+}
+
+/// The hosts whose `HOST/OWNER/REPO` go-getter reads as a git repository
+/// over https (its GitHub and GitLab detectors; Bitbucket's asks
+/// Bitbucket's API whether it is git or Mercurial, supd takes git).
+const HOSTED_GIT: &[&str] = &["github.com/", "gitlab.com/", "bitbucket.org/"];
+
+/// An ssh address as git writes it, `user@host:path`: no scheme, a colon
+/// before any slash, a user before it (go-getter's git detector reads what
+/// is no URL this way).
+fn scp_like(src: &str) -> bool {
+    match src.split_once(':') {
+        Some((user_host, _)) => {
+            !src.contains("://")
+                && !user_host.contains('/')
+                && user_host.split_once('@').is_some_and(|(u, h)| !u.is_empty() && !h.is_empty())
+        }
+        None => false,
+    }
+}
+
+/// Refuses the getters supd lacks (hg, s3, gcs) and a forced `http::`.
+fn refuse_getter(src: &str) -> Result<(), String> {
+    match getter_of(src).as_deref() {
+        None | Some("git") => Ok(()),
         Some(g @ ("http" | "https")) => Err(format!(
             "write the {g} source as a URL without `{g}::` — supd fetches http://, https://, file:/// and absolute paths"
         )),
         Some(g) => {
             let what = match g {
-                "git" => "a git repository",
                 "hg" => "a Mercurial repository",
                 "s3" => "an S3 bucket",
                 "gcs" => "a Google Cloud Storage bucket",
@@ -421,6 +526,181 @@ fn refuse_getter(src: &str) -> Result<(), String> {
             ))
         }
     }
+}
+
+/// A git source as go-getter's git getter reads it: the repository's URL
+/// (forced with `git::`, or detected: `user@host:path`, `HOST/OWNER/REPO`
+/// of GitHub, GitLab, Bitbucket, `git://`, `ssh://`), `//DIR` after it,
+/// and `ref`, `depth` and `sshkey` from the query or else from `options`.
+fn parse_git(src: &str, options: &BTreeMap<String, String>) -> Result<GitSource, String> {
+    let forced = src.strip_prefix("git::");
+    let rest = forced.unwrap_or(src);
+    // git's own `TRANSPORT::ADDRESS` (ext:: runs a command): never asked for.
+    if let Some((helper, _)) = rest.split_once("::")
+        && !helper.is_empty()
+        && helper.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    {
+        return Err(format!(
+            "{src:?} names git's remote helper `{helper}::` — supd runs git only on https://, http://, ssh://, git:// and file:/// URLs, user@host:path and github.com/OWNER/REPO"
+        ));
+    }
+    let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (url, subdir) = git_url(src, base, forced.is_some())?;
+    let mut found: BTreeMap<&str, String> = BTreeMap::new();
+    let mut kept = Vec::new();
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            // The first of a name wins, as url.Values.Get answers.
+            "ref" | "depth" | "sshkey" => {
+                found.entry(k).or_insert_with(|| percent_decode(v));
+            }
+            "checksum" => return Err(GIT_CHECKSUM.to_string()),
+            "archive" if percent_decode(v) == "false" => {}
+            "archive" => {
+                return Err(format!("?archive={v} cannot unpack a git repository (it is a directory) — leave it out"));
+            }
+            _ => kept.push(pair),
+        }
+    }
+    for (k, v) in options {
+        if GIT_OPTIONS.contains(&k.as_str()) {
+            found.entry(k.as_str()).or_insert_with(|| v.clone());
+        }
+    }
+    let git_ref = found.get("ref").filter(|r| !r.is_empty()).cloned();
+    let depth = match found.get("depth") {
+        Some(d) => git_depth(d)?,
+        None => 0,
+    };
+    let ssh_key = match found.get("sshkey") {
+        Some(k) => Some(git_ssh_key(k)?),
+        None => None,
+    };
+    let url = if kept.is_empty() { url } else { format!("{url}?{}", kept.join("&")) };
+    Ok(GitSource { url, git_ref, depth, ssh_key, subdir })
+}
+
+/// Why a git source takes no checksum.
+pub const GIT_CHECKSUM: &str =
+    "a git repository has no checksum to check — pin its content with ref=COMMIT (a commit's full hash) instead";
+
+/// `depth`: a whole number of commits.
+pub fn git_depth(d: &str) -> Result<u32, String> {
+    d.trim().parse().map_err(|_| format!("depth {d:?} is not a whole number of commits — write e.g. depth=1"))
+}
+
+/// `sshkey`: a private key, base64-encoded as go-getter reads it.
+pub fn git_ssh_key(k: &str) -> Result<SshKey, String> {
+    use base64::Engine;
+    let text: String = k.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    match base64::engine::general_purpose::STANDARD.decode(text.as_bytes()) {
+        Ok(key) if !key.is_empty() => Ok(SshKey(key)),
+        _ => Err(
+            "sshkey is not a base64-encoded private key — write e.g. sshkey = \"${base64encode(file(\"id_ed25519\"))}\""
+                .to_string(),
+        ),
+    }
+}
+
+/// The URL `git clone` is given for the address part of a git source
+/// (`base`, without its query), and the directory after `//`.
+fn git_url(src: &str, base: &str, forced: bool) -> Result<(String, Vec<String>), String> {
+    if let Some(host) = HOSTED_GIT.iter().find(|h| base.starts_with(**h)) {
+        let parts: Vec<&str> = base.split('/').collect();
+        if parts.len() < 3 || parts[1].is_empty() || parts[2].is_empty() {
+            return Err(format!("{src:?}: write {host}OWNER/REPO, e.g. github.com/hashicorp/go-set"));
+        }
+        let repo = if parts[2].ends_with(".git") { parts[2].to_string() } else { format!("{}.git", parts[2]) };
+        let url = format!("https://{}/{}/{repo}", parts[0], parts[1]);
+        return Ok((url, git_subdir(src, &parts[3..].join("/"))?));
+    }
+    if let Some((scheme, after)) = base.split_once("://") {
+        let lower = scheme.to_ascii_lowercase();
+        if !["https", "http", "ssh", "git", "git+ssh", "file"].contains(&lower.as_str()) {
+            return Err(format!(
+                "{src:?}: git fetches https://, http://, ssh://, git:// and file:/// URLs, not {scheme}://"
+            ));
+        }
+        let (repo, dir) = split_subdir(after);
+        if lower == "file" {
+            if !repo.starts_with('/') {
+                return Err(format!("git source {src:?} needs an absolute path — write git::file:///path/to/repo"));
+            }
+            if repo.contains('%') {
+                return Err(format!("{src:?}: write the path of a file:// repository without %-escapes"));
+            }
+        } else {
+            let authority = repo.split('/').next().unwrap_or("");
+            git_host(src, authority.rsplit('@').next().unwrap_or(""))?;
+        }
+        return Ok((format!("{scheme}://{repo}"), git_subdir(src, dir)?));
+    }
+    if base.starts_with('/') {
+        let (repo, dir) = split_subdir(base);
+        if repo.contains('%') {
+            return Err(format!("{src:?}: write the path of a repository without %-escapes"));
+        }
+        return Ok((format!("file://{repo}"), git_subdir(src, dir)?));
+    }
+    // `[user@]host:path`, as git writes an ssh address; read as
+    // ssh://[user@]host/path, as go-getter's detector does.
+    if let Some((user_host, path)) = base.split_once(':')
+        && !user_host.is_empty()
+        && !user_host.contains('/')
+        && (forced || user_host.contains('@'))
+    {
+        git_host(src, user_host.rsplit('@').next().unwrap_or(""))?;
+        let (path, dir) = split_subdir(path.strip_prefix('/').unwrap_or(path));
+        if path.is_empty() {
+            return Err(format!("{src:?} names no repository after `:` — write e.g. git@github.com:OWNER/REPO.git"));
+        }
+        return Ok((format!("ssh://{user_host}/{path}"), git_subdir(src, dir)?));
+    }
+    Err(format!(
+        "{src:?} is not a git repository supd can fetch — write git::https://…, git::ssh://…, user@host:path or github.com/OWNER/REPO"
+    ))
+}
+
+/// A git host: named, and not an option to ssh.
+fn git_host(src: &str, host: &str) -> Result<(), String> {
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("{src:?} has no host — write e.g. git::https://example.com/repo.git"));
+    }
+    if host.starts_with('-') {
+        return Err(format!("{src:?}: a host cannot start with `-`"));
+    }
+    Ok(())
+}
+
+/// The repository and the directory after its `//`.
+fn split_subdir(path: &str) -> (&str, &str) {
+    match path.find("//") {
+        Some(i) => (&path[..i], &path[i + 2..]),
+        None => (path, ""),
+    }
+}
+
+/// The directory after `//` as plain components.
+fn git_subdir(src: &str, dir: &str) -> Result<Vec<String>, String> {
+    let mut out = Vec::new();
+    for c in dir.split('/') {
+        match c {
+            "" | "." => {}
+            ".." => {
+                return Err(format!(
+                    "{src:?}: the directory after `//` climbs out with `..` — name a directory of the repository"
+                ));
+            }
+            c if c.contains(['*', '?', '[']) => {
+                return Err(format!(
+                    "{src:?}: supd does not expand patterns in the directory after `//` — name the directory"
+                ));
+            }
+            c => out.push(c.to_string()),
+        }
+    }
+    Ok(out)
 }
 
 fn percent_decode(s: &str) -> String {
@@ -740,8 +1020,34 @@ fn artifact(r: &mut Reader, block: &Block) -> Option<Artifact> {
     };
     let options = r.string_map(b, "options");
     let headers = r.string_map(b, "headers");
-    let (checksum, unpack) = artifact_options(r, b, &options);
-    let source = artifact_source(r, block, checksum.is_some(), unpack);
+    let options_span = r
+        .attr(b, "options")
+        .and_then(|a| a.value.span())
+        .or_else(|| r.blocks(b, "options").first().and_then(|o| o.ident.span()));
+    let (checksum, unpack, others) = artifact_options(r, options_span.clone(), &options);
+    let (source, git) = artifact_source(r, block, checksum.is_some(), unpack, mode);
+    let mut git_options = BTreeMap::new();
+    for (k, v) in others {
+        if !git || !GIT_OPTIONS.contains(&k.as_str()) {
+            r.sink.warn(
+                options_span.clone(),
+                format!("options.{k} is ignored by supd — it is an option of a go-getter getter supd does not have"),
+            );
+            continue;
+        }
+        let v = unescape(&v);
+        if !v.contains("${") {
+            let problem = match k.as_str() {
+                "depth" => git_depth(&v).err(),
+                "sshkey" => git_ssh_key(&v).err(),
+                _ => None,
+            };
+            if let Some(e) = problem {
+                r.sink.error(options_span.clone(), format!("options.{k}: {e}"));
+            }
+        }
+        git_options.insert(k, v);
+    }
     let destination = match r.attr(b, "destination") {
         Some(a) => r.string(&a.value, "destination").and_then(|d| match destination_place(&d) {
             Ok(_) => Some(d),
@@ -761,18 +1067,20 @@ fn artifact(r: &mut Reader, block: &Block) -> Option<Artifact> {
     if r.sink.error_count() > before {
         return None;
     }
-    Some(Artifact { pos, source: source?, destination: destination?, mode, checksum, unpack, headers })
+    Some(Artifact { pos, source: source?, destination: destination?, mode, checksum, unpack, git_options, headers })
 }
 
-/// An artifact's `options`: the checksum, and whether an archive is
-/// unpacked (false with `archive = "false"`).
-fn artifact_options(r: &mut Reader, b: &Body, options: &BTreeMap<String, String>) -> (Option<Checksum>, bool) {
-    let options_span = r
-        .attr(b, "options")
-        .and_then(|a| a.value.span())
-        .or_else(|| r.blocks(b, "options").first().and_then(|o| o.ident.span()));
+/// An artifact's `options`: the checksum, whether an archive is unpacked
+/// (false with `archive = "false"`), and the other options, which only a
+/// getter reads (git's `ref`, `depth`, `sshkey`).
+fn artifact_options(
+    r: &mut Reader,
+    options_span: Option<std::ops::Range<usize>>,
+    options: &BTreeMap<String, String>,
+) -> (Option<Checksum>, bool, BTreeMap<String, String>) {
     let mut checksum = None;
     let mut unpack = true;
+    let mut others = BTreeMap::new();
     for (k, v) in options {
         match k.as_str() {
             "checksum" if v.contains("${") => {}
@@ -782,40 +1090,53 @@ fn artifact_options(r: &mut Reader, b: &Body, options: &BTreeMap<String, String>
             },
             "archive" if v == "false" => unpack = false,
             "archive" => r.sink.error(options_span.clone(), format!("options.archive = {v:?}: supd reads only \"false\" here (keep the file packed); to name a format, add ?archive=FORMAT to the source")),
-            other => r.sink.warn(options_span.clone(), format!("options.{other} is ignored by supd — it is an option of a go-getter getter supd does not have")),
+            other => {
+                others.insert(other.to_string(), v.clone());
+            }
         }
     }
-    (checksum, unpack)
+    (checksum, unpack, others)
 }
 
-/// An artifact's `source`, unescaped; `has_checksum` and `unpack` are what
-/// its `options` say.
-fn artifact_source(r: &mut Reader, block: &Block, has_checksum: bool, unpack: bool) -> Option<String> {
+/// An artifact's `source`, unescaped, when it is one supd can fetch
+/// (`has_checksum` and `unpack` are what its `options` say), and whether
+/// it is a git repository (fetchable or not: its options are git's).
+fn artifact_source(
+    r: &mut Reader,
+    block: &Block,
+    has_checksum: bool,
+    unpack: bool,
+    mode: ArtifactMode,
+) -> (Option<String>, bool) {
     let b = &block.body;
     let source_attr = r.attr(b, "source");
     match source_attr {
-        Some(a) => r.string(&a.value, "source").and_then(|s| {
-            let s = unescape(&s);
-            match source_problem(&s, has_checksum, unpack) {
-                Some(p) => {
-                    r.sink.error(a.value.span(), p);
-                    None
+        Some(a) => match r.string(&a.value, "source") {
+            Some(s) => {
+                let s = unescape(&s);
+                let git = is_git_source(&s);
+                match source_problem(&s, has_checksum, unpack, mode) {
+                    Some(p) => {
+                        r.sink.error(a.value.span(), p);
+                        (None, git)
+                    }
+                    None => (Some(s), git),
                 }
-                None => Some(s),
             }
-        }),
+            None => (None, false),
+        },
         None => {
             r.sink.error(
                 block.ident.span(),
                 "artifact has no `source` — add e.g. source = \"https://example.com/app.tar.gz\"",
             );
-            None
+            (None, false)
         }
     }
 }
 
 /// What is wrong with an artifact source (unescaped), if anything.
-fn source_problem(s: &str, has_checksum: bool, unpack: bool) -> Option<String> {
+fn source_problem(s: &str, has_checksum: bool, unpack: bool, mode: ArtifactMode) -> Option<String> {
     if s.trim().is_empty() {
         Some("`source` is empty — write the URL to fetch, e.g. \"https://example.com/app.tar.gz\"".to_string())
     } else if s.contains("${") {
@@ -824,10 +1145,11 @@ fn source_problem(s: &str, has_checksum: bool, unpack: bool) -> Option<String> {
     } else {
         match parse_source(s) {
             Err(e) => Some(e),
+            Ok(SourceSpec { kind: SourceKind::Git(_), .. }) => git_problem(has_checksum, mode),
             Ok(spec) => {
                 let name = match &spec.kind {
                     SourceKind::Http(u) => u.split('?').next().unwrap_or("").to_string(),
-                    SourceKind::File(p) => p.clone(),
+                    SourceKind::File(p) | SourceKind::Git(GitSource { url: p, .. }) => p.clone(),
                 };
                 if spec.checksum.is_some() && has_checksum {
                     Some("the checksum is given twice, in ?checksum= and in options — keep one".into())
@@ -840,6 +1162,20 @@ fn source_problem(s: &str, has_checksum: bool, unpack: bool) -> Option<String> {
         }
     }
 }
+
+/// What a git source cannot have: a checksum (in `options`), mode `file`.
+pub fn git_problem(has_checksum: bool, mode: ArtifactMode) -> Option<String> {
+    if has_checksum {
+        Some(GIT_CHECKSUM.to_string())
+    } else if mode == ArtifactMode::File {
+        Some(GIT_FILE_MODE.to_string())
+    } else {
+        None
+    }
+}
+
+/// Why a git source cannot be fetched in mode `file`.
+pub const GIT_FILE_MODE: &str = "mode \"file\" cannot fetch a git repository, which is a directory — use mode \"any\" or \"dir\", and `//DIR` after the repository for one of its directories";
 
 #[cfg(test)]
 #[path = "taskdir_blocks_tests.rs"]

@@ -914,3 +914,123 @@ job "j" {
     let e = errors(&bad);
     assert!(e.iter().any(|m| m.contains("level must be a number")), "{e:?}");
 }
+
+/// As Nomad, a service's or check's `port` may be a `${...}` reference,
+/// kept as written for the task's start (`PortRef::Interpolated`); a
+/// plain label or number is read as before, and one that is only `$${`
+/// escapes is plain text.
+#[test]
+fn an_interpolated_port_is_kept_for_the_start() {
+    let src = wrap(
+        "service",
+        r#"network {
+      port "api" {}
+    }
+    service {
+      name = "uuid-api"
+      port = "${NOMAD_PORT_api}"
+      task = "t"
+    }"#,
+        r#"service {
+        port = "${NOMAD_PORT_api}"
+        check {
+          type     = "tcp"
+          interval = "10s"
+          timeout  = "2s"
+        }
+        check {
+          name     = "web"
+          type     = "http"
+          path     = "/"
+          port     = "9${NOMAD_ALLOC_INDEX}"
+          interval = "10s"
+          timeout  = "2s"
+        }
+      }
+      service {
+        name = "plain"
+        port = "api"
+      }"#,
+    );
+    let j = job(&src);
+    let g = &j.groups[0];
+    assert_eq!(g.services[0].port, Some(PortRef::Interpolated("${NOMAD_PORT_api}".into())));
+    let svc = &g.tasks[0].services[0];
+    assert_eq!(svc.checks[0].port, Some(PortRef::Interpolated("${NOMAD_PORT_api}".into())), "from its service");
+    assert_eq!(svc.checks[1].port, Some(PortRef::Interpolated("9${NOMAD_ALLOC_INDEX}".into())));
+    assert_eq!(g.tasks[0].services[1].port, Some(PortRef::Label("api".into())));
+    let e = errors(&wrap("service", "", r#"service { port = "$${x}" }"#));
+    assert_eq!(
+        e,
+        ["unknown port label \"${x}\" — declare it in the group: network { port \"${x}\" { static = 8080 } }"]
+    );
+    let e = errors(&wrap("service", "", r#"service { port = "${var.nope}" }"#));
+    assert!(e.iter().any(|m| m.contains("var.nope")), "{e:?}");
+}
+
+/// Nomad's older place for ports, a task's `resources { network { … } }`
+/// (`port` and `reserved_ports` blocks; `mbits` ignored), declares them as
+/// the group's network would: the task's services and config name them,
+/// and they are the group's ports. A label or static port the group or an
+/// earlier task has is an error.
+#[test]
+fn a_tasks_resources_network_declares_ports() {
+    let src = r#"job "j" {
+  group "g" {
+    network {
+      port "admin" {}
+    }
+    task "a" {
+      driver = "exec"
+      config { command = "/bin/true" }
+      service {
+        port = "http"
+        check {
+          type     = "tcp"
+          port     = "metrics"
+          interval = "10s"
+          timeout  = "2s"
+        }
+      }
+      resources {
+        cpu    = 100
+        memory = 64
+        network {
+          mbits = 10
+          port "http" {}
+          reserved_ports "metrics" {
+            static = 9100
+          }
+        }
+      }
+    }
+    task "b" {
+      driver = "exec"
+      config { command = "/bin/true" }
+      service {
+        port = "admin"
+      }
+    }
+  }
+}
+"#;
+    let p = parse(src);
+    assert!(p.is_valid(), "{:?}", p.diagnostics);
+    let w = warnings(src);
+    assert_eq!(w, ["`mbits` in resources network is ignored by supd — it loads, but has no effect here"]);
+    let g = &p.jobs[0].groups[0];
+    let ports: Vec<(&str, Option<u16>)> = g.ports.iter().map(|p| (p.label.as_str(), p.static_port)).collect();
+    assert_eq!(ports, [("admin", None), ("http", None), ("metrics", Some(9100))]);
+    assert_eq!(g.tasks[0].services[0].port, Some(PortRef::Label("http".into())));
+    assert_eq!(g.tasks[0].services[0].checks[0].port, Some(PortRef::Label("metrics".into())));
+    assert_eq!(g.tasks[0].resources.memory, 64);
+
+    let twice = src.replace(r#"port "http" {}"#, r#"port "admin" {}"#);
+    let e = errors(&twice);
+    assert!(e.iter().any(|m| m.starts_with("duplicate port \"admin\" (first defined at 4:")), "{e:?}");
+    let clash = src
+        .replace("static = 9100", "static = 9100\n          }\n          port \"other\" {\n            static = 9100");
+    let e = errors(&clash);
+    // `port` blocks are read before `reserved_ports` ones.
+    assert!(e.iter().any(|m| m.starts_with("static port 9100 is already reserved by port \"other\"")), "{e:?}");
+}

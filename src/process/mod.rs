@@ -2,7 +2,8 @@
 //! needs (argv, envp, ids) is prepared before it is created; until exec the
 //! child makes only async-signal-safe system calls. Exec failures reach the
 //! parent as the child's own errno, so a missing binary is an error from the
-//! child itself, not a guess. How children are created: [`spawn`].
+//! child itself, not a guess. How children are created: [`spawn`]; a helper
+//! program a thread runs to its end itself, bounded: [`bounded`].
 
 pub mod isolate;
 pub mod spawn;
@@ -15,6 +16,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 use std::path::PathBuf;
 
+pub mod bounded;
 pub mod cgroup;
 pub mod selfexec;
 pub mod sys;

@@ -39,6 +39,11 @@
 //! hierarchies (hybrid hosts) can only be joined by a write, which the
 //! child still makes. Where `clone3` is missing (older kernels, seccomp
 //! filters that refuse it), the child joins v2 by a write as well.
+//!
+//! A helper whose end the thread that starts it waits for itself (the `git`
+//! of a git artifact, on a fetch thread: [`spawn_waited`]) dies with that
+//! thread (`PR_SET_PDEATHSIG`). The loop may still reap it: how its status
+//! reaches the thread is `process::bounded`'s.
 
 use super::isolate::{self, Joined, Prepared};
 use super::{SpawnError, SpawnSpec, spawn_error};
@@ -148,6 +153,8 @@ struct ChildArgs<'a> {
     /// The child's errno and the step that failed, 0 when it exec'd.
     errno: AtomicI32,
     step: AtomicI32,
+    /// A helper its starting thread waits for ([`spawn_waited`]).
+    helper: bool,
 }
 
 const STEP_CGROUP: i32 = 1;
@@ -171,24 +178,32 @@ pub fn spawn(
     detach: Detach,
     join: &Join,
 ) -> Result<Pid, SpawnError> {
-    spawn_in(spec, [stdin, stdout, stderr], detach, join, None, false)
+    spawn_in(spec, [stdin, stdout, stderr], detach, join, None, false, false)
 }
 
 /// A task's process: as [`spawn`] in its own session; with `pin`, the
 /// clone is held to supd's CPU ([`Pin`]).
 pub fn spawn_task(spec: &SpawnSpec, stdio: [Io<'_>; 3], join: &Join, pin: bool) -> Result<Pid, SpawnError> {
-    spawn_in(spec, stdio, Detach::Session, join, None, pin)
+    spawn_in(spec, stdio, Detach::Session, join, None, pin, false)
+}
+
+/// A helper in its own session whose end its caller waits for (see
+/// `process::bounded`). It is killed (SIGKILL) if the calling thread ends
+/// first (`PR_SET_PDEATHSIG`): a supd that exits or re-executes meanwhile
+/// leaves none behind.
+pub fn spawn_waited(spec: &SpawnSpec, stdio: [Io<'_>; 3]) -> Result<Pid, SpawnError> {
+    spawn_in(spec, stdio, Detach::Session, &Join::none(), None, false, true)
 }
 
 /// As [`spawn`], inside the running isolated task whose first process is
 /// `task` (its namespaces, root and capability bounds: `spec.isolation`
 /// says which), instead of namespaces of its own.
 pub fn spawn_inside(spec: &SpawnSpec, task: Pid, stdio: [Io<'_>; 3], detach: Detach) -> Result<Pid, SpawnError> {
-    let Some(iso) = &spec.isolation else { return spawn_in(spec, stdio, detach, &Join::none(), None, false) };
+    let Some(iso) = &spec.isolation else { return spawn_in(spec, stdio, detach, &Join::none(), None, false, false) };
     let joined = Joined::new(task.as_raw(), iso).map_err(|e| {
         SpawnError::Transient(format!("cannot enter the task (pid {task}) to start {:?}: {e}", spec.program))
     })?;
-    spawn_in(spec, stdio, detach, &Join::none(), Some(&joined), false)
+    spawn_in(spec, stdio, detach, &Join::none(), Some(&joined), false, false)
 }
 
 fn spawn_in(
@@ -198,6 +213,7 @@ fn spawn_in(
     join: &Join,
     joined: Option<&Joined>,
     pin: bool,
+    helper: bool,
 ) -> Result<Pid, SpawnError> {
     let line = CommandLine::new(spec)?;
     let iso = match &spec.isolation {
@@ -216,6 +232,7 @@ fn spawn_in(
     let mut args = ChildArgs::new(&line, spec, detach, join, slots);
     args.iso = iso.as_ref();
     args.joined = joined;
+    args.helper = helper;
     let stdio = [&stdin, &stdout, &stderr];
     let pid = place_stdio(slots, stdio).and_then(|()| match joined {
         Some(j) => in_pid_namespace(j, || clone_child(&mut args, &mut stack, join, pin)),
@@ -347,6 +364,7 @@ impl<'a> ChildArgs<'a> {
             cpus: None,
             errno: AtomicI32::new(0),
             step: AtomicI32::new(0),
+            helper: false,
         }
     }
 }
@@ -653,6 +671,9 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
         };
         if !detached {
             return fail(STEP_SESSION);
+        }
+        if a.helper {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
         }
         if let Some(p) = a.iso
             && let Err(step) = isolate::enter(p)

@@ -133,7 +133,11 @@ impl Children {
         for (pid, exit) in process::reap() {
             match self.owners.remove(&pid) {
                 Some(owner) => out.ended.push((pid, owner, exit)),
-                None => out.orphans += 1,
+                None => {
+                    // Or a helper program a thread of supd is running.
+                    process::bounded::taken(pid, exit);
+                    out.orphans += 1;
+                }
             }
         }
         self.account_orphans(&mut out);

@@ -42,6 +42,7 @@ impl Supervisor {
     pub(super) fn activate_checks(&mut self, key: TaskKey) {
         let (now, epoch) = (Instant::now(), self.io.timers.epoch());
         for ck in self.checks_of(key) {
+            let port = self.interpolated_port(ck);
             let Some(c) = self.check_mut(ck) else { continue };
             c.active = true;
             c.generation += 1;
@@ -49,6 +50,11 @@ impl Supervisor {
             c.output.clear();
             c.resolved = None;
             c.watch = CheckWatch::new(c.spec.check_restart, now);
+            let unresolved = match &port {
+                Some(Err(why)) => Some(format!("check {}: {why}", quoted(&c.spec.name))),
+                _ => None,
+            };
+            c.interpolated_port = port;
             let generation = c.generation;
             // The first run comes one interval after the start, but no later
             // than a second: a freshly started server is rarely listening at
@@ -57,6 +63,32 @@ impl Supervisor {
             c.next_due = now + first;
             let at = run_at(epoch, c.next_due, c.spec.interval);
             self.io.timers.arm(at, Timer::Check { check: ck, generation });
+            if let Some(message) = unresolved {
+                self.tell_check_port(key, message);
+            }
+        }
+    }
+
+    /// A check's port written with `${...}`, resolved for this start of
+    /// its task; `None` for a port written plainly.
+    fn interpolated_port(&self, ck: CheckKey) -> Option<Result<u16, String>> {
+        let run = self.jobs.runs.get(&ck.run)?;
+        let inst = run.instances.get(ck.inst)?;
+        let c = inst.checks.get(ck.check)?;
+        let Some(PortRef::Interpolated(written)) = &c.spec.port else { return None };
+        let Some(t) = inst.tasks.get(c.task) else { return Some(Err("the check's task is gone".into())) };
+        Some(super::launch::port_of(&self.cfg.node, run, inst, t, written))
+    }
+
+    /// A check whose `${...}` port resolved to no port: its task's event
+    /// says why, once for as long as the reason stays the same (each of
+    /// its runs fails with it, critical).
+    fn tell_check_port(&mut self, key: TaskKey, message: String) {
+        let label = self.label(key);
+        let Some(t) = self.jobs.task_mut(key) else { return };
+        if !t.events.iter().any(|e| e.kind == "Check Port" && e.message == message) {
+            log::warn!("{label}: {message}");
+            t.push_event("Check Port", message);
         }
     }
 
@@ -144,6 +176,12 @@ impl Supervisor {
                         .find(|(x, _)| x == l)
                         .map(|(_, p)| *p)
                         .ok_or_else(|| format!("no port {l:?} in this instance"))?,
+                    // Resolved at the task's start (activate_checks).
+                    Some(PortRef::Interpolated(written)) => match &c.interpolated_port {
+                        Some(Ok(p)) => *p,
+                        Some(Err(why)) => return Err(why.clone()),
+                        None => return Err(format!("port {written:?} was not resolved at the task's start")),
+                    },
                     None => return Err("the check has no port".into()),
                 };
                 // Job-file strings keep `$${` for a literal `${`; undo it here.

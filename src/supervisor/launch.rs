@@ -132,6 +132,36 @@ pub(super) fn setup_env(
     Ok(spec_of(node, run, instance, t, None, false, None)?.env.into_iter().collect())
 }
 
+/// A service's or check's `port` written with `${...}`, which Nomad
+/// interpolates when the task starts: resolved as the task's `args` are
+/// (its runtime variables and environment), then read as a port number or
+/// a port label of the instance.
+pub(super) fn port_of(
+    node: &Node,
+    run: &JobRun,
+    instance: &Instance,
+    t: &TaskRun,
+    written: &str,
+) -> Result<u16, String> {
+    let spec = spec_of(node, run, instance, t, None, true, None).map_err(|e| crate::error_chain(&e))?;
+    // Not the task's own spec: what it left unresolved is not told.
+    UNRESOLVED.with(|u| u.borrow_mut().clear());
+    let env: BTreeMap<String, String> = spec.env.into_iter().collect();
+    let value = interpolate(written, &|n| lookup_in(node, &env, n));
+    let value = value.trim();
+    if let Ok(n) = value.parse::<u16>()
+        && n > 0
+    {
+        return Ok(n);
+    }
+    if let Some((_, port)) = instance.ports.iter().find(|(label, _)| label == value) {
+        return Ok(*port);
+    }
+    Err(format!(
+        "port {written:?} is {value:?} at the task's start, neither a port number (1 to 65535) nor a port label of the group"
+    ))
+}
+
 /// The process of a task's run: Nomad's runtime variables, the task's
 /// `env` (and its `env = true` templates') on top, its command resolved,
 /// its working directory and user.
@@ -445,5 +475,38 @@ mod tests {
         let spec = spawn_spec(&Node::bare("n", "dc1"), &run, inst, &inst.tasks[0], Some(("/bin/echo", &args)))
             .expect("a spec");
         assert_eq!((spec.program.as_str(), spec.args.as_slice()), ("/bin/echo", ["t".to_string()].as_slice()));
+    }
+
+    /// A service's or check's port written with `${...}` resolves as
+    /// `args` do: to a number, or to a port label of the instance; what
+    /// is neither is said, with what it resolved to.
+    #[test]
+    fn an_interpolated_port_resolves_to_a_number_or_a_port_label() {
+        let run = job_run(
+            r#"job "web" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+      env {
+        PORT_NAME = "http"
+        ODD       = "x80"
+      }
+    }
+  }
+}
+"#,
+        );
+        let node = Node::bare("n", "dc1");
+        let inst = &run.instances[0];
+        let t = &inst.tasks[0];
+        assert_eq!(port_of(&node, &run, inst, t, "${NOMAD_PORT_http}"), Ok(8123));
+        assert_eq!(port_of(&node, &run, inst, t, "${PORT_NAME}"), Ok(8123), "a label");
+        assert_eq!(port_of(&node, &run, inst, t, "90${NOMAD_ALLOC_INDEX}"), Ok(902));
+        let e = port_of(&node, &run, inst, t, "${ODD}").unwrap_err();
+        assert!(e.contains("is \"x80\" at the task's start, neither a port number"), "{e}");
+        let e = port_of(&node, &run, inst, t, "${NOMAD_PORT_nope}").unwrap_err();
+        assert!(e.starts_with("port \"${NOMAD_PORT_nope}\" is \"${NOMAD_PORT_nope}\""), "{e}");
+        assert!(port_of(&node, &run, inst, t, "0").is_err(), "0 is no port");
     }
 }

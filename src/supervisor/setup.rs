@@ -682,6 +682,15 @@ impl Supervisor {
                         Some(PortRef::Label(l)) => {
                             (inst.ports.iter().find(|(x, _)| x == l).map_or(0, |(_, p)| *p), l.clone())
                         }
+                        Some(PortRef::Interpolated(written)) => {
+                            // As at a check's start: in the service's task,
+                            // or the group's first for a group service.
+                            let at = task.and_then(|t| group.tasks.iter().position(|x| x.name == t.name));
+                            let port = inst.tasks.get(at.unwrap_or(0)).map_or(0, |t| {
+                                super::launch::port_of(&self.cfg.node, run, inst, t, written).unwrap_or(0)
+                            });
+                            (port, port.to_string())
+                        }
                         None => (0, String::new()),
                     };
                     let owner = task.map_or_else(|| format!("group-{}", group.name), |t| t.name.clone());

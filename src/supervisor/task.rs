@@ -504,6 +504,9 @@ pub struct CheckRun {
     /// The check's address, worked out once per task start (name lookups
     /// block, so the loop does not repeat them every interval).
     pub resolved: Option<SocketAddr>,
+    /// A port written with `${...}` (`PortRef::Interpolated`), resolved
+    /// at each start of the task: the port, or why there is none.
+    pub interpolated_port: Option<Result<u16, String>>,
 }
 
 impl std::fmt::Debug for CheckRun {
@@ -549,6 +552,7 @@ fn new_run(spec: Check, task: usize, now: Instant) -> CheckRun {
         probe_seq: 0,
         inflight: None,
         resolved: None,
+        interpolated_port: None,
     }
 }
 

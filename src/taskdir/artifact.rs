@@ -1,7 +1,8 @@
 //! Fetching `artifact` blocks into the task directory: `http(s)://` with
 //! ureq and `file://` (or an absolute path) from this host, checked against
 //! go-getter's checksums (md5, sha1, sha256, sha512), then unpacked or put in
-//! place. A download lands in a hidden file inside its destination and is
+//! place; a git repository is cloned by the `git` program (`git.rs`).
+//! A download lands in a hidden file inside its destination and is
 //! removed after; nothing is written outside the task directory.
 //!
 //! [`prepare`] is quick and runs on the loop (it resolves `${...}` and the
@@ -13,7 +14,8 @@ use super::beneath::{Dir, Owner};
 use super::layout::TaskDir;
 use super::render::resolve;
 use crate::jobspec::taskdir_blocks::{
-    ArchiveChoice, Artifact, ArtifactMode, Checksum, ChecksumAlgo, Place, SourceKind, archive_format, parse_source,
+    ArchiveChoice, Artifact, ArtifactMode, Checksum, ChecksumAlgo, Place, SourceKind, archive_format, git_problem,
+    parse_source_with,
 };
 use std::fmt;
 use std::fs::File;
@@ -34,7 +36,8 @@ pub struct Limits {
     pub max_unpacked: u64,
     /// Entries one archive may hold (Nomad's decompression_file_count_limit).
     pub max_files: u64,
-    /// The whole of one download, from connecting to the last byte.
+    /// The whole of one download, from connecting to the last byte; for
+    /// a git repository, every run of git (clone, checkout, submodules).
     pub timeout: Duration,
     /// The directories whose files `file://` artifacts may copy (none: no
     /// file of this host is a task's to fetch).
@@ -91,6 +94,14 @@ pub enum ArtifactError {
         why: String,
     },
     Archive(String),
+    /// An entry of a git repository that would lead out of the
+    /// destination, or that supd does not copy.
+    Repository {
+        entry: String,
+        why: String,
+    },
+    /// git is missing, failed, or did not finish in time.
+    Git(String),
     /// `mode` does not fit what was fetched.
     Mode(String),
     Io(String),
@@ -100,7 +111,9 @@ pub enum ArtifactError {
 impl fmt::Display for ArtifactError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ArtifactError::Source(m) | ArtifactError::Mode(m) | ArtifactError::Io(m) => f.write_str(m),
+            ArtifactError::Source(m) | ArtifactError::Mode(m) | ArtifactError::Io(m) | ArtifactError::Git(m) => {
+                f.write_str(m)
+            }
             ArtifactError::Http { url, status, reason } => write!(f, "GET {url}: {status} {reason}"),
             ArtifactError::Transport { url, error } => write!(f, "GET {url}: {error}"),
             ArtifactError::Timeout { url, after } => {
@@ -123,6 +136,9 @@ impl fmt::Display for ArtifactError {
                 write!(f, "archive entry {entry:?} {why} — refused, nothing unpacked")
             }
             ArtifactError::Archive(m) => write!(f, "cannot unpack: {m}"),
+            ArtifactError::Repository { entry, why } => {
+                write!(f, "repository entry {entry:?} {why} — refused, nothing copied")
+            }
             ArtifactError::Cancelled => f.write_str("cancelled"),
         }
     }
@@ -162,12 +178,19 @@ pub struct Fetched {
     pub files: u64,
 }
 
-/// Resolves an artifact block for a task: `${...}` in its source, headers
-/// and destination, go-getter's query parameters, the archive format.
-/// Whether a `file://` artifact's path lies below one of `roots` (read
-/// as written: absolute, no `..`); an error that names the key otherwise.
+/// Whether a `file://` artifact's path (or a git repository's of this
+/// host) lies below one of `roots` (read as written: absolute, no `..`);
+/// an error that names the key otherwise.
 pub fn check_file_root(f: &Fetch, roots: &[std::path::PathBuf]) -> Result<(), ArtifactError> {
-    let SourceKind::File(path) = &f.source else { return Ok(()) };
+    // A git repository of this host (file://) is a file of this host too.
+    let path = match &f.source {
+        SourceKind::File(path) => path.as_str(),
+        SourceKind::Git(g) => match g.local_path() {
+            Some(path) => path,
+            None => return Ok(()),
+        },
+        SourceKind::Http(_) => return Ok(()),
+    };
     let p = std::path::Path::new(path);
     let clean = p.is_absolute() && !p.components().any(|c| matches!(c, std::path::Component::ParentDir));
     if clean && roots.iter().any(|r| p.starts_with(r)) {
@@ -184,6 +207,9 @@ pub fn check_file_root(f: &Fetch, roots: &[std::path::PathBuf]) -> Result<(), Ar
     )))
 }
 
+/// Resolves an artifact block for a task: `${...}` in its source, its git
+/// options, headers and destination, go-getter's query parameters, the
+/// archive format.
 pub fn prepare(
     a: &Artifact,
     task: &TaskDir,
@@ -192,7 +218,30 @@ pub fn prepare(
 ) -> Result<Fetch, ArtifactError> {
     let interp = |s: &str| crate::jobspec::template::interpolate(s, vars);
     let source = interp(&a.source);
-    let spec = parse_source(&source).map_err(ArtifactError::Source)?;
+    let options = a.git_options.iter().map(|(k, v)| (k.clone(), interp(v))).collect();
+    let spec = parse_source_with(&source, &options).map_err(ArtifactError::Source)?;
+    if let SourceKind::Git(g) = &spec.kind {
+        if let Some(problem) = git_problem(a.checksum.is_some(), a.mode) {
+            return Err(if a.mode == ArtifactMode::File {
+                ArtifactError::Mode(problem)
+            } else {
+                ArtifactError::Source(problem)
+            });
+        }
+        let dest = resolve(task, &a.destination, vars).map_err(ArtifactError::Source)?;
+        return Ok(Fetch {
+            shown: g.shown(),
+            source: spec.kind,
+            checksum: None,
+            unpack: None,
+            mode: a.mode,
+            headers: Vec::new(),
+            task: task.clone(),
+            dest,
+            name: String::new(),
+            owner,
+        });
+    }
     let checksum = match (spec.checksum, &a.checksum) {
         (Some(_), Some(_)) => {
             return Err(ArtifactError::Source(
@@ -204,6 +253,7 @@ pub fn prepare(
     let path = match &spec.kind {
         SourceKind::Http(u) => u.split(['?', '#']).next().unwrap_or("").split("://").nth(1).unwrap_or(""),
         SourceKind::File(p) => p.as_str(),
+        SourceKind::Git(g) => g.url.as_str(),
     };
     let name =
         path.rsplit('/').next().filter(|n| !n.is_empty() && path.contains('/')).unwrap_or("index.html").to_string();
@@ -223,6 +273,7 @@ pub fn prepare(
     let shown = match &spec.kind {
         SourceKind::Http(u) => u.split('?').next().unwrap_or(u).to_string(),
         SourceKind::File(p) => p.clone(),
+        SourceKind::Git(g) => g.shown(),
     };
     Ok(Fetch {
         source: spec.kind,
@@ -294,6 +345,9 @@ static TEMP_SEQ: AtomicU64 = AtomicU64::new(0);
 
 /// Fetches one artifact; blocks, so it runs on a helper thread.
 pub fn fetch(f: &Fetch, limits: &Limits, cancel: &AtomicBool) -> Result<Fetched, ArtifactError> {
+    if let SourceKind::Git(g) = &f.source {
+        return super::git::fetch(f, g, limits, cancel);
+    }
     let io = |e: super::beneath::BeneathError| ArtifactError::Io(format!("{}: {e}", f.shown));
     let base = Dir::open(f.task.base(&f.dest)).map_err(io)?;
     let parts: Vec<&str> = f.dest.parts.iter().map(String::as_str).collect();
@@ -323,6 +377,7 @@ pub fn fetch(f: &Fetch, limits: &Limits, cancel: &AtomicBool) -> Result<Fetched,
     let mut hasher = f.checksum.as_ref().map(|c| Hasher::new(c.algo));
     let downloaded = match &f.source {
         SourceKind::Http(url) => download(url, &f.headers, limits, cancel, &mut file, &mut hasher)?,
+        SourceKind::Git(_) => return Err(ArtifactError::Source(format!("{} is a git repository", f.shown))),
         SourceKind::File(path) => {
             let mut src = File::open(path).map_err(|e| ArtifactError::Io(format!("{path}: {e}")))?;
             if src.metadata().is_ok_and(|m| m.is_dir()) {

@@ -7,7 +7,10 @@
 //! result can outgrow its arguments measures it first, and refuses it,
 //! naming the limit, before it is made. gotmpl's own functions that can
 //! (`print`, `println`, `printf`, `html`, `js`, `urlquery`) are replaced
-//! by ones that measure too ([`bounded_builtins`]).
+//! by ones that measure too ([`bounded_builtins`]). `sockaddr` evaluates a
+//! template of go-sockaddr's over this host's interfaces ([`sockaddr`]).
+
+mod sockaddr;
 
 use super::render::{OUTPUT_KEY, Scope, size_text};
 use gotmpl::{FuncMap, TemplateError, Value};
@@ -269,6 +272,7 @@ pub fn host_funcs(scope: &Arc<Scope>) -> FuncMap {
     json_funcs(&mut put, limit);
     list_funcs(&mut put, limit);
     number_funcs(&mut put);
+    put("sockaddr", sockaddr::func(limit));
     time_funcs(&mut put, scope);
     service_funcs(&mut put, scope);
     variable_funcs(&mut put, scope);

@@ -1,6 +1,7 @@
 //! The task's world on disk: the allocation directory of each instance
 //! ([`layout`]), the `template` blocks rendered into it ([`render`]) and the
-//! `artifact` blocks fetched into it ([`artifact`]). Nothing here is ever
+//! `artifact` blocks fetched into it ([`artifact`]; a git repository is
+//! cloned by the `git` program, in `git.rs`). Nothing here is ever
 //! written outside an instance's directory: paths go through
 //! [`layout::name_beneath`] and [`beneath::Dir`], which cannot leave their
 //! base. Downloads run on helper threads that report back through a channel
@@ -9,6 +10,7 @@
 pub mod artifact;
 pub use crate::beneath;
 mod funcs;
+mod git;
 pub mod layout;
 pub mod render;
 mod unpack;

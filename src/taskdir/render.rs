@@ -313,11 +313,11 @@ pub fn size_text(bytes: u64) -> String {
 
 /// A template's output, cut off past `limit` ([`RenderInput::max_output`]):
 /// rendering stops at the first write beyond it, before the text grows
-/// further.
-struct Capped {
-    text: String,
-    limit: u64,
-    over: bool,
+/// further. (`sockaddr` renders its own template into one too.)
+pub(super) struct Capped {
+    pub(super) text: String,
+    pub(super) limit: u64,
+    pub(super) over: bool,
 }
 
 impl fmt::Write for Capped {

@@ -1,12 +1,16 @@
 //! Unpacking `.tar`, `.tar.gz`/`.tgz`, `.tar.xz`/`.txz` and `.zip` into a
 //! directory, never outside it. A first pass reads every entry's name, kind
 //! and stated size and refuses the archive before anything is written (a
-//! `..` or absolute name, a link leading out, a device, more files or bytes
-//! than allowed); the second pass writes, counting the bytes it really
-//! writes against the same limit, so a lying header does not help a bomb.
+//! `..` or absolute name, a link leading out — alone or through other links
+//! of the archive —, a device, more files or bytes than allowed); the second
+//! pass writes, counting the bytes it really writes against the same limit,
+//! so a lying header does not help a bomb. A cloned git repository is
+//! copied the same way ([`copy_tree`]).
 
 use super::artifact::{ArtifactError, Limits};
-use super::beneath::{Dir, Owner};
+use super::beneath::{BeneathError, Dir, Owner};
+use nix::errno::Errno;
+use std::collections::{HashMap, VecDeque};
 use std::fs::File;
 use std::io::{Read, Seek};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -69,8 +73,9 @@ fn unsafe_entry(name: &str, why: impl Into<String>) -> ArtifactError {
     ArtifactError::Unsafe { entry: name.to_string(), why: why.into() }
 }
 
-/// Checks one entry and adds it to the running totals.
-fn admit(e: &Entry, files: &mut u64, bytes: &mut u64, limits: &Limits) -> Result<(), ArtifactError> {
+/// Checks one entry of `what` ("the archive") and adds it to the running
+/// totals.
+fn admit(e: &Entry, files: &mut u64, bytes: &mut u64, limits: &Limits, what: &str) -> Result<(), ArtifactError> {
     if let Kind::Symlink(t) = &e.kind
         && !link_stays_inside(&e.parts, t)
     {
@@ -79,14 +84,71 @@ fn admit(e: &Entry, files: &mut u64, bytes: &mut u64, limits: &Limits) -> Result
     *files += 1;
     *bytes = bytes.saturating_add(e.size);
     if *files > limits.max_files {
-        return Err(ArtifactError::TooLarge {
-            what: format!("the archive holds more than {} entries", limits.max_files),
-        });
+        return Err(ArtifactError::TooLarge { what: format!("{what} holds more than {} entries", limits.max_files) });
     }
     if *bytes > limits.max_unpacked {
         return Err(ArtifactError::TooLarge {
-            what: format!("the archive unpacks to more than {} bytes", limits.max_unpacked),
+            what: format!("{what} unpacks to more than {} bytes", limits.max_unpacked),
         });
+    }
+    Ok(())
+}
+
+/// The most links one path may go through, as Linux allows (ELOOP past it).
+const LINK_HOPS: usize = 40;
+
+/// Refuses a link that leads out of the root through other links of the
+/// same tree: each link is checked alone as it is read ([`admit`]), but
+/// `d/l -> ..` and `x -> d/l/../..` each stay inside on paper while `x`
+/// resolves above the root. Every link's target is followed here through
+/// the tree's links, component by component, as the kernel would; a path
+/// that is not in the tree is taken as a plain directory.
+fn links_stay_inside(links: &[(Vec<String>, String)]) -> Result<(), ArtifactError> {
+    let by_path: HashMap<&[String], &str> = links.iter().map(|(p, t)| (p.as_slice(), t.as_str())).collect();
+    for (parts, target) in links {
+        if let Err(why) = resolve_inside(&by_path, parts, target) {
+            return Err(unsafe_entry(&parts.join("/"), format!("is a link to {target:?}, which {why}")));
+        }
+    }
+    Ok(())
+}
+
+/// Follows the link at `parts` to `target` through the links of `by_path`.
+fn resolve_inside(by_path: &HashMap<&[String], &str>, parts: &[String], target: &str) -> Result<(), &'static str> {
+    let mut at: Vec<String> = parts[..parts.len().saturating_sub(1)].to_vec();
+    let mut rest: VecDeque<String> = VecDeque::new();
+    let mut hops = 0;
+    push_front(&mut rest, target)?;
+    while let Some(c) = rest.pop_front() {
+        if c.is_empty() || c == "." {
+            continue;
+        }
+        if c == ".." {
+            if at.pop().is_none() {
+                return Err("leads out of the destination through other links");
+            }
+            continue;
+        }
+        at.push(c);
+        if let Some(next) = by_path.get(at.as_slice()) {
+            hops += 1;
+            if hops > LINK_HOPS {
+                return Err("goes through too many links");
+            }
+            at.pop();
+            push_front(&mut rest, next)?;
+        }
+    }
+    Ok(())
+}
+
+/// Puts a link's target before what is left of a path.
+fn push_front(rest: &mut VecDeque<String>, target: &str) -> Result<(), &'static str> {
+    if target.starts_with('/') {
+        return Err("leads out of the destination through other links");
+    }
+    for c in target.split('/').rev() {
+        rest.push_front(c.to_string());
     }
     Ok(())
 }
@@ -99,9 +161,20 @@ struct Writer<'a> {
     cancel: &'a AtomicBool,
     bytes: u64,
     files: u64,
+    /// The links the first pass saw, with their targets.
+    links: Vec<(Vec<String>, String)>,
 }
 
 impl Writer<'_> {
+    /// An entry seen by the first pass: checked and counted.
+    fn admit(&mut self, e: &Entry, files: &mut u64, bytes: &mut u64, what: &str) -> Result<(), ArtifactError> {
+        admit(e, files, bytes, self.limits, what)?;
+        if let Kind::Symlink(t) = &e.kind {
+            self.links.push((e.parts.clone(), t.clone()));
+        }
+        Ok(())
+    }
+
     fn write(&mut self, e: &Entry, data: &mut dyn Read) -> Result<(), ArtifactError> {
         let io = |err: super::beneath::BeneathError| ArtifactError::Io(format!("unpacking {}: {err}", e.name));
         let Some((last, dirs)) = e.parts.split_last() else { return Ok(()) };
@@ -164,11 +237,14 @@ pub fn unpack(
     limits: &Limits,
     cancel: &AtomicBool,
 ) -> Result<u64, ArtifactError> {
-    let mut w = Writer { root, owner, limits, cancel, bytes: 0, files: 0 };
+    let mut w = Writer { root, owner, limits, cancel, bytes: 0, files: 0, links: Vec::new() };
     if format == "zip" {
         unzip(file, &mut w)?;
     } else {
         for write in [false, true] {
+            if write {
+                links_stay_inside(&w.links)?;
+            }
             file.rewind().map_err(|e| ArtifactError::Io(e.to_string()))?;
             let reader: Box<dyn Read> = match format {
                 "tar.gz" | "tgz" => Box::new(flate2::read::MultiGzDecoder::new(&mut *file)),
@@ -220,7 +296,7 @@ fn untar(reader: Box<dyn Read + '_>, w: &mut Writer, write: bool) -> Result<(), 
         if write {
             w.write(&e, &mut entry)?;
         } else {
-            admit(&e, &mut files, &mut bytes, w.limits)?;
+            w.admit(&e, &mut files, &mut bytes, "the archive")?;
         }
     }
     Ok(())
@@ -256,14 +332,111 @@ fn unzip(file: &mut File, w: &mut Writer) -> Result<(), ArtifactError> {
         let parts = entry_parts(&name).map_err(|why| unsafe_entry(&name, why))?;
         let size = if matches!(kind, Kind::File(_)) { z.size() } else { 0 };
         let e = Entry { name, parts, kind, size };
-        admit(&e, &mut files, &mut bytes, w.limits)?;
+        w.admit(&e, &mut files, &mut bytes, "the archive")?;
         entries.push(e);
     }
+    links_stay_inside(&w.links)?;
     for (i, e) in entries.iter().enumerate() {
         let mut z = zip.by_index(i).map_err(bad_archive)?;
         w.write(e, &mut z)?;
     }
     Ok(())
+}
+
+/// Copies the tree below `src` (a git clone, in supd's own directory)
+/// below `root` as an archive is unpacked: looked through whole first (a
+/// link that leads out of the destination, alone or through other links, a
+/// FIFO, a device or a socket, a name that is not UTF-8, more entries or
+/// bytes than allowed refuse it before anything is written), then written
+/// by the same writer, which counts the bytes really copied. No link below
+/// `src` is followed, nor below `root`. Returns the files and links
+/// written and the bytes copied.
+pub(super) fn copy_tree(
+    src: &Dir,
+    root: &Dir,
+    owner: Owner,
+    limits: &Limits,
+    cancel: &AtomicBool,
+) -> Result<(u64, u64), ArtifactError> {
+    let mut w = Writer { root, owner, limits, cancel, bytes: 0, files: 0, links: Vec::new() };
+    let entries = look_through(src, &mut w)?;
+    links_stay_inside(&w.links)?;
+    for e in &entries {
+        match e.kind {
+            Kind::File(_) => {
+                let Some((last, dirs)) = e.parts.split_last() else { continue };
+                let dirs: Vec<&str> = dirs.iter().map(String::as_str).collect();
+                let mut from = src
+                    .subdir(&dirs, None)
+                    .and_then(|d| d.open_read(last))
+                    .map_err(|er| ArtifactError::Io(format!("copying {}: {er}", e.name)))?;
+                w.write(e, &mut from)?;
+            }
+            _ => w.write(e, &mut std::io::empty())?,
+        }
+    }
+    Ok((w.files, w.bytes))
+}
+
+/// Every entry below `src`, each checked and counted as an archive's
+/// entry is (`w.admit`), directories before what they hold.
+fn look_through(src: &Dir, w: &mut Writer) -> Result<Vec<Entry>, ArtifactError> {
+    const WHAT: &str = "the repository";
+    let per_dir = usize::try_from(w.limits.max_files).unwrap_or(usize::MAX).saturating_add(1);
+    let (mut files, mut bytes) = (0u64, 0u64);
+    let mut out = Vec::new();
+    // Directories still to list, by path: reopened from `src` one
+    // component at a time, so that no more than one is held open.
+    let mut pending: Vec<Vec<String>> = vec![Vec::new()];
+    while let Some(parts) = pending.pop() {
+        if w.cancel.load(Ordering::Relaxed) {
+            return Err(ArtifactError::Cancelled);
+        }
+        // Where this directory is, for messages ("" at the top).
+        let prefix = if parts.is_empty() { String::new() } else { format!("{}/", parts.join("/")) };
+        let io = |er: BeneathError| ArtifactError::Io(format!("copying {WHAT}: {prefix}{er}"));
+        let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+        let dir = src.subdir(&refs, None).map_err(|er| ArtifactError::Io(format!("copying {WHAT}: {er}")))?;
+        let list = match dir.entries_strict(per_dir) {
+            Ok(list) => list,
+            Err(er) if er.errno == Errno::EILSEQ => {
+                let name = format!("{prefix}{}", er.path);
+                return Err(unsafe_entry(&name, "has a name that is not UTF-8, which supd does not copy"));
+            }
+            Err(er) if er.errno == Errno::EFBIG => {
+                return Err(ArtifactError::TooLarge {
+                    what: format!("{WHAT} holds more than {} entries", w.limits.max_files),
+                });
+            }
+            Err(er) => return Err(io(er)),
+        };
+        for (name, kind) in list {
+            let mut child = parts.clone();
+            child.push(name.clone());
+            let (kind, size) = match kind {
+                libc::S_IFDIR => {
+                    pending.push(child.clone());
+                    (Kind::Dir, 0)
+                }
+                libc::S_IFREG => match dir.stat(&name).map_err(io)? {
+                    Some((mode, size)) => (Kind::File(mode & 0o7777), size),
+                    None => continue,
+                },
+                libc::S_IFLNK => {
+                    let target = dir.read_link(&name).map_err(io)?;
+                    (Kind::Symlink(target.to_string_lossy().into_owned()), 0)
+                }
+                _ => {
+                    let name = format!("{prefix}{name}");
+                    return Err(unsafe_entry(&name, "is not a file, a directory or a link; only those are copied"));
+                }
+            };
+            let e = Entry { name: child.join("/"), parts: child, kind, size };
+            w.admit(&e, &mut files, &mut bytes, WHAT)?;
+            out.push(e);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -278,6 +451,26 @@ mod tests {
         assert!(entry_parts("a/../../x").is_err());
         assert!(entry_parts("a/../b").is_err(), "any `..` is refused, as the tar crate does");
         assert!(entry_parts("/etc/passwd").unwrap_err().contains("absolute"));
+    }
+
+    /// Links that each stay inside on paper may lead out together: the
+    /// second resolves through the first, as the kernel would follow it.
+    #[test]
+    fn chains_of_links_are_followed() {
+        let p = |s: &str| s.split('/').map(str::to_string).collect::<Vec<_>>();
+        let inside = [(p("lib/libx.so"), "libx.so.1".to_string()), (p("bin/x"), "../lib/libx.so".to_string())];
+        assert!(links_stay_inside(&inside).is_ok());
+        // a/b/l points at the root; w climbs from there.
+        let chain = [(p("a/b/l"), "../..".to_string()), (p("w"), "a/b/l/../x".to_string())];
+        assert!(chain.iter().all(|(parts, t)| link_stays_inside(parts, t)), "each alone stays inside");
+        let e = links_stay_inside(&chain).unwrap_err().to_string();
+        assert!(e.contains("\"w\"") && e.contains("through other links"), "{e}");
+        // Through a link to an absolute path.
+        let abs = [(p("d/l"), "/etc".to_string()), (p("x"), "d/l/shadow".to_string())];
+        assert!(links_stay_inside(&abs).is_err());
+        // A loop is refused, not followed for ever.
+        let ring = [(p("a"), "b".to_string()), (p("b"), "a".to_string())];
+        assert!(links_stay_inside(&ring).unwrap_err().to_string().contains("too many links"));
     }
 
     #[test]

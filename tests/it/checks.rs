@@ -1120,3 +1120,78 @@ job "tbl" {
     let table = s.supctl_ok(&["status"]);
     assert_eq!(column(&table, "tbl.g[0]", "HEALTH"), "-", "{table}");
 }
+
+// --- interpolated ports ----------------------------------------------------------------
+
+/// As Nomad's, a service's `port` may be a `${...}` reference (Nomad's own
+/// e2e job native-demo.nomad writes `port = "${NOMAD_PORT_api}"`): it is
+/// resolved when the task starts, and the service's checks probe that
+/// port. One that comes out as no port makes its check critical with the
+/// reason, and the task gets a `Check Port` event; the task runs on.
+#[test]
+fn an_interpolated_service_port_is_resolved_when_the_task_starts() {
+    const T: &str = "interp/g/0/server";
+    let s = Supd::new();
+    s.write_file("tcp_server.py", TCP_SERVER);
+    s.write_job(
+        "interp.hcl",
+        r#"
+job "interp" {
+  group "g" {
+    network {
+      port "api" {}
+    }
+    service {
+      name = "api"
+      port = "${NOMAD_PORT_api}"
+      task = "server"
+      check {
+        name     = "listening"
+        type     = "tcp"
+        interval = "200ms"
+        timeout  = "1s"
+      }
+    }
+    task "server" {
+      driver = "raw_exec"
+      config {
+        command = "@PY@"
+        args    = ["@DIR@/tcp_server.py", "NOMAD_PORT_api"]
+      }
+      env {
+        NOT_A_PORT = "eighty"
+      }
+      service {
+        name = "odd"
+        port = "${NOT_A_PORT}"
+        check {
+          name     = "odd"
+          type     = "tcp"
+          interval = "200ms"
+          timeout  = "1s"
+        }
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let t = s.wait_event(T, "Check Status", |m| m.starts_with(r#"check "listening" is passing (was critical): "#));
+    let env = std::fs::read(format!("/proc/{}/environ", pid(&t))).expect("the server's environment");
+    let env = String::from_utf8_lossy(&env).into_owned();
+    let port = env.split('\0').find_map(|kv| kv.strip_prefix("NOMAD_PORT_api=")).expect("NOMAD_PORT_api");
+    let (_, output) = check_state(&t, "listening");
+    assert!(output.contains(&format!(":{port}")), "the check probes port {port}: {output:?}");
+
+    let t = s.wait_event(T, "Check Port", |m| {
+        m.starts_with(r#"check "odd": port "${NOT_A_PORT}" is "eighty" at the task's start, neither a port number"#)
+    });
+    assert_eq!(count(&t, "Check Port", |_| true), 1, "said once: {}", pretty(&t));
+    // Each run of the check fails with the reason.
+    let t = s.wait_task(T, "check \"odd\" says why", |t| check_state(t, "odd").1.contains("neither a port number"));
+    let (status, output) = check_state(&t, "odd");
+    assert_eq!(status, "critical", "{}", pretty(&t));
+    assert!(output.contains("nor a port label of the group"), "{output:?}");
+    assert_eq!(t["state"], "running", "{}", pretty(&t));
+}

@@ -2,7 +2,8 @@
 //! (`NOMAD_ALLOC_DIR`, `NOMAD_TASK_DIR`, `NOMAD_SECRETS_DIR`, the working
 //! directory), `template` blocks rendered before the start and again when
 //! their `source` changes, and `artifact` blocks fetched from an HTTP
-//! server the test runs on 127.0.0.1.
+//! server the test runs on 127.0.0.1 or cloned by git from a repository the
+//! test makes.
 
 use crate::support::*;
 use std::os::unix::fs::PermissionsExt;
@@ -639,6 +640,129 @@ fn a_job_stopped_while_its_artifact_downloads_ends_cleanly() {
     let k = kinds(&t);
     assert!(!k.contains(&"Started".to_string()) && !k.contains(&"Failed Artifact Download".to_string()), "{k:?}");
     assert!(wait_until(PATIENCE, || !dir.exists()), "the directory of the stopped instance is removed");
+}
+
+// --- git artifacts ---------------------------------------------------------------
+
+/// Runs git for the test itself in `dir`, with none of the host's
+/// configuration; its stdout, trimmed.
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(require("git", "git"))
+        .current_dir(dir)
+        .args(["-c", "user.name=supd test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"])
+        .args(["-c", "commit.gpgsign=false", "-c", "tag.gpgsign=false"])
+        .args(args)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .output()
+        .expect("git runs");
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A bare repository `NAME.git` in the test's directory, made by git: at
+/// tag `v1`, `hello.txt` says "hello from v1", `link` -> `hello.txt`, and
+/// what `extra` adds to the work tree; on `main` after it, `hello.txt`
+/// says "hello from v2". Its path.
+fn git_repo(s: &Supd, name: &str, extra: impl Fn(&Path)) -> PathBuf {
+    let work = s.path(&format!("{name}-work"));
+    std::fs::create_dir(&work).expect("work tree");
+    git(&work, &["init", "-q"]);
+    std::fs::write(work.join("hello.txt"), "hello from v1\n").expect("hello.txt");
+    std::os::unix::fs::symlink("hello.txt", work.join("link")).expect("link");
+    extra(&work);
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "v1"]);
+    git(&work, &["tag", "v1"]);
+    std::fs::write(work.join("hello.txt"), "hello from v2\n").expect("hello.txt");
+    git(&work, &["commit", "-q", "-am", "v2"]);
+    let bare = s.path(&format!("{name}.git"));
+    git(
+        s.dir.path(),
+        &["clone", "-q", "--bare", work.to_str().expect("UTF-8 path"), bare.to_str().expect("UTF-8 path")],
+    );
+    bare
+}
+
+/// A batch-like job whose task runs `script` (`/bin/sh -c`) once its git
+/// artifact is in `local/repo`; no restart.
+fn git_job(name: &str, source: &str, script: &str) -> String {
+    format!(
+        r#"job "{name}" {{
+  group "g" {{
+    restart {{
+      attempts = 0
+      mode     = "fail"
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "{script}"]
+      }}
+      artifact {{
+        source      = "{source}"
+        destination = "local/repo"
+      }}
+    }}
+  }}
+}}
+"#
+    )
+}
+
+/// A repository of this host is a file of this host: supd clones it only
+/// from below `file_roots`.
+const GIT_ROOTS: &str = "[artifact]\nfile_roots = [\"@DIR@\"]\n";
+
+#[test]
+fn a_git_artifact_checks_out_the_tag_the_job_names() {
+    let s = Supd::new();
+    let repo = git_repo(&s, "app", |_| {});
+    let source = format!("git::file://{}?ref=v1", repo.display());
+    s.write_job("gitart.hcl", &git_job("gitart", &source, "cat local/repo/hello.txt > @DIR@/out; exec sleep 1000"));
+    let s = s.start_with_config(GIT_ROOTS);
+    let t = s.wait_running("gitart/g/0/t");
+    assert_eq!(s.wait_lines("out", 1), ["hello from v1"], "the task read the file of tag v1\n{}", s.log());
+    assert_eq!(
+        kinds(&t),
+        ["Received", "Task Setup", "Downloading Artifacts", "Started"],
+        "Nomad's order of setup events: {}",
+        pretty(&t)
+    );
+    let clone = alloc_dir(&s, "gitart/g/0").join("t/local/repo");
+    assert!(clone.join(".git").is_dir(), "go-getter keeps .git");
+    assert_eq!(git(&clone, &["describe", "--tags"]), "v1");
+    assert_eq!(std::fs::read_link(clone.join("link")).expect("a link"), Path::new("hello.txt"), "a link inside stays");
+}
+
+/// A repository may hold a link to a file of this host (here /etc/shadow):
+/// as an archive with a link leading out, it is refused whole, and the task
+/// never starts; nothing of the repository reaches the task's directory.
+#[test]
+fn a_git_repository_with_a_link_to_a_host_file_gives_the_task_nothing() {
+    let s = Supd::new();
+    let repo = git_repo(&s, "evil", |work| {
+        std::os::unix::fs::symlink("/etc/shadow", work.join("shadow")).expect("link");
+    });
+    let source = format!("git::file://{}?ref=v1", repo.display());
+    s.write_job("gitevil.hcl", &git_job("gitevil", &source, "cat local/repo/shadow > @DIR@/out 2>&1; exec sleep 1000"));
+    let s = s.start_with_config(GIT_ROOTS);
+    let t = s.wait_dead("gitevil/g/0/t");
+    let evs = events(&t);
+    assert!(
+        evs.contains(&(
+            "Failed Artifact Download".into(),
+            "Failed to download artifacts: repository entry \"shadow\" is a link to \"/etc/shadow\", outside the destination — refused, nothing copied".into()
+        )),
+        "{evs:#?}"
+    );
+    assert!(!kinds(&t).contains(&"Started".to_string()), "{evs:#?}");
+    assert_eq!(t["failed"].as_bool(), Some(true));
+    assert!(!s.path("out").exists(), "the task never ran");
+    let clone = alloc_dir(&s, "gitevil/g/0").join("t/local/repo");
+    assert!(std::fs::symlink_metadata(clone.join("shadow")).is_err(), "no link in the task's directory");
+    assert!(!clone.join("hello.txt").exists(), "nothing of the repository is copied");
 }
 
 const STICKY: &str = r#"job "keep" {

@@ -622,8 +622,8 @@ fn an_empty_file_holds_no_job() {
 /// Nomad's own job files that use a driver supd runs, from its last
 /// release under the MPL-2.0 (v1.5.12; `tests/nomad/LICENSE`): each
 /// validates, or is refused with the first error `tests/nomad/expected.txt`
-/// names (Consul, Vault, a variable the file gives no value, a git
-/// artifact, …), and none crashes supctl. A regression in the language
+/// names (Consul, Vault, a variable the file gives no value, a group
+/// without a task, …), and none crashes supctl. A regression in the language
 /// shows here as a file that no longer validates.
 #[test]
 fn nomads_own_job_files_validate_or_are_refused_for_their_reason() {

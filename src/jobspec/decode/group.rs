@@ -47,6 +47,14 @@ pub(super) const NETWORK: Schema =
 pub(super) const PORT: Schema =
     Schema { what: "port", keys: &[("static", Attr), ("to", Attr)], ignored: &["host_network", "ignore_collision"] };
 
+/// A task's `resources { network { … } }`: where Nomad's jobs declared
+/// their ports before group networks (Nomad 1.5 still accepts it).
+pub(super) const TASK_NETWORK: Schema = Schema {
+    what: "resources network",
+    keys: &[("port", Blk), ("reserved_ports", Blk)],
+    ignored: &["mbits", "mode", "device", "cidr", "ip", "dns", "hostname", "cni"],
+};
+
 /// A group block: its count and policies, its network and services, and
 /// its tasks, which take over the group's restart policy and meta.
 pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -> Group {
@@ -71,7 +79,8 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
         r.blocks(b, "task").iter().filter_map(|t| t.labels.first().map(|l| l.as_str().to_string())).collect();
     let scope = Scope { job: &job.id, group: &name, task: None, ports: &ports, tasks: &task_names };
     let services = services(r, b, &scope);
-    let mut tasks = group_tasks(r, block, &scope, job.job_type, &restart_spec, &meta);
+    // The group's ports, and those its tasks' resources declare.
+    let (mut tasks, ports) = group_tasks(r, block, &scope, job.job_type, &restart_spec, &meta);
     check_leaders(r, block, &name, &tasks);
     tasks.shrink_to_fit();
     let pos = r.sink.pos(&block.ident.span());
@@ -131,7 +140,9 @@ fn ephemeral_disk_sticky(r: &mut Reader, b: &Body) -> bool {
 }
 
 /// The group's `task` blocks, each read; a task without a good name, or
-/// with one the group already has, is read but not kept.
+/// with one the group already has, is read but not kept. With them, the
+/// group's ports: its network's, then those each task's `resources`
+/// declare (which every task of an instance gets, as the group's).
 fn group_tasks(
     r: &mut Reader,
     block: &Block,
@@ -139,8 +150,9 @@ fn group_tasks(
     job_type: JobType,
     restart_spec: &RestartSpec,
     meta: &BTreeMap<String, String>,
-) -> Vec<std::sync::Arc<Task>> {
+) -> (Vec<std::sync::Arc<Task>>, Vec<Port>) {
     let name = group_scope.group;
+    let mut ports = group_scope.ports.to_vec();
     let mut tasks = Vec::new();
     let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
     let task_blocks = r.blocks(&block.body, "task");
@@ -181,13 +193,14 @@ fn group_tasks(
             ports: group_scope.ports,
             tasks: group_scope.tasks,
         };
-        let t = task(r, tb, tname.clone(), &scope, job_type, restart_spec, meta);
+        let (t, own_ports) = task(r, tb, tname.clone(), &scope, &ports, job_type, restart_spec, meta);
         if label.is_some() && !duplicate {
             seen.insert(tname, lspan);
             tasks.push(std::sync::Arc::new(t));
+            ports.extend(own_ports);
         }
     }
-    tasks
+    (tasks, ports)
 }
 
 /// Reports a group with more than one `leader` task.
@@ -238,11 +251,33 @@ pub(super) fn network(r: &mut Reader, b: &Body) -> Vec<Port> {
         r.sink.warn(a.value.span(), format!("network mode {m:?} is ignored by supd — tasks use the host's network"));
     }
     let mut ports: Vec<Port> = Vec::new();
-    for pb in r.blocks(&net.body, "port") {
+    read_ports(r, &net.body, "port", &[], &mut ports);
+    ports
+}
+
+/// The ports of a task's `resources { network { … } }`: `port` blocks, and
+/// Nomad's `reserved_ports` blocks, read alike. A label or static port
+/// that one of `taken` (the group's and its earlier tasks') has is an
+/// error: they all become the group's.
+pub(super) fn task_network(r: &mut Reader, resources: &Body, taken: &[Port]) -> Vec<Port> {
+    let Some(net) = r.one_block(resources, "network", "a task's resources") else { return Vec::new() };
+    r.no_label(net);
+    r.check_keys(&net.body, &TASK_NETWORK);
+    let mut ports: Vec<Port> = Vec::new();
+    for key in ["port", "reserved_ports"] {
+        read_ports(r, &net.body, key, taken, &mut ports);
+    }
+    ports
+}
+
+/// The `key` blocks of a network, each a port, added to `ports`; a label
+/// or static port that one of `taken` or an earlier port has is an error.
+fn read_ports(r: &mut Reader, body: &Body, key: &str, taken: &[Port], ports: &mut Vec<Port>) {
+    for pb in r.blocks(body, key) {
         let Some(label) = r.label(pb, "port \"http\" { static = 8080 }") else { continue };
         r.check_keys(&pb.body, &PORT);
         let pos = r.sink.pos(&pb.labels.first().and_then(|l| l.span()));
-        if let Some(first) = ports.iter().find(|p| p.label == label) {
+        if let Some(first) = taken.iter().chain(ports.iter()).find(|p| p.label == label) {
             r.sink.error(
                 pb.labels.first().and_then(|l| l.span()),
                 format!("duplicate port {label:?} (first defined at {}) — give each port its own label", first.pos),
@@ -251,7 +286,7 @@ pub(super) fn network(r: &mut Reader, b: &Body) -> Vec<Port> {
         }
         let static_port = r.attr(&pb.body, "static").and_then(|a| {
             let v = r.int(&a.value, "static", 1, 65535)? as u16;
-            if let Some(other) = ports.iter().find(|p| p.static_port == Some(v)) {
+            if let Some(other) = taken.iter().chain(ports.iter()).find(|p| p.static_port == Some(v)) {
                 r.sink.error(
                     a.value.span(),
                     format!("static port {v} is already reserved by port {:?} — use another port number", other.label),
@@ -265,5 +300,4 @@ pub(super) fn network(r: &mut Reader, b: &Body) -> Vec<Port> {
             r.attr(&pb.body, "to").and_then(|a| r.int(&a.value, "to", -1, 65535)).filter(|v| *v > 0).map(|v| v as u16);
         ports.push(Port { label, static_port, to, pos });
     }
-    ports
 }

@@ -186,7 +186,19 @@ pub(super) fn port_ref(r: &mut Reader, expr: &Expression, ports: &[Port]) -> Opt
     if let Expression::Number(_) = expr {
         return r.int(expr, "port", 1, 65535).map(|p| PortRef::Number(p as u16));
     }
-    let text = r.literal(expr, "port")?;
+    let text = match expr {
+        // As Nomad: `"${NOMAD_PORT_api}"` is interpolated when the task
+        // starts (its label or number is only known then).
+        Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
+            let written = r.string(expr, "port")?;
+            if references(&written) {
+                return Some(PortRef::Interpolated(written));
+            }
+            // Only `$${` escapes: the text they stand for.
+            crate::jobspec::template::interpolate(&written, &|_| None)
+        }
+        _ => r.literal(expr, "port")?,
+    };
     if let Ok(n) = text.parse::<u16>() {
         if n == 0 {
             r.sink.error(expr.span(), "`port` 0 is not a port — use 1 to 65535 or a port label");
@@ -207,6 +219,17 @@ pub(super) fn port_ref(r: &mut Reader, expr: &Expression, ports: &[Port]) -> Opt
     };
     r.sink.error(expr.span(), format!("unknown port label {text:?} — {hint}"));
     None
+}
+
+/// Whether a string kept in the template form holds a `${...}` reference
+/// (not only `$${` escapes).
+fn references(written: &str) -> bool {
+    let found = std::cell::Cell::new(false);
+    crate::jobspec::template::interpolate(written, &|_| {
+        found.set(true);
+        None
+    });
+    found.get()
 }
 
 /// One `check` block of a service: its type, timing, port and restart

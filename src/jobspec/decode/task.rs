@@ -96,8 +96,8 @@ pub(super) const LOGS: Schema =
 
 pub(super) const RESOURCES: Schema = Schema {
     what: "resources",
-    keys: &[("cpu", Attr), ("memory", Attr), ("memory_max", Attr)],
-    ignored: &["cores", "device", "network", "numa", "disk", "iops", "secrets"],
+    keys: &[("cpu", Attr), ("memory", Attr), ("memory_max", Attr), ("network", Blk)],
+    ignored: &["cores", "device", "numa", "disk", "iops", "secrets"],
 };
 
 pub(super) struct Scope<'a> {
@@ -110,19 +110,27 @@ pub(super) struct Scope<'a> {
 }
 
 /// A task block: its driver and `config`, how it is stopped, its
-/// sub-blocks, and what it takes over from its group.
+/// sub-blocks, and what it takes over from its group. With it, the ports
+/// its `resources` declare (a label or static port of `taken`, the
+/// group's so far, is an error), which its config and services may name
+/// beside the group's.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn task(
     r: &mut Reader,
     block: &Block,
     name: String,
     scope: &Scope,
+    taken: &[Port],
     job_type: JobType,
     group_restart: &RestartSpec,
     group_meta: &BTreeMap<String, String>,
-) -> Task {
+) -> (Task, Vec<Port>) {
     let b = &block.body;
     r.check_keys(b, &TASK);
+    let resources_block = r.one_block(b, "resources", "a task");
+    let own_ports = resources_block.map(|rb| task_network(r, &rb.body, taken)).unwrap_or_default();
+    let ports: Vec<Port> = scope.ports.iter().chain(&own_ports).cloned().collect();
+    let scope = &Scope { ports: &ports, ..*scope };
     let (driver, foreign_driver) = task_driver(r, block, &name);
     let run = task_config(r, block, &name, scope.ports, driver, foreign_driver);
     let env = r.string_map(b, "env");
@@ -135,7 +143,7 @@ pub(super) fn task(
     let leader = r.attr(b, "leader").and_then(|a| r.bool(&a.value, "leader")).unwrap_or(false);
     let lifecycle = r.one_block(b, "lifecycle", "a task").and_then(|lb| lifecycle(r, lb));
     let logs = r.one_block(b, "logs", "a task").map_or_else(Logs::default, |lb| logs(r, lb));
-    let resources = r.one_block(b, "resources", "a task").map_or_else(Resources::default, |rb| resources(r, rb));
+    let resources = resources_block.map_or_else(Resources::default, |rb| resources(r, rb));
     let restart = task_restart(r, b, job_type, group_restart);
     let services = services(r, b, scope);
     let (templates, artifacts) = super::super::taskdir_blocks::decode(r, b);
@@ -144,7 +152,7 @@ pub(super) fn task(
     meta.extend(r.meta(b));
     let dispatch_payload = dispatch_payload(r, b);
     let pos = r.sink.pos(&block.ident.span());
-    Task {
+    let task = Task {
         name,
         pos,
         driver: driver.unwrap_or(Driver::Exec),
@@ -170,7 +178,8 @@ pub(super) fn task(
         constraints,
         meta,
         dispatch_payload,
-    }
+    };
+    (task, own_ports)
 }
 
 /// The task's `driver`, and whether it names a driver supd does not run.

@@ -173,6 +173,7 @@ fn artifact(source: String) -> Artifact {
         mode: ArtifactMode::Any,
         checksum: None,
         unpack: true,
+        git_options: BTreeMap::new(),
         headers: BTreeMap::new(),
     }
 }
@@ -438,11 +439,25 @@ fn other_formats_modes_and_file_sources() {
     a.destination = "${NOMAD_META_d}/x".into();
     let vars = |n: &str| (n == "NOMAD_META_d").then(|| "../../..".to_string());
     assert!(matches!(prepare(&a, &w.task, &vars, None), Err(ArtifactError::Source(_))));
-    // A source that is a git repository once resolved.
+    // A source that is a Mercurial repository once resolved.
     let a = artifact("${NOMAD_META_src}".into());
-    let vars = |n: &str| (n == "NOMAD_META_src").then(|| "git::https://example.com/r".to_string());
+    let vars = |n: &str| (n == "NOMAD_META_src").then(|| "hg::https://example.com/r".to_string());
     let e = prepare(&a, &w.task, &vars, None).unwrap_err();
-    assert!(e.to_string().contains("git repository"), "{e}");
+    assert!(e.to_string().contains("Mercurial repository"), "{e}");
+    // A git repository once resolved, its options' `${...}` too.
+    let mut a = artifact("${NOMAD_META_src}".into());
+    a.git_options.insert("ref".into(), "${NOMAD_META_ref}".into());
+    let vars = |n: &str| match n {
+        "NOMAD_META_src" => Some("git::https://example.com/r.git".to_string()),
+        "NOMAD_META_ref" => Some("v2".to_string()),
+        _ => None,
+    };
+    let f = prepare(&a, &w.task, &vars, None).unwrap();
+    let SourceKind::Git(g) = &f.source else { panic!("{f:?}") };
+    assert_eq!((g.url.as_str(), g.git_ref.as_deref()), ("https://example.com/r.git", Some("v2")));
+    assert_eq!(f.shown, "https://example.com/r.git");
+    a.mode = ArtifactMode::File;
+    assert!(matches!(prepare(&a, &w.task, &vars, None), Err(ArtifactError::Mode(_))));
 }
 
 #[test]
@@ -495,4 +510,9 @@ fn file_artifacts_come_only_from_the_listed_roots() {
     assert!(e.contains("only below /srv/artifacts"), "{e}");
     assert!(check_file_root(&shadow, &roots).is_err());
     assert!(check_file_root(&prepared("https://example.com/x.tgz"), &[]).is_ok(), "HTTP is not a file of this host");
+    // A git repository of this host is held to the same roots.
+    let repo = prepared("git::file:///root/private.git?ref=main");
+    assert!(check_file_root(&repo, &roots).unwrap_err().to_string().contains("/root/private.git"));
+    assert!(check_file_root(&prepared("git::/srv/artifacts/app.git"), &roots).is_ok());
+    assert!(check_file_root(&prepared("git::https://example.com/app.git"), &[]).is_ok());
 }

@@ -1,9 +1,9 @@
-# Artifact sources supd cannot fetch are refused with the reason (git, hg, s3,
-# gcs, archives it does not unpack, relative file URLs), as are bad checksums,
-# modes and destinations outside the task directory.
+# Artifact sources supd cannot fetch are refused with the reason (hg, s3, gcs,
+# archives it does not unpack, relative file URLs, a git depth that is no number,
+# git's own ext:: helper), as are bad checksums, modes and destinations outside the task directory.
 #
-# expect: 27:18 error: supd does not fetch a git repository (go-getter's `git` getter) — fetch http://, https://, file:/// or an absolute path; publish the files over HTTP or put them on this host
-# expect: 31:18 error: supd does not fetch a git repository (go-getter's `git` getter) — fetch http://, https://, file:/// or an absolute path; publish the files over HTTP or put them on this host
+# expect: 27:18 error: depth "deep" is not a whole number of commits — write e.g. depth=1
+# expect: 31:18 error: "git::ext::sh -c true" names git's remote helper `ext::` — supd runs git only on https://, http://, ssh://, git:// and file:/// URLs, user@host:path and github.com/OWNER/REPO
 # expect: 35:18 error: supd does not fetch a Mercurial repository (go-getter's `hg` getter) — fetch http://, https://, file:/// or an absolute path; publish the files over HTTP or put them on this host
 # expect: 39:18 error: supd does not fetch an S3 bucket (go-getter's `s3` getter) — fetch http://, https://, file:/// or an absolute path; publish the files over HTTP or put them on this host
 # expect: 43:18 error: supd does not fetch a Google Cloud Storage bucket (go-getter's `gcs` getter) — fetch http://, https://, file:/// or an absolute path; publish the files over HTTP or put them on this host
@@ -24,11 +24,11 @@ job "web" {
       }
 
       artifact {
-        source = "git::https://github.com/example/web"
+        source = "git::https://github.com/example/web?depth=deep"
       }
 
       artifact {
-        source = "github.com/example/web"
+        source = "git::ext::sh -c true"
       }
 
       artifact {

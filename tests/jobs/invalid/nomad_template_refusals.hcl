@@ -1,11 +1,10 @@
-# Shapes of Nomad's own e2e job files that need Consul or a getter supd lacks
-# (consultemplate/update_triggers' service template, artifact_linux's git
-# source) are refused at validation with the reason; a template source outside
-# the task directory (bad_template_paths) loads, and fails at task start as in
-# Nomad's sandbox.
+# Shapes of Nomad's own e2e job files that need Consul (consultemplate/
+# update_triggers' service template) are refused at validation with the
+# reason; a git artifact (artifact_linux's) loads, and so does a template
+# source outside the task directory (bad_template_paths), which fails at task
+# start as in Nomad's sandbox.
 #
-# expect: 27:23 error: supd does not fetch a git repository (go-getter's `git` getter) — fetch http://, https://, file:/// or an absolute path; publish the files over HTTP or put them on this host
-# expect: 32:10 error: template line 1, column 10: supd has no Consul: `service` cannot be rendered — keep the value in a Nomad Variable (`supctl var put nomad/jobs/JOB KEY=VALUE`, read with nomadVar), write it into the template or the task's env, or use nomadService for supd's own services
+# expect: 31:10 error: template line 1, column 10: supd has no Consul: `service` cannot be rendered — keep the value in a Nomad Variable (`supctl var put nomad/jobs/JOB KEY=VALUE`, read with nomadVar), write it into the template or the task's env, or use nomadService for supd's own services
 
 job "bad-template-paths" {
   group "template-paths" {

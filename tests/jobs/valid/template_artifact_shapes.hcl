@@ -31,6 +31,22 @@ job "template-shared-alloc" {
         }
       }
 
+      # git repositories, cloned by the git program (artifact_linux's form,
+      # and go-getter's scp-like address with a directory and options).
+      artifact {
+        source      = "git::https://github.com/hashicorp/go-set"
+        destination = "local/repository"
+      }
+
+      artifact {
+        source      = "git@github.com:hashicorp/go-set.git//internal?ref=main"
+        destination = "local/internal"
+        options {
+          depth  = 1
+          sshkey = "c3NoLWtleQ=="
+        }
+      }
+
       template {
         destination = "${NOMAD_ALLOC_DIR}/${NOMAD_TASK_NAME}.env"
         data        = <<EOH
