@@ -16,17 +16,30 @@ pub const MAX_FILE: usize = 1 << 20;
 /// loop, so a file holds the loop up at most about a second with it.
 pub const MAX_BCRYPT_CALLS: u32 = 16;
 
+/// `rsadecrypt()` may do this much work in one file, counted in
+/// decryptions with a key of at most 2048 bits (one with a 3072-bit key
+/// counts 4, with a 4096-bit key 8: the work grows with the cube of the
+/// key's size). Each takes milliseconds, and a file is read on supd's loop.
+pub const MAX_RSADECRYPT_CALLS: u32 = 32;
+
+/// The largest RSA key `rsadecrypt()` takes, in bits of its modulus.
+pub const MAX_RSA_BITS: usize = 4096;
+
 thread_local! {
     /// The job file's directory, against which `file()` resolves paths.
     static BASE: RefCell<Option<PathBuf>> = const { RefCell::new(None) };
     /// `bcrypt()` calls made in the file being evaluated.
     static BCRYPTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+    /// `rsadecrypt()` work done in the file being evaluated
+    /// ([`MAX_RSADECRYPT_CALLS`]).
+    static RSADECRYPTS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Starts the evaluation of a file: `file()` resolves paths against `base`.
 pub fn set_base(base: Option<PathBuf>) {
     BASE.with(|b| *b.borrow_mut() = base);
     BCRYPTS.with(|c| c.set(0));
+    RSADECRYPTS.with(|c| c.set(0));
 }
 
 type R = Result<Value, String>;
@@ -96,9 +109,9 @@ funcs! {
     "abs" => abs / 1..1, "ceil" => ceil / 1..1, "floor" => floor / 1..1,
     "tostring" => tostring / 1..1, "tonumber" => tonumber / 1..1, "tobool" => tobool / 1..1,
     "jsonencode" => jsonencode / 1..1, "jsondecode" => jsondecode / 1..1, "file" => file / 1..1,
-    // Strings. `strlen` counts characters (Unicode scalar values) where
-    // Nomad counts grapheme clusters: they differ only for combining marks
-    // and joined emoji.
+    // Strings. `strlen`, `substr`, `strrev` (and `length` and `reverse` of
+    // a string) count extended grapheme clusters, as Nomad's (cty's) do: a
+    // letter with its combining marks, a flag, a joined emoji is one.
     "strlen" => strlen / 1..1, "indent" => indent / 2..2, "formatlist" => formatlist / 1..usize::MAX,
     "regex_replace" => regex_replace / 3..3,
     // Numbers.
@@ -112,10 +125,10 @@ funcs! {
     // Encoding.
     "base64encode" => base64encode / 1..1, "base64decode" => base64decode / 1..1, "urlencode" => urlencode / 1..1,
     "csvdecode" => csvdecode / 1..1, "yamlencode" => yamlencode / 1..1, "yamldecode" => yamldecode / 1..1,
-    // Hashes and identifiers. `rsadecrypt` is not offered: it would need an
-    // RSA implementation for one rarely used function.
+    // Hashes, identifiers and decryption.
     "md5" => md5 / 1..1, "sha1" => sha1 / 1..1, "sha256" => sha256 / 1..1, "sha512" => sha512 / 1..1,
     "bcrypt" => bcrypt / 1..2, "uuidv4" => uuidv4 / 0..0, "uuidv5" => uuidv5 / 2..2,
+    "rsadecrypt" => rsadecrypt / 2..2,
     // Time.
     "formatdate" => formatdate / 2..2, "timeadd" => timeadd / 2..2,
     // Networks.
@@ -230,16 +243,27 @@ mod imp {
         text_bounded(x.len().saturating_add(matches.saturating_mul(to.len())))?;
         Ok(Value::String(x.replace(&from, &to)))
     }
+    /// `length` extended grapheme clusters of `x` from the `offset`th on
+    /// (from the end when negative), the rest when `length` is negative;
+    /// as cty's, which Nomad's is. Nothing is collected: a long text would
+    /// cost a word per cluster.
     pub fn substr(a: Vec<Value>) -> R {
-        let x: Vec<char> = s(&a[0])?.chars().collect();
-        let off = n(&a[1])? as i64;
-        let len = n(&a[2])? as i64;
-        let start = if off < 0 { (x.len() as i64 + off).max(0) } else { off.min(x.len() as i64) } as usize;
-        let end = if len < 0 { x.len() } else { (start + len as usize).min(x.len()) };
-        Ok(Value::String(x[start..end].iter().collect()))
+        let x = s(&a[0])?;
+        let (off, len) = (whole(&a[1])?, whole(&a[2])?);
+        let start = if off < 0 {
+            graphemes(&x).saturating_sub(usize::try_from(off.unsigned_abs()).unwrap_or(usize::MAX))
+        } else {
+            usize::try_from(off).unwrap_or(usize::MAX)
+        };
+        let from = cluster_start(&x, start);
+        let rest = &x[from..];
+        let to = if len < 0 { rest.len() } else { cluster_start(rest, usize::try_from(len).unwrap_or(usize::MAX)) };
+        Ok(Value::String(rest[..to].to_string()))
     }
+    /// The clusters of `x` in reverse order, each as it was (a letter
+    /// keeps its accent after it), as cty's.
     pub fn strrev(a: Vec<Value>) -> R {
-        Ok(Value::String(s(&a[0])?.chars().rev().collect()))
+        Ok(Value::String(reversed(&s(&a[0])?)))
     }
     pub fn split(a: Vec<Value>) -> R {
         let (sep, x) = (s(&a[0])?, s(&a[1])?);
@@ -298,7 +322,7 @@ mod imp {
         Ok(Value::from(match &a[0] {
             Value::Array(x) => x.len(),
             Value::Object(o) => o.len(),
-            Value::String(x) => x.chars().count(),
+            Value::String(x) => graphemes(x),
             other => return Err(format!("needs a list, map or string, found a {}", kind(other))),
         } as u64))
     }
@@ -397,7 +421,12 @@ mod imp {
         go(list(&a[0])?, &mut out)?;
         Ok(Value::Array(out))
     }
+    /// A list backwards; a string as `strrev` (Nomad's `reverse` is cty's
+    /// string function, Terraform's the list one: both are taken).
     pub fn reverse(a: Vec<Value>) -> R {
+        if let Value::String(x) = &a[0] {
+            return Ok(Value::String(reversed(x)));
+        }
         Ok(Value::Array(list(&a[0])?.into_iter().rev().collect()))
     }
     pub fn compact(a: Vec<Value>) -> R {
@@ -525,7 +554,40 @@ mod imp {
     // Strings.
 
     pub fn strlen(a: Vec<Value>) -> R {
-        Ok(Value::from(s(&a[0])?.chars().count() as u64))
+        Ok(Value::from(graphemes(&s(&a[0])?) as u64))
+    }
+    /// How many extended grapheme clusters (Unicode's UAX #29, as Nomad's
+    /// go-textseg finds them) `x` has: what a reader counts as characters.
+    fn graphemes(x: &str) -> usize {
+        use unicode_segmentation::UnicodeSegmentation;
+        x.graphemes(true).count()
+    }
+    /// The byte offset at which the `k`th cluster of `x` starts; its length
+    /// when it has no more.
+    fn cluster_start(x: &str, k: usize) -> usize {
+        use unicode_segmentation::UnicodeSegmentation;
+        x.grapheme_indices(true).nth(k).map_or(x.len(), |(i, _)| i)
+    }
+    /// `x` with its clusters in reverse order: found from the front, as cty
+    /// finds them (linear; a search from the back may look back over a
+    /// run of flags at every boundary), each copied into place from the
+    /// back of the result.
+    fn reversed(x: &str) -> String {
+        use unicode_segmentation::UnicodeSegmentation;
+        let mut out = vec![0u8; x.len()];
+        let mut end = x.len();
+        for g in x.graphemes(true) {
+            // The clusters add up to `x`: `end` never goes below 0.
+            let start = end.saturating_sub(g.len());
+            if let Some(to) = out.get_mut(start..end)
+                && to.len() == g.len()
+            {
+                to.copy_from_slice(g.as_bytes());
+            }
+            end = start;
+        }
+        // Whole clusters of a `str`: always UTF-8.
+        String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
     /// Every line but the first indented by `spaces` spaces.
     pub fn indent(a: Vec<Value>) -> R {
@@ -1241,6 +1303,148 @@ mod imp {
                 e => e.to_string(),
             })
     }
+    /// Decrypts `ciphertext` (base64; RSA with PKCS #1 v1.5 padding) with a
+    /// PEM private key, as Nomad's (Terraform's) rsadecrypt: the first PEM
+    /// block of the text, a PKCS #1 key ("RSA PRIVATE KEY") as Nomad takes
+    /// it, or beyond Nomad one in a PKCS #8 envelope ("PRIVATE KEY"). The
+    /// key is measured before any arithmetic on it, and the work counted
+    /// against the file's budget ([`MAX_RSADECRYPT_CALLS`]).
+    pub fn rsadecrypt(a: Vec<Value>) -> R {
+        use ::base64::Engine;
+        use ::rsa::pkcs1::DecodeRsaPrivateKey;
+        let (text, pem) = (s(&a[0])?, s(&a[1])?);
+        // Go's decoder skips line breaks.
+        let text: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+        let ciphertext = ::base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .map_err(|e| format!("failed to decode the input: cipher text must be base64-encoded ({e})"))?;
+        let block = pem_block(&pem)?;
+        let (der, bits) = rsa_key_der(&block)?;
+        // Decryption costs the cube of the key's size: a 2048-bit key
+        // counts 1 (and a smaller one), 3072 bits 4, 4096 bits 8.
+        let k = bits.div_ceil(1024) as u32;
+        let work = (k * k * k).div_ceil(8).max(1);
+        let done = RSADECRYPTS.with(|c| {
+            c.set(c.get().saturating_add(work));
+            c.get()
+        });
+        if done > MAX_RSADECRYPT_CALLS {
+            return Err(format!(
+                "called for more than {MAX_RSADECRYPT_CALLS} decryptions with a 2048-bit key in one file (one with a 3072-bit key counts 4, with a 4096-bit key 8) — the file is evaluated whenever it is read"
+            ));
+        }
+        let key = ::rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(|e| format!("failed to parse key: {e}"))?;
+        let plain = key.decrypt(::rsa::Pkcs1v15Encrypt, &ciphertext).map_err(|e| {
+            format!("failed to decrypt: {e} — the cipher text must be made with this key's public key and PKCS #1 v1.5 padding")
+        })?;
+        String::from_utf8(plain)
+            .map(Value::String)
+            .map_err(|_| "the decrypted data is not UTF-8 text (rsadecrypt() is for text)".into())
+    }
+    /// A PEM block: its type, whether its headers say it is encrypted, and
+    /// what it holds.
+    struct Pem {
+        label: String,
+        encrypted: bool,
+        bytes: Vec<u8>,
+    }
+    /// The first PEM block of `text`, found as Go's pem.Decode finds it
+    /// (text around it ignored, headers read before the data), a little
+    /// more leniently: its lines may be indented and of any width.
+    fn pem_block(text: &str) -> Result<Pem, String> {
+        use ::base64::Engine;
+        const NO_KEY: &str = "failed to parse key: no key found (no line -----BEGIN RSA PRIVATE KEY-----)";
+        let mut lines = text.lines();
+        let label = loop {
+            let line = lines.next().ok_or(NO_KEY)?;
+            if let Some(label) = line.trim().strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----")) {
+                break label;
+            }
+        };
+        let end = format!("-----END {label}-----");
+        let (mut encrypted, mut in_headers, mut ended) = (false, true, false);
+        let mut body = String::new();
+        for line in lines {
+            let line = line.trim();
+            if line == end {
+                ended = true;
+                break;
+            }
+            if in_headers {
+                if let Some((name, value)) = line.split_once(':') {
+                    encrypted |= name.trim() == "Proc-Type" && value.trim() == "4,ENCRYPTED";
+                    continue;
+                }
+                in_headers = false;
+            }
+            body.extend(line.chars().filter(|c| !c.is_whitespace()));
+        }
+        if !ended {
+            return Err(format!("failed to parse key: the PEM block {label:?} has no line {end}"));
+        }
+        let bytes = ::base64::engine::general_purpose::STANDARD
+            .decode(body.as_bytes())
+            .map_err(|e| format!("failed to parse key: the PEM block {label:?} is not base64 ({e})"))?;
+        Ok(Pem { label: label.to_string(), encrypted, bytes })
+    }
+    /// The PKCS #1 RSA private key in `pem` (the DER, in a PKCS #8 envelope
+    /// or not, whatever the block's type says, as Go takes it) and the size
+    /// of its modulus in bits. Refused before the key is built (which
+    /// multiplies and divides its numbers): a modulus of more than
+    /// [`MAX_RSA_BITS`] bits, or another number in it longer than the
+    /// modulus.
+    fn rsa_key_der(pem: &Pem) -> Result<(&[u8], usize), String> {
+        use ::rsa::{pkcs1, pkcs8};
+        if pem.encrypted || pem.label == "ENCRYPTED PRIVATE KEY" {
+            return Err(
+                "failed to parse key: password protected keys are not supported. Please decrypt the key prior to use"
+                    .into(),
+            );
+        }
+        let der: &[u8] = match pkcs1::RsaPrivateKey::try_from(pem.bytes.as_slice()) {
+            Ok(_) => &pem.bytes,
+            Err(as_pkcs1) => match pkcs8::PrivateKeyInfo::try_from(pem.bytes.as_slice()) {
+                Ok(info) if info.algorithm.oid == pkcs1::ALGORITHM_OID => info.private_key,
+                Ok(info) => {
+                    return Err(format!(
+                        "failed to parse key: the PKCS #8 key is no RSA key (its algorithm is {})",
+                        info.algorithm.oid
+                    ));
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "failed to parse key: the PEM block {:?} holds no RSA private key, PKCS #1 or PKCS #8 ({as_pkcs1})",
+                        pem.label
+                    ));
+                }
+            },
+        };
+        let key = pkcs1::RsaPrivateKey::try_from(der).map_err(|e| format!("failed to parse key: {e}"))?;
+        let n = key.modulus.as_bytes();
+        // Leading zeros are stripped: the first byte is the highest.
+        let bits = n.first().map_or(0, |b| (n.len() - 1) * 8 + (8 - b.leading_zeros() as usize));
+        if bits > MAX_RSA_BITS {
+            return Err(format!(
+                "failed to parse key: it has {bits} bits; at most {MAX_RSA_BITS} here (decrypting with a larger key costs too much)"
+            ));
+        }
+        if key.other_prime_infos.is_some() {
+            return Err("failed to parse key: a key of more than two primes is not supported".into());
+        }
+        let numbers = [
+            &key.public_exponent,
+            &key.private_exponent,
+            &key.prime1,
+            &key.prime2,
+            &key.exponent1,
+            &key.exponent2,
+            &key.coefficient,
+        ];
+        if numbers.iter().any(|u| u.as_bytes().len() > n.len()) {
+            return Err("failed to parse key: it is malformed (a number in it is longer than its modulus)".into());
+        }
+        Ok((der, bits))
+    }
     pub fn uuidv4(_: Vec<Value>) -> R {
         Ok(Value::String(::uuid::Uuid::new_v4().to_string()))
     }
@@ -1899,3 +2103,8 @@ mod tests;
 /// examples of Terraform's documentation of them.
 #[cfg(test)]
 mod more_tests;
+
+/// rsadecrypt() with a fixed key: what it decrypts, what it refuses, and
+/// the bounds on its work.
+#[cfg(test)]
+mod rsadecrypt_tests;

@@ -388,3 +388,49 @@ fn file_functions_stay_below_the_job_files_directory() {
     assert!(fails("fileset", vec![st("."), st("[ab].txt")]).contains("does not read"));
     set_base(None);
 }
+
+/// strlen, substr, strrev (and length and reverse of a string) count
+/// extended grapheme clusters, as Nomad's (cty's) do.
+#[test]
+fn graphemes() {
+    let accent = "e\u{301}"; // e and a combining acute accent
+    let flag = "🇺🇸"; // two regional indicators
+    let family = "👨\u{200d}👩\u{200d}👧"; // joined by zero-width joiners
+    for one in [accent, flag, family, "\r\n", "☃"] {
+        assert_eq!(ok("strlen", vec![st(one)]), Value::from(1), "{one:?}");
+        assert_eq!(ok("length", vec![st(one)]), Value::from(1), "{one:?}");
+    }
+    assert_eq!(ok("strlen", vec![st("")]), Value::from(0));
+    assert_eq!(ok("strlen", vec![st("cafe\u{301}")]), Value::from(4));
+    assert_eq!(ok("strlen", vec![st("🇺🇸🇫🇷")]), Value::from(2));
+    let x = format!("{accent}{flag}{family}x");
+    assert_eq!(ok("strlen", vec![st(&x)]), Value::from(4));
+    let sub = |off: i64, len: i64| ok("substr", vec![st(&x), Value::from(off), Value::from(len)]);
+    assert_eq!(sub(0, 1), st(accent));
+    assert_eq!(sub(1, 2), st(&format!("{flag}{family}")));
+    assert_eq!(sub(2, 1), st(family));
+    assert_eq!(sub(-2, -1), st(&format!("{family}x")));
+    assert_eq!(sub(-10, 2), st(&format!("{accent}{flag}")));
+    assert_eq!(sub(3, 5), st("x"));
+    assert_eq!(sub(4, 1), st(""));
+    assert_eq!(sub(9, -1), st(""));
+    assert_eq!(sub(1, 0), st(""));
+    assert_eq!(sub(-1, 0), st(""));
+    // Terraform's examples.
+    let sub = |x: &str, off: i64, len: i64| ok("substr", vec![st(x), Value::from(off), Value::from(len)]);
+    assert_eq!(sub("hello world", 1, 4), st("ello"));
+    assert_eq!(sub("🤔🤷", 0, 1), st("🤔"));
+    assert_eq!(sub("hello world", -5, -1), st("world"));
+    assert_eq!(sub("hello world", 6, 10), st("world"));
+    assert_eq!(sub("", 0, 1), st(""));
+    assert!(fails("substr", vec![st("abc"), Value::from(1.5), Value::from(1)]).contains("whole number"));
+    // A cluster keeps its parts in their order: an accent stays after its
+    // letter, a flag's indicators stay the flag they were.
+    assert_eq!(ok("strrev", vec![st("hello")]), st("olleh"));
+    assert_eq!(ok("strrev", vec![st(&x)]), st(&format!("x{family}{flag}{accent}")));
+    assert_eq!(ok("strrev", vec![st("🇺🇸🇫🇷")]), st("🇫🇷🇺🇸"));
+    assert_eq!(ok("strrev", vec![st("")]), st(""));
+    // Nomad's reverse is cty's string function, Terraform's the list one.
+    assert_eq!(ok("reverse", vec![st(&format!("a{accent}"))]), st(&format!("{accent}a")));
+    assert_eq!(ok("reverse", vec![strs(&["a", "b", "c"])]), strs(&["c", "b", "a"]));
+}
