@@ -13,6 +13,7 @@ use std::io::{ErrorKind, Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 pub mod console;
 pub mod journal;
@@ -46,7 +47,8 @@ impl Stream {
 }
 
 pub struct Capture {
-    dir: PathBuf,
+    /// The task's log directory (one copy for both streams).
+    dir: Arc<Path>,
     /// `task.stdout`
     base: String,
     read: File,
@@ -151,7 +153,12 @@ impl Capture {
     /// the newest file of an earlier run of supd is appended to, never
     /// truncated. `base` must be a plain file name (see
     /// [`crate::names::beneath`]).
-    pub fn open(dir: &Path, base: &str, max_files: u32, max_file_size_mb: u32) -> std::io::Result<Capture> {
+    pub fn open(
+        dir: impl Into<Arc<Path>>,
+        base: &str,
+        max_files: u32,
+        max_file_size_mb: u32,
+    ) -> std::io::Result<Capture> {
         // The task's end blocks as usual: a task writing faster than supd
         // reads waits, it does not lose output.
         let (read, write) = crate::process::output_pipe()?;
@@ -162,16 +169,17 @@ impl Capture {
     /// supd held for the same task (`daemon-reexec`), with whatever the
     /// task wrote meanwhile still in it. The read end must not block.
     pub fn adopt(
-        dir: &Path,
+        dir: impl Into<Arc<Path>>,
         base: &str,
         max_files: u32,
         max_file_size_mb: u32,
         read: OwnedFd,
         write: OwnedFd,
     ) -> std::io::Result<Capture> {
-        crate::names::beneath(dir, &[base])?;
+        let dir = dir.into();
+        crate::names::beneath(&dir, &[base])?;
         Ok(Capture {
-            dir: dir.to_path_buf(),
+            dir,
             base: base.to_string(),
             read: File::from(read),
             write,
@@ -240,7 +248,7 @@ impl Capture {
             if let Some(gid) = self.group {
                 // The instance's directory and its job's, below the log
                 // directory (which supd gives the group at its start).
-                for d in [Some(self.dir.as_path()), self.dir.parent()].into_iter().flatten() {
+                for d in [Some(&*self.dir), self.dir.parent()].into_iter().flatten() {
                     std::os::unix::fs::chown(d, None, Some(gid))?;
                 }
             }

@@ -386,7 +386,7 @@ impl Supervisor {
         };
         let generation = t.generation;
         t.launched = true;
-        t.container = Some(Container { id: None, image, generation, oom_killed: false, adopted: false });
+        t.container = Some(Box::new(Container { id: None, image, generation, oom_killed: false, adopted: false }));
         match self.docker(engine) {
             Ok(d) => d.start((key, generation), req),
             Err(message) => {
@@ -724,8 +724,13 @@ impl Supervisor {
                 None => format!("Adopted container {short}, which ended while no supd ran"),
             },
         );
-        run.container =
-            Some(Container { id: Some(id), image, generation: run.generation, oom_killed: false, adopted: true });
+        run.container = Some(Box::new(Container {
+            id: Some(id),
+            image,
+            generation: run.generation,
+            oom_killed: false,
+            adopted: true,
+        }));
     }
 
     /// Follows an adopted container (its output from now, its exit) and

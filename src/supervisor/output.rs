@@ -97,14 +97,16 @@ impl Supervisor {
         };
         let (out_base, err_base) =
             (format!("{name}.{}", Stream::Stdout.as_str()), format!("{name}.{}", Stream::Stderr.as_str()));
+        // One copy of the directory's path for both streams.
+        let dir: std::sync::Arc<std::path::Path> = std::sync::Arc::from(dir);
         let (mut out, mut err) = match pipes {
             Some([r1, w1, r2, w2]) => (
-                Capture::adopt(&dir, &out_base, limits.max_files, limits.max_file_size, r1, w1)?,
-                Capture::adopt(&dir, &err_base, limits.max_files, limits.max_file_size, r2, w2)?,
+                Capture::adopt(dir.clone(), &out_base, limits.max_files, limits.max_file_size, r1, w1)?,
+                Capture::adopt(dir, &err_base, limits.max_files, limits.max_file_size, r2, w2)?,
             ),
             None => (
-                Capture::open(&dir, &out_base, limits.max_files, limits.max_file_size)?,
-                Capture::open(&dir, &err_base, limits.max_files, limits.max_file_size)?,
+                Capture::open(dir.clone(), &out_base, limits.max_files, limits.max_file_size)?,
+                Capture::open(dir, &err_base, limits.max_files, limits.max_file_size)?,
             ),
         };
         out.keep_files(output.files);

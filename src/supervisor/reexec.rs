@@ -601,7 +601,7 @@ impl Supervisor {
     pub(super) fn take_over(&mut self, key: TaskKey) {
         let Some(t) = self.jobs.task_mut(key) else { return };
         let Some(how) = t.take_over.take() else { return };
-        match how {
+        match *how {
             TakeOver::StartIn(after) => {
                 let generation = t.generation;
                 self.io.timers.arm(Instant::now() + after, Timer::Start { task: key, generation });
@@ -613,10 +613,7 @@ impl Supervisor {
                     let label = self.label(key);
                     let Some(t) = self.jobs.task_mut(key) else { return };
                     match self.cfg.cgroups.reopen(&cgroups, &t.spec.resources) {
-                        Ok(cg) => {
-                            t.limits = Some(cg.limits.clone());
-                            t.cgroup = Some(cg);
-                        }
+                        Ok(cg) => t.cgroup = Some(cg),
                         Err(e) => {
                             log::warn!("{label}: its cgroup is not taken over ({e}); its next run gets a new one")
                         }

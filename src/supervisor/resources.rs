@@ -39,7 +39,6 @@ impl Supervisor {
         };
         let fds = cg.and_then(|mut cg| {
             let fds = cg.join()?;
-            t.limits = Some(cg.limits.clone());
             t.cgroup = Some(cg);
             Ok(fds)
         });
@@ -81,6 +80,8 @@ impl Supervisor {
             return;
         }
         let Some(cgroup) = t.cgroup.take() else { return };
+        // What it enforced, for `status` once it is gone.
+        t.limits = Some(Box::new(cgroup.limits.clone()));
         if self.pending.graveyard.bury(Dying::new(cgroup, label), self.stopping()) {
             self.io.timers.arm(Instant::now() + RETRY_FIRST, Timer::CgroupRemove);
         }

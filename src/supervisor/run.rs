@@ -355,7 +355,7 @@ impl Supervisor {
                     if let TakeOver::Running { cgroups, .. } = &mut how {
                         cgroups.clone_from(&s.cgroups);
                     }
-                    run.take_over = Some(how);
+                    run.take_over = Some(Box::new(how));
                     return true;
                 }
             }
@@ -427,7 +427,7 @@ impl Supervisor {
              SIGPIPE is ignored), \
              and its next start gets a new one"
         };
-        run.take_over = Some(TakeOver::Running {
+        run.take_over = Some(Box::new(TakeOver::Running {
             child: false,
             pipes,
             cgroups: s.cgroups.clone(),
@@ -438,7 +438,7 @@ impl Supervisor {
                     env!("CARGO_PKG_VERSION")
                 ),
             ),
-        });
+        }));
         true
     }
 

@@ -566,8 +566,8 @@ impl<'a> ResourcesView<'a> {
             cgroup: None,
             brief,
         };
-        if let Some(l) = &t.limits {
-            let on = |w: &str| !l.not_enforced.iter().any(|n| n == w);
+        if let Some(l) = t.cgroup.as_ref().map(|c| &c.limits).or(t.limits.as_deref()) {
+            let on = |w: &str| !l.not_enforced.contains(&w);
             out.enforced = enforced(on("memory"), on("cpu"));
             out.memory_limit = l.memory_hard;
             out.cpu_weight = l.cpu_weight;

@@ -170,8 +170,9 @@ pub struct TaskRun {
     /// Its cgroup: made before its first start, kept across restarts,
     /// removed once it is dead for good.
     pub cgroup: Option<crate::process::cgroup::TaskCgroup>,
-    /// What its cgroup enforced, kept for `status` after it is removed.
-    pub limits: Option<crate::process::cgroup::Limits>,
+    /// What its cgroup enforced, kept for `status` after it is removed
+    /// (while it is there, its own).
+    pub limits: Option<Box<crate::process::cgroup::Limits>>,
     /// Why it is being stopped, when not for the usual reasons: the message
     /// of its `Killing` event (Nomad's display message).
     pub kill_reason: Option<&'static str>,
@@ -179,11 +180,11 @@ pub struct TaskRun {
     pub setup: Setup,
     /// Its container while one is being started or runs (container
     /// drivers only).
-    pub container: Option<Container>,
+    pub container: Option<Box<Container>>,
     /// What an earlier image of supd, or a previous supd, left of its run
     /// for this one to take over, until it is (right after the task is
     /// made).
-    pub take_over: Option<TakeOver>,
+    pub take_over: Option<Box<TakeOver>>,
     /// A container task made while its engine's survey was awaited, whose
     /// previous supd saw it not dead: the container it may have left is
     /// claimed once the survey answers (with the time after which an

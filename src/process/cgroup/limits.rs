@@ -37,7 +37,7 @@ pub struct Limits {
     /// Swap could not be turned off (or the host has no swap accounting).
     pub swap_allowed: bool,
     /// Resources no hierarchy enforces (`memory`, `cpu`).
-    pub not_enforced: Vec<String>,
+    pub not_enforced: Vec<&'static str>,
 }
 
 impl TaskCgroup {

@@ -233,10 +233,11 @@ impl Cgroups {
             // would each pay the path walks): a directory removed under
             // supd fails the next run's join, which makes a new one.
             let path = saved.iter().find(|p| p.parent() == Some(r.parent.as_path()))?;
-            let d = Dir { v2: r.v2, path: path.clone() };
-            if !cg.dirs.iter().any(|x| x.path == d.path) {
-                cg.dirs.push(d.clone());
+            if let Some(d) = cg.dirs.iter().find(|x| *x.path == **path) {
+                return Some(d.clone());
             }
+            let d = Dir { v2: r.v2, path: std::sync::Arc::from(path.as_path()) };
+            cg.dirs.push(d.clone());
             Some(d)
         };
         if !res.declared {
@@ -245,7 +246,7 @@ impl Cgroups {
             cg.track = find(&self.track, &mut cg);
             cg.memory = find(&beside_track(&self.memory), &mut cg);
             cg.acct = find(&beside_track(&self.acct), &mut cg);
-            cg.limits.not_enforced = vec!["memory".into(), "cpu".into()];
+            cg.limits.not_enforced = vec!["memory", "cpu"];
         } else {
             cg.memory = find(&self.memory, &mut cg);
             cg.cpu = find(&self.cpu, &mut cg);
@@ -253,10 +254,10 @@ impl Cgroups {
             cg.track = find(&self.track, &mut cg);
             cg.set_limits(res, self)?;
             if self.memory.is_none() {
-                cg.limits.not_enforced.push("memory".into());
+                cg.limits.not_enforced.push("memory");
             }
             if self.cpu.is_none() {
-                cg.limits.not_enforced.push("cpu".into());
+                cg.limits.not_enforced.push("cpu");
             }
         }
         if cg.dirs.is_empty() {
@@ -274,14 +275,15 @@ impl Cgroups {
             let Some(r) = r else { return Ok(None) };
             let path = crate::names::beneath(&r.parent, &[name])
                 .map_err(|e| Made::Failed(format!("cannot name a cgroup: {e}")))?;
-            let d = Dir { v2: r.v2, path };
-            if !cg.dirs.iter().any(|x| x.path == d.path) {
-                make_dir(&r.parent, &d.path, r.v2).map_err(|e| {
-                    let text = format!("cannot create the cgroup {}: {e}", d.path.display());
-                    if e.raw_os_error() == Some(libc::EBUSY) { Made::Busy(text) } else { Made::Failed(text) }
-                })?;
-                cg.dirs.push(d.clone());
+            if let Some(d) = cg.dirs.iter().find(|x| *x.path == *path) {
+                return Ok(Some(d.clone()));
             }
+            make_dir(&r.parent, &path, r.v2).map_err(|e| {
+                let text = format!("cannot create the cgroup {}: {e}", path.display());
+                if e.raw_os_error() == Some(libc::EBUSY) { Made::Busy(text) } else { Made::Failed(text) }
+            })?;
+            let d = Dir { v2: r.v2, path: std::sync::Arc::from(path) };
+            cg.dirs.push(d.clone());
             Ok(Some(d))
         };
         if !res.declared {
@@ -300,7 +302,7 @@ impl Cgroups {
                 let _ = cg.remove();
                 return Err(e);
             }
-            cg.limits.not_enforced = vec!["memory".into(), "cpu".into()];
+            cg.limits.not_enforced = vec!["memory", "cpu"];
             return Ok(cg);
         }
         let made = (|| -> Result<(), Made> {
@@ -315,10 +317,10 @@ impl Cgroups {
             return Err(e);
         }
         if self.memory.is_none() {
-            cg.limits.not_enforced.push("memory".into());
+            cg.limits.not_enforced.push("memory");
         }
         if self.cpu.is_none() {
-            cg.limits.not_enforced.push("cpu".into());
+            cg.limits.not_enforced.push("cpu");
         }
         Ok(cg)
     }

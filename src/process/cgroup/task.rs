@@ -53,7 +53,9 @@ fn resident(pids: &[i32], open: &mut Vec<(i32, std::fs::File)>) -> Option<u64> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct Dir {
     pub(super) v2: bool,
-    pub(super) path: PathBuf,
+    /// Shared by the roles the same directory plays (tracking, memory and
+    /// cpu time on v2): one copy a task.
+    pub(super) path: std::sync::Arc<Path>,
 }
 
 /// What a task used, where the cgroup tells.
@@ -320,16 +322,16 @@ impl TaskCgroup {
 
     /// The directory that tracks the task's processes, for messages.
     pub fn path(&self) -> Option<&Path> {
-        self.track.as_ref().or(self.dirs.first()).map(|d| d.path.as_path())
+        self.track.as_ref().or(self.dirs.first()).map(|d| &*d.path)
     }
 
     /// Every directory of this cgroup, to be saved (see [`stop_leftovers`]).
     pub fn dirs(&self) -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> = self.dirs.iter().map(|d| d.path.clone()).collect();
+        let mut out: Vec<PathBuf> = self.dirs.iter().map(|d| d.path.to_path_buf()).collect();
         if let Some(t) = &self.track
-            && !out.contains(&t.path)
+            && !out.iter().any(|p| **p == *t.path)
         {
-            out.push(t.path.clone());
+            out.push(t.path.to_path_buf());
         }
         out
     }
