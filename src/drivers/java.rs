@@ -8,6 +8,10 @@
 use crate::jobspec::model::JavaConfig;
 use std::path::{Path, PathBuf};
 
+/// How long `java -version` may take before it is killed (and the host
+/// taken to have no usable JVM).
+pub const PROBE_TIME: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// `[driver.java]` of supd.toml.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -25,46 +29,34 @@ impl Settings {
         std::env::split_paths(&path).map(|d| d.join("java")).find(|p| is_executable(p))
     }
 
-    /// [`Settings::fingerprint`] on a thread of its own: a JVM takes tens
-    /// of milliseconds to answer, which supd's start spends reading the
-    /// job directory instead (`Probe::attrs` waits for the answer). Made
-    /// after SIGCHLD is blocked, so that the thread cannot take it.
-    pub fn probe(&self) -> Probe {
-        let settings = self.clone();
-        match std::thread::Builder::new().name("java-probe".into()).spawn(move || settings.fingerprint()) {
-            Ok(thread) => Probe::Running(thread),
-            Err(_) => Probe::Done(self.fingerprint()),
-        }
-    }
-
-    /// `driver.java` and `driver.java.version` when `java -version` answers.
+    /// `driver.java` and `driver.java.version` when `java -version`
+    /// answers within [`PROBE_TIME`]. Run as a bounded helper: supd's loop
+    /// may reap it, and a JVM that hangs is killed.
     pub fn fingerprint(&self) -> Vec<(String, String)> {
+        use crate::process::Exit;
+        use crate::process::bounded::{self, Bounds, Ended};
         let Some(java) = self.java() else { return Vec::new() };
-        let Ok(out) = std::process::Command::new(&java).arg("-version").stdin(std::process::Stdio::null()).output()
-        else {
-            return Vec::new();
+        let spec = crate::process::SpawnSpec {
+            program: java.display().to_string(),
+            args: vec!["-version".into()],
+            env: crate::process::inherited_env(),
+            work_dir: None,
+            user: None,
+            isolation: None,
         };
-        // `java -version` writes to stderr: `openjdk version "17.0.13" 2024-10-15`.
-        let text = String::from_utf8_lossy(&out.stderr);
-        match (out.status.success(), version_of(&text)) {
-            (true, Some(v)) => vec![("driver.java".into(), "1".into()), ("driver.java.version".into(), v)],
+        let cancel = std::sync::atomic::AtomicBool::new(false);
+        let mut watch = || Ok(());
+        let bounds =
+            Bounds { deadline: std::time::Instant::now() + PROBE_TIME, cancel: &cancel, keep: 4096, watch: &mut watch };
+        match bounded::run(&spec, bounds) {
+            // `java -version` writes to stderr: `openjdk version "17.0.13" 2024-10-15`.
+            Ok(Ended::Exited { exit: Exit::Code(0), stderr, .. }) => {
+                match version_of(&String::from_utf8_lossy(&stderr)) {
+                    Some(v) => vec![("driver.java".into(), "1".into()), ("driver.java.version".into(), v)],
+                    None => Vec::new(),
+                }
+            }
             _ => Vec::new(),
-        }
-    }
-}
-
-/// A `java -version` in flight, or its answer.
-pub enum Probe {
-    Running(std::thread::JoinHandle<Vec<(String, String)>>),
-    Done(Vec<(String, String)>),
-}
-
-impl Probe {
-    /// The attributes, once `java -version` has answered.
-    pub fn attrs(self) -> Vec<(String, String)> {
-        match self {
-            Probe::Running(thread) => thread.join().unwrap_or_default(),
-            Probe::Done(attrs) => attrs,
         }
     }
 }

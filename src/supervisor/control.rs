@@ -26,6 +26,19 @@ impl Supervisor {
     pub(super) fn on_client(&mut self, token: Token, readable: bool, writable: bool) {
         if let Some(request) = self.server.on_ready(self.io.poll.registry(), token, readable, writable) {
             // A large job file is parsed off the loop, and answered then.
+            // What places jobs or carries the node reads its attributes.
+            if matches!(
+                request,
+                Request::JobRun { .. }
+                    | Request::JobStart { .. }
+                    | Request::PeriodicForce { .. }
+                    | Request::JobDispatch { .. }
+                    | Request::Reload { .. }
+                    | Request::DaemonReexec
+                    | Request::Handoff { .. }
+            ) {
+                self.settle_java();
+            }
             let request = match request {
                 Request::JobRun { source, file, plan: false } if source.len() >= super::parsing::OFF_LOOP => {
                     match self.pending.parses.start(token, file, source) {

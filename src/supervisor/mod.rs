@@ -168,6 +168,7 @@ impl Supervisor {
                 spawner: None,
                 resumed: None,
                 remote: remote::Remote::default(),
+                java: parts::JavaProbe::None,
             },
         };
         s.settle_in(carry, client, metrics_listen)?;
@@ -210,16 +211,16 @@ impl Supervisor {
     /// restored, the tasks started, supd declared ready. `Some(code)` when
     /// supd must exit with it instead.
     fn bring_up(&mut self) -> Option<i32> {
-        let (mut java, files) = self.read_job_dir();
+        let (java, files) = self.read_job_dir();
         self.boot_if_fresh();
         self.restore();
         let plan = self.plan_files(files);
         self.pending.spawner = spawner::Spawner::start();
         self.apply_reload(plan, reload::All::ThatLoaded);
         self.spawns_done();
-        // The first tasks run: now the JVM's answer, for what comes later.
-        if let Some(j) = java.take() {
-            self.cfg.node.attrs.extend(j.attrs());
+        // No job needed the JVM's answer: it is asked once bring-up is over.
+        if java {
+            self.pending.java = parts::JavaProbe::Later;
         }
         // An init has no one to reload it once the files are fixed.
         if self.cfg.exit_when_done && self.jobs.current.is_empty() && !self.jobs.load_errors.is_empty() {
@@ -247,20 +248,21 @@ impl Supervisor {
 
     /// The first part of bring-up: the JVM and the container engines asked
     /// while the job directory is read (or taken from a carry), and waited
-    /// for when the jobs may place by their attributes. Returns the JVM's
-    /// probe when it was not waited for yet, and the files.
-    fn read_job_dir(&mut self) -> (Option<crate::drivers::java::Probe>, JobFiles) {
+    /// for when the jobs may place by their attributes. Returns whether
+    /// the JVM is still to be asked, and the files.
+    fn read_job_dir(&mut self) -> (bool, JobFiles) {
         // `driver.java` and `driver.java.version`, when this host has a JVM
-        // and supd can isolate its tasks (java tasks run as exec ones):
-        // `java -version` answers while the job directory is read. A JVM
-        // takes tens of milliseconds to answer: it is waited for before
-        // the jobs start only when one of them may need it (a java task, a
-        // constraint on it), else once the first tasks run.
+        // and supd can isolate its tasks (java tasks run as exec ones). A
+        // JVM takes tens of milliseconds of both CPUs to answer: when a job
+        // may need it (a java task, a constraint on it), it answers while
+        // the job directory is read and is waited for before the jobs
+        // start; else it is asked once bring-up is over.
         // After a re-exec, what the earlier image found.
-        let mut java = match self.pending.resumed.as_mut().and_then(|r| r.java.take()) {
-            Some(attrs) => Some(crate::drivers::java::Probe::Done(attrs)),
-            None => process::isolate::missing().is_none().then(|| self.cfg.java.probe()),
-        };
+        let carried = self.pending.resumed.as_mut().and_then(|r| r.java.take());
+        let can_run_java = carried.is_none() && process::isolate::missing().is_none();
+        if let Some(attrs) = carried {
+            self.cfg.node.attrs.extend(attrs);
+        }
         // The container engines answer on threads of their own meanwhile.
         self.survey_engines();
         // After a re-exec, the job files as the earlier image ran them.
@@ -274,8 +276,10 @@ impl Supervisor {
             || files
                 .as_ref()
                 .is_ok_and(|f| f.iter().any(|(_, p)| p.jobs.iter().any(|j| mentions_java(j.source.as_bytes()))));
-        if needs_java && let Some(j) = java.take() {
-            self.cfg.node.attrs.extend(j.attrs());
+        let java = can_run_java && !needs_java;
+        if can_run_java && needs_java {
+            self.pending.java = parts::JavaProbe::Later;
+            self.settle_java();
         }
         // A job that places by an engine's attributes waits for them (each
         // survey's requests have 5 s); other container tasks wait for
@@ -351,6 +355,7 @@ impl Supervisor {
             CHILDREN => self.on_children(),
             LISTENER => self.server.accept(self.io.poll.registry(), &mut self.io.watches.tokens),
             WOKEN => {
+                self.on_java();
                 self.on_fetched();
                 self.on_rendered();
                 self.on_parsed();
@@ -390,12 +395,68 @@ impl Supervisor {
     /// needed goes back to the system: the allocator's free memory and the
     /// pages of supd's own code that bring-up alone ran.
     fn brought_up(&mut self) {
+        if matches!(self.pending.java, parts::JavaProbe::Later) {
+            self.pending.java = parts::JavaProbe::Asked(self.ask_java());
+        }
         if self.reports.store.save_pending {
             self.io.timers.cancel(|t| matches!(t, Timer::Save));
             self.save_acknowledged();
         }
         process::sys::trim_heap();
         process::sys::release_startup_code();
+    }
+
+    /// `java -version` asked on a thread of its own, which sends the
+    /// attributes and wakes the loop.
+    fn ask_java(&self) -> std::sync::mpsc::Receiver<Vec<(String, String)>> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (settings, waker) = (self.cfg.java.clone(), self.pending.parses.waker());
+        let asked = std::thread::Builder::new().name("java-probe".into()).spawn(move || {
+            let _ = tx.send(settings.fingerprint());
+            let _ = waker.wake();
+        });
+        if let Err(e) = asked {
+            log::warn!("cannot ask the JVM for its version ({e}): driver.java is not set");
+        }
+        rx
+    }
+
+    /// The JVM answered (the loop was woken): its attributes are taken.
+    fn on_java(&mut self) {
+        if let parts::JavaProbe::Asked(rx) = &self.pending.java {
+            match rx.try_recv() {
+                Ok(attrs) => {
+                    self.cfg.node.attrs.extend(attrs);
+                    self.pending.java = parts::JavaProbe::None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.pending.java = parts::JavaProbe::None,
+            }
+        }
+    }
+
+    /// Before anything that reads the node's attributes (a job placed, a
+    /// reload, a hand-off, a re-exec's carry): the JVM's answer is taken,
+    /// waited for (at most [`JAVA_WAIT`]) if it is still on its way, asked
+    /// now if bring-up has not asked it yet. A JVM that does not answer in
+    /// time leaves `driver.java` unset until it does.
+    pub(super) fn settle_java(&mut self) {
+        let rx = match std::mem::take(&mut self.pending.java) {
+            parts::JavaProbe::None => return,
+            parts::JavaProbe::Later => self.ask_java(),
+            parts::JavaProbe::Asked(rx) => rx,
+        };
+        match rx.recv_timeout(JAVA_WAIT) {
+            Ok(attrs) => self.cfg.node.attrs.extend(attrs),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                log::warn!(
+                    "`java -version` has not answered within {} s: driver.java is unset until it does",
+                    JAVA_WAIT.as_secs()
+                );
+                self.pending.java = parts::JavaProbe::Asked(rx);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {}
+        }
     }
 
     fn guarded(&mut self, f: impl FnOnce(&mut Supervisor)) {
@@ -423,6 +484,7 @@ impl Supervisor {
                 SIGHUP if self.cfg.sighup == crate::config::Sighup::Forward => self.forward_signal(sig),
                 SIGHUP => {
                     log::info!("SIGHUP: reloading {}", self.cfg.job_dir.display());
+                    self.settle_java();
                     self.reports.notify.reloading();
                     let plan = self.plan_reload();
                     self.apply_reload(plan, reload::All::OrNothing);
@@ -502,6 +564,9 @@ impl Supervisor {
 /// How long a stopping supd waits for container driver requests once
 /// every task has stopped.
 const DRIVER_GRACE: Duration = Duration::from_secs(3);
+
+/// How long whatever needs the JVM's attributes waits for its answer.
+const JAVA_WAIT: Duration = Duration::from_secs(10);
 
 /// Whether a job's text may need the JVM's attributes: a `java` task, or a
 /// constraint on `driver.java`.

@@ -38,6 +38,11 @@ pub(super) struct Parses {
 impl Parses {
     /// Threads wake the loop with `waker` (its one waker, shared with the
     /// artifact fetches: a wake-up looks at both).
+    /// The loop's waker, for other work that reports through it.
+    pub(super) fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
     pub(super) fn new(waker: Arc<Waker>) -> Parses {
         let (tx, rx) = channel();
         Parses { waker, tx, rx, running: 0, waiting: VecDeque::new() }

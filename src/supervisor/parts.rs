@@ -60,4 +60,23 @@ pub(super) struct Pending {
     /// Requests to peers about handed-off work, recalls owed, hand-offs
     /// withdrawn here.
     pub(super) remote: remote::Remote,
+    /// The JVM's answer (`driver.java`), when no job needed it before the
+    /// first tasks started.
+    pub(super) java: JavaProbe,
+}
+
+/// `java -version`, when supd's start did not wait for it: asked once
+/// bring-up is over (a JVM's start takes both CPUs for tens of
+/// milliseconds, which the first tasks' starts had better have), taken
+/// when it answers, or waited for by whatever needs the node's attributes
+/// first.
+#[derive(Default)]
+pub(super) enum JavaProbe {
+    /// Nothing to ask, or taken.
+    #[default]
+    None,
+    /// To ask once bring-up is over.
+    Later,
+    /// Asked; its thread sends the answer and wakes the loop.
+    Asked(std::sync::mpsc::Receiver<Vec<(String, String)>>),
 }

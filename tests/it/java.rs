@@ -93,8 +93,9 @@ fn a_java_task_needs_a_jar_or_a_class_and_knows_its_keys() {
 }
 
 /// First task first: a JVM that takes 6 s to say its version does not hold
-/// up a job that has nothing of Java; a job with a java task waits for it
-/// (its constraint reads the answer).
+/// up a job that has nothing of Java, nor supd's readiness (it is asked
+/// once the first tasks run); a job submitted meanwhile that places by
+/// `driver.java` waits for the answer, and is placed by it.
 #[test]
 fn a_slow_jvm_holds_up_only_the_jobs_that_need_it() {
     assert!(nix::unistd::geteuid().is_root(), "supd probes the JVM when it can isolate tasks: run as root");
@@ -110,6 +111,8 @@ fn a_slow_jvm_holds_up_only_the_jobs_that_need_it() {
     let mut cmd = s.command(std::path::Path::new(SUPD), &[]);
     cmd.env("PATH", &path);
     let s = s.spawn_ready(cmd);
+    let ready = now_secs();
+    assert!(ready - launched < 4.0, "supd answered {:.2} s after its launch, while the JVM took 6 s", ready - launched);
     let t = s.wait_running("plain/g/0/t");
     let started = event_times(&t, "Started")[0];
     assert!(
@@ -117,4 +120,17 @@ fn a_slow_jvm_holds_up_only_the_jobs_that_need_it() {
         "the plain job started {:.2} s after supd was launched, while the JVM took 6 s",
         started - launched
     );
+    let job = s.path("needs-java.hcl");
+    std::fs::write(
+        &job,
+        sleep_job("needsjava").replacen(
+            "group \"g\" {",
+            "group \"g\" {\n    constraint {\n      attribute = \"${attr.driver.java.version}\"\n      value     = \"17.0.9\"\n    }",
+            1,
+        ),
+    )
+    .expect("the job file");
+    let out = s.supctl(&["job", "run", job.to_str().expect("a path")]);
+    assert!(out.status.success(), "the job that places by driver.java: {}", describe(&out));
+    s.wait_running("needsjava/g/0/t");
 }
