@@ -871,6 +871,37 @@ fn a_group_services_task_goes_to_its_checks() {
     assert_eq!(e, ["the group has no task \"wbe\" — did you mean \"web\"?"]);
 }
 
+/// A group with no task is a mistake, unless it is a Connect gateway,
+/// whose task Nomad and Consul provide: the refusal says which.
+#[test]
+fn a_group_without_a_task_is_told_from_a_connect_gateway() {
+    let e = errors("job \"j\" {\n  group \"g\" {\n  }\n}");
+    assert!(e.len() == 1 && e[0].starts_with("group \"g\" has no task — add `task"), "{e:?}");
+    let e = errors(
+        r#"job "j" {
+  group "gw" {
+    service {
+      name = "api-gateway"
+      port = "8080"
+      connect {
+        gateway {
+          ingress {
+            listener {
+              port = 8080
+            }
+          }
+        }
+      }
+    }
+  }
+}"#,
+    );
+    assert!(
+        e.iter().any(|m| m.starts_with("group \"gw\" is a Consul Connect gateway") && m.contains("supd has no Consul")),
+        "{e:?}"
+    );
+}
+
 /// `try` and `can` in a job file: a map key that is missing falls back, a
 /// validation condition uses `can`, and a failed validation names its
 /// message.

@@ -411,7 +411,7 @@ impl Supervisor {
     fn ask_java(&self) -> std::sync::mpsc::Receiver<Vec<(String, String)>> {
         let (tx, rx) = std::sync::mpsc::channel();
         let (settings, waker) = (self.cfg.java.clone(), self.pending.parses.waker());
-        let asked = std::thread::Builder::new().name("java-probe".into()).spawn(move || {
+        let asked = std::thread::Builder::new().name("java-probe".into()).stack_size(128 * 1024).spawn(move || {
             let _ = tx.send(settings.fingerprint());
             let _ = waker.wake();
         });
@@ -428,6 +428,10 @@ impl Supervisor {
                 Ok(attrs) => {
                     self.cfg.node.attrs.extend(attrs);
                     self.pending.java = parts::JavaProbe::None;
+                    // The thread's heap and the code only it ran go back,
+                    // as bring-up's did.
+                    process::sys::trim_heap();
+                    process::sys::release_startup_code();
                 }
                 Err(std::sync::mpsc::TryRecvError::Empty) => {}
                 Err(std::sync::mpsc::TryRecvError::Disconnected) => self.pending.java = parts::JavaProbe::None,

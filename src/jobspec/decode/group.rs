@@ -157,13 +157,24 @@ fn group_tasks(
     let mut seen: BTreeMap<String, Sp> = BTreeMap::new();
     let task_blocks = r.blocks(&block.body, "task");
     if task_blocks.is_empty() {
-        r.sink.error(
-            block.ident.span(),
+        // A Connect gateway's group has no task of its own: Nomad runs
+        // Consul's Envoy in it.
+        let gateway = r
+            .blocks(&block.body, "service")
+            .into_iter()
+            .any(|s| r.blocks(&s.body, "connect").into_iter().any(|c| !r.blocks(&c.body, "gateway").is_empty()));
+        let message = if gateway {
+            format!(
+                "{} is a Consul Connect gateway (Nomad runs Consul's Envoy proxy in it): supd has no Consul — run the gateway with Nomad and Consul, or a proxy of your own as a task",
+                named("group", name)
+            )
+        } else {
             format!(
                 "{} has no task — add `task \"NAME\" {{ driver = \"exec\" config {{ command = \"…\" }} }}`",
                 named("group", name)
-            ),
-        );
+            )
+        };
+        r.sink.error(block.ident.span(), message);
     }
     for tb in task_blocks {
         // As with groups, a nameless or duplicate task is read but not kept.
