@@ -12,7 +12,7 @@ use std::ffi::{OsStr, OsString};
 use std::fmt;
 use std::fs::File;
 use std::io::{Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
@@ -135,6 +135,23 @@ impl Dir {
             Err(Errno::ENOENT) => Ok(None),
             Err(e) => Err(err(&[name], e)),
         }
+    }
+
+    /// `name` held open as the object it is now (`O_PATH`: neither read
+    /// nor written, a FIFO not waited on), with no link followed: a link is
+    /// refused (ELOOP), never opened through. What is held stays that
+    /// object, whatever is renamed or planted by that name afterwards.
+    /// Returns its type (`S_IFMT` bits) too.
+    pub fn hold(&self, name: &str) -> Result<(OwnedFd, u32), BeneathError> {
+        check_name(name).map_err(|e| err(&[name], e))?;
+        let flags = OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let fd = openat(&self.fd, name, flags, Mode::empty()).map_err(|e| err(&[name], e))?;
+        // With O_PATH and O_NOFOLLOW a link is opened as itself: refused.
+        let kind = nix::sys::stat::fstat(&fd).map_err(|e| err(&[name], e))?.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFLNK {
+            return Err(err(&[name], Errno::ELOOP));
+        }
+        Ok((fd, kind))
     }
 
     /// The mode (type and permission bits) and size of `name`, a link not
@@ -389,6 +406,14 @@ impl Dir {
     }
 }
 
+/// The open directory itself (to mount onto it, or from it, through
+/// `/proc/self/fd`).
+impl AsFd for Dir {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
 /// With `O_DIRECTORY`, a link in the way fails as ENOTDIR; it is told
 /// apart, as the link it is.
 fn link_or(dir: &OwnedFd, name: &str, e: Errno) -> Errno {
@@ -457,6 +482,23 @@ mod tests {
         assert!(!outside.path().join("f").exists());
         assert_eq!(std::fs::read(base.path().join("file-link")).unwrap(), b"x");
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+    }
+
+    /// What is held is the object found, of any kind (a FIFO is not
+    /// waited on), never a link's target.
+    #[test]
+    fn hold_opens_what_is_there_and_refuses_a_link() {
+        let base = tempfile::tempdir().unwrap();
+        std::fs::create_dir(base.path().join("dir")).unwrap();
+        nix::unistd::mkfifo(&base.path().join("fifo"), Mode::from_bits_truncate(0o600)).unwrap();
+        std::os::unix::fs::symlink("/", base.path().join("root")).unwrap();
+        let d = Dir::open(base.path()).unwrap();
+        assert_eq!(d.hold("dir").unwrap().1, libc::S_IFDIR);
+        assert_eq!(d.hold("fifo").unwrap().1, libc::S_IFIFO);
+        let e = d.hold("root").unwrap_err();
+        assert_eq!((e.path.as_str(), e.errno), ("root", Errno::ELOOP));
+        assert_eq!(d.hold("none").unwrap_err().errno, Errno::ENOENT);
+        assert_eq!(d.hold("..").unwrap_err().errno, Errno::EINVAL);
     }
 
     /// A task may put a FIFO or a device where supd reads or writes: it is

@@ -55,6 +55,12 @@ pub(super) struct Containers {
     /// Per engine: whether it answered when last asked (`None`: not
     /// asked yet); supd's log says when this changes, once.
     answering: [Option<bool>; 2],
+    /// Where the bind sources of container tasks are held for their
+    /// engine (`<data_dir>/binds`), and whether they can be.
+    binds: crate::taskdir::binds::Staging,
+    /// Per engine: whether it mounts in supd's own mount namespace, where
+    /// the held sources are (`None`: not found out yet).
+    mounts_here: [Option<bool>; 2],
 }
 
 /// Where an engine's driver is in `Containers::drivers`.
@@ -349,7 +355,7 @@ impl Supervisor {
 
     /// Starts a container task's run; the driver reports how it went.
     pub(super) fn start_container(&mut self, key: TaskKey, spec: SpawnSpec) {
-        let body = match self.create_body(key, &spec) {
+        let mut body = match self.create_body(key, &spec) {
             Ok(b) => b,
             Err(message) => return self.start_failed(key, message, false),
         };
@@ -361,9 +367,9 @@ impl Supervisor {
             .and_then(|i| i.dir.as_ref())
             .map(|d| d.root().to_path_buf());
         if let Some(root) = root
-            && let Err(message) = check_binds(&root, &body)
+            && let Err((message, recoverable)) = self.hold_binds(key, &root, &mut body)
         {
-            return self.start_failed(key, message, false);
+            return self.start_failed(key, message, recoverable);
         }
         self.ensure_task_log(key);
         self.journal_starting(key);
@@ -396,6 +402,105 @@ impl Supervisor {
                 self.start_failed(key, message, true);
             }
         }
+    }
+
+    /// The bind sources below the instance's directory `root`, just
+    /// before the container starts (no run of the task is alive then):
+    /// held and staged where supd can mount and the engine mounts in
+    /// supd's namespace, the create request then naming the staging
+    /// points (`taskdir::binds`: what the engine binds is what was
+    /// checked, whatever is swapped in meanwhile); else checked only
+    /// (`check_binds`). The error: its message, and whether a restart may
+    /// mend it. Mounts are a few quick system calls: made on the loop,
+    /// where the check was.
+    fn hold_binds(
+        &mut self,
+        key: TaskKey,
+        root: &std::path::Path,
+        body: &mut serde_json::Value,
+    ) -> Result<(), (String, bool)> {
+        use crate::taskdir::binds::{HoldError, Missing, Source, parts_below};
+        let Some(t) = self.jobs.task(key) else { return Ok(()) };
+        let (engine, task) = (t.spec.driver, t.spec.name.clone());
+        let below: Vec<(docker::spec::BindAt, String)> = docker::spec::bind_sources(body)
+            .into_iter()
+            .filter(|(_, source)| parts_below(root, source).is_some())
+            .collect();
+        if below.is_empty() || !self.holds_binds(engine) {
+            return check_binds(root, body).map_err(|m| (m, false));
+        }
+        let asked: &serde_json::Value = body;
+        let sources: Vec<Source> = below
+            .iter()
+            .map(|(at, source)| Source {
+                path: source,
+                // What the engine makes of a missing source: a `Binds`
+                // entry's, a directory; a `Mounts` entry's, a refusal.
+                missing: match at {
+                    docker::spec::BindAt::Binds(_) => Missing::Make,
+                    docker::spec::BindAt::Mounts(_) => Missing::Refuse,
+                },
+                propagation: docker::spec::bind_propagates(asked, *at),
+            })
+            .collect();
+        match self.pending.containers.binds.hold(root, &task, &sources) {
+            Ok(points) => {
+                for ((at, _), point) in below.iter().zip(points) {
+                    docker::spec::set_bind_source(body, *at, &point.display().to_string());
+                }
+                Ok(())
+            }
+            Err(HoldError::Refused(m)) => Err((m, false)),
+            Err(HoldError::Failed(m)) => Err((m, true)),
+        }
+    }
+
+    /// Whether the bind sources of `engine`'s tasks are held: supd can
+    /// mount (found out once; said once when it cannot), and the engine
+    /// mounts in supd's own mount namespace, where the staging points are
+    /// (found out once per engine, from its socket's listener). An engine
+    /// elsewhere (supd in a container and the engine on the host, an
+    /// engine in a namespace of its own) would find empty directories
+    /// there: its tasks' sources are checked only, and supd's log says so.
+    fn holds_binds(&mut self, engine: Driver) -> bool {
+        let staging_root = crate::taskdir::binds::root_of(&self.cfg.data_dir);
+        match self.pending.containers.binds.ready(&self.cfg.data_dir) {
+            Ok(true) => {}
+            Ok(false) => return false,
+            Err(why) => {
+                log::warn!(
+                    "the bind sources of container tasks are checked before each start but not held ({why}): a process that can write into an instance's directory could swap a checked source for a link before the engine mounts it — supd holds them in {} where it may mount (as root, with CAP_SYS_ADMIN)",
+                    staging_root.display()
+                );
+                return false;
+            }
+        }
+        if let Some(here) = self.pending.containers.mounts_here[at(engine)] {
+            return here;
+        }
+        let name = engine.as_str();
+        let ep = match self.engine_endpoint(engine) {
+            Ok(ep) => ep,
+            Err(_) => return false,
+        };
+        let found = match ep.listener_pid() {
+            Ok(pid) => mounts_here(pid),
+            // Not answering: this start is checked only, and the engine
+            // is asked again at the next.
+            Err(e) => {
+                log::debug!("{name} engine at {ep}: cannot tell where it mounts ({e}); bind sources are checked only");
+                return false;
+            }
+        };
+        match &found {
+            Ok(()) => log::debug!("{name} engine at {ep} mounts in supd's namespace: bind sources are held"),
+            Err(why) => log::warn!(
+                "{name} engine at {ep}: {why}, so it would not see what supd holds in {}: the bind sources of {name} tasks are checked before each start but not held (a process that can write into an instance's directory could swap a checked source for a link before the engine mounts it)",
+                staging_root.display()
+            ),
+        }
+        self.pending.containers.mounts_here[at(engine)] = Some(found.is_ok());
+        found.is_ok()
     }
 
     /// Copies of the write ends of the task's log pipes, for the thread
@@ -679,6 +784,14 @@ impl Supervisor {
         if let Some(d) = self.pending.containers.driver(engine) {
             d.drop_spare((key, 0), &slot, labels, i.id.clone(), boot().to_string());
         }
+        // Its held bind sources go with it (its next start, had it one,
+        // would have held them anew).
+        let alloc = i.dir.as_ref().and_then(|d| d.root().file_name()).and_then(|n| n.to_str());
+        if let Some(alloc) = alloc
+            && let Err(e) = crate::taskdir::binds::release(&self.cfg.data_dir, alloc, Some(&t.spec.name))
+        {
+            log::warn!("{}/{}: cannot let go of its held bind sources: {e}", i.name, t.spec.name);
+        }
     }
 
     /// Sends a signal to a task: through the engine for a container, to
@@ -771,24 +884,35 @@ fn slot_of(key: TaskKey, jobs: &super::jobs::Jobs) -> String {
     }
 }
 
+/// Whether the process `pid` (an engine's socket's listener) is in supd's
+/// own mount namespace; else why not.
+fn mounts_here(pid: i32) -> Result<(), String> {
+    if pid <= 0 {
+        return Err("its socket's listener is outside supd's PID namespace".into());
+    }
+    let ns = |who: &str| std::fs::read_link(format!("/proc/{who}/ns/mnt"));
+    match (ns("self"), ns(&pid.to_string())) {
+        (Ok(ours), Ok(theirs)) if ours == theirs => Ok(()),
+        (Ok(_), Ok(_)) => Err(format!("its socket's listener (pid {pid}) is in another mount namespace")),
+        (Err(e), _) | (_, Err(e)) => {
+            Err(format!("the mount namespace of its socket's listener (pid {pid}) cannot be read ({e})"))
+        }
+    }
+}
+
 /// The engine follows links in a bind's source when it starts a container,
 /// and a task may plant one in its own directory (`local/data` → `/`)
 /// before its next run. So every bind source below the instance's
 /// directory (`root`) is walked one component at a time without following
 /// a link, just before each start (no run of the task is alive then), and
-/// a link on the way fails the start.
+/// a link on the way fails the start. Where supd holds the sources
+/// (`Supervisor::hold_binds`) the same walk opens what it checks; here,
+/// where it cannot, a swap after the walk is not seen.
 fn check_binds(root: &std::path::Path, body: &serde_json::Value) -> Result<(), String> {
     use crate::taskdir::beneath::Dir;
-    let host = &body["HostConfig"];
-    let binds = host["Binds"].as_array().into_iter().flatten().filter_map(|b| b.as_str()?.split(':').next());
-    let mounts = host["Mounts"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| m["Type"] == "bind")
-        .filter_map(|m| m["Source"].as_str());
+    let sources = docker::spec::bind_sources(body);
     let base = Dir::open(root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
-    for src in binds.chain(mounts) {
+    for (_, src) in &sources {
         let Ok(rel) = std::path::Path::new(src).strip_prefix(root) else { continue };
         let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
         let Some((last, parents)) = parts.split_last() else { continue };
@@ -798,7 +922,8 @@ fn check_binds(root: &std::path::Path, body: &serde_json::Value) -> Result<(), S
             )
         };
         // What is missing, the engine makes (a directory, as root): no link
-        // can be there yet.
+        // is there now (one planted after this look is not seen: only a
+        // held source is safe from that).
         let dir = match base.subdir(parents, None) {
             Err(e) if e.errno == nix::errno::Errno::ENOENT => continue,
             other => other.map_err(|e| refused(&e))?,

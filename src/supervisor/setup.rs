@@ -755,14 +755,20 @@ impl Supervisor {
 
     /// At exit, once every task has ended: every task's `secrets/` is
     /// unmounted, and the directories stay for the next supd, which mounts
-    /// them again at each task's start. Nothing of supd's stays mounted,
-    /// so that its data directory can be removed as any other.
+    /// them again at each task's start; the bind sources held for
+    /// container tasks are let go, their staging points and the staging
+    /// root's own mount with them (`<data_dir>/binds`, made again at the
+    /// next supd's first container start). Nothing of supd's stays
+    /// mounted, so that its data directory can be removed as any other.
     pub(super) fn unmount_alloc_dirs(&self) {
         let root = self.cfg.data_dir.join("alloc");
         match taskdir::layout::unmount_below(&root) {
             Ok(left) if left.is_empty() => {}
             Ok(left) => log::warn!("still mounted (busy) below {}: {left:?}", root.display()),
             Err(e) => log::warn!("cannot unmount the tasks' secrets/: {e}"),
+        }
+        if let Err(e) = taskdir::binds::release_all(&taskdir::binds::root_of(&self.cfg.data_dir)) {
+            log::warn!("cannot let go of the bind sources held for container tasks: {e}");
         }
     }
 
@@ -791,6 +797,10 @@ impl Supervisor {
                     Ok(()) => log::info!("removed {}, left by an instance that no longer runs", dir.root().display()),
                     Err(e) => log::warn!("cannot remove {}: {e}", dir.root().display()),
                 }
+            }
+            // What a previous supd held for its container tasks.
+            if let Err(e) = taskdir::binds::release(&self.cfg.data_dir, &name, None) {
+                log::warn!("cannot let go of the bind sources held for {name}: {e}");
             }
         }
     }

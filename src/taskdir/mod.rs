@@ -1,14 +1,17 @@
 //! The task's world on disk: the allocation directory of each instance
 //! ([`layout`]), the `template` blocks rendered into it ([`render`]) and the
 //! `artifact` blocks fetched into it ([`artifact`]; a git repository is
-//! cloned by the `git` program, in `git.rs`). Nothing here is ever
-//! written outside an instance's directory: paths go through
+//! cloned by the `git` program, in `git.rs`), and the bind sources of a
+//! container task held for its engine ([`binds`], staged in supd's own
+//! `<data_dir>/binds`). Nothing else here is ever written outside an
+//! instance's directory: paths go through
 //! [`layout::name_beneath`] and [`beneath::Dir`], which cannot leave their
 //! base. Downloads run on helper threads that report back through a channel
 //! and a `mio::Waker`; everything else is quick enough for the loop.
 
 pub mod artifact;
 pub use crate::beneath;
+pub mod binds;
 mod funcs;
 mod git;
 pub mod layout;

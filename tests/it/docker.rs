@@ -838,6 +838,150 @@ fn a_link_planted_as_a_volume_source_is_never_bound() {
     assert_eq!(file("seen"), "", "the first run's /data is empty");
     let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).is_empty());
     assert!(ok, "containers left: {:?}", e.containers(&home_label(&s)));
+    // The refused start left nothing staged, and the task's end let go
+    // of what the first run held.
+    let binds = s.path("state/binds");
+    assert!(mounts_below(&binds).is_empty(), "staging points left: {:?}", mounts_below(&binds));
+}
+
+/// The mount points at or below `dir` in this process's mount table
+/// (supd's: the tests run in its mount namespace).
+fn mounts_at_or_below(dir: &Path) -> Vec<PathBuf> {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    table
+        .lines()
+        .filter_map(|line| line.split(' ').nth(4))
+        .map(|point| PathBuf::from(point.replace("\\040", " ")))
+        .filter(|point| point.starts_with(dir))
+        .collect()
+}
+
+/// The mount points strictly below `dir`.
+fn mounts_below(dir: &Path) -> Vec<PathBuf> {
+    mounts_at_or_below(dir).into_iter().filter(|p| p != dir).collect()
+}
+
+/// The source the engine reports for the mount at `destination` of
+/// container `id`.
+fn mount_source(e: &Engine, id: &str, destination: &str) -> PathBuf {
+    let inspect: Value = serde_json::from_str(&e.docker_ok(&["inspect", id])).expect("inspect JSON");
+    let mounts = inspect[0]["Mounts"].as_array().cloned().unwrap_or_default();
+    let found = mounts.iter().find(|m| m["Destination"] == destination);
+    let source = found.and_then(|m| m["Source"].as_str());
+    PathBuf::from(source.unwrap_or_else(|| panic!("no mount at {destination}: {}", pretty(&inspect[0]["Mounts"]))))
+}
+
+/// (device, inode) of what `path` leads to.
+fn identity(path: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    (m.dev(), m.ino())
+}
+
+/// A container's bind sources below its instance's directory reach the
+/// engine as supd's staging points (`<data_dir>/binds`, root's alone),
+/// each a mount of the very directory supd opened just before the start,
+/// so that nothing put in a source's place after supd's look is what the
+/// engine binds: the engine reports the points as the mounts' sources,
+/// the container sees the task's files through them, a restart (its
+/// container made ahead) binds what is there at the restart, and once the
+/// job is stopped, and once supd has stopped, nothing is left mounted or
+/// made there.
+#[test]
+fn bind_sources_reach_the_engine_held_on_staging_points() {
+    let e = engine();
+    let s = Supd::new();
+    s.write_job(
+        "held.hcl",
+        r#"job "held" {
+  group "g" {
+    restart {
+      attempts = 3
+      interval = "10m"
+      delay    = "0s"
+      mode     = "fail"
+    }
+    task "t" {
+      driver = "docker"
+      template {
+        data        = "hello"
+        destination = "local/data/greeting"
+      }
+      config {
+        image   = "tools:1"
+        command = "/bin/sh"
+        args    = ["-c", "echo seen=$(cat /data/greeting) files=$(ls /data); sleep 1000"]
+        volumes = ["local/data:/data"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let mut s = supd_with(s);
+    let target = "held/g/0/t";
+    let t = s.wait_running(target);
+    let id = container_id(&t);
+    let binds = s.path("state/binds");
+    let inst =
+        PathBuf::from(instance(&s.status(), "held/g/0").and_then(|i| i["alloc_dir"].as_str()).expect("alloc_dir"));
+    let local_data = inst.join("t/local/data");
+
+    // The engine binds the staging points, not the task's directories.
+    let data = mount_source(e, &id, "/data");
+    assert!(data.starts_with(&binds), "/data is bound from {}, not from below {}", data.display(), binds.display());
+    for inside in ["/alloc", "/local", "/secrets"] {
+        let source = mount_source(e, &id, inside);
+        assert!(source.starts_with(&binds), "{inside} is bound from {}", source.display());
+    }
+    // Each point is a mount of what it stands for, in a directory only
+    // root may enter.
+    assert_eq!(identity(&data), identity(&local_data), "{} holds {}", data.display(), local_data.display());
+    assert_eq!(identity(&mount_source(e, &id, "/alloc")), identity(&inst.join("alloc")));
+    assert_eq!(mounts_below(&binds).len(), 4, "alloc/, local/, secrets/ and local/data: {:?}", mounts_below(&binds));
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let m = std::fs::metadata(&binds).expect("the staging root");
+        assert_eq!((m.uid(), m.permissions().mode() & 0o7777), (0, 0o700));
+    }
+    // The container sees the task's files through them.
+    let logs = || String::from_utf8_lossy(&s.supctl(&["logs", target]).stdout).into_owned();
+    assert!(wait_until(PATIENCE, || logs().contains("seen=hello files=greeting")), "{}\n{}", logs(), s.log());
+    // The container made ahead for the next run names the same points.
+    let ok = wait_until(PATIENCE, || e.containers(&home_label(&s)).len() == 2);
+    assert!(ok, "the next run's container is made ahead: {:?}", e.containers(&home_label(&s)));
+    let ahead: Vec<String> = e.containers(&home_label(&s)).into_iter().filter(|c| !c.starts_with(&id)).collect();
+    assert_eq!(mount_source(e, &ahead[0], "/data"), data);
+
+    // local/data is replaced, then the task restarts: the new run binds
+    // the new directory (held anew at its start), not the one held before.
+    std::fs::rename(&local_data, inst.join("t/local/old-data")).expect("move local/data away");
+    std::fs::create_dir(&local_data).expect("a new local/data");
+    std::fs::write(local_data.join("marker"), "").expect("a marker");
+    kill(Pid::from_raw(pid(&t)), Signal::SIGKILL).expect("kill the container's process");
+    let t = s.wait_task(target, "runs again", |t| t["state"] == "running" && container_id(t) != id);
+    let id2 = container_id(&t);
+    assert_eq!(mount_source(e, &id2, "/data"), data, "the same staging point");
+    assert_eq!(identity(&data), identity(&local_data), "now holding the new local/data");
+    let ok = wait_until(PATIENCE, || logs().lines().any(|l| l.contains("files=") && l.contains("marker")));
+    assert!(ok, "the new run sees the new local/data:\n{}\n{}", logs(), s.log());
+    assert_eq!(mounts_below(&binds).len(), 4, "the points were replaced: {:?}", mounts_below(&binds));
+
+    // Stopped: no container, no staging point, no staging directory.
+    s.supctl_ok(&["job", "stop", "held"]);
+    s.wait_dead(target);
+    assert_no_container_left(e, &s, "after job stop");
+    let ok = wait_until(PATIENCE, || mounts_below(&binds).is_empty());
+    assert!(ok, "staging points left after job stop: {:?}\n{}", mounts_below(&binds), s.log());
+    let left: Vec<PathBuf> = walk(&binds);
+    assert!(left.is_empty(), "staging directories left after job stop: {left:?}");
+
+    // supd stops: not even the staging root's own mount is left.
+    kill(Pid::from_raw(s.pid()), Signal::SIGTERM).expect("SIGTERM supd");
+    assert!(s.wait_exit(Duration::from_secs(30)).is_some(), "supd exits\n{}", s.log());
+    let left = mounts_at_or_below(&binds);
+    assert!(left.is_empty(), "mounts left after supd's exit: {left:?}\n{}", s.log());
+    assert!(!binds.exists(), "{} is left after supd's exit", binds.display());
 }
 
 /// The churn job: three instances of a container task restarted at once

@@ -68,6 +68,21 @@ impl Endpoint {
     pub fn path(&self) -> &Path {
         &self.socket
     }
+
+    /// The process that listens on the socket (the one that called
+    /// `listen`: the engine, or systemd for a socket it activates), as the
+    /// kernel tells a connection's peer; 0 when it is outside supd's PID
+    /// namespace. The connection is made without waiting (the loop asks):
+    /// a full backlog is an error, as is an engine that is not there.
+    pub fn listener_pid(&self) -> io::Result<i32> {
+        use nix::sys::socket::{AddressFamily, SockFlag, SockType, UnixAddr, getsockopt, sockopt::PeerCredentials};
+        use std::os::fd::AsRawFd;
+        let addr = UnixAddr::new(&self.socket)?;
+        let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+        let fd = nix::sys::socket::socket(AddressFamily::Unix, SockType::Stream, flags, None)?;
+        nix::sys::socket::connect(fd.as_raw_fd(), &addr)?;
+        Ok(getsockopt(&fd, PeerCredentials)?.pid())
+    }
 }
 
 impl std::fmt::Display for Endpoint {

@@ -343,10 +343,127 @@ fn host_path(src: &str, task_dir: Option<&Path>, allowed: bool, what: &str) -> R
     }
 }
 
+/// Where a bind's host path is in a create request: the `n`th entry of
+/// `HostConfig.Binds` (`SOURCE:TARGET[:OPTIONS]`) or of
+/// `HostConfig.Mounts` (one of `Type` `bind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindAt {
+    Binds(usize),
+    Mounts(usize),
+}
+
+/// Every bind's host path in a create request, in order: `Binds` first,
+/// then the `Mounts` of type `bind` (a volume's or a tmpfs's is no host
+/// path).
+pub fn bind_sources(body: &Value) -> Vec<(BindAt, String)> {
+    let host = &body["HostConfig"];
+    let binds = host["Binds"].as_array().into_iter().flatten().enumerate().filter_map(|(n, b)| {
+        let text = b.as_str()?;
+        Some((BindAt::Binds(n), text.split(':').next().unwrap_or(text).to_string()))
+    });
+    let mounts = host["Mounts"].as_array().into_iter().flatten().enumerate().filter_map(|(n, m)| {
+        let source = m["Source"].as_str().filter(|_| m["Type"] == "bind")?;
+        Some((BindAt::Mounts(n), source.to_string()))
+    });
+    binds.chain(mounts).collect()
+}
+
+/// Whether the bind `at` asks the engine for mount propagation (`shared`,
+/// `slave` or their recursive forms, among a `Binds` entry's options or
+/// in a `Mounts` entry's `BindOptions`): the engine then wants its source
+/// on a mount that propagates.
+pub fn bind_propagates(body: &Value, at: BindAt) -> bool {
+    let propagates = |o: &str| matches!(o, "shared" | "rshared" | "slave" | "rslave");
+    let host = &body["HostConfig"];
+    match at {
+        BindAt::Binds(n) => host["Binds"][n]
+            .as_str()
+            .and_then(|b| b.splitn(3, ':').nth(2))
+            .is_some_and(|options| options.split(',').any(propagates)),
+        BindAt::Mounts(n) => host["Mounts"][n]["BindOptions"]["Propagation"].as_str().is_some_and(propagates),
+    }
+}
+
+/// Puts `source` in place of the host path of the bind `at`, keeping its
+/// target and options (the rest of a `Binds` entry, the other fields of
+/// a `Mounts` one).
+pub fn set_bind_source(body: &mut Value, at: BindAt, source: &str) {
+    // Looked up, never indexed: indexing would add what is missing.
+    let Some(host) = body.get_mut("HostConfig") else { return };
+    match at {
+        BindAt::Binds(n) => {
+            if let Some(entry) = host.get_mut("Binds").and_then(|b| b.get_mut(n))
+                && let Some(text) = entry.as_str()
+            {
+                let rewritten = match text.split_once(':') {
+                    Some((_, rest)) => format!("{source}:{rest}"),
+                    None => source.to_string(),
+                };
+                *entry = Value::String(rewritten);
+            }
+        }
+        BindAt::Mounts(n) => {
+            if let Some(m) = host.get_mut("Mounts").and_then(|m| m.get_mut(n)).and_then(Value::as_object_mut) {
+                m.insert("Source".into(), Value::String(source.to_string()));
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::jobspec::parse_str;
+
+    /// The binds' host paths are found in `Binds` and in the `Mounts` of
+    /// type `bind` only, and each is replaced where it stands, its target
+    /// and options kept.
+    #[test]
+    fn bind_sources_are_listed_and_replaced_in_place() {
+        let mut b = json!({ "HostConfig": {
+            "Binds": ["/a/alloc:/alloc", "/a/t/local/data:/data:ro,rslave", "/a/t/bare"],
+            "Mounts": [
+                { "Type": "volume", "Source": "named", "Target": "/v", "ReadOnly": false },
+                { "Type": "bind", "Source": "/a/t/local/conf", "Target": "/etc/app", "ReadOnly": true },
+                { "Type": "tmpfs", "Target": "/tmp", "ReadOnly": false }
+            ]
+        }});
+        let found = bind_sources(&b);
+        assert_eq!(
+            found,
+            vec![
+                (BindAt::Binds(0), "/a/alloc".to_string()),
+                (BindAt::Binds(1), "/a/t/local/data".to_string()),
+                (BindAt::Binds(2), "/a/t/bare".to_string()),
+                (BindAt::Mounts(1), "/a/t/local/conf".to_string()),
+            ]
+        );
+        for (n, (at, _)) in found.into_iter().enumerate() {
+            set_bind_source(&mut b, at, &format!("/s/i/t/{n}"));
+        }
+        assert_eq!(b["HostConfig"]["Binds"], json!(["/s/i/t/0:/alloc", "/s/i/t/1:/data:ro,rslave", "/s/i/t/2"]));
+        assert_eq!(
+            b["HostConfig"]["Mounts"],
+            json!([
+                { "Type": "volume", "Source": "named", "Target": "/v", "ReadOnly": false },
+                { "Type": "bind", "Source": "/s/i/t/3", "Target": "/etc/app", "ReadOnly": true },
+                { "Type": "tmpfs", "Target": "/tmp", "ReadOnly": false }
+            ])
+        );
+        let asks = |b: &Value| (0..3).map(|n| bind_propagates(b, BindAt::Binds(n))).collect::<Vec<_>>();
+        assert_eq!(asks(&b), [false, true, false], "rslave among the options");
+        assert!(!bind_propagates(&b, BindAt::Mounts(1)));
+        let shared = json!({ "HostConfig": { "Mounts": [
+            { "Type": "bind", "Source": "/a", "Target": "/b", "BindOptions": { "Propagation": "rshared" } }
+        ]}});
+        assert!(bind_propagates(&shared, BindAt::Mounts(0)));
+        // A body with neither has none, and nothing to replace.
+        let mut none = json!({ "Image": "x", "HostConfig": {} });
+        assert!(bind_sources(&none).is_empty());
+        set_bind_source(&mut none, BindAt::Binds(0), "/s");
+        set_bind_source(&mut none, BindAt::Mounts(0), "/s");
+        assert_eq!(none, json!({ "Image": "x", "HostConfig": {} }));
+    }
 
     fn task(config: &str, extra: &str) -> Task {
         task_of("docker", config, extra)
