@@ -255,6 +255,11 @@ fn is_mount_point(path: &Path) -> bool {
 /// deepest first; the directories stay. Returns the mounts that are still
 /// there (none, unless another process holds one).
 pub fn unmount_below(root: &Path) -> Result<Vec<PathBuf>, TaskDirError> {
+    // mountinfo names mount points by their absolute, resolved path: a
+    // relative `--state-dir`, or one through a link, is resolved first
+    // (it is supd's own directory, not a task's).
+    let resolved = std::fs::canonicalize(root);
+    let root = resolved.as_deref().unwrap_or(root);
     let mounts = mounts_under(root)?;
     if mounts.is_empty() {
         return Ok(mounts);
@@ -401,12 +406,17 @@ mod tests {
             nix::mount::mount(Some("tmpfs"), &d, Some("tmpfs"), MsFlags::empty(), Some("size=64k")).unwrap();
             dirs.push(d);
         }
+        // Named through a link (as a relative or linked --state-dir is),
+        // the root is found all the same.
+        let link = data.path().join("link");
+        std::os::unix::fs::symlink(data.path(), &link).unwrap();
+        let root_by_link = link.join("alloc");
         // A mount inside a mount: unmounted first.
         let inner = dirs[0].join("inner");
         std::fs::create_dir(&inner).unwrap();
         nix::mount::mount(Some("tmpfs"), &inner, Some("tmpfs"), MsFlags::empty(), Some("size=64k")).unwrap();
         assert_eq!(mounts_under(&root).unwrap().len(), dirs.len() + 1);
-        assert_eq!(unmount_below(&root).unwrap(), Vec::<PathBuf>::new());
+        assert_eq!(unmount_below(&root_by_link).unwrap(), Vec::<PathBuf>::new());
         assert!(mounts_under(&root).unwrap().is_empty());
         assert!(dirs.iter().all(|d| d.is_dir() && !is_mount_point(d)));
     }
