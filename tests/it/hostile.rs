@@ -751,12 +751,15 @@ fn hcl2_bombs_are_refused_at_once_and_the_other_jobs_run_on() {
 fn state_and_task_logs_are_not_readable_by_others() {
     let s = Supd::new();
     s.write_job("web.hcl", &job_hcl("web", "g", "t"));
-    let s = s.start();
+    let mut s = s.start();
     s.wait_running("web/g/0/t");
     let file = s.write_file("run.hcl", &job_hcl("ran", "g", "t"));
     s.supctl_ok(&["job", "run", file.to_str().expect("UTF-8")]);
     s.wait_running("ran/g/0/t");
     s.supctl_ok(&["shutdown"]);
+    // What is on disk once supd is gone (its last save renames a
+    // temporary file into place as it stops).
+    assert!(s.wait_exit(Duration::from_secs(20)).is_some(), "supd did not exit after shutdown\n{}", s.log());
     let mode = |p: &Path| std::fs::metadata(p).map(|m| m.permissions().mode() & 0o7777).unwrap_or(0);
     let state = s.path("state");
     assert_eq!(mode(&state) & 0o066, 0, "the state directory cannot be listed by others: {:o}", mode(&state));
