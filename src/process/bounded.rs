@@ -6,9 +6,9 @@
 //! deadline, when stopped, or when it ends, its whole process group is
 //! killed (SIGKILL: what it left running goes with it), then it is reaped.
 //!
-//! supd's loop reaps every child of supd (`waitpid(-1)`), and a program
-//! made without an exit signal gets SIGCHLD back once it has exec'd, so
-//! the loop may take this one's status before the thread does. Each run
+//! supd's loop reaps every child of supd (`waitpid(-1)`), so it may take
+//! this one's status before the thread does (a child made with no exit
+//! signal gets SIGCHLD back once it has exec'd: no way around that). Each run
 //! is therefore announced ([`Claims`]): while one is in flight, what the
 //! loop reaps and does not own is handed to the claims ([`taken`]), and
 //! the thread reads its program's status there when its own wait finds
