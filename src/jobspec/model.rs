@@ -349,6 +349,37 @@ pub struct Task {
     pub dispatch_payload: Option<String>,
 }
 
+impl Task {
+    /// Why this task cannot start (`None`: it can): it has no `config`
+    /// block. A job file may hold such a task, as Nomad's `job validate`
+    /// accepts it; its start fails, as Nomad's driver fails it on the
+    /// client.
+    pub fn missing_config(&self) -> Option<String> {
+        let missing = match self.driver {
+            Driver::Docker | Driver::Podman => self.container.is_none(),
+            Driver::Java => self.java.is_none(),
+            Driver::Exec | Driver::RawExec => self.command.is_empty(),
+        };
+        missing.then(|| {
+            format!(
+                "task {:?} has no config block, so driver {:?} has nothing to run — add {}",
+                self.name,
+                self.driver.as_str(),
+                config_hint(self.driver)
+            )
+        })
+    }
+}
+
+/// The `config` block a task of a driver needs at least, for messages.
+pub fn config_hint(driver: Driver) -> &'static str {
+    match driver {
+        Driver::Docker | Driver::Podman => "`config { image = \"…\" }`",
+        Driver::Java => "`config { jar_path = \"local/app.jar\" }` or `class`",
+        Driver::Exec | Driver::RawExec => "`config { command = \"…\" }`",
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hook {
     Prestart,

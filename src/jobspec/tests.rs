@@ -1065,3 +1065,112 @@ fn a_tasks_resources_network_declares_ports() {
     // `port` blocks are read before `reserved_ports` ones.
     assert!(e.iter().any(|m| m.starts_with("static port 9100 is already reserved by port \"other\"")), "{e:?}");
 }
+
+/// A task without `config` loads with a warning (Nomad's `job validate`
+/// accepts it) and knows it cannot start; one with it can.
+#[test]
+fn a_task_without_config_loads_with_a_warning_and_cannot_start() {
+    for (driver, hint) in [("docker", "image"), ("raw_exec", "command"), ("java", "jar_path"), ("podman", "image")] {
+        let src = format!(
+            "job \"j\" {{\n  group \"g\" {{\n    task \"t\" {{\n      driver = \"{driver}\"\n    }}\n  }}\n}}\n"
+        );
+        let j = job(&src);
+        let w = warnings(&src);
+        assert!(w.iter().any(|m| m.contains("has no config block") && m.contains(hint)), "{driver}: {w:?}");
+        let why = j.groups[0].tasks[0].missing_config().unwrap_or_default();
+        assert!(why.contains("has no config block") && why.contains(driver) && why.contains(hint), "{why}");
+    }
+    let j = job(&wrap("service", "", ""));
+    assert_eq!(j.groups[0].tasks[0].missing_config(), None);
+}
+
+/// Nomad's parser rules for `scaling`: a task's are named `cpu` or `mem`
+/// once each, of the matching vertical type; a group's is one, unnamed,
+/// horizontal, and its bounds hold the group's count (which its `min`
+/// gives where `count` is not written).
+#[test]
+fn scaling_blocks_follow_nomads_rules() {
+    let policy = "enabled = true\n min = 1\n max = 10\n policy {\na = 1\n}";
+    let ok = wrap(
+        "service",
+        "",
+        &format!(
+            "scaling \"cpu\" {{
+{policy}
+}}\nscaling \"mem\" {{
+type = \"vertical_mem\"\n{policy}
+}}"
+        ),
+    );
+    assert!(errors(&ok).is_empty(), "{:?}", errors(&ok));
+    for (task_body, want) in [
+        (
+            format!(
+                "scaling {{
+{policy}
+}}"
+            ),
+            "scaling block has no name",
+        ),
+        (
+            format!(
+                "scaling \"cpu\" \"mem\" {{
+{policy}
+}}"
+            ),
+            "takes one name",
+        ),
+        (
+            format!(
+                "scaling \"disk\" {{
+{policy}
+}}"
+            ),
+            "\"cpu\" or \"mem\", not \"disk\"",
+        ),
+        (
+            format!(
+                "scaling \"cpu\" {{
+type = \"vertical_mem\"\n{policy}
+}}"
+            ),
+            "\"vertical_mem\" is not valid here",
+        ),
+        (
+            format!(
+                "scaling \"cpu\" {{
+{policy}
+}}\nscaling \"cpu\" {{
+{policy}
+}}"
+            ),
+            "a second `scaling \"cpu\"` block",
+        ),
+        ("scaling \"mem\" {\nmin = 5\n}".to_string(), "has no `max`"),
+        ("scaling \"mem\" {\nmin = 5\n max = 2\n}".to_string(), "`max` (2) is below `min` (5)"),
+        (
+            format!(
+                "scaling \"cpu\" {{
+{policy}\ncooldown = 1
+}}"
+            ),
+            "unknown key `cooldown` in scaling",
+        ),
+    ] {
+        let e = errors(&wrap("service", "", &task_body));
+        assert!(e.iter().any(|m| m.contains(want)), "{task_body}: want {want:?} in {e:?}");
+    }
+    for (group_body, want) in [
+        ("count = 4\n scaling {\nmin = 2\n max = 3\n}", "count (4) is above its scaling block's `max` (3)"),
+        ("count = 4\n scaling {\nmin = 5\n max = 9\n}", "count (4) is below its scaling block's `min` (5)"),
+        ("scaling \"x\" { max = 3 }", "`scaling` block takes no name"),
+        ("scaling {\ntype = \"vertical_cpu\"\n max = 3\n}", "\"vertical_cpu\" is not valid here"),
+        ("scaling { max = 3 }\n scaling { max = 4 }", "only one `scaling` block"),
+    ] {
+        let e = errors(&wrap("service", group_body, ""));
+        assert!(e.iter().any(|m| m.contains(want)), "{group_body}: want {want:?} in {e:?}");
+    }
+    assert_eq!(job(&wrap("service", "scaling {\nmin = 3\n max = 5\n}", "")).groups[0].count, 3);
+    assert_eq!(job(&wrap("service", "scaling { max = 5 }", "")).groups[0].count, 1);
+    assert_eq!(job(&wrap("service", "count = 2\n scaling {\nmin = 1\n max = 5\n}", "")).groups[0].count, 2);
+}

@@ -615,6 +615,9 @@ impl Supervisor {
         if !self.ready_to_start(key) {
             return;
         }
+        if let Some(why) = self.jobs.task(key).and_then(|t| t.spec.missing_config()) {
+            return self.start_failed(key, why, false);
+        }
         let Some(spec) = self.launch_spec(key) else { return };
         let Some(t) = self.jobs.task(key) else { return };
         // The driver: a container task goes to its engine from here.

@@ -1983,3 +1983,50 @@ fn sighup_can_be_forwarded_instead_of_reloading() {
     assert!(s.log().contains("SIGHUP: forwarded to 1 running task"), "{}", s.log());
     assert!(job_status(&s.status(), "b").is_empty(), "SIGHUP reloaded the job directory");
 }
+
+/// A task with no `config` block validates with a warning, as Nomad's
+/// `job validate` accepts it, and fails at its start as Nomad's client
+/// fails it: a Driver Failure naming what to add, not retried; the job's
+/// other group runs on.
+#[test]
+fn a_task_without_config_validates_with_a_warning_and_fails_at_start() {
+    let s = Supd::new();
+    let file = s.write_job(
+        "half.hcl",
+        r#"
+job "half" {
+  group "empty" {
+    restart {
+      attempts = 3
+      delay    = "50ms"
+    }
+    task "t" {
+      driver = "raw_exec"
+    }
+  }
+  group "fine" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let out = s.supctl(&["validate", file.to_str().expect("path")]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("half.hcl:8:5: warning: task \"t\" has no config block"), "{text}");
+    let s = s.start();
+    let t = s.wait_event("half/empty/0/t", "Driver Failure", |m| {
+        m.contains("has no config block") && m.contains("`config { command = ")
+    });
+    let _ = t;
+    let t = s.wait_dead("half/empty/0/t");
+    assert_eq!(t["failed"], true, "{}", pretty(&t));
+    assert_eq!(count(&t, "Driver Failure", |_| true), 1, "not retried: {}", pretty(&t));
+    s.wait_running("half/fine/0/t");
+}

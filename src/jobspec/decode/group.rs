@@ -60,7 +60,9 @@ pub(super) const TASK_NETWORK: Schema = Schema {
 pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -> Group {
     let b = &block.body;
     r.check_keys(b, &GROUP);
-    let count = r.attr(b, "count").and_then(|a| r.int(&a.value, "count", 0, MAX_COUNT)).unwrap_or(1) as u32;
+    let count = r.attr(b, "count").and_then(|a| r.int(&a.value, "count", 0, MAX_COUNT));
+    let scaled = super::scaling::group_scaling(r, b, count);
+    let count = count.or(scaled).unwrap_or(1) as u32;
     let mut meta = job.meta.clone();
     meta.extend(r.meta(b));
     let constraints = constraints(r, b);

@@ -23,6 +23,7 @@ mod job;
 mod parameterized;
 mod periodic;
 mod policy;
+mod scaling;
 mod service;
 mod task;
 

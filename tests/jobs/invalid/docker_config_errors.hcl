@@ -12,7 +12,7 @@
 # expect: 33:9 error: mount needs an absolute `target` — where it appears in the container, e.g. "/data"
 # expect: 33:9 error: a volume mount needs a `source`
 # expect: 41:17 error: `image` is empty — name the image to run, e.g. "redis:7"
-# expect: 44:5 error: task "none" has no config block — add `config { image = "…" }`
+# expect: 44:5 warning: task "none" has no config block: its start will fail (a Driver Failure) — add `config { image = "…" }`
 
 job "cache" {
   group "db" {

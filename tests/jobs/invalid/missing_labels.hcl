@@ -8,7 +8,7 @@
 # expect: 39:3 error: this group has no task — add `task "NAME" { driver = "exec" config { command = "…" } }`
 # expect: 44:7 error: port block has no name — write port "http" { static = 8080 }
 # expect: 49:5 error: task block has no name — write task "NAME" { … }
-# expect: 49:5 error: this task has no config block — add `config { command = "…" }`
+# expect: 49:5 warning: this task has no config block: its start will fail (a Driver Failure) — add `config { command = "…" }`
 
 job {
   group "g" {

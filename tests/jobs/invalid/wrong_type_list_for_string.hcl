@@ -4,8 +4,8 @@
 # expect: 15:14 error: `mode` must be a string, found a list
 # expect: 20:16 error: `user` must be a string, found a map
 # expect: 22:19 error: `command` must be a string, found a list
-# expect: 26:5 error: task "u" has no config block — add `config { command = "…" }`
 # expect: 27:16 error: `driver` must be a string, found a list
+# (a task whose driver is not known is not also warned of for its config)
 
 job "web" {
   region = ["global"]
