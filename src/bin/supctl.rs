@@ -90,6 +90,11 @@ enum Command {
         /// as `job inspect --json`). Diagnostics go to stderr then.
         #[arg(long)]
         effective: bool,
+        /// Check the files only, not whether this host can run them (its
+        /// drivers, datacenter, constraints and size): for a build machine,
+        /// or a user without the rights supd runs with.
+        #[arg(long)]
+        no_host: bool,
     },
     /// Restart the running tasks of a target (uses no restart attempt); a
     /// dead task is started again, a pending one is left to start on its own.
@@ -428,7 +433,7 @@ fn send(socket: &std::path::Path, request: Request, json: bool) -> ExitCode {
 fn carry_out(command: Command, socket: &std::path::Path, json: bool, file: &supd::config::File) -> Next {
     let request = match command {
         Command::Completions { shell } => return Next::Done(complete::script(shell, &mut Cli::command())),
-        Command::Validate { files, vars, effective } => {
+        Command::Validate { files, vars, effective, no_host } => {
             let vars = match vars.resolve() {
                 Ok(v) => v,
                 Err(e) => {
@@ -436,7 +441,8 @@ fn carry_out(command: Command, socket: &std::path::Path, json: bool, file: &supd
                     return Next::Done(ExitCode::from(2));
                 }
             };
-            return Next::Done(validate(&files, &vars, json, effective, file));
+            let host = (!no_host).then_some(file);
+            return Next::Done(validate(&files, &vars, json, effective, host));
         }
         Command::Job { command } => return job_command(command, socket, json),
         Command::Status { target } => {
@@ -957,13 +963,17 @@ fn validate(
     vars: &jobspec::hcl2::Vars,
     json: bool,
     effective: bool,
-    config: &supd::config::File,
+    host: Option<&supd::config::File>,
 ) -> ExitCode {
-    let mut node = Node::detect();
-    config.apply_to(&mut node);
+    // This host as supd.toml describes it, unless only the files count.
+    let node = host.map(|config| {
+        let mut node = Node::detect();
+        config.apply_to(&mut node);
+        node
+    });
     let mut found = Validated::default();
     for path in files {
-        validate_file(path, vars, &node, json, effective, &mut found);
+        validate_file(path, vars, node.as_ref(), json, effective, &mut found);
     }
     let Validated { all, docs, texts, invalid } = found;
     if effective {
@@ -997,7 +1007,7 @@ fn validate(
 fn validate_file(
     path: &std::path::Path,
     vars: &jobspec::hcl2::Vars,
-    node: &Node,
+    node: Option<&Node>,
     json: bool,
     effective: bool,
     found: &mut Validated,
@@ -1014,7 +1024,9 @@ fn validate_file(
     let mut parsed =
         if effective { jobspec::parse_file_with(path, &vars) } else { jobspec::check_file_with(path, &vars) };
     let name = path.display().to_string();
-    parsed.diagnostics.extend(supd::node::placement_warnings(&name, &parsed.jobs, node));
+    if let Some(node) = node {
+        parsed.diagnostics.extend(supd::node::placement_warnings(&name, &parsed.jobs, node));
+    }
     jobspec::sort(&mut parsed.diagnostics);
     found.invalid |= !parsed.is_valid();
     if effective && parsed.is_valid() {

@@ -422,6 +422,7 @@ mod tests {
     }
 
     #[test]
+    #[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
     fn the_task_user_owns_its_directories() {
         if !nix::unistd::geteuid().is_root() {
             // Only root can give a directory away; the tests run as root in CI.

@@ -122,6 +122,7 @@ fn resources(t: &Value) -> &Value {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_task_past_its_memory_is_oom_killed_reported_and_restarted() {
     need_root();
     let s = Supd::new();
@@ -192,6 +193,7 @@ fn ticks(pid: i32) -> u64 {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_busy_task_with_more_cpu_gets_more_of_a_contended_core() {
     need_root();
     let s = Supd::new();
@@ -248,6 +250,7 @@ fn a_busy_task_with_more_cpu_gets_more_of_a_contended_core() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn stopping_a_task_kills_descendants_that_left_its_group_session_and_environment() {
     need_root();
     let s = Supd::new();
@@ -315,6 +318,7 @@ fn stopping_a_task_kills_descendants_that_left_its_group_session_and_environment
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_job_larger_than_the_node_is_refused_with_the_numbers() {
     need_root();
     let s = Supd::new();
@@ -383,6 +387,7 @@ fn a_job_larger_than_the_node_is_refused_with_the_numbers() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_task_cgroup_removed_under_supd_is_made_again_at_the_next_start() {
     need_root();
     let s = Supd::new();
@@ -438,6 +443,7 @@ fn a_task_cgroup_removed_under_supd_is_made_again_at_the_next_start() {
 /// its own first and holds only that start meanwhile. Each run still lands
 /// in every one of its cgroups.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_task_with_resources_restarting_after_a_pause_joins_its_cgroups_each_time() {
     need_root();
     let s = Supd::new();
@@ -502,6 +508,7 @@ fn sleepers(name: &str, n: usize, resources: &str) -> String {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_task_without_resources_reserves_nothing_and_is_limited_by_nothing() {
     need_root();
     let s = Supd::new();
@@ -551,6 +558,7 @@ fn a_task_without_resources_reserves_nothing_and_is_limited_by_nothing() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_hundred_job_files_without_resources_all_run_with_no_supd_toml() {
     need_root();
     let mut s = Supd::new();
@@ -575,6 +583,7 @@ fn a_hundred_job_files_without_resources_all_run_with_no_supd_toml() {
 /// restart attempt spent: the policy allows two) and by its restart
 /// policy after a failure.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_forking_task_restarts_by_the_operator_and_by_its_policy_each_time() {
     need_root();
     let s = Supd::new();

@@ -44,6 +44,7 @@ fn exactly_one_copy(s: &Supd) {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn restart_then_kill_9_leaves_one_copy() {
     for wait_ms in [0u64, 20] {
         let s = Supd::new();
@@ -89,6 +90,7 @@ fn job_stop_then_kill_9_stays_stopped() {
 /// daemon is neither doubled nor orphaned; the task's end then takes the
 /// daemon with it, and the cgroup goes.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_setsid_daemon_of_a_task_is_taken_over_with_it_and_ends_with_it() {
     assert!(nix::unistd::geteuid().is_root(), "this test runs as root (scripts/test runs it so)");
     let s = Supd::new();

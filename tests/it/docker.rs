@@ -159,6 +159,7 @@ fn wait_long(s: &Supd, target: &str, what: &str, pred: impl Fn(&Value) -> bool) 
 }
 
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn the_articles_job_runs_restarts_is_adopted_and_stops_in_a_container() {
     let e = engine();
     let s = Supd::new();
@@ -250,6 +251,7 @@ fn the_articles_job_runs_restarts_is_adopted_and_stops_in_a_container() {
 }
 
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn kill_signal_and_kill_timeout_go_through_the_engine_and_output_reaches_the_logs() {
     let e = engine();
     let s = Supd::new();
@@ -310,6 +312,7 @@ fn kill_signal_and_kill_timeout_go_through_the_engine_and_output_reaches_the_log
 }
 
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_bad_image_is_a_driver_failure_and_the_other_tasks_run_on() {
     let e = engine();
     let s = Supd::new();
@@ -372,6 +375,7 @@ fn a_bad_image_is_a_driver_failure_and_the_other_tasks_run_on() {
 }
 
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_container_killed_for_memory_ends_oom_killed() {
     let _ = engine();
     let s = Supd::new();
@@ -415,6 +419,7 @@ fn a_container_killed_for_memory_ends_oom_killed() {
 }
 
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_frozen_container_is_restarted_by_its_check() {
     let e = engine();
     let port = 16479;
@@ -485,6 +490,7 @@ fn a_frozen_container_is_restarted_by_its_check() {
 /// endpoint, spends no restart attempt however long the wait, and starts
 /// once an engine answers there; the host task beside it runs meanwhile.
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_task_whose_engine_does_not_answer_waits_for_it_without_spending_attempts() {
     let e = engine();
     let s = Supd::new();
@@ -607,6 +613,7 @@ impl Drop for Relay {
 /// the engine is away still stops the container (supd signals its process
 /// itself, having checked that its cgroup is the container's).
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn an_engine_outage_spends_no_attempt_and_a_stop_meanwhile_still_stops_the_container() {
     let e = engine();
     let s = Supd::new();
@@ -678,6 +685,7 @@ fn an_engine_outage_spends_no_attempt_and_a_stop_meanwhile_still_stops_the_conta
 /// naming them; a template rendered into `local/` is read inside; a
 /// relative volume is under the task's directory.
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_container_sees_its_task_directories_templates_and_relative_volumes() {
     let e = engine();
     let s = Supd::new();
@@ -735,6 +743,7 @@ fn a_container_sees_its_task_directories_templates_and_relative_volumes() {
 /// STOPSIGNAL, else SIGTERM (drivers/docker/driver.go StopTask: an empty
 /// signal means ContainerStop) — not SIGINT, the default of host tasks.
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_container_without_kill_signal_gets_its_images_stop_signal() {
     let e = engine();
     let s = Supd::new();
@@ -792,6 +801,7 @@ fn a_container_without_kill_signal_gets_its_images_stop_signal() {
 /// names the link, and no run ever sees the host's files through it
 /// (`allow_volumes` is off: only the task's own directory may be bound).
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_link_planted_as_a_volume_source_is_never_bound() {
     let e = engine();
     let s = Supd::new();
@@ -888,6 +898,7 @@ fn identity(path: &Path) -> (u64, u64) {
 /// job is stopped, and once supd has stopped, nothing is left mounted or
 /// made there.
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn bind_sources_reach_the_engine_held_on_staging_points() {
     let e = engine();
     let s = Supd::new();
@@ -1044,6 +1055,7 @@ fn assert_no_container_left(e: &Engine, s: &Supd, when: &str) {
 /// a supd killed while it made one is started again, when the instance
 /// is replaced, and at supd's shutdown with the job stopped.
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn no_container_made_ahead_outlives_its_task() {
     let e = engine();
     let s = Supd::new();
@@ -1269,6 +1281,7 @@ fn started_containers(e: &Engine, s: &Supd, id: &str) -> Vec<String> {
 /// start), shows the run running and, when the container ends, complete;
 /// the container saw the meta and payload sent.
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_dispatched_container_run_is_adopted_after_kill_9_and_runs_once() {
     let e = engine();
     let s = Supd::new();
@@ -1313,6 +1326,7 @@ fn a_dispatched_container_run_is_adopted_after_kill_9_and_runs_once() {
 /// supd reports it ended as the container did (complete with exit code 0,
 /// failed with another) and does not run it again.
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_dispatched_container_run_that_ended_while_supd_was_down_is_not_run_again() {
     let e = engine();
     let s = Supd::new();
@@ -1431,6 +1445,7 @@ fn supd_image(e: &Engine) -> &'static str {
 /// on-failure:2` runs a failing job three times in all, supd exiting with
 /// the task's code each time.
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn supd_as_a_containers_init_runs_its_jobs_at_every_start() {
     let e = engine();
     let image = supd_image(e);
@@ -1464,6 +1479,7 @@ fn supd_as_a_containers_init_runs_its_jobs_at_every_start() {
 /// `--user` with no home. supd keeps its socket and state below /dev/shm,
 /// the job runs, and a plain `docker exec … supctl status` finds supd.
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn supd_as_a_containers_init_runs_read_only_and_as_any_user() {
     use std::os::unix::fs::PermissionsExt;
     let e = engine();
@@ -1505,6 +1521,7 @@ fn supd_as_a_containers_init_runs_read_only_and_as_any_user() {
 /// nothing else in it: its job runs a program as `nobody` (a user looked
 /// up in the image's /etc/passwd) and the container exits 0.
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_static_supd_is_the_init_of_an_image_with_nothing_else() {
     let e = engine();
     let built = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/build-static"))
@@ -1568,6 +1585,7 @@ fn a_static_supd_is_the_init_of_an_image_with_nothing_else() {
 /// not the host's memory: a job that asks for more is refused with the
 /// numbers, and, as init with nothing else to run, supd exits 1.
 #[test]
+#[ignore = "needs dockerd, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn supd_in_a_container_counts_the_containers_memory_not_the_hosts() {
     let e = engine();
     let image = supd_image(e);

@@ -653,7 +653,7 @@ fn job_page_examples_validate() {
         files.push(file);
     }
     assert!(files.len() >= 2, "supd-job(5) should have examples");
-    let out = run(Command::new(env!("CARGO_BIN_EXE_supctl")).arg("validate").args(&files));
+    let out = run(Command::new(env!("CARGO_BIN_EXE_supctl")).args(["validate", "--no-host"]).args(&files));
     assert!(out.status.success() && !text(&out).contains("warning"), "{}", text(&out));
 }
 
@@ -697,6 +697,7 @@ fn systemd_unit_verifies() {
 // --- the Debian package --------------------------------------------------------
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn debian_package_has_everything_in_place() {
     let dpkg_deb = require("dpkg-deb", "dpkg");
     let dpkg = require("dpkg", "dpkg");

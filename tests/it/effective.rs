@@ -13,7 +13,7 @@ const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn effective(file: &Path, json: bool) -> (String, String, Option<i32>) {
     let mut cmd = Command::new(SUPCTL);
-    cmd.current_dir(ROOT).args(["validate", "--effective"]);
+    cmd.current_dir(ROOT).args(["validate", "--effective", "--no-host"]);
     if json {
         cmd.arg("--json");
     }

@@ -39,6 +39,7 @@ fn example_programs_exist() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn supd_check_loads_the_example_directory() {
     let out = Command::new(env!("CARGO_BIN_EXE_supd")).args(["--jobs", JOBS, "--check"]).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -56,6 +57,7 @@ fn supd_check_loads_the_example_directory() {
 /// answering on its port; then Ctrl-C (SIGINT) stops every task and supd
 /// exits 0.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn the_readmes_commands_run_the_examples() {
     let root = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(Path::new(root).join("README.md")).expect("README.md");

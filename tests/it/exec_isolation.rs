@@ -112,6 +112,7 @@ fn mounts_under(dir: &Path) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn an_exec_task_sees_only_its_root_its_processes_and_nomads_capabilities() {
     require_root();
     let secret = HostSecret::new();
@@ -144,6 +145,7 @@ fn an_exec_task_sees_only_its_root_its_processes_and_nomads_capabilities() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn an_exec_task_restarts_like_any_task_and_leaves_no_mount() {
     require_root();
     let secret = HostSecret::new();
@@ -165,6 +167,7 @@ fn an_exec_task_restarts_like_any_task_and_leaves_no_mount() {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn root_and_the_hosts_pid_namespace_are_refused_unless_supd_toml_allows_them() {
     require_root();
     let secret = HostSecret::new();
@@ -210,6 +213,7 @@ fn an_unknown_exec_config_key_is_an_error_with_a_suggestion() {
 /// root `supd --check` takes an exec job as it is; as an unprivileged
 /// user it warns at the task that its start would be a Driver Failure.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn an_exec_task_is_flagged_where_supd_cannot_isolate_it() {
     require_root();
     require("setpriv", "util-linux");
@@ -255,6 +259,7 @@ fn an_exec_task_is_flagged_where_supd_cannot_isolate_it() {
 /// which on the host is not), its PID namespace (PID 1 is the task,
 /// which it may signal) and as its user.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_script_check_of_an_exec_task_runs_inside_the_task() {
     require_root();
     let s = Supd::new();

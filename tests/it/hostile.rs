@@ -379,6 +379,7 @@ fn a_socket_path_that_is_not_a_socket_is_left_alone() {
 /// delays the chmod), and in that time the socket is private and another
 /// user cannot connect.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn the_socket_is_never_open_to_others_even_with_umask_000() {
     use std::os::unix::fs::MetadataExt;
     need_root();
@@ -410,6 +411,7 @@ fn the_socket_is_never_open_to_others_even_with_umask_000() {
 
 /// A user who may not use the socket is told so, not that no supd runs.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_user_without_rights_on_the_socket_is_told_permission_denied() {
     need_root();
     let s = Supd::new().start_with_config("socket_group = \"root\"\n");
@@ -483,6 +485,7 @@ fn corrupt_state_files_are_each_kept() {
 /// for ever). Meanwhile `status` answers at once, the other job runs on,
 /// and SIGTERM stops supd.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_fifo_or_a_device_at_a_template_destination_blocks_nothing() {
     need_root(); // mknod
     let s = Supd::new();
@@ -784,6 +787,7 @@ fn state_and_task_logs_are_not_readable_by_others() {
 /// (as journald's files belong to `adm`): its members read them, others
 /// do not.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn task_logs_belong_to_the_log_group() {
     use std::os::unix::fs::MetadataExt;
     let adm = nix::unistd::Group::from_name("adm").ok().flatten().expect("group adm (Debian's base system has it)");
@@ -878,6 +882,7 @@ job "secret" {
 /// `/`) keeps its state, logs and socket below /tmp, not below `/`: supd
 /// starts, runs its job and answers with every default.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_user_without_a_home_starts_with_every_default() {
     need_root();
     let s = Supd::new();

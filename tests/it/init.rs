@@ -71,6 +71,7 @@ fn log(dir: &Path) -> String {
 /// A batch job that completes: supd, as PID 1, exits 0 by itself. Its task
 /// leaves 1000 orphans that end at once; a second later none is a zombie.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn init_reaps_orphans_and_exits_0_when_the_jobs_complete() {
     let dir = tempfile::tempdir().unwrap();
     write_job(
@@ -99,6 +100,7 @@ fn init_reaps_orphans_and_exits_0_when_the_jobs_complete() {
 /// A batch job that fails: the container's exit status is the task's own
 /// exit code, as tini passes its child's on.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn init_exits_with_the_code_of_the_task_that_failed() {
     let dir = tempfile::tempdir().unwrap();
     write_job(
@@ -129,6 +131,7 @@ fn init_exits_with_the_code_of_the_task_that_failed() {
 /// left its task's session, environment and cgroups) is swept with SIGKILL,
 /// and supd exits.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn sigterm_to_init_stops_tasks_and_sweeps_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     write_job(
@@ -168,6 +171,7 @@ fn sigterm_to_init_stops_tasks_and_sweeps_the_rest() {
 /// --fork` without `--mount-proc`, a chroot): SIGTERM stops its task and
 /// supd exits, rather than waiting for the host init's children to go.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn init_without_its_own_proc_exits_on_sigterm() {
     let dir = tempfile::tempdir().unwrap();
     write_job(
@@ -254,6 +258,7 @@ fn log_to_syslog() {
 /// glibc's set-id wrappers (which wait for every thread of the program to
 /// follow), and supd with it.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn an_isolated_task_of_another_user_starts_under_init() {
     let dir = tempfile::tempdir().unwrap();
     write_job(
@@ -281,6 +286,7 @@ fn an_isolated_task_of_another_user_starts_under_init() {
 /// An init with nothing to run exits at once, non-zero, saying why: no one
 /// is there to `supctl reload` it once the files are fixed.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn init_with_nothing_to_run_exits_1_at_once() {
     let dir = tempfile::tempdir().unwrap();
     write_job(dir.path(), "job \"j\" {\n  task \"t\" {\n    driver = \"raw_exec\"\n");
@@ -317,6 +323,7 @@ fn runs(dir: &Path) -> usize {
 /// file system; on a volume (here a tmpfs: another file system) the state
 /// is used as on a host, and the completed job stays completed.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn as_pid_1_a_start_is_a_boot_unless_the_state_is_on_a_volume() {
     // On the file system of the build (where `/tmp` may be a tmpfs, which
     // is a volume by this rule).
@@ -343,6 +350,7 @@ fn as_pid_1_a_start_is_a_boot_unless_the_state_is_on_a_volume() {
 /// As init, the signals tini passes on that supd has no use for (here
 /// SIGALRM and SIGPWR) reach the task, and supd itself goes on.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn as_init_more_signals_are_forwarded_as_tini_does() {
     let dir = tempfile::tempdir().unwrap();
     write_job(
@@ -389,6 +397,7 @@ fn as_init_more_signals_are_forwarded_as_tini_does() {
 /// a bounded margin (it reads its job directory and state first), never by
 /// more. The figures are printed.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn as_init_supd_starts_and_stops_the_task_close_to_tini() {
     let tini = Path::new("/usr/bin/tini");
     assert!(tini.is_file(), "the tests install tini (Debian package tini)");

@@ -15,6 +15,7 @@ const HELLO: &str = r#"public class Hello {
 "#;
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_java_class_runs_isolated_and_restarts_like_any_task() {
     let javac = require("javac", "default-jdk-headless");
     require("java", "default-jdk-headless");
@@ -97,6 +98,7 @@ fn a_java_task_needs_a_jar_or_a_class_and_knows_its_keys() {
 /// once the first tasks run); a job submitted meanwhile that places by
 /// `driver.java` waits for the answer, and is placed by it.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_slow_jvm_holds_up_only_the_jobs_that_need_it() {
     assert!(nix::unistd::geteuid().is_root(), "supd probes the JVM when it can isolate tasks: run as root");
     let s = Supd::new();

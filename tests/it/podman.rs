@@ -148,6 +148,7 @@ fn supd_with(s: Supd) -> Supd {
 }
 
 #[test]
+#[ignore = "needs podman, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_podman_task_runs_with_its_ulimits_is_restarted_and_leaves_no_container() {
     let e = engine();
     let s = Supd::new();
@@ -217,6 +218,7 @@ fn a_podman_task_runs_with_its_ulimits_is_restarted_and_leaves_no_container() {
 /// (`working_dir`): `/alloc`, `/local` (with what a template rendered),
 /// `/secrets`, a relative volume.
 #[test]
+#[ignore = "needs podman, as root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_podman_task_sees_its_task_directories() {
     let e = engine();
     let s = Supd::new();

@@ -225,6 +225,7 @@ time.sleep(60)
 "#;
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_crowd_of_idle_connections_does_not_lock_out_root() {
     assert!(nix::unistd::geteuid().is_root(), "this test switches to the user nobody and needs root");
     let s = Supd::new().start_with_config("socket_group = \"nogroup\"\n");
@@ -488,6 +489,7 @@ impl Drop for Mount {
 }
 
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_full_log_disk_is_reported_once_with_a_count_not_per_write() {
     assert!(nix::unistd::geteuid().is_root(), "this test mounts a tmpfs and needs root");
     let s = Supd::new();
@@ -621,6 +623,7 @@ fn a_large_job_run_is_parsed_without_stalling_the_loop() {
 /// does not run (a loop busy with crash loops would otherwise send it one
 /// socket buffer per turn).
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_large_answer_is_in_the_socket_at_once() {
     let s = Supd::new();
     s.write_job(

@@ -1152,6 +1152,7 @@ fn bad_clients_do_not_disturb_supd() {
 /// Anyone who can reach the socket may read; only root or supd's own user may
 /// change anything.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn other_users_may_read_but_not_change() {
     use std::os::unix::fs::PermissionsExt;
     if !nix::unistd::geteuid().is_root() {
@@ -1767,6 +1768,7 @@ fn a_flood_of_output_stays_within_bounds() {
 /// killed (with task cgroups, as here: SIGKILL to everything in its cgroup
 /// at once), and only then does the new version's task start.
 #[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_stubborn_leftover_is_killed_before_the_task_starts() {
     let s = Supd::new();
     s.write_job(
