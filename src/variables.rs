@@ -49,6 +49,9 @@ pub struct Variable {
 pub enum VarError {
     #[error("{0}")]
     Invalid(String),
+    /// A path Nomad does not take for a variable.
+    #[error(transparent)]
+    Path(#[from] PathError),
     #[error("{}: {source}", path.display())]
     Io {
         path: PathBuf,
@@ -63,26 +66,50 @@ pub enum VarError {
     Sealed { data: PathBuf, key: PathBuf },
 }
 
+/// Why Nomad does not take a path for a variable (its words).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PathError {
+    /// Empty, or longer than 128 bytes (its length).
+    #[error("a variable's path is 1 to 128 characters, not {0}")]
+    Length(usize),
+    /// A character (`c`) other than letters, digits, `-`, `_`, `~` and `/`.
+    #[error("invalid path {path:?}: {c:?} is not allowed — use letters, digits, `-`, `_`, `~` and `/` (as Nomad)")]
+    Character { path: String, c: char },
+    /// `nomad` itself.
+    #[error(
+        "\"nomad\" is a reserved top-level directory path, but you may write variables to \"nomad/jobs\", \"nomad/job-templates\", or below"
+    )]
+    ReservedTop,
+    /// `nomad/job-templates`, or deeper than one level below it.
+    #[error(
+        "\"nomad/job-templates\" is a reserved directory path, but you may write variables at the level below it, for example, \"nomad/job-templates/template-name\""
+    )]
+    ReservedTemplates,
+    /// Under `nomad/`, outside `nomad/jobs` and `nomad/job-templates`.
+    #[error(
+        "only paths at \"nomad/jobs\" or \"nomad/job-templates\" and below are valid paths under the top-level \"nomad\" directory"
+    )]
+    OutsideNomadDirs,
+}
+
 /// Whether `path` is a path Nomad takes for a variable; the reason if not.
-pub fn check_path(path: &str) -> Result<(), String> {
+pub fn check_path(path: &str) -> Result<(), PathError> {
     if path.is_empty() || path.len() > 128 {
-        return Err(format!("a variable's path is 1 to 128 characters, not {}", path.len()));
+        return Err(PathError::Length(path.len()));
     }
     if let Some(c) = path.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '~' | '/'))) {
-        return Err(format!(
-            "invalid path {path:?}: {c:?} is not allowed — use letters, digits, `-`, `_`, `~` and `/` (as Nomad)"
-        ));
+        return Err(PathError::Character { path: path.to_string(), c });
     }
     let parts: Vec<&str> = path.split('/').collect();
     if parts[0] != "nomad" {
         return Ok(());
     }
     match parts.as_slice() {
-        [_] => Err("\"nomad\" is a reserved top-level directory path, but you may write variables to \"nomad/jobs\", \"nomad/job-templates\", or below".into()),
+        [_] => Err(PathError::ReservedTop),
         [_, "jobs", ..] => Ok(()),
         [_, "job-templates", _] => Ok(()),
-        [_, "job-templates", ..] => Err("\"nomad/job-templates\" is a reserved directory path, but you may write variables at the level below it, for example, \"nomad/job-templates/template-name\"".into()),
-        _ => Err("only paths at \"nomad/jobs\" or \"nomad/job-templates\" and below are valid paths under the top-level \"nomad\" directory".into()),
+        [_, "job-templates", ..] => Err(PathError::ReservedTemplates),
+        _ => Err(PathError::OutsideNomadDirs),
     }
 }
 
@@ -166,7 +193,7 @@ impl Store {
         now: u64,
         cas: Option<u64>,
     ) -> Result<&Variable, VarError> {
-        check_path(path).map_err(VarError::Invalid)?;
+        check_path(path)?;
         if items.is_empty() {
             return Err(VarError::Invalid("a variable holds at least one item — give KEY=VALUE".into()));
         }
@@ -270,7 +297,7 @@ mod tests {
             ("nomad/job-templates", "reserved directory"),
             ("nomad/job-templates/a/b", "reserved directory"),
         ] {
-            let e = check_path(bad).unwrap_err();
+            let e = check_path(bad).unwrap_err().to_string();
             assert!(e.contains(why), "{bad}: {e}");
         }
         assert!(check_path(&"a".repeat(129)).is_err());

@@ -8,6 +8,29 @@ use crate::jobspec::model::Task;
 use crate::process::isolate::{Bind, Isolation, cap_number};
 use std::path::{Path, PathBuf};
 
+/// Why a task may not run as asked under `[driver.exec]`'s rules.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExecError {
+    /// The user is on the deny list (`root` also by uid 0).
+    #[error(
+        "the task may not run as user {0:?}: it is in [driver.exec] user_denylist of supd.toml (Nomad's user.denylist, default [\"root\"]) — choose another `user`, or take it off that list"
+    )]
+    DeniedUser(String),
+    /// `cap_add` or `cap_drop` names no capability.
+    #[error("unknown capability {0:?} — write e.g. \"net_raw\"")]
+    UnknownCapability(String),
+    /// Capabilities outside `allow_caps`.
+    #[error(
+        "capabilities {0:?} are not allowed for this task: add them to [driver.exec] allow_caps in supd.toml, or take them out of `cap_add`"
+    )]
+    CapabilitiesNotAllowed(Vec<String>),
+    /// `pid_mode` or `ipc_mode` = "host" without the setting that allows it.
+    #[error(
+        "`{key} = \"host\"` is not allowed: set {setting} = true under [driver.exec] in supd.toml, or remove `{key}`"
+    )]
+    HostNamespaceNotAllowed { key: &'static str, setting: &'static str },
+}
+
 /// `[driver.exec]` of supd.toml.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Settings {
@@ -71,26 +94,23 @@ impl Settings {
     }
 
     /// Refuses a user the deny list names (`root` also by uid 0).
-    pub fn check_user(&self, name: &str, uid: u32) -> Result<(), String> {
+    pub fn check_user(&self, name: &str, uid: u32) -> Result<(), ExecError> {
         let denied = |d: &str| d == name || (d == "root" && uid == 0);
         let hit = match &self.user_denylist {
             Some(l) => l.iter().any(|d| denied(d)),
             None => DEFAULT_USER_DENYLIST.iter().any(|d| denied(d)),
         };
         if hit {
-            return Err(format!(
-                "the task may not run as user {name:?}: it is in [driver.exec] user_denylist of supd.toml (Nomad's user.denylist, default [\"root\"]) — choose another `user`, or take it off that list"
-            ));
+            return Err(ExecError::DeniedUser(name.to_string()));
         }
         Ok(())
     }
 
     /// The capability set a task keeps: Nomad's defaults with `cap_add`,
     /// without `cap_drop`, within `allow_caps`.
-    pub fn caps(&self, task: &Task) -> Result<u64, String> {
+    pub fn caps(&self, task: &Task) -> Result<u64, ExecError> {
         let iso = &task.isolation;
-        let number =
-            |n: &str| cap_number(n).ok_or_else(|| format!("unknown capability {n:?} — write e.g. \"net_raw\""));
+        let number = |n: &str| cap_number(n).ok_or_else(|| ExecError::UnknownCapability(n.to_string()));
         let allowed: Option<u64> = match &self.allow_caps {
             Some(l) if l.iter().any(|c| c.eq_ignore_ascii_case("all")) => None,
             Some(l) => Some(l.iter().filter_map(|c| cap_number(c)).fold(0, |m, c| m | 1 << c)),
@@ -116,15 +136,13 @@ impl Settings {
         if let Some(allowed) = allowed
             && caps & !allowed != 0
         {
-            let names: Vec<&str> = crate::process::isolate::CAP_NAMES
+            let names: Vec<String> = crate::process::isolate::CAP_NAMES
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| caps & !allowed & (1 << i) != 0)
-                .map(|(_, n)| *n)
+                .map(|(_, n)| n.to_string())
                 .collect();
-            return Err(format!(
-                "capabilities {names:?} are not allowed for this task: add them to [driver.exec] allow_caps in supd.toml, or take them out of `cap_add`"
-            ));
+            return Err(ExecError::CapabilitiesNotAllowed(names));
         }
         Ok(caps)
     }
@@ -144,23 +162,29 @@ impl Settings {
 
     /// The isolation of `task`, whose directory is `root` and shared
     /// allocation directory `shared`.
-    pub fn isolation(&self, task: &Task, root: &Path, shared: &Path) -> Result<Isolation, String> {
+    pub fn isolation(&self, task: &Task, root: &Path, shared: &Path) -> Result<Isolation, ExecError> {
         let iso = &task.isolation;
-        let host = |mode: &Option<String>, allowed: bool, key: &str, setting: &str| -> Result<bool, String> {
-            match mode.as_deref() {
-                Some("host") if !allowed => Err(format!(
-                    "`{key} = \"host\"` is not allowed: set {setting} = true under [driver.exec] in supd.toml, or remove `{key}`"
-                )),
-                Some("host") => Ok(false),
-                _ => Ok(true),
-            }
-        };
-        let pid = host(&iso.pid_mode, self.allow_host_pid, "pid_mode", "allow_host_pid")?;
-        let ipc = host(&iso.ipc_mode, self.allow_host_ipc, "ipc_mode", "allow_host_ipc")?;
+        let pid = own_namespace(&iso.pid_mode, self.allow_host_pid, "pid_mode", "allow_host_pid")?;
+        let ipc = own_namespace(&iso.ipc_mode, self.allow_host_ipc, "ipc_mode", "allow_host_ipc")?;
         let caps = self.caps(task)?;
         let mut binds = self.binds();
         binds.push(Bind { source: shared.to_path_buf(), target: PathBuf::from("alloc"), read_only: false });
         Ok(Isolation { root: root.to_path_buf(), binds, pid, ipc, caps })
+    }
+}
+
+/// Whether a task gets a namespace of its own (its `key`, `pid_mode` or
+/// `ipc_mode`, is not "host"); "host" only where `setting` allows it.
+fn own_namespace(
+    mode: &Option<String>,
+    allowed: bool,
+    key: &'static str,
+    setting: &'static str,
+) -> Result<bool, ExecError> {
+    match mode.as_deref() {
+        Some("host") if !allowed => Err(ExecError::HostNamespaceNotAllowed { key, setting }),
+        Some("host") => Ok(false),
+        _ => Ok(true),
     }
 }
 
@@ -195,7 +219,7 @@ mod tests {
         let t = task("cap_drop = [\"all\"]\ncap_add = [\"chown\"]", "");
         assert_eq!(s.caps(&t).unwrap(), 1);
         let t = task("cap_add = [\"net_raw\"]", "");
-        let e = s.caps(&t).unwrap_err();
+        let e = s.caps(&t).unwrap_err().to_string();
         assert!(e.contains("net_raw") && e.contains("allow_caps"), "{e}");
         let s = Settings { allow_caps: Some(vec!["all".into()]), ..Settings::default() };
         assert_eq!(s.caps(&t).unwrap(), 0xa80405fb | 1 << 13);
@@ -204,12 +228,13 @@ mod tests {
     #[test]
     fn root_and_the_hosts_namespaces_only_when_supd_toml_allows_them() {
         let s = Settings::default();
-        assert!(s.check_user("root", 0).unwrap_err().contains("user_denylist"));
+        assert!(s.check_user("root", 0).unwrap_err().to_string().contains("user_denylist"));
         assert!(s.check_user("toor", 0).is_err(), "uid 0 by another name");
         assert!(s.check_user("nobody", 65534).is_ok());
         let t = task("pid_mode = \"host\"", "");
         let e = s.isolation(&t, Path::new("/r"), Path::new("/a")).unwrap_err();
-        assert!(e.contains("allow_host_pid"), "{e}");
+        assert!(matches!(e, ExecError::HostNamespaceNotAllowed { key: "pid_mode", .. }), "{e}");
+        assert!(e.to_string().contains("allow_host_pid"), "{e}");
         let s = Settings { allow_host_pid: true, user_denylist: Some(vec![]), ..Settings::default() };
         assert!(s.check_user("root", 0).is_ok());
         let i = s.isolation(&t, Path::new("/r"), Path::new("/a")).unwrap();

@@ -50,7 +50,7 @@ pub fn convert(dir_name: &str, run_script: &str, finish: Option<&str>) -> Result
     let mut notes = Vec::new();
     match read_simple(run_script) {
         Ok(simple) => simple_task(&mut task, simple, service_dir.as_deref(), &mut notes),
-        Err(why) => script_task(&mut task, run_script, &why, service_dir.as_deref(), service, &mut notes),
+        Err(why) => script_task(&mut task, run_script, &why.to_string(), service_dir.as_deref(), service, &mut notes),
     }
     if service_dir.is_none() && task.work_dir.is_none() {
         notes.push(format!(
@@ -216,12 +216,58 @@ fn assignment(word: &str) -> Option<(&str, &str)> {
     word.split_once('=').filter(|(n, _)| is_name(n))
 }
 
+/// Why a `run` script is not of the simple form (then it is run whole).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotSimple {
+    #[error("it has no #! line")]
+    NoShebang,
+    /// Its `#!` line names another interpreter than a shell.
+    #[error("it is a {0} script")]
+    OtherInterpreter(String),
+    #[error("a line follows the exec line: {0:?}")]
+    AfterExec(String),
+    #[error("cannot read {0:?}")]
+    Unreadable(String),
+    /// It runs a command (this one) before its `exec`.
+    #[error("it runs {0:?} before its program")]
+    RunsFirst(String),
+    #[error("it does not end in `exec PROGRAM`")]
+    NoExec,
+    #[error("chpst has no program to run")]
+    NoProgram,
+    #[error("chpst -{0} has no value")]
+    NoOptionValue(char),
+    #[error("chpst -{0} is not an option chpst knows")]
+    UnknownOption(char),
+    /// A `'` or `"` quote (the character) without its closing one.
+    #[error("a {0} quote is not closed")]
+    UnclosedQuote(char),
+    #[error("a backslash ends the line")]
+    TrailingBackslash,
+    /// A character the shell acts on (a pipe, a redirection, a glob, …),
+    /// in `line`.
+    #[error("it uses {c:?} in {line:?}")]
+    ShellSyntax { c: char, line: String },
+    #[error("it uses ~ in {0:?}")]
+    Tilde(String),
+    #[error("it uses `...`")]
+    Backquotes,
+    #[error("a ${{ is not closed")]
+    UnclosedBrace,
+    /// `$` followed by what is not a variable's name (`$(`, `$1`, …).
+    #[error("it uses ${0}")]
+    Expansion(String),
+    /// A variable the script does not set.
+    #[error("it uses ${0}, which the script does not set")]
+    UnsetVariable(String),
+}
+
 /// Reads a script of the simple form; `Err` says why it is not one.
-fn read_simple(script: &str) -> Result<Simple, String> {
+fn read_simple(script: &str) -> Result<Simple, NotSimple> {
     match shebang(script) {
         Shebang::Shell { .. } if script.starts_with("#!") => {}
-        Shebang::Shell { .. } => return Err("it has no #! line".to_string()),
-        Shebang::Other(i) => return Err(format!("it is a {i} script")),
+        Shebang::Shell { .. } => return Err(NotSimple::NoShebang),
+        Shebang::Other(i) => return Err(NotSimple::OtherInterpreter(i)),
     }
     let mut out = Simple::default();
     // The script's variables, and which of them are exported.
@@ -238,7 +284,7 @@ fn read_simple(script: &str) -> Result<Simple, String> {
             continue;
         }
         if exec.is_some() {
-            return Err(format!("a line follows the exec line: {line:?}"));
+            return Err(NotSimple::AfterExec(line.to_string()));
         }
         let (words, _redirect) = shell_words(line, &vars)?;
         let Some(first) = words.first() else {
@@ -261,7 +307,7 @@ fn read_simple(script: &str) -> Result<Simple, String> {
                             exported.push(n.to_string());
                         }
                         None if is_name(w) => exported.push(w.clone()),
-                        None => return Err(format!("cannot read {line:?}")),
+                        None => return Err(NotSimple::Unreadable(line.to_string())),
                     }
                 }
             }
@@ -272,11 +318,11 @@ fn read_simple(script: &str) -> Result<Simple, String> {
             // `exec 2>&1` and a bare `exec`: nothing to run.
             "exec" if words.len() == 1 => {}
             "exec" => exec = Some(words[1..].to_vec()),
-            other => return Err(format!("it runs {other:?} before its program")),
+            other => return Err(NotSimple::RunsFirst(other.to_string())),
         }
     }
     let Some(words) = exec else {
-        return Err("it does not end in `exec PROGRAM`".to_string());
+        return Err(NotSimple::NoExec);
     };
     // A name exported without a value here (`export PATH`) is runsvdir's.
     for n in &exported {
@@ -292,14 +338,14 @@ fn read_simple(script: &str) -> Result<Simple, String> {
         0
     };
     let mut rest = words[start..].iter();
-    out.program = rest.next().cloned().ok_or("chpst has no program to run")?;
+    out.program = rest.next().cloned().ok_or(NotSimple::NoProgram)?;
     out.args = rest.cloned().collect();
     Ok(out)
 }
 
 /// Reads chpst's options (`words[0]` is chpst) into `out`; returns the
 /// index of the program.
-fn chpst(words: &[String], out: &mut Simple) -> Result<usize, String> {
+fn chpst(words: &[String], out: &mut Simple) -> Result<usize, NotSimple> {
     let mut i = 1;
     while i < words.len() {
         let w = &words[i];
@@ -323,7 +369,7 @@ fn chpst(words: &[String], out: &mut Simple) -> Result<usize, String> {
             let attached = &opts[pos + c.len_utf8()..];
             let value = if attached.is_empty() {
                 i += 1;
-                words.get(i).cloned().ok_or_else(|| format!("chpst -{c} has no value"))?
+                words.get(i).cloned().ok_or(NotSimple::NoOptionValue(c))?
             } else {
                 attached.to_string()
             };
@@ -363,7 +409,7 @@ fn chpst(words: &[String], out: &mut Simple) -> Result<usize, String> {
                 'm' | 'd' | 'o' | 'p' | 'f' | 'c' | 'r' | 't' => out.notes.push(format!(
                     "chpst -{c} {value}: supd sets no resource limits of its own; the task inherits supd's"
                 )),
-                other => return Err(format!("chpst -{other} is not an option chpst knows")),
+                other => return Err(NotSimple::UnknownOption(other)),
             }
             break;
         }
@@ -376,7 +422,7 @@ fn chpst(words: &[String], out: &mut Simple) -> Result<usize, String> {
 /// them: quotes, backslashes, `$NAME` and `${NAME}` of `vars` (split into
 /// words outside double quotes), and `2>&1` (returned as `true`, not a
 /// word). `Err` for anything else the shell would act on.
-fn shell_words(line: &str, vars: &[(String, String)]) -> Result<(Vec<String>, bool), String> {
+fn shell_words(line: &str, vars: &[(String, String)]) -> Result<(Vec<String>, bool), NotSimple> {
     let chars: Vec<char> = line.chars().collect();
     let mut w = LineWords::default();
     let mut redirect = false;
@@ -391,7 +437,7 @@ fn shell_words(line: &str, vars: &[(String, String)]) -> Result<(Vec<String>, bo
             '#' if !w.started => break,
             '\'' => {
                 w.started = true;
-                let close = chars[i + 1..].iter().position(|&c| c == '\'').ok_or("a ' quote is not closed")?;
+                let close = chars[i + 1..].iter().position(|&c| c == '\'').ok_or(NotSimple::UnclosedQuote('\''))?;
                 w.word.extend(&chars[i + 1..i + 1 + close]);
                 i += close + 2;
             }
@@ -401,7 +447,7 @@ fn shell_words(line: &str, vars: &[(String, String)]) -> Result<(Vec<String>, bo
             }
             '\\' => {
                 w.started = true;
-                let n = chars.get(i + 1).ok_or("a backslash ends the line")?;
+                let n = chars.get(i + 1).ok_or(NotSimple::TrailingBackslash)?;
                 w.word.push(*n);
                 i += 2;
             }
@@ -435,9 +481,9 @@ fn shell_words(line: &str, vars: &[(String, String)]) -> Result<(Vec<String>, bo
                 i += 3;
             }
             '|' | '&' | ';' | '<' | '>' | '(' | ')' | '`' | '*' | '?' | '[' => {
-                return Err(format!("it uses {c:?} in {line:?}"));
+                return Err(NotSimple::ShellSyntax { c, line: line.to_string() });
             }
-            '~' if !w.started => return Err(format!("it uses ~ in {line:?}")),
+            '~' if !w.started => return Err(NotSimple::Tilde(line.to_string())),
             c => {
                 w.word.push(c);
                 w.started = true;
@@ -471,10 +517,15 @@ impl LineWords {
 /// A double-quoted string whose opening quote is before `i`, into `word`:
 /// backslashes before `$`, `` ` ``, `"` and `\`, and variables; the index
 /// after its closing quote.
-fn double_quoted(chars: &[char], mut i: usize, vars: &[(String, String)], word: &mut String) -> Result<usize, String> {
+fn double_quoted(
+    chars: &[char],
+    mut i: usize,
+    vars: &[(String, String)],
+    word: &mut String,
+) -> Result<usize, NotSimple> {
     loop {
         match chars.get(i) {
-            None => return Err("a \" quote is not closed".to_string()),
+            None => return Err(NotSimple::UnclosedQuote('"')),
             Some('"') => {
                 i += 1;
                 break;
@@ -486,7 +537,7 @@ fn double_quoted(chars: &[char], mut i: usize, vars: &[(String, String)], word: 
                         word.push('\\');
                         word.push(n);
                     }
-                    None => return Err("a \" quote is not closed".to_string()),
+                    None => return Err(NotSimple::UnclosedQuote('"')),
                 }
                 i += 2;
             }
@@ -495,7 +546,7 @@ fn double_quoted(chars: &[char], mut i: usize, vars: &[(String, String)], word: 
                 word.push_str(&value);
                 i = next;
             }
-            Some('`') => return Err("it uses `...`".to_string()),
+            Some('`') => return Err(NotSimple::Backquotes),
             Some(&n) => {
                 word.push(n);
                 i += 1;
@@ -506,23 +557,21 @@ fn double_quoted(chars: &[char], mut i: usize, vars: &[(String, String)], word: 
 }
 
 /// `$NAME` or `${NAME}` at `i`: the value and the index after it.
-fn variable(chars: &[char], i: usize, vars: &[(String, String)]) -> Result<(String, usize), String> {
+fn variable(chars: &[char], i: usize, vars: &[(String, String)]) -> Result<(String, usize), NotSimple> {
     let (name, next) = if chars.get(i + 1) == Some(&'{') {
-        let close = chars[i + 2..].iter().position(|&c| c == '}').ok_or("a ${ is not closed")?;
+        let close = chars[i + 2..].iter().position(|&c| c == '}').ok_or(NotSimple::UnclosedBrace)?;
         (chars[i + 2..i + 2 + close].iter().collect::<String>(), i + 3 + close)
     } else {
         let len = chars[i + 1..].iter().take_while(|&&c| c.is_ascii_alphanumeric() || c == '_').count();
         (chars[i + 1..i + 1 + len].iter().collect::<String>(), i + 1 + len)
     };
     if !is_name(&name) {
-        return Err(format!(
-            "it uses ${}",
-            if name.is_empty() { chars.get(i + 1).map(|c| c.to_string()).unwrap_or_default() } else { name }
-        ));
+        let written = if name.is_empty() { chars.get(i + 1).map(|c| c.to_string()).unwrap_or_default() } else { name };
+        return Err(NotSimple::Expansion(written));
     }
     match vars.iter().find(|(k, _)| *k == name) {
         Some((_, v)) => Ok((v.clone(), next)),
-        None => Err(format!("it uses ${name}, which the script does not set")),
+        None => Err(NotSimple::UnsetVariable(name)),
     }
 }
 

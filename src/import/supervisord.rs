@@ -27,6 +27,9 @@ use super::{ALLOC_INDEX, Converted, ImportError, JobOut, RestartOut, TaskOut, de
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+mod error;
+pub use error::ConfError;
+
 /// Converts every `[program:NAME]` section of a supervisord file. `file`
 /// is the file's path: it names the file in messages and gives `%(here)s`.
 pub fn convert(file: &str, text: &str) -> Result<Vec<Converted>, ImportError> {
@@ -146,7 +149,7 @@ fn parse_ini(file: &str, text: &str) -> Result<Ini, ImportError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     for (i, raw) in text.lines().enumerate() {
         let line = i + 1;
-        reader.line(raw, line).map_err(|message| syntax(line, message))?;
+        reader.line(raw, line).map_err(|e| syntax(line, e.to_string()))?;
     }
     let mut ini = reader.ini;
     for sec in ini.sections.iter_mut().chain(std::iter::once(&mut ini.defaults)) {
@@ -179,7 +182,7 @@ impl IniReader {
 
     /// Reads line number `line` of the file; the message when it is not
     /// one configparser reads.
-    fn line(&mut self, raw: &str, line: usize) -> Result<(), String> {
+    fn line(&mut self, raw: &str, line: usize) -> Result<(), ConfError> {
         let comment = if raw.trim_start().starts_with([';', '#']) { Some(0) } else { inline_comment(raw) };
         let value = comment.map_or(raw, |c| &raw[..c]).trim();
         let (option, indent_level) = (self.option, self.indent_level);
@@ -232,16 +235,16 @@ impl IniReader {
 
     /// A `key = value` (or `key: value`) line of the current section; a
     /// later value of a key replaces the earlier one.
-    fn assignment(&mut self, value: &str, line: usize) -> Result<(), String> {
+    fn assignment(&mut self, value: &str, line: usize) -> Result<(), ConfError> {
         let Some(sec) = self.section() else {
-            return Err(format!("{value:?} comes before the first [section] header"));
+            return Err(ConfError::BeforeSection(value.to_string()));
         };
         let Some(pos) = value.find(['=', ':']) else {
-            return Err(format!("{value:?} is not a `key = value` line"));
+            return Err(ConfError::NotAnAssignment(value.to_string()));
         };
         let key = value[..pos].trim_end().to_lowercase();
         if key.is_empty() {
-            return Err(format!("{value:?} has no key before its `{}`", &value[pos..pos + 1]));
+            return Err(ConfError::NoKey { text: value.to_string(), separator: value[pos..pos + 1].to_string() });
         }
         let opt = Opt { value: value[pos + 1..].trim().to_string(), line };
         let index = match sec.options.iter().position(|(k, _)| *k == key) {
@@ -343,7 +346,7 @@ fn format_value(v: &str, spec: &str, conv: char) -> String {
 
 /// `shlex.split`: POSIX shell words without a shell (quotes, backslashes;
 /// no variables, no comments).
-fn shlex_split(s: &str) -> Result<Vec<String>, String> {
+fn shlex_split(s: &str) -> Result<Vec<String>, ConfError> {
     let mut words = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -358,7 +361,7 @@ fn shlex_split(s: &str) -> Result<Vec<String>, String> {
             }
             '\\' => {
                 in_word = true;
-                word.push(chars.next().ok_or("a backslash ends the command")?);
+                word.push(chars.next().ok_or(ConfError::TrailingBackslash)?);
             }
             '\'' => {
                 in_word = true;
@@ -366,7 +369,7 @@ fn shlex_split(s: &str) -> Result<Vec<String>, String> {
                     match chars.next() {
                         Some('\'') => break,
                         Some(ch) => word.push(ch),
-                        None => return Err("a ' quote is not closed".to_string()),
+                        None => return Err(ConfError::UnclosedQuote('\'')),
                     }
                 }
             }
@@ -381,10 +384,10 @@ fn shlex_split(s: &str) -> Result<Vec<String>, String> {
                                 word.push('\\');
                                 word.push(n);
                             }
-                            None => return Err("a \" quote is not closed".to_string()),
+                            None => return Err(ConfError::UnclosedQuote('"')),
                         },
                         Some(ch) => word.push(ch),
-                        None => return Err("a \" quote is not closed".to_string()),
+                        None => return Err(ConfError::UnclosedQuote('"')),
                     }
                 }
             }
@@ -404,7 +407,7 @@ fn shlex_split(s: &str) -> Result<Vec<String>, String> {
 /// shlex (word characters, quoted strings with their quotes, any other
 /// character alone, `#` comments), read as `KEY = VALUE ,` runs; quotes
 /// around a value are stripped.
-fn environment(s: &str) -> Result<Vec<(String, String)>, String> {
+fn environment(s: &str) -> Result<Vec<(String, String)>, ConfError> {
     let is_word = |c: char| c.is_ascii_alphanumeric() || "_/.+-():".contains(c);
     let mut tokens: Vec<String> = Vec::new();
     let mut chars = s.chars().peekable();
@@ -429,7 +432,7 @@ fn environment(s: &str) -> Result<Vec<(String, String)>, String> {
                         break;
                     }
                     Some(n) => token.push(n),
-                    None => return Err(format!("a {c} quote is not closed")),
+                    None => return Err(ConfError::UnclosedQuote(c)),
                 }
             }
         } else if is_word(c) {
@@ -444,18 +447,12 @@ fn environment(s: &str) -> Result<Vec<(String, String)>, String> {
     while i < tokens.len() {
         let kv = &tokens[i..tokens.len().min(i + 3)];
         if kv.len() != 3 || kv[1] != "=" {
-            return Err(format!(
-                "{:?} is not KEY=\"value\" — write the pairs as KEY=\"value\",KEY2=\"value2\"",
-                kv.join("")
-            ));
+            return Err(ConfError::NotAPair(kv.join("")));
         }
         if let Some(sep) = tokens.get(i + 3)
             && sep != ","
         {
-            return Err(format!(
-                "{sep:?} after {}={}: pairs are separated by commas, and a value with spaces or other characters is quoted (KEY=\"a b\")",
-                kv[0], kv[2]
-            ));
+            return Err(ConfError::NoComma { found: sep.clone(), key: kv[0].clone(), value: kv[2].clone() });
         }
         let value = kv[2].trim_matches(|c: char| c == '"' || c == '\'').to_string();
         match out.iter_mut().find(|(k, _)| *k == kv[0]) {

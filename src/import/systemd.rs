@@ -31,6 +31,9 @@
 use super::{Converted, ImportError, JobOut, RestartOut, TaskOut, derived_name, duration, name, signal_name};
 use std::time::Duration;
 
+mod error;
+pub use error::ValueError;
+
 /// systemd's default `TimeoutStopSec=` (DefaultTimeoutStopSec).
 const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(90);
 /// What `TimeoutStopSec=infinity` becomes.
@@ -235,7 +238,7 @@ fn unescape(s: &str) -> String {
 /// The words of a value, unquoted and unescaped; `true` with a word
 /// written without quotes or escapes (a lone `;` separates commands only
 /// then).
-fn split_words(value: &str) -> Result<Vec<(String, bool)>, String> {
+fn split_words(value: &str) -> Result<Vec<(String, bool)>, ValueError> {
     let mut words = Vec::new();
     let mut chars = value.chars().peekable();
     loop {
@@ -251,7 +254,7 @@ fn split_words(value: &str) -> Result<Vec<(String, bool)>, String> {
         loop {
             let Some(c) = chars.next() else {
                 if let Some(q) = quote {
-                    return Err(format!("a {q} quote is not closed"));
+                    return Err(ValueError::UnclosedQuote(q));
                 }
                 break;
             };
@@ -275,9 +278,9 @@ fn split_words(value: &str) -> Result<Vec<(String, bool)>, String> {
 
 /// The character(s) a backslash escape stands for (systemd's
 /// `cunescape`); an unknown escape is kept as written.
-fn unescape_c(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String, String> {
+fn unescape_c(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<String, ValueError> {
     let Some(c) = chars.next() else {
-        return Err("a backslash ends the value".to_string());
+        return Err(ValueError::TrailingBackslash);
     };
     let ch = match c {
         'a' => '\x07',
@@ -297,21 +300,21 @@ fn unescape_c(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Result<St
             for _ in 0..2 {
                 match chars.next_if(|d| ('0'..='7').contains(d)) {
                     Some(d) => v = v * 8 + (d as u32 - '0' as u32),
-                    None => return Err(format!("\\{c} needs three octal digits")),
+                    None => return Err(ValueError::ShortOctal(c)),
                 }
             }
-            char::from_u32(v).ok_or_else(|| "an octal escape out of range".to_string())?
+            char::from_u32(v).ok_or(ValueError::OctalOutOfRange)?
         }
         other => return Ok(format!("\\{other}")),
     };
     if ch == '\0' {
-        return Err("a NUL character (\\0) cannot be passed to a program".to_string());
+        return Err(ValueError::Nul);
     }
     Ok(ch.to_string())
 }
 
 /// The character of `\xNN`, `\uNNNN`, `\UNNNNNNNN` (`n` digits after `\c`).
-fn hex(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, c: char, n: usize) -> Result<char, String> {
+fn hex(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, c: char, n: usize) -> Result<char, ValueError> {
     let mut digits = String::new();
     for _ in 0..n {
         match chars.next_if(|d| d.is_ascii_hexdigit()) {
@@ -320,12 +323,12 @@ fn hex(chars: &mut std::iter::Peekable<std::str::Chars<'_>>, c: char, n: usize) 
         }
     }
     if digits.len() != n {
-        return Err(format!("\\{c} needs {n} hexadecimal digits"));
+        return Err(ValueError::ShortHex { escape: c, digits: n });
     }
-    u32::from_str_radix(&digits, 16)
-        .ok()
-        .and_then(char::from_u32)
-        .ok_or_else(|| format!("\\{c}{digits} is not a character"))
+    match u32::from_str_radix(&digits, 16).ok().and_then(char::from_u32) {
+        Some(ch) => Ok(ch),
+        None => Err(ValueError::NotACharacter { escape: c, digits }),
+    }
 }
 
 fn is_env_name(s: &str) -> bool {
@@ -761,8 +764,12 @@ impl Unit {
     ) -> Result<Vec<Command>, ImportError> {
         let mut out = Vec::new();
         for raw in raws {
-            let syntax = |message: String| ImportError::Syntax { file: file.to_string(), line: raw.line, message };
-            let words = split_words(&raw.value).map_err(|m| syntax(format!("{key}={}: {m}", raw.value)))?;
+            let syntax = |e: ValueError| ImportError::Syntax {
+                file: file.to_string(),
+                line: raw.line,
+                message: format!("{key}={}: {e}", raw.value),
+            };
+            let words = split_words(&raw.value).map_err(syntax)?;
             let mut groups: Vec<Vec<String>> = vec![Vec::new()];
             for (w, bare) in words {
                 if bare && w == ";" {
@@ -1335,7 +1342,7 @@ fn command(
     env: &[(String, String)],
     unknown: &mut Vec<char>,
     notes: &mut Vec<String>,
-) -> Result<Command, String> {
+) -> Result<Command, ValueError> {
     let mut words = words.into_iter();
     let first = words.next().unwrap_or_default();
     let mut path = first.as_str();
@@ -1365,12 +1372,12 @@ fn command(
         }
     }
     if path.is_empty() {
-        return Err(format!("{key}={raw}: no program after the prefixes"));
+        return Err(ValueError::NoProgram);
     }
     let mut rest: Vec<String> = words.collect();
     if argv0 {
         if rest.is_empty() {
-            return Err(format!("{key}={raw}: the @ prefix needs the word for argv[0] after the program"));
+            return Err(ValueError::NoArgv0);
         }
         let a0 = rest.remove(0);
         notes.push(format!("{key}: `@` sets argv[0] to {a0:?}; supd passes the program's path as argv[0]"));
@@ -1390,7 +1397,7 @@ fn command(
     let mut argv = argv.into_iter();
     match argv.next() {
         Some(p) if !p.is_empty() => c.program = p,
-        _ => return Err(format!("{key}={raw}: the program is a variable this unit does not set")),
+        _ => return Err(ValueError::UnsetProgram),
     }
     c.args = argv.collect();
     Ok(c)

@@ -20,6 +20,28 @@ use std::time::{Duration, Instant};
 /// What may wait to be written to one stream.
 const QUEUE_LIMIT: usize = 1 << 20;
 
+/// Why a write to one of supd's streams (`stream`: `stdout` or `stderr`)
+/// was refused or failed; what was refused is counted as dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// The stream's queue was poisoned by a panic.
+    #[error("supd's {stream} is unusable")]
+    Unusable { stream: &'static str },
+    /// The thread that writes the stream could not be started.
+    #[error("supd cannot start the thread that writes its {stream}")]
+    NoThread { stream: &'static str },
+    /// Writes to the stream fail (this one, or the last one tried).
+    #[error("cannot write to supd's {stream}: {source}")]
+    Write {
+        stream: &'static str,
+        #[source]
+        source: Arc<std::io::Error>,
+    },
+    /// The queue is full (`kib` KiB wait): nobody reads the stream.
+    #[error("supd's {stream} is not being read ({kib} KiB wait to be written)")]
+    NotRead { stream: &'static str, kib: usize },
+}
+
 /// One of supd's two output streams.
 pub struct Writer {
     name: &'static str,
@@ -48,7 +70,7 @@ struct Queue {
     /// Writes refused or failed since supd started.
     dropped_total: u64,
     /// The last write error, until a write succeeds.
-    error: Option<String>,
+    error: Option<Arc<std::io::Error>>,
 }
 
 #[derive(Clone, Copy)]
@@ -135,12 +157,13 @@ impl Writer {
 
     /// Queues `data` (whole lines) to be written; refused, and counted,
     /// when the stream is not keeping up or fails.
-    pub fn write(&self, data: &[u8]) -> Result<(), String> {
-        let Ok(mut q) = self.shared.queue.lock() else { return Err(format!("supd's {} is unusable", self.name)) };
+    pub fn write(&self, data: &[u8]) -> Result<(), ConsoleError> {
+        let stream = self.name;
+        let Ok(mut q) = self.shared.queue.lock() else { return Err(ConsoleError::Unusable { stream }) };
         if !self.running {
             q.dropped += 1;
             q.dropped_total += 1;
-            return Err(format!("supd cannot start the thread that writes its {}", self.name));
+            return Err(ConsoleError::NoThread { stream });
         }
         // Nothing waits: written here and now while the stream has room, as
         // a plain write would be (in order: the queue's lock is held), in
@@ -163,11 +186,11 @@ impl Writer {
                     }
                     Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => break,
                     Err(e) => {
-                        let message = format!("cannot write to supd's {}: {e}", self.name);
-                        q.error = Some(e.to_string());
+                        let e = Arc::new(e);
+                        q.error = Some(Arc::clone(&e));
                         q.dropped += 1;
                         q.dropped_total += 1;
-                        return Err(message);
+                        return Err(ConsoleError::Write { stream, source: e });
                     }
                 }
             }
@@ -180,16 +203,14 @@ impl Writer {
             q.dropped += 1;
             q.dropped_total += 1;
             return Err(match &q.error {
-                Some(e) => format!("cannot write to supd's {}: {e}", self.name),
-                None => {
-                    format!("supd's {} is not being read ({} KiB wait to be written)", self.name, QUEUE_LIMIT >> 10)
-                }
+                Some(e) => ConsoleError::Write { stream, source: Arc::clone(e) },
+                None => ConsoleError::NotRead { stream, kib: QUEUE_LIMIT >> 10 },
             });
         }
         // While writes fail (a closed stream), data is still queued: the
         // thread tries it, counting it when that fails too, and the stream
         // may take it again. The caller hears of the failure now.
-        let failing = q.error.as_ref().map(|e| format!("cannot write to supd's {}: {e}", self.name));
+        let failing = q.error.as_ref().map(|e| ConsoleError::Write { stream, source: Arc::clone(e) });
         q.bytes += data.len();
         q.items.push_back(data.to_vec());
         self.shared.ready.notify_one();
@@ -259,7 +280,7 @@ fn write_loop(shared: &Shared, fd: Fd, name: &str) {
             Err(e) => {
                 q.dropped += batch.len() as u64;
                 q.dropped_total += batch.len() as u64;
-                q.error = Some(e.to_string());
+                q.error = Some(Arc::new(e));
             }
         }
     }

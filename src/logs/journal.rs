@@ -14,6 +14,23 @@ use std::path::{Path, PathBuf};
 /// Where journald listens for native entries.
 pub const DEFAULT_SOCKET: &str = "/run/systemd/journal/socket";
 
+/// Why an entry was dropped.
+#[derive(Debug, thiserror::Error)]
+pub enum JournalError {
+    /// The socket's queue is full.
+    #[error("the journal at {} is not keeping up", path.display())]
+    NotKeepingUp { path: PathBuf },
+    /// No socket there, or nobody reads it.
+    #[error("no journal listens at {}", path.display())]
+    NotListening { path: PathBuf },
+    #[error("cannot send to the journal at {}: {source}", path.display())]
+    Send {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
 /// The sending end, shared by every task.
 pub struct Journal {
     path: PathBuf,
@@ -47,7 +64,7 @@ impl Journal {
     /// Sends one entry; an error says why it was dropped (and it is
     /// counted). After drops, the first entry that goes through is
     /// followed by supd's own entry saying how many were lost.
-    pub fn send(&mut self, entry: &[u8]) -> Result<(), String> {
+    pub fn send(&mut self, entry: &[u8]) -> Result<(), JournalError> {
         match self.send_entry(entry) {
             Ok(()) => {
                 self.sent += 1;
@@ -72,12 +89,11 @@ impl Journal {
             }
             Err(e) => {
                 self.dropped += 1;
+                let path = self.path.clone();
                 Err(match e.kind() {
-                    ErrorKind::WouldBlock => format!("the journal at {} is not keeping up", self.path.display()),
-                    ErrorKind::NotFound | ErrorKind::ConnectionRefused => {
-                        format!("no journal listens at {}", self.path.display())
-                    }
-                    _ => format!("cannot send to the journal at {}: {e}", self.path.display()),
+                    ErrorKind::WouldBlock => JournalError::NotKeepingUp { path },
+                    ErrorKind::NotFound | ErrorKind::ConnectionRefused => JournalError::NotListening { path },
+                    _ => JournalError::Send { path, source: e },
                 })
             }
         }
@@ -209,7 +225,8 @@ mod tests {
         let mut j = Journal::new(&path);
         let entry = Entry::new().field("MESSAGE", b"one").finish();
         let e = j.send(&entry).unwrap_err();
-        assert!(e.contains("no journal listens at"), "{e}");
+        assert!(matches!(e, JournalError::NotListening { .. }), "{e}");
+        assert!(e.to_string().contains("no journal listens at"), "{e}");
         assert_eq!(j.dropped, 1);
         let rx = UnixDatagram::bind(&path).unwrap();
         j.send(&entry).unwrap();

@@ -166,7 +166,7 @@ impl Forward {
                 entry.push("MESSAGE", piece);
                 match journal.send(entry.as_bytes()) {
                     Ok(()) => self.journal_trouble.succeeded(),
-                    Err(e) => self.journal_trouble.fail(piece.len() + 1, || e),
+                    Err(e) => self.journal_trouble.fail(piece.len() + 1, || e.to_string()),
                 }
             }
         }
@@ -185,7 +185,7 @@ impl Forward {
         }
         match writer(self.stream).write(data) {
             Ok(()) => self.stdout_trouble.succeeded(),
-            Err(e) => self.stdout_trouble.fail(data.len(), || e),
+            Err(e) => self.stdout_trouble.fail(data.len(), || e.to_string()),
         }
     }
 }

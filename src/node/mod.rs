@@ -221,37 +221,60 @@ pub fn demand(job: &Job) -> (u64, u64) {
     })
 }
 
+/// A job that does not fit on this node (Nomad's "Resources exhausted"):
+/// what it needs (`cpu` MHz, `mem` MB), what the node has (unknown:
+/// `None`), what other jobs hold, and the `dimensions` ("cpu", "memory")
+/// that are exhausted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "Resources exhausted: job {job:?} needs cpu {cpu} MHz and memory {mem} MB for {instances} instance(s); \
+     this node has cpu {} MHz and memory {} MB, of which other jobs reserve {} MHz and {} MB — {} \
+     (lower the job's `resources`, stop other jobs, or set cpu_total_compute / memory_total_mb in supd.toml)",
+    shown(*total_cpu),
+    shown(*total_mem),
+    reserved.0,
+    reserved.1,
+    exhausted_list(dimensions)
+)]
+pub struct Exhausted {
+    pub job: String,
+    pub cpu: u64,
+    pub mem: u64,
+    pub instances: u32,
+    pub total_cpu: Option<u64>,
+    pub total_mem: Option<u64>,
+    pub reserved: (u64, u64),
+    pub dimensions: Vec<&'static str>,
+}
+
+fn shown(v: Option<u64>) -> String {
+    v.map_or("unknown".to_string(), |v| v.to_string())
+}
+
+fn exhausted_list(dimensions: &[&str]) -> String {
+    dimensions.iter().map(|d| format!("Dimension {d:?} exhausted")).collect::<Vec<_>>().join(", ")
+}
+
 /// Whether a job fits on this node beside `reserved` (cpu MHz, memory MB)
 /// that other jobs hold: Nomad's "Resources exhausted" otherwise, with
 /// the numbers. A total the node does not know is not checked.
-pub fn fit(node: &Node, reserved: (u64, u64), job: &Job) -> Result<(), String> {
+pub fn fit(node: &Node, reserved: (u64, u64), job: &Job) -> Result<(), Exhausted> {
     let attr = |k: &str| node.attrs.get(k).and_then(|v| v.parse::<u64>().ok());
     let total_cpu = attr("cpu.totalcompute");
     let total_mem = attr("memory.totalbytes").map(|b| b / (1024 * 1024));
     let (cpu, mem) = demand(job);
-    let mut exhausted = Vec::new();
+    let mut dimensions = Vec::new();
     if total_cpu.is_some_and(|t| reserved.0 + cpu > t) {
-        exhausted.push("cpu");
+        dimensions.push("cpu");
     }
     if total_mem.is_some_and(|t| reserved.1 + mem > t) {
-        exhausted.push("memory");
+        dimensions.push("memory");
     }
-    if exhausted.is_empty() {
+    if dimensions.is_empty() {
         return Ok(());
     }
-    let shown = |v: Option<u64>| v.map_or("unknown".to_string(), |v| v.to_string());
     let instances: u32 = job.groups.iter().map(|g| g.count).sum();
-    Err(format!(
-        "Resources exhausted: job {:?} needs cpu {cpu} MHz and memory {mem} MB for {instances} instance(s); \
-         this node has cpu {} MHz and memory {} MB, of which other jobs reserve {} MHz and {} MB — {} \
-         (lower the job's `resources`, stop other jobs, or set cpu_total_compute / memory_total_mb in supd.toml)",
-        job.id,
-        shown(total_cpu),
-        shown(total_mem),
-        reserved.0,
-        reserved.1,
-        exhausted.iter().map(|d| format!("Dimension {d:?} exhausted")).collect::<Vec<_>>().join(", "),
-    ))
+    Err(Exhausted { job: job.id.clone(), cpu, mem, instances, total_cpu, total_mem, reserved, dimensions })
 }
 
 /// How many instances of a group a single host may hold under this
@@ -453,13 +476,15 @@ mod tests {
         assert!(fit(&n, (0, 0), job).is_ok());
         assert!(fit(&n, (1700, 1660), job).is_ok(), "exactly full fits");
         let e = fit(&n, (1701, 0), job).unwrap_err();
+        assert_eq!(e.dimensions, ["cpu"]);
+        let e = e.to_string();
         assert!(e.starts_with("Resources exhausted: job \"big\" needs cpu 3300 MHz and memory 2436 MB"), "{e}");
         assert!(
             e.contains("this node has cpu 5000 MHz and memory 4096 MB, of which other jobs reserve 1701 MHz and 0 MB"),
             "{e}"
         );
         assert!(e.contains("Dimension \"cpu\" exhausted") && !e.contains("\"memory\" exhausted"), "{e}");
-        let e = fit(&n, (5000, 4096), job).unwrap_err();
+        let e = fit(&n, (5000, 4096), job).unwrap_err().to_string();
         assert!(e.contains("Dimension \"cpu\" exhausted, Dimension \"memory\" exhausted"), "{e}");
     }
 

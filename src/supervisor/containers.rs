@@ -139,10 +139,11 @@ impl Supervisor {
 
     fn engine_endpoint(&self, engine: Driver) -> Result<Endpoint, String> {
         let configured = self.engine_settings(engine).endpoint.as_deref();
-        match engine {
+        let chosen = match engine {
             Driver::Podman => Endpoint::choose_podman(configured),
             _ => Endpoint::choose(configured),
-        }
+        };
+        chosen.map_err(|e| e.to_string())
     }
 
     /// The engine's driver, made and watched on first use.
@@ -223,7 +224,7 @@ impl Supervisor {
     /// An engine's survey answered: its attributes and what a previous
     /// supd left. Once the jobs are in, claims are made, leftovers
     /// removed and held starts made.
-    fn surveyed(&mut self, which: Driver, survey: Result<docker::Survey, String>) {
+    fn surveyed(&mut self, which: Driver, survey: Result<docker::Survey, docker::EngineError>) {
         let name = which.as_str();
         self.pending.containers.surveying[at(which)] = false;
         match survey {
@@ -242,7 +243,7 @@ impl Supervisor {
                 // Tasks that may have a container there wait for the
                 // engine (asked again); the others start and wait for it
                 // as any start does.
-                self.engine_seen(which, Err(&e));
+                self.engine_seen(which, Err(&e.message));
                 let claims = self.jobs.runs.values().flat_map(|r| &r.instances).flat_map(|i| &i.tasks);
                 if claims.filter(|t| t.spec.driver == which).any(|t| t.claim.is_some()) {
                     log::debug!("{name} driver: asked again in {RESURVEY:?}, for the containers its tasks may have");
@@ -575,7 +576,7 @@ impl Supervisor {
             nofile: limit(nix::sys::resource::Resource::RLIMIT_NOFILE),
             nproc: limit(nix::sys::resource::Resource::RLIMIT_NPROC).map(|(s, h)| (s.min(pid_max), h.min(pid_max))),
         };
-        docker::spec::create_body(&inputs, self.engine_settings(t.spec.driver))
+        docker::spec::create_body(&inputs, self.engine_settings(t.spec.driver)).map_err(|e| e.to_string())
     }
 
     /// `task-allocid-N`: readable in `docker ps`, new for every run.

@@ -85,9 +85,10 @@ fn isolated_spec(
     };
     let mut spec = spec_of(node, run, instance, t, command, true, Some(exec))?;
     if let Some(u) = &spec.user {
-        exec.check_user(&u.name, u.uid).map_err(LaunchError::Isolation)?;
+        exec.check_user(&u.name, u.uid).map_err(|e| LaunchError::Isolation(e.to_string()))?;
     }
-    spec.isolation = Some(exec.isolation(&t.spec, &dir.dir, &dir.shared).map_err(LaunchError::Isolation)?);
+    let isolation = exec.isolation(&t.spec, &dir.dir, &dir.shared).map_err(|e| LaunchError::Isolation(e.to_string()))?;
+    spec.isolation = Some(isolation);
     Ok(spec)
 }
 

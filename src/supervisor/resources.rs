@@ -176,6 +176,6 @@ impl Supervisor {
             cpu += c;
             mem += m;
         }
-        crate::node::fit(&self.cfg.node, (cpu, mem), job)
+        crate::node::fit(&self.cfg.node, (cpu, mem), job).map_err(|e| e.to_string())
     }
 }

@@ -985,7 +985,7 @@ fn decode(line: &[u8], uid: u32, me: u32) -> Result<(Request, Option<u64>), Stri
 
 /// The socket, made safely (see `control::listen`), as the loop takes it.
 fn bind(path: &Path, group: Option<u32>) -> Result<UnixListener, BindError> {
-    let listener = crate::control::listen::bind(path, group).map_err(BindError)?;
+    let listener = crate::control::listen::bind(path, group).map_err(|e| BindError(e.to_string()))?;
     listener.set_nonblocking(true).map_err(|e| BindError(format!("cannot listen on {}: {e}", path.display())))?;
     Ok(UnixListener::from_std(listener))
 }

@@ -22,6 +22,38 @@ pub struct EngineError {
     /// socket, refused, cut off, timed out): an outage, which says nothing
     /// about the container.
     pub unreachable: bool,
+    /// What the engine's answer says of the container's state, where supd
+    /// acts on it; `None` for any other failure.
+    pub conflict: Option<Conflict>,
+}
+
+/// A refusal that the container's state explains, as the engine's answer
+/// words it (its API has no codes for these).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conflict {
+    /// Another container has the name asked for (`holder`: its id, when
+    /// the answer gives it).
+    NameInUse { holder: Option<String> },
+    /// The container is paused (frozen): it takes no signal.
+    Paused,
+    /// The container is not running (already gone).
+    NotRunning,
+}
+
+impl Conflict {
+    /// The conflict an engine's message tells of, if any.
+    fn of(message: &str) -> Option<Conflict> {
+        if message.contains("is already in use") {
+            // `... The container name "/x" is already in use by container "ID". ...`
+            Some(Conflict::NameInUse { holder: message.split('"').nth(3).map(str::to_string) })
+        } else if message.contains("is paused") {
+            Some(Conflict::Paused)
+        } else if message.contains("is not running") {
+            Some(Conflict::NotRunning)
+        } else {
+            None
+        }
+    }
 }
 
 impl EngineError {
@@ -47,17 +79,19 @@ impl EngineError {
                 | K::TimedOut
                 | K::WouldBlock
         );
-        EngineError { message, recoverable: true, not_found: false, unreachable }
+        EngineError { message, recoverable: true, not_found: false, unreachable, conflict: None }
     }
 
     fn answer(what: &str, r: &http::Response) -> EngineError {
+        let said = r.message();
         EngineError {
-            message: format!("{what}: {} (HTTP {})", r.message(), r.status),
+            message: format!("{what}: {said} (HTTP {})", r.status),
             // The engine's own trouble may pass; a request it refuses as
             // written does not.
             recoverable: r.status >= 500 || r.status == 409,
             not_found: r.status == 404,
             unreachable: false,
+            conflict: Conflict::of(&said),
         }
     }
 }
@@ -119,6 +153,7 @@ impl Engine {
             recoverable: true,
             not_found: false,
             unreachable: false,
+            conflict: None,
         })
     }
 
@@ -172,6 +207,7 @@ impl Engine {
                 recoverable,
                 not_found: false,
                 unreachable: false,
+                conflict: None,
             });
         }
         Ok(())
@@ -190,6 +226,7 @@ impl Engine {
             recoverable: true,
             not_found: false,
             unreachable: false,
+            conflict: None,
         })
     }
 
@@ -282,6 +319,7 @@ impl Engine {
                 recoverable: true,
                 not_found: status == 404,
                 unreachable: false,
+                conflict: None,
             });
         }
         Ok(body)
@@ -302,6 +340,7 @@ impl Engine {
                 recoverable: true,
                 not_found: status == 404,
                 unreachable: false,
+                conflict: None,
             });
         }
         Ok(v.get("StatusCode").and_then(Value::as_i64).unwrap_or(-1))
@@ -372,6 +411,16 @@ mod tests {
         assert_eq!(split_image("reg:5000/team/redis"), ("reg:5000/team/redis", None));
         assert_eq!(split_image("reg:5000/redis:7"), ("reg:5000/redis", Some("7")));
         assert_eq!(split_image("redis@sha256:abc"), ("redis@sha256:abc", None));
+    }
+
+    #[test]
+    fn the_engines_refusals_are_told_apart_by_what_they_say() {
+        let in_use = "Conflict. The container name \"/t-1\" is already in use by container \"abc123\". You have to remove (or rename) that container to be able to reuse that name.";
+        assert_eq!(Conflict::of(in_use), Some(Conflict::NameInUse { holder: Some("abc123".into()) }));
+        let paused = "Container abc is paused. Unpause the container before stopping or killing";
+        assert_eq!(Conflict::of(paused), Some(Conflict::Paused));
+        assert_eq!(Conflict::of("Container abc is not running"), Some(Conflict::NotRunning));
+        assert_eq!(Conflict::of("No such container: abc"), None);
     }
 
     #[test]

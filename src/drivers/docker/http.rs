@@ -20,6 +20,17 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+/// An endpoint written as something other than a Unix socket (`tcp://`
+/// and the like are not supported).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "container engine endpoint {written:?} is not a Unix socket — write e.g. \"unix:///var/run/docker.sock\" (tcp:// endpoints are not supported)"
+)]
+pub struct EndpointError {
+    /// The endpoint as written.
+    pub written: String,
+}
+
 /// Where the engine listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Endpoint {
@@ -28,18 +39,16 @@ pub struct Endpoint {
 
 impl Endpoint {
     /// `unix:///var/run/docker.sock` (or a bare absolute path).
-    pub fn parse(text: &str) -> Result<Endpoint, String> {
+    pub fn parse(text: &str) -> Result<Endpoint, EndpointError> {
         let path = text.strip_prefix("unix://").unwrap_or(text);
         if path.starts_with('/') {
             return Ok(Endpoint { socket: PathBuf::from(path) });
         }
-        Err(format!(
-            "container engine endpoint {text:?} is not a Unix socket — write e.g. \"unix:///var/run/docker.sock\" (tcp:// endpoints are not supported)"
-        ))
+        Err(EndpointError { written: text.to_string() })
     }
 
     /// `[driver.docker] endpoint`, else `DOCKER_HOST`, else the default.
-    pub fn choose(configured: Option<&str>) -> Result<Endpoint, String> {
+    pub fn choose(configured: Option<&str>) -> Result<Endpoint, EndpointError> {
         match configured {
             Some(e) => Endpoint::parse(e),
             None => match std::env::var("DOCKER_HOST") {
@@ -51,7 +60,7 @@ impl Endpoint {
 
     /// `[driver.podman] endpoint`, else where Nomad's podman driver looks:
     /// root's podman service, or the user's own.
-    pub fn choose_podman(configured: Option<&str>) -> Result<Endpoint, String> {
+    pub fn choose_podman(configured: Option<&str>) -> Result<Endpoint, EndpointError> {
         match configured {
             Some(e) => Endpoint::parse(e),
             None => {
@@ -569,7 +578,7 @@ mod tests {
     #[test]
     fn endpoints_are_unix_sockets() {
         assert_eq!(Endpoint::parse("unix:///run/d.sock").unwrap().socket, PathBuf::from("/run/d.sock"));
-        assert!(Endpoint::parse("tcp://127.0.0.1:2375").unwrap_err().contains("not a Unix socket"));
+        assert!(Endpoint::parse("tcp://127.0.0.1:2375").unwrap_err().to_string().contains("not a Unix socket"));
         assert_eq!(Endpoint::choose(Some("/x.sock")).unwrap().to_string(), "unix:///x.sock");
         assert_eq!(query("a b/c=d"), "a%20b%2Fc%3Dd");
     }

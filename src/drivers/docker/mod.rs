@@ -9,9 +9,9 @@ pub mod http;
 pub mod spec;
 pub mod worker;
 
-pub use engine::{Engine, EngineError};
-pub use http::Endpoint;
-pub use spec::Settings;
+pub use engine::{Conflict, Engine, EngineError};
+pub use http::{Endpoint, EndpointError};
+pub use spec::{Settings, SpecError};
 pub use worker::{Docker, Report, StartRequest, Survey, short};
 
 /// The labels supd puts on its containers; `HOME` names the supd (its

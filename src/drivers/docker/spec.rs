@@ -39,6 +39,37 @@ pub const DEFAULT_CAPS: [&str; 13] = [
     "sys_chroot",
 ];
 
+/// Why a container task may not run as written on this host; what
+/// supd.toml does not allow names the section of the task's driver
+/// (`driver`: `docker` or `podman`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpecError {
+    #[error("task {0:?} is not a container task")]
+    NotAContainer(String),
+    #[error(
+        "`privileged = true` is not allowed on this host — set `allow_privileged = true` in supd.toml's [driver.{driver}], or remove it"
+    )]
+    PrivilegedNotAllowed { driver: &'static str },
+    /// `cap_add` names capabilities outside `allow_caps` (`allowed`, joined).
+    #[error(
+        "cap_add {refused:?} is not allowed on this host — add it to `allow_caps` in supd.toml's [driver.{driver}] (allowed: {allowed})"
+    )]
+    CapsNotAllowed { driver: &'static str, refused: Vec<String>, allowed: String },
+    #[error("port {0:?} is not a port of the group's network")]
+    UnknownPort(String),
+    #[error("named volumes are not allowed on this host — set `allow_volumes = true` in supd.toml's [driver.{driver}]")]
+    NamedVolumesNotAllowed { driver: &'static str },
+    /// A volume or bind mount (`what`) of a host path, without `allow_volumes`.
+    #[error(
+        "{what} {src:?} names a host path outside the task's directory — set `allow_volumes = true` in supd.toml's [driver.{driver}], or use a path relative to the task's directory"
+    )]
+    HostPathNotAllowed { driver: &'static str, what: &'static str, src: String },
+    #[error("{what} {src:?} leaves the task's directory — remove the `..`")]
+    LeavesTaskDir { what: &'static str, src: String },
+    #[error("{what} {src:?} is relative to the task's directory, which this task does not have")]
+    NoTaskDir { what: &'static str, src: String },
+}
+
 /// What the supervisor knows of one start of the task.
 pub struct Inputs<'a> {
     pub task: &'a Task,
@@ -64,19 +95,15 @@ pub struct Inputs<'a> {
 
 /// The body of `POST /containers/create`, or why the task may not run
 /// (naming the supd.toml section of the task's driver).
-pub fn create_body(i: &Inputs, s: &Settings) -> Result<Value, String> {
-    body_of(i, s).map_err(|e| e.replace("[driver.docker]", &format!("[driver.{}]", i.task.driver.as_str())))
-}
-
-fn body_of(i: &Inputs, s: &Settings) -> Result<Value, String> {
+pub fn create_body(i: &Inputs, s: &Settings) -> Result<Value, SpecError> {
     let t = i.task;
-    let Some(c) = t.container.as_deref() else { return Err(format!("task {:?} is not a container task", t.name)) };
+    let Some(c) = t.container.as_deref() else { return Err(SpecError::NotAContainer(t.name.clone())) };
     let r = i.resolve;
     let mut config = container_config(i, c);
 
     let mut host = Map::new();
     resource_limits(&mut host, t, c);
-    privileges(&mut host, c, s)?;
+    privileges(&mut host, c, s, t.driver.as_str())?;
     publish_ports(&mut config, &mut host, i, c)?;
     if let Some(m) = &c.network_mode {
         host.insert("NetworkMode".into(), json!(r(m)));
@@ -158,12 +185,17 @@ fn resource_limits(host: &mut Map<String, Value>, t: &Task, c: &ContainerConfig)
     }
 }
 
-/// `privileged` and `cap_add` in `HostConfig`, or why supd.toml does not
-/// allow them.
-fn privileges(host: &mut Map<String, Value>, c: &ContainerConfig, s: &Settings) -> Result<(), String> {
+/// `privileged` and `cap_add` in `HostConfig`, or why supd.toml's
+/// `[driver.DRIVER]` does not allow them.
+fn privileges(
+    host: &mut Map<String, Value>,
+    c: &ContainerConfig,
+    s: &Settings,
+    driver: &'static str,
+) -> Result<(), SpecError> {
     if c.privileged {
         if !s.allow_privileged {
-            return Err("`privileged = true` is not allowed on this host — set `allow_privileged = true` in supd.toml's [driver.docker], or remove it".into());
+            return Err(SpecError::PrivilegedNotAllowed { driver });
         }
         host.insert("Privileged".into(), json!(true));
     }
@@ -172,13 +204,14 @@ fn privileges(host: &mut Map<String, Value>, c: &ContainerConfig, s: &Settings) 
             Some(list) => list.iter().map(|c| cap_name(c)).collect(),
             None => DEFAULT_CAPS.iter().map(|c| c.to_string()).collect(),
         };
-        let refused: Vec<&String> =
-            c.cap_add.iter().filter(|cap| !allowed.iter().any(|a| a == "all" || *a == cap_name(cap))).collect();
+        let refused: Vec<String> = c
+            .cap_add
+            .iter()
+            .filter(|cap| !allowed.iter().any(|a| a == "all" || *a == cap_name(cap)))
+            .cloned()
+            .collect();
         if !refused.is_empty() {
-            return Err(format!(
-                "cap_add {refused:?} is not allowed on this host — add it to `allow_caps` in supd.toml's [driver.docker] (allowed: {})",
-                allowed.join(", ")
-            ));
+            return Err(SpecError::CapsNotAllowed { driver, refused, allowed: allowed.join(", ") });
         }
         host.insert("CapAdd".into(), json!(c.cap_add));
     }
@@ -192,14 +225,14 @@ fn publish_ports(
     host: &mut Map<String, Value>,
     i: &Inputs,
     c: &ContainerConfig,
-) -> Result<(), String> {
+) -> Result<(), SpecError> {
     // Ports: published on the host port supd chose (or `static`), on
     // loopback, where NOMAD_ADDR_* points.
     let mut exposed = Map::new();
     let mut bindings = Map::new();
     for label in &c.ports {
         let Some((_, host_port, to)) = i.ports.iter().find(|(l, _, _)| l == label) else {
-            return Err(format!("port {label:?} is not a port of the group's network"));
+            return Err(SpecError::UnknownPort(label.clone()));
         };
         let inside = to.unwrap_or(*host_port);
         for proto in ["tcp", "udp"] {
@@ -217,14 +250,15 @@ fn publish_ports(
 
 /// The binds (the task's world, `volumes`) and `mounts` of `HostConfig`,
 /// or why supd.toml does not allow one.
-fn storage(host: &mut Map<String, Value>, i: &Inputs, s: &Settings, c: &ContainerConfig) -> Result<(), String> {
+fn storage(host: &mut Map<String, Value>, i: &Inputs, s: &Settings, c: &ContainerConfig) -> Result<(), SpecError> {
     let r = i.resolve;
+    let driver = i.task.driver.as_str();
     let mut binds: Vec<String> = i.world.iter().map(|(host, inside)| format!("{}:{inside}", host.display())).collect();
     for v in &c.volumes {
         let v = r(v);
         let mut parts = v.splitn(3, ':');
         let (src, dst, mode) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next());
-        let src = host_path(src, i.task_dir, s.allow_volumes, "volume")?;
+        let src = host_path(src, i, s, "volume")?;
         binds.push(match mode {
             Some(m) => format!("{src}:{dst}:{m}"),
             None => format!("{src}:{dst}"),
@@ -236,10 +270,8 @@ fn storage(host: &mut Map<String, Value>, i: &Inputs, s: &Settings, c: &Containe
     let mut mounts = Vec::new();
     for m in &c.mounts {
         let source = match m.kind.as_str() {
-            "bind" => host_path(&r(&m.source), i.task_dir, s.allow_volumes, "bind mount")?,
-            "volume" if !s.allow_volumes => {
-                return Err("named volumes are not allowed on this host — set `allow_volumes = true` in supd.toml's [driver.docker]".into());
-            }
+            "bind" => host_path(&r(&m.source), i, s, "bind mount")?,
+            "volume" if !s.allow_volumes => return Err(SpecError::NamedVolumesNotAllowed { driver }),
             _ => r(&m.source),
         };
         let mut o = json!({ "Type": m.kind, "Target": r(&m.target), "ReadOnly": m.readonly });
@@ -319,14 +351,14 @@ fn rlim(v: u64) -> Value {
     if v == u64::MAX { json!(-1) } else { json!(v) }
 }
 
-/// A volume's host side: a relative path is under the task's directory
-/// (and may not leave it); anything else needs `allow_volumes`.
-fn host_path(src: &str, task_dir: Option<&Path>, allowed: bool, what: &str) -> Result<String, String> {
+/// A volume's (`what`'s) host side: a relative path is under the task's
+/// directory (and may not leave it); anything else needs `allow_volumes`.
+fn host_path(src: &str, i: &Inputs, s: &Settings, what: &'static str) -> Result<String, SpecError> {
+    let allowed = s.allow_volumes;
     if src.starts_with('/') {
         if !allowed {
-            return Err(format!(
-                "{what} {src:?} names a host path outside the task's directory — set `allow_volumes = true` in supd.toml's [driver.docker], or use a path relative to the task's directory"
-            ));
+            let driver = i.task.driver.as_str();
+            return Err(SpecError::HostPathNotAllowed { driver, what, src: src.to_string() });
         }
         return Ok(src.to_string());
     }
@@ -335,11 +367,11 @@ fn host_path(src: &str, task_dir: Option<&Path>, allowed: bool, what: &str) -> R
         return Ok(src.to_string());
     }
     if Path::new(src).components().any(|c| matches!(c, std::path::Component::ParentDir)) {
-        return Err(format!("{what} {src:?} leaves the task's directory — remove the `..`"));
+        return Err(SpecError::LeavesTaskDir { what, src: src.to_string() });
     }
-    match task_dir {
+    match i.task_dir {
         Some(d) => Ok(d.join(src).display().to_string()),
-        None => Err(format!("{what} {src:?} is relative to the task's directory, which this task does not have")),
+        None => Err(SpecError::NoTaskDir { what, src: src.to_string() }),
     }
 }
 
@@ -478,7 +510,7 @@ mod tests {
         (*p.jobs[0].groups[0].tasks[0]).clone()
     }
 
-    fn body(t: &Task, s: &Settings, dir: Option<&Path>) -> Result<Value, String> {
+    fn body(t: &Task, s: &Settings, dir: Option<&Path>) -> Result<Value, SpecError> {
         let resolve = |x: &str| x.replace("${NOMAD_TASK_NAME}", "t");
         let i = Inputs {
             task: t,
@@ -569,22 +601,23 @@ mod tests {
         assert_eq!(b["HostConfig"]["Ulimits"][0], json!({ "Name": "nofile", "Soft": 100, "Hard": 200 }));
         let t = task_of("podman", "image = \"x\"\n volumes = [\"/etc:/e\"]", "");
         let e = body(&t, &Settings::default(), Some(Path::new("/d"))).unwrap_err();
-        assert!(e.contains("[driver.podman]"), "{e}");
+        assert!(matches!(e, SpecError::HostPathNotAllowed { driver: "podman", .. }), "{e}");
+        assert!(e.to_string().contains("[driver.podman]"), "{e}");
     }
 
     #[test]
     fn what_supd_toml_does_not_allow_is_refused_with_the_key_to_set() {
         let s = Settings::default();
-        let e = body(&task("image = \"x\"\n privileged = true", ""), &s, None).unwrap_err();
+        let e = body(&task("image = \"x\"\n privileged = true", ""), &s, None).unwrap_err().to_string();
         assert!(e.contains("allow_privileged"), "{e}");
-        let e = body(&task("image = \"x\"\n cap_add = [\"SYS_ADMIN\"]", ""), &s, None).unwrap_err();
+        let e = body(&task("image = \"x\"\n cap_add = [\"SYS_ADMIN\"]", ""), &s, None).unwrap_err().to_string();
         assert!(e.contains("allow_caps"), "{e}");
         assert!(body(&task("image = \"x\"\n cap_add = [\"CAP_CHOWN\", \"net_bind_service\"]", ""), &s, None).is_ok());
         let e =
             body(&task("image = \"x\"\n volumes = [\"/etc:/host-etc\"]", ""), &s, Some(Path::new("/d"))).unwrap_err();
-        assert!(e.contains("allow_volumes"), "{e}");
+        assert!(e.to_string().contains("allow_volumes"), "{e}");
         let e = body(&task("image = \"x\"\n volumes = [\"../../etc:/e\"]", ""), &s, Some(Path::new("/d"))).unwrap_err();
-        assert!(e.contains("leaves the task's directory"), "{e}");
+        assert!(e.to_string().contains("leaves the task's directory"), "{e}");
         let open = Settings { allow_privileged: true, allow_caps: Some(vec!["all".into()]), allow_volumes: true, ..s };
         let b = body(
             &task("image = \"x\"\n privileged = true\n cap_add = [\"SYS_ADMIN\"]\n volumes = [\"/etc:/e\"]", ""),

@@ -13,7 +13,7 @@
 //! task's pipes are drained), a container that ended between two events
 //! streams cannot be missed, and a broken connection touches one task.
 
-use super::engine::{Demux, Engine, EngineError};
+use super::engine::{Conflict, Demux, Engine, EngineError};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fs::File;
@@ -44,7 +44,7 @@ pub enum Report {
     EngineBack { id: String },
     /// What the engine answered at supd's start ([`Docker::survey`]), or
     /// why it did not.
-    Surveyed(Result<Survey, String>),
+    Surveyed(Result<Survey, EngineError>),
 }
 
 /// What an engine holds at supd's start: its node attributes and the
@@ -69,10 +69,10 @@ pub struct Surveyed {
 
 /// Asks the engine, within `timeout` per request, for its version and
 /// the containers carrying `labels`, with the state of each.
-pub fn survey(engine: &Engine, name: &str, labels: &[(String, String)]) -> Result<Survey, String> {
-    let attrs = super::fingerprint(engine, name).map_err(|e| e.message)?;
+pub fn survey(engine: &Engine, name: &str, labels: &[(String, String)]) -> Result<Survey, EngineError> {
+    let attrs = super::fingerprint(engine, name)?;
     let labels: Vec<(&str, &str)> = labels.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let listed = engine.list(&labels).map_err(|e| e.message)?;
+    let listed = engine.list(&labels)?;
     let containers = listed
         .into_iter()
         .map(|c| {
@@ -280,12 +280,12 @@ impl<K: Send + Clone + 'static> Docker<K> {
             let mut sent = engine.kill(&id, &signal);
             // The engine refuses to signal a paused (frozen) container:
             // it is thawed to get the signal, as a stopped process would.
-            if sent.as_ref().is_err_and(|e| e.message.contains("is paused")) {
+            if sent.as_ref().is_err_and(|e| e.conflict == Some(Conflict::Paused)) {
                 sent = engine.unpause(&id).and_then(|()| engine.kill(&id, &signal));
             }
             if let Err(error) = sent {
                 // Already gone: its exit is on its way.
-                if error.message.contains("is not running") {
+                if error.conflict == Some(Conflict::NotRunning) {
                     return;
                 }
                 if error.unreachable
@@ -367,10 +367,10 @@ fn create_and_start(
         engine.pull(image, pull_timeout)?;
     }
     let id = match engine.create(name, body) {
-        Err(e) if e.message.contains("is already in use") => {
+        Err(EngineError { conflict: Some(Conflict::NameInUse { holder }), .. }) => {
             // A container of an earlier run by the same name: it goes.
-            if let Some(old) = e.message.split('"').nth(3) {
-                let _ = engine.remove(old);
+            if let Some(old) = holder {
+                let _ = engine.remove(&old);
             }
             engine.create(name, body)?
         }
