@@ -46,7 +46,7 @@ impl Settings {
         };
         let cancel = std::sync::atomic::AtomicBool::new(false);
         let mut watch = || Ok(());
-        let bounds =
+        let bounds: Bounds<'_, std::convert::Infallible> =
             Bounds { deadline: std::time::Instant::now() + PROBE_TIME, cancel: &cancel, keep: 4096, watch: &mut watch };
         match bounded::run(&spec, bounds) {
             // `java -version` writes to stderr: `openjdk version "17.0.13" 2024-10-15`.

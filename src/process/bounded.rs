@@ -39,8 +39,8 @@ const WATCH_EVERY: Duration = Duration::from_secs(1);
 /// without pause does not keep the turn from looking at the deadline.
 const READS_PER_TURN: usize = 16;
 
-/// What bounds one run.
-pub struct Bounds<'a> {
+/// What bounds one run; `E` is why `watch` stops it.
+pub struct Bounds<'a, E> {
     /// When the program is killed if it has not ended.
     pub deadline: Instant,
     /// Set by another thread: the program is killed within a tenth of a
@@ -50,13 +50,14 @@ pub struct Bounds<'a> {
     /// program says why it failed); the rest is read and dropped.
     pub keep: usize,
     /// Asked about once a second while the program runs; an error kills
-    /// it (what it writes has grown over a limit, say).
-    pub watch: &'a mut dyn FnMut() -> Result<(), String>,
+    /// it (what it writes has grown over a limit, say), and is handed back
+    /// in [`Ended::Stopped`].
+    pub watch: &'a mut dyn FnMut() -> Result<(), E>,
 }
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Ended {
+pub enum Ended<E> {
     Exited {
         exit: Exit,
         stdout: Vec<u8>,
@@ -70,14 +71,14 @@ pub enum Ended {
     Cancelled,
     /// Killed: `watch` said why.
     Stopped {
-        why: String,
+        why: E,
     },
 }
 
 /// Runs `spec` (its `program` and environment as given, nothing of supd's
 /// added) to its end within `b`; blocks the calling thread meanwhile.
 /// `Err` when it could not be started.
-pub fn run(spec: &SpawnSpec, b: Bounds<'_>) -> Result<Ended, SpawnError> {
+pub fn run<E>(spec: &SpawnSpec, b: Bounds<'_, E>) -> Result<Ended<E>, SpawnError> {
     // Before the program exists: the loop keeps what it reaps from now on.
     let _claim = Claim::new();
     let pipe = || {
@@ -340,13 +341,14 @@ mod tests {
         }
     }
 
-    type Watch<'a> = &'a mut dyn FnMut() -> Result<(), String>;
+    /// A watch of the tests: why it stops a run is a plain message.
+    type Watch<'a> = &'a mut dyn FnMut() -> Result<(), &'static str>;
 
-    fn bounds<'a>(deadline: Duration, cancel: &'a AtomicBool, watch: Watch<'a>) -> Bounds<'a> {
+    fn bounds<'a>(deadline: Duration, cancel: &'a AtomicBool, watch: Watch<'a>) -> Bounds<'a, &'static str> {
         Bounds { deadline: Instant::now() + deadline, cancel, keep: 8, watch }
     }
 
-    fn fine() -> Result<(), String> {
+    fn fine() -> Result<(), &'static str> {
         Ok(())
     }
 
@@ -400,9 +402,9 @@ mod tests {
         let ended = run(&spec("sleep", &["30"]), bounds(Duration::from_secs(20), &cancel, &mut watch)).unwrap();
         assert_eq!(ended, Ended::Cancelled);
         let cancel = AtomicBool::new(false);
-        let mut watch = || -> Result<(), String> { Err("grew too large".to_string()) };
+        let mut watch = || -> Result<(), &'static str> { Err("grew too large") };
         let ended = run(&spec("sleep", &["30"]), bounds(Duration::from_secs(20), &cancel, &mut watch)).unwrap();
-        assert_eq!(ended, Ended::Stopped { why: "grew too large".into() });
+        assert_eq!(ended, Ended::Stopped { why: "grew too large" });
     }
 
     #[test]

@@ -55,12 +55,23 @@ pub fn ask(program: &Path, args: &[&OsStr], limit: Duration) -> std::io::Result<
     Ok(Some(Answer { success: status.success(), status: status.to_string(), stdout, stderr }))
 }
 
+/// Why a binary could not be executed in place of supd's image.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// Its path, an argument or a variable holds a NUL byte.
+    #[error("a NUL byte in an argument")]
+    Nul,
+    /// execve(2) refused it.
+    #[error(transparent)]
+    Exec(nix::errno::Errno),
+}
+
 /// Executes `program` with `args` (the first is its name) and `env`
 /// (`KEY=value`) in place of this process's image. Returns only on
 /// failure, with the reason.
-pub fn exec(program: &Path, args: &[OsString], env: impl Iterator<Item = (OsString, OsString)>) -> String {
-    let c = |b: &[u8]| CString::new(b).map_err(|_| "a NUL byte in an argument".to_string());
-    let run = || -> Result<std::convert::Infallible, String> {
+pub fn exec(program: &Path, args: &[OsString], env: impl Iterator<Item = (OsString, OsString)>) -> ExecError {
+    let c = |b: &[u8]| CString::new(b).map_err(|_| ExecError::Nul);
+    let run = || -> Result<std::convert::Infallible, ExecError> {
         let path = c(program.as_os_str().as_bytes())?;
         let argv = args.iter().map(|a| c(a.as_bytes())).collect::<Result<Vec<_>, _>>()?;
         let mut envp = Vec::new();
@@ -70,7 +81,7 @@ pub fn exec(program: &Path, args: &[OsString], env: impl Iterator<Item = (OsStri
             kv.extend_from_slice(v.as_bytes());
             envp.push(c(&kv)?);
         }
-        nix::unistd::execve(&path, &argv, &envp).map_err(|e| e.to_string())
+        nix::unistd::execve(&path, &argv, &envp).map_err(ExecError::Exec)
     };
     match run() {
         Ok(never) => match never {},

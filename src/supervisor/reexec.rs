@@ -799,7 +799,7 @@ fn exec(exe: &std::path::Path, args: &[OsString], carry: RawFd) -> String {
     let env = std::env::vars_os()
         .filter(|(k, _)| !passed(k))
         .chain([(OsString::from(CARRY_ENV), OsString::from(carry.to_string()))]);
-    process::selfexec::exec(exe, args, env)
+    process::selfexec::exec(exe, args, env).to_string()
 }
 
 /// The carried names of a task, as saved states name it.

@@ -45,7 +45,7 @@ impl Supervisor {
         if let Err(e) = &fds {
             log::error!("{label}: {e}");
         }
-        fds
+        fds.map_err(|e| e.to_string())
     }
 
     /// Whether the kernel's OOM killer struck the task's run that just ended.

@@ -111,6 +111,44 @@ impl std::fmt::Display for HoldError {
     }
 }
 
+/// Why the staging root could not be made, or what is staged not let go
+/// of.
+#[derive(Debug, thiserror::Error)]
+pub enum BindError {
+    /// supd cannot mount: it does not run as root.
+    #[error("supd does not run as root")]
+    NotRoot,
+    /// The staging root could not be mounted (no CAP_SYS_ADMIN).
+    #[error("cannot mount on {} ({})", path.display(), errno.desc())]
+    Mount {
+        path: PathBuf,
+        #[source]
+        errno: Errno,
+    },
+    /// A directory of the staging tree could not be opened or made with no
+    /// link followed.
+    #[error(transparent)]
+    Beneath(#[from] BeneathError),
+    /// A name that cannot be a directory of the staging tree, or mounts
+    /// below it that could not be read or detached.
+    #[error(transparent)]
+    TaskDir(#[from] TaskDirError),
+    /// A directory of the staging tree could not be read or removed.
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// Staging points that could not be unmounted or removed, each as
+    /// `path: why`.
+    #[error("staging points left: {}", .0.join("; "))]
+    PointsLeft(Vec<String>),
+    /// A mount is still below the staging root: nothing is removed.
+    #[error("{} is still mounted (busy): the staging points below it are kept", .0.display())]
+    Busy(PathBuf),
+}
+
 /// Whether supd holds bind sources, found out on first use.
 #[derive(Debug, Default)]
 enum Ready {
@@ -136,7 +174,7 @@ impl Staging {
     /// in use, see the module's comment); when it cannot be, the reason
     /// is returned that once (`Err`), to be said in supd's log, and from
     /// then on sources are only checked (`Ok(false)`).
-    pub fn ready(&mut self, data_dir: &Path) -> Result<bool, String> {
+    pub fn ready(&mut self, data_dir: &Path) -> Result<bool, BindError> {
         match self.ready {
             Ready::Holding(..) => return Ok(true),
             Ready::CheckOnly => return Ok(false),
@@ -289,22 +327,22 @@ fn bind_fd(source: &impl AsFd, target: &impl AsFd, flags: MsFlags) -> nix::Resul
 /// hold a copy of every point, pinning the task directories, and mount and
 /// unmount with supd. The engine needs no copy: supd stages only for an
 /// engine that mounts in supd's own namespace (`Supervisor::holds_binds`).
-fn prepare(data_dir: &Path) -> Result<Ready, String> {
+fn prepare(data_dir: &Path) -> Result<Ready, BindError> {
     if !nix::unistd::geteuid().is_root() {
-        return Err("supd does not run as root".into());
+        return Err(BindError::NotRoot);
     }
     let root = root_of(data_dir);
     release_all(&root)?;
-    let base = Dir::open(data_dir).map_err(|e| e.to_string())?;
-    let made = base.subdir(&[DIR], Some((0o700, None))).map_err(|e| e.to_string())?;
-    let cannot = |e: Errno| format!("cannot mount on {} ({})", root.display(), e.desc());
+    let base = Dir::open(data_dir)?;
+    let made = base.subdir(&[DIR], Some((0o700, None)))?;
+    let cannot = |errno: Errno| BindError::Mount { path: root.clone(), errno };
     if let Err(e) = bind_fd(&made, &made, MsFlags::MS_BIND) {
         // Not even a bind (no CAP_SYS_ADMIN): nothing is left of it.
         let _ = std::fs::remove_dir(&root);
         return Err(cannot(e));
     }
     // Opened again: the mount's root, not the directory beneath it.
-    let opened = base.subdir(&[DIR], None).map_err(|e| e.to_string());
+    let opened = base.subdir(&[DIR], None).map_err(BindError::from);
     let private = opened.and_then(|dir| {
         let none = None::<&str>;
         nix::mount::mount(none, fd_path(&dir.as_fd()).as_str(), none, MsFlags::MS_PRIVATE, none)
@@ -323,11 +361,11 @@ fn prepare(data_dir: &Path) -> Result<Ready, String> {
 
 /// Unmounts and removes a task's staging points (the directory `slot`
 /// stays). A point that cannot be unmounted stays, and is named.
-fn clear_points(slot: &Path) -> Result<(), String> {
+fn clear_points(slot: &Path) -> Result<(), BindError> {
     let entries = match std::fs::read_dir(slot) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-        Err(e) => return Err(format!("{}: {e}", slot.display())),
+        Err(source) => return Err(BindError::Io { path: slot.to_path_buf(), source }),
     };
     let mut left = Vec::new();
     for entry in entries.flatten() {
@@ -343,7 +381,7 @@ fn clear_points(slot: &Path) -> Result<(), String> {
             _ => {}
         }
     }
-    if left.is_empty() { Ok(()) } else { Err(format!("staging points left: {}", left.join("; "))) }
+    if left.is_empty() { Ok(()) } else { Err(BindError::PointsLeft(left)) }
 }
 
 /// Detaches every mount on `point` (one, unless a previous supd left
@@ -363,14 +401,14 @@ fn unmount(point: &Path) -> Result<(), Errno> {
 /// directory is named `alloc` (`None`: for every task of it): its points
 /// unmounted and removed, with its directories. Nothing staged is no
 /// error.
-pub fn release(data_dir: &Path, alloc: &str, task: Option<&str>) -> Result<(), String> {
-    let inst = name_beneath(&root_of(data_dir), alloc).map_err(|e| e.to_string())?;
+pub fn release(data_dir: &Path, alloc: &str, task: Option<&str>) -> Result<(), BindError> {
+    let inst = name_beneath(&root_of(data_dir), alloc)?;
     let slots: Vec<PathBuf> = match task {
-        Some(t) => vec![name_beneath(&inst, t).map_err(|e| e.to_string())?],
+        Some(t) => vec![name_beneath(&inst, t)?],
         None => match std::fs::read_dir(&inst) {
             Ok(entries) => entries.flatten().map(|e| e.path()).collect(),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(format!("{}: {e}", inst.display())),
+            Err(source) => return Err(BindError::Io { path: inst, source }),
         },
     };
     for slot in slots {
@@ -384,14 +422,16 @@ pub fn release(data_dir: &Path, alloc: &str, task: Option<&str>) -> Result<(), S
     }
 }
 
-fn remove_dir(dir: &Path) -> Result<(), String> {
+fn remove_dir(dir: &Path) -> Result<(), BindError> {
     gone(std::fs::remove_dir(dir), dir)
 }
 
 /// A removal's result: what was already gone is no error.
-fn gone(removed: std::io::Result<()>, path: &Path) -> Result<(), String> {
+fn gone(removed: std::io::Result<()>, path: &Path) -> Result<(), BindError> {
     match removed {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(format!("{}: {e}", path.display())),
+        Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+            Err(BindError::Io { path: path.to_path_buf(), source })
+        }
         _ => Ok(()),
     }
 }
@@ -399,24 +439,24 @@ fn gone(removed: std::io::Result<()>, path: &Path) -> Result<(), String> {
 /// Everything at or below the staging root `root` unmounted (the root's
 /// own mount too) and removed: at supd's exit, and on first use for what
 /// a previous supd left. Nothing is removed while a mount stays below.
-pub fn release_all(root: &Path) -> Result<(), String> {
+pub fn release_all(root: &Path) -> Result<(), BindError> {
     match std::fs::symlink_metadata(root) {
         Err(_) => return Ok(()),
         // Whatever is in the way, never walked through: made anew.
         Ok(m) if !m.is_dir() => return gone(std::fs::remove_file(root), root),
         Ok(_) => {}
     }
-    let left = super::layout::unmount_below(root).map_err(|e| e.to_string())?;
-    if let Some(m) = left.first() {
-        return Err(format!("{} is still mounted (busy): the staging points below it are kept", m.display()));
+    let left = super::layout::unmount_below(root)?;
+    if let Some(m) = left.into_iter().next() {
+        return Err(BindError::Busy(m));
     }
     remove_tree(root, 3)
 }
 
 /// Removes `dir` and what is in it, `depth` levels at most (the staging
 /// tree has three), with `rmdir` and `unlink` only.
-fn remove_tree(dir: &Path, depth: u32) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+fn remove_tree(dir: &Path, depth: u32) -> Result<(), BindError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| BindError::Io { path: dir.to_path_buf(), source })?;
     for entry in entries.flatten() {
         let path = entry.path();
         if depth > 0 && entry.file_type().is_ok_and(|t| t.is_dir()) {
@@ -490,8 +530,8 @@ mod tests {
         if !nix::unistd::geteuid().is_root() {
             let data = tempfile::tempdir().unwrap();
             let mut s = Staging::default();
-            assert!(s.ready(data.path()).unwrap_err().contains("root"));
-            assert_eq!(s.ready(data.path()), Ok(false), "said once, then check-only");
+            assert!(matches!(s.ready(data.path()), Err(BindError::NotRoot)));
+            assert!(matches!(s.ready(data.path()), Ok(false)), "said once, then check-only");
             return;
         }
         let data = tempfile::tempdir().unwrap();
@@ -506,7 +546,7 @@ mod tests {
         std::fs::create_dir_all(root.join("old/t/0")).unwrap();
 
         let mut s = Staging::default();
-        assert_eq!(s.ready(data.path()), Ok(true));
+        assert!(s.ready(data.path()).unwrap());
         assert!(!root.join("old").exists());
         let meta = std::fs::metadata(&root).unwrap();
         assert_eq!((meta.permissions().mode() & 0o7777, meta.uid()), (0o700, 0));

@@ -10,9 +10,11 @@
 //! by ones that measure too ([`bounded_builtins`]). `sockaddr` evaluates a
 //! template of go-sockaddr's over this host's interfaces ([`sockaddr`]).
 
+mod error;
 mod sockaddr;
 
 use super::render::{OUTPUT_KEY, Scope, size_text};
+use error::FuncError;
 use gotmpl::{FuncMap, TemplateError, Value};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -127,7 +129,7 @@ fn text(s: impl Into<Arc<str>>) -> R {
 }
 
 /// A one-string function.
-fn unary(name: &'static str, f: fn(&str) -> Result<String, String>) -> gotmpl::ValueFunc {
+fn unary(name: &'static str, f: fn(&str) -> Result<String, FuncError>) -> gotmpl::ValueFunc {
     Arc::new(move |a: &[Value]| {
         let [s] = args::<1>(name, a)?;
         text(f(&string(name, s)?).map_err(|e| fail(name, e))?)
@@ -204,7 +206,7 @@ fn json_values(s: &str) -> u64 {
 }
 
 /// A function of two strings, the piped one last.
-fn binary(name: &'static str, f: fn(&str, &str) -> Result<Value, String>) -> gotmpl::ValueFunc {
+fn binary(name: &'static str, f: fn(&str, &str) -> Result<Value, FuncError>) -> gotmpl::ValueFunc {
     Arc::new(move |a: &[Value]| {
         let [x, y] = args::<2>(name, a)?;
         f(&string(name, x)?, &string(name, y)?).map_err(|e| fail(name, e))
@@ -335,15 +337,15 @@ fn encoding_funcs(put: &mut Put<'_>, limit: u64) {
     put(
         "base64Decode",
         unary("base64Decode", |s| {
-            let b = STANDARD.decode(s.trim()).map_err(|e| e.to_string())?;
-            String::from_utf8(b).map_err(|_| "the decoded bytes are not UTF-8 text".to_string())
+            let b = STANDARD.decode(s.trim())?;
+            String::from_utf8(b).map_err(|_| FuncError::NotUtf8)
         }),
     );
     put(
         "base64URLDecode",
         unary("base64URLDecode", |s| {
-            let b = URL_SAFE.decode(s.trim()).map_err(|e| e.to_string())?;
-            String::from_utf8(b).map_err(|_| "the decoded bytes are not UTF-8 text".to_string())
+            let b = URL_SAFE.decode(s.trim())?;
+            String::from_utf8(b).map_err(|_| FuncError::NotUtf8)
         }),
     );
     put("sha256Hex", unary("sha256Hex", |s| Ok(hex(&<sha2::Sha256 as sha2::Digest>::digest(s.as_bytes())))));
@@ -367,7 +369,7 @@ fn string_funcs(put: &mut Put<'_>, limit: u64) {
             // each character boundary).
             let pieces = s.matches(sep).count() as u64 + 1;
             if pieces > MAX_PIECES {
-                return Err(format!("the result would have {pieces} pieces; at most {MAX_PIECES}"));
+                return Err(FuncError::TooManyPieces { pieces });
             }
             Ok(Value::List(s.split(sep).map(|p| Value::String(p.into())).collect()))
         }),
@@ -375,7 +377,7 @@ fn string_funcs(put: &mut Put<'_>, limit: u64) {
     put(
         "regexMatch",
         binary("regexMatch", |re, s| {
-            let re = regex::Regex::new(re).map_err(|e| e.to_string())?;
+            let re = regex::Regex::new(re)?;
             Ok(Value::Bool(re.is_match(s)))
         }),
     );
@@ -911,7 +913,7 @@ enum Index {
 /// (`%!(EXTRA …)`). Linear in the format; each value is shown once,
 /// counted up to just past `limit`. A `[` that is not an index `[n]` is
 /// refused: gotmpl reads the rest of the format again at each one.
-fn printf_len(format: &str, values: &[Value], limit: u64) -> Result<u64, String> {
+fn printf_len(format: &str, values: &[Value], limit: u64) -> Result<u64, FuncError> {
     let mut shown: Vec<Option<u64>> = vec![None; values.len()];
     let mut shown_at = |i: usize| *shown[i].get_or_insert_with(|| shown_len(&values[i], limit));
     let mut chars = format.chars().peekable();
@@ -990,7 +992,7 @@ fn printf_len(format: &str, values: &[Value], limit: u64) -> Result<u64, String>
 }
 
 /// An index `[n]` where the format has one (go.rs `try_parse_index`).
-fn printf_index(chars: &mut Peekable<Chars<'_>>, values: usize) -> Result<Index, String> {
+fn printf_index(chars: &mut Peekable<Chars<'_>>, values: usize) -> Result<Index, FuncError> {
     if chars.peek() != Some(&'[') {
         return Ok(Index::Absent);
     }
@@ -1006,7 +1008,7 @@ fn printf_index(chars: &mut Peekable<Chars<'_>>, values: usize) -> Result<Index,
         skip_to_verb(chars);
         return Ok(Index::Out);
     }
-    Err("the format has a `[` that is not an argument index such as `%[1]d` — write `%%[` for a literal one".into())
+    Err(FuncError::PrintfIndex)
 }
 
 /// Past the verb of a directive whose index gotmpl refused (go.rs

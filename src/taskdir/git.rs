@@ -213,7 +213,8 @@ impl Git<'_> {
         let max_entries = self.limits.max_files.saturating_mul(4).saturating_add(4096);
         let scratch = self.scratch;
         let mut watch = || on_disk(scratch, max_bytes, max_entries);
-        let bounds = Bounds { deadline: self.deadline, cancel: self.cancel, keep: KEEP, watch: &mut watch };
+        let bounds: Bounds<'_, CloneLimit> =
+            Bounds { deadline: self.deadline, cancel: self.cancel, keep: KEEP, watch: &mut watch };
         let what = args.first().copied().unwrap_or("git");
         let ended = bounded::run(&spec, bounds)
             .map_err(|e| ArtifactError::Git(format!("cannot run git {what} for {}: {e}", self.shown)))?;
@@ -289,16 +290,24 @@ fn looks_like_commit(r: &str) -> bool {
     (7..=40).contains(&r.len()) && r.chars().all(|c| c.is_ascii_hexdigit())
 }
 
+/// Why a clone is stopped while git writes it: it went over a limit of
+/// `[artifact]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum CloneLimit {
+    /// Its bytes on disk, over this many.
+    #[error("the clone takes more than {0} bytes on disk (max_download_mb + max_unpacked_mb under [artifact])")]
+    Bytes(u64),
+    /// Its files and directories, over this many.
+    #[error("the clone holds more than {0} files (4 × max_files + 4096, under [artifact])")]
+    Files(u64),
+}
+
 /// Whether the clone holds more than allowed; asked while git runs.
-fn on_disk(scratch: &Path, max_bytes: u64, max_entries: u64) -> Result<(), String> {
+fn on_disk(scratch: &Path, max_bytes: u64, max_entries: u64) -> Result<(), CloneLimit> {
     let Ok(dir) = Dir::open(scratch) else { return Ok(()) };
     match dir.usage(max_entries) {
-        Ok((bytes, _)) if bytes > max_bytes => Err(format!(
-            "the clone takes more than {max_bytes} bytes on disk (max_download_mb + max_unpacked_mb under [artifact])"
-        )),
-        Err(e) if e.errno == nix::errno::Errno::EFBIG => {
-            Err(format!("the clone holds more than {max_entries} files (4 × max_files + 4096, under [artifact])"))
-        }
+        Ok((bytes, _)) if bytes > max_bytes => Err(CloneLimit::Bytes(max_bytes)),
+        Err(e) if e.errno == nix::errno::Errno::EFBIG => Err(CloneLimit::Files(max_entries)),
         _ => Ok(()),
     }
 }

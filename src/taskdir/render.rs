@@ -79,20 +79,37 @@ pub struct Scope {
 
 impl Scope {
     /// The `file` function: a file below the task directory or `alloc/`.
-    pub fn read_file(&self, path: &str) -> Result<String, String> {
+    pub fn read_file(&self, path: &str) -> Result<String, FileError> {
+        let outside = || FileError::Outside(path.to_string());
         let place = if path.starts_with('/') {
-            absolute_place(&self.task, Path::new(path)).ok_or_else(|| sandbox(path))?
+            absolute_place(&self.task, Path::new(path)).ok_or_else(outside)?
         } else {
-            destination_place(path).map_err(|_| sandbox(path))?
+            destination_place(path).map_err(|_| outside())?
         };
-        let bytes = read_place(&self.task, &place).map_err(|e| e.to_string())?;
-        String::from_utf8(bytes).map_err(|_| format!("{path} is not UTF-8 text"))
+        let bytes = read_place(&self.task, &place)?;
+        String::from_utf8(bytes).map_err(|_| FileError::NotUtf8(path.to_string()))
     }
 }
 
-fn sandbox(path: &str) -> String {
-    format!("{path} is outside the task directory — templates read files only below it and the shared alloc/")
+/// Why a template's `file` cannot read a file (or its `source` be read).
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The path is neither below the task directory nor in `alloc/`.
+    #[error("{0} is outside the task directory — templates read files only below it and the shared alloc/")]
+    Outside(String),
+    /// The file cannot be read with no link followed (missing, too large,
+    /// not a regular file).
+    #[error(transparent)]
+    Read(#[from] BeneathError),
+    #[error("{0} is not UTF-8 text")]
+    NotUtf8(String),
 }
+
+/// A path written in the job (a `destination`, a `source`) that resolves
+/// outside the task directory; the text names it and says what to write.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct OutsideError(pub String);
 
 /// Why a template could not be rendered; the text is what the task's
 /// `Template failed` event says.
@@ -152,7 +169,7 @@ pub struct Rendered {
 /// Where a destination written in the job (`${...}` resolved) lands. An
 /// absolute path outside the task directory is taken relative to it, as
 /// Nomad joins it.
-pub fn resolve(task: &TaskDir, written: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<Place, String> {
+pub fn resolve(task: &TaskDir, written: &str, vars: &dyn Fn(&str) -> Option<String>) -> Result<Place, OutsideError> {
     // The three directory variables stay as written: destination_place
     // knows them as places, not as host paths.
     let dirs = ["NOMAD_TASK_DIR", "NOMAD_SECRETS_DIR", "NOMAD_ALLOC_DIR"];
@@ -162,7 +179,7 @@ pub fn resolve(task: &TaskDir, written: &str, vars: &dyn Fn(&str) -> Option<Stri
     {
         return Ok(p);
     }
-    destination_place(&text)
+    destination_place(&text).map_err(|e| OutsideError(e.to_string()))
 }
 
 /// The place of an absolute host path inside the task directory or `alloc/`.
@@ -192,10 +209,10 @@ pub fn source_path(t: &Template, input: &RenderInput) -> Result<Option<PathBuf>,
 /// Where a `source` lands: as a destination, except that an absolute path
 /// is a host path, read only when inside the task directory or `alloc/`.
 fn resolve_source(input: &RenderInput, written: &str) -> Result<Place, RenderError> {
-    let place = resolve(input.task, written, input.vars).map_err(RenderError::Place)?;
+    let place = resolve(input.task, written, input.vars).map_err(|e| RenderError::Place(e.to_string()))?;
     let text = crate::jobspec::template::interpolate(written, input.vars);
     if text.starts_with('/') && absolute_place(input.task, Path::new(&text)).is_none() {
-        return Err(RenderError::Place(sandbox(&text)));
+        return Err(RenderError::Place(FileError::Outside(text).to_string()));
     }
     Ok(place)
 }
@@ -223,7 +240,7 @@ pub fn render(t: &Template, input: &RenderInput) -> Result<Rendered, RenderError
             (text, written.clone())
         }
     };
-    let place = resolve(input.task, &t.destination, input.vars).map_err(RenderError::Place)?;
+    let place = resolve(input.task, &t.destination, input.vars).map_err(|e| RenderError::Place(e.to_string()))?;
     if place.parts.is_empty() {
         return Err(RenderError::Place(format!("destination {:?} names a directory, not a file", t.destination)));
     }

@@ -1,9 +1,9 @@
 //! The limits a task's cgroup enforces: Nomad's MHz and MB turned into
 //! cpu weights, quotas and memory limits of v1 or v2.
 
-use super::Cgroups;
 use super::files::write;
 use super::task::{Dir, TaskCgroup};
+use super::{CgroupError, Cgroups};
 use crate::jobspec::model::Resources;
 
 /// Nomad's (runc's) conversion of v1 shares to a v2 weight.
@@ -41,10 +41,10 @@ pub struct Limits {
 }
 
 impl TaskCgroup {
-    pub(super) fn set_limits(&mut self, res: &Resources, cg: &Cgroups) -> Result<(), String> {
+    pub(super) fn set_limits(&mut self, res: &Resources, cg: &Cgroups) -> Result<(), CgroupError> {
         let set = |dir: &Dir, file: &str, value: &str| {
             let path = dir.path.join(file);
-            write(&path, value).map_err(|e| format!("cannot write {value} to {}: {e}", path.display()))
+            write(&path, value).map_err(|source| CgroupError::Write { value: value.to_string(), path, source })
         };
         if let Some(d) = &self.memory {
             let hard = match res.memory_max {

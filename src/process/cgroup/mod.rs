@@ -69,6 +69,72 @@ pub struct Cgroups {
 /// controllers down (a cgroup with processes cannot).
 const DAEMON_LEAF: &str = "supd.daemon";
 
+/// Why a cgroup could not be made, joined, limited or killed, or a parent
+/// of tasks' cgroups not used.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// `cgroup_parent` is not a cgroup name.
+    #[error("cgroup_parent {0:?} is not a cgroup name — use names separated by /, e.g. \"supd\" or \"/supd\"")]
+    BadParent(String),
+    /// A task's name that cannot name a cgroup directory.
+    #[error("cannot name a cgroup: {0}")]
+    Name(#[source] crate::names::PathError),
+    /// A parent of the tasks' cgroups could not be made.
+    #[error("cannot create {}: {source}", path.display())]
+    CreateParent {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// supd may not make cgroups in a parent (made by root earlier).
+    #[error("cannot make task cgroups in {}: {source}", path.display())]
+    NotWritable {
+        path: PathBuf,
+        #[source]
+        source: nix::errno::Errno,
+    },
+    /// A task's cgroup could not be made (EBUSY: one of that name still
+    /// holds processes).
+    #[error("cannot create the cgroup {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// None of the saved cgroups of a task taken over is in this set-up.
+    #[error("none of the task's saved cgroups is left")]
+    SavedGone,
+    /// A limit could not be written.
+    #[error("cannot write {value} to {}: {source}", path.display())]
+    Write {
+        value: String,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The cgroup could not be opened for a child to join.
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// `cgroup.kill` could not be written.
+    #[error("cannot kill the cgroup {}: {source}", path.display())]
+    Kill {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    /// The cgroup could not be thawed after its processes were killed.
+    #[error("cannot thaw {}: {source}", path.display())]
+    Thaw {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+}
+
 impl Cgroups {
     /// No cgroups: every task runs without limits, for this reason.
     pub fn disabled(reason: &str) -> Cgroups {
@@ -205,18 +271,18 @@ impl Cgroups {
     /// later cloned into it (see [`TaskCgroup::kill_all`]). One that still
     /// holds processes cannot be, and the task gets the next free name
     /// (`NAME~2`, `NAME~3`, ...).
-    pub fn create(&self, name: &str, res: &Resources) -> Result<TaskCgroup, String> {
+    pub fn create(&self, name: &str, res: &Resources) -> Result<TaskCgroup, CgroupError> {
         let name = if name.starts_with('.') { format!("_{name}") } else { name.to_string() };
-        let mut last = String::new();
-        for n in 1..=MAX_NAMES {
-            let name = if n == 1 { name.clone() } else { format!("{name}~{n}") };
-            match self.create_named(&name, res) {
-                Err(Made::Busy(e)) => last = e,
-                Err(Made::Failed(e)) => return Err(e),
+        let mut n = 1;
+        loop {
+            let named = if n == 1 { name.clone() } else { format!("{name}~{n}") };
+            match self.create_named(&named, res) {
+                // The last name tried says why.
+                Err(Made::Busy(_)) if n < MAX_NAMES => n += 1,
+                Err(Made::Busy(e) | Made::Failed(e)) => return Err(e),
                 Ok(cg) => return Ok(cg),
             }
         }
-        Err(last)
     }
 
     /// The cgroup a task's process already runs in, made by an earlier
@@ -225,7 +291,7 @@ impl Cgroups {
     /// set-up's hierarchies as [`create`](Self::create) would pick them;
     /// nothing is made or removed, and the limits are written again (the
     /// same job, so the same values).
-    pub fn reopen(&self, saved: &[PathBuf], res: &Resources) -> Result<TaskCgroup, String> {
+    pub fn reopen(&self, saved: &[PathBuf], res: &Resources) -> Result<TaskCgroup, CgroupError> {
         let mut cg = TaskCgroup::default();
         let find = |r: &Option<Role>, cg: &mut TaskCgroup| -> Option<Dir> {
             let r = r.as_ref()?;
@@ -261,7 +327,7 @@ impl Cgroups {
             }
         }
         if cg.dirs.is_empty() {
-            return Err("none of the task's saved cgroups is left".into());
+            return Err(CgroupError::SavedGone);
         }
         // Its counters are read as of now (the run began before).
         cg.stale = true;
@@ -273,15 +339,15 @@ impl Cgroups {
         let mut cg = TaskCgroup::default();
         let dir_of = |r: &Option<Role>, cg: &mut TaskCgroup| -> Result<Option<Dir>, Made> {
             let Some(r) = r else { return Ok(None) };
-            let path = crate::names::beneath(&r.parent, &[name])
-                .map_err(|e| Made::Failed(format!("cannot name a cgroup: {e}")))?;
+            let path = crate::names::beneath(&r.parent, &[name]).map_err(|e| Made::Failed(CgroupError::Name(e)))?;
             if let Some(d) = cg.dirs.iter().find(|x| *x.path == *path) {
                 return Ok(Some(d.clone()));
             }
-            make_dir(&r.parent, &path, r.v2).map_err(|e| {
-                let text = format!("cannot create the cgroup {}: {e}", path.display());
-                if e.raw_os_error() == Some(libc::EBUSY) { Made::Busy(text) } else { Made::Failed(text) }
-            })?;
+            if let Err(source) = make_dir(&r.parent, &path, r.v2) {
+                let busy = source.raw_os_error() == Some(libc::EBUSY);
+                let e = CgroupError::Create { path, source };
+                return Err(if busy { Made::Busy(e) } else { Made::Failed(e) });
+            }
             let d = Dir { v2: r.v2, path: std::sync::Arc::from(path) };
             cg.dirs.push(d.clone());
             Ok(Some(d))
@@ -359,7 +425,7 @@ struct Parents<'a> {
     want_v2: Vec<&'static str>,
     /// Each hierarchy is prepared once; the result says which v2
     /// controllers its tasks get, or why it cannot be used.
-    prepared: Vec<(PathBuf, Result<Vec<String>, String>)>,
+    prepared: Vec<(PathBuf, Result<Vec<String>, CgroupError>)>,
 }
 
 impl<'a> Parents<'a> {
@@ -377,14 +443,17 @@ impl<'a> Parents<'a> {
     }
 
     /// The parent in `pl`'s hierarchy, made (once) with what its tasks get.
-    fn prepare(&mut self, pl: &Place) -> (PathBuf, Result<Vec<String>, String>) {
+    fn prepare(&mut self, pl: &Place) -> (PathBuf, &Result<Vec<String>, CgroupError>) {
         let target = parent_dir(pl, self.parent);
-        if let Some((_, r)) = self.prepared.iter().find(|(t, _)| *t == target) {
-            return (target, r.clone());
-        }
-        let r = if pl.v2 { prepare_v2(&pl.own, &target, &self.want_v2) } else { prepare_v1(&target) };
-        self.prepared.push((target.clone(), r.clone()));
-        (target, r)
+        let at = match self.prepared.iter().position(|(t, _)| *t == target) {
+            Some(at) => at,
+            None => {
+                let r = if pl.v2 { prepare_v2(&pl.own, &target, &self.want_v2) } else { prepare_v1(&target) };
+                self.prepared.push((target.clone(), r));
+                self.prepared.len() - 1
+            }
+        };
+        (target, &self.prepared[at].1)
     }
 
     /// The first of `places` (best first) whose parent can be made and,
@@ -405,7 +474,7 @@ impl<'a> Parents<'a> {
                         parent.display()
                     )
                 }
-                Err(e) => why = e,
+                Err(e) => why = e.to_string(),
             }
         }
         if why.is_empty() {
@@ -421,12 +490,10 @@ impl<'a> Parents<'a> {
 
 /// `cgroup_parent` must name a cgroup below supd's own (or the root):
 /// plain names separated by `/`.
-pub fn check_parent(parent: &str) -> Result<(), String> {
+pub fn check_parent(parent: &str) -> Result<(), CgroupError> {
     let rel = parent.trim_start_matches('/');
     if rel.is_empty() || rel.split('/').any(|c| c.is_empty() || c == "." || c == "..") {
-        return Err(format!(
-            "cgroup_parent {parent:?} is not a cgroup name — use names separated by /, e.g. \"supd\" or \"/supd\""
-        ));
+        return Err(CgroupError::BadParent(parent.to_string()));
     }
     Ok(())
 }
@@ -440,8 +507,8 @@ fn parent_dir(pl: &Place, parent: &str) -> PathBuf {
     }
 }
 
-fn prepare_v1(target: &Path) -> Result<Vec<String>, String> {
-    std::fs::create_dir_all(target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+fn prepare_v1(target: &Path) -> Result<Vec<String>, CgroupError> {
+    create_parent(target)?;
     writable(target)?;
     // New memory cgroups take their swappiness from their parent: set once
     // here, not for every task (as Nomad does; refused in some nested
@@ -455,15 +522,20 @@ fn prepare_v1(target: &Path) -> Result<Vec<String>, String> {
 
 /// Whether supd may make task cgroups in `dir` (a parent made earlier by
 /// root is not writable for an unprivileged supd).
-fn writable(dir: &Path) -> Result<(), String> {
+fn writable(dir: &Path) -> Result<(), CgroupError> {
     nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK)
-        .map_err(|e| format!("cannot make task cgroups in {}: {e}", dir.display()))
+        .map_err(|source| CgroupError::NotWritable { path: dir.to_path_buf(), source })
+}
+
+/// Makes a parent of tasks' cgroups, and those above it.
+fn create_parent(target: &Path) -> Result<(), CgroupError> {
+    std::fs::create_dir_all(target).map_err(|source| CgroupError::CreateParent { path: target.to_path_buf(), source })
 }
 
 /// Makes the v2 parent and hands the wanted controllers down from supd's
 /// own cgroup to it and its children; returns those its children get.
-fn prepare_v2(own: &Path, target: &Path, want: &[&str]) -> Result<Vec<String>, String> {
-    std::fs::create_dir_all(target).map_err(|e| format!("cannot create {}: {e}", target.display()))?;
+fn prepare_v2(own: &Path, target: &Path, want: &[&str]) -> Result<Vec<String>, CgroupError> {
+    create_parent(target)?;
     writable(target)?;
     if want.is_empty() {
         return Ok(Vec::new());
@@ -503,8 +575,8 @@ const MAX_NAMES: u32 = 8;
 /// Why a task's cgroup was not made.
 enum Made {
     /// A cgroup of that name holds processes: another name may do.
-    Busy(String),
-    Failed(String),
+    Busy(CgroupError),
+    Failed(CgroupError),
 }
 
 /// Makes a task's cgroup, afresh: one of that name is removed first (it

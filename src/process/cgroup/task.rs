@@ -2,6 +2,7 @@
 //! OOM kills and usage, whether it is empty, killing what is left in it,
 //! and removing it.
 
+use super::CgroupError;
 use super::files::{Kept, keyed, read_u64, write};
 use super::limits::Limits;
 use crate::process::Join;
@@ -107,7 +108,7 @@ impl TaskCgroup {
     /// What the child of each run joins before exec: the v2 cgroup it is
     /// made in (its directory) and the v1 `cgroup.procs` it writes "0" to
     /// (the writer itself); opened on first use and kept.
-    pub fn join(&mut self) -> Result<Join, String> {
+    pub fn join(&mut self) -> Result<Join, CgroupError> {
         if self.procs.is_empty() && self.dir.is_none() {
             for d in &self.dirs {
                 let open = if d.v2 {
@@ -115,7 +116,9 @@ impl TaskCgroup {
                 } else {
                     std::fs::OpenOptions::new().write(true).open(d.path.join("cgroup.procs"))
                 };
-                let fd = open.map(OwnedFd::from).map_err(|e| format!("cannot open {}: {e}", d.path.display()))?;
+                let fd = open
+                    .map(OwnedFd::from)
+                    .map_err(|source| CgroupError::Open { path: d.path.to_path_buf(), source })?;
                 if d.v2 {
                     self.dir = Some(fd);
                 } else {
@@ -257,11 +260,11 @@ impl TaskCgroup {
     /// child's against is read from the parent's cgroup, not the target's),
     /// so every later start of the task would die at once. A cgroup about
     /// to be removed is killed with `cgroup.kill`, at once.
-    pub fn kill_all(&self, reused: bool) -> Result<(), String> {
+    pub fn kill_all(&self, reused: bool) -> Result<(), CgroupError> {
         let Some(d) = self.track.as_ref() else { return Ok(()) };
         if !reused && d.v2 && d.path.join("cgroup.kill").exists() {
             return write(&d.path.join("cgroup.kill"), "1")
-                .map_err(|e| format!("cannot kill the cgroup {}: {e}", d.path.display()));
+                .map_err(|source| CgroupError::Kill { path: d.path.to_path_buf(), source });
         }
         let freezer = if d.v2 && d.path.join("cgroup.freeze").exists() {
             Some(("cgroup.freeze", "1", "0"))
@@ -298,7 +301,8 @@ impl TaskCgroup {
             }
         }
         if let Some((file, _, off)) = freezer {
-            write(&d.path.join(file), off).map_err(|e| format!("cannot thaw {}: {e}", d.path.display()))?;
+            write(&d.path.join(file), off)
+                .map_err(|source| CgroupError::Thaw { path: d.path.to_path_buf(), source })?;
         }
         Ok(())
     }

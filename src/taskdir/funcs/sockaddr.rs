@@ -27,6 +27,61 @@ use std::sync::Arc;
 
 const NAME: &str = "sockaddr";
 
+/// Why a go-sockaddr function failed; a template's error says it after
+/// the function's name (`include: …`).
+#[derive(Debug, thiserror::Error)]
+pub enum SockaddrError {
+    /// This host's interface addresses could not be listed.
+    #[error("cannot list this host's interface addresses: {0}")]
+    Interfaces(#[source] nix::errno::Errno),
+    /// `GetDefaultInterfaces` on a host without a default route.
+    #[error("this host has no default route (none in /proc/net/route or /proc/net/ipv6_route)")]
+    NoDefaultRoute,
+    /// A selector go-sockaddr does not have.
+    #[error("invalid selector {0:?} — use address, flag, name, network, port, rfc, size or type")]
+    Selector(String),
+    /// A selector's regular expression that does not compile, or is too
+    /// large.
+    #[error("{param:?}: {source}")]
+    Pattern {
+        param: String,
+        #[source]
+        source: regex::Error,
+    },
+    /// A `network` selector's network that does not parse.
+    #[error("{0:?} is not a network such as \"10.0.0.0/8\"")]
+    Network(String),
+    /// An `rfc` selector's RFC that supd does not know.
+    #[error("unsupported RFC {0:?} — supd knows RFCs {rfcs}", rfcs = ifaddr::RFCS)]
+    Rfc(String),
+    /// A `size` selector's prefix length that does not parse.
+    #[error("invalid size {0:?}: a prefix length")]
+    Size(String),
+    /// A `type` selector's type go-sockaddr does not have.
+    #[error("unsupported type {0:?} — use ip, ipv4, ipv6 or unix")]
+    Type(String),
+    /// A `flag` selector's flag go-sockaddr does not have.
+    #[error("unknown interface flag {0:?}")]
+    Flag(String),
+    /// A `sort` clause (as written) go-sockaddr does not have.
+    #[error("unknown sort type {0:?} — use address, default, name, port, private, size or type, each with + or -")]
+    SortKey(String),
+    /// A `unique` selector go-sockaddr does not have.
+    #[error("unsupported unique constraint {0:?} — use address or name")]
+    Unique(String),
+    /// An attribute of `attr` or `join` that supd does not know.
+    #[error("unsupported attribute name {0:?} — {attributes}", attributes = ifaddr::ATTRIBUTES)]
+    Attribute(String),
+    /// `limit` of a negative count.
+    #[error("wants a count of 0 or more, got {0}")]
+    NegativeCount(i64),
+    /// `offset` past either end of the list.
+    #[error(
+        "unable to seek past the end of the interface array: offset ({offset}) exceeds the number of interfaces ({len})"
+    )]
+    OffsetPastEnd { offset: i64, len: usize },
+}
+
 /// `sockaddr`, reading this host's interfaces at each call.
 pub(super) fn func(limit: u64) -> gotmpl::ValueFunc {
     Arc::new(move |a: &[Value]| {
@@ -105,7 +160,7 @@ fn count(name: &str, v: &Value) -> Result<i64, TemplateError> {
 }
 
 /// A source of addresses, as go-sockaddr's.
-type Source = fn(&Interfaces) -> Result<Vec<IfAddr>, String>;
+type Source = fn(&Interfaces) -> Result<Vec<IfAddr>, SockaddrError>;
 
 /// `GetAllInterfaces`, `GetDefaultInterfaces`, `GetPrivateInterfaces`,
 /// `GetPublicInterfaces`.
@@ -128,22 +183,22 @@ fn source_funcs(put: &mut Put<'_>, interfaces: &Arc<Interfaces>) {
     }
 }
 
-fn all_interfaces(i: &Interfaces) -> Result<Vec<IfAddr>, String> {
+fn all_interfaces(i: &Interfaces) -> Result<Vec<IfAddr>, SockaddrError> {
     Ok(i.addrs.clone())
 }
 
-fn private_interfaces(i: &Interfaces) -> Result<Vec<IfAddr>, String> {
+fn private_interfaces(i: &Interfaces) -> Result<Vec<IfAddr>, SockaddrError> {
     Ok(forwardable_up(i, true))
 }
 
-fn public_interfaces(i: &Interfaces) -> Result<Vec<IfAddr>, String> {
+fn public_interfaces(i: &Interfaces) -> Result<Vec<IfAddr>, SockaddrError> {
     Ok(forwardable_up(i, false))
 }
 
 /// The addresses of the interface of the default route.
-fn default_interfaces(i: &Interfaces) -> Result<Vec<IfAddr>, String> {
+fn default_interfaces(i: &Interfaces) -> Result<Vec<IfAddr>, SockaddrError> {
     let Some(name) = &i.default else {
-        return Err("this host has no default route (none in /proc/net/route or /proc/net/ipv6_route)".into());
+        return Err(SockaddrError::NoDefaultRoute);
     };
     Ok(i.addrs.iter().filter(|a| &a.name == name).cloned().collect())
 }
@@ -165,7 +220,7 @@ fn forwardable_up(i: &Interfaces, private: bool) -> Vec<IfAddr> {
 }
 
 /// `limit` and `offset`: a count and a list to a list.
-type Counted = fn(i64, Vec<IfAddr>) -> Result<Vec<IfAddr>, String>;
+type Counted = fn(i64, Vec<IfAddr>) -> Result<Vec<IfAddr>, SockaddrError>;
 
 /// Addresses of one kind, IPv4 first, larger networks first.
 fn by_type_and_size(i: &Interfaces, keep: impl Fn(&IfAddr) -> bool) -> Vec<IfAddr> {

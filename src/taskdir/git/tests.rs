@@ -211,8 +211,9 @@ fn the_artifact_limits_bound_the_clone() {
     // The clone on disk is watched while git runs: its bytes, its files.
     let local = w.task.local();
     std::fs::write(local.join("big"), vec![0u8; 4096]).unwrap();
-    assert!(on_disk(&local, 100, 1000).unwrap_err().contains("more than 100 bytes"));
-    assert!(on_disk(&local, u64::MAX, 0).unwrap_err().contains("more than 0 files"));
+    assert_eq!(on_disk(&local, 100, 1000), Err(CloneLimit::Bytes(100)));
+    assert!(on_disk(&local, 100, 1000).unwrap_err().to_string().contains("more than 100 bytes"));
+    assert!(on_disk(&local, u64::MAX, 0).unwrap_err().to_string().contains("more than 0 files"));
     assert_eq!(on_disk(&local, u64::MAX, 1000), Ok(()));
 }
 

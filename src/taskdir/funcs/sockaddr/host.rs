@@ -4,6 +4,7 @@
 //! of /proc/net/route, else the IPv6 one of /proc/net/ipv6_route, each
 //! read up to [`MAX_ROUTES`].
 
+use super::SockaddrError;
 use super::ifaddr::{self, IfAddr, Interfaces};
 use nix::net::if_::InterfaceFlags;
 use nix::sys::socket::SockaddrStorage;
@@ -17,12 +18,12 @@ use std::net::IpAddr;
 const MAX_ROUTES: u64 = 1 << 20;
 
 /// This host's interfaces as `sockaddr` sees them.
-pub fn read() -> Result<Interfaces, String> {
+pub fn read() -> Result<Interfaces, SockaddrError> {
     Ok(Interfaces { addrs: addresses()?, default: default_route() })
 }
 
-fn addresses() -> Result<Vec<IfAddr>, String> {
-    let all = nix::ifaddrs::getifaddrs().map_err(|e| format!("cannot list this host's interface addresses: {e}"))?;
+fn addresses() -> Result<Vec<IfAddr>, SockaddrError> {
+    let all = nix::ifaddrs::getifaddrs().map_err(SockaddrError::Interfaces)?;
     // An interface's place is where it first appears (its link entry).
     let mut order: BTreeMap<String, usize> = BTreeMap::new();
     let mut found: Vec<(usize, IfAddr)> = Vec::new();

@@ -4,6 +4,7 @@
 //! and the special-purpose networks of the RFCs go-sockaddr knows (what
 //! is private, what is forwardable).
 
+use super::SockaddrError;
 use gotmpl::Value;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -26,7 +27,7 @@ const FLAG_NAMES: [(u32, &str); 6] = [
 ];
 
 /// What [`IfAddr::attr`] knows, for its message.
-const ATTRIBUTES: &str =
+pub(super) const ATTRIBUTES: &str =
     "supd's sockaddr knows address, broadcast, flags, mask_bits, name, netmask, network, port, string and type";
 
 /// One address of one interface.
@@ -87,7 +88,7 @@ impl IfAddr {
     }
 
     /// An attribute, as go-sockaddr's `attr` and `join` name them.
-    pub fn attr(&self, name: &str) -> Result<String, String> {
+    pub fn attr(&self, name: &str) -> Result<String, SockaddrError> {
         let mask = mask(self.bits(), self.prefix);
         let network = self.number() & mask;
         Ok(match name.to_ascii_lowercase().as_str() {
@@ -101,7 +102,7 @@ impl IfAddr {
             "netmask" => self.address(mask).to_string(),
             "network" => format!("{}/{}", self.address(network), self.prefix),
             "broadcast" if self.ip.is_ipv4() => self.address(network | (!mask & u128::from(u32::MAX))).to_string(),
-            other => return Err(format!("unsupported attribute name {other:?} — {ATTRIBUTES}")),
+            other => return Err(SockaddrError::Attribute(other.to_string())),
         })
     }
 

@@ -2,6 +2,7 @@
 //! `exclude` by a selector, `sort`, `unique`, `limit` and `offset`. Pure:
 //! the tests give them any list.
 
+use super::SockaddrError;
 use super::ifaddr::{self, IfAddr, Net};
 use std::cmp::Ordering;
 use std::net::IpAddr;
@@ -11,12 +12,12 @@ type Test = Box<dyn Fn(&IfAddr) -> bool>;
 
 /// `include` (`keep`) or `exclude`: the addresses `selector` `param`
 /// matches, or those it does not, in their order.
-pub fn filter(selector: &str, param: &str, addrs: Vec<IfAddr>, keep: bool) -> Result<Vec<IfAddr>, String> {
+pub fn filter(selector: &str, param: &str, addrs: Vec<IfAddr>, keep: bool) -> Result<Vec<IfAddr>, SockaddrError> {
     let test = matcher(selector, param)?;
     Ok(addrs.into_iter().filter(|a| test(a) == keep).collect())
 }
 
-fn matcher(selector: &str, param: &str) -> Result<Test, String> {
+fn matcher(selector: &str, param: &str) -> Result<Test, SockaddrError> {
     let test: Test = match selector.to_ascii_lowercase().as_str() {
         "address" => {
             let re = pattern(param)?;
@@ -35,7 +36,7 @@ fn matcher(selector: &str, param: &str) -> Result<Test, String> {
         "network" => {
             let nets = param
                 .split('|')
-                .map(|n| Net::parse(n).ok_or_else(|| format!("{n:?} is not a network such as \"10.0.0.0/8\"")))
+                .map(|n| Net::parse(n).ok_or_else(|| SockaddrError::Network(n.to_string())))
                 .collect::<Result<Vec<_>, _>>()?;
             Box::new(move |a: &IfAddr| nets.iter().any(|n| n.contains(a.ip)))
         }
@@ -44,31 +45,30 @@ fn matcher(selector: &str, param: &str) -> Result<Test, String> {
             Box::new(move |a: &IfAddr| nets.iter().any(|n| n.contains(a.ip)))
         }
         "size" => {
-            let size: u8 = param.trim().parse().map_err(|_| format!("invalid size {param:?}: a prefix length"))?;
+            let size: u8 = param.trim().parse().map_err(|_| SockaddrError::Size(param.to_string()))?;
             Box::new(move |a: &IfAddr| a.prefix == size)
         }
         "type" => type_test(param)?,
-        other => {
-            return Err(format!(
-                "invalid selector {other:?} — use address, flag, name, network, port, rfc, size or type"
-            ));
-        }
+        other => return Err(SockaddrError::Selector(other.to_string())),
     };
     Ok(test)
 }
 
 /// A regular expression of a selector, of bounded size.
-fn pattern(param: &str) -> Result<regex::Regex, String> {
-    regex::RegexBuilder::new(param).size_limit(1 << 20).build().map_err(|e| format!("{param:?}: {e}"))
+fn pattern(param: &str) -> Result<regex::Regex, SockaddrError> {
+    regex::RegexBuilder::new(param)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|source| SockaddrError::Pattern { param: param.to_string(), source })
 }
 
 /// The networks of the RFCs of `param`, `6890` or `1918|4193`.
-fn rfc_nets(param: &str) -> Result<Vec<Net>, String> {
+fn rfc_nets(param: &str) -> Result<Vec<Net>, SockaddrError> {
     let mut nets = Vec::new();
     for n in param.split('|') {
         let known = n.trim().parse::<u32>().ok().and_then(ifaddr::rfc);
         let Some(list) = known else {
-            return Err(format!("unsupported RFC {n:?} — supd knows RFCs {}", ifaddr::RFCS));
+            return Err(SockaddrError::Rfc(n.to_string()));
         };
         nets.extend_from_slice(list);
     }
@@ -76,7 +76,7 @@ fn rfc_nets(param: &str) -> Result<Vec<Net>, String> {
 }
 
 /// `type`: `ip`, `ipv4`, `ipv6` or `unix`, joined by `|`.
-fn type_test(param: &str) -> Result<Test, String> {
+fn type_test(param: &str) -> Result<Test, SockaddrError> {
     let (mut v4, mut v6) = (false, false);
     for t in param.to_ascii_lowercase().split('|') {
         match t.trim() {
@@ -85,7 +85,7 @@ fn type_test(param: &str) -> Result<Test, String> {
             "ipv6" => v6 = true,
             // No interface address is a Unix socket.
             "unix" => {}
-            other => return Err(format!("unsupported type {other:?} — use ip, ipv4, ipv6 or unix")),
+            other => return Err(SockaddrError::Type(other.to_string())),
         }
     }
     Ok(Box::new(move |a: &IfAddr| if a.ip.is_ipv4() { v4 } else { v6 }))
@@ -95,7 +95,7 @@ fn type_test(param: &str) -> Result<Test, String> {
 /// go-sockaddr's, an address matches when its interface has every flag
 /// named, or when it is of any kind named; `down` is an interface that is
 /// not up (go-sockaddr's own `down` matches every address).
-fn flag_test(param: &str) -> Result<Test, String> {
+fn flag_test(param: &str) -> Result<Test, SockaddrError> {
     let (mut want, mut by_flags, mut down) = (0u32, false, false);
     let mut kinds: Vec<Kind> = Vec::new();
     for f in param.to_ascii_lowercase().split('|') {
@@ -115,7 +115,7 @@ fn flag_test(param: &str) -> Result<Test, String> {
             "link-local multicast" => (0, Some(ifaddr::is_link_local_multicast as Kind)),
             "link-local unicast" => (0, Some(ifaddr::is_link_local_unicast as Kind)),
             "unspecified" => (0, Some(ifaddr::is_unspecified as Kind)),
-            other => return Err(format!("unknown interface flag {other:?}")),
+            other => return Err(SockaddrError::Flag(other.to_string())),
         };
         if bit != 0 {
             (want, by_flags) = (want | bit, true);
@@ -138,7 +138,7 @@ type Cmp = fn(&IfAddr, &IfAddr, Option<&str>) -> Ordering;
 /// one. Stable; each clause is a total order (addresses of two types are
 /// ordered by type where go-sockaddr leaves their order undecided).
 /// `default`: the name of the interface of the default route.
-pub fn sort(clauses: &str, mut addrs: Vec<IfAddr>, default: Option<&str>) -> Result<Vec<IfAddr>, String> {
+pub fn sort(clauses: &str, mut addrs: Vec<IfAddr>, default: Option<&str>) -> Result<Vec<IfAddr>, SockaddrError> {
     let order = clauses.split(',').map(clause).collect::<Result<Vec<_>, _>>()?;
     addrs.sort_by(|a, b| {
         order
@@ -150,7 +150,7 @@ pub fn sort(clauses: &str, mut addrs: Vec<IfAddr>, default: Option<&str>) -> Res
     Ok(addrs)
 }
 
-fn clause(text: &str) -> Result<(Cmp, bool), String> {
+fn clause(text: &str) -> Result<(Cmp, bool), SockaddrError> {
     let lower = text.trim().to_ascii_lowercase();
     let (desc, key) = match lower.strip_prefix('-') {
         Some(k) => (true, k),
@@ -164,10 +164,7 @@ fn clause(text: &str) -> Result<(Cmp, bool), String> {
         "private" => by_private,
         "size" => by_size,
         "type" => by_type,
-        _ => {
-            let keys = "address, default, name, port, private, size or type";
-            return Err(format!("unknown sort type {text:?} — use {keys}, each with + or -"));
-        }
+        _ => return Err(SockaddrError::SortKey(text.to_string())),
     };
     Ok((cmp, desc))
 }
@@ -211,11 +208,11 @@ pub fn is_default(a: &IfAddr, default: Option<&str>) -> bool {
 
 /// `unique "address"` or `unique "name"`: of a run of addresses that are
 /// the same by it, the first (the list is meant to be sorted).
-pub fn unique(selector: &str, addrs: Vec<IfAddr>) -> Result<Vec<IfAddr>, String> {
+pub fn unique(selector: &str, addrs: Vec<IfAddr>) -> Result<Vec<IfAddr>, SockaddrError> {
     let key: fn(&IfAddr) -> String = match selector.to_ascii_lowercase().as_str() {
         "address" => IfAddr::sock_string,
         "name" => name_of,
-        other => return Err(format!("unsupported unique constraint {other:?} — use address or name")),
+        other => return Err(SockaddrError::Unique(other.to_string())),
     };
     let mut last: Option<String> = None;
     let mut out = Vec::with_capacity(addrs.len());
@@ -234,19 +231,17 @@ fn name_of(a: &IfAddr) -> String {
 }
 
 /// `limit N`: the first `n`.
-pub fn limit(n: i64, addrs: Vec<IfAddr>) -> Result<Vec<IfAddr>, String> {
-    let n = usize::try_from(n).map_err(|_| format!("wants a count of 0 or more, got {n}"))?;
+pub fn limit(n: i64, addrs: Vec<IfAddr>) -> Result<Vec<IfAddr>, SockaddrError> {
+    let n = usize::try_from(n).map_err(|_| SockaddrError::NegativeCount(n))?;
     Ok(addrs.into_iter().take(n).collect())
 }
 
 /// `offset N`: from the `n`th on, or the last `-n`.
-pub fn offset(n: i64, addrs: Vec<IfAddr>) -> Result<Vec<IfAddr>, String> {
+pub fn offset(n: i64, addrs: Vec<IfAddr>) -> Result<Vec<IfAddr>, SockaddrError> {
     let len = addrs.len();
     let off = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
     if off > len {
-        return Err(format!(
-            "unable to seek past the end of the interface array: offset ({n}) exceeds the number of interfaces ({len})"
-        ));
+        return Err(SockaddrError::OffsetPastEnd { offset: n, len });
     }
     let skip = if n < 0 { len - off } else { off };
     Ok(addrs.into_iter().skip(skip).collect())
