@@ -7,6 +7,7 @@
 //! events do not know the difference. Containers a previous supd left
 //! running are adopted at start.
 
+use super::errors::{BindCheckError, BindsError, CreateError, EngineError, NamespaceError};
 use super::task::Container;
 use super::{Supervisor, TaskKey};
 use crate::drivers::docker::{self, Docker, Endpoint, Engine, Report, StartRequest};
@@ -137,31 +138,30 @@ impl Supervisor {
         if engine == Driver::Podman { &self.cfg.podman } else { &self.cfg.docker }
     }
 
-    fn engine_endpoint(&self, engine: Driver) -> Result<Endpoint, String> {
+    fn engine_endpoint(&self, engine: Driver) -> Result<Endpoint, EngineError> {
         let configured = self.engine_settings(engine).endpoint.as_deref();
-        let chosen = match engine {
-            Driver::Podman => Endpoint::choose_podman(configured),
-            _ => Endpoint::choose(configured),
-        };
-        chosen.map_err(|e| e.to_string())
+        match engine {
+            Driver::Podman => Endpoint::choose_podman(configured).map_err(|e| EngineError::Endpoint(e.to_string())),
+            _ => Endpoint::choose(configured).map_err(|e| EngineError::Endpoint(e.to_string())),
+        }
     }
 
     /// The engine's driver, made and watched on first use.
-    fn docker(&mut self, engine: Driver) -> Result<&Docker<(TaskKey, u64)>, String> {
+    fn docker(&mut self, engine: Driver) -> Result<&Docker<(TaskKey, u64)>, EngineError> {
         let slot = at(engine);
         if self.pending.containers.drivers[slot].is_none() {
             let ep = self.engine_endpoint(engine)?;
             let name = engine.as_str();
-            let mut d = Docker::new(Engine::new(ep)).map_err(|e| format!("cannot start the {name} driver: {e}"))?;
+            let mut d = Docker::new(Engine::new(ep)).map_err(|source| EngineError::Start { name, source })?;
             let token = self.io.watches.token();
             self.io
                 .poll
                 .registry()
                 .register(d.source(), token, mio::Interest::READABLE)
-                .map_err(|e| format!("cannot watch the {name} driver: {e}"))?;
+                .map_err(|source| EngineError::Watch { name, source })?;
             self.pending.containers.drivers[slot] = Some((d, token));
         }
-        self.pending.containers.driver(engine).ok_or_else(|| "no container driver".to_string())
+        self.pending.containers.driver(engine).ok_or(EngineError::Missing)
     }
 
     /// At start: asks each engine (each request within 5 s), on a thread,
@@ -224,7 +224,7 @@ impl Supervisor {
     /// An engine's survey answered: its attributes and what a previous
     /// supd left. Once the jobs are in, claims are made, leftovers
     /// removed and held starts made.
-    fn surveyed(&mut self, which: Driver, survey: Result<docker::Survey, docker::EngineError>) {
+    fn surveyed<E: std::fmt::Display>(&mut self, which: Driver, survey: Result<docker::Survey, E>) {
         let name = which.as_str();
         self.pending.containers.surveying[at(which)] = false;
         match survey {
@@ -243,7 +243,7 @@ impl Supervisor {
                 // Tasks that may have a container there wait for the
                 // engine (asked again); the others start and wait for it
                 // as any start does.
-                self.engine_seen(which, Err(&e.message));
+                self.engine_seen(which, Err(&e.to_string()));
                 let claims = self.jobs.runs.values().flat_map(|r| &r.instances).flat_map(|i| &i.tasks);
                 if claims.filter(|t| t.spec.driver == which).any(|t| t.claim.is_some()) {
                     log::debug!("{name} driver: asked again in {RESURVEY:?}, for the containers its tasks may have");
@@ -358,7 +358,7 @@ impl Supervisor {
     pub(super) fn start_container(&mut self, key: TaskKey, spec: SpawnSpec) {
         let mut body = match self.create_body(key, &spec) {
             Ok(b) => b,
-            Err(message) => return self.start_failed(key, message, false),
+            Err(e) => return self.start_failed(key, e.to_string(), false),
         };
         let root = self
             .jobs
@@ -368,9 +368,9 @@ impl Supervisor {
             .and_then(|i| i.dir.as_ref())
             .map(|d| d.root().to_path_buf());
         if let Some(root) = root
-            && let Err((message, recoverable)) = self.hold_binds(key, &root, &mut body)
+            && let Err(e) = self.hold_binds(key, &root, &mut body)
         {
-            return self.start_failed(key, message, recoverable);
+            return self.start_failed(key, e.to_string(), e.recoverable());
         }
         self.ensure_task_log(key);
         self.journal_starting(key);
@@ -396,11 +396,11 @@ impl Supervisor {
         t.container = Some(Box::new(Container { id: None, image, generation, oom_killed: false, adopted: false }));
         match self.docker(engine) {
             Ok(d) => d.start((key, generation), req),
-            Err(message) => {
+            Err(e) => {
                 if let Some(t) = self.jobs.task_mut(key) {
                     t.container = None;
                 }
-                self.start_failed(key, message, true);
+                self.start_failed(key, e.to_string(), true);
             }
         }
     }
@@ -411,16 +411,16 @@ impl Supervisor {
     /// supd's namespace, the create request then naming the staging
     /// points (`taskdir::binds`: what the engine binds is what was
     /// checked, whatever is swapped in meanwhile); else checked only
-    /// (`check_binds`). The error: its message, and whether a restart may
-    /// mend it. Mounts are a few quick system calls: made on the loop,
-    /// where the check was.
+    /// (`check_binds`). The error says whether a restart may mend it.
+    /// Mounts are a few quick system calls: made on the loop, where the
+    /// check was.
     fn hold_binds(
         &mut self,
         key: TaskKey,
         root: &std::path::Path,
         body: &mut serde_json::Value,
-    ) -> Result<(), (String, bool)> {
-        use crate::taskdir::binds::{HoldError, Missing, Source, parts_below};
+    ) -> Result<(), BindsError> {
+        use crate::taskdir::binds::{Missing, Source, parts_below};
         let Some(t) = self.jobs.task(key) else { return Ok(()) };
         let (engine, task) = (t.spec.driver, t.spec.name.clone());
         let below: Vec<(docker::spec::BindAt, String)> = docker::spec::bind_sources(body)
@@ -428,7 +428,7 @@ impl Supervisor {
             .filter(|(_, source)| parts_below(root, source).is_some())
             .collect();
         if below.is_empty() || !self.holds_binds(engine) {
-            return check_binds(root, body).map_err(|m| (m, false));
+            return check_binds(root, body).map_err(BindsError::Checked);
         }
         let asked: &serde_json::Value = body;
         let sources: Vec<Source> = below
@@ -451,8 +451,7 @@ impl Supervisor {
                 }
                 Ok(())
             }
-            Err(HoldError::Refused(m)) => Err((m, false)),
-            Err(HoldError::Failed(m)) => Err((m, true)),
+            Err(e) => Err(BindsError::Held(e)),
         }
     }
 
@@ -516,10 +515,10 @@ impl Supervisor {
     }
 
     /// The create request, or why the task may not run as written.
-    fn create_body(&self, key: TaskKey, spec: &SpawnSpec) -> Result<serde_json::Value, String> {
-        let run = self.jobs.runs.get(&key.run).ok_or("the job is gone")?;
-        let inst = run.instances.get(key.inst).ok_or("the instance is gone")?;
-        let t = inst.tasks.get(key.task).ok_or("the task is gone")?;
+    fn create_body(&self, key: TaskKey, spec: &SpawnSpec) -> Result<serde_json::Value, CreateError> {
+        let run = self.jobs.runs.get(&key.run).ok_or(CreateError::Gone("job"))?;
+        let inst = run.instances.get(key.inst).ok_or(CreateError::Gone("instance"))?;
+        let t = inst.tasks.get(key.task).ok_or(CreateError::Gone("task"))?;
         let group = &run.job.groups[inst.group];
         // Nomad's variables and the task's env; not supd's own environment.
         let env: Vec<(String, String)> =
@@ -576,7 +575,8 @@ impl Supervisor {
             nofile: limit(nix::sys::resource::Resource::RLIMIT_NOFILE),
             nproc: limit(nix::sys::resource::Resource::RLIMIT_NPROC).map(|(s, h)| (s.min(pid_max), h.min(pid_max))),
         };
-        docker::spec::create_body(&inputs, self.engine_settings(t.spec.driver)).map_err(|e| e.to_string())
+        docker::spec::create_body(&inputs, self.engine_settings(t.spec.driver))
+            .map_err(|e| CreateError::Spec(e.to_string()))
     }
 
     /// `task-allocid-N`: readable in `docker ps`, new for every run.
@@ -664,7 +664,7 @@ impl Supervisor {
         }
         let was = slot.replace(answer.is_ok());
         let name = engine.as_str();
-        let ep = self.engine_endpoint(engine).map_or_else(|e| e, |ep| ep.to_string());
+        let ep = self.engine_endpoint(engine).map_or_else(|e| e.to_string(), |ep| ep.to_string());
         match answer {
             Ok(detail) if was.is_some() => log::info!("{name} engine at {ep} answers again ({detail})"),
             Ok(detail) => log::info!("{name} engine at {ep} answers ({detail})"),
@@ -887,17 +887,15 @@ fn slot_of(key: TaskKey, jobs: &super::jobs::Jobs) -> String {
 
 /// Whether the process `pid` (an engine's socket's listener) is in supd's
 /// own mount namespace; else why not.
-fn mounts_here(pid: i32) -> Result<(), String> {
+fn mounts_here(pid: i32) -> Result<(), NamespaceError> {
     if pid <= 0 {
-        return Err("its socket's listener is outside supd's PID namespace".into());
+        return Err(NamespaceError::OutsidePidNamespace);
     }
     let ns = |who: &str| std::fs::read_link(format!("/proc/{who}/ns/mnt"));
     match (ns("self"), ns(&pid.to_string())) {
         (Ok(ours), Ok(theirs)) if ours == theirs => Ok(()),
-        (Ok(_), Ok(_)) => Err(format!("its socket's listener (pid {pid}) is in another mount namespace")),
-        (Err(e), _) | (_, Err(e)) => {
-            Err(format!("the mount namespace of its socket's listener (pid {pid}) cannot be read ({e})"))
-        }
+        (Ok(_), Ok(_)) => Err(NamespaceError::Elsewhere { pid }),
+        (Err(source), _) | (_, Err(source)) => Err(NamespaceError::Unreadable { pid, source }),
     }
 }
 
@@ -909,28 +907,24 @@ fn mounts_here(pid: i32) -> Result<(), String> {
 /// a link on the way fails the start. Where supd holds the sources
 /// (`Supervisor::hold_binds`) the same walk opens what it checks; here,
 /// where it cannot, a swap after the walk is not seen.
-fn check_binds(root: &std::path::Path, body: &serde_json::Value) -> Result<(), String> {
+fn check_binds(root: &std::path::Path, body: &serde_json::Value) -> Result<(), BindCheckError> {
     use crate::taskdir::beneath::Dir;
     let sources = docker::spec::bind_sources(body);
-    let base = Dir::open(root).map_err(|e| format!("cannot open {}: {e}", root.display()))?;
+    let base = Dir::open(root).map_err(|source| BindCheckError::Root { root: root.to_path_buf(), source })?;
     for (_, src) in &sources {
         let Ok(rel) = std::path::Path::new(src).strip_prefix(root) else { continue };
         let parts: Vec<&str> = rel.iter().filter_map(|c| c.to_str()).collect();
         let Some((last, parents)) = parts.split_last() else { continue };
-        let refused = |e: &dyn std::fmt::Display| {
-            format!(
-                "cannot bind {src} into the container: {e} — supd binds nothing that leads out of the task's directory"
-            )
-        };
+        let refused = |source| BindCheckError::Walk { src: src.to_string(), source };
         // What is missing, the engine makes (a directory, as root): no link
         // is there now (one planted after this look is not seen: only a
         // held source is safe from that).
         let dir = match base.subdir(parents, None) {
             Err(e) if e.errno == nix::errno::Errno::ENOENT => continue,
-            other => other.map_err(|e| refused(&e))?,
+            other => other.map_err(refused)?,
         };
-        if dir.kind(last).map_err(|e| refused(&e))? == Some(libc::S_IFLNK) {
-            return Err(refused(&format!("{last}: a symbolic link is in the way (supd never follows one here)")));
+        if dir.kind(last).map_err(refused)? == Some(libc::S_IFLNK) {
+            return Err(BindCheckError::Link { src: src.to_string(), last: last.to_string() });
         }
     }
     Ok(())

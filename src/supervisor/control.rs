@@ -2,6 +2,7 @@
 //! request the server (`server`) has read, decoded and allowed; the
 //! answer goes back through the server.
 
+use super::errors::TargetError;
 use super::output::LogPath;
 use super::reload::All;
 use super::run::Source;
@@ -175,7 +176,7 @@ impl Supervisor {
         let mut planned = Vec::new();
         for job in &parsed.jobs {
             if let Err(e) = self.fit_with(job, &planned) {
-                return Response::refused(e);
+                return Response::refused(e.to_string());
             }
             planned.push(job);
         }
@@ -226,7 +227,7 @@ impl Supervisor {
     /// `job inspect`: the effective job, from the version supd holds.
     fn job_inspect(&self, job: &str, json: bool) -> Response {
         let Some(run) = self.jobs.current.get(job).and_then(|s| self.jobs.runs.get(s)) else {
-            return Response::refused(self.unknown_job(job));
+            return Response::refused(self.unknown_job(job).to_string());
         };
         let tree = jobspec::effective::of(&run.job);
         let text = if json {
@@ -275,7 +276,7 @@ impl Supervisor {
             self.state_changed();
             Response::ok(vec![format!("job {job:?} stopping")])
         } else {
-            Response::refused(self.unknown_job(job))
+            Response::refused(self.unknown_job(job).to_string())
         }
     }
 
@@ -283,7 +284,7 @@ impl Supervisor {
     /// the job directory (which it keeps following), or as submitted.
     fn job_start(&mut self, job: &str) -> Response {
         let Some(run) = self.jobs.current.get(job).and_then(|s| self.jobs.runs.get(s)) else {
-            return Response::refused(self.unknown_job(job));
+            return Response::refused(self.unknown_job(job).to_string());
         };
         if !run.stopped && !self.jobs.stopped.contains(job) {
             return Response::ok(vec![format!("job {job:?} is not stopped")]);
@@ -310,7 +311,7 @@ impl Supervisor {
     /// it: the file goes, then a reload).
     fn job_purge(&mut self, job: &str) -> Response {
         let Some(&serial) = self.jobs.current.get(job) else {
-            return Response::refused(self.unknown_job(job));
+            return Response::refused(self.unknown_job(job).to_string());
         };
         if let Some(file) = self.jobs.runs.get(&serial).and_then(|r| r.file.clone()) {
             return Response::refused(format!(
@@ -361,7 +362,7 @@ impl Supervisor {
     ) -> Response {
         filter.selection = match target.map(|t| self.resolve(t)).transpose() {
             Ok(f) => f,
-            Err(e) => return Response::refused(e),
+            Err(e) => return Response::refused(e.to_string()),
         };
         let since = match since {
             None => None,
@@ -397,7 +398,7 @@ impl Supervisor {
     fn logs(&mut self, token: Token, target: &str, stderr: bool, lines: usize, follow: bool, all: bool) -> Response {
         let path = match self.log_target(target, stderr && !all) {
             Ok(p) => p,
-            Err(e) => return Response::refused(e),
+            Err(e) => return Response::refused(e.to_string()),
         };
         if let Some(elsewhere) = self.output_elsewhere(&path) {
             return Response::refused(elsewhere);
@@ -493,16 +494,16 @@ impl Supervisor {
         }
     }
 
-    pub(super) fn unknown_job(&self, job: &str) -> String {
+    pub(super) fn unknown_job(&self, job: &str) -> TargetError {
         let hint = crate::jobspec::diag::did_you_mean(job, self.jobs.current.keys().map(String::as_str))
             .map_or(String::new(), |s| format!(" — did you mean {s:?}?"));
-        format!("no job {job:?}{hint}")
+        TargetError::NoJob { job: job.to_string(), hint }
     }
 
     fn status(&self, target: Option<&str>, events: Option<usize>, brief: bool) -> Response {
         let selection = match target.map(|t| self.resolve(t)).transpose() {
             Ok(s) => s,
-            Err(e) => return Response::refused(e),
+            Err(e) => return Response::refused(e.to_string()),
         };
         let lines = Lines::default();
         let view = self.status_view(selection.as_ref(), events, brief, &lines);
@@ -545,7 +546,7 @@ impl Supervisor {
     fn status_json(&mut self, target: Option<&str>, compact: bool) -> Response {
         let selection = match target.map(|t| self.resolve(t)).transpose() {
             Ok(s) => s,
-            Err(e) => return Response::refused(e),
+            Err(e) => return Response::refused(e.to_string()),
         };
         let lines = Lines::default();
         let view = self.status_view(selection.as_ref(), None, false, &lines);
@@ -569,7 +570,7 @@ impl Supervisor {
 
     /// `JOB`, `JOB/GROUP`, `JOB/GROUP/INDEX`, `JOB/GROUP/INDEX/TASK`,
     /// `JOB/GROUP/TASK` or Nomad's instance name `JOB.GROUP[INDEX]`.
-    fn resolve(&self, target: &str) -> Result<Selection, String> {
+    fn resolve(&self, target: &str) -> Result<Selection, TargetError> {
         let mut parts: Vec<String> = target.split('/').map(str::to_string).collect();
         // A launched run's ID holds a `/`: `JOB/periodic-T`.
         if parts.len() > 1 && self.jobs.current.contains_key(&format!("{}/{}", parts[0], parts[1])) {
@@ -589,7 +590,7 @@ impl Supervisor {
         let mut sel = Selection { job, group: None, index: None, task: None };
         if let Some(g) = parts.get(1) {
             let Some(group) = run.job.groups.iter().find(|x| &x.name == g) else {
-                return Err(format!("job {:?} has no group {g:?}", sel.job));
+                return Err(TargetError::NoGroup { job: sel.job, group: g.clone() });
             };
             sel.group = Some(g.clone());
             let mut rest = &parts[2..];
@@ -597,19 +598,19 @@ impl Supervisor {
                 && let Ok(i) = first.parse::<u32>()
             {
                 if i >= group.count {
-                    return Err(format!("group {g:?} has instances 0 to {}", group.count.saturating_sub(1)));
+                    return Err(TargetError::NoIndex { group: g.clone(), last: group.count.saturating_sub(1) });
                 }
                 sel.index = Some(i);
                 rest = &rest[1..];
             }
             if let Some(t) = rest.first() {
                 if !group.tasks.iter().any(|x| &x.name == t) {
-                    return Err(format!("group {g:?} has no task {t:?}"));
+                    return Err(TargetError::NoTask { group: g.clone(), task: t.clone() });
                 }
                 sel.task = Some(t.clone());
             }
             if rest.len() > 1 {
-                return Err(format!("bad target {target:?} — write JOB[/GROUP[/INDEX]][/TASK]"));
+                return Err(TargetError::Malformed(target.to_string()));
             }
         }
         Ok(sel)
@@ -617,41 +618,31 @@ impl Supervisor {
 
     /// One task's stream for `logs`: the group, index and task may each be
     /// left out when there is only one to choose.
-    fn log_target(&self, target: &str, stderr: bool) -> Result<super::output::LogPath, String> {
+    fn log_target(&self, target: &str, stderr: bool) -> Result<super::output::LogPath, TargetError> {
         let sel = self.resolve(target)?;
         let run = &self.jobs.runs[&self.jobs.current[&sel.job]];
         let gname = match sel.group {
             Some(g) => g,
             None if run.job.groups.len() == 1 => run.job.groups[0].name.clone(),
             None => {
-                let groups: Vec<String> = run.job.groups.iter().map(|g| format!("{}/{}", sel.job, g.name)).collect();
-                return Err(format!("job {:?} has several groups: name one of {}", sel.job, groups.join(", ")));
+                let choices = run.job.groups.iter().map(|g| format!("{}/{}", sel.job, g.name)).collect();
+                return Err(TargetError::SeveralGroups { job: sel.job, choices });
             }
         };
         let Some(group) = run.job.groups.iter().find(|g| g.name == gname) else {
-            return Err(format!("job {:?} has no group {gname:?}", sel.job));
+            return Err(TargetError::NoGroup { job: sel.job, group: gname });
         };
         let index = match sel.index {
             Some(i) => i,
             None if group.count == 1 => 0,
-            None => {
-                return Err(format!(
-                    "group {gname:?} has {} instances: name one, e.g. {}/{gname}/0",
-                    group.count, sel.job
-                ));
-            }
+            None => return Err(TargetError::SeveralInstances { job: sel.job, group: gname, count: group.count }),
         };
         let task = match sel.task {
             Some(t) => t,
             None if group.tasks.len() == 1 => group.tasks[0].name.clone(),
             None => {
-                let names: Vec<&str> = group.tasks.iter().map(|t| t.name.as_str()).collect();
-                return Err(format!(
-                    "group {gname:?} has several tasks ({}): name one, e.g. {}/{gname}/{index}/{}",
-                    names.join(", "),
-                    sel.job,
-                    names[0]
-                ));
+                let tasks = group.tasks.iter().map(|t| t.name.clone()).collect();
+                return Err(TargetError::SeveralTasks { job: sel.job, group: gname, index, tasks });
             }
         };
         Ok(super::output::LogPath {
@@ -663,7 +654,7 @@ impl Supervisor {
         })
     }
 
-    fn selected_tasks(&self, target: &str) -> Result<Vec<TaskKey>, String> {
+    fn selected_tasks(&self, target: &str) -> Result<Vec<TaskKey>, TargetError> {
         let sel = self.resolve(target)?;
         let serial = self.jobs.current[&sel.job];
         let run = &self.jobs.runs[&serial];
@@ -681,7 +672,7 @@ impl Supervisor {
     fn restart(&mut self, target: &str) -> Response {
         let keys = match self.selected_tasks(target) {
             Ok(k) => k,
-            Err(e) => return Response::refused(e),
+            Err(e) => return Response::refused(e.to_string()),
         };
         // Nomad's words (client/client.go, RestartAllocation): a named task,
         // or every running task of the target.
@@ -796,7 +787,7 @@ impl Supervisor {
         };
         let keys = match self.selected_tasks(target) {
             Ok(k) => k,
-            Err(e) => return Response::refused(e),
+            Err(e) => return Response::refused(e.to_string()),
         };
         let mut messages = Vec::new();
         for key in keys {
@@ -822,7 +813,7 @@ impl Supervisor {
     fn probe(&self, target: &str) -> Response {
         let keys = match self.selected_tasks(target) {
             Ok(k) => k,
-            Err(e) => return Response::refused(e),
+            Err(e) => return Response::refused(e.to_string()),
         };
         let mut messages = Vec::new();
         for key in keys {

@@ -34,49 +34,57 @@ pub fn parent_of(id: &str) -> Option<&str> {
     id.rfind(SUFFIX).map(|i| &id[..i])
 }
 
+/// Why a dispatch is refused: what the parameterized job asks for, in
+/// Nomad's words, with what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum DispatchError {
+    #[error("job {0:?} is not parameterized — `job dispatch` runs jobs with a `parameterized` block")]
+    NotParameterized(String),
+    #[error("Payload is not provided but required by parameterized job — give an INPUT file, or - for standard input")]
+    PayloadRequired,
+    #[error("Payload provided but forbidden by parameterized job — dispatch without INPUT")]
+    PayloadForbidden,
+    /// The payload's size, beyond [`MAX_PAYLOAD`].
+    #[error("Payload exceeds maximum size; {0} > {MAX_PAYLOAD}")]
+    PayloadTooLarge(usize),
+    /// Meta keys the job neither requires nor allows (`allowed`: those it does).
+    #[error(
+        "Dispatch request included unpermitted metadata keys: [{}] — the job allows [{}]",
+        .keys.join(" "),
+        .allowed.join(" ")
+    )]
+    UnpermittedMeta { keys: Vec<String>, allowed: Vec<String> },
+    /// Required meta keys the dispatch does not give.
+    #[error("Dispatch did not provide required meta keys: [{}] — add --meta KEY=VALUE for each", .keys.join(" "))]
+    MissingMeta { keys: Vec<String> },
+}
+
 /// Whether a dispatch's meta and payload are what the job asks for; the
-/// reason in Nomad's words when not, with what to do.
-pub fn check(job: &Job, meta: &BTreeMap<String, String>, payload: Option<&[u8]>) -> Result<(), String> {
+/// reason when not.
+pub fn check(job: &Job, meta: &BTreeMap<String, String>, payload: Option<&[u8]>) -> Result<(), DispatchError> {
     let Some(p) = &job.parameterized else {
-        return Err(format!(
-            "job {:?} is not parameterized — `job dispatch` runs jobs with a `parameterized` block",
-            job.id
-        ));
+        return Err(DispatchError::NotParameterized(job.id.clone()));
     };
     let has = payload.is_some_and(|b| !b.is_empty());
     match p.payload {
-        PayloadRule::Required if !has => {
-            return Err("Payload is not provided but required by parameterized job — give an INPUT file, or - for standard input".into());
-        }
-        PayloadRule::Forbidden if has => {
-            return Err("Payload provided but forbidden by parameterized job — dispatch without INPUT".into());
-        }
+        PayloadRule::Required if !has => return Err(DispatchError::PayloadRequired),
+        PayloadRule::Forbidden if has => return Err(DispatchError::PayloadForbidden),
         _ => {}
     }
     if let Some(b) = payload
         && b.len() > MAX_PAYLOAD
     {
-        return Err(format!("Payload exceeds maximum size; {} > {MAX_PAYLOAD}", b.len()));
+        return Err(DispatchError::PayloadTooLarge(b.len()));
     }
-    let unpermitted: Vec<&str> = meta
-        .keys()
-        .filter(|k| !p.meta_required.contains(k) && !p.meta_optional.contains(k))
-        .map(String::as_str)
-        .collect();
-    if !unpermitted.is_empty() {
-        let allowed: Vec<&str> = p.meta_required.iter().chain(&p.meta_optional).map(String::as_str).collect();
-        return Err(format!(
-            "Dispatch request included unpermitted metadata keys: [{}] — the job allows [{}]",
-            unpermitted.join(" "),
-            allowed.join(" ")
-        ));
+    let keys: Vec<String> =
+        meta.keys().filter(|k| !p.meta_required.contains(k) && !p.meta_optional.contains(k)).cloned().collect();
+    if !keys.is_empty() {
+        let allowed = p.meta_required.iter().chain(&p.meta_optional).cloned().collect();
+        return Err(DispatchError::UnpermittedMeta { keys, allowed });
     }
-    let missing: Vec<&str> = p.meta_required.iter().filter(|k| !meta.contains_key(*k)).map(String::as_str).collect();
+    let missing: Vec<String> = p.meta_required.iter().filter(|k| !meta.contains_key(*k)).cloned().collect();
     if !missing.is_empty() {
-        return Err(format!(
-            "Dispatch did not provide required meta keys: [{}] — add --meta KEY=VALUE for each",
-            missing.join(" ")
-        ));
+        return Err(DispatchError::MissingMeta { keys: missing });
     }
     Ok(())
 }
@@ -103,10 +111,10 @@ impl Supervisor {
     /// payload goes with it, into each task directory that takes it).
     pub(super) fn dispatch(&mut self, id: &str, meta: BTreeMap<String, String>, payload: Option<Vec<u8>>) -> Response {
         let Some(run) = self.jobs.current.get(id).and_then(|s| self.jobs.runs.get(s)) else {
-            return Response::refused(self.unknown_job(id));
+            return Response::refused(self.unknown_job(id).to_string());
         };
         if let Err(e) = check(&run.job, &meta, payload.as_deref()) {
-            return Response::refused(e);
+            return Response::refused(e.to_string());
         }
         if run.stopped {
             return Response::refused(format!("job {id:?} is stopped — submit it again with `supctl job run`"));
@@ -202,16 +210,19 @@ mod tests {
         assert!(check(&j, &meta(&[("who", "me")]), Some(b"x")).is_ok());
         assert!(check(&j, &meta(&[("who", "me"), ("why", "test")]), Some(b"x")).is_ok());
         let e = check(&j, &meta(&[("who", "me")]), None).unwrap_err();
-        assert!(e.starts_with("Payload is not provided but required by parameterized job"), "{e}");
+        assert!(matches!(e, DispatchError::PayloadRequired), "{e}");
+        assert!(e.to_string().starts_with("Payload is not provided but required by parameterized job"), "{e}");
         let e = check(&j, &meta(&[]), Some(b"x")).unwrap_err();
-        assert!(e.starts_with("Dispatch did not provide required meta keys: [who]"), "{e}");
+        assert!(e.to_string().starts_with("Dispatch did not provide required meta keys: [who]"), "{e}");
         let e = check(&j, &meta(&[("who", "me"), ("what", "x")]), Some(b"x")).unwrap_err();
-        assert!(e.starts_with("Dispatch request included unpermitted metadata keys: [what]"), "{e}");
+        assert!(e.to_string().starts_with("Dispatch request included unpermitted metadata keys: [what]"), "{e}");
         let e = check(&j, &meta(&[("who", "me")]), Some(&[0u8; MAX_PAYLOAD + 1])).unwrap_err();
-        assert_eq!(e, "Payload exceeds maximum size; 16385 > 16384");
+        assert!(matches!(e, DispatchError::PayloadTooLarge(16385)), "{e}");
+        assert_eq!(e.to_string(), "Payload exceeds maximum size; 16385 > 16384");
         let forbidden = job("    payload = \"forbidden\"");
         assert!(check(&forbidden, &meta(&[]), None).is_ok());
-        assert!(check(&forbidden, &meta(&[]), Some(b"x")).unwrap_err().starts_with("Payload provided but forbidden"));
+        let e = check(&forbidden, &meta(&[]), Some(b"x")).unwrap_err();
+        assert!(e.to_string().starts_with("Payload provided but forbidden"), "{e}");
     }
 
     #[test]

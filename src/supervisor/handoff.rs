@@ -5,6 +5,7 @@
 //! the loop, its end arriving like any child's. The receiving side runs
 //! what a peer hands over, if this host's operator allows it.
 
+use super::errors::{HandoffError, HookError};
 use super::run::Source;
 use super::task::{Attempt, Instance, JobRun, Resched, State};
 use super::{Owner, Supervisor, Timer};
@@ -183,7 +184,7 @@ impl Supervisor {
             let result = if saved {
                 self.spawn_hook(&envelope, peer.as_ref(), false)
             } else {
-                Err("the state cannot be saved, so an offer could be forgotten — not sent".to_string())
+                Err(HookError::Unsaved)
             };
             match result {
                 Ok((pid, output)) => {
@@ -198,9 +199,9 @@ impl Supervisor {
                     self.hook_started(serial, inst, pid, output);
                     return;
                 }
-                Err(reason) => {
-                    log::warn!("{label}: cannot hand it to {to}: {reason}");
-                    self.refused(serial, inst, &to, &reason);
+                Err(e) => {
+                    log::warn!("{label}: cannot hand it to {to}: {e}");
+                    self.refused(serial, inst, &to, &e.to_string());
                 }
             }
         }
@@ -237,28 +238,26 @@ impl Supervisor {
         envelope: &Envelope,
         peer: Option<&crate::config::Peer>,
         asking: bool,
-    ) -> Result<(Pid, std::fs::File), String> {
+    ) -> Result<(Pid, std::fs::File), HookError> {
         let h = &self.cfg.handoff;
         let (argv, input) = match &h.command {
             Some(command) => {
                 let input = if h.hcl_stdin {
-                    handoff::reduce_to_group(&envelope.source, &envelope.group)
-                        .map_err(|e| crate::error_chain(&e))?
-                        .into_bytes()
+                    handoff::reduce_to_group(&envelope.source, &envelope.group).map_err(HookError::Reduce)?.into_bytes()
                 } else {
-                    envelope.encode().map_err(|e| format!("{e} — not sent"))?
+                    envelope.encode().map_err(HookError::Envelope)?
                 };
                 (command.clone(), input)
             }
             None => {
-                let peer = peer.ok_or("no peer to ssh to")?;
+                let peer = peer.ok_or(HookError::NoPeer)?;
                 let protocol = handoff::wire::PROTOCOL;
                 let request = if asking {
                     handoff::wire::Request::Status { protocol, ids: vec![envelope.id.clone()], settle: true }
                 } else {
                     handoff::wire::Request::Offer { protocol, envelope: Box::new(envelope.clone()) }
                 };
-                let input = request.encode().map_err(|e| format!("{e} — not sent"))?;
+                let input = request.encode().map_err(HookError::Request)?;
                 (handoff::ssh_argv(peer, h.connect_timeout, h.insecure_host_keys), input)
             }
         };
@@ -681,7 +680,7 @@ impl Supervisor {
     /// had accepted before supd restarted). The envelope's `origin` is the
     /// peer the request came from, checked. Returns what happened, or why
     /// this host refuses.
-    pub(super) fn receive(&mut self, envelope: Envelope, restoring: bool) -> Result<String, String> {
+    pub(super) fn receive(&mut self, envelope: Envelope, restoring: bool) -> Result<String, HandoffError> {
         let (job, gi) = self.admit(&envelope, restoring)?;
         let node = self.cfg.node.name.clone();
         let name = format!("{}.{}[{}]", job.id, envelope.group, envelope.index);
@@ -706,10 +705,10 @@ impl Supervisor {
             self.received_event(&envelope);
             return Ok(format!("accepted: {name} runs on node {node}"));
         };
-        let Some(run) = self.jobs.runs.get(&serial) else { return Err("internal: job without a run".into()) };
+        let Some(run) = self.jobs.runs.get(&serial) else { return Err(HandoffError::NoRun) };
         if run.job.source != job.source {
             if !run.received {
-                return Err(format!("internal: job {:?} on node {node} is not one handed in", job.id));
+                return Err(HandoffError::NotHandedIn { job: job.id, node });
             }
             self.reports.store.unclaimed.instances.insert(key, incoming);
             self.receive_new_version(serial, job, &envelope);
@@ -723,59 +722,51 @@ impl Supervisor {
     /// here (placement, and what this host lets peers run), fits, and was
     /// not stopped by this host's operator. The job comes back with the ID
     /// it runs under here: `JOB@ORIGIN`, so that two origins never share one.
-    fn admit(&self, envelope: &Envelope, restoring: bool) -> Result<(crate::jobspec::Job, usize), String> {
+    fn admit(&self, envelope: &Envelope, restoring: bool) -> Result<(crate::jobspec::Job, usize), HandoffError> {
         let node = self.cfg.node.name.clone();
         if !restoring && !self.cfg.handoff.accept {
-            return Err(format!(
-                "node {node} does not accept handed-off work (set `accept = true` under [handoff] in its supd.toml)"
-            ));
+            return Err(HandoffError::NotAccepting { node });
         }
         if self.stopping() {
-            return Err(format!("supd on node {node} is shutting down"));
+            return Err(HandoffError::ShuttingDown { node });
         }
         let parsed = crate::jobspec::parse_str(&envelope.file, &envelope.source);
         if !parsed.is_valid() {
-            let errors: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
-            return Err(format!("the handed-off job is not valid here: {}", errors.join("; ")));
+            let errors = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
+            return Err(HandoffError::Invalid { errors });
         }
         let Some(mut job) = parsed.jobs.into_iter().find(|j| j.id == envelope.job) else {
-            return Err(format!("the envelope's HCL defines no job {:?}", envelope.job));
+            return Err(HandoffError::NoJob { job: envelope.job.clone() });
         };
         if !job.runs_itself() {
-            return Err(format!(
-                "job {:?} is periodic or parameterized: its launches are its origin's, not handed off",
-                envelope.job
-            ));
+            return Err(HandoffError::Launcher { job: envelope.job.clone() });
         }
         job.id = received_job_id(&envelope.job, &envelope.origin);
         if let Some(why) = crate::names::problem(crate::names::Kind::Job, &job.id) {
-            return Err(format!("{why} (the job runs here as JOB@ORIGIN)"));
+            return Err(HandoffError::JobName { why });
         }
         for g in &job.groups {
             if let Some(why) = g.tasks.iter().find_map(|t| crate::names::together_problem(&job.id, &g.name, &t.name)) {
-                return Err(format!("{why} (the job runs here as {:?})", job.id));
+                return Err(HandoffError::TaskName { why, job: job.id.clone() });
             }
         }
         let Some(gi) = job.groups.iter().position(|g| g.name == envelope.group) else {
-            return Err(format!("job {:?} has no group {:?}", envelope.job, envelope.group));
+            return Err(HandoffError::NoGroup { job: envelope.job.clone(), group: envelope.group.clone() });
         };
         if envelope.index >= job.groups[gi].count {
-            return Err(format!("group {:?} has no instance {}", envelope.group, envelope.index));
+            return Err(HandoffError::NoInstance { group: envelope.group.clone(), index: envelope.index });
         }
         if let Some(why) = placement_refusal(&self.cfg.node, &job, gi) {
-            return Err(why);
+            return Err(HandoffError::Placement(why));
         }
         if !restoring {
             if let Some(why) = policy_refusal(&self.cfg.handoff, &node, &envelope.origin, &job.groups[gi]) {
-                return Err(why);
+                return Err(HandoffError::Policy(why));
             }
             self.fits_here(&job, gi, envelope.index)?;
         }
         if !restoring && self.jobs.stopped.contains(&job.id) {
-            return Err(format!(
-                "job {:?} was stopped on node {node} by its operator (`supctl job start {}` there runs it again)",
-                job.id, job.id
-            ));
+            return Err(HandoffError::Stopped { job: job.id, node });
         }
         Ok((job, gi))
     }
@@ -831,10 +822,10 @@ impl Supervisor {
         envelope: &Envelope,
         key: (String, String, u32),
         incoming: crate::state::InstanceSaved,
-    ) -> Result<String, String> {
+    ) -> Result<String, HandoffError> {
         let node = self.cfg.node.name.clone();
         let name = format!("{}.{}[{}]", job.id, envelope.group, envelope.index);
-        let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
+        let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err(HandoffError::NoRun) };
         if let Some(ii) = run.instances.iter().position(|i| !i.removed && i.group == gi && i.index == envelope.index) {
             let i = &mut run.instances[ii];
             if i.is_live() {
@@ -849,12 +840,12 @@ impl Supervisor {
             return Ok(format!("accepted: {name} runs on node {node} again"));
         }
         if !run.received {
-            return Err(format!("internal: job {:?} lacks instance {name}", job.id));
+            return Err(HandoffError::LacksInstance { job: job.id.clone(), instance: name });
         }
         // One more instance of work this host already runs for the peer.
         self.reports.store.unclaimed.instances.insert(key, incoming);
         let instance = self.new_instance(job, gi, envelope.index);
-        let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err("internal: job without a run".into()) };
+        let Some(run) = self.jobs.runs.get_mut(&serial) else { return Err(HandoffError::NoRun) };
         run.instances.push(instance);
         let ii = run.instances.len() - 1;
         self.take_in(serial, ii);
@@ -867,7 +858,7 @@ impl Supervisor {
     /// Whether one instance of group `gi` fits beside what runs here (the
     /// job's other live instances included): "Resources exhausted" with the
     /// numbers otherwise, so that the sender tries the next peer.
-    fn fits_here(&self, job: &crate::jobspec::Job, gi: usize, index: u32) -> Result<(), String> {
+    fn fits_here(&self, job: &crate::jobspec::Job, gi: usize, index: u32) -> Result<(), HandoffError> {
         let (mut cpu, mut mem) = self.reserved(Some(&job.id));
         if let Some(run) = self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s))
             && !run.stopped
@@ -887,8 +878,10 @@ impl Supervisor {
         let mut one = job.clone();
         one.groups = vec![job.groups[gi].clone()];
         one.groups[0].count = 1;
-        crate::node::fit(&self.cfg.node, (cpu, mem), &one).map_err(|e| {
-            format!("node {} cannot hold {}.{}[{index}]: {e}", self.cfg.node.name, job.id, one.groups[0].name)
+        crate::node::fit(&self.cfg.node, (cpu, mem), &one).map_err(|e| HandoffError::NoRoom {
+            node: self.cfg.node.name.clone(),
+            instance: format!("{}.{}[{index}]", job.id, one.groups[0].name),
+            why: e.to_string(),
         })
     }
 
@@ -950,11 +943,11 @@ pub(super) fn spawn_with(
     argv: &[String],
     input: &[u8],
     vars: Vec<(String, String)>,
-) -> Result<(Pid, std::fs::File), String> {
-    let (program, args) = argv.split_first().ok_or("no program to run")?;
-    let mut stdin = process::memfd("supd-handoff-in").map_err(|e| format!("cannot hold the request: {e}"))?;
-    stdin.write_all(input).and_then(|()| stdin.rewind()).map_err(|e| format!("cannot hold the request: {e}"))?;
-    let output = process::memfd("supd-handoff-out").map_err(|e| format!("cannot capture the hook's output: {e}"))?;
+) -> Result<(Pid, std::fs::File), HookError> {
+    let (program, args) = argv.split_first().ok_or(HookError::NoProgram)?;
+    let mut stdin = process::memfd("supd-handoff-in").map_err(HookError::Input)?;
+    stdin.write_all(input).and_then(|()| stdin.rewind()).map_err(HookError::Input)?;
+    let output = process::memfd("supd-handoff-out").map_err(HookError::Output)?;
     let mut env = process::inherited_env();
     env.retain(|(k, _)| !k.starts_with("SUPD_HANDOFF_"));
     env.extend(vars);
@@ -968,7 +961,7 @@ pub(super) fn spawn_with(
     };
     use std::os::fd::AsFd;
     let (input, out) = (process::Io::Fd(stdin.as_fd()), process::Io::Fd(output.as_fd()));
-    let pid = process::spawn_hook(&spec, input, out, process::Io::Fd(output.as_fd())).map_err(|e| e.to_string())?;
+    let pid = process::spawn_hook(&spec, input, out, process::Io::Fd(output.as_fd()))?;
     Ok((pid, output))
 }
 

@@ -4,6 +4,7 @@
 //! through `policy::check_restart`, and a restart it asks for goes through
 //! the task's restart policy like any failure.
 
+use super::launch::{LaunchError, PortError};
 use super::task::{After, CheckRun, Inflight};
 use super::watches::Watched;
 use super::{CheckKey, Owner, Supervisor, TaskKey, Timer};
@@ -20,6 +21,51 @@ use nix::unistd::Pid;
 use std::io::Read;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::time::{Duration, Instant};
+
+/// Why a check's run cannot start: its result is critical with this
+/// message as its output, never a supd error.
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    /// What the check belongs to left the model (`job`, `instance`,
+    /// `check`, `task`).
+    #[error("{0} is gone")]
+    Gone(&'static str),
+    #[error("no port {0:?} in this instance")]
+    NoPortLabel(String),
+    /// Its `${...}` port resolved to no port at the task's start.
+    #[error(transparent)]
+    Port(PortError),
+    #[error("port {0:?} was not resolved at the task's start")]
+    Unresolved(String),
+    #[error("the check has no port")]
+    NoPort,
+    #[error("cannot resolve {host}: {source}")]
+    Resolve {
+        host: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0} has no address")]
+    NoAddress(String),
+    /// The script's process cannot be made ready (the whole chain).
+    #[error("{}", crate::error_chain(.0))]
+    Script(LaunchError),
+    #[error("cannot create a pipe for the script: {0}")]
+    Pipe(#[source] nix::Error),
+    /// A script check of an isolated task runs inside it.
+    #[error("the task is not running")]
+    NotRunning,
+    #[error(transparent)]
+    Spawn(#[from] process::SpawnError),
+    #[error("dial tcp {addr}: {source}")]
+    Dial {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot watch the check's socket: {0}")]
+    Watch(#[source] std::io::Error),
+}
 
 impl Supervisor {
     fn check_mut(&mut self, key: CheckKey) -> Option<&mut CheckRun> {
@@ -71,12 +117,12 @@ impl Supervisor {
 
     /// A check's port written with `${...}`, resolved for this start of
     /// its task; `None` for a port written plainly.
-    fn interpolated_port(&self, ck: CheckKey) -> Option<Result<u16, String>> {
+    fn interpolated_port(&self, ck: CheckKey) -> Option<Result<u16, PortError>> {
         let run = self.jobs.runs.get(&ck.run)?;
         let inst = run.instances.get(ck.inst)?;
         let c = inst.checks.get(ck.check)?;
         let Some(PortRef::Interpolated(written)) = &c.spec.port else { return None };
-        let Some(t) = inst.tasks.get(c.task) else { return Some(Err("the check's task is gone".into())) };
+        let Some(t) = inst.tasks.get(c.task) else { return Some(Err(PortError::TaskGone)) };
         Some(super::launch::port_of(&self.cfg.node, run, inst, t, written))
     }
 
@@ -155,15 +201,15 @@ impl Supervisor {
                 }
             }
             // A check that cannot even start is critical, never a supd error.
-            Err(text) => self.finish_check(ck, (CheckStatus::Critical, text)),
+            Err(e) => self.finish_check(ck, (CheckStatus::Critical, e.to_string())),
         }
     }
 
     /// Starts a probe; a result known at once is returned.
-    fn start_probe(&mut self, ck: CheckKey) -> Result<Option<Outcome>, String> {
-        let run = self.jobs.runs.get(&ck.run).ok_or("job is gone")?;
-        let inst = run.instances.get(ck.inst).ok_or("instance is gone")?;
-        let c = inst.checks.get(ck.check).ok_or("check is gone")?;
+    fn start_probe(&mut self, ck: CheckKey) -> Result<Option<Outcome>, ProbeError> {
+        let run = self.jobs.runs.get(&ck.run).ok_or(ProbeError::Gone("job"))?;
+        let inst = run.instances.get(ck.inst).ok_or(ProbeError::Gone("instance"))?;
+        let c = inst.checks.get(ck.check).ok_or(ProbeError::Gone("check"))?;
         match (&c.spec.kind, c.resolved) {
             // A tcp check's address is worked out once per task start.
             (CheckKind::Tcp, Some(addr)) => self.start_socket_probe(ck, addr, None),
@@ -175,14 +221,14 @@ impl Supervisor {
                         .iter()
                         .find(|(x, _)| x == l)
                         .map(|(_, p)| *p)
-                        .ok_or_else(|| format!("no port {l:?} in this instance"))?,
+                        .ok_or_else(|| ProbeError::NoPortLabel(l.clone()))?,
                     // Resolved at the task's start (activate_checks).
                     Some(PortRef::Interpolated(written)) => match &c.interpolated_port {
                         Some(Ok(p)) => *p,
-                        Some(Err(why)) => return Err(why.clone()),
-                        None => return Err(format!("port {written:?} was not resolved at the task's start")),
+                        Some(Err(why)) => return Err(ProbeError::Port(why.clone())),
+                        None => return Err(ProbeError::Unresolved(written.clone())),
                     },
-                    None => return Err("the check has no port".into()),
+                    None => return Err(ProbeError::NoPort),
                 };
                 // Job-file strings keep `$${` for a literal `${`; undo it here.
                 let text = |s: &str| interpolate(s, &|_| None);
@@ -212,11 +258,10 @@ impl Supervisor {
                 self.start_socket_probe(ck, addr, request)
             }
             (CheckKind::Script { command, args }, _) => {
-                let t = inst.tasks.get(c.task).ok_or("task is gone")?;
+                let t = inst.tasks.get(c.task).ok_or(ProbeError::Gone("task"))?;
                 let spec = super::launch::check_spec(&self.cfg.node, &self.cfg.exec, run, inst, t, (command, args))
-                    .map_err(|e| crate::error_chain(&e))?;
-                let (read, write) =
-                    process::output_pipe().map_err(|e| format!("cannot create a pipe for the script: {e}"))?;
+                    .map_err(ProbeError::Script)?;
+                let (read, write) = process::output_pipe().map_err(ProbeError::Pipe)?;
                 let out = std::os::fd::AsFd::as_fd(&write);
                 // An isolated task's check runs inside it, as Nomad's exec
                 // driver runs it.
@@ -224,10 +269,10 @@ impl Supervisor {
                     (true, Some(task)) => {
                         process::spawn_helper_inside(&spec, task, process::Io::Fd(out), process::Io::Fd(out))
                     }
-                    (true, None) => return Err("the task is not running".into()),
+                    (true, None) => return Err(ProbeError::NotRunning),
                     (false, _) => process::spawn_helper(&spec, process::Io::Fd(out), process::Io::Fd(out)),
                 };
-                let pid = started.map_err(|e| e.to_string())?;
+                let pid = started?;
                 drop(write);
                 self.children.own(pid, Owner::Check(ck));
                 if let Some(c) = self.check_mut(ck) {
@@ -244,7 +289,7 @@ impl Supervisor {
         ck: CheckKey,
         addr: SocketAddr,
         request: Option<Vec<u8>>,
-    ) -> Result<Option<Outcome>, String> {
+    ) -> Result<Option<Outcome>, ProbeError> {
         let mut probe = match request {
             // On loopback a connect usually completes (or is refused)
             // within the call: then the result needs no wake-up.
@@ -252,14 +297,14 @@ impl Supervisor {
                 Dial::Done(outcome) => return Ok(Some(outcome)),
                 Dial::Pending(probe) => probe,
             },
-            Some(request) => Probe::connect(addr, Some(request)).map_err(|e| format!("dial tcp {addr}: {e}"))?,
+            Some(request) => Probe::connect(addr, Some(request)).map_err(|source| ProbeError::Dial { addr, source })?,
         };
         let token = self.io.watches.token();
         self.io
             .poll
             .registry()
             .register(&mut probe.stream, token, Interest::READABLE | Interest::WRITABLE)
-            .map_err(|e| format!("cannot watch the check's socket: {e}"))?;
+            .map_err(ProbeError::Watch)?;
         self.io.watches.watch(token, Watched::Check(ck));
         if let Some(c) = self.check_mut(ck) {
             c.inflight = Some(Inflight::Socket { probe, token });
@@ -363,15 +408,15 @@ fn quoted(name: &str) -> String {
 }
 
 /// An address for a check: an IP literal, or a name resolved now.
-fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
+fn resolve(host: &str, port: u16) -> Result<SocketAddr, ProbeError> {
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
         return Ok(SocketAddr::new(ip, port));
     }
     (host, port)
         .to_socket_addrs()
-        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .map_err(|source| ProbeError::Resolve { host: host.to_string(), source })?
         .next()
-        .ok_or_else(|| format!("{host} has no address"))
+        .ok_or_else(|| ProbeError::NoAddress(host.to_string()))
 }
 
 #[cfg(test)]

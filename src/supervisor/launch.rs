@@ -10,7 +10,7 @@ use crate::process::{self, SpawnSpec};
 use std::collections::BTreeMap;
 
 /// Why a task's process cannot be made ready to start.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LaunchError {
     #[error(transparent)]
     User(#[from] process::UserError),
@@ -20,6 +20,27 @@ pub enum LaunchError {
     #[error("{0}")]
     Isolation(String),
 }
+
+/// Why a port written with `${...}` is no port at a task's start (see
+/// [`port_of`]); kept with the check for as long as the start lasts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// The task's environment, which the port is resolved with, cannot
+    /// be made (the message is the whole chain).
+    #[error("{}", crate::error_chain(.0))]
+    Launch(LaunchError),
+    /// What it resolved to is neither a port number nor a port label.
+    #[error(
+        "port {written:?} is {value:?} at the task's start, neither a port number (1 to 65535) nor a port label of the group"
+    )]
+    NotAPort { written: String, value: String },
+    /// The check's task is no longer in its instance.
+    #[error("the check's task is gone")]
+    TaskGone,
+}
+
+/// Environment variables, by name.
+pub(super) type Vars = BTreeMap<String, String>;
 
 thread_local! {
     /// The references the last spec made could not resolve.
@@ -87,7 +108,8 @@ fn isolated_spec(
     if let Some(u) = &spec.user {
         exec.check_user(&u.name, u.uid).map_err(|e| LaunchError::Isolation(e.to_string()))?;
     }
-    let isolation = exec.isolation(&t.spec, &dir.dir, &dir.shared).map_err(|e| LaunchError::Isolation(e.to_string()))?;
+    let isolation =
+        exec.isolation(&t.spec, &dir.dir, &dir.shared).map_err(|e| LaunchError::Isolation(e.to_string()))?;
     spec.isolation = Some(isolation);
     Ok(spec)
 }
@@ -124,12 +146,7 @@ pub(super) fn check_spec(
 
 /// The environment a task's templates and artifacts see: its own, without
 /// what its `env = true` templates set.
-pub(super) fn setup_env(
-    node: &Node,
-    run: &JobRun,
-    instance: &Instance,
-    t: &TaskRun,
-) -> Result<BTreeMap<String, String>, LaunchError> {
+pub(super) fn setup_env(node: &Node, run: &JobRun, instance: &Instance, t: &TaskRun) -> Result<Vars, LaunchError> {
     Ok(spec_of(node, run, instance, t, None, false, None)?.env.into_iter().collect())
 }
 
@@ -143,8 +160,8 @@ pub(super) fn port_of(
     instance: &Instance,
     t: &TaskRun,
     written: &str,
-) -> Result<u16, String> {
-    let spec = spec_of(node, run, instance, t, None, true, None).map_err(|e| crate::error_chain(&e))?;
+) -> Result<u16, PortError> {
+    let spec = spec_of(node, run, instance, t, None, true, None).map_err(PortError::Launch)?;
     // Not the task's own spec: what it left unresolved is not told.
     UNRESOLVED.with(|u| u.borrow_mut().clear());
     let env: BTreeMap<String, String> = spec.env.into_iter().collect();
@@ -158,9 +175,7 @@ pub(super) fn port_of(
     if let Some((_, port)) = instance.ports.iter().find(|(label, _)| label == value) {
         return Ok(*port);
     }
-    Err(format!(
-        "port {written:?} is {value:?} at the task's start, neither a port number (1 to 65535) nor a port label of the group"
-    ))
+    Err(PortError::NotAPort { written: written.to_string(), value: value.to_string() })
 }
 
 /// The process of a task's run: Nomad's runtime variables, the task's
@@ -505,9 +520,10 @@ mod tests {
         assert_eq!(port_of(&node, &run, inst, t, "${PORT_NAME}"), Ok(8123), "a label");
         assert_eq!(port_of(&node, &run, inst, t, "90${NOMAD_ALLOC_INDEX}"), Ok(902));
         let e = port_of(&node, &run, inst, t, "${ODD}").unwrap_err();
-        assert!(e.contains("is \"x80\" at the task's start, neither a port number"), "{e}");
+        assert!(matches!(&e, PortError::NotAPort { value, .. } if value == "x80"), "{e}");
+        assert!(e.to_string().contains("is \"x80\" at the task's start, neither a port number"), "{e}");
         let e = port_of(&node, &run, inst, t, "${NOMAD_PORT_nope}").unwrap_err();
-        assert!(e.starts_with("port \"${NOMAD_PORT_nope}\" is \"${NOMAD_PORT_nope}\""), "{e}");
+        assert!(e.to_string().starts_with("port \"${NOMAD_PORT_nope}\" is \"${NOMAD_PORT_nope}\""), "{e}");
         assert!(port_of(&node, &run, inst, t, "0").is_err(), "0 is no port");
     }
 }

@@ -13,6 +13,7 @@ mod containers;
 mod control;
 mod dispatch;
 mod due;
+mod errors;
 mod handoff;
 mod health;
 mod jobs;
@@ -192,7 +193,7 @@ impl Supervisor {
             self.reports.store.unclaimed.stored.entry(name).or_default().push(fd);
         }
         if let Some(addr) = metrics_listen {
-            self.bind_metrics(addr).map_err(Error::Setup)?;
+            self.bind_metrics(addr).map_err(|e| Error::Setup(e.to_string()))?;
         }
         Ok(())
     }
@@ -266,9 +267,9 @@ impl Supervisor {
         // The container engines answer on threads of their own meanwhile.
         self.survey_engines();
         // After a re-exec, the job files as the earlier image ran them.
-        let files = match self.pending.resumed.as_mut().and_then(|r| r.files.take()) {
+        let files: JobFiles = match self.pending.resumed.as_mut().and_then(|r| r.files.take()) {
             Some(files) => Ok(files),
-            None => crate::jobspec::parse_dir(&self.cfg.job_dir),
+            None => crate::jobspec::parse_dir(&self.cfg.job_dir).map_err(Into::into),
         };
         // Jobs saved by an earlier supd count too (a sealed source may be
         // one: then it is waited for).
@@ -579,8 +580,9 @@ fn mentions_java(text: &[u8]) -> bool {
 }
 
 /// The job directory's files as read: each with what it parsed to, or why
-/// the directory could not be read.
-type JobFiles = Result<Vec<(std::path::PathBuf, crate::jobspec::Parsed)>, String>;
+/// the directory could not be read (`jobspec::parse_dir`'s error, which
+/// ends as a line of the reload plan).
+type JobFiles = Result<Vec<(std::path::PathBuf, crate::jobspec::Parsed)>, Box<dyn std::error::Error>>;
 
 /// The signals supd handles (those it passes on as init too, when it is
 /// one), watched by the loop's `Poll`.

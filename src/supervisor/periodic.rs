@@ -35,6 +35,16 @@ pub const SUFFIX: &str = "/periodic-";
 /// clock (the clock was set back) waits again.
 const EARLY: Duration = Duration::from_millis(20);
 
+/// Why a periodic job's launch is not made.
+#[derive(Debug, thiserror::Error)]
+enum LaunchRefused {
+    /// A run of that instant's ID exists (two launches in one second).
+    #[error("{0} was launched already — launch again in a second")]
+    Again(String),
+    #[error("no job {0:?}")]
+    NoJob(String),
+}
+
 /// Every periodic job's schedule.
 #[derive(Default)]
 pub(super) struct Launches {
@@ -262,14 +272,14 @@ impl Supervisor {
 
     /// Launches a run of periodic job `id` for the instant `at`; the launch
     /// is on disk before supd goes on.
-    fn launch(&mut self, id: &str, at: SystemTime) -> Result<String, String> {
+    fn launch(&mut self, id: &str, at: SystemTime) -> Result<String, LaunchRefused> {
         let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let child = format!("{id}{SUFFIX}{secs}");
         if self.jobs.current.contains_key(&child) {
-            return Err(format!("{child} was launched already — launch again in a second"));
+            return Err(LaunchRefused::Again(child));
         }
         let Some(job) = self.jobs.current.get(id).and_then(|s| self.jobs.runs.get(s)).map(|r| r.job.clone()) else {
-            return Err(format!("no job {id:?}"));
+            return Err(LaunchRefused::NoJob(id.to_string()));
         };
         if let Some(e) = self.pending.launches.by_job.get_mut(id) {
             e.last = e.last.max(at);
@@ -310,7 +320,7 @@ impl Supervisor {
     /// `prohibit_overlap` say (as Nomad's).
     pub(super) fn periodic_force(&mut self, id: &str) -> Response {
         let Some(run) = self.jobs.current.get(id).and_then(|s| self.jobs.runs.get(s)) else {
-            return Response::refused(self.unknown_job(id));
+            return Response::refused(self.unknown_job(id).to_string());
         };
         let Some(p) = &run.job.periodic else {
             return Response::refused(format!(
@@ -327,7 +337,7 @@ impl Supervisor {
         }
         match self.launch(id, SystemTime::now()) {
             Ok(child) => Response::ok(vec![format!("launched {child}")]),
-            Err(e) => Response::refused(e),
+            Err(e) => Response::refused(e.to_string()),
         }
     }
 

@@ -26,6 +26,7 @@
 //! stopped, artifacts being fetched, a hand-off): the answer says what to
 //! wait for.
 
+use super::errors::BinaryError;
 use super::task::{State, TakeOver, TaskEvent, TaskKey};
 use super::{Supervisor, Timer};
 use crate::control::protocol::Response;
@@ -756,36 +757,22 @@ pub(super) fn carried_events(events: Vec<CarriedEvent>) -> std::collections::Vec
 /// It is run with supd's own arguments, so that it also reads supd's
 /// configuration as the new image will (a supd.toml edited since, that the
 /// new image could not start with, is found here).
-fn check_binary(exe: &std::path::Path, args: &[OsString]) -> Result<Abilities, String> {
+fn check_binary(exe: &std::path::Path, args: &[OsString]) -> Result<Abilities, BinaryError> {
     let mut asked: Vec<&std::ffi::OsStr> = args.iter().skip(1).map(OsString::as_os_str).collect();
     asked.push(std::ffi::OsStr::new(CHECK_FLAG));
-    let answer =
-        process::selfexec::ask(exe, &asked, CHECK_TIMEOUT).map_err(|e| format!("cannot run it: {e}"))?.ok_or_else(
-            || format!("it did not answer `{} {CHECK_FLAG}` within {} s", exe.display(), CHECK_TIMEOUT.as_secs()),
-        )?;
+    let answer = process::selfexec::ask(exe, &asked, CHECK_TIMEOUT)
+        .map_err(BinaryError::Run)?
+        .ok_or_else(|| BinaryError::Silent { exe: exe.to_path_buf(), secs: CHECK_TIMEOUT.as_secs() })?;
     if !answer.success {
         let said = String::from_utf8_lossy(&answer.stderr).trim().to_string();
-        let said = if said.is_empty() { String::new() } else { format!(": {said}") };
-        return Err(format!(
-            "`{CHECK_FLAG}` failed ({}){said} — it is not a supd that can take over as started",
-            answer.status
-        ));
+        return Err(BinaryError::Failed { status: answer.status, said });
     }
-    let a: Abilities = serde_json::from_slice(answer.stdout.trim_ascii())
-        .map_err(|_| "it did not answer as supd does: it is not a supd that can take over".to_string())?;
+    let a: Abilities = serde_json::from_slice(answer.stdout.trim_ascii()).map_err(|_| BinaryError::NotSupd)?;
     if !(a.carry[0]..=a.carry[1]).contains(&CARRY_VERSION) {
-        return Err(format!(
-            "supd {} reads carry formats {}-{}, this one writes {CARRY_VERSION}",
-            a.supd, a.carry[0], a.carry[1]
-        ));
+        return Err(BinaryError::Carry { supd: a.supd, low: a.carry[0], high: a.carry[1] });
     }
     if a.state < crate::state::VERSION {
-        return Err(format!(
-            "supd {} reads state format {} at most, this one writes {}",
-            a.supd,
-            a.state,
-            crate::state::VERSION
-        ));
+        return Err(BinaryError::State { supd: a.supd, state: a.state });
     }
     Ok(a)
 }

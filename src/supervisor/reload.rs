@@ -18,8 +18,12 @@ impl Supervisor {
         self.plan_files(files)
     }
 
-    /// The plan for the job directory read as `files`.
-    pub(super) fn plan_files(&mut self, files: Result<Vec<(PathBuf, jobspec::Parsed)>, String>) -> Reload {
+    /// The plan for the job directory read as `files` (or why it could not
+    /// be read).
+    pub(super) fn plan_files<E: std::fmt::Display>(
+        &mut self,
+        files: Result<Vec<(PathBuf, jobspec::Parsed)>, E>,
+    ) -> Reload {
         let mut plan = Reload::default();
         let files = match files {
             Ok(f) => f,
@@ -76,7 +80,7 @@ impl Supervisor {
         if !unchanged && let Err(e) = self.fit_with(&job, &planned) {
             // Refused like an invalid file: what runs keeps running.
             plan.problems.push(format!("{name}: job {:?} not loaded: {e}", job.id));
-            plan.invalid.entry(name.to_string()).or_default().push(e);
+            plan.invalid.entry(name.to_string()).or_default().push(e.to_string());
             return;
         }
         match self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s)) {

@@ -519,7 +519,7 @@ impl Supervisor {
             }
             Err(e) => {
                 log::warn!("hand-off {id} of {what} refused: {e}");
-                refused(e)
+                refused(e.to_string())
             }
         }
     }

@@ -66,13 +66,23 @@ pub struct Written {
     pub source: Option<PathBuf>,
 }
 
-/// What a request came to: every template written, or the first failure
-/// (what failed: `payload` or `template`, and why).
+/// What a request came to: every template written, or the first failure.
 pub(super) struct Done {
     pub key: TaskKey,
     pub generation: u64,
     pub purpose: Purpose,
-    pub outcome: Result<Vec<Written>, (&'static str, String)>,
+    pub outcome: Result<Vec<Written>, RenderFailure>,
+}
+
+/// What a render request failed on; the message is the failure's own.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum RenderFailure {
+    /// A dispatched run's payload could not be written.
+    #[error(transparent)]
+    Payload(taskdir::beneath::BeneathError),
+    /// A template could not be rendered or written.
+    #[error(transparent)]
+    Template(taskdir::RenderError),
 }
 
 /// The threads' side: requests in flight and their results.
@@ -119,9 +129,9 @@ impl Renders {
     }
 }
 
-fn run(w: &Work) -> Result<Vec<Written>, (&'static str, String)> {
+fn run(w: &Work) -> Result<Vec<Written>, RenderFailure> {
     if let Some((file, payload)) = &w.payload {
-        write_payload(&w.dir, file, payload, w.owner).map_err(|e| ("payload", e.to_string()))?;
+        write_payload(&w.dir, file, payload, w.owner).map_err(RenderFailure::Payload)?;
     }
     let vars = |name: &str| super::launch::lookup_in(&w.node, &w.env, name);
     let input = RenderInput {
@@ -135,8 +145,7 @@ fn run(w: &Work) -> Result<Vec<Written>, (&'static str, String)> {
     };
     let mut out = Vec::with_capacity(w.templates.len());
     for (index, tpl) in &w.templates {
-        let (r, changed) =
-            taskdir::render::render_to_disk(tpl, &input, w.owner).map_err(|e| ("template", e.to_string()))?;
+        let (r, changed) = taskdir::render::render_to_disk(tpl, &input, w.owner).map_err(RenderFailure::Template)?;
         let source = if tpl.once { None } else { taskdir::render::source_path(tpl, &input).ok().flatten() };
         out.push(Written { index: *index, path: r.path, changed, env: r.env, source });
     }

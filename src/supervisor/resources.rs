@@ -12,10 +12,28 @@ use crate::process::Exit;
 use crate::process::Join;
 use std::time::Instant;
 
+/// Why a task's run has no cgroup to join; the message is the cgroup
+/// layer's.
+#[derive(Debug, thiserror::Error)]
+pub enum CgroupError {
+    /// The task's cgroup could not be made.
+    #[error("{0}")]
+    Create(String),
+    /// Its descriptors for the child to join it could not be opened.
+    #[error("{0}")]
+    Join(String),
+}
+
+/// Why a job does not fit on this node beside what runs: the node's
+/// reckoning (`node::fit`), as it says it.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct NoRoom(pub String);
+
 impl Supervisor {
     /// The cgroup the task's next run joins (made on first use), as open
     /// descriptors for the child; none without cgroups.
-    pub(super) fn cgroup_for_start(&mut self, key: TaskKey) -> Result<Join, String> {
+    pub(super) fn cgroup_for_start(&mut self, key: TaskKey) -> Result<Join, CgroupError> {
         if !self.cfg.cgroups.active() {
             return Ok(Join::none());
         }
@@ -35,17 +53,17 @@ impl Supervisor {
         // dropped it: see `start_task`), or a new one.
         let cg = match t.cgroup.take() {
             Some(cg) => Ok(cg),
-            None => cgroups.create(&name, &t.spec.resources),
+            None => cgroups.create(&name, &t.spec.resources).map_err(|e| CgroupError::Create(e.to_string())),
         };
         let fds = cg.and_then(|mut cg| {
-            let fds = cg.join()?;
+            let fds = cg.join().map_err(|e| CgroupError::Join(e.to_string()))?;
             t.cgroup = Some(cg);
             Ok(fds)
         });
         if let Err(e) = &fds {
             log::error!("{label}: {e}");
         }
-        fds.map_err(|e| e.to_string())
+        fds
     }
 
     /// Whether the kernel's OOM killer struck the task's run that just ended.
@@ -164,18 +182,18 @@ impl Supervisor {
     /// Whether a job fits on this node beside what runs (its own current
     /// version aside): the check of `job run` and reloads, for a hand-off
     /// received from a peer too.
-    pub fn check_fit(&self, job: &Job) -> Result<(), String> {
+    pub fn check_fit(&self, job: &Job) -> Result<(), NoRoom> {
         self.fit_with(job, &[])
     }
 
     /// [`Supervisor::check_fit`], counting jobs about to be submitted too.
-    pub(super) fn fit_with(&self, job: &Job, planned: &[&Job]) -> Result<(), String> {
+    pub(super) fn fit_with(&self, job: &Job, planned: &[&Job]) -> Result<(), NoRoom> {
         let (mut cpu, mut mem) = self.reserved(Some(&job.id));
         for p in planned.iter().filter(|p| p.id != job.id) {
             let (c, m) = crate::node::demand(p);
             cpu += c;
             mem += m;
         }
-        crate::node::fit(&self.cfg.node, (cpu, mem), job).map_err(|e| e.to_string())
+        crate::node::fit(&self.cfg.node, (cpu, mem), job).map_err(|e| NoRoom(e.to_string()))
     }
 }

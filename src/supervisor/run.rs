@@ -633,8 +633,8 @@ impl Supervisor {
         // Kept open by the task's cgroup, across its runs.
         let cgroup = match self.cgroup_for_start(key) {
             Ok(fds) => fds,
-            Err(message) => {
-                self.start_failed(key, message, true);
+            Err(e) => {
+                self.start_failed(key, e.to_string(), true);
                 return;
             }
         };

@@ -17,6 +17,7 @@
 //! its stream was cut. A client that sends garbage, too much, or
 //! disconnects mid-request only loses its own connection.
 use super::control::EventFilter;
+use super::errors::DecodeError;
 use super::output::LogPath;
 use crate::control::protocol::{EventLine, MAX_BODY, MAX_LINE, Request, Response, VERSION};
 use crate::logs::Stream;
@@ -866,7 +867,7 @@ fn take_bytes(c: &mut Client, bytes: &[u8], me: u32) -> Option<Got> {
 /// `None` is returned.
 fn on_line(c: &mut Client, line: &[u8], rest: &[u8], me: u32) -> Option<Got> {
     match decode(line, c.uid, me) {
-        Err(refusal) => Some(Got::Refused(refusal)),
+        Err(refusal) => Some(Got::Refused(refusal.to_string())),
         Ok((request, None)) => Some(Got::Request(request)),
         Ok((Request::JobRun { file, plan, .. }, Some(len))) => {
             if len > MAX_BODY {
@@ -958,14 +959,10 @@ fn queue(c: &mut Client, bytes: &[u8]) {
 /// A request line: decoded, its version checked, and its sender allowed
 /// to make it (any uid may read; changes need root or supd's own uid,
 /// `me`). With it, the length of the body that follows, if any.
-fn decode(line: &[u8], uid: u32, me: u32) -> Result<(Request, Option<u64>), String> {
-    let envelope: crate::control::protocol::Envelope =
-        serde_json::from_slice(line).map_err(|e| format!("malformed request: {e}"))?;
+fn decode(line: &[u8], uid: u32, me: u32) -> Result<(Request, Option<u64>), DecodeError> {
+    let envelope: crate::control::protocol::Envelope = serde_json::from_slice(line).map_err(DecodeError::Malformed)?;
     if envelope.version != VERSION {
-        return Err(format!(
-            "protocol version {} is not supported (supd speaks {VERSION}) — use the supctl that ships with this supd",
-            envelope.version
-        ));
+        return Err(DecodeError::Version(envelope.version));
     }
     let read_only = matches!(
         envelope.request,
@@ -976,9 +973,7 @@ fn decode(line: &[u8], uid: u32, me: u32) -> Result<(Request, Option<u64>), Stri
             | Request::Reload { dry_run: true }
     );
     if !read_only && uid != 0 && uid != me {
-        return Err(format!(
-            "permission denied: uid {uid} may only read status and events; changes need root or uid {me}"
-        ));
+        return Err(DecodeError::Denied { uid, me });
     }
     Ok((envelope.request, envelope.body))
 }

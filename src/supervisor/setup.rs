@@ -22,7 +22,7 @@
 //! once the instance is stopped for good or replaced; with `ephemeral_disk
 //! { sticky = true }` its `alloc/data` moves to the replacement first.
 
-use super::rendering::{self, Purpose, Renders, Work, Written};
+use super::rendering::{self, Purpose, RenderFailure, Renders, Work, Written};
 use super::task::{After, State};
 use super::{Supervisor, TaskKey, Timer, launch};
 use crate::jobspec::duration::GoDuration;
@@ -325,13 +325,13 @@ impl Supervisor {
                             t.setup.rendered = Some((done.generation, written));
                             self.start_task(key);
                         }
-                        Err(("payload", e)) => self.setup_failed(
+                        Err(RenderFailure::Payload(e)) => self.setup_failed(
                             key,
                             "Setup Failure",
                             format!("cannot write the dispatch payload: {e}"),
                             false,
                         ),
-                        Err((_, e)) => {
+                        Err(e @ RenderFailure::Template(_)) => {
                             self.setup_failed(key, "Failed Templates", format!("Template failed: {e}"), true)
                         }
                     }
@@ -510,7 +510,7 @@ impl Supervisor {
         key: TaskKey,
         generation: u64,
         template: usize,
-        outcome: Result<Vec<Written>, (&'static str, String)>,
+        outcome: Result<Vec<Written>, RenderFailure>,
     ) {
         let Some(t) = self.jobs.task(key) else { return };
         let Some(splay) = t.spec.templates.get(template).map(|tpl| tpl.splay) else { return };
@@ -526,7 +526,7 @@ impl Supervisor {
                 let wait = splay.mul_f64(self.io.rng.jitter());
                 self.io.timers.arm(Instant::now() + wait, Timer::TemplateChange { task: key, generation, template });
             }
-            Err((_, e)) => {
+            Err(e) => {
                 // As Nomad's template runner: a failed render while running
                 // stops the task (Killing), which then fails.
                 log::warn!("{}: Template failed: {e}", self.label(key));

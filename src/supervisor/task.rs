@@ -507,7 +507,7 @@ pub struct CheckRun {
     pub resolved: Option<SocketAddr>,
     /// A port written with `${...}` (`PortRef::Interpolated`), resolved
     /// at each start of the task: the port, or why there is none.
-    pub interpolated_port: Option<Result<u16, String>>,
+    pub interpolated_port: Option<Result<u16, super::launch::PortError>>,
 }
 
 impl std::fmt::Debug for CheckRun {

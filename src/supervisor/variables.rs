@@ -6,7 +6,7 @@
 use super::Supervisor;
 use super::task::State;
 use crate::control::protocol::Response;
-use crate::variables::{Store, readable};
+use crate::variables::{Store, VarError, readable};
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
@@ -27,19 +27,19 @@ fn reads_variables(t: &crate::jobspec::taskdir_blocks::Template) -> bool {
 
 impl Supervisor {
     /// The variables, read from the state directory at the first need.
-    fn store(&mut self) -> Result<&mut Store, String> {
-        if self.reports.variables.is_none() {
-            let s = Store::load(&self.cfg.state_dir).map_err(|e| crate::error_chain(&e))?;
-            self.reports.variables = Some(s);
-        }
-        self.reports.variables.as_mut().ok_or_else(|| "internal: no variables".to_string())
+    fn store(&mut self) -> Result<&mut Store, VarError> {
+        let store = match self.reports.variables.take() {
+            Some(s) => s,
+            None => Store::load(&self.cfg.state_dir)?,
+        };
+        Ok(self.reports.variables.insert(store))
     }
 
     /// Reads the variables at start when there are any, so that templates
     /// rendered before any `supctl var` find them.
     pub(super) fn load_variables(&mut self) {
         if let Err(e) = self.store() {
-            log::error!("variables: {e}");
+            log::error!("variables: {}", crate::error_chain(&e));
         }
     }
 
@@ -63,7 +63,7 @@ impl Supervisor {
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
         let store = match self.store() {
             Ok(s) => s,
-            Err(e) => return Response::refused(e),
+            Err(e) => return Response::refused(crate::error_chain(&e)),
         };
         let before = store.vars.get(path).cloned();
         let index = match store.put(path, items, now, cas) {
@@ -91,7 +91,7 @@ impl Supervisor {
     pub(super) fn var_get(&mut self, path: &str) -> Response {
         let store = match self.store() {
             Ok(s) => s,
-            Err(e) => return Response::refused(e),
+            Err(e) => return Response::refused(crate::error_chain(&e)),
         };
         let Some(v) = store.vars.get(path) else {
             return Response::refused(format!("no variable at {path:?} — `supctl var list` shows the paths"));
@@ -113,7 +113,7 @@ impl Supervisor {
     pub(super) fn var_list(&mut self, prefix: &str) -> Response {
         let store = match self.store() {
             Ok(s) => s,
-            Err(e) => return Response::refused(e),
+            Err(e) => return Response::refused(crate::error_chain(&e)),
         };
         let list: Vec<serde_json::Value> = store
             .list(prefix)
@@ -136,7 +136,7 @@ impl Supervisor {
     pub(super) fn var_purge(&mut self, path: &str) -> Response {
         let store = match self.store() {
             Ok(s) => s,
-            Err(e) => return Response::refused(e),
+            Err(e) => return Response::refused(crate::error_chain(&e)),
         };
         let Some(before) = store.vars.remove(path) else {
             return Response::refused(format!("no variable at {path:?}"));

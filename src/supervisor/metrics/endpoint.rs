@@ -38,6 +38,30 @@ pub enum Wanted {
     BadRequest,
 }
 
+/// Why the metrics endpoint cannot listen (supd does not start then).
+#[derive(Debug, thiserror::Error)]
+pub enum ListenError {
+    /// The address is taken, or not this host's.
+    #[error("cannot listen for metrics on {addr}: {source} (change metrics_listen in supd.toml)")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen for metrics on {addr}: {source}")]
+    Nonblocking {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot create the metrics endpoint's timer: {0}")]
+    Timer(#[source] nix::Error),
+    #[error("cannot watch the metrics socket: {0}")]
+    WatchSocket(#[source] std::io::Error),
+    #[error("cannot watch the metrics endpoint's timer: {0}")]
+    WatchTimer(#[source] std::io::Error),
+}
+
 /// The listening socket and its connections.
 pub struct Endpoint {
     pub(super) addr: SocketAddr,
@@ -58,21 +82,18 @@ pub struct Endpoint {
 impl Endpoint {
     /// Listens on `addr`, registering the listener and the deadline timer
     /// with tokens of their own.
-    pub fn bind(addr: SocketAddr, registry: &Registry, tokens: &mut Tokens) -> Result<Endpoint, String> {
-        let std = std::net::TcpListener::bind(addr)
-            .map_err(|e| format!("cannot listen for metrics on {addr}: {e} (change metrics_listen in supd.toml)"))?;
-        std.set_nonblocking(true).map_err(|e| format!("cannot listen for metrics on {addr}: {e}"))?;
+    pub fn bind(addr: SocketAddr, registry: &Registry, tokens: &mut Tokens) -> Result<Endpoint, ListenError> {
+        let std = std::net::TcpListener::bind(addr).map_err(|source| ListenError::Bind { addr, source })?;
+        std.set_nonblocking(true).map_err(|source| ListenError::Nonblocking { addr, source })?;
         let addr = std.local_addr().unwrap_or(addr);
         let mut listener = TcpListener::from_std(std);
         let timer = TimerFd::new(ClockId::CLOCK_MONOTONIC, TimerFlags::TFD_NONBLOCK | TimerFlags::TFD_CLOEXEC)
-            .map_err(|e| format!("cannot create the metrics endpoint's timer: {e}"))?;
+            .map_err(ListenError::Timer)?;
         let (listener_token, timer_token) = (tokens.next(), tokens.next());
-        registry
-            .register(&mut listener, listener_token, Interest::READABLE)
-            .map_err(|e| format!("cannot watch the metrics socket: {e}"))?;
+        registry.register(&mut listener, listener_token, Interest::READABLE).map_err(ListenError::WatchSocket)?;
         registry
             .register(&mut SourceFd(&timer.as_fd().as_raw_fd()), timer_token, Interest::READABLE)
-            .map_err(|e| format!("cannot watch the metrics endpoint's timer: {e}"))?;
+            .map_err(ListenError::WatchTimer)?;
         Ok(Endpoint {
             addr,
             listener,

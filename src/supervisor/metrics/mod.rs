@@ -394,7 +394,7 @@ impl Stats {
 
 impl Supervisor {
     /// Listens for scrapes when supd.toml says where.
-    pub(super) fn bind_metrics(&mut self, addr: SocketAddr) -> Result<(), String> {
+    pub(super) fn bind_metrics(&mut self, addr: SocketAddr) -> Result<(), ListenError> {
         let endpoint = Endpoint::bind(addr, self.io.poll.registry(), &mut self.io.watches.tokens)?;
         log::info!("metrics on http://{}/metrics", endpoint.addr);
         self.reports.metrics.endpoint = Some(endpoint);
