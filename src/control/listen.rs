@@ -88,11 +88,17 @@ pub fn bind(path: &Path, group: Option<u32>) -> Result<UnixListener, ListenError
     };
     let mode = if group.is_some() { 0o660 } else { 0o600 };
     if let Some(gid) = group {
-        std::os::unix::fs::chown(path, None, Some(gid))
-            .map_err(|source| ListenError::Chown { path: at(), gid, source })?;
+        std::os::unix::fs::chown(path, None, Some(gid)).map_err(|source| ListenError::Chown {
+            path: at(),
+            gid,
+            source,
+        })?;
     }
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
-        .map_err(|source| ListenError::Chmod { path: at(), mode, source })?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(|source| ListenError::Chmod {
+        path: at(),
+        mode,
+        source,
+    })?;
     Ok(listener)
 }
 

@@ -181,11 +181,7 @@ impl Supervisor {
                 Some(p) => self.offering(&p.name, &envelope.id, &label),
                 None => true,
             };
-            let result = if saved {
-                self.spawn_hook(&envelope, peer.as_ref(), false)
-            } else {
-                Err(HookError::Unsaved)
-            };
+            let result = if saved { self.spawn_hook(&envelope, peer.as_ref(), false) } else { Err(HookError::Unsaved) };
             match result {
                 Ok((pid, output)) => {
                     let what = match &peer {
