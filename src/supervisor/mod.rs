@@ -580,7 +580,7 @@ fn mentions_java(text: &[u8]) -> bool {
 
 /// The job directory's files as read: each with what it parsed to, or why
 /// the directory could not be read.
-type JobFiles = Result<Vec<(std::path::PathBuf, crate::jobspec::Parsed)>, String>;
+type JobFiles = Result<Vec<(std::path::PathBuf, crate::jobspec::Parsed)>, crate::jobspec::DirError>;
 
 /// The signals supd handles (those it passes on as init too, when it is
 /// one), watched by the loop's `Poll`.

@@ -19,7 +19,7 @@ impl Supervisor {
     }
 
     /// The plan for the job directory read as `files`.
-    pub(super) fn plan_files(&mut self, files: Result<Vec<(PathBuf, jobspec::Parsed)>, String>) -> Reload {
+    pub(super) fn plan_files(&mut self, files: Result<Vec<(PathBuf, jobspec::Parsed)>, jobspec::DirError>) -> Reload {
         let mut plan = Reload::default();
         let files = match files {
             Ok(f) => f,

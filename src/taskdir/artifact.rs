@@ -219,7 +219,7 @@ pub fn prepare(
     let interp = |s: &str| crate::jobspec::template::interpolate(s, vars);
     let source = interp(&a.source);
     let options = a.git_options.iter().map(|(k, v)| (k.clone(), interp(v))).collect();
-    let spec = parse_source_with(&source, &options).map_err(ArtifactError::Source)?;
+    let spec = parse_source_with(&source, &options).map_err(|e| ArtifactError::Source(e.to_string()))?;
     if let SourceKind::Git(g) = &spec.kind {
         if let Some(problem) = git_problem(a.checksum.is_some(), a.mode) {
             return Err(if a.mode == ArtifactMode::File {
@@ -262,7 +262,7 @@ pub fn prepare(
         Some(ArchiveChoice::Format(f)) => {
             crate::jobspec::taskdir_blocks::ARCHIVE_FORMATS.iter().find(|x| **x == f).copied()
         }
-        None if a.unpack => archive_format(&name).map_err(ArtifactError::Source)?,
+        None if a.unpack => archive_format(&name).map_err(|e| ArtifactError::Source(e.to_string()))?,
         None => None,
     };
     let dest = resolve(task, &a.destination, vars).map_err(ArtifactError::Source)?;

@@ -162,7 +162,7 @@ pub fn resolve(task: &TaskDir, written: &str, vars: &dyn Fn(&str) -> Option<Stri
     {
         return Ok(p);
     }
-    destination_place(&text)
+    destination_place(&text).map_err(|e| e.to_string())
 }
 
 /// The place of an absolute host path inside the task directory or `alloc/`.
