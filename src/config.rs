@@ -534,7 +534,7 @@ impl File {
         let file = toml::from_str::<File>(text).map_err(|e| at(e.span(), e.message().to_string()))?;
         file.handoff_settings().map_err(|(span, message)| at(span, message))?;
         if let Some(t) = &file.task_output {
-            crate::jobspec::model::TaskOutput::parse(t.get_ref()).map_err(|e| at(Some(t.span()), e))?;
+            crate::jobspec::model::TaskOutput::parse(t.get_ref()).map_err(|e| at(Some(t.span()), e.to_string()))?;
         }
         file.artifact_limits().map_err(|(span, message)| at(span, message))?;
         file.template_bytes().map_err(|(span, message)| at(span, message))?;

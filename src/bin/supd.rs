@@ -82,7 +82,7 @@ struct Cli {
 }
 
 fn parse_task_output(text: &str) -> Result<TaskOutput, String> {
-    TaskOutput::parse(text)
+    TaskOutput::parse(text).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -87,7 +87,7 @@ impl HistoryEntry {
     pub fn to_policy(&self) -> Result<reschedule::Event, EnvelopeError> {
         let time = parse_rfc3339(&self.time).ok_or_else(|| EnvelopeError::BadTime(self.time.clone()))?;
         let delay = crate::jobspec::duration::parse(&self.delay)
-            .map_err(|why| EnvelopeError::BadDelay { delay: self.delay.clone(), why })?
+            .map_err(|why| EnvelopeError::BadDelay { delay: self.delay.clone(), why: why.to_string() })?
             .value;
         Ok(reschedule::Event {
             time,

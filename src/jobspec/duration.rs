@@ -14,20 +14,51 @@ pub struct Parsed {
     pub warning: Option<String>,
 }
 
+/// Why a duration string is refused; `text` is the duration as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DurationError {
+    #[error("empty duration — write a number with a unit, e.g. \"30s\"")]
+    Empty,
+    #[error("negative duration {text:?} — durations must be zero or positive")]
+    Negative { text: String },
+    /// A sign and nothing after it.
+    #[error("invalid duration {text:?} — write e.g. \"30s\"")]
+    NoNumber { text: String },
+    /// A part that is no number (`..s`, `1.2.3s`).
+    #[error("invalid duration {text:?} — write e.g. \"30s\" or \"1h30m\"")]
+    Malformed { text: String },
+    /// A number alone, which Nomad would read as nanoseconds.
+    #[error(
+        "duration {text:?} has no unit — write a unit, e.g. \"{number}s\" (Nomad would read a bare number as nanoseconds)"
+    )]
+    BareNumber { text: String, number: String },
+    /// A number without a unit after another part (`1h30`).
+    #[error("missing unit in duration {text:?} — write e.g. \"1h30m\"")]
+    MissingUnit { text: String },
+    #[error("unknown unit {unit:?} in duration {text:?} — use ns, us, ms, s, m or h")]
+    UnknownUnit { unit: String, text: String },
+    /// Too large to count in nanoseconds.
+    #[error("duration {text:?} is too large")]
+    TooLarge { text: String },
+    /// Over Go's limit, int64 nanoseconds.
+    #[error("duration {text:?} is too large (at most about 292 years)")]
+    OverGoLimit { text: String },
+}
+
 /// Parses a Go duration (`"30s"`, `"1h30m"`, `"1.5h"`, `"500ms"`, `"0"`).
 ///
 /// Negative durations are refused: no job field means anything by them.
-pub fn parse(text: &str) -> Result<Parsed, String> {
-    let quoted = format!("{text:?}");
+pub fn parse(text: &str) -> Result<Parsed, DurationError> {
+    let owned = || text.to_string();
     if text.is_empty() {
-        return Err("empty duration — write a number with a unit, e.g. \"30s\"".into());
+        return Err(DurationError::Empty);
     }
     let mut rest = text;
     if let Some(r) = rest.strip_prefix('-') {
         if r.trim_start_matches(['0', '.']).is_empty() {
             rest = r;
         } else {
-            return Err(format!("negative duration {quoted} — durations must be zero or positive"));
+            return Err(DurationError::Negative { text: owned() });
         }
     } else if let Some(r) = rest.strip_prefix('+') {
         rest = r;
@@ -36,7 +67,7 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
         return Ok(Parsed { value: Duration::ZERO, warning: None });
     }
     if rest.is_empty() {
-        return Err(format!("invalid duration {quoted} — write e.g. \"30s\""));
+        return Err(DurationError::NoNumber { text: owned() });
     }
     let mut total: u128 = 0;
     let mut warning = None;
@@ -49,33 +80,33 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
             None => (number, ""),
         };
         if (whole.is_empty() && frac.is_empty()) || frac.contains('.') {
-            return Err(format!("invalid duration {quoted} — write e.g. \"30s\" or \"1h30m\""));
+            return Err(DurationError::Malformed { text: owned() });
         }
         let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let unit = &rest[..unit_end];
         rest = &rest[unit_end..];
-        let scale = unit_scale(unit, &quoted, number, total == 0 && rest.is_empty(), &mut warning)?;
-        let part = nanos(whole, frac, scale, &quoted)?;
-        total = total.checked_add(part).ok_or_else(|| format!("duration {quoted} is too large"))?;
+        let scale = unit_scale(unit, text, number, total == 0 && rest.is_empty(), &mut warning)?;
+        let part = nanos(whole, frac, scale, text)?;
+        total = total.checked_add(part).ok_or_else(|| DurationError::TooLarge { text: owned() })?;
         // Go limits durations to int64 nanoseconds (about 292 years).
         if total > i64::MAX as u128 {
-            return Err(format!("duration {quoted} is too large (at most about 292 years)"));
+            return Err(DurationError::OverGoLimit { text: owned() });
         }
     }
     let value = Duration::new((total / 1_000_000_000) as u64, (total % 1_000_000_000) as u32);
     Ok(Parsed { value, warning })
 }
 
-/// The nanoseconds in one `unit` of a duration (`quoted`); `alone` when
+/// The nanoseconds in one `unit` of a duration (`text`); `alone` when
 /// nothing is counted before `number` and nothing follows it. A warning
 /// for `hr`.
 fn unit_scale(
     unit: &str,
-    quoted: &str,
+    text: &str,
     number: &str,
     alone: bool,
     warning: &mut Option<String>,
-) -> Result<u128, String> {
+) -> Result<u128, DurationError> {
     let scale: u128 = match unit {
         "ns" => 1,
         "us" | "µs" | "μs" => 1_000,
@@ -85,31 +116,25 @@ fn unit_scale(
         "h" => 3_600 * 1_000_000_000,
         "hr" => {
             *warning = Some(format!(
-                "duration {quoted} uses the unit \"hr\", which Nomad refuses — write \"h\" (read here as hours)"
+                "duration {text:?} uses the unit \"hr\", which Nomad refuses — write \"h\" (read here as hours)"
             ));
             3_600 * 1_000_000_000
         }
         "" if alone => {
-            return Err(format!(
-                "duration {quoted} has no unit — write a unit, e.g. \"{number}s\" (Nomad would read a bare number as nanoseconds)"
-            ));
+            return Err(DurationError::BareNumber { text: text.to_string(), number: number.to_string() });
         }
-        "" => {
-            return Err(format!("missing unit in duration {quoted} — write e.g. \"1h30m\""));
-        }
-        other => {
-            return Err(format!("unknown unit {other:?} in duration {quoted} — use ns, us, ms, s, m or h"));
-        }
+        "" => return Err(DurationError::MissingUnit { text: text.to_string() }),
+        other => return Err(DurationError::UnknownUnit { unit: other.to_string(), text: text.to_string() }),
     };
     Ok(scale)
 }
 
 /// The nanoseconds of `whole.frac` units of `scale` nanoseconds, in a
-/// duration (`quoted`).
-fn nanos(whole: &str, frac: &str, scale: u128, quoted: &str) -> Result<u128, String> {
-    let w: u128 =
-        if whole.is_empty() { 0 } else { whole.parse().map_err(|_| format!("duration {quoted} is too large"))? };
-    let part = w.checked_mul(scale).ok_or_else(|| format!("duration {quoted} is too large"))?;
+/// duration (`text`).
+fn nanos(whole: &str, frac: &str, scale: u128, text: &str) -> Result<u128, DurationError> {
+    let too_large = || DurationError::TooLarge { text: text.to_string() };
+    let w: u128 = if whole.is_empty() { 0 } else { whole.parse().map_err(|_| too_large())? };
+    let part = w.checked_mul(scale).ok_or_else(too_large)?;
     // Fractions: take digits while they still matter at nanosecond precision.
     let mut div: u128 = 1;
     let mut f: u128 = 0;
@@ -120,7 +145,7 @@ fn nanos(whole: &str, frac: &str, scale: u128, quoted: &str) -> Result<u128, Str
         f = f * 10 + u128::from(c.to_digit(10).unwrap_or(0));
         div *= 10;
     }
-    part.checked_add(f * scale / div).ok_or_else(|| format!("duration {quoted} is too large"))
+    part.checked_add(f * scale / div).ok_or_else(too_large)
 }
 
 /// Formats a duration the way Go prints one (`30m0s`, `1h0m0s`, `1.5s`,
@@ -217,7 +242,7 @@ mod tests {
 
     #[test]
     fn bare_number_asks_for_a_unit() {
-        let e = parse("30").unwrap_err();
+        let e = parse("30").unwrap_err().to_string();
         assert!(e.contains("no unit") && e.contains("\"30s\""), "{e}");
     }
 
@@ -226,10 +251,10 @@ mod tests {
         for bad in ["", "1d", "1 h", "1H", "h", "1.2.3s", "s1", "-5s", "1h30", "..s", "1e3s"] {
             assert!(parse(bad).is_err(), "{bad:?} should be refused");
         }
-        assert!(parse("1d").unwrap_err().contains("unknown unit \"d\""));
-        assert!(parse("99999999999999h").unwrap_err().contains("too large"));
-        assert!(parse("340282366920938463463374607431768211.999us").unwrap_err().contains("too large"));
-        assert!(parse("-5s").unwrap_err().contains("negative"));
+        assert!(parse("1d").unwrap_err().to_string().contains("unknown unit \"d\""));
+        assert!(parse("99999999999999h").unwrap_err().to_string().contains("too large"));
+        assert!(parse("340282366920938463463374607431768211.999us").unwrap_err().to_string().contains("too large"));
+        assert!(matches!(parse("-5s"), Err(DurationError::Negative { .. })));
     }
 
     #[test]

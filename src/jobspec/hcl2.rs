@@ -20,8 +20,11 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 mod budget;
+mod error;
 mod funcs;
 mod tryfunc;
+
+use error::{ReadBackError, TextError};
 
 /// The values given for a job's variables, from least to most important:
 /// `NOMAD_VAR_<name>` from the environment, variable files, `--var`.
@@ -358,15 +361,13 @@ pub fn render(v: &Value) -> String {
 }
 
 /// A value as the text an interpolation puts in a string.
-fn as_text(v: &Value) -> Result<String, String> {
+fn as_text(v: &Value) -> Result<String, TextError> {
     match v {
         Value::String(s) => Ok(s.clone()),
         Value::Number(n) => Ok(n.to_string()),
         Value::Bool(b) => Ok(b.to_string()),
-        Value::Null => Err("the value is null, which cannot go into a string".into()),
-        Value::Array(_) | Value::Object(_) => {
-            Err(format!("a {} cannot go into a string — use join() or jsonencode() to make it text", kind(v)))
-        }
+        Value::Null => Err(TextError::Null),
+        Value::Array(_) | Value::Object(_) => Err(TextError::Collection { kind: kind(v) }),
     }
 }
 
@@ -383,20 +384,20 @@ pub fn kind(v: &Value) -> &'static str {
 
 /// An evaluation error's message without hcl-rs's echo of the expression.
 fn message(e: &hcl::eval::Error) -> String {
-    let s = e.kind().to_string();
-    if let Some(rest) = s.strip_prefix("error calling function `") {
-        return rest.split_once("`: ").map_or(s.clone(), |(_, m)| m.to_string());
-    }
-    if let Some(name) = s.strip_prefix("undefined function `").and_then(|r| r.strip_suffix('`')) {
-        let hint = super::diag::did_you_mean(name, funcs::NAMES.iter().copied())
-            .map_or(String::new(), |n| format!("did you mean `{n}`? "));
-        return format!("unknown function `{name}` — {hint}supd-job(5) lists the functions a job file may call");
-    }
-    match s.strip_prefix("undefined variable `").and_then(|r| r.strip_suffix('`')) {
-        Some(name) => format!(
+    use hcl::eval::ErrorKind;
+    match e.kind() {
+        // The function's own message, which names it.
+        ErrorKind::FuncCall(_, m) => m.clone(),
+        ErrorKind::UndefinedFunc(name) => {
+            let name = name.to_string();
+            let hint = super::diag::did_you_mean(&name, funcs::NAMES.iter().copied())
+                .map_or(String::new(), |n| format!("did you mean `{n}`? "));
+            format!("unknown function `{name}` — {hint}supd-job(5) lists the functions a job file may call")
+        }
+        ErrorKind::UndefinedVar(name) => format!(
             "unknown name `{name}` — write var.NAME for a variable, local.NAME for a local, or a runtime reference (${{NOMAD_*}}, ${{attr.*}}, ${{node.*}}, ${{meta.*}}, ${{env.*}}) inside a string"
         ),
-        None => s,
+        other => other.to_string(),
     }
 }
 
@@ -676,8 +677,8 @@ impl<'s> Eval<'s, '_> {
                 return None;
             }
         }
-        if let Err(m) = tryfunc::resolve(&mut h, ctx).and_then(|()| budget::check(&h, ctx)) {
-            self.sink.eval_error(e.span(), m);
+        if let Err(m) = tryfunc::prepare(&mut h, ctx) {
+            self.sink.eval_error(e.span(), m.to_string());
             return None;
         }
         match h.evaluate(ctx) {
@@ -732,7 +733,7 @@ impl<'s> Eval<'s, '_> {
                                     }
                                 }
                                 Some(Err(m)) => {
-                                    self.sink.eval_error(i.expr.span(), m);
+                                    self.sink.eval_error(i.expr.span(), m.to_string());
                                     ok = false;
                                 }
                                 None => ok = false,
@@ -754,7 +755,7 @@ impl<'s> Eval<'s, '_> {
                 } else if let Some(v) = self.value(e, ctx) {
                     match as_text(&v) {
                         Ok(text) => self.put_value(e, Value::String(text)),
-                        Err(m) => self.sink.eval_error(e.span(), m),
+                        Err(m) => self.sink.eval_error(e.span(), m.to_string()),
                     }
                 }
             }
@@ -804,7 +805,7 @@ impl<'s> Eval<'s, '_> {
     /// padding is one line comment: the parser skips it with one scan for
     /// the line's end (a block comment's end is searched for by comparing
     /// at every byte; spaces are read one by one).
-    fn parse_one(&mut self, start: usize, text: &str) -> Result<Expression, String> {
+    fn parse_one(&mut self, start: usize, text: &str) -> Result<Expression, ReadBackError> {
         let pad = &mut self.pad;
         pad.clear();
         if start >= 6 {
@@ -817,9 +818,8 @@ impl<'s> Eval<'s, '_> {
         pad.push_str("x = ");
         pad.push_str(text);
         pad.push('\n');
-        let mut n = hcl_edit::parser::parse_body(pad)
-            .map_err(|e| e.to_string())
-            .and_then(|b| b.into_attributes().next().map(|a| a.value).ok_or_else(|| "no value".to_string()))?;
+        let mut n =
+            hcl_edit::parser::parse_body(pad)?.into_attributes().next().map(|a| a.value).ok_or(ReadBackError::NoValue)?;
         hcl_edit::Decorate::decor_mut(&mut n).clear();
         Ok(n)
     }
@@ -836,7 +836,7 @@ impl<'s> Eval<'s, '_> {
         }
         let mut pending = std::mem::take(&mut self.pending);
         pending.sort_by_key(|(start, _)| *start);
-        let mut done: Vec<(usize, Option<Result<Expression, String>>)> = Vec::with_capacity(pending.len());
+        let mut done: Vec<(usize, Option<Result<Expression, ReadBackError>>)> = Vec::with_capacity(pending.len());
         let mut buf = std::mem::take(&mut self.pad);
         buf.clear();
         let mut batch: Vec<(usize, String)> = Vec::new();
@@ -878,7 +878,7 @@ impl<'s> Eval<'s, '_> {
         &mut self,
         buf: &str,
         batch: &mut Vec<(usize, String)>,
-        done: &mut Vec<(usize, Option<Result<Expression, String>>)>,
+        done: &mut Vec<(usize, Option<Result<Expression, ReadBackError>>)>,
     ) {
         if batch.is_empty() {
             return;
@@ -905,7 +905,7 @@ impl<'s> Eval<'s, '_> {
         }
     }
 
-    fn put_body(&mut self, body: &mut Body, done: &mut [(usize, Option<Result<Expression, String>>)]) {
+    fn put_body(&mut self, body: &mut Body, done: &mut [(usize, Option<Result<Expression, ReadBackError>>)]) {
         for mut s in body.iter_mut() {
             if let Some(mut a) = s.as_attribute_mut() {
                 self.put(a.value_mut(), done);
@@ -918,7 +918,7 @@ impl<'s> Eval<'s, '_> {
     /// Puts the parsed value that belongs at `e`'s place, looking where
     /// `expr` may have replaced something: `e` itself, or inside lists and
     /// maps.
-    fn put(&mut self, e: &mut Expression, done: &mut [(usize, Option<Result<Expression, String>>)]) {
+    fn put(&mut self, e: &mut Expression, done: &mut [(usize, Option<Result<Expression, ReadBackError>>)]) {
         if let Some(s) = e.span()
             && let Ok(i) = done.binary_search_by_key(&s.start, |(start, _)| *start)
         {

@@ -245,10 +245,19 @@ pub fn sort(diagnostics: &mut [Diagnostic]) {
 #[cfg(test)]
 mod tests;
 
+/// Why the job directory cannot be listed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot read job directory {}: {source}", dir.display())]
+pub struct DirError {
+    pub dir: std::path::PathBuf,
+    #[source]
+    pub source: std::io::Error,
+}
+
 /// Parses every `*.hcl` file of a directory, in name order. A job ID
 /// defined by an earlier file is an error in the later one.
-pub fn parse_dir(dir: &Path) -> Result<Vec<(std::path::PathBuf, Parsed)>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read job directory {}: {e}", dir.display()))?;
+pub fn parse_dir(dir: &Path) -> Result<Vec<(std::path::PathBuf, Parsed)>, DirError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| DirError { dir: dir.to_path_buf(), source })?;
     let mut paths: Vec<std::path::PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "hcl") && !is_vars_file(p))

@@ -437,19 +437,17 @@ impl TaskOutput {
     pub const CHOICES: &'static str = "files, journal, stdout, files+journal or files+stdout";
 
     /// `files`, `journal`, `stdout`, or two or three of them joined by `+`.
-    pub fn parse(text: &str) -> Result<TaskOutput, String> {
+    pub fn parse(text: &str) -> Result<TaskOutput, TaskOutputError> {
         let mut out = TaskOutput { files: false, journal: false, stdout: false };
         for part in text.split('+') {
             let slot = match part.trim() {
                 "files" => &mut out.files,
                 "journal" => &mut out.journal,
                 "stdout" => &mut out.stdout,
-                other => {
-                    return Err(format!("task output {other:?} is not known — use {}", TaskOutput::CHOICES));
-                }
+                other => return Err(TaskOutputError::Unknown { part: other.to_string() }),
             };
             if *slot {
-                return Err(format!("task output {text:?} names {} twice", part.trim()));
+                return Err(TaskOutputError::Twice { text: text.to_string(), part: part.trim().to_string() });
             }
             *slot = true;
         }
@@ -470,6 +468,17 @@ impl TaskOutput {
             .collect();
         parts.join("+")
     }
+}
+
+/// Why a `task_output` choice is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TaskOutputError {
+    /// A part that names no output.
+    #[error("task output {part:?} is not known — use {}", TaskOutput::CHOICES)]
+    Unknown { part: String },
+    /// An output named twice in `text`.
+    #[error("task output {text:?} names {part} twice")]
+    Twice { text: String, part: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

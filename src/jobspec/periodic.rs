@@ -20,22 +20,45 @@ const SHORTCUTS: [&str; 6] = ["@yearly", "@annually", "@monthly", "@weekly", "@d
 /// The fields of the 7-field form, for messages.
 const FIELDS: [&str; 7] = ["second", "minute", "hour", "day-of-month", "month", "day-of-week", "year"];
 
+/// Why a cron expression or a time zone of a `periodic` block is refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PeriodicError {
+    /// An `@` word that is none of cronexpr's.
+    #[error("unknown shortcut — use one of {}", SHORTCUTS.join(", "))]
+    UnknownShortcut,
+    #[error("it is empty")]
+    Empty,
+    /// Not 5, 6 or 7 fields.
+    #[error("it has {0} fields")]
+    Fields(usize),
+    /// The first field croner refuses on its own: its name, as written,
+    /// and croner's reason.
+    #[error("the {field} field {written:?}: {reason}")]
+    Field { field: &'static str, written: String, reason: String },
+    /// croner refuses the whole expression: its reason.
+    #[error("{0}")]
+    Refused(String),
+    /// No time zone of that name in the system's database.
+    #[error(transparent)]
+    Zone(jiff::Error),
+}
+
 /// Reads one cron expression in Nomad's syntax; the error says which field
 /// is wrong and why.
-pub fn parse_cron(spec: &str) -> Result<Cron, String> {
+pub fn parse_cron(spec: &str) -> Result<Cron, PeriodicError> {
     let spec = spec.trim();
     if spec.starts_with('@') {
         if !SHORTCUTS.iter().any(|s| s.eq_ignore_ascii_case(spec)) {
-            return Err(format!("unknown shortcut — use one of {}", SHORTCUTS.join(", ")));
+            return Err(PeriodicError::UnknownShortcut);
         }
-        return parser().parse(spec).map_err(|e| reason(&e));
+        return parser().parse(spec).map_err(|e| PeriodicError::Refused(reason(&e)));
     }
     let seven: Vec<&str> = match spec.split_whitespace().collect::<Vec<_>>() {
-        f if f.is_empty() => return Err("it is empty".into()),
+        f if f.is_empty() => return Err(PeriodicError::Empty),
         f if f.len() == 5 => [&["0"], f.as_slice(), &["*"]].concat(),
         f if f.len() == 6 => [&["0"], f.as_slice()].concat(),
         f if f.len() == 7 => f,
-        f => return Err(format!("it has {} fields", f.len())),
+        f => return Err(PeriodicError::Fields(f.len())),
     };
     parser().parse(&seven.join(" ")).map_err(|e| {
         // The first field that is wrong on its own, every other one `*`.
@@ -44,9 +67,9 @@ pub fn parse_cron(spec: &str) -> Result<Cron, String> {
                 let mut alone = ["*"; 7];
                 alone[i] = seven[i];
                 let e = parser().parse(&alone.join(" ")).err()?;
-                Some(format!("the {} field {:?}: {}", FIELDS[i], seven[i], reason(&e)))
+                Some(PeriodicError::Field { field: FIELDS[i], written: seven[i].to_string(), reason: reason(&e) })
             })
-            .unwrap_or_else(|| reason(&e))
+            .unwrap_or_else(|| PeriodicError::Refused(reason(&e)))
     })
 }
 
@@ -67,11 +90,11 @@ fn reason(e: &croner::errors::CronError) -> String {
 }
 
 /// A time zone by its IANA name (`Local` is supd's own, `UTC` the default).
-pub fn time_zone(name: &str) -> Result<TimeZone, String> {
+pub fn time_zone(name: &str) -> Result<TimeZone, PeriodicError> {
     if name == "Local" {
         return Ok(TimeZone::system());
     }
-    TimeZone::get(name).map_err(|e| e.to_string())
+    TimeZone::get(name).map_err(PeriodicError::Zone)
 }
 
 /// Names of the system's time zone database close to `name`, for a hint.
@@ -89,7 +112,7 @@ pub struct Schedule {
 }
 
 impl Schedule {
-    pub fn new(p: &super::model::Periodic) -> Result<Schedule, String> {
+    pub fn new(p: &super::model::Periodic) -> Result<Schedule, PeriodicError> {
         let crons = p.crons.iter().map(|c| parse_cron(c)).collect::<Result<Vec<_>, _>>()?;
         Ok(Schedule { crons, zone: time_zone(&p.time_zone)? })
     }
@@ -175,7 +198,7 @@ mod tests {
 
     #[test]
     fn bad_expressions_say_why() {
-        assert_eq!(parse_cron("* * *").err().as_deref(), Some("it has 3 fields"));
+        assert_eq!(parse_cron("* * *").err().map(|e| e.to_string()).as_deref(), Some("it has 3 fields"));
         assert!(parse_cron("61 * * * *").is_err());
         assert!(parse_cron("* * * * MOON").is_err());
         let never = parse_cron("0 0 30 2 *").expect("it parses");

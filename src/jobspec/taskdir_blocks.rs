@@ -16,6 +16,10 @@ use std::time::Duration;
 
 use Kind::{Attr, Block as Blk, Either};
 
+#[path = "taskdir_blocks_error.rs"]
+mod error;
+pub use error::{ChecksumError, DestinationError, GitError, SourceError};
+
 const TEMPLATE: Schema = Schema {
     what: "template",
     keys: &[
@@ -172,31 +176,22 @@ pub struct Checksum {
 
 impl Checksum {
     /// go-getter's `TYPE:HEX`, as Nomad validates it.
-    pub fn parse(text: &str) -> Result<Checksum, String> {
+    pub fn parse(text: &str) -> Result<Checksum, ChecksumError> {
         let text = text.trim();
         let Some((kind, hex)) = text.split_once(':') else {
-            return Err(format!("checksum {text:?} must be written TYPE:HEX, e.g. \"sha256:3b1f…\""));
+            return Err(ChecksumError::NoType { text: text.to_string() });
         };
         let algo = match kind {
             "md5" => ChecksumAlgo::Md5,
             "sha1" => ChecksumAlgo::Sha1,
             "sha256" => ChecksumAlgo::Sha256,
             "sha512" => ChecksumAlgo::Sha512,
-            "file" => {
-                return Err(
-                    "checksum files (`file:URL`) are not supported — write the digest, e.g. \"sha256:3b1f…\"".into()
-                );
-            }
-            other => return Err(format!("unknown checksum type {other:?} — use md5, sha1, sha256 or sha512")),
+            "file" => return Err(ChecksumError::File),
+            other => return Err(ChecksumError::UnknownType { kind: other.to_string() }),
         };
-        let digest = decode_hex(hex).ok_or_else(|| format!("checksum {hex:?} is not hexadecimal"))?;
+        let digest = decode_hex(hex).ok_or_else(|| ChecksumError::NotHex { hex: hex.to_string() })?;
         if digest.len() != algo.len() {
-            return Err(format!(
-                "a {} checksum has {} hex digits, {hex:?} has {}",
-                algo.as_str(),
-                algo.len() * 2,
-                hex.len()
-            ));
+            return Err(ChecksumError::Length { algo: algo.as_str(), digits: algo.len() * 2, hex: hex.to_string() });
         }
         Ok(Checksum { algo, digest })
     }
@@ -237,7 +232,7 @@ pub struct Place {
 /// `${NOMAD_TASK_DIR}`, `${NOMAD_SECRETS_DIR}` and `${NOMAD_ALLOC_DIR}` at
 /// the start stand for `local/`, `secrets/` and the shared `alloc/`. A path
 /// that leaves both the task directory and the shared `alloc/` is refused.
-pub fn destination_place(dest: &str) -> Result<Place, String> {
+pub fn destination_place(dest: &str) -> Result<Place, DestinationError> {
     let (mut under, rest) = if let Some(r) = dest.strip_prefix("${NOMAD_TASK_DIR}") {
         (Under::Task, format!("local/{r}"))
     } else if let Some(r) = dest.strip_prefix("${NOMAD_SECRETS_DIR}") {
@@ -278,10 +273,8 @@ pub fn destination_place(dest: &str) -> Result<Place, String> {
     Ok(Place { under, parts })
 }
 
-fn outside(dest: &str) -> String {
-    format!(
-        "destination {dest:?} is outside the task directory — write a path under local/, secrets/ or tmp/ (or ${{NOMAD_ALLOC_DIR}}/ for the group's shared alloc/)"
-    )
+fn outside(dest: &str) -> DestinationError {
+    DestinationError { dest: dest.to_string() }
 }
 
 // --- artifact sources ----------------------------------------------------------
@@ -377,20 +370,18 @@ pub const GIT_OPTIONS: &[&str] = &["ref", "depth", "sshkey"];
 
 /// The archive format a file name ends with, if any; an error for the
 /// formats supd does not unpack.
-pub fn archive_format(name: &str) -> Result<Option<&'static str>, String> {
+pub fn archive_format(name: &str) -> Result<Option<&'static str>, SourceError> {
     if let Some(f) = ARCHIVE_FORMATS.iter().find(|f| name.ends_with(&format!(".{f}"))) {
         return Ok(Some(f));
     }
     if let Some(f) = OTHER_ARCHIVES.iter().find(|f| name.ends_with(&format!(".{f}"))) {
-        return Err(format!(
-            "supd does not unpack .{f} files — use .tar.gz, .tgz, .tar.xz, .tar or .zip, or add ?archive=false to keep the file as it is"
-        ));
+        return Err(SourceError::Unpack { ending: *f });
     }
     Ok(None)
 }
 
 /// Reads a source as go-getter would, refusing the getters supd lacks.
-pub fn parse_source(src: &str) -> Result<SourceSpec, String> {
+pub fn parse_source(src: &str) -> Result<SourceSpec, SourceError> {
     parse_source_with(src, &BTreeMap::new())
 }
 
@@ -398,7 +389,7 @@ pub fn parse_source(src: &str) -> Result<SourceSpec, String> {
 /// resolved): a git source takes `ref`, `depth` and `sshkey` from them
 /// where its query does not give them, as go-getter reads the query Nomad
 /// adds them to.
-pub fn parse_source_with(src: &str, options: &BTreeMap<String, String>) -> Result<SourceSpec, String> {
+pub fn parse_source_with(src: &str, options: &BTreeMap<String, String>) -> Result<SourceSpec, SourceError> {
     refuse_getter(src)?;
     if getter_of(src).as_deref() == Some("git") {
         let git = parse_git(src, options)?;
@@ -407,7 +398,7 @@ pub fn parse_source_with(src: &str, options: &BTreeMap<String, String>) -> Resul
     let (kind, query) = if let Some(rest) = src.strip_prefix("file://") {
         let (path, q) = rest.split_once('?').unwrap_or((rest, ""));
         if !path.starts_with('/') {
-            return Err(format!("file source {src:?} needs an absolute path — write file:///path/to/file"));
+            return Err(SourceError::FileNotAbsolute { src: src.to_string() });
         }
         (SourceKind::File(path.to_string()), q)
     } else if src.starts_with('/') {
@@ -417,7 +408,7 @@ pub fn parse_source_with(src: &str, options: &BTreeMap<String, String>) -> Resul
         let (base, q) = src.split_once('?').unwrap_or((src, ""));
         let host = base.split("://").nth(1).unwrap_or("").split('/').next().unwrap_or("");
         if host.is_empty() {
-            return Err(format!("source {src:?} has no host — write e.g. https://example.com/app.tar.gz"));
+            return Err(SourceError::NoHost { src: src.to_string() });
         }
         let kept: Vec<&str> = q
             .split('&')
@@ -428,9 +419,7 @@ pub fn parse_source_with(src: &str, options: &BTreeMap<String, String>) -> Resul
         let url = if kept.is_empty() { base.to_string() } else { format!("{base}?{}", kept.join("&")) };
         (SourceKind::Http(url), q)
     } else {
-        return Err(format!(
-            "source {src:?} is not a URL supd can fetch — write http://…, https://…, file:///… or an absolute path"
-        ));
+        return Err(SourceError::NotFetchable { src: src.to_string() });
     };
     let mut spec = SourceSpec { kind, checksum: None, archive: None };
     for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -440,12 +429,10 @@ pub fn parse_source_with(src: &str, options: &BTreeMap<String, String>) -> Resul
             "checksum" => spec.checksum = Some(Checksum::parse(&v)?),
             "archive" if v == "false" => spec.archive = Some(ArchiveChoice::Keep),
             "archive" => {
-                let f = ARCHIVE_FORMATS.iter().find(|f| **f == v).ok_or_else(|| {
-                    format!(
-                        "?archive={v} names no format supd unpacks — use one of {}, or false",
-                        ARCHIVE_FORMATS.join(", ")
-                    )
-                })?;
+                let f = ARCHIVE_FORMATS
+                    .iter()
+                    .find(|f| **f == v)
+                    .ok_or_else(|| SourceError::ArchiveFormat { value: v.clone() })?;
                 spec.archive = Some(ArchiveChoice::Format(f.to_string()));
             }
             _ => {}
@@ -508,12 +495,10 @@ fn scp_like(src: &str) -> bool {
 }
 
 /// Refuses the getters supd lacks (hg, s3, gcs) and a forced `http::`.
-fn refuse_getter(src: &str) -> Result<(), String> {
+fn refuse_getter(src: &str) -> Result<(), SourceError> {
     match getter_of(src).as_deref() {
         None | Some("git") => Ok(()),
-        Some(g @ ("http" | "https")) => Err(format!(
-            "write the {g} source as a URL without `{g}::` — supd fetches http://, https://, file:/// and absolute paths"
-        )),
+        Some(g @ ("http" | "https")) => Err(SourceError::ForcedHttp { getter: g.to_string() }),
         Some(g) => {
             let what = match g {
                 "hg" => "a Mercurial repository",
@@ -521,9 +506,7 @@ fn refuse_getter(src: &str) -> Result<(), String> {
                 "gcs" => "a Google Cloud Storage bucket",
                 _ => "this kind of source",
             };
-            Err(format!(
-                "supd does not fetch {what} (go-getter's `{g}` getter) — fetch http://, https://, file:/// or an absolute path; publish the files over HTTP or put them on this host"
-            ))
+            Err(SourceError::Getter { what, getter: g.to_string() })
         }
     }
 }
@@ -532,7 +515,7 @@ fn refuse_getter(src: &str) -> Result<(), String> {
 /// (forced with `git::`, or detected: `user@host:path`, `HOST/OWNER/REPO`
 /// of GitHub, GitLab, Bitbucket, `git://`, `ssh://`), `//DIR` after it,
 /// and `ref`, `depth` and `sshkey` from the query or else from `options`.
-fn parse_git(src: &str, options: &BTreeMap<String, String>) -> Result<GitSource, String> {
+fn parse_git(src: &str, options: &BTreeMap<String, String>) -> Result<GitSource, GitError> {
     let forced = src.strip_prefix("git::");
     let rest = forced.unwrap_or(src);
     // git's own `TRANSPORT::ADDRESS` (ext:: runs a command): never asked for.
@@ -540,9 +523,7 @@ fn parse_git(src: &str, options: &BTreeMap<String, String>) -> Result<GitSource,
         && !helper.is_empty()
         && helper.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
     {
-        return Err(format!(
-            "{src:?} names git's remote helper `{helper}::` — supd runs git only on https://, http://, ssh://, git:// and file:/// URLs, user@host:path and github.com/OWNER/REPO"
-        ));
+        return Err(GitError::RemoteHelper { src: src.to_string(), helper: helper.to_string() });
     }
     let (base, query) = rest.split_once('?').unwrap_or((rest, ""));
     let (url, subdir) = git_url(src, base, forced.is_some())?;
@@ -555,11 +536,9 @@ fn parse_git(src: &str, options: &BTreeMap<String, String>) -> Result<GitSource,
             "ref" | "depth" | "sshkey" => {
                 found.entry(k).or_insert_with(|| percent_decode(v));
             }
-            "checksum" => return Err(GIT_CHECKSUM.to_string()),
+            "checksum" => return Err(GitError::Checksum),
             "archive" if percent_decode(v) == "false" => {}
-            "archive" => {
-                return Err(format!("?archive={v} cannot unpack a git repository (it is a directory) — leave it out"));
-            }
+            "archive" => return Err(GitError::Archive { value: v.to_string() }),
             _ => kept.push(pair),
         }
     }
@@ -586,30 +565,27 @@ pub const GIT_CHECKSUM: &str =
     "a git repository has no checksum to check — pin its content with ref=COMMIT (a commit's full hash) instead";
 
 /// `depth`: a whole number of commits.
-pub fn git_depth(d: &str) -> Result<u32, String> {
-    d.trim().parse().map_err(|_| format!("depth {d:?} is not a whole number of commits — write e.g. depth=1"))
+pub fn git_depth(d: &str) -> Result<u32, GitError> {
+    d.trim().parse().map_err(|_| GitError::Depth { depth: d.to_string() })
 }
 
 /// `sshkey`: a private key, base64-encoded as go-getter reads it.
-pub fn git_ssh_key(k: &str) -> Result<SshKey, String> {
+pub fn git_ssh_key(k: &str) -> Result<SshKey, GitError> {
     use base64::Engine;
     let text: String = k.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     match base64::engine::general_purpose::STANDARD.decode(text.as_bytes()) {
         Ok(key) if !key.is_empty() => Ok(SshKey(key)),
-        _ => Err(
-            "sshkey is not a base64-encoded private key — write e.g. sshkey = \"${base64encode(file(\"id_ed25519\"))}\""
-                .to_string(),
-        ),
+        _ => Err(GitError::SshKey),
     }
 }
 
 /// The URL `git clone` is given for the address part of a git source
 /// (`base`, without its query), and the directory after `//`.
-fn git_url(src: &str, base: &str, forced: bool) -> Result<(String, Vec<String>), String> {
+fn git_url(src: &str, base: &str, forced: bool) -> Result<(String, Vec<String>), GitError> {
     if let Some(host) = HOSTED_GIT.iter().find(|h| base.starts_with(**h)) {
         let parts: Vec<&str> = base.split('/').collect();
         if parts.len() < 3 || parts[1].is_empty() || parts[2].is_empty() {
-            return Err(format!("{src:?}: write {host}OWNER/REPO, e.g. github.com/hashicorp/go-set"));
+            return Err(GitError::Hosted { src: src.to_string(), host: *host });
         }
         let repo = if parts[2].ends_with(".git") { parts[2].to_string() } else { format!("{}.git", parts[2]) };
         let url = format!("https://{}/{}/{repo}", parts[0], parts[1]);
@@ -618,17 +594,15 @@ fn git_url(src: &str, base: &str, forced: bool) -> Result<(String, Vec<String>),
     if let Some((scheme, after)) = base.split_once("://") {
         let lower = scheme.to_ascii_lowercase();
         if !["https", "http", "ssh", "git", "git+ssh", "file"].contains(&lower.as_str()) {
-            return Err(format!(
-                "{src:?}: git fetches https://, http://, ssh://, git:// and file:/// URLs, not {scheme}://"
-            ));
+            return Err(GitError::Scheme { src: src.to_string(), scheme: scheme.to_string() });
         }
         let (repo, dir) = split_subdir(after);
         if lower == "file" {
             if !repo.starts_with('/') {
-                return Err(format!("git source {src:?} needs an absolute path — write git::file:///path/to/repo"));
+                return Err(GitError::FileNotAbsolute { src: src.to_string() });
             }
             if repo.contains('%') {
-                return Err(format!("{src:?}: write the path of a file:// repository without %-escapes"));
+                return Err(GitError::FileEscapes { src: src.to_string() });
             }
         } else {
             let authority = repo.split('/').next().unwrap_or("");
@@ -639,7 +613,7 @@ fn git_url(src: &str, base: &str, forced: bool) -> Result<(String, Vec<String>),
     if base.starts_with('/') {
         let (repo, dir) = split_subdir(base);
         if repo.contains('%') {
-            return Err(format!("{src:?}: write the path of a repository without %-escapes"));
+            return Err(GitError::PathEscapes { src: src.to_string() });
         }
         return Ok((format!("file://{repo}"), git_subdir(src, dir)?));
     }
@@ -653,22 +627,20 @@ fn git_url(src: &str, base: &str, forced: bool) -> Result<(String, Vec<String>),
         git_host(src, user_host.rsplit('@').next().unwrap_or(""))?;
         let (path, dir) = split_subdir(path.strip_prefix('/').unwrap_or(path));
         if path.is_empty() {
-            return Err(format!("{src:?} names no repository after `:` — write e.g. git@github.com:OWNER/REPO.git"));
+            return Err(GitError::NoRepository { src: src.to_string() });
         }
         return Ok((format!("ssh://{user_host}/{path}"), git_subdir(src, dir)?));
     }
-    Err(format!(
-        "{src:?} is not a git repository supd can fetch — write git::https://…, git::ssh://…, user@host:path or github.com/OWNER/REPO"
-    ))
+    Err(GitError::NotRepository { src: src.to_string() })
 }
 
 /// A git host: named, and not an option to ssh.
-fn git_host(src: &str, host: &str) -> Result<(), String> {
+fn git_host(src: &str, host: &str) -> Result<(), GitError> {
     if host.is_empty() || host.starts_with(':') {
-        return Err(format!("{src:?} has no host — write e.g. git::https://example.com/repo.git"));
+        return Err(GitError::NoHost { src: src.to_string() });
     }
     if host.starts_with('-') {
-        return Err(format!("{src:?}: a host cannot start with `-`"));
+        return Err(GitError::DashHost { src: src.to_string() });
     }
     Ok(())
 }
@@ -682,21 +654,13 @@ fn split_subdir(path: &str) -> (&str, &str) {
 }
 
 /// The directory after `//` as plain components.
-fn git_subdir(src: &str, dir: &str) -> Result<Vec<String>, String> {
+fn git_subdir(src: &str, dir: &str) -> Result<Vec<String>, GitError> {
     let mut out = Vec::new();
     for c in dir.split('/') {
         match c {
             "" | "." => {}
-            ".." => {
-                return Err(format!(
-                    "{src:?}: the directory after `//` climbs out with `..` — name a directory of the repository"
-                ));
-            }
-            c if c.contains(['*', '?', '[']) => {
-                return Err(format!(
-                    "{src:?}: supd does not expand patterns in the directory after `//` — name the directory"
-                ));
-            }
+            ".." => return Err(GitError::SubdirClimbs { src: src.to_string() }),
+            c if c.contains(['*', '?', '[']) => return Err(GitError::SubdirPattern { src: src.to_string() }),
             c => out.push(c.to_string()),
         }
     }
@@ -821,7 +785,7 @@ fn template_destination(r: &mut Reader, block: &Block) -> Option<String> {
                 return None;
             }
             if let Err(e) = destination_place(&d) {
-                r.sink.error(a.value.span(), e);
+                r.sink.error(a.value.span(), e.to_string());
                 return None;
             }
             Some(d)
@@ -1052,7 +1016,7 @@ fn artifact(r: &mut Reader, block: &Block) -> Option<Artifact> {
         Some(a) => r.string(&a.value, "destination").and_then(|d| match destination_place(&d) {
             Ok(_) => Some(d),
             Err(e) => {
-                r.sink.error(a.value.span(), e);
+                r.sink.error(a.value.span(), e.to_string());
                 None
             }
         }),
@@ -1141,10 +1105,10 @@ fn source_problem(s: &str, has_checksum: bool, unpack: bool, mode: ArtifactMode)
         Some("`source` is empty — write the URL to fetch, e.g. \"https://example.com/app.tar.gz\"".to_string())
     } else if s.contains("${") {
         // The rest is known once the task's environment is.
-        refuse_getter(s).err()
+        refuse_getter(s).err().map(|e| e.to_string())
     } else {
         match parse_source(s) {
-            Err(e) => Some(e),
+            Err(e) => Some(e.to_string()),
             Ok(SourceSpec { kind: SourceKind::Git(_), .. }) => git_problem(has_checksum, mode),
             Ok(spec) => {
                 let name = match &spec.kind {
@@ -1154,7 +1118,7 @@ fn source_problem(s: &str, has_checksum: bool, unpack: bool, mode: ArtifactMode)
                 if spec.checksum.is_some() && has_checksum {
                     Some("the checksum is given twice, in ?checksum= and in options — keep one".into())
                 } else if spec.archive.is_none() && unpack {
-                    archive_format(&name).err()
+                    archive_format(&name).err().map(|e| e.to_string())
                 } else {
                     None
                 }

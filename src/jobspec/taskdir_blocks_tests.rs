@@ -23,10 +23,13 @@ fn checksums_as_go_getter_writes_them() {
     assert_eq!(c.algo, ChecksumAlgo::Sha256);
     assert_eq!(c.hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     assert!(Checksum::parse("md5:d41d8cd98f00b204e9800998ecf8427e").is_ok());
-    assert_eq!(Checksum::parse("sha256:abcd").unwrap_err(), "a sha256 checksum has 64 hex digits, \"abcd\" has 4");
-    assert!(Checksum::parse("crc32:00").unwrap_err().starts_with("unknown checksum type"));
+    assert_eq!(
+        Checksum::parse("sha256:abcd").unwrap_err().to_string(),
+        "a sha256 checksum has 64 hex digits, \"abcd\" has 4"
+    );
+    assert!(matches!(Checksum::parse("crc32:00"), Err(ChecksumError::UnknownType { .. })));
     assert!(Checksum::parse("abcd").is_err());
-    assert!(Checksum::parse("md5:zz41d8cd98f00b204e9800998ecf8427").unwrap_err().contains("not hexadecimal"));
+    assert!(matches!(Checksum::parse("md5:zz41d8cd98f00b204e9800998ecf8427"), Err(ChecksumError::NotHex { .. })));
 }
 
 #[test]
@@ -46,12 +49,12 @@ fn sources_as_go_getter_reads_them() {
         ("file://relative/x", "absolute path"),
         ("example.com/x.tgz", "not a URL"),
     ] {
-        let e = parse_source(src).unwrap_err();
+        let e = parse_source(src).unwrap_err().to_string();
         assert!(e.contains(word), "{src}: {e}");
     }
     assert_eq!(archive_format("a.tar.gz"), Ok(Some("tar.gz")));
     assert_eq!(archive_format("a.bin"), Ok(None));
-    assert!(archive_format("a.tar.bz2").unwrap_err().contains(".tar.bz2"));
+    assert!(archive_format("a.tar.bz2").unwrap_err().to_string().contains(".tar.bz2"));
 }
 
 /// The git source of a spec, or a failure that shows what it was.
@@ -123,7 +126,7 @@ fn git_sources_as_go_getter_reads_them() {
         ("github.com/hashicorp", "OWNER/REPO"),
         ("git::not-an-address", "not a git repository"),
     ] {
-        let e = parse_source(src).unwrap_err();
+        let e = parse_source(src).unwrap_err().to_string();
         assert!(e.contains(word), "{src}: {e}");
     }
 }
@@ -142,7 +145,7 @@ fn git_options_fill_what_the_query_leaves_out() {
     assert_eq!(g.ssh_key, Some(SshKey(b"ssh-key".to_vec())));
     assert_eq!(g.url, "https://h/r.git", "an option is not added to the URL");
     let bad: BTreeMap<String, String> = [("depth".to_string(), "-1".to_string())].into_iter().collect();
-    assert!(parse_source_with("git::https://h/r.git", &bad).unwrap_err().contains("depth \"-1\""));
+    assert!(matches!(parse_source_with("git::https://h/r.git", &bad), Err(SourceError::Git(GitError::Depth { .. }))));
 }
 
 #[test]

@@ -5,6 +5,30 @@
 
 use std::cmp::Ordering;
 
+/// Why a version or a constraint cannot be read; `text` is as written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VersionError {
+    /// Not a go-version version.
+    #[error("malformed version: {text:?}")]
+    Malformed { text: String },
+    /// A SemVer version without exactly three numbers.
+    #[error("{text:?} is not MAJOR.MINOR.PATCH")]
+    NotThreeNumbers { text: String },
+    /// A SemVer number that is empty, not a number, or has a leading zero.
+    #[error("{text:?} is not a valid semantic version")]
+    NotSemver { text: String },
+    #[error("{text:?} has an empty pre-release")]
+    EmptyPreRelease { text: String },
+    #[error("malformed pre-release in version {text:?}")]
+    MalformedPreRelease { text: String },
+    /// `~>` in a `semver` constraint.
+    #[error("\"~>\" is not a semver operator in {text:?} — use \">= x, < y\"")]
+    Pessimistic { text: String },
+    /// An operator with no version after it.
+    #[error("malformed constraint: {text:?}")]
+    MalformedConstraint { text: String },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
     segments: Vec<u64>,
@@ -15,19 +39,20 @@ pub struct Version {
 
 impl Version {
     /// Parses a go-version style version: `1`, `v1.2`, `1.2.3.4`, `1.2.3-beta.1+meta`.
-    pub fn parse_loose(text: &str) -> Result<Version, String> {
+    pub fn parse_loose(text: &str) -> Result<Version, VersionError> {
         let t = text.trim();
         let t = t.strip_prefix('v').unwrap_or(t);
         let (core, _meta) = t.split_once('+').unwrap_or((t, ""));
         let split = core.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(core.len());
         let (nums, pre) = core.split_at(split);
         let pre = pre.strip_prefix('-').unwrap_or(pre);
+        let malformed = || VersionError::Malformed { text: text.to_string() };
         if nums.is_empty() || nums.ends_with('.') {
-            return Err(format!("malformed version: {text:?}"));
+            return Err(malformed());
         }
         let mut segments = Vec::new();
         for part in nums.split('.') {
-            segments.push(part.parse::<u64>().map_err(|_| format!("malformed version: {text:?}"))?);
+            segments.push(part.parse::<u64>().map_err(|_| malformed())?);
         }
         let written = segments.len();
         while segments.len() < 3 {
@@ -38,23 +63,24 @@ impl Version {
     }
 
     /// Parses a strict SemVer 2.0 version: `MAJOR.MINOR.PATCH[-pre][+build]`.
-    pub fn parse_strict(text: &str) -> Result<Version, String> {
+    pub fn parse_strict(text: &str) -> Result<Version, VersionError> {
         let t = text.trim();
         let (core, _build) = t.split_once('+').unwrap_or((t, ""));
         let (nums, pre) = core.split_once('-').unwrap_or((core, ""));
         let parts: Vec<&str> = nums.split('.').collect();
         if parts.len() != 3 {
-            return Err(format!("{text:?} is not MAJOR.MINOR.PATCH"));
+            return Err(VersionError::NotThreeNumbers { text: text.to_string() });
         }
+        let not_semver = || VersionError::NotSemver { text: text.to_string() };
         let mut segments = Vec::new();
         for p in parts {
             if p.is_empty() || (p.len() > 1 && p.starts_with('0')) {
-                return Err(format!("{text:?} is not a valid semantic version"));
+                return Err(not_semver());
             }
-            segments.push(p.parse::<u64>().map_err(|_| format!("{text:?} is not a valid semantic version"))?);
+            segments.push(p.parse::<u64>().map_err(|_| not_semver())?);
         }
         if core.contains('-') && pre.is_empty() {
-            return Err(format!("{text:?} has an empty pre-release"));
+            return Err(VersionError::EmptyPreRelease { text: text.to_string() });
         }
         let pre = parse_pre(pre, text)?;
         Ok(Version { segments, written: 3, pre })
@@ -78,13 +104,17 @@ impl Version {
     }
 }
 
-fn parse_pre(pre: &str, text: &str) -> Result<Vec<String>, String> {
+fn parse_pre(pre: &str, text: &str) -> Result<Vec<String>, VersionError> {
     if pre.is_empty() {
         return Ok(Vec::new());
     }
     let ok = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '~');
     let parts: Vec<String> = pre.split('.').map(str::to_string).collect();
-    if parts.iter().all(|p| ok(p)) { Ok(parts) } else { Err(format!("malformed pre-release in version {text:?}")) }
+    if parts.iter().all(|p| ok(p)) {
+        Ok(parts)
+    } else {
+        Err(VersionError::MalformedPreRelease { text: text.to_string() })
+    }
 }
 
 impl Ord for Version {
@@ -137,16 +167,16 @@ pub struct Constraints {
 
 impl Constraints {
     /// go-version rules (the `version` operator).
-    pub fn parse_loose(text: &str) -> Result<Constraints, String> {
+    pub fn parse_loose(text: &str) -> Result<Constraints, VersionError> {
         Self::parse(text, false)
     }
 
     /// SemVer rules (the `semver` operator); no `~>`.
-    pub fn parse_strict(text: &str) -> Result<Constraints, String> {
+    pub fn parse_strict(text: &str) -> Result<Constraints, VersionError> {
         Self::parse(text, true)
     }
 
-    fn parse(text: &str, strict: bool) -> Result<Constraints, String> {
+    fn parse(text: &str, strict: bool) -> Result<Constraints, VersionError> {
         let mut items = Vec::new();
         for raw in text.split(',') {
             let item = raw.trim();
@@ -163,11 +193,11 @@ impl Constraints {
             .find_map(|(p, op)| item.strip_prefix(p).map(|r| (*op, r)))
             .unwrap_or((Op::Eq, item));
             if strict && op == Op::Pessimistic {
-                return Err(format!("\"~>\" is not a semver operator in {text:?} — use \">= x, < y\""));
+                return Err(VersionError::Pessimistic { text: text.to_string() });
             }
             let rest = rest.trim();
             if rest.is_empty() {
-                return Err(format!("malformed constraint: {text:?}"));
+                return Err(VersionError::MalformedConstraint { text: text.to_string() });
             }
             let v = if strict { Version::parse_strict(rest)? } else { Version::parse_loose(rest)? };
             items.push((op, v));

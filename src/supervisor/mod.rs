@@ -580,9 +580,8 @@ fn mentions_java(text: &[u8]) -> bool {
 }
 
 /// The job directory's files as read: each with what it parsed to, or why
-/// the directory could not be read (`jobspec::parse_dir`'s error, which
-/// ends as a line of the reload plan).
-type JobFiles = Result<Vec<(std::path::PathBuf, crate::jobspec::Parsed)>, Box<dyn std::error::Error>>;
+/// the directory could not be read.
+type JobFiles = Result<Vec<(std::path::PathBuf, crate::jobspec::Parsed)>, crate::jobspec::DirError>;
 
 /// The signals supd handles (those it passes on as init too, when it is
 /// one), watched by the loop's `Poll`.

@@ -18,12 +18,8 @@ impl Supervisor {
         self.plan_files(files)
     }
 
-    /// The plan for the job directory read as `files` (or why it could not
-    /// be read).
-    pub(super) fn plan_files<E: std::fmt::Display>(
-        &mut self,
-        files: Result<Vec<(PathBuf, jobspec::Parsed)>, E>,
-    ) -> Reload {
+    /// The plan for the job directory read as `files`.
+    pub(super) fn plan_files(&mut self, files: Result<Vec<(PathBuf, jobspec::Parsed)>, jobspec::DirError>) -> Reload {
         let mut plan = Reload::default();
         let files = match files {
             Ok(f) => f,

@@ -48,29 +48,65 @@ impl Size {
         Size { values: self.values.max(o.values), bytes: self.bytes.max(o.bytes) }
     }
 
-    fn over(self) -> Option<String> {
+    fn over(self) -> Option<BudgetError> {
         if self.values > MAX_VALUES {
-            Some(format!(
-                "this expression would make about {} values; at most {MAX_VALUES} — iterate over less (a `for` inside a `for` multiplies)",
-                self.values
-            ))
+            Some(BudgetError::Values { values: self.values })
         } else if self.bytes > MAX_BYTES {
-            Some(format!(
-                "this expression would make about {} MiB of text; at most {} MiB — repeat less",
-                self.bytes >> 20,
-                MAX_BYTES >> 20
-            ))
+            Some(BudgetError::Text { bytes: self.bytes })
         } else {
             None
         }
     }
 }
 
+/// Why an expression is refused before it is evaluated: what it would
+/// make is over a limit, or it nests too deeply to be measured.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BudgetError {
+    /// About `values` values, over [`MAX_VALUES`].
+    #[error(
+        "this expression would make about {values} values; at most {MAX_VALUES} — iterate over less (a `for` inside a `for` multiplies)"
+    )]
+    Values { values: u64 },
+    /// About `bytes` bytes of text, over [`MAX_BYTES`].
+    #[error(
+        "this expression would make about {} MiB of text; at most {} MiB — repeat less",
+        *bytes >> 20,
+        MAX_BYTES >> 20
+    )]
+    Text { bytes: u64 },
+    /// Expressions nested more than `MAX_DEPTH` deep.
+    #[error("expressions nest more than {MAX_DEPTH} deep")]
+    Expressions,
+    /// Templates nested more than `MAX_DEPTH` deep.
+    #[error("templates nest more than {MAX_DEPTH} deep")]
+    Templates,
+}
+
+/// Why an expression has no value: refused before it is evaluated (a
+/// `try` takes the next argument then as well), or what evaluating it
+/// reported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalError {
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
+    /// hcl-rs's error (a missing key, a wrong type, a function's error),
+    /// said without its echo of the expression.
+    #[error("{}", .0.kind())]
+    Eval(hcl::eval::Error),
+}
+
 /// Refuses an expression whose result would be over the limits, with the
 /// reason; `Ok` lets it be evaluated.
-pub fn check(e: &Expression, ctx: &Context) -> Result<(), String> {
+pub fn check(e: &Expression, ctx: &Context) -> Result<(), BudgetError> {
     let size = measure(e, ctx, 0)?;
     size.over().map_or(Ok(()), Err)
+}
+
+/// The value of `e` in `ctx`, once [`check`] lets it be evaluated.
+pub fn evaluate(e: &Expression, ctx: &Context) -> Result<Value, EvalError> {
+    check(e, ctx)?;
+    e.evaluate(ctx).map_err(EvalError::Eval)
 }
 
 /// How deep expressions may nest before the measure gives up (hcl-rs
@@ -78,17 +114,17 @@ pub fn check(e: &Expression, ctx: &Context) -> Result<(), String> {
 const MAX_DEPTH: usize = 256;
 
 /// An estimate of what `e` makes, measured `depth` expressions deep.
-fn measure(e: &Expression, ctx: &Context, depth: usize) -> Result<Size, String> {
+fn measure(e: &Expression, ctx: &Context, depth: usize) -> Result<Size, BudgetError> {
     if depth > MAX_DEPTH {
-        return Err(format!("expressions nest more than {MAX_DEPTH} deep"));
+        return Err(BudgetError::Expressions);
     }
     let m = |x: &Expression| measure(x, ctx, depth + 1);
     let size = match e {
         Expression::Null | Expression::Bool(_) | Expression::Number(_) => Size::ONE,
         Expression::String(s) => Size { values: 1, bytes: s.len() as u64 },
-        Expression::Array(xs) => xs.iter().try_fold(Size::ONE, |acc, x| Ok::<_, String>(acc.add(m(x)?)))?,
+        Expression::Array(xs) => xs.iter().try_fold(Size::ONE, |acc, x| Ok::<_, BudgetError>(acc.add(m(x)?)))?,
         Expression::Object(o) => {
-            o.values().try_fold(Size::ONE, |acc, x| Ok::<_, String>(acc.add(m(x)?).add(Size::ONE)))?
+            o.values().try_fold(Size::ONE, |acc, x| Ok::<_, BudgetError>(acc.add(m(x)?).add(Size::ONE)))?
         }
         Expression::Variable(_) | Expression::Traversal(_) => lookup(e, ctx),
         Expression::Parenthesis(x) => m(x)?,
@@ -108,7 +144,7 @@ fn measure(e: &Expression, ctx: &Context, depth: usize) -> Result<Size, String> 
 }
 
 /// A function call: its arguments, and what the function may make of them.
-fn func_call(f: &FuncCall, ctx: &Context, depth: usize) -> Result<Size, String> {
+fn func_call(f: &FuncCall, ctx: &Context, depth: usize) -> Result<Size, BudgetError> {
     let args = f.args.iter().map(|x| measure(x, ctx, depth + 1)).collect::<Result<Vec<_>, _>>()?;
     let sum = args.iter().fold(Size::ONE, |acc, a| acc.add(*a));
     let size = match f.name.name.as_str() {
@@ -194,7 +230,7 @@ fn grown(f: &FuncCall, ctx: &Context, sum: Size) -> Size {
 }
 
 /// A `for` expression: its collection, and its body times the elements.
-fn for_expr(f: &ForExpr, ctx: &Context, depth: usize) -> Result<Size, String> {
+fn for_expr(f: &ForExpr, ctx: &Context, depth: usize) -> Result<Size, BudgetError> {
     check_part(measure(&f.collection_expr, ctx, depth + 1)?)?;
     let (n, inner) = iterate(&f.collection_expr, ctx, f.key_var.as_ref(), &f.value_var);
     let mut body = measure(&f.value_expr, &inner, depth + 1)?;
@@ -210,7 +246,7 @@ fn for_expr(f: &ForExpr, ctx: &Context, depth: usize) -> Result<Size, String> {
 
 /// A part already over the limits ends the measure (its product would
 /// only say so later, or overflow).
-fn check_part(s: Size) -> Result<(), String> {
+fn check_part(s: Size) -> Result<(), BudgetError> {
     s.over().map_or(Ok(()), Err)
 }
 
@@ -294,14 +330,14 @@ fn range_len(args: &[Expression], ctx: &Context) -> Option<u64> {
 
 /// A string template: its literal text, each interpolation, and each
 /// `%{ for }` directive's body times its collection.
-fn template(t: &TemplateExpr, ctx: &Context, depth: usize) -> Result<Size, String> {
+fn template(t: &TemplateExpr, ctx: &Context, depth: usize) -> Result<Size, BudgetError> {
     let Ok(parsed) = Template::from_expr(t) else { return Ok(Size::ONE) };
     elements_of(&parsed, ctx, depth)
 }
 
-fn elements_of(t: &Template, ctx: &Context, depth: usize) -> Result<Size, String> {
+fn elements_of(t: &Template, ctx: &Context, depth: usize) -> Result<Size, BudgetError> {
     if depth > MAX_DEPTH {
-        return Err(format!("templates nest more than {MAX_DEPTH} deep"));
+        return Err(BudgetError::Templates);
     }
     let mut size = Size::ONE;
     for el in t.elements() {
@@ -353,7 +389,7 @@ mod tests {
     #[test]
     fn functions_that_grow_their_input_are_measured() {
         let big = "x".repeat(64 << 10);
-        let refused = |src: &str| check(&expr(src), &ctx_with(src, &big)).unwrap_err();
+        let refused = |src: &str| check(&expr(src), &ctx_with(src, &big)).unwrap_err().to_string();
         let e = refused(r#"[for i in range(100) : file("a.txt")]"#);
         assert!(e.contains("at most 16 MiB"), "{e}");
         let e = refused(r#"setproduct(range(1000), range(1000), range(1000))"#);
@@ -376,7 +412,7 @@ mod tests {
     #[test]
     fn bombs_are_refused_before_they_are_evaluated() {
         let big = "x".repeat(1 << 20);
-        let refused = |src: &str| check(&expr(src), &ctx_with(src, &big)).unwrap_err();
+        let refused = |src: &str| check(&expr(src), &ctx_with(src, &big)).unwrap_err().to_string();
         let e = refused(r#"[for i in range(10000) : [for j in range(10000) : "xxxxxxxxxxxxxxxx"]]"#);
         assert!(e.contains("values; at most 1000000"), "{e}");
         let e = refused(

@@ -7,6 +7,9 @@ use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
 use std::cell::RefCell;
 use std::path::PathBuf;
 
+mod error;
+use error::{FuncError, Limit};
+
 /// `file()` reads at most this many bytes.
 pub const MAX_FILE: usize = 1 << 20;
 
@@ -42,7 +45,7 @@ pub fn set_base(base: Option<PathBuf>) {
     RSADECRYPTS.with(|c| c.set(0));
 }
 
-type R = Result<Value, String>;
+type R = Result<Value, FuncError>;
 
 macro_rules! funcs {
     ($($name:literal => $f:ident / $min:literal .. $max:expr),* $(,)?) => {
@@ -64,13 +67,14 @@ macro_rules! funcs {
                     let max: usize = $max;
                     let min: usize = $min;
                     if a.len() < min || a.len() > max {
-                        let want = if $min == max { format!("{}", $min) } else if max == usize::MAX { format!("at least {}", $min) } else { format!("{} to {}", $min, max) };
-                        return Err(format!("{}() takes {want} argument{}, got {}", $name, if want == "1" { "" } else { "s" }, a.len()));
+                        return Err(FuncError::Arity { name: $name, min, max, got: a.len() });
                     }
-                    imp::$f(a).map_err(|e| format!("{}(): {e}", $name))
+                    imp::$f(a).map_err(|e| FuncError::In { name: $name, source: Box::new(e) })
                 }
                 if found.contains(&$name) {
-                    ctx.declare_func($name, FuncDef::builder().variadic_param(ParamType::Any).build($f));
+                    // hcl-rs takes a function's error as text: the error ends here.
+                    let def = FuncDef::builder().variadic_param(ParamType::Any);
+                    ctx.declare_func($name, def.build(|args| $f(args).map_err(|e| e.to_string())));
                 }
             )*
         }
@@ -144,19 +148,19 @@ funcs! {
 mod imp {
     use super::*;
 
-    fn s(v: &Value) -> Result<String, String> {
+    fn s(v: &Value) -> Result<String, FuncError> {
         match v {
             Value::String(s) => Ok(s.clone()),
             Value::Number(n) => Ok(n.to_string()),
             Value::Bool(b) => Ok(b.to_string()),
-            other => Err(format!("needs a string, found a {}", kind(other))),
+            other => Err(FuncError::Type { needs: "a string", found: kind(other) }),
         }
     }
-    fn n(v: &Value) -> Result<f64, String> {
+    fn n(v: &Value) -> Result<f64, FuncError> {
         match v {
-            Value::Number(n) => n.as_f64().ok_or_else(|| "not a number".to_string()),
-            Value::String(x) => x.trim().parse().map_err(|_| format!("{x:?} is not a number")),
-            other => Err(format!("needs a number, found a {}", kind(other))),
+            Value::Number(n) => n.as_f64().ok_or_else(|| FuncError::Invalid("not a number".into())),
+            Value::String(x) => x.trim().parse().map_err(|_| FuncError::Invalid(format!("{x:?} is not a number"))),
+            other => Err(FuncError::Type { needs: "a number", found: kind(other) }),
         }
     }
     fn num(f: f64) -> Value {
@@ -166,24 +170,20 @@ mod imp {
             hcl::Number::from_f64(f).map_or(Value::Null, Value::Number)
         }
     }
-    fn list(v: &Value) -> Result<Vec<Value>, String> {
+    fn list(v: &Value) -> Result<Vec<Value>, FuncError> {
         match v {
             Value::Array(a) => Ok(a.clone()),
-            other => Err(format!("needs a list, found a {}", kind(other))),
+            other => Err(FuncError::Type { needs: "a list", found: kind(other) }),
         }
     }
-    fn map(v: &Value) -> Result<hcl::Map<String, Value>, String> {
+    fn map(v: &Value) -> Result<hcl::Map<String, Value>, FuncError> {
         match v {
             Value::Object(o) => Ok(o.clone()),
-            other => Err(format!("needs a map, found a {}", kind(other))),
+            other => Err(FuncError::Type { needs: "a map", found: kind(other) }),
         }
     }
-    fn bounded(len: usize) -> Result<(), String> {
-        if len > MAX_ELEMENTS {
-            Err(format!("the result would have {len} elements; at most {MAX_ELEMENTS}"))
-        } else {
-            Ok(())
-        }
+    fn bounded(len: usize) -> Result<(), FuncError> {
+        if len > MAX_ELEMENTS { Err(Limit::Elements(len).into()) } else { Ok(()) }
     }
 
     pub fn upper(a: Vec<Value>) -> R {
@@ -225,16 +225,8 @@ mod imp {
         Ok(Value::String(s(&a[0])?.trim_end_matches(['\n', '\r']).to_string()))
     }
     /// A string result may be this long.
-    fn text_bounded(len: usize) -> Result<(), String> {
-        if len as u64 > super::super::budget::MAX_BYTES {
-            Err(format!(
-                "the result would be {} MiB of text; at most {} MiB",
-                len >> 20,
-                super::super::budget::MAX_BYTES >> 20
-            ))
-        } else {
-            Ok(())
-        }
+    fn text_bounded(len: usize) -> Result<(), FuncError> {
+        if len as u64 > super::super::budget::MAX_BYTES { Err(Limit::Text { len }.into()) } else { Ok(()) }
     }
     pub fn replace(a: Vec<Value>) -> R {
         let (x, from, to) = (s(&a[0])?, s(&a[1])?, s(&a[2])?);
@@ -268,7 +260,7 @@ mod imp {
     pub fn split(a: Vec<Value>) -> R {
         let (sep, x) = (s(&a[0])?, s(&a[1])?);
         if sep.is_empty() {
-            return Err("the separator is empty".into());
+            return Err(FuncError::Invalid("the separator is empty".into()));
         }
         bounded(x.matches(sep.as_str()).count() + 1)?;
         Ok(Value::Array(x.split(sep.as_str()).map(|p| Value::String(p.to_string())).collect()))
@@ -297,22 +289,20 @@ mod imp {
             match chars.next() {
                 Some('%') => out.push('%'),
                 Some(v @ ('s' | 'd' | 'v' | 'q' | 'f')) => {
-                    let x = args.next().ok_or("more verbs than values")?;
+                    let x = args.next().ok_or_else(|| FuncError::Invalid("more verbs than values".into()))?;
                     match v {
                         'd' => out.push_str(&(n(x)? as i64).to_string()),
                         'f' => out.push_str(&format!("{:.6}", n(x)?)),
                         'q' => out.push_str(&format!("{:?}", s(x)?)),
-                        'v' if !matches!(x, Value::String(_)) => {
-                            out.push_str(&serde_json::to_string(x).map_err(|e| e.to_string())?)
-                        }
+                        'v' if !matches!(x, Value::String(_)) => out.push_str(&serde_json::to_string(x)?),
                         _ => out.push_str(&s(x)?),
                     }
                 }
                 other => {
-                    return Err(format!(
+                    return Err(FuncError::Invalid(format!(
                         "unsupported verb %{} — use %s, %d, %f, %q, %v or %%",
                         other.map(String::from).unwrap_or_default()
-                    ));
+                    )));
                 }
             }
         }
@@ -323,7 +313,7 @@ mod imp {
             Value::Array(x) => x.len(),
             Value::Object(o) => o.len(),
             Value::String(x) => graphemes(x),
-            other => return Err(format!("needs a list, map or string, found a {}", kind(other))),
+            other => return Err(FuncError::Type { needs: "a list, map or string", found: kind(other) }),
         } as u64))
     }
     pub fn lookup(a: Vec<Value>) -> R {
@@ -331,10 +321,9 @@ mod imp {
         let k = s(&a[1])?;
         match m.get(&k) {
             Some(v) => Ok(v.clone()),
-            None => a
-                .get(2)
-                .cloned()
-                .ok_or_else(|| format!("the map has no key {k:?} — give a default as the third argument")),
+            None => a.get(2).cloned().ok_or_else(|| {
+                FuncError::Invalid(format!("the map has no key {k:?} — give a default as the third argument"))
+            }),
         }
     }
     pub fn merge(a: Vec<Value>) -> R {
@@ -361,18 +350,18 @@ mod imp {
             _ => (n(&a[0])?, n(&a[1])?, n(&a[2])?),
         };
         if step == 0.0 || (end - start) / step < 0.0 && end != start {
-            return Err("the step goes away from the end".into());
+            return Err(FuncError::Invalid("the step goes away from the end".into()));
         }
         let len = ((end - start) / step).ceil().max(0.0);
         if len > MAX_ELEMENTS as f64 {
-            return Err(format!("the range has {len} elements; at most {MAX_ELEMENTS}"));
+            return Err(Limit::Range(len).into());
         }
         Ok(Value::Array((0..len as usize).map(|i| num(start + step * i as f64)).collect()))
     }
     pub fn coalesce(a: Vec<Value>) -> R {
         a.into_iter()
             .find(|v| !matches!(v, Value::Null) && *v != Value::String(String::new()))
-            .ok_or_else(|| "all arguments are null or empty".into())
+            .ok_or_else(|| FuncError::Invalid("all arguments are null or empty".into()))
     }
     pub fn keys(a: Vec<Value>) -> R {
         Ok(Value::Array(map(&a[0])?.keys().map(|k| Value::String(k.clone())).collect()))
@@ -386,7 +375,7 @@ mod imp {
     pub fn element(a: Vec<Value>) -> R {
         let l = list(&a[0])?;
         if l.is_empty() {
-            return Err("the list is empty".into());
+            return Err(FuncError::Invalid("the list is empty".into()));
         }
         Ok(l[(n(&a[1])? as usize) % l.len()].clone())
     }
@@ -395,7 +384,7 @@ mod imp {
             .iter()
             .position(|x| *x == a[1])
             .map(|i| Value::from(i as u64))
-            .ok_or_else(|| "the value is not in the list".into())
+            .ok_or_else(|| FuncError::Invalid("the value is not in the list".into()))
     }
     pub fn distinct(a: Vec<Value>) -> R {
         let mut out: Vec<Value> = Vec::new();
@@ -407,7 +396,7 @@ mod imp {
         Ok(Value::Array(out))
     }
     pub fn flatten(a: Vec<Value>) -> R {
-        fn go(v: Vec<Value>, out: &mut Vec<Value>) -> Result<(), String> {
+        fn go(v: Vec<Value>, out: &mut Vec<Value>) -> Result<(), FuncError> {
             for x in v {
                 match x {
                     Value::Array(i) => go(i, out)?,
@@ -445,7 +434,7 @@ mod imp {
     pub fn zipmap(a: Vec<Value>) -> R {
         let (k, v) = (list(&a[0])?, list(&a[1])?);
         if k.len() != v.len() {
-            return Err(format!("{} keys but {} values", k.len(), v.len()));
+            return Err(FuncError::Invalid(format!("{} keys but {} values", k.len(), v.len())));
         }
         let mut out = hcl::Map::new();
         for (k, v) in k.iter().zip(v) {
@@ -478,47 +467,45 @@ mod imp {
         match &a[0] {
             Value::Bool(b) => Ok(Value::Bool(*b)),
             Value::String(x) if x == "true" || x == "false" => Ok(Value::Bool(x == "true")),
-            other => Err(format!("cannot make a bool of {}", super::super::render(other))),
+            other => Err(FuncError::Invalid(format!("cannot make a bool of {}", super::super::render(other)))),
         }
     }
     pub fn jsonencode(a: Vec<Value>) -> R {
-        serde_json::to_string(&a[0]).map(Value::String).map_err(|e| e.to_string())
+        Ok(Value::String(serde_json::to_string(&a[0])?))
     }
     pub fn jsondecode(a: Vec<Value>) -> R {
-        serde_json::from_str::<Value>(&s(&a[0])?).map_err(|e| format!("not JSON: {e}"))
+        serde_json::from_str::<Value>(&s(&a[0])?).map_err(|e| FuncError::Invalid(format!("not JSON: {e}")))
     }
     /// The job file's directory and the components of `rel` below it: a
     /// path that leaves it (absolute, or with a `..`) is refused, as
     /// Nomad's jobspec2 confines its file functions to their base.
-    fn confined(rel: &str, what: &str) -> Result<(PathBuf, Vec<String>), String> {
+    fn confined(rel: &str, what: &'static str) -> Result<(PathBuf, Vec<String>), FuncError> {
         // Without a job file's directory (a source supd holds, a peer's
         // hand-off) there is nothing a file function may read.
         let Some(base) = BASE.with(|b| b.borrow().clone()).filter(|b| !b.as_os_str().is_empty()) else {
-            return Err(format!(
-                "{what}() reads below the job file's directory, and this job has none here (it came over the control socket or from a peer) — evaluate it where its file is (supctl job run evaluates it)"
-            ));
+            return Err(FuncError::NoBase { what });
         };
         let parts: Vec<String> = rel.split('/').filter(|p| !p.is_empty() && *p != ".").map(str::to_string).collect();
         if rel.starts_with('/') || parts.iter().any(|p| p == "..") {
-            return Err(format!(
-                "{rel:?} is outside the job file's directory — {what}() reads only below it; copy the file there"
-            ));
+            return Err(FuncError::Outside { rel: rel.to_string(), what });
         }
         Ok((base, parts))
     }
     /// A regular file below the job file's directory, walked there without
     /// following a link; at most [`MAX_FILE`] bytes.
-    fn read_below(rel: &str, what: &str) -> Result<Vec<u8>, String> {
+    fn read_below(rel: &str, what: &'static str) -> Result<Vec<u8>, FuncError> {
         let (base, parts) = confined(rel, what)?;
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-        let Some((name, dirs)) = parts.split_last() else { return Err("the path is empty".into()) };
+        let Some((name, dirs)) = parts.split_last() else {
+            return Err(FuncError::Invalid("the path is empty".into()));
+        };
         let shown = base.join(rel).display().to_string();
         crate::beneath::Dir::open(&base)
             .and_then(|d| d.subdir(dirs, None))
             .and_then(|d| d.read(name, MAX_FILE as u64))
             .map_err(|e| match e.errno {
-                nix::errno::Errno::EFBIG => format!("{shown}: {what}() reads at most {MAX_FILE} bytes"),
-                _ => format!("{shown}: {e}"),
+                nix::errno::Errno::EFBIG => FuncError::Limit(Limit::File { shown, what }),
+                _ => FuncError::Io { shown, source: e },
             })
     }
     /// A file below the job file's directory, walked there without
@@ -529,12 +516,13 @@ mod imp {
         let bytes = read_below(&rel, "file")?;
         String::from_utf8(bytes).map(Value::String).map_err(|_| {
             let base = BASE.with(|b| b.borrow().clone()).filter(|b| !b.as_os_str().is_empty());
-            format!("{} is not UTF-8 text", base.unwrap_or_else(|| PathBuf::from(".")).join(&rel).display())
+            let shown = base.unwrap_or_else(|| PathBuf::from(".")).join(&rel);
+            FuncError::Invalid(format!("{} is not UTF-8 text", shown.display()))
         })
     }
 
     /// A whole number (an index, a count, a size).
-    fn whole(v: &Value) -> Result<i64, String> {
+    fn whole(v: &Value) -> Result<i64, FuncError> {
         if let Value::Number(x) = v
             && let Some(i) = x.as_i64()
         {
@@ -542,13 +530,13 @@ mod imp {
         }
         let f = n(v)?;
         if !f.is_finite() || f.fract() != 0.0 || f.abs() > 9.0e18 {
-            return Err(format!("needs a whole number, found {f}"));
+            return Err(FuncError::Invalid(format!("needs a whole number, found {f}")));
         }
         Ok(f as i64)
     }
     /// A computed number, which must be finite (`log(-1, 10)` is not).
     fn finite(f: f64) -> R {
-        if f.is_finite() { Ok(num(f)) } else { Err("the result is not a finite number".into()) }
+        if f.is_finite() { Ok(num(f)) } else { Err(FuncError::Invalid("the result is not a finite number".into())) }
     }
 
     // Strings.
@@ -593,7 +581,7 @@ mod imp {
     pub fn indent(a: Vec<Value>) -> R {
         let spaces = whole(&a[0])?;
         if spaces < 0 {
-            return Err("the number of spaces must not be negative".into());
+            return Err(FuncError::Invalid("the number of spaces must not be negative".into()));
         }
         let x = s(&a[1])?;
         let lines = x.matches('\n').count();
@@ -615,11 +603,11 @@ mod imp {
                 match len {
                     None => len = Some((l.len(), i + 1)),
                     Some((n, j)) if n != l.len() => {
-                        return Err(format!(
+                        return Err(FuncError::Invalid(format!(
                             "argument {} has length {}, which is inconsistent with argument {j} of length {n}",
                             i + 1,
                             l.len()
-                        ));
+                        )));
                     }
                     Some(_) => {}
                 }
@@ -634,7 +622,7 @@ mod imp {
                 Value::Array(l) => &l[k],
                 other => other,
             });
-            let text = match format_with(&f, round).map_err(|e| format!("error on format iteration {k}: {e}"))? {
+            let text = match format_with(&f, round).map_err(|e| FuncError::Round { round: k, source: Box::new(e) })? {
                 Value::String(t) => t,
                 other => super::super::render(&other),
             };
@@ -648,7 +636,8 @@ mod imp {
     /// `$$` in the replacement as Go's ReplaceAllString reads them.
     pub fn regex_replace(a: Vec<Value>) -> R {
         let (x, pattern, to) = (s(&a[0])?, s(&a[1])?, s(&a[2])?);
-        let re = regex::Regex::new(&pattern).map_err(|e| format!("{pattern:?} is not a regular expression: {e}"))?;
+        let re = regex::Regex::new(&pattern)
+            .map_err(|e| FuncError::Invalid(format!("{pattern:?} is not a regular expression: {e}")))?;
         // One replacement is at most its own text and, for each `$`, the
         // whole match: measured before it is made.
         let refs = to.matches('$').count();
@@ -689,13 +678,13 @@ mod imp {
     /// base 36, above it `a`–`z` before `A`–`Z`.
     pub fn parseint(a: Vec<Value>) -> R {
         let Value::String(t) = &a[0] else {
-            return Err(format!("the first argument must be a string, not a {}", kind(&a[0])));
+            return Err(FuncError::Invalid(format!("the first argument must be a string, not a {}", kind(&a[0]))));
         };
         let base = whole(&a[1])?;
         if !(2..=62).contains(&base) {
-            return Err("the base must be a whole number from 2 to 62".into());
+            return Err(FuncError::Invalid("the base must be a whole number from 2 to 62".into()));
         }
-        let bad = || format!("cannot parse {t:?} as a base {base} integer");
+        let bad = || FuncError::Invalid(format!("cannot parse {t:?} as a base {base} integer"));
         let (negative, digits) = match t.as_bytes().first() {
             Some(b'-') => (true, &t[1..]),
             Some(b'+') => (false, &t[1..]),
@@ -719,15 +708,17 @@ mod imp {
             v = v
                 .checked_mul(base as u128)
                 .and_then(|v| v.checked_add(u128::from(d)))
-                .ok_or_else(|| format!("{t:?} is too large"))?;
+                .ok_or_else(|| FuncError::Invalid(format!("{t:?} is too large")))?;
         }
         if negative {
             if v > i64::MAX as u128 + 1 {
-                return Err(format!("{t:?} is too small (at least {})", i64::MIN));
+                return Err(FuncError::Invalid(format!("{t:?} is too small (at least {})", i64::MIN)));
             }
             Ok(Value::from((-(v as i128)) as i64))
         } else {
-            u64::try_from(v).map(Value::from).map_err(|_| format!("{t:?} is too large (at most {})", u64::MAX))
+            u64::try_from(v)
+                .map(Value::from)
+                .map_err(|_| FuncError::Invalid(format!("{t:?} is too large (at most {})", u64::MAX)))
         }
     }
 
@@ -739,7 +730,7 @@ mod imp {
         let l = list(&a[0])?;
         let size = whole(&a[1])?;
         if size < 0 {
-            return Err("the size must not be negative".into());
+            return Err(FuncError::Invalid("the size must not be negative".into()));
         }
         if l.is_empty() {
             return Ok(Value::Array(Vec::new()));
@@ -757,23 +748,26 @@ mod imp {
                 Value::Null => {}
                 Value::Array(l) if l.is_empty() => {}
                 Value::Array(_) => return Ok(x.clone()),
-                other => return Err(format!("needs lists, found a {}", kind(other))),
+                other => return Err(FuncError::Type { needs: "lists", found: kind(other) }),
             }
         }
-        Err("all arguments are null or empty lists".into())
+        Err(FuncError::Invalid("all arguments are null or empty lists".into()))
     }
     /// The elements from `start` up to (not including) `end`.
     pub fn slice(a: Vec<Value>) -> R {
         let l = list(&a[0])?;
         let (start, end) = (whole(&a[1])?, whole(&a[2])?);
         if start < 0 {
-            return Err("the start index must not be less than zero".into());
+            return Err(FuncError::Invalid("the start index must not be less than zero".into()));
         }
         if end > l.len() as i64 {
-            return Err(format!("the end index must not be greater than the length of the list ({})", l.len()));
+            return Err(FuncError::Invalid(format!(
+                "the end index must not be greater than the length of the list ({})",
+                l.len()
+            )));
         }
         if start > end {
-            return Err("the start index must not be greater than the end index".into());
+            return Err(FuncError::Invalid("the start index must not be greater than the end index".into()));
         }
         Ok(Value::Array(l[start as usize..end as usize].to_vec()))
     }
@@ -823,11 +817,7 @@ mod imp {
         // more than the whole.
         bounded(total)?;
         if total.saturating_mul(lists.len()) as u64 > super::super::budget::MAX_VALUES {
-            return Err(format!(
-                "the result would have {} values; at most {}",
-                total.saturating_mul(lists.len()),
-                super::super::budget::MAX_VALUES
-            ));
+            return Err(Limit::Values(total.saturating_mul(lists.len())).into());
         }
         let mut out: Vec<Vec<Value>> = vec![Vec::new()];
         for l in &lists {
@@ -904,9 +894,10 @@ mod imp {
             self.i += len;
             &rest[..len]
         }
-        fn ty(&mut self, depth: usize) -> Result<Ty, String> {
+        fn ty(&mut self, depth: usize) -> Result<Ty, FuncError> {
+            let bad = |m: &str| FuncError::Invalid(m.to_string());
             if depth > 32 {
-                return Err("the type is nested too deeply".into());
+                return Err(Limit::TypeDepth.into());
             }
             let w = self.word();
             Ok(match w {
@@ -916,11 +907,11 @@ mod imp {
                 "bool" => Ty::Bool,
                 "list" | "set" | "map" => {
                     if !self.eat('(') {
-                        return Err(format!("{w} needs the type of its elements: {w}(TYPE)"));
+                        return Err(bad(&format!("{w} needs the type of its elements: {w}(TYPE)")));
                     }
                     let inner = Box::new(self.ty(depth + 1)?);
                     if !self.eat(')') {
-                        return Err(format!("a ')' is missing after {w}(…"));
+                        return Err(bad(&format!("a ')' is missing after {w}(…")));
                     }
                     match w {
                         "list" => Ty::List(inner),
@@ -930,7 +921,7 @@ mod imp {
                 }
                 "tuple" => {
                     if !(self.eat('(') && self.eat('[')) {
-                        return Err("tuple needs a list of types: tuple([TYPE, …])".into());
+                        return Err(bad("tuple needs a list of types: tuple([TYPE, …])"));
                     }
                     let mut ts = Vec::new();
                     if !self.eat(']') {
@@ -940,7 +931,7 @@ mod imp {
                                 break;
                             }
                             if !self.eat(',') {
-                                return Err("a ',' or ']' is missing in tuple([…])".into());
+                                return Err(bad("a ',' or ']' is missing in tuple([…])"));
                             }
                             if self.eat(']') {
                                 break;
@@ -948,33 +939,33 @@ mod imp {
                         }
                     }
                     if !self.eat(')') {
-                        return Err("a ')' is missing after tuple([…]".into());
+                        return Err(bad("a ')' is missing after tuple([…]"));
                     }
                     Ty::Tuple(ts)
                 }
                 "object" => {
                     if !(self.eat('(') && self.eat('{')) {
-                        return Err("object needs the types of its attributes: object({NAME = TYPE, …})".into());
+                        return Err(bad("object needs the types of its attributes: object({NAME = TYPE, …})"));
                     }
                     let mut fields = Vec::new();
                     while !self.eat('}') {
                         let name = self.word().to_string();
                         if name.is_empty() || !(self.eat('=') || self.eat(':')) {
-                            return Err("object({…}) needs NAME = TYPE for each attribute".into());
+                            return Err(bad("object({…}) needs NAME = TYPE for each attribute"));
                         }
                         fields.push((name, self.ty(depth + 1)?));
                         self.eat(',');
                     }
                     if !self.eat(')') {
-                        return Err("a ')' is missing after object({…}".into());
+                        return Err(bad("a ')' is missing after object({…}"));
                     }
                     Ty::Object(fields)
                 }
-                "" => return Err("a type is missing".into()),
+                "" => return Err(bad("a type is missing")),
                 other => {
-                    return Err(format!(
+                    return Err(bad(&format!(
                         "unknown type {other:?} — use string, number, bool, any, list(T), set(T), map(T), tuple([…]) or object({{…}})"
-                    ));
+                    )));
                 }
             })
         }
@@ -988,7 +979,9 @@ mod imp {
             (Ty::Num, Value::Number(_)) => v.clone(),
             (Ty::Num, Value::String(x)) => match x.parse::<i64>() {
                 Ok(i) => Value::from(i),
-                Err(_) => finite(x.parse::<f64>().map_err(|_| format!("cannot convert {x:?} to a number"))?)?,
+                Err(_) => finite(
+                    x.parse::<f64>().map_err(|_| FuncError::Invalid(format!("cannot convert {x:?} to a number")))?,
+                )?,
             },
             (Ty::Bool, Value::Bool(_)) => v.clone(),
             (Ty::Bool, Value::String(x)) if x == "true" || x == "false" => Value::Bool(x == "true"),
@@ -1008,7 +1001,7 @@ mod imp {
             (Ty::Map(t), Value::Object(o)) => Value::Object(
                 o.iter()
                     .map(|(k, x)| conv(x, t).map(|x| (k.clone(), x)))
-                    .collect::<Result<hcl::Map<String, Value>, String>>()?,
+                    .collect::<Result<hcl::Map<String, Value>, FuncError>>()?,
             ),
             (Ty::Tuple(ts), Value::Array(xs)) if ts.len() == xs.len() => {
                 Value::Array(xs.iter().zip(ts).map(|(x, t)| conv(x, t)).collect::<Result<Vec<_>, _>>()?)
@@ -1016,14 +1009,15 @@ mod imp {
             (Ty::Object(fields), Value::Object(o)) => {
                 let mut out = hcl::Map::new();
                 for (k, t) in fields {
-                    let x =
-                        o.get(k).ok_or_else(|| format!("the map has no attribute {k:?}, which {} needs", ty.name()))?;
+                    let x = o.get(k).ok_or_else(|| {
+                        FuncError::Invalid(format!("the map has no attribute {k:?}, which {} needs", ty.name()))
+                    })?;
                     out.insert(k.clone(), conv(x, t)?);
                 }
                 Value::Object(out)
             }
             (ty, v) => {
-                return Err(format!("cannot convert {} to {}", super::super::render(v), ty.name()));
+                return Err(FuncError::Invalid(format!("cannot convert {} to {}", super::super::render(v), ty.name())));
             }
         })
     }
@@ -1031,13 +1025,13 @@ mod imp {
     /// expression (`convert(x, list(string))`) is no value here.
     pub fn convert(a: Vec<Value>) -> R {
         let Value::String(t) = &a[1] else {
-            return Err("write the type as a string, e.g. convert(x, \"list(string)\")".into());
+            return Err(FuncError::Invalid("write the type as a string, e.g. convert(x, \"list(string)\")".into()));
         };
         let mut p = TyParser { s: t.as_str(), i: 0 };
         let ty = p.ty(0)?;
         p.ws();
         if p.i != t.len() {
-            return Err(format!("{t:?} is not a type: unexpected {:?}", &t[p.i..]));
+            return Err(FuncError::Invalid(format!("{t:?} is not a type: unexpected {:?}", &t[p.i..])));
         }
         conv(&a[0], &ty)
     }
@@ -1057,10 +1051,12 @@ mod imp {
         let x: String = x.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(x.as_bytes())
-            .map_err(|e| format!("failed to decode base64 data: {e}"))?;
-        String::from_utf8(bytes)
-            .map(Value::String)
-            .map_err(|_| "the decoded data is not UTF-8 text (filebase64() and base64decode() are for text)".into())
+            .map_err(|e| FuncError::Invalid(format!("failed to decode base64 data: {e}")))?;
+        String::from_utf8(bytes).map(Value::String).map_err(|_| {
+            FuncError::Invalid(
+                "the decoded data is not UTF-8 text (filebase64() and base64decode() are for text)".into(),
+            )
+        })
     }
     /// As Go's url.QueryEscape: letters, digits and `-_.~` kept, a space
     /// as `+`, every other byte as `%XX`.
@@ -1084,25 +1080,29 @@ mod imp {
         let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(text.as_bytes());
         let mut records = reader.records();
         let header: Vec<String> = match records.next() {
-            None => return Err("missing header line".into()),
-            Some(r) => r.map_err(|e| e.to_string())?.iter().map(str::to_string).collect(),
+            None => return Err(FuncError::Invalid("missing header line".into())),
+            Some(r) => r?.iter().map(str::to_string).collect(),
         };
         let mut seen = std::collections::HashSet::new();
         for h in &header {
             if !seen.insert(h.as_str()) {
-                return Err(format!("duplicate column name {h:?}"));
+                return Err(FuncError::Invalid(format!("duplicate column name {h:?}")));
             }
         }
         let mut out = Vec::new();
         let mut values = 0u64;
         for r in records {
-            let r = r.map_err(|e| e.to_string())?;
+            let r = r?;
             if r.len() != header.len() {
-                return Err(format!("a row has {} fields where the header has {}", r.len(), header.len()));
+                return Err(FuncError::Invalid(format!(
+                    "a row has {} fields where the header has {}",
+                    r.len(),
+                    header.len()
+                )));
             }
             values = values.saturating_add(header.len() as u64 + 1);
             if values > super::super::budget::MAX_VALUES {
-                return Err(format!("the result would have more than {} values", super::super::budget::MAX_VALUES));
+                return Err(Limit::Rows.into());
             }
             out.push(Value::Object(
                 header.iter().cloned().zip(r.iter().map(|v| Value::String(v.to_string()))).collect(),
@@ -1114,13 +1114,13 @@ mod imp {
     /// YAML (block style, strings quoted only where YAML needs it: the
     /// same data as Nomad's, not always the same text).
     pub fn yamlencode(a: Vec<Value>) -> R {
-        serde_norway::to_string(&a[0]).map(Value::String).map_err(|e| e.to_string())
+        Ok(Value::String(serde_norway::to_string(&a[0])?))
     }
     pub fn yamldecode(a: Vec<Value>) -> R {
         let text = s(&a[0])?;
         let made = std::cell::Cell::new((0u64, 0u64));
         serde::de::DeserializeSeed::deserialize(Counted(&made), serde_norway::Deserializer::from_str(&text))
-            .map_err(|e| format!("not YAML: {e}"))
+            .map_err(|e| FuncError::Invalid(format!("not YAML: {e}")))
     }
     /// Builds a decoded YAML value while counting what it makes (values,
     /// string bytes): an alias repeats what its anchor names, so a short
@@ -1273,7 +1273,7 @@ mod imp {
     /// bcrypt() hashes at most at this cost: each step doubles the time,
     /// and the job file is evaluated on every read (Go allows 31: days).
     /// Nomad's default is 10; each step doubles the time (12: ~0.25 s).
-    const MAX_BCRYPT_COST: i64 = 12;
+    pub(super) const MAX_BCRYPT_COST: i64 = 12;
     /// A bcrypt hash (`$2a$`, as Go's), cost 10 unless given; a cost below
     /// 4 is 10, as in Go.
     pub fn bcrypt(a: Vec<Value>) -> R {
@@ -1284,7 +1284,7 @@ mod imp {
         };
         let cost = if cost < 4 { 10 } else { cost };
         if cost > MAX_BCRYPT_COST {
-            return Err(format!("the cost {cost} is too high; at most {MAX_BCRYPT_COST} here"));
+            return Err(Limit::BcryptCost(cost).into());
         }
         let work = 1u32 << (cost.clamp(10, MAX_BCRYPT_COST) - 10);
         let done = BCRYPTS.with(|c| {
@@ -1292,15 +1292,15 @@ mod imp {
             c.get()
         });
         if done > MAX_BCRYPT_CALLS {
-            return Err(format!(
-                "called for more than {MAX_BCRYPT_CALLS} hashes at cost 10 in one file (one at cost 11 counts 2, at 12 counts 4) — each takes tens of milliseconds on purpose"
-            ));
+            return Err(Limit::Bcrypts.into());
         }
         ::bcrypt::non_truncating_hash_with_result(password.as_bytes(), cost as u32)
             .map(|h| Value::String(h.format_for_version(::bcrypt::Version::TwoA)))
             .map_err(|e| match e {
-                ::bcrypt::BcryptError::Truncation(_) => "the password is longer than 72 bytes".to_string(),
-                e => e.to_string(),
+                ::bcrypt::BcryptError::Truncation(_) => {
+                    FuncError::Invalid("the password is longer than 72 bytes".into())
+                }
+                e => FuncError::Bcrypt(e),
             })
     }
     /// Decrypts `ciphertext` (base64; RSA with PKCS #1 v1.5 padding) with a
@@ -1317,7 +1317,9 @@ mod imp {
         let text: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
         let ciphertext = ::base64::engine::general_purpose::STANDARD
             .decode(text.as_bytes())
-            .map_err(|e| format!("failed to decode the input: cipher text must be base64-encoded ({e})"))?;
+            .map_err(|e| {
+                FuncError::Invalid(format!("failed to decode the input: cipher text must be base64-encoded ({e})"))
+            })?;
         let block = pem_block(&pem)?;
         let (der, bits) = rsa_key_der(&block)?;
         // Decryption costs the cube of the key's size: a 2048-bit key
@@ -1329,17 +1331,18 @@ mod imp {
             c.get()
         });
         if done > MAX_RSADECRYPT_CALLS {
-            return Err(format!(
-                "called for more than {MAX_RSADECRYPT_CALLS} decryptions with a 2048-bit key in one file (one with a 3072-bit key counts 4, with a 4096-bit key 8) — the file is evaluated whenever it is read"
-            ));
+            return Err(Limit::Rsadecrypts.into());
         }
-        let key = ::rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(|e| format!("failed to parse key: {e}"))?;
+        let key = ::rsa::RsaPrivateKey::from_pkcs1_der(der)
+            .map_err(|e| FuncError::Invalid(format!("failed to parse key: {e}")))?;
         let plain = key.decrypt(::rsa::Pkcs1v15Encrypt, &ciphertext).map_err(|e| {
-            format!("failed to decrypt: {e} — the cipher text must be made with this key's public key and PKCS #1 v1.5 padding")
+            FuncError::Invalid(format!(
+                "failed to decrypt: {e} — the cipher text must be made with this key's public key and PKCS #1 v1.5 padding"
+            ))
         })?;
         String::from_utf8(plain)
             .map(Value::String)
-            .map_err(|_| "the decrypted data is not UTF-8 text (rsadecrypt() is for text)".into())
+            .map_err(|_| FuncError::Invalid("the decrypted data is not UTF-8 text (rsadecrypt() is for text)".into()))
     }
     /// A PEM block: its type, whether its headers say it is encrypted, and
     /// what it holds.
@@ -1351,12 +1354,12 @@ mod imp {
     /// The first PEM block of `text`, found as Go's pem.Decode finds it
     /// (text around it ignored, headers read before the data), a little
     /// more leniently: its lines may be indented and of any width.
-    fn pem_block(text: &str) -> Result<Pem, String> {
+    fn pem_block(text: &str) -> Result<Pem, FuncError> {
         use ::base64::Engine;
         const NO_KEY: &str = "failed to parse key: no key found (no line -----BEGIN RSA PRIVATE KEY-----)";
         let mut lines = text.lines();
         let label = loop {
-            let line = lines.next().ok_or(NO_KEY)?;
+            let line = lines.next().ok_or_else(|| FuncError::Invalid(NO_KEY.into()))?;
             if let Some(label) = line.trim().strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----")) {
                 break label;
             }
@@ -1380,11 +1383,13 @@ mod imp {
             body.extend(line.chars().filter(|c| !c.is_whitespace()));
         }
         if !ended {
-            return Err(format!("failed to parse key: the PEM block {label:?} has no line {end}"));
+            return Err(FuncError::Invalid(format!("failed to parse key: the PEM block {label:?} has no line {end}")));
         }
         let bytes = ::base64::engine::general_purpose::STANDARD
             .decode(body.as_bytes())
-            .map_err(|e| format!("failed to parse key: the PEM block {label:?} is not base64 ({e})"))?;
+            .map_err(|e| {
+                FuncError::Invalid(format!("failed to parse key: the PEM block {label:?} is not base64 ({e})"))
+            })?;
         Ok(Pem { label: label.to_string(), encrypted, bytes })
     }
     /// The PKCS #1 RSA private key in `pem` (the DER, in a PKCS #8 envelope
@@ -1393,43 +1398,44 @@ mod imp {
     /// multiplies and divides its numbers): a modulus of more than
     /// [`MAX_RSA_BITS`] bits, or another number in it longer than the
     /// modulus.
-    fn rsa_key_der(pem: &Pem) -> Result<(&[u8], usize), String> {
+    fn rsa_key_der(pem: &Pem) -> Result<(&[u8], usize), FuncError> {
         use ::rsa::{pkcs1, pkcs8};
         if pem.encrypted || pem.label == "ENCRYPTED PRIVATE KEY" {
-            return Err(
+            return Err(FuncError::Invalid(
                 "failed to parse key: password protected keys are not supported. Please decrypt the key prior to use"
                     .into(),
-            );
+            ));
         }
         let der: &[u8] = match pkcs1::RsaPrivateKey::try_from(pem.bytes.as_slice()) {
             Ok(_) => &pem.bytes,
             Err(as_pkcs1) => match pkcs8::PrivateKeyInfo::try_from(pem.bytes.as_slice()) {
                 Ok(info) if info.algorithm.oid == pkcs1::ALGORITHM_OID => info.private_key,
                 Ok(info) => {
-                    return Err(format!(
+                    return Err(FuncError::Invalid(format!(
                         "failed to parse key: the PKCS #8 key is no RSA key (its algorithm is {})",
                         info.algorithm.oid
-                    ));
+                    )));
                 }
                 Err(_) => {
-                    return Err(format!(
+                    return Err(FuncError::Invalid(format!(
                         "failed to parse key: the PEM block {:?} holds no RSA private key, PKCS #1 or PKCS #8 ({as_pkcs1})",
                         pem.label
-                    ));
+                    )));
                 }
             },
         };
-        let key = pkcs1::RsaPrivateKey::try_from(der).map_err(|e| format!("failed to parse key: {e}"))?;
+        let key =
+            pkcs1::RsaPrivateKey::try_from(der).map_err(|e| FuncError::Invalid(format!("failed to parse key: {e}")))?;
         let n = key.modulus.as_bytes();
         // Leading zeros are stripped: the first byte is the highest.
         let bits = n.first().map_or(0, |b| (n.len() - 1) * 8 + (8 - b.leading_zeros() as usize));
         if bits > MAX_RSA_BITS {
-            return Err(format!(
-                "failed to parse key: it has {bits} bits; at most {MAX_RSA_BITS} here (decrypting with a larger key costs too much)"
-            ));
+            return Err(Limit::RsaBits(bits).into());
         }
         if key.other_prime_infos.is_some() {
-            return Err("failed to parse key: a key of more than two primes is not supported".into());
+            return Err(FuncError::Invalid(
+                "failed to parse key: a key of more than two primes is not supported".into(),
+            ));
         }
         let numbers = [
             &key.public_exponent,
@@ -1441,7 +1447,9 @@ mod imp {
             &key.coefficient,
         ];
         if numbers.iter().any(|u| u.as_bytes().len() > n.len()) {
-            return Err("failed to parse key: it is malformed (a number in it is longer than its modulus)".into());
+            return Err(FuncError::Invalid(
+                "failed to parse key: it is malformed (a number in it is longer than its modulus)".into(),
+            ));
         }
         Ok((der, bits))
     }
@@ -1458,8 +1466,9 @@ mod imp {
             "url" => Uuid::NAMESPACE_URL,
             "oid" => Uuid::NAMESPACE_OID,
             "x500" => Uuid::NAMESPACE_X500,
-            other => Uuid::parse_str(other)
-                .map_err(|e| format!("the namespace {other:?} is neither dns, url, oid, x500 nor a UUID ({e})"))?,
+            other => Uuid::parse_str(other).map_err(|e| {
+                FuncError::Invalid(format!("the namespace {other:?} is neither dns, url, oid, x500 nor a UUID ({e})"))
+            })?,
         };
         Ok(Value::String(Uuid::new_v5(&ns, name.as_bytes()).to_string()))
     }
@@ -1468,9 +1477,9 @@ mod imp {
 
     /// An RFC 3339 timestamp as Go's `time.Parse(time.RFC3339, …)` reads
     /// it (a fraction of a second allowed): its civil time and offset.
-    fn timestamp(t: &str) -> Result<(jiff::civil::DateTime, jiff::tz::Offset), String> {
-        let bad = || format!("{t:?} is not an RFC 3339 timestamp (like \"2006-01-02T15:04:05Z\")");
-        let digits = |at: usize, len: usize| -> Result<i32, String> {
+    fn timestamp(t: &str) -> Result<(jiff::civil::DateTime, jiff::tz::Offset), FuncError> {
+        let bad = || FuncError::Invalid(format!("{t:?} is not an RFC 3339 timestamp (like \"2006-01-02T15:04:05Z\")"));
+        let digits = |at: usize, len: usize| -> Result<i32, FuncError> {
             let d = t.get(at..at + len).ok_or_else(bad)?;
             if !d.bytes().all(|c| c.is_ascii_digit()) {
                 return Err(bad());
@@ -1516,8 +1525,8 @@ mod imp {
             second as i8,
             nanos,
         )
-        .map_err(|e| format!("{t:?}: {e}"))?;
-        let offset = jiff::tz::Offset::from_seconds(offset).map_err(|e| format!("{t:?}: {e}"))?;
+        .map_err(|e| FuncError::Invalid(format!("{t:?}: {e}")))?;
+        let offset = jiff::tz::Offset::from_seconds(offset).map_err(|e| FuncError::Invalid(format!("{t:?}: {e}")))?;
         Ok((dt, offset))
     }
     /// An offset as `+07:00` (`colon`) or `+0700`.
@@ -1560,7 +1569,7 @@ mod imp {
                 'Y' | 'M' | 'D' | 'E' => date_verb(c, len, &tok, dt)?,
                 'h' | 'H' | 'A' | 'a' | 'm' | 's' => clock_verb(c, len, &tok, dt)?,
                 'Z' => zone_verb(len, &tok, offset)?,
-                _ => return Err(format!("invalid date format verb {tok:?}")),
+                _ => return Err(FuncError::Invalid(format!("invalid date format verb {tok:?}"))),
             };
             out.push_str(&part);
             text_bounded(out.len())?;
@@ -1568,7 +1577,7 @@ mod imp {
         Ok(Value::String(out))
     }
     /// Adds the `formatdate` literal quoted at `chars[i]` to `out` (`''` a quote); where the format goes on.
-    fn quoted(chars: &[char], i: usize, out: &mut String) -> Result<usize, String> {
+    fn quoted(chars: &[char], i: usize, out: &mut String) -> Result<usize, FuncError> {
         if chars.get(i + 1) == Some(&'\'') {
             out.push('\'');
             return Ok(i + 2);
@@ -1576,7 +1585,7 @@ mod imp {
         let mut j = i + 1;
         loop {
             match chars.get(j) {
-                None => return Err("unterminated literal '".into()),
+                None => return Err(FuncError::Invalid("unterminated literal '".into())),
                 Some('\'') if chars.get(j + 1) == Some(&'\'') => {
                     out.push('\'');
                     j += 2;
@@ -1594,27 +1603,20 @@ mod imp {
         Ok(j)
     }
     /// A `formatdate` verb of the date (`Y`, `M`, `D`, `E`): `tok` is `len` of `c`.
-    fn date_verb(c: char, len: usize, tok: &str, dt: jiff::civil::DateTime) -> Result<String, String> {
+    fn date_verb(c: char, len: usize, tok: &str, dt: jiff::civil::DateTime) -> Result<String, FuncError> {
+        let bad = |why: &str| FuncError::Invalid(format!("invalid date format verb {tok:?}{why}"));
         let part = match (c, len) {
             ('Y', 2) => format!("{:02}", dt.year().rem_euclid(100)),
             ('Y', 4) => format!("{:04}", dt.year()),
-            ('Y', _) => {
-                return Err(format!("invalid date format verb {tok:?}: year must either be \"YY\" or \"YYYY\""));
-            }
+            ('Y', _) => return Err(bad(": year must either be \"YY\" or \"YYYY\"")),
             ('M', 1) => dt.month().to_string(),
             ('M', 2) => format!("{:02}", dt.month()),
             ('M', 3) => MONTHS[dt.month() as usize - 1][..3].to_string(),
             ('M', 4) => MONTHS[dt.month() as usize - 1].to_string(),
-            ('M', _) => {
-                return Err(format!(
-                    "invalid date format verb {tok:?}: month must be \"M\", \"MM\", \"MMM\", or \"MMMM\""
-                ));
-            }
+            ('M', _) => return Err(bad(": month must be \"M\", \"MM\", \"MMM\", or \"MMMM\"")),
             ('D', 1) => dt.day().to_string(),
             ('D', 2) => format!("{:02}", dt.day()),
-            ('D', _) => {
-                return Err(format!("invalid date format verb {tok:?}: day of month must either be \"D\" or \"DD\""));
-            }
+            ('D', _) => return Err(bad(": day of month must either be \"D\" or \"DD\"")),
             ('E', 3 | 4) => {
                 use jiff::civil::Weekday::*;
                 let name = match dt.weekday() {
@@ -1628,17 +1630,14 @@ mod imp {
                 };
                 if len == 3 { name[..3].to_string() } else { name.to_string() }
             }
-            ('E', _) => {
-                return Err(format!(
-                    "invalid date format verb {tok:?}: day of week must either be \"EEE\" or \"EEEE\""
-                ));
-            }
-            _ => return Err(format!("invalid date format verb {tok:?}")),
+            ('E', _) => return Err(bad(": day of week must either be \"EEE\" or \"EEEE\"")),
+            _ => return Err(bad("")),
         };
         Ok(part)
     }
     /// A `formatdate` verb of the time of day (`h`, `H`, `A`, `a`, `m`, `s`): `tok` is `len` of `c`.
-    fn clock_verb(c: char, len: usize, tok: &str, dt: jiff::civil::DateTime) -> Result<String, String> {
+    fn clock_verb(c: char, len: usize, tok: &str, dt: jiff::civil::DateTime) -> Result<String, FuncError> {
+        let bad = |why: &str| FuncError::Invalid(format!("invalid date format verb {tok:?}{why}"));
         let twelve = match dt.hour() % 12 {
             0 => 12,
             h => h,
@@ -1646,40 +1645,34 @@ mod imp {
         let part = match (c, len) {
             ('h', 1) => dt.hour().to_string(),
             ('h', 2) => format!("{:02}", dt.hour()),
-            ('h', _) => {
-                return Err(format!("invalid date format verb {tok:?}: 24-hour must either be \"h\" or \"hh\""));
-            }
+            ('h', _) => return Err(bad(": 24-hour must either be \"h\" or \"hh\"")),
             ('H', 1) => twelve.to_string(),
             ('H', 2) => format!("{twelve:02}"),
-            ('H', _) => {
-                return Err(format!("invalid date format verb {tok:?}: 12-hour must either be \"H\" or \"HH\""));
-            }
+            ('H', _) => return Err(bad(": 12-hour must either be \"H\" or \"HH\"")),
             ('A', 2) => (if dt.hour() < 12 { "AM" } else { "PM" }).to_string(),
             ('a', 2) => (if dt.hour() < 12 { "am" } else { "pm" }).to_string(),
-            ('A' | 'a', _) => return Err(format!("invalid date format verb {tok:?}: must be \"{c}{c}\"")),
+            ('A' | 'a', _) => return Err(bad(&format!(": must be \"{c}{c}\""))),
             ('m', 1) => dt.minute().to_string(),
             ('m', 2) => format!("{:02}", dt.minute()),
-            ('m', _) => {
-                return Err(format!("invalid date format verb {tok:?}: minute must either be \"m\" or \"mm\""));
-            }
+            ('m', _) => return Err(bad(": minute must either be \"m\" or \"mm\"")),
             ('s', 1) => dt.second().to_string(),
             ('s', 2) => format!("{:02}", dt.second()),
-            ('s', _) => {
-                return Err(format!("invalid date format verb {tok:?}: second must either be \"s\" or \"ss\""));
-            }
-            _ => return Err(format!("invalid date format verb {tok:?}")),
+            ('s', _) => return Err(bad(": second must either be \"s\" or \"ss\"")),
+            _ => return Err(bad("")),
         };
         Ok(part)
     }
     /// A `formatdate` verb of the offset: `tok` is `len` of `Z`.
-    fn zone_verb(len: usize, tok: &str, offset: jiff::tz::Offset) -> Result<String, String> {
+    fn zone_verb(len: usize, tok: &str, offset: jiff::tz::Offset) -> Result<String, FuncError> {
         let part = match len {
             1 if offset.seconds() == 0 => "Z".to_string(),
             1 | 5 => offset_text(offset, true),
             3 if offset.seconds() == 0 => "UTC".to_string(),
             3 | 4 => offset_text(offset, false),
             _ => {
-                return Err(format!("invalid date format verb {tok:?}: timezone must be Z, ZZZ, ZZZZ, or ZZZZZ"));
+                return Err(FuncError::Invalid(format!(
+                    "invalid date format verb {tok:?}: timezone must be Z, ZZZ, ZZZZ, or ZZZZZ"
+                )));
             }
         };
         Ok(part)
@@ -1694,15 +1687,16 @@ mod imp {
             None => (false, d.as_str()),
         };
         let parsed = crate::jobspec::duration::parse(body)?.value;
-        let mut by = jiff::SignedDuration::try_from(parsed).map_err(|e| format!("duration {d:?}: {e}"))?;
+        let mut by =
+            jiff::SignedDuration::try_from(parsed).map_err(|e| FuncError::Invalid(format!("duration {d:?}: {e}")))?;
         if negative {
-            by = by.checked_neg().ok_or_else(|| format!("duration {d:?} is too large"))?;
+            by = by.checked_neg().ok_or_else(|| FuncError::Invalid(format!("duration {d:?} is too large")))?;
         }
-        let at = offset.to_timestamp(dt).map_err(|e| format!("{t:?}: {e}"))?;
-        let at = at.checked_add(by).map_err(|e| format!("{t} + {d}: {e}"))?;
+        let at = offset.to_timestamp(dt).map_err(|e| FuncError::Invalid(format!("{t:?}: {e}")))?;
+        let at = at.checked_add(by).map_err(|e| FuncError::Invalid(format!("{t} + {d}: {e}")))?;
         let dt = offset.to_datetime(at);
         if !(0..=9999).contains(&dt.year()) {
-            return Err(format!("{t} + {d} is outside the years 0000 to 9999"));
+            return Err(FuncError::Invalid(format!("{t} + {d} is outside the years 0000 to 9999")));
         }
         let zone = if offset.seconds() == 0 { "Z".to_string() } else { offset_text(offset, true) };
         Ok(Value::String(format!(
@@ -1721,8 +1715,8 @@ mod imp {
     /// A CIDR prefix as Go's net.ParseCIDR reads it: the network's address
     /// (host bits cleared) as a number, the prefix length and the address
     /// width (32 or 128).
-    fn cidr(p: &str) -> Result<(u128, u32, u32), String> {
-        let bad = || format!("{p:?} is not a CIDR prefix (like \"10.0.0.0/16\" or \"fd00::/8\")");
+    fn cidr(p: &str) -> Result<(u128, u32, u32), FuncError> {
+        let bad = || FuncError::Invalid(format!("{p:?} is not a CIDR prefix (like \"10.0.0.0/16\" or \"fd00::/8\")"));
         let (addr, len) = p.split_once('/').ok_or_else(bad)?;
         let ip: std::net::IpAddr = addr.parse().map_err(|_| bad())?;
         if len.is_empty() || len.len() > 3 || !len.bytes().all(|c| c.is_ascii_digit()) {
@@ -1760,7 +1754,7 @@ mod imp {
         let (net, len, width) = cidr(&p)?;
         let num = whole(&a[1])?;
         let max = all(width - len);
-        let too_big = || format!("prefix of {len} does not accommodate a host numbered {num}");
+        let too_big = || FuncError::Invalid(format!("prefix of {len} does not accommodate a host numbered {num}"));
         let host = if num < 0 {
             let back = u128::from(num.unsigned_abs()) - 1;
             max.checked_sub(back).ok_or_else(too_big)?
@@ -1778,7 +1772,7 @@ mod imp {
         let p = s(&a[0])?;
         let (_, len, width) = cidr(&p)?;
         if width != 32 {
-            return Err(format!("IPv6 addresses cannot have a netmask: {p}"));
+            return Err(FuncError::Invalid(format!("IPv6 addresses cannot have a netmask: {p}")));
         }
         Ok(Value::String(ip_text(mask(len, 32), 32)))
     }
@@ -1788,14 +1782,18 @@ mod imp {
         let (net, len, width) = cidr(&p)?;
         let (newbits, netnum) = (whole(&a[1])?, whole(&a[2])?);
         if newbits < 0 {
-            return Err("newbits must not be negative".into());
+            return Err(FuncError::Invalid("newbits must not be negative".into()));
         }
         if i64::from(len) + newbits > i64::from(width) {
-            return Err(format!("insufficient address space to extend prefix of {len} by {newbits}"));
+            return Err(FuncError::Invalid(format!(
+                "insufficient address space to extend prefix of {len} by {newbits}"
+            )));
         }
         let newlen = len + newbits as u32;
         if netnum < 0 || netnum as u128 > all(newbits as u32) {
-            return Err(format!("prefix extension of {newbits} does not accommodate a subnet numbered {netnum}"));
+            return Err(FuncError::Invalid(format!(
+                "prefix extension of {newbits} does not accommodate a subnet numbered {netnum}"
+            )));
         }
         let sub = net | (netnum as u128).checked_shl(width - newlen).unwrap_or(0);
         Ok(Value::String(format!("{}/{newlen}", ip_text(sub, width))))
@@ -1810,17 +1808,19 @@ mod imp {
             let bits = whole(x)?;
             let arg = i + 2;
             if bits < 1 {
-                return Err(format!("argument {arg}: must extend the prefix by at least one bit"));
+                return Err(FuncError::Invalid(format!("argument {arg}: must extend the prefix by at least one bit")));
             }
             if bits > 32 {
-                return Err(format!("argument {arg}: may not extend the prefix by more than 32 bits"));
+                return Err(FuncError::Invalid(format!(
+                    "argument {arg}: may not extend the prefix by more than 32 bits"
+                )));
             }
             let l = i64::from(start) + bits;
             if l > i64::from(width) {
-                return Err(format!(
+                return Err(FuncError::Invalid(format!(
                     "argument {arg}: would extend the prefix to {l} bits, which is too long for an IPv{} address",
                     if width == 32 { 4 } else { 6 }
-                ));
+                )));
             }
             lens.push(l as u32);
         }
@@ -1836,11 +1836,11 @@ mod imp {
                     let cur_last = cur | (!mask(cur_len, width) & all(width));
                     let last = (cur_last & mask(l, width)) | (!mask(l, width) & all(width));
                     if last == all(width) || (last + 1) & mask(start, width) != net {
-                        return Err(format!(
+                        return Err(FuncError::Invalid(format!(
                             "argument {}: not enough remaining address space for a subnet with a prefix of {l} bits after {}/{cur_len}",
                             i + 2,
                             ip_text(cur, width)
-                        ));
+                        )));
                     }
                     last + 1
                 }
@@ -1893,7 +1893,7 @@ mod imp {
         let base = if base.is_absolute() {
             base
         } else {
-            std::env::current_dir().map_err(|e| format!("the working directory: {e}"))?.join(base)
+            std::env::current_dir().map_err(FuncError::WorkingDir)?.join(base)
         };
         Ok(Value::String(clean(&format!("{}/{p}", base.to_string_lossy()))))
     }
@@ -1923,7 +1923,9 @@ mod imp {
         }
         let rest = &p[1..];
         if !(rest.is_empty() || rest.starts_with('/')) {
-            return Err(format!("cannot expand {p:?}: only ~ alone stands for a home directory, not ~user"));
+            return Err(FuncError::Invalid(format!(
+                "cannot expand {p:?}: only ~ alone stands for a home directory, not ~user"
+            )));
         }
         let home = match std::env::var("HOME") {
             Ok(h) if !h.is_empty() => h,
@@ -1931,7 +1933,7 @@ mod imp {
                 .ok()
                 .flatten()
                 .map(|u| u.dir.to_string_lossy().into_owned())
-                .ok_or("HOME is not set and the user has no home directory")?,
+                .ok_or(FuncError::NoHome)?,
         };
         Ok(Value::String(clean(&format!("{home}{rest}"))))
     }
@@ -1941,20 +1943,23 @@ mod imp {
         let rel = s(&a[0])?;
         let (base, parts) = confined(&rel, "fileexists")?;
         let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
-        let Some((name, dirs)) = parts.split_last() else { return Err("the path is empty".into()) };
+        let Some((name, dirs)) = parts.split_last() else {
+            return Err(FuncError::Invalid("the path is empty".into()));
+        };
         let shown = base.join(&rel).display().to_string();
         let dir = match crate::beneath::Dir::open(&base).and_then(|d| d.subdir(dirs, None)) {
             Ok(d) => d,
             Err(e) if e.errno == nix::errno::Errno::ENOENT => return Ok(Value::Bool(false)),
-            Err(e) => return Err(format!("{shown}: {e}")),
+            Err(e) => return Err(FuncError::Io { shown, source: e }),
         };
-        match dir.kind(name).map_err(|e| format!("{shown}: {e}"))? {
-            None => Ok(Value::Bool(false)),
-            Some(libc::S_IFREG) => Ok(Value::Bool(true)),
-            Some(libc::S_IFLNK) => Err(format!("{shown}: a symbolic link is in the way (supd never follows one here)")),
-            Some(libc::S_IFDIR) => Err(format!("{shown} is a directory, not a regular file")),
-            Some(_) => Err(format!("{shown} is not a regular file")),
-        }
+        let why = match dir.kind(name).map_err(|e| FuncError::Io { shown: shown.clone(), source: e })? {
+            None => return Ok(Value::Bool(false)),
+            Some(libc::S_IFREG) => return Ok(Value::Bool(true)),
+            Some(libc::S_IFLNK) => ": a symbolic link is in the way (supd never follows one here)",
+            Some(libc::S_IFDIR) => " is a directory, not a regular file",
+            Some(_) => " is not a regular file",
+        };
+        Err(FuncError::Invalid(format!("{shown}{why}")))
     }
     /// A file below the job file's directory (as file() reads it), any
     /// bytes, in base64.
@@ -1964,7 +1969,7 @@ mod imp {
         Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)))
     }
     /// fileset() looks at most at this many directory entries…
-    const MAX_WALK: usize = 100_000;
+    pub(super) const MAX_WALK: usize = 100_000;
     /// …and this many directories deep.
     const MAX_DEPTH: usize = 64;
     /// The regular files below `path` (itself below the job file's
@@ -1975,26 +1980,26 @@ mod imp {
         let (rel, pattern) = (s(&a[0])?, s(&a[1])?);
         let (base, parts) = confined(&rel, "fileset")?;
         if pattern.contains(['[', '{', '\\']) {
-            return Err(format!(
+            return Err(FuncError::Invalid(format!(
                 "the pattern {pattern:?} uses [...], {{...}} or \\, which supd does not read — use *, ** and ?"
-            ));
+            )));
         }
         let pat: Vec<&str> = pattern.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
         if pat.contains(&"..") {
-            return Err(format!(
+            return Err(FuncError::Invalid(format!(
                 "the pattern {pattern:?} leaves the directory — fileset() reads only below the job file's directory"
-            ));
+            )));
         }
         let dirs: Vec<&str> = parts.iter().map(String::as_str).collect();
         let shown = base.join(&rel).display().to_string();
         let dir = match crate::beneath::Dir::open(&base).and_then(|d| d.subdir(&dirs, None)) {
             Ok(d) => d,
             Err(e) if e.errno == nix::errno::Errno::ENOENT => return Ok(Value::Array(Vec::new())),
-            Err(e) => return Err(format!("{shown}: {e}")),
+            Err(e) => return Err(FuncError::Io { shown, source: e }),
         };
         let mut walk = Walk { pat: &pat, seen: 0, found: Vec::new() };
         let start = closure(&pat, vec![0]);
-        walk.dir(&dir, "", &start, 0).map_err(|e| format!("{shown}: {e}"))?;
+        walk.dir(&dir, "", &start, 0).map_err(|e| FuncError::Below { shown, source: Box::new(e) })?;
         let mut found = walk.found;
         found.sort();
         Ok(Value::Array(found.into_iter().map(Value::String).collect()))
@@ -2064,12 +2069,16 @@ mod imp {
         found: Vec<String>,
     }
     impl Walk<'_> {
-        fn dir(&mut self, dir: &crate::beneath::Dir, rel: &str, states: &[usize], depth: usize) -> Result<(), String> {
+        fn dir(
+            &mut self,
+            dir: &crate::beneath::Dir,
+            rel: &str,
+            states: &[usize],
+            depth: usize,
+        ) -> Result<(), FuncError> {
             let entries = dir.entries(MAX_WALK - self.seen).map_err(|e| match e.errno {
-                nix::errno::Errno::EFBIG => {
-                    format!("more than {MAX_WALK} entries below — give fileset() a narrower path")
-                }
-                _ => format!("{}: {}", if rel.is_empty() { "." } else { rel }, e.errno.desc()),
+                nix::errno::Errno::EFBIG => FuncError::Limit(Limit::Entries),
+                errno => FuncError::Walk { path: if rel.is_empty() { "." } else { rel }.to_string(), errno },
             })?;
             self.seen += entries.len();
             for (name, kind) in entries {
@@ -2084,8 +2093,9 @@ mod imp {
                         bounded(self.found.len())?;
                     }
                     libc::S_IFDIR if depth < MAX_DEPTH && next.iter().any(|&st| st < self.pat.len()) => {
-                        let sub =
-                            dir.subdir(&[name.as_str()], None).map_err(|e| format!("{path}: {}", e.errno.desc()))?;
+                        let sub = dir
+                            .subdir(&[name.as_str()], None)
+                            .map_err(|e| FuncError::Walk { path: path.clone(), errno: e.errno })?;
                         self.dir(&sub, &path, &next, depth + 1)?;
                     }
                     _ => {}

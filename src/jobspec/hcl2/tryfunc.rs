@@ -12,37 +12,72 @@
 //! out beforehand: there, `try` takes its first argument and `can` is true
 //! when the argument has a value, and an error in it stays an error.
 
-use super::budget;
+use super::budget::{self, BudgetError, EvalError};
 use hcl::Value;
-use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
+use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
 use hcl::expr::{Expression, FuncCall, Operation, TemplateExpr};
+
+/// Why the `try` and `can` of an expression cannot be worked out, or the
+/// expression, with them worked out, cannot be evaluated. An enclosing
+/// `try` or `can` catches none of these: it catches what its argument's
+/// evaluation reports ([`EvalError`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum TryError {
+    /// `can` with other than one argument (this many).
+    #[error("can() takes 1 argument, got {0}")]
+    CanArity(usize),
+    /// `try` without an argument.
+    #[error("try() needs at least one argument")]
+    NoArgument,
+    /// None of the `args` arguments of a `try` has a value: the last one's error.
+    #[error("try(): none of its {args} arguments has a value; the last: {last}")]
+    NoValue {
+        args: usize,
+        #[source]
+        last: EvalError,
+    },
+    /// The expression, its `try` and `can` worked out, is over the limits.
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
+}
 
 /// Declares `try` and `can` for the places [`resolve`] leaves them (inside
 /// a `for` body, using its names).
 pub(super) fn declare(ctx: &mut Context) {
-    fn first(args: FuncArgs) -> Result<Value, String> {
-        args.into_values().into_iter().next().ok_or_else(|| "try() needs at least one argument".to_string())
+    fn first(args: FuncArgs) -> Result<Value, TryError> {
+        args.into_values().into_iter().next().ok_or(TryError::NoArgument)
     }
-    fn has_value(args: FuncArgs) -> Result<Value, String> {
+    fn has_value(args: FuncArgs) -> Result<Value, TryError> {
         let a = args.into_values();
         if a.len() != 1 {
-            return Err(format!("can() takes 1 argument, got {}", a.len()));
+            return Err(TryError::CanArity(a.len()));
         }
         Ok(Value::Bool(true))
     }
-    ctx.declare_func("try", FuncDef::builder().variadic_param(ParamType::Any).build(first));
-    ctx.declare_func("can", FuncDef::builder().variadic_param(ParamType::Any).build(has_value));
+    // hcl-rs takes a function's error as text: the error ends here.
+    let try_ = FuncDef::builder().variadic_param(ParamType::Any).build(|args| first(args).map_err(|e| e.to_string()));
+    let can =
+        FuncDef::builder().variadic_param(ParamType::Any).build(|args| has_value(args).map_err(|e| e.to_string()));
+    ctx.declare_func("try", try_);
+    ctx.declare_func("can", can);
 }
 
 /// Works out every `try` and `can` of `e` that does not use a name bound
 /// by an enclosing `for`, in place. An error: a `try` none of whose
 /// arguments has a value (with the last one's error), or a `can` with
 /// other than one argument.
-pub(super) fn resolve(e: &mut Expression, ctx: &Context) -> Result<(), String> {
+pub(super) fn resolve(e: &mut Expression, ctx: &Context) -> Result<(), TryError> {
     walk(e, ctx, &mut Vec::new())
 }
 
-fn walk(e: &mut Expression, ctx: &Context, bound: &mut Vec<String>) -> Result<(), String> {
+/// Works out the `try` and `can` of `e` ([`resolve`]), then measures it
+/// ([`budget::check`]): `Ok` lets it be evaluated.
+pub(super) fn prepare(e: &mut Expression, ctx: &Context) -> Result<(), TryError> {
+    resolve(e, ctx)?;
+    Ok(budget::check(e, ctx)?)
+}
+
+fn walk(e: &mut Expression, ctx: &Context, bound: &mut Vec<String>) -> Result<(), TryError> {
     match e {
         Expression::FuncCall(f) => {
             if let Some(v) = func_call(f, ctx, bound)? {
@@ -86,7 +121,7 @@ fn walk(e: &mut Expression, ctx: &Context, bound: &mut Vec<String>) -> Result<()
 
 /// Walks a call's arguments; for a `try` or `can` it can work out, the
 /// value to put in the call's place.
-fn func_call(f: &mut FuncCall, ctx: &Context, bound: &mut Vec<String>) -> Result<Option<Expression>, String> {
+fn func_call(f: &mut FuncCall, ctx: &Context, bound: &mut Vec<String>) -> Result<Option<Expression>, TryError> {
     for a in f.args.iter_mut() {
         walk(a, ctx, bound)?;
     }
@@ -104,28 +139,25 @@ fn func_call(f: &mut FuncCall, ctx: &Context, bound: &mut Vec<String>) -> Result
         return Ok(None);
     }
     if name == "can" && f.args.len() != 1 {
-        return Err(format!("can() takes 1 argument, got {}", f.args.len()));
+        return Err(TryError::CanArity(f.args.len()));
     }
-    if f.args.is_empty() {
-        return Err("try() needs at least one argument".into());
-    }
-    let mut last = String::new();
+    let mut last = None;
     for a in &f.args {
-        let got = budget::check(a, ctx).and_then(|()| a.evaluate(ctx).map_err(|e| e.kind().to_string()));
-        match got {
+        match budget::evaluate(a, ctx) {
             Ok(v) => return Ok(Some(if name == "can" { Expression::Bool(true) } else { Expression::from(v) })),
-            Err(m) => last = m,
+            Err(e) => last = Some(e),
         }
     }
-    if name == "can" {
-        return Ok(Some(Expression::Bool(false)));
+    match last {
+        _ if name == "can" => Ok(Some(Expression::Bool(false))),
+        Some(last) => Err(TryError::NoValue { args: f.args.len(), last }),
+        None => Err(TryError::NoArgument),
     }
-    Err(format!("try(): none of its {} arguments has a value; the last: {last}", f.args.len()))
 }
 
 /// Works out the `try` and `can` in a template's interpolations, writing
 /// its text again when one changed.
-fn template_expr(t: &mut TemplateExpr, ctx: &Context, bound: &mut Vec<String>) -> Result<(), String> {
+fn template_expr(t: &mut TemplateExpr, ctx: &Context, bound: &mut Vec<String>) -> Result<(), TryError> {
     // Interpolations are text until the template is parsed: a
     // `try` or `can` in one is worked out the same way.
     let raw = match &*t {
@@ -198,6 +230,7 @@ fn uses(e: &Expression, names: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use hcl::eval::Evaluate;
 
     fn eval(src: &str, vars: Value) -> Result<Value, String> {
         let body: hcl::Body = hcl::from_str(&format!("x = {src}\n")).map_err(|e| e.to_string())?;
@@ -206,7 +239,7 @@ mod tests {
         ctx.declare_var("var", vars);
         declare(&mut ctx);
         super::super::funcs::declare(&mut ctx, src);
-        resolve(&mut e, &ctx)?;
+        resolve(&mut e, &ctx).map_err(|e| e.to_string())?;
         e.evaluate(&ctx).map_err(|e| e.kind().to_string())
     }
 

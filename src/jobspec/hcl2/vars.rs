@@ -1,6 +1,7 @@
 //! `variable` and `locals` blocks: values by precedence, types,
 //! validation, and locals in dependency order.
 
+use super::budget::EvalError;
 use super::*;
 
 /// The variable names a local's expression refers to under `root`.
@@ -114,28 +115,52 @@ pub(super) fn label(b: &Block) -> Option<String> {
     }
 }
 
+/// Why a variable's value, or a variable file, cannot be had.
+#[derive(Debug, thiserror::Error)]
+pub(super) enum VarError {
+    /// A variable file in JSON that does not parse.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// Text that is no HCL: a variable file, or a value given as text.
+    #[error(transparent)]
+    Syntax(#[from] hcl::Error),
+    /// A value given as text that parses to nothing.
+    #[error("no value")]
+    NoValue,
+    /// Over the limits, or what evaluating it reported.
+    #[error(transparent)]
+    Eval(#[from] EvalError),
+    /// A value given as text, and where: `NOMAD_VAR_NAME` or `--var NAME`.
+    #[error("{given}: {source}")]
+    Given { given: String, source: Box<VarError> },
+    /// A value of a `found` kind where the variable's type `ty` needs another.
+    #[error("a {found} where a {ty} is needed")]
+    Mismatch { found: &'static str, ty: String },
+    /// Text that is no number, for a number.
+    #[error("{0:?} is not a number")]
+    NotANumber(String),
+}
+
 /// A value given as text (`--var`, the environment) read as the variable's
 /// type: strings stay text, anything else is read as an HCL expression.
-fn from_text(text: &str, ty: &str) -> Result<Value, String> {
+fn from_text(text: &str, ty: &str) -> Result<Value, VarError> {
     if ty == "string" || ty.is_empty() && !text.trim_start().starts_with(['[', '{']) {
         return Ok(Value::String(text.to_string()));
     }
-    let e: hcl::Expression = hcl::from_str::<hcl::Expression>(text)
-        .or_else(|_| {
-            hcl::parse(&format!("v = {text}"))
-                .map_err(|e| e.to_string())
-                .and_then(|b| b.into_attributes().next().map(|a| a.expr).ok_or_else(|| "no value".to_string()))
-        })
-        .map_err(|e| e.to_string())?;
-    super::budget::check(&e, &Context::new())?;
-    e.evaluate(&Context::new()).map_err(|e| e.kind().to_string())
+    let e: hcl::Expression = match hcl::from_str::<hcl::Expression>(text) {
+        Ok(e) => e,
+        Err(_) => {
+            hcl::parse(&format!("v = {text}"))?.into_attributes().next().map(|a| a.expr).ok_or(VarError::NoValue)?
+        }
+    };
+    Ok(super::budget::evaluate(&e, &Context::new())?)
 }
 
 /// Whether `v` is of type `ty` (as written in the `type` attribute),
 /// converting text to numbers and booleans as HCL does.
-fn convert(v: Value, ty: &str) -> Result<Value, String> {
+fn convert(v: Value, ty: &str) -> Result<Value, VarError> {
     let ty = ty.replace(' ', "");
-    let bad = |v: &Value| format!("a {} where a {ty} is needed", kind(v));
+    let bad = |v: &Value| VarError::Mismatch { found: kind(v), ty: ty.clone() };
     match ty.as_str() {
         "" | "any" => Ok(v),
         "string" => match v {
@@ -154,7 +179,7 @@ fn convert(v: Value, ty: &str) -> Result<Value, String> {
                     .ok()
                     .and_then(hcl::Number::from_f64)
                     .map(Value::Number)
-                    .ok_or_else(|| format!("{s:?} is not a number")),
+                    .ok_or_else(|| VarError::NotANumber(s.clone())),
             },
             other => Err(bad(&other)),
         },
@@ -184,8 +209,14 @@ fn convert(v: Value, ty: &str) -> Result<Value, String> {
 type FromFiles = BTreeMap<String, (Value, String)>;
 
 /// A variable's value, the last given winning: `default`, `NOMAD_VAR_*`, a variable file, `--var`.
-fn given_value(b: &Block, name: &str, ty: &str, given: &Vars, from_files: &FromFiles) -> Option<Result<Value, String>> {
-    let mut value: Option<Result<Value, String>> = None;
+fn given_value(
+    b: &Block,
+    name: &str,
+    ty: &str,
+    given: &Vars,
+    from_files: &FromFiles,
+) -> Option<Result<Value, VarError>> {
+    let mut value: Option<Result<Value, VarError>> = None;
     if let Some(d) = b.body.get_attribute("default") {
         let empty = hcl::Map::new();
         let fast = if calls_a_function(&d.value) { None } else { quick(&d.value, &empty, &empty) };
@@ -193,19 +224,19 @@ fn given_value(b: &Block, name: &str, ty: &str, given: &Vars, from_files: &FromF
             Some(v) => Ok(v),
             None => {
                 let h: hcl::Expression = d.value.clone().into();
-                super::budget::check(&h, &Context::new())
-                    .and_then(|()| h.evaluate(&Context::new()).map_err(|e| e.kind().to_string()))
+                super::budget::evaluate(&h, &Context::new()).map_err(VarError::from)
             }
         });
     }
+    let given_as = |from: String, e: VarError| VarError::Given { given: from, source: Box::new(e) };
     if let Some((_, v)) = given.env.iter().rev().find(|(k, _)| k == name) {
-        value = Some(from_text(v, ty).map_err(|e| format!("NOMAD_VAR_{name}: {e}")));
+        value = Some(from_text(v, ty).map_err(|e| given_as(format!("NOMAD_VAR_{name}"), e)));
     }
-    if let Some((v, file)) = from_files.get(name) {
-        value = Some(Ok(v.clone()).map_err(|e: String| format!("{file}: {e}")));
+    if let Some((v, _)) = from_files.get(name) {
+        value = Some(Ok(v.clone()));
     }
     if let Some((_, v)) = given.cli.iter().rev().find(|(k, _)| k == name) {
-        value = Some(from_text(v, ty).map_err(|e| format!("--var {name}: {e}")));
+        value = Some(from_text(v, ty).map_err(|e| given_as(format!("--var {name}"), e)));
     }
     value
 }
@@ -228,17 +259,16 @@ impl Eval<'_, '_> {
         // Values from files: the later file wins.
         let mut from_files: BTreeMap<String, (Value, String)> = BTreeMap::new();
         for (name, text) in &given.files {
-            let parsed: Result<Vec<(String, Value)>, String> = if text.trim_start().starts_with('{') {
+            let parsed: Result<Vec<(String, Value)>, VarError> = if text.trim_start().starts_with('{') {
                 serde_json::from_str::<BTreeMap<String, Value>>(text)
                     .map(|m| m.into_iter().collect())
-                    .map_err(|e| e.to_string())
+                    .map_err(VarError::from)
             } else {
-                hcl::parse(text).map_err(|e| e.to_string()).and_then(|b| {
+                hcl::parse(text).map_err(VarError::from).and_then(|b| {
                     b.into_attributes()
                         .map(|a| {
-                            let k = a.key.to_string();
-                            super::budget::check(&a.expr, &Context::new())?;
-                            a.expr.evaluate(&Context::new()).map(|v| (k, v)).map_err(|e| e.kind().to_string())
+                            let v = super::budget::evaluate(&a.expr, &Context::new())?;
+                            Ok::<_, VarError>((a.key.to_string(), v))
                         })
                         .collect()
                 })
@@ -309,7 +339,7 @@ impl Eval<'_, '_> {
         let v = match convert(v, &ty) {
             Ok(v) => v,
             Err(e) => {
-                let e = if sensitive { format!("its value is not a {ty}") } else { e };
+                let e = if sensitive { format!("its value is not a {ty}") } else { e.to_string() };
                 self.sink.error(where_, format!("variable `{name}`: {e} — give a value of type {ty}"));
                 return None;
             }
@@ -426,7 +456,7 @@ impl Eval<'_, '_> {
         // One context for all locals (cloning it per local costs more than
         // the evaluation): `local` holds those evaluated so far.
         ctx.declare_var("local", Value::Object(done.clone()));
-        if let Err(m) = super::tryfunc::resolve(&mut h, ctx).and_then(|()| super::budget::check(&h, ctx)) {
+        if let Err(m) = super::tryfunc::prepare(&mut h, ctx) {
             self.sink.error(e.span(), format!("local `{name}`: {m}"));
             failed.push(name.to_string());
             return false;

@@ -8,7 +8,7 @@ fn ok(name: &str, args: Vec<Value>) -> Value {
 fn fails(name: &str, args: Vec<Value>) -> String {
     match call(name, args).unwrap_or_else(|| panic!("{name}: unknown or wrong arity")) {
         Ok(v) => panic!("{name}: expected an error, got {v:?}"),
-        Err(e) => e,
+        Err(e) => e.to_string(),
     }
 }
 fn st(x: &str) -> Value {

@@ -60,6 +60,7 @@ MC4CAQAwBQYDK2VwBCIEIAFU5/uX1D9hTmxehJBEj2VofBzvLDr/rxwb2nF0RDQ7\n\
 fn decrypt(ciphertext: &str, key: &str) -> Result<Value, String> {
     call("rsadecrypt", vec![Value::String(ciphertext.into()), Value::String(key.into())])
         .unwrap_or_else(|| panic!("rsadecrypt: unknown or wrong arity"))
+        .map_err(|e| e.to_string())
 }
 
 /// A PKCS #1 private key's DER with a modulus of `bits` bits (all ones),
