@@ -818,8 +818,11 @@ impl<'s> Eval<'s, '_> {
         pad.push_str("x = ");
         pad.push_str(text);
         pad.push('\n');
-        let mut n =
-            hcl_edit::parser::parse_body(pad)?.into_attributes().next().map(|a| a.value).ok_or(ReadBackError::NoValue)?;
+        let mut n = hcl_edit::parser::parse_body(pad)?
+            .into_attributes()
+            .next()
+            .map(|a| a.value)
+            .ok_or(ReadBackError::NoValue)?;
         hcl_edit::Decorate::decor_mut(&mut n).clear();
         Ok(n)
     }

@@ -375,7 +375,7 @@ pub fn archive_format(name: &str) -> Result<Option<&'static str>, SourceError> {
         return Ok(Some(f));
     }
     if let Some(f) = OTHER_ARCHIVES.iter().find(|f| name.ends_with(&format!(".{f}"))) {
-        return Err(SourceError::Unpack { ending: *f });
+        return Err(SourceError::Unpack { ending: f });
     }
     Ok(None)
 }
@@ -585,7 +585,7 @@ fn git_url(src: &str, base: &str, forced: bool) -> Result<(String, Vec<String>),
     if let Some(host) = HOSTED_GIT.iter().find(|h| base.starts_with(**h)) {
         let parts: Vec<&str> = base.split('/').collect();
         if parts.len() < 3 || parts[1].is_empty() || parts[2].is_empty() {
-            return Err(GitError::Hosted { src: src.to_string(), host: *host });
+            return Err(GitError::Hosted { src: src.to_string(), host });
         }
         let repo = if parts[2].ends_with(".git") { parts[2].to_string() } else { format!("{}.git", parts[2]) };
         let url = format!("https://{}/{}/{repo}", parts[0], parts[1]);

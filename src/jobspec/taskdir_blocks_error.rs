@@ -49,9 +49,7 @@ pub enum SourceError {
     #[error("source {src:?} has no host — write e.g. https://example.com/app.tar.gz")]
     NoHost { src: String },
     /// No scheme or shape of a source supd fetches.
-    #[error(
-        "source {src:?} is not a URL supd can fetch — write http://…, https://…, file:///… or an absolute path"
-    )]
+    #[error("source {src:?} is not a URL supd can fetch — write http://…, https://…, file:///… or an absolute path")]
     NotFetchable { src: String },
     /// `?checksum=`.
     #[error(transparent)]

@@ -269,7 +269,7 @@ impl Supervisor {
         // After a re-exec, the job files as the earlier image ran them.
         let files: JobFiles = match self.pending.resumed.as_mut().and_then(|r| r.files.take()) {
             Some(files) => Ok(files),
-            None => crate::jobspec::parse_dir(&self.cfg.job_dir).map_err(Into::into),
+            None => crate::jobspec::parse_dir(&self.cfg.job_dir),
         };
         // Jobs saved by an earlier supd count too (a sealed source may be
         // one: then it is waited for).

@@ -1315,11 +1315,9 @@ mod imp {
         let (text, pem) = (s(&a[0])?, s(&a[1])?);
         // Go's decoder skips line breaks.
         let text: String = text.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
-        let ciphertext = ::base64::engine::general_purpose::STANDARD
-            .decode(text.as_bytes())
-            .map_err(|e| {
-                FuncError::Invalid(format!("failed to decode the input: cipher text must be base64-encoded ({e})"))
-            })?;
+        let ciphertext = ::base64::engine::general_purpose::STANDARD.decode(text.as_bytes()).map_err(|e| {
+            FuncError::Invalid(format!("failed to decode the input: cipher text must be base64-encoded ({e})"))
+        })?;
         let block = pem_block(&pem)?;
         let (der, bits) = rsa_key_der(&block)?;
         // Decryption costs the cube of the key's size: a 2048-bit key
@@ -1385,11 +1383,9 @@ mod imp {
         if !ended {
             return Err(FuncError::Invalid(format!("failed to parse key: the PEM block {label:?} has no line {end}")));
         }
-        let bytes = ::base64::engine::general_purpose::STANDARD
-            .decode(body.as_bytes())
-            .map_err(|e| {
-                FuncError::Invalid(format!("failed to parse key: the PEM block {label:?} is not base64 ({e})"))
-            })?;
+        let bytes = ::base64::engine::general_purpose::STANDARD.decode(body.as_bytes()).map_err(|e| {
+            FuncError::Invalid(format!("failed to parse key: the PEM block {label:?} is not base64 ({e})"))
+        })?;
         Ok(Pem { label: label.to_string(), encrypted, bytes })
     }
     /// The PKCS #1 RSA private key in `pem` (the DER, in a PKCS #8 envelope
@@ -1890,11 +1886,8 @@ mod imp {
             return Ok(Value::String(clean(&p)));
         }
         let base = BASE.with(|b| b.borrow().clone()).unwrap_or_default();
-        let base = if base.is_absolute() {
-            base
-        } else {
-            std::env::current_dir().map_err(FuncError::WorkingDir)?.join(base)
-        };
+        let base =
+            if base.is_absolute() { base } else { std::env::current_dir().map_err(FuncError::WorkingDir)?.join(base) };
         Ok(Value::String(clean(&format!("{}/{p}", base.to_string_lossy()))))
     }
     /// The last element of a path, as Go's filepath.Base.
