@@ -7,6 +7,10 @@
 
 #[path = "supctl/complete.rs"]
 mod complete;
+#[path = "supctl/handoff.rs"]
+mod handoff;
+#[path = "supctl/import.rs"]
+mod import;
 #[path = "supctl/plan.rs"]
 mod plan;
 #[path = "supctl/raw.rs"]
@@ -17,12 +21,20 @@ mod render;
 mod stream;
 #[path = "supctl/table.rs"]
 mod table;
+#[path = "supctl/validate.rs"]
+mod validate;
+#[path = "supctl/var.rs"]
+mod var;
 #[path = "supctl/wait.rs"]
 mod wait;
 
+use handoff::{HandoffCommand, handoff_serve};
+use import::import;
 use plan::{job_plan, read_job, render_plans};
 use render::{render_detail, show, show_lines};
 use stream::{events, logs};
+use validate::validate;
+use var::{VarCommand, var};
 
 use clap::{CommandFactory, Parser, Subcommand, ValueHint};
 use std::io::{Read, Write};
@@ -31,8 +43,7 @@ use std::process::ExitCode;
 use std::time::SystemTime;
 use supd::control::client::{ClientError, Connection};
 use supd::control::protocol::{Request, Response, Status, TaskStatus};
-use supd::jobspec::{self, Diagnostic};
-use supd::node::Node;
+use supd::jobspec;
 
 #[derive(Parser)]
 #[command(
@@ -245,48 +256,6 @@ impl VarArgs {
         }
         Ok(vars)
     }
-}
-
-#[derive(Subcommand)]
-enum VarCommand {
-    /// Write the variable at PATH: its items are exactly the KEY=VALUE
-    /// given (a value `-` is read from standard input). Templates that
-    /// read it are rendered again.
-    Put {
-        path: String,
-        #[arg(value_name = "KEY=VALUE", required = true)]
-        items: Vec<String>,
-        /// Only if the variable is at this modify index (0: only if it
-        /// does not exist yet).
-        #[arg(long)]
-        check_index: Option<u64>,
-    },
-    /// Print the variable at PATH: its items, one KEY=VALUE per line
-    /// (with --json, Nomad's document).
-    Get {
-        path: String,
-        /// Print only this item's value.
-        #[arg(long)]
-        item: Option<String>,
-    },
-    /// List the variables' paths (under PREFIX), without their items.
-    List { prefix: Option<String> },
-    /// Remove the variable at PATH.
-    Purge { path: String },
-}
-
-#[derive(Subcommand)]
-enum HandoffCommand {
-    /// Answer one request of peer PEER's supd about work it hands to this
-    /// host: read on standard input, answered on standard output. This is
-    /// the command a peer's ssh key runs (authorized_keys:
-    /// `restrict,command="supctl handoff serve --from PEER" KEY`).
-    Serve {
-        /// The peer this key belongs to: every request is taken as coming
-        /// from it, whatever it says.
-        #[arg(long, value_name = "PEER")]
-        from: String,
-    },
 }
 
 #[derive(Subcommand)]
@@ -553,297 +522,6 @@ fn detail_view(target: &str) -> bool {
     target.split('/').count() >= 3 || target.contains('[')
 }
 
-/// `supctl import`: each source converted, printed or written.
-fn import(sources: &[PathBuf], out: Option<&std::path::Path>) -> ExitCode {
-    let mut failed = false;
-    for src in sources {
-        let shown = src.display().to_string();
-        match convert_source(src, &shown) {
-            Ok(jobs) => {
-                for c in jobs {
-                    if !emit_converted(&c, &shown, out) {
-                        failed = true;
-                    }
-                }
-            }
-            Err(e) => {
-                eprintln!("supctl: {e}");
-                failed = true;
-            }
-        }
-    }
-    if failed { ExitCode::from(1) } else { ExitCode::SUCCESS }
-}
-
-/// One source of `supctl import` converted, by what it is: a runit service
-/// directory, a systemd unit (with its drop-ins) or a supervisord file.
-fn convert_source(src: &std::path::Path, shown: &str) -> Result<Vec<supd::import::Converted>, String> {
-    use supd::import;
-    let read = |p: &std::path::Path| std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()));
-    if src.is_dir() {
-        let run = read(&src.join("run"))?;
-        let finish = read(&src.join("finish")).ok();
-        let name = src.file_name().map_or(shown.to_string(), |n| n.to_string_lossy().into_owned());
-        return import::runit::convert(&name, &run, finish.as_deref()).map(|c| vec![c]).map_err(|e| e.to_string());
-    }
-    if std::fs::read_link(src).is_ok_and(|t| t == std::path::Path::new("/dev/null")) {
-        return Err(format!("{shown}: masked (a link to /dev/null): nothing to convert"));
-    }
-    let text = read(src)?;
-    let name = src.file_name().map_or(shown.to_string(), |n| n.to_string_lossy().into_owned());
-    if name.ends_with(".service") {
-        // Its drop-ins (NAME.service.d/*.conf) apply over it, in order.
-        let mut text = text;
-        if let Ok(dir) = std::fs::read_dir(src.with_file_name(format!("{name}.d"))) {
-            let mut confs: Vec<PathBuf> =
-                dir.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "conf")).collect();
-            confs.sort();
-            for c in confs {
-                text.push('\n');
-                text.push_str(&read(&c)?);
-            }
-        }
-        return import::systemd::convert(&name, &text).map(|c| vec![c]).map_err(|e| e.to_string());
-    }
-    if text.contains("[program:") {
-        return import::supervisord::convert(shown, &text).map_err(|e| e.to_string());
-    }
-    Err(format!(
-        "{shown}: not a systemd .service unit, a supervisord file with [program:…] sections, or a runit service directory"
-    ))
-}
-
-/// One converted job's notes on stderr, then the job printed, or written
-/// to DIR/NAME.hcl with --out; false when it could not be written.
-fn emit_converted(c: &supd::import::Converted, shown: &str, out: Option<&std::path::Path>) -> bool {
-    for n in &c.notes {
-        eprintln!("supctl: {shown}: {}: {n}", c.name);
-    }
-    let Some(dir) = out else {
-        print!("{}", c.hcl);
-        return true;
-    };
-    // A name from the source: joined the one safe way.
-    let path = match supd::names::beneath(dir, &[&format!("{}.hcl", c.name)]) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("supctl: {shown}: {e}");
-            return false;
-        }
-    };
-    // It may hold what the source kept from others
-    // (an Environment= secret): the owner's alone.
-    use std::os::unix::fs::OpenOptionsExt;
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(&path)
-        .and_then(|mut f| std::io::Write::write_all(&mut f, c.hcl.as_bytes()));
-    match written {
-        Ok(()) => {
-            println!("{}", path.display());
-            true
-        }
-        Err(e) => {
-            eprintln!("supctl: {}: {e}", path.display());
-            false
-        }
-    }
-}
-
-/// `supctl var …`.
-fn var(socket: &std::path::Path, command: VarCommand, json: bool) -> ExitCode {
-    let request = match command {
-        VarCommand::Put { path, items, check_index } => {
-            let mut map = std::collections::BTreeMap::new();
-            let mut stdin_used = false;
-            for item in items {
-                let Some((k, v)) = item.split_once('=') else {
-                    eprintln!("supctl: {item:?} is not KEY=VALUE");
-                    return ExitCode::from(2);
-                };
-                let v = if v == "-" && !stdin_used {
-                    stdin_used = true;
-                    let mut s = String::new();
-                    if let Err(e) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut s) {
-                        eprintln!("supctl: cannot read the value of {k} from standard input: {e}");
-                        return ExitCode::from(1);
-                    }
-                    s.strip_suffix('\n').map(str::to_string).unwrap_or(s)
-                } else {
-                    v.to_string()
-                };
-                map.insert(k.to_string(), v);
-            }
-            Request::VarPut { path, items: map, cas: check_index }
-        }
-        VarCommand::Get { path, item } => {
-            return match Connection::call(socket, Request::VarGet { path }) {
-                Ok(r) if r.ok => {
-                    let doc: serde_json::Value =
-                        r.data.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
-                    let items = doc["Items"].as_object().cloned().unwrap_or_default();
-                    match item {
-                        Some(k) => match items.get(&k).and_then(|v| v.as_str()) {
-                            Some(v) => println!("{v}"),
-                            None => {
-                                eprintln!("supctl: the variable has no item {k:?}");
-                                return ExitCode::from(1);
-                            }
-                        },
-                        None if json => println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default()),
-                        None => {
-                            for (k, v) in items {
-                                println!("{k}={}", v.as_str().unwrap_or_default());
-                            }
-                        }
-                    }
-                    ExitCode::SUCCESS
-                }
-                Ok(r) => print_response(&r, json),
-                Err(e) => client_error(e),
-            };
-        }
-        VarCommand::List { prefix } => {
-            return match Connection::call(socket, Request::VarList { prefix: prefix.unwrap_or_default() }) {
-                Ok(r) if r.ok => {
-                    let list: Vec<serde_json::Value> =
-                        r.data.as_deref().and_then(|d| serde_json::from_str(d).ok()).unwrap_or_default();
-                    if json {
-                        println!("{}", serde_json::to_string_pretty(&list).unwrap_or_default());
-                    } else {
-                        for v in list {
-                            println!("{}", v["Path"].as_str().unwrap_or_default());
-                        }
-                    }
-                    ExitCode::SUCCESS
-                }
-                Ok(r) => print_response(&r, json),
-                Err(e) => client_error(e),
-            };
-        }
-        VarCommand::Purge { path } => Request::VarPurge { path },
-    };
-    match Connection::call(socket, request) {
-        Ok(r) => print_response(&r, json),
-        Err(e) => client_error(e),
-    }
-}
-
-/// `handoff serve`: says it started (before reading: an origin that sees
-/// this knows its request may have reached supd), reads one request, and
-/// prints supd's answer as one line. Exit 0 when supd answered and refused
-/// nothing, 1 otherwise.
-fn handoff_serve(socket: &std::path::Path, from: &str) -> ExitCode {
-    use supd::handoff::wire;
-    {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", wire::HELLO);
-        let _ = out.flush();
-    }
-    let mut input = Vec::new();
-    if let Err(e) = std::io::stdin().take(wire::MAX_REQUEST as u64 + 1).read_to_end(&mut input) {
-        return handoff_fail(format!("cannot read the request: {e}"));
-    }
-    let request = match wire::Request::from_json(&input) {
-        Ok(_) => match serde_json::from_slice::<serde_json::Value>(&input) {
-            Ok(v) => v,
-            Err(e) => return handoff_fail(format!("malformed hand-off request: {e}")),
-        },
-        Err(e) => return handoff_fail(supd::error_chain(&e)),
-    };
-    // Not connected: supd did not get the request, and says nothing.
-    let mut conn = match Connection::open(socket) {
-        Ok(c) => c,
-        Err(e) => {
-            let why = format!("supd on this host cannot be reached: {}", handoff_reason(e));
-            handoff_say(&wire::Answer {
-                protocol: wire::PROTOCOL,
-                node: String::new(),
-                outcomes: Vec::new(),
-                error: None,
-                unreachable: Some(why.clone()),
-            });
-            eprintln!("supctl: {why}");
-            return ExitCode::from(1);
-        }
-    };
-    // Sent, but no answer: supd may have acted on it. No answer line: the
-    // origin asks again.
-    let response = conn.send(Request::Handoff { from: from.to_string(), request }).and_then(|()| conn.next_response());
-    handoff_answered(response)
-}
-
-/// `handoff serve`: supd's answer (or its absence) passed on, with each
-/// outcome on stderr; exit 1 when anything was refused or went wrong.
-fn handoff_answered(response: Result<Option<Response>, ClientError>) -> ExitCode {
-    use supd::handoff::wire;
-    match response {
-        Ok(Some(r)) if r.ok => match r.data.as_deref().map(serde_json::from_str::<wire::Answer>) {
-            Some(Ok(answer)) => {
-                handoff_say(&answer);
-                let refused = answer.error.is_some() || answer.outcomes.iter().any(|o| o.state == wire::State::Refused);
-                for o in &answer.outcomes {
-                    eprintln!(
-                        "supctl: {}: {}{}",
-                        o.id,
-                        o.state.as_str(),
-                        if o.message.is_empty() { String::new() } else { format!(": {}", o.message) }
-                    );
-                }
-                if let Some(e) = &answer.error {
-                    eprintln!("supctl: {e}");
-                }
-                if refused { ExitCode::from(1) } else { ExitCode::SUCCESS }
-            }
-            // Sent, and acted on perhaps: no answer line, the origin asks.
-            _ => {
-                eprintln!("supctl: supd's answer cannot be read: use the supctl that ships with this supd");
-                ExitCode::from(1)
-            }
-        },
-        Ok(Some(r)) => handoff_fail(r.error.unwrap_or_else(|| "supd refused the request".into())),
-        Ok(None) => {
-            eprintln!("supctl: supd closed the connection without answering");
-            ExitCode::from(1)
-        }
-        Err(e) => {
-            eprintln!("supctl: no answer from supd: {}", handoff_reason(e));
-            ExitCode::from(1)
-        }
-    }
-}
-
-/// `handoff serve`: one answer line on stdout, flushed at once.
-fn handoff_say(answer: &supd::handoff::wire::Answer) {
-    let mut out = std::io::stdout().lock();
-    let _ = writeln!(out, "{}", answer.line());
-    let _ = out.flush();
-}
-
-/// `handoff serve`: an answer that refuses the whole request, and why
-/// (also on stderr); exit 1.
-fn handoff_fail(error: String) -> ExitCode {
-    use supd::handoff::wire;
-    handoff_say(&wire::Answer {
-        protocol: wire::PROTOCOL,
-        node: String::new(),
-        outcomes: Vec::new(),
-        error: Some(error.clone()),
-        unreachable: None,
-    });
-    eprintln!("supctl: {error}");
-    ExitCode::from(1)
-}
-
-/// Why the client failed, whatever kind of failure it was.
-fn handoff_reason(e: ClientError) -> String {
-    match e {
-        ClientError::NoDaemon(e) | ClientError::PermissionDenied(e) | ClientError::Protocol(e) => e,
-    }
-}
-
 fn client_error(e: ClientError) -> ExitCode {
     match e {
         ClientError::NoDaemon(m) => {
@@ -943,118 +621,4 @@ fn evaluated(name: &str, source: String, vars: &jobspec::hcl2::Vars) -> Result<S
         return Err(ExitCode::from(1));
     }
     Ok(parsed.jobs.iter().map(|j| j.source.as_str()).collect::<Vec<_>>().join("\n"))
-}
-
-/// What `validate` gathers over its files.
-#[derive(Default)]
-struct Validated {
-    /// Every diagnostic, for --json.
-    all: Vec<Diagnostic>,
-    /// The valid jobs as supd would run them, for --effective --json.
-    docs: Vec<serde_json::Value>,
-    /// The same as HCL, for --effective.
-    texts: Vec<String>,
-    /// Some file is invalid.
-    invalid: bool,
-}
-
-fn validate(
-    files: &[PathBuf],
-    vars: &jobspec::hcl2::Vars,
-    json: bool,
-    effective: bool,
-    host: Option<&supd::config::File>,
-) -> ExitCode {
-    // This host as supd.toml describes it, unless only the files count.
-    let node = host.map(|config| {
-        let mut node = Node::detect();
-        config.apply_to(&mut node);
-        node
-    });
-    let mut found = Validated::default();
-    for path in files {
-        validate_file(path, vars, node.as_ref(), json, effective, &mut found);
-    }
-    let Validated { all, docs, texts, invalid } = found;
-    if effective {
-        if json {
-            match serde_json::to_string_pretty(&docs) {
-                Ok(s) => println!("{s}"),
-                Err(e) => {
-                    eprintln!("supctl: cannot encode the result as JSON: {e}");
-                    return ExitCode::from(1);
-                }
-            }
-        } else {
-            print!("{}", show_lines(&texts.join("\n")));
-        }
-        return if invalid { ExitCode::from(1) } else { ExitCode::SUCCESS };
-    }
-    if json {
-        match serde_json::to_string_pretty(&all) {
-            Ok(s) => println!("{s}"),
-            Err(e) => {
-                eprintln!("supctl: cannot encode the result as JSON: {e}");
-                return ExitCode::from(1);
-            }
-        }
-    }
-    if invalid { ExitCode::from(1) } else { ExitCode::SUCCESS }
-}
-
-/// `validate`: one file checked; its diagnostics and verdict printed (or
-/// kept for --json), its effective jobs kept for --effective.
-fn validate_file(
-    path: &std::path::Path,
-    vars: &jobspec::hcl2::Vars,
-    node: Option<&Node>,
-    json: bool,
-    effective: bool,
-    found: &mut Validated,
-) {
-    // NAME.vars.hcl beside the file counts, below --var-file.
-    let mut vars = vars.clone();
-    if let Some(vf) = jobspec::vars_file_of(path)
-        && let Ok(bytes) = jobspec::read_source(&vf)
-    {
-        vars.files.insert(0, (vf.display().to_string(), String::from_utf8_lossy(&bytes).into_owned()));
-    }
-    // --effective reads which values the file wrote from the evaluated
-    // job's text; a plain check needs no text.
-    let mut parsed =
-        if effective { jobspec::parse_file_with(path, &vars) } else { jobspec::check_file_with(path, &vars) };
-    let name = path.display().to_string();
-    if let Some(node) = node {
-        parsed.diagnostics.extend(supd::node::placement_warnings(&name, &parsed.jobs, node));
-    }
-    jobspec::sort(&mut parsed.diagnostics);
-    found.invalid |= !parsed.is_valid();
-    if effective && parsed.is_valid() {
-        for job in &parsed.jobs {
-            let tree = jobspec::effective::of(job);
-            if json {
-                found.docs.push(jobspec::effective::to_json(&tree));
-            } else {
-                found.texts.push(jobspec::effective::to_hcl(&tree));
-            }
-        }
-    }
-    if json && !effective {
-        found.all.extend(parsed.diagnostics);
-        return;
-    }
-    // With --effective, stdout holds only the jobs.
-    let say = |line: &str| if effective { eprintln!("{line}") } else { println!("{line}") };
-    for d in &parsed.diagnostics {
-        say(&show_lines(&d.to_string()));
-    }
-    if parsed.is_valid() {
-        let n = parsed.jobs.len();
-        let w = parsed.warnings();
-        let warnings = if w > 0 { format!(", {w} warning{}", if w == 1 { "" } else { "s" }) } else { String::new() };
-        say(&format!("{name}: ok ({n} job{}{warnings})", if n == 1 { "" } else { "s" }));
-    } else {
-        let e = parsed.errors();
-        say(&format!("{name}: invalid ({e} error{})", if e == 1 { "" } else { "s" }));
-    }
 }

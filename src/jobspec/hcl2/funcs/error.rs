@@ -4,7 +4,8 @@
 
 use super::super::MAX_ELEMENTS;
 use super::super::budget::{MAX_BYTES, MAX_VALUES};
-use super::imp::{MAX_BCRYPT_COST, MAX_WALK};
+use super::crypto::MAX_BCRYPT_COST;
+use super::files::MAX_WALK;
 use super::{MAX_BCRYPT_CALLS, MAX_FILE, MAX_RSA_BITS, MAX_RSADECRYPT_CALLS};
 use crate::beneath::BeneathError;
 use crate::jobspec::duration::DurationError;
