@@ -1,5 +1,9 @@
+use super::command::{reload_signal, split_words};
+use super::specifiers::unescape;
+use super::values::{size_bytes, timespan};
 use super::*;
 use crate::jobspec::model::JobType;
+use std::time::Duration;
 
 use crate::import::testing::{has_note, valid};
 

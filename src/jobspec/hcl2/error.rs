@@ -1,5 +1,6 @@
-//! The errors of `hcl2.rs`: a value that cannot go into a string, and an
-//! evaluated value whose text does not read back as an expression.
+//! The errors of `text.rs` and `place.rs`: a value that cannot go into a
+//! string, and an evaluated value whose text does not read back as an
+//! expression.
 
 /// Why a value cannot be put into a string by an interpolation.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

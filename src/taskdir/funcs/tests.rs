@@ -1,4 +1,6 @@
-use super::*;
+use super::data::{from_json, to_json};
+use super::strings::title;
+use super::time::format_time;
 use std::time::Duration;
 
 #[test]

@@ -1,5 +1,6 @@
 //! Tests of the template and artifact blocks: destinations, sources, checksums, decoding.
 
+use super::template::source_map;
 use super::*;
 
 #[test]
