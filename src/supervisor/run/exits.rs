@@ -1,0 +1,159 @@
+//! A task's run ended: its exit recorded, the restart policy's decision
+//! carried out, and the coupling of its instance once it is dead for good.
+
+use crate::policy::restart::{Decision, Outcome, RestartReason};
+use crate::process::{self, Exit};
+use crate::supervisor::lifecycle;
+use crate::supervisor::task::{After, State, TaskRun};
+use crate::supervisor::{Supervisor, TaskKey, Timer};
+use nix::sys::signal::Signal;
+use std::time::{Instant, SystemTime};
+
+impl Supervisor {
+    /// A task's process ended.
+    pub(in crate::supervisor) fn on_exit(&mut self, key: TaskKey, exit: Exit) {
+        self.drain_logs(key);
+        self.deactivate_checks(key);
+        let oom = self.oom_killed(key, exit);
+        let Some(t) = self.jobs.task_mut(key) else { return };
+        let pid = t.pid.take();
+        let container = t.container.is_some();
+        t.generation += 1; // cancels a pending SIGKILL escalation
+        t.exit = Some(exit);
+        t.finished_at = Some(SystemTime::now());
+        let mut message = match exit {
+            Exit::Code(c) => format!("Exit Code: {c}"),
+            Exit::Signal { signal: s, .. } => format!("Exit Code: {}, Signal: {s}", 128 + s),
+            Exit::Unknown => {
+                "Exit Code: unknown (the process was taken over from a previous supd: only its parent could read how it ended)"
+                    .to_string()
+            }
+        };
+        if oom {
+            // Nomad's wording: the exit message of an OOM-killed task.
+            message.push_str(", Exit Message: \"OOM Killed\"");
+        }
+        t.push_event("Terminated", message);
+        let stopping = t.stopping.take();
+        let shown = match exit {
+            Exit::Code(c) => format!("exit code {c}"),
+            Exit::Signal { signal: s, .. } => format!("signal {}", crate::signals::name(s)),
+            Exit::Unknown => "an unknown status (taken over from a previous supd; counted as a failure)".to_string(),
+        };
+        let shown = if oom { format!("{shown} (OOM killed: it reached its memory limit)") } else { shown };
+        log::info!("{} (pid {}) ended with {shown}", self.label(key), pid.map_or(0, |p| p.as_raw()));
+        // Whatever the task left in its process group goes with it, and
+        // in its cgroup whatever left the group (a container's engine
+        // does this for its own).
+        if let Some(pid) = pid
+            && !container
+        {
+            let _ = process::signal_group(pid, Signal::SIGKILL);
+        }
+        // Before the cgroup's next run; a task that ends for good has its
+        // cgroup emptied when it is removed.
+        if !self.stopping() {
+            self.kill_cgroup(key);
+        }
+        self.sweep_soon();
+        let outcome = match stopping {
+            Some(After::Killed) => Outcome::Killed,
+            Some(After::Restart(Outcome::FailureRestart { .. })) => Outcome::FailureRestart { success: exit.success() },
+            Some(After::Restart(o)) => o,
+            None => Outcome::Exited { success: exit.success() },
+        };
+        self.decide(key, outcome);
+    }
+
+    /// Applies the restart policy to how a task's run ended.
+    pub(in crate::supervisor) fn decide(&mut self, key: TaskKey, outcome: Outcome) {
+        let winding_down = self.winding_down(key);
+        let jitter = self.io.rng.jitter();
+        let shutting_down = self.stopping();
+        let label = self.label(key);
+        let Some(t) = self.jobs.task_mut(key) else { return };
+        let mut decision = t.tracker.decide(outcome, Instant::now(), jitter);
+        if winding_down {
+            decision = lifecycle::while_winding_down(decision, outcome);
+        }
+        log_decision(&label, t, &decision);
+        let now = SystemTime::now();
+        match &decision {
+            Decision::Restart { delay, .. } => {
+                if let Some(m) = decision.message() {
+                    t.push_event("Restarting", m);
+                }
+                t.state = State::Pending;
+                t.restarts += 1;
+                t.last_restart = Some(now);
+                t.generation += 1;
+                let generation = t.generation;
+                let at = Instant::now() + *delay;
+                self.io.timers.arm(at, Timer::Start { task: key, generation });
+                // Not journaled: the start that follows is, and if supd
+                // dies before it, the run it saw last counts (persist.rs).
+                self.state_changed();
+                return;
+            }
+            Decision::Fail { reason } => {
+                t.push_event("Not Restarting", reason.clone());
+                t.state = State::Dead;
+                t.failed = true;
+                t.finished_at = Some(now);
+            }
+            Decision::Complete => {
+                t.state = State::Dead;
+                t.finished_at = Some(now);
+            }
+            Decision::Killed => {
+                t.ended_by_shutdown = shutting_down;
+                t.push_event("Killed", "Task successfully killed".into());
+                t.state = State::Dead;
+                t.finished_at = Some(now);
+            }
+        }
+        self.journal_task(key);
+        self.state_changed();
+        self.task_died(key);
+    }
+
+    /// Group coupling once a task is dead for good (reference §5).
+    fn task_died(&mut self, key: TaskKey) {
+        self.release_cgroup(key);
+        let Some(instance) = self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else { return };
+        match lifecycle::coupling(instance, key.task) {
+            Some(why) => self.wind_down(key.run, key.inst, Some(why)),
+            None => self.advance(key.run, key.inst),
+        }
+    }
+}
+
+/// Every restart decision in supd's own log, one line each (what `docker
+/// logs` of a container whose init is supd tells): how the run ended, and
+/// the restart with its delay and its place in the policy's budget, or why
+/// there is none.
+fn log_decision(label: &str, t: &TaskRun, decision: &Decision) {
+    let ended = match t.exit {
+        Some(Exit::Code(c)) => format!("exit code {c}"),
+        Some(Exit::Signal { signal, .. }) => format!("signal {}", crate::signals::name(signal)),
+        Some(Exit::Unknown) => "an unknown status".to_string(),
+        None => "a failed start".to_string(),
+    };
+    let p = t.tracker.policy();
+    let d = crate::jobspec::duration::GoDuration;
+    match decision {
+        Decision::Restart { reason: RestartReason::UserRequested, delay } => {
+            log::info!("{label}: ended with {ended}; restarting in {} as asked (no attempt spent)", d(*delay))
+        }
+        Decision::Restart { reason, delay } => log::info!(
+            "{label}: ended with {ended}; restarting in {}{} (attempt {} of {} in {})",
+            d(*delay),
+            if *reason == RestartReason::WindowFull { ", once the interval allows" } else { "" },
+            t.tracker.in_history(),
+            p.attempts,
+            d(p.interval)
+        ),
+        Decision::Fail { reason } => log::warn!("{label}: ended with {ended}; not restarting: {reason}"),
+        Decision::Complete | Decision::Killed => {}
+    }
+}
