@@ -328,9 +328,10 @@ impl Supervisor {
                             // As at a check's start: in the service's task,
                             // or the group's first for a group service.
                             let at = task.and_then(|t| group.tasks.iter().position(|x| x.name == t.name));
-                            let port = inst.tasks.get(at.unwrap_or(0)).map_or(0, |t| {
-                                launch::port_of(&self.cfg.node, run, inst, t, written).unwrap_or(0)
-                            });
+                            let port = inst
+                                .tasks
+                                .get(at.unwrap_or(0))
+                                .map_or(0, |t| launch::port_of(&self.cfg.node, run, inst, t, written).unwrap_or(0));
                             (port, port.to_string())
                         }
                         None => (0, String::new()),

@@ -83,8 +83,8 @@ pub fn rsadecrypt(a: Vec<Value>) -> R {
     if done > MAX_RSADECRYPT_CALLS {
         return Err(Limit::Rsadecrypts.into());
     }
-    let key =
-        ::rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(|e| FuncError::Invalid(format!("failed to parse key: {e}")))?;
+    let key = ::rsa::RsaPrivateKey::from_pkcs1_der(der)
+        .map_err(|e| FuncError::Invalid(format!("failed to parse key: {e}")))?;
     let plain = key.decrypt(::rsa::Pkcs1v15Encrypt, &ciphertext).map_err(|e| {
         FuncError::Invalid(format!(
             "failed to decrypt: {e} — the cipher text must be made with this key's public key and PKCS #1 v1.5 padding"
@@ -172,7 +172,8 @@ fn rsa_key_der(pem: &Pem) -> Result<(&[u8], usize), FuncError> {
             }
         },
     };
-    let key = pkcs1::RsaPrivateKey::try_from(der).map_err(|e| FuncError::Invalid(format!("failed to parse key: {e}")))?;
+    let key =
+        pkcs1::RsaPrivateKey::try_from(der).map_err(|e| FuncError::Invalid(format!("failed to parse key: {e}")))?;
     let n = key.modulus.as_bytes();
     // Leading zeros are stripped: the first byte is the highest.
     let bits = n.first().map_or(0, |b| (n.len() - 1) * 8 + (8 - b.leading_zeros() as usize));
