@@ -25,6 +25,7 @@ use hcl_edit::template::Element;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+mod arith;
 mod budget;
 mod dynamic;
 mod error;
@@ -143,6 +144,7 @@ pub fn evaluate<'s>(
     let mut ctx = Context::new();
     funcs::declare(&mut ctx, src);
     tryfunc::declare(&mut ctx);
+    arith::declare(&mut ctx);
     let any = !variables.is_empty() || !locals.is_empty();
     ev.vars = variables.iter().filter_map(vars::label).collect();
     ev.locals = locals.iter().flat_map(|b| b.body.attributes().map(|a| a.key.as_str().to_string())).collect();

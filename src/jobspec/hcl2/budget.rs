@@ -105,7 +105,9 @@ pub fn check(e: &Expression, ctx: &Context) -> Result<(), BudgetError> {
 
 /// The value of `e` in `ctx`, once [`check`] lets it be evaluated.
 pub fn evaluate(e: &Expression, ctx: &Context) -> Result<Value, EvalError> {
-    check(e, ctx)?;
+    let mut e = e.clone();
+    super::arith::guard(&mut e, ctx);
+    check(&e, ctx)?;
     e.evaluate(ctx).map_err(EvalError::Eval)
 }
 

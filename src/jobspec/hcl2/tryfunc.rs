@@ -70,9 +70,11 @@ pub(super) fn resolve(e: &mut Expression, ctx: &Context) -> Result<(), TryError>
     walk(e, ctx, &mut Vec::new())
 }
 
-/// Works out the `try` and `can` of `e` ([`resolve`]), then measures it
-/// ([`budget::check`]): `Ok` lets it be evaluated.
+/// Works out the arithmetic of `e` that hcl-rs cannot do
+/// ([`super::arith`]) and its `try` and `can` ([`resolve`]), then measures
+/// it ([`budget::check`]): `Ok` lets it be evaluated.
 pub(super) fn prepare(e: &mut Expression, ctx: &Context) -> Result<(), TryError> {
+    super::arith::guard(e, ctx);
     resolve(e, ctx)?;
     Ok(budget::check(e, ctx)?)
 }

@@ -153,7 +153,7 @@ fn from_text(text: &str, ty: &str) -> Result<Value, VarError> {
             hcl::parse(&format!("v = {text}"))?.into_attributes().next().map(|a| a.expr).ok_or(VarError::NoValue)?
         }
     };
-    Ok(super::budget::evaluate(&e, &Context::new())?)
+    Ok(super::budget::evaluate(&e, &super::arith::context())?)
 }
 
 /// Whether `v` is of type `ty` (as written in the `type` attribute),
@@ -224,7 +224,7 @@ fn given_value(
             Some(v) => Ok(v),
             None => {
                 let h: hcl::Expression = d.value.clone().into();
-                super::budget::evaluate(&h, &Context::new()).map_err(VarError::from)
+                super::budget::evaluate(&h, &super::arith::context()).map_err(VarError::from)
             }
         });
     }
@@ -267,7 +267,7 @@ impl Eval<'_, '_> {
                 hcl::parse(text).map_err(VarError::from).and_then(|b| {
                     b.into_attributes()
                         .map(|a| {
-                            let v = super::budget::evaluate(&a.expr, &Context::new())?;
+                            let v = super::budget::evaluate(&a.expr, &super::arith::context())?;
                             Ok::<_, VarError>((a.key.to_string(), v))
                         })
                         .collect()

@@ -526,3 +526,14 @@ type = \"vertical_mem\"\n{policy}
     assert_eq!(job(&wrap("service", "scaling { max = 5 }", "")).groups[0].count, 1);
     assert_eq!(job(&wrap("service", "count = 2\n scaling {\nmin = 1\n max = 5\n}", "")).groups[0].count, 2);
 }
+
+/// A division by zero in a job file is an error at its place, not a
+/// panic (the fuzzer found `max_file_size = 2/0`); a guarded one is not.
+#[test]
+fn a_division_by_zero_is_reported_where_it_is_written() {
+    let vars = "variable \"n\" {\n  default = 0\n}\n".to_string();
+    let e = errors(&(vars.clone() + &wrap("service", "", "logs {\n        max_file_size = 2/0\n      }")));
+    assert!(e.iter().any(|m| m.contains("can't divide by zero")), "{e:?}");
+    let src = vars + &wrap("service", "", "logs {\n        max_file_size = var.n == 0 ? 10 : 100 / var.n\n      }");
+    assert_eq!(job(&src).groups[0].tasks[0].logs.max_file_size, 10);
+}
