@@ -2,7 +2,8 @@
 //! nothing; each dispatch runs a copy of it as a job of its own,
 //! `JOB/dispatch-<unix time>-<8 hex>`, with the dispatch's meta set for
 //! every task (`NOMAD_META_*`) and its payload written for each task with
-//! a `dispatch_payload` block.
+//! a `dispatch_payload` block. The run carries its parent, time and nonce
+//! (`identity::Launch`), made here with its ID.
 //!
 //! The payload goes with the run's job model; `setup.rs` writes it into
 //! the task's `local/` (mode 0600) when its directory is built.
@@ -14,6 +15,7 @@
 //! still there). As launched runs, the newest that have ended are kept (`keep_ended_runs`).
 
 use super::Supervisor;
+use super::identity::{Launch, LaunchKind};
 use super::run::Source;
 use crate::control::protocol::Response;
 use crate::jobspec::model::{Job, PayloadRule};
@@ -24,15 +26,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The largest payload, as Nomad's `DispatchPayloadSizeLimit`.
 pub const MAX_PAYLOAD: usize = 16 * 1024;
-
-/// Between a parameterized job's ID and the dispatch's time and ID (Nomad's
-/// `DispatchLaunchSuffix`).
-pub const SUFFIX: &str = "/dispatch-";
-
-/// The parameterized job a dispatched run belongs to.
-pub fn parent_of(id: &str) -> Option<&str> {
-    id.rfind(SUFFIX).map(|i| &id[..i])
-}
 
 /// Why a dispatch is refused: what the parameterized job asks for, in
 /// Nomad's words, with what to do.
@@ -121,14 +114,15 @@ impl Supervisor {
         }
         let job = run.job.clone();
         let secs = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let short: String = self.io.rng.alloc_id().chars().take(8).collect();
-        let child = format!("{id}{SUFFIX}{secs}-{short}");
+        let nonce: String = self.io.rng.alloc_id().chars().take(8).collect();
+        let launch = Launch::Dispatch { parent: id.to_string(), at: secs, nonce };
+        let child = launch.id();
         log::info!("parameterized job {id:?}: dispatching {child}");
         let mut run = derive(job, &child, &meta);
         // Written into each task's local/ when its directory is built.
         run.payload = payload.filter(|b| !b.is_empty());
-        let mut messages = self.submit(run, Source::Launched { name: format!("a dispatch of {id}") });
-        self.forget_ended(id, SUFFIX);
+        let mut messages = self.submit(run, Source::Launched { name: format!("a dispatch of {id}"), launch });
+        self.forget_ended(id, LaunchKind::Dispatch);
         // On disk before it is acknowledged.
         self.save_acknowledged();
         messages.insert(0, format!("dispatched {child}"));
@@ -137,11 +131,11 @@ impl Supervisor {
 
     /// What is saved of every dispatched run, oldest first.
     pub(super) fn dispatched_saved(&self) -> Vec<DispatchedSaved> {
-        let mut out: Vec<(&str, DispatchedSaved)> = self
+        let mut out: Vec<((&str, u64), DispatchedSaved)> = self
             .jobs
             .current_runs()
-            .filter_map(|r| Some((parent_of(&r.job.id)?, r)))
-            .map(|(parent, r)| {
+            .filter_map(|r| Some((r.launch.as_ref().filter(|l| l.kind() == LaunchKind::Dispatch)?, r)))
+            .map(|(launch, r)| {
                 let payload = r.job.payload.as_ref().map(|b| base64::engine::general_purpose::STANDARD.encode(b));
                 let saved = DispatchedSaved {
                     id: r.job.id.clone(),
@@ -149,13 +143,10 @@ impl Supervisor {
                     meta: r.job.dispatch_meta.clone(),
                     payload,
                 };
-                (parent, saved)
+                ((launch.parent(), launch.at()), saved)
             })
             .collect();
-        out.sort_by(|a, b| {
-            (a.0, super::periodic::launch_secs(&a.1.id, SUFFIX))
-                .cmp(&(b.0, super::periodic::launch_secs(&b.1.id, SUFFIX)))
-        });
+        out.sort_by_key(|(key, _)| *key);
         out.into_iter().map(|(_, s)| s).collect()
     }
 
@@ -164,7 +155,12 @@ impl Supervisor {
     /// find their saved states).
     pub(super) fn restore_dispatched(&mut self, saved: Vec<DispatchedSaved>) {
         for d in saved {
-            let Some(parent) = parent_of(&d.id).map(str::to_string) else { continue };
+            // The state file names the run by its ID only.
+            let Some(launch) = Launch::parse(&d.id).filter(|l| l.kind() == LaunchKind::Dispatch) else {
+                log::error!("the saved run {} is not named as a dispatched run is; it is dropped", d.id);
+                continue;
+            };
+            let parent = launch.parent().to_string();
             let parsed = crate::jobspec::parse_str(&d.id, &d.source);
             let errors = parsed.diagnostics.iter().any(|x| x.severity == crate::jobspec::Severity::Error);
             let job = parsed.jobs.into_iter().find(|j| j.id == parent).filter(|_| !errors);
@@ -182,7 +178,7 @@ impl Supervisor {
             };
             let mut run = derive(job, &d.id, &d.meta);
             run.payload = payload;
-            self.submit(run, Source::Launched { name: format!("a dispatch of {parent}") });
+            self.submit(run, Source::Launched { name: format!("a dispatch of {parent}"), launch });
         }
     }
 }
@@ -226,8 +222,7 @@ mod tests {
     }
 
     #[test]
-    fn a_dispatched_run_names_its_parent_and_carries_the_meta() {
-        assert_eq!(parent_of("j/dispatch-1796403600-0a1b2c3d"), Some("j"));
+    fn a_dispatched_run_carries_the_meta() {
         let d = derive(job(""), "j/dispatch-1-0a1b2c3d", &meta(&[("who", "me")]));
         assert_eq!(d.name, "j/dispatch-1-0a1b2c3d");
         assert!(d.parameterized.is_none());

@@ -44,10 +44,8 @@ impl Supervisor {
         {
             return;
         }
-        let launched =
-            super::periodic::launched_from(&run.job.id).is_some() || super::dispatch::parent_of(&run.job.id).is_some();
         let quiet = match run.job.groups[i.group].reschedule {
-            _ if launched => Some("periodic launches and dispatched runs are not handed off".to_string()),
+            _ if run.launch.is_some() => Some("periodic launches and dispatched runs are not handed off".to_string()),
             _ if i.received_from.is_some() => Some(format!(
                 "handed to this node by {}, which decides where it goes next",
                 i.received_from.as_deref().unwrap_or_default()

@@ -251,8 +251,8 @@ fn runtime_vars(
     set("NOMAD_SHORT_ALLOC_ID", instance.id.chars().take(8).collect());
     set("NOMAD_JOB_NAME", job.name.clone());
     set("NOMAD_JOB_ID", job.id.clone());
-    if let Some(parent) = super::periodic::launched_from(&job.id) {
-        set("NOMAD_JOB_PARENT_ID", parent.to_string());
+    if let Some(launch) = &run.launch {
+        set("NOMAD_JOB_PARENT_ID", launch.parent().to_string());
     }
     set("NOMAD_GROUP_NAME", group.name.clone());
     set("NOMAD_TASK_NAME", task.name.clone());

@@ -16,6 +16,7 @@ mod due;
 mod errors;
 mod handoff;
 mod health;
+pub mod identity;
 mod jobs;
 mod launch;
 mod lifecycle;

@@ -1,6 +1,8 @@
 //! Periodic jobs, as Nomad's periodic dispatcher runs them: the job itself
 //! runs nothing; at each instant of its schedule a copy of it is launched
-//! as a job of its own, `JOB/periodic-<unix time>`, listed under the job.
+//! as a job of its own, `JOB/periodic-<unix time>`, listed under the job;
+//! the run carries its parent and launch time (`identity::Launch`), made
+//! here with its ID.
 //! With `prohibit_overlap`, a launch is skipped while an earlier one still
 //! runs. Each launch is a timer on the loop's heap (`Timer::Launch`).
 //!
@@ -11,6 +13,7 @@
 //! too, and come back with their tasks' states.
 
 use super::Supervisor;
+use super::identity::{Launch, LaunchKind};
 use super::run::Source;
 use super::task::{Instance, JobRun};
 use super::timers::Timer;
@@ -26,10 +29,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 /// supd.toml's `keep_ended_runs` says otherwise; older ones are forgotten
 /// as a new one ends.
 pub const KEEP_ENDED: usize = 10;
-
-/// Between a periodic job's ID and the launch time (Nomad's
-/// `PeriodicLaunchSuffix`).
-pub const SUFFIX: &str = "/periodic-";
 
 /// A launch timer that fires this much before its instant by the wall
 /// clock (the clock was set back) waits again.
@@ -65,22 +64,6 @@ struct Entry {
     last: SystemTime,
 }
 
-/// The periodic job a launched run belongs to.
-pub fn parent_of(id: &str) -> Option<&str> {
-    id.rfind(SUFFIX).map(|i| &id[..i])
-}
-
-/// The periodic or parameterized job a run was launched or dispatched from.
-pub fn launched_from(id: &str) -> Option<&str> {
-    parent_of(id).or_else(|| super::dispatch::parent_of(id))
-}
-
-/// The launch time in a launched or dispatched run's ID.
-pub(super) fn launch_secs(id: &str, suffix: &str) -> Option<u64> {
-    let rest = &id[id.rfind(suffix)? + suffix.len()..];
-    rest.split('-').next()?.parse().ok()
-}
-
 /// The run launched from `job` under `id`: a copy that is not periodic, its
 /// name its ID (as Nomad's `deriveJob`).
 fn derive(mut job: Job, id: &str) -> Job {
@@ -101,11 +84,16 @@ impl Supervisor {
         for p in saved {
             self.pending.launches.saved.insert(p.job.clone(), UNIX_EPOCH + Duration::from_millis(p.last_launch_ms));
             for l in p.launched {
+                // The state file names the run by its ID only.
+                let Some(launch) = Launch::parse(&l.id).filter(|x| x.kind() == LaunchKind::Periodic) else {
+                    log::error!("the saved run {} is not named as a periodic launch is; it is dropped", l.id);
+                    continue;
+                };
                 let parsed = crate::jobspec::parse_str(&l.id, &l.source);
                 match parsed.jobs.into_iter().next() {
                     Some(job) if parsed.diagnostics.iter().all(|d| d.severity != crate::jobspec::Severity::Error) => {
                         let name = format!("a launch of {}", p.job);
-                        self.submit(derive(job, &l.id), Source::Launched { name });
+                        self.submit(derive(job, &l.id), Source::Launched { name, launch });
                     }
                     _ => log::error!("the saved run {} no longer loads; it is dropped", l.id),
                 }
@@ -141,21 +129,22 @@ impl Supervisor {
 
     /// The runs launched from periodic job `id`, oldest first.
     pub(super) fn launched_runs(&self, id: &str) -> Vec<&JobRun> {
-        self.runs_under(id, SUFFIX)
+        self.runs_under(id, LaunchKind::Periodic)
     }
 
-    /// The runs of job `id` whose IDs go on with `suffix`, oldest first.
-    fn runs_under(&self, id: &str, suffix: &str) -> Vec<&JobRun> {
-        let prefix = format!("{id}{suffix}");
+    /// The runs of job `id` launched or dispatched (`kind`) from it, oldest
+    /// first. Their IDs are one range of the current IDs, in order.
+    fn runs_under(&self, id: &str, kind: LaunchKind) -> Vec<&JobRun> {
+        let prefix = kind.id_prefix(id);
         let mut runs: Vec<&JobRun> = self
             .jobs
             .current
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter(|(k, _)| launched_from(k) == Some(id))
             .filter_map(|(_, s)| self.jobs.runs.get(s).map(|r| &**r))
+            .filter(|r| r.launch.as_ref().is_some_and(|l| l.kind() == kind && l.parent() == id))
             .collect();
-        runs.sort_by_key(|r| launch_secs(&r.job.id, suffix));
+        runs.sort_by_key(|r| r.launch.as_ref().map(Launch::at));
         runs
     }
 
@@ -274,7 +263,8 @@ impl Supervisor {
     /// is on disk before supd goes on.
     fn launch(&mut self, id: &str, at: SystemTime) -> Result<String, LaunchRefused> {
         let secs = at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
-        let child = format!("{id}{SUFFIX}{secs}");
+        let launch = Launch::Periodic { parent: id.to_string(), at: secs };
+        let child = launch.id();
         if self.jobs.current.contains_key(&child) {
             return Err(LaunchRefused::Again(child));
         }
@@ -285,19 +275,19 @@ impl Supervisor {
             e.last = e.last.max(at);
         }
         log::info!("periodic job {id:?}: launching {child}");
-        self.submit(derive(job, &child), Source::Launched { name: format!("a launch of {id}") });
-        self.forget_ended(id, SUFFIX);
+        self.submit(derive(job, &child), Source::Launched { name: format!("a launch of {id}"), launch });
+        self.forget_ended(id, LaunchKind::Periodic);
         self.save_acknowledged();
         Ok(child)
     }
 
-    /// Ended runs of job `id` (whose IDs go on with `suffix`) beyond the
-    /// newest `keep_ended_runs` are forgotten, and their allocation
+    /// Ended runs of job `id` (its launches or dispatches: `kind`) beyond
+    /// the newest `keep_ended_runs` are forgotten, and their allocation
     /// directories removed: mounts and disk stay bounded by what runs and
     /// the last `keep_ended_runs` runs of each job.
-    pub(super) fn forget_ended(&mut self, id: &str, suffix: &str) {
+    pub(super) fn forget_ended(&mut self, id: &str, kind: LaunchKind) {
         let ended: Vec<(String, u64)> = self
-            .runs_under(id, suffix)
+            .runs_under(id, kind)
             .into_iter()
             .filter(|r| !r.instances.iter().any(Instance::is_live))
             .map(|r| (r.job.id.clone(), r.serial))
@@ -350,7 +340,7 @@ impl Supervisor {
             status: run.status().as_str(),
             periodic: None,
             parameterized: None,
-            parent: launched_from(id).map(str::to_string),
+            parent: run.launch.as_ref().map(|l| l.parent().to_string()),
         };
         if let Some(p) = &run.job.parameterized {
             if !run.stopped {
@@ -360,7 +350,7 @@ impl Supervisor {
                 payload: p.payload.as_str().to_string(),
                 meta_required: p.meta_required.clone(),
                 meta_optional: p.meta_optional.clone(),
-                dispatched: self.listed(id, super::dispatch::SUFFIX),
+                dispatched: self.listed(id, LaunchKind::Dispatch),
             });
         }
         let Some(p) = &run.job.periodic else { return head };
@@ -376,37 +366,26 @@ impl Supervisor {
             prohibit_overlap: p.prohibit_overlap,
             enabled: p.enabled,
             next_launch: entry.and_then(|e| e.next).filter(|_| live).map(rfc3339),
-            launched: self.listed(id, SUFFIX),
+            launched: self.listed(id, LaunchKind::Periodic),
         });
         head
     }
 
-    /// The runs of job `id` whose IDs go on with `suffix`, for the status.
-    fn listed(&self, id: &str, suffix: &str) -> Vec<protocol::LaunchedRun> {
-        self.runs_under(id, suffix)
+    /// The runs of job `id` launched or dispatched (`kind`) from it, for
+    /// the status.
+    fn listed(&self, id: &str, kind: LaunchKind) -> Vec<protocol::LaunchedRun> {
+        self.runs_under(id, kind)
             .into_iter()
             .map(|r| protocol::LaunchedRun {
                 id: r.job.id.clone(),
                 status: r.status().as_str().to_string(),
-                launched_at: launch_secs(&r.job.id, suffix)
-                    .map(|s| rfc3339(UNIX_EPOCH + Duration::from_secs(s)))
+                launched_at: r
+                    .launch
+                    .as_ref()
+                    .and_then(|l| UNIX_EPOCH.checked_add(Duration::from_secs(l.at())))
+                    .map(rfc3339)
                     .unwrap_or_default(),
             })
             .collect()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_launched_run_names_its_parent_and_its_time() {
-        assert_eq!(parent_of("backup/periodic-1796403600"), Some("backup"));
-        assert_eq!(launch_secs("backup/periodic-1796403600", SUFFIX), Some(1_796_403_600));
-        assert_eq!(parent_of("backup"), None);
-        assert_eq!(launch_secs("backup", SUFFIX), None);
-        assert_eq!(launched_from("j/dispatch-1796403600-0a1b2c3d"), Some("j"));
-        assert_eq!(launch_secs("j/dispatch-1796403600-0a1b2c3d", "/dispatch-"), Some(1_796_403_600));
     }
 }

@@ -344,9 +344,9 @@ impl Supervisor {
         let mut saved = crate::state::Saved { version: crate::state::VERSION, ..Default::default() };
         for serial in self.jobs.current.values() {
             let Some(run) = self.jobs.runs.get(serial) else { continue };
-            if run.received {
+            if run.received.is_some() {
                 saved.received.extend(self.received_envelopes(run));
-            } else if run.file.is_none() && super::periodic::launched_from(&run.job.id).is_none() {
+            } else if run.file.is_none() && run.launch.is_none() {
                 saved
                     .submitted
                     .push(crate::state::Submitted { file: run.origin.clone(), source: run.job.source.clone() });

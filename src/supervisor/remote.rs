@@ -546,7 +546,7 @@ impl Supervisor {
 
     fn find_received(&self, from: &str, id: &str) -> Option<(u64, usize)> {
         self.jobs.current.values().find_map(|&serial| {
-            let run = self.jobs.runs.get(&serial).filter(|r| r.received)?;
+            let run = self.jobs.runs.get(&serial).filter(|r| r.received.is_some())?;
             let inst = run
                 .instances
                 .iter()

@@ -11,6 +11,7 @@ mod instances;
 mod start;
 mod stop;
 
+use super::identity::{HandedIn, Launch};
 use super::lifecycle;
 use super::task::{Instance, JobRun, State};
 use super::update::Update;
@@ -26,11 +27,12 @@ pub(super) enum Source {
     Operator { name: String },
     /// A job submitted with `job run` before supd restarted.
     Restored { name: String },
-    /// Work peers handed to this host: only these instances (group,
-    /// index) run.
-    HandedIn { name: String, only: Vec<(String, u32)> },
-    /// A run a periodic job launched (periodic.rs).
-    Launched { name: String },
+    /// Work peers handed to this host (`from`, which its ID was made
+    /// of): only these instances (group, index) run.
+    HandedIn { name: String, only: Vec<(String, u32)>, from: HandedIn },
+    /// A run a periodic job launched (periodic.rs) or a parameterized job
+    /// dispatched (dispatch.rs): `launch`, which its ID was made of.
+    Launched { name: String, launch: Launch },
 }
 
 impl Source {
@@ -49,7 +51,7 @@ impl Source {
             Source::Operator { name }
             | Source::Restored { name }
             | Source::HandedIn { name, .. }
-            | Source::Launched { name } => name,
+            | Source::Launched { name, .. } => name,
         }
     }
 }
@@ -61,9 +63,10 @@ impl Supervisor {
     pub(super) fn submit(&mut self, job: Job, source: Source) -> Vec<String> {
         let (file, origin) = (source.file(), source.name().to_string());
         let explicit = matches!(source, Source::Operator { .. });
-        let only = match &source {
-            Source::HandedIn { only, .. } => Some(only.as_slice()),
-            _ => None,
+        let (only, received, launch) = match &source {
+            Source::HandedIn { only, from, .. } => (Some(only.as_slice()), Some(from.clone()), None),
+            Source::Launched { launch, .. } => (None, None, Some(launch.clone())),
+            _ => (None, None, None),
         };
         if explicit && self.jobs.stopped.remove(&job.id) {
             self.state_changed();
@@ -104,7 +107,6 @@ impl Supervisor {
             messages.push(format!("job {:?} stays stopped (`supctl job run` starts it again)", job.id));
         }
         let digest = crate::state::digest(&job.source);
-        let received = only.is_some();
         self.jobs.runs.insert(
             serial,
             Box::new(JobRun {
@@ -116,6 +118,7 @@ impl Supervisor {
                 stopped: stays_stopped,
                 replaces,
                 received,
+                launch,
                 digest,
             }),
         );
@@ -237,13 +240,10 @@ impl Supervisor {
         if let Some(run) = self.jobs.runs.get(&serial)
             && !self.stopping()
             && !run.instances.iter().any(Instance::is_live)
+            && let Some(launch) = &run.launch
         {
-            let id = run.job.id.clone();
-            if let Some(parent) = super::periodic::parent_of(&id) {
-                self.forget_ended(parent, super::periodic::SUFFIX);
-            } else if let Some(parent) = super::dispatch::parent_of(&id) {
-                self.forget_ended(parent, super::dispatch::SUFFIX);
-            }
+            let (parent, kind) = (launch.parent().to_string(), launch.kind());
+            self.forget_ended(&parent, kind);
         }
         // A retired version with nothing left is forgotten.
         if let Some(run) = self.jobs.runs.get(&serial)

@@ -1,8 +1,10 @@
 //! The model: the runtime state of jobs, instances, tasks and their health
 //! checks, their events, and the status Nomad derives from them (reference
-//! §5). A leaf: it imports nothing of the supervisor's other files, which
-//! all read and change it; `status` renders it for `supctl`.
+//! §5). A leaf: it imports nothing of the supervisor's other files but
+//! `identity.rs` (a leaf too), and they all read and change it; `status`
+//! renders it for `supctl`.
 
+use super::identity::{HandedIn, Launch};
 use crate::checks::Probe;
 use crate::jobspec::model::{Check, CheckStatus, Hook, Job, Task};
 use crate::logs::Capture;
@@ -446,8 +448,12 @@ pub struct JobRun {
     /// The version this one replaces: nothing starts until its processes
     /// are gone, so that the two never hold the same ports at once.
     pub replaces: Option<u64>,
-    /// Handed to this host by peers: only the instances they sent run.
-    pub received: bool,
+    /// Handed to this host by a peer (the job as the peer names it, the
+    /// peer): only the instances peers sent run.
+    pub received: Option<HandedIn>,
+    /// A periodic job's launch or a parameterized job's dispatch: its
+    /// parent and time, made with the run (`identity.rs`).
+    pub launch: Option<Launch>,
     /// `state::digest` of the job's source, computed once: every journal
     /// record and save names it.
     pub digest: u64,
@@ -602,7 +608,8 @@ pub(super) mod tests {
             instances: vec![inst],
             stopped: false,
             replaces: None,
-            received: false,
+            received: None,
+            launch: None,
             digest: crate::state::digest(hcl),
         }
     }

@@ -29,7 +29,7 @@ impl Supervisor {
     /// stopped or handed in) to `job`.
     pub(super) fn plan_against_running(&self, job: &Job) -> diff::Plan {
         let run = self.jobs.current.get(&job.id).and_then(|s| self.jobs.runs.get(s));
-        let old = run.filter(|r| !r.stopped && !r.received).map(|r| &r.job);
+        let old = run.filter(|r| !r.stopped && r.received.is_none()).map(|r| &r.job);
         diff::plan(old, Some(job))
     }
 
@@ -41,7 +41,7 @@ impl Supervisor {
         // A periodic or parameterized job's schedule goes with its
         // submission.
         let plain = run.job.runs_itself() && job.runs_itself();
-        if run.stopped || run.received || run.file.as_deref() != file || !plain {
+        if run.stopped || run.received.is_some() || run.file.as_deref() != file || !plain {
             return Update::Replace;
         }
         let plan = diff::plan(Some(&run.job), Some(job));

@@ -4,7 +4,8 @@
 //! read changes.
 
 use super::Supervisor;
-use super::task::State;
+use super::identity::Launch;
+use super::task::{JobRun, State};
 use crate::control::protocol::Response;
 use crate::variables::{Store, VarError, readable};
 use std::collections::BTreeMap;
@@ -12,8 +13,8 @@ use std::time::SystemTime;
 
 /// The job whose variables a job's tasks read: a periodic launch's or a
 /// dispatched run's parent, as Nomad's workload identity names it.
-fn workload_job(id: &str) -> &str {
-    super::periodic::launched_from(id).unwrap_or(id)
+fn workload_job(run: &JobRun) -> &str {
+    run.launch.as_ref().map_or(run.job.id.as_str(), Launch::parent)
 }
 
 /// A template that may call `nomadVar…` (a `source` file may).
@@ -43,16 +44,16 @@ impl Supervisor {
         }
     }
 
-    /// What a task's templates may read: the variables at its job's, its
-    /// group's and its own path, by path.
+    /// What a task of `run`'s templates may read: the variables at its
+    /// job's, its group's and its own path, by path.
     pub(super) fn readable_variables(
         &self,
-        job: &str,
+        run: &JobRun,
         group: &str,
         task: &str,
     ) -> BTreeMap<String, BTreeMap<String, String>> {
         let Some(store) = &self.reports.variables else { return BTreeMap::new() };
-        readable(workload_job(job), group, task)
+        readable(workload_job(run), group, task)
             .into_iter()
             .filter_map(|p| store.vars.get(&p).map(|v| (p, v.items.clone())))
             .collect()
@@ -162,7 +163,7 @@ impl Supervisor {
                 let group = &run.job.groups[i.group].name;
                 for (ti, t) in i.tasks.iter().enumerate() {
                     if t.state != State::Running
-                        || !readable(workload_job(&run.job.id), group, &t.spec.name).iter().any(|p| p == path)
+                        || !readable(workload_job(run), group, &t.spec.name).iter().any(|p| p == path)
                     {
                         continue;
                     }

@@ -140,7 +140,7 @@ impl Supervisor {
         if !run.stopped && !self.jobs.stopped.contains(job) {
             return Response::ok(vec![format!("job {job:?} is not stopped")]);
         }
-        if run.received {
+        if run.received.is_some() {
             let from = run.instances.iter().find_map(|i| i.received_from.clone()).unwrap_or_default();
             return Response::refused(format!(
                 "job {job:?} was handed to this node by {from}, which decides where it runs now: run it there \
@@ -175,13 +175,12 @@ impl Supervisor {
         let family: Vec<String> = self
             .jobs
             .current
-            .keys()
-            .filter(|id| {
+            .iter()
+            .filter(|(id, serial)| {
                 id.as_str() == job
-                    || crate::supervisor::periodic::parent_of(id) == Some(job)
-                    || crate::supervisor::dispatch::parent_of(id) == Some(job)
+                    || self.jobs.runs.get(*serial).and_then(|r| r.launch.as_ref()).is_some_and(|l| l.parent() == job)
             })
-            .cloned()
+            .map(|(id, _)| id.clone())
             .collect();
         let mut retired = Vec::new();
         for id in &family {

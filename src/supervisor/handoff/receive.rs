@@ -5,6 +5,7 @@ use super::envelope_of;
 use crate::handoff::Envelope;
 use crate::supervisor::Supervisor;
 use crate::supervisor::errors::HandoffError;
+use crate::supervisor::identity::HandedIn;
 use crate::supervisor::run::Source;
 use crate::supervisor::task::{JobRun, State};
 
@@ -38,13 +39,14 @@ impl Supervisor {
                 self.reports.store.unclaimed.instances.insert(key, incoming);
             }
             let only = vec![(envelope.group.clone(), envelope.index)];
-            self.submit(job, Source::HandedIn { name: envelope.file.clone(), only });
+            let from = HandedIn::new(&envelope.job, &envelope.origin);
+            self.submit(job, Source::HandedIn { name: envelope.file.clone(), only, from });
             self.received_event(&envelope);
             return Ok(format!("accepted: {name} runs on node {node}"));
         };
         let Some(run) = self.jobs.runs.get(&serial) else { return Err(HandoffError::NoRun) };
         if run.job.source != job.source {
-            if !run.received {
+            if run.received.is_none() {
                 return Err(HandoffError::NotHandedIn { job: job.id, node });
             }
             self.reports.store.unclaimed.instances.insert(key, incoming);
@@ -78,7 +80,7 @@ impl Supervisor {
         if !job.runs_itself() {
             return Err(HandoffError::Launcher { job: envelope.job.clone() });
         }
-        job.id = received_job_id(&envelope.job, &envelope.origin);
+        job.id = HandedIn::new(&envelope.job, &envelope.origin).id();
         if let Some(why) = crate::names::problem(crate::names::Kind::Job, &job.id) {
             return Err(HandoffError::JobName { why });
         }
@@ -144,7 +146,8 @@ impl Supervisor {
             }
         }
         only.push((envelope.group.clone(), envelope.index));
-        self.submit(job, Source::HandedIn { name: envelope.file.clone(), only });
+        let from = HandedIn::new(&envelope.job, &envelope.origin);
+        self.submit(job, Source::HandedIn { name: envelope.file.clone(), only, from });
         self.received_event(envelope);
     }
 
@@ -176,7 +179,7 @@ impl Supervisor {
             self.received_event(envelope);
             return Ok(format!("accepted: {name} runs on node {node} again"));
         }
-        if !run.received {
+        if run.received.is_none() {
             return Err(HandoffError::LacksInstance { job: job.id.clone(), instance: name });
         }
         // One more instance of work this host already runs for the peer.
@@ -223,7 +226,7 @@ impl Supervisor {
     }
 
     fn received_event(&mut self, e: &Envelope) {
-        let id = received_job_id(&e.job, &e.origin);
+        let id = HandedIn::new(&e.job, &e.origin).id();
         let Some(&serial) = self.jobs.current.get(&id) else { return };
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         let Some(inst) = run
@@ -238,23 +241,19 @@ impl Supervisor {
         self.state_changed();
     }
 
-    /// The envelopes that re-create a received run after a restart.
+    /// The envelopes that re-create a received run after a restart (none
+    /// for a run not handed in): the job as its peer names it.
     pub(in crate::supervisor) fn received_envelopes(&self, run: &JobRun) -> Vec<Envelope> {
+        let Some(from) = &run.received else { return Vec::new() };
         run.instances
             .iter()
             .filter(|i| !i.removed)
             .map(|i| {
                 let origin = i.received_from.clone().unwrap_or_default();
-                let job = run.job.id.strip_suffix(&format!("@{origin}")).unwrap_or(&run.job.id).to_string();
-                envelope_of(run, i, &job, i.received_id.clone(), origin, i.history.clone())
+                envelope_of(run, i, &from.job, i.received_id.clone(), origin, i.history.clone())
             })
             .collect()
     }
-}
-
-/// The ID a job handed in by `origin` runs under here.
-pub(super) fn received_job_id(job: &str, origin: &str) -> String {
-    format!("{job}@{origin}")
 }
 
 /// Why this node does not let `origin` run this group here, if it does

@@ -307,7 +307,7 @@ impl Supervisor {
     ) -> (Vec<ServiceAddr>, std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>) {
         let services = if needs_services(templates) { self.registered_services() } else { Vec::new() };
         let group = &run.job.groups[instance.group].name;
-        (services, self.readable_variables(&run.job.id, group, &t.spec.name))
+        (services, self.readable_variables(run, group, &t.spec.name))
     }
 
     /// The services supd registered on this host, as `nomadService` sees
