@@ -16,7 +16,7 @@ const SCALING: Schema = Schema {
 pub(super) fn group_scaling(r: &mut Reader, body: &Body, count: Option<i64>) -> Option<i64> {
     let block = r.one_block(body, "scaling", "a group")?;
     r.no_label(block);
-    check_type(r, block, "horizontal");
+    check_body(r, block, "horizontal");
     let (min, max) = bounds(r, block)?;
     let Some(count) = count else {
         if min > group::MAX_COUNT {
@@ -66,13 +66,14 @@ pub(super) fn task_scaling(r: &mut Reader, body: &Body) {
             continue;
         }
         seen.push((name.clone(), block.ident.span()));
-        check_type(r, block, &format!("vertical_{name}"));
+        check_body(r, block, &format!("vertical_{name}"));
         bounds(r, block);
     }
 }
 
-/// The block's keys, and its `type` if given: the one it must be.
-fn check_type(r: &mut Reader, block: &Block, expected: &str) {
+/// The block's keys, its `type` if given (the one it must be), and
+/// `enabled` a bool.
+fn check_body(r: &mut Reader, block: &Block, expected: &str) {
     r.check_keys(&block.body, &SCALING);
     if let Some(a) = r.attr(&block.body, "type")
         && let Some(t) = r.literal(&a.value, "type")

@@ -11,8 +11,9 @@
 //! not taken, and `try`/`can` catch it as any function's error. A divisor
 //! that is plain is checked whatever the dividend is.
 //!
-//! Not covered: an operation inside a string template (`"${2/0}"`) or on a
-//! `for` expression's own names; in a release build those make an infinite
+//! Not covered: an operation inside a string template (`"${2/0}"`), on a
+//! `for` expression's own names, or whose divisor is not plain (a function
+//! call: `1 / length([])`); in a release build those make an infinite
 //! number, which no field of a job takes.
 
 use hcl::eval::{Context, Evaluate, FuncArgs, FuncDef, ParamType};
