@@ -20,6 +20,7 @@ pub(super) const GROUP: Schema = Schema {
         ("task", Blk),
         ("max_run_duration", Attr),
         ("ephemeral_disk", Blk),
+        ("scaling", Blk),
     ],
     ignored: &[
         "affinity",
@@ -27,7 +28,6 @@ pub(super) const GROUP: Schema = Schema {
         "update",
         "migrate",
         "volume",
-        "scaling",
         "consul",
         "vault",
         "disconnect",

@@ -15,6 +15,10 @@ const SCALING: Schema = Schema {
 /// where `count` is not (as Nomad's).
 pub(super) fn group_scaling(r: &mut Reader, body: &Body, count: Option<i64>) -> Option<i64> {
     let block = r.one_block(body, "scaling", "a group")?;
+    r.sink.warn(
+        block.ident.span(),
+        "supd scales nothing: a group's `scaling` only gives its count where `count` is not written (`min`) and bounds it (`min` to `max`)",
+    );
     r.no_label(block);
     check_body(r, block, "horizontal");
     let (min, max) = bounds(r, block)?;
