@@ -62,8 +62,7 @@ impl Supervisor {
 
     /// A task's (re)start, if its generation still matches.
     fn start_due(&mut self, key: TaskKey, generation: u64) {
-        if self.jobs.task(key).is_some_and(|t| t.generation == generation) {
-            self.start_task(key);
+        if self.step(key.run, key.inst, crate::supervisor::core::Input::StartDue { task: key.task, generation }) {
             self.metrics_started(key);
         }
     }

@@ -573,7 +573,7 @@ impl Supervisor {
         let label = run.instances.get(inst).map_or(String::new(), |i| i.name.clone());
         let others = run.instances.iter().enumerate().any(|(n, i)| n != inst && !i.removed);
         log::info!("{label}: {from} recalls it (hand-off {id}): stopping it");
-        let why = super::lifecycle::Reason { kind: "Killing", message: format!("Recalled by {from}, its origin") };
+        let why = super::core::Reason { kind: "Killing", message: format!("Recalled by {from}, its origin") };
         if others {
             if let Some(i) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) {
                 i.removed = true;

@@ -9,11 +9,12 @@
 mod exits;
 mod instances;
 mod start;
+mod steps;
 mod stop;
 
+use super::core::Input;
 use super::identity::{HandedIn, Launch};
-use super::lifecycle;
-use super::task::{Instance, JobRun, State};
+use super::task::{Instance, JobRun};
 use super::update::Update;
 use super::{Supervisor, TaskKey};
 use crate::jobspec::model::Job;
@@ -209,30 +210,15 @@ impl Supervisor {
     /// every non-sidecar prestart task has completed, poststart once the
     /// main tasks run, poststop once everything else is dead.
     pub(super) fn advance(&mut self, serial: u64, inst: usize) {
-        let stopped = self.stopping() || self.jobs.runs.get(&serial).is_none_or(|r| r.stopped);
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         if run.replaces.is_some_and(|old| self.jobs.runs.contains_key(&old)) {
             return;
         }
-        let Some(instance) = run.instances.get(inst) else { return };
-        let turn = lifecycle::turn(&instance.tasks, stopped || instance.winding_down);
-        let shutting_down = self.stopping();
-        if let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) {
-            for &ti in &turn.never_run {
-                let t = &mut instance.tasks[ti];
-                t.launched = true;
-                t.state = State::Dead;
-                t.ended_by_shutdown = shutting_down;
-            }
-            // All are marked before any starts: starting one advances the
-            // instance again, which must not start the others a second time.
-            for &ti in &turn.start {
-                instance.tasks[ti].launched = true;
-            }
+        if run.instances.get(inst).is_none() {
+            return;
         }
-        for ti in turn.start {
-            self.start_task(TaskKey { run: serial, inst, task: ti });
-        }
+        // The core marks the tasks whose turn has come; the starts follow.
+        self.step(serial, inst, Input::Advance);
         self.settle(serial, inst);
         self.release_alloc_dir(serial, inst);
         // A launched or dispatched run that has ended makes room: only the

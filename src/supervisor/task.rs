@@ -308,8 +308,13 @@ impl TaskRun {
     }
 
     pub fn push_event(&mut self, kind: &'static str, message: String) -> TaskEvent {
+        self.push_event_at(kind, message, SystemTime::now())
+    }
+
+    /// An event that happened at `time` (the core's steps are given their time).
+    pub fn push_event_at(&mut self, kind: &'static str, message: String, time: SystemTime) -> TaskEvent {
         let seq = EVENT_SEQ.fetch_add(1, Ordering::Relaxed) + 1;
-        let e = TaskEvent { seq, time: SystemTime::now(), kind, message };
+        let e = TaskEvent { seq, time, kind, message };
         if self.events.len() == MAX_EVENTS {
             self.events.pop_front();
         }

@@ -3,11 +3,11 @@
 
 use crate::policy::restart::{Decision, Outcome, RestartReason};
 use crate::process::{self, Exit};
-use crate::supervisor::lifecycle;
-use crate::supervisor::task::{After, State, TaskRun};
-use crate::supervisor::{Supervisor, TaskKey, Timer};
+use crate::supervisor::core::Input;
+use crate::supervisor::task::{After, TaskRun};
+use crate::supervisor::{Supervisor, TaskKey};
 use nix::sys::signal::Signal;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 impl Supervisor {
     /// A task's process ended.
@@ -65,66 +65,12 @@ impl Supervisor {
         self.decide(key, outcome);
     }
 
-    /// Applies the restart policy to how a task's run ended.
+    /// Applies the restart policy to how a task's run ended (the core's
+    /// `Input::Ended`): a restart armed, or the task dead for good and its
+    /// siblings coupled to that.
     pub(in crate::supervisor) fn decide(&mut self, key: TaskKey, outcome: Outcome) {
-        let winding_down = self.winding_down(key);
         let jitter = self.io.rng.jitter();
-        let shutting_down = self.stopping();
-        let label = self.label(key);
-        let Some(t) = self.jobs.task_mut(key) else { return };
-        let mut decision = t.tracker.decide(outcome, Instant::now(), jitter);
-        if winding_down {
-            decision = lifecycle::while_winding_down(decision, outcome);
-        }
-        log_decision(&label, t, &decision);
-        let now = SystemTime::now();
-        match &decision {
-            Decision::Restart { delay, .. } => {
-                if let Some(m) = decision.message() {
-                    t.push_event("Restarting", m);
-                }
-                t.state = State::Pending;
-                t.restarts += 1;
-                t.last_restart = Some(now);
-                t.generation += 1;
-                let generation = t.generation;
-                let at = Instant::now() + *delay;
-                self.io.timers.arm(at, Timer::Start { task: key, generation });
-                // Not journaled: the start that follows is, and if supd
-                // dies before it, the run it saw last counts (persist.rs).
-                self.state_changed();
-                return;
-            }
-            Decision::Fail { reason } => {
-                t.push_event("Not Restarting", reason.clone());
-                t.state = State::Dead;
-                t.failed = true;
-                t.finished_at = Some(now);
-            }
-            Decision::Complete => {
-                t.state = State::Dead;
-                t.finished_at = Some(now);
-            }
-            Decision::Killed => {
-                t.ended_by_shutdown = shutting_down;
-                t.push_event("Killed", "Task successfully killed".into());
-                t.state = State::Dead;
-                t.finished_at = Some(now);
-            }
-        }
-        self.journal_task(key);
-        self.state_changed();
-        self.task_died(key);
-    }
-
-    /// Group coupling once a task is dead for good (reference §5).
-    fn task_died(&mut self, key: TaskKey) {
-        self.release_cgroup(key);
-        let Some(instance) = self.jobs.runs.get(&key.run).and_then(|r| r.instances.get(key.inst)) else { return };
-        match lifecycle::coupling(instance, key.task) {
-            Some(why) => self.wind_down(key.run, key.inst, Some(why)),
-            None => self.advance(key.run, key.inst),
-        }
+        self.step(key.run, key.inst, Input::Ended { task: key.task, outcome, jitter });
     }
 }
 
@@ -132,7 +78,7 @@ impl Supervisor {
 /// logs` of a container whose init is supd tells): how the run ended, and
 /// the restart with its delay and its place in the policy's budget, or why
 /// there is none.
-fn log_decision(label: &str, t: &TaskRun, decision: &Decision) {
+pub(super) fn log_decision(label: &str, t: &TaskRun, decision: &Decision) {
     let ended = match t.exit {
         Some(Exit::Code(c)) => format!("exit code {c}"),
         Some(Exit::Signal { signal, .. }) => format!("signal {}", crate::signals::name(signal)),

@@ -3,8 +3,8 @@
 
 use crate::policy::restart::Outcome;
 use crate::process;
+use crate::supervisor::core::Input;
 use crate::supervisor::launch;
-use crate::supervisor::task::State;
 use crate::supervisor::{Owner, Supervisor, TaskKey, Timer};
 use std::time::{Instant, SystemTime};
 
@@ -218,20 +218,11 @@ impl Supervisor {
     pub(in crate::supervisor) fn task_started(&mut self, key: TaskKey, pid: nix::unistd::Pid, ticks: Option<u64>) {
         let Some(t) = self.jobs.task_mut(key) else { return };
         t.pid = Some(pid);
-        t.state = State::Running;
-        t.launched = true;
         t.started_at = Some(SystemTime::now());
         t.start_ticks = ticks;
         t.exit = None;
-        t.push_event("Started", "Task started by client".into());
-        // The new pid is on record before supd can lose track of
-        // it (and before anything else is written).
-        self.journal_started(key);
         log::info!("{} started as pid {pid}", self.label(key));
-        self.placed(key.run, key.inst);
-        self.activate_checks(key);
-        self.state_changed();
-        self.advance(key.run, key.inst);
+        self.step(key.run, key.inst, Input::Started { task: key.task });
     }
 
     pub(in crate::supervisor) fn start_failed(&mut self, key: TaskKey, message: String, recoverable: bool) {

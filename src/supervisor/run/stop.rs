@@ -4,8 +4,8 @@
 
 use crate::jobspec::duration::GoDuration;
 use crate::process;
-use crate::supervisor::lifecycle::{self, Reason, Teardown};
-use crate::supervisor::task::{After, State, TaskRun};
+use crate::supervisor::core::{Input, Reason, killing};
+use crate::supervisor::task::After;
 use crate::supervisor::{Phase, Supervisor, TaskKey, Timer};
 use nix::sys::signal::Signal;
 use std::time::{Instant, SystemTime};
@@ -72,35 +72,7 @@ impl Supervisor {
     /// Stops the live tasks of an instance and lets nothing restart;
     /// `why` is the event each stopped task gets first.
     pub(in crate::supervisor) fn wind_down(&mut self, serial: u64, inst: usize, why: Option<Reason>) {
-        let shutting_down = self.stopping();
-        let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
-        instance.winding_down = true;
-        for (ti, step) in lifecycle::teardown(&instance.tasks) {
-            let key = TaskKey { run: serial, inst, task: ti };
-            let Some(t) = self.jobs.task_mut(key) else { continue };
-            if let Some(why) = &why {
-                t.push_event(why.kind, why.message.clone());
-            }
-            match step {
-                Teardown::Stop => self.stop_task(key, After::Killed),
-                Teardown::Cancel => {
-                    // As Nomad's killTasks, a task that has not started yet
-                    // (or waits out a restart delay) gets the reason and
-                    // `Killing` too; its run then ends without `Killed`.
-                    t.generation += 1;
-                    if let Some(fetch) = t.setup.fetching.take() {
-                        fetch.cancel();
-                    }
-                    killing(t);
-                    t.state = State::Dead;
-                    t.finished_at = Some(SystemTime::now());
-                    t.launched = true;
-                    t.ended_by_shutdown = shutting_down;
-                    self.release_cgroup(key);
-                }
-            }
-        }
-        self.advance(serial, inst);
+        self.step(serial, inst, Input::WindDown { why });
     }
 
     /// Sends the task its kill signal, and SIGKILL after kill_timeout.
@@ -113,7 +85,7 @@ impl Supervisor {
         if t.stopping.is_some() {
             // Already being stopped: a stop for good wins over a restart.
             if after == After::Killed && t.stopping != Some(After::Killed) {
-                killing(t);
+                killing(t, SystemTime::now());
                 t.stopping = Some(After::Killed);
             }
             return;
@@ -122,7 +94,7 @@ impl Supervisor {
         // `Killing` comes first, before the shutdown delay, and only on a stop
         // for good: Nomad's restart path (restartImpl) kills without it.
         if after == After::Killed {
-            killing(t);
+            killing(t, SystemTime::now());
         }
         let delay = t.spec.shutdown_delay;
         // A task stopped for good first gets its shutdown_delay, as in
@@ -186,17 +158,4 @@ impl Supervisor {
         // orphans reaped next are looked at again.
         self.children.swept(killed);
     }
-}
-
-/// Records that a task is being stopped for good, in Nomad's words
-/// (nomad/structs/structs.go, PopulateEventDisplayMessage, TaskKilling:
-/// `fmt.Sprintf("Sent interrupt. Waiting %v before force killing", e.KillTimeout)`).
-/// A task stopped for a reason of its own (`kill_reason`) has that as the
-/// message instead, as Nomad's `SetDisplayMessage`.
-fn killing(t: &mut TaskRun) {
-    let message = match t.kill_reason.take() {
-        Some(reason) => reason.to_string(),
-        None => format!("Sent interrupt. Waiting {} before force killing", GoDuration(t.spec.kill_timeout)),
-    };
-    t.push_event("Killing", message);
 }

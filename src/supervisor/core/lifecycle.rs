@@ -7,9 +7,9 @@
 //! carries it out (signals, starts, timers). Unit-tested below with tasks
 //! whose states are set by hand, as the loop would set them.
 
-use super::task::{Instance, State, TaskRun};
 use crate::jobspec::model::Hook;
 use crate::policy::restart::{Decision, Outcome};
+use crate::supervisor::task::{Instance, State, TaskRun};
 
 /// The tasks whose turn has come.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -140,7 +140,7 @@ mod tests {
     /// An instance of the job's first group, every task pending.
     fn instance(tasks: &str) -> Instance {
         let hcl = format!("job \"j\" {{\n  group \"g\" {{\n{tasks}\n  }}\n}}\n");
-        super::super::task::tests::instance_of(&hcl)
+        crate::supervisor::task::tests::instance_of(&hcl)
     }
 
     fn task(name: &str, extra: &str) -> String {
