@@ -132,24 +132,24 @@ pub fn while_winding_down(decision: Decision, outcome: Outcome) -> Decision {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::policy::restart::RestartReason;
     use std::time::Duration;
 
     /// An instance of the job's first group, every task pending.
-    fn instance(tasks: &str) -> Instance {
+    pub(in crate::supervisor::core) fn instance(tasks: &str) -> Instance {
         let hcl = format!("job \"j\" {{\n  group \"g\" {{\n{tasks}\n  }}\n}}\n");
         crate::supervisor::task::tests::instance_of(&hcl)
     }
 
-    fn task(name: &str, extra: &str) -> String {
+    pub(in crate::supervisor::core) fn task(name: &str, extra: &str) -> String {
         format!(
             "    task \"{name}\" {{\n      driver = \"raw_exec\"\n      config {{ command = \"true\" }}\n{extra}\n    }}\n"
         )
     }
 
-    fn hook(h: &str, sidecar: bool) -> String {
+    pub(in crate::supervisor::core) fn hook(h: &str, sidecar: bool) -> String {
         format!("      lifecycle {{\n        hook = \"{h}\"\n        sidecar = {sidecar}\n      }}")
     }
 
