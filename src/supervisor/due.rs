@@ -77,9 +77,7 @@ impl Supervisor {
 
     /// A task's kill signal after its shutdown_delay.
     fn kill_due(&mut self, key: TaskKey, generation: u64) {
-        if self.jobs.task(key).is_some_and(|t| t.generation == generation) {
-            self.send_kill(key);
-        }
+        self.step(key.run, key.inst, crate::supervisor::core::Input::KillDue { task: key.task, generation });
     }
 
     /// A task that outlived its kill_timeout: SIGKILL.

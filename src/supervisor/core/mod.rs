@@ -22,7 +22,8 @@ pub mod lifecycle;
 mod props;
 
 use crate::policy::restart::{Decision, Outcome};
-use crate::supervisor::task::{Instance, State, TaskRun};
+use crate::process::Exit;
+use crate::supervisor::task::{After, Instance, State, TaskRun};
 pub use lifecycle::Reason;
 use lifecycle::Teardown;
 use std::time::{Instant, SystemTime};
@@ -39,6 +40,8 @@ pub struct Context {
     pub stopped: bool,
     /// supd itself is stopping.
     pub shutting_down: bool,
+    /// supd was asked to stop a second time: no shutdown_delay is waited for.
+    pub hurrying: bool,
 }
 
 impl Context {
@@ -60,9 +63,19 @@ pub enum Input {
     StartDue { task: usize, generation: u64 },
     /// The task's run has started (its pid is in the model).
     Started { task: usize },
-    /// The task's run ended, or its start failed: `jitter` is the sample in
-    /// [0, 1) the restart delay is drawn with.
+    /// The task's process ended as `exit`; `message` is its `Terminated`
+    /// event. Why it was being stopped, if it was, makes the outcome the
+    /// restart policy decides on; `jitter` as for `Ended`.
+    Exited { task: usize, exit: Exit, message: String, jitter: f64 },
+    /// The task's start failed (`StartError`), or a run ended with this
+    /// outcome: `jitter` is the sample in [0, 1) the restart delay is drawn
+    /// with.
     Ended { task: usize, outcome: Outcome, jitter: f64 },
+    /// Stop the task's run, for good or to restart it (`after`).
+    Stop { task: usize, after: After },
+    /// The shutdown_delay of a stop (`Effect::ArmKill`) is over; it stands
+    /// while the run it was for goes on.
+    KillDue { task: usize, generation: u64 },
     /// Stop every live task and restart none; `why` is the event each
     /// stopped or cancelled task gets first.
     WindDown { why: Option<Reason> },
@@ -77,9 +90,12 @@ pub enum Effect {
     Decided { task: usize, decision: Decision },
     /// Make `Input::StartDue { task, generation }` due at `at`.
     ArmStart { task: usize, at: Instant, generation: u64 },
-    /// Stop the task's run for good: its kill signal (after its
-    /// shutdown_delay), then SIGKILL.
-    Stop(usize),
+    /// Send the task's run its kill signal now, and SIGKILL after its
+    /// kill_timeout.
+    Signal(usize),
+    /// Make `Input::KillDue { task, generation }` due at `at` (the end of a
+    /// shutdown_delay).
+    ArmKill { task: usize, at: Instant, generation: u64 },
     /// The task's pre-start work in flight (an artifact fetch) is given up.
     CancelSetup(usize),
     /// The task's run is on record now (its pid, before anything else).
@@ -108,7 +124,14 @@ pub fn step(instance: &mut Instance, input: Input, cx: Context) -> Vec<Effect> {
             }
         }
         Input::Started { task } => started(instance, task, cx, &mut out),
+        Input::Exited { task, exit, message, jitter } => exited(instance, task, exit, message, jitter, cx, &mut out),
         Input::Ended { task, outcome, jitter } => ended(instance, task, outcome, jitter, cx, &mut out),
+        Input::Stop { task, after } => stop(instance, task, after, cx, &mut out),
+        Input::KillDue { task, generation } => {
+            if instance.tasks.get(task).is_some_and(|t| t.generation == generation && t.pid.is_some()) {
+                out.push(Effect::Signal(task));
+            }
+        }
         Input::WindDown { why } => wind_down(instance, why, cx, &mut out),
     }
     out
@@ -138,6 +161,71 @@ fn started(instance: &mut Instance, task: usize, cx: Context, out: &mut Vec<Effe
     // The new pid is on record before supd can lose track of it (and
     // before anything else is written).
     out.extend([Effect::JournalStarted(task), Effect::Running(task), Effect::Changed, Effect::Advance]);
+}
+
+/// A run's end in the model: its process is gone, a stop in progress is
+/// over (the generation moves on, which cancels its SIGKILL), and the
+/// outcome follows from why it was stopped, if it was.
+fn exited(
+    instance: &mut Instance,
+    task: usize,
+    exit: Exit,
+    message: String,
+    jitter: f64,
+    cx: Context,
+    out: &mut Vec<Effect>,
+) {
+    let Some(t) = instance.tasks.get_mut(task) else { return };
+    t.pid = None;
+    t.generation += 1;
+    t.exit = Some(exit);
+    t.finished_at = Some(cx.wall);
+    t.push_event_at("Terminated", message, cx.wall);
+    let outcome = match t.stopping.take() {
+        Some(After::Killed) => Outcome::Killed,
+        Some(After::Restart(Outcome::FailureRestart { .. })) => Outcome::FailureRestart { success: exit.success() },
+        Some(After::Restart(o)) => o,
+        None => Outcome::Exited { success: exit.success() },
+    };
+    ended(instance, task, outcome, jitter, cx, out);
+}
+
+/// A stop of a task's run: a task without a process is left alone; one
+/// already being stopped is stopped for good if that is asked now (a stop
+/// for good wins over a restart). `Killing` comes first, and only on a stop
+/// for good: Nomad's restart path (restartImpl) kills without it. A task
+/// stopped for good first gets its shutdown_delay, as in Nomad, so that
+/// clients can drain; a restart does not wait, nor a second shutdown.
+fn stop(instance: &mut Instance, task: usize, after: After, cx: Context, out: &mut Vec<Effect>) {
+    let Some(t) = instance.tasks.get_mut(task) else { return };
+    if t.pid.is_none() {
+        return;
+    }
+    if t.stopping.is_some() {
+        if after == After::Killed && t.stopping != Some(After::Killed) {
+            killing(t, cx.wall);
+            t.stopping = Some(After::Killed);
+        }
+        return;
+    }
+    t.stopping = Some(after);
+    if after == After::Killed {
+        killing(t, cx.wall);
+    }
+    let delay = t.spec.shutdown_delay;
+    if after == After::Killed && !delay.is_zero() && !cx.hurrying {
+        t.push_event_at(
+            "Waiting for shutdown delay",
+            format!(
+                "Waiting for shutdown_delay of {} before killing the task.",
+                crate::jobspec::duration::GoDuration(delay)
+            ),
+            cx.wall,
+        );
+        out.push(Effect::ArmKill { task, at: cx.now + delay, generation: t.generation });
+        return;
+    }
+    out.push(Effect::Signal(task));
 }
 
 /// The restart policy's decision carried into the model; a task dead for
@@ -193,7 +281,7 @@ fn wind_down(instance: &mut Instance, why: Option<Reason>, cx: Context, out: &mu
             t.push_event_at(why.kind, why.message.clone(), cx.wall);
         }
         match teardown {
-            Teardown::Stop => out.push(Effect::Stop(ti)),
+            Teardown::Stop => stop(instance, ti, After::Killed, cx, out),
             Teardown::Cancel => {
                 // As Nomad's killTasks, a task that has not started yet
                 // (or waits out a restart delay) gets the reason and

@@ -14,6 +14,7 @@
 use super::*;
 use crate::jobspec::model::{Hook, JobType};
 use crate::policy::restart::{RestartReason, RestartTracker, restarts_on_success};
+use crate::process::Exit;
 use crate::supervisor::task::After;
 use nix::unistd::Pid;
 use proptest::prelude::*;
@@ -140,7 +141,8 @@ enum Event {
     StartDone { pick: usize, ok: bool, recoverable: bool, jitter: f64 },
     /// The clock moves on by `permille` thousandths of the longest interval.
     Clock { permille: u32 },
-    /// The operator stops the instance (0), the job is stopped (1), supd shuts down (2).
+    /// The operator stops the instance (0), the job is stopped (1), supd
+    /// shuts down (2), or is asked twice and waits for nothing (3).
     Halt { kind: u8 },
 }
 
@@ -154,7 +156,7 @@ fn arb_event() -> impl Strategy<Value = Event> {
             Event::StartDone { pick, ok: ok > 0, recoverable, jitter }
         }),
         10 => (0u32..3000).prop_map(|permille| Event::Clock { permille }),
-        1 => (0u8..3).prop_map(|kind| Event::Halt { kind }),
+        1 => (0u8..4).prop_map(|kind| Event::Halt { kind }),
     ]
 }
 
@@ -186,10 +188,13 @@ struct Sim {
     offset: Duration,
     stopped: bool,
     shutting_down: bool,
+    hurrying: bool,
     /// Starts asked and not yet made: the task and its generation then.
     inflight: Vec<(usize, u64)>,
     /// Armed starts: when, the task, the generation.
     timers: Vec<(Instant, usize, u64)>,
+    /// Armed kills (the end of a shutdown_delay): when, the task, the generation.
+    kills: Vec<(Instant, usize, u64)>,
     /// Per task, when its policy restarts are performed.
     restarts: Vec<Vec<Instant>>,
     /// Per task, its generation after the last step.
@@ -211,8 +216,10 @@ impl Sim {
             offset: Duration::ZERO,
             stopped: false,
             shutting_down: false,
+            hurrying: false,
             inflight: Vec::new(),
             timers: Vec::new(),
+            kills: Vec::new(),
             restarts: vec![Vec::new(); n],
             span: span.max(Duration::from_secs(1)),
             log: Vec::new(),
@@ -229,6 +236,7 @@ impl Sim {
             wall: SystemTime::UNIX_EPOCH + self.offset,
             stopped: self.stopped,
             shutting_down: self.shutting_down,
+            hurrying: self.hurrying,
         }
     }
 
@@ -261,19 +269,10 @@ impl Sim {
                     self.inflight.push((t, generation));
                 }
                 Effect::ArmStart { task, at, generation } => self.timers.push((at, task, generation)),
-                Effect::Stop(t) => self.stop(t),
+                Effect::ArmKill { task, at, generation } => self.kills.push((at, task, generation)),
                 Effect::Advance => self.feed(Input::Advance),
                 _ => {}
             }
-        }
-    }
-
-    /// As `stop_task`: a task without a process is left alone; a stop for
-    /// good wins over a restart in progress.
-    fn stop(&mut self, t: usize) {
-        let task = &mut self.inst.tasks[t];
-        if task.pid.is_some() {
-            task.stopping = Some(After::Killed);
         }
     }
 
@@ -288,26 +287,18 @@ impl Sim {
         (!some.is_empty()).then(|| some[pick % some.len()])
     }
 
-    /// As `on_exit`: the pid goes, the generation moves on, and the
-    /// outcome follows from why the task was being stopped, if it was.
+    /// A task's process ends with exit code 0 or 1.
     fn exit(&mut self, t: usize, success: bool, jitter: f64) {
-        let task = &mut self.inst.tasks[t];
-        task.pid = None;
-        task.generation += 1;
-        let outcome = match task.stopping.take() {
-            Some(After::Killed) => Outcome::Killed,
-            Some(After::Restart(Outcome::FailureRestart { .. })) => Outcome::FailureRestart { success },
-            Some(After::Restart(o)) => o,
-            None => Outcome::Exited { success },
-        };
-        self.feed(Input::Ended { task: t, outcome, jitter });
+        let exit = Exit::Code(if success { 0 } else { 1 });
+        let message = format!("Exit Code: {}", i32::from(!success));
+        self.feed(Input::Exited { task: t, exit, message, jitter });
     }
 
     /// A running task is asked to restart: it is stopped, and its end
     /// carries `outcome`.
     fn ask_restart(&mut self, pick: usize, outcome: Outcome) {
-        if let Some(t) = self.pick(pick, |t| t.pid.is_some() && t.stopping.is_none()) {
-            self.inst.tasks[t].stopping = Some(After::Restart(outcome));
+        if let Some(t) = self.pick(pick, |t| t.pid.is_some()) {
+            self.feed(Input::Stop { task: t, after: After::Restart(outcome) });
         }
     }
 
@@ -332,19 +323,22 @@ impl Sim {
         }
     }
 
-    /// The earliest armed start due by `until`.
-    fn due(&self, until: Instant) -> Option<usize> {
-        self.timers.iter().enumerate().filter(|(_, x)| x.0 <= until).min_by_key(|(_, x)| x.0).map(|(k, _)| k)
+    /// The earliest armed start or kill due by `until`: which list, and where.
+    fn due(&self, until: Instant) -> Option<(bool, usize)> {
+        let starts = self.timers.iter().enumerate().map(|(k, x)| (x.0, false, k));
+        let kills = self.kills.iter().enumerate().map(|(k, x)| (x.0, true, k));
+        starts.chain(kills).filter(|x| x.0 <= until).min_by_key(|x| x.0).map(|(_, kill, k)| (kill, k))
     }
 
-    /// The clock moves on by `by`; the armed starts due meanwhile fire in
-    /// time order, each at its time.
+    /// The clock moves on by `by`; the armed starts and kills due
+    /// meanwhile fire in time order, each at its time.
     fn pass(&mut self, by: Duration) {
         let until = self.now() + by;
-        while let Some(k) = self.due(until) {
-            let (at, task, generation) = self.timers.remove(k);
+        while let Some((kill, k)) = self.due(until) {
+            let (at, task, generation) = if kill { self.kills.remove(k) } else { self.timers.remove(k) };
             self.offset = self.offset.max(at.duration_since(self.base));
-            self.feed(Input::StartDue { task, generation });
+            let input = if kill { Input::KillDue { task, generation } } else { Input::StartDue { task, generation } };
+            self.feed(input);
         }
         self.offset = until.duration_since(self.base);
     }
@@ -353,6 +347,7 @@ impl Sim {
         match kind {
             1 => self.stopped = true,
             2 => self.shutting_down = true,
+            3 => (self.shutting_down, self.hurrying) = (true, true),
             _ => {}
         }
         self.feed(Input::WindDown { why: None });
@@ -382,7 +377,7 @@ impl Sim {
                 self.start_done(0, true, true, 0.5);
             } else if let Some(t) = self.pick(0, |t| t.pid.is_some()) {
                 self.exit(t, true, 0.5);
-            } else if let Some(last) = self.timers.iter().map(|x| x.0).max() {
+            } else if let Some(last) = self.timers.iter().chain(&self.kills).map(|x| x.0).max() {
                 self.pass(last.saturating_duration_since(self.now()));
             } else {
                 return;
@@ -421,6 +416,10 @@ impl Sim {
                 Effect::ArmStart { task, .. } => {
                     assert!(!halting, "a start of task {task} armed while winding down{}", self.story())
                 }
+                Effect::Signal(t) => {
+                    assert!(self.inst.tasks[t].pid.is_some(), "task {t} signalled without a process{}", self.story());
+                    assert!(self.inst.tasks[t].stopping.is_some(), "task {t} signalled, not stopping{}", self.story())
+                }
                 _ => {}
             }
         }
@@ -434,7 +433,7 @@ impl Sim {
             Input::Started { task } => {
                 assert_eq!(effects.first(), Some(&Effect::JournalStarted(task)), "{}", self.story())
             }
-            Input::Ended { task, .. } => {
+            Input::Ended { task, .. } | Input::Exited { task, .. } => {
                 let t = &self.inst.tasks[task];
                 let Some(Effect::Decided { task: decided, decision }) = effects.first() else {
                     panic!("an end without a decision first{}", self.story())
@@ -445,8 +444,9 @@ impl Sim {
                 }
                 if before.states[task] != State::Dead && t.state == State::Dead {
                     let journal = effects.iter().position(|e| *e == Effect::Journal(task));
-                    let acts =
-                        effects.iter().position(|e| matches!(e, Effect::Start(_) | Effect::Stop(_) | Effect::Advance));
+                    let acts = effects
+                        .iter()
+                        .position(|e| matches!(e, Effect::Start(_) | Effect::Signal(_) | Effect::Advance));
                     assert!(journal.is_some(), "task {task} dead for good without a journal record{}", self.story());
                     if let Some(a) = acts {
                         assert!(journal < Some(a), "task {task} journaled after acting{}", self.story());
@@ -514,6 +514,7 @@ impl Sim {
             assert!(t.pid.is_none(), "task {ti} has a process left{}", self.story());
         }
         assert!(self.inflight.is_empty() && self.timers.is_empty(), "work left{}", self.story());
+        assert!(self.kills.is_empty(), "a kill left armed{}", self.story());
     }
 }
 
@@ -567,6 +568,7 @@ fn at(base: Instant, secs: u64) -> Context {
         wall: SystemTime::UNIX_EPOCH + Duration::from_secs(secs),
         stopped: false,
         shutting_down: false,
+        hurrying: false,
     }
 }
 
@@ -615,7 +617,8 @@ fn a_failing_task_restarts_twice_then_fails_for_good() {
 }
 
 /// A task that fails for good stops its running sibling, after its own
-/// record; the sibling then ends killed, not failed.
+/// record: the reason, `Killing`, its kill signal; its end is then a kill,
+/// not a failure.
 #[test]
 fn a_sibling_failure_stops_the_running_sibling() {
     let mut i = instance(&[task("a", &restart("      ", 0, 600, 15, "fail")), task("b", "")].concat());
@@ -635,17 +638,29 @@ fn a_sibling_failure_stops_the_running_sibling() {
             Effect::Journal(0),
             Effect::Changed,
             Effect::Release(0),
-            Effect::Stop(1),
+            Effect::Signal(1),
             Effect::Advance,
         ]
     );
     assert!(i.winding_down);
-    let last = i.tasks[1].events.back().expect("an event");
-    assert_eq!((last.kind, last.message.as_str()), ("Sibling Task Failed", "Task's sibling \"a\" failed"));
-    i.tasks[1].pid = None;
-    let fx = step(&mut i, Input::Ended { task: 1, outcome: Outcome::Killed, jitter: 0.0 }, at(base, 6));
+    let last: Vec<(&str, &str)> =
+        i.tasks[1].events.iter().rev().take(2).map(|e| (e.kind, e.message.as_str())).collect();
+    assert_eq!(
+        last,
+        [
+            ("Killing", "Sent interrupt. Waiting 5s before force killing"),
+            ("Sibling Task Failed", "Task's sibling \"a\" failed")
+        ]
+    );
+    let exit = Input::Exited {
+        task: 1,
+        exit: Exit::Signal { signal: 2, core_dumped: false },
+        message: String::new(),
+        jitter: 0.0,
+    };
+    let fx = step(&mut i, exit, at(base, 6));
     assert_eq!(fx[0], Effect::Decided { task: 1, decision: Decision::Killed });
-    assert_eq!((i.tasks[1].state, i.tasks[1].failed), (State::Dead, false));
+    assert_eq!((i.tasks[1].state, i.tasks[1].failed, i.tasks[1].pid), (State::Dead, false, None));
 }
 
 /// A start armed for an older generation is no longer due: neither after

@@ -4,23 +4,20 @@
 use crate::policy::restart::{Decision, Outcome, RestartReason};
 use crate::process::{self, Exit};
 use crate::supervisor::core::Input;
-use crate::supervisor::task::{After, TaskRun};
+use crate::supervisor::task::TaskRun;
 use crate::supervisor::{Supervisor, TaskKey};
 use nix::sys::signal::Signal;
-use std::time::SystemTime;
 
 impl Supervisor {
-    /// A task's process ended.
+    /// A task's process ended: what it left goes with it, and the core
+    /// carries the end into the model (`Input::Exited`).
     pub(in crate::supervisor) fn on_exit(&mut self, key: TaskKey, exit: Exit) {
         self.drain_logs(key);
         self.deactivate_checks(key);
         let oom = self.oom_killed(key, exit);
-        let Some(t) = self.jobs.task_mut(key) else { return };
-        let pid = t.pid.take();
+        let Some(t) = self.jobs.task(key) else { return };
+        let pid = t.pid;
         let container = t.container.is_some();
-        t.generation += 1; // cancels a pending SIGKILL escalation
-        t.exit = Some(exit);
-        t.finished_at = Some(SystemTime::now());
         let mut message = match exit {
             Exit::Code(c) => format!("Exit Code: {c}"),
             Exit::Signal { signal: s, .. } => format!("Exit Code: {}, Signal: {s}", 128 + s),
@@ -33,8 +30,6 @@ impl Supervisor {
             // Nomad's wording: the exit message of an OOM-killed task.
             message.push_str(", Exit Message: \"OOM Killed\"");
         }
-        t.push_event("Terminated", message);
-        let stopping = t.stopping.take();
         let shown = match exit {
             Exit::Code(c) => format!("exit code {c}"),
             Exit::Signal { signal: s, .. } => format!("signal {}", crate::signals::name(s)),
@@ -56,13 +51,8 @@ impl Supervisor {
             self.kill_cgroup(key);
         }
         self.sweep_soon();
-        let outcome = match stopping {
-            Some(After::Killed) => Outcome::Killed,
-            Some(After::Restart(Outcome::FailureRestart { .. })) => Outcome::FailureRestart { success: exit.success() },
-            Some(After::Restart(o)) => o,
-            None => Outcome::Exited { success: exit.success() },
-        };
-        self.decide(key, outcome);
+        let jitter = self.io.rng.jitter();
+        self.step(key.run, key.inst, Input::Exited { task: key.task, exit, message, jitter });
     }
 
     /// Applies the restart policy to how a task's run ended (the core's

@@ -3,8 +3,7 @@
 //! carried out with the loop's means (spawns, signals, timers, the journal).
 
 use crate::supervisor::core::{self, Context, Effect, Input};
-use crate::supervisor::task::After;
-use crate::supervisor::{Supervisor, TaskKey, Timer};
+use crate::supervisor::{Phase, Supervisor, TaskKey, Timer};
 use std::time::{Instant, SystemTime};
 
 impl Supervisor {
@@ -24,6 +23,7 @@ impl Supervisor {
             wall: SystemTime::now(),
             stopped: self.jobs.runs.get(&serial).is_none_or(|r| r.stopped),
             shutting_down: self.stopping(),
+            hurrying: self.phase == Phase::Hurrying,
         };
         let Some(instance) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else {
             return Vec::new();
@@ -46,7 +46,10 @@ impl Supervisor {
                 Effect::ArmStart { task, at, generation } => {
                     self.io.timers.arm(at, Timer::Start { task: key(task), generation })
                 }
-                Effect::Stop(task) => self.stop_task(key(task), After::Killed),
+                Effect::Signal(task) => self.send_kill(key(task)),
+                Effect::ArmKill { task, at, generation } => {
+                    self.io.timers.arm(at, Timer::Kill { task: key(task), generation })
+                }
                 Effect::CancelSetup(task) => {
                     if let Some(fetch) = self.jobs.task_mut(key(task)).and_then(|t| t.setup.fetching.take()) {
                         fetch.cancel();

@@ -2,13 +2,12 @@
 //! init), an instance wound down, a task with its kill signal and the
 //! SIGKILL escalation, orphans of dead tasks swept.
 
-use crate::jobspec::duration::GoDuration;
 use crate::process;
-use crate::supervisor::core::{Input, Reason, killing};
+use crate::supervisor::core::{Input, Reason};
 use crate::supervisor::task::After;
 use crate::supervisor::{Phase, Supervisor, TaskKey, Timer};
 use nix::sys::signal::Signal;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 impl Supervisor {
     /// Stops every instance of a job; it stays listed as dead.
@@ -75,40 +74,11 @@ impl Supervisor {
         self.step(serial, inst, Input::WindDown { why });
     }
 
-    /// Sends the task its kill signal, and SIGKILL after kill_timeout.
+    /// Stops a task's run (the core's `Input::Stop`): its kill signal,
+    /// after its shutdown_delay when it is stopped for good, then SIGKILL
+    /// after kill_timeout.
     pub(in crate::supervisor) fn stop_task(&mut self, key: TaskKey, after: After) {
-        let hurry = self.shutting_down_now();
-        let Some(t) = self.jobs.task_mut(key) else { return };
-        if t.pid.is_none() {
-            return;
-        }
-        if t.stopping.is_some() {
-            // Already being stopped: a stop for good wins over a restart.
-            if after == After::Killed && t.stopping != Some(After::Killed) {
-                killing(t, SystemTime::now());
-                t.stopping = Some(After::Killed);
-            }
-            return;
-        }
-        t.stopping = Some(after);
-        // `Killing` comes first, before the shutdown delay, and only on a stop
-        // for good: Nomad's restart path (restartImpl) kills without it.
-        if after == After::Killed {
-            killing(t, SystemTime::now());
-        }
-        let delay = t.spec.shutdown_delay;
-        // A task stopped for good first gets its shutdown_delay, as in
-        // Nomad, so that clients can drain; a restart does not wait.
-        if after == After::Killed && !delay.is_zero() && !hurry {
-            t.push_event(
-                "Waiting for shutdown delay",
-                format!("Waiting for shutdown_delay of {} before killing the task.", GoDuration(delay)),
-            );
-            let generation = t.generation;
-            self.io.timers.arm(Instant::now() + delay, Timer::Kill { task: key, generation });
-            return;
-        }
-        self.send_kill(key);
+        self.step(key.run, key.inst, Input::Stop { task: key.task, after });
     }
 
     /// Sends the kill signal now, and arms the SIGKILL escalation.
@@ -125,11 +95,6 @@ impl Supervisor {
             log::warn!("cannot signal {} (pid {pid}): {e}", self.label(key));
         }
         self.io.timers.arm(Instant::now() + timeout, Timer::Escalate { task: key, generation });
-    }
-
-    /// A second shutdown request skips every wait.
-    fn shutting_down_now(&self) -> bool {
-        self.phase == Phase::Hurrying
     }
 
     /// Kills adopted orphans whose task is no longer running: daemons a
