@@ -654,9 +654,9 @@ impl File {
         out.users.clone_from(&h.users);
         out.raw_exec_as_root = h.raw_exec_as_root.unwrap_or(false);
         out.insecure_host_keys = h.insecure_host_keys.unwrap_or(false);
-        const DRIVERS: [&str; 5] = ["exec", "raw_exec", "docker", "podman", "java"];
-        if let Some(d) = h.drivers.iter().flatten().find(|d| !DRIVERS.contains(&d.as_str())) {
-            return Err((here, format!("[handoff] drivers: {d:?} is not a driver supd runs ({})", DRIVERS.join(", "))));
+        let drivers: Vec<&str> = crate::drivers::DRIVERS.iter().map(|d| d.name).collect();
+        if let Some(d) = h.drivers.iter().flatten().find(|d| !drivers.contains(&d.as_str())) {
+            return Err((here, format!("[handoff] drivers: {d:?} is not a driver supd runs ({})", drivers.join(", "))));
         }
         out.hcl_stdin = h.stdin == Some(HandoffStdin::Hcl);
         match (h.method, &h.command) {

@@ -4,9 +4,57 @@
 //! share the host's PID or IPC namespace. Pure: the process is made by
 //! `process::spawn` with the [`Isolation`] built here.
 
+use super::{Def, Kind, no_attributes, own_command};
+use crate::jobspec::decode::config::{exec_config, raw_exec_config};
 use crate::jobspec::model::Task;
 use crate::process::isolate::{Bind, Isolation, cap_number};
 use std::path::{Path, PathBuf};
+
+/// `exec`: a host process isolated as Nomad's exec driver isolates it.
+pub static EXEC: Def = Def {
+    name: "exec",
+    kind: Kind::Process,
+    isolated: true,
+    engine: None,
+    config: exec_config,
+    nothing_to_run: no_command,
+    hint: COMMAND_HINT,
+    attributes: isolation_attributes,
+    program: own_command,
+};
+
+/// `raw_exec`: a plain host process.
+pub static RAW_EXEC: Def = Def {
+    name: "raw_exec",
+    kind: Kind::Process,
+    isolated: false,
+    engine: None,
+    config: raw_exec_config,
+    nothing_to_run: no_command,
+    hint: COMMAND_HINT,
+    attributes: raw_attributes,
+    program: own_command,
+};
+
+const COMMAND_HINT: &str = "`config { command = \"…\" }`";
+
+fn no_command(t: &Task) -> bool {
+    t.command.is_empty()
+}
+
+/// `driver.exec`, only where tasks can be isolated, as Nomad's exec
+/// driver is undetected without root.
+fn isolation_attributes() -> Vec<(String, String)> {
+    match crate::process::isolate::missing() {
+        None => vec![("driver.exec".into(), "1".into())],
+        Some(_) => no_attributes(),
+    }
+}
+
+/// `driver.raw_exec`, always.
+fn raw_attributes() -> Vec<(String, String)> {
+    vec![("driver.raw_exec".into(), "1".into())]
+}
 
 /// Why a task may not run as asked under `[driver.exec]`'s rules.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

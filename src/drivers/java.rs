@@ -5,8 +5,41 @@
 //! `java` on supd's PATH; `driver.java` and `driver.java.version` say
 //! whether this host has one.
 
-use crate::jobspec::model::JavaConfig;
+use super::{Def, Host, Kind, Program, Unavailable, no_attributes};
+use crate::jobspec::decode::config::java_config;
+use crate::jobspec::model::{JavaConfig, Task};
 use std::path::{Path, PathBuf};
+
+/// `java`: a JVM run as an `exec` task. Its attributes are those of
+/// `java -version`, asked off the loop by the supervisor
+/// (`Settings::fingerprint`), not at start.
+pub static JAVA: Def = Def {
+    name: "java",
+    kind: Kind::Process,
+    isolated: true,
+    engine: None,
+    config: java_config,
+    nothing_to_run: no_jvm,
+    hint: "`config { jar_path = \"local/app.jar\" }` or `class`",
+    attributes: no_attributes,
+    program: jvm,
+};
+
+fn no_jvm(t: &Task) -> bool {
+    t.java.is_none()
+}
+
+/// The JVM and its [`arguments`]: `[driver.java] java_path`, else the
+/// first `java` on supd's PATH.
+fn jvm(t: &Task, host: &Host) -> Result<Option<Program>, Unavailable> {
+    let Some(c) = &t.java else { return Ok(None) };
+    match host.java.java().as_deref().and_then(Path::to_str) {
+        Some(java) => Ok(Some((java.to_string(), arguments(c, &t.args)))),
+        None => Err(Unavailable(
+            "there is no `java` on this host: install a JRE (Debian: default-jre-headless), or set [driver.java] java_path in supd.toml",
+        )),
+    }
+}
 
 /// How long `java -version` may take before it is killed (and the host
 /// taken to have no usable JVM).

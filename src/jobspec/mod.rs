@@ -13,7 +13,7 @@ pub mod gotemplate;
 pub mod hcl2;
 pub mod model;
 pub mod periodic;
-mod reader;
+pub mod reader;
 pub mod taskdir_blocks;
 pub mod template;
 pub mod version;

@@ -211,41 +211,11 @@ pub struct Port {
     pub pos: Pos,
 }
 
+/// A task's driver: the name of an entry of `drivers::DRIVERS`, made only
+/// from one (`Driver::named`, `Def::driver`). What the driver is, its
+/// definition says (`Driver::def` and the other methods, in `drivers`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Driver {
-    Exec,
-    RawExec,
-    /// A container through the Docker Engine API (`Task::container`).
-    Docker,
-    /// A container through podman's Docker-compatible API, with the key
-    /// names of Nomad's podman driver.
-    Podman,
-    /// A JVM run as an `exec` task (`Task::java`).
-    Java,
-}
-
-impl Driver {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Driver::Exec => "exec",
-            Driver::RawExec => "raw_exec",
-            Driver::Docker => "docker",
-            Driver::Podman => "podman",
-            Driver::Java => "java",
-        }
-    }
-
-    /// A container engine runs the task, not supd's own spawn.
-    pub fn is_container(self) -> bool {
-        matches!(self, Driver::Docker | Driver::Podman)
-    }
-
-    /// A host process in namespaces, a root and capabilities of its own
-    /// (Nomad's `exec`).
-    pub fn is_isolated(self) -> bool {
-        matches!(self, Driver::Exec | Driver::Java)
-    }
-}
+pub struct Driver(pub(crate) &'static str);
 
 /// The `config` of a `java` task (Nomad's java driver keys); strings keep
 /// their `${...}` references.
@@ -347,37 +317,6 @@ pub struct Task {
     /// `dispatch_payload { file }`: where under the task's `local/` a
     /// dispatch's payload is written.
     pub dispatch_payload: Option<String>,
-}
-
-impl Task {
-    /// Why this task cannot start (`None`: it can): it has no `config`
-    /// block. A job file may hold such a task, as Nomad's `job validate`
-    /// accepts it; its start fails, as Nomad's driver fails it on the
-    /// client.
-    pub fn missing_config(&self) -> Option<String> {
-        let missing = match self.driver {
-            Driver::Docker | Driver::Podman => self.container.is_none(),
-            Driver::Java => self.java.is_none(),
-            Driver::Exec | Driver::RawExec => self.command.is_empty(),
-        };
-        missing.then(|| {
-            format!(
-                "task {:?} has no config block, so driver {:?} has nothing to run — add {}",
-                self.name,
-                self.driver.as_str(),
-                config_hint(self.driver)
-            )
-        })
-    }
-}
-
-/// The `config` block a task of a driver needs at least, for messages.
-pub fn config_hint(driver: Driver) -> &'static str {
-    match driver {
-        Driver::Docker | Driver::Podman => "`config { image = \"…\" }`",
-        Driver::Java => "`config { jar_path = \"local/app.jar\" }` or `class`",
-        Driver::Exec | Driver::RawExec => "`config { command = \"…\" }`",
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

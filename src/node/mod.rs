@@ -93,12 +93,11 @@ impl Node {
             attrs.insert("memory.totalbytes".into(), allowed.to_string());
         }
         attrs.insert("unique.hostname".into(), hostname.clone());
-        // Only where tasks can be isolated, as Nomad's exec driver is
-        // undetected without root.
-        if crate::process::isolate::missing().is_none() {
-            attrs.insert("driver.exec".into(), "1".into());
+        // Each driver's attributes that are found now (`driver.exec` only
+        // where tasks can be isolated).
+        for def in crate::drivers::DRIVERS {
+            attrs.extend((def.attributes)());
         }
-        attrs.insert("driver.raw_exec".into(), "1".into());
         attrs.insert("supd.version".into(), env!("CARGO_PKG_VERSION").into());
         Node {
             name: hostname,

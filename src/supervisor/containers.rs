@@ -30,8 +30,10 @@ type Slot = (Driver, String, String, u32, String);
 /// One engine's driver and the token its reports wake the loop on.
 type EngineDriver = (Docker<(TaskKey, u64)>, mio::Token);
 
-/// The engines container tasks run on, each with the driver of its own.
-const ENGINES: [Driver; 2] = [Driver::Docker, Driver::Podman];
+/// The container drivers, each with an engine of its own.
+fn engines() -> impl Iterator<Item = Driver> {
+    crate::drivers::DRIVERS.iter().filter(|d| d.engine.is_some()).map(|d| d.driver())
+}
 
 /// A container a previous supd left: its id, the pid of a running one,
 /// and when one that ran has ended.
@@ -40,7 +42,7 @@ type Found = (String, Option<i32>, Option<std::time::SystemTime>);
 /// The driver's side of the supervisor.
 #[derive(Default)]
 pub(super) struct Containers {
-    /// Made on first use, one per engine (`ENGINES`' order): the engine's
+    /// Made on first use, one per engine (at its slot): the engine's
     /// threads, their reports and the token they wake the loop on.
     drivers: [Option<EngineDriver>; 2],
     /// Containers a previous supd left, by task: (id, pid of a running
@@ -69,9 +71,9 @@ pub(super) struct Containers {
     mounts_here: [Option<bool>; 2],
 }
 
-/// Where an engine's driver is in `Containers::drivers`.
+/// Where an engine's driver is in `Containers::drivers`: its slot.
 fn at(engine: Driver) -> usize {
-    usize::from(engine == Driver::Podman)
+    engine.def().engine.map_or(0, |e| e.slot)
 }
 
 impl Containers {
@@ -123,17 +125,21 @@ impl Containers {
 }
 
 impl Supervisor {
-    /// `[driver.docker]` or `[driver.podman]`.
+    /// `[driver.docker]` or `[driver.podman]`: the engine's section.
     fn engine_settings(&self, engine: Driver) -> &docker::Settings {
-        if engine == Driver::Podman { &self.cfg.podman } else { &self.cfg.docker }
+        match engine.def().engine {
+            Some(e) => (e.settings)(&self.cfg.drivers()),
+            None => &self.cfg.docker,
+        }
     }
 
     fn engine_endpoint(&self, engine: Driver) -> Result<Endpoint, EngineError> {
         let configured = self.engine_settings(engine).endpoint.as_deref();
-        match engine {
-            Driver::Podman => Endpoint::choose_podman(configured).map_err(|e| EngineError::Endpoint(e.to_string())),
-            _ => Endpoint::choose(configured).map_err(|e| EngineError::Endpoint(e.to_string())),
-        }
+        let endpoint = match engine.def().engine {
+            Some(e) => (e.endpoint)(configured),
+            None => Endpoint::choose(configured),
+        };
+        endpoint.map_err(|e| EngineError::Endpoint(e.to_string()))
     }
 
     /// The engine's driver, made and watched on first use.

@@ -19,6 +19,9 @@ pub enum LaunchError {
     /// An isolated task that cannot be isolated as asked.
     #[error("{0}")]
     Isolation(String),
+    /// What this host lacks to start the driver's tasks.
+    #[error(transparent)]
+    Driver(#[from] crate::drivers::Unavailable),
 }
 
 /// Why a port written with `${...}` is no port at a task's start (see
@@ -54,40 +57,31 @@ pub(super) fn take_unresolved() -> Vec<String> {
     UNRESOLVED.with(|u| std::mem::take(&mut *u.borrow_mut()))
 }
 
-/// The process of a task's run: [`spawn_spec`] (for `java`, the JVM
-/// `java` with its arguments), and for an isolated (`exec`, `java`) task its namespaces, root, capabilities and user rules
-/// (`[driver.exec]`); never an `exec` task without them.
+/// The process of a task's run: [`spawn_spec`] with the program its
+/// driver gives (for `java`, the JVM `java` with its arguments), and for
+/// an isolated (`exec`, `java`) task its namespaces, root, capabilities
+/// and user rules (`[driver.exec]`); never an `exec` task without them.
 pub(super) fn task_spec(
     node: &Node,
-    exec: &crate::drivers::exec::Settings,
-    java: Option<&str>,
+    host: &crate::drivers::Host,
     run: &JobRun,
     instance: &Instance,
     t: &TaskRun,
 ) -> Result<SpawnSpec, LaunchError> {
-    if !t.spec.driver.is_isolated() {
-        return spec_of(node, run, instance, t, None, true, None);
-    }
-    if let Some(why) = crate::process::isolate::missing() {
+    let def = t.spec.driver.def();
+    let isolated = def.isolated;
+    if isolated && let Some(why) = crate::process::isolate::missing() {
         return Err(LaunchError::Isolation(format!(
             "driver {:?} isolates its tasks (mount, PID and IPC namespaces, a root of their own, capabilities), which needs supd to run as root, and {why}: run supd as root, or use driver \"raw_exec\" for a plain host process",
             t.spec.driver.as_str()
         )));
     }
-    let java_args;
-    let command = match (&t.spec.java, java) {
-        (Some(c), Some(java)) => {
-            java_args = crate::drivers::java::arguments(c, &t.spec.args);
-            Some((java, java_args.as_slice()))
-        }
-        (Some(_), None) => {
-            return Err(LaunchError::Isolation(
-                "there is no `java` on this host: install a JRE (Debian: default-jre-headless), or set [driver.java] java_path in supd.toml".into(),
-            ));
-        }
-        (None, _) => None,
-    };
-    isolated_spec(node, exec, run, instance, t, command)
+    let program = (def.program)(&t.spec, host)?;
+    let command = program.as_ref().map(|(p, args)| (p.as_str(), args.as_slice()));
+    if !isolated {
+        return spec_of(node, run, instance, t, command, true, None);
+    }
+    isolated_spec(node, host.exec, run, instance, t, command)
 }
 
 /// An isolated task's process (its command, or `command`): its user

@@ -286,7 +286,9 @@ impl Supervisor {
         // A job that places by an engine's attributes waits for them (each
         // survey's requests have 5 s); other container tasks wait for
         // their engine's answer as they start, and host tasks not at all.
-        let needs_engines = [b"driver.docker".as_slice(), b"driver.podman"].into_iter().any(|word| {
+        let needs_engines = crate::drivers::DRIVERS.iter().filter(|d| d.engine.is_some()).any(|d| {
+            let word = format!("driver.{}", d.name);
+            let word = word.as_bytes();
             files.as_ref().is_ok_and(|f| {
                 f.iter().any(|(_, p)| p.jobs.iter().any(|j| j.source.as_bytes().windows(word.len()).any(|w| w == word)))
             }) || crate::state::may_mention(&self.cfg.state_dir, word)

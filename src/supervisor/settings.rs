@@ -55,6 +55,13 @@ pub struct Config {
     pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
+impl Config {
+    /// The `[driver.*]` sections, as the drivers ask them.
+    pub fn drivers(&self) -> crate::drivers::Host<'_> {
+        crate::drivers::Host { exec: &self.exec, java: &self.java, docker: &self.docker, podman: &self.podman }
+    }
+}
+
 #[derive(Debug)]
 pub enum Error {
     Setup(String),

@@ -14,6 +14,51 @@ pub use http::{Endpoint, EndpointError};
 pub use spec::{Settings, SpecError};
 pub use worker::{Docker, Report, StartRequest, Survey, short};
 
+use super::{Def, EngineDef, Host, Kind, no_attributes, own_command};
+use crate::jobspec::decode::container::{docker_config, podman_config};
+use crate::jobspec::model::Task;
+
+/// `docker`: a container of the Docker Engine (`[driver.docker]`).
+pub static DOCKER: Def = Def {
+    name: "docker",
+    kind: Kind::Container,
+    isolated: false,
+    engine: Some(EngineDef { slot: 0, endpoint: Endpoint::choose, settings: docker_settings }),
+    config: docker_config,
+    nothing_to_run: no_container,
+    hint: IMAGE_HINT,
+    attributes: no_attributes,
+    program: own_command,
+};
+
+/// `podman`: the same driver on podman's Docker-compatible service
+/// (`[driver.podman]`), with the `config` keys of Nomad's podman driver.
+pub static PODMAN: Def = Def {
+    name: "podman",
+    kind: Kind::Container,
+    isolated: false,
+    engine: Some(EngineDef { slot: 1, endpoint: Endpoint::choose_podman, settings: podman_settings }),
+    config: podman_config,
+    nothing_to_run: no_container,
+    hint: IMAGE_HINT,
+    attributes: no_attributes,
+    program: own_command,
+};
+
+const IMAGE_HINT: &str = "`config { image = \"…\" }`";
+
+fn no_container(t: &Task) -> bool {
+    t.container.is_none()
+}
+
+fn docker_settings<'a>(h: &Host<'a>) -> &'a Settings {
+    h.docker
+}
+
+fn podman_settings<'a>(h: &Host<'a>) -> &'a Settings {
+    h.podman
+}
+
 /// The labels supd puts on its containers; `HOME` names the supd (its
 /// state directory), so that supds sharing an engine leave each other's
 /// containers alone.

@@ -4,6 +4,7 @@
 //! `entrypoint`). The keys supd acts on are read and checked here; the
 //! other keys each driver knows load with a warning naming them.
 
+use super::config::{ConfigBlock, RunConfig};
 use super::*;
 use hcl_edit::structure::Attribute;
 
@@ -142,10 +143,26 @@ pub(super) struct Decoded {
     pub work_dir: Option<String>,
 }
 
-/// A container task's `config`, by the key names of its `driver`.
-pub(super) fn container_config(r: &mut Reader, cfg: &Block, task: &str, ports: &[Port], driver: Driver) -> Decoded {
+/// A `docker` task's `config`.
+pub fn docker_config(r: &mut Reader, c: &ConfigBlock) -> RunConfig {
+    run_config(container_config(r, c.block, c.task, c.ports, false))
+}
+
+/// A `podman` task's `config`: the key names of Nomad's podman driver.
+pub fn podman_config(r: &mut Reader, c: &ConfigBlock) -> RunConfig {
+    run_config(container_config(r, c.block, c.task, c.ports, true))
+}
+
+/// What a container task runs, as a task's `config` says it.
+fn run_config(d: Decoded) -> RunConfig {
+    let (command, args, work_dir) = (d.command, d.args, d.work_dir);
+    RunConfig { command, args, work_dir, container: Some(Box::new(d.container)), ..RunConfig::default() }
+}
+
+/// A container task's `config`, by the key names of its driver (`podman`
+/// or `docker`).
+fn container_config(r: &mut Reader, cfg: &Block, task: &str, ports: &[Port], podman: bool) -> Decoded {
     let b = &cfg.body;
-    let podman = driver == Driver::Podman;
     r.check_keys(b, if podman { &PODMAN_CONFIG } else { &DOCKER_CONFIG });
     let image = image(r, cfg, task);
     let mut c = ContainerConfig { image, image_pull_timeout: Duration::from_secs(300), ..ContainerConfig::default() };

@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use Kind::{Attr, Block as Blk, Either};
 
+pub mod config;
 mod constraint;
-mod container;
+pub mod container;
 mod group;
 mod job;
 mod parameterized;

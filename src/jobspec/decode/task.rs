@@ -1,5 +1,6 @@
 //! The `task` block and its `config`, `lifecycle`, `logs` and `resources`.
 
+use super::config::{ConfigBlock, RunConfig};
 use super::*;
 use crate::signals::{self, KillSignal};
 use nix::sys::signal::Signal;
@@ -39,53 +40,6 @@ pub(super) const TASK: Schema = Schema {
         "schedule",
         "secret",
     ],
-};
-
-pub(super) const CONFIG: Schema = Schema {
-    what: "config",
-    keys: &[("command", Attr), ("args", Attr), ("work_dir", Attr)],
-    ignored: &[
-        "pid_mode",
-        "ipc_mode",
-        "cap_add",
-        "cap_drop",
-        "cgroup_v2_override",
-        "cgroup_v1_override",
-        "oom_score_adj",
-        "denied_envvars",
-    ],
-};
-
-/// An `exec` task's `config`: Nomad's exec driver keys.
-pub(super) const EXEC_CONFIG: Schema = Schema {
-    what: "exec config",
-    keys: &[
-        ("command", Attr),
-        ("args", Attr),
-        ("work_dir", Attr),
-        ("pid_mode", Attr),
-        ("ipc_mode", Attr),
-        ("cap_add", Attr),
-        ("cap_drop", Attr),
-    ],
-    ignored: &["cgroup_v2_override", "cgroup_v1_override", "oom_score_adj", "denied_envvars"],
-};
-
-/// A `java` task's `config`: Nomad's java driver keys.
-pub(super) const JAVA_CONFIG: Schema = Schema {
-    what: "java config",
-    keys: &[
-        ("jar_path", Attr),
-        ("class", Attr),
-        ("class_path", Attr),
-        ("jvm_options", Attr),
-        ("args", Attr),
-        ("pid_mode", Attr),
-        ("ipc_mode", Attr),
-        ("cap_add", Attr),
-        ("cap_drop", Attr),
-    ],
-    ignored: &[],
 };
 
 pub(super) const LIFECYCLE: Schema =
@@ -156,7 +110,7 @@ pub(super) fn task(
     let task = Task {
         name,
         pos,
-        driver: driver.unwrap_or(Driver::Exec),
+        driver: driver.unwrap_or_else(Driver::fallback),
         container: run.container,
         isolation: run.isolation,
         java: run.java,
@@ -197,11 +151,7 @@ fn task_driver(r: &mut Reader, block: &Block, name: &str) -> (Option<Driver>, bo
             None
         }
         Some(a) => match r.literal(&a.value, "driver").as_deref() {
-            Some("exec") => Some(Driver::Exec),
-            Some("raw_exec") => Some(Driver::RawExec),
-            Some("docker") => Some(Driver::Docker),
-            Some("podman") => Some(Driver::Podman),
-            Some("java") => Some(Driver::Java),
+            Some(written) if let Some(driver) = Driver::named(written) => Some(driver),
             Some(other) => {
                 foreign_driver = true;
                 let hint = if matches!(other, "containerd-driver" | "containerd") {
@@ -211,7 +161,10 @@ fn task_driver(r: &mut Reader, block: &Block, name: &str) -> (Option<Driver>, bo
                 };
                 r.sink.error(
                     a.value.span(),
-                    format!("driver {other:?} is not supported — supd runs tasks with driver \"exec\", \"raw_exec\", \"java\", \"docker\" or \"podman\"{hint}"),
+                    format!(
+                        "driver {other:?} is not supported — supd runs tasks with driver {}{hint}",
+                        crate::drivers::listed()
+                    ),
                 );
                 None
             }
@@ -221,20 +174,9 @@ fn task_driver(r: &mut Reader, block: &Block, name: &str) -> (Option<Driver>, bo
     (driver, foreign_driver)
 }
 
-/// What a task's `config` says, by its driver: the program, its
-/// arguments and directory, and the container, isolation or JVM settings.
-#[derive(Default)]
-struct RunConfig {
-    command: String,
-    args: Vec<String>,
-    work_dir: Option<String>,
-    container: Option<Box<ContainerConfig>>,
-    isolation: IsolationConfig,
-    java: Option<Box<JavaConfig>>,
-}
-
-/// The task's `config` block, read by the keys of its driver; a missing
-/// one is reported unless the driver is one supd does not run.
+/// The task's `config` block, read by its driver's reader
+/// (`drivers::Def::config`); a missing one is reported unless the driver
+/// is one supd does not run.
 fn task_config(
     r: &mut Reader,
     block: &Block,
@@ -243,26 +185,14 @@ fn task_config(
     driver: Option<Driver>,
     foreign_driver: bool,
 ) -> RunConfig {
-    let mut run = RunConfig::default();
     match r.one_block(&block.body, "config", "a task") {
-        Some(cfg) if driver == Some(Driver::Java) => {
-            r.no_label(cfg);
-            r.check_keys(&cfg.body, &JAVA_CONFIG);
-            run.isolation = isolation_config(r, &cfg.body);
-            run.args = r.attr(&cfg.body, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
-            run.java = Some(Box::new(java_config(r, cfg, name)));
-        }
-        Some(cfg) if let Some(driver) = driver.filter(|d| d.is_container()) => {
-            r.no_label(cfg);
-            let d = super::container::container_config(r, cfg, name, ports, driver);
-            (run.command, run.args, run.work_dir) = (d.command, d.args, d.work_dir);
-            run.container = Some(Box::new(d.container));
-        }
         Some(cfg) => {
             r.no_label(cfg);
-            if !foreign_driver {
-                host_config(r, cfg, name, driver, &mut run);
+            if foreign_driver {
+                return RunConfig::default();
             }
+            let read = driver.unwrap_or_else(Driver::fallback).def().config;
+            read(r, &ConfigBlock { block: cfg, task: name, ports })
         }
         // Nomad's `job validate` accepts a task without one and its
         // client fails the task at start: so does supd, warning here.
@@ -273,41 +203,13 @@ fn task_config(
                     format!(
                         "{} has no config block: its start will fail (a Driver Failure) — add {}",
                         named("task", name),
-                        crate::jobspec::model::config_hint(driver)
+                        driver.def().hint
                     ),
                 );
             }
+            RunConfig::default()
         }
     }
-    run
-}
-
-/// The `config` of a host process (`exec`, `raw_exec`): its `command`,
-/// `args` and `work_dir`, and an `exec` task's isolation keys.
-fn host_config(r: &mut Reader, cfg: &Block, name: &str, driver: Option<Driver>, run: &mut RunConfig) {
-    if driver.is_some_and(Driver::is_isolated) {
-        r.check_keys(&cfg.body, &EXEC_CONFIG);
-        run.isolation = isolation_config(r, &cfg.body);
-    } else {
-        r.check_keys(&cfg.body, &CONFIG);
-    }
-    match r.attr(&cfg.body, "command") {
-        Some(a) => {
-            run.command = r.string(&a.value, "command").unwrap_or_default();
-            if run.command.trim().is_empty() && matches!(a.value, Expression::String(_)) {
-                r.sink.error(
-                    a.value.span(),
-                    "`command` is empty — name the program to run, e.g. \"/usr/bin/redis-server\"",
-                );
-            }
-        }
-        None => r.sink.error(
-            cfg.ident.span(),
-            format!("{} config has no `command` — add e.g. `command = \"/usr/bin/redis-server\"`", named("task", name)),
-        ),
-    }
-    run.args = r.attr(&cfg.body, "args").and_then(|a| r.string_list(&a.value, "args")).unwrap_or_default();
-    run.work_dir = r.attr(&cfg.body, "work_dir").and_then(|a| r.string(&a.value, "work_dir"));
 }
 
 /// The task's `kill_signal`, or the driver's default without one.
@@ -315,7 +217,7 @@ fn kill_signal(r: &mut Reader, b: &Body, driver: Option<Driver>) -> KillSignal {
     // A container without one is stopped with its image's STOPSIGNAL,
     // else SIGTERM, as Nomad's docker and podman drivers stop it (the
     // engine's stop): `KillSignal::Default` stands for that.
-    let container_task = matches!(driver, Some(Driver::Docker | Driver::Podman));
+    let container_task = driver.is_some_and(Driver::is_container);
     match r.attr(b, "kill_signal") {
         Some(a) => {
             let written = r.enum_value(&a.value, "kill_signal", &signals::NAMES);
@@ -363,46 +265,6 @@ fn task_restart(r: &mut Reader, b: &Body, job_type: JobType, group_restart: &Res
             merged
         }
         None => group_restart.over(job_type.default_restart()),
-    }
-}
-
-/// `jar_path`, `class`, `class_path`, `jvm_options` of a `java` task: a
-/// jar or a class is needed.
-fn java_config(r: &mut Reader, cfg: &Block, name: &str) -> JavaConfig {
-    let body = &cfg.body;
-    let string = |r: &mut Reader, key: &str| r.attr(body, key).and_then(|a| r.string(&a.value, key));
-    let c = JavaConfig {
-        jar_path: string(r, "jar_path"),
-        class: string(r, "class"),
-        class_path: string(r, "class_path"),
-        jvm_options: r
-            .attr(body, "jvm_options")
-            .and_then(|a| r.string_list(&a.value, "jvm_options"))
-            .unwrap_or_default(),
-    };
-    if c.jar_path.is_none() && c.class.is_none() {
-        r.sink.error(
-            cfg.ident.span(),
-            format!(
-                "{} config has neither `jar_path` nor `class` — add e.g. `jar_path = \"local/app.jar\"` or `class = \"Main\"`",
-                named("task", name)
-            ),
-        );
-    }
-    c
-}
-
-/// `pid_mode`, `ipc_mode`, `cap_add`, `cap_drop` of an isolated task.
-fn isolation_config(r: &mut Reader, body: &Body) -> IsolationConfig {
-    let mode =
-        |r: &mut Reader, key: &str| r.attr(body, key).and_then(|a| r.enum_value(&a.value, key, &["private", "host"]));
-    let list =
-        |r: &mut Reader, key: &str| r.attr(body, key).and_then(|a| r.string_list(&a.value, key)).unwrap_or_default();
-    IsolationConfig {
-        pid_mode: mode(r, "pid_mode"),
-        ipc_mode: mode(r, "ipc_mode"),
-        cap_add: list(r, "cap_add"),
-        cap_drop: list(r, "cap_drop"),
     }
 }
 

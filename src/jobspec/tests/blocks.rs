@@ -109,7 +109,7 @@ fn a_docker_tasks_config_is_read_into_its_container() {
         [("db", Some(6379)), ("admin", None)]
     );
     let t = &g.tasks[0];
-    assert_eq!(t.driver, Driver::Docker);
+    assert_eq!(t.driver.as_str(), "docker");
     assert!(t.driver.is_container());
     assert_eq!((t.command.as_str(), t.args.len(), t.work_dir.as_deref()), ("redis-server", 4, Some("/data")));
     let c = t.container.as_deref().unwrap();
@@ -429,11 +429,11 @@ fn a_task_without_config_loads_with_a_warning_and_cannot_start() {
         let j = job(&src);
         let w = warnings(&src);
         assert!(w.iter().any(|m| m.contains("has no config block") && m.contains(hint)), "{driver}: {w:?}");
-        let why = j.groups[0].tasks[0].missing_config().unwrap_or_default();
+        let why = crate::drivers::missing_config(&j.groups[0].tasks[0]).unwrap_or_default();
         assert!(why.contains("has no config block") && why.contains(driver) && why.contains(hint), "{why}");
     }
     let j = job(&wrap("service", "", ""));
-    assert_eq!(j.groups[0].tasks[0].missing_config(), None);
+    assert_eq!(crate::drivers::missing_config(&j.groups[0].tasks[0]), None);
 }
 
 /// Nomad's parser rules for `scaling`: a task's are named `cpu` or `mem`

@@ -59,7 +59,7 @@ fn other_defaults() {
     assert_eq!(t.logs, Logs { max_files: 10, max_file_size: 10 });
     assert_eq!(t.resources, Resources { cpu: 100, memory: 300, memory_max: None, declared: false });
     assert!(!t.leader && t.lifecycle.is_none() && t.user.is_none());
-    assert_eq!(t.driver, Driver::Exec);
+    assert_eq!(t.driver.as_str(), "exec");
     assert_eq!(j.name, "j");
 }
 
@@ -116,7 +116,7 @@ fn reschedule_merges_job_then_group_then_defaults() {
     );
     let b = j.groups[1].reschedule.unwrap();
     assert_eq!((b.delay, b.max_delay), (S(10), S(3600)));
-    assert_eq!(j.groups[0].tasks[0].driver, Driver::RawExec);
+    assert_eq!(j.groups[0].tasks[0].driver.as_str(), "raw_exec");
 }
 
 #[test]

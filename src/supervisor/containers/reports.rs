@@ -2,7 +2,7 @@
 //! or back) carried into the same places a host process's start and exit
 //! go; an engine that cannot be reached is waited for, not failed.
 
-use super::{ENGINES, at};
+use super::{at, engines};
 use crate::drivers::docker::{self, Report};
 use crate::jobspec::model::Driver;
 use crate::process::Exit;
@@ -19,8 +19,8 @@ impl Supervisor {
     /// The driver's reports that came in.
     pub(in crate::supervisor) fn on_container_reports(&mut self) {
         let mut reports = Vec::new();
-        for (engine, d) in ENGINES.into_iter().zip(self.pending.containers.drivers.iter_mut()) {
-            if let Some((d, _)) = d {
+        for engine in engines() {
+            if let Some((d, _)) = self.pending.containers.drivers[at(engine)].as_mut() {
                 reports.extend(d.take().into_iter().map(|r| (engine, r)));
             }
         }

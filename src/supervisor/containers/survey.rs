@@ -2,7 +2,7 @@
 //! supd left), container starts held until their engine answers, and the
 //! containers of a previous supd adopted by their task or removed.
 
-use super::{ENGINES, Slot, at};
+use super::{Slot, at, engines};
 use crate::drivers::docker;
 use crate::jobspec::model::Driver;
 use crate::supervisor::task::{Container, TaskRun};
@@ -28,7 +28,7 @@ impl Supervisor {
     /// a container task waits for its engine's (`Surveyed`). No engine
     /// socket: nothing to ask.
     pub(in crate::supervisor) fn survey_engines(&mut self) {
-        for engine in ENGINES {
+        for engine in engines() {
             self.survey_engine(engine);
         }
     }
@@ -63,7 +63,7 @@ impl Supervisor {
     /// job's placement may need their attributes.
     pub(in crate::supervisor) fn await_surveys(&mut self, within: Duration) {
         let until = std::time::Instant::now() + within;
-        for engine in ENGINES {
+        for engine in engines() {
             while self.pending.containers.surveying[at(engine)] {
                 let left = until.saturating_duration_since(std::time::Instant::now());
                 let Some((d, _)) = self.pending.containers.drivers[at(engine)].as_mut() else { break };

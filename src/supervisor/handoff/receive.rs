@@ -274,9 +274,12 @@ fn policy_refusal(
         }
         let user = t.user.as_deref().filter(|u| !u.is_empty());
         let root = matches!(user, None | Some("root") | Some("0"));
-        if t.driver == crate::jobspec::model::Driver::RawExec && root && !h.raw_exec_as_root {
+        // A host process without isolation (`raw_exec`) runs as root only
+        // where `raw_exec_as_root` says so.
+        let unconfined = !t.driver.is_container() && !t.driver.is_isolated();
+        if unconfined && root && !h.raw_exec_as_root {
             return Some(format!(
-                "node {node} does not run a peer's raw_exec task as root (task {:?} from {origin} has {}) — give the task a `user`, or set raw_exec_as_root = true under [handoff] on {node}",
+                "node {node} does not run a peer's {driver} task as root (task {:?} from {origin} has {}) — give the task a `user`, or set raw_exec_as_root = true under [handoff] on {node}",
                 t.name,
                 user.map_or("no user".to_string(), |u| format!("user = {u:?}"))
             ));

@@ -21,7 +21,7 @@ impl Supervisor {
         if !self.ready_to_start(key) {
             return;
         }
-        if let Some(why) = self.jobs.task(key).and_then(|t| t.spec.missing_config()) {
+        if let Some(why) = self.jobs.task(key).and_then(|t| crate::drivers::missing_config(&t.spec)) {
             return self.start_failed(key, why, false);
         }
         let Some(spec) = self.launch_spec(key) else { return };
@@ -91,9 +91,7 @@ impl Supervisor {
         let run = self.jobs.runs.get(&key.run)?;
         let instance = run.instances.get(key.inst)?;
         let t = instance.tasks.get(key.task)?;
-        let java = t.spec.java.as_ref().and_then(|_| self.cfg.java.java());
-        let java = java.as_deref().and_then(std::path::Path::to_str);
-        let spec = match launch::task_spec(&self.cfg.node, &self.cfg.exec, java, run, instance, t) {
+        let spec = match launch::task_spec(&self.cfg.node, &self.cfg.drivers(), run, instance, t) {
             Ok(s) => s,
             Err(message) => {
                 self.start_failed(key, crate::error_chain(&message), false);
