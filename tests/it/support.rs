@@ -158,7 +158,7 @@ impl Supd {
     /// Spawns `cmd` (see [`command`](Self::command)) and waits until supd's
     /// socket answers.
     pub fn spawn_ready(mut self, mut cmd: Command) -> Supd {
-        self.child = Some(cmd.spawn().expect("start supd"));
+        self.child = Some(spawn_busy_safe(&mut cmd).expect("start supd"));
         let ready = wait_until(PATIENCE, || {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten()) {
                 panic!("supd exited at start with {status}\n{}", self.log());
@@ -811,4 +811,19 @@ pub fn events_since(t: &Value, mark: &EventMark) -> Vec<(String, String)> {
         Some(m) => all.iter().rposition(|e| e == m).map_or(0, |i| i + 1),
     };
     all[start..].iter().map(|(_, k, m)| (k.clone(), m.clone())).collect()
+}
+
+/// Spawns `cmd`, again while its program is "busy": a binary a test has
+/// just copied can still be open for writing in a child another test
+/// thread forked meanwhile, until that child execs (ETXTBSY).
+pub fn spawn_busy_safe(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match cmd.spawn() {
+            Err(e) if e.kind() == std::io::ErrorKind::ExecutableFileBusy && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10))
+            }
+            other => return other,
+        }
+    }
 }
