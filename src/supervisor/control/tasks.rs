@@ -3,11 +3,9 @@
 //! to every task.
 
 use crate::control::protocol::Response;
-use crate::policy::restart::Outcome;
 use crate::process;
 use crate::supervisor::task::State;
-use crate::supervisor::{Supervisor, TaskKey, Timer};
-use std::time::Instant;
+use crate::supervisor::{Supervisor, TaskKey};
 
 impl Supervisor {
     pub(super) fn restart(&mut self, target: &str) -> Response {
@@ -81,38 +79,22 @@ impl Supervisor {
     fn restart_tasks(&mut self, keys: Vec<TaskKey>, reason: &'static str, messages: &mut Vec<String>) -> Vec<String> {
         let mut not_running = Vec::new();
         for key in keys {
-            let Some(t) = self.jobs.task_mut(key) else { continue };
+            let Some(t) = self.jobs.task(key) else { continue };
             let name = t.spec.name.clone();
             match t.state {
-                State::Running => {
-                    t.push_event("Restart Signaled", reason.into());
-                    self.stop_task(key, crate::supervisor::task::After::Restart(Outcome::UserRestart));
-                    messages.push(format!("restarting task {name}"));
-                }
+                State::Running => messages.push(format!("restarting task {name}")),
+                // As Nomad (taskrunner/lifecycle.go, Restart: `case
+                // structs.TaskStatePending, structs.TaskStateDead:
+                // return te.ErrTaskNotRunning`): it starts on its own,
+                // after its restart delay or once its prestart tasks are
+                // done, and an early start would skip either.
                 State::Pending => {
-                    // As Nomad (taskrunner/lifecycle.go, Restart: `case
-                    // structs.TaskStatePending, structs.TaskStateDead:
-                    // return te.ErrTaskNotRunning`): it starts on its own,
-                    // after its restart delay or once its prestart tasks are
-                    // done, and an early start would skip either.
-                    not_running.push(format!("task {name:?} is not running (pending): it starts on its own"));
+                    not_running.push(format!("task {name:?} is not running (pending): it starts on its own"))
                 }
-                State::Dead => {
-                    // Dead: start it now (unlike Nomad, see supctl(1)). A
-                    // dead instance comes back to life as a whole.
-                    t.push_event("Restart Signaled", reason.into());
-                    t.generation += 1;
-                    t.failed = false;
-                    t.state = State::Pending;
-                    t.launched = true;
-                    let generation = t.generation;
-                    if let Some(inst) = self.jobs.runs.get_mut(&key.run).and_then(|r| r.instances.get_mut(key.inst)) {
-                        inst.winding_down = false;
-                    }
-                    self.io.timers.arm(Instant::now(), Timer::Start { task: key, generation });
-                    messages.push(format!("starting task {name}"));
-                }
+                // Dead: start it now (unlike Nomad, see supctl(1)).
+                State::Dead => messages.push(format!("starting task {name}")),
             }
+            self.step(key.run, key.inst, crate::supervisor::core::Input::Restart { task: key.task, reason });
         }
         not_running
     }

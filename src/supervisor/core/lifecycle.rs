@@ -59,6 +59,15 @@ pub fn turn(tasks: &[TaskRun], winding_down: bool) -> Turn {
     turn
 }
 
+/// Whether task `task` may not start now although its start is due: a
+/// poststop task runs only once every other task is dead, and the others
+/// can live again (an operator's restart of a dead task) while its own
+/// restart is due.
+pub fn waits_for_others(tasks: &[TaskRun], task: usize) -> bool {
+    tasks.get(task).is_some_and(|t| t.hook() == Some(Hook::Poststop))
+        && tasks.iter().any(|t| t.hook() != Some(Hook::Poststop) && t.state != State::Dead)
+}
+
 /// Why an instance is torn down: the event each of its live tasks gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason {

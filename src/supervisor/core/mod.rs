@@ -10,7 +10,10 @@
 //! poststop last; `lifecycle::turn`), what the restart policy makes of a
 //! run's end (`policy::restart`), what that end does to the siblings
 //! (`lifecycle::coupling`), how a stop tears the instance down
-//! (`lifecycle::teardown`), and whether a due start still stands. The
+//! (`lifecycle::teardown`), how one task is stopped (`Killing`, its
+//! shutdown_delay, its kill signal) and what its end then means, what an
+//! operator's restart does, and whether a due start still stands (a
+//! poststop task's waits while another task lives again). The
 //! property tests (`props.rs`) replay random sequences of inputs through
 //! it and check what must always hold: at most one run of a task at a
 //! time, no restart past the policy's budget, nothing but poststop tasks
@@ -73,6 +76,12 @@ pub enum Input {
     Ended { task: usize, outcome: Outcome, jitter: f64 },
     /// Stop the task's run, for good or to restart it (`after`).
     Stop { task: usize, after: After },
+    /// The operator restarts the task (`reason`: its event's message): a
+    /// running one is stopped and starts again outside its budget; a dead
+    /// one starts now, and its instance comes back to life as a whole; a
+    /// pending one starts on its own (after its restart delay, or once its
+    /// prestart tasks are done), so nothing changes.
+    Restart { task: usize, reason: &'static str },
     /// The shutdown_delay of a stop (`Effect::ArmKill`) is over; it stands
     /// while the run it was for goes on.
     KillDue { task: usize, generation: u64 },
@@ -119,14 +128,24 @@ pub fn step(instance: &mut Instance, input: Input, cx: Context) -> Vec<Effect> {
     match input {
         Input::Advance => advance(instance, cx, &mut out),
         Input::StartDue { task, generation } => {
-            if instance.tasks.get(task).is_some_and(|t| t.generation == generation && t.state == State::Pending) {
-                out.push(Effect::Start(task));
+            let waits = lifecycle::waits_for_others(&instance.tasks, task);
+            if let Some(t) = instance.tasks.get_mut(task)
+                && t.generation == generation
+                && t.state == State::Pending
+            {
+                if waits {
+                    // Its turn comes again once the others are dead.
+                    t.launched = false;
+                } else {
+                    out.push(Effect::Start(task));
+                }
             }
         }
         Input::Started { task } => started(instance, task, cx, &mut out),
         Input::Exited { task, exit, message, jitter } => exited(instance, task, exit, message, jitter, cx, &mut out),
         Input::Ended { task, outcome, jitter } => ended(instance, task, outcome, jitter, cx, &mut out),
         Input::Stop { task, after } => stop(instance, task, after, cx, &mut out),
+        Input::Restart { task, reason } => restart(instance, task, reason, cx, &mut out),
         Input::KillDue { task, generation } => {
             if instance.tasks.get(task).is_some_and(|t| t.generation == generation && t.pid.is_some()) {
                 out.push(Effect::Signal(task));
@@ -226,6 +245,26 @@ fn stop(instance: &mut Instance, task: usize, after: After, cx: Context, out: &m
         return;
     }
     out.push(Effect::Signal(task));
+}
+
+fn restart(instance: &mut Instance, task: usize, reason: &'static str, cx: Context, out: &mut Vec<Effect>) {
+    let Some(t) = instance.tasks.get_mut(task) else { return };
+    match t.state {
+        State::Running => {
+            t.push_event_at("Restart Signaled", reason.into(), cx.wall);
+            stop(instance, task, After::Restart(Outcome::UserRestart), cx, out);
+        }
+        State::Pending => {}
+        State::Dead => {
+            t.push_event_at("Restart Signaled", reason.into(), cx.wall);
+            t.generation += 1;
+            t.failed = false;
+            t.state = State::Pending;
+            t.launched = true;
+            out.push(Effect::ArmStart { task, at: cx.now, generation: t.generation });
+            instance.winding_down = false;
+        }
+    }
 }
 
 /// The restart policy's decision carried into the model; a task dead for

@@ -135,7 +135,8 @@ enum Event {
     Exit { pick: usize, success: bool, jitter: f64 },
     /// A health check asks a running task's restart.
     CheckRestart { pick: usize },
-    /// The operator restarts a running task.
+    /// The operator restarts a task: a running one restarts, a dead one
+    /// starts again (its instance with it), a pending one is left alone.
     UserRestart { pick: usize },
     /// A start in flight succeeds or fails.
     StartDone { pick: usize, ok: bool, recoverable: bool, jitter: f64 },
@@ -254,14 +255,23 @@ impl Sim {
 
     /// Steps the core, checks what must hold, carries the effects out in order.
     fn feed(&mut self, input: Input) {
-        let before = Before { states: self.inst.tasks.iter().map(|t| t.state).collect(), halting: self.halting() };
+        // An operator's restart brings a wound-down instance back to life.
+        let revives = matches!(input, Input::Restart { .. });
+        let before =
+            Before { states: self.inst.tasks.iter().map(|t| t.state).collect(), halting: self.halting() && !revives };
         let cx = self.cx();
         let effects = step(&mut self.inst, input.clone(), cx);
         self.log.push(format!("at {:?}: {input:?} -> {effects:?}", self.offset));
         self.check_starts(&before, &effects);
         self.check_ended(&before, &input, &effects);
         self.check_model();
-        self.record_restarts(&effects);
+        if revives {
+            let now = self.now();
+            let armed = effects.iter().all(|e| !matches!(e, Effect::ArmStart { at, .. } if *at != now));
+            assert!(armed, "a revived task's start is not due at once{}", self.story());
+        } else {
+            self.record_restarts(&effects);
+        }
         for effect in effects {
             match effect {
                 Effect::Start(t) => {
@@ -299,6 +309,16 @@ impl Sim {
     fn ask_restart(&mut self, pick: usize, outcome: Outcome) {
         if let Some(t) = self.pick(pick, |t| t.pid.is_some()) {
             self.feed(Input::Stop { task: t, after: After::Restart(outcome) });
+        }
+    }
+
+    /// As `supctl restart`, unless the job or supd is stopping.
+    fn operator_restart(&mut self, pick: usize) {
+        if self.stopped || self.shutting_down {
+            return;
+        }
+        if let Some(task) = self.pick(pick, |_| true) {
+            self.feed(Input::Restart { task, reason: "asked" });
         }
     }
 
@@ -361,7 +381,7 @@ impl Sim {
                 }
             }
             Event::CheckRestart { pick } => self.ask_restart(pick, Outcome::FailureRestart { success: false }),
-            Event::UserRestart { pick } => self.ask_restart(pick, Outcome::UserRestart),
+            Event::UserRestart { pick } => self.operator_restart(pick),
             Event::StartDone { pick, ok, recoverable, jitter } => self.start_done(pick, ok, recoverable, jitter),
             Event::Clock { permille } => self.pass(self.span.mul_f64(f64::from(permille) / 1000.0)),
             Event::Halt { kind } => self.halt(kind),
@@ -681,4 +701,39 @@ fn a_start_due_for_an_old_generation_does_nothing() {
     assert_eq!(fx, [Effect::CancelSetup(0), Effect::Release(0), Effect::Advance]);
     assert!(step(&mut i, Input::StartDue { task: 0, generation: 1 }, at(base, 40)).is_empty());
     assert_eq!(i.tasks[0].state, State::Dead);
+}
+
+/// A poststop task's restart that falls due while an operator's restart
+/// has brought its main task back waits for its turn again: it never runs
+/// beside the main task, and starts once the main task is dead once more.
+#[test]
+fn a_poststop_restart_waits_while_a_revived_main_task_lives() {
+    let mut i = instance(&[task("stop", &hook("poststop", false)), task("main", "")].concat());
+    let base = Instant::now();
+    assert_eq!(step(&mut i, Input::Advance, at(base, 0)), [Effect::Start(1)]);
+    let unrecoverable = Input::Ended { task: 1, outcome: Outcome::StartError { recoverable: false }, jitter: 0.0 };
+    let fx = step(&mut i, unrecoverable, at(base, 0));
+    assert_eq!(fx.last(), Some(&Effect::Advance), "{fx:?}");
+    assert_eq!(step(&mut i, Input::Advance, at(base, 0)), [Effect::Start(0)]);
+    i.tasks[0].pid = Some(Pid::from_raw(1000));
+    step(&mut i, Input::Started { task: 0 }, at(base, 0));
+    // The operator starts the main task again; the poststop task fails.
+    let fx = step(&mut i, Input::Restart { task: 1, reason: "asked" }, at(base, 1));
+    assert!(matches!(fx[..], [Effect::ArmStart { task: 1, .. }]), "{fx:?}");
+    let exit = Input::Exited { task: 0, exit: Exit::Code(1), message: String::new(), jitter: 0.0 };
+    let fx = step(&mut i, exit, at(base, 2));
+    let Some(&Effect::ArmStart { generation, .. }) = fx.iter().find(|e| matches!(e, Effect::ArmStart { .. })) else {
+        panic!("the poststop task's restart is armed: {fx:?}")
+    };
+    assert_eq!(step(&mut i, Input::StartDue { task: 1, generation: 1 }, at(base, 2)), [Effect::Start(1)]);
+    i.tasks[1].pid = Some(Pid::from_raw(1001));
+    step(&mut i, Input::Started { task: 1 }, at(base, 2));
+    // Its restart is due while the main task runs: it waits.
+    assert!(step(&mut i, Input::StartDue { task: 0, generation }, at(base, 30)).is_empty());
+    assert_eq!((i.tasks[0].state, i.tasks[0].launched), (State::Pending, false));
+    // The main task stops for good: now it is the poststop task's turn.
+    assert_eq!(step(&mut i, Input::WindDown { why: None }, at(base, 40)), [Effect::Signal(1), Effect::Advance]);
+    let exit = Input::Exited { task: 1, exit: Exit::Code(0), message: String::new(), jitter: 0.0 };
+    assert_eq!(step(&mut i, exit, at(base, 41)).last(), Some(&Effect::Advance));
+    assert_eq!(step(&mut i, Input::Advance, at(base, 41)), [Effect::Start(0)]);
 }
