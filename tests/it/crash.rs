@@ -6,6 +6,7 @@
 use crate::support::*;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 const SLEEPER: &str = r#"job "a" {
@@ -262,4 +263,261 @@ fn check_history(t: &serde_json::Value, what: &str) -> u64 {
     assert!(times.len() <= 130, "{what}: {} slots for {saved} restarts", times.len());
     assert_eq!(counts.iter().sum::<u64>(), saved, "{what}: slots {counts:?}");
     saved
+}
+
+/// Every change supd acknowledges is on disk before its answer: a fixed
+/// random sequence of job stops, starts, runs and purges and of variable
+/// puts and purges, where supd is killed with SIGKILL right after each OK
+/// answer and started again on the same directories. Each time, the next
+/// supd shows every change acknowledged so far: a stopped job is dead and
+/// nothing of it runs, a running job runs its task exactly once, a purged
+/// job is gone, and each variable reads as last written, or is gone.
+#[test]
+fn every_acknowledged_change_survives_a_kill_9_right_after_its_answer() {
+    for seed in SEEDS {
+        let mut rng = Rng(seed);
+        let s = Supd::new();
+        for job in &SLEEPERS {
+            job.write(&s);
+        }
+        let mut s = s.start();
+        let mut model = Model::default();
+        for job in SLEEPERS.iter().filter(|j| j.in_job_dir) {
+            model.jobs.insert(job.name, Life::Running);
+        }
+        assert_shows(&s, &model, &format!("seed {seed:#x}, at start"));
+        let mut done = Vec::new();
+        for _ in 0..STEPS {
+            let value = format!("v{}", rng.draw() % 1000);
+            let mut choices = Step::choices(&model, &value);
+            let pick = rng.below(choices.len());
+            let step = choices.swap_remove(pick);
+            let args = step.args(&s);
+            let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+            s.supctl_ok(&argv);
+            step.apply(&mut model);
+            done.push(args.join(" "));
+            s = crash_and_restart(s);
+            assert_shows(&s, &model, &format!("seed {seed:#x}, after {done:#?}"));
+        }
+    }
+}
+
+/// The seeds of the sequences, chosen so that between them every change
+/// is made: each job stopped while it runs, started and run again once
+/// stopped; `b` submitted, and purged both running and stopped; a variable
+/// written, written again and purged.
+const SEEDS: [u64; 3] = [19916, 19398, 19271];
+
+/// How many acknowledged requests a sequence has.
+const STEPS: usize = 10;
+
+/// xorshift64: random choices that are the same at every run.
+struct Rng(u64);
+
+impl Rng {
+    fn draw(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A number below `n`.
+    fn below(&mut self, n: usize) -> usize {
+        (self.draw() % n as u64) as usize
+    }
+}
+
+/// A job of the sequence: from the job directory, or submitted with
+/// `job run`. Each sleeps for its own number of seconds, so that the
+/// copies of its task can be counted.
+#[derive(Debug)]
+struct Sleeper {
+    name: &'static str,
+    secs: &'static str,
+    in_job_dir: bool,
+}
+
+static SLEEPERS: [Sleeper; 2] =
+    [Sleeper { name: "a", secs: "1001", in_job_dir: true }, Sleeper { name: "b", secs: "1002", in_job_dir: false }];
+
+/// The variables the sequence writes and purges (no job reads them).
+const VAR_PATHS: [&str; 2] = ["app/one", "app/two"];
+
+impl Sleeper {
+    fn hcl(&self) -> String {
+        format!(
+            r#"job "{}" {{
+  group "g" {{
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sleep"
+        args    = ["{}"]
+      }}
+    }}
+  }}
+}}"#,
+            self.name, self.secs
+        )
+    }
+
+    /// Writes its file: in the job directory, or beside it.
+    fn write(&self, s: &Supd) {
+        let name = format!("{}.hcl", self.name);
+        if self.in_job_dir {
+            s.write_job(&name, &self.hcl());
+        } else {
+            s.write_file(&name, &self.hcl());
+        }
+    }
+
+    /// The path of its file, for `job run`.
+    fn file(&self, s: &Supd) -> String {
+        let name = format!("{}.hcl", self.name);
+        let path = if self.in_job_dir { s.path("jobs").join(name) } else { s.path(&name) };
+        path.to_str().expect("UTF-8 path").to_string()
+    }
+
+    fn cmdline(&self) -> String {
+        format!("/bin/sleep {}", self.secs)
+    }
+}
+
+/// What supd has acknowledged, as the test keeps it: each job it knows,
+/// running or stopped (one it does not list is absent), and each
+/// variable's value.
+#[derive(Debug, Default)]
+struct Model {
+    jobs: BTreeMap<&'static str, Life>,
+    vars: BTreeMap<&'static str, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    Running,
+    Stopped,
+}
+
+/// One request that supd acknowledges, and what it changes.
+#[derive(Debug)]
+enum Step {
+    Stop(&'static Sleeper),
+    Start(&'static Sleeper),
+    Run(&'static Sleeper),
+    Purge(&'static Sleeper),
+    VarPut(&'static str, String),
+    VarPurge(&'static str),
+}
+
+impl Step {
+    /// The requests supd answers OK in the state the model has, `value`
+    /// for a variable put. A stop of a stopped job, a start of a running
+    /// one and a run of a running one are among them: nothing changes.
+    fn choices(m: &Model, value: &str) -> Vec<Step> {
+        let mut steps = Vec::new();
+        for job in &SLEEPERS {
+            steps.push(Step::Run(job));
+            if m.jobs.contains_key(job.name) {
+                steps.extend([Step::Stop(job), Step::Start(job)]);
+                if !job.in_job_dir {
+                    steps.push(Step::Purge(job));
+                }
+            }
+        }
+        for path in VAR_PATHS {
+            steps.push(Step::VarPut(path, value.to_string()));
+            if m.vars.contains_key(path) {
+                steps.push(Step::VarPurge(path));
+            }
+        }
+        steps
+    }
+
+    /// supctl's arguments.
+    fn args(&self, s: &Supd) -> Vec<String> {
+        let file;
+        let item;
+        let words: Vec<&str> = match self {
+            Step::Stop(job) => vec!["job", "stop", job.name],
+            Step::Start(job) => vec!["job", "start", job.name],
+            Step::Run(job) => {
+                file = job.file(s);
+                vec!["job", "run", file.as_str()]
+            }
+            Step::Purge(job) => vec!["job", "stop", "--purge", job.name],
+            Step::VarPut(path, value) => {
+                item = format!("k={value}");
+                vec!["var", "put", *path, item.as_str()]
+            }
+            Step::VarPurge(path) => vec!["var", "purge", *path],
+        };
+        words.into_iter().map(str::to_string).collect()
+    }
+
+    /// The model once supd has acknowledged the request.
+    fn apply(&self, m: &mut Model) {
+        match self {
+            Step::Stop(job) => {
+                m.jobs.insert(job.name, Life::Stopped);
+            }
+            Step::Start(job) | Step::Run(job) => {
+                m.jobs.insert(job.name, Life::Running);
+            }
+            Step::Purge(job) => {
+                m.jobs.remove(job.name);
+            }
+            Step::VarPut(path, value) => {
+                m.vars.insert(*path, value.clone());
+            }
+            Step::VarPurge(path) => {
+                m.vars.remove(*path);
+            }
+        }
+    }
+}
+
+/// Checks that supd shows what the model holds: once its status agrees,
+/// and a second copy of a task has had time to show up, each running job's
+/// task runs exactly once and nothing of the other jobs runs; the
+/// variables are those of the model, with their values.
+fn assert_shows(s: &Supd, m: &Model, when: &str) {
+    let st = s.wait_status(&format!("the status shows {m:?} ({when})"), |st| agrees(st, m));
+    std::thread::sleep(Duration::from_millis(300));
+    for job in &SLEEPERS {
+        let copies = s.procs_running(&job.cmdline());
+        let want = usize::from(m.jobs.get(job.name) == Some(&Life::Running));
+        assert_eq!(
+            copies.len(),
+            want,
+            "{when}: job {} runs {copies:?}, the model is {m:?}\n{}\n{}",
+            job.name,
+            pretty(&st),
+            s.log()
+        );
+    }
+    let want: String = m.vars.keys().map(|p| format!("{p}\n")).collect();
+    assert_eq!(s.supctl_ok(&["var", "list"]), want, "{when}: the variables\n{}", s.log());
+    for (&path, value) in &m.vars {
+        let got = s.supctl_ok(&["var", "get", "--item", "k", path]);
+        assert_eq!(got, format!("{value}\n"), "{when}: the variable {path}\n{}", s.log());
+    }
+}
+
+/// Whether a status shows each job as the model has it: running with its
+/// task running, stopped and dead, or not listed.
+fn agrees(st: &serde_json::Value, m: &Model) -> bool {
+    SLEEPERS.iter().all(|job| {
+        let status = job_status(st, job.name);
+        match m.jobs.get(job.name) {
+            Some(Life::Running) => {
+                status == "running" && task(st, &format!("{}/g/0/t", job.name)).is_some_and(|t| t["state"] == "running")
+            }
+            Some(Life::Stopped) => status == "dead",
+            None => status.is_empty(),
+        }
+    })
 }
