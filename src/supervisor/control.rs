@@ -22,6 +22,10 @@ pub(super) use targets::{EventFilter, Selection};
 /// the memory it took goes back.
 const RELEASE_AFTER: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// What the answer to a change says when supd could not save it.
+const NOT_SAVED: &str = "warning: supd could not save this change to its state directory (its log says why): \
+                         it is lost if supd stops before a later save succeeds";
+
 impl Supervisor {
     /// A control client's socket is ready: a request it completed is
     /// carried out and answered.
@@ -95,6 +99,8 @@ impl Supervisor {
     }
 
     /// Carries out one request (decoded and allowed by the server).
+    /// A change is saved before its answer; when that fails, the answer
+    /// says so.
     fn handle(&mut self, token: Token, request: Request) -> Response {
         // A change is on disk before the client hears of it.
         let changes = matches!(
@@ -111,9 +117,11 @@ impl Supervisor {
                 | Request::PeriodicForce { .. }
                 | Request::JobDispatch { .. }
         );
-        let response = self.carry_out(token, request);
-        if changes {
-            self.save_acknowledged();
+        let mut response = self.carry_out(token, request);
+        if changes && !self.save_acknowledged() && response.ok {
+            // Done, but not on disk: said, since a supd that stops before
+            // a later save succeeds forgets it.
+            response.messages.push(NOT_SAVED.into());
         }
         response
     }

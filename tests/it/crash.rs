@@ -521,3 +521,38 @@ fn agrees(st: &serde_json::Value, m: &Model) -> bool {
         }
     })
 }
+
+/// A change supd cannot save (the disk of its state directory is full) is
+/// still made, and its answer says that it is not saved; once there is
+/// room again, the next change saves both, and a crash keeps them.
+#[test]
+#[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
+fn an_answer_says_when_its_change_could_not_be_saved() {
+    assert!(nix::unistd::geteuid().is_root(), "this test mounts a tmpfs and needs root");
+    let s = Supd::new();
+    let tmpfs = Tmpfs::mount(&s.path("state"), "256k");
+    s.write_job("a.hcl", &sleep_job("a"));
+    s.write_job("b.hcl", &sleep_job("b"));
+    let mut s = s.start();
+    s.wait_running("a/g/0/t");
+    s.wait_running("b/g/0/t");
+    // The disk fills up: the write stops where it has no more room.
+    let filler = s.path("state/filler");
+    assert!(std::fs::write(&filler, vec![0u8; 1 << 20]).is_err(), "the tmpfs is full");
+    let out = s.supctl(&["job", "stop", "a"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(said.contains("supd could not save this change"), "{}", describe(&out));
+    s.wait_dead("a/g/0/t");
+    assert!(s.log().contains("cannot save the state in"), "{}", s.log());
+    // Room again: the next change is saved, and the one before with it.
+    std::fs::remove_file(&filler).unwrap();
+    let said = s.supctl_ok(&["job", "stop", "b"]);
+    assert!(!said.contains("could not save"), "{said}");
+    s = crash_and_restart(s);
+    let st =
+        s.wait_status("both jobs stopped after the crash", |st| ["a", "b"].iter().all(|j| job_status(st, j) == "dead"));
+    assert!(s.procs_running("/bin/sleep 1000").is_empty(), "{}", pretty(&st));
+    s.kill9();
+    drop(tmpfs);
+}

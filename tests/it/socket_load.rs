@@ -479,25 +479,13 @@ fn random_bytes_and_framing_do_not_disturb_supervision() {
     assert_eq!(st["jobs"][0]["name"], "loop", "{st}");
 }
 
-/// A tmpfs mounted for the length of a test.
-struct Mount(std::path::PathBuf);
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 #[test]
 #[ignore = "needs root: scripts/test runs it (cargo test -- --ignored)"]
 fn a_full_log_disk_is_reported_once_with_a_count_not_per_write() {
     assert!(nix::unistd::geteuid().is_root(), "this test mounts a tmpfs and needs root");
     let s = Supd::new();
     let logs = s.path("logs");
-    std::fs::create_dir(&logs).unwrap();
-    let ok = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "tmpfs"]).arg(&logs).status();
-    assert!(ok.is_ok_and(|o| o.success()), "cannot mount a tmpfs on {}", logs.display());
-    let _mount = Mount(logs);
+    let _mount = Tmpfs::mount(&logs, "64k");
     s.write_job("chatty.hcl", CHATTY);
     let s = s.start();
     s.wait_running("chatty/g/0/t");

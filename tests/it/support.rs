@@ -827,3 +827,30 @@ pub fn spawn_busy_safe(cmd: &mut Command) -> std::io::Result<std::process::Child
         }
     }
 }
+
+/// A tmpfs of `size` mounted on a new directory for the length of a test
+/// (root only).
+pub struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    pub fn mount(dir: &Path, size: &str) -> Tmpfs {
+        std::fs::create_dir(dir).expect("the mount point");
+        let ok = Command::new("mount").args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"]).arg(dir).status();
+        assert!(ok.is_ok_and(|o| o.success()), "cannot mount a tmpfs on {}", dir.display());
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    /// Unmounts it; when the test's directory went first (its removal
+    /// stopped at the mount point), the mount point and that directory go
+    /// too.
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        if std::fs::remove_dir(&self.0).is_ok()
+            && let Some(parent) = self.0.parent()
+        {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+}
