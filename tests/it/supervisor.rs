@@ -2032,3 +2032,41 @@ job "half" {
     assert_eq!(count(&t, "Driver Failure", |_| true), 1, "not retried: {}", pretty(&t));
     s.wait_running("half/fine/0/t");
 }
+
+/// A task whose start fails at once, for good, tears its instance down
+/// before a sibling due in the same turn starts: the sibling ends without
+/// having run, and nothing of it runs.
+#[test]
+fn a_start_failing_at_once_keeps_its_sibling_from_starting() {
+    let s = Supd::new();
+    s.write_job(
+        "pair.hcl",
+        r#"
+job "pair" {
+  group "g" {
+    restart {
+      attempts = 0
+    }
+    task "broken" {
+      driver = "raw_exec"
+    }
+    task "sleeper" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1001"]
+      }
+    }
+  }
+}
+"#,
+    );
+    let s = s.start();
+    let broken = s.wait_dead("pair/g/0/broken");
+    assert_eq!(broken["failed"], true, "{}", pretty(&broken));
+    let sleeper = s.wait_dead("pair/g/0/sleeper");
+    assert_eq!(count(&sleeper, "Started", |_| true), 0, "it never ran: {}", pretty(&sleeper));
+    assert_eq!(count(&sleeper, "Sibling Task Failed", |_| true), 1, "{}", pretty(&sleeper));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(s.procs_running("/bin/sleep 1001").is_empty(), "a sleeper runs\n{}", s.log());
+}

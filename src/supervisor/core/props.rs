@@ -58,6 +58,9 @@ struct TaskShape {
     hook: Option<Hook>,
     sidecar: bool,
     restart: Option<PolicyShape>,
+    /// Every start of it fails at once, for good, while the shell carries
+    /// out the effects that asked for it (a task with nothing to run).
+    fails_at_once: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -84,8 +87,9 @@ fn arb_shape() -> impl Strategy<Value = Shape> {
         2 => Some(Hook::Poststop),
         _ => None,
     };
-    let task = (0u8..6, any::<bool>(), proptest::option::of(arb_policy()))
-        .prop_map(move |(h, sidecar, restart)| TaskShape { hook: hook_of(h), sidecar, restart });
+    let task = (0u8..6, any::<bool>(), proptest::option::of(arb_policy()), 0u8..6).prop_map(
+        move |(h, sidecar, restart, fails)| TaskShape { hook: hook_of(h), sidecar, restart, fails_at_once: fails == 0 },
+    );
     (any::<bool>(), proptest::option::of(arb_policy()), proptest::collection::vec(task, 1..5), 0usize..8).prop_map(
         |(batch, group, tasks, leader)| {
             let leader = (leader < tasks.len()).then_some(leader);
@@ -204,6 +208,8 @@ struct Sim {
     span: Duration,
     /// Every step: its input and effects.
     log: Vec<String>,
+    /// Per task, whether each of its starts fails at once.
+    fails_at_once: Vec<bool>,
 }
 
 impl Sim {
@@ -224,6 +230,7 @@ impl Sim {
             restarts: vec![Vec::new(); n],
             span: span.max(Duration::from_secs(1)),
             log: Vec::new(),
+            fails_at_once: vec![false; n],
         }
     }
 
@@ -274,9 +281,17 @@ impl Sim {
         }
         for effect in effects {
             match effect {
-                Effect::Start(t) => {
-                    let generation = self.inst.tasks[t].generation;
-                    self.inflight.push((t, generation));
+                // As the shell: a start an earlier effect made stale (the
+                // instance torn down meanwhile) is dropped.
+                Effect::Start(t) if self.inst.tasks[t].state == State::Pending => {
+                    if self.fails_at_once[t] {
+                        self.inst.tasks[t].launched = true;
+                        let outcome = Outcome::StartError { recoverable: false };
+                        self.feed(Input::Ended { task: t, outcome, jitter: 0.5 });
+                    } else {
+                        let generation = self.inst.tasks[t].generation;
+                        self.inflight.push((t, generation));
+                    }
                 }
                 Effect::ArmStart { task, at, generation } => self.timers.push((at, task, generation)),
                 Effect::ArmKill { task, at, generation } => self.kills.push((at, task, generation)),
@@ -451,6 +466,12 @@ impl Sim {
     fn check_ended(&self, before: &Before, input: &Input, effects: &[Effect]) {
         match *input {
             Input::Started { task } => {
+                assert_eq!(
+                    before.states[task],
+                    State::Pending,
+                    "a start of a task not waiting for one{}",
+                    self.story()
+                );
                 assert_eq!(effects.first(), Some(&Effect::JournalStarted(task)), "{}", self.story())
             }
             Input::Ended { task, .. } | Input::Exited { task, .. } => {
@@ -542,6 +563,7 @@ impl Sim {
 /// process end: the invariants are checked at each step.
 fn replay(shape: &Shape, events: &[Event]) {
     let mut sim = Sim::new(instance_for(shape));
+    sim.fails_at_once = shape.tasks.iter().map(|t| t.fails_at_once).collect();
     sim.feed(Input::Advance);
     for event in events {
         sim.play(event);
@@ -572,7 +594,7 @@ proptest! {
         let shape = Shape {
             batch,
             group: None,
-            tasks: vec![TaskShape { hook: None, sidecar: false, restart: Some(policy) }],
+            tasks: vec![TaskShape { hook: None, sidecar: false, restart: Some(policy), fails_at_once: false }],
             leader: None,
         };
         replay(&shape, &events);

@@ -3,6 +3,7 @@
 //! carried out with the loop's means (spawns, signals, timers, the journal).
 
 use crate::supervisor::core::{self, Context, Effect, Input};
+use crate::supervisor::task::State;
 use crate::supervisor::{Phase, Supervisor, TaskKey, Timer};
 use std::time::{Instant, SystemTime};
 
@@ -36,7 +37,14 @@ impl Supervisor {
         let key = |task| TaskKey { run: serial, inst, task };
         for effect in effects {
             match effect {
-                Effect::Start(task) => self.start_task(key(task)),
+                // A start that an earlier effect of the same list made
+                // stale is dropped: the start of a sibling before it
+                // failed at once and tore the instance down.
+                Effect::Start(task) => {
+                    if self.jobs.task(key(task)).is_some_and(|t| t.state == State::Pending) {
+                        self.start_task(key(task))
+                    }
+                }
                 Effect::Decided { task, decision } => {
                     let label = self.label(key(task));
                     if let Some(t) = self.jobs.task(key(task)) {
