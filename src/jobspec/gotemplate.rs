@@ -349,7 +349,7 @@ fn file_refusal(path: &str) -> Option<String> {
     if path.starts_with('/') {
         return outside();
     }
-    match super::taskdir_blocks::destination_place(path) {
+    match super::taskdir_blocks::destination::destination_place(path) {
         Ok(_) => None,
         Err(_) => outside(),
     }

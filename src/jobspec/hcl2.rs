@@ -30,6 +30,7 @@ mod budget;
 mod dynamic;
 mod error;
 mod funcs;
+mod limits;
 mod place;
 mod quick;
 mod runtime;

@@ -18,7 +18,7 @@ use Kind::{Attr, Block as Blk, Either};
 
 mod artifact;
 mod checksum;
-mod destination;
+pub(super) mod destination;
 mod error;
 mod git;
 mod source;
@@ -26,8 +26,8 @@ mod template;
 
 pub use artifact::{GIT_FILE_MODE, git_problem};
 pub use checksum::{Checksum, ChecksumAlgo};
-pub use destination::{Place, Under, destination_place};
-pub use error::{ChecksumError, DestinationError, GitError, SourceError};
+pub use destination::{DestinationError, Place, Under, destination_place};
+pub use error::{ChecksumError, GitError, SourceError};
 pub use git::{GIT_CHECKSUM, GIT_OPTIONS, GitSource, SshKey, git_depth, git_ssh_key};
 pub use source::{
     ARCHIVE_FORMATS, ArchiveChoice, SourceKind, SourceSpec, archive_format, is_git_source, parse_source,
@@ -155,6 +155,12 @@ pub enum ArtifactMode {
     File,
     /// The source must unpack into the destination directory.
     Dir,
+}
+
+/// The text of a template as the job file's string gives it: the reader
+/// keeps a literal `${` as `$${`.
+fn unescape(s: &str) -> String {
+    s.replace("$${", "${").replace("%%{", "%{")
 }
 
 /// The `template` and `artifact` blocks of a task body.

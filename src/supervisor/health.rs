@@ -4,8 +4,7 @@
 //! through `policy::check_restart`, and a restart it asks for goes through
 //! the task's restart policy like any failure.
 
-use super::launch::{LaunchError, PortError};
-use super::task::{After, CheckRun, Inflight};
+use super::task::{After, CheckRun, Inflight, LaunchError, PortError};
 use super::watches::Watched;
 use super::{CheckKey, Owner, Supervisor, TaskKey, Timer};
 use crate::checks::{self, Dial, Outcome, Probe};

@@ -3,44 +3,11 @@
 //! runs as, with every `${...}` resolved (reference §6). Built from the
 //! model and this node's attributes; nothing here starts anything.
 
-use super::task::{Instance, JobRun, TaskRun};
+use super::task::{Instance, JobRun, LaunchError, PortError, TaskRun};
 use crate::jobspec::template::interpolate;
 use crate::node::Node;
 use crate::process::{self, SpawnSpec};
 use std::collections::BTreeMap;
-
-/// Why a task's process cannot be made ready to start.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum LaunchError {
-    #[error(transparent)]
-    User(#[from] process::UserError),
-    #[error("cannot run as user {0:?}: supd is not running as root — remove `user`, or run supd as root")]
-    NotRoot(String),
-    /// An isolated task that cannot be isolated as asked.
-    #[error("{0}")]
-    Isolation(String),
-    /// What this host lacks to start the driver's tasks.
-    #[error(transparent)]
-    Driver(#[from] crate::drivers::Unavailable),
-}
-
-/// Why a port written with `${...}` is no port at a task's start (see
-/// [`port_of`]); kept with the check for as long as the start lasts.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PortError {
-    /// The task's environment, which the port is resolved with, cannot
-    /// be made (the message is the whole chain).
-    #[error("{}", crate::error_chain(.0))]
-    Launch(LaunchError),
-    /// What it resolved to is neither a port number nor a port label.
-    #[error(
-        "port {written:?} is {value:?} at the task's start, neither a port number (1 to 65535) nor a port label of the group"
-    )]
-    NotAPort { written: String, value: String },
-    /// The check's task is no longer in its instance.
-    #[error("the check's task is gone")]
-    TaskGone,
-}
 
 /// Environment variables, by name.
 pub(super) type Vars = BTreeMap<String, String>;

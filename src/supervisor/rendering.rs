@@ -10,11 +10,11 @@
 //! was asked for, and a result for an older generation is dropped.
 
 use super::TaskKey;
+use super::task::Written;
 use crate::jobspec::taskdir_blocks::Template;
 use crate::node::Node;
 use crate::taskdir::{self, RenderInput, ServiceAddr, TaskDir};
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -51,19 +51,6 @@ pub(super) struct Work {
     pub variables: Variables,
     pub max_output: u64,
     pub owner: taskdir::beneath::Owner,
-}
-
-/// One template written.
-#[derive(Debug)]
-pub struct Written {
-    pub index: usize,
-    pub path: PathBuf,
-    /// The file's content differs from what it was.
-    pub changed: bool,
-    /// With `env = true`: what it sets.
-    pub env: Vec<(String, String)>,
-    /// Its `source` file, to watch.
-    pub source: Option<PathBuf>,
 }
 
 /// What a request came to: every template written, or the first failure.

@@ -233,7 +233,7 @@ pub struct Setup {
     /// generation (`rendering.rs`): the task is pending until they are.
     pub rendering: Option<u64>,
     /// What that work wrote, for the start of this generation.
-    pub rendered: Option<(u64, Vec<super::rendering::Written>)>,
+    pub rendered: Option<(u64, Vec<Written>)>,
     /// Templates of the running task being rendered again, by index:
     /// whether a change came meanwhile (rendered once more after).
     pub again: std::collections::BTreeMap<usize, bool>,
@@ -245,6 +245,19 @@ pub struct Setup {
     /// The `once` templates rendered (by index), with what each set in
     /// the environment: they are not rendered again.
     pub once: std::collections::BTreeMap<usize, Vec<(String, String)>>,
+}
+
+/// One template written.
+#[derive(Debug)]
+pub struct Written {
+    pub index: usize,
+    pub path: std::path::PathBuf,
+    /// The file's content differs from what it was.
+    pub changed: bool,
+    /// With `env = true`: what it sets.
+    pub env: Vec<(String, String)>,
+    /// Its `source` file, to watch.
+    pub source: Option<std::path::PathBuf>,
 }
 
 /// The container of a container task's current run.
@@ -498,6 +511,39 @@ pub enum Inflight {
     Script { pid: Pid, output: std::fs::File },
 }
 
+/// Why a task's process cannot be made ready to start.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LaunchError {
+    #[error(transparent)]
+    User(#[from] crate::process::UserError),
+    #[error("cannot run as user {0:?}: supd is not running as root — remove `user`, or run supd as root")]
+    NotRoot(String),
+    /// An isolated task that cannot be isolated as asked.
+    #[error("{0}")]
+    Isolation(String),
+    /// What this host lacks to start the driver's tasks.
+    #[error(transparent)]
+    Driver(#[from] crate::drivers::Unavailable),
+}
+
+/// Why a port written with `${...}` is no port at a task's start (see
+/// `launch::port_of`); kept with the check for as long as the start lasts.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PortError {
+    /// The task's environment, which the port is resolved with, cannot
+    /// be made (the message is the whole chain).
+    #[error("{}", crate::error_chain(.0))]
+    Launch(LaunchError),
+    /// What it resolved to is neither a port number nor a port label.
+    #[error(
+        "port {written:?} is {value:?} at the task's start, neither a port number (1 to 65535) nor a port label of the group"
+    )]
+    NotAPort { written: String, value: String },
+    /// The check's task is no longer in its instance.
+    #[error("the check's task is gone")]
+    TaskGone,
+}
+
 pub struct CheckRun {
     pub spec: Check,
     /// The task whose runs the check follows, and which it restarts.
@@ -518,7 +564,7 @@ pub struct CheckRun {
     pub resolved: Option<SocketAddr>,
     /// A port written with `${...}` (`PortRef::Interpolated`), resolved
     /// at each start of the task: the port, or why there is none.
-    pub interpolated_port: Option<Result<u16, super::launch::PortError>>,
+    pub interpolated_port: Option<Result<u16, PortError>>,
 }
 
 impl std::fmt::Debug for CheckRun {

@@ -16,15 +16,11 @@
 //! `range`): an estimate, not a proof. The functions bound their own
 //! results as well (`funcs.rs`).
 
+use super::limits::{MAX_BYTES, MAX_FILE, MAX_VALUES};
 use hcl::eval::{Context, Evaluate};
 use hcl::expr::{Expression, ForExpr, FuncCall, Operation, TemplateExpr};
 use hcl::template::{Directive, Element, Template};
 use hcl::{Identifier, Value};
-
-/// The most values (elements, keys, scalars) one expression may make.
-pub const MAX_VALUES: u64 = 1_000_000;
-/// The most string bytes one expression may make.
-pub const MAX_BYTES: u64 = 16 << 20;
 
 /// An estimate of what an expression makes: values and string bytes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -157,8 +153,8 @@ fn func_call(f: &FuncCall, ctx: &Context, depth: usize) -> Result<Size, BudgetEr
         // measured above, so cheap to evaluate).
         "replace" => replaced(f, ctx, sum),
         // A file read whole: up to file()'s limit (base64: 4/3).
-        "file" => sum.add(Size { values: 0, bytes: super::funcs::MAX_FILE as u64 }),
-        "filebase64" => sum.add(Size { values: 0, bytes: (super::funcs::MAX_FILE as u64) * 4 / 3 + 4 }),
+        "file" => sum.add(Size { values: 0, bytes: MAX_FILE as u64 }),
+        "filebase64" => sum.add(Size { values: 0, bytes: (MAX_FILE as u64) * 4 / 3 + 4 }),
         "fileset" => sum.add(Size { values: super::MAX_ELEMENTS as u64, bytes: 128 * super::MAX_ELEMENTS as u64 }),
         // Decoding makes at most a value per byte; YAML's aliases may
         // repeat what they name, up to yamldecode's own limits.

@@ -1,6 +1,7 @@
 //! The functions a job file may call: Nomad's HCL2 set, as far as it makes
 //! sense on one host. Listed in supd-job(5).
 
+use super::limits::MAX_BYTES;
 use super::{MAX_ELEMENTS, kind};
 use hcl::Value;
 use hcl::eval::{Context, FuncArgs, FuncDef, ParamType};
@@ -20,9 +21,6 @@ mod network;
 mod numbers;
 mod strings;
 mod time;
-
-/// `file()` reads at most this many bytes.
-pub const MAX_FILE: usize = 1 << 20;
 
 /// `bcrypt()` may do this much work in one file, counted in hashes at cost
 /// 10 (one at cost 11 counts 2, at 12 counts 4, below 10 counts 1): each
@@ -198,7 +196,7 @@ fn bounded(len: usize) -> Result<(), FuncError> {
 }
 /// A string result may be this long.
 fn text_bounded(len: usize) -> Result<(), FuncError> {
-    if len as u64 > super::budget::MAX_BYTES { Err(Limit::Text { len }.into()) } else { Ok(()) }
+    if len as u64 > MAX_BYTES { Err(Limit::Text { len }.into()) } else { Ok(()) }
 }
 /// A whole number (an index, a count, a size).
 fn whole(v: &Value) -> Result<i64, FuncError> {

@@ -2,10 +2,9 @@
 //! it), options, mode and destination.
 
 use super::source::refuse_getter;
-use super::template::unescape;
 use super::{
     ARTIFACT, Artifact, ArtifactMode, Checksum, GIT_CHECKSUM, GIT_OPTIONS, GitSource, SourceKind, SourceSpec,
-    archive_format, destination_place, git_depth, git_ssh_key, is_git_source, parse_source,
+    archive_format, destination_place, git_depth, git_ssh_key, is_git_source, parse_source, unescape,
 };
 use crate::jobspec::reader::Reader;
 use hcl_edit::Span;

@@ -1,8 +1,6 @@
 //! Where a template's or an artifact's destination goes: a place below the
 //! task directory or the shared `alloc/`, never outside them.
 
-use super::error::DestinationError;
-
 /// The two places of an allocation a task may write to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Under {
@@ -18,6 +16,15 @@ pub struct Place {
     pub under: Under,
     /// Normal components only: no `.`, `..` or empty ones.
     pub parts: Vec<String>,
+}
+
+/// A destination that leaves both the task directory and the shared `alloc/`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "destination {dest:?} is outside the task directory — write a path under local/, secrets/ or tmp/ (or ${{NOMAD_ALLOC_DIR}}/ for the group's shared alloc/)"
+)]
+pub struct DestinationError {
+    pub dest: String,
 }
 
 /// Where a destination lands. Relative paths (and absolute ones, as Nomad

@@ -1,6 +1,6 @@
-//! Why a destination, a checksum or an artifact source is refused: the
-//! errors of `taskdir_blocks.rs`, which validation reports and an
-//! artifact's fetch fails with.
+//! Why a checksum or an artifact source is refused: the errors of
+//! `taskdir_blocks.rs`, which validation reports and an artifact's fetch
+//! fails with (a destination's is in `destination.rs`).
 
 use super::{ARCHIVE_FORMATS, GIT_CHECKSUM};
 
@@ -20,15 +20,6 @@ pub enum ChecksumError {
     /// A digest of the wrong length for its type (`digits` hex digits).
     #[error("a {algo} checksum has {digits} hex digits, {hex:?} has {}", hex.len())]
     Length { algo: &'static str, digits: usize, hex: String },
-}
-
-/// A destination that leaves both the task directory and the shared `alloc/`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "destination {dest:?} is outside the task directory — write a path under local/, secrets/ or tmp/ (or ${{NOMAD_ALLOC_DIR}}/ for the group's shared alloc/)"
-)]
-pub struct DestinationError {
-    pub dest: String,
 }
 
 /// An artifact source supd cannot fetch as written.

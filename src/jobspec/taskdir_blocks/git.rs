@@ -2,7 +2,6 @@
 //! `git clone` is given, `//DIR`, and `ref`, `depth` and `sshkey`.
 
 use super::error::GitError;
-use super::source::percent_decode;
 use std::collections::BTreeMap;
 
 /// A git repository to clone, as go-getter's git getter reads its source.
@@ -221,4 +220,22 @@ fn git_subdir(src: &str, dir: &str) -> Result<Vec<String>, GitError> {
         }
     }
     Ok(out)
+}
+
+pub(super) fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(v);
+            i += 3;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -3,7 +3,7 @@
 
 use super::checksum::Checksum;
 use super::error::SourceError;
-use super::git::{GitSource, HOSTED_GIT, parse_git};
+use super::git::{GitSource, HOSTED_GIT, parse_git, percent_decode};
 use std::collections::BTreeMap;
 
 /// What an artifact source asks for, once its `${...}` are resolved.
@@ -174,22 +174,4 @@ pub(super) fn refuse_getter(src: &str) -> Result<(), SourceError> {
             Err(SourceError::Getter { what, getter: g.to_string() })
         }
     }
-}
-
-pub(super) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok())
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }

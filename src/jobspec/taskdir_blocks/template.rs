@@ -1,7 +1,7 @@
 //! Decoding a `template` block: its text checked as a Go template (each
 //! problem at its place in the job file), destination, delimiters and change mode.
 
-use super::{CHANGE_SCRIPT, ChangeMode, ChangeScript, TEMPLATE, Template, TemplateSource, destination_place};
+use super::{CHANGE_SCRIPT, ChangeMode, ChangeScript, TEMPLATE, Template, TemplateSource, destination_place, unescape};
 use crate::jobspec::diag::did_you_mean;
 use crate::jobspec::gotemplate;
 use crate::jobspec::reader::Reader;
@@ -195,12 +195,6 @@ fn change_script(r: &mut Reader, sb: &Block) -> Option<ChangeScript> {
     let timeout = r.attr(b, "timeout").and_then(|a| r.duration(&a.value, "timeout")).unwrap_or(Duration::from_secs(5));
     let fail_on_error = r.attr(b, "fail_on_error").and_then(|a| r.bool(&a.value, "fail_on_error")).unwrap_or(false);
     Some(ChangeScript { command, args, timeout, fail_on_error })
-}
-
-/// The text of a template as the job file's string gives it: the reader
-/// keeps a literal `${` as `$${`.
-pub(super) fn unescape(s: &str) -> String {
-    s.replace("$${", "${").replace("%%{", "%{")
 }
 
 /// Reports the problems of a template's text, each at its place in the job

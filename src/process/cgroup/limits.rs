@@ -24,22 +24,6 @@ pub fn mhz_to_quota(mhz: u32, per_core: u64) -> u64 {
 const PERIOD_US: u64 = 100_000;
 const MB: u64 = 1024 * 1024;
 
-/// What a task's cgroup enforces, for `status`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Limits {
-    /// Bytes.
-    pub memory_hard: Option<u64>,
-    pub memory_soft: Option<u64>,
-    /// v1 shares or v2 weight, as written.
-    pub cpu_weight: Option<u64>,
-    /// Microseconds per 100 ms period.
-    pub cpu_quota: Option<u64>,
-    /// Swap could not be turned off (or the host has no swap accounting).
-    pub swap_allowed: bool,
-    /// Resources no hierarchy enforces (`memory`, `cpu`).
-    pub not_enforced: Vec<&'static str>,
-}
-
 impl TaskCgroup {
     pub(super) fn set_limits(&mut self, res: &Resources, cg: &Cgroups) -> Result<(), CgroupError> {
         let set = |dir: &Dir, file: &str, value: &str| {

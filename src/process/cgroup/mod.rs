@@ -18,8 +18,8 @@ mod limits;
 mod task;
 
 pub use layout::{Kind, Mount, Place, Plan, parse_mountinfo, parse_proc_cgroup, plan, unescape, unified};
-pub use limits::{Limits, mhz_to_quota, mhz_to_shares, shares_to_weight};
-pub use task::{TaskCgroup, Usage, holds, stop_leftovers};
+pub use limits::{mhz_to_quota, mhz_to_shares, shares_to_weight};
+pub use task::{Limits, TaskCgroup, Usage, holds, stop_leftovers};
 
 use crate::jobspec::model::Resources;
 use files::write;

@@ -4,7 +4,6 @@
 
 use super::CgroupError;
 use super::files::{Kept, keyed, read_u64, write};
-use super::limits::Limits;
 use crate::process::Join;
 use std::cell::Cell;
 use std::io;
@@ -64,6 +63,22 @@ pub(super) struct Dir {
 pub struct Usage {
     pub memory_bytes: Option<u64>,
     pub cpu_ns: Option<u64>,
+}
+
+/// What a task's cgroup enforces, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Limits {
+    /// Bytes.
+    pub memory_hard: Option<u64>,
+    pub memory_soft: Option<u64>,
+    /// v1 shares or v2 weight, as written.
+    pub cpu_weight: Option<u64>,
+    /// Microseconds per 100 ms period.
+    pub cpu_quota: Option<u64>,
+    /// Swap could not be turned off (or the host has no swap accounting).
+    pub swap_allowed: bool,
+    /// Resources no hierarchy enforces (`memory`, `cpu`).
+    pub not_enforced: Vec<&'static str>,
 }
 
 /// The cgroup of one task, across its restarts: made before its first

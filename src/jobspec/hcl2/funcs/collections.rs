@@ -230,7 +230,7 @@ pub fn setproduct(a: Vec<Value>) -> R {
     // Measured before it is made; with no list empty, no step makes
     // more than the whole.
     bounded(total)?;
-    if total.saturating_mul(lists.len()) as u64 > super::super::budget::MAX_VALUES {
+    if total.saturating_mul(lists.len()) as u64 > super::super::limits::MAX_VALUES {
         return Err(Limit::Values(total.saturating_mul(lists.len())).into());
     }
     let mut out: Vec<Vec<Value>> = vec![Vec::new()];

@@ -1,6 +1,7 @@
 //! Hashes, identifiers and decryption: md5, sha1, sha256, sha512, bcrypt,
 //! uuidv4, uuidv5 and rsadecrypt, the costly ones bounded per file.
 
+use super::super::limits::MAX_BCRYPT_COST;
 use super::error::{FuncError, Limit};
 use super::{BCRYPTS, MAX_BCRYPT_CALLS, MAX_RSA_BITS, MAX_RSADECRYPT_CALLS, R, RSADECRYPTS, s, whole};
 use hcl::Value;
@@ -24,10 +25,6 @@ pub fn sha512(a: Vec<Value>) -> R {
     use sha2::Digest;
     Ok(Value::String(hex(&::sha2::Sha512::digest(s(&a[0])?.as_bytes()))))
 }
-/// bcrypt() hashes at most at this cost: each step doubles the time,
-/// and the job file is evaluated on every read (Go allows 31: days).
-/// Nomad's default is 10; each step doubles the time (12: ~0.25 s).
-pub(super) const MAX_BCRYPT_COST: i64 = 12;
 /// A bcrypt hash (`$2a$`, as Go's), cost 10 unless given; a cost below
 /// 4 is 10, as in Go.
 pub fn bcrypt(a: Vec<Value>) -> R {

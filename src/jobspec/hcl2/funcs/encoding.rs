@@ -72,7 +72,7 @@ pub fn csvdecode(a: Vec<Value>) -> R {
             )));
         }
         values = values.saturating_add(header.len() as u64 + 1);
-        if values > super::super::budget::MAX_VALUES {
+        if values > super::super::limits::MAX_VALUES {
             return Err(Limit::Rows.into());
         }
         out.push(Value::Object(header.iter().cloned().zip(r.iter().map(|v| Value::String(v.to_string()))).collect()));
@@ -99,7 +99,7 @@ pub fn yamldecode(a: Vec<Value>) -> R {
 struct Counted<'c>(&'c std::cell::Cell<(u64, u64)>);
 impl Counted<'_> {
     fn take<E: serde::de::Error>(self, bytes: usize) -> Result<(), E> {
-        use super::super::budget::{MAX_BYTES, MAX_VALUES};
+        use super::super::limits::{MAX_BYTES, MAX_VALUES};
         let (values, text) = self.0.get();
         let (values, text) = (values + 1, text.saturating_add(bytes as u64));
         if values > MAX_VALUES || text > MAX_BYTES {

@@ -3,10 +3,8 @@
 //! the user reads them as diagnostics at the call.
 
 use super::super::MAX_ELEMENTS;
-use super::super::budget::{MAX_BYTES, MAX_VALUES};
-use super::crypto::MAX_BCRYPT_COST;
-use super::files::MAX_WALK;
-use super::{MAX_BCRYPT_CALLS, MAX_FILE, MAX_RSA_BITS, MAX_RSADECRYPT_CALLS};
+use super::super::limits::{MAX_BCRYPT_COST, MAX_BYTES, MAX_FILE, MAX_VALUES, MAX_WALK};
+use super::{MAX_BCRYPT_CALLS, MAX_RSA_BITS, MAX_RSADECRYPT_CALLS};
 use crate::beneath::BeneathError;
 use crate::jobspec::duration::DurationError;
 

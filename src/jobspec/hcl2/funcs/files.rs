@@ -1,8 +1,9 @@
 //! Paths and files: paths made lexically, and the file functions, which read
 //! only below the job file's directory, following no link.
 
+use super::super::limits::{MAX_FILE, MAX_WALK};
 use super::error::{FuncError, Limit};
-use super::{BASE, MAX_FILE, R, bounded, s};
+use super::{BASE, R, bounded, s};
 use hcl::Value;
 use std::path::PathBuf;
 
@@ -162,9 +163,8 @@ pub fn filebase64(a: Vec<Value>) -> R {
     let bytes = read_below(&s(&a[0])?, "filebase64")?;
     Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(bytes)))
 }
-/// fileset() looks at most at this many directory entries…
-pub(super) const MAX_WALK: usize = 100_000;
-/// …and this many directories deep.
+/// fileset() looks at most this many directories deep (and at most at
+/// [`MAX_WALK`] directory entries).
 const MAX_DEPTH: usize = 64;
 /// The regular files below `path` (itself below the job file's
 /// directory) whose path from there matches `pattern`: `*` and `?`
