@@ -265,8 +265,9 @@ enum JobCommand {
         #[arg(value_hint = ValueHint::FilePath)]
         file: String,
         /// Return once supd has taken the file, without waiting for its
-        /// tasks to run (by default supctl waits until every task runs,
-        /// and passes its checks, or has completed — exit 0 — or one has
+        /// tasks to run (by default supctl waits until every task has run
+        /// for a second, and passes its checks, or has completed — exit 0 —
+        /// or one has
         /// failed — exit 1 — for at most --wait seconds).
         #[arg(long)]
         detach: bool,

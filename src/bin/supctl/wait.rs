@@ -1,6 +1,6 @@
 //! `job run` waits, as Nomad's `job run` monitors its deployment: until
-//! every task of the submitted jobs runs (and passes its checks) or has
-//! completed — exit 0 — or one has failed — exit 1, naming it and why —
+//! every task of the submitted jobs has run for a second (and passes its
+//! checks) or has completed — exit 0 — or one has failed — exit 1, naming it and why —
 //! or the time allowed is up. Each task's state is printed when it
 //! changes.
 
@@ -14,6 +14,18 @@ use supd::control::protocol::{Request, TaskStatus};
 
 /// How often the status is asked.
 const EVERY: Duration = Duration::from_millis(250);
+
+/// How long a run must have lasted for its task to count as up: a task
+/// that fails at once is not up because a status caught it running (as
+/// Nomad's deployment waits `min_healthy_time` before it calls an
+/// allocation healthy).
+const MIN_UP_SECS: u64 = 1;
+
+/// The task is up (running and healthy, or completed), and a running one
+/// has run for [`MIN_UP_SECS`].
+fn settled_up(t: &TaskStatus) -> bool {
+    t.up() && (t.state != "running" || t.uptime.unwrap_or(0) >= MIN_UP_SECS)
+}
 
 /// A task's state as the progress lines show it.
 fn shown(t: &TaskStatus) -> String {
@@ -54,7 +66,7 @@ pub(super) fn until_up(socket: &Path, jobs: &[String], limit: Duration) -> ExitC
                         if t.failed {
                             let why = t.events.last().map_or(String::new(), |e| format!(": {}: {}", e.kind, e.message));
                             failed.push(format!("{label} failed{why}"));
-                        } else if !t.up() {
+                        } else if !settled_up(t) {
                             waiting.push(label);
                         }
                     }
