@@ -266,10 +266,14 @@ impl<'s> Eval<'s, '_> {
             self.sink.eval_error(e.span(), m.to_string());
             return None;
         }
-        match h.evaluate(ctx) {
-            Ok(v) => Some(v),
-            Err(err) => {
+        match budget::caught(|| h.evaluate(ctx)) {
+            Some(Ok(v)) => Some(v),
+            Some(Err(err)) => {
                 self.sink.eval_error(e.span(), message(&err));
+                None
+            }
+            None => {
+                self.sink.eval_error(e.span(), budget::ARITHMETIC.to_string());
                 None
             }
         }

@@ -90,12 +90,17 @@ pub enum EvalError {
     /// said without its echo of the expression.
     #[error("{}", .0.kind())]
     Eval(hcl::eval::Error),
+    /// hcl-rs's number arithmetic gave up (see [`caught`]).
+    #[error("{}", ARITHMETIC)]
+    Arithmetic,
 }
 
 /// Refuses an expression whose result would be over the limits, with the
 /// reason; `Ok` lets it be evaluated.
 pub fn check(e: &Expression, ctx: &Context) -> Result<(), BudgetError> {
-    let size = measure(e, ctx, 0)?;
+    // An arithmetic panic while measuring (`range`'s arguments) is met
+    // again, and said, where the expression is evaluated.
+    let size = caught(|| measure(e, ctx, 0)).unwrap_or(Ok(Size::ONE))?;
     size.over().map_or(Ok(()), Err)
 }
 
@@ -103,8 +108,25 @@ pub fn check(e: &Expression, ctx: &Context) -> Result<(), BudgetError> {
 pub fn evaluate(e: &Expression, ctx: &Context) -> Result<Value, EvalError> {
     let mut e = e.clone();
     super::arith::guard(&mut e, ctx);
-    check(&e, ctx)?;
-    e.evaluate(ctx).map_err(EvalError::Eval)
+    caught(|| {
+        check(&e, ctx)?;
+        e.evaluate(ctx).map_err(EvalError::Eval)
+    })
+    .unwrap_or(Err(EvalError::Arithmetic))
+}
+
+/// What an evaluation whose arithmetic gave up says.
+pub const ARITHMETIC: &str = "can't divide by zero, or a number is out of range";
+
+/// `f`'s result, or `None` when hcl-rs's arithmetic panicked in it. Its
+/// numbers panic on an integer remainder by zero and on an integer result
+/// out of range, in release builds too. `arith.rs` works out plain
+/// arithmetic before, as an error at its place; what it does not see (a
+/// divisor that is not plain, a `for`'s own names, a template's `${…}`)
+/// ends here instead of aborting supd. Every evaluation of a job file's
+/// expressions goes through it, and the measure ([`check`]).
+pub fn caught<T>(f: impl FnOnce() -> T) -> Option<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
 }
 
 /// How deep expressions may nest before the measure gives up (hcl-rs

@@ -461,16 +461,16 @@ impl Eval<'_, '_> {
             failed.push(name.to_string());
             return false;
         }
-        match h.evaluate(ctx) {
-            Ok(v) => {
+        let said = match super::budget::caught(|| h.evaluate(ctx)) {
+            Some(Ok(v)) => {
                 done.insert(name.to_string(), v);
-                true
+                return true;
             }
-            Err(err) => {
-                self.sink.error(e.span(), format!("local `{name}`: {}", message(&err)));
-                failed.push(name.to_string());
-                false
-            }
-        }
+            Some(Err(err)) => message(&err),
+            None => super::budget::ARITHMETIC.to_string(),
+        };
+        self.sink.error(e.span(), format!("local `{name}`: {said}"));
+        failed.push(name.to_string());
+        false
     }
 }

@@ -537,3 +537,17 @@ fn a_division_by_zero_is_reported_where_it_is_written() {
     let src = vars + &wrap("service", "", "logs {\n        max_file_size = var.n == 0 ? 10 : 100 / var.n\n      }");
     assert_eq!(job(&src).groups[0].tasks[0].logs.max_file_size, 10);
 }
+
+/// A remainder by zero that the arithmetic guard cannot see before (its
+/// divisor a call, a `for`'s own name, a template's `${…}`) is an error of
+/// the file, not a panic of hcl-rs that would abort supd.
+#[test]
+fn a_remainder_by_zero_out_of_sight_is_an_error_not_a_panic() {
+    for value in
+        ["10 % length([])", "length(range(10 % length([])))", "[for x in [0] : 10 % x][0]", "length(\"${10 % 0}\")"]
+    {
+        let src = format!("locals {{\n  n = {value}\n}}\n") + &wrap("service", "", "");
+        let e = errors(&src);
+        assert!(e.iter().any(|m| m.contains("can't divide by zero")), "{value}: {e:?}");
+    }
+}
