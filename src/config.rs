@@ -654,7 +654,7 @@ impl File {
         out.users.clone_from(&h.users);
         out.raw_exec_as_root = h.raw_exec_as_root.unwrap_or(false);
         out.insecure_host_keys = h.insecure_host_keys.unwrap_or(false);
-        let drivers: Vec<&str> = crate::drivers::DRIVERS.iter().map(|d| d.name).collect();
+        let drivers: Vec<&str> = crate::drivers::all().map(|d| d.name).collect();
         if let Some(d) = h.drivers.iter().flatten().find(|d| !drivers.contains(&d.as_str())) {
             return Err((here, format!("[handoff] drivers: {d:?} is not a driver supd runs ({})", drivers.join(", "))));
         }

@@ -10,6 +10,9 @@ use crate::jobspec::model::Task;
 use crate::process::isolate::{Bind, Isolation, cap_number};
 use std::path::{Path, PathBuf};
 
+/// The drivers of this file, for `drivers::all`.
+pub static DEFS: &[&Def] = &[&EXEC, &RAW_EXEC];
+
 /// `exec`: a host process isolated as Nomad's exec driver isolates it.
 pub static EXEC: Def = Def {
     name: "exec",

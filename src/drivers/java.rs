@@ -10,6 +10,9 @@ use crate::jobspec::decode::config::java_config;
 use crate::jobspec::model::{JavaConfig, Task};
 use std::path::{Path, PathBuf};
 
+/// The driver of this file, for `drivers::all`.
+pub static DEFS: &[&Def] = &[&JAVA];
+
 /// `java`: a JVM run as an `exec` task. Its attributes are those of
 /// `java -version`, asked off the loop by the supervisor
 /// (`Settings::fingerprint`), not at start.

@@ -4,25 +4,35 @@
 //! (`docker`, `podman`) go through the engine, on threads of the driver
 //! that report back to the loop.
 //!
-//! The drivers supd runs are [`DRIVERS`], each a [`Def`] in its own file:
-//! its name, kind, `config` reader, host needs, attributes and program. A
+//! The drivers supd runs are [`all`], each a [`Def`] in its own file: its
+//! name, kind, `config` reader, host needs, attributes and program. A
 //! task's [`Driver`] is a handle on one; what depends on the driver asks
 //! its definition (`Driver::def`, [`Kind::of`]), not its name.
-
-pub mod docker;
-pub mod exec;
-pub mod java;
 
 use crate::jobspec::decode::config::{ConfigBlock, RunConfig};
 use crate::jobspec::model::{Driver, Task};
 use crate::jobspec::reader::Reader;
 
-/// Every driver supd runs, in the order messages list them (`[handoff]
-/// drivers`; an unsupported `driver` lists host processes first).
-pub static DRIVERS: &[&Def] = &[&exec::EXEC, &exec::RAW_EXEC, &docker::DOCKER, &docker::PODMAN, &java::JAVA];
+/// Declares each driver's module and lists the definitions it exports as
+/// `DEFS`, module by module, as [`all`]: a new driver is its file and its
+/// name added to the one line below.
+macro_rules! drivers {
+    ($($module:ident),+ $(,)?) => {
+        $(pub mod $module;)+
+
+        /// Every driver supd runs, in the order messages list them
+        /// (`[handoff] drivers`; an unsupported `driver` lists host
+        /// processes first).
+        pub fn all() -> impl Iterator<Item = &'static Def> {
+            [$($module::DEFS),+].into_iter().flatten().copied()
+        }
+    };
+}
+
+drivers!(exec, docker, java);
 
 /// A driver: what `driver = "…"` names, and what the rest of supd asks of
-/// it. Each driver's file defines one, listed in [`DRIVERS`].
+/// it. Each driver's file defines one, listed in its `DEFS`.
 pub struct Def {
     /// What a job file's `driver` names (and `[handoff] drivers`).
     pub name: &'static str,
@@ -100,7 +110,7 @@ impl Def {
 impl Driver {
     /// The driver `driver = "…"` names, if supd runs it.
     pub fn named(name: &str) -> Option<Driver> {
-        DRIVERS.iter().copied().find(|d| d.name == name).map(Def::driver)
+        all().find(|d| d.name == name).map(Def::driver)
     }
 
     /// What a task that names no driver is read as (its job is refused
@@ -110,9 +120,9 @@ impl Driver {
     }
 
     /// Its definition. A `Driver` is only made from an entry of
-    /// [`DRIVERS`], which has it.
+    /// [`all`], which has it.
     pub fn def(self) -> &'static Def {
-        DRIVERS.iter().copied().find(|d| d.name == self.0).unwrap_or(&exec::RAW_EXEC)
+        all().find(|d| d.name == self.0).unwrap_or(&exec::RAW_EXEC)
     }
 
     pub fn as_str(self) -> &'static str {
@@ -153,7 +163,7 @@ pub fn missing_config(task: &Task) -> Option<String> {
 /// The drivers supd runs, for messages: `"exec", "raw_exec", … or
 /// "podman"`, host processes first.
 pub fn listed() -> String {
-    let by_kind = |kind: Kind| DRIVERS.iter().filter(move |d| d.kind == kind);
+    let by_kind = |kind: Kind| all().filter(move |d| d.kind == kind);
     let names: Vec<String> =
         by_kind(Kind::Process).chain(by_kind(Kind::Container)).map(|d| format!("{:?}", d.name)).collect();
     match names.split_last() {

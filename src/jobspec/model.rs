@@ -211,7 +211,7 @@ pub struct Port {
     pub pos: Pos,
 }
 
-/// A task's driver: the name of an entry of `drivers::DRIVERS`, made only
+/// A task's driver: the name of an entry of `drivers::all()`, made only
 /// from one (`Driver::named`, `Def::driver`). What the driver is, its
 /// definition says (`Driver::def` and the other methods, in `drivers`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -95,7 +95,7 @@ impl Node {
         attrs.insert("unique.hostname".into(), hostname.clone());
         // Each driver's attributes that are found now (`driver.exec` only
         // where tasks can be isolated).
-        for def in crate::drivers::DRIVERS {
+        for def in crate::drivers::all() {
             attrs.extend((def.attributes)());
         }
         attrs.insert("supd.version".into(), env!("CARGO_PKG_VERSION").into());

@@ -32,7 +32,7 @@ type EngineDriver = (Docker<(TaskKey, u64)>, mio::Token);
 
 /// The container drivers, each with an engine of its own.
 fn engines() -> impl Iterator<Item = Driver> {
-    crate::drivers::DRIVERS.iter().filter(|d| d.engine.is_some()).map(|d| d.driver())
+    crate::drivers::all().filter(|d| d.engine.is_some()).map(|d| d.driver())
 }
 
 /// A container a previous supd left: its id, the pid of a running one,

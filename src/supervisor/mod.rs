@@ -286,7 +286,7 @@ impl Supervisor {
         // A job that places by an engine's attributes waits for them (each
         // survey's requests have 5 s); other container tasks wait for
         // their engine's answer as they start, and host tasks not at all.
-        let needs_engines = crate::drivers::DRIVERS.iter().filter(|d| d.engine.is_some()).any(|d| {
+        let needs_engines = crate::drivers::all().filter(|d| d.engine.is_some()).any(|d| {
             let word = format!("driver.{}", d.name);
             let word = word.as_bytes();
             files.as_ref().is_ok_and(|f| {

@@ -18,6 +18,9 @@ use super::{Def, EngineDef, Host, Kind, no_attributes, own_command};
 use crate::jobspec::decode::container::{docker_config, podman_config};
 use crate::jobspec::model::Task;
 
+/// The drivers of this file, for `drivers::all`.
+pub static DEFS: &[&Def] = &[&DOCKER, &PODMAN];
+
 /// `docker`: a container of the Docker Engine (`[driver.docker]`).
 pub static DOCKER: Def = Def {
     name: "docker",
