@@ -617,16 +617,73 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
     // SAFETY: `arg` is the parent's ChildArgs, alive and not touched by the
     // parent until this child execs or exits (CLONE_VFORK).
     let a = unsafe { &*(arg as *const ChildArgs<'_>) };
-    let fail = |step: i32| -> c_int {
-        // SAFETY: reading errno and exiting without running any destructor.
-        unsafe {
-            let e = *libc::__errno_location();
-            a.step.store(step, Ordering::SeqCst);
-            a.errno.store(if e == 0 { libc::EINVAL } else { e }, Ordering::SeqCst);
-            libc::_exit(127)
-        }
-    };
     // SAFETY: system calls on data prepared by the parent; see above.
+    match unsafe { prepare(a) } {
+        // SAFETY: as above.
+        Ok(()) => unsafe { exec(a) },
+        Err(step) => fail(a, step),
+    }
+}
+
+/// Records the step that failed and errno for the parent, and exits
+/// without running any destructor.
+fn fail(a: &ChildArgs<'_>, step: i32) -> c_int {
+    // SAFETY: reading errno and exiting.
+    unsafe {
+        let e = *libc::__errno_location();
+        a.step.store(step, Ordering::SeqCst);
+        a.errno.store(if e == 0 { libc::EINVAL } else { e }, Ordering::SeqCst);
+        libc::_exit(127)
+    }
+}
+
+/// Everything between the clone and the exec, in order; the step that
+/// failed, with errno as it left it.
+///
+/// # Safety
+/// Only in the child, on the parent's prepared data.
+unsafe fn prepare(a: &ChildArgs<'_>) -> Result<(), i32> {
+    // SAFETY: the caller's.
+    unsafe {
+        reset_signals(a);
+        enter_cgroups(a)?;
+        // Into a running task, while the descriptors that lead there are
+        // still open.
+        if let Some(j) = a.joined
+            && isolate::join(j).is_err()
+        {
+            return Err(STEP_JOIN);
+        }
+        own_descriptors(a)?;
+        detach(a)?;
+        if let Some(p) = a.iso
+            && let Err(step) = isolate::enter(p)
+        {
+            p.failed.store(step, Ordering::SeqCst);
+            return Err(STEP_ISOLATE);
+        }
+        become_user(a)?;
+        if let Some(dir) = &a.cwd
+            && libc::chdir(dir.as_ptr()) < 0
+        {
+            return Err(STEP_CWD);
+        }
+        if let Some(cpus) = &a.cpus {
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), cpus);
+        }
+        // A program starts with no signal blocked, whatever supd's thread
+        // had blocked.
+        let mut none: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut none);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
+        Ok(())
+    }
+}
+
+/// # Safety
+/// Only in the child.
+unsafe fn reset_signals(a: &ChildArgs<'_>) {
+    // SAFETY: the caller's.
     unsafe {
         if a.cleared {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
@@ -635,52 +692,77 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
                 libc::signal(sig, libc::SIG_DFL);
             }
         }
+    }
+}
+
+/// # Safety
+/// Only in the child.
+unsafe fn enter_cgroups(a: &ChildArgs<'_>) -> Result<(), i32> {
+    // SAFETY: the caller's.
+    unsafe {
         for &fd in &a.cgroups {
             if libc::write(fd, b"0".as_ptr() as *const c_void, 1) != 1 {
-                return fail(STEP_CGROUP);
+                return Err(STEP_CGROUP);
             }
         }
         if a.cgroup_dir >= 0 {
             let fd = libc::openat(a.cgroup_dir, c"cgroup.procs".as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
             if fd < 0 || libc::write(fd, b"0".as_ptr() as *const c_void, 1) != 1 {
-                return fail(STEP_CGROUP);
+                return Err(STEP_CGROUP);
             }
             libc::close(fd);
         }
-        // Into a running task, while the descriptors that lead there are
-        // still open.
-        if let Some(j) = a.joined
-            && isolate::join(j).is_err()
-        {
-            return fail(STEP_JOIN);
-        }
-        // A private descriptor table holding only the slots (and anything
-        // below them): nothing above is copied, so nothing is closed.
+        Ok(())
+    }
+}
+
+/// A private descriptor table holding only the slots (and anything below
+/// them): nothing above is copied, so nothing is closed.
+///
+/// # Safety
+/// Only in the child.
+unsafe fn own_descriptors(a: &ChildArgs<'_>) -> Result<(), i32> {
+    // SAFETY: the caller's.
+    unsafe {
         if libc::syscall(libc::SYS_close_range, a.keep_below as u32, u32::MAX, libc::CLOSE_RANGE_UNSHARE) < 0 {
-            return fail(STEP_FDS);
+            return Err(STEP_FDS);
         }
         for (target, &slot) in a.slots.iter().enumerate() {
             if libc::dup2(slot, target as c_int) < 0 {
-                return fail(STEP_FDS);
+                return Err(STEP_FDS);
             }
         }
         libc::syscall(libc::SYS_close_range, 3u32, a.keep_below as u32, 0u32);
+        Ok(())
+    }
+}
+
+/// # Safety
+/// Only in the child.
+unsafe fn detach(a: &ChildArgs<'_>) -> Result<(), i32> {
+    // SAFETY: the caller's.
+    unsafe {
         let detached = match a.detach {
             Detach::Session => libc::setsid() >= 0,
             Detach::Group => libc::setpgid(0, 0) == 0,
         };
         if !detached {
-            return fail(STEP_SESSION);
+            return Err(STEP_SESSION);
         }
         if a.helper {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong);
         }
-        if let Some(p) = a.iso
-            && let Err(step) = isolate::enter(p)
-        {
-            p.failed.store(step, Ordering::SeqCst);
-            return fail(STEP_ISOLATE);
-        }
+        Ok(())
+    }
+}
+
+/// The task's user, then the capabilities root keeps.
+///
+/// # Safety
+/// Only in the child.
+unsafe fn become_user(a: &ChildArgs<'_>) -> Result<(), i32> {
+    // SAFETY: the caller's.
+    unsafe {
         // The system calls themselves, not glibc's wrappers: in a
         // multi-threaded program these make every thread change its ids
         // too (signalling them and waiting on a futex), which in a child
@@ -691,49 +773,46 @@ extern "C" fn child(arg: *mut c_void) -> c_int {
                 || libc::syscall(libc::SYS_setgid, *gid) < 0
                 || libc::syscall(libc::SYS_setuid, *uid) < 0)
         {
-            return fail(STEP_USER);
+            return Err(STEP_USER);
         }
         if let Some(p) = a.iso
             && libc::geteuid() == 0
             && !isolate::limit_root_caps(p.keep)
         {
             p.failed.store(5, Ordering::SeqCst);
-            return fail(STEP_ISOLATE);
+            return Err(STEP_ISOLATE);
         }
         if let Some(j) = a.joined
             && libc::geteuid() == 0
             && !isolate::limit_root_caps(j.keep)
         {
-            return fail(STEP_JOIN);
+            return Err(STEP_JOIN);
         }
-        if let Some(dir) = &a.cwd
-            && libc::chdir(dir.as_ptr()) < 0
-        {
-            return fail(STEP_CWD);
-        }
-        if let Some(cpus) = &a.cpus {
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), cpus);
-        }
-        // A program starts with no signal blocked, whatever supd's thread
-        // had blocked.
-        let mut none: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut none);
-        libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut());
-        // As execvp: the first path that is not missing wins; EACCES is
-        // remembered over a later ENOENT.
+        Ok(())
+    }
+}
+
+/// As execvp: the first path that is not missing wins; EACCES is
+/// remembered over a later ENOENT. Returns only when no path ran.
+///
+/// # Safety
+/// Only in the child.
+unsafe fn exec(a: &ChildArgs<'_>) -> c_int {
+    // SAFETY: the caller's.
+    unsafe {
         let mut saw_eacces = false;
         for p in a.paths {
             libc::execve(p.as_ptr(), a.argv.as_ptr(), a.envp.as_ptr());
             match *libc::__errno_location() {
                 libc::ENOENT | libc::ENOTDIR => {}
                 libc::EACCES => saw_eacces = true,
-                _ => return fail(STEP_EXEC),
+                _ => return fail(a, STEP_EXEC),
             }
         }
         if saw_eacces {
             *libc::__errno_location() = libc::EACCES;
         }
-        fail(STEP_EXEC)
+        fail(a, STEP_EXEC)
     }
 }
 

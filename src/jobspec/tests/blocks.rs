@@ -446,68 +446,21 @@ fn scaling_blocks_follow_nomads_rules() {
     let ok = wrap(
         "service",
         "",
-        &format!(
-            "scaling \"cpu\" {{
-{policy}
-}}\nscaling \"mem\" {{
-type = \"vertical_mem\"\n{policy}
-}}"
-        ),
+        &format!("scaling \"cpu\" {{\n{policy}\n}}\nscaling \"mem\" {{\ntype = \"vertical_mem\"\n{policy}\n}}"),
     );
     assert!(errors(&ok).is_empty(), "{:?}", errors(&ok));
     for (task_body, want) in [
+        (format!("scaling {{\n{policy}\n}}"), "scaling block has no name"),
+        (format!("scaling \"cpu\" \"mem\" {{\n{policy}\n}}"), "takes one name"),
+        (format!("scaling \"disk\" {{\n{policy}\n}}"), "\"cpu\" or \"mem\", not \"disk\""),
+        (format!("scaling \"cpu\" {{\ntype = \"vertical_mem\"\n{policy}\n}}"), "\"vertical_mem\" is not valid here"),
         (
-            format!(
-                "scaling {{
-{policy}
-}}"
-            ),
-            "scaling block has no name",
-        ),
-        (
-            format!(
-                "scaling \"cpu\" \"mem\" {{
-{policy}
-}}"
-            ),
-            "takes one name",
-        ),
-        (
-            format!(
-                "scaling \"disk\" {{
-{policy}
-}}"
-            ),
-            "\"cpu\" or \"mem\", not \"disk\"",
-        ),
-        (
-            format!(
-                "scaling \"cpu\" {{
-type = \"vertical_mem\"\n{policy}
-}}"
-            ),
-            "\"vertical_mem\" is not valid here",
-        ),
-        (
-            format!(
-                "scaling \"cpu\" {{
-{policy}
-}}\nscaling \"cpu\" {{
-{policy}
-}}"
-            ),
+            format!("scaling \"cpu\" {{\n{policy}\n}}\nscaling \"cpu\" {{\n{policy}\n}}"),
             "a second `scaling \"cpu\"` block",
         ),
         ("scaling \"mem\" {\nmin = 5\n}".to_string(), "has no `max`"),
         ("scaling \"mem\" {\nmin = 5\n max = 2\n}".to_string(), "`max` (2) is below `min` (5)"),
-        (
-            format!(
-                "scaling \"cpu\" {{
-{policy}\ncooldown = 1
-}}"
-            ),
-            "unknown key `cooldown` in scaling",
-        ),
+        (format!("scaling \"cpu\" {{\n{policy}\ncooldown = 1\n}}"), "unknown key `cooldown` in scaling"),
     ] {
         let e = errors(&wrap("service", "", &task_body));
         assert!(e.iter().any(|m| m.contains(want)), "{task_body}: want {want:?} in {e:?}");

@@ -434,8 +434,13 @@ fn other_formats_modes_and_file_sources() {
     a.mode = ArtifactMode::File;
     a.destination = "local/f".into();
     assert!(matches!(run(&w, &a, &Limits::default()), Err(ArtifactError::Mode(_))));
+}
+
+#[test]
+fn sources_and_destinations_are_checked_once_resolved() {
+    let w = world();
     // A destination that leaves the task directory once resolved.
-    let mut a = artifact(plain.display().to_string());
+    let mut a = artifact("/tmp/config.json".into());
     a.destination = "${NOMAD_META_d}/x".into();
     let vars = |n: &str| (n == "NOMAD_META_d").then(|| "../../..".to_string());
     assert!(matches!(prepare(&a, &w.task, &vars, None), Err(ArtifactError::Source(_))));
