@@ -29,9 +29,15 @@ fn text(out: &Output) -> String {
     )
 }
 
-/// Runs scripts/build-deb into `dir`; returns the .deb.
+/// Runs scripts/build-deb into `dir`; returns the .deb. It packages the
+/// dev profile's binaries, which the tests' build has already made (the
+/// package is the same but for them).
 fn build_into(dir: &Path) -> PathBuf {
-    let out = Command::new(Path::new(ROOT).join("scripts/build-deb")).arg(dir).output().expect("run build-deb");
+    let out = Command::new(Path::new(ROOT).join("scripts/build-deb"))
+        .arg("--debug")
+        .arg(dir)
+        .output()
+        .expect("run build-deb");
     assert!(out.status.success(), "scripts/build-deb failed: {}", text(&out));
     let deb = PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").trim());
     assert!(deb.is_file(), "build-deb printed {:?}", String::from_utf8_lossy(&out.stdout));

@@ -705,8 +705,11 @@ fn debian_package_has_everything_in_place() {
     let out_dir = tempfile::tempdir().unwrap();
     // Under a strict umask, as root's may be: the package's modes must not follow it.
     let script = Path::new(ROOT).join("scripts/build-deb");
-    let out =
-        run(Command::new("/bin/sh").args(["-c", "umask 077; exec \"$0\" \"$1\""]).arg(&script).arg(out_dir.path()));
+    // (The dev profile's binaries, already built for the tests.)
+    let out = run(Command::new("/bin/sh")
+        .args(["-c", "umask 077; exec \"$0\" --debug \"$1\""])
+        .arg(&script)
+        .arg(out_dir.path()));
     assert!(out.status.success(), "scripts/build-deb failed ({}):\n{}", out.status, text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     let deb = PathBuf::from(stdout.lines().last().unwrap_or("").trim());
