@@ -30,11 +30,12 @@ fn text(out: &Output) -> String {
 }
 
 /// Runs scripts/build-deb into `dir`; returns the .deb. It packages the
-/// dev profile's binaries, which the tests' build has already made (the
-/// package is the same but for them).
+/// binaries of the tests' own build (the package is the same but for
+/// them), not a release build of minutes.
 fn build_into(dir: &Path) -> PathBuf {
     let out = Command::new(Path::new(ROOT).join("scripts/build-deb"))
-        .arg("--debug")
+        .arg("--bin-dir")
+        .arg(bin_dir())
         .arg(dir)
         .output()
         .expect("run build-deb");
@@ -42,6 +43,11 @@ fn build_into(dir: &Path) -> PathBuf {
     let deb = PathBuf::from(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or("").trim());
     assert!(deb.is_file(), "build-deb printed {:?}", String::from_utf8_lossy(&out.stdout));
     deb
+}
+
+/// Where supd and supctl of this build are.
+pub fn bin_dir() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_supd")).parent().expect("the binaries' directory")
 }
 
 /// The package, built once for this file's tests.

@@ -705,10 +705,11 @@ fn debian_package_has_everything_in_place() {
     let out_dir = tempfile::tempdir().unwrap();
     // Under a strict umask, as root's may be: the package's modes must not follow it.
     let script = Path::new(ROOT).join("scripts/build-deb");
-    // (The dev profile's binaries, already built for the tests.)
+    // (The binaries of the tests' own build.)
     let out = run(Command::new("/bin/sh")
-        .args(["-c", "umask 077; exec \"$0\" --debug \"$1\""])
+        .args(["-c", "umask 077; exec \"$0\" --bin-dir \"$1\" \"$2\""])
         .arg(&script)
+        .arg(crate::debian::bin_dir())
         .arg(out_dir.path()));
     assert!(out.status.success(), "scripts/build-deb failed ({}):\n{}", out.status, text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
