@@ -230,3 +230,27 @@ job "app" {
     s.supctl_ok(&["var", "purge", "nomad/jobs/app"]);
     assert_eq!(s.supctl_ok(&["var", "list"]), "");
 }
+
+/// A number hcl-rs cannot compute (a remainder by zero it does not see
+/// coming, the smallest integer divided by -1) is an error of the job file
+/// at its place: `supctl validate` says so, and prints no panic of supd's
+/// (the panic is caught, and its hook kept quiet).
+#[test]
+fn arithmetic_that_cannot_be_done_is_an_error_with_no_panic_said() {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    for value in
+        ["10 % length([])", "[for x in [0] : 10 % x][0]", "[for x in [-1] : (-9223372036854775807 - 1) % x][0]"]
+    {
+        let file = dir.path().join("math.hcl");
+        let text = format!(
+            "locals {{\n  n = {value}\n}}\njob \"math\" {{\n  task \"t\" {{\n    driver = \"raw_exec\"\n    config {{\n      command = \"/bin/true\"\n      args = [\"${{local.n}}\"]\n    }}\n  }}\n}}\n"
+        );
+        std::fs::write(&file, text).expect("write the job file");
+        let out =
+            Command::new(SUPCTL).args(["validate", "--no-host"]).arg(&file).output().expect("run supctl validate");
+        let said = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!said.contains("panicked") && !said.contains("backtrace"), "{value}: a panic was said:\n{said}");
+        assert!(!out.status.success(), "{value}: validate passed:\n{said}");
+        assert!(said.contains("math.hcl:2:") && said.contains("can't divide by zero"), "{value}:\n{said}");
+    }
+}

@@ -125,8 +125,29 @@ pub const ARITHMETIC: &str = "can't divide by zero, or a number is out of range"
 /// divisor that is not plain, a `for`'s own names, a template's `${…}`)
 /// ends here instead of aborting supd. Every evaluation of a job file's
 /// expressions goes through it, and the measure ([`check`]).
+///
+/// Such a panic is an error of the job file, said as one: the panic hook
+/// (which would print a panic's message and backtrace to stderr, as for a
+/// bug of supd) stays silent for the panics caught here.
 pub fn caught<T>(f: impl FnOnce() -> T) -> Option<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+    static QUIET_HOOK: std::sync::Once = std::sync::Once::new();
+    QUIET_HOOK.call_once(|| {
+        let told = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !CATCHING.with(std::cell::Cell::get) {
+                told(info);
+            }
+        }));
+    });
+    let outer = CATCHING.with(|c| c.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok();
+    CATCHING.with(|c| c.set(outer));
+    result
+}
+
+thread_local! {
+    /// This thread is inside [`caught`].
+    static CATCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// How deep expressions may nest before the measure gives up (hcl-rs
