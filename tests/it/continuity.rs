@@ -599,3 +599,62 @@ fn two_reexecs_at_once_with_a_check_in_flight() {
     let t = s.wait_health("h/g/0/t", "passing");
     assert_eq!(pid(&t), first);
 }
+
+/// A task that failed for good stays failed, with its story, across a
+/// re-exec (its events as they were, nothing added after its last) and
+/// across a restart of supd (received first, then told what it was
+/// restored as): it never runs again and its last event says why.
+#[test]
+fn a_task_that_failed_for_good_keeps_its_story_across_a_reexec_and_a_restart() {
+    let s = Supd::new();
+    let runs = s.path("runs");
+    s.write_job(
+        "f.hcl",
+        &format!(
+            r#"job "f" {{
+  group "g" {{
+    restart {{
+      attempts = 0
+      mode     = "fail"
+    }}
+    reschedule {{
+      attempts  = 0
+      unlimited = false
+    }}
+    task "t" {{
+      driver = "raw_exec"
+      config {{
+        command = "/bin/sh"
+        args    = ["-c", "echo run >> {}; exit 3"]
+      }}
+    }}
+  }}
+}}
+"#,
+            runs.display()
+        ),
+    );
+    let mut s = s.start();
+    let t = s.wait_task("f/g/0/t", "failed for good", |t| t["state"] == "dead" && t["failed"] == true);
+    let before = kinds(&t);
+    assert_eq!(before.first().map(String::as_str), Some("Received"), "{before:?}");
+    assert_eq!(before.last().map(String::as_str), Some("Not Restarting"), "{before:?}");
+
+    reexec(&s);
+    let st = s.status();
+    let t = task(&st, "f/g/0/t").expect("the task after the re-exec");
+    assert_eq!((t["state"].as_str(), t["failed"].as_bool()), (Some("dead"), Some(true)), "{}", pretty(t));
+    assert_eq!(kinds(t), before, "the events across a re-exec are the ones before, nothing added");
+
+    s.kill9();
+    let s = s.start();
+    let t = s.wait_task("f/g/0/t", "restored", |t| t["state"] == "dead");
+    assert_eq!(t["failed"], true, "{}", pretty(&t));
+    let got = events(&t);
+    assert_eq!(got.first().map(|(k, _)| k.as_str()), Some("Received"), "{got:?}");
+    let (kind, message) = got.last().cloned().unwrap_or_default();
+    assert_eq!(kind, "Task Setup", "{got:?}");
+    assert!(message.contains("had failed before supd restarted"), "{message}");
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(lines(&runs).len(), 1, "the task ran once, across the re-exec and the restart");
+}

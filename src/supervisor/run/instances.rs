@@ -115,8 +115,13 @@ impl Supervisor {
         {
             return (run, kept_dir);
         }
-        restore_last_run(saved.as_ref(), stale_pid, &mut run);
-        run.push_event("Received", "Task received by client".into());
+        // Its history carried across a re-exec goes on as it was; else it
+        // is received first, as a new task is, then told what it was.
+        let carried_history = !run.events.is_empty();
+        if !carried_history {
+            run.push_event("Received", "Task received by client".into());
+        }
+        restore_last_run(saved.as_ref(), stale_pid, &mut run, !carried_history);
         (run, kept_dir)
     }
 
@@ -203,12 +208,16 @@ impl Supervisor {
             && self.pending.containers.surveying(driver)
         {
             run.claim = Some(ended_after(s));
-            run.push_event("Received", "Task received by client".into());
+            if run.events.is_empty() {
+                run.push_event("Received", "Task received by client".into());
+            }
             return true;
         }
         let adopted = left.and_then(|s| self.pending.containers.claim(driver, names, ended_after(s)));
         if let Some((id, pid)) = adopted {
-            run.push_event("Received", "Task received by client".into());
+            if run.events.is_empty() {
+                run.push_event("Received", "Task received by client".into());
+            }
             Supervisor::adopt_container(run, id, pid);
             return true;
         }
@@ -342,7 +351,9 @@ fn restore_budget(tracker: &mut RestartTracker, t: &crate::jobspec::model::Task,
 /// interrupted counts as a restart, a process still running is a leftover
 /// to stop first (so is `stale_pid`, of another version of the job), and a
 /// task that had ended for good stays ended.
-fn restore_last_run(saved: Option<&crate::state::TaskSaved>, stale_pid: Option<i32>, run: &mut TaskRun) {
+/// `tell`: say in an event what it was restored as (not when its history
+/// was carried, which says it already).
+fn restore_last_run(saved: Option<&crate::state::TaskSaved>, stale_pid: Option<i32>, run: &mut TaskRun, tell: bool) {
     // A run the previous supd started and did not see end (it
     // was stopped with the leftovers): the next start is a
     // restart, within the budget, so that a crash of supd adds
@@ -364,8 +375,10 @@ fn restore_last_run(saved: Option<&crate::state::TaskSaved>, stale_pid: Option<i
         run.state = State::Dead;
         run.failed = s.failed;
         run.launched = true;
-        let how = if s.failed { "failed" } else { "completed" };
-        run.push_event("Task Setup", format!("Restored: the task had {how} before supd restarted"));
+        if tell {
+            let how = if s.failed { "failed" } else { "completed" };
+            run.push_event("Task Setup", format!("Restored: the task had {how} before supd restarted"));
+        }
     }
 }
 
