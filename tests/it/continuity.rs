@@ -322,6 +322,7 @@ fn after_kill_9_a_new_supd_takes_over_the_running_tasks() {
     let u = s2.wait_event("k/g/0/u", "Adopted", |_| true);
     assert_eq!((pid(&t), pid(&u)), (tp, up), "the same processes\n{}", s2.log());
     assert_eq!((t["state"].as_str(), restarts(&t)), (Some("running"), 0));
+    assert_eq!(kinds(&t), ["Received", "Adopted"], "received, then adopted");
     let st = s2.status();
     assert_eq!(instance(&st, "k/g/0").unwrap()["id"], alloc_id, "the same instance");
     assert_eq!(lines(&s2.path("starts")).len(), 1, "not started twice");

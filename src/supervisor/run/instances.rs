@@ -233,6 +233,8 @@ impl Supervisor {
         // pipe went with the previous supd, so it has none until
         // its next start (a write may end it with SIGPIPE).
         let Some(pid) = crate::supervisor::persist::adoptable(s) else { return false };
+        // Received first, as a new task is; then adopted.
+        run.push_event("Received", "Task received by client".into());
         run.state = State::Running;
         run.launched = true;
         run.pid = Some(nix::unistd::Pid::from_raw(pid));
