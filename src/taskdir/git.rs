@@ -18,7 +18,7 @@
 //! is unpacked (`unpack::copy_tree`): a link that leads out of the
 //! destination refuses it whole, nothing is followed, limits hold.
 
-use super::artifact::{ArtifactError, Fetch, Fetched, Limits};
+use super::artifact::fetch::{ArtifactError, Fetch, Fetched, Limits};
 use super::beneath::Dir;
 use crate::jobspec::taskdir_blocks::{ArtifactMode, GIT_FILE_MODE, GitSource, SshKey};
 use crate::process::bounded::{self, Bounds, Ended};

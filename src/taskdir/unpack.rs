@@ -7,7 +7,7 @@
 //! so a lying header does not help a bomb. A cloned git repository is
 //! copied the same way ([`copy_tree`]).
 
-use super::artifact::{ArtifactError, Limits};
+use super::artifact::fetch::{ArtifactError, Limits};
 use super::beneath::{BeneathError, Dir, Owner};
 use nix::errno::Errno;
 use std::collections::{HashMap, VecDeque};

@@ -2,6 +2,7 @@ use super::*;
 use crate::jobspec::taskdir_blocks::ChangeMode;
 use crate::taskdir::layout::AllocDir;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::time::Duration;
 
 fn template(data: &str, dest: &str) -> Template {
     Template {
