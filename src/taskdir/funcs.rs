@@ -21,8 +21,7 @@ mod time;
 
 pub use builtins::bounded_builtins;
 
-use super::render::OUTPUT_KEY;
-use super::render::scope::{Scope, size_text};
+use super::scope::{OUTPUT_KEY, Scope, size_text};
 use data::{json_funcs, list_funcs, number_funcs};
 use error::FuncError;
 use gotmpl::{FuncMap, TemplateError, Value};

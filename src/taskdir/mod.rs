@@ -16,6 +16,7 @@ mod funcs;
 mod git;
 pub mod layout;
 pub mod render;
+pub mod scope;
 mod unpack;
 
 pub use artifact::{ArtifactError, Fetched, Fetcher, Limits};

@@ -19,13 +19,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-pub mod scope;
-use scope::{Capped, absolute_place, read_place};
-pub use scope::{FileError, MAX_FILE, Scope, ServiceAddr, size_text};
-
-/// The key of supd.toml that sets [`RenderInput::max_output`], as the
-/// error of a render over it names it.
-pub const OUTPUT_KEY: &str = "limits.template_bytes";
+use super::scope::{Capped, OUTPUT_KEY, absolute_place, read_place};
+pub use super::scope::{FileError, MAX_FILE, Scope, ServiceAddr, size_text};
 
 /// What one render may see.
 pub struct RenderInput<'a> {

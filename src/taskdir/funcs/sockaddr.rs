@@ -19,7 +19,7 @@ mod ifaddr;
 mod select;
 
 use super::{MAX_PIECES, Num, Put, args, bounded_builtins, fail, number, over, string, text, within};
-use crate::taskdir::render::scope::Capped;
+use crate::taskdir::scope::Capped;
 use gotmpl::{FuncMap, TemplateError, Value};
 use ifaddr::{IfAddr, Interfaces};
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 //! its files (`file`), the host's services and Nomad Variables.
 
 use super::{Put, args, fail, object, string, text};
-use crate::taskdir::render::scope::Scope;
+use crate::taskdir::scope::Scope;
 use gotmpl::Value;
 use std::collections::BTreeMap;
 use std::sync::Arc;

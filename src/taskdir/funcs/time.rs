@@ -1,7 +1,7 @@
 //! The render's time: `timestamp`, and Go's time layouts.
 
 use super::{Put, fail, string, text, within};
-use crate::taskdir::render::scope::Scope;
+use crate::taskdir::scope::Scope;
 use gotmpl::Value;
 use std::sync::Arc;
 

@@ -14,8 +14,12 @@ use std::time::Duration;
 
 /// Templates and the files they read may be this large; a template's
 /// rendered output too, unless supd.toml says otherwise (`template_bytes`
-/// under `[limits]`: [`RenderInput::max_output`]).
+/// under `[limits]`: `RenderInput::max_output`).
 pub const MAX_FILE: u64 = 16 << 20;
+
+/// The key of supd.toml that sets a render's output limit
+/// (`RenderInput::max_output`), as an error over it names it.
+pub const OUTPUT_KEY: &str = "limits.template_bytes";
 
 /// A service registered by supd on this host, as `nomadService` returns it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +45,7 @@ pub struct Scope {
     /// own path), by path.
     pub variables: BTreeMap<String, BTreeMap<String, String>>,
     /// The most bytes a function's result may have: the render's output
-    /// limit ([`RenderInput::max_output`]).
+    /// limit (`RenderInput::max_output`).
     pub max_output: u64,
 }
 
@@ -107,7 +111,7 @@ pub fn size_text(bytes: u64) -> String {
     }
 }
 
-/// A template's output, cut off past `limit` ([`RenderInput::max_output`]):
+/// A template's output, cut off past `limit` (`RenderInput::max_output`):
 /// rendering stops at the first write beyond it, before the text grows
 /// further. (`sockaddr` renders its own template into one too.)
 pub(in crate::taskdir) struct Capped {
