@@ -8,6 +8,7 @@
 //! names in `targets`.
 
 mod jobs;
+pub(super) mod selection;
 mod targets;
 mod tasks;
 mod views;
@@ -15,8 +16,8 @@ mod views;
 use super::{Supervisor, Timer};
 use crate::control::protocol::{EventLine, Request, Response, VERSION};
 use mio::Token;
+use selection::EventFilter;
 use std::time::Instant;
-pub(super) use targets::{EventFilter, Selection};
 
 /// How long after the last large answer (the status of a thousand tasks)
 /// the memory it took goes back.

@@ -1,10 +1,10 @@
 //! The errors of the supervisor's longest files (`control.rs`,
-//! `handoff.rs`, `containers.rs`, `reexec.rs`, `server.rs`), kept here so
-//! that those files do not grow. Each message is the text a control
+//! `handoff.rs`, `containers.rs`, `server.rs`), kept here so that those
+//! files do not grow (a binary that cannot take over a re-exec is
+//! `reexec.rs`'s own, beside the constants its messages name). Each message is the text a control
 //! answer, a task event or supd's log says; where it ends as text (the
 //! answer, the event), the caller calls `to_string` there.
 
-use super::reexec::{CARRY_VERSION, CHECK_FLAG};
 use crate::control::protocol::VERSION;
 use crate::taskdir::beneath::BeneathError;
 use crate::taskdir::binds::HoldError;
@@ -211,31 +211,6 @@ impl BindsError {
     pub fn recoverable(&self) -> bool {
         matches!(self, BindsError::Held(HoldError::Failed(_)))
     }
-}
-
-/// Why the binary at supd's path cannot take over (its answer to
-/// `--reexec-check`).
-#[derive(Debug, thiserror::Error)]
-pub enum BinaryError {
-    #[error("cannot run it: {0}")]
-    Run(#[source] std::io::Error),
-    /// No answer within `secs` seconds.
-    #[error("it did not answer `{} {CHECK_FLAG}` within {secs} s", exe.display())]
-    Silent { exe: PathBuf, secs: u64 },
-    /// It failed; `said`: what it wrote on stderr, trimmed.
-    #[error("`{CHECK_FLAG}` failed ({status}){} — it is not a supd that can take over as started", after_colon(.said))]
-    Failed { status: String, said: String },
-    #[error("it did not answer as supd does: it is not a supd that can take over")]
-    NotSupd,
-    #[error("supd {supd} reads carry formats {low}-{high}, this one writes {CARRY_VERSION}")]
-    Carry { supd: String, low: u32, high: u32 },
-    #[error("supd {supd} reads state format {state} at most, this one writes {}", crate::state::VERSION)]
-    State { supd: String, state: u32 },
-}
-
-/// `: TEXT`, or nothing for no text.
-fn after_colon(text: &str) -> String {
-    if text.is_empty() { String::new() } else { format!(": {text}") }
 }
 
 /// Why a control request line is refused before it is carried out.

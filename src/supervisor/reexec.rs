@@ -34,7 +34,6 @@
 mod hand_over;
 mod resume;
 
-use super::errors::BinaryError;
 use super::task::TaskEvent;
 use crate::process;
 use mio::Token;
@@ -74,6 +73,31 @@ pub fn remember_start() {
 /// Since when supd runs, across re-executions.
 pub fn since() -> SystemTime {
     *SINCE.get_or_init(SystemTime::now)
+}
+
+/// Why the binary at supd's path cannot take over (its answer to
+/// `--reexec-check`).
+#[derive(Debug, thiserror::Error)]
+pub enum BinaryError {
+    #[error("cannot run it: {0}")]
+    Run(#[source] std::io::Error),
+    /// No answer within `secs` seconds.
+    #[error("it did not answer `{} {CHECK_FLAG}` within {secs} s", exe.display())]
+    Silent { exe: PathBuf, secs: u64 },
+    /// It failed; `said`: what it wrote on stderr, trimmed.
+    #[error("`{CHECK_FLAG}` failed ({status}){} — it is not a supd that can take over as started", after_colon(.said))]
+    Failed { status: String, said: String },
+    #[error("it did not answer as supd does: it is not a supd that can take over")]
+    NotSupd,
+    #[error("supd {supd} reads carry formats {low}-{high}, this one writes {CARRY_VERSION}")]
+    Carry { supd: String, low: u32, high: u32 },
+    #[error("supd {supd} reads state format {state} at most, this one writes {}", crate::state::VERSION)]
+    State { supd: String, state: u32 },
+}
+
+/// `: TEXT`, or nothing for no text.
+fn after_colon(text: &str) -> String {
+    if text.is_empty() { String::new() } else { format!(": {text}") }
 }
 
 /// What a binary says it can take over (`supd --reexec-check`).

@@ -27,9 +27,10 @@ mod carry;
 mod follow;
 mod framing;
 
-use super::control::EventFilter;
+use super::control::selection::EventFilter;
 use super::errors::DecodeError;
 use super::output::LogPath;
+use super::watches::Tokens;
 use crate::control::protocol::{MAX_LINE, Request, Response, VERSION};
 pub use carry::CarriedClient;
 use framing::{Got, read_available};
@@ -175,21 +176,6 @@ impl Client {
             self.wbuf[self.wpos..].iter().position(|b| *b == b'\n').map_or(self.wbuf.len(), |i| self.wpos + i + 1)
         };
         self.wbuf.truncate(keep);
-    }
-}
-
-/// Hands out the loop's tokens: every registered descriptor has its own.
-#[derive(Debug)]
-pub struct Tokens(usize);
-
-impl Tokens {
-    pub fn starting_at(first: usize) -> Tokens {
-        Tokens(first)
-    }
-
-    pub fn next(&mut self) -> Token {
-        self.0 += 1;
-        Token(self.0 - 1)
     }
 }
 

@@ -5,7 +5,7 @@
 //! straight from the model: the status of a thousand tasks is not built
 //! as a tree of owned strings first, only to be encoded and freed.
 
-use super::control::Selection;
+use super::control::selection::Selection;
 use super::task::{Instance, JobRun, Resched, State, TaskEvent, TaskRun, task_health};
 use crate::control::protocol;
 use crate::jobspec::effective;

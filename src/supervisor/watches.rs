@@ -3,7 +3,6 @@
 //! task's capture pipe, a check's socket, or a process a previous supd
 //! left (its pidfd, owned here). Tokens are handed out here, never twice.
 
-use super::server::Tokens;
 use super::task::{CheckKey, TaskKey};
 use crate::logs::Stream;
 use mio::Token;
@@ -69,6 +68,21 @@ impl Watches {
     /// deregistered, then closed).
     pub fn forget(&mut self, token: Token) -> (Option<Watched>, Option<OwnedFd>) {
         (self.watched.remove(&token), self.pidfds.remove(&token))
+    }
+}
+
+/// Hands out the loop's tokens: every registered descriptor has its own.
+#[derive(Debug)]
+pub struct Tokens(usize);
+
+impl Tokens {
+    pub fn starting_at(first: usize) -> Tokens {
+        Tokens(first)
+    }
+
+    pub fn next(&mut self) -> Token {
+        self.0 += 1;
+        Token(self.0 - 1)
     }
 }
 

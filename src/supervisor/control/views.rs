@@ -1,7 +1,7 @@
 //! The requests that only look: `status` (its view, and the `--json`
 //! document), `events` and `logs`.
 
-use super::{EventFilter, Selection};
+use super::selection::{EventFilter, Selection};
 use crate::control::protocol::Response;
 use crate::logs::Stream;
 use crate::supervisor::Supervisor;

@@ -18,8 +18,8 @@ mod endpoint;
 use endpoint::*;
 
 use super::jobs::Jobs;
-use super::server::Tokens;
 use super::task::{CheckKey, Instance, InstanceStatus, State, TaskKey, TaskRun, task_health};
+use super::watches::Tokens;
 use super::{Supervisor, children};
 use crate::jobspec::model::CheckStatus;
 use crate::process::Exit;

@@ -2,7 +2,8 @@
 //! listener, the connection of the client that asked, and the clients
 //! still sending their request line or being sent their answer.
 
-use super::{BindError, Client, ControlServer, Phase, Tokens};
+use super::{BindError, Client, ControlServer, Phase};
+use crate::supervisor::watches::Tokens;
 use mio::net::{UnixListener, UnixStream};
 use mio::{Interest, Registry, Token};
 use nix::sys::socket::{getsockopt, sockopt::PeerCredentials};

@@ -6,7 +6,7 @@ use super::answer::queue;
 use super::{ControlServer, FOLLOWER_BACKLOG, TOTAL_BACKLOG};
 use crate::control::protocol::{EventLine, Response};
 use crate::logs::Stream;
-use crate::supervisor::control::EventFilter;
+use crate::supervisor::control::selection::EventFilter;
 use crate::supervisor::output::LogPath;
 use mio::{Registry, Token};
 
