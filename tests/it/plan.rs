@@ -225,3 +225,44 @@ fn plan_refuses_another_version_of_a_job_directory_job_as_run_does() {
     let out = s.supctl(&["job", "plan", path.to_str().unwrap()]);
     assert_eq!((code(&out), stdout(&out)), (Some(0), String::new()), "{}", crate::support::describe(&out));
 }
+
+/// A job larger than this node's capacity: `job run` refuses it with the
+/// numbers, and `job plan` says the same instead of promising its
+/// instances (it exits 255, as for any refusal, and prints no plan).
+#[test]
+fn plan_refuses_a_job_that_does_not_fit_as_run_does() {
+    let s = Supd::new().start();
+    let big = s.write_file(
+        "big.hcl",
+        r#"job "big" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+      resources {
+        memory = 99999999
+      }
+    }
+  }
+}
+"#,
+    );
+    let big = big.to_str().expect("a UTF-8 path");
+    let plan = s.supctl(&["job", "plan", big]);
+    let run = s.supctl(&["job", "run", big]);
+    assert_eq!(code(&plan), Some(255), "{}", crate::support::describe(&plan));
+    assert_eq!(code(&run), Some(1), "{}", crate::support::describe(&run));
+    for out in [&plan, &run] {
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            said.contains("Resources exhausted") && said.contains("99999999 MB"),
+            "{}",
+            crate::support::describe(out)
+        );
+    }
+    assert!(stdout(&plan).is_empty(), "the plan promised instances: {}", stdout(&plan));
+    assert!(s.status()["jobs"].as_array().is_some_and(|j| j.iter().all(|j| j["name"] != "big")));
+}

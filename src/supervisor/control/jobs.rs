@@ -24,12 +24,8 @@ impl Supervisor {
         if let Some(refusal) = self.job_dir_refusal(&parsed.jobs) {
             return Response::refused(refusal);
         }
-        let mut planned = Vec::new();
-        for job in &parsed.jobs {
-            if let Err(e) = self.fit_with(job, &planned) {
-                return Response::refused(e.to_string());
-            }
-            planned.push(job);
+        if let Some(refusal) = self.fit_refusal(&parsed.jobs) {
+            return Response::refused(refusal);
         }
         let mut messages: Vec<String> = parsed.diagnostics.iter().map(|d| d.to_string()).collect();
         messages
@@ -75,6 +71,20 @@ impl Supervisor {
         })
     }
 
+    /// Why `job run` refuses these jobs for this node's capacity, if it
+    /// does: each must fit beside the jobs that run and those before it in
+    /// the file.
+    fn fit_refusal(&self, jobs: &[jobspec::Job]) -> Option<String> {
+        let mut planned = Vec::new();
+        for job in jobs {
+            if let Err(e) = self.fit_with(job, &planned) {
+                return Some(e.to_string());
+            }
+            planned.push(job);
+        }
+        None
+    }
+
     /// `job inspect`: the effective job, from the version supd holds.
     pub(super) fn job_inspect(&self, job: &str, json: bool) -> Response {
         let Some(run) = self.jobs.current.get(job).and_then(|s| self.jobs.runs.get(s)) else {
@@ -103,7 +113,7 @@ impl Supervisor {
             return Response::refused(lines.join("\n"));
         }
         // What `job run` would refuse, the plan refuses too.
-        if let Some(refusal) = self.job_dir_refusal(&parsed.jobs) {
+        if let Some(refusal) = self.job_dir_refusal(&parsed.jobs).or_else(|| self.fit_refusal(&parsed.jobs)) {
             return Response::refused(refusal);
         }
         let mut r = Response::ok(parsed.diagnostics.iter().map(|d| d.to_string()).collect());
