@@ -240,11 +240,23 @@ impl Cgroups {
     /// (several may share a parent): it stays.
     fn remove_stale(&self) {
         let now = std::time::SystemTime::now();
+        let mut walked: Vec<&Path> = Vec::new();
         for r in self.roles() {
+            // Roles that share a parent (v2 tracking and cpu time) walk it once.
+            if walked.contains(&r.parent.as_path()) {
+                continue;
+            }
+            walked.push(&r.parent);
             let Ok(entries) = std::fs::read_dir(&r.parent) else { continue };
             for e in entries.flatten() {
+                // The directory's own listing says which entries are
+                // directories: a parent's dozens of control files cost no
+                // stat each (this runs before the first task starts).
+                if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                    continue;
+                }
                 let old =
-                    e.metadata().ok().filter(|m| m.is_dir()).and_then(|m| m.modified().ok()).is_some_and(|t| {
+                    e.metadata().ok().and_then(|m| m.modified().ok()).is_some_and(|t| {
                         now.duration_since(t).is_ok_and(|age| age > std::time::Duration::from_secs(60))
                     });
                 if old {
@@ -663,6 +675,38 @@ pub fn own_limits(mounts: &[Mount], proc_self_cgroup: &str) -> (Option<u64>, Opt
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// At start, a task cgroup a crashed supd left (an empty directory over
+    /// a minute old) is removed from each parent, walked once even when two
+    /// roles share it; a fresh one (another supd's, about to be joined) and
+    /// the parent's own files stay.
+    #[test]
+    fn stale_task_cgroups_are_removed_and_nothing_else() {
+        let d = tempfile::tempdir().unwrap();
+        let (v1, v2) = (d.path().join("memory"), d.path().join("unified"));
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(120);
+        for parent in [&v1, &v2] {
+            for name in ["left", "fresh"] {
+                std::fs::create_dir_all(parent.join(name)).unwrap();
+            }
+            std::fs::write(parent.join("cgroup.procs"), "").unwrap();
+            for name in ["left", "cgroup.procs"] {
+                std::fs::File::open(parent.join(name)).unwrap().set_modified(old).unwrap();
+            }
+        }
+        let role = |v2: bool, controller, parent: &Path| Some(Role { v2, controller, parent: parent.to_path_buf() });
+        let cg = Cgroups {
+            memory: role(false, "memory", &v1),
+            acct: role(true, "cpu", &v2),
+            track: role(true, "", &v2),
+            ..Cgroups::default()
+        };
+        cg.remove_stale();
+        for parent in [&v1, &v2] {
+            assert!(!parent.join("left").exists(), "{}: the stale cgroup is removed", parent.display());
+            assert!(parent.join("fresh").is_dir() && parent.join("cgroup.procs").is_file(), "{}", parent.display());
+        }
+    }
 
     /// A container's limits, as its own cgroups show them: the lowest on
     /// the way up, v1 and v2, "max" and -1 being none.
