@@ -292,14 +292,17 @@ fn places(cli: Cli, file: &supd::config::File, log_group: Option<u32>, init: boo
 fn config(file: &supd::config::File, start: Start, places: Places) -> Option<Config> {
     // Before anything runs: a state file this supd cannot read must stop it
     // here, or its first save would overwrite the file.
-    match supd::state::load(&places.state_dir) {
-        Ok(_) => {}
+    let saved = match supd::state::load(&places.state_dir) {
+        Ok(saved) => Some(saved),
         Err(e) if e.is_fatal() => {
             log::error!("{e}");
             return None;
         }
-        Err(e) => log::error!("{e}"),
-    }
+        Err(e) => {
+            log::error!("{e}");
+            None
+        }
+    };
     let handoff = handoff(file)?;
     let cgroups = cgroups(file, &start.node);
     let data_dir = file.data_dir.clone().unwrap_or_else(|| places.state_dir.clone());
@@ -349,6 +352,7 @@ fn config(file: &supd::config::File, start: Start, places: Places) -> Option<Con
         exec,
         java,
         metrics_listen,
+        saved,
     })
 }
 

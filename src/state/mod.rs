@@ -409,13 +409,29 @@ fn path(dir: &Path) -> PathBuf {
     dir.join("state.json")
 }
 
-/// Whether the jobs saved in `dir` may hold `word`, without reading them
-/// in: the state file's text holds it, or a source kept apart (sealed,
-/// unreadable to this test) exists. For a look before the state is loaded.
-pub fn may_mention(dir: &Path, word: &[u8]) -> bool {
-    let found = |text: &[u8]| !word.is_empty() && text.windows(word.len()).any(|w| w == word);
-    std::fs::read(path(dir)).is_ok_and(|b| found(&b))
-        || std::fs::read_dir(dir.join(SENSITIVE_DIR)).is_ok_and(|mut d| d.next().is_some())
+/// The jobs saved in a state directory, as text, for a look before the
+/// state is loaded: whether they may hold a word. Read once for all the
+/// words asked (the state file of a thousand tasks is megabytes).
+pub struct Mentions {
+    text: Vec<u8>,
+    /// A source kept apart (sealed, unreadable to this look) exists.
+    sealed: bool,
+}
+
+impl Mentions {
+    pub fn read(dir: &Path) -> Mentions {
+        Mentions {
+            text: std::fs::read(path(dir)).unwrap_or_default(),
+            sealed: std::fs::read_dir(dir.join(SENSITIVE_DIR)).is_ok_and(|mut d| d.next().is_some()),
+        }
+    }
+
+    /// Whether the saved jobs may hold `word`: the state file's text holds
+    /// it, or a sealed source may.
+    pub fn may_mention(&self, word: &[u8]) -> bool {
+        let found = !word.is_empty() && self.text.windows(word.len()).any(|w| w == word);
+        found || self.sealed
+    }
 }
 
 /// Why the saved state was not read.

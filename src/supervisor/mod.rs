@@ -274,7 +274,8 @@ impl Supervisor {
         };
         // Jobs saved by an earlier supd count too (a sealed source may be
         // one: then it is waited for).
-        let needs_java = crate::state::may_mention(&self.cfg.state_dir, b"java")
+        let saved = crate::state::Mentions::read(&self.cfg.state_dir);
+        let needs_java = saved.may_mention(b"java")
             || files
                 .as_ref()
                 .is_ok_and(|f| f.iter().any(|(_, p)| p.jobs.iter().any(|j| mentions_java(j.source.as_bytes()))));
@@ -291,7 +292,7 @@ impl Supervisor {
             let word = word.as_bytes();
             files.as_ref().is_ok_and(|f| {
                 f.iter().any(|(_, p)| p.jobs.iter().any(|j| j.source.as_bytes().windows(word.len()).any(|w| w == word)))
-            }) || crate::state::may_mention(&self.cfg.state_dir, word)
+            }) || saved.may_mention(word)
         });
         if needs_engines {
             self.await_surveys(Duration::from_secs(6));

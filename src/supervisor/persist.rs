@@ -76,6 +76,8 @@ impl Supervisor {
             return;
         }
         let had = dir.join("state.json").exists() || dir.join("state.journal").exists();
+        // What was read of it before is not restored either.
+        self.cfg.saved = None;
         if let Err(e) = crate::state::clear(dir) {
             log::error!("cannot clear the state a previous run left in {}: {e}", dir.display());
             return;
@@ -102,7 +104,8 @@ impl Supervisor {
 
     /// Reads the saved state: submitted jobs run again, stopped ones stay stopped.
     pub(super) fn restore(&mut self) {
-        let saved = match crate::state::load(&self.cfg.state_dir) {
+        let preloaded = self.cfg.saved.take().map(Ok);
+        let saved = match preloaded.unwrap_or_else(|| crate::state::load(&self.cfg.state_dir)) {
             Ok(s) => s,
             Err(e) => {
                 log::error!("{e}");

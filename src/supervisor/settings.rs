@@ -53,6 +53,10 @@ pub struct Config {
     pub java: crate::drivers::java::Settings,
     /// Where the Prometheus endpoint listens; none without one.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// The state read before the supervisor was made (whether supd may
+    /// start at all depends on it), taken by its restore rather than read
+    /// and parsed a second time; `None`: read it then.
+    pub saved: Option<crate::state::Saved>,
 }
 
 impl Config {
