@@ -280,10 +280,20 @@ fn places(cli: Cli, file: &supd::config::File, log_group: Option<u32>, init: boo
         .state_dir
         .or(file.state_dir.clone())
         .unwrap_or_else(|| default_in(supd::config::default_state_dir(), "state"));
+    // Tasks see these as absolute paths (NOMAD_ALLOC_DIR, NOMAD_TASK_DIR,
+    // ...), from their own working directory: a relative one given here
+    // is taken from supd's.
+    let (state_dir, log_dir) = (absolute(state_dir), absolute(log_dir));
     for moved in &fell_back {
         log::info!("not writable, so kept in memory below /dev/shm instead: {moved}");
     }
     Places { socket, log_dir, task_output, journal_socket, exit_when_done, sighup, state_dir }
+}
+
+/// `path` from the root: relative to supd's working directory when it
+/// is relative (as written, when that directory cannot be read).
+fn absolute(path: PathBuf) -> PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
 }
 
 /// The supervisor's configuration, once the state file, the hand-off
@@ -305,7 +315,7 @@ fn config(file: &supd::config::File, start: Start, places: Places) -> Option<Con
     };
     let handoff = handoff(file)?;
     let cgroups = cgroups(file, &start.node);
-    let data_dir = file.data_dir.clone().unwrap_or_else(|| places.state_dir.clone());
+    let data_dir = file.data_dir.clone().map_or_else(|| places.state_dir.clone(), absolute);
     let artifact_limits = match file.artifact_limits() {
         Ok(l) => l,
         Err((_, e)) => {

@@ -896,3 +896,48 @@ fn a_template_reads_what_an_earlier_template_of_its_task_rendered() {
     assert!(events(&t).iter().any(|(k, m)| k == "Terminated" && m == "Exit Code: 0"), "{}", pretty(&t));
     assert_eq!(s.wait_lines("out", 2), ["name=t", "copy=name=t"]);
 }
+
+/// supd started with relative directories, as an operator may type them
+/// (`--state-dir state` from the directory it runs in): its tasks still
+/// get NOMAD_TASK_DIR, NOMAD_ALLOC_DIR and NOMAD_SECRETS_DIR as absolute
+/// paths, which lead to their directories from the task's own working
+/// directory (a relative one led nowhere from there).
+#[test]
+fn relative_directories_given_to_supd_reach_tasks_as_absolute_paths() {
+    let dir = tempfile::tempdir().expect("a scratch directory");
+    std::fs::create_dir(dir.path().join("jobs")).expect("the job directory");
+    std::fs::write(
+        dir.path().join("jobs/e.hcl"),
+        r#"job "e" {
+  type = "batch"
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config {
+        command = "/bin/sh"
+        args    = ["-c", "for d in \"$NOMAD_TASK_DIR\" \"$NOMAD_ALLOC_DIR\" \"$NOMAD_SECRETS_DIR\" \"${NOMAD_TASK_DIR}\"; do case $d in /*) if test -d \"$d\"; then echo \"ok $d\"; else echo \"missing $d\"; fi ;; *) echo \"relative $d\" ;; esac; done"]
+      }
+    }
+  }
+}
+"#,
+    )
+    .expect("the job file");
+    let mut supd = std::process::Command::new(SUPD)
+        .current_dir(dir.path())
+        .args(["--jobs", "jobs", "--socket", "s.sock", "--state-dir", "state", "--log-dir", "logs"])
+        .args(["--exit-when-done", "--log-level", "warn"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start supd");
+    let exited = wait_until(PATIENCE, || supd.try_wait().ok().flatten().is_some());
+    if !exited {
+        let _ = supd.kill();
+        let _ = supd.wait();
+    }
+    assert!(exited, "supd did not exit once its batch job was done");
+    let said = std::fs::read_to_string(dir.path().join("logs/e/g[0]/t.stdout.0")).unwrap_or_default();
+    let lines: Vec<&str> = said.lines().collect();
+    assert_eq!(lines.len(), 4, "{said}");
+    assert!(lines.iter().all(|l| l.starts_with("ok /")), "each directory absolute and there:\n{said}");
+}
