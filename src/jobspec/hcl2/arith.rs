@@ -177,14 +177,14 @@ fn failed(message: &str) -> Expression {
 mod tests {
     use super::*;
 
-    fn eval(src: &str) -> Result<Value, String> {
+    fn eval(src: &str) -> Result<Value, crate::jobspec::hcl2::Said> {
         let body: hcl::Body = hcl::from_str(&format!("x = {src}\n")).map_err(|e| e.to_string())?;
         let mut e = body.attributes().next().map(|a| a.expr.clone()).ok_or("no attribute")?;
         let mut ctx = context();
         ctx.declare_var("var", hcl::value!({ zero = 0, big = 1e308, n = 7 }));
         super::super::tryfunc::declare(&mut ctx);
         super::super::tryfunc::prepare(&mut e, &ctx).map_err(|e| e.to_string())?;
-        e.evaluate(&ctx).map_err(|e| e.kind().to_string())
+        e.evaluate(&ctx).map_err(|e| e.kind().to_string().into())
     }
 
     #[test]

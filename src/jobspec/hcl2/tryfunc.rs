@@ -234,7 +234,7 @@ mod tests {
     use super::*;
     use hcl::eval::Evaluate;
 
-    fn eval(src: &str, vars: Value) -> Result<Value, String> {
+    fn eval(src: &str, vars: Value) -> Result<Value, crate::jobspec::hcl2::Said> {
         let body: hcl::Body = hcl::from_str(&format!("x = {src}\n")).map_err(|e| e.to_string())?;
         let mut e = body.attributes().next().map(|a| a.expr.clone()).ok_or("no attribute")?;
         let mut ctx = Context::new();
@@ -242,7 +242,7 @@ mod tests {
         declare(&mut ctx);
         super::super::funcs::declare(&mut ctx, src);
         resolve(&mut e, &ctx).map_err(|e| e.to_string())?;
-        e.evaluate(&ctx).map_err(|e| e.kind().to_string())
+        e.evaluate(&ctx).map_err(|e| e.kind().to_string().into())
     }
 
     fn obj(pairs: &[(&str, Value)]) -> Value {

@@ -57,10 +57,10 @@ const ED25519: &str = "\
 MC4CAQAwBQYDK2VwBCIEIAFU5/uX1D9hTmxehJBEj2VofBzvLDr/rxwb2nF0RDQ7\n\
 -----END PRIVATE KEY-----\n";
 
-fn decrypt(ciphertext: &str, key: &str) -> Result<Value, String> {
+fn decrypt(ciphertext: &str, key: &str) -> Result<Value, crate::jobspec::hcl2::Said> {
     call("rsadecrypt", vec![Value::String(ciphertext.into()), Value::String(key.into())])
         .unwrap_or_else(|| panic!("rsadecrypt: unknown or wrong arity"))
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string().into())
 }
 
 /// A PKCS #1 private key's DER with a modulus of `bits` bits (all ones),
