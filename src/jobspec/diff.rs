@@ -337,6 +337,7 @@ fn task_runtime(t: &Task) -> Task {
     t.kill_timeout = Duration::ZERO;
     t.kill_signal = KillSignal::Default;
     t.shutdown_delay = Duration::ZERO;
+    t.group_shutdown_delay = Duration::ZERO;
     t.logs = Logs::default();
     t.services.iter_mut().for_each(no_check_restart);
     t
@@ -345,7 +346,8 @@ fn task_runtime(t: &Task) -> Task {
 /// What only supd acts on, of a task.
 fn task_policy(t: &Task) -> (RestartPolicy, Duration, KillSignal, Duration, Logs, Vec<CheckRestart>) {
     let checks = t.services.iter().flat_map(|s| &s.checks).map(|c| c.check_restart).collect();
-    (t.restart, t.kill_timeout, t.kill_signal, t.shutdown_delay, t.logs, checks)
+    let delay = t.group_shutdown_delay + t.shutdown_delay;
+    (t.restart, t.kill_timeout, t.kill_signal, delay, t.logs, checks)
 }
 
 fn no_check_restart(s: &mut Service) {

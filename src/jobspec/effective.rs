@@ -111,6 +111,12 @@ fn group(hide: &Hide, written: &Written, g: &Group, job: &Job) -> Item {
     if let Some(d) = g.max_run_duration {
         items.push(Item::attr("max_run_duration", dur(d), false));
     }
+    // Shown where written, as Nomad leaves it unset otherwise; every task
+    // holds its group's (`Task::group_shutdown_delay`).
+    if has(gb, &["shutdown_delay"]) {
+        let shutdown_delay = g.tasks.first().map(|t| t.group_shutdown_delay).unwrap_or_default();
+        items.push(Item::attr("shutdown_delay", dur(shutdown_delay), false));
+    }
     items.push(restart(&g.restart, |f| has(gb, &["restart", f])));
     match &g.reschedule {
         Some(p) => items.push(reschedule(p, |f| has(gb, &["reschedule", f]) || has(jb, &["reschedule", f]))),

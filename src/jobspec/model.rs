@@ -303,6 +303,10 @@ pub struct Task {
     /// image's STOPSIGNAL, else SIGTERM).
     pub kill_signal: KillSignal,
     pub shutdown_delay: Duration,
+    /// Its group's `shutdown_delay`: a stop of its instance waits it before
+    /// the task's own (Nomad waits the group's once the group's services
+    /// are deregistered, then each task's before its kill signal).
+    pub group_shutdown_delay: Duration,
     pub leader: bool,
     pub lifecycle: Option<Lifecycle>,
     pub logs: Logs,

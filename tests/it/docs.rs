@@ -613,6 +613,7 @@ job "j" {
         ("JOB", "region", job.region.clone()),
         ("JOB", "priority", job.priority.to_string()),
         ("GROUP", "count", group.count.to_string()),
+        ("GROUP", "shutdown_delay", short(task.group_shutdown_delay)),
         ("TASK", "kill_timeout", short(task.kill_timeout)),
         ("TASK", "kill_signal", task.kill_signal.name().unwrap_or_default().to_string()),
         ("TASK", "shutdown_delay", short(task.shutdown_delay)),

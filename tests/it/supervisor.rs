@@ -1535,6 +1535,45 @@ fn shutdown_delay_comes_before_the_kill_signal() {
     assert!((0.8..5.0).contains(&waited), "waited {waited}s: {ev:?}");
 }
 
+/// A group's `shutdown_delay` is waited before its tasks' own, when the
+/// instance is stopped for good (Nomad's group service hook waits it once
+/// the group's services are deregistered, then each task runner its own):
+/// one event names the two together, and the kill signal comes after both.
+#[test]
+fn a_groups_shutdown_delay_comes_before_its_tasks_own() {
+    let s = Supd::new();
+    s.write_job(
+        "a.hcl",
+        r#"job "a" {
+  group "g" {
+    shutdown_delay = "1s"
+    task "t" {
+      driver         = "raw_exec"
+      shutdown_delay = "500ms"
+      kill_signal    = "SIGTERM"
+      config {
+        command = "/bin/sleep"
+        args    = ["1000"]
+      }
+    }
+  }
+}"#,
+    );
+    let s = s.start();
+    let before = event_mark(&s.wait_running("a/g/0/t"));
+    s.supctl_ok(&["job", "stop", "a"]);
+    let t = s.wait_dead("a/g/0/t");
+    let ev = events_since(&t, &before);
+    let waiting = ev.iter().find(|(k, _)| k == "Waiting for shutdown delay").map(|(_, m)| m.as_str());
+    assert_eq!(waiting, Some("Waiting for shutdown_delay of 1.5s before killing the task."), "{ev:?}");
+    let at = |kind: &str| {
+        let e = t["events"].as_array().unwrap().iter().rev().find(|e| e["type"] == kind);
+        rfc3339_secs(e.unwrap_or_else(|| panic!("no {kind}: {ev:?}"))["time"].as_str().unwrap())
+    };
+    let waited = at("Terminated") - at("Waiting for shutdown delay");
+    assert!((1.3..6.0).contains(&waited), "waited {waited}s: {ev:?}");
+}
+
 // --- what survives a restart of supd ---------------------------------------------------
 
 /// Jobs submitted with `job run` come back after supd restarts, and a job

@@ -21,6 +21,7 @@ pub(super) const GROUP: Schema = Schema {
         ("max_run_duration", Attr),
         ("ephemeral_disk", Blk),
         ("scaling", Blk),
+        ("shutdown_delay", Attr),
     ],
     ignored: &[
         "affinity",
@@ -34,7 +35,6 @@ pub(super) const GROUP: Schema = Schema {
         "max_client_disconnect",
         "stop_after_client_disconnect",
         "prevent_reschedule_on_lost",
-        "shutdown_delay",
     ],
 };
 
@@ -83,6 +83,11 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
     let services = services(r, b, &scope);
     // The group's ports, and those its tasks' resources declare.
     let (mut tasks, ports) = group_tasks(r, block, &scope, job.job_type, &restart_spec, &meta);
+    let shutdown_delay =
+        r.attr(b, "shutdown_delay").and_then(|a| r.duration(&a.value, "shutdown_delay")).unwrap_or_default();
+    for t in tasks.iter_mut().filter_map(std::sync::Arc::get_mut) {
+        t.group_shutdown_delay = shutdown_delay;
+    }
     check_leaders(r, block, &name, &tasks);
     tasks.shrink_to_fit();
     let pos = r.sink.pos(&block.ident.span());

@@ -122,6 +122,7 @@ pub(super) fn task(
         kill_timeout,
         kill_signal,
         shutdown_delay,
+        group_shutdown_delay: Duration::ZERO,
         leader,
         lifecycle,
         logs,

@@ -231,7 +231,7 @@ fn stop(instance: &mut Instance, task: usize, after: After, cx: Context, out: &m
     if after == After::Killed {
         killing(t, cx.wall);
     }
-    let delay = t.spec.shutdown_delay;
+    let delay = t.spec.group_shutdown_delay + t.spec.shutdown_delay;
     if after == After::Killed && !delay.is_zero() && !cx.hurrying {
         t.push_event_at(
             "Waiting for shutdown delay",
