@@ -6,7 +6,7 @@
 # expect: 27:5 warning: `volume` in group is ignored by supd — it loads, but has no effect here
 # expect: 32:5 warning: supd scales nothing: a group's `scaling` only gives its count where `count` is not written (`min`) and bounds it (`min` to `max`)
 # expect: 37:5 warning: `update` in group is ignored by supd — it loads, but has no effect here
-# expect: 41:5 warning: `shutdown_delay` in group is ignored by supd — it loads, but has no effect here
+# (the group's shutdown_delay loads without a warning: supd waits it)
 # expect: 48:9 warning: `oom_score_adj` in exec config is ignored by supd — it loads, but has no effect here
 # (the template block loads without a warning: supd renders it)
 # (the artifact block loads without a warning: supd fetches it)
