@@ -267,8 +267,7 @@ enum JobCommand {
         /// Return once supd has taken the file, without waiting for its
         /// tasks to run (by default supctl waits until every task has run
         /// for a second, and passes its checks, or has completed — exit 0 —
-        /// or one has
-        /// failed — exit 1 — for at most --wait seconds).
+        /// or one has failed — exit 1 — for at most --wait seconds).
         #[arg(long)]
         detach: bool,
         /// How long to wait for the tasks, in seconds.

@@ -359,38 +359,3 @@ impl<'s> Eval<'s, '_> {
 }
 
 mod vars;
-
-/// What a test's evaluation said when it failed: its message, as text
-/// (`contains`, `starts_with` through `Deref`).
-#[cfg(test)]
-#[derive(Debug, PartialEq)]
-pub(crate) struct Said(pub String);
-
-#[cfg(test)]
-impl std::ops::Deref for Said {
-    type Target = str;
-    fn deref(&self) -> &str {
-        &self.0
-    }
-}
-
-#[cfg(test)]
-impl std::fmt::Display for Said {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-#[cfg(test)]
-impl From<String> for Said {
-    fn from(s: String) -> Said {
-        Said(s)
-    }
-}
-
-#[cfg(test)]
-impl From<&str> for Said {
-    fn from(s: &str) -> Said {
-        Said(s.into())
-    }
-}

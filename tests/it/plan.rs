@@ -7,7 +7,7 @@
 //! A new `count` keeps the instances that stay (same pids), creates the
 //! new indices and stops and removes those at or above it.
 
-use crate::support::{Supd, alive, pid, wait_until};
+use crate::support::{Supd, alive, pid, sleep_job_with, wait_until};
 use std::time::Duration;
 
 fn job(attempts: u32, arg: &str) -> String {
@@ -232,24 +232,7 @@ fn plan_refuses_another_version_of_a_job_directory_job_as_run_does() {
 #[test]
 fn plan_refuses_a_job_that_does_not_fit_as_run_does() {
     let s = Supd::new().start();
-    let big = s.write_file(
-        "big.hcl",
-        r#"job "big" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sleep"
-        args    = ["1000"]
-      }
-      resources {
-        memory = 99999999
-      }
-    }
-  }
-}
-"#,
-    );
+    let big = s.write_file("big.hcl", &sleep_job_with("big", "", "resources {\n memory = 99999999\n }"));
     let big = big.to_str().expect("a UTF-8 path");
     let plan = s.supctl(&["job", "plan", big]);
     let run = s.supctl(&["job", "run", big]);

@@ -1544,20 +1544,7 @@ fn a_groups_shutdown_delay_comes_before_its_tasks_own() {
     let s = Supd::new();
     s.write_job(
         "a.hcl",
-        r#"job "a" {
-  group "g" {
-    shutdown_delay = "1s"
-    task "t" {
-      driver         = "raw_exec"
-      shutdown_delay = "500ms"
-      kill_signal    = "SIGTERM"
-      config {
-        command = "/bin/sleep"
-        args    = ["1000"]
-      }
-    }
-  }
-}"#,
+        &sleep_job_with("a", "shutdown_delay = \"1s\"", "shutdown_delay = \"500ms\"\n kill_signal = \"SIGTERM\""),
     );
     let s = s.start();
     let before = event_mark(&s.wait_running("a/g/0/t"));

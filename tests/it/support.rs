@@ -717,16 +717,24 @@ pub fn python() -> &'static str {
 
 /// A job of one task that sleeps: the plainest thing to supervise.
 pub fn sleep_job(name: &str) -> String {
+    sleep_job_with(name, "", "")
+}
+
+/// [`sleep_job`] with more attributes and blocks in its group and in its
+/// task (HCL, each written as is).
+pub fn sleep_job_with(name: &str, group: &str, task: &str) -> String {
+    let line = |indent: &str, text: &str| if text.is_empty() { String::new() } else { format!("{indent}{text}\n") };
+    let (group, task) = (line("    ", group), line("      ", task));
     format!(
         r#"job "{name}" {{
   group "g" {{
-    task "t" {{
+{group}    task "t" {{
       driver = "raw_exec"
       config {{
         command = "/bin/sleep"
         args    = ["1000"]
       }}
-    }}
+{task}    }}
   }}
 }}"#
     )

@@ -1,7 +1,7 @@
 //! `job run` waits, as Nomad's `job run` monitors its deployment: until
 //! every task of the submitted jobs has run for a second (and passes its
-//! checks) or has completed — exit 0 — or one has failed — exit 1, naming it and why —
-//! or the time allowed is up. Each task's state is printed when it
+//! checks) or has completed — exit 0 — or one has failed — exit 1, naming
+//! it and why — or the time allowed is up. Each task's state is printed when it
 //! changes.
 
 use super::client_error;

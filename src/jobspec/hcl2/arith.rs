@@ -177,7 +177,7 @@ fn failed(message: &str) -> Expression {
 mod tests {
     use super::*;
 
-    fn eval(src: &str) -> Result<Value, crate::jobspec::hcl2::Said> {
+    fn eval(src: &str) -> Result<Value, Box<str>> {
         let body: hcl::Body = hcl::from_str(&format!("x = {src}\n")).map_err(|e| e.to_string())?;
         let mut e = body.attributes().next().map(|a| a.expr.clone()).ok_or("no attribute")?;
         let mut ctx = context();

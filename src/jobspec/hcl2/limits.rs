@@ -9,9 +9,9 @@ pub const MAX_BYTES: u64 = 16 << 20;
 /// `file()` reads at most this many bytes.
 pub const MAX_FILE: usize = 1 << 20;
 
-/// bcrypt() hashes at most at this cost: each step doubles the time,
-/// and the job file is evaluated on every read (Go allows 31: days).
-/// Nomad's default is 10; each step doubles the time (12: ~0.25 s).
+/// bcrypt() hashes at most at this cost: each step doubles the time (12:
+/// ~0.25 s; Go allows 31: days), and the job file is evaluated on every
+/// read. Nomad's default is 10.
 pub const MAX_BCRYPT_COST: i64 = 12;
 
 /// fileset() looks at most at this many directory entries (and at most

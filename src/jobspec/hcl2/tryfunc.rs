@@ -234,7 +234,7 @@ mod tests {
     use super::*;
     use hcl::eval::Evaluate;
 
-    fn eval(src: &str, vars: Value) -> Result<Value, crate::jobspec::hcl2::Said> {
+    fn eval(src: &str, vars: Value) -> Result<Value, Box<str>> {
         let body: hcl::Body = hcl::from_str(&format!("x = {src}\n")).map_err(|e| e.to_string())?;
         let mut e = body.attributes().next().map(|a| a.expr.clone()).ok_or("no attribute")?;
         let mut ctx = Context::new();

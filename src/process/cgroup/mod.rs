@@ -677,9 +677,9 @@ mod tests {
     use super::*;
 
     /// At start, a task cgroup a crashed supd left (an empty directory over
-    /// a minute old) is removed from each parent, walked once even when two
-    /// roles share it; a fresh one (another supd's, about to be joined) and
-    /// the parent's own files stay.
+    /// a minute old) is removed from each parent, also from one two roles
+    /// share; a fresh one (another supd's, about to be joined) and the
+    /// parent's own files stay.
     #[test]
     fn stale_task_cgroups_are_removed_and_nothing_else() {
         let d = tempfile::tempdir().unwrap();

@@ -118,9 +118,7 @@ impl Supervisor {
         // Its history carried across a re-exec goes on as it was; else it
         // is received first, as a new task is, then told what it was.
         let carried_history = !run.events.is_empty();
-        if !carried_history {
-            run.push_event("Received", "Task received by client".into());
-        }
+        received(&mut run);
         restore_last_run(saved.as_ref(), stale_pid, &mut run, !carried_history);
         (run, kept_dir)
     }
@@ -208,16 +206,12 @@ impl Supervisor {
             && self.pending.containers.surveying(driver)
         {
             run.claim = Some(ended_after(s));
-            if run.events.is_empty() {
-                run.push_event("Received", "Task received by client".into());
-            }
+            received(run);
             return true;
         }
         let adopted = left.and_then(|s| self.pending.containers.claim(driver, names, ended_after(s)));
         if let Some((id, pid)) = adopted {
-            if run.events.is_empty() {
-                run.push_event("Received", "Task received by client".into());
-            }
+            received(run);
             Supervisor::adopt_container(run, id, pid);
             return true;
         }
@@ -234,7 +228,7 @@ impl Supervisor {
         // its next start (a write may end it with SIGPIPE).
         let Some(pid) = crate::supervisor::persist::adoptable(s) else { return false };
         // Received first, as a new task is; then adopted.
-        run.push_event("Received", "Task received by client".into());
+        received(run);
         run.state = State::Running;
         run.launched = true;
         run.pid = Some(nix::unistd::Pid::from_raw(pid));
@@ -347,6 +341,14 @@ fn restore_budget(tracker: &mut RestartTracker, t: &crate::jobspec::model::Task,
         };
         Some(crate::policy::restart::Slot { at, count })
     }));
+}
+
+/// The first event of a task made again, as of a new one: "Received";
+/// none when its history was carried across a re-exec (it has one).
+fn received(run: &mut TaskRun) {
+    if run.events.is_empty() {
+        run.push_event("Received", "Task received by client".into());
+    }
 }
 
 /// What a task not taken over keeps of its last run (`saved`): a run

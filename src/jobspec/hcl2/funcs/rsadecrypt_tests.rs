@@ -57,7 +57,7 @@ const ED25519: &str = "\
 MC4CAQAwBQYDK2VwBCIEIAFU5/uX1D9hTmxehJBEj2VofBzvLDr/rxwb2nF0RDQ7\n\
 -----END PRIVATE KEY-----\n";
 
-fn decrypt(ciphertext: &str, key: &str) -> Result<Value, crate::jobspec::hcl2::Said> {
+fn decrypt(ciphertext: &str, key: &str) -> Result<Value, Box<str>> {
     call("rsadecrypt", vec![Value::String(ciphertext.into()), Value::String(key.into())])
         .unwrap_or_else(|| panic!("rsadecrypt: unknown or wrong arity"))
         .map_err(|e| e.to_string().into())
