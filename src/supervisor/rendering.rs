@@ -35,6 +35,16 @@ pub(super) enum Purpose {
 /// Variables a task's templates may read, by path.
 pub(super) type Variables = BTreeMap<String, BTreeMap<String, String>>;
 
+/// What a task's templates may see beyond its environment.
+pub(super) struct World {
+    /// The services registered here (when they may ask).
+    pub services: Vec<ServiceAddr>,
+    /// The variables the task may read that are written.
+    pub variables: Variables,
+    /// The paths it may read: a `nomadVar` of one not written yet waits.
+    pub readable: Vec<String>,
+}
+
 /// Everything one request needs, owned: the thread sees nothing else.
 pub(super) struct Work {
     pub key: TaskKey,
@@ -47,8 +57,7 @@ pub(super) struct Work {
     pub payload: Option<(String, Arc<[u8]>)>,
     pub env: BTreeMap<String, String>,
     pub node: Node,
-    pub services: Vec<ServiceAddr>,
-    pub variables: Variables,
+    pub world: World,
     pub max_output: u64,
     pub owner: taskdir::beneath::Owner,
 }
@@ -125,9 +134,10 @@ fn run(w: &Work) -> Result<Vec<Written>, RenderFailure> {
         task: &w.dir,
         env: &w.env,
         vars: &vars,
-        services: &w.services,
+        services: &w.world.services,
         datacenter: &w.node.datacenter,
-        variables: &w.variables,
+        variables: &w.world.variables,
+        readable: &w.world.readable,
         max_output: w.max_output,
     };
     let mut out = Vec::with_capacity(w.templates.len());

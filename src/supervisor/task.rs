@@ -234,6 +234,10 @@ pub struct Setup {
     pub rendering: Option<u64>,
     /// What that work wrote, for the start of this generation.
     pub rendered: Option<(u64, Vec<Written>)>,
+    /// Its start waits for these Nomad Variables to be written (the
+    /// generation it was asked with, the paths): a `var put` of one
+    /// renders again, without spending a restart attempt.
+    pub missing: Option<(u64, Vec<String>)>,
     /// Templates of the running task being rendered again, by index:
     /// whether a change came meanwhile (rendered once more after).
     pub again: std::collections::BTreeMap<usize, bool>,

@@ -59,6 +59,11 @@ impl Supervisor {
             .collect()
     }
 
+    /// The paths a task of `run`'s templates may read, written or not.
+    pub(super) fn readable_paths(&self, run: &JobRun, group: &str, task: &str) -> Vec<String> {
+        readable(workload_job(run), group, task).to_vec()
+    }
+
     /// `var put`.
     pub(super) fn var_put(&mut self, path: &str, items: BTreeMap<String, String>, cas: Option<u64>) -> Response {
         let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -85,6 +90,7 @@ impl Supervisor {
         }
         log::info!("variable {path} written (index {index})");
         self.variable_changed(path);
+        self.variable_written(path);
         Response::ok(vec![format!("variable {path} written (index {index})")])
     }
 

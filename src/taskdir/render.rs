@@ -35,6 +35,9 @@ pub struct RenderInput<'a> {
     /// The Nomad Variables the task may read, by path: what `nomadVar`
     /// returns.
     pub variables: &'a BTreeMap<String, BTreeMap<String, String>>,
+    /// The variable paths the task may read: a `nomadVar` of one that
+    /// holds nothing makes the render [`RenderError::Missing`].
+    pub readable: &'a [String],
     /// The most bytes the rendered output may have (`template_bytes` under
     /// `[limits]` in supd.toml; [`MAX_FILE`] by default): rendering stops
     /// at the first write beyond it, and no function makes a value larger
@@ -76,6 +79,20 @@ pub enum RenderError {
         message: String,
     },
     Write(String, BeneathError),
+    /// `nomadVar` read variables the task may read that nobody wrote yet
+    /// (their paths): nothing is written, and the task waits for them.
+    Missing(Vec<String>),
+}
+
+/// How Nomad's `Template` event names the variables a render waits for:
+/// `nomad.var.block(PATH@default.global)`, the first three, then how many
+/// more.
+fn missing_text(paths: &[String]) -> String {
+    let mut text: Vec<String> = paths.iter().take(3).map(|p| format!("nomad.var.block({p}@default.global)")).collect();
+    if paths.len() > 3 {
+        text.push(format!("and {} more", paths.len() - 3));
+    }
+    format!("Missing: {}", text.join(", "))
 }
 
 impl fmt::Display for RenderError {
@@ -87,6 +104,7 @@ impl fmt::Display for RenderError {
             RenderError::Exec { what, message } => write!(f, "{what}: {message}"),
             RenderError::Env { what, line, message } => write!(f, "{what}: rendered line {line}: {message}"),
             RenderError::Write(p, e) => write!(f, "cannot write {p}: {e}"),
+            RenderError::Missing(paths) => f.write_str(&missing_text(paths)),
         }
     }
 }
@@ -183,6 +201,8 @@ fn execute(text: &str, what: &str, t: &Template, input: &RenderInput) -> Result<
         services: input.services.to_vec(),
         datacenter: input.datacenter.to_string(),
         variables: input.variables.clone(),
+        readable: input.readable.to_vec(),
+        missing: Default::default(),
         now: SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default(),
         max_output: input.max_output,
     });
@@ -200,6 +220,12 @@ fn execute(text: &str, what: &str, t: &Template, input: &RenderInput) -> Result<
         })?;
     let mut out = Capped { text: String::new(), limit: input.max_output, over: false };
     let done = tmpl.execute_fmt(&mut out, &gotmpl::Value::Nil);
+    // A variable not written yet: whatever came of the rest (an empty
+    // value may well have failed it), the render waits for it.
+    let waits_for = scope.missing.lock().map(|mut m| std::mem::take(&mut *m)).unwrap_or_default();
+    if !waits_for.is_empty() {
+        return Err(RenderError::Missing(waits_for));
+    }
     if out.over {
         return Err(RenderError::Exec {
             what: what.to_string(),

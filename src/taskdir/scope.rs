@@ -44,6 +44,13 @@ pub struct Scope {
     /// The Nomad Variables the task may read (its job's, group's and its
     /// own path), by path.
     pub variables: BTreeMap<String, BTreeMap<String, String>>,
+    /// The paths the task may read (`crate::variables::readable`): a
+    /// `nomadVar` of one that holds nothing yet waits for it (`missing`).
+    pub readable: Vec<String>,
+    /// The readable paths a `nomadVar` of this render found empty: the
+    /// render is not written, and the task waits for them, as Nomad's
+    /// template runner waits for a missing dependency.
+    pub missing: std::sync::Mutex<Vec<String>>,
     /// The most bytes a function's result may have: the render's output
     /// limit (`RenderInput::max_output`).
     pub max_output: u64,

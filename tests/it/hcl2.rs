@@ -6,6 +6,7 @@
 //! references stay for the task's start.
 
 use crate::support::*;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// Four variables, each set by one more source than the one before; the
@@ -155,10 +156,12 @@ job "refs" {{
     assert_eq!(count(&t, "Unresolved Reference", |_| true), 1, "{:?}", events(&t));
 }
 
-/// Nomad Variables: `supctl var put` writes one, a task's template reads it
-/// with `nomadVar`, a new value renders the template again and restarts
-/// the task (its change_mode), and the file that keeps them does not hold
-/// the value in clear.
+/// Nomad Variables: a task whose template reads a variable not written yet
+/// waits for it, pending, as Nomad's does (no failed start, no restart
+/// delay); `supctl var put` writes one and the task starts at once; a new
+/// value renders the template again and restarts the task (its
+/// change_mode); a purge leaves the running task and its file as they are;
+/// the file that keeps the variables does not hold the value in clear.
 #[test]
 fn a_nomad_variable_reaches_the_template_and_a_new_value_restarts_the_task() {
     let s = Supd::new();
@@ -169,7 +172,7 @@ job "app" {
   group "g" {
     restart {
       attempts = 10
-      delay    = "1s"
+      delay    = "1m"
       mode     = "delay"
     }
     task "t" {
@@ -189,23 +192,31 @@ job "app" {
 "#,
     );
     let s = s.start();
-    // Before the variable exists, the render fails and says what to do.
-    let t = s.wait_event("app/g/0/t", "Failed Templates", |m| m.contains("no variable at \"nomad/jobs/app\""));
-    assert!(events(&t).iter().any(|(_, m)| m.contains("supctl var put nomad/jobs/app")), "{:?}", events(&t));
+    // Before the variable exists, the task waits for it and says so.
+    let t = s.wait_event("app/g/0/t", "Template", |m| m == "Missing: nomad.var.block(nomad/jobs/app@default.global)");
+    assert_eq!(t["state"], "pending", "{t}");
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let st = s.status();
+    let t = task(&st, "app/g/0/t").expect("the task");
+    assert_eq!(t["state"], "pending", "{t}");
+    assert_eq!(count(t, "Failed Templates", |_| true) + count(t, "Restarting", |_| true), 0, "{:?}", events(t));
     let out = s.supctl_ok(&["var", "put", "nomad/jobs/app", "password=hunter2-v1"]);
     assert!(out.contains("variable nomad/jobs/app written (index 1)"), "{out}");
-    // The next try renders it and runs.
-    let first = pid(&s.wait_running("app/g/0/t"));
-    let conf = |st: &serde_json::Value| {
-        let id = instance(st, "app/g/0").map(|i| i["id"].as_str().unwrap_or("").to_string()).unwrap_or_default();
-        std::fs::read_to_string(s.path(&format!("state/alloc/{id}/t/local/db.conf"))).unwrap_or_default()
+    // It starts now, not after the restart delay of a minute.
+    let t = s.wait_running("app/g/0/t");
+    let first = pid(&t);
+    assert_eq!(count(&t, "Restarting", |_| true), 0, "{:?}", events(&t));
+    let conf = |s: &Supd| {
+        let st = s.status();
+        let dir = instance(&st, "app/g/0").and_then(|i| i["alloc_dir"].as_str()).unwrap_or("").to_string();
+        std::fs::read_to_string(Path::new(&dir).join("t/local/db.conf")).unwrap_or_default()
     };
-    assert_eq!(conf(&s.status()), "password=hunter2-v1\n");
+    assert_eq!(conf(&s), "password=hunter2-v1\n");
     // A new value: rendered again, and the task restarted with it.
     s.supctl_ok(&["var", "put", "nomad/jobs/app", "password=hunter2-v2"]);
     let t = s.wait_task("app/g/0/t", "restarted with the new value", |t| t["state"] == "running" && pid(t) != first);
     assert_eq!(count(&t, "Restart Signaled", |m| m.contains("Template")), 1, "{:?}", events(&t));
-    assert_eq!(conf(&s.status()), "password=hunter2-v2\n");
+    assert_eq!(conf(&s), "password=hunter2-v2\n");
     // What supctl shows; what is on disk.
     assert_eq!(s.supctl_ok(&["var", "get", "nomad/jobs/app"]), "password=hunter2-v2\n");
     assert_eq!(s.supctl_ok(&["var", "get", "nomad/jobs/app", "--item", "password"]), "hunter2-v2\n");
@@ -227,8 +238,15 @@ job "app" {
     assert!(s.wait_exit(PATIENCE).is_some());
     let s = s.start();
     assert_eq!(s.supctl_ok(&["var", "get", "nomad/jobs/app", "--item", "password"]), "hunter2-v2\n");
+    let running = pid(&s.wait_running("app/g/0/t"));
     s.supctl_ok(&["var", "purge", "nomad/jobs/app"]);
     assert_eq!(s.supctl_ok(&["var", "list"]), "");
+    // Purged under a running task: it runs on with its file as it was.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let st = s.status();
+    let t = task(&st, "app/g/0/t").expect("the task");
+    assert_eq!((t["state"].as_str(), pid(t)), (Some("running"), running), "{t}");
+    assert_eq!(conf(&s), "password=hunter2-v2\n");
 }
 
 /// A number hcl-rs cannot compute (a remainder by zero it does not see

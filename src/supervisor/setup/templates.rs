@@ -49,7 +49,7 @@ impl Supervisor {
             .filter(|(i, _)| !t.setup.once.contains_key(i))
             .map(|(i, tpl)| (i, tpl.clone()))
             .collect();
-        let (services, variables) = self.render_world(run, instance, t, &t.spec.templates);
+        let world = self.render_world(run, instance, t, &t.spec.templates);
         let work = Work {
             key,
             generation,
@@ -59,8 +59,7 @@ impl Supervisor {
             payload: payload.map(|(file, bytes)| (file, std::sync::Arc::from(bytes))),
             env,
             node: self.cfg.node.clone(),
-            services,
-            variables,
+            world,
             max_output: self.cfg.template_bytes,
             owner,
         };
@@ -126,6 +125,9 @@ impl Supervisor {
                             format!("cannot write the dispatch payload: {e}"),
                             false,
                         ),
+                        Err(RenderFailure::Template(taskdir::RenderError::Missing(paths))) => {
+                            self.wait_for_variables(key, done.generation, paths)
+                        }
                         Err(e @ RenderFailure::Template(_)) => {
                             self.setup_failed(key, "Failed Templates", format!("Template failed: {e}"), true)
                         }
@@ -141,6 +143,46 @@ impl Supervisor {
                     }
                 }
             }
+        }
+    }
+
+    /// A start whose templates read variables not written yet: the task
+    /// stays pending until a `var put` of one of them renders them again
+    /// (`variable_written`), as Nomad's template runner waits for a missing
+    /// dependency; no restart attempt is spent. The `Template` event says
+    /// what it waits for, again only when that changes.
+    fn wait_for_variables(&mut self, key: TaskKey, generation: u64, paths: Vec<String>) {
+        let label = self.label(key);
+        let Some(t) = self.jobs.task_mut(key) else { return };
+        let message = taskdir::RenderError::Missing(paths.clone()).to_string();
+        if !t.events.back().is_some_and(|e| e.kind == "Template" && e.message == message) {
+            log::info!("{label}: {message}; it starts once `supctl var put` writes it");
+            t.push_event("Template", message);
+        }
+        t.setup.missing = Some((generation, paths));
+    }
+
+    /// A variable was written: the starts that waited for it go on.
+    pub(in crate::supervisor) fn variable_written(&mut self, path: &str) {
+        let mut due = Vec::new();
+        for (&run, r) in &self.jobs.runs {
+            for (inst, i) in r.instances.iter().enumerate() {
+                for (task, t) in i.tasks.iter().enumerate() {
+                    if t.setup
+                        .missing
+                        .as_ref()
+                        .is_some_and(|(g, paths)| *g == t.generation && paths.iter().any(|p| p == path))
+                    {
+                        due.push(TaskKey { run, inst, task });
+                    }
+                }
+            }
+        }
+        for key in due {
+            if let Some(t) = self.jobs.task_mut(key) {
+                t.setup.missing = None;
+            }
+            self.start_task(key);
         }
     }
 
@@ -235,7 +277,7 @@ impl Supervisor {
         }
         let (Some(dir), Some(tpl)) = (launch::task_dir(instance, t), t.spec.templates.get(template)) else { return };
         let Ok(env) = launch::setup_env(&self.cfg.node, run, instance, t) else { return };
-        let (services, variables) = self.render_world(run, instance, t, std::slice::from_ref(tpl));
+        let world = self.render_world(run, instance, t, std::slice::from_ref(tpl));
         let work = Work {
             key,
             generation: t.generation,
@@ -245,8 +287,7 @@ impl Supervisor {
             payload: None,
             env,
             node: self.cfg.node.clone(),
-            services,
-            variables,
+            world,
             max_output: self.cfg.template_bytes,
             owner: owner_of(crate::drivers::exec::user_of(&t.spec)),
         };
@@ -283,6 +324,12 @@ impl Supervisor {
                 let wait = splay.mul_f64(self.io.rng.jitter());
                 self.io.timers.arm(Instant::now() + wait, Timer::TemplateChange { task: key, generation, template });
             }
+            Err(RenderFailure::Template(taskdir::RenderError::Missing(paths))) => {
+                // Purged while the task runs: as consul-template, the file
+                // stays as last rendered until the variable is back.
+                let message = taskdir::RenderError::Missing(paths).to_string();
+                log::info!("{}: {message}; its file stays as it was until then", self.label(key));
+            }
             Err(e) => {
                 // As Nomad's template runner: a failed render while running
                 // stops the task (Killing), which then fails.
@@ -304,10 +351,14 @@ impl Supervisor {
         instance: &crate::supervisor::task::Instance,
         t: &crate::supervisor::task::TaskRun,
         templates: &[crate::jobspec::taskdir_blocks::Template],
-    ) -> (Vec<ServiceAddr>, std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>) {
+    ) -> rendering::World {
         let services = if needs_services(templates) { self.registered_services() } else { Vec::new() };
         let group = &run.job.groups[instance.group].name;
-        (services, self.readable_variables(run, group, &t.spec.name))
+        rendering::World {
+            services,
+            variables: self.readable_variables(run, group, &t.spec.name),
+            readable: self.readable_paths(run, group, &t.spec.name),
+        }
     }
 
     /// The services supd registered on this host, as `nomadService` sees

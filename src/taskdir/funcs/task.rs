@@ -125,12 +125,17 @@ pub(super) fn variable_funcs(put: &mut Put<'_>, scope: &Arc<Scope>) {
                 Some(items) => Ok(Value::Map(Arc::new(
                     items.iter().map(|(k, v)| (Arc::from(k.as_str()), Value::String(v.as_str().into()))).collect(),
                 ))),
-                None => Err(fail(
-                    "nomadVar",
-                    format!(
-                        "no variable at {p:?} that this task may read ({READABLE}; `supctl var put {p} KEY=VALUE` writes one)"
-                    ),
-                )),
+                // One the task may read but nobody wrote yet: the render
+                // waits for it (empty meanwhile, as consul-template's).
+                None if s.readable.contains(&p) => {
+                    if let Ok(mut missing) = s.missing.lock()
+                        && !missing.contains(&p)
+                    {
+                        missing.push(p);
+                    }
+                    Ok(Value::Map(Arc::new(Default::default())))
+                }
+                None => Err(fail("nomadVar", format!("this task may not read the variables at {p:?} ({READABLE})"))),
             }
         }),
     );

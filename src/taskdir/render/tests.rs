@@ -29,6 +29,7 @@ struct World {
     env: BTreeMap<String, String>,
     services: Vec<ServiceAddr>,
     variables: BTreeMap<String, BTreeMap<String, String>>,
+    readable: Vec<String>,
 }
 
 /// The task's `secrets/` tmpfs (mounted when the tests run as root) goes
@@ -73,7 +74,8 @@ fn world() -> World {
     db.insert("password".to_string(), "hunter2".to_string());
     db.insert("user".to_string(), "app".to_string());
     let variables = BTreeMap::from([("nomad/jobs/web".to_string(), db)]);
-    World { _data: data, alloc, task, env, services, variables }
+    let readable = crate::variables::readable("web", "g", "web").to_vec();
+    World { _data: data, alloc, task, env, services, variables, readable }
 }
 
 impl World {
@@ -91,6 +93,7 @@ impl World {
             services: &self.services,
             datacenter: "dc1",
             variables: &self.variables,
+            readable: &self.readable,
             max_output: MAX_FILE,
         }
     }
@@ -153,6 +156,8 @@ fn every_host_function_has_an_implementation() {
         datacenter: String::new(),
         now: Duration::ZERO,
         variables: BTreeMap::new(),
+        readable: Vec::new(),
+        missing: Default::default(),
         max_output: MAX_FILE,
     });
     let funcs = crate::taskdir::funcs::host_funcs(&scope);
@@ -362,6 +367,8 @@ fn measure() {
         datacenter: String::new(),
         now: Duration::ZERO,
         variables: BTreeMap::new(),
+        readable: Vec::new(),
+        missing: Default::default(),
         max_output: MAX_FILE,
     });
     let kept: Vec<gotmpl::Template> = (0..1000)
@@ -557,9 +564,10 @@ fn printf_is_measured_before_gotmpl_formats() {
 }
 
 /// `nomadVar` reads the variables the task may read; a path it may not
-/// read, or that holds nothing, fails the render and says why.
+/// read fails the render and says why; one it may read that holds
+/// nothing yet makes the render wait for it, as Nomad's does.
 #[test]
-fn nomad_variables_render_and_unknown_paths_fail() {
+fn nomad_variables_render_wait_for_missing_ones_and_refuse_unreadable_paths() {
     let w = world();
     let t = template(
         r#"{{ with nomadVar "nomad/jobs/web" }}user={{ .user }} pw={{ .password }}{{ end }}
@@ -579,5 +587,23 @@ fn nomad_variables_render_and_unknown_paths_fail() {
         .render(&template(r#"{{ with nomadVar "nomad/jobs/other" }}{{ .x }}{{ end }}"#, "local/o.conf"))
         .unwrap_err()
         .to_string();
-    assert!(e.contains("no variable at \"nomad/jobs/other\" that this task may read"), "{e}");
+    assert!(e.contains("may not read the variables at \"nomad/jobs/other\""), "{e}");
+    // The group's and the task's paths are readable and empty: the render
+    // waits for both, even where the empty value failed what followed.
+    let waits = template(
+        r#"{{ with nomadVar "nomad/jobs/web/g" }}{{ .a }}{{ end }}{{ (nomadVar "nomad/jobs/web/g/web").port | parseInt }}"#,
+        "local/w.conf",
+    );
+    match w.render(&waits) {
+        Err(RenderError::Missing(paths)) => assert_eq!(paths, ["nomad/jobs/web/g", "nomad/jobs/web/g/web"]),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        w.render(&waits).unwrap_err().to_string(),
+        "Missing: nomad.var.block(nomad/jobs/web/g@default.global), nomad.var.block(nomad/jobs/web/g/web@default.global)"
+    );
+    let env = w.env.clone();
+    let vars = move |n: &str| env.get(n).cloned();
+    assert!(matches!(render_to_disk(&waits, &w.input(&vars), None), Err(RenderError::Missing(_))));
+    assert!(!w.task.dir.join("local/w.conf").exists(), "nothing is written while a variable is missing");
 }
