@@ -36,6 +36,7 @@ fn build_into(dir: &Path) -> PathBuf {
     let out = Command::new(Path::new(ROOT).join("scripts/build-deb"))
         .arg("--bin-dir")
         .arg(bin_dir())
+        .arg("--fast")
         .arg(dir)
         .output()
         .expect("run build-deb");

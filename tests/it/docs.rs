@@ -708,7 +708,7 @@ fn debian_package_has_everything_in_place() {
     let script = Path::new(ROOT).join("scripts/build-deb");
     // (The binaries of the tests' own build.)
     let out = run(Command::new("/bin/sh")
-        .args(["-c", "umask 077; exec \"$0\" --bin-dir \"$1\" \"$2\""])
+        .args(["-c", "umask 077; exec \"$0\" --bin-dir \"$1\" --fast \"$2\""])
         .arg(&script)
         .arg(crate::debian::bin_dir())
         .arg(out_dir.path()));
