@@ -160,7 +160,7 @@ impl Settings {
     /// The capability set a task keeps: Nomad's defaults with `cap_add`,
     /// without `cap_drop`, within `allow_caps`.
     pub fn caps(&self, task: &Task) -> Result<u64, ExecError> {
-        let iso = &task.isolation;
+        let iso = task.isolation();
         let number = |n: &str| cap_number(n).ok_or_else(|| ExecError::UnknownCapability(n.to_string()));
         let allowed: Option<u64> = match &self.allow_caps {
             Some(l) if l.iter().any(|c| c.eq_ignore_ascii_case("all")) => None,
@@ -214,7 +214,7 @@ impl Settings {
     /// The isolation of `task`, whose directory is `root` and shared
     /// allocation directory `shared`.
     pub fn isolation(&self, task: &Task, root: &Path, shared: &Path) -> Result<Isolation, ExecError> {
-        let iso = &task.isolation;
+        let iso = task.isolation();
         let pid = own_namespace(&iso.pid_mode, self.allow_host_pid, "pid_mode", "allow_host_pid")?;
         let ipc = own_namespace(&iso.ipc_mode, self.allow_host_ipc, "ipc_mode", "allow_host_ipc")?;
         let caps = self.caps(task)?;

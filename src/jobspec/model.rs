@@ -113,10 +113,10 @@ pub struct Job {
     pub groups: Vec<Group>,
     /// Batch and sysbatch only: the job is not run itself; each launch of
     /// its schedule runs a copy of it (`ID/periodic-<unix time>`).
-    pub periodic: Option<Periodic>,
+    pub periodic: Option<Box<Periodic>>,
     /// Batch and sysbatch only: the job is not run itself; each
     /// `supctl job dispatch` runs a copy (`ID/dispatch-<unix time>-<id>`).
-    pub parameterized: Option<Parameterized>,
+    pub parameterized: Option<Box<Parameterized>>,
     /// A dispatched run's payload (`supctl job dispatch`), written to the
     /// `dispatch_payload` file of each task that takes it.
     pub payload: Option<Vec<u8>>,
@@ -183,7 +183,7 @@ pub struct Group {
     pub count: u32,
     pub restart: RestartPolicy,
     /// `None` for system and sysbatch jobs.
-    pub reschedule: Option<ReschedulePolicy>,
+    pub reschedule: Option<Box<ReschedulePolicy>>,
     pub constraints: Vec<Constraint>,
     /// Group meta merged over job meta.
     pub meta: BTreeMap<String, String>,
@@ -225,6 +225,15 @@ pub struct JavaConfig {
     pub class: Option<String>,
     pub class_path: Option<String>,
     pub jvm_options: Vec<String>,
+}
+
+impl Task {
+    /// The isolation it asks for (the defaults when it says nothing).
+    pub fn isolation(&self) -> &IsolationConfig {
+        static DEFAULT: IsolationConfig =
+            IsolationConfig { pid_mode: None, ipc_mode: None, cap_add: Vec::new(), cap_drop: Vec::new() };
+        self.isolation.as_deref().unwrap_or(&DEFAULT)
+    }
 }
 
 /// What an isolated task's `config` says of its isolation (Nomad's exec
@@ -286,8 +295,9 @@ pub struct Task {
     pub driver: Driver,
     /// What a container driver runs (`None` for host processes).
     pub container: Option<Box<ContainerConfig>>,
-    /// The isolation an `exec` task asks for (defaults for other drivers).
-    pub isolation: IsolationConfig,
+    /// The isolation an `exec` task asks for, when it says anything of it
+    /// (`isolation()` gives the defaults otherwise).
+    pub isolation: Option<Box<IsolationConfig>>,
     /// What a `java` task runs (`None` for other drivers).
     pub java: Option<Box<JavaConfig>>,
     /// `command`, `args`, `env` values and `work_dir` keep their `${...}`

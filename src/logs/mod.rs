@@ -75,8 +75,9 @@ pub struct Capture {
     /// size (and 4 KiB), records growing sparser for a writer of tiny
     /// lines.
     times_size: u64,
-    /// Writes to the files that failed.
-    pub trouble: Trouble,
+    /// Writes to the files that failed (`None` until one does: kept per
+    /// stream of every task).
+    trouble: Option<Box<Trouble>>,
 }
 
 /// The failed writes of one stream (to files, the journal or supd's
@@ -195,7 +196,7 @@ impl Capture {
             times: None,
             last_ms: 0,
             times_size: 0,
-            trouble: Trouble::default(),
+            trouble: None,
         })
     }
 
@@ -332,7 +333,9 @@ impl Capture {
         if let Some(f) = self.file.as_mut() {
             match f.write_all(chunk) {
                 Ok(()) => {
-                    self.trouble.succeeded();
+                    if let Some(t) = self.trouble.as_deref_mut() {
+                        t.succeeded();
+                    }
                     // When it was read, for the lines it starts (one record
                     // per millisecond at most).
                     let ms = now_ms();
@@ -361,12 +364,17 @@ impl Capture {
 
     /// What is to be reported now about the files (see [`Trouble::problem`]).
     pub fn problem(&mut self, now: std::time::Instant) -> Option<Problem> {
-        self.trouble.problem(now)
+        self.trouble.as_deref_mut()?.problem(now)
+    }
+
+    /// Bytes that could not be written to the files.
+    pub fn dropped(&self) -> u64 {
+        self.trouble.as_ref().map_or(0, |t| t.dropped)
     }
 
     fn fail(&mut self, bytes: usize, e: std::io::Error) {
         let shown = self.shown();
-        self.trouble.fail(bytes, || format!("cannot write {shown}: {e}"));
+        self.trouble.get_or_insert_default().fail(bytes, || format!("cannot write {shown}: {e}"));
     }
 
     fn rotate(&mut self) {
@@ -377,8 +385,10 @@ impl Capture {
         self.size = 0;
         self.at_line_start = true;
         if let Err(e) = self.open_current() {
-            if self.trouble.error.is_none() {
-                self.trouble.error = Some(format!("cannot open {}: {e}", self.shown()));
+            let shown = self.shown();
+            let trouble = self.trouble.get_or_insert_default();
+            if trouble.error.is_none() {
+                trouble.error = Some(format!("cannot open {shown}: {e}"));
             }
             // Still move on, so that the size limit holds.
             self.size = 0;
@@ -726,8 +736,9 @@ mod tests {
         s.file = Some(OpenOptions::new().append(true).open("/dev/full").unwrap());
         write_through(&s, b"lost\n");
         assert_eq!(s.drain(), b"lost\n");
-        assert_eq!(s.trouble.dropped, 5);
-        assert!(s.trouble.error.as_deref().unwrap_or("").contains("No space left"), "{:?}", s.trouble.error);
+        assert_eq!(s.dropped(), 5);
+        let error = s.trouble.as_ref().and_then(|t| t.error.as_deref());
+        assert!(error.unwrap_or("").contains("No space left"), "{error:?}");
         // The next write reopens the real file and works.
         write_through(&s, b"kept\n");
         s.drain();

@@ -71,7 +71,7 @@ impl Supervisor {
     pub(super) fn plan_handoff(&mut self, serial: u64, inst: usize, ran_for: Duration) {
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         let Some(i) = run.instances.get(inst) else { return };
-        let Some(policy) = run.job.groups[i.group].reschedule else { return };
+        let Some(&policy) = run.job.groups[i.group].reschedule.as_deref() else { return };
         let history: Vec<reschedule::Event> = i.history.iter().filter_map(|h| h.to_policy().ok()).collect();
         let now = SystemTime::now();
         let decision = reschedule::decide(&policy, &history, now, ran_for);
@@ -189,7 +189,7 @@ impl Supervisor {
         {
             let _ = process::signal_group(pid, Signal::SIGKILL);
         }
-        if matches!(i.resched, Resched::Waiting { .. } | Resched::Trying(_) | Resched::HandedOff { .. }) {
+        if matches!(i.resched, Resched::Waiting { .. } | Resched::Trying(_) | Resched::HandedOff(_)) {
             i.resched = Resched::Idle;
             i.resched_gen += 1;
             self.state_changed();
@@ -202,7 +202,7 @@ impl Supervisor {
         let Some(i) = self.jobs.runs.get(&serial).and_then(|r| r.instances.get(inst)) else { return };
         let label = i.name.clone();
         let (peer, id) = match &i.resched {
-            Resched::HandedOff { peer, id, .. } if !id.is_empty() => (peer.clone(), id.clone()),
+            Resched::HandedOff(h) if !h.id.is_empty() => (h.peer.clone(), h.id.clone()),
             // An offer made, or one unanswered: the peer may hold it.
             Resched::Trying(a) if a.unsure.is_some() || a.pid.is_some() => {
                 let Some(p) = a.order.get(a.pos).copied().flatten().and_then(|p| self.cfg.handoff.peers.get(p)) else {
@@ -226,7 +226,7 @@ impl Supervisor {
             r.instances
                 .iter()
                 .enumerate()
-                .filter(|(_, i)| matches!(i.resched, Resched::HandedOff { .. }))
+                .filter(|(_, i)| matches!(i.resched, Resched::HandedOff(_)))
                 .map(|(n, _)| n)
                 .collect()
         });
@@ -254,7 +254,7 @@ impl Supervisor {
 
     fn group_policy(&self, serial: u64, inst: usize) -> Option<crate::jobspec::model::ReschedulePolicy> {
         let run = self.jobs.runs.get(&serial)?;
-        run.job.groups[run.instances.get(inst)?.group].reschedule
+        run.job.groups[run.instances.get(inst)?.group].reschedule.as_deref().copied()
     }
 
     fn instance_mut(&mut self, serial: u64, inst: usize) -> Option<&mut Instance> {
@@ -293,8 +293,8 @@ fn envelope_of(
 /// What a previous supd knew of an instance's hand-offs, if anything.
 pub(super) fn saved_instance(run: &JobRun, i: &Instance, digest: u64) -> Option<crate::state::InstanceSaved> {
     let (handed, handoff_id) = match &i.resched {
-        Resched::HandedOff { peer, at, id, .. } => {
-            (Some((peer.clone(), crate::timefmt::rfc3339(*at))), Some(id.clone()).filter(|id| !id.is_empty()))
+        Resched::HandedOff(h) => {
+            (Some((h.peer.clone(), crate::timefmt::rfc3339(h.at))), Some(h.id.clone()).filter(|id| !id.is_empty()))
         }
         _ if i.received_from.is_some() => (None, Some(i.received_id.clone())),
         _ => (None, None),
@@ -331,7 +331,12 @@ pub(super) fn restore_instance(i: &mut Instance, s: crate::state::InstanceSaved)
             t.launched = true;
             t.push_event("Handed Off", format!("To {peer}, before supd restarted"));
         }
-        i.resched = Resched::HandedOff { peer, at, id, remote: super::task::Remote::default() };
+        i.resched = Resched::HandedOff(Box::new(super::task::HandedOff {
+            peer,
+            at,
+            id,
+            remote: super::task::Remote::default(),
+        }));
     }
 }
 

@@ -131,7 +131,7 @@ impl Supervisor {
     fn tell_check_port(&mut self, key: TaskKey, message: String) {
         let label = self.label(key);
         let Some(t) = self.jobs.task_mut(key) else { return };
-        if !t.events.iter().any(|e| e.kind == "Check Port" && e.message == message) {
+        if !t.events.iter().any(|e| e.kind == "Check Port" && *e.message == *message) {
             log::warn!("{label}: {message}");
             t.push_event("Check Port", message);
         }

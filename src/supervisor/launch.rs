@@ -164,7 +164,7 @@ fn spec_of(
     }
     // As Nomad's, what `env = true` templates rendered overrides `env`.
     if template_env {
-        vars.extend(t.setup.env.iter().cloned());
+        vars.extend(t.setup.tpl().env.iter().cloned());
     }
     let resolve = |s: &str| interpolate(s, &|n| lookup(node, &vars, n));
     let (command, args) = command.unwrap_or((&task.command, &task.args));
@@ -393,7 +393,7 @@ mod tests {
         );
         let inst = &mut run.instances[0];
         inst.dir = Some(crate::taskdir::AllocDir::new(std::path::Path::new("/data"), "abcd").expect("a directory"));
-        inst.tasks[0].setup.env = vec![("MODE".into(), "from-template".into())];
+        inst.tasks[0].setup.tpl_mut().env = vec![("MODE".into(), "from-template".into())];
         let inst = &run.instances[0];
         let spec = spawn_spec(&Node::bare("n", "dc1"), &run, inst, &inst.tasks[0], None).expect("a spec");
         let env: BTreeMap<_, _> = spec.env.iter().cloned().collect();

@@ -144,7 +144,7 @@ impl Supervisor {
             .filter_map(|(_, s)| self.jobs.runs.get(s).map(|r| &**r))
             .filter(|r| r.launch.as_ref().is_some_and(|l| l.kind() == kind && l.parent() == id))
             .collect();
-        runs.sort_by_key(|r| r.launch.as_ref().map(Launch::at));
+        runs.sort_by_key(|r| r.launch.as_deref().map(Launch::at));
         runs
     }
 

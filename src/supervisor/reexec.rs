@@ -299,7 +299,12 @@ impl Carry {
 pub(super) fn carried_events(events: Vec<CarriedEvent>) -> std::collections::VecDeque<TaskEvent> {
     events
         .into_iter()
-        .map(|e| TaskEvent { seq: e.seq, time: from_unix_ms(e.time_ms), kind: intern(&e.kind), message: e.message })
+        .map(|e| TaskEvent {
+            seq: e.seq,
+            time: from_unix_ms(e.time_ms),
+            kind: intern(&e.kind),
+            message: e.message.into(),
+        })
         .collect()
 }
 

@@ -206,11 +206,11 @@ impl Supervisor {
                 continue;
             }
             for (inst, i) in run.instances.iter().enumerate().filter(|(_, i)| !i.removed) {
-                if let Resched::HandedOff { peer, id, remote, .. } = &i.resched
-                    && !id.is_empty()
-                    && remote.state != Some(wire::State::Complete)
+                if let Resched::HandedOff(h) = &i.resched
+                    && !h.id.is_empty()
+                    && h.remote.state != Some(wire::State::Complete)
                 {
-                    by_peer.entry(peer.clone()).or_default().push((serial, inst, id.clone()));
+                    by_peer.entry(h.peer.clone()).or_default().push((serial, inst, h.id.clone()));
                 }
             }
         }
@@ -340,7 +340,8 @@ impl Supervisor {
     /// What a peer says of an instance this host handed it.
     fn heard_of(&mut self, serial: u64, inst: usize, peer: &str, id: &str, o: Outcome) {
         let Some(i) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
-        let Resched::HandedOff { peer: p, id: x, remote, at } = &mut i.resched else { return };
+        let Resched::HandedOff(h) = &mut i.resched else { return };
+        let crate::supervisor::task::HandedOff { peer: p, id: x, remote, at } = &mut **h;
         if p != peer || x != id {
             return;
         }
@@ -381,7 +382,8 @@ impl Supervisor {
     fn not_heard(&mut self, serial: u64, inst: usize, peer: &str, id: &str, why: &str) {
         let lost_after = self.cfg.handoff.lost_after;
         let Some(i) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
-        let Resched::HandedOff { peer: p, id: x, remote, at } = &mut i.resched else { return };
+        let Resched::HandedOff(h) = &mut i.resched else { return };
+        let crate::supervisor::task::HandedOff { peer: p, id: x, remote, at } = &mut **h;
         if p != peer || x != id {
             return;
         }

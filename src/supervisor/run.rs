@@ -118,8 +118,8 @@ impl Supervisor {
                 instances,
                 stopped: stays_stopped,
                 replaces,
-                received,
-                launch,
+                received: received.map(Box::new),
+                launch: launch.map(Box::new),
                 digest,
             }),
         );

@@ -297,7 +297,7 @@ struct InstanceView<'v, 'a> {
 impl Serialize for InstanceView<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (i, brief) = (self.i, self.job.shown.brief);
-        let policy = self.job.run.job.groups[self.gi].reschedule.as_ref();
+        let policy = self.job.run.job.groups[self.gi].reschedule.as_deref();
         let mut st = s.serialize_struct("InstanceStatus", 9)?;
         st.serialize_field("index", &i.index)?;
         st.serialize_field("name", &i.name)?;
@@ -371,17 +371,17 @@ fn reschedule_status(
             a.unsure.map(|u| format!("a peer heard the offer at {} and has not said what it did", rfc3339(u))),
         ),
         Resched::Trying(_) => ("handing off", None, None, None),
-        Resched::HandedOff { peer, .. } => ("handed off", None, Some(peer.clone()), None),
+        Resched::HandedOff(h) => ("handed off", None, Some(h.peer.clone()), None),
     };
     let (handoff_id, remote) = match &i.resched {
-        Resched::HandedOff { id, remote, .. } => (
-            Some(id.clone()).filter(|id| !id.is_empty()),
+        Resched::HandedOff(h) => (
+            Some(h.id.clone()).filter(|id| !id.is_empty()),
             Some(protocol::RemoteStatus {
-                state: remote.state.map(|s| s.as_str().to_string()),
-                message: remote.message.clone(),
-                checked: remote.checked.map(rfc3339),
-                unreachable_since: remote.unreachable.as_ref().map(|(at, _)| rfc3339(*at)),
-                unreachable: remote.unreachable.as_ref().map(|(_, why)| why.clone()),
+                state: h.remote.state.map(|s| s.as_str().to_string()),
+                message: h.remote.message.clone(),
+                checked: h.remote.checked.map(rfc3339),
+                unreachable_since: h.remote.unreachable.as_ref().map(|(at, _)| rfc3339(*at)),
+                unreachable: h.remote.unreachable.as_ref().map(|(_, why)| why.clone()),
             }),
         ),
         Resched::Trying(a) => (Some(a.id.clone()), None),
@@ -567,7 +567,7 @@ impl<'a> ResourcesView<'a> {
             brief,
         };
         if let Some(l) = t.cgroup.as_ref().map(|c| &c.limits).or(t.limits.as_deref()) {
-            let on = |w: &str| !l.not_enforced.contains(&w);
+            let on = |w: &str| !l.not_enforced.contains(w);
             out.enforced = enforced(on("memory"), on("cpu"));
             out.memory_limit = l.memory_hard;
             out.cpu_weight = l.cpu_weight;
@@ -627,7 +627,7 @@ impl Serialize for ResourcesView<'_> {
 }
 
 pub fn event(e: &TaskEvent) -> protocol::Event {
-    protocol::Event { time: rfc3339(e.time), kind: e.kind.to_string(), message: e.message.clone() }
+    protocol::Event { time: rfc3339(e.time), kind: e.kind.to_string(), message: e.message.to_string() }
 }
 
 #[cfg(test)]

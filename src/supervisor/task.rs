@@ -130,7 +130,7 @@ pub struct TaskEvent {
     pub seq: u64,
     pub time: SystemTime,
     pub kind: &'static str,
-    pub message: String,
+    pub message: Box<str>,
 }
 
 #[derive(Debug)]
@@ -229,7 +229,38 @@ pub struct Setup {
     /// Its start waits for the cgroup core to be warm (`warm.rs`): the
     /// generation it was asked with.
     pub warming: Option<u64>,
-    /// Its templates and payload are being written off the loop for this
+    /// What its templates and payload stand at (`None` until the first
+    /// render: most tasks have none, and this is kept per task).
+    pub templating: Option<Box<Templating>>,
+    /// Starts in a row that found the task's container engine unreachable
+    /// (none spends a restart attempt).
+    pub engine_waits: u32,
+}
+
+impl Setup {
+    /// Where its templates stand (nothing rendered when none ever was).
+    pub fn tpl(&self) -> &Templating {
+        static NONE: Templating = Templating {
+            rendering: None,
+            rendered: None,
+            missing: None,
+            again: std::collections::BTreeMap::new(),
+            env: Vec::new(),
+            once: std::collections::BTreeMap::new(),
+        };
+        self.templating.as_deref().unwrap_or(&NONE)
+    }
+
+    /// The same, to change.
+    pub fn tpl_mut(&mut self) -> &mut Templating {
+        self.templating.get_or_insert_default()
+    }
+}
+
+/// Where a task's templates and payload stand.
+#[derive(Debug, Default)]
+pub struct Templating {
+    /// They are being written off the loop for this
     /// generation (`rendering.rs`): the task is pending until they are.
     pub rendering: Option<u64>,
     /// What that work wrote, for the start of this generation.
@@ -241,9 +272,6 @@ pub struct Setup {
     /// Templates of the running task being rendered again, by index:
     /// whether a change came meanwhile (rendered once more after).
     pub again: std::collections::BTreeMap<usize, bool>,
-    /// Starts in a row that found the task's container engine unreachable
-    /// (none spends a restart attempt).
-    pub engine_waits: u32,
     /// What the `env = true` templates set, as last rendered.
     pub env: Vec<(String, String)>,
     /// The `once` templates rendered (by index), with what each set in
@@ -331,7 +359,7 @@ impl TaskRun {
     /// An event that happened at `time` (the core's steps are given their time).
     pub fn push_event_at(&mut self, kind: &'static str, message: String, time: SystemTime) -> TaskEvent {
         let seq = EVENT_SEQ.fetch_add(1, Ordering::Relaxed) + 1;
-        let e = TaskEvent { seq, time, kind, message };
+        let e = TaskEvent { seq, time, kind, message: message.into_boxed_str() };
         if self.events.len() == MAX_EVENTS {
             self.events.pop_front();
         }
@@ -396,7 +424,16 @@ pub enum Resched {
     /// Hooks are being run, one peer after the other.
     Trying(Box<Attempt>),
     /// A peer took it; it does not run here until an operator says so.
-    HandedOff { peer: String, at: SystemTime, id: String, remote: Remote },
+    HandedOff(Box<HandedOff>),
+}
+
+/// An instance a peer took: which, when, its ID there, what it last said.
+#[derive(Debug)]
+pub struct HandedOff {
+    pub peer: String,
+    pub at: SystemTime,
+    pub id: String,
+    pub remote: Remote,
 }
 
 /// What the origin last heard from the peer that holds its instance.
@@ -437,7 +474,7 @@ pub struct Attempt {
 impl Instance {
     /// Nomad's client status (reference §5), or `handed off`.
     pub fn status(&self) -> InstanceStatus {
-        if matches!(self.resched, Resched::HandedOff { .. }) {
+        if matches!(self.resched, Resched::HandedOff(_)) {
             InstanceStatus::HandedOff
         } else if self.tasks.iter().any(|t| t.state == State::Dead && t.failed) {
             InstanceStatus::Failed
@@ -472,10 +509,10 @@ pub struct JobRun {
     pub replaces: Option<u64>,
     /// Handed to this host by a peer (the job as the peer names it, the
     /// peer): only the instances peers sent run.
-    pub received: Option<HandedIn>,
+    pub received: Option<Box<HandedIn>>,
     /// A periodic job's launch or a parameterized job's dispatch: its
     /// parent and time, made with the run (`identity.rs`).
-    pub launch: Option<Launch>,
+    pub launch: Option<Box<Launch>>,
     /// `state::digest` of the job's source, computed once: every journal
     /// record and save names it.
     pub digest: u64,

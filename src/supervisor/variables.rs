@@ -14,7 +14,7 @@ use std::time::SystemTime;
 /// The job whose variables a job's tasks read: a periodic launch's or a
 /// dispatched run's parent, as Nomad's workload identity names it.
 fn workload_job(run: &JobRun) -> &str {
-    run.launch.as_ref().map_or(run.job.id.as_str(), Launch::parent)
+    run.launch.as_deref().map_or(run.job.id.as_str(), Launch::parent)
 }
 
 /// A template that may call `nomadVar…` (a `source` file may).

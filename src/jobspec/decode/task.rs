@@ -112,7 +112,7 @@ pub(super) fn task(
         pos,
         driver: driver.unwrap_or_else(Driver::fallback),
         container: run.container,
-        isolation: run.isolation,
+        isolation: Some(run.isolation).filter(|i| *i != IsolationConfig::default()).map(Box::new),
         java: run.java,
         command: run.command,
         args: run.args,

@@ -19,7 +19,7 @@ mod task;
 
 pub use layout::{Kind, Mount, Place, Plan, parse_mountinfo, parse_proc_cgroup, plan, unescape, unified};
 pub use limits::{mhz_to_quota, mhz_to_shares, shares_to_weight};
-pub use task::{Limits, TaskCgroup, Usage, holds, stop_leftovers};
+pub use task::{Limits, NotEnforced, TaskCgroup, Usage, holds, stop_leftovers};
 
 use crate::jobspec::model::Resources;
 use files::write;
@@ -324,7 +324,7 @@ impl Cgroups {
             cg.track = find(&self.track, &mut cg);
             cg.memory = find(&beside_track(&self.memory), &mut cg);
             cg.acct = find(&beside_track(&self.acct), &mut cg);
-            cg.limits.not_enforced = vec!["memory", "cpu"];
+            cg.limits.not_enforced = NotEnforced::ALL;
         } else {
             cg.memory = find(&self.memory, &mut cg);
             cg.cpu = find(&self.cpu, &mut cg);
@@ -332,10 +332,10 @@ impl Cgroups {
             cg.track = find(&self.track, &mut cg);
             cg.set_limits(res, self)?;
             if self.memory.is_none() {
-                cg.limits.not_enforced.push("memory");
+                cg.limits.not_enforced.memory = true;
             }
             if self.cpu.is_none() {
-                cg.limits.not_enforced.push("cpu");
+                cg.limits.not_enforced.cpu = true;
             }
         }
         if cg.dirs.is_empty() {
@@ -380,7 +380,7 @@ impl Cgroups {
                 let _ = cg.remove();
                 return Err(e);
             }
-            cg.limits.not_enforced = vec!["memory", "cpu"];
+            cg.limits.not_enforced = NotEnforced::ALL;
             return Ok(cg);
         }
         let made = (|| -> Result<(), Made> {
@@ -395,10 +395,10 @@ impl Cgroups {
             return Err(e);
         }
         if self.memory.is_none() {
-            cg.limits.not_enforced.push("memory");
+            cg.limits.not_enforced.memory = true;
         }
         if self.cpu.is_none() {
-            cg.limits.not_enforced.push("cpu");
+            cg.limits.not_enforced.cpu = true;
         }
         Ok(cg)
     }

@@ -78,7 +78,27 @@ pub struct Limits {
     /// Swap could not be turned off (or the host has no swap accounting).
     pub swap_allowed: bool,
     /// Resources no hierarchy enforces (`memory`, `cpu`).
-    pub not_enforced: Vec<&'static str>,
+    pub not_enforced: NotEnforced,
+}
+
+/// Which of a task's resources no hierarchy enforces.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NotEnforced {
+    pub memory: bool,
+    pub cpu: bool,
+}
+
+impl NotEnforced {
+    pub const ALL: NotEnforced = NotEnforced { memory: true, cpu: true };
+
+    /// Whether `resource` (`memory`, `cpu`) is among them.
+    pub fn contains(&self, resource: &str) -> bool {
+        match resource {
+            "memory" => self.memory,
+            "cpu" => self.cpu,
+            _ => false,
+        }
+    }
 }
 
 /// The cgroup of one task, across its restarts: made before its first

@@ -46,7 +46,7 @@ impl Supervisor {
                 continue;
             };
             match i.resched {
-                crate::supervisor::task::Resched::HandedOff { .. }
+                crate::supervisor::task::Resched::HandedOff(_)
                 | crate::supervisor::task::Resched::Waiting { .. }
                 | crate::supervisor::task::Resched::Trying(_) => {
                     if !taken_back.contains(&(key.run, key.inst)) {

@@ -685,8 +685,7 @@ fn a_sibling_failure_stops_the_running_sibling() {
         ]
     );
     assert!(i.winding_down);
-    let last: Vec<(&str, &str)> =
-        i.tasks[1].events.iter().rev().take(2).map(|e| (e.kind, e.message.as_str())).collect();
+    let last: Vec<(&str, &str)> = i.tasks[1].events.iter().rev().take(2).map(|e| (e.kind, &*e.message)).collect();
     assert_eq!(
         last,
         [

@@ -170,7 +170,12 @@ impl Supervisor {
             checked: state.map(|_| SystemTime::now()),
             unreachable: None,
         };
-        i.resched = Resched::HandedOff { peer: to.to_string(), at: SystemTime::now(), id, remote };
+        i.resched = Resched::HandedOff(Box::new(crate::supervisor::task::HandedOff {
+            peer: to.to_string(),
+            at: SystemTime::now(),
+            id,
+            remote,
+        }));
         let message = if said.is_empty() { format!("To {to}") } else { format!("To {to}: {said}") };
         log::info!("{label}: handed off to {to}");
         self.instance_event(serial, inst, "Handed Off", message);

@@ -87,7 +87,7 @@ impl Supervisor {
             let peer = target.and_then(|p| self.cfg.handoff.peers.get(p)).cloned();
             let to = self.target_name(peer.as_ref());
             let history = handoff::carry(
-                run.job.groups[i.group].reschedule.as_ref(),
+                run.job.groups[i.group].reschedule.as_deref(),
                 &i.history,
                 HistoryEntry::new(SystemTime::now(), &self.cfg.node.name, Some(&to), a.delay, &failure_reason(i)),
             );

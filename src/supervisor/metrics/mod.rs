@@ -300,7 +300,8 @@ fn usage_families(out: &mut String, rows: &[Row<'_>]) {
                 let _ = writeln!(
                     out,
                     "supd_task_output_dropped_bytes_total{{{},stream=\"{stream}\"}} {}",
-                    r.labels, capture.trouble.dropped
+                    r.labels,
+                    capture.dropped()
                 );
             }
         }

@@ -290,7 +290,7 @@ fn events_to_carry(t: &crate::supervisor::task::TaskRun) -> Vec<CarriedEvent> {
             seq: e.seq,
             time_ms: unix_ms(e.time),
             kind: e.kind.to_string(),
-            message: e.message.clone(),
+            message: e.message.to_string(),
         })
         .collect()
 }

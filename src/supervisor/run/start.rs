@@ -105,7 +105,7 @@ impl Supervisor {
             let names: Vec<String> = unresolved.iter().map(|n| format!("${{{n}}}")).collect();
             let message = format!("{} not known on this node: left as written", names.join(", "));
             // Said once per task, not at every restart.
-            if !t.events.iter().any(|e| e.kind == "Unresolved Reference" && e.message == message) {
+            if !t.events.iter().any(|e| e.kind == "Unresolved Reference" && *e.message == *message) {
                 log::warn!("{}: {message}", t.spec.name);
                 t.push_event("Unresolved Reference", message);
             }

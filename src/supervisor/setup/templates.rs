@@ -33,12 +33,12 @@ impl Supervisor {
         // The templates and the payload, written off the loop for this
         // generation: their results are taken once, then the spawn goes on.
         let generation = t.generation;
-        if t.setup.rendered.as_ref().is_some_and(|(g, _)| *g == generation) {
-            let written = self.jobs.task_mut(key).and_then(|t| t.setup.rendered.take()).map(|(_, w)| w);
+        if t.setup.tpl().rendered.as_ref().is_some_and(|(g, _)| *g == generation) {
+            let written = self.jobs.task_mut(key).and_then(|t| t.setup.tpl_mut().rendered.take()).map(|(_, w)| w);
             self.carry_rendered(key, written.unwrap_or_default());
             return true;
         }
-        if t.setup.rendering == Some(generation) {
+        if t.setup.tpl().rendering == Some(generation) {
             return false;
         }
         let templates: Vec<_> = t
@@ -46,7 +46,7 @@ impl Supervisor {
             .templates
             .iter()
             .enumerate()
-            .filter(|(i, _)| !t.setup.once.contains_key(i))
+            .filter(|(i, _)| !t.setup.tpl().once.contains_key(i))
             .map(|(i, tpl)| (i, tpl.clone()))
             .collect();
         let world = self.render_world(run, instance, t, &t.spec.templates);
@@ -68,7 +68,7 @@ impl Supervisor {
             return false;
         }
         if let Some(t) = self.jobs.task_mut(key) {
-            t.setup.rendering = Some(generation);
+            t.setup.tpl_mut().rendering = Some(generation);
         }
         self.io.timers.arm(Instant::now() + rendering::DEADLINE, Timer::RenderTimeout { task: key, generation });
         false
@@ -82,20 +82,20 @@ impl Supervisor {
         let mut added = Vec::new();
         let mut watch = Vec::new();
         for i in 0..t.spec.templates.len() {
-            if let Some(env) = t.setup.once.get(&i) {
+            if let Some(env) = t.setup.tpl().once.get(&i) {
                 added.extend(env.iter().cloned());
                 continue;
             }
             let Some(w) = written.iter().find(|w| w.index == i) else { continue };
             if t.spec.templates[i].once {
-                t.setup.once.insert(i, w.env.clone());
+                t.setup.tpl_mut().once.insert(i, w.env.clone());
             }
             added.extend(w.env.iter().cloned());
             if let Some(path) = &w.source {
                 watch.push((i, path.clone()));
             }
         }
-        t.setup.env = added;
+        t.setup.tpl_mut().env = added;
         for (template, path) in watch {
             self.watch_source(key, template, &path);
         }
@@ -110,13 +110,13 @@ impl Supervisor {
             let Some(t) = self.jobs.task_mut(key) else { continue };
             match done.purpose {
                 Purpose::Start => {
-                    if t.generation != done.generation || t.setup.rendering != Some(done.generation) {
+                    if t.generation != done.generation || t.setup.tpl().rendering != Some(done.generation) {
                         continue; // given up: the task was stopped, or its deadline passed
                     }
-                    t.setup.rendering = None;
+                    t.setup.tpl_mut().rendering = None;
                     match done.outcome {
                         Ok(written) => {
-                            t.setup.rendered = Some((done.generation, written));
+                            t.setup.tpl_mut().rendered = Some((done.generation, written));
                             self.start_task(key);
                         }
                         Err(RenderFailure::Payload(e)) => self.setup_failed(
@@ -134,7 +134,7 @@ impl Supervisor {
                     }
                 }
                 Purpose::Again { template } => {
-                    let again = t.setup.again.remove(&template) == Some(true);
+                    let again = t.setup.tpl_mut().again.remove(&template) == Some(true);
                     if t.generation == done.generation && t.state == State::Running && t.stopping.is_none() {
                         self.rerendered(key, done.generation, template, done.outcome);
                     }
@@ -155,11 +155,11 @@ impl Supervisor {
         let label = self.label(key);
         let Some(t) = self.jobs.task_mut(key) else { return };
         let message = taskdir::RenderError::Missing(paths.clone()).to_string();
-        if !t.events.back().is_some_and(|e| e.kind == "Template" && e.message == message) {
+        if !t.events.back().is_some_and(|e| e.kind == "Template" && *e.message == *message) {
             log::info!("{label}: {message}; it starts once `supctl var put` writes it");
             t.push_event("Template", message);
         }
-        t.setup.missing = Some((generation, paths));
+        t.setup.tpl_mut().missing = Some((generation, paths));
     }
 
     /// A variable was written: the starts that waited for it go on.
@@ -169,6 +169,7 @@ impl Supervisor {
             for (inst, i) in r.instances.iter().enumerate() {
                 for (task, t) in i.tasks.iter().enumerate() {
                     if t.setup
+                        .tpl()
                         .missing
                         .as_ref()
                         .is_some_and(|(g, paths)| *g == t.generation && paths.iter().any(|p| p == path))
@@ -180,7 +181,7 @@ impl Supervisor {
         }
         for key in due {
             if let Some(t) = self.jobs.task_mut(key) {
-                t.setup.missing = None;
+                t.setup.tpl_mut().missing = None;
             }
             self.start_task(key);
         }
@@ -189,10 +190,10 @@ impl Supervisor {
     /// A start whose file work has not ended within its deadline fails.
     pub(in crate::supervisor) fn render_timed_out(&mut self, key: TaskKey, generation: u64) {
         let Some(t) = self.jobs.task_mut(key) else { return };
-        if t.generation != generation || t.setup.rendering != Some(generation) {
+        if t.generation != generation || t.setup.tpl().rendering != Some(generation) {
             return;
         }
-        t.setup.rendering = None;
+        t.setup.tpl_mut().rendering = None;
         let message = format!(
             "Template failed: the task's templates were not rendered and written within {} s (is a filesystem under its directory stalled?)",
             rendering::DEADLINE.as_secs()
@@ -269,9 +270,9 @@ impl Supervisor {
         if t.state != State::Running || t.stopping.is_some() {
             return; // rendered at its next start anyway
         }
-        if t.setup.again.contains_key(&template) {
+        if t.setup.tpl().again.contains_key(&template) {
             if let Some(t) = self.jobs.task_mut(key) {
-                t.setup.again.insert(template, true);
+                t.setup.tpl_mut().again.insert(template, true);
             }
             return;
         }
@@ -294,7 +295,7 @@ impl Supervisor {
         match self.pending.setup.renders.start(work) {
             Ok(()) => {
                 if let Some(t) = self.jobs.task_mut(key) {
-                    t.setup.again.insert(template, false);
+                    t.setup.tpl_mut().again.insert(template, false);
                 }
             }
             Err(e) => log::warn!("{}: cannot start a thread to render a template again: {e}", self.label(key)),
@@ -317,7 +318,7 @@ impl Supervisor {
                 let Some(r) = written.into_iter().next().filter(|r| r.changed) else { return };
                 log::info!("{}: {} rendered again", self.label(key), r.path.display());
                 if let Some(t) = self.jobs.task_mut(key)
-                    && tpl_env_changed(&mut t.setup.env, &r.env)
+                    && tpl_env_changed(&mut t.setup.tpl_mut().env, &r.env)
                 {
                     log::debug!("{}: its template environment changed", t.spec.name);
                 }
