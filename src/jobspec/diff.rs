@@ -389,7 +389,7 @@ fn group_runtime(g: &Group) -> Group {
 
 fn group_policy(g: &Group) -> (RestartPolicy, Option<super::model::ReschedulePolicy>, Vec<CheckRestart>) {
     let checks = g.services.iter().flat_map(|s| &s.checks).map(|c| c.check_restart).collect();
-    (g.restart, g.reschedule.as_deref().copied(), checks)
+    (g.restart, g.reschedule, checks)
 }
 
 /// A job without its groups, priority and source, and without positions.

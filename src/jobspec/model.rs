@@ -183,7 +183,7 @@ pub struct Group {
     pub count: u32,
     pub restart: RestartPolicy,
     /// `None` for system and sysbatch jobs.
-    pub reschedule: Option<Box<ReschedulePolicy>>,
+    pub reschedule: Option<ReschedulePolicy>,
     pub constraints: Vec<Constraint>,
     /// Group meta merged over job meta.
     pub meta: BTreeMap<String, String>,

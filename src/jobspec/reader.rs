@@ -368,6 +368,8 @@ impl<'s> Reader<'s> {
                 None => ok = false,
             }
         }
+        // Kept in the job model for its life: no spare room.
+        out.shrink_to_fit();
         ok.then_some(out)
     }
 

@@ -21,6 +21,7 @@ use crate::jobspec::duration::GoDuration;
 use crate::policy::reschedule::{self, Decision};
 use crate::policy::restart::{RestartTracker, restarts_on_success};
 use crate::process;
+use crate::supervisor::task::EventKind;
 use nix::sys::signal::Signal;
 pub(super) use offer::{hook_output, spawn_with};
 use std::time::{Duration, Instant, SystemTime};
@@ -71,7 +72,7 @@ impl Supervisor {
     pub(super) fn plan_handoff(&mut self, serial: u64, inst: usize, ran_for: Duration) {
         let Some(run) = self.jobs.runs.get(&serial) else { return };
         let Some(i) = run.instances.get(inst) else { return };
-        let Some(&policy) = run.job.groups[i.group].reschedule.as_deref() else { return };
+        let Some(policy) = run.job.groups[i.group].reschedule else { return };
         let history: Vec<reschedule::Event> = i.history.iter().filter_map(|h| h.to_policy().ok()).collect();
         let now = SystemTime::now();
         let decision = reschedule::decide(&policy, &history, now, ran_for);
@@ -86,7 +87,7 @@ impl Supervisor {
                 let n = reschedule::counted(&policy, &history, now) + 1;
                 let message = format!("Handing it to a peer in {} (attempt {n}{of})", GoDuration(delay));
                 log::info!("{label}: {message}");
-                self.instance_event(serial, inst, "Rescheduling", message);
+                self.instance_event(serial, inst, EventKind::Rescheduling, message);
                 self.wait_to_hand_off(serial, inst, delay, false);
             }
         }
@@ -104,7 +105,7 @@ impl Supervisor {
 
     /// The instance stays failed here, for this reason.
     fn stays_failed(&mut self, serial: u64, inst: usize, reason: String) {
-        self.instance_event(serial, inst, "Not Rescheduling", reason.clone());
+        self.instance_event(serial, inst, EventKind::NotRescheduling, reason.clone());
         if let Some(i) = self.instance_mut(serial, inst) {
             i.resched = Resched::Stay { reason, quiet: false };
         }
@@ -130,7 +131,7 @@ impl Supervisor {
             GoDuration(next)
         );
         log::warn!("{}: {reason}", i.name);
-        self.instance_event(serial, inst, "Hand-off Blocked", reason);
+        self.instance_event(serial, inst, EventKind::HandOffBlocked, reason);
         self.wait_to_hand_off(serial, inst, next, true);
         self.state_changed();
     }
@@ -215,7 +216,7 @@ impl Supervisor {
             }
             _ => return,
         };
-        self.instance_event(serial, inst, "Recalling", format!("Stopping its copy on {peer}"));
+        self.instance_event(serial, inst, EventKind::Recalling, format!("Stopping its copy on {peer}"));
         self.recall(&peer, &id, &label, true);
     }
 
@@ -239,12 +240,12 @@ impl Supervisor {
     /// An operator asked for an instance handed off (or waiting to be) to
     /// run here again: afresh, with no hand-off history.
     pub(super) fn take_back(&mut self, serial: u64, inst: usize) {
-        self.instance_event(serial, inst, "Restart Signaled", "User requested it to run here again".into());
+        self.instance_event(serial, inst, EventKind::RestartSignaled, "User requested it to run here again".into());
         self.reset_instance(serial, inst, Vec::new(), None);
     }
 
     /// An event on every task of an instance.
-    pub(super) fn instance_event(&mut self, serial: u64, inst: usize, kind: &'static str, message: String) {
+    pub(super) fn instance_event(&mut self, serial: u64, inst: usize, kind: super::task::EventKind, message: String) {
         if let Some(i) = self.instance_mut(serial, inst) {
             for t in &mut i.tasks {
                 t.push_event(kind, message.clone());
@@ -254,7 +255,7 @@ impl Supervisor {
 
     fn group_policy(&self, serial: u64, inst: usize) -> Option<crate::jobspec::model::ReschedulePolicy> {
         let run = self.jobs.runs.get(&serial)?;
-        run.job.groups[run.instances.get(inst)?.group].reschedule.as_deref().copied()
+        run.job.groups[run.instances.get(inst)?.group].reschedule
     }
 
     fn instance_mut(&mut self, serial: u64, inst: usize) -> Option<&mut Instance> {
@@ -329,7 +330,7 @@ pub(super) fn restore_instance(i: &mut Instance, s: crate::state::InstanceSaved)
         for t in &mut i.tasks {
             t.state = State::Dead;
             t.launched = true;
-            t.push_event("Handed Off", format!("To {peer}, before supd restarted"));
+            t.push_event(EventKind::HandedOff, format!("To {peer}, before supd restarted"));
         }
         i.resched = Resched::HandedOff(Box::new(super::task::HandedOff {
             peer,
@@ -348,7 +349,7 @@ pub(super) fn failure_reason(i: &Instance) -> String {
         .events
         .iter()
         .rev()
-        .find(|e| matches!(e.kind, "Not Restarting" | "Driver Failure" | "Terminated"))
+        .find(|e| matches!(e.kind, EventKind::NotRestarting | EventKind::DriverFailure | EventKind::Terminated))
         .map_or(String::new(), |e| format!(": {}", e.message));
     format!("task {:?} failed{last}", t.spec.name)
 }

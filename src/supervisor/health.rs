@@ -14,6 +14,7 @@ use crate::jobspec::template::interpolate;
 use crate::policy::check_restart::{CheckWatch, Verdict};
 use crate::policy::restart::Outcome as RunOutcome;
 use crate::process::{self, Exit};
+use crate::supervisor::task::EventKind;
 use mio::Interest;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
@@ -131,9 +132,9 @@ impl Supervisor {
     fn tell_check_port(&mut self, key: TaskKey, message: String) {
         let label = self.label(key);
         let Some(t) = self.jobs.task_mut(key) else { return };
-        if !t.events.iter().any(|e| e.kind == "Check Port" && *e.message == *message) {
+        if !t.events.iter().any(|e| e.kind == EventKind::CheckPort && *e.message == *message) {
             log::warn!("{label}: {message}");
-            t.push_event("Check Port", message);
+            t.push_event(EventKind::CheckPort, message);
         }
     }
 
@@ -366,14 +367,14 @@ impl Supervisor {
         if let Some(text) = change
             && let Some(t) = self.jobs.task_mut(key)
         {
-            t.push_event("Check Status", text);
+            t.push_event(EventKind::CheckStatus, text);
         }
         if let Some(name) = name {
             log::info!("{}: check {} unhealthy; restarting", self.label(key), quoted(&name));
             if let Some(t) = self.jobs.task_mut(key)
                 && t.pid.is_some()
             {
-                t.push_event("Restart Signaled", format!("healthcheck: check {} unhealthy", quoted(&name)));
+                t.push_event(EventKind::RestartSignaled, format!("healthcheck: check {} unhealthy", quoted(&name)));
                 self.deactivate_checks(key);
                 // How it exits is filled in when it does.
                 self.stop_task(key, After::Restart(RunOutcome::FailureRestart { success: false }));

@@ -9,6 +9,7 @@ use super::Supervisor;
 use super::task::State;
 use super::timers::Timer;
 use crate::jobspec::model::Hook;
+use crate::supervisor::task::EventKind;
 use std::time::{Instant, SystemTime};
 
 /// Nomad's words (`structs.AllocTimeoutReasonMaxRunDuration`).
@@ -52,7 +53,7 @@ impl Supervisor {
             if t.state == State::Pending && t.hook() == Some(Hook::Poststop) {
                 t.generation += 1;
                 t.kill_reason = None;
-                t.push_event("Killing", EXCEEDED.into());
+                t.push_event(EventKind::Killing, EXCEEDED.into());
                 t.state = State::Dead;
                 t.launched = true;
                 t.finished_at = Some(SystemTime::now());

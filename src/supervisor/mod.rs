@@ -15,6 +15,7 @@ mod core;
 mod dispatch;
 mod due;
 mod errors;
+mod event;
 mod handoff;
 mod health;
 pub mod identity;

@@ -9,6 +9,7 @@ use crate::jobspec::model::TaskOutput;
 use crate::logs::route::{Forward, Label};
 use crate::logs::{self, Capture, Problem, Stream};
 use crate::process::Io;
+use crate::supervisor::task::EventKind;
 use mio::Interest;
 use mio::unix::SourceFd;
 use std::os::fd::AsRawFd;
@@ -50,7 +51,7 @@ impl Supervisor {
                     );
                     log::warn!("{}: {message}", self.label(key));
                     if let Some(t) = self.jobs.task_mut(key) {
-                        t.push_event("Task Setup", message);
+                        t.push_event(EventKind::TaskSetup, message);
                     }
                 }
             }
@@ -262,7 +263,7 @@ impl Supervisor {
             }
         };
         if let Some(t) = self.jobs.task_mut(key) {
-            t.push_event("Task hook message", message);
+            t.push_event(EventKind::TaskHookMessage, message);
         }
     }
 

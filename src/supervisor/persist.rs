@@ -11,6 +11,7 @@ use super::run::Source;
 use super::{Supervisor, Timer, handoff, task};
 use crate::jobspec;
 use crate::process;
+use crate::supervisor::task::EventKind;
 use nix::unistd::Pid;
 use std::collections::HashMap;
 use std::time::{Duration, Instant, SystemTime};
@@ -465,7 +466,7 @@ pub(super) fn count_interrupted_run(run: &mut task::TaskRun) {
     match run.tracker.decide(Outcome::Exited { success: false }, Instant::now(), 0.0) {
         Decision::Restart { .. } => run.restarts += 1,
         Decision::Fail { reason } => {
-            run.push_event("Not Restarting", reason);
+            run.push_event(EventKind::NotRestarting, reason);
             run.state = task::State::Dead;
             run.failed = true;
             run.launched = true;

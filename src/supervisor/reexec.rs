@@ -36,6 +36,7 @@ mod resume;
 
 use super::task::TaskEvent;
 use crate::process;
+use crate::supervisor::task::EventKind;
 use mio::Token;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -239,22 +240,6 @@ fn from_unix_ms(ms: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(ms)
 }
 
-/// An event kind read back as the `&'static str` the model keeps: each
-/// distinct kind is made static once.
-fn intern(kind: &str) -> &'static str {
-    static KINDS: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
-    let Ok(mut kinds) = KINDS.lock() else { return "Event" };
-    if let Some(k) = kinds.iter().find(|k| **k == kind) {
-        return k;
-    }
-    if kinds.len() >= 256 {
-        return "Event";
-    }
-    let k: &'static str = Box::leak(kind.to_string().into_boxed_str());
-    kinds.push(k);
-    k
-}
-
 /// The document the previous image left, if supd was started by a
 /// re-exec. Read once.
 pub(super) fn take_carry() -> Option<Carry> {
@@ -302,7 +287,7 @@ pub(super) fn carried_events(events: Vec<CarriedEvent>) -> std::collections::Vec
         .map(|e| TaskEvent {
             seq: e.seq,
             time: from_unix_ms(e.time_ms),
-            kind: intern(&e.kind),
+            kind: EventKind::parse(&e.kind),
             message: e.message.into(),
         })
         .collect()

@@ -19,6 +19,7 @@ use crate::handoff::wire::{self, Answer, Outcome, Request};
 use crate::jobspec::duration::GoDuration;
 use crate::process::{self, Exit};
 use crate::state::{Recall, Withdrawn};
+use crate::supervisor::task::EventKind;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use std::collections::{HashMap, VecDeque};
@@ -356,8 +357,8 @@ impl Supervisor {
             wire::State::Pending | wire::State::Running | wire::State::Complete => {
                 if before != Some(o.state) {
                     let kind = match o.state {
-                        wire::State::Complete => "Complete On Peer",
-                        _ => "Running On Peer",
+                        wire::State::Complete => super::task::EventKind::CompleteOnPeer,
+                        _ => super::task::EventKind::RunningOnPeer,
                     };
                     self.instance_event(serial, inst, kind, format!("{peer}: {}", o.state.as_str()));
                 }
@@ -395,7 +396,7 @@ impl Supervisor {
         let label = i.name.clone();
         if first {
             log::warn!("{label}: {peer}, which holds it, does not answer: {why}");
-            self.instance_event(serial, inst, "Peer Unreachable", format!("{peer}: {why}"));
+            self.instance_event(serial, inst, EventKind::PeerUnreachable, format!("{peer}: {why}"));
         }
         if silent >= lost_after {
             let why = format!("lost on {peer}: no answer for {} ({why})", GoDuration(silent));
@@ -408,7 +409,7 @@ impl Supervisor {
     /// The copy a peer held is gone (or given up): the instance goes back to
     /// its reschedule policy, as a failure of its own.
     fn moved_on(&mut self, serial: u64, inst: usize, why: String, ran_for: Duration) {
-        self.instance_event(serial, inst, "Lost On Peer", why.clone());
+        self.instance_event(serial, inst, EventKind::LostOnPeer, why.clone());
         let Some(i) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) else { return };
         i.resched = Resched::Idle;
         i.resched_gen += 1;
@@ -417,7 +418,7 @@ impl Supervisor {
             t.failed = true;
         }
         if let Some(t) = i.tasks.first_mut() {
-            t.push_event("Not Restarting", why);
+            t.push_event(EventKind::NotRestarting, why);
         }
         self.state_changed();
         self.plan_handoff(serial, inst, ran_for);
@@ -575,7 +576,7 @@ impl Supervisor {
         let label = run.instances.get(inst).map_or(String::new(), |i| i.name.clone());
         let others = run.instances.iter().enumerate().any(|(n, i)| n != inst && !i.removed);
         log::info!("{label}: {from} recalls it (hand-off {id}): stopping it");
-        let why = super::core::Reason { kind: "Killing", message: format!("Recalled by {from}, its origin") };
+        let why = super::core::Reason { kind: EventKind::Killing, message: format!("Recalled by {from}, its origin") };
         if others {
             if let Some(i) = self.jobs.runs.get_mut(&serial).and_then(|r| r.instances.get_mut(inst)) {
                 i.removed = true;

@@ -149,7 +149,7 @@ impl Supervisor {
 
     /// A pre-start step failed: its event, then the restart policy (a
     /// recoverable failure is retried within the budget, as Nomad's).
-    fn setup_failed(&mut self, key: TaskKey, kind: &'static str, message: String, recoverable: bool) {
+    fn setup_failed(&mut self, key: TaskKey, kind: super::task::EventKind, message: String, recoverable: bool) {
         log::warn!("{}: {message}", self.label(key));
         let Some(t) = self.jobs.task_mut(key) else { return };
         t.launched = true;

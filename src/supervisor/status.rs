@@ -297,7 +297,7 @@ struct InstanceView<'v, 'a> {
 impl Serialize for InstanceView<'_, '_> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (i, brief) = (self.i, self.job.shown.brief);
-        let policy = self.job.run.job.groups[self.gi].reschedule.as_deref();
+        let policy = self.job.run.job.groups[self.gi].reschedule.as_ref();
         let mut st = s.serialize_struct("InstanceStatus", 9)?;
         st.serialize_field("index", &i.index)?;
         st.serialize_field("name", &i.name)?;
@@ -516,7 +516,7 @@ impl Serialize for EventView<'_> {
         if !self.brief {
             st.serialize_field("time", stamp(self.e.time).as_str())?;
         }
-        st.serialize_field("type", self.e.kind)?;
+        st.serialize_field("type", self.e.kind.as_str())?;
         st.serialize_field("message", &self.e.message)?;
         st.end()
     }

@@ -4,6 +4,7 @@
 //! `identity.rs` (a leaf too), and they all read and change it; `status`
 //! renders it for `supctl`.
 
+pub use super::event::EventKind;
 use super::identity::{HandedIn, Launch};
 use crate::checks::Probe;
 use crate::jobspec::model::{Check, CheckStatus, Hook, Job, Task};
@@ -129,7 +130,7 @@ pub struct TaskEvent {
     /// Orders events across tasks, for streaming them.
     pub seq: u64,
     pub time: SystemTime,
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub message: Box<str>,
 }
 
@@ -209,7 +210,7 @@ pub enum TakeOver {
         /// Its cgroup's directories.
         cgroups: Vec<std::path::PathBuf>,
         /// The event that says so.
-        event: (&'static str, String),
+        event: (EventKind, String),
     },
     /// Its next start was due after this long (a restart's delay).
     StartIn(std::time::Duration),
@@ -352,12 +353,12 @@ impl TaskRun {
         self.spec.lifecycle.is_none()
     }
 
-    pub fn push_event(&mut self, kind: &'static str, message: String) -> TaskEvent {
+    pub fn push_event(&mut self, kind: EventKind, message: String) -> TaskEvent {
         self.push_event_at(kind, message, SystemTime::now())
     }
 
     /// An event that happened at `time` (the core's steps are given their time).
-    pub fn push_event_at(&mut self, kind: &'static str, message: String, time: SystemTime) -> TaskEvent {
+    pub fn push_event_at(&mut self, kind: EventKind, message: String, time: SystemTime) -> TaskEvent {
         let seq = EVENT_SEQ.fetch_add(1, Ordering::Relaxed) + 1;
         let e = TaskEvent { seq, time, kind, message: message.into_boxed_str() };
         if self.events.len() == MAX_EVENTS {

@@ -520,6 +520,25 @@ mod tests {
             .collect()
     }
 
+    /// Whether two paths are the same object (device and inode).
+    fn same(a: &Path, b: &Path) -> bool {
+        let (a, b) = (std::fs::metadata(a).unwrap(), std::fs::metadata(b).unwrap());
+        (a.dev(), a.ino()) == (b.dev(), b.ino())
+    }
+
+    /// Without root, staging is refused and said once; then each start
+    /// goes on with the check alone.
+    #[test]
+    fn without_root_staging_is_refused_once_then_the_check_alone_stays() {
+        if nix::unistd::geteuid().is_root() {
+            return; // sources_are_held_as_mounts_of_what_was_checked_and_released
+        }
+        let data = tempfile::tempdir().unwrap();
+        let mut s = Staging::default();
+        assert!(matches!(s.ready(data.path()), Err(BindError::NotRoot)));
+        assert!(matches!(s.ready(data.path()), Ok(false)), "said once, then check-only");
+    }
+
     /// As root: each source is a mount of the very object that was
     /// checked (a directory, a file, made where missing for `Binds`), a
     /// link or a missing `Mounts` source is refused with nothing left
@@ -528,11 +547,7 @@ mod tests {
     #[test]
     fn sources_are_held_as_mounts_of_what_was_checked_and_released() {
         if !nix::unistd::geteuid().is_root() {
-            let data = tempfile::tempdir().unwrap();
-            let mut s = Staging::default();
-            assert!(matches!(s.ready(data.path()), Err(BindError::NotRoot)));
-            assert!(matches!(s.ready(data.path()), Ok(false)), "said once, then check-only");
-            return;
+            return; // without_root_staging_is_refused_once_then_the_check_alone_stays
         }
         let data = tempfile::tempdir().unwrap();
         let _undo = Undo(data.path().to_path_buf());
@@ -560,10 +575,6 @@ mod tests {
         ];
         let points = s.hold(&inst, "t", &sources).unwrap();
         assert_eq!(points, (0..3).map(|n| point(&root, "0a1b", "t", n).unwrap()).collect::<Vec<_>>());
-        let same = |a: &Path, b: &Path| {
-            let (a, b) = (std::fs::metadata(a).unwrap(), std::fs::metadata(b).unwrap());
-            (a.dev(), a.ino()) == (b.dev(), b.ino())
-        };
         assert!(same(&points[0], &inst.join("t/local/data")));
         assert_eq!(std::fs::read_to_string(points[0].join("f")).unwrap(), "x");
         assert!(same(&points[1], &inst.join("t/local/conf")), "a file is bound onto a file");
@@ -595,7 +606,6 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(!inst.join("t/local/nothing").exists());
-
         // A start that holds again replaces the points.
         std::fs::remove_file(inst.join("t/local/data")).unwrap();
         std::fs::create_dir(inst.join("t/local/data")).unwrap();
@@ -609,7 +619,6 @@ mod tests {
         assert!(!root.join("0a1b").exists());
         release(data.path(), "0a1b", None).unwrap();
         release(data.path(), "gone", Some("t")).unwrap();
-
         s.hold(&inst, "t", &[held(&data_src, Missing::Make)]).unwrap();
         release_all(&root).unwrap();
         assert!(!root.exists());

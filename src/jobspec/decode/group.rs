@@ -96,7 +96,7 @@ pub(super) fn group(r: &mut Reader, block: &Block, name: String, job: &JobCtx) -
         pos,
         count,
         restart,
-        reschedule: reschedule.map(Box::new),
+        reschedule,
         constraints,
         meta,
         ports,

@@ -18,7 +18,7 @@ fn restart_defaults_per_job_type() {
 
 #[test]
 fn reschedule_defaults_per_job_type() {
-    let service = job(&wrap("service", "", "")).groups[0].reschedule.as_deref().copied().unwrap();
+    let service = job(&wrap("service", "", "")).groups[0].reschedule.unwrap();
     assert_eq!(
         service,
         ReschedulePolicy {
@@ -30,7 +30,7 @@ fn reschedule_defaults_per_job_type() {
             unlimited: true
         }
     );
-    let batch = job(&wrap("batch", "", "")).groups[0].reschedule.as_deref().copied().unwrap();
+    let batch = job(&wrap("batch", "", "")).groups[0].reschedule.unwrap();
     assert_eq!(
         batch,
         ReschedulePolicy {
@@ -109,12 +109,12 @@ fn reschedule_merges_job_then_group_then_defaults() {
   }
 }"#;
     let j = job(src);
-    let a = j.groups[0].reschedule.as_deref().copied().unwrap();
+    let a = j.groups[0].reschedule.unwrap();
     assert_eq!(
         (a.delay, a.max_delay, a.delay_function, a.unlimited),
         (S(10), S(7200), DelayFunction::Exponential, true)
     );
-    let b = j.groups[1].reschedule.as_deref().copied().unwrap();
+    let b = j.groups[1].reschedule.unwrap();
     assert_eq!((b.delay, b.max_delay), (S(10), S(3600)));
     assert_eq!(j.groups[0].tasks[0].driver.as_str(), "raw_exec");
 }

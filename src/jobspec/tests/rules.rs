@@ -91,7 +91,7 @@ fn reschedule_rules() {
     }"#,
         "",
     ));
-    assert!(!j.groups[0].reschedule.as_deref().copied().unwrap().enabled());
+    assert!(!j.groups[0].reschedule.unwrap().enabled());
     let e = errors(&wrap("system", r#"reschedule { delay = "30s" }"#, ""));
     assert!(e.len() == 1 && e[0].starts_with("system jobs cannot have a reschedule policy"), "{e:?}");
     let e = errors(&wrap(
@@ -148,7 +148,7 @@ fn durations_in_job_files() {
     let w = warnings(&wrap("service", r#"reschedule { max_delay = "1hr" }"#, ""));
     assert!(w.iter().any(|m| m.contains("\"hr\"")), "{w:?}");
     let j = job(&wrap("service", r#"reschedule { max_delay = "1hr" }"#, ""));
-    assert_eq!(j.groups[0].reschedule.as_deref().copied().unwrap().max_delay, S(3600));
+    assert_eq!(j.groups[0].reschedule.unwrap().max_delay, S(3600));
     let e = errors(&wrap("service", r#"restart { delay = 30 }"#, ""));
     assert!(e[0].contains("no unit") && e[0].contains("\"30s\""), "{e:?}");
     let j = job(&wrap(

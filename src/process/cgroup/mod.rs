@@ -381,6 +381,8 @@ impl Cgroups {
                 return Err(e);
             }
             cg.limits.not_enforced = NotEnforced::ALL;
+            // Kept for the task's life: no spare room.
+            cg.dirs.shrink_to_fit();
             return Ok(cg);
         }
         let made = (|| -> Result<(), Made> {
@@ -400,6 +402,7 @@ impl Cgroups {
         if self.cpu.is_none() {
             cg.limits.not_enforced.cpu = true;
         }
+        cg.dirs.shrink_to_fit();
         Ok(cg)
     }
 }

@@ -6,6 +6,7 @@ use super::{at, engines};
 use crate::drivers::docker::{self, Report};
 use crate::jobspec::model::Driver;
 use crate::process::Exit;
+use crate::supervisor::task::EventKind;
 use crate::supervisor::{Supervisor, TaskKey, Timer};
 use nix::unistd::Pid;
 use std::time::Duration;
@@ -51,7 +52,7 @@ impl Supervisor {
         match report {
             Report::Pulling { image } => {
                 if let Some(t) = self.jobs.task_mut(key) {
-                    t.push_event("Downloading Image", format!("Downloading image {image}"));
+                    t.push_event(EventKind::DownloadingImage, format!("Downloading image {image}"));
                 }
             }
             Report::Started { id, pid } => self.container_started(engine, key, &label, id, pid),
@@ -106,7 +107,7 @@ impl Supervisor {
         if let Some(t) = self.jobs.task_mut(key) {
             if t.setup.engine_waits > 0 {
                 t.setup.engine_waits = 0;
-                t.push_event("Engine Reachable", format!("the {} engine answers again", engine.as_str()));
+                t.push_event(EventKind::EngineReachable, format!("the {} engine answers again", engine.as_str()));
             }
             if let Some(c) = t.container.as_mut() {
                 c.id = Some(id);
@@ -141,7 +142,7 @@ impl Supervisor {
         log::debug!("{label}: {message}");
         self.engine_seen(engine, Err(&error));
         if let Some(t) = self.jobs.task_mut(key) {
-            t.push_event("Engine Unreachable", message);
+            t.push_event(EventKind::EngineUnreachable, message);
         }
     }
 
@@ -152,7 +153,7 @@ impl Supervisor {
         log::debug!("{label}: {message}");
         self.engine_seen(engine, Ok("a running container is followed again"));
         if let Some(t) = self.jobs.task_mut(key) {
-            t.push_event("Engine Reachable", message);
+            t.push_event(EventKind::EngineReachable, message);
         }
     }
 
@@ -176,7 +177,7 @@ impl Supervisor {
                 engine.as_str()
             );
             log::debug!("{label}: {message}");
-            t.push_event("Engine Unreachable", message);
+            t.push_event(EventKind::EngineUnreachable, message);
         }
         let delay = ENGINE_RETRY_FIRST.saturating_mul(1 << waits.min(4)).min(ENGINE_RETRY_MAX);
         self.io.timers.arm(std::time::Instant::now() + delay, Timer::Start { task: key, generation });

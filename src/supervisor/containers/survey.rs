@@ -5,6 +5,7 @@
 use super::{Slot, at, engines};
 use crate::drivers::docker;
 use crate::jobspec::model::Driver;
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::{Container, TaskRun};
 use crate::supervisor::{Supervisor, TaskKey, Timer};
 use nix::unistd::Pid;
@@ -224,7 +225,7 @@ impl Supervisor {
         let image = run.spec.container.as_deref().map_or(String::new(), |c| c.image.clone());
         let short = docker::short(&id);
         run.push_event(
-            "Driver",
+            EventKind::Driver,
             match pid {
                 Some(pid) => format!("Adopted container {short} (pid {pid}), left running by the previous supd"),
                 None => format!("Adopted container {short}, which ended while no supd ran"),

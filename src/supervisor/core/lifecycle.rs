@@ -9,6 +9,7 @@
 
 use crate::jobspec::model::Hook;
 use crate::policy::restart::{Decision, Outcome};
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::{Instance, State, TaskRun};
 
 /// The tasks whose turn has come.
@@ -71,7 +72,7 @@ pub fn waits_for_others(tasks: &[TaskRun], task: usize) -> bool {
 /// Why an instance is torn down: the event each of its live tasks gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reason {
-    pub kind: &'static str,
+    pub kind: crate::supervisor::task::EventKind,
     pub message: String,
 }
 
@@ -85,13 +86,13 @@ pub fn coupling(instance: &Instance, task: usize) -> Option<Reason> {
     }
     let t = instance.tasks.get(task)?;
     if t.failed && t.hook() != Some(Hook::Poststop) {
-        Some(Reason { kind: "Sibling Task Failed", message: format!("Task's sibling {:?} failed", t.spec.name) })
+        Some(Reason { kind: EventKind::SiblingTaskFailed, message: format!("Task's sibling {:?} failed", t.spec.name) })
     } else if t.spec.leader {
-        Some(Reason { kind: "Leader Task Dead", message: "Leader Task in Group dead".into() })
+        Some(Reason { kind: EventKind::LeaderTaskDead, message: "Leader Task in Group dead".into() })
     } else if instance.tasks.iter().filter(|x| x.is_main()).all(|x| x.state == State::Dead)
         && instance.tasks.iter().any(|x| x.sidecar() && x.state != State::Dead)
     {
-        Some(Reason { kind: "Main Tasks Dead", message: "Main tasks in the group died".into() })
+        Some(Reason { kind: EventKind::MainTasksDead, message: "Main tasks in the group died".into() })
     } else {
         None
     }
@@ -258,7 +259,7 @@ pub(super) mod tests {
         run(&mut i, &[0, 1]);
         end(&mut i, 0, true);
         let why = coupling(&i, 0).expect("the instance winds down");
-        assert_eq!(why.kind, "Sibling Task Failed");
+        assert_eq!(why.kind, EventKind::SiblingTaskFailed);
         assert_eq!(why.message, "Task's sibling \"a\" failed");
         assert_eq!(teardown(&i.tasks), [(1, Teardown::Stop)]);
     }
@@ -277,7 +278,7 @@ pub(super) mod tests {
         let mut i = instance(&[task("lead", "      leader = true"), task("b", "")].concat());
         run(&mut i, &[0, 1]);
         end(&mut i, 0, false);
-        assert_eq!(coupling(&i, 0).map(|r| r.kind), Some("Leader Task Dead"));
+        assert_eq!(coupling(&i, 0).map(|r| r.kind), Some(EventKind::LeaderTaskDead));
     }
 
     #[test]
@@ -295,7 +296,7 @@ pub(super) mod tests {
         end(&mut i, 1, false);
         assert_eq!(coupling(&i, 1), None, "b still runs");
         end(&mut i, 2, false);
-        assert_eq!(coupling(&i, 2).map(|r| r.kind), Some("Main Tasks Dead"));
+        assert_eq!(coupling(&i, 2).map(|r| r.kind), Some(EventKind::MainTasksDead));
         assert_eq!(teardown(&i.tasks), [(0, Teardown::Stop)]);
     }
 

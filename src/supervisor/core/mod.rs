@@ -26,6 +26,7 @@ mod props;
 
 use crate::policy::restart::{Decision, Outcome};
 use crate::process::Exit;
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::{After, Instance, State, TaskRun};
 pub use lifecycle::Reason;
 use lifecycle::Teardown;
@@ -176,7 +177,7 @@ fn started(instance: &mut Instance, task: usize, cx: Context, out: &mut Vec<Effe
     let Some(t) = instance.tasks.get_mut(task) else { return };
     t.state = State::Running;
     t.launched = true;
-    t.push_event_at("Started", "Task started by client".into(), cx.wall);
+    t.push_event_at(EventKind::Started, "Task started by client".into(), cx.wall);
     // The new pid is on record before supd can lose track of it (and
     // before anything else is written).
     out.extend([Effect::JournalStarted(task), Effect::Running(task), Effect::Changed, Effect::Advance]);
@@ -199,7 +200,7 @@ fn exited(
     t.generation += 1;
     t.exit = Some(exit);
     t.finished_at = Some(cx.wall);
-    t.push_event_at("Terminated", message, cx.wall);
+    t.push_event_at(EventKind::Terminated, message, cx.wall);
     let outcome = match t.stopping.take() {
         Some(After::Killed) => Outcome::Killed,
         Some(After::Restart(Outcome::FailureRestart { .. })) => Outcome::FailureRestart { success: exit.success() },
@@ -234,7 +235,7 @@ fn stop(instance: &mut Instance, task: usize, after: After, cx: Context, out: &m
     let delay = t.spec.group_shutdown_delay + t.spec.shutdown_delay;
     if after == After::Killed && !delay.is_zero() && !cx.hurrying {
         t.push_event_at(
-            "Waiting for shutdown delay",
+            EventKind::WaitingForShutdownDelay,
             format!(
                 "Waiting for shutdown_delay of {} before killing the task.",
                 crate::jobspec::duration::GoDuration(delay)
@@ -251,12 +252,12 @@ fn restart(instance: &mut Instance, task: usize, reason: &'static str, cx: Conte
     let Some(t) = instance.tasks.get_mut(task) else { return };
     match t.state {
         State::Running => {
-            t.push_event_at("Restart Signaled", reason.into(), cx.wall);
+            t.push_event_at(EventKind::RestartSignaled, reason.into(), cx.wall);
             stop(instance, task, After::Restart(Outcome::UserRestart), cx, out);
         }
         State::Pending => {}
         State::Dead => {
-            t.push_event_at("Restart Signaled", reason.into(), cx.wall);
+            t.push_event_at(EventKind::RestartSignaled, reason.into(), cx.wall);
             t.generation += 1;
             t.failed = false;
             t.state = State::Pending;
@@ -280,7 +281,7 @@ fn ended(instance: &mut Instance, task: usize, outcome: Outcome, jitter: f64, cx
     match decision {
         Decision::Restart { delay, .. } => {
             if let Some(m) = decision.message() {
-                t.push_event_at("Restarting", m, cx.wall);
+                t.push_event_at(EventKind::Restarting, m, cx.wall);
             }
             t.state = State::Pending;
             t.restarts += 1;
@@ -292,13 +293,13 @@ fn ended(instance: &mut Instance, task: usize, outcome: Outcome, jitter: f64, cx
             return;
         }
         Decision::Fail { reason } => {
-            t.push_event_at("Not Restarting", reason, cx.wall);
+            t.push_event_at(EventKind::NotRestarting, reason, cx.wall);
             t.failed = true;
         }
         Decision::Complete => {}
         Decision::Killed => {
             t.ended_by_shutdown = cx.shutting_down;
-            t.push_event_at("Killed", "Task successfully killed".into(), cx.wall);
+            t.push_event_at(EventKind::Killed, "Task successfully killed".into(), cx.wall);
         }
     }
     t.state = State::Dead;
@@ -351,5 +352,5 @@ pub fn killing(t: &mut TaskRun, wall: SystemTime) {
             crate::jobspec::duration::GoDuration(t.spec.kill_timeout)
         ),
     };
-    t.push_event_at("Killing", message, wall);
+    t.push_event_at(EventKind::Killing, message, wall);
 }

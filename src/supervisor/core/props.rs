@@ -655,7 +655,7 @@ fn a_failing_task_restarts_twice_then_fails_for_good() {
     assert_eq!(fx[1..], [Effect::Journal(0), Effect::Changed, Effect::Release(0), Effect::Advance]);
     let t = &i.tasks[0];
     assert_eq!((t.state, t.failed, t.restarts), (State::Dead, true, 2));
-    assert_eq!(t.events.back().map(|e| e.kind), Some("Not Restarting"));
+    assert_eq!(t.events.back().map(|e| e.kind), Some(EventKind::NotRestarting));
 }
 
 /// A task that fails for good stops its running sibling, after its own
@@ -685,7 +685,8 @@ fn a_sibling_failure_stops_the_running_sibling() {
         ]
     );
     assert!(i.winding_down);
-    let last: Vec<(&str, &str)> = i.tasks[1].events.iter().rev().take(2).map(|e| (e.kind, &*e.message)).collect();
+    let last: Vec<(&str, &str)> =
+        i.tasks[1].events.iter().rev().take(2).map(|e| (e.kind.as_str(), &*e.message)).collect();
     assert_eq!(
         last,
         [

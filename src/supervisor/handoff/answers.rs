@@ -6,6 +6,7 @@ use super::offer::hook_output;
 use crate::handoff::{self, HistoryEntry};
 use crate::jobspec::duration::GoDuration;
 use crate::process::Exit;
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::Resched;
 use crate::supervisor::{Supervisor, Timer};
 use nix::unistd::Pid;
@@ -178,7 +179,7 @@ impl Supervisor {
         }));
         let message = if said.is_empty() { format!("To {to}") } else { format!("To {to}: {said}") };
         log::info!("{label}: handed off to {to}");
-        self.instance_event(serial, inst, "Handed Off", message);
+        self.instance_event(serial, inst, EventKind::HandedOff, message);
         self.state_changed();
         self.poll_soon();
     }
@@ -218,7 +219,7 @@ impl Supervisor {
             self.instance_event(
                 serial,
                 inst,
-                "Hand-off Unknown",
+                EventKind::HandOffUnknown,
                 format!("{to} did not answer ({why}): asking it before any other peer is tried"),
             );
             self.ask_peer(serial, inst, generation);
@@ -235,7 +236,7 @@ impl Supervisor {
     pub(super) fn refused(&mut self, serial: u64, inst: usize, to: &str, reason: &str) {
         let id = self.attempt_id(serial, inst);
         self.offered_settled(to, &id);
-        self.instance_event(serial, inst, "Hand-off Refused", format!("{to}: {reason}"));
+        self.instance_event(serial, inst, EventKind::HandOffRefused, format!("{to}: {reason}"));
         if let Some(Resched::Trying(a)) = self.instance_mut(serial, inst).map(|i| &mut i.resched) {
             a.refusals.push(format!("{to}: {reason}"));
             a.pos += 1;

@@ -6,6 +6,7 @@ use super::{envelope_of, failure_reason};
 use crate::handoff::{self, Envelope, HistoryEntry};
 use crate::process;
 use crate::supervisor::errors::HookError;
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::{Attempt, Resched};
 use crate::supervisor::{Owner, Supervisor, Timer};
 use nix::sys::signal::Signal;
@@ -87,7 +88,7 @@ impl Supervisor {
             let peer = target.and_then(|p| self.cfg.handoff.peers.get(p)).cloned();
             let to = self.target_name(peer.as_ref());
             let history = handoff::carry(
-                run.job.groups[i.group].reschedule.as_deref(),
+                run.job.groups[i.group].reschedule.as_ref(),
                 &i.history,
                 HistoryEntry::new(SystemTime::now(), &self.cfg.node.name, Some(&to), a.delay, &failure_reason(i)),
             );
@@ -107,7 +108,7 @@ impl Supervisor {
                         }
                     };
                     log::info!("{label}: {what} (pid {pid})");
-                    self.instance_event(serial, inst, "Handing Off", what);
+                    self.instance_event(serial, inst, EventKind::HandingOff, what);
                     self.hook_started(serial, inst, pid, output);
                     return;
                 }

@@ -7,6 +7,7 @@ use crate::supervisor::Supervisor;
 use crate::supervisor::errors::HandoffError;
 use crate::supervisor::identity::HandedIn;
 use crate::supervisor::run::Source;
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::{JobRun, State};
 
 impl Supervisor {
@@ -237,7 +238,12 @@ impl Supervisor {
             return;
         };
         let why = e.history.last().map_or(String::new(), |h| format!(": {}", h.reason));
-        self.instance_event(serial, inst, "Handed In", format!("From node {} (hand-off {}){why}", e.origin, e.attempt));
+        self.instance_event(
+            serial,
+            inst,
+            EventKind::HandedIn,
+            format!("From node {} (hand-off {}){why}", e.origin, e.attempt),
+        );
         self.state_changed();
     }
 

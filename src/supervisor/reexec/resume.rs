@@ -5,6 +5,7 @@
 
 use super::*;
 use crate::control::protocol::Response;
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::{State, TakeOver, TaskKey, TaskRun};
 use crate::supervisor::{Owner, Supervisor, Timer};
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -181,7 +182,7 @@ impl Supervisor {
                 pipes,
                 cgroups: Vec::new(),
                 event: (
-                    "Reexecuted",
+                    EventKind::Reexecuted,
                     format!(
                         "supd re-executed ({from} -> {}); the task kept running as pid {pid}",
                         env!("CARGO_PKG_VERSION")

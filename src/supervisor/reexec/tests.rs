@@ -18,12 +18,6 @@ fn a_binary_that_is_not_supd_is_refused_with_the_reason() {
 }
 
 #[test]
-fn event_kinds_come_back_as_the_same_text() {
-    assert_eq!(intern("Terminated"), "Terminated");
-    assert!(std::ptr::eq(intern("Reexecuted"), intern("Reexecuted")));
-}
-
-#[test]
 fn a_carry_reads_back() {
     let c = Carry {
         version: CARRY_VERSION,

@@ -5,6 +5,7 @@
 use crate::jobspec::model::Job;
 use crate::policy::restart::{RestartTracker, restarts_on_success};
 use crate::process;
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::{Instance, Resched, State, TakeOver, TaskRun, instance_checks};
 use crate::supervisor::{Supervisor, TaskKey, Timer};
 use nix::sys::signal::Signal;
@@ -249,7 +250,7 @@ impl Supervisor {
             pipes,
             cgroups: s.cgroups.clone(),
             event: (
-                "Adopted",
+                EventKind::Adopted,
                 format!(
                     "supd {} took over pid {pid}, left running by the previous supd; {output}",
                     env!("CARGO_PKG_VERSION")
@@ -279,7 +280,10 @@ impl Supervisor {
         let Some(pid) = t.leftover else { return };
         let sig = t.spec.kill_signal.for_process();
         let timeout = t.spec.kill_timeout;
-        t.push_event("Killing", format!("Stopping pid {pid}, left running by the previous supd, before starting anew"));
+        t.push_event(
+            EventKind::Killing,
+            format!("Stopping pid {pid}, left running by the previous supd, before starting anew"),
+        );
         log::warn!("{label}: pid {pid} was left running by the previous supd; stopping it before starting anew");
         let _ = process::signal_group(pid, sig);
         match process::pidfd_open(pid) {
@@ -319,7 +323,7 @@ impl Supervisor {
         }
         if let Some(t) = self.jobs.task_mut(key) {
             t.leftover = None;
-            t.push_event("Killed", "The process left by the previous supd is gone".into());
+            t.push_event(EventKind::Killed, "The process left by the previous supd is gone".into());
         }
         self.advance(key.run, key.inst);
     }
@@ -347,7 +351,7 @@ fn restore_budget(tracker: &mut RestartTracker, t: &crate::jobspec::model::Task,
 /// none when its history was carried across a re-exec (it has one).
 fn received(run: &mut TaskRun) {
     if run.events.is_empty() {
-        run.push_event("Received", "Task received by client".into());
+        run.push_event(EventKind::Received, "Task received by client".into());
     }
 }
 
@@ -381,7 +385,7 @@ fn restore_last_run(saved: Option<&crate::state::TaskSaved>, stale_pid: Option<i
         run.launched = true;
         if tell {
             let how = if s.failed { "failed" } else { "completed" };
-            run.push_event("Task Setup", format!("Restored: the task had {how} before supd restarted"));
+            run.push_event(EventKind::TaskSetup, format!("Restored: the task had {how} before supd restarted"));
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::policy::restart::Outcome;
 use crate::process;
 use crate::supervisor::core::Input;
 use crate::supervisor::launch;
+use crate::supervisor::task::EventKind;
 use crate::supervisor::{Owner, Supervisor, TaskKey, Timer};
 use std::time::{Instant, SystemTime};
 
@@ -105,9 +106,9 @@ impl Supervisor {
             let names: Vec<String> = unresolved.iter().map(|n| format!("${{{n}}}")).collect();
             let message = format!("{} not known on this node: left as written", names.join(", "));
             // Said once per task, not at every restart.
-            if !t.events.iter().any(|e| e.kind == "Unresolved Reference" && *e.message == *message) {
+            if !t.events.iter().any(|e| e.kind == EventKind::UnresolvedReference && *e.message == *message) {
                 log::warn!("{}: {message}", t.spec.name);
-                t.push_event("Unresolved Reference", message);
+                t.push_event(EventKind::UnresolvedReference, message);
             }
         }
         Some(spec)
@@ -227,7 +228,7 @@ impl Supervisor {
         log::warn!("{}: {message}", self.label(key));
         let Some(t) = self.jobs.task_mut(key) else { return };
         t.launched = true;
-        t.push_event("Driver Failure", message);
+        t.push_event(EventKind::DriverFailure, message);
         self.decide(key, Outcome::StartError { recoverable });
     }
 }

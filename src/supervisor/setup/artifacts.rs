@@ -1,6 +1,7 @@
 //! A task's artifacts: fetched once, off the loop on `taskdir::Fetcher`'s
 //! helper threads, the start made again once they are in.
 
+use crate::supervisor::task::EventKind;
 use crate::supervisor::{Supervisor, TaskKey, launch};
 use crate::taskdir;
 use std::collections::BTreeMap;
@@ -35,12 +36,17 @@ impl Supervisor {
         match started {
             Ok(handle) => {
                 if let Some(t) = self.jobs.task_mut(key) {
-                    t.push_event("Downloading Artifacts", "Client is downloading artifacts".into());
+                    t.push_event(EventKind::DownloadingArtifacts, "Client is downloading artifacts".into());
                     t.setup.fetching = Some(handle);
                 }
             }
             Err(e) => {
-                self.setup_failed(key, "Failed Artifact Download", format!("Failed to download artifacts: {e}"), true);
+                self.setup_failed(
+                    key,
+                    EventKind::FailedArtifactDownload,
+                    format!("Failed to download artifacts: {e}"),
+                    true,
+                );
             }
         }
         false
@@ -66,7 +72,7 @@ impl Supervisor {
                 }
                 Err(e) => self.setup_failed(
                     key,
-                    "Failed Artifact Download",
+                    EventKind::FailedArtifactDownload,
                     format!("Failed to download artifacts: {e}"),
                     true,
                 ),

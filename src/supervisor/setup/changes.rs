@@ -6,6 +6,7 @@ use crate::jobspec::duration::GoDuration;
 use crate::jobspec::taskdir_blocks::ChangeMode;
 use crate::policy::restart::Outcome;
 use crate::process;
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::{After, State};
 use crate::supervisor::{Owner, Supervisor, TaskKey, Timer, launch};
 use std::time::Instant;
@@ -21,13 +22,16 @@ impl Supervisor {
         match mode {
             ChangeMode::Noop => {}
             ChangeMode::Restart => {
-                t.push_event("Restart Signaled", "Template with change_mode restart re-rendered".into());
+                t.push_event(EventKind::RestartSignaled, "Template with change_mode restart re-rendered".into());
                 self.stop_task(key, After::Restart(Outcome::UserRestart));
             }
             ChangeMode::Signal(name) => {
                 let Some(pid) = t.pid else { return };
                 let Some(sig) = crate::signals::parse(&name) else { return };
-                t.push_event("Signaling", format!("Task being sent signal {}: Template re-rendered", sig.as_str()));
+                t.push_event(
+                    EventKind::Signaling,
+                    format!("Task being sent signal {}: Template re-rendered", sig.as_str()),
+                );
                 if let Err(e) = process::signal_pid(pid, sig) {
                     log::warn!("{}: cannot send {}: {e}", self.label(key), sig.as_str());
                 }
@@ -85,7 +89,7 @@ impl Supervisor {
         match exit {
             process::Exit::Code(0) if !timed_out => {
                 t.push_event(
-                    "Task hook message",
+                    EventKind::TaskHookMessage,
                     format!(
                         "Template successfully ran script {} with arguments: [{}]. Exit code: 0",
                         script.command,
@@ -113,14 +117,14 @@ impl Supervisor {
     fn change_script_failed(&mut self, key: TaskKey, template: usize, why: String) {
         log::warn!("{}: {why}", self.label(key));
         let Some(t) = self.jobs.task_mut(key) else { return };
-        t.push_event("Task hook failed", why);
+        t.push_event(EventKind::TaskHookFailed, why);
         let fail = matches!(
             t.spec.templates.get(template).map(|tpl| &tpl.change_mode),
             Some(ChangeMode::Script(s)) if s.fail_on_error
         );
         if fail && t.state == State::Running && t.stopping.is_none() {
             // Nomad kills it with a failing event.
-            t.push_event("Task hook failed", "Template script failed, task is being killed".into());
+            t.push_event(EventKind::TaskHookFailed, "Template script failed, task is being killed".into());
             t.failed = true;
             self.stop_task(key, After::Killed);
         }

@@ -2,6 +2,7 @@
 //! (or again when gone), and removed once their instance is stopped for
 //! good; `secrets/` unmounted when supd exits.
 
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::State;
 use crate::supervisor::{Supervisor, TaskKey};
 use crate::taskdir::{self, AllocDir, Secrets};
@@ -19,7 +20,7 @@ impl Supervisor {
         first: bool,
     ) -> bool {
         if first && let Some(t) = self.jobs.task_mut(key) {
-            t.push_event("Task Setup", "Building Task Directory".into());
+            t.push_event(EventKind::TaskSetup, "Building Task Directory".into());
             t.setup.built = true;
         }
         // Built at the first start; a later start builds it again only when
@@ -39,7 +40,7 @@ impl Supervisor {
                 true
             }
             Err(e) => {
-                self.setup_failed(key, "Setup Failure", format!("cannot build the task directory: {e}"), false);
+                self.setup_failed(key, EventKind::SetupFailure, format!("cannot build the task directory: {e}"), false);
                 false
             }
         }

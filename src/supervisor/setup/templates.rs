@@ -7,6 +7,7 @@ use crate::jobspec::model::PortRef;
 use crate::jobspec::taskdir_blocks::TemplateSource;
 use crate::policy::restart::Outcome;
 use crate::supervisor::rendering::{self, Purpose, RenderFailure, Work};
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::{After, State, Written};
 use crate::supervisor::{Supervisor, TaskKey, Timer, launch};
 use crate::taskdir::{self, ServiceAddr};
@@ -64,7 +65,12 @@ impl Supervisor {
             owner,
         };
         if let Err(e) = self.pending.setup.renders.start(work) {
-            self.setup_failed(key, "Failed Templates", format!("cannot start a thread to render templates: {e}"), true);
+            self.setup_failed(
+                key,
+                EventKind::FailedTemplates,
+                format!("cannot start a thread to render templates: {e}"),
+                true,
+            );
             return false;
         }
         if let Some(t) = self.jobs.task_mut(key) {
@@ -121,7 +127,7 @@ impl Supervisor {
                         }
                         Err(RenderFailure::Payload(e)) => self.setup_failed(
                             key,
-                            "Setup Failure",
+                            EventKind::SetupFailure,
                             format!("cannot write the dispatch payload: {e}"),
                             false,
                         ),
@@ -129,7 +135,7 @@ impl Supervisor {
                             self.wait_for_variables(key, done.generation, paths)
                         }
                         Err(e @ RenderFailure::Template(_)) => {
-                            self.setup_failed(key, "Failed Templates", format!("Template failed: {e}"), true)
+                            self.setup_failed(key, EventKind::FailedTemplates, format!("Template failed: {e}"), true)
                         }
                     }
                 }
@@ -155,9 +161,9 @@ impl Supervisor {
         let label = self.label(key);
         let Some(t) = self.jobs.task_mut(key) else { return };
         let message = taskdir::RenderError::Missing(paths.clone()).to_string();
-        if !t.events.back().is_some_and(|e| e.kind == "Template" && *e.message == *message) {
+        if !t.events.back().is_some_and(|e| e.kind == EventKind::Template && *e.message == *message) {
             log::info!("{label}: {message}; it starts once `supctl var put` writes it");
-            t.push_event("Template", message);
+            t.push_event(EventKind::Template, message);
         }
         t.setup.tpl_mut().missing = Some((generation, paths));
     }
@@ -198,7 +204,7 @@ impl Supervisor {
             "Template failed: the task's templates were not rendered and written within {} s (is a filesystem under its directory stalled?)",
             rendering::DEADLINE.as_secs()
         );
-        self.setup_failed(key, "Failed Templates", message, true);
+        self.setup_failed(key, EventKind::FailedTemplates, message, true);
     }
 
     /// Watches the directory of a template's `source` file.
@@ -336,7 +342,7 @@ impl Supervisor {
                 // stops the task (Killing), which then fails.
                 log::warn!("{}: Template failed: {e}", self.label(key));
                 if let Some(t) = self.jobs.task_mut(key) {
-                    t.push_event("Failed Templates", format!("Template failed: {e}"));
+                    t.push_event(EventKind::FailedTemplates, format!("Template failed: {e}"));
                 }
                 self.stop_task(key, After::Restart(Outcome::FailureRestart { success: false }));
             }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::control::protocol::{Response, Status};
+use crate::supervisor::task::EventKind;
 use crate::supervisor::task::State;
 use std::time::Duration;
 
@@ -84,14 +85,14 @@ fn busy_run() -> JobRun {
     setup.exit = Some(Exit::Code(0));
     setup.started_at = Some(at(1_795_838_700));
     setup.finished_at = Some(at(1_795_838_701));
-    setup.push_event("Terminated", "Exit Code: 0".into());
+    setup.push_event(EventKind::Terminated, "Exit Code: 0".into());
     main.state = State::Running;
     main.pid = Some(nix::unistd::Pid::from_raw(4242));
     main.restarts = 2;
     main.last_restart = Some(at(1_795_838_760));
     main.started_at = Some(at(1_795_838_761));
     main.exit = Some(Exit::Signal { signal: 9, core_dumped: false });
-    for k in ["Received", "Started", "Restarting"] {
+    for k in [EventKind::Received, EventKind::Started, EventKind::Restarting] {
         main.push_event(k, format!("\"{k}\" \u{1b}[31m"));
     }
     app.state = State::Dead;
