@@ -90,9 +90,15 @@ impl Supervisor {
                 .find(|r| r.job.id == job.id && r.instances.iter().any(|i| i.is_live()))
                 .map(|r| r.serial)
         });
-        if current.is_some() {
+        if let Some(serial) = current {
+            // A stopped job started again replaces nothing that runs.
+            let was_stopped = self.jobs.runs.get(&serial).is_some_and(|r| r.stopped) && !stays_stopped;
             self.stop_job(&job.id);
-            messages.push(format!("job {:?} updated: its instances are replaced", job.id));
+            messages.push(if was_stopped {
+                format!("job {:?} started (it was stopped)", job.id)
+            } else {
+                format!("job {:?} updated: its instances are replaced", job.id)
+            });
         } else {
             messages.push(format!("job {:?} submitted", job.id));
         }

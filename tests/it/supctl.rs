@@ -606,7 +606,8 @@ fn job_start_and_run_again_of_a_directory_job_leave_no_stale_copy() {
     s.supctl_ok(&["job", "stop", "web"]);
     s.wait_dead("web/g/0/t");
     let said = s.supctl_ok(&["job", "start", "web"]);
-    assert!(!said.contains("stays stopped"), "{said}");
+    // Said as what it is: nothing running was replaced.
+    assert_eq!(said.trim(), "job \"web\" started (it was stopped)");
     let second = pid(&s.wait_running("web/g/0/t"));
     assert_ne!(second, first);
     assert!(s.supctl_ok(&["job", "start", "web"]).contains("is not stopped"));
