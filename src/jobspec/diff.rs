@@ -397,7 +397,7 @@ fn job_runtime(j: &Job) -> Job {
     let mut j = j.clone();
     j.pos = Default::default();
     j.source = String::new();
-    j.sensitive = Vec::new();
+    j.sensitive = thin_vec::ThinVec::new();
     j.groups = Vec::new();
     j.priority = 0;
     // Meta reaches the tasks merged; what is left is for display.

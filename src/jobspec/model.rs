@@ -9,6 +9,7 @@ use crate::signals::KillSignal;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::Duration;
+use thin_vec::ThinVec;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobType {
@@ -109,7 +110,7 @@ pub struct Job {
     pub region: String,
     pub priority: u8,
     pub meta: BTreeMap<String, String>,
-    pub constraints: Vec<Constraint>,
+    pub constraints: ThinVec<Constraint>,
     pub groups: Vec<Group>,
     /// Batch and sysbatch only: the job is not run itself; each launch of
     /// its schedule runs a copy of it (`ID/periodic-<unix time>`).
@@ -126,7 +127,7 @@ pub struct Job {
     /// The values of the file's `sensitive` variables, as text. Never
     /// shown: the effective job and plans print `(sensitive)` for any
     /// value that holds one.
-    pub sensitive: Vec<String>,
+    pub sensitive: ThinVec<String>,
 }
 
 impl Job {
@@ -184,11 +185,11 @@ pub struct Group {
     pub restart: RestartPolicy,
     /// `None` for system and sysbatch jobs.
     pub reschedule: Option<ReschedulePolicy>,
-    pub constraints: Vec<Constraint>,
+    pub constraints: ThinVec<Constraint>,
     /// Group meta merged over job meta.
     pub meta: BTreeMap<String, String>,
-    pub ports: Vec<Port>,
-    pub services: Vec<Service>,
+    pub ports: ThinVec<Port>,
+    pub services: ThinVec<Service>,
     /// Shared with the running instances (`TaskRun::spec`): one copy per
     /// job version, however many instances run it.
     pub tasks: Vec<std::sync::Arc<Task>>,
@@ -322,10 +323,10 @@ pub struct Task {
     pub logs: Logs,
     pub resources: Resources,
     pub restart: RestartPolicy,
-    pub services: Vec<Service>,
-    pub templates: Vec<Template>,
-    pub artifacts: Vec<Artifact>,
-    pub constraints: Vec<Constraint>,
+    pub services: ThinVec<Service>,
+    pub templates: ThinVec<Template>,
+    pub artifacts: ThinVec<Artifact>,
+    pub constraints: ThinVec<Constraint>,
     /// Task meta merged over group and job meta.
     pub meta: BTreeMap<String, String>,
     /// `dispatch_payload { file }`: where under the task's `local/` a

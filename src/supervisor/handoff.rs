@@ -160,7 +160,7 @@ impl Supervisor {
         }
         i.resched = Resched::Idle;
         i.resched_gen += 1;
-        i.history = history;
+        i.history = history.into();
         (i.received_from, i.received_id) = match received {
             Some((from, id)) => (Some(from), id),
             None => (None, String::new()),
@@ -308,7 +308,7 @@ pub(super) fn saved_instance(run: &JobRun, i: &Instance, digest: u64) -> Option<
         &run.job.groups[i.group].name,
         i.index,
         digest,
-        i.history.clone(),
+        i.history.to_vec(),
         i.received_from.clone(),
     );
     (saved.handed_off_to, saved.handed_off_at) = handed.unzip();
@@ -319,7 +319,7 @@ pub(super) fn saved_instance(run: &JobRun, i: &Instance, digest: u64) -> Option<
 /// Applies saved hand-off state to a new instance: a handed-off one does
 /// not run here.
 pub(super) fn restore_instance(i: &mut Instance, s: crate::state::InstanceSaved) {
-    i.history = s.history;
+    i.history = s.history.into();
     i.received_from = s.received_from;
     let id = s.handoff_id.unwrap_or_default();
     if i.received_from.is_some() {

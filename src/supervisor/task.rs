@@ -382,15 +382,15 @@ pub struct Instance {
     /// leader death, shutdown): nothing is restarted any more.
     pub winding_down: bool,
     /// Ports chosen for this instance: (label, port).
-    pub ports: Vec<(String, u16)>,
+    pub ports: thin_vec::ThinVec<(String, u16)>,
     /// The health checks of its services (task and group ones).
-    pub checks: Vec<CheckRun>,
+    pub checks: thin_vec::ThinVec<CheckRun>,
     /// When its first task started here: how long it ran before failing
     /// decides the reschedule delay.
     pub placed_at: Option<std::time::Instant>,
     /// Its hand-off history, oldest first: brought along when it was handed
     /// to this host, and this host's own attempts.
-    pub history: Vec<crate::handoff::HistoryEntry>,
+    pub history: thin_vec::ThinVec<crate::handoff::HistoryEntry>,
     /// The node that handed it to this host.
     pub received_from: Option<String>,
     /// The ID of that hand-off (as its origin named it): what the origin
@@ -721,10 +721,10 @@ pub(super) mod tests {
             name: format!("{}.{}[0]", job.id, g.name),
             tasks,
             winding_down: false,
-            ports: Vec::new(),
-            checks: Vec::new(),
+            ports: Vec::new().into(),
+            checks: Vec::new().into(),
             placed_at: None,
-            history: Vec::new(),
+            history: Vec::new().into(),
             received_from: None,
             received_id: String::new(),
             resched: Resched::Idle,

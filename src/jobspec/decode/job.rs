@@ -69,11 +69,11 @@ pub(super) fn job(r: &mut Reader, block: &Block, id: String) -> Job {
         region,
         priority,
         meta,
-        constraints,
+        constraints: constraints.into(),
         groups,
         periodic: periodic.map(Box::new),
         parameterized: parameterized.map(Box::new),
-        sensitive: Vec::new(),
+        sensitive: thin_vec::ThinVec::new(),
         payload: None,
         dispatch_meta: BTreeMap::new(),
     }

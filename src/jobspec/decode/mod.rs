@@ -192,7 +192,7 @@ fn decode_jobs(r: &mut Reader, body: &Body, mut sources: Vec<String>, sensitive:
         if !sensitive.is_empty() {
             let list = serde_json::to_string(sensitive).unwrap_or_default();
             job.source = format!("{SENSITIVE_MARK}{list}\n{}", job.source);
-            job.sensitive = sensitive.to_vec();
+            job.sensitive = sensitive.iter().cloned().collect();
         }
         if r.sink.error_count() == errors_before {
             jobs.push(job);

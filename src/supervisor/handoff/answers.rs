@@ -164,7 +164,7 @@ impl Supervisor {
         let delay = a.delay;
         let reason = failure_reason(i);
         let entry = HistoryEntry::new(SystemTime::now(), &me, Some(to), delay, &reason);
-        i.history = handoff::carry(policy.as_ref(), &i.history, entry);
+        i.history = handoff::carry(policy.as_ref(), &i.history, entry).into();
         let remote = crate::supervisor::task::Remote {
             state,
             message: said.to_string(),

@@ -192,7 +192,7 @@ impl Supervisor {
         else {
             return;
         };
-        let envelope = envelope_of(run, i, &run.job.id, a.id.clone(), self.cfg.node.name.clone(), i.history.clone());
+        let envelope = envelope_of(run, i, &run.job.id, a.id.clone(), self.cfg.node.name.clone(), i.history.to_vec());
         match self.spawn_hook(&envelope, Some(&peer), true) {
             Ok((pid, output)) => self.hook_started(serial, inst, pid, output),
             Err(e) => {

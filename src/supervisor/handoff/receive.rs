@@ -136,7 +136,7 @@ impl Supervisor {
                     &g,
                     i.index,
                     digest,
-                    i.history.clone(),
+                    i.history.to_vec(),
                     i.received_from.clone(),
                 );
                 saved.handoff_id = Some(i.received_id.clone());
@@ -170,7 +170,7 @@ impl Supervisor {
         if let Some(ii) = run.instances.iter().position(|i| !i.removed && i.group == gi && i.index == envelope.index) {
             let i = &mut run.instances[ii];
             if i.is_live() {
-                i.history = envelope.history.clone();
+                i.history = envelope.history.clone().into();
                 i.received_id = envelope.id.clone();
                 self.state_changed();
                 return Ok(format!("{name} already runs on node {node}; it goes on as hand-off {}", envelope.id));
@@ -256,7 +256,7 @@ impl Supervisor {
             .filter(|i| !i.removed)
             .map(|i| {
                 let origin = i.received_from.clone().unwrap_or_default();
-                envelope_of(run, i, &from.job, i.received_id.clone(), origin, i.history.clone())
+                envelope_of(run, i, &from.job, i.received_id.clone(), origin, i.history.to_vec())
             })
             .collect()
     }

@@ -67,7 +67,7 @@ fn busy_run() -> JobRun {
     run.file = Some("jobs/web \"1\".hcl".into());
     let checks = super::super::task::instance_checks(&run.job, 0);
     let i = &mut run.instances[0];
-    i.checks = checks;
+    i.checks = checks.into();
     i.checks[0].active = true;
     i.checks[0].output = "ok\n\tfine".into();
     i.dir = Some(crate::taskdir::AllocDir::new(std::path::Path::new("/data"), "abcd").expect("a directory"));
