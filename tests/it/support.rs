@@ -356,6 +356,14 @@ impl Drop for Supd {
         // supd keeps task directories, and their secrets/ tmpfs, across its
         // own restarts: once it is gone for good they are the test's to undo.
         unmount_below(self.dir.path());
+        // The loop survives a panic of its own (PID 1 must not abort), and
+        // says so: any test that made one fails, so that the bug is found.
+        let log = std::fs::read_to_string(self.path("supd.log")).unwrap_or_default();
+        if !std::thread::panicking()
+            && let Some(line) = log.lines().find(|l| l.contains("internal error while handling an event"))
+        {
+            panic!("supd caught a panic of its own: {line}\n{}", self.log());
+        }
     }
 }
 
