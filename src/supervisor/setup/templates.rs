@@ -158,6 +158,12 @@ impl Supervisor {
     /// dependency; no restart attempt is spent. The `Template` event says
     /// what it waits for, again only when that changes.
     fn wait_for_variables(&mut self, key: TaskKey, generation: u64, paths: Vec<String>) {
+        // One was written while the render ran (it saw the variables as
+        // they were when it was asked): render again now, or the put that
+        // came meanwhile would wake nobody.
+        if self.reports.variables.as_ref().is_some_and(|store| paths.iter().any(|p| store.vars.contains_key(p))) {
+            return self.start_task(key);
+        }
         let label = self.label(key);
         let Some(t) = self.jobs.task_mut(key) else { return };
         let message = taskdir::RenderError::Missing(paths.clone()).to_string();
