@@ -778,7 +778,10 @@ fn job_run_waits_for_the_tasks_and_tells_a_bad_deploy_from_a_good_one() {
     let asked = Instant::now();
     let out = s.supctl(&["job", "run", "--wait", "2", sick.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
-    assert!(describe(&out).contains("not up after 2 s: sick.g[0]/t"), "{}", describe(&out));
+    // Named with what holds it: its state and its last event.
+    let said = describe(&out);
+    assert!(said.contains("not up after 2 s: sick.g[0]/t (running, "), "{said}");
+    assert!(said.contains(": Check Status: check 'service: \"sick\" check' is "), "{said}");
     assert!(asked.elapsed() < Duration::from_secs(15));
     // --detach returns at once.
     let other = s.write_file("other.hcl", &sleep_job("other"));

@@ -61,13 +61,16 @@ pub(super) fn until_up(socket: &Path, jobs: &[String], limit: Duration) -> ExitC
                         let now = shown(t);
                         if seen.get(&label) != Some(&now) {
                             println!("  {label}: {now}");
-                            seen.insert(label.clone(), now);
+                            seen.insert(label.clone(), now.clone());
                         }
                         if t.failed {
                             let why = t.events.last().map_or(String::new(), |e| format!(": {}: {}", e.kind, e.message));
                             failed.push(format!("{label} failed{why}"));
                         } else if !settled_up(t) {
-                            waiting.push(label);
+                            // What holds it, as its last event says (a
+                            // failing check, a variable not written yet).
+                            let why = t.events.last().map_or(String::new(), |e| format!(": {}: {}", e.kind, e.message));
+                            waiting.push(format!("{label} ({now}{why})"));
                         }
                     }
                 }
@@ -87,7 +90,7 @@ pub(super) fn until_up(socket: &Path, jobs: &[String], limit: Duration) -> ExitC
             eprintln!(
                 "supctl: not up after {} s: {} — supd goes on with them (`supctl status` shows them; --wait allows longer)",
                 limit.as_secs(),
-                waiting.join(", ")
+                waiting.join("; ")
             );
             return ExitCode::from(1);
         }
