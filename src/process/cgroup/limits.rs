@@ -30,7 +30,7 @@ impl TaskCgroup {
             let path = dir.path.join(file);
             write(&path, value).map_err(|source| CgroupError::Write { value: value.to_string(), path, source })
         };
-        if let Some(d) = &self.memory {
+        if let Some(d) = &self.memory().cloned() {
             let hard = match res.memory_max {
                 None => Some(u64::from(res.memory) * MB),
                 Some(m) if m < 0 => None,
@@ -63,7 +63,7 @@ impl TaskCgroup {
             self.limits.memory_soft = soft;
             self.limits.swap_allowed = hard.is_some() && !swap_off;
         }
-        if let Some(d) = &self.cpu {
+        if let Some(d) = &self.cpu().cloned() {
             let shares = mhz_to_shares(res.cpu);
             let quota = cg.mhz_per_core.filter(|_| cg.hard_cpu).map(|per_core| mhz_to_quota(res.cpu, per_core));
             if d.v2 {

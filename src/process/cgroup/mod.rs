@@ -305,18 +305,16 @@ impl Cgroups {
     /// same job, so the same values).
     pub fn reopen(&self, saved: &[PathBuf], res: &Resources) -> Result<TaskCgroup, CgroupError> {
         let mut cg = TaskCgroup::default();
-        let find = |r: &Option<Role>, cg: &mut TaskCgroup| -> Option<Dir> {
+        let find = |r: &Option<Role>, cg: &mut TaskCgroup| -> Option<u8> {
             let r = r.as_ref()?;
             // Not looked at on disk (a thousand tasks taken over at once
             // would each pay the path walks): a directory removed under
             // supd fails the next run's join, which makes a new one.
             let path = saved.iter().find(|p| p.parent() == Some(r.parent.as_path()))?;
-            if let Some(d) = cg.dirs.iter().find(|x| *x.path == **path) {
-                return Some(d.clone());
+            if let Some(at) = cg.dirs.iter().position(|x| *x.path == **path) {
+                return u8::try_from(at).ok();
             }
-            let d = Dir { v2: r.v2, path: std::sync::Arc::from(path.as_path()) };
-            cg.dirs.push(d.clone());
-            Some(d)
+            cg.role_of(Dir { v2: r.v2, path: std::sync::Arc::from(path.as_path()) })
         };
         if !res.declared {
             let beside_track =
@@ -349,20 +347,18 @@ impl Cgroups {
 
     fn create_named(&self, name: &str, res: &Resources) -> Result<TaskCgroup, Made> {
         let mut cg = TaskCgroup::default();
-        let dir_of = |r: &Option<Role>, cg: &mut TaskCgroup| -> Result<Option<Dir>, Made> {
+        let dir_of = |r: &Option<Role>, cg: &mut TaskCgroup| -> Result<Option<u8>, Made> {
             let Some(r) = r else { return Ok(None) };
             let path = crate::names::beneath(&r.parent, &[name]).map_err(|e| Made::Failed(CgroupError::Name(e)))?;
-            if let Some(d) = cg.dirs.iter().find(|x| *x.path == *path) {
-                return Ok(Some(d.clone()));
+            if let Some(at) = cg.dirs.iter().position(|x| *x.path == *path) {
+                return Ok(u8::try_from(at).ok());
             }
             if let Err(source) = make_dir(&r.parent, &path, r.v2) {
                 let busy = source.raw_os_error() == Some(libc::EBUSY);
                 let e = CgroupError::Create { path, source };
                 return Err(if busy { Made::Busy(e) } else { Made::Failed(e) });
             }
-            let d = Dir { v2: r.v2, path: std::sync::Arc::from(path) };
-            cg.dirs.push(d.clone());
-            Ok(Some(d))
+            Ok(cg.role_of(Dir { v2: r.v2, path: std::sync::Arc::from(path) }))
         };
         if !res.declared {
             // No `resources`: a cgroup that only tracks the task (v2 where

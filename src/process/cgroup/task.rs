@@ -106,10 +106,12 @@ impl NotEnforced {
 #[derive(Debug, Default)]
 pub struct TaskCgroup {
     pub(super) dirs: Vec<Dir>,
-    pub(super) memory: Option<Dir>,
-    pub(super) cpu: Option<Dir>,
-    pub(super) acct: Option<Dir>,
-    pub(super) track: Option<Dir>,
+    /// Which of `dirs` plays each role (one directory may play several:
+    /// tracking, memory and cpu time on v2), by index; see `memory()`.
+    pub(super) memory: Option<u8>,
+    pub(super) cpu: Option<u8>,
+    pub(super) acct: Option<u8>,
+    pub(super) track: Option<u8>,
     /// The OOM kill and failure counters when the current run started.
     pub(super) oom_base: (Option<u64>, Option<u64>),
     /// The cpu time counter when the current run started.
@@ -140,6 +142,37 @@ pub struct TaskCgroup {
 }
 
 impl TaskCgroup {
+    /// The directory that limits and counts memory.
+    pub(super) fn memory(&self) -> Option<&Dir> {
+        self.dirs.get(usize::from(self.memory?))
+    }
+
+    /// The directory that limits cpu.
+    pub(super) fn cpu(&self) -> Option<&Dir> {
+        self.dirs.get(usize::from(self.cpu?))
+    }
+
+    /// The directory that counts cpu time.
+    pub(super) fn acct(&self) -> Option<&Dir> {
+        self.dirs.get(usize::from(self.acct?))
+    }
+
+    /// The directory that holds the task's processes.
+    pub(super) fn track(&self) -> Option<&Dir> {
+        self.dirs.get(usize::from(self.track?))
+    }
+
+    /// The index of `d` in `dirs`, where it is put when it is not yet.
+    pub(super) fn role_of(&mut self, d: Dir) -> Option<u8> {
+        let at = match self.dirs.iter().position(|x| x.path == d.path) {
+            Some(at) => at,
+            None => {
+                self.dirs.push(d);
+                self.dirs.len() - 1
+            }
+        };
+        u8::try_from(at).ok()
+    }
     /// What the child of each run joins before exec: the v2 cgroup it is
     /// made in (its directory) and the v1 `cgroup.procs` it writes "0" to
     /// (the writer itself); opened on first use and kept.
@@ -170,7 +203,7 @@ impl TaskCgroup {
     /// (OOM kills, failures to charge) so far; v1 kernels before 4.13
     /// only have the second.
     fn oom_counters(&self) -> (Option<u64>, Option<u64>) {
-        match &self.memory {
+        match self.memory() {
             Some(d) if d.v2 => (keyed(&d.path.join("memory.events"), "oom_kill"), None),
             Some(d) => match keyed(&d.path.join("memory.oom_control"), "oom_kill") {
                 Some(n) => (Some(n), None),
@@ -182,7 +215,7 @@ impl TaskCgroup {
     }
 
     fn cpu_ns(&self) -> Option<u64> {
-        let d = self.acct.as_ref()?;
+        let d = self.acct()?;
         if d.v2 {
             let text = self.cpu_stat.read(&d.path.join("cpu.stat"))?;
             text.lines().find_map(|l| l.strip_prefix("usage_usec ")?.trim().parse::<u64>().ok()).map(|us| us * 1000)
@@ -249,7 +282,7 @@ impl TaskCgroup {
     /// controller, else the resident memory of its processes; the cpu
     /// time counter itself.
     fn read_usage(&self) -> Usage {
-        let memory_bytes = match &self.memory {
+        let memory_bytes = match self.memory() {
             Some(d) => {
                 let file = d.path.join(if d.v2 { "memory.current" } else { "memory.usage_in_bytes" });
                 self.memory_file.read(&file).and_then(|t| t.trim().parse().ok())
@@ -262,7 +295,7 @@ impl TaskCgroup {
 
     /// The pids in the cgroup (of the tracking hierarchy).
     pub fn pids(&self) -> Vec<i32> {
-        let Some(d) = self.track.as_ref().or(self.dirs.first()) else { return Vec::new() };
+        let Some(d) = self.track().or(self.dirs.first()) else { return Vec::new() };
         self.procs_file
             .read_all(&d.path.join("cgroup.procs"))
             .map(|s| s.split_whitespace().filter_map(|p| p.parse().ok()).collect())
@@ -271,7 +304,7 @@ impl TaskCgroup {
 
     /// Whether no process is left in it.
     pub fn is_empty(&self) -> bool {
-        match &self.track {
+        match self.track() {
             Some(d) if d.v2 => {
                 let text = self.events.read(&d.path.join("cgroup.events")).unwrap_or_default();
                 let populated = text.lines().find_map(|l| l.strip_prefix("populated ")?.trim().parse::<u64>().ok());
@@ -296,7 +329,7 @@ impl TaskCgroup {
     /// so every later start of the task would die at once. A cgroup about
     /// to be removed is killed with `cgroup.kill`, at once.
     pub fn kill_all(&self, reused: bool) -> Result<(), CgroupError> {
-        let Some(d) = self.track.as_ref() else { return Ok(()) };
+        let Some(d) = self.track() else { return Ok(()) };
         if !reused && d.v2 && d.path.join("cgroup.kill").exists() {
             return write(&d.path.join("cgroup.kill"), "1")
                 .map_err(|source| CgroupError::Kill { path: d.path.to_path_buf(), source });
@@ -361,13 +394,13 @@ impl TaskCgroup {
 
     /// The directory that tracks the task's processes, for messages.
     pub fn path(&self) -> Option<&Path> {
-        self.track.as_ref().or(self.dirs.first()).map(|d| &*d.path)
+        self.track().or(self.dirs.first()).map(|d| &*d.path)
     }
 
     /// Every directory of this cgroup, to be saved (see [`stop_leftovers`]).
     pub fn dirs(&self) -> Vec<PathBuf> {
         let mut out: Vec<PathBuf> = self.dirs.iter().map(|d| d.path.to_path_buf()).collect();
-        if let Some(t) = &self.track
+        if let Some(t) = self.track()
             && !out.iter().any(|p| **p == *t.path)
         {
             out.push(t.path.to_path_buf());
