@@ -567,8 +567,7 @@ impl<'a> ResourcesView<'a> {
             brief,
         };
         if let Some(l) = t.cgroup.as_ref().map(|c| &c.limits).or(t.limits.as_deref()) {
-            let on = |w: &str| !l.not_enforced.contains(w);
-            out.enforced = enforced(on("memory"), on("cpu"));
+            out.enforced = enforced(!l.not_enforced.memory, !l.not_enforced.cpu);
             out.memory_limit = l.memory_hard;
             out.cpu_weight = l.cpu_weight;
             out.cpu_quota = l.cpu_quota;

@@ -261,8 +261,8 @@ impl Setup {
 /// Where a task's templates and payload stand.
 #[derive(Debug, Default)]
 pub struct Templating {
-    /// They are being written off the loop for this
-    /// generation (`rendering.rs`): the task is pending until they are.
+    /// They are being written off the loop for this generation
+    /// (`rendering.rs`): the task is pending until they are.
     pub rendering: Option<u64>,
     /// What that work wrote, for the start of this generation.
     pub rendered: Option<(u64, Vec<Written>)>,
@@ -721,10 +721,10 @@ pub(super) mod tests {
             name: format!("{}.{}[0]", job.id, g.name),
             tasks,
             winding_down: false,
-            ports: Vec::new().into(),
-            checks: Vec::new().into(),
+            ports: thin_vec::ThinVec::new(),
+            checks: thin_vec::ThinVec::new(),
             placed_at: None,
-            history: Vec::new().into(),
+            history: thin_vec::ThinVec::new(),
             received_from: None,
             received_id: String::new(),
             resched: Resched::Idle,

@@ -26,6 +26,11 @@ fn reads_variables(t: &crate::jobspec::taskdir_blocks::Template) -> bool {
     }
 }
 
+/// The paths a task of `run`'s templates may read, written or not.
+pub(super) fn readable_paths(run: &JobRun, group: &str, task: &str) -> Vec<String> {
+    readable(workload_job(run), group, task).to_vec()
+}
+
 impl Supervisor {
     /// The variables, read from the state directory at the first need.
     fn store(&mut self) -> Result<&mut Store, VarError> {
@@ -57,11 +62,6 @@ impl Supervisor {
             .into_iter()
             .filter_map(|p| store.vars.get(&p).map(|v| (p, v.items.clone())))
             .collect()
-    }
-
-    /// The paths a task of `run`'s templates may read, written or not.
-    pub(super) fn readable_paths(&self, run: &JobRun, group: &str, task: &str) -> Vec<String> {
-        readable(workload_job(run), group, task).to_vec()
     }
 
     /// `var put`.

@@ -609,32 +609,9 @@ fn two_reexecs_at_once_with_a_check_in_flight() {
 fn a_task_that_failed_for_good_keeps_its_story_across_a_reexec_and_a_restart() {
     let s = Supd::new();
     let runs = s.path("runs");
-    s.write_job(
-        "f.hcl",
-        &format!(
-            r#"job "f" {{
-  group "g" {{
-    restart {{
-      attempts = 0
-      mode     = "fail"
-    }}
-    reschedule {{
-      attempts  = 0
-      unlimited = false
-    }}
-    task "t" {{
-      driver = "raw_exec"
-      config {{
-        command = "/bin/sh"
-        args    = ["-c", "echo run >> {}; exit 3"]
-      }}
-    }}
-  }}
-}}
-"#,
-            runs.display()
-        ),
-    );
+    let never_again =
+        "restart {\n  attempts = 0\n  mode = \"fail\"\n}\nreschedule {\n  attempts = 0\n  unlimited = false\n}";
+    s.write_job("f.hcl", &sh_job("f", "", never_again, &format!("echo run >> {}; exit 3", runs.display())));
     let mut s = s.start();
     let t = s.wait_task("f/g/0/t", "failed for good", |t| t["state"] == "dead" && t["failed"] == true);
     let before = kinds(&t);

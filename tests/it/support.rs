@@ -731,16 +731,29 @@ pub fn sleep_job(name: &str) -> String {
 /// [`sleep_job`] with more attributes and blocks in its group and in its
 /// task (HCL, each written as is).
 pub fn sleep_job_with(name: &str, group: &str, task: &str) -> String {
+    one_task_job(name, "", group, "/bin/sleep", r#"["1000"]"#, task)
+}
+
+/// A job of one task that runs `script` with `/bin/sh -c` (the text of an
+/// HCL string: `\"` for a quote, `${…}` interpolated), with more in the
+/// job and in its group (HCL, each written as is).
+pub fn sh_job(name: &str, job: &str, group: &str, script: &str) -> String {
+    one_task_job(name, job, group, "/bin/sh", &format!(r#"["-c", "{script}"]"#), "")
+}
+
+/// Job `name`, group `g`, raw_exec task `t` running `command` with `args`
+/// (an HCL list), and what else the job, the group and the task say.
+fn one_task_job(name: &str, job: &str, group: &str, command: &str, args: &str, task: &str) -> String {
     let line = |indent: &str, text: &str| if text.is_empty() { String::new() } else { format!("{indent}{text}\n") };
-    let (group, task) = (line("    ", group), line("      ", task));
+    let (job, group, task) = (line("  ", job), line("    ", group), line("      ", task));
     format!(
         r#"job "{name}" {{
-  group "g" {{
+{job}  group "g" {{
 {group}    task "t" {{
       driver = "raw_exec"
       config {{
-        command = "/bin/sleep"
-        args    = ["1000"]
+        command = "{command}"
+        args    = {args}
       }}
 {task}    }}
   }}

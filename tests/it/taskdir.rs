@@ -906,23 +906,8 @@ fn a_template_reads_what_an_earlier_template_of_its_task_rendered() {
 fn relative_directories_given_to_supd_reach_tasks_as_absolute_paths() {
     let dir = tempfile::tempdir().expect("a scratch directory");
     std::fs::create_dir(dir.path().join("jobs")).expect("the job directory");
-    std::fs::write(
-        dir.path().join("jobs/e.hcl"),
-        r#"job "e" {
-  type = "batch"
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config {
-        command = "/bin/sh"
-        args    = ["-c", "for d in \"$NOMAD_TASK_DIR\" \"$NOMAD_ALLOC_DIR\" \"$NOMAD_SECRETS_DIR\" \"${NOMAD_TASK_DIR}\"; do case $d in /*) if test -d \"$d\"; then echo \"ok $d\"; else echo \"missing $d\"; fi ;; *) echo \"relative $d\" ;; esac; done"]
-      }
-    }
-  }
-}
-"#,
-    )
-    .expect("the job file");
+    let script = r#"for d in \"$NOMAD_TASK_DIR\" \"$NOMAD_ALLOC_DIR\" \"$NOMAD_SECRETS_DIR\" \"${NOMAD_TASK_DIR}\"; do case $d in /*) if test -d \"$d\"; then echo \"ok $d\"; else echo \"missing $d\"; fi ;; *) echo \"relative $d\" ;; esac; done"#;
+    std::fs::write(dir.path().join("jobs/e.hcl"), sh_job("e", r#"type = "batch""#, "", script)).expect("the job file");
     let mut supd = std::process::Command::new(SUPD)
         .current_dir(dir.path())
         .args(["--jobs", "jobs", "--socket", "s.sock", "--state-dir", "state", "--log-dir", "logs"])

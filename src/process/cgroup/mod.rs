@@ -311,9 +311,6 @@ impl Cgroups {
             // would each pay the path walks): a directory removed under
             // supd fails the next run's join, which makes a new one.
             let path = saved.iter().find(|p| p.parent() == Some(r.parent.as_path()))?;
-            if let Some(at) = cg.dirs.iter().position(|x| *x.path == **path) {
-                return u8::try_from(at).ok();
-            }
             cg.role_of(Dir { v2: r.v2, path: std::sync::Arc::from(path.as_path()) })
         };
         if !res.declared {

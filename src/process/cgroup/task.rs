@@ -90,15 +90,6 @@ pub struct NotEnforced {
 
 impl NotEnforced {
     pub const ALL: NotEnforced = NotEnforced { memory: true, cpu: true };
-
-    /// Whether `resource` (`memory`, `cpu`) is among them.
-    pub fn contains(&self, resource: &str) -> bool {
-        match resource {
-            "memory" => self.memory,
-            "cpu" => self.cpu,
-            _ => false,
-        }
-    }
 }
 
 /// The cgroup of one task, across its restarts: made before its first
@@ -173,6 +164,7 @@ impl TaskCgroup {
         };
         u8::try_from(at).ok()
     }
+
     /// What the child of each run joins before exec: the v2 cgroup it is
     /// made in (its directory) and the v1 `cgroup.procs` it writes "0" to
     /// (the writer itself); opened on first use and kept.

@@ -68,7 +68,7 @@ impl Supervisor {
             ports,
             checks: instance_checks(job, gi).into(),
             placed_at: None,
-            history: Vec::new().into(),
+            history: thin_vec::ThinVec::new(),
             received_from: None,
             received_id: String::new(),
             resched: Resched::Idle,

@@ -370,7 +370,7 @@ impl Supervisor {
         rendering::World {
             services,
             variables: self.readable_variables(run, group, &t.spec.name),
-            readable: self.readable_paths(run, group, &t.spec.name),
+            readable: crate::supervisor::variables::readable_paths(run, group, &t.spec.name),
         }
     }
 
