@@ -75,7 +75,7 @@ impl Settings {
         let spec = crate::process::SpawnSpec {
             program: java.display().to_string(),
             args: vec!["-version".into()],
-            env: crate::process::inherited_env(),
+            env: crate::process::inherited_env().to_vec(),
             work_dir: None,
             user: None,
             isolation: None,

@@ -51,7 +51,7 @@ use super::isolate::{self, Joined, Prepared};
 use super::{SpawnError, SpawnSpec, spawn_error};
 use nix::unistd::Pid;
 use pin::Pin;
-use std::ffi::{CString, c_char, c_int, c_void};
+use std::ffi::{c_char, c_int, c_void};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Mutex, OnceLock};
@@ -127,13 +127,13 @@ static NO_CLONE3: AtomicBool = AtomicBool::new(!cfg!(target_arch = "x86_64"));
 /// What the child needs, all prepared by the parent.
 struct ChildArgs<'a> {
     /// Full paths to try in order (the program, or it in each PATH entry).
-    paths: &'a [CString],
-    argv: Vec<*const c_char>,
-    envp: Vec<*const c_char>,
-    cwd: Option<&'a CString>,
-    ids: Option<(libc::uid_t, libc::gid_t, Vec<libc::gid_t>)>,
+    paths: &'a [*const c_char],
+    argv: &'a [*const c_char],
+    envp: &'a [*const c_char],
+    cwd: Option<*const c_char>,
+    ids: Option<(libc::uid_t, libc::gid_t, &'a [libc::gid_t])>,
     detach: Detach,
-    cgroups: Vec<RawFd>,
+    cgroups: &'a [RawFd],
     /// A v2 cgroup directory the child must join by a write (it was not
     /// made in it).
     cgroup_dir: RawFd,
@@ -141,7 +141,7 @@ struct ChildArgs<'a> {
     keep_below: c_int,
     slots: [RawFd; 3],
     /// Signals whose handlers must not run in the child.
-    reset: Vec<c_int>,
+    reset: &'static [c_int],
     /// The kernel has reset the handlers (`CLONE_CLEAR_SIGHAND`): only
     /// SIGPIPE, which supd ignores (as every Rust program), is set back.
     cleared: bool,
@@ -159,6 +159,19 @@ struct ChildArgs<'a> {
     /// A helper its starting thread waits for ([`spawn_waited`]).
     helper: bool,
 }
+
+/// Signals whose handlers must not run in the child.
+const RESET: [c_int; 9] = [
+    libc::SIGCHLD,
+    libc::SIGTERM,
+    libc::SIGINT,
+    libc::SIGQUIT,
+    libc::SIGHUP,
+    libc::SIGPIPE,
+    libc::SIGUSR1,
+    libc::SIGUSR2,
+    libc::SIGALRM,
+];
 
 const STEP_CGROUP: i32 = 1;
 const STEP_FDS: i32 = 2;
@@ -285,80 +298,126 @@ fn in_pid_namespace(j: &Joined, clone: impl FnOnce() -> std::io::Result<c_int>) 
 }
 
 /// The command line, environment, paths to try and working directory as C
-/// strings, owned here while the child reads them.
+/// strings, owned here while the child reads them. Every string lives in
+/// one buffer, each ended by a NUL: a start makes five allocations for its
+/// command line, not two for each argument and variable (a task with a
+/// shell's environment made about 90, and their holes stayed in the heap
+/// between what the start kept).
 struct CommandLine {
-    argv: Vec<CString>,
-    env: Vec<CString>,
-    paths: Vec<CString>,
-    cwd: Option<CString>,
+    /// The strings, back to back; never grown once the pointers are taken,
+    /// and kept while they are read.
+    _text: Vec<u8>,
+    /// Each list ends with a null pointer, as execve wants it.
+    argv: Vec<*const c_char>,
+    envp: Vec<*const c_char>,
+    /// Full paths to try in order (the program, or it in each PATH entry).
+    paths: Vec<*const c_char>,
+    cwd: Option<*const c_char>,
+}
+
+/// Where each string of a [`CommandLine`] starts in its buffer, in order:
+/// the arguments, the variables, the paths, the working directory.
+struct Starts {
+    at: Vec<usize>,
+    argv: usize,
+    envp: usize,
+    paths: usize,
 }
 
 impl CommandLine {
     fn new(spec: &SpawnSpec) -> Result<CommandLine, SpawnError> {
         let bad = |what: &str| SpawnError::Unrecoverable(format!("cannot start {:?}: {what}", spec.program));
-        let cstr = |s: &str| CString::new(s).map_err(|_| bad("a NUL byte in the command line or environment"));
-        let mut argv = vec![cstr(&spec.program)?];
-        for a in &spec.args {
-            argv.push(cstr(a)?);
-        }
-        let mut env = Vec::with_capacity(spec.env.len());
-        for (k, v) in &spec.env {
-            env.push(cstr(&format!("{k}={v}"))?);
-        }
-        let paths = if spec.program.contains('/') {
-            vec![cstr(&spec.program)?]
-        } else {
-            let path = spec
-                .env
+        let nul = || bad("a NUL byte in the command line or environment");
+        let search = (!spec.program.contains('/')).then(|| {
+            spec.env
                 .iter()
                 .find(|(k, _)| k == "PATH")
-                .map_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", |(_, v)| v.as_str());
-            let mut out = Vec::new();
-            for dir in path.split(':') {
-                let dir = if dir.is_empty() { "." } else { dir };
-                out.push(cstr(&format!("{dir}/{}", spec.program))?);
+                .map_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", |(_, v)| v.as_str())
+        });
+        let cwd = spec.work_dir.as_ref().map(|d| d.as_os_str().as_encoded_bytes());
+        // Each string is written as its parts, then a NUL.
+        let mut size = spec.program.len() + 1;
+        size += spec.args.iter().map(|a| a.len() + 1).sum::<usize>();
+        size += spec.env.iter().map(|(k, v)| k.len() + v.len() + 2).sum::<usize>();
+        size += match search {
+            None => spec.program.len() + 1,
+            Some(path) => path.split(':').map(|d| d.len().max(1) + spec.program.len() + 2).sum(),
+        };
+        size += cwd.map_or(0, |d| d.len() + 1);
+        let count = spec.args.len() + spec.env.len() + search.map_or(1, |p| p.split(':').count()) + 2;
+        let mut text = Vec::with_capacity(size);
+        let mut starts = Starts { at: Vec::with_capacity(count), argv: 0, envp: 0, paths: 0 };
+        let mut put = |text: &mut Vec<u8>, parts: &[&[u8]]| -> Result<(), SpawnError> {
+            starts.at.push(text.len());
+            for part in parts {
+                if part.contains(&0) {
+                    return Err(nul());
+                }
+                text.extend_from_slice(part);
             }
-            out
+            text.push(0);
+            Ok(())
         };
-        let cwd = match &spec.work_dir {
-            Some(d) => Some(
-                CString::new(d.as_os_str().as_encoded_bytes())
-                    .map_err(|_| bad("a NUL byte in the working directory"))?,
-            ),
-            None => None,
+        put(&mut text, &[spec.program.as_bytes()])?;
+        for a in &spec.args {
+            put(&mut text, &[a.as_bytes()])?;
+        }
+        for (k, v) in &spec.env {
+            put(&mut text, &[k.as_bytes(), b"=", v.as_bytes()])?;
+        }
+        match search {
+            None => put(&mut text, &[spec.program.as_bytes()])?,
+            Some(path) => {
+                for dir in path.split(':') {
+                    let dir = if dir.is_empty() { "." } else { dir };
+                    put(&mut text, &[dir.as_bytes(), b"/", spec.program.as_bytes()])?;
+                }
+            }
+        }
+        if let Some(d) = cwd {
+            put(&mut text, &[d]).map_err(|_| bad("a NUL byte in the working directory"))?;
+        }
+        starts.argv = 1 + spec.args.len();
+        starts.envp = spec.env.len();
+        starts.paths = starts.at.len() - starts.argv - starts.envp - usize::from(cwd.is_some());
+        Ok(CommandLine::pointing(text, &starts, cwd.is_some()))
+    }
+
+    /// The lists of pointers into `text`, which is not changed after.
+    fn pointing(text: Vec<u8>, starts: &Starts, has_cwd: bool) -> CommandLine {
+        let base = text.as_ptr().cast::<c_char>();
+        let mut at = starts.at.iter().map(|&i| base.wrapping_add(i));
+        let mut list = |n: usize, ended: bool| -> Vec<*const c_char> {
+            let mut v = Vec::with_capacity(n + usize::from(ended));
+            v.extend(at.by_ref().take(n));
+            if ended {
+                v.push(std::ptr::null());
+            }
+            v
         };
-        Ok(CommandLine { argv, env, paths, cwd })
+        let argv = list(starts.argv, true);
+        let envp = list(starts.envp, true);
+        let paths = list(starts.paths, false);
+        let cwd = if has_cwd { at.next() } else { None };
+        CommandLine { _text: text, argv, envp, paths, cwd }
     }
 }
 
 impl<'a> ChildArgs<'a> {
     /// Everything the child reads, pointing into `line`.
-    fn new(line: &'a CommandLine, spec: &SpawnSpec, detach: Detach, join: &Join, slots: &Slots) -> ChildArgs<'a> {
-        let nul_ended = |v: &[CString]| -> Vec<*const c_char> {
-            v.iter().map(|c| c.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
-        };
+    fn new(line: &'a CommandLine, spec: &'a SpawnSpec, detach: Detach, join: &'a Join, slots: &Slots) -> ChildArgs<'a> {
         ChildArgs {
             paths: &line.paths,
-            argv: nul_ended(&line.argv),
-            envp: nul_ended(&line.env),
-            cwd: line.cwd.as_ref(),
-            ids: spec.user.as_ref().map(|u| (u.uid, u.gid, u.groups.clone())),
+            argv: &line.argv,
+            envp: &line.envp,
+            cwd: line.cwd,
+            ids: spec.user.as_ref().map(|u| (u.uid, u.gid, u.groups.as_slice())),
             detach,
-            cgroups: join.procs.clone(),
+            cgroups: &join.procs,
             cgroup_dir: -1,
             keep_below: slots.fds.iter().copied().max().unwrap_or(2) + 1,
             slots: slots.fds,
-            reset: vec![
-                libc::SIGCHLD,
-                libc::SIGTERM,
-                libc::SIGINT,
-                libc::SIGQUIT,
-                libc::SIGHUP,
-                libc::SIGPIPE,
-                libc::SIGUSR1,
-                libc::SIGUSR2,
-                libc::SIGALRM,
-            ],
+            reset: &RESET,
             cleared: false,
             iso: None,
             joined: None,
@@ -624,8 +683,8 @@ unsafe fn prepare(a: &ChildArgs<'_>) -> Result<(), i32> {
             return Err(STEP_ISOLATE);
         }
         become_user(a)?;
-        if let Some(dir) = &a.cwd
-            && libc::chdir(dir.as_ptr()) < 0
+        if let Some(dir) = a.cwd
+            && libc::chdir(dir) < 0
         {
             return Err(STEP_CWD);
         }
@@ -649,7 +708,7 @@ unsafe fn reset_signals(a: &ChildArgs<'_>) {
         if a.cleared {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         } else {
-            for &sig in &a.reset {
+            for &sig in a.reset {
                 libc::signal(sig, libc::SIG_DFL);
             }
         }
@@ -661,7 +720,7 @@ unsafe fn reset_signals(a: &ChildArgs<'_>) {
 unsafe fn enter_cgroups(a: &ChildArgs<'_>) -> Result<(), i32> {
     // SAFETY: the caller's.
     unsafe {
-        for &fd in &a.cgroups {
+        for &fd in a.cgroups {
             if libc::write(fd, b"0".as_ptr() as *const c_void, 1) != 1 {
                 return Err(STEP_CGROUP);
             }
@@ -762,8 +821,8 @@ unsafe fn exec(a: &ChildArgs<'_>) -> c_int {
     // SAFETY: the caller's.
     unsafe {
         let mut saw_eacces = false;
-        for p in a.paths {
-            libc::execve(p.as_ptr(), a.argv.as_ptr(), a.envp.as_ptr());
+        for &p in a.paths {
+            libc::execve(p, a.argv.as_ptr(), a.envp.as_ptr());
             match *libc::__errno_location() {
                 libc::ENOENT | libc::ENOTDIR => {}
                 libc::EACCES => saw_eacces = true,

@@ -157,11 +157,10 @@ fn spec_of(
     // What nothing resolves stays as written (as Nomad leaves it), and is
     // told (see `take_unresolved`).
     UNRESOLVED.with(|u| u.borrow_mut().clear());
-    let runtime = vars.clone();
-    for (k, v) in &task.env {
-        let value = interpolate(v, &|n| lookup(node, &runtime, n));
-        vars.insert(k.clone(), value);
-    }
+    // `env` sees the runtime variables, not itself.
+    let own: Vec<(String, String)> =
+        task.env.iter().map(|(k, v)| (k.clone(), interpolate(v, &|n| lookup(node, &vars, n)))).collect();
+    vars.extend(own);
     // As Nomad's, what `env = true` templates rendered overrides `env`.
     if template_env {
         vars.extend(t.setup.tpl().env.iter().cloned());
@@ -177,15 +176,34 @@ fn spec_of(
         None => task.work_dir.as_deref().map(|d| resolve(d).into()).or_else(|| task_dir.map(|d| d.dir)),
     };
     let user = run_as(task)?;
-    let mut env: BTreeMap<String, String> =
-        process::inherited_env().into_iter().filter(|(k, _)| isolated.is_none_or(|s| !s.denies_env(k))).collect();
+    // The user's variables give way to the task's.
     if let Some(u) = &user {
-        env.insert("USER".into(), u.name.clone());
-        env.insert("LOGNAME".into(), u.name.clone());
-        env.insert("HOME".into(), u.home.display().to_string());
+        vars.entry("USER".into()).or_insert_with(|| u.name.clone());
+        vars.entry("LOGNAME".into()).or_insert_with(|| u.name.clone());
+        vars.entry("HOME".into()).or_insert_with(|| u.home.display().to_string());
     }
-    env.extend(vars);
-    Ok(SpawnSpec { program, args, env: env.into_iter().collect(), work_dir, user, isolation: None })
+    let inherited = process::inherited_env().iter().filter(|(k, _)| isolated.is_none_or(|s| !s.denies_env(k)));
+    let env = over(inherited, vars);
+    Ok(SpawnSpec { program, args, env, work_dir, user, isolation: None })
+}
+
+/// `inherited` (sorted by name) with `vars` over it, sorted by name: only
+/// what is inherited is copied.
+fn over<'a>(
+    inherited: impl Iterator<Item = &'a (String, String)>,
+    vars: BTreeMap<String, String>,
+) -> Vec<(String, String)> {
+    let mut inherited = inherited.peekable();
+    let mut out = Vec::with_capacity(vars.len() + inherited.size_hint().0);
+    for (k, v) in vars {
+        while let Some((ik, iv)) = inherited.next_if(|(ik, _)| *ik < k) {
+            out.push((ik.clone(), iv.clone()));
+        }
+        inherited.next_if(|(ik, _)| *ik == k);
+        out.push((k, v));
+    }
+    out.extend(inherited.cloned());
+    out
 }
 
 /// Nomad's runtime variables of a task (`NOMAD_*`): the instance, job,
@@ -372,6 +390,47 @@ mod tests {
         assert_eq!(env.get("NOMAD_DC").map(String::as_str), Some("dc7"));
         assert_eq!(env.get("NOMAD_META_owner").map(String::as_str), Some("ops"));
         assert_eq!(env.get("NOMAD_JOB_ID").map(String::as_str), Some("web"));
+    }
+
+    #[test]
+    fn the_tasks_variables_override_supds_own_and_the_environment_stays_sorted_and_unique() {
+        let run = job_run(
+            r#"job "web" {
+  group "g" {
+    task "t" {
+      driver = "raw_exec"
+      config { command = "/bin/true" }
+      env {
+        PATH = "/opt/bin"
+        ZZZ  = "${NOMAD_TASK_NAME}"
+      }
+    }
+  }
+}
+"#,
+        );
+        let inst = &run.instances[0];
+        let spec = spawn_spec(&Node::bare("n", "dc1"), &run, inst, &inst.tasks[0], None).expect("a spec");
+        let names: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(names, sorted, "sorted by name, each once");
+        let env: BTreeMap<_, _> = spec.env.iter().cloned().collect();
+        assert_eq!(env["PATH"], "/opt/bin", "the task's env overrides supd's own");
+        assert_eq!(env["ZZZ"], "t");
+        // What the task does not set is supd's own, less what is denied.
+        for (k, v) in crate::process::inherited_env() {
+            if k != "PATH" {
+                assert_eq!(env.get(k), Some(v), "{k} is inherited");
+            }
+        }
+
+        let inherited = [("A".into(), "1".into()), ("C".into(), "3".into()), ("E".into(), "5".into())];
+        let vars = BTreeMap::from([("B".into(), "b".into()), ("C".into(), "c".into()), ("F".into(), "f".into())]);
+        let merged: Vec<(String, String)> = over(inherited.iter(), vars);
+        let pairs: Vec<(&str, &str)> = merged.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(pairs, [("A", "1"), ("B", "b"), ("C", "c"), ("E", "5"), ("F", "f")]);
     }
 
     #[test]

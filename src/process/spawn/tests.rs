@@ -1,6 +1,7 @@
 use super::*;
 use std::io::Read;
 use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
 
 fn spec(program: &str, args: &[&str]) -> SpawnSpec {
     SpawnSpec {
@@ -131,4 +132,39 @@ fn signal_handlers_and_the_mask_are_the_defaults_in_the_child() {
             assert_eq!(mask, 0, "nothing blocked: {line}");
         }
     }
+}
+
+/// The strings a command line's pointers lead to.
+fn strings(list: &[*const c_char]) -> Vec<String> {
+    // SAFETY: each pointer leads to a NUL-ended string of the command
+    // line, alive while the test holds it.
+    list.iter().map(|&p| unsafe { std::ffi::CStr::from_ptr(p) }.to_string_lossy().into_owned()).collect()
+}
+
+#[test]
+fn the_command_line_is_one_buffer_read_back_as_it_was_given() {
+    let mut s = spec("app", &["", "two words", "ü"]);
+    s.env = vec![("PATH".into(), "/opt/bin::/usr/bin".into()), ("EMPTY".into(), String::new())];
+    s.work_dir = Some("/srv".into());
+    let line = CommandLine::new(&s).unwrap();
+    assert_eq!(line.argv.last(), Some(&std::ptr::null()), "argv ends with a null pointer");
+    assert_eq!(line.envp.last(), Some(&std::ptr::null()), "envp ends with a null pointer");
+    assert_eq!(strings(&line.argv[..line.argv.len() - 1]), ["app", "", "two words", "ü"]);
+    assert_eq!(strings(&line.envp[..line.envp.len() - 1]), ["PATH=/opt/bin::/usr/bin", "EMPTY="]);
+    assert_eq!(strings(&line.paths), ["/opt/bin/app", "./app", "/usr/bin/app"], "an empty PATH entry is .");
+    assert_eq!(strings(&line.cwd.into_iter().collect::<Vec<_>>()), ["/srv"]);
+
+    let s = spec("/bin/app", &[]);
+    let line = CommandLine::new(&s).unwrap();
+    assert_eq!(strings(&line.paths), ["/bin/app"], "a path is not searched");
+    assert_eq!(line.cwd, None);
+
+    let mut s = spec("app", &[]);
+    s.env.push(("BAD".into(), "a\0b".into()));
+    let Err(e) = CommandLine::new(&s) else { panic!("a NUL in the environment was taken") };
+    assert!(e.to_string().contains("NUL byte in the command line or environment"), "{e}");
+    let mut s = spec("app", &[]);
+    s.work_dir = Some(std::ffi::OsStr::from_bytes(b"/a\0b").into());
+    let Err(e) = CommandLine::new(&s) else { panic!("a NUL in the working directory was taken") };
+    assert!(e.to_string().contains("NUL byte in the working directory"), "{e}");
 }

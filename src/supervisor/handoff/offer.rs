@@ -233,7 +233,7 @@ pub(in crate::supervisor) fn spawn_with(
     let mut stdin = process::memfd("supd-handoff-in").map_err(HookError::Input)?;
     stdin.write_all(input).and_then(|()| stdin.rewind()).map_err(HookError::Input)?;
     let output = process::memfd("supd-handoff-out").map_err(HookError::Output)?;
-    let mut env = process::inherited_env();
+    let mut env = process::inherited_env().to_vec();
     env.retain(|(k, _)| !k.starts_with("SUPD_HANDOFF_"));
     env.extend(vars);
     let spec = process::SpawnSpec {
