@@ -217,7 +217,7 @@ impl Supervisor {
         let (java, files) = self.read_job_dir();
         self.boot_if_fresh();
         self.restore();
-        let plan = self.plan_files(files);
+        let plan = self.plan_files(files, reload::Detail::Changes);
         self.pending.spawner = spawner::Spawner::start();
         self.apply_reload(plan, reload::All::ThatLoaded);
         self.spawns_done();
@@ -496,7 +496,7 @@ impl Supervisor {
                     log::info!("SIGHUP: reloading {}", self.cfg.job_dir.display());
                     self.settle_java();
                     self.reports.notify.reloading();
-                    let plan = self.plan_reload();
+                    let plan = self.plan_reload(reload::Detail::Changes);
                     self.apply_reload(plan, reload::All::OrNothing);
                     self.reports.notify.ready(&self.jobs.status_line());
                 }

@@ -12,15 +12,20 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 impl Supervisor {
-    /// Reads the job directory and works out what a reload would change.
-    pub(super) fn plan_reload(&mut self) -> Reload {
+    /// Reads the job directory and works out what a reload would change;
+    /// `detail`: also field by field, for a dry run to show.
+    pub(super) fn plan_reload(&mut self, detail: Detail) -> Reload {
         let files = jobspec::parse_dir(&self.cfg.job_dir);
-        self.plan_files(files)
+        self.plan_files(files, detail)
     }
 
     /// The plan for the job directory read as `files`.
-    pub(super) fn plan_files(&mut self, files: Result<Vec<(PathBuf, jobspec::Parsed)>, jobspec::DirError>) -> Reload {
-        let mut plan = Reload::default();
+    pub(super) fn plan_files(
+        &mut self,
+        files: Result<Vec<(PathBuf, jobspec::Parsed)>, jobspec::DirError>,
+        detail: Detail,
+    ) -> Reload {
+        let mut plan = Reload { detail, ..Reload::default() };
         let files = match files {
             Ok(f) => f,
             Err(e) => {
@@ -92,12 +97,12 @@ impl Supervisor {
                     && p.instances.iter().all(|i| i.fate == diff::Fate::InPlace);
                 let how = if in_place { " in place" } else { "" };
                 plan.changes.push(format!("update job {:?}{how} from {name}", job.id));
-                plan.plans.push(p);
+                plan.detailed(|| p);
                 plan.submit.push((job, name.to_string()));
             }
             None => {
                 plan.changes.push(format!("add job {:?} from {name}", job.id));
-                plan.plans.push(diff::plan(None, Some(&job)));
+                plan.detailed(|| diff::plan(None, Some(&job)));
                 plan.submit.push((job, name.to_string()));
             }
         }
@@ -118,7 +123,9 @@ impl Supervisor {
                 seen_files.contains(file) && jobspec::parse_file(Path::new(file)).jobs.iter().any(|j| &j.id == id);
             if !still_defined {
                 plan.changes.push(format!("remove job {id:?} (no longer in {file})"));
-                plan.plans.push(diff::plan(Some(&run.job), None));
+                if plan.detail == Detail::Plans {
+                    plan.plans.push(diff::plan(Some(&run.job), None));
+                }
                 plan.remove.push(id.clone());
             }
         }
@@ -168,14 +175,33 @@ pub(super) struct Reload {
     pub(super) invalid: BTreeMap<String, Vec<String>>,
     /// What it changes: jobs added, updated, removed.
     pub(super) changes: Vec<String>,
-    /// The same, field by field and instance by instance.
+    /// The same, field by field and instance by instance (with
+    /// `Detail::Plans` only).
     pub(super) plans: Vec<diff::Plan>,
+    pub(super) detail: Detail,
     /// Files that did not load and jobs that do not fit, with why.
     pub(super) problems: Vec<String>,
     pub(super) failed_dir: bool,
 }
 
+/// Whether a plan is made field by field too: only a dry run shows that,
+/// and at supd's start it was most of what a job's plan held (0.7 KiB a
+/// job, all kept until the last job was planned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(super) enum Detail {
+    #[default]
+    Changes,
+    Plans,
+}
+
 impl Reload {
+    /// Adds the field-by-field plan of a change, when it is wanted.
+    fn detailed(&mut self, plan: impl FnOnce() -> diff::Plan) {
+        if self.detail == Detail::Plans {
+            self.plans.push(plan());
+        }
+    }
+
     /// A file did not load (or the directory could not be read).
     pub(super) fn refused(&self) -> bool {
         self.failed_dir || !self.invalid.is_empty()

@@ -5,7 +5,7 @@
 use crate::control::protocol::Response;
 use crate::jobspec;
 use crate::supervisor::Supervisor;
-use crate::supervisor::reload::All;
+use crate::supervisor::reload::{All, Detail};
 use crate::supervisor::run::Source;
 
 impl Supervisor {
@@ -213,7 +213,8 @@ impl Supervisor {
     /// `reload`: all of the job directory's changes, or nothing when a
     /// file does not load (the answer lists why, and fails).
     pub(super) fn reload(&mut self, dry_run: bool) -> Response {
-        let plan = self.plan_reload();
+        let detail = if dry_run { Detail::Plans } else { Detail::Changes };
+        let plan = self.plan_reload(detail);
         if plan.refused() {
             let mut lines = plan.problems.clone();
             if dry_run {
@@ -225,7 +226,6 @@ impl Supervisor {
             return Response::refused(lines.join("\n"));
         }
         let changes = plan.changes.clone();
-        let plans: Vec<serde_json::Value> = plan.plans.iter().filter_map(|p| serde_json::to_value(p).ok()).collect();
         if !dry_run {
             self.reports.notify.reloading();
             self.apply_reload(plan, All::OrNothing);
@@ -234,7 +234,7 @@ impl Supervisor {
             return Response::ok(changes);
         }
         let mut r = Response::ok(changes);
-        r.plans = plans;
+        r.plans = plan.plans.iter().filter_map(|p| serde_json::to_value(p).ok()).collect();
         r
     }
 
