@@ -21,11 +21,14 @@ pub fn ceil(a: Vec<Value>) -> R {
 pub fn floor(a: Vec<Value>) -> R {
     Ok(num(n(&a[0])?.floor()))
 }
+// `log` and `pow` are the libm crate's (musl's), not the C library's: the
+// only uses of libm.so, whose loading alone (its IFUNC resolvers) kept
+// about 300 KiB of its pages in supd's memory.
 pub fn log(a: Vec<Value>) -> R {
-    finite(n(&a[0])?.ln() / n(&a[1])?.ln())
+    finite(libm::log(n(&a[0])?) / libm::log(n(&a[1])?))
 }
 pub fn pow(a: Vec<Value>) -> R {
-    finite(n(&a[0])?.powf(n(&a[1])?))
+    finite(libm::pow(n(&a[0])?, n(&a[1])?))
 }
 pub fn signum(a: Vec<Value>) -> R {
     let x = n(&a[0])?;
