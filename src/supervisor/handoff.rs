@@ -282,7 +282,7 @@ fn envelope_of(
         id,
         job: job.to_string(),
         source: run.job.source.clone(),
-        file: run.origin.clone(),
+        file: run.origin().to_string(),
         group: run.job.groups[i.group].name.clone(),
         index: i.index,
         origin,

@@ -353,7 +353,7 @@ impl Supervisor {
             } else if run.file.is_none() && run.launch.is_none() {
                 saved
                     .submitted
-                    .push(crate::state::Submitted { file: run.origin.clone(), source: run.job.source.clone() });
+                    .push(crate::state::Submitted { file: run.origin().to_string(), source: run.job.source.clone() });
             }
         }
         saved.stopped = self.jobs.stopped.iter().cloned().collect();

@@ -37,22 +37,15 @@ pub(super) enum Source {
 }
 
 impl Source {
-    /// The job file that defines it, for reloads (none when submitted).
-    fn file(&self) -> Option<String> {
+    /// The job file that defines it (for reloads), or else the name it
+    /// goes by in messages: kept once, not twice.
+    fn into_names(self) -> (Option<String>, String) {
         match self {
-            Source::JobDir { file } => Some(file.clone()),
-            _ => None,
-        }
-    }
-
-    /// The name it goes by in messages.
-    fn name(&self) -> &str {
-        match self {
-            Source::JobDir { file } => file,
+            Source::JobDir { file } => (Some(file), String::new()),
             Source::Operator { name }
             | Source::Restored { name }
             | Source::HandedIn { name, .. }
-            | Source::Launched { name, .. } => name,
+            | Source::Launched { name, .. } => (None, name),
         }
     }
 }
@@ -62,13 +55,14 @@ impl Supervisor {
     /// identical job is a no-op; what the operator submits again also
     /// brings back what was handed off.
     pub(super) fn submit(&mut self, job: Job, source: Source) -> Vec<String> {
-        let (file, origin) = (source.file(), source.name().to_string());
         let explicit = matches!(source, Source::Operator { .. });
         let (only, received, launch) = match &source {
-            Source::HandedIn { only, from, .. } => (Some(only.as_slice()), Some(from.clone()), None),
+            Source::HandedIn { only, from, .. } => (Some(only.clone()), Some(from.clone()), None),
             Source::Launched { launch, .. } => (None, None, Some(launch.clone())),
             _ => (None, None, None),
         };
+        let only = only.as_deref();
+        let (file, named) = source.into_names();
         if explicit && self.jobs.stopped.remove(&job.id) {
             self.state_changed();
         }
@@ -120,7 +114,7 @@ impl Supervisor {
                 serial,
                 job,
                 file,
-                origin,
+                named,
                 instances,
                 stopped: stays_stopped,
                 replaces,

@@ -500,8 +500,9 @@ pub struct JobRun {
     pub job: Job,
     /// The job file it came from, or `None` when submitted with `job run`.
     pub file: Option<String>,
-    /// The name it was submitted under (the file, or what supctl named it).
-    pub origin: String,
+    /// The name it was submitted under when not from a job file (what
+    /// supctl named it); empty for a job file's (see [`JobRun::origin`]).
+    pub named: String,
     pub instances: Vec<Instance>,
     /// The operator stopped it, or a newer version replaced it.
     pub stopped: bool,
@@ -520,6 +521,12 @@ pub struct JobRun {
 }
 
 impl JobRun {
+    /// The name it was submitted under: its job file, or what supctl named
+    /// it.
+    pub fn origin(&self) -> &str {
+        self.file.as_deref().unwrap_or(&self.named)
+    }
+
     pub fn status(&self) -> JobStatus {
         if self.stopped && !self.instances.iter().any(Instance::is_live) {
             return JobStatus::Dead;
@@ -697,7 +704,7 @@ pub(super) mod tests {
             serial,
             job,
             file: None,
-            origin: "t.hcl".into(),
+            named: "t.hcl".into(),
             instances: vec![inst],
             stopped: false,
             replaces: None,

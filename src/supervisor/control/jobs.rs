@@ -159,7 +159,7 @@ impl Supervisor {
         }
         let source = match &run.file {
             Some(file) => Source::JobDir { file: file.clone() },
-            None => Source::Operator { name: run.origin.clone() },
+            None => Source::Operator { name: run.origin().to_string() },
         };
         let spec = run.job.clone();
         self.jobs.stopped.remove(job);
