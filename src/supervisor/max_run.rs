@@ -53,7 +53,7 @@ impl Supervisor {
             if t.state == State::Pending && t.hook() == Some(Hook::Poststop) {
                 t.generation += 1;
                 t.kill_reason = None;
-                t.push_event(EventKind::Killing, EXCEEDED.into());
+                t.push_event(EventKind::Killing, EXCEEDED);
                 t.state = State::Dead;
                 t.launched = true;
                 t.finished_at = Some(SystemTime::now());

@@ -131,7 +131,8 @@ pub struct TaskEvent {
     pub seq: u64,
     pub time: SystemTime,
     pub kind: EventKind,
-    pub message: Box<str>,
+    /// Most messages are fixed texts, kept without a copy of their own.
+    pub message: std::borrow::Cow<'static, str>,
 }
 
 #[derive(Debug)]
@@ -353,14 +354,23 @@ impl TaskRun {
         self.spec.lifecycle.is_none()
     }
 
-    pub fn push_event(&mut self, kind: EventKind, message: String) -> TaskEvent {
+    pub fn push_event(&mut self, kind: EventKind, message: impl Into<std::borrow::Cow<'static, str>>) -> TaskEvent {
         self.push_event_at(kind, message, SystemTime::now())
     }
 
     /// An event that happened at `time` (the core's steps are given their time).
-    pub fn push_event_at(&mut self, kind: EventKind, message: String, time: SystemTime) -> TaskEvent {
+    pub fn push_event_at(
+        &mut self,
+        kind: EventKind,
+        message: impl Into<std::borrow::Cow<'static, str>>,
+        time: SystemTime,
+    ) -> TaskEvent {
         let seq = EVENT_SEQ.fetch_add(1, Ordering::Relaxed) + 1;
-        let e = TaskEvent { seq, time, kind, message: message.into_boxed_str() };
+        let message = match message.into() {
+            std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.into_boxed_str().into_string()),
+            fixed => fixed,
+        };
+        let e = TaskEvent { seq, time, kind, message };
         if self.events.len() == MAX_EVENTS {
             self.events.pop_front();
         }

@@ -119,7 +119,7 @@ impl Supervisor {
             let Some(pid) = t.pid else { continue };
             // Nomad's alloc runner names no signal in the event
             // (structs.go: `if sig == "" && reason == "" { desc = "Task being sent a signal" }`).
-            t.push_event(EventKind::Signaling, "Task being sent a signal".into());
+            t.push_event(EventKind::Signaling, "Task being sent a signal");
             let name = t.spec.name.clone();
             match self.signal_task(key, sig) {
                 Ok(()) => messages.push(format!("sent {} to task {name} (pid {pid})", sig.as_str())),

@@ -177,7 +177,7 @@ fn started(instance: &mut Instance, task: usize, cx: Context, out: &mut Vec<Effe
     let Some(t) = instance.tasks.get_mut(task) else { return };
     t.state = State::Running;
     t.launched = true;
-    t.push_event_at(EventKind::Started, "Task started by client".into(), cx.wall);
+    t.push_event_at(EventKind::Started, "Task started by client", cx.wall);
     // The new pid is on record before supd can lose track of it (and
     // before anything else is written).
     out.extend([Effect::JournalStarted(task), Effect::Running(task), Effect::Changed, Effect::Advance]);
@@ -252,12 +252,12 @@ fn restart(instance: &mut Instance, task: usize, reason: &'static str, cx: Conte
     let Some(t) = instance.tasks.get_mut(task) else { return };
     match t.state {
         State::Running => {
-            t.push_event_at(EventKind::RestartSignaled, reason.into(), cx.wall);
+            t.push_event_at(EventKind::RestartSignaled, reason, cx.wall);
             stop(instance, task, After::Restart(Outcome::UserRestart), cx, out);
         }
         State::Pending => {}
         State::Dead => {
-            t.push_event_at(EventKind::RestartSignaled, reason.into(), cx.wall);
+            t.push_event_at(EventKind::RestartSignaled, reason, cx.wall);
             t.generation += 1;
             t.failed = false;
             t.state = State::Pending;
@@ -299,7 +299,7 @@ fn ended(instance: &mut Instance, task: usize, outcome: Outcome, jitter: f64, cx
         Decision::Complete => {}
         Decision::Killed => {
             t.ended_by_shutdown = cx.shutting_down;
-            t.push_event_at(EventKind::Killed, "Task successfully killed".into(), cx.wall);
+            t.push_event_at(EventKind::Killed, "Task successfully killed", cx.wall);
         }
     }
     t.state = State::Dead;

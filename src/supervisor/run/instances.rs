@@ -323,7 +323,7 @@ impl Supervisor {
         }
         if let Some(t) = self.jobs.task_mut(key) {
             t.leftover = None;
-            t.push_event(EventKind::Killed, "The process left by the previous supd is gone".into());
+            t.push_event(EventKind::Killed, "The process left by the previous supd is gone");
         }
         self.advance(key.run, key.inst);
     }
@@ -351,7 +351,7 @@ fn restore_budget(tracker: &mut RestartTracker, t: &crate::jobspec::model::Task,
 /// none when its history was carried across a re-exec (it has one).
 fn received(run: &mut TaskRun) {
     if run.events.is_empty() {
-        run.push_event(EventKind::Received, "Task received by client".into());
+        run.push_event(EventKind::Received, "Task received by client");
     }
 }
 

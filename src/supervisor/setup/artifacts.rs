@@ -36,7 +36,7 @@ impl Supervisor {
         match started {
             Ok(handle) => {
                 if let Some(t) = self.jobs.task_mut(key) {
-                    t.push_event(EventKind::DownloadingArtifacts, "Client is downloading artifacts".into());
+                    t.push_event(EventKind::DownloadingArtifacts, "Client is downloading artifacts");
                     t.setup.fetching = Some(handle);
                 }
             }

@@ -22,7 +22,7 @@ impl Supervisor {
         match mode {
             ChangeMode::Noop => {}
             ChangeMode::Restart => {
-                t.push_event(EventKind::RestartSignaled, "Template with change_mode restart re-rendered".into());
+                t.push_event(EventKind::RestartSignaled, "Template with change_mode restart re-rendered");
                 self.stop_task(key, After::Restart(Outcome::UserRestart));
             }
             ChangeMode::Signal(name) => {
@@ -124,7 +124,7 @@ impl Supervisor {
         );
         if fail && t.state == State::Running && t.stopping.is_none() {
             // Nomad kills it with a failing event.
-            t.push_event(EventKind::TaskHookFailed, "Template script failed, task is being killed".into());
+            t.push_event(EventKind::TaskHookFailed, "Template script failed, task is being killed");
             t.failed = true;
             self.stop_task(key, After::Killed);
         }

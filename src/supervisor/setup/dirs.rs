@@ -20,7 +20,7 @@ impl Supervisor {
         first: bool,
     ) -> bool {
         if first && let Some(t) = self.jobs.task_mut(key) {
-            t.push_event(EventKind::TaskSetup, "Building Task Directory".into());
+            t.push_event(EventKind::TaskSetup, "Building Task Directory");
             t.setup.built = true;
         }
         // Built at the first start; a later start builds it again only when

@@ -85,7 +85,7 @@ fn busy_run() -> JobRun {
     setup.exit = Some(Exit::Code(0));
     setup.started_at = Some(at(1_795_838_700));
     setup.finished_at = Some(at(1_795_838_701));
-    setup.push_event(EventKind::Terminated, "Exit Code: 0".into());
+    setup.push_event(EventKind::Terminated, "Exit Code: 0");
     main.state = State::Running;
     main.pid = Some(nix::unistd::Pid::from_raw(4242));
     main.restarts = 2;
