@@ -367,6 +367,7 @@ impl TaskRun {
     ) -> TaskEvent {
         let seq = EVENT_SEQ.fetch_add(1, Ordering::Relaxed) + 1;
         let message = match message.into() {
+            // An event may be kept long: a made message keeps no spare room.
             std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s.into_boxed_str().into_string()),
             fixed => fixed,
         };
