@@ -315,15 +315,6 @@ struct CommandLine {
     cwd: Option<*const c_char>,
 }
 
-/// Where each string of a [`CommandLine`] starts in its buffer, in order:
-/// the arguments, the variables, the paths, the working directory.
-struct Starts {
-    at: Vec<usize>,
-    argv: usize,
-    envp: usize,
-    paths: usize,
-}
-
 impl CommandLine {
     fn new(spec: &SpawnSpec) -> Result<CommandLine, SpawnError> {
         let bad = |what: &str| SpawnError::Unrecoverable(format!("cannot start {:?}: {what}", spec.program));
@@ -346,9 +337,11 @@ impl CommandLine {
         size += cwd.map_or(0, |d| d.len() + 1);
         let count = spec.args.len() + spec.env.len() + search.map_or(1, |p| p.split(':').count()) + 2;
         let mut text = Vec::with_capacity(size);
-        let mut starts = Starts { at: Vec::with_capacity(count), argv: 0, envp: 0, paths: 0 };
+        // Where each string starts: the arguments, the variables, the
+        // paths, the working directory.
+        let mut starts = Vec::with_capacity(count);
         let mut put = |text: &mut Vec<u8>, parts: &[&[u8]]| -> Result<(), SpawnError> {
-            starts.at.push(text.len());
+            starts.push(text.len());
             for part in parts {
                 if part.contains(&0) {
                     return Err(nul());
@@ -377,29 +370,18 @@ impl CommandLine {
         if let Some(d) = cwd {
             put(&mut text, &[d]).map_err(|_| bad("a NUL byte in the working directory"))?;
         }
-        starts.argv = 1 + spec.args.len();
-        starts.envp = spec.env.len();
-        starts.paths = starts.at.len() - starts.argv - starts.envp - usize::from(cwd.is_some());
-        Ok(CommandLine::pointing(text, &starts, cwd.is_some()))
-    }
-
-    /// The lists of pointers into `text`, which is not changed after.
-    fn pointing(text: Vec<u8>, starts: &Starts, has_cwd: bool) -> CommandLine {
+        // The pointers are taken once `text` is written: it does not move
+        // after.
         let base = text.as_ptr().cast::<c_char>();
-        let mut at = starts.at.iter().map(|&i| base.wrapping_add(i));
-        let mut list = |n: usize, ended: bool| -> Vec<*const c_char> {
-            let mut v = Vec::with_capacity(n + usize::from(ended));
-            v.extend(at.by_ref().take(n));
-            if ended {
-                v.push(std::ptr::null());
-            }
-            v
+        let mut at = starts.iter().map(|&i| base.wrapping_add(i));
+        let ended = |at: &mut dyn Iterator<Item = *const c_char>, n: usize| -> Vec<*const c_char> {
+            at.take(n).chain([std::ptr::null()]).collect()
         };
-        let argv = list(starts.argv, true);
-        let envp = list(starts.envp, true);
-        let paths = list(starts.paths, false);
-        let cwd = if has_cwd { at.next() } else { None };
-        CommandLine { _text: text, argv, envp, paths, cwd }
+        let argv = ended(&mut at, 1 + spec.args.len());
+        let envp = ended(&mut at, spec.env.len());
+        let cwd = if cwd.is_some() { at.next_back() } else { None };
+        let paths = at.collect();
+        Ok(CommandLine { _text: text, argv, envp, paths, cwd })
     }
 }
 

@@ -360,6 +360,25 @@ mod tests {
         run
     }
 
+    /// A job of one task running `/bin/true`, with `env` as its env block's
+    /// body.
+    fn true_job(env: &str) -> JobRun {
+        job_run(&format!(
+            r#"job "web" {{
+  group "g" {{
+    task "t" {{
+      driver = "raw_exec"
+      config {{ command = "/bin/true" }}
+      env {{
+{env}
+      }}
+    }}
+  }}
+}}
+"#
+        ))
+    }
+
     #[test]
     fn the_command_line_and_env_are_resolved_with_nomads_runtime_values() {
         let run = job_run(
@@ -394,21 +413,7 @@ mod tests {
 
     #[test]
     fn the_tasks_variables_override_supds_own_and_the_environment_stays_sorted_and_unique() {
-        let run = job_run(
-            r#"job "web" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config { command = "/bin/true" }
-      env {
-        PATH = "/opt/bin"
-        ZZZ  = "${NOMAD_TASK_NAME}"
-      }
-    }
-  }
-}
-"#,
-        );
+        let run = true_job("PATH = \"/opt/bin\"\nZZZ = \"${NOMAD_TASK_NAME}\"");
         let inst = &run.instances[0];
         let spec = spawn_spec(&Node::bare("n", "dc1"), &run, inst, &inst.tasks[0], None).expect("a spec");
         let names: Vec<&str> = spec.env.iter().map(|(k, _)| k.as_str()).collect();
@@ -495,17 +500,7 @@ mod tests {
 
     #[test]
     fn a_script_check_runs_its_own_command_in_the_tasks_environment() {
-        let run = job_run(
-            r#"job "web" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config { command = "/bin/true" }
-    }
-  }
-}
-"#,
-        );
+        let run = true_job("");
         let inst = &run.instances[0];
         let args = vec!["${NOMAD_TASK_NAME}".to_string()];
         let spec = spawn_spec(&Node::bare("n", "dc1"), &run, inst, &inst.tasks[0], Some(("/bin/echo", &args)))
@@ -518,21 +513,7 @@ mod tests {
     /// is neither is said, with what it resolved to.
     #[test]
     fn an_interpolated_port_resolves_to_a_number_or_a_port_label() {
-        let run = job_run(
-            r#"job "web" {
-  group "g" {
-    task "t" {
-      driver = "raw_exec"
-      config { command = "/bin/true" }
-      env {
-        PORT_NAME = "http"
-        ODD       = "x80"
-      }
-    }
-  }
-}
-"#,
-        );
+        let run = true_job("PORT_NAME = \"http\"\nODD = \"x80\"");
         let node = Node::bare("n", "dc1");
         let inst = &run.instances[0];
         let t = &inst.tasks[0];
