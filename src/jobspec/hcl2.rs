@@ -309,7 +309,14 @@ impl<'s> Eval<'s, '_> {
                     _ => Vec::new(),
                 };
                 let mut ok = true;
+                // Where the string interpolates: when one of them failed
+                // (said already), the string stays as written and nothing
+                // more is said at any of them.
+                let mut places = Vec::new();
                 for el in elems {
+                    if let Element::Interpolation(i) = el {
+                        places.push(i.expr.span());
+                    }
                     match el {
                         Element::Interpolation(i) if needs(&i.expr) => {
                             match self.value(&i.expr, ctx).map(|v| as_text(&v)) {
@@ -337,6 +344,7 @@ impl<'s> Eval<'s, '_> {
                     }
                 }
                 if !ok {
+                    places.into_iter().for_each(|p| self.sink.claim(p));
                     return true;
                 }
                 if let Some(text) = direct {
